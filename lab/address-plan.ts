@@ -80,7 +80,11 @@ export function planLab(o: PlanOptions): LabPlan {
       asn: nodeAsn,
     });
   }
-  return { prefix: o.prefix, tor: { netns: torNetnsName(o.prefix), routerId: TOR_ROUTER_ID, asn: torAsn }, nodes };
+  return {
+    prefix: o.prefix,
+    tor: { netns: torNetnsName(o.prefix), routerId: TOR_ROUTER_ID, asn: torAsn },
+    nodes,
+  };
 }
 
 const LINK4_BASE = (198 << 24) + (18 << 16); // 198.18.0.0 as an unsigned number

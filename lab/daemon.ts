@@ -87,19 +87,30 @@ function signal(pid: number, sig: NodeJS.Signals): void {
  * the lab starts, so that an editor open on a lab file is left alone.
  */
 export function processesMentioning(dir: string, programs: readonly string[]): number[] {
-  const needle = dir.endsWith("/") ? dir : `${dir}/`;
   const out: number[] = [];
   for (const ent of readdirSync("/proc")) {
     if (!/^\d+$/.test(ent)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${ent}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
+    const argv = commandLine(Number(ent));
     const prog = (argv[0] ?? "").split("/").pop() ?? "";
-    if (!programs.includes(prog)) continue;
-    if (argv.some((a) => a.includes(needle))) out.push(Number(ent));
+    if (programs.includes(prog) && argvMentions(argv, dir)) out.push(Number(ent));
   }
   return out;
+}
+
+export function commandLineMentions(pid: number, dir: string): boolean {
+  return argvMentions(commandLine(pid), dir);
+}
+
+/** `dir/` with the slash, so that /tmp/lab never matches /tmp/lab2. */
+function argvMentions(argv: readonly string[], dir: string): boolean {
+  const needle = dir.endsWith("/") ? dir : `${dir}/`;
+  return argv.some((a) => a.includes(needle));
+}
+
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
 }

@@ -45,7 +45,8 @@ export function readLabState(file: string): LabState | undefined {
     return undefined;
   }
   const parsed = labStateSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file} is not a lab state file: ${parsed.error.issues[0]?.message ?? ""}`);
+  if (!parsed.success)
+    throw new Error(`${file} is not a lab state file: ${parsed.error.issues[0]?.message ?? ""}`);
   return parsed.data;
 }
 

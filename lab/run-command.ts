@@ -38,7 +38,9 @@ export class CommandError extends Error {
     readonly cmd: string,
     readonly result: CommandResult,
   ) {
-    super(`${cmd} failed (${result.signal ?? `exit ${result.code}`}): ${result.stderr.trim() || result.stdout.trim()}`);
+    super(
+      `${cmd} failed (${result.signal ?? `exit ${result.code}`}): ${result.stderr.trim() || result.stdout.trim()}`,
+    );
     this.name = "CommandError";
   }
 }

@@ -28,7 +28,9 @@ export class CniPluginError extends Error {
     readonly msg: string,
     readonly details: string,
   ) {
-    super(`plugin type="${plugin}" ${command} failed (code ${code}): ${msg}${details !== "" ? `; ${details}` : ""}`);
+    super(
+      `plugin type="${plugin}" ${command} failed (code ${code}): ${msg}${details !== "" ? `; ${details}` : ""}`,
+    );
     this.name = "CniPluginError";
   }
 }
@@ -56,7 +58,11 @@ export class CniRuntime {
   static fromFile(conflistFile: string, cacheDir: string): CniRuntime {
     const raw = readFileSync(conflistFile, "utf8");
     const list = JSON.parse(raw) as Conflist;
-    if (typeof list.name !== "string" || typeof list.cniVersion !== "string" || !Array.isArray(list.plugins)) {
+    if (
+      typeof list.name !== "string" ||
+      typeof list.cniVersion !== "string" ||
+      !Array.isArray(list.plugins)
+    ) {
       throw new Error(`${conflistFile}: not a CNI conflist (needs name, cniVersion, plugins)`);
     }
     return new CniRuntime(list, raw, cacheDir);
@@ -131,7 +137,13 @@ export class CniRuntime {
     try {
       return JSON.parse(r.stdout) as unknown;
     } catch {
-      throw new CniPluginError(p.type, cmd, 999, "plugin printed a result that is not JSON", r.stdout.slice(0, 200));
+      throw new CniPluginError(
+        p.type,
+        cmd,
+        999,
+        "plugin printed a result that is not JSON",
+        r.stdout.slice(0, 200),
+      );
     }
   }
 }
@@ -147,7 +159,13 @@ export function findPlugin(type: string, cniPath: readonly string[]): string {
       // next dir
     }
   }
-  throw new CniPluginError(type, "ADD", 1, `failed to find plugin "${type}" in path [${cniPath.join(" ")}]`, "");
+  throw new CniPluginError(
+    type,
+    "ADD",
+    1,
+    `failed to find plugin "${type}" in path [${cniPath.join(" ")}]`,
+    "",
+  );
 }
 
 function pluginError(

@@ -4,7 +4,15 @@
  * subresource, as the real kubelet does. Operations on one pod are
  * serialized; different pods proceed in parallel.
  */
-import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Pod, type V1PodCondition, type V1PodStatus } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  KubeConfig,
+  ListWatch,
+  Watch,
+  type V1Pod,
+  type V1PodCondition,
+  type V1PodStatus,
+} from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { CniPluginError } from "./cni-runtime.js";
 import { setupSandbox, teardownSandbox, type SandboxContext } from "./sandbox.js";
@@ -84,7 +92,10 @@ export class Kubelet {
     if (this.stopped || this.restartTimer !== undefined) return;
     this.restarts++;
     this.backoffMs = nextBackoffMs(this.backoffMs);
-    this.o.log.warn({ err: errText(e), restarts: this.restarts, backoffMs: this.backoffMs }, "pod watch failed");
+    this.o.log.warn(
+      { err: errText(e), restarts: this.restarts, backoffMs: this.backoffMs },
+      "pod watch failed",
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       void this.startInformer();
@@ -153,7 +164,12 @@ export class Kubelet {
     const t0 = Date.now();
     let state: PodState;
     try {
-      state = await setupSandbox(this.o.sandbox, { uid, namespace, name, containers: p.spec?.containers ?? [] });
+      state = await setupSandbox(this.o.sandbox, {
+        uid,
+        namespace,
+        name,
+        containers: p.spec?.containers ?? [],
+      });
     } catch (e) {
       log.error({ err: errText(e) }, "sandbox setup failed");
       await this.writePodStatus(namespace, name, uid, failedStatus(e));
@@ -186,7 +202,13 @@ export class Kubelet {
       podIP: s.ips[0] ?? "",
       podIPs: s.ips.map((ip) => ({ ip })),
       startTime: now,
-      conditions: ["PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled"].map(cond),
+      conditions: [
+        "PodReadyToStartContainers",
+        "Initialized",
+        "ContainersReady",
+        "Ready",
+        "PodScheduled",
+      ].map(cond),
       containerStatuses: (p.spec?.containers ?? []).map((c) => ({
         name: c.name,
         image: c.image ?? "",
@@ -201,7 +223,12 @@ export class Kubelet {
   }
 
   /** Read-modify-write of the status subresource, retried on 409 Conflict; a vanished pod is fine. */
-  private async writePodStatus(namespace: string, name: string, uid: string, status: V1PodStatus): Promise<void> {
+  private async writePodStatus(
+    namespace: string,
+    name: string,
+    uid: string,
+    status: V1PodStatus,
+  ): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       let pod: V1Pod;
       try {
@@ -290,7 +317,13 @@ function failedStatus(e: unknown): V1PodStatus {
     reason: "FailedCreatePodSandBox",
     message,
     conditions: [
-      { type: "PodReadyToStartContainers", status: "False", reason: "FailedCreatePodSandBox", message, lastTransitionTime: now },
+      {
+        type: "PodReadyToStartContainers",
+        status: "False",
+        reason: "FailedCreatePodSandBox",
+        message,
+        lastTransitionTime: now,
+      },
       { type: "Ready", status: "False", reason: "FailedCreatePodSandBox", message, lastTransitionTime: now },
     ],
   };

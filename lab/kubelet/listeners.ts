@@ -12,7 +12,9 @@ export interface ListenerSpec {
 }
 
 /** Distinct declared port numbers over all containers, ascending. */
-export function declaredPorts(containers: readonly { ports?: readonly { containerPort: number }[] }[]): number[] {
+export function declaredPorts(
+  containers: readonly { ports?: readonly { containerPort: number }[] }[],
+): number[] {
   const s = new Set<number>();
   for (const c of containers) for (const p of c.ports ?? []) s.add(p.containerPort);
   return [...s].sort((a, b) => a - b);
@@ -24,7 +26,8 @@ export function declaredPorts(containers: readonly { ports?: readonly { containe
  * child per datagram that replies to its sender.
  */
 export function listenerSpecs(podNetns: string, reply: string, ports: readonly number[]): ListenerSpec[] {
-  if (!/^[A-Za-z0-9./_-]+$/.test(reply)) throw new RangeError(`reply ${JSON.stringify(reply)} is not a pod name`);
+  if (!/^[A-Za-z0-9./_-]+$/.test(reply))
+    throw new RangeError(`reply ${JSON.stringify(reply)} is not a pod name`);
   const answer = `EXEC:/bin/echo ${reply}`;
   return ports.flatMap((port) => [
     {

@@ -43,7 +43,10 @@ function main(): void {
     process.exit(2);
   }
   const layout = nodeLayout(nodeDir);
-  const log = pino({ level: values["log-level"], base: { component: "lab-kubelet", node: nodeName } }, pino.destination(2));
+  const log = pino(
+    { level: values["log-level"], base: { component: "lab-kubelet", node: nodeName } },
+    pino.destination(2),
+  );
   const kubelet = new Kubelet({
     nodeName,
     nodeAddresses: values["node-ip"] ?? [],
