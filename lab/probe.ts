@@ -111,10 +111,10 @@ export interface ProbeOptions {
 }
 
 export async function labProbe(o: ProbeOptions): Promise<ProbeResult> {
-  const { state } = loadLab(o.dir);
-  const api = new LabApi(state.apiserverUrl ?? "");
   const from = parsePodRef(o.from);
   const to = parsePodRef(o.to);
+  const { state } = loadLab(o.dir);
+  const api = new LabApi(state.apiserverUrl ?? "");
   const [src, dst] = await Promise.all([getPod(api, from), getPod(api, to)]);
   const srcNetns = sandboxNetns(state.prefix, src, o.from);
   const ip = podIp(dst, o.to, o.family ?? 4);
