@@ -13,6 +13,7 @@ import {
   type V1PodCondition,
   type V1PodStatus,
 } from "@kubernetes/client-node";
+import { release } from "node:os";
 import type { Logger } from "pino";
 import { CniPluginError } from "./cni-runtime.js";
 import { setupSandbox, teardownSandbox, type SandboxContext } from "./sandbox.js";
@@ -274,7 +275,7 @@ export class Kubelet {
           architecture: process.arch,
           bootID: "",
           containerRuntimeVersion: "trellis-lab://1",
-          kernelVersion: "",
+          kernelVersion: release(),
           kubeProxyVersion: "",
           kubeletVersion: "trellis-lab",
           machineID: "",

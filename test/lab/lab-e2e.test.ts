@@ -1,0 +1,364 @@
+// End to end, as root: a 2-node lab with the reference ptp plugin, pods
+// applied with kubectl, the reachability matrix, CNI DEL on pod deletion,
+// and lab down leaving nothing behind (also after a killed `up`).
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+
+const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
+const isRoot = process.getuid?.() === 0;
+const maybe =
+  isRoot && existsSync("/usr/sbin/bird") && existsSync("/usr/lib/cni/ptp") ? describe : describe.skip;
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
+      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
+
+async function labNamespaces(prefix: string): Promise<string[]> {
+  const r = await run("ip", ["netns", "list"]);
+  return r.out
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => n.startsWith(prefix));
+}
+
+async function labProcesses(dir: string): Promise<string> {
+  const r = await run("pgrep", ["-af", `${dir}/`]);
+  return r.out.trim();
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+const PODS = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: e2e}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: e2e, labels: {app: a}}
+spec:
+  nodeName: node-1
+  containers:
+  - name: c
+    image: busybox
+    ports: [{containerPort: 8080}, {containerPort: 5353, protocol: UDP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: e2e, labels: {app: b}}
+spec:
+  nodeName: node-1
+  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: e2e, labels: {app: c}}
+spec:
+  nodeName: node-2
+  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}, {containerPort: 9090}]}]
+`;
+
+interface PodJson {
+  metadata: { name: string; namespace: string; uid: string };
+  spec: { nodeName: string };
+  status: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
+}
+
+maybe("lab end to end (root, network namespaces)", () => {
+  const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-"));
+  const dir = join(base, "lab");
+  const halfDir = join(base, "half");
+  const prefix = labPrefix(dir);
+  const kubectl = (...args: string[]): Promise<Run> =>
+    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
+  let pods: PodJson[] = [];
+
+  beforeAll(async () => {
+    const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir);
+    if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
+  }, 180_000);
+
+  afterAll(async () => {
+    await trellisctl("lab", "down", "--dir", dir);
+    await trellisctl("lab", "down", "--dir", halfDir);
+    rmSync(base, { recursive: true, force: true });
+  }, 60_000);
+
+  it("reports the pinned status shape, healthy, with both nodes Ready", async () => {
+    const r = await trellisctl("lab", "status", "--dir", dir, "-o", "json");
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out) as Record<string, unknown> & {
+      apiserver: Record<string, unknown>;
+      tor: Record<string, unknown> & { protocols: { name: string }[] };
+      nodes: (Record<string, unknown> & { ready: boolean; bgp: { state: string }[] })[];
+      healthy: boolean;
+    };
+    expect(s.dir).toBe(dir);
+    expect(Object.keys(s.apiserver)).toEqual(expect.arrayContaining(["url", "kubeconfig"]));
+    expect(Object.keys(s.tor)).toEqual(expect.arrayContaining(["netns", "address", "asn", "birdSocket"]));
+    expect(s.tor["asn"]).toBe(65000);
+    expect(s.nodes).toHaveLength(2);
+    for (const n of s.nodes) {
+      expect(Object.keys(n)).toEqual(
+        expect.arrayContaining([
+          "name",
+          "netns",
+          "address",
+          "agentSocket",
+          "cniConfDir",
+          "cniBinDir",
+          "logFile",
+        ]),
+      );
+      expect(n.ready).toBe(true);
+      // BIRD knows a session per node and family; nobody speaks BGP on the nodes yet.
+      expect(n.bgp.map((b) => b.state)).not.toContain("unknown");
+    }
+    expect(s.healthy).toBe(true);
+    expect(await labNamespaces(prefix)).toEqual(
+      expect.arrayContaining([`${prefix}tor`, `${prefix}node-1`, `${prefix}node-2`]),
+    );
+  });
+
+  it("refuses a second up on the running lab (exit 1, says so)", async () => {
+    const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("already running");
+  });
+
+  it("runs pods applied with kubectl: Running with IPv4 and IPv6 addresses from their node's CIDR", async () => {
+    const applied = await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], PODS);
+    expect(applied.err).toBe("");
+    expect(applied.code).toBe(0);
+    pods = await waitFor("pods Running", async () => {
+      const r = await kubectl("get", "pods", "-n", "e2e", "-o", "json");
+      const items = (JSON.parse(r.out) as { items: PodJson[] }).items;
+      return items.length === 3 && items.every((p) => p.status.phase === "Running") ? items : undefined;
+    });
+    for (const p of pods) {
+      const i = p.spec.nodeName === "node-1" ? 1 : 2;
+      expect(p.status.podIP).toMatch(new RegExp(`^10\\.244\\.${i}\\.\\d+$`));
+      expect(p.status.podIPs?.map((x) => x.ip)).toEqual([
+        p.status.podIP,
+        expect.stringMatching(new RegExp(`^fd00:10:244:${i}::`)),
+      ]);
+    }
+  }, 90_000);
+
+  it("matrix: same-node and cross-node pairs reach declared ports, undeclared ports are refused", async () => {
+    const r = await trellisctl("lab", "matrix", "--dir", dir, "-o", "json");
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.out) as {
+      tables: { port: number; protocol: string; values: Record<string, Record<string, boolean>> }[];
+      results: {
+        from: string;
+        to: string;
+        port: number;
+        protocol: string;
+        outcome: string;
+        reply?: string;
+      }[];
+    };
+    const names = ["e2e/a", "e2e/b", "e2e/c"];
+    const declares: Record<string, number[]> = {
+      "e2e/a": [5353, 8080],
+      "e2e/b": [8080],
+      "e2e/c": [8080, 9090],
+    };
+    expect(m.tables.map((t) => `${t.protocol}/${t.port}`)).toEqual([
+      "TCP/5353",
+      "UDP/5353",
+      "TCP/8080",
+      "UDP/8080",
+      "TCP/9090",
+      "UDP/9090",
+    ]);
+    for (const t of m.tables) {
+      for (const from of names) {
+        for (const to of names) {
+          expect([from, to, t.protocol, t.port, t.values[from]?.[to]]).toEqual([
+            from,
+            to,
+            t.protocol,
+            t.port,
+            declares[to]?.includes(t.port),
+          ]);
+        }
+      }
+    }
+    for (const res of m.results) {
+      if (declares[res.to]?.includes(res.port)) expect(res.reply).toBe(res.to);
+      else expect(res.outcome).toBe("refused");
+    }
+    // the table form is the upstream e2e one
+    const table = await trellisctl("lab", "matrix", "--dir", dir, "--port", "9090", "--protocol", "TCP");
+    expect(table.out).toBe(
+      "TCP/9090:\n-\te2e/a\te2e/b\te2e/c\ne2e/a\tX\tX\t.\ne2e/b\tX\tX\t.\ne2e/c\tX\tX\t.\n",
+    );
+  }, 90_000);
+
+  it("probe: exit 0 and the target's name when connected, exit 1 when refused", async () => {
+    const ok = await trellisctl(
+      "lab",
+      "probe",
+      "--dir",
+      dir,
+      "--from",
+      "e2e/a",
+      "--to",
+      "e2e/c",
+      "--port",
+      "8080",
+      "-o",
+      "json",
+    );
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ outcome: "connected", reply: "e2e/c", protocol: "TCP" });
+    const v6 = await trellisctl(
+      "lab",
+      "probe",
+      "--dir",
+      dir,
+      "--from",
+      "e2e/c",
+      "--to",
+      "e2e/a",
+      "--port",
+      "5353",
+      "--protocol",
+      "UDP",
+      "--family",
+      "6",
+      "-o",
+      "json",
+    );
+    expect(JSON.parse(v6.out)).toMatchObject({ outcome: "connected", reply: "e2e/a" });
+    const refused = await trellisctl(
+      "lab",
+      "probe",
+      "--dir",
+      dir,
+      "--from",
+      "e2e/a",
+      "--to",
+      "e2e/b",
+      "--port",
+      "9090",
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain("refused");
+    const missing = await trellisctl(
+      "lab",
+      "probe",
+      "--dir",
+      dir,
+      "--from",
+      "e2e/a",
+      "--to",
+      "e2e/zz",
+      "--port",
+      "1",
+    );
+    expect(missing.code).toBe(3);
+  }, 60_000);
+
+  it("deleting a pod runs CNI DEL: its host veth, netns, lease and listeners go", async () => {
+    const b = pods.find((p) => p.metadata.name === "b");
+    if (b === undefined) throw new Error("no pod b");
+    const nodeNs = `${prefix}node-1`;
+    const podNs = podNetnsName(prefix, b.metadata.uid);
+    const cacheDir = join(dir, "nodes", "node-1", "cni", "cache", "results");
+    const cacheFile = readdirSync(cacheDir)
+      .map((f) => join(cacheDir, f))
+      .find((f) => (JSON.parse(readFileSync(f, "utf8")) as { netns: string }).netns.endsWith(podNs));
+    if (cacheFile === undefined) throw new Error("no CNI cache entry for pod b");
+    const result = (
+      JSON.parse(readFileSync(cacheFile, "utf8")) as {
+        result: { interfaces: { name: string; sandbox?: string }[] };
+      }
+    ).result;
+    const hostVeth = result.interfaces.find((i) => i.sandbox === undefined || i.sandbox === "")?.name ?? "";
+    expect(hostVeth).toMatch(/^veth/);
+    expect((await run("ip", ["-n", nodeNs, "link", "show", hostVeth])).code).toBe(0);
+    const lease = join(dir, "nodes", "node-1", "cni", "ipam", "k8s-pod-network", b.status.podIP ?? "");
+    expect(existsSync(lease)).toBe(true);
+
+    expect((await kubectl("delete", "pod", "-n", "e2e", "b")).code).toBe(0);
+    await waitFor("pod b's netns to go", async () =>
+      (await labNamespaces(prefix)).includes(podNs) ? undefined : true,
+    );
+    expect((await run("ip", ["-n", nodeNs, "link", "show", hostVeth])).code).not.toBe(0);
+    expect(existsSync(cacheFile)).toBe(false);
+    expect(existsSync(lease)).toBe(false);
+    const probe = await trellisctl(
+      "lab",
+      "probe",
+      "--dir",
+      dir,
+      "--from",
+      "e2e/a",
+      "--to",
+      "e2e/b",
+      "--port",
+      "8080",
+    );
+    expect(probe.code).toBe(3);
+  }, 60_000);
+
+  it("lab down removes every namespace, process and file", async () => {
+    const r = await trellisctl("lab", "down", "--dir", dir);
+    expect(r.code).toBe(0);
+    expect(await labNamespaces(prefix)).toEqual([]);
+    expect(await labProcesses(dir)).toBe("");
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
+
+  it("lab down cleans up after an up killed half-way", async () => {
+    const halfPrefix = labPrefix(halfDir);
+    const up = spawn(process.execPath, [CLI, "lab", "up", "--nodes", "2", "--dir", halfDir], {
+      stdio: "ignore",
+    });
+    // kill it once it has built namespaces and started processes
+    await waitFor("the half lab's ToR", async () =>
+      (await labNamespaces(halfPrefix)).includes(`${halfPrefix}tor`) ? true : undefined,
+    );
+    up.kill("SIGKILL");
+    await new Promise((r) => up.once("exit", r));
+    expect((await labNamespaces(halfPrefix)).length).toBeGreaterThan(0);
+    const again = await trellisctl("lab", "up", "--nodes", "2", "--dir", halfDir);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain("lab down");
+    const r = await trellisctl("lab", "down", "--dir", halfDir);
+    expect(r.code).toBe(0);
+    expect(await labNamespaces(halfPrefix)).toEqual([]);
+    expect(await labProcesses(halfDir)).toBe("");
+    expect(existsSync(halfDir)).toBe(false);
+  }, 90_000);
+});
