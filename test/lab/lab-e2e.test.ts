@@ -3,7 +3,16 @@
 // and lab down leaving nothing behind (also after a killed `up`).
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -330,6 +339,63 @@ maybe("lab end to end (root, network namespaces)", () => {
       "8080",
     );
     expect(probe.code).toBe(3);
+  }, 60_000);
+
+  it("a kubelet restarted after its pod was deleted tears the orphaned sandbox down", async () => {
+    const c = pods.find((p) => p.metadata.name === "c");
+    if (c === undefined) throw new Error("no pod c");
+    const podNs = podNetnsName(prefix, c.metadata.uid);
+    const pidFile = join(dir, "nodes", "node-2", "kubelet.pid");
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((a) => a !== "");
+    process.kill(pid, "SIGTERM");
+    await waitFor("the kubelet to stop", async () => (existsSync(`/proc/${pid}`) ? undefined : true));
+    expect((await kubectl("delete", "pod", "-n", "e2e", "c")).code).toBe(0);
+    await sleep(500);
+    expect(await labNamespaces(prefix)).toContain(podNs);
+    const log = openSync(join(dir, "nodes", "node-2", "kubelet.log"), "a");
+    const k = spawn("nsenter", [`--net=/var/run/netns/${prefix}node-2`, ...argv], {
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
+    closeSync(log);
+    k.unref();
+    writeFileSync(pidFile, `${k.pid}\n`);
+    await waitFor("the orphaned sandbox to go", async () =>
+      (await labNamespaces(prefix)).includes(podNs) ? undefined : true,
+    );
+  }, 60_000);
+
+  it("a failing CNI ADD marks the pod Failed with the plugin's error", async () => {
+    const conflist = join(dir, "nodes", "node-2", "cni", "net.d", "10-trellis.conflist");
+    const good = readFileSync(conflist, "utf8");
+    const broken = JSON.parse(good) as { plugins: unknown[] };
+    broken.plugins.push({ type: "no-such-plugin" });
+    writeFileSync(conflist, JSON.stringify(broken));
+    try {
+      const bad = `apiVersion: v1
+kind: Pod
+metadata: {name: broken, namespace: e2e}
+spec:
+  nodeName: node-2
+  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
+`;
+      expect(
+        (await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], bad)).code,
+      ).toBe(0);
+      const pod = await waitFor("pod broken to fail", async () => {
+        const r = await kubectl("get", "pod", "-n", "e2e", "broken", "-o", "json");
+        const p = JSON.parse(r.out) as PodJson & { status: { message?: string } };
+        return p.status.phase === "Failed" ? p : undefined;
+      });
+      expect(pod.status.message).toContain('failed to find plugin "no-such-plugin"');
+      // the partial ADD was rolled back: no sandbox left
+      expect(await labNamespaces(podNetnsName(prefix, pod.metadata.uid))).toEqual([]);
+    } finally {
+      writeFileSync(conflist, good);
+    }
   }, 60_000);
 
   it("lab down removes every namespace, process and file", async () => {
