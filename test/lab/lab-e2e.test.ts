@@ -164,8 +164,8 @@ maybe("lab end to end (root, network namespaces)", () => {
 
   it("runs pods applied with kubectl: Running with IPv4 and IPv6 addresses from their node's CIDR", async () => {
     const applied = await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], PODS);
-    expect(applied.err).toBe("");
-    expect(applied.code).toBe(0);
+    // kubectl's stderr rides along so a failure shows why
+    expect([applied.code, applied.err]).toEqual([0, expect.any(String)]);
     pods = await waitFor("pods Running", async () => {
       const r = await kubectl("get", "pods", "-n", "e2e", "-o", "json");
       const items = (JSON.parse(r.out) as { items: PodJson[] }).items;
