@@ -117,7 +117,9 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       });
       res.flushHeaders();
       let ended = false;
-      const stop = result.start({
+      // `end` may run inside start() (a 410 ends the stream at once), before start() returns.
+      const stops_: { fn?: () => void } = {};
+      const stopFn = result.start({
         write: (chunk) => {
           if (!ended) res.write(chunk);
           return res.writableLength;
@@ -125,14 +127,14 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
         end: () => {
           if (ended) return;
           ended = true;
-          stops.delete(stop);
+          if (stops_.fn !== undefined) stops.delete(stops_.fn);
           res.end();
         },
       });
-      stops.add(stop);
-      res.on("close", () => {
-        stop();
-      });
+      if (ended) return;
+      stops_.fn = stopFn;
+      stops.add(stopFn);
+      res.on("close", () => stopFn());
     })().catch((e: unknown) => {
       log.error({ err: e }, "request failed");
       if (!res.headersSent) {
