@@ -404,18 +404,14 @@ export class KubeApi {
       start = tok.start;
       snapId = tok.snapshot;
     } else {
-      items = this.store.table(t.key).sorted(ns);
+      // The snapshot holds the filtered list: like upstream, a continue token
+      // carries on the list it was issued for (same selectors).
+      items = this.store.table(t.key).sorted(ns, match);
       rv = this.store.currentRv();
     }
-    const page: StoredObject[] = [];
-    let i = start;
-    for (; i < items.length; i++) {
-      if (limit > 0 && page.length >= limit) break;
-      const s = items[i] as StoredObject;
-      if (match === undefined || match(s.obj)) page.push(s);
-    }
-    // Skip ahead past non-matching items so that an exhausted list gets no token.
-    if (match !== undefined) while (i < items.length && !match((items[i] as StoredObject).obj)) i++;
+    const end = limit > 0 ? Math.min(items.length, start + limit) : items.length;
+    const page = items.slice(start, end);
+    const i = end;
     let cont: string | undefined;
     let remaining: number | undefined;
     if (limit > 0 && i < items.length) {

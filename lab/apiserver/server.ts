@@ -119,15 +119,31 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       let ended = false;
       // `end` may run inside start() (a 410 ends the stream at once), before start() returns.
       const stops_: { fn?: () => void } = {};
+      // Events that arrive in the same turn of the event loop (a burst of
+      // writes) go out in one write: one syscall per watcher per burst, not
+      // per event, which is what bounds fan-out to many watchers.
+      let pending = "";
+      let scheduled = false;
+      const flush = (): void => {
+        scheduled = false;
+        if (pending !== "" && !res.destroyed) res.write(pending);
+        pending = "";
+      };
       const stopFn = result.start({
         write: (chunk) => {
-          if (!ended) res.write(chunk);
-          return res.writableLength;
+          if (ended) return 0;
+          pending += chunk;
+          if (!scheduled) {
+            scheduled = true;
+            setImmediate(flush);
+          }
+          return res.writableLength + pending.length;
         },
         end: () => {
           if (ended) return;
           ended = true;
           if (stops_.fn !== undefined) stops.delete(stops_.fn);
+          flush();
           res.end();
         },
       });
