@@ -208,15 +208,16 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
   const close = (): Promise<void> => {
     closed ??= (async () => {
       for (const stop of [...stops]) stop();
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-            }),
-        ),
+      // close() waits for open connections (kept-alive clients, watches): cut them.
+      const closing = servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+          }),
       );
+      for (const s of servers) s.closeAllConnections();
       for (const sock of sockets) sock.destroy();
+      await Promise.all(closing);
       if (opts.unixSocket !== undefined) await rm(opts.unixSocket, { force: true });
       if (opts.stateDir !== undefined) {
         const dump = api.dump();

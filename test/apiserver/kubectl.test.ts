@@ -251,6 +251,30 @@ d("kubectl on core objects", () => {
     }
   });
 
+  it("creates namespaces, configmaps, secrets and service accounts with kubectl create (protobuf bodies)", async () => {
+    expect(await ok("create", "namespace", "gen")).toContain("namespace/gen created");
+    await ok("create", "configmap", "cm", "-n", "gen", "--from-literal=a=1", "--from-literal=b=2");
+    await ok("create", "secret", "generic", "s", "-n", "gen", "--from-literal=pw=hunter2");
+    await ok("create", "serviceaccount", "robot", "-n", "gen");
+    const cm = JSON.parse(await ok("get", "configmap", "cm", "-n", "gen", "-o", "json")) as {
+      data: Record<string, string>;
+    };
+    expect(cm.data).toEqual({ a: "1", b: "2" });
+    const secret = JSON.parse(await ok("get", "secret", "s", "-n", "gen", "-o", "json")) as {
+      type: string;
+      data: Record<string, string>;
+    };
+    expect(secret.type).toBe("Opaque");
+    expect(Buffer.from(secret.data.pw ?? "", "base64").toString()).toBe("hunter2");
+    expect((await ok("get", "serviceaccounts", "-n", "gen", "-o", "name")).trim()).toBe(
+      "serviceaccount/robot",
+    );
+    const ns = JSON.parse(await ok("get", "namespace", "gen", "-o", "json")) as {
+      metadata: { labels: Record<string, string> };
+    };
+    expect(ns.metadata.labels["kubernetes.io/metadata.name"]).toBe("gen");
+  });
+
   it("deletes objects and namespaces", async () => {
     expect(await ok("delete", "pod", "web", "-n", "kc")).toContain('pod "web" deleted');
     const gone = await kubectl("get", "pod", "web", "-n", "kc");
