@@ -791,15 +791,19 @@ export class KubeApi {
       const stored = this.store.put(t.key, o);
       return this.objectResponse(200, t, stored, req);
     }
+    let terminating: StoredObject | undefined;
+    if (t.type.kind === "Namespace" && t.group === "") {
+      // Upstream marks the namespace Terminating (watchers see MODIFIED), the
+      // namespace controller then empties it and removes it. Here all of that
+      // happens before the response.
+      const o = structuredClone(existing.obj);
+      o.metadata.deletionTimestamp = this.nowIso();
+      o.status = { ...(isObj(o.status) ? o.status : {}), phase: "Terminating" };
+      terminating = this.store.put(t.key, o);
+    }
     const gone = this.removeObject(t.key, t.type, t.namespace, name);
     if (gone === undefined) throw notFound(t.type.plural, t.group, name);
-    if (t.type.kind === "Namespace" && t.group === "") {
-      // Upstream answers with the namespace in phase Terminating; its content is removed by then here.
-      const o = structuredClone(gone.obj);
-      o.metadata.deletionTimestamp = this.nowIso();
-      o.status = { phase: "Terminating" };
-      return raw(200, JSON.stringify(o));
-    }
+    if (terminating !== undefined) return this.objectResponse(200, t, terminating, req);
     return this.objectResponse(200, t, gone, req);
   }
 

@@ -200,6 +200,65 @@ describe("core CRUD", () => {
   });
 });
 
+describe("deletion", () => {
+  it("keeps an object with finalizers until they are removed", async () => {
+    await ns("fin");
+    await core.createNamespacedConfigMap({
+      namespace: "fin",
+      body: { metadata: { name: "held", finalizers: ["example.com/hold"] } },
+    });
+    await core.deleteNamespacedConfigMap({ namespace: "fin", name: "held" });
+    const held = await core.readNamespacedConfigMap({ namespace: "fin", name: "held" });
+    expect(held.metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    await core.patchNamespacedConfigMap(
+      { namespace: "fin", name: "held", body: { metadata: { finalizers: null } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const e = await failure(() => core.readNamespacedConfigMap({ namespace: "fin", name: "held" }));
+    expect(e.httpCode).toBe(404);
+  });
+
+  it("deletes a collection by label selector", async () => {
+    for (const [n, app] of [
+      ["a", "x"],
+      ["b", "x"],
+      ["c", "y"],
+    ] as const)
+      await core.createNamespacedConfigMap({
+        namespace: "fin",
+        body: { metadata: { name: n, labels: { app } } },
+      });
+    await core.deleteCollectionNamespacedConfigMap({ namespace: "fin", labelSelector: "app=x" });
+    const left = await core.listNamespacedConfigMap({ namespace: "fin" });
+    expect(left.items.map((c) => c.metadata?.name)).toEqual(["c"]);
+  });
+
+  it("honours a resourceVersion precondition on delete and dryRun on create", async () => {
+    const c = await core.readNamespacedConfigMap({ namespace: "fin", name: "c" });
+    const e = await failure(() =>
+      core.deleteNamespacedConfigMap({
+        namespace: "fin",
+        name: "c",
+        body: { preconditions: { resourceVersion: "1" } },
+      }),
+    );
+    expect(e.httpCode).toBe(409);
+    await core.deleteNamespacedConfigMap({
+      namespace: "fin",
+      name: "c",
+      body: { preconditions: { resourceVersion: c.metadata?.resourceVersion ?? "" } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: "fin",
+      dryRun: "All",
+      body: { metadata: { name: "dry" } },
+    });
+    expect(
+      (await failure(() => core.readNamespacedConfigMap({ namespace: "fin", name: "dry" }))).httpCode,
+    ).toBe(404);
+  });
+});
+
 describe("selectors", () => {
   beforeAll(async () => {
     await ns("sel");
