@@ -91,6 +91,68 @@ afterAll(async () => {
   await h.stop();
 });
 
+describe("discovery", () => {
+  it("serves /version, health endpoints and legacy discovery", async () => {
+    expect((await raw(h.server.url, "/version")).body).toMatchObject({ major: "1", minor: "32" });
+    for (const p of ["/healthz", "/readyz", "/livez"]) expect((await raw(h.server.url, p)).text).toBe("ok");
+    expect((await raw(h.server.url, "/api")).body).toMatchObject({ kind: "APIVersions", versions: ["v1"] });
+    const groups = (await raw(h.server.url, "/apis")).body as { groups: { name: string }[] };
+    expect(groups.groups.map((g) => g.name)).toEqual([
+      "networking.k8s.io",
+      "coordination.k8s.io",
+      "apiextensions.k8s.io",
+    ]);
+    const core = (await raw(h.server.url, "/api/v1")).body as {
+      resources: { name: string; namespaced: boolean }[];
+    };
+    expect(core.resources.map((r) => r.name)).toEqual(
+      expect.arrayContaining([
+        "namespaces",
+        "namespaces/status",
+        "pods",
+        "pods/status",
+        "nodes",
+        "nodes/status",
+        "services",
+        "endpoints",
+        "secrets",
+        "configmaps",
+        "serviceaccounts",
+      ]),
+    );
+  });
+
+  it("serves aggregated discovery v2 when asked, with its content type", async () => {
+    const accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    const res = await fetch(`${h.server.url}/apis`, { headers: { Accept: accept } });
+    expect(res.headers.get("content-type")).toBe(
+      "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    );
+    const body = (await res.json()) as {
+      kind: string;
+      items: {
+        metadata: { name: string };
+        versions: { resources: { resource: string; scope: string }[] }[];
+      }[];
+    };
+    expect(body.kind).toBe("APIGroupDiscoveryList");
+    const np = body.items.find((i) => i.metadata.name === "networking.k8s.io");
+    expect(np?.versions[0]?.resources[0]).toMatchObject({ resource: "networkpolicies", scope: "Namespaced" });
+  });
+
+  it("advertises fieldValidation in OpenAPI v3 so kubectl leaves validation to the server", async () => {
+    const root = (await raw(h.server.url, "/openapi/v3")).body as {
+      paths: Record<string, { serverRelativeURL: string }>;
+    };
+    const url = root.paths["api/v1"]?.serverRelativeURL ?? "";
+    expect(url).toMatch(/^\/openapi\/v3\/api\/v1\?hash=/);
+    const doc = JSON.stringify((await raw(h.server.url, url)).body);
+    expect(doc).toContain('"/api/v1/namespaces/{namespace}/pods/{name}"');
+    expect(doc).toContain('"name":"fieldValidation","in":"query"');
+    expect((await raw(h.server.url, "/openapi/v2")).status).toBe(404);
+  });
+});
+
 describe("core CRUD", () => {
   it("creates, reads, updates and deletes a pod with server-set metadata", async () => {
     await ns("crud");
