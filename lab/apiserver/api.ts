@@ -90,6 +90,9 @@ export interface KubeApiOptions {
 
 const JSON_TYPE = "application/json";
 
+/** Boolean fields that upstream's field-label functions format with strconv.FormatBool (absent = "false"). */
+const BOOLEAN_FIELDS = new Set(["spec.hostNetwork", "spec.unschedulable"]);
+
 interface Target {
   type: ResourceType;
   key: string;
@@ -363,7 +366,7 @@ export class KubeApi {
           ? (o.metadata.name ?? "")
           : f === "metadata.namespace"
             ? (o.metadata.namespace ?? "")
-            : fieldValue(o, f),
+            : fieldValue(o, f, BOOLEAN_FIELDS.has(f) ? "false" : ""),
       );
   }
 

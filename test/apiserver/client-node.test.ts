@@ -358,6 +358,7 @@ describe("selectors", () => {
     ["metadata.name=b", ["b"]],
     ["status.phase=Pending,spec.nodeName=n2", ["b"]],
     ["metadata.namespace=other", []],
+    ["spec.hostNetwork=false", ["a", "b", "c", "d"]],
   ])("field selector %s", async (sel, want) => {
     expect(await names(undefined, sel)).toEqual(want);
   });
@@ -698,6 +699,23 @@ describe("watch", () => {
     // The DELETED event carries the last matching state at the new resourceVersion.
     expect((ev[1]?.obj.metadata as { labels: Record<string, string> }).labels.on).toBe("yes");
     expect(Number(ev[1]?.rv)).toBeGreaterThan(Number(ev[0]?.rv));
+  });
+
+  it("streams the initial state and an initial-events-end bookmark with sendInitialEvents", async () => {
+    const res = await fetch(
+      `${h.server.url}/api/v1/namespaces/watch/configmaps?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1`,
+    );
+    const events = (await res.text())
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as { type: string; object: { metadata: { annotations?: Record<string, string> } } },
+      );
+    const end = events.findIndex((e) => e.type === "BOOKMARK");
+    expect(end).toBeGreaterThan(0);
+    expect(events.slice(0, end).every((e) => e.type === "ADDED")).toBe(true);
+    expect(events[end]?.object.metadata.annotations?.["k8s.io/initial-events-end"]).toBe("true");
   });
 
   it("sends BOOKMARK events when allowed and ends at timeoutSeconds", async () => {
