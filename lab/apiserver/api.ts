@@ -48,6 +48,7 @@ import {
   wantsAggregated,
 } from "./discovery.js";
 import { openApiGroupVersion, openApiRoot } from "./openapi.js";
+import { BUILTIN_FIELDS, OBJECT_META, dropUnknownFields } from "./builtin-fields.js";
 import { decodeContinue, encodeContinue } from "./continue-token.js";
 import { startWatch, type WatchSink, type WatchParams } from "./watch-stream.js";
 import { tableFor, wantsTable, type TableOptions } from "./table.js";
@@ -506,7 +507,10 @@ export class KubeApi {
   private admitCustom(t: Target, o: KubeObject, strict: boolean, errors: FieldError[]): string[] {
     const schema = t.type.schemas?.get(t.version);
     if (schema === undefined) return [];
-    const removed = prune(schema, o);
+    const removed = [
+      ...dropUnknownFields({ metadata: { obj: OBJECT_META } }, { metadata: o.metadata }),
+      ...prune(schema, o),
+    ];
     applyDefaults(schema, o);
     errors.push(...validateCustomResource(schema, o));
     if (strict && removed.length > 0)
@@ -516,6 +520,13 @@ export class KubeApi {
   }
 
   private validateWrite(t: Target, o: KubeObject, strict: boolean): void {
+    if (t.type.schemas === undefined) {
+      // Built-ins decode into fixed structs: unknown fields are dropped, or refused when Strict.
+      const level = BUILTIN_FIELDS[t.type.kind];
+      const removed = level === undefined ? [] : dropUnknownFields(level, o);
+      if (strict && removed.length > 0)
+        throw badRequest(`strict decoding error: ${removed.map((r) => `unknown field "${r}"`).join(", ")}`);
+    }
     const errors = validateObjectMeta(o.metadata, t.type.nameRule);
     if (t.type.schemas !== undefined) this.admitCustom(t, o, strict, errors);
     else errors.push(...validateBuiltin(o));

@@ -254,6 +254,29 @@ describe("core CRUD", () => {
     expect(n.metadata?.labels?.["kubernetes.io/metadata.name"]).toBe("gen-name");
   });
 
+  it("drops fields a built-in type does not have, and refuses them under fieldValidation=Strict", async () => {
+    // Raw HTTP: client-node's typed serializer would itself drop the unknown fields.
+    const body = JSON.stringify({
+      ...pod("typo"),
+      spec: { containers: [{ name: "c", image: "busybox", imagePolicy: "x" }], nodeNmae: "n1" },
+    });
+    const post = (q: string): Promise<{ status: number; body: unknown; text: string }> =>
+      raw(h.server.url, `/api/v1/namespaces/gen/pods${q}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body,
+      });
+    const strict = await post("?fieldValidation=Strict");
+    expect(strict.status).toBe(400);
+    expect(strict.text).toContain('unknown field \\"spec.nodeNmae\\"');
+    expect(strict.text).toContain('unknown field \\"spec.containers[0].imagePolicy\\"');
+    const lax = await post("");
+    expect(lax.status).toBe(201);
+    expect(lax.text).not.toContain("nodeNmae");
+    expect(lax.text).not.toContain("imagePolicy");
+    expect(lax.text).toContain('"image":"busybox"');
+  });
+
   it("refuses invalid names with 422 Invalid and a metadata.name cause", async () => {
     const e = await failure(() => core.createNamespace({ body: { metadata: { name: "Bad_Name" } } }));
     expect(e.httpCode).toBe(422);

@@ -145,6 +145,16 @@ d("kubectl on core objects", () => {
     expect(pod.spec.containers[0]?.ports[0]).toEqual({ containerPort: 8080, protocol: "TCP" });
   });
 
+  it("refuses a typo in a built-in object under kubectl's default strict validation", async () => {
+    const f = await file(
+      "typo.yaml",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: kc}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    prots: [{containerPort: 80}]\n",
+    );
+    const r = await kubectl("apply", "-f", f);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('unknown field "spec.containers[0].prots"');
+  });
+
   it("prints an object with get -o yaml", async () => {
     const cm = parseYaml(await ok("get", "configmap", "settings", "-n", "kc", "-o", "yaml")) as {
       kind: string;
