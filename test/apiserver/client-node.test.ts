@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  NetworkingV1Api,
   CustomObjectsApi,
   PatchStrategy,
   Watch,
@@ -282,6 +283,39 @@ describe("core CRUD", () => {
     expect(e.httpCode).toBe(422);
     expect(e.reason).toBe("Invalid");
     expect(e.details?.causes?.[0]?.field).toBe("metadata.name");
+  });
+});
+
+describe("networkpolicies", () => {
+  it("defaults policyTypes and port protocols, and refuses invalid policies with 422", async () => {
+    const net = h.kc.makeApiClient(NetworkingV1Api);
+    await ns("np");
+    const np = await net.createNamespacedNetworkPolicy({
+      namespace: "np",
+      body: {
+        metadata: { name: "allow-web" },
+        spec: {
+          podSelector: { matchLabels: { app: "web" } },
+          ingress: [{ ports: [{ port: 80 }], _from: [{ namespaceSelector: {} }] }],
+        },
+      },
+    });
+    expect(np.spec?.policyTypes).toEqual(["Ingress"]);
+    expect(np.spec?.ingress?.[0]?.ports?.[0]?.protocol).toBe("TCP");
+    const e = await failure(() =>
+      net.createNamespacedNetworkPolicy({
+        namespace: "np",
+        body: {
+          metadata: { name: "bad" },
+          spec: {
+            podSelector: {},
+            egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/16", except: ["192.168.0.0/24"] } }] }],
+          },
+        },
+      }),
+    );
+    expect(e.httpCode).toBe(422);
+    expect(e.details?.causes?.[0]?.field).toBe("spec.egress[0].to[0].ipBlock.except[0]");
   });
 });
 
