@@ -4,9 +4,11 @@
  * a real API server refuses these objects with 422, so a policy compiler
  * behind it never sees them, and neither may it behind the lab server.
  */
-import { isIP } from "node:net";
 import type { FieldError } from "./status.js";
 import { labelValueError, qualifiedNameError } from "./label-selector.js";
+import { parseCidr, type Cidr } from "./ip-cidr.js";
+
+export { parseCidr };
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined =>
@@ -27,49 +29,6 @@ function portNameError(s: string): string | undefined {
 
 const validPort = (n: unknown): boolean =>
   typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535;
-
-interface Cidr {
-  family: 4 | 6;
-  base: bigint;
-  bits: number;
-}
-
-function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | undefined {
-  const fam = isIP(ip);
-  if (fam === 4) {
-    const parts = ip.split(".").map(Number);
-    return { family: 4, value: parts.reduce((acc, p) => (acc << 8n) | BigInt(p), 0n) };
-  }
-  if (fam === 6) {
-    let s = ip;
-    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-    if (v4 !== null) {
-      const n = ipToBigInt(v4[1] ?? "");
-      if (n === undefined) return undefined;
-      s =
-        s.slice(0, -(v4[1] ?? "").length) +
-        `${((n.value >> 16n) & 0xffffn).toString(16)}:${(n.value & 0xffffn).toString(16)}`;
-    }
-    const [head, tail] = s.split("::");
-    const h = head === undefined || head === "" ? [] : head.split(":");
-    const t = tail === undefined || tail === "" ? [] : tail.split(":");
-    const groups = s.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h;
-    return { family: 6, value: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
-  }
-  return undefined;
-}
-
-/** netutils.ParseCIDR: address/prefix with a prefix length within the family's size. */
-export function parseCidr(s: string): Cidr | undefined {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  if (m === null) return undefined;
-  const ip = ipToBigInt(m[1] ?? "");
-  const bits = Number(m[2]);
-  if (ip === undefined || bits > (ip.family === 4 ? 32 : 128)) return undefined;
-  const width = BigInt(ip.family === 4 ? 32 : 128);
-  const mask = ((1n << BigInt(bits)) - 1n) << (width - BigInt(bits));
-  return { family: ip.family, base: ip.value & mask, bits };
-}
 
 function strictSubset(inner: Cidr, outer: Cidr): boolean {
   if (inner.family !== outer.family || inner.bits <= outer.bits) return false;
