@@ -23,6 +23,8 @@ export interface ApiServerOptions {
   logLevel?: string;
   /** Interval of watch BOOKMARK events for clients that allow them (default 15 s). */
   bookmarkIntervalMs?: number;
+  /** With stateDir: also save every this many ms when something changed (default 30 s; 0 = only on close). */
+  stateSaveIntervalMs?: number;
   /** Use this logger instead of a pino logger on stderr. */
   logger?: Logger;
 }
@@ -117,22 +119,40 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       });
       res.flushHeaders();
       let ended = false;
-      const stop = result.start({
+      // `end` may run inside start() (a 410 ends the stream at once), before start() returns.
+      const stops_: { fn?: () => void } = {};
+      // Events that arrive in the same turn of the event loop (a burst of
+      // writes) go out in one write: one syscall per watcher per burst, not
+      // per event, which is what bounds fan-out to many watchers.
+      let pending = "";
+      let scheduled = false;
+      const flush = (): void => {
+        scheduled = false;
+        if (pending !== "" && !res.destroyed) res.write(pending);
+        pending = "";
+      };
+      const stopFn = result.start({
         write: (chunk) => {
-          if (!ended) res.write(chunk);
-          return res.writableLength;
+          if (ended) return 0;
+          pending += chunk;
+          if (!scheduled) {
+            scheduled = true;
+            setImmediate(flush);
+          }
+          return res.writableLength + pending.length;
         },
         end: () => {
           if (ended) return;
           ended = true;
-          stops.delete(stop);
+          if (stops_.fn !== undefined) stops.delete(stops_.fn);
+          flush();
           res.end();
         },
       });
-      stops.add(stop);
-      res.on("close", () => {
-        stop();
-      });
+      if (ended) return;
+      stops_.fn = stopFn;
+      stops.add(stopFn);
+      res.on("close", () => stopFn());
     })().catch((e: unknown) => {
       log.error({ err: e }, "request failed");
       if (!res.headersSent) {
@@ -186,24 +206,47 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
     "API server listening",
   );
 
+  // Periodic saves bound what a crash (SIGKILL) loses; the graceful close saves the rest.
+  let savedRv = api.store.currentRv();
+  let saving = false;
+  const save = async (): Promise<void> => {
+    if (opts.stateDir === undefined) return;
+    const dump = api.dump();
+    await writeState(opts.stateDir, { version: 1, ...dump });
+    savedRv = dump.resourceVersion;
+  };
+  const interval = opts.stateSaveIntervalMs ?? 30_000;
+  const saver =
+    opts.stateDir !== undefined && interval > 0
+      ? setInterval(() => {
+          if (saving || api.store.currentRv() === savedRv) return;
+          saving = true;
+          save()
+            .catch((e: unknown) => log.error({ err: e }, "saving state failed"))
+            .finally(() => (saving = false));
+        }, interval)
+      : undefined;
+  saver?.unref();
+
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      if (saver !== undefined) clearInterval(saver);
       for (const stop of [...stops]) stop();
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-            }),
-        ),
+      // close() waits for open connections (kept-alive clients, watches): cut them.
+      const closing = servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+          }),
       );
+      for (const s of servers) s.closeAllConnections();
       for (const sock of sockets) sock.destroy();
+      await Promise.all(closing);
       if (opts.unixSocket !== undefined) await rm(opts.unixSocket, { force: true });
       if (opts.stateDir !== undefined) {
-        const dump = api.dump();
-        await writeState(opts.stateDir, { version: 1, ...dump });
-        log.info({ stateDir: opts.stateDir, resourceVersion: dump.resourceVersion }, "saved state");
+        await save();
+        log.info({ stateDir: opts.stateDir, resourceVersion: savedRv }, "saved state");
       }
     })();
     return closed;

@@ -8,6 +8,7 @@
  */
 import type { FieldError } from "./status.js";
 import type { KubeObject } from "./object-store.js";
+import { validateNetworkPolicySpec } from "./networkpolicy-validation.js";
 
 type Obj = Record<string, unknown>;
 
@@ -234,6 +235,7 @@ export function validateBuiltin(o: KubeObject): FieldError[] {
       });
     });
   }
+  if (o.kind === "NetworkPolicy") errs.push(...validateNetworkPolicySpec(o.spec));
   if (o.kind === "Service") {
     arr(obj(o.spec)?.ports).forEach((p, j) => {
       const port = obj(p)?.port;

@@ -13,6 +13,7 @@
  * see the same `details.causes[].field` paths, e.g. `spec.cidr`.
  */
 import type { FieldError } from "./status.js";
+import { formatValid } from "./string-formats.js";
 
 export interface JSONSchemaProps {
   type?: string;
@@ -221,6 +222,13 @@ export function validate(s: JSONSchemaProps, v: Json, path: string, errors: Fiel
         type: "FieldValueInvalid",
         field: at,
         message: `Invalid value: ${show(v)}: ${at} in body should be at least ${s.minLength} chars long`,
+      });
+    }
+    if (s.format !== undefined && !formatValid(s.format, v)) {
+      errors.push({
+        type: "FieldValueInvalid",
+        field: at,
+        message: `Invalid value: ${show(v)}: ${at} in body must be of type ${s.format}: ${show(v)}`,
       });
     }
     if (s.pattern !== undefined) {
