@@ -92,11 +92,19 @@ metadata: {name: c, namespace: e2e, labels: {app: c}}
 spec:
   nodeName: node-2
   containers: [{name: c, image: busybox, ports: [{containerPort: 8080}, {containerPort: 9090}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: host, namespace: e2e}
+spec:
+  nodeName: node-2
+  hostNetwork: true
+  containers: [{name: c, image: busybox}]
 `;
 
 interface PodJson {
   metadata: { name: string; namespace: string; uid: string };
-  spec: { nodeName: string };
+  spec: { nodeName: string; hostNetwork?: boolean };
   status: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
 }
 
@@ -169,8 +177,14 @@ maybe("lab end to end (root, network namespaces)", () => {
     pods = await waitFor("pods Running", async () => {
       const r = await kubectl("get", "pods", "-n", "e2e", "-o", "json");
       const items = (JSON.parse(r.out) as { items: PodJson[] }).items;
-      return items.length === 3 && items.every((p) => p.status.phase === "Running") ? items : undefined;
+      return items.length === 4 && items.every((p) => p.status.phase === "Running") ? items : undefined;
     });
+    // a host-network pod gets no CNI: it shares the node's addresses
+    expect(pods.find((p) => p.metadata.name === "host")?.status.podIPs?.map((x) => x.ip)).toEqual([
+      "198.18.0.3",
+      "fd00:198:18::3",
+    ]);
+    pods = pods.filter((p) => p.metadata.name !== "host");
     for (const p of pods) {
       const i = p.spec.nodeName === "node-1" ? 1 : 2;
       expect(p.status.podIP).toMatch(new RegExp(`^10\\.244\\.${i}\\.\\d+$`));
