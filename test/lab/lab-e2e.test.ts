@@ -185,6 +185,20 @@ maybe("lab end to end (root, network namespaces)", () => {
       "fd00:198:18::3",
     ]);
     pods = pods.filter((p) => p.metadata.name !== "host");
+    // status lists every pod namespace, under its node
+    const st = JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as {
+      nodes: { name: string; pods: { pod: string; netns: string; ips: string[] }[] }[];
+    };
+    for (const p of pods) {
+      const node = st.nodes.find((n) => n.name === p.spec.nodeName);
+      expect(node?.pods).toContainEqual(
+        expect.objectContaining({
+          pod: `e2e/${p.metadata.name}`,
+          netns: podNetnsName(prefix, p.metadata.uid),
+          ips: p.status.podIPs?.map((x) => x.ip),
+        }),
+      );
+    }
     for (const p of pods) {
       const i = p.spec.nodeName === "node-1" ? 1 : 2;
       expect(p.status.podIP).toMatch(new RegExp(`^10\\.244\\.${i}\\.\\d+$`));
