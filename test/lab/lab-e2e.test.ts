@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+import { trellisConflist } from "../../lab/conflist.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -454,5 +455,41 @@ spec:
     expect(await labNamespaces(halfPrefix)).toEqual([]);
     expect(await labProcesses(halfDir)).toBe("");
     expect(existsSync(halfDir)).toBe(false);
+  }, 90_000);
+});
+
+maybe("lab up --cni trellis (the agent comes in a later issue)", () => {
+  const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-trellis-"));
+  const dir = join(base, "lab");
+  afterAll(async () => {
+    await trellisctl("lab", "down", "--dir", dir);
+    rmSync(base, { recursive: true, force: true });
+  }, 60_000);
+
+  it("writes the pinned conflist, links the shim when built, and starts trellis-node with its flags", async () => {
+    const up = await trellisctl("lab", "up", "--nodes", "1", "--cni", "trellis", "--dir", dir);
+    expect([up.code, up.err]).toEqual([0, expect.any(String)]);
+    const nodeDir = join(dir, "nodes", "node-1");
+    const conflist = JSON.parse(
+      readFileSync(join(nodeDir, "cni", "net.d", "10-trellis.conflist"), "utf8"),
+    ) as unknown;
+    expect(conflist).toEqual(trellisConflist(join(nodeDir, "cni.sock")));
+    const shim = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
+    expect(existsSync(join(nodeDir, "cni", "bin", "trellis"))).toBe(existsSync(shim));
+    const st = JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as {
+      cni: string;
+      nodes: { agentSocket: string; logFile: string; agent?: { pid: number | null; logFile: string } }[];
+    };
+    expect(st.cni).toBe("trellis");
+    expect(st.nodes[0]?.agentSocket).toBe(join(nodeDir, "cni.sock"));
+    expect(st.nodes[0]?.logFile).toBe(join(nodeDir, "trellis-node.log"));
+    expect(st.nodes[0]?.agent?.logFile).toBe(join(nodeDir, "trellis-node.log"));
+    if (existsSync(fileURLToPath(new URL("../../agent/bin/trellis-node.js", import.meta.url)))) {
+      expect(st.nodes[0]?.agent?.pid).toEqual(expect.any(Number));
+    }
+    const down = await trellisctl("lab", "down", "--dir", dir);
+    expect(down.code).toBe(0);
+    expect(await labNamespaces(labPrefix(dir))).toEqual([]);
+    expect(await labProcesses(dir)).toBe("");
   }, 90_000);
 });
