@@ -158,10 +158,16 @@ const patternCache = new Map<string, RegExp | null>();
 function compilePattern(p: string): RegExp | null {
   let re = patternCache.get(p);
   if (re === undefined) {
+    // Patterns are RE2 (Go); JS's unicode mode is closest but refuses some
+    // escapes RE2 accepts (e.g. `\-` outside a class), so fall back to plain mode.
     try {
       re = new RegExp(p, "u");
     } catch {
-      re = null;
+      try {
+        re = new RegExp(p);
+      } catch {
+        re = null;
+      }
     }
     patternCache.set(p, re);
   }

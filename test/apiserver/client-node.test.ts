@@ -178,6 +178,22 @@ describe("core CRUD", () => {
     expect(e.reason).toBe("NotFound");
   });
 
+  it("accepts a PUT that omits server-defaulted fields (defaults apply on update too)", async () => {
+    await ns("defaults");
+    await core.createNamespacedPod({ namespace: "defaults", body: pod("d") });
+    const cur = await core.readNamespacedPod({ namespace: "defaults", name: "d" });
+    const fresh = pod("d", { changed: "yes" });
+    fresh.metadata = { ...fresh.metadata, resourceVersion: cur.metadata?.resourceVersion ?? "" };
+    const upd = await core.replaceNamespacedPod({ namespace: "defaults", name: "d", body: fresh });
+    expect(upd.metadata?.labels).toEqual({ changed: "yes" });
+    expect(upd.spec?.restartPolicy).toBe("Always");
+    const bad = pod("d");
+    bad.spec = { ...bad.spec, containers: [{ name: "other", image: "x" }] };
+    const e = await failure(() => core.replaceNamespacedPod({ namespace: "defaults", name: "d", body: bad }));
+    expect(e.httpCode).toBe(422);
+    expect(e.details?.causes?.[0]?.field).toBe("spec");
+  });
+
   it("bumps generation on spec changes only", async () => {
     await ns("gen");
     await core.createNamespacedService({

@@ -120,3 +120,16 @@ describe("string formats", () => {
     if (!valid) expect(errs[0]?.field).toBe("spec.v");
   });
 });
+
+describe("patterns", () => {
+  it("accepts RE2 escapes that JavaScript's unicode mode refuses", () => {
+    const s: JSONSchemaProps = {
+      type: "object",
+      properties: { spec: { type: "object", properties: { v: { type: "string", pattern: "^a\\-b$" } } } },
+    };
+    expect(validateCustomResource(s, { metadata: {}, spec: { v: "a-b" } })).toEqual([]);
+    expect(validateCustomResource(s, { metadata: {}, spec: { v: "ab" } }).map((e) => e.field)).toEqual([
+      "spec.v",
+    ]);
+  });
+});
