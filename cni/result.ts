@@ -1,0 +1,55 @@
+// The result of ADD (and the prevResult of CHECK/DEL/chained ADD), held in one
+// canonical shape: the 1.1.0 result, which is a superset of every older one
+// (SPEC.md section 5 "Result Types"). Conversion to and from the wire format of
+// each version lives in result-convert.ts.
+
+export interface CniInterface {
+  name: string;
+  mac?: string;
+  /** 1.1.0: MTU of the interface. */
+  mtu?: number;
+  /** Netns path (or "" / absent for host interfaces). */
+  sandbox?: string;
+  /** 1.1.0: vhost-user or similar socket path. */
+  socketPath?: string;
+  /** 1.1.0: PCI id of the device. */
+  pciID?: string;
+}
+
+export interface CniIpConfig {
+  /** CIDR notation: address/prefix, e.g. "10.1.2.3/32". */
+  address: string;
+  gateway?: string;
+  /** Index into `interfaces`. */
+  interface?: number;
+}
+
+export interface CniRoute {
+  dst: string;
+  gw?: string;
+  /** 1.1.0 route attributes. */
+  mtu?: number;
+  advmss?: number;
+  priority?: number;
+  table?: number;
+  scope?: number;
+}
+
+export interface CniDns {
+  nameservers?: string[];
+  domain?: string;
+  search?: string[];
+  options?: string[];
+}
+
+export interface CniResult {
+  interfaces: CniInterface[];
+  ips: CniIpConfig[];
+  routes: CniRoute[];
+  dns: CniDns;
+}
+
+/** An empty result (no interfaces, addresses, routes or DNS). */
+export function emptyResult(): CniResult {
+  return { interfaces: [], ips: [], routes: [], dns: {} };
+}
