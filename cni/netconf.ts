@@ -43,7 +43,17 @@ export const delegatedIpamSchema = z.looseObject({
     .regex(/^[^/\\]+$/, "must be a plugin file name, not a path"),
 });
 
-export const ipamSchema = z.union([trellisIpamSchema, delegatedIpamSchema]);
+/**
+ * `ipam` at the top level is checked loosely (any plugin's config); when its
+ * type is `trellis-ipam` the handler validates it again with trellisIpamSchema
+ * so an unknown key there is named (code 2).
+ */
+export const ipamSchema = delegatedIpamSchema;
+export type IpamConfig = z.infer<typeof ipamSchema>;
+
+export function isTrellisIpam(ipam: IpamConfig | undefined): ipam is IpamConfig & TrellisIpamConfig {
+  return ipam?.type === TRELLIS_IPAM_TYPE;
+}
 
 /** Conventions: runtimeConfig.portMappings (CONVENTIONS.md, capability `portMappings`). */
 export const portMappingSchema = z.looseObject({

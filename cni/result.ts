@@ -53,3 +53,21 @@ export interface CniResult {
 export function emptyResult(): CniResult {
   return { interfaces: [], ips: [], routes: [], dns: {} };
 }
+
+/**
+ * Chained ADD (SPEC.md section 4): an interface plugin that receives a
+ * prevResult returns it with its own additions. `own.ips[].interface` indexes
+ * `own.interfaces`; they are shifted past the previous interfaces.
+ */
+export function appendResult(prev: CniResult, own: CniResult): CniResult {
+  const shift = prev.interfaces.length;
+  return {
+    interfaces: [...prev.interfaces, ...own.interfaces],
+    ips: [
+      ...prev.ips,
+      ...own.ips.map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + shift })),
+    ],
+    routes: [...prev.routes, ...own.routes],
+    dns: Object.keys(own.dns).length > 0 ? own.dns : prev.dns,
+  };
+}

@@ -1,0 +1,155 @@
+// Delegated IPAM (SPEC.md section 4 "Plugin Delegation"): when `ipam.type` is
+// not `trellis-ipam`, the plugin execs that IPAM plugin found in CNI_PATH with
+// the same environment (CNI_COMMAND set to the operation) and the same network
+// config on stdin, and parses its result (ADD) or error. DEL must be delegated
+// too so the IPAM plugin frees the address; GC and STATUS (1.1.0) likewise.
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import type { RequestContext } from "./backend.js";
+import { CniCode, CniError } from "./error.js";
+import type { CniResult } from "./result.js";
+import { parseResult } from "./result-convert.js";
+
+export type DelegatedCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
+
+export interface DelegateOptions {
+  /** Kill the IPAM plugin after this long (default 60 s): answered as code 11. */
+  timeoutMs?: number;
+  /** Stdin to send instead of the request's (e.g. a GC config rewritten). */
+  stdin?: Buffer;
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/** Find an executable named `type` in the CNI_PATH directories. */
+export async function findPlugin(type: string, path: readonly string[]): Promise<string> {
+  if (type.includes("/") || type === "" || type === "." || type === "..") {
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      `invalid network config: field "ipam.type": ${JSON.stringify(type)} is not a plugin name`,
+    );
+  }
+  for (const dir of path) {
+    const file = join(dir, type);
+    try {
+      await access(file, constants.X_OK);
+      return file;
+    } catch {
+      // try the next directory
+    }
+  }
+  throw new CniError(
+    CniCode.InvalidNetworkConfig,
+    `invalid network config: field "ipam.type": plugin ${JSON.stringify(type)} not found in CNI_PATH`,
+    `searched ${JSON.stringify(path)}`,
+  );
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+  timedOut: boolean;
+}
+
+function run(file: string, env: Record<string, string>, stdin: Buffer, timeoutMs: number): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let outLen = 0;
+    let err = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.stdout.on("data", (c: Buffer) => {
+      outLen += c.length;
+      if (outLen <= MAX_OUTPUT) out.push(c);
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      if (err.length < 4096) err += c.toString("utf8");
+    });
+    child.stdin.on("error", () => {
+      // the plugin may exit without reading stdin; its exit status tells
+    });
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err.trim(), timedOut });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/**
+ * Exec the delegated IPAM plugin for `command`. ADD resolves with its result in
+ * canonical form; the other commands resolve with undefined. The plugin's own
+ * error is re-raised with its code, its msg prefixed by the plugin name.
+ */
+export async function delegateIpam(
+  command: DelegatedCommand,
+  ctx: RequestContext,
+  opts: DelegateOptions = {},
+): Promise<CniResult | undefined> {
+  const type = ctx.config.ipam?.type;
+  if (type === undefined) {
+    throw new CniError(CniCode.InvalidNetworkConfig, 'invalid network config: field "ipam" is required');
+  }
+  const file = await findPlugin(type, ctx.path);
+  const env: Record<string, string> = { ...ctx.env, CNI_COMMAND: command };
+  let exit: Exit;
+  try {
+    exit = await run(file, env, opts.stdin ?? ctx.stdin, opts.timeoutMs ?? 60_000);
+  } catch (e) {
+    throw new CniError(CniCode.IoFailure, `${type}: failed to exec IPAM plugin: ${(e as Error).message}`);
+  }
+  if (exit.timedOut) {
+    throw new CniError(CniCode.TryAgainLater, `${type}: IPAM plugin timed out`);
+  }
+  const text = exit.stdout.toString("utf8").trim();
+  if (exit.code !== 0) {
+    let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed && typeof parsed.code === "number" && typeof parsed.msg === "string") {
+      throw new CniError(
+        parsed.code,
+        `${type}: ${parsed.msg}`,
+        typeof parsed.details === "string" ? parsed.details : "",
+      );
+    }
+    const why = exit.signal !== null ? `killed by ${exit.signal}` : `exit status ${String(exit.code)}`;
+    throw new CniError(
+      CniCode.Internal,
+      `${type}: IPAM plugin failed (${why})`,
+      (exit.stderr || text).slice(0, 1024),
+    );
+  }
+  if (command !== "ADD") return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new CniError(
+      CniCode.DecodingFailure,
+      `${type}: failed to decode IPAM result: ${(e as Error).message}`,
+    );
+  }
+  const v =
+    json !== null &&
+    typeof json === "object" &&
+    typeof (json as { cniVersion?: unknown }).cniVersion === "string"
+      ? (json as { cniVersion: string }).cniVersion
+      : ctx.cniVersion;
+  return parseResult(json, v, `${type} result`);
+}
