@@ -10,7 +10,8 @@ import { join } from "node:path";
 import type { RequestContext } from "./backend.js";
 import { CniCode, CniError } from "./error.js";
 import type { CniResult } from "./result.js";
-import { parseResult } from "./result-convert.js";
+import { formatResult, parseResult } from "./result-convert.js";
+import { compareVersions, isSemver, versionAtLeast } from "./versions.js";
 
 export type DelegatedCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
 
@@ -88,10 +89,58 @@ function run(file: string, env: Record<string, string>, stdin: Buffer, timeoutMs
   });
 }
 
+const versionCache = new Map<string, string[]>();
+
+/** The plugin's VERSION answer (supportedVersions), cached per file. */
+export async function pluginVersions(file: string, timeoutMs = 10_000): Promise<string[]> {
+  const hit = versionCache.get(file);
+  if (hit !== undefined) return hit;
+  const exit = await run(file, { CNI_COMMAND: "VERSION" }, Buffer.from('{"cniVersion":"0.4.0"}'), timeoutMs);
+  let versions: string[] = [];
+  try {
+    const j = JSON.parse(exit.stdout.toString("utf8")) as { supportedVersions?: unknown };
+    if (Array.isArray(j.supportedVersions)) {
+      versions = j.supportedVersions.filter((v): v is string => typeof v === "string" && isSemver(v));
+    }
+  } catch {
+    versions = [];
+  }
+  versionCache.set(file, versions);
+  return versions;
+}
+
+/**
+ * The version to speak with the IPAM plugin: ours when it supports it, else
+ * the highest version it supports below ours (e.g. the Debian host-local
+ * stops at 1.0.0 while the pinned conflist is 1.1.0). The result is converted
+ * back, so the runtime never sees the difference.
+ */
+function pickVersion(ours: string, theirs: readonly string[]): string | undefined {
+  if (theirs.includes(ours)) return ours;
+  let best: string | undefined;
+  for (const v of theirs) {
+    if (compareVersions(v, ours) > 0 || !versionAtLeast(v, "0.3.0")) continue;
+    if (best === undefined || compareVersions(v, best) > 0) best = v;
+  }
+  return best;
+}
+
+function rewriteVersion(stdin: Buffer, from: string, to: string): Buffer {
+  const conf = JSON.parse(stdin.toString("utf8")) as Record<string, unknown>;
+  conf.cniVersion = to;
+  delete conf.cniVersions;
+  if (conf.prevResult !== undefined) {
+    conf.prevResult = formatResult(parseResult(conf.prevResult, from, "prevResult"), to);
+  }
+  return Buffer.from(JSON.stringify(conf));
+}
+
 /**
  * Exec the delegated IPAM plugin for `command`. ADD resolves with its result in
  * canonical form; the other commands resolve with undefined. The plugin's own
- * error is re-raised with its code, its msg prefixed by the plugin name.
+ * error is re-raised with its code, its msg prefixed by the plugin name. GC and
+ * STATUS are skipped (resolve undefined) for a plugin older than 1.1.0, which
+ * does not know those commands.
  */
 export async function delegateIpam(
   command: DelegatedCommand,
@@ -103,10 +152,28 @@ export async function delegateIpam(
     throw new CniError(CniCode.InvalidNetworkConfig, 'invalid network config: field "ipam" is required');
   }
   const file = await findPlugin(type, ctx.path);
+  const theirs = await pluginVersions(file);
+  const speak = pickVersion(ctx.cniVersion, theirs);
+  if (speak === undefined) {
+    throw new CniError(
+      CniCode.IncompatibleVersion,
+      `${type}: IPAM plugin supports none of the versions up to ${ctx.cniVersion}`,
+      `plugin supports ${JSON.stringify(theirs)}`,
+    );
+  }
+  if ((command === "GC" || command === "STATUS") && !versionAtLeast(speak, "1.1.0")) return undefined;
+  let stdin = opts.stdin ?? ctx.stdin;
+  if (speak !== ctx.cniVersion) {
+    try {
+      stdin = rewriteVersion(stdin, ctx.cniVersion, speak);
+    } catch (e) {
+      throw new CniError(CniCode.DecodingFailure, `failed to decode network config: ${(e as Error).message}`);
+    }
+  }
   const env: Record<string, string> = { ...ctx.env, CNI_COMMAND: command };
   let exit: Exit;
   try {
-    exit = await run(file, env, opts.stdin ?? ctx.stdin, opts.timeoutMs ?? 60_000);
+    exit = await run(file, env, stdin, opts.timeoutMs ?? 60_000);
   } catch (e) {
     throw new CniError(CniCode.IoFailure, `${type}: failed to exec IPAM plugin: ${(e as Error).message}`);
   }
@@ -150,6 +217,6 @@ export async function delegateIpam(
     typeof json === "object" &&
     typeof (json as { cniVersion?: unknown }).cniVersion === "string"
       ? (json as { cniVersion: string }).cniVersion
-      : ctx.cniVersion;
+      : speak;
   return parseResult(json, v, `${type} result`);
 }
