@@ -19,9 +19,11 @@ export type DecodeResult =
   | { kind: "frame"; request: ShimRequest; length: number }
   | { kind: "error"; message: string };
 
+const CNI_NAME = /^CNI_[A-Z0-9_]+$/;
+
 /** What the server accepts as env: CNI_* names, printable values. */
 export const shimEnvSchema = z.record(
-  z.string().regex(/^CNI_[A-Z0-9_]+$/, "only CNI_* variables are forwarded"),
+  z.string().regex(CNI_NAME, "only CNI_* variables are forwarded"),
   z.string().max(MAX_ENV_ENTRY),
 );
 
@@ -50,7 +52,14 @@ export function decodeRequest(buf: Buffer): DecodeResult {
     o += len;
     const eq = entry.indexOf("=");
     if (eq <= 0) return { kind: "error", message: `env entry ${i} is not NAME=VALUE` };
-    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    const name = entry.slice(0, eq);
+    if (!CNI_NAME.test(name)) {
+      return {
+        kind: "error",
+        message: `env variable ${JSON.stringify(name.slice(0, 64))} is not a CNI_* variable`,
+      };
+    }
+    env[name] = entry.slice(eq + 1);
   }
   if (!need(o + 4)) return { kind: "incomplete" };
   const slen = buf.readUInt32BE(o);
