@@ -209,7 +209,13 @@ async function dispatch(
   };
   if (config.prevResult !== undefined) {
     // SPEC.md section 4: prevResult is in the same version as the config.
-    req.prevResult = parseResult(config.prevResult, v, "prevResult");
+    try {
+      req.prevResult = parseResult(config.prevResult, v, "prevResult");
+    } catch (err) {
+      // DEL must release what it can even from a damaged cache (SPEC.md: "plugins
+      // should generally complete a DEL action without error"); the others fail.
+      if (e.command !== "DEL") throw err;
+    }
   }
   switch (e.command) {
     case "ADD": {

@@ -65,7 +65,16 @@ export class CniServer {
             opts.log?.warn({ command, code: err.code, details: err.details }, err.message),
         }));
     this.server = createServer((s) => this.accept(s));
+    // Connections past every slot and queue place plus a margin are refused by
+    // the kernel-facing side at once (the shim answers 11), so a flood of idle
+    // connections cannot pin memory until their frame timeouts.
+    this.server.maxConnections = this.maxConcurrent + this.maxQueued + 64;
     this.server.on("error", (e) => opts.log?.error({ err: e.message }, "cni server error"));
+  }
+
+  /** True while accepting connections (the agent's /readyz asks). */
+  get listening(): boolean {
+    return this.server.listening;
   }
 
   get socketPath(): string {

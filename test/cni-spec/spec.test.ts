@@ -267,6 +267,14 @@ describe("prevResult", () => {
     expectError(r, CniCode.InvalidNetworkConfig, /prevResult\.ips\.0\.address/);
   });
 
+  it("DEL still succeeds with a damaged prevResult (release what can be released)", async () => {
+    const b = new MemoryBackend();
+    const prev = { cniVersion: "1.0.0", ips: [{ address: "garbage" }] };
+    const r = await run(b, envFor("DEL"), conf("1.0.0", { prevResult: prev }));
+    expect(r).toMatchObject({ exitCode: 0, stdout: "" });
+    expect(b.calls).toEqual(["DEL"]);
+  });
+
   it("CHECK without prevResult is code 7 naming prevResult", async () => {
     const r = await run(new MemoryBackend(), envFor("CHECK"), conf("1.0.0"));
     expectError(r, CniCode.InvalidNetworkConfig, /prevResult/);
