@@ -220,7 +220,17 @@ async function dispatch(
   switch (e.command) {
     case "ADD": {
       const result = await backend.add(req);
-      return JSON.stringify(formatResult(result, v));
+      const wire = formatResult(result, v);
+      try {
+        // Never hand the runtime a result it cannot parse: check ours like a prevResult.
+        parseResult(wire, v, "result");
+      } catch (err) {
+        throw new CniError(
+          CniCode.Internal,
+          `internal error: the backend returned an invalid ${(err as Error).message.replace(/^invalid /, "")}`,
+        );
+      }
+      return JSON.stringify(wire);
     }
     case "DEL":
       await backend.del(req);

@@ -172,6 +172,16 @@ describe("shim against a running agent server", () => {
     expect(r.code).toBe(0);
   });
 
+  it.each([
+    ["\\/", (p: string) => p.replace(/\//g, "\\/")],
+    ["\\u002f", (p: string) => p.replace(/\//g, "\\u002f")],
+  ])("decodes %s escapes in agentSocket", async (_n, escape) => {
+    const stdin = `{"cniVersion":"1.1.0","name":"n","type":"trellis","agentSocket":"${escape(sock)}"}`;
+    expect(JSON.parse(stdin)).toMatchObject({ agentSocket: sock });
+    const r = await runShim({ CNI_COMMAND: "STATUS" }, stdin);
+    expect(r.code).toBe(0);
+  });
+
   it("stdin over 16 MiB is an I/O failure (5) without contacting the agent", async () => {
     const r = await runShim(attach("ADD"), Buffer.alloc(16 * 1024 * 1024 + 10, 0x20));
     expect(r.code).toBe(1);

@@ -445,6 +445,19 @@ describe("error codes", () => {
     expect(r.stdout).not.toMatch(/at .*\.js/);
   });
 
+  it("an invalid result from the backend is code 999, never printed as a result", async () => {
+    const b = new MemoryBackend();
+    b.add = () =>
+      Promise.resolve({
+        interfaces: [],
+        ips: [{ address: "10.0.0.1/32", interface: 3 }],
+        routes: [],
+        dns: {},
+      });
+    const r = await run(b, envFor("ADD"), conf("1.0.0"));
+    expectError(r, 999, /invalid result\.ips\.0\.interface/);
+  });
+
   it("a field of a delegated IPAM config is passed through, not rejected", async () => {
     const b = new MemoryBackend();
     b.add = () => Promise.resolve({ interfaces: [], ips: [], routes: [], dns: {} });
