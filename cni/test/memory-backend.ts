@@ -57,7 +57,7 @@ export class MemoryBackend implements CniBackend {
     } else {
       const n = this.next++;
       ips = [
-        { address: `10.244.0.${n}/32`, interface: 1 },
+        { address: `10.244.${(n >> 8) & 255}.${n & 255}/32`, interface: 1 },
         { address: `fd00:244::${n.toString(16)}/128`, interface: 1 },
       ];
     }

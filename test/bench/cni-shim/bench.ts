@@ -36,6 +36,8 @@ function execOnce(file: string, args: string[], env: Record<string, string>, std
       if (code !== 0) reject(new Error(`${file} exited ${String(code)}: ${out}`));
       else resolve(ms);
     });
+    // A plugin may exit without reading stdin (EPIPE): its exit status tells.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(stdin);
   });
 }
