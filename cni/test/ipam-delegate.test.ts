@@ -2,7 +2,7 @@
 // and static), exec'd per the spec with a temp data dir. Through the handler,
 // so the version handling (the Debian plugins stop at 1.0.0) is covered too.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handleCni } from "../handler.js";
@@ -137,5 +137,73 @@ d("delegation to static", () => {
     const r = await call("ADD", "stbad", conf);
     expect(r.exitCode).toBe(1);
     expect(r.json?.msg).toMatch(/^static: /);
+  });
+});
+
+describe("delegation failures", () => {
+  let bin = "";
+  beforeAll(() => {
+    bin = mkdtempSync(join(tmpdir(), "tC-bin-"));
+    const script = (name: string, body: string): void =>
+      writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    // Every fake answers VERSION first, as a real plugin does.
+    const version =
+      'if [ "$CNI_COMMAND" = VERSION ]; then echo \'{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}\'; exit 0; fi';
+    script("tC-slow", `${version}\nexec sleep 5`);
+    script("tC-garbage", `${version}\necho 'not json' ; echo boom >&2; exit 3`);
+    script("tC-badresult", `${version}\necho '{"cniVersion":"1.1.0","ips":[{"address":"nope"}]}'`);
+    mkdirSync(join(bin, "tC-dir"));
+  });
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+  function ctx(type: string) {
+    const conf = { cniVersion: "1.1.0", name: "n", type: "trellis", ipam: { type } };
+    return {
+      cniVersion: "1.1.0" as const,
+      config: conf as never,
+      path: [bin],
+      env: {
+        CNI_COMMAND: "ADD",
+        CNI_CONTAINERID: "c",
+        CNI_IFNAME: "eth0",
+        CNI_NETNS: "/run/netns/tCx",
+        CNI_PATH: bin,
+      },
+      stdin: Buffer.from(JSON.stringify(conf)),
+    };
+  }
+
+  async function codeOf(p: Promise<unknown>): Promise<[number, string]> {
+    try {
+      await p;
+      return [0, ""];
+    } catch (e) {
+      const err = e as { code: number; message: string };
+      return [err.code, err.message];
+    }
+  }
+
+  it("a plugin that hangs is killed: code 11", async () => {
+    const [code, msg] = await codeOf(delegateIpam("ADD", ctx("tC-slow"), { timeoutMs: 200 }));
+    expect(code).toBe(11);
+    expect(msg).toMatch(/tC-slow: IPAM plugin timed out/);
+  });
+
+  it("a plugin that fails without a spec error: code 999 with its stderr as details", async () => {
+    await expect(delegateIpam("ADD", ctx("tC-garbage"))).rejects.toMatchObject({
+      code: 999,
+      details: "boom",
+    });
+  });
+
+  it("a plugin whose result does not validate: code 7 naming the field", async () => {
+    const [code, msg] = await codeOf(delegateIpam("ADD", ctx("tC-badresult")));
+    expect(code).toBe(7);
+    expect(msg).toMatch(/tC-badresult result\.ips\.0\.address/);
+  });
+
+  it("a path entry that cannot be executed: code 5", async () => {
+    const [code] = await codeOf(delegateIpam("ADD", ctx("tC-dir")));
+    expect(code).toBe(5);
   });
 });
