@@ -132,6 +132,8 @@ export async function handleCni(
   let version: string = CURRENT_VERSION;
   let command: CniCommand | undefined;
   try {
+    // Errors answer in the config's version whenever it can be read.
+    version = guessVersion(stdin);
     const e = parseCniEnv(env);
     command = e.command;
     if (e.command === "VERSION") {
@@ -142,7 +144,6 @@ export async function handleCni(
         command,
       };
     }
-    version = guessVersion(stdin);
     const raw = decodeConfig(stdin);
     const v = negotiateVersion(raw);
     version = v;

@@ -146,6 +146,9 @@ describe.each(SUPPORTED_VERSIONS)("every command at cniVersion %s", (v) => {
     const r = await run(new MemoryBackend(), envFor("ADD"), conf(v, { mtu: 1 }));
     expectError(r, CniCode.InvalidNetworkConfig);
     expect(r.json?.cniVersion).toBe(v);
+    const noEnv = await run(new MemoryBackend(), envFor("ADD", { CNI_IFNAME: undefined }), conf(v));
+    expectError(noEnv, CniCode.InvalidEnvironment, /CNI_IFNAME/);
+    expect(noEnv.json?.cniVersion).toBe(v);
   });
 });
 
