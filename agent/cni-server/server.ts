@@ -64,7 +64,9 @@ export class CniServer {
           onError: (err, command) =>
             opts.log?.warn({ command, code: err.code, details: err.details }, err.message),
         }));
-    this.server = createServer((s) => this.accept(s));
+    // allowHalfOpen: a client that shuts down its write side after the request
+    // (socat, scripts) still gets its reply; we end the socket ourselves.
+    this.server = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     // Connections past every slot and queue place plus a margin are refused by
     // the kernel-facing side at once (the shim answers 11), so a flood of idle
     // connections cannot pin memory until their frame timeouts.
@@ -131,6 +133,13 @@ export class CniServer {
     }, this.frameTimeoutMs);
     sock.on("error", () => {
       // peer gone: the reply, if any, is dropped; nothing else to do
+    });
+    sock.on("end", () => {
+      // The client finished sending: without a whole frame it has given up.
+      if (!done) {
+        this.metrics.reject("truncated");
+        finish(undefined);
+      }
     });
     sock.on("close", () => {
       clearTimeout(timer);

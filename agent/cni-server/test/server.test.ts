@@ -57,6 +57,19 @@ describe("CniServer", () => {
     }
   });
 
+  it("answers a client that half-closes after its request", async () => {
+    const srv = new CniServer({ socketPath: join(dir, "h.sock"), backend: new MemoryBackend() });
+    await srv.listen();
+    try {
+      const frame = encodeRequest({ env: { CNI_COMMAND: "VERSION" }, stdin: Buffer.alloc(0) });
+      const reply = decodeReply(await exchange(srv.socketPath, frame, true));
+      expect(reply?.exitCode).toBe(0);
+      expect(JSON.parse(reply?.stdout ?? "")).toHaveProperty("supportedVersions");
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("answers garbage with a spec error (code 6) and keeps serving", async () => {
     const srv = new CniServer({ socketPath: join(dir, "g.sock"), backend: new MemoryBackend() });
     await srv.listen();
@@ -79,6 +92,7 @@ describe("CniServer", () => {
       );
       expect(ok?.exitCode).toBe(0);
       expect(srv.metrics.rejections("malformed")).toBe(2);
+      expect(srv.metrics.rejections("truncated")).toBe(1);
     } finally {
       await srv.close();
     }
