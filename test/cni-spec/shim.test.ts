@@ -116,6 +116,27 @@ describe("shim against a running agent server", () => {
     expect(backend.attachments.size).toBe(0);
   });
 
+  it("50 concurrent ADDs through 50 shim processes all get their own answer", async () => {
+    const before = server.metrics.count("ADD", "success");
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        runShim({ ...attach("ADD"), CNI_CONTAINERID: `burst${i}` }, conf()),
+      ),
+    );
+    expect(runs.every((r) => r.code === 0)).toBe(true);
+    const addrs = runs.map(
+      (r) => ((r.json?.ips as Array<{ address: string }>)[0] ?? { address: "" }).address,
+    );
+    expect(new Set(addrs).size).toBe(50);
+    expect(server.metrics.count("ADD", "success") - before).toBe(50);
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        runShim({ ...attach("DEL"), CNI_CONTAINERID: `burst${i}` }, conf()),
+      ),
+    );
+    expect([...backend.attachments.keys()].filter((k) => k.startsWith("burst"))).toEqual([]);
+  });
+
   it("STATUS not ready is 50 from the agent", async () => {
     backend.ready = false;
     try {
