@@ -118,6 +118,9 @@ export class CniServer {
     this.sockets.add(sock);
     const chunks: Buffer[] = [];
     let size = 0;
+    // Bytes needed before decoding is worth trying again: a 16 MiB stdin
+    // arrives in many chunks, and re-joining them on each would be quadratic.
+    let need = 0;
     let done = false;
     const finish = (reply: Buffer | undefined): void => {
       done = true;
@@ -154,11 +157,15 @@ export class CniServer {
         finish(errorReply(CniCode.DecodingFailure, "failed to decode request: frame too large"));
         return;
       }
-      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+      if (size < need) return;
+      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
       chunks.length = 0;
       chunks.push(buf);
       const r = decodeRequest(buf);
-      if (r.kind === "incomplete") return;
+      if (r.kind === "incomplete") {
+        need = r.need;
+        return;
+      }
       if (r.kind === "error") {
         this.metrics.reject("malformed");
         finish(errorReply(CniCode.DecodingFailure, `failed to decode request: ${r.message}`));

@@ -203,6 +203,14 @@ describe("shim against a running agent server", () => {
     expect(r.code).toBe(0);
   });
 
+  it("a large config (8 MiB) goes through whole", async () => {
+    const stdin = conf({ args: { blob: "x".repeat(8 * 1024 * 1024) } });
+    const r = await runShim({ ...attach("ADD"), CNI_CONTAINERID: "big1" }, stdin);
+    expect(r.code).toBe(0);
+    expect(r.json?.cniVersion).toBe("1.1.0");
+    await runShim({ ...attach("DEL"), CNI_CONTAINERID: "big1" }, conf());
+  });
+
   it("stdin over 16 MiB is an I/O failure (5) without contacting the agent", async () => {
     const r = await runShim(attach("ADD"), Buffer.alloc(16 * 1024 * 1024 + 10, 0x20));
     expect(r.code).toBe(1);

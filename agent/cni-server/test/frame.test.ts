@@ -22,7 +22,15 @@ describe("request frames", () => {
 
   it("every strict prefix is incomplete, never an error", () => {
     const buf = encodeRequest(req);
-    for (let i = 0; i < buf.length; i++) expect(decodeRequest(buf.subarray(0, i)).kind).toBe("incomplete");
+    for (let i = 0; i < buf.length; i++) {
+      const r = decodeRequest(buf.subarray(0, i));
+      expect(r.kind).toBe("incomplete");
+      // `need` never overshoots the frame and always asks for more than we have.
+      if (r.kind === "incomplete") {
+        expect(r.need).toBeGreaterThan(i);
+        expect(r.need).toBeLessThanOrEqual(buf.length);
+      }
+    }
   });
 
   it.each([
