@@ -237,7 +237,10 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
     if (seen[ATTR_ORIGIN] !== 1) missing.push(ATTR_ORIGIN);
     if (seen[ATTR_AS_PATH] !== 1) missing.push(ATTR_AS_PATH);
     if (nlri.length > 0 && seen[ATTR_NEXT_HOP] !== 1) missing.push(ATTR_NEXT_HOP);
-    for (const t of missing) note(t, "withdraw", "missing well-known mandatory attribute");
+    for (const t of missing) {
+      // An attribute cut off by a length overrun (§4) is already reported.
+      if (!discarded.some((d) => d.type === t)) note(t, "withdraw", "missing well-known mandatory attribute");
+    }
   }
 
   const msg: UpdateMessage = { type: "UPDATE", withdrawn, attributes, nlri };
