@@ -175,7 +175,12 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
           `attribute ${type}`,
         );
       }
-      const raw: RawAttribute = { flags, type, value: Buffer.from(buf.subarray(vs, ve)) };
+      // The Extended Length bit is a wire detail: the encoder sets it when the length needs it.
+      const raw: RawAttribute = {
+        flags: flags & ~FLAG_EXTENDED_LENGTH,
+        type,
+        value: Buffer.from(buf.subarray(vs, ve)),
+      };
       (attributes.unknown ??= []).push(raw);
       continue;
     }
