@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import {
   canonicalIpv6,
   canonicalPrefix,
+  isIpv6,
   decodePrefixes,
   encodePrefix,
   parsePrefix,
@@ -92,5 +93,38 @@ describe("prefix strings", () => {
     ["1:0:0:2:0:0:0:3", "1:0:0:2::3"], // the longest run wins
   ])("RFC 5952: %s -> %s", (inp, out) => {
     expect(canonicalIpv6(inp)).toBe(out);
+  });
+});
+
+describe("IPv6 text parsing", () => {
+  it.each([
+    ["::", "::"],
+    ["::1", "::1"],
+    ["1::", "1::"],
+    ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
+    ["1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"],
+    ["::1.2.3.4", "::102:304"],
+    ["1::8", "1::8"],
+    ["ABCD::ef01", "abcd::ef01"],
+  ])("accepts %s", (inp, out) => {
+    expect(isIpv6(inp)).toBe(true);
+    expect(canonicalIpv6(inp)).toBe(out);
+  });
+  it.each([
+    ":::",
+    "1::2::3",
+    "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7",
+    "12345::",
+    "1:",
+    ":1",
+    "1:2:3:4:5:6:7:1.2.3.4",
+    "g::",
+    "",
+    "1.2.3.4",
+    "::1.2.3",
+    "1:::2",
+  ])("rejects %p", (inp) => {
+    expect(isIpv6(inp)).toBe(false);
   });
 });
