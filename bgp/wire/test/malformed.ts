@@ -414,6 +414,18 @@ export const MALFORMED: MalformedCase[] = [
 
   // --- accepted as is ---
   {
+    name: "malformed NEXT_HOP beside MP_REACH_NLRI only is ignored, not a withdraw (RFC 4760 §3)",
+    hex: update(
+      "",
+      attr(0x80, 14, "0002 01 10 20010db8000000000000000000000001 00 30 20010db80001") +
+        ORIGIN +
+        AS_PATH +
+        attr(0x40, 3, "00000000"),
+      "",
+    ),
+    outcome: discard(3),
+  },
+  {
     name: "NEXT_HOP is not required with MP_REACH_NLRI only (RFC 4760 §3)",
     hex: update(
       "",
