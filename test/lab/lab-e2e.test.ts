@@ -327,6 +327,61 @@ maybe("lab end to end (root, network namespaces)", () => {
     expect(missing.code).toBe(3);
   }, 60_000);
 
+  it("the kubelets' pod watches survive an API server restart (ListWatch restarted with backoff)", async () => {
+    const pidFile = join(dir, "apiserver.pid");
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((a) => a !== "");
+    const url = (JSON.parse(readFileSync(join(dir, "lab.json"), "utf8")) as { apiserverUrl: string })
+      .apiserverUrl;
+    const port = new URL(url).port;
+    process.kill(pid, "SIGTERM");
+    await waitFor("the API server to stop", async () => (existsSync(`/proc/${pid}`) ? undefined : true));
+    // same port, so DIR/kubeconfig stays valid; the kubelets use the unix socket through their relay
+    const i = argv.indexOf("--port");
+    argv[i + 1] = port;
+    const out = openSync(join(dir, "apiserver.out"), "a");
+    const log = openSync(join(dir, "apiserver.log"), "a");
+    const [cmd, ...rest] = argv;
+    const s = spawn(cmd ?? process.execPath, rest, { detached: true, stdio: ["ignore", out, log] });
+    closeSync(out);
+    closeSync(log);
+    s.unref();
+    writeFileSync(pidFile, `${s.pid}\n`);
+    await waitFor("the API server to answer", async () =>
+      (await kubectl("get", "nodes")).code === 0 ? true : undefined,
+    );
+    const d = `apiVersion: v1
+kind: Pod
+metadata: {name: d, namespace: e2e}
+spec:
+  nodeName: node-1
+  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
+`;
+    expect(
+      (await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], d)).code,
+    ).toBe(0);
+    await waitFor("pod d Running", async () => {
+      const r = await kubectl("get", "pod", "-n", "e2e", "d", "-o", "json");
+      return r.code === 0 && (JSON.parse(r.out) as PodJson).status.phase === "Running" ? true : undefined;
+    });
+    expect(readFileSync(join(dir, "nodes", "node-1", "kubelet.log"), "utf8")).toContain("pod watch failed");
+    const probe = await trellisctl(
+      "lab",
+      "probe",
+      "--dir",
+      dir,
+      "--from",
+      "e2e/c",
+      "--to",
+      "e2e/d",
+      "--port",
+      "8080",
+    );
+    expect(probe.code).toBe(0);
+  }, 90_000);
+
   it("deleting a pod runs CNI DEL: its host veth, netns, lease and listeners go", async () => {
     const b = pods.find((p) => p.metadata.name === "b");
     if (b === undefined) throw new Error("no pod b");
