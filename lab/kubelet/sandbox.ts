@@ -16,7 +16,8 @@ import type { PodState, PodStateStore } from "./pod-state.js";
 
 export interface SandboxContext {
   netnsPrefix: string;
-  conflistFile: string;
+  /** the node's CNI conf dir; its first network config is used, as a runtime does */
+  cniConfDir: string;
   cniCacheDir: string;
   cniPath: string[];
   store: PodStateStore;
@@ -64,7 +65,7 @@ export async function setupSandbox(ctx: SandboxContext, pod: PodLike): Promise<P
   ctx.store.save(state);
   if (existsSync(netnsPath(state.netns))) await delNetns(state.netns);
   await addNetns(state.netns);
-  const runtime = CniRuntime.fromFile(ctx.conflistFile, ctx.cniCacheDir);
+  const runtime = CniRuntime.fromConfDir(ctx.cniConfDir, ctx.cniCacheDir);
   try {
     const result = await runtime.add(runtimeArgs(ctx, state));
     state.ips = resultIps(result);
@@ -127,7 +128,7 @@ export async function teardownSandbox(ctx: SandboxContext, s: PodState): Promise
   await stopProcesses([...s.listenerPids, ...(await netnsPids(s.netns))], 1000);
   let delError: unknown = undefined;
   try {
-    const runtime = CniRuntime.fromFile(ctx.conflistFile, ctx.cniCacheDir);
+    const runtime = CniRuntime.fromConfDir(ctx.cniConfDir, ctx.cniCacheDir);
     await runtime.del(runtimeArgs(ctx, s));
   } catch (e) {
     delError = e;

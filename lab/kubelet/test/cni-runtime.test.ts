@@ -133,4 +133,22 @@ describe("CNI runtime (libcni semantics)", () => {
       `failed to find plugin "nope" in path [/nonexistent ${bin}]`,
     );
   });
+
+  it("uses the first network config of the conf dir in lexical order, a single-plugin .conf as a one-plugin list", () => {
+    const confDir = join(tmp, "net.d");
+    mkdirSync(confDir, { recursive: true });
+    writeFileSync(join(confDir, "20-later.conflist"), JSON.stringify(list));
+    writeFileSync(
+      join(confDir, "10-first.conf"),
+      JSON.stringify({ cniVersion: "0.4.0", name: "single", type: "rec-a" }),
+    );
+    writeFileSync(join(confDir, "00-ignored.txt"), "not a config");
+    const r = CniRuntime.fromConfDir(confDir, cacheDir);
+    expect(r.list).toEqual({
+      cniVersion: "0.4.0",
+      name: "single",
+      plugins: [{ cniVersion: "0.4.0", name: "single", type: "rec-a" }],
+    });
+    expect(() => CniRuntime.fromConfDir(join(tmp, "bin"), cacheDir)).toThrow(/no network config found/);
+  });
 });
