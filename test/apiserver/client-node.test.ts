@@ -9,6 +9,7 @@ import {
   CoreV1Api,
   NetworkingV1Api,
   CustomObjectsApi,
+  KubernetesObjectApi,
   PatchStrategy,
   Watch,
   setHeaderOptions,
@@ -747,6 +748,33 @@ describe("custom resources", () => {
       apiVersion: string;
     };
     expect(w.apiVersion).toBe("example.com/v1beta1");
+  });
+
+  it("works with the generic KubernetesObjectApi (discovery-driven)", async () => {
+    const generic = KubernetesObjectApi.makeApiClient(h.kc);
+    const spec = {
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name: "generic", namespace: "crs" },
+      spec: { cidr: "10.9.0.0/16" },
+    };
+    await generic.create(spec);
+    const got = (await generic.read({
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name: "generic", namespace: "crs" },
+    })) as unknown as { spec: { cidr: string; mode: string } };
+    expect(got.spec).toEqual({ cidr: "10.9.0.0/16", mode: "Allow" });
+    const patched = (await generic.patch(
+      { ...spec, spec: { cidr: "10.8.0.0/16" } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
+    )) as unknown as { spec: { cidr: string } };
+    expect(patched.spec.cidr).toBe("10.8.0.0/16");
+    await generic.delete(spec);
   });
 
   it("rejects a CRD whose name does not match its names", async () => {
