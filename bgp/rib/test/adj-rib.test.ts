@@ -4,7 +4,8 @@
 import { describe, it, expect } from "@jest/globals";
 import type { PeerOut, Rib } from "../index.js";
 import { parseFilter } from "../../policy/index.js";
-import type { PathAttributes } from "../../wire/types.js";
+import type { PathAttributes, UpdateMessage } from "../../wire/types.js";
+import { decodeMessage, packUpdates } from "../../wire/index.js";
 import { addUp, announce, attrs, mkRib, withdraw, LOCAL_AS, ROUTER_ID, V4, V6 } from "./helpers.js";
 
 const P = "10.99.0.0/24";
@@ -137,6 +138,27 @@ describe("AS loop detection on import", () => {
       ],
     };
     expect(rib.update(E1, announce([P], a), 1).rejected).toBe(1);
+  });
+});
+
+describe("4-octet AS (RFC 6793 §4.2.3)", () => {
+  it("AS_PATH from a 2-octet peer is rebuilt from AS4_PATH before loop checks and selection", () => {
+    const rib = mkRib({ asn: 4200000001 });
+    addUp(rib, { address: E1, asn: 65002 });
+    addUp(rib, { address: E2, asn: 65003 });
+    const a: PathAttributes = {
+      origin: 0,
+      nextHop: E1,
+      asPath: [{ type: 2, asns: [65002, 23456, 23456] }],
+      as4Path: [{ type: 2, asns: [4200000002, 4200000003] }],
+    };
+    rib.update(E1, announce([P], a), 1);
+    rib.takeChanges();
+    expect(rib.route(P)!.paths[0]!.attributes.asPath).toEqual([
+      { type: 2, asns: [65002, 4200000002, 4200000003] },
+    ]);
+    const loop: PathAttributes = { ...a, as4Path: [{ type: 2, asns: [4200000001, 4200000003] }] };
+    expect(rib.update(E2, announce([P], { ...loop, nextHop: E2 }), 1).rejected).toBe(1);
   });
 });
 
@@ -443,6 +465,14 @@ describe("batching: changes are grouped by attribute set", () => {
     }
     // one received set plus one exported set per distinct target shape (eBGP, iBGP)
     expect(rib.attributeSets).toBeLessThanOrEqual(3);
+    // packed by the codec: a /24 NLRI is 4 octets, so at least k = 1000 fit in
+    // a 4096-octet UPDATE next to these attributes: at most ceil(N / k) UPDATEs
+    const g = outFor(out, E2)!.announce[0]!;
+    const msgs = packUpdates(g.attributes, g.prefixes, [], { fourOctetAs: true });
+    expect(msgs.length).toBeLessThanOrEqual(Math.ceil(n / 1000));
+    expect(
+      msgs.reduce((k, m) => k + (decodeMessage(m, { fourOctetAs: true }) as UpdateMessage).nlri.length, 0),
+    ).toBe(n);
   });
 
   it("two attribute sets make two groups; a flap between flushes is coalesced", () => {
