@@ -354,7 +354,8 @@ export class Rib {
       this.attrs.unref(old.pre);
       old.pre = set;
       old.set = set;
-    } else d.paths.push(new Path(null, set, set, now, false));
+    } else if (d.paths.length === 0) d.paths = [new Path(null, set, set, now, false)];
+    else d.paths.push(new Path(null, set, set, now, false));
     this.dirty.add(d);
   }
 
@@ -605,15 +606,17 @@ export class Rib {
     }
     p.received++;
     if (set !== null) p.accepted[f]!++;
-    paths.push(
-      new Path(
-        p,
-        this.attrs.ref(pre),
-        set === null ? null : set === pre ? pre : this.attrs.ref(set),
-        now,
-        false,
-      ),
+    const path = new Path(
+      p,
+      this.attrs.ref(pre),
+      set === null ? null : set === pre ? pre : this.attrs.ref(set),
+      now,
+      false,
     );
+    // an array literal is allocated with room for exactly one element; push()
+    // onto [] would reserve 17 slots (about 130 bytes wasted per prefix)
+    if (paths.length === 0) d.paths = [path];
+    else paths.push(path);
     this.dirty.add(d);
   }
 
