@@ -23,11 +23,11 @@ export type FsmState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm
 /** RFC 4271 §8.1.2–§8.1.5 events (numbers in the comments are the RFC's). */
 export type FsmEvent =
   | { type: "ManualStart" } // 1
-  | { type: "ManualStop"; subcode?: number } // 2 (Cease subcode: admin shutdown by default)
+  | { type: "ManualStop"; subcode?: number; data?: Uint8Array } // 2 (Cease subcode: admin shutdown by default)
   | { type: "AutomaticStart" } // 3
   | { type: "ManualStartPassive" } // 4
   | { type: "AutomaticStartPassive" } // 5
-  | { type: "AutomaticStop"; subcode?: number } // 8 (Cease subcode, e.g. max-prefix reached)
+  | { type: "AutomaticStop"; subcode?: number; data?: Uint8Array } // 8 (Cease subcode, e.g. max-prefix reached)
   | { type: "ConnectRetryTimerExpires" } // 9
   | { type: "HoldTimerExpires" } // 10
   | { type: "KeepaliveTimerExpires" } // 11
@@ -165,7 +165,8 @@ const isStart = (t: FsmEvent["type"]): boolean =>
   t === "AutomaticStartPassive";
 const stopTimer = (timer: FsmTimer): FsmAction => ({ type: "stopTimer", timer });
 const startTimer = (timer: FsmTimer, seconds: number): FsmAction => ({ type: "startTimer", timer, seconds });
-const cease = (subcode: number): FsmAction => ({ type: "sendNotification", code: ERR_CEASE, subcode });
+const cease = (subcode: number, data?: Uint8Array): FsmAction =>
+  data ? { type: "sendNotification", code: ERR_CEASE, subcode, data } : { type: "sendNotification", code: ERR_CEASE, subcode };
 
 /**
  * The common "go to Idle after an error" tail of §8.2.2: ConnectRetryTimer to
@@ -395,9 +396,9 @@ function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
   if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
     case "ManualStop":
-      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN)]);
+      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN, ev.data)]);
     case "AutomaticStop":
-      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET)]);
+      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET, ev.data)]);
     case "HoldTimerExpires":
       return toIdleAfterError(s, [notification(ERR_HOLD_TIMER_EXPIRED, 0)]);
     case "TcpConnectionValid":
@@ -433,9 +434,9 @@ function openConfirm(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
   if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
     case "ManualStop":
-      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN)]);
+      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN, ev.data)]);
     case "AutomaticStop":
-      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET)]);
+      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET, ev.data)]);
     case "HoldTimerExpires":
       return toIdleAfterError(s, [notification(ERR_HOLD_TIMER_EXPIRED, 0)]);
     case "KeepaliveTimerExpires": {
@@ -478,9 +479,9 @@ function established(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
   const restartHold: FsmAction[] = hold > 0 ? [startTimer("hold", hold)] : [];
   switch (ev.type) {
     case "ManualStop":
-      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN)], true);
+      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN, ev.data)], true);
     case "AutomaticStop":
-      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET)], true);
+      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET, ev.data)], true);
     case "HoldTimerExpires":
       return toIdleAfterError(s, [notification(ERR_HOLD_TIMER_EXPIRED, 0)], true);
     case "KeepaliveTimerExpires": {
