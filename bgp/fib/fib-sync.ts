@@ -1,0 +1,124 @@
+// The pure core of the FIB: desired routes (from the Loc-RIB) against the routes
+// believed installed in the kernel, producing the minimal list of operations.
+//
+// Rules (DESIGN.md "Desired state -> diff -> apply; never sweep before the
+// first full sync"):
+// - Changes are coalesced per prefix until `takeOps()`: a route that flaps
+//   set/removed/set between two flushes costs one kernel operation, not three.
+// - Routes found in the kernel at start (our `proto`, left by an earlier run or
+//   by this speaker before a graceful restart, RFC 4724 §4.1 "retain forwarding
+//   state") are kept until `markSynced()`: only then are the ones no longer
+//   desired swept.
+// - A withdrawn route is deleted, never replaced by a blackhole.
+// - After any failed apply the shell re-reads the kernel and calls
+//   `reconcile()`, which diffs from scratch.
+import { canonicalNextHops, sameNextHops } from "./route.js";
+import type { KernelRoute, NextHop } from "./route.js";
+
+export type FibOp = { op: "replace"; route: KernelRoute } | { op: "delete"; prefix: string };
+
+export class FibSync {
+  private readonly desired = new Map<string, readonly NextHop[]>();
+  private readonly installed = new Map<string, readonly NextHop[]>();
+  /** prefixes whose desired state changed since the last takeOps() */
+  private readonly dirty = new Set<string>();
+  /** prefixes read back from the kernel before the first sync and not yet re-learnt; swept only by markSynced() */
+  private readonly foundAtStart = new Set<string>();
+  private synced = false;
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  get desiredCount(): number {
+    return this.desired.size;
+  }
+
+  get installedCount(): number {
+    return this.installed.size;
+  }
+
+  get pendingCount(): number {
+    return this.dirty.size;
+  }
+
+  /** Desired next hops for a prefix; an empty list means "no route" (delete). */
+  set(prefix: string, nexthops: readonly NextHop[]): void {
+    if (nexthops.length === 0) {
+      this.remove(prefix);
+      return;
+    }
+    this.desired.set(prefix, canonicalNextHops(nexthops));
+    this.foundAtStart.delete(prefix);
+    this.dirty.add(prefix);
+  }
+
+  remove(prefix: string): void {
+    if (this.desired.delete(prefix) || this.installed.has(prefix)) this.dirty.add(prefix);
+  }
+
+  desiredRoute(prefix: string): KernelRoute | undefined {
+    const nhs = this.desired.get(prefix);
+    return nhs === undefined ? undefined : { prefix, nexthops: nhs };
+  }
+
+  installedRoutes(): KernelRoute[] {
+    return [...this.installed].map(([prefix, nexthops]) => ({ prefix, nexthops }));
+  }
+
+  /**
+   * The operations that bring the kernel from `installed` to `desired` for every
+   * prefix changed since the last call. `installed` is updated optimistically;
+   * a failed apply must be followed by `reconcile(kernelReadback)`.
+   */
+  takeOps(): FibOp[] {
+    const ops: FibOp[] = [];
+    for (const prefix of this.dirty) {
+      const want = this.desired.get(prefix);
+      const have = this.installed.get(prefix);
+      if (want !== undefined) {
+        if (have === undefined || !sameNextHops(want, have)) {
+          ops.push({ op: "replace", route: { prefix, nexthops: want } });
+          this.installed.set(prefix, want);
+        }
+      } else if (have !== undefined) {
+        // Before the first full sync a route we found in the kernel may still be
+        // wanted by a peer that has not re-sent it yet (graceful restart): keep it.
+        // A route we installed ourselves in this run is always ours to delete.
+        if (this.synced || !this.foundAtStart.has(prefix)) {
+          ops.push({ op: "delete", prefix });
+          this.installed.delete(prefix);
+        }
+      }
+    }
+    this.dirty.clear();
+    return ops;
+  }
+
+  /**
+   * Replace the belief about the kernel with a readback and diff from scratch.
+   * At start this records the leftovers; after a failure it repairs drift.
+   */
+  reconcile(kernel: readonly KernelRoute[]): FibOp[] {
+    this.installed.clear();
+    for (const r of kernel) {
+      const nhs = canonicalNextHops(r.nexthops);
+      this.installed.set(r.prefix, nhs);
+      if (!this.synced && !this.desired.has(r.prefix)) this.foundAtStart.add(r.prefix);
+    }
+    for (const p of this.desired.keys()) this.dirty.add(p);
+    for (const p of this.installed.keys()) this.dirty.add(p);
+    return this.takeOps();
+  }
+
+  /**
+   * The first full sync is complete (End-of-RIB from every peer, or the
+   * selection-deferral timer fired): sweep every installed route not desired.
+   */
+  markSynced(): FibOp[] {
+    this.synced = true;
+    for (const p of this.foundAtStart) this.dirty.add(p);
+    this.foundAtStart.clear();
+    return this.takeOps();
+  }
+}
