@@ -256,3 +256,44 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   }
   return v;
 }
+
+/** What a reload must do (SIGHUP): computed from the old and new file, nothing else. */
+export interface ConfigDiff {
+  addPeers: PeerConfigFile[];
+  removePeers: string[];
+  /** Peers present in both whose settings differ (the speaker decides reset vs in place). */
+  changePeers: PeerConfigFile[];
+  /** Origins new or changed (communities etc.): (re-)originate. */
+  originate: OriginConfig[];
+  /** Origins gone. */
+  withdraw: string[];
+  /** Top-level settings that need a restart of the daemon to apply (asn, routerId, listen, fib, control). */
+  restartNeeded: string[];
+}
+
+export function diffConfig(a: SpeakerConfigFile, b: SpeakerConfigFile): ConfigDiff {
+  const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
+  const oldPeers = new Map(a.peers.map((p) => [p.address, p]));
+  const newPeers = new Map(b.peers.map((p) => [p.address, p]));
+  // Global session settings are inherited by every peer: a change there changes every peer.
+  const globalChanged = !same(
+    [a.holdTime, a.keepaliveTime, a.connectRetryTime, a.gracefulRestart],
+    [b.holdTime, b.keepaliveTime, b.connectRetryTime, b.gracefulRestart],
+  );
+  const oldOrig = new Map(a.originate.map((o) => [o.prefix, o]));
+  const newOrig = new Map(b.originate.map((o) => [o.prefix, o]));
+  const restartNeeded = (["asn", "routerId", "clusterId", "listen", "fib", "control"] as const).filter(
+    (k) => !same(a[k], b[k]),
+  );
+  return {
+    addPeers: b.peers.filter((p) => !oldPeers.has(p.address)),
+    removePeers: a.peers.filter((p) => !newPeers.has(p.address)).map((p) => p.address),
+    changePeers: b.peers.filter((p) => {
+      const o = oldPeers.get(p.address);
+      return o !== undefined && (globalChanged || !same(o, p));
+    }),
+    originate: b.originate.filter((o) => !same(oldOrig.get(o.prefix), o)),
+    withdraw: a.originate.filter((o) => !newOrig.has(o.prefix)).map((o) => o.prefix),
+    restartNeeded,
+  };
+}

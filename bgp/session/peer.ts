@@ -19,12 +19,13 @@ import {
   AFI_IPV6,
   AS_TRANS,
   BgpError,
-  HEADER_LENGTH,
   MAX_EXTENDED_MESSAGE_LENGTH,
   MAX_MESSAGE_LENGTH,
   SAFI_UNICAST,
   decodeMessage,
   encodeMessage,
+  frame,
+  negotiate,
   endOfRib,
   isEndOfRib,
   packUpdates,
@@ -441,32 +442,26 @@ export class Peer {
     c.rbuf = c.rbuf.length === 0 ? chunk : Buffer.concat([c.rbuf, chunk]);
     const max = c.info?.codec.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
     let off = 0;
-    while (c.sock === sock && c.rbuf.length - off >= HEADER_LENGTH) {
-      // RFC 4271 §6.1: marker all ones, length within 19..max.
-      for (let i = 0; i < 16; i++) {
-        if (c.rbuf.readUInt8(off + i) !== 0xff) {
-          this.headerError(c, 1, Buffer.alloc(0));
-          return;
-        }
-      }
-      const len = c.rbuf.readUInt16BE(off + 16);
-      if (len < HEADER_LENGTH || len > max) {
-        this.headerError(c, 2, Buffer.from([len >> 8, len & 0xff]));
+    while (c.sock === sock) {
+      let f: { length: number; type: number } | null;
+      try {
+        // RFC 4271 §6.1: marker, length and type are checked before any parsing.
+        f = frame(c.rbuf, off, max);
+      } catch (e) {
+        if (!(e instanceof BgpError)) throw e;
+        if (c === this.conn) this.lastError = `received a bad message header: ${e.message}`;
+        this.hooks.log("warn", "bad message header", { code: e.code, subcode: e.subcode, error: e.message });
+        this.feed(c, { type: "BGPHeaderErr", code: e.code, subcode: e.subcode, data: e.data });
         return;
       }
-      if (c.rbuf.length - off < len) break;
-      const frame = c.rbuf.subarray(off, off + len);
-      off += len;
+      if (!f) break;
+      const msg = c.rbuf.subarray(off, off + f.length);
+      off += f.length;
       if (c === this.conn) this.messagesIn++;
-      this.onFrame(c, frame);
+      this.onFrame(c, msg);
     }
     // Keep only the unconsumed tail: the buffer stays below one message plus one chunk.
     if (c.sock === sock) c.rbuf = off >= c.rbuf.length ? Buffer.alloc(0) : Buffer.from(c.rbuf.subarray(off));
-  }
-
-  private headerError(c: Conn, subcode: number, data: Buffer): void {
-    if (c === this.conn) this.lastError = `received a bad message header (1/${subcode})`;
-    this.feed(c, { type: "BGPHeaderErr", code: 1, subcode, data });
   }
 
   private onFrame(c: Conn, frame: Buffer): void {
@@ -595,53 +590,33 @@ export class Peer {
     };
   }
 
-  /** RFC 5492: a capability is in use when both sides advertised it. */
+  /** RFC 5492: a capability is in use when both sides advertised it (wire `negotiate`). */
   private negotiate(c: Conn, open: OpenMessage): SessionInfo {
     const n = c.session.negotiated!;
-    const theirs = open.capabilities;
-    const mp = theirs.filter((x) => x.kind === "multiprotocol");
-    // RFC 4760 §8: a peer without Multiprotocol capabilities speaks IPv4 unicast only.
-    const peerFamilies = mp.length ? mp : [{ afi: AFI_IPV4, safi: SAFI_UNICAST }];
-    const families = this.settings.families.filter((f) =>
-      peerFamilies.some((p) => p.afi === f.afi && p.safi === f.safi),
-    );
-    const fourOctetAs = theirs.some((x) => x.kind === "four-octet-as");
-    const routeRefresh = theirs.some((x) => x.kind === "route-refresh" || x.kind === "route-refresh-old");
-    const ourEnh = this.openMessage(c).capabilities.find((x) => x.kind === "extended-next-hop");
-    const theirEnh = theirs.find((x) => x.kind === "extended-next-hop");
-    const extendedNextHop =
-      ourEnh && theirEnh && ourEnh.kind === "extended-next-hop" && theirEnh.kind === "extended-next-hop"
-        ? ourEnh.entries.filter((e) =>
-            theirEnh.entries.some((t) => t.afi === e.afi && t.safi === e.safi && t.nextHopAfi === e.nextHopAfi),
-          )
-        : [];
-    const gr = theirs.find((x): x is GracefulRestartCapability => x.kind === "graceful-restart");
+    const ours = this.openMessage(c);
+    const neg = negotiate(ours, open, { external: n.peerAs !== this.settings.localAs });
     const capabilities: string[] = [];
-    for (const f of families) capabilities.push(`mp:${familyName(f)}`);
-    if (fourOctetAs) capabilities.push("four-octet-as");
-    if (routeRefresh) capabilities.push("route-refresh");
-    if (extendedNextHop.length) capabilities.push("extended-next-hop");
-    if (gr && this.settings.gracefulRestart) capabilities.push("graceful-restart");
+    for (const f of neg.families) capabilities.push(`mp:${familyName(f)}`);
+    if (neg.fourOctetAs) capabilities.push("four-octet-as");
+    if (neg.routeRefresh) capabilities.push("route-refresh");
+    if (neg.enhancedRouteRefresh) capabilities.push("enhanced-route-refresh");
+    if (neg.extendedMessage) capabilities.push("extended-message");
+    if (neg.extendedNextHop.length) capabilities.push("extended-next-hop");
+    if (neg.gracefulRestart && this.settings.gracefulRestart) capabilities.push("graceful-restart");
     const sock = c.sock;
-    const codec: CodecOptions = {
-      fourOctetAs,
-      families,
-      extendedNextHop,
-      external: n.peerAs !== this.settings.localAs,
-    };
     return {
       peerRouterId: open.bgpId,
       holdTime: n.holdTime,
       keepaliveTime: n.keepaliveTime,
-      families,
-      fourOctetAs,
-      routeRefresh,
-      extendedNextHop,
-      ...(gr ? { peerGracefulRestart: gr } : {}),
+      families: neg.families,
+      fourOctetAs: neg.fourOctetAs,
+      routeRefresh: neg.routeRefresh,
+      extendedNextHop: neg.extendedNextHop,
+      ...(neg.gracefulRestart ? { peerGracefulRestart: neg.gracefulRestart } : {}),
       capabilities,
       localAddress: stripV4Mapped(sock?.localAddress ?? ""),
       remoteAddress: stripV4Mapped(sock?.remoteAddress ?? this.settings.address),
-      codec,
+      codec: neg.options,
     };
   }
 
