@@ -276,11 +276,7 @@ export interface RouteRefreshMessage {
 }
 
 export type BgpMessage =
-  | OpenMessage
-  | UpdateMessage
-  | NotificationMessage
-  | KeepaliveMessage
-  | RouteRefreshMessage;
+  OpenMessage | UpdateMessage | NotificationMessage | KeepaliveMessage | RouteRefreshMessage;
 
 // ---------------------------------------------------------------------------
 // What the session negotiated; passed to every encode/decode. No globals.
