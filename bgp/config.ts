@@ -48,11 +48,9 @@ function communityOk(s: string): boolean {
   const m = /^(\d+):(\d+)$/.exec(s);
   return !!m && Number(m[1]) <= 65535 && Number(m[2]) <= 65535;
 }
-const community = z
-  .string()
-  .refine(communityOk, {
-    error: "must be ASN:VALUE (each 0..65535) or no-export|no-advertise|no-export-subconfed",
-  });
+const community = z.string().refine(communityOk, {
+  error: "must be ASN:VALUE (each 0..65535) or no-export|no-advertise|no-export-subconfed",
+});
 function largeOk(s: string): boolean {
   const m = /^(\d+):(\d+):(\d+)$/.exec(s);
   return !!m && [m[1], m[2], m[3]].every((x) => Number(x) <= 4294967295);

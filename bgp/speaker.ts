@@ -91,7 +91,12 @@ export interface SpeakerOptions {
   keepaliveTime?: number;
   connectRetryTime?: number;
   /** RFC 4724. `restarting`: we are coming back from a restart (R bit), kernel routes were kept. */
-  gracefulRestart?: { enabled: boolean; restartTime: number; restarting?: boolean; selectionDeferralTime?: number };
+  gracefulRestart?: {
+    enabled: boolean;
+    restartTime: number;
+    restarting?: boolean;
+    selectionDeferralTime?: number;
+  };
   /** ECMP: up to this many equal paths per prefix (1 = off). */
   maxPaths?: number;
   fib?: FibSink;
@@ -103,7 +108,7 @@ export interface SpeakerOptions {
 interface PeerEntry {
   opts: SpeakerPeerOptions;
   peer: Peer;
-  staleTimer?: TimerHandle;
+  staleTimer: TimerHandle | undefined;
   /** Families still stale after a graceful restart of the peer, waiting for End-of-RIB. */
   staleFamilies: Set<string>;
   eorReceived: Set<string>;
@@ -140,7 +145,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     this.log = opts.logger ?? nullLogger;
     const ribCfg: ConstructorParameters<typeof Rib>[0] = { asn: opts.asn, routerId: opts.routerId };
     if (opts.clusterId) ribCfg.clusterId = opts.clusterId;
-    if (opts.maxPaths && opts.maxPaths > 1) ribCfg.multipath = { maxPaths: opts.maxPaths, relaxAsPath: false };
+    if (opts.maxPaths && opts.maxPaths > 1)
+      ribCfg.multipath = { maxPaths: opts.maxPaths, relaxAsPath: false };
     this.rib = new Rib(ribCfg);
   }
 
@@ -190,6 +196,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       peer: undefined as unknown as Peer,
       staleFamilies: new Set(),
       eorReceived: new Set(),
+      staleTimer: undefined,
     };
     entry.peer = new Peer(this.peerSettings(o), this.clock, this.hooksFor(entry));
     this.peers.set(o.address, entry);
@@ -288,9 +295,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         type: opts.asn === this.opts.asn ? "ibgp" : "ebgp",
         state: peer.state,
         capabilities: info?.capabilities ?? [],
-        families: (info?.families ?? (opts.families ?? ["ipv4-unicast", "ipv6-unicast"]).map((f) => FAMILY[f])).map(
-          (f) => (typeof f === "string" ? f : familyName(f)),
-        ),
+        families: (
+          info?.families ?? (opts.families ?? ["ipv4-unicast", "ipv6-unicast"]).map((f) => FAMILY[f])
+        ).map((f) => (typeof f === "string" ? f : familyName(f))),
         prefixes: {
           received: stats.received,
           accepted: stats.accepted,
@@ -457,7 +464,10 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       }
       if (e.staleFamilies.size === 0) this.clearStale(e);
     }
-    this.log.info({ peer: id, capabilities: info.capabilities, holdTime: info.holdTime }, "session established");
+    this.log.info(
+      { peer: id, capabilities: info.capabilities, holdTime: info.holdTime },
+      "session established",
+    );
     this.schedule();
   }
 

@@ -166,7 +166,9 @@ const isStart = (t: FsmEvent["type"]): boolean =>
 const stopTimer = (timer: FsmTimer): FsmAction => ({ type: "stopTimer", timer });
 const startTimer = (timer: FsmTimer, seconds: number): FsmAction => ({ type: "startTimer", timer, seconds });
 const cease = (subcode: number, data?: Uint8Array): FsmAction =>
-  data ? { type: "sendNotification", code: ERR_CEASE, subcode, data } : { type: "sendNotification", code: ERR_CEASE, subcode };
+  data
+    ? { type: "sendNotification", code: ERR_CEASE, subcode, data }
+    : { type: "sendNotification", code: ERR_CEASE, subcode };
 
 /**
  * The common "go to Idle after an error" tail of §8.2.2: ConnectRetryTimer to

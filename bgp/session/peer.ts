@@ -113,7 +113,7 @@ export interface PeerHooks {
 
 interface Conn {
   dir: Direction;
-  sock?: Socket;
+  sock: Socket | undefined;
   session: Session;
   timers: Map<FsmTimer, TimerHandle>;
   rbuf: Buffer;
@@ -202,7 +202,10 @@ export class Peer {
 
   /** AutomaticStop (e.g. max-prefix reached): Cease, then restart with back-off. */
   reset(subcode: number, data?: Uint8Array): void {
-    this.feed(this.conn, data ? { type: "AutomaticStop", subcode, data } : { type: "AutomaticStop", subcode });
+    this.feed(
+      this.conn,
+      data ? { type: "AutomaticStop", subcode, data } : { type: "AutomaticStop", subcode },
+    );
   }
 
   /** An accepted TCP connection from this peer's address (listener.ts). */
@@ -233,7 +236,11 @@ export class Peer {
   }
 
   /** Queue routes for this peer; encoded and written as the socket drains. */
-  enqueue(announce: { attributes: PathAttributes; prefixes: Prefix[] }[], withdraw: Prefix[], eor: Family[]): void {
+  enqueue(
+    announce: { attributes: PathAttributes; prefixes: Prefix[] }[],
+    withdraw: Prefix[],
+    eor: Family[],
+  ): void {
     if (this.state !== "Established") return;
     for (const p of withdraw) this.pending.set(p, null);
     for (const g of announce) for (const p of g.prefixes) this.pending.set(p, g.attributes);
@@ -324,7 +331,9 @@ export class Peer {
           () => {
             this.idleHold = undefined;
             if (this.stopped || this.conn.session.state !== "Idle") return;
-            this.feed(this.conn, { type: this.settings.passive ? "AutomaticStartPassive" : "IdleHoldTimerExpires" });
+            this.feed(this.conn, {
+              type: this.settings.passive ? "AutomaticStartPassive" : "IdleHoldTimerExpires",
+            });
           },
           restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () => this.clock.random()),
         );
@@ -516,7 +525,11 @@ export class Peer {
     const peerOpen = toPeerOpen(open);
     // §6.8: an OPEN on one connection while the other waits in OpenSent/OpenConfirm.
     const other = c === this.conn ? this.second : this.conn;
-    if (other && other.sock && (other.session.state === "OpenConfirm" || other.session.state === "OpenSent")) {
+    if (
+      other &&
+      other.sock &&
+      (other.session.state === "OpenConfirm" || other.session.state === "OpenSent")
+    ) {
       const winner = collisionWinner({
         localId: ipv4ToU32(this.settings.routerId),
         remoteId: peerOpen.bgpId,
@@ -568,7 +581,10 @@ export class Peer {
     caps.push({ kind: "route-refresh" }, { kind: "four-octet-as", asn: s.localAs });
     // RFC 8950: offer IPv4 NLRI with an IPv6 next hop on sessions over IPv6.
     if (isIPv6(s.address) && s.families.some((f) => f.afi === AFI_IPV4)) {
-      caps.push({ kind: "extended-next-hop", entries: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, nextHopAfi: AFI_IPV6 }] });
+      caps.push({
+        kind: "extended-next-hop",
+        entries: [{ afi: AFI_IPV4, safi: SAFI_UNICAST, nextHopAfi: AFI_IPV6 }],
+      });
     }
     if (s.gracefulRestart) {
       caps.push({
@@ -576,7 +592,11 @@ export class Peer {
         restarting: s.gracefulRestart.restarting,
         notification: false,
         restartTime: s.gracefulRestart.restartTime,
-        families: s.families.map((f) => ({ afi: f.afi, safi: f.safi, forwarding: s.gracefulRestart!.forwarding })),
+        families: s.families.map((f) => ({
+          afi: f.afi,
+          safi: f.safi,
+          forwarding: s.gracefulRestart!.forwarding,
+        })),
       });
     }
     void c;
@@ -652,11 +672,9 @@ export class Peer {
             this.advertised.add(p);
           }
         }
-        const msgs = packUpdates(
-          [...groups].map(([attributes, prefixes]) => ({ attributes, prefixes })),
-          withdraw,
-          info.codec,
-        );
+        const msgs = withdraw.length ? packUpdates({}, [], withdraw, info.codec) : [];
+        for (const [attributes, prefixes] of groups)
+          msgs.push(...packUpdates(attributes, prefixes, [], info.codec));
         for (const m of msgs) {
           c.sock.write(m);
           this.messagesOut++;
@@ -671,7 +689,7 @@ export class Peer {
 }
 
 function newConn(dir: Direction, session: Session): Conn {
-  return { dir, session, timers: new Map(), rbuf: Buffer.alloc(0), retired: false };
+  return { dir, sock: undefined, session, timers: new Map(), rbuf: Buffer.alloc(0), retired: false };
 }
 
 function fsmConfig(s: PeerSettings): FsmConfig {
@@ -712,7 +730,9 @@ function stripV4Mapped(a: string): string {
 export function rejectSocket(sock: Socket, subcode: number): void {
   sock.on("error", () => sock.destroy());
   try {
-    sock.end(encodeMessage({ type: "NOTIFICATION", code: ERR_CEASE, subcode, data: Buffer.alloc(0) }, BASE_CODEC));
+    sock.end(
+      encodeMessage({ type: "NOTIFICATION", code: ERR_CEASE, subcode, data: Buffer.alloc(0) }, BASE_CODEC),
+    );
   } catch {
     sock.destroy();
   }
