@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { FilterSchema, type Filter } from "./policy/index.js";
 
 const asn = z
   .number({ error: "must be a number 1..4294967295" })
@@ -62,58 +63,9 @@ const largeCommunity = z
 export const FAMILIES = ["ipv4-unicast", "ipv6-unicast"] as const;
 export type FamilyName = (typeof FAMILIES)[number];
 
-/**
- * Import/export filter: ordered terms, first match decides; `default` when none
- * matches. A term without `match` matches every route. Shape shared with
- * bgp/policy (which compiles it).
- */
-const prefixMatch = z
-  .object({
-    prefix,
-    ge: z.number().int().min(0).max(128).optional(),
-    le: z.number().int().min(0).max(128).optional(),
-  })
-  .strict()
-  .refine((p) => p.ge === undefined || p.le === undefined || p.ge <= p.le, { error: "ge must be <= le" });
-const filterTerm = z
-  .object({
-    name: z.string().optional(),
-    match: z
-      .object({
-        prefixes: z.array(prefixMatch).optional(),
-        communities: z.array(community).optional(),
-        largeCommunities: z.array(largeCommunity).optional(),
-        family: z.enum(FAMILIES).optional(),
-        asPathContains: asn.optional(),
-        neighborAs: asn.optional(),
-      })
-      .strict()
-      .optional(),
-    action: z.enum(["accept", "reject"]),
-    set: z
-      .object({
-        localPref: u32.optional(),
-        med: u32.optional(),
-        addCommunities: z.array(community).optional(),
-        removeCommunities: z.array(community).optional(),
-        addLargeCommunities: z.array(largeCommunity).optional(),
-        prepend: z
-          .object({ asn: asn.optional(), count: z.number().int().min(1).max(16) })
-          .strict()
-          .optional(),
-        nextHopSelf: z.boolean().optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-export const filterSchema = z
-  .object({
-    default: z.enum(["accept", "reject"]).default("accept"),
-    terms: z.array(filterTerm).default([]),
-  })
-  .strict();
-export type FilterConfig = z.infer<typeof filterSchema>;
+/** Import/export filters: the bgp/policy filter language (see bgp/policy/schema.ts). */
+export const filterSchema = FilterSchema;
+export type FilterConfig = Filter;
 
 const peerSchema = z
   .object({
