@@ -93,11 +93,7 @@ export class KernelFib implements FibSink {
   private async run(ops: FibOp[]): Promise<void> {
     if (ops.length === 0) return;
     const { table, protocol } = this.opts;
-    const lines = ops.map((o) =>
-      o.op === "replace"
-        ? replaceCommand(o.route, table, protocol)
-        : deleteCommand(o.prefix, table, protocol),
-    );
+    const lines = ops.map((o) => opLine(o, table, protocol));
     try {
       // -force: one bad line must not stop the rest; failures are repaired by the readback below.
       await this.ip(["-force", "-batch", "-"], lines.join("\n") + "\n");
@@ -109,13 +105,7 @@ export class KernelFib implements FibSink {
         if (repair.length) {
           await this.ip(
             ["-force", "-batch", "-"],
-            repair
-              .map((o) =>
-                o.op === "replace"
-                  ? replaceCommand(o.route, table, protocol)
-                  : deleteCommand(o.prefix, table, protocol),
-              )
-              .join("\n") + "\n",
+            repair.map((o) => opLine(o, table, protocol)).join("\n") + "\n",
           ).catch((err: unknown) =>
             this.opts.logger.error({ error: String(err) }, "kernel route repair failed"),
           );
@@ -153,16 +143,20 @@ export class KernelFib implements FibSink {
   private ip(args: string[], stdin?: string): Promise<string> {
     const full = this.opts.netns ? ["-n", this.opts.netns, ...args] : args;
     return new Promise((resolve, reject) => {
-      const p = spawn("ip", full, { stdio: ["pipe", "pipe", "pipe"] });
+      const p = spawn("ip", full, { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
       let out = "";
       let err = "";
-      p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      p.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+      p.stderr?.on("data", (d: Buffer) => (err += d.toString()));
       p.on("error", reject);
       p.on("close", (code) =>
         code === 0 ? resolve(out) : reject(new Error(`ip ${args.join(" ")}: exit ${code}: ${err.trim()}`)),
       );
-      p.stdin.end(stdin ?? "");
+      if (p.stdin) {
+        // ip may exit before reading everything (a fatal error): that is reported by its exit code.
+        p.stdin.on("error", () => undefined);
+        p.stdin.end(stdin);
+      }
     });
   }
 }
@@ -178,4 +172,18 @@ interface IpRoute extends IpHop {
 
 function withLen(dst: string, fam: string): string {
   return dst.includes("/") ? dst : `${dst}/${fam === "-4" ? 32 : 128}`;
+}
+
+function opLine(o: FibOp, table: number, protocol: number): string {
+  return batchLine(
+    o.op === "replace" ? replaceCommand(o.route, table, protocol) : deleteCommand(o.prefix, table, protocol),
+  );
+}
+
+/**
+ * `ip -batch` takes no global options per line ("-6 route …" fails with
+ * "Object -6 is unknown"); the family follows from the prefix anyway.
+ */
+function batchLine(cmd: string): string {
+  return cmd.startsWith("-6 ") ? cmd.slice(3) : cmd;
 }
