@@ -3,33 +3,24 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { sh, trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
+import {
+  normCommunity,
+  type PeerDriver,
+  type PeerDriverOptions,
+  type PeerRoute,
+  type RouteSeen,
+} from "./driver.js";
 
-export interface BirdRoute {
-  prefix: string;
-  communities?: string[];
-  largeCommunities?: string[];
-}
-
-export interface BirdPeerOptions {
-  name: string;
-  asn: number;
-  routerId: string;
-  trellisAsn: number;
-  link: Link;
-  routes: BirdRoute[];
-  gracefulRestart?: boolean;
-  /** BIRD is a route-reflector client of Trellis (nothing to configure on the client). */
-  holdTime?: number;
-}
-
-export class BirdPeer {
+export class BirdPeer implements PeerDriver {
+  readonly kind = "BIRD";
   readonly sock: string;
   private readonly conf: string;
-  proc: ChildProcess | undefined;
+  private proc: ChildProcess | undefined;
 
   constructor(
     private readonly lab: NetLab,
-    private opts: BirdPeerOptions,
+    private readonly link: Link,
+    private opts: PeerDriverOptions,
   ) {
     this.sock = join(lab.dir, `bird-${opts.name}.ctl`);
     this.conf = join(lab.dir, `bird-${opts.name}.conf`);
@@ -37,7 +28,7 @@ export class BirdPeer {
 
   private config(): string {
     const o = this.opts;
-    const l = o.link;
+    const l = this.link;
     const ibgp = o.asn === o.trellisAsn;
     const statics = (v6: boolean): string =>
       o.routes
@@ -64,7 +55,7 @@ ${statics(true)}
 protocol bgp trellis {
   local ${l.p4} as ${o.asn};
   neighbor ${l.t4} as ${o.trellisAsn};
-  hold time ${o.holdTime ?? 3};
+  hold time 3;
   keepalive time 1;
   connect retry time 1;
   error wait time 1, 5;
@@ -88,7 +79,7 @@ protocol bgp trellis {
   async start(recovery = false): Promise<void> {
     writeFileSync(this.conf, this.config());
     this.proc = this.lab.spawnIn(
-      this.opts.link.ns,
+      this.link.ns,
       "bird",
       ["-f", "-c", this.conf, "-s", this.sock, ...(recovery ? ["-R"] : [])],
       `bird-${this.opts.name}.out`,
@@ -100,15 +91,14 @@ protocol bgp trellis {
     );
   }
 
-  /** Change the static routes and reconfigure (BIRD re-announces the difference). */
-  setRoutes(routes: BirdRoute[]): void {
+  async setRoutes(routes: PeerRoute[]): Promise<void> {
     this.opts = { ...this.opts, routes };
     writeFileSync(this.conf, this.config());
     this.birdc("configure");
+    await Promise.resolve();
   }
 
-  /** Change the static routes for the next start (BIRD is not running). */
-  setRoutesOffline(routes: BirdRoute[]): void {
+  setRoutesOffline(routes: PeerRoute[]): void {
     this.opts = { ...this.opts, routes };
   }
 
@@ -116,22 +106,36 @@ protocol bgp trellis {
     return sh("birdc", ["-s", this.sock, ...args]);
   }
 
-  state(): string {
-    const out = this.birdc("show", "protocols", "trellis");
-    return /trellis\s+BGP\s+\S+\s+\S+\s+\S+\s+(\w+)/.exec(out)?.[1] ?? out;
+  established(): boolean {
+    return /Established/.test(trySh("birdc", ["-s", this.sock, "show", "protocols", "trellis"]).out);
   }
 
-  /** `show route all` text for one prefix ("" when absent). */
-  route(prefix: string): string {
+  route(prefix: string): RouteSeen | undefined {
     const r = trySh("birdc", ["-s", this.sock, "show", "route", prefix, "all"]);
-    return r.out.includes("Network not found") || !r.out.includes(prefix.split("/")[0]!) ? "" : r.out;
+    if (!r.ok || !r.out.includes(`${prefix} `)) return undefined;
+    const attr = (name: string): string | undefined =>
+      new RegExp(`BGP\\.${name}:[ \\t]*(.*)`).exec(r.out)?.[1]?.trim();
+    const seen: RouteSeen = {
+      asPath: attr("as_path") ?? "",
+      communities: (attr("community")?.match(/\(\d+,\d+\)/g) ?? []).map(normCommunity),
+      largeCommunities: (attr("large_community")?.match(/\(\d+, \d+, \d+\)/g) ?? []).map(normCommunity),
+    };
+    const lp = attr("local_pref");
+    if (lp !== undefined) seen.localPref = Number(lp);
+    const nh = attr("next_hop");
+    if (nh !== undefined) seen.nextHop = nh.split(" ")[0]!;
+    const oid = attr("originator_id");
+    if (oid !== undefined) seen.originatorId = oid;
+    const cl = attr("cluster_list");
+    if (cl !== undefined) seen.clusterList = cl.split(/\s+/).filter(Boolean);
+    return seen;
   }
 
-  protocolInfo(): string {
-    return this.birdc("show", "protocols", "all", "trellis");
+  requestRefresh(): void {
+    this.birdc("reload", "in", "trellis");
   }
 
-  kill(sig: NodeJS.Signals): void {
+  signal(sig: NodeJS.Signals): void {
     if (this.proc?.pid) process.kill(this.proc.pid, sig);
   }
 
@@ -139,7 +143,11 @@ protocol bgp trellis {
     const p = this.proc;
     if (!p || p.exitCode !== null) return;
     const done = new Promise((r) => p.once("exit", r));
-    this.kill("SIGKILL");
+    this.signal("SIGKILL");
     await done;
+  }
+
+  sawNotification(re: RegExp): boolean {
+    return re.test(trySh("birdc", ["-s", this.sock, "show", "protocols", "all", "trellis"]).out);
   }
 }
