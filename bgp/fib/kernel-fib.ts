@@ -55,13 +55,8 @@ export class KernelFib {
   }
 
   update(changes: readonly FibChangeIn[]): void {
-    for (const c of changes) {
-      const hops = this.opts.ecmp === false ? c.nexthops.slice(0, 1) : c.nexthops;
-      this.core.set(
-        c.prefix,
-        hops.map((via) => ({ via })),
-      );
-    }
+    for (const c of changes)
+      this.core.setGateways(c.prefix, this.opts.ecmp === false ? c.nexthops.slice(0, 1) : c.nexthops);
     this.kick();
   }
 
