@@ -113,11 +113,15 @@ export class FibSync {
   /**
    * The operations that bring the kernel from `installed` to `desired` for every
    * prefix changed since the last call. `installed` is updated optimistically;
-   * a failed apply must be followed by `reconcile(kernelReadback)`.
+   * a failed apply must be followed by `reconcile(kernelReadback)`. At most
+   * `max` prefixes are taken (bounded batches); the rest stay pending.
    */
-  takeOps(): FibOp[] {
+  takeOps(max = Infinity): FibOp[] {
     const ops: FibOp[] = [];
+    let taken = 0;
     for (const prefix of this.dirty) {
+      if (taken++ >= max) break;
+      this.dirty.delete(prefix); // deleting the current entry keeps Set iteration valid
       const want = this.desired.get(prefix);
       const have = this.installed.get(prefix);
       if (want !== undefined) {
@@ -135,7 +139,6 @@ export class FibSync {
         }
       }
     }
-    this.dirty.clear();
     return ops;
   }
 

@@ -14,6 +14,8 @@ export interface FibChangeIn {
 export interface KernelFibOptions {
   /** without ECMP only the first next hop is installed */
   ecmp?: boolean;
+  /** operations per driver call (default 4096): bounds memory and lets the pipe's backpressure work */
+  batchSize?: number;
   /** called with failures that a reconcile could not repair */
   onError?: (failures: FibOpFailure[] | Error) => void;
 }
@@ -50,7 +52,8 @@ export class KernelFib {
   async start(): Promise<void> {
     const ops = this.core.reconcile(await this.driver.list());
     this.started = true;
-    await this.applyOps(ops);
+    for (let i = 0; i < ops.length; i += this.opts.batchSize ?? 4096)
+      await this.applyOps(ops.slice(i, i + (this.opts.batchSize ?? 4096)));
     this.kick();
   }
 
@@ -60,10 +63,17 @@ export class KernelFib {
     this.kick();
   }
 
+  /** FibSink shape of bgp/speaker.ts: same as update(). */
+  apply(changes: readonly FibChangeIn[]): void {
+    this.update(changes);
+  }
+
   /** The first full sync is done (End-of-RIB from every peer, or the deferral timer): sweep leftovers. */
   async markSynced(): Promise<void> {
     await this.idle();
-    await this.applyOps(this.core.markSynced());
+    const ops = this.core.markSynced();
+    for (let i = 0; i < ops.length; i += this.opts.batchSize ?? 4096)
+      await this.applyOps(ops.slice(i, i + (this.opts.batchSize ?? 4096)));
   }
 
   get isSynced(): boolean {
@@ -101,7 +111,7 @@ export class KernelFib {
       await new Promise<void>((r) => setImmediate(r));
       do {
         this.again = false;
-        await this.applyOps(this.core.takeOps());
+        await this.applyOps(this.core.takeOps(this.opts.batchSize ?? 4096));
       } while (this.again || this.core.pendingCount > 0);
     })().finally(() => {
       this.running = null;
