@@ -47,14 +47,16 @@ export class KernelFib {
   /**
    * Read our routes back from the kernel (left by an earlier run or kept across
    * our own graceful restart) and install what is already desired. Nothing
-   * found there is removed until markSynced().
+   * found there is removed until markSynced(). Returns how many routes were found.
    */
-  async start(): Promise<void> {
-    const ops = this.core.reconcile(await this.driver.list());
+  async start(): Promise<number> {
+    const found = await this.driver.list();
+    const ops = this.core.reconcile(found);
     this.started = true;
     for (let i = 0; i < ops.length; i += this.opts.batchSize ?? 4096)
       await this.applyOps(ops.slice(i, i + (this.opts.batchSize ?? 4096)));
     this.kick();
+    return found.length;
   }
 
   update(changes: readonly FibChangeIn[]): void {
