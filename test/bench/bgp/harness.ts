@@ -255,7 +255,7 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
       g.ev.established,
       g.ev.failed,
       new Promise<never>((_, rej) =>
-        setTimeout(() => rej(new Error("sessions did not come up in 60 s")), 60_000),
+        setTimeout(() => rej(new Error("sessions did not come up in 60 s")), 60_000).unref(),
       ),
     ]);
     const paths = size.peers * size.prefixes;
@@ -270,7 +270,7 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
     }
     result.generatorSendMs = await Promise.race([
       g.ev.sent,
-      new Promise<number>((r) => setTimeout(() => r(-1), 1000)),
+      new Promise<number>((r) => setTimeout(() => r(-1), 1000).unref()),
     ]);
     const rss = peakRss(running.pids());
     if (rss !== undefined) result.peakRssMB = rss;
