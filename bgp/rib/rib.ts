@@ -110,6 +110,7 @@ class Path {
     public pre: AttrSet,
     /** after import policy; null = rejected (AS loop, RR loop, filter) */
     public set: AttrSet | null,
+    /** whole seconds (a small integer: stored inline, where a ms timestamp would cost a heap number per path) */
     public since: number,
     public stale: boolean,
   ) {}
@@ -124,6 +125,10 @@ class Dest {
   /** the next-hop list last reported to the FIB: null none, a string one, an array ECMP */
   fibNh: string | string[] | null = null;
   constructor(readonly prefix: Prefix) {}
+}
+
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000);
 }
 
 function nhList(v: string | string[] | null): string[] {
@@ -354,8 +359,8 @@ export class Rib {
       this.attrs.unref(old.pre);
       old.pre = set;
       old.set = set;
-    } else if (d.paths.length === 0) d.paths = [new Path(null, set, set, now, false)];
-    else d.paths.push(new Path(null, set, set, now, false));
+    } else if (d.paths.length === 0) d.paths = [new Path(null, set, set, seconds(now), false)];
+    else d.paths.push(new Path(null, set, set, seconds(now), false));
     this.dirty.add(d);
   }
 
@@ -513,7 +518,7 @@ export class Rib {
         best: path === best,
         multipath: multi.includes(path),
         stale: path.stale,
-        since: path.since,
+        since: path.since * 1000,
         ...(path.set === null ? { rejected: true } : {}),
       })),
     };
@@ -600,7 +605,7 @@ export class Rib {
       if (old.set !== null && old.set !== old.pre) this.attrs.unref(old.set);
       old.pre = this.attrs.ref(pre);
       old.set = set === null ? null : set === pre ? pre : this.attrs.ref(set);
-      old.since = now;
+      old.since = seconds(now);
       this.dirty.add(d);
       return;
     }
@@ -610,7 +615,7 @@ export class Rib {
       p,
       this.attrs.ref(pre),
       set === null ? null : set === pre ? pre : this.attrs.ref(set),
-      now,
+      seconds(now),
       false,
     );
     // an array literal is allocated with room for exactly one element; push()
