@@ -2,7 +2,7 @@
 // (and, under test/fixtures/captured, from real BIRD/GoBGP/FRR sessions).
 // "both" fixtures must decode to the object and encode to the exact octets;
 // "decode" fixtures are encodings we accept but do not produce (e.g. one
-// capability per Optional Parameter, as GoBGP and FRR send them).
+// capability per Optional Parameter, as FRR sends them).
 
 import type { BgpMessage, CodecOptions } from "../types.js";
 import { attr, clean, hexLen, msg, update } from "./hex.js";
@@ -113,7 +113,7 @@ export const FIXTURES: Fixture[] = [
     direction: "both",
   },
   {
-    name: "OPEN, one capability per parameter, old Cisco route refresh, FQDN, an unknown code (GoBGP/FRR style)",
+    name: "OPEN, one capability per parameter, old Cisco route refresh, FQDN, an unknown code (FRR style)",
     opts: AS4,
     hex: msg(
       1,
