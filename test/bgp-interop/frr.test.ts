@@ -2,4 +2,4 @@
 import { FrrPeer } from "./frr.js";
 import { interopSuite } from "./suite.js";
 
-interopSuite("FRR", "fr", (lab, link, opts) => new FrrPeer(lab, link, opts));
+interopSuite("FRR", "fr", (lab, link, opts) => new FrrPeer(lab, link, opts), { canRequestRefresh: true });
