@@ -88,30 +88,44 @@ export class NetLab {
   readonly dir: string;
   private readonly procs: ChildProcess[] = [];
 
-  /** token: 1–3 lowercase letters unique per test file; peers: short names (one letter each). */
+  /**
+   * token: 1–3 lowercase letters unique per test file; peers: short names (one
+   * letter each). shared: all peers on one bridged segment with Trellis (so
+   * that next hops of reflected routes are on-link), instead of a subnet each.
+   */
   constructor(
     readonly token: string,
     peers: string[],
+    shared = false,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `tB${token}-`));
     this.trellisNs = `tB${token}t`;
     this.cleanupLeftovers();
     sh("ip", ["netns", "add", this.trellisNs]);
     sh("ip", ["-n", this.trellisNs, "link", "set", "lo", "up"]);
+    const br = `tB${token}br`;
+    if (shared) {
+      sh("ip", ["-n", this.trellisNs, "link", "add", br, "type", "bridge"]);
+      sh("ip", ["-n", this.trellisNs, "addr", "add", "10.200.0.1/24", "dev", br]);
+      sh("ip", ["-n", this.trellisNs, "addr", "add", "fd00::1/64", "dev", br, "nodad"]);
+      sh("ip", ["-n", this.trellisNs, "link", "set", br, "up"]);
+    }
     peers.forEach((name, i) => {
       const ns = `tB${token}${name}`;
       const tIf = `tB${token}${name}0`;
       const pIf = `tB${token}${name}1`;
       const n = i + 1;
-      const l: Link = {
-        ns,
-        tIf,
-        pIf,
-        t4: `10.${200 + n}.0.1`,
-        p4: `10.${200 + n}.0.2`,
-        t6: `fd00:${n}::1`,
-        p6: `fd00:${n}::2`,
-      };
+      const l: Link = shared
+        ? { ns, tIf: br, pIf, t4: "10.200.0.1", p4: `10.200.0.${n + 1}`, t6: "fd00::1", p6: `fd00::${n + 1}` }
+        : {
+            ns,
+            tIf,
+            pIf,
+            t4: `10.${200 + n}.0.1`,
+            p4: `10.${200 + n}.0.2`,
+            t6: `fd00:${n}::1`,
+            p6: `fd00:${n}::2`,
+          };
       sh("ip", ["netns", "add", ns]);
       sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
       sh("ip", [
@@ -128,12 +142,19 @@ export class NetLab {
         "netns",
         ns,
       ]);
-      for (const [where, ifn, a4, a6] of [
-        [this.trellisNs, tIf, l.t4, l.t6],
-        [ns, pIf, l.p4, l.p6],
-      ] as const) {
-        sh("ip", ["-n", where, "addr", "add", `${a4}/24`, "dev", ifn]);
-        sh("ip", ["-n", where, "addr", "add", `${a6}/64`, "dev", ifn, "nodad"]);
+      const ends: [string, string, string | undefined, string | undefined][] = shared
+        ? [
+            [this.trellisNs, tIf, undefined, undefined],
+            [ns, pIf, l.p4, l.p6],
+          ]
+        : [
+            [this.trellisNs, tIf, l.t4, l.t6],
+            [ns, pIf, l.p4, l.p6],
+          ];
+      if (shared) sh("ip", ["-n", this.trellisNs, "link", "set", tIf, "master", br]);
+      for (const [where, ifn, a4, a6] of ends) {
+        if (a4) sh("ip", ["-n", where, "addr", "add", `${a4}/24`, "dev", ifn]);
+        if (a6) sh("ip", ["-n", where, "addr", "add", `${a6}/64`, "dev", ifn, "nodad"]);
         sh("ip", ["-n", where, "link", "set", ifn, "up"]);
       }
       this.links.set(name, l);
