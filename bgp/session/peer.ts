@@ -324,20 +324,22 @@ export class Peer {
         this.lastError = undefined;
         if (c.info) this.hooks.established(c.info);
         return;
-      case "scheduleRestart":
+      case "scheduleRestart": {
         if (c.retired || c !== this.conn || this.stopped) return;
         this.clearIdleHold();
-        this.idleHold = this.clock.setTimeout(
-          () => {
-            this.idleHold = undefined;
-            if (this.stopped || this.conn.session.state !== "Idle") return;
-            this.feed(this.conn, {
-              type: this.settings.passive ? "AutomaticStartPassive" : "IdleHoldTimerExpires",
-            });
-          },
-          restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () => this.clock.random()),
+        const delayMs = restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
+          this.clock.random(),
         );
+        this.hooks.log("info", "automatic restart scheduled", { attempt: a.attempt, delayMs });
+        this.idleHold = this.clock.setTimeout(() => {
+          this.idleHold = undefined;
+          if (this.stopped || this.conn.session.state !== "Idle") return;
+          this.feed(this.conn, {
+            type: this.settings.passive ? "AutomaticStartPassive" : "IdleHoldTimerExpires",
+          });
+        }, delayMs);
         return;
+      }
     }
   }
 

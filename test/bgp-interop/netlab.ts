@@ -168,9 +168,12 @@ export class NetLab {
   }
 
   /** Start a long-running process inside a namespace; stdout+stderr go to `log`. */
-  spawnIn(ns: string, cmd: string, args: string[], log: string): ChildProcess {
+  spawnIn(ns: string | undefined, cmd: string, args: string[], log: string): ChildProcess {
     const fd = openSync(join(this.dir, log), "a");
-    const p = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", fd, fd] });
+    const p =
+      ns === undefined
+        ? spawn(cmd, args, { stdio: ["ignore", fd, fd] })
+        : spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", fd, fd] });
     this.procs.push(p);
     return p;
   }
@@ -227,9 +230,11 @@ export class TrellisDaemon {
   readonly logPath: string;
   proc: ChildProcess | undefined;
 
+  /** rootNs: run in the test's own namespace (loopback peers only; FIB may point elsewhere). */
   constructor(
     private readonly lab: NetLab,
     private config: Record<string, unknown>,
+    private readonly rootNs = false,
   ) {
     this.socket = join(lab.dir, "trellis-bgp.sock");
     this.configPath = join(lab.dir, "trellis-bgp.yaml");
@@ -240,7 +245,7 @@ export class TrellisDaemon {
   async start(): Promise<void> {
     writeFileSync(this.configPath, stringify(this.config));
     this.proc = this.lab.spawnIn(
-      this.lab.trellisNs,
+      this.rootNs ? undefined : this.lab.trellisNs,
       process.execPath,
       [TRELLIS_BGP, "--config", this.configPath, "--log-level", "debug"],
       "trellis-bgp.log",
