@@ -67,38 +67,73 @@ export function parseIpv4(s: string, start = 0, end = s.length): number {
   return value * 256 + part;
 }
 
-/** Parse IPv6 text into `out` (16 octets at off). Returns false if malformed. */
+const parsed = new Uint16Array(8);
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Parse IPv6 text into `out` (16 octets at off) in one pass over the
+ * characters (no split, no regular expression: packUpdates parses every
+ * prefix it encodes). Returns false if malformed.
+ */
 export function parseIpv6Into(s: string, out: Buffer, off: number, start = 0, end = s.length): boolean {
-  const text = s.slice(start, end);
-  const dbl = text.indexOf("::");
-  if (dbl !== -1 && text.indexOf("::", dbl + 1) !== -1) return false;
-  const head = dbl === -1 ? text : text.slice(0, dbl);
-  const tail = dbl === -1 ? "" : text.slice(dbl + 2);
-  const parts = (p: string): number[] | null => {
-    if (p === "") return [];
-    const res: number[] = [];
-    const items = p.split(":");
-    for (let k = 0; k < items.length; k++) {
-      const item = items[k] as string;
-      if (item.includes(".")) {
-        // Embedded IPv4 (e.g. ::ffff:192.0.2.1) only as the last item.
-        if (k !== items.length - 1) return null;
-        const v4 = parseIpv4(item);
-        if (v4 < 0) return null;
-        res.push(Math.floor(v4 / 65536), v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return null;
-        res.push(parseInt(item, 16));
-      }
+  let n = 0; // groups written
+  let gap = -1; // group index where "::" stands
+  let i = start;
+  if (i < end && s.charCodeAt(i) === 58) {
+    // A leading colon must be "::".
+    if (i + 1 >= end || s.charCodeAt(i + 1) !== 58) return false;
+    gap = 0;
+    i += 2;
+  }
+  while (i < end) {
+    if (n === 8) return false;
+    // Read up to 4 hex digits.
+    let v = 0;
+    let digits = 0;
+    const groupStart = i;
+    while (i < end) {
+      const h = hexValue(s.charCodeAt(i));
+      if (h < 0) break;
+      v = v * 16 + h;
+      digits++;
+      i++;
     }
-    return res;
-  };
-  const h = parts(head);
-  const t = parts(tail);
-  if (h === null || t === null) return false;
-  if (dbl === -1 ? h.length !== 8 : h.length + t.length > 7) return false;
-  const all = dbl === -1 ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  for (let i = 0; i < 8; i++) out.writeUInt16BE(all[i] as number, off + 2 * i);
+    if (i < end && s.charCodeAt(i) === 46) {
+      // Embedded IPv4 in the last 32 bits.
+      if (n > 6) return false;
+      const v4 = parseIpv4(s, groupStart, end);
+      if (v4 < 0) return false;
+      parsed[n++] = Math.floor(v4 / 65536);
+      parsed[n++] = v4 & 0xffff;
+      i = end;
+      break;
+    }
+    if (digits === 0 || digits > 4) return false;
+    parsed[n++] = v;
+    if (i === end) break;
+    if (s.charCodeAt(i) !== 58) return false;
+    i++;
+    if (i < end && s.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = n;
+      i++;
+    } else if (i === end) return false; // trailing single colon
+  }
+  if (gap < 0 ? n !== 8 : n > 7) return false;
+  const fill = 8 - n;
+  let k = 0;
+  for (let g = 0; g < 8; g++) {
+    let v: number;
+    if (gap >= 0 && g >= gap && g < gap + fill) v = 0;
+    else v = parsed[k++] as number;
+    out.writeUInt16BE(v, off + 2 * g);
+  }
   return true;
 }
 

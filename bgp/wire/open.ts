@@ -16,7 +16,7 @@ import {
 } from "./errors.js";
 import { decodeCapabilities, encodeCapabilityList } from "./capabilities.js";
 import { formatIpv4, writeIpv4 } from "./address.js";
-import { AFI_IPV4, SAFI_UNICAST, BgpError } from "./types.js";
+import { AFI_IPV4, SAFI_UNICAST } from "./types.js";
 import type {
   Capability,
   CodecOptions,
@@ -24,6 +24,7 @@ import type {
   Family,
   GracefulRestartCapability,
   OpenMessage,
+  BgpError,
 } from "./types.js";
 
 const BGP_VERSION = 4;

@@ -149,6 +149,7 @@ export interface LargeCommunity {
 
 /** An attribute the codec does not model, or a known one kept as received. */
 export interface RawAttribute {
+  /** Flags as received, Extended Length bit cleared (the encoder sets it when the length needs it). */
   flags: number;
   type: number;
   value: Buffer;

@@ -175,7 +175,12 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
           `attribute ${type}`,
         );
       }
-      const raw: RawAttribute = { flags, type, value: Buffer.from(buf.subarray(vs, ve)) };
+      // The Extended Length bit is a wire detail: the encoder sets it when the length needs it.
+      const raw: RawAttribute = {
+        flags: flags & ~FLAG_EXTENDED_LENGTH,
+        type,
+        value: Buffer.from(buf.subarray(vs, ve)),
+      };
       (attributes.unknown ??= []).push(raw);
       continue;
     }
@@ -237,7 +242,10 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
     if (seen[ATTR_ORIGIN] !== 1) missing.push(ATTR_ORIGIN);
     if (seen[ATTR_AS_PATH] !== 1) missing.push(ATTR_AS_PATH);
     if (nlri.length > 0 && seen[ATTR_NEXT_HOP] !== 1) missing.push(ATTR_NEXT_HOP);
-    for (const t of missing) note(t, "withdraw", "missing well-known mandatory attribute");
+    for (const t of missing) {
+      // An attribute cut off by a length overrun (§4) is already reported.
+      if (!discarded.some((d) => d.type === t)) note(t, "withdraw", "missing well-known mandatory attribute");
+    }
   }
 
   const msg: UpdateMessage = { type: "UPDATE", withdrawn, attributes, nlri };
