@@ -96,6 +96,16 @@ export class FibSync {
   }
 
   /**
+   * These operations failed even after a repair: the kernel state of their
+   * prefixes is unknown. Remember that (an empty next-hop list never equals a
+   * desired one), so the next change of the prefix is applied in full, and
+   * without retrying in a loop now.
+   */
+  failed(ops: readonly FibOp[]): void {
+    for (const op of ops) this.installed.set(op.op === "replace" ? op.route.prefix : op.prefix, []);
+  }
+
+  /**
    * Replace the belief about the kernel with a readback and diff from scratch.
    * At start this records the leftovers; after a failure it repairs drift.
    */

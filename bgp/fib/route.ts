@@ -54,16 +54,16 @@ export function isV6Prefix(prefix: string): boolean {
 export function replaceCommand(route: KernelRoute, table: number, proto: number): string {
   const nhs = route.nexthops;
   if (nhs.length === 0) throw new FibRouteError(`route ${route.prefix} has no next hop`);
-  const fam = isV6Prefix(route.prefix) ? "-6 " : "";
-  const head = `${fam}route replace ${route.prefix} proto ${proto} table ${table}`;
-  const v4 = fam === "";
+  // No -6 per line: global options are not accepted inside a batch; ip takes
+  // the family from the destination prefix.
+  const head = `route replace ${route.prefix} proto ${proto} table ${table}`;
+  const v4 = !isV6Prefix(route.prefix);
   if (nhs.length === 1) return `${head} ${nextHopWords(nhs[0]!, v4)}`;
   return `${head} ${nhs.map((nh) => `nexthop ${nextHopWords(nh, v4)}`).join(" ")}`;
 }
 
 export function deleteCommand(prefix: string, table: number, proto: number): string {
-  const fam = isV6Prefix(prefix) ? "-6 " : "";
-  return `${fam}route del ${prefix} proto ${proto} table ${table}`;
+  return `route del ${prefix} proto ${proto} table ${table}`;
 }
 
 function nextHopWords(nh: NextHop, v4Prefix: boolean): string {

@@ -11,6 +11,7 @@
 // (peer down, stale sweep, re-import) scan the Dest map once: O(prefixes).
 import type { Family, PathAttributes, Prefix, UpdateMessage } from "../wire/types.js";
 import type { CompiledPolicy, PolicyVerdict } from "../policy/types.js";
+import { mergeAs4 } from "../wire/as4.js";
 import { AttrTable } from "./attr-set.js";
 import type { AttrSet } from "./attr-set.js";
 import { addressSortKey, ipv4ToNumber } from "./address-order.js";
@@ -294,6 +295,10 @@ export class Rib {
       for (const prefix of msg.mpUnreach.withdrawn) withdrawn += this.withdrawPath(p, prefix);
 
     const result: UpdateResult = { accepted: 0, rejected: 0, withdrawn };
+    // RFC 6793 §4.2.3: from a 2-octet peer, rebuild the real AS_PATH from
+    // AS4_PATH before loop checks and best-path (the codec drops AS4_* on
+    // 4-octet sessions, so their presence means an OLD speaker).
+    const base = mergeAs4(msg.attributes);
     const announce = (prefixes: readonly Prefix[], attrs: PathAttributes): void => {
       if (prefixes.length === 0) return;
       if (msg.treatAsWithdraw === true) {
@@ -303,10 +308,10 @@ export class Rib {
       }
       this.importPrefixes(p, prefixes, attrs, now, result);
     };
-    announce(msg.nlri, msg.attributes);
+    announce(msg.nlri, base);
     if (msg.mpReach !== undefined) {
       const mp = msg.mpReach;
-      const a: PathAttributes = { ...msg.attributes, nextHop: mp.nextHop };
+      const a: PathAttributes = { ...base, nextHop: mp.nextHop };
       if (mp.nextHopLinkLocal !== undefined) a.nextHopLinkLocal = mp.nextHopLinkLocal;
       else delete a.nextHopLinkLocal;
       announce(mp.nlri, a);
@@ -349,7 +354,8 @@ export class Rib {
       this.attrs.unref(old.pre);
       old.pre = set;
       old.set = set;
-    } else d.paths.push(new Path(null, set, set, now, false));
+    } else if (d.paths.length === 0) d.paths = [new Path(null, set, set, now, false)];
+    else d.paths.push(new Path(null, set, set, now, false));
     this.dirty.add(d);
   }
 
@@ -600,15 +606,17 @@ export class Rib {
     }
     p.received++;
     if (set !== null) p.accepted[f]!++;
-    paths.push(
-      new Path(
-        p,
-        this.attrs.ref(pre),
-        set === null ? null : set === pre ? pre : this.attrs.ref(set),
-        now,
-        false,
-      ),
+    const path = new Path(
+      p,
+      this.attrs.ref(pre),
+      set === null ? null : set === pre ? pre : this.attrs.ref(set),
+      now,
+      false,
     );
+    // an array literal is allocated with room for exactly one element; push()
+    // onto [] would reserve 17 slots (about 130 bytes wasted per prefix)
+    if (paths.length === 0) d.paths = [path];
+    else paths.push(path);
     this.dirty.add(d);
   }
 

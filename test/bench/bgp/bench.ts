@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// BGP convergence benchmark: trellis-bgp vs BIRD, GoBGP and FRR bgpd.
+//   scripts/bench-bgp                      smoke size 1×10k
+//   TRELLIS_BENCH_FULL=1 scripts/bench-bgp 1×100k and 10×100k
+// Env: TRELLIS_BENCH_TARGETS=trellis-bgp,bird (subset), TRELLIS_BENCH_SIZES=1x5000,2x1000,
+// TRELLIS_BENCH_FIB=0 (RIB only), TRELLIS_BENCH_OVERLAP=1 (all peers announce the same prefixes).
+// Prints a markdown table and writes test/bench/results/bgp.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { formatTable, runOne, teardown } from "./harness.js";
+import type { RunResult, Size } from "./harness.js";
+import { TARGETS } from "./targets.js";
+
+export function sizesFromEnv(env: NodeJS.ProcessEnv): Size[] {
+  if (env.TRELLIS_BENCH_SIZES) {
+    return env.TRELLIS_BENCH_SIZES.split(",").map((s) => {
+      const [p, n] = s.split("x").map(Number);
+      if (!Number.isInteger(p) || !Number.isInteger(n) || p! < 1 || n! < 1)
+        throw new Error(`TRELLIS_BENCH_SIZES: "${s}" is not PxN`);
+      return { peers: p!, prefixes: n! };
+    });
+  }
+  return env.TRELLIS_BENCH_FULL === "1"
+    ? [
+        { peers: 1, prefixes: 100_000 },
+        { peers: 10, prefixes: 100_000 },
+      ]
+    : [{ peers: 1, prefixes: 10_000 }];
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunResult[]> {
+  const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
+  const sizes = sizesFromEnv(env);
+  const want = env.TRELLIS_BENCH_TARGETS?.split(",");
+  const targets = want ? TARGETS.filter((t) => want.includes(t.name)) : TARGETS;
+  const fib = env.TRELLIS_BENCH_FIB !== "0";
+  const overlap = env.TRELLIS_BENCH_OVERLAP === "1";
+  const results: RunResult[] = [];
+  const stop = (): void => {
+    teardown();
+    process.exit(130);
+  };
+  process.once("SIGINT", stop);
+  try {
+    for (const size of sizes) {
+      const timeoutMs = Math.max(60_000, ((size.peers * size.prefixes) / 1000) * 600);
+      for (const t of targets) {
+        process.stderr.write(`bench-bgp: ${t.name} ${size.peers}×${size.prefixes} ...\n`);
+        const r = await runOne(t, size, { repoRoot, fib, overlap, timeoutMs });
+        process.stderr.write(`bench-bgp:   ${JSON.stringify(r)}\n`);
+        results.push(r);
+      }
+    }
+  } finally {
+    process.removeListener("SIGINT", stop);
+  }
+  const table = formatTable(results);
+  process.stdout.write(`${table}\n`);
+  process.stdout.write(
+    "RIB/FIB converge: from all sessions Established to every path in the RIB / every prefix in the kernel table.\n" +
+      "FIB is measured where the target installs routes here: trellis-bgp (ip -batch, proto 201) and BIRD (kernel protocol);\n" +
+      "GoBGP (no zebra) and FRR bgpd (-Z, no zebra) do not install routes in this setup.\n",
+  );
+  const out = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.versions.node },
+    fib,
+    overlap,
+    sizes,
+    results,
+    table,
+  };
+  mkdirSync(new URL("../../../../test/bench/results/", import.meta.url), { recursive: true });
+  writeFileSync(
+    new URL("../../../../test/bench/results/bgp.json", import.meta.url),
+    JSON.stringify(out, null, 2) + "\n",
+  );
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().then(
+    (r) => {
+      process.exitCode = r.every((x) => x.ok) ? 0 : 1;
+    },
+    (e: unknown) => {
+      process.stderr.write(`bench-bgp: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
