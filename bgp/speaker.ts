@@ -469,6 +469,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       "session established",
     );
     this.schedule();
+    // Let this turn's UPDATEs in before deciding the FIB is complete.
+    setImmediate(() => this.maybeSyncFib());
   }
 
   private clearStaleTimer(e: PeerEntry): void {
@@ -507,9 +509,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private maybeSyncFib(): void {
     if (this.fibSynced || !this.started) return;
     for (const e of this.peers.values()) {
-      const fams = e.peer.info?.families;
-      if (e.peer.state !== "Established" || !fams) return;
-      if (!fams.every((f) => e.eorReceived.has(familyName(f)))) return;
+      const info = e.peer.info;
+      if (e.peer.state !== "Established" || !info) return;
+      // RFC 4724 §4.1: wait for End-of-RIB from peers that can send it (they
+      // advertised graceful restart); others count as done once Established.
+      if (!info.peerGracefulRestart) continue;
+      if (!info.families.every((f) => e.eorReceived.has(familyName(f)))) return;
     }
     this.syncFib("End-of-RIB from every peer");
   }

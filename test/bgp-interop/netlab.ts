@@ -276,6 +276,15 @@ export class TrellisDaemon {
     return await done;
   }
 
+  /** SIGKILL (a crash: kernel routes stay, no NOTIFICATION) and wait for the exit. */
+  async crash(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const done = new Promise((r) => p.once("exit", r));
+    this.signal("SIGKILL");
+    await done;
+  }
+
   async peers(): Promise<PeerStatus[]> {
     return (await controlRequest(this.socket, "peers", 3000)) as PeerStatus[];
   }

@@ -276,6 +276,40 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       await established(e.p4, 40000);
     });
 
+    it("after a crash, restarted trellis-bgp keeps its kernel routes until End-of-RIB, then sweeps", async () => {
+      const e = lab.link("e");
+      await established(e.p4);
+      await until(() => lab.kernelRoutes().includes("2001:db8:211::/48"), 10000, "v6 kernel route");
+      await trellis.crash();
+      // RFC 4724 receiving speaker: the peer keeps our routes while we restart.
+      expect(ebgp.route("10.100.0.0/24")).toBeDefined();
+      // While we are down the peer drops a prefix; the kernel still has it from before.
+      await ebgp.setRoutes(eRoutes.filter((r) => r.prefix.startsWith("10.211.0.")));
+      expect(lab.kernelRoutes()).toContain("2001:db8:211::/48");
+      await trellis.start();
+      expect(lab.kernelRoutes()).toContain(`10.211.0.0/24 via ${e.p4}`);
+      await established(e.p4, 30000);
+      await until(
+        () =>
+          trellis
+            .logLines()
+            .some(
+              (l) =>
+                l.msg === "kernel routes of an earlier run kept until End-of-RIB" && l.restarting === true,
+            ),
+        5000,
+        "restart detected",
+      );
+      await until(
+        () => trellis.logLines().some((l) => String(l.msg).startsWith("FIB in sync")),
+        30000,
+        "FIB sync",
+      );
+      await until(() => !lab.kernelRoutes().includes("2001:db8:211::/48"), 10000, "leftover swept");
+      expect(lab.kernelRoutes()).toContain(`10.211.0.0/24 via ${e.p4}`);
+      expect(ebgp.route("10.100.0.0/24")?.communities).toEqual(["65001:100"]);
+    });
+
     it("max-prefix exceeded sends Cease / Maximum Number of Prefixes Reached", async () => {
       const i = lab.link("i");
       trellis.reload(trellisConfig({ ibgpMaxPrefixes: 1 }));
@@ -296,6 +330,8 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       await established(lab.link("e").p4, 40000);
       const code = await trellis.stop();
       expect(code).toBe(0);
+      // A clean stop withdraws our kernel routes (a crash would leave them for the restart).
+      expect(lab.kernelRoutes().trim()).toBe("");
       await until(
         () => ebgp.sawNotification(/administrative shutdown|6\/2/i),
         10000,
