@@ -540,12 +540,11 @@ export class Peer {
       });
       const loser = c.dir === winner ? other : c;
       this.hooks.log("info", "connection collision", { keep: winner });
-      if (loser === c) {
-        this.retire(c, CEASE_COLLISION);
-        return;
-      }
-      this.retire(other, CEASE_COLLISION);
-      if (other === this.conn) this.promote(c);
+      const survivor = loser === c ? other : c;
+      const primaryLost = loser === this.conn;
+      this.retire(loser, CEASE_COLLISION);
+      if (primaryLost) this.promote(survivor);
+      if (loser === c) return;
     }
     c.peerOpen = open;
     this.feed(c, { type: "BGPOpen", open: peerOpen });
