@@ -305,6 +305,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           stale: stats.stale,
         },
         messages: { received: peer.messagesIn, sent: peer.messagesOut },
+        sendQueue: peer.sendQueue,
         connectRetryCounter: peer.connectRetryCounter,
       };
       if (peer.establishedAt !== undefined) s.uptimeSeconds = Math.floor((now - peer.establishedAt) / 1000);

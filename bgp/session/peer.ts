@@ -126,7 +126,7 @@ interface Conn {
 }
 
 /** Encoded bytes we let the socket hold before waiting for 'drain'. */
-const HIGH_WATER = 256 * 1024;
+export const HIGH_WATER = 256 * 1024;
 /** Prefixes encoded per pump step (bounds one synchronous slice of work). */
 const PUMP_BATCH = 2000;
 
@@ -176,6 +176,10 @@ export class Peer {
   }
   get connectRetryCounter(): number {
     return this.conn.session.connectRetryCounter;
+  }
+  /** Backpressure state: prefixes not yet encoded, bytes written but not yet taken by the kernel. */
+  get sendQueue(): { pendingPrefixes: number; bufferedBytes: number } {
+    return { pendingPrefixes: this.pending.size, bufferedBytes: this.conn.sock?.writableLength ?? 0 };
   }
   get config(): PeerSettings {
     return this.settings;
