@@ -52,6 +52,7 @@ export interface SpeakerPeerOptions {
   holdTime?: number;
   keepaliveTime?: number;
   connectRetryTime?: number;
+  delayOpenTime?: number;
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
   maxPrefixes?: number;
@@ -236,6 +237,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         x.holdTime,
         x.keepaliveTime,
         x.connectRetryTime,
+        x.delayOpenTime,
       ]);
     if (sessionKey(e.opts) !== sessionKey(o)) {
       this.removePeer(o.address, CEASE_OTHER_CONFIG_CHANGE);
@@ -357,6 +359,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       families: (o.families ?? ["ipv4-unicast", "ipv6-unicast"]).map((f) => FAMILY[f]),
     };
     if (o.localAddress) s.localAddress = o.localAddress;
+    if (o.delayOpenTime) s.delayOpenTime = o.delayOpenTime;
     const ka = o.keepaliveTime ?? this.opts.keepaliveTime;
     if (ka !== undefined) s.keepaliveTime = ka;
     if (gr?.enabled) {

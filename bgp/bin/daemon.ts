@@ -42,6 +42,7 @@ export function peerOptions(cfg: SpeakerConfigFile, p: PeerConfigFile): SpeakerP
   if (p.holdTime !== undefined) o.holdTime = p.holdTime;
   if (p.keepaliveTime !== undefined) o.keepaliveTime = p.keepaliveTime;
   if (p.connectRetryTime !== undefined) o.connectRetryTime = p.connectRetryTime;
+  if (p.delayOpenTime !== undefined) o.delayOpenTime = p.delayOpenTime;
   if (p.maxPrefixes !== undefined) o.maxPrefixes = p.maxPrefixes;
   if (p.import !== undefined) o.import = compileFilter(p.import, { localAs: cfg.asn });
   if (p.export !== undefined) o.export = compileFilter(p.export, { localAs: cfg.asn });
