@@ -78,6 +78,8 @@ const peerSchema = z
     holdTime: holdTime.optional(),
     keepaliveTime: z.number().int().min(1).optional(),
     connectRetryTime: z.number().int().min(1).optional(),
+    /** RFC 4271 §8.1.1 DelayOpen: wait this long for the peer's OPEN before sending ours. */
+    delayOpenTime: z.number().int().min(1).max(240).optional(),
     routeReflectorClient: z.boolean().default(false),
     nextHopSelf: z.boolean().default(false),
     maxPrefixes: z.number().int().min(1).optional(),

@@ -52,6 +52,7 @@ export interface SpeakerPeerOptions {
   holdTime?: number;
   keepaliveTime?: number;
   connectRetryTime?: number;
+  delayOpenTime?: number;
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
   maxPrefixes?: number;
@@ -236,6 +237,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         x.holdTime,
         x.keepaliveTime,
         x.connectRetryTime,
+        x.delayOpenTime,
       ]);
     if (sessionKey(e.opts) !== sessionKey(o)) {
       this.removePeer(o.address, CEASE_OTHER_CONFIG_CHANGE);
@@ -305,6 +307,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           stale: stats.stale,
         },
         messages: { received: peer.messagesIn, sent: peer.messagesOut },
+        sendQueue: peer.sendQueue,
         connectRetryCounter: peer.connectRetryCounter,
       };
       if (peer.establishedAt !== undefined) s.uptimeSeconds = Math.floor((now - peer.establishedAt) / 1000);
@@ -356,6 +359,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       families: (o.families ?? ["ipv4-unicast", "ipv6-unicast"]).map((f) => FAMILY[f]),
     };
     if (o.localAddress) s.localAddress = o.localAddress;
+    if (o.delayOpenTime) s.delayOpenTime = o.delayOpenTime;
     const ka = o.keepaliveTime ?? this.opts.keepaliveTime;
     if (ka !== undefined) s.keepaliveTime = ka;
     if (gr?.enabled) {
@@ -469,6 +473,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       "session established",
     );
     this.schedule();
+    // Let this turn's UPDATEs in before deciding the FIB is complete.
+    setImmediate(() => this.maybeSyncFib());
   }
 
   private clearStaleTimer(e: PeerEntry): void {
@@ -507,9 +513,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private maybeSyncFib(): void {
     if (this.fibSynced || !this.started) return;
     for (const e of this.peers.values()) {
-      const fams = e.peer.info?.families;
-      if (e.peer.state !== "Established" || !fams) return;
-      if (!fams.every((f) => e.eorReceived.has(familyName(f)))) return;
+      const info = e.peer.info;
+      if (e.peer.state !== "Established" || !info) return;
+      // RFC 4724 §4.1: wait for End-of-RIB from peers that can send it (they
+      // advertised graceful restart); others count as done once Established.
+      if (!info.peerGracefulRestart) continue;
+      if (!info.families.every((f) => e.eorReceived.has(familyName(f)))) return;
     }
     this.syncFib("End-of-RIB from every peer");
   }

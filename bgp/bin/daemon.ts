@@ -15,7 +15,8 @@ import { compileFilter } from "../policy/index.js";
 import { Speaker, type Logger, type SpeakerPeerOptions } from "../speaker.js";
 import { ControlServer } from "../control/server.js";
 import { CEASE_ADMIN_SHUTDOWN } from "../session/fsm.js";
-import { KernelFib } from "./kernel-fib.js";
+import { IpBatchDriver, KernelFib } from "../fib/index.js";
+import type { FibSink } from "../speaker.js";
 
 export function loadConfig(path: string): SpeakerConfigFile {
   let text: string;
@@ -41,6 +42,7 @@ export function peerOptions(cfg: SpeakerConfigFile, p: PeerConfigFile): SpeakerP
   if (p.holdTime !== undefined) o.holdTime = p.holdTime;
   if (p.keepaliveTime !== undefined) o.keepaliveTime = p.keepaliveTime;
   if (p.connectRetryTime !== undefined) o.connectRetryTime = p.connectRetryTime;
+  if (p.delayOpenTime !== undefined) o.delayOpenTime = p.delayOpenTime;
   if (p.maxPrefixes !== undefined) o.maxPrefixes = p.maxPrefixes;
   if (p.import !== undefined) o.import = compileFilter(p.import, { localAs: cfg.asn });
   if (p.export !== undefined) o.export = compileFilter(p.export, { localAs: cfg.asn });
@@ -56,22 +58,33 @@ export class Daemon {
   ) {}
 
   static async start(cfg: SpeakerConfigFile, log: Logger): Promise<Daemon> {
-    let fib: KernelFib | undefined;
+    let fib: FibSink | undefined;
     let restarting = false;
     if (cfg.fib.enabled) {
-      const o: ConstructorParameters<typeof KernelFib>[0] = {
+      const driverOpts: ConstructorParameters<typeof IpBatchDriver>[0] = {
         table: cfg.fib.table,
-        protocol: cfg.fib.protocol,
-        logger: log,
+        proto: cfg.fib.protocol,
       };
-      if (cfg.fib.netns) o.netns = cfg.fib.netns;
-      fib = new KernelFib(o);
-      const left = await fib.init();
+      if (cfg.fib.netns) driverOpts.netns = cfg.fib.netns;
+      const kernel = new KernelFib(new IpBatchDriver(driverOpts), {
+        ecmp: cfg.fib.ecmp,
+        onError: (f) =>
+          log.error({ failures: f instanceof Error ? f.message : f.length }, "kernel routes out of sync"),
+      });
+      await kernel.start();
+      const left = kernel.getStats().installed;
       // Our routes still in the kernel: an earlier run ended without cleaning up,
       // so we are a restarting speaker that preserved forwarding (RFC 4724 §4.1).
       restarting = left > 0 && cfg.gracefulRestart.enabled;
       if (left > 0)
         log.info({ routes: left, restarting }, "kernel routes of an earlier run kept until End-of-RIB");
+      fib = {
+        apply: (changes) => kernel.update(changes),
+        markSynced: () => {
+          kernel.markSynced().catch((e: unknown) => log.error({ error: String(e) }, "FIB sweep failed"));
+        },
+        close: () => kernel.close(),
+      };
     }
     const speakerOpts: ConstructorParameters<typeof Speaker>[0] = {
       asn: cfg.asn,

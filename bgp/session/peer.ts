@@ -126,7 +126,7 @@ interface Conn {
 }
 
 /** Encoded bytes we let the socket hold before waiting for 'drain'. */
-const HIGH_WATER = 256 * 1024;
+export const HIGH_WATER = 256 * 1024;
 /** Prefixes encoded per pump step (bounds one synchronous slice of work). */
 const PUMP_BATCH = 2000;
 
@@ -176,6 +176,10 @@ export class Peer {
   }
   get connectRetryCounter(): number {
     return this.conn.session.connectRetryCounter;
+  }
+  /** Backpressure state: prefixes not yet encoded, bytes written but not yet taken by the kernel. */
+  get sendQueue(): { pendingPrefixes: number; bufferedBytes: number } {
+    return { pendingPrefixes: this.pending.size, bufferedBytes: this.conn.sock?.writableLength ?? 0 };
   }
   get config(): PeerSettings {
     return this.settings;
@@ -324,20 +328,22 @@ export class Peer {
         this.lastError = undefined;
         if (c.info) this.hooks.established(c.info);
         return;
-      case "scheduleRestart":
+      case "scheduleRestart": {
         if (c.retired || c !== this.conn || this.stopped) return;
         this.clearIdleHold();
-        this.idleHold = this.clock.setTimeout(
-          () => {
-            this.idleHold = undefined;
-            if (this.stopped || this.conn.session.state !== "Idle") return;
-            this.feed(this.conn, {
-              type: this.settings.passive ? "AutomaticStartPassive" : "IdleHoldTimerExpires",
-            });
-          },
-          restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () => this.clock.random()),
+        const delayMs = restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
+          this.clock.random(),
         );
+        this.hooks.log("info", "automatic restart scheduled", { attempt: a.attempt, delayMs });
+        this.idleHold = this.clock.setTimeout(() => {
+          this.idleHold = undefined;
+          if (this.stopped || this.conn.session.state !== "Idle") return;
+          this.feed(this.conn, {
+            type: this.settings.passive ? "AutomaticStartPassive" : "IdleHoldTimerExpires",
+          });
+        }, delayMs);
         return;
+      }
     }
   }
 
@@ -538,12 +544,11 @@ export class Peer {
       });
       const loser = c.dir === winner ? other : c;
       this.hooks.log("info", "connection collision", { keep: winner });
-      if (loser === c) {
-        this.retire(c, CEASE_COLLISION);
-        return;
-      }
-      this.retire(other, CEASE_COLLISION);
-      if (other === this.conn) this.promote(c);
+      const survivor = loser === c ? other : c;
+      const primaryLost = loser === this.conn;
+      this.retire(loser, CEASE_COLLISION);
+      if (primaryLost) this.promote(survivor);
+      if (loser === c) return;
     }
     c.peerOpen = open;
     this.feed(c, { type: "BGPOpen", open: peerOpen });

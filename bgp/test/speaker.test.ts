@@ -110,4 +110,11 @@ describe("Speaker over loopback", () => {
     expect(r.paths[0]).toMatchObject({ asPath: "", localPref: 100 });
     expect(b.peerStatus()[0]).toMatchObject({ type: "ibgp", asn: 4200000001 });
   });
+
+  it("DelayOpen (RFC 4271 §8.1.1) on one side still establishes: the OPEN is answered", async () => {
+    const [a, b] = await pair(65001, 65002, 21830, { delayOpenTime: 2 });
+    a.originate("10.6.0.0/24");
+    await until(() => b.ribView.route("10.6.0.0/24") !== undefined);
+    expect(b.peerStatus()[0]!.state).toBe("Established");
+  });
 });

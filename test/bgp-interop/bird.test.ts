@@ -2,4 +2,4 @@
 import { BirdPeer } from "./bird.js";
 import { interopSuite } from "./suite.js";
 
-interopSuite("BIRD 2", "bi", (lab, link, opts) => new BirdPeer(lab, link, opts));
+interopSuite("BIRD 2", "bi", (lab, link, opts) => new BirdPeer(lab, link, opts), { canRequestRefresh: true });

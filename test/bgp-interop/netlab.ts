@@ -88,30 +88,44 @@ export class NetLab {
   readonly dir: string;
   private readonly procs: ChildProcess[] = [];
 
-  /** token: 1–3 lowercase letters unique per test file; peers: short names (one letter each). */
+  /**
+   * token: 1–3 lowercase letters unique per test file; peers: short names (one
+   * letter each). shared: all peers on one bridged segment with Trellis (so
+   * that next hops of reflected routes are on-link), instead of a subnet each.
+   */
   constructor(
     readonly token: string,
     peers: string[],
+    shared = false,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `tB${token}-`));
     this.trellisNs = `tB${token}t`;
     this.cleanupLeftovers();
     sh("ip", ["netns", "add", this.trellisNs]);
     sh("ip", ["-n", this.trellisNs, "link", "set", "lo", "up"]);
+    const br = `tB${token}br`;
+    if (shared) {
+      sh("ip", ["-n", this.trellisNs, "link", "add", br, "type", "bridge"]);
+      sh("ip", ["-n", this.trellisNs, "addr", "add", "10.200.0.1/24", "dev", br]);
+      sh("ip", ["-n", this.trellisNs, "addr", "add", "fd00::1/64", "dev", br, "nodad"]);
+      sh("ip", ["-n", this.trellisNs, "link", "set", br, "up"]);
+    }
     peers.forEach((name, i) => {
       const ns = `tB${token}${name}`;
       const tIf = `tB${token}${name}0`;
       const pIf = `tB${token}${name}1`;
       const n = i + 1;
-      const l: Link = {
-        ns,
-        tIf,
-        pIf,
-        t4: `10.${200 + n}.0.1`,
-        p4: `10.${200 + n}.0.2`,
-        t6: `fd00:${n}::1`,
-        p6: `fd00:${n}::2`,
-      };
+      const l: Link = shared
+        ? { ns, tIf: br, pIf, t4: "10.200.0.1", p4: `10.200.0.${n + 1}`, t6: "fd00::1", p6: `fd00::${n + 1}` }
+        : {
+            ns,
+            tIf,
+            pIf,
+            t4: `10.${200 + n}.0.1`,
+            p4: `10.${200 + n}.0.2`,
+            t6: `fd00:${n}::1`,
+            p6: `fd00:${n}::2`,
+          };
       sh("ip", ["netns", "add", ns]);
       sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
       sh("ip", [
@@ -128,12 +142,19 @@ export class NetLab {
         "netns",
         ns,
       ]);
-      for (const [where, ifn, a4, a6] of [
-        [this.trellisNs, tIf, l.t4, l.t6],
-        [ns, pIf, l.p4, l.p6],
-      ] as const) {
-        sh("ip", ["-n", where, "addr", "add", `${a4}/24`, "dev", ifn]);
-        sh("ip", ["-n", where, "addr", "add", `${a6}/64`, "dev", ifn, "nodad"]);
+      const ends: [string, string, string | undefined, string | undefined][] = shared
+        ? [
+            [this.trellisNs, tIf, undefined, undefined],
+            [ns, pIf, l.p4, l.p6],
+          ]
+        : [
+            [this.trellisNs, tIf, l.t4, l.t6],
+            [ns, pIf, l.p4, l.p6],
+          ];
+      if (shared) sh("ip", ["-n", this.trellisNs, "link", "set", tIf, "master", br]);
+      for (const [where, ifn, a4, a6] of ends) {
+        if (a4) sh("ip", ["-n", where, "addr", "add", `${a4}/24`, "dev", ifn]);
+        if (a6) sh("ip", ["-n", where, "addr", "add", `${a6}/64`, "dev", ifn, "nodad"]);
         sh("ip", ["-n", where, "link", "set", ifn, "up"]);
       }
       this.links.set(name, l);
@@ -147,9 +168,12 @@ export class NetLab {
   }
 
   /** Start a long-running process inside a namespace; stdout+stderr go to `log`. */
-  spawnIn(ns: string, cmd: string, args: string[], log: string): ChildProcess {
+  spawnIn(ns: string | undefined, cmd: string, args: string[], log: string): ChildProcess {
     const fd = openSync(join(this.dir, log), "a");
-    const p = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", fd, fd] });
+    const p =
+      ns === undefined
+        ? spawn(cmd, args, { stdio: ["ignore", fd, fd] })
+        : spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", fd, fd] });
     this.procs.push(p);
     return p;
   }
@@ -206,9 +230,11 @@ export class TrellisDaemon {
   readonly logPath: string;
   proc: ChildProcess | undefined;
 
+  /** rootNs: run in the test's own namespace (loopback peers only; FIB may point elsewhere). */
   constructor(
     private readonly lab: NetLab,
     private config: Record<string, unknown>,
+    private readonly rootNs = false,
   ) {
     this.socket = join(lab.dir, "trellis-bgp.sock");
     this.configPath = join(lab.dir, "trellis-bgp.yaml");
@@ -219,7 +245,7 @@ export class TrellisDaemon {
   async start(): Promise<void> {
     writeFileSync(this.configPath, stringify(this.config));
     this.proc = this.lab.spawnIn(
-      this.lab.trellisNs,
+      this.rootNs ? undefined : this.lab.trellisNs,
       process.execPath,
       [TRELLIS_BGP, "--config", this.configPath, "--log-level", "debug"],
       "trellis-bgp.log",
@@ -248,6 +274,15 @@ export class TrellisDaemon {
     const done = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
     this.signal("SIGTERM");
     return await done;
+  }
+
+  /** SIGKILL (a crash: kernel routes stay, no NOTIFICATION) and wait for the exit. */
+  async crash(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const done = new Promise((r) => p.once("exit", r));
+    this.signal("SIGKILL");
+    await done;
   }
 
   async peers(): Promise<PeerStatus[]> {
