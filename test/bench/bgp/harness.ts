@@ -214,6 +214,12 @@ function startGenerator(
   return { proc, ev };
 }
 
+/**
+ * Read until the count is reached; returns the time the successful read
+ * finished. A read of a large kernel table costs CPU the target needs, so the
+ * pause between reads is twice the last read's duration (at least 50 ms):
+ * polling takes at most a third of one core.
+ */
 async function pollUntil(
   read: () => Promise<number>,
   want: number,
@@ -223,11 +229,13 @@ async function pollUntil(
 ): Promise<number> {
   let last = -1;
   for (;;) {
+    const t = Date.now();
     const n = await Promise.race([read().catch(() => -1), failed]);
-    if (n >= want) return Date.now();
-    if (n !== last) last = n;
-    if (Date.now() > deadline) throw new Error(`${what}: ${last} of ${want} after timeout`);
-    await new Promise((r) => setTimeout(r, 50));
+    const now = Date.now();
+    if (n >= want) return now;
+    last = n;
+    if (now > deadline) throw new Error(`${what}: ${last} of ${want} after timeout`);
+    await new Promise((r) => setTimeout(r, Math.max(50, 2 * (now - t))));
   }
 }
 
