@@ -16,8 +16,8 @@ import { AttrTable } from "./attr-set.js";
 import type { AttrSet } from "./attr-set.js";
 import { addressSortKey, ipv4ToNumber } from "./address-order.js";
 import { asPathContains } from "./as-path.js";
-import { selectBest } from "./best-path.js";
-import type { DecisionContext } from "./best-path.js";
+import { selectBest, selectOne } from "./best-path.js";
+import type { DecisionContext, Selection } from "./best-path.js";
 import { exportAttributes } from "./export-rules.js";
 import type { ExportSource, ExportTarget } from "./export-rules.js";
 import { BEST_REASONS } from "./types.js";
@@ -117,7 +117,11 @@ class Path {
 }
 
 class Dest {
-  paths: Path[] = [];
+  /**
+   * The candidate paths: one path is held directly (the common case in a big
+   * table: no array, ~56 bytes saved per prefix), several in an array, none null.
+   */
+  private ps: Path | Path[] | null = null;
   best: Path | null = null;
   /** ECMP members including the best, best first */
   multipath: Path[] | null = null;
@@ -125,6 +129,51 @@ class Dest {
   /** the next-hop list last reported to the FIB: null none, a string one, an array ECMP */
   fibNh: string | string[] | null = null;
   constructor(readonly prefix: Prefix) {}
+
+  get count(): number {
+    const ps = this.ps;
+    return ps === null ? 0 : Array.isArray(ps) ? ps.length : 1;
+  }
+
+  at(i: number): Path {
+    const ps = this.ps!;
+    return Array.isArray(ps) ? ps[i]! : ps;
+  }
+
+  /** all paths (allocates a one-element array for the single-path case: not for hot loops) */
+  list(): Path[] {
+    const ps = this.ps;
+    return ps === null ? [] : Array.isArray(ps) ? ps : [ps];
+  }
+
+  indexOf(peer: PeerState | null): number {
+    for (let i = 0, n = this.count; i < n; i++) if (this.at(i).peer === peer) return i;
+    return -1;
+  }
+
+  add(path: Path): void {
+    const ps = this.ps;
+    if (ps === null) this.ps = path;
+    else if (Array.isArray(ps)) ps.push(path);
+    else this.ps = [ps, path];
+  }
+
+  /** remove by swapping in the last path: candidate order does not matter to selectBest */
+  removeAt(i: number): void {
+    const ps = this.ps;
+    if (!Array.isArray(ps)) {
+      this.ps = null;
+      return;
+    }
+    const last = ps.pop()!;
+    if (i < ps.length) ps[i] = last;
+    if (ps.length === 1) this.ps = ps[0]!;
+  }
+
+  select(ctx: DecisionContext): Selection<Path> {
+    const ps = this.ps;
+    return ps === null ? selectBest([], ctx) : Array.isArray(ps) ? selectBest(ps, ctx) : selectOne(ps, ctx);
+  }
 }
 
 function seconds(ms: number): number {
@@ -256,11 +305,13 @@ export class Rib {
     }
     let n = 0;
     for (const d of this.dests.values())
-      for (const path of d.paths)
+      for (let i = 0, c = d.count; i < c; i++) {
+        const path = d.at(i);
         if (path.peer === p && !path.stale) {
           path.stale = true;
           n++;
         }
+      }
     p.stale += n;
   }
 
@@ -349,9 +400,9 @@ export class Rib {
     this.origins.set(o.prefix, o);
     const set = this.attrs.intern(a);
     const d = this.dest(o.prefix);
-    const i = d.paths.findIndex((x) => x.peer === null);
+    const i = d.indexOf(null);
     if (i >= 0) {
-      const old = d.paths[i]!;
+      const old = d.at(i);
       if (old.set === set) {
         this.attrs.unref(set);
         return;
@@ -359,8 +410,7 @@ export class Rib {
       this.attrs.unref(old.pre);
       old.pre = set;
       old.set = set;
-    } else if (d.paths.length === 0) d.paths = [new Path(null, set, set, seconds(now), false)];
-    else d.paths.push(new Path(null, set, set, seconds(now), false));
+    } else d.add(new Path(null, set, set, seconds(now), false));
     this.dirty.add(d);
   }
 
@@ -368,10 +418,10 @@ export class Rib {
     this.origins.delete(prefix);
     const d = this.dests.get(prefix);
     if (d === undefined) return;
-    const i = d.paths.findIndex((x) => x.peer === null);
+    const i = d.indexOf(null);
     if (i < 0) return;
-    this.attrs.unref(d.paths[i]!.pre);
-    d.paths.splice(i, 1);
+    this.attrs.unref(d.at(i).pre);
+    d.removeAt(i);
     this.dirty.add(d);
   }
 
@@ -392,7 +442,7 @@ export class Rib {
     for (const d of this.dirty) {
       const oldBest = d.best;
       const oldBestSet = oldBest?.set ?? null;
-      const sel = selectBest(d.paths, this.ctx);
+      const sel = d.select(this.ctx);
       d.best = sel.best;
       d.multipath = sel.multipath.length > 1 ? sel.multipath : null;
       d.reason = BEST_REASONS.indexOf(sel.reason);
@@ -431,7 +481,7 @@ export class Rib {
     }
 
     // Forget destinations with no path left once every peer has been told.
-    for (const d of changed) if (d.paths.length === 0) this.dests.delete(d.prefix);
+    for (const d of changed) if (d.count === 0) this.dests.delete(d.prefix);
     return { fib, out };
   }
 
@@ -442,7 +492,7 @@ export class Rib {
     if (d === undefined) return undefined;
     if (this.dirty.has(d)) {
       // answer for the state the next flush will produce, without flushing
-      const sel = selectBest(d.paths, this.ctx);
+      const sel = d.select(this.ctx);
       return this.view(d, sel.best, sel.multipath, BEST_REASONS.indexOf(sel.reason));
     }
     return this.view(d, d.best, d.multipath ?? (d.best ? [d.best] : []), d.reason);
@@ -467,7 +517,7 @@ export class Rib {
   bestCount(): number {
     let n = 0;
     for (const d of this.dests.values()) {
-      if (this.dirty.has(d)) n += selectBest(d.paths, this.ctx).best !== null ? 1 : 0;
+      if (this.dirty.has(d)) n += d.select(this.ctx).best !== null ? 1 : 0;
       else if (d.best !== null) n++;
     }
     return n;
@@ -512,7 +562,7 @@ export class Rib {
       reason: (BEST_REASONS[reason] ?? "only-path") as BestReason,
       nexthops:
         best === null || best.peer === null ? [] : [...new Set(multi.map((m) => m.set!.attrs.nextHop!))],
-      paths: d.paths.map((path) => ({
+      paths: d.list().map((path) => ({
         source: path.peer === null ? "local" : path.peer.cfg.id,
         attributes: (path.set ?? path.pre).attrs,
         best: path === best,
@@ -590,9 +640,8 @@ export class Rib {
     if (set === null) result.rejected++;
     else result.accepted++;
     const d = this.dest(prefix);
-    const paths = d.paths;
-    for (let i = 0; i < paths.length; i++) {
-      const old = paths[i]!;
+    for (let i = 0, n = d.count; i < n; i++) {
+      const old = d.at(i);
       if (old.peer !== p) continue;
       // implicit withdraw of the previous path from this peer
       if (old.stale) {
@@ -618,40 +667,35 @@ export class Rib {
       seconds(now),
       false,
     );
-    // an array literal is allocated with room for exactly one element; push()
-    // onto [] would reserve 17 slots (about 130 bytes wasted per prefix)
-    if (paths.length === 0) d.paths = [path];
-    else paths.push(path);
+    d.add(path);
     this.dirty.add(d);
   }
 
   private withdrawPath(p: PeerState, prefix: Prefix): number {
     const d = this.dests.get(prefix);
     if (d === undefined) return 0;
-    const i = d.paths.findIndex((x) => x.peer === p);
+    const i = d.indexOf(p);
     if (i < 0) return 0;
     this.removeAt(d, i);
     return 1;
   }
 
   private removeAt(d: Dest, i: number): void {
-    const path = d.paths[i]!;
+    const path = d.at(i);
     const p = path.peer!;
     if (path.stale) p.stale--;
     p.received--;
     if (path.set !== null) p.accepted[famOf(d.prefix)]!--;
     this.attrs.unref(path.pre);
     if (path.set !== null && path.set !== path.pre) this.attrs.unref(path.set);
-    // order of candidates does not matter to selectBest: swap-remove
-    const last = d.paths.pop()!;
-    if (i < d.paths.length) d.paths[i] = last;
+    d.removeAt(i);
     this.dirty.add(d);
   }
 
   private dropPaths(p: PeerState, which: (path: Path, prefix: Prefix) => boolean): void {
     for (const d of this.dests.values()) {
-      for (let i = d.paths.length - 1; i >= 0; i--) {
-        const path = d.paths[i]!;
+      for (let i = d.count - 1; i >= 0; i--) {
+        const path = d.at(i);
         if (path.peer === p && which(path, d.prefix)) this.removeAt(d, i);
       }
     }
@@ -660,7 +704,7 @@ export class Rib {
   /** Re-run import policy over the kept pre-policy paths of a peer (soft reconfiguration inbound). */
   private reimport(p: PeerState): void {
     for (const d of this.dests.values()) {
-      for (const path of d.paths) {
+      for (const path of d.list()) {
         if (path.peer !== p) continue;
         const v = this.importVerdict(p, d.prefix, path.pre.attrs);
         const set = !v.accept
