@@ -158,6 +158,16 @@ class Dest {
     else this.ps = [ps, path];
   }
 
+  /**
+   * Replace a path by a new object. Paths are never changed in place: the
+   * flush tells "best changed" by identity, and a changed path is a new one.
+   */
+  setAt(i: number, path: Path): void {
+    const ps = this.ps!;
+    if (Array.isArray(ps)) ps[i] = path;
+    else this.ps = path;
+  }
+
   /** remove by swapping in the last path: candidate order does not matter to selectBest */
   removeAt(i: number): void {
     const ps = this.ps;
@@ -408,8 +418,7 @@ export class Rib {
         return;
       }
       this.attrs.unref(old.pre);
-      old.pre = set;
-      old.set = set;
+      d.setAt(i, new Path(null, set, set, seconds(now), false));
     } else d.add(new Path(null, set, set, seconds(now), false));
     this.dirty.add(d);
   }
@@ -652,9 +661,11 @@ export class Rib {
       if ((old.set === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
       this.attrs.unref(old.pre);
       if (old.set !== null && old.set !== old.pre) this.attrs.unref(old.set);
-      old.pre = this.attrs.ref(pre);
-      old.set = set === null ? null : set === pre ? pre : this.attrs.ref(set);
-      old.since = seconds(now);
+      const ref = this.attrs.ref(pre);
+      d.setAt(
+        i,
+        new Path(p, ref, set === null ? null : set === pre ? ref : this.attrs.ref(set), seconds(now), false),
+      );
       this.dirty.add(d);
       return;
     }
@@ -704,7 +715,8 @@ export class Rib {
   /** Re-run import policy over the kept pre-policy paths of a peer (soft reconfiguration inbound). */
   private reimport(p: PeerState): void {
     for (const d of this.dests.values()) {
-      for (const path of d.list()) {
+      for (let i = 0, n = d.count; i < n; i++) {
+        const path = d.at(i);
         if (path.peer !== p) continue;
         const v = this.importVerdict(p, d.prefix, path.pre.attrs);
         const set = !v.accept
@@ -719,7 +731,8 @@ export class Rib {
         const f = famOf(d.prefix);
         if ((path.set === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
         if (path.set !== null && path.set !== path.pre) this.attrs.unref(path.set);
-        path.set = set; // intern() above already took the reference for a new set
+        // intern() above already took the reference for a new set
+        d.setAt(i, new Path(p, path.pre, set, path.since, path.stale));
         this.dirty.add(d);
       }
     }
