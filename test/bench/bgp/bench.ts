@@ -3,7 +3,8 @@
 //   scripts/bench-bgp                      smoke size 1×10k
 //   TRELLIS_BENCH_FULL=1 scripts/bench-bgp 1×100k and 10×100k
 // Env: TRELLIS_BENCH_TARGETS=trellis-bgp,bird (subset), TRELLIS_BENCH_SIZES=1x5000,2x1000,
-// TRELLIS_BENCH_FIB=0 (RIB only), TRELLIS_BENCH_OVERLAP=1 (all peers announce the same prefixes).
+// TRELLIS_BENCH_FIB=0 (RIB only), TRELLIS_BENCH_OVERLAP=1 (all peers announce the same prefixes),
+// TRELLIS_BENCH_NETNS=tRxx (namespace names tRxxT/tRxxG instead of tRbgT/tRbgG).
 // Prints a markdown table and writes test/bench/results/bgp.json.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -36,9 +37,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
   const targets = want ? TARGETS.filter((t) => want.includes(t.name)) : TARGETS;
   const fib = env.TRELLIS_BENCH_FIB !== "0";
   const overlap = env.TRELLIS_BENCH_OVERLAP === "1";
+  const token = env.TRELLIS_BENCH_NETNS ?? "tRbg";
+  if (!/^tR[a-z0-9]{1,6}$/.test(token))
+    throw new Error(`TRELLIS_BENCH_NETNS: "${token}" must be tR + 1..6 of [a-z0-9]`);
+  const ns = { target: `${token}T`, gen: `${token}G` };
   const results: RunResult[] = [];
   const stop = (): void => {
-    teardown();
+    teardown(ns);
     process.exit(130);
   };
   process.once("SIGINT", stop);
@@ -47,7 +52,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
       const timeoutMs = Math.max(60_000, ((size.peers * size.prefixes) / 1000) * 600);
       for (const t of targets) {
         process.stderr.write(`bench-bgp: ${t.name} ${size.peers}×${size.prefixes} ...\n`);
-        const r = await runOne(t, size, { repoRoot, fib, overlap, timeoutMs });
+        const r = await runOne(t, size, { repoRoot, fib, overlap, timeoutMs, ns });
         process.stderr.write(`bench-bgp:   ${JSON.stringify(r)}\n`);
         results.push(r);
       }
