@@ -47,6 +47,8 @@ export interface RunResult {
   peakRssMB?: number;
   /** ms the generator needed to write everything (must stay well below every ribMs) */
   generatorSendMs?: number;
+  /** successful runs behind the medians (TRELLIS_BENCH_REPEAT) */
+  runs?: number;
 }
 
 function sh(cmd: string, args: string[]): void {
