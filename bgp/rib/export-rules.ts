@@ -5,6 +5,7 @@
 // NEXT_HOP) and the export filter. Pure functions of their arguments.
 import type { PathAttributes, Prefix } from "../wire/types.js";
 import type { CompiledPolicy } from "../policy/types.js";
+import { parsePrefix, parsePrefixMatch, prefixInRange } from "../policy/prefix-match.js";
 import { prependAs } from "./as-path.js";
 import { DEFAULT_LOCAL_PREF } from "./attr-set.js";
 
@@ -31,6 +32,10 @@ export interface ExportTarget {
   rrClient: boolean;
   nextHopSelf: boolean;
   localAddress: { ipv4?: string; ipv6?: string };
+  /** subnets shared with this (external) peer: third-party next hops (RFC 4271 §5.1.3) */
+  sharedSubnets: readonly string[];
+  /** the peer's own address (a next hop equal to it is never sent back to it) */
+  address: string;
   policy: CompiledPolicy | undefined;
 }
 
@@ -54,6 +59,12 @@ export function blockedByCommunities(attrs: PathAttributes, tgt: ExportTarget): 
   if (c === undefined) return false;
   if (c.includes(NO_ADVERTISE)) return true;
   return !tgt.ibgp && (c.includes(NO_EXPORT) || c.includes(NO_EXPORT_SUBCONFED));
+}
+
+function inSubnet(addr: string, subnet: string): boolean {
+  const a = parsePrefix(`${addr}/${addr.includes(":") ? 128 : 32}`);
+  const n = parsePrefixMatch(subnet).range;
+  return a !== undefined && n !== undefined && prefixInRange(a, { ...n, ge: n.len, le: a.v6 ? 128 : 32 });
 }
 
 function isV6(prefix: Prefix): boolean {
@@ -105,11 +116,22 @@ export function exportAttributes(
     // RFC 4456 §8: ORIGINATOR_ID and CLUSTER_LIST are internal to the cluster.
     delete r.originatorId;
     delete r.clusterList;
-    // §5.1.3: the next hop is our address on the session (third-party next
-    // hops are not used: we cannot know here the peer shares that subnet).
-    const self = selfAddress(prefix, tgt);
-    if (self === undefined) return null;
-    r.nextHop = self;
+    // §5.1.3: the next hop is our address on the session, except that a next
+    // hop on a subnet the peer shares with us may be passed on as it is
+    // ("third party"), unless next-hop-self is asked for.
+    const nh = out.nextHop;
+    const thirdParty =
+      !tgt.nextHopSelf &&
+      !policyNextHopSelf &&
+      nh !== undefined &&
+      nh !== tgt.address &&
+      nh.includes(":") === isV6(prefix) &&
+      tgt.sharedSubnets.some((s) => inSubnet(nh, s));
+    if (!thirdParty) {
+      const self = selfAddress(prefix, tgt);
+      if (self === undefined) return null;
+      r.nextHop = self;
+    }
     delete r.nextHopLinkLocal;
     return r;
   }

@@ -74,6 +74,10 @@ class PeerState implements ExportSource, ExportTarget {
   routerId = "0.0.0.0";
   routerIdNum = 0;
   localAddress: { ipv4?: string; ipv6?: string } = {};
+  sharedSubnets: readonly string[] = [];
+  get address(): string {
+    return this.cfg.address;
+  }
   families: readonly Family[] = [];
   /** prefixes accepted after import policy, per family [v4, v6] */
   readonly accepted = [0, 0];
@@ -290,6 +294,7 @@ export class Rib {
     p.routerId = s.routerId;
     p.routerIdNum = ipv4ToNumber(s.routerId);
     p.localAddress = s.localAddress;
+    p.sharedSubnets = s.sharedSubnets ?? [];
     p.families = s.families;
     p.adjOut.forEach((set) => this.attrs.unref(set));
     p.adjOut.clear();

@@ -56,6 +56,13 @@ export interface PeerSession {
   routerId: string;
   /** our local address on this session per family, used as NEXT_HOP when we are next hop */
   localAddress: { ipv4?: string; ipv6?: string };
+  /**
+   * Subnets ("192.0.2.0/24", "2001:db8::/64") of the link we share with an
+   * external peer. A route whose NEXT_HOP lies in one of them keeps that next
+   * hop toward the peer (RFC 4271 §5.1.3, "third party" next hop) unless
+   * next-hop-self is configured. Absent: always next hop self to eBGP peers.
+   */
+  sharedSubnets?: readonly string[];
   /** AFI/SAFIs negotiated (both advertised Multiprotocol) */
   families: readonly Family[];
 }

@@ -173,6 +173,30 @@ describe("eBGP export rules (RFC 4271 §5.1)", () => {
     expect(a.nextHop).toBe("192.0.2.1");
   });
 
+  it("third-party next hop (§5.1.3): kept when on a subnet shared with the peer, unless next-hop-self", () => {
+    const rib = mkRib();
+    addUp(rib, { address: E1, asn: 65002 });
+    const session = (sharedSubnets: string[]) => ({
+      routerId: E2,
+      localAddress: { ipv4: "192.0.2.1" },
+      families: [V4],
+      sharedSubnets,
+    });
+    rib.addPeer({ id: E2, address: E2, asn: 65003 });
+    rib.peerUp(E2, session(["192.0.2.0/24"]));
+    rib.addPeer({ id: "192.0.2.4", address: "192.0.2.4", asn: 65004, nextHopSelf: true });
+    rib.peerUp("192.0.2.4", session(["192.0.2.0/24"]));
+    rib.addPeer({ id: "198.51.100.5", address: "198.51.100.5", asn: 65005 });
+    rib.peerUp("198.51.100.5", session(["198.51.100.0/24"]));
+    rib.update(E1, announce([P], attrs(E1, [65002])), 1);
+    rib.update(E1, announce(["10.98.0.0/24"], attrs(E2, [65002])), 1); // next hop is E2 itself
+    const { out } = rib.takeChanges();
+    expect(announced(out, E2)!.nextHop).toBe(E1); // E1 is on E2's subnet: passed on
+    expect(announced(out, "192.0.2.4")!.nextHop).toBe("192.0.2.1"); // next-hop-self wins
+    expect(announced(out, "198.51.100.5")!.nextHop).toBe("192.0.2.1"); // not a shared subnet
+    expect(announced(out, E2, "10.98.0.0/24")!.nextHop).toBe("192.0.2.1"); // never the peer's own address
+  });
+
   it("a MED set by our export filter is sent", () => {
     const rib = mkRib();
     addUp(rib, { address: E1, asn: 65002 });
