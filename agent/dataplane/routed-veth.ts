@@ -1,0 +1,109 @@
+/**
+ * The routed veth, planned as data (pure): which `ip -batch` lines run in the
+ * node namespace, which sysctls are written for the host end, and which
+ * `ip -batch` lines run inside the pod namespace. No bridge: the host end has
+ * no address of its own; the pod reaches everything through
+ *   - IPv4: a default route via 169.254.1.1, answered by proxy ARP on the
+ *     host veth (RFC 1027), so the host's veth MAC is the next hop;
+ *   - IPv6: a default route via the host veth's link-local address, which is
+ *     fixed (the host veth MAC is ee:ee:ee:ee:ee:ee, so its EUI-64 link-local,
+ *     RFC 4291 §2.5.1, is fe80::ecee:eeff:feee:eeee) and thus known before
+ *     the link exists: the pod's commands need no read-back.
+ * The node routes each pod address to its veth (/32, /128, proto trellis).
+ *
+ * Order matters for speed: the host end's accept_dad=0 must be written
+ * before the pod end comes up, because the kernel creates the host's
+ * link-local only when the veth gets carrier (both ends up); with DAD it
+ * would stay "tentative" for about a second and IPv6 would not work yet.
+ */
+import { createHash } from "node:crypto";
+
+export const TRELLIS_ROUTE_PROTO = 201;
+export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
+export const V4_GATEWAY = "169.254.1.1";
+export const V6_GATEWAY = "fe80::ecee:eeff:feee:eeee";
+
+export interface VethSpec {
+  hostIf: string;
+  podIf: string;
+  /** Pod network namespace path (CNI_NETNS). */
+  netns: string;
+  mtu: number;
+  podMac: string;
+  /** Pod addresses, e.g. "10.244.0.5/32", "fd00::5/128". */
+  addresses: readonly string[];
+}
+
+export interface VethPlan {
+  host: string[];
+  sysctls: [path: string, value: string][];
+  pod: string[];
+}
+
+export function isV6(cidrOrIp: string): boolean {
+  return cidrOrIp.includes(":");
+}
+
+/** The pod's addresses as host routes: always /32 and /128 (routed, no subnet). */
+export function hostPrefix(address: string): string {
+  const ip = address.split("/")[0] ?? address;
+  return `${ip}/${isV6(ip) ? 128 : 32}`;
+}
+
+/** A locally administered unicast MAC from an IPv4 address (0a:58:a:b:c:d) or a hash. */
+export function podMac(addresses: readonly string[], seed: string): string {
+  const v4 = addresses.find((a) => !isV6(a));
+  if (v4 !== undefined) {
+    const octets = (v4.split("/")[0] ?? "").split(".").map((o) => Number(o).toString(16).padStart(2, "0"));
+    return ["0a", "58", ...octets].join(":");
+  }
+  const h = createHash("sha1").update(seed).digest();
+  return ["0a", "58", ...[0, 1, 2, 3].map((i) => h.readUInt8(i).toString(16).padStart(2, "0"))].join(":");
+}
+
+export function planAdd(s: VethSpec): VethPlan {
+  const host = [
+    `link add ${s.hostIf} mtu ${s.mtu} address ${HOST_VETH_MAC} type veth peer name ${s.podIf} mtu ${s.mtu} address ${s.podMac} netns ${s.netns}`,
+    `link set ${s.hostIf} up`,
+    ...s.addresses.map(
+      (a) =>
+        `route replace ${hostPrefix(a)} dev ${s.hostIf} proto ${TRELLIS_ROUTE_PROTO}${isV6(a) ? "" : " scope link"}`,
+    ),
+  ];
+  const conf4 = `/proc/sys/net/ipv4/conf/${s.hostIf}`;
+  const conf6 = `/proc/sys/net/ipv6/conf/${s.hostIf}`;
+  const sysctls: [string, string][] = [
+    // Answer ARP for 169.254.1.1 (any address the node can route) with our MAC.
+    [`${conf4}/proxy_arp`, "1"],
+    // Reply at once: the default proxy_delay holds replies up to 0.8 s.
+    [`/proc/sys/net/ipv4/neigh/${s.hostIf}/proxy_delay`, "0"],
+    // The pod's source addresses are routed via this veth, but be explicit:
+    // a strict reverse-path filter inherited from "default" would drop them.
+    [`${conf4}/rp_filter`, "0"],
+    [`${conf6}/accept_dad`, "0"],
+    [`${conf6}/proxy_ndp`, "1"],
+    // Never take a router advertisement from a pod.
+    [`${conf6}/accept_ra`, "0"],
+  ];
+  const pod: string[] = [];
+  for (const a of s.addresses) {
+    pod.push(isV6(a) ? `addr add ${hostPrefix(a)} dev ${s.podIf} nodad` : `addr add ${hostPrefix(a)} dev ${s.podIf}`);
+  }
+  pod.push(`link set ${s.podIf} up`);
+  if (s.addresses.some((a) => !isV6(a))) {
+    pod.push(`route add ${V4_GATEWAY} dev ${s.podIf} scope link`);
+    pod.push(`route add default via ${V4_GATEWAY} dev ${s.podIf}`);
+  }
+  if (s.addresses.some((a) => isV6(a))) {
+    pod.push(`route add ::/0 via ${V6_GATEWAY} dev ${s.podIf}`);
+  }
+  return { host, sysctls, pod };
+}
+
+/** The routes the pod gets, in CNI result form. */
+export function podRoutes(addresses: readonly string[]): { dst: string; gw: string }[] {
+  const out: { dst: string; gw: string }[] = [];
+  if (addresses.some((a) => !isV6(a))) out.push({ dst: "0.0.0.0/0", gw: V4_GATEWAY });
+  if (addresses.some((a) => isV6(a))) out.push({ dst: "::/0", gw: V6_GATEWAY });
+  return out;
+}
