@@ -42,6 +42,8 @@ export interface BackendOptions {
   defaultMtu: number;
   /** Called after the set of pods on this node changed (route/policy sync hooks). */
   onAttachmentsChanged?: () => void;
+  /** Counts addresses released by GC (metrics). */
+  onGcReleased?: (n: number) => void;
 }
 
 function k8sOf(req: AttachmentRequest): { namespace: string; pod: string } | undefined {
@@ -232,6 +234,7 @@ export class TrellisBackend implements CniBackend {
     try {
       const n = await this.o.ipam.release(stale.map((a) => a.handle));
       if (n > 0) this.o.log.info({ released: n }, "GC released stale allocations");
+      this.o.onGcReleased?.(n);
     } catch (e) {
       throw toCni(e);
     }
