@@ -134,6 +134,7 @@ export class TestBed {
       port: 0,
       unixSocket: this.apiSocket,
       crdDirs: [join(ROOT, "crds/manifests")],
+      logLevel: "error",
     });
     this.kubeconfig = join(this.dir, "kubeconfig");
     this.nodeKubeconfig = join(this.dir, "node-kubeconfig");
@@ -141,7 +142,7 @@ export class TestBed {
       JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: "t", cluster: { server } }],
+        clusters: [{ name: "t", cluster: { server, "insecure-skip-tls-verify": true } }],
         users: [{ name: "t", user: {} }],
         contexts: [{ name: "t", context: { cluster: "t", user: "t" } }],
         "current-context": "t",

@@ -99,7 +99,8 @@ describe("IPAM over the API server", () => {
   });
 
   it("retries after a 409: a stale cache loses the compare-and-swap and is re-read", async () => {
-    const s1 = service("node-d", () => pools);
+    const w1 = new Map<string, number>();
+    const s1 = service("node-d", () => pools, w1);
     await s1.load();
     const first = await s1.allocate(req("d1.eth0", { 4: ["batch"] }));
     // A second writer (same node name, separate cache) now changes the block behind s1's back.
@@ -107,7 +108,10 @@ describe("IPAM over the API server", () => {
     await s2.load();
     const second = await s2.allocate(req("d2.eth0", { 4: ["batch"] }));
     // s1's cache is stale: it plans the ordinal s2 took, gets 409, re-reads, re-plans.
+    const before = w1.get("block") ?? 0;
     const third = await s1.allocate(req("d3.eth0", { 4: ["batch"] }));
+    // One write lost to the 409, one won after re-reading.
+    expect((w1.get("block") ?? 0) - before).toBe(2);
     const all = [first[0]?.address, second[0]?.address, third[0]?.address];
     expect(new Set(all).size).toBe(3);
     const stored = await bed.allocations();
