@@ -48,7 +48,9 @@ export interface BackendOptions {
 
 function k8sOf(req: AttachmentRequest): { namespace: string; pod: string } | undefined {
   const { podNamespace, podName } = req.args.k8s;
-  return podNamespace !== undefined && podName !== undefined ? { namespace: podNamespace, pod: podName } : undefined;
+  return podNamespace !== undefined && podName !== undefined
+    ? { namespace: podNamespace, pod: podName }
+    : undefined;
 }
 
 function toCni(e: unknown): CniError {
@@ -64,7 +66,10 @@ export class TrellisBackend implements CniBackend {
 
   private requireReady(): void {
     if (!this.o.cluster.ready()) {
-      throw new CniError(CniCode.TryAgainLater, `trellis agent is not ready: ${this.o.cluster.notReadyReason()}`);
+      throw new CniError(
+        CniCode.TryAgainLater,
+        `trellis agent is not ready: ${this.o.cluster.notReadyReason()}`,
+      );
     }
   }
 
@@ -86,11 +91,14 @@ export class TrellisBackend implements CniBackend {
 
   private async allocate(req: AddRequest): Promise<string[]> {
     const k8s = k8sOf(req);
-    const ipamConf = (isTrellisIpam(req.config.ipam) ? req.config.ipam : { type: TRELLIS_IPAM_TYPE }) as TrellisIpamConfig;
+    const ipamConf = (
+      isTrellisIpam(req.config.ipam) ? req.config.ipam : { type: TRELLIS_IPAM_TYPE }
+    ) as TrellisIpamConfig;
     const podAnn = k8s ? await this.o.cluster.podAnnotations(k8s.namespace, k8s.pod) : {};
     const ns = k8s ? this.o.cluster.namespace(k8s.namespace) : { labels: {}, annotations: {} };
     const fromAnn = poolNamesFromAnnotations(podAnn, ns.annotations);
-    const requested = parseList(podAnn[ANNOTATION_IP_ADDRS]) ??
+    const requested =
+      parseList(podAnn[ANNOTATION_IP_ADDRS]) ??
       (req.config.runtimeConfig?.ips ?? []).map((ip) => ip.split("/")[0] ?? ip);
     const allocated = await this.o.ipam.allocate({
       handle: handleFor(req.containerID, req.ifname),
@@ -118,6 +126,10 @@ export class TrellisBackend implements CniBackend {
     const mtu = req.config.mtu ?? this.o.defaultMtu;
     let addresses: string[];
     let ipamResult: CniResult | undefined;
+    // A repeated ADD for a live attachment gets its own addresses back from
+    // IPAM; the failure that follows (the interface exists) must not free them.
+    const handle = handleFor(req.containerID, req.ifname);
+    const heldBefore = trellisIpam && this.o.ipam.nodeAllocations().some((a) => a.handle === handle);
     try {
       if (trellisIpam) {
         addresses = await this.allocate(req);
@@ -134,12 +146,20 @@ export class TrellisBackend implements CniBackend {
     }
     const mac = req.config.runtimeConfig?.mac ?? podMac(addresses, `${req.containerID}.${req.ifname}`);
     try {
-      await this.o.dataplane.add({ hostIf, podIf: req.ifname, netns: req.netns, mtu, podMac: mac, addresses });
+      await this.o.dataplane.add({
+        hostIf,
+        podIf: req.ifname,
+        netns: req.netns,
+        mtu,
+        podMac: mac,
+        addresses,
+      });
     } catch (e) {
       // Give the addresses back: nothing may stay allocated for a failed ADD.
-      await this.releaseIpam(req).catch((err: unknown) =>
-        this.o.log.warn({ err: String(err), containerID: req.containerID }, "release after failed ADD"),
-      );
+      if (!heldBefore)
+        await this.releaseIpam(req).catch((err: unknown) =>
+          this.o.log.warn({ err: String(err), containerID: req.containerID }, "release after failed ADD"),
+        );
       throw toCni(e);
     }
     this.o.onAttachmentsChanged?.();
@@ -228,7 +248,9 @@ export class TrellisBackend implements CniBackend {
       // A live pod of the same name may own this veth (a newer sandbox): keep it.
       const sameVeth = this.o.ipam
         .nodeAllocations()
-        .some((b) => valid.has(b.handle) && b.namespace === a.namespace && b.pod === a.pod && a.pod !== undefined);
+        .some(
+          (b) => valid.has(b.handle) && b.namespace === a.namespace && b.pod === a.pod && a.pod !== undefined,
+        );
       if (!sameVeth) await this.o.dataplane.del(hostIf).catch(() => undefined);
     }
     try {

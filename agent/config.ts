@@ -31,9 +31,17 @@ export const agentConfigSchema = z.strictObject({
   strictAffinity: z.boolean().default(false),
   /** Leak check: period, and how long a pod must be gone before its address is released. */
   leakCheckIntervalSeconds: z.number().positive().max(86400).default(60),
-  leakGraceSeconds: z.number().min(0).max(86400 * 7).default(300),
+  leakGraceSeconds: z
+    .number()
+    .min(0)
+    .max(86400 * 7)
+    .default(300),
   /** Empty affine blocks are released after this long. */
-  emptyBlockGraceSeconds: z.number().min(0).max(86400 * 7).default(600),
+  emptyBlockGraceSeconds: z
+    .number()
+    .min(0)
+    .max(86400 * 7)
+    .default(600),
   /** CNI requests served at once (more wait in a queue). */
   cniMaxConcurrent: z.number().int().min(1).max(1024).default(64),
   /** Informer restart backoff bounds. */
@@ -92,7 +100,9 @@ export function loadConfig(
     try {
       doc = parseYaml(text);
     } catch (e) {
-      throw new ConfigError(`--config ${flags.config}: not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}`);
+      throw new ConfigError(
+        `--config ${flags.config}: not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}`,
+      );
     }
     if (doc !== null && doc !== undefined) {
       if (typeof doc !== "object" || Array.isArray(doc)) {

@@ -10,7 +10,10 @@ export interface HealthSource {
   metrics(): string;
 }
 
-export async function startHealthServer(address: string, src: HealthSource): Promise<{ server: Server; port: number }> {
+export async function startHealthServer(
+  address: string,
+  src: HealthSource,
+): Promise<{ server: Server; port: number }> {
   const i = address.lastIndexOf(":");
   const host = address.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
   const port = Number(address.slice(i + 1));

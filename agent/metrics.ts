@@ -27,8 +27,13 @@ export function renderAgentMetrics(g: AgentGauges): string {
   l.push(`trellis_ipam_leak_releases_total ${g.leakReleases}`);
   family("trellis_ipam_gc_releases_total", "counter", "Addresses released by CNI GC.");
   l.push(`trellis_ipam_gc_releases_total ${g.gcReleases}`);
-  family("trellis_informer_restarts_total", "counter", "Informer (list+watch) restarts after an error, by resource.");
-  for (const [k, v] of [...g.informerRestarts].sort()) l.push(`trellis_informer_restarts_total{resource="${k}"} ${v}`);
+  family(
+    "trellis_informer_restarts_total",
+    "counter",
+    "Informer (list+watch) restarts after an error, by resource.",
+  );
+  for (const [k, v] of [...g.informerRestarts].sort())
+    l.push(`trellis_informer_restarts_total{resource="${k}"} ${v}`);
   family("trellis_agent_ready", "gauge", "1 once the first full sync is done and the CNI server is up.");
   l.push(`trellis_agent_ready ${g.ready ? 1 : 0}`);
   return l.join("\n") + "\n";

@@ -173,7 +173,12 @@ export class NodeAgent {
     const custom = this.kc.makeApiClient(CustomObjectsApi);
     const nodeSel = `metadata.name=${cfg.nodeName}`;
     const podSel = `spec.nodeName=${cfg.nodeName}`;
-    this.nodeInf = this.informer("nodes", "/api/v1/nodes", () => core.listNode({ fieldSelector: nodeSel }), nodeSel);
+    this.nodeInf = this.informer(
+      "nodes",
+      "/api/v1/nodes",
+      () => core.listNode({ fieldSelector: nodeSel }),
+      nodeSel,
+    );
     this.podInf = this.informer(
       "pods",
       "/api/v1/pods",
@@ -181,7 +186,11 @@ export class NodeAgent {
       podSel,
     );
     this.nsInf = this.informer("namespaces", "/api/v1/namespaces", () => core.listNamespace());
-    this.poolInf = this.informer("ippools", `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ippools`, this.custom(custom, "ippools"));
+    this.poolInf = this.informer(
+      "ippools",
+      `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ippools`,
+      this.custom(custom, "ippools"),
+    );
     this.blockInf = this.informer(
       "ipamblocks",
       `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ipamblocks`,
@@ -254,10 +263,16 @@ export class NodeAgent {
       else this.log.warn({ block: b.metadata?.name }, "ignoring malformed IPAMBlock");
     }
     this.poolViews();
-    if (this.deps.skipForwarding !== true) await enableForwarding().catch((e: unknown) => this.log.warn({ err: String(e) }, "forwarding sysctls"));
-    await this.ipam.repairAffinities().catch((e: unknown) => this.log.warn({ err: String(e) }, "affinity repair"));
+    if (this.deps.skipForwarding !== true)
+      await enableForwarding().catch((e: unknown) => this.log.warn({ err: String(e) }, "forwarding sysctls"));
+    await this.ipam
+      .repairAffinities()
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "affinity repair"));
     this.synced = true;
-    this.log.info({ node: this.cfg.nodeName, blocks: this.ipam.affineBlocks().length }, "first sync done; ready");
+    this.log.info(
+      { node: this.cfg.nodeName, blocks: this.ipam.affineBlocks().length },
+      "first sync done; ready",
+    );
     this.scheduleBlackholes();
     const every = this.cfg.leakCheckIntervalSeconds * 1000;
     this.timers.push(setInterval(() => void this.housekeeping(), every).unref());
@@ -282,7 +297,13 @@ export class NodeAgent {
     try {
       const now = this.now();
       const podExists = (ns: string, pod: string): boolean => this.podInf.get(pod, ns) !== undefined;
-      const lc = leakCheck(this.missingSince, this.ipam.nodeAllocations(), podExists, now, this.cfg.leakGraceSeconds * 1000);
+      const lc = leakCheck(
+        this.missingSince,
+        this.ipam.nodeAllocations(),
+        podExists,
+        now,
+        this.cfg.leakGraceSeconds * 1000,
+      );
       this.missingSince = lc.missingSince;
       if (lc.release.length > 0) {
         const n = await this.ipam.release(lc.release);

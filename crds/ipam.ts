@@ -47,7 +47,8 @@ export function parseIp(text: string): { family: IpFamily; value: bigint } | und
   const headGroups = head === "" ? [] : head.split(":");
   const restGroups = rest === undefined || rest === "" ? [] : rest.split(":");
   const missing = 8 - headGroups.length - restGroups.length;
-  const groups = rest === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...restGroups];
+  const groups =
+    rest === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...restGroups];
   let v = 0n;
   for (const g of groups) v = (v << 16n) | BigInt(parseInt(g, 16));
   return { family: 6, value: v };
@@ -63,7 +64,7 @@ export function formatIp(family: IpFamily, value: bigint): string {
   // RFC 5952 §4.2: compress the longest run (>= 2) of zero groups, the first on a tie.
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -178,7 +179,10 @@ export function parseSelector(text: string): SelectorTerm[] | string {
   return terms;
 }
 
-export function selectorMatches(terms: readonly SelectorTerm[], labels: Readonly<Record<string, string>>): boolean {
+export function selectorMatches(
+  terms: readonly SelectorTerm[],
+  labels: Readonly<Record<string, string>>,
+): boolean {
   return terms.every((t) => {
     const v = labels[t.key];
     switch (t.op) {

@@ -6,9 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { CniCode, CniError } from "../../cni/error.js";
 import { ipJson, runIp, runIpBatch } from "./ip-exec.js";
-import {
-  HOST_VETH_PREFIX,
-} from "./veth-name.js";
+import { HOST_VETH_PREFIX } from "./veth-name.js";
 import {
   TRELLIS_ROUTE_PROTO,
   V4_GATEWAY,
@@ -72,7 +70,9 @@ export class RoutedVethDataplane {
       if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.stderr}`);
     } catch (e) {
       await runIp(["link", "del", s.hostIf]);
-      throw e instanceof CniError ? e : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
+      throw e instanceof CniError
+        ? e
+        : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
     }
   }
 
@@ -89,7 +89,13 @@ export class RoutedVethDataplane {
    * the link, addresses and routes must match what ADD made. Returns the
    * list of drifts (empty when all is well).
    */
-  async check(s: { hostIf: string; podIf: string; netns: string; mtu: number; addresses: readonly string[] }): Promise<string[]> {
+  async check(s: {
+    hostIf: string;
+    podIf: string;
+    netns: string;
+    mtu: number;
+    addresses: readonly string[];
+  }): Promise<string[]> {
     const drift: string[] = [];
     const [hostLink, podLinks, hostR4, hostR6, podR4, podR6] = await Promise.all([
       ipJson<IpLink>(["link", "show", "dev", s.hostIf]),
@@ -100,26 +106,39 @@ export class RoutedVethDataplane {
       ipJson<IpRoute>(["-6", "route", "show"], s.netns),
     ]);
     if (!Array.isArray(hostLink) || hostLink.length === 0) return [`host interface ${s.hostIf} is missing`];
-    if (!Array.isArray(podLinks) || podLinks.length === 0) return [`interface ${s.podIf} is missing in ${s.netns}`];
+    if (!Array.isArray(podLinks) || podLinks.length === 0)
+      return [`interface ${s.podIf} is missing in ${s.netns}`];
     const hl = hostLink[0];
     const pl = podLinks[0];
     if (hl?.flags?.includes("UP") !== true) drift.push(`host interface ${s.hostIf} is down`);
     if (pl?.flags?.includes("UP") !== true) drift.push(`interface ${s.podIf} is down`);
     if (hl?.mtu !== s.mtu) drift.push(`host interface MTU is ${hl?.mtu} (want ${s.mtu})`);
     if (pl?.mtu !== s.mtu) drift.push(`${s.podIf} MTU is ${pl?.mtu} (want ${s.mtu})`);
-    const have = new Set((pl?.addr_info ?? []).filter((a) => a.family === "inet" || !a.local.startsWith("fe80")).map((a) => `${a.local}/${a.prefixlen}`));
-    for (const a of s.addresses) if (!have.delete(hostPrefix(a))) drift.push(`address ${hostPrefix(a)} is missing on ${s.podIf}`);
+    const have = new Set(
+      (pl?.addr_info ?? [])
+        .filter((a) => a.family === "inet" || !a.local.startsWith("fe80"))
+        .map((a) => `${a.local}/${a.prefixlen}`),
+    );
+    for (const a of s.addresses)
+      if (!have.delete(hostPrefix(a))) drift.push(`address ${hostPrefix(a)} is missing on ${s.podIf}`);
     for (const extra of have) drift.push(`unexpected address ${extra} on ${s.podIf}`);
     const hostRoutes = [...(Array.isArray(hostR4) ? hostR4 : []), ...(Array.isArray(hostR6) ? hostR6 : [])];
     for (const a of s.addresses) {
       const ip = hostPrefix(a).split("/")[0];
-      if (!hostRoutes.some((r) => r.dst === ip || r.dst === hostPrefix(a))) drift.push(`host route ${hostPrefix(a)} dev ${s.hostIf} is missing`);
+      if (!hostRoutes.some((r) => r.dst === ip || r.dst === hostPrefix(a)))
+        drift.push(`host route ${hostPrefix(a)} dev ${s.hostIf} is missing`);
     }
     const podRoutes = [...(Array.isArray(podR4) ? podR4 : []), ...(Array.isArray(podR6) ? podR6 : [])];
-    if (s.addresses.some((a) => !isV6(a)) && !podRoutes.some((r) => r.dst === "default" && r.gateway === V4_GATEWAY)) {
+    if (
+      s.addresses.some((a) => !isV6(a)) &&
+      !podRoutes.some((r) => r.dst === "default" && r.gateway === V4_GATEWAY)
+    ) {
       drift.push(`default route via ${V4_GATEWAY} is missing in the pod`);
     }
-    if (s.addresses.some((a) => isV6(a)) && !podRoutes.some((r) => r.dst === "default" && r.gateway === V6_GATEWAY)) {
+    if (
+      s.addresses.some((a) => isV6(a)) &&
+      !podRoutes.some((r) => r.dst === "default" && r.gateway === V6_GATEWAY)
+    ) {
       drift.push(`default route via ${V6_GATEWAY} is missing in the pod`);
     }
     return drift;

@@ -16,11 +16,16 @@ export interface IpExit {
 const IP = process.env["TRELLIS_IP_BIN"] ?? "ip";
 const NSENTER = process.env["TRELLIS_NSENTER_BIN"] ?? "nsenter";
 
-export function runIp(args: readonly string[], opts: { netns?: string; stdin?: string } = {}): Promise<IpExit> {
+export function runIp(
+  args: readonly string[],
+  opts: { netns?: string; stdin?: string } = {},
+): Promise<IpExit> {
   const [file, argv] =
     opts.netns !== undefined ? [NSENTER, [`--net=${opts.netns}`, IP, ...args]] : [IP, [...args]];
   return new Promise((resolve) => {
-    const child = spawn(file, argv, { stdio: [opts.stdin !== undefined ? "pipe" : "ignore", "pipe", "pipe"] });
+    const child = spawn(file, argv, {
+      stdio: [opts.stdin !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout?.setEncoding("utf8").on("data", (c: string) => (out += c));
@@ -40,7 +45,10 @@ export function runIp(args: readonly string[], opts: { netns?: string; stdin?: s
 
 /** Runs `ip -batch -` with the given lines; the first failing line's error is in stderr. */
 export function runIpBatch(lines: readonly string[], netns?: string): Promise<IpExit> {
-  return runIp(["-batch", "-"], { ...(netns !== undefined ? { netns } : {}), stdin: lines.join("\n") + "\n" });
+  return runIp(["-batch", "-"], {
+    ...(netns !== undefined ? { netns } : {}),
+    stdin: lines.join("\n") + "\n",
+  });
 }
 
 /** Runs an `ip -j …` query and parses its JSON (an empty answer is []). */

@@ -87,7 +87,9 @@ export function planAdd(s: VethSpec): VethPlan {
   ];
   const pod: string[] = [];
   for (const a of s.addresses) {
-    pod.push(isV6(a) ? `addr add ${hostPrefix(a)} dev ${s.podIf} nodad` : `addr add ${hostPrefix(a)} dev ${s.podIf}`);
+    pod.push(
+      isV6(a) ? `addr add ${hostPrefix(a)} dev ${s.podIf} nodad` : `addr add ${hostPrefix(a)} dev ${s.podIf}`,
+    );
   }
   pod.push(`link set ${s.podIf} up`);
   if (s.addresses.some((a) => !isV6(a))) {

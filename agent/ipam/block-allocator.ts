@@ -223,7 +223,8 @@ export function planFamily(
   const bad = wanted.find((w) => w.ip === undefined);
   if (bad) return { kind: "error", family, reason: `requested address "${bad.t}" is not an IP address` };
   const mine = wanted.filter((w) => w.ip?.family === family);
-  if (mine.length > 1) return { kind: "error", family, reason: `more than one IPv${family} address requested` };
+  if (mine.length > 1)
+    return { kind: "error", family, reason: `more than one IPv${family} address requested` };
   const specific = mine[0]?.ip;
   if (specific !== undefined) {
     const text = formatIp(family, specific.value);
@@ -236,7 +237,8 @@ export function planFamily(
     }
     const pool = pools.find((p) => cidrContains(p.cidr, family, specific.value));
     if (pool === undefined) return { kind: "error", family, reason: `address ${text} is in no IP pool` };
-    if (pool.disabled) return { kind: "error", family, reason: `address ${text} is in disabled pool ${pool.name}` };
+    if (pool.disabled)
+      return { kind: "error", family, reason: `address ${text} is in disabled pool ${pool.name}` };
     const size = 1n << BigInt(familyBits(family) - pool.blockSize);
     const base = pool.cidr.base + ((specific.value - pool.cidr.base) / size) * size;
     return {
@@ -263,7 +265,8 @@ export function planFamily(
     }
     const claimed = new Set(blocks.map((b) => b.name));
     const next = firstUnclaimedBlock(pool, claimed);
-    if (next !== undefined) return { kind: "claim", family, pool: pool.name, cidr: formatCidr(next), affine: true };
+    if (next !== undefined)
+      return { kind: "claim", family, pool: pool.name, cidr: formatCidr(next), affine: true };
     if (node.strictAffinity || pool.strictAffinity) continue;
     for (const b of ofPool) {
       if (b.node === node.name) continue;
@@ -292,7 +295,8 @@ export function planRequest(
   const err = plans.find((p) => p.kind === "error");
   if (err?.kind === "error") return { error: err.reason };
   const real = plans.filter((p) => p.kind !== "none");
-  if (real.length === 0) return { error: "no enabled IP pool matches this pod (node, namespace or annotations)" };
+  if (real.length === 0)
+    return { error: "no enabled IP pool matches this pod (node, namespace or annotations)" };
   return real;
 }
 

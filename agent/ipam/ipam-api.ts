@@ -31,7 +31,8 @@ export interface IpamApi {
 /** The HTTP status of a client-node error (ApiException.code), if any. */
 export function httpStatus(e: unknown): number | undefined {
   if (typeof e === "object" && e !== null) {
-    const c = (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
+    const c =
+      (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
     if (typeof c === "number") return c;
   }
   return undefined;
@@ -47,7 +48,11 @@ export class KubeIpamApi implements IpamApi {
   }
 
   private async list<T>(plural: string): Promise<T[]> {
-    const r = (await this.api.listClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural })) as {
+    const r = (await this.api.listClusterCustomObject({
+      group: IPAM_GROUP,
+      version: IPAM_VERSION,
+      plural,
+    })) as {
       items?: T[];
     };
     return r.items ?? [];
@@ -55,7 +60,12 @@ export class KubeIpamApi implements IpamApi {
 
   private async get<T>(plural: string, name: string): Promise<T | undefined> {
     try {
-      return (await this.api.getClusterCustomObject({ group: IPAM_GROUP, version: IPAM_VERSION, plural, name })) as T;
+      return (await this.api.getClusterCustomObject({
+        group: IPAM_GROUP,
+        version: IPAM_VERSION,
+        plural,
+        name,
+      })) as T;
     } catch (e) {
       if (httpStatus(e) === 404) return undefined;
       throw e;
@@ -96,7 +106,11 @@ export class KubeIpamApi implements IpamApi {
     }
   }
 
-  private async delete(plural: string, name: string, resourceVersion?: string): Promise<"ok" | "conflict" | "gone"> {
+  private async delete(
+    plural: string,
+    name: string,
+    resourceVersion?: string,
+  ): Promise<"ok" | "conflict" | "gone"> {
     try {
       await this.api.deleteClusterCustomObject({
         group: IPAM_GROUP,

@@ -124,11 +124,27 @@ export function check(s: IpamSnapshot): Finding[] {
       continue;
     }
     if (node !== undefined && !nodes.has(node)) {
-      out.push({ kind: "orphan-block", block: name, message: `block ${b.spec.cidr} is affine to node ${node}, which does not exist` });
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} is affine to node ${node}, which does not exist`,
+      });
     } else if (pool === undefined) {
-      out.push({ kind: "orphan-block", block: name, message: `block ${b.spec.cidr} belongs to pool ${b.spec.pool}, which does not exist` });
-    } else if (poolCidr !== undefined && typeof poolCidr !== "string" && !cidrContains(poolCidr, cidr.family, cidr.base)) {
-      out.push({ kind: "orphan-block", block: name, message: `block ${b.spec.cidr} lies outside its pool ${pool.spec.cidr}` });
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} belongs to pool ${b.spec.pool}, which does not exist`,
+      });
+    } else if (
+      poolCidr !== undefined &&
+      typeof poolCidr !== "string" &&
+      !cidrContains(poolCidr, cidr.family, cidr.base)
+    ) {
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} lies outside its pool ${pool.spec.cidr}`,
+      });
     } else if (node !== undefined && !affinities.has(affinityName(node, b.spec.cidr))) {
       out.push({
         kind: "orphan-block",
@@ -161,15 +177,28 @@ export function check(s: IpamSnapshot): Finding[] {
         });
       } else handleFamilies.set(hf, address);
       const at = a.attributes;
-      const where = at?.namespace !== undefined && at.pod !== undefined ? `${at.namespace}/${at.pod}` : undefined;
+      const where =
+        at?.namespace !== undefined && at.pod !== undefined ? `${at.namespace}/${at.pod}` : undefined;
       if (at?.node !== undefined && !nodes.has(at.node)) {
-        out.push({ kind: "node-missing", block: name, address, handle: a.handle, message: `${address} (${a.handle}) was allocated on node ${at.node}, which does not exist` });
+        out.push({
+          kind: "node-missing",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `${address} (${a.handle}) was allocated on node ${at.node}, which does not exist`,
+        });
         continue;
       }
       if (where === undefined) continue;
       const pod = pods.get(where);
       if (pod === undefined) {
-        out.push({ kind: "pod-missing", block: name, address, handle: a.handle, message: `${address} is held for pod ${where}, which does not exist` });
+        out.push({
+          kind: "pod-missing",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `${address} is held for pod ${where}, which does not exist`,
+        });
       } else if (pod.ips.length > 0 && !pod.ips.includes(address)) {
         out.push({
           kind: "leaked",
@@ -194,7 +223,10 @@ export function check(s: IpamSnapshot): Finding[] {
 }
 
 /** The releases a list of findings asks for, grouped: handles per block, blocks and affinities to delete. */
-export function releasePlan(findings: readonly Finding[], blocks: readonly IPAMBlock[]): {
+export function releasePlan(
+  findings: readonly Finding[],
+  blocks: readonly IPAMBlock[],
+): {
   handles: Map<string, Set<string>>;
   blocks: string[];
   affinities: string[];

@@ -83,7 +83,12 @@ type Op =
       resolve: (a: Allocated[]) => void;
       reject: (e: Error) => void;
     }
-  | { kind: "release"; handles: ReadonlySet<string>; resolve: (n: number) => void; reject: (e: Error) => void }
+  | {
+      kind: "release";
+      handles: ReadonlySet<string>;
+      resolve: (n: number) => void;
+      reject: (e: Error) => void;
+    }
   | { kind: "releaseBlock"; name: string; resolve: (released: boolean) => void; reject: (e: Error) => void };
 
 type AllocOp = Extract<Op, { kind: "alloc" }>;
@@ -285,7 +290,10 @@ export class IpamService {
     const me = this.o.node().name;
     const name = affinityName(me, cidr);
     this.o.onWrite?.("affinity");
-    const r = await this.o.api.createAffinity({ metadata: { name }, spec: { node: me, cidr, state: "confirmed" } });
+    const r = await this.o.api.createAffinity({
+      metadata: { name },
+      spec: { node: me, cidr, state: "confirmed" },
+    });
     if (r !== "exists") return;
     const cur = await this.o.api.getAffinity(name);
     if (cur !== undefined && cur.spec.state !== "confirmed") {
@@ -324,7 +332,9 @@ export class IpamService {
   async repairAffinities(): Promise<void> {
     const me = this.o.node().name;
     const existing = new Set(
-      (await this.o.api.listAffinities()).filter((a) => a.spec.node === me && a.spec.state === "confirmed").map((a) => a.metadata.name),
+      (await this.o.api.listAffinities())
+        .filter((a) => a.spec.node === me && a.spec.state === "confirmed")
+        .map((a) => a.metadata.name),
     );
     for (const b of this.affineBlocks()) {
       if (!existing.has(affinityName(me, b.spec.cidr))) await this.ensureAffinity(b.spec.cidr);
@@ -382,7 +392,9 @@ export class IpamService {
         const me = this.o.node().name;
         for (const p of plans) {
           const v = views.find((x) => x.name === p.block);
-          const already = this.blocks.get(p.block)?.spec.allocations.some((a) => a.ordinal === p.ordinal && a.handle === op.input.handle);
+          const already = this.blocks
+            .get(p.block)
+            ?.spec.allocations.some((a) => a.ordinal === p.ordinal && a.handle === op.input.handle);
           v?.used.set(p.ordinal, op.input.handle);
           if (already === true && !removes.has(op.input.handle)) continue;
           const at = op.input.attributes;
@@ -499,7 +511,11 @@ export class IpamService {
         else if (holder.handle !== add.allocation.handle) conflicts.add(add.op);
       }
       const allocations = [...byOrd.values()].sort((a, b) => a.ordinal - b.ordinal);
-      if (allocations.length === base.spec.allocations.length && conflicts.size === m.adds.size && m.removes.size === 0) {
+      if (
+        allocations.length === base.spec.allocations.length &&
+        conflicts.size === m.adds.size &&
+        m.removes.size === 0
+      ) {
         return conflicts;
       }
       this.o.onWrite?.("block");
@@ -513,7 +529,10 @@ export class IpamService {
         return conflicts;
       }
     }
-    throw new IpamError(`block ${name}: ${this.maxRetries + 1} compare-and-swap attempts lost to other writers`, true);
+    throw new IpamError(
+      `block ${name}: ${this.maxRetries + 1} compare-and-swap attempts lost to other writers`,
+      true,
+    );
   }
 }
 

@@ -5,7 +5,13 @@
  * error schedules a restart with capped exponential backoff and is counted,
  * and `synced` says whether the first full list has been seen.
  */
-import { type KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
 import type { Logger } from "pino";
 
 export interface InformerOptions<T extends KubernetesObject> {

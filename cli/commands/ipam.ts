@@ -55,7 +55,10 @@ async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
       nodes: nodes.items.map((n) => n.metadata?.name ?? ""),
     };
   } catch (e) {
-    throw new CliError(`cannot read IPAM state from the API server: ${e instanceof Error ? e.message : String(e)}`, EXIT_FAILURE);
+    throw new CliError(
+      `cannot read IPAM state from the API server: ${e instanceof Error ? e.message : String(e)}`,
+      EXIT_FAILURE,
+    );
   }
 }
 
@@ -102,36 +105,51 @@ export function registerIpam(program: Command, io: Io): void {
       .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
       .option("-o, --output <format>", "json|table", (v) => parseOutputFormat(v), "table");
 
-  common(ipam.command("show").description("Pools and blocks with their usage")).action(async (o: IpamOpts) => {
-    const u = usage(await snapshot(kubeConfig(o.kubeconfig)));
-    if (o.output === "json") {
-      io.out(formatJson(u));
-      return;
-    }
-    io.out(
-      formatTable(
-        ["pool", "cidr", "block size", "disabled", "blocks", "in use", "capacity"],
-        u.pools.map((p) => [p.name, p.cidr, p.blockSize ?? "default", p.disabled, p.blocks, p.inUse, p.capacity]),
-      ),
-    );
-    io.out("\n");
-    io.out(
-      formatTable(
-        ["block", "cidr", "pool", "node", "in use"],
-        u.blocks.map((b) => [b.name, b.cidr, b.pool, b.node ?? "", `${b.inUse}/${b.size}`]),
-      ),
-    );
-  });
+  common(ipam.command("show").description("Pools and blocks with their usage")).action(
+    async (o: IpamOpts) => {
+      const u = usage(await snapshot(kubeConfig(o.kubeconfig)));
+      if (o.output === "json") {
+        io.out(formatJson(u));
+        return;
+      }
+      io.out(
+        formatTable(
+          ["pool", "cidr", "block size", "disabled", "blocks", "in use", "capacity"],
+          u.pools.map((p) => [
+            p.name,
+            p.cidr,
+            p.blockSize ?? "default",
+            p.disabled,
+            p.blocks,
+            p.inUse,
+            p.capacity,
+          ]),
+        ),
+      );
+      io.out("\n");
+      io.out(
+        formatTable(
+          ["block", "cidr", "pool", "node", "in use"],
+          u.blocks.map((b) => [b.name, b.cidr, b.pool, b.node ?? "", `${b.inUse}/${b.size}`]),
+        ),
+      );
+    },
+  );
 
   common(
-    ipam.command("check").description("Find leaked allocations, addresses of missing pods, duplicates and orphan blocks"),
+    ipam
+      .command("check")
+      .description("Find leaked allocations, addresses of missing pods, duplicates and orphan blocks"),
   ).action(async (o: IpamOpts) => {
     const findings = check(await snapshot(kubeConfig(o.kubeconfig)));
     if (o.output === "json") io.out(formatJson({ findings }));
     else if (findings.length === 0) io.out("no problems found\n");
     else io.out(findingsTable(findings));
     if (findings.length > 0) {
-      throw new CliError(`${findings.length} problem(s) found; \`trellisctl ipam release\` frees them`, EXIT_FAILURE);
+      throw new CliError(
+        `${findings.length} problem(s) found; \`trellisctl ipam release\` frees them`,
+        EXIT_FAILURE,
+      );
     }
   });
 
@@ -142,7 +160,8 @@ export function registerIpam(program: Command, io: Io): void {
       const snap = await snapshot(kc);
       const findings = check(snap);
       if (findings.length === 0) {
-        if (o.output === "json") io.out(formatJson({ findings: [], released: 0, blocksDeleted: [], affinitiesDeleted: [] }));
+        if (o.output === "json")
+          io.out(formatJson({ findings: [], released: 0, blocksDeleted: [], affinitiesDeleted: [] }));
         else io.out("no problems found; nothing to release\n");
         return;
       }

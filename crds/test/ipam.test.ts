@@ -15,14 +15,26 @@ const root = new URL("../../..", import.meta.url);
 
 describe("IPPool validation", () => {
   it.each([
-    ["host bits set", { cidr: "10.244.0.1/16" }, /spec.cidr: host bits are set in 10.244.0.1\/16 \(the network is 10.244.0.0\/16\)/],
+    [
+      "host bits set",
+      { cidr: "10.244.0.1/16" },
+      /spec.cidr: host bits are set in 10.244.0.1\/16 \(the network is 10.244.0.0\/16\)/,
+    ],
     ["not an address", { cidr: "10.244.0/16" }, /is not an IPv4 or IPv6 address/],
     ["no prefix", { cidr: "10.244.0.0" }, /has no prefix length/],
     ["prefix too long", { cidr: "10.0.0.0/33" }, /exceeds 32/],
-    ["v4 block size out of range", { cidr: "10.0.0.0/8", blockSize: 19 }, /spec.blockSize: block size \/19 is outside 20..32 for an IPv4 pool/],
+    [
+      "v4 block size out of range",
+      { cidr: "10.0.0.0/8", blockSize: 19 },
+      /spec.blockSize: block size \/19 is outside 20..32 for an IPv4 pool/,
+    ],
     ["v6 block size out of range", { cidr: "fd00::/48", blockSize: 64 }, /outside 116..128 for an IPv6 pool/],
     ["block larger than the pool", { cidr: "10.0.0.0/28", blockSize: 26 }, /larger than the pool/],
-    ["bad selector", { cidr: "10.0.0.0/16", nodeSelector: "a in b" }, /nodeSelector: cannot parse selector term/],
+    [
+      "bad selector",
+      { cidr: "10.0.0.0/16", nodeSelector: "a in b" },
+      /nodeSelector: cannot parse selector term/,
+    ],
     ["unknown field", { cidr: "10.0.0.0/16", blokSize: 26 }, /blokSize/],
   ])("rejects %s with the reason", (_n, spec, re) => {
     const r = validatePool({ metadata: { name: "p" }, spec });
@@ -32,7 +44,9 @@ describe("IPPool validation", () => {
 
   it("accepts a dual-stack pair with default block sizes", () => {
     expect(validatePool({ metadata: { name: "v4" }, spec: { cidr: "10.244.0.0/16" } }).ok).toBe(true);
-    expect(validatePool({ metadata: { name: "v6" }, spec: { cidr: "fd00:244::/56", blockSize: 122 } }).ok).toBe(true);
+    expect(
+      validatePool({ metadata: { name: "v6" }, spec: { cidr: "fd00:244::/56", blockSize: 122 } }).ok,
+    ).toBe(true);
   });
 });
 
@@ -51,7 +65,11 @@ describe("addresses", () => {
   it("names blocks injectively after their CIDR", () => {
     expect(blockName("10.244.0.64/26")).toBe("10-244-0-64-26");
     expect(blockName("fd00::40/122")).toBe("fd00--40-122");
-    expect(parseCidr("fd00::40/122")).toEqual({ family: 6, base: 0xfd000000000000000000000000000040n, prefix: 122 });
+    expect(parseCidr("fd00::40/122")).toEqual({
+      family: 6,
+      base: 0xfd000000000000000000000000000040n,
+      prefix: 122,
+    });
   });
 });
 
@@ -75,15 +93,18 @@ describe("label selectors", () => {
 });
 
 describe("CRD manifests", () => {
-  it.each(["ippools", "ipamblocks", "blockaffinities"])("%s.trellis.dev is a v1alpha1 CRD of trellis.dev", (plural) => {
-    const doc = parse(readFileSync(new URL(`crds/manifests/${plural}.trellis.dev.yaml`, root), "utf8")) as {
-      kind: string;
-      spec: { group: string; names: { plural: string }; versions: { name: string; schema: unknown }[] };
-    };
-    expect(doc.kind).toBe("CustomResourceDefinition");
-    expect(doc.spec.group).toBe("trellis.dev");
-    expect(doc.spec.names.plural).toBe(plural);
-    expect(doc.spec.versions[0]?.name).toBe("v1alpha1");
-    expect(doc.spec.versions[0]?.schema).toBeDefined();
-  });
+  it.each(["ippools", "ipamblocks", "blockaffinities"])(
+    "%s.trellis.dev is a v1alpha1 CRD of trellis.dev",
+    (plural) => {
+      const doc = parse(readFileSync(new URL(`crds/manifests/${plural}.trellis.dev.yaml`, root), "utf8")) as {
+        kind: string;
+        spec: { group: string; names: { plural: string }; versions: { name: string; schema: unknown }[] };
+      };
+      expect(doc.kind).toBe("CustomResourceDefinition");
+      expect(doc.spec.group).toBe("trellis.dev");
+      expect(doc.spec.names.plural).toBe(plural);
+      expect(doc.spec.versions[0]?.name).toBe("v1alpha1");
+      expect(doc.spec.versions[0]?.schema).toBeDefined();
+    },
+  );
 });

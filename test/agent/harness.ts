@@ -30,7 +30,9 @@ export async function sh(cmd: string, args: readonly string[], input?: string): 
       let err = "";
       c.stdout.on("data", (d: Buffer) => (out += d.toString()));
       c.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")}: ${err}`))));
+      c.on("close", (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")}: ${err}`)),
+      );
       c.stdin.end(input);
     });
   }
@@ -72,7 +74,10 @@ export function cniSocket(socket: string, c: CniCall): Promise<CniAnswer> {
     s.on("end", () => {
       const r = decodeReply(Buffer.concat(chunks));
       if (r === undefined) return reject(new Error("bad reply frame"));
-      resolve({ exitCode: r.exitCode, json: r.stdout.trim() === "" ? {} : (JSON.parse(r.stdout) as Record<string, unknown>) });
+      resolve({
+        exitCode: r.exitCode,
+        json: r.stdout.trim() === "" ? {} : (JSON.parse(r.stdout) as Record<string, unknown>),
+      });
     });
     s.write(encodeRequest({ env: envOf(c), stdin: Buffer.from(JSON.stringify(c.config)) }));
   });
@@ -85,7 +90,12 @@ export function cniShim(c: CniCall, extraEnv: Record<string, string> = {}): Prom
     let out = "";
     p.stdout.on("data", (d: Buffer) => (out += d.toString()));
     p.on("error", reject);
-    p.on("close", (code) => resolve({ exitCode: code ?? -1, json: out.trim() === "" ? {} : (JSON.parse(out) as Record<string, unknown>) }));
+    p.on("close", (code) =>
+      resolve({
+        exitCode: code ?? -1,
+        json: out.trim() === "" ? {} : (JSON.parse(out) as Record<string, unknown>),
+      }),
+    );
     p.stdin.end(JSON.stringify(c.config));
   });
 }
@@ -169,7 +179,11 @@ export class TestBed {
   }
 
   async list(plural: string): Promise<{ metadata: { name: string }; spec: Record<string, unknown> }[]> {
-    const r = (await this.custom.listClusterCustomObject({ group: "trellis.dev", version: "v1alpha1", plural })) as {
+    const r = (await this.custom.listClusterCustomObject({
+      group: "trellis.dev",
+      version: "v1alpha1",
+      plural,
+    })) as {
       items: { metadata: { name: string }; spec: Record<string, unknown> }[];
     };
     return r.items;
@@ -182,9 +196,17 @@ export class TestBed {
     for (const b of await this.list("ipamblocks")) {
       const c = parseCidr(b.spec["cidr"] as string);
       if (typeof c === "string") continue;
-      for (const a of b.spec["allocations"] as { ordinal: number; handle: string; attributes?: { node?: string } }[]) {
+      for (const a of b.spec["allocations"] as {
+        ordinal: number;
+        handle: string;
+        attributes?: { node?: string };
+      }[]) {
         const addr = formatIp(c.family, c.base + BigInt(a.ordinal));
-        out.set(addr, { handle: a.handle, block: b.metadata.name, ...(a.attributes?.node ? { node: a.attributes.node } : {}) });
+        out.set(addr, {
+          handle: a.handle,
+          block: b.metadata.name,
+          ...(a.attributes?.node ? { node: a.attributes.node } : {}),
+        });
       }
     }
     return out;
@@ -203,7 +225,8 @@ export class TestBed {
   async delNetns(names: readonly string[]): Promise<void> {
     const existing = names.filter((n) => existsSync(`/var/run/netns/${n}`));
     for (const n of names) this.netnses.delete(n);
-    if (existing.length > 0) await sh("ip", ["-force", "-batch", "-"], existing.map((n) => `netns del ${n}`).join("\n") + "\n");
+    if (existing.length > 0)
+      await sh("ip", ["-force", "-batch", "-"], existing.map((n) => `netns del ${n}`).join("\n") + "\n");
   }
 
   /**
@@ -216,24 +239,37 @@ export class TestBed {
     const up = this.netnsName(`u${i}`);
     await this.addNetns([ns, up]);
     const ifn = `tA${this.token}v${i}`;
-    await sh("ip", ["-n", ns, "-batch", "-"], [
-      "link set lo up",
-      `link add ${ifn} type veth peer name ${ifn}p netns ${up}`,
-      `addr add 10.250.${i}.2/24 dev ${ifn}`,
-      `addr add fd00:250:${i}::2/64 dev ${ifn} nodad`,
-      `link set ${ifn} up`,
-      `route add default via 10.250.${i}.1`,
-      `route add ::/0 via fd00:250:${i}::1`,
-    ].join("\n") + "\n");
-    await sh("ip", ["-n", up, "-batch", "-"], [
-      "link set lo up",
-      `addr add 10.250.${i}.1/24 dev ${ifn}p`,
-      `addr add fd00:250:${i}::1/64 dev ${ifn}p nodad`,
-      `link set ${ifn}p up`,
-    ].join("\n") + "\n");
+    await sh(
+      "ip",
+      ["-n", ns, "-batch", "-"],
+      [
+        "link set lo up",
+        `link add ${ifn} type veth peer name ${ifn}p netns ${up}`,
+        `addr add 10.250.${i}.2/24 dev ${ifn}`,
+        `addr add fd00:250:${i}::2/64 dev ${ifn} nodad`,
+        `link set ${ifn} up`,
+        `route add default via 10.250.${i}.1`,
+        `route add ::/0 via fd00:250:${i}::1`,
+      ].join("\n") + "\n",
+    );
+    await sh(
+      "ip",
+      ["-n", up, "-batch", "-"],
+      [
+        "link set lo up",
+        `addr add 10.250.${i}.1/24 dev ${ifn}p`,
+        `addr add fd00:250:${i}::1/64 dev ${ifn}p nodad`,
+        `link set ${ifn}p up`,
+      ].join("\n") + "\n",
+    );
     const relay = spawn(
       "nsenter",
-      [`--net=/var/run/netns/${ns}`, "socat", "TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork", `UNIX-CONNECT:${this.apiSocket}`],
+      [
+        `--net=/var/run/netns/${ns}`,
+        "socat",
+        "TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork",
+        `UNIX-CONNECT:${this.apiSocket}`,
+      ],
       { stdio: "ignore" },
     );
     this.procs.push(relay);
@@ -247,7 +283,11 @@ export class TestBed {
     const metricsPort = 19000 + Math.floor(Math.random() * 5000);
     writeFileSync(
       cfgFile,
-      JSON.stringify({ metricsAddress: `127.0.0.1:${metricsPort}`, leakCheckIntervalSeconds: 3600, ...config }),
+      JSON.stringify({
+        metricsAddress: `127.0.0.1:${metricsPort}`,
+        leakCheckIntervalSeconds: 3600,
+        ...config,
+      }),
     );
     const fd = openSync(logFile, "a");
     const proc = spawn(
@@ -279,7 +319,9 @@ export class TestBed {
   async waitReady(a: AgentProc, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await cniSocket(a.socket, { command: "STATUS", config: netconf(a.socket) }).catch(() => undefined);
+      const r = await cniSocket(a.socket, { command: "STATUS", config: netconf(a.socket) }).catch(
+        () => undefined,
+      );
       if (r?.exitCode === 0) return;
       if (a.proc.exitCode !== null) throw new Error(`agent ${a.node} exited with ${a.proc.exitCode}`);
       if (Date.now() > deadline) throw new Error(`agent ${a.node} not ready after ${timeoutMs} ms`);
@@ -289,7 +331,11 @@ export class TestBed {
 
   async httpInNode(netns: string, port: number, path: string): Promise<{ status: number; body: string }> {
     // busybox nc speaks enough HTTP/1.0 for the health endpoints.
-    const out = await sh("nsenter", [`--net=/var/run/netns/${netns}`, "busybox", "nc", "127.0.0.1", String(port)], `GET ${path} HTTP/1.0\r\n\r\n`);
+    const out = await sh(
+      "nsenter",
+      [`--net=/var/run/netns/${netns}`, "busybox", "nc", "127.0.0.1", String(port)],
+      `GET ${path} HTTP/1.0\r\n\r\n`,
+    );
     const status = Number(/^HTTP\/1\.[01] (\d+)/.exec(out)?.[1] ?? 0);
     return { status, body: out.slice(out.indexOf("\r\n\r\n") + 4) };
   }
@@ -314,7 +360,9 @@ export class TestBed {
     }
     await Promise.all(
       this.procs.map((p) =>
-        p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once("exit", () => r())),
+        p.exitCode !== null || p.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((r) => p.once("exit", () => r())),
       ),
     );
     await this.delNetns([...this.netnses]).catch(() => undefined);

@@ -25,7 +25,12 @@ async function poolsNow(api: KubeIpamApi): Promise<PoolView[]> {
   return out;
 }
 
-function service(node: string, pools: () => PoolView[], writes?: Map<string, number>, strict = false): IpamService {
+function service(
+  node: string,
+  pools: () => PoolView[],
+  writes?: Map<string, number>,
+  strict = false,
+): IpamService {
   return new IpamService({
     api: new KubeIpamApi(bed.kc),
     node: () => ({ name: node, labels: {}, strictAffinity: strict }),
@@ -92,7 +97,9 @@ describe("IPAM over the API server", () => {
     const writes = new Map<string, number>();
     const s = service("node-c", () => pools, writes);
     await s.load();
-    const r = await Promise.all(Array.from({ length: 60 }, (_, i) => s.allocate(req(`c${i}.eth0`, { 4: ["batch"] }))));
+    const r = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => s.allocate(req(`c${i}.eth0`, { 4: ["batch"] }))),
+    );
     expect(new Set(r.map((x) => x[0]?.address)).size).toBe(60);
     // One claim (block create) plus a handful of CAS writes, not 60.
     expect(writes.get("block") ?? 0).toBeLessThanOrEqual(6);
@@ -126,7 +133,9 @@ describe("IPAM over the API server", () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => e.allocate(req(`e${i}.eth0`, { 4: ["tiny"] }))));
     const strict = service("node-f", () => pools, undefined, true);
     await strict.load();
-    await expect(strict.allocate(req("f0.eth0", { 4: ["tiny"] }))).rejects.toThrow(/no free IPv4 address in pool\(s\) tiny/);
+    await expect(strict.allocate(req("f0.eth0", { 4: ["tiny"] }))).rejects.toThrow(
+      /no free IPv4 address in pool\(s\) tiny/,
+    );
     const f = service("node-f", () => pools);
     await f.load();
     const got = await f.allocate(req("f1.eth0", { 4: ["tiny"] }));
@@ -185,6 +194,8 @@ describe("IPAM over the API server", () => {
     expect(!v.ok && v.reason).toMatch(/host bits are set in 10\.70\.0\.1\/16/);
     const s = service("node-j", () => pools);
     await s.load();
-    await expect(s.allocate(req("j1.eth0", { 4: ["bad"] }))).rejects.toThrow(/pool "bad" \(from annotation\) does not exist/);
+    await expect(s.allocate(req("j1.eth0", { 4: ["bad"] }))).rejects.toThrow(
+      /pool "bad" \(from annotation\) does not exist/,
+    );
   });
 });

@@ -22,7 +22,12 @@ function pool(name: string, cidr: string, extra: Partial<IPPool["spec"]> = {}): 
   return v;
 }
 
-function block(cidr: string, poolName: string, node: string | undefined, used: [number, string][] = []): BlockView {
+function block(
+  cidr: string,
+  poolName: string,
+  node: string | undefined,
+  used: [number, string][] = [],
+): BlockView {
   const b: IPAMBlock = {
     metadata: { name: cidr.replace(/[^0-9a-z]/g, "-") },
     spec: {
@@ -39,14 +44,26 @@ function block(cidr: string, poolName: string, node: string | undefined, used: [
 
 const nodeA: NodeView = { name: "a", labels: { zone: "z1" }, strictAffinity: false };
 function req(extra: Partial<AllocationRequest> = {}): AllocationRequest {
-  return { handle: "c1.eth0", requestedIps: [], poolNames: { 4: undefined, 6: undefined }, namespaceLabels: {}, ...extra };
+  return {
+    handle: "c1.eth0",
+    requestedIps: [],
+    poolNames: { 4: undefined, 6: undefined },
+    namespaceLabels: {},
+    ...extra,
+  };
 }
 
 describe("block allocator: order of preference", () => {
   const p4 = pool("default-v4", "10.244.0.0/16");
 
   it("takes the lowest free ordinal of this node's affine block first", () => {
-    const blocks = [block("10.244.0.0/26", "default-v4", "a", [[0, "x"], [1, "y"], [3, "z"]])];
+    const blocks = [
+      block("10.244.0.0/26", "default-v4", "a", [
+        [0, "x"],
+        [1, "y"],
+        [3, "z"],
+      ]),
+    ];
     expect(planFamily([p4], blocks, nodeA, req(), 4)).toEqual({
       kind: "assign",
       family: 4,
@@ -65,7 +82,10 @@ describe("block allocator: order of preference", () => {
 
   it("claims the lowest unclaimed block when the affine blocks are full", () => {
     const full = Array.from({ length: 64 }, (_, i) => [i, `h${i}`] as [number, string]);
-    const blocks = [block("10.244.0.0/26", "default-v4", "a", full), block("10.244.0.64/26", "default-v4", "b")];
+    const blocks = [
+      block("10.244.0.0/26", "default-v4", "a", full),
+      block("10.244.0.64/26", "default-v4", "b"),
+    ];
     expect(planFamily([p4], blocks, nodeA, req(), 4)).toEqual({
       kind: "claim",
       family: 4,
@@ -82,14 +102,20 @@ describe("block allocator: order of preference", () => {
 
   it("never plans into another node's block while a free block exists", () => {
     const blocks = [block("10.244.0.0/26", "default-v4", "b")];
-    expect(planFamily([p4], blocks, nodeA, req(), 4)).toMatchObject({ kind: "claim", cidr: "10.244.0.64/26" });
+    expect(planFamily([p4], blocks, nodeA, req(), 4)).toMatchObject({
+      kind: "claim",
+      cidr: "10.244.0.64/26",
+    });
   });
 
   const tiny = pool("tiny", "10.9.0.0/25"); // two /26 blocks
   const fullA = Array.from({ length: 64 }, (_, i) => [i, `a${i}`] as [number, string]);
 
   it("borrows from another node's block when the pool has no free block", () => {
-    const blocks = [block("10.9.0.0/26", "tiny", "a", fullA), block("10.9.0.64/26", "tiny", "b", [[0, "b0"]])];
+    const blocks = [
+      block("10.9.0.0/26", "tiny", "a", fullA),
+      block("10.9.0.64/26", "tiny", "b", [[0, "b0"]]),
+    ];
     expect(planFamily([tiny], blocks, nodeA, req(), 4)).toMatchObject({
       kind: "assign",
       block: "10-9-0-64-26",
@@ -100,7 +126,9 @@ describe("block allocator: order of preference", () => {
 
   it("does not borrow under strict affinity (config or pool)", () => {
     const blocks = [block("10.9.0.0/26", "tiny", "a", fullA), block("10.9.0.64/26", "tiny", "b")];
-    expect(planFamily([tiny], blocks, { ...nodeA, strictAffinity: true }, req(), 4)).toMatchObject({ kind: "error" });
+    expect(planFamily([tiny], blocks, { ...nodeA, strictAffinity: true }, req(), 4)).toMatchObject({
+      kind: "error",
+    });
     const strictPool = pool("tiny", "10.9.0.0/25", { strictAffinity: true });
     expect(planFamily([strictPool], blocks, nodeA, req(), 4)).toMatchObject({ kind: "error" });
   });
@@ -116,7 +144,12 @@ describe("block allocator: order of preference", () => {
   });
 
   it("returns the address a handle already holds (a repeated ADD is idempotent)", () => {
-    const blocks = [block("10.244.0.0/26", "default-v4", "a", [[0, "x"], [5, "c1.eth0"]])];
+    const blocks = [
+      block("10.244.0.0/26", "default-v4", "a", [
+        [0, "x"],
+        [5, "c1.eth0"],
+      ]),
+    ];
     expect(planFamily([p4], blocks, nodeA, req(), 4)).toMatchObject({ kind: "assign", ordinal: 5 });
   });
 
@@ -145,7 +178,10 @@ describe("block allocator: pool choice", () => {
   });
 
   it("a nodeSelector admits the nodes it selects", () => {
-    expect(names(eligiblePools(pools, { ...nodeA, labels: { zone: "z2" } }, req(), 4))).toEqual(["a-v4", "c-v4"]);
+    expect(names(eligiblePools(pools, { ...nodeA, labels: { zone: "z2" } }, req(), 4))).toEqual([
+      "a-v4",
+      "c-v4",
+    ]);
   });
 
   it("annotation pool names are used in their order, ignoring selectors", () => {
@@ -154,13 +190,20 @@ describe("block allocator: pool choice", () => {
   });
 
   it("an annotation naming a missing pool or a pool of the wrong family is an error", () => {
-    expect(eligiblePools(pools, nodeA, req({ poolNames: { 4: ["nope"], 6: undefined } }), 4)).toMatch(/does not exist/);
-    expect(eligiblePools(pools, nodeA, req({ poolNames: { 4: ["v6"], 6: undefined } }), 4)).toMatch(/not an IPv4 pool/);
+    expect(eligiblePools(pools, nodeA, req({ poolNames: { 4: ["nope"], 6: undefined } }), 4)).toMatch(
+      /does not exist/,
+    );
+    expect(eligiblePools(pools, nodeA, req({ poolNames: { 4: ["v6"], 6: undefined } }), 4)).toMatch(
+      /not an IPv4 pool/,
+    );
   });
 
   it("the pod's annotation wins over its namespace's", () => {
     expect(
-      poolNamesFromAnnotations({ "trellis.dev/ipv4pools": '["p1"]' }, { "trellis.dev/ipv4pools": "n1", "trellis.dev/ipv6pools": "n6" }),
+      poolNamesFromAnnotations(
+        { "trellis.dev/ipv4pools": '["p1"]' },
+        { "trellis.dev/ipv4pools": "n1", "trellis.dev/ipv6pools": "n6" },
+      ),
     ).toEqual({ 4: ["p1"], 6: ["n6"] });
   });
 

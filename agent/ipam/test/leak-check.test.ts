@@ -31,12 +31,20 @@ describe("leak check", () => {
   });
 
   it("leaves fresh allocations (younger than the grace period) alone", () => {
-    const fresh = [{ handle: "h2", namespace: "ns", pod: "p2", timestamp: new Date(T0 - 1000).toISOString() }];
+    const fresh = [
+      { handle: "h2", namespace: "ns", pod: "p2", timestamp: new Date(T0 - 1000).toISOString() },
+    ];
     expect(leakCheck(new Map([["h2", T0 - 120_000]]), fresh, gone, T0, 60_000).release).toEqual([]);
   });
 
   it("leaves allocations without a pod to CNI GC", () => {
-    const r = leakCheck(new Map(), [{ handle: "h3", namespace: undefined, pod: undefined, timestamp: old }], gone, T0, 0);
+    const r = leakCheck(
+      new Map(),
+      [{ handle: "h3", namespace: undefined, pod: undefined, timestamp: old }],
+      gone,
+      T0,
+      0,
+    );
     expect(r.missingSince.size).toBe(0);
   });
 });
