@@ -4,6 +4,7 @@
  * config; this file decides what an ADD, DEL, CHECK, GC and STATUS mean for
  * Trellis and keeps them safe to repeat.
  */
+import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type {
   AddRequest,
@@ -124,46 +125,54 @@ export class TrellisBackend implements CniBackend {
     const k8s = k8sOf(req);
     const hostIf = hostVethName(k8s, req.containerID, req.ifname);
     const mtu = req.config.mtu ?? this.o.defaultMtu;
-    let addresses: string[];
-    let ipamResult: CniResult | undefined;
     // A repeated ADD for a live attachment gets its own addresses back from
     // IPAM; the failure that follows (the interface exists) must not free them.
     const handle = handleFor(req.containerID, req.ifname);
     const heldBefore = trellisIpam && this.o.ipam.nodeAllocations().some((a) => a.handle === handle);
-    try {
-      if (trellisIpam) {
-        addresses = await this.allocate(req);
-      } else {
-        ipamResult = await delegateIpam("ADD", req);
-        // A routed veth has no subnet: each address becomes a host address.
-        addresses = (ipamResult?.ips ?? []).map((ip) => ip.address);
-        if (addresses.length === 0) {
-          throw new CniError(CniCode.Internal, `${req.config.ipam?.type}: IPAM plugin returned no address`);
-        }
+    const mac = req.config.runtimeConfig?.mac ?? podMac(`${req.containerID}.${req.ifname}`);
+    const link = { hostIf, podIf: req.ifname, netns: req.netns, mtu, podMac: mac };
+    const t0 = performance.now();
+    // IPAM (an API write) and the veth creation (a kernel call) are
+    // independent: run them at once, then configure with the addresses.
+    const ipamP = (async (): Promise<{ addresses: string[]; result?: CniResult }> => {
+      if (trellisIpam) return { addresses: await this.allocate(req) };
+      const result = await delegateIpam("ADD", req);
+      // A routed veth has no subnet: each address becomes a host address.
+      const addresses = (result?.ips ?? []).map((ip) => ip.address);
+      if (addresses.length === 0) {
+        throw new CniError(CniCode.Internal, `${req.config.ipam?.type}: IPAM plugin returned no address`);
       }
-    } catch (e) {
-      throw toCni(e);
+      return { addresses, ...(result !== undefined ? { result } : {}) };
+    })();
+    const [ipamR, linkR] = await Promise.allSettled([ipamP, this.o.dataplane.createLink(link)]);
+    const undoIpam = async (): Promise<void> => {
+      // Nothing may stay allocated for a failed ADD.
+      if (heldBefore || ipamR.status !== "fulfilled") return;
+      await this.releaseIpam(req).catch((err: unknown) =>
+        this.o.log.warn({ err: String(err), containerID: req.containerID }, "release after failed ADD"),
+      );
+    };
+    if (linkR.status === "rejected") {
+      await undoIpam();
+      throw toCni(linkR.reason);
     }
-    const mac = req.config.runtimeConfig?.mac ?? podMac(addresses, `${req.containerID}.${req.ifname}`);
+    if (ipamR.status === "rejected") {
+      await this.o.dataplane.del(hostIf).catch(() => undefined);
+      throw toCni(ipamR.reason);
+    }
+    const { addresses, result: ipamResult } = ipamR.value;
+    const t1 = performance.now();
     try {
-      await this.o.dataplane.add({
-        hostIf,
-        podIf: req.ifname,
-        netns: req.netns,
-        mtu,
-        podMac: mac,
-        addresses,
-      });
+      await this.o.dataplane.configure({ ...link, addresses });
     } catch (e) {
-      // Give the addresses back: nothing may stay allocated for a failed ADD.
-      if (!heldBefore)
-        await this.releaseIpam(req).catch((err: unknown) =>
-          this.o.log.warn({ err: String(err), containerID: req.containerID }, "release after failed ADD"),
-        );
+      await undoIpam();
       throw toCni(e);
     }
     this.o.onAttachmentsChanged?.();
-    this.o.log.debug({ containerID: req.containerID, hostIf, addresses }, "ADD");
+    this.o.log.debug(
+      { containerID: req.containerID, hostIf, addresses, ipamAndLinkMs: t1 - t0, configureMs: performance.now() - t1 },
+      "ADD",
+    );
     const own: CniResult = {
       interfaces: [
         { name: hostIf, mac: HOST_VETH_MAC, mtu },
@@ -191,12 +200,30 @@ export class TrellisBackend implements CniBackend {
   async del(req: DelRequest): Promise<void> {
     const trellisIpam = this.usesTrellisIpam(req);
     if (trellisIpam) this.requireReady();
-    try {
-      await this.o.dataplane.del(this.hostIfFor(req));
-      await this.releaseIpam(req);
-    } catch (e) {
-      throw toCni(e);
-    }
+    // The veth delete (slow in the kernel: an RCU grace period) and the
+    // IPAM write are independent; a reused address gets its route replaced
+    // by the next ADD, and the old veth's removal takes only its own routes.
+    const hostIf = this.hostIfFor(req);
+    const t0 = performance.now();
+    const timed = async (p: Promise<void>): Promise<number> => {
+      await p;
+      return performance.now() - t0;
+    };
+    const [link, ipam] = await Promise.allSettled([
+      timed(this.o.dataplane.del(hostIf)),
+      timed(this.releaseIpam(req)),
+    ]);
+    this.o.log.debug(
+      {
+        containerID: req.containerID,
+        hostIf,
+        linkMs: link.status === "fulfilled" ? link.value : -1,
+        ipamMs: ipam.status === "fulfilled" ? ipam.value : -1,
+      },
+      "DEL",
+    );
+    if (link.status === "rejected") throw toCni(link.reason);
+    if (ipam.status === "rejected") throw toCni(ipam.reason);
     this.o.onAttachmentsChanged?.();
   }
 

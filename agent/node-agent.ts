@@ -376,5 +376,6 @@ export class NodeAgent {
     await Promise.all(this.informers.map((i) => i.stop()));
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
+    this.dataplane.close();
   }
 }

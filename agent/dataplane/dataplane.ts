@@ -5,7 +5,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { CniCode, CniError } from "../../cni/error.js";
-import { ipJson, runIp, runIpBatch } from "./ip-exec.js";
+import { ipJson, runIpBatch, runIpFile } from "./ip-exec.js";
+import { IpSessionPool } from "./ip-session.js";
 import { HOST_VETH_PREFIX } from "./veth-name.js";
 import {
   TRELLIS_ROUTE_PROTO,
@@ -14,7 +15,11 @@ import {
   type VethSpec,
   hostPrefix,
   isV6,
-  planAdd,
+  planHostRoutes,
+  planLink,
+  planPod,
+  planSysctls,
+  podIpArgs,
 } from "./routed-veth.js";
 
 interface IpLink {
@@ -44,44 +49,71 @@ export async function enableForwarding(): Promise<void> {
 }
 
 export class RoutedVethDataplane {
-  /** Creates the veth pair and everything around it. Throws CniError; cleans up what it made. */
-  async add(s: VethSpec): Promise<void> {
-    const plan = planAdd(s);
-    const host = await runIpBatch(plan.host);
-    if (host.code !== 0) {
-      if (/File exists/.test(host.stderr)) {
-        // Either our host veth exists or the pod already has CNI_IFNAME.
-        const mine = await runIp(["link", "show", "dev", s.hostIf]);
-        const what =
-          mine.code === 0
-            ? `host interface ${s.hostIf} already exists (ADD for an attached pod?)`
-            : `interface ${s.podIf} already exists in ${s.netns}`;
-        throw new CniError(CniCode.Internal, `routed veth: ${what}`);
-      }
-      await runIp(["link", "del", s.hostIf]);
-      if (/Invalid "netns"|No such file|netns/i.test(host.stderr)) {
-        throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${host.stderr}`);
-      }
-      throw new CniError(CniCode.Internal, `routed veth: host side failed: ${host.stderr}`);
+  /** The host side runs through long-lived `ip -batch` sessions (ip-session.ts). */
+  private readonly host = new IpSessionPool(2);
+
+  /**
+   * Step 1 of ADD: the veth pair, host end up (needs no address, so it runs
+   * while IPAM allocates). Throws CniError; leaves nothing behind on failure.
+   */
+  async createLink(s: Omit<VethSpec, "addresses">): Promise<void> {
+    const failures = await this.host.run(planLink(s));
+    const add = failures.find((f) => f.index === 0);
+    if (add === undefined) return;
+    if (/File exists/.test(add.message)) {
+      // Either our host veth exists (a live attachment) or the pod already has CNI_IFNAME.
+      const mine = await this.host.run([`link show dev ${s.hostIf}`]);
+      const what =
+        mine.length === 0
+          ? `host interface ${s.hostIf} already exists (ADD for an attached pod?)`
+          : `interface ${s.podIf} already exists in ${s.netns}`;
+      throw new CniError(CniCode.Internal, `routed veth: ${what}`);
     }
+    if (/netns|No such file|Invalid/i.test(add.message)) {
+      throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${add.message}`);
+    }
+    throw new CniError(CniCode.Internal, `routed veth: creating ${s.hostIf}: ${add.message}`);
+  }
+
+  /**
+   * Step 2 of ADD: sysctls of the host end, then the pod side (one `ip`
+   * exec in the pod namespace) and the host routes, in parallel. On failure
+   * the veth is deleted again.
+   */
+  async configure(s: VethSpec): Promise<void> {
     try {
-      await Promise.all(plan.sysctls.map(([p, v]) => writeFile(p, v)));
-      const pod = await runIpBatch(plan.pod, s.netns);
+      await Promise.all(planSysctls(s.hostIf).map(([p, v]) => writeFile(p, v)));
+      const { file, args } = podIpArgs(s.netns);
+      const [pod, routes] = await Promise.all([
+        runIpFile(file, [...args, "-batch", "-"], planPod(s).join("\n") + "\n"),
+        this.host.run(planHostRoutes(s.hostIf, s.addresses)),
+      ]);
       if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.stderr}`);
+      if (routes.length > 0) {
+        throw new CniError(CniCode.Internal, `routed veth: host routes: ${routes.map((r) => r.message).join("; ")}`);
+      }
     } catch (e) {
-      await runIp(["link", "del", s.hostIf]);
-      throw e instanceof CniError
-        ? e
-        : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
+      await this.del(s.hostIf).catch(() => undefined);
+      throw e instanceof CniError ? e : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
     }
+  }
+
+  /** The whole ADD dataplane (createLink then configure). */
+  async add(s: VethSpec): Promise<void> {
+    await this.createLink(s);
+    await this.configure(s);
   }
 
   /** Deletes the host veth (its peer and routes go with it). Idempotent. */
   async del(hostIf: string): Promise<void> {
-    const r = await runIp(["link", "del", hostIf]);
-    if (r.code !== 0 && !isNotFound(r.stderr)) {
-      throw new CniError(CniCode.Internal, `routed veth: deleting ${hostIf}: ${r.stderr}`);
+    const [f] = await this.host.run([`link del ${hostIf}`]);
+    if (f !== undefined && !isNotFound(f.message)) {
+      throw new CniError(CniCode.Internal, `routed veth: deleting ${hostIf}: ${f.message}`);
     }
+  }
+
+  close(): void {
+    this.host.close();
   }
 
   /**
