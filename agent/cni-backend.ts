@@ -170,7 +170,13 @@ export class TrellisBackend implements CniBackend {
     }
     this.o.onAttachmentsChanged?.();
     this.o.log.debug(
-      { containerID: req.containerID, hostIf, addresses, ipamAndLinkMs: t1 - t0, configureMs: performance.now() - t1 },
+      {
+        containerID: req.containerID,
+        hostIf,
+        addresses,
+        ipamAndLinkMs: t1 - t0,
+        configureMs: performance.now() - t1,
+      },
       "ADD",
     );
     const own: CniResult = {

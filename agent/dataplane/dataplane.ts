@@ -5,7 +5,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { CniCode, CniError } from "../../cni/error.js";
-import { ipJson, runIpBatch, runIpFile } from "./ip-exec.js";
+import { ipJson, runIpBatch } from "./ip-exec.js";
+import { ShPool, shQuote, withStdin } from "./sh-pool.js";
 import { IpSessionPool } from "./ip-session.js";
 import { HOST_VETH_PREFIX } from "./veth-name.js";
 import {
@@ -51,6 +52,8 @@ export async function enableForwarding(): Promise<void> {
 export class RoutedVethDataplane {
   /** The host side runs through long-lived `ip -batch` sessions (ip-session.ts). */
   private readonly host = new IpSessionPool(2);
+  /** The pod side runs through small long-lived shells (sh-pool.ts): no fork of the agent. */
+  private readonly sh = new ShPool(4);
 
   /**
    * Step 1 of ADD: the veth pair, host end up (needs no address, so it runs
@@ -84,17 +87,23 @@ export class RoutedVethDataplane {
     try {
       await Promise.all(planSysctls(s.hostIf).map(([p, v]) => writeFile(p, v)));
       const { file, args } = podIpArgs(s.netns);
+      const cmd = [file, ...args, "-batch", "-"].map(shQuote).join(" ");
       const [pod, routes] = await Promise.all([
-        runIpFile(file, [...args, "-batch", "-"], planPod(s).join("\n") + "\n"),
+        this.sh.run(withStdin(cmd, planPod(s))),
         this.host.run(planHostRoutes(s.hostIf, s.addresses)),
       ]);
-      if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.stderr}`);
+      if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.output}`);
       if (routes.length > 0) {
-        throw new CniError(CniCode.Internal, `routed veth: host routes: ${routes.map((r) => r.message).join("; ")}`);
+        throw new CniError(
+          CniCode.Internal,
+          `routed veth: host routes: ${routes.map((r) => r.message).join("; ")}`,
+        );
       }
     } catch (e) {
       await this.del(s.hostIf).catch(() => undefined);
-      throw e instanceof CniError ? e : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
+      throw e instanceof CniError
+        ? e
+        : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
     }
   }
 
@@ -114,6 +123,7 @@ export class RoutedVethDataplane {
 
   close(): void {
     this.host.close();
+    this.sh.close();
   }
 
   /**

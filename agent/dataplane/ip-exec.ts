@@ -43,28 +43,6 @@ export function runIp(
   });
 }
 
-/** Runs `file args…` (ip, or nsenter … ip) with stdin; for the pod side of ADD. */
-export function runIpFile(file: "ip" | "nsenter", args: readonly string[], stdin: string): Promise<IpExit> {
-  if (file === "ip") return runIp(args, { stdin });
-  // nsenter --net=PATH ip …: run nsenter itself with the rest as its arguments.
-  return runRaw(NSENTER, args, stdin);
-}
-
-function runRaw(file: string, argv: readonly string[], stdin: string): Promise<IpExit> {
-  return new Promise((resolve) => {
-    const child = spawn(file, [...argv], { stdio: ["pipe", "pipe", "pipe"] });
-    let err = "";
-    child.stdout?.resume();
-    child.stderr?.setEncoding("utf8").on("data", (c: string) => {
-      if (err.length < 8192) err += c;
-    });
-    child.on("error", (e) => resolve({ code: 127, stdout: "", stderr: `${file}: ${e.message}` }));
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal !== null ? 128 : 1), stdout: "", stderr: err.trim() }));
-    child.stdin?.on("error", () => {});
-    child.stdin?.end(stdin);
-  });
-}
-
 /** Runs `ip -batch -` with the given lines; the first failing line's error is in stderr. */
 export function runIpBatch(lines: readonly string[], netns?: string): Promise<IpExit> {
   return runIp(["-batch", "-"], {

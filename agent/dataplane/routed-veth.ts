@@ -70,7 +70,8 @@ export function planLink(s: Omit<VethSpec, "addresses">): string[] {
 /** Host side, step 2: one route per pod address (proto trellis). */
 export function planHostRoutes(hostIf: string, addresses: readonly string[]): string[] {
   return addresses.map(
-    (a) => `route replace ${hostPrefix(a)} dev ${hostIf} proto ${TRELLIS_ROUTE_PROTO}${isV6(a) ? "" : " scope link"}`,
+    (a) =>
+      `route replace ${hostPrefix(a)} dev ${hostIf} proto ${TRELLIS_ROUTE_PROTO}${isV6(a) ? "" : " scope link"}`,
   );
 }
 
@@ -96,7 +97,9 @@ export function planSysctls(hostIf: string): [path: string, value: string][] {
 export function planPod(s: VethSpec): string[] {
   const pod: string[] = [];
   for (const a of s.addresses) {
-    pod.push(isV6(a) ? `addr add ${hostPrefix(a)} dev ${s.podIf} nodad` : `addr add ${hostPrefix(a)} dev ${s.podIf}`);
+    pod.push(
+      isV6(a) ? `addr add ${hostPrefix(a)} dev ${s.podIf} nodad` : `addr add ${hostPrefix(a)} dev ${s.podIf}`,
+    );
   }
   pod.push(`link set ${s.podIf} up`);
   if (s.addresses.some((a) => !isV6(a))) {
@@ -124,7 +127,8 @@ export function planAdd(s: VethSpec): VethPlan {
  */
 export function podIpArgs(netns: string): { file: "ip" | "nsenter"; args: string[] } {
   const m = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(netns);
-  if (m !== null && m[1] !== undefined && m[1] !== "." && m[1] !== "..") return { file: "ip", args: ["-n", m[1]] };
+  if (m !== null && m[1] !== undefined && m[1] !== "." && m[1] !== "..")
+    return { file: "ip", args: ["-n", m[1]] };
   return { file: "nsenter", args: [`--net=${netns}`, "ip"] };
 }
 

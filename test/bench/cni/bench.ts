@@ -39,7 +39,12 @@ export function stats(xs: readonly number[]): Stats {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? 0;
   const r = (x: number): number => Math.round(x * 100) / 100;
-  return { n: s.length, p50: r(q(0.5)), p99: r(q(0.99)), mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
+  return {
+    n: s.length,
+    p50: r(q(0.5)),
+    p99: r(q(0.99)),
+    mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
+  };
 }
 
 interface Reply {
@@ -70,7 +75,10 @@ class Runner {
   }
 }
 
-export async function runCniBench(full: boolean, log: (s: string) => void = () => {}): Promise<CniBenchResult> {
+export async function runCniBench(
+  full: boolean,
+  log: (s: string) => void = () => {},
+): Promise<CniBenchResult> {
   const pods = full ? 200 : 30;
   const bursts = full ? 5 : 2;
   const burstSize = 30;
@@ -106,7 +114,12 @@ export async function runCniBench(full: boolean, log: (s: string) => void = () =
       }),
     };
     const plugin = { trellis: SHIM, reference: "/usr/lib/cni/ptp" };
-    const call = async (who: "trellis" | "reference", command: "ADD" | "DEL", id: string, netns: string): Promise<number> => {
+    const call = async (
+      who: "trellis" | "reference",
+      command: "ADD" | "DEL",
+      id: string,
+      netns: string,
+    ): Promise<number> => {
       const r = await runner.send({
         op: "exec",
         plugin: plugin[who],
@@ -141,12 +154,16 @@ export async function runCniBench(full: boolean, log: (s: string) => void = () =
     const add = { trellis: [] as number[], reference: [] as number[] };
     const del = { trellis: [] as number[], reference: [] as number[] };
     for (let i = 0; i < pods; i++) {
-      const order: ("trellis" | "reference")[] = i % 2 === 0 ? ["trellis", "reference"] : ["reference", "trellis"];
-      for (const who of order) add[who].push(await call(who, "ADD", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
+      const order: ("trellis" | "reference")[] =
+        i % 2 === 0 ? ["trellis", "reference"] : ["reference", "trellis"];
+      for (const who of order)
+        add[who].push(await call(who, "ADD", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
     }
     for (let i = 0; i < pods; i++) {
-      const order: ("trellis" | "reference")[] = i % 2 === 0 ? ["reference", "trellis"] : ["trellis", "reference"];
-      for (const who of order) del[who].push(await call(who, "DEL", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
+      const order: ("trellis" | "reference")[] =
+        i % 2 === 0 ? ["reference", "trellis"] : ["trellis", "reference"];
+      for (const who of order)
+        del[who].push(await call(who, "DEL", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
     }
     await bed.delNetns([...tNs, ...rNs]);
 
@@ -154,7 +171,9 @@ export async function runCniBench(full: boolean, log: (s: string) => void = () =
     log(`bursts: ${bursts} × ${burstSize} concurrent ADDs per plugin`);
     const burstWall = { trellis: [] as number[], reference: [] as number[] };
     for (let b = 0; b < bursts; b++) {
-      for (const who of b % 2 === 0 ? (["trellis", "reference"] as const) : (["reference", "trellis"] as const)) {
+      for (const who of b % 2 === 0
+        ? (["trellis", "reference"] as const)
+        : (["reference", "trellis"] as const)) {
         const ns = Array.from({ length: burstSize }, (_, i) => bed.netnsName(`b${who[0]}${b}x${i}`));
         await bed.addNetns(ns);
         const t0 = performance.now();
@@ -171,8 +190,16 @@ export async function runCniBench(full: boolean, log: (s: string) => void = () =
     const vns = bed.netnsName("ipr");
     await bed.addNetns([vns]);
     for (let i = 0; i < (full ? 40 : 10); i++) {
-      for (const strategy of i % 2 === 0 ? (["batch", "spawn-each"] as const) : (["spawn-each", "batch"] as const)) {
-        const r = await runner.send({ op: "veth", strategy, hostIf: "trlbench0000", netns: `/var/run/netns/${vns}`, address: "10.99.99.9/32" });
+      for (const strategy of i % 2 === 0
+        ? (["batch", "spawn-each"] as const)
+        : (["spawn-each", "batch"] as const)) {
+        const r = await runner.send({
+          op: "veth",
+          strategy,
+          hostIf: "trlbench0000",
+          netns: `/var/run/netns/${vns}`,
+          address: "10.99.99.9/32",
+        });
         (strategy === "batch" ? ipr.batch : ipr.spawn).push(r.ms);
       }
     }
@@ -196,7 +223,11 @@ export async function runCniBench(full: boolean, log: (s: string) => void = () =
     runnerProc.stdin?.end();
 
     const t = { add: stats(add.trellis), del: stats(del.trellis), burstWallMs: stats(burstWall.trellis) };
-    const r = { add: stats(add.reference), del: stats(del.reference), burstWallMs: stats(burstWall.reference) };
+    const r = {
+      add: stats(add.reference),
+      del: stats(del.reference),
+      burstWallMs: stats(burstWall.reference),
+    };
     const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
     return {
       size: full ? "full" : "smoke",
@@ -239,7 +270,9 @@ export function formatCniBench(x: CniBenchResult): string {
     row("routed veth: one ip per command", x.iproute2.spawnEachMs),
     "",
     `trellis/reference p50: ADD ${x.ratios.addP50}, DEL ${x.ratios.delP50}, burst ${x.ratios.burstP50}` +
-      (x.trellis.rssMiBAt1000Pods !== undefined ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB` : ""),
+      (x.trellis.rssMiBAt1000Pods !== undefined
+        ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB`
+        : ""),
     "",
   ].join("\n");
 }

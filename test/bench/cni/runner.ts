@@ -70,5 +70,7 @@ async function veth(r: VethReq): Promise<{ id: number; ms: number; code: number;
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {
   const r = JSON.parse(line) as ExecReq | VethReq;
-  void (r.op === "exec" ? execPlugin(r) : veth(r)).then((res) => process.stdout.write(JSON.stringify(res) + "\n"));
+  void (r.op === "exec" ? execPlugin(r) : veth(r)).then((res) =>
+    process.stdout.write(JSON.stringify(res) + "\n"),
+  );
 });
