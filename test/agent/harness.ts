@@ -138,14 +138,29 @@ export class TestBed {
     this.apiSocket = join(this.dir, "api.sock");
   }
 
-  async startApi(): Promise<void> {
+  private apiPort = 0;
+
+  private async listenApi(): Promise<void> {
     this.api = await startApiServer({
       address: "127.0.0.1",
-      port: 0,
+      port: this.apiPort,
       unixSocket: this.apiSocket,
+      stateDir: join(this.dir, "api-state"),
       crdDirs: [join(ROOT, "crds/manifests")],
       logLevel: "error",
     });
+    this.apiPort = new URL(this.api.url).port === "" ? 0 : Number(new URL(this.api.url).port);
+  }
+
+  /** Stops the API server (state saved), waits, starts it again on the same socket and port. */
+  async restartApi(downMs: number): Promise<void> {
+    await this.api?.close();
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.listenApi();
+  }
+
+  async startApi(): Promise<void> {
+    await this.listenApi();
     this.kubeconfig = join(this.dir, "kubeconfig");
     this.nodeKubeconfig = join(this.dir, "node-kubeconfig");
     const kc = (server: string): string =>
@@ -157,7 +172,7 @@ export class TestBed {
         contexts: [{ name: "t", context: { cluster: "t", user: "t" } }],
         "current-context": "t",
       });
-    writeFileSync(this.kubeconfig, kc(this.api.url));
+    writeFileSync(this.kubeconfig, kc(this.api?.url ?? ""));
     writeFileSync(this.nodeKubeconfig, kc("http://127.0.0.1:6443"));
     this.kc.loadFromFile(this.kubeconfig);
   }

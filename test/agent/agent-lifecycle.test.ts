@@ -1,0 +1,119 @@
+/**
+ * trellis-node over time: the periodic leak check (two observations, grace
+ * period), release of empty blocks with their affinity and blackhole route,
+ * and informers that survive an API server outage (restarted with backoff,
+ * counted in /metrics) while the agent keeps serving.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
+
+const bed = new TestBed("al");
+let node: { netns: string };
+let agent: AgentProc;
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  await bed.startApi();
+  await bed.createPool("life-v4", { cidr: "10.71.0.0/24", blockSize: 28 });
+  await bed.core.createNamespace({ body: { metadata: { name: "life" } } }).catch(() => undefined);
+  node = await bed.addNode();
+  agent = await bed.startAgent("life-node", node.netns, {
+    leakCheckIntervalSeconds: 0.5,
+    leakGraceSeconds: 1,
+    emptyBlockGraceSeconds: 1,
+    informerBackoffMinMs: 100,
+    informerBackoffMaxMs: 1000,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await bed.cleanup();
+}, 60_000);
+
+describe("agent over time", () => {
+  it("releases the address of a pod that is gone, after two observations and the grace period", async () => {
+    await bed.core.createNamespacedPod({
+      namespace: "life",
+      body: {
+        metadata: { name: "ephemeral" },
+        spec: { nodeName: "life-node", containers: [{ name: "c", image: "x" }] },
+      },
+    });
+    const pod = bed.netnsName("p1");
+    await bed.addNetns([pod]);
+    const r = await cniSocket(agent.socket, {
+      command: "ADD",
+      containerID: "leak1",
+      netns: `/var/run/netns/${pod}`,
+      ifname: "eth0",
+      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=life;K8S_POD_NAME=ephemeral",
+      config: netconf(agent.socket),
+    });
+    expect(r.exitCode).toBe(0);
+    // The pod exists: several leak checks pass and keep the address.
+    await new Promise((res) => setTimeout(res, 2000));
+    expect([...(await bed.allocations()).values()].some((a) => a.handle === "leak1.eth0")).toBe(true);
+    // The pod object goes away without a DEL (a missed DEL): the leak check frees the address.
+    await bed.core.deleteNamespacedPod({ name: "ephemeral", namespace: "life" });
+    const t0 = Date.now();
+    await until("leak check release", async () =>
+      [...(await bed.allocations()).values()].some((a) => a.handle === "leak1.eth0") ? undefined : true,
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // not before the grace period
+    await bed.delNetns([pod]);
+  }, 40_000);
+
+  it("releases the empty block with its affinity and its blackhole route", async () => {
+    await until("empty block release", async () =>
+      (await bed.list("ipamblocks")).length === 0 ? true : undefined,
+    );
+    expect(await bed.list("blockaffinities")).toEqual([]);
+    await until("blackhole removed", async () => {
+      const out = await sh("ip", ["-n", node.netns, "route", "show", "type", "blackhole", "proto", "201"]);
+      return out.trim() === "" ? true : undefined;
+    });
+  }, 30_000);
+
+  it("survives an API server outage: informers restart (counted) and ADD works again", async () => {
+    await bed.restartApi(1500);
+    await until("informer restarts counted", async () => {
+      const m = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+      const n = [...m.matchAll(/trellis_informer_restarts_total\{resource="[a-z]+"\} (\d+)/g)].reduce(
+        (a, x) => a + Number(x[1]),
+        0,
+      );
+      return n > 0 ? n : undefined;
+    });
+    const pod = bed.netnsName("p2");
+    await bed.addNetns([pod]);
+    const r = await until("ADD after the outage", async () => {
+      const x = await cniSocket(agent.socket, {
+        command: "ADD",
+        containerID: "after1",
+        netns: `/var/run/netns/${pod}`,
+        ifname: "eth0",
+        config: netconf(agent.socket),
+      });
+      return x.exitCode === 0 ? x : undefined;
+    });
+    expect(r.exitCode).toBe(0);
+    expect(agent.proc.exitCode).toBeNull();
+    await cniSocket(agent.socket, {
+      command: "DEL",
+      containerID: "after1",
+      netns: `/var/run/netns/${pod}`,
+      ifname: "eth0",
+      config: netconf(agent.socket),
+    });
+    await bed.delNetns([pod]);
+  }, 40_000);
+});
