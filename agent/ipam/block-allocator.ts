@@ -166,9 +166,16 @@ export function eligiblePools(
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function lowestFree(b: BlockView): number | undefined {
+/**
+ * The lowest free ordinal of a block. The pool's own network address is
+ * never handed out unasked: in IPv6 it is the Subnet-Router anycast address
+ * (RFC 4291 §2.6.1), in IPv4 the address tools read as "the network".
+ */
+function lowestFree(b: BlockView, pool: PoolView | undefined): number | undefined {
   const size = Number(cidrSize(b.cidr));
-  for (let i = 0; i < size; i++) if (!b.used.has(i)) return i;
+  const reserved =
+    pool !== undefined && pool.cidr.base >= b.cidr.base ? Number(pool.cidr.base - b.cidr.base) : -1;
+  for (let i = 0; i < size; i++) if (!b.used.has(i) && i !== reserved) return i;
   return undefined;
 }
 
@@ -260,7 +267,7 @@ export function planFamily(
     const ofPool = blocks.filter((b) => b.pool === pool.name && b.cidr.family === family).sort(byBase);
     for (const b of ofPool) {
       if (b.node !== node.name) continue;
-      const ord = lowestFree(b);
+      const ord = lowestFree(b, pool);
       if (ord !== undefined) return assign(family, b, ord);
     }
     const claimed = new Set(blocks.map((b) => b.name));
@@ -270,7 +277,7 @@ export function planFamily(
     if (node.strictAffinity || pool.strictAffinity) continue;
     for (const b of ofPool) {
       if (b.node === node.name) continue;
-      const ord = lowestFree(b);
+      const ord = lowestFree(b, pool);
       if (ord !== undefined) return assign(family, b, ord);
     }
   }

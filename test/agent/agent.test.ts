@@ -81,7 +81,7 @@ describe("routed veth through the shim", () => {
     const ips = r.json["ips"] as { address: string; gateway: string }[];
     expect(ips.map((x) => x.address)).toEqual([
       expect.stringMatching(/^10\.70\.\d+\.\d+\/32$/),
-      expect.stringMatching(/^fd00:70::[0-9a-f]*\/128$/),
+      expect.stringMatching(/^fd00:70::[0-9a-f]+\/128$/),
     ]);
     expect(r.json["routes"]).toEqual([
       { dst: "0.0.0.0/0", gw: "169.254.1.1" },

@@ -95,6 +95,19 @@ describe("block allocator: order of preference", () => {
     });
   });
 
+  it("never hands out the pool's network address (RFC 4291 §2.6.1 anycast in IPv6) unless asked", () => {
+    const v6 = pool("v6", "fd00:1::/120", { blockSize: 124 });
+    expect(planFamily([v6], [block("fd00:1::/124", "v6", "a")], nodeA, req(), 6)).toMatchObject({
+      ordinal: 1,
+      address: "fd00:1::1",
+    });
+    expect(
+      planFamily([v6], [block("fd00:1::/124", "v6", "a")], nodeA, req({ requestedIps: ["fd00:1::"] }), 6),
+    ).toMatchObject({
+      ordinal: 0,
+    });
+  });
+
   it("claims the first block when the node has none", () => {
     const p = planFamily([p4], [], nodeA, req(), 4);
     expect(p).toMatchObject({ kind: "claim", cidr: "10.244.0.0/26" });
@@ -221,7 +234,7 @@ describe("block allocator: dual stack and specific addresses", () => {
   it("allocates both families when both have pools", () => {
     const r = planRequest(pools, blocks, nodeA, req());
     expect(r).toEqual([
-      { kind: "assign", family: 4, block: "10-244-0-0-26", ordinal: 0, address: "10.244.0.0", prefix: 32 },
+      { kind: "assign", family: 4, block: "10-244-0-0-26", ordinal: 1, address: "10.244.0.1", prefix: 32 },
       { kind: "assign", family: 6, block: "fd00-244---122", ordinal: 1, address: "fd00:244::1", prefix: 128 },
     ]);
   });
