@@ -10,7 +10,6 @@ import type { Server } from "node:http";
 import {
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
   type V1Namespace,
@@ -37,6 +36,7 @@ import { type PoolView, poolView } from "./ipam/block-allocator.js";
 import { KubeIpamApi, httpStatus } from "./ipam/ipam-api.js";
 import { IpamService } from "./ipam/ipam-service.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
+import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { renderAgentMetrics } from "./metrics.js";
 
@@ -48,7 +48,7 @@ export interface NodeAgentDeps {
 }
 
 export class NodeAgent {
-  private readonly kc = new KubeConfig();
+  private readonly kc = new KeepAliveKubeConfig();
   private readonly informers: ResilientInformer<KubernetesObject>[] = [];
   private nodeInf!: ResilientInformer<V1Node>;
   private podInf!: ResilientInformer<V1Pod>;
