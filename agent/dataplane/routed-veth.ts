@@ -62,8 +62,9 @@ export function podMac(seed: string): string {
 /** Host side, step 1 (needs no address, so it runs while IPAM allocates). */
 export function planLink(s: Omit<VethSpec, "addresses">): string[] {
   return [
-    `link add ${s.hostIf} mtu ${s.mtu} address ${HOST_VETH_MAC} type veth peer name ${s.podIf} mtu ${s.mtu} address ${s.podMac} netns ${s.netns}`,
-    `link set ${s.hostIf} up`,
+    // "up" here saves a netlink round trip; the host's IPv6 link-local still
+    // waits for carrier, i.e. for the pod end, which comes up after the sysctls.
+    `link add ${s.hostIf} mtu ${s.mtu} address ${HOST_VETH_MAC} up type veth peer name ${s.podIf} mtu ${s.mtu} address ${s.podMac} netns ${s.netns}`,
   ];
 }
 
@@ -103,8 +104,9 @@ export function planPod(s: VethSpec): string[] {
   }
   pod.push(`link set ${s.podIf} up`);
   if (s.addresses.some((a) => !isV6(a))) {
-    pod.push(`route add ${V4_GATEWAY} dev ${s.podIf} scope link`);
-    pod.push(`route add default via ${V4_GATEWAY} dev ${s.podIf}`);
+    // "onlink": 169.254.1.1 is on the link without a route to it (one
+    // netlink call instead of a scope-link route plus the default).
+    pod.push(`route add default via ${V4_GATEWAY} dev ${s.podIf} onlink`);
   }
   if (s.addresses.some((a) => isV6(a))) {
     pod.push(`route add ::/0 via ${V6_GATEWAY} dev ${s.podIf}`);

@@ -133,7 +133,7 @@ describe("podman with the Trellis conflist", () => {
     const addr = /inet (10\.80\.\d+\.\d+)\/32/.exec(out)?.[1];
     expect(addr).toBeDefined();
     expect(out).toMatch(/default via 169\.254\.1\.1 dev eth0/);
-    expect(out).toMatch(/169\.254\.1\.1 dev eth0/);
+    expect(out).toMatch(/default via 169\.254\.1\.1 dev eth0 onlink/);
     expect(out).toMatch(/^1450$/m);
     const blocks = await bed.list("ipamblocks");
     expect(blocks.some((b) => b.spec["affinity"] === "host:pm-node")).toBe(true);

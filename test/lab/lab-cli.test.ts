@@ -18,8 +18,14 @@ describe("trellisctl lab: bad flags exit 2 with usage", () => {
     [["lab", "up", "--node-asn", "4294967296"], /--node-asn must be from 1/],
     [["lab", "probe", "--to", "a/b", "--port", "80"], /required option '--from/],
     [["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "70000"], /port must be from 1 to 65535/],
-    [["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "80", "--protocol", "SCTP"], /protocol must be TCP or UDP/],
-    [["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "80", "--timeout", "forever"], /invalid duration/],
+    [
+      ["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "80", "--protocol", "SCTP"],
+      /protocol must be TCP or UDP/,
+    ],
+    [
+      ["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "80", "--timeout", "forever"],
+      /invalid duration/,
+    ],
     [["lab", "matrix", "--port", "0"], /port must be from 1/],
     [["lab", "status", "-o", "yaml"], /Allowed choices are json, table/],
     [["lab", "frobnicate"], /unknown command/],
@@ -30,7 +36,18 @@ describe("trellisctl lab: bad flags exit 2 with usage", () => {
   });
 
   it("a malformed pod reference is a usage error", async () => {
-    const r = await run("lab", "probe", "--dir", "/nonexistent-lab", "--from", "nopod", "--to", "a/c", "--port", "80");
+    const r = await run(
+      "lab",
+      "probe",
+      "--dir",
+      "/nonexistent-lab",
+      "--from",
+      "nopod",
+      "--to",
+      "a/c",
+      "--port",
+      "80",
+    );
     expect(r.code).toBe(EXIT_USAGE);
     expect(r.err).toContain('"nopod" is not NAMESPACE/POD');
   });
