@@ -51,9 +51,9 @@ export async function enableForwarding(): Promise<void> {
 
 export class RoutedVethDataplane {
   /** The host side runs through long-lived `ip -batch` sessions (ip-session.ts). */
-  private readonly host = new IpSessionPool(2);
+  private readonly host = new IpSessionPool(4);
   /** The pod side runs through small long-lived shells (sh-pool.ts): no fork of the agent. */
-  private readonly sh = new ShPool(4);
+  private readonly sh = new ShPool(8);
 
   /**
    * Step 1 of ADD: the veth pair, host end up (needs no address, so it runs
@@ -85,11 +85,15 @@ export class RoutedVethDataplane {
    */
   async configure(s: VethSpec): Promise<void> {
     try {
-      await Promise.all(planSysctls(s.hostIf).map(([p, v]) => writeFile(p, v)));
+      // One shell job: the host end's sysctls (shell builtins, in the node
+      // namespace, before the pod end comes up), then the pod side.
+      const sysctls = planSysctls(s.hostIf)
+        .map(([p, v]) => `printf %s ${shQuote(v)} > ${shQuote(p)}`)
+        .join(" && ");
       const { file, args } = podIpArgs(s.netns);
       const cmd = [file, ...args, "-batch", "-"].map(shQuote).join(" ");
       const [pod, routes] = await Promise.all([
-        this.sh.run(withStdin(cmd, planPod(s))),
+        this.sh.run(`${sysctls} && ${withStdin(cmd, planPod(s))}`),
         this.host.run(planHostRoutes(s.hostIf, s.addresses)),
       ]);
       if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.output}`);
