@@ -5,6 +5,8 @@
  * counted in /metrics) while the agent keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
 
 const bed = new TestBed("al");
@@ -116,4 +118,44 @@ describe("agent over time", () => {
     });
     await bed.delNetns([pod]);
   }, 40_000);
+
+  it("without the API server it serves CNI but answers not ready: STATUS 50, ADD 11, /readyz 503", async () => {
+    const dead = join(bed.dir, "dead-kubeconfig");
+    writeFileSync(
+      dead,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          { name: "d", cluster: { server: "http://127.0.0.1:1", "insecure-skip-tls-verify": true } },
+        ],
+        users: [{ name: "d", user: {} }],
+        contexts: [{ name: "d", context: { cluster: "d", user: "d" } }],
+        "current-context": "d",
+      }),
+    );
+    const lonely = await bed.startAgent("lonely-node", node.netns, {}, { wait: false, kubeconfig: dead });
+    const st = await until("CNI socket up", async () => {
+      const r = await cniSocket(lonely.socket, { command: "STATUS", config: netconf(lonely.socket) }).catch(
+        () => undefined,
+      );
+      return r;
+    });
+    expect(st.exitCode).toBe(1);
+    expect(st.json["code"]).toBe(50);
+    expect(String(st.json["msg"])).toMatch(/not ready: waiting for the first sync/);
+    const add = await cniSocket(lonely.socket, {
+      command: "ADD",
+      containerID: "nope",
+      netns: "/var/run/netns/none",
+      ifname: "eth0",
+      config: netconf(lonely.socket),
+    });
+    expect(add.json["code"]).toBe(11);
+    const ready = await bed.httpInNode(node.netns, lonely.metricsPort, "/readyz");
+    expect(ready.status).toBe(503);
+    expect((await bed.httpInNode(node.netns, lonely.metricsPort, "/healthz")).status).toBe(200);
+    expect(lonely.proc.exitCode).toBeNull();
+    await bed.stopAgent(lonely);
+  }, 30_000);
 });

@@ -291,7 +291,12 @@ export class TestBed {
     return { netns: ns, index: i };
   }
 
-  async startAgent(node: string, netns: string, config: Record<string, unknown> = {}): Promise<AgentProc> {
+  async startAgent(
+    node: string,
+    netns: string,
+    config: Record<string, unknown> = {},
+    opts: { wait?: boolean; kubeconfig?: string } = {},
+  ): Promise<AgentProc> {
     const socket = join(this.dir, `${node}.sock`);
     const logFile = join(this.dir, `${node}.log`);
     const cfgFile = join(this.dir, `${node}.yaml`);
@@ -314,7 +319,7 @@ export class TestBed {
         "--node-name",
         node,
         "--kubeconfig",
-        this.nodeKubeconfig,
+        opts.kubeconfig ?? this.nodeKubeconfig,
         "--cni-socket",
         socket,
         "--config",
@@ -326,7 +331,7 @@ export class TestBed {
     );
     this.procs.push(proc);
     const a: AgentProc = { node, netns, socket, logFile, metricsPort, proc };
-    await this.waitReady(a);
+    if (opts.wait !== false) await this.waitReady(a);
     return a;
   }
 
