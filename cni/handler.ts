@@ -132,6 +132,8 @@ export async function handleCni(
   let version: string = CURRENT_VERSION;
   let command: CniCommand | undefined;
   try {
+    // Errors answer in the config's version whenever it can be read.
+    version = guessVersion(stdin);
     const e = parseCniEnv(env);
     command = e.command;
     if (e.command === "VERSION") {
@@ -142,7 +144,6 @@ export async function handleCni(
         command,
       };
     }
-    version = guessVersion(stdin);
     const raw = decodeConfig(stdin);
     const v = negotiateVersion(raw);
     version = v;
@@ -209,12 +210,28 @@ async function dispatch(
   };
   if (config.prevResult !== undefined) {
     // SPEC.md section 4: prevResult is in the same version as the config.
-    req.prevResult = parseResult(config.prevResult, v, "prevResult");
+    try {
+      req.prevResult = parseResult(config.prevResult, v, "prevResult");
+    } catch (err) {
+      // DEL must release what it can even from a damaged cache (SPEC.md: "plugins
+      // should generally complete a DEL action without error"); the others fail.
+      if (e.command !== "DEL") throw err;
+    }
   }
   switch (e.command) {
     case "ADD": {
       const result = await backend.add(req);
-      return JSON.stringify(formatResult(result, v));
+      const wire = formatResult(result, v);
+      try {
+        // Never hand the runtime a result it cannot parse: check ours like a prevResult.
+        parseResult(wire, v, "result");
+      } catch (err) {
+        throw new CniError(
+          CniCode.Internal,
+          `internal error: the backend returned an invalid ${(err as Error).message.replace(/^invalid /, "")}`,
+        );
+      }
+      return JSON.stringify(wire);
     }
     case "DEL":
       await backend.del(req);

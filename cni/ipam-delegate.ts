@@ -105,7 +105,9 @@ export async function pluginVersions(file: string, timeoutMs = 10_000): Promise<
   } catch {
     versions = [];
   }
-  versionCache.set(file, versions);
+  if (exit.timedOut) throw new CniError(CniCode.TryAgainLater, `${file}: VERSION timed out`);
+  // Cache only a real answer: a transient failure must not stick.
+  if (versions.length > 0) versionCache.set(file, versions);
   return versions;
 }
 
@@ -152,7 +154,13 @@ export async function delegateIpam(
     throw new CniError(CniCode.InvalidNetworkConfig, 'invalid network config: field "ipam" is required');
   }
   const file = await findPlugin(type, ctx.path);
-  const theirs = await pluginVersions(file);
+  let theirs: string[];
+  try {
+    theirs = await pluginVersions(file);
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    throw new CniError(CniCode.IoFailure, `${type}: failed to exec IPAM plugin: ${(e as Error).message}`);
+  }
   const speak = pickVersion(ctx.cniVersion, theirs);
   if (speak === undefined) {
     throw new CniError(

@@ -4,6 +4,7 @@
 // `runtimeConfig` and `prevResult` into each plugin's config), and the conflist
 // (`.conflist`) that the chart, the lab and the tests write.
 import { z } from "zod";
+import { ipAddressSchema, ipOrCidrSchema } from "./addresses.js";
 
 export const DEFAULT_AGENT_SOCKET = "/var/run/trellis/cni.sock";
 export const TRELLIS_IPAM_TYPE = "trellis-ipam";
@@ -11,10 +12,7 @@ export const TRELLIS_IPAM_TYPE = "trellis-ipam";
 /** SPEC.md: network and container names match this (libcni ValidateNetworkName). */
 export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-const ipv4 = z.ipv4();
-const ipv6 = z.ipv6();
-const ipAddress = z.union([ipv4, ipv6], { error: "expected an IPv4 or IPv6 address" });
-const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "expected an address/prefix (CIDR)" });
+const ipAddress = ipAddressSchema;
 
 export const dnsSchema = z.strictObject({
   nameservers: z.array(ipAddress).optional(),
@@ -72,7 +70,7 @@ const macPattern = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
  * plugin does not fail (it is passed through for portmap). Other keys are kept.
  */
 export const runtimeConfigSchema = z.looseObject({
-  ips: z.array(z.union([cidr, ipAddress])).optional(),
+  ips: z.array(ipOrCidrSchema).optional(),
   mac: z.string().regex(macPattern, "expected a MAC address like 0a:58:0a:f4:00:01").optional(),
   portMappings: z.array(portMappingSchema).optional(),
 });

@@ -7,12 +7,13 @@
 // Older formats simply drop the newer fields; parsing is lenient about extra
 // keys (chained plugins may add their own), strict about the values we use.
 import { z } from "zod";
+import { cidrSchema, ipAddressSchema } from "./addresses.js";
 import { CniCode, CniError } from "./error.js";
 import type { CniDns, CniInterface, CniIpConfig, CniResult, CniRoute } from "./result.js";
 import { versionAtLeast } from "./versions.js";
 
-const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address" });
-const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "expected an address/prefix (CIDR)" });
+const ipAddress = ipAddressSchema;
+const cidr = cidrSchema;
 const u32 = z.number().int().min(0).max(0xffffffff);
 
 const wireInterface = z.looseObject({

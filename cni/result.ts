@@ -5,41 +5,41 @@
 
 export interface CniInterface {
   name: string;
-  mac?: string;
+  mac?: string | undefined;
   /** 1.1.0: MTU of the interface. */
-  mtu?: number;
+  mtu?: number | undefined;
   /** Netns path (or "" / absent for host interfaces). */
-  sandbox?: string;
+  sandbox?: string | undefined;
   /** 1.1.0: vhost-user or similar socket path. */
-  socketPath?: string;
+  socketPath?: string | undefined;
   /** 1.1.0: PCI id of the device. */
-  pciID?: string;
+  pciID?: string | undefined;
 }
 
 export interface CniIpConfig {
   /** CIDR notation: address/prefix, e.g. "10.1.2.3/32". */
   address: string;
-  gateway?: string;
+  gateway?: string | undefined;
   /** Index into `interfaces`. */
-  interface?: number;
+  interface?: number | undefined;
 }
 
 export interface CniRoute {
   dst: string;
-  gw?: string;
+  gw?: string | undefined;
   /** 1.1.0 route attributes. */
-  mtu?: number;
-  advmss?: number;
-  priority?: number;
-  table?: number;
-  scope?: number;
+  mtu?: number | undefined;
+  advmss?: number | undefined;
+  priority?: number | undefined;
+  table?: number | undefined;
+  scope?: number | undefined;
 }
 
 export interface CniDns {
-  nameservers?: string[];
-  domain?: string;
-  search?: string[];
-  options?: string[];
+  nameservers?: string[] | undefined;
+  domain?: string | undefined;
+  search?: string[] | undefined;
+  options?: string[] | undefined;
 }
 
 export interface CniResult {

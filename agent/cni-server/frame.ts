@@ -15,13 +15,16 @@ export interface ShimRequest {
 }
 
 export type DecodeResult =
-  | { kind: "incomplete" }
+  /** `need`: the least total length that can complete the frame, as far as known. */
+  | { kind: "incomplete"; need: number }
   | { kind: "frame"; request: ShimRequest; length: number }
   | { kind: "error"; message: string };
 
+const CNI_NAME = /^CNI_[A-Z0-9_]+$/;
+
 /** What the server accepts as env: CNI_* names, printable values. */
 export const shimEnvSchema = z.record(
-  z.string().regex(/^CNI_[A-Z0-9_]+$/, "only CNI_* variables are forwarded"),
+  z.string().regex(CNI_NAME, "only CNI_* variables are forwarded"),
   z.string().max(MAX_ENV_ENTRY),
 );
 
@@ -30,33 +33,40 @@ export function decodeRequest(buf: Buffer): DecodeResult {
   const need = (n: number): boolean => buf.length >= n;
   if (!need(4)) {
     return buf.equals(MAGIC.subarray(0, buf.length))
-      ? { kind: "incomplete" }
+      ? { kind: "incomplete", need: 8 }
       : { kind: "error", message: "bad magic (expected TRL1)" };
   }
   if (!buf.subarray(0, 4).equals(MAGIC)) return { kind: "error", message: "bad magic (expected TRL1)" };
-  if (!need(8)) return { kind: "incomplete" };
+  if (!need(8)) return { kind: "incomplete", need: 8 };
   const n = buf.readUInt32BE(4);
   if (n > MAX_ENV_ENTRIES)
     return { kind: "error", message: `too many env entries (${n} > ${MAX_ENV_ENTRIES})` };
   let o = 8;
   const env: Record<string, string> = {};
   for (let i = 0; i < n; i++) {
-    if (!need(o + 4)) return { kind: "incomplete" };
+    if (!need(o + 4)) return { kind: "incomplete", need: o + 4 };
     const len = buf.readUInt32BE(o);
     if (len > MAX_ENV_ENTRY) return { kind: "error", message: `env entry ${i} too long (${len} bytes)` };
     o += 4;
-    if (!need(o + len)) return { kind: "incomplete" };
+    if (!need(o + len)) return { kind: "incomplete", need: o + len };
     const entry = buf.toString("utf8", o, o + len);
     o += len;
     const eq = entry.indexOf("=");
     if (eq <= 0) return { kind: "error", message: `env entry ${i} is not NAME=VALUE` };
-    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    const name = entry.slice(0, eq);
+    if (!CNI_NAME.test(name)) {
+      return {
+        kind: "error",
+        message: `env variable ${JSON.stringify(name.slice(0, 64))} is not a CNI_* variable`,
+      };
+    }
+    env[name] = entry.slice(eq + 1);
   }
-  if (!need(o + 4)) return { kind: "incomplete" };
+  if (!need(o + 4)) return { kind: "incomplete", need: o + 4 };
   const slen = buf.readUInt32BE(o);
   if (slen > MAX_STDIN) return { kind: "error", message: `stdin too long (${slen} > ${MAX_STDIN} bytes)` };
   o += 4;
-  if (!need(o + slen)) return { kind: "incomplete" };
+  if (!need(o + slen)) return { kind: "incomplete", need: o + slen };
   const stdin = Buffer.from(buf.subarray(o, o + slen));
   o += slen;
   const checked = shimEnvSchema.safeParse(env);

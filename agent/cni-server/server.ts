@@ -64,8 +64,19 @@ export class CniServer {
           onError: (err, command) =>
             opts.log?.warn({ command, code: err.code, details: err.details }, err.message),
         }));
-    this.server = createServer((s) => this.accept(s));
+    // allowHalfOpen: a client that shuts down its write side after the request
+    // (socat, scripts) still gets its reply; we end the socket ourselves.
+    this.server = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
+    // Connections past every slot and queue place plus a margin are refused by
+    // the kernel-facing side at once (the shim answers 11), so a flood of idle
+    // connections cannot pin memory until their frame timeouts.
+    this.server.maxConnections = this.maxConcurrent + this.maxQueued + 64;
     this.server.on("error", (e) => opts.log?.error({ err: e.message }, "cni server error"));
+  }
+
+  /** True while accepting connections (the agent's /readyz asks). */
+  get listening(): boolean {
+    return this.server.listening;
   }
 
   get socketPath(): string {
@@ -107,6 +118,9 @@ export class CniServer {
     this.sockets.add(sock);
     const chunks: Buffer[] = [];
     let size = 0;
+    // Bytes needed before decoding is worth trying again: a 16 MiB stdin
+    // arrives in many chunks, and re-joining them on each would be quadratic.
+    let need = 0;
     let done = false;
     const finish = (reply: Buffer | undefined): void => {
       done = true;
@@ -123,6 +137,13 @@ export class CniServer {
     sock.on("error", () => {
       // peer gone: the reply, if any, is dropped; nothing else to do
     });
+    sock.on("end", () => {
+      // The client finished sending: without a whole frame it has given up.
+      if (!done) {
+        this.metrics.reject("truncated");
+        finish(undefined);
+      }
+    });
     sock.on("close", () => {
       clearTimeout(timer);
       this.sockets.delete(sock);
@@ -136,11 +157,15 @@ export class CniServer {
         finish(errorReply(CniCode.DecodingFailure, "failed to decode request: frame too large"));
         return;
       }
-      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+      if (size < need) return;
+      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
       chunks.length = 0;
       chunks.push(buf);
       const r = decodeRequest(buf);
-      if (r.kind === "incomplete") return;
+      if (r.kind === "incomplete") {
+        need = r.need;
+        return;
+      }
       if (r.kind === "error") {
         this.metrics.reject("malformed");
         finish(errorReply(CniCode.DecodingFailure, `failed to decode request: ${r.message}`));

@@ -139,7 +139,18 @@ static int scan_key(const char *js, size_t n, const char *key, char *out, size_t
       char ch = js[j++];
       if (ch == '\\' && j < n) {
         char e = js[j++];
-        ch = e == 'n' ? '\n' : e == 't' ? '\t' : e == '/' ? '/' : e;
+        if (e == 'u' && j + 4 <= n) {
+          /* \u00XX: ASCII only (socket paths and versions are ASCII). */
+          unsigned v = 0;
+          for (int k = 0; k < 4; k++) {
+            char h = js[j + k];
+            v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10 : 0);
+          }
+          j += 4;
+          ch = v < 0x80 ? (char)v : '?';
+        } else {
+          ch = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'r' ? '\r' : e;
+        }
       }
       if (o + 1 < cap) out[o++] = ch;
     }
