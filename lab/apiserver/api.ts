@@ -48,6 +48,7 @@ import {
   wantsAggregated,
 } from "./discovery.js";
 import { openApiGroupVersion, openApiRoot } from "./openapi.js";
+import { BUILTIN_FIELDS, OBJECT_META, dropUnknownFields } from "./builtin-fields.js";
 import { decodeContinue, encodeContinue } from "./continue-token.js";
 import { startWatch, type WatchSink, type WatchParams } from "./watch-stream.js";
 import { tableFor, wantsTable, type TableOptions } from "./table.js";
@@ -89,6 +90,9 @@ export interface KubeApiOptions {
 }
 
 const JSON_TYPE = "application/json";
+
+/** Boolean fields that upstream's field-label functions format with strconv.FormatBool (absent = "false"). */
+const BOOLEAN_FIELDS = new Set(["spec.hostNetwork", "spec.unschedulable"]);
 
 interface Target {
   type: ResourceType;
@@ -363,7 +367,7 @@ export class KubeApi {
           ? (o.metadata.name ?? "")
           : f === "metadata.namespace"
             ? (o.metadata.namespace ?? "")
-            : fieldValue(o, f),
+            : fieldValue(o, f, BOOLEAN_FIELDS.has(f) ? "false" : ""),
       );
   }
 
@@ -404,18 +408,14 @@ export class KubeApi {
       start = tok.start;
       snapId = tok.snapshot;
     } else {
-      items = this.store.table(t.key).sorted(ns);
+      // The snapshot holds the filtered list: like upstream, a continue token
+      // carries on the list it was issued for (same selectors).
+      items = this.store.table(t.key).sorted(ns, match);
       rv = this.store.currentRv();
     }
-    const page: StoredObject[] = [];
-    let i = start;
-    for (; i < items.length; i++) {
-      if (limit > 0 && page.length >= limit) break;
-      const s = items[i] as StoredObject;
-      if (match === undefined || match(s.obj)) page.push(s);
-    }
-    // Skip ahead past non-matching items so that an exhausted list gets no token.
-    if (match !== undefined) while (i < items.length && !match((items[i] as StoredObject).obj)) i++;
+    const end = limit > 0 ? Math.min(items.length, start + limit) : items.length;
+    const page = items.slice(start, end);
+    const i = end;
     let cont: string | undefined;
     let remaining: number | undefined;
     if (limit > 0 && i < items.length) {
@@ -507,7 +507,10 @@ export class KubeApi {
   private admitCustom(t: Target, o: KubeObject, strict: boolean, errors: FieldError[]): string[] {
     const schema = t.type.schemas?.get(t.version);
     if (schema === undefined) return [];
-    const removed = prune(schema, o);
+    const removed = [
+      ...dropUnknownFields({ metadata: { obj: OBJECT_META } }, { metadata: o.metadata }),
+      ...prune(schema, o),
+    ];
     applyDefaults(schema, o);
     errors.push(...validateCustomResource(schema, o));
     if (strict && removed.length > 0)
@@ -517,6 +520,13 @@ export class KubeApi {
   }
 
   private validateWrite(t: Target, o: KubeObject, strict: boolean): void {
+    if (t.type.schemas === undefined) {
+      // Built-ins decode into fixed structs: unknown fields are dropped, or refused when Strict.
+      const level = BUILTIN_FIELDS[t.type.kind];
+      const removed = level === undefined ? [] : dropUnknownFields(level, o);
+      if (strict && removed.length > 0)
+        throw badRequest(`strict decoding error: ${removed.map((r) => `unknown field "${r}"`).join(", ")}`);
+    }
     const errors = validateObjectMeta(o.metadata, t.type.nameRule);
     if (t.type.schemas !== undefined) this.admitCustom(t, o, strict, errors);
     else errors.push(...validateBuiltin(o));
@@ -795,15 +805,19 @@ export class KubeApi {
       const stored = this.store.put(t.key, o);
       return this.objectResponse(200, t, stored, req);
     }
+    let terminating: StoredObject | undefined;
+    if (t.type.kind === "Namespace" && t.group === "") {
+      // Upstream marks the namespace Terminating (watchers see MODIFIED), the
+      // namespace controller then empties it and removes it. Here all of that
+      // happens before the response.
+      const o = structuredClone(existing.obj);
+      o.metadata.deletionTimestamp = this.nowIso();
+      o.status = { ...(isObj(o.status) ? o.status : {}), phase: "Terminating" };
+      terminating = this.store.put(t.key, o);
+    }
     const gone = this.removeObject(t.key, t.type, t.namespace, name);
     if (gone === undefined) throw notFound(t.type.plural, t.group, name);
-    if (t.type.kind === "Namespace" && t.group === "") {
-      // Upstream answers with the namespace in phase Terminating; its content is removed by then here.
-      const o = structuredClone(gone.obj);
-      o.metadata.deletionTimestamp = this.nowIso();
-      o.status = { phase: "Terminating" };
-      return raw(200, JSON.stringify(o));
-    }
+    if (terminating !== undefined) return this.objectResponse(200, t, terminating, req);
     return this.objectResponse(200, t, gone, req);
   }
 

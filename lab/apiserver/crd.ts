@@ -135,7 +135,8 @@ export function resourceTypeOf(crd: KubeObject): ResourceType {
     // Upstream serves the status subresource per version; the lab's CRDs
     // declare it on every version, so one flag (any version) is enough.
     statusSubresource: served.some((v) => v.subresources?.status !== undefined),
-    nameRule: "path",
+    // apiextensions customResourceStrategy validates names as DNS subdomains.
+    nameRule: "subdomain",
     selectableFields: [...selectable],
     keepStatusOnCreate: !served.some((v) => v.subresources?.status !== undefined),
     allowCreateOnUpdate: false,

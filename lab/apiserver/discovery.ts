@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { ResourceType } from "./resource-types.js";
 import { apiVersionOf } from "./resource-types.js";
+import { sortVersions } from "./crd.js";
 
 export const AGGREGATED_V2_CONTENT_TYPE =
   "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
@@ -44,6 +45,8 @@ export function groupsOf(types: Iterable<ResourceType>): Map<string, string[]> {
     for (const v of t.versions) if (!vs.includes(v)) vs.push(v);
     groups.set(t.group, vs);
   }
+  // Within a group, versions by Kubernetes priority (GA > beta > alpha): the first is preferred.
+  for (const [g, vs] of groups) groups.set(g, sortVersions(vs));
   return groups;
 }
 

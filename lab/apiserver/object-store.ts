@@ -117,14 +117,20 @@ export class ResourceTable {
   }
 
   /** All objects, or one namespace's, in key order (namespace, then name), as etcd lists them. */
-  sorted(namespace: string | undefined): StoredObject[] {
+  sorted(namespace: string | undefined, match?: (o: KubeObject) => boolean): StoredObject[] {
     const out: StoredObject[] = [];
     const nss = namespace === undefined ? [...this.byNamespace.keys()].sort() : [namespace];
     for (const ns of nss) {
       const m = this.byNamespace.get(ns);
       if (m === undefined) continue;
-      const names = [...m.keys()].sort();
-      for (const n of names) out.push(m.get(n) as StoredObject);
+      // Filter before sorting: a selective list sorts only what it returns.
+      const hits = match === undefined ? [...m.values()] : [...m.values()].filter((s) => match(s.obj));
+      hits.sort((a, b) => {
+        const x = a.obj.metadata.name ?? "";
+        const y = b.obj.metadata.name ?? "";
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+      for (const s of hits) out.push(s);
     }
     return out;
   }

@@ -5,6 +5,7 @@
  */
 import { parseAllDocuments } from "yaml";
 import { badRequest, unsupportedMediaType } from "./status.js";
+import { PROTOBUF_CONTENT_TYPE, decodeProtobufObject } from "./protobuf.js";
 
 export type BodyFormat = "json" | "yaml";
 
@@ -41,6 +42,7 @@ export function decodeBody(body: Buffer, format: BodyFormat): unknown {
 }
 
 export function decodeObject(body: Buffer, contentType: string | undefined): Record<string, unknown> {
+  if (mediaType(contentType) === PROTOBUF_CONTENT_TYPE) return decodeProtobufObject(body);
   const v = decodeBody(body, bodyFormat(contentType));
   if (typeof v !== "object" || v === null || Array.isArray(v))
     throw badRequest("couldn't get version/kind; json parse error: the body must be a JSON object");

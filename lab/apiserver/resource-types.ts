@@ -197,13 +197,13 @@ export function builtinTypes(): ResourceType[] {
 }
 
 /** Reads a dotted field path ("spec.nodeName") as the string a field selector compares. */
-export function fieldValue(obj: unknown, path: string): string {
+export function fieldValue(obj: unknown, path: string, absent = ""): string {
   let cur: unknown = obj;
   for (const part of path.split(".")) {
-    if (typeof cur !== "object" || cur === null) return "";
+    if (typeof cur !== "object" || cur === null) return absent;
     cur = (cur as Record<string, unknown>)[part];
   }
-  if (cur === undefined || cur === null) return "";
+  if (cur === undefined || cur === null) return absent;
   if (typeof cur === "string") return cur;
   if (typeof cur === "number" || typeof cur === "boolean") return String(cur);
   return JSON.stringify(cur);

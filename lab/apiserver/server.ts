@@ -117,22 +117,40 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       });
       res.flushHeaders();
       let ended = false;
-      const stop = result.start({
+      // `end` may run inside start() (a 410 ends the stream at once), before start() returns.
+      const stops_: { fn?: () => void } = {};
+      // Events that arrive in the same turn of the event loop (a burst of
+      // writes) go out in one write: one syscall per watcher per burst, not
+      // per event, which is what bounds fan-out to many watchers.
+      let pending = "";
+      let scheduled = false;
+      const flush = (): void => {
+        scheduled = false;
+        if (pending !== "" && !res.destroyed) res.write(pending);
+        pending = "";
+      };
+      const stopFn = result.start({
         write: (chunk) => {
-          if (!ended) res.write(chunk);
-          return res.writableLength;
+          if (ended) return 0;
+          pending += chunk;
+          if (!scheduled) {
+            scheduled = true;
+            setImmediate(flush);
+          }
+          return res.writableLength + pending.length;
         },
         end: () => {
           if (ended) return;
           ended = true;
-          stops.delete(stop);
+          if (stops_.fn !== undefined) stops.delete(stops_.fn);
+          flush();
           res.end();
         },
       });
-      stops.add(stop);
-      res.on("close", () => {
-        stop();
-      });
+      if (ended) return;
+      stops_.fn = stopFn;
+      stops.add(stopFn);
+      res.on("close", () => stopFn());
     })().catch((e: unknown) => {
       log.error({ err: e }, "request failed");
       if (!res.headersSent) {
@@ -190,15 +208,16 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
   const close = (): Promise<void> => {
     closed ??= (async () => {
       for (const stop of [...stops]) stop();
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-            }),
-        ),
+      // close() waits for open connections (kept-alive clients, watches): cut them.
+      const closing = servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+          }),
       );
+      for (const s of servers) s.closeAllConnections();
       for (const sock of sockets) sock.destroy();
+      await Promise.all(closing);
       if (opts.unixSocket !== undefined) await rm(opts.unixSocket, { force: true });
       if (opts.stateDir !== undefined) {
         const dump = api.dump();
