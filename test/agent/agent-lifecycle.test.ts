@@ -158,4 +158,29 @@ describe("agent over time", () => {
     expect(lonely.proc.exitCode).toBeNull();
     await bed.stopAgent(lonely);
   }, 30_000);
+
+  it("a graceful stop (SIGTERM) exits 0 and leaves pods wired; the restarted agent serves their DEL", async () => {
+    const pod = bed.netnsName("p3");
+    await bed.addNetns([pod]);
+    const call = (command: "ADD" | "DEL", a: AgentProc) =>
+      cniSocket(a.socket, {
+        command,
+        containerID: "stay1",
+        netns: `/var/run/netns/${pod}`,
+        ifname: "eth0",
+        config: netconf(a.socket),
+      });
+    expect((await call("ADD", agent)).exitCode).toBe(0);
+    const before = await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"]);
+    await bed.stopAgent(agent, "SIGTERM");
+    expect(agent.proc.exitCode).toBe(0);
+    // The dataplane stays: veth, host route, pod address.
+    expect(await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
+    expect(await sh("ip", ["-n", pod, "-4", "-o", "addr", "show", "eth0"])).toMatch(/10\.71\.0\.\d+\/32/);
+    agent = await bed.startAgent("life-node", node.netns, { leakCheckIntervalSeconds: 3600 });
+    expect(await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
+    expect((await call("DEL", agent)).exitCode).toBe(0);
+    expect([...(await bed.allocations()).values()].some((a) => a.handle === "stay1.eth0")).toBe(false);
+    await bed.delNetns([pod]);
+  }, 40_000);
 });
