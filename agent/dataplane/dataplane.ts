@@ -60,6 +60,13 @@ export class RoutedVethDataplane {
    * while IPAM allocates). Throws CniError; leaves nothing behind on failure.
    */
   async createLink(s: Omit<VethSpec, "addresses">): Promise<void> {
+    // The path travels inside `ip -batch` lines, which split on blanks.
+    if (!s.netns.startsWith("/") || /[\s"'\\]/.test(s.netns)) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `CNI_NETNS: ${JSON.stringify(s.netns)} is not a usable path`,
+      );
+    }
     const failures = await this.host.run(planLink(s));
     const add = failures.find((f) => f.index === 0);
     if (add === undefined) return;

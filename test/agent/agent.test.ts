@@ -287,6 +287,22 @@ describe("faults", () => {
   });
 });
 
+describe("hostile input", () => {
+  it("refuses a CNI_NETNS with blanks (code 4) before touching the kernel or IPAM", async () => {
+    const before = (await bed.allocations()).size;
+    const r = await cniSocket(a2.socket, {
+      command: "ADD",
+      containerID: "blank1",
+      netns: "/var/run/netns/x y",
+      ifname: "eth0",
+      config: netconf(a2.socket),
+    });
+    expect(r.json["code"]).toBe(4);
+    expect(String(r.json["msg"])).toMatch(/CNI_NETNS/);
+    expect((await bed.allocations()).size).toBe(before);
+  });
+});
+
 describe("health and metrics", () => {
   it("/healthz and /readyz answer 200; /metrics has CNI, IPAM and informer families", async () => {
     expect((await bed.httpInNode(node2.netns, a2.metricsPort, "/healthz")).status).toBe(200);
