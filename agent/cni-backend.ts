@@ -144,7 +144,12 @@ export class TrellisBackend implements CniBackend {
       }
       return { addresses, ...(result !== undefined ? { result } : {}) };
     })();
-    const [ipamR, linkR] = await Promise.allSettled([ipamP, this.o.dataplane.createLink(link)]);
+    let ipamMs = 0;
+    let linkMs = 0;
+    const [ipamR, linkR] = await Promise.allSettled([
+      ipamP.finally(() => (ipamMs = performance.now() - t0)),
+      this.o.dataplane.createLink(link).finally(() => (linkMs = performance.now() - t0)),
+    ]);
     const undoIpam = async (): Promise<void> => {
       // Nothing may stay allocated for a failed ADD.
       if (heldBefore || ipamR.status !== "fulfilled") return;
@@ -174,7 +179,9 @@ export class TrellisBackend implements CniBackend {
         containerID: req.containerID,
         hostIf,
         addresses,
-        ipamAndLinkMs: t1 - t0,
+        startedAt: performance.timeOrigin + t0,
+        ipamMs,
+        linkMs,
         configureMs: performance.now() - t1,
       },
       "ADD",

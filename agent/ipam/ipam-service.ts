@@ -364,12 +364,13 @@ export class IpamService {
       }
       return m;
     };
-    let released = 0;
+    /** handle -> addresses it holds now (each release op answers with its own count). */
+    const held = new Map<string, number>();
     for (const b of this.blocks.values()) {
       for (const a of b.spec.allocations) {
         if (removes.has(a.handle)) {
           mutation(b.metadata.name).removes.add(a.handle);
-          released++;
+          held.set(a.handle, (held.get(a.handle) ?? 0) + 1);
         }
       }
     }
@@ -459,7 +460,7 @@ export class IpamService {
     for (const op of batch) {
       if (op.kind !== "release") continue;
       if (relErr !== undefined) op.reject(new IpamError(`IPAM release failed: ${relErr.message}`, true));
-      else op.resolve(released);
+      else op.resolve([...op.handles].reduce((n, h) => n + (held.get(h) ?? 0), 0));
     }
     if (rollback.length > 0) {
       this.enqueue({ kind: "release", handles: new Set(rollback), resolve: () => {}, reject: () => {} });

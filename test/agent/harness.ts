@@ -295,7 +295,7 @@ export class TestBed {
     node: string,
     netns: string,
     config: Record<string, unknown> = {},
-    opts: { wait?: boolean; kubeconfig?: string } = {},
+    opts: { wait?: boolean; kubeconfig?: string; logLevel?: string } = {},
   ): Promise<AgentProc> {
     const socket = join(this.dir, `${node}.sock`);
     const logFile = join(this.dir, `${node}.log`);
@@ -315,6 +315,8 @@ export class TestBed {
       [
         `--net=/var/run/netns/${netns}`,
         process.execPath,
+        // Extra Node.js flags for the agent, e.g. "--cpu-prof --cpu-prof-dir=/tmp/x" (profiling).
+        ...(process.env["TRELLIS_TEST_AGENT_NODE_ARGS"] ?? "").split(" ").filter((x) => x !== ""),
         AGENT_MAIN,
         "--node-name",
         node,
@@ -325,7 +327,7 @@ export class TestBed {
         "--config",
         cfgFile,
         "--log-level",
-        "debug",
+        opts.logLevel ?? "debug",
       ],
       { stdio: ["ignore", fd, fd] },
     );

@@ -12,7 +12,7 @@ describe("CNI benchmark (smoke)", () => {
     expect(r.trellis.add.n).toBe(30);
     expect(r.reference.add.n).toBe(30);
     expect(r.trellis.del.n).toBe(30);
-    expect(r.trellis.burstWallMs.n).toBe(2);
+    expect(r.trellis.burstWallMs.n).toBe(3);
     expect(r.trellis.add.p50).toBeGreaterThan(0);
     expect(r.reference.del.p50).toBeGreaterThan(0);
     expect(formatCniBench(r)).toMatch(/ADD {2}trellis/);

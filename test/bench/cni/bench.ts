@@ -7,8 +7,8 @@
  * wall time of bursts of 30 concurrent ADDs, the two iproute2 strategies for
  * one routed veth, and (full size) the agent's RSS with 1,000 pods.
  *
- *   smoke (CI): 30 sequential pods, 2 bursts of 30
- *   full (TRELLIS_BENCH_FULL=1): 200 sequential pods, 5 bursts, RSS at 1,000 pods
+ *   smoke (CI): 30 sequential pods, 3 bursts of 30
+ *   full (TRELLIS_BENCH_FULL=1): 200 sequential pods, 10 bursts, RSS at 1,000 pods
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
@@ -79,15 +79,22 @@ export async function runCniBench(
   full: boolean,
   log: (s: string) => void = () => {},
 ): Promise<CniBenchResult> {
-  const pods = full ? 200 : 30;
-  const bursts = full ? 5 : 2;
+  // TRELLIS_BENCH_PODS / TRELLIS_BENCH_BURSTS override the sizes (experiments).
+  const pods = Number(process.env["TRELLIS_BENCH_PODS"] ?? (full ? 200 : 30));
+  const bursts = Number(process.env["TRELLIS_BENCH_BURSTS"] ?? (full ? 10 : 3));
   const burstSize = 30;
   const bed = new TestBed("bn");
   try {
     await bed.startApi();
     await bed.createPool("bench", { cidr: "10.90.0.0/16", blockSize: 26 });
     const node = await bed.addNode();
-    const agent = await bed.startAgent("bench-node", node.netns, { leakCheckIntervalSeconds: 3600 });
+    // The agent at its production log level (info); TRELLIS_BENCH_KEEP_LOG asks for debug phase timings.
+    const agent = await bed.startAgent(
+      "bench-node",
+      node.netns,
+      { leakCheckIntervalSeconds: 3600 },
+      { logLevel: process.env["TRELLIS_BENCH_KEEP_LOG"] !== undefined ? "debug" : "info" },
+    );
     const hl = join(bed.dir, "host-local");
     mkdirSync(hl, { recursive: true });
     const runnerProc = spawn(
@@ -165,22 +172,27 @@ export async function runCniBench(
       for (const who of order)
         del[who].push(await call(who, "DEL", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
     }
-    await bed.delNetns([...tNs, ...rNs]);
+    // Namespaces are deleted only at the end: the kernel tears a deleted
+    // namespace down asynchronously under the global RTNL lock, which would
+    // slow whichever plugin runs next.
 
-    // Bursts of concurrent ADDs.
+    // Bursts of concurrent ADDs, into namespaces made beforehand.
     log(`bursts: ${bursts} × ${burstSize} concurrent ADDs per plugin`);
     const burstWall = { trellis: [] as number[], reference: [] as number[] };
+    const burstNs = (who: string, b: number): string[] =>
+      Array.from({ length: burstSize }, (_, i) => bed.netnsName(`b${who[0]}${b}x${i}`));
+    for (let b = 0; b < bursts; b++)
+      await bed.addNetns([...burstNs("trellis", b), ...burstNs("reference", b)]);
     for (let b = 0; b < bursts; b++) {
       for (const who of b % 2 === 0
         ? (["trellis", "reference"] as const)
         : (["reference", "trellis"] as const)) {
-        const ns = Array.from({ length: burstSize }, (_, i) => bed.netnsName(`b${who[0]}${b}x${i}`));
-        await bed.addNetns(ns);
+        const ns = burstNs(who, b);
+        await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
         await Promise.all(ns.map((n, i) => call(who, "ADD", `burst-${who}-${b}-${i}`, n)));
         burstWall[who].push(performance.now() - t0);
         await Promise.all(ns.map((n, i) => call(who, "DEL", `burst-${who}-${b}-${i}`, n)));
-        await bed.delNetns(ns);
       }
     }
 
