@@ -83,7 +83,7 @@ export class TrellisBackend implements CniBackend {
     const k8s = k8sOf(req);
     if (k8s !== undefined) return hostVethName(k8s, req.containerID, req.ifname);
     const handle = handleFor(req.containerID, req.ifname);
-    const a = this.o.ipam.nodeAllocations().find((x) => x.handle === handle);
+    const a = this.o.ipam.findAllocation(handle);
     if (a?.namespace !== undefined && a.pod !== undefined) {
       return hostVethName({ namespace: a.namespace, pod: a.pod }, req.containerID, req.ifname);
     }
@@ -128,7 +128,7 @@ export class TrellisBackend implements CniBackend {
     // A repeated ADD for a live attachment gets its own addresses back from
     // IPAM; the failure that follows (the interface exists) must not free them.
     const handle = handleFor(req.containerID, req.ifname);
-    const heldBefore = trellisIpam && this.o.ipam.nodeAllocations().some((a) => a.handle === handle);
+    const heldBefore = trellisIpam && this.o.ipam.findAllocation(handle) !== undefined;
     const mac = req.config.runtimeConfig?.mac ?? podMac(`${req.containerID}.${req.ifname}`);
     const link = { hostIf, podIf: req.ifname, netns: req.netns, mtu, podMac: mac };
     const t0 = performance.now();

@@ -192,6 +192,16 @@ export class IpamService {
     return out;
   }
 
+  /** The first allocation held by a handle (no array built: on the ADD/DEL path). */
+  findAllocation(handle: string): { namespace: string | undefined; pod: string | undefined } | undefined {
+    for (const b of this.blocks.values()) {
+      for (const a of b.spec.allocations) {
+        if (a.handle === handle) return { namespace: a.attributes?.namespace, pod: a.attributes?.pod };
+      }
+    }
+    return undefined;
+  }
+
   stats(): { affineBlocks: number; addressesInUse: number } {
     return { affineBlocks: this.affineBlocks().length, addressesInUse: this.nodeAllocations().length };
   }
