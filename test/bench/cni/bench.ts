@@ -31,7 +31,7 @@ export interface CniBenchResult {
   date: string;
   trellis: { add: Stats; del: Stats; burstWallMs: Stats; rssMiBAt1000Pods?: number };
   reference: { add: Stats; del: Stats; burstWallMs: Stats };
-  iproute2: { batchMs: Stats; spawnEachMs: Stats };
+  iproute2: { batchMs: Stats; spawnEachMs: Stats; enterIpNMs: Stats; enterNsenterMs: Stats };
   ratios: { addP50: number; delP50: number; burstP50: number };
 }
 
@@ -215,6 +215,13 @@ export async function runCniBench(
         (strategy === "batch" ? ipr.batch : ipr.spawn).push(r.ms);
       }
     }
+    const enter = { ipn: [] as number[], nsenter: [] as number[] };
+    for (let i = 0; i < (full ? 40 : 10); i++) {
+      for (const how of i % 2 === 0 ? (["ip-n", "nsenter"] as const) : (["nsenter", "ip-n"] as const)) {
+        const r = await runner.send({ op: "enter", how, netns: `/var/run/netns/${vns}` });
+        (how === "ip-n" ? enter.ipn : enter.nsenter).push(r.ms);
+      }
+    }
     await bed.delNetns([vns]);
 
     let rss: number | undefined;
@@ -249,7 +256,12 @@ export async function runCniBench(
       date: new Date().toISOString(),
       trellis: { ...t, ...(rss !== undefined ? { rssMiBAt1000Pods: rss } : {}) },
       reference: r,
-      iproute2: { batchMs: stats(ipr.batch), spawnEachMs: stats(ipr.spawn) },
+      iproute2: {
+        batchMs: stats(ipr.batch),
+        spawnEachMs: stats(ipr.spawn),
+        enterIpNMs: stats(enter.ipn),
+        enterNsenterMs: stats(enter.nsenter),
+      },
       ratios: {
         addP50: ratio(t.add.p50, r.add.p50),
         delP50: ratio(t.del.p50, r.del.p50),
@@ -280,6 +292,8 @@ export function formatCniBench(x: CniBenchResult): string {
     row(`burst of ${x.burstSize} ADDs, wall: reference`, x.reference.burstWallMs),
     row("routed veth: ip -batch ×2", x.iproute2.batchMs),
     row("routed veth: one ip per command", x.iproute2.spawnEachMs),
+    row("enter pod netns: ip -n NS -batch", x.iproute2.enterIpNMs),
+    row("enter pod netns: nsenter --net ip", x.iproute2.enterNsenterMs),
     "",
     `trellis/reference p50: ADD ${x.ratios.addP50}, DEL ${x.ratios.delP50}, burst ${x.ratios.burstP50}` +
       (x.trellis.rssMiBAt1000Pods !== undefined

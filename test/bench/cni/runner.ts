@@ -20,6 +20,12 @@ interface ExecReq {
   env: Record<string, string>;
   stdin: string;
 }
+interface EnterReq {
+  id: number;
+  op: "enter";
+  how: "ip-n" | "nsenter";
+  netns: string;
+}
 interface VethReq {
   id: number;
   op: "veth";
@@ -67,10 +73,20 @@ async function veth(r: VethReq): Promise<{ id: number; ms: number; code: number;
   return { id: r.id, ms, code, stdout: "" };
 }
 
+/** One `ip -batch` (a read-only line) inside a pod namespace, entered either way. */
+async function enter(r: EnterReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
+  const name = r.netns.split("/").pop() ?? "";
+  const t0 = performance.now();
+  const x =
+    r.how === "ip-n"
+      ? await runIp(["-n", name, "-batch", "-"], { stdin: "link show lo\n" })
+      : await runIp(["-batch", "-"], { netns: r.netns, stdin: "link show lo\n" });
+  return { id: r.id, ms: performance.now() - t0, code: x.code, stdout: "" };
+}
+
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {
-  const r = JSON.parse(line) as ExecReq | VethReq;
-  void (r.op === "exec" ? execPlugin(r) : veth(r)).then((res) =>
-    process.stdout.write(JSON.stringify(res) + "\n"),
-  );
+  const r = JSON.parse(line) as ExecReq | VethReq | EnterReq;
+  const p = r.op === "exec" ? execPlugin(r) : r.op === "veth" ? veth(r) : enter(r);
+  void p.then((res) => process.stdout.write(JSON.stringify(res) + "\n"));
 });
