@@ -88,7 +88,10 @@ export function planSysctls(hostIf: string): [path: string, value: string][] {
     // A strict reverse-path filter inherited from "default" must not drop pod traffic.
     [`${conf4}/rp_filter`, "0"],
     [`${conf6}/accept_dad`, "0"],
-    [`${conf6}/proxy_ndp`, "1"],
+    // No proxy_ndp: the pod's IPv6 gateway is this veth's own link-local
+    // address, which the kernel answers for anyway (proxy_ndp only serves
+    // entries of the proxy neighbour table), and writing it takes RTNL with
+    // trylock-and-restart, which spins while a burst of ADDs holds RTNL.
     // Never take a router advertisement from a pod.
     [`${conf6}/accept_ra`, "0"],
   ];

@@ -57,13 +57,12 @@ describe("routed veth plans", () => {
     ]);
   });
 
-  it("sets proxy ARP without delay, no DAD, proxy NDP, no RA on the host end", () => {
+  it("sets proxy ARP without delay, no DAD, no RA on the host end", () => {
     expect(Object.fromEntries(planSysctls("trlx"))).toEqual({
       "/proc/sys/net/ipv4/conf/trlx/proxy_arp": "1",
       "/proc/sys/net/ipv4/neigh/trlx/proxy_delay": "0",
       "/proc/sys/net/ipv4/conf/trlx/rp_filter": "0",
       "/proc/sys/net/ipv6/conf/trlx/accept_dad": "0",
-      "/proc/sys/net/ipv6/conf/trlx/proxy_ndp": "1",
       "/proc/sys/net/ipv6/conf/trlx/accept_ra": "0",
     });
   });
