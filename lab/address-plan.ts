@@ -44,6 +44,13 @@ export interface PlanOptions {
   nodes: number;
   torAsn?: number;
   nodeAsn?: number;
+  /**
+   * Node i gets AS nodeAsn + i - 1. With one shared node AS, a node drops
+   * the routes of the other nodes that the ToR re-advertises (their AS path
+   * holds its own AS: RFC 4271 §9.1.2 loop detection) unless it allows its
+   * own AS in; distinct ASes avoid that.
+   */
+  asnPerNode?: boolean;
 }
 
 export function planLab(o: PlanOptions): LabPlan {
@@ -52,9 +59,11 @@ export function planLab(o: PlanOptions): LabPlan {
   }
   const torAsn = o.torAsn ?? TOR_ASN_DEFAULT;
   const nodeAsn = o.nodeAsn ?? NODE_ASN_DEFAULT;
+  const lastNodeAsn = o.asnPerNode === true ? nodeAsn + o.nodes - 1 : nodeAsn;
   for (const [what, asn] of [
     ["ToR ASN", torAsn],
     ["node ASN", nodeAsn],
+    ["last node ASN", lastNodeAsn],
   ] as const) {
     // RFC 6793: four-octet AS numbers; 0 is reserved (RFC 7607).
     if (!Number.isInteger(asn) || asn < 1 || asn > 4294967295) {
@@ -77,7 +86,7 @@ export function planLab(o: PlanOptions): LabPlan {
       address6: `${LINK6_PREFIX}${(even + 1).toString(16)}`,
       podCidr4: `10.244.${i}.0/24`,
       podCidr6: `fd00:10:244:${i.toString(16)}::/64`,
-      asn: nodeAsn,
+      asn: o.asnPerNode === true ? nodeAsn + i - 1 : nodeAsn,
     });
   }
   return {

@@ -24,6 +24,7 @@ export interface PodObject {
   metadata?: ObjectMeta;
   spec?: {
     nodeName?: string;
+    hostNetwork?: boolean;
     containers?: { name: string; ports?: { containerPort: number; protocol?: string; name?: string }[] }[];
   };
   status?: { phase?: string; podIP?: string; podIPs?: { ip: string }[]; message?: string };

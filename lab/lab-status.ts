@@ -3,6 +3,7 @@
  * tor, nodes[]) plus health: processes alive, BIRD protocol states, Node Ready.
  */
 import { existsSync } from "node:fs";
+import { PodStateStore } from "./kubelet/pod-state.js";
 import { birdProtocolNames } from "./bird-config.js";
 import { bgpSessionState, parseBirdProtocols, type BirdProtocol } from "./bird-status.js";
 import { LabApi, nodeReady, type NodeObject } from "./api-client.js";
@@ -46,6 +47,16 @@ export interface NodeStatus {
   agent?: ProcessStatus;
   ready: boolean;
   bgp: BgpSessionStatus[];
+  /** pod sandboxes the kubelet stand-in holds on this node */
+  pods: PodSandboxStatus[];
+}
+
+export interface PodSandboxStatus {
+  pod: string;
+  uid: string;
+  netns: string;
+  ips: string[];
+  ports: number[];
 }
 
 export interface LabStatus {
@@ -156,6 +167,7 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       relay,
       ready,
       bgp,
+      pods: readSandboxes(N.podsDir),
     };
     if (state.cni === "trellis" || existsSync(N.agentPid)) {
       s.agent = proc(N.agentPid, N.agentLog);
@@ -185,4 +197,12 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     },
     nodes: nodeStatuses,
   };
+}
+
+function readSandboxes(podsDir: string): PodSandboxStatus[] {
+  if (!existsSync(podsDir)) return [];
+  return new PodStateStore(podsDir)
+    .all()
+    .map((p) => ({ pod: `${p.namespace}/${p.name}`, uid: p.uid, netns: p.netns, ips: p.ips, ports: p.ports }))
+    .sort((a, b) => a.pod.localeCompare(b.pod));
 }

@@ -34,6 +34,7 @@ export interface UpOptions {
   cni: CniMode;
   torAsn?: number;
   nodeAsn?: number;
+  asnPerNode?: boolean;
   /** progress lines (to stderr in the CLI) */
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -67,7 +68,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
 
   let plan: LabPlan;
   try {
-    plan = planLab({ prefix, nodes: o.nodes, ...asns(o) });
+    plan = planLab({ prefix, nodes: o.nodes, ...asns(o), asnPerNode: o.asnPerNode === true });
   } catch (e) {
     throw new LabError((e as Error).message, "usage");
   }

@@ -49,7 +49,8 @@ export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
   }
   const family = o.family ?? 4;
   const pods: (MatrixPod & { netns: string })[] = items
-    .filter((p) => p.status?.phase === "Running")
+    // host-network pods have no pod namespace to probe from (and no listeners)
+    .filter((p) => p.status?.phase === "Running" && p.spec?.hostNetwork !== true)
     .map((p) => ({
       pod: `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`,
       node: p.spec?.nodeName ?? "",

@@ -7,6 +7,7 @@ export type Protocol = "TCP" | "UDP";
 export const PROTOCOLS: readonly Protocol[] = ["TCP", "UDP"];
 
 export interface ProbeObservation {
+  protocol: Protocol;
   /** first line the server sent, if any */
   reply: string | undefined;
   stderr: string;
@@ -37,7 +38,10 @@ export function classifyProbe(o: ProbeObservation): ProbeVerdict {
   if (/No route to host|Network is unreachable|Permission denied|Operation not permitted/i.test(err)) {
     return { outcome: "unreachable", ...withDetail(detail) };
   }
-  if (o.exitCode === 0) return { outcome: "connected", reply: "" };
+  // TCP: the server accepted and closed without a word. UDP: socat's -T
+  // inactivity timeout ended it without any reply datagram.
+  if (o.exitCode === 0)
+    return o.protocol === "TCP" ? { outcome: "connected", reply: "" } : { outcome: "timed out" };
   return { outcome: "error", ...withDetail(detail ?? `probe exited ${o.exitCode}`) };
 }
 

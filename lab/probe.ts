@@ -72,20 +72,24 @@ export function probeFromNetns(
       resolve(v);
     };
     const timer = setTimeout(
-      () => finish(classifyProbe({ reply: undefined, stderr: err, exitCode: null, deadline: true })),
+      () =>
+        finish(classifyProbe({ protocol, reply: undefined, stderr: err, exitCode: null, deadline: true })),
       timeoutMs + 1000,
     );
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       out += d;
       const nl = out.indexOf("\n");
       if (nl >= 0)
-        finish(classifyProbe({ reply: out.slice(0, nl), stderr: err, exitCode: null, deadline: false }));
+        finish(
+          classifyProbe({ protocol, reply: out.slice(0, nl), stderr: err, exitCode: null, deadline: false }),
+        );
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
     child.on("error", (e) => finish({ outcome: "error", detail: e.message }));
     child.on("close", (code) =>
       finish(
         classifyProbe({
+          protocol,
           reply: out !== "" ? out.replace(/\n$/, "") : undefined,
           stderr: err,
           exitCode: code,

@@ -18,13 +18,14 @@ export function formatLabStatus(s: LabStatus): string {
     n.address,
     n.podCIDRs.join(","),
     n.ready ? "Ready" : "NotReady",
+    n.pods.length,
     alive(n.kubelet.alive),
     n.agent === undefined ? "-" : alive(n.agent.alive),
     n.bgp.map((b) => b.state).join("/"),
     n.logFile,
   ]);
   const table = formatTable(
-    ["node", "netns", "address", "pod cidrs", "status", "kubelet", "agent", "bgp v4/v6", "log"],
+    ["node", "netns", "address", "pod cidrs", "status", "pods", "kubelet", "agent", "bgp v4/v6", "log"],
     rows,
   );
   const problems =

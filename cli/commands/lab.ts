@@ -83,21 +83,32 @@ export function registerLab(program: Command, io: Io): void {
     .addOption(new Option("--cni <mode>", "node CNI config").choices([...CNI_MODES]).default("ptp"))
     .option("--node-asn <asn>", "AS number of the nodes", intArg("--node-asn", 1, 4294967295))
     .option("--tor-asn <asn>", "AS number of the ToR", intArg("--tor-asn", 1, 4294967295))
-    .action(async (o: { nodes: number; dir: string; cni: CniMode; nodeAsn?: number; torAsn?: number }) => {
-      const r = await lab(() =>
-        labUp({
-          dir: o.dir,
-          nodes: o.nodes,
-          cni: o.cni,
-          ...(o.nodeAsn !== undefined ? { nodeAsn: o.nodeAsn } : {}),
-          ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
-          progress: (l) => io.err(`lab: ${l}\n`),
-        }),
-      );
-      io.out(
-        `lab up: ${r.nodes.length} nodes in ${r.dir}, API server ${r.apiserverUrl}, kubeconfig ${r.kubeconfig}\n`,
-      );
-    });
+    .option("--asn-per-node", "node i gets AS <node-asn> + i - 1 instead of one shared AS")
+    .action(
+      async (o: {
+        nodes: number;
+        dir: string;
+        cni: CniMode;
+        nodeAsn?: number;
+        torAsn?: number;
+        asnPerNode?: boolean;
+      }) => {
+        const r = await lab(() =>
+          labUp({
+            dir: o.dir,
+            nodes: o.nodes,
+            cni: o.cni,
+            ...(o.nodeAsn !== undefined ? { nodeAsn: o.nodeAsn } : {}),
+            ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
+            asnPerNode: o.asnPerNode === true,
+            progress: (l) => io.err(`lab: ${l}\n`),
+          }),
+        );
+        io.out(
+          `lab up: ${r.nodes.length} nodes in ${r.dir}, API server ${r.apiserverUrl}, kubeconfig ${r.kubeconfig}\n`,
+        );
+      },
+    );
 
   cmd
     .command("down")

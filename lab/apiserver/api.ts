@@ -761,17 +761,28 @@ export class KubeApi {
 
   // ---- delete ----
 
-  private deleteOptions(req: ApiRequest): { rv?: string; uid?: string } {
-    if (req.body.length === 0 || req.body.toString("utf8").trim() === "") return {};
+  private deleteOptions(req: ApiRequest): { rv?: string; uid?: string; orphan?: boolean } {
+    const out: { rv?: string; uid?: string; orphan?: boolean } = {};
+    const qp = req.query.get("propagationPolicy");
+    if (qp !== null && qp !== "") out.orphan = this.propagation(qp);
+    if (req.body.length === 0 || req.body.toString("utf8").trim() === "") return out;
     const body = decodeBody(req.body, mediaType(req.contentType) === "application/yaml" ? "yaml" : "json");
     if (!isObj(body)) throw badRequest("DeleteOptions must be an object");
+    if (typeof body.propagationPolicy === "string") out.orphan = this.propagation(body.propagationPolicy);
+    else if (body.orphanDependents === true) out.orphan = true;
     const pre = body.preconditions;
-    const out: { rv?: string; uid?: string } = {};
     if (isObj(pre)) {
       if (typeof pre.resourceVersion === "string") out.rv = pre.resourceVersion;
       if (typeof pre.uid === "string") out.uid = pre.uid;
     }
     return out;
+  }
+
+  /** Orphan leaves dependents (minus the owner reference); Background and Foreground delete them. */
+  private propagation(p: string): boolean {
+    if (p !== "Orphan" && p !== "Background" && p !== "Foreground")
+      throw badRequest(`propagationPolicy must be one of Orphan, Background, Foreground; got "${p}"`);
+    return p === "Orphan";
   }
 
   private delete(req: ApiRequest, t: Target): ApiResult {
@@ -815,7 +826,7 @@ export class KubeApi {
       o.status = { ...(isObj(o.status) ? o.status : {}), phase: "Terminating" };
       terminating = this.store.put(t.key, o);
     }
-    const gone = this.removeObject(t.key, t.type, t.namespace, name);
+    const gone = this.removeObject(t.key, t.type, t.namespace, name, pre.orphan === true);
     if (gone === undefined) throw notFound(t.type.plural, t.group, name);
     if (terminating !== undefined) return this.objectResponse(200, t, terminating, req);
     return this.objectResponse(200, t, gone, req);
@@ -827,6 +838,7 @@ export class KubeApi {
     type: ResourceType,
     namespace: string,
     name: string,
+    orphan = false,
   ): StoredObject | undefined {
     if (type.kind === "Namespace" && type.group === "") {
       for (const other of this.types.values()) {
@@ -839,6 +851,8 @@ export class KubeApi {
       }
     }
     const gone = this.store.remove(key, namespace, name);
+    const goneUid = gone?.obj.metadata.uid;
+    if (goneUid !== undefined) this.collectDependents(goneUid, orphan);
     if (
       gone !== undefined &&
       type.kind === "CustomResourceDefinition" &&
@@ -855,6 +869,43 @@ export class KubeApi {
       }
     }
     return gone;
+  }
+
+  /**
+   * The garbage collector's job, done at once (upstream does it
+   * asynchronously): a dependent whose owners are all gone is deleted
+   * (finalizers respected); one with a surviving owner, or orphaned, only
+   * loses the reference to the deleted owner.
+   */
+  private collectDependents(ownerUid: string, orphan: boolean): void {
+    for (const ref of this.store.dependentsOf(ownerUid)) {
+      const s = this.store.table(ref.key).get(ref.namespace, ref.name);
+      const type = this.types.get(ref.key);
+      if (s === undefined || type === undefined) continue;
+      const refs = (s.obj.metadata.ownerReferences ?? []) as { uid?: unknown }[];
+      const remaining = refs.filter((r) => r.uid !== ownerUid);
+      const alive = remaining.some(
+        (r) => typeof r.uid === "string" && this.store.locate(r.uid) !== undefined,
+      );
+      if (orphan || alive) {
+        const o = structuredClone(s.obj);
+        if (remaining.length === 0) delete o.metadata.ownerReferences;
+        else o.metadata.ownerReferences = remaining;
+        this.store.put(ref.key, o);
+        continue;
+      }
+      const fins = s.obj.metadata.finalizers;
+      if (Array.isArray(fins) && fins.length > 0) {
+        if (s.obj.metadata.deletionTimestamp === undefined) {
+          const o = structuredClone(s.obj);
+          o.metadata.deletionTimestamp = this.nowIso();
+          o.metadata.deletionGracePeriodSeconds = 0;
+          this.store.put(ref.key, o);
+        }
+        continue;
+      }
+      this.removeObject(ref.key, type, ref.namespace, ref.name);
+    }
   }
 
   private deleteCollection(req: ApiRequest, t: Target): ApiResult {

@@ -149,8 +149,32 @@ export interface ListSnapshot {
   expires: number;
 }
 
+/** Where an object lives: resource key, namespace, name. */
+export interface ObjectRef {
+  key: string;
+  namespace: string;
+  name: string;
+}
+
+function ownerUids(o: KubeObject | undefined): string[] {
+  const refs = o?.metadata.ownerReferences;
+  if (!Array.isArray(refs)) return [];
+  const out: string[] = [];
+  for (const r of refs) {
+    const uid = (r as { uid?: unknown } | null)?.uid;
+    if (typeof uid === "string") out.push(uid);
+  }
+  return out;
+}
+
+const refId = (r: ObjectRef): string => `${r.key}\u0000${r.namespace}\u0000${r.name}`;
+
 export class ObjectStore {
   private rv: number;
+  /** uid → where the object lives (ownerReferences name owners by uid). */
+  private readonly byUid = new Map<string, ObjectRef>();
+  /** owner uid → its dependents, for garbage collection without scanning. */
+  private readonly dependents = new Map<string, Map<string, ObjectRef>>();
   private readonly tables = new Map<string, ResourceTable>();
   private readonly snapshots = new Map<string, ListSnapshot>();
   private snapshotSeq = 0;
@@ -223,6 +247,7 @@ export class ObjectStore {
     const prev = m.get(name);
     m.set(name, stored);
     if (prev === undefined) t.count++;
+    this.index({ key, namespace: ns, name }, prev?.obj, stored.obj);
     const ev: StoreEvent = {
       type: prev === undefined ? "ADDED" : "MODIFIED",
       rv,
@@ -243,6 +268,7 @@ export class ObjectStore {
     m.delete(name);
     if (m.size === 0) t.byNamespace.delete(namespace);
     t.count--;
+    this.index({ key, namespace, name }, prev.obj, undefined);
     const rv = ++this.rv;
     const gone = this.serialise(structuredClone(prev.obj), rv);
     this.record(t, { type: "DELETED", rv, namespace, object: gone, prev });
@@ -271,14 +297,47 @@ export class ObjectStore {
       m = new Map();
       t.byNamespace.set(ns, m);
     }
-    if (!m.has(obj.metadata.name ?? "")) t.count++;
+    const prev = m.get(obj.metadata.name ?? "");
+    if (prev === undefined) t.count++;
     m.set(obj.metadata.name ?? "", { obj, json: JSON.stringify(obj), rv });
+    this.index({ key, namespace: ns, name: obj.metadata.name ?? "" }, prev?.obj, obj);
   }
 
   /** Continues numbering after a restore; history (and so watch resumption) starts at `rv`. */
   resetRv(rv: number): void {
     this.rv = Math.max(this.rv, rv);
     for (const t of this.tables.values()) t.compactedRv = this.rv;
+  }
+
+  private index(ref: ObjectRef, prev: KubeObject | undefined, next: KubeObject | undefined): void {
+    const id = refId(ref);
+    const prevUid = prev?.metadata.uid;
+    if (prevUid !== undefined && prevUid !== next?.metadata.uid) this.byUid.delete(prevUid);
+    const uid = next?.metadata.uid;
+    if (uid !== undefined) this.byUid.set(uid, ref);
+    for (const o of ownerUids(prev)) {
+      const d = this.dependents.get(o);
+      d?.delete(id);
+      if (d !== undefined && d.size === 0) this.dependents.delete(o);
+    }
+    for (const o of ownerUids(next)) {
+      let d = this.dependents.get(o);
+      if (d === undefined) {
+        d = new Map();
+        this.dependents.set(o, d);
+      }
+      d.set(id, ref);
+    }
+  }
+
+  /** Where the object with this uid lives, if it exists. */
+  locate(uid: string): ObjectRef | undefined {
+    return this.byUid.get(uid);
+  }
+
+  /** Objects whose ownerReferences name `uid`. */
+  dependentsOf(uid: string): ObjectRef[] {
+    return [...(this.dependents.get(uid)?.values() ?? [])];
   }
 
   /** Saves a consistent list for later `continue` pages; returns its id. */

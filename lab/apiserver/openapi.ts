@@ -6,7 +6,8 @@
  * `x-kubernetes-group-version-kind` and a query parameter `fieldValidation`).
  * If it may not ask, `kubectl apply` fails unless the user passes
  * `--validate=false`; with this document kubectl leaves validation to the
- * server, which applies the CRD schemas itself. Patch request bodies list no
+ * server, which applies the CRD schemas itself. Custom resources' schemas
+ * are included too (for `kubectl explain`); built-in schemas are not. Patch request bodies list no
  * strategic-merge type, so kubectl computes strategic patches from its
  * compiled-in types, as it does for servers without OpenAPI schemas.
  */
@@ -26,8 +27,9 @@ const PARAM = (name: string): Record<string, unknown> => ({
 export function openApiGroupVersion(
   group: string,
   version: string,
-  types: Iterable<ResourceType>,
+  typesIn: Iterable<ResourceType>,
 ): unknown | undefined {
+  const types = [...typesIn]; // walked twice below; the caller may pass an iterator
   const paths: Record<string, unknown> = {};
   let found = false;
   for (const t of types) {
@@ -63,11 +65,20 @@ export function openApiGroupVersion(
       paths[`${base}/{name}/status`] = { get: op("get"), put: op("put"), patch: op("patch", patchBody) };
   }
   if (!found) return undefined;
+  // Custom resources carry their structural schema, named as upstream
+  // (reversed group, version, kind), so `kubectl explain` can read it.
+  const schemas: Record<string, unknown> = {};
+  for (const t of types) {
+    const schema = t.group === group ? t.schemas?.get(version) : undefined;
+    if (schema === undefined) continue;
+    const name = `${group.split(".").reverse().join(".")}.${version}.${t.kind}`;
+    schemas[name] = { ...schema, "x-kubernetes-group-version-kind": [{ group, version, kind: t.kind }] };
+  }
   return {
     openapi: "3.0.0",
     info: { title: "Kubernetes", version: "v1.32.0-trellis-lab" },
     paths,
-    components: { schemas: {} },
+    components: { schemas },
   };
 }
 

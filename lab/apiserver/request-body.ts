@@ -21,7 +21,30 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   throw unsupportedMediaType("application/json, application/yaml");
 }
 
+/** Upstream's JSON decoder refuses documents nested deeper than this (sigs.k8s.io/json). */
+export const MAX_DEPTH = 10_000;
+
+/** Nesting depth of a decoded document, measured without recursion. */
+function depthExceeds(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop() as [unknown, number];
+    if (typeof x !== "object" || x === null) continue;
+    if (d > max) return true;
+    for (const c of Array.isArray(x) ? x : Object.values(x))
+      if (typeof c === "object" && c !== null) stack.push([c, d + 1]);
+  }
+  return false;
+}
+
 export function decodeBody(body: Buffer, format: BodyFormat): unknown {
+  const v = decodeBodyRaw(body, format);
+  if (depthExceeds(v, MAX_DEPTH))
+    throw badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
+  return v;
+}
+
+function decodeBodyRaw(body: Buffer, format: BodyFormat): unknown {
   const text = body.toString("utf8");
   if (text.trim() === "") throw badRequest("the request body is empty");
   if (format === "json") {

@@ -23,6 +23,8 @@ export interface ApiServerOptions {
   logLevel?: string;
   /** Interval of watch BOOKMARK events for clients that allow them (default 15 s). */
   bookmarkIntervalMs?: number;
+  /** With stateDir: also save every this many ms when something changed (default 30 s; 0 = only on close). */
+  stateSaveIntervalMs?: number;
   /** Use this logger instead of a pino logger on stderr. */
   logger?: Logger;
 }
@@ -204,9 +206,32 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
     "API server listening",
   );
 
+  // Periodic saves bound what a crash (SIGKILL) loses; the graceful close saves the rest.
+  let savedRv = api.store.currentRv();
+  let saving = false;
+  const save = async (): Promise<void> => {
+    if (opts.stateDir === undefined) return;
+    const dump = api.dump();
+    await writeState(opts.stateDir, { version: 1, ...dump });
+    savedRv = dump.resourceVersion;
+  };
+  const interval = opts.stateSaveIntervalMs ?? 30_000;
+  const saver =
+    opts.stateDir !== undefined && interval > 0
+      ? setInterval(() => {
+          if (saving || api.store.currentRv() === savedRv) return;
+          saving = true;
+          save()
+            .catch((e: unknown) => log.error({ err: e }, "saving state failed"))
+            .finally(() => (saving = false));
+        }, interval)
+      : undefined;
+  saver?.unref();
+
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      if (saver !== undefined) clearInterval(saver);
       for (const stop of [...stops]) stop();
       // close() waits for open connections (kept-alive clients, watches): cut them.
       const closing = servers.map(
@@ -220,9 +245,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       await Promise.all(closing);
       if (opts.unixSocket !== undefined) await rm(opts.unixSocket, { force: true });
       if (opts.stateDir !== undefined) {
-        const dump = api.dump();
-        await writeState(opts.stateDir, { version: 1, ...dump });
-        log.info({ stateDir: opts.stateDir, resourceVersion: dump.resourceVersion }, "saved state");
+        await save();
+        log.info({ stateDir: opts.stateDir, resourceVersion: savedRv }, "saved state");
       }
     })();
     return closed;

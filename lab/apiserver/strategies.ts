@@ -8,6 +8,7 @@
  */
 import type { FieldError } from "./status.js";
 import type { KubeObject } from "./object-store.js";
+import { validateNetworkPolicySpec } from "./networkpolicy-validation.js";
 
 type Obj = Record<string, unknown>;
 
@@ -31,20 +32,13 @@ function defaultPorts(ports: unknown): void {
   }
 }
 
-/** Defaults and status handling on create, by kind. Mutates `o`. */
-export function prepareForCreate(o: KubeObject, ctx: StrategyContext): void {
+/**
+ * Defaults the server applies on every write, create or update, since
+ * upstream defaults while decoding (pkg/apis/core/v1/defaults.go,
+ * pkg/apis/networking/v1/defaults.go). Mutates `o`.
+ */
+export function applyKindDefaults(o: KubeObject): void {
   switch (o.kind) {
-    case "Namespace": {
-      o.metadata.labels = {
-        ...(o.metadata.labels ?? {}),
-        "kubernetes.io/metadata.name": o.metadata.name ?? "",
-      };
-      const spec = obj(o.spec) ?? {};
-      if (spec.finalizers === undefined) spec.finalizers = ["kubernetes"];
-      o.spec = spec;
-      o.status = { phase: "Active" };
-      break;
-    }
     case "Pod": {
       const spec = obj(o.spec) ?? {};
       o.spec = spec;
@@ -64,7 +58,6 @@ export function prepareForCreate(o: KubeObject, ctx: StrategyContext): void {
             ? "Always"
             : "IfNotPresent";
       }
-      o.status = { phase: "Pending", qosClass: "BestEffort" };
       break;
     }
     case "Service": {
@@ -78,13 +71,8 @@ export function prepareForCreate(o: KubeObject, ctx: StrategyContext): void {
         po.protocol ??= "TCP";
         if (po.targetPort === undefined && po.port !== undefined) po.targetPort = po.port;
       }
-      if (spec.type !== "ExternalName" && spec.clusterIP === undefined)
-        spec.clusterIP = ctx.allocateClusterIP();
-      if (typeof spec.clusterIP === "string" && spec.clusterIPs === undefined)
-        spec.clusterIPs = [spec.clusterIP];
       spec.ipFamilies ??= ["IPv4"];
       spec.ipFamilyPolicy ??= "SingleStack";
-      o.status = { loadBalancer: {} };
       break;
     }
     case "Secret":
@@ -93,7 +81,7 @@ export function prepareForCreate(o: KubeObject, ctx: StrategyContext): void {
     case "NetworkPolicy": {
       const spec = obj(o.spec) ?? {};
       o.spec = spec;
-      // networking/v1 defaults.go: policyTypes from the presence of egress rules.
+      // policyTypes from the presence of egress rules.
       if (spec.policyTypes === undefined)
         spec.policyTypes = spec.egress !== undefined ? ["Ingress", "Egress"] : ["Ingress"];
       for (const dir of ["ingress", "egress"]) {
@@ -103,6 +91,36 @@ export function prepareForCreate(o: KubeObject, ctx: StrategyContext): void {
     }
   }
   normaliseSecret(o);
+}
+
+/** Defaults, allocations and initial status on create, by kind. Mutates `o`. */
+export function prepareForCreate(o: KubeObject, ctx: StrategyContext): void {
+  applyKindDefaults(o);
+  switch (o.kind) {
+    case "Namespace": {
+      o.metadata.labels = {
+        ...(o.metadata.labels ?? {}),
+        "kubernetes.io/metadata.name": o.metadata.name ?? "",
+      };
+      const spec = obj(o.spec) ?? {};
+      if (spec.finalizers === undefined) spec.finalizers = ["kubernetes"];
+      o.spec = spec;
+      o.status = { phase: "Active" };
+      break;
+    }
+    case "Pod":
+      o.status = { phase: "Pending", qosClass: "BestEffort" };
+      break;
+    case "Service": {
+      const spec = obj(o.spec) ?? {};
+      if (spec.type !== "ExternalName" && spec.clusterIP === undefined)
+        spec.clusterIP = ctx.allocateClusterIP();
+      if (typeof spec.clusterIP === "string" && spec.clusterIPs === undefined)
+        spec.clusterIPs = [spec.clusterIP];
+      o.status = { loadBalancer: {} };
+      break;
+    }
+  }
 }
 
 /** Secret `stringData` is write-only: merged into `data` (base64) on every write. */
@@ -119,7 +137,7 @@ export function normaliseSecret(o: KubeObject): void {
 
 /** Update rules, by kind (old and new are full objects; new may be mutated to restore fields). */
 export function prepareForUpdate(n: KubeObject, old: KubeObject): FieldError[] {
-  normaliseSecret(n);
+  applyKindDefaults(n);
   switch (n.kind) {
     case "Namespace":
       n.metadata.labels = {
@@ -143,12 +161,6 @@ export function prepareForUpdate(n: KubeObject, old: KubeObject): FieldError[] {
               message: `Invalid value: ${JSON.stringify(ns.clusterIP)}: may not change once set`,
             },
           ];
-        for (const p of arr(ns.ports)) {
-          const po = obj(p);
-          if (po === undefined) continue;
-          po.protocol ??= "TCP";
-          if (po.targetPort === undefined && po.port !== undefined) po.targetPort = po.port;
-        }
       }
       return [];
     }
@@ -234,6 +246,7 @@ export function validateBuiltin(o: KubeObject): FieldError[] {
       });
     });
   }
+  if (o.kind === "NetworkPolicy") errs.push(...validateNetworkPolicySpec(o.spec));
   if (o.kind === "Service") {
     arr(obj(o.spec)?.ports).forEach((p, j) => {
       const port = obj(p)?.port;

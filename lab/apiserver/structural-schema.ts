@@ -13,6 +13,7 @@
  * see the same `details.causes[].field` paths, e.g. `spec.cidr`.
  */
 import type { FieldError } from "./status.js";
+import { formatValid } from "./string-formats.js";
 
 export interface JSONSchemaProps {
   type?: string;
@@ -157,10 +158,16 @@ const patternCache = new Map<string, RegExp | null>();
 function compilePattern(p: string): RegExp | null {
   let re = patternCache.get(p);
   if (re === undefined) {
+    // Patterns are RE2 (Go); JS's unicode mode is closest but refuses some
+    // escapes RE2 accepts (e.g. `\-` outside a class), so fall back to plain mode.
     try {
       re = new RegExp(p, "u");
     } catch {
-      re = null;
+      try {
+        re = new RegExp(p);
+      } catch {
+        re = null;
+      }
     }
     patternCache.set(p, re);
   }
@@ -221,6 +228,13 @@ export function validate(s: JSONSchemaProps, v: Json, path: string, errors: Fiel
         type: "FieldValueInvalid",
         field: at,
         message: `Invalid value: ${show(v)}: ${at} in body should be at least ${s.minLength} chars long`,
+      });
+    }
+    if (s.format !== undefined && !formatValid(s.format, v)) {
+      errors.push({
+        type: "FieldValueInvalid",
+        field: at,
+        message: `Invalid value: ${show(v)}: ${at} in body must be of type ${s.format}: ${show(v)}`,
       });
     }
     if (s.pattern !== undefined) {

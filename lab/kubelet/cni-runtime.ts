@@ -4,7 +4,7 @@
  * ADD, runs DEL in reverse with the cached result, and caches results on disk
  * under `<cacheDir>/results/<network>-<containerID>-<ifName>` like libcni.
  */
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCommand } from "../run-command.js";
 import {
@@ -55,17 +55,36 @@ export class CniRuntime {
     readonly timeoutMs = 60_000,
   ) {}
 
-  static fromFile(conflistFile: string, cacheDir: string): CniRuntime {
-    const raw = readFileSync(conflistFile, "utf8");
-    const list = JSON.parse(raw) as Conflist;
-    if (
-      typeof list.name !== "string" ||
-      typeof list.cniVersion !== "string" ||
-      !Array.isArray(list.plugins)
-    ) {
-      throw new Error(`${conflistFile}: not a CNI conflist (needs name, cniVersion, plugins)`);
+  static fromFile(file: string, cacheDir: string): CniRuntime {
+    const raw = readFileSync(file, "utf8");
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${file}: not JSON`);
+    }
+    // A single-plugin .conf becomes a one-plugin list (libcni ConfListFromConf).
+    const list = (Array.isArray(parsed["plugins"])
+      ? parsed
+      : { cniVersion: parsed["cniVersion"], name: parsed["name"], plugins: [parsed] }) as unknown as Conflist;
+    if (typeof list.name !== "string" || typeof list.cniVersion !== "string" || list.plugins.length === 0) {
+      throw new Error(`${file}: not a CNI network configuration (needs name, cniVersion, plugins or type)`);
     }
     return new CniRuntime(list, raw, cacheDir);
+  }
+
+  /**
+   * The network a runtime uses: the first file of the conf dir in lexical
+   * order with a .conf, .conflist or .json extension (libcni ConfFiles, as
+   * containerd and CRI-O pick their default network).
+   */
+  static fromConfDir(confDir: string, cacheDir: string): CniRuntime {
+    const files = readdirSync(confDir)
+      .filter((f) => /\.(conf|conflist|json)$/.test(f))
+      .sort();
+    const first = files[0];
+    if (first === undefined) throw new Error(`no network config found in ${confDir}`);
+    return CniRuntime.fromFile(join(confDir, first), cacheDir);
   }
 
   /** ADD through the whole list; returns the final result (also cached). */

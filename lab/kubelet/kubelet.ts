@@ -13,6 +13,7 @@ import {
   type V1PodCondition,
   type V1PodStatus,
 } from "@kubernetes/client-node";
+import { release } from "node:os";
 import type { Logger } from "pino";
 import { CniPluginError } from "./cni-runtime.js";
 import { setupSandbox, teardownSandbox, type SandboxContext } from "./sandbox.js";
@@ -32,6 +33,7 @@ export class Kubelet {
   private readonly core: CoreV1Api;
   private readonly sandboxes = new Map<string, PodState>();
   private readonly queues = new Map<string, Promise<void>>();
+  private readonly hostNetworkPods = new Set<string>();
   private informer: ListWatch<V1Pod> | undefined;
   private stopped = false;
   private restarts = 0;
@@ -140,6 +142,7 @@ export class Kubelet {
   private onPodGone(p: V1Pod): void {
     const uid = p.metadata?.uid;
     if (uid === undefined) return;
+    this.hostNetworkPods.delete(uid);
     this.enqueue(uid, async () => {
       const s = this.sandboxes.get(uid);
       if (s !== undefined) await this.teardown(s, "pod deleted");
@@ -161,6 +164,15 @@ export class Kubelet {
     const namespace = p.metadata?.namespace ?? "default";
     const name = p.metadata?.name ?? "";
     const log = this.o.log.child({ pod: `${namespace}/${name}`, uid });
+    if (p.spec?.hostNetwork === true) {
+      // No sandbox and no CNI for host-network pods (the agent's DaemonSet
+      // pod is one): they share the node's namespace and addresses.
+      if (this.hostNetworkPods.has(uid) || p.status?.phase === "Running") return;
+      this.hostNetworkPods.add(uid);
+      log.info("host-network pod: no CNI");
+      await this.writePodStatus(namespace, name, uid, this.runningStatus(p, this.o.nodeAddresses, "host"));
+      return;
+    }
     const t0 = Date.now();
     let state: PodState;
     try {
@@ -177,7 +189,7 @@ export class Kubelet {
     }
     this.sandboxes.set(uid, state);
     log.info({ ips: state.ips, ports: state.ports, ms: Date.now() - t0 }, "pod sandbox ready");
-    await this.writePodStatus(namespace, name, uid, this.runningStatus(p, state));
+    await this.writePodStatus(namespace, name, uid, this.runningStatus(p, state.ips, state.containerId));
   }
 
   private async teardown(s: PodState, why: string): Promise<void> {
@@ -192,15 +204,15 @@ export class Kubelet {
     this.sandboxes.delete(s.uid);
   }
 
-  private runningStatus(p: V1Pod, s: PodState): V1PodStatus {
+  private runningStatus(p: V1Pod, ips: readonly string[], containerId: string): V1PodStatus {
     const now = new Date();
     const cond = (type: string): V1PodCondition => ({ type, status: "True", lastTransitionTime: now });
     return {
       phase: "Running",
       hostIP: this.o.nodeAddresses[0] ?? "",
       hostIPs: this.o.nodeAddresses.map((ip) => ({ ip })),
-      podIP: s.ips[0] ?? "",
-      podIPs: s.ips.map((ip) => ({ ip })),
+      podIP: ips[0] ?? "",
+      podIPs: ips.map((ip) => ({ ip })),
       startTime: now,
       conditions: [
         "PodReadyToStartContainers",
@@ -213,7 +225,7 @@ export class Kubelet {
         name: c.name,
         image: c.image ?? "",
         imageID: "",
-        containerID: `lab://${s.containerId}`,
+        containerID: `lab://${containerId}`,
         ready: true,
         started: true,
         restartCount: 0,
@@ -274,7 +286,7 @@ export class Kubelet {
           architecture: process.arch,
           bootID: "",
           containerRuntimeVersion: "trellis-lab://1",
-          kernelVersion: "",
+          kernelVersion: release(),
           kubeProxyVersion: "",
           kubeletVersion: "trellis-lab",
           machineID: "",

@@ -1,15 +1,12 @@
 /**
- * The stand-in "containers": for every declared containerPort, one TCP and one
- * UDP listener inside the pod namespace that answers with `<namespace>/<name>`.
- * socat keeps them cheap (a Node.js process per pod would cost ~40 MB).
+ * The stand-in "containers": for every declared containerPort, a TCP and a
+ * UDP listener inside the pod namespace that answers with `<namespace>/<name>`
+ * (one pod-echo process per pod, see pod-echo.ts).
  */
+import { fileURLToPath } from "node:url";
 import { inNetns } from "../netns.js";
 
-export interface ListenerSpec {
-  port: number;
-  protocol: "TCP" | "UDP";
-  argv: string[];
-}
+export const POD_ECHO_MAIN = fileURLToPath(new URL("./pod-echo.js", import.meta.url));
 
 /** Distinct declared port numbers over all containers, ascending. */
 export function declaredPorts(
@@ -20,25 +17,24 @@ export function declaredPorts(
   return [...s].sort((a, b) => a - b);
 }
 
-/**
- * IPv6 sockets with ipv6only=0 accept IPv4 too, so one listener serves a
- * dual-stack pod. TCP forks a child per connection; UDP-RECVFROM forks a
- * child per datagram that replies to its sender.
- */
-export function listenerSpecs(podNetns: string, reply: string, ports: readonly number[]): ListenerSpec[] {
+/** argv of the pod's listener process, or undefined when the pod declares no port. */
+export function listenerArgv(
+  podNetns: string,
+  reply: string,
+  ports: readonly number[],
+  node = process.execPath,
+): string[] | undefined {
   if (!/^[A-Za-z0-9./_-]+$/.test(reply))
     throw new RangeError(`reply ${JSON.stringify(reply)} is not a pod name`);
-  const answer = `EXEC:/bin/echo ${reply}`;
-  return ports.flatMap((port) => [
-    {
-      port,
-      protocol: "TCP" as const,
-      argv: [...inNetns(podNetns), "socat", `TCP6-LISTEN:${port},ipv6only=0,fork,reuseaddr`, answer],
-    },
-    {
-      port,
-      protocol: "UDP" as const,
-      argv: [...inNetns(podNetns), "socat", `UDP6-RECVFROM:${port},ipv6only=0,fork`, answer],
-    },
-  ]);
+  if (ports.length === 0) return undefined;
+  return [
+    ...inNetns(podNetns),
+    node,
+    // a few MB of heap is all it needs; keeps many lab pods cheap
+    "--max-old-space-size=16",
+    POD_ECHO_MAIN,
+    "--reply",
+    reply,
+    ...ports.flatMap((p) => ["--port", String(p)]),
+  ];
 }

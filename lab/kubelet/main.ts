@@ -54,7 +54,7 @@ function main(): void {
     log,
     sandbox: {
       netnsPrefix: prefix,
-      conflistFile: layout.conflist,
+      cniConfDir: layout.cniConfDir,
       cniCacheDir: layout.cniCacheDir,
       cniPath: values["cni-path"] ?? [layout.cniBinDir, "/usr/lib/cni"],
       store: new PodStateStore(layout.podsDir),

@@ -3,7 +3,7 @@
  * listeners. Setup and teardown are each one sequence of kernel/process
  * steps; the kubelet decides when to run them.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { stopProcesses } from "../daemon.js";
@@ -11,12 +11,13 @@ import { addNetns, delNetns, netnsPath, netnsPids } from "../netns.js";
 import { podNetnsName } from "../lab-names.js";
 import { portMappings, resultIps, type ContainerPortLike, type CniRuntimeArgs } from "./cni-request.js";
 import { CniRuntime } from "./cni-runtime.js";
-import { declaredPorts, listenerSpecs } from "./listeners.js";
+import { declaredPorts, listenerArgv } from "./listeners.js";
 import type { PodState, PodStateStore } from "./pod-state.js";
 
 export interface SandboxContext {
   netnsPrefix: string;
-  conflistFile: string;
+  /** the node's CNI conf dir; its first network config is used, as a runtime does */
+  cniConfDir: string;
   cniCacheDir: string;
   cniPath: string[];
   store: PodStateStore;
@@ -64,7 +65,7 @@ export async function setupSandbox(ctx: SandboxContext, pod: PodLike): Promise<P
   ctx.store.save(state);
   if (existsSync(netnsPath(state.netns))) await delNetns(state.netns);
   await addNetns(state.netns);
-  const runtime = CniRuntime.fromFile(ctx.conflistFile, ctx.cniCacheDir);
+  const runtime = CniRuntime.fromConfDir(ctx.cniConfDir, ctx.cniCacheDir);
   try {
     const result = await runtime.add(runtimeArgs(ctx, state));
     state.ips = resultIps(result);
@@ -72,23 +73,54 @@ export async function setupSandbox(ctx: SandboxContext, pod: PodLike): Promise<P
     await teardownSandbox(ctx, state).catch(() => undefined);
     throw e;
   }
-  state.listenerPids = startListeners(ctx, state);
+  try {
+    state.listenerPids = await startListeners(ctx, state);
+  } catch (e) {
+    await teardownSandbox(ctx, state).catch(() => undefined);
+    throw e;
+  }
   ctx.store.save(state);
   return state;
 }
 
-function startListeners(ctx: SandboxContext, s: PodState): number[] {
+/**
+ * Starts the pod's listener process (detached: pods outlive a kubelet
+ * restart) and waits for its `ready` line, so Running means reachable.
+ */
+async function startListeners(ctx: SandboxContext, s: PodState): Promise<number[]> {
+  const argv = listenerArgv(s.netns, `${s.namespace}/${s.name}`, s.ports);
+  if (argv === undefined) return [];
+  const [cmd, ...args] = argv;
   const log = openSync(ctx.store.logPath(s.uid), "a");
+  let child: ChildProcess;
   try {
-    return listenerSpecs(s.netns, `${s.namespace}/${s.name}`, s.ports).map((l) => {
-      const [cmd, ...args] = l.argv;
-      const child = spawn(cmd ?? "nsenter", args, { detached: true, stdio: ["ignore", log, log] });
-      child.unref();
-      return child.pid ?? 0;
-    });
+    child = spawn(cmd ?? "nsenter", args, { detached: true, stdio: ["ignore", "pipe", log] });
   } finally {
     closeSync(log);
   }
+  child.unref();
+  const pid = child.pid ?? 0;
+  const stdout = child.stdout;
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => done(new Error("pod listeners not ready within 20 s")), 20_000);
+    const done = (e?: Error): void => {
+      clearTimeout(timer);
+      child.off("exit", onExit);
+      stdout?.removeAllListeners("data");
+      stdout?.destroy();
+      if (e !== undefined) reject(e);
+      else resolve();
+    };
+    const onExit = (code: number | null): void =>
+      done(new Error(`pod listeners exited (${code}); see ${ctx.store.logPath(s.uid)}`));
+    child.on("exit", onExit);
+    stdout?.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      if (out.includes("ready\n")) done();
+    });
+  });
+  return [pid];
 }
 
 /** Stops the listeners, runs CNI DEL (reverse order, cached prevResult), removes the netns and the state. */
@@ -96,7 +128,7 @@ export async function teardownSandbox(ctx: SandboxContext, s: PodState): Promise
   await stopProcesses([...s.listenerPids, ...(await netnsPids(s.netns))], 1000);
   let delError: unknown = undefined;
   try {
-    const runtime = CniRuntime.fromFile(ctx.conflistFile, ctx.cniCacheDir);
+    const runtime = CniRuntime.fromConfDir(ctx.cniConfDir, ctx.cniCacheDir);
     await runtime.del(runtimeArgs(ctx, s));
   } catch (e) {
     delError = e;

@@ -35,6 +35,15 @@ describe("lab address plan", () => {
     expect([p.tor.asn, p.nodes[0]?.asn]).toEqual([65100, 4200000000]);
   });
 
+  it("gives node i AS nodeAsn + i - 1 with asnPerNode", () => {
+    expect(planLab({ prefix: "x-", nodes: 3, asnPerNode: true }).nodes.map((n) => n.asn)).toEqual([
+      64512, 64513, 64514,
+    ]);
+    expect(() => planLab({ prefix: "x-", nodes: 2, nodeAsn: 4294967295, asnPerNode: true })).toThrow(
+      /last node ASN/,
+    );
+  });
+
   it("keeps addresses unique and interface names within IFNAMSIZ at the maximum size", () => {
     const big = planLab({ prefix: "tlabcd-", nodes: MAX_NODES });
     const addrs = big.nodes.flatMap((n) => [n.address4, n.torAddress4, n.address6, n.torAddress6]);

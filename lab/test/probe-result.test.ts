@@ -7,12 +7,13 @@ describe("probe verdicts", () => {
   it.each([
     [
       "a reply line means connected",
-      { reply: "ns/pod", stderr: "", exitCode: null, deadline: false },
+      { protocol: "TCP" as const, reply: "ns/pod", stderr: "", exitCode: null, deadline: false },
       "connected",
     ],
     [
       "TCP RST is refused",
       {
+        protocol: "TCP" as const,
         reply: undefined,
         stderr: "2026/11/29 socat[1] E connect(5, AF=2 10.0.0.1:81, 16): Connection refused",
         exitCode: 1,
@@ -23,6 +24,7 @@ describe("probe verdicts", () => {
     [
       "ICMP port unreachable on a UDP read is refused",
       {
+        protocol: "TCP" as const,
         reply: undefined,
         stderr: "socat[2] E read(5, 0x1, 8192): Connection refused",
         exitCode: 1,
@@ -33,6 +35,7 @@ describe("probe verdicts", () => {
     [
       "a TCP connect timeout is timed out",
       {
+        protocol: "TCP" as const,
         reply: undefined,
         stderr: "socat[3] E connecting to AF=2 10.9.0.9:81: Connection timed out",
         exitCode: 1,
@@ -42,22 +45,39 @@ describe("probe verdicts", () => {
     ],
     [
       "silence until our deadline is timed out",
-      { reply: undefined, stderr: "", exitCode: null, deadline: true },
+      { protocol: "TCP" as const, reply: undefined, stderr: "", exitCode: null, deadline: true },
       "timed out",
     ],
     [
       "UDP silence until -T is timed out",
-      { reply: undefined, stderr: "", exitCode: 0, deadline: true },
+      { protocol: "UDP" as const, reply: undefined, stderr: "", exitCode: 0, deadline: false },
       "timed out",
     ],
     [
+      "a TCP server that closes without a word is connected",
+      { protocol: "TCP" as const, reply: undefined, stderr: "", exitCode: 0, deadline: false },
+      "connected",
+    ],
+    [
       "ICMP host unreachable is unreachable",
-      { reply: undefined, stderr: "socat[4] E connect(...): No route to host", exitCode: 1, deadline: false },
+      {
+        protocol: "TCP" as const,
+        reply: undefined,
+        stderr: "socat[4] E connect(...): No route to host",
+        exitCode: 1,
+        deadline: false,
+      },
       "unreachable",
     ],
     [
       "anything else is an error",
-      { reply: undefined, stderr: "nsenter: cannot open", exitCode: 1, deadline: false },
+      {
+        protocol: "TCP" as const,
+        reply: undefined,
+        stderr: "nsenter: cannot open",
+        exitCode: 1,
+        deadline: false,
+      },
       "error",
     ],
   ])("%s", (_name, obs, outcome) => {
@@ -65,9 +85,13 @@ describe("probe verdicts", () => {
   });
 
   it("keeps the reply and the socat message without its log prefix", () => {
-    expect(classifyProbe({ reply: "x/y", stderr: "", exitCode: null, deadline: false }).reply).toBe("x/y");
+    expect(
+      classifyProbe({ protocol: "TCP" as const, reply: "x/y", stderr: "", exitCode: null, deadline: false })
+        .reply,
+    ).toBe("x/y");
     expect(
       classifyProbe({
+        protocol: "TCP",
         reply: undefined,
         stderr: "2026/11/29 18:26:33 socat[8971] E connect(5): Connection refused\n",
         exitCode: 1,

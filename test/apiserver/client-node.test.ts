@@ -7,7 +7,9 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  NetworkingV1Api,
   CustomObjectsApi,
+  KubernetesObjectApi,
   PatchStrategy,
   Watch,
   setHeaderOptions,
@@ -177,6 +179,22 @@ describe("core CRUD", () => {
     expect(e.reason).toBe("NotFound");
   });
 
+  it("accepts a PUT that omits server-defaulted fields (defaults apply on update too)", async () => {
+    await ns("defaults");
+    await core.createNamespacedPod({ namespace: "defaults", body: pod("d") });
+    const cur = await core.readNamespacedPod({ namespace: "defaults", name: "d" });
+    const fresh = pod("d", { changed: "yes" });
+    fresh.metadata = { ...fresh.metadata, resourceVersion: cur.metadata?.resourceVersion ?? "" };
+    const upd = await core.replaceNamespacedPod({ namespace: "defaults", name: "d", body: fresh });
+    expect(upd.metadata?.labels).toEqual({ changed: "yes" });
+    expect(upd.spec?.restartPolicy).toBe("Always");
+    const bad = pod("d");
+    bad.spec = { ...bad.spec, containers: [{ name: "other", image: "x" }] };
+    const e = await failure(() => core.replaceNamespacedPod({ namespace: "defaults", name: "d", body: bad }));
+    expect(e.httpCode).toBe(422);
+    expect(e.details?.causes?.[0]?.field).toBe("spec");
+  });
+
   it("bumps generation on spec changes only", async () => {
     await ns("gen");
     await core.createNamespacedService({
@@ -285,6 +303,39 @@ describe("core CRUD", () => {
   });
 });
 
+describe("networkpolicies", () => {
+  it("defaults policyTypes and port protocols, and refuses invalid policies with 422", async () => {
+    const net = h.kc.makeApiClient(NetworkingV1Api);
+    await ns("np");
+    const np = await net.createNamespacedNetworkPolicy({
+      namespace: "np",
+      body: {
+        metadata: { name: "allow-web" },
+        spec: {
+          podSelector: { matchLabels: { app: "web" } },
+          ingress: [{ ports: [{ port: 80 }], _from: [{ namespaceSelector: {} }] }],
+        },
+      },
+    });
+    expect(np.spec?.policyTypes).toEqual(["Ingress"]);
+    expect(np.spec?.ingress?.[0]?.ports?.[0]?.protocol).toBe("TCP");
+    const e = await failure(() =>
+      net.createNamespacedNetworkPolicy({
+        namespace: "np",
+        body: {
+          metadata: { name: "bad" },
+          spec: {
+            podSelector: {},
+            egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/16", except: ["192.168.0.0/24"] } }] }],
+          },
+        },
+      }),
+    );
+    expect(e.httpCode).toBe(422);
+    expect(e.details?.causes?.[0]?.field).toBe("spec.egress[0].to[0].ipBlock.except[0]");
+  });
+});
+
 describe("deletion", () => {
   it("keeps an object with finalizers until they are removed", async () => {
     await ns("fin");
@@ -301,6 +352,60 @@ describe("deletion", () => {
     );
     const e = await failure(() => core.readNamespacedConfigMap({ namespace: "fin", name: "held" }));
     expect(e.httpCode).toBe(404);
+  });
+
+  it("garbage-collects dependents by ownerReferences, and orphans them when asked", async () => {
+    const owner = async (
+      name: string,
+    ): Promise<{ apiVersion: string; kind: string; name: string; uid: string }> => {
+      const o = await core.createNamespacedConfigMap({ namespace: "fin", body: { metadata: { name } } });
+      return { apiVersion: "v1", kind: "ConfigMap", name, uid: o.metadata?.uid ?? "" };
+    };
+    const dep = (
+      name: string,
+      ownerReferences: { apiVersion: string; kind: string; name: string; uid: string }[],
+    ) => core.createNamespacedSecret({ namespace: "fin", body: { metadata: { name, ownerReferences } } });
+    const o1 = await owner("owner-1");
+    const o2 = await owner("owner-2");
+    const o3 = await owner("owner-3");
+    await dep("only-o1", [o1]);
+    await dep("o1-and-o2", [o1, o2]);
+    await dep("only-o3", [o3]);
+    await core.createNamespacedConfigMap({
+      namespace: "fin",
+      body: {
+        metadata: {
+          name: "grandchild",
+          ownerReferences: [
+            {
+              apiVersion: "v1",
+              kind: "Secret",
+              name: "only-o1",
+              uid:
+                (await core.readNamespacedSecret({ namespace: "fin", name: "only-o1" })).metadata?.uid ?? "",
+            },
+          ],
+        },
+      },
+    });
+    await core.deleteNamespacedConfigMap({ namespace: "fin", name: "owner-1" });
+    expect(
+      (await failure(() => core.readNamespacedSecret({ namespace: "fin", name: "only-o1" }))).httpCode,
+    ).toBe(404);
+    expect(
+      (await failure(() => core.readNamespacedConfigMap({ namespace: "fin", name: "grandchild" }))).httpCode,
+    ).toBe(404);
+    const both = await core.readNamespacedSecret({ namespace: "fin", name: "o1-and-o2" });
+    expect(both.metadata?.ownerReferences?.map((r) => r.name)).toEqual(["owner-2"]);
+    await core.deleteNamespacedConfigMap({ namespace: "fin", name: "owner-3", propagationPolicy: "Orphan" });
+    const orphan = await core.readNamespacedSecret({ namespace: "fin", name: "only-o3" });
+    expect(orphan.metadata?.ownerReferences).toBeUndefined();
+    // Its last owner gone, the two-owner dependent goes too.
+    await core.deleteNamespacedConfigMap({ namespace: "fin", name: "owner-2" });
+    expect(
+      (await failure(() => core.readNamespacedSecret({ namespace: "fin", name: "o1-and-o2" }))).httpCode,
+    ).toBe(404);
+    await core.deleteNamespacedSecret({ namespace: "fin", name: "only-o3" });
   });
 
   it("deletes a collection by label selector", async () => {
@@ -643,6 +748,33 @@ describe("custom resources", () => {
       apiVersion: string;
     };
     expect(w.apiVersion).toBe("example.com/v1beta1");
+  });
+
+  it("works with the generic KubernetesObjectApi (discovery-driven)", async () => {
+    const generic = KubernetesObjectApi.makeApiClient(h.kc);
+    const spec = {
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name: "generic", namespace: "crs" },
+      spec: { cidr: "10.9.0.0/16" },
+    };
+    await generic.create(spec);
+    const got = (await generic.read({
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name: "generic", namespace: "crs" },
+    })) as unknown as { spec: { cidr: string; mode: string } };
+    expect(got.spec).toEqual({ cidr: "10.9.0.0/16", mode: "Allow" });
+    const patched = (await generic.patch(
+      { ...spec, spec: { cidr: "10.8.0.0/16" } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
+    )) as unknown as { spec: { cidr: string } };
+    expect(patched.spec.cidr).toBe("10.8.0.0/16");
+    await generic.delete(spec);
   });
 
   it("rejects a CRD whose name does not match its names", async () => {

@@ -339,6 +339,13 @@ d("kubectl on a custom resource", () => {
     expect(await ok("delete", "pool", "p1")).toContain("deleted");
   });
 
+  it("explains a custom resource from its schema", async () => {
+    const out = await ok("explain", "pools.spec");
+    expect(out).toContain("KIND:       Pool");
+    expect(out).toMatch(/cidr\s+<string> -required-/);
+    expect(out).toMatch(/blockSize\s+<integer>/);
+  });
+
   it("rejects an invalid custom resource with the schema's field path", async () => {
     const bad = await file(
       "bad.yaml",

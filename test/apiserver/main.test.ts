@@ -187,6 +187,30 @@ describe("main.js", () => {
     expect(await exit(again.child)).toBe(0);
   });
 
+  it("saves state periodically, so a killed server loses at most the last interval", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trellis-apiserver-save-"));
+    dirs.push(dir);
+    const { startApiServer } = await import("../../lab/apiserver/server.js");
+    const { pino } = await import("pino");
+    const s = await startApiServer({
+      stateDir: dir,
+      stateSaveIntervalMs: 100,
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      await req(s.url, "/api/v1/namespaces", "POST", { metadata: { name: "saved" } });
+      const end = Date.now() + 10_000;
+      let text = "";
+      while (!text.includes('"saved"') && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = await readFile(join(dir, "apiserver-state.json"), "utf8").catch(() => "");
+      }
+      expect(text).toContain('"saved"');
+    } finally {
+      await s.close();
+    }
+  });
+
   it.each([[["--port", "nope"]], [["--bogus"]], [["--history", "0"]], [["stray"]]])(
     "exits 2 with usage on bad flags %j",
     async (args) => {

@@ -88,3 +88,48 @@ describe("validation", () => {
     expect(check(spec)).toEqual(want);
   });
 });
+
+describe("string formats", () => {
+  const fmt = (format: string): JSONSchemaProps => ({
+    type: "object",
+    properties: { spec: { type: "object", properties: { v: { type: "string", format } } } },
+  });
+  it.each([
+    ["cidr", "10.0.0.0/8", true],
+    ["cidr", "fd00::/64", true],
+    ["cidr", "10.0.0.0/40", false],
+    ["cidr", "10.0.0.0", false],
+    ["ipv4", "192.0.2.1", true],
+    ["ipv4", "fd00::1", false],
+    ["ipv6", "fd00::1", true],
+    ["date-time", "2024-01-02T03:04:05Z", true],
+    ["date-time", "yesterday", false],
+    ["uuid", "0f8fad5b-d9cb-469f-a165-70867728950e", true],
+    ["uuid", "nope", false],
+    ["hostname", "node-1.example.com", true],
+    ["hostname", "-bad", false],
+    ["whatever-format", "anything", true],
+  ])("%s %j valid=%s", (format, value, valid) => {
+    const errs = validateCustomResource(fmt(format), {
+      apiVersion: "x/v1",
+      kind: "X",
+      metadata: {},
+      spec: { v: value },
+    });
+    expect(errs.length === 0).toBe(valid);
+    if (!valid) expect(errs[0]?.field).toBe("spec.v");
+  });
+});
+
+describe("patterns", () => {
+  it("accepts RE2 escapes that JavaScript's unicode mode refuses", () => {
+    const s: JSONSchemaProps = {
+      type: "object",
+      properties: { spec: { type: "object", properties: { v: { type: "string", pattern: "^a\\-b$" } } } },
+    };
+    expect(validateCustomResource(s, { metadata: {}, spec: { v: "a-b" } })).toEqual([]);
+    expect(validateCustomResource(s, { metadata: {}, spec: { v: "ab" } }).map((e) => e.field)).toEqual([
+      "spec.v",
+    ]);
+  });
+});

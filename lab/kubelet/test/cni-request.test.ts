@@ -8,7 +8,7 @@ import {
   resultIps,
   type Conflist,
 } from "../cni-request.js";
-import { declaredPorts, listenerSpecs } from "../listeners.js";
+import { declaredPorts, listenerArgv, POD_ECHO_MAIN } from "../listeners.js";
 import { nextBackoffMs, BACKOFF_MAX_MS } from "../backoff.js";
 
 const list: Conflist = {
@@ -108,28 +108,25 @@ describe("pod listeners", () => {
     ).toEqual([80, 81]);
   });
 
-  it("starts one TCP and one UDP dual-stack listener per port, inside the pod netns, answering the pod's name", () => {
-    const specs = listenerSpecs("tl1234-p-abc", "demo/web-0", [80]);
-    expect(specs.map((s) => s.argv)).toEqual([
-      [
-        "nsenter",
-        "--net=/var/run/netns/tl1234-p-abc",
-        "socat",
-        "TCP6-LISTEN:80,ipv6only=0,fork,reuseaddr",
-        "EXEC:/bin/echo demo/web-0",
-      ],
-      [
-        "nsenter",
-        "--net=/var/run/netns/tl1234-p-abc",
-        "socat",
-        "UDP6-RECVFROM:80,ipv6only=0,fork",
-        "EXEC:/bin/echo demo/web-0",
-      ],
+  it("runs one listener process per pod inside its netns, answering the pod's name on every declared port", () => {
+    expect(listenerArgv("tl1234-p-abc", "demo/web-0", [80, 53], "/usr/bin/node")).toEqual([
+      "nsenter",
+      "--net=/var/run/netns/tl1234-p-abc",
+      "/usr/bin/node",
+      "--max-old-space-size=16",
+      POD_ECHO_MAIN,
+      "--reply",
+      "demo/web-0",
+      "--port",
+      "80",
+      "--port",
+      "53",
     ]);
+    expect(listenerArgv("x", "demo/none", [])).toBeUndefined();
   });
 
   it("refuses a reply that is not a plain pod name", () => {
-    expect(() => listenerSpecs("x", "a b", [1])).toThrow(/not a pod name/);
+    expect(() => listenerArgv("x", "a b", [1])).toThrow(/not a pod name/);
   });
 });
 
