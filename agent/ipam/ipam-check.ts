@@ -13,6 +13,7 @@ import {
   cidrSize,
   formatIp,
   parseCidr,
+  validatePool,
 } from "../../crds/ipam.js";
 
 export interface PodInfo {
@@ -30,7 +31,8 @@ export type FindingKind =
   | "duplicate-address" // one address in two blocks
   | "duplicate-handle" // one handle holding two addresses of one family
   | "orphan-block" // a block whose node, pool or affinity is gone
-  | "orphan-affinity"; // an affinity without its block
+  | "orphan-affinity" // an affinity without its block
+  | "invalid-pool"; // a pool the agents reject (bad CIDR, block size out of range, bad selector)
 
 export interface Finding {
   kind: FindingKind;
@@ -95,7 +97,7 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
         blocks: mine.length,
         inUse: mine.reduce((n, b) => n + b.inUse, 0),
         capacity: String(mine.reduce((n, b) => n + b.size, 0)),
-        valid: typeof parseCidr(p.spec.cidr) !== "string",
+        valid: validatePool(p).ok,
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -104,6 +106,11 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
 
 export function check(s: IpamSnapshot): Finding[] {
   const out: Finding[] = [];
+  for (const p of s.pools) {
+    const v = validatePool(p);
+    if (!v.ok)
+      out.push({ kind: "invalid-pool", message: `pool ${p.metadata.name} is rejected: ${v.reason}` });
+  }
   const pods = new Map(s.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   const nodes = new Set(s.nodes);
   const pools = new Map(s.pools.map((p) => [p.metadata.name, p]));

@@ -129,6 +129,24 @@ describe("trellisctl ipam", () => {
     expect(held).toEqual(["c-alive.eth0"]);
   });
 
+  it("check names a pool the agents reject, with the reason", async () => {
+    await bed.createPool("bad-pool", { cidr: "10.78.0.1/24" });
+    const r = await cli("ipam", "check", "-o", "json");
+    expect(r.code).toBe(1);
+    const f = (JSON.parse(r.out) as { findings: { kind: string; message: string }[] }).findings;
+    expect(f).toEqual([
+      {
+        kind: "invalid-pool",
+        message:
+          "pool bad-pool is rejected: spec.cidr: host bits are set in 10.78.0.1/24 (the network is 10.78.0.0/24)",
+      },
+    ]);
+    const show = JSON.parse((await cli("ipam", "show", "-o", "json")).out) as {
+      pools: { name: string; valid: boolean }[];
+    };
+    expect(show.pools.find((p) => p.name === "bad-pool")?.valid).toBe(false);
+  });
+
   it("a bad output format is a usage error (exit 2)", async () => {
     expect((await cli("ipam", "show", "-o", "yaml")).code).toBe(2);
   });
