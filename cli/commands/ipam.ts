@@ -114,12 +114,13 @@ export function registerIpam(program: Command, io: Io): void {
       }
       io.out(
         formatTable(
-          ["pool", "cidr", "block size", "disabled", "blocks", "in use", "capacity"],
+          ["pool", "cidr", "block size", "disabled", "valid", "blocks", "in use", "capacity"],
           u.pools.map((p) => [
             p.name,
             p.cidr,
             p.blockSize ?? "default",
             p.disabled,
+            p.valid,
             p.blocks,
             p.inUse,
             p.capacity,
