@@ -190,6 +190,11 @@ export class NodeAgent {
       "ippools",
       `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ippools`,
       this.custom(custom, "ippools"),
+      undefined,
+      // Validate on every change so a rejected pool is reported at once, with its reason.
+      () => {
+        if (this.synced) this.poolViews();
+      },
     );
     this.blockInf = this.informer(
       "ipamblocks",

@@ -303,6 +303,25 @@ describe("hostile input", () => {
   });
 });
 
+describe("pool validation", () => {
+  it("logs a pool with a bad CIDR as rejected, with the reason, and keeps serving", async () => {
+    await bed.createPool("bad-cidr", { cidr: "10.72.0.9/24" });
+    const deadline = Date.now() + 10_000;
+    let log = "";
+    while (Date.now() < deadline) {
+      log = readFileSync(a2.logFile, "utf8");
+      if (log.includes("bad-cidr")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const line = log.split("\n").find((l) => l.includes('"pool":"bad-cidr"')) ?? "";
+    expect(JSON.parse(line)).toMatchObject({
+      msg: "IPPool rejected",
+      reason: "spec.cidr: host bits are set in 10.72.0.9/24 (the network is 10.72.0.0/24)",
+    });
+    expect(a2.proc.exitCode).toBeNull();
+  });
+});
+
 describe("health and metrics", () => {
   it("/healthz and /readyz answer 200; /metrics has CNI, IPAM and informer families", async () => {
     expect((await bed.httpInNode(node2.netns, a2.metricsPort, "/healthz")).status).toBe(200);
