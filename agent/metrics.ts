@@ -10,6 +10,7 @@ export interface AgentGauges {
   ipamWrites: ReadonlyMap<string, number>;
   leakReleases: number;
   gcReleases: number;
+  poolsRejected: number;
 }
 
 export function renderAgentMetrics(g: AgentGauges): string {
@@ -27,6 +28,12 @@ export function renderAgentMetrics(g: AgentGauges): string {
   l.push(`trellis_ipam_leak_releases_total ${g.leakReleases}`);
   family("trellis_ipam_gc_releases_total", "counter", "Addresses released by CNI GC.");
   l.push(`trellis_ipam_gc_releases_total ${g.gcReleases}`);
+  family(
+    "trellis_ipam_pools_rejected",
+    "gauge",
+    "IPPools ignored because they do not validate (see the log).",
+  );
+  l.push(`trellis_ipam_pools_rejected ${g.poolsRejected}`);
   family(
     "trellis_informer_restarts_total",
     "counter",

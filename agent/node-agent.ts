@@ -369,6 +369,7 @@ export class NodeAgent {
         ipamWrites: this.writes,
         leakReleases: this.leakReleases,
         gcReleases: this.gcReleases,
+        poolsRejected: this.badPools.size,
       })
     );
   }

@@ -332,6 +332,9 @@ describe("health and metrics", () => {
     expect(m).toMatch(/^trellis_ipam_blocks \d+$/m);
     expect(m).toMatch(/^trellis_ipam_addresses_in_use \d+$/m);
     expect(m).toMatch(/trellis_informer_restarts_total\{resource="pods"\} \d+/);
+    expect(m.split("\n").filter((l) => l.startsWith("trellis_ipam_pools_rejected"))).toEqual([
+      "trellis_ipam_pools_rejected 1",
+    ]); // the bad-cidr pool above
   });
 
   it("a bad configuration value fails at start naming the field (exit 2)", async () => {

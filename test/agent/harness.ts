@@ -352,14 +352,18 @@ export class TestBed {
   }
 
   async httpInNode(netns: string, port: number, path: string): Promise<{ status: number; body: string }> {
-    // busybox nc speaks enough HTTP/1.0 for the health endpoints.
-    const out = await sh(
-      "nsenter",
-      [`--net=/var/run/netns/${netns}`, "busybox", "nc", "127.0.0.1", String(port)],
-      `GET ${path} HTTP/1.0\r\n\r\n`,
-    );
-    const status = Number(/^HTTP\/1\.[01] (\d+)/.exec(out)?.[1] ?? 0);
-    return { status, body: out.slice(out.indexOf("\r\n\r\n") + 4) };
+    // A short-lived Node.js client inside the node namespace (the agent listens there).
+    const script =
+      `const r = await fetch("http://127.0.0.1:${port}${path}");` +
+      "process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));";
+    const out = await sh("nsenter", [
+      `--net=/var/run/netns/${netns}`,
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      script,
+    ]);
+    return JSON.parse(out) as { status: number; body: string };
   }
 
   async stopAgent(a: AgentProc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
