@@ -7,6 +7,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { packageVersion } from "./version.js";
 import { registerLab } from "./commands/lab.js";
 import { registerBgp } from "./commands/bgp.js";
+import { registerIpam } from "./commands/ipam.js";
 
 export interface Io {
   out: (s: string) => void;
@@ -24,6 +25,7 @@ export function buildProgram(io: Io): Command {
   // through program.command() below (commander copies inherited settings).
   registerLab(program, io);
   registerBgp(program, io);
+  registerIpam(program, io);
   return program;
 }
 

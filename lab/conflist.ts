@@ -45,9 +45,14 @@ export function ptpConflist(o: PtpConflistOptions): Record<string, unknown> {
   };
 }
 
-export function trellisConflist(agentSocket: string): Record<string, unknown> {
+/**
+ * The pinned conflist. `cniVersion` is a parameter because the chained
+ * portmap from containernetworking-plugins 1.1.x refuses a 1.1.0 config
+ * ("incompatible CNI versions"): the lab passes PTP_CNI_VERSION.
+ */
+export function trellisConflist(agentSocket: string, cniVersion = "1.1.0"): Record<string, unknown> {
   return {
-    cniVersion: "1.1.0",
+    cniVersion,
     name: NETWORK_NAME,
     plugins: [
       { type: "trellis", agentSocket, mtu: 1500, ipam: { type: "trellis-ipam" } },

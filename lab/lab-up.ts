@@ -16,7 +16,7 @@ import {
 } from "./address-plan.js";
 import { ApiError, LabApi, nodeReady } from "./api-client.js";
 import { renderBirdConfig } from "./bird-config.js";
-import { ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
+import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
 import { isAlive, readPidFile, startDaemon } from "./daemon.js";
 import { LabError } from "./lab-errors.js";
 import { labLayout, UNIX_PATH_MAX, type LabLayout } from "./lab-layout.js";
@@ -212,7 +212,7 @@ async function buildTor(plan: LabPlan): Promise<void> {
  * The node namespace and its routed link to the ToR. The veth is created
  * directly in the two lab namespaces: nothing appears in the root namespace.
  */
-async function buildNode(plan: LabPlan, n: NodePlan, cni: CniMode): Promise<void> {
+async function buildNode(plan: LabPlan, n: NodePlan, _cni: CniMode): Promise<void> {
   const tor = plan.tor.netns;
   await addNetns(n.netns);
   await ipIn(tor, "link", "add", n.torIfname, "type", "veth", "peer", "name", n.ifname, "netns", n.netns);
@@ -227,12 +227,11 @@ async function buildNode(plan: LabPlan, n: NodePlan, cni: CniMode): Promise<void
   await ipIn(n.netns, "-6", "route", "add", "default", "via", n.torAddress6, "dev", n.ifname);
   await sysctlIn(n.netns, "net.ipv4.ip_forward", "1");
   await sysctlIn(n.netns, "net.ipv6.conf.all.forwarding", "1");
-  if (cni === "ptp") {
-    // With the reference plugins nobody speaks BGP: static routes on the ToR
-    // carry each node's pod CIDRs. Under Trellis the agents advertise them.
-    await ipIn(tor, "route", "add", n.podCidr4, "via", n.address4, "dev", n.torIfname);
-    await ipIn(tor, "-6", "route", "add", n.podCidr6, "via", n.address6, "dev", n.torIfname);
-  }
+  // Static routes on the ToR carry each node's pod CIDRs: with the reference
+  // plugins nobody speaks BGP, and under Trellis each node's IPPool is its pod
+  // CIDR (see trellisPools) until the agents advertise their blocks over BGP.
+  await ipIn(tor, "route", "add", n.podCidr4, "via", n.address4, "dev", n.torIfname);
+  await ipIn(tor, "-6", "route", "add", n.podCidr6, "via", n.address6, "dev", n.torIfname);
 }
 
 async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
@@ -268,9 +267,16 @@ async function startNode(
   const conf =
     cni === "ptp"
       ? ptpConflist({ podCidr4: n.podCidr4, podCidr6: n.podCidr6, ipamDataDir: N.ipamDataDir })
-      : trellisConflist(N.agentSocket);
+      : trellisConflist(N.agentSocket, PTP_CNI_VERSION);
   writeFileSync(N.conflist, JSON.stringify(conf, null, 2) + "\n");
   if (cni === "trellis") {
+    for (const pool of trellisPools(n)) {
+      try {
+        await api.request("POST", "/apis/trellis.dev/v1alpha1/ippools", pool);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 409)) throw e;
+      }
+    }
     if (existsSync(repoPaths.shim)) symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
     else
       warnings.push(`${n.name}: no CNI shim at ${repoPaths.shim} yet; pod ADDs will fail until it is built`);
@@ -378,4 +384,22 @@ function tail(file: string, lines = 5): string {
   } catch {
     return "(no log)";
   }
+}
+
+/**
+ * Under --cni trellis, one IPv4 and one IPv6 IPPool per node, equal to the
+ * node's pod CIDRs and selected by its hostname label: every block a node
+ * claims lies inside the CIDR the ToR routes to it.
+ */
+export function trellisPools(n: NodePlan): Record<string, unknown>[] {
+  const selector = `kubernetes.io/hostname == ${n.name}`;
+  return [
+    { cidr: n.podCidr4, suffix: "v4", blockSize: 26 },
+    { cidr: n.podCidr6, suffix: "v6", blockSize: 122 },
+  ].map((p) => ({
+    apiVersion: "trellis.dev/v1alpha1",
+    kind: "IPPool",
+    metadata: { name: `lab-${n.name}-${p.suffix}` },
+    spec: { cidr: p.cidr, blockSize: p.blockSize, nodeSelector: selector },
+  }));
 }

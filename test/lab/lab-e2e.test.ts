@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
-import { trellisConflist } from "../../lab/conflist.js";
+import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -572,7 +572,8 @@ maybe("lab up --cni trellis (the agent comes in a later issue)", () => {
     const conflist = JSON.parse(
       readFileSync(join(nodeDir, "cni", "net.d", "10-trellis.conflist"), "utf8"),
     ) as unknown;
-    expect(conflist).toEqual(trellisConflist(join(nodeDir, "cni.sock")));
+    // The chained Debian portmap speaks CNI up to 1.0.0 (lab/conflist.ts).
+    expect(conflist).toEqual(trellisConflist(join(nodeDir, "cni.sock"), PTP_CNI_VERSION));
     const shim = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
     expect(existsSync(join(nodeDir, "cni", "bin", "trellis"))).toBe(existsSync(shim));
     const st = JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as {

@@ -1,0 +1,150 @@
+/**
+ * trellis-node configuration: an optional YAML/JSON file, overridden by the
+ * environment, overridden by flags (DESIGN.md pins the flags). Validated with
+ * zod; a bad value is reported with its field name and the source it came
+ * from, and the agent exits 2.
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9A-Za-z.-]*):[0-9]{1,5}$/, 'expected "HOST:PORT" (e.g. 127.0.0.1:9099)')
+  .refine((s) => Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "port must be 0..65535");
+
+export const agentConfigSchema = z.strictObject({
+  nodeName: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 subdomain (lower case, digits, '-', '.')"),
+  kubeconfig: z.string().min(1).optional(),
+  cniSocket: z.string().startsWith("/", "must be an absolute path"),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]),
+  /** Health, readiness and metrics listener ("" disables it). */
+  metricsAddress: z.union([z.literal(""), hostPort]).default("127.0.0.1:9099"),
+  /** Default MTU of pod veths when the conflist has none. */
+  mtu: z.number().int().min(68).max(65535).default(1500),
+  /** Never borrow addresses from another node's block. */
+  strictAffinity: z.boolean().default(false),
+  /** Leak check: period, and how long a pod must be gone before its address is released. */
+  leakCheckIntervalSeconds: z.number().positive().max(86400).default(60),
+  leakGraceSeconds: z
+    .number()
+    .min(0)
+    .max(86400 * 7)
+    .default(300),
+  /** Empty affine blocks are released after this long. */
+  emptyBlockGraceSeconds: z
+    .number()
+    .min(0)
+    .max(86400 * 7)
+    .default(600),
+  /** CNI requests served at once (more wait in a queue). */
+  cniMaxConcurrent: z.number().int().min(1).max(1024).default(64),
+  /** Informer restart backoff bounds. */
+  informerBackoffMinMs: z.number().int().min(1).default(200),
+  informerBackoffMaxMs: z.number().int().min(1).default(30_000),
+});
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface ConfigFlags {
+  nodeName?: string;
+  kubeconfig?: string;
+  cniSocket?: string;
+  config?: string;
+  logLevel?: string;
+}
+
+const ENV: [string, keyof AgentConfig, "string" | "number" | "boolean"][] = [
+  ["TRELLIS_NODE_NAME", "nodeName", "string"],
+  ["KUBECONFIG", "kubeconfig", "string"],
+  ["TRELLIS_CNI_SOCKET", "cniSocket", "string"],
+  ["TRELLIS_LOG_LEVEL", "logLevel", "string"],
+  ["TRELLIS_METRICS_ADDRESS", "metricsAddress", "string"],
+  ["TRELLIS_MTU", "mtu", "number"],
+  ["TRELLIS_STRICT_AFFINITY", "strictAffinity", "boolean"],
+];
+
+function fromEnvValue(v: string, kind: "string" | "number" | "boolean"): unknown {
+  if (kind === "number") return /^-?[0-9.]+$/.test(v) ? Number(v) : v;
+  if (kind === "boolean") return v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v;
+  return v;
+}
+
+/** Builds the configuration; throws ConfigError naming the field (and its source). */
+export function loadConfig(
+  flags: ConfigFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+): AgentConfig {
+  const merged: Record<string, unknown> = {};
+  const source: Record<string, string> = {};
+  if (flags.config !== undefined) {
+    let text: string;
+    try {
+      text = readFile(flags.config);
+    } catch (e) {
+      throw new ConfigError(`--config ${flags.config}: ${(e as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError(
+        `--config ${flags.config}: not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}`,
+      );
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== "object" || Array.isArray(doc)) {
+        throw new ConfigError(`--config ${flags.config}: expected a mapping of settings`);
+      }
+      for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+        merged[k] = v;
+        source[k] = `config file ${flags.config}`;
+      }
+    }
+  }
+  for (const [name, key, kind] of ENV) {
+    const v = env[name];
+    if (v !== undefined && v !== "") {
+      merged[key] = fromEnvValue(v, kind);
+      source[key] = `env ${name}`;
+    }
+  }
+  const flagMap: [keyof ConfigFlags, keyof AgentConfig, string][] = [
+    ["nodeName", "nodeName", "--node-name"],
+    ["kubeconfig", "kubeconfig", "--kubeconfig"],
+    ["cniSocket", "cniSocket", "--cni-socket"],
+    ["logLevel", "logLevel", "--log-level"],
+  ];
+  for (const [f, key, flag] of flagMap) {
+    const v = flags[f];
+    if (v !== undefined) {
+      merged[key] = v;
+      source[key] = flag;
+    }
+  }
+  merged["nodeName"] ??= hostname().toLowerCase();
+  merged["cniSocket"] ??= "/var/run/trellis/cni.sock";
+  merged["logLevel"] ??= "info";
+  const r = agentConfigSchema.safeParse(merged);
+  if (!r.success) {
+    const msgs = r.error.issues.map((i) => {
+      const field = i.path.join(".") || "(root)";
+      const from = source[String(i.path[0])];
+      return `${field}${from !== undefined ? ` (from ${from})` : ""}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${msgs.join("; ")}`);
+  }
+  return r.data;
+}

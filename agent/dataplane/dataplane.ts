@@ -1,0 +1,225 @@
+/**
+ * The routed-veth dataplane shell: runs the plans of routed-veth.ts, reads
+ * the kernel back for CHECK, and keeps one blackhole route per affine block.
+ * Runs in the node's network namespace (the agent's own).
+ */
+import { writeFile } from "node:fs/promises";
+import { CniCode, CniError } from "../../cni/error.js";
+import { ipJson, runIpBatch } from "./ip-exec.js";
+import { ShPool, shQuote, withStdin } from "./sh-pool.js";
+import { IpSessionPool } from "./ip-session.js";
+import { HOST_VETH_PREFIX } from "./veth-name.js";
+import {
+  TRELLIS_ROUTE_PROTO,
+  V4_GATEWAY,
+  V6_GATEWAY,
+  type VethSpec,
+  hostPrefix,
+  isV6,
+  planHostRoutes,
+  planLink,
+  planPod,
+  planSysctls,
+  podIpArgs,
+} from "./routed-veth.js";
+
+interface IpLink {
+  ifname: string;
+  mtu?: number;
+  address?: string;
+  flags?: string[];
+  operstate?: string;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  type?: string;
+}
+
+function isNotFound(stderr: string): boolean {
+  return /Cannot find device|does not exist|No such device/i.test(stderr);
+}
+
+/** Writes the node-wide sysctls a routed node needs (forwarding on). */
+export async function enableForwarding(): Promise<void> {
+  await writeFile("/proc/sys/net/ipv4/ip_forward", "1");
+  await writeFile("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+}
+
+export class RoutedVethDataplane {
+  /** The host side runs through long-lived `ip -batch` sessions (ip-session.ts). */
+  private readonly host = new IpSessionPool(4);
+  /** The pod side runs through small long-lived shells (sh-pool.ts): no fork of the agent. */
+  private readonly sh = new ShPool(8);
+
+  /**
+   * Step 1 of ADD: the veth pair, host end up (needs no address, so it runs
+   * while IPAM allocates). Throws CniError; leaves nothing behind on failure.
+   */
+  async createLink(s: Omit<VethSpec, "addresses">): Promise<void> {
+    // The path travels inside `ip -batch` lines, which split on blanks.
+    if (!s.netns.startsWith("/") || /[\s"'\\]/.test(s.netns)) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `CNI_NETNS: ${JSON.stringify(s.netns)} is not a usable path`,
+      );
+    }
+    const failures = await this.host.run(planLink(s));
+    const add = failures.find((f) => f.index === 0);
+    if (add === undefined) return;
+    if (/File exists/.test(add.message)) {
+      // Either our host veth exists (a live attachment) or the pod already has CNI_IFNAME.
+      const mine = await this.host.run([`link show dev ${s.hostIf}`]);
+      const what =
+        mine.length === 0
+          ? `host interface ${s.hostIf} already exists (ADD for an attached pod?)`
+          : `interface ${s.podIf} already exists in ${s.netns}`;
+      throw new CniError(CniCode.Internal, `routed veth: ${what}`);
+    }
+    if (/netns|No such file|Invalid/i.test(add.message)) {
+      throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${add.message}`);
+    }
+    throw new CniError(CniCode.Internal, `routed veth: creating ${s.hostIf}: ${add.message}`);
+  }
+
+  /**
+   * Step 2 of ADD: sysctls of the host end, then the pod side (one `ip`
+   * exec in the pod namespace) and the host routes, in parallel. On failure
+   * the veth is deleted again.
+   */
+  async configure(s: VethSpec): Promise<void> {
+    try {
+      // One shell job: the host end's sysctls (shell builtins, in the node
+      // namespace, before the pod end comes up), then the pod side.
+      const sysctls = planSysctls(s.hostIf)
+        .map(([p, v]) => `printf %s ${shQuote(v)} > ${shQuote(p)}`)
+        .join(" && ");
+      const { file, args } = podIpArgs(s.netns);
+      const cmd = [file, ...args, "-batch", "-"].map(shQuote).join(" ");
+      const [pod, routes] = await Promise.all([
+        this.sh.run(`${sysctls} && ${withStdin(cmd, planPod(s))}`),
+        this.host.run(planHostRoutes(s.hostIf, s.addresses)),
+      ]);
+      if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.output}`);
+      if (routes.length > 0) {
+        throw new CniError(
+          CniCode.Internal,
+          `routed veth: host routes: ${routes.map((r) => r.message).join("; ")}`,
+        );
+      }
+    } catch (e) {
+      await this.del(s.hostIf).catch(() => undefined);
+      throw e instanceof CniError
+        ? e
+        : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
+    }
+  }
+
+  /** The whole ADD dataplane (createLink then configure). */
+  async add(s: VethSpec): Promise<void> {
+    await this.createLink(s);
+    await this.configure(s);
+  }
+
+  /** Deletes the host veth (its peer and routes go with it). Idempotent. */
+  async del(hostIf: string): Promise<void> {
+    const [f] = await this.host.run([`link del ${hostIf}`]);
+    if (f !== undefined && !isNotFound(f.message)) {
+      throw new CniError(CniCode.Internal, `routed veth: deleting ${hostIf}: ${f.message}`);
+    }
+  }
+
+  close(): void {
+    this.host.close();
+    this.sh.close();
+  }
+
+  /**
+   * CHECK (SPEC.md "CHECK: Check container's networking is as expected"):
+   * the link, addresses and routes must match what ADD made. Returns the
+   * list of drifts (empty when all is well).
+   */
+  async check(s: {
+    hostIf: string;
+    podIf: string;
+    netns: string;
+    mtu: number;
+    addresses: readonly string[];
+  }): Promise<string[]> {
+    const drift: string[] = [];
+    const [hostLink, podLinks, hostR4, hostR6, podR4, podR6] = await Promise.all([
+      ipJson<IpLink>(["link", "show", "dev", s.hostIf]),
+      ipJson<IpLink>(["addr", "show", "dev", s.podIf], s.netns),
+      ipJson<IpRoute>(["route", "show", "dev", s.hostIf]),
+      ipJson<IpRoute>(["-6", "route", "show", "dev", s.hostIf]),
+      ipJson<IpRoute>(["route", "show"], s.netns),
+      ipJson<IpRoute>(["-6", "route", "show"], s.netns),
+    ]);
+    if (!Array.isArray(hostLink) || hostLink.length === 0) return [`host interface ${s.hostIf} is missing`];
+    if (!Array.isArray(podLinks) || podLinks.length === 0)
+      return [`interface ${s.podIf} is missing in ${s.netns}`];
+    const hl = hostLink[0];
+    const pl = podLinks[0];
+    if (hl?.flags?.includes("UP") !== true) drift.push(`host interface ${s.hostIf} is down`);
+    if (pl?.flags?.includes("UP") !== true) drift.push(`interface ${s.podIf} is down`);
+    if (hl?.mtu !== s.mtu) drift.push(`host interface MTU is ${hl?.mtu} (want ${s.mtu})`);
+    if (pl?.mtu !== s.mtu) drift.push(`${s.podIf} MTU is ${pl?.mtu} (want ${s.mtu})`);
+    const have = new Set(
+      (pl?.addr_info ?? [])
+        .filter((a) => a.family === "inet" || !a.local.startsWith("fe80"))
+        .map((a) => `${a.local}/${a.prefixlen}`),
+    );
+    for (const a of s.addresses)
+      if (!have.delete(hostPrefix(a))) drift.push(`address ${hostPrefix(a)} is missing on ${s.podIf}`);
+    for (const extra of have) drift.push(`unexpected address ${extra} on ${s.podIf}`);
+    const hostRoutes = [...(Array.isArray(hostR4) ? hostR4 : []), ...(Array.isArray(hostR6) ? hostR6 : [])];
+    for (const a of s.addresses) {
+      const ip = hostPrefix(a).split("/")[0];
+      if (!hostRoutes.some((r) => r.dst === ip || r.dst === hostPrefix(a)))
+        drift.push(`host route ${hostPrefix(a)} dev ${s.hostIf} is missing`);
+    }
+    const podRoutes = [...(Array.isArray(podR4) ? podR4 : []), ...(Array.isArray(podR6) ? podR6 : [])];
+    if (
+      s.addresses.some((a) => !isV6(a)) &&
+      !podRoutes.some((r) => r.dst === "default" && r.gateway === V4_GATEWAY)
+    ) {
+      drift.push(`default route via ${V4_GATEWAY} is missing in the pod`);
+    }
+    if (
+      s.addresses.some((a) => isV6(a)) &&
+      !podRoutes.some((r) => r.dst === "default" && r.gateway === V6_GATEWAY)
+    ) {
+      drift.push(`default route via ${V6_GATEWAY} is missing in the pod`);
+    }
+    return drift;
+  }
+
+  /** Names of every host veth Trellis made in this namespace. */
+  async hostVeths(): Promise<string[]> {
+    const links = await ipJson<IpLink>(["link", "show", "type", "veth"]);
+    if (!Array.isArray(links)) throw new Error(`listing links: ${links.stderr}`);
+    return links.map((l) => l.ifname.split("@")[0] ?? l.ifname).filter((n) => n.startsWith(HOST_VETH_PREFIX));
+  }
+
+  /** Blackhole routes for the given block CIDRs; removes ours that are no longer wanted. */
+  async syncBlackholes(cidrs: readonly string[], sweep: boolean): Promise<void> {
+    const lines = cidrs.map((c) => `route replace blackhole ${c} proto ${TRELLIS_ROUTE_PROTO}`);
+    if (sweep) {
+      const want = new Set(cidrs);
+      const [v4, v6] = await Promise.all([
+        ipJson<IpRoute>(["route", "show", "proto", String(TRELLIS_ROUTE_PROTO), "type", "blackhole"]),
+        ipJson<IpRoute>(["-6", "route", "show", "proto", String(TRELLIS_ROUTE_PROTO), "type", "blackhole"]),
+      ]);
+      for (const r of [...(Array.isArray(v4) ? v4 : []), ...(Array.isArray(v6) ? v6 : [])]) {
+        const dst = r.dst.includes("/") ? r.dst : hostPrefix(r.dst);
+        if (!want.has(dst)) lines.push(`route del blackhole ${dst} proto ${TRELLIS_ROUTE_PROTO}`);
+      }
+    }
+    if (lines.length === 0) return;
+    const r = await runIpBatch(lines);
+    if (r.code !== 0) throw new Error(`blackhole routes: ${r.stderr}`);
+  }
+}

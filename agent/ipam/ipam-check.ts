@@ -1,0 +1,267 @@
+/**
+ * The IPAM consistency check behind `trellisctl ipam show|check|release`,
+ * pure: from pools, blocks, affinities, pods and nodes to a usage summary
+ * and a list of findings, each carrying exactly what `release` would undo.
+ */
+import {
+  type BlockAffinity,
+  type IPAMBlock,
+  type IPPool,
+  affinityName,
+  affinityNode,
+  cidrContains,
+  cidrSize,
+  formatIp,
+  parseCidr,
+  validatePool,
+} from "../../crds/ipam.js";
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  node: string | undefined;
+  /** status.podIPs, when the pod reported any. */
+  ips: string[];
+}
+
+export type FindingKind =
+  | "pod-missing" // the allocation names a pod that does not exist
+  | "leaked" // the pod exists but holds other addresses now (an old sandbox's address)
+  | "node-missing" // the allocation was made on a node that no longer exists
+  | "duplicate-address" // one address in two blocks
+  | "duplicate-handle" // one handle holding two addresses of one family
+  | "orphan-block" // a block whose node, pool or affinity is gone
+  | "orphan-affinity" // an affinity without its block
+  | "invalid-pool"; // a pool the agents reject (bad CIDR, block size out of range, bad selector)
+
+export interface Finding {
+  kind: FindingKind;
+  message: string;
+  block?: string;
+  address?: string;
+  handle?: string;
+  affinity?: string;
+}
+
+export interface PoolUsage {
+  name: string;
+  cidr: string;
+  blockSize: number | undefined;
+  disabled: boolean;
+  blocks: number;
+  inUse: number;
+  /** Addresses in the claimed blocks. */
+  capacity: string;
+  valid: boolean;
+}
+
+export interface BlockUsage {
+  name: string;
+  cidr: string;
+  pool: string;
+  node: string | undefined;
+  inUse: number;
+  size: number;
+}
+
+export interface IpamSnapshot {
+  pools: readonly IPPool[];
+  blocks: readonly IPAMBlock[];
+  affinities: readonly BlockAffinity[];
+  pods: readonly PodInfo[];
+  nodes: readonly string[];
+}
+
+export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage[] } {
+  const blocks = s.blocks
+    .map((b) => {
+      const c = parseCidr(b.spec.cidr);
+      return {
+        name: b.metadata.name,
+        cidr: b.spec.cidr,
+        pool: b.spec.pool,
+        node: affinityNode(b.spec.affinity),
+        inUse: b.spec.allocations.length,
+        size: typeof c === "string" ? 0 : Number(cidrSize(c)),
+      };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const pools = s.pools
+    .map((p) => {
+      const mine = blocks.filter((b) => b.pool === p.metadata.name);
+      return {
+        name: p.metadata.name,
+        cidr: p.spec.cidr,
+        blockSize: p.spec.blockSize,
+        disabled: p.spec.disabled === true,
+        blocks: mine.length,
+        inUse: mine.reduce((n, b) => n + b.inUse, 0),
+        capacity: String(mine.reduce((n, b) => n + b.size, 0)),
+        valid: validatePool(p).ok,
+      };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { pools, blocks };
+}
+
+export function check(s: IpamSnapshot): Finding[] {
+  const out: Finding[] = [];
+  for (const p of s.pools) {
+    const v = validatePool(p);
+    if (!v.ok)
+      out.push({ kind: "invalid-pool", message: `pool ${p.metadata.name} is rejected: ${v.reason}` });
+  }
+  const pods = new Map(s.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+  const nodes = new Set(s.nodes);
+  const pools = new Map(s.pools.map((p) => [p.metadata.name, p]));
+  const seenAddr = new Map<string, string>();
+  const handleFamilies = new Map<string, string>();
+  const affinities = new Map(s.affinities.map((a) => [a.metadata.name, a]));
+  const blockAffinityNames = new Set<string>();
+
+  for (const b of s.blocks) {
+    const name = b.metadata.name;
+    const cidr = parseCidr(b.spec.cidr);
+    const node = affinityNode(b.spec.affinity);
+    if (node !== undefined) blockAffinityNames.add(affinityName(node, b.spec.cidr));
+    const pool = pools.get(b.spec.pool);
+    const poolCidr = pool ? parseCidr(pool.spec.cidr) : undefined;
+    if (typeof cidr === "string") {
+      out.push({ kind: "orphan-block", block: name, message: `block ${name} has an invalid CIDR: ${cidr}` });
+      continue;
+    }
+    if (node !== undefined && !nodes.has(node)) {
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} is affine to node ${node}, which does not exist`,
+      });
+    } else if (pool === undefined) {
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} belongs to pool ${b.spec.pool}, which does not exist`,
+      });
+    } else if (
+      poolCidr !== undefined &&
+      typeof poolCidr !== "string" &&
+      !cidrContains(poolCidr, cidr.family, cidr.base)
+    ) {
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} lies outside its pool ${pool.spec.cidr}`,
+      });
+    } else if (node !== undefined && !affinities.has(affinityName(node, b.spec.cidr))) {
+      out.push({
+        kind: "orphan-block",
+        block: name,
+        message: `block ${b.spec.cidr} has no BlockAffinity for node ${node}`,
+        affinity: affinityName(node, b.spec.cidr),
+      });
+    }
+    for (const a of b.spec.allocations) {
+      const address = formatIp(cidr.family, cidr.base + BigInt(a.ordinal));
+      const prior = seenAddr.get(address);
+      if (prior !== undefined) {
+        out.push({
+          kind: "duplicate-address",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `address ${address} is allocated in blocks ${prior} and ${name}`,
+        });
+      }
+      seenAddr.set(address, name);
+      const hf = `${a.handle}\u0000${cidr.family}`;
+      if (handleFamilies.has(hf)) {
+        out.push({
+          kind: "duplicate-handle",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `handle ${a.handle} holds a second IPv${cidr.family} address ${address} (first ${handleFamilies.get(hf)})`,
+        });
+      } else handleFamilies.set(hf, address);
+      const at = a.attributes;
+      const where =
+        at?.namespace !== undefined && at.pod !== undefined ? `${at.namespace}/${at.pod}` : undefined;
+      if (at?.node !== undefined && !nodes.has(at.node)) {
+        out.push({
+          kind: "node-missing",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `${address} (${a.handle}) was allocated on node ${at.node}, which does not exist`,
+        });
+        continue;
+      }
+      if (where === undefined) continue;
+      const pod = pods.get(where);
+      if (pod === undefined) {
+        out.push({
+          kind: "pod-missing",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `${address} is held for pod ${where}, which does not exist`,
+        });
+      } else if (pod.ips.length > 0 && !pod.ips.includes(address)) {
+        out.push({
+          kind: "leaked",
+          block: name,
+          address,
+          handle: a.handle,
+          message: `${address} (${a.handle}) is held for pod ${where}, whose addresses are now ${pod.ips.join(", ")}`,
+        });
+      }
+    }
+  }
+  for (const a of s.affinities) {
+    if (!blockAffinityNames.has(a.metadata.name)) {
+      out.push({
+        kind: "orphan-affinity",
+        affinity: a.metadata.name,
+        message: `BlockAffinity ${a.metadata.name} (${a.spec.node} -> ${a.spec.cidr}) has no block`,
+      });
+    }
+  }
+  return out;
+}
+
+/** The releases a list of findings asks for, grouped: handles per block, blocks and affinities to delete. */
+export function releasePlan(
+  findings: readonly Finding[],
+  blocks: readonly IPAMBlock[],
+): {
+  handles: Map<string, Set<string>>;
+  blocks: string[];
+  affinities: string[];
+} {
+  const handles = new Map<string, Set<string>>();
+  const delBlocks = new Set<string>();
+  const affs = new Set<string>();
+  for (const f of findings) {
+    if (f.kind === "orphan-affinity" && f.affinity !== undefined) affs.add(f.affinity);
+    else if (f.kind === "orphan-block" && f.block !== undefined) {
+      if (f.affinity !== undefined) continue; // repairable: the agent recreates the affinity
+      delBlocks.add(f.block);
+    } else if (f.block !== undefined && f.handle !== undefined && f.kind !== "duplicate-address") {
+      let s = handles.get(f.block);
+      if (s === undefined) handles.set(f.block, (s = new Set()));
+      s.add(f.handle);
+    }
+  }
+  // An orphan block is deleted only when nothing live remains in it.
+  const deletable = [...delBlocks].filter((name) => {
+    const b = blocks.find((x) => x.metadata.name === name);
+    const left = (b?.spec.allocations ?? []).filter((a) => !(handles.get(name)?.has(a.handle) ?? false));
+    return left.length === 0;
+  });
+  for (const name of deletable) {
+    const b = blocks.find((x) => x.metadata.name === name);
+    const node = affinityNode(b?.spec.affinity);
+    if (b !== undefined && node !== undefined) affs.add(affinityName(node, b.spec.cidr));
+  }
+  return { handles, blocks: deletable.sort(), affinities: [...affs].sort() };
+}

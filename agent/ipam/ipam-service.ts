@@ -1,0 +1,553 @@
+/**
+ * The IPAM shell: serialises this agent's allocations and releases through
+ * one queue, plans each batch with the pure allocator against a cache of the
+ * blocks, and writes every touched block once per batch with a
+ * compare-and-swap replace (bounded retries, re-reading the block after a
+ * 409). A burst of N ADDs on one node therefore costs about one write per
+ * block touched, not N. Allocations that lost a race (another agent took the
+ * ordinal) are planned again; a request that still fails is rolled back as a
+ * whole, so dual-stack stays both-or-neither.
+ */
+import type { Logger } from "pino";
+import {
+  type Allocation,
+  type IPAMBlock,
+  type IpFamily,
+  affinityName,
+  affinityNode,
+  blockName,
+  hostAffinity,
+} from "../../crds/ipam.js";
+import {
+  type AllocationRequest,
+  type BlockView,
+  type FamilyPlan,
+  type NodeView,
+  type PoolView,
+  blockView,
+  planRequest,
+} from "./block-allocator.js";
+import type { IpamApi } from "./ipam-api.js";
+
+export interface AllocationAttributes {
+  namespace?: string | undefined;
+  pod?: string | undefined;
+  containerID: string;
+  ifname: string;
+}
+
+export interface AllocateInput extends Omit<AllocationRequest, "handle"> {
+  handle: string;
+  attributes: AllocationAttributes;
+}
+
+export interface Allocated {
+  family: IpFamily;
+  address: string;
+  prefix: number;
+  block: string;
+}
+
+/** An allocation held by this node's pods, wherever its block is. */
+export interface NodeAllocation {
+  block: string;
+  ordinal: number;
+  handle: string;
+  namespace: string | undefined;
+  pod: string | undefined;
+  containerID: string | undefined;
+  ifname: string | undefined;
+  timestamp: string | undefined;
+}
+
+export class IpamError extends Error {
+  constructor(
+    message: string,
+    /** CNI error code: 11 try again later (API trouble), 999 otherwise … callers map. */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = "IpamError";
+  }
+}
+
+export function handleFor(containerID: string, ifname: string): string {
+  return `${containerID}.${ifname}`;
+}
+
+type Op =
+  | {
+      kind: "alloc";
+      input: AllocateInput;
+      tries: number;
+      resolve: (a: Allocated[]) => void;
+      reject: (e: Error) => void;
+    }
+  | {
+      kind: "release";
+      handles: ReadonlySet<string>;
+      resolve: (n: number) => void;
+      reject: (e: Error) => void;
+    }
+  | { kind: "releaseBlock"; name: string; resolve: (released: boolean) => void; reject: (e: Error) => void };
+
+type AllocOp = Extract<Op, { kind: "alloc" }>;
+
+interface Mutation {
+  adds: Map<number, { allocation: Allocation; op: AllocOp }>;
+  removes: Set<string>;
+}
+
+export interface IpamServiceOptions {
+  api: IpamApi;
+  node: () => NodeView;
+  pools: () => PoolView[];
+  log: Logger;
+  now?: () => Date;
+  /** CAS attempts per block write, and re-plans per request. */
+  maxRetries?: number;
+  /** Largest batch planned and written together. */
+  maxBatch?: number;
+  /** Called after this node's set of affine blocks changed (blackhole routes). */
+  onAffineBlocksChanged?: () => void;
+  /** Counts API writes (metrics, tests). */
+  onWrite?: (what: string) => void;
+}
+
+function rvNumber(b: IPAMBlock): number | undefined {
+  const rv = b.metadata.resourceVersion;
+  return rv !== undefined && /^[0-9]+$/.test(rv) ? Number(rv) : undefined;
+}
+
+export class IpamService {
+  private readonly blocks = new Map<string, IPAMBlock>();
+  private readonly queue: Op[] = [];
+  private draining = false;
+  private readonly maxRetries: number;
+  private readonly maxBatch: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: IpamServiceOptions) {
+    this.maxRetries = o.maxRetries ?? 8;
+    this.maxBatch = o.maxBatch ?? 128;
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /** Loads every block (the agent also feeds informer events through observeBlock). */
+  async load(): Promise<void> {
+    for (const b of await this.o.api.listBlocks()) this.blocks.set(b.metadata.name, b);
+  }
+
+  /** Takes a block from a watch event unless the cache already holds a newer version. */
+  observeBlock(b: IPAMBlock): void {
+    const cur = this.blocks.get(b.metadata.name);
+    const a = cur ? rvNumber(cur) : undefined;
+    const n = rvNumber(b);
+    if (a !== undefined && n !== undefined && n < a) return;
+    const wasMine = affinityNode(cur?.spec.affinity) === this.o.node().name;
+    this.blocks.set(b.metadata.name, b);
+    if (wasMine !== (affinityNode(b.spec.affinity) === this.o.node().name)) this.o.onAffineBlocksChanged?.();
+  }
+
+  forgetBlock(name: string): void {
+    const cur = this.blocks.get(name);
+    if (cur === undefined) return;
+    this.blocks.delete(name);
+    if (affinityNode(cur.spec.affinity) === this.o.node().name) this.o.onAffineBlocksChanged?.();
+  }
+
+  allBlocks(): IPAMBlock[] {
+    return [...this.blocks.values()];
+  }
+
+  affineBlocks(): IPAMBlock[] {
+    const me = this.o.node().name;
+    return this.allBlocks()
+      .filter((b) => affinityNode(b.spec.affinity) === me)
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  }
+
+  /** Allocations whose pods run on this node (including borrowed addresses). */
+  nodeAllocations(): NodeAllocation[] {
+    const me = this.o.node().name;
+    const out: NodeAllocation[] = [];
+    for (const b of this.blocks.values()) {
+      const affine = affinityNode(b.spec.affinity) === me;
+      for (const a of b.spec.allocations) {
+        const node = a.attributes?.node;
+        if (node === me || (node === undefined && affine)) {
+          out.push({
+            block: b.metadata.name,
+            ordinal: a.ordinal,
+            handle: a.handle,
+            namespace: a.attributes?.namespace,
+            pod: a.attributes?.pod,
+            containerID: a.attributes?.containerID,
+            ifname: a.attributes?.ifname,
+            timestamp: a.attributes?.timestamp,
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The first allocation held by a handle (no array built: on the ADD/DEL path). */
+  findAllocation(handle: string): { namespace: string | undefined; pod: string | undefined } | undefined {
+    for (const b of this.blocks.values()) {
+      for (const a of b.spec.allocations) {
+        if (a.handle === handle) return { namespace: a.attributes?.namespace, pod: a.attributes?.pod };
+      }
+    }
+    return undefined;
+  }
+
+  stats(): { affineBlocks: number; addressesInUse: number } {
+    return { affineBlocks: this.affineBlocks().length, addressesInUse: this.nodeAllocations().length };
+  }
+
+  allocate(input: AllocateInput): Promise<Allocated[]> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: "alloc", input, tries: 0, resolve, reject });
+    });
+  }
+
+  /** Releases every address held by these handles; resolves with the count released. */
+  release(handles: Iterable<string>): Promise<number> {
+    const set = new Set(handles);
+    if (set.size === 0) return Promise.resolve(0);
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: "release", handles: set, resolve, reject });
+    });
+  }
+
+  /** Releases an empty affine block and its affinity; false when it is not empty or not ours. */
+  releaseBlock(name: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: "releaseBlock", name, resolve, reject });
+    });
+  }
+
+  private enqueue(op: Op, front = false): void {
+    if (front) this.queue.unshift(op);
+    else this.queue.push(op);
+    if (!this.draining) {
+      this.draining = true;
+      // Let every request that arrives in this tick join the first batch.
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0];
+        if (head?.kind === "releaseBlock") {
+          this.queue.shift();
+          await this.runReleaseBlock(head);
+          continue;
+        }
+        const batch: Exclude<Op, { kind: "releaseBlock" }>[] = [];
+        while (batch.length < this.maxBatch) {
+          const next = this.queue[0];
+          if (next === undefined || next.kind === "releaseBlock") break;
+          this.queue.shift();
+          batch.push(next);
+        }
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async runReleaseBlock(op: Extract<Op, { kind: "releaseBlock" }>): Promise<void> {
+    try {
+      const me = this.o.node().name;
+      const b = this.blocks.get(op.name);
+      if (b === undefined || affinityNode(b.spec.affinity) !== me || b.spec.allocations.length > 0) {
+        op.resolve(false);
+        return;
+      }
+      const affName = affinityName(me, b.spec.cidr);
+      const aff = await this.o.api.getAffinity(affName);
+      if (aff !== undefined) {
+        this.o.onWrite?.("affinity");
+        await this.o.api.replaceAffinity({ ...aff, spec: { ...aff.spec, state: "pendingDeletion" } });
+      }
+      this.o.onWrite?.("block");
+      const r = await this.o.api.deleteBlock(op.name, b.metadata.resourceVersion);
+      if (r === "conflict") {
+        // Someone wrote the block meanwhile (a borrowed address?): keep it, confirm again.
+        const fresh = await this.o.api.getBlock(op.name);
+        if (fresh) this.blocks.set(op.name, fresh);
+        if (aff !== undefined) await this.ensureAffinity(b.spec.cidr);
+        op.resolve(false);
+        return;
+      }
+      this.blocks.delete(op.name);
+      this.o.onWrite?.("affinity");
+      await this.o.api.deleteAffinity(affName);
+      this.o.onAffineBlocksChanged?.();
+      op.resolve(true);
+    } catch (e) {
+      op.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** Creates (or confirms) this node's BlockAffinity for a block it owns. */
+  async ensureAffinity(cidr: string): Promise<void> {
+    const me = this.o.node().name;
+    const name = affinityName(me, cidr);
+    this.o.onWrite?.("affinity");
+    const r = await this.o.api.createAffinity({
+      metadata: { name },
+      spec: { node: me, cidr, state: "confirmed" },
+    });
+    if (r !== "exists") return;
+    const cur = await this.o.api.getAffinity(name);
+    if (cur !== undefined && cur.spec.state !== "confirmed") {
+      this.o.onWrite?.("affinity");
+      await this.o.api.replaceAffinity({ ...cur, spec: { ...cur.spec, state: "confirmed" } });
+    }
+  }
+
+  /**
+   * Claims a block: creating the IPAMBlock named after its CIDR is the claim
+   * (the API server's create-if-absent makes it exclusive); the confirmed
+   * BlockAffinity follows. A crash between the two leaves a block whose
+   * affinity the agent repairs at start (repairAffinities).
+   */
+  private async claim(pool: string, cidr: string): Promise<void> {
+    const me = this.o.node().name;
+    const name = blockName(cidr);
+    this.o.onWrite?.("block");
+    const r = await this.o.api.createBlock({
+      metadata: { name },
+      spec: { cidr, pool, affinity: hostAffinity(me), allocations: [] },
+    });
+    if (r === "exists") {
+      const fresh = await this.o.api.getBlock(name);
+      if (fresh !== undefined) this.blocks.set(name, fresh);
+      if (fresh === undefined || affinityNode(fresh.spec.affinity) !== me) return;
+    } else {
+      this.blocks.set(name, r);
+      this.o.log.info({ block: cidr, pool }, "claimed block");
+    }
+    await this.ensureAffinity(cidr);
+    this.o.onAffineBlocksChanged?.();
+  }
+
+  /** Every affine block has a confirmed BlockAffinity (after a crash between claim steps). */
+  async repairAffinities(): Promise<void> {
+    const me = this.o.node().name;
+    const existing = new Set(
+      (await this.o.api.listAffinities())
+        .filter((a) => a.spec.node === me && a.spec.state === "confirmed")
+        .map((a) => a.metadata.name),
+    );
+    for (const b of this.affineBlocks()) {
+      if (!existing.has(affinityName(me, b.spec.cidr))) await this.ensureAffinity(b.spec.cidr);
+    }
+  }
+
+  private views(removes: ReadonlySet<string>): BlockView[] {
+    const out: BlockView[] = [];
+    for (const b of this.blocks.values()) {
+      const v = blockView(b);
+      if (v === undefined) continue;
+      for (const [ord, h] of v.used) if (removes.has(h)) v.used.delete(ord);
+      out.push(v);
+    }
+    return out;
+  }
+
+  private async runBatch(batch: Exclude<Op, { kind: "releaseBlock" }>[]): Promise<void> {
+    const removes = new Set<string>();
+    for (const op of batch) if (op.kind === "release") for (const h of op.handles) removes.add(h);
+    const mutations = new Map<string, Mutation>();
+    const mutation = (block: string): Mutation => {
+      let m = mutations.get(block);
+      if (m === undefined) {
+        m = { adds: new Map(), removes: new Set() };
+        mutations.set(block, m);
+      }
+      return m;
+    };
+    /** handle -> addresses it holds now (each release op answers with its own count). */
+    const held = new Map<string, number>();
+    for (const b of this.blocks.values()) {
+      for (const a of b.spec.allocations) {
+        if (removes.has(a.handle)) {
+          mutation(b.metadata.name).removes.add(a.handle);
+          held.set(a.handle, (held.get(a.handle) ?? 0) + 1);
+        }
+      }
+    }
+
+    const planned = new Map<AllocOp, Extract<FamilyPlan, { kind: "assign" }>[]>();
+    let views = this.views(removes);
+    const stamp = this.now().toISOString();
+    for (const op of batch) {
+      if (op.kind !== "alloc") continue;
+      try {
+        const plans = await this.planWithClaims(op, views, () => {
+          views = this.views(removes);
+          // Re-apply what this batch already planned onto the fresh views.
+          for (const [name, m] of mutations) {
+            const v = views.find((x) => x.name === name);
+            for (const [ord, add] of m.adds) v?.used.set(ord, add.allocation.handle);
+          }
+          return views;
+        });
+        const me = this.o.node().name;
+        for (const p of plans) {
+          const v = views.find((x) => x.name === p.block);
+          const already = this.blocks
+            .get(p.block)
+            ?.spec.allocations.some((a) => a.ordinal === p.ordinal && a.handle === op.input.handle);
+          v?.used.set(p.ordinal, op.input.handle);
+          if (already === true && !removes.has(op.input.handle)) continue;
+          const at = op.input.attributes;
+          mutation(p.block).adds.set(p.ordinal, {
+            op,
+            allocation: {
+              ordinal: p.ordinal,
+              handle: op.input.handle,
+              attributes: {
+                ...(at.namespace !== undefined ? { namespace: at.namespace } : {}),
+                ...(at.pod !== undefined ? { pod: at.pod } : {}),
+                containerID: at.containerID,
+                ifname: at.ifname,
+                node: me,
+                timestamp: stamp,
+              },
+            },
+          });
+        }
+        planned.set(op, plans);
+      } catch (e) {
+        op.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+
+    // One CAS write per touched block, blocks in parallel.
+    const conflicted = new Set<AllocOp>();
+    const failed = new Map<AllocOp | "release", Error>();
+    await Promise.all(
+      [...mutations].map(async ([name, m]) => {
+        try {
+          for (const op of await this.writeBlock(name, m)) conflicted.add(op);
+        } catch (e) {
+          const err = e instanceof Error ? e : new Error(String(e));
+          for (const { op } of m.adds.values()) failed.set(op, err);
+          if (m.removes.size > 0) failed.set("release", err);
+        }
+      }),
+    );
+
+    const rollback: string[] = [];
+    for (const [op, plans] of planned) {
+      const err = failed.get(op);
+      if (err !== undefined) {
+        rollback.push(op.input.handle);
+        op.reject(new IpamError(`IPAM write failed: ${err.message}`, true));
+      } else if (conflicted.has(op)) {
+        op.tries++;
+        if (op.tries > this.maxRetries) {
+          rollback.push(op.input.handle);
+          op.reject(new IpamError(`gave up after ${op.tries} conflicting allocation attempts`, true));
+        } else {
+          this.queue.unshift(op);
+        }
+      } else {
+        op.resolve(
+          plans.map((p) => ({ family: p.family, address: p.address, prefix: p.prefix, block: p.block })),
+        );
+      }
+    }
+    const relErr = failed.get("release");
+    for (const op of batch) {
+      if (op.kind !== "release") continue;
+      if (relErr !== undefined) op.reject(new IpamError(`IPAM release failed: ${relErr.message}`, true));
+      else op.resolve([...op.handles].reduce((n, h) => n + (held.get(h) ?? 0), 0));
+    }
+    if (rollback.length > 0) {
+      this.enqueue({ kind: "release", handles: new Set(rollback), resolve: () => {}, reject: () => {} });
+    }
+  }
+
+  /** Plans one request, claiming blocks as the plan asks (bounded). */
+  private async planWithClaims(
+    op: AllocOp,
+    views: BlockView[],
+    refresh: () => BlockView[],
+  ): Promise<Extract<FamilyPlan, { kind: "assign" }>[]> {
+    let v = views;
+    for (let i = 0; i <= this.maxRetries; i++) {
+      const plans = planRequest(this.o.pools(), v, this.o.node(), op.input);
+      if ("error" in plans) throw new IpamError(plans.error, false);
+      const claim = plans.find((p) => p.kind === "claim");
+      if (claim?.kind === "claim") {
+        await this.claim(claim.pool, claim.cidr);
+        v = refresh();
+        continue;
+      }
+      return plans.filter((p): p is Extract<FamilyPlan, { kind: "assign" }> => p.kind === "assign");
+    }
+    throw new IpamError("could not claim a block (every attempt lost a race)", true);
+  }
+
+  /**
+   * Applies a mutation with compare-and-swap. Returns the requests whose
+   * ordinal another writer took meanwhile (they are planned again).
+   */
+  private async writeBlock(name: string, m: Mutation): Promise<Set<AllocOp>> {
+    let base = this.blocks.get(name);
+    for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+      if (attempt > 0 || base === undefined) {
+        base = await this.o.api.getBlock(name);
+        if (base === undefined) {
+          this.blocks.delete(name);
+          return new Set([...m.adds.values()].map((a) => a.op));
+        }
+        this.blocks.set(name, base);
+      }
+      const conflicts = new Set<AllocOp>();
+      const kept = base.spec.allocations.filter((a) => !m.removes.has(a.handle));
+      const byOrd = new Map(kept.map((a) => [a.ordinal, a]));
+      for (const [ord, add] of m.adds) {
+        const holder = byOrd.get(ord);
+        if (holder === undefined) byOrd.set(ord, add.allocation);
+        else if (holder.handle !== add.allocation.handle) conflicts.add(add.op);
+      }
+      const allocations = [...byOrd.values()].sort((a, b) => a.ordinal - b.ordinal);
+      if (
+        allocations.length === base.spec.allocations.length &&
+        conflicts.size === m.adds.size &&
+        m.removes.size === 0
+      ) {
+        return conflicts;
+      }
+      this.o.onWrite?.("block");
+      const r = await this.o.api.replaceBlock({ ...base, spec: { ...base.spec, allocations } });
+      if (r === "gone") {
+        this.blocks.delete(name);
+        return new Set([...m.adds.values()].map((a) => a.op));
+      }
+      if (r !== "conflict") {
+        this.blocks.set(name, r);
+        return conflicts;
+      }
+    }
+    throw new IpamError(
+      `block ${name}: ${this.maxRetries + 1} compare-and-swap attempts lost to other writers`,
+      true,
+    );
+  }
+}
+
+/** The CIDR of an allocation, e.g. for routes: "10.244.0.5/32". */
+export function allocatedCidr(a: Allocated): string {
+  return `${a.address}/${a.prefix}`;
+}

@@ -1,0 +1,387 @@
+/**
+ * trellis-node wired together: informers -> caches -> IPAM service and
+ * backend -> CNI server; health, readiness and metrics on the side. Nothing
+ * touches the kernel before the first full sync of every informer; after it,
+ * blackhole routes are swept to the affine blocks. Stopping the agent leaves
+ * every pod's veth, address and route in place: the next agent re-learns
+ * them from the IPAM blocks (the API) and the kernel.
+ */
+import type { Server } from "node:http";
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Namespace,
+  type V1Node,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import {
+  IPAM_GROUP,
+  IPAM_VERSION,
+  type BlockAffinity,
+  type IPAMBlock,
+  type IPPool,
+  ipamBlockSchema,
+  validatePool,
+} from "../crds/ipam.js";
+import { CniServer } from "./cni-server/server.js";
+import { CniMetrics } from "./cni-server/metrics.js";
+import { type ClusterView, TrellisBackend } from "./cni-backend.js";
+import type { AgentConfig } from "./config.js";
+import { RoutedVethDataplane, enableForwarding } from "./dataplane/dataplane.js";
+import { startHealthServer } from "./http-server.js";
+import { type PoolView, poolView } from "./ipam/block-allocator.js";
+import { KubeIpamApi, httpStatus } from "./ipam/ipam-api.js";
+import { IpamService } from "./ipam/ipam-service.js";
+import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
+import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
+import { ResilientInformer } from "./k8s/resilient-informer.js";
+import { renderAgentMetrics } from "./metrics.js";
+
+export interface NodeAgentDeps {
+  /** Injected clock (leak check). */
+  now?: () => number;
+  /** Skip node-wide sysctls (tests that share a namespace). */
+  skipForwarding?: boolean;
+}
+
+export class NodeAgent {
+  private readonly kc = new KeepAliveKubeConfig();
+  private readonly informers: ResilientInformer<KubernetesObject>[] = [];
+  private nodeInf!: ResilientInformer<V1Node>;
+  private podInf!: ResilientInformer<V1Pod>;
+  private nsInf!: ResilientInformer<V1Namespace>;
+  private poolInf!: ResilientInformer<IPPool & KubernetesObject>;
+  private blockInf!: ResilientInformer<IPAMBlock & KubernetesObject>;
+  readonly ipam: IpamService;
+  readonly dataplane = new RoutedVethDataplane();
+  readonly cniMetrics = new CniMetrics();
+  private cniServer: CniServer | undefined;
+  private health: { server: Server; port: number } | undefined;
+  private synced = false;
+  private cniUp = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly restarts = new Map<string, number>();
+  private readonly writes = new Map<string, number>();
+  private leakReleases = 0;
+  private gcReleases = 0;
+  private missingSince = new Map<string, number>();
+  private emptySince = new Map<string, number>();
+  private blackholePending: Promise<void> | undefined;
+  private blackholeAgain = false;
+  private readonly badPools = new Map<string, string>();
+  private readonly now: () => number;
+  private core!: CoreV1Api;
+
+  constructor(
+    readonly cfg: AgentConfig,
+    private readonly log: Logger,
+    private readonly deps: NodeAgentDeps = {},
+  ) {
+    this.now = deps.now ?? Date.now;
+    if (cfg.kubeconfig !== undefined) this.kc.loadFromFile(cfg.kubeconfig);
+    else this.kc.loadFromCluster();
+    this.ipam = new IpamService({
+      api: new KubeIpamApi(this.kc),
+      node: () => ({
+        name: cfg.nodeName,
+        labels: this.nodeInf.get(cfg.nodeName)?.metadata?.labels ?? {},
+        strictAffinity: cfg.strictAffinity,
+      }),
+      pools: () => this.poolViews(),
+      log: log.child({ component: "ipam" }),
+      onAffineBlocksChanged: () => this.scheduleBlackholes(),
+      onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
+    });
+  }
+
+  get metricsPort(): number | undefined {
+    return this.health?.port;
+  }
+
+  ready(): boolean {
+    return this.synced && this.cniUp;
+  }
+
+  notReadyReason(): string {
+    if (!this.synced) {
+      const waiting = this.informers.filter((i) => !i.synced).length;
+      return `waiting for the first sync with the API server (${waiting} informer(s) not listed yet)`;
+    }
+    if (!this.cniUp) return "the CNI server is not listening";
+    return "ready";
+  }
+
+  /** Pools that pass validation; a bad pool is logged once and ignored. */
+  private poolViews(): PoolView[] {
+    const out: PoolView[] = [];
+    for (const p of this.poolInf.list()) {
+      const v = validatePool(p);
+      const name = p.metadata?.name ?? "?";
+      const view = v.ok ? poolView(v.pool) : v.reason;
+      if (typeof view === "string") {
+        if (this.badPools.get(name) !== view) {
+          this.badPools.set(name, view);
+          this.log.error({ pool: name, reason: view }, "IPPool rejected");
+        }
+        continue;
+      }
+      this.badPools.delete(name);
+      out.push(view);
+    }
+    return out;
+  }
+
+  private informer<T extends KubernetesObject>(
+    name: string,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    fieldSelector?: string,
+    onChange?: (verb: "add" | "update" | "delete", obj: T) => void,
+  ): ResilientInformer<T> {
+    const inf = new ResilientInformer<T>({
+      name,
+      kc: this.kc,
+      path,
+      list,
+      ...(fieldSelector !== undefined ? { fieldSelector } : {}),
+      ...(onChange !== undefined ? { onChange } : {}),
+      log: this.log.child({ component: "informer" }),
+      backoffMinMs: this.cfg.informerBackoffMinMs,
+      backoffMaxMs: this.cfg.informerBackoffMaxMs,
+      onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+    });
+    this.informers.push(inf as unknown as ResilientInformer<KubernetesObject>);
+    return inf;
+  }
+
+  private custom<T extends KubernetesObject>(custom: CustomObjectsApi, plural: string) {
+    return async (): Promise<KubernetesListObject<T>> =>
+      (await custom.listClusterCustomObject({
+        group: IPAM_GROUP,
+        version: IPAM_VERSION,
+        plural,
+      })) as KubernetesListObject<T>;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    const core = this.core;
+    const custom = this.kc.makeApiClient(CustomObjectsApi);
+    const nodeSel = `metadata.name=${cfg.nodeName}`;
+    const podSel = `spec.nodeName=${cfg.nodeName}`;
+    this.nodeInf = this.informer(
+      "nodes",
+      "/api/v1/nodes",
+      () => core.listNode({ fieldSelector: nodeSel }),
+      nodeSel,
+    );
+    this.podInf = this.informer(
+      "pods",
+      "/api/v1/pods",
+      () => core.listPodForAllNamespaces({ fieldSelector: podSel }),
+      podSel,
+    );
+    this.nsInf = this.informer("namespaces", "/api/v1/namespaces", () => core.listNamespace());
+    this.poolInf = this.informer(
+      "ippools",
+      `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ippools`,
+      this.custom(custom, "ippools"),
+      undefined,
+      // Validate on every change so a rejected pool is reported at once, with its reason.
+      () => {
+        if (this.synced) this.poolViews();
+      },
+    );
+    this.blockInf = this.informer(
+      "ipamblocks",
+      `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ipamblocks`,
+      this.custom(custom, "ipamblocks"),
+      undefined,
+      (verb, obj) => {
+        if (!this.synced) return;
+        if (verb === "delete") this.ipam.forgetBlock(obj.metadata.name);
+        else {
+          const b = ipamBlockSchema.safeParse(obj);
+          if (b.success) this.ipam.observeBlock(b.data);
+        }
+      },
+    );
+    this.informer<BlockAffinity & KubernetesObject>(
+      "blockaffinities",
+      `/apis/${IPAM_GROUP}/${IPAM_VERSION}/blockaffinities`,
+      this.custom(custom, "blockaffinities"),
+    );
+
+    if (cfg.metricsAddress !== "") {
+      this.health = await startHealthServer(cfg.metricsAddress, {
+        ready: () => this.ready(),
+        notReadyReason: () => this.notReadyReason(),
+        metrics: () => this.renderMetrics(),
+      });
+    }
+    const cluster: ClusterView = {
+      ready: () => this.ready(),
+      notReadyReason: () => this.notReadyReason(),
+      podAnnotations: (ns, pod) => this.podAnnotations(ns, pod),
+      namespace: (name) => {
+        const n = this.nsInf.get(name);
+        return { labels: n?.metadata?.labels ?? {}, annotations: n?.metadata?.annotations ?? {} };
+      },
+    };
+    const backend = new TrellisBackend({
+      ipam: this.ipam,
+      dataplane: this.dataplane,
+      cluster,
+      log: this.log.child({ component: "cni" }),
+      defaultMtu: cfg.mtu,
+      onGcReleased: (n) => (this.gcReleases += n),
+    });
+    const cniLog = this.log.child({ component: "cni-server" });
+    this.cniServer = new CniServer({
+      socketPath: cfg.cniSocket,
+      backend,
+      metrics: this.cniMetrics,
+      maxConcurrent: cfg.cniMaxConcurrent,
+      log: {
+        info: (o, m) => cniLog.info(o, m),
+        warn: (o, m) => cniLog.warn(o, m),
+        error: (o, m) => cniLog.error(o, m),
+      },
+    });
+    // The socket comes up first: until the first sync, ADD/DEL answer code 11
+    // ("try again later") instead of the shim's "agent unreachable".
+    await this.cniServer.listen();
+    this.cniUp = true;
+    for (const i of this.informers) i.start();
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
+    await this.firstSync();
+  }
+
+  private async firstSync(): Promise<void> {
+    for (const b of this.blockInf.list()) {
+      const v = ipamBlockSchema.safeParse(b);
+      if (v.success) this.ipam.observeBlock(v.data);
+      else this.log.warn({ block: b.metadata?.name }, "ignoring malformed IPAMBlock");
+    }
+    this.poolViews();
+    if (this.deps.skipForwarding !== true)
+      await enableForwarding().catch((e: unknown) => this.log.warn({ err: String(e) }, "forwarding sysctls"));
+    await this.ipam
+      .repairAffinities()
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "affinity repair"));
+    this.synced = true;
+    this.log.info(
+      { node: this.cfg.nodeName, blocks: this.ipam.affineBlocks().length },
+      "first sync done; ready",
+    );
+    this.scheduleBlackholes();
+    const every = this.cfg.leakCheckIntervalSeconds * 1000;
+    this.timers.push(setInterval(() => void this.housekeeping(), every).unref());
+  }
+
+  private async podAnnotations(namespace: string, pod: string): Promise<Record<string, string>> {
+    const cached = this.podInf.get(pod, namespace);
+    if (cached !== undefined) return cached.metadata?.annotations ?? {};
+    // The informer may lag the kubelet by a moment: ask the API once.
+    try {
+      const p = await this.core.readNamespacedPod({ name: pod, namespace });
+      return p.metadata?.annotations ?? {};
+    } catch (e) {
+      if (httpStatus(e) === 404) return {};
+      throw e;
+    }
+  }
+
+  /** Leak check and empty-block release (only ever after the first sync). */
+  async housekeeping(): Promise<void> {
+    if (!this.synced) return;
+    try {
+      const now = this.now();
+      const podExists = (ns: string, pod: string): boolean => this.podInf.get(pod, ns) !== undefined;
+      const lc = leakCheck(
+        this.missingSince,
+        this.ipam.nodeAllocations(),
+        podExists,
+        now,
+        this.cfg.leakGraceSeconds * 1000,
+      );
+      this.missingSince = lc.missingSince;
+      if (lc.release.length > 0) {
+        const n = await this.ipam.release(lc.release);
+        this.leakReleases += n;
+        this.log.info({ handles: lc.release }, "leak check released addresses of pods that are gone");
+      }
+      const empty = this.ipam
+        .affineBlocks()
+        .filter((b) => b.spec.allocations.length === 0)
+        .map((b) => b.metadata.name);
+      const eb = emptyBlocksToRelease(this.emptySince, empty, now, this.cfg.emptyBlockGraceSeconds * 1000);
+      this.emptySince = eb.emptySince;
+      for (const name of eb.release) {
+        if (await this.ipam.releaseBlock(name)) this.log.info({ block: name }, "released empty block");
+      }
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "housekeeping failed; will retry");
+    }
+  }
+
+  /** Coalesced: at most one blackhole sync runs, one more queued. */
+  private scheduleBlackholes(): void {
+    if (!this.synced) return;
+    if (this.blackholePending !== undefined) {
+      this.blackholeAgain = true;
+      return;
+    }
+    this.blackholePending = (async () => {
+      do {
+        this.blackholeAgain = false;
+        const cidrs = this.ipam.affineBlocks().map((b) => b.spec.cidr);
+        await this.dataplane
+          .syncBlackholes(cidrs, true)
+          .catch((e: unknown) => this.log.warn({ err: String(e) }, "blackhole route sync failed"));
+      } while (this.blackholeAgain);
+      this.blackholePending = undefined;
+    })();
+  }
+
+  /** Waits for pending kernel syncs (tests). */
+  async settled(): Promise<void> {
+    while (this.blackholePending !== undefined) await this.blackholePending;
+  }
+
+  renderMetrics(): string {
+    const s = this.ipam.stats();
+    const restarts = new Map(this.restarts);
+    for (const i of ["nodes", "pods", "namespaces", "ippools", "ipamblocks", "blockaffinities"]) {
+      if (!restarts.has(i)) restarts.set(i, 0);
+    }
+    return (
+      this.cniMetrics.render() +
+      renderAgentMetrics({
+        ipamAffineBlocks: s.affineBlocks,
+        ipamAddressesInUse: s.addressesInUse,
+        ready: this.ready(),
+        informerRestarts: restarts,
+        ipamWrites: this.writes,
+        leakReleases: this.leakReleases,
+        gcReleases: this.gcReleases,
+        poolsRejected: this.badPools.size,
+      })
+    );
+  }
+
+  /** Stops serving; pods keep their veths, addresses and routes. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.cniUp = false;
+    await this.cniServer?.close();
+    await Promise.all(this.informers.map((i) => i.stop()));
+    if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
+    await this.settled();
+    this.dataplane.close();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * `trellisctl ipam show|check|release`: reads pools, blocks, affinities,
+ * pods and nodes from the API, runs the pure check (agent/ipam/ipam-check.ts)
+ * and formats. `release` frees exactly what `check` reports, after
+ * confirmation (`--yes` for scripts), with compare-and-swap writes.
+ */
+import { createInterface } from "node:readline";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import type { Command } from "commander";
+import { type IPAMBlock } from "../../crds/ipam.js";
+import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
+import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from "../exit-codes.js";
+import { formatJson, formatTable, parseOutputFormat } from "../output.js";
+import type { Io } from "../program.js";
+
+interface IpamOpts {
+  kubeconfig?: string;
+  output: string;
+  yes?: boolean;
+}
+
+function kubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (path !== undefined) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new CliError(`kubeconfig: ${e instanceof Error ? e.message : String(e)}`, EXIT_USAGE);
+  }
+  return kc;
+}
+
+async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
+  const api = new KubeIpamApi(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  try {
+    const [pools, blocks, affinities, pods, nodes] = await Promise.all([
+      api.listPools(),
+      api.listBlocks(),
+      api.listAffinities(),
+      core.listPodForAllNamespaces(),
+      core.listNode(),
+    ]);
+    return {
+      pools,
+      blocks,
+      affinities,
+      pods: pods.items.map((p) => ({
+        namespace: p.metadata?.namespace ?? "",
+        name: p.metadata?.name ?? "",
+        node: p.spec?.nodeName,
+        ips: (p.status?.podIPs ?? []).map((x) => x.ip),
+      })),
+      nodes: nodes.items.map((n) => n.metadata?.name ?? ""),
+    };
+  } catch (e) {
+    throw new CliError(
+      `cannot read IPAM state from the API server: ${e instanceof Error ? e.message : String(e)}`,
+      EXIT_FAILURE,
+    );
+  }
+}
+
+function findingsTable(f: readonly Finding[]): string {
+  return formatTable(
+    ["kind", "block", "address", "handle", "message"],
+    f.map((x) => [x.kind, x.block ?? x.affinity ?? "", x.address ?? "", x.handle ?? "", x.message]),
+  );
+}
+
+async function confirm(io: Io, question: string): Promise<boolean> {
+  io.err(question);
+  const rl = createInterface({ input: process.stdin });
+  try {
+    const line = await new Promise<string>((resolve) => {
+      rl.once("line", resolve);
+      rl.once("close", () => resolve(""));
+    });
+    return /^y(es)?$/i.test(line.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Removes the given handles from a block with compare-and-swap (re-read on 409). */
+async function releaseHandles(api: KubeIpamApi, name: string, handles: ReadonlySet<string>): Promise<number> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const b: IPAMBlock | undefined = await api.getBlock(name);
+    if (b === undefined) return 0;
+    const kept = b.spec.allocations.filter((a) => !handles.has(a.handle));
+    const n = b.spec.allocations.length - kept.length;
+    if (n === 0) return 0;
+    const r = await api.replaceBlock({ ...b, spec: { ...b.spec, allocations: kept } });
+    if (r === "gone") return 0;
+    if (r !== "conflict") return n;
+  }
+  throw new CliError(`block ${name}: gave up after 8 conflicting writes`, EXIT_FAILURE);
+}
+
+export function registerIpam(program: Command, io: Io): void {
+  const ipam = program.command("ipam").description("Inspect and repair Trellis IP address management");
+  const common = (c: Command): Command =>
+    c
+      .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+      .option("-o, --output <format>", "json|table", (v) => parseOutputFormat(v), "table");
+
+  common(ipam.command("show").description("Pools and blocks with their usage")).action(
+    async (o: IpamOpts) => {
+      const u = usage(await snapshot(kubeConfig(o.kubeconfig)));
+      if (o.output === "json") {
+        io.out(formatJson(u));
+        return;
+      }
+      io.out(
+        formatTable(
+          ["pool", "cidr", "block size", "disabled", "valid", "blocks", "in use", "capacity"],
+          u.pools.map((p) => [
+            p.name,
+            p.cidr,
+            p.blockSize ?? "default",
+            p.disabled,
+            p.valid,
+            p.blocks,
+            p.inUse,
+            p.capacity,
+          ]),
+        ),
+      );
+      io.out("\n");
+      io.out(
+        formatTable(
+          ["block", "cidr", "pool", "node", "in use"],
+          u.blocks.map((b) => [b.name, b.cidr, b.pool, b.node ?? "", `${b.inUse}/${b.size}`]),
+        ),
+      );
+    },
+  );
+
+  common(
+    ipam
+      .command("check")
+      .description("Find leaked allocations, addresses of missing pods, duplicates and orphan blocks"),
+  ).action(async (o: IpamOpts) => {
+    const findings = check(await snapshot(kubeConfig(o.kubeconfig)));
+    if (o.output === "json") io.out(formatJson({ findings }));
+    else if (findings.length === 0) io.out("no problems found\n");
+    else io.out(findingsTable(findings));
+    if (findings.length > 0) {
+      throw new CliError(
+        `${findings.length} problem(s) found; \`trellisctl ipam release\` frees them`,
+        EXIT_FAILURE,
+      );
+    }
+  });
+
+  common(ipam.command("release").description("Free what `ipam check` reports, after confirmation"))
+    .option("-y, --yes", "do not ask for confirmation")
+    .action(async (o: IpamOpts) => {
+      const kc = kubeConfig(o.kubeconfig);
+      const snap = await snapshot(kc);
+      const findings = check(snap);
+      if (findings.length === 0) {
+        if (o.output === "json")
+          io.out(formatJson({ findings: [], released: 0, blocksDeleted: [], affinitiesDeleted: [] }));
+        else io.out("no problems found; nothing to release\n");
+        return;
+      }
+      const plan = releasePlan(findings, snap.blocks);
+      if (o.output !== "json") io.out(findingsTable(findings));
+      const handles = [...plan.handles.values()].reduce((n, s) => n + s.size, 0);
+      if (o.yes !== true) {
+        const ok = await confirm(
+          io,
+          `release ${handles} allocation(s), delete ${plan.blocks.length} block(s) and ${plan.affinities.length} affinit(ies)? [y/N] `,
+        );
+        if (!ok) throw new CliError("aborted: nothing released", EXIT_FAILURE);
+      }
+      const api = new KubeIpamApi(kc);
+      let released = 0;
+      for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
+      const blocksDeleted: string[] = [];
+      for (const name of plan.blocks) {
+        const b = await api.getBlock(name);
+        if (b === undefined) continue;
+        const r = await api.deleteBlock(name, b.metadata.resourceVersion);
+        if (r === "ok") blocksDeleted.push(name);
+      }
+      for (const a of plan.affinities) await api.deleteAffinity(a);
+      const result = { findings, released, blocksDeleted, affinitiesDeleted: plan.affinities };
+      if (o.output === "json") io.out(formatJson(result));
+      else
+        io.out(
+          `released ${released} allocation(s); deleted ${blocksDeleted.length} block(s), ${plan.affinities.length} affinit(ies)\n`,
+        );
+    });
+}

@@ -1,0 +1,186 @@
+/**
+ * trellis-node over time: the periodic leak check (two observations, grace
+ * period), release of empty blocks with their affinity and blackhole route,
+ * and informers that survive an API server outage (restarted with backoff,
+ * counted in /metrics) while the agent keeps serving.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
+
+const bed = new TestBed("al");
+let node: { netns: string };
+let agent: AgentProc;
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  await bed.startApi();
+  await bed.createPool("life-v4", { cidr: "10.71.0.0/24", blockSize: 28 });
+  await bed.core.createNamespace({ body: { metadata: { name: "life" } } }).catch(() => undefined);
+  node = await bed.addNode();
+  agent = await bed.startAgent("life-node", node.netns, {
+    leakCheckIntervalSeconds: 0.5,
+    leakGraceSeconds: 1,
+    emptyBlockGraceSeconds: 1,
+    informerBackoffMinMs: 100,
+    informerBackoffMaxMs: 1000,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await bed.cleanup();
+}, 60_000);
+
+describe("agent over time", () => {
+  it("releases the address of a pod that is gone, after two observations and the grace period", async () => {
+    await bed.core.createNamespacedPod({
+      namespace: "life",
+      body: {
+        metadata: { name: "ephemeral" },
+        spec: { nodeName: "life-node", containers: [{ name: "c", image: "x" }] },
+      },
+    });
+    const pod = bed.netnsName("p1");
+    await bed.addNetns([pod]);
+    const r = await cniSocket(agent.socket, {
+      command: "ADD",
+      containerID: "leak1",
+      netns: `/var/run/netns/${pod}`,
+      ifname: "eth0",
+      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=life;K8S_POD_NAME=ephemeral",
+      config: netconf(agent.socket),
+    });
+    expect(r.exitCode).toBe(0);
+    // The pod exists: several leak checks pass and keep the address.
+    await new Promise((res) => setTimeout(res, 2000));
+    expect([...(await bed.allocations()).values()].some((a) => a.handle === "leak1.eth0")).toBe(true);
+    // The pod object goes away without a DEL (a missed DEL): the leak check frees the address.
+    await bed.core.deleteNamespacedPod({ name: "ephemeral", namespace: "life" });
+    const t0 = Date.now();
+    await until("leak check release", async () =>
+      [...(await bed.allocations()).values()].some((a) => a.handle === "leak1.eth0") ? undefined : true,
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // not before the grace period
+    await bed.delNetns([pod]);
+  }, 40_000);
+
+  it("releases the empty block with its affinity and its blackhole route", async () => {
+    await until("empty block release", async () =>
+      (await bed.list("ipamblocks")).length === 0 ? true : undefined,
+    );
+    expect(await bed.list("blockaffinities")).toEqual([]);
+    await until("blackhole removed", async () => {
+      const out = await sh("ip", ["-n", node.netns, "route", "show", "type", "blackhole", "proto", "201"]);
+      return out.trim() === "" ? true : undefined;
+    });
+  }, 30_000);
+
+  it("survives an API server outage: informers restart (counted) and ADD works again", async () => {
+    await bed.restartApi(1500);
+    await until("informer restarts counted", async () => {
+      const m = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+      const n = [...m.matchAll(/trellis_informer_restarts_total\{resource="[a-z]+"\} (\d+)/g)].reduce(
+        (a, x) => a + Number(x[1]),
+        0,
+      );
+      return n > 0 ? n : undefined;
+    });
+    const pod = bed.netnsName("p2");
+    await bed.addNetns([pod]);
+    const r = await until("ADD after the outage", async () => {
+      const x = await cniSocket(agent.socket, {
+        command: "ADD",
+        containerID: "after1",
+        netns: `/var/run/netns/${pod}`,
+        ifname: "eth0",
+        config: netconf(agent.socket),
+      });
+      return x.exitCode === 0 ? x : undefined;
+    });
+    expect(r.exitCode).toBe(0);
+    expect(agent.proc.exitCode).toBeNull();
+    await cniSocket(agent.socket, {
+      command: "DEL",
+      containerID: "after1",
+      netns: `/var/run/netns/${pod}`,
+      ifname: "eth0",
+      config: netconf(agent.socket),
+    });
+    await bed.delNetns([pod]);
+  }, 40_000);
+
+  it("without the API server it serves CNI but answers not ready: STATUS 50, ADD 11, /readyz 503", async () => {
+    const dead = join(bed.dir, "dead-kubeconfig");
+    writeFileSync(
+      dead,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          { name: "d", cluster: { server: "http://127.0.0.1:1", "insecure-skip-tls-verify": true } },
+        ],
+        users: [{ name: "d", user: {} }],
+        contexts: [{ name: "d", context: { cluster: "d", user: "d" } }],
+        "current-context": "d",
+      }),
+    );
+    const lonely = await bed.startAgent("lonely-node", node.netns, {}, { wait: false, kubeconfig: dead });
+    const st = await until("CNI socket up", async () => {
+      const r = await cniSocket(lonely.socket, { command: "STATUS", config: netconf(lonely.socket) }).catch(
+        () => undefined,
+      );
+      return r;
+    });
+    expect(st.exitCode).toBe(1);
+    expect(st.json["code"]).toBe(50);
+    expect(String(st.json["msg"])).toMatch(/not ready: waiting for the first sync/);
+    const add = await cniSocket(lonely.socket, {
+      command: "ADD",
+      containerID: "nope",
+      netns: "/var/run/netns/none",
+      ifname: "eth0",
+      config: netconf(lonely.socket),
+    });
+    expect(add.json["code"]).toBe(11);
+    const ready = await bed.httpInNode(node.netns, lonely.metricsPort, "/readyz");
+    expect(ready.status).toBe(503);
+    expect((await bed.httpInNode(node.netns, lonely.metricsPort, "/healthz")).status).toBe(200);
+    expect(lonely.proc.exitCode).toBeNull();
+    await bed.stopAgent(lonely);
+  }, 30_000);
+
+  it("a graceful stop (SIGTERM) exits 0 and leaves pods wired; the restarted agent serves their DEL", async () => {
+    const pod = bed.netnsName("p3");
+    await bed.addNetns([pod]);
+    const call = (command: "ADD" | "DEL", a: AgentProc) =>
+      cniSocket(a.socket, {
+        command,
+        containerID: "stay1",
+        netns: `/var/run/netns/${pod}`,
+        ifname: "eth0",
+        config: netconf(a.socket),
+      });
+    expect((await call("ADD", agent)).exitCode).toBe(0);
+    const before = await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"]);
+    await bed.stopAgent(agent, "SIGTERM");
+    expect(agent.proc.exitCode).toBe(0);
+    // The dataplane stays: veth, host route, pod address.
+    expect(await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
+    expect(await sh("ip", ["-n", pod, "-4", "-o", "addr", "show", "eth0"])).toMatch(/10\.71\.0\.\d+\/32/);
+    agent = await bed.startAgent("life-node", node.netns, { leakCheckIntervalSeconds: 3600 });
+    expect(await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
+    expect((await call("DEL", agent)).exitCode).toBe(0);
+    expect([...(await bed.allocations()).values()].some((a) => a.handle === "stay1.eth0")).toBe(false);
+    await bed.delNetns([pod]);
+  }, 40_000);
+});

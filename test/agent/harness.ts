@@ -1,0 +1,398 @@
+/**
+ * Test bed for the agent: the lab API server (real HTTP, real client-node),
+ * node namespaces with an uplink (so proxy ARP has a default route), a
+ * socat relay in each node to the API server's unix socket (as the lab
+ * does), trellis-node processes in those namespaces, and a CNI client that
+ * speaks the shim's frame protocol to the agent socket (or execs the shim).
+ * Everything carries the "tA" prefix plus a per-file token and is removed by
+ * cleanup(), also after failures.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, openSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { startApiServer } from "../../lab/apiserver/server.js";
+import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
+
+const pexec = promisify(execFile);
+export const ROOT = new URL("../../..", import.meta.url).pathname;
+export const AGENT_MAIN = join(ROOT, "dist/agent/bin/trellis-node.js");
+export const SHIM = join(ROOT, "cni/shim/trellis");
+
+export async function sh(cmd: string, args: readonly string[], input?: string): Promise<string> {
+  if (input !== undefined) {
+    return new Promise((resolve, reject) => {
+      const c = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      c.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      c.on("close", (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")}: ${err}`)),
+      );
+      c.stdin.end(input);
+    });
+  }
+  const r = await pexec(cmd, [...args], { maxBuffer: 16 * 1024 * 1024 });
+  return r.stdout;
+}
+
+export interface CniCall {
+  command: "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
+  containerID?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  path?: string;
+  config: Record<string, unknown>;
+}
+
+export interface CniAnswer {
+  exitCode: number;
+  json: Record<string, unknown>;
+}
+
+function envOf(c: CniCall): Record<string, string> {
+  const env: Record<string, string> = { CNI_COMMAND: c.command, CNI_PATH: c.path ?? "/usr/lib/cni" };
+  if (c.containerID !== undefined) env["CNI_CONTAINERID"] = c.containerID;
+  if (c.netns !== undefined) env["CNI_NETNS"] = c.netns;
+  if (c.ifname !== undefined) env["CNI_IFNAME"] = c.ifname;
+  if (c.args !== undefined) env["CNI_ARGS"] = c.args;
+  return env;
+}
+
+/** One request over the agent socket, exactly as the shim frames it. */
+export function cniSocket(socket: string, c: CniCall): Promise<CniAnswer> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socket);
+    const chunks: Buffer[] = [];
+    s.on("data", (d: Buffer) => chunks.push(d));
+    s.on("error", reject);
+    s.on("end", () => {
+      const r = decodeReply(Buffer.concat(chunks));
+      if (r === undefined) return reject(new Error("bad reply frame"));
+      resolve({
+        exitCode: r.exitCode,
+        json: r.stdout.trim() === "" ? {} : (JSON.parse(r.stdout) as Record<string, unknown>),
+      });
+    });
+    s.write(encodeRequest({ env: envOf(c), stdin: Buffer.from(JSON.stringify(c.config)) }));
+  });
+}
+
+/** One request through the real exec'd shim. */
+export function cniShim(c: CniCall, extraEnv: Record<string, string> = {}): Promise<CniAnswer> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(SHIM, [], { env: { ...envOf(c), ...extraEnv }, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("error", reject);
+    p.on("close", (code) =>
+      resolve({
+        exitCode: code ?? -1,
+        json: out.trim() === "" ? {} : (JSON.parse(out) as Record<string, unknown>),
+      }),
+    );
+    p.stdin.end(JSON.stringify(c.config));
+  });
+}
+
+export function netconf(socket: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    cniVersion: "1.1.0",
+    name: "k8s-pod-network",
+    type: "trellis",
+    agentSocket: socket,
+    mtu: 1400,
+    ipam: { type: "trellis-ipam" },
+    ...extra,
+  };
+}
+
+export interface AgentProc {
+  node: string;
+  netns: string;
+  socket: string;
+  logFile: string;
+  metricsPort: number;
+  proc: ChildProcess;
+}
+
+export class TestBed {
+  readonly dir: string;
+  private api: { url: string; close(): Promise<void> } | undefined;
+  readonly apiSocket: string;
+  kubeconfig = "";
+  nodeKubeconfig = "";
+  private readonly procs: ChildProcess[] = [];
+  private readonly netnses = new Set<string>();
+  private nodeCount = 0;
+  kc = new KubeConfig();
+
+  /** token: 1–4 characters making this file's names unique ("tA" + token + …). */
+  constructor(readonly token: string) {
+    this.dir = mkdtempSync(join(tmpdir(), `tA${token}-`));
+    this.apiSocket = join(this.dir, "api.sock");
+  }
+
+  private apiPort = 0;
+
+  private async listenApi(): Promise<void> {
+    this.api = await startApiServer({
+      address: "127.0.0.1",
+      port: this.apiPort,
+      unixSocket: this.apiSocket,
+      stateDir: join(this.dir, "api-state"),
+      crdDirs: [join(ROOT, "crds/manifests")],
+      logLevel: "error",
+    });
+    this.apiPort = new URL(this.api.url).port === "" ? 0 : Number(new URL(this.api.url).port);
+  }
+
+  /** Stops the API server (state saved), waits, starts it again on the same socket and port. */
+  async restartApi(downMs: number): Promise<void> {
+    await this.api?.close();
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.listenApi();
+  }
+
+  async startApi(): Promise<void> {
+    await this.listenApi();
+    this.kubeconfig = join(this.dir, "kubeconfig");
+    this.nodeKubeconfig = join(this.dir, "node-kubeconfig");
+    const kc = (server: string): string =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "t", cluster: { server, "insecure-skip-tls-verify": true } }],
+        users: [{ name: "t", user: {} }],
+        contexts: [{ name: "t", context: { cluster: "t", user: "t" } }],
+        "current-context": "t",
+      });
+    writeFileSync(this.kubeconfig, kc(this.api?.url ?? ""));
+    writeFileSync(this.nodeKubeconfig, kc("http://127.0.0.1:6443"));
+    this.kc.loadFromFile(this.kubeconfig);
+  }
+
+  get core(): CoreV1Api {
+    return this.kc.makeApiClient(CoreV1Api);
+  }
+  get custom(): CustomObjectsApi {
+    return this.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async createPool(name: string, spec: Record<string, unknown>): Promise<void> {
+    await this.custom.createClusterCustomObject({
+      group: "trellis.dev",
+      version: "v1alpha1",
+      plural: "ippools",
+      body: { apiVersion: "trellis.dev/v1alpha1", kind: "IPPool", metadata: { name }, spec },
+    });
+  }
+
+  async list(plural: string): Promise<{ metadata: { name: string }; spec: Record<string, unknown> }[]> {
+    const r = (await this.custom.listClusterCustomObject({
+      group: "trellis.dev",
+      version: "v1alpha1",
+      plural,
+    })) as {
+      items: { metadata: { name: string }; spec: Record<string, unknown> }[];
+    };
+    return r.items;
+  }
+
+  /** All allocations: address -> handle. */
+  async allocations(): Promise<Map<string, { handle: string; node?: string; block: string }>> {
+    const out = new Map<string, { handle: string; node?: string; block: string }>();
+    const { parseCidr, formatIp } = await import("../../crds/ipam.js");
+    for (const b of await this.list("ipamblocks")) {
+      const c = parseCidr(b.spec["cidr"] as string);
+      if (typeof c === "string") continue;
+      for (const a of b.spec["allocations"] as {
+        ordinal: number;
+        handle: string;
+        attributes?: { node?: string };
+      }[]) {
+        const addr = formatIp(c.family, c.base + BigInt(a.ordinal));
+        out.set(addr, {
+          handle: a.handle,
+          block: b.metadata.name,
+          ...(a.attributes?.node ? { node: a.attributes.node } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  netnsName(suffix: string): string {
+    return `tA${this.token}${suffix}`;
+  }
+
+  /** Creates namespaces in one `ip -batch` (a hundred pods cost one spawn). */
+  async addNetns(names: readonly string[]): Promise<void> {
+    for (const n of names) this.netnses.add(n);
+    await sh("ip", ["-batch", "-"], names.map((n) => `netns add ${n}`).join("\n") + "\n");
+  }
+
+  async delNetns(names: readonly string[]): Promise<void> {
+    const existing = names.filter((n) => existsSync(`/var/run/netns/${n}`));
+    for (const n of names) this.netnses.delete(n);
+    if (existing.length > 0)
+      await sh("ip", ["-force", "-batch", "-"], existing.map((n) => `netns del ${n}`).join("\n") + "\n");
+  }
+
+  /**
+   * A node namespace with lo up, an uplink veth to a per-node peer namespace
+   * (default route, so proxy ARP answers for 169.254.1.1), and the API relay.
+   */
+  async addNode(): Promise<{ netns: string; index: number }> {
+    const i = ++this.nodeCount;
+    const ns = this.netnsName(`n${i}`);
+    const up = this.netnsName(`u${i}`);
+    await this.addNetns([ns, up]);
+    const ifn = `tA${this.token}v${i}`;
+    await sh(
+      "ip",
+      ["-n", ns, "-batch", "-"],
+      [
+        "link set lo up",
+        `link add ${ifn} type veth peer name ${ifn}p netns ${up}`,
+        `addr add 10.250.${i}.2/24 dev ${ifn}`,
+        `addr add fd00:250:${i}::2/64 dev ${ifn} nodad`,
+        `link set ${ifn} up`,
+        `route add default via 10.250.${i}.1`,
+        `route add ::/0 via fd00:250:${i}::1`,
+      ].join("\n") + "\n",
+    );
+    await sh(
+      "ip",
+      ["-n", up, "-batch", "-"],
+      [
+        "link set lo up",
+        `addr add 10.250.${i}.1/24 dev ${ifn}p`,
+        `addr add fd00:250:${i}::1/64 dev ${ifn}p nodad`,
+        `link set ${ifn}p up`,
+      ].join("\n") + "\n",
+    );
+    const relay = spawn(
+      "nsenter",
+      [
+        `--net=/var/run/netns/${ns}`,
+        "socat",
+        "TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork",
+        `UNIX-CONNECT:${this.apiSocket}`,
+      ],
+      { stdio: "ignore" },
+    );
+    this.procs.push(relay);
+    return { netns: ns, index: i };
+  }
+
+  async startAgent(
+    node: string,
+    netns: string,
+    config: Record<string, unknown> = {},
+    opts: { wait?: boolean; kubeconfig?: string; logLevel?: string } = {},
+  ): Promise<AgentProc> {
+    const socket = join(this.dir, `${node}.sock`);
+    const logFile = join(this.dir, `${node}.log`);
+    const cfgFile = join(this.dir, `${node}.yaml`);
+    const metricsPort = 19000 + Math.floor(Math.random() * 5000);
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        metricsAddress: `127.0.0.1:${metricsPort}`,
+        leakCheckIntervalSeconds: 3600,
+        ...config,
+      }),
+    );
+    const fd = openSync(logFile, "a");
+    const proc = spawn(
+      "nsenter",
+      [
+        `--net=/var/run/netns/${netns}`,
+        process.execPath,
+        // Extra Node.js flags for the agent, e.g. "--cpu-prof --cpu-prof-dir=/tmp/x" (profiling).
+        ...(process.env["TRELLIS_TEST_AGENT_NODE_ARGS"] ?? "").split(" ").filter((x) => x !== ""),
+        AGENT_MAIN,
+        "--node-name",
+        node,
+        "--kubeconfig",
+        opts.kubeconfig ?? this.nodeKubeconfig,
+        "--cni-socket",
+        socket,
+        "--config",
+        cfgFile,
+        "--log-level",
+        opts.logLevel ?? "debug",
+      ],
+      { stdio: ["ignore", fd, fd] },
+    );
+    this.procs.push(proc);
+    const a: AgentProc = { node, netns, socket, logFile, metricsPort, proc };
+    if (opts.wait !== false) await this.waitReady(a);
+    return a;
+  }
+
+  /** Polls /readyz inside the node namespace (the agent listens there). */
+  async waitReady(a: AgentProc, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await cniSocket(a.socket, { command: "STATUS", config: netconf(a.socket) }).catch(
+        () => undefined,
+      );
+      if (r?.exitCode === 0) return;
+      if (a.proc.exitCode !== null) throw new Error(`agent ${a.node} exited with ${a.proc.exitCode}`);
+      if (Date.now() > deadline) throw new Error(`agent ${a.node} not ready after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async httpInNode(netns: string, port: number, path: string): Promise<{ status: number; body: string }> {
+    // A short-lived Node.js client inside the node namespace (the agent listens there).
+    const script =
+      `const r = await fetch("http://127.0.0.1:${port}${path}");` +
+      "process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));";
+    const out = await sh("nsenter", [
+      `--net=/var/run/netns/${netns}`,
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      script,
+    ]);
+    return JSON.parse(out) as { status: number; body: string };
+  }
+
+  async stopAgent(a: AgentProc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    if (a.proc.exitCode !== null || a.proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      a.proc.once("exit", () => resolve());
+      a.proc.kill(signal);
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    for (const p of this.procs) {
+      if (p.exitCode === null && p.signalCode === null && p.pid !== undefined) {
+        try {
+          p.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await Promise.all(
+      this.procs.map((p) =>
+        p.exitCode !== null || p.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((r) => p.once("exit", () => r())),
+      ),
+    );
+    await this.delNetns([...this.netnses]).catch(() => undefined);
+    await this.api?.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * CNI benchmark, side by side in one run: Trellis (static shim -> agent ->
+ * block IPAM on the lab API server + routed veth) against the reference
+ * `ptp` + `host-local`, both exec'd as a runtime would from inside the same
+ * node namespace. Measures ADD and DEL latency p50/p99 over sequential pods
+ * (the two plugins alternate pod by pod so machine noise hits both alike),
+ * wall time of bursts of 30 concurrent ADDs, the two iproute2 strategies for
+ * one routed veth, and (full size) the agent's RSS with 1,000 pods.
+ *
+ *   smoke (CI): 30 sequential pods, 3 bursts of 30
+ *   full (TRELLIS_BENCH_FULL=1): 200 sequential pods, 10 bursts, RSS at 1,000 pods
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { TestBed, SHIM, ROOT } from "../../agent/harness.js";
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+export interface CniBenchResult {
+  size: "smoke" | "full";
+  pods: number;
+  burstSize: number;
+  bursts: number;
+  date: string;
+  trellis: { add: Stats; del: Stats; burstWallMs: Stats; rssMiBAt1000Pods?: number };
+  reference: { add: Stats; del: Stats; burstWallMs: Stats };
+  iproute2: { batchMs: Stats; spawnEachMs: Stats; enterIpNMs: Stats; enterNsenterMs: Stats };
+  ratios: { addP50: number; delP50: number; burstP50: number };
+}
+
+export function stats(xs: readonly number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? 0;
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    n: s.length,
+    p50: r(q(0.5)),
+    p99: r(q(0.99)),
+    mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
+  };
+}
+
+interface Reply {
+  id: number;
+  ms: number;
+  code: number;
+  stdout: string;
+}
+
+class Runner {
+  private next = 1;
+  private readonly waiting = new Map<number, (r: Reply) => void>();
+  constructor(private readonly proc: ChildProcess) {
+    if (proc.stdout) {
+      createInterface({ input: proc.stdout }).on("line", (l) => {
+        const r = JSON.parse(l) as Reply;
+        this.waiting.get(r.id)?.(r);
+        this.waiting.delete(r.id);
+      });
+    }
+  }
+  send(req: Record<string, unknown>): Promise<Reply> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.proc.stdin?.write(JSON.stringify({ ...req, id }) + "\n");
+    });
+  }
+}
+
+export async function runCniBench(
+  full: boolean,
+  log: (s: string) => void = () => {},
+): Promise<CniBenchResult> {
+  // TRELLIS_BENCH_PODS / TRELLIS_BENCH_BURSTS override the sizes (experiments).
+  const pods = Number(process.env["TRELLIS_BENCH_PODS"] ?? (full ? 200 : 30));
+  const bursts = Number(process.env["TRELLIS_BENCH_BURSTS"] ?? (full ? 10 : 3));
+  const burstSize = 30;
+  const bed = new TestBed("bn");
+  try {
+    await bed.startApi();
+    await bed.createPool("bench", { cidr: "10.90.0.0/16", blockSize: 26 });
+    const node = await bed.addNode();
+    // The agent at its production log level (info); TRELLIS_BENCH_KEEP_LOG asks for debug phase timings.
+    const agent = await bed.startAgent(
+      "bench-node",
+      node.netns,
+      { leakCheckIntervalSeconds: 3600 },
+      { logLevel: process.env["TRELLIS_BENCH_KEEP_LOG"] !== undefined ? "debug" : "info" },
+    );
+    const hl = join(bed.dir, "host-local");
+    mkdirSync(hl, { recursive: true });
+    const runnerProc = spawn(
+      "nsenter",
+      [`--net=/var/run/netns/${node.netns}`, process.execPath, join(ROOT, "dist/test/bench/cni/runner.js")],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
+    const runner = new Runner(runnerProc);
+    const conf = {
+      trellis: JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "bench-trellis",
+        type: "trellis",
+        agentSocket: agent.socket,
+        mtu: 1500,
+        ipam: { type: "trellis-ipam" },
+      }),
+      reference: JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "bench-ptp",
+        type: "ptp",
+        mtu: 1500,
+        ipam: { type: "host-local", ranges: [[{ subnet: "10.91.0.0/16" }]], dataDir: hl },
+      }),
+    };
+    const plugin = { trellis: SHIM, reference: "/usr/lib/cni/ptp" };
+    const call = async (
+      who: "trellis" | "reference",
+      command: "ADD" | "DEL",
+      id: string,
+      netns: string,
+    ): Promise<number> => {
+      const r = await runner.send({
+        op: "exec",
+        plugin: plugin[who],
+        env: {
+          CNI_COMMAND: command,
+          CNI_CONTAINERID: id,
+          CNI_NETNS: `/var/run/netns/${netns}`,
+          CNI_IFNAME: "eth0",
+          CNI_PATH: "/usr/lib/cni",
+          PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+        },
+        stdin: conf[who],
+      });
+      if (r.code !== 0) throw new Error(`${who} ${command} ${id}: exit ${r.code}: ${r.stdout}`);
+      return r.ms;
+    };
+
+    // Warm-up: first exec of each binary pulls it into the page cache.
+    const warm = [bed.netnsName("wt"), bed.netnsName("wr")];
+    await bed.addNetns(warm);
+    await call("trellis", "ADD", "warm-t", warm[0] ?? "");
+    await call("reference", "ADD", "warm-r", warm[1] ?? "");
+    await call("trellis", "DEL", "warm-t", warm[0] ?? "");
+    await call("reference", "DEL", "warm-r", warm[1] ?? "");
+    await bed.delNetns(warm);
+
+    // Sequential pods, alternating plugins.
+    log(`sequential: ${pods} pods per plugin`);
+    const tNs = Array.from({ length: pods }, (_, i) => bed.netnsName(`t${i}`));
+    const rNs = Array.from({ length: pods }, (_, i) => bed.netnsName(`r${i}`));
+    await bed.addNetns([...tNs, ...rNs]);
+    const add = { trellis: [] as number[], reference: [] as number[] };
+    const del = { trellis: [] as number[], reference: [] as number[] };
+    for (let i = 0; i < pods; i++) {
+      const order: ("trellis" | "reference")[] =
+        i % 2 === 0 ? ["trellis", "reference"] : ["reference", "trellis"];
+      for (const who of order)
+        add[who].push(await call(who, "ADD", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
+    }
+    for (let i = 0; i < pods; i++) {
+      const order: ("trellis" | "reference")[] =
+        i % 2 === 0 ? ["reference", "trellis"] : ["trellis", "reference"];
+      for (const who of order)
+        del[who].push(await call(who, "DEL", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
+    }
+    // Namespaces are deleted only at the end: the kernel tears a deleted
+    // namespace down asynchronously under the global RTNL lock, which would
+    // slow whichever plugin runs next.
+
+    // Bursts of concurrent ADDs, into namespaces made beforehand.
+    log(`bursts: ${bursts} × ${burstSize} concurrent ADDs per plugin`);
+    const burstWall = { trellis: [] as number[], reference: [] as number[] };
+    const burstNs = (who: string, b: number): string[] =>
+      Array.from({ length: burstSize }, (_, i) => bed.netnsName(`b${who[0]}${b}x${i}`));
+    for (let b = 0; b < bursts; b++)
+      await bed.addNetns([...burstNs("trellis", b), ...burstNs("reference", b)]);
+    for (let b = 0; b < bursts; b++) {
+      for (const who of b % 2 === 0
+        ? (["trellis", "reference"] as const)
+        : (["reference", "trellis"] as const)) {
+        const ns = burstNs(who, b);
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = performance.now();
+        await Promise.all(ns.map((n, i) => call(who, "ADD", `burst-${who}-${b}-${i}`, n)));
+        burstWall[who].push(performance.now() - t0);
+        await Promise.all(ns.map((n, i) => call(who, "DEL", `burst-${who}-${b}-${i}`, n)));
+      }
+    }
+
+    // iproute2: one routed veth, batched vs one spawn per command.
+    log("iproute2 strategies");
+    const ipr = { batch: [] as number[], spawn: [] as number[] };
+    const vns = bed.netnsName("ipr");
+    await bed.addNetns([vns]);
+    for (let i = 0; i < (full ? 40 : 10); i++) {
+      for (const strategy of i % 2 === 0
+        ? (["batch", "spawn-each"] as const)
+        : (["spawn-each", "batch"] as const)) {
+        const r = await runner.send({
+          op: "veth",
+          strategy,
+          hostIf: "trlbench0000",
+          netns: `/var/run/netns/${vns}`,
+          address: "10.99.99.9/32",
+        });
+        (strategy === "batch" ? ipr.batch : ipr.spawn).push(r.ms);
+      }
+    }
+    const enter = { ipn: [] as number[], nsenter: [] as number[] };
+    for (let i = 0; i < (full ? 40 : 10); i++) {
+      for (const how of i % 2 === 0 ? (["ip-n", "nsenter"] as const) : (["nsenter", "ip-n"] as const)) {
+        const r = await runner.send({ op: "enter", how, netns: `/var/run/netns/${vns}` });
+        (how === "ip-n" ? enter.ipn : enter.nsenter).push(r.ms);
+      }
+    }
+    await bed.delNetns([vns]);
+
+    let rss: number | undefined;
+    if (full) {
+      log("RSS with 1,000 pods");
+      const many = Array.from({ length: 1000 }, (_, i) => bed.netnsName(`m${i}`));
+      await bed.addNetns(many);
+      for (let i = 0; i < many.length; i += 50) {
+        await Promise.all(many.slice(i, i + 50).map((n, j) => call("trellis", "ADD", `rss-${i + j}`, n)));
+      }
+      const status = readFileSync(`/proc/${agent.proc.pid}/status`, "utf8");
+      rss = Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+      for (let i = 0; i < many.length; i += 50) {
+        await Promise.all(many.slice(i, i + 50).map((n, j) => call("trellis", "DEL", `rss-${i + j}`, n)));
+      }
+      await bed.delNetns(many);
+    }
+    runnerProc.stdin?.end();
+
+    const t = { add: stats(add.trellis), del: stats(del.trellis), burstWallMs: stats(burstWall.trellis) };
+    const r = {
+      add: stats(add.reference),
+      del: stats(del.reference),
+      burstWallMs: stats(burstWall.reference),
+    };
+    const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+    return {
+      size: full ? "full" : "smoke",
+      pods,
+      burstSize,
+      bursts,
+      date: new Date().toISOString(),
+      trellis: { ...t, ...(rss !== undefined ? { rssMiBAt1000Pods: rss } : {}) },
+      reference: r,
+      iproute2: {
+        batchMs: stats(ipr.batch),
+        spawnEachMs: stats(ipr.spawn),
+        enterIpNMs: stats(enter.ipn),
+        enterNsenterMs: stats(enter.nsenter),
+      },
+      ratios: {
+        addP50: ratio(t.add.p50, r.add.p50),
+        delP50: ratio(t.del.p50, r.del.p50),
+        burstP50: ratio(t.burstWallMs.p50, r.burstWallMs.p50),
+      },
+    };
+  } finally {
+    // Keep the agent's log for phase timings (ipamMs, dataplaneMs) when asked.
+    const keep = process.env["TRELLIS_BENCH_KEEP_LOG"];
+    if (keep !== undefined) copyFileSync(join(bed.dir, "bench-node.log"), keep);
+    await bed.cleanup();
+  }
+}
+
+export function formatCniBench(x: CniBenchResult): string {
+  const row = (name: string, s: Stats): string =>
+    `| ${name.padEnd(34)} | ${String(s.p50).padStart(8)} | ${String(s.p99).padStart(8)} | ${String(s.n).padStart(4)} |`;
+  return [
+    `CNI benchmark (${x.size}): ${x.pods} sequential pods per plugin, ${x.bursts} bursts of ${x.burstSize} concurrent ADDs`,
+    "",
+    `| ${"measure (ms)".padEnd(34)} | ${"p50".padStart(8)} | ${"p99".padStart(8)} | ${"n".padStart(4)} |`,
+    `|${"-".repeat(36)}|${"-".repeat(10)}|${"-".repeat(10)}|${"-".repeat(6)}|`,
+    row("ADD  trellis (shim+agent)", x.trellis.add),
+    row("ADD  reference ptp+host-local", x.reference.add),
+    row("DEL  trellis", x.trellis.del),
+    row("DEL  reference", x.reference.del),
+    row(`burst of ${x.burstSize} ADDs, wall: trellis`, x.trellis.burstWallMs),
+    row(`burst of ${x.burstSize} ADDs, wall: reference`, x.reference.burstWallMs),
+    row("routed veth: ip -batch ×2", x.iproute2.batchMs),
+    row("routed veth: one ip per command", x.iproute2.spawnEachMs),
+    row("enter pod netns: ip -n NS -batch", x.iproute2.enterIpNMs),
+    row("enter pod netns: nsenter --net ip", x.iproute2.enterNsenterMs),
+    "",
+    `trellis/reference p50: ADD ${x.ratios.addP50}, DEL ${x.ratios.delP50}, burst ${x.ratios.burstP50}` +
+      (x.trellis.rssMiBAt1000Pods !== undefined
+        ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB`
+        : ""),
+    "",
+  ].join("\n");
+}
