@@ -69,7 +69,15 @@ function ruleName(dir: Direction, r: Rule): string {
 }
 
 /** Does this rule match the remote endpoint and the port? */
-function ruleMatches(c: Cluster, dir: Direction, r: Rule, self: PodInfo, remote: Endpoint, port: number, proto: Protocol): boolean {
+function ruleMatches(
+  c: Cluster,
+  dir: Direction,
+  r: Rule,
+  self: PodInfo,
+  remote: Endpoint,
+  port: number,
+  proto: Protocol,
+): boolean {
   const dest = dir === "ingress" ? self : remote.kind === "pod" ? remote.pod : undefined;
   // "If this field is empty or missing, this rule matches all sources"; the
   // peers of a rule are ORed, each peer's selectors ANDed (select.ts).
@@ -108,7 +116,12 @@ function clusterTier(
   return undefined;
 }
 
-function tenantDenies(c: Cluster, self: PodInfo, remote: Endpoint, isolation: "Strict" | "Baseline"): string | undefined {
+function tenantDenies(
+  c: Cluster,
+  self: PodInfo,
+  remote: Endpoint,
+  isolation: "Strict" | "Baseline",
+): string | undefined {
   const t = c.tenantOf.get(self.namespace);
   if (!t || t.isolation !== isolation) return undefined;
   // Tenants isolate pods from pods: addresses outside the cluster's pods and
@@ -129,10 +142,20 @@ export function evaluateDirection(
 ): DirectionVerdict {
   const base = { direction: dir, pod: self.key };
   if (self.hostNetwork) {
-    return { ...base, allowed: true, tier: "not-applicable", reason: "host-network pods are their node: no pod policy applies" };
+    return {
+      ...base,
+      allowed: true,
+      tier: "not-applicable",
+      reason: "host-network pods are their node: no pod policy applies",
+    };
   }
   if (isNodeLocal(c, self, remote)) {
-    return { ...base, allowed: true, tier: "node-local", reason: "traffic from/to the pod's own node is always allowed" };
+    return {
+      ...base,
+      allowed: true,
+      tier: "node-local",
+      reason: "traffic from/to the pod's own node is always allowed",
+    };
   }
   const admin = c.policies.filter((p) => p.tier === "admin");
   const a = clusterTier(c, admin, dir, self, remote, port, proto);
@@ -148,18 +171,33 @@ export function evaluateDirection(
   }
   const strict = tenantDenies(c, self, remote, "Strict");
   if (strict) {
-    return { ...base, allowed: false, tier: "tenant-strict", policy: `Tenant ${strict}`, reason: "crosses a Strict tenant boundary" };
+    return {
+      ...base,
+      allowed: false,
+      tier: "tenant-strict",
+      policy: `Tenant ${strict}`,
+      reason: "crosses a Strict tenant boundary",
+    };
   }
   // NetworkPolicy: "a pod is isolated for ingress if there is any
   // NetworkPolicy that both selects the pod and has "Ingress" in its
   // policyTypes" ... "the connections allowed are the union of what each
   // applicable policy allows" (order of evaluation does not matter).
-  const nps = c.policies.filter((p) => p.tier === "networkpolicy" && p[dir] !== null && subjectSelects(c, p, self));
+  const nps = c.policies.filter(
+    (p) => p.tier === "networkpolicy" && p[dir] !== null && subjectSelects(c, p, self),
+  );
   if (nps.length > 0) {
     for (const p of nps) {
       for (const r of p[dir] ?? []) {
         if (ruleMatches(c, dir, r, self, remote, port, proto)) {
-          return { ...base, allowed: true, tier: "networkpolicy", policy: p.id, rule: ruleName(dir, r), reason: "allowed by a NetworkPolicy rule" };
+          return {
+            ...base,
+            allowed: true,
+            tier: "networkpolicy",
+            policy: p.id,
+            rule: ruleName(dir, r),
+            reason: "allowed by a NetworkPolicy rule",
+          };
         }
       }
     }
@@ -193,21 +231,50 @@ export function evaluateDirection(
       reason: `baseline tier ${b.action === "Allow" ? "allows" : "denies"}`,
     };
   }
-  return { ...base, allowed: true, tier: "default", reason: a?.action === "Pass" ? "passed by the admin tier; nothing else applies" : "no policy applies" };
+  return {
+    ...base,
+    allowed: true,
+    tier: "default",
+    reason: a?.action === "Pass" ? "passed by the admin tier; nothing else applies" : "no policy applies",
+  };
 }
 
 export function evaluate(c: Cluster, conn: Connection): Verdict {
-  const head = { from: endpointName(conn.from), to: endpointName(conn.to), port: conn.port, protocol: conn.protocol };
+  const head = {
+    from: endpointName(conn.from),
+    to: endpointName(conn.to),
+    port: conn.port,
+    protocol: conn.protocol,
+  };
   if (conn.from.kind === "pod" && conn.to.kind === "pod" && conn.from.pod.key === conn.to.pod.key) {
     // A pod talking to itself stays inside its own network namespace.
-    const v: DirectionVerdict = { direction: "ingress", pod: conn.to.pod.key, allowed: true, tier: "loopback", reason: "a pod reaching itself never leaves it" };
+    const v: DirectionVerdict = {
+      direction: "ingress",
+      pod: conn.to.pod.key,
+      allowed: true,
+      tier: "loopback",
+      reason: "a pod reaching itself never leaves it",
+    };
     return { ...head, allowed: true, decidedBy: v };
   }
-  const egress = conn.from.kind === "pod" ? evaluateDirection(c, "egress", conn.from.pod, conn.to, conn.port, conn.protocol) : undefined;
-  const ingress = conn.to.kind === "pod" ? evaluateDirection(c, "ingress", conn.to.pod, conn.from, conn.port, conn.protocol) : undefined;
+  const egress =
+    conn.from.kind === "pod"
+      ? evaluateDirection(c, "egress", conn.from.pod, conn.to, conn.port, conn.protocol)
+      : undefined;
+  const ingress =
+    conn.to.kind === "pod"
+      ? evaluateDirection(c, "ingress", conn.to.pod, conn.from, conn.port, conn.protocol)
+      : undefined;
   const allowed = (egress?.allowed ?? true) && (ingress?.allowed ?? true);
-  const decidedBy = egress && !egress.allowed ? egress : ingress && !ingress.allowed ? ingress : (ingress ?? egress);
-  return { ...head, allowed, ...(egress ? { egress } : {}), ...(ingress ? { ingress } : {}), ...(decidedBy ? { decidedBy } : {}) };
+  const decidedBy =
+    egress && !egress.allowed ? egress : ingress && !ingress.allowed ? ingress : (ingress ?? egress);
+  return {
+    ...head,
+    allowed,
+    ...(egress ? { egress } : {}),
+    ...(ingress ? { ingress } : {}),
+    ...(decidedBy ? { decidedBy } : {}),
+  };
 }
 
 /** Resolves `ns/pod` or an IP address to an endpoint. */

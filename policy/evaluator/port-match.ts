@@ -8,7 +8,12 @@
 import type { PodInfo, PortMatch } from "../model/cluster.js";
 import type { Protocol } from "../model/objects.js";
 
-export function portMatches(pm: PortMatch, port: number, protocol: Protocol, dest: PodInfo | undefined): boolean {
+export function portMatches(
+  pm: PortMatch,
+  port: number,
+  protocol: Protocol,
+  dest: PodInfo | undefined,
+): boolean {
   if (pm.name !== undefined) {
     if (!dest) return false;
     return dest.ports.some(

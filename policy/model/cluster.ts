@@ -48,7 +48,12 @@ export type NamespaceMatch =
 
 export type Peer =
   | { readonly kind: "pods"; readonly namespaces: NamespaceMatch; readonly pods: LabelSelector }
-  | { readonly kind: "ipBlock"; readonly cidr: string; readonly except: readonly string[]; readonly ranges: readonly Range[] }
+  | {
+      readonly kind: "ipBlock";
+      readonly cidr: string;
+      readonly except: readonly string[];
+      readonly ranges: readonly Range[];
+    }
   | { readonly kind: "nodes"; readonly selector: LabelSelector }
   | { readonly kind: "networks"; readonly cidrs: readonly string[]; readonly ranges: readonly Range[] };
 
@@ -80,7 +85,8 @@ export interface Rule {
 
 export interface Policy {
   readonly tier: Tier;
-  readonly kind: "NetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy";
+  readonly kind:
+    "NetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy";
   /** `NetworkPolicy x/name`, `AdminNetworkPolicy name`, … (unique, stable). */
   readonly id: string;
   readonly name: string;

@@ -89,7 +89,10 @@ export function selectorText(sel: LabelSelector): string {
   for (const e of sel.matchExpressions ?? []) {
     if (e.operator === "Exists") parts.push(e.key);
     else if (e.operator === "DoesNotExist") parts.push(`!${e.key}`);
-    else parts.push(`${e.key} ${e.operator === "In" ? "in" : "notin"} (${[...(e.values ?? [])].sort().join(",")})`);
+    else
+      parts.push(
+        `${e.key} ${e.operator === "In" ? "in" : "notin"} (${[...(e.values ?? [])].sort().join(",")})`,
+      );
   }
   return parts.length === 0 ? "{}" : parts.join(",");
 }

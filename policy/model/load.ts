@@ -86,10 +86,12 @@ export function parseDocuments(text: string): Record<string, unknown>[] {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((d, i) => {
-    if (d.errors.length > 0) throw new PolicyInputError(`document #${i}`, "", `invalid YAML: ${d.errors[0]?.message}`);
+    if (d.errors.length > 0)
+      throw new PolicyInputError(`document #${i}`, "", `invalid YAML: ${d.errors[0]?.message}`);
     const v: unknown = d.toJS();
     if (v === null || v === undefined) return;
-    if (typeof v !== "object" || Array.isArray(v)) throw new PolicyInputError(`document #${i}`, "", "not an object");
+    if (typeof v !== "object" || Array.isArray(v))
+      throw new PolicyInputError(`document #${i}`, "", "not an object");
     const o = v as Record<string, unknown>;
     if (o["kind"] === "List" && Array.isArray(o["items"])) {
       for (const it of o["items"] as unknown[]) out.push(it as Record<string, unknown>);
@@ -115,7 +117,16 @@ interface Parsed {
 
 /** Validates every document and builds the normalized model. Throws PolicyInputError. */
 export function loadCluster(docs: readonly Record<string, unknown>[]): Cluster {
-  const p: Parsed = { namespaces: [], nodes: [], pods: [], nps: [], anps: [], banps: [], cnps: [], tenants: [] };
+  const p: Parsed = {
+    namespaces: [],
+    nodes: [],
+    pods: [],
+    nps: [],
+    anps: [],
+    banps: [],
+    cnps: [],
+    tenants: [],
+  };
   const seen = new Set<string>();
   docs.forEach((doc, i) => {
     const kind = doc["kind"];
@@ -123,7 +134,11 @@ export function loadCluster(docs: readonly Record<string, unknown>[]): Cluster {
     if (typeof kind !== "string") throw new PolicyInputError(name, "kind", "missing");
     const schema = schemas[kind];
     if (!schema) {
-      throw new PolicyInputError(name, "kind", `unknown kind "${kind}" (expected one of ${Object.keys(schemas).join(", ")})`);
+      throw new PolicyInputError(
+        name,
+        "kind",
+        `unknown kind "${kind}" (expected one of ${Object.keys(schemas).join(", ")})`,
+      );
     }
     const r = schema.safeParse(doc);
     if (!r.success) {
@@ -134,14 +149,30 @@ export function loadCluster(docs: readonly Record<string, unknown>[]): Cluster {
     seen.add(name);
     const data = r.data as never;
     switch (kind) {
-      case "Namespace": p.namespaces.push(data); break;
-      case "Node": p.nodes.push(data); break;
-      case "Pod": p.pods.push(data); break;
-      case "NetworkPolicy": p.nps.push(data); break;
-      case "AdminNetworkPolicy": p.anps.push(data); break;
-      case "BaselineAdminNetworkPolicy": p.banps.push(data); break;
-      case "ClusterNetworkPolicy": p.cnps.push(data); break;
-      case "Tenant": p.tenants.push(data); break;
+      case "Namespace":
+        p.namespaces.push(data);
+        break;
+      case "Node":
+        p.nodes.push(data);
+        break;
+      case "Pod":
+        p.pods.push(data);
+        break;
+      case "NetworkPolicy":
+        p.nps.push(data);
+        break;
+      case "AdminNetworkPolicy":
+        p.anps.push(data);
+        break;
+      case "BaselineAdminNetworkPolicy":
+        p.banps.push(data);
+        break;
+      case "ClusterNetworkPolicy":
+        p.cnps.push(data);
+        break;
+      case "Tenant":
+        p.tenants.push(data);
+        break;
     }
   });
   return buildCluster(p);
@@ -164,9 +195,15 @@ function buildCluster(p: Parsed): Cluster {
   const pods: PodInfo[] = p.pods.map((o) => {
     const namespace = o.metadata.namespace ?? "default";
     const obj = `Pod ${namespace}/${o.metadata.name}`;
-    const ips = [...new Set([...(o.status?.podIPs ?? []).map((x) => x.ip), ...(o.status?.podIP ? [o.status.podIP] : [])])];
+    const ips = [
+      ...new Set([
+        ...(o.status?.podIPs ?? []).map((x) => x.ip),
+        ...(o.status?.podIP ? [o.status.podIP] : []),
+      ]),
+    ];
     ips.forEach((ip, i) => {
-      if (!isIPv6(ip) && parseIPv4(ip) === undefined) throw new PolicyInputError(obj, `status.podIPs[${i}]`, `invalid IP "${ip}"`);
+      if (!isIPv6(ip) && parseIPv4(ip) === undefined)
+        throw new PolicyInputError(obj, `status.podIPs[${i}]`, `invalid IP "${ip}"`);
     });
     const ipv4 = ips.find((ip) => !isIPv6(ip));
     if (!namespaces.has(namespace)) {
@@ -182,7 +219,11 @@ function buildCluster(p: Parsed): Cluster {
       ...(ipv4 ? { ipv4 } : {}),
       ips,
       ports: o.spec.containers.flatMap((ct) =>
-        (ct.ports ?? []).map((cp) => ({ ...(cp.name ? { name: cp.name } : {}), port: cp.containerPort, protocol: cp.protocol })),
+        (ct.ports ?? []).map((cp) => ({
+          ...(cp.name ? { name: cp.name } : {}),
+          port: cp.containerPort,
+          protocol: cp.protocol,
+        })),
       ),
     };
   });
@@ -191,7 +232,9 @@ function buildCluster(p: Parsed): Cluster {
     ...p.anps.map((o) => fromAdmin(o)),
     ...p.cnps.filter((o) => o.spec.tier === "Admin").map((o) => fromCnp(o)),
   ].sort(byPriority);
-  policies.push(...p.nps.map((o) => fromNetworkPolicy(o)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  policies.push(
+    ...p.nps.map((o) => fromNetworkPolicy(o)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+  );
   const baseline: Policy[] = [
     ...p.banps.map((o) => fromBaseline(o)),
     ...p.cnps.filter((o) => o.spec.tier === "Baseline").map((o) => fromCnp(o)),
@@ -231,7 +274,11 @@ function buildCluster(p: Parsed): Cluster {
   for (const t of tenants) {
     for (const other of t.allowTenants) {
       if (!tenants.some((x) => x.name === other)) {
-        warnings.push({ object: `Tenant ${t.name}`, field: "spec.allow.tenants", message: `no tenant named "${other}"` });
+        warnings.push({
+          object: `Tenant ${t.name}`,
+          field: "spec.allow.tenants",
+          message: `no tenant named "${other}"`,
+        });
       }
     }
   }
@@ -256,13 +303,16 @@ function ipBlockPeer(obj: string, field: string, cidr: string, except: readonly 
     return { kind: "ipBlock", cidr, except, ranges: [] };
   }
   const base = parseCidrV4(cidr);
-  if (!base || !cidr.includes("/")) throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
+  if (!base || !cidr.includes("/"))
+    throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
   const holes = except.map((e, i) => {
     const r = parseCidrV4(e);
-    if (!r || !e.includes("/")) throw new PolicyInputError(obj, `${field}.except[${i}]`, `invalid CIDR "${e}"`);
+    if (!r || !e.includes("/"))
+      throw new PolicyInputError(obj, `${field}.except[${i}]`, `invalid CIDR "${e}"`);
     // "Except values will be rejected if they are outside the cidr range"
     // (NetworkPolicy IPBlock docs).
-    if (!rangeWithin(r, base)) throw new PolicyInputError(obj, `${field}.except[${i}]`, `"${e}" is outside cidr "${cidr}"`);
+    if (!rangeWithin(r, base))
+      throw new PolicyInputError(obj, `${field}.except[${i}]`, `"${e}" is outside cidr "${cidr}"`);
     return r;
   });
   return { kind: "ipBlock", cidr, except, ranges: subtractRanges(base, holes) };
@@ -279,7 +329,12 @@ function npPeers(
     const hasSel = peer.podSelector != null || peer.namespaceSelector != null;
     if (peer.ipBlock != null) {
       // "Exactly one of the fields must be specified" when ipBlock is used.
-      if (hasSel) throw new PolicyInputError(obj, f, "ipBlock may not be combined with podSelector or namespaceSelector");
+      if (hasSel)
+        throw new PolicyInputError(
+          obj,
+          f,
+          "ipBlock may not be combined with podSelector or namespaceSelector",
+        );
       return ipBlockPeer(obj, `${f}.ipBlock`, peer.ipBlock.cidr, peer.ipBlock.except ?? []);
     }
     if (!hasSel) throw new PolicyInputError(obj, f, "a peer needs podSelector, namespaceSelector or ipBlock");
@@ -289,7 +344,9 @@ function npPeers(
     // the policy's own Namespace." / "If PodSelector is also set, ... Otherwise
     // it selects all Pods in the Namespaces selected by NamespaceSelector."
     const namespaces: NamespaceMatch =
-      peer.namespaceSelector != null ? { kind: "selector", selector: peer.namespaceSelector } : { kind: "same", namespace };
+      peer.namespaceSelector != null
+        ? { kind: "selector", selector: peer.namespaceSelector }
+        : { kind: "same", namespace };
     return { kind: "pods", namespaces, pods: peer.podSelector ?? {} };
   });
 }
@@ -306,11 +363,16 @@ function npPorts(
       // the port field is defined as a named (string) port" and "must be equal
       // or greater than port".
       if (typeof p.port !== "number") throw new PolicyInputError(obj, `${f}.endPort`, "needs a numeric port");
-      if (p.endPort < p.port) throw new PolicyInputError(obj, `${f}.endPort`, `${p.endPort} is less than port ${p.port}`);
+      if (p.endPort < p.port)
+        throw new PolicyInputError(obj, `${f}.endPort`, `${p.endPort} is less than port ${p.port}`);
     }
     if (typeof p.port === "string") return { protocol: p.protocol, name: p.port };
     if (typeof p.port === "number") {
-      return { protocol: p.protocol, port: p.port, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}) };
+      return {
+        protocol: p.protocol,
+        port: p.port,
+        ...(p.endPort !== undefined ? { endPort: p.endPort } : {}),
+      };
     }
     // "If this field is not provided, this matches all port names and numbers."
     return { protocol: p.protocol };
@@ -333,9 +395,12 @@ export function fromNetworkPolicy(o: NetworkPolicyObj): Policy {
       const peerField = `spec.${dir}[${i}].${dir === "ingress" ? "from" : "to"}`;
       // "If this field is empty or missing, this rule matches all sources/destinations."
       const peers =
-        Array.isArray(peerList) && peerList.length > 0 ? npPeers(id, peerField, namespace, peerList as never) : null;
+        Array.isArray(peerList) && peerList.length > 0
+          ? npPeers(id, peerField, namespace, peerList as never)
+          : null;
       // "If this field is empty or missing, this rule matches all ports."
-      const ports = r.ports != null && r.ports.length > 0 ? npPorts(id, `spec.${dir}[${i}].ports`, r.ports) : null;
+      const ports =
+        r.ports != null && r.ports.length > 0 ? npPorts(id, `spec.${dir}[${i}].ports`, r.ports) : null;
       return { index: i, action: "Allow", peers, ports };
     });
   };
@@ -375,18 +440,27 @@ function adminSubject(obj: string, s: AnyAdminSubject): Policy["subject"] {
 function adminPeers(obj: string, field: string, peers: readonly AnyAdminPeer[]): Peer[] {
   return peers.map((peer, i): Peer => {
     const f = `${field}[${i}]`;
-    const set = (["namespaces", "pods", "nodes", "networks", "domainNames"] as const).filter((k) => peer[k] !== undefined);
-    if (set.length !== 1) throw new PolicyInputError(obj, f, "exactly one of namespaces, pods, nodes, networks must be set");
-    if (peer.namespaces) return { kind: "pods", namespaces: { kind: "selector", selector: peer.namespaces }, pods: {} };
+    const set = (["namespaces", "pods", "nodes", "networks", "domainNames"] as const).filter(
+      (k) => peer[k] !== undefined,
+    );
+    if (set.length !== 1)
+      throw new PolicyInputError(obj, f, "exactly one of namespaces, pods, nodes, networks must be set");
+    if (peer.namespaces)
+      return { kind: "pods", namespaces: { kind: "selector", selector: peer.namespaces }, pods: {} };
     if (peer.pods) {
-      return { kind: "pods", namespaces: { kind: "selector", selector: peer.pods.namespaceSelector }, pods: peer.pods.podSelector };
+      return {
+        kind: "pods",
+        namespaces: { kind: "selector", selector: peer.pods.namespaceSelector },
+        pods: peer.pods.podSelector,
+      };
     }
     if (peer.nodes) return { kind: "nodes", selector: peer.nodes };
     if (peer.networks) {
       const ranges = peer.networks.flatMap((n, j) => {
         if (isIPv6(n)) return [];
         const r = parseCidrV4(n);
-        if (!r || !n.includes("/")) throw new PolicyInputError(obj, `${f}.networks[${j}]`, `invalid CIDR "${n}"`);
+        if (!r || !n.includes("/"))
+          throw new PolicyInputError(obj, `${f}.networks[${j}]`, `invalid CIDR "${n}"`);
         return [r];
       });
       return { kind: "networks", cidrs: peer.networks, ranges };
@@ -402,11 +476,16 @@ function anpPorts(obj: string, field: string, ports: readonly AnpPort[] | undefi
   return ports.map((p, i): PortMatch => {
     const f = `${field}[${i}]`;
     const set = [p.portNumber, p.namedPort, p.portRange].filter((x) => x !== undefined).length;
-    if (set !== 1) throw new PolicyInputError(obj, f, "exactly one of portNumber, namedPort, portRange must be set");
+    if (set !== 1)
+      throw new PolicyInputError(obj, f, "exactly one of portNumber, namedPort, portRange must be set");
     if (p.portNumber) return { protocol: p.portNumber.protocol, port: p.portNumber.port };
     if (p.portRange) {
       if (p.portRange.end < p.portRange.start) {
-        throw new PolicyInputError(obj, `${f}.portRange.end`, `${p.portRange.end} is less than start ${p.portRange.start}`);
+        throw new PolicyInputError(
+          obj,
+          `${f}.portRange.end`,
+          `${p.portRange.end} is less than start ${p.portRange.start}`,
+        );
       }
       return { protocol: p.portRange.protocol, port: p.portRange.start, endPort: p.portRange.end };
     }
@@ -414,25 +493,37 @@ function anpPorts(obj: string, field: string, ports: readonly AnpPort[] | undefi
   });
 }
 
-type CnpProto = NonNullable<NonNullable<ClusterNetworkPolicyObj["spec"]["ingress"]>[number]["protocols"]>[number];
+type CnpProto = NonNullable<
+  NonNullable<ClusterNetworkPolicyObj["spec"]["ingress"]>[number]["protocols"]
+>[number];
 
 function cnpPorts(obj: string, field: string, protos: readonly CnpProto[] | undefined): PortMatch[] | null {
   if (protos === undefined) return null;
   return protos.map((p, i): PortMatch => {
     const f = `${field}[${i}]`;
     const keys = (["tcp", "udp", "sctp", "destinationNamedPort"] as const).filter((k) => p[k] !== undefined);
-    if (keys.length !== 1) throw new PolicyInputError(obj, f, "exactly one of tcp, udp, sctp, destinationNamedPort must be set");
+    if (keys.length !== 1)
+      throw new PolicyInputError(obj, f, "exactly one of tcp, udp, sctp, destinationNamedPort must be set");
     if (p.destinationNamedPort !== undefined) return { name: p.destinationNamedPort };
     const key = keys[0] as "tcp" | "udp" | "sctp";
     const protocol = key.toUpperCase() as Protocol;
     const dp = p[key]?.destinationPort;
     if (!dp) return { protocol };
     if ((dp.number === undefined) === (dp.range === undefined)) {
-      throw new PolicyInputError(obj, `${f}.${key}.destinationPort`, "exactly one of number or range must be set");
+      throw new PolicyInputError(
+        obj,
+        `${f}.${key}.destinationPort`,
+        "exactly one of number or range must be set",
+      );
     }
     if (dp.number !== undefined) return { protocol, port: dp.number };
     const r = dp.range as { start: number; end: number };
-    if (r.end < r.start) throw new PolicyInputError(obj, `${f}.${key}.destinationPort.range.end`, `${r.end} is less than start ${r.start}`);
+    if (r.end < r.start)
+      throw new PolicyInputError(
+        obj,
+        `${f}.${key}.destinationPort.range.end`,
+        `${r.end} is less than start ${r.start}`,
+      );
     return { protocol, port: r.start, endPort: r.end };
   });
 }
@@ -452,7 +543,8 @@ function adminRules(
   // "CNPs with no ingress rules do not affect ingress traffic."
   if (rules === undefined || rules.length === 0) return null;
   return rules.map((r, i): Rule => {
-    const action: Action = r.action === "Accept" || r.action === "Allow" ? "Allow" : r.action === "Deny" ? "Deny" : "Pass";
+    const action: Action =
+      r.action === "Accept" || r.action === "Allow" ? "Allow" : r.action === "Deny" ? "Deny" : "Pass";
     const peers = adminPeers(obj, `spec.${dir}[${i}].${dir === "ingress" ? "from" : "to"}`, r.peers);
     return { index: i, ...(r.name ? { name: r.name } : {}), action, peers, ports: ports(i) };
   });
@@ -468,11 +560,17 @@ function fromAdmin(o: AdminNetworkPolicyObj): Policy {
     name: o.metadata.name,
     priority: s.priority,
     subject: adminSubject(id, s.subject),
-    ingress: adminRules(id, "ingress", s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })), (i) =>
-      anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
+    ingress: adminRules(
+      id,
+      "ingress",
+      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
+      (i) => anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
     ),
-    egress: adminRules(id, "egress", s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })), (i) =>
-      anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
+    egress: adminRules(
+      id,
+      "egress",
+      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
+      (i) => anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
     ),
     log: logFlag(o.metadata.annotations),
   };
@@ -489,11 +587,17 @@ function fromBaseline(o: BaselineAdminNetworkPolicyObj): Policy {
     // The singleton BANP sorts after every baseline-tier CNP of equal standing.
     priority: 1001,
     subject: adminSubject(id, s.subject),
-    ingress: adminRules(id, "ingress", s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })), (i) =>
-      anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
+    ingress: adminRules(
+      id,
+      "ingress",
+      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
+      (i) => anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
     ),
-    egress: adminRules(id, "egress", s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })), (i) =>
-      anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
+    egress: adminRules(
+      id,
+      "egress",
+      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
+      (i) => anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
     ),
     log: logFlag(o.metadata.annotations),
   };
@@ -509,11 +613,17 @@ function fromCnp(o: ClusterNetworkPolicyObj): Policy {
     name: o.metadata.name,
     priority: s.priority,
     subject: adminSubject(id, s.subject),
-    ingress: adminRules(id, "ingress", s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })), (i) =>
-      cnpPorts(id, `spec.ingress[${i}].protocols`, s.ingress?.[i]?.protocols),
+    ingress: adminRules(
+      id,
+      "ingress",
+      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
+      (i) => cnpPorts(id, `spec.ingress[${i}].protocols`, s.ingress?.[i]?.protocols),
     ),
-    egress: adminRules(id, "egress", s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })), (i) =>
-      cnpPorts(id, `spec.egress[${i}].protocols`, s.egress?.[i]?.protocols),
+    egress: adminRules(
+      id,
+      "egress",
+      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
+      (i) => cnpPorts(id, `spec.egress[${i}].protocols`, s.egress?.[i]?.protocols),
     ),
     log: logFlag(o.metadata.annotations),
   };
@@ -532,9 +642,13 @@ function namedPortWarnings(c: Cluster): Warning[] {
           const dests =
             dir === "ingress"
               ? c.pods.filter((pod) => subjectSelects(c, p, pod))
-              : c.pods.filter((pod) => r.peers === null || r.peers.some((peer) => peerSelectsPod(c, peer, pod)));
+              : c.pods.filter(
+                  (pod) => r.peers === null || r.peers.some((peer) => peerSelectsPod(c, peer, pod)),
+                );
           const found = dests.some((pod) =>
-            pod.ports.some((cp) => cp.name === pm.name && (pm.protocol === undefined || cp.protocol === pm.protocol)),
+            pod.ports.some(
+              (cp) => cp.name === pm.name && (pm.protocol === undefined || cp.protocol === pm.protocol),
+            ),
           );
           if (!found) {
             out.push({
@@ -549,4 +663,3 @@ function namedPortWarnings(c: Cluster): Warning[] {
   }
   return out;
 }
-

@@ -60,9 +60,7 @@ export const podSchema = z.object({
   spec: z.object({
     nodeName: z.string().min(1).optional(),
     hostNetwork: z.boolean().optional(),
-    containers: z
-      .array(z.object({ name: z.string(), ports: z.array(containerPort).nullish() }))
-      .default([]),
+    containers: z.array(z.object({ name: z.string(), ports: z.array(containerPort).nullish() })).default([]),
   }),
   status: z
     .object({
@@ -100,19 +98,30 @@ export const networkPolicySchema = z.object({
   spec: z.object({
     podSelector: labelSelectorSchema,
     policyTypes: z.array(z.enum(["Ingress", "Egress"])).nullish(),
-    ingress: z.array(z.object({ from: z.array(npPeer).nullish(), ports: z.array(npPort).nullish() }).strict()).nullish(),
-    egress: z.array(z.object({ to: z.array(npPeer).nullish(), ports: z.array(npPort).nullish() }).strict()).nullish(),
+    ingress: z
+      .array(z.object({ from: z.array(npPeer).nullish(), ports: z.array(npPort).nullish() }).strict())
+      .nullish(),
+    egress: z
+      .array(z.object({ to: z.array(npPeer).nullish(), ports: z.array(npPort).nullish() }).strict())
+      .nullish(),
   }),
 });
 
 // -------------------------------------------- AdminNetworkPolicy / Baseline (v1alpha1)
 
-const namespacedPod = z.object({ namespaceSelector: labelSelectorSchema, podSelector: labelSelectorSchema }).strict();
-const subject = z.object({ namespaces: labelSelectorSchema.optional(), pods: namespacedPod.optional() }).strict();
+const namespacedPod = z
+  .object({ namespaceSelector: labelSelectorSchema, podSelector: labelSelectorSchema })
+  .strict();
+const subject = z
+  .object({ namespaces: labelSelectorSchema.optional(), pods: namespacedPod.optional() })
+  .strict();
 
 const anpPort = z
   .object({
-    portNumber: z.object({ protocol: protocolSchema.default("TCP"), port: portNumber }).strict().optional(),
+    portNumber: z
+      .object({ protocol: protocolSchema.default("TCP"), port: portNumber })
+      .strict()
+      .optional(),
     namedPort: portName.optional(),
     portRange: z
       .object({ protocol: protocolSchema.default("TCP"), start: portNumber, end: portNumber })
@@ -121,7 +130,9 @@ const anpPort = z
   })
   .strict();
 
-const anpIngressPeer = z.object({ namespaces: labelSelectorSchema.optional(), pods: namespacedPod.optional() }).strict();
+const anpIngressPeer = z
+  .object({ namespaces: labelSelectorSchema.optional(), pods: namespacedPod.optional() })
+  .strict();
 const anpEgressPeer = z
   .object({
     namespaces: labelSelectorSchema.optional(),
@@ -225,7 +236,9 @@ export const clusterNetworkPolicySchema = z.object({
           .object({
             name: z.string().max(100).optional(),
             action: z.enum(["Accept", "Deny", "Pass"]),
-            to: z.array(anpEgressPeer.extend({ domainNames: z.array(z.string()).optional() }).strict()).min(1),
+            to: z
+              .array(anpEgressPeer.extend({ domainNames: z.array(z.string()).optional() }).strict())
+              .min(1),
             protocols: z.array(cnpProtocol).optional(),
           })
           .strict(),

@@ -20,7 +20,9 @@ export function namespaceMatches(c: Cluster, m: NamespaceMatch, namespace: strin
  */
 export function subjectSelects(c: Cluster, p: Policy, pod: PodInfo): boolean {
   if (pod.hostNetwork) return false;
-  return namespaceMatches(c, p.subject.namespaces, pod.namespace) && selectorMatches(p.subject.pods, pod.labels);
+  return (
+    namespaceMatches(c, p.subject.namespaces, pod.namespace) && selectorMatches(p.subject.pods, pod.labels)
+  );
 }
 
 /** Does a pod-kind peer select this pod? Host-network pods never (they are matched by IP). */
@@ -44,7 +46,8 @@ export function nodeAddresses(c: Cluster, peer: Peer): number[] {
 }
 
 /** The remote end of a connection, as the evaluator sees it. */
-export type Endpoint = { readonly kind: "pod"; readonly pod: PodInfo } | { readonly kind: "ip"; readonly ip: string };
+export type Endpoint =
+  { readonly kind: "pod"; readonly pod: PodInfo } | { readonly kind: "ip"; readonly ip: string };
 
 export function endpointIPv4(e: Endpoint): number | undefined {
   const ip = e.kind === "pod" ? e.pod.ipv4 : e.ip;
