@@ -14,14 +14,22 @@ import { NetnsCluster } from "./netns-cluster.js";
 
 // Only used for its object model (pod IPs, docs); nothing is created.
 const model = new NetnsCluster("tPcase", 71);
-const ipModel = { net: 71, ip: (k: string) => model.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip as string };
+const ipModel = {
+  net: 71,
+  ip: (k: string) => model.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip as string,
+};
 
 export function evaluatorTable(c: Cluster, probe: Probe): Map<string, boolean> {
   const out = new Map<string, boolean>();
   for (const f of c.pods) {
     for (const t of c.pods) {
       if (f === t) continue;
-      const v = evaluate(c, { from: { kind: "pod", pod: f }, to: { kind: "pod", pod: t }, port: probe.port, protocol: probe.protocol });
+      const v = evaluate(c, {
+        from: { kind: "pod", pod: f },
+        to: { kind: "pod", pod: t },
+        port: probe.port,
+        protocol: probe.protocol,
+      });
       out.set(`${f.key}->${t.key}`, v.allowed);
     }
   }
@@ -35,7 +43,8 @@ function check(cases: Case[]): void {
       k.steps.forEach((s, i) => {
         const docs: Doc[] = [...model.baseDocs(s.nsLabels, s.podLabels), ...s.policies];
         const c = loadCluster(docs);
-        for (const p of s.probes) errors.push(...mismatches(p.expect, evaluatorTable(c, p), `step ${i} ${p.protocol}/${p.port}`));
+        for (const p of s.probes)
+          errors.push(...mismatches(p.expect, evaluatorTable(c, p), `step ${i} ${p.protocol}/${p.port}`));
       });
       expect(errors).toEqual([]);
     });

@@ -35,7 +35,10 @@ export interface Case {
 const R = (d: boolean) => new Reachability(d);
 const tcp = (port: number, expect: Reachability): Probe => ({ port, protocol: "TCP", expect });
 const udp = (port: number, expect: Reachability): Probe => ({ port, protocol: "UDP", expect });
-const one = (name: string, policies: Doc[], ...probes: Probe[]): Case => ({ name, steps: [{ policies, probes }] });
+const one = (name: string, policies: Doc[], ...probes: Probe[]): Case => ({
+  name,
+  steps: [{ policies, probes }],
+});
 const lbl = (k: string, v: string) => ({ matchLabels: { [k]: v } });
 const podA = lbl("pod", "a");
 const ingressOnly = ["Ingress"];
@@ -50,7 +53,11 @@ export function networkPolicyCases(m: IpModel): Case[] {
   const allowToA = (name: string, from: Doc[], ports?: Doc[]) =>
     np("x", name, { podSelector: podA, ingress: [{ from, ...(ports ? { ports } : {}) }] });
   return [
-    one("should support a 'default-deny-ingress' policy", [denyIngressX()], tcp(80, R(true).expectPeer({}, { ns: "x" }, false))),
+    one(
+      "should support a 'default-deny-ingress' policy",
+      [denyIngressX()],
+      tcp(80, R(true).expectPeer({}, { ns: "x" }, false)),
+    ),
     one(
       "should support a 'default-deny-all' policy",
       [np("x", "deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] })],
@@ -78,12 +85,20 @@ export function networkPolicyCases(m: IpModel): Case[] {
     ),
     one(
       "should enforce policy based on PodSelector with MatchExpressions",
-      [allowToA("allow-expr", [{ podSelector: { matchExpressions: [{ key: "pod", operator: "In", values: ["b"] }] } }])],
+      [
+        allowToA("allow-expr", [
+          { podSelector: { matchExpressions: [{ key: "pod", operator: "In", values: ["b"] }] } },
+        ]),
+      ],
       tcp(80, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true)),
     ),
     one(
       "should enforce policy based on NamespaceSelector with MatchExpressions",
-      [allowToA("allow-ns-expr", [{ namespaceSelector: { matchExpressions: [{ key: "ns", operator: "In", values: ["y"] }] } }])],
+      [
+        allowToA("allow-ns-expr", [
+          { namespaceSelector: { matchExpressions: [{ key: "ns", operator: "In", values: ["y"] }] } },
+        ]),
+      ],
       tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
     ),
     one(
@@ -100,7 +115,10 @@ export function networkPolicyCases(m: IpModel): Case[] {
       "should enforce policy based on PodSelector and NamespaceSelector",
       [
         allowToA("allow-and", [
-          { namespaceSelector: { matchExpressions: [{ key: "ns", operator: "NotIn", values: ["x"] }] }, podSelector: lbl("pod", "b") },
+          {
+            namespaceSelector: { matchExpressions: [{ key: "ns", operator: "NotIn", values: ["x"] }] },
+            podSelector: lbl("pod", "b"),
+          },
         ]),
       ],
       tcp(80, R(true).expectAllIngress("x/a", false).expect("y/b", "x/a", true).expect("z/b", "x/a", true)),
@@ -145,7 +163,9 @@ export function networkPolicyCases(m: IpModel): Case[] {
       name: "should enforce multiple, stacked policies with overlapping podSelectors",
       steps: [
         {
-          policies: [allowToA("allow-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "TCP" }])],
+          policies: [
+            allowToA("allow-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "TCP" }]),
+          ],
           probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
         },
         {
@@ -153,11 +173,21 @@ export function networkPolicyCases(m: IpModel): Case[] {
             allowToA("allow-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "TCP" }]),
             allowToA("allow-80", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 80, protocol: "TCP" }]),
           ],
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true))],
+          probes: [
+            tcp(
+              80,
+              R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
+            ),
+          ],
         },
       ],
     },
-    one("should support allow-all policy", [np("x", "allow-all", { podSelector: {}, ingress: [{}] })], tcp(80, R(true)), tcp(81, R(true))),
+    one(
+      "should support allow-all policy",
+      [np("x", "allow-all", { podSelector: {}, ingress: [{}] })],
+      tcp(80, R(true)),
+      tcp(81, R(true)),
+    ),
     one(
       "should allow ingress access on one named port",
       [np("x", "allow-named-81", { podSelector: {}, ingress: [{ ports: [{ port: "serve-81-tcp" }] }] })],
@@ -166,13 +196,24 @@ export function networkPolicyCases(m: IpModel): Case[] {
     ),
     one(
       "should allow ingress access from namespace on one named port",
-      [np("x", "allow-y-named-80", { podSelector: {}, ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }], ports: [{ port: "serve-80-tcp" }] }] })],
+      [
+        np("x", "allow-y-named-80", {
+          podSelector: {},
+          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }], ports: [{ port: "serve-80-tcp" }] }],
+        }),
+      ],
       tcp(80, R(true).expectPeer({}, { ns: "x" }, false).expectPeer({ ns: "y" }, { ns: "x" }, true)),
       tcp(81, R(true).expectPeer({}, { ns: "x" }, false)),
     ),
     one(
       "should allow egress access on one named port",
-      [np("x", "allow-egress-named-80", { podSelector: {}, policyTypes: ["Egress"], egress: [{ ports: [{ port: "serve-80-tcp" }] }] })],
+      [
+        np("x", "allow-egress-named-80", {
+          podSelector: {},
+          policyTypes: ["Egress"],
+          egress: [{ ports: [{ port: "serve-80-tcp" }] }],
+        }),
+      ],
       tcp(80, R(true)),
       tcp(81, R(true).expectPeer({ ns: "x" }, {}, false)),
     ),
@@ -180,24 +221,38 @@ export function networkPolicyCases(m: IpModel): Case[] {
       name: "should enforce updated policy",
       steps: [
         { policies: [np("x", "mutate", { podSelector: {}, ingress: [{}] })], probes: [tcp(81, R(true))] },
-        { policies: [np("x", "mutate", { podSelector: {}, policyTypes: ingressOnly, ingress: [] })], probes: [tcp(81, R(true).expectPeer({}, { ns: "x" }, false))] },
+        {
+          policies: [np("x", "mutate", { podSelector: {}, policyTypes: ingressOnly, ingress: [] })],
+          probes: [tcp(81, R(true).expectPeer({}, { ns: "x" }, false))],
+        },
       ],
     },
     {
       name: "should allow ingress access from updated namespace",
       steps: [
-        { policies: [allowToA("allow-ns2", [{ namespaceSelector: lbl("ns2", "updated") }])], probes: [tcp(80, R(true).expectAllIngress("x/a", false))] },
+        {
+          policies: [allowToA("allow-ns2", [{ namespaceSelector: lbl("ns2", "updated") }])],
+          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+        },
         {
           policies: [allowToA("allow-ns2", [{ namespaceSelector: lbl("ns2", "updated") }])],
           nsLabels: { y: { ns: "y", ns2: "updated" } },
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true))],
+          probes: [
+            tcp(
+              80,
+              R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
+            ),
+          ],
         },
       ],
     },
     {
       name: "should allow ingress access from updated pod",
       steps: [
-        { policies: [allowToA("allow-pod2", [{ podSelector: lbl("pod2", "updated") }])], probes: [tcp(80, R(true).expectAllIngress("x/a", false))] },
+        {
+          policies: [allowToA("allow-pod2", [{ podSelector: lbl("pod2", "updated") }])],
+          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+        },
         {
           policies: [allowToA("allow-pod2", [{ podSelector: lbl("pod2", "updated") }])],
           podLabels: { "x/b": { pod: "b", pod2: "updated" } },
@@ -208,14 +263,24 @@ export function networkPolicyCases(m: IpModel): Case[] {
     one(
       "should deny ingress from pods on other namespaces",
       [np("x", "same-ns-only", { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] })],
-      tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "x" }, false).expectPeer({ ns: "z" }, { ns: "x" }, false)),
+      tcp(
+        80,
+        R(true).expectPeer({ ns: "y" }, { ns: "x" }, false).expectPeer({ ns: "z" }, { ns: "x" }, false),
+      ),
     ),
     {
       name: "should deny ingress access to updated pod",
       steps: [
-        { policies: [np("x", "deny-isolated", { podSelector: lbl("target", "isolated"), policyTypes: ingressOnly })], probes: [tcp(80, R(true))] },
         {
-          policies: [np("x", "deny-isolated", { podSelector: lbl("target", "isolated"), policyTypes: ingressOnly })],
+          policies: [
+            np("x", "deny-isolated", { podSelector: lbl("target", "isolated"), policyTypes: ingressOnly }),
+          ],
+          probes: [tcp(80, R(true))],
+        },
+        {
+          policies: [
+            np("x", "deny-isolated", { podSelector: lbl("target", "isolated"), policyTypes: ingressOnly }),
+          ],
           podLabels: { "x/a": { pod: "a", target: "isolated" } },
           probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
         },
@@ -240,15 +305,35 @@ export function networkPolicyCases(m: IpModel): Case[] {
           egress: [{ to: [{ podSelector: lbl("pod", "b") }], ports: [{ port: 80 }] }],
         }),
       ],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true).expectAllEgress("x/a", false).expect("x/a", "x/b", true)),
-      tcp(81, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true).expectAllEgress("x/a", false)),
+      tcp(
+        80,
+        R(true)
+          .expectAllIngress("x/a", false)
+          .expect("x/b", "x/a", true)
+          .expectAllEgress("x/a", false)
+          .expect("x/a", "x/b", true),
+      ),
+      tcp(
+        81,
+        R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true).expectAllEgress("x/a", false),
+      ),
     ),
     one(
       "should support denying of egress traffic on the client side (even if the server explicitly allows this traffic)",
       [
-        np("x", "egress-to-y", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: lbl("ns", "y") }] }] }),
-        np("y", "ingress-from-xa", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: lbl("ns", "x"), podSelector: podA }] }] }),
-        np("z", "ingress-from-xa", { podSelector: lbl("pod", "b"), ingress: [{ from: [{ namespaceSelector: lbl("ns", "x"), podSelector: podA }] }] }),
+        np("x", "egress-to-y", {
+          podSelector: podA,
+          policyTypes: ["Egress"],
+          egress: [{ to: [{ namespaceSelector: lbl("ns", "y") }] }],
+        }),
+        np("y", "ingress-from-xa", {
+          podSelector: podA,
+          ingress: [{ from: [{ namespaceSelector: lbl("ns", "x"), podSelector: podA }] }],
+        }),
+        np("z", "ingress-from-xa", {
+          podSelector: lbl("pod", "b"),
+          ingress: [{ from: [{ namespaceSelector: lbl("ns", "x"), podSelector: podA }] }],
+        }),
       ],
       tcp(
         80,
@@ -262,7 +347,13 @@ export function networkPolicyCases(m: IpModel): Case[] {
     ),
     one(
       "should enforce egress policy allowing traffic to a server in a different namespace based on PodSelector and NamespaceSelector",
-      [np("x", "egress-ya", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }] }] })],
+      [
+        np("x", "egress-ya", {
+          podSelector: podA,
+          policyTypes: ["Egress"],
+          egress: [{ to: [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }] }],
+        }),
+      ],
       tcp(80, R(true).expectAllEgress("x/a", false).expect("x/a", "y/a", true)),
     ),
     one(
@@ -275,17 +366,39 @@ export function networkPolicyCases(m: IpModel): Case[] {
     {
       name: "should enforce multiple ingress policies with ingress allow-all policy taking precedence",
       steps: [
-        { policies: [allowToA("only-81", [], [{ port: 81 }])], probes: [tcp(80, R(true).expectAllIngress("x/a", false))] },
-        { policies: [allowToA("only-81", [], [{ port: 81 }]), np("x", "allow-all", { podSelector: {}, ingress: [{}] })], probes: [tcp(80, R(true))] },
+        {
+          policies: [allowToA("only-81", [], [{ port: 81 }])],
+          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+        },
+        {
+          policies: [
+            allowToA("only-81", [], [{ port: 81 }]),
+            np("x", "allow-all", { podSelector: {}, ingress: [{}] }),
+          ],
+          probes: [tcp(80, R(true))],
+        },
       ],
     },
     {
       name: "should enforce multiple egress policies with egress allow-all policy taking precedence",
       steps: [
-        { policies: [np("x", "egress-81", { podSelector: podA, policyTypes: ["Egress"], egress: [{ ports: [{ port: 81 }] }] })], probes: [tcp(80, R(true).expectAllEgress("x/a", false))] },
         {
           policies: [
-            np("x", "egress-81", { podSelector: podA, policyTypes: ["Egress"], egress: [{ ports: [{ port: 81 }] }] }),
+            np("x", "egress-81", {
+              podSelector: podA,
+              policyTypes: ["Egress"],
+              egress: [{ ports: [{ port: 81 }] }],
+            }),
+          ],
+          probes: [tcp(80, R(true).expectAllEgress("x/a", false))],
+        },
+        {
+          policies: [
+            np("x", "egress-81", {
+              podSelector: podA,
+              policyTypes: ["Egress"],
+              egress: [{ ports: [{ port: 81 }] }],
+            }),
             np("x", "egress-all", { podSelector: podA, policyTypes: ["Egress"], egress: [{}] }),
           ],
           probes: [tcp(80, R(true))],
@@ -295,31 +408,60 @@ export function networkPolicyCases(m: IpModel): Case[] {
     {
       name: "should stop enforcing policies after they are deleted",
       steps: [
-        { policies: [np("x", "deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] })], probes: [tcp(80, R(true).expectPeer({}, { ns: "x" }, false).expectPeer({ ns: "x" }, {}, false))] },
+        {
+          policies: [np("x", "deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] })],
+          probes: [tcp(80, R(true).expectPeer({}, { ns: "x" }, false).expectPeer({ ns: "x" }, {}, false))],
+        },
         { policies: [], probes: [tcp(80, R(true))] },
       ],
     },
     one(
       "should allow egress access to server in CIDR block",
-      [np("x", "egress-cidr", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: `${m.ip("y/b")}/32` } }] }] })],
+      [
+        np("x", "egress-cidr", {
+          podSelector: podA,
+          policyTypes: ["Egress"],
+          egress: [{ to: [{ ipBlock: { cidr: `${m.ip("y/b")}/32` } }] }],
+        }),
+      ],
       tcp(80, R(true).expectAllEgress("x/a", false).expect("x/a", "y/b", true)),
     ),
     one(
       "should enforce except clause while egress access to server in CIDR block",
-      [np("x", "egress-except", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: `10.${m.net}.0.0/16`, except: [`${m.ip("x/b")}/32`] } }] }] })],
+      [
+        np("x", "egress-except", {
+          podSelector: podA,
+          policyTypes: ["Egress"],
+          egress: [{ to: [{ ipBlock: { cidr: `10.${m.net}.0.0/16`, except: [`${m.ip("x/b")}/32`] } }] }],
+        }),
+      ],
       tcp(80, R(true).expect("x/a", "x/b", false)),
     ),
     {
       name: "should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed",
       steps: [
         {
-          policies: [np("x", "egress-except", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: `10.${m.net}.0.0/16`, except: [`${m.ip("x/b")}/32`] } }] }] })],
+          policies: [
+            np("x", "egress-except", {
+              podSelector: podA,
+              policyTypes: ["Egress"],
+              egress: [{ to: [{ ipBlock: { cidr: `10.${m.net}.0.0/16`, except: [`${m.ip("x/b")}/32`] } }] }],
+            }),
+          ],
           probes: [tcp(80, R(true).expect("x/a", "x/b", false))],
         },
         {
           policies: [
-            np("x", "egress-except", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: `10.${m.net}.0.0/16`, except: [`${m.ip("x/b")}/32`] } }] }] }),
-            np("x", "egress-xb", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: `${m.ip("x/b")}/32` } }] }] }),
+            np("x", "egress-except", {
+              podSelector: podA,
+              policyTypes: ["Egress"],
+              egress: [{ to: [{ ipBlock: { cidr: `10.${m.net}.0.0/16`, except: [`${m.ip("x/b")}/32`] } }] }],
+            }),
+            np("x", "egress-xb", {
+              podSelector: podA,
+              policyTypes: ["Egress"],
+              egress: [{ to: [{ ipBlock: { cidr: `${m.ip("x/b")}/32` } }] }],
+            }),
           ],
           probes: [tcp(80, R(true))],
         },
@@ -328,9 +470,15 @@ export function networkPolicyCases(m: IpModel): Case[] {
     {
       name: "should enforce policies to check ingress and egress policies can be controlled independently based on PodSelector",
       steps: [
-        { policies: [np("x", "deny-egress-a", { podSelector: podA, policyTypes: ["Egress"] })], probes: [tcp(80, R(true).expectAllEgress("x/a", false))] },
         {
-          policies: [np("x", "deny-egress-a", { podSelector: podA, policyTypes: ["Egress"] }), np("x", "deny-ingress-b", { podSelector: lbl("pod", "b"), policyTypes: ingressOnly })],
+          policies: [np("x", "deny-egress-a", { podSelector: podA, policyTypes: ["Egress"] })],
+          probes: [tcp(80, R(true).expectAllEgress("x/a", false))],
+        },
+        {
+          policies: [
+            np("x", "deny-egress-a", { podSelector: podA, policyTypes: ["Egress"] }),
+            np("x", "deny-ingress-b", { podSelector: lbl("pod", "b"), policyTypes: ingressOnly }),
+          ],
           probes: [tcp(80, R(true).expectAllEgress("x/a", false).expectAllIngress("x/b", false))],
         },
       ],
@@ -362,7 +510,19 @@ export function networkPolicyCases(m: IpModel): Case[] {
         np("x", "egress-not-y", {
           podSelector: podA,
           policyTypes: ["Egress"],
-          egress: [{ to: [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["y"] }] } }] }],
+          egress: [
+            {
+              to: [
+                {
+                  namespaceSelector: {
+                    matchExpressions: [
+                      { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["y"] },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
         }),
       ],
       tcp(80, R(true).expectPeer({ ns: "x", pod: "a" }, { ns: "y" }, false)),
@@ -383,7 +543,11 @@ export function networkPolicyCases(m: IpModel): Case[] {
       [allowToA("from-yb-ip", [{ ipBlock: { cidr: `${m.ip("y/b")}/32` } }])],
       tcp(80, R(true).expectAllIngress("x/a", false).expect("y/b", "x/a", true)),
     ),
-    one("UDP: should support a 'default-deny-ingress' policy", [denyIngressX()], udp(80, R(true).expectPeer({}, { ns: "x" }, false))),
+    one(
+      "UDP: should support a 'default-deny-ingress' policy",
+      [denyIngressX()],
+      udp(80, R(true).expectPeer({}, { ns: "x" }, false)),
+    ),
     one(
       "UDP: should enforce policy based on Ports",
       [allowToA("allow-udp-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "UDP" }])],
@@ -392,7 +556,13 @@ export function networkPolicyCases(m: IpModel): Case[] {
     ),
     one(
       "UDP: should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector",
-      [allowToA("allow-ya-udp", [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }], [{ port: 80, protocol: "UDP" }])],
+      [
+        allowToA(
+          "allow-ya-udp",
+          [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }],
+          [{ port: 80, protocol: "UDP" }],
+        ),
+      ],
       udp(80, R(true).expectAllIngress("x/a", false).expect("y/a", "x/a", true)),
     ),
   ];
@@ -404,56 +574,125 @@ export function adminCases(m: IpModel): Case[] {
   return [
     one(
       "ANP: Deny ingress from a namespace",
-      [anp("deny-y-to-x", { priority: 10, subject: nsSel("x"), ingress: [{ name: "deny-y", action: "Deny", from: [nsSel("y")] }] })],
+      [
+        anp("deny-y-to-x", {
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [{ name: "deny-y", action: "Deny", from: [nsSel("y")] }],
+        }),
+      ],
       tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "x" }, false)),
     ),
     one(
       "ANP: Allow overrides a NetworkPolicy deny",
       [
         np("x", "deny-ingress", { podSelector: {}, policyTypes: ingressOnly }),
-        anp("allow-y-to-x", { priority: 10, subject: nsSel("x"), ingress: [{ action: "Allow", from: [nsSel("y")] }] }),
+        anp("allow-y-to-x", {
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [{ action: "Allow", from: [nsSel("y")] }],
+        }),
       ],
       tcp(80, R(true).expectPeer({}, { ns: "x" }, false).expectPeer({ ns: "y" }, { ns: "x" }, true)),
     ),
     one(
       "ANP: Pass hands the decision to NetworkPolicy, skipping lower-precedence ANPs",
       [
-        anp("pass-y", { priority: 10, subject: nsSel("x"), ingress: [{ action: "Pass", from: [nsSel("y")] }] }),
-        anp("deny-y", { priority: 20, subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }] }),
-        np("x", "allow-ya", { podSelector: {}, ingress: [{ from: [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }] }] }),
+        anp("pass-y", {
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [{ action: "Pass", from: [nsSel("y")] }],
+        }),
+        anp("deny-y", {
+          priority: 20,
+          subject: nsSel("x"),
+          ingress: [{ action: "Deny", from: [nsSel("y")] }],
+        }),
+        np("x", "allow-ya", {
+          podSelector: {},
+          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }] }],
+        }),
       ],
-      tcp(80, R(true).expectPeer({}, { ns: "x" }, false).expectPeer({ ns: "y", pod: "a" }, { ns: "x" }, true)),
+      tcp(
+        80,
+        R(true).expectPeer({}, { ns: "x" }, false).expectPeer({ ns: "y", pod: "a" }, { ns: "x" }, true),
+      ),
     ),
     one(
       "ANP: a lower priority number takes precedence",
       [
-        anp("allow-y-to-xa", { priority: 5, subject: { pods: { namespaceSelector: lbl("ns", "x"), podSelector: podA } }, ingress: [{ action: "Allow", from: [nsSel("y")] }] }),
-        anp("deny-y-to-x", { priority: 10, subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }] }),
+        anp("allow-y-to-xa", {
+          priority: 5,
+          subject: { pods: { namespaceSelector: lbl("ns", "x"), podSelector: podA } },
+          ingress: [{ action: "Allow", from: [nsSel("y")] }],
+        }),
+        anp("deny-y-to-x", {
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [{ action: "Deny", from: [nsSel("y")] }],
+        }),
       ],
-      tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "x" }, false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      tcp(
+        80,
+        R(true)
+          .expectPeer({ ns: "y" }, { ns: "x" }, false)
+          .expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
+      ),
     ),
     one(
       "ANP: egress Deny on a port number",
-      [anp("deny-x-to-z-80", { priority: 10, subject: nsSel("x"), egress: [{ action: "Deny", to: [nsSel("z")], ports: [{ portNumber: { protocol: "TCP", port: 80 } }] }] })],
+      [
+        anp("deny-x-to-z-80", {
+          priority: 10,
+          subject: nsSel("x"),
+          egress: [
+            { action: "Deny", to: [nsSel("z")], ports: [{ portNumber: { protocol: "TCP", port: 80 } }] },
+          ],
+        }),
+      ],
       tcp(80, R(true).expectPeer({ ns: "x" }, { ns: "z" }, false)),
       tcp(81, R(true)),
     ),
     one(
       "ANP: namedPort resolves on the destination pod",
-      [anp("deny-named-80", { priority: 10, subject: nsSel("x"), ingress: [{ action: "Deny", from: [{ namespaces: {} }], ports: [{ namedPort: "serve-80-tcp" }] }] })],
+      [
+        anp("deny-named-80", {
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [{ action: "Deny", from: [{ namespaces: {} }], ports: [{ namedPort: "serve-80-tcp" }] }],
+        }),
+      ],
       tcp(80, R(true).expectPeer({}, { ns: "x" }, false)),
       tcp(81, R(true)),
       udp(80, R(true)),
     ),
     one(
       "ANP: portRange on UDP",
-      [anp("deny-udp-range", { priority: 10, subject: nsSel("y"), egress: [{ action: "Deny", to: [{ namespaces: {} }], ports: [{ portRange: { protocol: "UDP", start: 80, end: 81 } }] }] })],
+      [
+        anp("deny-udp-range", {
+          priority: 10,
+          subject: nsSel("y"),
+          egress: [
+            {
+              action: "Deny",
+              to: [{ namespaces: {} }],
+              ports: [{ portRange: { protocol: "UDP", start: 80, end: 81 } }],
+            },
+          ],
+        }),
+      ],
       udp(80, R(true).expectPeer({ ns: "y" }, {}, false)),
       tcp(80, R(true)),
     ),
     one(
       "ANP: egress to networks",
-      [anp("deny-z-to-xa-ip", { priority: 10, subject: nsSel("z"), egress: [{ action: "Deny", to: [{ networks: [`${m.ip("x/a")}/32`] }] }] })],
+      [
+        anp("deny-z-to-xa-ip", {
+          priority: 10,
+          subject: nsSel("z"),
+          egress: [{ action: "Deny", to: [{ networks: [`${m.ip("x/a")}/32`] }] }],
+        }),
+      ],
       tcp(80, R(true).expectPeer({ ns: "z" }, { ns: "x", pod: "a" }, false)),
     ),
     one(
@@ -465,43 +704,108 @@ export function adminCases(m: IpModel): Case[] {
       "BANP: a NetworkPolicy selecting the pod overrides it",
       [
         banp({ subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }] }),
-        np("x", "allow-y-to-a", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }] }),
+        np("x", "allow-y-to-a", {
+          podSelector: podA,
+          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }],
+        }),
       ],
-      tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "x" }, false).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      tcp(
+        80,
+        R(true)
+          .expectPeer({ ns: "y" }, { ns: "x" }, false)
+          .expectAllIngress("x/a", false)
+          .expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
+      ),
     ),
     one(
       "ANP Pass then BANP Deny",
       [
-        anp("pass-y", { priority: 10, subject: nsSel("x"), ingress: [{ action: "Pass", from: [nsSel("y")] }] }),
-        banp({ subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }, { action: "Allow", from: [{ namespaces: {} }] }] }),
+        anp("pass-y", {
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [{ action: "Pass", from: [nsSel("y")] }],
+        }),
+        banp({
+          subject: nsSel("x"),
+          ingress: [
+            { action: "Deny", from: [nsSel("y")] },
+            { action: "Allow", from: [{ namespaces: {} }] },
+          ],
+        }),
       ],
       tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "x" }, false)),
     ),
     one(
       "CNP v1beta1: Admin tier Deny on TCP port only",
-      [cnp("admin-deny-tcp80", { tier: "Admin", priority: 10, subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")], protocols: [{ tcp: { destinationPort: { number: 80 } } }] }] })],
+      [
+        cnp("admin-deny-tcp80", {
+          tier: "Admin",
+          priority: 10,
+          subject: nsSel("x"),
+          ingress: [
+            { action: "Deny", from: [nsSel("y")], protocols: [{ tcp: { destinationPort: { number: 80 } } }] },
+          ],
+        }),
+      ],
       tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "x" }, false)),
       udp(80, R(true)),
     ),
     one(
       "CNP v1beta1: Baseline tier Accept then Deny",
-      [cnp("baseline-z", { tier: "Baseline", priority: 10, subject: nsSel("z"), ingress: [{ action: "Accept", from: [nsSel("x")] }, { action: "Deny", from: [{ namespaces: {} }] }] })],
-      tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "z" }, false).expectPeer({ ns: "z" }, { ns: "z" }, false)),
+      [
+        cnp("baseline-z", {
+          tier: "Baseline",
+          priority: 10,
+          subject: nsSel("z"),
+          ingress: [
+            { action: "Accept", from: [nsSel("x")] },
+            { action: "Deny", from: [{ namespaces: {} }] },
+          ],
+        }),
+      ],
+      tcp(
+        80,
+        R(true).expectPeer({ ns: "y" }, { ns: "z" }, false).expectPeer({ ns: "z" }, { ns: "z" }, false),
+      ),
     ),
     one(
       "CNP v1alpha2: Admin Accept overrides a NetworkPolicy deny",
       [
         np("y", "deny-ingress", { podSelector: {}, policyTypes: ingressOnly }),
-        cnp("accept-x-to-y", { tier: "Admin", priority: 10, subject: nsSel("y"), ingress: [{ action: "Accept", from: [nsSel("x")] }] }, "v1alpha2"),
+        cnp(
+          "accept-x-to-y",
+          {
+            tier: "Admin",
+            priority: 10,
+            subject: nsSel("y"),
+            ingress: [{ action: "Accept", from: [nsSel("x")] }],
+          },
+          "v1alpha2",
+        ),
       ],
       tcp(80, R(true).expectPeer({}, { ns: "y" }, false).expectPeer({ ns: "x" }, { ns: "y" }, true)),
     ),
     one(
       "CNP: Admin Pass then Baseline Deny",
       [
-        cnp("admin-pass", { tier: "Admin", priority: 5, subject: nsSel("z"), ingress: [{ action: "Pass", from: [nsSel("y")] }] }),
-        cnp("admin-deny", { tier: "Admin", priority: 6, subject: nsSel("z"), ingress: [{ action: "Deny", from: [{ namespaces: {} }] }] }),
-        cnp("baseline-deny", { tier: "Baseline", priority: 5, subject: nsSel("z"), ingress: [{ action: "Deny", from: [nsSel("y")] }] }),
+        cnp("admin-pass", {
+          tier: "Admin",
+          priority: 5,
+          subject: nsSel("z"),
+          ingress: [{ action: "Pass", from: [nsSel("y")] }],
+        }),
+        cnp("admin-deny", {
+          tier: "Admin",
+          priority: 6,
+          subject: nsSel("z"),
+          ingress: [{ action: "Deny", from: [{ namespaces: {} }] }],
+        }),
+        cnp("baseline-deny", {
+          tier: "Baseline",
+          priority: 5,
+          subject: nsSel("z"),
+          ingress: [{ action: "Deny", from: [nsSel("y")] }],
+        }),
       ],
       tcp(80, R(true).expectPeer({}, { ns: "z" }, false)),
     ),
@@ -514,7 +818,11 @@ export function adminCases(m: IpModel): Case[] {
           subject: nsSel("x"),
           egress: [
             { action: "Accept", to: [nsSel("y")], protocols: [{ destinationNamedPort: "serve-81-tcp" }] },
-            { action: "Deny", to: [{ namespaces: {} }], protocols: [{ tcp: { destinationPort: { range: { start: 79, end: 81 } } } }] },
+            {
+              action: "Deny",
+              to: [{ namespaces: {} }],
+              protocols: [{ tcp: { destinationPort: { range: { start: 79, end: 81 } } } }],
+            },
           ],
         }),
       ],
@@ -525,12 +833,25 @@ export function adminCases(m: IpModel): Case[] {
 }
 
 const tenantOf = (name: string, ns: string, isolation: string, allow?: Doc) =>
-  tenant(name, { namespaceSelector: lbl("kubernetes.io/metadata.name", ns), isolation, ...(allow ? { allow } : {}) });
+  tenant(name, {
+    namespaceSelector: lbl("kubernetes.io/metadata.name", ns),
+    isolation,
+    ...(allow ? { allow } : {}),
+  });
 
 export function tenantCases(): Case[] {
-  const isolatedX = () => R(true).expectPeer({ ns: "x" }, { ns: "y" }, false).expectPeer({ ns: "x" }, { ns: "z" }, false).expectPeer({ ns: "y" }, { ns: "x" }, false).expectPeer({ ns: "z" }, { ns: "x" }, false);
+  const isolatedX = () =>
+    R(true)
+      .expectPeer({ ns: "x" }, { ns: "y" }, false)
+      .expectPeer({ ns: "x" }, { ns: "z" }, false)
+      .expectPeer({ ns: "y" }, { ns: "x" }, false)
+      .expectPeer({ ns: "z" }, { ns: "x" }, false);
   return [
-    one("Tenant Strict: no traffic across its boundary", [tenantOf("tx", "x", "Strict")], tcp(80, isolatedX())),
+    one(
+      "Tenant Strict: no traffic across its boundary",
+      [tenantOf("tx", "x", "Strict")],
+      tcp(80, isolatedX()),
+    ),
     one(
       "Tenant Strict: a NetworkPolicy inside cannot open it",
       [
@@ -538,11 +859,24 @@ export function tenantCases(): Case[] {
         np("x", "allow-everything-in", { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] }),
         np("x", "allow-everything-out", { podSelector: {}, policyTypes: ["Egress"], egress: [{}] }),
       ],
-      tcp(80, R(true).expectPeer({ ns: "x" }, { ns: "y" }, false).expectPeer({ ns: "x" }, { ns: "z" }, false).expectPeer({ ns: "y" }, { ns: "x" }, false).expectPeer({ ns: "z" }, { ns: "x" }, false)),
+      tcp(
+        80,
+        R(true)
+          .expectPeer({ ns: "x" }, { ns: "y" }, false)
+          .expectPeer({ ns: "x" }, { ns: "z" }, false)
+          .expectPeer({ ns: "y" }, { ns: "x" }, false)
+          .expectPeer({ ns: "z" }, { ns: "x" }, false),
+      ),
     ),
     one(
       "Tenant Baseline: a NetworkPolicy can open it",
-      [tenantOf("tx", "x", "Baseline"), np("x", "allow-y-to-a", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }] })],
+      [
+        tenantOf("tx", "x", "Baseline"),
+        np("x", "allow-y-to-a", {
+          podSelector: podA,
+          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }],
+        }),
+      ],
       tcp(
         80,
         R(true)
@@ -560,7 +894,10 @@ export function tenantCases(): Case[] {
         tenantOf("tx", "x", "Strict", { tenants: ["ty"], namespaces: ["z"] }),
         tenantOf("ty", "y", "Strict", { tenants: ["tx"] }),
       ],
-      tcp(80, R(true).expectPeer({ ns: "y" }, { ns: "z" }, false).expectPeer({ ns: "z" }, { ns: "y" }, false)),
+      tcp(
+        80,
+        R(true).expectPeer({ ns: "y" }, { ns: "z" }, false).expectPeer({ ns: "z" }, { ns: "y" }, false),
+      ),
     ),
     {
       name: "Tenant allow list by namespace selector",
@@ -568,19 +905,27 @@ export function tenantCases(): Case[] {
         {
           policies: [tenantOf("tx", "x", "Strict", { namespaceSelector: lbl("shared", "true") })],
           nsLabels: { z: { ns: "z", shared: "true" } },
-          probes: [tcp(80, R(true).expectPeer({ ns: "x" }, { ns: "y" }, false).expectPeer({ ns: "y" }, { ns: "x" }, false))],
+          probes: [
+            tcp(
+              80,
+              R(true).expectPeer({ ns: "x" }, { ns: "y" }, false).expectPeer({ ns: "y" }, { ns: "x" }, false),
+            ),
+          ],
         },
       ],
     },
     one(
       "Tenant Strict: an admin policy can open it",
-      [tenantOf("tx", "x", "Strict"), anp("allow-y-into-x", { priority: 1, subject: nsSel("x"), ingress: [{ action: "Allow", from: [nsSel("y")] }] })],
+      [
+        tenantOf("tx", "x", "Strict"),
+        anp("allow-y-into-x", {
+          priority: 1,
+          subject: nsSel("x"),
+          ingress: [{ action: "Allow", from: [nsSel("y")] }],
+        }),
+      ],
       tcp(80, isolatedX().expectPeer({ ns: "y" }, { ns: "x" }, true)),
     ),
-    one(
-      "Tenant None: only groups namespaces",
-      [tenantOf("tx", "x", "None")],
-      tcp(80, R(true)),
-    ),
+    one("Tenant None: only groups namespaces", [tenantOf("tx", "x", "None")], tcp(80, R(true))),
   ];
 }

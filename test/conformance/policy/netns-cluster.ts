@@ -36,7 +36,10 @@ export interface PodSpec {
 export type ProbeResult = "connected" | "refused" | "timeout" | string;
 
 function sh(args: string[]): string {
-  return execFileSync(args[0] as string, args.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync(args[0] as string, args.slice(1), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 function ipn(netns: string, ...args: string[]): void {
@@ -48,7 +51,10 @@ const AGENT = fileURLToPath(new URL("../../../../test/conformance/policy/pod-age
 export class NetnsCluster {
   readonly pods: PodSpec[] = [];
   readonly nodes: Record<"n1" | "n2", { netns: string; address: string; driver: NftDriver }>;
-  private readonly agents = new Map<string, { proc: ChildProcess; pending: Map<number, (r: string) => void> }>();
+  private readonly agents = new Map<
+    string,
+    { proc: ChildProcess; pending: Map<number, (r: string) => void> }
+  >();
   private nextId = 1;
   private readonly created: string[] = [];
 
@@ -68,7 +74,13 @@ export class NetnsCluster {
       for (const pod of PODS) {
         const node = k % 2 === 0 ? "n1" : "n2";
         const host = 10 + Math.floor(k / 2);
-        this.pods.push({ ns, pod, node, ip: `10.${net}.${node === "n1" ? 1 : 2}.${host}`, netns: `${prefix}-${ns}-${pod}` });
+        this.pods.push({
+          ns,
+          pod,
+          node,
+          ip: `10.${net}.${node === "n1" ? 1 : 2}.${host}`,
+          netns: `${prefix}-${ns}-${pod}`,
+        });
         k++;
       }
     }
@@ -80,10 +92,32 @@ export class NetnsCluster {
     for (const n of [n1, n2]) {
       sh(["ip", "netns", "add", n.netns]);
       this.created.push(n.netns);
-      sh(["ip", "netns", "exec", n.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
+      sh([
+        "ip",
+        "netns",
+        "exec",
+        n.netns,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.conf.all.rp_filter=0",
+        "net.ipv4.conf.default.rp_filter=0",
+      ]);
       ipn(n.netns, "link", "set", "lo", "up");
     }
-    ipn(n1.netns, "link", "add", `${this.prefix}-l1`, "type", "veth", "peer", "name", `${this.prefix}-l2`, "netns", n2.netns);
+    ipn(
+      n1.netns,
+      "link",
+      "add",
+      `${this.prefix}-l1`,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `${this.prefix}-l2`,
+      "netns",
+      n2.netns,
+    );
     ipn(n1.netns, "addr", "add", `${n1.address}/24`, "dev", `${this.prefix}-l1`);
     ipn(n2.netns, "addr", "add", `${n2.address}/24`, "dev", `${this.prefix}-l2`);
     ipn(n1.netns, "link", "set", `${this.prefix}-l1`, "up");
@@ -99,7 +133,16 @@ export class NetnsCluster {
       sh(["ip", "netns", "add", p.netns]);
       this.created.push(p.netns);
       ipn(node, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", p.netns);
-      sh(["ip", "netns", "exec", node, "sysctl", "-qw", `net.ipv4.conf.${veth}.proxy_arp=1`, `net.ipv4.conf.${veth}.rp_filter=0`]);
+      sh([
+        "ip",
+        "netns",
+        "exec",
+        node,
+        "sysctl",
+        "-qw",
+        `net.ipv4.conf.${veth}.proxy_arp=1`,
+        `net.ipv4.conf.${veth}.rp_filter=0`,
+      ]);
       ipn(node, "link", "set", veth, "up");
       ipn(node, "route", "add", `${p.ip}/32`, "dev", veth);
       ipn(p.netns, "link", "set", "lo", "up");
@@ -112,9 +155,13 @@ export class NetnsCluster {
   }
 
   private startAgent(p: PodSpec): Promise<void> {
-    const proc = spawn("nsenter", [`--net=/var/run/netns/${p.netns}`, "--", "python3", "-u", AGENT, ...PORTS.map(String)], {
-      stdio: ["pipe", "pipe", "inherit"],
-    });
+    const proc = spawn(
+      "nsenter",
+      [`--net=/var/run/netns/${p.netns}`, "--", "python3", "-u", AGENT, ...PORTS.map(String)],
+      {
+        stdio: ["pipe", "pipe", "inherit"],
+      },
+    );
     const pending = new Map<number, (r: string) => void>();
     this.agents.set(`${p.ns}/${p.pod}`, { proc, pending });
     return new Promise((resolve, reject) => {
@@ -133,13 +180,25 @@ export class NetnsCluster {
   }
 
   /** Pod objects (and Namespaces, Nodes) the way the API would serve them. */
-  baseDocs(nsLabels: Record<string, Record<string, string>> = {}, podLabels: Record<string, Record<string, string>> = {}): Doc[] {
+  baseDocs(
+    nsLabels: Record<string, Record<string, string>> = {},
+    podLabels: Record<string, Record<string, string>> = {},
+  ): Doc[] {
     const docs: Doc[] = [];
     for (const n of ["n1", "n2"] as const) {
-      docs.push({ apiVersion: "v1", kind: "Node", metadata: { name: n, labels: { node: n } }, status: { addresses: [{ type: "InternalIP", address: this.nodes[n].address }] } });
+      docs.push({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: n, labels: { node: n } },
+        status: { addresses: [{ type: "InternalIP", address: this.nodes[n].address }] },
+      });
     }
     for (const ns of NAMESPACES) {
-      docs.push({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: nsLabels[ns] ?? { ns } } });
+      docs.push({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns, labels: nsLabels[ns] ?? { ns } },
+      });
     }
     for (const p of this.pods) {
       docs.push({
@@ -186,6 +245,21 @@ export class NetnsCluster {
     });
   }
 
+  /** A one-off TCP connect from any namespace (a node, a rogue netns): connected | refused | timeout. */
+  static connectFrom(netns: string, ip: string, port: number, timeout = 1): string {
+    const code = `import socket,sys
+try:
+  socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=${timeout}).close(); print("connected")
+except ConnectionRefusedError: print("refused")
+except (socket.timeout, TimeoutError): print("timeout")
+except OSError as e: print("error:" + str(e))`;
+    return execFileSync(
+      "nsenter",
+      [`--net=/var/run/netns/${netns}`, "--", "python3", "-c", code, ip, String(port)],
+      { encoding: "utf8" },
+    ).trim();
+  }
+
   /** Every pod to every other pod on one port/protocol, all at once. Key: "from->to". */
   async probeAll(port: number, proto: Protocol, timeout = 1): Promise<Map<string, ProbeResult>> {
     const jobs: Promise<[string, ProbeResult]>[] = [];
@@ -207,7 +281,12 @@ export class NetnsCluster {
       a.proc.kill();
     }
     this.agents.clear();
-    const all = new Set([...this.created, ...this.pods.map((p) => p.netns), this.nodes.n1.netns, this.nodes.n2.netns]);
+    const all = new Set([
+      ...this.created,
+      ...this.pods.map((p) => p.netns),
+      this.nodes.n1.netns,
+      this.nodes.n2.netns,
+    ]);
     for (const n of all) {
       try {
         sh(["ip", "netns", "del", n]);

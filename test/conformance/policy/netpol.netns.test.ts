@@ -9,7 +9,10 @@ import { runCase } from "./run-cases.js";
 
 const root = process.getuid?.() === 0;
 const cluster = new NetnsCluster("tPnp", 72);
-const ipModel = { net: 72, ip: (k: string) => cluster.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip as string };
+const ipModel = {
+  net: 72,
+  ip: (k: string) => cluster.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip as string,
+};
 
 (root ? describe : describe.skip)("NetworkPolicy conformance in network namespaces", () => {
   beforeAll(async () => {
@@ -18,8 +21,12 @@ const ipModel = { net: 72, ip: (k: string) => cluster.pods.find((p) => `${p.ns}/
   afterAll(() => cluster.down());
 
   for (const k of networkPolicyCases(ipModel)) {
-    it(k.name, async () => {
-      expect(await runCase(cluster, k)).toEqual([]);
-    }, 60_000);
+    it(
+      k.name,
+      async () => {
+        expect(await runCase(cluster, k)).toEqual([]);
+      },
+      60_000,
+    );
   }
 });

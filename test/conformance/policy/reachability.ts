@@ -30,7 +30,8 @@ export class Reachability {
   }
 
   expectPeer(from: PeerSel, to: PeerSel, v: boolean): this {
-    for (const f of ALL_PODS) for (const t of ALL_PODS) if (f !== t && sel(from, f) && sel(to, t)) this.m.set(`${f}->${t}`, v);
+    for (const f of ALL_PODS)
+      for (const t of ALL_PODS) if (f !== t && sel(from, f) && sel(to, t)) this.m.set(`${f}->${t}`, v);
     return this;
   }
 
@@ -52,11 +53,18 @@ export class Reachability {
 }
 
 /** The mismatches between an expected table and observed booleans, as printable lines. */
-export function mismatches(expected: Reachability, observed: ReadonlyMap<string, boolean>, label: string): string[] {
+export function mismatches(
+  expected: Reachability,
+  observed: ReadonlyMap<string, boolean>,
+  label: string,
+): string[] {
   const out: string[] = [];
   for (const [k, v] of expected.entries()) {
     const o = observed.get(k);
-    if (o !== v) out.push(`${label} ${k}: expected ${v ? "allowed" : "denied"}, got ${o === undefined ? "nothing" : o ? "allowed" : "denied"}`);
+    if (o !== v)
+      out.push(
+        `${label} ${k}: expected ${v ? "allowed" : "denied"}, got ${o === undefined ? "nothing" : o ? "allowed" : "denied"}`,
+      );
   }
   return out;
 }

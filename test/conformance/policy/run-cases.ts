@@ -22,13 +22,22 @@ export async function runCase(cluster: NetnsCluster, k: Case): Promise<string[]>
       const observed = new Map<string, boolean>();
       for (const [key, r] of results) {
         observed.set(key, r === "connected");
-        if (r !== "connected" && r !== "timeout") errors.push(`step ${i} ${p.protocol}/${p.port} ${key}: unexpected probe result ${r}`);
+        if (r !== "connected" && r !== "timeout")
+          errors.push(`step ${i} ${p.protocol}/${p.port} ${key}: unexpected probe result ${r}`);
         const [from, to] = key.split("->") as [string, string];
         const fp = c.pods.find((x) => x.key === from);
         const tp = c.pods.find((x) => x.key === to);
         if (fp && tp) {
-          const v = evaluate(c, { from: { kind: "pod", pod: fp }, to: { kind: "pod", pod: tp }, port: p.port, protocol: p.protocol });
-          if (v.allowed !== (r === "connected")) errors.push(`step ${i} ${p.protocol}/${p.port} ${key}: evaluator says ${v.allowed ? "allowed" : "denied"}, probe ${r}`);
+          const v = evaluate(c, {
+            from: { kind: "pod", pod: fp },
+            to: { kind: "pod", pod: tp },
+            port: p.port,
+            protocol: p.protocol,
+          });
+          if (v.allowed !== (r === "connected"))
+            errors.push(
+              `step ${i} ${p.protocol}/${p.port} ${key}: evaluator says ${v.allowed ? "allowed" : "denied"}, probe ${r}`,
+            );
         }
       }
       errors.push(...mismatches(p.expect, observed, `step ${i} ${p.protocol}/${p.port}`));
