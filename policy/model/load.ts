@@ -228,6 +228,9 @@ function buildCluster(p: Parsed): Cluster {
     };
   });
 
+  // Input order must not change the output (deterministic compiles).
+  pods.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
   const policies: Policy[] = [
     ...p.anps.map((o) => fromAdmin(o)),
     ...p.cnps.filter((o) => o.spec.tier === "Admin").map((o) => fromCnp(o)),
