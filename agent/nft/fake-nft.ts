@@ -81,6 +81,8 @@ export class FakeNft implements NftBackend {
   private handle = 1;
   /** Every accepted transaction, in order (the commands without metainfo). */
   readonly transactions: Record<string, unknown>[][] = [];
+  /** How many times the table was listed (read back). */
+  lists = 0;
   /** When set, the next run fails with this message (fault injection). */
   failNext: string | undefined;
 
@@ -246,6 +248,7 @@ export class FakeNft implements NftBackend {
   }
 
   async listTable(): Promise<{ nftables: unknown[] } | null> {
+    this.lists++;
     const t = this.table;
     if (!t) return null;
     const base = { family: TABLE_FAMILY, table: TABLE_NAME };

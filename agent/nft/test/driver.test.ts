@@ -191,6 +191,7 @@ describe.each(backends)("nft driver (%s)", (_name, make, enabled) => {
 
   maybe("a table removed behind its back is rebuilt atomically", async () => {
     await backend.run({ nftables: [{ delete: { table: { family: "inet", name: "trellis" } } }] });
+    driver.requestResync();
     const r = await driver.apply(world());
     expect(r.mode).toBe("full");
     expect(r.recoveredFrom).toBe("table missing");
@@ -206,6 +207,22 @@ describe.each(backends)("nft driver (%s)", (_name, make, enabled) => {
     expect(r.mode).toBe("diff");
     expect(ops(r.commands)[0]).toBe("flush chain");
     expect((await driver.apply(t)).mode).toBe("noop");
+  });
+});
+
+describe("nft driver read-back", () => {
+  it("reads the kernel back on the first diff and on request only, not on every apply", async () => {
+    const f = new FakeNft();
+    const d = new NftDriver(f);
+    await d.apply(world());
+    await d.apply(world({ labelB: "zzz" }));
+    expect(f.lists).toBe(1);
+    await d.apply(world());
+    await d.apply(world({ extraPod: true }));
+    expect(f.lists).toBe(1);
+    d.requestResync();
+    await d.apply(world());
+    expect(f.lists).toBe(2);
   });
 });
 
