@@ -161,16 +161,19 @@ export function irToTable(ir: PolicyIR): NftTable {
     name: CHAIN_FROM_PODS,
     base: { type: "filter", hook: "forward", prio: 0, policy: "accept" },
     rules: [
-      // Anti-spoofing: a packet from a pod veth must carry that pod's address.
+      // Anti-spoofing: a packet from a pod veth must carry that pod's address
+      // (checked on every packet, before conntrack: a forged source must not
+      // ride another pod's established flow).
       rule([
         match(meta("iifname"), trlWildcard),
         match({ concat: [meta("iifname"), ip("saddr")] }, `@${SET_POD_SOURCES}`, "!="),
         counter,
         { drop: null },
       ]),
-      // IPv6 is not compiled yet (policy/README.md): fail closed for pods.
-      rule([match(meta("iifname"), trlWildcard), match(meta("nfproto"), "ipv6"), counter, { drop: null }]),
       rule([ctState, counter, { accept: null }]),
+      // IPv6 is not compiled yet (policy/README.md): fail closed for pods.
+      // After conntrack: no IPv6 flow from a pod is ever established.
+      rule([match(meta("iifname"), trlWildcard), match(meta("nfproto"), "ipv6"), counter, { drop: null }]),
       rule([counter, { vmap: { key: meta("iifname"), data: `@${MAP_EGRESS}` } }]),
       rule([match(meta("iifname"), trlWildcard), counter, { drop: null }]),
     ],
@@ -179,8 +182,8 @@ export function irToTable(ir: PolicyIR): NftTable {
     name: CHAIN_TO_PODS,
     base: { type: "filter", hook: "forward", prio: 10, policy: "accept" },
     rules: [
-      rule([match(meta("oifname"), trlWildcard), match(meta("nfproto"), "ipv6"), counter, { drop: null }]),
       rule([ctState, counter, { accept: null }]),
+      rule([match(meta("oifname"), trlWildcard), match(meta("nfproto"), "ipv6"), counter, { drop: null }]),
       rule([counter, { vmap: { key: meta("oifname"), data: `@${MAP_INGRESS}` } }]),
       rule([match(meta("oifname"), trlWildcard), counter, { drop: null }]),
     ],
