@@ -656,7 +656,7 @@ function namedPortWarnings(c: Cluster): Warning[] {
           if (!found) {
             out.push({
               object: p.id,
-              field: `spec.${dir}[${r.index}].ports[${i}]`,
+              field: `spec.${dir}[${r.index}].${p.kind === "ClusterNetworkPolicy" ? "protocols" : "ports"}[${i}]`,
               message: `named port "${pm.name}" matches no container port on the ${dir === "ingress" ? "selected" : "destination"} pods; it matches nothing`,
             });
           }

@@ -446,6 +446,7 @@ async function main(): Promise<void> {
       cp.fullApply.mode,
     ]),
   );
+  out.push(line(["resync (read back + diff)", cp.resyncMs, 0, 0, "noop"]));
   for (const [name, s] of [
     ["one local pod added", cp.podAdded],
     ["one remote pod added", cp.remotePodAdded],
