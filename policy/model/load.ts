@@ -115,8 +115,44 @@ interface Parsed {
   tenants: z.infer<typeof tenantSchema>[];
 }
 
+/** One validated object: its kind, its display name (`Kind ns/name`) and the parsed data. */
+export interface ParsedObject {
+  readonly kind: string;
+  readonly name: string;
+  readonly data: unknown;
+}
+
+/**
+ * Validates one document (zod). An agent parses each watched object once
+ * and keeps the result; `buildCluster` then needs no re-validation.
+ */
+export function parseObject(doc: Record<string, unknown>, index = 0): ParsedObject {
+  const kind = doc["kind"];
+  const name = objectName(doc, index);
+  if (typeof kind !== "string") throw new PolicyInputError(name, "kind", "missing");
+  const schema = schemas[kind];
+  if (!schema) {
+    throw new PolicyInputError(
+      name,
+      "kind",
+      `unknown kind "${kind}" (expected one of ${Object.keys(schemas).join(", ")})`,
+    );
+  }
+  const r = schema.safeParse(doc);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new PolicyInputError(name, pathText(issue?.path ?? []), issue?.message ?? "invalid");
+  }
+  return { kind, name, data: r.data };
+}
+
 /** Validates every document and builds the normalized model. Throws PolicyInputError. */
 export function loadCluster(docs: readonly Record<string, unknown>[]): Cluster {
+  return buildClusterFromObjects(docs.map((d, i) => parseObject(d, i)));
+}
+
+/** The normalized model from already validated objects. Throws PolicyInputError. */
+export function buildClusterFromObjects(objects: readonly ParsedObject[]): Cluster {
   const p: Parsed = {
     namespaces: [],
     nodes: [],
@@ -128,27 +164,11 @@ export function loadCluster(docs: readonly Record<string, unknown>[]): Cluster {
     tenants: [],
   };
   const seen = new Set<string>();
-  docs.forEach((doc, i) => {
-    const kind = doc["kind"];
-    const name = objectName(doc, i);
-    if (typeof kind !== "string") throw new PolicyInputError(name, "kind", "missing");
-    const schema = schemas[kind];
-    if (!schema) {
-      throw new PolicyInputError(
-        name,
-        "kind",
-        `unknown kind "${kind}" (expected one of ${Object.keys(schemas).join(", ")})`,
-      );
-    }
-    const r = schema.safeParse(doc);
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      throw new PolicyInputError(name, pathText(issue?.path ?? []), issue?.message ?? "invalid");
-    }
-    if (seen.has(name)) throw new PolicyInputError(name, "metadata.name", "duplicate object");
-    seen.add(name);
-    const data = r.data as never;
-    switch (kind) {
+  for (const o of objects) {
+    if (seen.has(o.name)) throw new PolicyInputError(o.name, "metadata.name", "duplicate object");
+    seen.add(o.name);
+    const data = o.data as never;
+    switch (o.kind) {
       case "Namespace":
         p.namespaces.push(data);
         break;
@@ -174,7 +194,7 @@ export function loadCluster(docs: readonly Record<string, unknown>[]): Cluster {
         p.tenants.push(data);
         break;
     }
-  });
+  }
   return buildCluster(p);
 }
 
