@@ -112,6 +112,36 @@ describe("compiler", () => {
     expect(peer?.elements).toEqual([{ range: ["172.16.2.0", "172.16.255.255"] }]);
   });
 
+  it("compiles a nodes peer into the selected nodes' addresses", () => {
+    const docs = [
+      ...cluster(4, []),
+      {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "n1", labels: { role: "worker" } },
+        status: { addresses: [{ type: "InternalIP", address: "192.168.9.1" }] },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "n2", labels: { role: "control" } },
+        status: { addresses: [{ type: "InternalIP", address: "192.168.9.2" }] },
+      },
+      {
+        apiVersion: "policy.networking.k8s.io/v1alpha1",
+        kind: "AdminNetworkPolicy",
+        metadata: { name: "workers" },
+        spec: {
+          priority: 1,
+          subject: { namespaces: {} },
+          egress: [{ action: "Deny", to: [{ nodes: { matchLabels: { role: "worker" } } }] }],
+        },
+      },
+    ];
+    const t = compile(loadCluster(docs), "n1").table;
+    expect(t.sets.find((s) => s.name.startsWith("peer-"))?.elements).toEqual(["192.168.9.1"]);
+  });
+
   it("logs with the policy's name when annotated trellis.dev/log", () => {
     const t = compile(
       loadCluster(

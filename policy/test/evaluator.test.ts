@@ -360,6 +360,37 @@ describe("tiers", () => {
       ).allowed,
     ).toBe(true);
   });
+  it("an egress nodes peer matches the nodes' addresses, not pods; the pod's own node stays allowed", () => {
+    const n2 = {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "n2" },
+      status: { addresses: [{ type: "InternalIP", address: "192.168.0.2" }] },
+    };
+    const deny = anp("no-nodes", {
+      priority: 1,
+      subject: nsSel("x"),
+      egress: [{ action: "Deny", to: [{ nodes: {} }] }],
+    });
+    expect(verdict([n2, deny], "x/web", "192.168.0.2", 10250).decidedBy).toMatchObject({
+      tier: "admin",
+      allowed: false,
+    });
+    expect(verdict([n2, deny], "x/web", "192.168.0.1", 10250).decidedBy).toMatchObject({
+      tier: "node-local",
+      allowed: true,
+    });
+    expect(verdict([n2, deny], "x/web", "y/client", 10250).allowed).toBe(true);
+  });
+  it("an egress networks peer matches addresses, pods included", () => {
+    const deny = anp("no-net", {
+      priority: 1,
+      subject: nsSel("x"),
+      egress: [{ action: "Deny", to: [{ networks: ["10.0.2.0/31"] }] }],
+    });
+    expect(verdict([deny], "x/web", "y/client", 80).allowed).toBe(false);
+    expect(verdict([deny], "x/web", "y/other", 80).allowed).toBe(true);
+  });
   it("a pod reaching itself is loopback", () => {
     expect(verdict([np("x", "deny", { podSelector: {} })], "x/web", "x/web", 80).decidedBy?.tier).toBe(
       "loopback",

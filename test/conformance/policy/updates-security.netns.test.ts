@@ -95,6 +95,21 @@ const sh = (...a: string[]) => execFileSync(a[0] as string, a.slice(1), { encodi
     expect(await cluster.probe("y/c", ip("x/a"), 80, "TCP")).toBe("connected");
   });
 
+  it("a closed port is refused (RST from the listener side); a denied one times out", async () => {
+    await cluster.apply([
+      ...cluster.baseDocs(),
+      np("x", "only-80", {
+        podSelector: { matchLabels: { pod: "a" } },
+        ingress: [{ ports: [{ port: 80 }, { port: 82 }] }],
+      }),
+    ]);
+    // 82 is allowed but has no listener: the pod's kernel answers with a RST.
+    expect(await cluster.probe("y/b", ip("x/a"), 82, "TCP")).toBe("refused");
+    // 83 is denied: the SYN is dropped on the node and the probe times out.
+    expect(await cluster.probe("y/b", ip("x/a"), 83, "TCP")).toBe("timeout");
+    expect(await cluster.probe("y/b", ip("x/a"), 80, "TCP")).toBe("connected");
+  });
+
   it("drops a packet whose source is not the pod's own address (anti-spoofing)", async () => {
     await cluster.apply(cluster.baseDocs());
     const xa = cluster.pods.find((p) => p.ns === "x" && p.pod === "a");
