@@ -1,0 +1,268 @@
+/*
+ * trellis: the exec'd CNI plugin. A static forwarding shim with no CNI logic:
+ * read stdin (bounded), collect the CNI_* environment, send both to the
+ * agent's unix socket (agentSocket in the stdin JSON, else the default), print
+ * the agent's reply on stdout and exit with the agent's exit code.
+ *
+ * When the agent cannot be reached (or hangs up, or times out) it prints a
+ * spec-shaped error (CNI SPEC.md "Error"): code 11 "try again later", or
+ * code 50 "plugin not available" for CNI_COMMAND=STATUS, naming the socket,
+ * and exits 1. Nothing but the reply or that error is ever written to stdout.
+ *
+ * Framing: see PROTOCOL.md.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_STDIN (16u * 1024u * 1024u)
+#define MAX_REPLY (16u * 1024u * 1024u)
+#define MAX_ENV 64
+#define DEFAULT_SOCKET "/var/run/trellis/cni.sock"
+#define DEFAULT_TIMEOUT_MS 120000
+#define MAGIC "TRL1"
+
+extern char **environ;
+
+static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static char cni_version[32] = "1.1.0";
+
+/* Write all of buf to fd, retrying on EINTR and short writes. */
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Read exactly len bytes; 0 on success, -1 on error or early EOF. */
+static int read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) {
+      errno = ECONNRESET;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void put_u32(unsigned char *b, uint32_t v) {
+  b[0] = (unsigned char)(v >> 24);
+  b[1] = (unsigned char)(v >> 16);
+  b[2] = (unsigned char)(v >> 8);
+  b[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *b) {
+  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* Print a JSON string literal (the parts of msg that need escaping escaped). */
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+/* The agent is unreachable: spec error on stdout, exit 1. */
+static int fail(int code, const char *what, int err) {
+  char msg[512];
+  if (err != 0)
+    snprintf(msg, sizeof msg, "trellis agent at %s: %s: %s", socket_path, what, strerror(err));
+  else
+    snprintf(msg, sizeof msg, "trellis agent at %s: %s", socket_path, what);
+  printf("{\"cniVersion\":");
+  json_string(stdout, cni_version);
+  printf(",\"code\":%d,\"msg\":", code);
+  json_string(stdout, msg);
+  printf(",\"details\":\"the CNI plugin forwards every request to the trellis-node agent; is it running?\"}\n");
+  fflush(stdout);
+  return 1;
+}
+
+/*
+ * Minimal JSON scan: find the string value of a top-level key. Tracks string
+ * state and nesting depth only; handles the simple escapes. Returns 1 and
+ * copies the value (truncated to cap-1) when found.
+ */
+static int scan_key(const char *js, size_t n, const char *key, char *out, size_t cap) {
+  size_t klen = strlen(key);
+  int depth = 0;
+  size_t i = 0;
+  while (i < n) {
+    char c = js[i];
+    if (c == '{' || c == '[') { depth++; i++; continue; }
+    if (c == '}' || c == ']') { depth--; i++; continue; }
+    if (c != '"') { i++; continue; }
+    /* a string: find its end */
+    size_t start = ++i;
+    while (i < n && js[i] != '"') i += (js[i] == '\\') ? 2 : 1;
+    if (i >= n) return 0;
+    size_t end = i++;
+    if (depth != 1 || end - start != klen || memcmp(js + start, key, klen) != 0) continue;
+    size_t j = i;
+    while (j < n && (js[j] == ' ' || js[j] == '\t' || js[j] == '\n' || js[j] == '\r')) j++;
+    if (j >= n || js[j] != ':') continue; /* it was a value, not a key */
+    j++;
+    while (j < n && (js[j] == ' ' || js[j] == '\t' || js[j] == '\n' || js[j] == '\r')) j++;
+    if (j >= n || js[j] != '"') return 0; /* not a string value */
+    j++;
+    size_t o = 0;
+    while (j < n && js[j] != '"') {
+      char ch = js[j++];
+      if (ch == '\\' && j < n) {
+        char e = js[j++];
+        if (e == 'u' && j + 4 <= n) {
+          /* \u00XX: ASCII only (socket paths and versions are ASCII). */
+          unsigned v = 0;
+          for (int k = 0; k < 4; k++) {
+            char h = js[j + k];
+            v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10 : 0);
+          }
+          j += 4;
+          ch = v < 0x80 ? (char)v : '?';
+        } else {
+          ch = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'r' ? '\r' : e;
+        }
+      }
+      if (o + 1 < cap) out[o++] = ch;
+    }
+    out[o] = '\0';
+    return 1;
+  }
+  return 0;
+}
+
+int main(void) {
+  /* A peer that hangs up must give EPIPE, not kill us without an answer. */
+  signal(SIGPIPE, SIG_IGN);
+  const char *cmd = getenv("CNI_COMMAND");
+  int is_status = cmd != NULL && strcmp(cmd, "STATUS") == 0;
+  int unreachable = is_status ? 50 : 11;
+
+  /* 1. stdin, bounded. */
+  size_t cap = 65536, len = 0;
+  char *in = malloc(cap);
+  if (in == NULL) return fail(unreachable, "out of memory", 0);
+  for (;;) {
+    if (len == cap) {
+      if (cap >= MAX_STDIN) {
+        snprintf(socket_path, sizeof socket_path, "%s", DEFAULT_SOCKET);
+        printf("{\"cniVersion\":\"1.1.0\",\"code\":5,\"msg\":\"stdin exceeds %u bytes\"}\n", MAX_STDIN);
+        return 1;
+      }
+      cap *= 2;
+      char *bigger = realloc(in, cap);
+      if (bigger == NULL) return fail(unreachable, "out of memory", 0);
+      in = bigger;
+    }
+    ssize_t n = read(0, in + len, cap - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break; /* no stdin (e.g. closed): send what we have; the agent judges */
+    }
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+
+  if (!scan_key(in, len, "agentSocket", socket_path, sizeof socket_path) || socket_path[0] == '\0')
+    snprintf(socket_path, sizeof socket_path, "%s", DEFAULT_SOCKET);
+  char v[sizeof cni_version];
+  if (scan_key(in, len, "cniVersion", v, sizeof v) && v[0] != '\0') memcpy(cni_version, v, sizeof v);
+
+  /* 2. the CNI_* environment. */
+  const char *envs[MAX_ENV];
+  size_t nenv = 0, envbytes = 0;
+  for (char **e = environ; *e != NULL && nenv < MAX_ENV; e++) {
+    if (strncmp(*e, "CNI_", 4) != 0) continue;
+    envs[nenv++] = *e;
+    envbytes += 4 + strlen(*e);
+  }
+
+  /* 3. the request frame. */
+  size_t total = 4 + 4 + envbytes + 4 + len;
+  unsigned char *req = malloc(total);
+  if (req == NULL) return fail(unreachable, "out of memory", 0);
+  size_t o = 0;
+  memcpy(req, MAGIC, 4);
+  o += 4;
+  put_u32(req + o, (uint32_t)nenv);
+  o += 4;
+  for (size_t i = 0; i < nenv; i++) {
+    size_t l = strlen(envs[i]);
+    put_u32(req + o, (uint32_t)l);
+    o += 4;
+    memcpy(req + o, envs[i], l);
+    o += l;
+  }
+  put_u32(req + o, (uint32_t)len);
+  o += 4;
+  memcpy(req + o, in, len);
+  o += len;
+
+  /* 4. connect, send, await the reply (with a timeout). */
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(unreachable, "socket", errno);
+  long timeout_ms = DEFAULT_TIMEOUT_MS;
+  const char *t = getenv("TRELLIS_SHIM_TIMEOUT_MS");
+  if (t != NULL && atol(t) > 0) timeout_ms = atol(t);
+  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, socket_path, strlen(socket_path));
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) return fail(unreachable, "cannot connect", errno);
+  /* If sending fails the agent may still have answered (e.g. a request too
+     large): read the reply anyway and only then give up. */
+  int send_err = write_all(fd, req, o) != 0 ? errno : 0;
+
+  unsigned char head[12];
+  if (read_full(fd, head, sizeof head) != 0) {
+    int err = errno;
+    if (send_err != 0) return fail(unreachable, "cannot send the request", send_err);
+    if (err == EAGAIN || err == EWOULDBLOCK) return fail(unreachable, "no reply before the timeout", 0);
+    return fail(unreachable, "connection closed before a reply", err == ECONNRESET ? 0 : err);
+  }
+  if (memcmp(head, MAGIC, 4) != 0) return fail(unreachable, "malformed reply (bad magic)", 0);
+  uint32_t code = get_u32(head + 4), outlen = get_u32(head + 8);
+  if (outlen > MAX_REPLY) return fail(unreachable, "malformed reply (too long)", 0);
+  char *out = malloc(outlen + 1);
+  if (out == NULL) return fail(unreachable, "out of memory", 0);
+  if (read_full(fd, out, outlen) != 0) {
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return fail(unreachable, "no reply before the timeout", 0);
+    return fail(unreachable, "connection closed in the middle of a reply", err == ECONNRESET ? 0 : err);
+  }
+  close(fd);
+  if (write_all(1, out, outlen) != 0) return 1;
+  return code > 255 ? 1 : (int)code;
+}
