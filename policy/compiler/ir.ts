@@ -24,7 +24,7 @@ import type {
   TenantInfo,
 } from "../model/cluster.js";
 import { mergeRanges, parseIPv4, type Range } from "../model/ipv4.js";
-import { nodeAddresses, peerSelectsPod, subjectSelects, tenantAdmits } from "../model/select.js";
+import { nodeAddresses, peerMatches, peerSelectsPod, subjectSelects, tenantAdmits } from "../model/select.js";
 import type { Protocol } from "../model/objects.js";
 import { hashText } from "./nft-table.js";
 import { hostVethName } from "./veth-name.js";
@@ -107,7 +107,10 @@ class Builder {
   private readonly portCache = new Map<string, string>();
   readonly podsWithIP: PodInfo[];
 
-  constructor(readonly c: Cluster) {
+  constructor(
+    readonly c: Cluster,
+    readonly node: string,
+  ) {
     this.podsWithIP = c.pods.filter((p) => !p.hostNetwork && p.ipv4 !== undefined);
   }
 
@@ -133,12 +136,32 @@ class Builder {
     return name;
   }
 
-  portSet(ports: readonly PortMatch[]): string {
-    const key = JSON.stringify(ports);
+  /**
+   * A rule's port set. Named ports only need entries for the destinations the
+   * rule can reach: on ingress the local pods the policy selects (the
+   * destination is always one of them), on egress the pods its peers match.
+   * That keeps the table small (nft re-reads every element on each update).
+   */
+  portSet(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string {
+    const named = ports.some((pm) => pm.name !== undefined);
+    const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${JSON.stringify(r.peers)}`;
+    const key = JSON.stringify(ports) + scope;
     const cached = this.portCache.get(key);
     if (cached) return cached;
     const name = `port-${hashText(key)}`;
-    this.portSets.set(name, portEntries(ports, this.podsWithIP));
+    let candidates: readonly PodInfo[] = [];
+    if (named && dir === "ingress") {
+      candidates = this.podsWithIP.filter((pod) => pod.node === this.node && subjectSelects(this.c, p, pod));
+    } else if (named) {
+      const peers = r.peers;
+      candidates =
+        peers === null
+          ? this.podsWithIP
+          : this.podsWithIP.filter((pod) =>
+              peers.some((peer) => peerMatches(this.c, peer, { kind: "pod", pod })),
+            );
+    }
+    this.portSets.set(name, portEntries(ports, candidates));
     this.portCache.set(key, name);
     return name;
   }
@@ -211,7 +234,7 @@ function irRules(b: Builder, p: Policy, dir: Direction): IRRule[] {
     rule: ruleName(dir, r),
     action: r.action,
     ...(r.peers !== null ? { peerSet: b.peerSet(r.peers) } : {}),
-    ...(r.ports !== null ? { portSet: b.portSet(r.ports) } : {}),
+    ...(r.ports !== null ? { portSet: b.portSet(r.ports, p, dir, r) } : {}),
     ...(p.log ? { log: logPrefix(`${p.id} ${ruleName(dir, r)}`) } : {}),
   }));
 }
@@ -246,7 +269,7 @@ function sectionsFor(b: Builder, pod: PodInfo, dir: Direction): IRSection[] {
 }
 
 export function buildIR(c: Cluster, node: string): PolicyIR {
-  const b = new Builder(c);
+  const b = new Builder(c, node);
   const groups = new Map<string, IRGroup>();
   const pods: IRLocalPod[] = [];
   const local = c.pods
