@@ -24,7 +24,14 @@ import type {
   TenantInfo,
 } from "../model/cluster.js";
 import { mergeRanges, parseIPv4, type Range } from "../model/ipv4.js";
-import { nodeAddresses, peerMatches, peerSelectsPod, subjectSelects, tenantAdmits } from "../model/select.js";
+import {
+  nodeAddresses,
+  peerMatches,
+  peerPods,
+  subjectPods,
+  subjectSelects,
+  tenantAdmits,
+} from "../model/select.js";
 import type { Protocol } from "../model/objects.js";
 import { hashText } from "./nft-table.js";
 import { hostVethName } from "./veth-name.js";
@@ -124,8 +131,8 @@ class Builder {
     const ranges: Range[] = [];
     for (const peer of peers) {
       if (peer.kind === "pods") {
-        for (const pod of this.podsWithIP) {
-          if (peerSelectsPod(this.c, peer, pod)) ranges.push(single(pod.ipv4 as string));
+        for (const pod of peerPods(this.c, peer)) {
+          if (pod.ipv4 !== undefined) ranges.push(single(pod.ipv4));
         }
       } else if (peer.kind === "nodes") {
         for (const a of nodeAddresses(this.c, peer)) ranges.push({ start: a, end: a });
@@ -151,7 +158,7 @@ class Builder {
     const name = `port-${hashText(key)}`;
     let candidates: readonly PodInfo[] = [];
     if (named && dir === "ingress") {
-      candidates = this.podsWithIP.filter((pod) => pod.node === this.node && subjectSelects(this.c, p, pod));
+      candidates = subjectPods(this.c, p).filter((pod) => pod.node === this.node && pod.ipv4 !== undefined);
     } else if (named) {
       const peers = r.peers;
       candidates =

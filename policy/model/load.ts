@@ -37,7 +37,7 @@ import type {
   TenantInfo,
   Warning,
 } from "./cluster.js";
-import { peerSelectsPod, subjectSelects } from "./select.js";
+import { peerPods, subjectPods } from "./select.js";
 import { selectorMatches } from "./label-selector.js";
 
 export const LOG_ANNOTATION = "trellis.dev/log";
@@ -664,10 +664,10 @@ function namedPortWarnings(c: Cluster): Warning[] {
           if (pm.name === undefined) continue;
           const dests =
             dir === "ingress"
-              ? c.pods.filter((pod) => subjectSelects(c, p, pod))
-              : c.pods.filter(
-                  (pod) => r.peers === null || r.peers.some((peer) => peerSelectsPod(c, peer, pod)),
-                );
+              ? subjectPods(c, p)
+              : r.peers === null
+                ? c.pods
+                : r.peers.flatMap((peer) => peerPods(c, peer));
           const found = dests.some((pod) =>
             pod.ports.some(
               (cp) => cp.name === pm.name && (pm.protocol === undefined || cp.protocol === pm.protocol),

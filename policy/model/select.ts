@@ -75,3 +75,41 @@ export function tenantAdmits(c: Cluster, t: TenantInfo, namespace: string): bool
   }
   return false;
 }
+
+// Pods by namespace, built once per Cluster: selecting a namespace first
+// keeps "which pods does this select" proportional to the pods it can match.
+const byNamespace = new WeakMap<Cluster, Map<string, PodInfo[]>>();
+
+function namespaceIndex(c: Cluster): Map<string, PodInfo[]> {
+  let idx = byNamespace.get(c);
+  if (!idx) {
+    idx = new Map();
+    for (const p of c.pods) {
+      const list = idx.get(p.namespace);
+      if (list) list.push(p);
+      else idx.set(p.namespace, [p]);
+    }
+    byNamespace.set(c, idx);
+  }
+  return idx;
+}
+
+/** Every pod in the namespaces a NamespaceMatch selects. */
+export function podsInNamespaces(c: Cluster, m: NamespaceMatch): PodInfo[] {
+  const idx = namespaceIndex(c);
+  if (m.kind === "same") return idx.get(m.namespace) ?? [];
+  const out: PodInfo[] = [];
+  for (const [ns, pods] of idx) if (namespaceMatches(c, m, ns)) out.push(...pods);
+  return out;
+}
+
+/** The pods a policy's subject selects. */
+export function subjectPods(c: Cluster, p: Policy): PodInfo[] {
+  return podsInNamespaces(c, p.subject.namespaces).filter((pod) => subjectSelects(c, p, pod));
+}
+
+/** The pods a pod-kind peer selects (empty for address peers). */
+export function peerPods(c: Cluster, peer: Peer): PodInfo[] {
+  if (peer.kind !== "pods") return [];
+  return podsInNamespaces(c, peer.namespaces).filter((pod) => peerSelectsPod(c, peer, pod));
+}
