@@ -43,7 +43,7 @@ interface Result {
       expect(r.controlPlane.podAdded.mode).toBe("diff");
       expect(r.controlPlane.remotePodAdded.commands).toBeLessThanOrEqual(8);
       expect(r.controlPlane.policyChanged.mode).toBe("diff");
-      expect(r.dataplane.map((d) => d.variant)).toHaveLength(4);
+      expect(r.dataplane.map((d) => d.variant)).toHaveLength(5);
       for (const d of r.dataplane) {
         expect(d.throughputGbps).toBeGreaterThan(0);
         expect(d.connPerSec).toBeGreaterThan(0);

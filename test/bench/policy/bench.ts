@@ -43,7 +43,7 @@ const SMALL: Size = FULL
 const LINEAR_CAP = FULL ? 20_000 : 2_000;
 const SECONDS = FULL ? 3 : 1;
 /** Variants are measured interleaved, ROUNDS times, and the median kept: these machines are noisy. */
-const ROUNDS = FULL ? 3 : 2;
+const ROUNDS = FULL ? 5 : 2;
 
 const sh = (...a: string[]) =>
   execFileSync(a[0] as string, a.slice(1), { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
@@ -234,7 +234,7 @@ function clearNode(): void {
 }
 
 /** The iptables-era equivalent: `n` pair rules that do not match, then the ones that do. */
-async function loadLinear(n: number): Promise<void> {
+async function loadLinear(n: number, withPodRules = true): Promise<void> {
   const t = { family: "inet", table: "linear" };
   const cmds: object[] = [
     { add: { table: { family: "inet", name: "linear" } } },
@@ -274,28 +274,31 @@ async function loadLinear(n: number): Promise<void> {
         accept: null,
       }),
     );
-  cmds.push(
-    pair(BENCH_CLIENT_IP, BENCH_SERVER_IP, 5201, { accept: null }),
-    pair(BENCH_CLIENT_IP, BENCH_SERVER_IP, 80, { accept: null }),
-  );
-  cmds.push({
-    add: {
-      rule: {
-        ...t,
-        chain: "forward",
-        expr: [
-          {
-            match: {
-              op: "==",
-              left: { payload: { protocol: "ip", field: "daddr" } },
-              right: BENCH_SERVER_IP,
+  if (withPodRules) {
+    cmds.push(
+      pair(BENCH_CLIENT_IP, BENCH_SERVER_IP, 5201, { accept: null }),
+      pair(BENCH_CLIENT_IP, BENCH_SERVER_IP, 80, { accept: null }),
+    );
+  }
+  if (withPodRules)
+    cmds.push({
+      add: {
+        rule: {
+          ...t,
+          chain: "forward",
+          expr: [
+            {
+              match: {
+                op: "==",
+                left: { payload: { protocol: "ip", field: "daddr" } },
+                right: BENCH_SERVER_IP,
+              },
             },
-          },
-          { drop: null },
-        ],
+            { drop: null },
+          ],
+        },
       },
-    },
-  });
+    });
   await new ExecNft({ netns: NODE }).run({ nftables: cmds });
 }
 
@@ -354,6 +357,15 @@ async function dataplane(
   try {
     const variants: [string, number, () => Promise<void>][] = [
       ["no ruleset", 0, async () => clearNode()],
+      // The floor for any stateful policy: conntrack and one accept rule.
+      [
+        "conntrack only (1 rule)",
+        1,
+        async () => {
+          clearNode();
+          await loadLinear(0, false);
+        },
+      ],
       [
         `trellis, ${SMALL.policies} policies`,
         tableStats(smallTable).rules,
