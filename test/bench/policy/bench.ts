@@ -7,6 +7,10 @@
  * the equivalent linear rule list (one rule per pod pair and port, as
  * iptables-era implementations scale).
  *
+ * In every variant 20 policies select the server pod (the allowing one
+ * last), so the Trellis variants differ only in the size of the rest of the
+ * cluster.
+ *
  * Smoke size by default (CI); TRELLIS_BENCH_FULL=1 for 10k pods / 2k
  * policies / 100 tenants. Prints a table; writes test/bench/results/policy.json.
  */
@@ -431,7 +435,7 @@ async function main(): Promise<void> {
   }
   const started = Date.now();
   const cp = await controlPlane();
-  const small = compile(loadCluster(syntheticDocs(SMALL, 5)), BENCH_NODE).table;
+  const small = compile(loadCluster(syntheticDocs(SMALL, 20)), BENCH_NODE).table;
   const big = compile(loadCluster(syntheticDocs(BIG, 20)), BENCH_NODE).table;
   const linear = Math.min(cp.linearRulesEquivalent, LINEAR_CAP);
   const dp = await dataplane(small, big, linear);
