@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { packageVersion } from "./version.js";
 import { registerLab } from "./commands/lab.js";
+import { registerBgp } from "./commands/bgp.js";
 import { registerPolicy } from "./commands/policy.js";
 
 export interface Io {
@@ -23,6 +24,7 @@ export function buildProgram(io: Io): Command {
   // Subcommands inherit exitOverride/configureOutput because they are created
   // through program.command() below (commander copies inherited settings).
   registerLab(program, io);
+  registerBgp(program, io);
   registerPolicy(program, io);
   return program;
 }

@@ -1,13 +1,71 @@
 #!/usr/bin/env node
 // trellis-bgp: the BGP speaker alone, from a config file.
+//   trellis-bgp --config FILE [--log-level info]
+// Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { pino } from "pino";
+import { ConfigError } from "../config.js";
+import { Daemon, loadConfig } from "./daemon.js";
 
 const version = (
   JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
     version: string;
   }
 ).version;
+
+const LEVELS = ["trace", "debug", "info", "warn", "error"];
+
+async function main(opts: { config?: string; logLevel: string }): Promise<number> {
+  if (!opts.config) {
+    process.stderr.write("trellis-bgp: --config FILE is required\n");
+    return 2;
+  }
+  if (!LEVELS.includes(opts.logLevel)) {
+    process.stderr.write(`trellis-bgp: --log-level must be one of ${LEVELS.join(", ")}\n`);
+    return 2;
+  }
+  const configPath = opts.config;
+  let cfg;
+  try {
+    cfg = loadConfig(configPath);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`trellis-bgp: invalid configuration ${configPath}:\n`);
+      for (const p of e.problems) process.stderr.write(`  ${p}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  // pino JSON logs to stderr (fd 2), one child logger per component.
+  const log = pino({ level: opts.logLevel, base: { component: "trellis-bgp" } }, pino.destination(2));
+  const daemon = await Daemon.start(cfg, log);
+  return await new Promise<number>((resolve) => {
+    process.on("SIGHUP", () => {
+      try {
+        daemon.reload(loadConfig(configPath));
+      } catch (e) {
+        const problems = e instanceof ConfigError ? e.problems : [String(e)];
+        log.error({ problems }, "reload failed: keeping the running configuration");
+      }
+    });
+    let stopping = false;
+    const stop = (sig: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, "shutting down: Cease / Administrative Shutdown to every peer");
+      daemon.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          log.error({ error: String(e) }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
 
 const program = new Command("trellis-bgp")
   .description("Trellis BGP-4 speaker")
@@ -16,9 +74,8 @@ const program = new Command("trellis-bgp")
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
-  .action(() => {
-    process.stderr.write("trellis-bgp: the speaker is not part of this build yet\n");
-    process.exitCode = 1;
+  .action(async (opts: { config?: string; logLevel: string }) => {
+    process.exitCode = await main(opts);
   });
 
 try {
@@ -31,3 +88,5 @@ try {
     process.exitCode = 1;
   }
 }
+// Sockets and timers are closed by now; do not wait for stragglers.
+if (process.exitCode !== undefined) setTimeout(() => process.exit(), 200).unref();

@@ -1,0 +1,163 @@
+/**
+ * trellis-bgp as a long-running process: a Speaker built from the config
+ * file, the kernel FIB, the control socket, and reloads (SIGHUP) applied as a
+ * diff so that untouched sessions stay up.
+ */
+import { readFileSync } from "node:fs";
+import {
+  ConfigError,
+  diffConfig,
+  parseConfig,
+  type PeerConfigFile,
+  type SpeakerConfigFile,
+} from "../config.js";
+import { compileFilter } from "../policy/index.js";
+import { Speaker, type Logger, type SpeakerPeerOptions } from "../speaker.js";
+import { ControlServer } from "../control/server.js";
+import { CEASE_ADMIN_SHUTDOWN } from "../session/fsm.js";
+import { IpBatchDriver, KernelFib } from "../fib/index.js";
+import type { FibSink } from "../speaker.js";
+
+export function loadConfig(path: string): SpeakerConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError([`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
+  }
+  return parseConfig(text);
+}
+
+export function peerOptions(cfg: SpeakerConfigFile, p: PeerConfigFile): SpeakerPeerOptions {
+  const o: SpeakerPeerOptions = {
+    address: p.address,
+    asn: p.asn,
+    port: p.port,
+    passive: p.passive,
+    families: p.families,
+    routeReflectorClient: p.routeReflectorClient,
+    nextHopSelf: p.nextHopSelf,
+  };
+  if (p.localAddress) o.localAddress = p.localAddress;
+  if (p.holdTime !== undefined) o.holdTime = p.holdTime;
+  if (p.keepaliveTime !== undefined) o.keepaliveTime = p.keepaliveTime;
+  if (p.connectRetryTime !== undefined) o.connectRetryTime = p.connectRetryTime;
+  if (p.delayOpenTime !== undefined) o.delayOpenTime = p.delayOpenTime;
+  if (p.maxPrefixes !== undefined) o.maxPrefixes = p.maxPrefixes;
+  if (p.import !== undefined) o.import = compileFilter(p.import, { localAs: cfg.asn });
+  if (p.export !== undefined) o.export = compileFilter(p.export, { localAs: cfg.asn });
+  return o;
+}
+
+export class Daemon {
+  private constructor(
+    private cfg: SpeakerConfigFile,
+    readonly speaker: Speaker,
+    private readonly control: ControlServer | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(cfg: SpeakerConfigFile, log: Logger): Promise<Daemon> {
+    let fib: FibSink | undefined;
+    let restarting = false;
+    if (cfg.fib.enabled) {
+      const driverOpts: ConstructorParameters<typeof IpBatchDriver>[0] = {
+        table: cfg.fib.table,
+        proto: cfg.fib.protocol,
+      };
+      if (cfg.fib.netns) driverOpts.netns = cfg.fib.netns;
+      const kernel = new KernelFib(new IpBatchDriver(driverOpts), {
+        ecmp: cfg.fib.ecmp,
+        onError: (f) =>
+          log.error({ failures: f instanceof Error ? f.message : f.length }, "kernel routes out of sync"),
+      });
+      await kernel.start();
+      const left = kernel.getStats().installed;
+      // Our routes still in the kernel: an earlier run ended without cleaning up,
+      // so we are a restarting speaker that preserved forwarding (RFC 4724 §4.1).
+      restarting = left > 0 && cfg.gracefulRestart.enabled;
+      if (left > 0)
+        log.info({ routes: left, restarting }, "kernel routes of an earlier run kept until End-of-RIB");
+      fib = {
+        apply: (changes) => kernel.update(changes),
+        markSynced: () => {
+          kernel.markSynced().catch((e: unknown) => log.error({ error: String(e) }, "FIB sweep failed"));
+        },
+        close: () => kernel.close(),
+      };
+    }
+    const speakerOpts: ConstructorParameters<typeof Speaker>[0] = {
+      asn: cfg.asn,
+      routerId: cfg.routerId,
+      holdTime: cfg.holdTime,
+      connectRetryTime: cfg.connectRetryTime,
+      gracefulRestart: {
+        enabled: cfg.gracefulRestart.enabled,
+        restartTime: cfg.gracefulRestart.restartTime,
+        restarting,
+        selectionDeferralTime: cfg.gracefulRestart.selectionDeferralTime,
+      },
+      maxPaths: cfg.fib.ecmp ? 8 : 1,
+      logger: log,
+    };
+    if (cfg.clusterId) speakerOpts.clusterId = cfg.clusterId;
+    if (cfg.keepaliveTime !== undefined) speakerOpts.keepaliveTime = cfg.keepaliveTime;
+    if (cfg.listen) speakerOpts.listen = cfg.listen;
+    if (fib) speakerOpts.fib = fib;
+    const speaker = new Speaker(speakerOpts);
+    for (const p of cfg.peers) speaker.addPeer(peerOptions(cfg, p));
+    for (const o of cfg.originate) speaker.originate(o.prefix, originOptions(o));
+    let control: ControlServer | undefined;
+    if (cfg.control) {
+      control = await ControlServer.listen(cfg.control.socket, (method) =>
+        method === "peers" ? speaker.peerStatus() : speaker.routeStatus(),
+      );
+    }
+    await speaker.start();
+    log.info({ asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.length }, "trellis-bgp started");
+    return new Daemon(cfg, speaker, control, log);
+  }
+
+  /** SIGHUP: apply the new file as a diff. A bad file keeps the running config. */
+  reload(next: SpeakerConfigFile): void {
+    const d = diffConfig(this.cfg, next);
+    if (d.restartNeeded.length) {
+      this.log.warn(
+        { fields: d.restartNeeded },
+        "these settings change only on restart; the rest is applied",
+      );
+    }
+    for (const a of d.removePeers) this.speaker.removePeer(a);
+    for (const p of d.changePeers) this.speaker.updatePeer(peerOptions(next, p));
+    for (const p of d.addPeers) this.speaker.addPeer(peerOptions(next, p));
+    for (const w of d.withdraw) this.speaker.withdraw(w);
+    for (const o of d.originate) this.speaker.originate(o.prefix, originOptions(o));
+    this.cfg = next;
+    this.log.info(
+      {
+        added: d.addPeers.length,
+        removed: d.removePeers.length,
+        changed: d.changePeers.length,
+        originated: d.originate.length,
+        withdrawn: d.withdraw.length,
+      },
+      "configuration reloaded",
+    );
+  }
+
+  /** SIGTERM: Cease / Administrative Shutdown to every peer, then close. */
+  async stop(): Promise<void> {
+    await this.speaker.stop(CEASE_ADMIN_SHUTDOWN);
+    await this.control?.close();
+  }
+}
+
+function originOptions(o: SpeakerConfigFile["originate"][number]): Parameters<Speaker["originate"]>[1] {
+  const r: NonNullable<Parameters<Speaker["originate"]>[1]> = {
+    communities: o.communities,
+    largeCommunities: o.largeCommunities,
+  };
+  if (o.localPref !== undefined) r.localPref = o.localPref;
+  if (o.med !== undefined) r.med = o.med;
+  return r;
+}

@@ -1,0 +1,251 @@
+/**
+ * The `trellis-bgp --config FILE` schema (YAML or JSON), validated with zod at
+ * the trust boundary. Every error names the path of the bad field, e.g.
+ * `peers[1].asn: must be 1..4294967295`.
+ */
+import { isIPv4, isIPv6 } from "node:net";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { FilterSchema, type Filter } from "./policy/index.js";
+
+const asn = z
+  .number({ error: "must be a number 1..4294967295" })
+  .int({ error: "must be 1..4294967295" })
+  .min(1, { error: "must be 1..4294967295" })
+  .max(4294967295, { error: "must be 1..4294967295" });
+const ipv4 = z.string().refine((s) => isIPv4(s), { error: "must be an IPv4 address" });
+const ipAddr = z.string().refine((s) => isIPv4(s) || isIPv6(s), { error: "must be an IPv4 or IPv6 address" });
+const port = z.number().int().min(1, { error: "must be 1..65535" }).max(65535, { error: "must be 1..65535" });
+/** RFC 4271 §4.2: zero, or at least three seconds. */
+const holdTime = z
+  .number()
+  .int()
+  .refine((h) => h === 0 || (h >= 3 && h <= 65535), { error: "must be 0 or 3..65535" });
+const u16 = (what: string): z.ZodNumber =>
+  z
+    .number()
+    .int()
+    .min(0, { error: `${what} must be 0..65535` })
+    .max(65535, { error: `${what} must be 0..65535` });
+const u32 = z
+  .number()
+  .int()
+  .min(0, { error: "must be 0..4294967295" })
+  .max(4294967295, { error: "must be 0..4294967295" });
+
+function prefixOk(s: string): boolean {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (!m) return false;
+  const len = Number(m[2]);
+  if (isIPv4(m[1]!)) return len <= 32;
+  if (isIPv6(m[1]!)) return len <= 128;
+  return false;
+}
+const prefix = z.string().refine(prefixOk, { error: "must be a prefix like 10.0.0.0/24 or 2001:db8::/48" });
+
+const COMMUNITY_WELL_KNOWN = ["no-export", "no-advertise", "no-export-subconfed", "nopeer"];
+function communityOk(s: string): boolean {
+  if (COMMUNITY_WELL_KNOWN.includes(s)) return true;
+  const m = /^(\d+):(\d+)$/.exec(s);
+  return !!m && Number(m[1]) <= 65535 && Number(m[2]) <= 65535;
+}
+const community = z.string().refine(communityOk, {
+  error: "must be ASN:VALUE (each 0..65535) or no-export|no-advertise|no-export-subconfed",
+});
+function largeOk(s: string): boolean {
+  const m = /^(\d+):(\d+):(\d+)$/.exec(s);
+  return !!m && [m[1], m[2], m[3]].every((x) => Number(x) <= 4294967295);
+}
+const largeCommunity = z
+  .string()
+  .refine(largeOk, { error: "must be GLOBAL:LOCAL1:LOCAL2 (each 0..4294967295)" });
+
+export const FAMILIES = ["ipv4-unicast", "ipv6-unicast"] as const;
+export type FamilyName = (typeof FAMILIES)[number];
+
+/** Import/export filters: the bgp/policy filter language (see bgp/policy/schema.ts). */
+export const filterSchema = FilterSchema;
+export type FilterConfig = Filter;
+
+const peerSchema = z
+  .object({
+    address: ipAddr,
+    asn,
+    port: port.default(179),
+    localAddress: ipAddr.optional(),
+    passive: z.boolean().default(false),
+    families: z.array(z.enum(FAMILIES)).min(1).default(["ipv4-unicast", "ipv6-unicast"]),
+    holdTime: holdTime.optional(),
+    keepaliveTime: z.number().int().min(1).optional(),
+    connectRetryTime: z.number().int().min(1).optional(),
+    /** RFC 4271 §8.1.1 DelayOpen: wait this long for the peer's OPEN before sending ours. */
+    delayOpenTime: z.number().int().min(1).max(240).optional(),
+    routeReflectorClient: z.boolean().default(false),
+    nextHopSelf: z.boolean().default(false),
+    maxPrefixes: z.number().int().min(1).optional(),
+    import: filterSchema.optional(),
+    export: filterSchema.optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+export type PeerConfigFile = z.infer<typeof peerSchema>;
+
+const originSchema = z
+  .object({
+    prefix,
+    communities: z.array(community).default([]),
+    largeCommunities: z.array(largeCommunity).default([]),
+    localPref: u32.optional(),
+    med: u32.optional(),
+  })
+  .strict();
+export type OriginConfig = z.infer<typeof originSchema>;
+
+export const configSchema = z
+  .object({
+    asn,
+    routerId: ipv4,
+    clusterId: ipv4.optional(),
+    listen: z
+      .object({ address: ipAddr.default("0.0.0.0"), port: port.default(179) })
+      .strict()
+      .optional(),
+    holdTime: holdTime.default(90),
+    keepaliveTime: z.number().int().min(1).optional(),
+    connectRetryTime: z.number().int().min(1).default(30),
+    gracefulRestart: z
+      .object({
+        enabled: z.boolean().default(false),
+        restartTime: u16("restartTime").max(4095, { error: "must be 0..4095" }).default(120),
+        /** How long to wait for End-of-RIB from peers after our own restart before selecting routes. */
+        selectionDeferralTime: z.number().int().min(1).default(360),
+      })
+      .strict()
+      .default({ enabled: false, restartTime: 120, selectionDeferralTime: 360 }),
+    fib: z
+      .object({
+        enabled: z.boolean().default(false),
+        table: z.number().int().min(1).max(4294967295).default(254),
+        ecmp: z.boolean().default(true),
+        /** rtnetlink protocol number of routes we install (DESIGN.md: Trellis is 201). */
+        protocol: z.number().int().min(1).max(255).default(201),
+        /** Run `ip` in this network namespace (tests, the lab); absent = our own. */
+        netns: z.string().optional(),
+      })
+      .strict()
+      .default({ enabled: false, table: 254, ecmp: true, protocol: 201 }),
+    control: z
+      .object({ socket: z.string().min(1) })
+      .strict()
+      .optional(),
+    peers: z.array(peerSchema).default([]),
+    originate: z.array(originSchema).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.peers.forEach((p, i) => {
+      const prev = seen.get(p.address);
+      if (prev !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["peers", i, "address"],
+          message: `duplicate of peers[${prev}]`,
+        });
+      }
+      seen.set(p.address, i);
+    });
+  });
+export type SpeakerConfigFile = z.infer<typeof configSchema>;
+
+/** A configuration error: one line per bad field, each with its path. */
+export class ConfigError extends Error {
+  readonly code = "TRELLIS_EBGPCONFIG";
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+/** `peers[1].asn` from zod's ["peers", 1, "asn"]. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const k of path) {
+    if (typeof k === "number") out += `[${k}]`;
+    else out += out === "" ? String(k) : `.${String(k)}`;
+  }
+  return out === "" ? "(top level)" : out;
+}
+
+/** Parse the text of a config file (YAML is a superset of JSON). Throws ConfigError. */
+export function parseConfig(text: string): SpeakerConfigFile {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([
+      `not valid YAML or JSON: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+    ]);
+  }
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${formatPath(i.path)}: ${issueMessage(i, raw)}`));
+  }
+  return r.data;
+}
+
+function issueMessage(i: z.core.$ZodIssue, raw: unknown): string {
+  if (i.code === "unrecognized_keys") return `unknown field(s) ${i.keys.join(", ")}`;
+  if (i.code === "invalid_type" && valueAt(raw, i.path) === undefined) return "is required";
+  return i.message;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** What a reload must do (SIGHUP): computed from the old and new file, nothing else. */
+export interface ConfigDiff {
+  addPeers: PeerConfigFile[];
+  removePeers: string[];
+  /** Peers present in both whose settings differ (the speaker decides reset vs in place). */
+  changePeers: PeerConfigFile[];
+  /** Origins new or changed (communities etc.): (re-)originate. */
+  originate: OriginConfig[];
+  /** Origins gone. */
+  withdraw: string[];
+  /** Top-level settings that need a restart of the daemon to apply (asn, routerId, listen, fib, control). */
+  restartNeeded: string[];
+}
+
+export function diffConfig(a: SpeakerConfigFile, b: SpeakerConfigFile): ConfigDiff {
+  const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
+  const oldPeers = new Map(a.peers.map((p) => [p.address, p]));
+  const newPeers = new Map(b.peers.map((p) => [p.address, p]));
+  // Global session settings are inherited by every peer: a change there changes every peer.
+  const globalChanged = !same(
+    [a.holdTime, a.keepaliveTime, a.connectRetryTime, a.gracefulRestart],
+    [b.holdTime, b.keepaliveTime, b.connectRetryTime, b.gracefulRestart],
+  );
+  const oldOrig = new Map(a.originate.map((o) => [o.prefix, o]));
+  const newOrig = new Map(b.originate.map((o) => [o.prefix, o]));
+  const restartNeeded = (["asn", "routerId", "clusterId", "listen", "fib", "control"] as const).filter(
+    (k) => !same(a[k], b[k]),
+  );
+  return {
+    addPeers: b.peers.filter((p) => !oldPeers.has(p.address)),
+    removePeers: a.peers.filter((p) => !newPeers.has(p.address)).map((p) => p.address),
+    changePeers: b.peers.filter((p) => {
+      const o = oldPeers.get(p.address);
+      return o !== undefined && (globalChanged || !same(o, p));
+    }),
+    originate: b.originate.filter((o) => !same(oldOrig.get(o.prefix), o)),
+    withdraw: a.originate.filter((o) => !newOrig.has(o.prefix)).map((o) => o.prefix),
+    restartNeeded,
+  };
+}

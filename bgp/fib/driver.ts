@@ -1,0 +1,19 @@
+// The edge between the FIB core and the kernel. Two implementations with the
+// same interface: IpBatchDriver (the real kernel, through one long-lived
+// `ip -batch` process) and FakeFibDriver (in memory, for tests of everything
+// above the kernel).
+import type { FibOp } from "./fib-sync.js";
+import type { KernelRoute } from "./route.js";
+
+export interface FibOpFailure {
+  op: FibOp;
+  error: string;
+}
+
+export interface FibDriver {
+  /** our routes (table and proto of the driver) as the kernel has them now */
+  list(): Promise<KernelRoute[]>;
+  /** apply in order; every op is attempted; failures are reported, not thrown */
+  apply(ops: readonly FibOp[]): Promise<FibOpFailure[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,73 @@
+// A kernel route as the FIB layer sees it: one destination prefix and one or
+// more next hops (more than one = an ECMP multipath route). Only the fields
+// Trellis sets are modelled; the routing table and the `proto` number are
+// properties of the FIB, not of each route.
+import { isIPv4, isIPv6 } from "node:net";
+
+export interface NextHop {
+  /** gateway address (same family as the prefix, or IPv6 for RFC 8950 v4-over-v6) */
+  via: string;
+  /** outgoing device; only needed for link-local gateways */
+  dev?: string;
+}
+
+export interface KernelRoute {
+  /** canonical "a.b.c.d/len" or "x::/len" (host bits zero) */
+  prefix: string;
+  /** sorted by `via`, no duplicates; never empty (withdrawals are deletions, never blackholes) */
+  nexthops: readonly NextHop[];
+}
+
+export class FibRouteError extends Error {
+  readonly code = "TRELLIS_EFIBROUTE";
+}
+
+/** Sort and de-duplicate next hops so two equal sets compare equal. */
+export function canonicalNextHops(nhs: readonly NextHop[]): NextHop[] {
+  const seen = new Map<string, NextHop>();
+  for (const nh of nhs) {
+    if (!isIPv4(nh.via) && !isIPv6(nh.via)) throw new FibRouteError(`invalid next hop address ${nh.via}`);
+    const key = `${nh.via}%${nh.dev ?? ""}`;
+    if (!seen.has(key)) seen.set(key, nh.dev === undefined ? { via: nh.via } : { via: nh.via, dev: nh.dev });
+  }
+  return [...seen.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+}
+
+export function sameNextHops(a: readonly NextHop[], b: readonly NextHop[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.via !== y.via || (x.dev ?? "") !== (y.dev ?? "")) return false;
+  }
+  return true;
+}
+
+export function isV6Prefix(prefix: string): boolean {
+  return prefix.includes(":");
+}
+
+/**
+ * One `ip` batch line that installs the route atomically (`replace` never leaves
+ * a window without a route, unlike del+add).
+ */
+export function replaceCommand(route: KernelRoute, table: number, proto: number): string {
+  const nhs = route.nexthops;
+  if (nhs.length === 0) throw new FibRouteError(`route ${route.prefix} has no next hop`);
+  // No -6 per line: global options are not accepted inside a batch; ip takes
+  // the family from the destination prefix.
+  const head = `route replace ${route.prefix} proto ${proto} table ${table}`;
+  const v4 = !isV6Prefix(route.prefix);
+  if (nhs.length === 1) return `${head} ${nextHopWords(nhs[0]!, v4)}`;
+  return `${head} ${nhs.map((nh) => `nexthop ${nextHopWords(nh, v4)}`).join(" ")}`;
+}
+
+export function deleteCommand(prefix: string, table: number, proto: number): string {
+  return `route del ${prefix} proto ${proto} table ${table}`;
+}
+
+function nextHopWords(nh: NextHop, v4Prefix: boolean): string {
+  // RFC 8950: an IPv4 prefix with an IPv6 next hop needs the `inet6` keyword.
+  const via = v4Prefix && isIPv6(nh.via) ? `inet6 ${nh.via}` : nh.via;
+  return nh.dev === undefined ? `via ${via}` : `via ${via} dev ${nh.dev}`;
+}

@@ -1,0 +1,142 @@
+// The real driver against a real kernel table, in a throwaway network
+// namespace (root only, like CI): 10k routes with ECMP, withdrawals, and the
+// restart rule (leftovers swept only after the first full sync).
+import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import { IpBatchDriver, KernelFib } from "../index.js";
+import type { FibChangeIn } from "../index.js";
+
+const NS = "tRfib";
+const TABLE = 100;
+const PROTO = 201;
+
+function ip(...args: string[]): string {
+  return execFileSync("ip", ["-n", NS, ...args], { encoding: "utf8" });
+}
+
+function countRoutes(fam: "-4" | "-6", proto = String(PROTO)): number {
+  let out: string;
+  try {
+    out = execFileSync("ip", ["-n", NS, fam, "route", "show", "table", String(TABLE), "proto", proto], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch {
+    return 0; // the kernel drops an emptied IPv6 table: "FIB table does not exist"
+  }
+  return out.split("\n").filter((l) => /^\S/.test(l)).length;
+}
+
+const fibs: KernelFib[] = [];
+const fibErrors: unknown[] = [];
+function newFib(): KernelFib {
+  const f = new KernelFib(new IpBatchDriver({ table: TABLE, proto: PROTO, netns: NS }), {
+    onError: (e) => fibErrors.push(e),
+  });
+  fibs.push(f);
+  return f;
+}
+
+const v4 = (i: number): string => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`;
+
+beforeAll(() => {
+  try {
+    execFileSync("ip", ["netns", "del", NS], { stdio: "ignore" });
+  } catch {
+    /* not there */
+  }
+  execFileSync("ip", ["netns", "add", NS]);
+  ip("link", "set", "lo", "up");
+  ip("link", "add", "tRfiba", "type", "veth", "peer", "name", "tRfibb");
+  ip("link", "set", "tRfiba", "up");
+  ip("link", "set", "tRfibb", "up");
+  ip("addr", "add", "10.77.0.1/24", "dev", "tRfiba");
+  ip("addr", "add", "2001:db8:77::1/64", "dev", "tRfiba", "nodad");
+  // a leftover of an earlier run, and a route that is not ours
+  ip("route", "add", "10.250.0.0/24", "via", "10.77.0.9", "proto", String(PROTO), "table", String(TABLE));
+  ip("route", "add", "10.251.0.0/24", "via", "10.77.0.9", "proto", "static", "table", String(TABLE));
+});
+
+afterAll(async () => {
+  for (const f of fibs) await f.close().catch(() => undefined);
+  execFileSync("ip", ["netns", "del", NS]);
+});
+
+describe("IpBatchDriver + KernelFib in a network namespace", () => {
+  it("installs 10k routes with ECMP and v6, withdraws, and sweeps leftovers only after the first sync", async () => {
+    const fib = newFib();
+    await fib.start();
+    expect(countRoutes("-4")).toBe(1); // the leftover is kept for now
+
+    const N = 10_000;
+    const changes: FibChangeIn[] = [];
+    for (let i = 0; i < N; i++)
+      changes.push({ prefix: v4(i), nexthops: i % 10 === 0 ? ["10.77.0.2", "10.77.0.3"] : ["10.77.0.2"] });
+    for (let i = 0; i < 100; i++)
+      changes.push({
+        prefix: `2001:db8:${(0x100 + i).toString(16)}::/48`,
+        nexthops: ["2001:db8:77::2", "2001:db8:77::3"],
+      });
+    const t0 = Date.now();
+    fib.update(changes);
+    await fib.idle();
+    const ms = Date.now() - t0;
+    process.stderr.write(`fib: ${N + 100} routes installed in ${ms} ms\n`);
+    expect(countRoutes("-4")).toBe(N + 1);
+    expect(countRoutes("-6")).toBe(100);
+    const ecmp = ip("route", "show", "table", String(TABLE), "10.100.0.10/32");
+    expect(ecmp).toMatch(/nexthop via 10\.77\.0\.2/);
+    expect(ecmp).toMatch(/nexthop via 10\.77\.0\.3/);
+    expect(ip("-6", "route", "show", "table", String(TABLE), "2001:db8:100::/48")).toMatch(
+      /nexthop via 2001:db8:77::3/,
+    );
+    expect(ecmp).not.toMatch(/blackhole/);
+
+    // withdraw half, change ECMP into single path for one
+    fib.update(Array.from({ length: N / 2 }, (_, i) => ({ prefix: v4(i), nexthops: [] })));
+    fib.update([{ prefix: v4(N - 10), nexthops: ["10.77.0.4"] }]);
+    await fib.idle();
+    expect(countRoutes("-4")).toBe(N / 2 + 1);
+    expect(ip("route", "show", "table", String(TABLE), v4(N - 10))).toMatch(/via 10\.77\.0\.4/);
+
+    await fib.markSynced();
+    expect(countRoutes("-4")).toBe(N / 2);
+    expect(ip("route", "show", "table", String(TABLE), "10.250.0.0/24")).toBe("");
+    expect(countRoutes("-4", "static")).toBe(1); // never touched
+
+    // A restart of the speaker: the new process finds our routes and keeps
+    // them until its own first sync; only what it does not re-learn goes.
+    await fib.close();
+    const again = newFib();
+    await again.start();
+    expect(countRoutes("-4")).toBe(N / 2);
+    again.update(
+      Array.from({ length: 1000 }, (_, i) => ({ prefix: v4(N / 2 + i), nexthops: ["10.77.0.2"] })),
+    );
+    await again.idle();
+    expect(countRoutes("-4")).toBe(N / 2);
+    await again.markSynced();
+    expect(countRoutes("-4")).toBe(1000);
+    expect(countRoutes("-6")).toBe(0);
+    expect(fibErrors).toEqual([]);
+  });
+
+  it("reports a route the kernel refuses and keeps the rest of the batch", async () => {
+    const drv = new IpBatchDriver({ table: TABLE, proto: PROTO, netns: NS });
+    try {
+      const failures = await drv.apply([
+        { op: "replace", route: { prefix: "10.240.0.0/24", nexthops: [{ via: "10.77.0.2" }] } },
+        { op: "replace", route: { prefix: "10.241.0.0/24", nexthops: [{ via: "192.0.2.99" }] } }, // not on-link
+        { op: "delete", prefix: "10.242.0.0/24" }, // absent: fine
+        { op: "replace", route: { prefix: "10.243.0.0/24", nexthops: [{ via: "10.77.0.3" }] } },
+      ]);
+      expect(failures.map((f) => f.op.op === "replace" && f.op.route.prefix)).toEqual(["10.241.0.0/24"]);
+      expect(failures[0]!.error).toMatch(/gateway|unreachable/i);
+      const listed = (await drv.list()).map((r) => r.prefix);
+      expect(listed).toEqual(expect.arrayContaining(["10.240.0.0/24", "10.243.0.0/24"]));
+      expect(listed).not.toContain("10.241.0.0/24");
+    } finally {
+      await drv.close();
+    }
+  });
+});

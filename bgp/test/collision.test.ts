@@ -1,0 +1,147 @@
+// RFC 4271 §6.8 connection collision, end to end over loopback: trellis's own
+// connection and the peer's connection both reach OPEN; the one initiated by
+// the side with the higher BGP Identifier survives, the other gets Cease 6/7.
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { decodeMessage, encodeMessage, frame, type BgpMessage, type CodecOptions } from "../wire/index.js";
+import { Speaker } from "../speaker.js";
+
+const OPTS: CodecOptions = { fourOctetAs: true };
+
+class Wire {
+  private buf = Buffer.alloc(0);
+  readonly got: BgpMessage[] = [];
+  constructor(readonly sock: Socket) {
+    sock.on("data", (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      for (;;) {
+        const f = frame(this.buf, 0);
+        if (!f) break;
+        this.got.push(decodeMessage(this.buf.subarray(0, f.length), OPTS));
+        this.buf = this.buf.subarray(f.length);
+      }
+    });
+    sock.on("error", () => undefined);
+  }
+  async next(type: BgpMessage["type"]): Promise<BgpMessage> {
+    const end = Date.now() + 5000;
+    for (;;) {
+      const i = this.got.findIndex((m) => m.type === type);
+      if (i >= 0) return this.got.splice(i, 1)[0]!;
+      if (Date.now() > end) throw new Error(`no ${type}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  open(bgpId: string): void {
+    this.sock.write(
+      encodeMessage(
+        {
+          type: "OPEN",
+          version: 4,
+          myAs: 65002,
+          holdTime: 0,
+          bgpId,
+          capabilities: [{ kind: "four-octet-as", asn: 65002 }],
+        },
+        OPTS,
+      ),
+    );
+  }
+  keepalive(): void {
+    this.sock.write(encodeMessage({ type: "KEEPALIVE" }, OPTS));
+  }
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0)) await c();
+});
+
+/**
+ * Both connections up and both OPENs sent by trellis. `first`: which connection
+ * gets the peer's OPEN first. "outbound-confirmed": trellis's own connection
+ * reaches OpenConfirm before the peer's connection even exists (RFC 4271 §6.8
+ * proper); "early": the OPEN on trellis's connection arrives while the second
+ * connection waits in OpenSent (we know the peer's Identifier from it already).
+ */
+async function collide(
+  port: number,
+  remoteId: string,
+  order: "outbound-confirmed" | "early",
+): Promise<{ out: Wire; inb: Wire; sp: Speaker }> {
+  const accepted: Socket[] = [];
+  const server: Server = createServer((s) => accepted.push(s));
+  await new Promise<void>((r) => server.listen(port + 1, "127.0.0.2", r));
+  const sp = new Speaker({ asn: 65001, routerId: "10.0.0.5", listen: { address: "127.0.0.1", port } });
+  sp.addPeer({
+    address: "127.0.0.2",
+    asn: 65002,
+    port: port + 1,
+    localAddress: "127.0.0.1",
+    families: ["ipv4-unicast"],
+  });
+  cleanup.push(async () => {
+    await sp.stop();
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  await sp.start();
+  const t0 = Date.now();
+  while (accepted.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+  const out = new Wire(accepted[0]!);
+  await out.next("OPEN");
+  if (order === "outbound-confirmed") {
+    out.open(remoteId);
+    await out.next("KEEPALIVE"); // trellis's connection is in OpenConfirm
+  }
+  const s = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+  cleanup.push(async () => void s.destroy());
+  const inb = new Wire(s);
+  await inb.next("OPEN");
+  if (order === "early") out.open(remoteId);
+  else inb.open(remoteId);
+  return { out, inb, sp };
+}
+
+const established = async (sp: Speaker): Promise<void> => {
+  const end = Date.now() + 5000;
+  while (sp.peerState("127.0.0.2") !== "Established") {
+    if (Date.now() > end) throw new Error(`state ${sp.peerState("127.0.0.2")}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe("connection collision (RFC 4271 §6.8)", () => {
+  it("trellis's connection in OpenConfirm, the peer has the higher Identifier: trellis's connection gets Cease 6/7", async () => {
+    const { out, inb, sp } = await collide(21831, "10.0.0.9", "outbound-confirmed");
+    expect(await out.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
+    await inb.next("KEEPALIVE");
+    inb.keepalive();
+    await established(sp);
+  });
+
+  it("trellis's connection in OpenConfirm, trellis has the higher Identifier: the peer's connection gets Cease 6/7", async () => {
+    const { out, inb, sp } = await collide(21841, "10.0.0.1", "outbound-confirmed");
+    expect(await inb.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
+    out.keepalive();
+    await established(sp);
+    expect(out.got.some((m) => m.type === "NOTIFICATION")).toBe(false);
+  });
+
+  it("early resolution on the first OPEN, the peer has the higher Identifier: the peer's connection carries on", async () => {
+    const { out, inb, sp } = await collide(21851, "10.0.0.9", "early");
+    expect(await out.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
+    inb.open("10.0.0.9");
+    await inb.next("KEEPALIVE");
+    inb.keepalive();
+    await established(sp);
+  });
+
+  it("early resolution on the first OPEN, trellis has the higher Identifier: trellis's connection carries on", async () => {
+    const { out, inb, sp } = await collide(21861, "10.0.0.1", "early");
+    expect(await inb.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
+    await out.next("KEEPALIVE");
+    out.keepalive();
+    await established(sp);
+  });
+});

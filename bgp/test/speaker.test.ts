@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { Speaker } from "../speaker.js";
+
+/** Wait until `f()` is true, polling; fails the test after `ms`. */
+async function until(f: () => boolean, ms = 10000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const speakers: Speaker[] = [];
+afterEach(async () => {
+  await Promise.all(speakers.splice(0).map((s) => s.stop()));
+});
+
+/** Two speakers on loopback addresses 127.0.0.1 and 127.0.0.2, ephemeral-free fixed high ports. */
+async function pair(
+  asA: number,
+  asB: number,
+  portBase: number,
+  extraB: Partial<Parameters<Speaker["addPeer"]>[0]> = {},
+): Promise<[Speaker, Speaker]> {
+  const a = new Speaker({
+    asn: asA,
+    routerId: "10.0.0.1",
+    listen: { address: "127.0.0.1", port: portBase },
+    holdTime: 9,
+  });
+  const b = new Speaker({
+    asn: asB,
+    routerId: "10.0.0.2",
+    listen: { address: "127.0.0.2", port: portBase + 1 },
+    holdTime: 9,
+  });
+  speakers.push(a, b);
+  a.addPeer({
+    address: "127.0.0.2",
+    asn: asB,
+    port: portBase + 1,
+    localAddress: "127.0.0.1",
+    families: ["ipv4-unicast"],
+  });
+  b.addPeer({
+    address: "127.0.0.1",
+    asn: asA,
+    port: portBase,
+    localAddress: "127.0.0.2",
+    families: ["ipv4-unicast"],
+    ...extraB,
+  });
+  await a.start();
+  await b.start();
+  await until(
+    () => a.peerState("127.0.0.2") === "Established" && b.peerState("127.0.0.1") === "Established",
+    15000,
+    "Established",
+  );
+  return [a, b];
+}
+
+describe("Speaker over loopback", () => {
+  it("establishes eBGP, carries routes with communities both ways, and withdraws them", async () => {
+    const [a, b] = await pair(65001, 65002, 21790);
+    a.originate("10.1.0.0/24", { communities: ["65001:100"], largeCommunities: ["65001:1:2"] });
+    b.originate("10.2.0.0/24");
+    await until(
+      () => b.ribView.route("10.1.0.0/24") !== undefined && a.ribView.route("10.2.0.0/24") !== undefined,
+    );
+    const r = b.routeStatus().find((x) => x.prefix === "10.1.0.0/24")!;
+    expect(r.paths[0]).toMatchObject({
+      source: "127.0.0.1",
+      asPath: "65001",
+      nextHop: "127.0.0.1",
+      communities: ["65001:100"],
+      largeCommunities: ["65001:1:2"],
+    });
+    a.withdraw("10.1.0.0/24");
+    await until(() => b.ribView.route("10.1.0.0/24") === undefined, 5000, "withdrawal");
+    const peer = b.peerStatus()[0]!;
+    expect(peer.capabilities).toEqual(
+      expect.arrayContaining(["mp:ipv4-unicast", "four-octet-as", "route-refresh"]),
+    );
+    expect(peer.holdTime).toBe(9);
+  });
+
+  it("a stopped peer's routes go and the other side records Cease / Peer De-configured", async () => {
+    const [a, b] = await pair(65001, 65002, 21800);
+    a.originate("10.3.0.0/24");
+    await until(() => b.ribView.route("10.3.0.0/24") !== undefined);
+    a.removePeer("127.0.0.2");
+    await until(() => b.ribView.route("10.3.0.0/24") === undefined, 5000, "routes of the removed peer");
+    await until(() => (b.peerStatus()[0]?.lastError ?? "").includes("6/3"), 5000, "Cease 6/3");
+    expect(b.peerStatus()[0]!.lastError).toContain("Peer De-configured");
+  });
+
+  it("max-prefix exceeded sends Cease / Maximum Number of Prefixes Reached", async () => {
+    const [a, b] = await pair(65001, 65002, 21810, { maxPrefixes: 2 });
+    for (let i = 0; i < 3; i++) a.originate(`10.4.${i}.0/24`);
+    await until(() => (a.peerStatus()[0]?.lastError ?? "").includes("6/1"), 10000, "Cease 6/1 at the sender");
+    expect(b.peerStatus()[0]!.lastError).toContain("sent NOTIFICATION 6/1");
+  });
+
+  it("iBGP with a 4-octet AS", async () => {
+    const [a, b] = await pair(4200000001, 4200000001, 21820);
+    a.originate("10.5.0.0/24");
+    await until(() => b.ribView.route("10.5.0.0/24") !== undefined);
+    const r = b.routeStatus().find((x) => x.prefix === "10.5.0.0/24")!;
+    expect(r.paths[0]).toMatchObject({ asPath: "", localPref: 100 });
+    expect(b.peerStatus()[0]).toMatchObject({ type: "ibgp", asn: 4200000001 });
+  });
+
+  it("DelayOpen (RFC 4271 §8.1.1) on one side still establishes: the OPEN is answered", async () => {
+    const [a, b] = await pair(65001, 65002, 21830, { delayOpenTime: 2 });
+    a.originate("10.6.0.0/24");
+    await until(() => b.ribView.route("10.6.0.0/24") !== undefined);
+    expect(b.peerStatus()[0]!.state).toBe("Established");
+  });
+});

@@ -1,0 +1,149 @@
+// Prefix NLRI encoding (RFC 4271 §4.3, RFC 4760 §5): one length octet in bits,
+// then the minimum number of octets that hold that many bits. Decoding builds
+// the canonical prefix string straight from the wire octets, with no Buffer
+// allocated per prefix.
+//
+// Trailing bits: RFC 4271 §4.3 says "the value of trailing bits is irrelevant",
+// so a prefix like 10.0.0.1/24 is accepted and stored as 10.0.0.0/24 (BIRD and
+// GoBGP do the same). A length above 32 (IPv4) or 128 (IPv6), or a prefix that
+// runs past the end of its field, means the NLRI cannot be parsed: RFC 7606
+// §5.3 leaves session reset as the only option; the caller picks the subcode.
+
+import { AFI_IPV4, AFI_IPV6 } from "./types.js";
+import type { Prefix } from "./types.js";
+import { formatIpv6Groups, parseIpv4, parseIpv6Into } from "./address.js";
+
+export interface ParsedPrefix {
+  afi: number;
+  len: number;
+  /** 4 or 16 octets, host bits cleared. */
+  bytes: Buffer;
+}
+
+const v6 = Buffer.alloc(16);
+const groups = new Uint16Array(8);
+
+/** The AFI of a canonical prefix string. */
+export function prefixAfi(p: Prefix): number {
+  return p.includes(":") ? AFI_IPV6 : AFI_IPV4;
+}
+
+/**
+ * Decode the prefixes in buf[start, end) into `out`. Returns undefined on
+ * success or the reason the field cannot be parsed (out then holds the
+ * prefixes before the bad one, which the caller must not use).
+ */
+export function decodePrefixes(
+  buf: Buffer,
+  start: number,
+  end: number,
+  afi: number,
+  out: Prefix[],
+): string | undefined {
+  let o = start;
+  if (afi === AFI_IPV4) {
+    while (o < end) {
+      const len = buf.readUInt8(o++);
+      if (len > 32) return `prefix length ${len} > 32`;
+      const n = (len + 7) >> 3;
+      if (o + n > end) return `prefix /${len} runs past the end of its field`;
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let d = 0;
+      if (n > 0) a = buf.readUInt8(o);
+      if (n > 1) b = buf.readUInt8(o + 1);
+      if (n > 2) c = buf.readUInt8(o + 2);
+      if (n > 3) d = buf.readUInt8(o + 3);
+      o += n;
+      // Clear host bits (trailing bits are irrelevant, RFC 4271 §4.3).
+      if (len < 32) {
+        const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+        const v = (((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0;
+        a = v >>> 24;
+        b = (v >>> 16) & 0xff;
+        c = (v >>> 8) & 0xff;
+        d = v & 0xff;
+      }
+      out.push(`${a}.${b}.${c}.${d}/${len}`);
+    }
+    return undefined;
+  }
+  if (afi === AFI_IPV6) {
+    while (o < end) {
+      const len = buf.readUInt8(o++);
+      if (len > 128) return `prefix length ${len} > 128`;
+      const n = (len + 7) >> 3;
+      if (o + n > end) return `prefix /${len} runs past the end of its field`;
+      // Build the 16-bit groups straight from the wire octets, host bits cleared.
+      const lastMask = len & 7 ? (0xff << (8 - (len & 7))) & 0xff : 0xff;
+      for (let g = 0; g < 8; g++) {
+        const i = 2 * g;
+        let hi = i < n ? buf.readUInt8(o + i) : 0;
+        let lo = i + 1 < n ? buf.readUInt8(o + i + 1) : 0;
+        if (i === n - 1) hi &= lastMask;
+        else if (i + 1 === n - 1) lo &= lastMask;
+        groups[g] = (hi << 8) | lo;
+      }
+      o += n;
+      out.push(`${formatIpv6Groups(groups)}/${len}`);
+    }
+    return undefined;
+  }
+  return `AFI ${afi} is not supported`;
+}
+
+/** Octets a prefix takes on the wire (length octet included). */
+export function prefixEncodingLength(p: Prefix): number {
+  const slash = p.lastIndexOf("/");
+  const len = Number(p.slice(slash + 1));
+  return 1 + ((len + 7) >> 3);
+}
+
+/** Write one prefix at off; returns the offset after it. Throws TypeError on a malformed prefix string. */
+export function encodePrefix(p: Prefix, buf: Buffer, off: number): number {
+  const slash = p.lastIndexOf("/");
+  const len = slash > 0 ? Number(p.slice(slash + 1)) : NaN;
+  if (p.includes(":")) {
+    if (!(len >= 0 && len <= 128) || !Number.isInteger(len) || !parseIpv6Into(p, v6, 0, 0, slash)) {
+      throw new TypeError(`invalid IPv6 prefix: ${p}`);
+    }
+    const n = (len + 7) >> 3;
+    buf.writeUInt8(len, off++);
+    for (let i = 0; i < n; i++) buf.writeUInt8(v6.readUInt8(i), off + i);
+    if (len & 7) buf.writeUInt8(v6.readUInt8(n - 1) & (0xff << (8 - (len & 7))) & 0xff, off + n - 1);
+    return off + n;
+  }
+  const v = slash > 0 ? parseIpv4(p, 0, slash) : -1;
+  if (v < 0 || !(len >= 0 && len <= 32) || !Number.isInteger(len))
+    throw new TypeError(`invalid IPv4 prefix: ${p}`);
+  const n = (len + 7) >> 3;
+  const masked = len === 0 ? 0 : (v & ((0xffffffff << (32 - len)) >>> 0)) >>> 0;
+  buf.writeUInt8(len, off++);
+  for (let i = 0; i < n; i++) buf.writeUInt8((masked >>> (24 - 8 * i)) & 0xff, off + i);
+  return off + n;
+}
+
+/** Parse "10.0.0.0/24" or "2001:db8::/32"; throws TypeError if malformed. Host bits are cleared. */
+export function parsePrefix(p: string): ParsedPrefix {
+  const tmp = Buffer.alloc(17);
+  const end = encodePrefix(p, tmp, 0);
+  const afi = p.includes(":") ? AFI_IPV6 : AFI_IPV4;
+  const bytes = Buffer.alloc(afi === AFI_IPV6 ? 16 : 4);
+  tmp.copy(bytes, 0, 1, end);
+  return { afi, len: tmp.readUInt8(0), bytes };
+}
+
+/** The canonical form of a prefix string (host bits cleared, RFC 5952), or null if malformed. */
+export function canonicalPrefix(p: string): Prefix | null {
+  const tmp = Buffer.alloc(17);
+  let end: number;
+  try {
+    end = encodePrefix(p, tmp, 0);
+  } catch {
+    return null;
+  }
+  const out: Prefix[] = [];
+  decodePrefixes(tmp, 0, end, p.includes(":") ? AFI_IPV6 : AFI_IPV4, out);
+  return out[0] ?? null;
+}

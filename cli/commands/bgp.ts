@@ -1,0 +1,108 @@
+/**
+ * `trellisctl bgp peers|routes`: asks a running trellis-bgp (or trellis-node)
+ * over its control socket and prints the answer. No logic of its own.
+ */
+import type { Command } from "commander";
+import type { Io } from "../program.js";
+import { CliError, EXIT_FAILURE } from "../exit-codes.js";
+import { formatJson, formatTable, parseOutputFormat } from "../output.js";
+import {
+  ControlClientError,
+  DEFAULT_CONTROL_SOCKET,
+  fetchPeers,
+  fetchRoutes,
+} from "../../bgp/control/client.js";
+import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
+
+interface Opts {
+  socket: string;
+  output: string;
+}
+
+export function registerBgp(program: Command, io: Io): void {
+  const bgp = program.command("bgp").description("Show the BGP speaker's sessions and routes");
+  const common = (c: Command): Command =>
+    c
+      .option("--socket <path>", "control socket of trellis-bgp", DEFAULT_CONTROL_SOCKET)
+      .option("-o, --output <format>", "json|table", (v: string) => parseOutputFormat(v), "table");
+  common(bgp.command("peers").description("BGP sessions: state, uptime, capabilities, prefix counts")).action(
+    async (o: Opts) => {
+      const peers = await call(() => fetchPeers(o.socket));
+      io.out(o.output === "json" ? formatJson(peers) : peersTable(peers));
+    },
+  );
+  common(bgp.command("routes").description("The Loc-RIB: best paths and why they won")).action(
+    async (o: Opts) => {
+      const routes = await call(() => fetchRoutes(o.socket));
+      io.out(o.output === "json" ? formatJson(routes) : routesTable(routes));
+    },
+  );
+}
+
+async function call<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof ControlClientError) throw new CliError(e.message, EXIT_FAILURE);
+    throw e;
+  }
+}
+
+function uptime(s: number | undefined): string {
+  if (s === undefined) return "-";
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${h}h${String(m).padStart(2, "0")}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+function peersTable(peers: PeerStatus[]): string {
+  return formatTable(
+    [
+      "peer",
+      "asn",
+      "type",
+      "state",
+      "uptime",
+      "rcvd",
+      "accepted",
+      "advertised",
+      "capabilities",
+      "last error",
+    ],
+    peers.map((p) => [
+      p.address,
+      p.asn,
+      p.type,
+      p.state,
+      uptime(p.uptimeSeconds),
+      p.prefixes.received,
+      p.prefixes.accepted,
+      p.prefixes.advertised,
+      p.capabilities.length ? p.capabilities : "-",
+      p.lastError ?? "-",
+    ]),
+  );
+}
+
+function routesTable(routes: RouteStatus[]): string {
+  const rows: unknown[][] = [];
+  for (const r of routes) {
+    for (const p of r.paths) {
+      rows.push([
+        p.best ? r.prefix : "",
+        p.best ? "*" : p.multipath ? "=" : "",
+        p.nextHop ?? "-",
+        p.source,
+        p.asPath || "-",
+        p.localPref ?? "-",
+        p.med ?? "-",
+        [...p.communities, ...p.largeCommunities].join(" ") || "-",
+        p.best ? r.reason : p.stale ? "stale" : "",
+      ]);
+    }
+  }
+  return formatTable(
+    ["prefix", "best", "next hop", "from", "as path", "lpref", "med", "communities", "reason"],
+    rows,
+  );
+}

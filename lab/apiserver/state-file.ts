@@ -1,0 +1,41 @@
+/**
+ * Persistence for `lab down` / `lab up --keep`: the whole store as one JSON
+ * file, written atomically (temp file + rename) on graceful close and read
+ * at start. The resourceVersion carries over so clients' resourceVersions
+ * stay meaningful (older ones get 410, as after an etcd compaction).
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+
+export const STATE_FILE = "apiserver-state.json";
+
+const StateSchema = z.object({
+  version: z.literal(1),
+  resourceVersion: z.number().int().nonnegative(),
+  objects: z.record(z.string(), z.array(z.looseObject({ metadata: z.looseObject({}) }))),
+});
+
+export type State = z.infer<typeof StateSchema>;
+
+export async function readState(dir: string): Promise<State | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, STATE_FILE), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  const parsed = StateSchema.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new Error(`${join(dir, STATE_FILE)}: not a valid API server state: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export async function writeState(dir: string, state: State): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, STATE_FILE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(state));
+  await rename(tmp, file);
+}

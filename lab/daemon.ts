@@ -1,0 +1,116 @@
+/**
+ * Detached lab processes: started in their own session so they outlive
+ * `trellisctl`, with a pid file and a log file each; found again and stopped
+ * from what is on disk.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface DaemonSpec {
+  argv: readonly string[];
+  pidFile: string;
+  logFile: string;
+  /** stdout goes here when set (the API server prints its address on stdout), else to logFile */
+  stdoutFile?: string;
+  env?: Record<string, string>;
+}
+
+export function startDaemon(spec: DaemonSpec): number {
+  const [cmd, ...args] = spec.argv;
+  if (cmd === undefined) throw new Error("empty argv");
+  const log = openSync(spec.logFile, "a");
+  const out = spec.stdoutFile !== undefined ? openSync(spec.stdoutFile, "a") : log;
+  try {
+    const child = spawn(cmd, args, {
+      detached: true,
+      stdio: ["ignore", out, log],
+      env: { ...process.env, ...(spec.env ?? {}) },
+    });
+    if (child.pid === undefined) throw new Error(`cannot start ${cmd}`);
+    child.unref();
+    writeFileSync(spec.pidFile, `${child.pid}\n`);
+    return child.pid;
+  } finally {
+    closeSync(log);
+    if (out !== log) closeSync(out);
+  }
+}
+
+export function readPidFile(file: string): number | undefined {
+  try {
+    const n = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A zombie (exited, not reaped by its parent) is not alive.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL for whatever is still there after `graceMs`. */
+export async function stopProcesses(pids: Iterable<number>, graceMs = 3000): Promise<void> {
+  const live = [...new Set(pids)].filter((p) => p !== process.pid && isAlive(p));
+  for (const p of live) signal(p, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && live.some((p) => isAlive(p))) await sleep(50);
+  for (const p of live) if (isAlive(p)) signal(p, "SIGKILL");
+  const killDeadline = Date.now() + 2000;
+  while (Date.now() < killDeadline && live.some((p) => isAlive(p))) await sleep(50);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Processes whose command line mentions a path inside `dir` (every lab
+ * process has one: a socket, a config, a node dir), limited to the programs
+ * the lab starts, so that an editor open on a lab file is left alone.
+ */
+export function processesMentioning(dir: string, programs: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const ent of readdirSync("/proc")) {
+    if (!/^\d+$/.test(ent)) continue;
+    const argv = commandLine(Number(ent));
+    const prog = (argv[0] ?? "").split("/").pop() ?? "";
+    if (programs.includes(prog) && argvMentions(argv, dir)) out.push(Number(ent));
+  }
+  return out;
+}
+
+export function commandLineMentions(pid: number, dir: string): boolean {
+  return argvMentions(commandLine(pid), dir);
+}
+
+/** `dir/` with the slash, so that /tmp/lab never matches /tmp/lab2. */
+function argvMentions(argv: readonly string[], dir: string): boolean {
+  const needle = dir.endsWith("/") ? dir : `${dir}/`;
+  return argv.some((a) => a.includes(needle));
+}
+
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `trellisctl lab down`: removes every process, namespace and file of a lab,
+ * working only from the dir (state file and pid files when present, and the
+ * namespace prefix derived from the dir), so a half-finished up goes too.
+ */
+import { existsSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
+import { commandLineMentions, processesMentioning, readPidFile, stopProcesses } from "./daemon.js";
+import { LAB_ENTRIES, labLayout, nodeLayout } from "./lab-layout.js";
+import { labPrefix } from "./lab-names.js";
+import { readLabState } from "./lab-state.js";
+import { delNetns, listNetns, netnsPids } from "./netns.js";
+import { resolveLabDir } from "./lab-dir.js";
+
+export interface DownResult {
+  dir: string;
+  prefix: string;
+  stoppedProcesses: number;
+  deletedNamespaces: string[];
+  removedFiles: string[];
+}
+
+/** The programs the lab starts (argv[0] basenames), for the command-line sweep. */
+const LAB_PROGRAMS = ["node", "socat", "bird", "nsenter", "ip", "trellis-node"];
+
+export async function labDown(dirArg: string): Promise<DownResult> {
+  const dir = resolveLabDir(dirArg);
+  const L = labLayout(dir);
+  let prefix = labPrefix(dir);
+  try {
+    prefix = readLabState(L.stateFile)?.prefix ?? prefix;
+  } catch {
+    // unreadable state: the derived prefix is the same one up used
+  }
+  const ours = (n: string): boolean => n.startsWith(prefix);
+
+  const pids = new Set<number>();
+  // A pid file may be stale and its pid reused: trust it only when that
+  // process's command line still points into the lab dir.
+  for (const f of pidFiles(L)) {
+    const p = readPidFile(f);
+    if (p !== undefined && commandLineMentions(p, dir)) pids.add(p);
+  }
+  for (const p of processesMentioning(dir, LAB_PROGRAMS)) pids.add(p);
+  const namespaces = (await listNetns()).filter(ours);
+  for (const ns of namespaces) for (const p of await netnsPids(ns)) pids.add(p);
+  pids.delete(process.pid);
+  pids.delete(process.ppid);
+  await stopProcesses(pids);
+  // A kubelet killed mid-setup may have left a listener starting: sweep the namespaces again.
+  const late = new Set<number>();
+  for (const ns of namespaces) for (const p of await netnsPids(ns)) late.add(p);
+  await stopProcesses(late, 1000);
+
+  // Pods first, then nodes, then the ToR: deleting a namespace deletes its veth ends.
+  const order = (n: string): number => (n.startsWith(`${prefix}p-`) ? 0 : n.endsWith("tor") ? 2 : 1);
+  const deleted: string[] = [];
+  for (const ns of [...(await listNetns()).filter(ours)].sort((a, b) => order(a) - order(b))) {
+    await delNetns(ns);
+    deleted.push(ns);
+  }
+
+  const removed: string[] = [];
+  if (existsSync(dir)) {
+    for (const e of LAB_ENTRIES) {
+      const f = join(dir, e);
+      if (existsSync(f)) {
+        rmSync(f, { recursive: true, force: true });
+        removed.push(f);
+      }
+    }
+    try {
+      rmdirSync(dir);
+      removed.push(dir);
+    } catch {
+      // not empty: it holds files that are not the lab's, left alone
+    }
+  }
+  return {
+    dir,
+    prefix,
+    stoppedProcesses: pids.size + late.size,
+    deletedNamespaces: deleted,
+    removedFiles: removed,
+  };
+}
+
+function pidFiles(L: ReturnType<typeof labLayout>): string[] {
+  const files = [L.apiserverPid, L.birdPid];
+  if (existsSync(L.nodesDir)) {
+    for (const name of readdirSync(L.nodesDir)) {
+      const N = nodeLayout(join(L.nodesDir, name));
+      files.push(N.kubeletPid, N.relayPid, N.agentPid);
+    }
+  }
+  return files;
+}

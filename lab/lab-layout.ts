@@ -1,0 +1,102 @@
+/**
+ * Where everything of a lab lives under its dir. Pure: `lab up` writes these,
+ * `status`/`down` read them back, the kubelet stand-in gets its node dir.
+ */
+import { join } from "node:path";
+
+export interface NodeLayout {
+  dir: string;
+  kubeconfig: string;
+  cniConfDir: string;
+  conflist: string;
+  cniBinDir: string;
+  cniCacheDir: string;
+  ipamDataDir: string;
+  podsDir: string;
+  agentSocket: string;
+  agentLog: string;
+  agentPid: string;
+  kubeletLog: string;
+  kubeletPid: string;
+  relayLog: string;
+  relayPid: string;
+}
+
+export interface LabLayout {
+  dir: string;
+  stateFile: string;
+  kubeconfig: string;
+  apiserverSocket: string;
+  apiserverStateDir: string;
+  apiserverOut: string;
+  apiserverLog: string;
+  apiserverPid: string;
+  torDir: string;
+  birdConfig: string;
+  birdSocket: string;
+  birdPid: string;
+  birdLog: string;
+  birdStderr: string;
+  nodesDir: string;
+  node(name: string): NodeLayout;
+}
+
+/** The top-level entries `lab down` removes (and nothing else in the dir). */
+export const LAB_ENTRIES = [
+  "lab.json",
+  "kubeconfig",
+  "apiserver.sock",
+  "apiserver-state",
+  "apiserver.out",
+  "apiserver.log",
+  "apiserver.pid",
+  "tor",
+  "nodes",
+] as const;
+
+export function labLayout(dir: string): LabLayout {
+  const torDir = join(dir, "tor");
+  const nodesDir = join(dir, "nodes");
+  return {
+    dir,
+    stateFile: join(dir, "lab.json"),
+    kubeconfig: join(dir, "kubeconfig"),
+    apiserverSocket: join(dir, "apiserver.sock"),
+    apiserverStateDir: join(dir, "apiserver-state"),
+    apiserverOut: join(dir, "apiserver.out"),
+    apiserverLog: join(dir, "apiserver.log"),
+    apiserverPid: join(dir, "apiserver.pid"),
+    torDir,
+    birdConfig: join(torDir, "bird.conf"),
+    birdSocket: join(torDir, "bird.ctl"),
+    birdPid: join(torDir, "bird.pid"),
+    birdLog: join(torDir, "bird.log"),
+    birdStderr: join(torDir, "bird.stderr.log"),
+    nodesDir,
+    node: (name) => nodeLayout(join(nodesDir, name)),
+  };
+}
+
+export function nodeLayout(dir: string): NodeLayout {
+  const cni = join(dir, "cni");
+  return {
+    dir,
+    kubeconfig: join(dir, "kubeconfig"),
+    cniConfDir: join(cni, "net.d"),
+    conflist: join(cni, "net.d", "10-trellis.conflist"),
+    cniBinDir: join(cni, "bin"),
+    cniCacheDir: join(cni, "cache"),
+    ipamDataDir: join(cni, "ipam"),
+    podsDir: join(dir, "pods"),
+    agentSocket: join(dir, "cni.sock"),
+    agentLog: join(dir, "trellis-node.log"),
+    agentPid: join(dir, "trellis-node.pid"),
+    kubeletLog: join(dir, "kubelet.log"),
+    kubeletPid: join(dir, "kubelet.pid"),
+    relayLog: join(dir, "relay.log"),
+    relayPid: join(dir, "relay.pid"),
+  };
+}
+
+/** sockaddr_un.sun_path holds 108 bytes including the NUL (unix(7)). */
+export const UNIX_PATH_MAX = 107;

@@ -1,0 +1,55 @@
+/**
+ * `DIR/lab.json`: what `lab up` decided (written before it creates anything,
+ * so a half-finished up can be torn down) and how far it got.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+
+const nodePlanSchema = z.object({
+  index: z.number().int(),
+  name: z.string(),
+  netns: z.string(),
+  ifname: z.string(),
+  torIfname: z.string(),
+  address4: z.string(),
+  torAddress4: z.string(),
+  address6: z.string(),
+  torAddress6: z.string(),
+  podCidr4: z.string(),
+  podCidr6: z.string(),
+  asn: z.number().int(),
+});
+
+export const labStateSchema = z.object({
+  version: z.literal(1),
+  dir: z.string(),
+  prefix: z.string(),
+  cni: z.enum(["ptp", "trellis"]),
+  phase: z.enum(["starting", "running", "failed"]),
+  apiserverUrl: z.string().optional(),
+  error: z.string().optional(),
+  plan: z.object({
+    prefix: z.string(),
+    tor: z.object({ netns: z.string(), routerId: z.string(), asn: z.number().int() }),
+    nodes: z.array(nodePlanSchema),
+  }),
+});
+
+export type LabState = z.infer<typeof labStateSchema>;
+
+export function readLabState(file: string): LabState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const parsed = labStateSchema.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new Error(`${file} is not a lab state file: ${parsed.error.issues[0]?.message ?? ""}`);
+  return parsed.data;
+}
+
+export function writeLabState(file: string, s: LabState): void {
+  writeFileSync(file, JSON.stringify(s, null, 2) + "\n");
+}

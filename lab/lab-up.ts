@@ -1,0 +1,381 @@
+/**
+ * `trellisctl lab up`: builds the lab in order (state file, API server, ToR,
+ * nodes, BIRD, per-node relay + kubelet [+ agent]) and waits until every Node
+ * is Ready. Everything it starts is detached and recorded under the lab dir;
+ * a failure leaves what was built for `lab down` (and the logs for you).
+ */
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  planLab,
+  type LabPlan,
+  type NodePlan,
+  LINK4_PREFIX_LEN,
+  LINK6_PREFIX_LEN,
+  MAX_NODES,
+} from "./address-plan.js";
+import { ApiError, LabApi, nodeReady } from "./api-client.js";
+import { renderBirdConfig } from "./bird-config.js";
+import { ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
+import { isAlive, readPidFile, startDaemon } from "./daemon.js";
+import { LabError } from "./lab-errors.js";
+import { labLayout, UNIX_PATH_MAX, type LabLayout } from "./lab-layout.js";
+import { labPrefix } from "./lab-names.js";
+import { readLabState, writeLabState, type LabState } from "./lab-state.js";
+import { NODE_API_URL, renderKubeconfig } from "./kubeconfig.js";
+import { addNetns, inNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
+import { repoPaths } from "./repo-paths.js";
+import { resolveLabDir } from "./lab-dir.js";
+import { runCommand } from "./run-command.js";
+
+export interface UpOptions {
+  dir: string;
+  nodes: number;
+  cni: CniMode;
+  torAsn?: number;
+  nodeAsn?: number;
+  asnPerNode?: boolean;
+  /** progress lines (to stderr in the CLI) */
+  progress?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface UpResult {
+  dir: string;
+  prefix: string;
+  apiserverUrl: string;
+  kubeconfig: string;
+  nodes: string[];
+  warnings: string[];
+}
+
+export async function labUp(o: UpOptions): Promise<UpResult> {
+  const say = o.progress ?? (() => undefined);
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) {
+    throw new LabError(`--nodes must be an integer from 1 to ${MAX_NODES}`, "usage");
+  }
+  mkdirSync(o.dir, { recursive: true });
+  const dir = resolveLabDir(o.dir);
+  const L = labLayout(dir);
+  checkSocketPaths(L, o.nodes);
+  const prefix = labPrefix(dir);
+  await refuseIfPresent(L, prefix);
+  if (!existsSync(repoPaths.apiserverMain)) {
+    throw new LabError(
+      `the lab API server is not built (${repoPaths.apiserverMain} is missing): run npm run build`,
+    );
+  }
+
+  let plan: LabPlan;
+  try {
+    plan = planLab({ prefix, nodes: o.nodes, ...asns(o), asnPerNode: o.asnPerNode === true });
+  } catch (e) {
+    throw new LabError((e as Error).message, "usage");
+  }
+  const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
+  writeLabState(L.stateFile, state);
+  const warnings: string[] = [];
+  try {
+    say(`lab ${dir} (prefix ${prefix}): starting the API server`);
+    const url = await startApiserver(L);
+    state.apiserverUrl = url;
+    writeLabState(L.stateFile, state);
+    writeFileSync(L.kubeconfig, renderKubeconfig(url));
+
+    say(`building the ToR ${plan.tor.netns} and ${plan.nodes.length} node namespaces`);
+    await buildTor(plan);
+    for (const n of plan.nodes) await buildNode(plan, n, o.cni);
+    await startBird(L, plan);
+
+    const api = new LabApi(url);
+    for (const n of plan.nodes) {
+      say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
+      warnings.push(...(await startNode(L, plan, n, o.cni, api)));
+    }
+    await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
+    state.phase = "running";
+    writeLabState(L.stateFile, state);
+    for (const w of warnings) say(`warning: ${w}`);
+    return {
+      dir,
+      prefix,
+      apiserverUrl: url,
+      kubeconfig: L.kubeconfig,
+      nodes: plan.nodes.map((n) => n.name),
+      warnings,
+    };
+  } catch (e) {
+    state.phase = "failed";
+    state.error = (e as Error).message;
+    writeLabState(L.stateFile, state);
+    throw new LabError(
+      `lab up failed: ${(e as Error).message}\n(logs are under ${dir}; remove the rest with: trellisctl lab down --dir ${dir})`,
+    );
+  }
+}
+
+function asns(o: UpOptions): { torAsn?: number; nodeAsn?: number } {
+  return {
+    ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
+    ...(o.nodeAsn !== undefined ? { nodeAsn: o.nodeAsn } : {}),
+  };
+}
+
+function checkSocketPaths(L: LabLayout, nodes: number): void {
+  const longest = [L.apiserverSocket, L.birdSocket, L.node(`node-${nodes}`).agentSocket].reduce((a, b) =>
+    Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a,
+  );
+  if (Buffer.byteLength(longest) > UNIX_PATH_MAX) {
+    throw new LabError(
+      `lab dir ${L.dir} is too long: the socket ${longest} exceeds the ${UNIX_PATH_MAX}-byte unix socket path limit`,
+      "usage",
+    );
+  }
+}
+
+/** `up` on a running (or half-torn) lab refuses instead of corrupting it. */
+async function refuseIfPresent(L: LabLayout, prefix: string): Promise<void> {
+  let state: LabState | undefined;
+  try {
+    state = readLabState(L.stateFile);
+  } catch {
+    throw new LabError(
+      `${L.stateFile} exists but is unreadable; run: trellisctl lab down --dir ${L.dir}`,
+      "already-running",
+    );
+  }
+  const namespaces = (await listNetns()).filter((n) => n.startsWith(prefix));
+  const apiAlive = isAlive(readPidFile(L.apiserverPid));
+  if (state !== undefined && state.phase === "running" && apiAlive) {
+    throw new LabError(
+      `a lab is already running in ${L.dir} (${state.plan.nodes.length} nodes, API server ${state.apiserverUrl ?? "?"}); ` +
+        `use it, or remove it first with: trellisctl lab down --dir ${L.dir}`,
+      "already-running",
+    );
+  }
+  if (state !== undefined || namespaces.length > 0 || apiAlive) {
+    const what =
+      state !== undefined
+        ? `a lab in phase "${state.phase}"`
+        : `${namespaces.length} namespaces named ${prefix}*`;
+    throw new LabError(
+      `${L.dir} holds ${what} that is not a healthy running lab; remove it first with: trellisctl lab down --dir ${L.dir}`,
+      "already-running",
+    );
+  }
+}
+
+async function startApiserver(L: LabLayout): Promise<string> {
+  writeFileSync(L.apiserverOut, "");
+  const argv = [
+    process.execPath,
+    repoPaths.apiserverMain,
+    "--address",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--unix-socket",
+    L.apiserverSocket,
+    "--state-dir",
+    L.apiserverStateDir,
+  ];
+  for (const d of repoPaths.crdDirs) if (existsSync(d)) argv.push("--crd-dir", d);
+  const pid = startDaemon({
+    argv,
+    pidFile: L.apiserverPid,
+    logFile: L.apiserverLog,
+    stdoutFile: L.apiserverOut,
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const line = readFileSync(L.apiserverOut, "utf8").split("\n")[0] ?? "";
+    if (line.trim() !== "") {
+      const url = (JSON.parse(line) as { url?: unknown }).url;
+      if (typeof url !== "string") throw new Error(`API server printed ${line}, expected {"url":…}`);
+      return url;
+    }
+    if (!isAlive(pid)) throw new Error(`the API server exited: ${tail(L.apiserverLog)}`);
+    await sleep(100);
+  }
+  throw new Error(`the API server did not report its address within 30 s: ${tail(L.apiserverLog)}`);
+}
+
+async function buildTor(plan: LabPlan): Promise<void> {
+  const ns = plan.tor.netns;
+  await addNetns(ns);
+  await ipIn(ns, "addr", "add", `${plan.tor.routerId}/32`, "dev", "lo");
+  await sysctlIn(ns, "net.ipv4.ip_forward", "1");
+  await sysctlIn(ns, "net.ipv6.conf.all.forwarding", "1");
+}
+
+/**
+ * The node namespace and its routed link to the ToR. The veth is created
+ * directly in the two lab namespaces: nothing appears in the root namespace.
+ */
+async function buildNode(plan: LabPlan, n: NodePlan, cni: CniMode): Promise<void> {
+  const tor = plan.tor.netns;
+  await addNetns(n.netns);
+  await ipIn(tor, "link", "add", n.torIfname, "type", "veth", "peer", "name", n.ifname, "netns", n.netns);
+  await ipIn(tor, "addr", "add", `${n.torAddress4}/${LINK4_PREFIX_LEN}`, "dev", n.torIfname);
+  await ipIn(tor, "-6", "addr", "add", `${n.torAddress6}/${LINK6_PREFIX_LEN}`, "dev", n.torIfname, "nodad");
+  await ipIn(tor, "link", "set", n.torIfname, "up");
+  await ipIn(n.netns, "addr", "add", `${n.address4}/${LINK4_PREFIX_LEN}`, "dev", n.ifname);
+  await ipIn(n.netns, "-6", "addr", "add", `${n.address6}/${LINK6_PREFIX_LEN}`, "dev", n.ifname, "nodad");
+  await ipIn(n.netns, "link", "set", n.ifname, "up");
+  // MACHINE.md: proxy ARP for 169.254.1.1 needs a route to it; a default route toward the ToR gives one.
+  await ipIn(n.netns, "route", "add", "default", "via", n.torAddress4, "dev", n.ifname);
+  await ipIn(n.netns, "-6", "route", "add", "default", "via", n.torAddress6, "dev", n.ifname);
+  await sysctlIn(n.netns, "net.ipv4.ip_forward", "1");
+  await sysctlIn(n.netns, "net.ipv6.conf.all.forwarding", "1");
+  if (cni === "ptp") {
+    // With the reference plugins nobody speaks BGP: static routes on the ToR
+    // carry each node's pod CIDRs. Under Trellis the agents advertise them.
+    await ipIn(tor, "route", "add", n.podCidr4, "via", n.address4, "dev", n.torIfname);
+    await ipIn(tor, "-6", "route", "add", n.podCidr6, "via", n.address6, "dev", n.torIfname);
+  }
+}
+
+async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
+  mkdirSync(L.torDir, { recursive: true });
+  writeFileSync(L.birdConfig, renderBirdConfig({ plan, logFile: L.birdLog }));
+  const pid = startDaemon({
+    argv: [...inNetns(plan.tor.netns), "bird", "-f", "-c", L.birdConfig, "-s", L.birdSocket, "-P", L.birdPid],
+    pidFile: L.birdPid,
+    logFile: L.birdStderr,
+  });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const r = await runCommand("birdc", ["-s", L.birdSocket, "show", "status"], { timeoutMs: 3000 });
+    if (r.code === 0 && /Daemon is up and running/.test(r.stdout)) return;
+    if (!isAlive(pid)) throw new Error(`BIRD exited: ${tail(L.birdStderr)}`);
+    await sleep(100);
+  }
+  throw new Error(`BIRD did not answer on ${L.birdSocket} within 15 s`);
+}
+
+async function startNode(
+  L: LabLayout,
+  plan: LabPlan,
+  n: NodePlan,
+  cni: CniMode,
+  api: LabApi,
+): Promise<string[]> {
+  const warnings: string[] = [];
+  const N = L.node(n.name);
+  for (const d of [N.dir, N.cniConfDir, N.cniBinDir, N.cniCacheDir, N.podsDir])
+    mkdirSync(d, { recursive: true });
+  writeFileSync(N.kubeconfig, renderKubeconfig(NODE_API_URL, `trellis-lab-${n.name}`));
+  const conf =
+    cni === "ptp"
+      ? ptpConflist({ podCidr4: n.podCidr4, podCidr6: n.podCidr6, ipamDataDir: N.ipamDataDir })
+      : trellisConflist(N.agentSocket);
+  writeFileSync(N.conflist, JSON.stringify(conf, null, 2) + "\n");
+  if (cni === "trellis") {
+    if (existsSync(repoPaths.shim)) symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
+    else
+      warnings.push(`${n.name}: no CNI shim at ${repoPaths.shim} yet; pod ADDs will fail until it is built`);
+  }
+
+  startDaemon({
+    argv: [
+      ...inNetns(n.netns),
+      "socat",
+      "TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr",
+      `UNIX-CONNECT:${L.apiserverSocket}`,
+    ],
+    pidFile: N.relayPid,
+    logFile: N.relayLog,
+  });
+
+  try {
+    await api.createNode({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: {
+        name: n.name,
+        labels: {
+          "kubernetes.io/hostname": n.name,
+          "kubernetes.io/os": "linux",
+          "kubernetes.io/arch": process.arch === "x64" ? "amd64" : process.arch,
+          "trellis.dev/lab": plan.prefix.replace(/-$/, ""),
+        },
+      },
+      spec: { podCIDR: n.podCidr4, podCIDRs: [n.podCidr4, n.podCidr6] },
+    });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+  }
+
+  startDaemon({
+    argv: [
+      ...inNetns(n.netns),
+      process.execPath,
+      repoPaths.kubeletMain,
+      "--node-name",
+      n.name,
+      "--node-ip",
+      n.address4,
+      "--node-ip",
+      n.address6,
+      "--kubeconfig",
+      N.kubeconfig,
+      "--node-dir",
+      N.dir,
+      "--netns-prefix",
+      plan.prefix,
+    ],
+    pidFile: N.kubeletPid,
+    logFile: N.kubeletLog,
+  });
+
+  if (cni === "trellis") {
+    if (existsSync(repoPaths.agentMain)) {
+      startDaemon({
+        argv: [
+          ...inNetns(n.netns),
+          process.execPath,
+          repoPaths.agentMain,
+          "--node-name",
+          n.name,
+          "--kubeconfig",
+          N.kubeconfig,
+          "--cni-socket",
+          N.agentSocket,
+        ],
+        pidFile: N.agentPid,
+        logFile: N.agentLog,
+      });
+    } else {
+      warnings.push(`${n.name}: trellis-node is not built (${repoPaths.agentMain}); no agent started`);
+    }
+  }
+  return warnings;
+}
+
+async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let notReady: string[] = plan.nodes.map((n) => n.name);
+  while (Date.now() < deadline) {
+    try {
+      const nodes = (await api.listNodes()).items;
+      notReady = plan.nodes
+        .map((n) => n.name)
+        .filter((name) => !nodeReady(nodes.find((x) => x.metadata?.name === name)));
+      if (notReady.length === 0) return;
+    } catch {
+      // the API server may be busy; try again
+    }
+    await sleep(200);
+  }
+  throw new Error(
+    `nodes not Ready after ${Math.round(timeoutMs / 1000)} s: ${notReady.join(", ")} (see their kubelet.log)`,
+  );
+}
+
+function tail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
+  } catch {
+    return "(no log)";
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `trellisctl lab matrix`: probes every ordered pod pair (self included, as
+ * upstream does) on every port and protocol, with bounded parallelism, and
+ * returns one truth table per port/protocol plus every probe result.
+ */
+import { LabApi, type PodObject } from "./api-client.js";
+import { LabError } from "./lab-errors.js";
+import { loadLab } from "./lab-status.js";
+import { podNetnsName } from "./lab-names.js";
+import { runProbe, type ProbeResult } from "./probe.js";
+import type { Protocol } from "./probe-result.js";
+import { buildTruthTable, prettyPrint, type TruthTable } from "./truth-table.js";
+
+export interface MatrixOptions {
+  dir: string;
+  ports?: number[];
+  protocols: Protocol[];
+  timeoutMs: number;
+  parallel: number;
+  family?: 4 | 6;
+}
+
+export interface MatrixPod {
+  pod: string;
+  node: string;
+  ip: string;
+  ports: number[];
+}
+
+export interface MatrixTable extends TruthTable {
+  port: number;
+  protocol: Protocol;
+}
+
+export interface MatrixReport {
+  pods: MatrixPod[];
+  tables: MatrixTable[];
+  results: ProbeResult[];
+}
+
+export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
+  const { state } = loadLab(o.dir);
+  const api = new LabApi(state.apiserverUrl ?? "");
+  let items: PodObject[];
+  try {
+    items = (await api.listPods()).items;
+  } catch (e) {
+    throw new LabError((e as Error).message);
+  }
+  const family = o.family ?? 4;
+  const pods: (MatrixPod & { netns: string })[] = items
+    // host-network pods have no pod namespace to probe from (and no listeners)
+    .filter((p) => p.status?.phase === "Running" && p.spec?.hostNetwork !== true)
+    .map((p) => ({
+      pod: `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`,
+      node: p.spec?.nodeName ?? "",
+      ip: (p.status?.podIPs ?? []).map((x) => x.ip).find((ip) => (family === 6) === ip.includes(":")) ?? "",
+      ports: [
+        ...new Set((p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => x.containerPort))),
+      ].sort((a, b) => a - b),
+      netns: podNetnsName(state.prefix, p.metadata?.uid ?? ""),
+    }))
+    .filter((p) => p.ip !== "")
+    .sort((a, b) => a.pod.localeCompare(b.pod));
+  const ports = o.ports ?? [...new Set(pods.flatMap((p) => p.ports))].sort((a, b) => a - b);
+  const jobs: (() => Promise<ProbeResult>)[] = [];
+  for (const port of ports)
+    for (const protocol of o.protocols)
+      for (const from of pods)
+        for (const to of pods)
+          jobs.push(() => runProbe(from.netns, from.pod, to.pod, to.ip, port, protocol, o.timeoutMs));
+  const results = await boundedAll(jobs, o.parallel);
+  const names = pods.map((p) => p.pod);
+  const tables: MatrixTable[] = [];
+  for (const port of ports) {
+    for (const protocol of o.protocols) {
+      const cells = results
+        .filter((r) => r.port === port && r.protocol === protocol)
+        .map((r) => ({ from: r.from, to: r.to, ok: r.outcome === "connected" }));
+      tables.push({ port, protocol, ...buildTruthTable(names, names, cells) });
+    }
+  }
+  return { pods: pods.map(({ netns: _n, ...p }) => p), tables, results };
+}
+
+/** Runs the jobs with at most `limit` in flight; results in job order. */
+export async function boundedAll<T>(jobs: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const out = new Array<T>(jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      const job = jobs[i];
+      if (job === undefined) return;
+      out[i] = await job();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, worker));
+  return out;
+}
+
+/** The table text: one upstream-style truth table per port/protocol. */
+export function formatMatrix(r: MatrixReport): string {
+  if (r.pods.length === 0) return "no Running pods with an IP\n";
+  if (r.tables.length === 0) return "no ports to probe (no pod declares a containerPort; pass --port)\n";
+  return r.tables.map((t) => `${t.protocol}/${t.port}:\n${prettyPrint(t)}\n`).join("\n");
+}

@@ -1,0 +1,60 @@
+/** Network namespaces through iproute2 (`ip netns`, `ip -n`). */
+import { mustRun, runCommand } from "./run-command.js";
+
+export const NETNS_DIR = "/var/run/netns";
+
+export function netnsPath(name: string): string {
+  return `${NETNS_DIR}/${name}`;
+}
+
+export async function listNetns(): Promise<string[]> {
+  const out = await mustRun("ip", ["netns", "list"]);
+  // "name (id: 3)" or just "name"
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((n) => n !== "");
+}
+
+export async function addNetns(name: string): Promise<void> {
+  await mustRun("ip", ["netns", "add", name]);
+  await mustRun("ip", ["-n", name, "link", "set", "lo", "up"]);
+}
+
+/** Deletes a namespace; absent is fine (idempotent teardown). */
+export async function delNetns(name: string): Promise<void> {
+  const r = await runCommand("ip", ["netns", "del", name]);
+  if (r.code !== 0 && !/No such file|not found/i.test(r.stderr)) {
+    throw new Error(`ip netns del ${name}: ${r.stderr.trim()}`);
+  }
+}
+
+/** pids of every process whose network namespace is `name` (empty when it does not exist). */
+export async function netnsPids(name: string): Promise<number[]> {
+  const r = await runCommand("ip", ["netns", "pids", name]);
+  if (r.code !== 0) return [];
+  return r.stdout
+    .split("\n")
+    .map((s) => Number.parseInt(s, 10))
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/** `ip -n NS <args>` */
+export function ipIn(ns: string, ...args: string[]): Promise<string> {
+  return mustRun("ip", ["-n", ns, ...args]);
+}
+
+/** Sets a sysctl inside a namespace (net.* sysctls are per network namespace). */
+export function sysctlIn(ns: string, key: string, value: string): Promise<string> {
+  return mustRun("nsenter", [`--net=${netnsPath(ns)}`, "sysctl", "-q", "-w", `${key}=${value}`]);
+}
+
+/**
+ * argv prefix that runs a program in a network namespace. nsenter, not
+ * `ip netns exec`: the latter also unshares the mount namespace and remounts
+ * /sys, and a process started that way (our kubelet) would then create pod
+ * namespaces that the rest of the machine cannot see (MACHINE.md).
+ */
+export function inNetns(ns: string): string[] {
+  return ["nsenter", `--net=${netnsPath(ns)}`];
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it, afterAll } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { planLab } from "../address-plan.js";
+import { birdProtocolNames, renderBirdConfig } from "../bird-config.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "trellis-bird-conf-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("ToR BIRD config", () => {
+  const plan = planLab({ prefix: "tlabcd-", nodes: 2, nodeAsn: 64600 });
+  const text = renderBirdConfig({ plan, logFile: join(tmp, "bird.log") });
+
+  it("declares one IPv4 and one IPv6 BGP session per node, AS 65000 toward the node's AS", () => {
+    expect(text).toContain("local as 65000;");
+    for (const n of plan.nodes) {
+      const names = birdProtocolNames(n.index);
+      expect(text).toContain(`protocol bgp ${names.v4} from lab_node4 {`);
+      expect(text).toContain(`  neighbor ${n.address4} as 64600;`);
+      expect(text).toContain(`  source address ${n.torAddress4};`);
+      expect(text).toContain(`protocol bgp ${names.v6} from lab_node6 {`);
+      expect(text).toContain(`  neighbor ${n.address6} as 64600;`);
+    }
+    expect(text).toContain(`router id ${plan.tor.routerId};`);
+  });
+
+  it("is a configuration BIRD 2 itself accepts (bird -p)", () => {
+    if (!existsSync("/usr/sbin/bird")) return;
+    const f = join(tmp, "bird.conf");
+    writeFileSync(f, text);
+    expect(() => execFileSync("/usr/sbin/bird", ["-p", "-c", f], { stdio: "pipe" })).not.toThrow();
+  });
+
+  it("passive mode makes the ToR wait for the nodes to connect", () => {
+    expect(renderBirdConfig({ plan, logFile: "/x", passive: true })).toContain("passive on;");
+    expect(text).toContain("passive off;");
+  });
+
+  it("refuses a log path it cannot quote", () => {
+    expect(() => renderBirdConfig({ plan, logFile: '/tmp/a"b' })).toThrow(/quote/);
+  });
+});

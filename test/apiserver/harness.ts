@@ -1,0 +1,125 @@
+/**
+ * Starts an in-process lab API server on an ephemeral loopback port with a
+ * silent logger, and hands out a client-node KubeConfig and a kubeconfig
+ * file for kubectl. Every test file gets its own server.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { startApiServer, type ApiServerOptions, type RunningApiServer } from "../../lab/apiserver/server.js";
+import { labKubeconfig } from "../../lab/apiserver/kubeconfig.js";
+
+export interface Harness {
+  server: RunningApiServer;
+  kc: KubeConfig;
+  dir: string;
+  kubeconfigPath: string;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(opts: ApiServerOptions = {}): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), "trellis-apiserver-"));
+  const server = await startApiServer({ logger: pino({ level: "silent" }), ...opts });
+  const kubeconfigPath = join(dir, "kubeconfig");
+  await writeFile(kubeconfigPath, labKubeconfig(server.url));
+  const kc = new KubeConfig();
+  kc.loadFromString(labKubeconfig(server.url));
+  return {
+    server,
+    kc,
+    dir,
+    kubeconfigPath,
+    stop: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The Status body of a failed client-node call. */
+export function statusOf(e: unknown): {
+  code: number;
+  reason?: string;
+  message?: string;
+  details?: { causes?: { field?: string; reason?: string }[] };
+} {
+  const body = (e as { body?: unknown }).body;
+  const parsed: unknown = typeof body === "string" ? JSON.parse(body) : body;
+  return parsed as ReturnType<typeof statusOf>;
+}
+
+/** Calls fn, expecting it to throw an ApiException; returns its HTTP code and Status. */
+export async function failure(
+  fn: () => Promise<unknown>,
+): Promise<ReturnType<typeof statusOf> & { httpCode: number }> {
+  try {
+    await fn();
+  } catch (e) {
+    return { ...statusOf(e), httpCode: (e as { code: number }).code };
+  }
+  throw new Error("expected the call to fail");
+}
+
+export async function raw(
+  url: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: unknown; text: string }> {
+  const res = await fetch(url + path, init);
+  const text = await res.text();
+  let body: unknown = undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text };
+}
+
+export const WIDGET_CRD = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "widgets.example.com" },
+  spec: {
+    group: "example.com",
+    scope: "Namespaced",
+    names: { plural: "widgets", singular: "widget", kind: "Widget", shortNames: ["wd"] },
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [{ name: "CIDR", type: "string", jsonPath: ".spec.cidr" }],
+        schema: {
+          openAPIV3Schema: {
+            type: "object",
+            properties: {
+              spec: {
+                type: "object",
+                required: ["cidr"],
+                properties: {
+                  cidr: { type: "string", pattern: "^[0-9.]+/[0-9]+$" },
+                  port: { type: "integer", minimum: 1, maximum: 65535 },
+                  mode: { type: "string", enum: ["Allow", "Deny"], default: "Allow" },
+                  tags: { type: "array", maxItems: 2, items: { type: "string", maxLength: 5 } },
+                  extra: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                },
+              },
+              status: { type: "object", properties: { ready: { type: "boolean" } } },
+            },
+          },
+        },
+      },
+      {
+        name: "v1beta1",
+        served: true,
+        storage: false,
+        subresources: { status: {} },
+        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+      },
+    ],
+  },
+};

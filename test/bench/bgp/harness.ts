@@ -1,0 +1,353 @@
+// The benchmark harness (bgperf-style): for each size and each target, build
+// two fresh namespaces joined by a veth (target tRbgT, generator tRbgG), start
+// the target, let the generator bring up P sessions and blast P × N prefixes,
+// and time, from the moment every session is Established:
+//   rib: until the target's RIB holds all P × N paths;
+//   fib: until the kernel table holds every prefix (targets that install);
+// then read the target's peak RSS (VmHWM). Everything is torn down after each
+// run, also on failure.
+import { spawn, execFileSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { TARGET_ADDR, TARGET_AS, FIB_TABLE } from "./targets.js";
+import type { BenchPeer, Target, RunningTarget } from "./targets.js";
+
+/** Default namespace names (tR prefix); a run may use others (the jest smoke test does). */
+export const NS_TARGET = "tRbgT";
+export const NS_GEN = "tRbgG";
+
+export interface Namespaces {
+  target: string;
+  gen: string;
+}
+const DEFAULT_NS: Namespaces = { target: NS_TARGET, gen: NS_GEN };
+const GEN_BASE = "10.200.0.10";
+const ASN_BASE = 65100;
+
+export interface Size {
+  peers: number;
+  prefixes: number;
+}
+
+export interface RunResult {
+  target: string;
+  version: string;
+  peers: number;
+  prefixes: number;
+  ok: boolean;
+  error?: string;
+  /** ms from all sessions Established to every path in the RIB */
+  ribMs?: number;
+  /** ms from all sessions Established to every prefix in the kernel table; absent: target does not install here */
+  fibMs?: number;
+  /** peak resident set of the target process(es), MB (VmHWM) */
+  peakRssMB?: number;
+  /** ms the generator needed to write everything (must stay well below every ribMs) */
+  generatorSendMs?: number;
+  /** successful runs behind the medians (TRELLIS_BENCH_REPEAT) */
+  runs?: number;
+}
+
+function sh(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function tryDel(ns: string): void {
+  try {
+    execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+  } catch {
+    /* absent */
+  }
+}
+
+export function teardown(ns: Namespaces = DEFAULT_NS): void {
+  tryDel(ns.target);
+  tryDel(ns.gen);
+}
+
+function addr(i: number): string {
+  const p = GEN_BASE.split(".").map(Number);
+  return `${p[0]}.${p[1]}.${p[2]}.${p[3]! + i}`;
+}
+
+export function setup(peers: number, ns: Namespaces = DEFAULT_NS): BenchPeer[] {
+  teardown(ns);
+  const T = ns.target;
+  const G = ns.gen;
+  sh("ip", ["netns", "add", T]);
+  sh("ip", ["netns", "add", G]);
+  sh("ip", ["-n", T, "link", "set", "lo", "up"]);
+  sh("ip", ["-n", G, "link", "set", "lo", "up"]);
+  sh("ip", ["-n", T, "link", "add", `${T}0`, "type", "veth", "peer", "name", `${G}0`, "netns", G]);
+  sh("ip", ["-n", T, "addr", "add", `${TARGET_ADDR}/24`, "dev", `${T}0`]);
+  sh("ip", ["-n", T, "link", "set", `${T}0`, "up"]);
+  sh("ip", ["-n", G, "link", "set", `${G}0`, "up"]);
+  // Make the bench table exist in both families (an unused table is "FIB table
+  // does not exist" to a readback) with a route of another proto, never counted.
+  sh("ip", [
+    "-n",
+    T,
+    "route",
+    "add",
+    "unreachable",
+    "203.0.113.0/24",
+    "table",
+    String(FIB_TABLE),
+    "proto",
+    "static",
+  ]);
+  sh("ip", [
+    "-n",
+    T,
+    "-6",
+    "route",
+    "add",
+    "unreachable",
+    "2001:db8:ffff::/48",
+    "table",
+    String(FIB_TABLE),
+    "proto",
+    "static",
+  ]);
+  const out: BenchPeer[] = [];
+  for (let i = 0; i < peers; i++) {
+    sh("ip", ["-n", G, "addr", "add", `${addr(i)}/24`, "dev", `${G}0`]);
+    out.push({ address: addr(i), asn: ASN_BASE + i });
+  }
+  return out;
+}
+
+/** Peak RSS in MB of the processes (VmHWM, /proc/PID/status). */
+function peakRss(pids: number[]): number | undefined {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) kb += Number(m[1]);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb === 0 ? undefined : Math.round(kb / 1024);
+}
+
+/** Count routes of one proto in the bench table, streaming (a 1M-line dump is never held in memory). */
+function countFib(ns: string, proto: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("ip", ["-n", ns, "-4", "route", "show", "table", String(FIB_TABLE), "proto", proto], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let n = 0;
+    let atLineStart = true;
+    p.stdout.on("data", (d: Buffer) => {
+      // one line per route; multipath routes add indented "nexthop" lines
+      for (let i = 0; i < d.length; i++) {
+        const c = d[i]!;
+        if (atLineStart && c !== 9 && c !== 32) n++;
+        atLineStart = c === 10;
+      }
+    });
+    p.on("error", reject);
+    p.on("close", () => resolve(n));
+  });
+}
+
+interface GenEvents {
+  established: Promise<number>;
+  sent: Promise<number>;
+  failed: Promise<never>;
+}
+
+function startGenerator(
+  repoRoot: string,
+  size: Size,
+  overlap: boolean,
+  genNs: string,
+): { proc: ChildProcess; ev: GenEvents } {
+  const proc = spawn(
+    "ip",
+    [
+      "netns",
+      "exec",
+      genNs,
+      process.execPath,
+      join(repoRoot, "dist/test/bench/bgp/generator.js"),
+      "--target",
+      TARGET_ADDR,
+      "--target-asn",
+      String(TARGET_AS),
+      "--peers",
+      String(size.peers),
+      "--prefixes",
+      String(size.prefixes),
+      "--local-base",
+      GEN_BASE,
+      "--asn-base",
+      String(ASN_BASE),
+      "--overlap",
+      overlap ? "1" : "0",
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  let est!: (t: number) => void;
+  let sent!: (t: number) => void;
+  let fail!: (e: Error) => void;
+  const ev: GenEvents = {
+    established: new Promise((r) => (est = r)),
+    sent: new Promise((r) => (sent = r)),
+    failed: new Promise((_, rej) => (fail = rej)),
+  };
+  ev.failed.catch(() => undefined);
+  createInterface({ input: proc.stdout! }).on("line", (line) => {
+    let e: { event?: string; at?: number; ms?: number; message?: string };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      return;
+    }
+    if (e.event === "established") est(e.at!);
+    else if (e.event === "sent") sent(e.ms!);
+    else if (e.event === "error") fail(new Error(`generator: ${e.message}`));
+  });
+  proc.on("exit", (code) => fail(new Error(`generator exited (${code})`)));
+  return { proc, ev };
+}
+
+/**
+ * Read until the count is reached; returns the time the successful read
+ * finished. A read of a large kernel table costs CPU the target needs, so the
+ * pause between reads is twice the last read's duration (at least 50 ms):
+ * polling takes at most a third of one core.
+ */
+async function pollUntil(
+  read: () => Promise<number>,
+  want: number,
+  deadline: number,
+  failed: Promise<never>,
+  what: string,
+  ns: Namespaces,
+): Promise<number> {
+  let last = -1;
+  for (;;) {
+    // another job on a shared machine may delete namespaces: fail fast, not at the timeout
+    for (const n of [ns.target, ns.gen])
+      if (!existsSync(`/var/run/netns/${n}`)) throw new Error(`namespace ${n} vanished during the run`);
+    const t = Date.now();
+    const n = await Promise.race([read().catch(() => -1), failed]);
+    const now = Date.now();
+    if (n >= want) return now;
+    last = n;
+    if (now > deadline) throw new Error(`${what}: ${last} of ${want} after timeout`);
+    await new Promise((r) => setTimeout(r, Math.max(50, 2 * (now - t))));
+  }
+}
+
+export interface RunOptions {
+  repoRoot: string;
+  fib: boolean;
+  overlap: boolean;
+  timeoutMs: number;
+  ns?: Namespaces;
+}
+
+export async function runOne(target: Target, size: Size, o: RunOptions): Promise<RunResult> {
+  const ns = o.ns ?? DEFAULT_NS;
+  const base: RunResult = { target: target.name, version: await target.version(), ...size, ok: false };
+  const dir = mkdtempSync(join(tmpdir(), "trellis-bench-bgp-"));
+  let running: RunningTarget | undefined;
+  let gen: ChildProcess | undefined;
+  try {
+    const peers = setup(size.peers, ns);
+    running = await target.start({ netns: ns.target, dir, peers, fib: o.fib, repoRoot: o.repoRoot });
+    const g = startGenerator(o.repoRoot, size, o.overlap, ns.gen);
+    gen = g.proc;
+    const deadline = Date.now() + o.timeoutMs;
+    const t0 = await Promise.race([
+      g.ev.established,
+      g.ev.failed,
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error("sessions did not come up in 60 s")), 60_000).unref(),
+      ),
+    ]);
+    const paths = size.peers * size.prefixes;
+    const r = running;
+    const tRib = await pollUntil(() => r.ribCount(), paths, deadline, g.ev.failed, "RIB", ns);
+    const result: RunResult = { ...base, ok: true, ribMs: tRib - t0 };
+    if (running.fibProto !== undefined) {
+      const routes = o.overlap ? size.prefixes : paths;
+      const proto = running.fibProto;
+      const tFib = await pollUntil(
+        () => countFib(ns.target, proto),
+        routes,
+        deadline,
+        g.ev.failed,
+        "FIB",
+        ns,
+      );
+      result.fibMs = tFib - t0;
+    }
+    result.generatorSendMs = await Promise.race([
+      g.ev.sent,
+      new Promise<number>((r) => setTimeout(() => r(-1), 1000).unref()),
+    ]);
+    const rss = peakRss(running.pids());
+    if (rss !== undefined) result.peakRssMB = rss;
+    return result;
+  } catch (e) {
+    if (running !== undefined) {
+      const rss = peakRss(running.pids());
+      if (rss !== undefined) base.peakRssMB = rss;
+    }
+    const logs = ["trellis-bgp.log", "bird.log", "gobgpd.log", "bgpd.log"]
+      .map((f) => {
+        try {
+          return readFileSync(join(dir, f), "utf8").split("\n").slice(-5).join("\n");
+        } catch {
+          return "";
+        }
+      })
+      .filter((s) => s.trim() !== "")
+      .join("\n");
+    return { ...base, error: `${e instanceof Error ? e.message : String(e)}${logs ? `\n${logs}` : ""}` };
+  } finally {
+    gen?.stdin?.end();
+    gen?.kill("SIGTERM");
+    await running?.stop().catch(() => undefined);
+    teardown(ns);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ratio(x: number | undefined, y: number | undefined): string {
+  if (x === undefined || y === undefined || y === 0) return "-";
+  return `${(x / y).toFixed(2)}x`;
+}
+
+function secs(ms: number | undefined): string {
+  return ms === undefined ? "-" : (ms / 1000).toFixed(2);
+}
+
+/** Markdown table, one row per (size, target), ratios against BIRD of the same size. */
+export function formatTable(results: RunResult[]): string {
+  const rows = [
+    "| size (P×N) | target | RIB converge s | vs BIRD | FIB converge s | vs BIRD | peak RSS MB | vs BIRD |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of results) {
+    const b = results.find((x) => x.target === "bird" && x.peers === r.peers && x.prefixes === r.prefixes);
+    const size = `${r.peers}×${r.prefixes >= 1000 ? `${r.prefixes / 1000}k` : r.prefixes}`;
+    if (!r.ok) {
+      rows.push(
+        `| ${size} | ${r.target} | failed: ${(r.error ?? "").split("\n")[0]} | | | | ${r.peakRssMB ?? "-"} | |`,
+      );
+      continue;
+    }
+    rows.push(
+      `| ${size} | ${r.target} | ${secs(r.ribMs)} | ${ratio(r.ribMs, b?.ribMs)} | ${secs(r.fibMs)} | ${ratio(r.fibMs, b?.fibMs)} | ${r.peakRssMB ?? "-"} | ${ratio(r.peakRssMB, b?.peakRssMB)} |`,
+    );
+  }
+  return rows.join("\n");
+}

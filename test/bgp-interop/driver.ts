@@ -1,0 +1,49 @@
+/** What the interop suite needs from a peer implementation (BIRD, FRR, GoBGP). */
+export interface PeerRoute {
+  prefix: string;
+  communities?: string[];
+  largeCommunities?: string[];
+}
+
+/** A route as the peer sees it, normalised across implementations. */
+export interface RouteSeen {
+  asPath: string;
+  communities: string[];
+  largeCommunities: string[];
+  localPref?: number;
+  nextHop?: string;
+  originatorId?: string;
+  clusterList?: string[];
+}
+
+export interface PeerDriverOptions {
+  name: string;
+  asn: number;
+  routerId: string;
+  trellisAsn: number;
+  routes: PeerRoute[];
+  gracefulRestart?: boolean;
+}
+
+export interface PeerDriver {
+  readonly kind: string;
+  start(recovery?: boolean): Promise<void>;
+  /** Replace the announced routes on the running peer. */
+  setRoutes(routes: PeerRoute[]): Promise<void>;
+  /** Replace the routes announced at the next start (peer stopped). */
+  setRoutesOffline(routes: PeerRoute[]): void;
+  route(prefix: string): RouteSeen | undefined;
+  established(): boolean;
+  /** Ask the peer to send ROUTE-REFRESH to Trellis. */
+  requestRefresh(): void;
+  signal(sig: NodeJS.Signals): void;
+  /** SIGKILL and wait for the exit. */
+  stopHard(): Promise<void>;
+  /** The peer reports that it received a NOTIFICATION matching `re` (e.g. /Administrative shutdown/i). */
+  sawNotification(re: RegExp): boolean;
+}
+
+/** "(65001,100)" and "65001:100" both become "65001:100". */
+export function normCommunity(s: string): string {
+  return s.replace(/[()\s]/g, "").replace(/,/g, ":");
+}

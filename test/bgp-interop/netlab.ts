@@ -1,0 +1,315 @@
+/**
+ * A small topology for interop tests: one namespace for trellis-bgp and one
+ * namespace per peer daemon, each joined to the Trellis namespace by its own
+ * veth pair with IPv4 and IPv6 addresses. Everything carries the `tB` prefix
+ * and a per-file token; `destroy()` removes it all (also after failures).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { controlRequest } from "../../bgp/control/client.js";
+import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
+
+export const REPO = new URL("../../..", import.meta.url).pathname;
+export const TRELLIS_BGP = join(REPO, "dist/bgp/bin/trellis-bgp.js");
+export const PROTO = 201;
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: "utf8", input: input ?? "", stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** Like sh but never throws: returns stdout, or "" and the error text on failure. */
+export function trySh(cmd: string, args: string[]): { out: string; err: string; ok: boolean } {
+  try {
+    return { out: sh(cmd, args), err: "", ok: true };
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string; message: string };
+    return { out: x.stdout ?? "", err: x.stderr ?? x.message, ok: false };
+  }
+}
+
+export async function until<T>(f: () => T | undefined | false, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = f();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await sleep(100);
+  }
+}
+
+export async function untilAsync<T>(
+  f: () => Promise<T | undefined | false>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await sleep(100);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Link {
+  /** Peer namespace name. */
+  ns: string;
+  /** Trellis side addresses. */
+  t4: string;
+  t6: string;
+  /** Peer side addresses. */
+  p4: string;
+  p6: string;
+  /** Interface names (Trellis side, peer side). */
+  tIf: string;
+  pIf: string;
+}
+
+export class NetLab {
+  readonly trellisNs: string;
+  readonly links = new Map<string, Link>();
+  readonly dir: string;
+  private readonly procs: ChildProcess[] = [];
+
+  /**
+   * token: 1–3 lowercase letters unique per test file; peers: short names (one
+   * letter each). shared: all peers on one bridged segment with Trellis (so
+   * that next hops of reflected routes are on-link), instead of a subnet each.
+   */
+  constructor(
+    readonly token: string,
+    peers: string[],
+    shared = false,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), `tB${token}-`));
+    this.trellisNs = `tB${token}t`;
+    this.cleanupLeftovers();
+    sh("ip", ["netns", "add", this.trellisNs]);
+    sh("ip", ["-n", this.trellisNs, "link", "set", "lo", "up"]);
+    const br = `tB${token}br`;
+    if (shared) {
+      sh("ip", ["-n", this.trellisNs, "link", "add", br, "type", "bridge"]);
+      sh("ip", ["-n", this.trellisNs, "addr", "add", "10.200.0.1/24", "dev", br]);
+      sh("ip", ["-n", this.trellisNs, "addr", "add", "fd00::1/64", "dev", br, "nodad"]);
+      sh("ip", ["-n", this.trellisNs, "link", "set", br, "up"]);
+    }
+    peers.forEach((name, i) => {
+      const ns = `tB${token}${name}`;
+      const tIf = `tB${token}${name}0`;
+      const pIf = `tB${token}${name}1`;
+      const n = i + 1;
+      const l: Link = shared
+        ? { ns, tIf: br, pIf, t4: "10.200.0.1", p4: `10.200.0.${n + 1}`, t6: "fd00::1", p6: `fd00::${n + 1}` }
+        : {
+            ns,
+            tIf,
+            pIf,
+            t4: `10.${200 + n}.0.1`,
+            p4: `10.${200 + n}.0.2`,
+            t6: `fd00:${n}::1`,
+            p6: `fd00:${n}::2`,
+          };
+      sh("ip", ["netns", "add", ns]);
+      sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+      sh("ip", [
+        "link",
+        "add",
+        tIf,
+        "netns",
+        this.trellisNs,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        pIf,
+        "netns",
+        ns,
+      ]);
+      const ends: [string, string, string | undefined, string | undefined][] = shared
+        ? [
+            [this.trellisNs, tIf, undefined, undefined],
+            [ns, pIf, l.p4, l.p6],
+          ]
+        : [
+            [this.trellisNs, tIf, l.t4, l.t6],
+            [ns, pIf, l.p4, l.p6],
+          ];
+      if (shared) sh("ip", ["-n", this.trellisNs, "link", "set", tIf, "master", br]);
+      for (const [where, ifn, a4, a6] of ends) {
+        if (a4) sh("ip", ["-n", where, "addr", "add", `${a4}/24`, "dev", ifn]);
+        if (a6) sh("ip", ["-n", where, "addr", "add", `${a6}/64`, "dev", ifn, "nodad"]);
+        sh("ip", ["-n", where, "link", "set", ifn, "up"]);
+      }
+      this.links.set(name, l);
+    });
+  }
+
+  link(name: string): Link {
+    const l = this.links.get(name);
+    if (!l) throw new Error(`no link ${name}`);
+    return l;
+  }
+
+  /** Start a long-running process inside a namespace; stdout+stderr go to `log`. */
+  spawnIn(ns: string | undefined, cmd: string, args: string[], log: string): ChildProcess {
+    const fd = openSync(join(this.dir, log), "a");
+    const p =
+      ns === undefined
+        ? spawn(cmd, args, { stdio: ["ignore", fd, fd] })
+        : spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", fd, fd] });
+    this.procs.push(p);
+    return p;
+  }
+
+  track(p: ChildProcess): void {
+    this.procs.push(p);
+  }
+
+  kernelRoutes(ns = this.trellisNs): string {
+    return (
+      sh("ip", ["-n", ns, "route", "show", "proto", String(PROTO)]) +
+      sh("ip", ["-n", ns, "-6", "route", "show", "proto", String(PROTO)])
+    );
+  }
+
+  destroy(): void {
+    for (const p of this.procs) {
+      if (p.exitCode === null && p.pid) {
+        try {
+          process.kill(p.pid, "SIGCONT");
+          process.kill(p.pid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    this.cleanupLeftovers();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Remove namespaces of this token (and kill what runs in them) left by an earlier, crashed run. */
+  private cleanupLeftovers(): void {
+    const list = trySh("ip", ["netns", "list"]).out;
+    for (const line of list.split("\n")) {
+      const ns = line.split(" ")[0];
+      if (!ns || !ns.startsWith(`tB${this.token}`)) continue;
+      const pids = trySh("ip", ["netns", "pids", ns]).out.split(/\s+/).filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+      trySh("ip", ["netns", "del", ns]);
+    }
+  }
+}
+
+/** trellis-bgp running in the lab's Trellis namespace. */
+export class TrellisDaemon {
+  readonly socket: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  proc: ChildProcess | undefined;
+
+  /** rootNs: run in the test's own namespace (loopback peers only; FIB may point elsewhere). */
+  constructor(
+    private readonly lab: NetLab,
+    private config: Record<string, unknown>,
+    private readonly rootNs = false,
+  ) {
+    this.socket = join(lab.dir, "trellis-bgp.sock");
+    this.configPath = join(lab.dir, "trellis-bgp.yaml");
+    this.logPath = join(lab.dir, "trellis-bgp.log");
+    this.config = { ...config, control: { socket: this.socket } };
+  }
+
+  async start(): Promise<void> {
+    writeFileSync(this.configPath, stringify(this.config));
+    this.proc = this.lab.spawnIn(
+      this.rootNs ? undefined : this.lab.trellisNs,
+      process.execPath,
+      [TRELLIS_BGP, "--config", this.configPath, "--log-level", "debug"],
+      "trellis-bgp.log",
+    );
+    try {
+      await untilAsync(async () => (await this.peers()).length >= 0, 10000, "trellis-bgp control socket");
+    } catch (e) {
+      throw new Error(`${String(e)}\n--- trellis-bgp log ---\n${this.log().slice(-3000)}`);
+    }
+  }
+
+  /** Rewrite the config and send SIGHUP. */
+  reload(config: Record<string, unknown>): void {
+    this.config = { ...config, control: { socket: this.socket } };
+    writeFileSync(this.configPath, stringify(this.config));
+    this.signal("SIGHUP");
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.proc?.pid) process.kill(this.proc.pid, sig);
+  }
+
+  async stop(): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+    const done = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
+    this.signal("SIGTERM");
+    return await done;
+  }
+
+  /** SIGKILL (a crash: kernel routes stay, no NOTIFICATION) and wait for the exit. */
+  async crash(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const done = new Promise((r) => p.once("exit", r));
+    this.signal("SIGKILL");
+    await done;
+  }
+
+  async peers(): Promise<PeerStatus[]> {
+    return (await controlRequest(this.socket, "peers", 3000)) as PeerStatus[];
+  }
+
+  async routes(): Promise<RouteStatus[]> {
+    return (await controlRequest(this.socket, "routes", 3000)) as RouteStatus[];
+  }
+
+  async peer(address: string): Promise<PeerStatus | undefined> {
+    return (await this.peers()).find((p) => p.address === address);
+  }
+
+  async route(prefix: string): Promise<RouteStatus | undefined> {
+    return (await this.routes()).find((r) => r.prefix === prefix);
+  }
+
+  log(): string {
+    return readFileSync(this.logPath, "utf8");
+  }
+
+  /** Parsed pino lines of the daemon's log. */
+  logLines(): Record<string, unknown>[] {
+    return this.log()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}

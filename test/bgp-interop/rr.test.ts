@@ -1,0 +1,124 @@
+// Trellis as a route reflector (RFC 4456) for a BIRD client and a GoBGP client,
+// all iBGP on one bridged segment.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { BirdPeer } from "./bird.js";
+import { GobgpPeer } from "./gobgp.js";
+import { NetLab, TrellisDaemon, until, untilAsync } from "./netlab.js";
+
+const AS = 65001;
+const TRELLIS_ID = "10.255.0.1";
+const BIRD_ID = "10.255.0.3";
+const GOBGP_ID = "10.255.0.4";
+
+let lab: NetLab;
+let trellis: TrellisDaemon;
+let bird: BirdPeer;
+let gobgp: GobgpPeer;
+
+beforeAll(async () => {
+  lab = new NetLab("rr", ["b", "g"], true);
+  const b = lab.link("b");
+  const g = lab.link("g");
+  trellis = new TrellisDaemon(lab, {
+    asn: AS,
+    routerId: TRELLIS_ID,
+    listen: { address: "::", port: 179 },
+    holdTime: 3,
+    keepaliveTime: 1,
+    connectRetryTime: 1,
+    fib: { enabled: true },
+    peers: [
+      { address: b.p4, asn: AS, routeReflectorClient: true },
+      { address: g.p4, asn: AS, routeReflectorClient: true },
+    ],
+    originate: [{ prefix: "10.100.0.0/24" }],
+  });
+  bird = new BirdPeer(lab, b, {
+    name: "b",
+    asn: AS,
+    routerId: BIRD_ID,
+    trellisAsn: AS,
+    routes: [{ prefix: "10.221.0.0/24", communities: ["65001:21"] }, { prefix: "2001:db8:221::/48" }],
+  });
+  gobgp = new GobgpPeer(lab, g, {
+    name: "g",
+    asn: AS,
+    routerId: GOBGP_ID,
+    trellisAsn: AS,
+    routes: [{ prefix: "10.222.0.0/24", largeCommunities: ["65001:22:22"] }, { prefix: "2001:db8:222::/48" }],
+  });
+  await Promise.all([trellis.start(), bird.start(), gobgp.start()]);
+  for (const l of [b, g]) {
+    await untilAsync(
+      async () => (await trellis.peer(l.p4))?.state === "Established",
+      20000,
+      `session ${l.p4}`,
+    );
+  }
+}, 40000);
+
+afterAll(async () => {
+  try {
+    await trellis?.stop();
+  } finally {
+    lab?.destroy();
+  }
+}, 30000);
+
+describe("Trellis as route reflector", () => {
+  it("reflects BIRD's routes to GoBGP with ORIGINATOR_ID = BIRD and CLUSTER_LIST = [our cluster id]", async () => {
+    const r = await until(() => gobgp.route("10.221.0.0/24"), 10000, "reflected route at GoBGP");
+    expect(r).toMatchObject({
+      asPath: "",
+      originatorId: BIRD_ID,
+      clusterList: [TRELLIS_ID],
+      communities: ["65001:21"],
+      nextHop: lab.link("b").p4,
+    });
+    const r6 = await until(() => gobgp.route("2001:db8:221::/48"), 10000, "reflected v6 route at GoBGP");
+    expect(r6).toMatchObject({ originatorId: BIRD_ID, clusterList: [TRELLIS_ID] });
+  });
+
+  it("reflects GoBGP's routes to BIRD with ORIGINATOR_ID = GoBGP and CLUSTER_LIST = [our cluster id]", async () => {
+    const r = await until(() => bird.route("10.222.0.0/24"), 10000, "reflected route at BIRD");
+    expect(r).toMatchObject({
+      asPath: "",
+      originatorId: GOBGP_ID,
+      clusterList: [TRELLIS_ID],
+      largeCommunities: ["65001:22:22"],
+    });
+  });
+
+  it("does not reflect a client's route back to it, and installs both in the kernel", async () => {
+    // Loc-RIB: ours (1) + BIRD's (2) + GoBGP's (2); BIRD gets ours and GoBGP's, never its own.
+    const toBird = await untilAsync(
+      async () => {
+        const p = await trellis.peer(lab.link("b").p4);
+        return p && p.prefixes.advertised === 3 ? p : undefined;
+      },
+      10000,
+      "Adj-RIB-Out to BIRD",
+    );
+    expect(toBird.prefixes).toMatchObject({ received: 2, accepted: 2, advertised: 3 });
+    expect(bird.route("10.221.0.0/24")?.originatorId).toBeUndefined();
+    await until(
+      () => {
+        const k = lab.kernelRoutes();
+        return (
+          k.includes(`10.221.0.0/24 via ${lab.link("b").p4}`) &&
+          k.includes(`10.222.0.0/24 via ${lab.link("g").p4}`)
+        );
+      },
+      10000,
+      "kernel routes",
+    );
+  });
+
+  it("our own route reaches both clients without ORIGINATOR_ID", async () => {
+    const b = await until(() => bird.route("10.100.0.0/24"), 10000, "our route at BIRD");
+    const g = await until(() => gobgp.route("10.100.0.0/24"), 10000, "our route at GoBGP");
+    expect(b.originatorId).toBeUndefined();
+    expect(g.originatorId).toBeUndefined();
+    expect(g.localPref).toBe(100);
+  });
+});

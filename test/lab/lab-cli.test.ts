@@ -1,0 +1,60 @@
+// trellisctl lab flag handling: bad input is a usage error (exit 2) before anything runs.
+import { describe, expect, it } from "@jest/globals";
+import { runCli } from "../../cli/program.js";
+import { EXIT_NOT_FOUND, EXIT_USAGE } from "../../cli/exit-codes.js";
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+describe("trellisctl lab: bad flags exit 2 with usage", () => {
+  it.each([
+    [["lab", "up", "--nodes", "0"], /--nodes must be from 1 to 254/],
+    [["lab", "up", "--nodes", "three"], /--nodes must be an integer/],
+    [["lab", "up", "--cni", "flannel"], /Allowed choices are ptp, trellis/],
+    [["lab", "up", "--node-asn", "4294967296"], /--node-asn must be from 1/],
+    [["lab", "probe", "--to", "a/b", "--port", "80"], /required option '--from/],
+    [["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "70000"], /port must be from 1 to 65535/],
+    [
+      ["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "80", "--protocol", "SCTP"],
+      /protocol must be TCP or UDP/,
+    ],
+    [
+      ["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "80", "--timeout", "forever"],
+      /invalid duration/,
+    ],
+    [["lab", "matrix", "--port", "0"], /port must be from 1/],
+    [["lab", "status", "-o", "yaml"], /Allowed choices are json, table/],
+    [["lab", "frobnicate"], /unknown command/],
+  ])("%j", async (argv, message) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.err).toMatch(message);
+  });
+
+  it("a malformed pod reference is a usage error", async () => {
+    const r = await run(
+      "lab",
+      "probe",
+      "--dir",
+      "/nonexistent-lab",
+      "--from",
+      "nopod",
+      "--to",
+      "a/c",
+      "--port",
+      "80",
+    );
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.err).toContain('"nopod" is not NAMESPACE/POD');
+  });
+
+  it("status of a dir without a lab is 'not found' (exit 3)", async () => {
+    const r = await run("lab", "status", "--dir", "/nonexistent-lab");
+    expect(r.code).toBe(EXIT_NOT_FOUND);
+    expect(r.err).toContain("no lab in /nonexistent-lab");
+  });
+});
