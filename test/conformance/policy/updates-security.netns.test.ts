@@ -4,7 +4,8 @@
  * interfaces dropped, node-local traffic allowed, counters and logging (root).
  */
 import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { NetnsCluster } from "./netns-cluster.js";
 import { networkPolicy as np, type Doc } from "../../../policy/test/fixtures.js";
 import type { ApplyResult } from "../../../agent/nft/driver.js";
@@ -31,6 +32,7 @@ function onlyElementOps(results: Record<string, ApplyResult>): boolean {
   );
 }
 
+const AGENT = fileURLToPath(new URL("../../../../test/conformance/policy/pod-agent.py", import.meta.url));
 const sh = (...a: string[]) => execFileSync(a[0] as string, a.slice(1), { encoding: "utf8" });
 
 (root ? describe : describe.skip)("policy updates and dataplane security in network namespaces", () => {
@@ -192,6 +194,58 @@ except OSError as e: print("error:" + str(e))`,
       evaluate(c, { from: { kind: "ip", ip: cluster.nodes[remote].address }, to, port: 80, protocol: "TCP" })
         .allowed,
     ).toBe(false);
+  });
+
+  it("treats a host-network pod as its node: never isolated, reachable from its own node's pods", async () => {
+    const n1 = cluster.nodes.n1;
+    const hostPod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "hostnet", namespace: "x", labels: { pod: "a" } },
+      spec: {
+        nodeName: "n1",
+        hostNetwork: true,
+        containers: [{ name: "c", ports: [{ containerPort: 80 }] }],
+      },
+      status: { podIP: n1.address, podIPs: [{ ip: n1.address }] },
+    };
+    const docs: Doc[] = [
+      ...cluster.baseDocs(),
+      hostPod,
+      np("x", "deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+    ];
+    await cluster.apply(docs);
+    const server = spawn(
+      "nsenter",
+      [`--net=/var/run/netns/${n1.netns}`, "--", "python3", "-u", AGENT, "80"],
+      { stdio: ["pipe", "ignore", "ignore"] },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 400));
+      const c = loadCluster(docs);
+      const to = resolveEndpoint(c, "x/hostnet");
+      if (!to) throw new Error("no x/hostnet");
+      const check = async (from: string, expectAllowed: boolean) => {
+        const f = resolveEndpoint(c, from);
+        if (!f) throw new Error(from);
+        expect(evaluate(c, { from: f, to, port: 80, protocol: "TCP" }).allowed).toBe(expectAllowed);
+        expect(await cluster.probe(from, n1.address, 80, "TCP")).toBe(
+          expectAllowed ? "connected" : "timeout",
+        );
+      };
+      // Selected by labels, yet not isolated: a pod on the other node reaches it.
+      expect(nodeOf("y/a")).toBe("n2");
+      await check("y/a", true);
+      // x/a is egress-isolated but on n1: its own node is always allowed.
+      expect(nodeOf("x/a")).toBe("n1");
+      await check("x/a", true);
+      // x/b is egress-isolated and on n2: n1 is just a remote address.
+      expect(nodeOf("x/b")).toBe("n2");
+      await check("x/b", false);
+    } finally {
+      server.stdin?.end();
+      server.kill();
+    }
   });
 
   it("counts on every rule and logs with the policy's name when annotated", async () => {
