@@ -8,6 +8,7 @@ import { packageVersion } from "./version.js";
 import { registerLab } from "./commands/lab.js";
 import { registerBgp } from "./commands/bgp.js";
 import { registerIpam } from "./commands/ipam.js";
+import { registerPolicy } from "./commands/policy.js";
 
 export interface Io {
   out: (s: string) => void;
@@ -26,6 +27,7 @@ export function buildProgram(io: Io): Command {
   registerLab(program, io);
   registerBgp(program, io);
   registerIpam(program, io);
+  registerPolicy(program, io);
   return program;
 }
 

@@ -1,0 +1,80 @@
+/**
+ * Where nft commands go: the real `nft` binary (optionally inside a network
+ * namespace) or the fake beside it (fake-nft.ts). Both take one JSON
+ * document per call and apply it as one transaction or not at all.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
+
+export interface NftBackend {
+  /** Applies one `nft -j -f -` document atomically; throws NftError on rejection. */
+  run(doc: { nftables: readonly unknown[] }): Promise<void>;
+  /** `nft -j list table inet trellis`, or null when the table does not exist. */
+  listTable(): Promise<{ nftables: unknown[] } | null>;
+}
+
+export class NftError extends Error {
+  readonly code = "TRELLIS_ENFT";
+  constructor(message: string) {
+    super(message);
+    this.name = "NftError";
+  }
+}
+
+function runProcess(
+  argv: readonly string[],
+  input: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...args] = argv;
+    const p = spawn(cmd as string, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    p.stdin.on("error", () => undefined);
+    p.stdin.end(input);
+  });
+}
+
+/** The real thing: `nft`, in the caller's network namespace or in `netns`. */
+export class ExecNft implements NftBackend {
+  constructor(private readonly opts: { netns?: string; nftPath?: string } = {}) {}
+
+  private argv(args: string[]): string[] {
+    const nft = [this.opts.nftPath ?? "nft", ...args];
+    return this.opts.netns ? ["nsenter", `--net=/var/run/netns/${this.opts.netns}`, "--", ...nft] : nft;
+  }
+
+  async run(doc: { nftables: readonly unknown[] }): Promise<void> {
+    // nft opens /dev/stdin, which fails on the socket Node gives a child as
+    // its stdin pipe: hand it a private file instead.
+    const dir = mkdtempSync(join(tmpdir(), "trellis-nft-"));
+    const file = join(dir, "tx.json");
+    let r: { code: number; stdout: string; stderr: string };
+    try {
+      writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+      r = await runProcess(this.argv(["-j", "-f", file]), "");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    if (r.code !== 0)
+      throw new NftError(
+        `nft rejected the transaction: ${r.stderr.trim().split("\n").slice(0, 6).join(" | ")}`,
+      );
+  }
+
+  async listTable(): Promise<{ nftables: unknown[] } | null> {
+    const r = await runProcess(this.argv(["-j", "list", "table", TABLE_FAMILY, TABLE_NAME]), "");
+    if (r.code !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return null;
+      throw new NftError(`nft list failed: ${r.stderr.trim()}`);
+    }
+    return JSON.parse(r.stdout) as { nftables: unknown[] };
+  }
+}

@@ -1,0 +1,265 @@
+import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import { NftDriver } from "../driver.js";
+import { FakeNft } from "../fake-nft.js";
+import { parseListing } from "../kernel-state.js";
+import { ExecNft, type NftBackend } from "../backend.js";
+import { loadCluster } from "../../../policy/model/load.js";
+import { compile } from "../../../policy/compiler/compile.js";
+import { namespace, networkPolicy, pod, type Doc } from "../../../policy/test/fixtures.js";
+import type { NftTable } from "../../../policy/compiler/nft-table.js";
+
+const isRoot = process.getuid?.() === 0;
+const NETNS = `tPdrv${process.pid % 10000}`;
+
+function world(
+  over: { labelB?: string; extraPod?: boolean; port?: number; noPolicy?: boolean } = {},
+): NftTable {
+  const docs: Doc[] = [
+    namespace("x", { ns: "x" }),
+    namespace("y", { ns: "y" }),
+    pod(
+      "x",
+      "a",
+      { pod: "a" },
+      { node: "n1", ip: "10.20.1.2", ports: [{ name: "http", containerPort: 80 }] },
+    ),
+    pod("x", "b", { pod: over.labelB ?? "b" }, { node: "n1", ip: "10.20.1.3" }),
+    pod("y", "c", { pod: "c" }, { node: "n2", ip: "10.20.2.2" }),
+  ];
+  if (over.extraPod) docs.push(pod("y", "d", { pod: "c" }, { node: "n2", ip: "10.20.2.9" }));
+  if (!over.noPolicy) {
+    docs.push(
+      networkPolicy("x", "allow-c", {
+        podSelector: { matchLabels: { pod: "a" } },
+        ingress: [
+          {
+            from: [
+              { namespaceSelector: { matchLabels: { ns: "y" } }, podSelector: { matchLabels: { pod: "c" } } },
+            ],
+            ports: [{ port: over.port ?? 80 }],
+          },
+          {
+            from: [
+              { podSelector: { matchLabels: { pod: "b" } } },
+              { ipBlock: { cidr: "10.30.0.0/16", except: ["10.30.5.0/24"] } },
+            ],
+          },
+        ],
+      }),
+    );
+  }
+  return compile(loadCluster(docs), "n1").table;
+}
+
+function ops(cmds: readonly Record<string, unknown>[]): string[] {
+  return cmds.map((c) => {
+    const [verb, body] = Object.entries(c)[0] as [string, Record<string, unknown>];
+    return `${verb} ${Object.keys(body)[0]}`;
+  });
+}
+
+/** A listing as content only: no kernel handles, no element order (a rebuild renumbers and reorders). */
+function normalized(listing: { nftables: unknown[] } | null): unknown {
+  const o = parseListing(listing ?? { nftables: [] });
+  return {
+    sets: [...o.sets.values()]
+      .map((x) => ({ ...x, elements: [...x.elements].sort() }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    chains: [...o.chains.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+  };
+}
+
+const backends: [string, () => NftBackend, boolean][] = [
+  ["fake", () => new FakeNft(), true],
+  ["real nft in a netns", () => new ExecNft({ netns: NETNS }), isRoot],
+];
+
+beforeAll(() => {
+  if (isRoot) execFileSync("ip", ["netns", "add", NETNS]);
+});
+afterAll(() => {
+  if (isRoot) execFileSync("ip", ["netns", "del", NETNS]);
+});
+
+describe.each(backends)("nft driver (%s)", (_name, make, enabled) => {
+  const maybe = enabled ? it : it.skip;
+  let backend: NftBackend;
+  let driver: NftDriver;
+
+  beforeAll(async () => {
+    backend = make();
+    if (backend instanceof ExecNft) {
+      await backend.run({
+        nftables: [
+          { add: { table: { family: "inet", name: "trellis" } } },
+          { delete: { table: { family: "inet", name: "trellis" } } },
+        ],
+      });
+    }
+    driver = new NftDriver(backend);
+  });
+
+  maybe("the first apply replaces the table in one full transaction", async () => {
+    const r = await driver.apply(world());
+    expect(r.mode).toBe("full");
+    expect(ops(r.commands).slice(0, 3)).toEqual(["add table", "delete table", "add table"]);
+    expect(driver.inSync).toBe(true);
+  });
+
+  maybe("re-applying the same content reads the kernel back and sends nothing", async () => {
+    const r = await driver.apply(world());
+    expect(r.mode).toBe("noop");
+  });
+
+  maybe("a pod label change is only set-element updates", async () => {
+    const r = await driver.apply(world({ labelB: "zzz" }));
+    expect(r.mode).toBe("diff");
+    // b leaves the peer set of the rule that selected it: one element removed.
+    expect(ops(r.commands).every((o) => o === "add element" || o === "delete element")).toBe(true);
+    expect(r.commands.length).toBeLessThanOrEqual(2);
+    expect((await driver.apply(world({ labelB: "zzz" }))).mode).toBe("noop");
+  });
+
+  maybe("a remote pod added is one element added", async () => {
+    const r = await driver.apply(world({ labelB: "zzz", extraPod: true }));
+    expect(r.mode).toBe("diff");
+    expect(ops(r.commands).every((o) => o === "add element" || o === "delete element")).toBe(true);
+    expect(r.commands.length).toBeLessThanOrEqual(4);
+  });
+
+  maybe(
+    "a policy port change declares the new port set, rewrites one chain and drops the old set",
+    async () => {
+      const before = world({ labelB: "zzz", extraPod: true });
+      const r = await driver.apply(world({ labelB: "zzz", extraPod: true, port: 8080 }));
+      expect(r.mode).toBe("diff");
+      expect(ops(r.commands)).toContain("add set");
+      expect(ops(r.commands)).toContain("delete set");
+      expect(r.commands.length).toBeLessThan(
+        before.chains.reduce((n, c) => n + c.rules.length, 0) + before.sets.length,
+      );
+      expect((await driver.apply(world({ labelB: "zzz", extraPod: true, port: 8080 }))).mode).toBe("noop");
+    },
+  );
+
+  maybe("deleting the policy removes its chains and sets and repoints the pod to accept", async () => {
+    const r = await driver.apply(world({ noPolicy: true }));
+    expect(r.mode).toBe("diff");
+    expect(ops(r.commands)).toContain("delete chain");
+    const listing = JSON.stringify(await backend.listTable());
+    expect(listing).not.toContain("peer-");
+    expect((await driver.apply(world({ noPolicy: true }))).mode).toBe("noop");
+  });
+
+  maybe("a rejected transaction leaves the last good table in the kernel", async () => {
+    await driver.apply(world());
+    const good = normalized(await backend.listTable());
+    const bad = world({ port: 81 });
+    const broken: NftTable = {
+      ...bad,
+      chains: bad.chains.map((c, i) =>
+        i === 0
+          ? {
+              ...c,
+              rules: [
+                ...c.rules,
+                {
+                  comment: "broken",
+                  expr: [
+                    {
+                      match: {
+                        op: "==",
+                        left: { payload: { protocol: "ip", field: "saddr" } },
+                        right: "@no-such-set",
+                      },
+                    },
+                    { accept: null },
+                  ],
+                },
+              ],
+            }
+          : c,
+      ),
+    };
+    await expect(driver.apply(broken)).rejects.toThrow(/last good rules kept/);
+    expect(normalized(await backend.listTable())).toEqual(good);
+    expect(driver.inSync).toBe(false);
+    // The next apply rebuilds from scratch.
+    expect((await driver.apply(world())).mode).toBe("full");
+  });
+
+  maybe("a table removed behind its back is rebuilt atomically", async () => {
+    await backend.run({ nftables: [{ delete: { table: { family: "inet", name: "trellis" } } }] });
+    driver.requestResync();
+    const r = await driver.apply(world());
+    expect(r.mode).toBe("full");
+    expect(r.recoveredFrom).toBe("table missing");
+  });
+
+  maybe("a foreign rule in its chain makes it rewrite that chain", async () => {
+    const t = world();
+    const chain = t.chains.find((c) => c.name.startsWith("in-"))?.name as string;
+    await backend.run({
+      nftables: [{ add: { rule: { family: "inet", table: "trellis", chain, expr: [{ accept: null }] } } }],
+    });
+    const r = await driver.apply(t);
+    expect(r.mode).toBe("diff");
+    expect(ops(r.commands)[0]).toBe("flush chain");
+    expect((await driver.apply(t)).mode).toBe("noop");
+  });
+});
+
+describe("nft driver read-back", () => {
+  it("reads the kernel back on the first diff and on request only, not on every apply", async () => {
+    const f = new FakeNft();
+    const d = new NftDriver(f);
+    await d.apply(world());
+    await d.apply(world({ labelB: "zzz" }));
+    expect(f.lists).toBe(1);
+    await d.apply(world());
+    await d.apply(world({ extraPod: true }));
+    expect(f.lists).toBe(1);
+    d.requestResync();
+    await d.apply(world());
+    expect(f.lists).toBe(2);
+  });
+});
+
+describe("fake nft", () => {
+  it("is atomic: a failing command leaves nothing of its transaction", async () => {
+    const f = new FakeNft();
+    await f.run({ nftables: [{ add: { table: { family: "inet", name: "trellis" } } }] });
+    await expect(
+      f.run({
+        nftables: [
+          { add: { set: { family: "inet", table: "trellis", name: "s", type: "ipv4_addr" } } },
+          { add: { chain: { family: "inet", table: "trellis", name: "c" } } },
+          {
+            add: {
+              rule: { family: "inet", table: "trellis", chain: "c", expr: [{ jump: { target: "nope" } }] },
+            },
+          },
+        ],
+      }),
+    ).rejects.toThrow(/chain nope/);
+    expect(JSON.stringify(await f.listTable())).not.toContain('"s"');
+  });
+  it("rejects overlapping interval elements and deleting referenced sets", async () => {
+    const f = new FakeNft();
+    const t = { family: "inet", table: "trellis" };
+    await f.run({
+      nftables: [
+        { add: { table: { family: "inet", name: "trellis" } } },
+        { add: { set: { ...t, name: "s", type: "ipv4_addr", flags: ["interval"] } } },
+        { add: { element: { ...t, name: "s", elem: [{ prefix: { addr: "10.0.0.0", len: 24 } }] } } },
+        { add: { chain: { ...t, name: "c" } } },
+        { add: { rule: { ...t, chain: "c", expr: [{ match: { op: "==", left: {}, right: "@s" } }] } } },
+      ],
+    });
+    await expect(
+      f.run({ nftables: [{ add: { element: { ...t, name: "s", elem: ["10.0.0.7"] } } }] }),
+    ).rejects.toThrow(/overlaps/);
+    await expect(f.run({ nftables: [{ delete: { set: { ...t, name: "s" } } }] })).rejects.toThrow(/in use/);
+  });
+});

@@ -1,0 +1,310 @@
+/**
+ * Cluster + node name -> policy IR: what the node must enforce, independent
+ * of nftables syntax.
+ *
+ * The node enforces the egress of its local pods (packets arriving from their
+ * veths) and the ingress of its local pods (packets leaving through their
+ * veths); remote pods' ends are enforced on their own nodes (Calico's split).
+ *
+ * Pods are grouped by the exact sequence of tier sections that applies to
+ * them per direction; pods in one group share one chain. The chain's rules
+ * match peers and ports through named sets, so a pod joining or leaving a
+ * selector is a set-element change, a pod moving to an existing group is one
+ * verdict-map element change, and a packet only ever walks the rules of the
+ * policies that select its own pod.
+ */
+import type {
+  Cluster,
+  Direction,
+  Peer,
+  PodInfo,
+  Policy,
+  PortMatch,
+  Rule,
+  TenantInfo,
+} from "../model/cluster.js";
+import { mergeRanges, parseIPv4, type Range } from "../model/ipv4.js";
+import {
+  nodeAddresses,
+  peerMatches,
+  peerPods,
+  subjectPods,
+  subjectSelects,
+  tenantAdmits,
+} from "../model/select.js";
+import type { Protocol } from "../model/objects.js";
+import { hashText } from "./nft-table.js";
+import { hostVethName } from "./veth-name.js";
+
+export interface IRRule {
+  readonly policy: string;
+  readonly rule: string;
+  readonly action: "Allow" | "Deny" | "Pass";
+  /** Address set of the remote end; undefined: any remote. */
+  readonly peerSet?: string;
+  /** (destination address . protocol . port) set; undefined: any port. */
+  readonly portSet?: string;
+  readonly log?: string;
+}
+
+export type IRSection =
+  | { readonly kind: "admin" | "baseline"; readonly rules: readonly IRRule[] }
+  | {
+      readonly kind: "tenant-strict" | "tenant-baseline";
+      readonly tenant: string;
+      readonly admitSet: string;
+      readonly log?: string;
+    }
+  | {
+      readonly kind: "networkpolicy";
+      readonly rules: readonly IRRule[];
+      readonly policies: readonly string[];
+      readonly log?: string;
+    };
+
+export interface IRGroup {
+  /** Stable name from the content hash: same content, same chain. */
+  readonly id: string;
+  readonly direction: Direction;
+  readonly sections: readonly IRSection[];
+}
+
+export interface IRPortEntry {
+  /** Destination address range (0.0.0.0/0 for numbered ports). */
+  readonly dst: Range;
+  readonly protocol: Protocol;
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface IRLocalPod {
+  readonly key: string;
+  readonly iface: string;
+  readonly ipv4?: string;
+  /** undefined: nothing to enforce in that direction (plain accept). */
+  readonly ingressGroup?: string;
+  readonly egressGroup?: string;
+}
+
+export interface PolicyIR {
+  readonly node: string;
+  readonly pods: readonly IRLocalPod[];
+  readonly groups: readonly IRGroup[];
+  readonly addressSets: ReadonlyMap<string, readonly Range[]>;
+  readonly portSets: ReadonlyMap<string, readonly IRPortEntry[]>;
+  /** Every pod address in the cluster (tenant boundaries are pod-to-pod). */
+  readonly allPods: readonly Range[];
+}
+
+const ALL: Range = { start: 0, end: 0xffffffff };
+
+function safeName(s: string): string {
+  return s.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 40);
+}
+
+export function logPrefix(policyId: string): string {
+  // NF_LOG_PREFIXLEN is 128 including the NUL.
+  return `${policyId}: `.slice(-120);
+}
+
+class Builder {
+  readonly addressSets = new Map<string, Range[]>();
+  readonly portSets = new Map<string, IRPortEntry[]>();
+  private readonly peerCache = new Map<string, string>();
+  private readonly portCache = new Map<string, string>();
+  readonly podsWithIP: PodInfo[];
+
+  constructor(
+    readonly c: Cluster,
+    readonly node: string,
+  ) {
+    this.podsWithIP = c.pods.filter((p) => !p.hostNetwork && p.ipv4 !== undefined);
+  }
+
+  peerSet(peers: readonly Peer[]): string {
+    const key = JSON.stringify(
+      peers.map((p) => (p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges } : p)),
+    );
+    const cached = this.peerCache.get(key);
+    if (cached) return cached;
+    const name = `peer-${hashText(key)}`;
+    const ranges: Range[] = [];
+    for (const peer of peers) {
+      if (peer.kind === "pods") {
+        for (const pod of peerPods(this.c, peer)) {
+          if (pod.ipv4 !== undefined) ranges.push(single(pod.ipv4));
+        }
+      } else if (peer.kind === "nodes") {
+        for (const a of nodeAddresses(this.c, peer)) ranges.push({ start: a, end: a });
+      } else ranges.push(...peer.ranges);
+    }
+    this.addressSets.set(name, mergeRanges(ranges));
+    this.peerCache.set(key, name);
+    return name;
+  }
+
+  /**
+   * A rule's port set. Named ports only need entries for the destinations the
+   * rule can reach: on ingress the local pods the policy selects (the
+   * destination is always one of them), on egress the pods its peers match.
+   * That keeps the table small (nft re-reads every element on each update).
+   */
+  portSet(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string {
+    const named = ports.some((pm) => pm.name !== undefined);
+    const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${JSON.stringify(r.peers)}`;
+    const key = JSON.stringify(ports) + scope;
+    const cached = this.portCache.get(key);
+    if (cached) return cached;
+    const name = `port-${hashText(key)}`;
+    let candidates: readonly PodInfo[] = [];
+    if (named && dir === "ingress") {
+      candidates = subjectPods(this.c, p).filter((pod) => pod.node === this.node && pod.ipv4 !== undefined);
+    } else if (named) {
+      const peers = r.peers;
+      candidates =
+        peers === null
+          ? this.podsWithIP
+          : this.podsWithIP.filter((pod) =>
+              peers.some((peer) => peerMatches(this.c, peer, { kind: "pod", pod })),
+            );
+    }
+    this.portSets.set(name, portEntries(ports, candidates));
+    this.portCache.set(key, name);
+    return name;
+  }
+
+  tenantSet(t: TenantInfo): string {
+    const name = `tenant-${safeName(t.name)}-${hashText(t.name, 6)}`;
+    if (!this.addressSets.has(name)) {
+      const ranges = this.podsWithIP
+        .filter((p) => tenantAdmits(this.c, t, p.namespace))
+        .map((p) => single(p.ipv4 as string));
+      this.addressSets.set(name, mergeRanges(ranges));
+    }
+    return name;
+  }
+}
+
+function single(ip: string): Range {
+  const n = parseIPv4(ip) as number;
+  return { start: n, end: n };
+}
+
+/**
+ * Port clauses as (destination . protocol . port-range) entries: numbered
+ * ports hold for any destination, named ports only for the pods that declare
+ * them (resolved per destination pod). Entries never overlap (nft interval
+ * sets reject overlaps): numbered ranges are merged per protocol and a named
+ * entry already covered by them is dropped.
+ */
+export function portEntries(ports: readonly PortMatch[], pods: readonly PodInfo[]): IRPortEntry[] {
+  const out: IRPortEntry[] = [];
+  const byProto = new Map<Protocol, Range[]>();
+  const protos: Protocol[] = ["TCP", "UDP", "SCTP"];
+  for (const pm of ports) {
+    if (pm.name !== undefined) continue;
+    const ps = pm.protocol ? [pm.protocol] : protos;
+    for (const p of ps) {
+      const r =
+        pm.port === undefined ? { start: 0, end: 65535 } : { start: pm.port, end: pm.endPort ?? pm.port };
+      byProto.set(p, [...(byProto.get(p) ?? []), r]);
+    }
+  }
+  for (const [p, rs] of byProto) {
+    byProto.set(p, mergeRanges(rs));
+    for (const r of byProto.get(p) ?? []) out.push({ dst: ALL, protocol: p, from: r.start, to: r.end });
+  }
+  const seen = new Set<string>();
+  for (const pm of ports) {
+    if (pm.name === undefined) continue;
+    for (const pod of pods) {
+      for (const cp of pod.ports) {
+        if (cp.name !== pm.name || (pm.protocol !== undefined && cp.protocol !== pm.protocol)) continue;
+        if ((byProto.get(cp.protocol) ?? []).some((r) => cp.port >= r.start && cp.port <= r.end)) continue;
+        const k = `${pod.ipv4}/${cp.protocol}/${cp.port}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        out.push({ dst: single(pod.ipv4 as string), protocol: cp.protocol, from: cp.port, to: cp.port });
+      }
+    }
+  }
+  return out;
+}
+
+function ruleName(dir: Direction, r: Rule): string {
+  return `${dir}[${r.index}]${r.name ? ` ${r.name}` : ""}`;
+}
+
+function irRules(b: Builder, p: Policy, dir: Direction): IRRule[] {
+  return (p[dir] ?? []).map((r) => ({
+    policy: p.id,
+    rule: ruleName(dir, r),
+    action: r.action,
+    ...(r.peers !== null ? { peerSet: b.peerSet(r.peers) } : {}),
+    ...(r.ports !== null ? { portSet: b.portSet(r.ports, p, dir, r) } : {}),
+    ...(p.log ? { log: logPrefix(`${p.id} ${ruleName(dir, r)}`) } : {}),
+  }));
+}
+
+function sectionsFor(b: Builder, pod: PodInfo, dir: Direction): IRSection[] {
+  const c = b.c;
+  const selecting = c.policies.filter((p) => p[dir] !== null && subjectSelects(c, p, pod));
+  const out: IRSection[] = [];
+  const admin = selecting.filter((p) => p.tier === "admin").flatMap((p) => irRules(b, p, dir));
+  if (admin.length > 0) out.push({ kind: "admin", rules: admin });
+  const tenant = c.tenantOf.get(pod.namespace);
+  if (tenant?.isolation === "Strict")
+    out.push({ kind: "tenant-strict", tenant: tenant.name, admitSet: b.tenantSet(tenant) });
+  const nps = selecting.filter((p) => p.tier === "networkpolicy");
+  if (nps.length > 0) {
+    const logging = nps.find((p) => p.log);
+    out.push({
+      kind: "networkpolicy",
+      rules: nps.flatMap((p) => irRules(b, p, dir)),
+      policies: nps.map((p) => p.id),
+      ...(logging ? { log: logPrefix(`${logging.id} ${dir} isolation`) } : {}),
+    });
+  }
+  // Tenant Baseline denies only when no NetworkPolicy isolates the pod: an
+  // isolating NetworkPolicy has already accepted or dropped above.
+  if (tenant?.isolation === "Baseline" && nps.length === 0) {
+    out.push({ kind: "tenant-baseline", tenant: tenant.name, admitSet: b.tenantSet(tenant) });
+  }
+  const baseline = selecting.filter((p) => p.tier === "baseline").flatMap((p) => irRules(b, p, dir));
+  if (baseline.length > 0 && nps.length === 0) out.push({ kind: "baseline", rules: baseline });
+  return out;
+}
+
+export function buildIR(c: Cluster, node: string): PolicyIR {
+  const b = new Builder(c, node);
+  const groups = new Map<string, IRGroup>();
+  const pods: IRLocalPod[] = [];
+  const local = c.pods
+    .filter((p) => p.node === node && !p.hostNetwork)
+    .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  for (const pod of local) {
+    const ids: Partial<Record<Direction, string>> = {};
+    for (const dir of ["ingress", "egress"] as const) {
+      const sections = sectionsFor(b, pod, dir);
+      if (sections.length === 0) continue;
+      const id = `${dir === "ingress" ? "in" : "out"}-${hashText(JSON.stringify(sections), 10)}`;
+      if (!groups.has(id)) groups.set(id, { id, direction: dir, sections });
+      ids[dir] = id;
+    }
+    pods.push({
+      key: pod.key,
+      iface: hostVethName(pod.namespace, pod.name),
+      ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
+      ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),
+      ...(ids.egress ? { egressGroup: ids.egress } : {}),
+    });
+  }
+  return {
+    node,
+    pods,
+    groups: [...groups.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
+    addressSets: b.addressSets,
+    portSets: b.portSets,
+    allPods: mergeRanges(b.podsWithIP.map((p) => single(p.ipv4 as string))),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The desired content of table `inet trellis` as data: named sets, verdict
+ * maps, chains and rules. The compiler produces it; the nft driver
+ * (agent/nft) turns it into a full transaction or diffs it against the kernel.
+ *
+ * Every rule carries a comment that is the hash of its expressions, so the
+ * driver recognises its own rules when it reads the kernel back (felix's hash
+ * comments) without comparing expressions the kernel may print differently.
+ */
+import { createHash } from "node:crypto";
+
+export const TABLE_FAMILY = "inet";
+export const TABLE_NAME = "trellis";
+
+/** An element as `nft -j` writes and lists it (address, prefix, range, concat). */
+export type NftElem = unknown;
+export type NftVerdict =
+  { accept: null } | { drop: null } | { jump: { target: string } } | { goto: { target: string } };
+
+export interface NftSet {
+  readonly name: string;
+  readonly type: string | readonly string[];
+  readonly flags?: readonly string[];
+  readonly elements: readonly NftElem[];
+}
+
+export interface NftMap {
+  readonly name: string;
+  readonly type: string | readonly string[];
+  readonly elements: readonly (readonly [NftElem, NftVerdict])[];
+}
+
+export interface NftBaseChain {
+  readonly type: "filter";
+  readonly hook: "forward" | "input" | "output";
+  readonly prio: number;
+  readonly policy: "accept" | "drop";
+}
+
+export interface NftRule {
+  /** Hash of `expr`: the rule's identity. */
+  readonly comment: string;
+  readonly expr: readonly unknown[];
+}
+
+export interface NftChain {
+  readonly name: string;
+  readonly base?: NftBaseChain;
+  readonly rules: readonly NftRule[];
+}
+
+export interface NftTable {
+  readonly sets: readonly NftSet[];
+  readonly maps: readonly NftMap[];
+  readonly chains: readonly NftChain[];
+}
+
+export function hashText(s: string, n = 12): string {
+  return createHash("sha1").update(s).digest("hex").slice(0, n);
+}
+
+export function rule(expr: readonly unknown[]): NftRule {
+  return { comment: hashText(JSON.stringify(expr), 16), expr };
+}
+
+const t = { family: TABLE_FAMILY, table: TABLE_NAME };
+
+export function setObject(s: NftSet): Record<string, unknown> {
+  return { ...t, name: s.name, type: s.type, ...(s.flags && s.flags.length > 0 ? { flags: s.flags } : {}) };
+}
+
+export function mapObject(m: NftMap): Record<string, unknown> {
+  return { ...t, name: m.name, type: m.type, map: "verdict" };
+}
+
+export function chainObject(c: NftChain): Record<string, unknown> {
+  return { ...t, name: c.name, ...(c.base ?? {}) };
+}
+
+export function ruleObject(chain: string, r: NftRule): Record<string, unknown> {
+  return { ...t, chain, comment: r.comment, expr: r.expr };
+}
+
+export function elementObject(name: string, elem: readonly unknown[]): Record<string, unknown> {
+  return { ...t, name, elem };
+}
+
+/**
+ * Every command that creates the table from nothing, in dependency order:
+ * sets and maps' declarations, chains, set elements, rules, then map
+ * elements (they jump to chains). With `replace`, the table is first deleted
+ * in the same transaction (`add` first so the delete never fails): the atomic
+ * rebuild.
+ */
+export function fullTransaction(table: NftTable, replace: boolean): Record<string, unknown>[] {
+  const cmds: Record<string, unknown>[] = [];
+  const tbl = { family: TABLE_FAMILY, name: TABLE_NAME };
+  cmds.push({ add: { table: tbl } });
+  if (replace) {
+    cmds.push({ delete: { table: tbl } });
+    cmds.push({ add: { table: tbl } });
+  }
+  for (const s of table.sets) cmds.push({ add: { set: setObject(s) } });
+  for (const m of table.maps) cmds.push({ add: { map: mapObject(m) } });
+  for (const c of table.chains) cmds.push({ add: { chain: chainObject(c) } });
+  for (const s of table.sets)
+    if (s.elements.length > 0) cmds.push({ add: { element: elementObject(s.name, s.elements) } });
+  // Non-base chains first so a base chain never jumps into a chain whose rules are not yet there.
+  const ordered = [...table.chains.filter((c) => !c.base), ...table.chains.filter((c) => c.base)];
+  for (const c of ordered) for (const r of c.rules) cmds.push({ add: { rule: ruleObject(c.name, r) } });
+  for (const m of table.maps) {
+    if (m.elements.length > 0)
+      cmds.push({
+        add: {
+          element: elementObject(
+            m.name,
+            m.elements.map(([k, v]) => [k, v]),
+          ),
+        },
+      });
+  }
+  return cmds;
+}
+
+/** The JSON document `nft -j -f -` reads. */
+export function nftDocument(cmds: readonly Record<string, unknown>[]): {
+  nftables: Record<string, unknown>[];
+} {
+  return { nftables: [{ metainfo: { json_schema_version: 1 } }, ...cmds] };
+}

@@ -1,0 +1,290 @@
+/**
+ * The reference evaluator: "may A reach B on port P/protocol?", from the same
+ * normalized inputs as the compiler, with the deciding tier, policy and rule.
+ * It is the oracle the compiled nftables must agree with (tests probe real
+ * connections and compare).
+ *
+ * A connection needs the source's egress and the destination's ingress to
+ * allow it (NetworkPolicy: "for a connection from a source pod to a
+ * destination pod to be allowed, both the egress policy on the source pod and
+ * the ingress policy on the destination pod need to allow the connection").
+ * Each direction walks the tiers in order (policy/README.md):
+ *   Admin tier -> Tenant Strict -> NetworkPolicy -> Tenant Baseline -> Baseline tier -> default allow.
+ */
+import type { Cluster, Direction, PodInfo, Policy, Rule } from "../model/cluster.js";
+import type { Protocol } from "../model/objects.js";
+import { endpointIPv4, peerMatches, subjectSelects, tenantAdmits, type Endpoint } from "../model/select.js";
+import { parseIPv4 } from "../model/ipv4.js";
+import { portsMatch } from "./port-match.js";
+
+export type DecidingTier =
+  | "admin"
+  | "tenant-strict"
+  | "networkpolicy"
+  | "tenant-baseline"
+  | "baseline"
+  | "default"
+  | "node-local"
+  | "loopback"
+  | "not-applicable";
+
+export interface DirectionVerdict {
+  readonly direction: Direction;
+  /** The pod whose policy this is (egress: the source, ingress: the destination). */
+  readonly pod: string;
+  readonly allowed: boolean;
+  readonly tier: DecidingTier;
+  readonly policy?: string;
+  readonly rule?: string;
+  readonly reason: string;
+}
+
+export interface Verdict {
+  readonly allowed: boolean;
+  readonly from: string;
+  readonly to: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  /** Egress of the source (absent when the source is not a pod). */
+  readonly egress?: DirectionVerdict;
+  /** Ingress of the destination (absent when the destination is not a pod). */
+  readonly ingress?: DirectionVerdict;
+  /** The verdict that decided: the first denial, else the ingress one. */
+  readonly decidedBy?: DirectionVerdict;
+}
+
+export interface Connection {
+  readonly from: Endpoint;
+  readonly to: Endpoint;
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+function endpointName(e: Endpoint): string {
+  return e.kind === "pod" ? e.pod.key : e.ip;
+}
+
+function ruleName(dir: Direction, r: Rule): string {
+  return `${dir}[${r.index}]${r.name ? ` (${r.name})` : ""}`;
+}
+
+/** Does this rule match the remote endpoint and the port? */
+function ruleMatches(
+  c: Cluster,
+  dir: Direction,
+  r: Rule,
+  self: PodInfo,
+  remote: Endpoint,
+  port: number,
+  proto: Protocol,
+): boolean {
+  const dest = dir === "ingress" ? self : remote.kind === "pod" ? remote.pod : undefined;
+  // "If this field is empty or missing, this rule matches all sources"; the
+  // peers of a rule are ORed, each peer's selectors ANDed (select.ts).
+  const peerOk = r.peers === null || r.peers.some((p) => peerMatches(c, p, remote));
+  return peerOk && portsMatch(r.ports, port, proto, dest);
+}
+
+function isNodeLocal(c: Cluster, self: PodInfo, remote: Endpoint): boolean {
+  // "traffic to and from the node where a Pod is running is always allowed,
+  // regardless of the IP address of the Pod or the node" (NetworkPolicy docs,
+  // What you can't do / Pod lifecycle). Host-network pods are their node.
+  if (self.node === undefined) return false;
+  if (remote.kind === "pod") return remote.pod.hostNetwork && remote.pod.node === self.node;
+  const ip = parseIPv4(remote.ip);
+  const node = c.nodes.find((n) => n.name === self.node);
+  return ip !== undefined && node !== undefined && node.addresses.some((a) => parseIPv4(a) === ip);
+}
+
+/** Admin or baseline tier: policies in precedence order, rules in order, first match wins. */
+function clusterTier(
+  c: Cluster,
+  policies: readonly Policy[],
+  dir: Direction,
+  self: PodInfo,
+  remote: Endpoint,
+  port: number,
+  proto: Protocol,
+): { action: "Allow" | "Deny" | "Pass"; policy: Policy; rule: Rule } | undefined {
+  for (const p of policies) {
+    const rules = p[dir];
+    if (rules === null || !subjectSelects(c, p, self)) continue;
+    for (const r of rules) {
+      if (ruleMatches(c, dir, r, self, remote, port, proto)) return { action: r.action, policy: p, rule: r };
+    }
+  }
+  return undefined;
+}
+
+function tenantDenies(
+  c: Cluster,
+  self: PodInfo,
+  remote: Endpoint,
+  isolation: "Strict" | "Baseline",
+): string | undefined {
+  const t = c.tenantOf.get(self.namespace);
+  if (!t || t.isolation !== isolation) return undefined;
+  // Tenants isolate pods from pods: addresses outside the cluster's pods and
+  // host-network pods (their node) are not across a tenant boundary.
+  if (remote.kind !== "pod" || remote.pod.hostNetwork) return undefined;
+  if (tenantAdmits(c, t, remote.pod.namespace)) return undefined;
+  return t.name;
+}
+
+/** One direction of one pod: the tier walk. */
+export function evaluateDirection(
+  c: Cluster,
+  dir: Direction,
+  self: PodInfo,
+  remote: Endpoint,
+  port: number,
+  proto: Protocol,
+): DirectionVerdict {
+  const base = { direction: dir, pod: self.key };
+  if (self.hostNetwork) {
+    return {
+      ...base,
+      allowed: true,
+      tier: "not-applicable",
+      reason: "host-network pods are their node: no pod policy applies",
+    };
+  }
+  if (isNodeLocal(c, self, remote)) {
+    return {
+      ...base,
+      allowed: true,
+      tier: "node-local",
+      reason: "traffic from/to the pod's own node is always allowed",
+    };
+  }
+  const admin = c.policies.filter((p) => p.tier === "admin");
+  const a = clusterTier(c, admin, dir, self, remote, port, proto);
+  if (a && a.action !== "Pass") {
+    return {
+      ...base,
+      allowed: a.action === "Allow",
+      tier: "admin",
+      policy: a.policy.id,
+      rule: ruleName(dir, a.rule),
+      reason: `admin tier ${a.action === "Allow" ? "allows" : "denies"}`,
+    };
+  }
+  const strict = tenantDenies(c, self, remote, "Strict");
+  if (strict) {
+    return {
+      ...base,
+      allowed: false,
+      tier: "tenant-strict",
+      policy: `Tenant ${strict}`,
+      reason: "crosses a Strict tenant boundary",
+    };
+  }
+  // NetworkPolicy: "a pod is isolated for ingress if there is any
+  // NetworkPolicy that both selects the pod and has "Ingress" in its
+  // policyTypes" ... "the connections allowed are the union of what each
+  // applicable policy allows" (order of evaluation does not matter).
+  const nps = c.policies.filter(
+    (p) => p.tier === "networkpolicy" && p[dir] !== null && subjectSelects(c, p, self),
+  );
+  if (nps.length > 0) {
+    for (const p of nps) {
+      for (const r of p[dir] ?? []) {
+        if (ruleMatches(c, dir, r, self, remote, port, proto)) {
+          return {
+            ...base,
+            allowed: true,
+            tier: "networkpolicy",
+            policy: p.id,
+            rule: ruleName(dir, r),
+            reason: "allowed by a NetworkPolicy rule",
+          };
+        }
+      }
+    }
+    return {
+      ...base,
+      allowed: false,
+      tier: "networkpolicy",
+      policy: nps.map((p) => p.id).join(", "),
+      reason: `isolated for ${dir} by ${nps.length} NetworkPolicy(s), none allows it`,
+    };
+  }
+  const baselineTenant = tenantDenies(c, self, remote, "Baseline");
+  if (baselineTenant) {
+    return {
+      ...base,
+      allowed: false,
+      tier: "tenant-baseline",
+      policy: `Tenant ${baselineTenant}`,
+      reason: "crosses a Baseline tenant boundary and no NetworkPolicy selects the pod",
+    };
+  }
+  const baseline = c.policies.filter((p) => p.tier === "baseline");
+  const b = clusterTier(c, baseline, dir, self, remote, port, proto);
+  if (b && b.action !== "Pass") {
+    return {
+      ...base,
+      allowed: b.action === "Allow",
+      tier: "baseline",
+      policy: b.policy.id,
+      rule: ruleName(dir, b.rule),
+      reason: `baseline tier ${b.action === "Allow" ? "allows" : "denies"}`,
+    };
+  }
+  return {
+    ...base,
+    allowed: true,
+    tier: "default",
+    reason: a?.action === "Pass" ? "passed by the admin tier; nothing else applies" : "no policy applies",
+  };
+}
+
+export function evaluate(c: Cluster, conn: Connection): Verdict {
+  const head = {
+    from: endpointName(conn.from),
+    to: endpointName(conn.to),
+    port: conn.port,
+    protocol: conn.protocol,
+  };
+  if (conn.from.kind === "pod" && conn.to.kind === "pod" && conn.from.pod.key === conn.to.pod.key) {
+    // A pod talking to itself stays inside its own network namespace.
+    const v: DirectionVerdict = {
+      direction: "ingress",
+      pod: conn.to.pod.key,
+      allowed: true,
+      tier: "loopback",
+      reason: "a pod reaching itself never leaves it",
+    };
+    return { ...head, allowed: true, decidedBy: v };
+  }
+  const egress =
+    conn.from.kind === "pod"
+      ? evaluateDirection(c, "egress", conn.from.pod, conn.to, conn.port, conn.protocol)
+      : undefined;
+  const ingress =
+    conn.to.kind === "pod"
+      ? evaluateDirection(c, "ingress", conn.to.pod, conn.from, conn.port, conn.protocol)
+      : undefined;
+  const allowed = (egress?.allowed ?? true) && (ingress?.allowed ?? true);
+  const decidedBy =
+    egress && !egress.allowed ? egress : ingress && !ingress.allowed ? ingress : (ingress ?? egress);
+  return {
+    ...head,
+    allowed,
+    ...(egress ? { egress } : {}),
+    ...(ingress ? { ingress } : {}),
+    ...(decidedBy ? { decidedBy } : {}),
+  };
+}
+
+/** Resolves `ns/pod` or an IP address to an endpoint. */
+export function resolveEndpoint(c: Cluster, ref: string): Endpoint | undefined {
+  if (parseIPv4(ref) !== undefined) {
+    const pod = c.pods.find((p) => p.ipv4 === ref && !p.hostNetwork);
+    return pod ? { kind: "pod", pod } : { kind: "ip", ip: ref };
+  }
+  const pod = c.pods.find((p) => p.key === ref);
+  return pod ? { kind: "pod", pod } : undefined;
+}
+
+export { endpointIPv4 };

@@ -1,0 +1,115 @@
+/**
+ * Which pods, nodes and addresses a subject or peer selects. Shared by the
+ * evaluator and the compiler so both read selectors the same way.
+ */
+import { selectorMatches } from "./label-selector.js";
+import type { Cluster, NamespaceMatch, Peer, PodInfo, Policy, TenantInfo } from "./cluster.js";
+import { contains, parseIPv4 } from "./ipv4.js";
+
+export function namespaceMatches(c: Cluster, m: NamespaceMatch, namespace: string): boolean {
+  if (m.kind === "same") return m.namespace === namespace;
+  const ns = c.namespaces.get(namespace);
+  // A pod whose Namespace object is absent still has the default label.
+  const labels = ns?.labels ?? { "kubernetes.io/metadata.name": namespace };
+  return selectorMatches(m.selector, labels);
+}
+
+/**
+ * Subjects: host-network pods are never subjects (they are their node; the
+ * network-policy-api says so for ANP/CNP and we read NetworkPolicy the same).
+ */
+export function subjectSelects(c: Cluster, p: Policy, pod: PodInfo): boolean {
+  if (pod.hostNetwork) return false;
+  return (
+    namespaceMatches(c, p.subject.namespaces, pod.namespace) && selectorMatches(p.subject.pods, pod.labels)
+  );
+}
+
+/** Does a pod-kind peer select this pod? Host-network pods never (they are matched by IP). */
+export function peerSelectsPod(c: Cluster, peer: Peer, pod: PodInfo): boolean {
+  if (peer.kind !== "pods" || pod.hostNetwork) return false;
+  return namespaceMatches(c, peer.namespaces, pod.namespace) && selectorMatches(peer.pods, pod.labels);
+}
+
+/** The IPv4 addresses of the nodes a nodes-peer selects. */
+export function nodeAddresses(c: Cluster, peer: Peer): number[] {
+  if (peer.kind !== "nodes") return [];
+  const out: number[] = [];
+  for (const n of c.nodes) {
+    if (!selectorMatches(peer.selector, n.labels)) continue;
+    for (const a of n.addresses) {
+      const v = parseIPv4(a);
+      if (v !== undefined) out.push(v);
+    }
+  }
+  return out;
+}
+
+/** The remote end of a connection, as the evaluator sees it. */
+export type Endpoint =
+  { readonly kind: "pod"; readonly pod: PodInfo } | { readonly kind: "ip"; readonly ip: string };
+
+export function endpointIPv4(e: Endpoint): number | undefined {
+  const ip = e.kind === "pod" ? e.pod.ipv4 : e.ip;
+  return ip === undefined ? undefined : parseIPv4(ip);
+}
+
+/** Does a peer match this endpoint? Pods by selector, everything else by address. */
+export function peerMatches(c: Cluster, peer: Peer, e: Endpoint): boolean {
+  if (peer.kind === "pods") return e.kind === "pod" && peerSelectsPod(c, peer, e.pod);
+  const ip = endpointIPv4(e);
+  if (ip === undefined) return false;
+  if (peer.kind === "ipBlock" || peer.kind === "networks") return peer.ranges.some((r) => contains(r, ip));
+  return nodeAddresses(c, peer).includes(ip);
+}
+
+/** A tenant's own namespaces plus what its allow list admits. */
+export function tenantAdmits(c: Cluster, t: TenantInfo, namespace: string): boolean {
+  const other = c.tenantOf.get(namespace);
+  if (other?.name === t.name) return true;
+  if (other && t.allowTenants.includes(other.name)) return true;
+  if (t.allowNamespaces.includes(namespace)) return true;
+  if (t.allowNamespaceSelector) {
+    const labels = c.namespaces.get(namespace)?.labels ?? { "kubernetes.io/metadata.name": namespace };
+    if (selectorMatches(t.allowNamespaceSelector, labels)) return true;
+  }
+  return false;
+}
+
+// Pods by namespace, built once per Cluster: selecting a namespace first
+// keeps "which pods does this select" proportional to the pods it can match.
+const byNamespace = new WeakMap<Cluster, Map<string, PodInfo[]>>();
+
+function namespaceIndex(c: Cluster): Map<string, PodInfo[]> {
+  let idx = byNamespace.get(c);
+  if (!idx) {
+    idx = new Map();
+    for (const p of c.pods) {
+      const list = idx.get(p.namespace);
+      if (list) list.push(p);
+      else idx.set(p.namespace, [p]);
+    }
+    byNamespace.set(c, idx);
+  }
+  return idx;
+}
+
+/** Every pod in the namespaces a NamespaceMatch selects. */
+export function podsInNamespaces(c: Cluster, m: NamespaceMatch): PodInfo[] {
+  const idx = namespaceIndex(c);
+  if (m.kind === "same") return idx.get(m.namespace) ?? [];
+  const out: PodInfo[] = [];
+  for (const [ns, pods] of idx) if (namespaceMatches(c, m, ns)) out.push(...pods);
+  return out;
+}
+
+/** The pods a policy's subject selects. */
+export function subjectPods(c: Cluster, p: Policy): PodInfo[] {
+  return podsInNamespaces(c, p.subject.namespaces).filter((pod) => subjectSelects(c, p, pod));
+}
+
+/** The pods a pod-kind peer selects (empty for address peers). */
+export function peerPods(c: Cluster, peer: Peer): PodInfo[] {
+  if (peer.kind !== "pods") return [];
+  return podsInNamespaces(c, peer.namespaces).filter((pod) => peerSelectsPod(c, peer, pod));
+}

@@ -1,0 +1,55 @@
+/**
+ * CI smoke of the policy benchmark (root): runs it at smoke size and checks
+ * what it reports: the table, the JSON, every variant measured, and the
+ * update transactions staying small. Timings are not asserted (noisy VMs).
+ */
+import { describe, it, expect } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = process.getuid?.() === 0;
+const BENCH = fileURLToPath(new URL("./bench.js", import.meta.url));
+
+interface Result {
+  mode: string;
+  controlPlane: {
+    fullApply: { mode: string };
+    podAdded: { mode: string; commands: number };
+    remotePodAdded: { commands: number };
+    policyChanged: { mode: string };
+  };
+  dataplane: { variant: string; throughputGbps: number; connPerSec: number }[];
+}
+
+(root ? describe : describe.skip)("policy benchmark (smoke)", () => {
+  it("measures every variant and keeps updates incremental", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
+    try {
+      const out = join(dir, "policy.json");
+      const stdout = await new Promise<string>((resolve, reject) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, TRELLIS_BENCH_OUT: out };
+        delete env["TRELLIS_BENCH_FULL"];
+        execFile("node", [BENCH], { env, timeout: 110_000 }, (err, so, se) =>
+          err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so),
+        );
+      });
+      expect(stdout).toMatch(/dataplane \(client -> node -> server\)/);
+      const r = JSON.parse(readFileSync(out, "utf8")) as Result;
+      expect(r.mode).toBe("smoke");
+      expect(r.controlPlane.fullApply.mode).toBe("full");
+      expect(r.controlPlane.podAdded.mode).toBe("diff");
+      expect(r.controlPlane.remotePodAdded.commands).toBeLessThanOrEqual(8);
+      expect(r.controlPlane.policyChanged.mode).toBe("diff");
+      expect(r.dataplane.map((d) => d.variant)).toHaveLength(5);
+      for (const d of r.dataplane) {
+        expect(d.throughputGbps).toBeGreaterThan(0);
+        expect(d.connPerSec).toBeGreaterThan(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

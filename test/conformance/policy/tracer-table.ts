@@ -1,0 +1,43 @@
+/**
+ * The compiled rules' verdict for every pod pair, computed by the packet
+ * tracer instead of real probes: the packet crosses the source's node (from
+ * its veth to the destination's veth or the uplink), then, if the
+ * destination is remote, the destination's node (uplink to veth).
+ */
+import type { Cluster } from "../../../policy/model/cluster.js";
+import { compile } from "../../../policy/compiler/compile.js";
+import { trace } from "../../../policy/compiler/tracer.js";
+import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import type { NftTable } from "../../../policy/compiler/nft-table.js";
+import type { Protocol } from "../../../policy/model/objects.js";
+
+const UPLINK = "uplink0";
+
+export function tracedTable(c: Cluster, port: number, protocol: Protocol): Map<string, boolean> {
+  const tables = new Map<string, NftTable>();
+  const tableOf = (node: string) => {
+    let t = tables.get(node);
+    if (!t) {
+      t = compile(c, node).table;
+      tables.set(node, t);
+    }
+    return t;
+  };
+  const out = new Map<string, boolean>();
+  const proto = protocol.toLowerCase() as "tcp" | "udp" | "sctp";
+  for (const f of c.pods) {
+    for (const t of c.pods) {
+      if (f === t || !f.node || !t.node || !f.ipv4 || !t.ipv4) continue;
+      const src = hostVethName(f.namespace, f.name);
+      const dst = hostVethName(t.namespace, t.name);
+      const base = { saddr: f.ipv4, daddr: t.ipv4, protocol: proto, dport: port, ct: "new" as const };
+      let ok =
+        trace(tableOf(f.node), { ...base, iifname: src, oifname: f.node === t.node ? dst : UPLINK })
+          .verdict === "accept";
+      if (ok && f.node !== t.node)
+        ok = trace(tableOf(t.node), { ...base, iifname: UPLINK, oifname: dst }).verdict === "accept";
+      out.set(`${f.key}->${t.key}`, ok);
+    }
+  }
+  return out;
+}
