@@ -35,6 +35,20 @@ export interface ClusterView {
   namespace(name: string): { labels: Record<string, string>; annotations: Record<string, string> };
 }
 
+/** Who the attachment is, for policy: a pod, or (without Kubernetes args) container + ifname. */
+export interface PolicyAttachment {
+  readonly k8s?: { namespace: string; pod: string };
+  readonly containerID: string;
+  readonly ifname: string;
+  /** Bare addresses from IPAM (no prefix length). */
+  readonly ips: readonly string[];
+}
+
+export interface PolicyHooks {
+  attached(a: PolicyAttachment): Promise<void>;
+  detached(a: Omit<PolicyAttachment, "ips">): void;
+}
+
 export interface BackendOptions {
   ipam: IpamService;
   dataplane: RoutedVethDataplane;
@@ -43,6 +57,12 @@ export interface BackendOptions {
   defaultMtu: number;
   /** Called after the set of pods on this node changed (route/policy sync hooks). */
   onAttachmentsChanged?: () => void;
+  /**
+   * Policy enforcement (agent/policy/): `attached` resolves once the pod's
+   * rules are in the kernel (DESIGN.md: a pod selected by any policy is
+   * isolated before its ADD returns); `detached` forgets the attachment.
+   */
+  policy?: PolicyHooks;
   /** Counts addresses released by GC (metrics). */
   onGcReleased?: (n: number) => void;
 }
@@ -173,6 +193,21 @@ export class TrellisBackend implements CniBackend {
       await undoIpam();
       throw toCni(e);
     }
+    if (this.o.policy !== undefined) {
+      const att = { ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname };
+      try {
+        await this.o.policy.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
+      } catch (e) {
+        // Never return a pod whose rules are not in place: undo the whole ADD.
+        this.o.policy.detached(att);
+        await this.o.dataplane.del(hostIf).catch(() => undefined);
+        await undoIpam();
+        throw new CniError(
+          CniCode.TryAgainLater,
+          `trellis policy: ${e instanceof Error ? e.message : String(e)}; the ADD was rolled back`,
+        );
+      }
+    }
     this.o.onAttachmentsChanged?.();
     this.o.log.debug(
       {
@@ -237,6 +272,8 @@ export class TrellisBackend implements CniBackend {
     );
     if (link.status === "rejected") throw toCni(link.reason);
     if (ipam.status === "rejected") throw toCni(ipam.reason);
+    const k8s = k8sOf(req);
+    this.o.policy?.detached({ ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname });
     this.o.onAttachmentsChanged?.();
   }
 

@@ -47,6 +47,19 @@ export const agentConfigSchema = z.strictObject({
   /** Informer restart backoff bounds. */
   informerBackoffMinMs: z.number().int().min(1).default(200),
   informerBackoffMaxMs: z.number().int().min(1).default(30_000),
+  /** NetworkPolicy, admin policies and Tenants compiled into nftables (agent/policy/). */
+  policy: z
+    .strictObject({
+      /** false: enforce nothing (another policy engine runs); the table is left alone. */
+      enabled: z.boolean().default(true),
+      /** Minimum time between two applies (bursts coalesce). */
+      minApplyIntervalMs: z.number().int().min(0).max(10_000).default(50),
+      /** Full resync: the kernel is read back and repaired. */
+      resyncIntervalSeconds: z.number().positive().max(86400).default(60),
+      /** How long a CNI ADD waits for its pod's rules before failing with code 11. */
+      addTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    })
+    .prefault({}),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
@@ -133,6 +146,15 @@ export function loadConfig(
       merged[key] = v;
       source[key] = flag;
     }
+  }
+  const pe = env["TRELLIS_POLICY_ENABLED"];
+  if (pe !== undefined && pe !== "") {
+    const cur = merged["policy"];
+    merged["policy"] = {
+      ...(typeof cur === "object" && cur !== null ? cur : {}),
+      enabled: fromEnvValue(pe, "boolean"),
+    };
+    source["policy"] = "env TRELLIS_POLICY_ENABLED";
   }
   merged["nodeName"] ??= hostname().toLowerCase();
   merged["cniSocket"] ??= "/var/run/trellis/cni.sock";

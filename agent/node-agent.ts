@@ -39,6 +39,7 @@ import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
 import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { renderAgentMetrics } from "./metrics.js";
+import { PolicyService } from "./policy/policy-service.js";
 
 export interface NodeAgentDeps {
   /** Injected clock (leak check). */
@@ -74,6 +75,8 @@ export class NodeAgent {
   private readonly badPools = new Map<string, string>();
   private readonly now: () => number;
   private core!: CoreV1Api;
+  /** Policy enforcement (undefined when `policy.enabled` is false). */
+  readonly policy: PolicyService | undefined;
 
   constructor(
     readonly cfg: AgentConfig,
@@ -95,6 +98,19 @@ export class NodeAgent {
       onAffineBlocksChanged: () => this.scheduleBlackholes(),
       onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
     });
+    this.policy = cfg.policy.enabled
+      ? new PolicyService({
+          node: cfg.nodeName,
+          kc: this.kc,
+          log: log.child({ component: "policy" }),
+          minApplyIntervalMs: cfg.policy.minApplyIntervalMs,
+          resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
+          addTimeoutMs: cfg.policy.addTimeoutMs,
+          backoffMinMs: cfg.informerBackoffMinMs,
+          backoffMaxMs: cfg.informerBackoffMaxMs,
+          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+        })
+      : undefined;
   }
 
   get metricsPort(): number | undefined {
@@ -102,7 +118,7 @@ export class NodeAgent {
   }
 
   ready(): boolean {
-    return this.synced && this.cniUp;
+    return this.synced && this.cniUp && (this.policy?.ready ?? true);
   }
 
   notReadyReason(): string {
@@ -111,6 +127,7 @@ export class NodeAgent {
       return `waiting for the first sync with the API server (${waiting} informer(s) not listed yet)`;
     }
     if (!this.cniUp) return "the CNI server is not listening";
+    if (this.policy !== undefined && !this.policy.ready) return this.policy.notReadyReason();
     return "ready";
   }
 
@@ -171,21 +188,33 @@ export class NodeAgent {
     this.core = this.kc.makeApiClient(CoreV1Api);
     const core = this.core;
     const custom = this.kc.makeApiClient(CustomObjectsApi);
-    const nodeSel = `metadata.name=${cfg.nodeName}`;
-    const podSel = `spec.nodeName=${cfg.nodeName}`;
+    const policy = this.policy;
+    // Policy peers live on every node (pods, nodes): with policy on, watch them all.
+    const nodeSel = policy ? undefined : `metadata.name=${cfg.nodeName}`;
+    const podSel = policy ? undefined : `spec.nodeName=${cfg.nodeName}`;
+    const sel = (s: string | undefined): { fieldSelector?: string } =>
+      s !== undefined ? { fieldSelector: s } : {};
     this.nodeInf = this.informer(
       "nodes",
       "/api/v1/nodes",
-      () => core.listNode({ fieldSelector: nodeSel }),
+      () => core.listNode(sel(nodeSel)),
       nodeSel,
+      policy?.coreHandler("Node"),
     );
     this.podInf = this.informer(
       "pods",
       "/api/v1/pods",
-      () => core.listPodForAllNamespaces({ fieldSelector: podSel }),
+      () => core.listPodForAllNamespaces(sel(podSel)),
       podSel,
+      policy?.coreHandler("Pod"),
     );
-    this.nsInf = this.informer("namespaces", "/api/v1/namespaces", () => core.listNamespace());
+    this.nsInf = this.informer(
+      "namespaces",
+      "/api/v1/namespaces",
+      () => core.listNamespace(),
+      undefined,
+      policy?.coreHandler("Namespace"),
+    );
     this.poolInf = this.informer(
       "ippools",
       `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ippools`,
@@ -239,6 +268,7 @@ export class NodeAgent {
       log: this.log.child({ component: "cni" }),
       defaultMtu: cfg.mtu,
       onGcReleased: (n) => (this.gcReleases += n),
+      ...(policy ? { policy } : {}),
     });
     const cniLog = this.log.child({ component: "cni-server" });
     this.cniServer = new CniServer({
@@ -257,6 +287,20 @@ export class NodeAgent {
     await this.cniServer.listen();
     this.cniUp = true;
     for (const i of this.informers) i.start();
+    if (policy) {
+      const core3 = [
+        ["Node", this.nodeInf],
+        ["Pod", this.podInf],
+        ["Namespace", this.nsInf],
+      ] as const;
+      for (const [kind, inf] of core3) {
+        void inf.waitForSync().then(() =>
+          // ListWatch fills its cache right after the list resolves: read it a turn later.
+          setImmediate(() => policy.coreSynced(kind, inf.list())),
+        );
+      }
+      policy.start();
+    }
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     await this.firstSync();
   }
@@ -361,6 +405,7 @@ export class NodeAgent {
     }
     return (
       this.cniMetrics.render() +
+      (this.policy?.renderMetrics() ?? "") +
       renderAgentMetrics({
         ipamAffineBlocks: s.affineBlocks,
         ipamAddressesInUse: s.addressesInUse,
@@ -380,6 +425,7 @@ export class NodeAgent {
     this.cniUp = false;
     await this.cniServer?.close();
     await Promise.all(this.informers.map((i) => i.stop()));
+    await this.policy?.stop();
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
     this.dataplane.close();

@@ -1,0 +1,310 @@
+/**
+ * The policy manager, felix-style (STYLE.md): event handlers only record the
+ * change and mark the state dirty (no I/O); one sync loop compiles the whole
+ * desired table and hands it to the nft driver, which sends the difference.
+ *
+ * - Rate bound: at most one apply per `minIntervalMs`; a burst of updates
+ *   coalesces into the next apply; when idle, an update applies at once.
+ * - Nothing is applied before every required kind has had its first full
+ *   list (DESIGN.md: never sweep kernel state before the first full sync):
+ *   until then the kernel keeps whatever the previous agent left, and the
+ *   agent is not ready, so no ADD is served (see agent/README.md).
+ * - A failed apply keeps the last good rules (the driver's transactions are
+ *   all or nothing), asks the driver to read the kernel back, and retries
+ *   with capped backoff. A full resync runs on a timer.
+ * - `attach()` returns a promise that settles when a table including that
+ *   pod has been applied: the CNI ADD awaits it (fail closed on ADD).
+ */
+import type { NftTable } from "../../policy/compiler/nft-table.js";
+import { compile } from "../../policy/compiler/compile.js";
+import { PolicyInputError, buildClusterFromObjects, type ParsedObject } from "../../policy/model/load.js";
+import type { ApplyResult } from "../nft/driver.js";
+import { compilerInputs, objectKey, parseWatched, type LocalAttachment } from "./policy-inputs.js";
+import { PolicyMetrics } from "./policy-metrics.js";
+
+export interface PolicyDriver {
+  apply(table: NftTable): Promise<ApplyResult>;
+  requestResync(): void;
+}
+
+export interface PolicyLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface PolicyManagerOptions {
+  node: string;
+  driver: PolicyDriver;
+  log: PolicyLogger;
+  /** Kinds that must be listed once before anything is applied. */
+  requiredKinds: readonly string[];
+  /** Minimum time between the starts of two applies. */
+  minIntervalMs: number;
+  /** Period of the full resync (kernel read back and diffed). */
+  resyncIntervalMs: number;
+  /** First retry delay after a failed apply (doubles, capped at 30 s). */
+  retryMs: number;
+  now?: () => number;
+}
+
+export class PolicyAttachTimeout extends Error {
+  readonly code = "TRELLIS_EPOLICYTIMEOUT";
+  constructor(key: string, ms: number, cause: string | undefined) {
+    super(
+      `policy for pod ${key} was not applied within ${ms} ms${cause !== undefined ? ` (last error: ${cause})` : ""}`,
+    );
+    this.name = "PolicyAttachTimeout";
+  }
+}
+
+interface Waiter {
+  gen: number;
+  resolve: () => void;
+}
+
+export class PolicyManager {
+  readonly metrics = new PolicyMetrics();
+  /** kind -> object key -> parsed object (or the rejection message). */
+  private readonly objects = new Map<string, Map<string, ParsedObject | string>>();
+  private readonly attachments = new Map<string, LocalAttachment>();
+  private readonly synced = new Set<string>();
+  private gen = 0;
+  private appliedGen = -1;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private failures = 0;
+  private lastError: string | undefined;
+  private stopped = false;
+  private waiters: Waiter[] = [];
+  private readonly now: () => number;
+  private idle: Promise<void> = Promise.resolve();
+  private idleResolve: (() => void) | undefined;
+
+  constructor(private readonly o: PolicyManagerOptions) {
+    this.now = o.now ?? Date.now;
+    this.resyncTimer = setInterval(() => this.resync(), o.resyncIntervalMs);
+    this.resyncTimer.unref();
+  }
+
+  /** True once a table has been applied (and the agent may serve ADDs). */
+  get ready(): boolean {
+    return this.appliedGen >= 0;
+  }
+
+  get inSync(): boolean {
+    return this.o.requiredKinds.every((k) => this.synced.has(k));
+  }
+
+  notReadyReason(): string {
+    const waiting = this.o.requiredKinds.filter((k) => !this.synced.has(k));
+    if (waiting.length > 0) return `policy: waiting for the first list of ${waiting.join(", ")}`;
+    if (!this.ready)
+      return `policy: first table not applied yet${this.lastError !== undefined ? ` (${this.lastError})` : ""}`;
+    return "ready";
+  }
+
+  // ------------------------------------------------------------ event handlers (no I/O)
+
+  /** An object was added or changed. */
+  upsert(kind: string, apiVersion: string, obj: object): void {
+    const key = objectKey(obj as { metadata?: { name?: string; namespace?: string } });
+    const byKey = this.kind(kind);
+    let parsed: ParsedObject | string;
+    try {
+      parsed = parseWatched(kind, apiVersion, obj);
+    } catch (e) {
+      parsed = e instanceof Error ? e.message : String(e);
+      this.o.log.error({ kind, object: key, err: parsed }, "policy input rejected; left out of the compile");
+    }
+    byKey.set(key, parsed);
+    this.changed();
+  }
+
+  remove(kind: string, obj: object): void {
+    const key = objectKey(obj as { metadata?: { name?: string; namespace?: string } });
+    if (this.kind(kind).delete(key)) this.changed();
+  }
+
+  /** The first full list of a kind (or its absence: an empty list): replaces it and counts as synced. */
+  replaceAll(kind: string, apiVersion: string, objs: readonly object[]): void {
+    this.objects.set(kind, new Map());
+    for (const o of objs) {
+      const key = objectKey(o as { metadata?: { name?: string; namespace?: string } });
+      try {
+        this.kind(kind).set(key, parseWatched(kind, apiVersion, o));
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.kind(kind).set(key, msg);
+        this.o.log.error({ kind, object: key, err: msg }, "policy input rejected; left out of the compile");
+      }
+    }
+    const first = !this.synced.has(kind);
+    this.synced.add(kind);
+    if (first && this.inSync) this.o.log.info({ kinds: this.o.requiredKinds }, "policy inputs in sync");
+    this.changed();
+  }
+
+  /**
+   * A pod of this node got its veth and addresses (CNI ADD). Resolves once a
+   * table with its veth and addresses is in the kernel; rejects with
+   * PolicyAttachTimeout after `timeoutMs` (the caller rolls the ADD back).
+   */
+  attach(a: LocalAttachment, timeoutMs: number): Promise<void> {
+    const key = `${a.namespace}/${a.pod}`;
+    this.attachments.set(key, a);
+    this.changed();
+    const gen = this.gen;
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = {
+        gen,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new PolicyAttachTimeout(key, timeoutMs, this.lastError));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** The pod's attachment is gone (CNI DEL, or a rolled-back ADD). */
+  detach(namespace: string, pod: string): void {
+    if (this.attachments.delete(`${namespace}/${pod}`)) this.changed();
+  }
+
+  hasPod(namespace: string, pod: string): boolean {
+    return this.objects.get("Pod")?.has(`${namespace}/${pod}`) ?? false;
+  }
+
+  /** Forces the next apply to read the kernel back and repair drift. */
+  resync(): void {
+    this.o.driver.requestResync();
+    this.changed();
+  }
+
+  // ------------------------------------------------------------ the sync loop
+
+  private kind(kind: string): Map<string, ParsedObject | string> {
+    let m = this.objects.get(kind);
+    if (m === undefined) {
+      m = new Map();
+      this.objects.set(kind, m);
+    }
+    return m;
+  }
+
+  private changed(): void {
+    this.gen++;
+    this.schedule(0);
+  }
+
+  private schedule(extraDelayMs: number): void {
+    if (this.stopped || !this.inSync || this.running || this.timer !== undefined) return;
+    const delay = Math.max(extraDelayMs, this.lastStart + this.o.minIntervalMs - this.now(), 0);
+    if (this.idleResolve === undefined) this.idle = new Promise((r) => (this.idleResolve = r));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, delay);
+  }
+
+  /** Settles when no apply is running or scheduled (tests). */
+  settled(): Promise<void> {
+    return this.idle;
+  }
+
+  private desiredTable(): { table: NftTable; localPods: number } {
+    const watched: ParsedObject[] = [];
+    let rejected = 0;
+    for (const m of this.objects.values()) {
+      for (const v of m.values()) {
+        if (typeof v === "string") rejected++;
+        else watched.push(v);
+      }
+    }
+    let inputs = compilerInputs(watched, this.attachments, this.o.node);
+    // An object that validates alone can still be rejected in context (e.g.
+    // an ipBlock except outside its CIDR): leave it out, name it in the log,
+    // and compile the rest, so one bad policy never freezes every update.
+    for (let i = 0; ; i++) {
+      try {
+        const cluster = buildClusterFromObjects(inputs);
+        this.metrics.rejectedObjects = rejected;
+        const c = compile(cluster, this.o.node);
+        return { table: c.table, localPods: c.ir.pods.length };
+      } catch (e) {
+        if (!(e instanceof PolicyInputError) || i >= 50) throw e;
+        const bad = e.object;
+        const before = inputs.length;
+        inputs = inputs.filter((x) => x.name !== bad);
+        if (inputs.length === before) throw e;
+        rejected++;
+        this.o.log.error({ object: bad, err: e.message }, "policy input rejected; left out of the compile");
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.stopped) return;
+    this.running = true;
+    this.lastStart = this.now();
+    const target = this.gen;
+    const t0 = performance.now();
+    let retryIn = 0;
+    try {
+      const { table, localPods } = this.desiredTable();
+      const r = await this.o.driver.apply(table);
+      const secs = (performance.now() - t0) / 1000;
+      this.metrics.observeApply("ok", r.mode, secs);
+      this.metrics.lastTransactionCommands = r.commands.length;
+      this.metrics.localPods = localPods;
+      if (r.recoveredFrom !== undefined)
+        this.o.log.warn({ err: r.recoveredFrom }, "policy table rebuilt after a failed update");
+      if (this.appliedGen < 0) this.o.log.info({ localPods, commands: r.commands.length }, "policy applied");
+      else if (r.mode !== "noop")
+        this.o.log.debug({ mode: r.mode, commands: r.commands.length, ms: secs * 1000 }, "policy applied");
+      this.appliedGen = target;
+      this.failures = 0;
+      this.lastError = undefined;
+      const done = this.waiters.filter((w) => w.gen <= target);
+      this.waiters = this.waiters.filter((w) => w.gen > target);
+      for (const w of done) w.resolve();
+    } catch (e) {
+      this.failures++;
+      this.lastError = e instanceof Error ? e.message : String(e);
+      this.metrics.observeApply("error", "none", (performance.now() - t0) / 1000);
+      this.o.driver.requestResync();
+      retryIn = Math.min(30_000, this.o.retryMs * 2 ** Math.min(this.failures - 1, 16));
+      this.o.log.error(
+        { err: this.lastError, retryInMs: retryIn },
+        "policy apply failed; last good rules kept",
+      );
+    } finally {
+      this.running = false;
+    }
+    if (this.gen > this.appliedGen) {
+      // More changes arrived meanwhile (or the apply failed): go again.
+      this.schedule(retryIn);
+    }
+    if (this.timer === undefined && !this.running) {
+      this.idleResolve?.();
+      this.idleResolve = undefined;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
+    this.timer = undefined;
+    this.idleResolve?.();
+    this.idleResolve = undefined;
+  }
+}

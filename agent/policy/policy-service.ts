@@ -1,0 +1,195 @@
+/**
+ * The policy shell of trellis-node: the informers for every policy kind
+ * (optional CRDs treated as empty while absent), the nft driver on the real
+ * `nft`, and the CNI hooks that make an ADD wait for its pod's rules.
+ * The decisions live in policy-manager.ts; this file only does I/O.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  NetworkingV1Api,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { parseObject, type ParsedObject } from "../../policy/model/load.js";
+import type { PolicyAttachment, PolicyHooks } from "../cni-backend.js";
+import { httpStatus } from "../ipam/ipam-api.js";
+import { OptionalInformer } from "../k8s/optional-informer.js";
+import { ResilientInformer } from "../k8s/resilient-informer.js";
+import { type NftBackend, ExecNft } from "../nft/backend.js";
+import { NftDriver } from "../nft/driver.js";
+import { CORE_KINDS, POLICY_KINDS, type WatchedKind } from "./policy-inputs.js";
+import { PolicyManager } from "./policy-manager.js";
+
+export interface PolicyServiceOptions {
+  node: string;
+  kc: KubeConfig;
+  log: Logger;
+  minApplyIntervalMs: number;
+  resyncIntervalMs: number;
+  addTimeoutMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  onRestart: (informer: string) => void;
+  /** The nft backend (default: the real `nft` in the agent's namespace). */
+  nft?: NftBackend;
+}
+
+const CORE_API_VERSION: Record<(typeof CORE_KINDS)[number], string> = {
+  Pod: "v1",
+  Namespace: "v1",
+  Node: "v1",
+};
+
+export class PolicyService implements PolicyHooks {
+  readonly manager: PolicyManager;
+  private readonly informers: ResilientInformer<KubernetesObject>[] = [];
+  private readonly optional: OptionalInformer<KubernetesObject>[] = [];
+  private readonly core: CoreV1Api;
+
+  constructor(private readonly o: PolicyServiceOptions) {
+    const log = o.log;
+    this.manager = new PolicyManager({
+      node: o.node,
+      driver: new NftDriver(o.nft ?? new ExecNft(), log),
+      log,
+      requiredKinds: [...CORE_KINDS, ...POLICY_KINDS.map((k) => k.kind)],
+      minIntervalMs: o.minApplyIntervalMs,
+      resyncIntervalMs: o.resyncIntervalMs,
+      retryMs: 500,
+    });
+    this.core = o.kc.makeApiClient(CoreV1Api);
+  }
+
+  /** The onChange of a core informer (Pods, Namespaces, Nodes) the agent already runs. */
+  coreHandler(
+    kind: (typeof CORE_KINDS)[number],
+  ): (verb: "add" | "update" | "delete", obj: KubernetesObject) => void {
+    return (verb, obj) => {
+      if (verb === "delete") this.manager.remove(kind, obj);
+      else this.manager.upsert(kind, CORE_API_VERSION[kind], obj);
+    };
+  }
+
+  /** Called once a core informer has listed (its cache is the kind's first full state). */
+  coreSynced(kind: (typeof CORE_KINDS)[number], objs: readonly KubernetesObject[]): void {
+    this.manager.replaceAll(kind, CORE_API_VERSION[kind], objs);
+  }
+
+  private makeInformer(k: WatchedKind, list: () => Promise<KubernetesListObject<KubernetesObject>>) {
+    const inf = new ResilientInformer<KubernetesObject>({
+      name: k.plural,
+      kc: this.o.kc,
+      path: `/apis/${k.group}/${k.version}/${k.plural}`,
+      list,
+      log: this.o.log.child({ component: "informer" }),
+      backoffMinMs: this.o.backoffMinMs,
+      backoffMaxMs: this.o.backoffMaxMs,
+      onRestart: this.o.onRestart,
+      onChange: (verb, obj) => {
+        if (verb === "delete") this.manager.remove(k.kind, obj);
+        else this.manager.upsert(k.kind, k.apiVersion, obj);
+      },
+    });
+    this.informers.push(inf);
+    return inf;
+  }
+
+  /** Starts the policy kinds' informers. */
+  start(): void {
+    const custom = this.o.kc.makeApiClient(CustomObjectsApi);
+    const net = this.o.kc.makeApiClient(NetworkingV1Api);
+    const absentMarked = new Set<string>();
+    for (const k of POLICY_KINDS) {
+      const list = k.optional
+        ? async () =>
+            (await custom.listClusterCustomObject({
+              group: k.group,
+              version: k.version,
+              plural: k.plural,
+            })) as KubernetesListObject<KubernetesObject>
+        : async () =>
+            (await net.listNetworkPolicyForAllNamespaces()) as KubernetesListObject<KubernetesObject>;
+      if (!k.optional) {
+        const inf = this.makeInformer(k, list);
+        inf.start();
+        void inf.waitForSync().then(() =>
+          // ListWatch fills its cache right after the list resolves: read it a turn later.
+          setImmediate(() => this.manager.replaceAll(k.kind, k.apiVersion, inf.list())),
+        );
+        continue;
+      }
+      const opt = new OptionalInformer<KubernetesObject>({
+        name: k.plural,
+        list,
+        make: () => this.makeInformer(k, list),
+        log: this.o.log.child({ component: "informer" }),
+        backoffMinMs: Math.max(this.o.backoffMinMs, 1000),
+        backoffMaxMs: this.o.backoffMaxMs,
+        onAbsent: () => {
+          // Once is enough: later probes find it still absent and still empty.
+          if (!absentMarked.has(k.kind)) this.manager.replaceAll(k.kind, k.apiVersion, []);
+          absentMarked.add(k.kind);
+        },
+        onSynced: (inf) => this.manager.replaceAll(k.kind, k.apiVersion, inf.list()),
+      });
+      this.optional.push(opt);
+      opt.start();
+    }
+  }
+
+  get ready(): boolean {
+    return this.manager.ready;
+  }
+
+  notReadyReason(): string {
+    return this.manager.notReadyReason();
+  }
+
+  // ------------------------------------------------------------ CNI hooks
+
+  async attached(a: PolicyAttachment): Promise<void> {
+    let namespace: string;
+    let pod: string;
+    let podObject: ParsedObject | undefined;
+    if (a.k8s !== undefined) {
+      ({ namespace, pod } = a.k8s);
+      if (!this.manager.hasPod(namespace, pod)) {
+        // The informer may lag the kubelet by a moment: the pod's labels
+        // decide which policies select it, so read it once.
+        try {
+          const p = await this.core.readNamespacedPod({ name: pod, namespace });
+          podObject = parseObject({ ...(p as object), kind: "Pod", apiVersion: "v1" });
+        } catch (e) {
+          if (httpStatus(e) !== 404) throw e;
+        }
+      }
+    } else {
+      // Without Kubernetes args the host veth is sha1(containerID.ifname):
+      // see policy-inputs.ts (syntheticPod).
+      namespace = a.containerID;
+      pod = a.ifname;
+    }
+    await this.manager.attach(
+      { namespace, pod, ips: a.ips, ...(podObject !== undefined ? { podObject } : {}) },
+      this.o.addTimeoutMs,
+    );
+  }
+
+  detached(a: Omit<PolicyAttachment, "ips">): void {
+    if (a.k8s !== undefined) this.manager.detach(a.k8s.namespace, a.k8s.pod);
+    else this.manager.detach(a.containerID, a.ifname);
+  }
+
+  renderMetrics(): string {
+    return this.manager.metrics.render(true, this.manager.ready);
+  }
+
+  async stop(): Promise<void> {
+    this.manager.stop();
+    for (const o of this.optional) await o.stop();
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+}
