@@ -40,6 +40,8 @@ import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { renderAgentMetrics } from "./metrics.js";
 import { PolicyService } from "./policy/policy-service.js";
+import { removePolicyTable } from "./policy/policy-off.js";
+import { ExecNft } from "./nft/backend.js";
 
 export interface NodeAgentDeps {
   /** Injected clock (leak check). */
@@ -317,6 +319,14 @@ export class NodeAgent {
     await this.ipam
       .repairAffinities()
       .catch((e: unknown) => this.log.warn({ err: String(e) }, "affinity repair"));
+    if (this.policy === undefined && this.deps.skipForwarding !== true) {
+      await removePolicyTable(new ExecNft())
+        .then((had) => {
+          if (had)
+            this.log.info({}, "policy.enabled is false: removed table inet trellis left by an earlier run");
+        })
+        .catch((e: unknown) => this.log.warn({ err: String(e) }, "removing table inet trellis failed"));
+    }
     this.synced = true;
     this.log.info(
       { node: this.cfg.nodeName, blocks: this.ipam.affineBlocks().length },
