@@ -7,6 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hostVethName } from "../../agent/dataplane/veth-name.js";
 import { NetworkingV1Api } from "@kubernetes/client-node";
 import { type AgentProc, TestBed, cniShim, netconf, sh } from "../agent/harness.js";
 
@@ -134,6 +137,19 @@ describe("trellis-node enforces NetworkPolicy", () => {
     expect(table).toContain("chain from-pods");
   });
 
+  it("admin policy kinds whose CRDs are not installed count as empty, logged once, never an informer failure", async () => {
+    const log = readFileSync(agent.logFile, "utf8");
+    for (const plural of ["adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies"]) {
+      const absent = log
+        .split("\n")
+        .filter((l) => l.includes(`"informer":"${plural}"`) && l.includes("kind not served"));
+      expect(absent).toHaveLength(1);
+    }
+    expect(log).not.toMatch(
+      /"informer":"(adminnetworkpolicies|tenants|networkpolicies)"[^\n]*informer failed/,
+    );
+  });
+
   it("a NetworkPolicy denying ingress to a pod stops a real connection; deleting it restores it", async () => {
     await addPod("web", "a");
     await addPod("web", "b");
@@ -184,4 +200,89 @@ describe("trellis-node enforces NetworkPolicy", () => {
     expect(d?.ip4).toMatch(/^10\.71\./);
     expect(d?.ip6).toMatch(/^fd00:71:/);
   });
+});
+
+describe("an ADD whose rules cannot be applied in time", () => {
+  // Fault injection around the real nft: while the flag file exists, every
+  // nft call of this agent waits (as if the kernel were stuck), then runs
+  // the real nft. Everything else is as in production.
+  let slow: AgentProc;
+  let slowNetns = "";
+  const bin = join(bed.dir, "slow-bin");
+  const flag = join(bed.dir, "nft-stuck");
+
+  beforeAll(async () => {
+    mkdirSync(bin, { recursive: true });
+    const realNft = (await sh("sh", ["-c", "command -v nft"])).trim();
+    writeFileSync(
+      join(bin, "nft"),
+      `#!/bin/sh\nwhile [ -e ${flag} ]; do sleep 0.1; done\nexec ${realNft} "$@"\n`,
+    );
+    chmodSync(join(bin, "nft"), 0o755);
+    const n = await bed.addNode();
+    slowNetns = n.netns;
+    // jest gives the test a copy of process.env that spawn does not use: the
+    // agent puts the wrapper first on its PATH itself, through a preload.
+    const preload = join(bed.dir, "slow-path.mjs");
+    writeFileSync(preload, `process.env.PATH = ${JSON.stringify(bin)} + ":" + process.env.PATH;\n`);
+    const key = "TRELLIS_TEST_AGENT_NODE_ARGS";
+    const before = process.env[key];
+    process.env[key] = `--import=${preload}`;
+    try {
+      slow = await bed.startAgent(
+        "node-2",
+        n.netns,
+        { policy: { addTimeoutMs: 1000 } },
+        { logLevel: "info" },
+      );
+    } finally {
+      if (before === undefined) delete process.env[key];
+      else process.env[key] = before;
+    }
+  }, 60_000);
+
+  it("fails with code 11 and leaves no address and no veth behind", async () => {
+    await bed.core.createNamespacedPod({
+      namespace: "web",
+      body: {
+        metadata: { name: "stuck", namespace: "web", labels: { app: "stuck" } },
+        spec: { nodeName: "node-2", containers: [{ name: "c", image: "busybox" }] },
+      },
+    });
+    const netns = bed.netnsName("ps");
+    await bed.addNetns([netns]);
+    writeFileSync(flag, "");
+    const id = "c0ffeestuck";
+    let r;
+    try {
+      r = await cniShim({
+        command: "ADD",
+        containerID: id,
+        netns: `/var/run/netns/${netns}`,
+        ifname: "eth0",
+        args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=web;K8S_POD_NAME=stuck",
+        config: netconf(slow.socket),
+      });
+    } finally {
+      rmSync(flag, { force: true });
+    }
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json).toMatchObject({ code: 11 });
+    expect(String(r.json["msg"])).toMatch(/policy/);
+    const hostIf = hostVethName({ namespace: "web", pod: "stuck" }, id, "eth0");
+    await expect(sh("ip", ["-n", slowNetns, "link", "show", hostIf])).rejects.toThrow();
+    expect(await sh("ip", ["-n", netns, "link", "show"])).not.toContain("eth0");
+    const held = [...(await bed.allocations()).values()].filter((a) => a.handle.startsWith(id));
+    expect(held).toEqual([]);
+    // Once nft answers again, the same ADD succeeds.
+    const again = await cniShim({
+      command: "ADD",
+      containerID: id,
+      netns: `/var/run/netns/${netns}`,
+      ifname: "eth0",
+      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=web;K8S_POD_NAME=stuck",
+      config: netconf(slow.socket),
+    });
+    expect(again.exitCode).toBe(0);
+  }, 60_000);
 });
