@@ -41,6 +41,7 @@ import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { renderAgentMetrics } from "./metrics.js";
 import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
+import { POLICY_KINDS } from "./policy/policy-inputs.js";
 import { ExecNft } from "./nft/backend.js";
 
 export interface NodeAgentDeps {
@@ -410,7 +411,16 @@ export class NodeAgent {
   renderMetrics(): string {
     const s = this.ipam.stats();
     const restarts = new Map(this.restarts);
-    for (const i of ["nodes", "pods", "namespaces", "ippools", "ipamblocks", "blockaffinities"]) {
+    const policyInformers = this.policy ? POLICY_KINDS.map((k) => k.plural) : [];
+    for (const i of [
+      "nodes",
+      "pods",
+      "namespaces",
+      "ippools",
+      "ipamblocks",
+      "blockaffinities",
+      ...policyInformers,
+    ]) {
       if (!restarts.has(i)) restarts.set(i, 0);
     }
     return (
