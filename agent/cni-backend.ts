@@ -328,7 +328,16 @@ export class TrellisBackend implements CniBackend {
         .some(
           (b) => valid.has(b.handle) && b.namespace === a.namespace && b.pod === a.pod && a.pod !== undefined,
         );
-      if (!sameVeth) await this.o.dataplane.del(hostIf).catch(() => undefined);
+      if (!sameVeth) {
+        await this.o.dataplane.del(hostIf).catch(() => undefined);
+        this.o.policy?.detached({
+          ...(a.namespace !== undefined && a.pod !== undefined
+            ? { k8s: { namespace: a.namespace, pod: a.pod } }
+            : {}),
+          containerID: a.containerID ?? "",
+          ifname: a.ifname ?? "",
+        });
+      }
     }
     try {
       const n = await this.o.ipam.release(stale.map((a) => a.handle));

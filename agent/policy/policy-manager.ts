@@ -126,7 +126,11 @@ export class PolicyManager {
 
   remove(kind: string, obj: object): void {
     const key = objectKey(obj as { metadata?: { name?: string; namespace?: string } });
-    if (this.kind(kind).delete(key)) this.changed();
+    let changed = this.kind(kind).delete(key);
+    // A deleted pod's attachment goes with it, even if its DEL never comes:
+    // a ghost must never keep its labels on an address another pod may reuse.
+    if (kind === "Pod") changed = this.attachments.delete(key) || changed;
+    if (changed) this.changed();
   }
 
   /** The first full list of a kind (or its absence: an empty list): replaces it and counts as synced. */

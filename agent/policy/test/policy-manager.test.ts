@@ -225,4 +225,18 @@ describe("PolicyManager", () => {
     expect(m.metrics.rejectedObjects).toBe(1);
     expect(await ingressOf(fake, hostVethName("x", "a"))).toBe("jump");
   });
+
+  it("a deleted pod takes its attachment along, even without a DEL", async () => {
+    const { fake, m } = setup({ minIntervalMs: 10 });
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", undefined)] });
+    await until(() => m.ready);
+    await m.attach({ namespace: "x", pod: "a", ips: ["10.1.5.5"] }, 5000);
+    expect(await dump(fake)).toContain("10.1.5.5");
+    m.remove("Pod", pod("x", "a", undefined));
+    await until(() => m.metrics.localPods === 0);
+    await m.settled();
+    const t = await dump(fake);
+    expect(t).not.toContain("10.1.5.5");
+    expect(t).not.toContain(hostVethName("x", "a"));
+  });
 });
