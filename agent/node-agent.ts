@@ -120,8 +120,13 @@ export class NodeAgent {
     return this.health?.port;
   }
 
+  /** /readyz: in sync, CNI up, and (with policy on) the first policy table applied. */
   ready(): boolean {
-    return this.synced && this.cniUp && (this.policy?.ready ?? true);
+    return this.coreReady() && (this.policy?.ready ?? true);
+  }
+
+  private coreReady(): boolean {
+    return this.synced && this.cniUp;
   }
 
   notReadyReason(): string {
@@ -256,7 +261,11 @@ export class NodeAgent {
       });
     }
     const cluster: ClusterView = {
-      ready: () => this.ready(),
+      // CNI serves once IPAM is in sync; with policy on, an ADD then waits
+      // (up to policy.addTimeoutMs) for the first table that includes its pod
+      // instead of failing: runtimes that do not retry a sandbox still start
+      // the pod, and it is never returned before its rules are in.
+      ready: () => this.coreReady(),
       notReadyReason: () => this.notReadyReason(),
       podAnnotations: (ns, pod) => this.podAnnotations(ns, pod),
       namespace: (name) => {

@@ -126,7 +126,7 @@ export class PolicyService implements PolicyHooks {
         list,
         make: () => this.makeInformer(k, list),
         log: this.o.log.child({ component: "informer" }),
-        backoffMinMs: Math.max(this.o.backoffMinMs, 1000),
+        backoffMinMs: this.o.backoffMinMs,
         backoffMaxMs: this.o.backoffMaxMs,
         onAbsent: () => {
           // Once is enough: later probes find it still absent and still empty.

@@ -128,8 +128,11 @@ async function metric(name: string): Promise<number> {
 
 describe("trellis-node enforces NetworkPolicy", () => {
   it("is ready only after its first apply; the table is in the node namespace and metrics say so", async () => {
-    const ready = await bed.httpInNode(nodeNetns, agent.metricsPort, "/readyz");
-    expect(ready.status).toBe(200);
+    // The CNI side answers STATUS once IPAM is in sync; /readyz waits for the first table.
+    await eventually(
+      "/readyz",
+      async () => (await bed.httpInNode(nodeNetns, agent.metricsPort, "/readyz")).status === 200,
+    );
     expect(await metric("trellis_policy_ready")).toBe(1);
     expect(await metric('trellis_policy_applies_total{result="ok"')).toBeGreaterThanOrEqual(1);
     expect(await metric("trellis_policy_apply_seconds_count")).toBeGreaterThanOrEqual(1);
