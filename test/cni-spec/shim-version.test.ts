@@ -13,7 +13,10 @@ import { SUPPORTED_VERSIONS } from "../../cni/versions.js";
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const SHIM = join(root, "cni/shim/trellis");
 
-function version(env: Record<string, string>, stdin: string): { code: number | null; out: unknown; err: string } {
+function version(
+  env: Record<string, string>,
+  stdin: string,
+): { code: number | null; out: unknown; err: string } {
   const r = spawnSync(SHIM, [], { env: { CNI_COMMAND: "VERSION", ...env }, input: stdin, encoding: "utf8" });
   return { code: r.status, out: r.stdout === "" ? undefined : JSON.parse(r.stdout), err: r.stderr };
 }
@@ -49,7 +52,11 @@ describe("shim VERSION (answered locally)", () => {
     ["an unsupported version gets our newest", '{"cniVersion":"0.2.0"}', "1.1.0"],
     ["an unknown future version gets our newest", '{"cniVersion":"9.9.9"}', "1.1.0"],
     ["empty stdin gets our newest", "", "1.1.0"],
-    ["a full netconf (no agentSocket) works too", '{"cniVersion":"1.0.0","name":"n","type":"trellis"}', "1.0.0"],
+    [
+      "a full netconf (no agentSocket) works too",
+      '{"cniVersion":"1.0.0","name":"n","type":"trellis"}',
+      "1.0.0",
+    ],
   ])("%s", (_name, stdin, answered) => {
     const r = version({ CNI_NETNS: "dummy" }, stdin);
     expect(r).toEqual({
