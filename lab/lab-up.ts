@@ -14,6 +14,7 @@ import {
   LINK6_PREFIX_LEN,
   MAX_NODES,
 } from "./address-plan.js";
+import { AGENT_HEALTH_ADDRESS, agentReadiness } from "./agent-health.js";
 import { ApiError, LabApi, nodeReady } from "./api-client.js";
 import { renderBirdConfig } from "./bird-config.js";
 import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
@@ -93,6 +94,10 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       warnings.push(...(await startNode(L, plan, n, o.cni, api)));
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
+    if (o.cni === "trellis") {
+      say("waiting for trellis-node /readyz on every node");
+      await waitAgentsReady(L, plan, o.readyTimeoutMs ?? 60_000);
+    }
     state.phase = "running";
     writeLabState(L.stateFile, state);
     for (const w of warnings) say(`warning: ${w}`);
@@ -348,6 +353,8 @@ async function startNode(
           "--cni-socket",
           N.agentSocket,
         ],
+        // Pinned here, not left to the agent's default, because lab status probes it.
+        env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
         pidFile: N.agentPid,
         logFile: N.agentLog,
       });
@@ -375,6 +382,28 @@ async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Pr
   }
   throw new Error(
     `nodes not Ready after ${Math.round(timeoutMs / 1000)} s: ${notReady.join(", ")} (see their kubelet.log)`,
+  );
+}
+
+/** Every node's agent answers /readyz 200 (first full sync done, CNI server up). */
+async function waitAgentsReady(L: LabLayout, plan: LabPlan, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = plan.nodes;
+  const why = new Map<string, string>();
+  while (Date.now() < deadline) {
+    const checks = await Promise.all(pending.map(async (n) => [n, await agentReadiness(n.netns)] as const));
+    for (const [n, r] of checks) why.set(n.name, r.detail);
+    pending = checks.filter(([, r]) => !r.ready).map(([n]) => n);
+    if (pending.length === 0) return;
+    for (const n of pending) {
+      if (!isAlive(readPidFile(L.node(n.name).agentPid)))
+        throw new Error(`trellis-node on ${n.name} exited: ${tail(L.node(n.name).agentLog)}`);
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `trellis-node not ready after ${Math.round(timeoutMs / 1000)} s: ` +
+      pending.map((n) => `${n.name} (${why.get(n.name) ?? "?"}; see ${L.node(n.name).agentLog})`).join(", "),
   );
 }
 
