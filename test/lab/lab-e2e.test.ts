@@ -642,7 +642,7 @@ spec:
     }
     await waitFor("healthy again", async () => ((await status()).s.healthy ? true : undefined), 30_000);
     process.kill(pid, "SIGKILL");
-    await waitFor("the agent to die", async () => (existsSync(`/proc/${pid}`) ? undefined : true));
+    await waitFor("the agent to die", async () => (isAlive(pid) ? undefined : true));
     const dead = await status();
     expect(dead.s.healthy).toBe(false);
     expect(dead.s.problems).toContain("node-2: trellis-node not running");
