@@ -1,7 +1,7 @@
 /**
  * `trellisctl lab up`: builds the lab in order (state file, API server, ToR,
  * nodes, BIRD, per-node relay + kubelet [+ agent]) and waits until every Node
- * is Ready. Everything it starts is detached and recorded under the lab dir;
+ * is Ready and, under --cni trellis, every agent answers /readyz. Everything it starts is detached and recorded under the lab dir;
  * a failure leaves what was built for `lab down` (and the logs for you).
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -47,7 +47,6 @@ export interface UpResult {
   apiserverUrl: string;
   kubeconfig: string;
   nodes: string[];
-  warnings: string[];
 }
 
 export async function labUp(o: UpOptions): Promise<UpResult> {
@@ -61,10 +60,14 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   checkSocketPaths(L, o.nodes);
   const prefix = labPrefix(dir);
   await refuseIfPresent(L, prefix);
-  if (!existsSync(repoPaths.apiserverMain)) {
-    throw new LabError(
-      `the lab API server is not built (${repoPaths.apiserverMain} is missing): run npm run build`,
-    );
+  const needed: [string, string][] = [["the lab API server", repoPaths.apiserverMain]];
+  if (o.cni === "trellis") {
+    needed.push(["trellis-node", repoPaths.agentMain], ["the CNI shim", repoPaths.shim]);
+  }
+  for (const [what, file] of needed) {
+    if (!existsSync(file)) {
+      throw new LabError(`${what} is not built (${file} is missing): run npm run build`);
+    }
   }
 
   let plan: LabPlan;
@@ -75,7 +78,6 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   }
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
   writeLabState(L.stateFile, state);
-  const warnings: string[] = [];
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
     const url = await startApiserver(L);
@@ -91,7 +93,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     const api = new LabApi(url);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
-      warnings.push(...(await startNode(L, plan, n, o.cni, api)));
+      await startNode(L, plan, n, o.cni, api);
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
     if (o.cni === "trellis") {
@@ -100,14 +102,12 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     }
     state.phase = "running";
     writeLabState(L.stateFile, state);
-    for (const w of warnings) say(`warning: ${w}`);
     return {
       dir,
       prefix,
       apiserverUrl: url,
       kubeconfig: L.kubeconfig,
       nodes: plan.nodes.map((n) => n.name),
-      warnings,
     };
   } catch (e) {
     state.phase = "failed";
@@ -257,14 +257,7 @@ async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
   throw new Error(`BIRD did not answer on ${L.birdSocket} within 15 s`);
 }
 
-async function startNode(
-  L: LabLayout,
-  plan: LabPlan,
-  n: NodePlan,
-  cni: CniMode,
-  api: LabApi,
-): Promise<string[]> {
-  const warnings: string[] = [];
+async function startNode(L: LabLayout, plan: LabPlan, n: NodePlan, cni: CniMode, api: LabApi): Promise<void> {
   const N = L.node(n.name);
   for (const d of [N.dir, N.cniConfDir, N.cniBinDir, N.cniCacheDir, N.podsDir])
     mkdirSync(d, { recursive: true });
@@ -282,9 +275,7 @@ async function startNode(
         if (!(e instanceof ApiError && e.status === 409)) throw e;
       }
     }
-    if (existsSync(repoPaths.shim)) symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
-    else
-      warnings.push(`${n.name}: no CNI shim at ${repoPaths.shim} yet; pod ADDs will fail until it is built`);
+    symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
   }
 
   startDaemon({
@@ -340,29 +331,24 @@ async function startNode(
   });
 
   if (cni === "trellis") {
-    if (existsSync(repoPaths.agentMain)) {
-      startDaemon({
-        argv: [
-          ...inNetns(n.netns),
-          process.execPath,
-          repoPaths.agentMain,
-          "--node-name",
-          n.name,
-          "--kubeconfig",
-          N.kubeconfig,
-          "--cni-socket",
-          N.agentSocket,
-        ],
-        // Pinned here, not left to the agent's default, because lab status probes it.
-        env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
-        pidFile: N.agentPid,
-        logFile: N.agentLog,
-      });
-    } else {
-      warnings.push(`${n.name}: trellis-node is not built (${repoPaths.agentMain}); no agent started`);
-    }
+    startDaemon({
+      argv: [
+        ...inNetns(n.netns),
+        process.execPath,
+        repoPaths.agentMain,
+        "--node-name",
+        n.name,
+        "--kubeconfig",
+        N.kubeconfig,
+        "--cni-socket",
+        N.agentSocket,
+      ],
+      // Pinned here, not left to the agent's default, because lab status probes it.
+      env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
+      pidFile: N.agentPid,
+      logFile: N.agentLog,
+    });
   }
-  return warnings;
 }
 
 async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Promise<void> {

@@ -78,10 +78,16 @@ export function registerLab(program: Command, io: Io): void {
 
   cmd
     .command("up")
-    .description("build a lab: API server, BIRD ToR, N node namespaces with a kubelet stand-in each")
+    .description(
+      "build a lab: API server, BIRD ToR, N node namespaces with trellis-node and a kubelet stand-in each",
+    )
     .option("--nodes <n>", "number of nodes", intArg("--nodes", 1, 254), 3)
     .option("--dir <dir>", "lab directory", DEFAULT_DIR)
-    .addOption(new Option("--cni <mode>", "node CNI config").choices([...CNI_MODES]).default("trellis"))
+    .addOption(
+      new Option("--cni <mode>", "node CNI: trellis (agent + shim, block IPAM) or ptp (reference plugins)")
+        .choices([...CNI_MODES])
+        .default("trellis"),
+    )
     .option("--node-asn <asn>", "AS number of the nodes", intArg("--node-asn", 1, 4294967295))
     .option("--tor-asn <asn>", "AS number of the ToR", intArg("--tor-asn", 1, 4294967295))
     .option("--asn-per-node", "node i gets AS <node-asn> + i - 1 instead of one shared AS")
