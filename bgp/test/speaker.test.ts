@@ -63,6 +63,8 @@ async function pair(
 describe("Speaker over loopback", () => {
   it("establishes eBGP, carries routes with communities both ways, and withdraws them", async () => {
     const [a, b] = await pair(65001, 65002, 21790);
+    const events: { prefix: string; nexthops: string[] }[] = [];
+    b.on("routes", (changes) => events.push(...changes));
     a.originate("10.1.0.0/24", { communities: ["65001:100"], largeCommunities: ["65001:1:2"] });
     b.originate("10.2.0.0/24");
     await until(
@@ -78,6 +80,11 @@ describe("Speaker over loopback", () => {
     });
     a.withdraw("10.1.0.0/24");
     await until(() => b.ribView.route("10.1.0.0/24") === undefined, 5000, "withdrawal");
+    // The route-change events: installed via A, then removed (empty next hops).
+    expect(events.filter((e) => e.prefix === "10.1.0.0/24")).toEqual([
+      { prefix: "10.1.0.0/24", nexthops: ["127.0.0.1"] },
+      { prefix: "10.1.0.0/24", nexthops: [] },
+    ]);
     const peer = b.peerStatus()[0]!;
     expect(peer.capabilities).toEqual(
       expect.arrayContaining(["mp:ipv4-unicast", "four-octet-as", "route-refresh"]),

@@ -130,6 +130,19 @@ describe("reload (SIGHUP)", () => {
     expect((await fetchPeers(sock)).length).toBe(1);
   });
 
+  it("a changed session setting resets the session with Cease / Other Configuration Change", async () => {
+    daemon.reload(
+      cfg(
+        `${PEER.replace("families:", "holdTime: 30, families:")}\noriginate: [{ prefix: 10.8.0.0/24, communities: ["65001:8"] }]`,
+      ),
+    );
+    await until(() => (other.peerStatus()[0]!.lastError ?? "").includes("6/6"), "Cease 6/6");
+    expect(other.peerStatus()[0]!.lastError).toContain("Other Configuration Change");
+    await until(() => other.peerState("127.0.0.1") === "Established", "session back", 15000);
+    expect(other.peerStatus()[0]!.holdTime).toBe(9);
+    expect((await fetchPeers(sock))[0]!.holdTime).toBe(9);
+  });
+
   it("a removed peer gets Cease / Peer De-configured", async () => {
     daemon.reload(cfg(""));
     await until(() => (other.peerStatus()[0]!.lastError ?? "").includes("6/3"), "Cease 6/3");

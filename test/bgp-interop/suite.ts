@@ -338,7 +338,8 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       await established(e.p4);
       await until(() => lab.kernelRoutes().includes("2001:db8:211::/48"), 10000, "v6 kernel route");
       await trellis.crash();
-      // RFC 4724 receiving speaker: the peer keeps our routes while we restart.
+      // RFC 4724 receiving speaker: once the peer has seen the session go, it keeps our routes (stale).
+      await until(() => !ebgp.established(), 10000, `${kind} notices the lost session`);
       expect(ebgp.route("10.100.0.0/24")).toBeDefined();
       // While we are down the peer drops a prefix; the kernel still has it from before.
       await ebgp.setRoutes(eRoutes.filter((r) => r.prefix.startsWith("10.211.0.")));
