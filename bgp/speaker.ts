@@ -406,7 +406,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           data.writeUInt16BE(m.afi, 0);
           data.writeUInt8(m.safi, 2);
           data.writeUInt32BE(m.limit, 3);
-          e.peer.reset(CEASE_MAX_PREFIX, data);
+          // Not from inside the FSM step that is delivering this UPDATE.
+          setImmediate(() => {
+            if (this.peers.get(id) === e && e.peer.state === "Established")
+              e.peer.reset(CEASE_MAX_PREFIX, data);
+          });
         }
         this.schedule();
       },

@@ -386,14 +386,14 @@ export class Peer {
     };
     if (this.settings.localAddress) opts.localAddress = this.settings.localAddress;
     const sock = connect(opts);
-    this.attach(c, sock, true);
+    this.attach(c, sock);
     sock.once("connect", () => {
       if (c.sock === sock) this.feed(c, { type: "TcpCrAcked" });
     });
   }
 
   /** Bind a socket to a connection; events of a socket that is no longer c.sock are ignored. */
-  private attach(c: Conn, sock: Socket, connecting = false): void {
+  private attach(c: Conn, sock: Socket): void {
     c.sock = sock;
     c.rbuf = Buffer.alloc(0);
     sock.setNoDelay(true);
@@ -401,16 +401,19 @@ export class Peer {
     const fail = (why: string): void => {
       if (failed || c.sock !== sock) return;
       failed = true;
-      if (c === this.conn) this.lastError ??= why;
       c.sock = undefined;
       sock.destroy();
-      if (connecting && c.session.state === "Connect") {
-        // Connect failed: the ConnectRetryTimer will try again (§8.2.2 Connect, Event 18).
-        this.feed(c, { type: "TcpConnectionFails" });
-      } else {
-        this.feed(c, { type: "TcpConnectionFails" });
+      if (c !== this.conn) {
+        // The tracked second connection (§6.8) went away: forget it entirely.
+        for (const h of c.timers.values()) this.clock.clearTimeout(h);
+        c.timers.clear();
+        c.retired = true;
+        if (c === this.second) this.second = undefined;
+        return;
       }
-      if (c === this.second && c.session.state === "Idle") this.second = undefined;
+      this.lastError ??= why;
+      // §8.2.2 Event 18 (for an outgoing attempt in Connect: the connect failed).
+      this.feed(c, { type: "TcpConnectionFails" });
     };
     sock.on("data", (chunk: Buffer) => {
       if (c.sock === sock) this.onData(c, sock, chunk);
@@ -707,6 +710,7 @@ function fsmConfig(s: PeerSettings): FsmConfig {
   };
   if (s.keepaliveTime !== undefined) c.keepaliveTime = s.keepaliveTime;
   if (s.delayOpenTime !== undefined) c.delayOpenTime = s.delayOpenTime;
+  if (s.passive) c.passive = true;
   return c;
 }
 
