@@ -10,8 +10,15 @@ export function formatIpv4(buf: Buffer, off: number): string {
   return `${buf.readUInt8(off)}.${buf.readUInt8(off + 1)}.${buf.readUInt8(off + 2)}.${buf.readUInt8(off + 3)}`;
 }
 
-/** Format 8 groups already placed in `groups`. */
-function formatGroups(): string {
+// Hex text of each 16-bit group value, filled on first use: IPv6 NLRI decoding
+// formats one address per prefix, and toString(16) is most of that cost.
+const HEX = new Array<string | undefined>(65536);
+function hex16(v: number): string {
+  return (HEX[v] ??= v.toString(16));
+}
+
+/** Format the 8 groups of `groups` (RFC 5952). */
+export function formatIpv6Groups(groups: Uint16Array): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8;) {
@@ -33,14 +40,14 @@ function formatGroups(): string {
       continue;
     }
     if (s.length > 0 && !s.endsWith(":")) s += ":";
-    s += (groups[i] as number).toString(16);
+    s += hex16(groups[i] as number);
   }
   return s;
 }
 
 export function formatIpv6(buf: Buffer, off: number): string {
   for (let i = 0; i < 8; i++) groups[i] = buf.readUInt16BE(off + 2 * i);
-  return formatGroups();
+  return formatIpv6Groups(groups);
 }
 
 /** Parse dotted-quad IPv4 into a 32-bit unsigned number, or -1 if malformed. */

@@ -110,7 +110,10 @@ export function decodeAsPath(
     if (o + count * asSize > end) return new Malformed("AS_PATH segment overruns the attribute");
     const asns = new Array<number>(count);
     for (let i = 0; i < count; i++) {
-      asns[i] = asSize === 4 ? buf.readUInt32BE(o) : buf.readUInt16BE(o);
+      const asn = asSize === 4 ? buf.readUInt32BE(o) : buf.readUInt16BE(o);
+      // RFC 7607 §2: AS 0 in a path makes the attribute malformed.
+      if (asn === 0) return new Malformed("AS 0 in the path (RFC 7607)");
+      asns[i] = asn;
       o += asSize;
     }
     segs.push({ type: type as AsSegmentType, asns });
@@ -169,6 +172,8 @@ export function formatAsPath(segs: AsPathSegment[]): string {
 function decodeAggregator(buf: Buffer, start: number, end: number, asSize: 2 | 4, name: string) {
   if (end - start !== asSize + 4) return new Malformed(`${name} length ${end - start} != ${asSize + 4}`);
   const asn = asSize === 4 ? buf.readUInt32BE(start) : buf.readUInt16BE(start);
+  // RFC 7607 §2: AS 0 makes AGGREGATOR / AS4_AGGREGATOR malformed.
+  if (asn === 0) return new Malformed(`${name} with AS 0 (RFC 7607)`);
   return { asn, address: formatIpv4(buf, start + asSize) };
 }
 

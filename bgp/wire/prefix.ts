@@ -11,7 +11,7 @@
 
 import { AFI_IPV4, AFI_IPV6 } from "./types.js";
 import type { Prefix } from "./types.js";
-import { formatIpv6, parseIpv4, parseIpv6Into } from "./address.js";
+import { formatIpv6Groups, parseIpv4, parseIpv6Into } from "./address.js";
 
 export interface ParsedPrefix {
   afi: number;
@@ -21,6 +21,7 @@ export interface ParsedPrefix {
 }
 
 const v6 = Buffer.alloc(16);
+const groups = new Uint16Array(8);
 
 /** The AFI of a canonical prefix string. */
 export function prefixAfi(p: Prefix): number {
@@ -74,11 +75,18 @@ export function decodePrefixes(
       if (len > 128) return `prefix length ${len} > 128`;
       const n = (len + 7) >> 3;
       if (o + n > end) return `prefix /${len} runs past the end of its field`;
-      v6.fill(0);
-      for (let i = 0; i < n; i++) v6[i] = buf.readUInt8(o + i);
+      // Build the 16-bit groups straight from the wire octets, host bits cleared.
+      const lastMask = len & 7 ? (0xff << (8 - (len & 7))) & 0xff : 0xff;
+      for (let g = 0; g < 8; g++) {
+        const i = 2 * g;
+        let hi = i < n ? buf.readUInt8(o + i) : 0;
+        let lo = i + 1 < n ? buf.readUInt8(o + i + 1) : 0;
+        if (i === n - 1) hi &= lastMask;
+        else if (i + 1 === n - 1) lo &= lastMask;
+        groups[g] = (hi << 8) | lo;
+      }
       o += n;
-      if (len & 7) v6[n - 1] = v6.readUInt8(n - 1) & (0xff << (8 - (len & 7))) & 0xff;
-      out.push(`${formatIpv6(v6, 0)}/${len}`);
+      out.push(`${formatIpv6Groups(groups)}/${len}`);
     }
     return undefined;
   }

@@ -113,13 +113,11 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
 
   const attributes: PathAttributes = {};
   const discarded: DiscardedAttribute[] = [];
-  let withdraw = false;
   let mpReach: MpReachNlri | undefined;
   let mpUnreach: MpUnreachNlri | undefined;
   const seen = new Uint8Array(256);
   const note = (type: number, action: "discard" | "withdraw", reason: string) => {
     discarded.push({ type, action, reason });
-    if (action === "withdraw") withdraw = true;
   };
 
   let o = aStart;
@@ -251,7 +249,17 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
   const msg: UpdateMessage = { type: "UPDATE", withdrawn, attributes, nlri };
   if (mpReach !== undefined) msg.mpReach = mpReach;
   if (mpUnreach !== undefined) msg.mpUnreach = mpUnreach;
-  if (withdraw && announces) msg.treatAsWithdraw = true;
+  // RFC 4760 §3: with no NLRI field, a NEXT_HOP attribute is to be ignored,
+  // so a malformed one cannot withdraw the MP_REACH_NLRI routes.
+  if (nlri.length === 0) {
+    for (const d of discarded) {
+      if (d.type === ATTR_NEXT_HOP && d.action === "withdraw") {
+        d.action = "discard";
+        d.reason += " (ignored: no NLRI field, RFC 4760 §3)";
+      }
+    }
+  }
+  if (announces && discarded.some((d) => d.action === "withdraw")) msg.treatAsWithdraw = true;
   if (discarded.length > 0) msg.discarded = discarded;
   return msg;
 }

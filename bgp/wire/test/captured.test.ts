@@ -4,28 +4,31 @@
 // facts we configured the daemon to send.
 import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { decodeMessage, encodeMessage, negotiate } from "../index.js";
+import { decodeMessage, encodeMessage, mergeAs4, negotiate } from "../index.js";
 import type { BgpMessage, CodecOptions, OpenMessage, UpdateMessage } from "../index.js";
-import { OUR_OPEN } from "./capture/our-open.js";
+import { OUR_OPEN, OUR_OPEN_AS2 } from "./capture/our-open.js";
 
 interface Capture {
   received: { hex: string; type: string; summary: unknown }[];
 }
 
 const dir = new URL("../../../../bgp/wire/test/fixtures/captured/", import.meta.url);
-function load(name: string): { msgs: BgpMessage[]; raw: Buffer[]; opts: CodecOptions; file: Capture } {
+function load(
+  name: string,
+  ours: OpenMessage = OUR_OPEN,
+): { msgs: BgpMessage[]; raw: Buffer[]; opts: CodecOptions; file: Capture } {
   const file = JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as Capture;
   const raw = file.received.map((r) => Buffer.from(r.hex, "hex"));
   const open = decodeMessage(raw[0] as Buffer, { fourOctetAs: false }) as OpenMessage;
-  const opts = negotiate(OUR_OPEN, open, { external: true }).options;
+  const opts = negotiate(ours, open, { external: true }).options;
   return { msgs: raw.map((b) => decodeMessage(b, opts)), raw, opts, file };
 }
 const json = (m: unknown): unknown =>
   JSON.parse(JSON.stringify(m, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
 const updates = (msgs: BgpMessage[]) => msgs.filter((m): m is UpdateMessage => m.type === "UPDATE");
 
-describe.each(["bird", "gobgp", "frr"])("captured from %s", (name) => {
-  const c = load(name);
+describe.each(["bird", "bird-as2", "gobgp", "frr"])("captured from %s", (name) => {
+  const c = load(name, name === "bird-as2" ? OUR_OPEN_AS2 : OUR_OPEN);
   it("decodes every message to the recorded object", () => {
     expect(c.msgs.map(json)).toEqual(c.file.received.map((r) => r.summary));
   });
@@ -73,6 +76,14 @@ describe("facts of each capture", () => {
         { fourOctetAs: true },
       ).toString("hex"),
     ]);
+  });
+  it("BIRD to a 2-octet speaker: AS_TRANS in AS_PATH, the real path in AS4_PATH, merged back (RFC 6793)", () => {
+    const { msgs, opts } = load("bird-as2", OUR_OPEN_AS2);
+    expect(opts.fourOctetAs).toBe(false);
+    const u = updates(msgs).find((m) => m.nlri.length > 0);
+    expect(u?.attributes.asPath).toEqual([{ type: 2, asns: [23456] }]);
+    expect(u?.attributes.as4Path).toEqual([{ type: 2, asns: [4200000002] }]);
+    expect(mergeAs4(u?.attributes ?? {}).asPath).toEqual([{ type: 2, asns: [4200000002] }]);
   });
   it("GoBGP: all capabilities in one Optional Parameter, RFC 8950 capability, ORIGIN incomplete", () => {
     const { msgs, raw } = load("gobgp");

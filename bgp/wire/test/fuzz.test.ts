@@ -8,6 +8,9 @@ import type { CodecOptions } from "../index.js";
 import { FIXTURES } from "./fixtures.js";
 import { MALFORMED } from "./malformed.js";
 import { buf } from "./hex.js";
+import { readFileSync } from "node:fs";
+
+const CAPTURED = new URL("../../../../bgp/wire/test/fixtures/captured/", import.meta.url);
 import { inspect, isDeepStrictEqual } from "node:util";
 import type { BgpMessage } from "../index.js";
 
@@ -46,6 +49,13 @@ const OPTIONS: CodecOptions[] = [
 
 function seeds(): Buffer[] {
   const out = [...FIXTURES.map((f) => buf(f.hex)), ...MALFORMED.map((c) => buf(c.hex))];
+  // Real-world shapes: everything captured from BIRD, GoBGP and FRR.
+  for (const name of ["bird", "gobgp", "frr"]) {
+    const file = JSON.parse(readFileSync(new URL(`${name}.json`, CAPTURED), "utf8")) as {
+      received: { hex: string }[];
+    };
+    out.push(...file.received.map((r) => Buffer.from(r.hex, "hex")));
+  }
   const attrs = {
     origin: 0 as const,
     asPath: [{ type: 2 as const, asns: [65001, 4200000001] }],

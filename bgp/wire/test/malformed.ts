@@ -233,6 +233,11 @@ export const MALFORMED: MalformedCase[] = [
     outcome: withdraw(2),
   },
   {
+    name: "AS 0 in AS_PATH (RFC 7607 §2)",
+    hex: update("", ORIGIN + attr(0x40, 2, "02 02 0000fdea 00000000") + NEXT_HOP, NLRI),
+    outcome: withdraw(2),
+  },
+  {
     name: "NEXT_HOP of 5 octets (§7.3)",
     hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "c000020200"), NLRI),
     outcome: withdraw(3),
@@ -347,6 +352,17 @@ export const MALFORMED: MalformedCase[] = [
     outcome: discard(7),
   },
   {
+    name: "AGGREGATOR with AS 0 (RFC 7607 §2)",
+    hex: update("", BASE + attr(0xc0, 7, "00000000 c0000201"), NLRI),
+    outcome: discard(7),
+  },
+  {
+    name: "AS4_PATH with AS 0 from a 2-octet peer (RFC 7607 §2, RFC 6793 §6)",
+    hex: update("", ORIGIN + AS_PATH_2 + NEXT_HOP + attr(0xc0, 17, "02 01 00000000"), NLRI),
+    opts: { fourOctetAs: false },
+    outcome: discard(17),
+  },
+  {
     name: "duplicate COMMUNITIES: the second is dropped (§3.g)",
     hex: update("", BASE + attr(0xc0, 8, "fde90001") + attr(0xc0, 8, "fde90002"), NLRI),
     outcome: discard(8),
@@ -397,6 +413,18 @@ export const MALFORMED: MalformedCase[] = [
   },
 
   // --- accepted as is ---
+  {
+    name: "malformed NEXT_HOP beside MP_REACH_NLRI only is ignored, not a withdraw (RFC 4760 §3)",
+    hex: update(
+      "",
+      attr(0x80, 14, "0002 01 10 20010db8000000000000000000000001 00 30 20010db80001") +
+        ORIGIN +
+        AS_PATH +
+        attr(0x40, 3, "00000000"),
+      "",
+    ),
+    outcome: discard(3),
+  },
   {
     name: "NEXT_HOP is not required with MP_REACH_NLRI only (RFC 4760 §3)",
     hex: update(

@@ -22,9 +22,9 @@ ip -n "$NS" addr add 2001:db8::2/128 dev lo
 mkdir -p "$OUT"
 REC="node $ROOT/dist/bgp/wire/test/capture/record.js"
 
-run() { # name, then the daemon command line; records for 6 s
+run() { # name, then the daemon command line; records for 6 s (MODE=as2: we play a 2-octet AS speaker)
   local name=$1; shift
-  ip netns exec "$NS" $REC 127.0.0.1 6 "$WORK/$name.json" &
+  ip netns exec "$NS" $REC 127.0.0.1 6 "$WORK/$name.json" "${MODE:-as4}" &
   local rec=$!
   sleep 0.5
   ip netns exec "$NS" "$@" &
@@ -56,6 +56,9 @@ protocol bgp tor {
 CONF
 ( sleep 5; ip netns exec "$NS" birdc -s "$WORK/bird.ctl" show route all protocol tor > "$OUT/bird-routes.txt" 2>&1 || true ) &
 run bird bird -f -c "$WORK/bird.conf" -s "$WORK/bird.ctl" -P "$WORK/bird.pid"
+# The same BIRD against a 2-octet AS speaker: AS_TRANS in AS_PATH plus AS4_PATH (RFC 6793).
+( sleep 5; ip netns exec "$NS" birdc -s "$WORK/bird.ctl" show route all protocol tor > "$OUT/bird-as2-routes.txt" 2>&1 || true ) &
+MODE=as2 run bird-as2 bird -f -c "$WORK/bird.conf" -s "$WORK/bird.ctl" -P "$WORK/bird.pid"
 
 # --- GoBGP: routes added through its API once it is up.
 cat > "$WORK/gobgp.toml" <<CONF

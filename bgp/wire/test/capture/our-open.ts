@@ -17,3 +17,9 @@ export const OUR_OPEN: OpenMessage = {
     { kind: "extended-next-hop", entries: [{ afi: 1, safi: 1, nextHopAfi: 2 }] },
   ],
 };
+
+/** The same OPEN from an OLD speaker: no 4-octet AS capability (RFC 6793 §4). */
+export const OUR_OPEN_AS2: OpenMessage = {
+  ...OUR_OPEN,
+  capabilities: OUR_OPEN.capabilities.filter((c) => c.kind !== "four-octet-as"),
+};

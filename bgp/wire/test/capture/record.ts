@@ -1,6 +1,7 @@
 // Records what real BGP speakers (BIRD, GoBGP, FRR) send, for the codec's
 // captured fixtures. Run by capture.sh inside its own network namespace:
 //   node dist/bgp/wire/test/capture/record.js <listen-address> <seconds> <out.json>
+// With a fourth argument "as2" it plays a 2-octet AS speaker.
 // It accepts one session, answers the peer's OPEN with ours (so the peer sends
 // its UPDATEs), sends a few UPDATEs of its own (an interop check of the
 // encoder: the peer must not answer with a NOTIFICATION), and writes every
@@ -10,11 +11,12 @@ import type { Socket } from "node:net";
 import { writeFileSync } from "node:fs";
 import { decodeMessage, encodeMessage, endOfRib, frame, negotiate, packUpdates } from "../../index.js";
 import type { BgpMessage, CodecOptions } from "../../index.js";
-import { OUR_OPEN } from "./our-open.js";
+import { OUR_OPEN, OUR_OPEN_AS2 } from "./our-open.js";
 
-const [address = "127.0.0.1", seconds = "5", out = "capture.json"] = process.argv.slice(2);
+const [address = "127.0.0.1", seconds = "5", out = "capture.json", mode = "as4"] = process.argv.slice(2);
 
-const ours = OUR_OPEN;
+// "as2" plays an OLD (2-octet AS) speaker, so the peer sends AS4_PATH.
+const ours = mode === "as2" ? OUR_OPEN_AS2 : OUR_OPEN;
 
 interface Record {
   hex: string;
