@@ -12,14 +12,45 @@
 // - A withdrawn route is deleted, never replaced by a blackhole.
 // - After any failed apply the shell re-reads the kernel and calls
 //   `reconcile()`, which diffs from scratch.
-import { canonicalNextHops, sameNextHops } from "./route.js";
+import { canonicalNextHops } from "./route.js";
 import type { KernelRoute, NextHop } from "./route.js";
 
 export type FibOp = { op: "replace"; route: KernelRoute } | { op: "delete"; prefix: string };
 
+/**
+ * A next-hop set as one string, so that 1M routes cost one Map entry each and
+ * no objects: a single gateway is its own address (the very string the RIB
+ * holds, shared), several are sorted and joined by spaces, a device is
+ * appended after "%". "" means unknown (never equal to a real set).
+ */
+type NhKey = string;
+const UNKNOWN: NhKey = "";
+
+function hopKey(nh: NextHop): string {
+  return nh.dev === undefined ? nh.via : `${nh.via}%${nh.dev}`;
+}
+
+export function nextHopKey(nhs: readonly NextHop[]): NhKey {
+  if (nhs.length === 1) return hopKey(nhs[0]!);
+  return canonicalNextHops(nhs).map(hopKey).join(" ");
+}
+
+/** Gateways only (no device): the common case from the RIB, without any object allocation for one hop. */
+export function gatewayKey(gateways: readonly string[]): NhKey {
+  if (gateways.length === 1) return gateways[0]!;
+  return [...new Set(gateways)].sort().join(" ");
+}
+
+function decodeKey(k: NhKey): NextHop[] {
+  return k.split(" ").map((h) => {
+    const i = h.indexOf("%");
+    return i < 0 ? { via: h } : { via: h.slice(0, i), dev: h.slice(i + 1) };
+  });
+}
+
 export class FibSync {
-  private readonly desired = new Map<string, readonly NextHop[]>();
-  private readonly installed = new Map<string, readonly NextHop[]>();
+  private readonly desired = new Map<string, NhKey>();
+  private readonly installed = new Map<string, NhKey>();
   /** prefixes whose desired state changed since the last takeOps() */
   private readonly dirty = new Set<string>();
   /** prefixes read back from the kernel before the first sync and not yet re-learnt; swept only by markSynced() */
@@ -48,7 +79,17 @@ export class FibSync {
       this.remove(prefix);
       return;
     }
-    this.desired.set(prefix, canonicalNextHops(nexthops));
+    this.setKey(prefix, nextHopKey(nexthops));
+  }
+
+  /** Like set() with plain gateway addresses (what the RIB produces). */
+  setGateways(prefix: string, gateways: readonly string[]): void {
+    if (gateways.length === 0) this.remove(prefix);
+    else this.setKey(prefix, gatewayKey(gateways));
+  }
+
+  private setKey(prefix: string, key: NhKey): void {
+    this.desired.set(prefix, key);
     this.foundAtStart.delete(prefix);
     this.dirty.add(prefix);
   }
@@ -58,27 +99,34 @@ export class FibSync {
   }
 
   desiredRoute(prefix: string): KernelRoute | undefined {
-    const nhs = this.desired.get(prefix);
-    return nhs === undefined ? undefined : { prefix, nexthops: nhs };
+    const k = this.desired.get(prefix);
+    return k === undefined ? undefined : { prefix, nexthops: decodeKey(k) };
   }
 
   installedRoutes(): KernelRoute[] {
-    return [...this.installed].map(([prefix, nexthops]) => ({ prefix, nexthops }));
+    return [...this.installed].map(([prefix, k]) => ({
+      prefix,
+      nexthops: k === UNKNOWN ? [] : decodeKey(k),
+    }));
   }
 
   /**
    * The operations that bring the kernel from `installed` to `desired` for every
    * prefix changed since the last call. `installed` is updated optimistically;
-   * a failed apply must be followed by `reconcile(kernelReadback)`.
+   * a failed apply must be followed by `reconcile(kernelReadback)`. At most
+   * `max` prefixes are taken (bounded batches); the rest stay pending.
    */
-  takeOps(): FibOp[] {
+  takeOps(max = Infinity): FibOp[] {
     const ops: FibOp[] = [];
+    let taken = 0;
     for (const prefix of this.dirty) {
+      if (taken++ >= max) break;
+      this.dirty.delete(prefix); // deleting the current entry keeps Set iteration valid
       const want = this.desired.get(prefix);
       const have = this.installed.get(prefix);
       if (want !== undefined) {
-        if (have === undefined || !sameNextHops(want, have)) {
-          ops.push({ op: "replace", route: { prefix, nexthops: want } });
+        if (have !== want) {
+          ops.push({ op: "replace", route: { prefix, nexthops: decodeKey(want) } });
           this.installed.set(prefix, want);
         }
       } else if (have !== undefined) {
@@ -91,7 +139,6 @@ export class FibSync {
         }
       }
     }
-    this.dirty.clear();
     return ops;
   }
 
@@ -102,7 +149,7 @@ export class FibSync {
    * without retrying in a loop now.
    */
   failed(ops: readonly FibOp[]): void {
-    for (const op of ops) this.installed.set(op.op === "replace" ? op.route.prefix : op.prefix, []);
+    for (const op of ops) this.installed.set(op.op === "replace" ? op.route.prefix : op.prefix, UNKNOWN);
   }
 
   /**
@@ -112,8 +159,7 @@ export class FibSync {
   reconcile(kernel: readonly KernelRoute[]): FibOp[] {
     this.installed.clear();
     for (const r of kernel) {
-      const nhs = canonicalNextHops(r.nexthops);
-      this.installed.set(r.prefix, nhs);
+      this.installed.set(r.prefix, r.nexthops.length === 0 ? UNKNOWN : nextHopKey(r.nexthops));
       if (!this.synced && !this.desired.has(r.prefix)) this.foundAtStart.add(r.prefix);
     }
     for (const p of this.desired.keys()) this.dirty.add(p);

@@ -1,7 +1,7 @@
 // bgp/fib: Loc-RIB best routes into a kernel routing table. FibSync is the pure
 // diff core, KernelFib the shell, IpBatchDriver the kernel edge and
 // FakeFibDriver its in-memory twin.
-export { FibSync } from "./fib-sync.js";
+export { FibSync, nextHopKey, gatewayKey } from "./fib-sync.js";
 export type { FibOp } from "./fib-sync.js";
 export type { KernelRoute, NextHop } from "./route.js";
 export { canonicalNextHops, replaceCommand, deleteCommand, FibRouteError } from "./route.js";

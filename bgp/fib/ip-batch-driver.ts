@@ -42,7 +42,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export class IpBatchDriver implements FibDriver {
+/** One long-lived `ip -force -batch -` process. */
+class IpBatchPipe {
   private readonly opts: IpBatchOptions;
   private proc: ChildProcessWithoutNullStreams | null = null;
   private lineNo = 0;
@@ -128,6 +129,46 @@ export class IpBatchDriver implements FibDriver {
     });
   }
 
+  close(): Promise<void> {
+    const proc = this.proc;
+    if (proc === null) return Promise.resolve();
+    this.proc = null;
+    return new Promise((resolve) => {
+      proc.once("exit", () => resolve());
+      proc.stdin.end();
+    });
+  }
+}
+
+/**
+ * The FIB driver: `workers` ip processes (default 1), each batch split among
+ * them by prefix. Within one apply() a prefix appears once (FibSync
+ * coalesces), so splitting never reorders operations on one prefix. Several
+ * processes overlap the per-route user/kernel round trips ip makes (it waits
+ * for each route's netlink ACK before sending the next).
+ */
+export class IpBatchDriver implements FibDriver {
+  private readonly opts: IpBatchOptions;
+  private readonly pipes: IpBatchPipe[];
+
+  constructor(opts: IpBatchOptions & { workers?: number }) {
+    this.opts = opts;
+    this.pipes = Array.from({ length: Math.max(1, opts.workers ?? 1) }, () => new IpBatchPipe(opts));
+  }
+
+  private ipArgs(): string[] {
+    return this.opts.netns === undefined ? [] : ["-n", this.opts.netns];
+  }
+
+  async apply(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
+    const n = this.pipes.length;
+    if (n === 1 || ops.length < 64) return this.pipes[0]!.apply(ops);
+    const parts: FibOp[][] = this.pipes.map(() => []);
+    for (const op of ops) parts[prefixHash(op.op === "replace" ? op.route.prefix : op.prefix) % n]!.push(op);
+    const res = await Promise.all(parts.map((part, i) => this.pipes[i]!.apply(part)));
+    return res.flat();
+  }
+
   async list(): Promise<KernelRoute[]> {
     const out: KernelRoute[] = [];
     for (const fam of ["-4", "-6"]) {
@@ -162,15 +203,15 @@ export class IpBatchDriver implements FibDriver {
     return out;
   }
 
-  close(): Promise<void> {
-    const proc = this.proc;
-    if (proc === null) return Promise.resolve();
-    this.proc = null;
-    return new Promise((resolve) => {
-      proc.once("exit", () => resolve());
-      proc.stdin.end();
-    });
+  async close(): Promise<void> {
+    await Promise.all(this.pipes.map((p) => p.close()));
   }
+}
+
+function prefixHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+  return h >>> 0;
 }
 
 interface IpNextHopJson {

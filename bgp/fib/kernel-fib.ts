@@ -14,6 +14,8 @@ export interface FibChangeIn {
 export interface KernelFibOptions {
   /** without ECMP only the first next hop is installed */
   ecmp?: boolean;
+  /** operations per driver call (default 4096): bounds memory and lets the pipe's backpressure work */
+  batchSize?: number;
   /** called with failures that a reconcile could not repair */
   onError?: (failures: FibOpFailure[] | Error) => void;
 }
@@ -45,30 +47,35 @@ export class KernelFib {
   /**
    * Read our routes back from the kernel (left by an earlier run or kept across
    * our own graceful restart) and install what is already desired. Nothing
-   * found there is removed until markSynced().
+   * found there is removed until markSynced(). Returns how many routes were found.
    */
-  async start(): Promise<void> {
-    const ops = this.core.reconcile(await this.driver.list());
+  async start(): Promise<number> {
+    const found = await this.driver.list();
+    const ops = this.core.reconcile(found);
     this.started = true;
-    await this.applyOps(ops);
+    for (let i = 0; i < ops.length; i += this.opts.batchSize ?? 4096)
+      await this.applyOps(ops.slice(i, i + (this.opts.batchSize ?? 4096)));
     this.kick();
+    return found.length;
   }
 
   update(changes: readonly FibChangeIn[]): void {
-    for (const c of changes) {
-      const hops = this.opts.ecmp === false ? c.nexthops.slice(0, 1) : c.nexthops;
-      this.core.set(
-        c.prefix,
-        hops.map((via) => ({ via })),
-      );
-    }
+    for (const c of changes)
+      this.core.setGateways(c.prefix, this.opts.ecmp === false ? c.nexthops.slice(0, 1) : c.nexthops);
     this.kick();
+  }
+
+  /** FibSink shape of bgp/speaker.ts: same as update(). */
+  apply(changes: readonly FibChangeIn[]): void {
+    this.update(changes);
   }
 
   /** The first full sync is done (End-of-RIB from every peer, or the deferral timer): sweep leftovers. */
   async markSynced(): Promise<void> {
     await this.idle();
-    await this.applyOps(this.core.markSynced());
+    const ops = this.core.markSynced();
+    for (let i = 0; i < ops.length; i += this.opts.batchSize ?? 4096)
+      await this.applyOps(ops.slice(i, i + (this.opts.batchSize ?? 4096)));
   }
 
   get isSynced(): boolean {
@@ -106,7 +113,7 @@ export class KernelFib {
       await new Promise<void>((r) => setImmediate(r));
       do {
         this.again = false;
-        await this.applyOps(this.core.takeOps());
+        await this.applyOps(this.core.takeOps(this.opts.batchSize ?? 4096));
       } while (this.again || this.core.pendingCount > 0);
     })().finally(() => {
       this.running = null;

@@ -94,13 +94,14 @@ function sameAsPath(a: AttrSet, b: AttrSet): boolean {
   return true;
 }
 
+/** The decision for a destination with a single candidate (most of a large table). */
+export function selectOne<C extends Candidate>(p: C, ctx: DecisionContext): Selection<C> {
+  if (p.set === null || cost(p, ctx) === undefined) return NONE;
+  return { best: p, reason: "only-path", multipath: [p] };
+}
+
 export function selectBest<C extends Candidate>(paths: readonly C[], ctx: DecisionContext): Selection<C> {
-  // Fast path: one path, the common case in a large table.
-  if (paths.length === 1) {
-    const p = paths[0]!;
-    if (p.set === null || cost(p, ctx) === undefined) return NONE;
-    return { best: p, reason: "only-path", multipath: [p] };
-  }
+  if (paths.length === 1) return selectOne(paths[0]!, ctx);
   let accepted = 0;
   let cands: C[] = [];
   for (const p of paths) {

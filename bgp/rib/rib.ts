@@ -16,8 +16,8 @@ import { AttrTable } from "./attr-set.js";
 import type { AttrSet } from "./attr-set.js";
 import { addressSortKey, ipv4ToNumber } from "./address-order.js";
 import { asPathContains } from "./as-path.js";
-import { selectBest } from "./best-path.js";
-import type { DecisionContext } from "./best-path.js";
+import { selectBest, selectOne } from "./best-path.js";
+import type { DecisionContext, Selection } from "./best-path.js";
 import { exportAttributes } from "./export-rules.js";
 import type { ExportSource, ExportTarget } from "./export-rules.js";
 import { BEST_REASONS } from "./types.js";
@@ -110,13 +110,18 @@ class Path {
     public pre: AttrSet,
     /** after import policy; null = rejected (AS loop, RR loop, filter) */
     public set: AttrSet | null,
+    /** whole seconds (a small integer: stored inline, where a ms timestamp would cost a heap number per path) */
     public since: number,
     public stale: boolean,
   ) {}
 }
 
 class Dest {
-  paths: Path[] = [];
+  /**
+   * The candidate paths: one path is held directly (the common case in a big
+   * table: no array, ~56 bytes saved per prefix), several in an array, none null.
+   */
+  private ps: Path | Path[] | null = null;
   best: Path | null = null;
   /** ECMP members including the best, best first */
   multipath: Path[] | null = null;
@@ -124,6 +129,65 @@ class Dest {
   /** the next-hop list last reported to the FIB: null none, a string one, an array ECMP */
   fibNh: string | string[] | null = null;
   constructor(readonly prefix: Prefix) {}
+
+  get count(): number {
+    const ps = this.ps;
+    return ps === null ? 0 : Array.isArray(ps) ? ps.length : 1;
+  }
+
+  at(i: number): Path {
+    const ps = this.ps!;
+    return Array.isArray(ps) ? ps[i]! : ps;
+  }
+
+  /** all paths (allocates a one-element array for the single-path case: not for hot loops) */
+  list(): Path[] {
+    const ps = this.ps;
+    return ps === null ? [] : Array.isArray(ps) ? ps : [ps];
+  }
+
+  indexOf(peer: PeerState | null): number {
+    for (let i = 0, n = this.count; i < n; i++) if (this.at(i).peer === peer) return i;
+    return -1;
+  }
+
+  add(path: Path): void {
+    const ps = this.ps;
+    if (ps === null) this.ps = path;
+    else if (Array.isArray(ps)) ps.push(path);
+    else this.ps = [ps, path];
+  }
+
+  /**
+   * Replace a path by a new object. Paths are never changed in place: the
+   * flush tells "best changed" by identity, and a changed path is a new one.
+   */
+  setAt(i: number, path: Path): void {
+    const ps = this.ps!;
+    if (Array.isArray(ps)) ps[i] = path;
+    else this.ps = path;
+  }
+
+  /** remove by swapping in the last path: candidate order does not matter to selectBest */
+  removeAt(i: number): void {
+    const ps = this.ps;
+    if (!Array.isArray(ps)) {
+      this.ps = null;
+      return;
+    }
+    const last = ps.pop()!;
+    if (i < ps.length) ps[i] = last;
+    if (ps.length === 1) this.ps = ps[0]!;
+  }
+
+  select(ctx: DecisionContext): Selection<Path> {
+    const ps = this.ps;
+    return ps === null ? selectBest([], ctx) : Array.isArray(ps) ? selectBest(ps, ctx) : selectOne(ps, ctx);
+  }
+}
+
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000);
 }
 
 function nhList(v: string | string[] | null): string[] {
@@ -251,11 +315,13 @@ export class Rib {
     }
     let n = 0;
     for (const d of this.dests.values())
-      for (const path of d.paths)
+      for (let i = 0, c = d.count; i < c; i++) {
+        const path = d.at(i);
         if (path.peer === p && !path.stale) {
           path.stale = true;
           n++;
         }
+      }
     p.stale += n;
   }
 
@@ -344,18 +410,16 @@ export class Rib {
     this.origins.set(o.prefix, o);
     const set = this.attrs.intern(a);
     const d = this.dest(o.prefix);
-    const i = d.paths.findIndex((x) => x.peer === null);
+    const i = d.indexOf(null);
     if (i >= 0) {
-      const old = d.paths[i]!;
+      const old = d.at(i);
       if (old.set === set) {
         this.attrs.unref(set);
         return;
       }
       this.attrs.unref(old.pre);
-      old.pre = set;
-      old.set = set;
-    } else if (d.paths.length === 0) d.paths = [new Path(null, set, set, now, false)];
-    else d.paths.push(new Path(null, set, set, now, false));
+      d.setAt(i, new Path(null, set, set, seconds(now), false));
+    } else d.add(new Path(null, set, set, seconds(now), false));
     this.dirty.add(d);
   }
 
@@ -363,10 +427,10 @@ export class Rib {
     this.origins.delete(prefix);
     const d = this.dests.get(prefix);
     if (d === undefined) return;
-    const i = d.paths.findIndex((x) => x.peer === null);
+    const i = d.indexOf(null);
     if (i < 0) return;
-    this.attrs.unref(d.paths[i]!.pre);
-    d.paths.splice(i, 1);
+    this.attrs.unref(d.at(i).pre);
+    d.removeAt(i);
     this.dirty.add(d);
   }
 
@@ -387,7 +451,7 @@ export class Rib {
     for (const d of this.dirty) {
       const oldBest = d.best;
       const oldBestSet = oldBest?.set ?? null;
-      const sel = selectBest(d.paths, this.ctx);
+      const sel = d.select(this.ctx);
       d.best = sel.best;
       d.multipath = sel.multipath.length > 1 ? sel.multipath : null;
       d.reason = BEST_REASONS.indexOf(sel.reason);
@@ -426,7 +490,7 @@ export class Rib {
     }
 
     // Forget destinations with no path left once every peer has been told.
-    for (const d of changed) if (d.paths.length === 0) this.dests.delete(d.prefix);
+    for (const d of changed) if (d.count === 0) this.dests.delete(d.prefix);
     return { fib, out };
   }
 
@@ -437,7 +501,7 @@ export class Rib {
     if (d === undefined) return undefined;
     if (this.dirty.has(d)) {
       // answer for the state the next flush will produce, without flushing
-      const sel = selectBest(d.paths, this.ctx);
+      const sel = d.select(this.ctx);
       return this.view(d, sel.best, sel.multipath, BEST_REASONS.indexOf(sel.reason));
     }
     return this.view(d, d.best, d.multipath ?? (d.best ? [d.best] : []), d.reason);
@@ -462,7 +526,7 @@ export class Rib {
   bestCount(): number {
     let n = 0;
     for (const d of this.dests.values()) {
-      if (this.dirty.has(d)) n += selectBest(d.paths, this.ctx).best !== null ? 1 : 0;
+      if (this.dirty.has(d)) n += d.select(this.ctx).best !== null ? 1 : 0;
       else if (d.best !== null) n++;
     }
     return n;
@@ -507,13 +571,13 @@ export class Rib {
       reason: (BEST_REASONS[reason] ?? "only-path") as BestReason,
       nexthops:
         best === null || best.peer === null ? [] : [...new Set(multi.map((m) => m.set!.attrs.nextHop!))],
-      paths: d.paths.map((path) => ({
+      paths: d.list().map((path) => ({
         source: path.peer === null ? "local" : path.peer.cfg.id,
         attributes: (path.set ?? path.pre).attrs,
         best: path === best,
         multipath: multi.includes(path),
         stale: path.stale,
-        since: path.since,
+        since: path.since * 1000,
         ...(path.set === null ? { rejected: true } : {}),
       })),
     };
@@ -585,9 +649,8 @@ export class Rib {
     if (set === null) result.rejected++;
     else result.accepted++;
     const d = this.dest(prefix);
-    const paths = d.paths;
-    for (let i = 0; i < paths.length; i++) {
-      const old = paths[i]!;
+    for (let i = 0, n = d.count; i < n; i++) {
+      const old = d.at(i);
       if (old.peer !== p) continue;
       // implicit withdraw of the previous path from this peer
       if (old.stale) {
@@ -598,9 +661,11 @@ export class Rib {
       if ((old.set === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
       this.attrs.unref(old.pre);
       if (old.set !== null && old.set !== old.pre) this.attrs.unref(old.set);
-      old.pre = this.attrs.ref(pre);
-      old.set = set === null ? null : set === pre ? pre : this.attrs.ref(set);
-      old.since = now;
+      const ref = this.attrs.ref(pre);
+      d.setAt(
+        i,
+        new Path(p, ref, set === null ? null : set === pre ? ref : this.attrs.ref(set), seconds(now), false),
+      );
       this.dirty.add(d);
       return;
     }
@@ -610,43 +675,38 @@ export class Rib {
       p,
       this.attrs.ref(pre),
       set === null ? null : set === pre ? pre : this.attrs.ref(set),
-      now,
+      seconds(now),
       false,
     );
-    // an array literal is allocated with room for exactly one element; push()
-    // onto [] would reserve 17 slots (about 130 bytes wasted per prefix)
-    if (paths.length === 0) d.paths = [path];
-    else paths.push(path);
+    d.add(path);
     this.dirty.add(d);
   }
 
   private withdrawPath(p: PeerState, prefix: Prefix): number {
     const d = this.dests.get(prefix);
     if (d === undefined) return 0;
-    const i = d.paths.findIndex((x) => x.peer === p);
+    const i = d.indexOf(p);
     if (i < 0) return 0;
     this.removeAt(d, i);
     return 1;
   }
 
   private removeAt(d: Dest, i: number): void {
-    const path = d.paths[i]!;
+    const path = d.at(i);
     const p = path.peer!;
     if (path.stale) p.stale--;
     p.received--;
     if (path.set !== null) p.accepted[famOf(d.prefix)]!--;
     this.attrs.unref(path.pre);
     if (path.set !== null && path.set !== path.pre) this.attrs.unref(path.set);
-    // order of candidates does not matter to selectBest: swap-remove
-    const last = d.paths.pop()!;
-    if (i < d.paths.length) d.paths[i] = last;
+    d.removeAt(i);
     this.dirty.add(d);
   }
 
   private dropPaths(p: PeerState, which: (path: Path, prefix: Prefix) => boolean): void {
     for (const d of this.dests.values()) {
-      for (let i = d.paths.length - 1; i >= 0; i--) {
-        const path = d.paths[i]!;
+      for (let i = d.count - 1; i >= 0; i--) {
+        const path = d.at(i);
         if (path.peer === p && which(path, d.prefix)) this.removeAt(d, i);
       }
     }
@@ -655,7 +715,8 @@ export class Rib {
   /** Re-run import policy over the kept pre-policy paths of a peer (soft reconfiguration inbound). */
   private reimport(p: PeerState): void {
     for (const d of this.dests.values()) {
-      for (const path of d.paths) {
+      for (let i = 0, n = d.count; i < n; i++) {
+        const path = d.at(i);
         if (path.peer !== p) continue;
         const v = this.importVerdict(p, d.prefix, path.pre.attrs);
         const set = !v.accept
@@ -670,7 +731,8 @@ export class Rib {
         const f = famOf(d.prefix);
         if ((path.set === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
         if (path.set !== null && path.set !== path.pre) this.attrs.unref(path.set);
-        path.set = set; // intern() above already took the reference for a new set
+        // intern() above already took the reference for a new set
+        d.setAt(i, new Path(p, path.pre, set, path.since, path.stale));
         this.dirty.add(d);
       }
     }

@@ -279,6 +279,33 @@ describe("withdrawals and peer down", () => {
     expect(rib.peerStats(E1)).toEqual({ received: 0, accepted: 0, advertised: 0, stale: 0 });
   });
 
+  it("a re-announcement with new attributes (implicit withdraw) reaches the other peers", () => {
+    const rib = fabric();
+    rib.update(E1, announce([P], attrs(E1, [65002], { communities: [1] })), 1);
+    rib.takeChanges();
+    rib.update(E1, announce([P], attrs(E1, [65002], { communities: [2] })), 2);
+    const { out, fib } = rib.takeChanges();
+    expect(announced(out, I1)!.communities).toEqual([2]);
+    expect(announced(out, E2)!.communities).toEqual([2]);
+    expect(fib).toEqual([]); // same next hop: the kernel route stays as it is
+    expect(rib.peerStats(E1)).toMatchObject({ received: 1, accepted: 1 });
+  });
+
+  it("a changed origination and a changed import filter both reach the peers", () => {
+    const rib = fabric();
+    rib.originate({ prefix: "10.1.0.0/24", communities: [1] }, 0);
+    rib.update(E1, announce([P], attrs(E1, [65002])), 1);
+    rib.takeChanges();
+    rib.originate({ prefix: "10.1.0.0/24", communities: [2] }, 1);
+    expect(announced(rib.takeChanges().out, E1, "10.1.0.0/24")!.communities).toEqual([2]);
+    const tag = parseFilter(
+      { terms: [{ set: { communities: { add: ["65001:9"] } } }] },
+      { localAs: LOCAL_AS },
+    );
+    rib.setPeerConfig({ id: E1, address: E1, asn: 65002, import: tag });
+    expect(announced(rib.takeChanges().out, I1)!.communities).toEqual([65001 * 65536 + 9]);
+  });
+
   it("withdrawing an unknown prefix is harmless", () => {
     const rib = fabric();
     expect(rib.update(E1, withdraw(["10.7.7.0/24"]), 1).withdrawn).toBe(0);

@@ -15,8 +15,15 @@ import { createInterface } from "node:readline";
 import { TARGET_ADDR, TARGET_AS, FIB_TABLE } from "./targets.js";
 import type { BenchPeer, Target, RunningTarget } from "./targets.js";
 
+/** Default namespace names (tR prefix); a run may use others (the jest smoke test does). */
 export const NS_TARGET = "tRbgT";
 export const NS_GEN = "tRbgG";
+
+export interface Namespaces {
+  target: string;
+  gen: string;
+}
+const DEFAULT_NS: Namespaces = { target: NS_TARGET, gen: NS_GEN };
 const GEN_BASE = "10.200.0.10";
 const ASN_BASE = 65100;
 
@@ -54,9 +61,9 @@ function tryDel(ns: string): void {
   }
 }
 
-export function teardown(): void {
-  tryDel(NS_TARGET);
-  tryDel(NS_GEN);
+export function teardown(ns: Namespaces = DEFAULT_NS): void {
+  tryDel(ns.target);
+  tryDel(ns.gen);
 }
 
 function addr(i: number): string {
@@ -64,32 +71,48 @@ function addr(i: number): string {
   return `${p[0]}.${p[1]}.${p[2]}.${p[3]! + i}`;
 }
 
-export function setup(peers: number): BenchPeer[] {
-  teardown();
-  sh("ip", ["netns", "add", NS_TARGET]);
-  sh("ip", ["netns", "add", NS_GEN]);
-  sh("ip", ["-n", NS_TARGET, "link", "set", "lo", "up"]);
-  sh("ip", ["-n", NS_GEN, "link", "set", "lo", "up"]);
+export function setup(peers: number, ns: Namespaces = DEFAULT_NS): BenchPeer[] {
+  teardown(ns);
+  const T = ns.target;
+  const G = ns.gen;
+  sh("ip", ["netns", "add", T]);
+  sh("ip", ["netns", "add", G]);
+  sh("ip", ["-n", T, "link", "set", "lo", "up"]);
+  sh("ip", ["-n", G, "link", "set", "lo", "up"]);
+  sh("ip", ["-n", T, "link", "add", `${T}0`, "type", "veth", "peer", "name", `${G}0`, "netns", G]);
+  sh("ip", ["-n", T, "addr", "add", `${TARGET_ADDR}/24`, "dev", `${T}0`]);
+  sh("ip", ["-n", T, "link", "set", `${T}0`, "up"]);
+  sh("ip", ["-n", G, "link", "set", `${G}0`, "up"]);
+  // Make the bench table exist in both families (an unused table is "FIB table
+  // does not exist" to a readback) with a route of another proto, never counted.
   sh("ip", [
     "-n",
-    NS_TARGET,
-    "link",
+    T,
+    "route",
     "add",
-    "tRbgT0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "tRbgG0",
-    "netns",
-    NS_GEN,
+    "unreachable",
+    "203.0.113.0/24",
+    "table",
+    String(FIB_TABLE),
+    "proto",
+    "static",
   ]);
-  sh("ip", ["-n", NS_TARGET, "addr", "add", `${TARGET_ADDR}/24`, "dev", "tRbgT0"]);
-  sh("ip", ["-n", NS_TARGET, "link", "set", "tRbgT0", "up"]);
-  sh("ip", ["-n", NS_GEN, "link", "set", "tRbgG0", "up"]);
+  sh("ip", [
+    "-n",
+    T,
+    "-6",
+    "route",
+    "add",
+    "unreachable",
+    "2001:db8:ffff::/48",
+    "table",
+    String(FIB_TABLE),
+    "proto",
+    "static",
+  ]);
   const out: BenchPeer[] = [];
   for (let i = 0; i < peers; i++) {
-    sh("ip", ["-n", NS_GEN, "addr", "add", `${addr(i)}/24`, "dev", "tRbgG0"]);
+    sh("ip", ["-n", G, "addr", "add", `${addr(i)}/24`, "dev", `${G}0`]);
     out.push({ address: addr(i), asn: ASN_BASE + i });
   }
   return out;
@@ -110,19 +133,20 @@ function peakRss(pids: number[]): number | undefined {
 }
 
 /** Count routes of one proto in the bench table, streaming (a 1M-line dump is never held in memory). */
-function countFib(proto: string): Promise<number> {
+function countFib(ns: string, proto: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(
-      "ip",
-      ["-n", NS_TARGET, "-4", "route", "show", "table", String(FIB_TABLE), "proto", proto],
-      {
-        stdio: ["ignore", "pipe", "ignore"],
-      },
-    );
+    const p = spawn("ip", ["-n", ns, "-4", "route", "show", "table", String(FIB_TABLE), "proto", proto], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     let n = 0;
+    let atLineStart = true;
     p.stdout.on("data", (d: Buffer) => {
-      // one line per route; multipath routes have indented "nexthop" lines
-      for (let i = 0; i < d.length; i++) if (d[i] === 10 && d[i + 1] !== 9 && d[i + 1] !== 32) n++;
+      // one line per route; multipath routes add indented "nexthop" lines
+      for (let i = 0; i < d.length; i++) {
+        const c = d[i]!;
+        if (atLineStart && c !== 9 && c !== 32) n++;
+        atLineStart = c === 10;
+      }
     });
     p.on("error", reject);
     p.on("close", () => resolve(n));
@@ -139,13 +163,14 @@ function startGenerator(
   repoRoot: string,
   size: Size,
   overlap: boolean,
+  genNs: string,
 ): { proc: ChildProcess; ev: GenEvents } {
   const proc = spawn(
     "ip",
     [
       "netns",
       "exec",
-      NS_GEN,
+      genNs,
       process.execPath,
       join(repoRoot, "dist/test/bench/bgp/generator.js"),
       "--target",
@@ -189,6 +214,12 @@ function startGenerator(
   return { proc, ev };
 }
 
+/**
+ * Read until the count is reached; returns the time the successful read
+ * finished. A read of a large kernel table costs CPU the target needs, so the
+ * pause between reads is twice the last read's duration (at least 50 ms):
+ * polling takes at most a third of one core.
+ */
 async function pollUntil(
   read: () => Promise<number>,
   want: number,
@@ -198,11 +229,13 @@ async function pollUntil(
 ): Promise<number> {
   let last = -1;
   for (;;) {
+    const t = Date.now();
     const n = await Promise.race([read().catch(() => -1), failed]);
-    if (n >= want) return Date.now();
-    if (n !== last) last = n;
-    if (Date.now() > deadline) throw new Error(`${what}: ${last} of ${want} after timeout`);
-    await new Promise((r) => setTimeout(r, 50));
+    const now = Date.now();
+    if (n >= want) return now;
+    last = n;
+    if (now > deadline) throw new Error(`${what}: ${last} of ${want} after timeout`);
+    await new Promise((r) => setTimeout(r, Math.max(50, 2 * (now - t))));
   }
 }
 
@@ -211,25 +244,26 @@ export interface RunOptions {
   fib: boolean;
   overlap: boolean;
   timeoutMs: number;
-  log?: (msg: string) => void;
+  ns?: Namespaces;
 }
 
 export async function runOne(target: Target, size: Size, o: RunOptions): Promise<RunResult> {
+  const ns = o.ns ?? DEFAULT_NS;
   const base: RunResult = { target: target.name, version: await target.version(), ...size, ok: false };
   const dir = mkdtempSync(join(tmpdir(), "trellis-bench-bgp-"));
   let running: RunningTarget | undefined;
   let gen: ChildProcess | undefined;
   try {
-    const peers = setup(size.peers);
-    running = await target.start({ netns: NS_TARGET, dir, peers, fib: o.fib, repoRoot: o.repoRoot });
-    const g = startGenerator(o.repoRoot, size, o.overlap);
+    const peers = setup(size.peers, ns);
+    running = await target.start({ netns: ns.target, dir, peers, fib: o.fib, repoRoot: o.repoRoot });
+    const g = startGenerator(o.repoRoot, size, o.overlap, ns.gen);
     gen = g.proc;
     const deadline = Date.now() + o.timeoutMs;
     const t0 = await Promise.race([
       g.ev.established,
       g.ev.failed,
       new Promise<never>((_, rej) =>
-        setTimeout(() => rej(new Error("sessions did not come up in 60 s")), 60_000),
+        setTimeout(() => rej(new Error("sessions did not come up in 60 s")), 60_000).unref(),
       ),
     ]);
     const paths = size.peers * size.prefixes;
@@ -239,12 +273,12 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
     if (running.fibProto !== undefined) {
       const routes = o.overlap ? size.prefixes : paths;
       const proto = running.fibProto;
-      const tFib = await pollUntil(() => countFib(proto), routes, deadline, g.ev.failed, "FIB");
+      const tFib = await pollUntil(() => countFib(ns.target, proto), routes, deadline, g.ev.failed, "FIB");
       result.fibMs = tFib - t0;
     }
     result.generatorSendMs = await Promise.race([
       g.ev.sent,
-      new Promise<number>((r) => setTimeout(() => r(-1), 1000)),
+      new Promise<number>((r) => setTimeout(() => r(-1), 1000).unref()),
     ]);
     const rss = peakRss(running.pids());
     if (rss !== undefined) result.peakRssMB = rss;
@@ -269,7 +303,7 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
     gen?.stdin?.end();
     gen?.kill("SIGTERM");
     await running?.stop().catch(() => undefined);
-    teardown();
+    teardown(ns);
     rmSync(dir, { recursive: true, force: true });
   }
 }

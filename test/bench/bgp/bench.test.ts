@@ -1,0 +1,61 @@
+// CI smoke run of the BGP benchmark (1×10k; TRELLIS_BENCH_FULL sizes run only
+// through scripts/bench-bgp): every target must converge, the generator must
+// outpace every target, and the table must be printable. Root only (netns).
+import { describe, it, expect, afterAll } from "@jest/globals";
+import { fileURLToPath } from "node:url";
+import { encodePeerUpdates, benchPrefix } from "./generator.js";
+import { formatTable, runOne, teardown } from "./harness.js";
+import type { RunResult } from "./harness.js";
+import { TARGETS } from "./targets.js";
+
+const NS = { target: "tRbjT", gen: "tRbjG" };
+const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
+
+afterAll(() => teardown(NS));
+
+describe("route generator", () => {
+  it("pre-encodes N prefixes with one attribute set into at most ceil(N/1000) UPDATEs", () => {
+    const o = {
+      target: "10.200.0.1",
+      port: 179,
+      targetAsn: 65000,
+      peers: 2,
+      prefixes: 10_000,
+      localBase: "10.200.0.10",
+      asnBase: 65100,
+      overlap: false,
+      holdTime: 180,
+    };
+    const u = encodePeerUpdates(o, 1);
+    expect(u.length).toBeLessThanOrEqual(10);
+    expect(u.every((b) => b.length <= 4096)).toBe(true);
+    expect(benchPrefix(0)).toBe("32.0.0.0/24");
+    expect(benchPrefix(65536)).toBe("33.0.0.0/24");
+  });
+});
+
+describe("bench-bgp smoke (1×10k, all targets)", () => {
+  const results: RunResult[] = [];
+  it.each(TARGETS.map((t) => [t.name, t] as const))(
+    "%s converges",
+    async (_name, target) => {
+      const r = await runOne(
+        target,
+        { peers: 1, prefixes: 10_000 },
+        { repoRoot, fib: true, overlap: false, timeoutMs: 60_000, ns: NS },
+      );
+      results.push(r);
+      expect(r.error ?? "").toBe("");
+      expect(r.ok).toBe(true);
+      expect(r.ribMs).toBeGreaterThan(0);
+      // the generator is never the bottleneck
+      expect(r.generatorSendMs!).toBeLessThan(r.ribMs!);
+      // the two targets that install routes here must have filled the kernel table
+      if (target.name === "trellis-bgp" || target.name === "bird") expect(r.fibMs).toBeGreaterThan(0);
+    },
+    90_000,
+  );
+  afterAll(() => {
+    if (results.length > 0) process.stderr.write(`${formatTable(results)}\n`);
+  });
+});
