@@ -101,6 +101,17 @@ export class NetLab {
     this.dir = mkdtempSync(join(tmpdir(), `tB${token}-`));
     this.trellisNs = `tB${token}t`;
     this.cleanupLeftovers();
+    try {
+      this.build(peers, shared);
+    } catch (e) {
+      // Half a topology must not outlive a failed setup.
+      this.destroy();
+      throw e;
+    }
+  }
+
+  private build(peers: string[], shared: boolean): void {
+    const token = this.token;
     sh("ip", ["netns", "add", this.trellisNs]);
     sh("ip", ["-n", this.trellisNs, "link", "set", "lo", "up"]);
     const br = `tB${token}br`;
