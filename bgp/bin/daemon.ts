@@ -101,6 +101,7 @@ export class Daemon {
       logger: log,
     };
     if (cfg.clusterId) speakerOpts.clusterId = cfg.clusterId;
+    if (cfg.restartBackoff) speakerOpts.backoff = cfg.restartBackoff;
     if (cfg.keepaliveTime !== undefined) speakerOpts.keepaliveTime = cfg.keepaliveTime;
     if (cfg.listen) speakerOpts.listen = cfg.listen;
     if (fib) speakerOpts.fib = fib;
