@@ -227,11 +227,14 @@ export class Peer {
       this.feed(this.conn, { type: "TcpConnectionConfirmed" });
       return;
     }
-    if (st === "Established" || this.second) {
+    const gracefulPeer = st === "Established" && this.conn.info?.peerGracefulRestart !== undefined;
+    if (this.second || (st === "Established" && !gracefulPeer)) {
       // CollisionDetectEstablishedState is off (§8.1.1): the established connection stays.
       rejectSocket(sock, st === "Established" ? CEASE_COLLISION : CEASE_CONNECTION_REJECTED);
       return;
     }
+    // Established with a graceful-restart peer: a new connection may be the peer
+    // back from a restart we did not notice (RFC 4724 §4.2); its OPEN decides.
     // OpenSent / OpenConfirm: track the second connection until its OPEN arrives (§6.8).
     const c = newConn("inbound", { ...initialSession(), state: "Active" });
     this.second = c;
@@ -534,7 +537,9 @@ export class Peer {
     const peerOpen = toPeerOpen(open);
     // §6.8: an OPEN on one connection while the other waits in OpenSent/OpenConfirm.
     const other = c === this.conn ? this.second : this.conn;
-    if (
+    if (c === this.second && other && other.session.state === "Established") {
+      this.gracefulTakeover(other, c);
+    } else if (
       other &&
       other.sock &&
       (other.session.state === "OpenConfirm" || other.session.state === "OpenSent")
@@ -556,6 +561,22 @@ export class Peer {
     c.peerOpen = open;
     this.feed(c, { type: "BGPOpen", open: peerOpen });
     if (c.session.state === "OpenConfirm") c.info = this.negotiate(c, open);
+  }
+
+  /**
+   * RFC 4724 §4.2: an OPEN on a new connection from a peer whose session we
+   * still hold Established means the peer restarted: the old session ends as
+   * if its TCP connection had failed (routes kept as stale), the new one goes on.
+   */
+  private gracefulTakeover(old: Conn, fresh: Conn): void {
+    this.hooks.log(
+      "info",
+      "new connection from a graceful-restart peer: old session closed, routes kept stale",
+    );
+    old.retired = true;
+    this.lastError = "peer restarted (new connection while Established)";
+    this.feed(old, { type: "TcpConnectionFails" });
+    this.promote(fresh);
   }
 
   /** Take a connection out of service with OpenCollisionDump (Cease). */

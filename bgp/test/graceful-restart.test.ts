@@ -148,4 +148,22 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
     a.sock.end(encodeMessage({ type: "NOTIFICATION", code: 6, subcode: 2, data: Buffer.alloc(0) }, OPTS));
     await until(() => sp.ribView.route("10.9.3.0/24") === undefined, "routes withdrawn");
   });
+
+  it("a new connection from the peer while its old session is still Established is its restart: old session closed, routes stale until EoR", async () => {
+    const sp = await speaker(21930);
+    const a = await grPeer(21930, 30, false);
+    announce(a.sock, ["10.9.4.0/24", "10.9.5.0/24"]);
+    await until(() => sp.ribView.route("10.9.5.0/24") !== undefined, "routes");
+    let oldClosed = false;
+    a.sock.on("close", () => (oldClosed = true));
+    // The old socket stays open from our side: trellis cannot see the restart on it.
+    const b = await grPeer(21930, 30, true);
+    await until(() => oldClosed, "old session closed by trellis");
+    expect(stale(sp, "10.9.4.0/24")).toBe(true);
+    expect(sp.peerState("127.0.0.2")).toBe("Established");
+    announce(b.sock, ["10.9.4.0/24"]);
+    b.sock.write(encodeMessage(endOfRib({ afi: 1, safi: 1 }), OPTS));
+    await until(() => sp.ribView.route("10.9.5.0/24") === undefined, "EoR sweep");
+    expect(stale(sp, "10.9.4.0/24")).toBe(false);
+  });
 });
