@@ -212,7 +212,9 @@ export class NetLab {
       }
     }
     this.cleanupLeftovers();
-    rmSync(this.dir, { recursive: true, force: true });
+    // TB_KEEP_LOGS=1 keeps the configs and logs of a run for a look afterwards.
+    if (process.env.TB_KEEP_LOGS === "1") process.stderr.write(`netlab: kept ${this.dir}\n`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Remove namespaces of this token (and kill what runs in them) left by an earlier, crashed run. */
@@ -297,11 +299,25 @@ export class TrellisDaemon {
   }
 
   async peers(): Promise<PeerStatus[]> {
-    return (await controlRequest(this.socket, "peers", 3000)) as PeerStatus[];
+    return (await this.ask("peers")) as PeerStatus[];
   }
 
   async routes(): Promise<RouteStatus[]> {
-    return (await controlRequest(this.socket, "routes", 3000)) as RouteStatus[];
+    return (await this.ask("routes")) as RouteStatus[];
+  }
+
+  /** A control request; if the daemon died, say so with the end of its log. */
+  private async ask(method: "peers" | "routes"): Promise<unknown> {
+    try {
+      return await controlRequest(this.socket, method, 3000);
+    } catch (e) {
+      const code = this.proc?.exitCode;
+      const sig = this.proc?.signalCode;
+      if (code !== null && code !== undefined) {
+        throw new Error(`trellis-bgp exited (${code ?? sig}): ${String(e)}\n${this.log().slice(-2000)}`);
+      }
+      throw e;
+    }
   }
 
   async peer(address: string): Promise<PeerStatus | undefined> {
