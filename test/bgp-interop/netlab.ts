@@ -311,10 +311,10 @@ export class TrellisDaemon {
     try {
       return await controlRequest(this.socket, method, 3000);
     } catch (e) {
-      const code = this.proc?.exitCode;
-      const sig = this.proc?.signalCode;
-      if (code !== null && code !== undefined) {
-        throw new Error(`trellis-bgp exited (${code ?? sig}): ${String(e)}\n${this.log().slice(-2000)}`);
+      const p = this.proc;
+      if (p && (p.exitCode !== null || p.signalCode !== null)) {
+        const how = p.exitCode ?? p.signalCode;
+        throw new Error(`trellis-bgp exited (${how}): ${String(e)}\n${this.log().slice(-2000)}`);
       }
       throw e;
     }
