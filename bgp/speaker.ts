@@ -509,7 +509,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       if (e) e.peer.enqueue(o.announce, o.withdraw, o.endOfRib);
     }
     if (fib.length) {
-      this.opts.fib?.apply(fib);
+      try {
+        this.opts.fib?.apply(fib);
+      } catch (e) {
+        // The FIB is downstream of the RIB: a route it cannot take must not stop BGP.
+        this.log.error({ error: e instanceof Error ? e.message : String(e) }, "FIB rejected a change");
+      }
       this.emit("routes", fib);
     }
   }
