@@ -276,6 +276,9 @@ export class Rib {
   removePeer(id: PeerId): void {
     const p = this.peer(id);
     this.dropPaths(p, () => true);
+    p.adjOut.forEach((set) => this.attrs.unref(set));
+    p.adjOut.clear();
+    p.up = false;
     this.peers.delete(id);
     this.peerByIndex[p.index] = undefined;
   }

@@ -523,6 +523,7 @@ describe("batching: changes are grouped by attribute set", () => {
     rib.peerDown(E1, { graceful: false });
     rib.peerDown(C1, { graceful: false });
     rib.withdrawOrigin("10.3.0.0/24");
+    rib.removePeer(I1); // de-configured while up: its Adj-RIB-Out goes too
     rib.takeChanges();
     expect(rib.attributeSets).toBe(0);
     expect(rib.size).toBe(0);

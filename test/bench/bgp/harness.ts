@@ -8,7 +8,7 @@
 // run, also on failure.
 import { spawn, execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -47,6 +47,8 @@ export interface RunResult {
   peakRssMB?: number;
   /** ms the generator needed to write everything (must stay well below every ribMs) */
   generatorSendMs?: number;
+  /** successful runs behind the medians (TRELLIS_BENCH_REPEAT) */
+  runs?: number;
 }
 
 function sh(cmd: string, args: string[]): void {
@@ -226,9 +228,13 @@ async function pollUntil(
   deadline: number,
   failed: Promise<never>,
   what: string,
+  ns: Namespaces,
 ): Promise<number> {
   let last = -1;
   for (;;) {
+    // another job on a shared machine may delete namespaces: fail fast, not at the timeout
+    for (const n of [ns.target, ns.gen])
+      if (!existsSync(`/var/run/netns/${n}`)) throw new Error(`namespace ${n} vanished during the run`);
     const t = Date.now();
     const n = await Promise.race([read().catch(() => -1), failed]);
     const now = Date.now();
@@ -268,12 +274,19 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
     ]);
     const paths = size.peers * size.prefixes;
     const r = running;
-    const tRib = await pollUntil(() => r.ribCount(), paths, deadline, g.ev.failed, "RIB");
+    const tRib = await pollUntil(() => r.ribCount(), paths, deadline, g.ev.failed, "RIB", ns);
     const result: RunResult = { ...base, ok: true, ribMs: tRib - t0 };
     if (running.fibProto !== undefined) {
       const routes = o.overlap ? size.prefixes : paths;
       const proto = running.fibProto;
-      const tFib = await pollUntil(() => countFib(ns.target, proto), routes, deadline, g.ev.failed, "FIB");
+      const tFib = await pollUntil(
+        () => countFib(ns.target, proto),
+        routes,
+        deadline,
+        g.ev.failed,
+        "FIB",
+        ns,
+      );
       result.fibMs = tFib - t0;
     }
     result.generatorSendMs = await Promise.race([
