@@ -160,6 +160,8 @@ export class Peer {
   private drained = 0;
   private pendingEor: Family[] = [];
   private pumping = false;
+  /** Consecutive outgoing connection attempts that failed (back-off input). */
+  private connectFailures = 0;
 
   establishedAt: number | undefined;
   lastError: string | undefined;
@@ -208,6 +210,7 @@ export class Peer {
 
   start(): void {
     this.stopped = false;
+    this.connectFailures = 0;
     this.feed(this.conn, { type: this.settings.passive ? "ManualStartPassive" : "ManualStart" });
   }
 
@@ -344,6 +347,7 @@ export class Peer {
         if (c.current) this.hooks.update(c.current);
         return;
       case "sessionEstablished":
+        this.connectFailures = 0;
         this.establishedAt = this.clock.now();
         this.lastError = undefined;
         if (c.info) this.hooks.established(c.info);
@@ -351,10 +355,13 @@ export class Peer {
       case "scheduleRestart": {
         if (c.retired || c !== this.conn || this.stopped) return;
         this.clearIdleHold();
-        const delayMs = restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
+        // A peer that refuses connections does not count in ConnectRetryCounter
+        // (§8.2.2 Connect, Event 18), but it must not be retried every second forever.
+        const attempt = Math.max(a.attempt, this.connectFailures);
+        const delayMs = restartDelay(attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
           this.clock.random(),
         );
-        this.hooks.log("info", "automatic restart scheduled", { attempt: a.attempt, delayMs });
+        this.hooks.log("info", "automatic restart scheduled", { attempt, delayMs });
         this.idleHold = this.clock.setTimeout(() => {
           this.idleHold = undefined;
           if (this.stopped || this.conn.session.state !== "Idle") return;
@@ -432,6 +439,7 @@ export class Peer {
         return;
       }
       this.lastError ??= why;
+      if (c.session.state === "Connect") this.connectFailures++;
       // §8.2.2 Event 18 (for an outgoing attempt in Connect: the connect failed).
       this.feed(c, { type: "TcpConnectionFails" });
     };

@@ -124,4 +124,24 @@ describe("Speaker over loopback", () => {
     await until(() => b.ribView.route("10.6.0.0/24") !== undefined);
     expect(b.peerStatus()[0]!.state).toBe("Established");
   });
+
+  it("a peer that refuses connections is retried with growing back-off, not every second", async () => {
+    const delays: number[] = [];
+    const log = (o: object, msg?: string): void => {
+      if (msg === "automatic restart scheduled") delays.push((o as { delayMs: number }).delayMs);
+    };
+    const sp = new Speaker({
+      asn: 65001,
+      routerId: "10.0.0.1",
+      backoff: { initialMs: 50, maxMs: 400, jitter: 0 },
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    speakers.push(sp);
+    // Nothing listens on 127.0.0.3:21839: every connect is refused.
+    sp.addPeer({ address: "127.0.0.3", asn: 65002, port: 21839, families: ["ipv4-unicast"] });
+    await sp.start();
+    await until(() => delays.length >= 5, 10000, "five restarts");
+    expect(delays.slice(0, 5)).toEqual([50, 100, 200, 400, 400]);
+    expect(sp.peerStatus()[0]!.lastError).toContain("ECONNREFUSED");
+  });
 });
