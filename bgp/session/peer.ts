@@ -217,7 +217,12 @@ export class Peer {
   /** ManualStop: Cease with `subcode` (admin shutdown, peer de-configured, …), no automatic restart. */
   stop(subcode: number, data?: Uint8Array): void {
     this.stopped = true;
-    if (this.second) this.retire(this.second, subcode);
+    const second = this.second;
+    if (second) {
+      second.retired = true;
+      this.feed(second, data ? { type: "ManualStop", subcode, data } : { type: "ManualStop", subcode });
+      this.second = undefined;
+    }
     this.feed(this.conn, data ? { type: "ManualStop", subcode, data } : { type: "ManualStop", subcode });
     this.clearIdleHold();
   }
@@ -324,7 +329,7 @@ export class Peer {
         }
         return;
       case "sendOpen":
-        this.write(c, this.openMessage(c));
+        this.write(c, this.openMessage());
         return;
       case "sendKeepalive":
         this.write(c, { type: "KEEPALIVE" });
@@ -589,7 +594,7 @@ export class Peer {
       this.hooks.log("info", "connection collision", { keep: winner });
       const survivor = loser === c ? other : c;
       const primaryLost = loser === this.conn;
-      this.retire(loser, CEASE_COLLISION);
+      this.retire(loser);
       if (primaryLost) this.promote(survivor);
       if (loser === c) return;
     }
@@ -615,7 +620,7 @@ export class Peer {
   }
 
   /** Take a connection out of service with OpenCollisionDump (Cease). */
-  private retire(c: Conn, _subcode: number): void {
+  private retire(c: Conn): void {
     c.retired = true;
     if (c.session.state === "Idle" || !c.sock) {
       this.detach(c);
@@ -639,7 +644,7 @@ export class Peer {
 
   // ---- OPEN and capabilities -----------------------------------------------
 
-  private openMessage(c: Conn): OpenMessage {
+  private openMessage(): OpenMessage {
     const s = this.settings;
     const caps: Capability[] = s.families.map((f) => ({ kind: "multiprotocol", afi: f.afi, safi: f.safi }));
     caps.push({ kind: "route-refresh" }, { kind: "four-octet-as", asn: s.localAs });
@@ -663,7 +668,6 @@ export class Peer {
         })),
       });
     }
-    void c;
     return {
       type: "OPEN",
       version: 4,
@@ -677,7 +681,7 @@ export class Peer {
   /** RFC 5492: a capability is in use when both sides advertised it (wire `negotiate`). */
   private negotiate(c: Conn, open: OpenMessage): SessionInfo {
     const n = c.session.negotiated!;
-    const ours = this.openMessage(c);
+    const ours = this.openMessage();
     const neg = negotiate(ours, open, { external: n.peerAs !== this.settings.localAs });
     const capabilities: string[] = [];
     for (const f of neg.families) capabilities.push(`mp:${familyName(f)}`);
