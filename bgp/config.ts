@@ -106,8 +106,17 @@ export const configSchema = z
     asn,
     routerId: ipv4,
     clusterId: ipv4.optional(),
+    // port 0: any free port (logged at start; tests use it).
     listen: z
-      .object({ address: ipAddr.default("0.0.0.0"), port: port.default(179) })
+      .object({
+        address: ipAddr.default("0.0.0.0"),
+        port: z
+          .number()
+          .int()
+          .min(0, { error: "must be 0..65535" })
+          .max(65535, { error: "must be 0..65535" })
+          .default(179),
+      })
       .strict()
       .optional(),
     holdTime: holdTime.default(90),

@@ -115,7 +115,10 @@ export class Daemon {
       );
     }
     await speaker.start();
-    log.info({ asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.length }, "trellis-bgp started");
+    log.info(
+      { asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.length, listenPort: speaker.listenPort },
+      "trellis-bgp started",
+    );
     return new Daemon(cfg, speaker, control, log);
   }
 

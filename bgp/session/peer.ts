@@ -130,6 +130,8 @@ interface Conn {
 export const HIGH_WATER = 256 * 1024;
 /** Prefixes encoded per pump step (bounds one synchronous slice of work). */
 const PUMP_BATCH = 2000;
+/** Established this long, a session's earlier failures stop counting toward back-off. */
+const STABLE_MS = 60_000;
 /** Distinct attribute sets per pump step. */
 const PUMP_MAX_GROUPS = 64;
 
@@ -162,6 +164,7 @@ export class Peer {
   private pumping = false;
   /** Consecutive outgoing connection attempts that failed (back-off input). */
   private connectFailures = 0;
+  private stableTimer: TimerHandle | undefined;
 
   establishedAt: number | undefined;
   lastError: string | undefined;
@@ -225,6 +228,8 @@ export class Peer {
     }
     this.feed(this.conn, data ? { type: "ManualStop", subcode, data } : { type: "ManualStop", subcode });
     this.clearIdleHold();
+    if (this.stableTimer !== undefined) this.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
   }
 
   /** AutomaticStop (e.g. max-prefix reached): Cease, then restart with back-off. */
@@ -237,14 +242,21 @@ export class Peer {
 
   /** An accepted TCP connection from this peer's address (listener.ts). */
   incoming(sock: Socket): void {
-    const st = this.conn.session.state;
+    let st = this.conn.session.state;
+    if (!this.stopped && st === "Idle" && this.conn.session.connectRetryCounter <= 1) {
+      // Waiting out the back-off after a single failure (often just the peer
+      // restarting): its own new connection brings the session back at once.
+      // Damping (§8.1.1) holds from the second consecutive failure on.
+      this.clearIdleHold();
+      this.feed(this.conn, { type: "AutomaticStartPassive" });
+      st = this.conn.session.state;
+    }
     if (this.stopped || st === "Idle") {
       rejectSocket(sock, CEASE_CONNECTION_REJECTED);
       return;
     }
-    if (st === "Connect" || st === "Active") {
-      // Our own attempt (if any) has not sent an OPEN yet: take the peer's connection instead.
-      if (this.conn.sock) this.detach(this.conn);
+    if (st === "Active" || (st === "Connect" && !this.conn.sock)) {
+      // No connection of our own: the peer's becomes the session's.
       this.conn.dir = "inbound";
       this.attach(this.conn, sock);
       this.feed(this.conn, { type: "TcpConnectionConfirmed" });
@@ -258,7 +270,9 @@ export class Peer {
     }
     // Established with a graceful-restart peer: a new connection may be the peer
     // back from a restart we did not notice (RFC 4724 §4.2); its OPEN decides.
-    // OpenSent / OpenConfirm: track the second connection until its OPEN arrives (§6.8).
+    // Connect (our attempt in flight: the peer may already have accepted it),
+    // OpenSent, OpenConfirm: track the second connection until an OPEN tells
+    // which one stays (§6.8).
     const c = newConn("inbound", { ...initialSession(), state: "Active" });
     this.second = c;
     this.attach(c, sock);
@@ -353,6 +367,7 @@ export class Peer {
         return;
       case "sessionEstablished":
         this.connectFailures = 0;
+        this.armStableTimer(c);
         this.establishedAt = this.clock.now();
         this.lastError = undefined;
         if (c.info) this.hooks.established(c.info);
@@ -377,6 +392,21 @@ export class Peer {
         return;
       }
     }
+  }
+
+  /**
+   * A session that stays Established for STABLE_MS forgives earlier failures:
+   * ConnectRetryCounter (the damping input) goes back to zero, so that errors
+   * days apart do not add up to the longest back-off.
+   */
+  private armStableTimer(c: Conn): void {
+    if (this.stableTimer !== undefined) this.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = this.clock.setTimeout(() => {
+      this.stableTimer = undefined;
+      if (c === this.conn && c.session.state === "Established") {
+        c.session = { ...c.session, connectRetryCounter: 0 };
+      }
+    }, STABLE_MS);
   }
 
   private startTimer(c: Conn, timer: FsmTimer, ms: number): void {
@@ -447,6 +477,12 @@ export class Peer {
       if (c.session.state === "Connect") this.connectFailures++;
       // §8.2.2 Event 18 (for an outgoing attempt in Connect: the connect failed).
       this.feed(c, { type: "TcpConnectionFails" });
+      // The peer's connection, tracked beside ours, carries on as the session's.
+      const second = this.second;
+      if (second?.sock && (c.session.state === "Idle" || c.session.state === "Active")) {
+        this.clearIdleHold();
+        this.promote(second);
+      }
     };
     sock.on("data", (chunk: Buffer) => {
       if (c.sock !== sock) return;
@@ -576,7 +612,13 @@ export class Peer {
   private onOpen(c: Conn, open: OpenMessage): void {
     const peerOpen = toPeerOpen(open);
     // §6.8: an OPEN on one connection while the other waits in OpenSent/OpenConfirm.
-    const other = c === this.conn ? this.second : this.conn;
+    let other = c === this.conn ? this.second : this.conn;
+    if (c === this.second && other && !other.sock) {
+      // Our own attempt is gone: no collision, the peer's connection is the session's.
+      this.clearIdleHold();
+      this.promote(c);
+      other = undefined;
+    }
     if (c === this.second && other && other.session.state === "Established") {
       this.gracefulTakeover(other, c);
     } else if (
@@ -637,9 +679,11 @@ export class Peer {
       this.clock.clearTimeout(h);
       old.timers.delete(t);
     }
+    old.retired = true;
     c.session = { ...c.session, connectRetryCounter: old.session.connectRetryCounter };
     this.conn = c;
     this.second = undefined;
+    if (old.session.state !== c.session.state) this.hooks.stateChange(old.session.state, c.session.state);
   }
 
   // ---- OPEN and capabilities -----------------------------------------------

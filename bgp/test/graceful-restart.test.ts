@@ -90,11 +90,11 @@ function announce(sock: Socket, prefixes: string[]): void {
   }
 }
 
-async function speaker(port: number): Promise<Speaker> {
+async function speaker(): Promise<Speaker> {
   const sp = new Speaker({
     asn: 65001,
     routerId: "10.0.0.1",
-    listen: { address: "127.0.0.1", port },
+    listen: { address: "127.0.0.1", port: 0 },
     gracefulRestart: { enabled: true, restartTime: 60 },
   });
   sp.addPeer({ address: "127.0.0.2", asn: 65002, passive: true, families: ["ipv4-unicast"] });
@@ -107,8 +107,8 @@ const stale = (sp: Speaker, p: string): boolean | undefined => sp.ribView.route(
 
 describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
   it("a lost TCP session keeps the routes stale; End-of-RIB after the restart sweeps what was not re-sent", async () => {
-    const sp = await speaker(21900);
-    const a = await grPeer(21900, 30, false);
+    const sp = await speaker();
+    const a = await grPeer(sp.listenPort!, 30, false);
     announce(a.sock, ["10.9.0.0/24", "10.9.1.0/24"]);
     await until(() => sp.ribView.route("10.9.1.0/24") !== undefined, "routes");
     a.sock.destroy();
@@ -116,7 +116,7 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
     expect(sp.peerStatus()[0]!.prefixes.stale).toBe(2);
 
     await until(() => sp.peerState("127.0.0.2") === "Active", "Active again");
-    const b = await grPeer(21900, 30, true);
+    const b = await grPeer(sp.listenPort!, 30, true);
     announce(b.sock, ["10.9.0.0/24"]);
     await until(() => stale(sp, "10.9.0.0/24") === false, "re-sent route no longer stale");
     expect(stale(sp, "10.9.1.0/24")).toBe(true);
@@ -131,8 +131,8 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
   });
 
   it("a peer that does not come back within its Restart Time loses its stale routes", async () => {
-    const sp = await speaker(21910);
-    const a = await grPeer(21910, 1, false);
+    const sp = await speaker();
+    const a = await grPeer(sp.listenPort!, 1, false);
     announce(a.sock, ["10.9.2.0/24"]);
     await until(() => sp.ribView.route("10.9.2.0/24") !== undefined, "route");
     a.sock.destroy();
@@ -141,8 +141,8 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
   });
 
   it("a NOTIFICATION is not a graceful restart: the routes go at once", async () => {
-    const sp = await speaker(21920);
-    const a = await grPeer(21920, 30, false);
+    const sp = await speaker();
+    const a = await grPeer(sp.listenPort!, 30, false);
     announce(a.sock, ["10.9.3.0/24"]);
     await until(() => sp.ribView.route("10.9.3.0/24") !== undefined, "route");
     a.sock.end(encodeMessage({ type: "NOTIFICATION", code: 6, subcode: 2, data: Buffer.alloc(0) }, OPTS));
@@ -150,14 +150,14 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
   });
 
   it("a new connection from the peer while its old session is still Established is its restart: old session closed, routes stale until EoR", async () => {
-    const sp = await speaker(21930);
-    const a = await grPeer(21930, 30, false);
+    const sp = await speaker();
+    const a = await grPeer(sp.listenPort!, 30, false);
     announce(a.sock, ["10.9.4.0/24", "10.9.5.0/24"]);
     await until(() => sp.ribView.route("10.9.5.0/24") !== undefined, "routes");
     let oldClosed = false;
     a.sock.on("close", () => (oldClosed = true));
     // The old socket stays open from our side: trellis cannot see the restart on it.
-    const b = await grPeer(21930, 30, true);
+    const b = await grPeer(sp.listenPort!, 30, true);
     await until(() => oldClosed, "old session closed by trellis");
     expect(stale(sp, "10.9.4.0/24")).toBe(true);
     expect(sp.peerState("127.0.0.2")).toBe("Established");

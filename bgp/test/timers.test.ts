@@ -15,20 +15,18 @@ afterEach(async () => {
 
 const tick = (ms = 30): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function setup(
-  port: number,
-): Promise<{ clock: FakeClock; sp: Speaker; got: BgpMessage[]; sock: Socket }> {
+async function setup(): Promise<{ clock: FakeClock; sp: Speaker; got: BgpMessage[]; sock: Socket }> {
   const clock = new FakeClock(1_000_000);
   const sp = new Speaker({
     asn: 65001,
     routerId: "10.0.0.1",
-    listen: { address: "127.0.0.1", port },
+    listen: { address: "127.0.0.1", port: 0 },
     holdTime: 90,
     clock,
   });
   sp.addPeer({ address: "127.0.0.2", asn: 65002, passive: true, families: ["ipv4-unicast"] });
   await sp.start();
-  const sock = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+  const sock = connect({ host: "127.0.0.1", port: sp.listenPort!, localAddress: "127.0.0.2" });
   cleanup.push(async () => {
     sock.destroy();
     await sp.stop();
@@ -70,7 +68,7 @@ const count = (got: BgpMessage[], t: BgpMessage["type"]): number => got.filter((
 
 describe("session timers on an injected clock", () => {
   it("sends a KEEPALIVE every third of the negotiated hold time", async () => {
-    const { clock, sp, got, sock } = await setup(21940);
+    const { clock, sp, got, sock } = await setup();
     expect(sp.peerStatus()[0]).toMatchObject({ holdTime: 9, keepaliveTime: 3 });
     await tick();
     const base = count(got, "KEEPALIVE");
@@ -85,7 +83,7 @@ describe("session timers on an injected clock", () => {
   });
 
   it("a silent peer hits the hold timer: NOTIFICATION 4/0 and the session goes down", async () => {
-    const { clock, sp, got } = await setup(21950);
+    const { clock, sp, got } = await setup();
     clock.advance(8999);
     await tick();
     expect(sp.peerState("127.0.0.2")).toBe("Established");

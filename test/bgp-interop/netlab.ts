@@ -1,8 +1,10 @@
 /**
  * A small topology for interop tests: one namespace for trellis-bgp and one
  * namespace per peer daemon, each joined to the Trellis namespace by its own
- * veth pair with IPv4 and IPv6 addresses. Everything carries the `tB` prefix
- * and a per-file token; `destroy()` removes it all (also after failures).
+ * veth pair with IPv4 and IPv6 addresses. Every name is `tB` + a per-file token
+ * + the test process id (5 base-36 digits), so that two runs of the same file
+ * (two worktrees) never touch each other's namespaces; `destroy()` removes it
+ * all (also after failures), and leftovers of dead runs are swept at setup.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -84,6 +86,8 @@ export interface Link {
 
 export class NetLab {
   readonly trellisNs: string;
+  /** `tB` + token + pid: the prefix of every namespace and interface of this run. */
+  readonly prefix: string;
   readonly links = new Map<string, Link>();
   readonly dir: string;
   private readonly procs: ChildProcess[] = [];
@@ -99,7 +103,8 @@ export class NetLab {
     shared = false,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `tB${token}-`));
-    this.trellisNs = `tB${token}t`;
+    this.prefix = `tB${token}${pidTag(process.pid)}`;
+    this.trellisNs = `${this.prefix}t`;
     this.cleanupLeftovers();
     try {
       this.build(peers, shared);
@@ -111,10 +116,10 @@ export class NetLab {
   }
 
   private build(peers: string[], shared: boolean): void {
-    const token = this.token;
+    const pre = this.prefix;
     sh("ip", ["netns", "add", this.trellisNs]);
     sh("ip", ["-n", this.trellisNs, "link", "set", "lo", "up"]);
-    const br = `tB${token}br`;
+    const br = `${pre}br`;
     if (shared) {
       sh("ip", ["-n", this.trellisNs, "link", "add", br, "type", "bridge"]);
       sh("ip", ["-n", this.trellisNs, "addr", "add", "10.200.0.1/24", "dev", br]);
@@ -122,9 +127,9 @@ export class NetLab {
       sh("ip", ["-n", this.trellisNs, "link", "set", br, "up"]);
     }
     peers.forEach((name, i) => {
-      const ns = `tB${token}${name}`;
-      const tIf = `tB${token}${name}0`;
-      const pIf = `tB${token}${name}1`;
+      const ns = `${pre}${name}`;
+      const tIf = `${pre}${name}0`;
+      const pIf = `${pre}${name}1`;
       const n = i + 1;
       const l: Link = shared
         ? { ns, tIf: br, pIf, t4: "10.200.0.1", p4: `10.200.0.${n + 1}`, t6: "fd00::1", p6: `fd00::${n + 1}` }
@@ -217,12 +222,18 @@ export class NetLab {
     else rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Remove namespaces of this token (and kill what runs in them) left by an earlier, crashed run. */
+  /**
+   * Remove namespaces of this file's token whose run is over (its test process
+   * is gone), and kill what runs in them: leftovers of a crashed run. A live
+   * run's namespaces (another worktree running the same file) are left alone.
+   */
   private cleanupLeftovers(): void {
     const list = trySh("ip", ["netns", "list"]).out;
     for (const line of list.split("\n")) {
       const ns = line.split(" ")[0];
       if (!ns || !ns.startsWith(`tB${this.token}`)) continue;
+      const owner = parseInt(ns.slice(2 + this.token.length, 2 + this.token.length + 5), 36);
+      if (owner !== process.pid && alive(owner)) continue;
       const pids = trySh("ip", ["netns", "pids", ns]).out.split(/\s+/).filter(Boolean);
       for (const pid of pids) {
         try {
@@ -338,5 +349,20 @@ export class TrellisDaemon {
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+/** A pid as 5 base-36 digits (pid_max 4194304 fits): part of every name of a run. */
+export function pidTag(pid: number): string {
+  return pid.toString(36).padStart(5, "0");
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
