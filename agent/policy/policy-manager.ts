@@ -160,7 +160,7 @@ export class PolicyManager {
   attach(a: LocalAttachment, timeoutMs: number): Promise<void> {
     const key = `${a.namespace}/${a.pod}`;
     this.attachments.set(key, a);
-    this.changed();
+    this.changed(true);
     const gen = this.gen;
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = {
@@ -204,14 +204,29 @@ export class PolicyManager {
     return m;
   }
 
-  private changed(): void {
+  /**
+   * `urgent`: a CNI ADD is waiting (the kubelet's hot path): skip the rate
+   * bound. ADDs still coalesce — one apply runs at a time and the next one
+   * covers every ADD that arrived meanwhile — so a burst of N ADDs costs
+   * about two applies, and a single ADD costs one apply, not the interval.
+   */
+  private changed(urgent = false): void {
     this.gen++;
+    if (urgent) this.urgent = true;
     this.schedule(0);
   }
 
+  private urgent = false;
+  private retrying = false;
+
   private schedule(extraDelayMs: number): void {
-    if (this.stopped || !this.inSync || this.running || this.timer !== undefined) return;
-    const delay = Math.max(extraDelayMs, this.lastStart + this.o.minIntervalMs - this.now(), 0);
+    if (this.stopped || !this.inSync || this.running) return;
+    const fast = this.urgent && !this.retrying;
+    const delay = fast ? 0 : Math.max(extraDelayMs, this.lastStart + this.o.minIntervalMs - this.now(), 0);
+    if (this.timer !== undefined) {
+      if (!fast) return;
+      clearTimeout(this.timer); // an ADD is waiting: go now
+    }
     if (this.idleResolve === undefined) this.idle = new Promise((r) => (this.idleResolve = r));
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -260,6 +275,7 @@ export class PolicyManager {
     this.running = true;
     this.lastStart = this.now();
     const target = this.gen;
+    this.urgent = false;
     const t0 = performance.now();
     let retryIn = 0;
     try {
@@ -276,12 +292,14 @@ export class PolicyManager {
         this.o.log.debug({ mode: r.mode, commands: r.commands.length, ms: secs * 1000 }, "policy applied");
       this.appliedGen = target;
       this.failures = 0;
+      this.retrying = false;
       this.lastError = undefined;
       const done = this.waiters.filter((w) => w.gen <= target);
       this.waiters = this.waiters.filter((w) => w.gen > target);
       for (const w of done) w.resolve();
     } catch (e) {
       this.failures++;
+      this.retrying = true;
       this.lastError = e instanceof Error ? e.message : String(e);
       this.metrics.observeApply("error", "none", (performance.now() - t0) / 1000);
       this.o.driver.requestResync();
@@ -294,7 +312,9 @@ export class PolicyManager {
       this.running = false;
     }
     if (this.gen > this.appliedGen) {
-      // More changes arrived meanwhile (or the apply failed): go again.
+      // More changes arrived meanwhile (or the apply failed): go again. ADDs
+      // that arrived during a successful apply go at once; after a failure
+      // the backoff holds for everyone.
       this.schedule(retryIn);
     }
     if (this.timer === undefined && !this.running) {

@@ -18,11 +18,14 @@ const managers: PolicyManager[] = [];
 /** The fake, failing its next `fails` transactions (the driver retries once itself). */
 class Flaky implements NftBackend {
   fails = 0;
+  /** Each transaction takes this long (a slow kernel). */
+  delayMs = 0;
   constructor(readonly fake: FakeNft) {}
-  run(doc: { nftables: readonly unknown[] }): Promise<void> {
+  async run(doc: { nftables: readonly unknown[] }): Promise<void> {
+    if (this.delayMs > 0) await sleep(this.delayMs);
     if (this.fails > 0) {
       this.fails--;
-      return Promise.reject(new NftError("injected: netlink busy"));
+      throw new NftError("injected: netlink busy");
     }
     return this.fake.run(doc);
   }
@@ -174,19 +177,48 @@ describe("PolicyManager", () => {
   });
 
   it("a CNI ADD waits until a table with its veth and address is applied", async () => {
-    const { fake, m } = setup({ minIntervalMs: 300 });
+    const { fake, flaky, m } = setup({ minIntervalMs: 10 });
     syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "new", undefined)] });
     await until(() => m.ready);
+    flaky.delayMs = 300;
     let resolvedWith = "";
     const p = m
       .attach({ namespace: "x", pod: "new", ips: ["10.1.3.7", "fd00::7"] }, 5000)
       .then(async () => (resolvedWith = await dump(fake)));
-    await sleep(20);
-    // Inside the rate bound: not applied yet, so the ADD must still be waiting.
+    await sleep(100);
+    // The transaction is still on its way: the ADD must still be waiting.
     expect(resolvedWith).toBe("");
+    expect(await dump(fake)).not.toContain("10.1.3.7");
     await p;
     expect(resolvedWith).toContain(hostVethName("x", "new"));
     expect(resolvedWith).toContain("10.1.3.7");
+  });
+
+  it("an ADD skips the rate bound: it costs one apply, not the interval", async () => {
+    const { fake, m } = setup({ minIntervalMs: 5000 });
+    syncAll(m, { Namespace: [ns("x")] });
+    await until(() => m.ready);
+    m.upsert("Pod", "v1", pod("x", "other", "10.1.6.1")); // held back by the 5 s bound
+    const t0 = Date.now();
+    await m.attach({ namespace: "x", pod: "fast", ips: ["10.1.6.2"] }, 4000);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    const t = await dump(fake);
+    expect(t).toContain("10.1.6.2");
+    expect(t).toContain("10.1.6.1"); // the pending change rode along
+  });
+
+  it("a burst of concurrent ADDs coalesces into few applies", async () => {
+    const { fake, flaky, m } = setup({ minIntervalMs: 10 });
+    syncAll(m, { Namespace: [ns("x")] });
+    await until(() => m.ready);
+    flaky.delayMs = 50;
+    const before = fake.transactions.length;
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        m.attach({ namespace: "x", pod: `b${i}`, ips: [`10.1.7.${i + 1}`] }, 5000),
+      ),
+    );
+    expect(fake.transactions.length - before).toBeLessThanOrEqual(3);
   });
 
   it("an ADD for a pod the informer has not seen is compiled from the attachment (fail closed)", async () => {
