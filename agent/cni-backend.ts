@@ -45,6 +45,8 @@ export interface PolicyAttachment {
 }
 
 export interface PolicyHooks {
+  /** Called as ADD starts: fetch what `attached` will need while IPAM and the veth proceed. */
+  prepare?(a: Omit<PolicyAttachment, "ips">): void;
   attached(a: PolicyAttachment): Promise<void>;
   detached(a: Omit<PolicyAttachment, "ips">): void;
 }
@@ -152,6 +154,7 @@ export class TrellisBackend implements CniBackend {
     const mac = req.config.runtimeConfig?.mac ?? podMac(`${req.containerID}.${req.ifname}`);
     const link = { hostIf, podIf: req.ifname, netns: req.netns, mtu, podMac: mac };
     const t0 = performance.now();
+    this.o.policy?.prepare?.({ ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname });
     // IPAM (an API write) and the veth creation (a kernel call) are
     // independent: run them at once, then configure with the addresses.
     const ipamP = (async (): Promise<{ addresses: string[]; result?: CniResult }> => {

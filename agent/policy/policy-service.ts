@@ -150,22 +150,45 @@ export class PolicyService implements PolicyHooks {
 
   // ------------------------------------------------------------ CNI hooks
 
+  /** Pod reads started by `prepare`, by namespace/name. */
+  private readonly reads = new Map<string, Promise<ParsedObject | undefined>>();
+
+  /**
+   * The informer may lag the kubelet by a moment, and the pod's labels
+   * decide which policies select it: read a pod the cache lacks once, while
+   * IPAM and the veth are under way.
+   */
+  prepare(a: Omit<PolicyAttachment, "ips">): void {
+    if (a.k8s === undefined) return;
+    const { namespace, pod } = a.k8s;
+    const key = `${namespace}/${pod}`;
+    if (this.manager.hasPod(namespace, pod) || this.reads.has(key)) return;
+    const read = this.core.readNamespacedPod({ name: pod, namespace }).then(
+      (p) => parseObject({ ...(p as object), kind: "Pod", apiVersion: "v1" }),
+      (e: unknown) => {
+        if (httpStatus(e) === 404) return undefined;
+        throw e;
+      },
+    );
+    read.catch(() => undefined); // handled in attached(); never an unhandled rejection
+    this.reads.set(key, read);
+    // An ADD that failed before `attached` leaves its read behind: drop it later.
+    setTimeout(() => {
+      if (this.reads.get(key) === read) this.reads.delete(key);
+    }, 30_000).unref();
+  }
+
   async attached(a: PolicyAttachment): Promise<void> {
     let namespace: string;
     let pod: string;
     let podObject: ParsedObject | undefined;
     if (a.k8s !== undefined) {
       ({ namespace, pod } = a.k8s);
-      if (!this.manager.hasPod(namespace, pod)) {
-        // The informer may lag the kubelet by a moment: the pod's labels
-        // decide which policies select it, so read it once.
-        try {
-          const p = await this.core.readNamespacedPod({ name: pod, namespace });
-          podObject = parseObject({ ...(p as object), kind: "Pod", apiVersion: "v1" });
-        } catch (e) {
-          if (httpStatus(e) !== 404) throw e;
-        }
-      }
+      const key = `${namespace}/${pod}`;
+      if (!this.manager.hasPod(namespace, pod) && !this.reads.has(key)) this.prepare({ ...a });
+      const read = this.reads.get(key);
+      this.reads.delete(key);
+      if (read !== undefined) podObject = await read;
     } else {
       // Without Kubernetes args the host veth is sha1(containerID.ifname):
       // see policy-inputs.ts (syntheticPod).
