@@ -190,19 +190,25 @@ export class TrellisBackend implements CniBackend {
     }
     const { addresses, result: ipamResult } = ipamR.value;
     const t1 = performance.now();
+    // The rules name the veth and the addresses, both known now: apply them
+    // while the pod side is configured (nft matches interface names, so the
+    // link need not be up). ADD returns only when both are done.
+    const att = { ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname };
+    const policyP = this.o.policy?.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
+    policyP?.catch(() => undefined); // awaited below; configure may fail first
     try {
       await this.o.dataplane.configure({ ...link, addresses });
     } catch (e) {
+      this.o.policy?.detached(att);
       await undoIpam();
       throw toCni(e);
     }
-    if (this.o.policy !== undefined) {
-      const att = { ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname };
+    if (policyP !== undefined) {
       try {
-        await this.o.policy.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
+        await policyP;
       } catch (e) {
         // Never return a pod whose rules are not in place: undo the whole ADD.
-        this.o.policy.detached(att);
+        this.o.policy?.detached(att);
         await this.o.dataplane.del(hostIf).catch(() => undefined);
         await undoIpam();
         throw new CniError(
