@@ -38,7 +38,13 @@ export function parseIPv6(s: string): bigint | undefined {
   return words.reduce((acc, w) => (acc << 16n) | BigInt(w), 0n);
 }
 
-/** RFC 5952 §4: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */
+/**
+ * RFC 5952 §4: lower case, no leading zeros, the first longest run (≥ 2) of
+ * zero groups as `::`; and, as glibc's inet_ntop (so `nft -j list` and the
+ * compiled elements compare equal as text), the low 32 bits as a dotted quad
+ * for IPv4-mapped `::ffff:a.b.c.d` and IPv4-compatible `::a.b.c.d` (words 0–5
+ * zero, word 6 not) addresses.
+ */
 export function formatIPv6(n: bigint): string {
   const words: number[] = [];
   for (let i = 7; i >= 0; i--) words.push(Number((n >> BigInt(i * 16)) & 0xffffn));
@@ -58,6 +64,11 @@ export function formatIPv6(n: bigint): string {
     i = j;
   }
   const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+    const lo = Number(n & 0xffffffffn);
+    const quad = [lo >>> 24, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255].join(".");
+    return bestLen === 6 ? `::${quad}` : `::ffff:${quad}`;
+  }
   if (best < 0) return hex(words);
   return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }
