@@ -119,6 +119,11 @@ export interface PolicyIR {
 const ALL: Range = { start: 0, end: 0xffffffff };
 const ALL6: Range6 = { start: 0n, end: MAX6 };
 
+/** JSON text as a cache key; IPv6 ranges are bigints, which JSON.stringify refuses on its own. */
+function peersKey(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (typeof v === "bigint" ? v.toString(16) : v));
+}
+
 function safeName(s: string): string {
   return s.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 40);
 }
@@ -146,11 +151,9 @@ class Builder {
   }
 
   peerSet(peers: readonly Peer[]): string {
-    const key = JSON.stringify(
+    const key = peersKey(
       peers.map((p) =>
-        p.kind === "ipBlock" || p.kind === "networks"
-          ? { k: p.kind, r: p.ranges, r6: p.ranges6.map((r) => [String(r.start), String(r.end)]) }
-          : p,
+        p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges, r6: p.ranges6 } : p,
       ),
     );
     const cached = this.peerCache.get(key);
@@ -186,7 +189,7 @@ class Builder {
    */
   portSet(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string {
     const named = ports.some((pm) => pm.name !== undefined);
-    const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${JSON.stringify(r.peers)}`;
+    const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${peersKey(r.peers)}`;
     const key = JSON.stringify(ports) + scope;
     const cached = this.portCache.get(key);
     if (cached) return cached;
