@@ -229,6 +229,42 @@ describe("dual-stack compiled table", () => {
     expect(JSON.stringify(t)).not.toContain('"nfproto"');
   });
 
+  it("compiles admin networks and nodes peers of both families, and traces them as the evaluator says", () => {
+    const c = load([
+      anp("edges", {
+        priority: 1,
+        subject: { namespaces: {} },
+        egress: [
+          { action: "Deny", to: [{ networks: ["2001:db8::/48", "198.51.100.0/24"] }] },
+          { action: "Deny", to: [{ nodes: { matchLabels: {} } }] },
+        ],
+      }),
+    ]);
+    const t = compile(c, "n1").table;
+    const sets = t.sets.filter((s) => s.name.startsWith("peer-")).map((s) => [s.name, s.elements]);
+    expect(sets).toContainEqual([
+      expect.stringMatching(/-v6$/),
+      [{ prefix: { addr: "2001:db8::", len: 48 } }],
+    ]);
+    expect(sets).toContainEqual([expect.stringMatching(/-v6$/), [{ range: ["fd00:168::1", "fd00:168::2"] }]]);
+    for (const daddr of ["2001:db8::1", "2001:db8:1::1", "2001:db9::1", "fd00:168::2", "198.51.100.7"]) {
+      const traced = trace(t, {
+        iifname: web,
+        oifname: "uplink0",
+        saddr: daddr.includes(":") ? "fd00:10:0:1::1" : "10.0.1.1",
+        daddr,
+        protocol: "tcp",
+        dport: 443,
+        ct: "new",
+      }).verdict;
+      const v = evaluate(c, { from: ep(c, "x/web"), to: ep(c, daddr), port: 443, protocol: "TCP" });
+      expect([daddr, traced]).toEqual([daddr, v.allowed ? "accept" : "drop"]);
+    }
+    // …and the deny is really there: 2001:db8::1 and the remote node's IPv6 are dropped.
+    expect(allowed(c, "x/web", "2001:db8::1")).toBe(false);
+    expect(allowed(c, "x/web", "fd00:168::2")).toBe(false);
+  });
+
   describe("traced", () => {
     const c = load([
       np("x", "web-http", {
