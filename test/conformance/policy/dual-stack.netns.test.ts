@@ -13,6 +13,8 @@ import { networkPolicy as np, type Doc } from "../../../policy/test/fixtures.js"
 import { loadCluster } from "../../../policy/model/load.js";
 import { evaluate } from "../../../policy/evaluator/evaluate.js";
 import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { compile } from "../../../policy/compiler/compile.js";
+import { renderNftText } from "../../../policy/compiler/nft-text.js";
 import type { Family } from "../../../policy/model/select.js";
 import { ALL_PODS, mismatches, Reachability } from "./reachability.js";
 
@@ -227,6 +229,15 @@ except OSError as e: print("error:" + str(e))`,
     const res = await cluster.probeAll(80, "TCP", 2, "ipv6");
     expect([...res].filter(([, r]) => r !== "connected")).toEqual([]);
   }, 60_000);
+
+  it("renders a dual-stack table as `nft -f` text that nft accepts (trellisctl policy compile -o nft)", () => {
+    const c = loadCluster([...cluster.baseDocs(), ...cases().flatMap((k) => k.policies)]);
+    const text = renderNftText(compile(c, "n1").table);
+    expect(text).toContain("iifname . ip6 saddr != @pod-sources-v6");
+    // -c: check only, nothing is committed; replacing the table the earlier tests applied.
+    const replace = `table inet trellis\ndelete table inet trellis\n${text}`;
+    execFileSync("ip", ["netns", "exec", cluster.nodes.n1.netns, "nft", "-c", "-f", "-"], { input: replace });
+  });
 
   for (const k of cases()) {
     it(k.name, async () => expect(await runV6Case(k)).toEqual([]), 60_000);
