@@ -106,13 +106,32 @@ export const configSchema = z
     asn,
     routerId: ipv4,
     clusterId: ipv4.optional(),
+    // port 0: any free port (logged at start; tests use it).
     listen: z
-      .object({ address: ipAddr.default("0.0.0.0"), port: port.default(179) })
+      .object({
+        address: ipAddr.default("0.0.0.0"),
+        port: z
+          .number()
+          .int()
+          .min(0, { error: "must be 0..65535" })
+          .max(65535, { error: "must be 0..65535" })
+          .default(179),
+      })
       .strict()
       .optional(),
     holdTime: holdTime.default(90),
     keepaliveTime: z.number().int().min(1).optional(),
     connectRetryTime: z.number().int().min(1).default(30),
+    /** Automatic restart after an error: exponential from initialMs up to maxMs, ±jitter/2. */
+    restartBackoff: z
+      .object({
+        initialMs: z.number().int().min(100).default(1000),
+        maxMs: z.number().int().min(100).default(120_000),
+        jitter: z.number().min(0).max(1).default(0.25),
+      })
+      .strict()
+      .refine((b) => b.initialMs <= b.maxMs, { error: "initialMs must be <= maxMs" })
+      .optional(),
     gracefulRestart: z
       .object({
         enabled: z.boolean().default(false),
@@ -229,8 +248,8 @@ export function diffConfig(a: SpeakerConfigFile, b: SpeakerConfigFile): ConfigDi
   const newPeers = new Map(b.peers.map((p) => [p.address, p]));
   // Global session settings are inherited by every peer: a change there changes every peer.
   const globalChanged = !same(
-    [a.holdTime, a.keepaliveTime, a.connectRetryTime, a.gracefulRestart],
-    [b.holdTime, b.keepaliveTime, b.connectRetryTime, b.gracefulRestart],
+    [a.holdTime, a.keepaliveTime, a.connectRetryTime, a.gracefulRestart, a.restartBackoff],
+    [b.holdTime, b.keepaliveTime, b.connectRetryTime, b.gracefulRestart, b.restartBackoff],
   );
   const oldOrig = new Map(a.originate.map((o) => [o.prefix, o]));
   const newOrig = new Map(b.originate.map((o) => [o.prefix, o]));

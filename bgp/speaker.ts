@@ -16,6 +16,7 @@ import {
   AFI_IPV4,
   AFI_IPV6,
   SAFI_UNICAST,
+  canonicalPrefix,
   formatCommunity,
   formatLargeCommunity,
   parseCommunity,
@@ -265,7 +266,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   // ---- origination --------------------------------------------------------
 
   originate(prefix: string, o: OriginOptions = {}): void {
-    const origin: Parameters<Rib["originate"]>[0] = { prefix: canonicalPrefix(prefix) };
+    const origin: Parameters<Rib["originate"]>[0] = { prefix: canonicalPrefixOrThrow(prefix) };
     if (o.communities?.length) origin.communities = o.communities.map(communityValue);
     if (o.largeCommunities?.length) origin.largeCommunities = o.largeCommunities.map(largeValue);
     if (o.localPref !== undefined) origin.localPref = o.localPref;
@@ -275,7 +276,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   }
 
   withdraw(prefix: string): void {
-    this.rib.withdrawOrigin(canonicalPrefix(prefix));
+    this.rib.withdrawOrigin(canonicalPrefixOrThrow(prefix));
     this.schedule();
   }
 
@@ -406,7 +407,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           data.writeUInt16BE(m.afi, 0);
           data.writeUInt8(m.safi, 2);
           data.writeUInt32BE(m.limit, 3);
-          e.peer.reset(CEASE_MAX_PREFIX, data);
+          // Not from inside the FSM step that is delivering this UPDATE.
+          setImmediate(() => {
+            if (this.peers.get(id) === e && e.peer.state === "Established")
+              e.peer.reset(CEASE_MAX_PREFIX, data);
+          });
         }
         this.schedule();
       },
@@ -504,7 +509,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       if (e) e.peer.enqueue(o.announce, o.withdraw, o.endOfRib);
     }
     if (fib.length) {
-      this.opts.fib?.apply(fib);
+      try {
+        this.opts.fib?.apply(fib);
+      } catch (e) {
+        // The FIB is downstream of the RIB: a route it cannot take must not stop BGP.
+        this.log.error({ error: e instanceof Error ? e.message : String(e) }, "FIB rejected a change");
+      }
       this.emit("routes", fib);
     }
   }
@@ -549,37 +559,10 @@ export function localAddresses(local: string): { ipv4?: string; ipv6?: string } 
   return r;
 }
 
-function canonicalPrefix(p: string): string {
-  const [addr, len] = p.split("/");
-  if (!addr || len === undefined) throw new Error(`invalid prefix ${p}`);
-  const n = Number(len);
-  if (isIPv4(addr)) {
-    const v = addr.split(".").map(Number);
-    let x = (((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0) as number;
-    x = n === 0 ? 0 : (x & (0xffffffff << (32 - n))) >>> 0;
-    return `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}/${n}`;
-  }
-  if (isIPv6(addr)) {
-    const u = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
-    const groups = expand6(u);
-    let bits = n;
-    const masked = groups.map((g) => {
-      const keep = Math.max(0, Math.min(16, bits));
-      bits -= 16;
-      return keep === 0 ? 0 : g & ((0xffff << (16 - keep)) & 0xffff);
-    });
-    const s = new URL(`http://[${masked.map((g) => g.toString(16)).join(":")}]/`).hostname.slice(1, -1);
-    return `${s}/${n}`;
-  }
-  throw new Error(`invalid prefix ${p}`);
-}
-
-function expand6(a: string): number[] {
-  const [head, tail] = a.includes("::") ? a.split("::") : [a, undefined];
-  const h = head ? head.split(":").filter((x) => x !== "") : [];
-  const t = tail ? tail.split(":").filter((x) => x !== "") : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - h.length - t.length).fill("0");
-  return [...h, ...fill, ...t].map((x) => parseInt(x, 16));
+function canonicalPrefixOrThrow(p: string): string {
+  const c = canonicalPrefix(p);
+  if (c === null) throw new Error(`invalid prefix ${p}`);
+  return c;
 }
 
 function communityValue(s: string): number {

@@ -2,6 +2,8 @@
 // command as libcni's skel does: which variables each command needs, and the
 // shape of container id and interface name (libcni utils.ValidateContainerID,
 // ValidateInterfaceName). Every error is code 4 and names the variable.
+// VERSION needs only CNI_COMMAND (SPEC.md "VERSION"): libcni probes it with
+// CNI_NETNS=dummy and no container, so the other variables are not judged.
 import type { CniCommand } from "./backend.js";
 import { CniCode, CniError } from "./error.js";
 
@@ -48,6 +50,10 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
     );
   }
   const command = cmd as CniCommand;
+  const path = (env.CNI_PATH ?? "").split(":").filter((p) => p !== "");
+  if (command === "VERSION") {
+    return { command, containerID: "", netns: "", ifname: "", args: env.CNI_ARGS ?? "", path };
+  }
   for (const [name, cmds] of Object.entries(REQUIRED)) {
     if (cmds.includes(command) && (env[name] === undefined || env[name] === "")) {
       throw bad(`required env variable ${name} is missing for ${command}`);
@@ -66,6 +72,5 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   if (netns !== "" && !netns.startsWith("/")) {
     throw bad("CNI_NETNS: must be an absolute path to a network namespace", netns);
   }
-  const path = (env.CNI_PATH ?? "").split(":").filter((p) => p !== "");
   return { command, containerID, netns, ifname, args: env.CNI_ARGS ?? "", path };
 }

@@ -3,6 +3,7 @@
  * tor, nodes[]) plus health: processes alive, BIRD protocol states, Node Ready.
  */
 import { existsSync } from "node:fs";
+import { agentReadiness } from "./agent-health.js";
 import { PodStateStore } from "./kubelet/pod-state.js";
 import { birdProtocolNames } from "./bird-config.js";
 import { bgpSessionState, parseBirdProtocols, type BirdProtocol } from "./bird-status.js";
@@ -18,6 +19,13 @@ export interface ProcessStatus {
   pid: number | null;
   alive: boolean;
   logFile: string;
+}
+
+export interface AgentStatus extends ProcessStatus {
+  /** /readyz answered 200 (first full sync done and the CNI server up) */
+  ready: boolean;
+  /** "ok", the agent's not-ready reason, or why /readyz did not answer */
+  readyz: string;
 }
 
 export interface BgpSessionStatus {
@@ -44,7 +52,7 @@ export interface NodeStatus {
   logFile: string;
   kubelet: ProcessStatus;
   relay: ProcessStatus;
-  agent?: ProcessStatus;
+  agent?: AgentStatus;
   ready: boolean;
   bgp: BgpSessionStatus[];
   /** pod sandboxes the kubelet stand-in holds on this node */
@@ -128,7 +136,18 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     }
   }
 
-  const nodeStatuses: NodeStatus[] = state.plan.nodes.map((n) => {
+  // Agent /readyz probes run side by side (each is a socat in the node netns).
+  const agents = await Promise.all(
+    state.plan.nodes.map(async (n): Promise<AgentStatus | undefined> => {
+      const N = L.node(n.name);
+      if (state.cni !== "trellis" && !existsSync(N.agentPid)) return undefined;
+      const p = proc(N.agentPid, N.agentLog);
+      const r = p.alive ? await agentReadiness(n.netns) : { ready: false, detail: "not running" };
+      return { ...p, ready: r.ready, readyz: r.detail };
+    }),
+  );
+
+  const nodeStatuses: NodeStatus[] = state.plan.nodes.map((n, i) => {
     const N = L.node(n.name);
     const names = birdProtocolNames(n.index);
     const bgp = [
@@ -169,9 +188,11 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       bgp,
       pods: readSandboxes(N.podsDir),
     };
-    if (state.cni === "trellis" || existsSync(N.agentPid)) {
-      s.agent = proc(N.agentPid, N.agentLog);
-      if (!s.agent.alive) problems.push(`${n.name}: trellis-node not running`);
+    const agent = agents[i];
+    if (agent !== undefined) {
+      s.agent = agent;
+      if (!agent.alive) problems.push(`${n.name}: trellis-node not running`);
+      else if (!agent.ready) problems.push(`${n.name}: trellis-node not ready (${agent.readyz})`);
     }
     return s;
   });

@@ -1,7 +1,7 @@
 /**
  * `trellisctl lab up`: builds the lab in order (state file, API server, ToR,
  * nodes, BIRD, per-node relay + kubelet [+ agent]) and waits until every Node
- * is Ready. Everything it starts is detached and recorded under the lab dir;
+ * is Ready and, under --cni trellis, every agent answers /readyz. Everything it starts is detached and recorded under the lab dir;
  * a failure leaves what was built for `lab down` (and the logs for you).
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import {
   LINK6_PREFIX_LEN,
   MAX_NODES,
 } from "./address-plan.js";
+import { AGENT_HEALTH_ADDRESS, agentReadiness } from "./agent-health.js";
 import { ApiError, LabApi, nodeReady } from "./api-client.js";
 import { renderBirdConfig } from "./bird-config.js";
 import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
@@ -46,7 +47,6 @@ export interface UpResult {
   apiserverUrl: string;
   kubeconfig: string;
   nodes: string[];
-  warnings: string[];
 }
 
 export async function labUp(o: UpOptions): Promise<UpResult> {
@@ -60,10 +60,14 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   checkSocketPaths(L, o.nodes);
   const prefix = labPrefix(dir);
   await refuseIfPresent(L, prefix);
-  if (!existsSync(repoPaths.apiserverMain)) {
-    throw new LabError(
-      `the lab API server is not built (${repoPaths.apiserverMain} is missing): run npm run build`,
-    );
+  const needed: [string, string][] = [["the lab API server", repoPaths.apiserverMain]];
+  if (o.cni === "trellis") {
+    needed.push(["trellis-node", repoPaths.agentMain], ["the CNI shim", repoPaths.shim]);
+  }
+  for (const [what, file] of needed) {
+    if (!existsSync(file)) {
+      throw new LabError(`${what} is not built (${file} is missing): run npm run build`);
+    }
   }
 
   let plan: LabPlan;
@@ -74,7 +78,6 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   }
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
   writeLabState(L.stateFile, state);
-  const warnings: string[] = [];
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
     const url = await startApiserver(L);
@@ -90,19 +93,21 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     const api = new LabApi(url);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
-      warnings.push(...(await startNode(L, plan, n, o.cni, api)));
+      await startNode(L, plan, n, o.cni, api);
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
+    if (o.cni === "trellis") {
+      say("waiting for trellis-node /readyz on every node");
+      await waitAgentsReady(L, plan, o.readyTimeoutMs ?? 60_000);
+    }
     state.phase = "running";
     writeLabState(L.stateFile, state);
-    for (const w of warnings) say(`warning: ${w}`);
     return {
       dir,
       prefix,
       apiserverUrl: url,
       kubeconfig: L.kubeconfig,
       nodes: plan.nodes.map((n) => n.name),
-      warnings,
     };
   } catch (e) {
     state.phase = "failed";
@@ -252,14 +257,7 @@ async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
   throw new Error(`BIRD did not answer on ${L.birdSocket} within 15 s`);
 }
 
-async function startNode(
-  L: LabLayout,
-  plan: LabPlan,
-  n: NodePlan,
-  cni: CniMode,
-  api: LabApi,
-): Promise<string[]> {
-  const warnings: string[] = [];
+async function startNode(L: LabLayout, plan: LabPlan, n: NodePlan, cni: CniMode, api: LabApi): Promise<void> {
   const N = L.node(n.name);
   for (const d of [N.dir, N.cniConfDir, N.cniBinDir, N.cniCacheDir, N.podsDir])
     mkdirSync(d, { recursive: true });
@@ -277,9 +275,7 @@ async function startNode(
         if (!(e instanceof ApiError && e.status === 409)) throw e;
       }
     }
-    if (existsSync(repoPaths.shim)) symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
-    else
-      warnings.push(`${n.name}: no CNI shim at ${repoPaths.shim} yet; pod ADDs will fail until it is built`);
+    symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
   }
 
   startDaemon({
@@ -335,27 +331,24 @@ async function startNode(
   });
 
   if (cni === "trellis") {
-    if (existsSync(repoPaths.agentMain)) {
-      startDaemon({
-        argv: [
-          ...inNetns(n.netns),
-          process.execPath,
-          repoPaths.agentMain,
-          "--node-name",
-          n.name,
-          "--kubeconfig",
-          N.kubeconfig,
-          "--cni-socket",
-          N.agentSocket,
-        ],
-        pidFile: N.agentPid,
-        logFile: N.agentLog,
-      });
-    } else {
-      warnings.push(`${n.name}: trellis-node is not built (${repoPaths.agentMain}); no agent started`);
-    }
+    startDaemon({
+      argv: [
+        ...inNetns(n.netns),
+        process.execPath,
+        repoPaths.agentMain,
+        "--node-name",
+        n.name,
+        "--kubeconfig",
+        N.kubeconfig,
+        "--cni-socket",
+        N.agentSocket,
+      ],
+      // Pinned here, not left to the agent's default, because lab status probes it.
+      env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
+      pidFile: N.agentPid,
+      logFile: N.agentLog,
+    });
   }
-  return warnings;
 }
 
 async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Promise<void> {
@@ -375,6 +368,28 @@ async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Pr
   }
   throw new Error(
     `nodes not Ready after ${Math.round(timeoutMs / 1000)} s: ${notReady.join(", ")} (see their kubelet.log)`,
+  );
+}
+
+/** Every node's agent answers /readyz 200 (first full sync done, CNI server up). */
+async function waitAgentsReady(L: LabLayout, plan: LabPlan, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = plan.nodes;
+  const why = new Map<string, string>();
+  while (Date.now() < deadline) {
+    const checks = await Promise.all(pending.map(async (n) => [n, await agentReadiness(n.netns)] as const));
+    for (const [n, r] of checks) why.set(n.name, r.detail);
+    pending = checks.filter(([, r]) => !r.ready).map(([n]) => n);
+    if (pending.length === 0) return;
+    for (const n of pending) {
+      if (!isAlive(readPidFile(L.node(n.name).agentPid)))
+        throw new Error(`trellis-node on ${n.name} exited: ${tail(L.node(n.name).agentLog)}`);
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `trellis-node not ready after ${Math.round(timeoutMs / 1000)} s: ` +
+      pending.map((n) => `${n.name} (${why.get(n.name) ?? "?"}; see ${L.node(n.name).agentLog})`).join(", "),
   );
 }
 

@@ -9,4 +9,5 @@ export const repoPaths = {
   agentMain: here("../agent/bin/trellis-node.js"),
   crdDirs: [here("../../crds/manifests"), here("../../crds/upstream")],
   shim: here("../../cni/shim/trellis"),
+  examplePods: here("../../lab/examples/pods.yaml"),
 };

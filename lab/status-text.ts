@@ -20,7 +20,7 @@ export function formatLabStatus(s: LabStatus): string {
     n.ready ? "Ready" : "NotReady",
     n.pods.length,
     alive(n.kubelet.alive),
-    n.agent === undefined ? "-" : alive(n.agent.alive),
+    n.agent === undefined ? "-" : !n.agent.alive ? "dead" : n.agent.ready ? "ready" : "not ready",
     n.bgp.map((b) => b.state).join("/"),
     n.logFile,
   ]);

@@ -101,6 +101,7 @@ export class Daemon {
       logger: log,
     };
     if (cfg.clusterId) speakerOpts.clusterId = cfg.clusterId;
+    if (cfg.restartBackoff) speakerOpts.backoff = cfg.restartBackoff;
     if (cfg.keepaliveTime !== undefined) speakerOpts.keepaliveTime = cfg.keepaliveTime;
     if (cfg.listen) speakerOpts.listen = cfg.listen;
     if (fib) speakerOpts.fib = fib;
@@ -114,7 +115,10 @@ export class Daemon {
       );
     }
     await speaker.start();
-    log.info({ asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.length }, "trellis-bgp started");
+    log.info(
+      { asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.length, listenPort: speaker.listenPort },
+      "trellis-bgp started",
+    );
     return new Daemon(cfg, speaker, control, log);
   }
 

@@ -39,6 +39,11 @@ async function main(opts: { config?: string; logLevel: string }): Promise<number
   }
   // pino JSON logs to stderr (fd 2), one child logger per component.
   const log = pino({ level: opts.logLevel, base: { component: "trellis-bgp" } }, pino.destination(2));
+  // Last resort: whatever escaped is logged with its stack before the exit, never lost.
+  process.on("uncaughtException", (e) => {
+    log.fatal({ error: e.stack ?? String(e) }, "uncaught exception");
+    process.exit(1);
+  });
   const daemon = await Daemon.start(cfg, log);
   return await new Promise<number>((resolve) => {
     process.on("SIGHUP", () => {

@@ -80,6 +80,11 @@ export interface FsmConfig {
   connectRetryTime: number;
   /** §8.1.1 DelayOpen, seconds; 0 or absent = off. */
   delayOpenTime?: number;
+  /**
+   * §8.1.1 PassiveTcpEstablishment: the session may only come up on a
+   * connection the peer opens; an expiring ConnectRetryTimer does not connect.
+   */
+  passive?: boolean;
   /** §8.2.2: "a large value" for the hold timer while waiting for OPEN; 4 minutes suggested. */
   largeHoldTime?: number;
 }
@@ -355,6 +360,7 @@ function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
     case "ManualStop":
       return toIdleManualStop(s, []);
     case "ConnectRetryTimerExpires":
+      if (cfg.passive) return stay(s, [startTimer("connectRetry", cfg.connectRetryTime)]);
       return to(s, "Connect", {}, [startTimer("connectRetry", cfg.connectRetryTime), { type: "connect" }]);
     case "DelayOpenTimerExpires":
       return to(s, "OpenSent", { delayOpenRunning: false }, [

@@ -43,6 +43,7 @@ import { DEFAULT_BACKOFF, restartDelay, type BackoffOptions } from "./backoff.js
 import type { Clock, TimerHandle } from "./clock.js";
 import { collisionWinner, type Direction } from "./collision.js";
 import {
+  CEASE_ADMIN_RESET,
   CEASE_COLLISION,
   CEASE_CONNECTION_REJECTED,
   ERR_CEASE,
@@ -129,6 +130,10 @@ interface Conn {
 export const HIGH_WATER = 256 * 1024;
 /** Prefixes encoded per pump step (bounds one synchronous slice of work). */
 const PUMP_BATCH = 2000;
+/** Established this long, a session's earlier failures stop counting toward back-off. */
+const STABLE_MS = 60_000;
+/** Distinct attribute sets per pump step. */
+const PUMP_MAX_GROUPS = 64;
 
 const TIMER_EVENT: Record<Exclude<FsmTimer, "idleHold">, FsmEvent["type"]> = {
   connectRetry: "ConnectRetryTimerExpires",
@@ -147,8 +152,19 @@ export class Peer {
   private stopped = true;
   /** Routes waiting to be sent: prefix -> attributes, or null for a withdrawal. */
   private pending = new Map<Prefix, PathAttributes | null>();
+  /**
+   * The generation being sent: swapped out of `pending` whole and walked with
+   * one live iterator, so consumed entries are never re-scanned (deleting from
+   * the head of a big Map and iterating again from the start is quadratic).
+   */
+  private draining: Map<Prefix, PathAttributes | null> | undefined;
+  private drainIter: Iterator<[Prefix, PathAttributes | null]> | undefined;
+  private drained = 0;
   private pendingEor: Family[] = [];
   private pumping = false;
+  /** Consecutive outgoing connection attempts that failed (back-off input). */
+  private connectFailures = 0;
+  private stableTimer: TimerHandle | undefined;
 
   establishedAt: number | undefined;
   lastError: string | undefined;
@@ -179,7 +195,11 @@ export class Peer {
   }
   /** Backpressure state: prefixes not yet encoded, bytes written but not yet taken by the kernel. */
   get sendQueue(): { pendingPrefixes: number; bufferedBytes: number } {
-    return { pendingPrefixes: this.pending.size, bufferedBytes: this.conn.sock?.writableLength ?? 0 };
+    const inDrain = this.draining ? Math.max(0, this.draining.size - this.drained) : 0;
+    return {
+      pendingPrefixes: this.pending.size + inDrain,
+      bufferedBytes: this.conn.sock?.writableLength ?? 0,
+    };
   }
   get config(): PeerSettings {
     return this.settings;
@@ -193,15 +213,23 @@ export class Peer {
 
   start(): void {
     this.stopped = false;
+    this.connectFailures = 0;
     this.feed(this.conn, { type: this.settings.passive ? "ManualStartPassive" : "ManualStart" });
   }
 
   /** ManualStop: Cease with `subcode` (admin shutdown, peer de-configured, …), no automatic restart. */
   stop(subcode: number, data?: Uint8Array): void {
     this.stopped = true;
-    if (this.second) this.retire(this.second, subcode);
+    const second = this.second;
+    if (second) {
+      second.retired = true;
+      this.feed(second, data ? { type: "ManualStop", subcode, data } : { type: "ManualStop", subcode });
+      this.second = undefined;
+    }
     this.feed(this.conn, data ? { type: "ManualStop", subcode, data } : { type: "ManualStop", subcode });
     this.clearIdleHold();
+    if (this.stableTimer !== undefined) this.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
   }
 
   /** AutomaticStop (e.g. max-prefix reached): Cease, then restart with back-off. */
@@ -214,25 +242,37 @@ export class Peer {
 
   /** An accepted TCP connection from this peer's address (listener.ts). */
   incoming(sock: Socket): void {
-    const st = this.conn.session.state;
+    let st = this.conn.session.state;
+    if (!this.stopped && st === "Idle" && this.conn.session.connectRetryCounter <= 1) {
+      // Waiting out the back-off after a single failure (often just the peer
+      // restarting): its own new connection brings the session back at once.
+      // Damping (§8.1.1) holds from the second consecutive failure on.
+      this.clearIdleHold();
+      this.feed(this.conn, { type: "AutomaticStartPassive" });
+      st = this.conn.session.state;
+    }
     if (this.stopped || st === "Idle") {
       rejectSocket(sock, CEASE_CONNECTION_REJECTED);
       return;
     }
-    if (st === "Connect" || st === "Active") {
-      // Our own attempt (if any) has not sent an OPEN yet: take the peer's connection instead.
-      if (this.conn.sock) this.detach(this.conn);
+    if (st === "Active" || (st === "Connect" && !this.conn.sock)) {
+      // No connection of our own: the peer's becomes the session's.
       this.conn.dir = "inbound";
       this.attach(this.conn, sock);
       this.feed(this.conn, { type: "TcpConnectionConfirmed" });
       return;
     }
-    if (st === "Established" || this.second) {
+    const gracefulPeer = st === "Established" && this.conn.info?.peerGracefulRestart !== undefined;
+    if (this.second || (st === "Established" && !gracefulPeer)) {
       // CollisionDetectEstablishedState is off (§8.1.1): the established connection stays.
       rejectSocket(sock, st === "Established" ? CEASE_COLLISION : CEASE_CONNECTION_REJECTED);
       return;
     }
-    // OpenSent / OpenConfirm: track the second connection until its OPEN arrives (§6.8).
+    // Established with a graceful-restart peer: a new connection may be the peer
+    // back from a restart we did not notice (RFC 4724 §4.2); its OPEN decides.
+    // Connect (our attempt in flight: the peer may already have accepted it),
+    // OpenSent, OpenConfirm: track the second connection until an OPEN tells
+    // which one stays (§6.8).
     const c = newConn("inbound", { ...initialSession(), state: "Active" });
     this.second = c;
     this.attach(c, sock);
@@ -284,6 +324,8 @@ export class Peer {
         delete c.peerOpen;
         if (c === this.conn) {
           this.pending.clear();
+          this.draining = undefined;
+          this.drainIter = undefined;
           this.pendingEor = [];
           this.advertised.clear();
           this.establishedAt = undefined;
@@ -301,7 +343,7 @@ export class Peer {
         }
         return;
       case "sendOpen":
-        this.write(c, this.openMessage(c));
+        this.write(c, this.openMessage());
         return;
       case "sendKeepalive":
         this.write(c, { type: "KEEPALIVE" });
@@ -324,6 +366,8 @@ export class Peer {
         if (c.current) this.hooks.update(c.current);
         return;
       case "sessionEstablished":
+        this.connectFailures = 0;
+        this.armStableTimer(c);
         this.establishedAt = this.clock.now();
         this.lastError = undefined;
         if (c.info) this.hooks.established(c.info);
@@ -331,10 +375,13 @@ export class Peer {
       case "scheduleRestart": {
         if (c.retired || c !== this.conn || this.stopped) return;
         this.clearIdleHold();
-        const delayMs = restartDelay(a.attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
+        // A peer that refuses connections does not count in ConnectRetryCounter
+        // (§8.2.2 Connect, Event 18), but it must not be retried every second forever.
+        const attempt = Math.max(a.attempt, this.connectFailures);
+        const delayMs = restartDelay(attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
           this.clock.random(),
         );
-        this.hooks.log("info", "automatic restart scheduled", { attempt: a.attempt, delayMs });
+        this.hooks.log("info", "automatic restart scheduled", { attempt, delayMs });
         this.idleHold = this.clock.setTimeout(() => {
           this.idleHold = undefined;
           if (this.stopped || this.conn.session.state !== "Idle") return;
@@ -345,6 +392,21 @@ export class Peer {
         return;
       }
     }
+  }
+
+  /**
+   * A session that stays Established for STABLE_MS forgives earlier failures:
+   * ConnectRetryCounter (the damping input) goes back to zero, so that errors
+   * days apart do not add up to the longest back-off.
+   */
+  private armStableTimer(c: Conn): void {
+    if (this.stableTimer !== undefined) this.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = this.clock.setTimeout(() => {
+      this.stableTimer = undefined;
+      if (c === this.conn && c.session.state === "Established") {
+        c.session = { ...c.session, connectRetryCounter: 0 };
+      }
+    }, STABLE_MS);
   }
 
   private startTimer(c: Conn, timer: FsmTimer, ms: number): void {
@@ -386,14 +448,14 @@ export class Peer {
     };
     if (this.settings.localAddress) opts.localAddress = this.settings.localAddress;
     const sock = connect(opts);
-    this.attach(c, sock, true);
+    this.attach(c, sock);
     sock.once("connect", () => {
       if (c.sock === sock) this.feed(c, { type: "TcpCrAcked" });
     });
   }
 
   /** Bind a socket to a connection; events of a socket that is no longer c.sock are ignored. */
-  private attach(c: Conn, sock: Socket, connecting = false): void {
+  private attach(c: Conn, sock: Socket): void {
     c.sock = sock;
     c.rbuf = Buffer.alloc(0);
     sock.setNoDelay(true);
@@ -401,19 +463,39 @@ export class Peer {
     const fail = (why: string): void => {
       if (failed || c.sock !== sock) return;
       failed = true;
-      if (c === this.conn) this.lastError ??= why;
       c.sock = undefined;
       sock.destroy();
-      if (connecting && c.session.state === "Connect") {
-        // Connect failed: the ConnectRetryTimer will try again (§8.2.2 Connect, Event 18).
-        this.feed(c, { type: "TcpConnectionFails" });
-      } else {
-        this.feed(c, { type: "TcpConnectionFails" });
+      if (c !== this.conn) {
+        // The tracked second connection (§6.8) went away: forget it entirely.
+        for (const h of c.timers.values()) this.clock.clearTimeout(h);
+        c.timers.clear();
+        c.retired = true;
+        if (c === this.second) this.second = undefined;
+        return;
       }
-      if (c === this.second && c.session.state === "Idle") this.second = undefined;
+      this.lastError ??= why;
+      if (c.session.state === "Connect") this.connectFailures++;
+      // §8.2.2 Event 18 (for an outgoing attempt in Connect: the connect failed).
+      this.feed(c, { type: "TcpConnectionFails" });
+      // The peer's connection, tracked beside ours, carries on as the session's.
+      const second = this.second;
+      if (second?.sock && (c.session.state === "Idle" || c.session.state === "Active")) {
+        this.clearIdleHold();
+        this.promote(second);
+      }
     };
     sock.on("data", (chunk: Buffer) => {
-      if (c.sock === sock) this.onData(c, sock, chunk);
+      if (c.sock !== sock) return;
+      try {
+        this.onData(c, sock, chunk);
+      } catch (e) {
+        // A bug of ours while handling this peer's input must cost this session, not the daemon.
+        this.hooks.log("warn", "internal error while handling input: session reset", {
+          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+        });
+        if (c === this.conn) this.lastError = `internal error: ${e instanceof Error ? e.message : String(e)}`;
+        if (c.sock === sock) this.feed(c, { type: "AutomaticStop", subcode: CEASE_ADMIN_RESET });
+      }
     });
     sock.on("error", (e: NodeJS.ErrnoException) => fail(`connection error: ${e.code ?? e.message}`));
     sock.on("close", () => fail("connection closed by peer"));
@@ -530,8 +612,16 @@ export class Peer {
   private onOpen(c: Conn, open: OpenMessage): void {
     const peerOpen = toPeerOpen(open);
     // §6.8: an OPEN on one connection while the other waits in OpenSent/OpenConfirm.
-    const other = c === this.conn ? this.second : this.conn;
-    if (
+    let other = c === this.conn ? this.second : this.conn;
+    if (c === this.second && other && !other.sock) {
+      // Our own attempt is gone: no collision, the peer's connection is the session's.
+      this.clearIdleHold();
+      this.promote(c);
+      other = undefined;
+    }
+    if (c === this.second && other && other.session.state === "Established") {
+      this.gracefulTakeover(other, c);
+    } else if (
       other &&
       other.sock &&
       (other.session.state === "OpenConfirm" || other.session.state === "OpenSent")
@@ -546,7 +636,7 @@ export class Peer {
       this.hooks.log("info", "connection collision", { keep: winner });
       const survivor = loser === c ? other : c;
       const primaryLost = loser === this.conn;
-      this.retire(loser, CEASE_COLLISION);
+      this.retire(loser);
       if (primaryLost) this.promote(survivor);
       if (loser === c) return;
     }
@@ -555,8 +645,24 @@ export class Peer {
     if (c.session.state === "OpenConfirm") c.info = this.negotiate(c, open);
   }
 
+  /**
+   * RFC 4724 §4.2: an OPEN on a new connection from a peer whose session we
+   * still hold Established means the peer restarted: the old session ends as
+   * if its TCP connection had failed (routes kept as stale), the new one goes on.
+   */
+  private gracefulTakeover(old: Conn, fresh: Conn): void {
+    this.hooks.log(
+      "info",
+      "new connection from a graceful-restart peer: old session closed, routes kept stale",
+    );
+    old.retired = true;
+    this.lastError = "peer restarted (new connection while Established)";
+    this.feed(old, { type: "TcpConnectionFails" });
+    this.promote(fresh);
+  }
+
   /** Take a connection out of service with OpenCollisionDump (Cease). */
-  private retire(c: Conn, _subcode: number): void {
+  private retire(c: Conn): void {
     c.retired = true;
     if (c.session.state === "Idle" || !c.sock) {
       this.detach(c);
@@ -573,14 +679,16 @@ export class Peer {
       this.clock.clearTimeout(h);
       old.timers.delete(t);
     }
+    old.retired = true;
     c.session = { ...c.session, connectRetryCounter: old.session.connectRetryCounter };
     this.conn = c;
     this.second = undefined;
+    if (old.session.state !== c.session.state) this.hooks.stateChange(old.session.state, c.session.state);
   }
 
   // ---- OPEN and capabilities -----------------------------------------------
 
-  private openMessage(c: Conn): OpenMessage {
+  private openMessage(): OpenMessage {
     const s = this.settings;
     const caps: Capability[] = s.families.map((f) => ({ kind: "multiprotocol", afi: f.afi, safi: f.safi }));
     caps.push({ kind: "route-refresh" }, { kind: "four-octet-as", asn: s.localAs });
@@ -604,7 +712,6 @@ export class Peer {
         })),
       });
     }
-    void c;
     return {
       type: "OPEN",
       version: 4,
@@ -618,7 +725,7 @@ export class Peer {
   /** RFC 5492: a capability is in use when both sides advertised it (wire `negotiate`). */
   private negotiate(c: Conn, open: OpenMessage): SessionInfo {
     const n = c.session.negotiated!;
-    const ours = this.openMessage(c);
+    const ours = this.openMessage();
     const neg = negotiate(ours, open, { external: n.peerAs !== this.settings.localAs });
     const capabilities: string[] = [];
     for (const f of neg.families) capabilities.push(`mp:${familyName(f)}`);
@@ -654,19 +761,34 @@ export class Peer {
       const c = this.conn;
       const info = c.info;
       while (c.sock && info && this.state === "Established" && c.sock.writableLength < HIGH_WATER) {
-        if (this.pending.size === 0) {
-          const eor = this.pendingEor.shift();
-          if (!eor) break;
-          this.write(c, endOfRib(eor));
-          continue;
+        if (!this.draining) {
+          if (this.pending.size === 0) {
+            const eor = this.pendingEor.shift();
+            if (!eor) break;
+            this.write(c, endOfRib(eor));
+            continue;
+          }
+          this.draining = this.pending;
+          this.pending = new Map();
+          this.drainIter = this.draining.entries();
+          this.drained = 0;
         }
-        // Take a slice of pending routes, group by attribute object (the RIB shares them).
+        // Take a slice of the generation, grouped by attribute object (the RIB shares them).
         const withdraw: Prefix[] = [];
         const groups = new Map<PathAttributes, Prefix[]>();
-        let n = 0;
-        for (const [p, attrs] of this.pending) {
-          if (n++ >= PUMP_BATCH) break;
-          this.pending.delete(p);
+        // Bounded in prefixes and in attribute sets (each set is at least one UPDATE),
+        // so one slice never overshoots the high-water mark by much.
+        for (let n = 0; n < PUMP_BATCH && groups.size < PUMP_MAX_GROUPS; n++) {
+          const next = this.drainIter!.next();
+          if (next.done) {
+            this.draining = undefined;
+            this.drainIter = undefined;
+            break;
+          }
+          this.drained++;
+          const [p, attrs] = next.value;
+          // A newer state for this prefix is already queued: send only that one, later.
+          if (this.pending.has(p)) continue;
           if (attrs === null) {
             withdraw.push(p);
             this.advertised.delete(p);
@@ -680,10 +802,9 @@ export class Peer {
         const msgs = withdraw.length ? packUpdates({}, [], withdraw, info.codec) : [];
         for (const [attributes, prefixes] of groups)
           msgs.push(...packUpdates(attributes, prefixes, [], info.codec));
-        for (const m of msgs) {
-          c.sock.write(m);
-          this.messagesOut++;
-        }
+        // One write per slice: far fewer stream operations than one per UPDATE.
+        if (msgs.length) c.sock.write(msgs.length === 1 ? msgs[0]! : Buffer.concat(msgs));
+        this.messagesOut += msgs.length;
         // RFC 4271 §8.2.2 Established: sending an UPDATE restarts the KeepaliveTimer.
         if (msgs.length && info.keepaliveTime > 0) this.startTimer(c, "keepalive", info.keepaliveTime * 1000);
       }
@@ -707,6 +828,7 @@ function fsmConfig(s: PeerSettings): FsmConfig {
   };
   if (s.keepaliveTime !== undefined) c.keepaliveTime = s.keepaliveTime;
   if (s.delayOpenTime !== undefined) c.delayOpenTime = s.delayOpenTime;
+  if (s.passive) c.passive = true;
   return c;
 }
 

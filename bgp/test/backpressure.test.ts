@@ -29,14 +29,14 @@ async function until(f: () => boolean, what: string, ms = 20000): Promise<void> 
 
 describe("send backpressure", () => {
   it("a peer that does not read holds at most the high-water mark of encoded bytes, and gets everything once it reads", async () => {
-    sp = new Speaker({ asn: 65001, routerId: "10.0.0.1", listen: { address: "127.0.0.1", port: 21890 } });
+    sp = new Speaker({ asn: 65001, routerId: "10.0.0.1", listen: { address: "127.0.0.1", port: 0 } });
     sp.addPeer({ address: "127.0.0.2", asn: 65002, passive: true, families: ["ipv4-unicast"] });
     await sp.start();
     for (let i = 0; i < N; i++) {
       sp.originate(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`, { largeCommunities: [`65001:${i}:0`] });
     }
 
-    sock = connect({ host: "127.0.0.1", port: 21890, localAddress: "127.0.0.2" });
+    sock = connect({ host: "127.0.0.1", port: sp.listenPort!, localAddress: "127.0.0.2" });
     let buf = Buffer.alloc(0);
     let prefixes = 0;
     let eor = false;

@@ -65,18 +65,18 @@ afterEach(async () => {
  * connection waits in OpenSent (we know the peer's Identifier from it already).
  */
 async function collide(
-  port: number,
   remoteId: string,
   order: "outbound-confirmed" | "early",
 ): Promise<{ out: Wire; inb: Wire; sp: Speaker }> {
   const accepted: Socket[] = [];
   const server: Server = createServer((s) => accepted.push(s));
-  await new Promise<void>((r) => server.listen(port + 1, "127.0.0.2", r));
-  const sp = new Speaker({ asn: 65001, routerId: "10.0.0.5", listen: { address: "127.0.0.1", port } });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.2", r));
+  const peerPort = (server.address() as { port: number }).port;
+  const sp = new Speaker({ asn: 65001, routerId: "10.0.0.5", listen: { address: "127.0.0.1", port: 0 } });
   sp.addPeer({
     address: "127.0.0.2",
     asn: 65002,
-    port: port + 1,
+    port: peerPort,
     localAddress: "127.0.0.1",
     families: ["ipv4-unicast"],
   });
@@ -94,7 +94,7 @@ async function collide(
     out.open(remoteId);
     await out.next("KEEPALIVE"); // trellis's connection is in OpenConfirm
   }
-  const s = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+  const s = connect({ host: "127.0.0.1", port: sp.listenPort!, localAddress: "127.0.0.2" });
   cleanup.push(async () => void s.destroy());
   const inb = new Wire(s);
   await inb.next("OPEN");
@@ -113,7 +113,7 @@ const established = async (sp: Speaker): Promise<void> => {
 
 describe("connection collision (RFC 4271 §6.8)", () => {
   it("trellis's connection in OpenConfirm, the peer has the higher Identifier: trellis's connection gets Cease 6/7", async () => {
-    const { out, inb, sp } = await collide(21831, "10.0.0.9", "outbound-confirmed");
+    const { out, inb, sp } = await collide("10.0.0.9", "outbound-confirmed");
     expect(await out.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
     await inb.next("KEEPALIVE");
     inb.keepalive();
@@ -121,7 +121,7 @@ describe("connection collision (RFC 4271 §6.8)", () => {
   });
 
   it("trellis's connection in OpenConfirm, trellis has the higher Identifier: the peer's connection gets Cease 6/7", async () => {
-    const { out, inb, sp } = await collide(21841, "10.0.0.1", "outbound-confirmed");
+    const { out, inb, sp } = await collide("10.0.0.1", "outbound-confirmed");
     expect(await inb.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
     out.keepalive();
     await established(sp);
@@ -129,7 +129,7 @@ describe("connection collision (RFC 4271 §6.8)", () => {
   });
 
   it("early resolution on the first OPEN, the peer has the higher Identifier: the peer's connection carries on", async () => {
-    const { out, inb, sp } = await collide(21851, "10.0.0.9", "early");
+    const { out, inb, sp } = await collide("10.0.0.9", "early");
     expect(await out.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
     inb.open("10.0.0.9");
     await inb.next("KEEPALIVE");
@@ -138,7 +138,7 @@ describe("connection collision (RFC 4271 §6.8)", () => {
   });
 
   it("early resolution on the first OPEN, trellis has the higher Identifier: trellis's connection carries on", async () => {
-    const { out, inb, sp } = await collide(21861, "10.0.0.1", "early");
+    const { out, inb, sp } = await collide("10.0.0.1", "early");
     expect(await inb.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
     await out.next("KEEPALIVE");
     out.keepalive();

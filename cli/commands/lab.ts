@@ -13,6 +13,7 @@ import { labDown } from "../../lab/lab-down.js";
 import { labStatus } from "../../lab/lab-status.js";
 import { labUp } from "../../lab/lab-up.js";
 import { formatMatrix, labMatrix } from "../../lab/matrix.js";
+import { repoPaths } from "../../lab/repo-paths.js";
 import { labProbe } from "../../lab/probe.js";
 import { PROTOCOLS, type Protocol } from "../../lab/probe-result.js";
 import { formatLabStatus } from "../../lab/status-text.js";
@@ -77,10 +78,16 @@ export function registerLab(program: Command, io: Io): void {
 
   cmd
     .command("up")
-    .description("build a lab: API server, BIRD ToR, N node namespaces with a kubelet stand-in each")
+    .description(
+      "build a lab: API server, BIRD ToR, N node namespaces with trellis-node and a kubelet stand-in each",
+    )
     .option("--nodes <n>", "number of nodes", intArg("--nodes", 1, 254), 3)
     .option("--dir <dir>", "lab directory", DEFAULT_DIR)
-    .addOption(new Option("--cni <mode>", "node CNI config").choices([...CNI_MODES]).default("ptp"))
+    .addOption(
+      new Option("--cni <mode>", "node CNI: trellis (agent + shim, block IPAM) or ptp (reference plugins)")
+        .choices([...CNI_MODES])
+        .default("trellis"),
+    )
     .option("--node-asn <asn>", "AS number of the nodes", intArg("--node-asn", 1, 4294967295))
     .option("--tor-asn <asn>", "AS number of the ToR", intArg("--tor-asn", 1, 4294967295))
     .option("--asn-per-node", "node i gets AS <node-asn> + i - 1 instead of one shared AS")
@@ -107,6 +114,12 @@ export function registerLab(program: Command, io: Io): void {
         io.out(
           `lab up: ${r.nodes.length} nodes in ${r.dir}, API server ${r.apiserverUrl}, kubeconfig ${r.kubeconfig}\n`,
         );
+        if (o.cni === "trellis" && r.nodes.length >= 3) {
+          io.out(
+            `try:    kubectl --kubeconfig ${r.kubeconfig} apply -f ${repoPaths.examplePods}\n` +
+              `        kubectl --kubeconfig ${r.kubeconfig} get pods -A -o wide; kubectl --kubeconfig ${r.kubeconfig} get ipamblocks\n`,
+          );
+        }
       },
     );
 

@@ -4,6 +4,12 @@
  * agent's unix socket (agentSocket in the stdin JSON, else the default), print
  * the agent's reply on stdout and exit with the agent's exit code.
  *
+ * One exception to "no logic": VERSION is answered here, from the static list
+ * below, without the agent (PROTOCOL.md "VERSION"). A runtime probes VERSION
+ * before it has a pod to wire (libcni sends only {"cniVersion"} and
+ * CNI_NETNS=dummy), possibly before the agent is up, and the answer never
+ * depends on the agent's state.
+ *
  * When the agent cannot be reached (or hangs up, or times out) it prints a
  * spec-shaped error (CNI SPEC.md "Error"): code 11 "try again later", or
  * code 50 "plugin not available" for CNI_COMMAND=STATUS, naming the socket,
@@ -30,6 +36,12 @@
 #define MAGIC "TRL1"
 
 extern char **environ;
+
+/* The CNI spec versions Trellis speaks, oldest first. Must equal
+   SUPPORTED_VERSIONS in cni/versions.ts: test/cni-spec/shim.test.ts asserts
+   the shim's VERSION answer against that list. */
+static const char *const SUPPORTED_VERSIONS[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
+#define NSUPPORTED (sizeof SUPPORTED_VERSIONS / sizeof SUPPORTED_VERSIONS[0])
 
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char cni_version[32] = "1.1.0";
@@ -105,6 +117,21 @@ static int fail(int code, const char *what, int err) {
   printf(",\"details\":\"the CNI plugin forwards every request to the trellis-node agent; is it running?\"}\n");
   fflush(stdout);
   return 1;
+}
+
+/*
+ * CNI SPEC.md "VERSION": only CNI_COMMAND is required and stdin carries only
+ * cniVersion. Answer with the requested version when we speak it (else our
+ * newest) and the supported list; exit 0.
+ */
+static int answer_version(void) {
+  const char *v = SUPPORTED_VERSIONS[NSUPPORTED - 1];
+  for (size_t i = 0; i < NSUPPORTED; i++)
+    if (strcmp(cni_version, SUPPORTED_VERSIONS[i]) == 0) v = SUPPORTED_VERSIONS[i];
+  printf("{\"cniVersion\":\"%s\",\"supportedVersions\":[", v);
+  for (size_t i = 0; i < NSUPPORTED; i++) printf("%s\"%s\"", i == 0 ? "" : ",", SUPPORTED_VERSIONS[i]);
+  printf("]}\n");
+  return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /*
@@ -196,6 +223,7 @@ int main(void) {
     snprintf(socket_path, sizeof socket_path, "%s", DEFAULT_SOCKET);
   char v[sizeof cni_version];
   if (scan_key(in, len, "cniVersion", v, sizeof v) && v[0] != '\0') memcpy(cni_version, v, sizeof v);
+  if (cmd != NULL && strcmp(cmd, "VERSION") == 0) return answer_version();
 
   /* 2. the CNI_* environment. */
   const char *envs[MAX_ENV];

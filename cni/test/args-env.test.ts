@@ -69,6 +69,22 @@ describe("CNI_* environment", () => {
       expect([name, c]).toEqual([name, (required as readonly string[]).includes(name) ? 4 : undefined]);
     }
   });
+  // SPEC.md "VERSION": only CNI_COMMAND is required; libcni probes with
+  // CNI_NETNS=dummy and no container, so nothing else is judged.
+  it.each([
+    ["CNI_NETNS", "dummy"],
+    ["CNI_CONTAINERID", "!not an id"],
+    ["CNI_IFNAME", "longer-than-15-chars"],
+  ])("VERSION does not validate %s (%s)", (name, value) => {
+    expect(code(() => parseCniEnv({ CNI_COMMAND: "VERSION", [name]: value }))).toBeUndefined();
+  });
+  it.each([
+    ["CNI_NETNS", "dummy"],
+    ["CNI_CONTAINERID", "!not an id"],
+    ["CNI_IFNAME", "longer-than-15-chars"],
+  ])("ADD still rejects an invalid %s (%s) with code 4", (name, value) => {
+    expect(code(() => parseCniEnv({ ...base, CNI_COMMAND: "ADD", [name]: value }))).toBe(4);
+  });
 });
 
 describe("highestSupported", () => {

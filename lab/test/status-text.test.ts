@@ -80,3 +80,26 @@ describe("lab status table", () => {
     expect(text).toContain("Problems:\n  - node-1: Node not Ready\n");
   });
 });
+
+describe("lab status table: the agent column", () => {
+  const agentRow = (agent: NodeStatus["agent"]): string => {
+    const s = status(true, []);
+    const n = s.nodes[0];
+    if (n === undefined) throw new Error("no node");
+    if (agent !== undefined) n.agent = agent;
+    return (
+      formatLabStatus({ ...s, nodes: [n] })
+        .split("\n")
+        .find((l) => l.startsWith("node-1")) ?? ""
+    );
+  };
+  const base = { pid: 12, logFile: "t.log" };
+  it.each([
+    ["no agent (ptp)", undefined, "-"],
+    ["alive and /readyz 200", { ...base, alive: true, ready: true, readyz: "ok" }, "ready"],
+    ["alive but /readyz not 200", { ...base, alive: true, ready: false, readyz: "/readyz 503" }, "not ready"],
+    ["process gone", { ...base, alive: false, ready: false, readyz: "not running" }, "dead"],
+  ] as const)("%s shows %#", (_name, agent, shown) => {
+    expect(agentRow(agent)).toMatch(new RegExp(`\\s+running\\s+${shown}\\s+Established`));
+  });
+});

@@ -5,6 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { sh, trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
 import {
   normCommunity,
+  sessionAddresses,
   type PeerDriver,
   type PeerDriverOptions,
   type PeerRoute,
@@ -30,6 +31,7 @@ export class BirdPeer implements PeerDriver {
     const o = this.opts;
     const l = this.link;
     const ibgp = o.asn === o.trellisAsn;
+    const sa = sessionAddresses(l, o);
     const statics = (v6: boolean): string =>
       o.routes
         .filter((r) => r.prefix.includes(":") === v6)
@@ -53,8 +55,8 @@ protocol static s6 { ipv6;
 ${statics(true)}
 }
 protocol bgp trellis {
-  local ${l.p4} as ${o.asn};
-  neighbor ${l.t4} as ${o.trellisAsn};
+  local ${sa.local} as ${o.asn};
+  neighbor ${sa.neighbor} as ${o.trellisAsn};
   hold time 3;
   keepalive time 1;
   connect retry time 1;
@@ -65,11 +67,12 @@ protocol bgp trellis {
     import all;
     export where source = RTS_STATIC;
     ${ibgp ? "gateway direct; next hop self;" : ""}
+    ${o.ipv6Transport ? "extended next hop on;" : ""}
   };
   ipv6 {
     import all;
     export where source = RTS_STATIC;
-    next hop address ${l.p6};
+    ${o.ipv6Transport ? "" : `next hop address ${l.p6};`}
     ${ibgp ? "gateway direct;" : ""}
   };
 }

@@ -17,19 +17,24 @@ const sock = join(dir, "bgp.sock");
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 let daemon: Daemon;
 let other: Speaker;
+/** NOTIFICATIONs `other` received, as "code/subcode text". */
+const received: string[] = [];
+function record(o: object, msg?: string): void {
+  if (msg === "received NOTIFICATION") received.push((o as { text: string }).text);
+}
 
 function cfg(extra: string): SpeakerConfigFile {
   return parseConfig(`
 asn: 65001
 routerId: 10.0.0.1
-listen: { address: 127.0.0.1, port: 21870 }
+listen: { address: 127.0.0.1, port: 0 }
 holdTime: 9
 connectRetryTime: 1
 control: { socket: ${sock} }
 ${extra}`);
 }
-const PEER =
-  "peers: [{ address: 127.0.0.2, asn: 65002, port: 21871, localAddress: 127.0.0.1, families: [ipv4-unicast] }]";
+/** The other speaker listens on an ephemeral port, known once it runs. */
+let PEER = "";
 
 async function until(f: () => boolean | Promise<boolean>, what: string, ms = 10000): Promise<void> {
   const end = Date.now() + ms;
@@ -43,18 +48,20 @@ beforeAll(async () => {
   other = new Speaker({
     asn: 65002,
     routerId: "10.0.0.2",
-    listen: { address: "127.0.0.2", port: 21871 },
+    listen: { address: "127.0.0.2", port: 0 },
     holdTime: 9,
+    logger: { debug: record, info: record, warn: record, error: record },
   });
   other.addPeer({
     address: "127.0.0.1",
     asn: 65001,
-    port: 21870,
+    port: 179, // passive: it never connects out
     localAddress: "127.0.0.2",
     passive: true,
     families: ["ipv4-unicast"],
   });
   await other.start();
+  PEER = `peers: [{ address: 127.0.0.2, asn: 65002, port: ${other.listenPort}, localAddress: 127.0.0.1, families: [ipv4-unicast] }]`;
   daemon = await Daemon.start(cfg("originate: [{ prefix: 10.7.0.0/24 }]"), quiet);
 });
 
@@ -128,6 +135,21 @@ describe("reload (SIGHUP)", () => {
     expect(a).toMatchObject({ ok: false, error: { code: "TRELLIS_ECTL_JSON" } });
     expect(b).toMatchObject({ ok: false, id: 7, error: { code: "TRELLIS_ECTL_REQUEST" } });
     expect((await fetchPeers(sock)).length).toBe(1);
+  });
+
+  it("a changed session setting resets the session with Cease / Other Configuration Change", async () => {
+    daemon.reload(
+      cfg(
+        `${PEER.replace("families:", "holdTime: 30, families:")}\noriginate: [{ prefix: 10.8.0.0/24, communities: ["65001:8"] }]`,
+      ),
+    );
+    await until(() => received.some((t) => t.includes("6/6")), "Cease 6/6");
+    expect(received.find((t) => t.includes("6/6"))).toContain(
+      "NOTIFICATION 6/6 Cease / Other Configuration Change",
+    );
+    await until(() => other.peerState("127.0.0.1") === "Established", "session back", 15000);
+    expect(other.peerStatus()[0]!.holdTime).toBe(9);
+    expect((await fetchPeers(sock))[0]!.holdTime).toBe(9);
   });
 
   it("a removed peer gets Cease / Peer De-configured", async () => {

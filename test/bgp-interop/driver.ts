@@ -23,6 +23,16 @@ export interface PeerDriverOptions {
   trellisAsn: number;
   routes: PeerRoute[];
   gracefulRestart?: boolean;
+  /** The session runs over IPv6 (IPv4 NLRI then use RFC 8950 next hops where the peer does). */
+  ipv6Transport?: boolean;
+}
+
+/** The addresses the session runs between. */
+export function sessionAddresses(
+  link: { t4: string; p4: string; t6: string; p6: string },
+  o: PeerDriverOptions,
+): { local: string; neighbor: string } {
+  return o.ipv6Transport ? { local: link.p6, neighbor: link.t6 } : { local: link.p4, neighbor: link.t4 };
 }
 
 export interface PeerDriver {

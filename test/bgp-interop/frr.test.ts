@@ -2,4 +2,7 @@
 import { FrrPeer } from "./frr.js";
 import { interopSuite } from "./suite.js";
 
-interopSuite("FRR", "fr", (lab, link, opts) => new FrrPeer(lab, link, opts), { canRequestRefresh: true });
+interopSuite("FRR", "fr", (lab, link, opts) => new FrrPeer(lab, link, opts), {
+  canRequestRefresh: true,
+  ipv4OverIpv6: "extended-next-hop",
+});

@@ -6,7 +6,13 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
-import type { PeerDriver, PeerDriverOptions, PeerRoute, RouteSeen } from "./driver.js";
+import {
+  sessionAddresses,
+  type PeerDriver,
+  type PeerDriverOptions,
+  type PeerRoute,
+  type RouteSeen,
+} from "./driver.js";
 
 export const BGPD = "/usr/lib/frr/bgpd";
 
@@ -41,7 +47,7 @@ export class FrrPeer implements PeerDriver {
   private config(): string {
     const o = this.opts;
     const l = this.link;
-    const n = l.t4;
+    const n = sessionAddresses(l, o).neighbor;
     const nets = (v6: boolean): string[] =>
       o.routes
         .filter((r) => r.prefix.includes(":") === v6)
@@ -69,6 +75,7 @@ export class FrrPeer implements PeerDriver {
       ` neighbor ${n} remote-as ${o.trellisAsn}`,
       ` neighbor ${n} timers 1 3`,
       ` neighbor ${n} timers connect 1`,
+      ...(o.ipv6Transport ? [` neighbor ${n} capability extended-nexthop`] : []),
       " address-family ipv4 unicast",
       ...nets(false),
       `  neighbor ${n} activate`,
@@ -78,7 +85,7 @@ export class FrrPeer implements PeerDriver {
       ...nets(true),
       `  neighbor ${n} activate`,
       `  neighbor ${n} send-community all`,
-      `  neighbor ${n} route-map V6NH out`,
+      ...(o.ipv6Transport ? [] : [`  neighbor ${n} route-map V6NH out`]),
       " exit-address-family",
       "exit",
       "",
@@ -127,9 +134,10 @@ export class FrrPeer implements PeerDriver {
   }
 
   private neighbor(): Record<string, unknown> | undefined {
-    const r = this.vtysh(`show bgp neighbors ${this.link.t4} json`);
+    const n = sessionAddresses(this.link, this.opts).neighbor;
+    const r = this.vtysh(`show bgp neighbors ${n} json`);
     if (!r.ok) return undefined;
-    return (JSON.parse(r.out) as Record<string, Record<string, unknown>>)[this.link.t4];
+    return (JSON.parse(r.out) as Record<string, Record<string, unknown>>)[n];
   }
 
   established(): boolean {
@@ -157,7 +165,7 @@ export class FrrPeer implements PeerDriver {
   }
 
   requestRefresh(): void {
-    this.vtysh(`clear bgp ipv4 unicast ${this.link.t4} soft in`);
+    this.vtysh(`clear bgp ipv4 unicast ${sessionAddresses(this.link, this.opts).neighbor} soft in`);
   }
 
   signal(sig: NodeJS.Signals): void {

@@ -4,4 +4,5 @@ import { interopSuite } from "./suite.js";
 
 interopSuite("GoBGP", "go", (lab, link, opts) => new GobgpPeer(lab, link, opts), {
   canRequestRefresh: false,
+  ipv4OverIpv6: "ipv4-next-hop",
 });

@@ -3,7 +3,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
-import type { PeerDriver, PeerDriverOptions, PeerRoute, RouteSeen } from "./driver.js";
+import {
+  sessionAddresses,
+  type PeerDriver,
+  type PeerDriverOptions,
+  type PeerRoute,
+  type RouteSeen,
+} from "./driver.js";
 
 export class GobgpPeer implements PeerDriver {
   readonly kind = "GoBGP";
@@ -24,6 +30,7 @@ export class GobgpPeer implements PeerDriver {
   private config(): string {
     const o = this.opts;
     const l = this.link;
+    const sa = sessionAddresses(l, o);
     const afi = (name: string): string =>
       [
         "  [[neighbors.afi-safis]]",
@@ -38,18 +45,18 @@ export class GobgpPeer implements PeerDriver {
   as = ${o.asn}
   router-id = "${o.routerId}"
   port = 179
-  local-address-list = ["${l.p4}"]
+  local-address-list = ["${sa.local}"]
 
 [[neighbors]]
   [neighbors.config]
-    neighbor-address = "${l.t4}"
+    neighbor-address = "${sa.neighbor}"
     peer-as = ${o.trellisAsn}
   [neighbors.timers.config]
     hold-time = 3
     keepalive-interval = 1
     connect-retry = 1
   [neighbors.transport.config]
-    local-address = "${l.p4}"
+    local-address = "${sa.local}"
 ${o.gracefulRestart ? "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 30\n" : ""}
 ${afi("ipv4-unicast")}
 ${afi("ipv6-unicast")}
@@ -111,7 +118,8 @@ ${afi("ipv6-unicast")}
   }
 
   established(): boolean {
-    return /BGP state\s*=\s*established/i.test(this.gobgp("neighbor", this.link.t4).out);
+    const n = sessionAddresses(this.link, this.opts).neighbor;
+    return /BGP state\s*=\s*established/i.test(this.gobgp("neighbor", n).out);
   }
 
   route(prefix: string): RouteSeen | undefined {

@@ -1,8 +1,10 @@
 /**
  * A small topology for interop tests: one namespace for trellis-bgp and one
  * namespace per peer daemon, each joined to the Trellis namespace by its own
- * veth pair with IPv4 and IPv6 addresses. Everything carries the `tB` prefix
- * and a per-file token; `destroy()` removes it all (also after failures).
+ * veth pair with IPv4 and IPv6 addresses. Every name is `tB` + a per-file token
+ * + the test process id (5 base-36 digits), so that two runs of the same file
+ * (two worktrees) never touch each other's namespaces; `destroy()` removes it
+ * all (also after failures), and leftovers of dead runs are swept at setup.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -84,6 +86,8 @@ export interface Link {
 
 export class NetLab {
   readonly trellisNs: string;
+  /** `tB` + token + pid: the prefix of every namespace and interface of this run. */
+  readonly prefix: string;
   readonly links = new Map<string, Link>();
   readonly dir: string;
   private readonly procs: ChildProcess[] = [];
@@ -99,11 +103,23 @@ export class NetLab {
     shared = false,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `tB${token}-`));
-    this.trellisNs = `tB${token}t`;
+    this.prefix = `tB${token}${pidTag(process.pid)}`;
+    this.trellisNs = `${this.prefix}t`;
     this.cleanupLeftovers();
+    try {
+      this.build(peers, shared);
+    } catch (e) {
+      // Half a topology must not outlive a failed setup.
+      this.destroy();
+      throw e;
+    }
+  }
+
+  private build(peers: string[], shared: boolean): void {
+    const pre = this.prefix;
     sh("ip", ["netns", "add", this.trellisNs]);
     sh("ip", ["-n", this.trellisNs, "link", "set", "lo", "up"]);
-    const br = `tB${token}br`;
+    const br = `${pre}br`;
     if (shared) {
       sh("ip", ["-n", this.trellisNs, "link", "add", br, "type", "bridge"]);
       sh("ip", ["-n", this.trellisNs, "addr", "add", "10.200.0.1/24", "dev", br]);
@@ -111,9 +127,9 @@ export class NetLab {
       sh("ip", ["-n", this.trellisNs, "link", "set", br, "up"]);
     }
     peers.forEach((name, i) => {
-      const ns = `tB${token}${name}`;
-      const tIf = `tB${token}${name}0`;
-      const pIf = `tB${token}${name}1`;
+      const ns = `${pre}${name}`;
+      const tIf = `${pre}${name}0`;
+      const pIf = `${pre}${name}1`;
       const n = i + 1;
       const l: Link = shared
         ? { ns, tIf: br, pIf, t4: "10.200.0.1", p4: `10.200.0.${n + 1}`, t6: "fd00::1", p6: `fd00::${n + 1}` }
@@ -201,15 +217,23 @@ export class NetLab {
       }
     }
     this.cleanupLeftovers();
-    rmSync(this.dir, { recursive: true, force: true });
+    // TB_KEEP_LOGS=1 keeps the configs and logs of a run for a look afterwards.
+    if (process.env.TB_KEEP_LOGS === "1") process.stderr.write(`netlab: kept ${this.dir}\n`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Remove namespaces of this token (and kill what runs in them) left by an earlier, crashed run. */
+  /**
+   * Remove namespaces of this file's token whose run is over (its test process
+   * is gone), and kill what runs in them: leftovers of a crashed run. A live
+   * run's namespaces (another worktree running the same file) are left alone.
+   */
   private cleanupLeftovers(): void {
     const list = trySh("ip", ["netns", "list"]).out;
     for (const line of list.split("\n")) {
       const ns = line.split(" ")[0];
       if (!ns || !ns.startsWith(`tB${this.token}`)) continue;
+      const owner = parseInt(ns.slice(2 + this.token.length, 2 + this.token.length + 5), 36);
+      if (owner !== process.pid && alive(owner)) continue;
       const pids = trySh("ip", ["netns", "pids", ns]).out.split(/\s+/).filter(Boolean);
       for (const pid of pids) {
         try {
@@ -286,11 +310,25 @@ export class TrellisDaemon {
   }
 
   async peers(): Promise<PeerStatus[]> {
-    return (await controlRequest(this.socket, "peers", 3000)) as PeerStatus[];
+    return (await this.ask("peers")) as PeerStatus[];
   }
 
   async routes(): Promise<RouteStatus[]> {
-    return (await controlRequest(this.socket, "routes", 3000)) as RouteStatus[];
+    return (await this.ask("routes")) as RouteStatus[];
+  }
+
+  /** A control request; if the daemon died, say so with the end of its log. */
+  private async ask(method: "peers" | "routes"): Promise<unknown> {
+    try {
+      return await controlRequest(this.socket, method, 3000);
+    } catch (e) {
+      const p = this.proc;
+      if (p && (p.exitCode !== null || p.signalCode !== null)) {
+        const how = p.exitCode ?? p.signalCode;
+        throw new Error(`trellis-bgp exited (${how}): ${String(e)}\n${this.log().slice(-2000)}`);
+      }
+      throw e;
+    }
   }
 
   async peer(address: string): Promise<PeerStatus | undefined> {
@@ -311,5 +349,20 @@ export class TrellisDaemon {
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+/** A pid as 5 base-36 digits (pid_max 4194304 fits): part of every name of a run. */
+export function pidTag(pid: number): string {
+  return pid.toString(36).padStart(5, "0");
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

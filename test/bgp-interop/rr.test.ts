@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { BirdPeer } from "./bird.js";
 import { GobgpPeer } from "./gobgp.js";
-import { NetLab, TrellisDaemon, until, untilAsync } from "./netlab.js";
+import { NetLab, TrellisDaemon, sh, until, untilAsync } from "./netlab.js";
 
 const AS = 65001;
 const TRELLIS_ID = "10.255.0.1";
@@ -26,7 +26,7 @@ beforeAll(async () => {
     holdTime: 3,
     keepaliveTime: 1,
     connectRetryTime: 1,
-    fib: { enabled: true },
+    fib: { enabled: true, ecmp: true },
     peers: [
       { address: b.p4, asn: AS, routeReflectorClient: true },
       { address: g.p4, asn: AS, routeReflectorClient: true },
@@ -38,14 +38,22 @@ beforeAll(async () => {
     asn: AS,
     routerId: BIRD_ID,
     trellisAsn: AS,
-    routes: [{ prefix: "10.221.0.0/24", communities: ["65001:21"] }, { prefix: "2001:db8:221::/48" }],
+    routes: [
+      { prefix: "10.221.0.0/24", communities: ["65001:21"] },
+      { prefix: "2001:db8:221::/48" },
+      { prefix: "10.230.0.0/24" },
+    ],
   });
   gobgp = new GobgpPeer(lab, g, {
     name: "g",
     asn: AS,
     routerId: GOBGP_ID,
     trellisAsn: AS,
-    routes: [{ prefix: "10.222.0.0/24", largeCommunities: ["65001:22:22"] }, { prefix: "2001:db8:222::/48" }],
+    routes: [
+      { prefix: "10.222.0.0/24", largeCommunities: ["65001:22:22"] },
+      { prefix: "2001:db8:222::/48" },
+      { prefix: "10.230.0.0/24" },
+    ],
   });
   await Promise.all([trellis.start(), bird.start(), gobgp.start()]);
   for (const l of [b, g]) {
@@ -90,16 +98,19 @@ describe("Trellis as route reflector", () => {
   });
 
   it("does not reflect a client's route back to it, and installs both in the kernel", async () => {
-    // Loc-RIB: ours (1) + BIRD's (2) + GoBGP's (2); BIRD gets ours and GoBGP's, never its own.
+    // Loc-RIB: ours (1) + BIRD's (2) + GoBGP's (2) + the shared 10.230/24; BIRD gets ours and
+    // GoBGP's (and the shared prefix only if GoBGP's path is the best), never its own.
     const toBird = await untilAsync(
       async () => {
         const p = await trellis.peer(lab.link("b").p4);
-        return p && p.prefixes.advertised === 3 ? p : undefined;
+        return p && p.prefixes.advertised >= 3 ? p : undefined;
       },
       10000,
       "Adj-RIB-Out to BIRD",
     );
-    expect(toBird.prefixes).toMatchObject({ received: 2, accepted: 2, advertised: 3 });
+    expect(toBird.prefixes).toMatchObject({ received: 3, accepted: 3 });
+    const best230 = (await trellis.route("10.230.0.0/24"))!.paths.find((p) => p.best)!;
+    expect(toBird.prefixes.advertised).toBe(best230.source === lab.link("g").p4 ? 4 : 3);
     expect(bird.route("10.221.0.0/24")?.originatorId).toBeUndefined();
     await until(
       () => {
@@ -120,5 +131,28 @@ describe("Trellis as route reflector", () => {
     expect(b.originatorId).toBeUndefined();
     expect(g.originatorId).toBeUndefined();
     expect(g.localPref).toBe(100);
+  });
+
+  it("equal paths from both clients become one ECMP kernel route (multipath)", async () => {
+    const b = lab.link("b");
+    const g = lab.link("g");
+    const r = await untilAsync(
+      async () => {
+        const x = await trellis.route("10.230.0.0/24");
+        return x && x.nexthops.length === 2 ? x : undefined;
+      },
+      10000,
+      "two next hops in the Loc-RIB",
+    );
+    expect([...r.nexthops].sort()).toEqual([b.p4, g.p4].sort());
+    expect(r.paths.filter((p) => p.multipath)).toHaveLength(2);
+    await until(
+      () => {
+        const k = sh("ip", ["-n", lab.trellisNs, "route", "show", "10.230.0.0/24", "proto", "201"]);
+        return k.includes(`nexthop via ${b.p4}`) && k.includes(`nexthop via ${g.p4}`);
+      },
+      10000,
+      "multipath kernel route",
+    );
   });
 });

@@ -12,10 +12,14 @@ export type DriverFactory = (lab: NetLab, link: Link, opts: PeerDriverOptions) =
 
 const T_AS = 65001;
 const E_AS = 4200000002;
+/** The eBGP peer whose session runs over IPv6. */
+const S_AS = 65006;
 
 export interface SuiteOptions {
   /** The implementation has a command that makes it send ROUTE-REFRESH (GoBGP has none). */
   canRequestRefresh: boolean;
+  /** How the implementation sends IPv4 routes over an IPv6 session. */
+  ipv4OverIpv6: "extended-next-hop" | "ipv4-next-hop";
 }
 
 export function interopSuite(kind: string, token: string, make: DriverFactory, o: SuiteOptions): void {
@@ -23,6 +27,7 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
   let trellis: TrellisDaemon;
   let ebgp: PeerDriver;
   let ibgp: PeerDriver;
+  let over6: PeerDriver;
 
   const eRoutes = [
     { prefix: "10.211.0.0/24", communities: ["65002:200"], largeCommunities: ["4200000002:1:2"] },
@@ -58,7 +63,11 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       connectRetryTime: 1,
       gracefulRestart: { enabled: true, restartTime: 30 },
       fib: { enabled: true, table: 254, ecmp: true, protocol: 201 },
-      peers: [{ address: e.p4, asn: E_AS, families: ["ipv4-unicast", "ipv6-unicast"] }, ibgpPeer],
+      peers: [
+        { address: e.p4, asn: E_AS, families: ["ipv4-unicast", "ipv6-unicast"] },
+        ibgpPeer,
+        { address: lab.link("s").p6, asn: S_AS, families: ["ipv4-unicast", "ipv6-unicast"] },
+      ],
       originate: extra.originate ?? origins,
     };
   }
@@ -72,7 +81,7 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
   };
 
   beforeAll(async () => {
-    lab = new NetLab(token, ["e", "i"]);
+    lab = new NetLab(token, ["e", "i", "s"]);
     ebgp = make(lab, lab.link("e"), {
       name: "e",
       asn: E_AS,
@@ -88,8 +97,16 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       trellisAsn: T_AS,
       routes: iRoutes,
     });
+    over6 = make(lab, lab.link("s"), {
+      name: "s",
+      asn: S_AS,
+      routerId: "10.255.0.6",
+      trellisAsn: T_AS,
+      routes: [{ prefix: "10.216.0.0/24", communities: ["65006:1"] }, { prefix: "2001:db8:216::/48" }],
+      ipv6Transport: true,
+    });
     trellis = new TrellisDaemon(lab, trellisConfig());
-    await Promise.all([trellis.start(), ebgp.start(), ibgp.start()]);
+    await Promise.all([trellis.start(), ebgp.start(), ibgp.start(), over6.start()]);
   }, 30000);
 
   afterAll(async () => {
@@ -168,6 +185,46 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
         10000,
         "kernel routes",
       );
+    });
+
+    it("a session over IPv6 carries IPv4 and IPv6 routes both ways (RFC 4760, RFC 8950)", async () => {
+      const s = lab.link("s");
+      await established(s.p6);
+      expect((await trellis.peer(s.p6))!.capabilities).toEqual(
+        expect.arrayContaining(["mp:ipv4-unicast", "mp:ipv6-unicast"]),
+      );
+      const r4 = await untilAsync(
+        async () => await trellis.route("10.216.0.0/24"),
+        10000,
+        "IPv4 route over IPv6",
+      );
+      if (o.ipv4OverIpv6 === "extended-next-hop") {
+        // RFC 8950: IPv4 NLRI with an IPv6 next hop, installed as `via inet6`.
+        expect(r4.paths[0]!.nextHop).toBe(s.p6);
+        expect((await trellis.peer(s.p6))!.capabilities).toContain("extended-next-hop");
+      } else {
+        expect(r4.paths[0]!.nextHop).toBe(s.p4);
+      }
+      expect(r4.paths[0]!.communities).toEqual(["65006:1"]);
+      const r6 = await untilAsync(async () => await trellis.route("2001:db8:216::/48"), 10000, "IPv6 route");
+      expect(r6.paths[0]!.nextHop).toBe(s.p6);
+      await until(
+        () => {
+          const k = lab.kernelRoutes();
+          return (
+            k.includes(
+              o.ipv4OverIpv6 === "extended-next-hop"
+                ? `10.216.0.0/24 via inet6 ${s.p6}`
+                : `10.216.0.0/24 via ${s.p4}`,
+            ) && k.includes(`2001:db8:216::/48 via ${s.p6}`)
+          );
+        },
+        10000,
+        "kernel routes of the IPv6 session",
+      );
+      const back = await until(() => over6.route("10.100.0.0/24"), 10000, "our IPv4 route over IPv6");
+      expect(back).toMatchObject({ asPath: "65001", communities: ["65001:100"] });
+      expect(over6.route("2001:db8:100::/48")).toBeDefined();
     });
 
     it("withdrawals propagate both ways, and a reload leaves untouched sessions up", async () => {
@@ -281,7 +338,8 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       await established(e.p4);
       await until(() => lab.kernelRoutes().includes("2001:db8:211::/48"), 10000, "v6 kernel route");
       await trellis.crash();
-      // RFC 4724 receiving speaker: the peer keeps our routes while we restart.
+      // RFC 4724 receiving speaker: once the peer has seen the session go, it keeps our routes (stale).
+      await until(() => !ebgp.established(), 10000, `${kind} notices the lost session`);
       expect(ebgp.route("10.100.0.0/24")).toBeDefined();
       // While we are down the peer drops a prefix; the kernel still has it from before.
       await ebgp.setRoutes(eRoutes.filter((r) => r.prefix.startsWith("10.211.0.")));

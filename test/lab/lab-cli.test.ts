@@ -58,3 +58,13 @@ describe("trellisctl lab: bad flags exit 2 with usage", () => {
     expect(r.err).toContain("no lab in /nonexistent-lab");
   });
 });
+
+describe("trellisctl lab up --help", () => {
+  it("names trellis as the default CNI and ptp as the other choice", async () => {
+    const r = await run("lab", "up", "--help");
+    expect(r.code).toBe(0);
+    expect(r.out.replace(/\s+/g, " ")).toMatch(
+      /--cni <mode> .*\(choices: "ptp", "trellis", default: "trellis"\)/,
+    );
+  });
+});

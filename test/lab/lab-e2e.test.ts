@@ -1,6 +1,10 @@
-// End to end, as root: a 2-node lab with the reference ptp plugin, pods
-// applied with kubectl, the reachability matrix, CNI DEL on pod deletion,
-// and lab down leaving nothing behind (also after a killed `up`).
+// End to end, as root. The default lab (Trellis: trellis-node in every node,
+// the static shim as the CNI plugin, block IPAM on the lab API server) with 2
+// nodes: pods applied with kubectl get addresses from their node's blocks,
+// `kubectl get ipamblocks` and `trellisctl ipam show` show them, the
+// reachability matrix (same node and across the ToR), CNI DEL on pod
+// deletion, agent health in `lab status`, and lab down leaving nothing behind
+// (also after a killed `up`). Then a lighter check of `--cni ptp`.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFile, spawn } from "node:child_process";
 import {
@@ -10,6 +14,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -17,10 +22,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createHash } from "node:crypto";
+import { isAlive } from "../../lab/daemon.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
+const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
 const isRoot = process.getuid?.() === 0;
 const maybe =
   isRoot && existsSync("/usr/sbin/bird") && existsSync("/usr/lib/cni/ptp") ? describe : describe.skip;
@@ -65,6 +73,19 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeout
   }
 }
 
+interface StatusJson {
+  cni: string;
+  healthy: boolean;
+  problems: string[];
+  nodes: {
+    name: string;
+    agentSocket: string;
+    logFile: string;
+    cniBinDir: string;
+    agent?: { pid: number | null; alive: boolean; ready: boolean; readyz: string; logFile: string };
+  }[];
+}
+
 const PODS = `
 apiVersion: v1
 kind: Namespace
@@ -103,13 +124,47 @@ spec:
   containers: [{name: c, image: busybox}]
 `;
 
+interface BlockJson {
+  metadata: { name: string };
+  spec: {
+    cidr: string;
+    pool: string;
+    affinity?: string;
+    allocations: { ordinal: number; attributes?: { namespace?: string; pod?: string } }[];
+  };
+}
+
+/** An IPv4 or IPv6 address as a number (for "is this address ordinal k of that block"). */
+function addrNum(ip: string): bigint {
+  if (!ip.includes(":")) return ip.split(".").reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
+  const [head = "", tail = ""] = ip.split("::");
+  const h = head === "" ? [] : head.split(":");
+  const t = ip.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
+  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
+  return groups.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+}
+
+/** The block (and ordinal) that records `ip` as allocated, or undefined. */
+function blockHolding(blocks: BlockJson[], ip: string): { block: BlockJson; ordinal: number } | undefined {
+  for (const b of blocks) {
+    const [base = "", len = "0"] = b.spec.cidr.split("/");
+    if (base.includes(":") !== ip.includes(":")) continue;
+    const size = 1n << BigInt((base.includes(":") ? 128 : 32) - Number(len));
+    const off = addrNum(ip) - addrNum(base);
+    if (off < 0n || off >= size) continue;
+    const a = b.spec.allocations.find((x) => BigInt(x.ordinal) === off);
+    if (a !== undefined) return { block: b, ordinal: a.ordinal };
+  }
+  return undefined;
+}
+
 interface PodJson {
   metadata: { name: string; namespace: string; uid: string };
   spec: { nodeName: string; hostNetwork?: boolean };
   status: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
 }
 
-maybe("lab end to end (root, network namespaces)", () => {
+maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => {
   const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-"));
   const dir = join(base, "lab");
   const halfDir = join(base, "half");
@@ -117,6 +172,15 @@ maybe("lab end to end (root, network namespaces)", () => {
   const kubectl = (...args: string[]): Promise<Run> =>
     run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
   let pods: PodJson[] = [];
+  const blocks = async (): Promise<BlockJson[]> => {
+    const r = await kubectl("get", "ipamblocks", "-o", "json");
+    if (r.code !== 0) throw new Error(`kubectl get ipamblocks: ${r.err}`);
+    return (JSON.parse(r.out) as { items: BlockJson[] }).items;
+  };
+  const status = async (): Promise<{ code: number; s: StatusJson }> => {
+    const r = await trellisctl("lab", "status", "--dir", dir, "-o", "json");
+    return { code: r.code, s: JSON.parse(r.out) as StatusJson };
+  };
 
   beforeAll(async () => {
     const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir);
@@ -165,6 +229,34 @@ maybe("lab end to end (root, network namespaces)", () => {
     );
   });
 
+  it("runs Trellis by default: the pinned conflist, the shim, and a ready trellis-node in every node", async () => {
+    const { s } = await status();
+    expect(s.cni).toBe("trellis");
+    for (const n of s.nodes) {
+      const nodeDir = join(dir, "nodes", n.name);
+      const conflist = JSON.parse(
+        readFileSync(join(nodeDir, "cni", "net.d", "10-trellis.conflist"), "utf8"),
+      ) as unknown;
+      // The chained Debian portmap 1.1.1 refuses cniVersion 1.1.0 (lab/conflist.ts).
+      expect(conflist).toEqual(trellisConflist(join(nodeDir, "cni.sock"), PTP_CNI_VERSION));
+      expect(realpathSync(join(n.cniBinDir, "trellis"))).toBe(realpathSync(SHIM));
+      expect(n.agentSocket).toBe(join(nodeDir, "cni.sock"));
+      expect(n.logFile).toBe(join(nodeDir, "trellis-node.log"));
+      expect(n.agent).toEqual({
+        pid: expect.any(Number),
+        alive: true,
+        ready: true,
+        readyz: "ok",
+        logFile: join(nodeDir, "trellis-node.log"),
+      });
+      // the agent really runs in the node's network namespace
+      const ns = (await run("ip", ["netns", "identify", String(n.agent?.pid ?? 0)])).out.trim();
+      expect(ns).toBe(`${prefix}${n.name}`);
+    }
+    const table = await trellisctl("lab", "status", "--dir", dir);
+    expect(table.out).toMatch(/^node-1\s.*\sReady\s+\d+\s+running\s+ready\s/m);
+  });
+
   it("refuses a second up on the running lab (exit 1, says so)", async () => {
     const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir);
     expect(r.code).toBe(1);
@@ -208,7 +300,42 @@ maybe("lab end to end (root, network namespaces)", () => {
         expect.stringMatching(new RegExp(`^fd00:10:244:${i}::`)),
       ]);
     }
+    // Every address is an allocation for that pod in a block affine to its node.
+    const bs = await blocks();
+    for (const p of pods) {
+      for (const { ip } of p.status.podIPs ?? []) {
+        const held = blockHolding(bs, ip);
+        expect([ip, held?.block.spec.affinity]).toEqual([ip, `host:${p.spec.nodeName}`]);
+        const a = held?.block.spec.allocations.find((x) => x.ordinal === held.ordinal);
+        expect(a?.attributes).toMatchObject({ namespace: "e2e", pod: p.metadata.name });
+      }
+    }
+    // `kubectl get ipamblocks` (the CRD's printer columns) lists them.
+    const table = await kubectl("get", "ipamblocks");
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/^10-244-1-0-26\s+10\.244\.1\.0\/26\s+host:node-1\s+lab-node-1-v4$/m);
+    expect(table.out).toMatch(/^10-244-2-0-26\s+10\.244\.2\.0\/26\s+host:node-2\s+lab-node-2-v4$/m);
+    expect(table.out).toMatch(/^fd00-10-244-1---122\s+fd00:10:244:1::\/122\s+host:node-1\s+lab-node-1-v6$/m);
   }, 90_000);
+
+  it("trellisctl ipam show reports the usage of the node pools and blocks", async () => {
+    const r = await trellisctl("ipam", "show", "--kubeconfig", join(dir, "kubeconfig"), "-o", "json");
+    expect(r.code).toBe(0);
+    const u = JSON.parse(r.out) as {
+      pools: { name: string; inUse: number; valid: boolean }[];
+      blocks: { name: string; node?: string; inUse: number }[];
+    };
+    // node-1 holds a and b, node-2 holds c (the host-network pod takes no address)
+    expect(u.pools.filter((p) => p.name.startsWith("lab-")).map((p) => [p.name, p.inUse, p.valid])).toEqual([
+      ["lab-node-1-v4", 2, true],
+      ["lab-node-1-v6", 2, true],
+      ["lab-node-2-v4", 1, true],
+      ["lab-node-2-v6", 1, true],
+    ]);
+    expect(u.blocks.find((b) => b.name === "10-244-1-0-26")).toMatchObject({ node: "node-1", inUse: 2 });
+    const table = await trellisctl("ipam", "show", "--kubeconfig", join(dir, "kubeconfig"));
+    expect(table.out).toMatch(/^10-244-1-0-26\s+10\.244\.1\.0\/26\s+lab-node-1-v4\s+node-1\s+2\/64$/m);
+  }, 60_000);
 
   it("matrix: same-node and cross-node pairs reach declared ports, undeclared ports are refused", async () => {
     const r = await trellisctl("lab", "matrix", "--dir", dir, "-o", "json");
@@ -382,7 +509,7 @@ spec:
     expect(probe.code).toBe(0);
   }, 90_000);
 
-  it("deleting a pod runs CNI DEL: its host veth, netns, lease and listeners go", async () => {
+  it("deleting a pod runs CNI DEL: its host veth, route, netns, addresses and listeners go", async () => {
     const b = pods.find((p) => p.metadata.name === "b");
     if (b === undefined) throw new Error("no pod b");
     const nodeNs = `${prefix}node-1`;
@@ -398,18 +525,23 @@ spec:
       }
     ).result;
     const hostVeth = result.interfaces.find((i) => i.sandbox === undefined || i.sandbox === "")?.name ?? "";
-    expect(hostVeth).toMatch(/^veth/);
+    // DESIGN.md: trl + 11 hex digits of sha1("<namespace>.<podName>")
+    const sha = createHash("sha1").update("e2e.b").digest("hex").slice(0, 11);
+    expect(hostVeth).toBe(`trl${sha}`);
     expect((await run("ip", ["-n", nodeNs, "link", "show", hostVeth])).code).toBe(0);
-    const lease = join(dir, "nodes", "node-1", "cni", "ipam", "k8s-pod-network", b.status.podIP ?? "");
-    expect(existsSync(lease)).toBe(true);
+    const v4 = b.status.podIP ?? "";
+    expect((await run("ip", ["-n", nodeNs, "route", "show", `${v4}/32`])).out).toContain(`dev ${hostVeth}`);
+    expect(blockHolding(await blocks(), v4)).toBeDefined();
 
     expect((await kubectl("delete", "pod", "-n", "e2e", "b")).code).toBe(0);
     await waitFor("pod b's netns to go", async () =>
       (await labNamespaces(prefix)).includes(podNs) ? undefined : true,
     );
     expect((await run("ip", ["-n", nodeNs, "link", "show", hostVeth])).code).not.toBe(0);
+    expect((await run("ip", ["-n", nodeNs, "route", "show", `${v4}/32`])).out).toBe("");
     expect(existsSync(cacheFile)).toBe(false);
-    expect(existsSync(lease)).toBe(false);
+    const left = await blocks();
+    for (const { ip } of b.status.podIPs ?? []) expect([ip, blockHolding(left, ip)]).toEqual([ip, undefined]);
     const probe = await trellisctl(
       "lab",
       "probe",
@@ -450,6 +582,9 @@ spec:
     await waitFor("the orphaned sandbox to go", async () =>
       (await labNamespaces(prefix)).includes(podNs) ? undefined : true,
     );
+    // its DEL reached the agent: c's addresses are free again
+    const left = await blocks();
+    for (const { ip } of c.status.podIPs ?? []) expect([ip, blockHolding(left, ip)]).toEqual([ip, undefined]);
   }, 60_000);
 
   it("a failing CNI ADD marks the pod Failed with the plugin's error", async () => {
@@ -475,11 +610,43 @@ spec:
         return p.status.phase === "Failed" ? p : undefined;
       });
       expect(pod.status.message).toContain('failed to find plugin "no-such-plugin"');
-      // the partial ADD was rolled back: no sandbox left
+      // the partial ADD was rolled back: no sandbox left, and no address held for it
       expect(await labNamespaces(podNetnsName(prefix, pod.metadata.uid))).toEqual([]);
+      const held = (await blocks())
+        .flatMap((b) => b.spec.allocations)
+        .filter((a) => a.attributes?.pod === "broken");
+      expect(held).toEqual([]);
     } finally {
       writeFileSync(conflist, good);
     }
+    const check = await trellisctl("ipam", "check", "--kubeconfig", join(dir, "kubeconfig"));
+    expect([check.code, check.out]).toEqual([0, "no problems found\n"]);
+  }, 60_000);
+
+  it("lab status follows the agent: alive but not answering /readyz is unhealthy, a dead agent too", async () => {
+    const { s } = await status();
+    const pid = s.nodes.find((n) => n.name === "node-2")?.agent?.pid ?? 0;
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, "SIGSTOP");
+    try {
+      const stopped = await status();
+      expect(stopped.code).toBe(1);
+      expect(stopped.s.healthy).toBe(false);
+      expect(stopped.s.nodes.find((n) => n.name === "node-2")?.agent).toMatchObject({
+        alive: true,
+        ready: false,
+      });
+      expect(stopped.s.problems).toContainEqual(expect.stringMatching(/^node-2: trellis-node not ready \(/));
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await waitFor("healthy again", async () => ((await status()).s.healthy ? true : undefined), 30_000);
+    process.kill(pid, "SIGKILL");
+    await waitFor("the agent to die", async () => (isAlive(pid) ? undefined : true));
+    const dead = await status();
+    expect(dead.s.healthy).toBe(false);
+    expect(dead.s.problems).toContain("node-2: trellis-node not running");
+    expect((await trellisctl("lab", "status", "--dir", dir)).out).toMatch(/^node-2\s.*\srunning\s+dead\s/m);
   }, 60_000);
 
   it("a BGP speaker on a node establishes with the ToR: status reports it and the ToR routes its prefix", async () => {
@@ -526,9 +693,13 @@ spec:
     }
   }, 60_000);
 
-  it("lab down removes every namespace, process and file", async () => {
+  it("lab down removes every namespace, process (agents included) and file", async () => {
+    const agentPid = Number(readFileSync(join(dir, "nodes", "node-1", "trellis-node.pid"), "utf8"));
+    expect(isAlive(agentPid)).toBe(true);
     const r = await trellisctl("lab", "down", "--dir", dir);
     expect(r.code).toBe(0);
+    // gone, or an exited zombie that init has not reaped yet
+    expect(isAlive(agentPid)).toBe(false);
     expect(await labNamespaces(prefix)).toEqual([]);
     expect(await labProcesses(dir)).toBe("");
     expect(existsSync(dir)).toBe(false);
@@ -557,39 +728,63 @@ spec:
   }, 90_000);
 });
 
-maybe("lab up --cni trellis (the agent comes in a later issue)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-trellis-"));
+maybe("lab up --cni ptp (the reference plugins, no agent)", () => {
+  const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-ptp-"));
   const dir = join(base, "lab");
+  const prefix = labPrefix(dir);
+  const kubectl = (...args: string[]): Promise<Run> =>
+    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
   afterAll(async () => {
     await trellisctl("lab", "down", "--dir", dir);
     rmSync(base, { recursive: true, force: true });
   }, 60_000);
 
-  it("writes the pinned conflist, links the shim when built, and starts trellis-node with its flags", async () => {
-    const up = await trellisctl("lab", "up", "--nodes", "1", "--cni", "trellis", "--dir", dir);
+  it("ptp + host-local pods on one node reach each other; DEL frees the lease; down leaves nothing", async () => {
+    const up = await trellisctl("lab", "up", "--nodes", "1", "--cni", "ptp", "--dir", dir);
     expect([up.code, up.err]).toEqual([0, expect.any(String)]);
     const nodeDir = join(dir, "nodes", "node-1");
     const conflist = JSON.parse(
       readFileSync(join(nodeDir, "cni", "net.d", "10-trellis.conflist"), "utf8"),
-    ) as unknown;
-    // The chained Debian portmap speaks CNI up to 1.0.0 (lab/conflist.ts).
-    expect(conflist).toEqual(trellisConflist(join(nodeDir, "cni.sock"), PTP_CNI_VERSION));
-    const shim = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
-    expect(existsSync(join(nodeDir, "cni", "bin", "trellis"))).toBe(existsSync(shim));
-    const st = JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as {
-      cni: string;
-      nodes: { agentSocket: string; logFile: string; agent?: { pid: number | null; logFile: string } }[];
+    ) as {
+      plugins: { type: string }[];
     };
-    expect(st.cni).toBe("trellis");
-    expect(st.nodes[0]?.agentSocket).toBe(join(nodeDir, "cni.sock"));
-    expect(st.nodes[0]?.logFile).toBe(join(nodeDir, "trellis-node.log"));
-    expect(st.nodes[0]?.agent?.logFile).toBe(join(nodeDir, "trellis-node.log"));
-    if (existsSync(fileURLToPath(new URL("../../agent/bin/trellis-node.js", import.meta.url)))) {
-      expect(st.nodes[0]?.agent?.pid).toEqual(expect.any(Number));
-    }
+    expect(conflist.plugins.map((p) => p.type)).toEqual(["ptp", "portmap"]);
+    const st = JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as StatusJson;
+    expect([st.cni, st.healthy, st.nodes[0]?.agent]).toEqual(["ptp", true, undefined]);
+    expect(st.nodes[0]?.logFile).toBe(join(nodeDir, "kubelet.log"));
+
+    const pods = ["p1", "p2"]
+      .map(
+        (n) => `---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${n}, namespace: default}
+spec:
+  nodeName: node-1
+  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
+`,
+      )
+      .join("");
+    expect(
+      (await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], pods)).code,
+    ).toBe(0);
+    const running = await waitFor("pods Running", async () => {
+      const r = await kubectl("get", "pods", "-o", "json");
+      const items = (JSON.parse(r.out) as { items: PodJson[] }).items;
+      return items.length === 2 && items.every((p) => p.status.phase === "Running") ? items : undefined;
+    });
+    for (const p of running) expect(p.status.podIP).toMatch(/^10\.244\.1\.\d+$/);
+    const m = await trellisctl("lab", "matrix", "--dir", dir, "--port", "8080", "--protocol", "TCP");
+    expect(m.out).toBe("TCP/8080:\n-\tdefault/p1\tdefault/p2\ndefault/p1\t.\t.\ndefault/p2\t.\t.\n");
+    const p2 = running.find((p) => p.metadata.name === "p2");
+    const lease = join(nodeDir, "cni", "ipam", "k8s-pod-network", p2?.status.podIP ?? "");
+    expect(existsSync(lease)).toBe(true);
+    expect((await kubectl("delete", "pod", "p2")).code).toBe(0);
+    await waitFor("p2's lease to go", async () => (existsSync(lease) ? undefined : true));
+
     const down = await trellisctl("lab", "down", "--dir", dir);
     expect(down.code).toBe(0);
-    expect(await labNamespaces(labPrefix(dir))).toEqual([]);
+    expect(await labNamespaces(prefix)).toEqual([]);
     expect(await labProcesses(dir)).toBe("");
-  }, 90_000);
+  }, 120_000);
 });

@@ -18,6 +18,7 @@ const cfg: FsmConfig = {
   connectRetryTime: 5,
 };
 const cfgDelay: FsmConfig = { ...cfg, delayOpenTime: 2 };
+const cfgPassive: FsmConfig = { ...cfg, passive: true };
 const goodOpen: PeerOpen = { version: 4, myAs: 65002, holdTime: 30, bgpId: 0x0a000002 };
 const negotiated = { peerAs: 65002, peerId: 0x0a000002, holdTime: 30, keepaliveTime: 10, open: goodOpen };
 
@@ -276,6 +277,15 @@ const table: Row[] = [
     event: E("ConnectRetryTimerExpires"),
     to: "Connect",
     does: ["start(connectRetry=5)", "connect"],
+  },
+  {
+    rule: "Active + ConnectRetryTimer expires on a passive peer -> stays Active, no connect (§8.1.1)",
+    config: cfgPassive,
+    from: at("Active"),
+    event: E("ConnectRetryTimerExpires"),
+    to: "Active",
+    does: ["start(connectRetry=5)"],
+    not: ["connect"],
   },
   {
     rule: "Active + DelayOpenTimer expires -> OpenSent",
