@@ -80,10 +80,11 @@ export interface Connection {
   readonly family?: Family;
 }
 
-/** The connection's family: explicit, else an address endpoint's, else IPv4. */
+/** The connection's family: explicit, else that of an endpoint given by address, else IPv4. */
 export function connectionFamily(conn: Connection): Family {
   if (conn.family) return conn.family;
-  const ip = conn.from.kind === "ip" ? conn.from.ip : conn.to.kind === "ip" ? conn.to.ip : undefined;
+  const addr = (e: Endpoint) => (e.kind === "ip" ? e.ip : e.address);
+  const ip = addr(conn.from) ?? addr(conn.to);
   return ip === undefined ? "ipv4" : familyOf(ip);
 }
 
@@ -320,13 +321,13 @@ export function evaluate(c: Cluster, conn: Connection): Verdict {
 export function resolveEndpoint(c: Cluster, ref: string): Endpoint | undefined {
   if (parseIPv4(ref) !== undefined) {
     const pod = c.pods.find((p) => p.ipv4 === ref && !p.hostNetwork);
-    return pod ? { kind: "pod", pod } : { kind: "ip", ip: ref };
+    return pod ? { kind: "pod", pod, address: ref } : { kind: "ip", ip: ref };
   }
   const v6 = isIPv6(ref) ? parseIPv6(ref) : undefined;
   if (v6 !== undefined) {
     const ip = formatIPv6(v6);
     const pod = c.pods.find((p) => p.ipv6 === ip && !p.hostNetwork);
-    return pod ? { kind: "pod", pod } : { kind: "ip", ip };
+    return pod ? { kind: "pod", pod, address: ip } : { kind: "ip", ip };
   }
   const pod = c.pods.find((p) => p.key === ref);
   return pod ? { kind: "pod", pod } : undefined;

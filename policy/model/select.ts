@@ -67,9 +67,14 @@ export function nodeAddresses6(c: Cluster, peer: Peer): bigint[] {
   return out;
 }
 
-/** The remote end of a connection, as the evaluator sees it. */
+/**
+ * The remote end of a connection, as the evaluator sees it. A pod named by
+ * one of its addresses keeps it (`address`), so the connection's family
+ * follows it.
+ */
 export type Endpoint =
-  { readonly kind: "pod"; readonly pod: PodInfo } | { readonly kind: "ip"; readonly ip: string };
+  | { readonly kind: "pod"; readonly pod: PodInfo; readonly address?: string }
+  | { readonly kind: "ip"; readonly ip: string };
 
 /** The endpoint's address in a family: a pod's address of that family, or the literal address if it is of it. */
 export function endpointAddress(e: Endpoint, family: Family): string | undefined {

@@ -72,10 +72,24 @@ describe("dual-stack input", () => {
     expect([client?.ipv4, client?.ipv6]).toEqual(["10.0.2.1", "fd00:10:0:2::1"]);
   });
 
-  it("resolves either address of a pod to the pod", () => {
+  it("resolves either address of a pod to the pod, keeping the address", () => {
     const c = load([]);
-    for (const ref of ["10.0.1.1", "fd00:10:0:1::1", "FD00:10:0:1:0::1"])
-      expect(resolveEndpoint(c, ref)).toEqual({ kind: "pod", pod: c.pods.find((p) => p.key === "x/web") });
+    const web = c.pods.find((p) => p.key === "x/web");
+    expect(resolveEndpoint(c, "10.0.1.1")).toEqual({ kind: "pod", pod: web, address: "10.0.1.1" });
+    for (const ref of ["fd00:10:0:1::1", "FD00:10:0:1:0::1"])
+      expect(resolveEndpoint(c, ref)).toEqual({ kind: "pod", pod: web, address: "fd00:10:0:1::1" });
+    expect(resolveEndpoint(c, "x/web")).toEqual({ kind: "pod", pod: web });
+  });
+
+  it("takes the connection's family from pods named by address (trellisctl policy explain --from IP)", () => {
+    const c = load([ipBlockIngress("fd00:10::/32")]);
+    const conn = { port: 8080, protocol: "TCP" as const };
+    const v6 = evaluate(c, { ...conn, from: ep(c, "fd00:10:0:1::2"), to: ep(c, "fd00:10:0:1::1") });
+    expect([v6.family, v6.allowed]).toEqual(["ipv6", true]);
+    const v4 = evaluate(c, { ...conn, from: ep(c, "10.0.1.2"), to: ep(c, "10.0.1.1") });
+    expect([v4.family, v4.allowed]).toEqual(["ipv4", false]);
+    const byName = evaluate(c, { ...conn, from: ep(c, "x/api"), to: ep(c, "x/web") });
+    expect(byName.family).toBe("ipv4");
   });
 
   it.each([
