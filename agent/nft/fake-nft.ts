@@ -9,7 +9,8 @@
 import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
 import { NftError, type NftBackend } from "./backend.js";
 import { elemKey } from "./kernel-state.js";
-import { parseIPv4 } from "../../policy/model/ipv4.js";
+import { isIPv6, parseIPv4 } from "../../policy/model/ipv4.js";
+import { parseIPv6 } from "../../policy/model/ipv6.js";
 
 interface FSet {
   name: string;
@@ -58,20 +59,32 @@ function refs(expr: unknown): { sets: string[]; chains: string[] } {
   return { sets, chains };
 }
 
-function addrRange(e: unknown): [number, number] | undefined {
+/** An address element of either family as a closed range of numbers (IPv6 as bigints, as the kernel compares). */
+function addr(s: string): { v6: boolean; n: bigint } | undefined {
+  if (isIPv6(s)) {
+    const n = parseIPv6(s);
+    return n === undefined ? undefined : { v6: true, n };
+  }
+  const n = parseIPv4(s);
+  return n === undefined ? undefined : { v6: false, n: BigInt(n) };
+}
+
+function addrRange(e: unknown): [bigint, bigint] | undefined {
   if (typeof e === "string") {
-    const n = parseIPv4(e);
-    return n === undefined ? undefined : [n, n];
+    const a = addr(e);
+    return a && [a.n, a.n];
   }
   const o = e as Record<string, unknown>;
   if (o["prefix"]) {
     const p = o["prefix"] as { addr: string; len: number };
-    const s = parseIPv4(p.addr) as number;
-    return [s, s + 2 ** (32 - p.len) - 1];
+    const a = addr(p.addr);
+    return a && [a.n, a.n + (1n << BigInt((a.v6 ? 128 : 32) - p.len)) - 1n];
   }
   if (o["range"]) {
-    const [a, b] = o["range"] as [string, string];
-    return [parseIPv4(a) as number, parseIPv4(b) as number];
+    const [x, y] = o["range"] as [string, string];
+    const a = addr(x);
+    const b = addr(y);
+    return a && b && [a.n, b.n];
   }
   return undefined;
 }
@@ -230,7 +243,11 @@ export class FakeNft implements NftBackend {
               throw new Error(`No such file or directory (element ${key} of ${name})`);
             continue;
           }
-          if (s.flags.includes("interval") && s.type === "ipv4_addr" && !s.elems.has(key)) {
+          if (
+            s.flags.includes("interval") &&
+            (s.type === "ipv4_addr" || s.type === "ipv6_addr") &&
+            !s.elems.has(key)
+          ) {
             const r = addrRange(e);
             if (!r) throw new Error(`bad element ${key}`);
             for (const o of s.elems.values()) {

@@ -24,8 +24,11 @@ import type {
   TenantInfo,
 } from "../model/cluster.js";
 import { mergeRanges, parseIPv4, type Range } from "../model/ipv4.js";
+import { MAX6, mergeRanges6, single6, type Range6 } from "../model/ipv6.js";
 import {
   nodeAddresses,
+  nodeAddresses6,
+  type Family,
   peerMatches,
   peerPods,
   subjectPods,
@@ -77,10 +80,19 @@ export interface IRPortEntry {
   readonly to: number;
 }
 
+/** The same for IPv6 destinations (`::/0` for numbered ports). */
+export interface IRPortEntry6 {
+  readonly dst: Range6;
+  readonly protocol: Protocol;
+  readonly from: number;
+  readonly to: number;
+}
+
 export interface IRLocalPod {
   readonly key: string;
   readonly iface: string;
   readonly ipv4?: string;
+  readonly ipv6?: string;
   /** undefined: nothing to enforce in that direction (plain accept). */
   readonly ingressGroup?: string;
   readonly egressGroup?: string;
@@ -90,13 +102,27 @@ export interface PolicyIR {
   readonly node: string;
   readonly pods: readonly IRLocalPod[];
   readonly groups: readonly IRGroup[];
+  /**
+   * Named address and port sets, per family: every name has an IPv4 content
+   * here and an IPv6 content in the `…6` map (to-nft.ts emits them as two nft
+   * sets, since an nft set holds one address type).
+   */
   readonly addressSets: ReadonlyMap<string, readonly Range[]>;
+  readonly addressSets6: ReadonlyMap<string, readonly Range6[]>;
   readonly portSets: ReadonlyMap<string, readonly IRPortEntry[]>;
+  readonly portSets6: ReadonlyMap<string, readonly IRPortEntry6[]>;
   /** Every pod address in the cluster (tenant boundaries are pod-to-pod). */
   readonly allPods: readonly Range[];
+  readonly allPods6: readonly Range6[];
 }
 
 const ALL: Range = { start: 0, end: 0xffffffff };
+const ALL6: Range6 = { start: 0n, end: MAX6 };
+
+/** JSON text as a cache key; IPv6 ranges are bigints, which JSON.stringify refuses on its own. */
+function peersKey(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (typeof v === "bigint" ? v.toString(16) : v));
+}
 
 function safeName(s: string): string {
   return s.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 40);
@@ -109,36 +135,48 @@ export function logPrefix(policyId: string): string {
 
 class Builder {
   readonly addressSets = new Map<string, Range[]>();
+  readonly addressSets6 = new Map<string, Range6[]>();
   readonly portSets = new Map<string, IRPortEntry[]>();
+  readonly portSets6 = new Map<string, IRPortEntry6[]>();
   private readonly peerCache = new Map<string, string>();
   private readonly portCache = new Map<string, string>();
+  /** Pods with an address of either family (host-network pods are their node's address). */
   readonly podsWithIP: PodInfo[];
 
   constructor(
     readonly c: Cluster,
     readonly node: string,
   ) {
-    this.podsWithIP = c.pods.filter((p) => !p.hostNetwork && p.ipv4 !== undefined);
+    this.podsWithIP = c.pods.filter((p) => !p.hostNetwork && (p.ipv4 !== undefined || p.ipv6 !== undefined));
   }
 
   peerSet(peers: readonly Peer[]): string {
-    const key = JSON.stringify(
-      peers.map((p) => (p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges } : p)),
+    const key = peersKey(
+      peers.map((p) =>
+        p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges, r6: p.ranges6 } : p,
+      ),
     );
     const cached = this.peerCache.get(key);
     if (cached) return cached;
     const name = `peer-${hashText(key)}`;
     const ranges: Range[] = [];
+    const ranges6: Range6[] = [];
     for (const peer of peers) {
       if (peer.kind === "pods") {
         for (const pod of peerPods(this.c, peer)) {
           if (pod.ipv4 !== undefined) ranges.push(single(pod.ipv4));
+          if (pod.ipv6 !== undefined) ranges6.push(single6(pod.ipv6));
         }
       } else if (peer.kind === "nodes") {
         for (const a of nodeAddresses(this.c, peer)) ranges.push({ start: a, end: a });
-      } else ranges.push(...peer.ranges);
+        for (const a of nodeAddresses6(this.c, peer)) ranges6.push({ start: a, end: a });
+      } else {
+        ranges.push(...peer.ranges);
+        ranges6.push(...peer.ranges6);
+      }
     }
     this.addressSets.set(name, mergeRanges(ranges));
+    this.addressSets6.set(name, mergeRanges6(ranges6));
     this.peerCache.set(key, name);
     return name;
   }
@@ -151,24 +189,26 @@ class Builder {
    */
   portSet(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string {
     const named = ports.some((pm) => pm.name !== undefined);
-    const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${JSON.stringify(r.peers)}`;
+    const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${peersKey(r.peers)}`;
     const key = JSON.stringify(ports) + scope;
     const cached = this.portCache.get(key);
     if (cached) return cached;
     const name = `port-${hashText(key)}`;
-    let candidates: readonly PodInfo[] = [];
-    if (named && dir === "ingress") {
-      candidates = subjectPods(this.c, p).filter((pod) => pod.node === this.node && pod.ipv4 !== undefined);
-    } else if (named) {
+    // Per family, since an ipBlock peer matches a pod by its address of that family.
+    const candidates = (family: Family): readonly PodInfo[] => {
+      const has = (pod: PodInfo) => (family === "ipv4" ? pod.ipv4 : pod.ipv6) !== undefined;
+      if (!named) return [];
+      if (dir === "ingress")
+        return subjectPods(this.c, p).filter((pod) => pod.node === this.node && has(pod));
       const peers = r.peers;
-      candidates =
-        peers === null
-          ? this.podsWithIP
-          : this.podsWithIP.filter((pod) =>
-              peers.some((peer) => peerMatches(this.c, peer, { kind: "pod", pod })),
-            );
-    }
-    this.portSets.set(name, portEntries(ports, candidates));
+      return this.podsWithIP.filter(
+        (pod) =>
+          has(pod) &&
+          (peers === null || peers.some((peer) => peerMatches(this.c, peer, { kind: "pod", pod }, family))),
+      );
+    };
+    this.portSets.set(name, portEntries(ports, candidates("ipv4")));
+    this.portSets6.set(name, portEntries6(ports, candidates("ipv6")));
     this.portCache.set(key, name);
     return name;
   }
@@ -176,10 +216,9 @@ class Builder {
   tenantSet(t: TenantInfo): string {
     const name = `tenant-${safeName(t.name)}-${hashText(t.name, 6)}`;
     if (!this.addressSets.has(name)) {
-      const ranges = this.podsWithIP
-        .filter((p) => tenantAdmits(this.c, t, p.namespace))
-        .map((p) => single(p.ipv4 as string));
-      this.addressSets.set(name, mergeRanges(ranges));
+      const admitted = this.podsWithIP.filter((p) => tenantAdmits(this.c, t, p.namespace));
+      this.addressSets.set(name, mergeRanges(admitted.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))));
+      this.addressSets6.set(name, mergeRanges6(admitted.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))));
     }
     return name;
   }
@@ -195,10 +234,17 @@ function single(ip: string): Range {
  * ports hold for any destination, named ports only for the pods that declare
  * them (resolved per destination pod). Entries never overlap (nft interval
  * sets reject overlaps): numbered ranges are merged per protocol and a named
- * entry already covered by them is dropped.
+ * entry already covered by them is dropped. `pods` must all have an address
+ * of the family `addr` picks.
  */
-export function portEntries(ports: readonly PortMatch[], pods: readonly PodInfo[]): IRPortEntry[] {
-  const out: IRPortEntry[] = [];
+function portEntriesOf<R>(
+  ports: readonly PortMatch[],
+  pods: readonly PodInfo[],
+  all: R,
+  addr: (pod: PodInfo) => R,
+  addrText: (pod: PodInfo) => string | undefined,
+): { dst: R; protocol: Protocol; from: number; to: number }[] {
+  const out: { dst: R; protocol: Protocol; from: number; to: number }[] = [];
   const byProto = new Map<Protocol, Range[]>();
   const protos: Protocol[] = ["TCP", "UDP", "SCTP"];
   for (const pm of ports) {
@@ -212,7 +258,7 @@ export function portEntries(ports: readonly PortMatch[], pods: readonly PodInfo[
   }
   for (const [p, rs] of byProto) {
     byProto.set(p, mergeRanges(rs));
-    for (const r of byProto.get(p) ?? []) out.push({ dst: ALL, protocol: p, from: r.start, to: r.end });
+    for (const r of byProto.get(p) ?? []) out.push({ dst: all, protocol: p, from: r.start, to: r.end });
   }
   const seen = new Set<string>();
   for (const pm of ports) {
@@ -221,14 +267,34 @@ export function portEntries(ports: readonly PortMatch[], pods: readonly PodInfo[
       for (const cp of pod.ports) {
         if (cp.name !== pm.name || (pm.protocol !== undefined && cp.protocol !== pm.protocol)) continue;
         if ((byProto.get(cp.protocol) ?? []).some((r) => cp.port >= r.start && cp.port <= r.end)) continue;
-        const k = `${pod.ipv4}/${cp.protocol}/${cp.port}`;
+        const k = `${addrText(pod)}/${cp.protocol}/${cp.port}`;
         if (seen.has(k)) continue;
         seen.add(k);
-        out.push({ dst: single(pod.ipv4 as string), protocol: cp.protocol, from: cp.port, to: cp.port });
+        out.push({ dst: addr(pod), protocol: cp.protocol, from: cp.port, to: cp.port });
       }
     }
   }
   return out;
+}
+
+export function portEntries(ports: readonly PortMatch[], pods: readonly PodInfo[]): IRPortEntry[] {
+  return portEntriesOf(
+    ports,
+    pods,
+    ALL,
+    (pod) => single(pod.ipv4 as string),
+    (pod) => pod.ipv4,
+  );
+}
+
+export function portEntries6(ports: readonly PortMatch[], pods: readonly PodInfo[]): IRPortEntry6[] {
+  return portEntriesOf(
+    ports,
+    pods,
+    ALL6,
+    (pod) => single6(pod.ipv6 as string),
+    (pod) => pod.ipv6,
+  );
 }
 
 function ruleName(dir: Direction, r: Rule): string {
@@ -295,6 +361,7 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
       key: pod.key,
       iface: hostVethName(pod.namespace, pod.name),
       ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
+      ...(pod.ipv6 ? { ipv6: pod.ipv6 } : {}),
       ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),
       ...(ids.egress ? { egressGroup: ids.egress } : {}),
     });
@@ -304,7 +371,10 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     pods,
     groups: [...groups.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
     addressSets: b.addressSets,
+    addressSets6: b.addressSets6,
     portSets: b.portSets,
-    allPods: mergeRanges(b.podsWithIP.map((p) => single(p.ipv4 as string))),
+    portSets6: b.portSets6,
+    allPods: mergeRanges(b.podsWithIP.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))),
+    allPods6: mergeRanges6(b.podsWithIP.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
   };
 }

@@ -6,7 +6,8 @@ import type { NftTable } from "./nft-table.js";
 import { TABLE_NAME } from "./nft-table.js";
 
 function val(v: unknown): string {
-  if (typeof v === "string") return /^[a-z0-9_.:/-]+$/i.test(v) && !v.includes("*") ? v : JSON.stringify(v);
+  // Set references (`@name`) and plain words bare; anything else (`trl*`) quoted.
+  if (typeof v === "string") return /^@?[a-z0-9_.:/-]+$/i.test(v) && !v.includes("*") ? v : JSON.stringify(v);
   if (typeof v === "number") return String(v);
   if (Array.isArray(v)) return `{ ${v.map(val).join(", ")} }`;
   if (v !== null && typeof v === "object") {

@@ -7,12 +7,20 @@
  *   chain to-pods (forward, priority 10): conntrack, then
  *       `oifname vmap @ingress-pods` -> the pod's ingress group chain;
  *       unknown `trl*` interfaces dropped.
+ * Dual-stack: every address or port set exists twice, `name` (ipv4_addr) and
+ * `name-v6` (ipv6_addr), since an nft set holds one key type; a rule that
+ * matches addresses is emitted once per family (`ip …` / `ip6 …`, each of
+ * which implies its `meta nfproto` in an inet table), a rule that matches
+ * none once. So IPv6 is enforced exactly as IPv4, and a pod gaining an
+ * address of either family is a set-element change.
  * Two base chains, because `accept` ends only the base chain it is in: a
  * packet between two local pods is accepted by the source's egress and then
  * still meets the destination's ingress in the later chain.
  */
 import { formatIPv4, exactPrefix, type Range } from "../model/ipv4.js";
-import type { IRGroup, IRRule, IRSection, PolicyIR, IRPortEntry } from "./ir.js";
+import { exactPrefix6, formatIPv6, type Range6 } from "../model/ipv6.js";
+import type { Family } from "../model/select.js";
+import type { IRGroup, IRRule, IRSection, PolicyIR, IRPortEntry, IRPortEntry6 } from "./ir.js";
 import {
   rule,
   type NftChain,
@@ -30,6 +38,12 @@ export const MAP_EGRESS = "egress-pods";
 export const MAP_INGRESS = "ingress-pods";
 export const SET_POD_SOURCES = "pod-sources";
 export const SET_ALL_PODS = "all-pods";
+export const FAMILIES: readonly Family[] = ["ipv4", "ipv6"];
+
+/** The name of a set's IPv6 twin (v4 names end in a hash or a fixed word, never in `-v6`). */
+export function setName(name: string, family: Family): string {
+  return family === "ipv4" ? name : `${name}-v6`;
+}
 
 /** An address range as nft JSON: address, prefix or range (the form nft lists back). */
 export function addrElem(r: Range): unknown {
@@ -39,14 +53,29 @@ export function addrElem(r: Range): unknown {
   return { range: [formatIPv4(r.start), formatIPv4(r.end)] };
 }
 
+/** The same for IPv6, in RFC 5952 text (as `nft -j list` prints it). */
+export function addrElem6(r: Range6): unknown {
+  if (r.start === r.end) return formatIPv6(r.start);
+  const p = exactPrefix6(r);
+  if (p !== undefined) return { prefix: { addr: formatIPv6(r.start), len: p } };
+  return { range: [formatIPv6(r.start), formatIPv6(r.end)] };
+}
+
 function portElem(e: IRPortEntry): unknown {
   const port = e.from === e.to ? e.from : { range: [e.from, e.to] };
   return { concat: [addrElem(e.dst), e.protocol.toLowerCase(), port] };
 }
 
+function portElem6(e: IRPortEntry6): unknown {
+  const port = e.from === e.to ? e.from : { range: [e.from, e.to] };
+  return { concat: [addrElem6(e.dst), e.protocol.toLowerCase(), port] };
+}
+
 const counter = { counter: null };
 const meta = (key: string) => ({ meta: { key } });
-const ip = (field: "saddr" | "daddr") => ({ payload: { protocol: "ip", field } });
+const ip = (field: "saddr" | "daddr", family: Family = "ipv4") => ({
+  payload: { protocol: family === "ipv4" ? "ip" : "ip6", field },
+});
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const ctState = match({ ct: { key: "state" } }, ["established", "related"], "in");
 const trlWildcard = `${VETH_PREFIX}*`;
@@ -55,21 +84,23 @@ function verdictOf(action: IRRule["action"]): unknown {
   return action === "Allow" ? { accept: null } : action === "Deny" ? { drop: null } : { return: null };
 }
 
-function matchRule(dir: "ingress" | "egress", r: IRRule): NftRule {
+/** One rule per family when it matches addresses, else one rule for both. */
+function matchRules(dir: "ingress" | "egress", r: IRRule): NftRule[] {
+  const tail: unknown[] = [counter, ...(r.log ? [{ log: { prefix: r.log } }] : []), verdictOf(r.action)];
+  if (!r.peerSet && !r.portSet) return [rule(tail)];
   const remote = dir === "ingress" ? "saddr" : "daddr";
-  const expr: unknown[] = [];
-  if (r.peerSet) expr.push(match(ip(remote), `@${r.peerSet}`));
-  if (r.portSet)
-    expr.push(
-      match(
-        { concat: [ip("daddr"), meta("l4proto"), { payload: { protocol: "th", field: "dport" } }] },
-        `@${r.portSet}`,
-      ),
-    );
-  expr.push(counter);
-  if (r.log) expr.push({ log: { prefix: r.log } });
-  expr.push(verdictOf(r.action));
-  return rule(expr);
+  return FAMILIES.map((f) => {
+    const expr: unknown[] = [];
+    if (r.peerSet) expr.push(match(ip(remote, f), `@${setName(r.peerSet, f)}`));
+    if (r.portSet)
+      expr.push(
+        match(
+          { concat: [ip("daddr", f), meta("l4proto"), { payload: { protocol: "th", field: "dport" } }] },
+          `@${setName(r.portSet, f)}`,
+        ),
+      );
+    return rule([...expr, ...tail]);
+  });
 }
 
 function groupChains(g: IRGroup): NftChain[] {
@@ -95,22 +126,23 @@ function sectionRules(
       // Own chain so that Pass is a `return`: it skips the rest of the tier
       // and resumes in the group chain at the next tier.
       const name = `${g.id}-${s.kind}`;
-      extra.push({ name, rules: s.rules.map((r) => matchRule(dir, r)) });
+      extra.push({ name, rules: s.rules.flatMap((r) => matchRules(dir, r)) });
       return [rule([counter, { jump: { target: name } }])];
     }
     case "tenant-strict":
     case "tenant-baseline": {
-      const expr: unknown[] = [
-        match(ip(remote), `@${SET_ALL_PODS}`),
-        match(ip(remote), `@${s.admitSet}`, "!="),
-        counter,
-        ...(s.log ? [{ log: { prefix: s.log } }] : []),
-        { drop: null },
-      ];
-      return [rule(expr)];
+      return FAMILIES.map((f) =>
+        rule([
+          match(ip(remote, f), `@${setName(SET_ALL_PODS, f)}`),
+          match(ip(remote, f), `@${setName(s.admitSet, f)}`, "!="),
+          counter,
+          ...(s.log ? [{ log: { prefix: s.log } }] : []),
+          { drop: null },
+        ]),
+      );
     }
     case "networkpolicy": {
-      const out = s.rules.map((r) => matchRule(dir, r));
+      const out = s.rules.flatMap((r) => matchRules(dir, r));
       // Isolated: "the pod ... will reject any connections that are not
       // allowed by any NetworkPolicy" that selects it.
       out.push(rule([counter, ...(s.log ? [{ log: { prefix: s.log } }] : []), { drop: null }]));
@@ -123,6 +155,17 @@ function addrSet(name: string, ranges: readonly Range[]): NftSet {
   return { name, type: "ipv4_addr", flags: ["interval"], elements: ranges.map(addrElem) };
 }
 
+function addrSet6(name: string, ranges: readonly Range6[]): NftSet {
+  return {
+    name: setName(name, "ipv6"),
+    type: "ipv6_addr",
+    flags: ["interval"],
+    elements: ranges.map(addrElem6),
+  };
+}
+
+const byName = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
+
 export function irToTable(ir: PolicyIR): NftTable {
   const sets: NftSet[] = [];
   sets.push({
@@ -130,15 +173,29 @@ export function irToTable(ir: PolicyIR): NftTable {
     type: ["ifname", "ipv4_addr"],
     elements: ir.pods.filter((p) => p.ipv4).map((p) => ({ concat: [p.iface, p.ipv4] })),
   });
+  sets.push({
+    name: setName(SET_POD_SOURCES, "ipv6"),
+    type: ["ifname", "ipv6_addr"],
+    elements: ir.pods.filter((p) => p.ipv6).map((p) => ({ concat: [p.iface, p.ipv6] })),
+  });
   sets.push(addrSet(SET_ALL_PODS, ir.allPods));
-  for (const [name, ranges] of [...ir.addressSets].sort(([a], [b]) => (a < b ? -1 : 1)))
+  sets.push(addrSet6(SET_ALL_PODS, ir.allPods6));
+  for (const [name, ranges] of [...ir.addressSets].sort(byName)) {
     sets.push(addrSet(name, ranges));
-  for (const [name, entries] of [...ir.portSets].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    sets.push(addrSet6(name, ir.addressSets6.get(name) ?? []));
+  }
+  for (const [name, entries] of [...ir.portSets].sort(byName)) {
     sets.push({
       name,
       type: ["ipv4_addr", "inet_proto", "inet_service"],
       flags: ["interval"],
       elements: entries.map(portElem),
+    });
+    sets.push({
+      name: setName(name, "ipv6"),
+      type: ["ipv6_addr", "inet_proto", "inet_service"],
+      flags: ["interval"],
+      elements: (ir.portSets6.get(name) ?? []).map(portElem6),
     });
   }
   const vmap = (group: string | undefined): NftVerdict =>
@@ -162,18 +219,23 @@ export function irToTable(ir: PolicyIR): NftTable {
     base: { type: "filter", hook: "forward", prio: 0, policy: "accept" },
     rules: [
       // Anti-spoofing: a packet from a pod veth must carry that pod's address
-      // (checked on every packet, before conntrack: a forged source must not
-      // ride another pod's established flow).
-      rule([
-        match(meta("iifname"), trlWildcard),
-        match({ concat: [meta("iifname"), ip("saddr")] }, `@${SET_POD_SOURCES}`, "!="),
-        counter,
-        { drop: null },
-      ]),
+      // of its family (checked on every packet, before conntrack: a forged
+      // source must not ride another pod's established flow). A pod's
+      // link-local (fe80::/10) traffic — NDP with its gateway, the host
+      // veth's link-local (RS/RA/NS/NA, RFC 4861) — never reaches this hook:
+      // link-scoped packets are not forwarded (RFC 4291 §2.5.6; the kernel
+      // drops a link-local source in ip6_forward before NF_INET_FORWARD and
+      // delivers NDP, proxied or not, locally), so it is neither checked
+      // nor dropped here. Only `forward` is hooked (policy/README.md).
+      ...FAMILIES.map((f) =>
+        rule([
+          match(meta("iifname"), trlWildcard),
+          match({ concat: [meta("iifname"), ip("saddr", f)] }, `@${setName(SET_POD_SOURCES, f)}`, "!="),
+          counter,
+          { drop: null },
+        ]),
+      ),
       rule([ctState, counter, { accept: null }]),
-      // IPv6 is not compiled yet (policy/README.md): fail closed for pods.
-      // After conntrack: no IPv6 flow from a pod is ever established.
-      rule([match(meta("iifname"), trlWildcard), match(meta("nfproto"), "ipv6"), counter, { drop: null }]),
       rule([counter, { vmap: { key: meta("iifname"), data: `@${MAP_EGRESS}` } }]),
       rule([match(meta("iifname"), trlWildcard), counter, { drop: null }]),
     ],
@@ -183,7 +245,6 @@ export function irToTable(ir: PolicyIR): NftTable {
     base: { type: "filter", hook: "forward", prio: 10, policy: "accept" },
     rules: [
       rule([ctState, counter, { accept: null }]),
-      rule([match(meta("oifname"), trlWildcard), match(meta("nfproto"), "ipv6"), counter, { drop: null }]),
       rule([counter, { vmap: { key: meta("oifname"), data: `@${MAP_INGRESS}` } }]),
       rule([match(meta("oifname"), trlWildcard), counter, { drop: null }]),
     ],

@@ -5,7 +5,8 @@
  * compiled rules against the reference evaluator without root or a kernel;
  * the namespace suites then check the kernel agrees.
  */
-import { parseIPv4 } from "../model/ipv4.js";
+import { isIPv6, parseIPv4 } from "../model/ipv4.js";
+import { parseIPv6 } from "../model/ipv6.js";
 import type { NftChain, NftTable } from "./nft-table.js";
 
 export interface Packet {
@@ -13,10 +14,13 @@ export interface Packet {
   readonly oifname: string;
   readonly saddr: string;
   readonly daddr: string;
-  readonly protocol: "tcp" | "udp" | "sctp";
+  /** `meta l4proto` names: ICMP echo is "icmp" over IPv4, "ipv6-icmp" over IPv6. */
+  readonly protocol: "tcp" | "udp" | "sctp" | "icmp" | "ipv6-icmp";
+  /** For ICMP, whatever `th dport` reads there (the checksum): no port set names ICMP. */
   readonly dport: number;
   /** Conntrack state of the packet (a new connection's first packet: "new"). */
   readonly ct: "new" | "established" | "related";
+  /** Default: from the addresses' form. */
   readonly family?: "ipv4" | "ipv6";
 }
 
@@ -27,6 +31,20 @@ export interface TraceResult {
 }
 
 type Value = string | number | readonly (string | number)[];
+
+function familyOf(p: Packet): "ipv4" | "ipv6" {
+  return p.family ?? (isIPv6(p.saddr) ? "ipv6" : "ipv4");
+}
+
+/** An address of either family as one number, IPv6 above 2^32 never colliding with IPv4 by the family tag. */
+function addr(s: string): { v6: boolean; n: bigint } | undefined {
+  if (isIPv6(s)) {
+    const n = parseIPv6(s);
+    return n === undefined ? undefined : { v6: true, n };
+  }
+  const n = parseIPv4(s);
+  return n === undefined ? undefined : { v6: false, n: BigInt(n) };
+}
 
 function field(p: Packet, e: unknown): Value | undefined {
   const o = e as Record<string, Record<string, string>>;
@@ -39,13 +57,18 @@ function field(p: Packet, e: unknown): Value | undefined {
       case "l4proto":
         return p.protocol;
       case "nfproto":
-        return p.family ?? "ipv4";
+        return familyOf(p);
     }
   }
   if (o["payload"]) {
     const { protocol, field: f } = o["payload"] as { protocol: string; field: string };
-    if (protocol === "ip")
-      return (p.family ?? "ipv4") === "ipv4" ? (f === "saddr" ? p.saddr : p.daddr) : undefined;
+    // `ip …` and `ip6 …` imply `meta nfproto` in an inet table: no match on the other family.
+    if (protocol === "ip" || protocol === "ip6")
+      return familyOf(p) === (protocol === "ip" ? "ipv4" : "ipv6")
+        ? f === "saddr"
+          ? p.saddr
+          : p.daddr
+        : undefined;
     if (protocol === "th" && f === "dport") return p.dport;
     if ((protocol === "tcp" || protocol === "udp") && f === "dport")
       return p.protocol === protocol ? p.dport : undefined;
@@ -62,25 +85,26 @@ function field(p: Packet, e: unknown): Value | undefined {
 /** Does one element (address, prefix, range, name, port, or concat of them) match a value? */
 function elemMatches(elem: unknown, v: string | number): boolean {
   if (typeof elem === "number") return elem === v;
+  const x = typeof v === "string" ? addr(v) : undefined;
   if (typeof elem === "string") {
-    const a = parseIPv4(elem);
-    if (a !== undefined && typeof v === "string") return parseIPv4(v) === a;
+    const a = addr(elem);
+    if (a !== undefined && x !== undefined) return a.v6 === x.v6 && a.n === x.n;
     return elem === v;
   }
   const o = elem as Record<string, unknown>;
   if (o["prefix"]) {
-    const { addr, len } = o["prefix"] as { addr: string; len: number };
-    const start = parseIPv4(addr) as number;
-    const x = typeof v === "string" ? parseIPv4(v) : undefined;
-    return x !== undefined && x >= start && x <= start + 2 ** (32 - len) - 1;
+    const { addr: base, len } = o["prefix"] as { addr: string; len: number };
+    const start = addr(base);
+    if (!start || !x || start.v6 !== x.v6) return false;
+    const size = 1n << BigInt((start.v6 ? 128 : 32) - len);
+    return x.n >= start.n && x.n < start.n + size;
   }
   if (o["range"]) {
     const [lo, hi] = o["range"] as [string | number, string | number];
     if (typeof lo === "number" && typeof v === "number") return v >= lo && v <= (hi as number);
-    const x = typeof v === "string" ? parseIPv4(v) : undefined;
-    return (
-      x !== undefined && x >= (parseIPv4(String(lo)) as number) && x <= (parseIPv4(String(hi)) as number)
-    );
+    const a = addr(String(lo));
+    const b = addr(String(hi));
+    return !!a && !!b && !!x && a.v6 === x.v6 && x.n >= a.n && x.n <= b.n;
   }
   return false;
 }

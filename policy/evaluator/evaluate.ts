@@ -12,10 +12,19 @@
  *   Admin tier -> Tenant Strict -> NetworkPolicy -> Tenant Baseline -> Baseline tier -> default allow.
  */
 import type { Cluster, Direction, PodInfo, Policy, Rule } from "../model/cluster.js";
-import type { Protocol } from "../model/objects.js";
-import { endpointIPv4, peerMatches, subjectSelects, tenantAdmits, type Endpoint } from "../model/select.js";
-import { parseIPv4 } from "../model/ipv4.js";
-import { portsMatch } from "./port-match.js";
+import {
+  endpointAddress,
+  endpointIPv4,
+  familyOf,
+  peerMatches,
+  subjectSelects,
+  tenantAdmits,
+  type Endpoint,
+  type Family,
+} from "../model/select.js";
+import { isIPv6, parseIPv4 } from "../model/ipv4.js";
+import { formatIPv6, parseIPv6 } from "../model/ipv6.js";
+import { portsMatch, type ConnProtocol } from "./port-match.js";
 
 export type DecidingTier =
   | "admin"
@@ -44,7 +53,8 @@ export interface Verdict {
   readonly from: string;
   readonly to: string;
   readonly port: number;
-  readonly protocol: Protocol;
+  readonly protocol: ConnProtocol;
+  readonly family: Family;
   /** Egress of the source (absent when the source is not a pod). */
   readonly egress?: DirectionVerdict;
   /** Ingress of the destination (absent when the destination is not a pod). */
@@ -56,8 +66,26 @@ export interface Verdict {
 export interface Connection {
   readonly from: Endpoint;
   readonly to: Endpoint;
+  /** Ignored for ICMP (no ports). */
   readonly port: number;
-  readonly protocol: Protocol;
+  /**
+   * TCP/UDP/SCTP, or ICMP (echo: ICMP for IPv4, ICMPv6 for IPv6), which
+   * NetworkPolicy ports cannot name: only a rule without ports admits it.
+   */
+  readonly protocol: ConnProtocol;
+  /**
+   * The address family; default: that of an address endpoint, else IPv4. A
+   * pod takes part with its address of that family (status.podIPs).
+   */
+  readonly family?: Family;
+}
+
+/** The connection's family: explicit, else that of an endpoint given by address, else IPv4. */
+export function connectionFamily(conn: Connection): Family {
+  if (conn.family) return conn.family;
+  const addr = (e: Endpoint) => (e.kind === "ip" ? e.ip : e.address);
+  const ip = addr(conn.from) ?? addr(conn.to);
+  return ip === undefined ? "ipv4" : familyOf(ip);
 }
 
 function endpointName(e: Endpoint): string {
@@ -76,12 +104,13 @@ function ruleMatches(
   self: PodInfo,
   remote: Endpoint,
   port: number,
-  proto: Protocol,
+  proto: ConnProtocol,
+  family: Family,
 ): boolean {
   const dest = dir === "ingress" ? self : remote.kind === "pod" ? remote.pod : undefined;
   // "If this field is empty or missing, this rule matches all sources"; the
   // peers of a rule are ORed, each peer's selectors ANDed (select.ts).
-  const peerOk = r.peers === null || r.peers.some((p) => peerMatches(c, p, remote));
+  const peerOk = r.peers === null || r.peers.some((p) => peerMatches(c, p, remote, family));
   return peerOk && portsMatch(r.ports, port, proto, dest);
 }
 
@@ -89,11 +118,17 @@ function isNodeLocal(c: Cluster, self: PodInfo, remote: Endpoint): boolean {
   // "traffic to and from the node where a Pod is running is always allowed,
   // regardless of the IP address of the Pod or the node" (NetworkPolicy docs,
   // What you can't do / Pod lifecycle). Host-network pods are their node.
+  // Node addresses of either family count (a dual-stack node has both).
   if (self.node === undefined) return false;
   if (remote.kind === "pod") return remote.pod.hostNetwork && remote.pod.node === self.node;
-  const ip = parseIPv4(remote.ip);
   const node = c.nodes.find((n) => n.name === self.node);
-  return ip !== undefined && node !== undefined && node.addresses.some((a) => parseIPv4(a) === ip);
+  if (node === undefined) return false;
+  if (isIPv6(remote.ip)) {
+    const ip = parseIPv6(remote.ip);
+    return ip !== undefined && node.addresses.some((a) => isIPv6(a) && parseIPv6(a) === ip);
+  }
+  const ip = parseIPv4(remote.ip);
+  return ip !== undefined && node.addresses.some((a) => !isIPv6(a) && parseIPv4(a) === ip);
 }
 
 /** Admin or baseline tier: policies in precedence order, rules in order, first match wins. */
@@ -104,13 +139,15 @@ function clusterTier(
   self: PodInfo,
   remote: Endpoint,
   port: number,
-  proto: Protocol,
+  proto: ConnProtocol,
+  family: Family,
 ): { action: "Allow" | "Deny" | "Pass"; policy: Policy; rule: Rule } | undefined {
   for (const p of policies) {
     const rules = p[dir];
     if (rules === null || !subjectSelects(c, p, self)) continue;
     for (const r of rules) {
-      if (ruleMatches(c, dir, r, self, remote, port, proto)) return { action: r.action, policy: p, rule: r };
+      if (ruleMatches(c, dir, r, self, remote, port, proto, family))
+        return { action: r.action, policy: p, rule: r };
     }
   }
   return undefined;
@@ -138,7 +175,8 @@ export function evaluateDirection(
   self: PodInfo,
   remote: Endpoint,
   port: number,
-  proto: Protocol,
+  proto: ConnProtocol,
+  family: Family = "ipv4",
 ): DirectionVerdict {
   const base = { direction: dir, pod: self.key };
   if (self.hostNetwork) {
@@ -158,7 +196,7 @@ export function evaluateDirection(
     };
   }
   const admin = c.policies.filter((p) => p.tier === "admin");
-  const a = clusterTier(c, admin, dir, self, remote, port, proto);
+  const a = clusterTier(c, admin, dir, self, remote, port, proto, family);
   if (a && a.action !== "Pass") {
     return {
       ...base,
@@ -189,7 +227,7 @@ export function evaluateDirection(
   if (nps.length > 0) {
     for (const p of nps) {
       for (const r of p[dir] ?? []) {
-        if (ruleMatches(c, dir, r, self, remote, port, proto)) {
+        if (ruleMatches(c, dir, r, self, remote, port, proto, family)) {
           return {
             ...base,
             allowed: true,
@@ -220,7 +258,7 @@ export function evaluateDirection(
     };
   }
   const baseline = c.policies.filter((p) => p.tier === "baseline");
-  const b = clusterTier(c, baseline, dir, self, remote, port, proto);
+  const b = clusterTier(c, baseline, dir, self, remote, port, proto, family);
   if (b && b.action !== "Pass") {
     return {
       ...base,
@@ -240,11 +278,13 @@ export function evaluateDirection(
 }
 
 export function evaluate(c: Cluster, conn: Connection): Verdict {
+  const family = connectionFamily(conn);
   const head = {
     from: endpointName(conn.from),
     to: endpointName(conn.to),
     port: conn.port,
     protocol: conn.protocol,
+    family,
   };
   if (conn.from.kind === "pod" && conn.to.kind === "pod" && conn.from.pod.key === conn.to.pod.key) {
     // A pod talking to itself stays inside its own network namespace.
@@ -259,11 +299,11 @@ export function evaluate(c: Cluster, conn: Connection): Verdict {
   }
   const egress =
     conn.from.kind === "pod"
-      ? evaluateDirection(c, "egress", conn.from.pod, conn.to, conn.port, conn.protocol)
+      ? evaluateDirection(c, "egress", conn.from.pod, conn.to, conn.port, conn.protocol, family)
       : undefined;
   const ingress =
     conn.to.kind === "pod"
-      ? evaluateDirection(c, "ingress", conn.to.pod, conn.from, conn.port, conn.protocol)
+      ? evaluateDirection(c, "ingress", conn.to.pod, conn.from, conn.port, conn.protocol, family)
       : undefined;
   const allowed = (egress?.allowed ?? true) && (ingress?.allowed ?? true);
   const decidedBy =
@@ -277,14 +317,20 @@ export function evaluate(c: Cluster, conn: Connection): Verdict {
   };
 }
 
-/** Resolves `ns/pod` or an IP address to an endpoint. */
+/** Resolves `ns/pod` or an IP address (either family) to an endpoint. */
 export function resolveEndpoint(c: Cluster, ref: string): Endpoint | undefined {
   if (parseIPv4(ref) !== undefined) {
     const pod = c.pods.find((p) => p.ipv4 === ref && !p.hostNetwork);
-    return pod ? { kind: "pod", pod } : { kind: "ip", ip: ref };
+    return pod ? { kind: "pod", pod, address: ref } : { kind: "ip", ip: ref };
+  }
+  const v6 = isIPv6(ref) ? parseIPv6(ref) : undefined;
+  if (v6 !== undefined) {
+    const ip = formatIPv6(v6);
+    const pod = c.pods.find((p) => p.ipv6 === ip && !p.hostNetwork);
+    return pod ? { kind: "pod", pod, address: ip } : { kind: "ip", ip };
   }
   const pod = c.pods.find((p) => p.key === ref);
   return pod ? { kind: "pod", pod } : undefined;
 }
 
-export { endpointIPv4 };
+export { endpointIPv4, endpointAddress };

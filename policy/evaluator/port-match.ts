@@ -8,10 +8,16 @@
 import type { PodInfo, PortMatch } from "../model/cluster.js";
 import type { Protocol } from "../model/objects.js";
 
+/**
+ * A connection's protocol: a NetworkPolicy/admin port protocol, or ICMP (echo
+ * over ICMP or ICMPv6, by family), which no port clause can name.
+ */
+export type ConnProtocol = Protocol | "ICMP";
+
 export function portMatches(
   pm: PortMatch,
   port: number,
-  protocol: Protocol,
+  protocol: ConnProtocol,
   dest: PodInfo | undefined,
 ): boolean {
   if (pm.name !== undefined) {
@@ -37,9 +43,15 @@ export function portMatches(
 export function portsMatch(
   ports: readonly PortMatch[] | null,
   port: number,
-  protocol: Protocol,
+  protocol: ConnProtocol,
   dest: PodInfo | undefined,
 ): boolean {
+  // NetworkPolicyPort.protocol is "TCP, UDP, or SCTP", defaulting to TCP, and
+  // the admin APIs' ports are TCP/UDP/SCTP too: a rule with ports never
+  // matches ICMP; only a rule without ports ("matches all ports", i.e. all
+  // traffic) does. So an isolated pod answers pings only when a rule with no
+  // ports admits the peer (upstream: isolation admits only what rules allow).
+  if (protocol === "ICMP") return ports === null;
   // "If this field is empty or missing, this rule matches all ports"; several
   // entries are ORed ("traffic must match at least one port in the list").
   return ports === null || ports.some((pm) => portMatches(pm, port, protocol, dest));

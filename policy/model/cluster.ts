@@ -7,6 +7,7 @@
 import type { LabelSelector, Labels } from "./label-selector.js";
 import type { Protocol } from "./objects.js";
 import type { Range } from "./ipv4.js";
+import type { Range6 } from "./ipv6.js";
 import type { TenantIsolation } from "../../crds/tenant.js";
 
 export interface PodPort {
@@ -25,6 +26,8 @@ export interface PodInfo {
   readonly hostNetwork: boolean;
   /** The pod's IPv4 address (status.podIPs); hostNetwork pods carry the node's. */
   readonly ipv4?: string;
+  /** The pod's IPv6 address (status.podIPs, dual-stack), in RFC 5952 form. */
+  readonly ipv6?: string;
   readonly ips: readonly string[];
   readonly ports: readonly PodPort[];
 }
@@ -52,10 +55,17 @@ export type Peer =
       readonly kind: "ipBlock";
       readonly cidr: string;
       readonly except: readonly string[];
+      /** The block minus its excepts, per family (one of the two is empty). */
       readonly ranges: readonly Range[];
+      readonly ranges6: readonly Range6[];
     }
   | { readonly kind: "nodes"; readonly selector: LabelSelector }
-  | { readonly kind: "networks"; readonly cidrs: readonly string[]; readonly ranges: readonly Range[] };
+  | {
+      readonly kind: "networks";
+      readonly cidrs: readonly string[];
+      readonly ranges: readonly Range[];
+      readonly ranges6: readonly Range6[];
+    };
 
 /**
  * One port clause. `protocol` undefined only for a named port of the admin

@@ -22,7 +22,8 @@ import {
 } from "./objects.js";
 import { tenantSchema } from "../../crds/tenant.js";
 import type { LabelSelector } from "./label-selector.js";
-import { parseCidrV4, rangeWithin, subtractRanges, isIPv6, parseIPv4 } from "./ipv4.js";
+import { parseCidrV4, rangeWithin, subtractRanges, isIPv6, parseIPv4, type Range } from "./ipv4.js";
+import { formatIPv6, parseCidrV6, parseIPv6, rangeWithin6, subtractRanges6, type Range6 } from "./ipv6.js";
 import type {
   Action,
   Cluster,
@@ -222,10 +223,13 @@ function buildCluster(p: Parsed): Cluster {
       ]),
     ];
     ips.forEach((ip, i) => {
-      if (!isIPv6(ip) && parseIPv4(ip) === undefined)
+      if (isIPv6(ip) ? parseIPv6(ip) === undefined : parseIPv4(ip) === undefined)
         throw new PolicyInputError(obj, `status.podIPs[${i}]`, `invalid IP "${ip}"`);
     });
     const ipv4 = ips.find((ip) => !isIPv6(ip));
+    // One canonical text per address, so sets, maps and lookups agree.
+    const v6 = ips.find((ip) => isIPv6(ip));
+    const ipv6 = v6 === undefined ? undefined : formatIPv6(parseIPv6(v6) as bigint);
     if (!namespaces.has(namespace)) {
       namespaces.set(namespace, { name: namespace, labels: { "kubernetes.io/metadata.name": namespace } });
     }
@@ -237,6 +241,7 @@ function buildCluster(p: Parsed): Cluster {
       ...(o.spec.nodeName ? { node: o.spec.nodeName } : {}),
       hostNetwork: o.spec.hostNetwork === true,
       ...(ipv4 ? { ipv4 } : {}),
+      ...(ipv6 ? { ipv6 } : {}),
       ips,
       ports: o.spec.containers.flatMap((ct) =>
         (ct.ports ?? []).map((cp) => ({
@@ -321,24 +326,33 @@ function logFlag(annotations: Record<string, string> | null | undefined): boolea
 // ------------------------------------------------------------------ NetworkPolicy
 
 function ipBlockPeer(obj: string, field: string, cidr: string, except: readonly string[]): Peer {
+  if (!cidr.includes("/")) throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
+  // "Except values will be rejected if they are outside the cidr range"
+  // (NetworkPolicy IPBlock docs); an except of the other family is outside.
   if (isIPv6(cidr)) {
-    // IPv6 is not compiled yet (policy/README.md): an IPv6 block admits nothing.
-    return { kind: "ipBlock", cidr, except, ranges: [] };
+    const base = parseCidrV6(cidr);
+    if (!base) throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
+    const holes = except.map((e, i) => {
+      const r = isIPv6(e) ? parseCidrV6(e) : undefined;
+      if (isIPv6(e) && (!r || !e.includes("/")))
+        throw new PolicyInputError(obj, `${field}.except[${i}]`, `invalid CIDR "${e}"`);
+      if (!r || !rangeWithin6(r, base))
+        throw new PolicyInputError(obj, `${field}.except[${i}]`, `"${e}" is outside cidr "${cidr}"`);
+      return r;
+    });
+    return { kind: "ipBlock", cidr, except, ranges: [], ranges6: subtractRanges6(base, holes) };
   }
   const base = parseCidrV4(cidr);
-  if (!base || !cidr.includes("/"))
-    throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
+  if (!base) throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
   const holes = except.map((e, i) => {
-    const r = parseCidrV4(e);
-    if (!r || !e.includes("/"))
+    const r = isIPv6(e) ? undefined : parseCidrV4(e);
+    if (!isIPv6(e) && (!r || !e.includes("/")))
       throw new PolicyInputError(obj, `${field}.except[${i}]`, `invalid CIDR "${e}"`);
-    // "Except values will be rejected if they are outside the cidr range"
-    // (NetworkPolicy IPBlock docs).
-    if (!rangeWithin(r, base))
+    if (!r || !rangeWithin(r, base))
       throw new PolicyInputError(obj, `${field}.except[${i}]`, `"${e}" is outside cidr "${cidr}"`);
     return r;
   });
-  return { kind: "ipBlock", cidr, except, ranges: subtractRanges(base, holes) };
+  return { kind: "ipBlock", cidr, except, ranges: subtractRanges(base, holes), ranges6: [] };
 }
 
 function npPeers(
@@ -479,14 +493,15 @@ function adminPeers(obj: string, field: string, peers: readonly AnyAdminPeer[]):
     }
     if (peer.nodes) return { kind: "nodes", selector: peer.nodes };
     if (peer.networks) {
-      const ranges = peer.networks.flatMap((n, j) => {
-        if (isIPv6(n)) return [];
-        const r = parseCidrV4(n);
+      const parsed = peer.networks.map((n, j) => {
+        const r = isIPv6(n) ? parseCidrV6(n) : parseCidrV4(n);
         if (!r || !n.includes("/"))
           throw new PolicyInputError(obj, `${f}.networks[${j}]`, `invalid CIDR "${n}"`);
-        return [r];
+        return r;
       });
-      return { kind: "networks", cidrs: peer.networks, ranges };
+      const ranges = parsed.filter((r): r is Range => typeof r.start === "number");
+      const ranges6 = parsed.filter((r): r is Range6 => typeof r.start === "bigint");
+      return { kind: "networks", cidrs: peer.networks, ranges, ranges6 };
     }
     throw new PolicyInputError(obj, `${f}.domainNames`, "domainNames peers are not supported by Trellis");
   });

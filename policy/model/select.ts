@@ -4,7 +4,8 @@
  */
 import { selectorMatches } from "./label-selector.js";
 import type { Cluster, NamespaceMatch, Peer, PodInfo, Policy, TenantInfo } from "./cluster.js";
-import { contains, parseIPv4 } from "./ipv4.js";
+import { contains, isIPv6, parseIPv4 } from "./ipv4.js";
+import { contains6, parseIPv6 } from "./ipv6.js";
 
 export function namespaceMatches(c: Cluster, m: NamespaceMatch, namespace: string): boolean {
   if (m.kind === "same") return m.namespace === namespace;
@@ -31,6 +32,13 @@ export function peerSelectsPod(c: Cluster, peer: Peer, pod: PodInfo): boolean {
   return namespaceMatches(c, peer.namespaces, pod.namespace) && selectorMatches(peer.pods, pod.labels);
 }
 
+/** An address family, named as nft's `meta nfproto` names it. */
+export type Family = "ipv4" | "ipv6";
+
+export function familyOf(ip: string): Family {
+  return isIPv6(ip) ? "ipv6" : "ipv4";
+}
+
 /** The IPv4 addresses of the nodes a nodes-peer selects. */
 export function nodeAddresses(c: Cluster, peer: Peer): number[] {
   if (peer.kind !== "nodes") return [];
@@ -38,25 +46,66 @@ export function nodeAddresses(c: Cluster, peer: Peer): number[] {
   for (const n of c.nodes) {
     if (!selectorMatches(peer.selector, n.labels)) continue;
     for (const a of n.addresses) {
-      const v = parseIPv4(a);
+      const v = isIPv6(a) ? undefined : parseIPv4(a);
       if (v !== undefined) out.push(v);
     }
   }
   return out;
 }
 
-/** The remote end of a connection, as the evaluator sees it. */
+/** The IPv6 addresses of the nodes a nodes-peer selects. */
+export function nodeAddresses6(c: Cluster, peer: Peer): bigint[] {
+  if (peer.kind !== "nodes") return [];
+  const out: bigint[] = [];
+  for (const n of c.nodes) {
+    if (!selectorMatches(peer.selector, n.labels)) continue;
+    for (const a of n.addresses) {
+      const v = isIPv6(a) ? parseIPv6(a) : undefined;
+      if (v !== undefined) out.push(v);
+    }
+  }
+  return out;
+}
+
+/**
+ * The remote end of a connection, as the evaluator sees it. A pod named by
+ * one of its addresses keeps it (`address`), so the connection's family
+ * follows it.
+ */
 export type Endpoint =
-  { readonly kind: "pod"; readonly pod: PodInfo } | { readonly kind: "ip"; readonly ip: string };
+  | { readonly kind: "pod"; readonly pod: PodInfo; readonly address?: string }
+  | { readonly kind: "ip"; readonly ip: string };
+
+/** The endpoint's address in a family: a pod's address of that family, or the literal address if it is of it. */
+export function endpointAddress(e: Endpoint, family: Family): string | undefined {
+  if (e.kind === "pod") return family === "ipv4" ? e.pod.ipv4 : e.pod.ipv6;
+  return familyOf(e.ip) === family ? e.ip : undefined;
+}
 
 export function endpointIPv4(e: Endpoint): number | undefined {
-  const ip = e.kind === "pod" ? e.pod.ipv4 : e.ip;
+  const ip = endpointAddress(e, "ipv4");
   return ip === undefined ? undefined : parseIPv4(ip);
 }
 
-/** Does a peer match this endpoint? Pods by selector, everything else by address. */
-export function peerMatches(c: Cluster, peer: Peer, e: Endpoint): boolean {
+export function endpointIPv6(e: Endpoint): bigint | undefined {
+  const ip = endpointAddress(e, "ipv6");
+  return ip === undefined ? undefined : parseIPv6(ip);
+}
+
+/**
+ * Does a peer match this endpoint, for a connection of this family? Pods by
+ * selector (whatever the family), everything else by the endpoint's address
+ * of that family: an IPv4 ipBlock never matches IPv6 traffic and vice versa.
+ */
+export function peerMatches(c: Cluster, peer: Peer, e: Endpoint, family: Family = "ipv4"): boolean {
   if (peer.kind === "pods") return e.kind === "pod" && peerSelectsPod(c, peer, e.pod);
+  if (family === "ipv6") {
+    const ip = endpointIPv6(e);
+    if (ip === undefined) return false;
+    if (peer.kind === "ipBlock" || peer.kind === "networks")
+      return peer.ranges6.some((r) => contains6(r, ip));
+    return nodeAddresses6(c, peer).includes(ip);
+  }
   const ip = endpointIPv4(e);
   if (ip === undefined) return false;
   if (peer.kind === "ipBlock" || peer.kind === "networks") return peer.ranges.some((r) => contains(r, ip));

@@ -8,6 +8,8 @@ export function namespace(name: string, labels: Record<string, string> = {}): Do
 export interface PodOpts {
   node?: string;
   ip?: string;
+  /** status.podIPs of both families (dual-stack); `ip` is then the first. */
+  ips?: string[];
   ports?: { name?: string; containerPort: number; protocol?: "TCP" | "UDP" | "SCTP" }[];
   hostNetwork?: boolean;
 }
@@ -22,7 +24,20 @@ export function pod(ns: string, name: string, labels: Record<string, string>, o:
       ...(o.hostNetwork ? { hostNetwork: true } : {}),
       containers: [{ name: "c", ports: o.ports ?? [] }],
     },
-    status: o.ip ? { podIP: o.ip, podIPs: [{ ip: o.ip }] } : {},
+    status: o.ips
+      ? { podIP: o.ips[0], podIPs: o.ips.map((ip) => ({ ip })) }
+      : o.ip
+        ? { podIP: o.ip, podIPs: [{ ip: o.ip }] }
+        : {},
+  };
+}
+
+export function node(name: string, addresses: string[], labels: Record<string, string> = {}): Doc {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name, labels },
+    status: { addresses: addresses.map((address) => ({ type: "InternalIP", address })) },
   };
 }
 

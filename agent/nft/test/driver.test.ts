@@ -262,4 +262,19 @@ describe("fake nft", () => {
     ).rejects.toThrow(/overlaps/);
     await expect(f.run({ nftables: [{ delete: { set: { ...t, name: "s" } } }] })).rejects.toThrow(/in use/);
   });
+  it("rejects overlapping IPv6 interval elements as the kernel does", async () => {
+    const f = new FakeNft();
+    const t = { family: "inet", table: "trellis" };
+    await f.run({
+      nftables: [
+        { add: { table: { family: "inet", name: "trellis" } } },
+        { add: { set: { ...t, name: "s6", type: "ipv6_addr", flags: ["interval"] } } },
+        { add: { element: { ...t, name: "s6", elem: [{ prefix: { addr: "fd00:1::", len: 64 } }] } } },
+      ],
+    });
+    await expect(
+      f.run({ nftables: [{ add: { element: { ...t, name: "s6", elem: ["fd00:1::ffff"] } } }] }),
+    ).rejects.toThrow(/overlaps/);
+    await f.run({ nftables: [{ add: { element: { ...t, name: "s6", elem: ["fd00:2::1"] } } }] });
+  });
 });

@@ -29,8 +29,22 @@ const targets: Doc[] = [
   { matchExpressions: [{ key: "pod", operator: "Exists" }] },
 ];
 
-function peers(net: number, ipOf: (k: string) => string): (Doc[] | undefined)[] {
+/** Dual-stack models: IPv6 pod addresses, for IPv6 ipBlocks with excepts (fd00:<net>:<node>::/64 per node). */
+export type Ip6Of = (k: string) => string;
+
+function peers(net: number, ipOf: (k: string) => string, ip6Of?: Ip6Of): (Doc[] | undefined)[] {
+  const v6: Doc[][] = ip6Of
+    ? [
+        [{ ipBlock: { cidr: `fd00:${net}::/32`, except: [`fd00:${net}:2::/64`] } }],
+        [{ ipBlock: { cidr: `${ip6Of("y/a")}/128` } }, { podSelector: { matchLabels: { pod: "a" } } }],
+        [
+          { ipBlock: { cidr: `fd00:${net}:1::/64`, except: [`${ip6Of("x/a")}/128`] } },
+          { ipBlock: { cidr: `10.${net}.2.0/24` } },
+        ],
+      ]
+    : [];
   return [
+    ...v6,
     undefined,
     [],
     [{ podSelector: { matchLabels: { pod: "b" } } }],
@@ -94,9 +108,9 @@ export interface Generated {
 }
 
 /** Case `i` of a seed: the first ones vary one dimension of the base; the rest are fully random. */
-export function generate(seed: number, net: number, ipOf: (k: string) => string): Generated {
+export function generate(seed: number, net: number, ipOf: (k: string) => string, ip6Of?: Ip6Of): Generated {
   const r = rng(seed);
-  const peerChoices = peers(net, ipOf);
+  const peerChoices = peers(net, ipOf, ip6Of);
   const base: Dims = {
     ns: "x",
     target: { matchLabels: { pod: "a" } },

@@ -9,6 +9,11 @@
  * route `podIP/32 dev trl…` in the node. Nodes route each other's pod CIDR
  * over the link. Every pod runs pod-agent.py (TCP+UDP listeners, prober).
  * Policy is compiled per node and applied through the real nft driver.
+ *
+ * Dual-stack (`{ dualStack: true }`): pods also get a /128 from
+ * fd00:<net>:<node>::/64 and `default via <host veth's link-local>` (the pod
+ * resolves it by NDP, RFC 4861), the node `podIP6/128 dev trl…`; nodes are
+ * linked by fd00:<net>:ff::/64 and route each other's pod /64.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -20,6 +25,10 @@ import { NftDriver, type ApplyResult } from "../../../agent/nft/driver.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import type { Doc } from "../../../policy/test/fixtures.js";
 import type { Protocol } from "../../../policy/model/objects.js";
+import type { Family } from "../../../policy/model/select.js";
+
+/** What a probe speaks: a port protocol, or ICMP echo (ICMPv6 over IPv6). */
+export type ProbeProtocol = Protocol | "ICMP";
 
 export const NAMESPACES = ["x", "y", "z"] as const;
 export const PODS = ["a", "b", "c"] as const;
@@ -30,6 +39,8 @@ export interface PodSpec {
   readonly pod: string;
   readonly node: "n1" | "n2";
   readonly ip: string;
+  /** Dual-stack only. */
+  readonly ip6?: string;
   readonly netns: string;
 }
 
@@ -46,11 +57,30 @@ function ipn(netns: string, ...args: string[]): void {
   sh(["ip", "-n", netns, ...args]);
 }
 
+/** The kernel-generated (EUI-64) link-local address of an interface, once it has one. */
+export function linkLocal(netns: string, dev: string): string {
+  for (let i = 0; i < 50; i++) {
+    const out = JSON.parse(
+      sh(["ip", "-n", netns, "-j", "-6", "addr", "show", "dev", dev, "scope", "link"]),
+    ) as {
+      addr_info?: { local?: string; tentative?: boolean }[];
+    }[];
+    const a = out[0]?.addr_info?.find((x) => x.local?.startsWith("fe80:") && !x.tentative);
+    if (a?.local) return a.local;
+    execFileSync("sleep", ["0.1"]);
+  }
+  throw new Error(`no link-local address on ${netns}/${dev}`);
+}
+
 const AGENT = fileURLToPath(new URL("../../../../test/conformance/policy/pod-agent.py", import.meta.url));
 
 export class NetnsCluster {
   readonly pods: PodSpec[] = [];
-  readonly nodes: Record<"n1" | "n2", { netns: string; address: string; driver: NftDriver }>;
+  readonly nodes: Record<
+    "n1" | "n2",
+    { netns: string; address: string; address6?: string; driver: NftDriver }
+  >;
+  readonly dualStack: boolean;
   private readonly agents = new Map<
     string,
     { proc: ChildProcess; pending: Map<number, (r: string) => void> }
@@ -62,10 +92,13 @@ export class NetnsCluster {
   constructor(
     readonly prefix: string,
     readonly net: number,
+    opts: { dualStack?: boolean } = {},
   ) {
+    this.dualStack = opts.dualStack === true;
     const node = (i: 1 | 2) => ({
       netns: `${prefix}-n${i}`,
       address: `192.168.${net}.${i}`,
+      ...(this.dualStack ? { address6: `fd00:${net}:ff::${i}` } : {}),
       driver: new NftDriver(new ExecNft({ netns: `${prefix}-n${i}` })),
     });
     this.nodes = { n1: node(1), n2: node(2) };
@@ -79,6 +112,7 @@ export class NetnsCluster {
           pod,
           node,
           ip: `10.${net}.${node === "n1" ? 1 : 2}.${host}`,
+          ...(this.dualStack ? { ip6: `fd00:${net}:${node === "n1" ? 1 : 2}::${host}` } : {}),
           netns: `${prefix}-${ns}-${pod}`,
         });
         k++;
@@ -102,6 +136,10 @@ export class NetnsCluster {
         "net.ipv4.ip_forward=1",
         "net.ipv4.conf.all.rp_filter=0",
         "net.ipv4.conf.default.rp_filter=0",
+        // No duplicate address detection: addresses (and link-locals) usable at once.
+        "net.ipv6.conf.all.accept_dad=0",
+        "net.ipv6.conf.default.accept_dad=0",
+        `net.ipv6.conf.all.forwarding=${this.dualStack ? 1 : 0}`,
       ]);
       ipn(n.netns, "link", "set", "lo", "up");
     }
@@ -127,11 +165,18 @@ export class NetnsCluster {
     // Proxy ARP answers for 169.254.1.1 only when the node has a route to it.
     ipn(n1.netns, "route", "add", "default", "via", n2.address);
     ipn(n2.netns, "route", "add", "default", "via", n1.address);
+    if (n1.address6 && n2.address6) {
+      ipn(n1.netns, "-6", "addr", "add", `${n1.address6}/64`, "dev", `${this.prefix}-l1`, "nodad");
+      ipn(n2.netns, "-6", "addr", "add", `${n2.address6}/64`, "dev", `${this.prefix}-l2`, "nodad");
+      ipn(n1.netns, "-6", "route", "add", `fd00:${this.net}:2::/64`, "via", n2.address6);
+      ipn(n2.netns, "-6", "route", "add", `fd00:${this.net}:1::/64`, "via", n1.address6);
+    }
     for (const p of this.pods) {
       const node = this.nodes[p.node].netns;
       const veth = hostVethName(p.ns, p.pod);
       sh(["ip", "netns", "add", p.netns]);
       this.created.push(p.netns);
+      sh(["ip", "netns", "exec", p.netns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]);
       ipn(node, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", p.netns);
       sh([
         "ip",
@@ -150,6 +195,11 @@ export class NetnsCluster {
       ipn(p.netns, "link", "set", "eth0", "up");
       ipn(p.netns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
       ipn(p.netns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
+      if (p.ip6) {
+        ipn(node, "-6", "route", "add", `${p.ip6}/128`, "dev", veth);
+        ipn(p.netns, "-6", "addr", "add", `${p.ip6}/128`, "dev", "eth0", "nodad");
+        ipn(p.netns, "-6", "route", "add", "default", "via", linkLocal(node, veth), "dev", "eth0");
+      }
     }
     await Promise.all(this.pods.map((p) => this.startAgent(p)));
   }
@@ -190,7 +240,11 @@ export class NetnsCluster {
         apiVersion: "v1",
         kind: "Node",
         metadata: { name: n, labels: { node: n } },
-        status: { addresses: [{ type: "InternalIP", address: this.nodes[n].address }] },
+        status: {
+          addresses: [this.nodes[n].address, this.nodes[n].address6]
+            .filter((a): a is string => a !== undefined)
+            .map((address) => ({ type: "InternalIP", address })),
+        },
       });
     }
     for (const ns of NAMESPACES) {
@@ -214,7 +268,7 @@ export class NetnsCluster {
             })),
           ),
         },
-        status: { podIP: p.ip, podIPs: [{ ip: p.ip }] },
+        status: { podIP: p.ip, podIPs: [p.ip, ...(p.ip6 ? [p.ip6] : [])].map((ip) => ({ ip })) },
       });
     }
     return docs;
@@ -235,7 +289,7 @@ export class NetnsCluster {
     return out;
   }
 
-  probe(from: string, toIp: string, port: number, proto: Protocol, timeout = 1): Promise<ProbeResult> {
+  probe(from: string, toIp: string, port: number, proto: ProbeProtocol, timeout = 1): Promise<ProbeResult> {
     const a = this.agents.get(from);
     if (!a) throw new Error(`no pod ${from}`);
     const id = this.nextId++;
@@ -260,14 +314,21 @@ except OSError as e: print("error:" + str(e))`;
     ).trim();
   }
 
-  /** Every pod to every other pod on one port/protocol, all at once. Key: "from->to". */
-  async probeAll(port: number, proto: Protocol, timeout = 1): Promise<Map<string, ProbeResult>> {
+  /** Every pod to every other pod on one port/protocol and family, all at once. Key: "from->to". */
+  async probeAll(
+    port: number,
+    proto: ProbeProtocol,
+    timeout = 1,
+    family: Family = "ipv4",
+  ): Promise<Map<string, ProbeResult>> {
     const jobs: Promise<[string, ProbeResult]>[] = [];
     for (const f of this.pods) {
       for (const t of this.pods) {
         if (f === t) continue;
         const key = `${f.ns}/${f.pod}->${t.ns}/${t.pod}`;
-        jobs.push(this.probe(`${f.ns}/${f.pod}`, t.ip, port, proto, timeout).then((r) => [key, r]));
+        const to = family === "ipv4" ? t.ip : t.ip6;
+        if (to === undefined) throw new Error(`${t.ns}/${t.pod} has no ${family} address`);
+        jobs.push(this.probe(`${f.ns}/${f.pod}`, to, port, proto, timeout).then((r) => [key, r]));
       }
     }
     return new Map(await Promise.all(jobs));

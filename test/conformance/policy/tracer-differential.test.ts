@@ -1,8 +1,9 @@
 /**
  * Without root: the compiled rules, walked by the packet tracer, against the
  * reference evaluator — every conformance case and many seeded random policy
- * sets (TRELLIS_TRACE_SEEDS, default 300). The namespace suites check that the
- * kernel agrees with the same rules.
+ * sets (TRELLIS_TRACE_SEEDS, default 300) over a dual-stack model, for IPv4
+ * and IPv6 (with IPv6 ipBlocks in the generator) and ICMP echo. The
+ * namespace suites check that the kernel agrees with the same rules.
  */
 import { describe, it, expect } from "@jest/globals";
 import { loadCluster } from "../../../policy/model/load.js";
@@ -10,22 +11,27 @@ import { evaluate } from "../../../policy/evaluator/evaluate.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
 import { hostVethName } from "../../../policy/compiler/veth-name.js";
-import type { Protocol } from "../../../policy/model/objects.js";
-import { NetnsCluster } from "./netns-cluster.js";
+import type { Family } from "../../../policy/model/select.js";
+import { NetnsCluster, type ProbeProtocol } from "./netns-cluster.js";
 import { adminCases, networkPolicyCases, tenantCases } from "./cases.js";
 import { generate } from "./generator.js";
 import { mismatches } from "./reachability.js";
 import { tracedTable } from "./tracer-table.js";
 
 const NET = 76;
-const model = new NetnsCluster("tPtr", NET); // its object model only: nothing is created
+const model = new NetnsCluster("tPtr", NET, { dualStack: true }); // its object model only: nothing is created
 const ipOf = (k: string) => model.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip as string;
+const ip6Of = (k: string) => model.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip6 as string;
 const SEEDS = Number(process.env["TRELLIS_TRACE_SEEDS"] ?? 300);
-const PROBES: [number, Protocol][] = [
-  [80, "TCP"],
-  [81, "TCP"],
-  [81, "UDP"],
-  [80, "SCTP"],
+const PROBES: [number, ProbeProtocol, Family][] = [
+  [80, "TCP", "ipv4"],
+  [81, "TCP", "ipv4"],
+  [81, "UDP", "ipv4"],
+  [80, "SCTP", "ipv4"],
+  [0, "ICMP", "ipv4"],
+  [80, "TCP", "ipv6"],
+  [81, "UDP", "ipv6"],
+  [0, "ICMP", "ipv6"],
 ];
 
 describe("tracer: conformance cases through the compiled rules", () => {
@@ -52,10 +58,10 @@ describe("tracer: seeded random policy sets, compiled rules vs evaluator", () =>
   it(`agrees on ${SEEDS} seeds × every pod pair × ${PROBES.length} ports`, () => {
     const diffs: string[] = [];
     for (let seed = 1; seed <= SEEDS && diffs.length < 20; seed++) {
-      const g = generate(seed, NET, ipOf);
+      const g = generate(seed, NET, ipOf, ip6Of);
       const c = loadCluster([...model.baseDocs(), ...g.docs]);
-      for (const [port, protocol] of PROBES) {
-        for (const [key, ok] of tracedTable(c, port, protocol)) {
+      for (const [port, protocol, family] of PROBES) {
+        for (const [key, ok] of tracedTable(c, port, protocol, family)) {
           const [f, t] = key.split("->") as [string, string];
           const from = c.pods.find((p) => p.key === f);
           const to = c.pods.find((p) => p.key === t);
@@ -65,10 +71,11 @@ describe("tracer: seeded random policy sets, compiled rules vs evaluator", () =>
             to: { kind: "pod", pod: to },
             port,
             protocol,
+            family,
           });
           if (v.allowed !== ok)
             diffs.push(
-              `${g.name} ${protocol}/${port} ${key}: evaluator ${v.allowed}, rules ${ok} ${JSON.stringify(g.docs)}`,
+              `${g.name} ${family} ${protocol}/${port} ${key}: evaluator ${v.allowed}, rules ${ok} ${JSON.stringify(g.docs)}`,
             );
         }
       }
@@ -101,7 +108,15 @@ describe("tracer: dataplane guards", () => {
     expect(trace(t, { ...pkt, saddr: forged, ct: "established" }).verdict).toBe("drop"));
   it("drops an unknown trl interface", () =>
     expect(trace(t, { ...pkt, iifname: "trl00000000000" }).verdict).toBe("drop"));
-  it("drops IPv6 from a pod", () => expect(trace(t, { ...pkt, family: "ipv6" }).verdict).toBe("drop"));
+  const own6 = xa.ipv6 as string;
+  const pkt6 = { ...pkt, saddr: own6, daddr: "2001:db8::1" };
+  it("accepts a pod's own IPv6 source", () => expect(trace(t, pkt6).verdict).toBe("accept"));
+  it("drops a forged IPv6 source", () =>
+    expect(trace(t, { ...pkt6, saddr: yb.ipv6 as string }).verdict).toBe("drop"));
+  it("drops a forged IPv6 source even on an established flow", () =>
+    expect(trace(t, { ...pkt6, saddr: yb.ipv6 as string, ct: "established" }).verdict).toBe("drop"));
+  it("drops the pod's IPv4 address carried in an IPv6 packet", () =>
+    expect(trace(t, { ...pkt6, family: "ipv6", saddr: own }).verdict).toBe("drop"));
   it("leaves traffic that is not a pod's alone", () =>
     expect(trace(t, { ...pkt, iifname: "eth9", saddr: "192.0.2.1" }).verdict).toBe("accept"));
 });

@@ -283,11 +283,13 @@ except OSError as e: print("error:" + str(e))`,
       rules.filter((r) => r.expr.some((e) => e["log"] && p.test((e["log"] as { prefix: string }).prefix)));
     const allow = withPrefix(/^NetworkPolicy x\/audited ingress\[0\]/);
     const deny = withPrefix(/^NetworkPolicy x\/audited ingress isolation/);
-    expect(allow).toHaveLength(1);
+    // The allow rule matches peers: one rule per family (ip / ip6), both logging.
+    expect(allow).toHaveLength(2);
     expect(deny).toHaveLength(1);
     const packets = (r: { expr: Record<string, unknown>[] }) =>
       (r.expr.find((e) => "counter" in e)?.["counter"] as { packets: number }).packets;
-    expect(packets(allow[0] as { expr: Record<string, unknown>[] })).toBeGreaterThan(0);
+    const v4 = allow.find((r) => JSON.stringify(r.expr).includes('"protocol":"ip"'));
+    expect(packets(v4 as { expr: Record<string, unknown>[] })).toBeGreaterThan(0);
     expect(packets(deny[0] as { expr: Record<string, unknown>[] })).toBeGreaterThan(0);
   });
 });
