@@ -48,12 +48,12 @@ const net = (): NetworkingV1Api => bed.kc.makeApiClient(NetworkingV1Api);
 
 /** A TCP listener on :8080 in the pod's namespace that answers with the pod's name. */
 function listen(netns: string, name: string): void {
-  const p = spawn(
-    "nsenter",
-    [`--net=/var/run/netns/${netns}`, "socat", "TCP-LISTEN:8080,reuseaddr,fork", `SYSTEM:echo ${name}`],
-    { stdio: "ignore" },
-  );
-  listeners.push(p);
+  for (const l of ["TCP4-LISTEN:8080,reuseaddr,fork", "TCP6-LISTEN:8080,ipv6only=1,reuseaddr,fork"]) {
+    const p = spawn("nsenter", [`--net=/var/run/netns/${netns}`, "socat", l, `SYSTEM:echo ${name}`], {
+      stdio: "ignore",
+    });
+    listeners.push(p);
+  }
 }
 
 /** Creates the Pod object, its namespace with a listener, and runs ADD through the real shim. */
@@ -89,17 +89,18 @@ async function addPod(namespace: string, name: string): Promise<{ netns: string;
 }
 
 /** One real TCP connection from one pod to another's :8080; true when the answer came back. */
-async function reaches(from: string, to: string): Promise<boolean> {
+async function reaches(from: string, to: string, family: 4 | 6 = 4): Promise<boolean> {
   const a = pods.get(from);
   const b = pods.get(to);
   if (!a || !b) throw new Error(`unknown pod ${from} or ${to}`);
+  const target = family === 4 ? `TCP4:${b.ip4}:8080` : `TCP6:[${b.ip6}]:8080`;
   try {
     const out = await sh("nsenter", [
       `--net=/var/run/netns/${a.netns}`,
       "socat",
       "-T2",
       "-",
-      `TCP:${b.ip4}:8080,connect-timeout=1`,
+      `${target},connect-timeout=1`,
     ]);
     return out.trim() === to.split("/")[1];
   } catch {
@@ -166,11 +167,15 @@ describe("trellis-node enforces NetworkPolicy", () => {
       },
     });
     await eventually("a stops reaching b", async () => !(await reaches("web/a", "web/b")), 8000);
+    // Both families: the pods are dual-stack and the policy is not per family.
+    expect(await reaches("web/a", "web/b", 6)).toBe(false);
     // Only b's ingress is denied: b still reaches a.
     expect(await reaches("web/b", "web/a")).toBe(true);
+    expect(await reaches("web/b", "web/a", 6)).toBe(true);
     expect(await metric("trellis_policy_last_transaction_commands")).toBeGreaterThan(0);
     await net().deleteNamespacedNetworkPolicy({ namespace: "web", name: "deny-b" });
     await eventually("a reaches b again", () => reaches("web/a", "web/b"), 8000);
+    expect(await reaches("web/a", "web/b", 6)).toBe(true);
   }, 60_000);
 
   it("a pod added while a deny-all selects its namespace is isolated from its first packet", async () => {
@@ -190,15 +195,17 @@ describe("trellis-node enforces NetworkPolicy", () => {
     // Probe at once after ADD returned: no window in which c is open.
     expect(await reaches("web/a", "locked/c")).toBe(false);
     expect(await reaches("locked/c", "web/a")).toBe(false);
+    expect(await reaches("web/a", "locked/c", 6)).toBe(false);
     // The control: a pod in a namespace with no policy is reachable at once,
     // so its veth and address were in the table before its ADD returned
     // (an unknown trl* veth would be dropped too).
     await addPod("web", "d");
     expect(await reaches("web/a", "web/d")).toBe(true);
     expect(await reaches("web/d", "web/a")).toBe(true);
+    expect(await reaches("web/a", "web/d", 6)).toBe(true);
   }, 60_000);
 
-  it("dual-stack pods get both families; IPv4 is enforced as compiled", () => {
+  it("dual-stack pods get both families from the pools", () => {
     const d = pods.get("web/d");
     expect(d?.ip4).toMatch(/^10\.71\./);
     expect(d?.ip6).toMatch(/^fd00:71:/);
