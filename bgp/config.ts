@@ -185,7 +185,9 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();
     c.peers.forEach((p, i) => {
-      const prev = seen.get(p.address);
+      // Compared canonically: "2001:db8::1" and "2001:DB8:0::1" are one peer.
+      const key = canonicalPrefix(`${p.address}/${isIPv4(p.address) ? 32 : 128}`) ?? p.address;
+      const prev = seen.get(key);
       if (prev !== undefined) {
         ctx.addIssue({
           code: "custom",
@@ -193,7 +195,7 @@ export const configSchema = z
           message: `duplicate of peers[${prev}]`,
         });
       }
-      seen.set(p.address, i);
+      seen.set(key, i);
     });
     // Two entries for one prefix: one would silently win, and a reload that
     // drops either would withdraw the route the other still asks for.

@@ -106,6 +106,11 @@ originate:
       "originate[0].prefix: host bits set: did you mean 2001:db8::/64?",
     ],
     [
+      "one IPv6 peer given twice (spelled differently)",
+      `${base}peers: [{ address: "2001:db8::1", asn: 2 }, { address: "2001:DB8:0::1", asn: 3 }]\n`,
+      "peers[1].address: duplicate of peers[0]",
+    ],
+    [
       "one prefix originated twice (spelled differently)",
       `${base}originate: [{ prefix: "2001:db8::/32" }, { prefix: "2001:DB8:0::/32" }]\n`,
       "originate[1].prefix: duplicate of originate[0]",
