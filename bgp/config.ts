@@ -7,6 +7,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FilterSchema, type Filter } from "./policy/index.js";
+import { canonicalPrefix } from "./wire/prefix.js";
 
 const asn = z
   .number({ error: "must be a number 1..4294967295" })
@@ -41,7 +42,27 @@ function prefixOk(s: string): boolean {
   if (isIPv6(m[1]!)) return len <= 128;
   return false;
 }
-const prefix = z.string().refine(prefixOk, { error: "must be a prefix like 10.0.0.0/24 or 2001:db8::/48" });
+/**
+ * An originated prefix, stored in canonical text so that the reload diff
+ * (keyed on the prefix) never sees one route under two spellings: with
+ * "2001:DB8::/32" in the old file and "2001:db8::/32" in the new one, the
+ * withdraw of the old spelling would otherwise remove the route just kept.
+ * Host bits are refused rather than masked (as BIRD does): "10.1.0.1/24" is
+ * more likely a typo than a wish to announce 10.1.0.0/24.
+ */
+const prefix = z
+  .string()
+  .refine(prefixOk, { error: "must be a prefix like 10.0.0.0/24 or 2001:db8::/48" })
+  .superRefine((s, ctx) => {
+    const c = canonicalPrefix(s);
+    if (c === null) return;
+    const [addr, len] = s.split("/") as [string, string];
+    const [caddr] = c.split("/") as [string];
+    const host = isIPv4(addr) ? 32 : 128;
+    if (canonicalPrefix(`${addr}/${host}`) !== canonicalPrefix(`${caddr}/${host}`))
+      ctx.addIssue({ code: "custom", message: `host bits set: did you mean ${caddr}/${len}?` });
+  })
+  .transform((s) => canonicalPrefix(s) ?? s);
 
 const COMMUNITY_WELL_KNOWN = ["no-export", "no-advertise", "no-export-subconfed", "nopeer"];
 function communityOk(s: string): boolean {
@@ -164,7 +185,9 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();
     c.peers.forEach((p, i) => {
-      const prev = seen.get(p.address);
+      // Compared canonically: "2001:db8::1" and "2001:DB8:0::1" are one peer.
+      const key = canonicalPrefix(`${p.address}/${isIPv4(p.address) ? 32 : 128}`) ?? p.address;
+      const prev = seen.get(key);
       if (prev !== undefined) {
         ctx.addIssue({
           code: "custom",
@@ -172,7 +195,20 @@ export const configSchema = z
           message: `duplicate of peers[${prev}]`,
         });
       }
-      seen.set(p.address, i);
+      seen.set(key, i);
+    });
+    // Two entries for one prefix: one would silently win, and a reload that
+    // drops either would withdraw the route the other still asks for.
+    const origins = new Map<string, number>();
+    c.originate.forEach((o, i) => {
+      const prev = origins.get(o.prefix);
+      if (prev !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["originate", i, "prefix"],
+          message: `duplicate of originate[${prev}]`,
+        });
+      origins.set(o.prefix, i);
     });
   });
 export type SpeakerConfigFile = z.infer<typeof configSchema>;

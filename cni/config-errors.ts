@@ -6,7 +6,13 @@ import type { z } from "zod";
 import { CniCode, CniError } from "./error.js";
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    // Too deep or cyclic: the field name is what matters, not the value.
+    return "(not printable)";
+  }
   if (s === undefined) return String(v);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }

@@ -58,7 +58,36 @@ export function decodeConfig(stdin: Buffer): Record<string, unknown> {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new CniError(CniCode.DecodingFailure, "failed to decode network config: expected a JSON object");
   }
+  if (nestingDepth(parsed) > MAX_CONFIG_DEPTH) {
+    throw new CniError(
+      CniCode.DecodingFailure,
+      `failed to decode network config: nested deeper than ${MAX_CONFIG_DEPTH} levels`,
+    );
+  }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * JSON.parse takes any depth, but everything after it that walks the value
+ * recursively (JSON.stringify for error messages, prevResult and delegated
+ * IPAM stdin, zod) overflows the stack on a few thousand levels. No real
+ * network config comes near this.
+ */
+export const MAX_CONFIG_DEPTH = 256;
+
+/** Depth of a parsed JSON value, iteratively (the point is not to recurse). */
+function nestingDepth(root: object): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > max) max = d;
+    if (max > MAX_CONFIG_DEPTH) return max;
+    for (const child of Object.values(v))
+      if (child !== null && typeof child === "object") stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 /**

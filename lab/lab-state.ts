@@ -44,9 +44,19 @@ export function readLabState(file: string): LabState | undefined {
   } catch {
     return undefined;
   }
-  const parsed = labStateSchema.safeParse(JSON.parse(text));
-  if (!parsed.success)
-    throw new Error(`${file} is not a lab state file: ${parsed.error.issues[0]?.message ?? ""}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file} is not a lab state file: ${(e as Error).message}`);
+  }
+  const parsed = labStateSchema.safeParse(json);
+  if (!parsed.success) {
+    // Name the field (zod's message alone, "expected number", says not which).
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw new Error(`${file} is not a lab state file: ${where}${issue?.message ?? ""}`);
+  }
   return parsed.data;
 }
 

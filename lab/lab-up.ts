@@ -54,7 +54,13 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) {
     throw new LabError(`--nodes must be an integer from 1 to ${MAX_NODES}`, "usage");
   }
-  mkdirSync(o.dir, { recursive: true });
+  try {
+    mkdirSync(o.dir, { recursive: true });
+  } catch (e) {
+    // e.g. EEXIST (a file) or ENOTDIR/EACCES: the user's --dir, before anything is created.
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new LabError(`--dir ${o.dir}: cannot use it as the lab directory (${code})`, "usage");
+  }
   const dir = resolveLabDir(o.dir);
   const L = labLayout(dir);
   checkSocketPaths(L, o.nodes);

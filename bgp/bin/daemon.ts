@@ -110,9 +110,15 @@ export class Daemon {
     for (const o of cfg.originate) speaker.originate(o.prefix, originOptions(o));
     let control: ControlServer | undefined;
     if (cfg.control) {
-      control = await ControlServer.listen(cfg.control.socket, (method) =>
-        method === "peers" ? speaker.peerStatus() : speaker.routeStatus(),
-      );
+      try {
+        control = await ControlServer.listen(cfg.control.socket, (method) =>
+          method === "peers" ? speaker.peerStatus() : speaker.routeStatus(),
+        );
+      } catch (e) {
+        // A socket path we cannot use is a configuration error (exit 2), named by its field.
+        await fib?.close();
+        throw new ConfigError([`control.socket: ${e instanceof Error ? e.message : String(e)}`]);
+      }
     }
     await speaker.start();
     log.info(

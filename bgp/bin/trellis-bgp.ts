@@ -44,7 +44,21 @@ async function main(opts: { config?: string; logLevel: string }): Promise<number
     log.fatal({ error: e.stack ?? String(e) }, "uncaught exception");
     process.exit(1);
   });
-  const daemon = await Daemon.start(cfg, log);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(cfg, log);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`trellis-bgp: invalid configuration ${configPath}:\n`);
+      for (const p of e.problems) process.stderr.write(`  ${p}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  // With no peer, no listener and no control socket nothing else holds the
+  // event loop, and Node would end with exit 13 (unsettled top-level await):
+  // the daemon must wait for SIGHUP/SIGTERM like any other.
+  const alive = setInterval(() => undefined, 1 << 30);
   return await new Promise<number>((resolve) => {
     process.on("SIGHUP", () => {
       try {
@@ -59,6 +73,7 @@ async function main(opts: { config?: string; logLevel: string }): Promise<number
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, "shutting down: Cease / Administrative Shutdown to every peer");
+      clearInterval(alive);
       daemon.stop().then(
         () => resolve(0),
         (e: unknown) => {

@@ -4,11 +4,19 @@
  * crash of the daemon.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { mkdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, rmSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { MAX_REQUEST_LINE, requestSchema, type ControlResponse, type Method } from "./protocol.js";
 
 export type ControlHandler = (method: Method) => unknown;
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 export class ControlServer {
   private readonly server: Server;
@@ -25,7 +33,10 @@ export class ControlServer {
     const s = new ControlServer(path, handler);
     mkdirSync(dirname(path), { recursive: true });
     // A socket file left by a crashed run would make listen fail with EADDRINUSE.
-    rmSync(path, { force: true });
+    // Only a socket is removed: a mistyped path must never delete a user's file.
+    const old = lstatOrUndefined(path);
+    if (old && !old.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+    if (old) rmSync(path, { force: true });
     await new Promise<void>((resolve, reject) => {
       s.server.once("error", reject);
       s.server.listen(path, () => {

@@ -95,6 +95,26 @@ originate:
       "peers[0].import",
     ],
     ["not YAML at all", "asn: [1\n", "not valid YAML or JSON"],
+    [
+      "an originated prefix with host bits set",
+      `${base}originate: [{ prefix: 10.1.0.1/24 }]\n`,
+      "originate[0].prefix: host bits set: did you mean 10.1.0.0/24?",
+    ],
+    [
+      "an originated IPv6 prefix with host bits set",
+      `${base}originate: [{ prefix: "2001:db8::1/64" }]\n`,
+      "originate[0].prefix: host bits set: did you mean 2001:db8::/64?",
+    ],
+    [
+      "one IPv6 peer given twice (spelled differently)",
+      `${base}peers: [{ address: "2001:db8::1", asn: 2 }, { address: "2001:DB8:0::1", asn: 3 }]\n`,
+      "peers[1].address: duplicate of peers[0]",
+    ],
+    [
+      "one prefix originated twice (spelled differently)",
+      `${base}originate: [{ prefix: "2001:db8::/32" }, { prefix: "2001:DB8:0::/32" }]\n`,
+      "originate[1].prefix: duplicate of originate[0]",
+    ],
   ])("%s is named by its path", (_n, text, want) => {
     expect(problems(text).join("\n")).toContain(want);
   });
@@ -123,6 +143,12 @@ originate:
     expect(d.originate.map((o) => o.prefix)).toEqual(["10.2.0.0/24", "10.3.0.0/24"]);
     expect(d.withdraw).toEqual(["10.1.0.0/24"]);
     expect(d.restartNeeded).toEqual([]);
+  });
+  it("a prefix respelled in the new file is neither withdrawn nor re-announced", () => {
+    const v6 = (p: string): string => `${base}originate: [{ prefix: "${p}" }]\n`;
+    const d = diffConfig(parseConfig(v6("2001:DB8::/32")), parseConfig(v6("2001:db8:0::/32")));
+    expect(d.withdraw).toEqual([]);
+    expect(d.originate).toEqual([]);
   });
   it("a changed peer setting or global timer changes the peers; asn needs a restart", () => {
     const b = parseConfig(`asn: 65009\nrouterId: 192.0.2.1\nholdTime: 30\npeers:

@@ -20,14 +20,26 @@ interface IpamOpts {
   yes?: boolean;
 }
 
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 function kubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (path !== undefined) kc.loadFromFile(path);
     else kc.loadFromDefault();
   } catch (e) {
-    throw new CliError(`kubeconfig: ${e instanceof Error ? e.message : String(e)}`, EXIT_USAGE);
+    // client-node throws a bare TypeError on an empty or non-mapping file;
+    // say what is wrong with the file instead of leaking that.
+    const msg = e instanceof TypeError ? "not a kubeconfig (empty or not a YAML mapping)" : errorText(e);
+    throw new CliError(`kubeconfig ${path ?? "(default)"}: ${msg}`, EXIT_USAGE);
   }
+  if (!kc.getCurrentCluster())
+    throw new CliError(
+      `kubeconfig ${path ?? "(default)"}: no cluster for the current context "${kc.getCurrentContext()}"`,
+      EXIT_USAGE,
+    );
   return kc;
 }
 

@@ -2,6 +2,7 @@
  * `trellisctl policy compile|explain`: parse flags, call policy/, format.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import type { Command } from "commander";
 import type { Io } from "../program.js";
 import { CliError, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE } from "../exit-codes.js";
@@ -74,6 +75,15 @@ export function registerPolicy(program: Command, io: Io): void {
         const proto = protocolSchema.safeParse(opts.protocol.toUpperCase());
         if (!proto.success)
           throw new CliError(`invalid --protocol "${opts.protocol}": expected TCP, UDP or SCTP`, EXIT_USAGE);
+        for (const [flag, ref] of [
+          ["--from", opts.from],
+          ["--to", opts.to],
+        ] as const)
+          if (!ref.includes("/") && isIP(ref) === 0)
+            throw new CliError(
+              `invalid ${flag} "${ref}": expected NAMESPACE/POD or an IP address`,
+              EXIT_USAGE,
+            );
         const c = load(opts.input);
         const from = resolveEndpoint(c, opts.from);
         const to = resolveEndpoint(c, opts.to);

@@ -388,6 +388,9 @@ export class KubeApi {
       limit = Number(limitStr);
       if (!Number.isInteger(limit) || limit < 0) throw badRequest(`invalid limit "${limitStr}"`);
     }
+    // As on a watch: a resourceVersion that is no number is a 400, not ignored.
+    const rvParam = q.get("resourceVersion") ?? "";
+    if (rvParam !== "" && !/^\d+$/.test(rvParam)) throw badRequest(`invalid resource version "${rvParam}"`);
     const contStr = q.get("continue") ?? "";
     const ns = t.type.namespaced && t.namespace !== "" ? t.namespace : undefined;
     let items: StoredObject[];

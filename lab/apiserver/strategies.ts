@@ -214,6 +214,40 @@ export function canonical(v: unknown): unknown {
 }
 
 /** Minimal create-time validation of the built-in kinds clients most often get wrong. */
+/**
+ * ConfigMap `data`/`binaryData` and Secret `data` are maps of strings keyed
+ * by a config key (`[-._a-zA-Z0-9]+`), as the real API server decodes them
+ * into Go `map[string]string`/`map[string][]byte`; readers (kubectl, the
+ * agent) rely on that and must never see a number or an object there.
+ */
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
+function validateDataMaps(o: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  for (const field of o.kind === "ConfigMap" ? ["data", "binaryData"] : ["data"]) {
+    const v = o[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== "object" || Array.isArray(v)) {
+      errs.push({ type: "FieldValueTypeInvalid", field, message: "Invalid value: must be a map of strings" });
+      continue;
+    }
+    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+      if (typeof val !== "string")
+        errs.push({
+          type: "FieldValueTypeInvalid",
+          field: `${field}[${k}]`,
+          message: `Invalid value: ${typeof val}: must be a string`,
+        });
+      if (!CONFIG_KEY.test(k) || k.length > 253)
+        errs.push({
+          type: "FieldValueInvalid",
+          field: field,
+          message: `Invalid value: ${JSON.stringify(k.slice(0, 64))}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'`,
+        });
+    }
+  }
+  return errs;
+}
+
 export function validateBuiltin(o: KubeObject): FieldError[] {
   const errs: FieldError[] = [];
   if (o.kind === "Pod") {
@@ -246,6 +280,7 @@ export function validateBuiltin(o: KubeObject): FieldError[] {
       });
     });
   }
+  if (o.kind === "ConfigMap" || o.kind === "Secret") errs.push(...validateDataMaps(o));
   if (o.kind === "NetworkPolicy") errs.push(...validateNetworkPolicySpec(o.spec));
   if (o.kind === "Service") {
     arr(obj(o.spec)?.ports).forEach((p, j) => {

@@ -89,7 +89,13 @@ export function parseDocuments(text: string): Record<string, unknown>[] {
   list.forEach((d, i) => {
     if (d.errors.length > 0)
       throw new PolicyInputError(`document #${i}`, "", `invalid YAML: ${d.errors[0]?.message}`);
-    const v: unknown = d.toJS();
+    let v: unknown;
+    try {
+      // toJS expands aliases; the yaml library refuses an alias bomb here.
+      v = d.toJS();
+    } catch (e) {
+      throw new PolicyInputError(`document #${i}`, "", `invalid YAML: ${(e as Error).message}`);
+    }
     if (v === null || v === undefined) return;
     if (typeof v !== "object" || Array.isArray(v))
       throw new PolicyInputError(`document #${i}`, "", "not an object");

@@ -166,6 +166,18 @@ describe("input validation names the object and the field", () => {
   it("reports YAML syntax errors as input errors", () => {
     expect(() => loadClusterFromText("kind: [")).toThrow(PolicyInputError);
   });
+
+  it("reports an alias bomb (billion laughs) as an input error naming the document", () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    expect(() => loadClusterFromText(levels.join("\n"))).toThrow(
+      /document #0.*invalid YAML: Excessive alias count/,
+    );
+  });
 });
 
 describe("NetworkPolicy normalization", () => {
