@@ -45,6 +45,8 @@ export class CniServer {
   readonly metrics: CniMetrics;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  /** Set once listen() bound the path: close() removes only a socket it made. */
+  private ownsSocket = false;
   private readonly queue: Array<() => void> = [];
   private running = 0;
   private readonly maxConcurrent: number;
@@ -87,10 +89,17 @@ export class CniServer {
   async listen(): Promise<void> {
     const path = this.opts.socketPath;
     mkdirSync(dirname(path), { recursive: true });
+    // A stale socket from an earlier run is ours to replace; anything else at
+    // that path is somebody's file, and a bad flag must never delete it.
+    let existing: ReturnType<typeof lstatSync> | undefined;
     try {
-      if (lstatSync(path).isSocket()) unlinkSync(path);
+      existing = lstatSync(path);
     } catch {
-      // absent: fine
+      existing = undefined; // absent: fine
+    }
+    if (existing !== undefined) {
+      if (!existing.isSocket()) throw new Error(`cniSocket ${path}: exists and is not a socket`);
+      unlinkSync(path);
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
@@ -99,6 +108,7 @@ export class CniServer {
         resolve();
       });
     });
+    this.ownsSocket = true;
     chmodSync(path, 0o660);
     this.opts.log?.info({ socket: path }, "cni server listening");
   }
@@ -107,8 +117,12 @@ export class CniServer {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Only the socket this server bound: after a failed listen the path may be
+    // another process's socket or a user's file.
+    if (!this.ownsSocket) return;
+    this.ownsSocket = false;
     try {
-      unlinkSync(this.opts.socketPath);
+      if (lstatSync(this.opts.socketPath).isSocket()) unlinkSync(this.opts.socketPath);
     } catch {
       // already gone
     }

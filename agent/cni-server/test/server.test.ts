@@ -2,7 +2,8 @@
 // spec handler, garbage answered with spec errors (never a crash), bounded
 // concurrency with code 11 past the queue, frame timeout, metrics.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +56,32 @@ describe("CniServer", () => {
     } finally {
       await srv.close();
     }
+  });
+
+  it("refuses a socket path that is somebody's file, and leaves the file alone", async () => {
+    const path = join(dir, "precious");
+    writeFileSync(path, "precious\n");
+    const srv = new CniServer({ socketPath: path, backend: new MemoryBackend() });
+    await expect(srv.listen()).rejects.toThrow(`cniSocket ${path}: exists and is not a socket`);
+    await srv.close();
+    expect(existsSync(path)).toBe(true);
+    expect(readFileSync(path, "utf8")).toBe("precious\n");
+  });
+
+  it("replaces a stale socket left by an earlier run and removes it on close", async () => {
+    const path = join(dir, "stale.sock");
+    // A crashed agent leaves its bound socket file behind (nothing listens on it).
+    execFileSync("python3", [
+      "-c",
+      "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+      path,
+    ]);
+    expect(lstatSync(path).isSocket()).toBe(true);
+    const srv = new CniServer({ socketPath: path, backend: new MemoryBackend() });
+    await srv.listen();
+    expect(srv.listening).toBe(true);
+    await srv.close();
+    expect(existsSync(path)).toBe(false);
   });
 
   it("answers a client that half-closes after its request", async () => {
