@@ -17,10 +17,24 @@ export class ControlClientError extends Error {
   }
 }
 
-export async function controlRequest(socketPath: string, method: Method, timeoutMs = 5000): Promise<unknown> {
+/**
+ * The largest reply accepted: a full table of 1M routes is ~250 MB of JSON; past
+ * this the peer on the socket is not a sane trellis-bgp and memory must stay bounded.
+ */
+export const MAX_REPLY_BYTES = 512 * 1024 * 1024;
+
+export async function controlRequest(
+  socketPath: string,
+  method: Method,
+  timeoutMs = 5000,
+  maxReplyBytes = MAX_REPLY_BYTES,
+): Promise<unknown> {
   return await new Promise<unknown>((resolve, reject) => {
     const sock = connect(socketPath);
-    let buf = "";
+    // Chunks kept as they come and joined once: looking for the newline only in
+    // the newest chunk keeps a large routes reply linear.
+    const chunks: string[] = [];
+    let size = 0;
     const timer = setTimeout(() => {
       sock.destroy();
       reject(
@@ -45,12 +59,26 @@ export async function controlRequest(socketPath: string, method: Method, timeout
       ),
     );
     sock.on("data", (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf("\n");
-      if (nl < 0) return;
+      chunks.push(chunk);
+      size += chunk.length;
+      const nl = chunk.indexOf("\n");
+      if (nl < 0) {
+        if (size > maxReplyBytes) {
+          done(() =>
+            reject(
+              new ControlClientError(
+                "TRELLIS_ECTL_TOOBIG",
+                `the reply from ${socketPath} exceeds ${maxReplyBytes} bytes without ending`,
+              ),
+            ),
+          );
+        }
+        return;
+      }
+      const line = chunks.join("").slice(0, size - chunk.length + nl);
       let resp: ControlResponse;
       try {
-        resp = JSON.parse(buf.slice(0, nl)) as ControlResponse;
+        resp = JSON.parse(line) as ControlResponse;
       } catch {
         done(() =>
           reject(new ControlClientError("TRELLIS_ECTL_JSON", "the daemon answered with invalid JSON")),
