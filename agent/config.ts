@@ -162,6 +162,17 @@ export function loadConfig(
   const r = agentConfigSchema.safeParse(merged);
   if (!r.success) {
     const msgs = r.error.issues.map((i) => {
+      if (i.code === "unrecognized_keys") {
+        // Only a config file can carry an unknown key (flags and env are fixed
+        // lists): name the keys where they stand and the file they came from.
+        return i.keys
+          .map((k) => {
+            const at = [...i.path, k].join(".");
+            const from = source[String(i.path[0] ?? k)];
+            return `${at}${from !== undefined ? ` (from ${from})` : ""}: unknown setting`;
+          })
+          .join("; ");
+      }
       const field = i.path.join(".") || "(root)";
       const from = source[String(i.path[0])];
       return `${field}${from !== undefined ? ` (from ${from})` : ""}: ${i.message}`;

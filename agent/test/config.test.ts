@@ -46,7 +46,18 @@ describe("trellis-node configuration", () => {
       "leakGraceSeconds: -1\n",
       /leakGraceSeconds \(from config file \/c\)/,
     ],
-    [{ nodeName: "n", config: "/c" }, {}, "bogus: 1\n", /Unrecognized key.*bogus/],
+    [
+      { nodeName: "n", config: "/c" },
+      {},
+      "bogus: 1\n",
+      /^invalid configuration: bogus \(from config file \/c\): unknown setting$/,
+    ],
+    [
+      { nodeName: "n", config: "/c" },
+      {},
+      "policy:\n  enabld: false\n",
+      /policy.enabld \(from config file \/c\): unknown setting/,
+    ],
     [{ nodeName: "n", config: "/c" }, {}, "[1, 2]\n", /expected a mapping of settings/],
     [{ nodeName: "n", config: "/c" }, {}, "a: [\n", /not valid YAML\/JSON/],
   ])("rejects %j %j %j naming the field", (flags, env, text, re) => {
