@@ -18,14 +18,13 @@
  * stderr before the marker's echo belongs to the transaction. An `Error`
  * among it means the kernel (or the parser) rejected the transaction.
  *
- * libedit keeps every line in its history (and writes ~/.nft.history at
- * exit): the process gets a private HOME, removed on close, and is replaced
- * after `maxTransactions` or `maxBytes` of input so its memory stays bounded.
+ * libedit keeps every line in its history and nft writes it to
+ * $HOME/.nft.history at exit: HOME=/dev/null makes that path impossible (so
+ * nothing is written, even when the agent is killed), and the process is
+ * replaced after `maxTransactions` or `maxBytes` of input so the in-memory
+ * history stays bounded.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { NftError } from "./backend.js";
 
 export interface NftSessionOptions {
@@ -66,7 +65,6 @@ interface Pending {
 
 export class NftSession {
   private proc: ChildProcess | undefined;
-  private home: string | undefined;
   private stderr = "";
   private pending: Pending | undefined;
   private seq = 0;
@@ -90,7 +88,7 @@ export class NftSession {
     return p;
   }
 
-  /** Ends the process (its stdin closes, so nft exits) and removes its HOME. */
+  /** Ends the process (its stdin closes, so nft exits). */
   close(): void {
     this.closed = true;
     this.stop(new NftError("nft session closed"));
@@ -121,10 +119,9 @@ export class NftSession {
 
   private start(): ChildProcess {
     const [cmd, ...args] = this.o.argv;
-    this.home = mkdtempSync(join(tmpdir(), "trellis-nft-home-"));
     const p = spawn(cmd as string, args, {
       stdio: ["pipe", "ignore", "pipe"],
-      env: { ...process.env, HOME: this.home },
+      env: { ...process.env, HOME: "/dev/null" },
     });
     // The agent's exit must not wait for nft; nft exits on its own when its stdin closes.
     p.unref();
@@ -176,7 +173,5 @@ export class NftSession {
       clearTimeout(w.timer);
       w.reject(err ?? new NftError("nft session restarted"));
     }
-    if (this.home !== undefined) rmSync(this.home, { recursive: true, force: true });
-    this.home = undefined;
   }
 }
