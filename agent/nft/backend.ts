@@ -8,12 +8,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
+import { NftSession } from "./nft-session.js";
 
 export interface NftBackend {
   /** Applies one `nft -j -f -` document atomically; throws NftError on rejection. */
   run(doc: { nftables: readonly unknown[] }): Promise<void>;
   /** `nft -j list table inet trellis`, or null when the table does not exist. */
   listTable(): Promise<{ nftables: unknown[] } | null>;
+  /** Ends any process the backend keeps (a persistent session). */
+  close?(): void;
 }
 
 export class NftError extends Error {
@@ -42,9 +45,15 @@ function runProcess(
   });
 }
 
-/** The real thing: `nft`, in the caller's network namespace or in `netns`. */
+/**
+ * The real thing: `nft`, in the caller's network namespace or in `netns`.
+ * `persistent`: transactions go to one long-lived `nft -j -i` (nft-session.ts)
+ * instead of a new `nft -j -f` each; call close() when done.
+ */
 export class ExecNft implements NftBackend {
-  constructor(private readonly opts: { netns?: string; nftPath?: string } = {}) {}
+  private session: NftSession | undefined;
+
+  constructor(private readonly opts: { netns?: string; nftPath?: string; persistent?: boolean } = {}) {}
 
   private argv(args: string[]): string[] {
     const nft = [this.opts.nftPath ?? "nft", ...args];
@@ -52,6 +61,10 @@ export class ExecNft implements NftBackend {
   }
 
   async run(doc: { nftables: readonly unknown[] }): Promise<void> {
+    if (this.opts.persistent === true) {
+      this.session ??= new NftSession({ argv: this.argv(["-j", "-i"]) });
+      return this.session.run(JSON.stringify(doc));
+    }
     // nft opens /dev/stdin, which fails on the socket Node gives a child as
     // its stdin pipe: hand it a private file instead.
     const dir = mkdtempSync(join(tmpdir(), "trellis-nft-"));
@@ -76,5 +89,10 @@ export class ExecNft implements NftBackend {
       throw new NftError(`nft list failed: ${r.stderr.trim()}`);
     }
     return JSON.parse(r.stdout) as { nftables: unknown[] };
+  }
+
+  close(): void {
+    this.session?.close();
+    this.session = undefined;
   }
 }

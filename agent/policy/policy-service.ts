@@ -48,12 +48,15 @@ export class PolicyService implements PolicyHooks {
   private readonly informers: ResilientInformer<KubernetesObject>[] = [];
   private readonly optional: OptionalInformer<KubernetesObject>[] = [];
   private readonly core: CoreV1Api;
+  private readonly nft: NftBackend;
 
   constructor(private readonly o: PolicyServiceOptions) {
     const log = o.log;
+    // One long-lived nft: the ADD's transaction pays no process spawn (nft-session.ts).
+    this.nft = o.nft ?? new ExecNft({ persistent: true });
     this.manager = new PolicyManager({
       node: o.node,
-      driver: new NftDriver(o.nft ?? new ExecNft(), log),
+      driver: new NftDriver(this.nft, log),
       log,
       requiredKinds: [...CORE_KINDS, ...POLICY_KINDS.map((k) => k.kind)],
       minIntervalMs: o.minApplyIntervalMs,
@@ -212,6 +215,7 @@ export class PolicyService implements PolicyHooks {
 
   async stop(): Promise<void> {
     this.manager.stop();
+    this.nft.close?.();
     for (const o of this.optional) await o.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
   }

@@ -73,6 +73,11 @@ function normalized(listing: { nftables: unknown[] } | null): unknown {
 const backends: [string, () => NftBackend, boolean][] = [
   ["fake", () => new FakeNft(), true],
   ["real nft in a netns", () => new ExecNft({ netns: NETNS }), isRoot],
+  [
+    "real nft in a netns, one long-lived nft -j -i",
+    () => new ExecNft({ netns: NETNS, persistent: true }),
+    isRoot,
+  ],
 ];
 
 beforeAll(() => {
@@ -99,6 +104,7 @@ describe.each(backends)("nft driver (%s)", (_name, make, enabled) => {
     }
     driver = new NftDriver(backend);
   });
+  afterAll(() => backend.close?.());
 
   maybe("the first apply replaces the table in one full transaction", async () => {
     const r = await driver.apply(world());
