@@ -7,8 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { hostVethName } from "../../agent/dataplane/veth-name.js";
 import { NetworkingV1Api } from "@kubernetes/client-node";
 import { type AgentProc, TestBed, cniShim, netconf, sh } from "../agent/harness.js";
@@ -213,42 +212,33 @@ describe("trellis-node enforces NetworkPolicy", () => {
 });
 
 describe("an ADD whose rules cannot be applied in time", () => {
-  // Fault injection around the real nft: while the flag file exists, every
-  // nft call of this agent waits (as if the kernel were stuck), then runs
-  // the real nft. Everything else is as in production.
+  // Fault injection on the real nft: the agent applies through one
+  // long-lived `nft -j -i` in its node namespace; freezing that process with
+  // SIGSTOP is a kernel/nft that stops answering. Everything else is as in
+  // production.
   let slow: AgentProc;
   let slowNetns = "";
-  const bin = join(bed.dir, "slow-bin");
-  const flag = join(bed.dir, "nft-stuck");
+
+  /** The nft processes running in the node namespace (the agent's session). */
+  async function nftPids(): Promise<number[]> {
+    const out = await sh("ip", ["netns", "pids", slowNetns]);
+    return out
+      .split(/\s+/)
+      .filter((p) => p !== "")
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "nft";
+        } catch {
+          return false;
+        }
+      });
+  }
 
   beforeAll(async () => {
-    mkdirSync(bin, { recursive: true });
-    const realNft = (await sh("sh", ["-c", "command -v nft"])).trim();
-    writeFileSync(
-      join(bin, "nft"),
-      `#!/bin/sh\nwhile [ -e ${flag} ]; do sleep 0.1; done\nexec ${realNft} "$@"\n`,
-    );
-    chmodSync(join(bin, "nft"), 0o755);
     const n = await bed.addNode();
     slowNetns = n.netns;
-    // jest gives the test a copy of process.env that spawn does not use: the
-    // agent puts the wrapper first on its PATH itself, through a preload.
-    const preload = join(bed.dir, "slow-path.mjs");
-    writeFileSync(preload, `process.env.PATH = ${JSON.stringify(bin)} + ":" + process.env.PATH;\n`);
-    const key = "TRELLIS_TEST_AGENT_NODE_ARGS";
-    const before = process.env[key];
-    process.env[key] = `--import=${preload}`;
-    try {
-      slow = await bed.startAgent(
-        "node-2",
-        n.netns,
-        { policy: { addTimeoutMs: 1000 } },
-        { logLevel: "info" },
-      );
-    } finally {
-      if (before === undefined) delete process.env[key];
-      else process.env[key] = before;
-    }
+    slow = await bed.startAgent("node-2", n.netns, { policy: { addTimeoutMs: 1000 } }, { logLevel: "info" });
   }, 60_000);
 
   it("fails with code 11 and leaves no address and no veth behind", async () => {
@@ -261,7 +251,15 @@ describe("an ADD whose rules cannot be applied in time", () => {
     });
     const netns = bed.netnsName("ps");
     await bed.addNetns([netns]);
-    writeFileSync(flag, "");
+    // The session starts with the agent's first policy apply, which may
+    // follow its readiness by a moment.
+    let frozen: number[] = [];
+    for (let i = 0; i < 100 && frozen.length === 0; i++) {
+      frozen = await nftPids();
+      if (frozen.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(frozen.length).toBeGreaterThan(0);
+    for (const pid of frozen) process.kill(pid, "SIGSTOP");
     const id = "c0ffeestuck";
     let r;
     try {
@@ -274,7 +272,7 @@ describe("an ADD whose rules cannot be applied in time", () => {
         config: netconf(slow.socket),
       });
     } finally {
-      rmSync(flag, { force: true });
+      for (const pid of frozen) process.kill(pid, "SIGCONT");
     }
     expect(r.exitCode).not.toBe(0);
     expect(r.json).toMatchObject({ code: 11 });
