@@ -87,8 +87,20 @@ export class NodeAgent {
     private readonly deps: NodeAgentDeps = {},
   ) {
     this.now = deps.now ?? Date.now;
-    if (cfg.kubeconfig !== undefined) this.kc.loadFromFile(cfg.kubeconfig);
-    else this.kc.loadFromCluster();
+    if (cfg.kubeconfig !== undefined) {
+      try {
+        this.kc.loadFromFile(cfg.kubeconfig);
+      } catch (e) {
+        // client-node throws a bare TypeError on an empty or non-mapping file.
+        const why = e instanceof TypeError ? "not a kubeconfig (empty or not a YAML mapping)" : String(e);
+        throw new Error(`${cfg.kubeconfig}: ${why}`);
+      }
+      if (!this.kc.getCurrentCluster()) {
+        throw new Error(
+          `${cfg.kubeconfig}: no cluster for the current context "${this.kc.getCurrentContext()}"`,
+        );
+      }
+    } else this.kc.loadFromCluster();
     this.ipam = new IpamService({
       api: new KubeIpamApi(this.kc),
       node: () => ({

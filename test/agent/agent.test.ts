@@ -358,6 +358,27 @@ describe("health and metrics", () => {
     expect(r.stderr).toMatch(/mtu \(from env TRELLIS_MTU\)/);
   });
 
+  it("an empty or cluster-less kubeconfig fails at start naming the file (exit 2)", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { writeFileSync } = await import("node:fs");
+    const bin = new URL("../../agent/bin/trellis-node.js", import.meta.url).pathname;
+    const empty = `${bed.dir}/empty-kubeconfig`;
+    const noCluster = `${bed.dir}/nocluster-kubeconfig`;
+    writeFileSync(empty, "");
+    writeFileSync(noCluster, "apiVersion: v1\nkind: Config\nclusters: []\n");
+    for (const [file, re] of [
+      [empty, /kubeconfig: .*empty-kubeconfig: not a kubeconfig \(empty or not a YAML mapping\)/],
+      [noCluster, /kubeconfig: .*nocluster-kubeconfig: no cluster for the current context/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [bin, "--node-name", "n1", "--kubeconfig", file], {
+        encoding: "utf8",
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toMatch(/TypeError|at .*\.js:\d+/);
+    }
+  });
+
   it("logs are JSON lines (never stdout of the CNI path)", () => {
     const first = readFileSync(a2.logFile, "utf8").split("\n")[0] ?? "";
     expect(() => JSON.parse(first) as unknown).not.toThrow();
