@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { pino } from "pino";
 import { ConfigError, type ConfigFlags, loadConfig } from "../config.js";
 import { NodeAgent } from "../node-agent.js";
+import { SocketPathError } from "../cni-server/server.js";
 
 const version = (
   JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
@@ -55,6 +56,11 @@ async function run(flags: ConfigFlags): Promise<void> {
   try {
     await agent.start();
   } catch (e) {
+    if (e instanceof SocketPathError) {
+      await agent.stop().catch(() => undefined);
+      process.stderr.write(`trellis-node: ${e.message}\n`);
+      process.exit(2);
+    }
     log.fatal({ err: e instanceof Error ? e.message : String(e) }, "agent failed to start");
     await agent.stop().catch(() => undefined);
     process.exit(1);

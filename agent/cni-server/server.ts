@@ -41,6 +41,11 @@ function errorReply(code: number, msg: string): Buffer {
   return encodeReply(1, JSON.stringify(new CniError(code, msg).toJSON(CURRENT_VERSION)));
 }
 
+/** The configured socket path cannot be used: a configuration error (exit 2), not a runtime one. */
+export class SocketPathError extends Error {
+  override readonly name = "SocketPathError";
+}
+
 export class CniServer {
   readonly metrics: CniMetrics;
   private readonly server: Server;
@@ -88,7 +93,12 @@ export class CniServer {
   /** Listen on the socket path (its directory is created; a stale socket replaced). */
   async listen(): Promise<void> {
     const path = this.opts.socketPath;
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new SocketPathError(`cniSocket ${path}: cannot create its directory (${code})`);
+    }
     // A stale socket from an earlier run is ours to replace; anything else at
     // that path is somebody's file, and a bad flag must never delete it.
     let existing: ReturnType<typeof lstatSync> | undefined;
@@ -98,7 +108,7 @@ export class CniServer {
       existing = undefined; // absent: fine
     }
     if (existing !== undefined) {
-      if (!existing.isSocket()) throw new Error(`cniSocket ${path}: exists and is not a socket`);
+      if (!existing.isSocket()) throw new SocketPathError(`cniSocket ${path}: exists and is not a socket`);
       unlinkSync(path);
     }
     await new Promise<void>((resolve, reject) => {

@@ -379,6 +379,27 @@ describe("health and metrics", () => {
     }
   });
 
+  it("a CNI socket path that cannot be used fails at start naming cniSocket (exit 2), and a file there is kept", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { readFileSync: read, writeFileSync } = await import("node:fs");
+    const bin = new URL("../../agent/bin/trellis-node.js", import.meta.url).pathname;
+    const precious = `${bed.dir}/precious`;
+    writeFileSync(precious, "keep me\n");
+    for (const [socket, re] of [
+      [`${precious}/x.sock`, /cniSocket .*precious\/x\.sock: cannot create its directory \(E\w+\)/],
+      [precious, /cniSocket .*precious: exists and is not a socket/],
+    ] as const) {
+      const r = spawnSync(
+        process.execPath,
+        [bin, "--node-name", "n1", "--kubeconfig", bed.kubeconfig, "--cni-socket", socket],
+        { encoding: "utf8", env: { ...process.env, TRELLIS_POLICY_ENABLED: "false" }, timeout: 30_000 },
+      );
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(re);
+    }
+    expect(read(precious, "utf8")).toBe("keep me\n");
+  });
+
   it("logs are JSON lines (never stdout of the CNI path)", () => {
     const first = readFileSync(a2.logFile, "utf8").split("\n")[0] ?? "";
     expect(() => JSON.parse(first) as unknown).not.toThrow();
