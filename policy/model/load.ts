@@ -604,6 +604,17 @@ function fromAdmin(o: AdminNetworkPolicyObj): Policy {
     name: o.metadata.name,
     priority: s.priority,
     subject: adminSubject(id, s.subject),
+    ...anpDirections(id, s),
+    log: logFlag(o.metadata.annotations),
+  };
+}
+
+/** AdminNetworkPolicy and BaselineAdminNetworkPolicy share their rule shapes (from/to, ports). */
+function anpDirections(
+  id: string,
+  s: AdminNetworkPolicyObj["spec"] | BaselineAdminNetworkPolicyObj["spec"],
+): Pick<Policy, "ingress" | "egress"> {
+  return {
     ingress: adminRules(
       id,
       "ingress",
@@ -616,7 +627,6 @@ function fromAdmin(o: AdminNetworkPolicyObj): Policy {
       s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
       (i) => anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
     ),
-    log: logFlag(o.metadata.annotations),
   };
 }
 
@@ -631,18 +641,7 @@ function fromBaseline(o: BaselineAdminNetworkPolicyObj): Policy {
     // The singleton BANP sorts after every baseline-tier CNP of equal standing.
     priority: 1001,
     subject: adminSubject(id, s.subject),
-    ingress: adminRules(
-      id,
-      "ingress",
-      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
-      (i) => anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
-    ),
-    egress: adminRules(
-      id,
-      "egress",
-      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
-      (i) => anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
-    ),
+    ...anpDirections(id, s),
     log: logFlag(o.metadata.annotations),
   };
 }
