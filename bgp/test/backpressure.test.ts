@@ -3,9 +3,10 @@
 // 'drain'; the rest waits as one entry per prefix.
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { connect, type Socket } from "node:net";
-import { decodeMessage, encodeMessage, frame, type CodecOptions } from "../wire/index.js";
+import { encodeMessage, type CodecOptions } from "../wire/index.js";
 import { Speaker } from "../speaker.js";
 import { HIGH_WATER } from "../session/peer.js";
+import { messageSplitter } from "./message-splitter.js";
 
 const OPTS: CodecOptions = { fourOctetAs: true, families: [{ afi: 1, safi: 1 }] };
 // Each prefix with its own attribute set (a large community): one UPDATE per
@@ -37,23 +38,15 @@ describe("send backpressure", () => {
     }
 
     sock = connect({ host: "127.0.0.1", port: sp.listenPort!, localAddress: "127.0.0.2" });
-    let buf = Buffer.alloc(0);
     let prefixes = 0;
     let eor = false;
-    const onData = (d: Buffer): void => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const f = frame(buf, 0);
-        if (!f) break;
-        const m = decodeMessage(buf.subarray(0, f.length), OPTS);
-        buf = buf.subarray(f.length);
-        if (m.type === "UPDATE") {
-          if (m.nlri.length > 1) throw new Error("expected one prefix per UPDATE");
-          prefixes += m.nlri.length;
-          if (m.nlri.length === 0 && m.withdrawn.length === 0 && !m.mpReach && !m.mpUnreach) eor = true;
-        }
+    const onData = messageSplitter(OPTS, (m) => {
+      if (m.type === "UPDATE") {
+        if (m.nlri.length > 1) throw new Error("expected one prefix per UPDATE");
+        prefixes += m.nlri.length;
+        if (m.nlri.length === 0 && m.withdrawn.length === 0 && !m.mpReach && !m.mpUnreach) eor = true;
       }
-    };
+    });
     sock.on("data", onData);
     await new Promise<void>((r) => sock.once("connect", () => r()));
     const send = (m: Parameters<typeof encodeMessage>[0]): boolean => sock.write(encodeMessage(m, OPTS));

@@ -3,16 +3,9 @@
 // End-of-RIB (which sweeps what it did not re-send) or its Restart Time.
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { connect, type Socket } from "node:net";
-import {
-  decodeMessage,
-  encodeMessage,
-  endOfRib,
-  frame,
-  packUpdates,
-  type BgpMessage,
-  type CodecOptions,
-} from "../wire/index.js";
+import { encodeMessage, endOfRib, packUpdates, type BgpMessage, type CodecOptions } from "../wire/index.js";
 import { Speaker } from "../speaker.js";
+import { messageSplitter } from "./message-splitter.js";
 
 const OPTS: CodecOptions = { fourOctetAs: true, families: [{ afi: 1, safi: 1 }] };
 const speakers: Speaker[] = [];
@@ -39,16 +32,10 @@ async function grPeer(
   const sock = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
   socks.push(sock);
   const got: BgpMessage[] = [];
-  let buf = Buffer.alloc(0);
-  sock.on("data", (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (;;) {
-      const f = frame(buf, 0);
-      if (!f) break;
-      got.push(decodeMessage(buf.subarray(0, f.length), OPTS));
-      buf = buf.subarray(f.length);
-    }
-  });
+  sock.on(
+    "data",
+    messageSplitter(OPTS, (m) => got.push(m)),
+  );
   sock.on("error", () => undefined);
   await new Promise<void>((r) => sock.once("connect", () => r()));
   sock.write(

@@ -3,9 +3,10 @@
 // NOTIFICATION 4/0, without waiting in real time.
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { connect, type Socket } from "node:net";
-import { decodeMessage, encodeMessage, frame, type BgpMessage, type CodecOptions } from "../wire/index.js";
+import { encodeMessage, type BgpMessage, type CodecOptions } from "../wire/index.js";
 import { Speaker } from "../speaker.js";
 import { FakeClock } from "../session/fake-clock.js";
+import { messageSplitter } from "./message-splitter.js";
 
 const OPTS: CodecOptions = { fourOctetAs: true };
 const cleanup: (() => Promise<void>)[] = [];
@@ -32,16 +33,10 @@ async function setup(): Promise<{ clock: FakeClock; sp: Speaker; got: BgpMessage
     await sp.stop();
   });
   const got: BgpMessage[] = [];
-  let buf = Buffer.alloc(0);
-  sock.on("data", (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (;;) {
-      const f = frame(buf, 0);
-      if (!f) break;
-      got.push(decodeMessage(buf.subarray(0, f.length), OPTS));
-      buf = buf.subarray(f.length);
-    }
-  });
+  sock.on(
+    "data",
+    messageSplitter(OPTS, (m) => got.push(m)),
+  );
   sock.on("error", () => undefined);
   await new Promise<void>((r) => sock.once("connect", () => r()));
   // Hold time 9 from our side: negotiated min(90, 9) = 9, keepalive 3.

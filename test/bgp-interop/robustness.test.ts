@@ -6,14 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { connect, type Socket } from "node:net";
 import {
-  decodeMessage,
   encodeMessage,
-  frame,
   packUpdates,
   type BgpMessage,
   type CodecOptions,
   type NotificationMessage,
 } from "../../bgp/wire/index.js";
+import { messageSplitter } from "../../bgp/test/message-splitter.js";
 import { NetLab, TrellisDaemon, sh, sleep, until, untilAsync } from "./netlab.js";
 
 /** The daemon's listening port: ephemeral, read from its "started" log line. */
@@ -22,20 +21,14 @@ const PEER = "127.0.0.2";
 const OPTS: CodecOptions = { fourOctetAs: true };
 
 class RawPeer {
-  private buf = Buffer.alloc(0);
   private readonly queue: BgpMessage[] = [];
   closed = false;
 
   private constructor(readonly sock: Socket) {
-    sock.on("data", (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (;;) {
-        const f = frame(this.buf, 0, 65535);
-        if (!f) break;
-        this.queue.push(decodeMessage(this.buf.subarray(0, f.length), OPTS));
-        this.buf = this.buf.subarray(f.length);
-      }
-    });
+    sock.on(
+      "data",
+      messageSplitter(OPTS, (m) => this.queue.push(m), 65535),
+    );
     sock.on("close", () => (this.closed = true));
     sock.on("error", () => (this.closed = true));
   }
