@@ -4,18 +4,7 @@ import { describe, expect, it } from "@jest/globals";
 import { decodeRequest, encodeRequest } from "../../agent/cni-server/frame.js";
 import { handleCni } from "../../cni/handler.js";
 import { MemoryBackend } from "../../cni/test/memory-backend.js";
-
-/** mulberry32: small, seeded, reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/rng.js";
 
 const KNOWN_CODES = new Set([1, 2, 3, 4, 5, 6, 7, 11, 50, 51, 999]);
 

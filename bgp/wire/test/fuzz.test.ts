@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 const CAPTURED = new URL("../../../../bgp/wire/test/fixtures/captured/", import.meta.url);
 import { inspect, isDeepStrictEqual } from "node:util";
 import type { BgpMessage } from "../index.js";
+import { rng } from "./rng.js";
 
 function normalize(m: BgpMessage): BgpMessage {
   if (m.type !== "UPDATE" || m.attributes.unknown === undefined) return m;
@@ -22,18 +23,6 @@ function normalize(m: BgpMessage): BgpMessage {
 
 const COUNT = Number(process.env.TRELLIS_FUZZ_N ?? 100_000);
 const SEED = Number(process.env.TRELLIS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: small, fast, good enough to drive mutations reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OPTIONS: CodecOptions[] = [
   { fourOctetAs: true },

@@ -11,20 +11,10 @@ import type {
   PathAttributes,
   UpdateMessage,
 } from "../index.js";
+import { rng } from "./rng.js";
 
 const SEED = Number(process.env.TRELLIS_FUZZ_SEED ?? 20261129);
 const COUNT = 2000;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gen(r: () => number) {
   const int = (n: number) => Math.floor(r() * n);
