@@ -304,6 +304,7 @@ export class NodeAgent {
         info: (o, m) => cniLog.info(o, m),
         warn: (o, m) => cniLog.warn(o, m),
         error: (o, m) => cniLog.error(o, m),
+        debug: (o, m) => cniLog.debug(o, m),
       },
     });
     // The socket comes up first: until the first sync, ADD/DEL answer code 11

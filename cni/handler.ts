@@ -9,7 +9,13 @@ import type { AttachmentRequest, CniBackend, CniCommand, RequestContext } from "
 import { validateConfig } from "./config-errors.js";
 import { parseCniEnv, type CniEnv } from "./env.js";
 import { CniCode, CniError, toCniError } from "./error.js";
-import { isTrellisIpam, trellisIpamSchema, trellisNetConfSchema, type TrellisNetConf } from "./netconf.js";
+import {
+  isTrellisIpam,
+  trellisIpamSchema,
+  trellisNetConfSchema,
+  unknownTopLevelKeys,
+  type TrellisNetConf,
+} from "./netconf.js";
 import { formatResult, parseResult } from "./result-convert.js";
 import {
   CURRENT_VERSION,
@@ -33,6 +39,12 @@ export interface HandlerOutcome {
 export interface HandlerOptions {
   /** Called with every error answered (for the agent's log); never writes stdout. */
   onError?: (err: CniError, command: CniCommand | undefined) => void;
+  /**
+   * Called with the unknown top-level keys of a config that was accepted
+   * anyway (netconf.ts: runtimes and meta-plugins add their own); the agent
+   * logs each key once, at debug.
+   */
+  onUnknownKeys?: (keys: string[]) => void;
 }
 
 /** Minimum config version per command (CHECK: 0.4.0; STATUS, GC: 1.1.0). */
@@ -185,6 +197,10 @@ export async function handleCni(
       );
     }
     const config = validate(raw);
+    if (opts.onUnknownKeys !== undefined) {
+      const unknown = unknownTopLevelKeys(raw);
+      if (unknown.length > 0) opts.onUnknownKeys(unknown);
+    }
     const stdout = await dispatch(e, v, config, env, stdin, backend);
     return { exitCode: 0, stdout, command };
   } catch (err) {

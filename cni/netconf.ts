@@ -84,10 +84,16 @@ export type Attachment = z.infer<typeof validAttachmentSchema>;
 
 /**
  * The plugin configuration for `"type": "trellis"` as it arrives on stdin.
- * Unknown keys are an error (code 2, naming the key and value); everything the
- * runtime injects is listed here.
+ * Unknown top-level keys are accepted and dropped from the parsed value (the
+ * raw stdin still carries them, e.g. to a delegated IPAM plugin): runtimes and
+ * meta-plugins add their own (`cni.dev/…`, Multus), and every Go plugin
+ * ignores them (libcni decodes into a struct). The handler reports them once
+ * so the agent can log them at debug (`unknownTopLevelKeys`). Unknown keys
+ * inside the sections Trellis owns (`ipam` when it is `trellis-ipam`, `dns`,
+ * GC's attachments) stay errors (code 2). Everything the runtime injects is
+ * listed here.
  */
-export const trellisNetConfSchema = z.strictObject({
+export const trellisNetConfSchema = z.object({
   cniVersion: z.string().optional(),
   cniVersions: z.array(z.string()).optional(),
   name: z.string().regex(NAME_PATTERN, "must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"),
@@ -107,6 +113,14 @@ export const trellisNetConfSchema = z.strictObject({
   disableGC: z.boolean().optional(),
 });
 export type TrellisNetConf = z.infer<typeof trellisNetConfSchema>;
+
+/** Top-level keys of a plugin config that trellisNetConfSchema does not know (sorted). */
+export function unknownTopLevelKeys(conf: Record<string, unknown>): string[] {
+  const known = trellisNetConfSchema.shape;
+  return Object.keys(conf)
+    .filter((k) => !Object.hasOwn(known, k))
+    .sort();
+}
 
 /** A plugin entry inside a conflist: only `type` is required of other plugins. */
 export const pluginConfSchema = z.looseObject({ type: z.string().min(1) });

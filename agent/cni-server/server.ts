@@ -20,7 +20,11 @@ export interface ServerLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
 }
+
+/** Distinct unknown config keys remembered for "log once" (a bound on memory). */
+const MAX_LOGGED_UNKNOWN_KEYS = 256;
 
 export interface CniServerOptions {
   socketPath: string;
@@ -58,6 +62,8 @@ export class CniServer {
   private readonly maxQueued: number;
   private readonly frameTimeoutMs: number;
   private readonly handle: (env: Record<string, string>, stdin: Buffer) => Promise<HandlerOutcome>;
+  /** Unknown top-level config keys already logged (each once per process). */
+  private readonly loggedUnknownKeys = new Set<string>();
 
   constructor(private readonly opts: CniServerOptions) {
     this.metrics = opts.metrics ?? new CniMetrics();
@@ -70,6 +76,7 @@ export class CniServer {
         handleCni(env, stdin, opts.backend, {
           onError: (err, command) =>
             opts.log?.warn({ command, code: err.code, details: err.details }, err.message),
+          onUnknownKeys: (keys) => this.logUnknownKeys(keys),
         }));
     // allowHalfOpen: a client that shuts down its write side after the request
     // (socat, scripts) still gets its reply; we end the socket ourselves.
@@ -79,6 +86,17 @@ export class CniServer {
     // connections cannot pin memory until their frame timeouts.
     this.server.maxConnections = this.maxConcurrent + this.maxQueued + 64;
     this.server.on("error", (e) => opts.log?.error({ err: e.message }, "cni server error"));
+  }
+
+  /**
+   * Unknown top-level keys in an accepted network config are normal (runtimes
+   * and meta-plugins add their own): log each key once, at debug, not per ADD.
+   */
+  private logUnknownKeys(keys: string[]): void {
+    const fresh = keys.filter((k) => !this.loggedUnknownKeys.has(k));
+    if (fresh.length === 0 || this.loggedUnknownKeys.size >= MAX_LOGGED_UNKNOWN_KEYS) return;
+    for (const k of fresh) this.loggedUnknownKeys.add(k);
+    this.opts.log?.debug?.({ keys: fresh }, "network config: ignoring unknown top-level keys");
   }
 
   /** True while accepting connections (the agent's /readyz asks). */

@@ -41,10 +41,19 @@ describe("CNI handler with deeply nested stdin", () => {
     },
   );
 
-  it("an unknown field nested within the limit is still code 2 naming the field", async () => {
+  it("an unknown top-level field nested within the limit is accepted (unknown top-level keys are)", async () => {
     const out = await handleCni(env, deepText("x", MAX_CONFIG_DEPTH - 2), new MemoryBackend());
+    expect(out.exitCode).toBe(0);
+  });
+
+  it("an unknown trellis-ipam field nested within the limit is still code 2 naming the field", async () => {
+    const text = JSON.stringify(conf({ ipam: { type: "trellis-ipam", x: "@@" } })).replace(
+      '"@@"',
+      nested(MAX_CONFIG_DEPTH - 3),
+    );
+    const out = await handleCni(env, Buffer.from(text), new MemoryBackend());
     const reply = JSON.parse(out.stdout) as { code: number; msg: string };
     expect(reply.code).toBe(2);
-    expect(reply.msg).toContain('unsupported field "x"');
+    expect(reply.msg).toContain('unsupported field "ipam.x"');
   });
 });

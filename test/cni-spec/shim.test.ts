@@ -164,14 +164,14 @@ describe("shim against a running agent server", () => {
       /CNI_CONTAINERID/,
     ],
     ["unsupported version -> 1", attach("ADD"), "@CONF9@", 1, /9\.9\.9/],
-    ["unknown field -> 2", attach("ADD"), "@CONFX@", 2, /"frobnicate"/],
+    ["unknown trellis-ipam field -> 2", attach("ADD"), "@CONFX@", 2, /"ipam\.frobnicate"/],
     ["invalid value -> 7", attach("ADD"), "@CONFMTU@", 7, /"mtu"/],
   ])("%s", async (_n, env, stdinTpl, code, msg) => {
     const stdin = stdinTpl
       .replace("@S@", sock)
       .replace("@CONF@", conf())
       .replace("@CONF9@", conf({}, "9.9.9"))
-      .replace("@CONFX@", conf({ frobnicate: true }))
+      .replace("@CONFX@", conf({ ipam: { type: "trellis-ipam", frobnicate: true } }))
       .replace("@CONFMTU@", conf({ mtu: 9 }));
     const r = await runShim(env, stdin);
     expect(r.code).toBe(1);

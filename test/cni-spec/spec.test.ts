@@ -324,6 +324,69 @@ describe("runtimeConfig and CNI_ARGS reach the backend", () => {
   });
 });
 
+describe("unknown keys: accepted at the top level, errors inside Trellis's own sections", () => {
+  // Runtimes and meta-plugins add top-level keys of their own (cni.dev/…,
+  // Multus); every Go plugin ignores them, so Trellis does too.
+  const extra = { "cni.dev/pod-uid": "8c1f", multusNetworkName: "default", bogus: 42 };
+
+  it.each(["ADD", "CHECK", "DEL"])("%s accepts unknown top-level keys and reports them once", async (cmd) => {
+    const b = new MemoryBackend();
+    const seen: string[][] = [];
+    let prev: Json = {};
+    if (cmd !== "ADD") {
+      const add = await handleCni(envFor("ADD"), Buffer.from(JSON.stringify(conf("1.1.0", extra))), b);
+      expect(add.exitCode).toBe(0);
+      if (cmd === "CHECK") prev = { prevResult: JSON.parse(add.stdout) as Json };
+    }
+    const stdin = conf("1.1.0", { ...extra, ...prev });
+    const out = await handleCni(envFor(cmd), Buffer.from(JSON.stringify(stdin)), b, {
+      onUnknownKeys: (k) => seen.push(k),
+    });
+    expect(out.exitCode).toBe(0);
+    expect(seen).toEqual([["bogus", "cni.dev/pod-uid", "multusNetworkName"]]);
+    // The parsed config the backend sees has only known keys; the raw stdin keeps them.
+    const last = b.last as { config: Json; stdin: Buffer };
+    expect(Object.keys(last.config)).not.toContain("bogus");
+    expect(JSON.parse(last.stdin.toString())).toMatchObject(extra);
+  });
+
+  it("no callback when every key is known", async () => {
+    const seen: string[][] = [];
+    const out = await handleCni(
+      envFor("ADD"),
+      Buffer.from(JSON.stringify(conf("1.1.0"))),
+      new MemoryBackend(),
+      {
+        onUnknownKeys: (k) => seen.push(k),
+      },
+    );
+    expect(out.exitCode).toBe(0);
+    expect(seen).toEqual([]);
+  });
+
+  it.each<[string, Json, number, RegExp]>([
+    [
+      "inside ipam (trellis-ipam)",
+      { ipam: { type: "trellis-ipam", subnet: "10.0.0.0/8" } },
+      2,
+      /"ipam\.subnet"/,
+    ],
+    ["inside dns", { dns: { servers: [] } }, 2, /"dns\.servers"/],
+    [
+      "inside a GC attachment",
+      { "cni.dev/valid-attachments": [{ containerID: "c", ifname: "eth0", pod: "x" }] },
+      2,
+      /valid-attachments\.0\.pod/,
+    ],
+  ])("an unknown key %s is still an error", async (_n, extraKeys, code, msg) => {
+    const b = new MemoryBackend();
+    const cmd = "cni.dev/valid-attachments" in extraKeys ? "GC" : "ADD";
+    const r = await run(b, envFor(cmd), conf("1.1.0", { ...extraKeys, bogus: 42 }));
+    expectError(r, code, msg);
+    expect(b.calls).toEqual([]);
+  });
+});
+
 describe("error codes", () => {
   const withName = (name: string, value: string | undefined): Record<string, string | undefined> =>
     envFor("ADD", { [name]: value });
@@ -340,7 +403,7 @@ describe("error codes", () => {
     ["0.2.0 is out of range", envFor("ADD"), conf("0.2.0"), 1, /0\.2\.0/],
     ["no cniVersion at all", envFor("ADD"), { name: "n", type: "trellis" }, 1, /no cniVersion/],
     // 2: unsupported field, naming key and value
-    ["unknown top-level field", envFor("ADD"), conf("1.0.0", { bogus: 42 }), 2, /"bogus".*42/],
+    // (unknown top-level keys are accepted: see "unknown keys" below)
     [
       "unknown trellis-ipam field",
       envFor("ADD"),

@@ -58,6 +58,40 @@ describe("CniServer", () => {
     }
   });
 
+  it("accepts unknown top-level config keys and logs each once, at debug", async () => {
+    const debug: Array<{ obj: object; msg: string | undefined }> = [];
+    const warned: string[] = [];
+    const log = {
+      info: () => undefined,
+      warn: (_o: object, m?: string) => warned.push(m ?? ""),
+      error: () => undefined,
+      debug: (obj: object, msg?: string) => debug.push({ obj, msg }),
+    };
+    const srv = new CniServer({ socketPath: join(dir, "keys.sock"), backend: new MemoryBackend(), log });
+    await srv.listen();
+    try {
+      const withKeys = (id: string, extra: Record<string, unknown>): Buffer =>
+        encodeRequest({
+          env: { ...addEnv, CNI_CONTAINERID: id },
+          stdin: Buffer.from(JSON.stringify({ cniVersion: "1.1.0", name: "n", type: "trellis", ...extra })),
+        });
+      const a = { "cni.dev/pod-uid": "u1", multusNetwork: "x" };
+      for (const id of ["k1", "k2"]) {
+        const reply = decodeReply(await exchange(srv.socketPath, withKeys(id, a)));
+        expect(reply?.exitCode).toBe(0);
+      }
+      const reply = decodeReply(await exchange(srv.socketPath, withKeys("k3", { ...a, other: 1 })));
+      expect(reply?.exitCode).toBe(0);
+      expect(debug).toEqual([
+        { obj: { keys: ["cni.dev/pod-uid", "multusNetwork"] }, msg: expect.stringMatching(/unknown/) },
+        { obj: { keys: ["other"] }, msg: expect.stringMatching(/unknown/) },
+      ]);
+      expect(warned).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("refuses a socket path that is somebody's file, and leaves the file alone", async () => {
     const path = join(dir, "precious");
     writeFileSync(path, "precious\n");
