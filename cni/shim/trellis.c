@@ -10,6 +10,13 @@
  * CNI_NETNS=dummy), possibly before the agent is up, and the answer never
  * depends on the agent's state.
  *
+ * A second exception: stdin that is not one well-formed JSON object is answered
+ * here with code 6 "failed to decode content" (CNI SPEC.md "Error"), naming
+ * the first offending byte. Without this check the shim could not find
+ * agentSocket in it and would blame an unreachable agent (code 11). The check
+ * is a validating scan only (no values are built; fixed memory); the agent
+ * still does the real parsing.
+ *
  * When the agent cannot be reached (or hangs up, or times out) it prints a
  * spec-shaped error (CNI SPEC.md "Error"): code 11 "try again later", or
  * code 50 "plugin not available" for CNI_COMMAND=STATUS, naming the socket,
@@ -38,7 +45,7 @@
 extern char **environ;
 
 /* The CNI spec versions Trellis speaks, oldest first. Must equal
-   SUPPORTED_VERSIONS in cni/versions.ts: test/cni-spec/shim.test.ts asserts
+   SUPPORTED_VERSIONS in cni/versions.ts: test/cni-spec/shim-version.test.ts asserts
    the shim's VERSION answer against that list. */
 static const char *const SUPPORTED_VERSIONS[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
 #define NSUPPORTED (sizeof SUPPORTED_VERSIONS / sizeof SUPPORTED_VERSIONS[0])
@@ -135,6 +142,170 @@ static int answer_version(void) {
 }
 
 /*
+ * JSON well-formedness (RFC 8259 grammar), top level an object. Iterative over
+ * a fixed bit stack (1 = object, 0 = array), so memory is bounded whatever the
+ * input; deeper nesting than MAX_DEPTH is refused (the agent refuses far less
+ * deep configs anyway). On failure bad_at is the 0-based offset of the first
+ * offending byte (n for a premature end) and bad_what says what was wrong.
+ */
+#define MAX_DEPTH 4096
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static unsigned char nest[MAX_DEPTH / 8];
+static size_t bad_at;
+static const char *bad_what, *bad_hint;
+
+static int bad(size_t at, const char *what, const char *hint) {
+  bad_at = at;
+  bad_what = what;
+  bad_hint = hint;
+  return -1;
+}
+
+static size_t skip_ws(const unsigned char *s, size_t n, size_t i) {
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  return i;
+}
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static int is_hex(unsigned char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+
+/* A string starting at s[*i] == '"'; on success *i is just past its end. */
+static int scan_string(const unsigned char *s, size_t n, size_t *i) {
+  size_t j = *i + 1;
+  for (;;) {
+    if (j >= n) return bad(n, "unexpected end of input", "in a string");
+    unsigned char c = s[j];
+    if (c == '"') break;
+    if (c < 0x20) return bad(j, "control character", "in a string");
+    if (c != '\\') { j++; continue; }
+    if (++j >= n) return bad(n, "unexpected end of input", "in a string");
+    if (s[j] == 'u') {
+      for (int k = 1; k <= 4; k++)
+        if (j + k >= n || !is_hex(s[j + k])) return bad(j + k < n ? j + k : n, "invalid character", "in a \\u escape");
+      j += 5;
+    } else if (strchr("\"\\/bfnrt", s[j]) != NULL && s[j] != '\0') {
+      j++;
+    } else {
+      return bad(j, "invalid escape", "in a string");
+    }
+  }
+  *i = j + 1;
+  return 0;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? starting at s[*i]. */
+static int scan_number(const unsigned char *s, size_t n, size_t *i) {
+  size_t j = *i;
+  if (j < n && s[j] == '-') j++;
+  if (j < n && s[j] == '0') j++;
+  else if (j < n && is_digit(s[j]))
+    while (j < n && is_digit(s[j])) j++;
+  else return bad(j, "invalid character", "in a number");
+  if (j < n && s[j] == '.') {
+    if (++j >= n || !is_digit(s[j])) return bad(j, "invalid character", "in a number");
+    while (j < n && is_digit(s[j])) j++;
+  }
+  if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+    if (++j < n && (s[j] == '+' || s[j] == '-')) j++;
+    if (j >= n || !is_digit(s[j])) return bad(j, "invalid character", "in a number");
+    while (j < n && is_digit(s[j])) j++;
+  }
+  *i = j;
+  return 0;
+}
+
+static int check_json_object(const unsigned char *s, size_t n) {
+  enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, COMMA_OR_CLOSE } st = VALUE;
+  size_t depth = 0, i = skip_ws(s, n, 0);
+  if (n == 0) return bad(0, "stdin is empty", "");
+  if (i >= n) return bad(n, "unexpected end of input", "");
+  if (s[i] != '{') return bad(i, "unexpected character", "(the network config must be an object)");
+  for (;;) {
+    i = skip_ws(s, n, i);
+    if (depth == 0 && st == COMMA_OR_CLOSE) return i == n ? 0 : bad(i, "unexpected character", "after the object");
+    if (i >= n) return bad(n, "unexpected end of input", "");
+    unsigned char c = s[i];
+    int in_object = depth > 0 && ((nest[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1);
+    switch (st) {
+      case VALUE_OR_CLOSE:
+        if (c == ']') goto close;
+        /* fall through */
+      case VALUE:
+        if (c == '{' || c == '[') {
+          if (depth == MAX_DEPTH) return bad(i, "nesting deeper than " STR(MAX_DEPTH) " levels", "");
+          if (c == '{') nest[depth / 8] |= (unsigned char)(1u << (depth % 8));
+          else nest[depth / 8] &= (unsigned char)~(1u << (depth % 8));
+          depth++;
+          i++;
+          st = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+          continue;
+        }
+        if (c == '"') {
+          if (scan_string(s, n, &i) != 0) return -1;
+        } else if (c == '-' || is_digit(c)) {
+          if (scan_number(s, n, &i) != 0) return -1;
+        } else if (n - i >= 4 && (memcmp(s + i, "true", 4) == 0 || memcmp(s + i, "null", 4) == 0)) {
+          i += 4;
+        } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+          i += 5;
+        } else {
+          return bad(i, "unexpected character", "");
+        }
+        st = COMMA_OR_CLOSE;
+        continue;
+      case KEY_OR_CLOSE:
+        if (c == '}') goto close;
+        /* fall through */
+      case KEY:
+        if (c != '"') return bad(i, "unexpected character", "(expected a key)");
+        if (scan_string(s, n, &i) != 0) return -1;
+        st = COLON;
+        continue;
+      case COLON:
+        if (c != ':') return bad(i, "unexpected character", "(expected ':')");
+        i++;
+        st = VALUE;
+        continue;
+      case COMMA_OR_CLOSE:
+        if (c == ',') {
+          i++;
+          st = in_object ? KEY : VALUE;
+          continue;
+        }
+        if (c == (in_object ? '}' : ']')) goto close;
+        return bad(i, "unexpected character", "");
+    }
+  close:
+    depth--;
+    i++;
+    st = COMMA_OR_CLOSE;
+  }
+}
+
+/* Stdin is not a JSON object: code 6 (SPEC.md "Error": failed to decode content), exit 1. */
+static int decode_failure(const unsigned char *s, size_t n) {
+  char msg[256], shown[16] = "";
+  if (bad_at < n) {
+    unsigned char c = s[bad_at];
+    if (c > 0x20 && c < 0x7f) snprintf(shown, sizeof shown, " '%c'", c);
+    else snprintf(shown, sizeof shown, " 0x%02x", c);
+  }
+  if (n == 0)
+    snprintf(msg, sizeof msg, "failed to decode network config: stdin is not a JSON object: %s", bad_what);
+  else
+    snprintf(msg, sizeof msg, "failed to decode network config: stdin is not a JSON object: %s%s at byte %zu%s%s",
+             bad_what, shown, bad_at, bad_hint[0] != '\0' ? " " : "", bad_hint);
+  printf("{\"cniVersion\":");
+  json_string(stdout, cni_version);
+  printf(",\"code\":6,\"msg\":");
+  json_string(stdout, msg);
+  printf(",\"details\":\"the network configuration on stdin must be one JSON object (byte offsets count from 0)\"}\n");
+  fflush(stdout);
+  return 1;
+}
+
+/*
  * Minimal JSON scan: find the string value of a top-level key. Tracks string
  * state and nesting depth only; handles the simple escapes. Returns 1 and
  * copies the value (truncated to cap-1) when found.
@@ -219,11 +390,16 @@ int main(void) {
     len += (size_t)n;
   }
 
-  if (!scan_key(in, len, "agentSocket", socket_path, sizeof socket_path) || socket_path[0] == '\0')
+  /* Keys are read only from a well-formed object: in anything else, a key
+     found by the scan would be a guess. */
+  int is_object = check_json_object((const unsigned char *)in, len) == 0;
+  if (!is_object || !scan_key(in, len, "agentSocket", socket_path, sizeof socket_path) || socket_path[0] == '\0')
     snprintf(socket_path, sizeof socket_path, "%s", DEFAULT_SOCKET);
   char v[sizeof cni_version];
-  if (scan_key(in, len, "cniVersion", v, sizeof v) && v[0] != '\0') memcpy(cni_version, v, sizeof v);
+  if (is_object && scan_key(in, len, "cniVersion", v, sizeof v) && v[0] != '\0') memcpy(cni_version, v, sizeof v);
+  /* VERSION needs no config (libcni may send next to nothing): answer it first. */
   if (cmd != NULL && strcmp(cmd, "VERSION") == 0) return answer_version();
+  if (!is_object) return decode_failure((const unsigned char *)in, len);
 
   /* 2. the CNI_* environment. */
   const char *envs[MAX_ENV];

@@ -21,9 +21,14 @@ interface ShimRun {
   json: Record<string, unknown> | undefined;
 }
 
-function runShim(env: Record<string, string>, stdin: string | Buffer): Promise<ShimRun> {
+function runShim(
+  env: Record<string, string>,
+  stdin: string | Buffer,
+  argv: string[] = [SHIM],
+): Promise<ShimRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SHIM, [], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const [cmd = SHIM, ...args] = argv;
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
@@ -41,6 +46,31 @@ function runShim(env: Record<string, string>, stdin: string | Buffer): Promise<S
     });
     child.stdin.end(stdin);
   });
+}
+
+/**
+ * Run the shim in a private mount namespace with an empty /run, so the
+ * default socket (/var/run/trellis/cni.sock) is absent whatever this machine
+ * runs, or, with `atDefault`, is that socket path bind-mounted there.
+ */
+function runShimPrivateRun(env: Record<string, string>, stdin: string, atDefault?: string): Promise<ShimRun> {
+  const script =
+    "/bin/mount -t tmpfs tmpfs /run && /bin/mkdir /run/trellis && " +
+    (atDefault === undefined
+      ? ""
+      : ': > /run/trellis/cni.sock && /bin/mount --bind "$1" /run/trellis/cni.sock && ') +
+    'exec "$0"';
+  return runShim(env, stdin, [
+    "/usr/bin/unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    script,
+    SHIM,
+    atDefault ?? "",
+  ]);
 }
 
 let dir = "";
@@ -215,6 +245,100 @@ describe("shim against a running agent server", () => {
     const r = await runShim(attach("ADD"), Buffer.alloc(16 * 1024 * 1024 + 10, 0x20));
     expect(r.code).toBe(1);
     expect(r.json?.code).toBe(5);
+  });
+});
+
+describe("shim: stdin that is not a JSON object is code 6, answered by the shim", () => {
+  // SPEC.md "Error" code 6: failed to decode content. Without its own check the
+  // shim found no agentSocket in such stdin and reported the default socket
+  // unreachable (code 11, or 50 for STATUS).
+  let counting: Server;
+  let countSock = "";
+  let connections = 0;
+  beforeAll(async () => {
+    countSock = join(dir, "count.sock");
+    counting = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => counting.listen(countSock, r));
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => counting.close(() => r()));
+  });
+
+  it.each([
+    ["empty stdin", "ADD", "", /stdin is empty/],
+    [
+      "plain text",
+      "ADD",
+      "hello",
+      /unexpected character 'h' at byte 0 \(the network config must be an object\)/,
+    ],
+    ["a JSON array", "DEL", "[1,2]", /unexpected character '\[' at byte 0/],
+    ["a JSON string", "CHECK", '"x"', /unexpected character '"' at byte 0/],
+    [
+      "truncated, naming a live agentSocket",
+      "ADD",
+      '{"cniVersion":"0.4.0","agentSocket":"@C@",',
+      /end of input at byte \d+/,
+    ],
+    ["garbage after the object", "STATUS", '{"cniVersion":"1.1.0"} x', /unexpected character 'x' at byte 23/],
+    ["a trailing comma", "GC", '{"cniVersion":"1.1.0",}', /unexpected character '}' at byte 22/],
+    ["a bad escape", "ADD", '{"name":"a\\qb"}', /invalid escape 'q' at byte 11/],
+    ["a raw control character in a string", "ADD", '{"name":"a\tb"}', /control character 0x09 at byte 10/],
+    ["a leading zero", "ADD", '{"mtu":01500}', /unexpected character '1' at byte 8/],
+    ["an unquoted key", "ADD", "{name:1}", /unexpected character 'n' at byte 1 \(expected a key\)/],
+    [
+      "too deep",
+      "ADD",
+      `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      /nesting deeper than 4096 levels '\[' at byte 4100/,
+    ],
+  ])("%s (%s)", async (_n, command, stdinTpl, msg) => {
+    const before = connections;
+    const stdin = stdinTpl.replace("@C@", countSock);
+    const r = await runShimPrivateRun({ ...attach(command), CNI_COMMAND: command }, stdin);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("");
+    expect(r.json).toEqual({
+      cniVersion: "1.1.0",
+      code: 6,
+      msg: expect.stringMatching(/^failed to decode network config: stdin is not a JSON object: /),
+      details: expect.any(String),
+    });
+    expect(r.json?.msg as string).toMatch(msg);
+    expect(connections).toBe(before);
+  });
+
+  it("well-formed objects of every JSON shape still go to the agent", async () => {
+    const stdin = `{"cniVersion":"1.1.0","name":"n","type":"trellis","agentSocket":"${sock}",
+      "args":{"a":[1,-2.5e+3,0,true,false,null,"\\u00e9\\n\\"",{},[]],"b":{"c":{}}}}`;
+    expect(() => JSON.parse(stdin) as unknown).not.toThrow();
+    const r = await runShim({ CNI_COMMAND: "STATUS" }, stdin);
+    expect([r.code, r.stdout]).toEqual([0, ""]);
+  });
+
+  it("VERSION is still answered whatever stdin holds", async () => {
+    const r = await runShimPrivateRun({ CNI_COMMAND: "VERSION" }, "not json");
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ cniVersion: "1.1.0" });
+  });
+
+  it("a JSON object without agentSocket goes to the default socket: code 11 naming it when absent", async () => {
+    const r = await runShimPrivateRun(attach("ADD"), '{"cniVersion":"1.0.0","name":"n","type":"trellis"}');
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ cniVersion: "1.0.0", code: 11 });
+    expect(r.json?.msg as string).toContain("trellis agent at /var/run/trellis/cni.sock: cannot connect");
+  });
+
+  it("a JSON object without agentSocket goes to the default socket: answered when an agent is there", async () => {
+    const r = await runShimPrivateRun(
+      { CNI_COMMAND: "STATUS" },
+      '{"cniVersion":"1.1.0","name":"n","type":"trellis"}',
+      sock,
+    );
+    expect([r.code, r.stdout]).toEqual([0, ""]);
   });
 });
 
