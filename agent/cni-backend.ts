@@ -61,7 +61,7 @@ export interface BackendOptions {
   onAttachmentsChanged?: () => void;
   /**
    * Policy enforcement (agent/policy/): `attached` resolves once the pod's
-   * rules are in the kernel (DESIGN.md: a pod selected by any policy is
+   * rules are in the kernel (docs/architecture.md: a pod selected by any policy is
    * isolated before its ADD returns); `detached` forgets the attachment.
    */
   policy?: PolicyHooks;

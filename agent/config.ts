@@ -1,6 +1,6 @@
 /**
  * trellis-node configuration: an optional YAML/JSON file, overridden by the
- * environment, overridden by flags (DESIGN.md pins the flags). Validated with
+ * environment, overridden by flags (docs/architecture.md pins the flags). Validated with
  * zod; a bad value is reported with its field name and the source it came
  * from, and the agent exits 2.
  */

@@ -167,7 +167,7 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         table: z.number().int().min(1).max(4294967295).default(254),
         ecmp: z.boolean().default(true),
-        /** rtnetlink protocol number of routes we install (DESIGN.md: Trellis is 201). */
+        /** rtnetlink protocol number of routes we install (docs/architecture.md "Kernel routes" pins 202 for BGP-learned routes; this default is still 201). */
         protocol: z.number().int().min(1).max(255).default(201),
         /** Run `ip` in this network namespace (tests, the lab); absent = our own. */
         netns: z.string().optional(),

@@ -136,7 +136,7 @@ export const confListSchema = z.strictObject({
 });
 export type ConfList = z.infer<typeof confListSchema>;
 
-/** The conflist DESIGN.md pins, for the chart, the lab and tests. */
+/** The conflist docs/architecture.md pins, for the chart, the lab and tests. */
 export function defaultConfList(agentSocket = DEFAULT_AGENT_SOCKET, mtu = 1500): ConfList {
   return {
     cniVersion: "1.1.0",

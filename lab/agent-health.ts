@@ -1,7 +1,7 @@
 /**
  * Is a lab node's trellis-node ready? Its health server listens on loopback
  * inside the node namespace (nothing of the lab is reachable from the root
- * namespace, MACHINE.md), so the probe is one HTTP/1.0 GET through `socat`
+ * namespace, docs/machine.md), so the probe is one HTTP/1.0 GET through `socat`
  * entered into that namespace. The reply parser is pure.
  */
 import { inNetns } from "./netns.js";

@@ -5,7 +5,7 @@
  * Trellis's own dataplane), one pod subnet per node, chained with portmap so
  * that prevResult chaining and runtimeConfig capabilities are exercised the
  * way a real runtime exercises them.
- * `trellis`: the conflist pinned in DESIGN.md, with the node's agent socket.
+ * `trellis`: the conflist pinned in docs/architecture.md, with the node's agent socket.
  */
 export type CniMode = "ptp" | "trellis";
 export const CNI_MODES: readonly CniMode[] = ["ptp", "trellis"];

@@ -1,5 +1,5 @@
 /**
- * `trellisctl lab status`: the pinned shape of DESIGN.md (dir, apiserver,
+ * `trellisctl lab status`: the pinned shape of docs/architecture.md (dir, apiserver,
  * tor, nodes[]) plus health: processes alive, BIRD protocol states, Node Ready.
  */
 import { existsSync } from "node:fs";

@@ -233,7 +233,7 @@ async function buildNode(plan: LabPlan, n: NodePlan, _cni: CniMode): Promise<voi
   await ipIn(n.netns, "addr", "add", `${n.address4}/${LINK4_PREFIX_LEN}`, "dev", n.ifname);
   await ipIn(n.netns, "-6", "addr", "add", `${n.address6}/${LINK6_PREFIX_LEN}`, "dev", n.ifname, "nodad");
   await ipIn(n.netns, "link", "set", n.ifname, "up");
-  // MACHINE.md: proxy ARP for 169.254.1.1 needs a route to it; a default route toward the ToR gives one.
+  // docs/machine.md: proxy ARP for 169.254.1.1 needs a route to it; a default route toward the ToR gives one.
   await ipIn(n.netns, "route", "add", "default", "via", n.torAddress4, "dev", n.ifname);
   await ipIn(n.netns, "-6", "route", "add", "default", "via", n.torAddress6, "dev", n.ifname);
   await sysctlIn(n.netns, "net.ipv4.ip_forward", "1");

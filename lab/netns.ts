@@ -53,7 +53,7 @@ export function sysctlIn(ns: string, key: string, value: string): Promise<string
  * argv prefix that runs a program in a network namespace. nsenter, not
  * `ip netns exec`: the latter also unshares the mount namespace and remounts
  * /sys, and a process started that way (our kubelet) would then create pod
- * namespaces that the rest of the machine cannot see (MACHINE.md).
+ * namespaces that the rest of the machine cannot see (docs/machine.md).
  */
 export function inNetns(ns: string): string[] {
   return ["nsenter", `--net=${netnsPath(ns)}`];

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// trellis-node: the per-node agent. Flags are pinned by DESIGN.md; everything
+// trellis-node: the per-node agent. Flags are pinned by docs/architecture.md; everything
 // else comes from --config FILE and TRELLIS_* env (agent/config.ts).
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or config.
 import { readFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * The host-side veth name DESIGN.md pins: "trl" + the first 11 hex digits of
+ * The host-side veth name docs/architecture.md pins: "trl" + the first 11 hex digits of
  * sha1("<namespace>.<podName>"), or of sha1("<containerID>.<ifname>") for an
  * attachment without Kubernetes args. 14 characters, under IFNAMSIZ (16).
  */

@@ -1,7 +1,7 @@
 /**
  * A client-node ListWatch that never stays down. client-node relists by
  * itself on 410 Gone but, on any other error (API server restart, a refused
- * connection, a 5xx), emits "error" and stops for good (STYLE.md). Here every
+ * connection, a 5xx), emits "error" and stops for good (docs/architecture.md "Principles"). Here every
  * error schedules a restart with capped exponential backoff and is counted,
  * and `synced` says whether the first full list has been seen.
  */

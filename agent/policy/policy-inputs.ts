@@ -114,7 +114,7 @@ function withAddresses(p: ParsedObject, node: string, ips: readonly string[]): P
 /**
  * A local attachment without a pod object: a CNI ADD without Kubernetes
  * args (podman, plain CNI). Its host veth is sha1(`<containerID>.<ifname>`)
- * (DESIGN.md), which is what the compiler's veth name gives for a pod
+ * (docs/architecture.md), which is what the compiler's veth name gives for a pod
  * `<ifname>` in a pseudo-namespace `<containerID>`: so it is compiled as
  * that pod, with no labels. It gets anti-spoofing and a known veth; no
  * NetworkPolicy names its namespace, so only cluster-wide selectors can
@@ -134,7 +134,7 @@ function syntheticPod(a: LocalAttachment, node: string): ParsedObject {
  * The compiler's input: the watched objects, with this node's attachments
  * laid over their pods. The kubelet writes `status.podIPs` only after ADD
  * returns, so the IPAM result is what puts a new pod's address into the
- * anti-spoofing set before its ADD returns (DESIGN.md: fail closed).
+ * anti-spoofing set before its ADD returns (docs/architecture.md: fail closed).
  */
 export function compilerInputs(
   watched: Iterable<ParsedObject>,

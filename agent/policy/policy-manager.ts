@@ -1,12 +1,12 @@
 /**
- * The policy manager, felix-style (STYLE.md): event handlers only record the
+ * The policy manager, felix-style (docs/architecture.md "Principles"): event handlers only record the
  * change and mark the state dirty (no I/O); one sync loop compiles the whole
  * desired table and hands it to the nft driver, which sends the difference.
  *
  * - Rate bound: at most one apply per `minIntervalMs`; a burst of updates
  *   coalesces into the next apply; when idle, an update applies at once.
  * - Nothing is applied before every required kind has had its first full
- *   list (DESIGN.md: never sweep kernel state before the first full sync):
+ *   list (docs/architecture.md: never sweep kernel state before the first full sync):
  *   until then the kernel keeps whatever the previous agent left, and the
  *   agent is not ready, so no ADD is served (see agent/README.md).
  * - A failed apply keeps the last good rules (the driver's transactions are

@@ -2,8 +2,8 @@
  * `policy.enabled: false`: another engine enforces policy. A table
  * `inet trellis` left by an earlier run with policy on would still drop every
  * new pod's veth (unknown `trl*` interfaces are dropped), so it is removed,
- * once, after the first full sync (never before: DESIGN.md). It is ours by
- * name (DESIGN.md: Trellis owns tables named `trellis`); nothing else is touched.
+ * once, after the first full sync (never before: docs/architecture.md). It is ours by
+ * name (docs/architecture.md: Trellis owns tables named `trellis`); nothing else is touched.
  */
 import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
 import type { NftBackend } from "../nft/backend.js";

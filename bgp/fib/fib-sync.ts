@@ -1,8 +1,8 @@
 // The pure core of the FIB: desired routes (from the Loc-RIB) against the routes
 // believed installed in the kernel, producing the minimal list of operations.
 //
-// Rules (DESIGN.md "Desired state -> diff -> apply; never sweep before the
-// first full sync"):
+// Rules (docs/architecture.md "Principles": desired state -> diff -> one atomic
+// apply; never sweep before the first full sync):
 // - Changes are coalesced per prefix until `takeOps()`: a route that flaps
 //   set/removed/set between two flushes costs one kernel operation, not three.
 // - Routes found in the kernel at start (our `proto`, left by an earlier run or

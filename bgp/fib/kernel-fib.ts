@@ -1,6 +1,6 @@
 // The thin shell around FibSync: feeds Loc-RIB changes in, applies the
 // coalesced operations through a driver, one batch in flight at a time, and
-// repairs from a kernel readback after any failure (DESIGN.md: resync from
+// repairs from a kernel readback after any failure (docs/architecture.md: resync from
 // scratch after any failure; never sweep before the first full sync).
 import { FibSync } from "./fib-sync.js";
 import type { FibDriver, FibOpFailure } from "./driver.js";

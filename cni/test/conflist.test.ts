@@ -1,4 +1,4 @@
-// The conflist (DESIGN.md's pinned one) and building each plugin's stdin the
+// The conflist (docs/architecture.md's pinned one) and building each plugin's stdin the
 // way libcni does.
 import { describe, expect, it } from "@jest/globals";
 import { confListVersion, pluginStdin } from "../conflist.js";

@@ -88,7 +88,7 @@ export class Kubelet {
 
   /**
    * client-node's ListWatch relists by itself on 410 Gone but stops on any
-   * other error (STYLE.md): restart it with capped exponential backoff.
+   * other error (docs/architecture.md "Principles"): restart it with capped exponential backoff.
    */
   private onInformerError(e: unknown): void {
     if (this.stopped || this.restartTimer !== undefined) return;

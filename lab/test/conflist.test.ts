@@ -32,7 +32,7 @@ describe("node conflists", () => {
     expect(c.plugins[0]?.ipam?.ranges).toEqual([[{ subnet: "10.244.2.0/24" }]]);
   });
 
-  it("trellis: exactly the conflist pinned in DESIGN.md, with the node's agent socket", () => {
+  it("trellis: exactly the conflist pinned in docs/architecture.md, with the node's agent socket", () => {
     expect(JSON.stringify(trellisConflist("/var/run/trellis/cni.sock"))).toBe(
       '{"cniVersion":"1.1.0","name":"k8s-pod-network","plugins":[{"type":"trellis","agentSocket":"/var/run/trellis/cni.sock","mtu":1500,"ipam":{"type":"trellis-ipam"}},{"type":"portmap","capabilities":{"portMappings":true}}]}',
     );

@@ -1,5 +1,5 @@
 /**
- * The host-side veth name DESIGN.md pins: `trl` + the first 11 hex digits of
+ * The host-side veth name docs/architecture.md pins: `trl` + the first 11 hex digits of
  * sha1(`<namespace>.<podName>`) — 14 characters, under IFNAMSIZ (16).
  */
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
 /**
  * Turns cluster objects (parsed YAML/JSON documents) into the normalized
  * `Cluster`. Every rejection names the object and the field; a named port that
- * matches no container port is a warning, never a rejection (DESIGN.md
+ * matches no container port is a warning, never a rejection (docs/architecture.md
  * clarification: it is valid Kubernetes and simply matches nothing).
  */
 import { parseAllDocuments } from "yaml";

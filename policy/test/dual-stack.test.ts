@@ -1,5 +1,5 @@
 /**
- * Dual-stack (DESIGN.md: pods get a /32 and a /128): IPv6 is read, evaluated
+ * Dual-stack (docs/architecture.md: pods get a /32 and a /128): IPv6 is read, evaluated
  * and compiled exactly as IPv4 — addresses, ipBlocks with excepts, networks
  * peers, node addresses, named ports, tenants, anti-spoofing — and ICMP
  * follows the port rules (only a rule without ports admits it).

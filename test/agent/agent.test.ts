@@ -62,7 +62,7 @@ describe("routed veth through the shim", () => {
   const k8s = "IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=web-1";
   let result: Record<string, unknown>;
 
-  it("ADD wires the pod as DESIGN.md pins (name, /32 and /128, routes, proxy ARP, MTU)", async () => {
+  it("ADD wires the pod as docs/architecture.md pins (name, /32 and /128, routes, proxy ARP, MTU)", async () => {
     await bed.addNetns([pod]);
     const r = await cniShim({
       command: "ADD",

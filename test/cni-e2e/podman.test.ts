@@ -3,7 +3,7 @@
  * busybox containers, the Trellis conflist with the exec'd static shim, a
  * real trellis-node and the lab API server. Chained portmap, bandwidth and
  * tuning run from our prevResult; IPAM delegated to host-local works.
- * (MACHINE.md: runc, cgroupfs, `nsenter --net=`, `--rootfs` after the flags.)
+ * (docs/machine.md: runc, cgroupfs, `nsenter --net=`, `--rootfs` after the flags.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
@@ -40,7 +40,7 @@ function podman(...args: string[]): Promise<string> {
   ]);
 }
 
-/** `podman run` with the flags MACHINE.md needs; the rootfs goes last, before the command. */
+/** `podman run` with the flags docs/machine.md needs; the rootfs goes last, before the command. */
 function run(network: string, opts: string[], ...cmd: string[]): Promise<string> {
   return podman(
     "run",

@@ -525,7 +525,7 @@ spec:
       }
     ).result;
     const hostVeth = result.interfaces.find((i) => i.sandbox === undefined || i.sandbox === "")?.name ?? "";
-    // DESIGN.md: trl + 11 hex digits of sha1("<namespace>.<podName>")
+    // docs/architecture.md: trl + 11 hex digits of sha1("<namespace>.<podName>")
     const sha = createHash("sha1").update("e2e.b").digest("hex").slice(0, 11);
     expect(hostVeth).toBe(`trl${sha}`);
     expect((await run("ip", ["-n", nodeNs, "link", "show", hostVeth])).code).toBe(0);

@@ -4,7 +4,7 @@
  *   <p>-n1 [10.x.1.0/24 pods]  <p>-l1 ==veth== <p>-l2  <p>-n2 [10.x.2.0/24 pods]
  *
  * Each pod is a network namespace whose eth0 pairs with a host veth in its
- * node named as DESIGN.md pins (`trl` + sha1(ns.pod)[:11]), addressed /32
+ * node named as docs/architecture.md pins (`trl` + sha1(ns.pod)[:11]), addressed /32
  * with `default via 169.254.1.1` (proxy ARP on the host veth) and a host
  * route `podIP/32 dev trl…` in the node. Nodes route each other's pod CIDR
  * over the link. Every pod runs pod-agent.py (TCP+UDP listeners, prober).
