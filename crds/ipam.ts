@@ -271,7 +271,7 @@ export type IPPool = z.infer<typeof ipPoolSchema>;
 
 export const allocationSchema = z.object({
   ordinal: z.number().int().min(0).max(4095),
-  handle: z.string().min(1),
+  handle: z.string().min(1).max(320),
   attributes: z
     .object({
       namespace: z.string().optional(),
@@ -294,7 +294,7 @@ export const ipamBlockSchema = z.object({
     pool: z.string(),
     affinity: z.string().optional(),
     strictAffinity: z.boolean().optional(),
-    allocations: z.array(allocationSchema),
+    allocations: z.array(allocationSchema).max(4096),
   }),
 });
 export type IPAMBlock = z.infer<typeof ipamBlockSchema>;

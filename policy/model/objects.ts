@@ -112,9 +112,13 @@ export const networkPolicySchema = z.object({
 const namespacedPod = z
   .object({ namespaceSelector: labelSelectorSchema, podSelector: labelSelectorSchema })
   .strict();
+// The manifests say it as minProperties/maxProperties 1 (upstream: a union).
 const subject = z
   .object({ namespaces: labelSelectorSchema.optional(), pods: namespacedPod.optional() })
-  .strict();
+  .strict()
+  .refine((s) => (s.namespaces === undefined) !== (s.pods === undefined), {
+    message: "exactly one of namespaces or pods must be set",
+  });
 
 const anpPort = z
   .object({
@@ -150,7 +154,7 @@ function anpRules<A extends z.ZodType>(action: A) {
           .object({
             name: z.string().max(100).optional(),
             action,
-            from: z.array(anpIngressPeer).min(1),
+            from: z.array(anpIngressPeer).min(1).max(100),
             ports: z.array(anpPort).optional(),
           })
           .strict(),
@@ -163,7 +167,7 @@ function anpRules<A extends z.ZodType>(action: A) {
           .object({
             name: z.string().max(100).optional(),
             action,
-            to: z.array(anpEgressPeer).min(1),
+            to: z.array(anpEgressPeer).min(1).max(100),
             ports: z.array(anpPort).optional(),
           })
           .strict(),
@@ -223,7 +227,7 @@ export const clusterNetworkPolicySchema = z.object({
           .object({
             name: z.string().max(100).optional(),
             action: z.enum(["Accept", "Deny", "Pass"]),
-            from: z.array(anpIngressPeer).min(1),
+            from: z.array(anpIngressPeer).min(1).max(25),
             protocols: z.array(cnpProtocol).optional(),
           })
           .strict(),
@@ -238,7 +242,8 @@ export const clusterNetworkPolicySchema = z.object({
             action: z.enum(["Accept", "Deny", "Pass"]),
             to: z
               .array(anpEgressPeer.extend({ domainNames: z.array(z.string()).optional() }).strict())
-              .min(1),
+              .min(1)
+              .max(25),
             protocols: z.array(cnpProtocol).optional(),
           })
           .strict(),
