@@ -18,6 +18,10 @@ interface GlobalConfigLike {
   testNamePattern?: string | null;
 }
 interface AggregatedResultLike {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
   testResults: {
     testFilePath: string;
     testExecError?: unknown;
@@ -40,6 +44,11 @@ export default class SkipGateReporter {
   }
 
   onRunComplete(_contexts: unknown, results: AggregatedResultLike): void {
+    // One plain closing line that CI (and a person) can read without knowing jest's layout.
+    const skipped = results.numPendingTests + results.numTodoTests;
+    console.log(
+      `\ntests: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped`,
+    );
     const path = isAbsolute(this.#allowlistPath)
       ? this.#allowlistPath
       : resolve(this.#rootDir, this.#allowlistPath);
