@@ -9,7 +9,7 @@ import { ipJson, runIpBatch } from "./ip-exec.js";
 import { ShPool, shQuote, withStdin } from "./sh-pool.js";
 import { IpSessionPool } from "./ip-session.js";
 import { HOST_VETH_PREFIX } from "./veth-name.js";
-import { type VethOwner, parseOwnerMarker } from "./veth-owner.js";
+import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
 import {
   TRELLIS_ROUTE_PROTO,
   V4_GATEWAY,
@@ -228,19 +228,19 @@ export class RoutedVethDataplane {
       ipJson<IpRoute>(["-6", "route", "show"], s.netns),
     ]);
     if (!Array.isArray(hostLink) || hostLink.length === 0) return [`host interface ${s.hostIf} is missing`];
-    if (!Array.isArray(podLinks) || podLinks.length === 0)
-      return [`interface ${s.podIf} is missing in ${s.netns}`];
     const hl = hostLink[0];
-    const pl = podLinks[0];
     const marked = parseOwnerMarker(hl?.ifalias);
     if (s.owner !== undefined && marked !== undefined) {
-      if (marked.containerID !== s.owner.containerID || marked.ifname !== s.owner.ifname) {
+      if (!sameOwner(marked, s.owner)) {
         // Its name is the pod's, but a newer sandbox of the pod has replaced it.
         return [
           `host interface ${s.hostIf} belongs to container ${marked.containerID} (${marked.ifname}), not to ${s.owner.containerID}`,
         ];
       }
     }
+    if (!Array.isArray(podLinks) || podLinks.length === 0)
+      return [`interface ${s.podIf} is missing in ${s.netns}`];
+    const pl = podLinks[0];
     if (hl?.flags?.includes("UP") !== true) drift.push(`host interface ${s.hostIf} is down`);
     if (pl?.flags?.includes("UP") !== true) drift.push(`interface ${s.podIf} is down`);
     if (hl?.mtu !== s.mtu) drift.push(`host interface MTU is ${hl?.mtu} (want ${s.mtu})`);
