@@ -173,6 +173,36 @@ describe("a pod recreated under its old name", () => {
   }, 60_000);
 });
 
+describe("a pod recreated under its old name, old DEL and new ADD at the same moment", () => {
+  it("whichever the agent serves first, the new sandbox ends up wired and the old address released", async () => {
+    for (let i = 0; i < 5; i++) {
+      const old: Sandbox = {
+        id: `0ld5b0x1${i}`,
+        netns: bed.netnsName(`c${i}`),
+        pod: `race-${i}`,
+        uid: "u-o",
+      };
+      const neu: Sandbox = {
+        id: `n3w5b0x1${i}`,
+        netns: bed.netnsName(`d${i}`),
+        pod: `race-${i}`,
+        uid: "u-n",
+      };
+      await bed.addNetns([old.netns, neu.netns]);
+      const a = await add(old);
+      const [d, b] = await Promise.all([call("DEL", old), add(neu)]);
+      expect(d.exitCode).toBe(0);
+      // The old handle holds nothing; its address may already be the new pod's
+      // (DEL served first): then its route must point at the new veth.
+      expect([...(await held()).values()]).not.toContain(`${old.id}.eth0`);
+      if (b.v4 !== a.v4) expect((await held()).has(a.v4)).toBe(false);
+      await expectWired(neu, b);
+      await expectOwnDelCleansUp(neu, b);
+      await bed.delNetns([old.netns, neu.netns]);
+    }
+  }, 90_000);
+});
+
 describe("the old sandbox's DEL was lost while the agent was down", () => {
   it("old netns deleted while the agent is down: the new sandbox's ADD succeeds; GC then frees the old address", async () => {
     const old: Sandbox = { id: "0ld5b0x03", netns: bed.netnsName("a3"), pod: "db-0", uid: "u-old3" };
