@@ -149,14 +149,23 @@ export class TrellisBackend implements CniBackend {
 
   /**
    * The attachments trellis-ipam holds addresses for, for this pod on this
-   * node (or, without a pod, for this attachment's own handle): the owner of
-   * a host veth that carries no marker (veth-owner.ts). Only read when a
-   * veth is unmarked or a name is taken, never on the common path.
+   * node (or, without a pod, for this attachment's own handle), oldest
+   * allocation first: the owner of a host veth that carries no marker
+   * (veth-owner.ts). Only read when a veth is unmarked or a name is taken,
+   * never on the common path.
    */
   private ipamOwners(pod: PodRef | undefined, me: VethOwner, skipOwnHandle: boolean): VethOwner[] {
     const mine = handleFor(me.containerID, me.ifname);
     const out: VethOwner[] = [];
-    for (const a of this.o.ipam.nodeAllocations()) {
+    const born = (t: string | undefined): number => {
+      const ms = t === undefined ? Number.NaN : Date.parse(t);
+      return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+    };
+    const allocs = this.o.ipam.nodeAllocations().sort((x, y) => {
+      const [bx, by] = [born(x.timestamp), born(y.timestamp)];
+      return bx === by ? 0 : bx < by ? -1 : 1;
+    });
+    for (const a of allocs) {
       if (skipOwnHandle && a.handle === mine) continue;
       const ofPod =
         pod !== undefined ? a.namespace === pod.namespace && a.pod === pod.pod : a.handle === mine;

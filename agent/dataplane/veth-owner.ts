@@ -11,9 +11,11 @@
  * and DEL, CHECK and GC read it back.
  *
  * A veth without a marker (made by an agent before this one, or left by a
- * crash between `link add` and the alias) belongs to whoever IPAM says holds
- * addresses for that pod on this node; if IPAM knows nobody, the name decides
- * (the behaviour before markers).
+ * crash between `link add` and the alias) belongs to the attachment IPAM
+ * says holds addresses for that pod on this node, the newest one if several
+ * do (each ADD replaces an older sandbox's veth, so the veth that is there
+ * is the latest ADD's); if IPAM knows nobody, the name decides (the
+ * behaviour before markers).
  */
 
 /** One CNI attachment (SPEC.md: ADD/DEL/CHECK name a (CNI_CONTAINERID, CNI_IFNAME) pair). */
@@ -50,6 +52,17 @@ export function sameOwner(a: VethOwner, b: VethOwner): boolean {
   return a.containerID === b.containerID && a.ifname === b.ifname;
 }
 
+/**
+ * The owner of a veth: its marker, else the newest of IPAM's holders for
+ * the pod (`podOwners` is ordered oldest first), else unknown.
+ */
+export function vethOwner(
+  marker: VethOwner | undefined,
+  podOwners: readonly VethOwner[],
+): VethOwner | undefined {
+  return marker ?? podOwners[podOwners.length - 1];
+}
+
 /** What ADD does when the host veth's name is already taken. */
 export type AddCollision =
   /** An older sandbox of the pod holds it: delete it and create ours. */
@@ -62,7 +75,8 @@ export type AddCollision =
 /**
  * ADD found the host veth name taken. `marker` is the veth's owner as the
  * kernel records it; `podOwners` the attachments IPAM held for this pod on
- * this node before this ADD allocated (the fallback for an unmarked veth).
+ * this node before this ADD allocated, oldest first (the fallback for an
+ * unmarked veth).
  * A different container ID is a different sandbox, and the runtime makes a
  * new sandbox of a pod only when the old one is dead or being torn down: the
  * old veth is stale and is replaced (last writer wins). Its addresses stay
@@ -73,18 +87,18 @@ export function onAddCollision(
   marker: VethOwner | undefined,
   podOwners: readonly VethOwner[],
 ): AddCollision {
-  const holders = marker !== undefined ? [marker] : podOwners;
-  if (holders.some((h) => sameOwner(h, me))) return { action: "refuse", why: "same-attachment" };
-  const sibling = holders.find((h) => h.containerID === me.containerID);
-  if (sibling !== undefined) return { action: "refuse", why: "same-sandbox", holder: sibling };
-  return { action: "replace", previous: marker ?? (podOwners.length === 1 ? podOwners[0] : undefined) };
+  const owner = vethOwner(marker, podOwners);
+  if (owner === undefined) return { action: "replace", previous: undefined };
+  if (sameOwner(owner, me)) return { action: "refuse", why: "same-attachment" };
+  if (owner.containerID === me.containerID) return { action: "refuse", why: "same-sandbox", holder: owner };
+  return { action: "replace", previous: owner };
 }
 
 /**
  * May DEL of `me` delete the host veth? Only its owner's DEL may: a late DEL
  * of an old sandbox must leave a newer sandbox's veth (and with it that
- * pod's routes) alone. Unmarked: IPAM's holders for the pod decide, and when
- * IPAM knows nobody the name decides (SPEC.md "DEL": clean up what is ours,
+ * pod's routes) alone. Unmarked: the newest of IPAM's holders for the pod
+ * decides, and when IPAM knows nobody the name decides (SPEC.md "DEL": clean up what is ours,
  * and a DEL of something already gone is success).
  */
 export function mayDeleteOnDel(
@@ -92,8 +106,8 @@ export function mayDeleteOnDel(
   marker: VethOwner | undefined,
   podOwners: readonly VethOwner[],
 ): boolean {
-  if (marker !== undefined) return sameOwner(marker, me);
-  return podOwners.length === 0 || podOwners.some((o) => sameOwner(o, me));
+  const owner = vethOwner(marker, podOwners);
+  return owner === undefined || sameOwner(owner, me);
 }
 
 /**

@@ -76,6 +76,12 @@ describe("ADD finds the host veth name taken", () => {
     expect(onAddCollision(NEW_NET1, undefined, [NEW]).action).toBe("refuse");
   });
 
+  it("unmarked with several IPAM holders: the newest holder owns it (each ADD replaced the one before)", () => {
+    const NEWER = { containerID: "n3w3r", ifname: "eth0" };
+    expect(onAddCollision(NEWER, undefined, [OLD, NEW])).toEqual({ action: "replace", previous: NEW });
+    expect(onAddCollision(NEW, undefined, [OLD, NEW])).toEqual({ action: "refuse", why: "same-attachment" });
+  });
+
   it("unmarked and unknown to IPAM: a leftover, replaced", () => {
     expect(onAddCollision(NEW, undefined, [])).toEqual({ action: "replace", previous: undefined });
   });
@@ -101,6 +107,11 @@ describe("DEL may delete the host veth only when it is the owner's", () => {
 
   it("unmarked: kept when IPAM lists only other attachments for the pod", () => {
     expect(mayDeleteOnDel(OLD, undefined, [NEW])).toBe(false);
+  });
+
+  it("unmarked with several IPAM holders: only the newest holder's DEL deletes it", () => {
+    expect(mayDeleteOnDel(OLD, undefined, [OLD, NEW])).toBe(false);
+    expect(mayDeleteOnDel(NEW, undefined, [OLD, NEW])).toBe(true);
   });
 });
 
