@@ -412,14 +412,17 @@ export class TrellisBackend implements CniBackend {
       {
         containerID: req.containerID,
         hostIf,
-        ...(seen.exists && !mine
-          ? { keptVethOf: seen.owner?.containerID ?? "another attachment (per IPAM)" }
-          : {}),
         linkMs: link.status === "fulfilled" ? link.value : -1,
         ipamMs: ipam.status === "fulfilled" ? ipam.value : -1,
       },
       "DEL",
     );
+    if (seen.exists && !mine) {
+      this.o.log.info(
+        { hostIf, containerID: req.containerID, owner: seen.owner?.containerID ?? "per IPAM" },
+        "DEL of an older sandbox: its addresses released, the pod's current host veth kept",
+      );
+    }
     if (link.status === "rejected") throw toCni(link.reason);
     if (ipam.status === "rejected") throw toCni(ipam.reason);
     // The policy hooks forget only this attachment's own (a newer sandbox's stays).
