@@ -22,9 +22,17 @@ import { TRELLIS_IPAM_TYPE, type TrellisIpamConfig, isTrellisIpam } from "../cni
 import { appendResult } from "../cni/result.js";
 import { ANNOTATION_IP_ADDRS, parseList, poolNamesFromAnnotations } from "./ipam/block-allocator.js";
 import { IpamError, type IpamService, handleFor } from "./ipam/ipam-service.js";
-import type { RoutedVethDataplane } from "./dataplane/dataplane.js";
+import { HostVethTaken, type RoutedVethDataplane } from "./dataplane/dataplane.js";
 import { HOST_VETH_MAC, V4_GATEWAY, V6_GATEWAY, podMac, podRoutes } from "./dataplane/routed-veth.js";
 import { hostVethName } from "./dataplane/veth-name.js";
+import {
+  type VethOwner,
+  mayDeleteOnDel,
+  mayDeleteOnGc,
+  onAddCollision,
+  sameOwner,
+} from "./dataplane/veth-owner.js";
+import { KeyedLock } from "./keyed-lock.js";
 
 /** What the backend needs to know about pods and namespaces (from informers). */
 export interface ClusterView {
@@ -40,6 +48,8 @@ export interface PolicyAttachment {
   readonly k8s?: { namespace: string; pod: string };
   readonly containerID: string;
   readonly ifname: string;
+  /** metadata.uid of the pod (K8S_POD_UID), when the runtime gave it. */
+  readonly podUid?: string;
   /** Bare addresses from IPAM (no prefix length). */
   readonly ips: readonly string[];
 }
@@ -76,6 +86,24 @@ function k8sOf(req: AttachmentRequest): { namespace: string; pod: string } | und
     : undefined;
 }
 
+type PodRef = { namespace: string; pod: string };
+
+/** The policy hooks' view of an attachment (identity, no addresses). */
+function attachmentOf(req: AttachmentRequest): Omit<PolicyAttachment, "ips"> {
+  const k8s = k8sOf(req);
+  const uid = req.args.k8s.podUid;
+  return {
+    ...(k8s ? { k8s } : {}),
+    containerID: req.containerID,
+    ifname: req.ifname,
+    ...(uid !== undefined && uid !== "" ? { podUid: uid } : {}),
+  };
+}
+
+function ownerOf(req: AttachmentRequest): VethOwner {
+  return { containerID: req.containerID, ifname: req.ifname };
+}
+
 function toCni(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof IpamError) {
@@ -85,6 +113,12 @@ function toCni(e: unknown): CniError {
 }
 
 export class TrellisBackend implements CniBackend {
+  /**
+   * ADD, DEL and GC of one host veth name run one at a time: each reads the
+   * veth's owner from the kernel, then acts by name (veth-owner.ts).
+   */
+  private readonly vethLock = new KeyedLock();
+
   constructor(private readonly o: BackendOptions) {}
 
   private requireReady(): void {
@@ -100,16 +134,46 @@ export class TrellisBackend implements CniBackend {
     return req.config.ipam === undefined || isTrellisIpam(req.config.ipam);
   }
 
-  /** The host veth of an attachment; without K8s args, the name recorded at allocation. */
-  private hostIfFor(req: AttachmentRequest): string {
+  /** The host veth of an attachment and its pod; without K8s args, the pod recorded at allocation. */
+  private hostIfFor(req: AttachmentRequest): { hostIf: string; pod: PodRef | undefined } {
     const k8s = k8sOf(req);
-    if (k8s !== undefined) return hostVethName(k8s, req.containerID, req.ifname);
+    if (k8s !== undefined) return { hostIf: hostVethName(k8s, req.containerID, req.ifname), pod: k8s };
     const handle = handleFor(req.containerID, req.ifname);
     const a = this.o.ipam.findAllocation(handle);
     if (a?.namespace !== undefined && a.pod !== undefined) {
-      return hostVethName({ namespace: a.namespace, pod: a.pod }, req.containerID, req.ifname);
+      const pod = { namespace: a.namespace, pod: a.pod };
+      return { hostIf: hostVethName(pod, req.containerID, req.ifname), pod };
     }
-    return hostVethName(undefined, req.containerID, req.ifname);
+    return { hostIf: hostVethName(undefined, req.containerID, req.ifname), pod: undefined };
+  }
+
+  /**
+   * The attachments trellis-ipam holds addresses for, for this pod on this
+   * node (or, without a pod, for this attachment's own handle), oldest
+   * allocation first: the owner of a host veth that carries no marker
+   * (veth-owner.ts). Only read when a veth is unmarked or a name is taken,
+   * never on the common path.
+   */
+  private ipamOwners(pod: PodRef | undefined, me: VethOwner, skipOwnHandle: boolean): VethOwner[] {
+    const mine = handleFor(me.containerID, me.ifname);
+    const out: VethOwner[] = [];
+    const born = (t: string | undefined): number => {
+      const ms = t === undefined ? Number.NaN : Date.parse(t);
+      return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+    };
+    const allocs = this.o.ipam.nodeAllocations().sort((x, y) => {
+      const [bx, by] = [born(x.timestamp), born(y.timestamp)];
+      return bx === by ? 0 : bx < by ? -1 : 1;
+    });
+    for (const a of allocs) {
+      if (skipOwnHandle && a.handle === mine) continue;
+      const ofPod =
+        pod !== undefined ? a.namespace === pod.namespace && a.pod === pod.pod : a.handle === mine;
+      if (!ofPod || a.containerID === undefined || a.ifname === undefined) continue;
+      const o = { containerID: a.containerID, ifname: a.ifname };
+      if (!out.some((x) => sameOwner(x, o))) out.push(o);
+    }
+    return out;
   }
 
   private async allocate(req: AddRequest): Promise<string[]> {
@@ -144,17 +208,68 @@ export class TrellisBackend implements CniBackend {
   async add(req: AddRequest): Promise<CniResult> {
     const trellisIpam = this.usesTrellisIpam(req);
     if (trellisIpam) this.requireReady();
+    const hostIf = hostVethName(k8sOf(req), req.containerID, req.ifname);
+    return this.vethLock.run(hostIf, () => this.addLocked(req, trellisIpam, hostIf));
+  }
+
+  /**
+   * Step 1 of ADD's dataplane, with the rule for a taken name: a stale veth
+   * of an older sandbox of this pod is replaced; this attachment's own (ADD
+   * twice) or a sibling interface's is refused, code 101, left intact.
+   */
+  private async createLink(
+    link: Parameters<RoutedVethDataplane["createLink"]>[0] & { owner: VethOwner },
+    pod: PodRef | undefined,
+    trellisIpam: boolean,
+    heldBefore: boolean,
+  ): Promise<void> {
+    const me = link.owner;
+    try {
+      await this.o.dataplane.createLink(link);
+      return;
+    } catch (e) {
+      if (!(e instanceof HostVethTaken)) throw e;
+      // IPAM may be allocating for this very ADD right now: its fresh
+      // allocation is not an earlier holder.
+      const holders = trellisIpam ? this.ipamOwners(pod, me, !heldBefore) : [];
+      const d = onAddCollision(me, e.owner, holders);
+      if (d.action === "refuse") {
+        throw new CniError(
+          CniCode.AttachmentExists,
+          d.why === "same-attachment"
+            ? `routed veth: host interface ${link.hostIf} already exists for this attachment (${me.containerID}, ${me.ifname}): ADD twice without DEL`
+            : `routed veth: host interface ${link.hostIf} already exists for interface ${d.holder.ifname} of this container: the pod's host veth name allows one trellis interface per pod`,
+        );
+      }
+      this.o.log.info(
+        { hostIf: link.hostIf, containerID: me.containerID, previous: d.previous ?? "unknown (no marker)" },
+        "ADD replaces the host veth of an older sandbox of this pod",
+      );
+    }
+    await this.o.dataplane.del(link.hostIf);
+    try {
+      await this.o.dataplane.createLink(link);
+    } catch (e) {
+      // We hold the name's lock: only something outside the agent made it again.
+      if (e instanceof HostVethTaken) {
+        throw new CniError(CniCode.TryAgainLater, `routed veth: ${e.message} again after replacing it`);
+      }
+      throw e;
+    }
+  }
+
+  private async addLocked(req: AddRequest, trellisIpam: boolean, hostIf: string): Promise<CniResult> {
     const k8s = k8sOf(req);
-    const hostIf = hostVethName(k8s, req.containerID, req.ifname);
     const mtu = req.config.mtu ?? this.o.defaultMtu;
     // A repeated ADD for a live attachment gets its own addresses back from
     // IPAM; the failure that follows (the interface exists) must not free them.
     const handle = handleFor(req.containerID, req.ifname);
     const heldBefore = trellisIpam && this.o.ipam.findAllocation(handle) !== undefined;
     const mac = req.config.runtimeConfig?.mac ?? podMac(`${req.containerID}.${req.ifname}`);
-    const link = { hostIf, podIf: req.ifname, netns: req.netns, mtu, podMac: mac };
+    const link = { hostIf, podIf: req.ifname, netns: req.netns, mtu, podMac: mac, owner: ownerOf(req) };
     const t0 = performance.now();
-    this.o.policy?.prepare?.({ ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname });
+    const att = attachmentOf(req);
+    this.o.policy?.prepare?.(att);
     // IPAM (an API write) and the veth creation (a kernel call) are
     // independent: run them at once, then configure with the addresses.
     const ipamP = (async (): Promise<{ addresses: string[]; result?: CniResult }> => {
@@ -171,7 +286,7 @@ export class TrellisBackend implements CniBackend {
     let linkMs = 0;
     const [ipamR, linkR] = await Promise.allSettled([
       ipamP.finally(() => (ipamMs = performance.now() - t0)),
-      this.o.dataplane.createLink(link).finally(() => (linkMs = performance.now() - t0)),
+      this.createLink(link, k8s, trellisIpam, heldBefore).finally(() => (linkMs = performance.now() - t0)),
     ]);
     const undoIpam = async (): Promise<void> => {
       // Nothing may stay allocated for a failed ADD.
@@ -193,7 +308,6 @@ export class TrellisBackend implements CniBackend {
     // The rules name the veth and the addresses, both known now: apply them
     // while the pod side is configured (nft matches interface names, so the
     // link need not be up). ADD returns only when both are done.
-    const att = { ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname };
     const policyP = this.o.policy?.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
     policyP?.catch(() => undefined); // awaited below; configure may fail first
     try {
@@ -257,17 +371,41 @@ export class TrellisBackend implements CniBackend {
   async del(req: DelRequest): Promise<void> {
     const trellisIpam = this.usesTrellisIpam(req);
     if (trellisIpam) this.requireReady();
+    const { hostIf, pod } = this.hostIfFor(req);
+    await this.vethLock.run(hostIf, () => this.delLocked(req, trellisIpam, hostIf, pod));
+  }
+
+  private async delLocked(
+    req: DelRequest,
+    trellisIpam: boolean,
+    hostIf: string,
+    pod: PodRef | undefined,
+  ): Promise<void> {
+    // Only the veth's owner may delete it (veth-owner.ts): the late DEL of
+    // a pod's old sandbox leaves the new sandbox's veth, and with it the new
+    // pod's routes, alone. Routes are never deleted by address: each goes
+    // with its own veth, so an address now routed to another veth keeps
+    // its route. Decided before the release: IPAM's holders are the owner
+    // of an unmarked veth.
+    const me = ownerOf(req);
+    const seen = await this.o.dataplane.readHostVeth(hostIf);
+    const mine =
+      seen.exists &&
+      mayDeleteOnDel(
+        me,
+        seen.owner,
+        seen.owner === undefined && trellisIpam ? this.ipamOwners(pod, me, false) : [],
+      );
     // The veth delete (slow in the kernel: an RCU grace period) and the
     // IPAM write are independent; a reused address gets its route replaced
     // by the next ADD, and the old veth's removal takes only its own routes.
-    const hostIf = this.hostIfFor(req);
     const t0 = performance.now();
     const timed = async (p: Promise<void>): Promise<number> => {
       await p;
       return performance.now() - t0;
     };
     const [link, ipam] = await Promise.allSettled([
-      timed(this.o.dataplane.del(hostIf)),
+      timed(mine ? this.o.dataplane.del(hostIf) : Promise.resolve()),
       timed(this.releaseIpam(req)),
     ]);
     this.o.log.debug(
@@ -279,10 +417,16 @@ export class TrellisBackend implements CniBackend {
       },
       "DEL",
     );
+    if (seen.exists && !mine) {
+      this.o.log.info(
+        { hostIf, containerID: req.containerID, owner: seen.owner?.containerID ?? "per IPAM" },
+        "DEL of an older sandbox: its addresses released, the pod's current host veth kept",
+      );
+    }
     if (link.status === "rejected") throw toCni(link.reason);
     if (ipam.status === "rejected") throw toCni(ipam.reason);
-    const k8s = k8sOf(req);
-    this.o.policy?.detached({ ...(k8s ? { k8s } : {}), containerID: req.containerID, ifname: req.ifname });
+    // The policy hooks forget only this attachment's own (a newer sandbox's stays).
+    this.o.policy?.detached(attachmentOf(req));
     this.o.onAttachmentsChanged?.();
   }
 
@@ -291,11 +435,16 @@ export class TrellisBackend implements CniBackend {
     const prev = req.prevResult;
     const podIdx = prev.interfaces.findIndex((i) => i.name === req.ifname && (i.sandbox ?? "") !== "");
     if (podIdx < 0) {
-      throw new CniError(CniCode.Internal, `CHECK: prevResult has no interface ${req.ifname} in a sandbox`);
+      // prevResult is part of the network config (SPEC.md "CHECK"): a bad one is code 7.
+      throw new CniError(
+        CniCode.InvalidNetworkConfig,
+        `CHECK: prevResult has no interface ${req.ifname} in a sandbox`,
+      );
     }
     const addresses = prev.ips.filter((ip) => ip.interface === podIdx).map((ip) => ip.address);
     const drift = await this.o.dataplane.check({
-      hostIf: this.hostIfFor(req),
+      hostIf: this.hostIfFor(req).hostIf,
+      owner: ownerOf(req),
       podIf: req.ifname,
       netns: req.netns,
       mtu: prev.interfaces[podIdx]?.mtu ?? req.config.mtu ?? this.o.defaultMtu,
@@ -312,7 +461,7 @@ export class TrellisBackend implements CniBackend {
       if (held.size === 0) drift.push(`trellis-ipam holds no address for ${handle}`);
     }
     if (drift.length > 0) {
-      throw new CniError(CniCode.Internal, `CHECK failed: ${drift.join("; ")}`);
+      throw new CniError(CniCode.CheckFailed, `CHECK failed: ${drift.join("; ")}`);
     }
   }
 
@@ -325,28 +474,32 @@ export class TrellisBackend implements CniBackend {
     }
     this.requireReady();
     const valid = new Set(req.validAttachments.map((a) => handleFor(a.containerID, a.ifname)));
-    const stale = this.o.ipam.nodeAllocations().filter((a) => !valid.has(a.handle));
+    const all = this.o.ipam.nodeAllocations();
+    const stale = all.filter((a) => !valid.has(a.handle));
+    const isValid = (o: VethOwner): boolean => valid.has(handleFor(o.containerID, o.ifname));
+    const seenHandles = new Set<string>();
     for (const a of stale) {
-      const hostIf =
-        a.namespace !== undefined && a.pod !== undefined
-          ? hostVethName({ namespace: a.namespace, pod: a.pod }, a.containerID ?? "", a.ifname ?? "")
-          : hostVethName(undefined, a.containerID ?? "", a.ifname ?? "");
+      if (seenHandles.has(a.handle)) continue; // one per attachment, not per address
+      seenHandles.add(a.handle);
+      const pod =
+        a.namespace !== undefined && a.pod !== undefined ? { namespace: a.namespace, pod: a.pod } : undefined;
+      const hostIf = hostVethName(pod, a.containerID ?? "", a.ifname ?? "");
       // A live pod of the same name may own this veth (a newer sandbox): keep it.
-      const sameVeth = this.o.ipam
-        .nodeAllocations()
-        .some(
-          (b) => valid.has(b.handle) && b.namespace === a.namespace && b.pod === a.pod && a.pod !== undefined,
-        );
-      if (!sameVeth) {
-        await this.o.dataplane.del(hostIf).catch(() => undefined);
-        this.o.policy?.detached({
-          ...(a.namespace !== undefined && a.pod !== undefined
-            ? { k8s: { namespace: a.namespace, pod: a.pod } }
-            : {}),
-          containerID: a.containerID ?? "",
-          ifname: a.ifname ?? "",
-        });
-      }
+      const podHasValid =
+        pod !== undefined &&
+        all.some((b) => valid.has(b.handle) && b.namespace === pod.namespace && b.pod === pod.pod);
+      await this.vethLock.run(hostIf, async () => {
+        const seen = await this.o.dataplane.readHostVeth(hostIf).catch(() => undefined);
+        if (seen?.exists === true && mayDeleteOnGc(seen.owner, isValid, podHasValid)) {
+          await this.o.dataplane.del(hostIf).catch(() => undefined);
+        }
+      });
+      // Forgets only the stale attachment's own (a newer sandbox's stays).
+      this.o.policy?.detached({
+        ...(pod !== undefined ? { k8s: pod } : {}),
+        containerID: a.containerID ?? "",
+        ifname: a.ifname ?? "",
+      });
     }
     try {
       const n = await this.o.ipam.release(stale.map((a) => a.handle));

@@ -24,6 +24,17 @@ export const CniCode = {
   NotAvailable: 50,
   /** STATUS: not available, and existing containers may be damaged. */
   NotAvailableContainersDamaged: 51,
+  // Plugin-specific codes (SPEC.md "Error": 100+ are free for plugins), for
+  // failures the well-known codes do not name.
+  /**
+   * ADD for an attachment whose interface already exists: the same
+   * (CNI_CONTAINERID, CNI_IFNAME) twice without a DEL, another interface of
+   * the same sandbox holding the pod's host veth name, or CNI_IFNAME already
+   * present in the pod namespace. The existing attachment is left intact.
+   */
+  AttachmentExists: 101,
+  /** CHECK found the container's networking not as ADD made it (the msg lists each drift). */
+  CheckFailed: 103,
   /** Trellis internal error (unexpected failure inside the agent). */
   Internal: 999,
 } as const;

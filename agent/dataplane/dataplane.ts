@@ -9,6 +9,7 @@ import { ipJson, runIpBatch } from "./ip-exec.js";
 import { ShPool, shQuote, withStdin } from "./sh-pool.js";
 import { IpSessionPool } from "./ip-session.js";
 import { HOST_VETH_PREFIX } from "./veth-name.js";
+import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
 import {
   TRELLIS_ROUTE_PROTO,
   V4_GATEWAY,
@@ -18,10 +19,13 @@ import {
   isV6,
   planHostRoutes,
   planLink,
+  planOwnerMarker,
   planPod,
   planSysctls,
   podIpArgs,
 } from "./routed-veth.js";
+
+const IP = process.env["TRELLIS_IP_BIN"] ?? "ip";
 
 interface IpLink {
   ifname: string;
@@ -29,6 +33,7 @@ interface IpLink {
   address?: string;
   flags?: string[];
   operstate?: string;
+  ifalias?: string;
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 interface IpRoute {
@@ -41,6 +46,36 @@ interface IpRoute {
 
 function isNotFound(stderr: string): boolean {
   return /Cannot find device|does not exist|No such device/i.test(stderr);
+}
+
+/** A host veth as the kernel has it: absent, or present with its owner marker (veth-owner.ts). */
+export type HostVethState = { exists: false } | { exists: true; owner: VethOwner | undefined };
+
+/**
+ * ADD's `link add` found the host veth name taken. Thrown for the backend
+ * to decide (veth-owner.ts onAddCollision): replace a stale sandbox's veth,
+ * or refuse.
+ */
+export class HostVethTaken extends Error {
+  constructor(
+    readonly hostIf: string,
+    readonly owner: VethOwner | undefined,
+  ) {
+    super(`host interface ${hostIf} already exists`);
+    this.name = "HostVethTaken";
+  }
+}
+
+/**
+ * The spec code for a failed kernel operation (SPEC.md "Error"): the kernel
+ * refused it, 5 (I/O failure); our `ip`/`sh` helper process died under it,
+ * 11 (try again later: the next call starts a fresh one).
+ */
+function kernelError(what: string, e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  const helperGone = /session ended|session closed|worker ended|worker closed/.test(msg);
+  return new CniError(helperGone ? CniCode.TryAgainLater : CniCode.IoFailure, `routed veth: ${what}: ${msg}`);
 }
 
 /** Writes the node-wide sysctls a routed node needs (forwarding on). */
@@ -67,22 +102,53 @@ export class RoutedVethDataplane {
         `CNI_NETNS: ${JSON.stringify(s.netns)} is not a usable path`,
       );
     }
-    const failures = await this.host.run(planLink(s));
-    const add = failures.find((f) => f.index === 0);
-    if (add === undefined) return;
-    if (/File exists/.test(add.message)) {
-      // Either our host veth exists (a live attachment) or the pod already has CNI_IFNAME.
-      const mine = await this.host.run([`link show dev ${s.hostIf}`]);
-      const what =
-        mine.length === 0
-          ? `host interface ${s.hostIf} already exists (ADD for an attached pod?)`
-          : `interface ${s.podIf} already exists in ${s.netns}`;
-      throw new CniError(CniCode.Internal, `routed veth: ${what}`);
+    // Twice at most: a stale veth may vanish between our add and our look
+    // (its old netns being destroyed by the kernel takes the pair with it).
+    for (let attempt = 0; ; attempt++) {
+      const failures = await this.host.run(planLink(s)).catch((e: unknown) => {
+        throw kernelError(`creating ${s.hostIf}`, e);
+      });
+      const add = failures.find((f) => f.index === 0);
+      if (add === undefined) return;
+      if (/File exists/.test(add.message)) {
+        // Either the host veth name is taken or the pod already has CNI_IFNAME.
+        const host = await this.readHostVeth(s.hostIf);
+        if (host.exists) throw new HostVethTaken(s.hostIf, host.owner);
+        if (attempt === 0) continue;
+        throw new CniError(
+          CniCode.AttachmentExists,
+          `routed veth: interface ${s.podIf} already exists in ${s.netns}`,
+        );
+      }
+      if (/netns|No such file|Invalid/i.test(add.message)) {
+        throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${add.message}`);
+      }
+      throw new CniError(CniCode.IoFailure, `routed veth: creating ${s.hostIf}: ${add.message}`);
     }
-    if (/netns|No such file|Invalid/i.test(add.message)) {
-      throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${add.message}`);
+  }
+
+  /**
+   * The host veth and its owner marker, read from the kernel (one `ip -j`
+   * run by a pooled shell: no fork of the agent). Throws CniError 5 or 11.
+   */
+  async readHostVeth(hostIf: string): Promise<HostVethState> {
+    const r = await this.sh
+      .run([IP, "-j", "link", "show", "dev", hostIf].map(shQuote).join(" "))
+      .catch((e: unknown) => {
+        throw kernelError(`reading ${hostIf}`, e);
+      });
+    if (r.code !== 0) {
+      if (isNotFound(r.output)) return { exists: false };
+      throw new CniError(CniCode.IoFailure, `routed veth: reading ${hostIf}: ${r.output}`);
     }
-    throw new CniError(CniCode.Internal, `routed veth: creating ${s.hostIf}: ${add.message}`);
+    let links: IpLink[];
+    try {
+      links = JSON.parse(r.output) as IpLink[];
+    } catch {
+      throw new CniError(CniCode.IoFailure, `routed veth: reading ${hostIf}: ${r.output.slice(0, 200)}`);
+    }
+    const l = links[0];
+    return l === undefined ? { exists: false } : { exists: true, owner: parseOwnerMarker(l.ifalias) };
   }
 
   /**
@@ -101,20 +167,19 @@ export class RoutedVethDataplane {
       const cmd = [file, ...args, "-batch", "-"].map(shQuote).join(" ");
       const [pod, routes] = await Promise.all([
         this.sh.run(`${sysctls} && ${withStdin(cmd, planPod(s))}`),
-        this.host.run(planHostRoutes(s.hostIf, s.addresses)),
+        this.host.run([...planOwnerMarker(s.hostIf, s.owner), ...planHostRoutes(s.hostIf, s.addresses)]),
       ]);
-      if (pod.code !== 0) throw new CniError(CniCode.Internal, `routed veth: pod side failed: ${pod.output}`);
+      if (pod.code !== 0)
+        throw new CniError(CniCode.IoFailure, `routed veth: pod side failed: ${pod.output}`);
       if (routes.length > 0) {
         throw new CniError(
-          CniCode.Internal,
-          `routed veth: host routes: ${routes.map((r) => r.message).join("; ")}`,
+          CniCode.IoFailure,
+          `routed veth: host side: ${routes.map((r) => r.message).join("; ")}`,
         );
       }
     } catch (e) {
       await this.del(s.hostIf).catch(() => undefined);
-      throw e instanceof CniError
-        ? e
-        : new CniError(CniCode.Internal, `routed veth: ${(e as Error).message}`);
+      throw kernelError("configuring", e);
     }
   }
 
@@ -126,9 +191,11 @@ export class RoutedVethDataplane {
 
   /** Deletes the host veth (its peer and routes go with it). Idempotent. */
   async del(hostIf: string): Promise<void> {
-    const [f] = await this.host.run([`link del ${hostIf}`]);
+    const [f] = await this.host.run([`link del ${hostIf}`]).catch((e: unknown) => {
+      throw kernelError(`deleting ${hostIf}`, e);
+    });
     if (f !== undefined && !isNotFound(f.message)) {
-      throw new CniError(CniCode.Internal, `routed veth: deleting ${hostIf}: ${f.message}`);
+      throw new CniError(CniCode.IoFailure, `routed veth: deleting ${hostIf}: ${f.message}`);
     }
   }
 
@@ -144,6 +211,8 @@ export class RoutedVethDataplane {
    */
   async check(s: {
     hostIf: string;
+    /** The attachment asking: a host veth marked for another one is drift. */
+    owner?: VethOwner;
     podIf: string;
     netns: string;
     mtu: number;
@@ -159,9 +228,18 @@ export class RoutedVethDataplane {
       ipJson<IpRoute>(["-6", "route", "show"], s.netns),
     ]);
     if (!Array.isArray(hostLink) || hostLink.length === 0) return [`host interface ${s.hostIf} is missing`];
+    const hl = hostLink[0];
+    const marked = parseOwnerMarker(hl?.ifalias);
+    if (s.owner !== undefined && marked !== undefined) {
+      if (!sameOwner(marked, s.owner)) {
+        // Its name is the pod's, but a newer sandbox of the pod has replaced it.
+        return [
+          `host interface ${s.hostIf} belongs to container ${marked.containerID} (${marked.ifname}), not to ${s.owner.containerID}`,
+        ];
+      }
+    }
     if (!Array.isArray(podLinks) || podLinks.length === 0)
       return [`interface ${s.podIf} is missing in ${s.netns}`];
-    const hl = hostLink[0];
     const pl = podLinks[0];
     if (hl?.flags?.includes("UP") !== true) drift.push(`host interface ${s.hostIf} is down`);
     if (pl?.flags?.includes("UP") !== true) drift.push(`interface ${s.podIf} is down`);

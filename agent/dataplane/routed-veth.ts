@@ -17,6 +17,7 @@
  * would stay "tentative" for about a second and IPv6 would not work yet.
  */
 import { createHash } from "node:crypto";
+import { type VethOwner, ownerMarker } from "./veth-owner.js";
 
 export const TRELLIS_ROUTE_PROTO = 201;
 export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
@@ -32,6 +33,8 @@ export interface VethSpec {
   podMac: string;
   /** Pod addresses, e.g. "10.244.0.5/32", "fd00::5/128". */
   addresses: readonly string[];
+  /** The attachment the host veth belongs to, recorded in the kernel (veth-owner.ts). */
+  owner?: VethOwner;
 }
 
 export interface VethPlan {
@@ -66,6 +69,17 @@ export function planLink(s: Omit<VethSpec, "addresses">): string[] {
     // waits for carrier, i.e. for the pod end, which comes up after the sysctls.
     `link add ${s.hostIf} mtu ${s.mtu} address ${HOST_VETH_MAC} up type veth peer name ${s.podIf} mtu ${s.mtu} address ${s.podMac} netns ${s.netns}`,
   ];
+}
+
+/**
+ * Host side, step 2 begins with the owner marker (veth-owner.ts): the kernel
+ * ignores IFLA_IFALIAS on `link add`, so it is its own line, sent only once
+ * the add succeeded (sent with it, under -force, it would relabel a stale
+ * veth that made the add fail).
+ */
+export function planOwnerMarker(hostIf: string, owner: VethOwner | undefined): string[] {
+  const m = owner !== undefined ? ownerMarker(owner) : undefined;
+  return m !== undefined ? [`link set dev ${hostIf} alias ${m}`] : [];
 }
 
 /** Host side, step 2: one route per pod address (proto trellis). */
@@ -119,7 +133,7 @@ export function planPod(s: VethSpec): string[] {
 
 export function planAdd(s: VethSpec): VethPlan {
   return {
-    host: [...planLink(s), ...planHostRoutes(s.hostIf, s.addresses)],
+    host: [...planLink(s), ...planOwnerMarker(s.hostIf, s.owner), ...planHostRoutes(s.hostIf, s.addresses)],
     sysctls: planSysctls(s.hostIf),
     pod: planPod(s),
   };

@@ -88,6 +88,14 @@ export interface LocalAttachment {
   readonly pod: string;
   readonly ips: readonly string[];
   /**
+   * The CNI attachment (`<containerID>.<ifname>`) that made it. A pod
+   * recreated under its old name has a new sandbox whose ADD may come
+   * before the old sandbox's DEL: that DEL must not take the new attachment.
+   */
+  readonly owner?: string;
+  /** metadata.uid of the pod (K8S_POD_UID), when the runtime gave it. */
+  readonly podUid?: string;
+  /**
    * The pod object when the informer had not seen it yet at ADD (read from
    * the API by the caller), already parsed.
    */

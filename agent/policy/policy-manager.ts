@@ -125,11 +125,18 @@ export class PolicyManager {
   }
 
   remove(kind: string, obj: object): void {
+    const meta = (obj as { metadata?: { name?: string; namespace?: string; uid?: string } }).metadata;
     const key = objectKey(obj as { metadata?: { name?: string; namespace?: string } });
     let changed = this.kind(kind).delete(key);
     // A deleted pod's attachment goes with it, even if its DEL never comes:
     // a ghost must never keep its labels on an address another pod may reuse.
-    if (kind === "Pod") changed = this.attachments.delete(key) || changed;
+    // Unless it is the attachment of a newer pod of the same name (a
+    // StatefulSet restart), whose ADD the lagging informer may precede.
+    if (kind === "Pod") {
+      const a = this.attachments.get(key);
+      const newer = a?.podUid !== undefined && meta?.uid !== undefined && a.podUid !== meta.uid;
+      if (a !== undefined && !newer) changed = this.attachments.delete(key) || changed;
+    }
     if (changed) this.changed();
   }
 
@@ -178,9 +185,18 @@ export class PolicyManager {
     });
   }
 
-  /** The pod's attachment is gone (CNI DEL, or a rolled-back ADD). */
-  detach(namespace: string, pod: string): void {
-    if (this.attachments.delete(`${namespace}/${pod}`)) this.changed();
+  /**
+   * The pod's attachment is gone (CNI DEL, or a rolled-back ADD). With
+   * `owner`, only when that attachment made it: the late DEL of a pod's old
+   * sandbox leaves the attachment of its new sandbox alone.
+   */
+  detach(namespace: string, pod: string, owner?: string): void {
+    const key = `${namespace}/${pod}`;
+    const a = this.attachments.get(key);
+    if (a === undefined) return;
+    if (owner !== undefined && a.owner !== undefined && a.owner !== owner) return;
+    this.attachments.delete(key);
+    this.changed();
   }
 
   hasPod(namespace: string, pod: string): boolean {

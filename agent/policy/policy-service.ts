@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { parseObject, type ParsedObject } from "../../policy/model/load.js";
 import type { PolicyAttachment, PolicyHooks } from "../cni-backend.js";
 import { httpStatus } from "../ipam/ipam-api.js";
+import { handleFor } from "../ipam/ipam-service.js";
 import { OptionalInformer } from "../k8s/optional-informer.js";
 import { ResilientInformer } from "../k8s/resilient-informer.js";
 import { type NftBackend, ExecNft } from "../nft/backend.js";
@@ -199,14 +200,23 @@ export class PolicyService implements PolicyHooks {
       pod = a.ifname;
     }
     await this.manager.attach(
-      { namespace, pod, ips: a.ips, ...(podObject !== undefined ? { podObject } : {}) },
+      {
+        namespace,
+        pod,
+        ips: a.ips,
+        owner: handleFor(a.containerID, a.ifname),
+        ...(a.podUid !== undefined ? { podUid: a.podUid } : {}),
+        ...(podObject !== undefined ? { podObject } : {}),
+      },
       this.o.addTimeoutMs,
     );
   }
 
   detached(a: Omit<PolicyAttachment, "ips">): void {
-    if (a.k8s !== undefined) this.manager.detach(a.k8s.namespace, a.k8s.pod);
-    else this.manager.detach(a.containerID, a.ifname);
+    // Only this attachment's own: a pod's new sandbox may have replaced it.
+    const owner = handleFor(a.containerID, a.ifname);
+    if (a.k8s !== undefined) this.manager.detach(a.k8s.namespace, a.k8s.pod, owner);
+    else this.manager.detach(a.containerID, a.ifname, owner);
   }
 
   renderMetrics(): string {

@@ -141,6 +141,8 @@ describe("routed veth through the shim", () => {
       config: netconf(a1.socket),
     });
     expect(r.exitCode).toBe(1);
+    // A plugin code (101), not the catch-all 999: ADD twice without DEL.
+    expect(r.json["code"]).toBe(101);
     expect(String(r.json["msg"])).toMatch(/already exists/);
     // Same handle: IPAM returned the same addresses and must not free them.
     expect((await bed.allocations()).size).toBe(before);

@@ -271,4 +271,38 @@ describe("PolicyManager", () => {
     expect(t).not.toContain("10.1.5.5");
     expect(t).not.toContain(hostVethName("x", "a"));
   });
+  it("a late DEL of a pod's old sandbox leaves the attachment of its new sandbox (same pod name)", async () => {
+    const { fake, m } = setup({ minIntervalMs: 10 });
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "web-0", undefined)] });
+    await until(() => m.ready);
+    await m.attach({ namespace: "x", pod: "web-0", ips: ["10.1.8.1"], owner: "old.eth0" }, 5000);
+    await m.attach({ namespace: "x", pod: "web-0", ips: ["10.1.8.2"], owner: "new.eth0" }, 5000);
+    m.detach("x", "web-0", "old.eth0");
+    await m.settled();
+    expect(await dump(fake)).toContain("10.1.8.2");
+    expect(m.metrics.localPods).toBe(1);
+    m.detach("x", "web-0", "new.eth0");
+    await m.settled();
+    expect(await dump(fake)).not.toContain("10.1.8.2");
+  });
+
+  it("the deletion of a pod's old object leaves the attachment of its new pod (other uid)", async () => {
+    const { fake, m } = setup({ minIntervalMs: 10 });
+    syncAll(m, { Namespace: [ns("x")] });
+    await until(() => m.ready);
+    await m.attach(
+      { namespace: "x", pod: "web-0", ips: ["10.1.9.2"], owner: "new.eth0", podUid: "uid-2" },
+      5000,
+    );
+    const old = {
+      ...pod("x", "web-0", undefined),
+      metadata: { name: "web-0", namespace: "x", uid: "uid-1" },
+    };
+    m.remove("Pod", old);
+    await m.settled();
+    expect(m.metrics.localPods).toBe(1);
+    expect(await dump(fake)).toContain("10.1.9.2");
+    m.remove("Pod", { ...old, metadata: { ...old.metadata, uid: "uid-2" } });
+    await until(() => m.metrics.localPods === 0);
+  });
 });

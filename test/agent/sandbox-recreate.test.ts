@@ -1,0 +1,259 @@
+/**
+ * A pod recreated under its old name (every StatefulSet restart) gets a new
+ * sandbox (new container ID, new netns) while its old sandbox's host veth,
+ * which has the same pinned name, still exists: the old DEL comes late, or
+ * was lost while the agent was down. Driven as a runtime does, through the
+ * exec'd shim against a running trellis-node (agent/README.md, "Routed
+ * veth": one name per pod, the owner recorded in the kernel).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { hostVethName } from "../../agent/dataplane/veth-name.js";
+import { type AgentProc, TestBed, cniShim, netconf, sh } from "./harness.js";
+
+const bed = new TestBed("Srec");
+let node: { netns: string };
+let agent: AgentProc;
+
+beforeAll(async () => {
+  await bed.startApi();
+  await bed.createPool("pool-v4", { cidr: "10.71.0.0/16", blockSize: 26 });
+  await bed.createPool("pool-v6", { cidr: "fd00:71::/64", blockSize: 122 });
+  node = await bed.addNode();
+  agent = await bed.startAgent("node-1", node.netns);
+}, 60_000);
+
+afterAll(async () => {
+  await bed.cleanup();
+}, 60_000);
+
+const NS = "team-s";
+const args = (pod: string, uid: string): string =>
+  `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=${pod};K8S_POD_UID=${uid}`;
+
+interface Sandbox {
+  id: string;
+  netns: string;
+  pod: string;
+  uid: string;
+}
+
+function call(command: "ADD" | "DEL" | "CHECK", s: Sandbox, extra: Record<string, unknown> = {}) {
+  return cniShim({
+    command,
+    containerID: s.id,
+    netns: `/var/run/netns/${s.netns}`,
+    ifname: "eth0",
+    args: args(s.pod, s.uid),
+    config: netconf(agent.socket, extra),
+  });
+}
+
+async function add(s: Sandbox): Promise<{ result: Record<string, unknown>; v4: string; v6: string }> {
+  const r = await call("ADD", s);
+  expect(r.json).toMatchObject({ ips: expect.any(Array) });
+  expect(r.exitCode).toBe(0);
+  const ips = (r.json["ips"] as { address: string }[]).map((x) => x.address.split("/")[0] ?? "");
+  return { result: r.json, v4: ips[0] ?? "", v6: ips[1] ?? "" };
+}
+
+function check(s: Sandbox, result: Record<string, unknown>) {
+  return call("CHECK", s, { prevResult: { cniVersion: "1.1.0", ...result } });
+}
+
+function ipNode(...a: string[]): Promise<string> {
+  return sh("ip", ["-n", node.netns, ...a]);
+}
+
+/** The host veth's ifalias (the owner marker), "" when it has none, undefined when it is gone. */
+async function aliasOf(hostIf: string): Promise<string | undefined> {
+  const out = await ipNode("-j", "link", "show", "dev", hostIf).catch(() => undefined);
+  if (out === undefined) return undefined;
+  return (JSON.parse(out) as { ifalias?: string }[])[0]?.ifalias ?? "";
+}
+
+/** address -> handle for this bed's node. */
+async function held(): Promise<Map<string, string>> {
+  const m = new Map<string, string>();
+  for (const [addr, a] of await bed.allocations()) m.set(addr, a.handle);
+  return m;
+}
+
+/** The policy table in the node namespace (the agent's attachment puts the pod's address there). */
+function nftTable(): Promise<string> {
+  return sh("ip", ["netns", "exec", node.netns, "nft", "list", "table", "inet", "trellis"]);
+}
+
+/** Everything the new sandbox needs is there and works. */
+async function expectWired(s: Sandbox, a: { result: Record<string, unknown>; v4: string; v6: string }) {
+  const hostIf = hostVethName({ namespace: NS, pod: s.pod }, s.id, "eth0");
+  expect(await ipNode("route", "show", a.v4)).toContain(`dev ${hostIf} proto 201 scope link`);
+  expect(await ipNode("-6", "route", "show", a.v6)).toContain(`dev ${hostIf} proto 201`);
+  expect(await aliasOf(hostIf)).toBe(`trellis:${s.id}/eth0`);
+  const c = await check(s, a.result);
+  expect(c.json).toEqual({});
+  expect(c.exitCode).toBe(0);
+  // Reachability: pod -> its gateway and on to the node uplink, v4 (proxy ARP) and v6.
+  await sh("ip", ["netns", "exec", s.netns, "busybox", "ping", "-c1", "-W2", "10.250.1.2"]);
+  await sh("ip", ["netns", "exec", s.netns, "busybox", "ping", "-c1", "-W2", "fd00:250:1::2"]);
+}
+
+/** Its own DEL removes everything: veth, routes, address. */
+async function expectOwnDelCleansUp(s: Sandbox, a: { v4: string; v6: string }) {
+  const hostIf = hostVethName({ namespace: NS, pod: s.pod }, s.id, "eth0");
+  const d = await call("DEL", s);
+  expect(d.json).toEqual({});
+  expect(d.exitCode).toBe(0);
+  expect(await aliasOf(hostIf)).toBeUndefined();
+  expect(await ipNode("route", "show", a.v4)).toBe("");
+  expect(await ipNode("-6", "route", "show", a.v6)).toBe("");
+  expect([...(await held()).values()]).not.toContain(`${s.id}.eth0`);
+  // DEL stays idempotent.
+  expect((await call("DEL", s)).exitCode).toBe(0);
+}
+
+describe("a pod recreated under its old name", () => {
+  it("ADD of the new sandbox replaces the old one's veth; the old one's late DEL leaves the new pod alone", async () => {
+    const old: Sandbox = { id: "0ld5b0x01", netns: bed.netnsName("a1"), pod: "web-0", uid: "u-old" };
+    const neu: Sandbox = { id: "n3w5b0x01", netns: bed.netnsName("b1"), pod: "web-0", uid: "u-new" };
+    const hostIf = hostVethName({ namespace: NS, pod: "web-0" }, neu.id, "eth0");
+    await bed.addNetns([old.netns, neu.netns]);
+    const a = await add(old);
+    expect(await aliasOf(hostIf)).toBe(`trellis:${old.id}/eth0`);
+
+    const b = await add(neu);
+    expect(b.v4).not.toBe(a.v4);
+    expect(b.v6).not.toBe(a.v6);
+    // The old sandbox's veth went (its pod end with it); its addresses stay with its handle.
+    expect(await sh("ip", ["-n", old.netns, "link"])).not.toContain("eth0");
+    const h = await held();
+    expect(h.get(a.v4)).toBe(`${old.id}.eth0`);
+    expect(h.get(b.v4)).toBe(`${neu.id}.eth0`);
+
+    // A retried ADD of the new sandbox itself is refused (code 101) and changes nothing.
+    const again = await call("ADD", neu);
+    expect(again.json).toMatchObject({ code: 101, msg: expect.stringMatching(/already exists/) });
+    await expectWired(neu, b);
+
+    // The old sandbox's late DEL.
+    const d = await call("DEL", old);
+    expect(d.json).toEqual({});
+    expect(d.exitCode).toBe(0);
+    const after = await held();
+    expect(after.has(a.v4)).toBe(false);
+    expect(after.has(a.v6)).toBe(false);
+    expect(after.get(b.v4)).toBe(`${neu.id}.eth0`);
+    await expectWired(neu, b);
+    // The new pod's policy attachment survived the old one's DEL.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await nftTable()).toContain(b.v4);
+    // CHECK for the old sandbox reports that the veth is another container's (not code 999).
+    const oldCheck = await check(old, a.result);
+    expect(oldCheck.json).toMatchObject({ code: 103, msg: expect.stringMatching(new RegExp(neu.id)) });
+
+    await expectOwnDelCleansUp(neu, b);
+    expect(await nftTable()).not.toContain(b.v4);
+    await bed.delNetns([old.netns, neu.netns]);
+  }, 60_000);
+
+  it("a veth without marker (an older agent's) is replaced too, and its late DEL goes by IPAM's holder", async () => {
+    const old: Sandbox = { id: "0ld5b0x02", netns: bed.netnsName("a2"), pod: "web-2", uid: "u-old2" };
+    const neu: Sandbox = { id: "n3w5b0x02", netns: bed.netnsName("b2"), pod: "web-2", uid: "u-new2" };
+    const hostIf = hostVethName({ namespace: NS, pod: "web-2" }, neu.id, "eth0");
+    await bed.addNetns([old.netns, neu.netns]);
+    const a = await add(old);
+    await ipNode("link", "set", "dev", hostIf, "alias", "");
+    expect(await aliasOf(hostIf)).toBe("");
+    const b = await add(neu);
+    expect(b.v4).not.toBe(a.v4);
+    expect((await call("DEL", old)).exitCode).toBe(0);
+    await expectWired(neu, b);
+    expect((await held()).has(a.v4)).toBe(false);
+    await expectOwnDelCleansUp(neu, b);
+    await bed.delNetns([old.netns, neu.netns]);
+  }, 60_000);
+});
+
+describe("a pod recreated under its old name, old DEL and new ADD at the same moment", () => {
+  it("whichever the agent serves first, the new sandbox ends up wired and the old address released", async () => {
+    for (let i = 0; i < 5; i++) {
+      const old: Sandbox = {
+        id: `0ld5b0x1${i}`,
+        netns: bed.netnsName(`c${i}`),
+        pod: `race-${i}`,
+        uid: "u-o",
+      };
+      const neu: Sandbox = {
+        id: `n3w5b0x1${i}`,
+        netns: bed.netnsName(`d${i}`),
+        pod: `race-${i}`,
+        uid: "u-n",
+      };
+      await bed.addNetns([old.netns, neu.netns]);
+      const a = await add(old);
+      const [d, b] = await Promise.all([call("DEL", old), add(neu)]);
+      expect(d.exitCode).toBe(0);
+      // The old handle holds nothing; its address may already be the new pod's
+      // (DEL served first): then its route must point at the new veth.
+      expect([...(await held()).values()]).not.toContain(`${old.id}.eth0`);
+      if (b.v4 !== a.v4) expect((await held()).has(a.v4)).toBe(false);
+      await expectWired(neu, b);
+      await expectOwnDelCleansUp(neu, b);
+      await bed.delNetns([old.netns, neu.netns]);
+    }
+  }, 90_000);
+});
+
+describe("the old sandbox's DEL was lost while the agent was down", () => {
+  it("old netns deleted while the agent is down: the new sandbox's ADD succeeds; GC then frees the old address", async () => {
+    const old: Sandbox = { id: "0ld5b0x03", netns: bed.netnsName("a3"), pod: "db-0", uid: "u-old3" };
+    const neu: Sandbox = { id: "n3w5b0x03", netns: bed.netnsName("b3"), pod: "db-0", uid: "u-new3" };
+    await bed.addNetns([old.netns, neu.netns]);
+    const a = await add(old);
+    await bed.stopAgent(agent);
+    await bed.delNetns([old.netns]); // the runtime tore the sandbox down; its DEL never reached us
+    agent = await bed.startAgent("node-1", node.netns);
+    const b = await add(neu);
+    expect(b.v4).not.toBe(a.v4);
+    // The old handle keeps its address until its DEL, GC or the leak check.
+    expect((await held()).get(a.v4)).toBe(`${old.id}.eth0`);
+    await expectWired(neu, b);
+
+    const gc = await cniShim({
+      command: "GC",
+      config: netconf(agent.socket, {
+        "cni.dev/valid-attachments": [{ containerID: neu.id, ifname: "eth0" }],
+      }),
+    });
+    expect(gc.exitCode).toBe(0);
+    const h = await held();
+    expect(h.has(a.v4)).toBe(false);
+    expect(h.get(b.v4)).toBe(`${neu.id}.eth0`);
+    await expectWired(neu, b);
+    // A DEL of the old sandbox arriving after all is still success and harmless.
+    expect((await call("DEL", old)).exitCode).toBe(0);
+    await expectWired(neu, b);
+    await expectOwnDelCleansUp(neu, b);
+    await bed.delNetns([neu.netns]);
+  }, 90_000);
+
+  it("old veth still there after a restart: the marker the killed agent wrote tells ADD and the late DEL whose it is", async () => {
+    const old: Sandbox = { id: "0ld5b0x04", netns: bed.netnsName("a4"), pod: "db-1", uid: "u-old4" };
+    const neu: Sandbox = { id: "n3w5b0x04", netns: bed.netnsName("b4"), pod: "db-1", uid: "u-new4" };
+    await bed.addNetns([old.netns, neu.netns]);
+    const a = await add(old);
+    await bed.stopAgent(agent, "SIGKILL");
+    agent = await bed.startAgent("node-1", node.netns);
+    const b = await add(neu);
+    expect(b.v4).not.toBe(a.v4);
+    expect((await held()).get(a.v4)).toBe(`${old.id}.eth0`);
+    await expectWired(neu, b);
+    await bed.stopAgent(agent, "SIGKILL");
+    agent = await bed.startAgent("node-1", node.netns);
+    const d = await call("DEL", old);
+    expect(d.exitCode).toBe(0);
+    expect((await held()).has(a.v4)).toBe(false);
+    await expectWired(neu, b);
+    await expectOwnDelCleansUp(neu, b);
+    await bed.delNetns([old.netns, neu.netns]);
+  }, 90_000);
+});
