@@ -1,46 +1,28 @@
 /**
  * /healthz (the process answers), /readyz (first full sync done and the CNI
- * server listening; 503 with the reason otherwise) and /metrics (Prometheus).
+ * server listening; 503 with the reason otherwise) and /metrics (Prometheus,
+ * the agent's prom-client registry), served by net/metrics.ts.
  */
-import { type Server, createServer } from "node:http";
+import type { Server } from "node:http";
+import { type Registry, isAddressError, serveMetrics } from "../net/metrics.js";
 
 export interface HealthSource {
   ready(): boolean;
   notReadyReason(): string;
-  metrics(): string;
+  registry: Registry;
 }
 
 export async function startHealthServer(
   address: string,
   src: HealthSource,
 ): Promise<{ server: Server; port: number }> {
-  const i = address.lastIndexOf(":");
-  const host = address.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
-  const port = Number(address.slice(i + 1));
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { "content-type": "text/plain" }).end("method not allowed\n");
-      return;
-    }
-    if (path === "/healthz" || path === "/livez") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-    } else if (path === "/readyz") {
-      if (src.ready()) res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-      else res.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${src.notReadyReason()}\n`);
-    } else if (path === "/metrics") {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(src.metrics());
-    } else {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-    }
+  const ok = (): { status: number; body: string } => ({ status: 200, body: "ok\n" });
+  const s = await serveMetrics(src.registry, address, {
+    "/healthz": ok,
+    "/livez": ok,
+    "/readyz": () => (src.ready() ? ok() : { status: 503, body: `not ready: ${src.notReadyReason()}\n` }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const a = server.address();
-  return { server, port: typeof a === "object" && a !== null ? a.port : port };
+  if (s === null) throw new Error("metricsAddress: empty (the caller skips the server)");
+  if (isAddressError(s)) throw new Error(`metricsAddress: ${s.message}`);
+  return { server: s.server, port: s.port };
 }

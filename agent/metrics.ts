@@ -1,7 +1,9 @@
 /**
- * The agent's own Prometheus families (text format 0.0.4), appended to the
- * CNI server's (agent/cni-server/metrics.ts) on /metrics.
+ * The agent's own Prometheus families, read at scrape time onto the agent's
+ * prom-client registry beside the CNI server's (agent/cni-server/metrics.ts).
  */
+import { type Registry, type Sample, counterFrom, gaugeFrom } from "../net/metrics.js";
+
 export interface AgentGauges {
   ipamAffineBlocks: number;
   ipamAddressesInUse: number;
@@ -13,35 +15,56 @@ export interface AgentGauges {
   poolsRejected: number;
 }
 
-export function renderAgentMetrics(g: AgentGauges): string {
-  const l: string[] = [];
-  const family = (name: string, type: string, help: string): void => {
-    l.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+export function registerAgentMetrics(registry: Registry, read: () => AgentGauges): void {
+  const family = (
+    name: string,
+    type: "gauge" | "counter",
+    help: string,
+    value: (g: AgentGauges) => number | Iterable<Sample>,
+    labelNames: string[] = [],
+  ): void => {
+    (type === "gauge" ? gaugeFrom : counterFrom)(registry, { name, help, labelNames }, () => value(read()));
   };
-  family("trellis_ipam_blocks", "gauge", "IPAM blocks affine to this node.");
-  l.push(`trellis_ipam_blocks ${g.ipamAffineBlocks}`);
-  family("trellis_ipam_addresses_in_use", "gauge", "Addresses allocated to pods on this node.");
-  l.push(`trellis_ipam_addresses_in_use ${g.ipamAddressesInUse}`);
-  family("trellis_ipam_api_writes_total", "counter", "IPAM writes to the API server, by object kind.");
-  for (const [k, v] of [...g.ipamWrites].sort()) l.push(`trellis_ipam_api_writes_total{kind="${k}"} ${v}`);
-  family("trellis_ipam_leak_releases_total", "counter", "Addresses released by the leak check (pod gone).");
-  l.push(`trellis_ipam_leak_releases_total ${g.leakReleases}`);
-  family("trellis_ipam_gc_releases_total", "counter", "Addresses released by CNI GC.");
-  l.push(`trellis_ipam_gc_releases_total ${g.gcReleases}`);
+  const by = (label: string, m: ReadonlyMap<string, number>): Sample[] =>
+    [...m].sort().map(([k, v]) => [{ [label]: k }, v] as const);
+  family("trellis_ipam_blocks", "gauge", "IPAM blocks affine to this node.", (g) => g.ipamAffineBlocks);
+  family(
+    "trellis_ipam_addresses_in_use",
+    "gauge",
+    "Addresses allocated to pods on this node.",
+    (g) => g.ipamAddressesInUse,
+  );
+  family(
+    "trellis_ipam_api_writes_total",
+    "counter",
+    "IPAM writes to the API server, by object kind.",
+    (g) => by("kind", g.ipamWrites),
+    ["kind"],
+  );
+  family(
+    "trellis_ipam_leak_releases_total",
+    "counter",
+    "Addresses released by the leak check (pod gone).",
+    (g) => g.leakReleases,
+  );
+  family("trellis_ipam_gc_releases_total", "counter", "Addresses released by CNI GC.", (g) => g.gcReleases);
   family(
     "trellis_ipam_pools_rejected",
     "gauge",
     "IPPools ignored because they do not validate (see the log).",
+    (g) => g.poolsRejected,
   );
-  l.push(`trellis_ipam_pools_rejected ${g.poolsRejected}`);
   family(
     "trellis_informer_restarts_total",
     "counter",
     "Informer (list+watch) restarts after an error, by resource.",
+    (g) => by("resource", g.informerRestarts),
+    ["resource"],
   );
-  for (const [k, v] of [...g.informerRestarts].sort())
-    l.push(`trellis_informer_restarts_total{resource="${k}"} ${v}`);
-  family("trellis_agent_ready", "gauge", "1 once the first full sync is done and the CNI server is up.");
-  l.push(`trellis_agent_ready ${g.ready ? 1 : 0}`);
-  return l.join("\n") + "\n";
+  family(
+    "trellis_agent_ready",
+    "gauge",
+    "1 once the first full sync is done and the CNI server is up.",
+    (g) => (g.ready ? 1 : 0),
+  );
 }

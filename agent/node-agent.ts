@@ -38,7 +38,8 @@ import { IpamService } from "./ipam/ipam-service.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
 import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
-import { renderAgentMetrics } from "./metrics.js";
+import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
+import { createRegistry } from "../net/metrics.js";
 import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
 import { POLICY_KINDS } from "./policy/policy-inputs.js";
@@ -61,7 +62,9 @@ export class NodeAgent {
   private blockInf!: ResilientInformer<IPAMBlock & KubernetesObject>;
   readonly ipam: IpamService;
   readonly dataplane = new RoutedVethDataplane();
-  readonly cniMetrics = new CniMetrics();
+  /** The process's one metrics registry (served on metricsAddress). */
+  readonly registry = createRegistry();
+  readonly cniMetrics = new CniMetrics(this.registry);
   private cniServer: CniServer | undefined;
   private health: { server: Server; port: number } | undefined;
   private synced = false;
@@ -124,8 +127,10 @@ export class NodeAgent {
           backoffMinMs: cfg.informerBackoffMinMs,
           backoffMaxMs: cfg.informerBackoffMaxMs,
           onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          registry: this.registry,
         })
       : undefined;
+    registerAgentMetrics(this.registry, () => this.agentGauges());
   }
 
   get metricsPort(): number | undefined {
@@ -269,7 +274,7 @@ export class NodeAgent {
       this.health = await startHealthServer(cfg.metricsAddress, {
         ready: () => this.ready(),
         notReadyReason: () => this.notReadyReason(),
-        metrics: () => this.renderMetrics(),
+        registry: this.registry,
       });
     }
     const cluster: ClusterView = {
@@ -430,7 +435,7 @@ export class NodeAgent {
     while (this.blackholePending !== undefined) await this.blackholePending;
   }
 
-  renderMetrics(): string {
+  private agentGauges(): AgentGauges {
     const s = this.ipam.stats();
     const restarts = new Map(this.restarts);
     const policyInformers = this.policy ? POLICY_KINDS.map((k) => k.plural) : [];
@@ -445,20 +450,16 @@ export class NodeAgent {
     ]) {
       if (!restarts.has(i)) restarts.set(i, 0);
     }
-    return (
-      this.cniMetrics.render() +
-      (this.policy?.renderMetrics() ?? "") +
-      renderAgentMetrics({
-        ipamAffineBlocks: s.affineBlocks,
-        ipamAddressesInUse: s.addressesInUse,
-        ready: this.ready(),
-        informerRestarts: restarts,
-        ipamWrites: this.writes,
-        leakReleases: this.leakReleases,
-        gcReleases: this.gcReleases,
-        poolsRejected: this.badPools.size,
-      })
-    );
+    return {
+      ipamAffineBlocks: s.affineBlocks,
+      ipamAddressesInUse: s.addressesInUse,
+      ready: this.ready(),
+      informerRestarts: restarts,
+      ipamWrites: this.writes,
+      leakReleases: this.leakReleases,
+      gcReleases: this.gcReleases,
+      poolsRejected: this.badPools.size,
+    };
   }
 
   /** Stops serving; pods keep their veths, addresses and routes. */

@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FilterSchema, type Filter } from "./policy/index.js";
 import { canonicalPrefix } from "./wire/prefix.js";
+import { isAddressError, parseListenAddress } from "../net/metrics.js";
 
 const asn = z
   .number({ error: "must be a number 1..4294967295" })
@@ -178,6 +179,18 @@ export const configSchema = z
       .object({ socket: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * Prometheus /metrics listener, "HOST:PORT" ("[::]:9179" for IPv6); "" (the
+     * default) serves none: several speakers often share a host (lab, tests,
+     * benchmarks), and a fixed default port would stop the second one.
+     */
+    metricsAddress: z
+      .string()
+      .superRefine((s, ctx) => {
+        const r = parseListenAddress(s);
+        if (isAddressError(r)) ctx.addIssue({ code: "custom", message: r.message });
+      })
+      .default(""),
     peers: z.array(peerSchema).default([]),
     originate: z.array(originSchema).default([]),
   })
@@ -274,7 +287,7 @@ export interface ConfigDiff {
   originate: OriginConfig[];
   /** Origins gone. */
   withdraw: string[];
-  /** Top-level settings that need a restart of the daemon to apply (asn, routerId, listen, fib, control). */
+  /** Top-level settings that need a restart of the daemon to apply (asn, routerId, listen, fib, control, metricsAddress). */
   restartNeeded: string[];
 }
 
@@ -289,9 +302,9 @@ export function diffConfig(a: SpeakerConfigFile, b: SpeakerConfigFile): ConfigDi
   );
   const oldOrig = new Map(a.originate.map((o) => [o.prefix, o]));
   const newOrig = new Map(b.originate.map((o) => [o.prefix, o]));
-  const restartNeeded = (["asn", "routerId", "clusterId", "listen", "fib", "control"] as const).filter(
-    (k) => !same(a[k], b[k]),
-  );
+  const restartNeeded = (
+    ["asn", "routerId", "clusterId", "listen", "fib", "control", "metricsAddress"] as const
+  ).filter((k) => !same(a[k], b[k]));
   return {
     addPeers: b.peers.filter((p) => !oldPeers.has(p.address)),
     removePeers: a.peers.filter((p) => !newPeers.has(p.address)).map((p) => p.address),

@@ -308,6 +308,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           stale: stats.stale,
         },
         messages: { received: peer.messagesIn, sent: peer.messagesOut },
+        updates: { received: peer.updatesIn, sent: peer.updatesOut },
         sendQueue: peer.sendQueue,
         connectRetryCounter: peer.connectRetryCounter,
       };

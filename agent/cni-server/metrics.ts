@@ -1,42 +1,74 @@
-// CNI operation metrics: counts by command and result, latency histograms by
-// command, in-flight and queued gauges, rejections. The agent's /metrics
-// concatenates `render()` with its own families (Prometheus text format 0.0.4).
+// CNI operation metrics on the agent's prom-client registry (net/metrics.ts):
+// counts by command and result, latency histograms by command, in-flight and
+// queued gauges, rejections. The names are the ones trellis-node has exported
+// since its first /metrics; dashboards rely on them.
+import {
+  type Histogram,
+  type Registry,
+  counterFrom,
+  createRegistry,
+  gaugeFrom,
+  histogram,
+} from "../../net/metrics.js";
 
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-interface Histogram {
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
-function esc(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
 
 export class CniMetrics {
   /** key: command \0 result \0 code */
   private readonly ops = new Map<string, number>();
-  private readonly latency = new Map<string, Histogram>();
   private readonly rejected = new Map<string, number>();
+  private readonly latency: Histogram;
   inFlight = 0;
   queued = 0;
+
+  /** Families go on `registry` (the agent's); a server built alone gets its own. */
+  constructor(readonly registry: Registry = createRegistry({ defaultMetrics: false })) {
+    counterFrom(
+      registry,
+      {
+        name: "trellis_cni_operations_total",
+        help: "CNI operations served, by command, result and CNI error code.",
+        labelNames: ["command", "result", "code"],
+      },
+      () =>
+        [...this.ops].map(([k, v]) => {
+          const [command = "", result = "", code = ""] = k.split("\0");
+          return [{ command, result, code }, v] as const;
+        }),
+    );
+    this.latency = histogram(registry, {
+      name: "trellis_cni_operation_duration_seconds",
+      help: "CNI operation latency in the agent, by command.",
+      labelNames: ["command"],
+      buckets: LATENCY_BUCKETS,
+    });
+    counterFrom(
+      registry,
+      {
+        name: "trellis_cni_requests_rejected_total",
+        help: "CNI requests refused before handling, by reason.",
+        labelNames: ["reason"],
+      },
+      () => [...this.rejected].map(([reason, v]) => [{ reason }, v] as const),
+    );
+    gaugeFrom(
+      registry,
+      { name: "trellis_cni_in_flight", help: "CNI requests being handled now." },
+      () => this.inFlight,
+    );
+    gaugeFrom(
+      registry,
+      { name: "trellis_cni_queued", help: "CNI requests waiting for a handler slot." },
+      () => this.queued,
+    );
+  }
 
   /** Record one finished operation; `code` 0 means success. */
   observe(command: string, code: number, seconds: number): void {
     const result = code === 0 ? "success" : "error";
     const key = `${command}\0${result}\0${code}`;
     this.ops.set(key, (this.ops.get(key) ?? 0) + 1);
-    let h = this.latency.get(command);
-    if (h === undefined) {
-      h = { counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.latency.set(command, h);
-    }
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
-      if (seconds <= (LATENCY_BUCKETS[i] ?? Infinity)) h.counts[i] = (h.counts[i] ?? 0) + 1;
-    }
-    h.sum += seconds;
-    h.count += 1;
+    this.latency.observe({ command }, seconds);
   }
 
   /** Record a request refused before the handler (busy, malformed frame, timeout). */
@@ -56,45 +88,5 @@ export class CniMetrics {
 
   rejections(reason: string): number {
     return this.rejected.get(reason) ?? 0;
-  }
-
-  /** Prometheus text exposition of every CNI family. */
-  render(): string {
-    const lines: string[] = [];
-    lines.push(
-      "# HELP trellis_cni_operations_total CNI operations served, by command, result and CNI error code.",
-    );
-    lines.push("# TYPE trellis_cni_operations_total counter");
-    for (const [k, v] of [...this.ops].sort()) {
-      const [c, r, code] = k.split("\0");
-      lines.push(
-        `trellis_cni_operations_total{command="${esc(c ?? "")}",result="${r ?? ""}",code="${code ?? ""}"} ${v}`,
-      );
-    }
-    lines.push(
-      "# HELP trellis_cni_operation_duration_seconds CNI operation latency in the agent, by command.",
-    );
-    lines.push("# TYPE trellis_cni_operation_duration_seconds histogram");
-    for (const [c, h] of [...this.latency].sort()) {
-      const l = `command="${esc(c)}"`;
-      LATENCY_BUCKETS.forEach((b, i) => {
-        lines.push(`trellis_cni_operation_duration_seconds_bucket{${l},le="${b}"} ${h.counts[i] ?? 0}`);
-      });
-      lines.push(`trellis_cni_operation_duration_seconds_bucket{${l},le="+Inf"} ${h.count}`);
-      lines.push(`trellis_cni_operation_duration_seconds_sum{${l}} ${h.sum}`);
-      lines.push(`trellis_cni_operation_duration_seconds_count{${l}} ${h.count}`);
-    }
-    lines.push("# HELP trellis_cni_requests_rejected_total CNI requests refused before handling, by reason.");
-    lines.push("# TYPE trellis_cni_requests_rejected_total counter");
-    for (const [r, v] of [...this.rejected].sort()) {
-      lines.push(`trellis_cni_requests_rejected_total{reason="${esc(r)}"} ${v}`);
-    }
-    lines.push("# HELP trellis_cni_in_flight CNI requests being handled now.");
-    lines.push("# TYPE trellis_cni_in_flight gauge");
-    lines.push(`trellis_cni_in_flight ${this.inFlight}`);
-    lines.push("# HELP trellis_cni_queued CNI requests waiting for a handler slot.");
-    lines.push("# TYPE trellis_cni_queued gauge");
-    lines.push(`trellis_cni_queued ${this.queued}`);
-    return lines.join("\n") + "\n";
   }
 }

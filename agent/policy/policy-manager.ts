@@ -21,6 +21,7 @@ import { PolicyInputError, buildClusterFromObjects, type ParsedObject } from "..
 import type { ApplyResult } from "../nft/driver.js";
 import { compilerInputs, objectKey, parseWatched, type LocalAttachment } from "./policy-inputs.js";
 import { PolicyMetrics } from "./policy-metrics.js";
+import { type Registry, createRegistry } from "../../net/metrics.js";
 
 export interface PolicyDriver {
   apply(table: NftTable): Promise<ApplyResult>;
@@ -47,6 +48,8 @@ export interface PolicyManagerOptions {
   /** First retry delay after a failed apply (doubles, capped at 30 s). */
   retryMs: number;
   now?: () => number;
+  /** Where the policy families go (the agent's registry); a manager alone gets its own. */
+  registry?: Registry;
 }
 
 export class PolicyAttachTimeout extends Error {
@@ -65,7 +68,7 @@ interface Waiter {
 }
 
 export class PolicyManager {
-  readonly metrics = new PolicyMetrics();
+  readonly metrics: PolicyMetrics;
   /** kind -> object key -> parsed object (or the rejection message). */
   private readonly objects = new Map<string, Map<string, ParsedObject | string>>();
   private readonly attachments = new Map<string, LocalAttachment>();
@@ -86,6 +89,10 @@ export class PolicyManager {
 
   constructor(private readonly o: PolicyManagerOptions) {
     this.now = o.now ?? Date.now;
+    this.metrics = new PolicyMetrics(
+      o.registry ?? createRegistry({ defaultMetrics: false }),
+      () => this.ready,
+    );
     this.resyncTimer = setInterval(() => this.resync(), o.resyncIntervalMs);
     this.resyncTimer.unref();
   }

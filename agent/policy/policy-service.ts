@@ -23,6 +23,7 @@ import { type NftBackend, ExecNft } from "../nft/backend.js";
 import { NftDriver } from "../nft/driver.js";
 import { CORE_KINDS, POLICY_KINDS, type WatchedKind } from "./policy-inputs.js";
 import { PolicyManager } from "./policy-manager.js";
+import type { Registry } from "../../net/metrics.js";
 
 export interface PolicyServiceOptions {
   node: string;
@@ -34,6 +35,8 @@ export interface PolicyServiceOptions {
   backoffMinMs: number;
   backoffMaxMs: number;
   onRestart: (informer: string) => void;
+  /** The agent's metrics registry (net/metrics.ts). */
+  registry?: Registry;
   /** The nft backend (default: the real `nft` in the agent's namespace). */
   nft?: NftBackend;
 }
@@ -63,6 +66,7 @@ export class PolicyService implements PolicyHooks {
       minIntervalMs: o.minApplyIntervalMs,
       resyncIntervalMs: o.resyncIntervalMs,
       retryMs: 500,
+      ...(o.registry ? { registry: o.registry } : {}),
     });
     this.core = o.kc.makeApiClient(CoreV1Api);
   }
@@ -217,10 +221,6 @@ export class PolicyService implements PolicyHooks {
     const owner = handleFor(a.containerID, a.ifname);
     if (a.k8s !== undefined) this.manager.detach(a.k8s.namespace, a.k8s.pod, owner);
     else this.manager.detach(a.containerID, a.ifname, owner);
-  }
-
-  renderMetrics(): string {
-    return this.manager.metrics.render(true, this.manager.ready);
   }
 
   async stop(): Promise<void> {

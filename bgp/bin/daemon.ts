@@ -17,6 +17,8 @@ import { ControlServer } from "../control/server.js";
 import { CEASE_ADMIN_SHUTDOWN } from "../session/fsm.js";
 import { IpBatchDriver, KernelFib } from "../fib/index.js";
 import type { FibSink } from "../speaker.js";
+import { registerFibMetrics, registerSpeakerMetrics, timedFibDriver } from "../metrics.js";
+import { type MetricsServer, createRegistry, isAddressError, serveMetrics } from "../../net/metrics.js";
 
 export function loadConfig(path: string): SpeakerConfigFile {
   let text: string;
@@ -55,18 +57,28 @@ export class Daemon {
     readonly speaker: Speaker,
     private readonly control: ControlServer | undefined,
     private readonly log: Logger,
+    private readonly metrics: MetricsServer | null,
   ) {}
+
+  /** The bound /metrics port (port 0 in the file picks one), if metrics are served. */
+  get metricsPort(): number | undefined {
+    return this.metrics?.port;
+  }
 
   static async start(cfg: SpeakerConfigFile, log: Logger): Promise<Daemon> {
     let fib: FibSink | undefined;
     let restarting = false;
+    // The process's one registry; families are read at scrape time.
+    const registry = createRegistry();
     if (cfg.fib.enabled) {
       const driverOpts: ConstructorParameters<typeof IpBatchDriver>[0] = {
         table: cfg.fib.table,
         proto: cfg.fib.protocol,
       };
       if (cfg.fib.netns) driverOpts.netns = cfg.fib.netns;
-      const kernel = new KernelFib(new IpBatchDriver(driverOpts), {
+      // Read at scrape time only, once `kernel` exists.
+      const latency = registerFibMetrics(registry, () => kernel.getStats());
+      const kernel = new KernelFib(timedFibDriver(new IpBatchDriver(driverOpts), latency), {
         ecmp: cfg.fib.ecmp,
         onError: (f) =>
           log.error({ failures: f instanceof Error ? f.message : f.length }, "kernel routes out of sync"),
@@ -106,6 +118,7 @@ export class Daemon {
     if (cfg.listen) speakerOpts.listen = cfg.listen;
     if (fib) speakerOpts.fib = fib;
     const speaker = new Speaker(speakerOpts);
+    registerSpeakerMetrics(registry, speaker);
     for (const p of cfg.peers) speaker.addPeer(peerOptions(cfg, p));
     for (const o of cfg.originate) speaker.originate(o.prefix, originOptions(o));
     let control: ControlServer | undefined;
@@ -120,12 +133,25 @@ export class Daemon {
         throw new ConfigError([`control.socket: ${e instanceof Error ? e.message : String(e)}`]);
       }
     }
+    const metrics = await serveMetrics(registry, cfg.metricsAddress);
+    if (isAddressError(metrics)) {
+      // Busy or absent address: a configuration error (exit 2), named by its field.
+      await control?.close();
+      await fib?.close();
+      throw new ConfigError([`metricsAddress: ${metrics.message}`]);
+    }
     await speaker.start();
     log.info(
-      { asn: cfg.asn, routerId: cfg.routerId, peers: cfg.peers.length, listenPort: speaker.listenPort },
+      {
+        asn: cfg.asn,
+        routerId: cfg.routerId,
+        peers: cfg.peers.length,
+        listenPort: speaker.listenPort,
+        metricsPort: metrics?.port,
+      },
       "trellis-bgp started",
     );
-    return new Daemon(cfg, speaker, control, log);
+    return new Daemon(cfg, speaker, control, log, metrics);
   }
 
   /** SIGHUP: apply the new file as a diff. A bad file keeps the running config. */
@@ -159,6 +185,7 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.speaker.stop(CEASE_ADMIN_SHUTDOWN);
     await this.control?.close();
+    await this.metrics?.close();
   }
 }
 

@@ -49,6 +49,8 @@ export interface PeerStatus {
   families: string[];
   prefixes: { received: number; accepted: number; advertised: number; stale: number };
   messages: { received: number; sent: number };
+  /** UPDATE messages among them (End-of-RIB included). */
+  updates: { received: number; sent: number };
   /** Backpressure: routes waiting to be encoded, and encoded bytes the socket has not taken yet. */
   sendQueue: { pendingPrefixes: number; bufferedBytes: number };
   lastError?: string;

@@ -170,6 +170,9 @@ export class Peer {
   lastError: string | undefined;
   messagesIn = 0;
   messagesOut = 0;
+  /** UPDATE messages (End-of-RIB included) on the session's connection, for metrics. */
+  updatesIn = 0;
+  updatesOut = 0;
   advertised = new Set<Prefix>();
 
   constructor(
@@ -527,7 +530,10 @@ export class Peer {
     if (!sock || sock.destroyed) return;
     try {
       sock.write(encodeMessage(msg, c.info?.codec ?? BASE_CODEC));
-      if (c === this.conn) this.messagesOut++;
+      if (c === this.conn) {
+        this.messagesOut++;
+        if (msg.type === "UPDATE") this.updatesOut++;
+      }
     } catch (e) {
       this.hooks.log("warn", "cannot encode message", { type: msg.type, error: String(e) });
     }
@@ -590,6 +596,7 @@ export class Peer {
         return;
       }
       case "UPDATE": {
+        if (c === this.conn) this.updatesIn++;
         c.current = msg;
         this.feed(c, { type: "UpdateMsg" });
         delete c.current;
@@ -805,6 +812,7 @@ export class Peer {
         // One write per slice: far fewer stream operations than one per UPDATE.
         if (msgs.length) c.sock.write(msgs.length === 1 ? msgs[0]! : Buffer.concat(msgs));
         this.messagesOut += msgs.length;
+        this.updatesOut += msgs.length;
         // RFC 4271 §8.2.2 Established: sending an UPDATE restarts the KeepaliveTimer.
         if (msgs.length && info.keepaliveTime > 0) this.startTimer(c, "keepalive", info.keepaliveTime * 1000);
       }

@@ -46,6 +46,20 @@ originate:
     expect(c.originate[0]).toMatchObject({ prefix: "10.1.0.0/24", largeCommunities: ["65001:1:2"] });
   });
 
+  it("metricsAddress: off by default; IPv4, bracketed IPv6 and wildcards accepted; a bad one named", () => {
+    expect(parseConfig(base).metricsAddress).toBe("");
+    for (const a of ["127.0.0.1:9179", "0.0.0.0:9179", "[::]:9179", "[fd00::1]:0"])
+      expect(parseConfig(`${base}metricsAddress: "${a}"\n`).metricsAddress).toBe(a);
+    expect(problems(`${base}metricsAddress: "::1:9179"\n`)).toEqual([
+      'metricsAddress: "::1:9179": an IPv6 address must be in brackets, e.g. [::]:9179',
+    ]);
+    expect(problems(`${base}metricsAddress: "127.0.0.1:99999"\n`)).toEqual([
+      'metricsAddress: "127.0.0.1:99999": port must be 0..65535',
+    ]);
+    const d = diffConfig(parseConfig(base), parseConfig(`${base}metricsAddress: "[::]:9179"\n`));
+    expect(d.restartNeeded).toEqual(["metricsAddress"]);
+  });
+
   it("JSON is accepted too", () => {
     expect(parseConfig(JSON.stringify({ asn: 1, routerId: "10.0.0.1" })).asn).toBe(1);
   });

@@ -62,4 +62,25 @@ describe("trellis-bgp daemon with hostile or minimal config", () => {
     expect(r.aliveAfterStart).toBe(true);
     expect(r.code).toBe(0);
   }, 20_000);
+
+  it("a metricsAddress already in use: exit 2 naming the field and the reason", async () => {
+    const { createServer } = await import("node:net");
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await run(`asn: 65001\nrouterId: 192.0.2.1\nmetricsAddress: "127.0.0.1:${port}"\n`);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`metricsAddress: "127.0.0.1:${port}": cannot listen: EADDRINUSE`);
+    } finally {
+      busy.close();
+    }
+  }, 20_000);
+
+  it("a metricsAddress that is not HOST:PORT: exit 2 before anything starts", async () => {
+    const r = await run('asn: 65001\nrouterId: 192.0.2.1\nmetricsAddress: "::1:9179"\n');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("metricsAddress: ");
+    expect(r.err).toContain("in brackets");
+  }, 20_000);
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { hostVethName } from "../../agent/dataplane/veth-name.js";
 import { type AgentProc, TestBed, cniShim, cniSocket, netconf, sh } from "./harness.js";
+import { parseExposition, value } from "../support/prom-text.js";
 
 const bed = new TestBed("ag");
 let node1: { netns: string };
@@ -330,7 +331,11 @@ describe("health and metrics", () => {
     expect((await bed.httpInNode(node2.netns, a2.metricsPort, "/readyz")).status).toBe(200);
     const m = (await bed.httpInNode(node2.netns, a2.metricsPort, "/metrics")).body;
     expect(m).toMatch(/trellis_cni_operations_total\{command="ADD",result="success",code="0"\} \d+/);
-    expect(m).toMatch(/trellis_cni_operation_duration_seconds_bucket\{command="ADD",le="0.1"\} \d+/);
+    // Label order is the library's (le first): read it through the parser.
+    const fams = parseExposition(m);
+    expect(
+      value(fams, "trellis_cni_operation_duration_seconds_bucket", { command: "ADD", le: "0.1" }),
+    ).toBeGreaterThan(0);
     expect(m).toMatch(/^trellis_ipam_blocks \d+$/m);
     expect(m).toMatch(/^trellis_ipam_addresses_in_use \d+$/m);
     expect(m).toMatch(/trellis_informer_restarts_total\{resource="pods"\} \d+/);

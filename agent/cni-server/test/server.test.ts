@@ -50,7 +50,7 @@ describe("CniServer", () => {
       expect(reply?.exitCode).toBe(0);
       expect(JSON.parse(reply?.stdout ?? "")).toMatchObject({ cniVersion: "1.1.0" });
       expect(srv.metrics.count("ADD", "success")).toBe(1);
-      const text = srv.metrics.render();
+      const text = await srv.metrics.registry.metrics();
       expect(text).toContain('trellis_cni_operations_total{command="ADD",result="success",code="0"} 1');
       expect(text).toMatch(/trellis_cni_operation_duration_seconds_count\{command="ADD"\} 1/);
     } finally {
