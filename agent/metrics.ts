@@ -6,7 +6,10 @@ export interface AgentGauges {
   ipamAffineBlocks: number;
   ipamAddressesInUse: number;
   ready: boolean;
+  /** Retry attempts per informer (each a list or watch request that failed). */
   informerRestarts: ReadonlyMap<string, number>;
+  /** Informers refusing a store whose resourceVersion went backwards. */
+  informersRolledBack: ReadonlySet<string>;
   ipamWrites: ReadonlyMap<string, number>;
   leakReleases: number;
   gcReleases: number;
@@ -37,10 +40,17 @@ export function renderAgentMetrics(g: AgentGauges): string {
   family(
     "trellis_informer_restarts_total",
     "counter",
-    "Informer (list+watch) restarts after an error, by resource.",
+    "Informer (list+watch) retry attempts after an error, by resource (backoff: agent/k8s/informer-backoff.ts).",
   );
   for (const [k, v] of [...g.informerRestarts].sort())
     l.push(`trellis_informer_restarts_total{resource="${k}"} ${v}`);
+  family(
+    "trellis_informer_store_rolled_back",
+    "gauge",
+    "1 while the informer refuses a store whose resourceVersion went below what it had seen.",
+  );
+  for (const k of [...g.informerRestarts.keys()].sort())
+    l.push(`trellis_informer_store_rolled_back{resource="${k}"} ${g.informersRolledBack.has(k) ? 1 : 0}`);
   family("trellis_agent_ready", "gauge", "1 once the first full sync is done and the CNI server is up.");
   l.push(`trellis_agent_ready ${g.ready ? 1 : 0}`);
   return l.join("\n") + "\n";
