@@ -250,7 +250,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     );
     this.health = step.health;
     const l = step.log;
-    if (l?.what === "lost") {
+    // A refused rollback has its own error line (judge); the server itself is reachable.
+    if (l?.what === "lost" && !(err instanceof StoreRolledBackError)) {
       this.o.log.warn(
         { informer: this.o.name, err: errText(err) },
         `informer ${this.o.name} lost the API server; retrying with backoff`,

@@ -78,7 +78,10 @@ export async function openPersistence(api: KubeApi, o: PersistenceOptions): Prom
   const compact = (): Promise<void> => {
     compacting ??= wal
       .runExclusive(async () => {
-        // Nothing buffered or in flight: the store is exactly what the log holds.
+        // No write in flight: the dump holds everything on disk, plus changes
+        // still buffered; those go to the emptied log after this and are
+        // skipped at replay (rv <= the snapshot's), or, after a crash, are in
+        // the snapshot though never answered (harmless: over-, not under-durable).
         const dump = api.dump();
         await writeState(o.dir, { version: 1, ...dump });
         await wal.truncate();

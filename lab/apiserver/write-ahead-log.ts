@@ -87,7 +87,7 @@ export class WriteAheadLog {
   private committing: Promise<void> | undefined;
   private failed: Error | undefined;
   private waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  /** Runs between two commits with nothing in flight (compaction); appends meanwhile wait. */
+  /** Runs between two commits, nothing in flight (compaction); appends meanwhile are committed after it. */
   private exclusive: (() => Promise<void>) | undefined;
   size: number;
   /** Called after every batch reached the disk (compaction policy). */
@@ -129,7 +129,7 @@ export class WriteAheadLog {
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
 
-  /** Runs `fn` with nothing buffered and nothing in flight; appends made meanwhile are committed after it. */
+  /** Runs `fn` with no write in flight; what is buffered then, or appended meanwhile, is committed after it. */
   runExclusive(fn: () => Promise<void>): Promise<void> {
     return new Promise((resolve, reject) => {
       const prev = this.exclusive;
@@ -190,8 +190,9 @@ export class WriteAheadLog {
       this.waiters = still;
       this.onCommitted?.();
     }
+    // Not waiting for an empty buffer: under steady writes it may never be.
     const ex = this.exclusive;
-    if (ex !== undefined && this.buf.length === 0) {
+    if (ex !== undefined) {
       this.exclusive = undefined;
       await ex();
     }
