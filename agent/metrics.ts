@@ -8,7 +8,10 @@ export interface AgentGauges {
   ipamAffineBlocks: number;
   ipamAddressesInUse: number;
   ready: boolean;
+  /** Retry attempts per informer (each a list or watch request that failed). */
   informerRestarts: ReadonlyMap<string, number>;
+  /** Informers refusing a store whose resourceVersion went backwards. */
+  informersRolledBack: ReadonlySet<string>;
   ipamWrites: ReadonlyMap<string, number>;
   leakReleases: number;
   gcReleases: number;
@@ -57,8 +60,18 @@ export function registerAgentMetrics(registry: Registry, read: () => AgentGauges
   family(
     "trellis_informer_restarts_total",
     "counter",
-    "Informer (list+watch) restarts after an error, by resource.",
+    "Informer (list+watch) retry attempts after an error, by resource (backoff: agent/k8s/informer-backoff.ts).",
     (g) => by("resource", g.informerRestarts),
+    ["resource"],
+  );
+  family(
+    "trellis_informer_store_rolled_back",
+    "gauge",
+    "1 while the informer refuses a store whose resourceVersion went below what it had seen.",
+    (g) =>
+      [...g.informerRestarts.keys()]
+        .sort()
+        .map((k) => [{ resource: k }, g.informersRolledBack.has(k) ? 1 : 0] as const),
     ["resource"],
   );
   family(

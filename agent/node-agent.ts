@@ -40,6 +40,7 @@ import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
 import { createRegistry } from "../net/metrics.js";
+import { mayActOnCaches } from "./k8s/rollback-guard.js";
 import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
 import { POLICY_KINDS } from "./policy/policy-inputs.js";
@@ -71,6 +72,8 @@ export class NodeAgent {
   private cniUp = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly restarts = new Map<string, number>();
+  /** Informers refusing a store that went backwards (rollback-guard.ts), with what they saw. */
+  private readonly rolledBack = new Map<string, { seen: number; got: number }>();
   private readonly writes = new Map<string, number>();
   private leakReleases = 0;
   private gcReleases = 0;
@@ -128,6 +131,7 @@ export class NodeAgent {
           backoffMaxMs: cfg.informerBackoffMaxMs,
           onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
           registry: this.registry,
+          onRollback: (n, inf) => this.onRollback(n, inf),
         })
       : undefined;
     registerAgentMetrics(this.registry, () => this.agentGauges());
@@ -143,7 +147,17 @@ export class NodeAgent {
   }
 
   private coreReady(): boolean {
-    return this.synced && this.cniUp;
+    return this.synced && this.cniUp && mayActOnCaches(this.rolledBack).ok;
+  }
+
+  private onRollback(name: string, inf: { rolledBack: { seen: number; got: number } | undefined }): void {
+    const r = inf.rolledBack;
+    if (r !== undefined) this.rolledBack.set(name, r);
+    else {
+      this.rolledBack.delete(name);
+      // Caught up: sweep what changed while the guard held.
+      if (this.rolledBack.size === 0) this.scheduleBlackholes();
+    }
   }
 
   notReadyReason(): string {
@@ -152,6 +166,8 @@ export class NodeAgent {
       return `waiting for the first sync with the API server (${waiting} informer(s) not listed yet)`;
     }
     if (!this.cniUp) return "the CNI server is not listening";
+    const act = mayActOnCaches(this.rolledBack);
+    if (!act.ok) return act.reason;
     if (this.policy !== undefined && !this.policy.ready) return this.policy.notReadyReason();
     return "ready";
   }
@@ -194,6 +210,7 @@ export class NodeAgent {
       backoffMinMs: this.cfg.informerBackoffMinMs,
       backoffMaxMs: this.cfg.informerBackoffMaxMs,
       onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+      onRollback: (n) => this.onRollback(n, inf),
     });
     this.informers.push(inf as unknown as ResilientInformer<KubernetesObject>);
     return inf;
@@ -381,6 +398,8 @@ export class NodeAgent {
   /** Leak check and empty-block release (only ever after the first sync). */
   async housekeeping(): Promise<void> {
     if (!this.synced) return;
+    // A rolled-back store: pods and blocks may look gone that are not (rollback-guard.ts).
+    if (!mayActOnCaches(this.rolledBack).ok) return;
     try {
       const now = this.now();
       const podExists = (ns: string, pod: string): boolean => this.podInf.get(pod, ns) !== undefined;
@@ -414,6 +433,8 @@ export class NodeAgent {
   /** Coalesced: at most one blackhole sync runs, one more queued. */
   private scheduleBlackholes(): void {
     if (!this.synced) return;
+    // Sweeping to a rolled-back view could drop the blackhole of a block still in use.
+    if (!mayActOnCaches(this.rolledBack).ok) return;
     if (this.blackholePending !== undefined) {
       this.blackholeAgain = true;
       return;
@@ -455,6 +476,7 @@ export class NodeAgent {
       ipamAddressesInUse: s.addressesInUse,
       ready: this.ready(),
       informerRestarts: restarts,
+      informersRolledBack: new Set(this.rolledBack.keys()),
       ipamWrites: this.writes,
       leakReleases: this.leakReleases,
       gcReleases: this.gcReleases,

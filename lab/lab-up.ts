@@ -176,7 +176,24 @@ async function refuseIfPresent(L: LabLayout, prefix: string): Promise<void> {
   }
 }
 
-async function startApiserver(L: LabLayout): Promise<string> {
+/**
+ * Starts the lab's API server again after it died (a crash test, or an
+ * operator after kill -9): the same arguments and state dir, and the TCP port
+ * it had (DIR/kubeconfig names it; the nodes reach it through the unix
+ * socket). Its durable state (lab/apiserver/persistence.ts) brings back every
+ * write it answered. Refuses while it still runs.
+ */
+export async function restartLabApiserver(dirArg: string): Promise<string> {
+  const L = labLayout(resolveLabDir(dirArg));
+  const state = readLabState(L.stateFile);
+  if (state?.apiserverUrl === undefined)
+    throw new LabError(`${L.dir}: no lab API server to restart`, "not-found");
+  if (isAlive(readPidFile(L.apiserverPid)))
+    throw new LabError(`${L.dir}: the lab API server is still running`, "already-running");
+  return startApiserver(L, Number(new URL(state.apiserverUrl).port));
+}
+
+async function startApiserver(L: LabLayout, port = 0): Promise<string> {
   writeFileSync(L.apiserverOut, "");
   const argv = [
     process.execPath,
@@ -184,7 +201,7 @@ async function startApiserver(L: LabLayout): Promise<string> {
     "--address",
     "127.0.0.1",
     "--port",
-    "0",
+    String(port),
     "--unix-socket",
     L.apiserverSocket,
     "--state-dir",

@@ -4,10 +4,15 @@
  * with no objects, the absence is logged once, and the list is retried with
  * capped backoff until the CRD appears; then a ResilientInformer takes over.
  * Any other error (API unreachable) is not absence: the kind stays unsynced.
+ * Retries follow the informers' backoff (informer-backoff.ts): jittered,
+ * exponential, one warning when the API server is lost (not one per attempt).
+ * A probe is a list only; the failure count resets when the real informer
+ * takes over, which then applies the full list-and-watch rule itself.
  */
 import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { httpStatus } from "../ipam/ipam-api.js";
+import { type InformerHealth, informerStep, initialHealth } from "./informer-backoff.js";
 import type { ResilientInformer } from "./resilient-informer.js";
 
 export interface OptionalInformerOptions<T extends KubernetesObject> {
@@ -22,12 +27,16 @@ export interface OptionalInformerOptions<T extends KubernetesObject> {
   onAbsent: () => void;
   /** The real informer has had its first full list. */
   onSynced: (inf: ResilientInformer<T>) => void;
+  /** Called once per failed probe that was not a 404 (metrics). */
+  onRestart?: (name: string) => void;
+  /** Injected for tests. */
+  random?: () => number;
 }
 
 export class OptionalInformer<T extends KubernetesObject> {
   private inf: ResilientInformer<T> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private failures = 0;
+  private health: InformerHealth = initialHealth();
   private stopped = false;
   private loggedAbsent = false;
 
@@ -47,6 +56,14 @@ export class OptionalInformer<T extends KubernetesObject> {
       await this.o.list();
     } catch (e) {
       const status = httpStatus(e);
+      const step = informerStep(
+        this.health,
+        { type: "failed" },
+        { minMs: this.o.backoffMinMs, maxMs: this.o.backoffMaxMs },
+        Date.now(),
+        (this.o.random ?? Math.random)(),
+      );
+      this.health = step.health;
       if (status === 404) {
         if (!this.loggedAbsent) {
           this.loggedAbsent = true;
@@ -57,13 +74,16 @@ export class OptionalInformer<T extends KubernetesObject> {
         }
         this.o.onAbsent();
       } else {
-        this.o.log.warn(
-          { informer: this.o.name, err: e instanceof Error ? e.message : String(e) },
-          "listing an optional kind failed; retrying",
-        );
+        this.o.onRestart?.(this.o.name);
+        const err = e instanceof Error ? e.message : String(e);
+        if (step.log?.what === "lost")
+          this.o.log.warn(
+            { informer: this.o.name, err },
+            `informer ${this.o.name} lost the API server; retrying with backoff`,
+          );
+        else this.o.log.debug({ informer: this.o.name, err, attempt: step.health.failures }, "probe failed");
       }
-      this.failures++;
-      const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(this.failures - 1, 16));
+      const delay = step.retryInMs ?? this.o.backoffMaxMs;
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.probe();
@@ -73,6 +93,12 @@ export class OptionalInformer<T extends KubernetesObject> {
     }
     if (this.stopped) return;
     if (this.loggedAbsent) this.o.log.info({ informer: this.o.name }, "kind is served now; watching it");
+    else if (this.health.phase === "lost")
+      this.o.log.info(
+        { informer: this.o.name, attempts: this.health.failures },
+        `informer ${this.o.name} reached the API server again after ${this.health.failures} attempts`,
+      );
+    this.health = initialHealth();
     const inf = this.o.make();
     this.inf = inf;
     inf.start();

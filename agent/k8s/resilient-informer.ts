@@ -2,8 +2,16 @@
  * A client-node ListWatch that never stays down. client-node relists by
  * itself on 410 Gone but, on any other error (API server restart, a refused
  * connection, a 5xx), emits "error" and stops for good (docs/architecture.md "Principles"). Here every
- * error schedules a restart with capped exponential backoff and is counted,
- * and `synced` says whether the first full list has been seen.
+ * error schedules a restart with jittered exponential backoff and is counted;
+ * when the backoff resets and what is logged is decided by the pure
+ * informerStep (informer-backoff.ts): one line when the API server is lost,
+ * one when the informer is back in sync, debug per attempt.
+ *
+ * Two more things ride on the watch: every delivered event or bookmark (the
+ * proof that the server works end to end) and every resourceVersion, for the
+ * rollback guard (rollback-guard.ts): a list or event below what was already
+ * seen is refused, the cache keeps its last good state, and `rolledBack`
+ * says so until the server serves a resourceVersion at or above it again.
  */
 import {
   type KubeConfig,
@@ -13,6 +21,14 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import {
+  type InformerHealth,
+  type InformerSignal,
+  type InformerStep,
+  informerStep,
+  initialHealth,
+} from "./informer-backoff.js";
+import { type RollbackGuard, judgeRv } from "./rollback-guard.js";
 
 export interface InformerOptions<T extends KubernetesObject> {
   name: string;
@@ -24,33 +40,133 @@ export interface InformerOptions<T extends KubernetesObject> {
   log: Logger;
   backoffMinMs: number;
   backoffMaxMs: number;
+  /** Called once per retry attempt (metrics). */
   onRestart?: (name: string) => void;
   onChange?: (verb: "add" | "update" | "delete", obj: T) => void;
+  /** The rollback guard tripped (true) or cleared (false). */
+  onRollback?: (name: string, rolledBack: boolean) => void;
+  /** Injected for tests. */
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Thrown from the list function when the server's list went backwards: the ListWatch keeps its cache. */
+export class StoreRolledBackError extends Error {
+  readonly code = "TRELLIS_E_STORE_ROLLED_BACK";
+  constructor(
+    readonly informer: string,
+    readonly seen: number,
+    readonly got: number,
+  ) {
+    super(
+      `informer ${informer}: the API server's resourceVersion went backwards (${got} < ${seen} already seen)`,
+    );
+    this.name = "StoreRolledBackError";
+  }
+}
+
+/** The ListWatch reads `statusCode` 410 as "relist now". */
+function goneError(why: string): Error & { statusCode: number } {
+  return Object.assign(new Error(why), { statusCode: 410 });
+}
+
+interface WatchObserver {
+  /** A watch line arrived; false = refuse it (the watch ends and a relist follows). */
+  line(phase: string, obj: unknown): boolean;
+}
+
+/**
+ * client-node's Watch, plus bookmarks (allowWatchBookmarks: quiet kinds
+ * still prove liveness and carry the server's resourceVersion) and a look
+ * at every line before the ListWatch applies it.
+ */
+class ObservedWatch extends Watch {
+  constructor(
+    kc: KubeConfig,
+    private readonly observer: WatchObserver,
+  ) {
+    super(kc);
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    let finished = false;
+    let refused = false;
+    // Set once super.watch() returns; lines only arrive after that (I/O callbacks).
+    const held: { ctl?: AbortController } = {};
+    const doneOnce = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      done(err);
+    };
+    const observed = (phase: string, obj: unknown, raw?: unknown): void => {
+      if (refused) return;
+      if (!this.observer.line(phase, obj)) {
+        refused = true;
+        held.ctl?.abort();
+        doneOnce(goneError("watch event below the resourceVersion already seen"));
+        return;
+      }
+      callback(phase, obj, raw);
+    };
+    const ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, observed, doneOnce);
+    held.ctl = ctl;
+    if (refused) ctl.abort();
+    return ctl;
+  }
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly lw: ListWatch<T>;
   private stopped = false;
   private listed = false;
-  private failures = 0;
+  private health: InformerHealth = initialHealth();
+  private guard: RollbackGuard = {};
   private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  /** Retry attempts since start (each is one list or watch request that failed). */
   restarts = 0;
   private readonly syncWaiters: (() => void)[] = [];
 
   constructor(private readonly o: InformerOptions<T>) {
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
       const l = await o.list();
+      // Refused before the ListWatch sees it: its cache (and every consumer) keeps the last good state.
+      if (!this.judge(l.metadata?.resourceVersion)) {
+        const r = this.guard.rolledBack;
+        throw new StoreRolledBackError(o.name, r?.seen ?? 0, r?.got ?? 0);
+      }
       this.listed = true;
-      this.failures = 0;
+      this.signal({ type: "listed" });
       for (const w of this.syncWaiters.splice(0)) w();
       return l;
     };
-    this.lw = new ListWatch<T>(o.path, new Watch(o.kc), listFn, false, undefined, o.fieldSelector);
-    this.lw.on("error", (err: unknown) => this.restart(err));
-    this.lw.on("connect", () => {
-      // A watch connected (or reconnected) without error resets the backoff.
-      if (this.listed) this.failures = 0;
+    const watch = new ObservedWatch(o.kc, {
+      line: (phase, obj) => {
+        if (phase === "ERROR") {
+          // 410 Expired: the ListWatch relists; the old cache is no proof of anything.
+          if ((obj as { code?: unknown } | null)?.code === 410) this.signal({ type: "relist" });
+          return true;
+        }
+        const rv = (obj as KubernetesObject | null)?.metadata?.resourceVersion;
+        if (!this.judge(rv)) {
+          this.signal({ type: "relist" });
+          return false;
+        }
+        this.signal({ type: "delivered" });
+        return true;
+      },
     });
+    this.lw = new ListWatch<T>(o.path, watch, listFn, false, undefined, o.fieldSelector);
+    this.lw.on("error", (err: unknown) => this.restart(err));
+    this.lw.on("connect", () => this.signal({ type: "connected" }));
     const cb = o.onChange;
     if (cb !== undefined) {
       this.lw.on("add", (obj) => cb("add", obj));
@@ -61,6 +177,20 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   get synced(): boolean {
     return this.listed;
+  }
+
+  get name(): string {
+    return this.o.name;
+  }
+
+  /** Set while the server serves a store older than what this informer has seen. */
+  get rolledBack(): { seen: number; got: number } | undefined {
+    return this.guard.rolledBack;
+  }
+
+  /** Where the backoff state machine stands (status, tests). */
+  get state(): Readonly<InformerHealth> {
+    return this.health;
   }
 
   waitForSync(): Promise<void> {
@@ -87,17 +217,63 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.lw.get(name, namespace);
   }
 
+  /** Runs the rollback guard on one resourceVersion; false = refuse. */
+  private judge(rv: string | undefined): boolean {
+    const v = judgeRv(this.guard, rv);
+    this.guard = v.guard;
+    if (v.tripped === true) {
+      const r = v.guard.rolledBack;
+      this.o.log.error(
+        { informer: this.o.name, seenResourceVersion: r?.seen, servedResourceVersion: r?.got },
+        "the API server's store went backwards (restored or lost state); keeping the last good state " +
+          "and acting on nothing from this informer until it catches up (or the agent is restarted)",
+      );
+      this.o.onRollback?.(this.o.name, true);
+    }
+    if (v.cleared === true) {
+      this.o.log.info(
+        { informer: this.o.name, resourceVersion: rv },
+        "the API server's store is back at or above what was seen; resuming",
+      );
+      this.o.onRollback?.(this.o.name, false);
+    }
+    return v.accept;
+  }
+
+  private signal(sig: InformerSignal, err?: unknown): InformerStep {
+    const step = informerStep(
+      this.health,
+      sig,
+      { minMs: this.o.backoffMinMs, maxMs: this.o.backoffMaxMs },
+      this.now(),
+      this.random(),
+    );
+    this.health = step.health;
+    const l = step.log;
+    // A refused rollback has its own error line (judge); the server itself is reachable.
+    if (l?.what === "lost" && !(err instanceof StoreRolledBackError)) {
+      this.o.log.warn(
+        { informer: this.o.name, err: errText(err) },
+        `informer ${this.o.name} lost the API server; retrying with backoff`,
+      );
+    } else if (l?.what === "recovered") {
+      this.o.log.info(
+        { informer: this.o.name, attempts: l.attempts, seconds: Number(l.seconds.toFixed(1)) },
+        `informer ${this.o.name} back in sync after ${l.attempts} attempts over ${l.seconds.toFixed(1)} s`,
+      );
+    }
+    return step;
+  }
+
   private restart(err: unknown): void {
     if (this.stopped || this.timer !== undefined) return;
-    this.failures++;
+    const step = this.signal({ type: "failed" }, err);
     this.restarts++;
     this.o.onRestart?.(this.o.name);
-    const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(this.failures - 1, 16));
-    // Full jitter keeps many agents from reconnecting in lockstep after an API outage.
-    const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
-    this.o.log.warn(
-      { informer: this.o.name, err: err instanceof Error ? err.message : String(err), retryInMs: wait },
-      "informer failed; restarting",
+    const wait = step.retryInMs ?? this.o.backoffMinMs;
+    this.o.log.debug(
+      { informer: this.o.name, err: errText(err), attempt: step.health.failures, retryInMs: wait },
+      "informer attempt failed",
     );
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -105,4 +281,9 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.lw.start().catch((e: unknown) => this.restart(e));
     }, wait);
   }
+}
+
+function errText(err: unknown): string | undefined {
+  if (err === undefined) return undefined;
+  return err instanceof Error ? err.message : String(err);
 }

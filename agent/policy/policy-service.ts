@@ -37,6 +37,8 @@ export interface PolicyServiceOptions {
   onRestart: (informer: string) => void;
   /** The agent's metrics registry (net/metrics.ts). */
   registry?: Registry;
+  /** An informer's rollback guard tripped or cleared (k8s/rollback-guard.ts). */
+  onRollback?: (informer: string, inf: ResilientInformer<KubernetesObject>) => void;
   /** The nft backend (default: the real `nft` in the agent's namespace). */
   nft?: NftBackend;
 }
@@ -96,6 +98,7 @@ export class PolicyService implements PolicyHooks {
       backoffMinMs: this.o.backoffMinMs,
       backoffMaxMs: this.o.backoffMaxMs,
       onRestart: this.o.onRestart,
+      ...(this.o.onRollback !== undefined ? { onRollback: () => this.o.onRollback?.(k.plural, inf) } : {}),
       onChange: (verb, obj) => {
         if (verb === "delete") this.manager.remove(k.kind, obj);
         else this.manager.upsert(k.kind, k.apiVersion, obj);
@@ -136,6 +139,7 @@ export class PolicyService implements PolicyHooks {
         log: this.o.log.child({ component: "informer" }),
         backoffMinMs: this.o.backoffMinMs,
         backoffMaxMs: this.o.backoffMaxMs,
+        onRestart: this.o.onRestart,
         onAbsent: () => {
           // Once is enough: later probes find it still absent and still empty.
           if (!absentMarked.has(k.kind)) this.manager.replaceAll(k.kind, k.apiVersion, []);

@@ -20,7 +20,7 @@ import {
   unsupportedMediaType,
   type FieldError,
 } from "./status.js";
-import { ObjectStore, type KubeObject, type StoredObject } from "./object-store.js";
+import { ObjectStore, type JournalRecord, type KubeObject, type StoredObject } from "./object-store.js";
 import { apiVersionOf, builtinTypes, fieldValue, resourceKey, type ResourceType } from "./resource-types.js";
 import { SelectorParseError, labelsMatch, parseLabelSelector, type LabelSelector } from "./label-selector.js";
 import { fieldsMatch, parseFieldSelector, type FieldSelector } from "./field-selector.js";
@@ -1021,6 +1021,43 @@ export class KubeApi {
       for (const o of objs) this.store.restore(key, o);
     }
     this.store.resetRv(state.resourceVersion);
+  }
+
+  /**
+   * Replays one logged change (persistence.ts), without events: after the
+   * snapshot, in log order. A CRD's put registers its type as at start; a
+   * CRD's delete is followed in the log by the deletes of its objects, so
+   * its type is dropped by `settleReplay` once the whole log is in.
+   */
+  replay(r: JournalRecord): void {
+    const crdKey = resourceKey("apiextensions.k8s.io", "customresourcedefinitions");
+    if (r.op === "del") {
+      this.store.erase(r.key, r.namespace, r.name);
+      return;
+    }
+    const obj = JSON.parse(r.json) as KubeObject;
+    if (r.key === crdKey) {
+      this.store.restore(crdKey, obj);
+      this.onCrdWritten(obj);
+      return;
+    }
+    if (!this.types.has(r.key)) {
+      this.log.warn(
+        { resource: r.key, name: obj.metadata.name },
+        "log holds an object of an unknown resource; dropped",
+      );
+      return;
+    }
+    this.store.restore(r.key, obj);
+  }
+
+  /** After a replay: stop serving custom resources whose CRD the log deleted; continue numbering at `rv`. */
+  settleReplay(rv: number): void {
+    const crds = this.store.table(resourceKey("apiextensions.k8s.io", "customresourcedefinitions"));
+    for (const [key, t] of this.types) {
+      if (t.crdName !== undefined && crds.get("", t.crdName) === undefined) this.unregisterType(key);
+    }
+    this.store.resetRv(rv);
   }
 
   /** The namespaces a fresh cluster starts with. */

@@ -1,19 +1,24 @@
 /**
  * `node dist/lab/apiserver/main.js --address A --port P [--unix-socket S]
- *  [--state-dir D] [--crd-dir DIR]... [--history N] [--log-level L]`
+ *  [--state-dir D [--compact-bytes N]] [--crd-dir DIR]... [--history N] [--log-level L]`
  * Prints exactly one JSON line `{"url":…,"port":…}` on stdout once
- * listening; logs go to stderr. SIGTERM/SIGINT close gracefully (state
- * saved). Bad flags: usage on stderr, exit 2.
+ * listening; logs go to stderr. With --state-dir every change is on disk
+ * before it is answered (persistence.ts), so even kill -9 loses nothing
+ * answered; SIGTERM/SIGINT also fold the log into the snapshot. Bad flags:
+ * usage on stderr, exit 2.
  */
 import { parseArgs } from "node:util";
 import { startApiServer, type ApiServerOptions } from "./server.js";
 
 const USAGE = `usage: main.js [--address ADDR] [--port PORT] [--unix-socket PATH] [--state-dir DIR]
-               [--crd-dir DIR]... [--history N] [--log-level LEVEL]
+               [--compact-bytes N] [--crd-dir DIR]... [--history N] [--log-level LEVEL]
   --address      listen address (default 127.0.0.1)
   --port         TCP port, 0 = ephemeral (default 0)
   --unix-socket  also serve plain HTTP on this unix socket
-  --state-dir    load state from and save it to DIR/apiserver-state.json
+  --state-dir    keep state in DIR (snapshot + write-ahead log: every change is
+                 on disk before it is answered; survives kill -9)
+  --compact-bytes  with --state-dir: fold the log into the snapshot once it is
+                 this big (default 16777216; also every 30 s and on SIGTERM)
   --crd-dir      register every CRD manifest (*.yaml, *.yml) in DIR (repeatable)
   --history      watch event history per resource (default 10000)
   --log-level    pino level: trace|debug|info|warn|error|fatal|silent (default info)
@@ -40,6 +45,7 @@ function parse(argv: string[]): ApiServerOptions {
         "state-dir": { type: "string" },
         "crd-dir": { type: "string", multiple: true },
         history: { type: "string" },
+        "compact-bytes": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -62,6 +68,12 @@ function parse(argv: string[]): ApiServerOptions {
     const h = Number(values.history);
     if (!Number.isInteger(h) || h < 1) usage(`--history must be a positive integer, got "${values.history}"`);
     opts.historySize = h;
+  }
+  if (values["compact-bytes"] !== undefined) {
+    const b = Number(values["compact-bytes"]);
+    if (!Number.isInteger(b) || b < 1)
+      usage(`--compact-bytes must be a positive integer, got "${values["compact-bytes"]}"`);
+    opts.compactBytes = b;
   }
   if (values["log-level"] !== undefined) {
     if (!LEVELS.includes(values["log-level"])) usage(`--log-level must be one of ${LEVELS.join("|")}`);

@@ -59,6 +59,15 @@ export interface StoreWatcher {
   onClose(): void;
 }
 
+/**
+ * One change as the write-ahead log records it (persistence.ts): a put
+ * carries the object's stored JSON (already serialised for watchers, so
+ * journaling costs no second stringify), a delete names the object.
+ */
+export type JournalRecord =
+  | { op: "put"; rv: number; key: string; json: string }
+  | { op: "del"; rv: number; key: string; namespace: string; name: string };
+
 /** Fixed-capacity ring of events in increasing rv order. */
 class EventRing {
   private buf: (StoreEvent | undefined)[];
@@ -178,6 +187,8 @@ export class ObjectStore {
   private readonly tables = new Map<string, ResourceTable>();
   private readonly snapshots = new Map<string, ListSnapshot>();
   private snapshotSeq = 0;
+  /** Sees every change as it is made (the write-ahead log); undefined = not durable. */
+  journal: ((r: JournalRecord) => void) | undefined;
 
   constructor(
     readonly historySize: number,
@@ -239,6 +250,7 @@ export class ObjectStore {
     const name = obj.metadata.name ?? "";
     const rv = ++this.rv;
     const stored = this.serialise(obj, rv);
+    this.journal?.({ op: "put", rv, key, json: stored.json });
     let m = t.byNamespace.get(ns);
     if (m === undefined) {
       m = new Map();
@@ -270,6 +282,7 @@ export class ObjectStore {
     t.count--;
     this.index({ key, namespace, name }, prev.obj, undefined);
     const rv = ++this.rv;
+    this.journal?.({ op: "del", rv, key, namespace, name });
     const gone = this.serialise(structuredClone(prev.obj), rv);
     this.record(t, { type: "DELETED", rv, namespace, object: gone, prev });
     return gone;
@@ -301,6 +314,18 @@ export class ObjectStore {
     if (prev === undefined) t.count++;
     m.set(obj.metadata.name ?? "", { obj, json: JSON.stringify(obj), rv });
     this.index({ key, namespace: ns, name: obj.metadata.name ?? "" }, prev?.obj, obj);
+  }
+
+  /** Removes an object without an event (replaying a logged delete). */
+  erase(key: string, namespace: string, name: string): void {
+    const t = this.tables.get(key);
+    const m = t?.byNamespace.get(namespace);
+    const prev = m?.get(name);
+    if (t === undefined || m === undefined || prev === undefined) return;
+    m.delete(name);
+    if (m.size === 0) t.byNamespace.delete(namespace);
+    t.count--;
+    this.index({ key, namespace, name }, prev.obj, undefined);
   }
 
   /** Continues numbering after a restore; history (and so watch resumption) starts at `rv`. */

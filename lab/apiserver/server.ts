@@ -3,6 +3,9 @@
  * on a unix socket (the lab's node namespaces reach it through a socat relay
  * to that socket). Everything Kubernetes-specific lives in api.ts; this file
  * reads bodies, writes responses, streams watches, and loads/saves state.
+ * With a state dir, no response and no watch event leaves before the
+ * changes it reflects are on disk (persistence.ts): a client is never told
+ * about a write, or a resourceVersion, that a crash could take back.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { rm } from "node:fs/promises";
@@ -11,7 +14,7 @@ import { pino, type Logger } from "pino";
 import { KubeApi } from "./api.js";
 import { ApiError } from "./status.js";
 import { readCrdManifests } from "./crd-manifests.js";
-import { readState, writeState } from "./state-file.js";
+import { openPersistence, type Persistence } from "./persistence.js";
 
 export interface ApiServerOptions {
   address?: string;
@@ -23,8 +26,14 @@ export interface ApiServerOptions {
   logLevel?: string;
   /** Interval of watch BOOKMARK events for clients that allow them (default 15 s). */
   bookmarkIntervalMs?: number;
-  /** With stateDir: also save every this many ms when something changed (default 30 s; 0 = only on close). */
+  /**
+   * With stateDir: compact the write-ahead log into the snapshot this often
+   * when it holds anything (default 30 s; 0 = by size and on close only).
+   * Every change is durable before it is answered either way.
+   */
   stateSaveIntervalMs?: number;
+  /** With stateDir: also compact once the log is this big (default 16 MiB). */
+  compactBytes?: number;
   /** Use this logger instead of a pino logger on stderr. */
   logger?: Logger;
 }
@@ -33,6 +42,8 @@ export interface RunningApiServer {
   url: string;
   port: number;
   close(): Promise<void>;
+  /** The write-ahead log (with stateDir): commits, records, compactions. */
+  persistence?: Persistence;
 }
 
 /** Request bodies above this size get 413, as upstream (3 MiB). */
@@ -69,13 +80,16 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
     logger: log,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 15_000,
   });
-  const state = opts.stateDir === undefined ? undefined : await readState(opts.stateDir);
-  if (state !== undefined) {
-    api.restore(state);
-    log.info({ stateDir: opts.stateDir, resourceVersion: state.resourceVersion }, "restored state");
-  } else {
-    api.createDefaultNamespaces();
-  }
+  const persist =
+    opts.stateDir === undefined
+      ? undefined
+      : await openPersistence(api, {
+          dir: opts.stateDir,
+          log,
+          ...(opts.stateSaveIntervalMs !== undefined ? { compactIntervalMs: opts.stateSaveIntervalMs } : {}),
+          ...(opts.compactBytes !== undefined ? { compactBytes: opts.compactBytes } : {}),
+        });
+  if (persist?.restored !== true) api.createDefaultNamespaces();
   for (const crd of await readCrdManifests(opts.crdDirs ?? [])) api.applyCrd(crd);
 
   const stops = new Set<() => void>();
@@ -102,6 +116,19 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
         ...(req.headers["content-type"] !== undefined ? { contentType: req.headers["content-type"] } : {}),
       };
       const result = api.handle(apiReq);
+      // Group commit: whatever this turn changed (this request's writes and
+      // others') is fsync'd once; reads wait too when they show a pending rv.
+      if (persist !== undefined && !persist.isDurable(persist.seq)) {
+        try {
+          await persist.whenDurable(persist.seq);
+        } catch (e) {
+          log.error({ err: e }, "the write-ahead log failed: refusing to answer as if the change were saved");
+          const err = new ApiError(500, "InternalError", "the API server could not save its state");
+          res.writeHead(err.code, { "Content-Type": "application/json" });
+          res.end(JSON.stringify(err.toStatus()));
+          return;
+        }
+      }
       if (result.kind === "response") {
         log.debug({ method: apiReq.method, path: req.url, status: result.status }, "request");
         res.writeHead(result.status, {
@@ -125,16 +152,26 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       // writes) go out in one write: one syscall per watcher per burst, not
       // per event, which is what bounds fan-out to many watchers.
       let pending = "";
+      let pendingSeq = 0;
       let scheduled = false;
+      let endAfterFlush = false;
+      // An event goes out only once its change is on disk: a watcher must
+      // never see a resourceVersion that a crash could take back.
       const flush = (): void => {
+        if (persist !== undefined && !persist.isDurable(pendingSeq)) {
+          persist.whenDurable(pendingSeq).then(flush, () => res.destroy());
+          return;
+        }
         scheduled = false;
         if (pending !== "" && !res.destroyed) res.write(pending);
         pending = "";
+        if (endAfterFlush) res.end();
       };
       const stopFn = result.start({
         write: (chunk) => {
           if (ended) return 0;
           pending += chunk;
+          if (persist !== undefined) pendingSeq = persist.seq;
           if (!scheduled) {
             scheduled = true;
             setImmediate(flush);
@@ -145,8 +182,11 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
           if (ended) return;
           ended = true;
           if (stops_.fn !== undefined) stops.delete(stops_.fn);
-          flush();
-          res.end();
+          endAfterFlush = true;
+          if (!scheduled) {
+            scheduled = true;
+            flush();
+          }
         },
       });
       if (ended) return;
@@ -206,32 +246,9 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
     "API server listening",
   );
 
-  // Periodic saves bound what a crash (SIGKILL) loses; the graceful close saves the rest.
-  let savedRv = api.store.currentRv();
-  let saving = false;
-  const save = async (): Promise<void> => {
-    if (opts.stateDir === undefined) return;
-    const dump = api.dump();
-    await writeState(opts.stateDir, { version: 1, ...dump });
-    savedRv = dump.resourceVersion;
-  };
-  const interval = opts.stateSaveIntervalMs ?? 30_000;
-  const saver =
-    opts.stateDir !== undefined && interval > 0
-      ? setInterval(() => {
-          if (saving || api.store.currentRv() === savedRv) return;
-          saving = true;
-          save()
-            .catch((e: unknown) => log.error({ err: e }, "saving state failed"))
-            .finally(() => (saving = false));
-        }, interval)
-      : undefined;
-  saver?.unref();
-
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
-      if (saver !== undefined) clearInterval(saver);
       for (const stop of [...stops]) stop();
       // close() waits for open connections (kept-alive clients, watches): cut them.
       const closing = servers.map(
@@ -244,12 +261,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<Runni
       for (const sock of sockets) sock.destroy();
       await Promise.all(closing);
       if (opts.unixSocket !== undefined) await rm(opts.unixSocket, { force: true });
-      if (opts.stateDir !== undefined) {
-        await save();
-        log.info({ stateDir: opts.stateDir, resourceVersion: savedRv }, "saved state");
+      if (persist !== undefined) {
+        await persist.close();
+        log.info({ stateDir: opts.stateDir, resourceVersion: api.store.currentRv() }, "saved state");
       }
     })();
     return closed;
   };
-  return { url, port, close };
+  return { url, port, close, ...(persist !== undefined ? { persistence: persist } : {}) };
 }

@@ -1,10 +1,12 @@
 /**
- * Persistence for `lab down` / `lab up --keep`: the whole store as one JSON
- * file, written atomically (temp file + rename) on graceful close and read
- * at start. The resourceVersion carries over so clients' resourceVersions
- * stay meaningful (older ones get 410, as after an etcd compaction).
+ * The snapshot half of the lab API server's persistence (persistence.ts):
+ * the whole store as one JSON file, written atomically and durably (temp
+ * file + fsync + rename + fsync of the directory, so a crash leaves either
+ * the old snapshot or the new one, never a torn or empty file) and read at
+ * start. The resourceVersion carries over so clients' resourceVersions stay
+ * meaningful (older ones get 410, as after an etcd compaction).
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 
@@ -32,10 +34,27 @@ export async function readState(dir: string): Promise<State | undefined> {
   return parsed.data;
 }
 
+/** fsync of a directory makes a rename in it durable (POSIX leaves it to the file system otherwise). */
+export async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, "r");
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
 export async function writeState(dir: string, state: State): Promise<void> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, STATE_FILE);
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(state));
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(JSON.stringify(state));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file);
+  await syncDir(dir);
 }

@@ -8,7 +8,7 @@
  * cleanup(), also after failures.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, openSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, openSync, renameSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,9 +152,20 @@ export class TestBed {
     this.apiPort = new URL(this.api.url).port === "" ? 0 : Number(new URL(this.api.url).port);
   }
 
-  /** Stops the API server (state saved), waits, starts it again on the same socket and port. */
-  async restartApi(downMs: number): Promise<void> {
+  /**
+   * Stops the API server (state saved), waits, starts it again on the same
+   * socket and port. `state: "empty"` starts it on a fresh store (its state
+   * put aside: a server that lost its data), `"restored"` puts that state back.
+   */
+  async restartApi(downMs: number, state: "kept" | "empty" | "restored" = "kept"): Promise<void> {
     await this.api?.close();
+    const dir = join(this.dir, "api-state");
+    const aside = join(this.dir, "api-state.aside");
+    if (state === "empty") renameSync(dir, aside);
+    if (state === "restored") {
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(aside, dir);
+    }
     await new Promise((r) => setTimeout(r, downMs));
     await this.listenApi();
   }

@@ -10,9 +10,13 @@
  *
  *   TRELLIS_BENCH_FULL=1 → 10,000 pods, 50 watchers, 2,000 updates
  *   default (CI smoke)    →  1,000 pods, 50 watchers,   200 updates
+ *   TRELLIS_BENCH_DURABLE=1 → the server runs with --state-dir (as the lab
+ *     runs it: every write fsync'd to the write-ahead log before it is
+ *     answered, group-committed); results go to apiserver-durable.json
  */
 import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
@@ -25,6 +29,7 @@ const PODS = Number(process.env.TRELLIS_BENCH_PODS ?? (FULL ? 10_000 : 1_000));
 const WATCHERS = 50;
 const UPDATES = Number(process.env.TRELLIS_BENCH_UPDATES ?? (FULL ? 2_000 : 200));
 const CONCURRENCY = 16;
+const DURABLE = process.env.TRELLIS_BENCH_DURABLE === "1";
 const LIST_RUNS = 5;
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY + WATCHERS + 4 });
@@ -113,6 +118,7 @@ async function benchServer(): Promise<{
   eventsPerSec: number;
   updatesPerSec: number;
 }> {
+  const stateDir = DURABLE ? await mkdtemp(join(tmpdir(), "trellis-bench-apiserver-")) : undefined;
   const child = spawn(
     process.execPath,
     [
@@ -124,6 +130,7 @@ async function benchServer(): Promise<{
       "warn",
       "--history",
       String(UPDATES + PODS + 100),
+      ...(stateDir !== undefined ? ["--state-dir", stateDir] : []),
     ],
     {
       stdio: ["ignore", "pipe", "inherit"],
@@ -251,7 +258,12 @@ async function benchServer(): Promise<{
       updatesPerSec,
     };
   } finally {
+    const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
+    if (stateDir !== undefined) {
+      await exited;
+      await rm(stateDir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -389,10 +401,11 @@ async function main(): Promise<void> {
   const out = join(root, "test/bench/results");
   await mkdir(out, { recursive: true });
   await writeFile(
-    join(out, "apiserver.json"),
+    join(out, DURABLE ? "apiserver-durable.json" : "apiserver.json"),
     JSON.stringify(
       {
         date: new Date().toISOString(),
+        durable: DURABLE,
         full: FULL,
         pods: PODS,
         watchers: WATCHERS,

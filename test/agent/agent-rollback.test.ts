@@ -1,0 +1,101 @@
+/**
+ * trellis-node when the API server comes back with a store that went
+ * backwards (lost its data, an old backup): the agent must not act on it.
+ * A pod is wired (address, host route, blackhole route of its block); the API
+ * server restarts EMPTY. The agent refuses the lower resourceVersion: not
+ * ready with a reason, CNI refuses with "try again", the guard shows in
+ * /metrics, and nothing is released or swept (the block's blackhole route
+ * stays, the leak check releases nothing) — until the old store is back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
+
+const bed = new TestBed("rb");
+let node: { netns: string };
+let agent: AgentProc;
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const blackholes = async (): Promise<string> =>
+  (await sh("ip", ["-n", node.netns, "route", "show", "type", "blackhole", "proto", "201"])).trim();
+
+beforeAll(async () => {
+  await bed.startApi();
+  await bed.createPool("rb-v4", { cidr: "10.73.0.0/24", blockSize: 28 });
+  await bed.core.createNamespace({ body: { metadata: { name: "rb" } } });
+  node = await bed.addNode();
+  agent = await bed.startAgent("rb-node", node.netns, {
+    leakCheckIntervalSeconds: 0.5,
+    leakGraceSeconds: 1,
+    emptyBlockGraceSeconds: 1,
+    informerBackoffMinMs: 100,
+    informerBackoffMaxMs: 1000,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await bed.cleanup();
+}, 60_000);
+
+describe("agent and a rolled-back API server", () => {
+  it("refuses to act on an empty store: not ready, nothing released or swept, until the store is back", async () => {
+    await bed.core.createNamespacedPod({
+      namespace: "rb",
+      body: {
+        metadata: { name: "keeper" },
+        spec: { nodeName: "rb-node", containers: [{ name: "c", image: "x" }] },
+      },
+    });
+    const pod = bed.netnsName("k1");
+    await bed.addNetns([pod]);
+    const add = await cniSocket(agent.socket, {
+      command: "ADD",
+      containerID: "keep1",
+      netns: `/var/run/netns/${pod}`,
+      ifname: "eth0",
+      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=rb;K8S_POD_NAME=keeper",
+      config: netconf(agent.socket),
+    });
+    expect(add.exitCode).toBe(0);
+    await until("blackhole of the block", async () => ((await blackholes()) !== "" ? true : undefined));
+    const routesBefore = await blackholes();
+
+    // The API server comes back with nothing: its resourceVersion starts over.
+    await bed.restartApi(200, "empty");
+    const ready = await until("agent not ready (rollback)", async () => {
+      const r = await bed.httpInNode(node.netns, agent.metricsPort, "/readyz");
+      return r.status === 503 && /went backwards/.test(r.body) ? r : undefined;
+    });
+    expect(ready.body).toMatch(/restart the agent/);
+    const m = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+    expect(m).toMatch(/^trellis_informer_store_rolled_back\{resource="pods"\} 1$/m);
+    expect(m).toMatch(/^trellis_agent_ready 0$/m);
+    // CNI answers "try again later" rather than allocating from an empty store.
+    const status = await cniSocket(agent.socket, { command: "STATUS", config: netconf(agent.socket) });
+    expect(status.exitCode).not.toBe(0);
+    // Several leak checks and empty-block grace periods pass: nothing is released, nothing swept.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await blackholes()).toBe(routesBefore);
+    const m2 = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+    expect(m2).toMatch(/^trellis_ipam_leak_releases_total 0$/m);
+    expect(agent.proc.exitCode).toBeNull();
+    const log = (await sh("cat", [agent.logFile])).toString();
+    expect(log.match(/store went backwards/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
+
+    // The real store is back (higher resourceVersion): the agent resumes on its own.
+    await bed.restartApi(200, "restored");
+    await bed.waitReady(agent, 30_000);
+    const r = await bed.httpInNode(node.netns, agent.metricsPort, "/readyz");
+    expect(r.status).toBe(200);
+    expect(await blackholes()).toBe(routesBefore);
+    expect([...(await bed.allocations()).values()].some((a) => a.handle === "keep1.eth0")).toBe(true);
+  }, 90_000);
+});
