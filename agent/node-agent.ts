@@ -37,6 +37,7 @@ import { KubeIpamApi, httpStatus } from "./ipam/ipam-api.js";
 import { IpamService } from "./ipam/ipam-service.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
 import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
+import { ApiGate } from "./k8s/api-gate.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
 import { createRegistry } from "../net/metrics.js";
@@ -55,6 +56,8 @@ export interface NodeAgentDeps {
 
 export class NodeAgent {
   private readonly kc = new KeepAliveKubeConfig();
+  /** One probe per agent while the API server is away, not one per informer (k8s/api-gate.ts). */
+  private readonly apiGate: ApiGate;
   private readonly informers: ResilientInformer<KubernetesObject>[] = [];
   private nodeInf!: ResilientInformer<V1Node>;
   private podInf!: ResilientInformer<V1Pod>;
@@ -93,6 +96,7 @@ export class NodeAgent {
     private readonly deps: NodeAgentDeps = {},
   ) {
     this.now = deps.now ?? Date.now;
+    this.apiGate = new ApiGate(cfg.informerBackoffMaxMs);
     if (cfg.kubeconfig !== undefined) {
       try {
         this.kc.loadFromFile(cfg.kubeconfig);
@@ -131,6 +135,7 @@ export class NodeAgent {
           backoffMaxMs: cfg.informerBackoffMaxMs,
           onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
           registry: this.registry,
+          gate: this.apiGate,
           onRollback: (n, inf) => this.onRollback(n, inf),
         })
       : undefined;
@@ -211,6 +216,7 @@ export class NodeAgent {
       backoffMaxMs: this.cfg.informerBackoffMaxMs,
       onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
       onRollback: (n) => this.onRollback(n, inf),
+      gate: this.apiGate,
     });
     this.informers.push(inf as unknown as ResilientInformer<KubernetesObject>);
     return inf;

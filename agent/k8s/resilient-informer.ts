@@ -28,6 +28,7 @@ import {
   informerStep,
   initialHealth,
 } from "./informer-backoff.js";
+import type { ApiGate } from "./api-gate.js";
 import { type RollbackGuard, judgeRv } from "./rollback-guard.js";
 
 export interface InformerOptions<T extends KubernetesObject> {
@@ -45,6 +46,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   onChange?: (verb: "add" | "update" | "delete", obj: T) => void;
   /** The rollback guard tripped (true) or cleared (false). */
   onRollback?: (name: string, rolledBack: boolean) => void;
+  /** The agent's shared view of the API server: one probe per agent during an outage (api-gate.ts). */
+  gate?: ApiGate;
   /** Injected for tests. */
   now?: () => number;
   random?: () => number;
@@ -145,6 +148,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       }
       this.listed = true;
       this.signal({ type: "listed" });
+      o.gate?.succeeded(o.name);
       for (const w of this.syncWaiters.splice(0)) w();
       return l;
     };
@@ -161,6 +165,7 @@ export class ResilientInformer<T extends KubernetesObject> {
           return false;
         }
         this.signal({ type: "delivered" });
+        o.gate?.succeeded(o.name);
         return true;
       },
     });
@@ -206,6 +211,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.o.gate?.gone(this.o.name);
     await this.lw.stop();
   }
 
@@ -268,6 +274,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private restart(err: unknown): void {
     if (this.stopped || this.timer !== undefined) return;
     const step = this.signal({ type: "failed" }, err);
+    // A refused rollback came from a server that answers: it says nothing about reachability.
+    if (!(err instanceof StoreRolledBackError)) this.o.gate?.failed(this.o.name);
     this.restarts++;
     this.o.onRestart?.(this.o.name);
     const wait = step.retryInMs ?? this.o.backoffMinMs;
@@ -275,10 +283,15 @@ export class ResilientInformer<T extends KubernetesObject> {
       { informer: this.o.name, err: errText(err), attempt: step.health.failures, retryInMs: wait },
       "informer attempt failed",
     );
+    const attempt = (): void => {
+      if (this.stopped) return;
+      this.lw.start().catch((e: unknown) => this.restart(e));
+    };
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
-      this.lw.start().catch((e: unknown) => this.restart(e));
+      if (this.o.gate === undefined) attempt();
+      else this.o.gate.whenMayAttempt(this.o.name, attempt);
     }, wait);
   }
 }

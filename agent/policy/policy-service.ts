@@ -23,6 +23,7 @@ import { type NftBackend, ExecNft } from "../nft/backend.js";
 import { NftDriver } from "../nft/driver.js";
 import { CORE_KINDS, POLICY_KINDS, type WatchedKind } from "./policy-inputs.js";
 import { PolicyManager } from "./policy-manager.js";
+import type { ApiGate } from "../k8s/api-gate.js";
 import type { Registry } from "../../net/metrics.js";
 
 export interface PolicyServiceOptions {
@@ -35,6 +36,8 @@ export interface PolicyServiceOptions {
   backoffMinMs: number;
   backoffMaxMs: number;
   onRestart: (informer: string) => void;
+  /** The agent's shared API gate (k8s/api-gate.ts). */
+  gate?: ApiGate;
   /** The agent's metrics registry (net/metrics.ts). */
   registry?: Registry;
   /** An informer's rollback guard tripped or cleared (k8s/rollback-guard.ts). */
@@ -98,6 +101,7 @@ export class PolicyService implements PolicyHooks {
       backoffMinMs: this.o.backoffMinMs,
       backoffMaxMs: this.o.backoffMaxMs,
       onRestart: this.o.onRestart,
+      ...(this.o.gate !== undefined ? { gate: this.o.gate } : {}),
       ...(this.o.onRollback !== undefined ? { onRollback: () => this.o.onRollback?.(k.plural, inf) } : {}),
       onChange: (verb, obj) => {
         if (verb === "delete") this.manager.remove(k.kind, obj);
