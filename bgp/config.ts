@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FilterSchema, type Filter } from "./policy/index.js";
 import { canonicalPrefix } from "./wire/prefix.js";
+import { PROTO_TRELLIS_BGP, TABLE_MAIN } from "../net/route-ownership.js";
 
 const asn = z
   .number({ error: "must be a number 1..4294967295" })
@@ -165,15 +166,18 @@ export const configSchema = z
     fib: z
       .object({
         enabled: z.boolean().default(false),
-        table: z.number().int().min(1).max(4294967295).default(254),
+        table: z.number().int().min(1).max(4294967295).default(TABLE_MAIN),
         ecmp: z.boolean().default(true),
-        /** rtnetlink protocol number of routes we install (DESIGN.md: Trellis is 201). */
-        protocol: z.number().int().min(1).max(255).default(201),
+        /**
+         * rtnetlink protocol number of routes we install: PROTO_TRELLIS_BGP (202), so
+         * a speaker beside the agent never sweeps the agent's proto 201 pod routes.
+         */
+        protocol: z.number().int().min(1).max(255).default(PROTO_TRELLIS_BGP),
         /** Run `ip` in this network namespace (tests, the lab); absent = our own. */
         netns: z.string().optional(),
       })
       .strict()
-      .default({ enabled: false, table: 254, ecmp: true, protocol: 201 }),
+      .default({ enabled: false, table: TABLE_MAIN, ecmp: true, protocol: PROTO_TRELLIS_BGP }),
     control: z
       .object({ socket: z.string().min(1) })
       .strict()
