@@ -37,7 +37,7 @@ import {
 } from "../model/select.js";
 import type { Protocol } from "../model/objects.js";
 import { hashText } from "./nft-table.js";
-import { hostVethName } from "./veth-name.js";
+import { podVethName } from "../../net/veth-name.js";
 
 export interface IRRule {
   readonly policy: string;
@@ -359,7 +359,7 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     }
     pods.push({
       key: pod.key,
-      iface: hostVethName(pod.namespace, pod.name),
+      iface: podVethName(pod.namespace, pod.name),
       ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
       ...(pod.ipv6 ? { ipv6: pod.ipv6 } : {}),
       ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),

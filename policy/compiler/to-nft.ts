@@ -30,7 +30,7 @@ import {
   type NftTable,
   type NftVerdict,
 } from "./nft-table.js";
-import { VETH_PREFIX } from "./veth-name.js";
+import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 
 export const CHAIN_FROM_PODS = "from-pods";
 export const CHAIN_TO_PODS = "to-pods";
@@ -78,7 +78,7 @@ const ip = (field: "saddr" | "daddr", family: Family = "ipv4") => ({
 });
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const ctState = match({ ct: { key: "state" } }, ["established", "related"], "in");
-const trlWildcard = `${VETH_PREFIX}*`;
+const trlWildcard = `${HOST_VETH_PREFIX}*`;
 
 function verdictOf(action: IRRule["action"]): unknown {
   return action === "Allow" ? { accept: null } : action === "Deny" ? { drop: null } : { return: null };

@@ -25,7 +25,7 @@ import {
   type ParsedObject,
 } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import { NftDriver, type ApplyResult } from "../../../agent/nft/driver.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import { pod, networkPolicy } from "../../../policy/test/fixtures.js";
@@ -198,7 +198,7 @@ function dataplaneUp(): void {
     [CLIENT, "client", BENCH_CLIENT_IP],
     [SERVER, "server", BENCH_SERVER_IP],
   ] as const) {
-    const veth = hostVethName("bench", name);
+    const veth = podVethName("bench", name);
     sh("ip", "-n", NODE, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
     sh("ip", "netns", "exec", NODE, "sysctl", "-qw", `net.ipv4.conf.${veth}.proxy_arp=1`);
     sh("ip", "-n", NODE, "link", "set", veth, "up");
