@@ -143,8 +143,8 @@ function splitPrefix(text: string): { addr: Address; length: number } | string {
   if (typeof addr === "string") return `"${text}" is not a prefix: ${addr}`;
   const lenText = text.slice(slash + 1);
   const max = familyBits(addr.family);
-  if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max)
-    return `"${text}" is not a prefix: the length must be 0..${max}`;
+  if (!/^(0|[1-9]\d{0,2})$/.test(lenText) || Number(lenText) > max)
+    return `"${text}" is not a prefix: the length must be 0..${max}, without leading zeros`;
   return { addr, length: Number(lenText) };
 }
 

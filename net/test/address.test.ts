@@ -91,6 +91,8 @@ describe("parsePrefix rejects host bits; parsePrefixLoose masks them", () => {
     ["a length over 32", "10.0.0.0/33", /length must be 0\.\.32/, /length must be 0\.\.32/],
     ["a length over 128", "::/129", /length must be 0\.\.128/, /length must be 0\.\.128/],
     ["a non-numeric length", "10.0.0.0/x", /length/, /length/],
+    ["a length with a leading zero", "10.0.0.0/08", /without leading zeros/, /without leading zeros/],
+    ["an empty length", "10.0.0.0/", /length/, /length/],
     ["a bad address", "10.0.0.300/24", /not an IPv4 address/, /not an IPv4 address/],
   ];
   it.each(cases)("%s", (_rule, text, strict, loose) => {
