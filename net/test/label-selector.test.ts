@@ -120,3 +120,64 @@ it("formatLabelSelector parses back to the same selector", () => {
   const s = sel("app=web,!zone,tier in (a,b),n>3,x!=y,k");
   expect(sel(formatLabelSelector(s))).toEqual(s);
 });
+
+describe("string form: the grammar, case by case (labels/selector.go)", () => {
+  it.each([
+    ["", []],
+    ["a=b", [{ key: "a", op: "=", values: ["b"] }]],
+    ["a==b", [{ key: "a", op: "=", values: ["b"] }]],
+    ["a!=b", [{ key: "a", op: "!=", values: ["b"] }]],
+    ["a", [{ key: "a", op: "exists", values: [] }]],
+    ["!a", [{ key: "a", op: "!", values: [] }]],
+    ["a in (x, y)", [{ key: "a", op: "in", values: ["x", "y"] }]],
+    ["a notin (x)", [{ key: "a", op: "notin", values: ["x"] }]],
+    ["a=", [{ key: "a", op: "=", values: [""] }]],
+    ["a>3", [{ key: "a", op: "gt", values: ["3"] }]],
+    [
+      "example.com/app=web , tier",
+      [
+        { key: "example.com/app", op: "=", values: ["web"] },
+        { key: "tier", op: "exists", values: [] },
+      ],
+    ],
+  ])("parses %j", (input, want) => {
+    expect(parseLabelSelector(input)).toEqual(want);
+  });
+
+  it.each([
+    ["a in (x"],
+    ["a in x"],
+    ["a in ()"],
+    ["a=b,"],
+    ["=b"],
+    ["a b"],
+    ["-a=b"],
+    ["a=b c"],
+    ["a/b/c=d"],
+    ["a=-x-"],
+    ["a>x"],
+    [`k=${"v".repeat(64)}`],
+  ])("rejects %j", (input) => {
+    expect(parseLabelSelector(input)).toEqual(expect.stringMatching(/^unable to parse requirement: /));
+  });
+
+  const labels = { app: "web", tier: "fe", n: "5" };
+  it.each([
+    ["app=web", true],
+    ["app=db", false],
+    ["app!=db", true],
+    ["missing!=x", true],
+    ["app in (db,web)", true],
+    ["app notin (web)", false],
+    ["missing notin (web)", true],
+    ["missing in (web)", false],
+    ["tier", true],
+    ["!tier", false],
+    ["n>4", true],
+    ["n<5", false],
+    ["missing<9", false],
+    ["app=web,tier=be", false],
+  ])("%s on app=web,tier=fe,n=5 → %s", (text, want) => {
+    expect(labelsMatch(sel(text), labels)).toBe(want);
+  });
+});
