@@ -295,10 +295,41 @@ export function labelsMatch(sel: LabelSelector, labels: Labels | undefined): boo
   return true;
 }
 
-/** The object form matched directly; an invalid selector (unknown operator, …) matches nothing. */
+/**
+ * The object form matched directly, without building a requirement list (the
+ * policy compiler matches every pod against every selector). "The result of
+ * matchLabels and matchExpressions are ANDed. An empty label selector matches
+ * all objects." An invalid selector (unknown operator, In without values,
+ * Exists with values) matches nothing.
+ */
 export function selectorObjectMatches(sel: LabelSelectorObject, labels: Labels | undefined): boolean {
-  const reqs = labelSelectorFromObject(sel);
-  return typeof reqs !== "string" && labelsMatch(reqs, labels);
+  const has = (k: string): boolean => labels !== undefined && Object.prototype.hasOwnProperty.call(labels, k);
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+    if (!has(k) || (labels as Labels)[k] !== v) return false;
+  }
+  for (const e of sel.matchExpressions ?? []) {
+    const present = has(e.key);
+    const val = present ? (labels as Labels)[e.key] : undefined;
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case "In":
+        if (values.length === 0 || !present || !values.includes(val as string)) return false;
+        break;
+      case "NotIn":
+        // apimachinery: NotIn matches when the key is absent too.
+        if (values.length === 0 || (present && values.includes(val as string))) return false;
+        break;
+      case "Exists":
+        if (values.length > 0 || !present) return false;
+        break;
+      case "DoesNotExist":
+        if (values.length > 0 || present) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 /** The string form of a requirement list (parses back to the same list). */

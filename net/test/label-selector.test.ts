@@ -85,6 +85,16 @@ describe("object form (metav1.LabelSelector)", () => {
       { matchExpressions: [{ key: "app", operator: "Gt", values: ["1"] }] },
       false,
     ],
+    [
+      "In without values matches nothing",
+      { matchExpressions: [{ key: "app", operator: "In", values: [] }] },
+      false,
+    ],
+    [
+      "Exists with values matches nothing",
+      { matchExpressions: [{ key: "app", operator: "Exists", values: ["web"] }] },
+      false,
+    ],
   ];
   it.each(cases)("%s", (_rule, obj, want) => {
     expect(selectorObjectMatches(obj, labels)).toBe(want);
@@ -105,6 +115,20 @@ describe("object form (metav1.LabelSelector)", () => {
   ];
   it.each(errors)("rejects %s", (_rule, obj, why) => {
     expect(labelSelectorFromObject(obj)).toMatch(why);
+  });
+
+  it("matching the object form directly agrees with matching its requirement list", () => {
+    const objs: Parameters<typeof selectorObjectMatches>[0][] = [
+      { matchLabels: { app: "web" } },
+      { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["back"] }] },
+      { matchExpressions: [{ key: "zone", operator: "DoesNotExist" }] },
+      { matchLabels: { app: "web" }, matchExpressions: [{ key: "n", operator: "In", values: ["4", "5"] }] },
+    ];
+    for (const o of objs) {
+      const reqs = labelSelectorFromObject(o);
+      if (typeof reqs === "string") throw new Error(reqs);
+      expect(selectorObjectMatches(o, labels)).toBe(labelsMatch(reqs, labels));
+    }
   });
 
   it("the object and string forms agree", () => {

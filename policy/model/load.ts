@@ -39,7 +39,7 @@ import type {
   Warning,
 } from "./cluster.js";
 import { peerPods, subjectPods } from "./select.js";
-import { selectorMatches } from "./label-selector.js";
+import { selectorObjectMatches } from "../../net/label-selector.js";
 
 export const LOG_ANNOTATION = "trellis.dev/log";
 
@@ -295,7 +295,7 @@ function buildCluster(p: Parsed): Cluster {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   const tenantOf = new Map<string, TenantInfo>();
   for (const ns of [...namespaces.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const owners = tenants.filter((t) => selectorMatches(t.namespaceSelector, ns.labels));
+    const owners = tenants.filter((t) => selectorObjectMatches(t.namespaceSelector, ns.labels));
     if (owners[0]) tenantOf.set(ns.name, owners[0]);
     if (owners.length > 1) {
       warnings.push({
