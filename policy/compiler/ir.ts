@@ -23,7 +23,7 @@ import type {
   Rule,
   TenantInfo,
 } from "../model/cluster.js";
-import { mergeRanges, parseIPv4, type Range } from "../model/ipv4.js";
+import { mergeRanges, v4Value, type Range } from "../model/ipv4.js";
 import { MAX6, mergeRanges6, single6, type Range6 } from "../model/ipv6.js";
 import {
   nodeAddresses,
@@ -225,7 +225,7 @@ class Builder {
 }
 
 function single(ip: string): Range {
-  const n = parseIPv4(ip) as number;
+  const n = v4Value(ip) as number;
   return { start: n, end: n };
 }
 

@@ -4,8 +4,8 @@
  */
 import { selectorObjectMatches } from "../../net/label-selector.js";
 import type { Cluster, NamespaceMatch, Peer, PodInfo, Policy, TenantInfo } from "./cluster.js";
-import { contains, isIPv6, parseIPv4 } from "./ipv4.js";
-import { contains6, parseIPv6 } from "./ipv6.js";
+import { contains, isIPv6, v4Value } from "./ipv4.js";
+import { contains6, v6Value } from "./ipv6.js";
 
 export function namespaceMatches(c: Cluster, m: NamespaceMatch, namespace: string): boolean {
   if (m.kind === "same") return m.namespace === namespace;
@@ -47,7 +47,7 @@ export function nodeAddresses(c: Cluster, peer: Peer): number[] {
   for (const n of c.nodes) {
     if (!selectorObjectMatches(peer.selector, n.labels)) continue;
     for (const a of n.addresses) {
-      const v = isIPv6(a) ? undefined : parseIPv4(a);
+      const v = isIPv6(a) ? undefined : v4Value(a);
       if (v !== undefined) out.push(v);
     }
   }
@@ -61,7 +61,7 @@ export function nodeAddresses6(c: Cluster, peer: Peer): bigint[] {
   for (const n of c.nodes) {
     if (!selectorObjectMatches(peer.selector, n.labels)) continue;
     for (const a of n.addresses) {
-      const v = isIPv6(a) ? parseIPv6(a) : undefined;
+      const v = isIPv6(a) ? v6Value(a) : undefined;
       if (v !== undefined) out.push(v);
     }
   }
@@ -85,12 +85,12 @@ export function endpointAddress(e: Endpoint, family: Family): string | undefined
 
 export function endpointIPv4(e: Endpoint): number | undefined {
   const ip = endpointAddress(e, "ipv4");
-  return ip === undefined ? undefined : parseIPv4(ip);
+  return ip === undefined ? undefined : v4Value(ip);
 }
 
 export function endpointIPv6(e: Endpoint): bigint | undefined {
   const ip = endpointAddress(e, "ipv6");
-  return ip === undefined ? undefined : parseIPv6(ip);
+  return ip === undefined ? undefined : v6Value(ip);
 }
 
 /**
