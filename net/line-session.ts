@@ -75,6 +75,8 @@ export interface LineSessionOptions {
   protocol: FenceProtocol;
   /** name in error messages (default: argv[0]) */
   name?: string;
+  /** which stream answers (default stderr: ip and nft report there, unbuffered) */
+  output?: "stderr" | "stdout";
   /** environment of the child (default: ours) */
   env?: NodeJS.ProcessEnv;
   /** batches queued or in flight beyond which run() is refused (default 1024) */
@@ -181,8 +183,9 @@ export class LineSession {
 
   private start(): ChildProcess {
     const [cmd, ...args] = this.o.argv;
+    const fromStdout = this.o.output === "stdout";
     const p = spawn(cmd ?? "", args, {
-      stdio: ["pipe", "ignore", "pipe"],
+      stdio: fromStdout ? ["pipe", "pipe", "ignore"] : ["pipe", "ignore", "pipe"],
       env: this.o.env ?? process.env,
     });
     if (this.o.unref === true) p.unref();
@@ -193,7 +196,7 @@ export class LineSession {
     this.sentBatches = 0;
     this.sentBytes = 0;
     p.stdin?.on("error", () => undefined); // reported by "exit" below
-    p.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    (fromStdout ? p.stdout : p.stderr)?.setEncoding("utf8").on("data", (d: string) => {
       if (this.proc === p) this.onOutput(d);
     });
     p.on("error", (e) => {

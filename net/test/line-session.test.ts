@@ -3,6 +3,7 @@ import {
   IP_BATCH_PROTOCOL,
   LineSession,
   NFT_INTERACTIVE_PROTOCOL,
+  type FenceProtocol,
   type OutputLine,
 } from "../line-session.js";
 
@@ -121,6 +122,24 @@ describe("LineSession on `ip -force -batch -`", () => {
     await expect(sess.run(["link show dev lo"])).rejects.toMatchObject({
       code: "TRELLIS_ELINESESSION_CLOSED",
     });
+  });
+});
+
+describe("LineSession reading stdout (a shell job protocol, as agent/dataplane/sh-pool.ts has)", () => {
+  // `cat` echoes every line: text lines come back as messages, the fence as the fence.
+  const ECHO: FenceProtocol = {
+    fence: ({ seq }) => `fence-${seq}`,
+    read: (line) =>
+      /^fence-\d+$/.test(line)
+        ? { kind: "fence", seq: Number(line.slice(6)), ownMessages: 0 }
+        : { kind: "text" },
+  };
+  it("gathers each batch's output up to its fence", async () => {
+    const s = new LineSession({ argv: ["cat"], protocol: ECHO, output: "stdout" });
+    const [a, b] = await Promise.all([s.run(["one", "two"]), s.run(["three"])]);
+    expect(a).toEqual({ failures: [], messages: ["one", "two"] });
+    expect(b).toEqual({ failures: [], messages: ["three"] });
+    await s.close();
   });
 });
 
