@@ -25,7 +25,7 @@ const TELLTALES: Record<Rule, { what: string; re: RegExp }> = {
   },
   "line-session": {
     what: "a long-lived `ip -batch` / `nft -i` session or its fence parsing (use net/line-session.ts)",
-    re: /spawn\([^;]*?["'](?:-batch|-i)["']|Command failed -:\(|["'`]trellis-ack-/,
+    re: /spawn\([^;]*?["'](?:-batch|-i)["']|spawn\(\s*["'](?:\/bin\/)?sh["']\s*,\s*\[\s*\]|Command failed -:\(|["'`]trellis-ack-/,
   },
   "veth-name": {
     what: "a host veth name function (use net/veth-name.ts)",
@@ -50,6 +50,10 @@ const TO_MIGRATE: Record<string, { rules: Rule[]; why: string }> = {
   "agent/dataplane/ip-session.ts": {
     rules: ["line-session"],
     why: "agent/dataplane is being edited on another branch; becomes a LineSession with IP_BATCH_PROTOCOL",
+  },
+  "agent/dataplane/sh-pool.ts": {
+    rules: ["line-session"],
+    why: "agent/dataplane is being edited on another branch; long-lived shells with a marker line per job become a LineSession reading stdout",
   },
   "agent/dataplane/routed-veth.ts": {
     rules: ["route-proto"],
@@ -138,6 +142,7 @@ describe("one ground floor: no second copy of a net/ primitive", () => {
       ],
       ["line-session", "const m = /^Command failed -:(\\d+)$/.exec(line);"],
       ["line-session", 'const MARKER = "trellis-ack-";'],
+      ["line-session", 'const p = spawn("/bin/sh", [], { stdio: ["pipe", "pipe", "ignore"] });'],
       ["veth-name", "export function hostVethName(namespace: string, podName: string): string {"],
       ["route-proto", "export const TRELLIS_RT_PROTO = 201;"],
       ["backoff", "const delay = Math.min(max, min * 2 ** Math.min(n - 1, 16));"],
