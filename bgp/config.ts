@@ -7,8 +7,9 @@ import { isIPv4, isIPv6 } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FilterSchema, type Filter } from "./policy/index.js";
-import { canonicalPrefix } from "./wire/prefix.js";
 import { isAddressError, parseListenAddress } from "../net/metrics.js";
+import { formatAddress, formatPrefix, parseAddress, parsePrefix, parsePrefixLoose } from "../net/address.js";
+import { PROTO_TRELLIS_BGP, TABLE_MAIN } from "../net/route-ownership.js";
 
 const asn = z
   .number({ error: "must be a number 1..4294967295" })
@@ -35,14 +36,6 @@ const u32 = z
   .min(0, { error: "must be 0..4294967295" })
   .max(4294967295, { error: "must be 0..4294967295" });
 
-function prefixOk(s: string): boolean {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  if (!m) return false;
-  const len = Number(m[2]);
-  if (isIPv4(m[1]!)) return len <= 32;
-  if (isIPv6(m[1]!)) return len <= 128;
-  return false;
-}
 /**
  * An originated prefix, stored in canonical text so that the reload diff
  * (keyed on the prefix) never sees one route under two spellings: with
@@ -51,19 +44,20 @@ function prefixOk(s: string): boolean {
  * Host bits are refused rather than masked (as BIRD does): "10.1.0.1/24" is
  * more likely a typo than a wish to announce 10.1.0.0/24.
  */
-const prefix = z
-  .string()
-  .refine(prefixOk, { error: "must be a prefix like 10.0.0.0/24 or 2001:db8::/48" })
-  .superRefine((s, ctx) => {
-    const c = canonicalPrefix(s);
-    if (c === null) return;
-    const [addr, len] = s.split("/") as [string, string];
-    const [caddr] = c.split("/") as [string];
-    const host = isIPv4(addr) ? 32 : 128;
-    if (canonicalPrefix(`${addr}/${host}`) !== canonicalPrefix(`${caddr}/${host}`))
-      ctx.addIssue({ code: "custom", message: `host bits set: did you mean ${caddr}/${len}?` });
-  })
-  .transform((s) => canonicalPrefix(s) ?? s);
+const prefix = z.string().transform((s, ctx) => {
+  // net/address.ts parsePrefix: the strict entry point (host bits rejected).
+  const p = parsePrefix(s);
+  if (typeof p !== "string") return formatPrefix(p);
+  const masked = parsePrefixLoose(s);
+  ctx.addIssue({
+    code: "custom",
+    message:
+      typeof masked === "string"
+        ? "must be a prefix like 10.0.0.0/24 or 2001:db8::/48"
+        : `host bits set: did you mean ${formatPrefix(masked)}?`,
+  });
+  return z.NEVER;
+});
 
 const COMMUNITY_WELL_KNOWN = ["no-export", "no-advertise", "no-export-subconfed", "nopeer"];
 function communityOk(s: string): boolean {
@@ -166,15 +160,18 @@ export const configSchema = z
     fib: z
       .object({
         enabled: z.boolean().default(false),
-        table: z.number().int().min(1).max(4294967295).default(254),
+        table: z.number().int().min(1).max(4294967295).default(TABLE_MAIN),
         ecmp: z.boolean().default(true),
-        /** rtnetlink protocol number of routes we install (docs/architecture.md "Kernel routes" pins 202 for BGP-learned routes; this default is still 201). */
-        protocol: z.number().int().min(1).max(255).default(201),
+        /**
+         * rtnetlink protocol number of routes we install: PROTO_TRELLIS_BGP (202), so
+         * a speaker beside the agent never sweeps the agent's proto 201 pod routes.
+         */
+        protocol: z.number().int().min(1).max(255).default(PROTO_TRELLIS_BGP),
         /** Run `ip` in this network namespace (tests, the lab); absent = our own. */
         netns: z.string().optional(),
       })
       .strict()
-      .default({ enabled: false, table: 254, ecmp: true, protocol: 201 }),
+      .default({ enabled: false, table: TABLE_MAIN, ecmp: true, protocol: PROTO_TRELLIS_BGP }),
     control: z
       .object({ socket: z.string().min(1) })
       .strict()
@@ -199,7 +196,8 @@ export const configSchema = z
     const seen = new Map<string, number>();
     c.peers.forEach((p, i) => {
       // Compared canonically: "2001:db8::1" and "2001:DB8:0::1" are one peer.
-      const key = canonicalPrefix(`${p.address}/${isIPv4(p.address) ? 32 : 128}`) ?? p.address;
+      const a = parseAddress(p.address);
+      const key = typeof a === "string" ? p.address : formatAddress(a);
       const prev = seen.get(key);
       if (prev !== undefined) {
         ctx.addIssue({

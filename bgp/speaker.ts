@@ -31,7 +31,7 @@ import type { CompiledPolicy } from "./policy/types.js";
 import { Peer, familyName, type PeerHooks, type PeerSettings, type SessionInfo } from "./session/peer.js";
 import { Listener } from "./session/listener.js";
 import { systemClock, type Clock, type TimerHandle } from "./session/clock.js";
-import type { BackoffOptions } from "./session/backoff.js";
+import type { BackoffOptions } from "../net/backoff.js";
 import {
   CEASE_ADMIN_SHUTDOWN,
   CEASE_MAX_PREFIX,

@@ -1,21 +1,19 @@
 // Address checks shared by the config and result schemas, with messages that
 // say what was expected (zod's union errors only say "Invalid input").
-import { isIP } from "node:net";
 import { z } from "zod";
+import { parseAddress, parsePrefixLoose } from "../net/address.js";
 
 /** "10.0.0.1" or "fd00::1". */
 export function isIpAddress(s: string): boolean {
-  return isIP(s) !== 0;
+  return typeof parseAddress(s) !== "string";
 }
 
-/** "10.0.0.0/8" or "fd00::/64": an address and a prefix length within its family. */
+/**
+ * "10.0.0.0/8" or "fd00::/64": an address and a prefix length within its
+ * family. Host bits are allowed: a CNI result's `address` is "10.0.0.5/24".
+ */
 export function isCidr(s: string): boolean {
-  const slash = s.indexOf("/");
-  if (slash < 0) return false;
-  const fam = isIP(s.slice(0, slash));
-  const len = s.slice(slash + 1);
-  if (fam === 0 || !/^(0|[1-9]\d{0,2})$/.test(len)) return false;
-  return Number(len) <= (fam === 4 ? 32 : 128);
+  return typeof parsePrefixLoose(s) !== "string";
 }
 
 export const ipAddressSchema = z.string().refine(isIpAddress, "expected an IPv4 or IPv6 address");

@@ -1,7 +1,7 @@
 /**
  * Who owns a host veth, and what ADD, DEL and GC may do with it (pure).
  *
- * The pinned host veth name (DESIGN.md: "trl" + sha1(`<namespace>.<podName>`))
+ * The pinned host veth name (docs/architecture.md: "trl" + sha1(`<namespace>.<podName>`))
  * depends on the pod's name only, so every sandbox of a pod recreated under
  * its old name (a StatefulSet restart) wants the same name, and the new
  * sandbox's ADD often comes before the old one's DEL (or that DEL was lost

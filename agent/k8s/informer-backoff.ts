@@ -18,6 +18,8 @@
  * instead of returning in lockstep.
  */
 
+import { backoffDelay as netBackoffDelay } from "../../net/backoff.js";
+
 export interface BackoffBounds {
   /** First retry delay (config `informerBackoffMinMs`). */
   minMs: number;
@@ -27,11 +29,11 @@ export interface BackoffBounds {
 
 /** The delay before retry number `attempt` (1-based); `random` in [0, 1). */
 export function backoffDelay(attempt: number, b: BackoffBounds, random: number): number {
-  const n = Math.max(1, Math.floor(attempt));
-  // 2^30 ms is beyond any sane ceiling: stop growing there (no Infinity).
-  const ceiling = Math.min(b.maxMs, b.minMs * 2 ** Math.min(n - 1, 30));
   const r = Math.min(Math.max(random, 0), 1);
-  return Math.max(b.minMs, Math.round(ceiling / 2 + (r * ceiling) / 2));
+  return Math.max(
+    b.minMs,
+    netBackoffDelay(attempt, { ...b, jitter: 0.5, mode: "equal" }, () => r),
+  );
 }
 
 export type InformerPhase =

@@ -9,8 +9,8 @@
 import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
 import { NftError, type NftBackend } from "./backend.js";
 import { elemKey } from "./kernel-state.js";
-import { isIPv6, parseIPv4 } from "../../policy/model/ipv4.js";
-import { parseIPv6 } from "../../policy/model/ipv6.js";
+import { isIPv6, v4Value } from "../../policy/model/ipv4.js";
+import { v6Value } from "../../policy/model/ipv6.js";
 
 interface FSet {
   name: string;
@@ -62,10 +62,10 @@ function refs(expr: unknown): { sets: string[]; chains: string[] } {
 /** An address element of either family as a closed range of numbers (IPv6 as bigints, as the kernel compares). */
 function addr(s: string): { v6: boolean; n: bigint } | undefined {
   if (isIPv6(s)) {
-    const n = parseIPv6(s);
+    const n = v6Value(s);
     return n === undefined ? undefined : { v6: true, n };
   }
-  const n = parseIPv4(s);
+  const n = v4Value(s);
   return n === undefined ? undefined : { v6: false, n: BigInt(n) };
 }
 

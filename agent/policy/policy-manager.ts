@@ -22,6 +22,7 @@ import type { ApplyResult } from "../nft/driver.js";
 import { compilerInputs, objectKey, parseWatched, type LocalAttachment } from "./policy-inputs.js";
 import { PolicyMetrics } from "./policy-metrics.js";
 import { type Registry, createRegistry } from "../../net/metrics.js";
+import { backoffDelay } from "../../net/backoff.js";
 
 export interface PolicyDriver {
   apply(table: NftTable): Promise<ApplyResult>;
@@ -326,7 +327,7 @@ export class PolicyManager {
       this.lastError = e instanceof Error ? e.message : String(e);
       this.metrics.observeApply("error", "none", (performance.now() - t0) / 1000);
       this.o.driver.requestResync();
-      retryIn = Math.min(30_000, this.o.retryMs * 2 ** Math.min(this.failures - 1, 16));
+      retryIn = backoffDelay(this.failures, { minMs: this.o.retryMs, maxMs: 30_000, jitter: 0 }, Math.random);
       this.o.log.error(
         { err: this.lastError, retryInMs: retryIn },
         "policy apply failed; last good rules kept",

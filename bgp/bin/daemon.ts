@@ -113,7 +113,10 @@ export class Daemon {
       logger: log,
     };
     if (cfg.clusterId) speakerOpts.clusterId = cfg.clusterId;
-    if (cfg.restartBackoff) speakerOpts.backoff = cfg.restartBackoff;
+    if (cfg.restartBackoff) {
+      const { initialMs, maxMs, jitter } = cfg.restartBackoff;
+      speakerOpts.backoff = { minMs: initialMs, maxMs, jitter };
+    }
     if (cfg.keepaliveTime !== undefined) speakerOpts.keepaliveTime = cfg.keepaliveTime;
     if (cfg.listen) speakerOpts.listen = cfg.listen;
     if (fib) speakerOpts.fib = fib;

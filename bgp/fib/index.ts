@@ -11,6 +11,3 @@ export type { IpBatchOptions } from "./ip-batch-driver.js";
 export { FakeFibDriver } from "./fake-driver.js";
 export { KernelFib } from "./kernel-fib.js";
 export type { KernelFibOptions, KernelFibStats, FibChangeIn } from "./kernel-fib.js";
-
-/** Trellis's rtnetlink protocol number for the routes it installs (docs/architecture.md "Kernel routes": 202 is pinned for BGP-learned routes; this is still 201). */
-export const TRELLIS_RT_PROTO = 201;

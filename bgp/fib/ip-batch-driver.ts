@@ -3,15 +3,14 @@
 // is the fastest route into the kernel we have: ip turns each line into one
 // RTM_NEWROUTE/RTM_DELROUTE and stays up between batches (no exec per route,
 // no exec per batch). Measured in test/bench/bgp (fib-bench).
-//
 // Completion and errors: with -force ip keeps going after a failure and
-// prints the error then "Command failed -:N" (N = input line) on stderr. After
-// each batch we send a fence command that always fails (`link show dev` of a
-// name that cannot exist); its "Command failed -:N" on stderr, which is
-// ordered after every earlier error on the same pipe, marks the batch done.
-import { spawn, execFile } from "node:child_process";
-import type { ChildProcessWithoutNullStreams } from "node:child_process";
+// prints the error then "Command failed -:N" (N = input line) on stderr.
+// net/line-session.ts owns the process and that protocol (fence line,
+// per-line attribution, restart after death); this file turns FIB ops into
+// lines and failures back into ops.
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { IP_BATCH_PROTOCOL, LineSession } from "../../net/line-session.js";
 import { deleteCommand, replaceCommand } from "./route.js";
 import type { KernelRoute, NextHop } from "./route.js";
 import type { FibOp } from "./fib-sync.js";
@@ -22,7 +21,7 @@ const execFileP = promisify(execFile);
 export interface IpBatchOptions {
   /** routing table id (254 = main) */
   table: number;
-  /** rtnetlink protocol number that marks our routes (Trellis: 201) */
+  /** rtnetlink protocol number that marks our routes (trellis-bgp: PROTO_TRELLIS_BGP from net/route-ownership.ts, 202) */
   proto: number;
   /** run in this named network namespace (`ip -n`); default: the caller's namespace */
   netns?: string;
@@ -30,113 +29,41 @@ export interface IpBatchOptions {
   ip?: string;
 }
 
-/** A device name longer than IFNAMSIZ can never exist, so this line always fails. */
-const FENCE = "link show dev trellis-fence-never-exists";
-
-interface Pending {
-  ops: readonly FibOp[];
-  firstLine: number;
-  fenceLine: number;
-  failures: FibOpFailure[];
-  resolve: (f: FibOpFailure[]) => void;
-  reject: (e: Error) => void;
-}
-
 /** One long-lived `ip -force -batch -` process. */
 class IpBatchPipe {
-  private readonly opts: IpBatchOptions;
-  private proc: ChildProcessWithoutNullStreams | null = null;
-  private lineNo = 0;
-  private stderrBuf = "";
-  private errLines: string[] = [];
-  private readonly queue: Pending[] = [];
+  private readonly session: LineSession;
 
-  constructor(opts: IpBatchOptions) {
-    this.opts = opts;
-  }
-
-  private ipArgs(): string[] {
-    return this.opts.netns === undefined ? [] : ["-n", this.opts.netns];
-  }
-
-  private start(): ChildProcessWithoutNullStreams {
-    if (this.proc !== null) return this.proc;
-    const proc = spawn(this.opts.ip ?? "ip", [...this.ipArgs(), "-force", "-batch", "-"], {
-      stdio: ["pipe", "pipe", "pipe"],
+  constructor(private readonly opts: IpBatchOptions) {
+    const ns = opts.netns === undefined ? [] : ["-n", opts.netns];
+    // Unbounded queue: KernelFib keeps one batch in flight per pipe, so this never fills.
+    this.session = new LineSession({
+      argv: [opts.ip ?? "ip", ...ns, "-force", "-batch", "-"],
+      protocol: IP_BATCH_PROTOCOL,
+      name: "ip -batch",
+      maxQueued: Infinity,
     });
-    this.proc = proc;
-    this.lineNo = 0;
-    this.stderrBuf = "";
-    this.errLines = [];
-    proc.stdout.resume(); // nothing we send prints to stdout; drain anyway
-    proc.stderr.setEncoding("utf8");
-    proc.stderr.on("data", (chunk: string) => this.onStderr(chunk));
-    const fail = (why: string): void => {
-      if (this.proc === proc) this.proc = null;
-      const err = new Error(`ip -batch: ${why}`);
-      for (const p of this.queue.splice(0)) p.reject(err);
-    };
-    proc.on("error", (e) => fail(e.message));
-    proc.on("exit", (code, sig) => fail(`exited (${sig ?? code})`));
-    proc.stdin.on("error", (e) => fail(e.message));
-    return proc;
   }
 
-  private onStderr(chunk: string): void {
-    this.stderrBuf += chunk;
-    let nl: number;
-    while ((nl = this.stderrBuf.indexOf("\n")) >= 0) {
-      const line = this.stderrBuf.slice(0, nl);
-      this.stderrBuf = this.stderrBuf.slice(nl + 1);
-      const m = /^Command failed -:(\d+)$/.exec(line);
-      if (m === null) {
-        this.errLines.push(line);
-        continue;
-      }
-      const n = Number(m[1]);
-      const message = this.errLines.join(" ").trim();
-      this.errLines = [];
-      const p = this.queue[0];
-      if (p === undefined) continue;
-      if (n === p.fenceLine) {
-        this.queue.shift();
-        p.resolve(p.failures);
-        continue;
-      }
-      const op = p.ops[n - p.firstLine];
+  async apply(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
+    if (ops.length === 0) return [];
+    const { table, proto } = this.opts;
+    const lines = ops.map((op) =>
+      op.op === "replace" ? replaceCommand(op.route, table, proto) : deleteCommand(op.prefix, table, proto),
+    );
+    const { failures } = await this.session.run(lines);
+    const out: FibOpFailure[] = [];
+    for (const f of failures) {
+      const op = ops[f.index];
       if (op === undefined) continue;
       // Deleting a route that is already gone (ESRCH) is the state we wanted.
-      if (op.op === "delete" && /No such process/.test(message)) continue;
-      p.failures.push({ op, error: message || "failed" });
+      if (op.op === "delete" && /No such process/.test(f.message)) continue;
+      out.push({ op, error: f.message });
     }
-  }
-
-  apply(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
-    if (ops.length === 0) return Promise.resolve([]);
-    const proc = this.start();
-    const { table, proto } = this.opts;
-    const lines: string[] = [];
-    for (const op of ops)
-      lines.push(
-        op.op === "replace" ? replaceCommand(op.route, table, proto) : deleteCommand(op.prefix, table, proto),
-      );
-    lines.push(FENCE);
-    const firstLine = this.lineNo + 1;
-    this.lineNo += lines.length;
-    return new Promise<FibOpFailure[]>((resolve, reject) => {
-      this.queue.push({ ops, firstLine, fenceLine: this.lineNo, failures: [], resolve, reject });
-      proc.stdin.write(lines.join("\n") + "\n");
-    });
+    return out;
   }
 
   close(): Promise<void> {
-    const proc = this.proc;
-    if (proc === null) return Promise.resolve();
-    this.proc = null;
-    return new Promise((resolve) => {
-      proc.once("exit", () => resolve());
-      proc.stdin.end();
-    });
+    return this.session.close();
   }
 }
 

@@ -5,7 +5,7 @@
 import type { LargeCommunity, PathAttributes } from "../wire/types.js";
 import { formatAsPath, prependAs } from "../rib/as-path.js";
 import { parseCommunity, parseLargeCommunity, sameLargeCommunity } from "./community.js";
-import { parsePrefix, parsePrefixMatch, prefixInRange } from "./prefix-match.js";
+import { parsePrefixMatch, prefixInRange, routePrefix } from "./prefix-match.js";
 import type { PrefixRange } from "./prefix-match.js";
 import { FilterObjectSchema, FilterSchema } from "./schema.js";
 import type { Actions, Filter, Match } from "./schema.js";
@@ -39,7 +39,7 @@ function compileMatch(m: Match): { matchers: Matcher[]; prefixDependent: boolean
     prefixDependent = true;
     const ranges: PrefixRange[] = m.prefixes.map((p) => parsePrefixMatch(p).range!);
     out.push((r) => {
-      const p = parsePrefix(r.prefix);
+      const p = routePrefix(r.prefix);
       return p !== undefined && ranges.some((rg) => prefixInRange(p, rg));
     });
   }

@@ -6,4 +6,4 @@ export type { Filter, Term, Match, Actions } from "./schema.js";
 export { compileFilter, parseFilter, PolicyError } from "./compile.js";
 export type { CompileOptions } from "./compile.js";
 export { parseCommunity, formatCommunity, parseLargeCommunity, formatLargeCommunity } from "./community.js";
-export { parsePrefixMatch, prefixInRange, parsePrefix } from "./prefix-match.js";
+export { parsePrefixMatch, prefixInRange, routePrefix } from "./prefix-match.js";

@@ -2,53 +2,33 @@
 // semantics): a route matches when its prefix lies inside `prefix` and its
 // length is within [ge, le]. Without ge/le the match is exact; with only ge,
 // le is the family maximum; with only le, ge is the entry's own length.
-import { isIPv4, isIPv6 } from "node:net";
+import { contains, familyBits, parsePrefixLoose, type Prefix } from "../../net/address.js";
+import { parsePrefix as prefixOctets } from "../wire/prefix.js";
 
 export interface PrefixRange {
-  v6: boolean;
-  /** network bits as a bigint of 32 or 128 bits */
-  net: bigint;
-  len: number;
+  /** the entry's prefix (host bits masked, as route-maps do) */
+  prefix: Prefix;
   ge: number;
   le: number;
 }
 
-export function addressToBigInt(addr: string): bigint | undefined {
-  if (isIPv4(addr)) {
-    return addr.split(".").reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+/**
+ * A route's prefix (canonical codec text: the RIB's keys) as a net/ Prefix.
+ * Read through the codec's own octet encoder: this runs for every route a
+ * filter sees, and net's ip-num parse is several times slower per prefix.
+ */
+export function routePrefix(p: string): Prefix | undefined {
+  let w: ReturnType<typeof prefixOctets>;
+  try {
+    w = prefixOctets(p);
+  } catch {
+    return undefined;
   }
-  if (!isIPv6(addr)) return undefined;
-  let s = addr;
-  if (s.includes(".")) {
-    const i = s.lastIndexOf(":");
-    const v4 = addressToBigInt(s.slice(i + 1))!;
-    s = `${s.slice(0, i + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const dbl = s.indexOf("::");
-  let groups: string[];
-  if (dbl < 0) groups = s.split(":");
-  else {
-    const h = s.slice(0, dbl) === "" ? [] : s.slice(0, dbl).split(":");
-    const r = s.slice(dbl + 2) === "" ? [] : s.slice(dbl + 2).split(":");
-    groups = [...h, ...new Array<string>(8 - h.length - r.length).fill("0"), ...r];
-  }
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-export function parsePrefix(p: string): { v6: boolean; net: bigint; len: number } | undefined {
-  const slash = p.indexOf("/");
-  if (slash < 0) return undefined;
-  const addr = p.slice(0, slash);
-  const lenText = p.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(lenText)) return undefined;
-  const len = Number(lenText);
-  const v6 = addr.includes(":");
-  const bits = v6 ? 128 : 32;
-  if (len > bits) return undefined;
-  const a = addressToBigInt(addr);
-  if (a === undefined) return undefined;
-  const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(bits - len);
-  return { v6, net: a & mask, len };
+  const v6 = w.bytes.length === 16;
+  const base = v6
+    ? (w.bytes.readBigUInt64BE(0) << 64n) | w.bytes.readBigUInt64BE(8)
+    : BigInt(w.bytes.readUInt32BE(0));
+  return { family: v6 ? 6 : 4, base, length: w.len };
 }
 
 /** Parse "10.0.0.0/8", "10.0.0.0/8 ge 16 le 24" or { prefix, ge?, le? }. */
@@ -72,19 +52,16 @@ export function parsePrefixMatch(
     ge = v.ge;
     le = v.le;
   }
-  const p = parsePrefix(prefix);
-  if (p === undefined) return { error: `"${prefix}" is not an IPv4 or IPv6 prefix` };
-  const max = p.v6 ? 128 : 32;
-  const lo = ge ?? p.len;
-  const hi = le ?? (ge !== undefined ? max : p.len);
-  if (!(p.len <= lo && lo <= hi && hi <= max))
-    return { error: `${prefix}: need ${p.len} <= ge (${lo}) <= le (${hi}) <= ${max}` };
-  return { range: { v6: p.v6, net: p.net, len: p.len, ge: lo, le: hi } };
+  const p = parsePrefixLoose(prefix);
+  if (typeof p === "string") return { error: `"${prefix}" is not an IPv4 or IPv6 prefix` };
+  const max = familyBits(p.family);
+  const lo = ge ?? p.length;
+  const hi = le ?? (ge !== undefined ? max : p.length);
+  if (!(p.length <= lo && lo <= hi && hi <= max))
+    return { error: `${prefix}: need ${p.length} <= ge (${lo}) <= le (${hi}) <= ${max}` };
+  return { range: { prefix: p, ge: lo, le: hi } };
 }
 
-export function prefixInRange(route: { v6: boolean; net: bigint; len: number }, r: PrefixRange): boolean {
-  if (route.v6 !== r.v6 || route.len < r.ge || route.len > r.le) return false;
-  const bits = r.v6 ? 128 : 32;
-  const shift = BigInt(bits - r.len);
-  return route.net >> shift === r.net >> shift;
+export function prefixInRange(route: Prefix, r: PrefixRange): boolean {
+  return route.length >= r.ge && route.length <= r.le && contains(r.prefix, route);
 }

@@ -5,7 +5,7 @@
 // NEXT_HOP) and the export filter. Pure functions of their arguments.
 import type { PathAttributes, Prefix } from "../wire/types.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import { parsePrefix, parsePrefixMatch, prefixInRange } from "../policy/prefix-match.js";
+import { parsePrefixMatch, prefixInRange, routePrefix } from "../policy/prefix-match.js";
 import { prependAs } from "./as-path.js";
 import { DEFAULT_LOCAL_PREF } from "./attr-set.js";
 
@@ -62,9 +62,9 @@ export function blockedByCommunities(attrs: PathAttributes, tgt: ExportTarget): 
 }
 
 function inSubnet(addr: string, subnet: string): boolean {
-  const a = parsePrefix(`${addr}/${addr.includes(":") ? 128 : 32}`);
+  const a = routePrefix(`${addr}/${addr.includes(":") ? 128 : 32}`);
   const n = parsePrefixMatch(subnet).range;
-  return a !== undefined && n !== undefined && prefixInRange(a, { ...n, ge: n.len, le: a.v6 ? 128 : 32 });
+  return a !== undefined && n !== undefined && prefixInRange(a, { ...n, ge: n.prefix.length, le: a.length });
 }
 
 function isV6(prefix: Prefix): boolean {

@@ -39,7 +39,15 @@ import {
   type Prefix,
   type UpdateMessage,
 } from "../wire/index.js";
-import { DEFAULT_BACKOFF, restartDelay, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, type BackoffOptions } from "../../net/backoff.js";
+
+/**
+ * How long a peer stays Idle before an automatic restart (the IdleHoldTimer of
+ * RFC 4271 §8.1.1, "DampPeerOscillations"): exponential in the number of
+ * consecutive failures, capped, with jitter so that many peers that fail
+ * together do not come back in lockstep. trellis-bgp's `restartBackoff` default.
+ */
+export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { minMs: 1000, maxMs: 120_000, jitter: 0.25 };
 import type { Clock, TimerHandle } from "./clock.js";
 import { collisionWinner, type Direction } from "./collision.js";
 import {
@@ -381,7 +389,7 @@ export class Peer {
         // A peer that refuses connections does not count in ConnectRetryCounter
         // (§8.2.2 Connect, Event 18), but it must not be retried every second forever.
         const attempt = Math.max(a.attempt, this.connectFailures);
-        const delayMs = restartDelay(attempt, this.settings.backoff ?? DEFAULT_BACKOFF, () =>
+        const delayMs = backoffDelay(attempt, this.settings.backoff ?? DEFAULT_RESTART_BACKOFF, () =>
           this.clock.random(),
         );
         this.hooks.log("info", "automatic restart scheduled", { attempt, delayMs });

@@ -42,7 +42,7 @@ originate:
     largeCommunities: ["65001:1:2"]
 `);
     expect(c.peers[0]).toMatchObject({ asn: 65002, holdTime: 9, maxPrefixes: 100000, nextHopSelf: true });
-    expect(c.fib).toMatchObject({ enabled: true, table: 254, protocol: 201 });
+    expect(c.fib).toMatchObject({ enabled: true, table: 254, protocol: 202 });
     expect(c.originate[0]).toMatchObject({ prefix: "10.1.0.0/24", largeCommunities: ["65001:1:2"] });
   });
 

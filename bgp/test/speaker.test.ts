@@ -136,7 +136,7 @@ describe("Speaker over loopback", () => {
     const sp = new Speaker({
       asn: 65001,
       routerId: "10.0.0.1",
-      backoff: { initialMs: 50, maxMs: 400, jitter: 0 },
+      backoff: { minMs: 50, maxMs: 400, jitter: 0 },
       logger: { debug: log, info: log, warn: log, error: log },
     });
     speakers.push(sp);

@@ -2,7 +2,6 @@
  * `trellisctl policy compile|explain`: parse flags, call policy/, format.
  */
 import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
 import type { Command } from "commander";
 import type { Io } from "../program.js";
 import { CliError, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE } from "../exit-codes.js";
@@ -13,6 +12,7 @@ import { renderNftText } from "../../policy/compiler/nft-text.js";
 import { evaluate, resolveEndpoint } from "../../policy/evaluator/evaluate.js";
 import type { Cluster, Warning } from "../../policy/model/cluster.js";
 import { protocolSchema } from "../../policy/model/objects.js";
+import { parseAddress } from "../../net/address.js";
 
 function load(file: string): Cluster {
   let text: string;
@@ -79,7 +79,7 @@ export function registerPolicy(program: Command, io: Io): void {
           ["--from", opts.from],
           ["--to", opts.to],
         ] as const)
-          if (!ref.includes("/") && isIP(ref) === 0)
+          if (!ref.includes("/") && typeof parseAddress(ref) === "string")
             throw new CliError(
               `invalid ${flag} "${ref}": expected NAMESPACE/POD or an IP address`,
               EXIT_USAGE,

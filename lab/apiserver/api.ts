@@ -22,8 +22,8 @@ import {
 } from "./status.js";
 import { ObjectStore, type JournalRecord, type KubeObject, type StoredObject } from "./object-store.js";
 import { apiVersionOf, builtinTypes, fieldValue, resourceKey, type ResourceType } from "./resource-types.js";
-import { SelectorParseError, labelsMatch, parseLabelSelector, type LabelSelector } from "./label-selector.js";
-import { fieldsMatch, parseFieldSelector, type FieldSelector } from "./field-selector.js";
+import { labelsMatch, parseLabelSelector, type LabelSelector } from "../../net/label-selector.js";
+import { SelectorParseError, fieldsMatch, parseFieldSelector, type FieldSelector } from "./field-selector.js";
 import { decodeBody, decodeObject, mediaType } from "./request-body.js";
 import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
 import { applyDefaults, prune, validateCustomResource } from "./structural-schema.js";
@@ -352,6 +352,7 @@ export class KubeApi {
     type: ResourceType,
   ): { labels: LabelSelector; fields: FieldSelector } {
     const labels = parseLabelSelector(q.get("labelSelector") ?? "");
+    if (typeof labels === "string") throw new SelectorParseError(labels);
     const supported = new Set(["metadata.name", "metadata.namespace", ...type.selectableFields]);
     const fields = parseFieldSelector(q.get("fieldSelector") ?? "", (f) => supported.has(f));
     return { labels, fields };

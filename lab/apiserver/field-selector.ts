@@ -6,7 +6,8 @@
  * status.phase, ...); an unsupported field is a 400 BadRequest upstream
  * ("field label not supported"), which the caller decides via `supported`.
  */
-import { SelectorParseError } from "./label-selector.js";
+/** A label or field selector the server cannot parse: a 400 BadRequest. */
+export class SelectorParseError extends Error {}
 
 export interface FieldRequirement {
   field: string;

@@ -5,10 +5,14 @@
  * behind it never sees them, and neither may it behind the lab server.
  */
 import type { FieldError } from "./status.js";
-import { labelValueError, qualifiedNameError } from "./label-selector.js";
-import { parseCidr, type Cidr } from "./ip-cidr.js";
+import { labelValueError, qualifiedNameError } from "../../net/label-selector.js";
+import { contains, parsePrefixLoose, type Prefix } from "../../net/address.js";
 
-export { parseCidr };
+/** netutils.ParseCIDR: address/length, host bits masked (Kubernetes accepts them in ipBlock). */
+export function ipBlockCidr(s: string): Prefix | undefined {
+  const p = parsePrefixLoose(s);
+  return typeof p === "string" ? undefined : p;
+}
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined =>
@@ -30,11 +34,8 @@ function portNameError(s: string): string | undefined {
 const validPort = (n: unknown): boolean =>
   typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535;
 
-function strictSubset(inner: Cidr, outer: Cidr): boolean {
-  if (inner.family !== outer.family || inner.bits <= outer.bits) return false;
-  const width = BigInt(inner.family === 4 ? 32 : 128);
-  const mask = ((1n << BigInt(outer.bits)) - 1n) << (width - BigInt(outer.bits));
-  return (inner.base & mask) === outer.base;
+function strictSubset(inner: Prefix, outer: Prefix): boolean {
+  return inner.length > outer.length && contains(outer, inner);
 }
 
 /** metav1validation.ValidateLabelSelector. */
@@ -174,7 +175,7 @@ function validatePeer(peer: unknown, path: string, errs: FieldError[]): void {
       errs.push({ type: "FieldValueRequired", field: `${path}.ipBlock.cidr`, message: "Required value" });
       return;
     }
-    const cidr = parseCidr(cidrStr);
+    const cidr = ipBlockCidr(cidrStr);
     if (cidr === undefined) {
       errs.push({
         type: "FieldValueInvalid",
@@ -185,7 +186,7 @@ function validatePeer(peer: unknown, path: string, errs: FieldError[]): void {
     }
     arr(ib.except).forEach((e, i) => {
       const ep = `${path}.ipBlock.except[${i}]`;
-      const ec = typeof e === "string" ? parseCidr(e) : undefined;
+      const ec = typeof e === "string" ? ipBlockCidr(e) : undefined;
       if (ec === undefined)
         errs.push({
           type: "FieldValueInvalid",

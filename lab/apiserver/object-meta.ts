@@ -6,7 +6,7 @@
 import type { FieldError } from "./status.js";
 import type { NameRule } from "./resource-types.js";
 import type { ObjectMeta } from "./object-store.js";
-import { labelValueError, qualifiedNameError } from "./label-selector.js";
+import { labelValueError, qualifiedNameError } from "../../net/label-selector.js";
 
 const SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

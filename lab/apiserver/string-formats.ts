@@ -3,17 +3,17 @@
  * (apiextensions "supported formats", k8s.io/kube-openapi/pkg/validation/strfmt).
  * Unknown formats are accepted, as upstream. Pure.
  */
-import { isIP } from "node:net";
-import { parseCidr } from "./ip-cidr.js";
+import { parseAddressOf, parsePrefixLoose } from "../../net/address.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const HOSTNAME =
   /^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 const CHECKS: Record<string, (s: string) => boolean> = {
-  ipv4: (s) => isIP(s) === 4,
-  ipv6: (s) => isIP(s) === 6,
-  cidr: (s) => parseCidr(s) !== undefined,
+  ipv4: (s) => typeof parseAddressOf(4, s) !== "string",
+  ipv6: (s) => typeof parseAddressOf(6, s) !== "string",
+  // netutils.ParseCIDR: host bits allowed.
+  cidr: (s) => typeof parsePrefixLoose(s) !== "string",
   "date-time": (s) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)),
   datetime: (s) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)),
   date: (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s)),

@@ -1,8 +1,8 @@
-/** Capped exponential backoff for watch restarts and API retries: 500 ms doubling to 30 s. */
-export const BACKOFF_MIN_MS = 500;
-export const BACKOFF_MAX_MS = 30_000;
+/**
+ * The kubelet stand-in's retry policy for watch restarts and API retries:
+ * 500 ms doubling to 30 s, no jitter (one kubelet per lab node). The curve
+ * itself is net/backoff.ts.
+ */
+import type { BackoffOptions } from "../../net/backoff.js";
 
-export function nextBackoffMs(previous: number): number {
-  if (previous <= 0) return BACKOFF_MIN_MS;
-  return Math.min(previous * 2, BACKOFF_MAX_MS);
-}
+export const KUBELET_BACKOFF: BackoffOptions = { minMs: 500, maxMs: 30_000, jitter: 0 };

@@ -18,7 +18,8 @@ import type { Logger } from "pino";
 import { CniPluginError } from "./cni-runtime.js";
 import { setupSandbox, teardownSandbox, type SandboxContext } from "./sandbox.js";
 import type { PodState } from "./pod-state.js";
-import { nextBackoffMs } from "./backoff.js";
+import { backoffDelay } from "../../net/backoff.js";
+import { KUBELET_BACKOFF } from "./backoff.js";
 
 export interface KubeletOptions {
   nodeName: string;
@@ -37,7 +38,8 @@ export class Kubelet {
   private informer: ListWatch<V1Pod> | undefined;
   private stopped = false;
   private restarts = 0;
-  private backoffMs = 0;
+  /** Consecutive watch failures since the last successful start. */
+  private watchFailures = 0;
   private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: KubeletOptions) {
@@ -80,7 +82,7 @@ export class Kubelet {
   private async startInformer(): Promise<void> {
     try {
       await this.informer?.start();
-      this.backoffMs = 0;
+      this.watchFailures = 0;
     } catch (e) {
       this.onInformerError(e);
     }
@@ -93,15 +95,12 @@ export class Kubelet {
   private onInformerError(e: unknown): void {
     if (this.stopped || this.restartTimer !== undefined) return;
     this.restarts++;
-    this.backoffMs = nextBackoffMs(this.backoffMs);
-    this.o.log.warn(
-      { err: errText(e), restarts: this.restarts, backoffMs: this.backoffMs },
-      "pod watch failed",
-    );
+    const backoffMs = backoffDelay(++this.watchFailures, KUBELET_BACKOFF, Math.random);
+    this.o.log.warn({ err: errText(e), restarts: this.restarts, backoffMs }, "pod watch failed");
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       void this.startInformer();
-    }, this.backoffMs);
+    }, backoffMs);
   }
 
   /** Sandboxes on disk whose pod is gone from the API (deleted while we were down). */
@@ -306,14 +305,13 @@ export class Kubelet {
   }
 
   private async retry(what: string, f: () => Promise<void>): Promise<void> {
-    let backoff = 0;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (this.stopped) return;
       try {
         await f();
         return;
       } catch (e) {
-        backoff = nextBackoffMs(backoff);
+        const backoff = backoffDelay(attempt, KUBELET_BACKOFF, Math.random);
         this.o.log.warn({ err: errText(e), backoffMs: backoff }, `${what} failed; retrying`);
         await new Promise((r) => setTimeout(r, backoff));
       }

@@ -13,7 +13,7 @@ import {
   parseListenAddress,
   serveMetrics,
 } from "../metrics.js";
-import { ExpositionError, parseExposition, value } from "../../test/support/prom-text.js";
+import { ExpositionError, parseExposition, value } from "../prom-text.js";
 
 describe("parseListenAddress", () => {
   it.each([

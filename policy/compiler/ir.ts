@@ -23,7 +23,7 @@ import type {
   Rule,
   TenantInfo,
 } from "../model/cluster.js";
-import { mergeRanges, parseIPv4, type Range } from "../model/ipv4.js";
+import { mergeRanges, v4Value, type Range } from "../model/ipv4.js";
 import { MAX6, mergeRanges6, single6, type Range6 } from "../model/ipv6.js";
 import {
   nodeAddresses,
@@ -37,7 +37,7 @@ import {
 } from "../model/select.js";
 import type { Protocol } from "../model/objects.js";
 import { hashText } from "./nft-table.js";
-import { hostVethName } from "./veth-name.js";
+import { podVethName } from "../../net/veth-name.js";
 
 export interface IRRule {
   readonly policy: string;
@@ -225,7 +225,7 @@ class Builder {
 }
 
 function single(ip: string): Range {
-  const n = parseIPv4(ip) as number;
+  const n = v4Value(ip) as number;
   return { start: n, end: n };
 }
 
@@ -359,7 +359,7 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     }
     pods.push({
       key: pod.key,
-      iface: hostVethName(pod.namespace, pod.name),
+      iface: podVethName(pod.namespace, pod.name),
       ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
       ...(pod.ipv6 ? { ipv6: pod.ipv6 } : {}),
       ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),

@@ -17,8 +17,8 @@
  * packet between two local pods is accepted by the source's egress and then
  * still meets the destination's ingress in the later chain.
  */
-import { formatIPv4, exactPrefix, type Range } from "../model/ipv4.js";
-import { exactPrefix6, formatIPv6, type Range6 } from "../model/ipv6.js";
+import { v4Text, exactPrefix, type Range } from "../model/ipv4.js";
+import { exactPrefix6, v6Text, type Range6 } from "../model/ipv6.js";
 import type { Family } from "../model/select.js";
 import type { IRGroup, IRRule, IRSection, PolicyIR, IRPortEntry, IRPortEntry6 } from "./ir.js";
 import {
@@ -30,7 +30,7 @@ import {
   type NftTable,
   type NftVerdict,
 } from "./nft-table.js";
-import { VETH_PREFIX } from "./veth-name.js";
+import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 
 export const CHAIN_FROM_PODS = "from-pods";
 export const CHAIN_TO_PODS = "to-pods";
@@ -47,18 +47,18 @@ export function setName(name: string, family: Family): string {
 
 /** An address range as nft JSON: address, prefix or range (the form nft lists back). */
 export function addrElem(r: Range): unknown {
-  if (r.start === r.end) return formatIPv4(r.start);
+  if (r.start === r.end) return v4Text(r.start);
   const p = exactPrefix(r);
-  if (p !== undefined) return { prefix: { addr: formatIPv4(r.start), len: p } };
-  return { range: [formatIPv4(r.start), formatIPv4(r.end)] };
+  if (p !== undefined) return { prefix: { addr: v4Text(r.start), len: p } };
+  return { range: [v4Text(r.start), v4Text(r.end)] };
 }
 
 /** The same for IPv6, in RFC 5952 text (as `nft -j list` prints it). */
 export function addrElem6(r: Range6): unknown {
-  if (r.start === r.end) return formatIPv6(r.start);
+  if (r.start === r.end) return v6Text(r.start);
   const p = exactPrefix6(r);
-  if (p !== undefined) return { prefix: { addr: formatIPv6(r.start), len: p } };
-  return { range: [formatIPv6(r.start), formatIPv6(r.end)] };
+  if (p !== undefined) return { prefix: { addr: v6Text(r.start), len: p } };
+  return { range: [v6Text(r.start), v6Text(r.end)] };
 }
 
 function portElem(e: IRPortEntry): unknown {
@@ -78,7 +78,7 @@ const ip = (field: "saddr" | "daddr", family: Family = "ipv4") => ({
 });
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const ctState = match({ ct: { key: "state" } }, ["established", "related"], "in");
-const trlWildcard = `${VETH_PREFIX}*`;
+const trlWildcard = `${HOST_VETH_PREFIX}*`;
 
 function verdictOf(action: IRRule["action"]): unknown {
   return action === "Allow" ? { accept: null } : action === "Deny" ? { drop: null } : { return: null };

@@ -5,8 +5,8 @@
  * compiled rules against the reference evaluator without root or a kernel;
  * the namespace suites then check the kernel agrees.
  */
-import { isIPv6, parseIPv4 } from "../model/ipv4.js";
-import { parseIPv6 } from "../model/ipv6.js";
+import { isIPv6, v4Value } from "../model/ipv4.js";
+import { v6Value } from "../model/ipv6.js";
 import type { NftChain, NftTable } from "./nft-table.js";
 
 export interface Packet {
@@ -39,10 +39,10 @@ function familyOf(p: Packet): "ipv4" | "ipv6" {
 /** An address of either family as one number, IPv6 above 2^32 never colliding with IPv4 by the family tag. */
 function addr(s: string): { v6: boolean; n: bigint } | undefined {
   if (isIPv6(s)) {
-    const n = parseIPv6(s);
+    const n = v6Value(s);
     return n === undefined ? undefined : { v6: true, n };
   }
-  const n = parseIPv4(s);
+  const n = v4Value(s);
   return n === undefined ? undefined : { v6: false, n: BigInt(n) };
 }
 

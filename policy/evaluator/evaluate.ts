@@ -22,8 +22,8 @@ import {
   type Endpoint,
   type Family,
 } from "../model/select.js";
-import { isIPv6, parseIPv4 } from "../model/ipv4.js";
-import { formatIPv6, parseIPv6 } from "../model/ipv6.js";
+import { isIPv6, v4Value } from "../model/ipv4.js";
+import { v6Text, v6Value } from "../model/ipv6.js";
 import { portsMatch, type ConnProtocol } from "./port-match.js";
 
 export type DecidingTier =
@@ -124,11 +124,11 @@ function isNodeLocal(c: Cluster, self: PodInfo, remote: Endpoint): boolean {
   const node = c.nodes.find((n) => n.name === self.node);
   if (node === undefined) return false;
   if (isIPv6(remote.ip)) {
-    const ip = parseIPv6(remote.ip);
-    return ip !== undefined && node.addresses.some((a) => isIPv6(a) && parseIPv6(a) === ip);
+    const ip = v6Value(remote.ip);
+    return ip !== undefined && node.addresses.some((a) => isIPv6(a) && v6Value(a) === ip);
   }
-  const ip = parseIPv4(remote.ip);
-  return ip !== undefined && node.addresses.some((a) => !isIPv6(a) && parseIPv4(a) === ip);
+  const ip = v4Value(remote.ip);
+  return ip !== undefined && node.addresses.some((a) => !isIPv6(a) && v4Value(a) === ip);
 }
 
 /** Admin or baseline tier: policies in precedence order, rules in order, first match wins. */
@@ -319,13 +319,13 @@ export function evaluate(c: Cluster, conn: Connection): Verdict {
 
 /** Resolves `ns/pod` or an IP address (either family) to an endpoint. */
 export function resolveEndpoint(c: Cluster, ref: string): Endpoint | undefined {
-  if (parseIPv4(ref) !== undefined) {
+  if (v4Value(ref) !== undefined) {
     const pod = c.pods.find((p) => p.ipv4 === ref && !p.hostNetwork);
     return pod ? { kind: "pod", pod, address: ref } : { kind: "ip", ip: ref };
   }
-  const v6 = isIPv6(ref) ? parseIPv6(ref) : undefined;
+  const v6 = isIPv6(ref) ? v6Value(ref) : undefined;
   if (v6 !== undefined) {
-    const ip = formatIPv6(v6);
+    const ip = v6Text(v6);
     const pod = c.pods.find((p) => p.ipv6 === ip && !p.hostNetwork);
     return pod ? { kind: "pod", pod, address: ip } : { kind: "ip", ip };
   }

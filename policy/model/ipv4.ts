@@ -1,45 +1,48 @@
 /**
  * IPv4 addresses as unsigned 32-bit numbers, CIDRs as closed ranges, and the
  * interval arithmetic that ipBlock `except` needs (cidr minus excepts, unions
- * merged so nft interval sets never hold overlapping elements).
+ * merged so nft interval sets never hold overlapping elements). Text is parsed
+ * and printed by net/address.ts; ranges stay here because nft interval sets
+ * hold arbitrary ranges, not only prefixes.
  */
+import {
+  formatAddress,
+  lastAddress,
+  parseAddress,
+  parseAddressOf,
+  parsePrefixLoose,
+  textFamily,
+} from "../../net/address.js";
 
 export interface Range {
   readonly start: number;
   readonly end: number; // inclusive
 }
 
-export function parseIPv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255 || (m[i]!.length > 1 && m[i]!.startsWith("0"))) return undefined;
-    n = n * 256 + o;
-  }
-  return n;
+/** The address as the 32-bit number the v4 interval sets use (net/address.ts parses). */
+export function v4Value(s: string): number | undefined {
+  const a = parseAddressOf(4, s);
+  return typeof a === "string" ? undefined : Number(a.value);
 }
 
-export function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+export function v4Text(n: number): string {
+  return formatAddress({ family: 4, value: BigInt(n) });
 }
 
 export function isIPv6(s: string): boolean {
-  return s.includes(":");
+  return textFamily(s) === 6;
 }
 
-/** Parses "a.b.c.d/len" (or a bare address as /32). Host bits must be zero? No: k8s accepts them, so mask. */
-export function parseCidrV4(s: string): Range | undefined {
-  const [addr, lenText, extra] = s.split("/");
-  if (extra !== undefined || addr === undefined) return undefined;
-  const base = parseIPv4(addr);
-  if (base === undefined) return undefined;
-  const len = lenText === undefined ? 32 : /^\d{1,2}$/.test(lenText) ? Number(lenText) : NaN;
-  if (!(len >= 0 && len <= 32)) return undefined;
-  const size = 2 ** (32 - len);
-  const start = base - (base % size);
-  return { start, end: start + size - 1 };
+/**
+ * "a.b.c.d/len" (or a bare address as /32) as a range. Host bits are MASKED
+ * (parsePrefixLoose): Kubernetes accepts them in ipBlock.
+ */
+export function v4Range(s: string): Range | undefined {
+  const p = s.includes("/") ? parsePrefixLoose(s) : parseAddress(s);
+  if (typeof p === "string" || p.family !== 4) return undefined;
+  const first = "value" in p ? p.value : p.base;
+  const last = "value" in p ? p.value : lastAddress(p).value;
+  return { start: Number(first), end: Number(last) };
 }
 
 export function contains(r: Range, n: number): boolean {
@@ -89,7 +92,7 @@ export function exactPrefix(r: Range): number | undefined {
 }
 
 export function rangeText(r: Range): string {
-  if (r.start === r.end) return formatIPv4(r.start);
+  if (r.start === r.end) return v4Text(r.start);
   const p = exactPrefix(r);
-  return p === undefined ? `${formatIPv4(r.start)}-${formatIPv4(r.end)}` : `${formatIPv4(r.start)}/${p}`;
+  return p === undefined ? `${v4Text(r.start)}-${v4Text(r.end)}` : `${v4Text(r.start)}/${p}`;
 }

@@ -1,10 +1,16 @@
 /**
  * IPv6 addresses as unsigned 128-bit bigints, CIDRs as closed ranges, and the
  * same interval arithmetic as ipv4.ts (ipBlock `except`, merged unions for nft
- * interval sets). Text forms follow RFC 4291 §2.2 (parsing, including an
- * embedded dotted quad) and RFC 5952 §4 (the canonical output nft prints).
+ * interval sets). Text is parsed (RFC 4291 §2.2) and printed (RFC 5952) by
+ * net/address.ts.
  */
-import { parseIPv4 } from "./ipv4.js";
+import {
+  formatAddress,
+  lastAddress,
+  parseAddress,
+  parseAddressOf,
+  parsePrefixLoose,
+} from "../../net/address.js";
 
 export interface Range6 {
   readonly start: bigint;
@@ -13,77 +19,27 @@ export interface Range6 {
 
 export const MAX6 = (1n << 128n) - 1n;
 
-export function parseIPv6(s: string): bigint | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
-  let text = s;
-  // RFC 4291 §2.2 form 3: the low 32 bits as a dotted quad become two groups.
-  if (text.includes(".")) {
-    const cut = text.lastIndexOf(":");
-    const v4 = parseIPv4(text.slice(cut + 1));
-    if (v4 === undefined || cut < 0) return undefined;
-    text = `${text.slice(0, cut + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): string[] => (h === "" ? [] : h.split(":"));
-  const h = groups(halves[0] ?? "");
-  const r = halves.length === 2 ? groups(halves[1] ?? "") : [];
-  const have = h.length + r.length;
-  if (halves.length === 1 ? have !== 8 : have >= 8) return undefined;
-  const words: number[] = [];
-  for (const g of [...h, ...Array<string>(8 - have).fill("0"), ...r]) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    words.push(parseInt(g, 16));
-  }
-  return words.reduce((acc, w) => (acc << 16n) | BigInt(w), 0n);
+/** The address as the 128-bit value the v6 interval sets use (net/address.ts parses). */
+export function v6Value(s: string): bigint | undefined {
+  const a = parseAddressOf(6, s);
+  return typeof a === "string" ? undefined : a.value;
 }
 
 /**
- * RFC 5952 §4: lower case, no leading zeros, the first longest run (≥ 2) of
- * zero groups as `::`; and, as glibc's inet_ntop (so `nft -j list` and the
- * compiled elements compare equal as text), the low 32 bits as a dotted quad
- * for IPv4-mapped `::ffff:a.b.c.d` and IPv4-compatible `::a.b.c.d` (words 0–5
- * zero, word 6 not) addresses.
+ * RFC 5952 text, with the dotted quad for IPv4-mapped and IPv4-compatible
+ * addresses as glibc's inet_ntop prints them (so `nft -j list` and the
+ * compiled elements compare equal as text): net/address.ts formatAddress.
  */
-export function formatIPv6(n: bigint): string {
-  const words: number[] = [];
-  for (let i = 7; i >= 0; i--) words.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
-  if (best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-    const lo = Number(n & 0xffffffffn);
-    const quad = [lo >>> 24, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255].join(".");
-    return bestLen === 6 ? `::${quad}` : `::ffff:${quad}`;
-  }
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+export function v6Text(n: bigint): string {
+  return formatAddress({ family: 6, value: n });
 }
 
-/** "addr/len" (or a bare address as /128); host bits are masked, as Kubernetes accepts them. */
-export function parseCidrV6(s: string): Range6 | undefined {
-  const [addr, lenText, extra] = s.split("/");
-  if (extra !== undefined || addr === undefined) return undefined;
-  const base = parseIPv6(addr);
-  if (base === undefined) return undefined;
-  const len = lenText === undefined ? 128 : /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
-  if (!(len >= 0 && len <= 128)) return undefined;
-  const size = 1n << BigInt(128 - len);
-  const start = base - (base % size);
-  return { start, end: start + size - 1n };
+/** "addr/len" (or a bare address as /128); host bits are MASKED, as Kubernetes accepts them. */
+export function v6Range(s: string): Range6 | undefined {
+  const p = s.includes("/") ? parsePrefixLoose(s) : parseAddress(s);
+  if (typeof p === "string" || p.family !== 6) return undefined;
+  if ("value" in p) return { start: p.value, end: p.value };
+  return { start: p.base, end: lastAddress(p).value };
 }
 
 export function contains6(r: Range6, n: bigint): boolean {
@@ -134,7 +90,7 @@ export function exactPrefix6(r: Range6): number | undefined {
 }
 
 export function single6(ip: string): Range6 {
-  const n = parseIPv6(ip);
+  const n = v6Value(ip);
   if (n === undefined) throw new Error(`invalid IPv6 address "${ip}"`);
   return { start: n, end: n };
 }

@@ -1,5 +1,6 @@
 /**
- * metav1.LabelSelector: parsing and matching.
+ * metav1.LabelSelector: parsing (the zod schema) and its text form; matching
+ * is net/label-selector.ts (selectorObjectMatches).
  *
  * "A label selector is a label query over a set of resources. The result of
  * matchLabels and matchExpressions are ANDed. An empty label selector matches
@@ -47,36 +48,6 @@ export const labelSelectorSchema = z
 
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;
 export type Labels = Readonly<Record<string, string>>;
-
-/** True when the selector matches the labels (empty selector: everything). */
-export function selectorMatches(sel: LabelSelector, labels: Labels): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
-    if (labels[k] !== v) return false;
-  }
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const val = labels[e.key];
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case "In":
-        if (!has || val === undefined || !values.includes(val)) return false;
-        break;
-      case "NotIn":
-        // apimachinery: NotIn matches when the key is absent too.
-        if (has && val !== undefined && values.includes(val)) return false;
-        break;
-      case "Exists":
-        if (!has) return false;
-        break;
-      case "DoesNotExist":
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
 
 export function isEmptySelector(sel: LabelSelector): boolean {
   return Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0;

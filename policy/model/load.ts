@@ -22,8 +22,8 @@ import {
 } from "./objects.js";
 import { tenantSchema } from "../../crds/tenant.js";
 import type { LabelSelector } from "./label-selector.js";
-import { parseCidrV4, rangeWithin, subtractRanges, isIPv6, parseIPv4, type Range } from "./ipv4.js";
-import { formatIPv6, parseCidrV6, parseIPv6, rangeWithin6, subtractRanges6, type Range6 } from "./ipv6.js";
+import { v4Range, rangeWithin, subtractRanges, isIPv6, v4Value, type Range } from "./ipv4.js";
+import { v6Text, v6Range, v6Value, rangeWithin6, subtractRanges6, type Range6 } from "./ipv6.js";
 import type {
   Action,
   Cluster,
@@ -39,7 +39,7 @@ import type {
   Warning,
 } from "./cluster.js";
 import { peerPods, subjectPods } from "./select.js";
-import { selectorMatches } from "./label-selector.js";
+import { selectorObjectMatches } from "../../net/label-selector.js";
 
 export const LOG_ANNOTATION = "trellis.dev/log";
 
@@ -229,13 +229,13 @@ function buildCluster(p: Parsed): Cluster {
       ]),
     ];
     ips.forEach((ip, i) => {
-      if (isIPv6(ip) ? parseIPv6(ip) === undefined : parseIPv4(ip) === undefined)
+      if (isIPv6(ip) ? v6Value(ip) === undefined : v4Value(ip) === undefined)
         throw new PolicyInputError(obj, `status.podIPs[${i}]`, `invalid IP "${ip}"`);
     });
     const ipv4 = ips.find((ip) => !isIPv6(ip));
     // One canonical text per address, so sets, maps and lookups agree.
     const v6 = ips.find((ip) => isIPv6(ip));
-    const ipv6 = v6 === undefined ? undefined : formatIPv6(parseIPv6(v6) as bigint);
+    const ipv6 = v6 === undefined ? undefined : v6Text(v6Value(v6) as bigint);
     if (!namespaces.has(namespace)) {
       namespaces.set(namespace, { name: namespace, labels: { "kubernetes.io/metadata.name": namespace } });
     }
@@ -295,7 +295,7 @@ function buildCluster(p: Parsed): Cluster {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   const tenantOf = new Map<string, TenantInfo>();
   for (const ns of [...namespaces.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const owners = tenants.filter((t) => selectorMatches(t.namespaceSelector, ns.labels));
+    const owners = tenants.filter((t) => selectorObjectMatches(t.namespaceSelector, ns.labels));
     if (owners[0]) tenantOf.set(ns.name, owners[0]);
     if (owners.length > 1) {
       warnings.push({
@@ -336,10 +336,10 @@ function ipBlockPeer(obj: string, field: string, cidr: string, except: readonly 
   // "Except values will be rejected if they are outside the cidr range"
   // (NetworkPolicy IPBlock docs); an except of the other family is outside.
   if (isIPv6(cidr)) {
-    const base = parseCidrV6(cidr);
+    const base = v6Range(cidr);
     if (!base) throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
     const holes = except.map((e, i) => {
-      const r = isIPv6(e) ? parseCidrV6(e) : undefined;
+      const r = isIPv6(e) ? v6Range(e) : undefined;
       if (isIPv6(e) && (!r || !e.includes("/")))
         throw new PolicyInputError(obj, `${field}.except[${i}]`, `invalid CIDR "${e}"`);
       if (!r || !rangeWithin6(r, base))
@@ -348,10 +348,10 @@ function ipBlockPeer(obj: string, field: string, cidr: string, except: readonly 
     });
     return { kind: "ipBlock", cidr, except, ranges: [], ranges6: subtractRanges6(base, holes) };
   }
-  const base = parseCidrV4(cidr);
+  const base = v4Range(cidr);
   if (!base) throw new PolicyInputError(obj, `${field}.cidr`, `invalid CIDR "${cidr}"`);
   const holes = except.map((e, i) => {
-    const r = isIPv6(e) ? undefined : parseCidrV4(e);
+    const r = isIPv6(e) ? undefined : v4Range(e);
     if (!isIPv6(e) && (!r || !e.includes("/")))
       throw new PolicyInputError(obj, `${field}.except[${i}]`, `invalid CIDR "${e}"`);
     if (!r || !rangeWithin(r, base))
@@ -500,7 +500,7 @@ function adminPeers(obj: string, field: string, peers: readonly AnyAdminPeer[]):
     if (peer.nodes) return { kind: "nodes", selector: peer.nodes };
     if (peer.networks) {
       const parsed = peer.networks.map((n, j) => {
-        const r = isIPv6(n) ? parseCidrV6(n) : parseCidrV4(n);
+        const r = isIPv6(n) ? v6Range(n) : v4Range(n);
         if (!r || !n.includes("/"))
           throw new PolicyInputError(obj, `${f}.networks[${j}]`, `invalid CIDR "${n}"`);
         return r;

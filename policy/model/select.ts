@@ -2,17 +2,17 @@
  * Which pods, nodes and addresses a subject or peer selects. Shared by the
  * evaluator and the compiler so both read selectors the same way.
  */
-import { selectorMatches } from "./label-selector.js";
+import { selectorObjectMatches } from "../../net/label-selector.js";
 import type { Cluster, NamespaceMatch, Peer, PodInfo, Policy, TenantInfo } from "./cluster.js";
-import { contains, isIPv6, parseIPv4 } from "./ipv4.js";
-import { contains6, parseIPv6 } from "./ipv6.js";
+import { contains, isIPv6, v4Value } from "./ipv4.js";
+import { contains6, v6Value } from "./ipv6.js";
 
 export function namespaceMatches(c: Cluster, m: NamespaceMatch, namespace: string): boolean {
   if (m.kind === "same") return m.namespace === namespace;
   const ns = c.namespaces.get(namespace);
   // A pod whose Namespace object is absent still has the default label.
   const labels = ns?.labels ?? { "kubernetes.io/metadata.name": namespace };
-  return selectorMatches(m.selector, labels);
+  return selectorObjectMatches(m.selector, labels);
 }
 
 /**
@@ -22,14 +22,15 @@ export function namespaceMatches(c: Cluster, m: NamespaceMatch, namespace: strin
 export function subjectSelects(c: Cluster, p: Policy, pod: PodInfo): boolean {
   if (pod.hostNetwork) return false;
   return (
-    namespaceMatches(c, p.subject.namespaces, pod.namespace) && selectorMatches(p.subject.pods, pod.labels)
+    namespaceMatches(c, p.subject.namespaces, pod.namespace) &&
+    selectorObjectMatches(p.subject.pods, pod.labels)
   );
 }
 
 /** Does a pod-kind peer select this pod? Host-network pods never (they are matched by IP). */
 export function peerSelectsPod(c: Cluster, peer: Peer, pod: PodInfo): boolean {
   if (peer.kind !== "pods" || pod.hostNetwork) return false;
-  return namespaceMatches(c, peer.namespaces, pod.namespace) && selectorMatches(peer.pods, pod.labels);
+  return namespaceMatches(c, peer.namespaces, pod.namespace) && selectorObjectMatches(peer.pods, pod.labels);
 }
 
 /** An address family, named as nft's `meta nfproto` names it. */
@@ -44,9 +45,9 @@ export function nodeAddresses(c: Cluster, peer: Peer): number[] {
   if (peer.kind !== "nodes") return [];
   const out: number[] = [];
   for (const n of c.nodes) {
-    if (!selectorMatches(peer.selector, n.labels)) continue;
+    if (!selectorObjectMatches(peer.selector, n.labels)) continue;
     for (const a of n.addresses) {
-      const v = isIPv6(a) ? undefined : parseIPv4(a);
+      const v = isIPv6(a) ? undefined : v4Value(a);
       if (v !== undefined) out.push(v);
     }
   }
@@ -58,9 +59,9 @@ export function nodeAddresses6(c: Cluster, peer: Peer): bigint[] {
   if (peer.kind !== "nodes") return [];
   const out: bigint[] = [];
   for (const n of c.nodes) {
-    if (!selectorMatches(peer.selector, n.labels)) continue;
+    if (!selectorObjectMatches(peer.selector, n.labels)) continue;
     for (const a of n.addresses) {
-      const v = isIPv6(a) ? parseIPv6(a) : undefined;
+      const v = isIPv6(a) ? v6Value(a) : undefined;
       if (v !== undefined) out.push(v);
     }
   }
@@ -84,12 +85,12 @@ export function endpointAddress(e: Endpoint, family: Family): string | undefined
 
 export function endpointIPv4(e: Endpoint): number | undefined {
   const ip = endpointAddress(e, "ipv4");
-  return ip === undefined ? undefined : parseIPv4(ip);
+  return ip === undefined ? undefined : v4Value(ip);
 }
 
 export function endpointIPv6(e: Endpoint): bigint | undefined {
   const ip = endpointAddress(e, "ipv6");
-  return ip === undefined ? undefined : parseIPv6(ip);
+  return ip === undefined ? undefined : v6Value(ip);
 }
 
 /**
@@ -120,7 +121,7 @@ export function tenantAdmits(c: Cluster, t: TenantInfo, namespace: string): bool
   if (t.allowNamespaces.includes(namespace)) return true;
   if (t.allowNamespaceSelector) {
     const labels = c.namespaces.get(namespace)?.labels ?? { "kubernetes.io/metadata.name": namespace };
-    if (selectorMatches(t.allowNamespaceSelector, labels)) return true;
+    if (selectorObjectMatches(t.allowNamespaceSelector, labels)) return true;
   }
   return false;
 }

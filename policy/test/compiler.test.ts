@@ -2,7 +2,7 @@ import { describe, it, expect } from "@jest/globals";
 import { createHash } from "node:crypto";
 import { loadCluster } from "../model/load.js";
 import { compile, compiledDocument } from "../compiler/compile.js";
-import { hostVethName } from "../compiler/veth-name.js";
+import { podVethName } from "../../net/veth-name.js";
 import { portEntries } from "../compiler/ir.js";
 import { namespace, networkPolicy as np, pod, type Doc } from "./fixtures.js";
 
@@ -33,7 +33,7 @@ const evenPolicy = np("x", "even", {
 describe("compiler", () => {
   it("names host veths trl + sha1(namespace.pod)[:11]", () => {
     const want = "trl" + createHash("sha1").update("x.p0").digest("hex").slice(0, 11);
-    expect(hostVethName("x", "p0")).toBe(want);
+    expect(podVethName("x", "p0")).toBe(want);
     expect(want).toHaveLength(14);
   });
 

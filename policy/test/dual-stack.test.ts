@@ -9,7 +9,7 @@ import { loadCluster, PolicyInputError } from "../model/load.js";
 import { evaluate, resolveEndpoint, type Connection } from "../evaluator/evaluate.js";
 import { compile } from "../compiler/compile.js";
 import { trace, type Packet } from "../compiler/tracer.js";
-import { hostVethName } from "../compiler/veth-name.js";
+import { podVethName } from "../../net/veth-name.js";
 import type { NftTable } from "../compiler/nft-table.js";
 import type { Cluster } from "../model/cluster.js";
 import { anp, namespace, networkPolicy as np, node, pod, tenant, type Doc } from "./fixtures.js";
@@ -186,9 +186,9 @@ describe("dual-stack evaluator", () => {
 });
 
 describe("dual-stack compiled table", () => {
-  const web = hostVethName("x", "web");
-  const api = hostVethName("x", "api");
-  const v4only = hostVethName("y", "v4only");
+  const web = podVethName("x", "web");
+  const api = podVethName("x", "api");
+  const v4only = podVethName("y", "v4only");
   const set = (t: NftTable, name: string) => t.sets.find((s) => s.name === name);
 
   it("holds each local pod's veth and IPv6 address for anti-spoofing", () => {
@@ -331,7 +331,7 @@ describe("dual-stack compiled table", () => {
     it("the tenant boundary holds for IPv6: y/client (remote) into Strict tenant t1's pod", () => {
       // y/v4only is in t1 and has no IPv6; check against the evaluator for a v6 pod instead.
       const t2 = compile(c, "n2").table;
-      const client = hostVethName("y", "client");
+      const client = podVethName("y", "client");
       const out = trace(t2, {
         iifname: "uplink0",
         oifname: client,

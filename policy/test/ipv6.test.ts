@@ -1,12 +1,5 @@
 import { describe, it, expect } from "@jest/globals";
-import {
-  exactPrefix6,
-  formatIPv6,
-  mergeRanges6,
-  parseCidrV6,
-  parseIPv6,
-  subtractRanges6,
-} from "../model/ipv6.js";
+import { exactPrefix6, v6Text, mergeRanges6, v6Range, v6Value, subtractRanges6 } from "../model/ipv6.js";
 
 describe("IPv6 text (RFC 4291 §2.2 in, RFC 5952 §4 out)", () => {
   const cases: [string, string][] = [
@@ -25,9 +18,9 @@ describe("IPv6 text (RFC 4291 §2.2 in, RFC 5952 §4 out)", () => {
     ["fe80::1", "fe80::1"],
   ];
   it.each(cases)("%s -> %s", (text, canonical) => {
-    const n = parseIPv6(text);
+    const n = v6Value(text);
     expect(n).toBeDefined();
-    expect(formatIPv6(n as bigint)).toBe(canonical);
+    expect(v6Text(n as bigint)).toBe(canonical);
   });
 
   it.each([
@@ -40,22 +33,22 @@ describe("IPv6 text (RFC 4291 §2.2 in, RFC 5952 §4 out)", () => {
     "1:2:3:4:5:6:7",
     "::1.2.3",
     "10.0.0.1",
-  ])("rejects %j", (text) => expect(parseIPv6(text)).toBeUndefined());
+  ])("rejects %j", (text) => expect(v6Value(text)).toBeUndefined());
 });
 
 describe("IPv6 ranges", () => {
   it("parses a CIDR, masking host bits as Kubernetes accepts them", () => {
-    const r = parseCidrV6("fd00:1::5/64");
-    expect(r && formatIPv6(r.start)).toBe("fd00:1::");
-    expect(r && formatIPv6(r.end)).toBe("fd00:1::ffff:ffff:ffff:ffff");
-    expect(parseCidrV6("fd00::/129")).toBeUndefined();
-    expect(parseCidrV6("::/0")).toEqual({ start: 0n, end: (1n << 128n) - 1n });
+    const r = v6Range("fd00:1::5/64");
+    expect(r && v6Text(r.start)).toBe("fd00:1::");
+    expect(r && v6Text(r.end)).toBe("fd00:1::ffff:ffff:ffff:ffff");
+    expect(v6Range("fd00::/129")).toBeUndefined();
+    expect(v6Range("::/0")).toEqual({ start: 0n, end: (1n << 128n) - 1n });
   });
 
   it("subtracts excepts and reports exact prefixes", () => {
-    const base = parseCidrV6("fd00::/126") as { start: bigint; end: bigint };
-    const out = subtractRanges6(base, [parseCidrV6("fd00::1/128")!]);
-    expect(out.map((r) => [formatIPv6(r.start), formatIPv6(r.end)])).toEqual([
+    const base = v6Range("fd00::/126") as { start: bigint; end: bigint };
+    const out = subtractRanges6(base, [v6Range("fd00::1/128")!]);
+    expect(out.map((r) => [v6Text(r.start), v6Text(r.end)])).toEqual([
       ["fd00::", "fd00::"],
       ["fd00::2", "fd00::3"],
     ]);

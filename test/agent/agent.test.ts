@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { hostVethName } from "../../agent/dataplane/veth-name.js";
 import { type AgentProc, TestBed, cniShim, cniSocket, netconf, sh } from "./harness.js";
-import { parseExposition, value } from "../support/prom-text.js";
+import { parseExposition, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("ag");
 let node1: { netns: string };

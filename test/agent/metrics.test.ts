@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
-import { type Family, parseExposition, samples, value } from "../support/prom-text.js";
+import { type Family, parseExposition, samples, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("Me");
 let n1: { netns: string; index: number };

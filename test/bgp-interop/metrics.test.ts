@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { type Family, parseExposition, value } from "../support/prom-text.js";
+import { type Family, parseExposition, value } from "../../net/prom-text.js";
 import { NetLab, TrellisDaemon, TRELLIS_BGP, sh, trySh, untilAsync, until } from "./netlab.js";
 
 const PORT = 9179;

@@ -13,10 +13,12 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { controlRequest } from "../../bgp/control/client.js";
 import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
+import { PROTO_TRELLIS_BGP } from "../../net/route-ownership.js";
 
 export const REPO = new URL("../../..", import.meta.url).pathname;
 export const TRELLIS_BGP = join(REPO, "dist/bgp/bin/trellis-bgp.js");
-export const PROTO = 201;
+/** trellis-bgp's own routes (its default protocol). */
+export const PROTO = PROTO_TRELLIS_BGP;
 
 export function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: "utf8", input: input ?? "", stdio: ["pipe", "pipe", "pipe"] });

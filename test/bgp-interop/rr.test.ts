@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { BirdPeer } from "./bird.js";
 import { GobgpPeer } from "./gobgp.js";
-import { NetLab, TrellisDaemon, sh, until, untilAsync } from "./netlab.js";
+import { NetLab, PROTO, TrellisDaemon, sh, until, untilAsync } from "./netlab.js";
 
 const AS = 65001;
 const TRELLIS_ID = "10.255.0.1";
@@ -148,7 +148,7 @@ describe("Trellis as route reflector", () => {
     expect(r.paths.filter((p) => p.multipath)).toHaveLength(2);
     await until(
       () => {
-        const k = sh("ip", ["-n", lab.trellisNs, "route", "show", "10.230.0.0/24", "proto", "201"]);
+        const k = sh("ip", ["-n", lab.trellisNs, "route", "show", "10.230.0.0/24", "proto", String(PROTO)]);
         return k.includes(`nexthop via ${b.p4}`) && k.includes(`nexthop via ${g.p4}`);
       },
       10000,

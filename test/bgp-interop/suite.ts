@@ -5,7 +5,7 @@
  * One topology is reused across the cases, in order; hold time 3 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { NetLab, TrellisDaemon, until, untilAsync, type Link } from "./netlab.js";
+import { NetLab, PROTO, TrellisDaemon, until, untilAsync, type Link } from "./netlab.js";
 import type { PeerDriver, PeerDriverOptions } from "./driver.js";
 
 export type DriverFactory = (lab: NetLab, link: Link, opts: PeerDriverOptions) => PeerDriver;
@@ -62,7 +62,7 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       keepaliveTime: 1,
       connectRetryTime: 1,
       gracefulRestart: { enabled: true, restartTime: 30 },
-      fib: { enabled: true, table: 254, ecmp: true, protocol: 201 },
+      fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
       peers: [
         { address: e.p4, asn: E_AS, families: ["ipv4-unicast", "ipv6-unicast"] },
         ibgpPeer,

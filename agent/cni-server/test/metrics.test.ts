@@ -2,7 +2,7 @@
 // library's cumulative histogram, every family parseable by a strict reader.
 import { describe, expect, it } from "@jest/globals";
 import { CniMetrics, LATENCY_BUCKETS } from "../metrics.js";
-import { parseExposition, samples, value } from "../../../test/support/prom-text.js";
+import { parseExposition, samples, value } from "../../../net/prom-text.js";
 
 describe("CniMetrics", () => {
   const m = new CniMetrics();

@@ -1,31 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { NftSession, takeAnswer } from "../nft-session.js";
+import { NftSession } from "../nft-session.js";
 
 const isRoot = process.getuid?.() === 0;
 const NETNS = `tFses${process.pid % 10000}`;
 const maybe = isRoot ? it : it.skip;
-
-const ECHO = "Error: syntax error, unexpected newline, expecting string";
-
-describe("takeAnswer (the marker protocol)", () => {
-  const cases: [string, string, number, { messages: string[]; rest: string } | null][] = [
-    ["nothing yet", "", 1, null],
-    ["echo without its caret line", `${ECHO}\ntrellis-ack-1\n`, 1, null],
-    ["another marker only", `${ECHO}\ntrellis-ack-1\n   ^\n`, 2, null],
-    ["a clean transaction", `${ECHO}\ntrellis-ack-1\n             ^\n`, 1, { messages: [], rest: "" }],
-    [
-      "a rejected transaction",
-      `internal:0:0-0: Error: No such file or directory\n\n${ECHO}\ntrellis-ack-3\n   ^\nnext`,
-      3,
-      { messages: ["internal:0:0-0: Error: No such file or directory"], rest: "next" },
-    ],
-  ];
-  it.each(cases)("%s", (_name, buf, seq, want) => {
-    expect(takeAnswer(buf, seq)).toEqual(want);
-  });
-});
 
 const el = (set: string, ip: string) => ({
   nftables: [{ add: { element: { family: "inet", table: "tfs", name: set, elem: [ip] } } }],

@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from "@jest/globals";
 import { FakeNft } from "../../nft/fake-nft.js";
 import { NftDriver } from "../../nft/driver.js";
 import { NftError, type NftBackend } from "../../nft/backend.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import { PolicyAttachTimeout, PolicyManager } from "../policy-manager.js";
 import { CORE_KINDS, POLICY_KINDS } from "../policy-inputs.js";
 
@@ -114,7 +114,7 @@ describe("PolicyManager", () => {
     await until(() => m.ready);
     expect(fake.transactions).toHaveLength(1);
     const t = await dump(fake);
-    expect(t).toContain(hostVethName("x", "a"));
+    expect(t).toContain(podVethName("x", "a"));
     expect(t).toContain("10.1.0.2");
   });
 
@@ -135,7 +135,7 @@ describe("PolicyManager", () => {
     expect(applies).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 1);
     expect(applies).toBeLessThanOrEqual(3);
     const t = await dump(fake);
-    for (const i of [0, 30, 59]) expect(t).toContain(hostVethName("x", `p${i}`));
+    for (const i of [0, 30, 59]) expect(t).toContain(podVethName("x", `p${i}`));
     expect(m.metrics.appliesOf("ok")).toBe(1 + applies);
   });
 
@@ -163,7 +163,7 @@ describe("PolicyManager", () => {
     syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
     await until(() => m.ready);
     const good = await dump(fake);
-    expect(await ingressOf(fake, hostVethName("x", "a"))).toBe("accept");
+    expect(await ingressOf(fake, podVethName("x", "a"))).toBe("accept");
     // The diff, the driver's own rebuild and its restore of the last good table all fail.
     flaky.fails = 3;
     const lists = fake.lists;
@@ -173,7 +173,7 @@ describe("PolicyManager", () => {
     // No new event: the retry alone brings the policy in.
     await until(() => m.metrics.appliesOf("ok") >= 2);
     expect(fake.lists).toBeGreaterThan(lists);
-    expect(await ingressOf(fake, hostVethName("x", "a"))).toBe("jump");
+    expect(await ingressOf(fake, podVethName("x", "a"))).toBe("jump");
   });
 
   it("a CNI ADD waits until a table with its veth and address is applied", async () => {
@@ -190,7 +190,7 @@ describe("PolicyManager", () => {
     expect(resolvedWith).toBe("");
     expect(await dump(fake)).not.toContain("10.1.3.7");
     await p;
-    expect(resolvedWith).toContain(hostVethName("x", "new"));
+    expect(resolvedWith).toContain(podVethName("x", "new"));
     expect(resolvedWith).toContain("10.1.3.7");
   });
 
@@ -228,9 +228,9 @@ describe("PolicyManager", () => {
     await until(() => m.ready);
     await m.attach({ namespace: "x", pod: "ghost", ips: ["10.1.4.4"] }, 5000);
     const t = await dump(fake);
-    expect(t).toContain(hostVethName("x", "ghost"));
+    expect(t).toContain(podVethName("x", "ghost"));
     // Selected by the namespace's deny-all: its veth jumps to an isolating chain, not accept.
-    expect(await ingressOf(fake, hostVethName("x", "ghost"))).toBe("jump");
+    expect(await ingressOf(fake, podVethName("x", "ghost"))).toBe("jump");
   });
 
   it("an ADD that cannot be applied in time is rejected with PolicyAttachTimeout", async () => {
@@ -255,7 +255,7 @@ describe("PolicyManager", () => {
     await until(() => m.ready);
     await m.settled();
     expect(m.metrics.rejectedObjects).toBe(1);
-    expect(await ingressOf(fake, hostVethName("x", "a"))).toBe("jump");
+    expect(await ingressOf(fake, podVethName("x", "a"))).toBe("jump");
   });
 
   it("a deleted pod takes its attachment along, even without a DEL", async () => {
@@ -269,7 +269,7 @@ describe("PolicyManager", () => {
     await m.settled();
     const t = await dump(fake);
     expect(t).not.toContain("10.1.5.5");
-    expect(t).not.toContain(hostVethName("x", "a"));
+    expect(t).not.toContain(podVethName("x", "a"));
   });
   it("a late DEL of a pod's old sandbox leaves the attachment of its new sandbox (same pod name)", async () => {
     const { fake, m } = setup({ minIntervalMs: 10 });

@@ -109,18 +109,18 @@ describe("FibSync: desired vs installed", () => {
 
 describe("ip batch lines", () => {
   it.each([
-    [r("10.0.0.0/24", "1.1.1.1"), "route replace 10.0.0.0/24 proto 201 table 254 via 1.1.1.1"],
+    [r("10.0.0.0/24", "1.1.1.1"), "route replace 10.0.0.0/24 proto 202 table 254 via 1.1.1.1"],
     [
       r("10.0.0.0/24", "1.1.1.1", "1.1.1.2"),
-      "route replace 10.0.0.0/24 proto 201 table 254 nexthop via 1.1.1.1 nexthop via 1.1.1.2",
+      "route replace 10.0.0.0/24 proto 202 table 254 nexthop via 1.1.1.1 nexthop via 1.1.1.2",
     ],
-    [r("2001:db8::/32", "fe80::1"), "route replace 2001:db8::/32 proto 201 table 254 via fe80::1"],
-    [r("10.0.0.0/24", "2001:db8::1"), "route replace 10.0.0.0/24 proto 201 table 254 via inet6 2001:db8::1"],
+    [r("2001:db8::/32", "fe80::1"), "route replace 2001:db8::/32 proto 202 table 254 via fe80::1"],
+    [r("10.0.0.0/24", "2001:db8::1"), "route replace 10.0.0.0/24 proto 202 table 254 via inet6 2001:db8::1"],
   ])("%j", (route, line) => {
-    expect(replaceCommand(route, 254, 201)).toBe(line);
+    expect(replaceCommand(route, 254, 202)).toBe(line);
   });
   it("delete names proto and table so it can only remove our route", () => {
-    expect(deleteCommand("10.0.0.0/24", 100, 201)).toBe("route del 10.0.0.0/24 proto 201 table 100");
+    expect(deleteCommand("10.0.0.0/24", 100, 202)).toBe("route del 10.0.0.0/24 proto 202 table 100");
   });
 });
 

@@ -5,10 +5,11 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { IpBatchDriver, KernelFib } from "../index.js";
 import type { FibChangeIn } from "../index.js";
+import { PROTO_TRELLIS_BGP } from "../../../net/route-ownership.js";
 
 const NS = "tRfib";
 const TABLE = 100;
-const PROTO = 201;
+const PROTO = PROTO_TRELLIS_BGP;
 
 function ip(...args: string[]): string {
   return execFileSync("ip", ["-n", NS, ...args], { encoding: "utf8" });

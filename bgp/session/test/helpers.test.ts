@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
 import { collisionWinner } from "../collision.js";
-import { restartDelay } from "../backoff.js";
 import { negotiateHoldTime } from "../hold-time.js";
 import { checkOpen } from "../open-check.js";
 
@@ -13,19 +12,6 @@ describe("connection collision resolution (RFC 4271 §6.8, RFC 6286 §2.3)", () 
     ["equal identifiers, smaller local AS: the peer's connection", 5, 5, 65001, 65002, "inbound"],
   ] as const)("%s", (_n, localId, remoteId, localAs, remoteAs, want) => {
     expect(collisionWinner({ localId, remoteId, localAs, remoteAs })).toBe(want);
-  });
-});
-
-describe("automatic restart back-off", () => {
-  const opts = { initialMs: 1000, maxMs: 30_000, jitter: 0.2 };
-  it("doubles per consecutive failure up to the cap (no jitter at r=0.5)", () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => restartDelay(n, opts, () => 0.5))).toEqual([
-      1000, 2000, 4000, 8000, 16000, 30000, 30000,
-    ]);
-  });
-  it("jitter spreads the delay within ±jitter/2", () => {
-    expect(restartDelay(3, opts, () => 0)).toBe(3600);
-    expect(restartDelay(3, opts, () => 0.999999)).toBe(4400);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "@jest/globals";
-import { parseCidr, validateNetworkPolicySpec } from "../networkpolicy-validation.js";
+import { ipBlockCidr, validateNetworkPolicySpec } from "../networkpolicy-validation.js";
 
 const ok = { podSelector: {} };
 
@@ -91,9 +91,9 @@ describe("NetworkPolicy validation (networking/validation.go)", () => {
   });
 
   it("parses CIDRs like netutils.ParseCIDR, masking host bits", () => {
-    expect(parseCidr("10.1.2.3/8")).toEqual({ family: 4, base: 10n << 24n, bits: 8 });
-    expect(parseCidr("::ffff:10.0.0.1/128")?.family).toBe(6);
-    expect(parseCidr("10.0.0.0")).toBeUndefined();
-    expect(parseCidr("fd00::/129")).toBeUndefined();
+    expect(ipBlockCidr("10.1.2.3/8")).toEqual({ family: 4, base: 10n << 24n, length: 8 });
+    expect(ipBlockCidr("::ffff:10.0.0.1/128")?.family).toBe(6);
+    expect(ipBlockCidr("10.0.0.0")).toBeUndefined();
+    expect(ipBlockCidr("fd00::/129")).toBeUndefined();
   });
 });

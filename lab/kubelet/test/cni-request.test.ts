@@ -9,7 +9,8 @@ import {
   type Conflist,
 } from "../cni-request.js";
 import { declaredPorts, listenerArgv, POD_ECHO_MAIN } from "../listeners.js";
-import { nextBackoffMs, BACKOFF_MAX_MS } from "../backoff.js";
+import { backoffDelay } from "../../../net/backoff.js";
+import { KUBELET_BACKOFF } from "../backoff.js";
 
 const list: Conflist = {
   cniVersion: "1.0.0",
@@ -132,10 +133,8 @@ describe("pod listeners", () => {
 
 describe("watch restart backoff", () => {
   it("starts at 500 ms, doubles, and caps at 30 s", () => {
-    const seq: number[] = [];
-    let b = 0;
-    for (let i = 0; i < 10; i++) seq.push((b = nextBackoffMs(b)));
+    const seq = Array.from({ length: 10 }, (_, i) => backoffDelay(i + 1, KUBELET_BACKOFF, Math.random));
     expect(seq.slice(0, 4)).toEqual([500, 1000, 2000, 4000]);
-    expect(seq.at(-1)).toBe(BACKOFF_MAX_MS);
+    expect(seq.at(-1)).toBe(30_000);
   });
 });

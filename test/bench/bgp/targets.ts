@@ -9,6 +9,7 @@ import { writeFileSync, readFileSync, existsSync, openSync, closeSync } from "no
 import net from "node:net";
 import { promisify } from "node:util";
 import { join } from "node:path";
+import { PROTO_TRELLIS_BGP } from "../../../net/route-ownership.js";
 
 const execFileP = promisify(execFile);
 
@@ -119,7 +120,7 @@ export const trellis: Target = {
     await waitFor(() => existsSync(sock), 20_000, "trellis-bgp control socket");
     return {
       pids: () => (proc.pid === undefined ? [] : [proc.pid]),
-      fibProto: ctx.fib ? "201" : undefined,
+      fibProto: ctx.fib ? String(PROTO_TRELLIS_BGP) : undefined,
       async ribCount() {
         const peers = (await control(sock, "peers")) as { prefixes: { accepted: number } }[];
         return peers.reduce((n, p) => n + p.prefixes.accepted, 0);

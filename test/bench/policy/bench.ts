@@ -25,13 +25,13 @@ import {
   type ParsedObject,
 } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import { NftDriver, type ApplyResult } from "../../../agent/nft/driver.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import { pod, networkPolicy } from "../../../policy/test/fixtures.js";
 import { BENCH_CLIENT_IP, BENCH_NODE, BENCH_SERVER_IP, syntheticDocs, type Size } from "./synthetic.js";
 import type { PolicyIR } from "../../../policy/compiler/ir.js";
-import { formatIPv4, parseIPv4 } from "../../../policy/model/ipv4.js";
+import { v4Text, v4Value } from "../../../policy/model/ipv4.js";
 
 const FULL = process.env["TRELLIS_BENCH_FULL"] === "1";
 const P = "tPbn";
@@ -73,7 +73,7 @@ function linearRuleCount(ir: PolicyIR): number {
   const groups = new Map(ir.groups.map((g) => [g.id, g]));
   let n = 0;
   for (const p of ir.pods) {
-    const self = p.ipv4 ? parseIPv4(p.ipv4) : undefined;
+    const self = p.ipv4 ? v4Value(p.ipv4) : undefined;
     for (const gid of [p.ingressGroup, p.egressGroup]) {
       const g = gid ? groups.get(gid) : undefined;
       for (const s of g?.sections ?? []) {
@@ -198,7 +198,7 @@ function dataplaneUp(): void {
     [CLIENT, "client", BENCH_CLIENT_IP],
     [SERVER, "server", BENCH_SERVER_IP],
   ] as const) {
-    const veth = hostVethName("bench", name);
+    const veth = podVethName("bench", name);
     sh("ip", "-n", NODE, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
     sh("ip", "netns", "exec", NODE, "sysctl", "-qw", `net.ipv4.conf.${veth}.proxy_arp=1`);
     sh("ip", "-n", NODE, "link", "set", veth, "up");
@@ -274,7 +274,7 @@ async function loadLinear(n: number, withPodRules = true): Promise<void> {
   const base = (10 << 24) + (64 << 16);
   for (let i = 0; i < n; i++)
     cmds.push(
-      pair(formatIPv4(base + (i % 5000) + 1), formatIPv4(base + Math.floor(i / 5000) + 7000), 80 + (i % 3), {
+      pair(v4Text(base + (i % 5000) + 1), v4Text(base + Math.floor(i / 5000) + 7000), 80 + (i % 3), {
         accept: null,
       }),
     );

@@ -9,7 +9,7 @@
  */
 import type { Doc } from "../../../policy/test/fixtures.js";
 import { anp, banp, namespace, networkPolicy, pod, tenant } from "../../../policy/test/fixtures.js";
-import { formatIPv4 } from "../../../policy/model/ipv4.js";
+import { v4Text } from "../../../policy/model/ipv4.js";
 
 export interface Size {
   readonly pods: number;
@@ -41,7 +41,7 @@ export function syntheticDocs(s: Size, benchPolicies: number): Doc[] {
         { app: `app${i % 10}`, role: i % 2 === 0 ? "fe" : "be" },
         {
           node: i % s.nodes === 0 ? BENCH_NODE : `node${i % s.nodes}`,
-          ip: formatIPv4(base + i + 1),
+          ip: v4Text(base + i + 1),
           ports: [{ name: "http", containerPort: 8080 }],
         },
       ),

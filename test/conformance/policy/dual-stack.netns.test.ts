@@ -12,7 +12,7 @@ import { NetnsCluster, linkLocal, type ProbeProtocol } from "./netns-cluster.js"
 import { networkPolicy as np, type Doc } from "../../../policy/test/fixtures.js";
 import { loadCluster } from "../../../policy/model/load.js";
 import { evaluate } from "../../../policy/evaluator/evaluate.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { renderNftText } from "../../../policy/compiler/nft-text.js";
 import type { Family } from "../../../policy/model/select.js";
@@ -291,7 +291,7 @@ except OSError as e: print("error:" + str(e))`,
     ]);
     const xa = pod("x/a");
     const node = cluster.nodes[xa.node].netns;
-    const gw = linkLocal(node, hostVethName("x", "a"));
+    const gw = linkLocal(node, podVethName("x", "a"));
     execFileSync("ip", ["-n", xa.netns, "-6", "neigh", "flush", "dev", "eth0"]);
     // Echo to the gateway's link-local: NS/NA resolve it first (RFC 4861 §7.2), and it is the pod's own node.
     expect(await cluster.probe("x/a", `${gw}%eth0`, 0, "ICMP", 2)).toBe("connected");

@@ -20,7 +20,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import { NftDriver, type ApplyResult } from "../../../agent/nft/driver.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import type { Doc } from "../../../policy/test/fixtures.js";
@@ -173,7 +173,7 @@ export class NetnsCluster {
     }
     for (const p of this.pods) {
       const node = this.nodes[p.node].netns;
-      const veth = hostVethName(p.ns, p.pod);
+      const veth = podVethName(p.ns, p.pod);
       sh(["ip", "netns", "add", p.netns]);
       this.created.push(p.netns);
       sh(["ip", "netns", "exec", p.netns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]);

@@ -10,7 +10,7 @@ import { loadCluster } from "../../../policy/model/load.js";
 import { evaluate } from "../../../policy/evaluator/evaluate.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import type { Family } from "../../../policy/model/select.js";
 import { NetnsCluster, type ProbeProtocol } from "./netns-cluster.js";
 import { adminCases, networkPolicyCases, tenantCases } from "./cases.js";
@@ -94,7 +94,7 @@ describe("tracer: dataplane guards", () => {
   const forged: string = yb.ipv4;
   const t = compile(c, node).table;
   const pkt = {
-    iifname: hostVethName("x", "a"),
+    iifname: podVethName("x", "a"),
     oifname: "uplink0",
     saddr: own,
     daddr: "10.99.0.1",

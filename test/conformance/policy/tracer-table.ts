@@ -8,7 +8,7 @@
 import type { Cluster } from "../../../policy/model/cluster.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
-import { hostVethName } from "../../../policy/compiler/veth-name.js";
+import { podVethName } from "../../../net/veth-name.js";
 import type { NftTable } from "../../../policy/compiler/nft-table.js";
 import type { Family } from "../../../policy/model/select.js";
 import type { ProbeProtocol } from "./netns-cluster.js";
@@ -43,8 +43,8 @@ export function tracedTable(
       const saddr = addr(f);
       const daddr = addr(t);
       if (f === t || !f.node || !t.node || !saddr || !daddr) continue;
-      const src = hostVethName(f.namespace, f.name);
-      const dst = hostVethName(t.namespace, t.name);
+      const src = podVethName(f.namespace, f.name);
+      const dst = podVethName(t.namespace, t.name);
       const base = { saddr, daddr, protocol: proto, dport: port, ct: "new" as const };
       let ok =
         trace(tableOf(f.node), { ...base, iifname: src, oifname: f.node === t.node ? dst : UPLINK })

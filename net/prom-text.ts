@@ -1,6 +1,6 @@
 /**
  * A strict parser of the Prometheus text exposition format 0.0.4, for tests
- * that scrape a real /metrics (prom-client renders but does not parse).
+ * and tools that read a real /metrics (prom-client renders but does not parse).
  * It throws, naming the line, on anything a Prometheus server would refuse or
  * that the format forbids: a sample before its family's TYPE, a family split
  * in two, a duplicate series, bad names or escapes, histogram buckets that

@@ -1,15 +1,20 @@
 /**
- * Label selectors as the API server parses them from `?labelSelector=`
- * (k8s.io/apimachinery/pkg/labels/selector.go): a comma-separated list of
- * requirements, all of which must hold (AND).
+ * Kubernetes label selectors, once for every room: the string form of
+ * `?labelSelector=` and `kubectl -l` (k8s.io/apimachinery/pkg/labels/selector.go)
+ * and the object form metav1.LabelSelector (matchLabels + matchExpressions),
+ * both turned into one requirement list that `labelsMatch` evaluates.
  *
- *   key            exists          !key           does not exist
- *   key=v, key==v  equals          key!=v         not equal (or absent)
+ *   key            exists          !key            does not exist
+ *   key=v, key==v  equals          key!=v          not equal (or absent)
  *   key in (a,b)   one of          key notin (a,b) none of (or absent)
  *   key>n, key<n   integer compare (the key must exist)
  *
- * Keys must be qualified names and values label values (validation.go), else
- * the whole selector is rejected: the server answers 400 BadRequest.
+ * All requirements must hold (AND); an empty selector selects everything.
+ * "A null label selector matches no objects" (types.go) is the caller's
+ * business: its meaning differs per field.
+ *
+ * Errors are values: the parsers return the selector or a message, in the
+ * words apimachinery uses ("unable to parse requirement: ...").
  */
 
 export type LabelOp = "exists" | "!" | "=" | "!=" | "in" | "notin" | "gt" | "lt";
@@ -22,7 +27,19 @@ export interface LabelRequirement {
 
 export type LabelSelector = readonly LabelRequirement[];
 
-export class SelectorParseError extends Error {}
+export type Labels = Readonly<Record<string, string>>;
+
+/** metav1.LabelSelector as it appears in objects (null and absent alike). */
+export interface LabelSelectorObject {
+  matchLabels?: Readonly<Record<string, string>> | null | undefined;
+  matchExpressions?:
+    | readonly { key: string; operator: string; values?: readonly string[] | null | undefined }[]
+    | null
+    | undefined;
+}
+
+/** Internal: unwinds the recursive-descent parser; never escapes this file. */
+class ParseFailure extends Error {}
 
 const NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS1123_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -103,13 +120,13 @@ function lex(input: string): Token[] {
 }
 
 /** Parses a selector string; the empty string selects everything. */
-export function parseLabelSelector(input: string): LabelSelector {
+function parseOrThrow(input: string): LabelSelector {
   const toks = lex(input);
   const reqs: LabelRequirement[] = [];
   let p = 0;
   const peek = (): Token | undefined => toks[p];
   const fail = (msg: string): never => {
-    throw new SelectorParseError(`unable to parse requirement: ${msg}`);
+    throw new ParseFailure(`unable to parse requirement: ${msg}`);
   };
   const checkKey = (k: string): void => {
     const e = qualifiedNameError(k);
@@ -201,13 +218,50 @@ function tokText(t: Token | undefined): string {
   return t.t;
 }
 
-export function labelsMatch(
-  sel: LabelSelector,
-  labels: Readonly<Record<string, string>> | undefined,
-): boolean {
+/** Parses a selector string (the empty string selects everything), or says what is wrong. */
+export function parseLabelSelector(input: string): LabelSelector | string {
+  try {
+    return parseOrThrow(input);
+  } catch (e) {
+    if (e instanceof ParseFailure) return e.message;
+    throw e;
+  }
+}
+
+const OPERATORS: Readonly<Record<string, LabelOp>> = {
+  In: "in",
+  NotIn: "notin",
+  Exists: "exists",
+  DoesNotExist: "!",
+};
+
+/**
+ * The object form as a requirement list. "If the operator is In or NotIn, the
+ * values array must be non-empty. If the operator is Exists or DoesNotExist,
+ * the values array must be empty." (types.go, LabelSelectorRequirement)
+ */
+export function labelSelectorFromObject(sel: LabelSelectorObject): LabelSelector | string {
+  const reqs: LabelRequirement[] = [];
+  for (const [key, v] of Object.entries(sel.matchLabels ?? {})) reqs.push({ key, op: "=", values: [v] });
+  for (const e of sel.matchExpressions ?? []) {
+    const op = Object.prototype.hasOwnProperty.call(OPERATORS, e.operator)
+      ? OPERATORS[e.operator]
+      : undefined;
+    if (op === undefined)
+      return `invalid selector operator "${e.operator}": expected one of ${Object.keys(OPERATORS).join(", ")}`;
+    const values = [...(e.values ?? [])];
+    if ((op === "in" || op === "notin") && values.length === 0) return `operator ${e.operator} needs values`;
+    if ((op === "exists" || op === "!") && values.length > 0) return `operator ${e.operator} takes no values`;
+    reqs.push({ key: e.key, op, values });
+  }
+  return reqs;
+}
+
+/** Whether the labels satisfy every requirement. */
+export function labelsMatch(sel: LabelSelector, labels: Labels | undefined): boolean {
   for (const r of sel) {
     const has = labels !== undefined && Object.prototype.hasOwnProperty.call(labels, r.key);
-    const v = has ? (labels as Record<string, string>)[r.key] : undefined;
+    const v = has ? (labels as Labels)[r.key] : undefined;
     switch (r.op) {
       case "exists":
         if (!has) return false;
@@ -225,6 +279,7 @@ export function labelsMatch(
         if (!has || !r.values.includes(v as string)) return false;
         break;
       case "notin":
+        // apimachinery: NotIn matches when the key is absent too.
         if (has && r.values.includes(v as string)) return false;
         break;
       case "gt":
@@ -241,29 +296,62 @@ export function labelsMatch(
 }
 
 /**
- * A metav1.LabelSelector (matchLabels + matchExpressions) as a requirement
- * list, for callers that hold the structured form.
+ * The object form matched directly, without building a requirement list (the
+ * policy compiler matches every pod against every selector). "The result of
+ * matchLabels and matchExpressions are ANDed. An empty label selector matches
+ * all objects." An invalid selector (unknown operator, In without values,
+ * Exists with values) matches nothing.
  */
-export function fromLabelSelectorObject(sel: {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}): LabelSelector {
-  const reqs: LabelRequirement[] = [];
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) reqs.push({ key: k, op: "=", values: [v] });
-  for (const e of sel.matchExpressions ?? []) {
-    const op: LabelOp =
-      e.operator === "In"
-        ? "in"
-        : e.operator === "NotIn"
-          ? "notin"
-          : e.operator === "Exists"
-            ? "exists"
-            : e.operator === "DoesNotExist"
-              ? "!"
-              : (() => {
-                  throw new SelectorParseError(`${e.operator} is not a valid label selector operator`);
-                })();
-    reqs.push({ key: e.key, op, values: e.values ?? [] });
+export function selectorObjectMatches(sel: LabelSelectorObject, labels: Labels | undefined): boolean {
+  const has = (k: string): boolean => labels !== undefined && Object.prototype.hasOwnProperty.call(labels, k);
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+    if (!has(k) || (labels as Labels)[k] !== v) return false;
   }
-  return reqs;
+  for (const e of sel.matchExpressions ?? []) {
+    const present = has(e.key);
+    const val = present ? (labels as Labels)[e.key] : undefined;
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case "In":
+        if (values.length === 0 || !present || !values.includes(val as string)) return false;
+        break;
+      case "NotIn":
+        // apimachinery: NotIn matches when the key is absent too.
+        if (values.length === 0 || (present && values.includes(val as string))) return false;
+        break;
+      case "Exists":
+        if (values.length > 0 || !present) return false;
+        break;
+      case "DoesNotExist":
+        if (values.length > 0 || present) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/** The string form of a requirement list (parses back to the same list). */
+export function formatLabelSelector(sel: LabelSelector): string {
+  return sel
+    .map((r) => {
+      switch (r.op) {
+        case "exists":
+          return r.key;
+        case "!":
+          return `!${r.key}`;
+        case "=":
+        case "!=":
+          return `${r.key}${r.op}${r.values[0] ?? ""}`;
+        case "gt":
+          return `${r.key}>${r.values[0] ?? ""}`;
+        case "lt":
+          return `${r.key}<${r.values[0] ?? ""}`;
+        case "in":
+        case "notin":
+          return `${r.key} ${r.op} (${r.values.join(",")})`;
+      }
+    })
+    .join(",");
 }
