@@ -7,7 +7,7 @@ import {
   type PoolView,
   blockView,
   eligiblePools,
-  firstUnclaimedBlock,
+  firstFreeBlock,
   gcHandles,
   parseList,
   planFamily,
@@ -153,6 +153,7 @@ describe("block allocator: order of preference", () => {
       kind: "error",
       family: 4,
       reason: "no free IPv4 address in pool(s) tiny",
+      cause: "exhausted",
     });
   });
 
@@ -241,12 +242,13 @@ describe("block allocator: dual stack and specific addresses", () => {
 
   it("fails the whole request when one family fails (both or neither)", () => {
     const r = planRequest(pools, blocks, nodeA, req({ poolNames: { 4: undefined, 6: ["missing"] } }));
-    expect(r).toEqual({ error: 'IPv6 pool "missing" (from annotation) does not exist' });
+    expect(r).toEqual({ error: 'IPv6 pool "missing" (from annotation) does not exist', cause: "invalid" });
   });
 
   it("is an error when no pool of any family matches", () => {
     expect(planRequest([pool("d", "10.0.0.0/16", { disabled: true })], [], nodeA, req())).toEqual({
       error: "no enabled IP pool matches this pod (node, namespace or annotations)",
+      cause: "exhausted",
     });
   });
 
@@ -281,8 +283,8 @@ describe("block allocator: dual stack and specific addresses", () => {
 describe("block allocator: big IPv6 pools and GC", () => {
   it("finds the first unclaimed block of a /64 without enumerating it", () => {
     const p = pool("big", "fd00::/64");
-    const claimed = new Set(["fd00---122", "fd00--40-122"]);
-    const c = firstUnclaimedBlock(p, claimed);
+    const claimed = [block("fd00::/122", "big", "a"), block("fd00::40/122", "big", "b")];
+    const c = firstFreeBlock(p, claimed).cidr;
     expect(c && c.base.toString(16)).toBe("fd000000000000000000000000000080");
   });
 
