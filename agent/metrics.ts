@@ -10,7 +10,13 @@ export interface AgentGauges {
   ipamWrites: ReadonlyMap<string, number>;
   leakReleases: number;
   gcReleases: number;
-  poolsRejected: number;
+  /** Rejected pool name -> reason. */
+  poolsRejected: ReadonlyMap<string, string>;
+}
+
+/** Text format 0.0.4 label value: backslash, double quote and newline escaped. */
+function labelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
 export function renderAgentMetrics(g: AgentGauges): string {
@@ -33,7 +39,14 @@ export function renderAgentMetrics(g: AgentGauges): string {
     "gauge",
     "IPPools ignored because they do not validate (see the log).",
   );
-  l.push(`trellis_ipam_pools_rejected ${g.poolsRejected}`);
+  l.push(`trellis_ipam_pools_rejected ${g.poolsRejected.size}`);
+  family(
+    "trellis_ipam_pool_rejected",
+    "gauge",
+    "1 for each IPPool no address is allocated from (does not validate, or overlaps an older pool), with the reason.",
+  );
+  for (const [pool, reason] of [...g.poolsRejected].sort())
+    l.push(`trellis_ipam_pool_rejected{pool="${labelValue(pool)}",reason="${labelValue(reason)}"} 1`);
   family(
     "trellis_informer_restarts_total",
     "counter",
