@@ -169,7 +169,7 @@ export class NodeAgent {
     for (const [name, reason] of invalid) {
       if (this.badPools.get(name) === reason) continue;
       this.badPools.set(name, reason);
-      this.log.error({ pool: name, reason }, "IPPool rejected: no addresses are allocated from it");
+      this.log.error({ pool: name, reason }, "IPPool rejected");
     }
     for (const name of [...this.badPools.keys()]) {
       if (invalid.has(name)) continue;

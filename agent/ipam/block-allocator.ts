@@ -346,7 +346,9 @@ export function planFamily(
     family,
     `no free IPv${family} address in pool(s) ${eligible.map((p) => p.name).join(", ")}` +
       (blockedBy !== undefined ? ` (${blockedBy})` : ""),
-    "exhausted",
+    // Blocks of another pool or size in the way (a deleted pool's blocks
+    // that running pods still use) go once they empty: try again later.
+    blockedBy !== undefined ? "busy" : "exhausted",
   );
 }
 

@@ -316,7 +316,7 @@ describe("block allocator: overlapping pools and blocks", () => {
     ).toEqual({
       kind: "error",
       family: 4,
-      cause: "exhausted",
+      cause: "busy",
       reason:
         "no free IPv4 address in pool(s) wide24 (block 10.244.1.0/24 of pool wide24 overlaps block 10.244.1.0/26 of pool default-ipv4 held by node-1)",
     });
