@@ -132,10 +132,6 @@ export interface IpamServiceOptions {
   onWrite?: (what: string) => void;
 }
 
-function rvNumber(b: IPAMBlock): bigint | undefined {
-  return rvValue(b);
-}
-
 export class IpamService {
   private readonly blocks = new Map<string, IPAMBlock>();
   private readonly queue: Op[] = [];
@@ -163,13 +159,13 @@ export class IpamService {
   private syncFromList(items: readonly IPAMBlock[]): void {
     let listRv: bigint | undefined;
     for (const b of items) {
-      const rv = rvNumber(b);
+      const rv = rvValue(b);
       if (rv !== undefined && (listRv === undefined || rv > listRv)) listRv = rv;
     }
     const listed = new Set(items.map((b) => b.metadata.name));
     for (const [name, b] of this.blocks) {
       if (listed.has(name)) continue;
-      const rv = rvNumber(b);
+      const rv = rvValue(b);
       if (rv !== undefined && listRv !== undefined && rv <= listRv) this.forgetBlock(name);
     }
     for (const b of items) this.observeBlock(b);
@@ -183,8 +179,8 @@ export class IpamService {
   /** Takes a block from a watch event unless the cache already holds a newer version. */
   observeBlock(b: IPAMBlock): void {
     const cur = this.blocks.get(b.metadata.name);
-    const a = cur ? rvNumber(cur) : undefined;
-    const n = rvNumber(b);
+    const a = cur ? rvValue(cur) : undefined;
+    const n = rvValue(b);
     if (a !== undefined && n !== undefined && n < a) return;
     const wasMine = this.isAffine(cur);
     this.blocks.set(b.metadata.name, b);
