@@ -14,7 +14,9 @@
  *     inside the CIDR of a currently valid pool of the block's name, and is
  *     held for the node that asked (its own block or one it borrowed from).
  * The seed is printed; replay one with TRELLIS_TEST_SEED=<seed>. Bounded in
- * steps and in time.
+ * steps (TRELLIS_TEST_STEPS, default 200) and in time (45 s).
+ * TRELLIS_TEST_LAG sets how likely a node still misses a pool change per
+ * step (default 0.85); TRELLIS_TEST_DEBUG=1 prints every refused request.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
