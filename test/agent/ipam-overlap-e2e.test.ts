@@ -11,7 +11,9 @@
  *     overlaps (partially) the deleted pool's block that running pods still
  *     use: ADD fails naming that block, ipam show reports "pool deleted,
  *     N in use"; when those pods go, the empty block is released and the
- *     newer pool allocates.
+ *     newer pool allocates;
+ *   - a pending block (a claim a crash interrupted) is deleted by its own
+ *     agent at start.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
@@ -259,6 +261,32 @@ describe("overlapping pools (issue 14)", () => {
       state: "confirmed",
       affinity: "host:node-1",
     });
+    const c = await cli("ipam", "check");
+    expect(c.out).toBe("no problems found\n");
+  });
+
+  it("a pending claim a crash left behind is deleted by its own agent at start", async () => {
+    await bed.stopAgent(agent, "SIGKILL");
+    await bed.custom.createClusterCustomObject({
+      group: "trellis.dev",
+      version: "v1alpha1",
+      plural: "ipamblocks",
+      body: {
+        apiVersion: "trellis.dev/v1alpha1",
+        kind: "IPAMBlock",
+        metadata: { name: "fd00-10-244-1--40-122" },
+        spec: {
+          cidr: "fd00:10:244:1::40/122",
+          pool: "default-ipv6",
+          affinity: "host:node-1",
+          state: "pending",
+          allocations: [],
+        },
+      },
+    });
+    agent = await bed.startAgent("node-1", nodeNs, { leakCheckIntervalSeconds: 1 });
+    expect((await bed.list("ipamblocks")).map((b) => b.metadata.name)).not.toContain("fd00-10-244-1--40-122");
+    expect(readFileSync(agent.logFile, "utf8")).toContain("deleted a pending block its claimer left behind");
     const c = await cli("ipam", "check");
     expect(c.out).toBe("no problems found\n");
   });
