@@ -228,12 +228,56 @@ export function eligiblePools(
  * never handed out unasked: in IPv6 it is the Subnet-Router anycast address
  * (RFC 4291 §2.6.1), in IPv4 the address tools read as "the network".
  */
-function lowestFree(b: BlockView, pool: PoolView | undefined): number | undefined {
+function lowestFree(
+  b: BlockView,
+  pool: PoolView | undefined,
+  blocks: readonly BlockView[],
+  overlapped: ReadonlySet<string>,
+): number | undefined {
   const size = Number(cidrSize(b.cidr));
   const reserved =
     pool !== undefined && pool.cidr.base >= b.cidr.base ? Number(pool.cidr.base - b.cidr.base) : -1;
-  for (let i = 0; i < size; i++) if (!b.used.has(i) && i !== reserved) return i;
+  const elsewhere = overlapped.has(b.name) ? takenElsewhere(b, blocks) : new Set<number>();
+  for (let i = 0; i < size; i++) if (!b.used.has(i) && i !== reserved && !elsewhere.has(i)) return i;
   return undefined;
+}
+
+/** Names of the blocks that overlap another block: one sort and one sweep. */
+export function overlappedBlocks(blocks: readonly BlockView[]): Set<string> {
+  const sorted = [...blocks].sort((a, b) =>
+    a.cidr.family !== b.cidr.family ? a.cidr.family - b.cidr.family : byBase(a, b),
+  );
+  const out = new Set<string>();
+  let reach: { family: number; end: bigint; name: string } | undefined;
+  for (const b of sorted) {
+    if (reach !== undefined && reach.family === b.cidr.family && b.cidr.base < reach.end) {
+      out.add(b.name);
+      out.add(reach.name);
+    }
+    const end = b.cidr.base + cidrSize(b.cidr);
+    if (reach === undefined || reach.family !== b.cidr.family || end > reach.end)
+      reach = { family: b.cidr.family, end, name: b.name };
+  }
+  return out;
+}
+
+/**
+ * Ordinals of `b` whose address another, overlapping block holds. Empty
+ * unless blocks overlap, which claims no longer allow; but blocks claimed
+ * before they did (a /24 beside a /26 of the same range) may still hold
+ * addresses, and those must not be handed out a second time.
+ */
+function takenElsewhere(b: BlockView, blocks: readonly BlockView[]): Set<number> {
+  const out = new Set<number>();
+  const size = cidrSize(b.cidr);
+  for (const o of blocks) {
+    if (o === b || o.name === b.name || !cidrsOverlap(o.cidr, b.cidr)) continue;
+    for (const ord of o.used.keys()) {
+      const off = o.cidr.base + BigInt(ord) - b.cidr.base;
+      if (off >= 0n && off < size) out.add(Number(off));
+    }
+  }
+  return out;
 }
 
 function assign(family: IpFamily, b: BlockView, ordinal: number): FamilyPlan {
@@ -320,6 +364,7 @@ export function planFamily(
   if (eligible.length === 0) return { kind: "none", family };
 
   let blockedBy: string | undefined;
+  const overlapped = overlappedBlocks(blocks);
   for (const pool of eligible) {
     const ofPool = blocks
       .filter(
@@ -328,7 +373,7 @@ export function planFamily(
       .sort(byBase);
     for (const b of ofPool) {
       if (b.node !== node.name) continue;
-      const ord = lowestFree(b, pool);
+      const ord = lowestFree(b, pool, blocks, overlapped);
       if (ord !== undefined) return assign(family, b, ord);
     }
     const next = firstFreeBlock(pool, blocks);
@@ -338,7 +383,7 @@ export function planFamily(
     if (node.strictAffinity || pool.strictAffinity) continue;
     for (const b of ofPool) {
       if (b.node === node.name) continue;
-      const ord = lowestFree(b, pool);
+      const ord = lowestFree(b, pool, blocks, overlapped);
       if (ord !== undefined) return assign(family, b, ord);
     }
   }

@@ -378,6 +378,20 @@ describe("block allocator: overlapping pools and blocks", () => {
     expect(r.kind === "assign" && r.block === b.name).toBe(false);
   });
 
+  it("never hands out an address that an overlapping legacy block already holds", () => {
+    // Claimed before claims were exclusive across sizes: wide24's /24 holds .1 and .2.
+    const p = pool("default-ipv4", "10.244.1.0/24", { blockSize: 26 });
+    const mine = block("10.244.1.0/26", "default-ipv4", "a", [[3, "x"]]);
+    const legacy = block("10.244.1.0/24", "wide24", "a", [
+      [1, "w1"],
+      [2, "w2"],
+    ]);
+    expect(planFamily([p], [mine, legacy], nodeA, req(), 4)).toMatchObject({
+      kind: "assign",
+      address: "10.244.1.4",
+    });
+  });
+
   it("a handle that already holds an address keeps it, even in a deleted pool's block (idempotent ADD)", () => {
     const r = planFamily([wide], [orphan], nodeA, req({ handle: "p1" }), 4);
     expect(r).toMatchObject({ kind: "assign", address: "10.244.1.1" });
