@@ -107,7 +107,8 @@ function ownerOf(req: AttachmentRequest): VethOwner {
 function toCni(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof IpamError) {
-    return new CniError(e.retryable ? CniCode.TryAgainLater : CniCode.Internal, `trellis-ipam: ${e.message}`);
+    const code = e.code ?? (e.retryable ? CniCode.TryAgainLater : CniCode.Internal);
+    return new CniError(code, `trellis-ipam: ${e.message}`);
   }
   return new CniError(CniCode.Internal, `internal error: ${e instanceof Error ? e.message : String(e)}`);
 }

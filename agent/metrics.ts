@@ -15,7 +15,8 @@ export interface AgentGauges {
   ipamWrites: ReadonlyMap<string, number>;
   leakReleases: number;
   gcReleases: number;
-  poolsRejected: number;
+  /** Rejected pool name -> reason. */
+  poolsRejected: ReadonlyMap<string, string>;
 }
 
 export function registerAgentMetrics(registry: Registry, read: () => AgentGauges): void {
@@ -55,7 +56,14 @@ export function registerAgentMetrics(registry: Registry, read: () => AgentGauges
     "trellis_ipam_pools_rejected",
     "gauge",
     "IPPools ignored because they do not validate (see the log).",
-    (g) => g.poolsRejected,
+    (g) => g.poolsRejected.size,
+  );
+  family(
+    "trellis_ipam_pool_rejected",
+    "gauge",
+    "1 for each IPPool no address is allocated from (does not validate, or overlaps an older pool), with the reason.",
+    (g) => [...g.poolsRejected].sort().map(([pool, reason]) => [{ pool, reason }, 1] as const),
+    ["pool", "reason"],
   );
   family(
     "trellis_informer_restarts_total",

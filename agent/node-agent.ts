@@ -24,7 +24,6 @@ import {
   type IPAMBlock,
   type IPPool,
   ipamBlockSchema,
-  validatePool,
 } from "../crds/ipam.js";
 import { CniServer } from "./cni-server/server.js";
 import { CniMetrics } from "./cni-server/metrics.js";
@@ -32,7 +31,9 @@ import { type ClusterView, TrellisBackend } from "./cni-backend.js";
 import type { AgentConfig } from "./config.js";
 import { RoutedVethDataplane, enableForwarding } from "./dataplane/dataplane.js";
 import { startHealthServer } from "./http-server.js";
-import { type PoolView, poolView } from "./ipam/block-allocator.js";
+import { type PoolView, blockUnusable, blockView } from "./ipam/block-allocator.js";
+import { stalePendingBlocks } from "./ipam/claim-protocol.js";
+import { poolViewsWithValidity } from "./ipam/pool-validity.js";
 import { KubeIpamApi, httpStatus } from "./ipam/ipam-api.js";
 import { IpamService } from "./ipam/ipam-service.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
@@ -46,6 +47,12 @@ import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
 import { POLICY_KINDS } from "./policy/policy-inputs.js";
 import { ExecNft } from "./nft/backend.js";
+
+/**
+ * A pending block older than this is a claim whose claimer died or hangs
+ * (a claim takes one create, one LIST and one replace): anyone deletes it.
+ */
+export const PENDING_CLAIM_GRACE_MS = 60_000;
 
 export interface NodeAgentDeps {
   /** Injected clock (leak check). */
@@ -177,24 +184,25 @@ export class NodeAgent {
     return "ready";
   }
 
-  /** Pools that pass validation; a bad pool is logged once and ignored. */
+  /**
+   * Pools with their validity (pool-validity.ts: the same verdict in every
+   * agent and in trellisctl). Invalid pools are marked, not dropped, so a
+   * request naming one is refused with the reason; each change of a pool's
+   * verdict is logged once.
+   */
   private poolViews(): PoolView[] {
-    const out: PoolView[] = [];
-    for (const p of this.poolInf.list()) {
-      const v = validatePool(p);
-      const name = p.metadata?.name ?? "?";
-      const view = v.ok ? poolView(v.pool) : v.reason;
-      if (typeof view === "string") {
-        if (this.badPools.get(name) !== view) {
-          this.badPools.set(name, view);
-          this.log.error({ pool: name, reason: view }, "IPPool rejected");
-        }
-        continue;
-      }
-      this.badPools.delete(name);
-      out.push(view);
+    const { views, invalid } = poolViewsWithValidity(this.poolInf.list());
+    for (const [name, reason] of invalid) {
+      if (this.badPools.get(name) === reason) continue;
+      this.badPools.set(name, reason);
+      this.log.error({ pool: name, reason }, "IPPool rejected");
     }
-    return out;
+    for (const name of [...this.badPools.keys()]) {
+      if (invalid.has(name)) continue;
+      this.badPools.delete(name);
+      if (views.some((v) => v.name === name)) this.log.info({ pool: name }, "IPPool is valid again");
+    }
+    return views;
   }
 
   private informer<T extends KubernetesObject>(
@@ -365,6 +373,11 @@ export class NodeAgent {
       else this.log.warn({ block: b.metadata?.name }, "ignoring malformed IPAMBlock");
     }
     this.poolViews();
+    // Claims of ours that a crash left pending (claim-protocol.ts): no claim
+    // of this process is in flight yet, so they are all stale.
+    await this.ipam
+      .sweepPendingBlocks(this.now(), PENDING_CLAIM_GRACE_MS, true)
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "pending block sweep"));
     if (this.deps.skipForwarding !== true)
       await enableForwarding().catch((e: unknown) => this.log.warn({ err: String(e) }, "forwarding sysctls"));
     await this.ipam
@@ -422,12 +435,30 @@ export class NodeAgent {
         this.leakReleases += n;
         this.log.info({ handles: lc.release }, "leak check released addresses of pods that are gone");
       }
-      const empty = this.ipam
-        .affineBlocks()
-        .filter((b) => b.spec.allocations.length === 0)
-        .map((b) => b.metadata.name);
+      if (
+        stalePendingBlocks(this.ipam.allBlocks(), this.cfg.nodeName, now, PENDING_CLAIM_GRACE_MS, false)
+          .length > 0
+      )
+        await this.ipam.sweepPendingBlocks(now, PENDING_CLAIM_GRACE_MS, false);
+      const pools = this.poolViews();
+      const emptyBlocks = this.ipam.affineBlocks().filter((b) => b.spec.allocations.length === 0);
+      // An empty block of a deleted or invalid pool (or lying outside its
+      // pool) can never be allocated from again: release it now, no grace.
+      const dead = emptyBlocks.filter((b) => {
+        const v = blockView(b);
+        return v !== undefined && blockUnusable(v, pools) !== undefined;
+      });
+      const deadNames = new Set(dead.map((b) => b.metadata.name));
+      const empty = emptyBlocks.map((b) => b.metadata.name).filter((n) => !deadNames.has(n));
       const eb = emptyBlocksToRelease(this.emptySince, empty, now, this.cfg.emptyBlockGraceSeconds * 1000);
       this.emptySince = eb.emptySince;
+      for (const b of dead) {
+        if (await this.ipam.releaseBlock(b.metadata.name))
+          this.log.info(
+            { block: b.spec.cidr, pool: b.spec.pool },
+            "released empty block of a deleted or invalid pool",
+          );
+      }
       for (const name of eb.release) {
         if (await this.ipam.releaseBlock(name)) this.log.info({ block: name }, "released empty block");
       }
@@ -486,7 +517,7 @@ export class NodeAgent {
       ipamWrites: this.writes,
       leakReleases: this.leakReleases,
       gcReleases: this.gcReleases,
-      poolsRejected: this.badPools.size,
+      poolsRejected: this.badPools,
     };
   }
 

@@ -112,6 +112,20 @@ export function cidrContains(c: Cidr, family: IpFamily, value: bigint): boolean 
   return family === c.family && value >= c.base && value < c.base + cidrSize(c);
 }
 
+/** Two networks share an address: of one family, and neither ends before the other starts. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.base < b.base + cidrSize(b) && b.base < a.base + cidrSize(a);
+}
+
+/** `inner` lies wholly inside `outer`. */
+export function cidrInside(inner: Cidr, outer: Cidr): boolean {
+  return (
+    inner.family === outer.family &&
+    inner.base >= outer.base &&
+    inner.base + cidrSize(inner) <= outer.base + cidrSize(outer)
+  );
+}
+
 /**
  * The IPAMBlock (and BlockAffinity suffix) name for a block CIDR: every
  * character that a DNS-1123 subdomain forbids becomes "-" (10.244.0.64/26 ->
@@ -285,6 +299,15 @@ export const allocationSchema = z.object({
 });
 export type Allocation = z.infer<typeof allocationSchema>;
 
+/**
+ * A block's claim state. "pending" while its claimer checks that no older
+ * claim overlaps it (agent/ipam/claim-protocol.ts); nobody allocates into a
+ * pending block. Absent means confirmed: blocks written before the state
+ * existed were claimed by name alone and stay valid.
+ */
+export const BLOCK_STATES = ["pending", "confirmed"] as const;
+export type BlockState = (typeof BLOCK_STATES)[number];
+
 export const ipamBlockSchema = z.object({
   apiVersion: z.literal(IPAM_API_VERSION).optional(),
   kind: z.literal("IPAMBlock").optional(),
@@ -294,6 +317,7 @@ export const ipamBlockSchema = z.object({
     pool: z.string(),
     affinity: z.string().optional(),
     strictAffinity: z.boolean().optional(),
+    state: z.enum(BLOCK_STATES).optional(),
     allocations: z.array(allocationSchema).max(4096),
   }),
 });
@@ -319,6 +343,11 @@ export function hostAffinity(node: string): string {
 
 export function affinityNode(affinity: string | undefined): string | undefined {
   return affinity?.startsWith("host:") ? affinity.slice(5) : undefined;
+}
+
+/** A block is pending only while its claim is being checked; absent state = confirmed. */
+export function blockPending(b: IPAMBlock): boolean {
+  return b.spec.state === "pending";
 }
 
 /** Formats a zod error as "path: message; path: message" naming every field. */

@@ -6,12 +6,19 @@
  *
  * Order of preference for one family (Calico's, made deterministic):
  *   1. a specific address asked for (`trellis.dev/ipAddrs` or the `ips`
- *      capability): its block, or claim the block that holds it;
+ *      capability): its block (another node's too: the pod asked for it), or
+ *      claim the block that holds it;
  *   2. for each eligible pool in order: the lowest free ordinal of this
  *      node's affine blocks (lowest CIDR first);
- *   3. claim the lowest unclaimed block of the pool;
+ *   3. claim the lowest block of the pool that overlaps no known block;
  *   4. unless strict affinity: borrow the lowest free ordinal of any other
  *      block of the pool.
+ *
+ * Only valid pools are used (agent/ipam/pool-validity.ts), and only blocks
+ * that are confirmed and lie inside a valid pool of their name: a block of a
+ * deleted or invalid pool keeps its running pods' addresses but hands out no
+ * new ones. The one exception is idempotence: a handle that already holds an
+ * address gets that address back, wherever it is.
  */
 import {
   type Cidr,
@@ -21,9 +28,10 @@ import {
   type SelectorTerm,
   DEFAULT_BLOCK_SIZE,
   affinityNode,
-  blockName,
   cidrContains,
+  cidrInside,
   cidrSize,
+  cidrsOverlap,
   familyBits,
   formatCidr,
   formatIp,
@@ -31,6 +39,7 @@ import {
   parseIp,
   parseSelector,
   selectorMatches,
+  blockPending,
 } from "../../crds/ipam.js";
 
 export const ANNOTATION_IP_ADDRS = "trellis.dev/ipAddrs";
@@ -46,6 +55,8 @@ export interface PoolView {
   nodeSelector: SelectorTerm[];
   namespaceSelector: SelectorTerm[];
   strictAffinity: boolean;
+  /** Why the pool may not be used (pool-validity.ts); absent when it is valid. */
+  invalid?: string;
 }
 
 /** A block as the allocator sees it: parsed CIDR and the set of used ordinals. */
@@ -57,6 +68,8 @@ export interface BlockView {
   node: string | undefined;
   /** ordinal -> handle */
   used: Map<number, string>;
+  /** Its claim is still being checked (never allocated into). */
+  pending: boolean;
 }
 
 export interface AllocationRequest {
@@ -75,11 +88,23 @@ export interface NodeView {
   strictAffinity: boolean;
 }
 
+/**
+ * Why a request failed, for the CNI error code: "invalid" when the request
+ * names something unusable (a pool that does not exist or is invalid, an
+ * address outside every valid pool), "busy" when it may succeed on a retry
+ * (the address's block is being claimed right now), "exhausted" otherwise.
+ */
+export type PlanErrorCause = "invalid" | "busy" | "exhausted";
+
 export type FamilyPlan =
   | { kind: "assign"; family: IpFamily; block: string; ordinal: number; address: string; prefix: number }
   | { kind: "claim"; family: IpFamily; pool: string; cidr: string; affine: boolean }
   | { kind: "none"; family: IpFamily }
-  | { kind: "error"; family: IpFamily; reason: string };
+  | { kind: "error"; family: IpFamily; reason: string; cause: PlanErrorCause };
+
+function fail(family: IpFamily, reason: string, cause: PlanErrorCause): FamilyPlan {
+  return { kind: "error", family, reason, cause };
+}
 
 export function poolView(p: IPPool): PoolView | string {
   const cidr = parseCidr(p.spec.cidr);
@@ -104,7 +129,36 @@ export function blockView(b: IPAMBlock): BlockView | undefined {
   if (typeof cidr === "string") return undefined;
   const used = new Map<number, string>();
   for (const a of b.spec.allocations) used.set(a.ordinal, a.handle);
-  return { name: b.metadata.name, cidr, pool: b.spec.pool, node: affinityNode(b.spec.affinity), used };
+  return {
+    name: b.metadata.name,
+    cidr,
+    pool: b.spec.pool,
+    node: affinityNode(b.spec.affinity),
+    used,
+    pending: blockPending(b),
+  };
+}
+
+/** "block 10.244.1.0/26 of pool p held by node-1" (or "… not held by any node"). */
+export function describeBlock(b: Pick<BlockView, "cidr" | "pool" | "node">): string {
+  return `block ${formatCidr(b.cidr)} of pool ${b.pool} ${b.node !== undefined ? `held by ${b.node}` : "held by no node"}`;
+}
+
+/**
+ * Why a block may not be allocated from, or undefined when it may: it is
+ * confirmed, its pool exists and is valid, and it lies inside the pool (a
+ * block never extends outside its pool, even after the pool was re-created
+ * with another CIDR under the same name).
+ */
+export function blockUnusable(b: BlockView, pools: readonly PoolView[]): string | undefined {
+  const cidr = formatCidr(b.cidr);
+  if (b.pending) return `block ${cidr} is still being claimed`;
+  const p = pools.find((x) => x.name === b.pool);
+  if (p === undefined) return `block ${cidr} belongs to pool ${b.pool}, which does not exist (deleted)`;
+  if (p.invalid !== undefined) return `block ${cidr} belongs to invalid pool ${p.name} (${p.invalid})`;
+  if (!cidrInside(b.cidr, p.cidr))
+    return `block ${cidr} lies outside its pool ${p.name} (${formatCidr(p.cidr)})`;
+  return undefined;
 }
 
 /** Splits a comma/space list or a JSON array of names or addresses. */
@@ -150,6 +204,8 @@ export function eligiblePools(
       const p = pools.find((x) => x.name === n);
       if (p === undefined) return `IPv${family} pool "${n}" (from annotation) does not exist`;
       if (p.cidr.family !== family) return `pool "${n}" is not an IPv${family} pool`;
+      if (p.invalid !== undefined)
+        return `IPv${family} pool "${n}" (from annotation) is invalid: ${p.invalid}`;
       if (p.disabled) continue;
       out.push(p);
     }
@@ -160,6 +216,7 @@ export function eligiblePools(
       (p) =>
         p.cidr.family === family &&
         !p.disabled &&
+        p.invalid === undefined &&
         selectorMatches(p.nodeSelector, node.labels) &&
         selectorMatches(p.namespaceSelector, req.namespaceLabels),
     )
@@ -171,12 +228,56 @@ export function eligiblePools(
  * never handed out unasked: in IPv6 it is the Subnet-Router anycast address
  * (RFC 4291 §2.6.1), in IPv4 the address tools read as "the network".
  */
-function lowestFree(b: BlockView, pool: PoolView | undefined): number | undefined {
+function lowestFree(
+  b: BlockView,
+  pool: PoolView | undefined,
+  blocks: readonly BlockView[],
+  overlapped: ReadonlySet<string>,
+): number | undefined {
   const size = Number(cidrSize(b.cidr));
   const reserved =
     pool !== undefined && pool.cidr.base >= b.cidr.base ? Number(pool.cidr.base - b.cidr.base) : -1;
-  for (let i = 0; i < size; i++) if (!b.used.has(i) && i !== reserved) return i;
+  const elsewhere = overlapped.has(b.name) ? takenElsewhere(b, blocks) : new Set<number>();
+  for (let i = 0; i < size; i++) if (!b.used.has(i) && i !== reserved && !elsewhere.has(i)) return i;
   return undefined;
+}
+
+/** Names of the blocks that overlap another block: one sort and one sweep. */
+export function overlappedBlocks(blocks: readonly BlockView[]): Set<string> {
+  const sorted = [...blocks].sort((a, b) =>
+    a.cidr.family !== b.cidr.family ? a.cidr.family - b.cidr.family : byBase(a, b),
+  );
+  const out = new Set<string>();
+  let reach: { family: number; end: bigint; name: string } | undefined;
+  for (const b of sorted) {
+    if (reach !== undefined && reach.family === b.cidr.family && b.cidr.base < reach.end) {
+      out.add(b.name);
+      out.add(reach.name);
+    }
+    const end = b.cidr.base + cidrSize(b.cidr);
+    if (reach === undefined || reach.family !== b.cidr.family || end > reach.end)
+      reach = { family: b.cidr.family, end, name: b.name };
+  }
+  return out;
+}
+
+/**
+ * Ordinals of `b` whose address another, overlapping block holds. Empty
+ * unless blocks overlap, which claims no longer allow; but blocks claimed
+ * before they did (a /24 beside a /26 of the same range) may still hold
+ * addresses, and those must not be handed out a second time.
+ */
+function takenElsewhere(b: BlockView, blocks: readonly BlockView[]): Set<number> {
+  const out = new Set<number>();
+  const size = cidrSize(b.cidr);
+  for (const o of blocks) {
+    if (o === b || o.name === b.name || !cidrsOverlap(o.cidr, b.cidr)) continue;
+    for (const ord of o.used.keys()) {
+      const off = o.cidr.base + BigInt(ord) - b.cidr.base;
+      if (off >= 0n && off < size) out.add(Number(off));
+    }
+  }
+  return out;
 }
 
 function assign(family: IpFamily, b: BlockView, ordinal: number): FamilyPlan {
@@ -200,16 +301,38 @@ export function blockCidr(pool: PoolView, index: bigint): Cidr {
   return { family: pool.cidr.family, base: pool.cidr.base + index * size, prefix: pool.blockSize };
 }
 
-/** The first block of the pool that no IPAMBlock holds yet. */
-export function firstUnclaimedBlock(pool: PoolView, claimed: ReadonlySet<string>): Cidr | undefined {
+/** "block 10.244.1.0/24 of pool wide24 overlaps block 10.244.1.0/26 of pool default-ipv4 held by node-1" */
+export function overlapReason(pool: string, cidr: Cidr, other: BlockView): string {
+  return `block ${formatCidr(cidr)} of pool ${pool} overlaps ${describeBlock(other)}`;
+}
+
+/**
+ * The first block of the pool that overlaps no known block (of any pool and
+ * size, pending ones included: claiming over them would only lose). Skips
+ * past each block it hits, so it probes at most (blocks in the pool) + 1
+ * candidates. `blocked` names the first foreign block in the way (another
+ * pool's, or a size the pool no longer uses), for the error when nothing fits.
+ */
+export function firstFreeBlock(
+  pool: PoolView,
+  blocks: readonly BlockView[],
+): { cidr: Cidr | undefined; blocked: string | undefined } {
+  const size = 1n << BigInt(familyBits(pool.cidr.family) - pool.blockSize);
   const count = 1n << BigInt(pool.blockSize - pool.cidr.prefix);
-  // At most claimed.size + 1 probes: every skipped index is a claimed block.
-  const limit = BigInt(claimed.size) + 1n;
-  for (let i = 0n; i < count && i <= limit; i++) {
+  const near = blocks.filter((b) => cidrsOverlap(b.cidr, pool.cidr));
+  let blocked: string | undefined;
+  let i = 0n;
+  while (i < count) {
     const c = blockCidr(pool, i);
-    if (!claimed.has(blockName(formatCidr(c)))) return c;
+    const hit = near.find((b) => cidrsOverlap(b.cidr, c));
+    if (hit === undefined) return { cidr: c, blocked };
+    if (blocked === undefined && (hit.pool !== pool.name || hit.cidr.prefix !== pool.blockSize))
+      blocked = overlapReason(pool.name, c, hit);
+    const end = hit.cidr.base + cidrSize(hit.cidr);
+    const next = (end - pool.cidr.base + size - 1n) / size;
+    i = next > i ? next : i + 1n;
   }
-  return undefined;
+  return { cidr: undefined, blocked };
 }
 
 /** Plans one family for one request. `blocks` must reflect every earlier plan. */
@@ -228,64 +351,117 @@ export function planFamily(
 
   const wanted = req.requestedIps.map((t) => ({ t, ip: parseIp(t) }));
   const bad = wanted.find((w) => w.ip === undefined);
-  if (bad) return { kind: "error", family, reason: `requested address "${bad.t}" is not an IP address` };
+  if (bad) return fail(family, `requested address "${bad.t}" is not an IP address`, "invalid");
   const mine = wanted.filter((w) => w.ip?.family === family);
-  if (mine.length > 1)
-    return { kind: "error", family, reason: `more than one IPv${family} address requested` };
+  if (mine.length > 1) return fail(family, `more than one IPv${family} address requested`, "invalid");
   const specific = mine[0]?.ip;
-  if (specific !== undefined) {
-    const text = formatIp(family, specific.value);
-    const b = blocks.find((x) => cidrContains(x.cidr, family, specific.value));
-    if (b !== undefined) {
-      const ord = Number(specific.value - b.cidr.base);
-      const holder = b.used.get(ord);
-      if (holder !== undefined) return { kind: "error", family, reason: `address ${text} is already in use` };
-      return assign(family, b, ord);
-    }
-    const pool = pools.find((p) => cidrContains(p.cidr, family, specific.value));
-    if (pool === undefined) return { kind: "error", family, reason: `address ${text} is in no IP pool` };
-    if (pool.disabled)
-      return { kind: "error", family, reason: `address ${text} is in disabled pool ${pool.name}` };
-    const size = 1n << BigInt(familyBits(family) - pool.blockSize);
-    const base = pool.cidr.base + ((specific.value - pool.cidr.base) / size) * size;
-    return {
-      kind: "claim",
-      family,
-      pool: pool.name,
-      cidr: formatCidr({ family, base, prefix: pool.blockSize }),
-      affine: true,
-    };
-  }
+  if (specific !== undefined) return planSpecific(pools, blocks, family, specific.value);
   // Asked only for the other family's address: do not allocate this one.
   if (wanted.length > 0) return { kind: "none", family };
 
   const eligible = eligiblePools(pools, node, req, family);
-  if (typeof eligible === "string") return { kind: "error", family, reason: eligible };
+  if (typeof eligible === "string") return fail(family, eligible, "invalid");
   if (eligible.length === 0) return { kind: "none", family };
 
+  let blockedBy: string | undefined;
+  const overlapped = overlappedBlocks(blocks);
   for (const pool of eligible) {
-    const ofPool = blocks.filter((b) => b.pool === pool.name && b.cidr.family === family).sort(byBase);
+    const ofPool = blocks
+      .filter(
+        (b) => b.pool === pool.name && b.cidr.family === family && blockUnusable(b, pools) === undefined,
+      )
+      .sort(byBase);
     for (const b of ofPool) {
       if (b.node !== node.name) continue;
-      const ord = lowestFree(b, pool);
+      const ord = lowestFree(b, pool, blocks, overlapped);
       if (ord !== undefined) return assign(family, b, ord);
     }
-    const claimed = new Set(blocks.map((b) => b.name));
-    const next = firstUnclaimedBlock(pool, claimed);
-    if (next !== undefined)
-      return { kind: "claim", family, pool: pool.name, cidr: formatCidr(next), affine: true };
+    const next = firstFreeBlock(pool, blocks);
+    if (next.cidr !== undefined)
+      return { kind: "claim", family, pool: pool.name, cidr: formatCidr(next.cidr), affine: true };
+    blockedBy ??= next.blocked;
     if (node.strictAffinity || pool.strictAffinity) continue;
     for (const b of ofPool) {
       if (b.node === node.name) continue;
-      const ord = lowestFree(b, pool);
+      const ord = lowestFree(b, pool, blocks, overlapped);
       if (ord !== undefined) return assign(family, b, ord);
     }
   }
-  return {
-    kind: "error",
+  return fail(
     family,
-    reason: `no free IPv${family} address in pool(s) ${eligible.map((p) => p.name).join(", ")}`,
+    `no free IPv${family} address in pool(s) ${eligible.map((p) => p.name).join(", ")}` +
+      (blockedBy !== undefined ? ` (${blockedBy})` : ""),
+    // Blocks of another pool or size in the way (a deleted pool's blocks
+    // that running pods still use) go once they empty: try again later.
+    blockedBy !== undefined ? "busy" : "exhausted",
+  );
+}
+
+/**
+ * A specific address: its block if one holds it (borrowed when another
+ * node's: the pod asked for it, and that node advertises only its block, so
+ * this node will announce the address as a /32 or /128), else a claim of the
+ * block of the valid pool that holds it. Refused with the reason when the
+ * address is taken, or lies in a pending block, a block of a deleted or
+ * invalid pool, or no valid pool.
+ */
+function planSpecific(
+  pools: readonly PoolView[],
+  blocks: readonly BlockView[],
+  family: IpFamily,
+  value: bigint,
+): FamilyPlan {
+  const text = formatIp(family, value);
+  const containing = blocks.filter((x) => cidrContains(x.cidr, family, value));
+  if (containing.length > 0) {
+    // Overlapping blocks (left from before claims were exclusive across
+    // sizes) may each hold it: the address must be free in all of them.
+    for (const b of containing) {
+      if (b.used.has(Number(value - b.cidr.base)))
+        return fail(family, `address ${text} is already in use`, "exhausted");
+    }
+    const pending = containing.find((b) => b.pending);
+    if (pending !== undefined)
+      return fail(
+        family,
+        `address ${text} is in ${describeBlock(pending)}, which is still being claimed`,
+        "busy",
+      );
+    const usable = containing.find((b) => blockUnusable(b, pools) === undefined);
+    if (usable === undefined) {
+      const first = containing[0];
+      const why = first !== undefined ? blockUnusable(first, pools) : undefined;
+      return fail(family, `address ${text} cannot be allocated: ${why ?? "no usable block"}`, "invalid");
+    }
+    return assign(family, usable, Number(value - usable.cidr.base));
+  }
+  const holding = pools.filter((p) => cidrContains(p.cidr, family, value));
+  const pool = holding.find((p) => p.invalid === undefined);
+  if (pool === undefined) {
+    const inv = holding[0];
+    if (inv !== undefined)
+      return fail(
+        family,
+        `address ${text} is in pool ${inv.name}, which is invalid: ${inv.invalid ?? ""}`,
+        "invalid",
+      );
+    return fail(family, `address ${text} is in no IP pool`, "invalid");
+  }
+  if (pool.disabled) return fail(family, `address ${text} is in disabled pool ${pool.name}`, "invalid");
+  const size = 1n << BigInt(familyBits(family) - pool.blockSize);
+  const cidr: Cidr = {
+    family,
+    base: pool.cidr.base + ((value - pool.cidr.base) / size) * size,
+    prefix: pool.blockSize,
   };
+  const other = blocks.find((b) => cidrsOverlap(b.cidr, cidr));
+  if (other !== undefined)
+    return fail(
+      family,
+      `address ${text} cannot be claimed: ${overlapReason(pool.name, cidr, other)}`,
+      "invalid",
+    );
+  return { kind: "claim", family, pool: pool.name, cidr: formatCidr(cidr), affine: true };
 }
 
 /**
@@ -297,13 +473,16 @@ export function planRequest(
   blocks: readonly BlockView[],
   node: NodeView,
   req: AllocationRequest,
-): FamilyPlan[] | { error: string } {
+): FamilyPlan[] | { error: string; cause: PlanErrorCause } {
   const plans = ([4, 6] as const).map((f) => planFamily(pools, blocks, node, req, f));
   const err = plans.find((p) => p.kind === "error");
-  if (err?.kind === "error") return { error: err.reason };
+  if (err?.kind === "error") return { error: err.reason, cause: err.cause };
   const real = plans.filter((p) => p.kind !== "none");
   if (real.length === 0)
-    return { error: "no enabled IP pool matches this pod (node, namespace or annotations)" };
+    return {
+      error: "no enabled IP pool matches this pod (node, namespace or annotations)",
+      cause: "exhausted",
+    };
   return real;
 }
 

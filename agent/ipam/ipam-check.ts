@@ -7,14 +7,17 @@ import {
   type BlockAffinity,
   type IPAMBlock,
   type IPPool,
+  type Cidr,
   affinityName,
   affinityNode,
-  cidrContains,
+  blockPending,
+  cidrInside,
   cidrSize,
   formatIp,
   parseCidr,
   validatePool,
 } from "../../crds/ipam.js";
+import { poolVerdicts } from "./pool-validity.js";
 
 export interface PodInfo {
   namespace: string;
@@ -32,6 +35,7 @@ export type FindingKind =
   | "duplicate-handle" // one handle holding two addresses of one family
   | "orphan-block" // a block whose node, pool or affinity is gone
   | "orphan-affinity" // an affinity without its block
+  | "overlapping-blocks" // two confirmed blocks share addresses (claimed before claims were exclusive across sizes)
   | "invalid-pool"; // a pool the agents reject (bad CIDR, block size out of range, bad selector)
 
 export interface Finding {
@@ -52,7 +56,14 @@ export interface PoolUsage {
   inUse: number;
   /** Addresses in the claimed blocks. */
   capacity: string;
+  /** Addresses may be allocated from it (pool-validity.ts: it validates and overlaps no older pool). */
   valid: boolean;
+  /** Why it is not valid. */
+  reason?: string;
+  /** No IPPool of this name exists; its blocks are left (they still hold running pods' addresses). */
+  deleted: boolean;
+  /** "VALID", "INVALID: <reason>" or "pool deleted, N in use". */
+  status: string;
 }
 
 export interface BlockUsage {
@@ -62,6 +73,9 @@ export interface BlockUsage {
   node: string | undefined;
   inUse: number;
   size: number;
+  state: "pending" | "confirmed";
+  /** "ok", or why no address is allocated from it: "pending", "pool deleted, N in use", "pool invalid", "outside pool". */
+  status: string;
 }
 
 export interface IpamSnapshot {
@@ -72,10 +86,25 @@ export interface IpamSnapshot {
   nodes: readonly string[];
 }
 
+function deletedStatus(inUse: number): string {
+  return `pool deleted, ${inUse} in use`;
+}
+
 export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage[] } {
+  const verdicts = new Map(poolVerdicts(s.pools).map((v) => [v.name, v]));
+  const inUseOfPool = new Map<string, number>();
+  for (const b of s.blocks)
+    inUseOfPool.set(b.spec.pool, (inUseOfPool.get(b.spec.pool) ?? 0) + b.spec.allocations.length);
   const blocks = s.blocks
-    .map((b) => {
+    .map((b): BlockUsage => {
       const c = parseCidr(b.spec.cidr);
+      const v = verdicts.get(b.spec.pool);
+      let status = "ok";
+      if (blockPending(b)) status = "pending";
+      else if (v === undefined) status = deletedStatus(inUseOfPool.get(b.spec.pool) ?? 0);
+      else if (v.invalid !== undefined) status = "pool invalid";
+      else if (typeof c === "string" || v.cidr === undefined || !cidrInside(c, v.cidr))
+        status = "outside pool";
       return {
         name: b.metadata.name,
         cidr: b.spec.cidr,
@@ -83,25 +112,84 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
         node: affinityNode(b.spec.affinity),
         inUse: b.spec.allocations.length,
         size: typeof c === "string" ? 0 : Number(cidrSize(c)),
+        state: blockPending(b) ? "pending" : "confirmed",
+        status,
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : 1));
-  const pools = s.pools
-    .map((p) => {
-      const mine = blocks.filter((b) => b.pool === p.metadata.name);
-      return {
-        name: p.metadata.name,
-        cidr: p.spec.cidr,
-        blockSize: p.spec.blockSize,
-        disabled: p.spec.disabled === true,
-        blocks: mine.length,
-        inUse: mine.reduce((n, b) => n + b.inUse, 0),
-        capacity: String(mine.reduce((n, b) => n + b.size, 0)),
-        valid: validatePool(p).ok,
-      };
-    })
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const summary = (name: string): { blocks: number; inUse: number; capacity: string } => {
+    const mine = blocks.filter((b) => b.pool === name);
+    return {
+      blocks: mine.length,
+      inUse: mine.reduce((n, b) => n + b.inUse, 0),
+      capacity: String(mine.reduce((n, b) => n + b.size, 0)),
+    };
+  };
+  const pools: PoolUsage[] = s.pools.map((p) => {
+    const reason = verdicts.get(p.metadata.name)?.invalid;
+    return {
+      name: p.metadata.name,
+      cidr: p.spec.cidr,
+      blockSize: p.spec.blockSize,
+      disabled: p.spec.disabled === true,
+      ...summary(p.metadata.name),
+      valid: reason === undefined,
+      ...(reason !== undefined ? { reason } : {}),
+      deleted: false,
+      status: reason === undefined ? "VALID" : `INVALID: ${reason}`,
+    };
+  });
+  // Pools that are gone but whose blocks remain: shown, not silently orphaned.
+  for (const name of new Set(s.blocks.map((b) => b.spec.pool))) {
+    if (verdicts.has(name)) continue;
+    const sum = summary(name);
+    pools.push({
+      name,
+      cidr: "",
+      blockSize: undefined,
+      disabled: false,
+      ...sum,
+      valid: false,
+      reason: "deleted",
+      deleted: true,
+      status: deletedStatus(sum.inUse),
+    });
+  }
+  pools.sort((a, b) => (a.name < b.name ? -1 : 1));
   return { pools, blocks };
+}
+
+/**
+ * Pairs of confirmed blocks that share addresses: sorted by start, each
+ * block is compared with the ones that start before it ends.
+ */
+function overlappingBlocks(blocks: readonly IPAMBlock[]): [IPAMBlock, IPAMBlock][] {
+  const parsed: { b: IPAMBlock; c: Cidr }[] = [];
+  for (const b of blocks) {
+    const c = parseCidr(b.spec.cidr);
+    if (typeof c !== "string" && !blockPending(b)) parsed.push({ b, c });
+  }
+  parsed.sort((x, y) =>
+    x.c.family !== y.c.family
+      ? x.c.family - y.c.family
+      : x.c.base < y.c.base
+        ? -1
+        : x.c.base > y.c.base
+          ? 1
+          : 0,
+  );
+  const out: [IPAMBlock, IPAMBlock][] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    const a = parsed[i];
+    if (a === undefined) continue;
+    const end = a.c.base + cidrSize(a.c);
+    for (let j = i + 1; j < parsed.length; j++) {
+      const b = parsed[j];
+      if (b === undefined || b.c.family !== a.c.family || b.c.base >= end) break;
+      out.push([a.b, b.b]);
+    }
+  }
+  return out;
 }
 
 export function check(s: IpamSnapshot): Finding[] {
@@ -118,6 +206,17 @@ export function check(s: IpamSnapshot): Finding[] {
   const handleFamilies = new Map<string, string>();
   const affinities = new Map(s.affinities.map((a) => [a.metadata.name, a]));
   const blockAffinityNames = new Set<string>();
+  const holder = (b: IPAMBlock): string => {
+    const n = affinityNode(b.spec.affinity);
+    return n !== undefined ? `held by ${n}` : "held by no node";
+  };
+  for (const [a, b] of overlappingBlocks(s.blocks)) {
+    out.push({
+      kind: "overlapping-blocks",
+      block: b.metadata.name,
+      message: `block ${b.spec.cidr} of pool ${b.spec.pool} ${holder(b)} overlaps block ${a.spec.cidr} of pool ${a.spec.pool} ${holder(a)}`,
+    });
+  }
 
   for (const b of s.blocks) {
     const name = b.metadata.name;
@@ -142,17 +241,17 @@ export function check(s: IpamSnapshot): Finding[] {
         block: name,
         message: `block ${b.spec.cidr} belongs to pool ${b.spec.pool}, which does not exist`,
       });
-    } else if (
-      poolCidr !== undefined &&
-      typeof poolCidr !== "string" &&
-      !cidrContains(poolCidr, cidr.family, cidr.base)
-    ) {
+    } else if (poolCidr !== undefined && typeof poolCidr !== "string" && !cidrInside(cidr, poolCidr)) {
       out.push({
         kind: "orphan-block",
         block: name,
         message: `block ${b.spec.cidr} lies outside its pool ${pool.spec.cidr}`,
       });
-    } else if (node !== undefined && !affinities.has(affinityName(node, b.spec.cidr))) {
+    } else if (
+      node !== undefined &&
+      !blockPending(b) && // a pending claim gets its affinity once confirmed
+      !affinities.has(affinityName(node, b.spec.cidr))
+    ) {
       out.push({
         kind: "orphan-block",
         block: name,

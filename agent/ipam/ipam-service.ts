@@ -6,7 +6,9 @@
  * 409). A burst of N ADDs on one node therefore costs about one write per
  * block touched, not N. Allocations that lost a race (another agent took the
  * ordinal) are planned again; a request that still fails is rolled back as a
- * whole, so dual-stack stays both-or-neither.
+ * whole, so dual-stack stays both-or-neither. Claims follow the protocol in
+ * claim-protocol.ts (create pending, fresh LIST, confirm), so blocks of
+ * different sizes never overlap.
  */
 import type { Logger } from "pino";
 import {
@@ -16,13 +18,17 @@ import {
   affinityName,
   affinityNode,
   blockName,
+  blockPending,
   hostAffinity,
 } from "../../crds/ipam.js";
+import { CniCode } from "../../cni/error.js";
+import { claimVerdict, rvValue, stalePendingBlocks } from "./claim-protocol.js";
 import {
   type AllocationRequest,
   type BlockView,
   type FamilyPlan,
   type NodeView,
+  type PlanErrorCause,
   type PoolView,
   blockView,
   planRequest,
@@ -65,10 +71,22 @@ export class IpamError extends Error {
     message: string,
     /** CNI error code: 11 try again later (API trouble), 999 otherwise … callers map. */
     readonly retryable: boolean,
+    /** A CNI spec code that fits better than those two (e.g. 7 for a request naming an invalid pool). */
+    readonly code?: number,
   ) {
     super(message);
     this.name = "IpamError";
   }
+}
+
+/** The IpamError for a request the planner refused. */
+export function planError(reason: string, cause: PlanErrorCause): IpamError {
+  // SPEC.md "Error" code 7, invalid network config: the request's IPAM
+  // parameters (pool annotations, the `ips` capability) name something that
+  // cannot be used; a retry will not help until the operator changes it.
+  if (cause === "invalid") return new IpamError(reason, false, CniCode.InvalidNetworkConfig);
+  if (cause === "busy") return new IpamError(reason, true);
+  return new IpamError(reason, false);
 }
 
 export function handleFor(containerID: string, ifname: string): string {
@@ -114,11 +132,6 @@ export interface IpamServiceOptions {
   onWrite?: (what: string) => void;
 }
 
-function rvNumber(b: IPAMBlock): number | undefined {
-  const rv = b.metadata.resourceVersion;
-  return rv !== undefined && /^[0-9]+$/.test(rv) ? Number(rv) : undefined;
-}
-
 export class IpamService {
   private readonly blocks = new Map<string, IPAMBlock>();
   private readonly queue: Op[] = [];
@@ -135,36 +148,86 @@ export class IpamService {
 
   /** Loads every block (the agent also feeds informer events through observeBlock). */
   async load(): Promise<void> {
-    for (const b of await this.o.api.listBlocks()) this.blocks.set(b.metadata.name, b);
+    this.syncFromList(await this.o.api.listBlocks());
+  }
+
+  /**
+   * Takes a fresh LIST into the cache: every listed block (unless the cache
+   * holds a newer version), and drops cached blocks the list no longer has,
+   * unless they may be newer than the list (a watch event that overtook it).
+   */
+  private syncFromList(items: readonly IPAMBlock[]): void {
+    let listRv: bigint | undefined;
+    for (const b of items) {
+      const rv = rvValue(b);
+      if (rv !== undefined && (listRv === undefined || rv > listRv)) listRv = rv;
+    }
+    const listed = new Set(items.map((b) => b.metadata.name));
+    for (const [name, b] of this.blocks) {
+      if (listed.has(name)) continue;
+      const rv = rvValue(b);
+      if (rv !== undefined && listRv !== undefined && rv <= listRv) this.forgetBlock(name);
+    }
+    for (const b of items) this.observeBlock(b);
+  }
+
+  /** This node's block, claimed and confirmed (what it routes and advertises). */
+  private isAffine(b: IPAMBlock | undefined): boolean {
+    return b !== undefined && !blockPending(b) && affinityNode(b.spec.affinity) === this.o.node().name;
   }
 
   /** Takes a block from a watch event unless the cache already holds a newer version. */
   observeBlock(b: IPAMBlock): void {
     const cur = this.blocks.get(b.metadata.name);
-    const a = cur ? rvNumber(cur) : undefined;
-    const n = rvNumber(b);
+    const a = cur ? rvValue(cur) : undefined;
+    const n = rvValue(b);
     if (a !== undefined && n !== undefined && n < a) return;
-    const wasMine = affinityNode(cur?.spec.affinity) === this.o.node().name;
+    const wasMine = this.isAffine(cur);
     this.blocks.set(b.metadata.name, b);
-    if (wasMine !== (affinityNode(b.spec.affinity) === this.o.node().name)) this.o.onAffineBlocksChanged?.();
+    if (wasMine !== this.isAffine(b)) this.o.onAffineBlocksChanged?.();
   }
 
   forgetBlock(name: string): void {
     const cur = this.blocks.get(name);
     if (cur === undefined) return;
     this.blocks.delete(name);
-    if (affinityNode(cur.spec.affinity) === this.o.node().name) this.o.onAffineBlocksChanged?.();
+    if (this.isAffine(cur)) this.o.onAffineBlocksChanged?.();
   }
 
   allBlocks(): IPAMBlock[] {
     return [...this.blocks.values()];
   }
 
+  /** Confirmed blocks affine to this node (a pending claim is not ours yet). */
   affineBlocks(): IPAMBlock[] {
-    const me = this.o.node().name;
     return this.allBlocks()
-      .filter((b) => affinityNode(b.spec.affinity) === me)
+      .filter((b) => this.isAffine(b))
       .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  }
+
+  /**
+   * Deletes pending blocks left by crashed claimers (claim-protocol.ts
+   * stalePendingBlocks), each with its resourceVersion as precondition so a
+   * block confirmed meanwhile is kept. Reads a fresh LIST. Returns the names deleted.
+   */
+  async sweepPendingBlocks(nowMs: number, graceMs: number, atStart: boolean): Promise<string[]> {
+    const all = await this.o.api.listBlocks();
+    this.syncFromList(all);
+    const out: string[] = [];
+    for (const b of stalePendingBlocks(all, this.o.node().name, nowMs, graceMs, atStart)) {
+      this.o.onWrite?.("block");
+      const r = await this.o.api.deleteBlock(b.metadata.name, b.metadata.resourceVersion);
+      if (r === "conflict") continue;
+      this.forgetBlock(b.metadata.name);
+      if (r === "ok") {
+        out.push(b.metadata.name);
+        this.o.log.info(
+          { block: b.spec.cidr, pool: b.spec.pool, affinity: b.spec.affinity },
+          "deleted a pending block its claimer left behind",
+        );
+      }
+    }
+    return out;
   }
 
   /** Allocations whose pods run on this node (including borrowed addresses). */
@@ -265,7 +328,7 @@ export class IpamService {
     try {
       const me = this.o.node().name;
       const b = this.blocks.get(op.name);
-      if (b === undefined || affinityNode(b.spec.affinity) !== me || b.spec.allocations.length > 0) {
+      if (b === undefined || !this.isAffine(b) || b.spec.allocations.length > 0) {
         op.resolve(false);
         return;
       }
@@ -313,29 +376,62 @@ export class IpamService {
   }
 
   /**
-   * Claims a block: creating the IPAMBlock named after its CIDR is the claim
-   * (the API server's create-if-absent makes it exclusive); the confirmed
-   * BlockAffinity follows. A crash between the two leaves a block whose
-   * affinity the agent repairs at start (repairAffinities).
+   * Claims a block with the protocol of claim-protocol.ts: create it
+   * pending (a block of the same CIDR collides on its name), LIST every
+   * block afresh, and confirm it only when no other overlapping block is
+   * confirmed or pending since earlier; else delete it again. The confirmed
+   * BlockAffinity follows (a crash before it is repaired at start:
+   * repairAffinities). Returns why the claim lost, or undefined; either
+   * way the caller plans again against the refreshed cache.
    */
-  private async claim(pool: string, cidr: string): Promise<void> {
+  private async claim(pool: string, cidr: string): Promise<string | undefined> {
     const me = this.o.node().name;
     const name = blockName(cidr);
     this.o.onWrite?.("block");
-    const r = await this.o.api.createBlock({
+    const created = await this.o.api.createBlock({
       metadata: { name },
-      spec: { cidr, pool, affinity: hostAffinity(me), allocations: [] },
+      spec: { cidr, pool, affinity: hostAffinity(me), state: "pending", allocations: [] },
     });
-    if (r === "exists") {
+    if (created === "exists") {
       const fresh = await this.o.api.getBlock(name);
-      if (fresh !== undefined) this.blocks.set(name, fresh);
-      if (fresh === undefined || affinityNode(fresh.spec.affinity) !== me) return;
-    } else {
-      this.blocks.set(name, r);
-      this.o.log.info({ block: cidr, pool }, "claimed block");
+      if (fresh !== undefined) this.observeBlock(fresh);
+      if (fresh === undefined || !this.isAffine(fresh)) return `block ${cidr} is claimed by someone else`;
+      // Ours and confirmed (an earlier claim of this node): make sure its affinity is there.
+      await this.ensureAffinity(cidr);
+      this.o.onAffineBlocksChanged?.();
+      return undefined;
     }
+    this.observeBlock(created);
+    const all = await this.o.api.listBlocks();
+    this.syncFromList(all);
+    const verdict = claimVerdict(created, all);
+    if (!verdict.won) {
+      this.o.onWrite?.("block");
+      await this.o.api.deleteBlock(name, created.metadata.resourceVersion);
+      this.forgetBlock(name);
+      this.o.log.info(
+        { block: cidr, pool, reason: verdict.reason },
+        "block claim lost to an overlapping block",
+      );
+      return verdict.reason;
+    }
+    this.o.onWrite?.("block");
+    const confirmed = await this.o.api.replaceBlock({
+      ...created,
+      spec: { ...created.spec, state: "confirmed" },
+    });
+    if (confirmed === "conflict" || confirmed === "gone") {
+      // Swept as stale while we were slow (or deleted and claimed again): not ours.
+      const fresh = await this.o.api.getBlock(name);
+      if (fresh !== undefined) this.observeBlock(fresh);
+      else this.forgetBlock(name);
+      return `block ${cidr}: the pending claim was removed before it could be confirmed`;
+    }
+    this.observeBlock(confirmed);
+    this.o.log.info({ block: cidr, pool }, "claimed block");
     await this.ensureAffinity(cidr);
     this.o.onAffineBlocksChanged?.();
+    return undefined;
   }
 
   /** Every affine block has a confirmed BlockAffinity (after a crash between claim steps). */
@@ -484,18 +580,27 @@ export class IpamService {
     refresh: () => BlockView[],
   ): Promise<Extract<FamilyPlan, { kind: "assign" }>[]> {
     let v = views;
+    let lost: string | undefined;
     for (let i = 0; i <= this.maxRetries; i++) {
       const plans = planRequest(this.o.pools(), v, this.o.node(), op.input);
-      if ("error" in plans) throw new IpamError(plans.error, false);
+      if ("error" in plans) {
+        // Say why the last claim lost when the planner's own reason does not.
+        const why =
+          lost !== undefined && !plans.error.includes(lost) ? `${plans.error} (${lost})` : plans.error;
+        throw planError(why, plans.cause);
+      }
       const claim = plans.find((p) => p.kind === "claim");
       if (claim?.kind === "claim") {
-        await this.claim(claim.pool, claim.cidr);
+        lost = await this.claim(claim.pool, claim.cidr);
         v = refresh();
         continue;
       }
       return plans.filter((p): p is Extract<FamilyPlan, { kind: "assign" }> => p.kind === "assign");
     }
-    throw new IpamError("could not claim a block (every attempt lost a race)", true);
+    throw new IpamError(
+      `could not claim a block (every attempt lost a race${lost !== undefined ? `; last: ${lost}` : ""})`,
+      true,
+    );
   }
 
   /**
@@ -513,6 +618,9 @@ export class IpamService {
         }
         this.blocks.set(name, base);
       }
+      // Never into a pending block (a claim in progress, perhaps another's
+      // under a name this batch planned for before it was deleted).
+      if (blockPending(base) && m.adds.size > 0) return new Set([...m.adds.values()].map((a) => a.op));
       const conflicts = new Set<AllocOp>();
       const kept = base.spec.allocations.filter((a) => !m.removes.has(a.handle));
       const byOrd = new Map(kept.map((a) => [a.ordinal, a]));

@@ -126,24 +126,24 @@ export function registerIpam(program: Command, io: Io): void {
       }
       io.out(
         formatTable(
-          ["pool", "cidr", "block size", "disabled", "valid", "blocks", "in use", "capacity"],
+          ["pool", "cidr", "block size", "disabled", "blocks", "in use", "capacity", "status"],
           u.pools.map((p) => [
             p.name,
-            p.cidr,
-            p.blockSize ?? "default",
+            p.deleted ? "-" : p.cidr,
+            p.deleted ? "-" : (p.blockSize ?? "default"),
             p.disabled,
-            p.valid,
             p.blocks,
             p.inUse,
             p.capacity,
+            p.status,
           ]),
         ),
       );
       io.out("\n");
       io.out(
         formatTable(
-          ["block", "cidr", "pool", "node", "in use"],
-          u.blocks.map((b) => [b.name, b.cidr, b.pool, b.node ?? "", `${b.inUse}/${b.size}`]),
+          ["block", "cidr", "pool", "node", "in use", "status"],
+          u.blocks.map((b) => [b.name, b.cidr, b.pool, b.node ?? "", `${b.inUse}/${b.size}`, b.status]),
         ),
       );
     },
@@ -152,7 +152,9 @@ export function registerIpam(program: Command, io: Io): void {
   common(
     ipam
       .command("check")
-      .description("Find leaked allocations, addresses of missing pods, duplicates and orphan blocks"),
+      .description(
+        "Find leaked allocations, addresses of missing pods, duplicates, orphan blocks and blocks that overlap",
+      ),
   ).action(async (o: IpamOpts) => {
     const findings = check(await snapshot(kubeConfig(o.kubeconfig)));
     if (o.output === "json") io.out(formatJson({ findings }));

@@ -5,9 +5,10 @@ import {
   type BlockView,
   type NodeView,
   type PoolView,
+  blockUnusable,
   blockView,
   eligiblePools,
-  firstUnclaimedBlock,
+  firstFreeBlock,
   gcHandles,
   parseList,
   planFamily,
@@ -27,6 +28,7 @@ function block(
   poolName: string,
   node: string | undefined,
   used: [number, string][] = [],
+  state?: "pending" | "confirmed",
 ): BlockView {
   const b: IPAMBlock = {
     metadata: { name: cidr.replace(/[^0-9a-z]/g, "-") },
@@ -34,6 +36,7 @@ function block(
       cidr,
       pool: poolName,
       ...(node !== undefined ? { affinity: `host:${node}` } : {}),
+      ...(state !== undefined ? { state } : {}),
       allocations: used.map(([ordinal, handle]) => ({ ordinal, handle })),
     },
   };
@@ -153,6 +156,7 @@ describe("block allocator: order of preference", () => {
       kind: "error",
       family: 4,
       reason: "no free IPv4 address in pool(s) tiny",
+      cause: "exhausted",
     });
   });
 
@@ -241,12 +245,13 @@ describe("block allocator: dual stack and specific addresses", () => {
 
   it("fails the whole request when one family fails (both or neither)", () => {
     const r = planRequest(pools, blocks, nodeA, req({ poolNames: { 4: undefined, 6: ["missing"] } }));
-    expect(r).toEqual({ error: 'IPv6 pool "missing" (from annotation) does not exist' });
+    expect(r).toEqual({ error: 'IPv6 pool "missing" (from annotation) does not exist', cause: "invalid" });
   });
 
   it("is an error when no pool of any family matches", () => {
     expect(planRequest([pool("d", "10.0.0.0/16", { disabled: true })], [], nodeA, req())).toEqual({
       error: "no enabled IP pool matches this pod (node, namespace or annotations)",
+      cause: "exhausted",
     });
   });
 
@@ -281,8 +286,8 @@ describe("block allocator: dual stack and specific addresses", () => {
 describe("block allocator: big IPv6 pools and GC", () => {
   it("finds the first unclaimed block of a /64 without enumerating it", () => {
     const p = pool("big", "fd00::/64");
-    const claimed = new Set(["fd00---122", "fd00--40-122"]);
-    const c = firstUnclaimedBlock(p, claimed);
+    const claimed = [block("fd00::/122", "big", "a"), block("fd00::40/122", "big", "b")];
+    const c = firstFreeBlock(p, claimed).cidr;
     expect(c && c.base.toString(16)).toBe("fd000000000000000000000000000080");
   });
 
@@ -293,5 +298,188 @@ describe("block allocator: big IPv6 pools and GC", () => {
       { handle: "c2.net1", containerID: "c2", ifname: "net1" },
     ];
     expect(gcHandles(allocs, [{ containerID: "c2", ifname: "eth0" }])).toEqual(["c1.eth0", "c2.net1"]);
+  });
+});
+
+describe("block allocator: overlapping pools and blocks", () => {
+  const invalidPool = (name: string, cidr: string, reason: string, extra: Partial<IPPool["spec"]> = {}) => ({
+    ...pool(name, cidr, extra),
+    invalid: reason,
+  });
+  const wide = pool("wide24", "10.244.1.0/24", { blockSize: 24 });
+  // Left behind by default-ipv4, which was deleted while node-1's pods still use it.
+  const orphan = block("10.244.1.0/26", "default-ipv4", "node-1", [[1, "p1"]]);
+
+  it("never claims a block that overlaps a known block of another size (names the block in the way)", () => {
+    expect(
+      planFamily([wide], [orphan], nodeA, req({ poolNames: { 4: ["wide24"], 6: undefined } }), 4),
+    ).toEqual({
+      kind: "error",
+      family: 4,
+      cause: "busy",
+      reason:
+        "no free IPv4 address in pool(s) wide24 (block 10.244.1.0/24 of pool wide24 overlaps block 10.244.1.0/26 of pool default-ipv4 held by node-1)",
+    });
+  });
+
+  it("skips only the candidates a block overlaps partially, and claims the next", () => {
+    const p25 = pool("p25", "10.244.1.0/24", { blockSize: 25 });
+    const mid = block("10.244.1.64/26", "gone", "node-2");
+    expect(planFamily([p25], [mid], nodeA, req(), 4)).toEqual({
+      kind: "claim",
+      family: 4,
+      pool: "p25",
+      cidr: "10.244.1.128/25",
+      affine: true,
+    });
+    // A smaller block inside the candidate blocks it as well.
+    const tiny = block("10.244.1.200/29", "gone", undefined);
+    const r = planFamily([p25], [mid, tiny], nodeA, req(), 4);
+    expect(r.kind === "error" && r.reason).toMatch(
+      /block 10\.244\.1\.0\/25 of pool p25 overlaps block 10\.244\.1\.64\/26/,
+    );
+  });
+
+  it("a pending block counts for overlap: no claim is planned over another node's claim in progress", () => {
+    const p = pool("p", "10.8.0.0/24", { blockSize: 26 });
+    const pend = block("10.8.0.0/26", "p", "b", [], "pending");
+    const r = planFamily([p], [pend], nodeA, req(), 4);
+    expect(r).toMatchObject({ kind: "claim", cidr: "10.8.0.64/26" });
+  });
+
+  it.each<[string, PoolView[], BlockView, RegExp]>([
+    [
+      "a pending block (even this node's)",
+      [pool("p", "10.8.0.0/24", { blockSize: 26 })],
+      block("10.8.0.0/26", "p", "a", [], "pending"),
+      /still being claimed/,
+    ],
+    [
+      "a block of a deleted pool",
+      [pool("p", "10.8.0.0/24", { blockSize: 26 })],
+      block("10.9.0.0/26", "gone", "a"),
+      /pool gone, which does not exist/,
+    ],
+    [
+      "a block of an invalid pool",
+      [invalidPool("p", "10.8.0.0/24", "overlaps the older pool q (10.8.0.0/16)", { blockSize: 26 })],
+      block("10.8.0.0/26", "p", "a"),
+      /invalid pool p \(overlaps the older pool q/,
+    ],
+    [
+      "a block outside its pool (the pool was re-created with another CIDR)",
+      [pool("p", "10.8.1.0/24", { blockSize: 26 })],
+      block("10.8.0.0/26", "p", "a"),
+      /lies outside its pool p \(10\.8\.1\.0\/24\)/,
+    ],
+  ])("never allocates into %s", (_n, pools, b, why) => {
+    expect(blockUnusable(b, pools)).toMatch(why);
+    const r = planFamily(pools, [b], nodeA, req(), 4);
+    expect(r.kind === "assign" && r.block === b.name).toBe(false);
+  });
+
+  it("never hands out an address that an overlapping legacy block already holds", () => {
+    // Claimed before claims were exclusive across sizes: wide24's /24 holds .1 and .2.
+    const p = pool("default-ipv4", "10.244.1.0/24", { blockSize: 26 });
+    const mine = block("10.244.1.0/26", "default-ipv4", "a", [[3, "x"]]);
+    const legacy = block("10.244.1.0/24", "wide24", "a", [
+      [1, "w1"],
+      [2, "w2"],
+    ]);
+    expect(planFamily([p], [mine, legacy], nodeA, req(), 4)).toMatchObject({
+      kind: "assign",
+      address: "10.244.1.4",
+    });
+  });
+
+  it("a handle that already holds an address keeps it, even in a deleted pool's block (idempotent ADD)", () => {
+    const r = planFamily([wide], [orphan], nodeA, req({ handle: "p1" }), 4);
+    expect(r).toMatchObject({ kind: "assign", address: "10.244.1.1" });
+  });
+
+  it("an annotation naming an invalid pool is refused with the reason; selectors skip it", () => {
+    const pools = [
+      pool("default-ipv4", "10.244.1.0/24"),
+      invalidPool("wide24", "10.244.1.0/24", "overlaps the older pool default-ipv4 (10.244.1.0/24)"),
+    ];
+    const r = planRequest(pools, [], nodeA, req({ poolNames: { 4: ["wide24"], 6: [] } }));
+    expect(r).toEqual({
+      error:
+        'IPv4 pool "wide24" (from annotation) is invalid: overlaps the older pool default-ipv4 (10.244.1.0/24)',
+      cause: "invalid",
+    });
+    expect(eligiblePools(pools, nodeA, req(), 4)).toEqual([pools[0]]);
+  });
+
+  describe("specific addresses", () => {
+    const p = pool("p", "10.8.0.0/24", { blockSize: 26 });
+    const ask = (ip: string) => req({ requestedIps: [ip] });
+
+    it("borrows an address inside another node's block explicitly", () => {
+      const theirs = block("10.8.0.0/26", "p", "b", [[1, "x"]]);
+      expect(planFamily([p], [theirs], nodeA, ask("10.8.0.7"), 4)).toMatchObject({
+        kind: "assign",
+        block: theirs.name,
+        address: "10.8.0.7",
+      });
+    });
+
+    it("fails cleanly when taken, also when an overlapping block holds it", () => {
+      const newer = block("10.8.0.0/26", "p", "b");
+      const legacy = block("10.8.0.0/24", "old", "c", [[7, "y"]]);
+      const r = planFamily([p], [newer, legacy], nodeA, ask("10.8.0.7"), 4);
+      expect(r).toMatchObject({ kind: "error", reason: "address 10.8.0.7 is already in use" });
+    });
+
+    it.each<[string, PoolView[], BlockView[], string, RegExp, string]>([
+      [
+        "in a pending block",
+        [p],
+        [block("10.8.0.0/26", "p", "b", [], "pending")],
+        "10.8.0.3",
+        /10\.8\.0\.0\/26 of pool p held by b, which is still being claimed/,
+        "busy",
+      ],
+      [
+        "in a deleted pool's block",
+        [p],
+        [block("10.9.0.0/26", "gone", "b")],
+        "10.9.0.3",
+        /pool gone, which does not exist/,
+        "invalid",
+      ],
+      [
+        "in an invalid pool",
+        [invalidPool("w", "10.8.0.0/24", "overlaps the older pool z (10.8.0.0/16)")],
+        [],
+        "10.8.0.3",
+        /address 10\.8\.0\.3 is in pool w, which is invalid: overlaps the older pool z/,
+        "invalid",
+      ],
+      [
+        "whose block would overlap a block of another pool",
+        [pool("w", "10.8.0.0/24", { blockSize: 24 })],
+        [block("10.8.0.128/26", "gone", "b")],
+        "10.8.0.3",
+        /block 10\.8\.0\.0\/24 of pool w overlaps block 10\.8\.0\.128\/26 of pool gone held by b/,
+        "invalid",
+      ],
+    ])("refuses an address %s, with the reason", (_n, pools, blocks, ip, why, cause) => {
+      const r = planFamily(pools, blocks, nodeA, ask(ip), 4);
+      expect(r).toMatchObject({ kind: "error", cause });
+      expect(r.kind === "error" && r.reason).toMatch(why);
+    });
+
+    it("prefers the valid pool when an invalid one overlaps it", () => {
+      const pools = [
+        p,
+        invalidPool("w", "10.8.0.0/23", "overlaps the older pool p (10.8.0.0/24)", { blockSize: 23 }),
+      ];
+      expect(planFamily(pools, [], nodeA, ask("10.8.0.9"), 4)).toMatchObject({
+        kind: "claim",
+        pool: "p",
+        cidr: "10.8.0.0/26",
+      });
+    });
   });
 });
