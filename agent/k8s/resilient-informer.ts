@@ -141,6 +141,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.random = o.random ?? Math.random;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
       const l = await o.list();
+      // The server answered: reachable, whatever the guard makes of the answer (api-gate.ts).
+      o.gate?.succeeded(o.name);
       // Refused before the ListWatch sees it: its cache (and every consumer) keeps the last good state.
       if (!this.judge(l.metadata?.resourceVersion)) {
         const r = this.guard.rolledBack;
@@ -148,7 +150,6 @@ export class ResilientInformer<T extends KubernetesObject> {
       }
       this.listed = true;
       this.signal({ type: "listed" });
-      o.gate?.succeeded(o.name);
       for (const w of this.syncWaiters.splice(0)) w();
       return l;
     };

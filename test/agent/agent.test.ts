@@ -249,7 +249,12 @@ describe("faults", () => {
 
   it.each([
     ["malformed stdin", "{not json", 6],
-    ["an unknown field", JSON.stringify({ ...netconf("/x"), bogus: 1 }), 2],
+    // Unknown top-level keys are accepted (runtimes add their own); inside Trellis's own sections they are errors.
+    [
+      "an unknown field in ipam",
+      JSON.stringify({ ...netconf("/x"), ipam: { type: "trellis-ipam", bogus: 1 } }),
+      2,
+    ],
     ["an invalid MTU", JSON.stringify({ ...netconf("/x"), mtu: 10 }), 7],
     ["an unsupported version", JSON.stringify({ ...netconf("/x"), cniVersion: "0.1.0" }), 1],
   ])("answers %s with its spec error code and keeps serving", async (_n, stdin, code) => {
