@@ -39,6 +39,7 @@ import { IpamService } from "./ipam/ipam-service.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
 import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
 import { ApiGate } from "./k8s/api-gate.js";
+import { canonicalAddress } from "../net/address.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
 import { createRegistry } from "../net/metrics.js";
@@ -421,11 +422,17 @@ export class NodeAgent {
     if (!mayActOnCaches(this.rolledBack).ok) return;
     try {
       const now = this.now();
-      const podExists = (ns: string, pod: string): boolean => this.podInf.get(pod, ns) !== undefined;
+      const lookup = (ns: string, pod: string): { podIPs: string[] } | undefined => {
+        const p = this.podInf.get(pod, ns);
+        if (p === undefined) return undefined;
+        const ips = (p.status?.podIPs ?? []).map((x) => x.ip);
+        // The API server keeps whatever text the kubelet wrote; compare canonical forms.
+        return { podIPs: ips.map((ip) => canonicalIp(ip)) };
+      };
       const lc = leakCheck(
         this.missingSince,
         this.ipam.nodeAllocations(),
-        podExists,
+        lookup,
         now,
         this.cfg.leakGraceSeconds * 1000,
       );
@@ -532,4 +539,10 @@ export class NodeAgent {
     await this.settled();
     this.dataplane.close();
   }
+}
+
+/** An address in canonical text, or the text as given when it does not parse. */
+function canonicalIp(text: string): string {
+  const c = canonicalAddress(text);
+  return typeof c === "string" ? c : text;
 }

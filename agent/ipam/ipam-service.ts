@@ -34,6 +34,7 @@ import {
   planRequest,
 } from "./block-allocator.js";
 import type { IpamApi } from "./ipam-api.js";
+import { formatAddress, parsePrefix } from "../../net/address.js";
 
 export interface AllocationAttributes {
   namespace?: string | undefined;
@@ -58,6 +59,8 @@ export interface Allocated {
 export interface NodeAllocation {
   block: string;
   ordinal: number;
+  /** The address (canonical text); undefined only for a block whose CIDR does not parse. */
+  address: string | undefined;
   handle: string;
   namespace: string | undefined;
   pod: string | undefined;
@@ -236,12 +239,17 @@ export class IpamService {
     const out: NodeAllocation[] = [];
     for (const b of this.blocks.values()) {
       const affine = affinityNode(b.spec.affinity) === me;
+      const cidr = parsePrefix(b.spec.cidr);
       for (const a of b.spec.allocations) {
         const node = a.attributes?.node;
         if (node === me || (node === undefined && affine)) {
           out.push({
             block: b.metadata.name,
             ordinal: a.ordinal,
+            address:
+              typeof cidr === "string"
+                ? undefined
+                : formatAddress({ family: cidr.family, value: cidr.base + BigInt(a.ordinal) }),
             handle: a.handle,
             namespace: a.attributes?.namespace,
             pod: a.attributes?.pod,

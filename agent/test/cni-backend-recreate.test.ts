@@ -58,6 +58,7 @@ class FakeIpam {
       this.allocs.push({
         block: "b",
         ordinal,
+        address: `10.0.0.${ordinal}`,
         handle: input.handle,
         namespace: input.attributes.namespace,
         pod: input.attributes.pod,

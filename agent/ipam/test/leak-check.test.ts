@@ -1,9 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
-import { emptyBlocksToRelease, leakCheck } from "../leak-check.js";
+import { emptyBlocksToRelease, leakCheck, supersededHandles } from "../leak-check.js";
 
 const old = "2026-01-01T00:00:00Z";
 const T0 = Date.parse("2026-01-02T00:00:00Z");
-const gone = (): boolean => false;
+const gone = (): undefined => undefined;
+const present =
+  (...podIPs: string[]) =>
+  (): { podIPs: string[] } => ({ podIPs });
 
 describe("leak check", () => {
   const allocs = [{ handle: "h1", namespace: "ns", pod: "p1", timestamp: old }];
@@ -25,7 +28,7 @@ describe("leak check", () => {
   });
 
   it("forgets an allocation whose pod came back", () => {
-    const r = leakCheck(new Map([["h1", T0]]), allocs, () => true, T0 + 60_000, 60_000);
+    const r = leakCheck(new Map([["h1", T0]]), allocs, present(), T0 + 60_000, 60_000);
     expect(r.release).toEqual([]);
     expect(r.missingSince.size).toBe(0);
   });
@@ -46,6 +49,46 @@ describe("leak check", () => {
       0,
     );
     expect(r.missingSince.size).toBe(0);
+  });
+});
+
+describe("leak check: a sandbox superseded by a newer one of the same pod (its DEL was lost)", () => {
+  // The old sandbox (c1) of ns/web-0 held .5; the pod was recreated under its name and got .9 (c2).
+  const later = "2026-01-01T00:05:00Z";
+  const both = [
+    { handle: "c1.eth0", namespace: "ns", pod: "web-0", timestamp: old, address: "10.0.0.5" },
+    { handle: "c2.eth0", namespace: "ns", pod: "web-0", timestamp: later, address: "10.0.0.9" },
+    { handle: "c2.eth0", namespace: "ns", pod: "web-0", timestamp: later, address: "fd00::9" },
+  ];
+  const rows: [string, string[], string[]][] = [
+    ["the status shows the new sandbox's address: the old handle is superseded", ["10.0.0.9"], ["c1.eth0"]],
+    ["dual stack: the status shows both new addresses", ["10.0.0.9", "fd00::9"], ["c1.eth0"]],
+    [
+      "the kubelet has not written the new address yet: the newer handle is an ADD in flight, kept",
+      ["10.0.0.5"],
+      [],
+    ],
+    ["the status is empty: nothing is superseded", [], []],
+    [
+      "the status names addresses of two handles: ambiguous, nothing is superseded",
+      ["10.0.0.5", "10.0.0.9"],
+      [],
+    ],
+  ];
+  it.each(rows)("%s", (_rule, podIPs, superseded) => {
+    expect([...supersededHandles(both, present(...podIPs))].sort()).toEqual(superseded);
+  });
+
+  it("one handle per pod is never superseded, whatever the status says", () => {
+    expect(supersededHandles(both.slice(0, 1), present("10.0.0.9")).size).toBe(0);
+  });
+
+  it("a superseded handle is released after two observations the grace period apart, the current one kept", () => {
+    const lookup = present("10.0.0.9", "fd00::9");
+    const first = leakCheck(new Map(), both, lookup, T0, 60_000);
+    expect(first.release).toEqual([]);
+    expect([...first.missingSince.keys()]).toEqual(["c1.eth0"]);
+    expect(leakCheck(first.missingSince, both, lookup, T0 + 60_000, 60_000).release).toEqual(["c1.eth0"]);
   });
 });
 
