@@ -236,6 +236,52 @@ describe("the old sandbox's DEL was lost while the agent was down", () => {
     await bed.delNetns([neu.netns]);
   }, 90_000);
 
+  it("lost DEL and no GC: the leak check frees the old address once the pod's status shows the new one", async () => {
+    const old: Sandbox = { id: "0ld5b0x05", netns: bed.netnsName("a5"), pod: "db-2", uid: "u-pod5" };
+    const neu: Sandbox = { id: "n3w5b0x05", netns: bed.netnsName("b5"), pod: "db-2", uid: "u-pod5" };
+    await bed.core.createNamespace({ body: { metadata: { name: NS } } }).catch(() => undefined);
+    await bed.core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: old.pod, namespace: NS },
+        spec: { nodeName: "node-1", containers: [{ name: "c", image: "busybox" }] },
+      },
+    });
+    // The leak check every second with a 2 s grace: it must still keep what the status shows.
+    await bed.stopAgent(agent);
+    agent = await bed.startAgent("node-1", node.netns, { leakCheckIntervalSeconds: 1, leakGraceSeconds: 2 });
+    await bed.addNetns([old.netns, neu.netns]);
+    const a = await add(old);
+    const setPodIPs = async (ips: string[]): Promise<void> => {
+      const pod = await bed.core.readNamespacedPod({ name: old.pod, namespace: NS });
+      pod.status = { phase: "Running", podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) };
+      await bed.core.replaceNamespacedPodStatus({ name: old.pod, namespace: NS, body: pod });
+    };
+    await setPodIPs([a.v4, a.v6]);
+    await bed.delNetns([old.netns]); // the old sandbox died; its DEL never comes, nor does a GC
+    const b = await add(neu);
+    expect(b.v4).not.toBe(a.v4);
+    // Until the kubelet reports the new sandbox's addresses, both handles keep theirs (several leak checks run).
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await held()).get(a.v4)).toBe(`${old.id}.eth0`);
+    expect((await held()).get(b.v4)).toBe(`${neu.id}.eth0`);
+    await setPodIPs([b.v4, b.v6]);
+    const deadline = Date.now() + 20_000;
+    while ((await held()).has(a.v4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    const h = await held();
+    expect(h.has(a.v4)).toBe(false);
+    expect(h.has(a.v6)).toBe(false);
+    expect(h.get(b.v4)).toBe(`${neu.id}.eth0`);
+    expect(h.get(b.v6)).toBe(`${neu.id}.eth0`);
+    await expectWired(neu, b);
+    await expectOwnDelCleansUp(neu, b);
+    await bed.delNetns([neu.netns]);
+    await bed.core.deleteNamespacedPod({ name: old.pod, namespace: NS });
+    // Back to the bed's agent settings (no leak check) for the cases that follow.
+    await bed.stopAgent(agent);
+    agent = await bed.startAgent("node-1", node.netns);
+  }, 90_000);
+
   it("old veth still there after a restart: the marker the killed agent wrote tells ADD and the late DEL whose it is", async () => {
     const old: Sandbox = { id: "0ld5b0x04", netns: bed.netnsName("a4"), pod: "db-1", uid: "u-old4" };
     const neu: Sandbox = { id: "n3w5b0x04", netns: bed.netnsName("b4"), pod: "db-1", uid: "u-new4" };
