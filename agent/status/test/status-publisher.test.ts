@@ -154,4 +154,40 @@ describe("StatusPublisher (the shell, on an in-memory API)", () => {
     await tick("tick", 10_000);
     expect(stored()?.status?.ipam?.addressesInUse).toBe(3);
   });
+
+  it("started: a readiness change is written within a second, however long the interval", async () => {
+    const api = new FakeApi();
+    let ready = false;
+    const pub = new StatusPublisher({
+      node: "n1",
+      api,
+      sources: () => ({
+        ready,
+        reason: ready ? "ready" : "waiting",
+        agentVersion: "t",
+        startedAtMs: 0,
+        intervalMs: 3_600_000,
+        ipam: { affineBlocks: 0, addressesInUse: 0, poolsRejected: new Map() },
+        rolledBack: new Map(),
+      }),
+      ready: () => ready,
+      owner: () => undefined,
+      intervalMs: 3_600_000,
+      log: silent,
+    });
+    pub.start();
+    try {
+      await pub.settled();
+      expect(api.objects.get("n1")?.status?.ready).toBe(false);
+      ready = true;
+      const t0 = Date.now();
+      while (api.objects.get("n1")?.status?.ready !== true && Date.now() - t0 < 2000)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(api.objects.get("n1")?.status?.ready).toBe(true);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(pub.writes).toBe(2);
+    } finally {
+      pub.stop();
+    }
+  });
 });
