@@ -47,6 +47,8 @@ export const agentConfigSchema = z.strictObject({
   /** Informer restart backoff bounds. */
   informerBackoffMinMs: z.number().int().min(1).default(200),
   informerBackoffMaxMs: z.number().int().min(1).default(30_000),
+  /** Node status (TrellisNodeStatus): at most one write per this many seconds (readiness changes at once). */
+  statusIntervalSeconds: z.number().int().min(1).max(3600).default(10),
   /** NetworkPolicy, admin policies and Tenants compiled into nftables (agent/policy/). */
   policy: z
     .strictObject({

@@ -48,6 +48,12 @@ import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
 import { POLICY_KINDS } from "./policy/policy-inputs.js";
 import { ExecNft } from "./nft/backend.js";
+// ---- node status (agent/status/) ----
+import { StatusPublisher } from "./status/status-publisher.js";
+import type { BgpStatusSource } from "./status/bgp-status-source.js";
+import { KubeNodeStatusApi } from "./status/node-status-api.js";
+import { countLocalRoutes } from "./status/local-routes.js";
+import { agentVersion } from "./status/agent-version.js";
 
 /**
  * A pending block older than this is a claim whose claimer died or hangs
@@ -348,6 +354,7 @@ export class NodeAgent {
     // ("try again later") instead of the shim's "agent unreachable".
     await this.cniServer.listen();
     this.cniUp = true;
+    this.startStatusPublisher();
     for (const i of this.informers) i.start();
     if (policy) {
       const core3 = [
@@ -528,8 +535,52 @@ export class NodeAgent {
     };
   }
 
+  // ---- node status (agent/status/): the TrellisNodeStatus this agent publishes ----
+
+  /** The BGP speaker's side of the node status; set by the BGP wiring (agent/bgp/), none until then. */
+  bgpStatusSource: BgpStatusSource | undefined;
+  private statusPublisher: StatusPublisher | undefined;
+  private readonly startedAt = Date.now();
+
+  /** Starts after the CNI socket: its writes run on their own timers, never on the CNI path. */
+  private startStatusPublisher(): void {
+    const version = agentVersion();
+    const node = this.cfg.nodeName;
+    this.statusPublisher = new StatusPublisher({
+      node,
+      api: new KubeNodeStatusApi(this.kc),
+      intervalMs: this.cfg.statusIntervalSeconds * 1000,
+      ready: () => this.ready(),
+      countLocalRoutes,
+      owner: () => {
+        const uid = this.nodeInf.get(node)?.metadata?.uid;
+        return uid !== undefined && uid !== "" ? { name: node, uid } : undefined;
+      },
+      sources: () => {
+        const ready = this.ready();
+        const bgp = this.bgpStatusSource?.status();
+        return {
+          ready,
+          reason: ready ? "ready" : this.notReadyReason(),
+          agentVersion: version,
+          startedAtMs: this.startedAt,
+          intervalMs: this.cfg.statusIntervalSeconds * 1000,
+          ipam: { ...this.ipam.stats(), poolsRejected: this.badPools },
+          ...(this.policy !== undefined ? { policy: this.policy.manager.syncStatus() } : {}),
+          rolledBack: this.rolledBack,
+          ...(bgp !== undefined ? { bgp } : {}),
+        };
+      },
+      log: this.log.child({ component: "node-status" }),
+    });
+    this.statusPublisher.start();
+  }
+
+  // ---- end node status ----
+
   /** Stops serving; pods keep their veths, addresses and routes. */
   async stop(): Promise<void> {
+    this.statusPublisher?.stop();
     for (const t of this.timers) clearInterval(t);
     this.cniUp = false;
     await this.cniServer?.close();

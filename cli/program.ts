@@ -9,6 +9,7 @@ import { registerLab } from "./commands/lab.js";
 import { registerBgp } from "./commands/bgp.js";
 import { registerIpam } from "./commands/ipam.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerStatus } from "./commands/status.js";
 
 export interface Io {
   out: (s: string) => void;
@@ -24,6 +25,7 @@ export function buildProgram(io: Io): Command {
     .exitOverride();
   // Subcommands inherit exitOverride/configureOutput because they are created
   // through program.command() below (commander copies inherited settings).
+  registerStatus(program, io);
   registerLab(program, io);
   registerBgp(program, io);
   registerIpam(program, io);

@@ -82,6 +82,7 @@ export class PolicyManager {
   private lastStart = Number.NEGATIVE_INFINITY;
   private failures = 0;
   private lastError: string | undefined;
+  private lastAppliedAt: number | undefined;
   private stopped = false;
   private waiters: Waiter[] = [];
   private readonly now: () => number;
@@ -113,6 +114,15 @@ export class PolicyManager {
     if (!this.ready)
       return `policy: first table not applied yet${this.lastError !== undefined ? ` (${this.lastError})` : ""}`;
     return "ready";
+  }
+
+  /** For the node status: the input generation last applied (0 before the first), when, the last error. */
+  syncStatus(): { generation: number; lastApplyMs?: number; lastError?: string } {
+    return {
+      generation: Math.max(this.appliedGen, 0),
+      ...(this.lastAppliedAt !== undefined ? { lastApplyMs: this.lastAppliedAt } : {}),
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
   }
 
   // ------------------------------------------------------------ event handlers (no I/O)
@@ -315,6 +325,7 @@ export class PolicyManager {
       else if (r.mode !== "noop")
         this.o.log.debug({ mode: r.mode, commands: r.commands.length, ms: secs * 1000 }, "policy applied");
       this.appliedGen = target;
+      this.lastAppliedAt = this.now();
       this.failures = 0;
       this.retrying = false;
       this.lastError = undefined;

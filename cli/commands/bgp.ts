@@ -1,10 +1,13 @@
 /**
  * `trellisctl bgp peers|routes`: asks a running trellis-bgp (or trellis-node)
- * over its control socket and prints the answer. No logic of its own.
+ * over its control socket and prints the answer. `bgp peers --node NAME`
+ * reads the sessions that node's agent publishes in its TrellisNodeStatus
+ * instead (through the API server, any kubeconfig); `routes` is socket-only
+ * (the status carries route counts, not the Loc-RIB). No logic of its own.
  */
 import type { Command } from "commander";
 import type { Io } from "../program.js";
-import { CliError, EXIT_FAILURE } from "../exit-codes.js";
+import { CliError, EXIT_FAILURE, EXIT_NOT_FOUND } from "../exit-codes.js";
 import { formatJson, formatTable, parseOutputFormat } from "../output.js";
 import {
   ControlClientError,
@@ -13,10 +16,15 @@ import {
   fetchRoutes,
 } from "../../bgp/control/client.js";
 import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
+import type { BgpSessionStatus } from "../../crds/node-status.js";
+import { kubeConfig } from "./ipam.js";
+import { readNodeStatus } from "./status.js";
 
 interface Opts {
   socket: string;
   output: string;
+  node?: string;
+  kubeconfig?: string;
 }
 
 export function registerBgp(program: Command, io: Io): void {
@@ -25,12 +33,26 @@ export function registerBgp(program: Command, io: Io): void {
     c
       .option("--socket <path>", "control socket of trellis-bgp", DEFAULT_CONTROL_SOCKET)
       .option("-o, --output <format>", "json|table", (v: string) => parseOutputFormat(v), "table");
-  common(bgp.command("peers").description("BGP sessions: state, uptime, capabilities, prefix counts")).action(
-    async (o: Opts) => {
+  common(bgp.command("peers").description("BGP sessions: state, uptime, capabilities, prefix counts"))
+    .option(
+      "--node <name>",
+      "read the sessions this node's agent publishes (TrellisNodeStatus) instead of a socket",
+    )
+    .option("--kubeconfig <file>", "with --node: kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+    .action(async (o: Opts) => {
+      if (o.node !== undefined) {
+        const s = await readNodeStatus(kubeConfig(o.kubeconfig), o.node);
+        if (s.bgp === undefined)
+          throw new CliError(
+            `node ${o.node}: its agent publishes no BGP status (no BGP speaker)`,
+            EXIT_NOT_FOUND,
+          );
+        io.out(o.output === "json" ? formatJson(s.bgp.sessions) : nodeSessionsTable(s.bgp.sessions));
+        return;
+      }
       const peers = await call(() => fetchPeers(o.socket));
       io.out(o.output === "json" ? formatJson(peers) : peersTable(peers));
-    },
-  );
+    });
   common(bgp.command("routes").description("The Loc-RIB: best paths and why they won")).action(
     async (o: Opts) => {
       const routes = await call(() => fetchRoutes(o.socket));
@@ -80,6 +102,21 @@ function peersTable(peers: PeerStatus[]): string {
       p.prefixes.advertised,
       p.capabilities.length ? p.capabilities : "-",
       p.lastError ?? "-",
+    ]),
+  );
+}
+
+function nodeSessionsTable(sessions: readonly BgpSessionStatus[]): string {
+  return formatTable(
+    ["peer", "kind", "state", "uptime", "rcvd", "accepted", "advertised"],
+    sessions.map((p) => [
+      p.peer,
+      p.kind,
+      p.state,
+      uptime(p.uptimeSeconds),
+      p.prefixesReceived ?? "-",
+      p.prefixesAccepted ?? "-",
+      p.prefixesAdvertised ?? "-",
     ]),
   );
 }

@@ -24,7 +24,7 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function kubeConfig(path: string | undefined): KubeConfig {
+export function kubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (path !== undefined) kc.loadFromFile(path);
@@ -43,7 +43,7 @@ function kubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
-async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
+export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
   const api = new KubeIpamApi(kc);
   const core = kc.makeApiClient(CoreV1Api);
   try {

@@ -22,6 +22,7 @@ import { parse } from "yaml";
 import type { z } from "zod";
 import { blockAffinitySchema, ipamBlockSchema, ipPoolSchema } from "../../crds/ipam.js";
 import { tenantSchema } from "../../crds/tenant.js";
+import { trellisNodeStatusSchema } from "../../crds/node-status.js";
 import {
   applyDefaults,
   prune,
@@ -43,6 +44,10 @@ type Sample = [string, unknown];
 
 interface Row {
   zod: z.ZodType;
+  /** Where the samples go: `spec` (the default), or `status` for a kind that has nothing else. */
+  field?: "spec" | "status";
+  /** An object without that field is valid (a status is absent until its first write). */
+  fieldOptional?: true;
   valid: Sample[];
   invalid: Sample[];
   zodOnly: Sample[];
@@ -272,6 +277,101 @@ const tenant: Row = {
   ],
 };
 
+const at = "2026-01-01T00:00:00Z";
+const nodeStatus = {
+  ready: true,
+  reason: "ready",
+  agentVersion: "0.1.0",
+  startedAt: at,
+  lastUpdated: at,
+  refreshSeconds: 60,
+};
+const session = { peer: "10.0.0.2", kind: "mesh", state: "Established" };
+const trellisNodeStatus: Row = {
+  zod: trellisNodeStatusSchema,
+  field: "status",
+  fieldOptional: true,
+  valid: [
+    ["the required fields only", nodeStatus],
+    ["a date-time with an offset", { ...nodeStatus, lastUpdated: "2026-01-01T01:00:00.5+01:00" }],
+    [
+      "every field",
+      {
+        ...nodeStatus,
+        ready: false,
+        reason: "waiting for the first sync",
+        bgp: {
+          address4: "10.0.0.1",
+          address6: "fd00::1",
+          method: "interface",
+          asn: 4294967295,
+          sessionsEstablished: 1,
+          sessions: [
+            {
+              ...session,
+              uptimeSeconds: 5,
+              prefixesReceived: 3,
+              prefixesAccepted: 2,
+              prefixesAdvertised: 1,
+            },
+            { peer: "10.0.0.3", kind: "external", state: "Active" },
+          ],
+        },
+        routes: { installed: 3, installed4: 2, installed6: 1, local: 4 },
+        ipam: { affineBlocks: 1, addressesInUse: 2, poolsRejected: [{ pool: "p", reason: "overlaps q" }] },
+        policy: { generation: 7, lastApplyTime: at, lastError: "nft: boom" },
+        informers: { rolledBack: [{ informer: "pods", seen: 10, got: 3 }] },
+      },
+    ],
+    ["no sessions", { ...nodeStatus, bgp: { sessionsEstablished: 0, sessions: [] } }],
+  ],
+  invalid: [
+    ["no ready", { ...nodeStatus, ready: undefined }],
+    ["ready as a string", { ...nodeStatus, ready: "true" }],
+    ["no lastUpdated", { ...nodeStatus, lastUpdated: undefined }],
+    ["a lastUpdated that is not a date-time", { ...nodeStatus, lastUpdated: "yesterday" }],
+    ["a refresh interval of 0", { ...nodeStatus, refreshSeconds: 0 }],
+    [
+      "an IPv6 address4",
+      { ...nodeStatus, bgp: { address4: "fd00::1", sessionsEstablished: 0, sessions: [] } },
+    ],
+    [
+      "an IPv4 address6",
+      { ...nodeStatus, bgp: { address6: "10.0.0.1", sessionsEstablished: 0, sessions: [] } },
+    ],
+    [
+      "an ASN past 32 bits",
+      { ...nodeStatus, bgp: { asn: 4294967296, sessionsEstablished: 0, sessions: [] } },
+    ],
+    ["bgp without sessions", { ...nodeStatus, bgp: { sessionsEstablished: 0 } }],
+    [
+      "a session kind not in the enum",
+      { ...nodeStatus, bgp: { sessionsEstablished: 0, sessions: [{ ...session, kind: "ibgp" }] } },
+    ],
+    [
+      "a session without a peer",
+      { ...nodeStatus, bgp: { sessionsEstablished: 0, sessions: [{ kind: "mesh", state: "Idle" }] } },
+    ],
+    [
+      "a negative prefix count",
+      { ...nodeStatus, bgp: { sessionsEstablished: 0, sessions: [{ ...session, prefixesReceived: -1 }] } },
+    ],
+    ["a route count that is not an integer", { ...nodeStatus, routes: { local: 1.5 } }],
+    ["ipam without poolsRejected", { ...nodeStatus, ipam: { affineBlocks: 0, addressesInUse: 0 } }],
+    ["a policy without a generation", { ...nodeStatus, policy: { lastError: "x" } }],
+    [
+      "a rolled-back informer without versions",
+      { ...nodeStatus, informers: { rolledBack: [{ informer: "pods" }] } },
+    ],
+    ["an unknown field in status", { ...nodeStatus, colour: "green" }],
+    [
+      "an unknown field in a session",
+      { ...nodeStatus, bgp: { sessionsEstablished: 0, sessions: [{ ...session, x: 1 }] } },
+    ],
+  ],
+  zodOnly: [],
+};
+
 /** AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy share their shape. */
 function networkPolicyApi(o: {
   actions: string[];
@@ -356,6 +456,7 @@ const table: Record<string, Row> = {
   "crds/manifests/ipamblocks.trellis.dev.yaml": ipamBlock,
   "crds/manifests/blockaffinities.trellis.dev.yaml": blockAffinity,
   "crds/manifests/tenants.trellis.dev.yaml": tenant,
+  "crds/manifests/trellisnodestatuses.trellis.dev.yaml": trellisNodeStatus,
   "crds/upstream/policy.networking.k8s.io_adminnetworkpolicies.yaml": {
     zod: adminNetworkPolicySchema,
     ...networkPolicyApi({
@@ -402,13 +503,13 @@ function readManifest(path: string): Crd {
   return parse(readFileSync(new URL(path, REPO), "utf8")) as Crd;
 }
 
-/** The whole object around a spec; `undefined` fields are left out, as in JSON. */
-function wrap(crd: Crd, version: string, spec: unknown): Obj {
+/** The whole object around a spec (or status); `undefined` fields are left out, as in JSON. */
+function wrap(crd: Crd, version: string, spec: unknown, field: "spec" | "status" = "spec"): Obj {
   const o: Obj = {
     apiVersion: `${crd.spec.group}/${version}`,
     kind: crd.spec.names.kind,
     metadata: { name: "sample" },
-    spec,
+    [field]: spec,
   };
   return JSON.parse(JSON.stringify(o)) as Obj;
 }
@@ -432,7 +533,7 @@ describe.each(Object.entries(table))("%s", (path, row) => {
   describe.each(versions.map((v) => [v.name, v] as const))("%s", (version, v) => {
     const schema = v.schema?.openAPIV3Schema as JSONSchemaProps;
     const verdicts = (spec: unknown): { openapi: string[]; zod: string[] } => {
-      const obj = wrap(crd, version, spec);
+      const obj = wrap(crd, version, spec, row.field);
       return { openapi: openApiProblems(schema, obj), zod: zodProblems(row.zod, obj) };
     };
 
@@ -450,16 +551,27 @@ describe.each(Object.entries(table))("%s", (path, row) => {
     });
 
     it("both reject an unknown top-level field", () => {
-      const obj = { ...wrap(crd, version, row.valid[0]?.[1]), extra: 1 };
+      const obj = { ...wrap(crd, version, row.valid[0]?.[1], row.field), extra: 1 };
       expect(openApiProblems(schema, obj)).toEqual(["extra: unknown field"]);
       expect(zodProblems(row.zod, obj)).toEqual(["extra: unknown field (stripped)"]);
     });
 
-    it("both reject an object without spec", () => {
-      const { spec: _s, ...obj } = wrap(crd, version, {});
-      expect(openApiProblems(schema, obj).length).toBeGreaterThan(0);
-      expect(zodProblems(row.zod, obj).length).toBeGreaterThan(0);
-    });
+    const field = row.field ?? "spec";
+    if (row.fieldOptional === true) {
+      it(`both accept an object without ${field}`, () => {
+        const { [field]: _s, ...obj } = wrap(crd, version, {}, field);
+        expect({ openapi: openApiProblems(schema, obj), zod: zodProblems(row.zod, obj) }).toEqual({
+          openapi: [],
+          zod: [],
+        });
+      });
+    } else {
+      it(`both reject an object without ${field}`, () => {
+        const { [field]: _s, ...obj } = wrap(crd, version, {}, field);
+        expect(openApiProblems(schema, obj).length).toBeGreaterThan(0);
+        expect(zodProblems(row.zod, obj).length).toBeGreaterThan(0);
+      });
+    }
 
     if (row.zodOnly.length > 0) {
       it.each(row.zodOnly)("only zod rejects %s", (_name, spec) => {
