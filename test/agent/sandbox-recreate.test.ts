@@ -254,7 +254,7 @@ describe("the old sandbox's DEL was lost while the agent was down", () => {
     const a = await add(old);
     const setPodIPs = async (ips: string[]): Promise<void> => {
       const pod = await bed.core.readNamespacedPod({ name: old.pod, namespace: NS });
-      pod.status = { phase: "Running", podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) };
+      pod.status = { phase: "Running", podIP: ips[0] ?? "", podIPs: ips.map((ip) => ({ ip })) };
       await bed.core.replaceNamespacedPodStatus({ name: old.pod, namespace: NS, body: pod });
     };
     await setPodIPs([a.v4, a.v6]);
