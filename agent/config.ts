@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { parsePrefix } from "../net/address.js";
 
 const hostPort = z
   .string()
@@ -49,6 +50,21 @@ export const agentConfigSchema = z.strictObject({
   informerBackoffMaxMs: z.number().int().min(1).default(30_000),
   /** Node status (TrellisNodeStatus): at most one write per this many seconds (readiness changes at once). */
   statusIntervalSeconds: z.number().int().min(1).max(3600).default(10),
+  /**
+   * The cluster's service CIDRs (e.g. ["10.96.0.0/12", "fd00:96::/112"]).
+   * natOutgoing never translates traffic to them (agent/nat/), nor to any
+   * IPPool. Default empty: set it when pods reach services without kube-proxy
+   * rewriting the destination first.
+   */
+  serviceClusterIPRanges: z
+    .array(
+      z.string().superRefine((s, ctx) => {
+        const p = parsePrefix(s);
+        if (typeof p === "string") ctx.addIssue({ code: "custom", message: p });
+      }),
+    )
+    .max(64)
+    .default([]),
   /** NetworkPolicy, admin policies and Tenants compiled into nftables (agent/policy/). */
   policy: z
     .strictObject({

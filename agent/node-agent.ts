@@ -48,6 +48,8 @@ import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
 import { POLICY_KINDS } from "./policy/policy-inputs.js";
 import { ExecNft } from "./nft/backend.js";
+import { NatManager } from "./nat/nat-manager.js";
+import { NAT_TABLE } from "./nat/nat-table.js";
 // ---- node status (agent/status/) ----
 import { StatusPublisher } from "./status/status-publisher.js";
 import type { BgpStatusSource } from "./status/bgp-status-source.js";
@@ -64,7 +66,7 @@ export const PENDING_CLAIM_GRACE_MS = 60_000;
 export interface NodeAgentDeps {
   /** Injected clock (leak check). */
   now?: () => number;
-  /** Skip node-wide sysctls (tests that share a namespace). */
+  /** Skip node-wide kernel state: sysctls, the natOutgoing table (tests that share a namespace). */
   skipForwarding?: boolean;
 }
 
@@ -103,6 +105,8 @@ export class NodeAgent {
   private core!: CoreV1Api;
   /** Policy enforcement (undefined when `policy.enabled` is false). */
   readonly policy: PolicyService | undefined;
+  /** natOutgoing: table inet trellis-nat, with policy on or off (agent/nat/). */
+  readonly nat: NatManager | undefined;
 
   constructor(
     readonly cfg: AgentConfig,
@@ -153,6 +157,17 @@ export class NodeAgent {
           onRollback: (n, inf) => this.onRollback(n, inf),
         })
       : undefined;
+    this.nat =
+      deps.skipForwarding === true
+        ? undefined
+        : new NatManager({
+            // One `nft -j -f` per apply, no long-lived session: pool changes are
+            // rare, and the node keeps a single persistent nft (policy's).
+            backend: new ExecNft({ table: NAT_TABLE }),
+            serviceCidrs: cfg.serviceClusterIPRanges,
+            log: log.child({ component: "nat" }),
+            resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
+          });
     registerAgentMetrics(this.registry, () => this.agentGauges());
   }
 
@@ -285,7 +300,10 @@ export class NodeAgent {
       undefined,
       // Validate on every change so a rejected pool is reported at once, with its reason.
       () => {
-        if (this.synced) this.poolViews();
+        if (!this.synced) return;
+        this.poolViews();
+        // A relist fires its callbacks while the cache is still being filled: read it a turn later.
+        setImmediate(() => this.nat?.setPools(this.poolInf.list()));
       },
     );
     this.blockInf = this.informer(
@@ -400,6 +418,7 @@ export class NodeAgent {
         .catch((e: unknown) => this.log.warn({ err: String(e) }, "removing table inet trellis failed"));
     }
     this.synced = true;
+    this.nat?.setPools(this.poolInf.list());
     this.log.info(
       { node: this.cfg.nodeName, blocks: this.ipam.affineBlocks().length },
       "first sync done; ready",
@@ -586,6 +605,7 @@ export class NodeAgent {
     await this.cniServer?.close();
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.policy?.stop();
+    await this.nat?.stop();
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
     this.dataplane.close();

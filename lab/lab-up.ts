@@ -438,6 +438,8 @@ export function trellisPools(n: NodePlan): Record<string, unknown>[] {
     apiVersion: "trellis.dev/v1alpha1",
     kind: "IPPool",
     metadata: { name: `lab-${n.name}-${p.suffix}` },
-    spec: { cidr: p.cidr, blockSize: p.blockSize, nodeSelector: selector },
+    // natOutgoing: traffic from pods to anything outside every pool (the ToR's own
+    // address stands for "outside") leaves with the node's address (agent/nat/).
+    spec: { cidr: p.cidr, blockSize: p.blockSize, nodeSelector: selector, natOutgoing: true },
   }));
 }

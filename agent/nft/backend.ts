@@ -7,13 +7,13 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
+import { POLICY_TABLE, type TableRef } from "../../policy/compiler/nft-table.js";
 import { NftSession } from "./nft-session.js";
 
 export interface NftBackend {
   /** Applies one `nft -j -f -` document atomically; throws NftError on rejection. */
   run(doc: { nftables: readonly unknown[] }): Promise<void>;
-  /** `nft -j list table inet trellis`, or null when the table does not exist. */
+  /** `nft -j list table inet trellis` (or the backend's own table), or null when the table does not exist. */
   listTable(): Promise<{ nftables: unknown[] } | null>;
   /** Ends any process the backend keeps (a persistent session). */
   close?(): void;
@@ -53,7 +53,10 @@ function runProcess(
 export class ExecNft implements NftBackend {
   private session: NftSession | undefined;
 
-  constructor(private readonly opts: { netns?: string; nftPath?: string; persistent?: boolean } = {}) {}
+  /** `table`: the one table listTable reads (default `inet trellis`). */
+  constructor(
+    private readonly opts: { netns?: string; nftPath?: string; persistent?: boolean; table?: TableRef } = {},
+  ) {}
 
   private argv(args: string[]): string[] {
     const nft = [this.opts.nftPath ?? "nft", ...args];
@@ -83,7 +86,8 @@ export class ExecNft implements NftBackend {
   }
 
   async listTable(): Promise<{ nftables: unknown[] } | null> {
-    const r = await runProcess(this.argv(["-j", "list", "table", TABLE_FAMILY, TABLE_NAME]), "");
+    const t = this.opts.table ?? POLICY_TABLE;
+    const r = await runProcess(this.argv(["-j", "list", "table", t.family, t.name]), "");
     if (r.code !== 0) {
       if (/No such file or directory/.test(r.stderr)) return null;
       throw new NftError(`nft list failed: ${r.stderr.trim()}`);

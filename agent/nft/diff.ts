@@ -13,16 +13,20 @@ import {
   mapObject,
   ruleObject,
   setObject,
-  TABLE_FAMILY,
-  TABLE_NAME,
+  POLICY_TABLE,
   type NftTable,
+  type TableRef,
 } from "../../policy/compiler/nft-table.js";
 import { elemKey, type ObservedTable } from "./kernel-state.js";
 
 type Cmd = Record<string, unknown>;
-const t = { family: TABLE_FAMILY, table: TABLE_NAME };
 
-export function diffTable(obs: ObservedTable, want: NftTable): Cmd[] | "rebuild" {
+export function diffTable(
+  obs: ObservedTable,
+  want: NftTable,
+  ref: TableRef = POLICY_TABLE,
+): Cmd[] | "rebuild" {
+  const t = { family: ref.family, table: ref.name };
   const declare: Cmd[] = [];
   const delElems: Cmd[] = [];
   const addElems: Cmd[] = [];
@@ -37,8 +41,8 @@ export function diffTable(obs: ObservedTable, want: NftTable): Cmd[] | "rebuild"
     const o = obs.sets.get(s.name);
     const byKey = new Map(s.elements.map((e) => [elemKey(e), e] as const));
     if (!o) {
-      declare.push({ add: { set: setObject(s) } });
-      if (s.elements.length > 0) addElems.push({ add: { element: elementObject(s.name, s.elements) } });
+      declare.push({ add: { set: setObject(s, ref) } });
+      if (s.elements.length > 0) addElems.push({ add: { element: elementObject(s.name, s.elements, ref) } });
       continue;
     }
     if (
@@ -50,20 +54,21 @@ export function diffTable(obs: ObservedTable, want: NftTable): Cmd[] | "rebuild"
     }
     const gone = [...o.elements].filter((k) => !byKey.has(k)).map((k) => JSON.parse(k) as unknown);
     const fresh = [...byKey].filter(([k]) => !o.elements.has(k)).map(([, e]) => e);
-    if (gone.length > 0) delElems.push({ delete: { element: elementObject(s.name, gone) } });
-    if (fresh.length > 0) addElems.push({ add: { element: elementObject(s.name, fresh) } });
+    if (gone.length > 0) delElems.push({ delete: { element: elementObject(s.name, gone, ref) } });
+    if (fresh.length > 0) addElems.push({ add: { element: elementObject(s.name, fresh, ref) } });
   }
   for (const m of want.maps) {
     wanted.add(m.name);
     const o = obs.sets.get(m.name);
     if (!o) {
-      declare.push({ add: { map: mapObject(m) } });
+      declare.push({ add: { map: mapObject(m, ref) } });
       if (m.elements.length > 0)
         mapAdd.push({
           add: {
             element: elementObject(
               m.name,
               m.elements.map((e) => [e[0], e[1]]),
+              ref,
             ),
           },
         });
@@ -74,8 +79,8 @@ export function diffTable(obs: ObservedTable, want: NftTable): Cmd[] | "rebuild"
     // A changed verdict is a delete of the old pair and an add of the new one.
     const gone = [...o.elements].filter((k) => !want.has(k)).map((k) => (JSON.parse(k) as unknown[])[0]);
     const fresh = [...want].filter(([k]) => !o.elements.has(k)).map(([, e]) => [e[0], e[1]]);
-    if (gone.length > 0) mapDel.push({ delete: { element: elementObject(m.name, gone) } });
-    if (fresh.length > 0) mapAdd.push({ add: { element: elementObject(m.name, fresh) } });
+    if (gone.length > 0) mapDel.push({ delete: { element: elementObject(m.name, gone, ref) } });
+    if (fresh.length > 0) mapAdd.push({ add: { element: elementObject(m.name, fresh, ref) } });
   }
 
   const wantedChains = new Set<string>();
@@ -83,8 +88,8 @@ export function diffTable(obs: ObservedTable, want: NftTable): Cmd[] | "rebuild"
     wantedChains.add(c.name);
     const o = obs.chains.get(c.name);
     if (!o) {
-      declare.push({ add: { chain: chainObject(c) } });
-      for (const r of c.rules) rules.push({ add: { rule: ruleObject(c.name, r) } });
+      declare.push({ add: { chain: chainObject(c, ref) } });
+      for (const r of c.rules) rules.push({ add: { rule: ruleObject(c.name, r, ref) } });
       continue;
     }
     if (JSON.stringify(o.base ?? null) !== JSON.stringify(c.base ?? null)) return "rebuild";
@@ -92,7 +97,7 @@ export function diffTable(obs: ObservedTable, want: NftTable): Cmd[] | "rebuild"
       o.comments.length === c.rules.length && o.comments.every((x, i) => x === c.rules[i]?.comment);
     if (same) continue;
     rules.push({ flush: { chain: { ...t, name: c.name } } });
-    for (const r of c.rules) rules.push({ add: { rule: ruleObject(c.name, r) } });
+    for (const r of c.rules) rules.push({ add: { rule: ruleObject(c.name, r, ref) } });
   }
   const staleChains = [...obs.chains.keys()].filter((n) => !wantedChains.has(n));
   for (const n of staleChains) remove.push({ flush: { chain: { ...t, name: n } } });

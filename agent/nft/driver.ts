@@ -15,10 +15,12 @@
  *   from the desired content; if that is rejected too, from the last content
  *   that applied (the kernel keeps the last good rules either way: nft
  *   transactions are all or nothing), and reports the error.
- * Only table `inet trellis` is ever read or written.
+ * Only its one table is ever read or written: `inet trellis` unless the
+ * caller names another table of ours (`inet trellis-nat`, agent/nat/); the
+ * backend must list that same table.
  */
-import type { NftTable } from "../../policy/compiler/nft-table.js";
-import { fullTransaction, nftDocument } from "../../policy/compiler/nft-table.js";
+import type { NftTable, TableRef } from "../../policy/compiler/nft-table.js";
+import { POLICY_TABLE, fullTransaction, nftDocument } from "../../policy/compiler/nft-table.js";
 import { NftError, type NftBackend } from "./backend.js";
 import { diffTable } from "./diff.js";
 import { observe, parseListing, type ObservedTable } from "./kernel-state.js";
@@ -42,10 +44,15 @@ export class NftDriver {
   private applied: ObservedTable | undefined;
   private readBack = true;
 
+  private readonly table: TableRef;
+
   constructor(
     private readonly backend: NftBackend,
     private readonly log?: DriverLogger,
-  ) {}
+    opts: { table?: TableRef } = {},
+  ) {
+    this.table = opts.table ?? POLICY_TABLE;
+  }
 
   /** The next apply reads the kernel back instead of trusting the last applied content. */
   requestResync(): void {
@@ -67,7 +74,7 @@ export class NftDriver {
           listing = await this.backend.listTable();
           if (listing !== null) current = parseListing(listing);
         }
-        const cmds = current === undefined ? "rebuild" : diffTable(current, desired);
+        const cmds = current === undefined ? "rebuild" : diffTable(current, desired, this.table);
         if (cmds !== "rebuild") {
           if (cmds.length > 0) await this.backend.run(nftDocument(cmds));
           this.lastGood = desired;
@@ -82,7 +89,7 @@ export class NftDriver {
         this.log?.warn({ err: recoveredFrom }, "incremental nft apply failed; rebuilding the table");
       }
     }
-    const full = fullTransaction(desired, true);
+    const full = fullTransaction(desired, true, this.table);
     try {
       await this.backend.run(nftDocument(full));
       this.lastGood = desired;
@@ -95,12 +102,14 @@ export class NftDriver {
       const msg = e instanceof Error ? e.message : String(e);
       if (this.lastGood) {
         try {
-          await this.backend.run(nftDocument(fullTransaction(this.lastGood, true)));
+          await this.backend.run(nftDocument(fullTransaction(this.lastGood, true, this.table)));
         } catch (e2) {
           this.log?.warn({ err: String(e2) }, "restoring the last good table failed");
         }
       }
-      throw new NftError(`applying table inet trellis failed (last good rules kept): ${msg}`);
+      throw new NftError(
+        `applying table ${this.table.family} ${this.table.name} failed (last good rules kept): ${msg}`,
+      );
     }
   }
 }

@@ -1,12 +1,13 @@
 /**
- * A first-class fake of `nft -j` for table `inet trellis`, with the driver's
+ * A first-class fake of `nft -j` for one table (`inet trellis`, or the one
+ * given to the constructor, e.g. `inet trellis-nat`), with the driver's
  * backend interface: each `run` is atomic (applied to a copy, committed only
  * if every command succeeds), it rejects what the kernel rejects that the
  * driver could get wrong (missing objects, deleting referenced ones,
  * overlapping interval elements, absent elements), and `listTable` dumps the
  * state in the `nft -j list` shape. It records every transaction it accepted.
  */
-import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
+import { POLICY_TABLE, type TableRef } from "../../policy/compiler/nft-table.js";
 import { NftError, type NftBackend } from "./backend.js";
 import { elemKey } from "./kernel-state.js";
 import { isIPv6, v4Value } from "../../policy/model/ipv4.js";
@@ -98,6 +99,11 @@ export class FakeNft implements NftBackend {
   lists = 0;
   /** When set, the next run fails with this message (fault injection). */
   failNext: string | undefined;
+  private readonly ref: TableRef;
+
+  constructor(opts: { table?: TableRef } = {}) {
+    this.ref = opts.table ?? POLICY_TABLE;
+  }
 
   async run(doc: { nftables: readonly unknown[] }): Promise<void> {
     if (this.failNext !== undefined) {
@@ -129,9 +135,8 @@ export class FakeNft implements NftBackend {
     const [what, obj] = Object.entries(body ?? {})[0] ?? [];
     if (!verb || !what || !obj) throw new Error("malformed command");
     const own =
-      obj["family"] === TABLE_FAMILY &&
-      (obj["table"] ?? obj["name"]) === (what === "table" ? TABLE_NAME : TABLE_NAME);
-    if (!own) throw new Error("the fake only holds table inet trellis");
+      obj["family"] === this.ref.family && (what === "table" ? obj["name"] : obj["table"]) === this.ref.name;
+    if (!own) throw new Error(`the fake only holds table ${this.ref.family} ${this.ref.name}`);
     if (what === "table") {
       if (verb === "add") return tbl ?? { sets: new Map(), chains: new Map() };
       if (verb === "delete") {
@@ -268,10 +273,10 @@ export class FakeNft implements NftBackend {
     this.lists++;
     const t = this.table;
     if (!t) return null;
-    const base = { family: TABLE_FAMILY, table: TABLE_NAME };
+    const base = { family: this.ref.family, table: this.ref.name };
     const out: unknown[] = [
       { metainfo: { json_schema_version: 1 } },
-      { table: { family: TABLE_FAMILY, name: TABLE_NAME } },
+      { table: { family: this.ref.family, name: this.ref.name } },
     ];
     for (const s of t.sets.values()) {
       const body = {

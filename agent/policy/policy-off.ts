@@ -3,7 +3,8 @@
  * `inet trellis` left by an earlier run with policy on would still drop every
  * new pod's veth (unknown `trl*` interfaces are dropped), so it is removed,
  * once, after the first full sync (never before: docs/architecture.md). It is ours by
- * name (docs/architecture.md: Trellis owns tables named `trellis`); nothing else is touched.
+ * name (docs/architecture.md: Trellis owns `inet trellis` and `inet trellis-nat`); nothing else is
+ * touched — natOutgoing's `inet trellis-nat` stays, it works with policy off.
  */
 import { TABLE_FAMILY, TABLE_NAME } from "../../policy/compiler/nft-table.js";
 import type { NftBackend } from "../nft/backend.js";

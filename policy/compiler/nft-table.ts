@@ -12,6 +12,13 @@ import { createHash } from "node:crypto";
 export const TABLE_FAMILY = "inet";
 export const TABLE_NAME = "trellis";
 
+/** Which table a transaction targets: the policy table unless a caller names another of ours. */
+export interface TableRef {
+  readonly family: string;
+  readonly name: string;
+}
+export const POLICY_TABLE: TableRef = { family: TABLE_FAMILY, name: TABLE_NAME };
+
 /** An element as `nft -j` writes and lists it (address, prefix, range, concat). */
 export type NftElem = unknown;
 export type NftVerdict =
@@ -31,8 +38,8 @@ export interface NftMap {
 }
 
 export interface NftBaseChain {
-  readonly type: "filter";
-  readonly hook: "forward" | "input" | "output";
+  readonly type: "filter" | "nat";
+  readonly hook: "forward" | "input" | "output" | "postrouting";
   readonly prio: number;
   readonly policy: "accept" | "drop";
 }
@@ -63,26 +70,35 @@ export function rule(expr: readonly unknown[]): NftRule {
   return { comment: hashText(JSON.stringify(expr), 16), expr };
 }
 
-const t = { family: TABLE_FAMILY, table: TABLE_NAME };
+const at = (ref: TableRef): { family: string; table: string } => ({ family: ref.family, table: ref.name });
 
-export function setObject(s: NftSet): Record<string, unknown> {
-  return { ...t, name: s.name, type: s.type, ...(s.flags && s.flags.length > 0 ? { flags: s.flags } : {}) };
+export function setObject(s: NftSet, ref: TableRef = POLICY_TABLE): Record<string, unknown> {
+  return {
+    ...at(ref),
+    name: s.name,
+    type: s.type,
+    ...(s.flags && s.flags.length > 0 ? { flags: s.flags } : {}),
+  };
 }
 
-export function mapObject(m: NftMap): Record<string, unknown> {
-  return { ...t, name: m.name, type: m.type, map: "verdict" };
+export function mapObject(m: NftMap, ref: TableRef = POLICY_TABLE): Record<string, unknown> {
+  return { ...at(ref), name: m.name, type: m.type, map: "verdict" };
 }
 
-export function chainObject(c: NftChain): Record<string, unknown> {
-  return { ...t, name: c.name, ...(c.base ?? {}) };
+export function chainObject(c: NftChain, ref: TableRef = POLICY_TABLE): Record<string, unknown> {
+  return { ...at(ref), name: c.name, ...(c.base ?? {}) };
 }
 
-export function ruleObject(chain: string, r: NftRule): Record<string, unknown> {
-  return { ...t, chain, comment: r.comment, expr: r.expr };
+export function ruleObject(chain: string, r: NftRule, ref: TableRef = POLICY_TABLE): Record<string, unknown> {
+  return { ...at(ref), chain, comment: r.comment, expr: r.expr };
 }
 
-export function elementObject(name: string, elem: readonly unknown[]): Record<string, unknown> {
-  return { ...t, name, elem };
+export function elementObject(
+  name: string,
+  elem: readonly unknown[],
+  ref: TableRef = POLICY_TABLE,
+): Record<string, unknown> {
+  return { ...at(ref), name, elem };
 }
 
 /**
@@ -92,22 +108,26 @@ export function elementObject(name: string, elem: readonly unknown[]): Record<st
  * in the same transaction (`add` first so the delete never fails): the atomic
  * rebuild.
  */
-export function fullTransaction(table: NftTable, replace: boolean): Record<string, unknown>[] {
+export function fullTransaction(
+  table: NftTable,
+  replace: boolean,
+  ref: TableRef = POLICY_TABLE,
+): Record<string, unknown>[] {
   const cmds: Record<string, unknown>[] = [];
-  const tbl = { family: TABLE_FAMILY, name: TABLE_NAME };
+  const tbl = { family: ref.family, name: ref.name };
   cmds.push({ add: { table: tbl } });
   if (replace) {
     cmds.push({ delete: { table: tbl } });
     cmds.push({ add: { table: tbl } });
   }
-  for (const s of table.sets) cmds.push({ add: { set: setObject(s) } });
-  for (const m of table.maps) cmds.push({ add: { map: mapObject(m) } });
-  for (const c of table.chains) cmds.push({ add: { chain: chainObject(c) } });
+  for (const s of table.sets) cmds.push({ add: { set: setObject(s, ref) } });
+  for (const m of table.maps) cmds.push({ add: { map: mapObject(m, ref) } });
+  for (const c of table.chains) cmds.push({ add: { chain: chainObject(c, ref) } });
   for (const s of table.sets)
-    if (s.elements.length > 0) cmds.push({ add: { element: elementObject(s.name, s.elements) } });
+    if (s.elements.length > 0) cmds.push({ add: { element: elementObject(s.name, s.elements, ref) } });
   // Non-base chains first so a base chain never jumps into a chain whose rules are not yet there.
   const ordered = [...table.chains.filter((c) => !c.base), ...table.chains.filter((c) => c.base)];
-  for (const c of ordered) for (const r of c.rules) cmds.push({ add: { rule: ruleObject(c.name, r) } });
+  for (const c of ordered) for (const r of c.rules) cmds.push({ add: { rule: ruleObject(c.name, r, ref) } });
   for (const m of table.maps) {
     if (m.elements.length > 0)
       cmds.push({
@@ -115,6 +135,7 @@ export function fullTransaction(table: NftTable, replace: boolean): Record<strin
           element: elementObject(
             m.name,
             m.elements.map(([k, v]) => [k, v]),
+            ref,
           ),
         },
       });

@@ -228,7 +228,9 @@ describe("an ADD whose rules cannot be applied in time", () => {
       .map(Number)
       .filter((pid) => {
         try {
-          return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "nft";
+          // The policy driver's persistent session (`nft -j -i`), not a one-shot nft (natOutgoing's).
+          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+          return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "nft" && argv.includes("-i");
         } catch {
           return false;
         }
