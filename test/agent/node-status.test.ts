@@ -221,8 +221,12 @@ describe("without the API server", () => {
     const { s } = await waitStatus("node-1", (b) => b.routes?.local === 3, 20_000);
     expect(Date.parse(s.status?.lastUpdated ?? "")).toBeGreaterThan(Date.parse(before?.lastUpdated ?? ""));
     expect(a1.proc.exitCode).toBeNull();
+    // The agent logs after its write returns: the object can be visible before the line is.
+    const deadline = Date.now() + 5000;
+    while (!readFileSync(a1.logFile, "utf8").includes("node status written again") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(readFileSync(a1.logFile, "utf8")).toContain("node status written again");
     // One warning for the whole outage, however many ticks failed.
     expect(warnings()).toBe(1);
-    expect(readFileSync(a1.logFile, "utf8")).toContain("node status written again");
   }, 60_000);
 });
