@@ -133,7 +133,43 @@ export function logPrefix(policyId: string): string {
   return `${policyId}: `.slice(-120);
 }
 
-class Builder {
+/** The name of a rule's peer set: a hash of its peers (same peers, same set). */
+export function peerSetName(peers: readonly Peer[]): string {
+  return `peer-${hashText(peerSetKey(peers))}`;
+}
+
+function peerSetKey(peers: readonly Peer[]): string {
+  return peersKey(
+    peers.map((p) =>
+      p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges, r6: p.ranges6 } : p,
+    ),
+  );
+}
+
+/**
+ * The name of a rule's port set. Named ports resolve per destination, so
+ * their set is scoped: on ingress to the policy (its selected local pods),
+ * on egress to the rule's peers.
+ */
+export function portSetName(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string {
+  const named = ports.some((pm) => pm.name !== undefined);
+  const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${peersKey(r.peers)}`;
+  return `port-${hashText(JSON.stringify(ports) + scope)}`;
+}
+
+export function tenantSetName(t: TenantInfo): string {
+  return `tenant-${safeName(t.name)}-${hashText(t.name, 6)}`;
+}
+
+/** What the section builder needs: the cluster and the names of the sets a rule uses. */
+export interface SetNamer {
+  readonly c: Cluster;
+  peerSet(peers: readonly Peer[]): string;
+  portSet(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string;
+  tenantSet(t: TenantInfo): string;
+}
+
+class Builder implements SetNamer {
   readonly addressSets = new Map<string, Range[]>();
   readonly addressSets6 = new Map<string, Range6[]>();
   readonly portSets = new Map<string, IRPortEntry[]>();
@@ -151,11 +187,7 @@ class Builder {
   }
 
   peerSet(peers: readonly Peer[]): string {
-    const key = peersKey(
-      peers.map((p) =>
-        p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges, r6: p.ranges6 } : p,
-      ),
-    );
+    const key = peerSetKey(peers);
     const cached = this.peerCache.get(key);
     if (cached) return cached;
     const name = `peer-${hashText(key)}`;
@@ -193,7 +225,7 @@ class Builder {
     const key = JSON.stringify(ports) + scope;
     const cached = this.portCache.get(key);
     if (cached) return cached;
-    const name = `port-${hashText(key)}`;
+    const name = portSetName(ports, p, dir, r);
     // Per family, since an ipBlock peer matches a pod by its address of that family.
     const candidates = (family: Family): readonly PodInfo[] => {
       const has = (pod: PodInfo) => (family === "ipv4" ? pod.ipv4 : pod.ipv6) !== undefined;
@@ -214,7 +246,7 @@ class Builder {
   }
 
   tenantSet(t: TenantInfo): string {
-    const name = `tenant-${safeName(t.name)}-${hashText(t.name, 6)}`;
+    const name = tenantSetName(t);
     if (!this.addressSets.has(name)) {
       const admitted = this.podsWithIP.filter((p) => tenantAdmits(this.c, t, p.namespace));
       this.addressSets.set(name, mergeRanges(admitted.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))));
@@ -301,7 +333,7 @@ function ruleName(dir: Direction, r: Rule): string {
   return `${dir}[${r.index}]${r.name ? ` ${r.name}` : ""}`;
 }
 
-function irRules(b: Builder, p: Policy, dir: Direction): IRRule[] {
+function irRules(b: SetNamer, p: Policy, dir: Direction): IRRule[] {
   return (p[dir] ?? []).map((r) => ({
     policy: p.id,
     rule: ruleName(dir, r),
@@ -312,7 +344,8 @@ function irRules(b: Builder, p: Policy, dir: Direction): IRRule[] {
   }));
 }
 
-function sectionsFor(b: Builder, pod: PodInfo, dir: Direction): IRSection[] {
+/** The tier sections that apply to a local pod in one direction (empty: plain accept). */
+export function sectionsFor(b: SetNamer, pod: PodInfo, dir: Direction): IRSection[] {
   const c = b.c;
   const selecting = c.policies.filter((p) => p[dir] !== null && subjectSelects(c, p, pod));
   const out: IRSection[] = [];
@@ -336,9 +369,19 @@ function sectionsFor(b: Builder, pod: PodInfo, dir: Direction): IRSection[] {
   if (tenant?.isolation === "Baseline" && nps.length === 0) {
     out.push({ kind: "tenant-baseline", tenant: tenant.name, admitSet: b.tenantSet(tenant) });
   }
-  const baseline = selecting.filter((p) => p.tier === "baseline").flatMap((p) => irRules(b, p, dir));
-  if (baseline.length > 0 && nps.length === 0) out.push({ kind: "baseline", rules: baseline });
+  // The baseline tier is reached only when no NetworkPolicy isolates the pod;
+  // its rules' sets are made only then, so that every set is named by the
+  // chains of some group (the incremental compiler counts sets per group).
+  if (nps.length === 0) {
+    const baseline = selecting.filter((p) => p.tier === "baseline").flatMap((p) => irRules(b, p, dir));
+    if (baseline.length > 0) out.push({ kind: "baseline", rules: baseline });
+  }
   return out;
+}
+
+/** A group's chain name: a hash of its sections (same sections, same chain). */
+export function groupId(dir: Direction, sections: readonly IRSection[]): string {
+  return `${dir === "ingress" ? "in" : "out"}-${hashText(JSON.stringify(sections), 10)}`;
 }
 
 export function buildIR(c: Cluster, node: string): PolicyIR {
@@ -353,7 +396,7 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     for (const dir of ["ingress", "egress"] as const) {
       const sections = sectionsFor(b, pod, dir);
       if (sections.length === 0) continue;
-      const id = `${dir === "ingress" ? "in" : "out"}-${hashText(JSON.stringify(sections), 10)}`;
+      const id = groupId(dir, sections);
       if (!groups.has(id)) groups.set(id, { id, direction: dir, sections });
       ids[dir] = id;
     }

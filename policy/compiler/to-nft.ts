@@ -61,12 +61,12 @@ export function addrElem6(r: Range6): unknown {
   return { range: [v6Text(r.start), v6Text(r.end)] };
 }
 
-function portElem(e: IRPortEntry): unknown {
+export function portElem(e: IRPortEntry): unknown {
   const port = e.from === e.to ? e.from : { range: [e.from, e.to] };
   return { concat: [addrElem(e.dst), e.protocol.toLowerCase(), port] };
 }
 
-function portElem6(e: IRPortEntry6): unknown {
+export function portElem6(e: IRPortEntry6): unknown {
   const port = e.from === e.to ? e.from : { range: [e.from, e.to] };
   return { concat: [addrElem6(e.dst), e.protocol.toLowerCase(), port] };
 }
@@ -103,7 +103,8 @@ function matchRules(dir: "ingress" | "egress", r: IRRule): NftRule[] {
   });
 }
 
-function groupChains(g: IRGroup): NftChain[] {
+/** A group's chains: the main one, plus one per admin/baseline section (Pass is `return`). */
+export function groupChains(g: IRGroup): NftChain[] {
   const dir = g.direction;
   const remote = dir === "ingress" ? "saddr" : "daddr";
   const main: NftRule[] = [];
