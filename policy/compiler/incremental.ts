@@ -41,6 +41,7 @@ import { buildClusterFromObjects, type ParsedObject } from "../model/load.js";
 import { v4Value, type Range } from "../model/ipv4.js";
 import { single6, type Range6 } from "../model/ipv6.js";
 import {
+  namespaceMatches,
   nodeAddresses,
   nodeAddresses6,
   peerMatches,
@@ -50,6 +51,7 @@ import {
   type Family,
 } from "../model/select.js";
 import { selectorObjectMatches } from "../../net/label-selector.js";
+import { PersistentMap } from "./persistent-map.js";
 import { podVethName } from "../../net/veth-name.js";
 import {
   groupId,
@@ -131,9 +133,11 @@ export interface CompilerState {
   readonly node: string;
   /** The model without its pod list (`pods` below holds them); namespaces include those only pods name. */
   readonly cluster: Cluster;
-  readonly pods: ReadonlyMap<string, PodInfo>;
+  readonly pods: PersistentMap<string, PodInfo>;
+  /** Namespace -> the keys of its pods. */
+  readonly podsByNs: PersistentMap<string, ReadonlySet<string>>;
   /** Input objects by their name (`Kind ns/name`). */
-  readonly objects: ReadonlyMap<string, ParsedObject>;
+  readonly objects: PersistentMap<string, ParsedObject>;
   /** Object name -> the policy it became. */
   readonly policyOf: ReadonlyMap<string, Policy>;
   readonly local: ReadonlyMap<string, IRLocalPod>;
@@ -282,10 +286,35 @@ function podContributes(c: Cluster, def: AddrDef, pod: PodInfo): boolean {
   }
 }
 
-function addrSetFromScratch(c: Cluster, pods: Iterable<PodInfo>, def: AddrDef, refs: number): AddrSet {
+interface PodIndex {
+  readonly pods: PersistentMap<string, PodInfo>;
+  readonly podsByNs: PersistentMap<string, ReadonlySet<string>>;
+}
+
+/** The pods a set may hold: all of them, or those of the namespaces its peers or tenant can reach. */
+function candidatePods(c: Cluster, ix: PodIndex, def: AddrDef): Iterable<PodInfo> {
+  if (def.kind === "all") return ix.pods.values();
+  const namespaces = new Set<string>();
+  for (const ns of ix.podsByNs.keys()) {
+    const reached =
+      def.kind === "tenant"
+        ? c.tenants.some((t) => t.name === def.tenant && tenantAdmits(c, t, ns))
+        : def.peers.some((p) => p.kind === "pods" && namespaceMatches(c, p.namespaces, ns));
+    if (reached) namespaces.add(ns);
+  }
+  const out: PodInfo[] = [];
+  for (const ns of namespaces)
+    for (const key of ix.podsByNs.get(ns) ?? []) {
+      const p = ix.pods.get(key);
+      if (p) out.push(p);
+    }
+  return out;
+}
+
+function addrSetFromScratch(c: Cluster, ix: PodIndex, def: AddrDef, refs: number): AddrSet {
   const m4: Range[] = [];
   const m6: Range6[] = [];
-  for (const pod of pods) {
+  for (const pod of candidatePods(c, ix, def)) {
     if (!podContributes(c, def, pod)) continue;
     if (pod.ipv4 !== undefined) m4.push(single(pod.ipv4));
     if (pod.ipv6 !== undefined) m6.push(single6(pod.ipv6));
@@ -307,7 +336,7 @@ function addrSetFromScratch(c: Cluster, pods: Iterable<PodInfo>, def: AddrDef, r
 }
 
 function portSetFromScratch(
-  s: { node: string; cluster: Cluster; pods: ReadonlyMap<string, PodInfo> },
+  s: { node: string; cluster: Cluster; pods: PersistentMap<string, PodInfo> },
   def: PortDef,
   refs: number,
 ): PortSet {
@@ -360,8 +389,9 @@ function portSetReaches(node: string, c: Cluster, def: PortDef, pod: PodInfo): b
 class Draft {
   node: string;
   cluster: Cluster;
-  pods: Map<string, PodInfo>;
-  objects: Map<string, ParsedObject>;
+  pods: PersistentMap<string, PodInfo>;
+  podsByNs: PersistentMap<string, ReadonlySet<string>>;
+  objects: PersistentMap<string, ParsedObject>;
   policyOf: Map<string, Policy>;
   local: Map<string, IRLocalPod>;
   groups: Map<string, GroupRec>;
@@ -374,8 +404,9 @@ class Draft {
   constructor(s: CompilerState) {
     this.node = s.node;
     this.cluster = s.cluster;
-    this.pods = new Map(s.pods);
-    this.objects = new Map(s.objects);
+    this.pods = s.pods;
+    this.podsByNs = s.podsByNs;
+    this.objects = s.objects;
     this.policyOf = new Map(s.policyOf);
     this.local = new Map(s.local);
     this.groups = new Map(s.groups);
@@ -389,6 +420,7 @@ class Draft {
         node: this.node,
         cluster: this.cluster,
         pods: this.pods,
+        podsByNs: this.podsByNs,
         objects: this.objects,
         policyOf: this.policyOf,
         local: this.local,
@@ -503,7 +535,7 @@ class Draft {
       return;
     }
     if ("ports" in def) this.portSets.set(name, portSetFromScratch(this, def, 1));
-    else this.addrSets.set(name, addrSetFromScratch(this.cluster, this.pods.values(), def, 1));
+    else this.addrSets.set(name, addrSetFromScratch(this.cluster, this, def, 1));
   }
 
   private unrefSet(name: string): void {
@@ -610,11 +642,18 @@ export function initialState(objects: readonly ParsedObject[], node: string): Co
     const p = byId.get(o.name);
     if (POLICY_KINDS.has(o.kind) && p) policyOf.set(o.name, p);
   }
+  const byNs = new Map<string, Set<string>>();
+  for (const p of full.pods) {
+    const set = byNs.get(p.namespace) ?? new Set<string>();
+    set.add(p.key);
+    byNs.set(p.namespace, set);
+  }
   const empty: CompilerState = {
     node,
     cluster: { ...full, pods: [] },
-    pods: new Map(full.pods.map((p) => [p.key, p] as const)),
-    objects: new Map(objects.map((o) => [o.name, o] as const)),
+    pods: PersistentMap.of(full.pods.map((p) => [p.key, p] as const)),
+    podsByNs: PersistentMap.of(byNs),
+    objects: PersistentMap.of(objects.map((o) => [o.name, o] as const)),
     policyOf,
     local: new Map(),
     groups: new Map(),
@@ -622,7 +661,7 @@ export function initialState(objects: readonly ParsedObject[], node: string): Co
     portSets: new Map(),
   };
   const d = new Draft(empty);
-  d.addrSets.set(SET_ALL_PODS, addrSetFromScratch(d.cluster, d.pods.values(), { kind: "all" }, 1));
+  d.addrSets.set(SET_ALL_PODS, addrSetFromScratch(d.cluster, d, { kind: "all" }, 1));
   for (const p of full.pods) d.regroup(p.key);
   return d.done().state;
 }
@@ -645,14 +684,18 @@ export function updateObject(
     const d = new Draft(s);
     const podKey = after?.key ?? (key.includes("/") ? key : `default/${key}`);
     const before = s.pods.get(podKey);
-    if (obj) d.objects.set(name, obj);
-    else d.objects.delete(name);
-    if (after) d.pods.set(podKey, after);
-    else d.pods.delete(podKey);
-    // Namespaces only pods name exist implicitly (load.ts), for tenantOf.
+    d.objects = obj ? d.objects.set(name, obj) : d.objects.delete(name);
+    d.pods = after ? d.pods.set(podKey, after) : d.pods.delete(podKey);
     const ns = after?.namespace ?? before?.namespace;
+    if (ns !== undefined) {
+      const keys = new Set(d.podsByNs.get(ns) ?? []);
+      if (after) keys.add(podKey);
+      else keys.delete(podKey);
+      d.podsByNs = keys.size > 0 ? d.podsByNs.set(ns, keys) : d.podsByNs.delete(ns);
+    }
+    // Namespaces only pods name exist implicitly (load.ts), for tenantOf.
     if (ns !== undefined && !d.objects.has(`Namespace ${ns}`)) {
-      const stillUsed = after !== undefined || [...d.pods.values()].some((p) => p.namespace === ns);
+      const stillUsed = d.podsByNs.has(ns);
       if (stillUsed && !d.cluster.namespaces.has(ns))
         d.cluster = withNamespace(d.cluster, ns, implicitNamespace(ns));
       else if (!stillUsed && d.cluster.namespaces.has(ns))
@@ -665,9 +708,8 @@ export function updateObject(
   if (kind === "Namespace") {
     const info = obj === undefined ? undefined : modelOf(obj).namespaces.get(key);
     const d = new Draft(s);
-    if (obj) d.objects.set(name, obj);
-    else d.objects.delete(name);
-    const pods = [...s.pods.values()].filter((p) => p.namespace === key);
+    d.objects = obj ? d.objects.set(name, obj) : d.objects.delete(name);
+    const pods = [...(s.podsByNs.get(key) ?? [])].flatMap((k) => s.pods.get(k) ?? []);
     d.cluster = withNamespace(d.cluster, key, info ?? (pods.length > 0 ? implicitNamespace(key) : undefined));
     for (const p of pods) d.movePod(s.cluster, p, p);
     for (const p of pods) d.regroup(p.key);
@@ -677,8 +719,7 @@ export function updateObject(
     const after = obj === undefined ? undefined : modelOf(obj).policies[0];
     const before = s.policyOf.get(name);
     const d = new Draft(s);
-    if (obj) d.objects.set(name, obj);
-    else d.objects.delete(name);
+    d.objects = obj ? d.objects.set(name, obj) : d.objects.delete(name);
     if (after) d.policyOf.set(name, after);
     else d.policyOf.delete(name);
     const policies = s.cluster.policies.filter((p) => p.id !== before?.id && p.id !== after?.id);
@@ -704,9 +745,7 @@ export function updateObject(
     return d.done();
   }
   // Node, Tenant (and anything else): from scratch.
-  const objects = new Map(s.objects);
-  if (obj) objects.set(name, obj);
-  else objects.delete(name);
+  const objects = obj ? s.objects.set(name, obj) : s.objects.delete(name);
   const state = initialState([...objects.values()], s.node);
   return { state, delta: { ...emptyDelta(), full: true } };
 }
