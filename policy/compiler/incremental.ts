@@ -56,6 +56,7 @@ import { podVethName } from "../../net/veth-name.js";
 import {
   groupId,
   peerSetName,
+  peersArePlain,
   portEntries,
   portEntries6,
   portSetName,
@@ -107,11 +108,13 @@ interface PortDef {
 
 interface AddrSet {
   readonly def: AddrDef;
+  /** Single addresses only: a plain set whose elements are the distinct members (ir.ts plainSets). */
+  readonly plain: boolean;
   readonly refs: number;
   /** One range per contribution, sorted by (start, end); duplicates kept (counted). */
   readonly m4: readonly Range[];
   readonly m6: readonly Range6[];
-  /** The merged ranges: the nft elements. */
+  /** The nft elements: the merged ranges, or the distinct members of a plain set. */
   readonly e4: readonly Range[];
   readonly e6: readonly Range6[];
 }
@@ -228,6 +231,19 @@ function merged<T>(xs: readonly R<T>[], o: Ops<T>): R<T>[] {
   return out;
 }
 
+/** Sorted members -> the distinct ones (a plain set's elements). */
+function distinct<T>(xs: readonly R<T>[], o: Ops<T>): R<T>[] {
+  return xs.filter((r, i) => i === 0 || o.cmp(xs[i - 1] as R<T>, r) !== 0);
+}
+
+function elementsOf<T>(plain: boolean, xs: readonly R<T>[], o: Ops<T>): R<T>[] {
+  return plain ? distinct(xs, o) : merged(xs, o);
+}
+
+function isPlain(def: AddrDef): boolean {
+  return def.kind !== "peer" || peersArePlain(def.peers);
+}
+
 /** Two sorted, merged range lists -> the ranges only in `a` (gone) and only in `b` (fresh). */
 function rangeDiff<T>(a: readonly R<T>[], b: readonly R<T>[], o: Ops<T>): { gone: R<T>[]; fresh: R<T>[] } {
   const gone: R<T>[] = [];
@@ -332,7 +348,8 @@ function addrSetFromScratch(c: Cluster, ix: PodIndex, def: AddrDef, refs: number
   }
   m4.sort(ops4.cmp);
   m6.sort(ops6.cmp);
-  return { def, refs, m4, m6, e4: merged(m4, ops4), e6: merged(m6, ops6) };
+  const plain = isPlain(def);
+  return { def, plain, refs, m4, m6, e4: elementsOf(plain, m4, ops4), e6: elementsOf(plain, m6, ops6) };
 }
 
 function portSetFromScratch(
@@ -450,7 +467,13 @@ class Draft {
         if (after.ipv4 !== undefined) m4 = withMember(m4, single(after.ipv4), ops4);
         if (after.ipv6 !== undefined) m6 = withMember(m6, single6(after.ipv6), ops6);
       }
-      this.addrSets.set(name, { ...set, m4, m6, e4: merged(m4, ops4), e6: merged(m6, ops6) });
+      this.addrSets.set(name, {
+        ...set,
+        m4,
+        m6,
+        e4: elementsOf(set.plain, m4, ops4),
+        e6: elementsOf(set.plain, m6, ops6),
+      });
       this.sets.add(name);
     }
     for (const [name, set] of this.portSets) {
@@ -770,6 +793,8 @@ export function stateIR(s: CompilerState): PolicyIR {
     addressSets.set(name, [...set.e4]);
     addressSets6.set(name, [...set.e6]);
   }
+  const plainSets = new Set<string>();
+  for (const [name, set] of s.addrSets) if (set.plain && set.def.kind !== "all") plainSets.add(name);
   const portSets = new Map<string, IRPortEntry[]>();
   const portSets6 = new Map<string, IRPortEntry6[]>();
   for (const [name, set] of s.portSets) {
@@ -786,6 +811,7 @@ export function stateIR(s: CompilerState): PolicyIR {
     addressSets6,
     portSets,
     portSets6,
+    plainSets,
     allPods: [...(all?.e4 ?? [])],
     allPods6: [...(all?.e6 ?? [])],
   };
@@ -800,11 +826,11 @@ export function materialize(s: CompilerState): NftTable {
 type Cmd = Record<string, unknown>;
 const t = { family: TABLE_FAMILY, table: TABLE_NAME };
 
-function addrSetDecl(name: string, family: Family) {
+function addrSetDecl(name: string, family: Family, plain: boolean) {
   return setObject({
     name: setName(name, family),
     type: family === "ipv4" ? "ipv4_addr" : "ipv6_addr",
-    flags: ["interval"],
+    ...(plain ? {} : { flags: ["interval"] }),
     elements: [],
   });
 }
@@ -851,7 +877,8 @@ export function deltaCommands(before: CompilerState, after: CompilerState, delta
     const bp = after.portSets.get(name);
     if (a4 || b4) {
       if (!a4 && b4) {
-        for (const f of ["ipv4", "ipv6"] as const) declare.push({ add: { set: addrSetDecl(name, f) } });
+        for (const f of ["ipv4", "ipv6"] as const)
+          declare.push({ add: { set: addrSetDecl(name, f, b4.plain) } });
         elems(addElems, "add", name, b4.e4.map(addrElem));
         elems(addElems, "add", setName(name, "ipv6"), b4.e6.map(addrElem6));
       } else if (a4 && !b4) {

@@ -111,6 +111,15 @@ export interface PolicyIR {
   readonly addressSets6: ReadonlyMap<string, readonly Range6[]>;
   readonly portSets: ReadonlyMap<string, readonly IRPortEntry[]>;
   readonly portSets6: ReadonlyMap<string, readonly IRPortEntry6[]>;
+  /**
+   * Address sets that hold single addresses only (pods, nodes; tenants; and
+   * all-pods always): emitted as plain hash sets of their distinct addresses,
+   * not interval sets. Absent: none. Why: nft 1.0.6 reads back every element
+   * of every interval set in the table before it changes any element, so an
+   * element change costs O(interval elements in the table); plain sets cost
+   * nothing (policy/README.md).
+   */
+  readonly plainSets?: ReadonlySet<string>;
   /** Every pod address in the cluster (tenant boundaries are pod-to-pod). */
   readonly allPods: readonly Range[];
   readonly allPods6: readonly Range6[];
@@ -122,6 +131,24 @@ const ALL6: Range6 = { start: 0n, end: MAX6 };
 /** JSON text as a cache key; IPv6 ranges are bigints, which JSON.stringify refuses on its own. */
 function peersKey(x: unknown): string {
   return JSON.stringify(x, (_k, v: unknown) => (typeof v === "bigint" ? v.toString(16) : v));
+}
+
+/** Sorted distinct single addresses (a plain set's elements), from single-address ranges. */
+export function distinctRanges(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
+  return sorted.filter((r, i) => i === 0 || r.start !== sorted[i - 1]?.start || r.end !== sorted[i - 1]?.end);
+}
+
+export function distinctRanges6(ranges: readonly Range6[]): Range6[] {
+  const sorted = [...ranges].sort((a, b) =>
+    a.start < b.start ? -1 : a.start > b.start ? 1 : a.end < b.end ? -1 : a.end > b.end ? 1 : 0,
+  );
+  return sorted.filter((r, i) => i === 0 || r.start !== sorted[i - 1]?.start || r.end !== sorted[i - 1]?.end);
+}
+
+/** A peer set holds single addresses only when its peers are pods and nodes (no ipBlock, no networks). */
+export function peersArePlain(peers: readonly Peer[]): boolean {
+  return peers.every((p) => p.kind === "pods" || p.kind === "nodes");
 }
 
 function safeName(s: string): string {
@@ -174,6 +201,7 @@ class Builder implements SetNamer {
   readonly addressSets6 = new Map<string, Range6[]>();
   readonly portSets = new Map<string, IRPortEntry[]>();
   readonly portSets6 = new Map<string, IRPortEntry6[]>();
+  readonly plainSets = new Set<string>();
   private readonly peerCache = new Map<string, string>();
   private readonly portCache = new Map<string, string>();
   /** Pods with an address of either family (host-network pods are their node's address). */
@@ -207,8 +235,14 @@ class Builder implements SetNamer {
         ranges6.push(...peer.ranges6);
       }
     }
-    this.addressSets.set(name, mergeRanges(ranges));
-    this.addressSets6.set(name, mergeRanges6(ranges6));
+    if (peersArePlain(peers)) {
+      this.plainSets.add(name);
+      this.addressSets.set(name, distinctRanges(ranges));
+      this.addressSets6.set(name, distinctRanges6(ranges6));
+    } else {
+      this.addressSets.set(name, mergeRanges(ranges));
+      this.addressSets6.set(name, mergeRanges6(ranges6));
+    }
     this.peerCache.set(key, name);
     return name;
   }
@@ -249,8 +283,12 @@ class Builder implements SetNamer {
     const name = tenantSetName(t);
     if (!this.addressSets.has(name)) {
       const admitted = this.podsWithIP.filter((p) => tenantAdmits(this.c, t, p.namespace));
-      this.addressSets.set(name, mergeRanges(admitted.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))));
-      this.addressSets6.set(name, mergeRanges6(admitted.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))));
+      this.plainSets.add(name);
+      this.addressSets.set(name, distinctRanges(admitted.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))));
+      this.addressSets6.set(
+        name,
+        distinctRanges6(admitted.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
+      );
     }
     return name;
   }
@@ -417,7 +455,8 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     addressSets6: b.addressSets6,
     portSets: b.portSets,
     portSets6: b.portSets6,
-    allPods: mergeRanges(b.podsWithIP.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))),
-    allPods6: mergeRanges6(b.podsWithIP.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
+    plainSets: b.plainSets,
+    allPods: distinctRanges(b.podsWithIP.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))),
+    allPods6: distinctRanges6(b.podsWithIP.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
   };
 }
