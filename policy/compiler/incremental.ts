@@ -30,6 +30,7 @@ import type {
   Cluster,
   Direction,
   NamespaceInfo,
+  NamespaceMatch,
   Peer,
   PodInfo,
   Policy,
@@ -276,9 +277,27 @@ function rangeDiff<T>(a: readonly R<T>[], b: readonly R<T>[], o: Ops<T>): { gone
   return { gone, fresh };
 }
 
+// Parsing an address (net/address.ts, on ip-num) costs microseconds: once per pod object.
+const addr4 = new WeakMap<PodInfo, Range>();
+const addr6 = new WeakMap<PodInfo, Range6>();
+
 function single(ip: string): Range {
   const n = v4Value(ip) as number;
   return { start: n, end: n };
+}
+
+/** The pod's IPv4 address as a range (the pod has one). */
+function podRange(pod: PodInfo): Range {
+  let r = addr4.get(pod);
+  if (r === undefined) addr4.set(pod, (r = single(pod.ipv4 as string)));
+  return r;
+}
+
+/** The pod's IPv6 address as a range (the pod has one). */
+function podRange6(pod: PodInfo): Range6 {
+  let r = addr6.get(pod);
+  if (r === undefined) addr6.set(pod, (r = single6(pod.ipv6 as string)));
+  return r;
 }
 
 // ------------------------------------------------------------------ set contents
@@ -309,7 +328,11 @@ interface PodIndex {
 
 /** The pods a set may hold: all of them, or those of the namespaces its peers or tenant can reach. */
 function candidatePods(c: Cluster, ix: PodIndex, def: AddrDef): Iterable<PodInfo> {
-  if (def.kind === "all") return ix.pods.values();
+  if (def.kind === "all") {
+    const all: PodInfo[] = [];
+    ix.pods.forEach((p) => all.push(p));
+    return all;
+  }
   const namespaces = new Set<string>();
   for (const ns of ix.podsByNs.keys()) {
     const reached =
@@ -332,8 +355,8 @@ function addrSetFromScratch(c: Cluster, ix: PodIndex, def: AddrDef, refs: number
   const m6: Range6[] = [];
   for (const pod of candidatePods(c, ix, def)) {
     if (!podContributes(c, def, pod)) continue;
-    if (pod.ipv4 !== undefined) m4.push(single(pod.ipv4));
-    if (pod.ipv6 !== undefined) m6.push(single6(pod.ipv6));
+    if (pod.ipv4 !== undefined) m4.push(podRange(pod));
+    if (pod.ipv6 !== undefined) m6.push(podRange6(pod));
   }
   if (def.kind === "peer") {
     for (const peer of def.peers) {
@@ -352,30 +375,59 @@ function addrSetFromScratch(c: Cluster, ix: PodIndex, def: AddrDef, refs: number
   return { def, plain, refs, m4, m6, e4: elementsOf(plain, m4, ops4), e6: elementsOf(plain, m6, ops6) };
 }
 
+/** The pods of the namespaces a NamespaceMatch selects (from the namespace index). */
+function podsIn(c: Cluster, ix: PodIndex, m: NamespaceMatch): PodInfo[] {
+  const out: PodInfo[] = [];
+  const add = (ns: string) => {
+    for (const key of ix.podsByNs.get(ns) ?? []) {
+      const p = ix.pods.get(key);
+      if (p) out.push(p);
+    }
+  };
+  if (m.kind === "same") add(m.namespace);
+  else for (const ns of ix.podsByNs.keys()) if (namespaceMatches(c, m, ns)) add(ns);
+  return out;
+}
+
 function portSetFromScratch(
-  s: { node: string; cluster: Cluster; pods: PersistentMap<string, PodInfo> },
+  s: PodIndex & { node: string; cluster: Cluster },
   def: PortDef,
   refs: number,
 ): PortSet {
   const c = s.cluster;
+  // Who can be a destination: ingress, the policy's selected pods on this
+  // node; egress, the pods the rule's peers match (any pod for ipBlocks).
+  let pool: PodInfo[] = [];
+  if (def.named && def.dir === "ingress") {
+    const p = c.policies.find((x) => x.id === def.policy);
+    if (p) pool = podsIn(c, s, p.subject.namespaces).filter((pod) => pod.node === s.node);
+  } else if (def.named) {
+    const peers = def.rule.peers;
+    if (peers === null || peers.some((peer) => peer.kind !== "pods")) s.pods.forEach((pod) => pool.push(pod));
+    else {
+      const seen = new Set<string>();
+      for (const peer of peers)
+        if (peer.kind === "pods")
+          for (const pod of podsIn(c, s, peer.namespaces))
+            if (!seen.has(pod.key)) {
+              seen.add(pod.key);
+              pool.push(pod);
+            }
+    }
+  }
+  const p = def.dir === "ingress" ? c.policies.find((x) => x.id === def.policy) : undefined;
   const candidates = (family: Family): PodInfo[] => {
     if (!def.named) return [];
     const has = (pod: PodInfo) => (family === "ipv4" ? pod.ipv4 : pod.ipv6) !== undefined;
-    const out: PodInfo[] = [];
-    const p = c.policies.find((x) => x.id === def.policy);
-    for (const pod of s.pods.values()) {
-      if (!has(pod)) continue;
-      if (def.dir === "ingress") {
-        if (p !== undefined && pod.node === s.node && subjectSelects(c, p, pod)) out.push(pod);
-      } else if (
-        hasIP(pod) &&
-        (def.rule.peers === null ||
-          def.rule.peers.some((peer) => peerMatches(c, peer, { kind: "pod", pod }, family)))
-      ) {
-        out.push(pod);
-      }
-    }
-    return out;
+    return pool.filter((pod) =>
+      !has(pod)
+        ? false
+        : def.dir === "ingress"
+          ? p !== undefined && subjectSelects(c, p, pod)
+          : hasIP(pod) &&
+            (def.rule.peers === null ||
+              def.rule.peers.some((peer) => peerMatches(c, peer, { kind: "pod", pod }, family))),
+    );
   };
   return {
     def,
@@ -460,12 +512,12 @@ class Draft {
       let m4 = set.m4;
       let m6 = set.m6;
       if (wasIn && before) {
-        if (before.ipv4 !== undefined) m4 = withoutMember(m4, single(before.ipv4), ops4);
-        if (before.ipv6 !== undefined) m6 = withoutMember(m6, single6(before.ipv6), ops6);
+        if (before.ipv4 !== undefined) m4 = withoutMember(m4, podRange(before), ops4);
+        if (before.ipv6 !== undefined) m6 = withoutMember(m6, podRange6(before), ops6);
       }
       if (isIn && after) {
-        if (after.ipv4 !== undefined) m4 = withMember(m4, single(after.ipv4), ops4);
-        if (after.ipv6 !== undefined) m6 = withMember(m6, single6(after.ipv6), ops6);
+        if (after.ipv4 !== undefined) m4 = withMember(m4, podRange(after), ops4);
+        if (after.ipv6 !== undefined) m6 = withMember(m6, podRange6(after), ops6);
       }
       this.addrSets.set(name, {
         ...set,

@@ -50,6 +50,17 @@ export class PersistentMap<K, V> {
     return new PersistentMap(base, new Map(), size);
   }
 
+  /** Every entry, without a generator (the hot loops). */
+  forEach(f: (v: V, k: K) => void): void {
+    const over = this.over;
+    this.base.forEach((v, k) => {
+      if (!over.has(k)) f(v, k);
+    });
+    over.forEach((v, k) => {
+      if (v !== undefined) f(v, k);
+    });
+  }
+
   *entries(): IterableIterator<[K, V]> {
     for (const [k, v] of this.base) if (!this.over.has(k)) yield [k, v];
     for (const [k, v] of this.over) if (v !== undefined) yield [k, v];
