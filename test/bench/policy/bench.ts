@@ -18,6 +18,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
 import { dirname } from "node:path";
 import {
   buildClusterFromObjects,
@@ -353,6 +354,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const started = Date.now();
+  const loadStart = loadavg().map((x) => round(x, 2));
   const cp = await controlPlane();
   const small = compile(loadCluster(syntheticDocs(SMALL, 20)), BENCH_NODE).table;
   const bigCompiled = compile(loadCluster(syntheticDocs(BIG, 20)), BENCH_NODE);
@@ -369,6 +371,8 @@ async function main(): Promise<void> {
       connRateVsNone: none ? round(r.connPerSec / none.connPerSec, 3) : null,
     })),
     seconds: round((Date.now() - started) / 1000),
+    // The machines are shared and noisy: the load average around the run (1, 5, 15 min).
+    loadavg: { start: loadStart, end: loadavg().map((x) => round(x, 2)) },
   };
   const line = (cells: (string | number)[]) =>
     cells
@@ -377,7 +381,7 @@ async function main(): Promise<void> {
       .trimEnd();
   const out: string[] = [];
   out.push(
-    `policy benchmark (${result.mode}): ${BIG.pods} pods / ${BIG.policies} policies / ${BIG.tenants} tenants, node ${BENCH_NODE}`,
+    `policy benchmark (${result.mode}): ${BIG.pods} pods / ${BIG.policies} policies / ${BIG.tenants} tenants, node ${BENCH_NODE}, loadavg ${result.loadavg.start.join(" ")}`,
   );
   out.push(line(["control plane", "ms", "tx commands", "tx bytes", "mode"]));
   out.push(line(["validate objects (zod)", cp.loadMs, "", "", ""]));
