@@ -163,11 +163,21 @@ async function run(seed: number): Promise<void> {
       [kind, key, label] = ["Pod", keyOf(o), "pod removed"];
     } else if (what < 0.55) {
       const o = pick(r, pods);
-      const d = structuredClone(o.data) as { metadata: { labels: Record<string, string> } };
+      const d = structuredClone(o.data) as {
+        metadata: { labels: Record<string, string> };
+        spec: { nodeName?: string };
+        status?: { podIP?: string; podIPs?: { ip: string }[] };
+      };
       d.metadata.labels = {
         pod: pick(r, ["a", "b", "c"]),
         ...(r() < 0.5 ? { team: pick(r, ["red", "blue"]) } : {}),
       };
+      // Now and then the pod also moves (another node, another address: a restarted pod).
+      if (r() < 0.3) {
+        d.spec.nodeName = pick(r, [NODE, "n2"]);
+        const ip = `10.${NET}.${Math.floor(r() * 3)}.${1 + Math.floor(r() * 12)}`;
+        d.status = { podIP: ip, podIPs: [{ ip }] };
+      }
       next = put({ ...(d as unknown as Doc), apiVersion: "v1", kind: "Pod" });
       [kind, key, label] = ["Pod", keyOf(next), "pod relabelled"];
     } else if (what < 0.68) {
