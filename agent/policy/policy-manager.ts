@@ -34,6 +34,8 @@ import {
 } from "../../policy/compiler/incremental.js";
 import { PolicyInputError, buildClusterFromObjects, type ParsedObject } from "../../policy/model/load.js";
 import type { ApplyResult } from "../nft/driver.js";
+import { diffTable } from "../nft/diff.js";
+import { observe } from "../nft/kernel-state.js";
 import { compilerInputs, objectKey, parseWatched, podInput, type LocalAttachment } from "./policy-inputs.js";
 import { PolicyMetrics } from "./policy-metrics.js";
 import { type Registry, createRegistry } from "../../net/metrics.js";
@@ -200,6 +202,8 @@ export class PolicyManager {
       }
     }
     this.fullNeeded = true;
+    // Replaced wholesale, not object by object: the state is rebuilt from the inputs.
+    this.inc = undefined;
     const first = !this.synced.has(kind);
     this.synced.add(kind);
     if (first && this.inSync) this.o.log.info({ kinds: this.o.requiredKinds }, "policy inputs in sync");
@@ -407,12 +411,32 @@ export class PolicyManager {
         this.metrics.rejectedObjects = this.rejectedCount();
         localPods = inc.state.local.size;
       } else {
+        // The incremental state brought up to date too, if it can be: when it
+        // equals the full compile (the oracle) it is kept, which spares
+        // building it again; when not, that is a bug, logged, and it is rebuilt.
+        let candidate: CompilerState | undefined;
+        if (this.inc !== undefined) {
+          try {
+            candidate = this.incremental(dirty)?.state;
+          } catch {
+            candidate = undefined;
+          }
+        }
         this.contextRejected.clear();
         const d = this.desiredTable();
         this.inc = undefined;
         r = await this.o.driver.apply(d.table);
         localPods = d.localPods;
-        if (this.o.driver.applyCommands !== undefined) {
+        if (candidate !== undefined) {
+          const diff = diffTable(observe(materialize(candidate)), d.table);
+          if (diff !== "rebuild" && diff.length === 0) this.inc = candidate;
+          else
+            this.o.log.error(
+              { commands: diff === "rebuild" ? "rebuild" : diff.length },
+              "incremental policy state differed from the full compile; rebuilt from the inputs",
+            );
+        }
+        if (this.inc === undefined && this.o.driver.applyCommands !== undefined) {
           try {
             this.inc = initialState(d.inputs, this.o.node);
           } catch (e) {
@@ -441,6 +465,8 @@ export class PolicyManager {
       for (const w of done) w.resolve();
     } catch (e) {
       this.fullNeeded = true;
+      // The failed run's changes are not in the state any more: rebuilt from the inputs.
+      this.inc = undefined;
       this.failures++;
       this.retrying = true;
       this.lastError = e instanceof Error ? e.message : String(e);

@@ -35,13 +35,18 @@ class Flaky implements NftBackend {
   }
 }
 
-function setup(o: { minIntervalMs?: number } = {}): { fake: FakeNft; flaky: Flaky; m: PolicyManager } {
+function setup(o: { minIntervalMs?: number; errors?: string[] } = {}): {
+  fake: FakeNft;
+  flaky: Flaky;
+  m: PolicyManager;
+} {
   const fake = new FakeNft();
   const flaky = new Flaky(fake);
+  const errors = o.errors;
   const m = new PolicyManager({
     node: NODE,
     driver: new NftDriver(flaky),
-    log: silent,
+    log: errors ? { ...silent, error: (_o: object, msg: string) => void errors.push(msg) } : silent,
     requiredKinds: [...CORE_KINDS, ...POLICY_KINDS.map((k) => k.kind)],
     minIntervalMs: o.minIntervalMs ?? 80,
     resyncIntervalMs: 3_600_000,
@@ -454,5 +459,26 @@ describe("PolicyManager", () => {
     await m.settled();
     // Nothing selects nodes: the full compile diffs to nothing, and no incremental commands were sent.
     expect(m.metrics.appliesOf("ok")).toBeGreaterThanOrEqual(3);
+  });
+
+  it("the periodic resync checks the incremental state against the full compile and keeps it when equal", async () => {
+    const errors: string[] = [];
+    const { fake, m } = setup({ minIntervalMs: 10, errors });
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
+    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
+    await until(() => m.ready);
+    await m.settled();
+    m.upsert("Pod", "v1", pod("x", "b", "10.1.0.9"));
+    await m.settled();
+    m.upsert("Namespace", "v1", ns("x", { team: "red" }));
+    m.resync(); // with a dirty object pending: brought up to date, then compared
+    await m.settled();
+    expect(errors).toEqual([]);
+    const n = fake.transactions.length;
+    m.upsert("Pod", "v1", pod("x", "c", "10.1.0.12"));
+    await until(() => fake.transactions.length > n);
+    await m.settled();
+    expect(isFullReplace(fake.transactions[n] ?? [])).toBe(false);
+    expect(await ingressOf(fake, podVethName("x", "c"))).toBe("jump");
   });
 });
