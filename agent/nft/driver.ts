@@ -26,7 +26,8 @@ import { diffTable } from "./diff.js";
 import { observe, parseListing, type ObservedTable } from "./kernel-state.js";
 
 export interface ApplyResult {
-  readonly mode: "noop" | "diff" | "full";
+  /** `incremental`: commands the caller computed (applyCommands), not a diff. */
+  readonly mode: "noop" | "diff" | "full" | "incremental";
   /** Commands in the applied transaction (0 for noop). */
   readonly commands: readonly Record<string, unknown>[];
   /** The error that forced a full rebuild, if one did. */
@@ -38,7 +39,8 @@ export interface DriverLogger {
 }
 
 export class NftDriver {
-  private lastGood: NftTable | undefined;
+  /** The last table that applied (a thunk after applyCommands: built only if ever needed). */
+  private lastGood: NftTable | (() => NftTable) | undefined;
   private needFull = true;
   /** What the kernel holds if nothing else touched it: the last applied content. */
   private applied: ObservedTable | undefined;
@@ -64,10 +66,41 @@ export class NftDriver {
     return !this.needFull;
   }
 
+  /**
+   * Sends commands the caller computed (an incremental compiler's delta) as
+   * one transaction; `desired` is the table they lead to, built only when
+   * needed: while the driver is not in sync (a full replace instead), when
+   * the transaction is rejected (an atomic rebuild from it, else the last
+   * good table restored, as apply does), and for the next diff.
+   */
+  async applyCommands(
+    cmds: readonly Record<string, unknown>[],
+    desired: () => NftTable,
+  ): Promise<ApplyResult> {
+    if (this.needFull) return this.apply(desired());
+    try {
+      if (cmds.length > 0) await this.backend.run(nftDocument(cmds));
+    } catch (e) {
+      this.readBack = true;
+      const recoveredFrom = e instanceof Error ? e.message : String(e);
+      this.log?.warn({ err: recoveredFrom }, "incremental nft apply failed; rebuilding the table");
+      return this.replace(desired(), recoveredFrom);
+    }
+    this.lastGood = desired;
+    this.applied = undefined;
+    this.appliedLazy = desired;
+    return cmds.length === 0 ? { mode: "noop", commands: [] } : { mode: "incremental", commands: cmds };
+  }
+
+  private appliedLazy: (() => NftTable) | undefined;
+
   async apply(desired: NftTable): Promise<ApplyResult> {
     let recoveredFrom: string | undefined;
     if (!this.needFull) {
       try {
+        if (!this.readBack && this.applied === undefined && this.appliedLazy !== undefined)
+          this.applied = observe(this.appliedLazy());
+        this.appliedLazy = undefined;
         let current = this.readBack ? undefined : this.applied;
         let listing: { nftables: unknown[] } | null = null;
         if (!current) {
@@ -89,11 +122,17 @@ export class NftDriver {
         this.log?.warn({ err: recoveredFrom }, "incremental nft apply failed; rebuilding the table");
       }
     }
+    return this.replace(desired, recoveredFrom);
+  }
+
+  /** The atomic rebuild; if it is rejected, the last good table is restored and the error thrown. */
+  private async replace(desired: NftTable, recoveredFrom: string | undefined): Promise<ApplyResult> {
     const full = fullTransaction(desired, true, this.table);
     try {
       await this.backend.run(nftDocument(full));
       this.lastGood = desired;
       this.applied = observe(desired);
+      this.appliedLazy = undefined;
       this.needFull = false;
       return { mode: "full", commands: full, ...(recoveredFrom ? { recoveredFrom } : {}) };
     } catch (e) {
@@ -102,7 +141,8 @@ export class NftDriver {
       const msg = e instanceof Error ? e.message : String(e);
       if (this.lastGood) {
         try {
-          await this.backend.run(nftDocument(fullTransaction(this.lastGood, true, this.table)));
+          const good = typeof this.lastGood === "function" ? this.lastGood() : this.lastGood;
+          await this.backend.run(nftDocument(fullTransaction(good, true, this.table)));
         } catch (e2) {
           this.log?.warn({ err: String(e2) }, "restoring the last good table failed");
         }

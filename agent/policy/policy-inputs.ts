@@ -171,4 +171,20 @@ export function compilerInputs(
   return out;
 }
 
+/**
+ * The compiler input of one pod key, as compilerInputs gives it: the
+ * watched pod (validated, or undefined when absent or rejected) with this
+ * node's attachment laid over it; an attachment alone is its pod object or
+ * the synthetic pod; neither: no pod.
+ */
+export function podInput(
+  watched: ParsedObject | undefined,
+  a: LocalAttachment | undefined,
+  node: string,
+): ParsedObject | undefined {
+  if (a === undefined) return watched;
+  if (watched !== undefined) return withAddresses(watched, node, a.ips);
+  return a.podObject !== undefined ? withAddresses(a.podObject, node, a.ips) : syntheticPod(a, node);
+}
+
 export { PolicyInputError };

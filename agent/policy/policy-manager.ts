@@ -1,7 +1,13 @@
 /**
  * The policy manager, felix-style (docs/architecture.md "Principles"): event handlers only record the
- * change and mark the state dirty (no I/O); one sync loop compiles the whole
- * desired table and hands it to the nft driver, which sends the difference.
+ * change and mark the object dirty (no I/O); one sync loop turns the dirty
+ * objects into updates of the incremental compiler's state
+ * (policy/compiler/incremental.ts) and hands the driver just the commands
+ * for what they touched (element adds/deletes, new and gone chains), in one
+ * transaction. The full path — compile the whole desired table and let the
+ * driver diff it (or replace it) — runs for the first apply, after any
+ * failure, on the periodic resync (the kernel read back and repaired), and
+ * for Node and Tenant changes; it also rebuilds the incremental state.
  *
  * - Rate bound: at most one apply per `minIntervalMs`; a burst of updates
  *   coalesces into the next apply; when idle, an update applies at once.
@@ -17,17 +23,40 @@
  */
 import type { NftTable } from "../../policy/compiler/nft-table.js";
 import { compile } from "../../policy/compiler/compile.js";
+import {
+  deltaCommands,
+  emptyDelta,
+  initialState,
+  materialize,
+  mergeDeltas,
+  updateObject,
+  type CompilerState,
+} from "../../policy/compiler/incremental.js";
 import { PolicyInputError, buildClusterFromObjects, type ParsedObject } from "../../policy/model/load.js";
 import type { ApplyResult } from "../nft/driver.js";
-import { compilerInputs, objectKey, parseWatched, type LocalAttachment } from "./policy-inputs.js";
+import { diffTable } from "../nft/diff.js";
+import { observe } from "../nft/kernel-state.js";
+import { compilerInputs, objectKey, parseWatched, podInput, type LocalAttachment } from "./policy-inputs.js";
 import { PolicyMetrics } from "./policy-metrics.js";
 import { type Registry, createRegistry } from "../../net/metrics.js";
 import { backoffDelay } from "../../net/backoff.js";
 
 export interface PolicyDriver {
   apply(table: NftTable): Promise<ApplyResult>;
+  /** Commands computed by the incremental compiler; without it every sync takes the full path. */
+  applyCommands?(cmds: readonly Record<string, unknown>[], desired: () => NftTable): Promise<ApplyResult>;
   requestResync(): void;
 }
+
+/** Kinds the incremental compiler updates in place; any other change takes the full path. */
+const INCREMENTAL_KINDS = new Set([
+  "Pod",
+  "Namespace",
+  "NetworkPolicy",
+  "AdminNetworkPolicy",
+  "BaselineAdminNetworkPolicy",
+  "ClusterNetworkPolicy",
+]);
 
 export interface PolicyLogger {
   info(obj: object, msg: string): void;
@@ -88,6 +117,13 @@ export class PolicyManager {
   private readonly now: () => number;
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
+  /** The incremental compiler's state for the last applied table (undefined: full path next). */
+  private inc: CompilerState | undefined;
+  /** Objects changed since the last apply started: kind + key. */
+  private dirty = new Map<string, { kind: string; key: string }>();
+  private fullNeeded = true;
+  /** Objects valid alone but rejected in context, by object name. */
+  private contextRejected = new Set<string>();
 
   constructor(private readonly o: PolicyManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -139,6 +175,7 @@ export class PolicyManager {
       this.o.log.error({ kind, object: key, err: parsed }, "policy input rejected; left out of the compile");
     }
     byKey.set(key, parsed);
+    this.markDirty(kind, key);
     this.changed();
   }
 
@@ -155,7 +192,10 @@ export class PolicyManager {
       const newer = a?.podUid !== undefined && meta?.uid !== undefined && a.podUid !== meta.uid;
       if (a !== undefined && !newer) changed = this.attachments.delete(key) || changed;
     }
-    if (changed) this.changed();
+    if (changed) {
+      this.markDirty(kind, key);
+      this.changed();
+    }
   }
 
   /** The first full list of a kind (or its absence: an empty list): replaces it and counts as synced. */
@@ -171,6 +211,9 @@ export class PolicyManager {
         this.o.log.error({ kind, object: key, err: msg }, "policy input rejected; left out of the compile");
       }
     }
+    this.fullNeeded = true;
+    // Replaced wholesale, not object by object: the state is rebuilt from the inputs.
+    this.inc = undefined;
     const first = !this.synced.has(kind);
     this.synced.add(kind);
     if (first && this.inSync) this.o.log.info({ kinds: this.o.requiredKinds }, "policy inputs in sync");
@@ -185,6 +228,7 @@ export class PolicyManager {
   attach(a: LocalAttachment, timeoutMs: number): Promise<void> {
     const key = `${a.namespace}/${a.pod}`;
     this.attachments.set(key, a);
+    this.markDirty("Pod", key);
     this.changed(true);
     const gen = this.gen;
     return new Promise<void>((resolve, reject) => {
@@ -214,6 +258,7 @@ export class PolicyManager {
     if (a === undefined) return;
     if (owner !== undefined && a.owner !== undefined && a.owner !== owner) return;
     this.attachments.delete(key);
+    this.markDirty("Pod", key);
     this.changed();
   }
 
@@ -224,7 +269,12 @@ export class PolicyManager {
   /** Forces the next apply to read the kernel back and repair drift. */
   resync(): void {
     this.o.driver.requestResync();
+    this.fullNeeded = true;
     this.changed();
+  }
+
+  private markDirty(kind: string, key: string): void {
+    this.dirty.set(`${kind}\0${key}`, { kind, key });
   }
 
   // ------------------------------------------------------------ the sync loop
@@ -273,7 +323,7 @@ export class PolicyManager {
     return this.idle;
   }
 
-  private desiredTable(): { table: NftTable; localPods: number } {
+  private desiredTable(): { table: NftTable; localPods: number; inputs: ParsedObject[] } {
     const watched: ParsedObject[] = [];
     let rejected = 0;
     for (const m of this.objects.values()) {
@@ -291,7 +341,7 @@ export class PolicyManager {
         const cluster = buildClusterFromObjects(inputs);
         this.metrics.rejectedObjects = rejected;
         const c = compile(cluster, this.o.node);
-        return { table: c.table, localPods: c.ir.pods.length };
+        return { table: c.table, localPods: c.ir.pods.length, inputs };
       } catch (e) {
         if (!(e instanceof PolicyInputError) || i >= 50) throw e;
         const bad = e.object;
@@ -299,9 +349,54 @@ export class PolicyManager {
         inputs = inputs.filter((x) => x.name !== bad);
         if (inputs.length === before) throw e;
         rejected++;
+        this.contextRejected.add(bad);
         this.o.log.error({ object: bad, err: e.message }, "policy input rejected; left out of the compile");
       }
     }
+  }
+
+  /** The compiler input of one object now: parsed (pods with their attachment), or undefined when absent or rejected. */
+  private inputOf(kind: string, key: string): ParsedObject | undefined {
+    const v = this.objects.get(kind)?.get(key);
+    const watched = typeof v === "string" ? undefined : v;
+    return kind === "Pod" ? podInput(watched, this.attachments.get(key), this.o.node) : watched;
+  }
+
+  /**
+   * The dirty objects as updates of the incremental state, and the commands
+   * for what they touched; undefined when the full path must run instead.
+   */
+  private incremental(
+    dirty: readonly { kind: string; key: string }[],
+  ): { state: CompilerState; cmds: Record<string, unknown>[] } | undefined {
+    const base = this.inc;
+    if (base === undefined || this.o.driver.applyCommands === undefined) return undefined;
+    if (dirty.some((d) => !INCREMENTAL_KINDS.has(d.kind))) return undefined;
+    let state = base;
+    let delta = emptyDelta();
+    for (const { kind, key } of dirty) {
+      const name = `${kind} ${key}`;
+      let u: ReturnType<typeof updateObject>;
+      try {
+        u = updateObject(state, kind, key, this.inputOf(kind, key));
+        this.contextRejected.delete(name);
+      } catch (e) {
+        if (!(e instanceof PolicyInputError)) throw e;
+        this.contextRejected.add(name);
+        this.o.log.error({ object: name, err: e.message }, "policy input rejected; left out of the compile");
+        u = updateObject(state, kind, key, undefined);
+      }
+      if (u.delta.full) return undefined;
+      state = u.state;
+      delta = mergeDeltas(delta, u.delta);
+    }
+    return { state, cmds: deltaCommands(base, state, delta) };
+  }
+
+  private rejectedCount(): number {
+    let n = this.contextRejected.size;
+    for (const m of this.objects.values()) for (const v of m.values()) if (typeof v === "string") n++;
+    return n;
   }
 
   private async run(): Promise<void> {
@@ -312,9 +407,56 @@ export class PolicyManager {
     this.urgent = false;
     const t0 = performance.now();
     let retryIn = 0;
+    const dirty = [...this.dirty.values()];
+    this.dirty.clear();
+    const full = this.fullNeeded;
+    this.fullNeeded = false;
     try {
-      const { table, localPods } = this.desiredTable();
-      const r = await this.o.driver.apply(table);
+      const inc = full ? undefined : this.incremental(dirty);
+      let r: ApplyResult;
+      let localPods: number;
+      if (inc !== undefined && this.o.driver.applyCommands !== undefined) {
+        r = await this.o.driver.applyCommands(inc.cmds, () => materialize(inc.state));
+        this.inc = inc.state;
+        this.metrics.rejectedObjects = this.rejectedCount();
+        localPods = inc.state.local.size;
+      } else {
+        // The incremental state brought up to date too, if it can be: when it
+        // equals the full compile (the oracle) it is kept, which spares
+        // building it again; when not, that is a bug, logged, and it is rebuilt.
+        let candidate: CompilerState | undefined;
+        if (this.inc !== undefined) {
+          try {
+            candidate = this.incremental(dirty)?.state;
+          } catch {
+            candidate = undefined;
+          }
+        }
+        this.contextRejected.clear();
+        const d = this.desiredTable();
+        this.inc = undefined;
+        r = await this.o.driver.apply(d.table);
+        localPods = d.localPods;
+        if (candidate !== undefined) {
+          const diff = diffTable(observe(materialize(candidate)), d.table);
+          if (diff !== "rebuild" && diff.length === 0) this.inc = candidate;
+          else
+            this.o.log.error(
+              { commands: diff === "rebuild" ? "rebuild" : diff.length },
+              "incremental policy state differed from the full compile; rebuilt from the inputs",
+            );
+        }
+        if (this.inc === undefined && this.o.driver.applyCommands !== undefined) {
+          try {
+            this.inc = initialState(d.inputs, this.o.node);
+          } catch (e) {
+            this.o.log.warn(
+              { err: String(e) },
+              "incremental policy state not built; every sync compiles in full",
+            );
+          }
+        }
+      }
       const secs = (performance.now() - t0) / 1000;
       this.metrics.observeApply("ok", r.mode, secs);
       this.metrics.lastTransactionCommands = r.commands.length;
@@ -333,6 +475,9 @@ export class PolicyManager {
       this.waiters = this.waiters.filter((w) => w.gen > target);
       for (const w of done) w.resolve();
     } catch (e) {
+      this.fullNeeded = true;
+      // The failed run's changes are not in the state any more: rebuilt from the inputs.
+      this.inc = undefined;
       this.failures++;
       this.retrying = true;
       this.lastError = e instanceof Error ? e.message : String(e);

@@ -111,6 +111,15 @@ export interface PolicyIR {
   readonly addressSets6: ReadonlyMap<string, readonly Range6[]>;
   readonly portSets: ReadonlyMap<string, readonly IRPortEntry[]>;
   readonly portSets6: ReadonlyMap<string, readonly IRPortEntry6[]>;
+  /**
+   * Address sets that hold single addresses only (pods, nodes; tenants; and
+   * all-pods always): emitted as plain hash sets of their distinct addresses,
+   * not interval sets. Absent: none. Why: nft 1.0.6 reads back every element
+   * of every interval set in the table before it changes any element, so an
+   * element change costs O(interval elements in the table); plain sets cost
+   * nothing (policy/README.md).
+   */
+  readonly plainSets?: ReadonlySet<string>;
   /** Every pod address in the cluster (tenant boundaries are pod-to-pod). */
   readonly allPods: readonly Range[];
   readonly allPods6: readonly Range6[];
@@ -124,6 +133,24 @@ function peersKey(x: unknown): string {
   return JSON.stringify(x, (_k, v: unknown) => (typeof v === "bigint" ? v.toString(16) : v));
 }
 
+/** Sorted distinct single addresses (a plain set's elements), from single-address ranges. */
+export function distinctRanges(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
+  return sorted.filter((r, i) => i === 0 || r.start !== sorted[i - 1]?.start || r.end !== sorted[i - 1]?.end);
+}
+
+export function distinctRanges6(ranges: readonly Range6[]): Range6[] {
+  const sorted = [...ranges].sort((a, b) =>
+    a.start < b.start ? -1 : a.start > b.start ? 1 : a.end < b.end ? -1 : a.end > b.end ? 1 : 0,
+  );
+  return sorted.filter((r, i) => i === 0 || r.start !== sorted[i - 1]?.start || r.end !== sorted[i - 1]?.end);
+}
+
+/** A peer set holds single addresses only when its peers are pods and nodes (no ipBlock, no networks). */
+export function peersArePlain(peers: readonly Peer[]): boolean {
+  return peers.every((p) => p.kind === "pods" || p.kind === "nodes");
+}
+
 function safeName(s: string): string {
   return s.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 40);
 }
@@ -133,11 +160,48 @@ export function logPrefix(policyId: string): string {
   return `${policyId}: `.slice(-120);
 }
 
-class Builder {
+/** The name of a rule's peer set: a hash of its peers (same peers, same set). */
+export function peerSetName(peers: readonly Peer[]): string {
+  return `peer-${hashText(peerSetKey(peers))}`;
+}
+
+function peerSetKey(peers: readonly Peer[]): string {
+  return peersKey(
+    peers.map((p) =>
+      p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges, r6: p.ranges6 } : p,
+    ),
+  );
+}
+
+/**
+ * The name of a rule's port set. Named ports resolve per destination, so
+ * their set is scoped: on ingress to the policy (its selected local pods),
+ * on egress to the rule's peers.
+ */
+export function portSetName(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string {
+  const named = ports.some((pm) => pm.name !== undefined);
+  const scope = !named ? "" : dir === "ingress" ? `in:${p.id}` : `out:${peersKey(r.peers)}`;
+  return `port-${hashText(JSON.stringify(ports) + scope)}`;
+}
+
+export function tenantSetName(t: TenantInfo): string {
+  return `tenant-${safeName(t.name)}-${hashText(t.name, 6)}`;
+}
+
+/** What the section builder needs: the cluster and the names of the sets a rule uses. */
+export interface SetNamer {
+  readonly c: Cluster;
+  peerSet(peers: readonly Peer[]): string;
+  portSet(ports: readonly PortMatch[], p: Policy, dir: Direction, r: Rule): string;
+  tenantSet(t: TenantInfo): string;
+}
+
+class Builder implements SetNamer {
   readonly addressSets = new Map<string, Range[]>();
   readonly addressSets6 = new Map<string, Range6[]>();
   readonly portSets = new Map<string, IRPortEntry[]>();
   readonly portSets6 = new Map<string, IRPortEntry6[]>();
+  readonly plainSets = new Set<string>();
   private readonly peerCache = new Map<string, string>();
   private readonly portCache = new Map<string, string>();
   /** Pods with an address of either family (host-network pods are their node's address). */
@@ -151,11 +215,7 @@ class Builder {
   }
 
   peerSet(peers: readonly Peer[]): string {
-    const key = peersKey(
-      peers.map((p) =>
-        p.kind === "ipBlock" || p.kind === "networks" ? { k: p.kind, r: p.ranges, r6: p.ranges6 } : p,
-      ),
-    );
+    const key = peerSetKey(peers);
     const cached = this.peerCache.get(key);
     if (cached) return cached;
     const name = `peer-${hashText(key)}`;
@@ -175,8 +235,14 @@ class Builder {
         ranges6.push(...peer.ranges6);
       }
     }
-    this.addressSets.set(name, mergeRanges(ranges));
-    this.addressSets6.set(name, mergeRanges6(ranges6));
+    if (peersArePlain(peers)) {
+      this.plainSets.add(name);
+      this.addressSets.set(name, distinctRanges(ranges));
+      this.addressSets6.set(name, distinctRanges6(ranges6));
+    } else {
+      this.addressSets.set(name, mergeRanges(ranges));
+      this.addressSets6.set(name, mergeRanges6(ranges6));
+    }
     this.peerCache.set(key, name);
     return name;
   }
@@ -193,7 +259,7 @@ class Builder {
     const key = JSON.stringify(ports) + scope;
     const cached = this.portCache.get(key);
     if (cached) return cached;
-    const name = `port-${hashText(key)}`;
+    const name = portSetName(ports, p, dir, r);
     // Per family, since an ipBlock peer matches a pod by its address of that family.
     const candidates = (family: Family): readonly PodInfo[] => {
       const has = (pod: PodInfo) => (family === "ipv4" ? pod.ipv4 : pod.ipv6) !== undefined;
@@ -214,11 +280,15 @@ class Builder {
   }
 
   tenantSet(t: TenantInfo): string {
-    const name = `tenant-${safeName(t.name)}-${hashText(t.name, 6)}`;
+    const name = tenantSetName(t);
     if (!this.addressSets.has(name)) {
       const admitted = this.podsWithIP.filter((p) => tenantAdmits(this.c, t, p.namespace));
-      this.addressSets.set(name, mergeRanges(admitted.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))));
-      this.addressSets6.set(name, mergeRanges6(admitted.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))));
+      this.plainSets.add(name);
+      this.addressSets.set(name, distinctRanges(admitted.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))));
+      this.addressSets6.set(
+        name,
+        distinctRanges6(admitted.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
+      );
     }
     return name;
   }
@@ -301,7 +371,7 @@ function ruleName(dir: Direction, r: Rule): string {
   return `${dir}[${r.index}]${r.name ? ` ${r.name}` : ""}`;
 }
 
-function irRules(b: Builder, p: Policy, dir: Direction): IRRule[] {
+function irRules(b: SetNamer, p: Policy, dir: Direction): IRRule[] {
   return (p[dir] ?? []).map((r) => ({
     policy: p.id,
     rule: ruleName(dir, r),
@@ -312,7 +382,8 @@ function irRules(b: Builder, p: Policy, dir: Direction): IRRule[] {
   }));
 }
 
-function sectionsFor(b: Builder, pod: PodInfo, dir: Direction): IRSection[] {
+/** The tier sections that apply to a local pod in one direction (empty: plain accept). */
+export function sectionsFor(b: SetNamer, pod: PodInfo, dir: Direction): IRSection[] {
   const c = b.c;
   const selecting = c.policies.filter((p) => p[dir] !== null && subjectSelects(c, p, pod));
   const out: IRSection[] = [];
@@ -336,9 +407,19 @@ function sectionsFor(b: Builder, pod: PodInfo, dir: Direction): IRSection[] {
   if (tenant?.isolation === "Baseline" && nps.length === 0) {
     out.push({ kind: "tenant-baseline", tenant: tenant.name, admitSet: b.tenantSet(tenant) });
   }
-  const baseline = selecting.filter((p) => p.tier === "baseline").flatMap((p) => irRules(b, p, dir));
-  if (baseline.length > 0 && nps.length === 0) out.push({ kind: "baseline", rules: baseline });
+  // The baseline tier is reached only when no NetworkPolicy isolates the pod;
+  // its rules' sets are made only then, so that every set is named by the
+  // chains of some group (the incremental compiler counts sets per group).
+  if (nps.length === 0) {
+    const baseline = selecting.filter((p) => p.tier === "baseline").flatMap((p) => irRules(b, p, dir));
+    if (baseline.length > 0) out.push({ kind: "baseline", rules: baseline });
+  }
   return out;
+}
+
+/** A group's chain name: a hash of its sections (same sections, same chain). */
+export function groupId(dir: Direction, sections: readonly IRSection[]): string {
+  return `${dir === "ingress" ? "in" : "out"}-${hashText(JSON.stringify(sections), 10)}`;
 }
 
 export function buildIR(c: Cluster, node: string): PolicyIR {
@@ -353,7 +434,7 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     for (const dir of ["ingress", "egress"] as const) {
       const sections = sectionsFor(b, pod, dir);
       if (sections.length === 0) continue;
-      const id = `${dir === "ingress" ? "in" : "out"}-${hashText(JSON.stringify(sections), 10)}`;
+      const id = groupId(dir, sections);
       if (!groups.has(id)) groups.set(id, { id, direction: dir, sections });
       ids[dir] = id;
     }
@@ -374,7 +455,8 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
     addressSets6: b.addressSets6,
     portSets: b.portSets,
     portSets6: b.portSets6,
-    allPods: mergeRanges(b.podsWithIP.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))),
-    allPods6: mergeRanges6(b.podsWithIP.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
+    plainSets: b.plainSets,
+    allPods: distinctRanges(b.podsWithIP.flatMap((p) => (p.ipv4 ? [single(p.ipv4)] : []))),
+    allPods6: distinctRanges6(b.podsWithIP.flatMap((p) => (p.ipv6 ? [single6(p.ipv6)] : []))),
   };
 }

@@ -61,12 +61,12 @@ export function addrElem6(r: Range6): unknown {
   return { range: [v6Text(r.start), v6Text(r.end)] };
 }
 
-function portElem(e: IRPortEntry): unknown {
+export function portElem(e: IRPortEntry): unknown {
   const port = e.from === e.to ? e.from : { range: [e.from, e.to] };
   return { concat: [addrElem(e.dst), e.protocol.toLowerCase(), port] };
 }
 
-function portElem6(e: IRPortEntry6): unknown {
+export function portElem6(e: IRPortEntry6): unknown {
   const port = e.from === e.to ? e.from : { range: [e.from, e.to] };
   return { concat: [addrElem6(e.dst), e.protocol.toLowerCase(), port] };
 }
@@ -103,7 +103,8 @@ function matchRules(dir: "ingress" | "egress", r: IRRule): NftRule[] {
   });
 }
 
-function groupChains(g: IRGroup): NftChain[] {
+/** A group's chains: the main one, plus one per admin/baseline section (Pass is `return`). */
+export function groupChains(g: IRGroup): NftChain[] {
   const dir = g.direction;
   const remote = dir === "ingress" ? "saddr" : "daddr";
   const main: NftRule[] = [];
@@ -151,15 +152,21 @@ function sectionRules(
   }
 }
 
-function addrSet(name: string, ranges: readonly Range[]): NftSet {
-  return { name, type: "ipv4_addr", flags: ["interval"], elements: ranges.map(addrElem) };
+/** An address set: interval, or plain (single addresses only; see PolicyIR.plainSets). */
+function addrSet(name: string, ranges: readonly Range[], plain = false): NftSet {
+  return {
+    name,
+    type: "ipv4_addr",
+    ...(plain ? {} : { flags: ["interval"] }),
+    elements: ranges.map(addrElem),
+  };
 }
 
-function addrSet6(name: string, ranges: readonly Range6[]): NftSet {
+function addrSet6(name: string, ranges: readonly Range6[], plain = false): NftSet {
   return {
     name: setName(name, "ipv6"),
     type: "ipv6_addr",
-    flags: ["interval"],
+    ...(plain ? {} : { flags: ["interval"] }),
     elements: ranges.map(addrElem6),
   };
 }
@@ -178,11 +185,12 @@ export function irToTable(ir: PolicyIR): NftTable {
     type: ["ifname", "ipv6_addr"],
     elements: ir.pods.filter((p) => p.ipv6).map((p) => ({ concat: [p.iface, p.ipv6] })),
   });
-  sets.push(addrSet(SET_ALL_PODS, ir.allPods));
-  sets.push(addrSet6(SET_ALL_PODS, ir.allPods6));
+  sets.push(addrSet(SET_ALL_PODS, ir.allPods, true));
+  sets.push(addrSet6(SET_ALL_PODS, ir.allPods6, true));
   for (const [name, ranges] of [...ir.addressSets].sort(byName)) {
-    sets.push(addrSet(name, ranges));
-    sets.push(addrSet6(name, ir.addressSets6.get(name) ?? []));
+    const plain = ir.plainSets?.has(name) ?? false;
+    sets.push(addrSet(name, ranges, plain));
+    sets.push(addrSet6(name, ir.addressSets6.get(name) ?? [], plain));
   }
   for (const [name, entries] of [...ir.portSets].sort(byName)) {
     sets.push({

@@ -198,11 +198,10 @@ describe("dual-stack compiled table", () => {
       { concat: [api, "fd00:10:0:1::2"] },
       { concat: [web, "fd00:10:0:1::1"] },
     ]);
-    // Adjacent addresses merge into one interval, as for IPv4.
-    expect(set(t, "all-pods-v6")?.elements).toEqual([
-      { range: ["fd00:10:0:1::1", "fd00:10:0:1::2"] },
-      "fd00:10:0:2::1",
-    ]);
+    // A plain set of single addresses, as for IPv4 (no intervals: see PolicyIR.plainSets).
+    expect(set(t, "all-pods-v6")).toMatchObject({ type: "ipv6_addr" });
+    expect(set(t, "all-pods-v6")?.flags).toBeUndefined();
+    expect(set(t, "all-pods-v6")?.elements).toEqual(["fd00:10:0:1::1", "fd00:10:0:1::2", "fd00:10:0:2::1"]);
   });
 
   it("gives every address and port set an ipv6_addr twin", () => {
@@ -260,7 +259,8 @@ describe("dual-stack compiled table", () => {
       expect.stringMatching(/-v6$/),
       [{ prefix: { addr: "2001:db8::", len: 48 } }],
     ]);
-    expect(sets).toContainEqual([expect.stringMatching(/-v6$/), [{ range: ["fd00:168::1", "fd00:168::2"] }]]);
+    // Node addresses are single addresses: a plain set.
+    expect(sets).toContainEqual([expect.stringMatching(/-v6$/), ["fd00:168::1", "fd00:168::2"]]);
     for (const daddr of ["2001:db8::1", "2001:db8:1::1", "2001:db9::1", "fd00:168::2", "198.51.100.7"]) {
       const traced = trace(t, {
         iifname: web,

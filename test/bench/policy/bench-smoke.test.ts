@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 
 const root = process.getuid?.() === 0;
 const BENCH = fileURLToPath(new URL("./bench.js", import.meta.url));
+const EVENTS = fileURLToPath(new URL("./event-latency.js", import.meta.url));
 
 interface Result {
   mode: string;
@@ -48,6 +49,35 @@ interface Result {
         expect(d.throughputGbps).toBeGreaterThan(0);
         expect(d.connPerSec).toBeGreaterThan(0);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it("event -> kernel: measures the full and the incremental path, and the kernel ends equal to a full compile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
+    try {
+      const out = join(dir, "policy-event.json");
+      const stdout = await new Promise<string>((resolve, reject) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, TRELLIS_BENCH_OUT: out, TRELLIS_BENCH_EVENTS: "5" };
+        delete env["TRELLIS_BENCH_FULL"];
+        execFile("node", [EVENTS], { env, timeout: 110_000 }, (err, so, se) =>
+          err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so),
+        );
+      });
+      expect(stdout).toMatch(/full \/ incremental \(total\)/);
+      const r = JSON.parse(readFileSync(out, "utf8")) as {
+        mode: string;
+        kernelMatchesFullCompile: boolean;
+        fullPath: Record<string, { p50: number }>;
+        incremental: Record<string, { p50: number; p99: number }>;
+      };
+      expect(r.mode).toBe("smoke");
+      expect(r.kernelMatchesFullCompile).toBe(true);
+      expect(r.fullPath["total"]?.p50).toBeGreaterThan(0);
+      expect(r.incremental["total"]?.p50).toBeGreaterThan(0);
+      // One pod: a handful of element commands, never the whole table.
+      expect(r.incremental["cmds"]?.p99).toBeLessThanOrEqual(60);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
