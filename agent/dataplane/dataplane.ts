@@ -8,10 +8,10 @@ import { CniCode, CniError } from "../../cni/error.js";
 import { ipJson, runIpBatch } from "./ip-exec.js";
 import { ShPool, shQuote, withStdin } from "./sh-pool.js";
 import { IpSessionPool } from "./ip-session.js";
-import { HOST_VETH_PREFIX } from "./veth-name.js";
+import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
+import { PROTO_TRELLIS_LOCAL } from "../../net/route-ownership.js";
 import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
 import {
-  TRELLIS_ROUTE_PROTO,
   V4_GATEWAY,
   V6_GATEWAY,
   type VethSpec,
@@ -284,16 +284,16 @@ export class RoutedVethDataplane {
 
   /** Blackhole routes for the given block CIDRs; removes ours that are no longer wanted. */
   async syncBlackholes(cidrs: readonly string[], sweep: boolean): Promise<void> {
-    const lines = cidrs.map((c) => `route replace blackhole ${c} proto ${TRELLIS_ROUTE_PROTO}`);
+    const lines = cidrs.map((c) => `route replace blackhole ${c} proto ${PROTO_TRELLIS_LOCAL}`);
     if (sweep) {
       const want = new Set(cidrs);
       const [v4, v6] = await Promise.all([
-        ipJson<IpRoute>(["route", "show", "proto", String(TRELLIS_ROUTE_PROTO), "type", "blackhole"]),
-        ipJson<IpRoute>(["-6", "route", "show", "proto", String(TRELLIS_ROUTE_PROTO), "type", "blackhole"]),
+        ipJson<IpRoute>(["route", "show", "proto", String(PROTO_TRELLIS_LOCAL), "type", "blackhole"]),
+        ipJson<IpRoute>(["-6", "route", "show", "proto", String(PROTO_TRELLIS_LOCAL), "type", "blackhole"]),
       ]);
       for (const r of [...(Array.isArray(v4) ? v4 : []), ...(Array.isArray(v6) ? v6 : [])]) {
         const dst = r.dst.includes("/") ? r.dst : hostPrefix(r.dst);
-        if (!want.has(dst)) lines.push(`route del blackhole ${dst} proto ${TRELLIS_ROUTE_PROTO}`);
+        if (!want.has(dst)) lines.push(`route del blackhole ${dst} proto ${PROTO_TRELLIS_LOCAL}`);
       }
     }
     if (lines.length === 0) return;

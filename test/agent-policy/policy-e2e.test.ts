@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { hostVethName } from "../../agent/dataplane/veth-name.js";
+import { hostVethName } from "../../net/veth-name.js";
 import { NetworkingV1Api } from "@kubernetes/client-node";
 import { type AgentProc, TestBed, cniShim, netconf, sh } from "../agent/harness.js";
 
@@ -277,7 +277,7 @@ describe("an ADD whose rules cannot be applied in time", () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.json).toMatchObject({ code: 11 });
     expect(String(r.json["msg"])).toMatch(/policy/);
-    const hostIf = hostVethName({ namespace: "web", pod: "stuck" }, id, "eth0");
+    const hostIf = hostVethName({ namespace: "web", pod: "stuck" });
     await expect(sh("ip", ["-n", slowNetns, "link", "show", hostIf])).rejects.toThrow();
     expect(await sh("ip", ["-n", netns, "link", "show"])).not.toContain("eth0");
     const held = [...(await bed.allocations()).values()].filter((a) => a.handle.startsWith(id));

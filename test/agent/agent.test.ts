@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { hostVethName } from "../../agent/dataplane/veth-name.js";
+import { hostVethName } from "../../net/veth-name.js";
 import { type AgentProc, TestBed, cniShim, cniSocket, netconf, sh } from "./harness.js";
 import { parseExposition, value } from "../../net/prom-text.js";
 
@@ -75,7 +75,7 @@ describe("routed veth through the shim", () => {
     });
     expect(r.exitCode).toBe(0);
     result = r.json;
-    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" }, id, "eth0");
+    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" });
     const ifaces = r.json["interfaces"] as { name: string; sandbox?: string; mtu?: number }[];
     expect(ifaces[0]?.name).toBe(hostIf);
     expect(ifaces[1]).toMatchObject({ name: "eth0", sandbox: `/var/run/netns/${pod}`, mtu: 1400 });
@@ -160,7 +160,7 @@ describe("routed veth through the shim", () => {
         config: netconf(a1.socket),
       });
     expect((await call()).exitCode).toBe(0);
-    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" }, id, "eth0");
+    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" });
     expect(await ipIn(node1.netns, "link")).not.toContain(hostIf);
     expect([...(await bed.allocations()).values()].some((x) => x.handle === `${id}.eth0`)).toBe(false);
     expect((await call()).exitCode).toBe(0);

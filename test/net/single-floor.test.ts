@@ -55,14 +55,6 @@ const TO_MIGRATE: Record<string, { rules: Rule[]; why: string }> = {
     rules: ["line-session"],
     why: "agent/dataplane is being edited on another branch; long-lived shells with a marker line per job become a LineSession reading stdout",
   },
-  "agent/dataplane/routed-veth.ts": {
-    rules: ["route-proto"],
-    why: "agent/dataplane is being edited on another branch; TRELLIS_ROUTE_PROTO becomes PROTO_TRELLIS_LOCAL",
-  },
-  "agent/dataplane/veth-name.ts": {
-    rules: ["veth-name"],
-    why: "agent/dataplane is being edited on another branch; will re-export net/veth-name.ts (test/net/veth-name-agreement.test.ts pins them equal)",
-  },
   "crds/ipam.ts": {
     rules: ["address-parser", "label-selector"],
     why: "IPAM is being edited on another branch; parseIp/parseCidr become parseAddress/parsePrefix (both reject host bits), parseSelector/selectorMatches become net/label-selector.ts",
