@@ -47,14 +47,6 @@ const TELLTALES: Record<Rule, { what: string; re: RegExp }> = {
  * after the merge. agent/ipam defines no copy of its own: it uses crds/ipam.ts's.
  */
 const TO_MIGRATE: Record<string, { rules: Rule[]; why: string }> = {
-  "agent/dataplane/ip-session.ts": {
-    rules: ["line-session"],
-    why: "agent/dataplane is being edited on another branch; becomes a LineSession with IP_BATCH_PROTOCOL",
-  },
-  "agent/dataplane/sh-pool.ts": {
-    rules: ["line-session"],
-    why: "agent/dataplane is being edited on another branch; long-lived shells with a marker line per job become a LineSession reading stdout",
-  },
   "crds/ipam.ts": {
     rules: ["address-parser", "label-selector"],
     why: "IPAM is being edited on another branch; parseIp/parseCidr become parseAddress/parsePrefix (both reject host bits), parseSelector/selectorMatches become net/label-selector.ts",
