@@ -324,7 +324,7 @@ describe("pool validation", () => {
     const line = log.split("\n").find((l) => l.includes('"pool":"bad-cidr"')) ?? "";
     expect(JSON.parse(line)).toMatchObject({
       msg: "IPPool rejected",
-      reason: "spec.cidr: host bits are set in 10.72.0.9/24 (the network is 10.72.0.0/24)",
+      reason: `spec.cidr: "10.72.0.9/24" has host bits set (the network is 10.72.0.0/24)`,
     });
     expect(a2.proc.exitCode).toBeNull();
   });

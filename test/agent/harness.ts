@@ -218,16 +218,16 @@ export class TestBed {
   /** All allocations: address -> handle. */
   async allocations(): Promise<Map<string, { handle: string; node?: string; block: string }>> {
     const out = new Map<string, { handle: string; node?: string; block: string }>();
-    const { parseCidr, formatIp } = await import("../../crds/ipam.js");
+    const { parsePrefix, formatAddress } = await import("../../net/address.js");
     for (const b of await this.list("ipamblocks")) {
-      const c = parseCidr(b.spec["cidr"] as string);
+      const c = parsePrefix(b.spec["cidr"] as string);
       if (typeof c === "string") continue;
       for (const a of b.spec["allocations"] as {
         ordinal: number;
         handle: string;
         attributes?: { node?: string };
       }[]) {
-        const addr = formatIp(c.family, c.base + BigInt(a.ordinal));
+        const addr = formatAddress({ family: c.family, value: c.base + BigInt(a.ordinal) });
         out.set(addr, {
           handle: a.handle,
           block: b.metadata.name,

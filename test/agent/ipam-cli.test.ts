@@ -138,7 +138,7 @@ describe("trellisctl ipam", () => {
       {
         kind: "invalid-pool",
         message:
-          "pool bad-pool is rejected: spec.cidr: host bits are set in 10.78.0.1/24 (the network is 10.78.0.0/24)",
+          'pool bad-pool is rejected: spec.cidr: "10.78.0.1/24" has host bits set (the network is 10.78.0.0/24)',
       },
     ]);
     const show = JSON.parse((await cli("ipam", "show", "-o", "json")).out) as {
