@@ -15,6 +15,7 @@
  * - `attach()` returns a promise that settles when a table including that
  *   pod has been applied: the CNI ADD awaits it (fail closed on ADD).
  */
+import type { Logger } from "pino";
 import type { NftTable } from "../../policy/compiler/nft-table.js";
 import { compile } from "../../policy/compiler/compile.js";
 import { PolicyInputError, buildClusterFromObjects, type ParsedObject } from "../../policy/model/load.js";
@@ -29,17 +30,10 @@ export interface PolicyDriver {
   requestResync(): void;
 }
 
-export interface PolicyLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
-
 export interface PolicyManagerOptions {
   node: string;
   driver: PolicyDriver;
-  log: PolicyLogger;
+  log: Logger;
   /** Kinds that must be listed once before anything is applied. */
   requiredKinds: readonly string[];
   /** Minimum time between the starts of two applies. */

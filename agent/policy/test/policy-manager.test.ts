@@ -1,4 +1,5 @@
 import { describe, it, expect, afterEach } from "@jest/globals";
+import { pino } from "pino";
 import { FakeNft } from "../../nft/fake-nft.js";
 import { NftDriver } from "../../nft/driver.js";
 import { NftError, type NftBackend } from "../../nft/backend.js";
@@ -7,12 +8,7 @@ import { PolicyAttachTimeout, PolicyManager } from "../policy-manager.js";
 import { CORE_KINDS, POLICY_KINDS } from "../policy-inputs.js";
 
 const NODE = "n1";
-const silent = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-};
+const silent = pino({ level: "silent" });
 const managers: PolicyManager[] = [];
 
 /** The fake, failing its next `fails` transactions (the driver retries once itself). */
