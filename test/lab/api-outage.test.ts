@@ -17,6 +17,7 @@ import { isAlive, readPidFile } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
 import { restartLabApiserver } from "../../lab/lab-up.js";
+import { until as waitUntil } from "../support/until.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -58,15 +59,8 @@ function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): 
 
 const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+const waitFor = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 250);
 
 const PODS = `
 apiVersion: v1

@@ -26,6 +26,7 @@ import { createHash } from "node:crypto";
 import { isAlive } from "../../lab/daemon.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
+import { until as waitUntil } from "../support/until.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
@@ -63,15 +64,8 @@ async function labProcesses(dir: string): Promise<string> {
   return r.out.trim();
 }
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+const waitFor = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 200);
 
 interface StatusJson {
   cni: string;
