@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { hostVethName } from "../../net/veth-name.js";
 import { NetworkingV1Api } from "@kubernetes/client-node";
-import { type AgentProc, TestBed, cniShim, netconf, sh } from "../agent/harness.js";
+import { type AgentProc, TestBed, cniShim, k8sArgs, podCall, sh } from "../agent/harness.js";
 
 /** The agent harness with this helper's namespace prefix. */
 class PolicyBed extends TestBed {
@@ -71,14 +71,9 @@ async function addPod(namespace: string, name: string): Promise<{ netns: string;
   await bed.addNetns([netns]);
   await sh("ip", ["-n", netns, "link", "set", "lo", "up"]);
   listen(netns, name);
-  const r = await cniShim({
-    command: "ADD",
-    containerID: `c0ffee${pods.size}${name}`,
-    netns: `/var/run/netns/${netns}`,
-    ifname: "eth0",
-    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name}`,
-    config: netconf(agent.socket),
-  });
+  const r = await cniShim(
+    podCall("ADD", agent, `c0ffee${pods.size}${name}`, netns, k8sArgs(namespace, name)),
+  );
   if (r.exitCode !== 0) throw new Error(`ADD ${namespace}/${name}: ${JSON.stringify(r.json)}`);
   const ips = (r.json["ips"] as { address: string }[]).map((i) => i.address.split("/")[0] ?? "");
   const ip4 = ips.find((i) => !i.includes(":")) ?? "";
@@ -263,14 +258,7 @@ describe("an ADD whose rules cannot be applied in time", () => {
     const id = "c0ffeestuck";
     let r;
     try {
-      r = await cniShim({
-        command: "ADD",
-        containerID: id,
-        netns: `/var/run/netns/${netns}`,
-        ifname: "eth0",
-        args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=web;K8S_POD_NAME=stuck",
-        config: netconf(slow.socket),
-      });
+      r = await cniShim(podCall("ADD", slow, id, netns, k8sArgs("web", "stuck")));
     } finally {
       for (const pid of frozen) process.kill(pid, "SIGCONT");
     }
@@ -283,14 +271,7 @@ describe("an ADD whose rules cannot be applied in time", () => {
     const held = [...(await bed.allocations()).values()].filter((a) => a.handle.startsWith(id));
     expect(held).toEqual([]);
     // Once nft answers again, the same ADD succeeds.
-    const again = await cniShim({
-      command: "ADD",
-      containerID: id,
-      netns: `/var/run/netns/${netns}`,
-      ifname: "eth0",
-      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=web;K8S_POD_NAME=stuck",
-      config: netconf(slow.socket),
-    });
+    const again = await cniShim(podCall("ADD", slow, id, netns, k8sArgs("web", "stuck")));
     expect(again.exitCode).toBe(0);
   }, 60_000);
 });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { hostVethName } from "../../net/veth-name.js";
-import { type AgentProc, TestBed, cniShim, cniSocket, netconf, sh } from "./harness.js";
+import { type AgentProc, TestBed, cniShim, cniSocket, netconf, podCall, sh } from "./harness.js";
 import { parseExposition, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("ag");
@@ -35,27 +35,10 @@ function ipIn(netns: string, ...args: string[]): Promise<string> {
   return sh("ip", ["-n", netns, ...args]);
 }
 
-function addCall(a: AgentProc, id: string, netns: string, args?: string) {
-  return cniSocket(a.socket, {
-    command: "ADD",
-    containerID: id,
-    netns: `/var/run/netns/${netns}`,
-    ifname: "eth0",
-    ...(args !== undefined ? { args } : {}),
-    config: netconf(a.socket),
-  });
-}
-
-function delCall(a: AgentProc, id: string, netns: string, args?: string) {
-  return cniSocket(a.socket, {
-    command: "DEL",
-    containerID: id,
-    netns: `/var/run/netns/${netns}`,
-    ifname: "eth0",
-    ...(args !== undefined ? { args } : {}),
-    config: netconf(a.socket),
-  });
-}
+const addCall = (a: AgentProc, id: string, netns: string, args?: string) =>
+  cniSocket(a.socket, podCall("ADD", a, id, netns, args));
+const delCall = (a: AgentProc, id: string, netns: string, args?: string) =>
+  cniSocket(a.socket, podCall("DEL", a, id, netns, args));
 
 describe("routed veth through the shim", () => {
   const pod = bed.netnsName("p1");

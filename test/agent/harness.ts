@@ -100,6 +100,41 @@ export function cniShim(c: CniCall, extraEnv: Record<string, string> = {}): Prom
   });
 }
 
+/** CNI_ARGS naming a Kubernetes pod, as the kubelet's runtime sends them. */
+export function k8sArgs(namespace: string, pod: string): string {
+  return `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${pod}`;
+}
+
+/** A pod's eth0 attachment through `agent`: its netns by name (under /var/run/netns) and the agent's netconf. */
+export function podCall(
+  command: CniCall["command"],
+  agent: { socket: string },
+  containerID: string,
+  netns: string,
+  args?: string,
+): CniCall {
+  return {
+    command,
+    containerID,
+    netns: `/var/run/netns/${netns}`,
+    ifname: "eth0",
+    ...(args !== undefined ? { args } : {}),
+    config: netconf(agent.socket),
+  };
+}
+
+/**
+ * Agent settings for tests that watch time pass: leak checks every 0.5 s with
+ * a 1 s grace, empty blocks released after 1 s, informers retried at 0.1–1 s.
+ */
+export const FAST_AGENT_TIMERS = {
+  leakCheckIntervalSeconds: 0.5,
+  leakGraceSeconds: 1,
+  emptyBlockGraceSeconds: 1,
+  informerBackoffMinMs: 100,
+  informerBackoffMaxMs: 1000,
+};
+
 export function netconf(socket: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     cniVersion: "1.1.0",
@@ -110,6 +145,24 @@ export function netconf(socket: string, extra: Record<string, unknown> = {}): Re
     ipam: { type: "trellis-ipam" },
     ...extra,
   };
+}
+
+/** GET `url` from a short-lived Node.js client inside `netns` (the node's, or another host's). */
+export async function httpGetIn(
+  netns: string,
+  url: string,
+): Promise<{ status: number; type: string; body: string }> {
+  const script =
+    `const r = await fetch(${JSON.stringify(url)});` +
+    'process.stdout.write(JSON.stringify({ status: r.status, type: r.headers.get("content-type"), body: await r.text() }));';
+  const out = await sh("nsenter", [
+    `--net=/var/run/netns/${netns}`,
+    process.execPath,
+    "--input-type=module",
+    "-e",
+    script,
+  ]);
+  return JSON.parse(out) as { status: number; type: string; body: string };
 }
 
 export interface AgentProc {
@@ -363,18 +416,7 @@ export class TestBed {
   }
 
   async httpInNode(netns: string, port: number, path: string): Promise<{ status: number; body: string }> {
-    // A short-lived Node.js client inside the node namespace (the agent listens there).
-    const script =
-      `const r = await fetch("http://127.0.0.1:${port}${path}");` +
-      "process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));";
-    const out = await sh("nsenter", [
-      `--net=/var/run/netns/${netns}`,
-      process.execPath,
-      "--input-type=module",
-      "-e",
-      script,
-    ]);
-    return JSON.parse(out) as { status: number; body: string };
+    return httpGetIn(netns, `http://127.0.0.1:${port}${path}`);
   }
 
   async stopAgent(a: AgentProc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
