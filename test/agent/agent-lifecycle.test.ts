@@ -40,13 +40,7 @@ afterAll(async () => {
 
 describe("agent over time", () => {
   it("releases the address of a pod that is gone, after two observations and the grace period", async () => {
-    await bed.core.createNamespacedPod({
-      namespace: "life",
-      body: {
-        metadata: { name: "ephemeral" },
-        spec: { nodeName: "life-node", containers: [{ name: "c", image: "x" }] },
-      },
-    });
+    await bed.createPod("life", "ephemeral", "life-node");
     const pod = bed.netnsName("p1");
     await bed.addNetns([pod]);
     const r = await cniSocket(

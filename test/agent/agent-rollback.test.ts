@@ -44,13 +44,7 @@ afterAll(async () => {
 
 describe("agent and a rolled-back API server", () => {
   it("refuses to act on an empty store: not ready, nothing released or swept, until the store is back", async () => {
-    await bed.core.createNamespacedPod({
-      namespace: "rb",
-      body: {
-        metadata: { name: "keeper" },
-        spec: { nodeName: "rb-node", containers: [{ name: "c", image: "x" }] },
-      },
-    });
+    await bed.createPod("rb", "keeper", "rb-node");
     const pod = bed.netnsName("k1");
     await bed.addNetns([pod]);
     const add = await cniSocket(agent.socket, podCall("ADD", agent, "keep1", pod, k8sArgs("rb", "keeper")));

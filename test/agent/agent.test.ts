@@ -48,14 +48,7 @@ describe("routed veth through the shim", () => {
 
   it("ADD wires the pod as docs/architecture.md pins (name, /32 and /128, routes, proxy ARP, MTU)", async () => {
     await bed.addNetns([pod]);
-    const r = await cniShim({
-      command: "ADD",
-      containerID: id,
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      args: k8s,
-      config: netconf(a1.socket),
-    });
+    const r = await cniShim(podCall("ADD", a1, id, pod, k8s));
     expect(r.exitCode).toBe(0);
     result = r.json;
     const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" });
@@ -116,14 +109,7 @@ describe("routed veth through the shim", () => {
 
   it("ADD on an existing interface is an error and leaves the pod intact", async () => {
     const before = (await bed.allocations()).size;
-    const r = await cniSocket(a1.socket, {
-      command: "ADD",
-      containerID: id,
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      args: k8s,
-      config: netconf(a1.socket),
-    });
+    const r = await cniSocket(a1.socket, podCall("ADD", a1, id, pod, k8s));
     expect(r.exitCode).toBe(1);
     // A plugin code (101), not the catch-all 999: ADD twice without DEL.
     expect(r.json["code"]).toBe(101);
@@ -133,15 +119,7 @@ describe("routed veth through the shim", () => {
   });
 
   it("DEL removes veth, routes and allocation; a second DEL succeeds too", async () => {
-    const call = () =>
-      cniShim({
-        command: "DEL",
-        containerID: id,
-        netns: `/var/run/netns/${pod}`,
-        ifname: "eth0",
-        args: k8s,
-        config: netconf(a1.socket),
-      });
+    const call = () => cniShim(podCall("DEL", a1, id, pod, k8s));
     expect((await call()).exitCode).toBe(0);
     const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" });
     expect(await ipIn(node1.netns, "link")).not.toContain(hostIf);

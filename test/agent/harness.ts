@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startApiServer } from "../../lab/apiserver/server.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
+import { runCli } from "../../cli/program.js";
 
 const pexec = promisify(execFile);
 export const ROOT = new URL("../../..", import.meta.url).pathname;
@@ -289,6 +290,33 @@ export class TestBed {
       }
     }
     return out;
+  }
+
+  /** A Pod object bound to `node` with one container, as the scheduler leaves it. */
+  async createPod(
+    namespace: string,
+    name: string,
+    node: string,
+    annotations?: Record<string, string>,
+  ): Promise<void> {
+    await this.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, ...(annotations !== undefined ? { annotations } : {}) },
+        spec: { nodeName: node, containers: [{ name: "c", image: "busybox" }] },
+      },
+    });
+  }
+
+  /** trellisctl in-process against this bed's API server: exit code and what it printed. */
+  async cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = "";
+    let err = "";
+    const code = await runCli([...args, "--kubeconfig", this.kubeconfig], {
+      out: (s) => (out += s),
+      err: (s) => (err += s),
+    });
+    return { code, out, err };
   }
 
   netnsName(suffix: string): string {

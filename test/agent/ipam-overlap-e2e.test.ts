@@ -17,7 +17,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { runCli } from "../../cli/program.js";
 import { type AgentProc, TestBed, cniSocket, k8sArgs, podCall } from "./harness.js";
 import { until as waitUntil } from "../support/until.js";
 
@@ -26,15 +25,7 @@ let agent: AgentProc;
 let nodeNs = "";
 const NS = "apps";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli([...args, "--kubeconfig", bed.kubeconfig], {
-    out: (s) => (out += s),
-    err: (s) => (err += s),
-  });
-  return { code, out, err };
-}
+const cli = (...args: string[]) => bed.cli(...args);
 
 interface ShowJson {
   pools: { name: string; valid: boolean; reason?: string; deleted: boolean; status: string; inUse: number }[];
@@ -48,13 +39,7 @@ async function show(): Promise<ShowJson> {
 }
 
 async function pod(name: string, annotations: Record<string, string> = {}): Promise<void> {
-  await bed.core.createNamespacedPod({
-    namespace: NS,
-    body: {
-      metadata: { name, annotations },
-      spec: { nodeName: "node-1", containers: [{ name: "c", image: "busybox" }] },
-    },
-  });
+  await bed.createPod(NS, name, "node-1", annotations);
 }
 
 const call = (command: "ADD" | "DEL", name: string) =>
