@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startApiServer } from "../../lab/apiserver/server.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
-import { runCli } from "../../cli/program.js";
+import { runCaptured } from "../../cli/test/run-captured.js";
 
 const pexec = promisify(execFile);
 export const ROOT = new URL("../../..", import.meta.url).pathname;
@@ -309,14 +309,8 @@ export class TestBed {
   }
 
   /** trellisctl in-process against this bed's API server: exit code and what it printed. */
-  async cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = "";
-    let err = "";
-    const code = await runCli([...args, "--kubeconfig", this.kubeconfig], {
-      out: (s) => (out += s),
-      err: (s) => (err += s),
-    });
-    return { code, out, err };
+  cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    return runCaptured(...args, "--kubeconfig", this.kubeconfig);
   }
 
   netnsName(suffix: string): string {

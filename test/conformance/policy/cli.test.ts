@@ -4,18 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { runCli } from "../../../cli/program.js";
+import { runCaptured } from "../../../cli/test/run-captured.js";
 import { namespace, networkPolicy, pod } from "../../../policy/test/fixtures.js";
 
 let dir: string;
 const file = (name: string) => join(dir, name);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const run = runCaptured;
 
 function yamlDocs(docs: object[]): string {
   return docs.map((d) => stringify(d)).join("---\n");
