@@ -24,7 +24,7 @@ import { ANNOTATION_IP_ADDRS, parseList, poolNamesFromAnnotations } from "./ipam
 import { IpamError, type IpamService, handleFor } from "./ipam/ipam-service.js";
 import { HostVethTaken, type RoutedVethDataplane } from "./dataplane/dataplane.js";
 import { HOST_VETH_MAC, V4_GATEWAY, V6_GATEWAY, podMac, podRoutes } from "./dataplane/routed-veth.js";
-import { hostVethName } from "./dataplane/veth-name.js";
+import { hostVethName } from "../net/veth-name.js";
 import {
   type VethOwner,
   mayDeleteOnDel,
@@ -138,14 +138,14 @@ export class TrellisBackend implements CniBackend {
   /** The host veth of an attachment and its pod; without K8s args, the pod recorded at allocation. */
   private hostIfFor(req: AttachmentRequest): { hostIf: string; pod: PodRef | undefined } {
     const k8s = k8sOf(req);
-    if (k8s !== undefined) return { hostIf: hostVethName(k8s, req.containerID, req.ifname), pod: k8s };
+    if (k8s !== undefined) return { hostIf: hostVethName(k8s), pod: k8s };
     const handle = handleFor(req.containerID, req.ifname);
     const a = this.o.ipam.findAllocation(handle);
     if (a?.namespace !== undefined && a.pod !== undefined) {
       const pod = { namespace: a.namespace, pod: a.pod };
-      return { hostIf: hostVethName(pod, req.containerID, req.ifname), pod };
+      return { hostIf: hostVethName(pod), pod };
     }
-    return { hostIf: hostVethName(undefined, req.containerID, req.ifname), pod: undefined };
+    return { hostIf: hostVethName({ containerID: req.containerID, ifname: req.ifname }), pod: undefined };
   }
 
   /**
@@ -209,7 +209,7 @@ export class TrellisBackend implements CniBackend {
   async add(req: AddRequest): Promise<CniResult> {
     const trellisIpam = this.usesTrellisIpam(req);
     if (trellisIpam) this.requireReady();
-    const hostIf = hostVethName(k8sOf(req), req.containerID, req.ifname);
+    const hostIf = hostVethName(k8sOf(req) ?? { containerID: req.containerID, ifname: req.ifname });
     return this.vethLock.run(hostIf, () => this.addLocked(req, trellisIpam, hostIf));
   }
 
@@ -484,7 +484,7 @@ export class TrellisBackend implements CniBackend {
       seenHandles.add(a.handle);
       const pod =
         a.namespace !== undefined && a.pod !== undefined ? { namespace: a.namespace, pod: a.pod } : undefined;
-      const hostIf = hostVethName(pod, a.containerID ?? "", a.ifname ?? "");
+      const hostIf = hostVethName(pod ?? { containerID: a.containerID ?? "", ifname: a.ifname ?? "" });
       // A live pod of the same name may own this veth (a newer sandbox): keep it.
       const podHasValid =
         pod !== undefined &&

@@ -355,18 +355,12 @@ export class NodeAgent {
       onGcReleased: (n) => (this.gcReleases += n),
       ...(policy ? { policy } : {}),
     });
-    const cniLog = this.log.child({ component: "cni-server" });
     this.cniServer = new CniServer({
       socketPath: cfg.cniSocket,
       backend,
       metrics: this.cniMetrics,
       maxConcurrent: cfg.cniMaxConcurrent,
-      log: {
-        info: (o, m) => cniLog.info(o, m),
-        warn: (o, m) => cniLog.warn(o, m),
-        error: (o, m) => cniLog.error(o, m),
-        debug: (o, m) => cniLog.debug(o, m),
-      },
+      log: this.log.child({ component: "cni-server" }),
     });
     // The socket comes up first: until the first sync, ADD/DEL answer code 11
     // ("try again later") instead of the shim's "agent unreachable".

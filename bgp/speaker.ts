@@ -12,6 +12,7 @@
 import { EventEmitter } from "node:events";
 import { networkInterfaces } from "node:os";
 import { isIPv4, isIPv6, type Socket } from "node:net";
+import { pino, type Logger } from "pino";
 import {
   AFI_IPV4,
   AFI_IPV6,
@@ -77,13 +78,6 @@ export interface FibSink {
   close(): Promise<void>;
 }
 
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export interface SpeakerOptions {
   asn: number;
   routerId: string;
@@ -121,7 +115,7 @@ const FAMILY: Record<FamilyName, Family> = {
   "ipv6-unicast": { afi: AFI_IPV6, safi: SAFI_UNICAST },
 };
 
-const nullLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const nullLogger: Logger = pino({ level: "silent" });
 
 export interface SpeakerEvents {
   /** Loc-RIB best-path changes (the FIB view): an empty nexthops list = gone. */

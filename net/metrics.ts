@@ -38,26 +38,35 @@ interface FamilyConfig {
   labelNames?: readonly string[];
 }
 
+/** prom-client's options for a family registered in `registry`. */
+function familyOptions(registry: Registry, c: FamilyConfig) {
+  return { name: c.name, help: c.help, labelNames: c.labelNames ?? [], registers: [registry] };
+}
+
 export function counter(registry: Registry, c: FamilyConfig): Counter {
-  return new Counter({ name: c.name, help: c.help, labelNames: c.labelNames ?? [], registers: [registry] });
+  return new Counter(familyOptions(registry, c));
 }
 
 export function gauge(registry: Registry, c: FamilyConfig): Gauge {
-  return new Gauge({ name: c.name, help: c.help, labelNames: c.labelNames ?? [], registers: [registry] });
+  return new Gauge(familyOptions(registry, c));
 }
 
 export function histogram(registry: Registry, c: FamilyConfig & { buckets: readonly number[] }): Histogram {
-  return new Histogram({
-    name: c.name,
-    help: c.help,
-    labelNames: c.labelNames ?? [],
-    buckets: [...c.buckets],
-    registers: [registry],
-  });
+  return new Histogram({ ...familyOptions(registry, c), buckets: [...c.buckets] });
 }
 
 /** One sample of a family read at scrape time. */
 export type Sample = readonly [labels: Labels, value: number];
+
+/** A scrape-time reading: one unlabelled value, or samples with their labels. */
+function eachSample(
+  v: Iterable<Sample> | number,
+  one: (value: number) => void,
+  labelled: (labels: Labels, value: number) => void,
+): void {
+  if (typeof v === "number") one(v);
+  else for (const [labels, value] of v) labelled(labels, value);
+}
 
 /**
  * A gauge whose samples are read from the component at scrape time: label
@@ -65,15 +74,15 @@ export type Sample = readonly [labels: Labels, value: number];
  */
 export function gaugeFrom(registry: Registry, c: FamilyConfig, read: () => Iterable<Sample> | number): Gauge {
   return new Gauge({
-    name: c.name,
-    help: c.help,
-    labelNames: c.labelNames ?? [],
-    registers: [registry],
+    ...familyOptions(registry, c),
     collect() {
       const v = read();
       this.reset();
-      if (typeof v === "number") this.set(v);
-      else for (const [labels, value] of v) this.set(labels, value);
+      eachSample(
+        v,
+        (value) => this.set(value),
+        (labels, value) => this.set(labels, value),
+      );
     },
   });
 }
@@ -90,15 +99,15 @@ export function counterFrom(
   read: () => Iterable<Sample> | number,
 ): Counter {
   return new Counter({
-    name: c.name,
-    help: c.help,
-    labelNames: c.labelNames ?? [],
-    registers: [registry],
+    ...familyOptions(registry, c),
     collect() {
       const v = read();
       this.reset();
-      if (typeof v === "number") this.inc(v);
-      else for (const [labels, value] of v) this.inc(labels, value);
+      eachSample(
+        v,
+        (value) => this.inc(value),
+        (labels, value) => this.inc(labels, value),
+      );
     },
   });
 }

@@ -8,20 +8,13 @@ import { mkdirSync, lstatSync, unlinkSync, chmodSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
 import type { CniBackend } from "../../cni/backend.js";
 import { CniCode, CniError } from "../../cni/error.js";
 import { handleCni, type HandlerOutcome } from "../../cni/handler.js";
 import { CURRENT_VERSION } from "../../cni/versions.js";
 import { decodeRequest, encodeReply, MAX_REQUEST, type ShimRequest } from "./frame.js";
 import { CniMetrics } from "./metrics.js";
-
-/** The subset of a pino logger the server uses. */
-export interface ServerLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
-}
 
 /** Distinct unknown config keys remembered for "log once" (a bound on memory). */
 const MAX_LOGGED_UNKNOWN_KEYS = 256;
@@ -36,7 +29,7 @@ export interface CniServerOptions {
   maxQueued?: number;
   /** Time allowed to receive a whole request frame (default 10 s). */
   frameTimeoutMs?: number;
-  log?: ServerLog;
+  log?: Logger;
   /** Replace the spec handler (benchmarks measure the transport alone). */
   handle?: (env: Record<string, string>, stdin: Buffer) => Promise<HandlerOutcome>;
 }
@@ -96,7 +89,7 @@ export class CniServer {
     const fresh = keys.filter((k) => !this.loggedUnknownKeys.has(k));
     if (fresh.length === 0 || this.loggedUnknownKeys.size >= MAX_LOGGED_UNKNOWN_KEYS) return;
     for (const k of fresh) this.loggedUnknownKeys.add(k);
-    this.opts.log?.debug?.({ keys: fresh }, "network config: ignoring unknown top-level keys");
+    this.opts.log?.debug({ keys: fresh }, "network config: ignoring unknown top-level keys");
   }
 
   /** True while accepting connections (the agent's /readyz asks). */

@@ -17,9 +17,9 @@
  * would stay "tentative" for about a second and IPv6 would not work yet.
  */
 import { createHash } from "node:crypto";
+import { PROTO_TRELLIS_LOCAL } from "../../net/route-ownership.js";
 import { type VethOwner, ownerMarker } from "./veth-owner.js";
 
-export const TRELLIS_ROUTE_PROTO = 201;
 export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
 export const V4_GATEWAY = "169.254.1.1";
 export const V6_GATEWAY = "fe80::ecee:eeff:feee:eeee";
@@ -86,7 +86,7 @@ export function planOwnerMarker(hostIf: string, owner: VethOwner | undefined): s
 export function planHostRoutes(hostIf: string, addresses: readonly string[]): string[] {
   return addresses.map(
     (a) =>
-      `route replace ${hostPrefix(a)} dev ${hostIf} proto ${TRELLIS_ROUTE_PROTO}${isV6(a) ? "" : " scope link"}`,
+      `route replace ${hostPrefix(a)} dev ${hostIf} proto ${PROTO_TRELLIS_LOCAL}${isV6(a) ? "" : " scope link"}`,
   );
 }
 

@@ -5,10 +5,12 @@
  * fraction of that and off the agent's main thread. Used for the pod side of
  * ADD (`ip -n NS -batch -`), which must run in the pod's namespace.
  *
- * Each job is `{ script; } 2>&1; echo "<marker> $?"`: everything before the
- * marker line is the job's output, the number after it its exit status.
+ * Each shell is a net/line-session.ts `LineSession` reading stdout: a job is
+ * written as `{ script } 2>&1 </dev/null`, and the fence after it prints the
+ * job's exit status, then a line naming the job. Everything before the
+ * status line is the job's output.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type FenceProtocol, LineSessionPool } from "../../net/line-session.js";
 
 export interface ShExit {
   code: number;
@@ -27,86 +29,41 @@ export function withStdin(command: string, lines: readonly string[]): string {
   return `${command} <<'${end}'\n${lines.join("\n")}\n${end}`;
 }
 
-interface Job {
-  marker: string;
-  resolve: (r: ShExit) => void;
-  reject: (e: Error) => void;
-}
+const EXIT = "__trellis_sh_exit ";
+const DONE = "__trellis_sh_done ";
 
-class ShWorker {
-  private proc: ChildProcess | undefined;
-  private readonly jobs: Job[] = [];
-  private out = "";
-  private seq = 0;
+/**
+ * printf's arguments are expanded before it runs, so `$?` is the job's
+ * status; the leading newline ends a last output line that has none.
+ */
+const SH_JOB_PROTOCOL: FenceProtocol = {
+  fence: ({ seq }) => `printf '\\n${EXIT}%s\\n${DONE}%s\\n' "$?" ${seq}`,
+  read: (line) =>
+    line.startsWith(DONE)
+      ? { kind: "fence", seq: Number(line.slice(DONE.length)), ownMessages: 0 }
+      : { kind: "text" },
+};
 
-  get busy(): number {
-    return this.jobs.length;
-  }
+export class ShPool {
+  private readonly shells: LineSessionPool;
 
-  private start(): ChildProcess {
-    const p = spawn("/bin/sh", [], { stdio: ["pipe", "pipe", "ignore"] });
-    this.out = "";
-    p.stdout?.setEncoding("utf8").on("data", (c: string) => this.onData(c));
-    p.stdin?.on("error", () => {});
-    const fail = (why: string): void => {
-      if (this.proc !== p) return;
-      this.proc = undefined;
-      for (const j of this.jobs.splice(0)) j.reject(new Error(`sh worker ended: ${why}`));
-    };
-    p.on("error", (e) => fail(e.message));
-    p.on("exit", (code, sig) => fail(`exit ${code ?? sig}`));
-    this.proc = p;
-    return p;
-  }
-
-  private onData(chunk: string): void {
-    this.out += chunk;
-    for (;;) {
-      const j = this.jobs[0];
-      if (j === undefined) return;
-      const at = this.out.indexOf(j.marker);
-      if (at < 0) return;
-      const nl = this.out.indexOf("\n", at);
-      if (nl < 0) return;
-      const code = Number(this.out.slice(at + j.marker.length, nl).trim());
-      const output = this.out.slice(0, at);
-      this.out = this.out.slice(nl + 1);
-      this.jobs.shift();
-      j.resolve({ code: Number.isFinite(code) ? code : 1, output: output.trim() });
-    }
-  }
-
-  run(script: string): Promise<ShExit> {
-    const p = this.proc ?? this.start();
-    const marker = `__trellis_done_${process.pid}_${++this.seq}__`;
-    return new Promise((resolve, reject) => {
-      this.jobs.push({ marker, resolve, reject });
-      p.stdin?.write(`{ ${script}\n} 2>&1 </dev/null; echo "${marker} $?"\n`);
+  constructor(size = 4) {
+    this.shells = new LineSessionPool(size, {
+      argv: ["/bin/sh"],
+      name: "sh worker",
+      protocol: SH_JOB_PROTOCOL,
+      output: "stdout",
     });
   }
 
-  close(): void {
-    const p = this.proc;
-    this.proc = undefined;
-    p?.stdin?.end();
-    for (const j of this.jobs.splice(0)) j.reject(new Error("sh worker closed"));
-  }
-}
-
-export class ShPool {
-  private readonly workers: ShWorker[];
-
-  constructor(size = 4) {
-    this.workers = Array.from({ length: size }, () => new ShWorker());
-  }
-
-  run(script: string): Promise<ShExit> {
-    let best = this.workers[0] as ShWorker;
-    for (const w of this.workers) if (w.busy < best.busy) best = w;
-    return best.run(script);
+  async run(script: string): Promise<ShExit> {
+    const { messages } = await this.shells.run(["{", ...script.split("\n"), "} 2>&1 </dev/null"]);
+    const status = messages[messages.length - 1] ?? "";
+    const code = status.startsWith(EXIT) ? Number(status.slice(EXIT.length)) : NaN;
+    return { code: Number.isInteger(code) ? code : 1, output: messages.slice(0, -1).join("\n").trim() };
   }
 
   close(): void {
-    for (const w of this.workers) w.close();
+    void this.shells.close();
   }
 }

@@ -21,26 +21,28 @@
  * address gets that address back, wherever it is.
  */
 import {
-  type Cidr,
   type IPAMBlock,
   type IPPool,
-  type IpFamily,
-  type SelectorTerm,
   DEFAULT_BLOCK_SIZE,
   affinityNode,
-  cidrContains,
-  cidrInside,
-  cidrSize,
-  cidrsOverlap,
-  familyBits,
-  formatCidr,
-  formatIp,
-  parseCidr,
-  parseIp,
-  parseSelector,
-  selectorMatches,
+  poolSelector,
   blockPending,
 } from "../../crds/ipam.js";
+import {
+  type Address,
+  type Family,
+  type Prefix,
+  contains,
+  familyBits,
+  formatAddress,
+  formatPrefix,
+  parseAddress,
+  prefixOf,
+  overlaps,
+  parsePrefix,
+  prefixSize,
+} from "../../net/address.js";
+import { type LabelSelector, labelsMatch } from "../../net/label-selector.js";
 
 export const ANNOTATION_IP_ADDRS = "trellis.dev/ipAddrs";
 export const ANNOTATION_IPV4_POOLS = "trellis.dev/ipv4pools";
@@ -49,11 +51,11 @@ export const ANNOTATION_IPV6_POOLS = "trellis.dev/ipv6pools";
 /** A pool as the allocator sees it: parsed once. */
 export interface PoolView {
   name: string;
-  cidr: Cidr;
+  cidr: Prefix;
   blockSize: number;
   disabled: boolean;
-  nodeSelector: SelectorTerm[];
-  namespaceSelector: SelectorTerm[];
+  nodeSelector: LabelSelector;
+  namespaceSelector: LabelSelector;
   strictAffinity: boolean;
   /** Why the pool may not be used (pool-validity.ts); absent when it is valid. */
   invalid?: string;
@@ -62,7 +64,7 @@ export interface PoolView {
 /** A block as the allocator sees it: parsed CIDR and the set of used ordinals. */
 export interface BlockView {
   name: string;
-  cidr: Cidr;
+  cidr: Prefix;
   pool: string;
   /** Node that owns the block (from "host:<node>"), if any. */
   node: string | undefined;
@@ -97,20 +99,20 @@ export interface NodeView {
 export type PlanErrorCause = "invalid" | "busy" | "exhausted";
 
 export type FamilyPlan =
-  | { kind: "assign"; family: IpFamily; block: string; ordinal: number; address: string; prefix: number }
-  | { kind: "claim"; family: IpFamily; pool: string; cidr: string; affine: boolean }
-  | { kind: "none"; family: IpFamily }
-  | { kind: "error"; family: IpFamily; reason: string; cause: PlanErrorCause };
+  | { kind: "assign"; family: Family; block: string; ordinal: number; address: string; prefix: number }
+  | { kind: "claim"; family: Family; pool: string; cidr: string; affine: boolean }
+  | { kind: "none"; family: Family }
+  | { kind: "error"; family: Family; reason: string; cause: PlanErrorCause };
 
-function fail(family: IpFamily, reason: string, cause: PlanErrorCause): FamilyPlan {
+function fail(family: Family, reason: string, cause: PlanErrorCause): FamilyPlan {
   return { kind: "error", family, reason, cause };
 }
 
 export function poolView(p: IPPool): PoolView | string {
-  const cidr = parseCidr(p.spec.cidr);
+  const cidr = parsePrefix(p.spec.cidr);
   if (typeof cidr === "string") return `pool ${p.metadata.name}: ${cidr}`;
-  const ns = parseSelector(p.spec.namespaceSelector ?? "");
-  const nodeSel = parseSelector(p.spec.nodeSelector ?? "");
+  const ns = poolSelector(p.spec.namespaceSelector ?? "");
+  const nodeSel = poolSelector(p.spec.nodeSelector ?? "");
   if (typeof ns === "string") return `pool ${p.metadata.name}: namespaceSelector: ${ns}`;
   if (typeof nodeSel === "string") return `pool ${p.metadata.name}: nodeSelector: ${nodeSel}`;
   return {
@@ -125,7 +127,7 @@ export function poolView(p: IPPool): PoolView | string {
 }
 
 export function blockView(b: IPAMBlock): BlockView | undefined {
-  const cidr = parseCidr(b.spec.cidr);
+  const cidr = parsePrefix(b.spec.cidr);
   if (typeof cidr === "string") return undefined;
   const used = new Map<number, string>();
   for (const a of b.spec.allocations) used.set(a.ordinal, a.handle);
@@ -141,7 +143,7 @@ export function blockView(b: IPAMBlock): BlockView | undefined {
 
 /** "block 10.244.1.0/26 of pool p held by node-1" (or "… not held by any node"). */
 export function describeBlock(b: Pick<BlockView, "cidr" | "pool" | "node">): string {
-  return `block ${formatCidr(b.cidr)} of pool ${b.pool} ${b.node !== undefined ? `held by ${b.node}` : "held by no node"}`;
+  return `block ${formatPrefix(b.cidr)} of pool ${b.pool} ${b.node !== undefined ? `held by ${b.node}` : "held by no node"}`;
 }
 
 /**
@@ -151,13 +153,13 @@ export function describeBlock(b: Pick<BlockView, "cidr" | "pool" | "node">): str
  * with another CIDR under the same name).
  */
 export function blockUnusable(b: BlockView, pools: readonly PoolView[]): string | undefined {
-  const cidr = formatCidr(b.cidr);
+  const cidr = formatPrefix(b.cidr);
   if (b.pending) return `block ${cidr} is still being claimed`;
   const p = pools.find((x) => x.name === b.pool);
   if (p === undefined) return `block ${cidr} belongs to pool ${b.pool}, which does not exist (deleted)`;
   if (p.invalid !== undefined) return `block ${cidr} belongs to invalid pool ${p.name} (${p.invalid})`;
-  if (!cidrInside(b.cidr, p.cidr))
-    return `block ${cidr} lies outside its pool ${p.name} (${formatCidr(p.cidr)})`;
+  if (!contains(p.cidr, b.cidr))
+    return `block ${cidr} lies outside its pool ${p.name} (${formatPrefix(p.cidr)})`;
   return undefined;
 }
 
@@ -195,7 +197,7 @@ export function eligiblePools(
   pools: readonly PoolView[],
   node: NodeView,
   req: AllocationRequest,
-  family: IpFamily,
+  family: Family,
 ): PoolView[] | string {
   const named = req.poolNames[family];
   if (named !== undefined) {
@@ -217,8 +219,8 @@ export function eligiblePools(
         p.cidr.family === family &&
         !p.disabled &&
         p.invalid === undefined &&
-        selectorMatches(p.nodeSelector, node.labels) &&
-        selectorMatches(p.namespaceSelector, req.namespaceLabels),
+        labelsMatch(p.nodeSelector, node.labels) &&
+        labelsMatch(p.namespaceSelector, req.namespaceLabels),
     )
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -234,7 +236,7 @@ function lowestFree(
   blocks: readonly BlockView[],
   overlapped: ReadonlySet<string>,
 ): number | undefined {
-  const size = Number(cidrSize(b.cidr));
+  const size = Number(prefixSize(b.cidr));
   const reserved =
     pool !== undefined && pool.cidr.base >= b.cidr.base ? Number(pool.cidr.base - b.cidr.base) : -1;
   const elsewhere = overlapped.has(b.name) ? takenElsewhere(b, blocks) : new Set<number>();
@@ -254,7 +256,7 @@ export function overlappedBlocks(blocks: readonly BlockView[]): Set<string> {
       out.add(b.name);
       out.add(reach.name);
     }
-    const end = b.cidr.base + cidrSize(b.cidr);
+    const end = b.cidr.base + prefixSize(b.cidr);
     if (reach === undefined || reach.family !== b.cidr.family || end > reach.end)
       reach = { family: b.cidr.family, end, name: b.name };
   }
@@ -269,9 +271,9 @@ export function overlappedBlocks(blocks: readonly BlockView[]): Set<string> {
  */
 function takenElsewhere(b: BlockView, blocks: readonly BlockView[]): Set<number> {
   const out = new Set<number>();
-  const size = cidrSize(b.cidr);
+  const size = prefixSize(b.cidr);
   for (const o of blocks) {
-    if (o === b || o.name === b.name || !cidrsOverlap(o.cidr, b.cidr)) continue;
+    if (o === b || o.name === b.name || !overlaps(o.cidr, b.cidr)) continue;
     for (const ord of o.used.keys()) {
       const off = o.cidr.base + BigInt(ord) - b.cidr.base;
       if (off >= 0n && off < size) out.add(Number(off));
@@ -280,13 +282,13 @@ function takenElsewhere(b: BlockView, blocks: readonly BlockView[]): Set<number>
   return out;
 }
 
-function assign(family: IpFamily, b: BlockView, ordinal: number): FamilyPlan {
+function assign(family: Family, b: BlockView, ordinal: number): FamilyPlan {
   return {
     kind: "assign",
     family,
     block: b.name,
     ordinal,
-    address: formatIp(family, b.cidr.base + BigInt(ordinal)),
+    address: formatAddress({ family: family, value: b.cidr.base + BigInt(ordinal) }),
     prefix: familyBits(family),
   };
 }
@@ -296,14 +298,14 @@ function byBase(a: BlockView, b: BlockView): number {
 }
 
 /** The CIDR of block `index` of a pool. */
-export function blockCidr(pool: PoolView, index: bigint): Cidr {
+export function blockCidr(pool: PoolView, index: bigint): Prefix {
   const size = 1n << BigInt(familyBits(pool.cidr.family) - pool.blockSize);
-  return { family: pool.cidr.family, base: pool.cidr.base + index * size, prefix: pool.blockSize };
+  return { family: pool.cidr.family, base: pool.cidr.base + index * size, length: pool.blockSize };
 }
 
 /** "block 10.244.1.0/24 of pool wide24 overlaps block 10.244.1.0/26 of pool default-ipv4 held by node-1" */
-export function overlapReason(pool: string, cidr: Cidr, other: BlockView): string {
-  return `block ${formatCidr(cidr)} of pool ${pool} overlaps ${describeBlock(other)}`;
+export function overlapReason(pool: string, cidr: Prefix, other: BlockView): string {
+  return `block ${formatPrefix(cidr)} of pool ${pool} overlaps ${describeBlock(other)}`;
 }
 
 /**
@@ -316,19 +318,19 @@ export function overlapReason(pool: string, cidr: Cidr, other: BlockView): strin
 export function firstFreeBlock(
   pool: PoolView,
   blocks: readonly BlockView[],
-): { cidr: Cidr | undefined; blocked: string | undefined } {
+): { cidr: Prefix | undefined; blocked: string | undefined } {
   const size = 1n << BigInt(familyBits(pool.cidr.family) - pool.blockSize);
-  const count = 1n << BigInt(pool.blockSize - pool.cidr.prefix);
-  const near = blocks.filter((b) => cidrsOverlap(b.cidr, pool.cidr));
+  const count = 1n << BigInt(pool.blockSize - pool.cidr.length);
+  const near = blocks.filter((b) => overlaps(b.cidr, pool.cidr));
   let blocked: string | undefined;
   let i = 0n;
   while (i < count) {
     const c = blockCidr(pool, i);
-    const hit = near.find((b) => cidrsOverlap(b.cidr, c));
+    const hit = near.find((b) => overlaps(b.cidr, c));
     if (hit === undefined) return { cidr: c, blocked };
-    if (blocked === undefined && (hit.pool !== pool.name || hit.cidr.prefix !== pool.blockSize))
+    if (blocked === undefined && (hit.pool !== pool.name || hit.cidr.length !== pool.blockSize))
       blocked = overlapReason(pool.name, c, hit);
-    const end = hit.cidr.base + cidrSize(hit.cidr);
+    const end = hit.cidr.base + prefixSize(hit.cidr);
     const next = (end - pool.cidr.base + size - 1n) / size;
     i = next > i ? next : i + 1n;
   }
@@ -341,7 +343,7 @@ export function planFamily(
   blocks: readonly BlockView[],
   node: NodeView,
   req: AllocationRequest,
-  family: IpFamily,
+  family: Family,
 ): FamilyPlan {
   // Idempotent: the handle already holds an address of this family.
   for (const b of blocks) {
@@ -349,13 +351,13 @@ export function planFamily(
     for (const [ord, h] of b.used) if (h === req.handle) return assign(family, b, ord);
   }
 
-  const wanted = req.requestedIps.map((t) => ({ t, ip: parseIp(t) }));
-  const bad = wanted.find((w) => w.ip === undefined);
+  const wanted = req.requestedIps.map((t) => ({ t, ip: parseAddress(t) }));
+  const bad = wanted.find((w) => typeof w.ip === "string");
   if (bad) return fail(family, `requested address "${bad.t}" is not an IP address`, "invalid");
-  const mine = wanted.filter((w) => w.ip?.family === family);
+  const mine = wanted.flatMap((w) => (typeof w.ip !== "string" && w.ip.family === family ? [w.ip] : []));
   if (mine.length > 1) return fail(family, `more than one IPv${family} address requested`, "invalid");
-  const specific = mine[0]?.ip;
-  if (specific !== undefined) return planSpecific(pools, blocks, family, specific.value);
+  const specific = mine[0];
+  if (specific !== undefined) return planSpecific(pools, blocks, specific);
   // Asked only for the other family's address: do not allocate this one.
   if (wanted.length > 0) return { kind: "none", family };
 
@@ -378,7 +380,7 @@ export function planFamily(
     }
     const next = firstFreeBlock(pool, blocks);
     if (next.cidr !== undefined)
-      return { kind: "claim", family, pool: pool.name, cidr: formatCidr(next.cidr), affine: true };
+      return { kind: "claim", family, pool: pool.name, cidr: formatPrefix(next.cidr), affine: true };
     blockedBy ??= next.blocked;
     if (node.strictAffinity || pool.strictAffinity) continue;
     for (const b of ofPool) {
@@ -408,11 +410,11 @@ export function planFamily(
 function planSpecific(
   pools: readonly PoolView[],
   blocks: readonly BlockView[],
-  family: IpFamily,
-  value: bigint,
+  address: Address,
 ): FamilyPlan {
-  const text = formatIp(family, value);
-  const containing = blocks.filter((x) => cidrContains(x.cidr, family, value));
+  const { family, value } = address;
+  const text = formatAddress(address);
+  const containing = blocks.filter((x) => contains(x.cidr, address));
   if (containing.length > 0) {
     // Overlapping blocks (left from before claims were exclusive across
     // sizes) may each hold it: the address must be free in all of them.
@@ -435,7 +437,7 @@ function planSpecific(
     }
     return assign(family, usable, Number(value - usable.cidr.base));
   }
-  const holding = pools.filter((p) => cidrContains(p.cidr, family, value));
+  const holding = pools.filter((p) => contains(p.cidr, address));
   const pool = holding.find((p) => p.invalid === undefined);
   if (pool === undefined) {
     const inv = holding[0];
@@ -448,20 +450,15 @@ function planSpecific(
     return fail(family, `address ${text} is in no IP pool`, "invalid");
   }
   if (pool.disabled) return fail(family, `address ${text} is in disabled pool ${pool.name}`, "invalid");
-  const size = 1n << BigInt(familyBits(family) - pool.blockSize);
-  const cidr: Cidr = {
-    family,
-    base: pool.cidr.base + ((value - pool.cidr.base) / size) * size,
-    prefix: pool.blockSize,
-  };
-  const other = blocks.find((b) => cidrsOverlap(b.cidr, cidr));
+  const cidr = prefixOf(address, pool.blockSize);
+  const other = blocks.find((b) => overlaps(b.cidr, cidr));
   if (other !== undefined)
     return fail(
       family,
       `address ${text} cannot be claimed: ${overlapReason(pool.name, cidr, other)}`,
       "invalid",
     );
-  return { kind: "claim", family, pool: pool.name, cidr: formatCidr(cidr), affine: true };
+  return { kind: "claim", family, pool: pool.name, cidr: formatPrefix(cidr), affine: true };
 }
 
 /**

@@ -39,7 +39,8 @@
  * When a resourceVersion is not a decimal number (a server we do not know),
  * the newcomer treats the comparison as lost: safe, at worst slower.
  */
-import { type IPAMBlock, affinityNode, blockPending, cidrsOverlap, parseCidr } from "../../crds/ipam.js";
+import { type IPAMBlock, affinityNode, blockPending } from "../../crds/ipam.js";
+import { overlaps, parsePrefix } from "../../net/address.js";
 
 /** A resourceVersion as a number, if it is a plain decimal counter. */
 export function rvValue(b: IPAMBlock): bigint | undefined {
@@ -67,14 +68,14 @@ function holder(b: IPAMBlock): string {
  * its creation revision) keep its claim against a fresh LIST of all blocks?
  */
 export function claimVerdict(mine: IPAMBlock, all: readonly IPAMBlock[]): ClaimVerdict {
-  const cidr = parseCidr(mine.spec.cidr);
+  const cidr = parsePrefix(mine.spec.cidr);
   if (typeof cidr === "string") return { won: true };
   const myRv = rvValue(mine);
   let against: IPAMBlock | undefined;
   for (const b of all) {
     if (b.metadata.name === mine.metadata.name) continue;
-    const other = parseCidr(b.spec.cidr);
-    if (typeof other === "string" || !cidrsOverlap(cidr, other)) continue;
+    const other = parsePrefix(b.spec.cidr);
+    if (typeof other === "string" || !overlaps(cidr, other)) continue;
     if (!blockPending(b)) {
       against = b;
       break;

@@ -7,16 +7,12 @@ import {
   type BlockAffinity,
   type IPAMBlock,
   type IPPool,
-  type Cidr,
   affinityName,
   affinityNode,
   blockPending,
-  cidrInside,
-  cidrSize,
-  formatIp,
-  parseCidr,
   validatePool,
 } from "../../crds/ipam.js";
+import { type Prefix, contains, formatAddress, parsePrefix, prefixSize } from "../../net/address.js";
 import { poolVerdicts } from "./pool-validity.js";
 
 export interface PodInfo {
@@ -97,21 +93,20 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
     inUseOfPool.set(b.spec.pool, (inUseOfPool.get(b.spec.pool) ?? 0) + b.spec.allocations.length);
   const blocks = s.blocks
     .map((b): BlockUsage => {
-      const c = parseCidr(b.spec.cidr);
+      const c = parsePrefix(b.spec.cidr);
       const v = verdicts.get(b.spec.pool);
       let status = "ok";
       if (blockPending(b)) status = "pending";
       else if (v === undefined) status = deletedStatus(inUseOfPool.get(b.spec.pool) ?? 0);
       else if (v.invalid !== undefined) status = "pool invalid";
-      else if (typeof c === "string" || v.cidr === undefined || !cidrInside(c, v.cidr))
-        status = "outside pool";
+      else if (typeof c === "string" || v.cidr === undefined || !contains(v.cidr, c)) status = "outside pool";
       return {
         name: b.metadata.name,
         cidr: b.spec.cidr,
         pool: b.spec.pool,
         node: affinityNode(b.spec.affinity),
         inUse: b.spec.allocations.length,
-        size: typeof c === "string" ? 0 : Number(cidrSize(c)),
+        size: typeof c === "string" ? 0 : Number(prefixSize(c)),
         state: blockPending(b) ? "pending" : "confirmed",
         status,
       };
@@ -164,9 +159,9 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
  * block is compared with the ones that start before it ends.
  */
 function overlappingBlocks(blocks: readonly IPAMBlock[]): [IPAMBlock, IPAMBlock][] {
-  const parsed: { b: IPAMBlock; c: Cidr }[] = [];
+  const parsed: { b: IPAMBlock; c: Prefix }[] = [];
   for (const b of blocks) {
-    const c = parseCidr(b.spec.cidr);
+    const c = parsePrefix(b.spec.cidr);
     if (typeof c !== "string" && !blockPending(b)) parsed.push({ b, c });
   }
   parsed.sort((x, y) =>
@@ -182,7 +177,7 @@ function overlappingBlocks(blocks: readonly IPAMBlock[]): [IPAMBlock, IPAMBlock]
   for (let i = 0; i < parsed.length; i++) {
     const a = parsed[i];
     if (a === undefined) continue;
-    const end = a.c.base + cidrSize(a.c);
+    const end = a.c.base + prefixSize(a.c);
     for (let j = i + 1; j < parsed.length; j++) {
       const b = parsed[j];
       if (b === undefined || b.c.family !== a.c.family || b.c.base >= end) break;
@@ -220,11 +215,11 @@ export function check(s: IpamSnapshot): Finding[] {
 
   for (const b of s.blocks) {
     const name = b.metadata.name;
-    const cidr = parseCidr(b.spec.cidr);
+    const cidr = parsePrefix(b.spec.cidr);
     const node = affinityNode(b.spec.affinity);
     if (node !== undefined) blockAffinityNames.add(affinityName(node, b.spec.cidr));
     const pool = pools.get(b.spec.pool);
-    const poolCidr = pool ? parseCidr(pool.spec.cidr) : undefined;
+    const poolCidr = pool ? parsePrefix(pool.spec.cidr) : undefined;
     if (typeof cidr === "string") {
       out.push({ kind: "orphan-block", block: name, message: `block ${name} has an invalid CIDR: ${cidr}` });
       continue;
@@ -241,7 +236,7 @@ export function check(s: IpamSnapshot): Finding[] {
         block: name,
         message: `block ${b.spec.cidr} belongs to pool ${b.spec.pool}, which does not exist`,
       });
-    } else if (poolCidr !== undefined && typeof poolCidr !== "string" && !cidrInside(cidr, poolCidr)) {
+    } else if (poolCidr !== undefined && typeof poolCidr !== "string" && !contains(poolCidr, cidr)) {
       out.push({
         kind: "orphan-block",
         block: name,
@@ -260,7 +255,7 @@ export function check(s: IpamSnapshot): Finding[] {
       });
     }
     for (const a of b.spec.allocations) {
-      const address = formatIp(cidr.family, cidr.base + BigInt(a.ordinal));
+      const address = formatAddress({ family: cidr.family, value: cidr.base + BigInt(a.ordinal) });
       const prior = seenAddr.get(address);
       if (prior !== undefined) {
         out.push({

@@ -14,13 +14,13 @@ import type { Logger } from "pino";
 import {
   type Allocation,
   type IPAMBlock,
-  type IpFamily,
   affinityName,
   affinityNode,
   blockName,
   blockPending,
   hostAffinity,
 } from "../../crds/ipam.js";
+import { type Family } from "../../net/address.js";
 import { CniCode } from "../../cni/error.js";
 import { claimVerdict, rvValue, stalePendingBlocks } from "./claim-protocol.js";
 import {
@@ -49,7 +49,7 @@ export interface AllocateInput extends Omit<AllocationRequest, "handle"> {
 }
 
 export interface Allocated {
-  family: IpFamily;
+  family: Family;
   address: string;
   prefix: number;
   block: string;

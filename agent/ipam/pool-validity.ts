@@ -13,20 +13,14 @@
  * can only make newer pools valid, never invalidate one, and a newcomer can
  * never take a range away from a pool that running pods already use.
  */
-import {
-  type Cidr,
-  type IPPool,
-  cidrsOverlap,
-  formatCidr,
-  parseCidr,
-  validatePool,
-} from "../../crds/ipam.js";
+import { type IPPool, validatePool } from "../../crds/ipam.js";
+import { type Prefix, formatPrefix, overlaps, parsePrefix } from "../../net/address.js";
 import { type PoolView, poolView } from "./block-allocator.js";
 
 export interface PoolVerdict {
   name: string;
   /** The pool's network when its CIDR parses (it then counts for overlap), else undefined. */
-  cidr: Cidr | undefined;
+  cidr: Prefix | undefined;
   /** Parsed pool, set for every pool that validates on its own (overlap aside). */
   view: PoolView | undefined;
   /** Why the pool is not used; undefined when it is valid. */
@@ -68,15 +62,15 @@ export function poolVerdicts(pools: readonly unknown[]): PoolVerdict[] {
   const out: PoolVerdict[] = [];
   for (const c of ordered) {
     const spec = (c.obj as { spec?: { cidr?: unknown } } | undefined)?.spec;
-    const parsed = typeof spec?.cidr === "string" ? parseCidr(spec.cidr) : undefined;
+    const parsed = typeof spec?.cidr === "string" ? parsePrefix(spec.cidr) : undefined;
     const cidr = typeof parsed === "object" ? parsed : undefined;
     const v = validatePool(c.obj);
     const view = v.ok ? poolView(v.pool) : v.reason;
     let invalid = typeof view === "string" ? view : undefined;
     if (invalid === undefined && cidr !== undefined) {
-      const older = out.find((o) => o.cidr !== undefined && cidrsOverlap(o.cidr, cidr));
+      const older = out.find((o) => o.cidr !== undefined && overlaps(o.cidr, cidr));
       if (older?.cidr !== undefined) {
-        invalid = `overlaps the older pool ${older.name} (${formatCidr(older.cidr)})`;
+        invalid = `overlaps the older pool ${older.name} (${formatPrefix(older.cidr)})`;
       }
     }
     out.push({

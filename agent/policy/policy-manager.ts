@@ -21,6 +21,7 @@
  * - `attach()` returns a promise that settles when a table including that
  *   pod has been applied: the CNI ADD awaits it (fail closed on ADD).
  */
+import type { Logger } from "pino";
 import type { NftTable } from "../../policy/compiler/nft-table.js";
 import { compile } from "../../policy/compiler/compile.js";
 import {
@@ -58,17 +59,10 @@ const INCREMENTAL_KINDS = new Set([
   "ClusterNetworkPolicy",
 ]);
 
-export interface PolicyLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
-
 export interface PolicyManagerOptions {
   node: string;
   driver: PolicyDriver;
-  log: PolicyLogger;
+  log: Logger;
   /** Kinds that must be listed once before anything is applied. */
   requiredKinds: readonly string[];
   /** Minimum time between the starts of two applies. */

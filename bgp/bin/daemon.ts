@@ -12,7 +12,8 @@ import {
   type SpeakerConfigFile,
 } from "../config.js";
 import { compileFilter } from "../policy/index.js";
-import { Speaker, type Logger, type SpeakerPeerOptions } from "../speaker.js";
+import type { Logger } from "pino";
+import { Speaker, type SpeakerPeerOptions } from "../speaker.js";
 import { ControlServer } from "../control/server.js";
 import { CEASE_ADMIN_SHUTDOWN } from "../session/fsm.js";
 import { IpBatchDriver, KernelFib } from "../fib/index.js";

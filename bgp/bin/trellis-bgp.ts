@@ -16,6 +16,14 @@ const version = (
 
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
 
+/** A ConfigError's problems on stderr, naming the file: exit code 2. Anything else is rethrown. */
+function reportConfigError(e: unknown, configPath: string | undefined): number {
+  if (!(e instanceof ConfigError)) throw e;
+  process.stderr.write(`trellis-bgp: invalid configuration ${configPath}:\n`);
+  for (const p of e.problems) process.stderr.write(`  ${p}\n`);
+  return 2;
+}
+
 async function main(opts: { config?: string; logLevel: string }): Promise<number> {
   if (!opts.config) {
     process.stderr.write("trellis-bgp: --config FILE is required\n");
@@ -30,12 +38,7 @@ async function main(opts: { config?: string; logLevel: string }): Promise<number
   try {
     cfg = loadConfig(configPath);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`trellis-bgp: invalid configuration ${configPath}:\n`);
-      for (const p of e.problems) process.stderr.write(`  ${p}\n`);
-      return 2;
-    }
-    throw e;
+    return reportConfigError(e, configPath);
   }
   // pino JSON logs to stderr (fd 2), one child logger per component.
   const log = pino({ level: opts.logLevel, base: { component: "trellis-bgp" } }, pino.destination(2));
@@ -48,12 +51,7 @@ async function main(opts: { config?: string; logLevel: string }): Promise<number
   try {
     daemon = await Daemon.start(cfg, log);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`trellis-bgp: invalid configuration ${configPath}:\n`);
-      for (const p of e.problems) process.stderr.write(`  ${p}\n`);
-      return 2;
-    }
-    throw e;
+    return reportConfigError(e, configPath);
   }
   // With no peer, no listener and no control socket nothing else holds the
   // event loop, and Node would end with exit 13 (unsettled top-level await):

@@ -7,6 +7,7 @@ import { encodeMessage, type CodecOptions } from "../wire/index.js";
 import { Speaker } from "../speaker.js";
 import { HIGH_WATER } from "../session/peer.js";
 import { messageSplitter } from "./message-splitter.js";
+import { rawOpen, until } from "./raw-peer.js";
 
 const OPTS: CodecOptions = { fourOctetAs: true, families: [{ afi: 1, safi: 1 }] };
 // Each prefix with its own attribute set (a large community): one UPDATE per
@@ -19,14 +20,6 @@ afterAll(async () => {
   sock?.destroy();
   await sp?.stop();
 });
-
-async function until(f: () => boolean, what: string, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("send backpressure", () => {
   it("a peer that does not read holds at most the high-water mark of encoded bytes, and gets everything once it reads", async () => {
@@ -50,22 +43,12 @@ describe("send backpressure", () => {
     sock.on("data", onData);
     await new Promise<void>((r) => sock.once("connect", () => r()));
     const send = (m: Parameters<typeof encodeMessage>[0]): boolean => sock.write(encodeMessage(m, OPTS));
-    send({
-      type: "OPEN",
-      version: 4,
-      myAs: 65002,
-      holdTime: 0,
-      bgpId: "10.0.0.2",
-      capabilities: [
-        { kind: "multiprotocol", afi: 1, safi: 1 },
-        { kind: "four-octet-as", asn: 65002 },
-      ],
-    });
+    send(rawOpen());
     send({ type: "KEEPALIVE" });
-    await until(() => sp.peerState("127.0.0.2") === "Established", "Established");
+    await until(() => sp.peerState("127.0.0.2") === "Established", "Established", 20000);
     // Stop reading: the kernel buffers fill, then the speaker's socket buffer.
     sock.pause();
-    await until(() => (sp.peerStatus()[0]?.sendQueue.bufferedBytes ?? 0) > 0, "the socket to back up");
+    await until(() => (sp.peerStatus()[0]?.sendQueue.bufferedBytes ?? 0) > 0, "the socket to back up", 20000);
     await new Promise((r) => setTimeout(r, 500));
     const q = sp.peerStatus()[0]!.sendQueue;
     // One pump step may overshoot the mark by one batch of UPDATEs (2000 prefixes ≈ 20 kB).
@@ -74,7 +57,7 @@ describe("send backpressure", () => {
     expect(prefixes).toBeLessThan(N);
 
     sock.resume();
-    await until(() => prefixes === N && eor, `all ${N} prefixes and End-of-RIB`);
+    await until(() => prefixes === N && eor, `all ${N} prefixes and End-of-RIB`, 20000);
     expect(sp.peerStatus()[0]!.sendQueue).toEqual({ pendingPrefixes: 0, bufferedBytes: 0 });
   });
 });

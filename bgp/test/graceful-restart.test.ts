@@ -2,10 +2,10 @@
 // routes of a peer that drops the TCP session are kept as stale until its
 // End-of-RIB (which sweeps what it did not re-send) or its Restart Time.
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { connect, type Socket } from "node:net";
+import { type Socket } from "node:net";
 import { encodeMessage, endOfRib, packUpdates, type BgpMessage, type CodecOptions } from "../wire/index.js";
 import { Speaker } from "../speaker.js";
-import { messageSplitter } from "./message-splitter.js";
+import { connectRawPeer, rawOpen, until } from "./raw-peer.js";
 
 const OPTS: CodecOptions = { fourOctetAs: true, families: [{ afi: 1, safi: 1 }] };
 const speakers: Speaker[] = [];
@@ -15,37 +15,17 @@ afterEach(async () => {
   for (const s of speakers.splice(0)) await s.stop();
 });
 
-async function until(f: () => boolean, what: string, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A peer with the graceful restart capability (restart time `rt`), Established. */
 async function grPeer(
   port: number,
   rt: number,
   restarting: boolean,
 ): Promise<{ sock: Socket; got: BgpMessage[] }> {
-  const sock = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+  const { sock, got } = await connectRawPeer(port, OPTS);
   socks.push(sock);
-  const got: BgpMessage[] = [];
-  sock.on(
-    "data",
-    messageSplitter(OPTS, (m) => got.push(m)),
-  );
-  sock.on("error", () => undefined);
-  await new Promise<void>((r) => sock.once("connect", () => r()));
   sock.write(
     encodeMessage(
-      {
-        type: "OPEN",
-        version: 4,
-        myAs: 65002,
-        holdTime: 0,
-        bgpId: "10.0.0.2",
+      rawOpen({
         capabilities: [
           { kind: "multiprotocol", afi: 1, safi: 1 },
           { kind: "four-octet-as", asn: 65002 },
@@ -57,7 +37,7 @@ async function grPeer(
             families: [{ afi: 1, safi: 1, forwarding: true }],
           },
         ],
-      },
+      }),
       OPTS,
     ),
   );

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { pino } from "pino";
 import { Speaker } from "../speaker.js";
 
 /** Wait until `f()` is true, polling; fails the test after `ms`. */
@@ -130,14 +131,20 @@ describe("Speaker over loopback", () => {
 
   it("a peer that refuses connections is retried with growing back-off, not every second", async () => {
     const delays: number[] = [];
-    const log = (o: object, msg?: string): void => {
-      if (msg === "automatic restart scheduled") delays.push((o as { delayMs: number }).delayMs);
-    };
+    const log = pino(
+      { level: "debug" },
+      {
+        write: (line: string) => {
+          const o = JSON.parse(line) as { msg?: string; delayMs: number };
+          if (o.msg === "automatic restart scheduled") delays.push(o.delayMs);
+        },
+      },
+    );
     const sp = new Speaker({
       asn: 65001,
       routerId: "10.0.0.1",
       backoff: { minMs: 50, maxMs: 400, jitter: 0 },
-      logger: { debug: log, info: log, warn: log, error: log },
+      logger: log,
     });
     speakers.push(sp);
     // Nothing listens on 127.0.0.3:21839: every connect is refused.

@@ -2,11 +2,11 @@
 // at a third of the negotiated hold time, and hold timer expiry with
 // NOTIFICATION 4/0, without waiting in real time.
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { connect, type Socket } from "node:net";
+import { type Socket } from "node:net";
 import { encodeMessage, type BgpMessage, type CodecOptions } from "../wire/index.js";
 import { Speaker } from "../speaker.js";
 import { FakeClock } from "../session/fake-clock.js";
-import { messageSplitter } from "./message-splitter.js";
+import { connectRawPeer, rawOpen } from "./raw-peer.js";
 
 const OPTS: CodecOptions = { fourOctetAs: true };
 const cleanup: (() => Promise<void>)[] = [];
@@ -27,31 +27,14 @@ async function setup(): Promise<{ clock: FakeClock; sp: Speaker; got: BgpMessage
   });
   sp.addPeer({ address: "127.0.0.2", asn: 65002, passive: true, families: ["ipv4-unicast"] });
   await sp.start();
-  const sock = connect({ host: "127.0.0.1", port: sp.listenPort!, localAddress: "127.0.0.2" });
+  const { sock, got } = await connectRawPeer(sp.listenPort!, OPTS);
   cleanup.push(async () => {
     sock.destroy();
     await sp.stop();
   });
-  const got: BgpMessage[] = [];
-  sock.on(
-    "data",
-    messageSplitter(OPTS, (m) => got.push(m)),
-  );
-  sock.on("error", () => undefined);
-  await new Promise<void>((r) => sock.once("connect", () => r()));
   // Hold time 9 from our side: negotiated min(90, 9) = 9, keepalive 3.
   sock.write(
-    encodeMessage(
-      {
-        type: "OPEN",
-        version: 4,
-        myAs: 65002,
-        holdTime: 9,
-        bgpId: "10.0.0.2",
-        capabilities: [{ kind: "four-octet-as", asn: 65002 }],
-      },
-      OPTS,
-    ),
+    encodeMessage(rawOpen({ holdTime: 9, capabilities: [{ kind: "four-octet-as", asn: 65002 }] }), OPTS),
   );
   sock.write(encodeMessage({ type: "KEEPALIVE" }, OPTS));
   for (let i = 0; i < 100 && sp.peerState("127.0.0.2") !== "Established"; i++) await tick();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../program.js";
+import { runCaptured } from "./run-captured.js";
 import { EXIT_FAILURE, EXIT_USAGE } from "../exit-codes.js";
 
 // Hostile inputs a user can type: each must give one clear line naming the
@@ -16,11 +16,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; err: string }> {
-  let err = "";
-  const code = await runCli(argv, { out: () => undefined, err: (s) => (err += s) });
-  return { code, err };
-}
+const run = runCaptured;
 
 describe("trellisctl with hostile input", () => {
   it.each([

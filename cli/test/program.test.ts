@@ -1,14 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
-import { runCli } from "../program.js";
+import { runCaptured } from "./run-captured.js";
 import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { formatTable } from "../output.js";
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const run = runCaptured;
 
 describe("trellisctl exit codes", () => {
   it("--version prints the package version and exits 0", async () => {

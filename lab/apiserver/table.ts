@@ -75,6 +75,15 @@ const AGE: Col = {
   cell: age,
 };
 
+/** A Node's status address of one type (InternalIP, ExternalIP), as kubectl's wide columns show it. */
+function nodeAddress(node: Record<string, unknown>, type: string): unknown {
+  return o(
+    a(o(node["status"]).addresses)
+      .map(o)
+      .find((ad) => ad.type === type),
+  ).address;
+}
+
 function selectorText(sel: unknown): string {
   const parts = Object.entries(o(o(sel).matchLabels ?? sel)).map(([k, v]) => `${k}=${String(v)}`);
   for (const e of a(o(sel).matchExpressions)) {
@@ -149,27 +158,13 @@ const BUILTIN_COLUMNS: Record<string, Col[]> = {
       name: "Internal-IP",
       type: "string",
       priority: 1,
-      cell: (x) =>
-        str(
-          o(
-            a(o(x.status).addresses)
-              .map(o)
-              .find((ad) => ad.type === "InternalIP"),
-          ).address,
-        ),
+      cell: (x) => str(nodeAddress(x, "InternalIP")),
     },
     {
       name: "External-IP",
       type: "string",
       priority: 1,
-      cell: (x) =>
-        str(
-          o(
-            a(o(x.status).addresses)
-              .map(o)
-              .find((ad) => ad.type === "ExternalIP"),
-          ).address,
-        ),
+      cell: (x) => str(nodeAddress(x, "ExternalIP")),
     },
     {
       name: "OS-Image",

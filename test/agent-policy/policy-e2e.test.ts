@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { hostVethName } from "../../agent/dataplane/veth-name.js";
+import { hostVethName } from "../../net/veth-name.js";
 import { NetworkingV1Api } from "@kubernetes/client-node";
-import { type AgentProc, TestBed, cniShim, netconf, sh } from "../agent/harness.js";
+import { type AgentProc, TestBed, cniShim, k8sArgs, podCall, sh } from "../agent/harness.js";
 
 /** The agent harness with this helper's namespace prefix. */
 class PolicyBed extends TestBed {
@@ -71,14 +71,9 @@ async function addPod(namespace: string, name: string): Promise<{ netns: string;
   await bed.addNetns([netns]);
   await sh("ip", ["-n", netns, "link", "set", "lo", "up"]);
   listen(netns, name);
-  const r = await cniShim({
-    command: "ADD",
-    containerID: `c0ffee${pods.size}${name}`,
-    netns: `/var/run/netns/${netns}`,
-    ifname: "eth0",
-    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name}`,
-    config: netconf(agent.socket),
-  });
+  const r = await cniShim(
+    podCall("ADD", agent, `c0ffee${pods.size}${name}`, netns, k8sArgs(namespace, name)),
+  );
   if (r.exitCode !== 0) throw new Error(`ADD ${namespace}/${name}: ${JSON.stringify(r.json)}`);
   const ips = (r.json["ips"] as { address: string }[]).map((i) => i.address.split("/")[0] ?? "");
   const ip4 = ips.find((i) => !i.includes(":")) ?? "";
@@ -265,34 +260,20 @@ describe("an ADD whose rules cannot be applied in time", () => {
     const id = "c0ffeestuck";
     let r;
     try {
-      r = await cniShim({
-        command: "ADD",
-        containerID: id,
-        netns: `/var/run/netns/${netns}`,
-        ifname: "eth0",
-        args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=web;K8S_POD_NAME=stuck",
-        config: netconf(slow.socket),
-      });
+      r = await cniShim(podCall("ADD", slow, id, netns, k8sArgs("web", "stuck")));
     } finally {
       for (const pid of frozen) process.kill(pid, "SIGCONT");
     }
     expect(r.exitCode).not.toBe(0);
     expect(r.json).toMatchObject({ code: 11 });
     expect(String(r.json["msg"])).toMatch(/policy/);
-    const hostIf = hostVethName({ namespace: "web", pod: "stuck" }, id, "eth0");
+    const hostIf = hostVethName({ namespace: "web", pod: "stuck" });
     await expect(sh("ip", ["-n", slowNetns, "link", "show", hostIf])).rejects.toThrow();
     expect(await sh("ip", ["-n", netns, "link", "show"])).not.toContain("eth0");
     const held = [...(await bed.allocations()).values()].filter((a) => a.handle.startsWith(id));
     expect(held).toEqual([]);
     // Once nft answers again, the same ADD succeeds.
-    const again = await cniShim({
-      command: "ADD",
-      containerID: id,
-      netns: `/var/run/netns/${netns}`,
-      ifname: "eth0",
-      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=web;K8S_POD_NAME=stuck",
-      config: netconf(slow.socket),
-    });
+    const again = await cniShim(podCall("ADD", slow, id, netns, k8sArgs("web", "stuck")));
     expect(again.exitCode).toBe(0);
   }, 60_000);
 });

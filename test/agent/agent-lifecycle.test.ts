@@ -7,34 +7,31 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
+import {
+  type AgentProc,
+  FAST_AGENT_TIMERS,
+  TestBed,
+  cniSocket,
+  k8sArgs,
+  netconf,
+  podCall,
+  sh,
+} from "./harness.js";
+import { until as waitUntil } from "../support/until.js";
 
 const bed = new TestBed("al");
 let node: { netns: string };
 let agent: AgentProc;
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 200);
 
 beforeAll(async () => {
   await bed.startApi();
   await bed.createPool("life-v4", { cidr: "10.71.0.0/24", blockSize: 28 });
   await bed.core.createNamespace({ body: { metadata: { name: "life" } } }).catch(() => undefined);
   node = await bed.addNode();
-  agent = await bed.startAgent("life-node", node.netns, {
-    leakCheckIntervalSeconds: 0.5,
-    leakGraceSeconds: 1,
-    emptyBlockGraceSeconds: 1,
-    informerBackoffMinMs: 100,
-    informerBackoffMaxMs: 1000,
-  });
+  agent = await bed.startAgent("life-node", node.netns, FAST_AGENT_TIMERS);
 }, 60_000);
 
 afterAll(async () => {
@@ -43,23 +40,13 @@ afterAll(async () => {
 
 describe("agent over time", () => {
   it("releases the address of a pod that is gone, after two observations and the grace period", async () => {
-    await bed.core.createNamespacedPod({
-      namespace: "life",
-      body: {
-        metadata: { name: "ephemeral" },
-        spec: { nodeName: "life-node", containers: [{ name: "c", image: "x" }] },
-      },
-    });
+    await bed.createPod("life", "ephemeral", "life-node");
     const pod = bed.netnsName("p1");
     await bed.addNetns([pod]);
-    const r = await cniSocket(agent.socket, {
-      command: "ADD",
-      containerID: "leak1",
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=life;K8S_POD_NAME=ephemeral",
-      config: netconf(agent.socket),
-    });
+    const r = await cniSocket(
+      agent.socket,
+      podCall("ADD", agent, "leak1", pod, k8sArgs("life", "ephemeral")),
+    );
     expect(r.exitCode).toBe(0);
     // The pod exists: several leak checks pass and keep the address.
     await new Promise((res) => setTimeout(res, 2000));
@@ -98,24 +85,12 @@ describe("agent over time", () => {
     const pod = bed.netnsName("p2");
     await bed.addNetns([pod]);
     const r = await until("ADD after the outage", async () => {
-      const x = await cniSocket(agent.socket, {
-        command: "ADD",
-        containerID: "after1",
-        netns: `/var/run/netns/${pod}`,
-        ifname: "eth0",
-        config: netconf(agent.socket),
-      });
+      const x = await cniSocket(agent.socket, podCall("ADD", agent, "after1", pod));
       return x.exitCode === 0 ? x : undefined;
     });
     expect(r.exitCode).toBe(0);
     expect(agent.proc.exitCode).toBeNull();
-    await cniSocket(agent.socket, {
-      command: "DEL",
-      containerID: "after1",
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      config: netconf(agent.socket),
-    });
+    await cniSocket(agent.socket, podCall("DEL", agent, "after1", pod));
     await bed.delNetns([pod]);
   }, 40_000);
 
@@ -144,13 +119,7 @@ describe("agent over time", () => {
     expect(st.exitCode).toBe(1);
     expect(st.json["code"]).toBe(50);
     expect(String(st.json["msg"])).toMatch(/not ready: waiting for the first sync/);
-    const add = await cniSocket(lonely.socket, {
-      command: "ADD",
-      containerID: "nope",
-      netns: "/var/run/netns/none",
-      ifname: "eth0",
-      config: netconf(lonely.socket),
-    });
+    const add = await cniSocket(lonely.socket, podCall("ADD", lonely, "nope", "none"));
     expect(add.json["code"]).toBe(11);
     const ready = await bed.httpInNode(node.netns, lonely.metricsPort, "/readyz");
     expect(ready.status).toBe(503);
@@ -163,13 +132,7 @@ describe("agent over time", () => {
     const pod = bed.netnsName("p3");
     await bed.addNetns([pod]);
     const call = (command: "ADD" | "DEL", a: AgentProc) =>
-      cniSocket(a.socket, {
-        command,
-        containerID: "stay1",
-        netns: `/var/run/netns/${pod}`,
-        ifname: "eth0",
-        config: netconf(a.socket),
-      });
+      cniSocket(a.socket, podCall(command, a, "stay1", pod));
     expect((await call("ADD", agent)).exitCode).toBe(0);
     const before = await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"]);
     await bed.stopAgent(agent, "SIGTERM");

@@ -8,21 +8,24 @@
  * stays, the leak check releases nothing) — until the old store is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
+import {
+  type AgentProc,
+  FAST_AGENT_TIMERS,
+  TestBed,
+  cniSocket,
+  k8sArgs,
+  netconf,
+  podCall,
+  sh,
+} from "./harness.js";
+import { until as waitUntil } from "../support/until.js";
 
 const bed = new TestBed("rb");
 let node: { netns: string };
 let agent: AgentProc;
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 200);
 
 const blackholes = async (): Promise<string> =>
   (await sh("ip", ["-n", node.netns, "route", "show", "type", "blackhole", "proto", "201"])).trim();
@@ -32,13 +35,7 @@ beforeAll(async () => {
   await bed.createPool("rb-v4", { cidr: "10.73.0.0/24", blockSize: 28 });
   await bed.core.createNamespace({ body: { metadata: { name: "rb" } } });
   node = await bed.addNode();
-  agent = await bed.startAgent("rb-node", node.netns, {
-    leakCheckIntervalSeconds: 0.5,
-    leakGraceSeconds: 1,
-    emptyBlockGraceSeconds: 1,
-    informerBackoffMinMs: 100,
-    informerBackoffMaxMs: 1000,
-  });
+  agent = await bed.startAgent("rb-node", node.netns, FAST_AGENT_TIMERS);
 }, 60_000);
 
 afterAll(async () => {
@@ -47,23 +44,10 @@ afterAll(async () => {
 
 describe("agent and a rolled-back API server", () => {
   it("refuses to act on an empty store: not ready, nothing released or swept, until the store is back", async () => {
-    await bed.core.createNamespacedPod({
-      namespace: "rb",
-      body: {
-        metadata: { name: "keeper" },
-        spec: { nodeName: "rb-node", containers: [{ name: "c", image: "x" }] },
-      },
-    });
+    await bed.createPod("rb", "keeper", "rb-node");
     const pod = bed.netnsName("k1");
     await bed.addNetns([pod]);
-    const add = await cniSocket(agent.socket, {
-      command: "ADD",
-      containerID: "keep1",
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=rb;K8S_POD_NAME=keeper",
-      config: netconf(agent.socket),
-    });
+    const add = await cniSocket(agent.socket, podCall("ADD", agent, "keep1", pod, k8sArgs("rb", "keeper")));
     expect(add.exitCode).toBe(0);
     await until("blackhole of the block", async () => ((await blackholes()) !== "" ? true : undefined));
     const routesBefore = await blackholes();

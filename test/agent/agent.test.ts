@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { hostVethName } from "../../agent/dataplane/veth-name.js";
-import { type AgentProc, TestBed, cniShim, cniSocket, netconf, sh } from "./harness.js";
+import { hostVethName } from "../../net/veth-name.js";
+import { type AgentProc, TestBed, cniShim, cniSocket, netconf, podCall, sh } from "./harness.js";
 import { parseExposition, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("ag");
@@ -35,27 +35,10 @@ function ipIn(netns: string, ...args: string[]): Promise<string> {
   return sh("ip", ["-n", netns, ...args]);
 }
 
-function addCall(a: AgentProc, id: string, netns: string, args?: string) {
-  return cniSocket(a.socket, {
-    command: "ADD",
-    containerID: id,
-    netns: `/var/run/netns/${netns}`,
-    ifname: "eth0",
-    ...(args !== undefined ? { args } : {}),
-    config: netconf(a.socket),
-  });
-}
-
-function delCall(a: AgentProc, id: string, netns: string, args?: string) {
-  return cniSocket(a.socket, {
-    command: "DEL",
-    containerID: id,
-    netns: `/var/run/netns/${netns}`,
-    ifname: "eth0",
-    ...(args !== undefined ? { args } : {}),
-    config: netconf(a.socket),
-  });
-}
+const addCall = (a: AgentProc, id: string, netns: string, args?: string) =>
+  cniSocket(a.socket, podCall("ADD", a, id, netns, args));
+const delCall = (a: AgentProc, id: string, netns: string, args?: string) =>
+  cniSocket(a.socket, podCall("DEL", a, id, netns, args));
 
 describe("routed veth through the shim", () => {
   const pod = bed.netnsName("p1");
@@ -65,17 +48,10 @@ describe("routed veth through the shim", () => {
 
   it("ADD wires the pod as docs/architecture.md pins (name, /32 and /128, routes, proxy ARP, MTU)", async () => {
     await bed.addNetns([pod]);
-    const r = await cniShim({
-      command: "ADD",
-      containerID: id,
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      args: k8s,
-      config: netconf(a1.socket),
-    });
+    const r = await cniShim(podCall("ADD", a1, id, pod, k8s));
     expect(r.exitCode).toBe(0);
     result = r.json;
-    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" }, id, "eth0");
+    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" });
     const ifaces = r.json["interfaces"] as { name: string; sandbox?: string; mtu?: number }[];
     expect(ifaces[0]?.name).toBe(hostIf);
     expect(ifaces[1]).toMatchObject({ name: "eth0", sandbox: `/var/run/netns/${pod}`, mtu: 1400 });
@@ -133,14 +109,7 @@ describe("routed veth through the shim", () => {
 
   it("ADD on an existing interface is an error and leaves the pod intact", async () => {
     const before = (await bed.allocations()).size;
-    const r = await cniSocket(a1.socket, {
-      command: "ADD",
-      containerID: id,
-      netns: `/var/run/netns/${pod}`,
-      ifname: "eth0",
-      args: k8s,
-      config: netconf(a1.socket),
-    });
+    const r = await cniSocket(a1.socket, podCall("ADD", a1, id, pod, k8s));
     expect(r.exitCode).toBe(1);
     // A plugin code (101), not the catch-all 999: ADD twice without DEL.
     expect(r.json["code"]).toBe(101);
@@ -150,17 +119,9 @@ describe("routed veth through the shim", () => {
   });
 
   it("DEL removes veth, routes and allocation; a second DEL succeeds too", async () => {
-    const call = () =>
-      cniShim({
-        command: "DEL",
-        containerID: id,
-        netns: `/var/run/netns/${pod}`,
-        ifname: "eth0",
-        args: k8s,
-        config: netconf(a1.socket),
-      });
+    const call = () => cniShim(podCall("DEL", a1, id, pod, k8s));
     expect((await call()).exitCode).toBe(0);
-    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" }, id, "eth0");
+    const hostIf = hostVethName({ namespace: "team-a", pod: "web-1" });
     expect(await ipIn(node1.netns, "link")).not.toContain(hostIf);
     expect([...(await bed.allocations()).values()].some((x) => x.handle === `${id}.eth0`)).toBe(false);
     expect((await call()).exitCode).toBe(0);
@@ -324,7 +285,7 @@ describe("pool validation", () => {
     const line = log.split("\n").find((l) => l.includes('"pool":"bad-cidr"')) ?? "";
     expect(JSON.parse(line)).toMatchObject({
       msg: "IPPool rejected",
-      reason: "spec.cidr: host bits are set in 10.72.0.9/24 (the network is 10.72.0.0/24)",
+      reason: `spec.cidr: "10.72.0.9/24" has host bits set (the network is 10.72.0.0/24)`,
     });
     expect(a2.proc.exitCode).toBeNull();
   });

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startApiServer } from "../../lab/apiserver/server.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
+import { runCaptured } from "../../cli/test/run-captured.js";
 
 const pexec = promisify(execFile);
 export const ROOT = new URL("../../..", import.meta.url).pathname;
@@ -100,6 +101,41 @@ export function cniShim(c: CniCall, extraEnv: Record<string, string> = {}): Prom
   });
 }
 
+/** CNI_ARGS naming a Kubernetes pod, as the kubelet's runtime sends them. */
+export function k8sArgs(namespace: string, pod: string): string {
+  return `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${pod}`;
+}
+
+/** A pod's eth0 attachment through `agent`: its netns by name (under /var/run/netns) and the agent's netconf. */
+export function podCall(
+  command: CniCall["command"],
+  agent: { socket: string },
+  containerID: string,
+  netns: string,
+  args?: string,
+): CniCall {
+  return {
+    command,
+    containerID,
+    netns: `/var/run/netns/${netns}`,
+    ifname: "eth0",
+    ...(args !== undefined ? { args } : {}),
+    config: netconf(agent.socket),
+  };
+}
+
+/**
+ * Agent settings for tests that watch time pass: leak checks every 0.5 s with
+ * a 1 s grace, empty blocks released after 1 s, informers retried at 0.1–1 s.
+ */
+export const FAST_AGENT_TIMERS = {
+  leakCheckIntervalSeconds: 0.5,
+  leakGraceSeconds: 1,
+  emptyBlockGraceSeconds: 1,
+  informerBackoffMinMs: 100,
+  informerBackoffMaxMs: 1000,
+};
+
 export function netconf(socket: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     cniVersion: "1.1.0",
@@ -110,6 +146,24 @@ export function netconf(socket: string, extra: Record<string, unknown> = {}): Re
     ipam: { type: "trellis-ipam" },
     ...extra,
   };
+}
+
+/** GET `url` from a short-lived Node.js client inside `netns` (the node's, or another host's). */
+export async function httpGetIn(
+  netns: string,
+  url: string,
+): Promise<{ status: number; type: string; body: string }> {
+  const script =
+    `const r = await fetch(${JSON.stringify(url)});` +
+    'process.stdout.write(JSON.stringify({ status: r.status, type: r.headers.get("content-type"), body: await r.text() }));';
+  const out = await sh("nsenter", [
+    `--net=/var/run/netns/${netns}`,
+    process.execPath,
+    "--input-type=module",
+    "-e",
+    script,
+  ]);
+  return JSON.parse(out) as { status: number; type: string; body: string };
 }
 
 export interface AgentProc {
@@ -218,16 +272,16 @@ export class TestBed {
   /** All allocations: address -> handle. */
   async allocations(): Promise<Map<string, { handle: string; node?: string; block: string }>> {
     const out = new Map<string, { handle: string; node?: string; block: string }>();
-    const { parseCidr, formatIp } = await import("../../crds/ipam.js");
+    const { parsePrefix, formatAddress } = await import("../../net/address.js");
     for (const b of await this.list("ipamblocks")) {
-      const c = parseCidr(b.spec["cidr"] as string);
+      const c = parsePrefix(b.spec["cidr"] as string);
       if (typeof c === "string") continue;
       for (const a of b.spec["allocations"] as {
         ordinal: number;
         handle: string;
         attributes?: { node?: string };
       }[]) {
-        const addr = formatIp(c.family, c.base + BigInt(a.ordinal));
+        const addr = formatAddress({ family: c.family, value: c.base + BigInt(a.ordinal) });
         out.set(addr, {
           handle: a.handle,
           block: b.metadata.name,
@@ -236,6 +290,27 @@ export class TestBed {
       }
     }
     return out;
+  }
+
+  /** A Pod object bound to `node` with one container, as the scheduler leaves it. */
+  async createPod(
+    namespace: string,
+    name: string,
+    node: string,
+    annotations?: Record<string, string>,
+  ): Promise<void> {
+    await this.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, ...(annotations !== undefined ? { annotations } : {}) },
+        spec: { nodeName: node, containers: [{ name: "c", image: "busybox" }] },
+      },
+    });
+  }
+
+  /** trellisctl in-process against this bed's API server: exit code and what it printed. */
+  cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    return runCaptured(...args, "--kubeconfig", this.kubeconfig);
   }
 
   netnsName(suffix: string): string {
@@ -363,18 +438,7 @@ export class TestBed {
   }
 
   async httpInNode(netns: string, port: number, path: string): Promise<{ status: number; body: string }> {
-    // A short-lived Node.js client inside the node namespace (the agent listens there).
-    const script =
-      `const r = await fetch("http://127.0.0.1:${port}${path}");` +
-      "process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));";
-    const out = await sh("nsenter", [
-      `--net=/var/run/netns/${netns}`,
-      process.execPath,
-      "--input-type=module",
-      "-e",
-      script,
-    ]);
-    return JSON.parse(out) as { status: number; body: string };
+    return httpGetIn(netns, `http://127.0.0.1:${port}${path}`);
   }
 
   async stopAgent(a: AgentProc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {

@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
-import { runCli } from "../../cli/program.js";
 import { type PoolView, poolView } from "../../agent/ipam/block-allocator.js";
 import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
@@ -13,15 +12,7 @@ import { TestBed } from "./harness.js";
 
 const bed = new TestBed("ic");
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli([...args, "--kubeconfig", bed.kubeconfig], {
-    out: (s) => (out += s),
-    err: (s) => (err += s),
-  });
-  return { code, out, err };
-}
+const cli = (...args: string[]) => bed.cli(...args);
 
 beforeAll(async () => {
   await bed.startApi();
@@ -36,13 +27,7 @@ beforeAll(async () => {
   }
   await bed.core.createNode({ body: { metadata: { name: "live-node" } } });
   await bed.core.createNamespace({ body: { metadata: { name: "apps" } } }).catch(() => undefined);
-  await bed.core.createNamespacedPod({
-    namespace: "apps",
-    body: {
-      metadata: { name: "alive" },
-      spec: { nodeName: "live-node", containers: [{ name: "c", image: "busybox" }] },
-    },
-  });
+  await bed.createPod("apps", "alive", "live-node");
   const svc = (node: string): IpamService =>
     new IpamService({
       api: new KubeIpamApi(bed.kc),
@@ -138,7 +123,7 @@ describe("trellisctl ipam", () => {
       {
         kind: "invalid-pool",
         message:
-          "pool bad-pool is rejected: spec.cidr: host bits are set in 10.78.0.1/24 (the network is 10.78.0.0/24)",
+          'pool bad-pool is rejected: spec.cidr: "10.78.0.1/24" has host bits set (the network is 10.78.0.0/24)',
       },
     ]);
     const show = JSON.parse((await cli("ipam", "show", "-o", "json")).out) as {

@@ -17,23 +17,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { runCli } from "../../cli/program.js";
-import { type AgentProc, TestBed, cniSocket, netconf } from "./harness.js";
+import { type AgentProc, TestBed, cniSocket, k8sArgs, podCall } from "./harness.js";
+import { until as waitUntil } from "../support/until.js";
 
 const bed = new TestBed("Iov");
 let agent: AgentProc;
 let nodeNs = "";
 const NS = "apps";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli([...args, "--kubeconfig", bed.kubeconfig], {
-    out: (s) => (out += s),
-    err: (s) => (err += s),
-  });
-  return { code, out, err };
-}
+const cli = (...args: string[]) => bed.cli(...args);
 
 interface ShowJson {
   pools: { name: string; valid: boolean; reason?: string; deleted: boolean; status: string; inUse: number }[];
@@ -47,46 +39,16 @@ async function show(): Promise<ShowJson> {
 }
 
 async function pod(name: string, annotations: Record<string, string> = {}): Promise<void> {
-  await bed.core.createNamespacedPod({
-    namespace: NS,
-    body: {
-      metadata: { name, annotations },
-      spec: { nodeName: "node-1", containers: [{ name: "c", image: "busybox" }] },
-    },
-  });
+  await bed.createPod(NS, name, "node-1", annotations);
 }
 
-function add(name: string) {
-  return cniSocket(agent.socket, {
-    command: "ADD",
-    containerID: `id-${name}`,
-    netns: `/var/run/netns/${bed.netnsName(name)}`,
-    ifname: "eth0",
-    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=${name}`,
-    config: netconf(agent.socket),
-  });
-}
+const call = (command: "ADD" | "DEL", name: string) =>
+  cniSocket(agent.socket, podCall(command, agent, `id-${name}`, bed.netnsName(name), k8sArgs(NS, name)));
+const add = (name: string) => call("ADD", name);
+const del = (name: string) => call("DEL", name);
 
-function del(name: string) {
-  return cniSocket(agent.socket, {
-    command: "DEL",
-    containerID: `id-${name}`,
-    netns: `/var/run/netns/${bed.netnsName(name)}`,
-    ifname: "eth0",
-    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=${name}`,
-    config: netconf(agent.socket),
-  });
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 200);
 
 /** The agent has seen the pool set (its metric lists exactly these rejected pools). */
 async function agentRejects(pools: string[]): Promise<string> {

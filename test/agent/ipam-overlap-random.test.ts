@@ -20,17 +20,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
+import { type IPAMBlock, type IPPool, blockPending } from "../../crds/ipam.js";
 import {
-  type Cidr,
-  type IPAMBlock,
-  type IPPool,
-  blockPending,
-  cidrInside,
-  cidrsOverlap,
-  formatCidr,
-  formatIp,
-  parseCidr,
-} from "../../crds/ipam.js";
+  type Prefix,
+  contains,
+  formatAddress,
+  formatPrefix,
+  overlaps,
+  parsePrefix,
+} from "../../net/address.js";
 import type { PoolView } from "../../agent/ipam/block-allocator.js";
 import { type IpamApi, KubeIpamApi } from "../../agent/ipam/ipam-api.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
@@ -145,34 +143,34 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
         const prefix = int(23, 27);
         const base = (10n << 24n) | (77n << 16n);
         const slots = 1 << (prefix - 23);
-        const c: Cidr = {
+        const c: Prefix = {
           family: 4,
           base: base + BigInt(int(0, slots - 1)) * (1n << BigInt(32 - prefix)),
-          prefix,
+          length: prefix,
         };
-        return { cidr: formatCidr(c), blockSize: int(Math.max(prefix, 26), 30) };
+        return { cidr: formatPrefix(c), blockSize: int(Math.max(prefix, 26), 30) };
       }
       // Inside fd00:77::/118.
       const prefix = int(118, 123);
       const base = 0xfd000077n << 96n;
       const slots = 1 << (prefix - 118);
-      const c: Cidr = {
+      const c: Prefix = {
         family: 6,
         base: base + BigInt(int(0, slots - 1)) * (1n << BigInt(128 - prefix)),
-        prefix,
+        length: prefix,
       };
-      return { cidr: formatCidr(c), blockSize: int(Math.max(prefix, 121), 126) };
+      return { cidr: formatPrefix(c), blockSize: int(Math.max(prefix, 121), 126) };
     };
 
     const randomAddress = (): string =>
       r() < 0.6
-        ? formatIp(4, ((10n << 24n) | (77n << 16n)) + BigInt(int(0, 511)))
-        : formatIp(6, (0xfd000077n << 96n) + BigInt(int(0, 1023)));
+        ? formatAddress({ family: 4, value: ((10n << 24n) | (77n << 16n)) + BigInt(int(0, 511)) })
+        : formatAddress({ family: 6, value: (0xfd000077n << 96n) + BigInt(int(0, 1023)) });
 
     const check = async (step: number): Promise<void> => {
       const where = `seed ${SEED}, step ${step} (${trace[trace.length - 1] ?? ""})`;
       const blocks: IPAMBlock[] = await api.listBlocks();
-      const parsed = blocks.map((b) => ({ b, c: parseCidr(b.spec.cidr) as Cidr }));
+      const parsed = blocks.map((b) => ({ b, c: parsePrefix(b.spec.cidr) as Prefix }));
       const pending = blocks.filter(blockPending).map((b) => b.spec.cidr);
       expect({ where, pending }).toEqual({ where, pending: [] });
       for (let i = 0; i < parsed.length; i++)
@@ -180,14 +178,14 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
           const x = parsed[i];
           const y = parsed[j];
           if (x === undefined || y === undefined) continue;
-          if (cidrsOverlap(x.c, y.c))
+          if (overlaps(x.c, y.c))
             throw new Error(`${where}: confirmed blocks ${x.b.spec.cidr} and ${y.b.spec.cidr} overlap`);
         }
       const seen = new Map<string, string>();
       const byHandle = new Map<string, { address: string; block: IPAMBlock; node: string | undefined }[]>();
       for (const { b, c } of parsed) {
         for (const a of b.spec.allocations) {
-          const address = formatIp(c.family, c.base + BigInt(a.ordinal));
+          const address = formatAddress({ family: c.family, value: c.base + BigInt(a.ordinal) });
           const prior = seen.get(address);
           if (prior !== undefined)
             throw new Error(`${where}: ${address} held twice (${prior} and ${a.handle})`);
@@ -209,8 +207,8 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
         if (h.epoch !== epoch) continue;
         for (const s of stored) {
           const v = verdicts.get(s.block.spec.pool);
-          const bc = parseCidr(s.block.spec.cidr) as Cidr;
-          if (v === undefined || v.invalid !== undefined || v.cidr === undefined || !cidrInside(bc, v.cidr))
+          const bc = parsePrefix(s.block.spec.cidr) as Prefix;
+          if (v === undefined || v.invalid !== undefined || v.cidr === undefined || !contains(v.cidr, bc))
             throw new Error(
               `${where}: ${s.address} (${handle}) is in block ${s.block.spec.cidr} of pool ${s.block.spec.pool}, which is ${v === undefined ? "deleted" : (v.invalid ?? "not around the block")}`,
             );
@@ -242,8 +240,8 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
           // Re-create it with another block size (how an operator "edits" one):
           // nodes that have not seen it yet claim blocks of the old size over
           // the same range as those that have.
-          const c = parseCidr(old.spec.cidr) as Cidr;
-          const [lo, hi] = c.family === 4 ? [Math.max(c.prefix, 26), 30] : [Math.max(c.prefix, 121), 126];
+          const c = parsePrefix(old.spec.cidr) as Prefix;
+          const [lo, hi] = c.family === 4 ? [Math.max(c.length, 26), 30] : [Math.max(c.length, 121), 126];
           const blockSize = int(lo, hi);
           await del();
           await bed.createPool(name, { cidr: old.spec.cidr, blockSize });
@@ -269,11 +267,11 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
           const spec =
             twin !== undefined
               ? {
-                  cidr: formatCidr(twin.cidr),
+                  cidr: formatPrefix(twin.cidr),
                   blockSize:
                     twin.cidr.family === 4
-                      ? int(Math.max(twin.cidr.prefix, 26), 30)
-                      : int(Math.max(twin.cidr.prefix, 121), 126),
+                      ? int(Math.max(twin.cidr.length, 26), 30)
+                      : int(Math.max(twin.cidr.length, 121), 126),
                 }
               : randomPool();
           const v = poolViewsWithValidity([{ metadata: { name: `ghost-${n}` }, spec }]).views;

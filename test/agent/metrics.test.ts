@@ -6,7 +6,7 @@
  * before the move and the same names, types and labels.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { type AgentProc, TestBed, cniSocket, netconf, sh } from "./harness.js";
+import { type AgentProc, TestBed, cniSocket, httpGetIn, k8sArgs, podCall } from "./harness.js";
 import { type Family, parseExposition, samples, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("Me");
@@ -26,14 +26,7 @@ beforeAll(async () => {
   a2 = await bed.startAgent("node-2", n2.netns, { metricsAddress: `[::]:${port2}` });
   const pod = bed.netnsName("p1");
   await bed.addNetns([pod]);
-  const r = await cniSocket(a1.socket, {
-    command: "ADD",
-    containerID: "feed0001",
-    netns: `/var/run/netns/${pod}`,
-    ifname: "eth0",
-    args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=m-1",
-    config: netconf(a1.socket),
-  });
+  const r = await cniSocket(a1.socket, podCall("ADD", a1, "feed0001", pod, k8sArgs("default", "m-1")));
   expect(r.exitCode).toBe(0);
 }, 90_000);
 
@@ -43,17 +36,7 @@ afterAll(async () => {
 
 /** GET from inside `netns` (the node's uplink peer: another host as seen from the node). */
 async function scrapeFrom(netns: string, url: string): Promise<{ type: string; fams: Map<string, Family> }> {
-  const script =
-    `const r = await fetch(${JSON.stringify(url)});` +
-    'process.stdout.write(JSON.stringify({ status: r.status, type: r.headers.get("content-type"), body: await r.text() }));';
-  const out = await sh("nsenter", [
-    `--net=/var/run/netns/${netns}`,
-    process.execPath,
-    "--input-type=module",
-    "-e",
-    script,
-  ]);
-  const r = JSON.parse(out) as { status: number; type: string; body: string };
+  const r = await httpGetIn(netns, url);
   expect(r.status).toBe(200);
   return { type: r.type, fams: parseExposition(r.body) };
 }

@@ -7,7 +7,7 @@
  * veth": one name per pod, the owner recorded in the kernel).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { hostVethName } from "../../agent/dataplane/veth-name.js";
+import { hostVethName } from "../../net/veth-name.js";
 import { type AgentProc, TestBed, cniShim, netconf, sh } from "./harness.js";
 
 const bed = new TestBed("Srec");
@@ -85,7 +85,7 @@ function nftTable(): Promise<string> {
 
 /** Everything the new sandbox needs is there and works. */
 async function expectWired(s: Sandbox, a: { result: Record<string, unknown>; v4: string; v6: string }) {
-  const hostIf = hostVethName({ namespace: NS, pod: s.pod }, s.id, "eth0");
+  const hostIf = hostVethName({ namespace: NS, pod: s.pod });
   expect(await ipNode("route", "show", a.v4)).toContain(`dev ${hostIf} proto 201 scope link`);
   expect(await ipNode("-6", "route", "show", a.v6)).toContain(`dev ${hostIf} proto 201`);
   expect(await aliasOf(hostIf)).toBe(`trellis:${s.id}/eth0`);
@@ -99,7 +99,7 @@ async function expectWired(s: Sandbox, a: { result: Record<string, unknown>; v4:
 
 /** Its own DEL removes everything: veth, routes, address. */
 async function expectOwnDelCleansUp(s: Sandbox, a: { v4: string; v6: string }) {
-  const hostIf = hostVethName({ namespace: NS, pod: s.pod }, s.id, "eth0");
+  const hostIf = hostVethName({ namespace: NS, pod: s.pod });
   const d = await call("DEL", s);
   expect(d.json).toEqual({});
   expect(d.exitCode).toBe(0);
@@ -115,7 +115,7 @@ describe("a pod recreated under its old name", () => {
   it("ADD of the new sandbox replaces the old one's veth; the old one's late DEL leaves the new pod alone", async () => {
     const old: Sandbox = { id: "0ld5b0x01", netns: bed.netnsName("a1"), pod: "web-0", uid: "u-old" };
     const neu: Sandbox = { id: "n3w5b0x01", netns: bed.netnsName("b1"), pod: "web-0", uid: "u-new" };
-    const hostIf = hostVethName({ namespace: NS, pod: "web-0" }, neu.id, "eth0");
+    const hostIf = hostVethName({ namespace: NS, pod: "web-0" });
     await bed.addNetns([old.netns, neu.netns]);
     const a = await add(old);
     expect(await aliasOf(hostIf)).toBe(`trellis:${old.id}/eth0`);
@@ -158,7 +158,7 @@ describe("a pod recreated under its old name", () => {
   it("a veth without marker (an older agent's) is replaced too, and its late DEL goes by IPAM's holder", async () => {
     const old: Sandbox = { id: "0ld5b0x02", netns: bed.netnsName("a2"), pod: "web-2", uid: "u-old2" };
     const neu: Sandbox = { id: "n3w5b0x02", netns: bed.netnsName("b2"), pod: "web-2", uid: "u-new2" };
-    const hostIf = hostVethName({ namespace: NS, pod: "web-2" }, neu.id, "eth0");
+    const hostIf = hostVethName({ namespace: NS, pod: "web-2" });
     await bed.addNetns([old.netns, neu.netns]);
     const a = await add(old);
     await ipNode("link", "set", "dev", hostIf, "alias", "");

@@ -1,10 +1,10 @@
 /** A BIRD 2 instance in a lab namespace, configured as one BGP neighbour of trellis-bgp. */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { sh, trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
 import {
   normCommunity,
+  SpawnedPeer,
   sessionAddresses,
   type PeerDriver,
   type PeerDriverOptions,
@@ -12,17 +12,13 @@ import {
   type RouteSeen,
 } from "./driver.js";
 
-export class BirdPeer implements PeerDriver {
+export class BirdPeer extends SpawnedPeer implements PeerDriver {
   readonly kind = "BIRD";
   readonly sock: string;
   private readonly conf: string;
-  private proc: ChildProcess | undefined;
 
-  constructor(
-    private readonly lab: NetLab,
-    private readonly link: Link,
-    private opts: PeerDriverOptions,
-  ) {
+  constructor(lab: NetLab, link: Link, opts: PeerDriverOptions) {
+    super(lab, link, opts);
     this.sock = join(lab.dir, `bird-${opts.name}.ctl`);
     this.conf = join(lab.dir, `bird-${opts.name}.conf`);
   }
@@ -136,18 +132,6 @@ protocol bgp trellis {
 
   requestRefresh(): void {
     this.birdc("reload", "in", "trellis");
-  }
-
-  signal(sig: NodeJS.Signals): void {
-    if (this.proc?.pid) process.kill(this.proc.pid, sig);
-  }
-
-  async stopHard(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const done = new Promise((r) => p.once("exit", r));
-    this.signal("SIGKILL");
-    await done;
   }
 
   sawNotification(re: RegExp): boolean {

@@ -8,20 +8,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Daemon } from "../../bgp/bin/daemon.js";
 import { parseConfig, type SpeakerConfigFile } from "../../bgp/config.js";
+import { pino } from "pino";
 import { Speaker } from "../../bgp/speaker.js";
 import { fetchPeers, fetchRoutes } from "../../bgp/control/client.js";
 import { runCli } from "../../cli/program.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tBdm-"));
 const sock = join(dir, "bgp.sock");
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet = pino({ level: "silent" });
 let daemon: Daemon;
 let other: Speaker;
 /** NOTIFICATIONs `other` received, as "code/subcode text". */
 const received: string[] = [];
-function record(o: object, msg?: string): void {
-  if (msg === "received NOTIFICATION") received.push((o as { text: string }).text);
-}
+const record = pino(
+  { level: "debug" },
+  {
+    write: (line: string) => {
+      const o = JSON.parse(line) as { msg?: string; text: string };
+      if (o.msg === "received NOTIFICATION") received.push(o.text);
+    },
+  },
+);
 
 function cfg(extra: string): SpeakerConfigFile {
   return parseConfig(`
@@ -50,7 +57,7 @@ beforeAll(async () => {
     routerId: "10.0.0.2",
     listen: { address: "127.0.0.2", port: 0 },
     holdTime: 9,
-    logger: { debug: record, info: record, warn: record, error: record },
+    logger: record,
   });
   other.addPeer({
     address: "127.0.0.1",

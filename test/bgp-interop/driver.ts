@@ -1,3 +1,7 @@
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { signalAndWait, signalChild, type Link, type NetLab } from "./netlab.js";
+
 /** What the interop suite needs from a peer implementation (BIRD, FRR, GoBGP). */
 export interface PeerRoute {
   prefix: string;
@@ -51,6 +55,37 @@ export interface PeerDriver {
   stopHard(): Promise<void>;
   /** The peer reports that it received a NOTIFICATION matching `re` (e.g. /Administrative shutdown/i). */
   sawNotification(re: RegExp): boolean;
+}
+
+/**
+ * What the drivers of a spawned peer daemon share: the lab, the link, the
+ * options, the process, and signalling it.
+ */
+export abstract class SpawnedPeer<O extends PeerDriverOptions = PeerDriverOptions> {
+  protected proc: ChildProcess | undefined;
+
+  constructor(
+    protected readonly lab: NetLab,
+    protected readonly link: Link,
+    protected opts: O,
+  ) {}
+
+  signal(sig: NodeJS.Signals): void {
+    signalChild(this.proc, sig);
+  }
+
+  async stopHard(): Promise<void> {
+    await signalAndWait(this.proc, "SIGKILL");
+  }
+
+  /** A log file's text, or undefined when it does not exist yet. */
+  protected readLog(path: string): string | undefined {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /** "(65001,100)" and "65001:100" both become "65001:100". */

@@ -2,11 +2,11 @@
  * FRR's bgpd (Debian's frr 8.4) in a lab namespace, alone: no zebra (-Z), no
  * kernel routes (-n), its own pid file, config and vty socket in the lab dir.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
 import {
+  SpawnedPeer,
   sessionAddresses,
   type PeerDriver,
   type PeerDriverOptions,
@@ -16,17 +16,13 @@ import {
 
 export const BGPD = "/usr/lib/frr/bgpd";
 
-export class FrrPeer implements PeerDriver {
+export class FrrPeer extends SpawnedPeer implements PeerDriver {
   readonly kind = "FRR";
   private readonly dir: string;
-  private proc: ChildProcess | undefined;
   private active: PeerRoute[] = [];
 
-  constructor(
-    private readonly lab: NetLab,
-    private readonly link: Link,
-    private opts: PeerDriverOptions,
-  ) {
+  constructor(lab: NetLab, link: Link, opts: PeerDriverOptions) {
+    super(lab, link, opts);
     this.dir = join(lab.dir, `frr-${opts.name}`);
     mkdirSync(this.dir, { recursive: true });
   }
@@ -168,25 +164,8 @@ export class FrrPeer implements PeerDriver {
     this.vtysh(`clear bgp ipv4 unicast ${sessionAddresses(this.link, this.opts).neighbor} soft in`);
   }
 
-  signal(sig: NodeJS.Signals): void {
-    if (this.proc?.pid) process.kill(this.proc.pid, sig);
-  }
-
-  async stopHard(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const done = new Promise((r) => p.once("exit", r));
-    this.signal("SIGKILL");
-    await done;
-  }
-
   sawNotification(re: RegExp): boolean {
-    let log = "";
-    try {
-      log = readFileSync(join(this.dir, "bgpd.log"), "utf8");
-    } catch {
-      /* no log yet */
-    }
+    const log = this.readLog(join(this.dir, "bgpd.log")) ?? "";
     return re.test(JSON.stringify(this.neighbor() ?? {})) || re.test(log);
   }
 }

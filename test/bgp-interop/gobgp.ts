@@ -1,9 +1,9 @@
 /** GoBGP (Debian's gobgpd 3.x) in a lab namespace; routes are added through its gRPC API with `gobgp`. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
 import {
+  SpawnedPeer,
   sessionAddresses,
   type PeerDriver,
   type PeerDriverOptions,
@@ -11,18 +11,17 @@ import {
   type RouteSeen,
 } from "./driver.js";
 
-export class GobgpPeer implements PeerDriver {
+export class GobgpPeer
+  extends SpawnedPeer<PeerDriverOptions & { routeReflectorClientOf?: never }>
+  implements PeerDriver
+{
   readonly kind = "GoBGP";
   private readonly conf: string;
   private readonly logName: string;
-  private proc: ChildProcess | undefined;
   private active: PeerRoute[] = [];
 
-  constructor(
-    private readonly lab: NetLab,
-    private readonly link: Link,
-    private opts: PeerDriverOptions & { routeReflectorClientOf?: never },
-  ) {
+  constructor(lab: NetLab, link: Link, opts: PeerDriverOptions & { routeReflectorClientOf?: never }) {
+    super(lab, link, opts);
     this.conf = join(lab.dir, `gobgp-${opts.name}.toml`);
     this.logName = `gobgp-${opts.name}.out`;
   }
@@ -155,25 +154,9 @@ ${afi("ipv6-unicast")}
     throw new Error("gobgp has no command that sends ROUTE-REFRESH");
   }
 
-  signal(sig: NodeJS.Signals): void {
-    if (this.proc?.pid) process.kill(this.proc.pid, sig);
-  }
-
-  async stopHard(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const done = new Promise((r) => p.once("exit", r));
-    this.signal("SIGKILL");
-    await done;
-  }
-
   sawNotification(re: RegExp): boolean {
-    let log = "";
-    try {
-      log = readFileSync(join(this.lab.dir, this.logName), "utf8");
-    } catch {
-      return false;
-    }
+    const log = this.readLog(join(this.lab.dir, this.logName));
+    if (log === undefined) return false;
     // GoBGP logs NOTIFICATIONs as JSON with Code and Subcode fields: add "code/subcode" text.
     const codes = [...log.matchAll(/"Code":(\d+),"Subcode":(\d+)/g)].map((m) => `${m[1]}/${m[2]}`).join(" ");
     return re.test(log) || re.test(codes);

@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { controlRequest } from "../../bgp/control/client.js";
 import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
 import { PROTO_TRELLIS_BGP } from "../../net/route-ownership.js";
+import { until as waitUntil } from "../support/until.js";
 
 export const REPO = new URL("../../..", import.meta.url).pathname;
 export const TRELLIS_BGP = join(REPO, "dist/bgp/bin/trellis-bgp.js");
@@ -34,39 +35,37 @@ export function trySh(cmd: string, args: string[]): { out: string; err: string; 
   }
 }
 
-export async function until<T>(f: () => T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(100);
-  }
+/** Polls `f` until it gives a value (test/support/until.ts); errors count as "not yet". */
+export function until<T>(f: () => T | undefined | false, ms: number, what: string): Promise<T> {
+  return waitUntil(what, f, ms);
 }
 
-export async function untilAsync<T>(
-  f: () => Promise<T | undefined | false>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(100);
+export function untilAsync<T>(f: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  return waitUntil(what, f, ms);
+}
+
+/** Sends `sig` to the child, if it runs. */
+export function signalChild(p: ChildProcess | undefined, sig: NodeJS.Signals): void {
+  if (p?.pid) process.kill(p.pid, sig);
+}
+
+/** Sends `sig` to the child and waits for its exit (its exit code; at once if it has exited). */
+export async function signalAndWait(
+  p: ChildProcess | undefined,
+  sig: NodeJS.Signals,
+): Promise<number | null> {
+  if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+  const done = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
+  signalChild(p, sig);
+  return await done;
+}
+
+/** A suite's teardown: stop the daemon, then remove the namespaces whatever happened. */
+export async function stopAll(trellis: TrellisDaemon | undefined, lab: NetLab | undefined): Promise<void> {
+  try {
+    await trellis?.stop();
+  } finally {
+    lab?.destroy();
   }
 }
 
@@ -291,24 +290,16 @@ export class TrellisDaemon {
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.proc?.pid) process.kill(this.proc.pid, sig);
+    signalChild(this.proc, sig);
   }
 
-  async stop(): Promise<number | null> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
-    const done = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
-    this.signal("SIGTERM");
-    return await done;
+  stop(): Promise<number | null> {
+    return signalAndWait(this.proc, "SIGTERM");
   }
 
   /** SIGKILL (a crash: kernel routes stay, no NOTIFICATION) and wait for the exit. */
   async crash(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const done = new Promise((r) => p.once("exit", r));
-    this.signal("SIGKILL");
-    await done;
+    await signalAndWait(this.proc, "SIGKILL");
   }
 
   async peers(): Promise<PeerStatus[]> {

@@ -13,7 +13,7 @@ import {
   type NotificationMessage,
 } from "../../bgp/wire/index.js";
 import { messageSplitter } from "../../bgp/test/message-splitter.js";
-import { NetLab, TrellisDaemon, sh, sleep, until, untilAsync } from "./netlab.js";
+import { NetLab, TrellisDaemon, sh, sleep, until, untilAsync, stopAll } from "./netlab.js";
 
 /** The daemon's listening port: ephemeral, read from its "started" log line. */
 let PORT = 0;
@@ -106,13 +106,7 @@ beforeAll(async () => {
   expect(PORT).toBeGreaterThan(0);
 }, 30000);
 
-afterAll(async () => {
-  try {
-    await trellis?.stop();
-  } finally {
-    lab?.destroy();
-  }
-}, 30000);
+afterAll(() => stopAll(trellis, lab), 30000);
 
 const state = async (): Promise<string | undefined> => (await trellis.peer(PEER))?.state;
 

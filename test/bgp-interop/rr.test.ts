@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { BirdPeer } from "./bird.js";
 import { GobgpPeer } from "./gobgp.js";
-import { NetLab, PROTO, TrellisDaemon, sh, until, untilAsync } from "./netlab.js";
+import { NetLab, PROTO, TrellisDaemon, sh, until, untilAsync, stopAll } from "./netlab.js";
 
 const AS = 65001;
 const TRELLIS_ID = "10.255.0.1";
@@ -65,13 +65,7 @@ beforeAll(async () => {
   }
 }, 40000);
 
-afterAll(async () => {
-  try {
-    await trellis?.stop();
-  } finally {
-    lab?.destroy();
-  }
-}, 30000);
+afterAll(() => stopAll(trellis, lab), 30000);
 
 describe("Trellis as route reflector", () => {
   it("reflects BIRD's routes to GoBGP with ORIGINATOR_ID = BIRD and CLUSTER_LIST = [our cluster id]", async () => {

@@ -5,7 +5,7 @@
  * One topology is reused across the cases, in order; hold time 3 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { NetLab, PROTO, TrellisDaemon, until, untilAsync, type Link } from "./netlab.js";
+import { NetLab, PROTO, TrellisDaemon, until, untilAsync, type Link, stopAll } from "./netlab.js";
 import type { PeerDriver, PeerDriverOptions } from "./driver.js";
 
 export type DriverFactory = (lab: NetLab, link: Link, opts: PeerDriverOptions) => PeerDriver;
@@ -109,13 +109,7 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
     await Promise.all([trellis.start(), ebgp.start(), ibgp.start(), over6.start()]);
   }, 30000);
 
-  afterAll(async () => {
-    try {
-      await trellis?.stop();
-    } finally {
-      lab?.destroy();
-    }
-  }, 30000);
+  afterAll(() => stopAll(trellis, lab), 30000);
 
   describe(`${kind} interop`, () => {
     it("eBGP (4-octet AS) and iBGP sessions establish with IPv4 and IPv6 unicast", async () => {

@@ -6,22 +6,17 @@
 // released nothing), and each agent made a bounded number of informer
 // attempts during the outage (backoff, not a retry storm), read from its
 // /metrics inside its node namespace.
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isAlive, readPidFile } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
 import { restartLabApiserver } from "../../lab/lab-up.js";
-
-const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
-const isRoot = process.getuid?.() === 0;
-const maybe =
-  isRoot && existsSync("/usr/sbin/bird") && existsSync("/usr/lib/cni/ptp") ? describe : describe.skip;
+import { until as waitUntil } from "../support/until.js";
+import { type Run, busyboxPod, kubectlApply, maybe, run, trellisctl } from "./lab-run.js";
 
 const OUTAGE_MS = 10_000;
 /** Informers per agent with policy on: 6 core + 5 policy kinds. */
@@ -41,66 +36,21 @@ const MAX_ATTEMPTS_PER_INFORMER = 10;
  */
 const MAX_ATTEMPTS_PER_AGENT = INFORMERS + 25;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
+const waitFor = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 250);
 
-function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
-      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-const PODS = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: outage}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: outage, labels: {app: web}}
-spec:
-  nodeName: node-1
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: outage, labels: {app: web}}
-spec:
-  nodeName: node-1
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: outage, labels: {app: web}}
-spec:
-  nodeName: node-2
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: d, namespace: outage, labels: {app: web}}
-spec:
-  nodeName: node-2
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
-`;
+const PODS =
+  "apiVersion: v1\nkind: Namespace\nmetadata: {name: outage}\n" +
+  (
+    [
+      ["a", "node-1"],
+      ["b", "node-1"],
+      ["c", "node-2"],
+      ["d", "node-2"],
+    ] as const
+  )
+    .map(([name, node]) => busyboxPod("outage", name, node, "web"))
+    .join("");
 
 interface Obj {
   metadata: { name: string; namespace?: string; uid: string; resourceVersion: string };
@@ -175,7 +125,7 @@ maybe("lab: an API server outage neither loses state nor starts a retry storm (r
   beforeAll(async () => {
     const up = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir);
     if (up.code !== 0) throw new Error(`lab up failed: ${up.err}`);
-    const r = await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], PODS);
+    const r = await kubectlApply(dir, PODS);
     if (r.code !== 0) throw new Error(`kubectl apply: ${r.err}`);
     await waitFor(
       "4 pods Running",

@@ -1,14 +1,9 @@
 // trellisctl lab flag handling: bad input is a usage error (exit 2) before anything runs.
 import { describe, expect, it } from "@jest/globals";
-import { runCli } from "../../cli/program.js";
+import { runCaptured } from "../../cli/test/run-captured.js";
 import { EXIT_NOT_FOUND, EXIT_USAGE } from "../../cli/exit-codes.js";
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const run = runCaptured;
 
 describe("trellisctl lab: bad flags exit 2 with usage", () => {
   it.each([

@@ -5,8 +5,8 @@
 // reachability matrix (same node and across the ToR), CNI DEL on pod
 // deletion, agent health in `lab status`, and lab down leaving nothing behind
 // (also after a killed `up`). Then a lighter check of `--cni ptp`.
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFile, spawn } from "node:child_process";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { spawn } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -26,29 +26,11 @@ import { createHash } from "node:crypto";
 import { isAlive } from "../../lab/daemon.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
+import { contains, parseAddress, parsePrefix } from "../../net/address.js";
+import { until as waitUntil } from "../support/until.js";
+import { CLI, type Run, busyboxPod, kubectlApply, maybe, run, trellisctl } from "./lab-run.js";
 
-const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
-const isRoot = process.getuid?.() === 0;
-const maybe =
-  isRoot && existsSync("/usr/sbin/bird") && existsSync("/usr/lib/cni/ptp") ? describe : describe.skip;
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
-      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
 
 async function labNamespaces(prefix: string): Promise<string[]> {
   const r = await run("ip", ["netns", "list"]);
@@ -63,15 +45,8 @@ async function labProcesses(dir: string): Promise<string> {
   return r.out.trim();
 }
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+const waitFor = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitUntil(what, f, timeoutMs, 200);
 
 interface StatusJson {
   cni: string;
@@ -134,25 +109,14 @@ interface BlockJson {
   };
 }
 
-/** An IPv4 or IPv6 address as a number (for "is this address ordinal k of that block"). */
-function addrNum(ip: string): bigint {
-  if (!ip.includes(":")) return ip.split(".").reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
-  const [head = "", tail = ""] = ip.split("::");
-  const h = head === "" ? [] : head.split(":");
-  const t = ip.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
-  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
-  return groups.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
-}
-
 /** The block (and ordinal) that records `ip` as allocated, or undefined. */
 function blockHolding(blocks: BlockJson[], ip: string): { block: BlockJson; ordinal: number } | undefined {
+  const addr = parseAddress(ip);
+  if (typeof addr === "string") throw new Error(addr);
   for (const b of blocks) {
-    const [base = "", len = "0"] = b.spec.cidr.split("/");
-    if (base.includes(":") !== ip.includes(":")) continue;
-    const size = 1n << BigInt((base.includes(":") ? 128 : 32) - Number(len));
-    const off = addrNum(ip) - addrNum(base);
-    if (off < 0n || off >= size) continue;
-    const a = b.spec.allocations.find((x) => BigInt(x.ordinal) === off);
+    const cidr = parsePrefix(b.spec.cidr);
+    if (typeof cidr === "string" || !contains(cidr, addr)) continue;
+    const a = b.spec.allocations.find((x) => BigInt(x.ordinal) === addr.value - cidr.base);
     if (a !== undefined) return { block: b, ordinal: a.ordinal };
   }
   return undefined;
@@ -167,6 +131,9 @@ interface PodJson {
 maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => {
   const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-"));
   const dir = join(base, "lab");
+  /** `trellisctl lab probe` in this lab from one pod to another. */
+  const probe = (from: string, to: string, port: number, ...extra: string[]): Promise<Run> =>
+    trellisctl("lab", "probe", "--dir", dir, "--from", from, "--to", to, "--port", String(port), ...extra);
   const halfDir = join(base, "half");
   const prefix = labPrefix(dir);
   const kubectl = (...args: string[]): Promise<Run> =>
@@ -264,7 +231,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   });
 
   it("runs pods applied with kubectl: Running with IPv4 and IPv6 addresses from their node's CIDR", async () => {
-    const applied = await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], PODS);
+    const applied = await kubectlApply(dir, PODS);
     // kubectl's stderr rides along so a failure shows why
     expect([applied.code, applied.err]).toEqual([0, expect.any(String)]);
     pods = await waitFor("pods Running", async () => {
@@ -390,67 +357,15 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   }, 90_000);
 
   it("probe: exit 0 and the target's name when connected, exit 1 when refused", async () => {
-    const ok = await trellisctl(
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "e2e/a",
-      "--to",
-      "e2e/c",
-      "--port",
-      "8080",
-      "-o",
-      "json",
-    );
+    const ok = await probe("e2e/a", "e2e/c", 8080, "-o", "json");
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ outcome: "connected", reply: "e2e/c", protocol: "TCP" });
-    const v6 = await trellisctl(
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "e2e/c",
-      "--to",
-      "e2e/a",
-      "--port",
-      "5353",
-      "--protocol",
-      "UDP",
-      "--family",
-      "6",
-      "-o",
-      "json",
-    );
+    const v6 = await probe("e2e/c", "e2e/a", 5353, "--protocol", "UDP", "--family", "6", "-o", "json");
     expect(JSON.parse(v6.out)).toMatchObject({ outcome: "connected", reply: "e2e/a" });
-    const refused = await trellisctl(
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "e2e/a",
-      "--to",
-      "e2e/b",
-      "--port",
-      "9090",
-    );
+    const refused = await probe("e2e/a", "e2e/b", 9090);
     expect(refused.code).toBe(1);
     expect(refused.out).toContain("refused");
-    const missing = await trellisctl(
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "e2e/a",
-      "--to",
-      "e2e/zz",
-      "--port",
-      "1",
-    );
+    const missing = await probe("e2e/a", "e2e/zz", 1);
     expect(missing.code).toBe(3);
   }, 60_000);
 
@@ -479,34 +394,14 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     await waitFor("the API server to answer", async () =>
       (await kubectl("get", "nodes")).code === 0 ? true : undefined,
     );
-    const d = `apiVersion: v1
-kind: Pod
-metadata: {name: d, namespace: e2e}
-spec:
-  nodeName: node-1
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
-`;
-    expect(
-      (await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], d)).code,
-    ).toBe(0);
+    expect((await kubectlApply(dir, busyboxPod("e2e", "d", "node-1"))).code).toBe(0);
     await waitFor("pod d Running", async () => {
       const r = await kubectl("get", "pod", "-n", "e2e", "d", "-o", "json");
       return r.code === 0 && (JSON.parse(r.out) as PodJson).status.phase === "Running" ? true : undefined;
     });
     expect(readFileSync(join(dir, "nodes", "node-1", "kubelet.log"), "utf8")).toContain("pod watch failed");
-    const probe = await trellisctl(
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "e2e/c",
-      "--to",
-      "e2e/d",
-      "--port",
-      "8080",
-    );
-    expect(probe.code).toBe(0);
+    const reached = await probe("e2e/c", "e2e/d", 8080);
+    expect(reached.code).toBe(0);
   }, 90_000);
 
   it("deleting a pod runs CNI DEL: its host veth, route, netns, addresses and listeners go", async () => {
@@ -542,19 +437,8 @@ spec:
     expect(existsSync(cacheFile)).toBe(false);
     const left = await blocks();
     for (const { ip } of b.status.podIPs ?? []) expect([ip, blockHolding(left, ip)]).toEqual([ip, undefined]);
-    const probe = await trellisctl(
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "e2e/a",
-      "--to",
-      "e2e/b",
-      "--port",
-      "8080",
-    );
-    expect(probe.code).toBe(3);
+    const gone = await probe("e2e/a", "e2e/b", 8080);
+    expect(gone.code).toBe(3);
   }, 60_000);
 
   it("a kubelet restarted after its pod was deleted tears the orphaned sandbox down", async () => {
@@ -594,16 +478,7 @@ spec:
     broken.plugins.push({ type: "no-such-plugin" });
     writeFileSync(conflist, JSON.stringify(broken));
     try {
-      const bad = `apiVersion: v1
-kind: Pod
-metadata: {name: broken, namespace: e2e}
-spec:
-  nodeName: node-2
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
-`;
-      expect(
-        (await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], bad)).code,
-      ).toBe(0);
+      expect((await kubectlApply(dir, busyboxPod("e2e", "broken", "node-2"))).code).toBe(0);
       const pod = await waitFor("pod broken to fail", async () => {
         const r = await kubectl("get", "pod", "-n", "e2e", "broken", "-o", "json");
         const p = JSON.parse(r.out) as PodJson & { status: { message?: string } };
@@ -753,21 +628,8 @@ maybe("lab up --cni ptp (the reference plugins, no agent)", () => {
     expect([st.cni, st.healthy, st.nodes[0]?.agent]).toEqual(["ptp", true, undefined]);
     expect(st.nodes[0]?.logFile).toBe(join(nodeDir, "kubelet.log"));
 
-    const pods = ["p1", "p2"]
-      .map(
-        (n) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: ${n}, namespace: default}
-spec:
-  nodeName: node-1
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
-`,
-      )
-      .join("");
-    expect(
-      (await run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], pods)).code,
-    ).toBe(0);
+    const pods = ["p1", "p2"].map((n) => busyboxPod("default", n, "node-1")).join("");
+    expect((await kubectlApply(dir, pods)).code).toBe(0);
     const running = await waitFor("pods Running", async () => {
       const r = await kubectl("get", "pods", "-o", "json");
       const items = (JSON.parse(r.out) as { items: PodJson[] }).items;

@@ -1,15 +1,6 @@
 /**
- * mulberry32: a small, fast, seeded PRNG for reproducible fuzz and generator
- * runs (a failing seed is printed and can be replayed). Not for anything secret.
- * bgp/ keeps its own copy (bgp/wire/test/rng.ts): bgp/ imports nothing of ours.
+ * mulberry32, the seeded PRNG of the fuzz and generator tests. It is written
+ * once, in bgp/wire/test/rng.ts (bgp/ imports nothing of ours but net/, and a
+ * test PRNG is no ground-floor primitive); test/ may import every room.
  */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../../bgp/wire/test/rng.js";

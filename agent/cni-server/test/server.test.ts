@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryBackend } from "../../../cni/test/memory-backend.js";
 import { decodeReply, encodeRequest } from "../frame.js";
+import { pino } from "pino";
 import { CniServer } from "../server.js";
 
 let dir = "";
@@ -61,12 +62,16 @@ describe("CniServer", () => {
   it("accepts unknown top-level config keys and logs each once, at debug", async () => {
     const debug: Array<{ obj: object; msg: string | undefined }> = [];
     const warned: string[] = [];
-    const log = {
-      info: () => undefined,
-      warn: (_o: object, m?: string) => warned.push(m ?? ""),
-      error: () => undefined,
-      debug: (obj: object, msg?: string) => debug.push({ obj, msg }),
-    };
+    const log = pino(
+      { level: "debug", base: null, timestamp: false },
+      {
+        write: (line: string) => {
+          const { level, msg, ...obj } = JSON.parse(line) as { level: number; msg?: string };
+          if (level === pino.levels.values["warn"]) warned.push(msg ?? "");
+          if (level === pino.levels.values["debug"]) debug.push({ obj, msg });
+        },
+      },
+    );
     const srv = new CniServer({ socketPath: join(dir, "keys.sock"), backend: new MemoryBackend(), log });
     await srv.listen();
     try {

@@ -8,7 +8,6 @@ import {
   podMac,
   podRoutes,
 } from "../routed-veth.js";
-import { hostVethName } from "../veth-name.js";
 
 const spec = {
   hostIf: "trl0123456789a",
@@ -20,16 +19,6 @@ const spec = {
 };
 
 describe("routed veth plans", () => {
-  it("names the host veth trl + 11 hex of sha1(namespace.pod), or of containerID.ifname", () => {
-    // sha1("default.web") = 2b2d0b1a5f…; sha1("abc.eth0") = …
-    expect(hostVethName({ namespace: "default", pod: "web" }, "x", "eth0")).toMatch(/^trl[0-9a-f]{11}$/);
-    expect(hostVethName({ namespace: "default", pod: "web" }, "x", "eth0")).toBe(
-      hostVethName({ namespace: "default", pod: "web" }, "y", "net1"),
-    );
-    expect(hostVethName(undefined, "abc", "eth0")).not.toBe(hostVethName(undefined, "abc", "net1"));
-    expect(hostVethName(undefined, "abc", "eth0").length).toBeLessThanOrEqual(15);
-  });
-
   it("creates the pair with the peer directly in the pod namespace, host end up, fixed host MAC, MTU", () => {
     expect(planLink(spec)).toEqual([
       "link add trl0123456789a mtu 1450 address ee:ee:ee:ee:ee:ee up type veth peer name eth0 mtu 1450 address 0a:58:01:02:03:04 netns /var/run/netns/pod1",

@@ -206,13 +206,13 @@ describe("claims against a compare-and-swap API: two interleaved claimers", () =
     expect(got.length).toBeGreaterThan(0);
     const blocks = [...api.blocks.values()];
     expect(blocks.some((b) => b.spec.state === "pending")).toBe(false);
-    const { cidrsOverlap, parseCidr } = await import("../../../crds/ipam.js");
+    const { overlaps, parsePrefix } = await import("../../../net/address.js");
     for (const x of blocks)
       for (const y of blocks) {
         if (x === y) continue;
-        const cx = parseCidr(x.spec.cidr);
-        const cy = parseCidr(y.spec.cidr);
-        if (typeof cx !== "string" && typeof cy !== "string") expect(cidrsOverlap(cx, cy)).toBe(false);
+        const cx = parsePrefix(x.spec.cidr);
+        const cy = parsePrefix(y.spec.cidr);
+        if (typeof cx !== "string" && typeof cy !== "string") expect(overlaps(cx, cy)).toBe(false);
       }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "@jest/globals";
-import { hostVethName as dataplaneVeth } from "../../dataplane/veth-name.js";
+import { hostVethName } from "../../../net/veth-name.js";
 import { buildClusterFromObjects, parseObject } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { compilerInputs, parseWatched, type LocalAttachment } from "../policy-inputs.js";
@@ -30,7 +30,7 @@ describe("compiler inputs from the watch cache and this node's attachments", () 
     ["a pod bound but not yet seen on this node is moved here", [podDoc("x", "a", undefined, "n2")]],
   ])("%s", (_name, watched) => {
     const pods = localPods([{ namespace: "x", pod: "a", ips: ["10.0.0.5", "fd00::5"] }], watched);
-    expect(pods).toEqual([{ iface: dataplaneVeth({ namespace: "x", pod: "a" }, "", ""), ipv4: "10.0.0.5" }]);
+    expect(pods).toEqual([{ iface: hostVethName({ namespace: "x", pod: "a" }), ipv4: "10.0.0.5" }]);
   });
 
   it("a pod the informer has not seen uses the object read from the API, with its labels", () => {
@@ -51,7 +51,7 @@ describe("compiler inputs from the watch cache and this node's attachments", () 
   it("an attachment without Kubernetes args gets the veth name the dataplane gave it", () => {
     const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const pods = localPods([{ namespace: id, pod: "eth0", ips: ["10.0.0.7"] }]);
-    expect(pods).toEqual([{ iface: dataplaneVeth(undefined, id, "eth0"), ipv4: "10.0.0.7" }]);
+    expect(pods).toEqual([{ iface: hostVethName({ containerID: id, ifname: "eth0" }), ipv4: "10.0.0.7" }]);
   });
 
   it("pods of other nodes stay peers, not local pods", () => {

@@ -1,4 +1,5 @@
 import { describe, it, expect, afterEach } from "@jest/globals";
+import { type Logger, pino } from "pino";
 import { FakeNft } from "../../nft/fake-nft.js";
 import { NftDriver } from "../../nft/driver.js";
 import { NftError, type NftBackend } from "../../nft/backend.js";
@@ -8,12 +9,20 @@ import { CORE_KINDS, POLICY_KINDS } from "../policy-inputs.js";
 import { parseListing } from "../../nft/kernel-state.js";
 
 const NODE = "n1";
-const silent = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-};
+const silent = pino({ level: "silent" });
+
+/** A pino logger that records the messages of its error lines (level 50) and drops the rest. */
+function errorRecorder(into: string[]): Logger {
+  return pino(
+    { level: "error" },
+    {
+      write(line: string): void {
+        const o = JSON.parse(line) as { level?: number; msg?: string };
+        if (o.level === 50) into.push(o.msg ?? "");
+      },
+    },
+  );
+}
 const managers: PolicyManager[] = [];
 
 /** The fake, failing its next `fails` transactions (the driver retries once itself). */
@@ -46,7 +55,7 @@ function setup(o: { minIntervalMs?: number; errors?: string[] } = {}): {
   const m = new PolicyManager({
     node: NODE,
     driver: new NftDriver(flaky),
-    log: errors ? { ...silent, error: (_o: object, msg: string) => void errors.push(msg) } : silent,
+    log: errors ? errorRecorder(errors) : silent,
     requiredKinds: [...CORE_KINDS, ...POLICY_KINDS.map((k) => k.kind)],
     minIntervalMs: o.minIntervalMs ?? 80,
     resyncIntervalMs: 3_600_000,

@@ -31,6 +31,12 @@ const reset = (code: number, subcode: number, data?: string): Outcome => ({
 });
 const withdraw = (...types: number[]): Outcome => ({ treatAsWithdraw: true, withdraw: types, discard: [] });
 const discard = (...types: number[]): Outcome => ({ treatAsWithdraw: false, withdraw: [], discard: types });
+/** One bad attribute (type, flags, value) after a valid ORIGIN, AS_PATH and NEXT_HOP: RFC 7606 treat-as-withdraw. */
+const badAttribute = (name: string, flags: number, type: number, value: string): MalformedCase => ({
+  name,
+  hex: update("", BASE + attr(flags, type, value), NLRI),
+  outcome: withdraw(type),
+});
 
 export const MALFORMED: MalformedCase[] = [
   // --- Message Header Error (RFC 4271 §6.1) ---
@@ -252,51 +258,15 @@ export const MALFORMED: MalformedCase[] = [
     hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "e0000005"), NLRI),
     outcome: withdraw(3),
   },
-  {
-    name: "MULTI_EXIT_DISC of 3 octets (§7.4)",
-    hex: update("", BASE + attr(0x80, 4, "000001"), NLRI),
-    outcome: withdraw(4),
-  },
-  {
-    name: "LOCAL_PREF of 2 octets (§7.5)",
-    hex: update("", BASE + attr(0x40, 5, "0064"), NLRI),
-    outcome: withdraw(5),
-  },
-  {
-    name: "COMMUNITIES of 0 octets (§7.8)",
-    hex: update("", BASE + attr(0xc0, 8, ""), NLRI),
-    outcome: withdraw(8),
-  },
-  {
-    name: "COMMUNITIES of 6 octets (§7.8)",
-    hex: update("", BASE + attr(0xc0, 8, "fde900640000"), NLRI),
-    outcome: withdraw(8),
-  },
-  {
-    name: "COMMUNITIES flagged non-transitive (§3.c)",
-    hex: update("", BASE + attr(0x80, 8, "fde90064"), NLRI),
-    outcome: withdraw(8),
-  },
-  {
-    name: "ORIGINATOR_ID of 5 octets (§7.9)",
-    hex: update("", BASE + attr(0x80, 9, "0a00000100"), NLRI),
-    outcome: withdraw(9),
-  },
-  {
-    name: "CLUSTER_LIST of 6 octets (§7.10)",
-    hex: update("", BASE + attr(0x80, 10, "0a0000010a00"), NLRI),
-    outcome: withdraw(10),
-  },
-  {
-    name: "EXTENDED_COMMUNITIES of 4 octets (§7.14)",
-    hex: update("", BASE + attr(0xc0, 16, "00020000"), NLRI),
-    outcome: withdraw(16),
-  },
-  {
-    name: "LARGE_COMMUNITY of 8 octets (RFC 8092 §6)",
-    hex: update("", BASE + attr(0xc0, 32, "0000fde900000001"), NLRI),
-    outcome: withdraw(32),
-  },
+  badAttribute("MULTI_EXIT_DISC of 3 octets (§7.4)", 0x80, 4, "000001"),
+  badAttribute("LOCAL_PREF of 2 octets (§7.5)", 0x40, 5, "0064"),
+  badAttribute("COMMUNITIES of 0 octets (§7.8)", 0xc0, 8, ""),
+  badAttribute("COMMUNITIES of 6 octets (§7.8)", 0xc0, 8, "fde900640000"),
+  badAttribute("COMMUNITIES flagged non-transitive (§3.c)", 0x80, 8, "fde90064"),
+  badAttribute("ORIGINATOR_ID of 5 octets (§7.9)", 0x80, 9, "0a00000100"),
+  badAttribute("CLUSTER_LIST of 6 octets (§7.10)", 0x80, 10, "0a0000010a00"),
+  badAttribute("EXTENDED_COMMUNITIES of 4 octets (§7.14)", 0xc0, 16, "00020000"),
+  badAttribute("LARGE_COMMUNITY of 8 octets (RFC 8092 §6)", 0xc0, 32, "0000fde900000001"),
   { name: "missing ORIGIN (§3.d)", hex: update("", AS_PATH + NEXT_HOP, NLRI), outcome: withdraw(1) },
   { name: "missing AS_PATH (§3.d)", hex: update("", ORIGIN + NEXT_HOP, NLRI), outcome: withdraw(2) },
   {

@@ -1,7 +1,7 @@
 /**
  * mulberry32: a small, fast, seeded PRNG for reproducible fuzz and generator
  * runs (a failing seed is printed and can be replayed). Not for anything secret.
- * The same generator as test/support/rng.ts, kept here because bgp/ imports nothing of ours.
+ * test/support/rng.ts re-exports it for the other rooms' tests.
  */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -110,14 +110,17 @@ interface Row {
   higherIsBetter: boolean;
 }
 
-async function benchServer(): Promise<{
+/** What one side of the comparison measured. */
+interface BenchNumbers {
   creates: number;
   listMs: number;
   listSelMs: number;
   pagedMs: number;
   eventsPerSec: number;
   updatesPerSec: number;
-}> {
+}
+
+async function benchServer(): Promise<BenchNumbers> {
   const stateDir = DURABLE ? await mkdtemp(join(tmpdir(), "trellis-bench-apiserver-")) : undefined;
   const child = spawn(
     process.execPath,
@@ -268,14 +271,7 @@ async function benchServer(): Promise<{
 }
 
 /** The raw ceiling: the same objects and work against an in-process Map. */
-function benchPeer(): {
-  creates: number;
-  listMs: number;
-  listSelMs: number;
-  pagedMs: number;
-  eventsPerSec: number;
-  updatesPerSec: number;
-} {
+function benchPeer(): BenchNumbers {
   const map = new Map<string, { obj: Record<string, unknown>; json: string }>();
   let t0 = performance.now();
   for (let i = 0; i < PODS; i++) {

@@ -4,18 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { runCli } from "../../../cli/program.js";
+import { runCaptured } from "../../../cli/test/run-captured.js";
 import { namespace, networkPolicy, pod } from "../../../policy/test/fixtures.js";
 
 let dir: string;
 const file = (name: string) => join(dir, name);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const run = runCaptured;
 
 function yamlDocs(docs: object[]): string {
   return docs.map((d) => stringify(d)).join("---\n");
@@ -113,21 +108,11 @@ describe("trellisctl policy compile", () => {
 });
 
 describe("trellisctl policy explain", () => {
+  /** `trellisctl policy explain` on ok.yaml from one pod to another. */
+  const explain = (from: string, to: string, ...args: string[]) =>
+    run("policy", "explain", "--input", file("ok.yaml"), "--from", from, "--to", to, ...args);
   it("prints the verdict and the deciding policy and rule", async () => {
-    const r = await run(
-      "policy",
-      "explain",
-      "--input",
-      file("ok.yaml"),
-      "--from",
-      "y/client",
-      "--to",
-      "x/web",
-      "--port",
-      "8080",
-      "--protocol",
-      "TCP",
-    );
+    const r = await explain("y/client", "x/web", "--port", "8080", "--protocol", "TCP");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^y\/client -> x\/web 8080\/TCP: ALLOWED/);
     expect(r.out).toMatch(
@@ -135,20 +120,7 @@ describe("trellisctl policy explain", () => {
     );
   });
   it("denies another port, as JSON", async () => {
-    const r = await run(
-      "policy",
-      "explain",
-      "--input",
-      file("ok.yaml"),
-      "--from",
-      "y/client",
-      "--to",
-      "x/web",
-      "--port",
-      "22",
-      "-o",
-      "json",
-    );
+    const r = await explain("y/client", "x/web", "--port", "22", "-o", "json");
     const v = JSON.parse(r.out) as { allowed: boolean; decidedBy: { tier: string } };
     expect(v.allowed).toBe(false);
     expect(v.decidedBy.tier).toBe("networkpolicy");
@@ -157,32 +129,11 @@ describe("trellisctl policy explain", () => {
     ["a bad port", ["--port", "70000"], 2],
     ["a bad protocol", ["--port", "80", "--protocol", "ICMP"], 2],
   ])("rejects %s with exit %d", async (_n, extra, code) => {
-    const r = await run(
-      "policy",
-      "explain",
-      "--input",
-      file("ok.yaml"),
-      "--from",
-      "y/client",
-      "--to",
-      "x/web",
-      ...(extra as string[]),
-    );
+    const r = await explain("y/client", "x/web", ...(extra as string[]));
     expect(r.code).toBe(code);
   });
   it("an unknown pod exits 3", async () => {
-    const r = await run(
-      "policy",
-      "explain",
-      "--input",
-      file("ok.yaml"),
-      "--from",
-      "y/nope",
-      "--to",
-      "x/web",
-      "--port",
-      "80",
-    );
+    const r = await explain("y/nope", "x/web", "--port", "80");
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/no such pod/);
   });

@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { NetnsCluster } from "./netns-cluster.js";
 import { generate } from "./generator.js";
 import { loadCluster } from "../../../policy/model/load.js";
-import { evaluate } from "../../../policy/evaluator/evaluate.js";
+import { verdictFor } from "./reachability.js";
 import type { Protocol } from "../../../policy/model/objects.js";
 
 const root = process.getuid?.() === 0;
@@ -40,16 +40,8 @@ const PROBES: [number, Protocol][] = [
         const diffs: string[] = [];
         PROBES.forEach(([port, protocol], i) => {
           for (const [key, r] of results[i] ?? []) {
-            const [f, t] = key.split("->") as [string, string];
-            const from = c.pods.find((p) => p.key === f);
-            const to = c.pods.find((p) => p.key === t);
-            if (!from || !to) continue;
-            const v = evaluate(c, {
-              from: { kind: "pod", pod: from },
-              to: { kind: "pod", pod: to },
-              port,
-              protocol,
-            });
+            const v = verdictFor(c, key, { port, protocol });
+            if (v === undefined) continue;
             if (v.allowed !== (r === "connected")) {
               diffs.push(
                 `${protocol}/${port} ${key}: evaluator ${v.allowed ? "allows" : "denies"} (${v.decidedBy?.tier} ${v.decidedBy?.policy ?? ""}), probe ${r}`,

@@ -11,12 +11,11 @@ import { execFileSync } from "node:child_process";
 import { NetnsCluster, linkLocal, type ProbeProtocol } from "./netns-cluster.js";
 import { networkPolicy as np, type Doc } from "../../../policy/test/fixtures.js";
 import { loadCluster } from "../../../policy/model/load.js";
-import { evaluate } from "../../../policy/evaluator/evaluate.js";
 import { podVethName } from "../../../net/veth-name.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { renderNftText } from "../../../policy/compiler/nft-text.js";
 import type { Family } from "../../../policy/model/select.js";
-import { ALL_PODS, mismatches, Reachability } from "./reachability.js";
+import { ALL_PODS, mismatches, Reachability, verdictFor } from "./reachability.js";
 import { generate } from "./generator.js";
 
 const root = process.getuid?.() === 0;
@@ -161,17 +160,8 @@ async function runV6Case(k: {
     for (const [key, r] of results[i] ?? []) {
       observed.set(key, r === "connected");
       if (r !== "connected" && r !== "timeout") errors.push(`${label} ${key}: unexpected probe result ${r}`);
-      const [from, to] = key.split("->") as [string, string];
-      const fp = c.pods.find((x) => x.key === from);
-      const tp = c.pods.find((x) => x.key === to);
-      if (!fp || !tp) continue;
-      const v = evaluate(c, {
-        from: { kind: "pod", pod: fp },
-        to: { kind: "pod", pod: tp },
-        port: p.port,
-        protocol: p.protocol,
-        family: p.family,
-      });
+      const v = verdictFor(c, key, { port: p.port, protocol: p.protocol, family: p.family });
+      if (v === undefined) continue;
       if (v.allowed !== (r === "connected"))
         errors.push(`${label} ${key}: evaluator says ${v.allowed ? "allowed" : "denied"}, probe ${r}`);
     }

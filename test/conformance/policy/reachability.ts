@@ -3,6 +3,8 @@
  * start from a default, then expect/unexpect peers by namespace and pod.
  * Loopback (a pod to itself) is not probed: it never leaves the pod.
  */
+import { evaluate, type Connection, type Verdict } from "../../../policy/evaluator/evaluate.js";
+import type { Cluster } from "../../../policy/model/cluster.js";
 import { NAMESPACES, PODS } from "./netns-cluster.js";
 
 export interface PeerSel {
@@ -67,4 +69,20 @@ export function mismatches(
       );
   }
   return out;
+}
+
+/**
+ * The evaluator's verdict for a probed pair, keyed "ns/from->ns/to" as the
+ * probes and tracer tables report it; undefined when either pod is unknown.
+ */
+export function verdictFor(
+  c: Cluster,
+  key: string,
+  conn: Omit<Connection, "from" | "to">,
+): Verdict | undefined {
+  const [f, t] = key.split("->") as [string, string];
+  const from = c.pods.find((p) => p.key === f);
+  const to = c.pods.find((p) => p.key === t);
+  if (!from || !to) return undefined;
+  return evaluate(c, { from: { kind: "pod", pod: from }, to: { kind: "pod", pod: to }, ...conn });
 }

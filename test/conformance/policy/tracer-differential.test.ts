@@ -7,7 +7,6 @@
  */
 import { describe, it, expect } from "@jest/globals";
 import { loadCluster } from "../../../policy/model/load.js";
-import { evaluate } from "../../../policy/evaluator/evaluate.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
 import { podVethName } from "../../../net/veth-name.js";
@@ -15,7 +14,7 @@ import type { Family } from "../../../policy/model/select.js";
 import { NetnsCluster, type ProbeProtocol } from "./netns-cluster.js";
 import { adminCases, networkPolicyCases, tenantCases } from "./cases.js";
 import { generate } from "./generator.js";
-import { mismatches } from "./reachability.js";
+import { mismatches, verdictFor } from "./reachability.js";
 import { tracedTable } from "./tracer-table.js";
 
 const NET = 76;
@@ -62,17 +61,8 @@ describe("tracer: seeded random policy sets, compiled rules vs evaluator", () =>
       const c = loadCluster([...model.baseDocs(), ...g.docs]);
       for (const [port, protocol, family] of PROBES) {
         for (const [key, ok] of tracedTable(c, port, protocol, family)) {
-          const [f, t] = key.split("->") as [string, string];
-          const from = c.pods.find((p) => p.key === f);
-          const to = c.pods.find((p) => p.key === t);
-          if (!from || !to) continue;
-          const v = evaluate(c, {
-            from: { kind: "pod", pod: from },
-            to: { kind: "pod", pod: to },
-            port,
-            protocol,
-            family,
-          });
+          const v = verdictFor(c, key, { port, protocol, family });
+          if (v === undefined) continue;
           if (v.allowed !== ok)
             diffs.push(
               `${g.name} ${family} ${protocol}/${port} ${key}: evaluator ${v.allowed}, rules ${ok} ${JSON.stringify(g.docs)}`,

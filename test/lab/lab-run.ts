@@ -1,0 +1,49 @@
+/**
+ * What the lab end-to-end tests share: running a command (or trellisctl)
+ * to completion with its exit code and output, and the gate that skips them
+ * where the lab cannot run (not root, no BIRD, no reference ptp plugin).
+ */
+import { describe } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
+const isRoot = process.getuid?.() === 0;
+export const maybe =
+  isRoot && existsSync("/usr/sbin/bird") && existsSync("/usr/lib/cni/ptp") ? describe : describe.skip;
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
+      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+export const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
+
+/** `kubectl apply -f -` of `yaml` against the lab in `dir`. */
+export const kubectlApply = (dir: string, yaml: string): Promise<Run> =>
+  run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], yaml);
+
+/** A Pod bound to `node` with one busybox container listening on 8080, as one YAML document. */
+export function busyboxPod(namespace: string, name: string, node: string, app?: string): string {
+  const labels = app !== undefined ? `, labels: {app: ${app}}` : "";
+  return `---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${namespace}${labels}}
+spec:
+  nodeName: ${node}
+  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
+`;
+}
