@@ -99,6 +99,18 @@ const peerSchema = z
     routeReflectorClient: z.boolean().default(false),
     nextHopSelf: z.boolean().default(false),
     maxPrefixes: z.number().int().min(1).optional(),
+    /** RFC 2385 TCP MD5 signature key, 1..80 bytes of UTF-8 (Linux TCP_MD5SIG_MAXKEYLEN). */
+    password: z
+      .string()
+      .refine((s) => s.length > 0 && Buffer.byteLength(s, "utf8") <= 80, { error: "must be 1..80 bytes" })
+      .optional(),
+    /** RFC 5082 GTSM: the peer is at most this many hops away; we send TTL 255 and accept >= 256 - hops. */
+    ttlSecurity: z
+      .number({ error: "must be a number of hops 1..254" })
+      .int({ error: "must be a number of hops 1..254" })
+      .min(1, { error: "must be a number of hops 1..254" })
+      .max(254, { error: "must be a number of hops 1..254" })
+      .optional(),
     import: filterSchema.optional(),
     export: filterSchema.optional(),
     description: z.string().optional(),

@@ -30,6 +30,7 @@ import { Rib, type FibChange, type PeerConfig, type RouteView } from "./rib/inde
 import type { CompiledPolicy } from "./policy/types.js";
 import { Peer, familyName, type PeerHooks, type PeerSettings, type SessionInfo } from "./session/peer.js";
 import { Listener } from "./session/listener.js";
+import { restoreDefaultTtl } from "./session/tcp-security.js";
 import { systemClock, type Clock, type TimerHandle } from "./session/clock.js";
 import type { BackoffOptions } from "../net/backoff.js";
 import {
@@ -57,6 +58,10 @@ export interface SpeakerPeerOptions {
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
   maxPrefixes?: number;
+  /** RFC 2385 TCP MD5 key; on the listener too. */
+  password?: string;
+  /** RFC 5082 GTSM: the peer is at most this many hops away. */
+  ttlSecurity?: number;
   import?: CompiledPolicy;
   export?: CompiledPolicy;
 }
@@ -165,6 +170,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         port: this.opts.listen.port,
         route: (remote, sock) => this.routeIncoming(remote, sock),
       });
+      for (const e of this.peers.values()) this.setListenerKey(e.opts.address, e.opts.password);
+      this.updateListenerGtsm();
     }
     for (const e of this.peers.values()) e.peer.start();
     // RFC 4724 §4.1: after our own restart, defer the FIB sweep until peers sent End-of-RIB.
@@ -202,6 +209,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     };
     entry.peer = new Peer(this.peerSettings(o), this.clock, this.hooksFor(entry));
     this.peers.set(o.address, entry);
+    if (o.password !== undefined) this.setListenerKey(o.address, o.password);
+    if (o.ttlSecurity !== undefined) this.updateListenerGtsm();
     if (this.started) entry.peer.start();
   }
 
@@ -212,6 +221,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     this.clearStale(e);
     e.peer.stop(subcode);
     this.peers.delete(address);
+    if (e.opts.password !== undefined) this.setListenerKey(address, undefined);
+    if (e.opts.ttlSecurity !== undefined) this.updateListenerGtsm();
     this.rib.removePeer(address);
     this.schedule();
     this.maybeSyncFib();
@@ -239,6 +250,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         x.keepaliveTime,
         x.connectRetryTime,
         x.delayOpenTime,
+        x.password,
+        x.ttlSecurity,
       ]);
     if (sessionKey(e.opts) !== sessionKey(o)) {
       this.removePeer(o.address, CEASE_OTHER_CONFIG_CHANGE);
@@ -337,12 +350,42 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
 
   // ---- internals ----------------------------------------------------------
 
+  /** The peer's MD5 key on the listener (RFC 2385); a failure is logged and shown in the peer's status. */
+  private setListenerKey(address: string, password: string | undefined): void {
+    if (!this.listener) return;
+    try {
+      this.listener.setPeerKey(address, password);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.log.error({ peer: address, error }, "cannot set the peer's TCP MD5 key on the listener");
+      const peer = this.peers.get(address)?.peer;
+      if (peer && password !== undefined)
+        peer.lastError = `cannot set the TCP MD5 key on the listener: ${error}`;
+    }
+  }
+
+  /** RFC 5082: the listener sends with TTL 255 while any peer uses GTSM. */
+  private updateListenerGtsm(): void {
+    if (!this.listener) return;
+    const on = [...this.peers.values()].some((e) => e.opts.ttlSecurity !== undefined);
+    try {
+      this.listener.setGtsm(on);
+    } catch (e) {
+      this.log.error(
+        { error: e instanceof Error ? e.message : String(e) },
+        "cannot set TTL security on the listener",
+      );
+    }
+  }
+
   private routeIncoming(remote: string, sock: Socket): boolean {
     const e = this.peers.get(remote);
     if (!e) {
       this.log.info({ remote }, "connection from an unconfigured address rejected");
       return false;
     }
+    // The listener sends with TTL 255 for GTSM peers; the others get the default back.
+    if (this.listener?.gtsm && e.opts.ttlSecurity === undefined) restoreDefaultTtl(sock);
     e.peer.incoming(sock);
     return true;
   }
@@ -362,6 +405,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     };
     if (o.localAddress) s.localAddress = o.localAddress;
     if (o.delayOpenTime) s.delayOpenTime = o.delayOpenTime;
+    if (o.password !== undefined) s.password = o.password;
+    if (o.ttlSecurity !== undefined) s.ttlSecurity = o.ttlSecurity;
     const ka = o.keepaliveTime ?? this.opts.keepaliveTime;
     if (ka !== undefined) s.keepaliveTime = ka;
     if (gr?.enabled) {

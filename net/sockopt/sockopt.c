@@ -233,9 +233,13 @@ static napi_value set_both(napi_env env, napi_callback_info info, const char *wh
   return NULL;
 }
 
-/* setTtl(fd, ttl 1..255): IP_TTL (+ IPV6_UNICAST_HOPS). */
+/* setTtl(fd, ttl 1..255, or -1 for the system default): IP_TTL (+ IPV6_UNICAST_HOPS). */
 static napi_value set_ttl(napi_env env, napi_callback_info info) {
-  return set_both(env, info, "setTtl(fd: number, ttl: 1..255)", IP_TTL, IPV6_UNICAST_HOPS, 1, 255);
+  napi_value argv[2];
+  int32_t v = 0;
+  if (get_args(env, info, 2, argv) && get_int(env, argv[1], &v) && v == 0)
+    return throw_type(env, "setTtl(fd: number, ttl: 1..255 | -1)");
+  return set_both(env, info, "setTtl(fd: number, ttl: 1..255 | -1)", IP_TTL, IPV6_UNICAST_HOPS, -1, 255);
 }
 
 /* setMinTtl(fd, ttl 0..255): IP_MINTTL (+ IPV6_MINHOPCOUNT); 0 turns the check off. */
@@ -260,6 +264,39 @@ static napi_value get_sock_int(napi_env env, napi_callback_info info) {
   socklen_t len = sizeof v;
   if (getsockopt(fd, level, opt, &v, &len) < 0) return throw_errno(env, "getsockopt", errno);
   return make_int(env, v);
+}
+
+/*
+ * saveSyn(fd): on a listener, keep each connection's SYN (TCP_SAVE_SYN), so
+ * that synTtl() can tell the TTL the connection arrived with (GTSM per peer
+ * on a listener shared by every peer).
+ */
+static napi_value save_syn(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "saveSyn(fd: number)");
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_SAVE_SYN, &one, sizeof one) < 0)
+    return throw_errno(env, "setsockopt(TCP_SAVE_SYN)", errno);
+  return NULL;
+}
+
+/*
+ * synTtl(fd) -> the TTL / hop limit of the SYN of an accepted connection
+ * (TCP_SAVED_SYN: its IP header), or -1 when none was saved. The kernel
+ * hands the saved SYN out once.
+ */
+static napi_value syn_ttl(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "synTtl(fd: number)");
+  unsigned char buf[512];
+  socklen_t len = sizeof buf;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_SAVED_SYN, buf, &len) < 0 || len < 1) return make_int(env, -1);
+  int version = buf[0] >> 4;
+  if (version == 4 && len >= 20) return make_int(env, buf[8]);  /* IPv4 TTL */
+  if (version == 6 && len >= 40) return make_int(env, buf[7]);  /* IPv6 Hop Limit */
+  return make_int(env, -1);
 }
 
 /* setRecvTtl(fd): ask for the TTL / hop limit of each datagram (IP_RECVTTL, IPV6_RECVHOPLIMIT). */
@@ -402,6 +439,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("closeFd", close_fd),     FN("setMd5Key", set_md5_key),    FN("setTtl", set_ttl),
       FN("setMinTtl", set_min_ttl), FN("getSockInt", get_sock_int), FN("setRecvTtl", set_recv_ttl),
       FN("recvFrom", recv_from),   FN("sendTo", send_to),       FN("sockName", sock_name),
+      FN("saveSyn", save_syn),     FN("synTtl", syn_ttl),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -22,12 +22,16 @@ export interface SockoptAddon {
   recvFrom(fd: number, buf: Buffer): { length: number; address: string; port: number; ttl: number } | null;
   sendTo(fd: number, buf: Buffer, address: string, port: number): number;
   sockName(fd: number): { address: string; port: number };
+  saveSyn(fd: number): void;
+  synTtl(fd: number): number;
 }
 
 /** RFC 2385 / Linux TCP_MD5SIG_MAXKEYLEN. */
 export const MD5_MAX_KEY_LEN = 80;
 /** RFC 5082: GTSM peers send with the highest TTL. */
 export const GTSM_TTL = 255;
+/** setTtl(fd, DEFAULT_TTL): back to the system's default TTL / hop limit (ip(7), ipv6(7)). */
+export const DEFAULT_TTL = -1;
 
 let addon: SockoptAddon | undefined;
 

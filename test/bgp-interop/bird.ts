@@ -61,6 +61,8 @@ protocol bgp trellis {
   keepalive time 1;
   connect retry time 1;
   error wait time 1, 5;
+  ${o.password !== undefined ? `password "${o.password}";` : ""}
+  ${o.ttlSecurity ? "ttl security on;" : ""}
   ${o.gracefulRestart ? "graceful restart on; graceful restart time 30;" : "graceful restart off;"}
   ${ibgp ? "direct;" : ""}
   ipv4 {

@@ -25,6 +25,10 @@ export interface PeerDriverOptions {
   gracefulRestart?: boolean;
   /** The session runs over IPv6 (IPv4 NLRI then use RFC 8950 next hops where the peer does). */
   ipv6Transport?: boolean;
+  /** RFC 2385 TCP MD5 key on the session. */
+  password?: string;
+  /** RFC 5082 GTSM, one hop (BIRD `ttl security on`, FRR `ttl-security hops 1`; GoBGP: not wired). */
+  ttlSecurity?: boolean;
 }
 
 /** The addresses the session runs between. */

@@ -41,6 +41,9 @@ describe("net/sockopt native addon", () => {
         a.setMinTtl(fd, 254);
         expect(a.getSockInt(fd, "ttl")).toBe(255);
         expect(a.getSockInt(fd, "minttl")).toBe(254);
+        a.setTtl(fd, -1); // back to the system default
+        expect(a.getSockInt(fd, "ttl")).toBe(64);
+        a.setTtl(fd, 255);
         if (fam === 6) {
           expect(a.getSockInt(fd, "hops")).toBe(255);
           expect(a.getSockInt(fd, "minhops")).toBe(254);
@@ -55,8 +58,8 @@ describe("net/sockopt native addon", () => {
     const a = sockopt();
     const fd = a.tcpSocket(4);
     try {
-      expect(() => a.setTtl(fd, 0)).toThrow(/ttl: 1\.\.255/);
-      expect(() => a.setTtl(fd, 256)).toThrow(/ttl: 1\.\.255/);
+      expect(() => a.setTtl(fd, 0)).toThrow(/ttl: 1\.\.255 \| -1/);
+      expect(() => a.setTtl(fd, 256)).toThrow(/ttl: 1\.\.255 \| -1/);
       expect(() => a.setMd5Key(fd, "10.0.0.1", Buffer.alloc(81))).toThrow(
         expect.objectContaining({ code: "EMSGSIZE" }),
       );
@@ -137,6 +140,27 @@ describe("net/sockopt native addon", () => {
     }
   });
 
+  it("a listener that saves SYNs tells the TTL each accepted connection arrived with", async () => {
+    const accepted: Socket[] = [];
+    const srv = createServer((s) => accepted.push(s));
+    await new Promise<void>((res) => srv.listen({ host: "127.0.0.1", port: 0 }, () => res()));
+    try {
+      sockopt().saveSyn(fdOf(srv));
+      for (const ttl of [255, 7]) {
+        const c = connectSecure({ host: "127.0.0.1", port: portOf(srv), ttl });
+        await until(() => accepted.length > 0, 3000);
+        const s = accepted.shift()!;
+        expect(sockopt().synTtl(fdOf(s))).toBe(ttl);
+        // handed out once
+        expect(sockopt().synTtl(fdOf(s))).toBe(-1);
+        s.destroy();
+        c.destroy();
+      }
+    } finally {
+      srv.close();
+    }
+  });
+
   it("a connection refused is an ordinary socket error", async () => {
     const srv = await listen("127.0.0.1");
     const port = portOf(srv);
@@ -172,6 +196,14 @@ describe("net/sockopt native addon", () => {
     }
   });
 });
+
+async function until(f: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** The next datagram, polling (loopback delivery is quick but not promised synchronous). */
 async function waitRecv(
