@@ -23,12 +23,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/tcp.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include <unistd.h>
+#include <uv.h>
 
 #ifndef IP_MINTTL
 #define IP_MINTTL 21
@@ -431,6 +433,93 @@ static napi_value sock_name(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * watch(fd, callback) -> handle: call callback() on the main thread each time
+ * fd is readable (a libuv poll on Node's own loop), until unwatch(handle).
+ * The callback runs as a normal macrotask: promises and nextTicks it queues
+ * run right after it, and what it throws is an uncaught exception.
+ */
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context ctx;
+  int stopped;
+} watch_t;
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  watch_t *w = h->data;
+  if (w->stopped) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(w->env, &scope);
+  napi_value cb, recv, result;
+  napi_get_reference_value(w->env, w->cb, &cb);
+  napi_get_global(w->env, &recv);
+  /* napi_make_callback runs the nextTick and microtask queues afterwards, as for any I/O callback. */
+  if (napi_make_callback(w->env, w->ctx, recv, cb, 0, NULL, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(w->env, &err);
+    napi_fatal_exception(w->env, err);
+  }
+  napi_close_handle_scope(w->env, scope);
+}
+
+static void on_closed(uv_handle_t *h) { free(h->data); }
+
+static napi_value watch_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  napi_valuetype t = napi_undefined;
+  if (get_args(env, info, 2, argv)) napi_typeof(env, argv[1], &t);
+  if (t != napi_function || !get_int(env, argv[0], &fd)) return throw_type(env, "watch(fd: number, callback: () => void)");
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "napi_get_uv_event_loop", EINVAL);
+  watch_t *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, "calloc", ENOMEM);
+  w->env = env;
+  int rc = uv_poll_init(loop, &w->poll, fd);
+  if (rc < 0) {
+    free(w);
+    return throw_errno(env, "uv_poll_init", -rc);
+  }
+  w->poll.data = w;
+  napi_create_reference(env, argv[1], 1, &w->cb);
+  napi_value name;
+  napi_create_string_utf8(env, "trellis_sockopt.watch", NAPI_AUTO_LENGTH, &name);
+  napi_value resource;
+  napi_create_object(env, &resource);
+  napi_async_init(env, resource, name, &w->ctx);
+  rc = uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  if (rc < 0) {
+    napi_delete_reference(env, w->cb);
+    napi_async_destroy(env, w->ctx);
+    uv_close((uv_handle_t *)&w->poll, on_closed);
+    return throw_errno(env, "uv_poll_start", -rc);
+  }
+  napi_value handle;
+  napi_create_external(env, w, NULL, NULL, &handle);
+  return handle;
+}
+
+/* unwatch(handle): stop and free a watch (a second call is a no-op). Close the fd after this. */
+static napi_value unwatch_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  napi_valuetype t = napi_undefined;
+  if (get_args(env, info, 1, argv)) napi_typeof(env, argv[0], &t);
+  if (t != napi_external) return throw_type(env, "unwatch(handle)");
+  watch_t *w;
+  napi_get_value_external(env, argv[0], (void **)&w);
+  if (!w || w->stopped) return NULL;
+  w->stopped = 1;
+  uv_poll_stop(&w->poll);
+  napi_delete_reference(env, w->cb);
+  napi_async_destroy(env, w->ctx);
+  uv_close((uv_handle_t *)&w->poll, on_closed);
+  return NULL;
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -440,6 +529,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("setMinTtl", set_min_ttl), FN("getSockInt", get_sock_int), FN("setRecvTtl", set_recv_ttl),
       FN("recvFrom", recv_from),   FN("sendTo", send_to),       FN("sockName", sock_name),
       FN("saveSyn", save_syn),     FN("synTtl", syn_ttl),
+      FN("watch", watch_fd),       FN("unwatch", unwatch_fd),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -9,6 +9,9 @@
 import { createRequire } from "node:module";
 import { isIPv4, isIPv6, Socket, type Server } from "node:net";
 
+/** An opaque handle from watch(). */
+export type WatchHandle = { readonly __watch: unique symbol };
+
 export interface SockoptAddon {
   tcpSocket(family: 4 | 6): number;
   udpSocket(family: 4 | 6): number;
@@ -23,6 +26,9 @@ export interface SockoptAddon {
   sendTo(fd: number, buf: Buffer, address: string, port: number): number;
   sockName(fd: number): { address: string; port: number };
   saveSyn(fd: number): void;
+  /** Call `cb` on the main thread whenever fd is readable, until unwatch(). */
+  watch(fd: number, cb: () => void): WatchHandle;
+  unwatch(h: WatchHandle): void;
   synTtl(fd: number): number;
 }
 

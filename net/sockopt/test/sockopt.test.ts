@@ -161,6 +161,31 @@ describe("net/sockopt native addon", () => {
     }
   });
 
+  it("watch() calls back when a datagram waits, until unwatch()", async () => {
+    const a = sockopt();
+    const rx = a.udpSocket(4);
+    const tx = a.udpSocket(4);
+    a.bind(rx, "127.0.0.1", 0);
+    const port = a.sockName(rx).port;
+    const got: string[] = [];
+    const buf = Buffer.alloc(16);
+    const h = a.watch(rx, () => {
+      for (let r = a.recvFrom(rx, buf); r; r = a.recvFrom(rx, buf))
+        got.push(buf.subarray(0, r.length).toString());
+    });
+    try {
+      a.sendTo(tx, Buffer.from("one"), "127.0.0.1", port);
+      a.sendTo(tx, Buffer.from("two"), "127.0.0.1", port);
+      await until(() => got.length === 2, 2000);
+      expect(got).toEqual(["one", "two"]);
+    } finally {
+      a.unwatch(h);
+      a.unwatch(h); // a second call is a no-op
+      a.closeFd(rx);
+      a.closeFd(tx);
+    }
+  });
+
   it("a connection refused is an ordinary socket error", async () => {
     const srv = await listen("127.0.0.1");
     const port = portOf(srv);
