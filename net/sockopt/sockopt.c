@@ -168,8 +168,11 @@ static napi_value bind_fd(napi_env env, napi_callback_info info) {
   struct sockaddr_storage ss;
   socklen_t len = fill_addr(fam, addr, port, &ss);
   if (len == 0 || len == (socklen_t)-1) return throw_errno(env, "bind", EAFNOSUPPORT);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int one = 1, type = 0;
+  socklen_t tlen = sizeof type;
+  /* TCP only: a restarted speaker rebinds its port despite TIME_WAIT. Never UDP, where it would let two binds share a port. */
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&ss, len) < 0) return throw_errno(env, "bind", errno);
   return NULL;
 }
