@@ -60,6 +60,19 @@ describe("config: password and ttlSecurity", () => {
   });
 });
 
+describe("config: bfd", () => {
+  it("true, or intervals in ms and a multiplier (defaults 300 / 300 / 3)", () => {
+    expect(parseConfig(peer(", bfd: true")).peers[0]!.bfd).toBe(true);
+    expect(parseConfig(peer(", bfd: { minTxMs: 100, minRxMs: 100 }")).peers[0]!.bfd).toEqual({
+      minTxMs: 100,
+      minRxMs: 100,
+      multiplier: 3,
+    });
+    expect(problems(peer(", bfd: { minTxMs: 5 }"))).toEqual(["peers[0].bfd.minTxMs: must be 10..60000 ms"]);
+    expect(problems(peer(", bfd: { multiplier: 0 }"))).toEqual(["peers[0].bfd.multiplier: must be 1..255"]);
+  });
+});
+
 describe("RFC 5082 GTSM and RFC 2385 options", () => {
   it("GTSM sends with TTL 255 and accepts 256 - hops and above (§3)", () => {
     expect(gtsmMinTtl(1)).toBe(255);

@@ -29,6 +29,8 @@ export interface PeerDriverOptions {
   password?: string;
   /** RFC 5082 GTSM, one hop (BIRD `ttl security on`, FRR `ttl-security hops 1`; GoBGP: not wired). */
   ttlSecurity?: boolean;
+  /** BFD on the session (BIRD: `protocol bfd` + `bfd on`). */
+  bfd?: { intervalMs: number; multiplier: number };
 }
 
 /** The addresses the session runs between. */
