@@ -7,12 +7,33 @@
  * hold timer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { NetLab, PROTO, TrellisDaemon, sh, until, untilAsync } from "./netlab.js";
+import { join } from "node:path";
+import { NetLab, PROTO, REPO, TrellisDaemon, sh, sleep, until, untilAsync } from "./netlab.js";
 import { BirdPeer } from "./bird.js";
 import { BfddPeer } from "./bfdd.js";
 
 const T_AS = 65001;
 const BFD = { intervalMs: 100, multiplier: 3 };
+const METRICS_PORT = 19179; // inside the lab's own namespace
+const ADDON = join(REPO, "dist/net/sockopt/trellis_sockopt.node");
+
+/** Run a CommonJS snippet with our addon as `a`, inside a namespace. */
+function inNs(ns: string, code: string): string {
+  return sh("ip", [
+    "netns",
+    "exec",
+    ns,
+    process.execPath,
+    "-e",
+    `const a = require(${JSON.stringify(ADDON)});${code}`,
+  ]);
+}
+
+/** `name{labels} value` lines of trellis-bgp's /metrics, fetched inside its namespace. */
+function metrics(ns: string): string {
+  const script = `fetch("http://127.0.0.1:${METRICS_PORT}/metrics").then(r => r.text()).then(t => process.stdout.write(t));`;
+  return sh("ip", ["netns", "exec", ns, process.execPath, "-e", script]);
+}
 
 describe("BFD interop with BIRD and FRR bfdd", () => {
   let lab: NetLab;
@@ -62,6 +83,7 @@ describe("BFD interop with BIRD and FRR bfdd", () => {
       connectRetryTime: 1,
       restartBackoff: { initialMs: 500, maxMs: 1000, jitter: 0 },
       fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
+      metricsAddress: `127.0.0.1:${METRICS_PORT}`,
       peers: [
         { address: b.p4, asn: 65102, localAddress: b.t4, bfd },
         { address: v.p6, asn: 65103, localAddress: v.t6, bfd },
@@ -108,6 +130,27 @@ describe("BFD interop with BIRD and FRR bfdd", () => {
       "bfdd sees Up",
     );
   }, 60000);
+
+  it("hostile datagrams from the peer's side (TTL 64, garbage) are dropped and counted; sessions stay Up", async () => {
+    const fl = lab.link("f");
+    // A packet that would be valid but for its TTL (RFC 5881 §5), then 100 of garbage at TTL 255.
+    inNs(
+      fl.ns,
+      `const fd = a.udpSocket(4); a.bind(fd, ${JSON.stringify(fl.p4)}, 0); a.setTtl(fd, 64);` +
+        `const good = Buffer.from("20c0031800000099000000000f4240000f424000000000", "hex");` +
+        `a.sendTo(fd, good, ${JSON.stringify(fl.t4)}, 3784); a.setTtl(fd, 255);` +
+        `for (let i = 0; i < 100; i++) { const b = Buffer.alloc(i % 40); b.fill(i); a.sendTo(fd, b, ${JSON.stringify(fl.t4)}, 3784); }` +
+        `a.closeFd(fd);`,
+    );
+    await sleep(500);
+    const m = metrics(lab.trellisNs);
+    const dropped = (reason: string): number =>
+      Number(new RegExp(`trellis_bgp_bfd_dropped_total\\{reason="${reason}"\\} (\\d+)`).exec(m)?.[1] ?? 0);
+    expect(dropped("ttl")).toBeGreaterThanOrEqual(1);
+    expect(dropped("short") + dropped("version") + dropped("length")).toBeGreaterThanOrEqual(90);
+    expect(m).toMatch(new RegExp(`trellis_bgp_bfd_session_up\\{peer="${fl.p4}"\\} 1`));
+    for (const addr of [fl.p4, fl.p6, lab.link("b").p4]) expect(await bfdState(addr)).toBe("Up");
+  }, 30000);
 
   it("a silent path: BFD down, BGP session and kernel routes gone in under 1 s (hold time 9 s)", async () => {
     const b = lab.link("b");
