@@ -44,6 +44,7 @@ import { applyTcpSecurity, connectSecure, fdOf, sockopt } from "../../net/sockop
 import {
   gtsmMinTtl,
   hasSecurity,
+  silentAfterConnectText,
   tcpSecurity,
   unansweredText,
   type SessionSecurity,
@@ -514,7 +515,20 @@ export class Peer {
     }
     this.attach(c, sock);
     sock.once("connect", () => {
-      if (c.sock === sock) this.feed(c, { type: "TcpCrAcked" });
+      if (c.sock !== sock) return;
+      this.feed(c, { type: "TcpCrAcked" });
+      const hops = this.settings.ttlSecurity;
+      if (hops === undefined) return;
+      // GTSM: a peer whose listener answers at TTL 255 but sends with a lower TTL
+      // once connected (BIRD without `ttl security`) leaves us in OpenSent with
+      // nothing arriving: say why rather than wait out the 4-minute hold timer.
+      this.clock.setTimeout(
+        () => {
+          if (c.sock === sock && c === this.conn && c.session.state === "OpenSent" && !c.peerOpen)
+            this.lastError = silentAfterConnectText(hops);
+        },
+        Math.max(3, this.settings.connectRetryTime) * 1000,
+      );
     });
   }
 

@@ -55,6 +55,11 @@ export function unansweredText(s: SessionSecurity): string {
   return `no TCP connection: ${why.join("; ")} (peer does not answer)`;
 }
 
+/** Connected, but no OPEN ever arrives: what GTSM drops once a non-GTSM peer sends with its low TTL. */
+export function silentAfterConnectText(hops: number): string {
+  return `TCP connected but no OPEN arrives: TTL security suspected: packets arriving with TTL < ${gtsmMinTtl(hops)} are dropped`;
+}
+
 /** An accepted connection of a peer without GTSM, from a listener that sends with TTL 255: the system default again. */
 export function restoreDefaultTtl(sock: Socket): void {
   try {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { ConfigError, diffConfig, parseConfig } from "../config.js";
 import { Speaker, type SpeakerPeerOptions } from "../speaker.js";
-import { gtsmMinTtl, tcpSecurity, unansweredText } from "../session/tcp-security.js";
+import { gtsmMinTtl, silentAfterConnectText, tcpSecurity, unansweredText } from "../session/tcp-security.js";
 
 function problems(text: string): string[] {
   try {
@@ -80,6 +80,12 @@ describe("RFC 5082 GTSM and RFC 2385 options", () => {
     expect(tcpSecurity({ ttlSecurity: 2 })).toEqual({ ttl: 255, minTtl: 254 });
     expect(tcpSecurity({ password: "k" })).toEqual({ md5Key: Buffer.from("k") });
     expect(tcpSecurity({})).toEqual({});
+  });
+
+  it("a connection where no OPEN ever arrives (GTSM dropping the peer's data) says so", () => {
+    expect(silentAfterConnectText(1)).toBe(
+      "TCP connected but no OPEN arrives: TTL security suspected: packets arriving with TTL < 255 are dropped",
+    );
   });
 
   it("an unanswered connection names what may have dropped it", () => {
