@@ -248,7 +248,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
 
   /**
    * Change a peer. Session parameters (AS, port, addresses, families, timers,
-   * passive) need a new session: Cease / Other Configuration Change, then a
+   * passive, password, ttlSecurity, bfd) need a new session: Cease / Other Configuration Change, then a
    * fresh start. Policy, max-prefix, RR client and next-hop-self apply in place.
    */
   updatePeer(o: SpeakerPeerOptions): void {
