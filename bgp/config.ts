@@ -99,6 +99,34 @@ const peerSchema = z
     routeReflectorClient: z.boolean().default(false),
     nextHopSelf: z.boolean().default(false),
     maxPrefixes: z.number().int().min(1).optional(),
+    /** RFC 2385 TCP MD5 signature key, 1..80 bytes of UTF-8 (Linux TCP_MD5SIG_MAXKEYLEN). */
+    password: z
+      .string()
+      .refine((s) => s.length > 0 && Buffer.byteLength(s, "utf8") <= 80, { error: "must be 1..80 bytes" })
+      .optional(),
+    /** RFC 5082 GTSM: the peer is at most this many hops away; we send TTL 255 and accept >= 256 - hops. */
+    ttlSecurity: z
+      .number({ error: "must be a number of hops 1..254" })
+      .int({ error: "must be a number of hops 1..254" })
+      .min(1, { error: "must be a number of hops 1..254" })
+      .max(254, { error: "must be a number of hops 1..254" })
+      .optional(),
+    /**
+     * RFC 5880/5881/5882: a single-hop BFD session to the peer; the BGP session goes
+     * down when BFD declares the path down. true = 300 ms x 3 (BIRD's and FRR's default).
+     */
+    bfd: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            minTxMs: z.number().int().min(10, { error: "must be 10..60000 ms" }).max(60_000).default(300),
+            minRxMs: z.number().int().min(10, { error: "must be 10..60000 ms" }).max(60_000).default(300),
+            multiplier: z.number().int().min(1, { error: "must be 1..255" }).max(255).default(3),
+          })
+          .strict(),
+      ])
+      .optional(),
     import: filterSchema.optional(),
     export: filterSchema.optional(),
     description: z.string().optional(),

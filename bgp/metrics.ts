@@ -34,6 +34,8 @@ export const FIB_INSTALL_BUCKETS = [
 
 export interface SpeakerView {
   peerStatus(): PeerStatus[];
+  /** BFD datagrams dropped, by reason (bgp/bfd/service.ts DropReason). */
+  bfdDropped?(): Partial<Record<string, number>>;
 }
 
 /**
@@ -121,6 +123,25 @@ export function registerSpeakerMetrics(registry: Registry, speaker: SpeakerView)
       labelNames: ["peer"],
     },
     perPeer((p) => p.updates.sent),
+  );
+  gaugeFrom(
+    registry,
+    {
+      name: "trellis_bgp_bfd_session_up",
+      help: "1 while the peer's BFD session (RFC 5880) is Up, 0 otherwise; peers with bfd only.",
+      labelNames: ["peer"],
+    },
+    () =>
+      peers().flatMap((p) => (p.bfd ? [[{ peer: p.address }, p.bfd.state === "Up" ? 1 : 0] as const] : [])),
+  );
+  counterFrom(
+    registry,
+    {
+      name: "trellis_bgp_bfd_dropped_total",
+      help: "BFD datagrams dropped unread by any session: TTL not 255 (RFC 5881 §5), malformed (RFC 5880 §6.8.6), no such session.",
+      labelNames: ["reason"],
+    },
+    () => Object.entries(speaker.bfdDropped?.() ?? {}).map(([reason, n]) => [{ reason }, n ?? 0] as const),
   );
 }
 

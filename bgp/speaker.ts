@@ -31,6 +31,11 @@ import { Rib, type FibChange, type PeerConfig, type RouteView } from "./rib/inde
 import type { CompiledPolicy } from "./policy/types.js";
 import { Peer, familyName, type PeerHooks, type PeerSettings, type SessionInfo } from "./session/peer.js";
 import { Listener } from "./session/listener.js";
+import { restoreDefaultTtl } from "./session/tcp-security.js";
+import { BfdService, type BfdPeerOptions, type BfdPeerStatus, type DropReason } from "./bfd/service.js";
+
+/** RFC 9384: Cease subcode 10, BFD Down. */
+export const CEASE_BFD_DOWN = 10;
 import { systemClock, type Clock, type TimerHandle } from "./session/clock.js";
 import type { BackoffOptions } from "../net/backoff.js";
 import {
@@ -58,6 +63,12 @@ export interface SpeakerPeerOptions {
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
   maxPrefixes?: number;
+  /** RFC 2385 TCP MD5 key; on the listener too. */
+  password?: string;
+  /** RFC 5082 GTSM: the peer is at most this many hops away. */
+  ttlSecurity?: number;
+  /** RFC 5882: a BFD session to the peer; the BGP session goes down the moment BFD says the path is. */
+  bfd?: { minTxMs: number; minRxMs: number; multiplier: number };
   import?: CompiledPolicy;
   export?: CompiledPolicy;
 }
@@ -99,6 +110,8 @@ export interface SpeakerOptions {
   logger?: Logger;
   clock?: Clock;
   backoff?: BackoffOptions;
+  /** Where BFD listens (RFC 5881: UDP 3784 on every address); tests move it. */
+  bfd?: { address?: string; port?: number };
 }
 
 interface PeerEntry {
@@ -130,6 +143,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private readonly clock: Clock;
   private readonly log: Logger;
   private listener: Listener | undefined;
+  private bfd: BfdService | undefined;
   private flushScheduled = false;
   private started = false;
   private fibSynced = false;
@@ -159,8 +173,13 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         port: this.opts.listen.port,
         route: (remote, sock) => this.routeIncoming(remote, sock),
       });
+      for (const e of this.peers.values()) this.setListenerKey(e.opts.address, e.opts.password);
+      this.updateListenerGtsm();
     }
-    for (const e of this.peers.values()) e.peer.start();
+    for (const e of this.peers.values()) {
+      e.peer.start();
+      this.startBfd(e.opts);
+    }
     // RFC 4724 §4.1: after our own restart, defer the FIB sweep until peers sent End-of-RIB.
     const deferral = this.opts.gracefulRestart?.selectionDeferralTime ?? 360;
     this.deferralTimer = this.clock.setTimeout(() => this.syncFib("deferral timer expired"), deferral * 1000);
@@ -174,6 +193,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       e.peer.stop(subcode);
     }
     if (this.deferralTimer) this.clock.clearTimeout(this.deferralTimer);
+    this.bfd?.close();
+    this.bfd = undefined;
     await this.listener?.close();
     this.listener = undefined;
     this.flush();
@@ -196,7 +217,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     };
     entry.peer = new Peer(this.peerSettings(o), this.clock, this.hooksFor(entry));
     this.peers.set(o.address, entry);
-    if (this.started) entry.peer.start();
+    if (o.password !== undefined) this.setListenerKey(o.address, o.password);
+    if (o.ttlSecurity !== undefined) this.updateListenerGtsm();
+    if (this.started) {
+      entry.peer.start();
+      this.startBfd(o);
+    }
   }
 
   /** The peer is de-configured: Cease / Peer De-configured, its routes go. */
@@ -206,6 +232,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     this.clearStale(e);
     e.peer.stop(subcode);
     this.peers.delete(address);
+    if (e.opts.password !== undefined) this.setListenerKey(address, undefined);
+    if (e.opts.ttlSecurity !== undefined) this.updateListenerGtsm();
+    this.bfd?.remove(address);
     this.rib.removePeer(address);
     this.schedule();
     this.maybeSyncFib();
@@ -213,7 +242,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
 
   /**
    * Change a peer. Session parameters (AS, port, addresses, families, timers,
-   * passive) need a new session: Cease / Other Configuration Change, then a
+   * passive, password, ttlSecurity, bfd) need a new session: Cease / Other Configuration Change, then a
    * fresh start. Policy, max-prefix, RR client and next-hop-self apply in place.
    */
   updatePeer(o: SpeakerPeerOptions): void {
@@ -233,6 +262,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         x.keepaliveTime,
         x.connectRetryTime,
         x.delayOpenTime,
+        x.password,
+        x.ttlSecurity,
+        x.bfd,
       ]);
     if (sessionKey(e.opts) !== sessionKey(o)) {
       this.removePeer(o.address, CEASE_OTHER_CONFIG_CHANGE);
@@ -282,6 +314,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
 
   peerStatus(): PeerStatus[] {
     const now = this.clock.now();
+    const bfd = new Map(this.bfdStatus().map((b) => [b.peer, b]));
     return [...this.peers.values()].map(({ opts, peer }) => {
       const info = peer.info;
       const stats = this.rib.peerStats(opts.address);
@@ -313,6 +346,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         s.keepaliveTime = info.keepaliveTime;
       }
       if (peer.lastError) s.lastError = peer.lastError;
+      const b = bfd.get(opts.address);
+      if (b) {
+        const { state, remoteState, diag, txIntervalMs, detectTimeMs } = b;
+        s.bfd = { state, remoteState, diag, txIntervalMs, detectTimeMs };
+      }
       return s;
     });
   }
@@ -331,12 +369,86 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
 
   // ---- internals ----------------------------------------------------------
 
+  /** The peer's MD5 key on the listener (RFC 2385); a failure is logged and shown in the peer's status. */
+  private setListenerKey(address: string, password: string | undefined): void {
+    if (!this.listener) return;
+    try {
+      this.listener.setPeerKey(address, password);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.log.error({ peer: address, error }, "cannot set the peer's TCP MD5 key on the listener");
+      const peer = this.peers.get(address)?.peer;
+      if (peer && password !== undefined)
+        peer.lastError = `cannot set the TCP MD5 key on the listener: ${error}`;
+    }
+  }
+
+  /** BFD status per peer (RFC 5880 state, diag, intervals, packets), for the control socket and tests. */
+  bfdStatus(): BfdPeerStatus[] {
+    return this.bfd?.status() ?? [];
+  }
+
+  /** Datagrams BFD dropped, by reason (TTL != 255, malformed, no session, …). */
+  bfdDropped(): Partial<Record<DropReason, number>> {
+    return { ...(this.bfd?.dropped ?? {}) };
+  }
+
+  /** A BFD session for a peer that asks for one; the service opens with the first. */
+  private startBfd(o: SpeakerPeerOptions): void {
+    if (!o.bfd) return;
+    try {
+      if (!this.bfd) {
+        this.bfd = BfdService.open(this.opts.bfd ?? {});
+        this.bfd.on("state", (peer, from, to, diag) => this.onBfdState(peer, from, to, diag));
+      }
+      const b: BfdPeerOptions = { peer: o.address, ...o.bfd };
+      if (o.localAddress) b.local = o.localAddress;
+      if (this.opts.bfd?.port !== undefined) b.port = this.opts.bfd.port;
+      this.bfd.add(b);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.log.error({ peer: o.address, error }, "cannot start BFD for the peer");
+      const peer = this.peers.get(o.address)?.peer;
+      if (peer) peer.lastError = `cannot start BFD: ${error}`;
+    }
+  }
+
+  /**
+   * RFC 5882 §4.3: BFD Down after Up means the path is gone: the BGP session
+   * goes down now (Cease / BFD Down, RFC 9384 subcode 10), its routes with it,
+   * instead of waiting for the hold timer.
+   */
+  private onBfdState(address: string, from: string, to: string, diag: string): void {
+    this.log.info({ peer: address, from, to, diag }, "BFD session state");
+    if (from !== "Up" || to === "Up") return;
+    const e = this.peers.get(address);
+    if (!e) return;
+    if (e.peer.state !== "Idle") e.peer.reset(CEASE_BFD_DOWN);
+    e.peer.lastError = `BFD session down: ${diag}`;
+  }
+
+  /** RFC 5082: the listener sends with TTL 255 while any peer uses GTSM. */
+  private updateListenerGtsm(): void {
+    if (!this.listener) return;
+    const on = [...this.peers.values()].some((e) => e.opts.ttlSecurity !== undefined);
+    try {
+      this.listener.setGtsm(on);
+    } catch (e) {
+      this.log.error(
+        { error: e instanceof Error ? e.message : String(e) },
+        "cannot set TTL security on the listener",
+      );
+    }
+  }
+
   private routeIncoming(remote: string, sock: Socket): boolean {
     const e = this.peers.get(remote);
     if (!e) {
       this.log.info({ remote }, "connection from an unconfigured address rejected");
       return false;
     }
+    // The listener sends with TTL 255 for GTSM peers; the others get the default back.
+    if (this.listener?.gtsm && e.opts.ttlSecurity === undefined) restoreDefaultTtl(sock);
     e.peer.incoming(sock);
     return true;
   }
@@ -356,6 +468,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     };
     if (o.localAddress) s.localAddress = o.localAddress;
     if (o.delayOpenTime) s.delayOpenTime = o.delayOpenTime;
+    if (o.password !== undefined) s.password = o.password;
+    if (o.ttlSecurity !== undefined) s.ttlSecurity = o.ttlSecurity;
     const ka = o.keepaliveTime ?? this.opts.keepaliveTime;
     if (ka !== undefined) s.keepaliveTime = ka;
     if (gr?.enabled) {

@@ -54,6 +54,8 @@ export interface PeerStatus {
   /** Backpressure: routes waiting to be encoded, and encoded bytes the socket has not taken yet. */
   sendQueue: { pendingPrefixes: number; bufferedBytes: number };
   lastError?: string;
+  /** The peer's BFD session (RFC 5880), when the peer has `bfd`. */
+  bfd?: { state: string; remoteState: string; diag: string; txIntervalMs: number; detectTimeMs: number };
   /** Consecutive failed attempts (RFC 4271 ConnectRetryCounter). */
   connectRetryCounter: number;
 }

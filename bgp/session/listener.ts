@@ -5,6 +5,14 @@
  * (RFC 4486 §4) and is closed.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import {
+  DEFAULT_TTL,
+  GTSM_TTL,
+  applyTcpSecurity,
+  clearMd5Key,
+  fdOf,
+  sockopt,
+} from "../../net/sockopt/sockopt.js";
 import { CEASE_CONNECTION_REJECTED } from "./fsm.js";
 import { rejectSocket } from "./peer.js";
 
@@ -40,6 +48,32 @@ export class Listener {
     const a = this.server.address();
     return a && typeof a === "object" ? a.port : this.opts.port;
   }
+
+  /**
+   * RFC 2385: the peer's MD5 key on the listening socket (undefined removes
+   * it). The kernel then drops the peer's unsigned or mis-signed segments, and
+   * accepted connections inherit the key. Throws when the key cannot be set.
+   */
+  setPeerKey(address: string, password: string | undefined): void {
+    const fd = fdOf(this.server);
+    if (password === undefined) clearMd5Key(fd, address);
+    else applyTcpSecurity(fd, address, { md5Key: Buffer.from(password, "utf8") });
+  }
+
+  /**
+   * RFC 5082 GTSM for some peer: the listener answers SYNs with TTL 255 (a
+   * GTSM peer drops a SYN-ACK below its minimum). Off: the system default.
+   */
+  setGtsm(on: boolean): void {
+    if (on === this.gtsm) return;
+    const fd = fdOf(this.server);
+    applyTcpSecurity(fd, "", { ttl: on ? GTSM_TTL : DEFAULT_TTL });
+    // Keep each SYN, so that a GTSM peer's connection is judged by the TTL it arrived with.
+    if (on) sockopt().saveSyn(fd);
+    this.gtsm = on;
+  }
+  /** Whether the listener (and so each accepted connection, until told otherwise) sends with TTL 255. */
+  gtsm = false;
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -40,6 +40,15 @@ import {
   type UpdateMessage,
 } from "../wire/index.js";
 import { backoffDelay, type BackoffOptions } from "../../net/backoff.js";
+import { applyTcpSecurity, connectSecure, fdOf, sockopt } from "../../net/sockopt/sockopt.js";
+import {
+  gtsmMinTtl,
+  hasSecurity,
+  silentAfterConnectText,
+  tcpSecurity,
+  unansweredText,
+  type SessionSecurity,
+} from "./tcp-security.js";
 
 /**
  * How long a peer stays Idle before an automatic restart (the IdleHoldTimer of
@@ -67,7 +76,7 @@ import {
 import type { PeerOpen } from "./open-check.js";
 import { describeNotification } from "./notification-text.js";
 
-export interface PeerSettings {
+export interface PeerSettings extends SessionSecurity {
   address: string;
   port: number;
   localAddress?: string;
@@ -253,6 +262,26 @@ export class Peer {
 
   /** An accepted TCP connection from this peer's address (listener.ts). */
   incoming(sock: Socket): void {
+    if (this.settings.ttlSecurity !== undefined) {
+      // GTSM per accepted connection (the listener is shared by every peer):
+      // from here on nothing below 256 - hops reaches this socket (RFC 5082 §3).
+      try {
+        const fd = fdOf(sock);
+        // The listener saved the SYN (listener.ts setGtsm): judge the connection by its TTL.
+        const min = gtsmMinTtl(this.settings.ttlSecurity);
+        const ttl = sockopt().synTtl(fd);
+        if (ttl >= 0 && ttl < min) {
+          this.lastError = `TTL security: a connection from the peer arrived with TTL ${ttl} (< ${min}): dropped`;
+          sock.destroy();
+          return;
+        }
+        applyTcpSecurity(fd, this.settings.address, tcpSecurity({ ttlSecurity: this.settings.ttlSecurity }));
+      } catch (e) {
+        this.lastError = `cannot set TTL security on an incoming connection: ${errText(e)}`;
+        rejectSocket(sock, CEASE_CONNECTION_REJECTED);
+        return;
+      }
+    }
     let st = this.conn.session.state;
     if (!this.stopped && st === "Idle" && this.conn.session.connectRetryCounter <= 1) {
       // Waiting out the back-off after a single failure (often just the peer
@@ -328,6 +357,13 @@ export class Peer {
         if (!c.retired && c === this.conn) this.connectOut(c);
         return;
       case "dropConnection":
+        if (
+          ev.type === "ConnectRetryTimerExpires" &&
+          c === this.conn &&
+          c.sock?.connecting &&
+          hasSecurity(this.settings)
+        )
+          this.lastError = unansweredText(this.settings);
         this.detach(c);
         return;
       case "releaseResources":
@@ -458,10 +494,41 @@ export class Peer {
       port: this.settings.port,
     };
     if (this.settings.localAddress) opts.localAddress = this.settings.localAddress;
-    const sock = connect(opts);
+    let sock: Socket;
+    if (hasSecurity(this.settings)) {
+      // MD5 key and TTLs must be on the socket before its SYN (net/sockopt).
+      try {
+        sock = connectSecure({ ...opts, ...tcpSecurity(this.settings) });
+      } catch (e) {
+        this.lastError = `cannot set up the TCP connection: ${errText(e)}`;
+        this.hooks.log("warn", "cannot set TCP MD5 / TTL security", { error: errText(e) });
+        // As a connection that failed at once (§8.2.2 Event 18), after this action completes.
+        queueMicrotask(() => {
+          if (c.sock !== undefined || c !== this.conn || c.session.state !== "Connect") return;
+          this.connectFailures++;
+          this.feed(c, { type: "TcpConnectionFails" });
+        });
+        return;
+      }
+    } else {
+      sock = connect(opts);
+    }
     this.attach(c, sock);
     sock.once("connect", () => {
-      if (c.sock === sock) this.feed(c, { type: "TcpCrAcked" });
+      if (c.sock !== sock) return;
+      this.feed(c, { type: "TcpCrAcked" });
+      const hops = this.settings.ttlSecurity;
+      if (hops === undefined) return;
+      // GTSM: a peer whose listener answers at TTL 255 but sends with a lower TTL
+      // once connected (BIRD without `ttl security`) leaves us in OpenSent with
+      // nothing arriving: say why rather than wait out the 4-minute hold timer.
+      this.clock.setTimeout(
+        () => {
+          if (c.sock === sock && c === this.conn && c.session.state === "OpenSent" && !c.peerOpen)
+            this.lastError = silentAfterConnectText(hops);
+        },
+        Math.max(3, this.settings.connectRetryTime) * 1000,
+      );
     });
   }
 
@@ -630,6 +697,17 @@ export class Peer {
     let other = c === this.conn ? this.second : this.conn;
     if (c === this.second && other && !other.sock) {
       // Our own attempt is gone: no collision, the peer's connection is the session's.
+      this.clearIdleHold();
+      this.promote(c);
+      other = undefined;
+    } else if (c === this.second && other && other.session.state === "Connect" && other.sock?.connecting) {
+      // Our attempt is still a SYN without answer (a lost or dropped one: MD5
+      // or GTSM drop silently) while the peer's connection already carries an
+      // OPEN: no collision yet (§6.8 compares OpenSent/OpenConfirm), so the
+      // peer's connection becomes the session's and our attempt is dropped.
+      // Kept, it would complete later and be refused by the peer as a
+      // collision with the session this connection is about to establish.
+      this.detach(other);
       this.clearIdleHold();
       this.promote(c);
       other = undefined;
@@ -828,6 +906,10 @@ export class Peer {
       this.pumping = false;
     }
   }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function newConn(dir: Direction, session: Session): Conn {

@@ -50,6 +50,13 @@ ${statics(false)}
 protocol static s6 { ipv6;
 ${statics(true)}
 }
+${
+  o.bfd
+    ? `protocol bfd {
+  interface "*" { min rx interval ${o.bfd.intervalMs} ms; min tx interval ${o.bfd.intervalMs} ms; idle tx interval 1000 ms; multiplier ${o.bfd.multiplier}; };
+}`
+    : ""
+}
 protocol bgp trellis {
   local ${sa.local} as ${o.asn};
   neighbor ${sa.neighbor} as ${o.trellisAsn};
@@ -57,6 +64,9 @@ protocol bgp trellis {
   keepalive time 1;
   connect retry time 1;
   error wait time 1, 5;
+  ${o.password !== undefined ? `password "${o.password}";` : ""}
+  ${o.ttlSecurity ? "ttl security on;" : ""}
+  ${o.bfd ? "bfd on;" : ""}
   ${o.gracefulRestart ? "graceful restart on; graceful restart time 30;" : "graceful restart off;"}
   ${ibgp ? "direct;" : ""}
   ipv4 {
@@ -132,6 +142,17 @@ protocol bgp trellis {
 
   requestRefresh(): void {
     this.birdc("reload", "in", "trellis");
+  }
+
+  /** `show bfd sessions`: peer address -> state. */
+  bfdSessions(): Map<string, string> {
+    const out = new Map<string, string>();
+    const r = trySh("birdc", ["-s", this.sock, "show", "bfd", "sessions"]);
+    for (const line of r.out.split("\n")) {
+      const m = /^(\S+)\s+\S+\s+(Up|Down|Init|AdminDown)\b/.exec(line.trim());
+      if (m) out.set(m[1]!, m[2]!);
+    }
+    return out;
   }
 
   sawNotification(re: RegExp): boolean {

@@ -29,6 +29,12 @@ export interface PeerDriverOptions {
   gracefulRestart?: boolean;
   /** The session runs over IPv6 (IPv4 NLRI then use RFC 8950 next hops where the peer does). */
   ipv6Transport?: boolean;
+  /** RFC 2385 TCP MD5 key on the session. */
+  password?: string;
+  /** RFC 5082 GTSM, one hop (BIRD `ttl security on`, FRR `ttl-security hops 1`; GoBGP: not wired). */
+  ttlSecurity?: boolean;
+  /** BFD on the session (BIRD: `protocol bfd` + `bfd on`). */
+  bfd?: { intervalMs: number; multiplier: number };
 }
 
 /** The addresses the session runs between. */

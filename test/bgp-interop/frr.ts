@@ -71,6 +71,8 @@ export class FrrPeer extends SpawnedPeer implements PeerDriver {
       ` neighbor ${n} remote-as ${o.trellisAsn}`,
       ` neighbor ${n} timers 1 3`,
       ` neighbor ${n} timers connect 1`,
+      ...(o.password !== undefined ? [` neighbor ${n} password ${o.password}`] : []),
+      ...(o.ttlSecurity ? [` neighbor ${n} ttl-security hops 1`] : []),
       ...(o.ipv6Transport ? [` neighbor ${n} capability extended-nexthop`] : []),
       " address-family ipv4 unicast",
       ...nets(false),

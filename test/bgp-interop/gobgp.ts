@@ -50,7 +50,7 @@ export class GobgpPeer
   [neighbors.config]
     neighbor-address = "${sa.neighbor}"
     peer-as = ${o.trellisAsn}
-  [neighbors.timers.config]
+${o.password !== undefined ? `    auth-password = "${o.password}"\n` : ""}  [neighbors.timers.config]
     hold-time = 3
     keepalive-interval = 1
     connect-retry = 1
