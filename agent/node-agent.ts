@@ -47,6 +47,7 @@ import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
 import { POLICY_KINDS } from "./policy/policy-inputs.js";
 import { ExecNft } from "./nft/backend.js";
+import { BgpService, borrowedAddresses } from "./bgp/bgp-service.js";
 
 /**
  * A pending block older than this is a claim whose claimer died or hangs
@@ -96,6 +97,8 @@ export class NodeAgent {
   private core!: CoreV1Api;
   /** Policy enforcement (undefined when `policy.enabled` is false). */
   readonly policy: PolicyService | undefined;
+  /** The node's BGP speaker (undefined when `bgp.enabled` is false). */
+  readonly bgp: BgpService | undefined;
 
   constructor(
     readonly cfg: AgentConfig,
@@ -127,7 +130,10 @@ export class NodeAgent {
       }),
       pools: () => this.poolViews(),
       log: log.child({ component: "ipam" }),
-      onAffineBlocksChanged: () => this.scheduleBlackholes(),
+      onAffineBlocksChanged: () => {
+        this.scheduleBlackholes();
+        this.bgp?.schedule();
+      },
       onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
     });
     this.policy = cfg.policy.enabled
@@ -144,6 +150,30 @@ export class NodeAgent {
           registry: this.registry,
           gate: this.apiGate,
           onRollback: (n, inf) => this.onRollback(n, inf),
+        })
+      : undefined;
+    // BGP (agent/bgp/bgp-service.ts): all Nodes, this node's blocks and borrowed addresses.
+    this.bgp = cfg.bgp.enabled
+      ? new BgpService({
+          nodeName: cfg.nodeName,
+          kc: this.kc,
+          log: log.child({ component: "bgp" }),
+          addressDetection: cfg.bgp.addressDetection,
+          backoffMinMs: cfg.informerBackoffMinMs,
+          backoffMaxMs: cfg.informerBackoffMaxMs,
+          gate: this.apiGate,
+          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          nodes: () =>
+            this.nodeInf.list().map((n) => ({
+              name: n.metadata?.name ?? "",
+              labels: n.metadata?.labels ?? {},
+              annotations: n.metadata?.annotations ?? {},
+              internalIPs: (n.status?.addresses ?? [])
+                .filter((a) => a.type === "InternalIP")
+                .map((a) => a.address),
+            })),
+          affineBlocks: () => this.ipam.affineBlocks().map((b) => b.spec.cidr),
+          borrowedAddresses: () => borrowedAddresses(this.ipam.allBlocks(), cfg.nodeName),
         })
       : undefined;
     registerAgentMetrics(this.registry, () => this.agentGauges());
@@ -246,8 +276,10 @@ export class NodeAgent {
     const custom = this.kc.makeApiClient(CustomObjectsApi);
     const policy = this.policy;
     // Policy peers live on every node (pods, nodes): with policy on, watch them all.
-    const nodeSel = policy ? undefined : `metadata.name=${cfg.nodeName}`;
+    // BGP peers with the other nodes: with BGP on, watch them all too.
+    const nodeSel = policy || this.bgp ? undefined : `metadata.name=${cfg.nodeName}`;
     const podSel = policy ? undefined : `spec.nodeName=${cfg.nodeName}`;
+    const nodeHandler = policy?.coreHandler("Node");
     const sel = (s: string | undefined): { fieldSelector?: string } =>
       s !== undefined ? { fieldSelector: s } : {};
     this.nodeInf = this.informer(
@@ -255,7 +287,10 @@ export class NodeAgent {
       "/api/v1/nodes",
       () => core.listNode(sel(nodeSel)),
       nodeSel,
-      policy?.coreHandler("Node"),
+      (verb, obj) => {
+        nodeHandler?.(verb, obj);
+        this.bgp?.schedule();
+      },
     );
     this.podInf = this.informer(
       "pods",
@@ -293,6 +328,7 @@ export class NodeAgent {
           const b = ipamBlockSchema.safeParse(obj);
           if (b.success) this.ipam.observeBlock(b.data);
         }
+        this.bgp?.schedule(); // borrowed addresses live in other nodes' blocks
       },
     );
     this.informer<BlockAffinity & KubernetesObject>(
@@ -348,6 +384,7 @@ export class NodeAgent {
     await this.cniServer.listen();
     this.cniUp = true;
     for (const i of this.informers) i.start();
+    this.bgp?.watch();
     if (policy) {
       const core3 = [
         ["Node", this.nodeInf],
@@ -397,6 +434,7 @@ export class NodeAgent {
       "first sync done; ready",
     );
     this.scheduleBlackholes();
+    await this.bgp?.start();
     const every = this.cfg.leakCheckIntervalSeconds * 1000;
     this.timers.push(setInterval(() => void this.housekeeping(), every).unref());
   }
@@ -528,6 +566,7 @@ export class NodeAgent {
     await this.cniServer?.close();
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.policy?.stop();
+    await this.bgp?.stop();
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
     this.dataplane.close();
