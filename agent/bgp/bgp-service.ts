@@ -319,7 +319,7 @@ export class BgpService {
     }
     if (this.stopped) return;
     const host = await SpeakerHost.create(config, {
-      log: this.o.log.child({ component: "bgp" }),
+      log: this.o.log,
       mapFibChanges: (changes) => this.resolve(changes),
     });
     try {

@@ -13,7 +13,8 @@
  *   hash of its name in 240.0.0.0/4).
  * - Mesh on: one session per family to every other node that has an address
  *   of that family (the IPv4 session carries ipv4-unicast, the IPv6 session
- *   ipv6-unicast). Route reflector annotations are ignored.
+ *   ipv6-unicast). Route reflector annotations are ignored. Of two nodes, the
+ *   one with the higher address is passive (passiveSide).
  * - Mesh off: route reflectors from the annotation
  *   `trellis.dev/route-reflector-cluster-id` (an IPv4 dotted quad): a
  *   reflector peers with every other node and marks the non-reflectors
@@ -145,6 +146,22 @@ function isReflector(n: NodeFacts): boolean {
   return (n.annotations[ANNOTATION_RR_CLUSTER_ID] ?? "") !== "";
 }
 
+/**
+ * Between two nodes, the one with the higher address waits for the other to
+ * connect. Both sides of a node session are our speaker, which (RFC 4271 §8.2.2,
+ * Idle) refuses connections while it backs off after repeated failures: two
+ * active sides that both failed (a hold timer expiry after a restart) take
+ * turns refusing each other's connections, each retry landing in the other's
+ * Idle time, and never meet. With one side passive, that side waits in Active
+ * once its backoff ends, and the other's next attempt gets through.
+ */
+export function passiveSide(local: string, remote: string): boolean {
+  const a = parseAddress(local);
+  const b = parseAddress(remote);
+  if (typeof a === "string" || typeof b === "string") return false;
+  return a.value > b.value;
+}
+
 function hashRouterId(name: string): string {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
@@ -267,6 +284,8 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
         port,
         localAddress: local,
         families: [family],
+        // Of two agents, the one with the higher address only listens (see passiveSide).
+        ...(passiveSide(local, addr) ? { passive: true } : {}),
         description: `node ${n.name}`,
         import: importFor(opts.filters ?? [], addr),
         ...(opts.rrClient === true ? { routeReflectorClient: true } : {}),
@@ -353,7 +372,8 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
     holdTime,
     ...(settings.keepaliveTime !== undefined ? { keepaliveTime: settings.keepaliveTime } : {}),
     connectRetryTime: CONNECT_RETRY_SECONDS,
-    restartBackoff: { initialMs: 1000, maxMs: 30_000, jitter: 0.25 },
+    // Cluster sessions are cheap to retry: at most 10 s between attempts.
+    restartBackoff: { initialMs: 1000, maxMs: 10_000, jitter: 0.25 },
     gracefulRestart: {
       enabled: gr.enabled ?? true,
       restartTime: gr.restartTime ?? DEFAULT_RESTART_TIME,

@@ -136,6 +136,18 @@ describe("desired speaker config: peers", () => {
       ["fd00::5", ["ipv6-unicast"], 64512, "fd00::1"],
     ]);
   });
+  it("node sessions: the side with the higher address is passive, the lower one connects", () => {
+    expect(run({}).peers.every((p) => !p.passive)).toBe(true);
+    const c = run({ nodeName: "n2", addresses: { ipv4: { address: "198.18.0.3", method: "x" } } });
+    expect(c.peers.map((p) => [p.address, p.passive])).toEqual([
+      ["198.18.0.1", true],
+      ["198.18.0.5", false],
+    ]);
+  });
+  it("a BGPPeer with peerIP is never passive", () => {
+    const c = run({ peers: [peer("tor", { peerIP: "198.18.0.0", asNumber: 65000 })] });
+    expect(peerAt(c, "198.18.0.0")?.passive).toBe(false);
+  });
   it("mesh: another node's address annotation beats its InternalIP", () => {
     const c = run({ nodes: [nodes[0]!, node("n2", 1, { "trellis.dev/bgp-ipv4-address": "192.0.2.7" })] });
     expect(c.peers.map((p) => p.address)).toEqual(["192.0.2.7", "fd00::3"]);
