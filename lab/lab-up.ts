@@ -57,6 +57,11 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) {
     throw new LabError(`--nodes must be an integer from 1 to ${MAX_NODES}`, "usage");
   }
+  const rr = o.routeReflectors ?? 0;
+  if (!Number.isInteger(rr) || rr < 0 || rr > o.nodes) {
+    throw new LabError(`--route-reflectors must be an integer from 0 to --nodes (${o.nodes})`, "usage");
+  }
+  const fabric: FabricOptions = { routeReflectors: rr, asnPerNode: o.asnPerNode === true };
   try {
     mkdirSync(o.dir, { recursive: true });
   } catch (e) {
@@ -79,11 +84,6 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     }
   }
 
-  const rr = o.routeReflectors ?? 0;
-  if (!Number.isInteger(rr) || rr < 0 || rr > o.nodes) {
-    throw new LabError(`--route-reflectors must be an integer from 0 to --nodes (${o.nodes})`, "usage");
-  }
-  const fabric: FabricOptions = { routeReflectors: rr, asnPerNode: o.asnPerNode === true };
   let plan: LabPlan;
   try {
     plan = planLab({ prefix, nodes: o.nodes, ...asns(o), asnPerNode: o.asnPerNode === true });
