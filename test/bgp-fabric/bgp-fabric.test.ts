@@ -263,6 +263,39 @@ describe("BGP fabric: full mesh (3 nodes)", () => {
     }
   }, 30_000);
 
+  it("a BGPConfiguration change applies at once, without restarting the agents or resetting sessions", async () => {
+    const L = labLayout(lab.dir);
+    const since = async (): Promise<string[]> => {
+      const r = await run("birdc", ["-s", L.birdSocket, "show", "protocols"]);
+      return r.out
+        .split("\n")
+        .filter((l) => /^node_\d/.test(l))
+        .map((l) => l.split(/\s+/).slice(0, 5).join(" "));
+    };
+    const before = await since();
+    const pids = [1, 2, 3].map((i) => lab.agentPid(`node-${i}`));
+    const patch = JSON.stringify({
+      spec: {
+        communities: [{ name: "pods", value: "64512:100" }],
+        prefixAdvertisements: [{ cidr: "10.244.0.0/16", communities: ["pods"] }],
+      },
+    });
+    const r = await lab.kubectl("patch", "bgpconfiguration", "default", "--type=merge", "-p", patch);
+    expect(r.code).toBe(0);
+    const block = ((await lab.blocks()).get("node-1") ?? []).find((c) => !c.includes(":")) as string;
+    await waitFor(
+      "the community on the ToR",
+      async () => {
+        const rt = await run("birdc", ["-s", L.birdSocket, "show", "route", "all", block]);
+        return /BGP\.community:.*\(64512,100\)/.test(rt.out) ? true : undefined;
+      },
+      10_000,
+    );
+    expect(await since()).toEqual(before);
+    expect([1, 2, 3].map((i) => lab.agentPid(`node-${i}`))).toEqual(pids);
+    for (const pid of pids) expect(isAlive(pid)).toBe(true);
+  }, 60_000);
+
   it("a released block is withdrawn from the ToR and every node within a second", async () => {
     const blocks = await lab.blocks();
     const victim = (blocks.get("node-3") ?? []).find((c) => !c.includes(":"));
