@@ -355,6 +355,36 @@ describe("BGP fabric: agent restarts", () => {
     if (a === undefined || b === undefined) throw new Error("pods missing");
     const v4 = b.ips.find((x) => !x.includes(":")) as string;
     const v6 = b.ips.find((x) => x.includes(":")) as string;
+    // iperf3 too: TCP throughput in every half second across the restart.
+    const server = run(
+      "ip",
+      ["netns", "exec", b.netns, "iperf3", "-s", "-1", "-p", "5201"],
+      undefined,
+      60_000,
+    );
+    await sleep(500);
+    const iperf = run(
+      "ip",
+      [
+        "netns",
+        "exec",
+        a.netns,
+        "iperf3",
+        "-c",
+        v4,
+        "-p",
+        "5201",
+        "-t",
+        "8",
+        "-i",
+        "0.5",
+        "-b",
+        "200M",
+        "-J",
+      ],
+      undefined,
+      60_000,
+    );
     const pinging = Promise.all([pingGap(a, v4, 150), pingGap(a, v6, 150)]);
     await sleep(2000);
     const pid = lab.agentPid("node-2");
@@ -363,6 +393,16 @@ describe("BGP fabric: agent restarts", () => {
     await sleep(1000);
     lab.startAgent("node-2");
     const [g4, g6] = await pinging;
+    const ip3 = await iperf;
+    await server;
+    const intervals = (
+      JSON.parse(ip3.out) as { intervals: { sum: { bits_per_second: number } }[] }
+    ).intervals.map((x) => x.sum.bits_per_second);
+    process.stderr.write(
+      `kill -9 + restart: iperf3 ${intervals.length} intervals of 0.5 s, lowest ${(Math.min(...intervals) / 1e6).toFixed(1)} Mbit/s\n`,
+    );
+    expect(intervals.length).toBeGreaterThanOrEqual(15);
+    expect(Math.min(...intervals)).toBeGreaterThan(0);
     process.stderr.write(
       `kill -9 + restart: v4 gap ${g4.gapMs} ms (${g4.received}/150), v6 gap ${g6.gapMs} ms (${g6.received}/150)\n`,
     );
