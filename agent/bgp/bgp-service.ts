@@ -110,6 +110,8 @@ export class BgpService {
   private started = false;
   private stopped = false;
   private lastProblems = "";
+  /** BGP kinds listed once (or found absent): the speaker starts only with all three known. */
+  private readonly listed = new Set<string>();
   private underlay: Underlay = { routes: [] };
   /** The node's BGP addresses and how they were chosen (status). */
   addresses: BgpAddresses = {};
@@ -181,8 +183,15 @@ export class BgpService {
         backoffMinMs: this.o.backoffMinMs,
         backoffMaxMs: this.o.backoffMaxMs,
         onRestart: this.o.onRestart,
-        onAbsent: () => undefined,
-        onSynced: () => setImmediate(refresh),
+        onAbsent: () => {
+          this.listed.add(kind.plural);
+          this.schedule();
+        },
+        onSynced: () =>
+          setImmediate(() => {
+            this.listed.add(kind.plural);
+            refresh();
+          }),
       });
       this.optional.push(opt);
       opt.start();
@@ -256,6 +265,10 @@ export class BgpService {
 
   private async sync(): Promise<void> {
     if (this.stopped) return;
+    // A speaker started on defaults (mesh on, hold 90 s) and corrected a moment
+    // later would open sessions only to reset them; after a restart it would
+    // also send End-of-RIB for a partial view.
+    if (this.host === undefined && this.listed.size < Object.keys(this.kinds).length) return;
     const nodes = this.o.nodes();
     const self = nodes.find((n) => n.name === this.o.nodeName);
     const addresses = await this.chooseAddresses(self);

@@ -184,6 +184,23 @@ async function allPairs(pods: Pod[]): Promise<string[]> {
   return failed;
 }
 
+/** Nodes (of `nodes`) missing a proto 202 route to another listed node's block. */
+async function learnedEverywhere(lab: Lab, nodes: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  const blocks = await lab.blocks();
+  for (const node of nodes)
+    for (const fam of ["-4", "-6"] as const) {
+      const lines = await lab.routes(node, fam);
+      for (const [owner, cidrs] of blocks) {
+        if (owner === node || !nodes.includes(owner)) continue;
+        for (const c of cidrs.filter((x) => x.includes(":") === (fam === "-6")))
+          if (!/proto 202/.test(lines.find((l) => l.startsWith(`${c} `)) ?? ""))
+            missing.push(`${node}: ${c}`);
+      }
+    }
+  return missing;
+}
+
 /** Routes that carry pod traffic and are not BGP's (ToR: proto bird; node: 202 learned, 201 its own). */
 function staticPodRoutes(lines: string[], where: "tor" | "node"): string[] {
   return lines.filter((l) => {
@@ -233,21 +250,18 @@ describe("BGP fabric: full mesh (3 nodes)", () => {
   }, 60_000);
 
   it("no static pod route anywhere: the ToR's are proto bird, the nodes' learned ones proto 202", async () => {
-    const blocks = await lab.blocks();
+    const all = ["node-1", "node-2", "node-3"];
+    // every other node's blocks are learned by BGP (iBGP converges a moment after the claim)
+    const t0 = Date.now();
+    await waitFor(
+      "every block learned on every node",
+      async () => ((await learnedEverywhere(lab, all)).length === 0 ? true : undefined),
+      10_000,
+    );
+    process.stderr.write(`mesh: every block on every node ${Date.now() - t0} ms after the pods ran\n`);
     for (const fam of ["-4", "-6"] as const) {
-      const tor = await lab.routes("tor", fam);
-      expect(staticPodRoutes(tor, "tor")).toEqual([]);
-      for (let i = 1; i <= lab.nodes; i++) {
-        const node = `node-${i}`;
-        const lines = await lab.routes(node, fam);
-        expect(staticPodRoutes(lines, "node")).toEqual([]);
-        // every other node's blocks are learned by BGP
-        for (const [owner, cidrs] of blocks) {
-          if (owner === node) continue;
-          for (const c of cidrs.filter((x) => x.includes(":") === (fam === "-6")))
-            expect(lines.find((l) => l.startsWith(`${c} `))).toMatch(/proto 202/);
-        }
-      }
+      expect(staticPodRoutes(await lab.routes("tor", fam), "tor")).toEqual([]);
+      for (const node of all) expect(staticPodRoutes(await lab.routes(node, fam), "node")).toEqual([]);
     }
   }, 60_000);
 
@@ -467,22 +481,6 @@ describe("BGP fabric: route reflectors (4 nodes, 2 reflectors, mesh off)", () =>
     await lab.down();
   }, 60_000);
 
-  const learnedEverywhere = async (nodes: string[]): Promise<string[]> => {
-    const missing: string[] = [];
-    const blocks = await lab.blocks();
-    for (const node of nodes)
-      for (const fam of ["-4", "-6"] as const) {
-        const lines = await lab.routes(node, fam);
-        for (const [owner, cidrs] of blocks) {
-          if (owner === node || !nodes.includes(owner)) continue;
-          for (const c of cidrs.filter((x) => x.includes(":") === (fam === "-6")))
-            if (!/proto 202/.test(lines.find((l) => l.startsWith(`${c} `)) ?? ""))
-              missing.push(`${node}: ${c}`);
-        }
-      }
-    return missing;
-  };
-
   it("the mesh is off and every node still learns every other node's blocks, both families", async () => {
     const c = await lab.kubectl(
       "get",
@@ -494,7 +492,7 @@ describe("BGP fabric: route reflectors (4 nodes, 2 reflectors, mesh off)", () =>
     expect(c.out).toBe("false");
     const all = ["node-1", "node-2", "node-3", "node-4"];
     await waitFor("routes learned through the reflectors", async () =>
-      (await learnedEverywhere(all)).length === 0 ? true : undefined,
+      (await learnedEverywhere(lab, all)).length === 0 ? true : undefined,
     );
     expect(await allPairs(pods)).toEqual([]);
   }, 90_000);
@@ -511,7 +509,7 @@ describe("BGP fabric: route reflectors (4 nodes, 2 reflectors, mesh off)", () =>
     const g = await pinging;
     process.stderr.write(`reflector lost: gap ${g.gapMs} ms (${g.received}/100)\n`);
     expect(g.gapMs).toBeLessThanOrEqual(1000);
-    expect(await learnedEverywhere(["node-2", "node-3", "node-4"])).toEqual([]);
+    expect(await learnedEverywhere(lab, ["node-2", "node-3", "node-4"])).toEqual([]);
     expect(await allPairs(others)).toEqual([]);
   }, 90_000);
 });
