@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parsePrefix } from "../net/address.js";
+import { parseDetectionMethod } from "./bgp/address-detection.js";
 
 const hostPort = z
   .string()
@@ -76,6 +77,24 @@ export const agentConfigSchema = z.strictObject({
       resyncIntervalSeconds: z.number().positive().max(86400).default(60),
       /** How long a CNI ADD waits for its pod's rules before failing with code 11. */
       addTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    })
+    .prefault({}),
+  /** The node's BGP speaker (agent/bgp/): advertises its blocks, installs what it learns. */
+  bgp: z
+    .strictObject({
+      /** false: no BGP (another router advertises the pod networks, or a single node). */
+      enabled: z.boolean().default(true),
+      /**
+       * How the node's BGP address is chosen when its Node has no
+       * trellis.dev/bgp-ipv4-address / -ipv6-address annotation:
+       * interface=REGEX | cidr=CIDR[,CIDR...] | can-reach=IP[,IP...] | first-found.
+       */
+      addressDetection: z
+        .string()
+        .refine((s) => typeof parseDetectionMethod(s) !== "string", {
+          message: "expected interface=REGEX, cidr=CIDR[,CIDR...], can-reach=IP[,IP...] or first-found",
+        })
+        .default("first-found"),
     })
     .prefault({}),
 });

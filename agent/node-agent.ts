@@ -56,6 +56,7 @@ import type { BgpStatusSource } from "./status/bgp-status-source.js";
 import { KubeNodeStatusApi } from "./status/node-status-api.js";
 import { countLocalRoutes } from "./status/local-routes.js";
 import { agentVersion } from "./status/agent-version.js";
+import { BgpService, borrowedAddresses } from "./bgp/bgp-service.js";
 
 /**
  * A pending block older than this is a claim whose claimer died or hangs
@@ -107,6 +108,8 @@ export class NodeAgent {
   readonly policy: PolicyService | undefined;
   /** natOutgoing: table inet trellis-nat, with policy on or off (agent/nat/). */
   readonly nat: NatManager | undefined;
+  /** The node's BGP speaker (undefined when `bgp.enabled` is false). */
+  readonly bgp: BgpService | undefined;
 
   constructor(
     readonly cfg: AgentConfig,
@@ -138,7 +141,10 @@ export class NodeAgent {
       }),
       pools: () => this.poolViews(),
       log: log.child({ component: "ipam" }),
-      onAffineBlocksChanged: () => this.scheduleBlackholes(),
+      onAffineBlocksChanged: () => {
+        this.scheduleBlackholes();
+        this.bgp?.schedule();
+      },
       onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
     });
     this.policy = cfg.policy.enabled
@@ -168,6 +174,30 @@ export class NodeAgent {
             log: log.child({ component: "nat" }),
             resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
           });
+    // BGP (agent/bgp/bgp-service.ts): all Nodes, this node's blocks and borrowed addresses.
+    this.bgp = cfg.bgp.enabled
+      ? new BgpService({
+          nodeName: cfg.nodeName,
+          kc: this.kc,
+          log: log.child({ component: "bgp" }),
+          addressDetection: cfg.bgp.addressDetection,
+          backoffMinMs: cfg.informerBackoffMinMs,
+          backoffMaxMs: cfg.informerBackoffMaxMs,
+          gate: this.apiGate,
+          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          nodes: () =>
+            this.nodeInf.list().map((n) => ({
+              name: n.metadata?.name ?? "",
+              labels: n.metadata?.labels ?? {},
+              annotations: n.metadata?.annotations ?? {},
+              internalIPs: (n.status?.addresses ?? [])
+                .filter((a) => a.type === "InternalIP")
+                .map((a) => a.address),
+            })),
+          affineBlocks: () => this.ipam.affineBlocks().map((b) => b.spec.cidr),
+          borrowedAddresses: () => borrowedAddresses(this.ipam.allBlocks(), cfg.nodeName),
+        })
+      : undefined;
     registerAgentMetrics(this.registry, () => this.agentGauges());
   }
 
@@ -268,8 +298,10 @@ export class NodeAgent {
     const custom = this.kc.makeApiClient(CustomObjectsApi);
     const policy = this.policy;
     // Policy peers live on every node (pods, nodes): with policy on, watch them all.
-    const nodeSel = policy ? undefined : `metadata.name=${cfg.nodeName}`;
+    // BGP peers with the other nodes: with BGP on, watch them all too.
+    const nodeSel = policy || this.bgp ? undefined : `metadata.name=${cfg.nodeName}`;
     const podSel = policy ? undefined : `spec.nodeName=${cfg.nodeName}`;
+    const nodeHandler = policy?.coreHandler("Node");
     const sel = (s: string | undefined): { fieldSelector?: string } =>
       s !== undefined ? { fieldSelector: s } : {};
     this.nodeInf = this.informer(
@@ -277,7 +309,10 @@ export class NodeAgent {
       "/api/v1/nodes",
       () => core.listNode(sel(nodeSel)),
       nodeSel,
-      policy?.coreHandler("Node"),
+      (verb, obj) => {
+        nodeHandler?.(verb, obj);
+        this.bgp?.schedule();
+      },
     );
     this.podInf = this.informer(
       "pods",
@@ -318,6 +353,7 @@ export class NodeAgent {
           const b = ipamBlockSchema.safeParse(obj);
           if (b.success) this.ipam.observeBlock(b.data);
         }
+        this.bgp?.schedule(); // borrowed addresses live in other nodes' blocks
       },
     );
     this.informer<BlockAffinity & KubernetesObject>(
@@ -368,6 +404,7 @@ export class NodeAgent {
     this.cniUp = true;
     this.startStatusPublisher();
     for (const i of this.informers) i.start();
+    this.bgp?.watch();
     if (policy) {
       const core3 = [
         ["Node", this.nodeInf],
@@ -418,6 +455,7 @@ export class NodeAgent {
       "first sync done; ready",
     );
     this.scheduleBlackholes();
+    await this.bgp?.start();
     const every = this.cfg.leakCheckIntervalSeconds * 1000;
     this.timers.push(setInterval(() => void this.housekeeping(), every).unref());
   }
@@ -550,8 +588,10 @@ export class NodeAgent {
 
   // ---- node status (agent/status/): the TrellisNodeStatus this agent publishes ----
 
-  /** The BGP speaker's side of the node status; set by the BGP wiring (agent/bgp/), none until then. */
-  bgpStatusSource: BgpStatusSource | undefined;
+  /** The BGP speaker's side of the node status (agent/bgp/bgp-service.ts); none with `bgp.enabled: false`. */
+  get bgpStatusSource(): BgpStatusSource | undefined {
+    return this.bgp;
+  }
   private statusPublisher: StatusPublisher | undefined;
   private readonly startedAt = Date.now();
 
@@ -600,6 +640,7 @@ export class NodeAgent {
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.policy?.stop();
     await this.nat?.stop();
+    await this.bgp?.stop();
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
     this.dataplane.close();

@@ -5,8 +5,8 @@
  * the /127), AS 65000 by default. The ToR re-advertises what it learns
  * (export all: eBGP rewrites the next hop to itself, RFC 4271 §5.1.3) and
  * installs BGP routes into its kernel table, so that once the Trellis agents
- * speak BGP, pod blocks are routed through it. Until then the lab's static
- * routes (written with `ip route`, not by BIRD) carry the pod CIDRs.
+ * speak BGP (lab/bgp-fabric.ts), pod blocks are routed through it. Under
+ * --cni ptp nobody speaks BGP and lab-up.ts adds static routes instead.
  */
 import type { LabPlan } from "./address-plan.js";
 
@@ -21,6 +21,21 @@ export interface BirdConfigOptions {
 export function birdProtocolNames(index: number): { v4: string; v6: string } {
   return { v4: `node_${index}`, v6: `node_${index}_v6` };
 }
+
+/**
+ * Short timers, so that a dead node shows within a test's patience: hold 9 s
+ * (keepalive 3 s), reconnect after 3 s, and after an error wait 1 s (doubling
+ * up to 5 s) instead of BIRD's 60..300 s. Graceful restart on both sides
+ * (RFC 4724, 120 s): a node agent restarted after kill -9 keeps its routes.
+ */
+const SESSION_TIMERS = [
+  "  hold time 9;",
+  "  keepalive time 3;",
+  "  connect retry time 3;",
+  "  error wait time 1, 5;",
+  "  graceful restart on;",
+  "  graceful restart time 120;",
+];
 
 export function renderBirdConfig(o: BirdConfigOptions): string {
   const { plan } = o;
@@ -49,12 +64,14 @@ export function renderBirdConfig(o: BirdConfigOptions): string {
     "template bgp lab_node4 {",
     `  local as ${plan.tor.asn};`,
     `  passive ${passive};`,
+    ...SESSION_TIMERS,
     "  ipv4 { import all; export all; };",
     "}",
     "",
     "template bgp lab_node6 {",
     `  local as ${plan.tor.asn};`,
     `  passive ${passive};`,
+    ...SESSION_TIMERS,
     "  ipv6 { import all; export all; };",
     "}",
   ];

@@ -28,6 +28,7 @@ import { addNetns, inNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
 import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
+import { nodeBgpAnnotations, writeFabric, type FabricOptions } from "./bgp-fabric.js";
 
 export interface UpOptions {
   dir: string;
@@ -36,6 +37,8 @@ export interface UpOptions {
   torAsn?: number;
   nodeAsn?: number;
   asnPerNode?: boolean;
+  /** --route-reflectors N: the first N nodes reflect, the node mesh is off (BGP fabric, lab/bgp-fabric.ts) */
+  routeReflectors?: number;
   /** progress lines (to stderr in the CLI) */
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -54,6 +57,11 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) {
     throw new LabError(`--nodes must be an integer from 1 to ${MAX_NODES}`, "usage");
   }
+  const rr = o.routeReflectors ?? 0;
+  if (!Number.isInteger(rr) || rr < 0 || rr > o.nodes) {
+    throw new LabError(`--route-reflectors must be an integer from 0 to --nodes (${o.nodes})`, "usage");
+  }
+  const fabric: FabricOptions = { routeReflectors: rr, asnPerNode: o.asnPerNode === true };
   try {
     mkdirSync(o.dir, { recursive: true });
   } catch (e) {
@@ -97,9 +105,10 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     await startBird(L, plan);
 
     const api = new LabApi(url);
+    if (o.cni === "trellis") await writeFabric(api, plan, fabric);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
-      await startNode(L, plan, n, o.cni, api);
+      await startNode(L, plan, n, o.cni, api, fabric);
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
     if (o.cni === "trellis") {
@@ -240,7 +249,7 @@ async function buildTor(plan: LabPlan): Promise<void> {
  * The node namespace and its routed link to the ToR. The veth is created
  * directly in the two lab namespaces: nothing appears in the root namespace.
  */
-async function buildNode(plan: LabPlan, n: NodePlan, _cni: CniMode): Promise<void> {
+async function buildNode(plan: LabPlan, n: NodePlan, cni: CniMode): Promise<void> {
   const tor = plan.tor.netns;
   await addNetns(n.netns);
   await ipIn(tor, "link", "add", n.torIfname, "type", "veth", "peer", "name", n.ifname, "netns", n.netns);
@@ -255,11 +264,13 @@ async function buildNode(plan: LabPlan, n: NodePlan, _cni: CniMode): Promise<voi
   await ipIn(n.netns, "-6", "route", "add", "default", "via", n.torAddress6, "dev", n.ifname);
   await sysctlIn(n.netns, "net.ipv4.ip_forward", "1");
   await sysctlIn(n.netns, "net.ipv6.conf.all.forwarding", "1");
-  // Static routes on the ToR carry each node's pod CIDRs: with the reference
-  // plugins nobody speaks BGP, and under Trellis each node's IPPool is its pod
-  // CIDR (see trellisPools) until the agents advertise their blocks over BGP.
-  await ipIn(tor, "route", "add", n.podCidr4, "via", n.address4, "dev", n.torIfname);
-  await ipIn(tor, "-6", "route", "add", n.podCidr6, "via", n.address6, "dev", n.torIfname);
+  // Under Trellis the agents advertise their blocks over BGP (lab/bgp-fabric.ts).
+  // With the reference plugins nobody speaks BGP: static routes on the ToR
+  // carry each node's pod CIDRs.
+  if (cni === "ptp") {
+    await ipIn(tor, "route", "add", n.podCidr4, "via", n.address4, "dev", n.torIfname);
+    await ipIn(tor, "-6", "route", "add", n.podCidr6, "via", n.address6, "dev", n.torIfname);
+  }
 }
 
 async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
@@ -280,7 +291,14 @@ async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
   throw new Error(`BIRD did not answer on ${L.birdSocket} within 15 s`);
 }
 
-async function startNode(L: LabLayout, plan: LabPlan, n: NodePlan, cni: CniMode, api: LabApi): Promise<void> {
+async function startNode(
+  L: LabLayout,
+  plan: LabPlan,
+  n: NodePlan,
+  cni: CniMode,
+  api: LabApi,
+  fabric: FabricOptions,
+): Promise<void> {
   const N = L.node(n.name);
   for (const d of [N.dir, N.cniConfDir, N.cniBinDir, N.cniCacheDir, N.podsDir])
     mkdirSync(d, { recursive: true });
@@ -324,6 +342,7 @@ async function startNode(L: LabLayout, plan: LabPlan, n: NodePlan, cni: CniMode,
           "kubernetes.io/arch": process.arch === "x64" ? "amd64" : process.arch,
           "trellis.dev/lab": plan.prefix.replace(/-$/, ""),
         },
+        ...(cni === "trellis" ? { annotations: nodeBgpAnnotations(n, fabric) } : {}),
       },
       spec: { podCIDR: n.podCidr4, podCIDRs: [n.podCidr4, n.podCidr6] },
     });

@@ -74,3 +74,26 @@ describe("trellis-node configuration", () => {
     ).toThrow(/--config \/nope.yaml: ENOENT/);
   });
 });
+
+describe("trellis-node configuration: bgp", () => {
+  it("defaults: on, first-found", () => {
+    expect(loadConfig({ nodeName: "n1" }, {}).bgp).toEqual({
+      enabled: true,
+      addressDetection: "first-found",
+    });
+  });
+  it("takes a detection method from the file", () => {
+    const c = loadConfig(
+      { nodeName: "n1", config: "/c" },
+      {},
+      file("bgp: {addressDetection: interface=eth.*}\n"),
+    );
+    expect(c.bgp.addressDetection).toBe("interface=eth.*");
+  });
+  it.each(["bgp: {addressDetection: nearest}\n", "bgp: {enabled: true, asn: 1}\n"])(
+    "rejects %j, naming the field",
+    (text) => {
+      expect(() => loadConfig({ nodeName: "n1", config: "/c" }, {}, file(text))).toThrow(/bgp/);
+    },
+  );
+});

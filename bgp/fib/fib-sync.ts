@@ -69,6 +69,13 @@ export class FibSync {
     return this.installed.size;
   }
 
+  /** Installed routes per family (a prefix with a colon is IPv6); O(n), for status on an interval. */
+  installedByFamily(): { v4: number; v6: number } {
+    let v6 = 0;
+    for (const p of this.installed.keys()) if (p.includes(":")) v6++;
+    return { v4: this.installed.size - v6, v6 };
+  }
+
   get pendingCount(): number {
     return this.dirty.size;
   }

@@ -82,6 +82,11 @@ export class KernelFib {
     return this.core.isSynced;
   }
 
+  /** Routes installed in the kernel per family (status; O(n)). */
+  installedByFamily(): { v4: number; v6: number } {
+    return this.core.installedByFamily();
+  }
+
   getStats(): KernelFibStats {
     return {
       desired: this.core.desiredCount,

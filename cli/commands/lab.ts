@@ -91,6 +91,11 @@ export function registerLab(program: Command, io: Io): void {
     .option("--node-asn <asn>", "AS number of the nodes", intArg("--node-asn", 1, 4294967295))
     .option("--tor-asn <asn>", "AS number of the ToR", intArg("--tor-asn", 1, 4294967295))
     .option("--asn-per-node", "node i gets AS <node-asn> + i - 1 instead of one shared AS")
+    .option(
+      "--route-reflectors <n>",
+      "the first N nodes are route reflectors and the node mesh is off",
+      intArg("--route-reflectors", 0, 1000),
+    )
     .action(
       async (o: {
         nodes: number;
@@ -99,6 +104,7 @@ export function registerLab(program: Command, io: Io): void {
         nodeAsn?: number;
         torAsn?: number;
         asnPerNode?: boolean;
+        routeReflectors?: number;
       }) => {
         const r = await lab(() =>
           labUp({
@@ -108,6 +114,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.nodeAsn !== undefined ? { nodeAsn: o.nodeAsn } : {}),
             ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
             asnPerNode: o.asnPerNode === true,
+            ...(o.routeReflectors !== undefined ? { routeReflectors: o.routeReflectors } : {}),
             progress: (l) => io.err(`lab: ${l}\n`),
           }),
         );

@@ -113,9 +113,10 @@ describe("the agent publishes its TrellisNodeStatus", () => {
     });
     expect(b.policy?.generation).toBeGreaterThan(0);
     expect(b.policy?.lastApplyTime).toEqual(expect.any(String));
-    // No BGP source wired into the agent yet: no bgp section, no learned routes.
-    expect(b.bgp).toBeUndefined();
-    expect(b.routes?.installed).toBeUndefined();
+    // The agent's speaker (agent/bgp): its address, how it was chosen, the default ASN; no peer in this bed.
+    expect(b.bgp).toMatchObject({ asn: 64512, method: "first-found", sessionsEstablished: 0, sessions: [] });
+    expect(b.bgp?.address4).toEqual(expect.any(String));
+    expect(b.routes?.installed).toBe(0);
     expect(Date.parse(b.startedAt)).toBeLessThanOrEqual(Date.parse(b.lastUpdated));
     expect(s.metadata.ownerReferences).toEqual([
       expect.objectContaining({ kind: "Node", name: "node-1", uid: nodeUid }),
@@ -184,17 +185,26 @@ describe("trellisctl reads it", () => {
     ])
       expect(header).toContain(col);
     expect(lines.find((l) => l.startsWith("node-1"))).toMatch(
-      /^node-1\s+true\s+ok\s+-\s+-\s+-\/2\s+2 in 1 block/,
+      /^node-1\s+true\s+ok\s+\S+ \(first-found\)\s+0\/0\s+0\/2\s+2 in 1 block/,
     );
     expect(lines.find((l) => l.startsWith("node-quiet"))).toContain("no agent status");
     expect(r.out).toContain("BGP configuration: none");
     expect(lines.find((l) => l.startsWith("status-v4"))).toMatch(/10\.73\.0\.0\/16/);
   }, 30_000);
 
-  it("bgp peers --node: not found while the agent has no BGP speaker, or no status at all", async () => {
-    const r = await trellisctl("bgp", "peers", "--node", "node-1", "--kubeconfig", bed.kubeconfig);
-    expect(r.code).toBe(3);
-    expect(r.err).toContain("no BGP status");
+  it("bgp peers --node: the node's published sessions (none here), or not found without a status", async () => {
+    const r = await trellisctl(
+      "bgp",
+      "peers",
+      "--node",
+      "node-1",
+      "--kubeconfig",
+      bed.kubeconfig,
+      "-o",
+      "json",
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual([]);
     const q = await trellisctl("bgp", "peers", "--node", "node-quiet", "--kubeconfig", bed.kubeconfig);
     expect(q.code).toBe(3);
     expect(q.err).toContain("no agent status");

@@ -23,6 +23,7 @@ import type { z } from "zod";
 import { blockAffinitySchema, ipamBlockSchema, ipPoolSchema } from "../../crds/ipam.js";
 import { tenantSchema } from "../../crds/tenant.js";
 import { trellisNodeStatusSchema } from "../../crds/node-status.js";
+import { bgpConfigurationSchema, bgpFilterSchema, bgpPeerSchema } from "../../crds/bgp.js";
 import {
   applyDefaults,
   prune,
@@ -372,6 +373,147 @@ const trellisNodeStatus: Row = {
   zodOnly: [],
 };
 
+const bgpConfiguration: Row = {
+  zod: bgpConfigurationSchema,
+  valid: [
+    ["an empty override", {}],
+    [
+      "every field",
+      {
+        asNumber: 64512,
+        nodeToNodeMeshEnabled: false,
+        listenPort: 1179,
+        holdTime: 9,
+        keepaliveTime: 3,
+        communities: [
+          { name: "pods", value: "64512:100" },
+          { name: "big", value: "64512:1:2" },
+        ],
+        prefixAdvertisements: [{ cidr: "10.244.0.0/16", communities: ["pods", "64512:7"] }],
+        serviceClusterIPs: [{ cidr: "10.96.0.0/12" }],
+        serviceExternalIPs: [{ cidr: "fd00:96::/112" }],
+        serviceLoadBalancerIPs: [{ cidr: "192.0.2.0/24" }],
+        gracefulRestart: { enabled: true, restartTime: 120 },
+        logSeverity: "Info",
+      },
+    ],
+    ["a four-octet AS", { asNumber: 4200000000 }],
+  ],
+  invalid: [
+    ["AS 0", { asNumber: 0 }],
+    ["an AS above 32 bits", { asNumber: 4294967296 }],
+    ["mesh as a string", { nodeToNodeMeshEnabled: "true" }],
+    ["port 0", { listenPort: 0 }],
+    ["a community without a value", { communities: [{ name: "x" }] }],
+    ["an advertisement without communities", { prefixAdvertisements: [{ cidr: "10.0.0.0/8" }] }],
+    ["a service CIDR entry without cidr", { serviceClusterIPs: [{}] }],
+    ["restart time above 4095", { gracefulRestart: { restartTime: 4096 } }],
+    ["a log severity not in the enum", { logSeverity: "Verbose" }],
+    ["an unknown field in spec", { asn: 64512 }],
+  ],
+  zodOnly: [
+    ["a community value that is not one", { communities: [{ name: "x", value: "70000:1" }] }],
+    [
+      "an advertisement CIDR with host bits",
+      { prefixAdvertisements: [{ cidr: "10.0.0.1/8", communities: [] }] },
+    ],
+    ["a service CIDR that is not one", { serviceClusterIPs: [{ cidr: "10.96.0.0" }] }],
+  ],
+};
+
+const bgpPeer: Row = {
+  zod: bgpPeerSchema,
+  valid: [
+    ["a global peer", { peerIP: "192.0.2.1", asNumber: 65000 }],
+    ["an IPv4 peer with a port", { peerIP: "192.0.2.1:1179", asNumber: 65000, node: "n1" }],
+    ["an IPv6 peer with a port", { peerIP: "[fd00::1]:1179", asNumber: 65000 }],
+    ["node-to-node by labels", { nodeSelector: "rack == a", peerSelector: "route-reflector == true" }],
+    [
+      "every field with peerIP",
+      {
+        peerIP: "fd00::1",
+        asNumber: 65000,
+        node: "n1",
+        holdTime: 9,
+        keepaliveTime: 3,
+        maxRestartTime: 120,
+        sourceAddress: "None",
+        filters: ["a", "b"],
+        maxPrefixes: 1000,
+        reachableBy: "fd00::fe",
+      },
+    ],
+  ],
+  invalid: [
+    ["peerIP that is a number", { peerIP: 1, asNumber: 1 }],
+    ["AS 0", { peerIP: "192.0.2.1", asNumber: 0 }],
+    ["a source address not in the enum", { peerIP: "192.0.2.1", asNumber: 1, sourceAddress: "Any" }],
+    ["filters that are not a list", { peerIP: "192.0.2.1", asNumber: 1, filters: "a" }],
+    ["maxPrefixes 0", { peerIP: "192.0.2.1", asNumber: 1, maxPrefixes: 0 }],
+    ["a negative hold time", { peerIP: "192.0.2.1", asNumber: 1, holdTime: -1 }],
+    ["an unknown field in spec", { peerIP: "192.0.2.1", asNumber: 1, password: "x" }],
+  ],
+  zodOnly: [
+    ["neither peerIP nor peerSelector", { asNumber: 65000 }],
+    ["peerIP without asNumber", { peerIP: "192.0.2.1" }],
+    ["peerIP and peerSelector", { peerIP: "192.0.2.1", asNumber: 1, peerSelector: "a == b" }],
+    ["node and nodeSelector", { peerIP: "192.0.2.1", asNumber: 1, node: "n", nodeSelector: "a == b" }],
+    ["a peerIP that is not an address", { peerIP: "peer.example", asNumber: 1 }],
+    ["an IPv6 peerIP with a port but no brackets", { peerIP: "fd00::1:179x", asNumber: 1 }],
+    ["a selector that does not parse", { peerSelector: "a in b" }],
+    ["reachableBy that is not an address", { peerIP: "192.0.2.1", asNumber: 1, reachableBy: "gw" }],
+  ],
+};
+
+const bgpFilter: Row = {
+  zod: bgpFilterSchema,
+  valid: [
+    ["no rules", {}],
+    [
+      "every field",
+      {
+        exportV4: [
+          {
+            cidr: "10.244.0.0/16",
+            matchOperator: "In",
+            prefixLength: { min: 24, max: 32 },
+            action: "Accept",
+          },
+          { action: "Reject" },
+        ],
+        importV4: [{ cidr: "10.0.0.0/8", matchOperator: "NotIn", source: "RemotePeers", action: "Reject" }],
+        exportV6: [{ cidr: "fd00::/8", matchOperator: "Equal", action: "Accept" }],
+        importV6: [{ action: "Accept" }],
+      },
+    ],
+  ],
+  invalid: [
+    ["a rule without action", { exportV4: [{ cidr: "10.0.0.0/8", matchOperator: "In" }] }],
+    ["an action not in the enum", { exportV4: [{ action: "accept" }] }],
+    [
+      "an operator not in the enum",
+      { exportV4: [{ cidr: "10.0.0.0/8", matchOperator: "Within", action: "Accept" }] },
+    ],
+    ["a source not in the enum", { importV6: [{ source: "Local", action: "Accept" }] }],
+    ["a prefix length above 128", { importV6: [{ prefixLength: { max: 129 }, action: "Accept" }] }],
+    ["rules that are not a list", { exportV4: { action: "Accept" } }],
+    ["an unknown field in a rule", { exportV4: [{ action: "Accept", communities: [] }] }],
+  ],
+  zodOnly: [
+    ["cidr without matchOperator", { exportV4: [{ cidr: "10.0.0.0/8", action: "Accept" }] }],
+    [
+      "an IPv6 cidr in a v4 list",
+      { exportV4: [{ cidr: "fd00::/8", matchOperator: "In", action: "Accept" }] },
+    ],
+    [
+      "an IPv4 cidr in a v6 list",
+      { importV6: [{ cidr: "10.0.0.0/8", matchOperator: "In", action: "Accept" }] },
+    ],
+    ["min above max", { importV4: [{ prefixLength: { min: 28, max: 24 }, action: "Accept" }] }],
+    ["a cidr with host bits", { importV4: [{ cidr: "10.0.0.1/8", matchOperator: "In", action: "Accept" }] }],
+  ],
+};
+
 /** AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy share their shape. */
 function networkPolicyApi(o: {
   actions: string[];
@@ -457,6 +599,9 @@ const table: Record<string, Row> = {
   "crds/manifests/blockaffinities.trellis.dev.yaml": blockAffinity,
   "crds/manifests/tenants.trellis.dev.yaml": tenant,
   "crds/manifests/trellisnodestatuses.trellis.dev.yaml": trellisNodeStatus,
+  "crds/manifests/bgpconfigurations.trellis.dev.yaml": bgpConfiguration,
+  "crds/manifests/bgppeers.trellis.dev.yaml": bgpPeer,
+  "crds/manifests/bgpfilters.trellis.dev.yaml": bgpFilter,
   "crds/upstream/policy.networking.k8s.io_adminnetworkpolicies.yaml": {
     zod: adminNetworkPolicySchema,
     ...networkPolicyApi({

@@ -11,6 +11,11 @@ describe("trellisctl lab: bad flags exit 2 with usage", () => {
     [["lab", "up", "--nodes", "three"], /--nodes must be an integer/],
     [["lab", "up", "--cni", "flannel"], /Allowed choices are ptp, trellis/],
     [["lab", "up", "--node-asn", "4294967296"], /--node-asn must be from 1/],
+    [["lab", "up", "--route-reflectors", "two"], /--route-reflectors must be an integer/],
+    [
+      ["lab", "up", "--nodes", "2", "--route-reflectors", "3"],
+      /--route-reflectors must be an integer from 0 to --nodes \(2\)/,
+    ],
     [["lab", "probe", "--to", "a/b", "--port", "80"], /required option '--from/],
     [["lab", "probe", "--from", "a/b", "--to", "a/c", "--port", "70000"], /port must be from 1 to 65535/],
     [

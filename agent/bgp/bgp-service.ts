@@ -1,0 +1,432 @@
+/**
+ * The BGP shell of trellis-node: the `bgp/` Speaker runs in-process
+ * (bgp/speaker-host.ts). Informers for BGPConfiguration, BGPPeer and BGPFilter
+ * (optional kinds: absent = none), the agent's Node informer and its IPAM
+ * state feed the pure desired-config.ts; every change schedules one
+ * recompute (coalesced, COALESCE_MS), and the new config is applied as a diff
+ * to the running speaker: unchanged sessions stay up. A change of AS, router
+ * ID or listen port restarts the speaker (logged). Learned routes go into the
+ * main table with proto 202 and ECMP, next hops resolved recursively through
+ * the underlay (next-hop-resolution.ts). Graceful restart is on by default:
+ * after a kill -9 the kernel keeps our routes and the peers keep ours as stale;
+ * the next agent finds its routes, restarts with the R bit and sweeps only
+ * after End-of-RIB. The speaker starts only after the agent's first sync, so
+ * its first End-of-RIB already carries every block.
+ */
+import { CustomObjectsApi, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { SpeakerConfigFile } from "../../bgp/config.js";
+import type { BgpStatusSnapshot } from "../status/bgp-status-source.js";
+import type { BgpSessionStatus } from "../../crds/node-status.js";
+import { SpeakerHost } from "../../bgp/speaker-host.js";
+import type { FibChangeIn } from "../../bgp/fib/index.js";
+import {
+  BGP_GROUP,
+  BGP_VERSION,
+  bgpConfigurationSchema,
+  bgpFilterSchema,
+  bgpPeerSchema,
+  type BGPConfiguration,
+  type BGPFilter,
+  type BGPPeer,
+} from "../../crds/bgp.js";
+import type { ApiGate } from "../k8s/api-gate.js";
+import { OptionalInformer } from "../k8s/optional-informer.js";
+import { ResilientInformer } from "../k8s/resilient-informer.js";
+import type { KeepAliveKubeConfig } from "../k8s/keepalive-kubeconfig.js";
+import {
+  parseDetectionMethod,
+  selectBgpAddresses,
+  type BgpAddresses,
+  type DetectionMethod,
+} from "./address-detection.js";
+import { ANNOTATION_RR_CLUSTER_ID, desiredSpeakerConfig, type NodeFacts } from "./desired-config.js";
+import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js";
+import { formatAddress, parsePrefix } from "../../net/address.js";
+import { resolveNextHop, underlay, type Underlay } from "./next-hop-resolution.js";
+
+export const COALESCE_MS = 100;
+/** Addresses of allocations this node holds in blocks that are not its own (pure). */
+export function borrowedAddresses(
+  blocks: readonly {
+    spec: {
+      cidr: string;
+      affinity?: string | undefined;
+      allocations: { ordinal: number; attributes?: { node?: string | undefined } | undefined }[];
+    };
+  }[],
+  nodeName: string,
+): string[] {
+  const out: string[] = [];
+  for (const b of blocks) {
+    if (b.spec.affinity === `host:${nodeName}`) continue;
+    const p = parsePrefix(b.spec.cidr);
+    if (typeof p === "string") continue;
+    for (const a of b.spec.allocations) {
+      if (a.attributes?.node !== nodeName) continue;
+      out.push(formatAddress({ family: p.family, value: p.base + BigInt(a.ordinal) }));
+    }
+  }
+  return out;
+}
+
+/** Safety net: recompute this often even without an event (cheap: a pure function and a no-op diff). */
+const RESYNC_MS = 10_000;
+
+export interface BgpServiceOptions {
+  nodeName: string;
+  kc: KeepAliveKubeConfig;
+  log: Logger;
+  addressDetection: string;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  gate: ApiGate;
+  onRestart: (name: string) => void;
+  /** The cluster's Nodes (the agent's informer). */
+  nodes: () => NodeFacts[];
+  /** CIDRs of this node's confirmed affine blocks. */
+  affineBlocks: () => string[];
+  /** Addresses this node's pods hold in other nodes' blocks. */
+  borrowedAddresses: () => string[];
+}
+
+interface Kind<T> {
+  plural: string;
+  parse: (o: unknown) => T | undefined;
+  items: T[];
+}
+
+export class BgpService {
+  private readonly method: DetectionMethod;
+  private readonly optional: OptionalInformer<KubernetesObject>[] = [];
+  private readonly kinds: {
+    configurations: Kind<BGPConfiguration>;
+    peers: Kind<BGPPeer>;
+    filters: Kind<BGPFilter>;
+  };
+  private host: SpeakerHost | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private started = false;
+  private stopped = false;
+  private lastProblems = "";
+  /** BGP kinds listed once (or found absent): the speaker starts only with all three known. */
+  private readonly listed = new Set<string>();
+  private underlay: Underlay = { routes: [] };
+  /** The node's BGP addresses and how they were chosen (status). */
+  addresses: BgpAddresses = {};
+
+  constructor(private readonly o: BgpServiceOptions) {
+    const m = parseDetectionMethod(o.addressDetection);
+    if (typeof m === "string") throw new Error(`bgp.addressDetection: ${m}`);
+    this.method = m;
+    const parser =
+      <T>(schema: { safeParse: (x: unknown) => { success: boolean; data?: T } }, what: string) =>
+      (x: unknown): T | undefined => {
+        const r = schema.safeParse(x);
+        if (!r.success) {
+          const name = (x as { metadata?: { name?: string } }).metadata?.name;
+          o.log.warn({ kind: what, name }, "ignoring an invalid object");
+        }
+        return r.data;
+      };
+    this.kinds = {
+      configurations: {
+        plural: "bgpconfigurations",
+        parse: parser(bgpConfigurationSchema, "BGPConfiguration"),
+        items: [],
+      },
+      peers: { plural: "bgppeers", parse: parser(bgpPeerSchema, "BGPPeer"), items: [] },
+      filters: { plural: "bgpfilters", parse: parser(bgpFilterSchema, "BGPFilter"), items: [] },
+    };
+  }
+
+  /** Starts the informers; the speaker itself starts at start() after the agent's first sync. */
+  watch(): void {
+    const custom = this.o.kc.makeApiClient(CustomObjectsApi);
+    for (const kind of Object.values(this.kinds) as Kind<unknown>[]) {
+      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
+        (await custom.listClusterCustomObject({
+          group: BGP_GROUP,
+          version: BGP_VERSION,
+          plural: kind.plural,
+        })) as KubernetesListObject<KubernetesObject>;
+      let inf: ResilientInformer<KubernetesObject> | undefined;
+      const refresh = (): void => {
+        if (inf === undefined) return;
+        kind.items = inf
+          .list()
+          .map((x) => kind.parse({ ...x, apiVersion: `${BGP_GROUP}/${BGP_VERSION}` }))
+          .filter((x) => x !== undefined);
+        this.schedule();
+      };
+      const opt = new OptionalInformer<KubernetesObject>({
+        name: kind.plural,
+        list,
+        make: () => {
+          inf = new ResilientInformer<KubernetesObject>({
+            name: kind.plural,
+            kc: this.o.kc,
+            path: `/apis/${BGP_GROUP}/${BGP_VERSION}/${kind.plural}`,
+            list,
+            log: this.o.log.child({ component: "informer" }),
+            backoffMinMs: this.o.backoffMinMs,
+            backoffMaxMs: this.o.backoffMaxMs,
+            onRestart: this.o.onRestart,
+            gate: this.o.gate,
+            // The cache is updated after the handler: read it a turn later.
+            onChange: () => setImmediate(refresh),
+          });
+          return inf;
+        },
+        log: this.o.log.child({ component: "informer" }),
+        backoffMinMs: this.o.backoffMinMs,
+        backoffMaxMs: this.o.backoffMaxMs,
+        onRestart: this.o.onRestart,
+        onAbsent: () => {
+          this.listed.add(kind.plural);
+          this.schedule();
+        },
+        onSynced: () =>
+          setImmediate(() => {
+            this.listed.add(kind.plural);
+            refresh();
+          }),
+      });
+      this.optional.push(opt);
+      opt.start();
+    }
+  }
+
+  /** After the agent's first sync: choose addresses, build and start the speaker. */
+  async start(): Promise<void> {
+    this.started = true;
+    await this.refreshUnderlay();
+    this.resync = setInterval(() => {
+      void this.refreshUnderlay();
+      this.schedule();
+    }, RESYNC_MS).unref();
+    this.schedule(0);
+  }
+
+  /** Something the desired config depends on changed: recompute soon (coalesced). */
+  schedule(delayMs = COALESCE_MS): void {
+    if (!this.started || this.stopped) return;
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, delayMs);
+  }
+
+  private kick(): void {
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.sync();
+        } catch (e) {
+          this.o.log.error(
+            { err: e instanceof Error ? e.message : String(e) },
+            "BGP sync failed; will retry",
+          );
+          this.schedule(1000);
+        }
+      } while (this.again && !this.stopped);
+      this.running = undefined;
+    })();
+  }
+
+  private async refreshUnderlay(): Promise<void> {
+    try {
+      this.underlay = underlay(await readUnderlayRoutes());
+    } catch (e) {
+      this.o.log.warn({ err: String(e) }, "reading the underlay routes failed");
+    }
+  }
+
+  private async chooseAddresses(self: NodeFacts | undefined): Promise<BgpAddresses> {
+    const interfaces = await readInterfaces();
+    const sources: Record<string, string> = {};
+    if (this.method.kind === "can-reach") {
+      for (const ip of this.method.ips) {
+        const s = await sourceFor(ip);
+        if (s !== undefined) sources[ip] = s;
+      }
+    }
+    const r = selectBgpAddresses(self?.annotations ?? {}, this.method, { interfaces, sourceFor: sources });
+    for (const p of r.problems) this.o.log.warn({}, p);
+    return r.addresses;
+  }
+
+  private async sync(): Promise<void> {
+    if (this.stopped) return;
+    // A speaker started on defaults (mesh on, hold 90 s) and corrected a moment
+    // later would open sessions only to reset them; after a restart it would
+    // also send End-of-RIB for a partial view.
+    if (this.host === undefined && this.listed.size < Object.keys(this.kinds).length) return;
+    const nodes = this.o.nodes();
+    const self = nodes.find((n) => n.name === this.o.nodeName);
+    const addresses = await this.chooseAddresses(self);
+    if (JSON.stringify(addresses) !== JSON.stringify(this.addresses))
+      this.o.log.info({ addresses }, "BGP addresses chosen");
+    this.addresses = addresses;
+    if (addresses.ipv4 === undefined && addresses.ipv6 === undefined) {
+      this.o.log.warn({ method: this.o.addressDetection }, "no BGP address found; BGP waits");
+      this.schedule(5000);
+      return;
+    }
+    const { config, problems } = desiredSpeakerConfig({
+      nodeName: this.o.nodeName,
+      nodes,
+      configurations: this.kinds.configurations.items,
+      peers: this.kinds.peers.items,
+      filters: this.kinds.filters.items,
+      affineBlocks: this.o.affineBlocks(),
+      borrowedAddresses: this.o.borrowedAddresses(),
+      addresses,
+    });
+    const p = problems.join("; ");
+    if (p !== this.lastProblems) {
+      this.lastProblems = p;
+      for (const x of problems) this.o.log.warn({}, `BGP: ${x}`);
+    }
+    await this.apply(config);
+  }
+
+  private async apply(config: SpeakerConfigFile): Promise<void> {
+    if (this.host !== undefined) {
+      const d = this.host.apply(config);
+      if (d.restartNeeded.length === 0) {
+        if (
+          d.addPeers.length +
+            d.removePeers.length +
+            d.changePeers.length +
+            d.originate.length +
+            d.withdraw.length >
+          0
+        )
+          this.o.log.info(
+            {
+              added: d.addPeers.map((x) => x.address),
+              removed: d.removePeers,
+              changed: d.changePeers.map((x) => x.address),
+              originated: d.originate.map((x) => x.prefix),
+              withdrawn: d.withdraw,
+            },
+            "BGP configuration applied",
+          );
+        return;
+      }
+      this.o.log.warn(
+        { fields: d.restartNeeded },
+        "BGP settings changed that need a new speaker: restarting it",
+      );
+      const old = this.host;
+      this.host = undefined;
+      await old.stop();
+    }
+    if (this.stopped) return;
+    const host = await SpeakerHost.create(config, {
+      log: this.o.log,
+      mapFibChanges: (changes) => this.resolve(changes),
+    });
+    try {
+      await host.start();
+    } catch (e) {
+      // e.g. the listen port is taken: close the FIB's ip process, retry later.
+      await host.stop().catch(() => undefined);
+      throw e;
+    }
+    this.host = host;
+    this.o.log.info(
+      {
+        asn: config.asn,
+        routerId: config.routerId,
+        peers: config.peers.map((x) => x.address),
+        originate: config.originate.map((x) => x.prefix),
+        restarting: host.restarting,
+      },
+      "BGP speaker started",
+    );
+  }
+
+  private resolve(changes: readonly FibChangeIn[]): FibChangeIn[] {
+    return changes.map((c) => ({
+      prefix: c.prefix,
+      nexthops: [...new Set(c.nexthops.map((nh) => resolveNextHop(this.underlay, nh)))],
+    }));
+  }
+
+  /** The running speaker (status, tests). */
+  get speakerHost(): SpeakerHost | undefined {
+    return this.host;
+  }
+
+  /**
+   * What the node status shows of BGP (agent/status/bgp-status-source.ts):
+   * called on the status interval, no I/O. A session's kind comes from the
+   * description desired-config.ts gives each peer ("node X" for another
+   * node, "BGPPeer Y" for an external one) and its reflector flags.
+   */
+  status(): BgpStatusSnapshot | undefined {
+    const host = this.host;
+    if (host === undefined) return undefined;
+    const cfg = host.config;
+    const byAddress = new Map(cfg.peers.map((p) => [p.address, p]));
+    const reflectors = new Set(
+      this.o
+        .nodes()
+        .filter((n) => n.annotations[ANNOTATION_RR_CLUSTER_ID] !== undefined)
+        .map((n) => n.name),
+    );
+    const sessions = host.speaker.peerStatus().map((s) => {
+      const p = byAddress.get(s.address);
+      const node = p?.description?.startsWith("node ") === true ? p.description.slice(5) : undefined;
+      const kind: BgpSessionStatus["kind"] =
+        node === undefined
+          ? "external"
+          : p?.routeReflectorClient === true
+            ? "client"
+            : reflectors.has(node)
+              ? "reflector"
+              : "mesh";
+      return {
+        peer: s.address,
+        kind,
+        state: s.state,
+        ...(s.uptimeSeconds !== undefined ? { uptimeSeconds: Math.floor(s.uptimeSeconds) } : {}),
+        prefixesReceived: s.prefixes.received,
+        prefixesAccepted: s.prefixes.accepted,
+        prefixesAdvertised: s.prefixes.advertised,
+      };
+    });
+    const routes = host.kernel?.installedByFamily() ?? { v4: 0, v6: 0 };
+    const method = this.addresses.ipv4?.method ?? this.addresses.ipv6?.method;
+    return {
+      ...(this.addresses.ipv4 !== undefined ? { address4: this.addresses.ipv4.address } : {}),
+      ...(this.addresses.ipv6 !== undefined ? { address6: this.addresses.ipv6.address } : {}),
+      ...(method !== undefined ? { method } : {}),
+      asn: cfg.asn,
+      sessions,
+      routesInstalled4: routes.v4,
+      routesInstalled6: routes.v6,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.resync !== undefined) clearInterval(this.resync);
+    await Promise.all(this.optional.map((o) => o.stop()));
+    while (this.running !== undefined) await this.running;
+    await this.host?.stop();
+    this.host = undefined;
+  }
+}
