@@ -211,6 +211,12 @@ describe("overlapping pools (issue 14)", () => {
     await until("the deleted pool's block to be released", async () =>
       (await bed.list("ipamblocks")).some((b) => b.spec["pool"] === "default-ipv4") ? undefined : true,
     );
+    // The agent logs once its delete returns: the block can be gone before the line is written.
+    await until("the release to be logged", async () =>
+      readFileSync(agent.logFile, "utf8").includes("released empty block of a deleted or invalid pool")
+        ? true
+        : undefined,
+    );
     expect(readFileSync(agent.logFile, "utf8")).toContain(
       "released empty block of a deleted or invalid pool",
     );
