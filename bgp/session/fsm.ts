@@ -287,12 +287,40 @@ function openReceived(s: Session, open: PeerOpen, cfg: FsmConfig, sendOpenFirst:
   return to(s, "OpenConfirm", { delayOpenRunning: false, negotiated }, actions);
 }
 
-// §8.2.2 Connect state.
-function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+/**
+ * §8.2.2, the events Connect and Active handle alike: start events are
+ * ignored, ManualStop, the connection coming up (Events 16/17), an OPEN while
+ * DelayOpenTimer runs (Event 20), a version error (Event 24), and any other
+ * event is an FSM error.
+ */
+function connectOrActive(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
   if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
     case "ManualStop":
       return toIdleManualStop(s, []);
+    case "TcpConnectionValid":
+    case "TcpCrInvalid":
+      return stay(s);
+    case "TcpCrAcked":
+    case "TcpConnectionConfirmed":
+      return tcpUp(s, cfg);
+    case "BGPOpen":
+      if (s.delayOpenRunning) return openReceived(s, ev.open, cfg, true);
+      return toIdleAfterError(s, []);
+    case "BGPHeaderErr":
+    case "BGPOpenMsgErr":
+      return toIdleAfterError(s, []);
+    case "NotifMsgVerErr":
+      if (s.delayOpenRunning) return toIdleManualStopLike(s);
+      return toIdleAfterError(s, []);
+    default:
+      return toIdleAfterError(s, []);
+  }
+}
+
+// §8.2.2 Connect state.
+function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+  switch (ev.type) {
     case "ConnectRetryTimerExpires": {
       const actions: FsmAction[] = [
         { type: "dropConnection" },
@@ -307,12 +335,6 @@ function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
         { type: "sendOpen" },
         startTimer("hold", cfg.largeHoldTime ?? DEFAULT_LARGE_HOLD),
       ]);
-    case "TcpConnectionValid":
-    case "TcpCrInvalid":
-      return stay(s);
-    case "TcpCrAcked":
-    case "TcpConnectionConfirmed":
-      return tcpUp(s, cfg);
     case "TcpConnectionFails":
       if (s.delayOpenRunning) {
         return to(s, "Active", { delayOpenRunning: false }, [
@@ -328,17 +350,8 @@ function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
         { type: "releaseResources" },
         { type: "scheduleRestart", attempt: s.connectRetryCounter + 1 },
       ]);
-    case "BGPOpen":
-      if (s.delayOpenRunning) return openReceived(s, ev.open, cfg, true);
-      return toIdleAfterError(s, []);
-    case "BGPHeaderErr":
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, []);
-    case "NotifMsgVerErr":
-      if (s.delayOpenRunning) return toIdleManualStopLike(s);
-      return toIdleAfterError(s, []);
     default:
-      return toIdleAfterError(s, []);
+      return connectOrActive(s, ev, cfg);
   }
 }
 
@@ -355,10 +368,7 @@ function toIdleManualStopLike(s: Session): StepResult {
 
 // §8.2.2 Active state.
 function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
-  if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
-    case "ManualStop":
-      return toIdleManualStop(s, []);
     case "ConnectRetryTimerExpires":
       if (cfg.passive) return stay(s, [startTimer("connectRetry", cfg.connectRetryTime)]);
       return to(s, "Connect", {}, [startTimer("connectRetry", cfg.connectRetryTime), { type: "connect" }]);
@@ -368,12 +378,6 @@ function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
         { type: "sendOpen" },
         startTimer("hold", cfg.largeHoldTime ?? DEFAULT_LARGE_HOLD),
       ]);
-    case "TcpConnectionValid":
-    case "TcpCrInvalid":
-      return stay(s);
-    case "TcpCrAcked":
-    case "TcpConnectionConfirmed":
-      return tcpUp(s, cfg);
     case "TcpConnectionFails": {
       const actions: FsmAction[] = [startTimer("connectRetry", cfg.connectRetryTime)];
       if (s.delayOpenRunning) actions.push(stopTimer("delayOpen"));
@@ -382,17 +386,8 @@ function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
       actions.push({ type: "scheduleRestart", attempt: counter });
       return to(s, "Idle", { connectRetryCounter: counter, delayOpenRunning: false }, actions);
     }
-    case "BGPOpen":
-      if (s.delayOpenRunning) return openReceived(s, ev.open, cfg, true);
-      return toIdleAfterError(s, []);
-    case "BGPHeaderErr":
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, []);
-    case "NotifMsgVerErr":
-      if (s.delayOpenRunning) return toIdleManualStopLike(s);
-      return toIdleAfterError(s, []);
     default:
-      return toIdleAfterError(s, []);
+      return connectOrActive(s, ev, cfg);
   }
 }
 
