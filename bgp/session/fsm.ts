@@ -176,11 +176,12 @@ const cease = (subcode: number, data?: Uint8Array): FsmAction =>
     : { type: "sendNotification", code: ERR_CEASE, subcode };
 
 /**
- * The common "go to Idle after an error" tail of §8.2.2: ConnectRetryTimer to
- * zero, release resources, drop TCP, ConnectRetryCounter + 1; the IdleHoldTimer
- * then brings the session back (automatic restart with back-off from the counter).
+ * What every way to Idle from a connection does: the given lead (a
+ * NOTIFICATION), ConnectRetryTimer, HoldTimer and KeepaliveTimer (and a running
+ * DelayOpenTimer) stopped, the routes deleted when asked, resources released,
+ * TCP dropped.
  */
-function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): StepResult {
+function idleTeardown(s: Session, lead: FsmAction[], deleteRoutes: boolean): FsmAction[] {
   const actions: FsmAction[] = [
     ...lead,
     stopTimer("connectRetry"),
@@ -190,6 +191,16 @@ function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): 
   if (s.delayOpenRunning) actions.push(stopTimer("delayOpen"));
   if (deleteRoutes) actions.push({ type: "deleteRoutes" });
   actions.push({ type: "releaseResources" }, { type: "dropConnection" });
+  return actions;
+}
+
+/**
+ * The common "go to Idle after an error" tail of §8.2.2: ConnectRetryTimer to
+ * zero, release resources, drop TCP, ConnectRetryCounter + 1; the IdleHoldTimer
+ * then brings the session back (automatic restart with back-off from the counter).
+ */
+function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): StepResult {
+  const actions = idleTeardown(s, lead, deleteRoutes);
   const counter = s.connectRetryCounter + 1;
   actions.push({ type: "scheduleRestart", attempt: counter });
   return to(s, "Idle", { connectRetryCounter: counter, delayOpenRunning: false }, actions);
@@ -197,16 +208,12 @@ function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): 
 
 /** ManualStop: the counter resets and no automatic restart follows. */
 function toIdleManualStop(s: Session, lead: FsmAction[], deleteRoutes = false): StepResult {
-  const actions: FsmAction[] = [
-    ...lead,
-    stopTimer("connectRetry"),
-    stopTimer("hold"),
-    stopTimer("keepalive"),
-  ];
-  if (s.delayOpenRunning) actions.push(stopTimer("delayOpen"));
-  if (deleteRoutes) actions.push({ type: "deleteRoutes" });
-  actions.push({ type: "releaseResources" }, { type: "dropConnection" });
-  return to(s, "Idle", { connectRetryCounter: 0, delayOpenRunning: false }, actions);
+  return to(
+    s,
+    "Idle",
+    { connectRetryCounter: 0, delayOpenRunning: false },
+    idleTeardown(s, lead, deleteRoutes),
+  );
 }
 
 // §8.2.2 Idle state.
