@@ -155,11 +155,8 @@ export class NodeAgent {
           minApplyIntervalMs: cfg.policy.minApplyIntervalMs,
           resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
           addTimeoutMs: cfg.policy.addTimeoutMs,
-          backoffMinMs: cfg.informerBackoffMinMs,
-          backoffMaxMs: cfg.informerBackoffMaxMs,
-          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          ...this.informerRetry(),
           registry: this.registry,
-          gate: this.apiGate,
           onRollback: (n, inf) => this.onRollback(n, inf),
         })
       : undefined;
@@ -181,10 +178,7 @@ export class NodeAgent {
           kc: this.kc,
           log: log.child({ component: "bgp" }),
           addressDetection: cfg.bgp.addressDetection,
-          backoffMinMs: cfg.informerBackoffMinMs,
-          backoffMaxMs: cfg.informerBackoffMaxMs,
-          gate: this.apiGate,
-          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          ...this.informerRetry(),
           nodes: () =>
             this.nodeInf.list().map((n) => ({
               name: n.metadata?.name ?? "",
@@ -272,14 +266,29 @@ export class NodeAgent {
       ...(fieldSelector !== undefined ? { fieldSelector } : {}),
       ...(onChange !== undefined ? { onChange } : {}),
       log: this.log.child({ component: "informer" }),
-      backoffMinMs: this.cfg.informerBackoffMinMs,
-      backoffMaxMs: this.cfg.informerBackoffMaxMs,
-      onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+      ...this.informerRetry(),
       onRollback: (n) => this.onRollback(n, inf),
-      gate: this.apiGate,
     });
     this.informers.push(inf as unknown as ResilientInformer<KubernetesObject>);
     return inf;
+  }
+
+  /**
+   * How every informer of the agent, its own and its services', retries: the
+   * configured backoff, the shared API gate, and its restarts counted for /metrics.
+   */
+  private informerRetry(): {
+    backoffMinMs: number;
+    backoffMaxMs: number;
+    gate: ApiGate;
+    onRestart: (informer: string) => void;
+  } {
+    return {
+      backoffMinMs: this.cfg.informerBackoffMinMs,
+      backoffMaxMs: this.cfg.informerBackoffMaxMs,
+      gate: this.apiGate,
+      onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+    };
   }
 
   private custom<T extends KubernetesObject>(custom: CustomObjectsApi, plural: string) {
