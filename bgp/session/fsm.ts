@@ -401,8 +401,14 @@ function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
 const notification = (code: number, subcode: number, data?: Uint8Array): FsmAction =>
   data ? { type: "sendNotification", code, subcode, data } : { type: "sendNotification", code, subcode };
 
-// §8.2.2 OpenSent state.
-function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+/**
+ * §8.2.2, the events OpenSent and OpenConfirm handle alike: start events are
+ * ignored; ManualStop, AutomaticStop and the hold timer go to Idle with their
+ * NOTIFICATION; a second connection is left to collision detection (§6.8);
+ * header and OPEN errors, a collision dump and a version error go to Idle; any
+ * other event is an FSM error with the state's subcode.
+ */
+function openSentOrConfirm(s: Session, ev: FsmEvent, unexpectedSubcode: number): StepResult {
   if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
     case "ManualStop":
@@ -417,6 +423,22 @@ function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
     case "TcpCrInvalid":
       // A second connection is tracked by the adapter (collision detection, §6.8).
       return stay(s);
+    case "BGPHeaderErr":
+      return toIdleAfterError(s, [notification(ev.code, ev.subcode, ev.data)]);
+    case "BGPOpenMsgErr":
+      return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
+    case "OpenCollisionDump":
+      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
+    case "NotifMsgVerErr":
+      return toIdleManualStopLike(s);
+    default:
+      return toIdleAfterError(s, [notification(ERR_FSM, unexpectedSubcode)]);
+  }
+}
+
+// §8.2.2 OpenSent state.
+function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+  switch (ev.type) {
     case "TcpConnectionFails":
       return to(s, "Active", {}, [
         { type: "dropConnection" },
@@ -425,50 +447,22 @@ function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
       ]);
     case "BGPOpen":
       return openReceived(s, ev.open, cfg, false);
-    case "BGPHeaderErr":
-      return toIdleAfterError(s, [notification(ev.code, ev.subcode, ev.data)]);
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
-    case "OpenCollisionDump":
-      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
-    case "NotifMsgVerErr":
-      return toIdleManualStopLike(s);
     default:
-      // Events 9, 11, 12, 13, 20, 25-28.
-      return toIdleAfterError(s, [notification(ERR_FSM, FSM_UNEXPECTED_IN_OPENSENT)]);
+      // Events 9, 11, 12, 13, 20, 25-28 are unexpected.
+      return openSentOrConfirm(s, ev, FSM_UNEXPECTED_IN_OPENSENT);
   }
 }
 
 // §8.2.2 OpenConfirm state.
 function openConfirm(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
-  if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
-    case "ManualStop":
-      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN, ev.data)]);
-    case "AutomaticStop":
-      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET, ev.data)]);
-    case "HoldTimerExpires":
-      return toIdleAfterError(s, [notification(ERR_HOLD_TIMER_EXPIRED, 0)]);
     case "KeepaliveTimerExpires": {
       const ka = s.negotiated?.keepaliveTime ?? 0;
       return stay(s, ka > 0 ? [{ type: "sendKeepalive" }, startTimer("keepalive", ka)] : []);
     }
-    case "TcpConnectionValid":
-    case "TcpCrAcked":
-    case "TcpConnectionConfirmed":
-    case "TcpCrInvalid":
-      return stay(s);
     case "TcpConnectionFails":
     case "NotifMsg":
       return toIdleAfterError(s, []);
-    case "NotifMsgVerErr":
-      return toIdleManualStopLike(s);
-    case "BGPHeaderErr":
-      return toIdleAfterError(s, [notification(ev.code, ev.subcode, ev.data)]);
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
-    case "OpenCollisionDump":
-      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
     case "KeepAliveMsg": {
       const hold = s.negotiated?.holdTime ?? 0;
       return to(s, "Established", {}, [
@@ -477,8 +471,8 @@ function openConfirm(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
       ]);
     }
     default:
-      // Events 9, 12, 13, 19 (a second OPEN on this connection), 20, 27, 28.
-      return toIdleAfterError(s, [notification(ERR_FSM, FSM_UNEXPECTED_IN_OPENCONFIRM)]);
+      // Events 9, 12, 13, 19 (a second OPEN on this connection), 20, 27, 28 are unexpected.
+      return openSentOrConfirm(s, ev, FSM_UNEXPECTED_IN_OPENCONFIRM);
   }
 }
 
