@@ -43,6 +43,7 @@ import { canonicalAddress } from "../net/address.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
 import { createRegistry } from "../net/metrics.js";
+import { Coalesced } from "../net/coalesced.js";
 import { mayActOnCaches } from "./k8s/rollback-guard.js";
 import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
@@ -99,8 +100,8 @@ export class NodeAgent {
   private gcReleases = 0;
   private missingSince = new Map<string, number>();
   private emptySince = new Map<string, number>();
-  private blackholePending: Promise<void> | undefined;
-  private blackholeAgain = false;
+  /** Coalesced blackhole syncs (scheduleBlackholes). */
+  private readonly blackholes = new Coalesced(() => this.syncBlackholes());
   private readonly badPools = new Map<string, string>();
   private readonly now: () => number;
   private core!: CoreV1Api;
@@ -546,25 +547,20 @@ export class NodeAgent {
     if (!this.synced) return;
     // Sweeping to a rolled-back view could drop the blackhole of a block still in use.
     if (!mayActOnCaches(this.rolledBack).ok) return;
-    if (this.blackholePending !== undefined) {
-      this.blackholeAgain = true;
-      return;
-    }
-    this.blackholePending = (async () => {
-      do {
-        this.blackholeAgain = false;
-        const cidrs = this.ipam.affineBlocks().map((b) => b.spec.cidr);
-        await this.dataplane
-          .syncBlackholes(cidrs, true)
-          .catch((e: unknown) => this.log.warn({ err: String(e) }, "blackhole route sync failed"));
-      } while (this.blackholeAgain);
-      this.blackholePending = undefined;
-    })();
+    this.blackholes.kick();
+  }
+
+  /** One blackhole sync: a route for every block affine to this node. */
+  private async syncBlackholes(): Promise<void> {
+    const cidrs = this.ipam.affineBlocks().map((b) => b.spec.cidr);
+    await this.dataplane
+      .syncBlackholes(cidrs, true)
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "blackhole route sync failed"));
   }
 
   /** Waits for pending kernel syncs (tests). */
   async settled(): Promise<void> {
-    while (this.blackholePending !== undefined) await this.blackholePending;
+    await this.blackholes.settled();
   }
 
   private agentGauges(): AgentGauges {
