@@ -43,6 +43,7 @@ import { canonicalAddress } from "../net/address.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
 import { createRegistry } from "../net/metrics.js";
+import { Coalesced } from "../net/coalesced.js";
 import { mayActOnCaches } from "./k8s/rollback-guard.js";
 import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
@@ -99,8 +100,8 @@ export class NodeAgent {
   private gcReleases = 0;
   private missingSince = new Map<string, number>();
   private emptySince = new Map<string, number>();
-  private blackholePending: Promise<void> | undefined;
-  private blackholeAgain = false;
+  /** Coalesced blackhole syncs (scheduleBlackholes). */
+  private readonly blackholes = new Coalesced(() => this.syncBlackholes());
   private readonly badPools = new Map<string, string>();
   private readonly now: () => number;
   private core!: CoreV1Api;
@@ -155,11 +156,8 @@ export class NodeAgent {
           minApplyIntervalMs: cfg.policy.minApplyIntervalMs,
           resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
           addTimeoutMs: cfg.policy.addTimeoutMs,
-          backoffMinMs: cfg.informerBackoffMinMs,
-          backoffMaxMs: cfg.informerBackoffMaxMs,
-          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          ...this.informerRetry(),
           registry: this.registry,
-          gate: this.apiGate,
           onRollback: (n, inf) => this.onRollback(n, inf),
         })
       : undefined;
@@ -181,10 +179,7 @@ export class NodeAgent {
           kc: this.kc,
           log: log.child({ component: "bgp" }),
           addressDetection: cfg.bgp.addressDetection,
-          backoffMinMs: cfg.informerBackoffMinMs,
-          backoffMaxMs: cfg.informerBackoffMaxMs,
-          gate: this.apiGate,
-          onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+          ...this.informerRetry(),
           nodes: () =>
             this.nodeInf.list().map((n) => ({
               name: n.metadata?.name ?? "",
@@ -272,14 +267,29 @@ export class NodeAgent {
       ...(fieldSelector !== undefined ? { fieldSelector } : {}),
       ...(onChange !== undefined ? { onChange } : {}),
       log: this.log.child({ component: "informer" }),
-      backoffMinMs: this.cfg.informerBackoffMinMs,
-      backoffMaxMs: this.cfg.informerBackoffMaxMs,
-      onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+      ...this.informerRetry(),
       onRollback: (n) => this.onRollback(n, inf),
-      gate: this.apiGate,
     });
     this.informers.push(inf as unknown as ResilientInformer<KubernetesObject>);
     return inf;
+  }
+
+  /**
+   * How every informer of the agent, its own and its services', retries: the
+   * configured backoff, the shared API gate, and its restarts counted for /metrics.
+   */
+  private informerRetry(): {
+    backoffMinMs: number;
+    backoffMaxMs: number;
+    gate: ApiGate;
+    onRestart: (informer: string) => void;
+  } {
+    return {
+      backoffMinMs: this.cfg.informerBackoffMinMs,
+      backoffMaxMs: this.cfg.informerBackoffMaxMs,
+      gate: this.apiGate,
+      onRestart: (n) => this.restarts.set(n, (this.restarts.get(n) ?? 0) + 1),
+    };
   }
 
   private custom<T extends KubernetesObject>(custom: CustomObjectsApi, plural: string) {
@@ -537,25 +547,20 @@ export class NodeAgent {
     if (!this.synced) return;
     // Sweeping to a rolled-back view could drop the blackhole of a block still in use.
     if (!mayActOnCaches(this.rolledBack).ok) return;
-    if (this.blackholePending !== undefined) {
-      this.blackholeAgain = true;
-      return;
-    }
-    this.blackholePending = (async () => {
-      do {
-        this.blackholeAgain = false;
-        const cidrs = this.ipam.affineBlocks().map((b) => b.spec.cidr);
-        await this.dataplane
-          .syncBlackholes(cidrs, true)
-          .catch((e: unknown) => this.log.warn({ err: String(e) }, "blackhole route sync failed"));
-      } while (this.blackholeAgain);
-      this.blackholePending = undefined;
-    })();
+    this.blackholes.kick();
+  }
+
+  /** One blackhole sync: a route for every block affine to this node. */
+  private async syncBlackholes(): Promise<void> {
+    const cidrs = this.ipam.affineBlocks().map((b) => b.spec.cidr);
+    await this.dataplane
+      .syncBlackholes(cidrs, true)
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "blackhole route sync failed"));
   }
 
   /** Waits for pending kernel syncs (tests). */
   async settled(): Promise<void> {
-    while (this.blackholePending !== undefined) await this.blackholePending;
+    await this.blackholes.settled();
   }
 
   private agentGauges(): AgentGauges {

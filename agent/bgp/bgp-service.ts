@@ -43,6 +43,7 @@ import {
 import { ANNOTATION_RR_CLUSTER_ID, desiredSpeakerConfig, type NodeFacts } from "./desired-config.js";
 import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js";
 import { formatAddress, parsePrefix } from "../../net/address.js";
+import { Coalesced } from "../../net/coalesced.js";
 import { resolveNextHop, underlay, type Underlay } from "./next-hop-resolution.js";
 
 export const COALESCE_MS = 100;
@@ -107,8 +108,11 @@ export class BgpService {
   private host: SpeakerHost | undefined;
   private timer: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  /** The syncs: one at a time, one more queued; none repeats once stopped. */
+  private readonly syncs = new Coalesced(
+    () => this.syncRound(),
+    () => !this.stopped,
+  );
   private started = false;
   private stopped = false;
   private lastProblems = "";
@@ -222,25 +226,17 @@ export class BgpService {
   }
 
   private kick(): void {
-    if (this.running !== undefined) {
-      this.again = true;
-      return;
+    this.syncs.kick();
+  }
+
+  /** One sync; a failure is logged and retried in a second. */
+  private async syncRound(): Promise<void> {
+    try {
+      await this.sync();
+    } catch (e) {
+      this.o.log.error({ err: e instanceof Error ? e.message : String(e) }, "BGP sync failed; will retry");
+      this.schedule(1000);
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.sync();
-        } catch (e) {
-          this.o.log.error(
-            { err: e instanceof Error ? e.message : String(e) },
-            "BGP sync failed; will retry",
-          );
-          this.schedule(1000);
-        }
-      } while (this.again && !this.stopped);
-      this.running = undefined;
-    })();
   }
 
   private async refreshUnderlay(): Promise<void> {
@@ -425,7 +421,7 @@ export class BgpService {
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.resync !== undefined) clearInterval(this.resync);
     await Promise.all(this.optional.map((o) => o.stop()));
-    while (this.running !== undefined) await this.running;
+    await this.syncs.settled();
     await this.host?.stop();
     this.host = undefined;
   }

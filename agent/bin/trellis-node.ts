@@ -2,18 +2,14 @@
 // trellis-node: the per-node agent. Flags are pinned by docs/architecture.md; everything
 // else comes from --config FILE and TRELLIS_* env (agent/config.ts).
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or config.
-import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { pino } from "pino";
+import { packageVersion, runDaemonProgram } from "../../net/daemon-cli.js";
 import { ConfigError, type ConfigFlags, loadConfig } from "../config.js";
 import { NodeAgent } from "../node-agent.js";
 import { SocketPathError } from "../cni-server/server.js";
 
-const version = (
-  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  }
-).version;
+const version = packageVersion();
 
 async function run(flags: ConfigFlags): Promise<void> {
   let cfg;
@@ -81,13 +77,4 @@ const program = new Command("trellis-node")
     await run(opts);
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else {
-    process.stderr.write(`trellis-node: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runDaemonProgram("trellis-node", program);

@@ -68,6 +68,27 @@ export class FakeIpamApi implements IpamApi {
     return out;
   }
 
+  /** Create as the API server does: "exists" for a taken name, else the stored (stamped) object. */
+  private createIn<T extends IPAMBlock | BlockAffinity>(table: Map<string, T>, obj: T): T | "exists" {
+    if (table.has(obj.metadata.name)) return "exists";
+    const s = this.stamp(obj);
+    table.set(s.metadata.name, s);
+    return copy(s);
+  }
+
+  /** Replace as the API server does: "gone", "conflict" on a stale resourceVersion, else the stored object. */
+  private replaceIn<T extends IPAMBlock | BlockAffinity>(
+    table: Map<string, T>,
+    obj: T,
+  ): T | "conflict" | "gone" {
+    const cur = table.get(obj.metadata.name);
+    if (cur === undefined) return "gone";
+    if (obj.metadata.resourceVersion !== cur.metadata.resourceVersion) return "conflict";
+    const s = this.stamp(obj, cur.metadata.creationTimestamp);
+    table.set(s.metadata.name, s);
+    return copy(s);
+  }
+
   /** Adds a pool as the API server would (resourceVersion, creationTimestamp). */
   addPool(p: IPPool): IPPool {
     const s = this.stamp(p);
@@ -101,19 +122,11 @@ export class FakeIpamApi implements IpamApi {
   }
   async createBlock(b: IPAMBlock): Promise<IPAMBlock | "exists"> {
     await this.enter("createBlock", b.metadata.name);
-    if (this.blocks.has(b.metadata.name)) return "exists";
-    const s = this.stamp(b);
-    this.blocks.set(s.metadata.name, s);
-    return copy(s);
+    return this.createIn(this.blocks, b);
   }
   async replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> {
     await this.enter("replaceBlock", b.metadata.name);
-    const cur = this.blocks.get(b.metadata.name);
-    if (cur === undefined) return "gone";
-    if (b.metadata.resourceVersion !== cur.metadata.resourceVersion) return "conflict";
-    const s = this.stamp(b, cur.metadata.creationTimestamp);
-    this.blocks.set(s.metadata.name, s);
-    return copy(s);
+    return this.replaceIn(this.blocks, b);
   }
   async deleteBlock(name: string, resourceVersion: string | undefined): Promise<"ok" | "conflict" | "gone"> {
     await this.enter("deleteBlock", name);
@@ -131,19 +144,11 @@ export class FakeIpamApi implements IpamApi {
   }
   async createAffinity(a: BlockAffinity): Promise<BlockAffinity | "exists"> {
     await this.enter("createAffinity", a.metadata.name);
-    if (this.affinities.has(a.metadata.name)) return "exists";
-    const s = this.stamp(a);
-    this.affinities.set(s.metadata.name, s);
-    return copy(s);
+    return this.createIn(this.affinities, a);
   }
   async replaceAffinity(a: BlockAffinity): Promise<BlockAffinity | "conflict" | "gone"> {
     await this.enter("replaceAffinity", a.metadata.name);
-    const cur = this.affinities.get(a.metadata.name);
-    if (cur === undefined) return "gone";
-    if (a.metadata.resourceVersion !== cur.metadata.resourceVersion) return "conflict";
-    const s = this.stamp(a, cur.metadata.creationTimestamp);
-    this.affinities.set(s.metadata.name, s);
-    return copy(s);
+    return this.replaceIn(this.affinities, a);
   }
   async deleteAffinity(name: string): Promise<void> {
     await this.enter("deleteAffinity", name);

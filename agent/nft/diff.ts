@@ -9,6 +9,7 @@
  */
 import {
   chainObject,
+  DiffSteps,
   elementObject,
   mapObject,
   ruleObject,
@@ -27,13 +28,8 @@ export function diffTable(
   ref: TableRef = POLICY_TABLE,
 ): Cmd[] | "rebuild" {
   const t = { family: ref.family, table: ref.name };
-  const declare: Cmd[] = [];
-  const delElems: Cmd[] = [];
-  const addElems: Cmd[] = [];
-  const rules: Cmd[] = [];
-  const mapDel: Cmd[] = [];
-  const mapAdd: Cmd[] = [];
-  const remove: Cmd[] = [];
+  const steps = new DiffSteps();
+  const { declare, delElems, addElems, rules, mapDel, mapAdd, flushChains, deleteChains, deleteSets } = steps;
 
   const wanted = new Set<string>();
   for (const s of want.sets) {
@@ -100,10 +96,10 @@ export function diffTable(
     for (const r of c.rules) rules.push({ add: { rule: ruleObject(c.name, r, ref) } });
   }
   const staleChains = [...obs.chains.keys()].filter((n) => !wantedChains.has(n));
-  for (const n of staleChains) remove.push({ flush: { chain: { ...t, name: n } } });
-  for (const n of staleChains) remove.push({ delete: { chain: { ...t, name: n } } });
+  for (const n of staleChains) flushChains.push({ flush: { chain: { ...t, name: n } } });
+  for (const n of staleChains) deleteChains.push({ delete: { chain: { ...t, name: n } } });
   for (const [n, o] of obs.sets) {
-    if (!wanted.has(n)) remove.push({ delete: { [o.isMap ? "map" : "set"]: { ...t, name: n } } });
+    if (!wanted.has(n)) deleteSets.push({ delete: { [o.isMap ? "map" : "set"]: { ...t, name: n } } });
   }
-  return [...declare, ...delElems, ...addElems, ...rules, ...mapDel, ...mapAdd, ...remove];
+  return steps.commands();
 }

@@ -10,8 +10,7 @@
 import { POLICY_TABLE, type TableRef } from "../../policy/compiler/nft-table.js";
 import { NftError, type NftBackend } from "./backend.js";
 import { elemKey } from "./kernel-state.js";
-import { isIPv6, v4Value } from "../../policy/model/ipv4.js";
-import { v6Value } from "../../policy/model/ipv6.js";
+import { addrValue } from "../../policy/model/ipv6.js";
 
 interface FSet {
   name: string;
@@ -60,31 +59,21 @@ function refs(expr: unknown): { sets: string[]; chains: string[] } {
   return { sets, chains };
 }
 
-/** An address element of either family as a closed range of numbers (IPv6 as bigints, as the kernel compares). */
-function addr(s: string): { v6: boolean; n: bigint } | undefined {
-  if (isIPv6(s)) {
-    const n = v6Value(s);
-    return n === undefined ? undefined : { v6: true, n };
-  }
-  const n = v4Value(s);
-  return n === undefined ? undefined : { v6: false, n: BigInt(n) };
-}
-
 function addrRange(e: unknown): [bigint, bigint] | undefined {
   if (typeof e === "string") {
-    const a = addr(e);
+    const a = addrValue(e);
     return a && [a.n, a.n];
   }
   const o = e as Record<string, unknown>;
   if (o["prefix"]) {
     const p = o["prefix"] as { addr: string; len: number };
-    const a = addr(p.addr);
+    const a = addrValue(p.addr);
     return a && [a.n, a.n + (1n << BigInt((a.v6 ? 128 : 32) - p.len)) - 1n];
   }
   if (o["range"]) {
     const [x, y] = o["range"] as [string, string];
-    const a = addr(x);
-    const b = addr(y);
+    const a = addrValue(x);
+    const b = addrValue(y);
     return a && b && [a.n, b.n];
   }
   return undefined;

@@ -2,17 +2,13 @@
 // trellis-bgp: the BGP speaker alone, from a config file.
 //   trellis-bgp --config FILE [--log-level info]
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
-import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { pino } from "pino";
+import { packageVersion, runDaemonProgram } from "../../net/daemon-cli.js";
 import { ConfigError } from "../config.js";
 import { Daemon, loadConfig } from "./daemon.js";
 
-const version = (
-  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  }
-).version;
+const version = packageVersion();
 
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
 
@@ -96,15 +92,6 @@ const program = new Command("trellis-bgp")
     process.exitCode = await main(opts);
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else {
-    process.stderr.write(`trellis-bgp: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runDaemonProgram("trellis-bgp", program);
 // Sockets and timers are closed by now; do not wait for stragglers.
 if (process.exitCode !== undefined) setTimeout(() => process.exit(), 200).unref();

@@ -176,11 +176,12 @@ const cease = (subcode: number, data?: Uint8Array): FsmAction =>
     : { type: "sendNotification", code: ERR_CEASE, subcode };
 
 /**
- * The common "go to Idle after an error" tail of §8.2.2: ConnectRetryTimer to
- * zero, release resources, drop TCP, ConnectRetryCounter + 1; the IdleHoldTimer
- * then brings the session back (automatic restart with back-off from the counter).
+ * What every way to Idle from a connection does: the given lead (a
+ * NOTIFICATION), ConnectRetryTimer, HoldTimer and KeepaliveTimer (and a running
+ * DelayOpenTimer) stopped, the routes deleted when asked, resources released,
+ * TCP dropped.
  */
-function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): StepResult {
+function idleTeardown(s: Session, lead: FsmAction[], deleteRoutes: boolean): FsmAction[] {
   const actions: FsmAction[] = [
     ...lead,
     stopTimer("connectRetry"),
@@ -190,6 +191,16 @@ function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): 
   if (s.delayOpenRunning) actions.push(stopTimer("delayOpen"));
   if (deleteRoutes) actions.push({ type: "deleteRoutes" });
   actions.push({ type: "releaseResources" }, { type: "dropConnection" });
+  return actions;
+}
+
+/**
+ * The common "go to Idle after an error" tail of §8.2.2: ConnectRetryTimer to
+ * zero, release resources, drop TCP, ConnectRetryCounter + 1; the IdleHoldTimer
+ * then brings the session back (automatic restart with back-off from the counter).
+ */
+function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): StepResult {
+  const actions = idleTeardown(s, lead, deleteRoutes);
   const counter = s.connectRetryCounter + 1;
   actions.push({ type: "scheduleRestart", attempt: counter });
   return to(s, "Idle", { connectRetryCounter: counter, delayOpenRunning: false }, actions);
@@ -197,16 +208,12 @@ function toIdleAfterError(s: Session, lead: FsmAction[], deleteRoutes = false): 
 
 /** ManualStop: the counter resets and no automatic restart follows. */
 function toIdleManualStop(s: Session, lead: FsmAction[], deleteRoutes = false): StepResult {
-  const actions: FsmAction[] = [
-    ...lead,
-    stopTimer("connectRetry"),
-    stopTimer("hold"),
-    stopTimer("keepalive"),
-  ];
-  if (s.delayOpenRunning) actions.push(stopTimer("delayOpen"));
-  if (deleteRoutes) actions.push({ type: "deleteRoutes" });
-  actions.push({ type: "releaseResources" }, { type: "dropConnection" });
-  return to(s, "Idle", { connectRetryCounter: 0, delayOpenRunning: false }, actions);
+  return to(
+    s,
+    "Idle",
+    { connectRetryCounter: 0, delayOpenRunning: false },
+    idleTeardown(s, lead, deleteRoutes),
+  );
 }
 
 // §8.2.2 Idle state.
@@ -287,12 +294,40 @@ function openReceived(s: Session, open: PeerOpen, cfg: FsmConfig, sendOpenFirst:
   return to(s, "OpenConfirm", { delayOpenRunning: false, negotiated }, actions);
 }
 
-// §8.2.2 Connect state.
-function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+/**
+ * §8.2.2, the events Connect and Active handle alike: start events are
+ * ignored, ManualStop, the connection coming up (Events 16/17), an OPEN while
+ * DelayOpenTimer runs (Event 20), a version error (Event 24), and any other
+ * event is an FSM error.
+ */
+function connectOrActive(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
   if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
     case "ManualStop":
       return toIdleManualStop(s, []);
+    case "TcpConnectionValid":
+    case "TcpCrInvalid":
+      return stay(s);
+    case "TcpCrAcked":
+    case "TcpConnectionConfirmed":
+      return tcpUp(s, cfg);
+    case "BGPOpen":
+      if (s.delayOpenRunning) return openReceived(s, ev.open, cfg, true);
+      return toIdleAfterError(s, []);
+    case "BGPHeaderErr":
+    case "BGPOpenMsgErr":
+      return toIdleAfterError(s, []);
+    case "NotifMsgVerErr":
+      if (s.delayOpenRunning) return toIdleManualStopLike(s);
+      return toIdleAfterError(s, []);
+    default:
+      return toIdleAfterError(s, []);
+  }
+}
+
+// §8.2.2 Connect state.
+function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+  switch (ev.type) {
     case "ConnectRetryTimerExpires": {
       const actions: FsmAction[] = [
         { type: "dropConnection" },
@@ -307,12 +342,6 @@ function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
         { type: "sendOpen" },
         startTimer("hold", cfg.largeHoldTime ?? DEFAULT_LARGE_HOLD),
       ]);
-    case "TcpConnectionValid":
-    case "TcpCrInvalid":
-      return stay(s);
-    case "TcpCrAcked":
-    case "TcpConnectionConfirmed":
-      return tcpUp(s, cfg);
     case "TcpConnectionFails":
       if (s.delayOpenRunning) {
         return to(s, "Active", { delayOpenRunning: false }, [
@@ -328,17 +357,8 @@ function connect(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
         { type: "releaseResources" },
         { type: "scheduleRestart", attempt: s.connectRetryCounter + 1 },
       ]);
-    case "BGPOpen":
-      if (s.delayOpenRunning) return openReceived(s, ev.open, cfg, true);
-      return toIdleAfterError(s, []);
-    case "BGPHeaderErr":
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, []);
-    case "NotifMsgVerErr":
-      if (s.delayOpenRunning) return toIdleManualStopLike(s);
-      return toIdleAfterError(s, []);
     default:
-      return toIdleAfterError(s, []);
+      return connectOrActive(s, ev, cfg);
   }
 }
 
@@ -355,10 +375,7 @@ function toIdleManualStopLike(s: Session): StepResult {
 
 // §8.2.2 Active state.
 function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
-  if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
-    case "ManualStop":
-      return toIdleManualStop(s, []);
     case "ConnectRetryTimerExpires":
       if (cfg.passive) return stay(s, [startTimer("connectRetry", cfg.connectRetryTime)]);
       return to(s, "Connect", {}, [startTimer("connectRetry", cfg.connectRetryTime), { type: "connect" }]);
@@ -368,12 +385,6 @@ function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
         { type: "sendOpen" },
         startTimer("hold", cfg.largeHoldTime ?? DEFAULT_LARGE_HOLD),
       ]);
-    case "TcpConnectionValid":
-    case "TcpCrInvalid":
-      return stay(s);
-    case "TcpCrAcked":
-    case "TcpConnectionConfirmed":
-      return tcpUp(s, cfg);
     case "TcpConnectionFails": {
       const actions: FsmAction[] = [startTimer("connectRetry", cfg.connectRetryTime)];
       if (s.delayOpenRunning) actions.push(stopTimer("delayOpen"));
@@ -382,25 +393,22 @@ function active(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
       actions.push({ type: "scheduleRestart", attempt: counter });
       return to(s, "Idle", { connectRetryCounter: counter, delayOpenRunning: false }, actions);
     }
-    case "BGPOpen":
-      if (s.delayOpenRunning) return openReceived(s, ev.open, cfg, true);
-      return toIdleAfterError(s, []);
-    case "BGPHeaderErr":
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, []);
-    case "NotifMsgVerErr":
-      if (s.delayOpenRunning) return toIdleManualStopLike(s);
-      return toIdleAfterError(s, []);
     default:
-      return toIdleAfterError(s, []);
+      return connectOrActive(s, ev, cfg);
   }
 }
 
 const notification = (code: number, subcode: number, data?: Uint8Array): FsmAction =>
   data ? { type: "sendNotification", code, subcode, data } : { type: "sendNotification", code, subcode };
 
-// §8.2.2 OpenSent state.
-function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+/**
+ * §8.2.2, the events OpenSent and OpenConfirm handle alike: start events are
+ * ignored; ManualStop, AutomaticStop and the hold timer go to Idle with their
+ * NOTIFICATION; a second connection is left to collision detection (§6.8);
+ * header and OPEN errors, a collision dump and a version error go to Idle; any
+ * other event is an FSM error with the state's subcode.
+ */
+function openSentOrConfirm(s: Session, ev: FsmEvent, unexpectedSubcode: number): StepResult {
   if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
     case "ManualStop":
@@ -415,6 +423,22 @@ function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
     case "TcpCrInvalid":
       // A second connection is tracked by the adapter (collision detection, §6.8).
       return stay(s);
+    case "BGPHeaderErr":
+      return toIdleAfterError(s, [notification(ev.code, ev.subcode, ev.data)]);
+    case "BGPOpenMsgErr":
+      return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
+    case "OpenCollisionDump":
+      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
+    case "NotifMsgVerErr":
+      return toIdleManualStopLike(s);
+    default:
+      return toIdleAfterError(s, [notification(ERR_FSM, unexpectedSubcode)]);
+  }
+}
+
+// §8.2.2 OpenSent state.
+function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
+  switch (ev.type) {
     case "TcpConnectionFails":
       return to(s, "Active", {}, [
         { type: "dropConnection" },
@@ -423,50 +447,22 @@ function openSent(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
       ]);
     case "BGPOpen":
       return openReceived(s, ev.open, cfg, false);
-    case "BGPHeaderErr":
-      return toIdleAfterError(s, [notification(ev.code, ev.subcode, ev.data)]);
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
-    case "OpenCollisionDump":
-      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
-    case "NotifMsgVerErr":
-      return toIdleManualStopLike(s);
     default:
-      // Events 9, 11, 12, 13, 20, 25-28.
-      return toIdleAfterError(s, [notification(ERR_FSM, FSM_UNEXPECTED_IN_OPENSENT)]);
+      // Events 9, 11, 12, 13, 20, 25-28 are unexpected.
+      return openSentOrConfirm(s, ev, FSM_UNEXPECTED_IN_OPENSENT);
   }
 }
 
 // §8.2.2 OpenConfirm state.
 function openConfirm(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
-  if (isStart(ev.type)) return stay(s);
   switch (ev.type) {
-    case "ManualStop":
-      return toIdleManualStop(s, [cease(ev.subcode ?? CEASE_ADMIN_SHUTDOWN, ev.data)]);
-    case "AutomaticStop":
-      return toIdleAfterError(s, [cease(ev.subcode ?? CEASE_ADMIN_RESET, ev.data)]);
-    case "HoldTimerExpires":
-      return toIdleAfterError(s, [notification(ERR_HOLD_TIMER_EXPIRED, 0)]);
     case "KeepaliveTimerExpires": {
       const ka = s.negotiated?.keepaliveTime ?? 0;
       return stay(s, ka > 0 ? [{ type: "sendKeepalive" }, startTimer("keepalive", ka)] : []);
     }
-    case "TcpConnectionValid":
-    case "TcpCrAcked":
-    case "TcpConnectionConfirmed":
-    case "TcpCrInvalid":
-      return stay(s);
     case "TcpConnectionFails":
     case "NotifMsg":
       return toIdleAfterError(s, []);
-    case "NotifMsgVerErr":
-      return toIdleManualStopLike(s);
-    case "BGPHeaderErr":
-      return toIdleAfterError(s, [notification(ev.code, ev.subcode, ev.data)]);
-    case "BGPOpenMsgErr":
-      return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
-    case "OpenCollisionDump":
-      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
     case "KeepAliveMsg": {
       const hold = s.negotiated?.holdTime ?? 0;
       return to(s, "Established", {}, [
@@ -475,8 +471,8 @@ function openConfirm(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
       ]);
     }
     default:
-      // Events 9, 12, 13, 19 (a second OPEN on this connection), 20, 27, 28.
-      return toIdleAfterError(s, [notification(ERR_FSM, FSM_UNEXPECTED_IN_OPENCONFIRM)]);
+      // Events 9, 12, 13, 19 (a second OPEN on this connection), 20, 27, 28 are unexpected.
+      return openSentOrConfirm(s, ev, FSM_UNEXPECTED_IN_OPENCONFIRM);
   }
 }
 

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { ConfigError, diffConfig, parseConfig } from "../config.js";
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+import { diffConfig, parseConfig } from "../config.js";
+import { configProblems } from "./support.js";
 
 const base = "asn: 65001\nrouterId: 192.0.2.1\n";
 
@@ -50,10 +41,10 @@ originate:
     expect(parseConfig(base).metricsAddress).toBe("");
     for (const a of ["127.0.0.1:9179", "0.0.0.0:9179", "[::]:9179", "[fd00::1]:0"])
       expect(parseConfig(`${base}metricsAddress: "${a}"\n`).metricsAddress).toBe(a);
-    expect(problems(`${base}metricsAddress: "::1:9179"\n`)).toEqual([
+    expect(configProblems(`${base}metricsAddress: "::1:9179"\n`)).toEqual([
       'metricsAddress: "::1:9179": an IPv6 address must be in brackets, e.g. [::]:9179',
     ]);
-    expect(problems(`${base}metricsAddress: "127.0.0.1:99999"\n`)).toEqual([
+    expect(configProblems(`${base}metricsAddress: "127.0.0.1:99999"\n`)).toEqual([
       'metricsAddress: "127.0.0.1:99999": port must be 0..65535',
     ]);
     const d = diffConfig(parseConfig(base), parseConfig(`${base}metricsAddress: "[::]:9179"\n`));
@@ -130,7 +121,7 @@ originate:
       "originate[1].prefix: duplicate of originate[0]",
     ],
   ])("%s is named by its path", (_n, text, want) => {
-    expect(problems(text).join("\n")).toContain(want);
+    expect(configProblems(text).join("\n")).toContain(want);
   });
 });
 

@@ -7,14 +7,11 @@
 import { connect, type Socket } from "node:net";
 import { type BgpMessage, type Capability, type CodecOptions } from "../wire/index.js";
 import { messageSplitter } from "./message-splitter.js";
+import { until as untilMs } from "./support.js";
 
-/** Polls `f` every 20 ms; fails the test after `ms`. */
-export async function until(f: () => boolean, what: string, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Polls `f` every 20 ms; fails the test after `ms` (support.ts's until, naming `what` first). */
+export function until(f: () => boolean, what: string, ms = 10000): Promise<void> {
+  return untilMs(f, ms, what);
 }
 
 /** The raw peer's OPEN: hold time 0 (no keepalives needed) and IPv4 unicast with 4-octet AS, unless given. */

@@ -1,20 +1,9 @@
-import { afterEach, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { Speaker } from "../speaker.js";
+import { speakersStoppedAfterEach, until } from "./support.js";
 
-/** Wait until `f()` is true, polling; fails the test after `ms`. */
-async function until(f: () => boolean, ms = 10000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const speakers: Speaker[] = [];
-afterEach(async () => {
-  await Promise.all(speakers.splice(0).map((s) => s.stop()));
-});
+const speakers = speakersStoppedAfterEach();
 
 /**
  * Two speakers on loopback addresses 127.0.0.1 and 127.0.0.2, on ephemeral

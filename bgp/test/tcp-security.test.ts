@@ -1,44 +1,25 @@
 // Per-peer `password` (RFC 2385 TCP MD5) and `ttlSecurity` (RFC 5082 GTSM):
 // the config fields, the reload diff, and two speakers on loopback.
-import { afterEach, describe, expect, it } from "@jest/globals";
-import { ConfigError, diffConfig, parseConfig } from "../config.js";
+import { describe, expect, it } from "@jest/globals";
+import { diffConfig, parseConfig } from "../config.js";
+import { configProblems, speakersStoppedAfterEach, until } from "./support.js";
 import { Speaker, type SpeakerPeerOptions } from "../speaker.js";
 import { gtsmMinTtl, silentAfterConnectText, tcpSecurity, unansweredText } from "../session/tcp-security.js";
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
 const peer = (extra: string): string =>
   `asn: 65001\nrouterId: 192.0.2.1\npeers:\n  - { address: 192.0.2.2, asn: 65002${extra} }\n`;
 
-async function until(f: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const speakers: Speaker[] = [];
-afterEach(async () => {
-  await Promise.all(speakers.splice(0).map((s) => s.stop()));
-});
+const speakers = speakersStoppedAfterEach();
 
 describe("config: password and ttlSecurity", () => {
   it("password: 1..80 bytes of UTF-8", () => {
     expect(parseConfig(peer(", password: s3cret")).peers[0]!.password).toBe("s3cret");
-    expect(problems(peer(', password: ""'))).toEqual(["peers[0].password: must be 1..80 bytes"]);
-    expect(problems(peer(`, password: ${"x".repeat(81)}`))).toEqual([
+    expect(configProblems(peer(', password: ""'))).toEqual(["peers[0].password: must be 1..80 bytes"]);
+    expect(configProblems(peer(`, password: ${"x".repeat(81)}`))).toEqual([
       "peers[0].password: must be 1..80 bytes",
     ]);
     // 27 three-byte characters are 81 bytes
-    expect(problems(peer(`, password: ${"€".repeat(27)}`))).toEqual([
+    expect(configProblems(peer(`, password: ${"€".repeat(27)}`))).toEqual([
       "peers[0].password: must be 1..80 bytes",
     ]);
   });
@@ -46,7 +27,7 @@ describe("config: password and ttlSecurity", () => {
   it("ttlSecurity: a number of hops 1..254", () => {
     expect(parseConfig(peer(", ttlSecurity: 1")).peers[0]!.ttlSecurity).toBe(1);
     for (const bad of ["0", "255", "1.5", "true"])
-      expect(problems(peer(`, ttlSecurity: ${bad}`))).toEqual([
+      expect(configProblems(peer(`, ttlSecurity: ${bad}`))).toEqual([
         "peers[0].ttlSecurity: must be a number of hops 1..254",
       ]);
   });
@@ -68,8 +49,12 @@ describe("config: bfd", () => {
       minRxMs: 100,
       multiplier: 3,
     });
-    expect(problems(peer(", bfd: { minTxMs: 5 }"))).toEqual(["peers[0].bfd.minTxMs: must be 10..60000 ms"]);
-    expect(problems(peer(", bfd: { multiplier: 0 }"))).toEqual(["peers[0].bfd.multiplier: must be 1..255"]);
+    expect(configProblems(peer(", bfd: { minTxMs: 5 }"))).toEqual([
+      "peers[0].bfd.minTxMs: must be 10..60000 ms",
+    ]);
+    expect(configProblems(peer(", bfd: { multiplier: 0 }"))).toEqual([
+      "peers[0].bfd.multiplier: must be 1..255",
+    ]);
   });
 });
 

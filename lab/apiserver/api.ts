@@ -794,20 +794,21 @@ export class KubeApi {
     const existing = this.store.table(t.key).get(t.namespace, name);
     if (existing === undefined) throw notFound(t.type.plural, t.group, name);
     const pre = this.deleteOptions(req);
-    if (pre.rv !== undefined && pre.rv !== existing.obj.metadata.resourceVersion)
-      throw conflict(
-        t.type.plural,
-        t.group,
-        name,
-        `Precondition failed: ResourceVersion in precondition: ${pre.rv}, ResourceVersion in object meta: ${existing.obj.metadata.resourceVersion ?? ""}`,
-      );
-    if (pre.uid !== undefined && pre.uid !== existing.obj.metadata.uid)
-      throw conflict(
-        t.type.plural,
-        t.group,
-        name,
-        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.obj.metadata.uid ?? ""}`,
-      );
+    const precondition = (
+      field: "ResourceVersion" | "UID",
+      want: string | undefined,
+      have: string | undefined,
+    ) => {
+      if (want !== undefined && want !== have)
+        throw conflict(
+          t.type.plural,
+          t.group,
+          name,
+          `Precondition failed: ${field} in precondition: ${want}, ${field} in object meta: ${have ?? ""}`,
+        );
+    };
+    precondition("ResourceVersion", pre.rv, existing.obj.metadata.resourceVersion);
+    precondition("UID", pre.uid, existing.obj.metadata.uid);
     if (this.dryRun(req)) return this.objectResponse(200, t, existing, req);
     const fins = existing.obj.metadata.finalizers;
     if (Array.isArray(fins) && fins.length > 0) {

@@ -8,37 +8,37 @@ import type { NameRule } from "./resource-types.js";
 import type { ObjectMeta } from "./object-store.js";
 import { labelValueError, qualifiedNameError } from "../../net/label-selector.js";
 
-const SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const LABEL1035_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** The DNS name formats: apimachinery's IsDNS1123Subdomain, IsDNS1123Label, IsDNS1035Label, with their messages. */
+const DNS_NAMES: Record<"subdomain" | "label" | "label1035", { max: number; re: RegExp; format: string }> = {
+  subdomain: {
+    max: 253,
+    re: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    format:
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+  },
+  label: {
+    max: 63,
+    re: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    format:
+      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+  },
+  label1035: {
+    max: 63,
+    re: /^[a-z]([-a-z0-9]*[a-z0-9])?$/,
+    format:
+      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+  },
+};
 
 export function nameErrors(name: string, rule: NameRule): string[] {
   switch (rule) {
-    case "subdomain": {
-      const out: string[] = [];
-      if (name.length > 253) out.push("must be no more than 253 characters");
-      if (!SUBDOMAIN_RE.test(name))
-        out.push(
-          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-        );
-      return out;
-    }
-    case "label": {
-      const out: string[] = [];
-      if (name.length > 63) out.push("must be no more than 63 characters");
-      if (!LABEL_RE.test(name))
-        out.push(
-          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-        );
-      return out;
-    }
+    case "subdomain":
+    case "label":
     case "label1035": {
+      const { max, re, format } = DNS_NAMES[rule];
       const out: string[] = [];
-      if (name.length > 63) out.push("must be no more than 63 characters");
-      if (!LABEL1035_RE.test(name))
-        out.push(
-          "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
-        );
+      if (name.length > max) out.push(`must be no more than ${max} characters`);
+      if (!re.test(name)) out.push(format);
       return out;
     }
     case "path": {

@@ -85,6 +85,7 @@ import {
 } from "./to-nft.js";
 import {
   chainObject,
+  DiffSteps,
   elementObject,
   ruleObject,
   setObject,
@@ -909,15 +910,8 @@ function vmap(group: string | undefined): NftVerdict {
  */
 export function deltaCommands(before: CompilerState, after: CompilerState, delta: Delta): Cmd[] {
   if (delta.full) throw new Error("deltaCommands: a full delta needs a full diff");
-  const declare: Cmd[] = [];
-  const delElems: Cmd[] = [];
-  const addElems: Cmd[] = [];
-  const rules: Cmd[] = [];
-  const mapDel: Cmd[] = [];
-  const mapAdd: Cmd[] = [];
-  const removeChains: Cmd[] = [];
-  const deleteChains: Cmd[] = [];
-  const removeSets: Cmd[] = [];
+  const steps = new DiffSteps();
+  const { declare, delElems, addElems, rules, mapDel, mapAdd, flushChains, deleteChains, deleteSets } = steps;
   const elems = (into: Cmd[], verb: "add" | "delete", name: string, es: unknown[]) => {
     if (es.length > 0) into.push({ [verb]: { element: elementObject(name, es) } });
   };
@@ -935,7 +929,7 @@ export function deltaCommands(before: CompilerState, after: CompilerState, delta
         elems(addElems, "add", setName(name, "ipv6"), b4.e6.map(addrElem6));
       } else if (a4 && !b4) {
         for (const f of ["ipv4", "ipv6"] as const)
-          removeSets.push({ delete: { set: { ...t, name: setName(name, f) } } });
+          deleteSets.push({ delete: { set: { ...t, name: setName(name, f) } } });
       } else if (a4 && b4) {
         const d4 = rangeDiff(a4.e4, b4.e4, ops4);
         const d6 = rangeDiff(a4.e6, b4.e6, ops6);
@@ -954,7 +948,7 @@ export function deltaCommands(before: CompilerState, after: CompilerState, delta
         for (const f of ["ipv4", "ipv6"] as const) declare.push({ add: { set: portSetDecl(name, f) } });
       if (ap && !bp) {
         for (const f of ["ipv4", "ipv6"] as const)
-          removeSets.push({ delete: { set: { ...t, name: setName(name, f) } } });
+          deleteSets.push({ delete: { set: { ...t, name: setName(name, f) } } });
         continue;
       }
       for (const [n, x, y] of [
@@ -986,7 +980,7 @@ export function deltaCommands(before: CompilerState, after: CompilerState, delta
       for (const c of chains) for (const r of c.rules) rules.push({ add: { rule: ruleObject(c.name, r) } });
     } else if (a && !b) {
       for (const c of groupChains(a.group)) {
-        removeChains.push({ flush: { chain: { ...t, name: c.name } } });
+        flushChains.push({ flush: { chain: { ...t, name: c.name } } });
         deleteChains.push({ delete: { chain: { ...t, name: c.name } } });
       }
     }
@@ -1015,15 +1009,5 @@ export function deltaCommands(before: CompilerState, after: CompilerState, delta
       if (b) mapAdd.push({ add: { element: elementObject(map, [[iface, vmap(b[which])]]) } });
     }
   }
-  return [
-    ...declare,
-    ...delElems,
-    ...addElems,
-    ...rules,
-    ...mapDel,
-    ...mapAdd,
-    ...removeChains,
-    ...deleteChains,
-    ...removeSets,
-  ];
+  return steps.commands();
 }

@@ -143,6 +143,41 @@ export function fullTransaction(
   return cmds;
 }
 
+/**
+ * The steps of a diff transaction, in the order they run (felix's sequencer):
+ * declare new sets, maps and chains; delete stale elements before adding new
+ * ones (interval sets reject overlaps); rewrite chains' rules; repoint
+ * verdict-map elements; then flush the chains that go, delete them, and
+ * delete the sets and maps that go. Shared by the driver's diff
+ * (agent/nft/diff.ts) and the incremental compiler's deltaCommands.
+ */
+export class DiffSteps {
+  readonly declare: Record<string, unknown>[] = [];
+  readonly delElems: Record<string, unknown>[] = [];
+  readonly addElems: Record<string, unknown>[] = [];
+  readonly rules: Record<string, unknown>[] = [];
+  readonly mapDel: Record<string, unknown>[] = [];
+  readonly mapAdd: Record<string, unknown>[] = [];
+  readonly flushChains: Record<string, unknown>[] = [];
+  readonly deleteChains: Record<string, unknown>[] = [];
+  readonly deleteSets: Record<string, unknown>[] = [];
+
+  /** Every step's commands, in order. */
+  commands(): Record<string, unknown>[] {
+    return [
+      ...this.declare,
+      ...this.delElems,
+      ...this.addElems,
+      ...this.rules,
+      ...this.mapDel,
+      ...this.mapAdd,
+      ...this.flushChains,
+      ...this.deleteChains,
+      ...this.deleteSets,
+    ];
+  }
+}
+
 /** The JSON document `nft -j -f -` reads. */
 export function nftDocument(cmds: readonly Record<string, unknown>[]): {
   nftables: Record<string, unknown>[];

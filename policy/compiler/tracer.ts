@@ -5,8 +5,8 @@
  * compiled rules against the reference evaluator without root or a kernel;
  * the namespace suites then check the kernel agrees.
  */
-import { isIPv6, v4Value } from "../model/ipv4.js";
-import { v6Value } from "../model/ipv6.js";
+import { isIPv6 } from "../model/ipv4.js";
+import { addrValue } from "../model/ipv6.js";
 import type { NftChain, NftTable } from "./nft-table.js";
 
 export interface Packet {
@@ -34,16 +34,6 @@ type Value = string | number | readonly (string | number)[];
 
 function familyOf(p: Packet): "ipv4" | "ipv6" {
   return p.family ?? (isIPv6(p.saddr) ? "ipv6" : "ipv4");
-}
-
-/** An address of either family as one number, IPv6 above 2^32 never colliding with IPv4 by the family tag. */
-function addr(s: string): { v6: boolean; n: bigint } | undefined {
-  if (isIPv6(s)) {
-    const n = v6Value(s);
-    return n === undefined ? undefined : { v6: true, n };
-  }
-  const n = v4Value(s);
-  return n === undefined ? undefined : { v6: false, n: BigInt(n) };
 }
 
 function field(p: Packet, e: unknown): Value | undefined {
@@ -85,16 +75,16 @@ function field(p: Packet, e: unknown): Value | undefined {
 /** Does one element (address, prefix, range, name, port, or concat of them) match a value? */
 function elemMatches(elem: unknown, v: string | number): boolean {
   if (typeof elem === "number") return elem === v;
-  const x = typeof v === "string" ? addr(v) : undefined;
+  const x = typeof v === "string" ? addrValue(v) : undefined;
   if (typeof elem === "string") {
-    const a = addr(elem);
+    const a = addrValue(elem);
     if (a !== undefined && x !== undefined) return a.v6 === x.v6 && a.n === x.n;
     return elem === v;
   }
   const o = elem as Record<string, unknown>;
   if (o["prefix"]) {
     const { addr: base, len } = o["prefix"] as { addr: string; len: number };
-    const start = addr(base);
+    const start = addrValue(base);
     if (!start || !x || start.v6 !== x.v6) return false;
     const size = 1n << BigInt((start.v6 ? 128 : 32) - len);
     return x.n >= start.n && x.n < start.n + size;
@@ -102,8 +92,8 @@ function elemMatches(elem: unknown, v: string | number): boolean {
   if (o["range"]) {
     const [lo, hi] = o["range"] as [string | number, string | number];
     if (typeof lo === "number" && typeof v === "number") return v >= lo && v <= (hi as number);
-    const a = addr(String(lo));
-    const b = addr(String(hi));
+    const a = addrValue(String(lo));
+    const b = addrValue(String(hi));
     return !!a && !!b && !!x && a.v6 === x.v6 && x.n >= a.n && x.n <= b.n;
   }
   return false;

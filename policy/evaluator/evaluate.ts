@@ -179,6 +179,23 @@ export function evaluateDirection(
   family: Family = "ipv4",
 ): DirectionVerdict {
   const base = { direction: dir, pod: self.key };
+  /** The first rule of the admin or baseline tier that matches (clusterTier). */
+  const tierMatch = (tier: "admin" | "baseline") => {
+    const policies = c.policies.filter((p) => p.tier === tier);
+    return clusterTier(c, policies, dir, self, remote, port, proto, family);
+  };
+  /** That tier's verdict for a match that Allows or Denies. */
+  const tierVerdict = (
+    tier: "admin" | "baseline",
+    m: NonNullable<ReturnType<typeof tierMatch>>,
+  ): DirectionVerdict => ({
+    ...base,
+    allowed: m.action === "Allow",
+    tier,
+    policy: m.policy.id,
+    rule: ruleName(dir, m.rule),
+    reason: `${tier} tier ${m.action === "Allow" ? "allows" : "denies"}`,
+  });
   if (self.hostNetwork) {
     return {
       ...base,
@@ -195,18 +212,8 @@ export function evaluateDirection(
       reason: "traffic from/to the pod's own node is always allowed",
     };
   }
-  const admin = c.policies.filter((p) => p.tier === "admin");
-  const a = clusterTier(c, admin, dir, self, remote, port, proto, family);
-  if (a && a.action !== "Pass") {
-    return {
-      ...base,
-      allowed: a.action === "Allow",
-      tier: "admin",
-      policy: a.policy.id,
-      rule: ruleName(dir, a.rule),
-      reason: `admin tier ${a.action === "Allow" ? "allows" : "denies"}`,
-    };
-  }
+  const a = tierMatch("admin");
+  if (a && a.action !== "Pass") return tierVerdict("admin", a);
   const strict = tenantDenies(c, self, remote, "Strict");
   if (strict) {
     return {
@@ -257,18 +264,8 @@ export function evaluateDirection(
       reason: "crosses a Baseline tenant boundary and no NetworkPolicy selects the pod",
     };
   }
-  const baseline = c.policies.filter((p) => p.tier === "baseline");
-  const b = clusterTier(c, baseline, dir, self, remote, port, proto, family);
-  if (b && b.action !== "Pass") {
-    return {
-      ...base,
-      allowed: b.action === "Allow",
-      tier: "baseline",
-      policy: b.policy.id,
-      rule: ruleName(dir, b.rule),
-      reason: `baseline tier ${b.action === "Allow" ? "allows" : "denies"}`,
-    };
-  }
+  const b = tierMatch("baseline");
+  if (b && b.action !== "Pass") return tierVerdict("baseline", b);
   return {
     ...base,
     allowed: true,

@@ -11,6 +11,7 @@ import {
   parseAddressOf,
   parsePrefixLoose,
 } from "../../net/address.js";
+import { isIPv6, v4Value } from "./ipv4.js";
 
 export interface Range6 {
   readonly start: bigint;
@@ -23,6 +24,20 @@ export const MAX6 = (1n << 128n) - 1n;
 export function v6Value(s: string): bigint | undefined {
   const a = parseAddressOf(6, s);
   return typeof a === "string" ? undefined : a.value;
+}
+
+/**
+ * An address of either family as a number tagged with its family (IPv4 as
+ * v4Value, IPv6 as v6Value), so the two never compare equal: what nft and
+ * the tracer compare address elements by.
+ */
+export function addrValue(s: string): { v6: boolean; n: bigint } | undefined {
+  if (isIPv6(s)) {
+    const n = v6Value(s);
+    return n === undefined ? undefined : { v6: true, n };
+  }
+  const n = v4Value(s);
+  return n === undefined ? undefined : { v6: false, n: BigInt(n) };
 }
 
 /**

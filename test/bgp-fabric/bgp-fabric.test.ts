@@ -228,14 +228,18 @@ async function pingGap(from: Pod, to: string, count: number): Promise<{ gapMs: n
   return { gapMs: worst * 100, received: got.size };
 }
 
-describe("BGP fabric: full mesh (3 nodes)", () => {
-  const lab = new Lab(mkdtempSync(join(tmpdir(), "trellis-bgp-")), 3);
-  let pods: Pod[] = [];
-
+/**
+ * A lab of `nodes` nodes for one describe block: up before its tests (down
+ * again if that fails), with the pods of namespace `ns` Running on every node
+ * (`pods`, filled then); down after them.
+ */
+function labForSuite(nodes: number, ns: string, upArgs: string[] = []): { lab: Lab; pods: Pod[] } {
+  const lab = new Lab(mkdtempSync(join(tmpdir(), "trellis-bgp-")), nodes);
+  const pods: Pod[] = [];
   beforeAll(async () => {
     try {
-      await lab.up();
-      pods = await lab.pods("fabric");
+      await lab.up(upArgs);
+      pods.push(...(await lab.pods(ns)));
     } catch (e) {
       await lab.down();
       throw e;
@@ -244,6 +248,11 @@ describe("BGP fabric: full mesh (3 nodes)", () => {
   afterAll(async () => {
     await lab.down();
   }, 60_000);
+  return { lab, pods };
+}
+
+describe("BGP fabric: full mesh (3 nodes)", () => {
+  const { lab, pods } = labForSuite(3, "fabric");
 
   it("pods on every node reach pods on every other node over IPv4 and IPv6", async () => {
     expect(await allPairs(pods)).toEqual([]);
@@ -348,21 +357,7 @@ describe("BGP fabric: full mesh (3 nodes)", () => {
 });
 
 describe("BGP fabric: agent restarts", () => {
-  const lab = new Lab(mkdtempSync(join(tmpdir(), "trellis-bgp-")), 2);
-  let pods: Pod[] = [];
-
-  beforeAll(async () => {
-    try {
-      await lab.up();
-      pods = await lab.pods("restart");
-    } catch (e) {
-      await lab.down();
-      throw e;
-    }
-  }, 180_000);
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
+  const { lab, pods } = labForSuite(2, "restart");
 
   it("kill -9 of an agent and its restart: cross-node pings never stop for more than a second", async () => {
     const [a, b] = pods.sort((x, y) => (x.node < y.node ? -1 : 1));
@@ -465,21 +460,7 @@ describe("BGP fabric: agent restarts", () => {
 });
 
 describe("BGP fabric: route reflectors (4 nodes, 2 reflectors, mesh off)", () => {
-  const lab = new Lab(mkdtempSync(join(tmpdir(), "trellis-bgp-")), 4);
-  let pods: Pod[] = [];
-
-  beforeAll(async () => {
-    try {
-      await lab.up(["--route-reflectors", "2"]);
-      pods = await lab.pods("rr");
-    } catch (e) {
-      await lab.down();
-      throw e;
-    }
-  }, 180_000);
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
+  const { lab, pods } = labForSuite(4, "rr", ["--route-reflectors", "2"]);
 
   it("the mesh is off and every node still learns every other node's blocks, both families", async () => {
     const c = await lab.kubectl(

@@ -8,11 +8,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { join } from "node:path";
-import { NetLab, PROTO, REPO, TrellisDaemon, sh, sleep, until, untilAsync } from "./netlab.js";
+import {
+  NetLab,
+  REPO,
+  T_AS,
+  TrellisDaemon,
+  labSpeakerConfig,
+  sh,
+  sleep,
+  stopAll,
+  until,
+  untilAsync,
+} from "./netlab.js";
 import { BirdPeer } from "./bird.js";
 import { BfddPeer } from "./bfdd.js";
 
-const T_AS = 65001;
 const BFD = { intervalMs: 100, multiplier: 3 };
 const METRICS_PORT = 19179; // inside the lab's own namespace
 const ADDON = join(REPO, "dist/net/sockopt/trellis_sockopt.node");
@@ -74,34 +84,26 @@ describe("BFD interop with BIRD and FRR bfdd", () => {
       BFD,
     );
     const bfd = { minTxMs: 100, minRxMs: 100, multiplier: 3 };
-    trellis = new TrellisDaemon(lab, {
-      asn: T_AS,
-      routerId: "10.255.0.1",
-      listen: { address: "::", port: 179 },
-      holdTime: 9,
-      keepaliveTime: 3,
-      connectRetryTime: 1,
-      restartBackoff: { initialMs: 500, maxMs: 1000, jitter: 0 },
-      fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
-      metricsAddress: `127.0.0.1:${METRICS_PORT}`,
-      peers: [
-        { address: b.p4, asn: 65102, localAddress: b.t4, bfd },
-        { address: v.p6, asn: 65103, localAddress: v.t6, bfd },
-        // bfdd alone: no BGP there (the sessions stay Active), BFD only
-        { address: fl.p4, asn: 65104, localAddress: fl.t4, passive: true, bfd },
-        { address: fl.p6, asn: 65104, localAddress: fl.t6, passive: true, bfd },
-      ],
-    });
+    trellis = new TrellisDaemon(
+      lab,
+      labSpeakerConfig({
+        holdTime: 9,
+        keepaliveTime: 3,
+        restartBackoff: { initialMs: 500, maxMs: 1000, jitter: 0 },
+        metricsAddress: `127.0.0.1:${METRICS_PORT}`,
+        peers: [
+          { address: b.p4, asn: 65102, localAddress: b.t4, bfd },
+          { address: v.p6, asn: 65103, localAddress: v.t6, bfd },
+          // bfdd alone: no BGP there (the sessions stay Active), BFD only
+          { address: fl.p4, asn: 65104, localAddress: fl.t4, passive: true, bfd },
+          { address: fl.p6, asn: 65104, localAddress: fl.t6, passive: true, bfd },
+        ],
+      }),
+    );
     await Promise.all([trellis.start(), b4.start(), b6.start(), f.start()]);
   }, 60000);
 
-  afterAll(async () => {
-    try {
-      await trellis?.stop();
-    } finally {
-      lab?.destroy();
-    }
-  }, 30000);
+  afterAll(() => stopAll(trellis, lab), 30000);
 
   const bfdState = async (addr: string): Promise<string | undefined> =>
     (await trellis.peer(addr))?.bfd?.state;

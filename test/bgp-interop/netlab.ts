@@ -69,6 +69,26 @@ export async function stopAll(trellis: TrellisDaemon | undefined, lab: NetLab | 
   }
 }
 
+/** trellis-bgp's AS in the interop suites and the BFD benchmark. */
+export const T_AS = 65001;
+
+/**
+ * The trellis-bgp configuration the interop suites (suite, bfd, security) and
+ * the BFD failover benchmark share: AS T_AS, router id 10.255.0.1, listening on
+ * [::]:179, connect retry 1 s, the FIB in the main table with ECMP under PROTO.
+ * `rest` adds the timers, peers and the rest of the case.
+ */
+export function labSpeakerConfig(rest: Record<string, unknown>): Record<string, unknown> {
+  return {
+    asn: T_AS,
+    routerId: "10.255.0.1",
+    listen: { address: "::", port: 179 },
+    connectRetryTime: 1,
+    fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
+    ...rest,
+  };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Link {

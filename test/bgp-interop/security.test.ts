@@ -6,13 +6,21 @@
  * changes a password resets the session.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { NetLab, PROTO, TrellisDaemon, sleep, until, untilAsync } from "./netlab.js";
+import {
+  NetLab,
+  T_AS,
+  TrellisDaemon,
+  labSpeakerConfig,
+  sleep,
+  stopAll,
+  until,
+  untilAsync,
+} from "./netlab.js";
 import { BirdPeer } from "./bird.js";
 import { FrrPeer } from "./frr.js";
 import { GobgpPeer } from "./gobgp.js";
 import type { PeerDriver, PeerDriverOptions } from "./driver.js";
 
-const T_AS = 65001;
 const KEY = "s3cret-Key";
 const MD5_TEXT = /MD5 signature mismatch suspected \(peer does not answer\)/;
 /** Either view: the peer's connection arrived with TTL 1, or ours got no answer. */
@@ -58,15 +66,10 @@ describe("BGP session security with BIRD, FRR and GoBGP (MD5, GTSM)", () => {
       d: { ttlSecurity: 1 },
       n: { password: KEY },
     };
-    return {
-      asn: T_AS,
-      routerId: "10.255.0.1",
-      listen: { address: "::", port: 179 },
+    return labSpeakerConfig({
       holdTime: 3,
       keepaliveTime: 1,
-      connectRetryTime: 1,
       restartBackoff: { initialMs: 500, maxMs: 2000, jitter: 0 },
-      fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
       peers: PEERS.map((p, i) => ({
         address: addr(p.name),
         asn: asOf(i),
@@ -74,7 +77,7 @@ describe("BGP session security with BIRD, FRR and GoBGP (MD5, GTSM)", () => {
         ...perPeer[p.name],
       })),
       originate: [{ prefix: "10.100.0.0/24" }],
-    };
+    });
   }
 
   const state = async (n: Name): Promise<string | undefined> => (await trellis.peer(addr(n)))?.state;
@@ -111,13 +114,7 @@ describe("BGP session security with BIRD, FRR and GoBGP (MD5, GTSM)", () => {
     await Promise.all([trellis.start(), ...[...peers.values()].map((p) => p.start())]);
   }, 60000);
 
-  afterAll(async () => {
-    try {
-      await trellis?.stop();
-    } finally {
-      lab?.destroy();
-    }
-  }, 30000);
+  afterAll(() => stopAll(trellis, lab), 30000);
 
   it("MD5 with the right key: BIRD, FRR and GoBGP (IPv6) reach Established and exchange routes", async () => {
     for (const n of ["b", "f", "g"] as const) await established(n);

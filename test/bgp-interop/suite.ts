@@ -5,12 +5,20 @@
  * One topology is reused across the cases, in order; hold time 3 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { NetLab, PROTO, TrellisDaemon, until, untilAsync, type Link, stopAll } from "./netlab.js";
+import {
+  NetLab,
+  T_AS,
+  TrellisDaemon,
+  labSpeakerConfig,
+  until,
+  untilAsync,
+  type Link,
+  stopAll,
+} from "./netlab.js";
 import type { PeerDriver, PeerDriverOptions } from "./driver.js";
 
 export type DriverFactory = (lab: NetLab, link: Link, opts: PeerDriverOptions) => PeerDriver;
 
-const T_AS = 65001;
 const E_AS = 4200000002;
 /** The eBGP peer whose session runs over IPv6. */
 const S_AS = 65006;
@@ -54,22 +62,17 @@ export function interopSuite(kind: string, token: string, make: DriverFactory, o
       nextHopSelf: true,
     };
     if (extra.ibgpMaxPrefixes !== undefined) ibgpPeer.maxPrefixes = extra.ibgpMaxPrefixes;
-    return {
-      asn: T_AS,
-      routerId: "10.255.0.1",
-      listen: { address: "::", port: 179 },
+    return labSpeakerConfig({
       holdTime: 3,
       keepaliveTime: 1,
-      connectRetryTime: 1,
       gracefulRestart: { enabled: true, restartTime: 30 },
-      fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
       peers: [
         { address: e.p4, asn: E_AS, families: ["ipv4-unicast", "ipv6-unicast"] },
         ibgpPeer,
         { address: lab.link("s").p6, asn: S_AS, families: ["ipv4-unicast", "ipv6-unicast"] },
       ],
       originate: extra.originate ?? origins,
-    };
+    });
   }
 
   const established = async (addr: string, ms = 20000): Promise<void> => {

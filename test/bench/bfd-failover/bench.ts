@@ -10,11 +10,20 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
-import { NetLab, PROTO, TrellisDaemon, sh, sleep, until, untilAsync } from "../../bgp-interop/netlab.js";
+import {
+  NetLab,
+  PROTO,
+  T_AS,
+  TrellisDaemon,
+  labSpeakerConfig,
+  sh,
+  sleep,
+  until,
+  untilAsync,
+} from "../../bgp-interop/netlab.js";
 import { BirdPeer } from "../../bgp-interop/bird.js";
 
 const CUTS = Number(process.env.TRELLIS_BFD_CUTS ?? 20);
-const T_AS = 65001;
 
 interface Mode {
   name: string;
@@ -50,20 +59,23 @@ async function main(): Promise<void> {
       trellisAsn: T_AS,
       routes: [{ prefix: "10.241.0.0/24" }],
     });
-    const trellis = new TrellisDaemon(lab, {
-      asn: T_AS,
-      routerId: "10.255.0.1",
-      listen: { address: "::", port: 179 },
-      holdTime: 3,
-      keepaliveTime: 1,
-      connectRetryTime: 1,
-      restartBackoff: { initialMs: 300, maxMs: 600, jitter: 0 },
-      fib: { enabled: true, table: 254, ecmp: true, protocol: PROTO },
-      peers: [
-        { address: b.p4, asn: 65102, localAddress: b.t4, bfd: { minTxMs: 100, minRxMs: 100, multiplier: 3 } },
-        { address: h.p4, asn: 65103, localAddress: h.t4 },
-      ],
-    });
+    const trellis = new TrellisDaemon(
+      lab,
+      labSpeakerConfig({
+        holdTime: 3,
+        keepaliveTime: 1,
+        restartBackoff: { initialMs: 300, maxMs: 600, jitter: 0 },
+        peers: [
+          {
+            address: b.p4,
+            asn: 65102,
+            localAddress: b.t4,
+            bfd: { minTxMs: 100, minRxMs: 100, multiplier: 3 },
+          },
+          { address: h.p4, asn: 65103, localAddress: h.t4 },
+        ],
+      }),
+    );
     await Promise.all([trellis.start(), birdB.start(), birdH.start()]);
     const modes: Mode[] = [
       { name: "BFD 100 ms x 3", peer: "b", prefix: "10.240.0.0/24", samples: [] },
