@@ -28,6 +28,7 @@ import { addNetns, inNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
 import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
+import { startRealControlPlane, type ControlPlaneMode } from "./controlplane/control-plane.js";
 
 export interface UpOptions {
   dir: string;
@@ -36,6 +37,8 @@ export interface UpOptions {
   torAsn?: number;
   nodeAsn?: number;
   asnPerNode?: boolean;
+  /** embedded (lab/apiserver, the default) or real (etcd + kube-apiserver + kube-controller-manager) */
+  controlPlane?: ControlPlaneMode;
   /** progress lines (to stderr in the CLI) */
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -83,13 +86,17 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     throw new LabError((e as Error).message, "usage");
   }
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
+  if (o.controlPlane === "real") state.controlPlane = "real";
   writeLabState(L.stateFile, state);
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
-    const url = await startApiserver(L);
+    // --control-plane real (lab/controlplane/): it writes DIR/kubeconfig (TLS,
+    // admin) and serves plain HTTP to the lab's own processes at `url` and DIR/apiserver.sock.
+    const real = o.controlPlane === "real";
+    const url = real ? (await startRealControlPlane(L, say)).relayUrl : await startApiserver(L);
     state.apiserverUrl = url;
     writeLabState(L.stateFile, state);
-    writeFileSync(L.kubeconfig, renderKubeconfig(url));
+    if (!real) writeFileSync(L.kubeconfig, renderKubeconfig(url));
 
     say(`building the ToR ${plan.tor.netns} and ${plan.nodes.length} node namespaces`);
     await buildTor(plan);

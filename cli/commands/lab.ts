@@ -12,6 +12,7 @@ import { LabError } from "../../lab/lab-errors.js";
 import { labDown } from "../../lab/lab-down.js";
 import { labStatus } from "../../lab/lab-status.js";
 import { labUp } from "../../lab/lab-up.js";
+import { CONTROL_PLANE_MODES, type ControlPlaneMode } from "../../lab/controlplane/control-plane.js";
 import { formatMatrix, labMatrix } from "../../lab/matrix.js";
 import { repoPaths } from "../../lab/repo-paths.js";
 import { labProbe } from "../../lab/probe.js";
@@ -91,6 +92,14 @@ export function registerLab(program: Command, io: Io): void {
     .option("--node-asn <asn>", "AS number of the nodes", intArg("--node-asn", 1, 4294967295))
     .option("--tor-asn <asn>", "AS number of the ToR", intArg("--tor-asn", 1, 4294967295))
     .option("--asn-per-node", "node i gets AS <node-asn> + i - 1 instead of one shared AS")
+    .addOption(
+      new Option(
+        "--control-plane <kind>",
+        "embedded (lab/apiserver) or real (etcd + kube-apiserver + kube-controller-manager, built once by scripts/build-k8s)",
+      )
+        .choices([...CONTROL_PLANE_MODES])
+        .default("embedded"),
+    )
     .action(
       async (o: {
         nodes: number;
@@ -99,6 +108,7 @@ export function registerLab(program: Command, io: Io): void {
         nodeAsn?: number;
         torAsn?: number;
         asnPerNode?: boolean;
+        controlPlane: ControlPlaneMode;
       }) => {
         const r = await lab(() =>
           labUp({
@@ -108,6 +118,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.nodeAsn !== undefined ? { nodeAsn: o.nodeAsn } : {}),
             ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
             asnPerNode: o.asnPerNode === true,
+            controlPlane: o.controlPlane,
             progress: (l) => io.err(`lab: ${l}\n`),
           }),
         );
