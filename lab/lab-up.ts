@@ -195,6 +195,11 @@ export async function restartLabApiserver(dirArg: string): Promise<string> {
   const state = readLabState(L.stateFile);
   if (state?.apiserverUrl === undefined)
     throw new LabError(`${L.dir}: no lab API server to restart`, "not-found");
+  if (state.controlPlane === "real")
+    throw new LabError(
+      `${L.dir}: runs the real control plane; restart is for the embedded API server`,
+      "usage",
+    );
   if (isAlive(readPidFile(L.apiserverPid)))
     throw new LabError(`${L.dir}: the lab API server is still running`, "already-running");
   return startApiserver(L, Number(new URL(state.apiserverUrl).port));
