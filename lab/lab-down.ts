@@ -21,7 +21,18 @@ export interface DownResult {
 }
 
 /** The programs the lab starts (argv[0] basenames), for the command-line sweep. */
-const LAB_PROGRAMS = ["node", "socat", "bird", "nsenter", "ip", "trellis-node"];
+const LAB_PROGRAMS = [
+  "node",
+  "socat",
+  "bird",
+  "nsenter",
+  "ip",
+  "trellis-node",
+  // --control-plane real (lab/controlplane/)
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+];
 
 export async function labDown(dirArg: string): Promise<DownResult> {
   const dir = resolveLabDir(dirArg);

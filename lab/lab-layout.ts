@@ -52,6 +52,7 @@ export const LAB_ENTRIES = [
   "apiserver.pid",
   "tor",
   "nodes",
+  "controlplane",
 ] as const;
 
 export function labLayout(dir: string): LabLayout {

@@ -27,6 +27,8 @@ export const labStateSchema = z.object({
   cni: z.enum(["ptp", "trellis"]),
   phase: z.enum(["starting", "running", "failed"]),
   apiserverUrl: z.string().optional(),
+  /** absent: the embedded lab/apiserver */
+  controlPlane: z.enum(["embedded", "real"]).optional(),
   error: z.string().optional(),
   plan: z.object({
     prefix: z.string(),

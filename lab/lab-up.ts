@@ -29,6 +29,7 @@ import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
 import { nodeBgpAnnotations, writeFabric, type FabricOptions } from "./bgp-fabric.js";
+import { startRealControlPlane, type ControlPlaneMode } from "./controlplane/control-plane.js";
 
 export interface UpOptions {
   dir: string;
@@ -39,6 +40,8 @@ export interface UpOptions {
   asnPerNode?: boolean;
   /** --route-reflectors N: the first N nodes reflect, the node mesh is off (BGP fabric, lab/bgp-fabric.ts) */
   routeReflectors?: number;
+  /** embedded (lab/apiserver, the default) or real (etcd + kube-apiserver + kube-controller-manager) */
+  controlPlane?: ControlPlaneMode;
   /** progress lines (to stderr in the CLI) */
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -91,13 +94,17 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     throw new LabError((e as Error).message, "usage");
   }
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
+  if (o.controlPlane === "real") state.controlPlane = "real";
   writeLabState(L.stateFile, state);
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
-    const url = await startApiserver(L);
+    // --control-plane real (lab/controlplane/): it writes DIR/kubeconfig (TLS,
+    // admin) and serves plain HTTP to the lab's own processes at `url` and DIR/apiserver.sock.
+    const real = o.controlPlane === "real";
+    const url = real ? (await startRealControlPlane(L, say)).relayUrl : await startApiserver(L);
     state.apiserverUrl = url;
     writeLabState(L.stateFile, state);
-    writeFileSync(L.kubeconfig, renderKubeconfig(url));
+    if (!real) writeFileSync(L.kubeconfig, renderKubeconfig(url));
 
     say(`building the ToR ${plan.tor.netns} and ${plan.nodes.length} node namespaces`);
     await buildTor(plan);
@@ -197,6 +204,11 @@ export async function restartLabApiserver(dirArg: string): Promise<string> {
   const state = readLabState(L.stateFile);
   if (state?.apiserverUrl === undefined)
     throw new LabError(`${L.dir}: no lab API server to restart`, "not-found");
+  if (state.controlPlane === "real")
+    throw new LabError(
+      `${L.dir}: runs the real control plane; restart is for the embedded API server`,
+      "usage",
+    );
   if (isAlive(readPidFile(L.apiserverPid)))
     throw new LabError(`${L.dir}: the lab API server is still running`, "already-running");
   return startApiserver(L, Number(new URL(state.apiserverUrl).port));

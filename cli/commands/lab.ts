@@ -12,6 +12,7 @@ import { LabError } from "../../lab/lab-errors.js";
 import { labDown } from "../../lab/lab-down.js";
 import { labStatus } from "../../lab/lab-status.js";
 import { labUp } from "../../lab/lab-up.js";
+import { CONTROL_PLANE_MODES, type ControlPlaneMode } from "../../lab/controlplane/control-plane.js";
 import { formatMatrix, labMatrix } from "../../lab/matrix.js";
 import { repoPaths } from "../../lab/repo-paths.js";
 import { labProbe } from "../../lab/probe.js";
@@ -96,6 +97,14 @@ export function registerLab(program: Command, io: Io): void {
       "the first N nodes are route reflectors and the node mesh is off",
       intArg("--route-reflectors", 0, 1000),
     )
+    .addOption(
+      new Option(
+        "--control-plane <kind>",
+        "embedded (lab/apiserver) or real (etcd + kube-apiserver + kube-controller-manager, built once by scripts/build-k8s)",
+      )
+        .choices([...CONTROL_PLANE_MODES])
+        .default("embedded"),
+    )
     .action(
       async (o: {
         nodes: number;
@@ -105,6 +114,7 @@ export function registerLab(program: Command, io: Io): void {
         torAsn?: number;
         asnPerNode?: boolean;
         routeReflectors?: number;
+        controlPlane: ControlPlaneMode;
       }) => {
         const r = await lab(() =>
           labUp({
@@ -115,6 +125,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
             asnPerNode: o.asnPerNode === true,
             ...(o.routeReflectors !== undefined ? { routeReflectors: o.routeReflectors } : {}),
+            controlPlane: o.controlPlane,
             progress: (l) => io.err(`lab: ${l}\n`),
           }),
         );

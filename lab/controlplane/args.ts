@@ -1,0 +1,121 @@
+/**
+ * Command lines of the real control plane (etcd, kube-apiserver,
+ * kube-controller-manager) and of the lab's authenticating relay. Pure: the
+ * ports and paths come in, argv goes out, so a unit test pins the flags.
+ */
+import type { ControlPlaneBinaries } from "./versions.js";
+import type { ControlPlaneLayout } from "./layout.js";
+
+export interface ControlPlanePorts {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+  /** the plain-http relay for the lab's own tools (root netns loopback) */
+  relay: number;
+}
+
+/** The Service range (kube-apiserver --service-cluster-ip-range); clear of the lab's pod and link ranges. */
+export const SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16";
+/** The first address of that range: the `kubernetes` Service, named in the serving certificate. */
+export const KUBERNETES_SERVICE_IP = "10.96.0.1";
+export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
+
+/**
+ * The controllers the lab runs: namespace deletion, garbage collection,
+ * ServiceAccounts and their tokens (pods cannot be admitted in a namespace
+ * without its `default` ServiceAccount), EndpointSlices, the root CA
+ * ConfigMap, and the aggregated ClusterRoles (admin/edit/view). No DaemonSet,
+ * ReplicaSet or node-lifecycle controller: the lab has no scheduler, and its
+ * kubelet stand-ins would run whatever pods those created.
+ */
+export const CONTROLLERS = [
+  "namespace-controller",
+  "garbage-collector-controller",
+  "serviceaccount-controller",
+  "serviceaccount-token-controller",
+  "endpointslice-controller",
+  "root-ca-certificate-publisher-controller",
+  "clusterrole-aggregation-controller",
+] as const;
+
+export function etcdArgv(b: ControlPlaneBinaries, C: ControlPlaneLayout, p: ControlPlanePorts): string[] {
+  const client = `http://127.0.0.1:${p.etcdClient}`;
+  const peer = `http://127.0.0.1:${p.etcdPeer}`;
+  return [
+    b.etcd,
+    "--name=lab",
+    `--data-dir=${C.etcdData}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=lab=${peer}`,
+    "--initial-cluster-state=new",
+    // A lab on a shared, noisy disk: losing the last writes on a machine crash is fine.
+    "--unsafe-no-fsync",
+    "--log-level=warn",
+  ];
+}
+
+export function apiserverArgv(
+  b: ControlPlaneBinaries,
+  C: ControlPlaneLayout,
+  p: ControlPlanePorts,
+): string[] {
+  const serving = C.pair("apiserver");
+  return [
+    b.kubeApiserver,
+    `--etcd-servers=http://127.0.0.1:${p.etcdClient}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    // The `kubernetes` Service's endpoints would name a loopback address, which
+    // the API refuses: the lab does not reconcile them (nothing in it uses them).
+    "--endpoint-reconciler-type=none",
+    `--secure-port=${p.apiserver}`,
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
+    `--client-ca-file=${C.caCert}`,
+    "--authorization-mode=RBAC",
+    // Admission: the defaults of this release (NamespaceLifecycle, ServiceAccount, …).
+    "--allow-privileged=true",
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+    `--service-account-key-file=${C.serviceAccountPub}`,
+    `--service-account-signing-key-file=${C.serviceAccountKey}`,
+    `--cert-dir=${C.pkiDir}`,
+    "--profiling=false",
+  ];
+}
+
+export function controllerManagerArgv(b: ControlPlaneBinaries, C: ControlPlaneLayout): string[] {
+  return [
+    b.kubeControllerManager,
+    `--kubeconfig=${C.controllerManagerKubeconfig}`,
+    `--authentication-kubeconfig=${C.controllerManagerKubeconfig}`,
+    `--authorization-kubeconfig=${C.controllerManagerKubeconfig}`,
+    `--controllers=${CONTROLLERS.join(",")}`,
+    `--service-account-private-key-file=${C.serviceAccountKey}`,
+    `--root-ca-file=${C.caCert}`,
+    // Each controller with its own ServiceAccount and bootstrap ClusterRole (system:controller:…), as kubeadm runs it.
+    "--use-service-account-credentials=true",
+    "--leader-elect=false",
+    // Its own health endpoint is not served: nothing in the lab reads it, and a port is one more collision.
+    "--secure-port=0",
+  ];
+}
+
+/**
+ * The relay that lets the lab's own processes (node relays, kubelet stand-ins,
+ * agents, the CLI) keep speaking plain HTTP: socat terminates nothing, it
+ * opens a TLS connection to the real API server per client, authenticated
+ * with the lab-proxy client certificate (system:masters). `listen` is a socat
+ * address: UNIX-LISTEN:DIR/apiserver.sock,… or TCP-LISTEN:port,bind=127.0.0.1,….
+ */
+export function relayArgv(listen: string, C: ControlPlaneLayout, p: ControlPlanePorts): string[] {
+  const client = C.pair("lab-proxy");
+  return [
+    "socat",
+    listen,
+    `OPENSSL:127.0.0.1:${p.apiserver},cafile=${C.caCert},cert=${client.cert},key=${client.key},verify=1,commonname=kubernetes`,
+  ];
+}

@@ -1,0 +1,47 @@
+/** Where the real control plane's files live under the lab dir: DIR/controlplane/. Pure. */
+import { join } from "node:path";
+
+export const CONTROL_PLANE_ENTRY = "controlplane";
+
+export interface ControlPlaneLayout {
+  dir: string;
+  pkiDir: string;
+  caCert: string;
+  caKey: string;
+  etcdData: string;
+  etcdPid: string;
+  etcdLog: string;
+  controllerManagerPid: string;
+  controllerManagerLog: string;
+  controllerManagerKubeconfig: string;
+  proxyUnixPid: string;
+  proxyTcpPid: string;
+  proxyLog: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+  /** name -> {cert, key} under pki/ */
+  pair(name: string): { cert: string; key: string };
+}
+
+export function controlPlaneLayout(labDir: string): ControlPlaneLayout {
+  const dir = join(labDir, CONTROL_PLANE_ENTRY);
+  const pkiDir = join(dir, "pki");
+  return {
+    dir,
+    pkiDir,
+    caCert: join(pkiDir, "ca.crt"),
+    caKey: join(pkiDir, "ca.key"),
+    etcdData: join(dir, "etcd"),
+    etcdPid: join(dir, "etcd.pid"),
+    etcdLog: join(dir, "etcd.log"),
+    controllerManagerPid: join(dir, "kube-controller-manager.pid"),
+    controllerManagerLog: join(dir, "kube-controller-manager.log"),
+    controllerManagerKubeconfig: join(dir, "kube-controller-manager.kubeconfig"),
+    proxyUnixPid: join(dir, "proxy-unix.pid"),
+    proxyTcpPid: join(dir, "proxy-tcp.pid"),
+    proxyLog: join(dir, "proxy.log"),
+    serviceAccountKey: join(pkiDir, "sa.key"),
+    serviceAccountPub: join(pkiDir, "sa.pub"),
+    pair: (name) => ({ cert: join(pkiDir, `${name}.crt`), key: join(pkiDir, `${name}.key`) }),
+  };
+}

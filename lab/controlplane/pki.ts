@@ -1,0 +1,120 @@
+/**
+ * The lab's certificate authority and certificates, made with openssl
+ * (Debian's; scripts/bootstrap installs it): P-256 keys, ten years, a fresh
+ * CA per lab. The API server's serving certificate names every address the
+ * lab reaches it by; client certificates carry the identity in CN (user) and
+ * O (group), as kube-apiserver's x509 authenticator reads them.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { mustRun } from "../run-command.js";
+import type { ControlPlaneLayout } from "./layout.js";
+import { KUBERNETES_SERVICE_IP } from "./args.js";
+
+export interface ClientIdentity {
+  /** file name under pki/ */
+  name: string;
+  user: string;
+  groups: string[];
+}
+
+/** system:masters: the lab's admin, the relay the lab's processes go through. */
+export const ADMIN: ClientIdentity = { name: "admin", user: "trellis-lab-admin", groups: ["system:masters"] };
+export const LAB_PROXY: ClientIdentity = {
+  name: "lab-proxy",
+  user: "trellis-lab-proxy",
+  groups: ["system:masters"],
+};
+/** bound by the default ClusterRoleBinding system:kube-controller-manager */
+export const CONTROLLER_MANAGER: ClientIdentity = {
+  name: "kube-controller-manager",
+  user: "system:kube-controller-manager",
+  groups: [],
+};
+
+export const APISERVER_SANS = [
+  "IP:127.0.0.1",
+  `IP:${KUBERNETES_SERVICE_IP}`,
+  "DNS:localhost",
+  "DNS:kubernetes",
+  "DNS:kubernetes.default",
+  "DNS:kubernetes.default.svc",
+  "DNS:kubernetes.default.svc.cluster.local",
+];
+
+const DAYS = "3650";
+const KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+/** `/O=g1/O=g2/CN=user`, escaping the separators openssl's -subj gives meaning to. */
+export function subject(id: { user: string; groups: readonly string[] }): string {
+  const esc = (s: string): string => s.replace(/[\\/=+,]/g, (c) => `\\${c}`);
+  return [...id.groups.map((g) => `/O=${esc(g)}`), `/CN=${esc(id.user)}`].join("");
+}
+
+export async function makePki(C: ControlPlaneLayout, clients: readonly ClientIdentity[]): Promise<void> {
+  mkdirSync(C.pkiDir, { recursive: true, mode: 0o700 });
+  await mustRun("openssl", [
+    "req",
+    "-x509",
+    ...KEY,
+    "-keyout",
+    C.caKey,
+    "-out",
+    C.caCert,
+    "-days",
+    DAYS,
+    "-subj",
+    "/CN=trellis-lab-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+  ]);
+  await signed(C, "apiserver", "/CN=kube-apiserver", [
+    `subjectAltName=${APISERVER_SANS.join(",")}`,
+    "extendedKeyUsage=serverAuth",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+  ]);
+  for (const c of clients) {
+    await signed(C, c.name, subject(c), [
+      "extendedKeyUsage=clientAuth",
+      "keyUsage=critical,digitalSignature",
+    ]);
+  }
+  // ServiceAccount token signing (ES256).
+  await mustRun("openssl", [
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    C.serviceAccountKey,
+  ]);
+  await mustRun("openssl", ["pkey", "-in", C.serviceAccountKey, "-pubout", "-out", C.serviceAccountPub]);
+}
+
+async function signed(C: ControlPlaneLayout, name: string, subj: string, ext: string[]): Promise<void> {
+  const { cert, key } = C.pair(name);
+  const csr = join(C.pkiDir, `${name}.csr`);
+  const extFile = join(C.pkiDir, `${name}.ext`);
+  writeFileSync(extFile, ext.join("\n") + "\n");
+  await mustRun("openssl", ["req", "-new", ...KEY, "-keyout", key, "-out", csr, "-subj", subj]);
+  await mustRun("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    C.caCert,
+    "-CAkey",
+    C.caKey,
+    "-CAcreateserial",
+    "-days",
+    DAYS,
+    "-extfile",
+    extFile,
+    "-out",
+    cert,
+  ]);
+}

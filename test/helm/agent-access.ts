@@ -1,0 +1,61 @@
+/**
+ * What trellis-node calls on the API server, read from the agent's code: the
+ * specification the chart's ClusterRole is checked against (no more, no less).
+ * BGP kinds and the node status are being added on other branches; their
+ * access is listed here as the issue gives it.
+ */
+export interface Access {
+  group: string;
+  resource: string;
+  verbs: readonly string[];
+}
+
+export const AGENT_ACCESS: readonly Access[] = [
+  // agent/node-agent.ts: pod informer; readNamespacedPod on CNI ADD
+  { group: "", resource: "pods", verbs: ["get", "list", "watch"] },
+  // agent/node-agent.ts and agent/policy/policy-service.ts: informers
+  { group: "", resource: "namespaces", verbs: ["list", "watch"] },
+  { group: "", resource: "nodes", verbs: ["list", "watch"] },
+  // agent/policy/policy-inputs.ts
+  { group: "networking.k8s.io", resource: "networkpolicies", verbs: ["list", "watch"] },
+  { group: "policy.networking.k8s.io", resource: "adminnetworkpolicies", verbs: ["list", "watch"] },
+  { group: "policy.networking.k8s.io", resource: "baselineadminnetworkpolicies", verbs: ["list", "watch"] },
+  { group: "policy.networking.k8s.io", resource: "clusternetworkpolicies", verbs: ["list", "watch"] },
+  { group: "trellis.dev", resource: "tenants", verbs: ["list", "watch"] },
+  // agent/node-agent.ts informers; agent/ipam/ipam-api.ts
+  { group: "trellis.dev", resource: "ippools", verbs: ["list", "watch"] },
+  {
+    group: "trellis.dev",
+    resource: "ipamblocks",
+    verbs: ["get", "list", "watch", "create", "update", "delete"],
+  },
+  {
+    group: "trellis.dev",
+    resource: "blockaffinities",
+    verbs: ["get", "list", "watch", "create", "update", "delete"],
+  },
+  // BGP (other branches): watched
+  { group: "trellis.dev", resource: "bgpconfigurations", verbs: ["list", "watch"] },
+  { group: "trellis.dev", resource: "bgppeers", verbs: ["list", "watch"] },
+  { group: "trellis.dev", resource: "bgpfilters", verbs: ["list", "watch"] },
+  // node status (another branch): published by each agent
+  { group: "trellis.dev", resource: "trellisnodestatuses", verbs: ["get", "create", "update", "patch"] },
+];
+
+export const ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;
+
+/** Resources the agent must not touch at all. */
+export const FORBIDDEN: readonly { group: string; resource: string }[] = [
+  { group: "", resource: "secrets" },
+  { group: "", resource: "configmaps" },
+  { group: "", resource: "serviceaccounts" },
+  { group: "", resource: "pods/exec" },
+  { group: "", resource: "pods/status" },
+  { group: "", resource: "nodes/status" },
+  { group: "", resource: "events" },
+  { group: "apps", resource: "daemonsets" },
+  { group: "rbac.authorization.k8s.io", resource: "clusterroles" },
+  { group: "rbac.authorization.k8s.io", resource: "clusterrolebindings" },
+  { group: "apiextensions.k8s.io", resource: "customresourcedefinitions" },
+  { group: "coordination.k8s.io", resource: "leases" },
+];
