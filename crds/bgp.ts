@@ -138,6 +138,21 @@ export const bgpPeerSpecSchema = z.strictObject({
     .string()
     .refine((s) => isIPv4(s) || isIPv6(s), { message: "must be an IP address" })
     .optional(),
+  /**
+   * RFC 2385 TCP MD5: the key is in this Secret, in the agent's secret namespace
+   * (agent config `bgp.secretNamespace`, default kube-system).
+   */
+  password: z
+    .strictObject({
+      secretKeyRef: z.strictObject({ name: z.string().min(1), key: z.string().min(1) }),
+    })
+    .optional(),
+  /** A single-hop BFD session to peerIP; the BGP session goes down when BFD declares the path down. */
+  bfd: z.boolean().optional(),
+  /** BFD transmit and receive interval (default 300 ms). */
+  bfdIntervalMs: z.number().int().min(10).max(60000).optional(),
+  /** BFD detection multiplier (default 3). */
+  bfdMultiplier: z.number().int().min(1).max(255).optional(),
 });
 
 export const bgpPeerSchema = z.object({

@@ -23,6 +23,11 @@
  *   `peerIP` is one session of that address's family; `peerSelector` peers
  *   with each selected other node (both families). An explicit BGPPeer
  *   replaces a mesh session to the same address.
+ * - A BGPPeer's `password.secretKeyRef` takes the key from `passwords` (the
+ *   caller resolved the Secret, by BGPPeer name); without a non-empty key
+ *   there, the BGPPeer's sessions are not configured at all (a problem), never
+ *   configured with no or an empty password. `bfd` turns on BFD (300 ms x 3,
+ *   or `bfdIntervalMs` x `bfdMultiplier`).
  * - Originate each confirmed affine block as its own prefix (never a pool
  *   aggregate), each borrowed address outside them as a /32 or /128, and the
  *   service CIDRs; communities from `prefixAdvertisements` whose CIDR holds
@@ -88,6 +93,8 @@ export interface DesiredInput {
   borrowedAddresses: readonly string[];
   /** this node's chosen BGP addresses (address-detection.ts) */
   addresses: BgpAddresses;
+  /** TCP MD5 keys of the BGPPeers with `password`, by BGPPeer name (resolved from their Secrets) */
+  passwords?: Readonly<Record<string, string>>;
   /** run `ip` for the FIB in this namespace (tests) */
   fibNetns?: string;
 }
@@ -329,11 +336,16 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
       ...(s.keepaliveTime !== undefined ? { keepaliveTime: s.keepaliveTime } : {}),
       ...(s.maxPrefixes !== undefined ? { maxPrefixes: s.maxPrefixes } : {}),
     };
+    const security = peerSecurity(bp, input.passwords ?? {});
+    if (typeof security === "string") {
+      problems.push(`BGPPeer ${bp.metadata.name}: ${security}; its sessions are not configured`);
+      continue;
+    }
     if (s.peerSelector !== undefined) {
       const sel = parseLabelSelector(s.peerSelector);
       if (typeof sel === "string") continue;
       for (const n of others.filter((o) => labelsMatch(sel, o.labels)))
-        nodePeer(n, { filters: s.filters ?? [], extra: timers });
+        nodePeer(n, { filters: s.filters ?? [], extra: { ...timers, ...security } });
       continue;
     }
     if (s.peerIP === undefined || s.asNumber === undefined) continue;
@@ -360,6 +372,7 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
       import: importFor(s.filters ?? [], addr),
       export: exportFor(s.filters ?? [], addr, true),
       ...timers,
+      ...security,
     });
   }
 
@@ -394,6 +407,33 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
   problems.push(...r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   const fallback = configSchema.parse({ ...raw, peers: [], originate: [] });
   return { config: fallback, problems };
+}
+
+/** A BGPPeer's `password` and `bfd` speaker fields, or why it cannot be configured. */
+function peerSecurity(
+  bp: BGPPeer,
+  passwords: Readonly<Record<string, string>>,
+): Record<string, unknown> | string {
+  const s = bp.spec;
+  const out: Record<string, unknown> = {};
+  if (s.password !== undefined) {
+    const ref = s.password.secretKeyRef;
+    const pw = Object.hasOwn(passwords, bp.metadata.name) ? passwords[bp.metadata.name] : undefined;
+    if (pw === undefined || pw === "")
+      return `no password (key ${ref.key} of Secret ${ref.name} is missing or empty)`;
+    if (Buffer.byteLength(pw, "utf8") > 80)
+      return `the password in key ${ref.key} of Secret ${ref.name} is longer than 80 bytes`;
+    out["password"] = pw;
+  }
+  if (s.bfd === true) {
+    const ms = s.bfdIntervalMs;
+    const mult = s.bfdMultiplier;
+    out["bfd"] =
+      ms === undefined && mult === undefined
+        ? true
+        : { minTxMs: ms ?? 300, minRxMs: ms ?? 300, multiplier: mult ?? 3 };
+  }
+  return out;
 }
 
 function formatAddressText(ip: string): string {

@@ -227,6 +227,75 @@ describe("desired speaker config: peers", () => {
   });
 });
 
+describe("desired speaker config: TCP MD5 and BFD", () => {
+  const ref = { secretKeyRef: { name: "bgp-password", key: "password" } };
+  const tor = (spec: Partial<BGPPeer["spec"]> = {}): BGPPeer =>
+    peer("tor", { peerIP: "198.18.0.0", asNumber: 65000, ...spec });
+  const out = (over: Partial<DesiredInput>) => desiredSpeakerConfig({ ...base, ...over });
+  it.each<[string, Partial<BGPPeer["spec"]>, Record<string, string>, Record<string, unknown>]>([
+    ["no password, no BFD: neither field", {}, {}, { password: undefined, bfd: undefined }],
+    ["the resolved password", { password: ref }, { tor: "s3cret" }, { password: "s3cret" }],
+    ["bfd: true is 300 ms x 3", { bfd: true }, {}, { bfd: true, password: undefined }],
+    ["bfd: false is none", { bfd: false }, {}, { bfd: undefined }],
+    [
+      "bfdIntervalMs and bfdMultiplier",
+      { bfd: true, bfdIntervalMs: 100, bfdMultiplier: 5 },
+      {},
+      { bfd: { minTxMs: 100, minRxMs: 100, multiplier: 5 } },
+    ],
+    [
+      "bfdMultiplier alone keeps 300 ms",
+      { bfd: true, bfdMultiplier: 4 },
+      {},
+      { bfd: { minTxMs: 300, minRxMs: 300, multiplier: 4 } },
+    ],
+    ["interval without bfd: none", { bfdIntervalMs: 100 }, {}, { bfd: undefined }],
+    [
+      "password and BFD together",
+      { password: ref, bfd: true },
+      { tor: "pw", other: "x" },
+      { password: "pw", bfd: true },
+    ],
+  ])("%s", (_, spec, passwords, want) => {
+    const r = out({ peers: [tor(spec)], passwords });
+    expect(r.problems).toEqual([]);
+    const p = peerAt(r.config, "198.18.0.0");
+    expect(p).toBeDefined();
+    for (const [k, v] of Object.entries(want)) expect((p as Record<string, unknown>)[k]).toEqual(v);
+  });
+  it.each<[string, Record<string, string> | undefined]>([
+    ["no passwords input", undefined],
+    ["the peer's key is absent", { other: "x" }],
+    ["the peer's key is empty", { tor: "" }],
+    ["the peer's key is longer than 80 bytes", { tor: "x".repeat(81) }],
+    ["a key named like an Object property", { toString: "x" }],
+  ])("a password that is not resolved: the peer is skipped, a problem (%s)", (_, passwords) => {
+    const r = out({ peers: [tor({ password: ref, bfd: true })], ...(passwords ? { passwords } : {}) });
+    expect(peerAt(r.config, "198.18.0.0")).toBeUndefined();
+    expect(r.problems).toEqual([expect.stringContaining("BGPPeer tor:")]);
+    expect(r.problems[0]).toContain("not configured");
+    // the mesh is untouched
+    expect(peerAt(r.config, "198.18.0.3")).toBeDefined();
+  });
+  it("a peerSelector BGPPeer's password and BFD go on its node sessions", () => {
+    const p = peer("to-edge", { peerSelector: "edge == yes", password: ref, bfd: true });
+    const c = run({
+      configurations: [cfg("default", { nodeToNodeMeshEnabled: false })],
+      nodes: [nodes[0]!, node("n2", 1, {}, { edge: "yes" }), nodes[2]!],
+      peers: [p],
+      passwords: { "to-edge": "pw" },
+    });
+    expect(c.peers.map((x) => [x.address, x.password, x.bfd])).toEqual([
+      ["198.18.0.3", "pw", true],
+      ["fd00::3", "pw", true],
+    ]);
+  });
+  it("a BGPPeer that does not select this node needs no password", () => {
+    const r = out({ peers: [tor({ password: ref, node: "n2" })] });
+    expect(r.problems).toEqual([]);
+  });
+});
+
 describe("desired speaker config: origination and policy", () => {
   it("originates each affine block on its own, and borrowed addresses outside them as host routes", () => {
     const c = run({ borrowedAddresses: ["10.244.2.5", "10.244.1.9", "fd00:10:244:2::7"] });
