@@ -95,6 +95,11 @@ export const agentConfigSchema = z.strictObject({
           message: "expected interface=REGEX, cidr=CIDR[,CIDR...], can-reach=IP[,IP...] or first-found",
         })
         .default("first-found"),
+      /**
+       * The namespace of the Secrets BGPPeers name in `password.secretKeyRef`
+       * (read one by one, by name: the agent needs `get` on those Secrets there).
+       */
+      secretNamespace: z.string().min(1).default("kube-system"),
     })
     .prefault({}),
 });

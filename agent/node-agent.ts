@@ -179,6 +179,7 @@ export class NodeAgent {
           kc: this.kc,
           log: log.child({ component: "bgp" }),
           addressDetection: cfg.bgp.addressDetection,
+          secretNamespace: cfg.bgp.secretNamespace,
           ...this.informerRetry(),
           nodes: () =>
             this.nodeInf.list().map((n) => ({

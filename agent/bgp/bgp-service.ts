@@ -12,8 +12,19 @@
  * the next agent finds its routes, restarts with the R bit and sweeps only
  * after End-of-RIB. The speaker starts only after the agent's first sync, so
  * its first End-of-RIB already carries every block.
+ *
+ * TCP MD5: the Secrets named by the `password.secretKeyRef` of the BGPPeers
+ * that select this node, and only those, are read by name (GET, never list or
+ * watch) from `secretNamespace`, before the first sync, after every BGPPeer
+ * change and on every resync. A Secret or key that is missing (or unreadable)
+ * is logged, and desired-config.ts leaves that BGPPeer's sessions out.
  */
-import { CustomObjectsApi, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { SpeakerConfigFile } from "../../bgp/config.js";
 import type { BgpStatusSnapshot } from "../status/bgp-status-source.js";
@@ -40,7 +51,12 @@ import {
   type BgpAddresses,
   type DetectionMethod,
 } from "./address-detection.js";
-import { ANNOTATION_RR_CLUSTER_ID, desiredSpeakerConfig, type NodeFacts } from "./desired-config.js";
+import {
+  ANNOTATION_RR_CLUSTER_ID,
+  desiredSpeakerConfig,
+  peerSelectsNode,
+  type NodeFacts,
+} from "./desired-config.js";
 import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js";
 import { formatAddress, parsePrefix } from "../../net/address.js";
 import { Coalesced } from "../../net/coalesced.js";
@@ -79,6 +95,8 @@ export interface BgpServiceOptions {
   kc: KeepAliveKubeConfig;
   log: Logger;
   addressDetection: string;
+  /** Where the Secrets of BGPPeer passwords are (agent config `bgp.secretNamespace`). */
+  secretNamespace?: string;
   backoffMinMs: number;
   backoffMaxMs: number;
   gate: ApiGate;
@@ -119,6 +137,12 @@ export class BgpService {
   /** BGP kinds listed once (or found absent): the speaker starts only with all three known. */
   private readonly listed = new Set<string>();
   private underlay: Underlay = { routes: [] };
+  /** BGPPeer passwords by BGPPeer name, as last read from their Secrets. */
+  private passwords: Record<string, string> = {};
+  /** Re-read the Secrets before the next sync (a BGPPeer changed, or the resync). */
+  private passwordsStale = true;
+  private lastSecretProblems = "";
+  private core: CoreV1Api | undefined;
   /** The node's BGP addresses and how they were chosen (status). */
   addresses: BgpAddresses = {};
 
@@ -164,6 +188,7 @@ export class BgpService {
           .list()
           .map((x) => kind.parse({ ...x, apiVersion: `${BGP_GROUP}/${BGP_VERSION}` }))
           .filter((x) => x !== undefined);
+        if (kind === (this.kinds.peers as Kind<unknown>)) this.passwordsStale = true;
         this.schedule();
       };
       const opt = new OptionalInformer<KubernetesObject>({
@@ -210,6 +235,7 @@ export class BgpService {
     await this.refreshUnderlay();
     this.resync = setInterval(() => {
       void this.refreshUnderlay();
+      this.passwordsStale = true;
       this.schedule();
     }, RESYNC_MS).unref();
     this.schedule(0);
@@ -278,6 +304,10 @@ export class BgpService {
       this.schedule(5000);
       return;
     }
+    if (this.passwordsStale) {
+      this.passwordsStale = false;
+      this.passwords = await this.readPasswords(self);
+    }
     const { config, problems } = desiredSpeakerConfig({
       nodeName: this.o.nodeName,
       nodes,
@@ -287,6 +317,7 @@ export class BgpService {
       affineBlocks: this.o.affineBlocks(),
       borrowedAddresses: this.o.borrowedAddresses(),
       addresses,
+      passwords: this.passwords,
     });
     const p = problems.join("; ");
     if (p !== this.lastProblems) {
@@ -294,6 +325,65 @@ export class BgpService {
       for (const x of problems) this.o.log.warn({}, `BGP: ${x}`);
     }
     await this.apply(config);
+  }
+
+  /**
+   * The passwords of the BGPPeers selecting this node, by BGPPeer name: each
+   * Secret read once, by name. A missing Secret or key leaves that peer out
+   * (desired-config.ts reports it); why is logged here, once per change.
+   */
+  private async readPasswords(self: NodeFacts | undefined): Promise<Record<string, string>> {
+    const namespace = this.o.secretNamespace ?? "kube-system";
+    const wanted = this.kinds.peers.items.filter(
+      (bp) => bp.spec.password !== undefined && peerSelectsNode(bp, this.o.nodeName, self?.labels ?? {}),
+    );
+    const out: Record<string, string> = {};
+    if (wanted.length === 0) {
+      this.lastSecretProblems = "";
+      return out;
+    }
+    this.core ??= this.o.kc.makeApiClient(CoreV1Api);
+    const core = this.core;
+    const secrets = new Map<string, Promise<Record<string, string> | string>>();
+    const read = (name: string): Promise<Record<string, string> | string> =>
+      core.readNamespacedSecret({ name, namespace }).then(
+        (s) => s.data ?? {},
+        (e: unknown) => {
+          const code = (e as { code?: number }).code;
+          return code === 404
+            ? "not found"
+            : `not readable (${code ?? (e instanceof Error ? e.message : String(e))})`;
+        },
+      );
+    const problems: string[] = [];
+    for (const bp of wanted) {
+      const ref = bp.spec.password?.secretKeyRef;
+      if (ref === undefined) continue;
+      let p = secrets.get(ref.name);
+      if (p === undefined) {
+        p = read(ref.name);
+        secrets.set(ref.name, p);
+      }
+      const data = await p;
+      const where = `BGPPeer ${bp.metadata.name}: Secret ${namespace}/${ref.name}`;
+      if (typeof data === "string") {
+        problems.push(`${where} ${data}`);
+        continue;
+      }
+      const b64 = Object.hasOwn(data, ref.key) ? data[ref.key] : undefined;
+      const value = b64 === undefined ? "" : Buffer.from(b64, "base64").toString("utf8");
+      if (value === "") {
+        problems.push(`${where} has no ${b64 === undefined ? "" : "non-empty "}key ${ref.key}`);
+        continue;
+      }
+      out[bp.metadata.name] = value;
+    }
+    const joined = problems.join("; ");
+    if (joined !== this.lastSecretProblems) {
+      this.lastSecretProblems = joined;
+      for (const x of problems) this.o.log.warn({}, `BGP password: ${x}; the peer is not configured`);
+    }
+    return out;
   }
 
   private async apply(config: SpeakerConfigFile): Promise<void> {

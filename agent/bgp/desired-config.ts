@@ -326,11 +326,7 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
   const myLabels = self?.labels ?? {};
   for (const bp of [...input.peers].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
     const s = bp.spec;
-    if (s.node !== undefined && s.node !== me) continue;
-    if (s.nodeSelector !== undefined) {
-      const sel = parseLabelSelector(s.nodeSelector);
-      if (typeof sel === "string" || !labelsMatch(sel, myLabels)) continue;
-    }
+    if (!peerSelectsNode(bp, me, myLabels)) continue;
     const timers = {
       ...(s.holdTime !== undefined ? { holdTime: s.holdTime } : {}),
       ...(s.keepaliveTime !== undefined ? { keepaliveTime: s.keepaliveTime } : {}),
@@ -407,6 +403,21 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
   problems.push(...r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   const fallback = configSchema.parse({ ...raw, peers: [], originate: [] });
   return { config: fallback, problems };
+}
+
+/** Whether a BGPPeer applies to the node of this name and labels (`node`, `nodeSelector`, neither = all). */
+export function peerSelectsNode(
+  bp: BGPPeer,
+  nodeName: string,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const s = bp.spec;
+  if (s.node !== undefined && s.node !== nodeName) return false;
+  if (s.nodeSelector !== undefined) {
+    const sel = parseLabelSelector(s.nodeSelector);
+    if (typeof sel === "string" || !labelsMatch(sel, labels)) return false;
+  }
+  return true;
 }
 
 /** A BGPPeer's `password` and `bfd` speaker fields, or why it cannot be configured. */

@@ -76,11 +76,16 @@ describe("trellis-node configuration", () => {
 });
 
 describe("trellis-node configuration: bgp", () => {
-  it("defaults: on, first-found", () => {
+  it("defaults: on, first-found, secrets in kube-system", () => {
     expect(loadConfig({ nodeName: "n1" }, {}).bgp).toEqual({
       enabled: true,
       addressDetection: "first-found",
+      secretNamespace: "kube-system",
     });
+  });
+  it("takes the BGP password Secrets' namespace from the file", () => {
+    const c = loadConfig({ nodeName: "n1", config: "/c" }, {}, file("bgp: {secretNamespace: trellis}\n"));
+    expect(c.bgp.secretNamespace).toBe("trellis");
   });
   it("takes a detection method from the file", () => {
     const c = loadConfig(
