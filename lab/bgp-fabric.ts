@@ -7,6 +7,8 @@
  *   dead node shows within a test's patience, graceful restart 120 s;
  * - one BGPPeer per node and family for its ToR link (`node: node-i`, peerIP =
  *   the ToR's address on that node's link, which differs per link), AS 65000;
+ *   with --bgp-password, each also has `password.secretKeyRef` (the Secret
+ *   `bgp-password` in `kube-system`, key `password`, written here) and `bfd`;
  * - Node annotations: the BGP addresses (the node's uplink addresses, so
  *   nothing is left to detection), `trellis.dev/bgp-asn` with --asn-per-node,
  *   and `trellis.dev/route-reflector-cluster-id` on the first N nodes with
@@ -24,7 +26,12 @@ export const LAB_RR_CLUSTER_ID = "198.19.255.1";
 export interface FabricOptions {
   routeReflectors: number;
   asnPerNode: boolean;
+  /** --bgp-password: TCP MD5 and BFD on every ToR session */
+  password?: string;
 }
+
+/** Where the lab keeps the ToR sessions' TCP MD5 key (the agent's default `bgp.secretNamespace`). */
+export const LAB_PASSWORD_SECRET = { namespace: "kube-system", name: "bgp-password", key: "password" };
 
 export function nodeBgpAnnotations(n: NodePlan, o: FabricOptions): Record<string, string> {
   return {
@@ -67,6 +74,14 @@ export function fabricObjects(plan: LabPlan, o: FabricOptions): Record<string, u
           asNumber: plan.tor.asn,
           holdTime: LAB_HOLD_TIME,
           keepaliveTime: LAB_KEEPALIVE_TIME,
+          ...(o.password !== undefined
+            ? {
+                password: {
+                  secretKeyRef: { name: LAB_PASSWORD_SECRET.name, key: LAB_PASSWORD_SECRET.key },
+                },
+                bfd: true,
+              }
+            : {}),
         },
       });
     }
@@ -75,6 +90,7 @@ export function fabricObjects(plan: LabPlan, o: FabricOptions): Record<string, u
 }
 
 export async function writeFabric(api: LabApi, plan: LabPlan, o: FabricOptions): Promise<void> {
+  if (o.password !== undefined) await writePasswordSecret(api, o.password);
   const plural: Record<string, string> = { BGPConfiguration: "bgpconfigurations", BGPPeer: "bgppeers" };
   for (const obj of fabricObjects(plan, o)) {
     try {
@@ -82,5 +98,31 @@ export async function writeFabric(api: LabApi, plan: LabPlan, o: FabricOptions):
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 409)) throw e;
     }
+  }
+}
+
+/** The namespace (if missing) and the Secret the ToR BGPPeers name, before them. */
+async function writePasswordSecret(api: LabApi, password: string): Promise<void> {
+  const { namespace, name, key } = LAB_PASSWORD_SECRET;
+  const create = async (path: string, obj: unknown): Promise<void> => {
+    try {
+      await api.request("POST", path, obj);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409)) throw e;
+    }
+  };
+  await create("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  const secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace },
+    type: "Opaque",
+    data: { [key]: Buffer.from(password, "utf8").toString("base64") },
+  };
+  try {
+    await api.request("POST", `/api/v1/namespaces/${namespace}/secrets`, secret);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+    await api.request("PUT", `/api/v1/namespaces/${namespace}/secrets/${name}`, secret);
   }
 }

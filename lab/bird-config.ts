@@ -15,6 +15,8 @@ export interface BirdConfigOptions {
   logFile: string;
   /** wait for the nodes to connect (they are the active side), or connect too */
   passive?: boolean;
+  /** --bgp-password: TCP MD5 (RFC 2385) on every node session, and BFD on them */
+  password?: string;
 }
 
 /** The BIRD protocol names for a node: `node_<i>` (IPv4) and `node_<i>_v6`. */
@@ -51,6 +53,7 @@ export function renderBirdConfig(o: BirdConfigOptions): string {
     "  scan time 10;",
     "}",
     "",
+    ...(o.password !== undefined ? ["protocol bfd {", "}", ""] : []),
     "protocol kernel kernel4 {",
     "  merge paths on;",
     "  ipv4 { import none; export where source = RTS_BGP; };",
@@ -75,6 +78,7 @@ export function renderBirdConfig(o: BirdConfigOptions): string {
     "  ipv6 { import all; export all; };",
     "}",
   ];
+  const security = o.password !== undefined ? [`  password ${birdString(o.password)};`, "  bfd on;"] : [];
   for (const n of plan.nodes) {
     const names = birdProtocolNames(n.index);
     lines.push(
@@ -83,12 +87,14 @@ export function renderBirdConfig(o: BirdConfigOptions): string {
       `  description ${birdString(n.name)};`,
       `  neighbor ${n.address4} as ${n.asn};`,
       `  source address ${n.torAddress4};`,
+      ...security,
       "}",
       "",
       `protocol bgp ${names.v6} from lab_node6 {`,
       `  description ${birdString(n.name)};`,
       `  neighbor ${n.address6} as ${n.asn};`,
       `  source address ${n.torAddress6};`,
+      ...security,
       "}",
     );
   }

@@ -40,6 +40,8 @@ export interface UpOptions {
   asnPerNode?: boolean;
   /** --route-reflectors N: the first N nodes reflect, the node mesh is off (BGP fabric, lab/bgp-fabric.ts) */
   routeReflectors?: number;
+  /** --bgp-password PW: TCP MD5 and BFD on the ToR sessions (a Secret, BGPPeers, BIRD; lab/bgp-fabric.ts) */
+  bgpPassword?: string;
   /** embedded (lab/apiserver, the default) or real (etcd + kube-apiserver + kube-controller-manager) */
   controlPlane?: ControlPlaneMode;
   /** progress lines (to stderr in the CLI) */
@@ -64,7 +66,17 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   if (!Number.isInteger(rr) || rr < 0 || rr > o.nodes) {
     throw new LabError(`--route-reflectors must be an integer from 0 to --nodes (${o.nodes})`, "usage");
   }
-  const fabric: FabricOptions = { routeReflectors: rr, asnPerNode: o.asnPerNode === true };
+  const pw = o.bgpPassword;
+  if (pw !== undefined && (pw === "" || Buffer.byteLength(pw, "utf8") > 80 || /["\\\n]/.test(pw))) {
+    throw new LabError('--bgp-password must be 1..80 bytes without ", \\ or a newline', "usage");
+  }
+  if (pw !== undefined && o.cni !== "trellis")
+    throw new LabError("--bgp-password needs --cni trellis", "usage");
+  const fabric: FabricOptions = {
+    routeReflectors: rr,
+    asnPerNode: o.asnPerNode === true,
+    ...(pw !== undefined ? { password: pw } : {}),
+  };
   try {
     mkdirSync(o.dir, { recursive: true });
   } catch (e) {
@@ -109,7 +121,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     say(`building the ToR ${plan.tor.netns} and ${plan.nodes.length} node namespaces`);
     await buildTor(plan);
     for (const n of plan.nodes) await buildNode(plan, n, o.cni);
-    await startBird(L, plan);
+    await startBird(L, plan, fabric.password);
 
     const api = new LabApi(url);
     if (o.cni === "trellis") await writeFabric(api, plan, fabric);
@@ -285,9 +297,13 @@ async function buildNode(plan: LabPlan, n: NodePlan, cni: CniMode): Promise<void
   }
 }
 
-async function startBird(L: LabLayout, plan: LabPlan): Promise<void> {
+async function startBird(L: LabLayout, plan: LabPlan, password: string | undefined): Promise<void> {
   mkdirSync(L.torDir, { recursive: true });
-  writeFileSync(L.birdConfig, renderBirdConfig({ plan, logFile: L.birdLog }));
+  writeFileSync(
+    L.birdConfig,
+    renderBirdConfig({ plan, logFile: L.birdLog, ...(password !== undefined ? { password } : {}) }),
+    { mode: 0o600 },
+  );
   const pid = startDaemon({
     argv: [...inNetns(plan.tor.netns), "bird", "-f", "-c", L.birdConfig, "-s", L.birdSocket, "-P", L.birdPid],
     pidFile: L.birdPid,

@@ -97,6 +97,10 @@ export function registerLab(program: Command, io: Io): void {
       "the first N nodes are route reflectors and the node mesh is off",
       intArg("--route-reflectors", 0, 1000),
     )
+    .option(
+      "--bgp-password <pw>",
+      "TCP MD5 password and BFD on the ToR sessions (Secret kube-system/bgp-password, BGPPeers, BIRD)",
+    )
     .addOption(
       new Option(
         "--control-plane <kind>",
@@ -114,6 +118,7 @@ export function registerLab(program: Command, io: Io): void {
         torAsn?: number;
         asnPerNode?: boolean;
         routeReflectors?: number;
+        bgpPassword?: string;
         controlPlane: ControlPlaneMode;
       }) => {
         const r = await lab(() =>
@@ -125,6 +130,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.torAsn !== undefined ? { torAsn: o.torAsn } : {}),
             asnPerNode: o.asnPerNode === true,
             ...(o.routeReflectors !== undefined ? { routeReflectors: o.routeReflectors } : {}),
+            ...(o.bgpPassword !== undefined ? { bgpPassword: o.bgpPassword } : {}),
             controlPlane: o.controlPlane,
             progress: (l) => io.err(`lab: ${l}\n`),
           }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { planLab } from "../address-plan.js";
-import { fabricObjects, nodeBgpAnnotations, LAB_RR_CLUSTER_ID } from "../bgp-fabric.js";
+import { fabricObjects, nodeBgpAnnotations, LAB_PASSWORD_SECRET, LAB_RR_CLUSTER_ID } from "../bgp-fabric.js";
 import { bgpConfigurationSchema, bgpPeerSchema } from "../../crds/bgp.js";
 
 const plan = planLab({ prefix: "tlabcd-", nodes: 3 });
@@ -18,6 +18,23 @@ describe("the lab's BGP fabric objects", () => {
       metadata: { name: "default" },
       spec: { asNumber: 64512, nodeToNodeMeshEnabled: true, holdTime: 9, keepaliveTime: 3 },
     });
+  });
+  it("--bgp-password: every ToR BGPPeer names the lab's Secret and turns BFD on; without it, neither", () => {
+    const peers = fabricObjects(plan, { routeReflectors: 0, asnPerNode: false, password: "pw" }).slice(1);
+    expect(peers).toHaveLength(plan.nodes.length * 2);
+    for (const p of peers) {
+      expect(bgpPeerSchema.safeParse(p).success).toBe(true);
+      expect(p["spec"]).toMatchObject({
+        password: { secretKeyRef: { name: LAB_PASSWORD_SECRET.name, key: LAB_PASSWORD_SECRET.key } },
+        bfd: true,
+      });
+      expect(JSON.stringify(p)).not.toContain('"pw"');
+    }
+    for (const p of fabricObjects(plan, { routeReflectors: 0, asnPerNode: false }).slice(1)) {
+      expect(p["spec"]).not.toHaveProperty("password");
+      expect(p["spec"]).not.toHaveProperty("bfd");
+    }
+    expect(LAB_PASSWORD_SECRET.namespace).toBe("kube-system");
   });
   it("route reflectors turn the mesh off", () => {
     const [cfg] = fabricObjects(plan, { routeReflectors: 2, asnPerNode: false });

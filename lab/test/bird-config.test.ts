@@ -41,6 +41,24 @@ describe("ToR BIRD config", () => {
     expect(text).toContain("passive off;");
   });
 
+  it("--bgp-password: TCP MD5 and BFD on every node session, a bfd protocol, and BIRD accepts it", () => {
+    const withPw = renderBirdConfig({ plan, logFile: join(tmp, "bird.log"), password: "s3cret pw" });
+    expect(withPw).toContain("protocol bfd {\n}");
+    for (const n of plan.nodes) {
+      for (const name of Object.values(birdProtocolNames(n.index))) {
+        const block = withPw.slice(withPw.indexOf(`protocol bgp ${name} `)).split("\n}")[0] ?? "";
+        expect(block).toContain('  password "s3cret pw";');
+        expect(block).toContain("  bfd on;");
+      }
+    }
+    expect(text).not.toContain("password");
+    expect(text).not.toContain("bfd");
+    if (!existsSync(BIRD)) throw new Error(`${BIRD} is missing: install the Debian package bird2`);
+    const f = join(tmp, "bird-pw.conf");
+    writeFileSync(f, withPw);
+    expect(() => execFileSync(BIRD, ["-p", "-c", f], { stdio: "pipe" })).not.toThrow();
+  });
+
   it("refuses a log path it cannot quote", () => {
     expect(() => renderBirdConfig({ plan, logFile: '/tmp/a"b' })).toThrow(/quote/);
   });
