@@ -250,4 +250,35 @@ describe("least privilege: the chart's ServiceAccount (RBAC of a real kube-apise
     }
     expect(wrong).toEqual([]);
   });
+
+  // Last in this block: it adds the password Role, which the checks above must not see.
+  it("BGP passwords: with agent.bgp.passwordSecrets the agent may get exactly those Secrets, in its namespace", async () => {
+    const t = await helm(
+      "template", "trellis", chartDir, "-n", NS,
+      "--set", "agent.bgp.passwordSecrets={bgp-password}",
+      "--show-only", "templates/bgp-password-role.yaml",
+    );
+    expect(t.code).toBe(0);
+    const r = await kubectl(["apply", "-f", "-"], t.stdout);
+    expect(`${r.code} ${r.stderr}`).toBe("0 ");
+    const answers: string[] = [];
+    for (const [what, ns] of [
+      ["secret/bgp-password", NS],
+      ["secret/other", NS],
+      ["secrets", NS],
+      ["secret/bgp-password", "default"],
+    ] as const) {
+      const c = await kubectl(["auth", "can-i", "get", what, "-n", ns, `--as=${SA}`]);
+      answers.push(`${what} in ${ns}: ${c.stdout.trim()}`);
+    }
+    expect(answers).toEqual([
+      `secret/bgp-password in ${NS}: yes`,
+      `secret/other in ${NS}: no`,
+      `secrets in ${NS}: no`,
+      "secret/bgp-password in default: no",
+    ]);
+    // Without names the chart renders no Role at all.
+    const none = await helm("template", "trellis", chartDir, "-n", NS, "--show-only", "templates/bgp-password-role.yaml");
+    expect(none.code).not.toBe(0);
+  });
 });
