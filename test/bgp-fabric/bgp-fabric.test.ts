@@ -6,7 +6,6 @@
 // agent killed -9 and restarted without a gap; an agent stopped longer than
 // the hold time withdrawn, then restored.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,23 +17,10 @@ import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { inNetns } from "../../lab/netns.js";
 import { AGENT_HEALTH_ADDRESS } from "../../lab/agent-health.js";
 import { repoPaths } from "../../lab/repo-paths.js";
+import { type Run, run } from "../lab/lab-run.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
-      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
 
 async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {

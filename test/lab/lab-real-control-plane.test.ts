@@ -7,7 +7,6 @@
 // node's blocks and reach each other across the ToR; deleting the namespace
 // deletes its pods (namespace controller); lab down leaves nothing.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,25 +14,12 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { labPrefix } from "../../lab/lab-names.js";
 import { readVersions } from "../../lab/controlplane/versions.js";
+import { type Run, run } from "./lab-run.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
 const maybe = isRoot && existsSync("/usr/sbin/bird") ? describe : describe.skip;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
-      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 const trellisctl = (args: string[], timeoutMs?: number): Promise<Run> =>
   run(process.execPath, [CLI, ...args], undefined, timeoutMs);
 
