@@ -127,6 +127,8 @@ const peerSchema = z
           .strict(),
       ])
       .optional(),
+    /** RFC 4724 §4.2: keep this peer's stale routes at most this long (s), whatever Restart Time it advertises. */
+    maxRestartTime: u16("maxRestartTime").optional(),
     import: filterSchema.optional(),
     export: filterSchema.optional(),
     description: z.string().optional(),

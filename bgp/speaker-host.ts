@@ -43,6 +43,7 @@ export function peerOptions(cfg: SpeakerConfigFile, p: PeerConfigFile): SpeakerP
   if (p.maxPrefixes !== undefined) o.maxPrefixes = p.maxPrefixes;
   if (p.password !== undefined) o.password = p.password;
   if (p.ttlSecurity !== undefined) o.ttlSecurity = p.ttlSecurity;
+  if (p.maxRestartTime !== undefined) o.maxRestartTime = p.maxRestartTime;
   if (p.bfd === true) o.bfd = { minTxMs: 300, minRxMs: 300, multiplier: 3 };
   else if (p.bfd) o.bfd = p.bfd;
   if (p.import !== undefined) o.import = compileFilter(p.import, { localAs: cfg.asn });

@@ -69,6 +69,12 @@ export interface SpeakerPeerOptions {
   ttlSecurity?: number;
   /** RFC 5882: a BFD session to the peer; the BGP session goes down the moment BFD says the path is. */
   bfd?: { minTxMs: number; minRxMs: number; multiplier: number };
+  /**
+   * RFC 4724 §4.2: a restarting peer's routes are kept as stale for the
+   * Restart Time it advertised; this caps that time locally (seconds), so a
+   * peer advertising 4095 s cannot keep dead routes that long.
+   */
+  maxRestartTime?: number;
   import?: CompiledPolicy;
   export?: CompiledPolicy;
 }
@@ -545,8 +551,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         if (d.graceful && d.peerGracefulRestart) {
           // RFC 4724 §4.2: keep the peer's routes, marked stale, for its Restart Time.
           const gr = d.peerGracefulRestart;
+          const keepFor = Math.min(gr.restartTime, e.opts.maxRestartTime ?? gr.restartTime);
           e.staleFamilies = new Set(gr.families.map((f) => familyName(f)));
-          log("info", "peer restarting gracefully: routes kept as stale", { restartTime: gr.restartTime });
+          log("info", "peer restarting gracefully: routes kept as stale", {
+            restartTime: gr.restartTime,
+            keepFor,
+          });
           this.rib.peerDown(id, { graceful: true });
           this.clearStaleTimer(e);
           e.staleTimer = this.clock.setTimeout(() => {
@@ -555,7 +565,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
             e.staleFamilies.clear();
             if (this.peers.has(id)) this.rib.staleTimerExpired(id);
             this.schedule();
-          }, gr.restartTime * 1000);
+          }, keepFor * 1000);
         } else {
           this.clearStale(e);
           this.rib.peerDown(id, { graceful: false });

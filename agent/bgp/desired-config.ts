@@ -40,6 +40,16 @@
  *   BGPFilters then only this node's own prefixes (`local`), default reject:
  *   a ToR must not learn node B's block from node A (nor A relay what it
  *   learned over iBGP with itself as next hop).
+ * - Tenants (tenantPoolTags): a block of a pool a Tenant lists in `ipPools`,
+ *   and an address borrowed from such a block, carry the Tenant's
+ *   `bgp.communities` besides the prefixAdvertisements ones (names resolved
+ *   the same way). A pool two Tenants list belongs to the first by name.
+ * - `logSeverity` sets the speaker's log level (speakerLogLevel); absent, it
+ *   logs at the agent's level.
+ * - A BGPPeer's `maxRestartTime` caps how long its stale routes are kept
+ *   after it restarts (RFC 4724 §4.2); `reachableBy` asks for a host route to
+ *   `peerIP` via that gateway (peerHostRoutes), for a peer that is not on a
+ *   connected network.
  */
 import { configSchema, type SpeakerConfigFile } from "../../bgp/config.js";
 import type { Term } from "../../bgp/policy/schema.js";
@@ -62,6 +72,7 @@ import {
   type BGPFilter,
   type BGPPeer,
 } from "../../crds/bgp.js";
+import type { Tenant } from "../../crds/tenant.js";
 import { filterTerms } from "./filter-compile.js";
 import { ANNOTATION_BGP_IPV4, ANNOTATION_BGP_IPV6, type BgpAddresses } from "./address-detection.js";
 
@@ -97,12 +108,25 @@ export interface DesiredInput {
   passwords?: Readonly<Record<string, string>>;
   /** run `ip` for the FIB in this namespace (tests) */
   fibNetns?: string;
+  /** Tenants: the pools they own (`ipPools`) and their `bgp.communities` */
+  tenants?: readonly Tenant[];
+  /** every known IPAM block's CIDR and pool (which pool an own block or a borrowed address is from) */
+  blockPools?: readonly BlockPool[];
+}
+
+export interface BlockPool {
+  cidr: string;
+  pool: string;
 }
 
 export interface DesiredOutput {
   config: SpeakerConfigFile;
   /** things skipped, each with its reason (logged once per change) */
   problems: string[];
+  /** the speaker's log level from `logSeverity`; undefined: the agent's */
+  logLevel: SpeakerLogLevel | undefined;
+  /** host routes to BGPPeers that are not directly connected (`reachableBy`) */
+  peerRoutes: PeerHostRoute[];
 }
 
 /** `default` overlaid with `node.<name>`, field by field. */
@@ -219,6 +243,7 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
   ].map((s) => s.cidr);
   const named = new Map((settings.communities ?? []).map((c) => [c.name, c.value]));
   const originPrefixes = [...new Set([...ownAndBorrowed.map(formatPrefix), ...services])];
+  const tenantTags = tenantPoolTags(input, named, problems);
   const originate = originPrefixes.map((prefix) => {
     const p = parsePrefix(prefix);
     const communities: string[] = [];
@@ -226,14 +251,14 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
     for (const adv of settings.prefixAdvertisements ?? []) {
       const c = parsePrefix(adv.cidr);
       if (typeof c === "string" || typeof p === "string" || !contains(c, p)) continue;
-      for (const ref of adv.communities) {
-        const v = named.get(ref) ?? ref;
-        if (!/^\d+:\d+(:\d+)?$/.test(v)) {
-          problems.push(`prefixAdvertisements ${adv.cidr}: unknown community "${ref}"`);
-          continue;
-        }
-        (isLargeCommunity(v) ? large : communities).push(v);
-      }
+      const r = resolveCommunities(adv.communities, named, `prefixAdvertisements ${adv.cidr}`, problems);
+      communities.push(...r.communities);
+      large.push(...r.large);
+    }
+    if (typeof p !== "string" && ownAndBorrowed.some((x) => samePrefix(x, p))) {
+      const t = tenantCommunitiesFor(p, tenantTags);
+      communities.push(...t.communities);
+      large.push(...t.large);
     }
     return {
       prefix,
@@ -331,6 +356,7 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
       ...(s.holdTime !== undefined ? { holdTime: s.holdTime } : {}),
       ...(s.keepaliveTime !== undefined ? { keepaliveTime: s.keepaliveTime } : {}),
       ...(s.maxPrefixes !== undefined ? { maxPrefixes: s.maxPrefixes } : {}),
+      ...(s.maxRestartTime !== undefined ? { maxRestartTime: s.maxRestartTime } : {}),
     };
     const security = peerSecurity(bp, input.passwords ?? {});
     if (typeof security === "string") {
@@ -397,12 +423,167 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
     peers: [...peers.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
     originate,
   };
+  const logLevel = speakerLogLevel(settings);
+  const peerRoutes = peerHostRoutes(input, problems);
   const r = configSchema.safeParse(raw);
-  if (r.success) return { config: r.data, problems };
+  if (r.success) return { config: r.data, problems, logLevel, peerRoutes };
   // Never expected (inputs are validated CRDs); keep the speaker alive with what parses.
   problems.push(...r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   const fallback = configSchema.parse({ ...raw, peers: [], originate: [] });
-  return { config: fallback, problems };
+  return { config: fallback, problems, logLevel, peerRoutes };
+}
+
+/** Community references (a name from BGPConfiguration `communities`, or a value) as standard and large values. */
+export function resolveCommunities(
+  refs: readonly string[],
+  named: ReadonlyMap<string, string>,
+  where: string,
+  problems: string[],
+): { communities: string[]; large: string[] } {
+  const communities: string[] = [];
+  const large: string[] = [];
+  for (const ref of refs) {
+    const v = named.get(ref) ?? ref;
+    if (!/^\d+:\d+(:\d+)?$/.test(v)) {
+      problems.push(`${where}: unknown community "${ref}"`);
+      continue;
+    }
+    (isLargeCommunity(v) ? large : communities).push(v);
+  }
+  return { communities, large };
+}
+
+/** A pool of a Tenant's, the CIDRs of its known blocks, and the Tenant's resolved communities. */
+export interface TenantPoolTag {
+  tenant: string;
+  pool: string;
+  blocks: Prefix[];
+  communities: string[];
+  large: string[];
+}
+
+/**
+ * The Tenants' pools with their communities. Tenants are taken in name order
+ * and a pool belongs to the first that lists it, so that every node tags a
+ * route the same way; a later claim is reported. A block belongs to the pool
+ * its IPAMBlock names (`spec.pool`), never to a pool that merely contains it.
+ */
+export function tenantPoolTags(
+  input: Pick<DesiredInput, "tenants" | "blockPools">,
+  named: ReadonlyMap<string, string>,
+  problems: string[],
+): TenantPoolTag[] {
+  const owner = new Map<string, string>();
+  const out: TenantPoolTag[] = [];
+  const tenants = [...(input.tenants ?? [])].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  for (const t of tenants) {
+    const pools = t.spec.ipPools ?? [];
+    const refs = t.spec.bgp?.communities ?? [];
+    if (pools.length === 0) continue;
+    const r = resolveCommunities(refs, named, `Tenant ${t.metadata.name} bgp.communities`, problems);
+    for (const pool of pools) {
+      const first = owner.get(pool);
+      if (first !== undefined) {
+        problems.push(
+          `Tenant ${t.metadata.name}: IPPool ${pool} already belongs to Tenant ${first}; its routes carry ${first}'s communities only`,
+        );
+        continue;
+      }
+      owner.set(pool, t.metadata.name);
+      const blocks: Prefix[] = [];
+      for (const b of input.blockPools ?? []) {
+        if (b.pool !== pool) continue;
+        const p = parsePrefix(b.cidr);
+        if (typeof p !== "string") blocks.push(p);
+      }
+      out.push({ tenant: t.metadata.name, pool, blocks, ...r });
+    }
+  }
+  return out;
+}
+
+/** The tenant communities of an originated block or borrowed address: those of the pool of the block holding it. */
+export function tenantCommunitiesFor(
+  p: Prefix,
+  tags: readonly TenantPoolTag[],
+): { communities: string[]; large: string[] } {
+  const tag = tags.find((t) => t.blocks.some((b) => contains(b, p)));
+  return tag === undefined
+    ? { communities: [], large: [] }
+    : { communities: tag.communities, large: tag.large };
+}
+
+function samePrefix(a: Prefix, b: Prefix): boolean {
+  return a.family === b.family && a.base === b.base && a.length === b.length;
+}
+
+/** pino's level names, the ones BGPConfiguration `logSeverity` maps to. */
+export type SpeakerLogLevel = "debug" | "info" | "warn" | "error" | "fatal";
+
+const LOG_LEVELS: Record<NonNullable<BGPConfigurationSpec["logSeverity"]>, SpeakerLogLevel> = {
+  Debug: "debug",
+  Info: "info",
+  Warning: "warn",
+  Error: "error",
+  Fatal: "fatal",
+};
+
+/** BGPConfiguration `logSeverity` (Calico's names) as the speaker logger's level; absent: undefined. */
+export function speakerLogLevel(settings: BGPConfigurationSpec): SpeakerLogLevel | undefined {
+  return settings.logSeverity === undefined ? undefined : LOG_LEVELS[settings.logSeverity];
+}
+
+/** A host route to a BGPPeer's address through its `reachableBy` gateway. */
+export interface PeerHostRoute {
+  /** peerIP as a /32 or /128 */
+  prefix: string;
+  via: string;
+  /** the BGPPeer that asks for it */
+  peer: string;
+}
+
+/**
+ * The host routes `reachableBy` asks for: for each BGPPeer selecting this
+ * node with a `peerIP` and a `reachableBy`, peerIP/32 (/128) via that
+ * gateway. The gateway must be of peerIP's family and not peerIP itself;
+ * two BGPPeers naming one peerIP with different gateways: the first by name
+ * wins, the other is reported.
+ */
+export function peerHostRoutes(
+  input: Pick<DesiredInput, "nodeName" | "nodes" | "peers">,
+  problems: string[],
+): PeerHostRoute[] {
+  const labels = input.nodes.find((n) => n.name === input.nodeName)?.labels ?? {};
+  const out = new Map<string, PeerHostRoute>();
+  for (const bp of [...input.peers].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
+    const s = bp.spec;
+    if (s.reachableBy === undefined || s.peerIP === undefined) continue;
+    if (!peerSelectsNode(bp, input.nodeName, labels)) continue;
+    const ip = parsePeerIp(s.peerIP);
+    if (typeof ip === "string") continue;
+    const peer = parseAddress(ip.ip);
+    const via = parseAddress(s.reachableBy);
+    if (typeof peer === "string" || typeof via === "string") continue;
+    const where = `BGPPeer ${bp.metadata.name}: reachableBy ${s.reachableBy}`;
+    if (peer.family !== via.family) {
+      problems.push(`${where} is not of peerIP's family; no route installed`);
+      continue;
+    }
+    if (peer.value === via.value) {
+      problems.push(`${where} is peerIP itself; no route installed`);
+      continue;
+    }
+    const prefix = formatPrefix(hostPrefix(peer));
+    const route = { prefix, via: formatAddress(via), peer: bp.metadata.name };
+    const prev = out.get(prefix);
+    if (prev !== undefined) {
+      if (prev.via !== route.via)
+        problems.push(`${where}: BGPPeer ${prev.peer} already routes ${prefix} via ${prev.via}`);
+      continue;
+    }
+    out.set(prefix, route);
+  }
+  return [...out.values()];
 }
 
 /** Whether a BGPPeer applies to the node of this name and labels (`node`, `nodeSelector`, neither = all). */

@@ -57,14 +57,20 @@ function announce(sock: Socket, prefixes: string[]): void {
   }
 }
 
-async function speaker(): Promise<Speaker> {
+async function speaker(maxRestartTime?: number): Promise<Speaker> {
   const sp = new Speaker({
     asn: 65001,
     routerId: "10.0.0.1",
     listen: { address: "127.0.0.1", port: 0 },
     gracefulRestart: { enabled: true, restartTime: 60 },
   });
-  sp.addPeer({ address: "127.0.0.2", asn: 65002, passive: true, families: ["ipv4-unicast"] });
+  sp.addPeer({
+    address: "127.0.0.2",
+    asn: 65002,
+    passive: true,
+    families: ["ipv4-unicast"],
+    ...(maxRestartTime !== undefined ? { maxRestartTime } : {}),
+  });
   speakers.push(sp);
   await sp.start();
   return sp;
@@ -105,6 +111,22 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
     a.sock.destroy();
     await until(() => stale(sp, "10.9.2.0/24") === true, "stale");
     await until(() => sp.ribView.route("10.9.2.0/24") === undefined, "restart timer sweep", 5000);
+  });
+
+  it("maxRestartTime caps the Restart Time the peer advertised: its stale routes go after the cap", async () => {
+    const sp = await speaker(1);
+    const a = await grPeer(sp.listenPort!, 300, false);
+    announce(a.sock, ["10.9.6.0/24"]);
+    await until(() => sp.ribView.route("10.9.6.0/24") !== undefined, "route");
+    a.sock.destroy();
+    await until(() => stale(sp, "10.9.6.0/24") === true, "stale");
+    const t0 = Date.now();
+    await until(
+      () => sp.ribView.route("10.9.6.0/24") === undefined,
+      "swept at the cap, not after 300 s",
+      5000,
+    );
+    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it("a NOTIFICATION is not a graceful restart: the routes go at once", async () => {

@@ -243,6 +243,15 @@ const tenant: Row = {
         allow: { tenants: ["b"], namespaces: ["kube-system"], namespaceSelector: selector },
       },
     ],
+    [
+      "pools and communities (standard, large, by name)",
+      {
+        namespaceSelector: {},
+        ipPools: ["tenant-a-v4", "tenant-a.v6"],
+        bgp: { communities: ["65001:100", "65001:0:7", "tenant-a"] },
+      },
+    ],
+    ["an empty bgp section", { namespaceSelector: {}, bgp: {} }],
   ],
   invalid: [
     ["no namespace selector", { isolation: "Strict" }],
@@ -267,6 +276,13 @@ const tenant: Row = {
       { namespaceSelector: { matchExpressions: [{ key: "a", operator: "Exists", value: "x" }] } },
     ],
     ["an unknown field in allow", { namespaceSelector: {}, allow: { pods: [] } }],
+    ["a pool name that is not an object name", { namespaceSelector: {}, ipPools: ["Pool_A"] }],
+    ["a pool listed twice", { namespaceSelector: {}, ipPools: ["a", "a"] }],
+    ["pools that are not a list", { namespaceSelector: {}, ipPools: "a" }],
+    ["an empty community", { namespaceSelector: {}, bgp: { communities: [""] } }],
+    ["a community listed twice", { namespaceSelector: {}, bgp: { communities: ["1:1", "1:1"] } }],
+    ["a community that is a number", { namespaceSelector: {}, bgp: { communities: [100] } }],
+    ["an unknown field in bgp", { namespaceSelector: {}, bgp: { med: 1 } }],
   ],
   zodOnly: [
     [
@@ -275,6 +291,9 @@ const tenant: Row = {
     ],
     ["an empty allowed tenant name", { namespaceSelector: {}, allow: { tenants: [""] } }],
     ["an empty allowed namespace name", { namespaceSelector: {}, allow: { namespaces: [""] } }],
+    ["a standard community out of range", { namespaceSelector: {}, bgp: { communities: ["65536:1"] } }],
+    ["a large community out of range", { namespaceSelector: {}, bgp: { communities: ["1:2:4294967296"] } }],
+    ["a community of one number", { namespaceSelector: {}, bgp: { communities: ["100"] } }],
   ],
 };
 

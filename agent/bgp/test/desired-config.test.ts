@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { SpeakerConfigFile } from "../../../bgp/config.js";
 import { compileFilter } from "../../../bgp/policy/index.js";
 import type { BGPConfiguration, BGPFilter, BGPPeer } from "../../../crds/bgp.js";
+import type { Tenant } from "../../../crds/tenant.js";
 import { desiredSpeakerConfig, type DesiredInput, type NodeFacts } from "../desired-config.js";
 
 const api = "trellis.dev/v1alpha1" as const;
@@ -428,5 +429,162 @@ describe("desired speaker config: origination and policy", () => {
       peers: [peer("tor", { peerIP: "198.18.0.0", asNumber: 65000, filters: ["nope"] })],
     });
     expect(r.problems.join()).toMatch(/BGPFilter nope not found/);
+  });
+});
+
+const tenant = (name: string, spec: Partial<Tenant["spec"]>): Tenant => ({
+  apiVersion: api,
+  kind: "Tenant",
+  metadata: { name },
+  spec: { namespaceSelector: {}, isolation: "Strict", ...spec },
+});
+/** n1's blocks (pool lab-1 and the tenant pool t-a), n2's block of t-a (a borrowed address in it), n2's own. */
+const tenantInput: Partial<DesiredInput> = {
+  affineBlocks: ["10.244.1.0/26", "10.250.0.0/26", "fd00:10:250::/122"],
+  borrowedAddresses: ["10.250.0.70", "10.244.2.5"],
+  blockPools: [
+    { cidr: "10.244.1.0/26", pool: "lab-1" },
+    { cidr: "10.244.2.0/26", pool: "lab-2" },
+    { cidr: "10.250.0.0/26", pool: "t-a" },
+    { cidr: "10.250.0.64/26", pool: "t-a" },
+    { cidr: "fd00:10:250::/122", pool: "t-a6" },
+  ],
+};
+const origin = (c: SpeakerConfigFile, prefix: string) => c.originate.find((o) => o.prefix === prefix);
+
+describe("desired speaker config: tenant communities", () => {
+  it("a block of a Tenant's pool carries its standard and large communities", () => {
+    const c = run({
+      ...tenantInput,
+      tenants: [tenant("a", { ipPools: ["t-a", "t-a6"], bgp: { communities: ["65001:10", "65001:0:10"] } })],
+    });
+    expect(origin(c, "10.250.0.0/26")).toMatchObject({
+      communities: ["65001:10"],
+      largeCommunities: ["65001:0:10"],
+    });
+    expect(origin(c, "fd00:10:250::/122")).toMatchObject({ communities: ["65001:10"] });
+  });
+  it("an address borrowed from another node's block of the pool carries them too", () => {
+    const c = run({
+      ...tenantInput,
+      tenants: [tenant("a", { ipPools: ["t-a"], bgp: { communities: ["65001:10"] } })],
+    });
+    expect(origin(c, "10.250.0.70/32")?.communities).toEqual(["65001:10"]);
+  });
+  it("blocks and borrowed addresses of other pools do not", () => {
+    const c = run({
+      ...tenantInput,
+      tenants: [tenant("a", { ipPools: ["t-a"], bgp: { communities: ["65001:10"] } })],
+    });
+    expect(origin(c, "10.244.1.0/26")?.communities).toEqual([]);
+    expect(origin(c, "10.244.2.5/32")?.communities).toEqual([]);
+  });
+  it("a block belongs to the pool its IPAMBlock names, not to a pool whose CIDR merely holds it", () => {
+    const c = run({
+      ...tenantInput,
+      blockPools: [{ cidr: "10.250.0.0/26", pool: "other" }],
+      tenants: [tenant("a", { ipPools: ["t-a"], bgp: { communities: ["65001:10"] } })],
+    });
+    expect(origin(c, "10.250.0.0/26")?.communities).toEqual([]);
+  });
+  it("names resolve through the BGPConfiguration's communities, added to prefixAdvertisements'", () => {
+    const out = desiredSpeakerConfig({
+      ...base,
+      ...tenantInput,
+      configurations: [
+        cfg("default", {
+          communities: [
+            { name: "tenant-a", value: "65001:10" },
+            { name: "pods", value: "64512:100" },
+          ],
+          prefixAdvertisements: [{ cidr: "10.250.0.0/16", communities: ["pods"] }],
+        }),
+      ],
+      tenants: [tenant("a", { ipPools: ["t-a"], bgp: { communities: ["tenant-a", "nope"] } })],
+    });
+    expect(origin(out.config, "10.250.0.0/26")?.communities).toEqual(["64512:100", "65001:10"]);
+    expect(out.problems).toContain('Tenant a bgp.communities: unknown community "nope"');
+  });
+  it("a pool two Tenants list belongs to the first by name; the other is reported", () => {
+    const out = desiredSpeakerConfig({
+      ...base,
+      ...tenantInput,
+      tenants: [
+        tenant("b", { ipPools: ["t-a"], bgp: { communities: ["65002:20"] } }),
+        tenant("a", { ipPools: ["t-a"], bgp: { communities: ["65001:10"] } }),
+      ],
+    });
+    expect(origin(out.config, "10.250.0.0/26")?.communities).toEqual(["65001:10"]);
+    expect(out.problems.join("\n")).toMatch(/Tenant b: IPPool t-a already belongs to Tenant a/);
+  });
+  it("a Tenant without ipPools tags nothing", () => {
+    const c = run({ ...tenantInput, tenants: [tenant("a", { bgp: { communities: ["65001:10"] } })] });
+    expect(c.originate.every((o) => o.communities.length === 0)).toBe(true);
+  });
+});
+
+describe("desired speaker config: logSeverity, maxRestartTime, reachableBy", () => {
+  it.each([
+    [undefined, undefined],
+    ["Debug", "debug"],
+    ["Info", "info"],
+    ["Warning", "warn"],
+    ["Error", "error"],
+    ["Fatal", "fatal"],
+  ] as const)("logSeverity %s sets the speaker's log level %s", (sev, level) => {
+    const spec: BGPConfiguration["spec"] = sev === undefined ? {} : { logSeverity: sev };
+    expect(desiredSpeakerConfig({ ...base, configurations: [cfg("default", spec)] }).logLevel).toBe(level);
+  });
+  it("logSeverity of node.<name> overrides default", () => {
+    const out = desiredSpeakerConfig({
+      ...base,
+      configurations: [cfg("default", { logSeverity: "Error" }), cfg("node.n1", { logSeverity: "Debug" })],
+    });
+    expect(out.logLevel).toBe("debug");
+  });
+  it("maxRestartTime goes on the BGPPeer's session (peerIP and peerSelector)", () => {
+    const c = run({
+      peers: [
+        peer("tor", { peerIP: "198.18.0.0", asNumber: 65000, maxRestartTime: 30 }),
+        peer("mesh", { peerSelector: "kubernetes.io/hostname == n2", maxRestartTime: 15 }),
+      ],
+    });
+    expect(peerAt(c, "198.18.0.0")?.maxRestartTime).toBe(30);
+    expect(peerAt(c, "198.18.0.3")?.maxRestartTime).toBe(15);
+    expect(peerAt(c, "198.18.0.5")?.maxRestartTime).toBeUndefined();
+  });
+  it("reachableBy: a host route to peerIP via the gateway, for the nodes the BGPPeer selects only", () => {
+    const peers = [
+      peer("far", { peerIP: "192.0.2.10", asNumber: 65000, reachableBy: "198.18.0.0", node: "n1" }),
+      peer("far6", { peerIP: "[2001:db8::10]:1179", asNumber: 65000, reachableBy: "fd00::" }),
+      peer("other", { peerIP: "192.0.2.20", asNumber: 65000, reachableBy: "198.18.0.2", node: "n2" }),
+      peer("near", { peerIP: "198.18.0.0", asNumber: 65000 }),
+    ];
+    expect(desiredSpeakerConfig({ ...base, peers }).peerRoutes).toEqual([
+      { prefix: "192.0.2.10/32", via: "198.18.0.0", peer: "far" },
+      { prefix: "2001:db8::10/128", via: "fd00::", peer: "far6" },
+    ]);
+  });
+  it.each([
+    ["of the other family", "fd00::", /is not of peerIP's family/],
+    ["peerIP itself", "192.0.2.10", /is peerIP itself/],
+  ])("reachableBy %s installs nothing and is reported", (_n, via, why) => {
+    const out = desiredSpeakerConfig({
+      ...base,
+      peers: [peer("far", { peerIP: "192.0.2.10", asNumber: 65000, reachableBy: via })],
+    });
+    expect(out.peerRoutes).toEqual([]);
+    expect(out.problems.join("\n")).toMatch(why);
+  });
+  it("two BGPPeers routing one peerIP through different gateways: the first by name wins", () => {
+    const out = desiredSpeakerConfig({
+      ...base,
+      peers: [
+        peer("b", { peerIP: "192.0.2.10", asNumber: 65000, reachableBy: "198.18.0.4" }),
+        peer("a", { peerIP: "192.0.2.10", asNumber: 65000, reachableBy: "198.18.0.0" }),
+      ],
+    });
+    expect(out.peerRoutes).toEqual([{ prefix: "192.0.2.10/32", via: "198.18.0.0", peer: "a" }]);
+    expect(out.problems.join("\n")).toMatch(/BGPPeer a already routes 192\.0\.2\.10\/32 via 198\.18\.0\.0/);
   });
 });
