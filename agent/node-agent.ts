@@ -192,6 +192,8 @@ export class NodeAgent {
             })),
           affineBlocks: () => this.ipam.affineBlocks().map((b) => b.spec.cidr),
           borrowedAddresses: () => borrowedAddresses(this.ipam.allBlocks(), cfg.nodeName),
+          // Tenant communities: which pool each block is from.
+          blockPools: () => this.ipam.allBlocks().map((b) => ({ cidr: b.spec.cidr, pool: b.spec.pool })),
         })
       : undefined;
     registerAgentMetrics(this.registry, () => this.agentGauges());

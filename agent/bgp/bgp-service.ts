@@ -18,6 +18,13 @@
  * watch) from `secretNamespace`, before the first sync, after every BGPPeer
  * change and on every resync. A Secret or key that is missing (or unreadable)
  * is logged, and desired-config.ts leaves that BGPPeer's sessions out.
+ *
+ * Tenants (optional kind, watched here so that BGP works with policy off)
+ * and the pool of every IPAM block feed the tenant communities; the
+ * BGPConfiguration's `logSeverity` sets this logger's level at once (absent:
+ * the agent's level again); BGPPeer `reachableBy` host routes are kept by
+ * peer-routes.ts before the speaker is told about the peer, and join the
+ * underlay, so that routes learned from such a peer resolve through them.
  */
 import {
   CoreV1Api,
@@ -41,6 +48,7 @@ import {
   type BGPFilter,
   type BGPPeer,
 } from "../../crds/bgp.js";
+import { tenantSchema, type Tenant } from "../../crds/tenant.js";
 import type { ApiGate } from "../k8s/api-gate.js";
 import { OptionalInformer } from "../k8s/optional-informer.js";
 import { ResilientInformer } from "../k8s/resilient-informer.js";
@@ -55,12 +63,16 @@ import {
   ANNOTATION_RR_CLUSTER_ID,
   desiredSpeakerConfig,
   peerSelectsNode,
+  type BlockPool,
   type NodeFacts,
+  type PeerHostRoute,
+  type SpeakerLogLevel,
 } from "./desired-config.js";
+import { PeerRoutes } from "./peer-routes.js";
 import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js";
 import { formatAddress, parsePrefix } from "../../net/address.js";
 import { Coalesced } from "../../net/coalesced.js";
-import { resolveNextHop, underlay, type Underlay } from "./next-hop-resolution.js";
+import { resolveNextHop, underlay, type Underlay, type UnderlayRoute } from "./next-hop-resolution.js";
 
 export const COALESCE_MS = 100;
 /** Addresses of allocations this node holds in blocks that are not its own (pure). */
@@ -107,6 +119,8 @@ export interface BgpServiceOptions {
   affineBlocks: () => string[];
   /** Addresses this node's pods hold in other nodes' blocks. */
   borrowedAddresses: () => string[];
+  /** Every known IPAM block's CIDR and pool (tenant communities); absent: none tagged. */
+  blockPools?: () => BlockPool[];
 }
 
 interface Kind<T> {
@@ -122,6 +136,7 @@ export class BgpService {
     configurations: Kind<BGPConfiguration>;
     peers: Kind<BGPPeer>;
     filters: Kind<BGPFilter>;
+    tenants: Kind<Tenant>;
   };
   private host: SpeakerHost | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -137,6 +152,13 @@ export class BgpService {
   /** BGP kinds listed once (or found absent): the speaker starts only with all three known. */
   private readonly listed = new Set<string>();
   private underlay: Underlay = { routes: [] };
+  /** The underlay as last read from the kernel (not ours), before the reachableBy routes join it. */
+  private kernelUnderlay: UnderlayRoute[] = [];
+  private peerRouteList: readonly PeerHostRoute[] = [];
+  private readonly peerRoutes: PeerRoutes;
+  /** The agent's level for this logger, restored when `logSeverity` goes. */
+  private readonly baseLogLevel: string;
+  private logLevel: SpeakerLogLevel | undefined;
   /** BGPPeer passwords by BGPPeer name, as last read from their Secrets. */
   private passwords: Record<string, string> = {};
   /** Re-read the Secrets before the next sync (a BGPPeer changed, or the resync). */
@@ -150,6 +172,8 @@ export class BgpService {
     const m = parseDetectionMethod(o.addressDetection);
     if (typeof m === "string") throw new Error(`bgp.addressDetection: ${m}`);
     this.method = m;
+    this.baseLogLevel = o.log.level;
+    this.peerRoutes = new PeerRoutes(o.log);
     const parser =
       <T>(schema: { safeParse: (x: unknown) => { success: boolean; data?: T } }, what: string) =>
       (x: unknown): T | undefined => {
@@ -168,6 +192,12 @@ export class BgpService {
       },
       peers: { plural: "bgppeers", parse: parser(bgpPeerSchema, "BGPPeer"), items: [] },
       filters: { plural: "bgpfilters", parse: parser(bgpFilterSchema, "BGPFilter"), items: [] },
+      tenants: {
+        plural: "tenants",
+        // List items come without `kind` (the API server puts it on the list only).
+        parse: (x) => parser(tenantSchema, "Tenant")({ ...(x as object), kind: "Tenant" }),
+        items: [],
+      },
     };
   }
 
@@ -236,6 +266,7 @@ export class BgpService {
     this.resync = setInterval(() => {
       void this.refreshUnderlay();
       this.passwordsStale = true;
+      this.peerRoutes.markStale();
       this.schedule();
     }, RESYNC_MS).unref();
     this.schedule(0);
@@ -267,10 +298,40 @@ export class BgpService {
 
   private async refreshUnderlay(): Promise<void> {
     try {
-      this.underlay = underlay(await readUnderlayRoutes());
+      this.kernelUnderlay = await readUnderlayRoutes();
+      this.joinUnderlay();
     } catch (e) {
       this.o.log.warn({ err: String(e) }, "reading the underlay routes failed");
     }
+  }
+
+  /**
+   * The kernel's underlay plus the reachableBy routes: those are proto 201,
+   * which readUnderlayRoutes leaves out as ours, yet a route learned from
+   * such a peer has the peer as next hop and must resolve through them.
+   */
+  private joinUnderlay(): void {
+    this.underlay = underlay([
+      ...this.kernelUnderlay,
+      ...this.peerRouteList.map((r) => ({ prefix: r.prefix, via: r.via })),
+    ]);
+  }
+
+  /** BGPConfiguration `logSeverity` as this logger's level (the speaker logs through it). */
+  private applyLogLevel(level: SpeakerLogLevel | undefined): void {
+    if (level === this.logLevel) return;
+    this.logLevel = level;
+    this.o.log.level = level ?? this.baseLogLevel;
+    this.o.log.info({ level: this.o.log.level, logSeverity: level !== undefined }, "BGP log level set");
+  }
+
+  /** reachableBy host routes first, so that the speaker's connection to such a peer has its route. */
+  private async applyPeerRoutes(routes: readonly PeerHostRoute[]): Promise<void> {
+    if (JSON.stringify(routes) !== JSON.stringify(this.peerRouteList)) {
+      this.peerRouteList = routes;
+      this.joinUnderlay();
+    }
+    await this.peerRoutes.apply(routes);
   }
 
   private async chooseAddresses(self: NodeFacts | undefined): Promise<BgpAddresses> {
@@ -308,7 +369,7 @@ export class BgpService {
       this.passwordsStale = false;
       this.passwords = await this.readPasswords(self);
     }
-    const { config, problems } = desiredSpeakerConfig({
+    const { config, problems, logLevel, peerRoutes } = desiredSpeakerConfig({
       nodeName: this.o.nodeName,
       nodes,
       configurations: this.kinds.configurations.items,
@@ -318,12 +379,16 @@ export class BgpService {
       borrowedAddresses: this.o.borrowedAddresses(),
       addresses,
       passwords: this.passwords,
+      tenants: this.kinds.tenants.items,
+      blockPools: this.o.blockPools?.() ?? [],
     });
     const p = problems.join("; ");
     if (p !== this.lastProblems) {
       this.lastProblems = p;
       for (const x of problems) this.o.log.warn({}, `BGP: ${x}`);
     }
+    this.applyLogLevel(logLevel);
+    await this.applyPeerRoutes(peerRoutes);
     await this.apply(config);
   }
 
