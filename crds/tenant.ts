@@ -69,12 +69,9 @@ export const tenantAllowSchema = z
 
 /** An IPPool's name: a Kubernetes object name (RFC 1123 subdomain). */
 export const POOL_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-const poolName = z
-  .string()
-  .max(253)
-  .regex(new RegExp(POOL_NAME_PATTERN), {
-    message: "must be an IPPool name (lower-case RFC 1123 subdomain)",
-  });
+const poolName = z.string().max(253).regex(new RegExp(POOL_NAME_PATTERN), {
+  message: "must be an IPPool name (lower-case RFC 1123 subdomain)",
+});
 
 /**
  * A community written as digits and colons must be one (each part in range);
