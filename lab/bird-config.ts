@@ -7,6 +7,10 @@
  * installs BGP routes into its kernel table, so that once the Trellis agents
  * speak BGP (lab/bgp-fabric.ts), pod blocks are routed through it. Under
  * --cni ptp nobody speaks BGP and lab-up.ts adds static routes instead.
+ *
+ * The ToR also originates one prefix of its own, TOR_ORIGIN_PREFIX4, so that
+ * there is a fabric route for the nodes to import (or filter: an import
+ * BGPFilter test needs a prefix the nodes learn from the ToR only).
  */
 import type { LabPlan } from "./address-plan.js";
 
@@ -18,6 +22,13 @@ export interface BirdConfigOptions {
   /** --bgp-password: TCP MD5 (RFC 2385) on every node session, and BFD on them */
   password?: string;
 }
+
+/**
+ * Originated by the ToR to every node: TEST-NET-3 (RFC 5737), a blackhole
+ * on the ToR, in no pool. Not installed in the ToR's kernel (its kernel
+ * protocols export BGP routes only).
+ */
+export const TOR_ORIGIN_PREFIX4 = "203.0.113.0/24";
 
 /** The BIRD protocol names for a node: `node_<i>` (IPv4) and `node_<i>_v6`. */
 export function birdProtocolNames(index: number): { v4: string; v6: string } {
@@ -54,6 +65,11 @@ export function renderBirdConfig(o: BirdConfigOptions): string {
     "}",
     "",
     ...(o.password !== undefined ? ["protocol bfd {", "}", ""] : []),
+    "protocol static tor_origin4 {",
+    "  ipv4;",
+    `  route ${TOR_ORIGIN_PREFIX4} blackhole;`,
+    "}",
+    "",
     "protocol kernel kernel4 {",
     "  merge paths on;",
     "  ipv4 { import none; export where source = RTS_BGP; };",

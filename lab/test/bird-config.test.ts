@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planLab } from "../address-plan.js";
-import { birdProtocolNames, renderBirdConfig } from "../bird-config.js";
+import { birdProtocolNames, renderBirdConfig, TOR_ORIGIN_PREFIX4 } from "../bird-config.js";
 
 const BIRD = "/usr/sbin/bird";
 const tmp = mkdtempSync(join(tmpdir(), "trellis-bird-conf-"));
@@ -34,6 +34,16 @@ describe("ToR BIRD config", () => {
     const f = join(tmp, "bird.conf");
     writeFileSync(f, text);
     expect(() => execFileSync(BIRD, ["-p", "-c", f], { stdio: "pipe" })).not.toThrow();
+  });
+
+  it("the ToR originates one prefix of its own, a blackhole in no pool, exported to the nodes", () => {
+    expect(TOR_ORIGIN_PREFIX4).toBe("203.0.113.0/24");
+    expect(text).toContain(
+      `protocol static tor_origin4 {\n  ipv4;\n  route ${TOR_ORIGIN_PREFIX4} blackhole;\n}`,
+    );
+    // the node templates export all (the static route included); the kernel protocols BGP routes only
+    expect(text).toMatch(/template bgp lab_node4 \{[^}]*ipv4 \{ import all; export all; \};/);
+    expect(text).toContain("ipv4 { import none; export where source = RTS_BGP; };");
   });
 
   it("passive mode makes the ToR wait for the nodes to connect", () => {
