@@ -4,7 +4,9 @@
  * lists, replaces and sweeps only its own, and two parts on one node never
  * delete each other's routes:
  * - PROTO_TRELLIS_LOCAL (201, "trellis"): routes the agent derives from local
- *   state: pod /32 and /128 via the host veth, blackholes for affine blocks.
+ *   state: pod /32 and /128 via the host veth, blackholes for affine blocks,
+ *   and host routes to BGPPeers via their `reachableBy` gateway (the only
+ *   ones with a gateway; agent/bgp/peer-routes.ts).
  * - PROTO_TRELLIS_BGP (202, "trellis-bgp"): routes learned from BGP; also
  *   trellis-bgp's default when it runs alone.
  * Both live in the main table unless configured otherwise. A sweep names its

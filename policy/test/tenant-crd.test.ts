@@ -38,7 +38,13 @@ describe("Tenant CRD", () => {
     ).versions[0]?.schema.openAPIV3Schema.properties.spec;
     expect(spec?.properties["isolation"]?.enum).toEqual(tenantIsolationSchema.options);
     expect(spec?.required).toEqual(["namespaceSelector"]);
-    expect(Object.keys(spec?.properties ?? {}).sort()).toEqual(["allow", "isolation", "namespaceSelector"]);
+    expect(Object.keys(spec?.properties ?? {}).sort()).toEqual([
+      "allow",
+      "bgp",
+      "ipPools",
+      "isolation",
+      "namespaceSelector",
+    ]);
   });
 
   it("zod defaults isolation to Strict and rejects unknown fields in spec", () => {

@@ -21,6 +21,7 @@ export const AGENT_ACCESS: readonly Access[] = [
   { group: "policy.networking.k8s.io", resource: "adminnetworkpolicies", verbs: ["list", "watch"] },
   { group: "policy.networking.k8s.io", resource: "baselineadminnetworkpolicies", verbs: ["list", "watch"] },
   { group: "policy.networking.k8s.io", resource: "clusternetworkpolicies", verbs: ["list", "watch"] },
+  // ... and agent/bgp/bgp-service.ts (tenant communities, with policy on or off)
   { group: "trellis.dev", resource: "tenants", verbs: ["list", "watch"] },
   // agent/node-agent.ts informers; agent/ipam/ipam-api.ts
   { group: "trellis.dev", resource: "ippools", verbs: ["list", "watch"] },
