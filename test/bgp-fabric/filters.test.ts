@@ -15,11 +15,30 @@ import { FabricLab, waitFor } from "./fabric-lab.js";
 const torPeer = (node: string): string => `lab-tor-${node}-v4`;
 const NODES = ["node-1", "node-2"];
 
+/** A BGPFilter with one rule rejecting exactly `cidr` in `direction`. */
+const rejectFilter = (name: string, direction: "exportV4" | "importV4", cidr: string): string =>
+  `apiVersion: trellis.dev/v1alpha1
+kind: BGPFilter
+metadata: {name: ${name}}
+spec:
+  ${direction}: [{cidr: "${cidr}", matchOperator: Equal, action: Reject}]
+`;
+
 maybe("BGP fabric: BGPFilter export and import (2 nodes)", () => {
   const lab = new FabricLab(2);
   let block = "";
   let sessions: string[] = [];
   let pids: number[] = [];
+  /** node-2 holds node-1's block as a BGP route (proto 202). */
+  const node2HasBlock = async (): Promise<boolean> =>
+    (await lab.routes("node-2", block, "proto", "202")).length > 0;
+  /** Waits until `ip route show PREFIX [SELECTORS]` in `where` holds a route (`present`) or none. */
+  const routeIs = (where: string, prefix: string, present: boolean, ...sel: string[]): Promise<true> =>
+    waitFor(
+      `${prefix} ${present ? "in" : "gone from"} ${where}'s kernel`,
+      async () => ((await lab.routes(where, prefix, ...sel)).length > 0 === present ? true : undefined),
+      30_000,
+    );
   lab.forSuite(async () => {
     await lab.apply(
       `apiVersion: v1\nkind: Namespace\nmetadata: {name: flt}\n${busyboxPod("flt", "f1", "node-1")}${busyboxPod("flt", "f2", "node-2")}`,
@@ -29,53 +48,25 @@ maybe("BGP fabric: BGPFilter export and import (2 nodes)", () => {
       return (await lab.blocks()).find((b) => b.node === "node-1" && !b.cidr.includes(":"))?.cidr;
     });
     // Everything learned before the filters: the ToR has node-1's block, each node the ToR's prefix.
-    await waitFor("node-1's block at the ToR", async () =>
-      (await lab.routes("tor", block)).length > 0 ? true : undefined,
-    );
-    for (const n of NODES)
-      await waitFor(`${TOR_ORIGIN_PREFIX4} in ${n}'s kernel`, async () =>
-        (await lab.routes(n, TOR_ORIGIN_PREFIX4, "proto", "202")).length > 0 ? true : undefined,
-      );
+    await routeIs("tor", block, true);
+    for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, true, "proto", "202");
     sessions = await lab.sessions();
     pids = lab.agentPids();
   });
 
-  /** node-2 holds node-1's block as a BGP route (proto 202). */
-  const node2HasBlock = async (): Promise<boolean> =>
-    (await lab.routes("node-2", block, "proto", "202")).length > 0;
-
   it("an export BGPFilter on node-1's ToR BGPPeer rejecting its block keeps it from the ToR; node-2 still learns it", async () => {
-    await lab.apply(`apiVersion: trellis.dev/v1alpha1
-kind: BGPFilter
-metadata: {name: no-node1-block}
-spec:
-  exportV4: [{cidr: "${block}", matchOperator: Equal, action: Reject}]
-`);
+    await lab.apply(rejectFilter("no-node1-block", "exportV4", block));
     await lab.patch("bgppeer", torPeer("node-1"), { spec: { filters: ["no-node1-block"] } });
-    await waitFor(
-      `${block} withdrawn from the ToR`,
-      async () => ((await lab.routes("tor", block)).length === 0 ? true : undefined),
-      15_000,
-    );
+    await routeIs("tor", block, false);
     expect(await lab.birdc("show", "route", block)).not.toMatch(/unicast/);
     expect(await node2HasBlock()).toBe(true);
   }, 60_000);
 
   it("an import BGPFilter on the ToR BGPPeers rejecting the ToR's prefix keeps it out of the nodes' kernels", async () => {
-    await lab.apply(`apiVersion: trellis.dev/v1alpha1
-kind: BGPFilter
-metadata: {name: no-tor-prefix}
-spec:
-  importV4: [{cidr: "${TOR_ORIGIN_PREFIX4}", matchOperator: Equal, action: Reject}]
-`);
+    await lab.apply(rejectFilter("no-tor-prefix", "importV4", TOR_ORIGIN_PREFIX4));
     await lab.patch("bgppeer", torPeer("node-1"), { spec: { filters: ["no-node1-block", "no-tor-prefix"] } });
     await lab.patch("bgppeer", torPeer("node-2"), { spec: { filters: ["no-tor-prefix"] } });
-    for (const n of NODES)
-      await waitFor(
-        `${TOR_ORIGIN_PREFIX4} gone from ${n}'s kernel`,
-        async () => ((await lab.routes(n, TOR_ORIGIN_PREFIX4)).length === 0 ? true : undefined),
-        15_000,
-      );
+    for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, false);
     // the ToR still announces it to both: the nodes refuse it
     for (const proto of ["node_1", "node_2"])
       expect(await lab.birdc("show", "route", "export", proto, TOR_ORIGIN_PREFIX4)).toMatch(
@@ -89,18 +80,8 @@ spec:
     for (const n of NODES) await lab.patch("bgppeer", torPeer(n), { spec: { filters: null } });
     const del = await lab.kubectl("delete", "bgpfilter", "no-node1-block", "no-tor-prefix");
     expect(del.code).toBe(0);
-    await waitFor(
-      `${block} back at the ToR`,
-      async () => ((await lab.routes("tor", block)).length > 0 ? true : undefined),
-      15_000,
-    );
-    expect((await lab.routes("tor", block)).join("\n")).toMatch(/proto bird/);
-    for (const n of NODES)
-      await waitFor(
-        `${TOR_ORIGIN_PREFIX4} back in ${n}'s kernel`,
-        async () => ((await lab.routes(n, TOR_ORIGIN_PREFIX4, "proto", "202")).length > 0 ? true : undefined),
-        15_000,
-      );
+    await routeIs("tor", block, true, "proto", "bird");
+    for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, true, "proto", "202");
     expect(await node2HasBlock()).toBe(true);
     expect(lab.agentPids()).toEqual(pids);
     expect(await lab.sessions()).toEqual(sessions);

@@ -8,34 +8,24 @@ import { execFileSync } from "node:child_process";
 import { pino } from "pino";
 import { PeerRoutes, planPeerRoutes } from "../peer-routes.js";
 
+/** The route to the test peer 192.0.2.10 via a gateway of 198.18.0.x. */
+const via = (x: number): { prefix: string; via: string } => ({
+  prefix: "192.0.2.10/32",
+  via: `198.18.0.${x}`,
+});
+const line = (verb: "del" | "replace", x: number): string =>
+  `route ${verb} 192.0.2.10/32 via 198.18.0.${x} proto 201`;
+
 describe("planPeerRoutes", () => {
-  it.each<[string, { prefix: string; via: string }[], { prefix: string; via: string }[], string[]]>([
-    [
-      "nothing installed: each wanted route is added",
-      [],
-      [{ prefix: "192.0.2.10/32", via: "198.18.0.0" }],
-      ["route replace 192.0.2.10/32 via 198.18.0.0 proto 201"],
-    ],
-    [
-      "installed and wanted: nothing to do",
-      [{ prefix: "192.0.2.10/32", via: "198.18.0.0" }],
-      [{ prefix: "192.0.2.10/32", via: "198.18.0.0" }],
-      [],
-    ],
-    [
-      "no longer wanted: deleted",
-      [{ prefix: "192.0.2.10/32", via: "198.18.0.0" }],
-      [],
-      ["route del 192.0.2.10/32 via 198.18.0.0 proto 201"],
-    ],
+  it.each([
+    ["nothing installed: each wanted route is added", [], [via(0)], [line("replace", 0)]],
+    ["installed and wanted: nothing to do", [via(0)], [via(0)], []],
+    ["no longer wanted: deleted", [via(0)], [], [line("del", 0)]],
     [
       "another gateway: the old one deleted, the new one added",
-      [{ prefix: "192.0.2.10/32", via: "198.18.0.0" }],
-      [{ prefix: "192.0.2.10/32", via: "198.18.0.4" }],
-      [
-        "route del 192.0.2.10/32 via 198.18.0.0 proto 201",
-        "route replace 192.0.2.10/32 via 198.18.0.4 proto 201",
-      ],
+      [via(0)],
+      [via(4)],
+      [line("del", 0), line("replace", 4)],
     ],
   ])("%s", (_n, installed, want, lines) => {
     expect(planPeerRoutes(installed, want)).toEqual(lines);
