@@ -100,6 +100,7 @@ export const bgpConfigurationSpecSchema = z.strictObject({
       restartTime: z.number().int().min(1).max(4095).optional(),
     })
     .optional(),
+  /** The level of the agent's BGP logger (the speaker's); absent: the agent's own level. */
   logSeverity: z.enum(["Debug", "Info", "Warning", "Error", "Fatal"]).optional(),
 });
 
@@ -133,7 +134,7 @@ export const bgpPeerSpecSchema = z.strictObject({
   /** BGPFilter names, applied in order. */
   filters: z.array(z.string().min(1)).optional(),
   maxPrefixes: z.number().int().min(1).optional(),
-  /** The gateway through which peerIP is reached (recorded; the route to it is the operator's). */
+  /** The gateway through which peerIP is reached: the agent installs peerIP/32 (/128) via it (agent/bgp/peer-routes.ts). */
   reachableBy: z
     .string()
     .refine((s) => isIPv4(s) || isIPv6(s), { message: "must be an IP address" })
