@@ -321,8 +321,14 @@ export class BgpService {
   private applyLogLevel(level: SpeakerLogLevel | undefined): void {
     if (level === this.logLevel) return;
     this.logLevel = level;
-    this.o.log.level = level ?? this.baseLogLevel;
-    this.o.log.info({ level: this.o.log.level, logSeverity: level !== undefined }, "BGP log level set");
+    const next = level ?? this.baseLogLevel;
+    const say = (): void =>
+      this.o.log.info({ bgpLogLevel: next, logSeverity: level !== undefined }, "BGP log level set");
+    // Said at info under whichever of the old and the new level lets it through.
+    const quieter = (this.o.log.levels.values[next] ?? 30) > 30;
+    if (quieter) say();
+    this.o.log.level = next;
+    if (!quieter) say();
   }
 
   /** reachableBy host routes first, so that the speaker's connection to such a peer has its route. */
