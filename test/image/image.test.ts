@@ -95,7 +95,7 @@ describe("scripts/build-image: the trellis-node image", () => {
     const shim = await inImage([], ["/opt/trellis/bin/trellis"]);
     expect(shim.code).toBe(1);
     expect(JSON.parse(shim.stdout).code).toBe(6);
-  });
+  }, 180_000);
 
   it("applies an nftables transaction in its own network namespace (the agent's atomic nft -f)", async () => {
     const r = await inImage(
@@ -161,6 +161,72 @@ describe("scripts/build-image: the trellis-node image", () => {
       expect(readdirSync(join(host, "cni-bin"))).toEqual([]);
     } finally {
       rmSync(host, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:lab", () => {
+  let out = "";
+  let dir = "";
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "trellis-lab-images-"));
+    out = ok(
+      await runCommand(join(repoRoot, "scripts/build-lab-images"), ["--out", dir], { timeoutMs: 120_000 }),
+      "scripts/build-lab-images",
+    );
+  }, 130_000);
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (extra: string[], image: string, cmd: string[]): Promise<CommandResult> =>
+    podman([...PODMAN_RUN, "--network", "none", ...extra, image, ...cmd]);
+
+  it("prints both sizes and the build time, and writes both OCI archives", () => {
+    expect(out).toMatch(/localhost\/busybox:lab, [\d.]+ MB/);
+    expect(out).toMatch(/localhost\/pause:lab, [\d.]+ MB/);
+    expect(out).toMatch(/built in [\d.]+ s/);
+    expect(readdirSync(dir).sort()).toEqual(["busybox.tar", "pause.tar"]);
+  });
+
+  it("busybox:lab has sh, sleep, nc, httpd and ip, and serves HTTP on its loopback", async () => {
+    const script = [
+      "for a in sh sleep nc httpd ip; do command -v $a >/dev/null || { echo missing $a; exit 1; }; done",
+      "echo lab-ok > /var/www/index.html",
+      "httpd -p 127.0.0.1:8080 -h /var/www",
+      "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080",
+    ].join(" && ");
+    const r = ok(await run([], "localhost/busybox:lab", ["sh", "-c", script]), "busybox:lab");
+    expect(r).toMatch(/^HTTP\/1\.[01] 200/);
+    expect(r).toContain("lab-ok");
+  });
+
+  it("pause:lab holds its container until SIGTERM and then exits 0 at once", async () => {
+    const name = `trellis-pause-test-${process.pid}`;
+    const started = await podman([
+      ...PODMAN_RUN.filter((a) => a !== "--rm"),
+      "-d",
+      "--name",
+      name,
+      "--network",
+      "none",
+      "localhost/pause:lab",
+    ]);
+    try {
+      ok(started, "podman run -d pause");
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(ok(await podman(["inspect", "--format", "{{.State.Running}}", name]), "inspect").trim()).toBe(
+        "true",
+      );
+      const t0 = Date.now();
+      ok(await podman(["stop", "-t", "10", name]), "podman stop");
+      // A process that ignored SIGTERM would be killed only after the 10 s grace.
+      expect(Date.now() - t0).toBeLessThan(8000);
+      expect(ok(await podman(["inspect", "--format", "{{.State.ExitCode}}", name]), "inspect").trim()).toBe(
+        "0",
+      );
+    } finally {
+      await podman(["rm", "-f", name]);
     }
   });
 });
