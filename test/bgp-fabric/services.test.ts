@@ -44,6 +44,15 @@ maybe("BGP fabric: Service advertisement (3 nodes)", () => {
     if (x.code !== 0) throw new Error(`${what}: ${x.err}`);
     return x;
   };
+  const patchService = (name: string, patch: string, ...extra: string[]): Promise<Run> =>
+    must(
+      `patch Service ${name}`,
+      kubectl("patch", "service", "-n", NS, name, "--type=merge", "-p", patch, ...extra),
+    );
+  const down = async (): Promise<void> => {
+    await trellisctl("lab", "down", "--dir", dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
   /** Pod name → its addresses (IPv4 first). */
   const podIPs = new Map<string, string[]>();
 
@@ -153,34 +162,8 @@ spec:
       // What a load balancer controller does: the ingress addresses, in the status subresource.
       const ingress = (ips: string[]): string =>
         JSON.stringify({ status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } });
-      await must(
-        "patch web status",
-        kubectl(
-          "patch",
-          "service",
-          "-n",
-          NS,
-          "web",
-          "--subresource=status",
-          "--type=merge",
-          "-p",
-          ingress([LB_IP, LB_IP6]),
-        ),
-      );
-      await must(
-        "patch outside status",
-        kubectl(
-          "patch",
-          "service",
-          "-n",
-          NS,
-          "outside",
-          "--subresource=status",
-          "--type=merge",
-          "-p",
-          ingress([OUTSIDE_IP]),
-        ),
-      );
+      await patchService("web", ingress([LB_IP, LB_IP6]), "--subresource=status");
+      await patchService("outside", ingress([OUTSIDE_IP]), "--subresource=status");
       await writeSlices(["node-1", "node-2"]);
       await must(
         "apply the outside EndpointSlice",
@@ -204,16 +187,12 @@ spec:
         );
       }
     } catch (e) {
-      await trellisctl("lab", "down", "--dir", dir);
-      rmSync(dir, { recursive: true, force: true });
+      await down();
       throw e;
     }
   }, 240_000);
 
-  afterAll(async () => {
-    await trellisctl("lab", "down", "--dir", dir);
-    rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(down, 60_000);
 
   it("externalTrafficPolicy Local: the ToR holds the load balancer IP's /32 and /128 from exactly node-1 and node-2", async () => {
     await pathsBecome(`${LB_IP}/32`, ["node_1", "node_2"], 15_000);
@@ -282,19 +261,7 @@ spec:
   }, 40_000);
 
   it("externalTrafficPolicy Cluster: every node advertises it (the serviceLoadBalancerIPs CIDR, no /32)", async () => {
-    await must(
-      "patch web to Cluster",
-      kubectl(
-        "patch",
-        "service",
-        "-n",
-        NS,
-        "web",
-        "--type=merge",
-        "-p",
-        '{"spec":{"externalTrafficPolicy":"Cluster"}}',
-      ),
-    );
+    await patchService("web", '{"spec":{"externalTrafficPolicy":"Cluster"}}');
     await pathsBecome(`${LB_IP}/32`, [], 10_000);
     expect(await torLookup(LB_IP)).toEqual({ prefix: LB_CIDR, from: ["node_1", "node_2", "node_3"] });
   }, 30_000);
