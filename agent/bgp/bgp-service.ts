@@ -145,7 +145,7 @@ export class BgpService {
   );
   private started = false;
   private stopped = false;
-  private lastProblems = "";
+  private lastProblems = new Set<string>();
   /** BGP kinds listed once (or found absent): the speaker starts only with all three known. */
   private readonly listed = new Set<string>();
   private underlay: Underlay = { routes: [] };
@@ -369,11 +369,10 @@ export class BgpService {
       passwords: this.passwords,
       serviceObjects: this.serviceObjects(),
     });
-    const p = problems.join("; ");
-    if (p !== this.lastProblems) {
-      this.lastProblems = p;
-      for (const x of problems) this.o.log.warn({}, `BGP: ${x}`);
-    }
+    // Each problem once while it lasts (a Service outside its CIDRs is not re-logged when another problem comes or goes).
+    const now = new Set(problems);
+    for (const x of now) if (!this.lastProblems.has(x)) this.o.log.warn({}, `BGP: ${x}`);
+    this.lastProblems = now;
     await this.apply(config);
   }
 
