@@ -12,14 +12,16 @@
 // Reachability: the lab has no kube-proxy yet. Until real nodes arrive, the
 // test installs in node-1 and node-2 the DNAT rule kube-proxy would (load
 // balancer IP:80 → the local endpoint pod:8080, in a table of its own), and a
-// TCP connection from the ToR to the load balancer IP must be answered by the
-// lab's echo listener (lab/kubelet/pod-echo.ts) of a pod on such a node.
+// TCP connection from the ToR to the load balancer IP (lab/probe.ts's socat
+// client) must be answered by the lab's echo listener (lab/kubelet/pod-echo.ts)
+// of a pod on such a node.
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
+import { probeFromNetns } from "../../lab/probe.js";
 import { busyboxPod, kubectlApply, maybe, run, trellisctl, type Run } from "../lab/lab-run.js";
 import { until } from "../support/until.js";
 
@@ -43,6 +45,11 @@ maybe("BGP fabric: Service advertisement (3 nodes)", () => {
     const x = await r;
     if (x.code !== 0) throw new Error(`${what}: ${x.err}`);
     return x;
+  };
+  /** One TCP connection from the ToR to the load balancer IP: the echo pod's first line ("" if none). */
+  const torConnect = async (): Promise<{ code: number; out: string }> => {
+    const v = await probeFromNetns(`${prefix}tor`, LB_IP, 80, "TCP", 3000);
+    return { code: v.outcome === "connected" ? 0 : 1, out: v.reply ?? "" };
   };
   const patchService = (name: string, patch: string, ...extra: string[]): Promise<Run> =>
     must(
@@ -203,7 +210,7 @@ spec:
   }, 40_000);
 
   it("a TCP connection from the ToR to the load balancer IP is answered by a pod on a node hosting an endpoint", async () => {
-    const r = await run("ip", ["netns", "exec", `${prefix}tor`, "busybox", "nc", "-w", "3", LB_IP, "80"], "");
+    const r = await torConnect();
     expect(r.code).toBe(0);
     expect([`${NS}/web-1`, `${NS}/web-2`]).toContain(r.out.trim());
   }, 30_000);
@@ -216,11 +223,7 @@ spec:
     );
     const seen = new Set<string>();
     for (let i = 0; i < 24 && seen.size < 2; i++) {
-      const r = await run(
-        "ip",
-        ["netns", "exec", `${prefix}tor`, "busybox", "nc", "-w", "3", LB_IP, "80"],
-        "",
-      );
+      const r = await torConnect();
       seen.add(r.out.trim());
     }
     expect([...seen].sort()).toEqual([`${NS}/web-1`, `${NS}/web-2`]);
@@ -256,7 +259,7 @@ spec:
     expect(ms).toBeLessThanOrEqual(2000);
     expect(await torPaths(`${LB_IP6}/128`)).toEqual(["node_1_v6"]);
     // and the connection still lands on the node that has the endpoint
-    const r = await run("ip", ["netns", "exec", `${prefix}tor`, "busybox", "nc", "-w", "3", LB_IP, "80"], "");
+    const r = await torConnect();
     expect(r.out.trim()).toBe(`${NS}/web-1`);
   }, 40_000);
 
