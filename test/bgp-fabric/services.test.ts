@@ -51,6 +51,8 @@ maybe("BGP fabric: Service advertisement (3 nodes)", () => {
     const v = await probeFromNetns(`${prefix}tor`, LB_IP, 80, "TCP", 3000);
     return { code: v.outcome === "connected" ? 0 : 1, out: v.reply ?? "" };
   };
+  const webClusterIP = async (): Promise<string> =>
+    (await kubectl("get", "service", "-n", NS, "web", "-o", "jsonpath={.spec.clusterIP}")).out;
   const patchService = (name: string, patch: string, ...extra: string[]): Promise<Run> =>
     must(
       `patch Service ${name}`,
@@ -201,9 +203,12 @@ spec:
 
   afterAll(down, 60_000);
 
-  it("externalTrafficPolicy Local: the ToR holds the load balancer IP's /32 and /128 from exactly node-1 and node-2", async () => {
+  it("externalTrafficPolicy Local: the ToR holds the load balancer IP's /32 and /128, and the cluster IP's /32, from exactly node-1 and node-2", async () => {
     await pathsBecome(`${LB_IP}/32`, ["node_1", "node_2"], 15_000);
     await pathsBecome(`${LB_IP6}/128`, ["node_1_v6", "node_2_v6"], 15_000);
+    // its cluster IP too (inside serviceClusterIPs; Local for cluster IPs as well, as in Calico)
+    const ip = await webClusterIP();
+    await pathsBecome(`${ip}/32`, ["node_1", "node_2"], 15_000);
     // Settled, not a snapshot on the way: node-3 still does not advertise it.
     await new Promise((r) => setTimeout(r, 1000));
     expect(await torPaths(`${LB_IP}/32`)).toEqual(["node_1", "node_2"]);
@@ -283,7 +288,7 @@ spec:
 
   it("the serviceClusterIPs CIDR is advertised by every node", async () => {
     expect(await torPaths(CLUSTER_CIDR)).toEqual(["node_1", "node_2", "node_3"]);
-    const ip = (await kubectl("get", "service", "-n", NS, "web", "-o", "jsonpath={.spec.clusterIP}")).out;
+    const ip = await webClusterIP();
     expect(await torLookup(ip)).toEqual({ prefix: CLUSTER_CIDR, from: ["node_1", "node_2", "node_3"] });
   }, 30_000);
 });
