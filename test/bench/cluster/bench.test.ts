@@ -2,16 +2,16 @@
  * The cluster benchmark at its quick size, as root: two labs (Trellis,
  * 3 nodes; the reference ptp, 2 nodes) come up, every measure runs a few
  * times and yields numbers, and the tables print. Timings are reported,
- * never asserted (the machine is shared and noisy).
+ * never asserted (the machine is shared and noisy). Needs root and BIRD
+ * (scripts/bootstrap), and fails without them: lab up says what is missing.
  */
-import { expect, it } from "@jest/globals";
-import { maybe } from "../../lab/lab-run.js";
+import { describe, expect, it } from "@jest/globals";
 import { benchOptions, formatClusterBench, runClusterBench } from "./bench.js";
 import { attemptVerdict } from "./probe-verdict.js";
 import { missingBlocks, scaleSizes } from "./scale.js";
 import { blockName, blockOf } from "./block-claim.js";
 
-maybe("cluster benchmark (quick)", () => {
+describe("cluster benchmark (quick)", () => {
   it("measures every part on real labs and prints the tables", async () => {
     const r = await runClusterBench(benchOptions("quick"), (s) => process.stderr.write(`${s}\n`));
     process.stderr.write(formatClusterBench(r));

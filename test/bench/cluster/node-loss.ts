@@ -39,9 +39,10 @@ function cutScript(uplink: string): string {
     `add rule inet ${CUT_TABLE} ${name} ${dir} "${uplink}" drop\n`;
   return (
     `add table inet ${CUT_TABLE}\n` +
-    chain("in", "prerouting", "iifname") +
-    chain("out", "output", "oifname") +
-    chain("fwd", "postrouting", "oifname")
+    // chain names that are no nft keyword ("in", "fwd" are)
+    chain("cut_in", "prerouting", "iifname") +
+    chain("cut_out", "output", "oifname") +
+    chain("cut_post", "postrouting", "oifname")
   );
 }
 
