@@ -56,6 +56,7 @@ export class BenchLab {
   readonly dir: string;
   readonly prefix: string;
   private apiClient: LabApi | undefined;
+  private isDown = false;
 
   constructor(
     readonly name: string,
@@ -84,7 +85,10 @@ export class BenchLab {
     return ms;
   }
 
+  /** `lab down` and the dir removed; once (later calls do nothing). */
   async down(): Promise<void> {
+    if (this.isDown) return;
+    this.isDown = true;
     await run(process.execPath, [CLI, "lab", "down", "--dir", this.dir]);
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -87,28 +87,33 @@ export async function runClusterBench(
 ): Promise<ClusterBenchResult> {
   const started = Date.now();
   const loadavgStart = loadavg();
+  const labs: ScaleResult[] = [];
+  const loss: { lab: string; s: LossSamples[] }[] = [];
+  // Measures 1-4 share the 3-node lab (5 records how it came up); ptp joins for 1.
   const main = new BenchLab("trellis", 3);
   const ref = new BenchLab("ptp", 2, ["--cni", "ptp"]);
-  const labs: ScaleResult[] = [];
-  const samples: Record<string, unknown> = {};
-  let reach, claims, policy;
-  const loss: { lab: string; s: LossSamples[] }[] = [];
-  try {
+  const onMain = async () => {
     log("lab trellis: 3 nodes, mesh");
     labs.push(await measureScale(main, 180_000, log));
     log("lab ptp: 2 nodes, --cni ptp");
     await ref.up(180_000);
-    reach = await measurePodReach({ trellis: main, reference: ref }, o.pods, log);
+    const reach = await measurePodReach({ trellis: main, reference: ref }, o.pods, log);
     await ref.down();
-    claims = await measureBlockClaims(main, o.claims, log);
-    policy = await measurePolicyChanges(main, o.changes, log);
+    const claims = await measureBlockClaims(main, o.claims, log);
+    const policy = await measurePolicyChanges(main, o.changes, log);
     loss.push({
       lab: `hold timer only (${LAB_HOLD_TIME} s)`,
       s: await measureNodeLoss(main, o.lossModes, o.lossReps, log),
     });
+    return { reach, claims, policy };
+  };
+  let measured;
+  try {
+    measured = await onMain();
   } finally {
     await Promise.all([main.down(), ref.down()]);
   }
+  const { reach, claims, policy } = measured;
   if (o.bfd) {
     const bfd = new BenchLab("bfd", 3, ["--bgp-password", "bench-cluster"]);
     try {
@@ -131,7 +136,6 @@ export async function runClusterBench(
     labs.push(...big.results);
     failures = big.failures;
   }
-  Object.assign(samples, { reach, claims, policy, loss });
   return {
     size: o.size,
     date: new Date().toISOString(),
@@ -172,7 +176,7 @@ export async function runClusterBench(
       ),
     },
     scale: { labs, failures },
-    samples,
+    samples: { reach, claims, policy, loss },
   };
 }
 
