@@ -137,6 +137,12 @@ export interface BgpServiceOptions {
 
 interface Kind<T> {
   plural: string;
+  /**
+   * The informer's name (its API gate key, log name and metric label) when
+   * not the plural: a kind another part of the agent watches too needs its
+   * own, or the gate would take both for one prober.
+   */
+  informer?: string;
   parse: (o: unknown) => T | undefined;
   items: T[];
 }
@@ -209,6 +215,8 @@ export class BgpService {
       filters: { plural: "bgpfilters", parse: parser(bgpFilterSchema, "BGPFilter"), items: [] },
       tenants: {
         plural: "tenants",
+        // The policy service watches Tenants too (when policy is on).
+        informer: "bgp-tenants",
         // List items come without `kind` (the API server puts it on the list only).
         parse: (x) => parser(tenantSchema, "Tenant")({ ...(x as object), kind: "Tenant" }),
         items: [],
@@ -237,11 +245,11 @@ export class BgpService {
         this.schedule();
       };
       const opt = new OptionalInformer<KubernetesObject>({
-        name: kind.plural,
+        name: kind.informer ?? kind.plural,
         list,
         make: () => {
           inf = new ResilientInformer<KubernetesObject>({
-            name: kind.plural,
+            name: kind.informer ?? kind.plural,
             kc: this.o.kc,
             path: `/apis/${BGP_GROUP}/${BGP_VERSION}/${kind.plural}`,
             list,

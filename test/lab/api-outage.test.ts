@@ -97,7 +97,7 @@ maybe("lab: an API server outage neither loses state nor starts a retry storm (r
   const attempts = async (node: string): Promise<Map<string, number>> => {
     const m = await metrics(node);
     const out = new Map<string, number>();
-    for (const x of m.matchAll(/^trellis_informer_restarts_total\{resource="([a-z]+)"\} (\d+)$/gm))
+    for (const x of m.matchAll(/^trellis_informer_restarts_total\{resource="([a-z-]+)"\} (\d+)$/gm))
       out.set(x[1] ?? "", Number(x[2]));
     return out;
   };
