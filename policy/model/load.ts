@@ -56,15 +56,16 @@ export class PolicyInputError extends Error {
   }
 }
 
-const schemas: Record<string, z.ZodType> = {
-  Namespace: namespaceSchema,
-  Node: nodeSchema,
-  Pod: podSchema,
-  NetworkPolicy: networkPolicySchema,
-  AdminNetworkPolicy: adminNetworkPolicySchema,
-  BaselineAdminNetworkPolicy: baselineAdminNetworkPolicySchema,
-  ClusterNetworkPolicy: clusterNetworkPolicySchema,
-  Tenant: tenantSchema,
+/** Each kind the model reads: its schema, and where its objects go in Parsed. */
+const kinds: Record<string, { schema: z.ZodType; into: keyof Parsed }> = {
+  Namespace: { schema: namespaceSchema, into: "namespaces" },
+  Node: { schema: nodeSchema, into: "nodes" },
+  Pod: { schema: podSchema, into: "pods" },
+  NetworkPolicy: { schema: networkPolicySchema, into: "nps" },
+  AdminNetworkPolicy: { schema: adminNetworkPolicySchema, into: "anps" },
+  BaselineAdminNetworkPolicy: { schema: baselineAdminNetworkPolicySchema, into: "banps" },
+  ClusterNetworkPolicy: { schema: clusterNetworkPolicySchema, into: "cnps" },
+  Tenant: { schema: tenantSchema, into: "tenants" },
 };
 
 function pathText(path: readonly PropertyKey[]): string {
@@ -137,12 +138,12 @@ export function parseObject(doc: Record<string, unknown>, index = 0): ParsedObje
   const kind = doc["kind"];
   const name = objectName(doc, index);
   if (typeof kind !== "string") throw new PolicyInputError(name, "kind", "missing");
-  const schema = schemas[kind];
+  const schema = kinds[kind]?.schema;
   if (!schema) {
     throw new PolicyInputError(
       name,
       "kind",
-      `unknown kind "${kind}" (expected one of ${Object.keys(schemas).join(", ")})`,
+      `unknown kind "${kind}" (expected one of ${Object.keys(kinds).join(", ")})`,
     );
   }
   const r = schema.safeParse(doc);
@@ -174,33 +175,8 @@ export function buildClusterFromObjects(objects: readonly ParsedObject[]): Clust
   for (const o of objects) {
     if (seen.has(o.name)) throw new PolicyInputError(o.name, "metadata.name", "duplicate object");
     seen.add(o.name);
-    const data = o.data as never;
-    switch (o.kind) {
-      case "Namespace":
-        p.namespaces.push(data);
-        break;
-      case "Node":
-        p.nodes.push(data);
-        break;
-      case "Pod":
-        p.pods.push(data);
-        break;
-      case "NetworkPolicy":
-        p.nps.push(data);
-        break;
-      case "AdminNetworkPolicy":
-        p.anps.push(data);
-        break;
-      case "BaselineAdminNetworkPolicy":
-        p.banps.push(data);
-        break;
-      case "ClusterNetworkPolicy":
-        p.cnps.push(data);
-        break;
-      case "Tenant":
-        p.tenants.push(data);
-        break;
-    }
+    const into = kinds[o.kind]?.into;
+    if (into !== undefined) (p[into] as unknown[]).push(o.data);
   }
   return buildCluster(p);
 }
