@@ -585,25 +585,44 @@ function fromAdmin(o: AdminNetworkPolicyObj): Policy {
   };
 }
 
-/** AdminNetworkPolicy and BaselineAdminNetworkPolicy share their rule shapes (from/to, ports). */
-function anpDirections(
+/** The rule lists of the admin kinds as they come in: peers under `from` / `to`. */
+interface AdminSpecIn {
+  ingress?:
+    readonly { name?: string | undefined; action: string; from: readonly AnyAdminPeer[] }[] | undefined;
+  egress?: readonly { name?: string | undefined; action: string; to: readonly AnyAdminPeer[] }[] | undefined;
+}
+
+/**
+ * Ingress and egress of every admin kind: they differ only in the port field
+ * (ANP and BANP `ports`, CNP `protocols`), which `ports` reads for rule i of a direction.
+ */
+function adminDirections(
   id: string,
-  s: AdminNetworkPolicyObj["spec"] | BaselineAdminNetworkPolicyObj["spec"],
+  s: AdminSpecIn,
+  ports: (dir: "ingress" | "egress", i: number) => PortMatch[] | null,
 ): Pick<Policy, "ingress" | "egress"> {
   return {
     ingress: adminRules(
       id,
       "ingress",
       s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
-      (i) => anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
+      (i) => ports("ingress", i),
     ),
     egress: adminRules(
       id,
       "egress",
       s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
-      (i) => anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
+      (i) => ports("egress", i),
     ),
   };
+}
+
+/** AdminNetworkPolicy and BaselineAdminNetworkPolicy share their rule shapes (from/to, ports). */
+function anpDirections(
+  id: string,
+  s: AdminNetworkPolicyObj["spec"] | BaselineAdminNetworkPolicyObj["spec"],
+): Pick<Policy, "ingress" | "egress"> {
+  return adminDirections(id, s, (dir, i) => anpPorts(id, `spec.${dir}[${i}].ports`, s[dir]?.[i]?.ports));
 }
 
 function fromBaseline(o: BaselineAdminNetworkPolicyObj): Policy {
@@ -632,17 +651,8 @@ function fromCnp(o: ClusterNetworkPolicyObj): Policy {
     name: o.metadata.name,
     priority: s.priority,
     subject: adminSubject(id, s.subject),
-    ingress: adminRules(
-      id,
-      "ingress",
-      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
-      (i) => cnpPorts(id, `spec.ingress[${i}].protocols`, s.ingress?.[i]?.protocols),
-    ),
-    egress: adminRules(
-      id,
-      "egress",
-      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
-      (i) => cnpPorts(id, `spec.egress[${i}].protocols`, s.egress?.[i]?.protocols),
+    ...adminDirections(id, s, (dir, i) =>
+      cnpPorts(id, `spec.${dir}[${i}].protocols`, s[dir]?.[i]?.protocols),
     ),
     log: logFlag(o.metadata.annotations),
   };
