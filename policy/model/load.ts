@@ -570,19 +570,28 @@ function adminRules(
   });
 }
 
-function fromAdmin(o: AdminNetworkPolicyObj): Policy {
-  const id = `AdminNetworkPolicy ${o.metadata.name}`;
-  const s = o.spec;
+/** The Policy of an admin kind; they differ in tier, priority and the port field of their rules. */
+function adminPolicy(
+  o: AdminNetworkPolicyObj | BaselineAdminNetworkPolicyObj | ClusterNetworkPolicyObj,
+  tier: Policy["tier"],
+  priority: number,
+  directions: (id: string) => Pick<Policy, "ingress" | "egress">,
+): Policy {
+  const id = `${o.kind} ${o.metadata.name}`;
   return {
-    tier: "admin",
-    kind: "AdminNetworkPolicy",
+    tier,
+    kind: o.kind,
     id,
     name: o.metadata.name,
-    priority: s.priority,
-    subject: adminSubject(id, s.subject),
-    ...anpDirections(id, s),
+    priority,
+    subject: adminSubject(id, o.spec.subject),
+    ...directions(id),
     log: logFlag(o.metadata.annotations),
   };
+}
+
+function fromAdmin(o: AdminNetworkPolicyObj): Policy {
+  return adminPolicy(o, "admin", o.spec.priority, (id) => anpDirections(id, o.spec));
 }
 
 /** The rule lists of the admin kinds as they come in: peers under `from` / `to`. */
@@ -626,36 +635,15 @@ function anpDirections(
 }
 
 function fromBaseline(o: BaselineAdminNetworkPolicyObj): Policy {
-  const id = `BaselineAdminNetworkPolicy ${o.metadata.name}`;
-  const s = o.spec;
-  return {
-    tier: "baseline",
-    kind: "BaselineAdminNetworkPolicy",
-    id,
-    name: o.metadata.name,
-    // The singleton BANP sorts after every baseline-tier CNP of equal standing.
-    priority: 1001,
-    subject: adminSubject(id, s.subject),
-    ...anpDirections(id, s),
-    log: logFlag(o.metadata.annotations),
-  };
+  // The singleton BANP sorts after every baseline-tier CNP of equal standing.
+  return adminPolicy(o, "baseline", 1001, (id) => anpDirections(id, o.spec));
 }
 
 function fromCnp(o: ClusterNetworkPolicyObj): Policy {
-  const id = `ClusterNetworkPolicy ${o.metadata.name}`;
   const s = o.spec;
-  return {
-    tier: s.tier === "Admin" ? "admin" : "baseline",
-    kind: "ClusterNetworkPolicy",
-    id,
-    name: o.metadata.name,
-    priority: s.priority,
-    subject: adminSubject(id, s.subject),
-    ...adminDirections(id, s, (dir, i) =>
-      cnpPorts(id, `spec.${dir}[${i}].protocols`, s[dir]?.[i]?.protocols),
-    ),
-    log: logFlag(o.metadata.annotations),
-  };
+  return adminPolicy(o, s.tier === "Admin" ? "admin" : "baseline", s.priority, (id) =>
+    adminDirections(id, s, (dir, i) => cnpPorts(id, `spec.${dir}[${i}].protocols`, s[dir]?.[i]?.protocols)),
+  );
 }
 
 // -------------------------------------------------------------- named ports
