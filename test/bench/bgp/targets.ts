@@ -47,6 +47,24 @@ export interface Target {
   start(ctx: TargetContext): Promise<RunningTarget>;
 }
 
+/**
+ * A target that runs as `proc`: its pid counts for RSS (unless `r` says
+ * otherwise) and it stops on SIGTERM, given 10 s to exit.
+ */
+function running(
+  proc: ChildProcess,
+  r: Omit<RunningTarget, "pids" | "stop"> & Partial<RunningTarget>,
+): RunningTarget {
+  return {
+    pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    async stop() {
+      proc.kill("SIGTERM");
+      await waitExit(proc, 10_000);
+    },
+    ...r,
+  };
+}
+
 function nsSpawn(ns: string, cmd: string, args: string[], logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   try {
@@ -118,18 +136,13 @@ export const trellis: Target = {
       join(ctx.dir, "trellis-bgp.log"),
     );
     await waitFor(() => existsSync(sock), 20_000, "trellis-bgp control socket");
-    return {
-      pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    return running(proc, {
       fibProto: ctx.fib ? String(PROTO_TRELLIS_BGP) : undefined,
       async ribCount() {
         const peers = (await control(sock, "peers")) as { prefixes: { accepted: number } }[];
         return peers.reduce((n, p) => n + p.prefixes.accepted, 0);
       },
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
@@ -177,8 +190,7 @@ export const bird: Target = {
     writeFileSync(file, lines.join("\n") + "\n");
     const proc = nsSpawn(ctx.netns, "bird", ["-f", "-c", file, "-s", sock], join(ctx.dir, "bird.log"));
     await waitFor(() => existsSync(sock), 20_000, "bird control socket");
-    return {
-      pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    return running(proc, {
       fibProto: ctx.fib ? "bird" : undefined,
       async ribCount() {
         const out = await nsExec(ctx.netns, "birdc", ["-s", sock, "show", "route", "count"]);
@@ -186,11 +198,7 @@ export const bird: Target = {
         const m = /(\d+) of (\d+) routes/.exec(out);
         return m === null ? 0 : Number(m[2]);
       },
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
@@ -258,14 +266,9 @@ export const gobgp: Target = {
       20_000,
       "gobgpd API",
     );
-    return {
-      pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    return running(proc, {
       ribCount: summary,
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
@@ -343,7 +346,7 @@ export const frr: Target = {
       20_000,
       "bgpd vty",
     );
-    return {
+    return running(proc, {
       pids: () => {
         try {
           return [Number(readFileSync(join(vty, "bgpd.pid"), "utf8").trim())];
@@ -352,11 +355,7 @@ export const frr: Target = {
         }
       },
       ribCount: count,
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
