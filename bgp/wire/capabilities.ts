@@ -109,6 +109,26 @@ const GR_FAMILY: Layout<"afi" | "safi" | "flags"> = [
   ["flags", 1],
 ];
 
+/** Capabilities whose whole value is a list of fixed-size entries, with their layouts. */
+type EntryListKind = "extended-next-hop" | "add-path";
+const ENTRY_LAYOUTS: { [K in EntryListKind]: Layout<keyof Of<K>["entries"][number] & string> } = {
+  "extended-next-hop": EXTENDED_NEXT_HOP,
+  "add-path": ADD_PATH,
+};
+
+function entryList<K extends EntryListKind>(code: number, kind: K, name: string): CapabilityRow<K> {
+  // ENTRY_LAYOUTS ties each kind to the fields of its entries; TypeScript
+  // cannot follow that through the generic K, hence the casts.
+  const layout = ENTRY_LAYOUTS[kind] as Layout<string>;
+  return {
+    code,
+    kind,
+    name,
+    decode: (buf, s, e) => ({ kind, entries: readEntries(name, layout, buf, s, e) }) as unknown as Of<K>,
+    encode: (c) => writeEntries(layout, (c as unknown as { entries: Record<string, number>[] }).entries),
+  };
+}
+
 function row<K extends Kind>(r: CapabilityRow<K>): CapabilityRow {
   return r as unknown as CapabilityRow;
 }
@@ -131,16 +151,7 @@ export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
     },
   }),
   row(empty(CAP_ROUTE_REFRESH, "route-refresh", "Route Refresh")),
-  row({
-    code: CAP_EXTENDED_NEXT_HOP,
-    kind: "extended-next-hop",
-    name: "Extended Next Hop",
-    decode: (buf, s, e) => ({
-      kind: "extended-next-hop",
-      entries: readEntries("Extended Next Hop", EXTENDED_NEXT_HOP, buf, s, e),
-    }),
-    encode: (c) => writeEntries(EXTENDED_NEXT_HOP, c.entries),
-  }),
+  row(entryList(CAP_EXTENDED_NEXT_HOP, "extended-next-hop", "Extended Next Hop")),
   row(empty(CAP_EXTENDED_MESSAGE, "extended-message", "Extended Message")),
   row({
     code: CAP_GRACEFUL_RESTART,
@@ -188,13 +199,7 @@ export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
       return b;
     },
   }),
-  row({
-    code: CAP_ADD_PATH,
-    kind: "add-path",
-    name: "ADD-PATH",
-    decode: (buf, s, e) => ({ kind: "add-path", entries: readEntries("ADD-PATH", ADD_PATH, buf, s, e) }),
-    encode: (c) => writeEntries(ADD_PATH, c.entries),
-  }),
+  row(entryList(CAP_ADD_PATH, "add-path", "ADD-PATH")),
   row(empty(CAP_ENHANCED_ROUTE_REFRESH, "enhanced-route-refresh", "Enhanced Route Refresh")),
   row({
     code: CAP_FQDN,

@@ -65,6 +65,19 @@ function running(
   };
 }
 
+/** Waits (20 s at most) until `ask` resolves: the daemon answers its API. */
+async function waitAnswers(ask: () => Promise<unknown>, what: string): Promise<void> {
+  await waitForAsync(
+    async () =>
+      await ask().then(
+        () => true,
+        () => false,
+      ),
+    20_000,
+    what,
+  );
+}
+
 function nsSpawn(ns: string, cmd: string, args: string[], logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   try {
@@ -257,15 +270,7 @@ export const gobgp: Target = {
       const m = /Path: (\d+)/.exec(out);
       return m === null ? 0 : Number(m[1]);
     };
-    await waitForAsync(
-      async () =>
-        await summary().then(
-          () => true,
-          () => false,
-        ),
-      20_000,
-      "gobgpd API",
-    );
+    await waitAnswers(summary, "gobgpd API");
     return running(proc, {
       ribCount: summary,
     });
@@ -337,15 +342,7 @@ export const frr: Target = {
       const peers = j.ipv4Unicast?.peers ?? j.peers ?? {};
       return Object.values(peers).reduce((n, p) => n + (p.pfxRcd ?? 0), 0);
     };
-    await waitForAsync(
-      async () =>
-        await count().then(
-          () => true,
-          () => false,
-        ),
-      20_000,
-      "bgpd vty",
-    );
+    await waitAnswers(count, "bgpd vty");
     return running(proc, {
       pids: () => {
         try {
