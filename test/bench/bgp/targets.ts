@@ -78,6 +78,13 @@ async function waitAnswers(ask: () => Promise<unknown>, what: string): Promise<v
   );
 }
 
+/** Writes a daemon's configuration `lines` to `name` in the run's directory; returns its path. */
+function configFile(ctx: TargetContext, name: string, lines: readonly string[]): string {
+  const file = join(ctx.dir, name);
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}
+
 function nsSpawn(ns: string, cmd: string, args: string[], logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   try {
@@ -199,8 +206,7 @@ export const bird: Target = {
       `template bgp gen { local ${TARGET_ADDR} as ${TARGET_AS}; passive on; hold time 180; ipv4 { import all; export none; }; }`,
       ...ctx.peers.map((p, i) => `protocol bgp g${i} from gen { neighbor ${p.address} as ${p.asn}; }`),
     ];
-    const file = join(ctx.dir, "bird.conf");
-    writeFileSync(file, lines.join("\n") + "\n");
+    const file = configFile(ctx, "bird.conf", lines);
     const proc = nsSpawn(ctx.netns, "bird", ["-f", "-c", file, "-s", sock], join(ctx.dir, "bird.log"));
     await waitFor(() => existsSync(sock), 20_000, "bird control socket");
     return running(proc, {
@@ -245,8 +251,7 @@ export const gobgp: Target = {
         '      afi-safi-name = "ipv4-unicast"',
       ]),
     ];
-    const file = join(ctx.dir, "gobgpd.toml");
-    writeFileSync(file, toml.join("\n") + "\n");
+    const file = configFile(ctx, "gobgpd.toml", toml);
     const proc = nsSpawn(
       ctx.netns,
       "gobgpd",
@@ -304,8 +309,7 @@ export const frr: Target = {
       ]),
       " exit-address-family",
     ];
-    const file = join(ctx.dir, "bgpd.conf");
-    writeFileSync(file, conf.join("\n") + "\n");
+    const file = configFile(ctx, "bgpd.conf", conf);
     // -Z: no zebra, so no FIB; -S: stay root, -l: listen on the target address
     const proc = nsSpawn(
       ctx.netns,
