@@ -61,6 +61,8 @@ import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js
 import { formatAddress, parsePrefix } from "../../net/address.js";
 import { Coalesced } from "../../net/coalesced.js";
 import { resolveNextHop, underlay, type Underlay } from "./next-hop-resolution.js";
+import { serveBgpControl } from "./control-socket.js";
+import type { ControlServer } from "../../bgp/control/server.js";
 
 export const COALESCE_MS = 100;
 /** Addresses of allocations this node holds in blocks that are not its own (pure). */
@@ -107,6 +109,8 @@ export interface BgpServiceOptions {
   affineBlocks: () => string[];
   /** Addresses this node's pods hold in other nodes' blocks. */
   borrowedAddresses: () => string[];
+  /** Where to serve the speaker's control protocol (control-socket.ts); none when absent. */
+  controlSocket?: string;
 }
 
 interface Kind<T> {
@@ -143,6 +147,7 @@ export class BgpService {
   private passwordsStale = true;
   private lastSecretProblems = "";
   private core: CoreV1Api | undefined;
+  private control: ControlServer | undefined;
   /** The node's BGP addresses and how they were chosen (status). */
   addresses: BgpAddresses = {};
 
@@ -232,6 +237,17 @@ export class BgpService {
   /** After the agent's first sync: choose addresses, build and start the speaker. */
   async start(): Promise<void> {
     this.started = true;
+    if (this.o.controlSocket !== undefined) {
+      try {
+        this.control = await serveBgpControl(this.o.controlSocket, () => this.host);
+      } catch (e) {
+        // Only the CLI's view is lost: BGP itself runs without the socket.
+        this.o.log.error(
+          { socket: this.o.controlSocket, err: e instanceof Error ? e.message : String(e) },
+          "cannot serve the BGP control socket",
+        );
+      }
+    }
     await this.refreshUnderlay();
     this.resync = setInterval(() => {
       void this.refreshUnderlay();
@@ -512,6 +528,7 @@ export class BgpService {
     if (this.resync !== undefined) clearInterval(this.resync);
     await Promise.all(this.optional.map((o) => o.stop()));
     await this.syncs.settled();
+    await this.control?.close();
     await this.host?.stop();
     this.host = undefined;
   }
