@@ -2,190 +2,16 @@
 // node advertises its blocks to the ToR (BIRD, eBGP) and to the other nodes
 // (iBGP mesh, or route reflectors), and installs what it learns (proto 202).
 // Real traffic between pod namespaces, IPv4 and IPv6, with no static pod route
-// anywhere; a released block withdrawn within a second; a reflector lost; an
-// agent killed -9 and restarted without a gap; an agent stopped longer than
-// the hold time withdrawn, then restored.
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+// anywhere; a released block withdrawn within a second; a reflector lost; the
+// agents of both ends of an iperf3 stream killed -9 and restarted, one after
+// the other, without a stall over a second; an agent stopped longer than the
+// hold time withdrawn, then restored. Faults: faults.test.ts.
+import { describe, expect, it } from "@jest/globals";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isAlive, startDaemon } from "../../lab/daemon.js";
+import { isAlive } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
-import { inNetns } from "../../lab/netns.js";
-import { AGENT_HEALTH_ADDRESS } from "../../lab/agent-health.js";
-import { repoPaths } from "../../lab/repo-paths.js";
-import { type Run, run } from "../lab/lab-run.js";
-
-const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
-
-const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-interface Pod {
-  name: string;
-  node: string;
-  netns: string;
-  ips: string[];
-}
-
-function podsYaml(nodes: number, ns: string): string {
-  const docs = [`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}`];
-  for (let i = 1; i <= nodes; i++)
-    docs.push(
-      `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: ${ns}}\n` +
-        `spec:\n  nodeName: node-${i}\n  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]`,
-    );
-  return docs.join("\n---\n") + "\n";
-}
-
-class Lab {
-  readonly prefix: string;
-  constructor(
-    readonly dir: string,
-    readonly nodes: number,
-  ) {
-    this.prefix = labPrefix(dir);
-  }
-
-  kubectl(...args: string[]): Promise<Run> {
-    return run("kubectl", ["--kubeconfig", join(this.dir, "kubeconfig"), ...args]);
-  }
-
-  async up(extra: string[] = []): Promise<void> {
-    const r = await trellisctl("lab", "up", "--nodes", String(this.nodes), "--dir", this.dir, ...extra);
-    if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
-  }
-
-  async down(): Promise<void> {
-    await trellisctl("lab", "down", "--dir", this.dir);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  async pods(ns: string): Promise<Pod[]> {
-    const r = await run(
-      "kubectl",
-      ["--kubeconfig", join(this.dir, "kubeconfig"), "apply", "-f", "-"],
-      podsYaml(this.nodes, ns),
-    );
-    if (r.code !== 0) throw new Error(`kubectl apply: ${r.err}`);
-    return waitFor(
-      "pods Running with both addresses",
-      async () => {
-        const g = await this.kubectl("get", "pods", "-n", ns, "-o", "json");
-        const items = (
-          JSON.parse(g.out) as {
-            items: {
-              metadata: { name: string; uid: string };
-              spec: { nodeName: string };
-              status: { phase?: string; podIPs?: { ip: string }[] };
-            }[];
-          }
-        ).items;
-        if (items.length !== this.nodes) return undefined;
-        if (!items.every((p) => p.status.phase === "Running" && (p.status.podIPs ?? []).length === 2))
-          return undefined;
-        return items.map((p) => ({
-          name: p.metadata.name,
-          node: p.spec.nodeName,
-          netns: podNetnsName(this.prefix, p.metadata.uid),
-          ips: (p.status.podIPs ?? []).map((x) => x.ip),
-        }));
-      },
-      60_000,
-    );
-  }
-
-  ns(node: string): string {
-    return node === "tor" ? `${this.prefix}tor` : `${this.prefix}${node}`;
-  }
-
-  async routes(node: string, family: "-4" | "-6"): Promise<string[]> {
-    const r = await run("ip", ["-n", this.ns(node), family, "route", "show"]);
-    return r.out.split("\n").filter((l) => l.trim() !== "");
-  }
-
-  /** The confirmed blocks by node. */
-  async blocks(): Promise<Map<string, string[]>> {
-    const r = await this.kubectl("get", "ipamblocks", "-o", "json");
-    const items = (JSON.parse(r.out) as { items: { spec: { cidr: string; affinity?: string } }[] }).items;
-    const out = new Map<string, string[]>();
-    for (const b of items) {
-      const node = (b.spec.affinity ?? "").replace(/^host:/, "");
-      out.set(node, [...(out.get(node) ?? []), b.spec.cidr]);
-    }
-    return out;
-  }
-
-  agentPid(node: string): number {
-    return Number(readFileSync(labLayout(this.dir).node(node).agentPid, "utf8"));
-  }
-
-  /** Starts a node's agent again exactly as `lab up` does. */
-  startAgent(node: string): number {
-    const N = labLayout(this.dir).node(node);
-    return startDaemon({
-      argv: [
-        ...inNetns(this.ns(node)),
-        process.execPath,
-        repoPaths.agentMain,
-        "--node-name",
-        node,
-        "--kubeconfig",
-        N.kubeconfig,
-        "--cni-socket",
-        N.agentSocket,
-      ],
-      env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
-      pidFile: N.agentPid,
-      logFile: N.agentLog,
-    });
-  }
-}
-
-async function ping(from: Pod, to: string): Promise<boolean> {
-  // busybox: the machine has no iputils ping (docs/machine.md lists busybox-static).
-  const r = await run("ip", ["netns", "exec", from.netns, "busybox", "ping", "-c", "1", "-W", "2", to]);
-  return r.code === 0;
-}
-
-/** Every pod reaches every other pod, both families. */
-async function allPairs(pods: Pod[]): Promise<string[]> {
-  const failed: string[] = [];
-  for (const a of pods)
-    for (const b of pods)
-      if (a !== b)
-        for (const ip of b.ips) if (!(await ping(a, ip))) failed.push(`${a.name} -> ${b.name} ${ip}`);
-  return failed;
-}
-
-/** Nodes (of `nodes`) missing a proto 202 route to another listed node's block. */
-async function learnedEverywhere(lab: Lab, nodes: string[]): Promise<string[]> {
-  const missing: string[] = [];
-  const blocks = await lab.blocks();
-  for (const node of nodes)
-    for (const fam of ["-4", "-6"] as const) {
-      const lines = await lab.routes(node, fam);
-      for (const [owner, cidrs] of blocks) {
-        if (owner === node || !nodes.includes(owner)) continue;
-        for (const c of cidrs.filter((x) => x.includes(":") === (fam === "-6")))
-          if (!/proto 202/.test(lines.find((l) => l.startsWith(`${c} `)) ?? ""))
-            missing.push(`${node}: ${c}`);
-      }
-    }
-  return missing;
-}
+import { run } from "../lab/lab-run.js";
+import { allPairs, killAndRestart, labForSuite, learnedEverywhere, pingGap, waitFor } from "./fabric-lab.js";
 
 /** Routes that carry pod traffic and are not BGP's (ToR: proto bird; node: 202 learned, 201 its own). */
 function staticPodRoutes(lines: string[], where: "tor" | "node"): string[] {
@@ -193,25 +19,6 @@ function staticPodRoutes(lines: string[], where: "tor" | "node"): string[] {
     if (!/^(blackhole )?(10\.244\.|fd00:10:244:)/.test(l)) return false;
     return where === "tor" ? !/proto bird/.test(l) : !/proto (201|202)\b/.test(l);
   });
-}
-
-/** Ping every 100 ms (busybox numbers from seq=0), the longest run of missing replies in ms. */
-async function pingGap(from: Pod, to: string, count: number): Promise<{ gapMs: number; received: number }> {
-  const r = await run(
-    "ip",
-    ["netns", "exec", from.netns, "busybox", "ping", "-i", "0.1", "-c", String(count), "-W", "1", to],
-    undefined,
-    count * 200 + 10_000,
-  );
-  const seqs = [...r.out.matchAll(/seq=(\d+)/g)].map((m) => Number(m[1]));
-  const got = new Set(seqs);
-  let worst = 0;
-  let cur = 0;
-  for (let s = 0; s < count; s++) {
-    if (got.has(s)) cur = 0;
-    else worst = Math.max(worst, ++cur);
-  }
-  return { gapMs: worst * 100, received: got.size };
 }
 
 /** The iperf3 stream across the restarts: long enough for two kill -9 + resync rounds. */
@@ -246,54 +53,6 @@ function iperfReport(json: string): {
     longestZeroS: longest,
     lowestBps: Math.min(...r.intervals.map((i) => i.sum.bits_per_second)),
   };
-}
-
-/**
- * kill -9 of `node`'s agent, a second's pause, the agent started again as
- * `lab up` starts it, and the wait until every session of the new agent is
- * Established (asked over its control socket), bounded.
- */
-async function killAndRestart(lab: Lab, node: string): Promise<{ killedMs: number; syncedMs: number }> {
-  const pid = lab.agentPid(node);
-  process.kill(pid, "SIGKILL");
-  const killedMs = Date.now();
-  await waitFor(`${node}'s agent to die`, async () => (isAlive(pid) ? undefined : true), 10_000);
-  await sleep(1000);
-  lab.startAgent(node);
-  await waitFor(
-    `${node}'s restarted agent Established with every peer`,
-    async () => {
-      const r = await trellisctl("bgp", "peers", "--node", node, "--dir", lab.dir, "-o", "json");
-      if (r.code !== 0) return undefined;
-      const peers = JSON.parse(r.out) as { state: string }[];
-      return peers.length > 0 && peers.every((p) => p.state === "Established") ? true : undefined;
-    },
-    30_000,
-  );
-  return { killedMs, syncedMs: Date.now() };
-}
-
-/**
- * A lab of `nodes` nodes for one describe block: up before its tests (down
- * again if that fails), with the pods of namespace `ns` Running on every node
- * (`pods`, filled then); down after them.
- */
-function labForSuite(nodes: number, ns: string, upArgs: string[] = []): { lab: Lab; pods: Pod[] } {
-  const lab = new Lab(mkdtempSync(join(tmpdir(), "trellis-bgp-")), nodes);
-  const pods: Pod[] = [];
-  beforeAll(async () => {
-    try {
-      await lab.up(upArgs);
-      pods.push(...(await lab.pods(ns)));
-    } catch (e) {
-      await lab.down();
-      throw e;
-    }
-  }, 180_000);
-  afterAll(async () => {
-    await lab.down();
-  }, 60_000);
-  return { lab, pods };
 }
 
 describe("BGP fabric: full mesh (3 nodes)", () => {
