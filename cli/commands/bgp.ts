@@ -145,12 +145,14 @@ function nodeSessionsTable(sessions: readonly BgpSessionStatus[]): string {
   );
 }
 
-function routesTable(routes: RouteStatus[]): string {
+export function routesTable(routes: RouteStatus[]): string {
   const rows: unknown[][] = [];
   for (const r of routes) {
-    for (const p of r.paths) {
+    // The best path first, so that every other path sits under its prefix.
+    const paths = [...r.paths.filter((p) => p.best), ...r.paths.filter((p) => !p.best)];
+    for (const [i, p] of paths.entries()) {
       rows.push([
-        p.best ? r.prefix : "",
+        i === 0 ? r.prefix : "",
         p.best ? "*" : p.multipath ? "=" : "",
         p.nextHop ?? "-",
         p.source,

@@ -13,6 +13,7 @@ import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
 import { SpeakerHost } from "../../bgp/speaker-host.js";
 import { serveBgpControl } from "../../agent/bgp/control-socket.js";
 import { labLayout } from "../../lab/lab-layout.js";
+import { routesTable } from "../commands/bgp.js";
 import { EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK } from "../exit-codes.js";
 import { runCaptured as run } from "./run-captured.js";
 
@@ -77,5 +78,30 @@ describe("trellisctl bgp routes|peers --node NAME --dir LAB", () => {
     expect(r.code).toBe(EXIT_FAILURE);
     expect(r.err).toContain(join(labLayout(dir).node("node-2").dir, "bgp.sock"));
     expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("bgp routes table", () => {
+  it("prints each destination's best path first, under its prefix, the other paths below it", () => {
+    const path = (source: string, best: boolean): RouteStatus["paths"][number] => ({
+      source,
+      best,
+      multipath: false,
+      stale: false,
+      nextHop: source,
+      asPath: best ? "" : "65000 64512",
+      communities: [],
+      largeCommunities: [],
+    });
+    const lines = routesTable([
+      {
+        prefix: "10.244.2.0/26",
+        reason: "as-path-length",
+        nexthops: ["198.18.0.3"],
+        paths: [path("198.18.0.4", false), path("198.18.0.3", true)],
+      },
+    ]).split("\n");
+    expect(lines[1]).toMatch(/^10\.244\.2\.0\/26\s+\*\s+198\.18\.0\.3 .*as-path-length$/);
+    expect(lines[2]).toMatch(/^\s+198\.18\.0\.4\s+198\.18\.0\.4\s+65000 64512/);
   });
 });

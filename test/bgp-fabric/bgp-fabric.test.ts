@@ -11,13 +11,22 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isAlive } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { run } from "../lab/lab-run.js";
-import { allPairs, killAndRestart, labForSuite, learnedEverywhere, pingGap, waitFor } from "./fabric-lab.js";
+import {
+  LEARNED,
+  LOCAL,
+  allPairs,
+  killAndRestart,
+  labForSuite,
+  learnedEverywhere,
+  pingGap,
+  waitFor,
+} from "./fabric-lab.js";
 
 /** Routes that carry pod traffic and are not BGP's (ToR: proto bird; node: 202 learned, 201 its own). */
 function staticPodRoutes(lines: string[], where: "tor" | "node"): string[] {
   return lines.filter((l) => {
     if (!/^(blackhole )?(10\.244\.|fd00:10:244:)/.test(l)) return false;
-    return where === "tor" ? !/proto bird/.test(l) : !/proto (201|202)\b/.test(l);
+    return where === "tor" ? !/proto bird/.test(l) : !(LOCAL.test(l) || LEARNED.test(l));
   });
 }
 

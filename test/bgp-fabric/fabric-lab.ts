@@ -14,8 +14,24 @@ import { isAlive } from "../../lab/daemon.js";
 import { startNodeAgent } from "../../lab/lab-up.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+import {
+  PROTO_NAME_BGP,
+  PROTO_NAME_LOCAL,
+  PROTO_TRELLIS_BGP,
+  PROTO_TRELLIS_LOCAL,
+} from "../../net/route-ownership.js";
 import { until } from "../support/until.js";
 import { type Run, run, trellisctl } from "../lab/lab-run.js";
+
+/**
+ * A kernel route of ours as `ip route` prints it: by number, or by name where
+ * /etc/iproute2/rt_protos.d names them (net/route-ownership.ts writes it).
+ */
+const protoOf = (n: number, name: string): RegExp => new RegExp(`\\bproto (${n}|${name})(\\s|$)`);
+/** Learned from BGP (202, trellis-bgp). */
+export const LEARNED = protoOf(PROTO_TRELLIS_BGP, PROTO_NAME_BGP);
+/** Derived by the agent from local state (201, trellis). */
+export const LOCAL = protoOf(PROTO_TRELLIS_LOCAL, PROTO_NAME_LOCAL);
 
 export const waitFor = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
   until(what, f, timeoutMs, 100);
@@ -155,8 +171,7 @@ export async function learnedEverywhere(
       for (const [owner, cidrs] of blocks) {
         if (owner === node || !nodes.includes(owner)) continue;
         for (const c of cidrs.filter((x) => x.includes(":") === (fam === "-6")))
-          if (!/proto 202/.test(lines.find((l) => l.startsWith(`${c} `)) ?? ""))
-            missing.push(`${node}: ${c}`);
+          if (!LEARNED.test(lines.find((l) => l.startsWith(`${c} `)) ?? "")) missing.push(`${node}: ${c}`);
       }
     }
   return missing;

@@ -31,7 +31,7 @@ import {
   type UpdateMessage,
 } from "../../bgp/wire/index.js";
 import { kubectlApply, restartApiServer, run, trellisctl } from "../lab/lab-run.js";
-import { type Lab, allPairs, labForSuite, learnedEverywhere, waitFor } from "./fabric-lab.js";
+import { LEARNED, type Lab, allPairs, labForSuite, learnedEverywhere, waitFor } from "./fabric-lab.js";
 
 const RAW_PEER = fileURLToPath(new URL("./bgp-raw-peer.js", import.meta.url));
 const NODES = ["node-1", "node-2", "node-3"];
@@ -377,7 +377,7 @@ describe("BGP fabric faults (3 nodes)", () => {
       for (const n of NODES)
         await waitFor(
           `${prefix} on ${n}`,
-          async () => (/proto 202/.test(await kernelRoute(lab, n, prefix)) ? true : undefined),
+          async () => (LEARNED.test(await kernelRoute(lab, n, prefix)) ? true : undefined),
           10_000,
         );
       const before = await sessions(lab);
@@ -402,7 +402,7 @@ describe("BGP fabric faults (3 nodes)", () => {
       await peer.send(announce(prefix, address, 0));
       await waitFor(
         `${prefix} back on node-1`,
-        async () => (/proto 202/.test(await kernelRoute(lab, "node-1", prefix)) ? true : undefined),
+        async () => (LEARNED.test(await kernelRoute(lab, "node-1", prefix)) ? true : undefined),
         10_000,
       );
 
