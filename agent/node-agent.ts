@@ -59,6 +59,7 @@ import { KubeNodeStatusApi } from "./status/node-status-api.js";
 import { countLocalRoutes } from "./status/local-routes.js";
 import { agentVersion } from "./status/agent-version.js";
 import { BgpService, borrowedAddresses } from "./bgp/bgp-service.js";
+import { controlSocketPath } from "./bgp/control-socket.js";
 
 /**
  * A pending block older than this is a claim whose claimer died or hangs
@@ -184,6 +185,7 @@ export class NodeAgent {
           log: log.child({ component: "bgp" }),
           addressDetection: cfg.bgp.addressDetection,
           secretNamespace: cfg.bgp.secretNamespace,
+          controlSocket: controlSocketPath(cfg.cniSocket, cfg.bgp.controlSocket),
           ...this.informerRetry(),
           nodes: () =>
             this.nodeInf.list().map((n) => ({
