@@ -82,6 +82,8 @@ import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js
 import { formatAddress, parsePrefix } from "../../net/address.js";
 import { Coalesced } from "../../net/coalesced.js";
 import { resolveNextHop, underlay, type Underlay, type UnderlayRoute } from "./next-hop-resolution.js";
+import { serveBgpControl } from "./control-socket.js";
+import type { ControlServer } from "../../bgp/control/server.js";
 
 export const COALESCE_MS = 100;
 /** Addresses of allocations this node holds in blocks that are not its own (pure). */
@@ -131,6 +133,8 @@ export interface BgpServiceOptions {
   affineBlocks: () => string[];
   /** Addresses this node's pods hold in other nodes' blocks. */
   borrowedAddresses: () => string[];
+  /** Where to serve the speaker's control protocol (control-socket.ts); none when absent. */
+  controlSocket?: string;
   /** Every known IPAM block's CIDR and pool (tenant communities); absent: none tagged. */
   blockPools?: () => BlockPool[];
 }
@@ -183,6 +187,7 @@ export class BgpService {
   private passwordsStale = true;
   private lastSecretProblems = "";
   private core: CoreV1Api | undefined;
+  private control: ControlServer | undefined;
   /** The node's BGP addresses and how they were chosen (status). */
   addresses: BgpAddresses = {};
   /** Services and EndpointSlices (per-Service advertisement). */
@@ -315,6 +320,17 @@ export class BgpService {
   async start(): Promise<void> {
     this.started = true;
     this.startedAt = Date.now();
+    if (this.o.controlSocket !== undefined) {
+      try {
+        this.control = await serveBgpControl(this.o.controlSocket, () => this.host);
+      } catch (e) {
+        // Only the CLI's view is lost: BGP itself runs without the socket.
+        this.o.log.error(
+          { socket: this.o.controlSocket, err: e instanceof Error ? e.message : String(e) },
+          "cannot serve the BGP control socket",
+        );
+      }
+    }
     await this.refreshUnderlay();
     this.resync = setInterval(() => {
       void this.refreshUnderlay();
@@ -641,6 +657,7 @@ export class BgpService {
     await Promise.all(this.optional.map((o) => o.stop()));
     await this.serviceInformers?.stop();
     await this.syncs.settled();
+    await this.control?.close();
     await this.host?.stop();
     this.host = undefined;
   }

@@ -8,7 +8,7 @@ import { expect, it } from "@jest/globals";
 import { readFileSync, statSync } from "node:fs";
 import { labLayout } from "../../lab/lab-layout.js";
 import { maybe } from "../lab/lab-run.js";
-import { FabricLab, waitFor } from "./fabric-lab.js";
+import { applyYaml, labForSuite, mergePatch, routesShow, waitFor } from "./fabric-lab.js";
 
 /** A peer nobody answers for, behind the ToR (TEST-NET-1, RFC 5737). */
 const FAR = "192.0.2.77";
@@ -23,8 +23,7 @@ interface LogLine {
 }
 
 maybe("BGP fabric: logSeverity and reachableBy at runtime (1 node)", () => {
-  const lab = new FabricLab(1);
-  lab.forSuite(async () => undefined);
+  const { lab } = labForSuite(1, "settings");
   const logFile = (): string => labLayout(lab.dir).node("node-1").agentLog;
   /** The agent's log lines from byte `from` on, as JSON (pino). */
   const logSince = (from: number): LogLine[] =>
@@ -36,21 +35,24 @@ maybe("BGP fabric: logSeverity and reachableBy at runtime (1 node)", () => {
   const bgpLines = (from: number): LogLine[] => logSince(from).filter((l) => l.component === "bgp");
   const setSeverity = async (severity: string, level: string): Promise<number> => {
     const from = statSync(logFile()).size;
-    await lab.patch("bgpconfiguration", "default", { spec: { logSeverity: severity } });
+    await mergePatch(lab, "bgpconfiguration", "default", { spec: { logSeverity: severity } });
     await waitFor(`the BGP log level ${level}`, async () =>
       bgpLines(from).some((l) => l.msg === "BGP log level set" && l.bgpLogLevel === level) ? true : undefined,
     );
     return statSync(logFile()).size;
   };
-  const farRoute = async (): Promise<string[]> => lab.routes("node-1", FAR, "proto", "201");
+  const farRoute = async (): Promise<string[]> => routesShow(lab, "node-1", FAR, "proto", "201");
 
   it("logSeverity Debug: the BGP logger writes debug lines (a new peer's FSM transitions)", async () => {
     const from = await setSeverity("Debug", "debug");
-    await lab.apply(`apiVersion: trellis.dev/v1alpha1
+    await applyYaml(
+      lab,
+      `apiVersion: trellis.dev/v1alpha1
 kind: BGPPeer
 metadata: {name: far}
 spec: {node: node-1, peerIP: "${FAR}", asNumber: 65077, reachableBy: "${TOR}"}
-`);
+`,
+    );
     const debug = await waitFor("a debug line from the BGP logger", async () =>
       bgpLines(from).find((l) => l.level === 20 && l.peer === FAR),
     );

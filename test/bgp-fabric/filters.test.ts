@@ -7,10 +7,20 @@
 //   learns to the mesh, so each node's ToR session filters it);
 // - un-attaching and deleting the filters restores both, with the same
 //   agents and no ToR session reset.
-import { expect, it } from "@jest/globals";
+import { beforeAll, expect, it } from "@jest/globals";
 import { TOR_ORIGIN_PREFIX4 } from "../../lab/bird-config.js";
-import { busyboxPod, maybe } from "../lab/lab-run.js";
-import { FabricLab, waitFor } from "./fabric-lab.js";
+import { maybe } from "../lab/lab-run.js";
+import {
+  agentPids,
+  applyYaml,
+  birdc,
+  labForSuite,
+  mergePatch,
+  poolBlocks,
+  routesShow,
+  torSessions,
+  waitFor,
+} from "./fabric-lab.js";
 
 const torPeer = (node: string): string => `lab-tor-${node}-v4`;
 const NODES = ["node-1", "node-2"];
@@ -25,65 +35,64 @@ spec:
 `;
 
 maybe("BGP fabric: BGPFilter export and import (2 nodes)", () => {
-  const lab = new FabricLab(2);
+  const { lab } = labForSuite(2, "flt");
   let block = "";
   let sessions: string[] = [];
   let pids: number[] = [];
   /** node-2 holds node-1's block as a BGP route (proto 202). */
   const node2HasBlock = async (): Promise<boolean> =>
-    (await lab.routes("node-2", block, "proto", "202")).length > 0;
+    (await routesShow(lab, "node-2", block, "proto", "202")).length > 0;
   /** Waits until `ip route show PREFIX [SELECTORS]` in `where` holds a route (`present`) or none. */
   const routeIs = (where: string, prefix: string, present: boolean, ...sel: string[]): Promise<true> =>
     waitFor(
       `${prefix} ${present ? "in" : "gone from"} ${where}'s kernel`,
-      async () => ((await lab.routes(where, prefix, ...sel)).length > 0 === present ? true : undefined),
+      async () => ((await routesShow(lab, where, prefix, ...sel)).length > 0 === present ? true : undefined),
       30_000,
     );
-  lab.forSuite(async () => {
-    await lab.apply(
-      `apiVersion: v1\nkind: Namespace\nmetadata: {name: flt}\n${busyboxPod("flt", "f1", "node-1")}${busyboxPod("flt", "f2", "node-2")}`,
+  beforeAll(async () => {
+    block = await waitFor(
+      "node-1's IPv4 block",
+      async () => (await poolBlocks(lab)).find((b) => b.node === "node-1" && !b.cidr.includes(":"))?.cidr,
     );
-    await lab.running("flt", ["f1", "f2"]);
-    block = await waitFor("node-1's IPv4 block", async () => {
-      return (await lab.blocks()).find((b) => b.node === "node-1" && !b.cidr.includes(":"))?.cidr;
-    });
     // Everything learned before the filters: the ToR has node-1's block, each node the ToR's prefix.
     await routeIs("tor", block, true);
     for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, true, "proto", "202");
-    sessions = await lab.sessions();
-    pids = lab.agentPids();
-  });
+    sessions = await torSessions(lab);
+    pids = agentPids(lab);
+  }, 120_000);
 
   it("an export BGPFilter on node-1's ToR BGPPeer rejecting its block keeps it from the ToR; node-2 still learns it", async () => {
-    await lab.apply(rejectFilter("no-node1-block", "exportV4", block));
-    await lab.patch("bgppeer", torPeer("node-1"), { spec: { filters: ["no-node1-block"] } });
+    await applyYaml(lab, rejectFilter("no-node1-block", "exportV4", block));
+    await mergePatch(lab, "bgppeer", torPeer("node-1"), { spec: { filters: ["no-node1-block"] } });
     await routeIs("tor", block, false);
-    expect(await lab.birdc("show", "route", block)).not.toMatch(/unicast/);
+    expect(await birdc(lab, "show", "route", block)).not.toMatch(/unicast/);
     expect(await node2HasBlock()).toBe(true);
   }, 60_000);
 
   it("an import BGPFilter on the ToR BGPPeers rejecting the ToR's prefix keeps it out of the nodes' kernels", async () => {
-    await lab.apply(rejectFilter("no-tor-prefix", "importV4", TOR_ORIGIN_PREFIX4));
-    await lab.patch("bgppeer", torPeer("node-1"), { spec: { filters: ["no-node1-block", "no-tor-prefix"] } });
-    await lab.patch("bgppeer", torPeer("node-2"), { spec: { filters: ["no-tor-prefix"] } });
+    await applyYaml(lab, rejectFilter("no-tor-prefix", "importV4", TOR_ORIGIN_PREFIX4));
+    await mergePatch(lab, "bgppeer", torPeer("node-1"), {
+      spec: { filters: ["no-node1-block", "no-tor-prefix"] },
+    });
+    await mergePatch(lab, "bgppeer", torPeer("node-2"), { spec: { filters: ["no-tor-prefix"] } });
     for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, false);
     // the ToR still announces it to both: the nodes refuse it
     for (const proto of ["node_1", "node_2"])
-      expect(await lab.birdc("show", "route", "export", proto, TOR_ORIGIN_PREFIX4)).toMatch(
+      expect(await birdc(lab, "show", "route", "export", proto, TOR_ORIGIN_PREFIX4)).toMatch(
         /^203\.0\.113\.0\/24\s+blackhole \[tor_origin4 /m,
       );
     // and the export filter still holds
-    expect(await lab.routes("tor", block)).toEqual([]);
+    expect(await routesShow(lab, "tor", block)).toEqual([]);
   }, 60_000);
 
   it("un-attaching and deleting the filters restores both, with the same agents and no ToR session reset", async () => {
-    for (const n of NODES) await lab.patch("bgppeer", torPeer(n), { spec: { filters: null } });
+    for (const n of NODES) await mergePatch(lab, "bgppeer", torPeer(n), { spec: { filters: null } });
     const del = await lab.kubectl("delete", "bgpfilter", "no-node1-block", "no-tor-prefix");
     expect(del.code).toBe(0);
     await routeIs("tor", block, true, "proto", "bird");
     for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, true, "proto", "202");
     expect(await node2HasBlock()).toBe(true);
-    expect(lab.agentPids()).toEqual(pids);
-    expect(await lab.sessions()).toEqual(sessions);
+    expect(agentPids(lab)).toEqual(pids);
+    expect(await torSessions(lab)).toEqual(sessions);
   }, 60_000);
 });

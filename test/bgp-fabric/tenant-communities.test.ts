@@ -5,9 +5,19 @@
 // from that pool, so node-1 claims a block of it. The ToR's BIRD holds that
 // block with exactly those communities, node-2's block with none; a change of
 // the Tenant's communities reaches the ToR without a session reset.
-import { describe, expect, it } from "@jest/globals";
+import { beforeAll, describe, expect, it } from "@jest/globals";
 import { busyboxPod, maybe } from "../lab/lab-run.js";
-import { FabricLab, waitFor } from "./fabric-lab.js";
+import {
+  agentPids,
+  applyYaml,
+  birdc,
+  labForSuite,
+  mergePatch,
+  poolBlocks,
+  running,
+  torSessions,
+  waitFor,
+} from "./fabric-lab.js";
 
 const POOL = "tenant-a-v4";
 const POOL_CIDR = "10.250.0.0/24";
@@ -44,29 +54,26 @@ metadata:
   name: ta
   labels: {tenant: a}
   annotations: {trellis.dev/ipv4pools: '["${POOL}"]'}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: other}
-${busyboxPod("ta", "a1", "node-1")}${busyboxPod("other", "o2", "node-2")}`;
+${busyboxPod("ta", "a1", "node-1")}`;
 
 maybe("BGP fabric: a Tenant's communities at the ToR (2 nodes)", () => {
-  const lab = new FabricLab(2);
-  lab.forSuite(async () => {
+  // a pod on each node (namespace "other", no tenant): node-2's block is of a pool of no tenant
+  const { lab } = labForSuite(2, "other");
+  beforeAll(async () => {
     // the large community by name, as prefixAdvertisements names them
-    await lab.patch("bgpconfiguration", "default", {
+    await mergePatch(lab, "bgpconfiguration", "default", {
       spec: { communities: [{ name: "tenant-a-large", value: "65010:1:1" }] },
     });
-    await lab.apply(setup);
-    await Promise.all([lab.running("ta", ["a1"]), lab.running("other", ["o2"])]);
-  });
+    await applyYaml(lab, setup);
+    await running(lab, "ta", ["a1"]);
+  }, 120_000);
 
   const tenantBlock = async (): Promise<string> =>
     waitFor("node-1's block of the tenant pool", async () => {
-      const b = (await lab.blocks()).find((x) => x.pool === POOL && x.node === "node-1");
+      const b = (await poolBlocks(lab)).find((x) => x.pool === POOL && x.node === "node-1");
       return b?.cidr;
     });
-  const routeAtTor = (cidr: string): Promise<string> => lab.birdc("show", "route", "all", cidr);
+  const routeAtTor = (cidr: string): Promise<string> => birdc(lab, "show", "route", "all", cidr);
 
   it("the tenant pool's block carries exactly the Tenant's communities at the ToR", async () => {
     const block = await tenantBlock();
@@ -79,7 +86,7 @@ maybe("BGP fabric: a Tenant's communities at the ToR (2 nodes)", () => {
   }, 60_000);
 
   it("another node's block (a pool of no tenant) carries none of them", async () => {
-    const other = (await lab.blocks()).find((b) => b.node === "node-2" && !b.cidr.includes(":"));
+    const other = (await poolBlocks(lab)).find((b) => b.node === "node-2" && !b.cidr.includes(":"));
     expect(other).toBeDefined();
     const text = await waitFor(`${other?.cidr} at the ToR`, async () => {
       const t = await routeAtTor(other?.cidr ?? "");
@@ -90,9 +97,9 @@ maybe("BGP fabric: a Tenant's communities at the ToR (2 nodes)", () => {
 
   it("changing the Tenant's communities changes them at the ToR without a session reset or an agent restart", async () => {
     const block = await tenantBlock();
-    const sessions = await lab.sessions();
-    const pids = lab.agentPids();
-    await lab.patch("tenant", "tenant-a", { spec: { bgp: { communities: ["65010:200"] } } });
+    const sessions = await torSessions(lab);
+    const pids = agentPids(lab);
+    await mergePatch(lab, "tenant", "tenant-a", { spec: { bgp: { communities: ["65010:200"] } } });
     const t0 = Date.now();
     const seen = await waitFor("the new communities at the ToR", async () => {
       const c = birdCommunities(await routeAtTor(block));
@@ -100,8 +107,8 @@ maybe("BGP fabric: a Tenant's communities at the ToR (2 nodes)", () => {
     });
     process.stderr.write(`tenant communities changed at the ToR after ${Date.now() - t0} ms\n`);
     expect(seen).toEqual({ standard: ["65010,200"], large: [] });
-    expect(await lab.sessions()).toEqual(sessions);
-    expect(lab.agentPids()).toEqual(pids);
+    expect(await torSessions(lab)).toEqual(sessions);
+    expect(agentPids(lab)).toEqual(pids);
   }, 60_000);
 });
 
