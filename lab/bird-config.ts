@@ -24,11 +24,13 @@ export interface BirdConfigOptions {
 }
 
 /**
- * Originated by the ToR to every node: TEST-NET-3 (RFC 5737), a blackhole
+ * Originated by the ToR to every node: in the lab's own benchmarking range
+ * (198.18.0.0/15, RFC 2544; the documentation ranges are the tests' own
+ * outside addresses and scripted peers' prefixes), a blackhole
  * on the ToR, in no pool. Not installed in the ToR's kernel (its kernel
  * protocols export BGP routes only).
  */
-export const TOR_ORIGIN_PREFIX4 = "203.0.113.0/24";
+export const TOR_ORIGIN_PREFIX4 = "198.19.0.0/24";
 
 /** The BIRD protocol names for a node: `node_<i>` (IPv4) and `node_<i>_v6`. */
 export function birdProtocolNames(index: number): { v4: string; v6: string } {

@@ -37,7 +37,7 @@ describe("ToR BIRD config", () => {
   });
 
   it("the ToR originates one prefix of its own, a blackhole in no pool, exported to the nodes", () => {
-    expect(TOR_ORIGIN_PREFIX4).toBe("203.0.113.0/24");
+    expect(TOR_ORIGIN_PREFIX4).toBe("198.19.0.0/24");
     expect(text).toContain(
       `protocol static tor_origin4 {\n  ipv4;\n  route ${TOR_ORIGIN_PREFIX4} blackhole;\n}`,
     );

@@ -79,7 +79,7 @@ maybe("BGP fabric: BGPFilter export and import (2 nodes)", () => {
     // the ToR still announces it to both: the nodes refuse it
     for (const proto of ["node_1", "node_2"])
       expect(await birdc(lab, "show", "route", "export", proto, TOR_ORIGIN_PREFIX4)).toMatch(
-        /^203\.0\.113\.0\/24\s+blackhole \[tor_origin4 /m,
+        new RegExp(`^${TOR_ORIGIN_PREFIX4.replace(/[./]/g, "\\$&")}\\s+blackhole \\[tor_origin4 `, "m"),
       );
     // and the export filter still holds
     expect(await routesShow(lab, "tor", block)).toEqual([]);
