@@ -46,7 +46,14 @@ import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 import { PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
 import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
 import { V4_GATEWAY, V6_GATEWAY, type VethSpec, hostPrefix, isV6 } from "./routed-veth.js";
-import { hostConfigOps, hostRouteOps, hostSettings, linkOps, podLookupOps, podOps } from "./routed-veth-netlink.js";
+import {
+  hostConfigOps,
+  hostRouteOps,
+  hostSettings,
+  linkOps,
+  podLookupOps,
+  podOps,
+} from "./routed-veth-netlink.js";
 
 const ENODEV = 19;
 const EEXIST = 17;
@@ -226,13 +233,17 @@ export class RoutedVethDataplane {
       const podIndex = async (): Promise<number> => {
         const answers = await this.timed("pod:lookup", apply(s.netns, podLookupOps(s.podIf), this.xopts()));
         const l = linkOf(answers[0], s.podIf);
-        if (l === undefined) throw new CniError(CniCode.IoFailure, `routed veth: ${s.podIf} is missing in ${s.netns}`);
+        if (l === undefined)
+          throw new CniError(CniCode.IoFailure, `routed veth: ${s.podIf} is missing in ${s.netns}`);
         return l.index;
       };
       const [hostIndex, pod] = await Promise.all([host(), podIndex()]);
       await Promise.all([
         this.timed("pod:configure", apply(s.netns, podOps(s, pod), this.xopts())),
-        this.timed("host:routes", apply(this.hostNs, hostRouteOps(s.hostIf, hostIndex, s.addresses), this.xopts())),
+        this.timed(
+          "host:routes",
+          apply(this.hostNs, hostRouteOps(s.hostIf, hostIndex, s.addresses), this.xopts()),
+        ),
       ]);
     } catch (e) {
       await this.del(s.hostIf).catch(() => undefined);
@@ -352,7 +363,9 @@ export class RoutedVethDataplane {
       { what: `list IPv6 routes in ${netns}`, req: dumpRoutes(6, TABLE_MAIN) },
     ];
     const answers = await apply(netns, ops, this.xopts());
-    return answers.flatMap((a) => a.messages.map(decodeRoute)).filter((r): r is KernelRoute => r !== undefined);
+    return answers
+      .flatMap((a) => a.messages.map(decodeRoute))
+      .filter((r): r is KernelRoute => r !== undefined);
   }
 
   /** For each pod address, the node's route a packet to it takes (or undefined: unreachable). */
@@ -364,7 +377,9 @@ export class RoutedVethDataplane {
       return { what: `look up route to ${a}`, req: getRouteFibMatch(ip) };
     });
     const answers = await exchange(this.hostNs, ops, this.xopts());
-    return answers.map((a) => (a.errno === 0 ? a.messages.map(decodeRoute).find((r) => r !== undefined) : undefined));
+    return answers.map((a) =>
+      a.errno === 0 ? a.messages.map(decodeRoute).find((r) => r !== undefined) : undefined,
+    );
   }
 
   /** Names of every host veth Trellis made in this namespace. */

@@ -30,7 +30,15 @@ import {
   setLink,
 } from "../../net/netlink/rtnetlink.js";
 import { PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
-import { HOST_VETH_MAC, V4_GATEWAY, V6_GATEWAY, type VethSpec, hostPrefix, isV6, planSysctls } from "./routed-veth.js";
+import {
+  HOST_VETH_MAC,
+  V4_GATEWAY,
+  V6_GATEWAY,
+  type VethSpec,
+  hostPrefix,
+  isV6,
+  planSysctls,
+} from "./routed-veth.js";
 import { type VethOwner, ownerMarker } from "./veth-owner.js";
 
 /** The host end's sysctls, split by how they reach the kernel. */
@@ -43,7 +51,10 @@ export interface HostSettings {
   proc: [path: string, value: string][];
 }
 
-const INET_CONF: Record<string, number> = { proxy_arp: IPV4_DEVCONF_PROXY_ARP, rp_filter: IPV4_DEVCONF_RP_FILTER };
+const INET_CONF: Record<string, number> = {
+  proxy_arp: IPV4_DEVCONF_PROXY_ARP,
+  rp_filter: IPV4_DEVCONF_RP_FILTER,
+};
 
 /** planSysctls() of the host end, each by its cheapest way (netlink when the kernel takes it). */
 export function hostSettings(hostIf: string): HostSettings {
@@ -104,7 +115,10 @@ export function hostConfigOps(hostIf: string, owner: VethOwner | undefined): Op[
   return [
     {
       what: `configure ${hostIf}`,
-      req: setLink(hostIf, { ...(alias !== undefined ? { alias } : {}), inetConf: hostSettings(hostIf).inetConf }),
+      req: setLink(hostIf, {
+        ...(alias !== undefined ? { alias } : {}),
+        inetConf: hostSettings(hostIf).inetConf,
+      }),
     },
     { what: `read ${hostIf}`, req: getLink(hostIf) },
   ];
@@ -114,7 +128,8 @@ export function hostConfigOps(hostIf: string, owner: VethOwner | undefined): Op[
 export function hostRouteOps(hostIf: string, index: number, addresses: readonly string[]): Op[] {
   const ops: Op[] = [];
   const delay = hostSettings(hostIf).proxyDelayMs;
-  if (delay !== undefined) ops.push({ what: `set proxy_delay on ${hostIf}`, req: setArpProxyDelay(index, delay) });
+  if (delay !== undefined)
+    ops.push({ what: `set proxy_delay on ${hostIf}`, req: setArpProxyDelay(index, delay) });
   for (const a of addresses) {
     const dst = addr(a);
     ops.push({

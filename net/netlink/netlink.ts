@@ -10,7 +10,14 @@
  * the reason, when it was not built (the agent refuses to start then).
  */
 import { createRequire } from "node:module";
-import { type Answer, type Request, answersBySeq, decodeMessages, encodeRequests, isDump } from "./rtnetlink.js";
+import {
+  type Answer,
+  type Request,
+  answersBySeq,
+  decodeMessages,
+  encodeRequests,
+  isDump,
+} from "./rtnetlink.js";
 
 export interface NetlinkAddon {
   exchange(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
@@ -29,7 +36,7 @@ export function loadNetlink(): NetlinkAddon {
     return addon;
   } catch (e) {
     const err = new Error(
-      `native addon trellis_netlink not available (scripts/build-native builds it): ${e instanceof Error ? e.message : String(e)}`,
+      `native addon trellis_netlink not available (scripts/build-native builds it): ${messageOf(e)}`,
     ) as Error & { code: string };
     err.code = "TRELLIS_ENONETLINK";
     throw err;
@@ -90,7 +97,11 @@ let nextSeq = 1;
  * with EBUSY, net/netlink/af_netlink.c __netlink_dump_start), so each dump
  * gets its own exchange, run alongside.
  */
-export async function exchange(netns: string | null, ops: readonly Op[], opts: Options = {}): Promise<Answer[]> {
+export async function exchange(
+  netns: string | null,
+  ops: readonly Op[],
+  opts: Options = {},
+): Promise<Answer[]> {
   const plain = ops.map((o, i) => [o, i] as const).filter(([o]) => !isDump(o.req));
   const dumps = ops.map((o, i) => [o, i] as const).filter(([o]) => isDump(o.req));
   const groups = [...(plain.length > 0 ? [plain] : []), ...dumps.map((d) => [d])];
@@ -126,7 +137,7 @@ async function exchangeOne(netns: string | null, ops: readonly Op[], opts: Optio
       const code = (e as { code?: unknown }).code;
       const where = netns !== null ? ` in ${netns}` : "";
       throw new NetlinkTransportError(
-        `${ops[0]?.what ?? "netlink"}${where}: ${e instanceof Error ? e.message : String(e)}`,
+        `${ops[0]?.what ?? "netlink"}${where}: ${messageOf(e)}`,
         typeof code === "string" ? code : "EIO",
       );
     });
@@ -161,7 +172,10 @@ export async function apply(netns: string | null, ops: readonly Op[], opts: Opti
  * the agent's namespace, not the target's. Throws NetlinkTransportError
  * naming the file.
  */
-export async function writeSysctls(netns: string | null, sysctls: readonly (readonly [path: string, value: string])[]): Promise<void> {
+export async function writeSysctls(
+  netns: string | null,
+  sysctls: readonly (readonly [path: string, value: string])[],
+): Promise<void> {
   if (sysctls.length === 0) return;
   await loadNetlink()
     .writeSysctls(
@@ -172,8 +186,14 @@ export async function writeSysctls(netns: string | null, sysctls: readonly (read
     .catch((e: unknown) => {
       const code = (e as { code?: unknown }).code;
       throw new NetlinkTransportError(
-        `sysctl${netns !== null ? ` in ${netns}` : ""}: ${e instanceof Error ? e.message : String(e)}`,
+        `sysctl${netns !== null ? ` in ${netns}` : ""}: ${messageOf(e)}`,
         typeof code === "string" ? code : "EIO",
       );
     });
+}
+
+/** An error's message (the addon's errors come from the main realm, so no instanceof: jest runs tests in a vm context). */
+function messageOf(e: unknown): string {
+  const m = typeof e === "object" && e !== null ? (e as { message?: unknown }).message : undefined;
+  return typeof m === "string" ? m : String(e);
 }

@@ -274,7 +274,9 @@ const afOf = (f: Family): number => (f === 4 ? AF_INET : AF_INET6);
 // ---- fixed headers ----
 
 /** struct ifinfomsg (16 bytes). */
-export function ifinfomsg(o: { index?: number; flags?: number; change?: number; family?: number } = {}): Buffer {
+export function ifinfomsg(
+  o: { index?: number; flags?: number; change?: number; family?: number } = {},
+): Buffer {
   const b = Buffer.alloc(16);
   b.writeUInt8(o.family ?? AF_UNSPEC, 0);
   b.writeInt32LE(o.index ?? 0, 4);
@@ -370,7 +372,14 @@ export function setLink(
   if (o.alias !== undefined) attrs.push({ type: IFLA_IFALIAS, value: Buffer.from(o.alias) });
   if (o.inetConf !== undefined && o.inetConf.length > 0) {
     attrs.push(
-      nest(IFLA_AF_SPEC, [nest(AF_INET, [nest(IFLA_INET_CONF, o.inetConf.map(([i, v]) => u32(i, v)))])]),
+      nest(IFLA_AF_SPEC, [
+        nest(AF_INET, [
+          nest(
+            IFLA_INET_CONF,
+            o.inetConf.map(([i, v]) => u32(i, v)),
+          ),
+        ]),
+      ]),
     );
   }
   return {
@@ -504,7 +513,10 @@ export function setArpProxyDelay(index: number, ms: number): Request {
     type: RTM_SETNEIGHTBL,
     flags: 0,
     header,
-    attrs: [str(NDTA_NAME, "arp_cache"), nest(NDTA_PARMS, [u32(NDTPA_IFINDEX, index), u64(NDTPA_PROXY_DELAY, ms)])],
+    attrs: [
+      str(NDTA_NAME, "arp_cache"),
+      nest(NDTA_PARMS, [u32(NDTPA_IFINDEX, index), u64(NDTPA_PROXY_DELAY, ms)]),
+    ],
   };
 }
 
