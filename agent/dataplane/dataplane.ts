@@ -142,10 +142,11 @@ export class RoutedVethDataplane {
    * while IPAM allocates). Throws CniError; leaves nothing behind on failure.
    */
   async createLink(s: Omit<VethSpec, "addresses">): Promise<void> {
-    if (!s.netns.startsWith("/") || /[\s"'\\]/.test(s.netns)) {
+    // A relative path would be resolved against the agent's working directory, not the runtime's.
+    if (!s.netns.startsWith("/")) {
       throw new CniError(
         CniCode.InvalidEnvironment,
-        `CNI_NETNS: ${JSON.stringify(s.netns)} is not a usable path`,
+        `CNI_NETNS: ${JSON.stringify(s.netns)} is not an absolute path`,
       );
     }
     // IFLA_NET_NS_FD: the kernel resolves the fd in our process while it
@@ -345,27 +346,29 @@ export class RoutedVethDataplane {
     return drift;
   }
 
-  private async podAddresses(netns: string, index: number): Promise<LinkAddr[]> {
-    const ops: Op[] = [
-      { what: `list IPv4 addresses in ${netns}`, req: dumpAddrs(4, index) },
-      { what: `list IPv6 addresses in ${netns}`, req: dumpAddrs(6, index) },
-    ];
+  /** Both families of one dump in a (pod) namespace, decoded. */
+  private async dumpBoth<T>(
+    netns: string,
+    what: string,
+    req: (f: 4 | 6) => Op["req"],
+    decode: (m: Answer["messages"][number]) => T | undefined,
+  ): Promise<T[]> {
+    const ops: Op[] = ([4, 6] as const).map((f) => ({
+      what: `list IPv${f} ${what} in ${netns}`,
+      req: req(f),
+    }));
     const answers = await apply(netns, ops, this.xopts());
-    return answers
-      .flatMap((a) => a.messages.map(decodeAddr))
-      .filter((x): x is LinkAddr => x !== undefined && x.index === index);
+    return answers.flatMap((a) => a.messages.map(decode)).filter((x): x is T => x !== undefined);
+  }
+
+  private async podAddresses(netns: string, index: number): Promise<LinkAddr[]> {
+    const addrs = await this.dumpBoth(netns, "addresses", (f) => dumpAddrs(f, index), decodeAddr);
+    return addrs.filter((a) => a.index === index);
   }
 
   /** The main table's routes of a (pod) namespace, both families. */
-  private async mainRoutes(netns: string): Promise<KernelRoute[]> {
-    const ops: Op[] = [
-      { what: `list IPv4 routes in ${netns}`, req: dumpRoutes(4, TABLE_MAIN) },
-      { what: `list IPv6 routes in ${netns}`, req: dumpRoutes(6, TABLE_MAIN) },
-    ];
-    const answers = await apply(netns, ops, this.xopts());
-    return answers
-      .flatMap((a) => a.messages.map(decodeRoute))
-      .filter((r): r is KernelRoute => r !== undefined);
+  private mainRoutes(netns: string): Promise<KernelRoute[]> {
+    return this.dumpBoth(netns, "routes", (f) => dumpRoutes(f, TABLE_MAIN), decodeRoute);
   }
 
   /** For each pod address, the node's route a packet to it takes (or undefined: unreachable). */

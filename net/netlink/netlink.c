@@ -296,6 +296,18 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
+/* Queues `exec` on the libuv pool (then `done` on the main thread) and returns the promise `done` settles. */
+static napi_value queue(napi_env env, const char *what, napi_async_execute_callback exec,
+                        napi_async_complete_callback done, void *data, napi_deferred *deferred,
+                        napi_async_work *work) {
+  napi_value promise, name;
+  napi_create_promise(env, deferred, &promise);
+  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, exec, done, data, work);
+  napi_queue_async_work(env, *work);
+  return promise;
+}
+
 /* exchange(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
 static napi_value exchange(napi_env env, napi_callback_info info) {
   static const char *usage = "exchange(netns: string | null, request: Buffer, timeoutMs: number)";
@@ -345,12 +357,7 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   x->req = req;
   x->req_len = len;
   x->timeout_ms = timeout;
-  napi_value promise, name;
-  napi_create_promise(env, &x->deferred, &promise);
-  napi_create_string_utf8(env, "trellis_netlink.exchange", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, execute, complete, x, &x->work);
-  napi_queue_async_work(env, x->work);
-  return promise;
+  return queue(env, "trellis_netlink.exchange", execute, complete, x, &x->deferred, &x->work);
 }
 
 /* ---- writeSysctls ---- */
@@ -493,12 +500,7 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
       return throw_type(env, usage);
     }
   }
-  napi_value promise, name;
-  napi_create_promise(env, &x->deferred, &promise);
-  napi_create_string_utf8(env, "trellis_netlink.writeSysctls", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, sysctls_execute, sysctls_complete, x, &x->work);
-  napi_queue_async_work(env, x->work);
-  return promise;
+  return queue(env, "trellis_netlink.writeSysctls", sysctls_execute, sysctls_complete, x, &x->deferred, &x->work);
 }
 
 static int get_errno_arg(napi_env env, napi_callback_info info, int32_t *out) {

@@ -72,6 +72,7 @@ export const IFA_F_PERMANENT = 0x80;
 const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
+const RTA_PREFSRC = 7;
 const RTA_TABLE = 15;
 export const RTN_UNICAST = 1;
 export const RTN_BLACKHOLE = 6;
@@ -480,6 +481,23 @@ export function dumpRoutes(family: Family, table: number, protocol = 0, type = 0
   };
 }
 
+/** RTM_GETROUTE for one destination: the route a packet to `dst` would take, with its source (`ip route get`). */
+export function getRoute(dst: Address): Request {
+  return {
+    type: RTM_GETROUTE,
+    flags: 0,
+    header: rtmsg({
+      family: afOf(dst.family),
+      dstLen: dst.family === 4 ? 32 : 128,
+      table: 0,
+      protocol: 0,
+      scope: 0,
+      type: 0,
+    }),
+    attrs: [{ type: RTA_DST, value: addressBytes(dst) }],
+  };
+}
+
 /**
  * RTM_GETROUTE with RTM_F_FIB_MATCH for one destination: the table entry a
  * packet to `dst` would use (`ip route get fibmatch`), or ENETUNREACH.
@@ -579,6 +597,8 @@ export interface KernelRoute {
   dst: string;
   gateway?: string;
   oif?: number;
+  /** RTA_PREFSRC: the source address the kernel picks (answers to getRoute). */
+  prefsrc?: string;
   protocol: number;
   type: number;
   table: number;
@@ -595,10 +615,13 @@ export function decodeRoute(m: Message): KernelRoute | undefined {
   const gateway = gw !== undefined ? bytesAddress(gw) : undefined;
   const oif = a.get(RTA_OIF);
   const table = a.get(RTA_TABLE);
+  const src = a.get(RTA_PREFSRC);
+  const prefsrc = src !== undefined ? bytesAddress(src) : undefined;
   return {
     dst: `${formatAddress(dst)}/${m.body.readUInt8(1)}`,
     ...(gateway !== undefined ? { gateway: formatAddress(gateway) } : {}),
     ...(oif !== undefined && oif.length >= 4 ? { oif: oif.readUInt32LE(0) } : {}),
+    ...(prefsrc !== undefined ? { prefsrc: formatAddress(prefsrc) } : {}),
     protocol: m.body.readUInt8(5),
     type: m.body.readUInt8(7),
     table: table !== undefined && table.length >= 4 ? table.readUInt32LE(0) : m.body.readUInt8(4),

@@ -280,4 +280,18 @@ describe("decoding what the kernel sends", () => {
       table: 254,
     });
   });
+
+  it("the answer to a route lookup carries the source address the kernel picks (RTA_PREFSRC)", () => {
+    const rt = Buffer.from([2, 32, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0]);
+    const r = decodeMessages(
+      msg(
+        RTM_NEWROUTE,
+        0,
+        1,
+        Buffer.concat([rt, attrs([1, Buffer.from([10, 0, 0, 9])], [7, Buffer.from([10, 0, 0, 1])])]),
+      ),
+    );
+    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
+    expect(decodeRoute(r[0])).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
+  });
 });

@@ -13,7 +13,7 @@ import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
 import { runIp, runIpBatch } from "../../../agent/dataplane/ip-exec.js";
-import { planAdd } from "../../../agent/dataplane/routed-veth.js";
+import { type VethSpec, planAdd } from "../../../agent/dataplane/routed-veth.js";
 import { RoutedVethDataplane } from "../../../agent/dataplane/dataplane.js";
 
 interface ExecReq {
@@ -55,16 +55,21 @@ function execPlugin(r: ExecReq): Promise<{ id: number; ms: number; code: number;
 let steps: Record<string, number> = {};
 const netlink = new RoutedVethDataplane({ onStep: (step, ms) => (steps[step] = ms) });
 
+/** The one routed veth every strategy makes. */
+function vethSpec(r: VethReq): VethSpec {
+  return {
+    hostIf: r.hostIf,
+    podIf: "eth0",
+    netns: r.netns,
+    mtu: 1500,
+    podMac: "0a:58:0a:00:00:01",
+    addresses: [r.address],
+  };
+}
+
 async function veth(r: VethReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
   if (r.strategy === "netlink") {
-    const spec = {
-      hostIf: r.hostIf,
-      podIf: "eth0",
-      netns: r.netns,
-      mtu: 1500,
-      podMac: "0a:58:0a:00:00:01",
-      addresses: [r.address],
-    };
+    const spec = vethSpec(r);
     steps = {};
     const t0 = performance.now();
     let code = 0;
@@ -76,14 +81,7 @@ async function veth(r: VethReq): Promise<{ id: number; ms: number; code: number;
     // The step timings travel as the reply's stdout (JSON), with DEL's.
     return { id: r.id, ms, code, stdout: JSON.stringify({ ...add, ...steps }) };
   }
-  const plan = planAdd({
-    hostIf: r.hostIf,
-    podIf: "eth0",
-    netns: r.netns,
-    mtu: 1500,
-    podMac: "0a:58:0a:00:00:01",
-    addresses: [r.address],
-  });
+  const plan = planAdd(vethSpec(r));
   const t0 = performance.now();
   let code = 0;
   if (r.strategy === "batch") {
