@@ -96,6 +96,17 @@ export async function enableForwarding(): Promise<void> {
   ]);
 }
 
+/** What CHECK compares the kernel with. */
+export interface CheckSpec {
+  hostIf: string;
+  /** The attachment asking: a host veth marked for another one is drift. */
+  owner?: VethOwner;
+  podIf: string;
+  netns: string;
+  mtu: number;
+  addresses: readonly string[];
+}
+
 export interface DataplaneOptions {
   /** The node's namespace, when it is not the agent's own (tests). */
   hostNetns?: string;
@@ -278,15 +289,7 @@ export class RoutedVethDataplane {
    * the link, addresses and routes must match what ADD made. Returns the
    * list of drifts (empty when all is well).
    */
-  async check(s: {
-    hostIf: string;
-    /** The attachment asking: a host veth marked for another one is drift. */
-    owner?: VethOwner;
-    podIf: string;
-    netns: string;
-    mtu: number;
-    addresses: readonly string[];
-  }): Promise<string[]> {
+  async check(s: CheckSpec): Promise<string[]> {
     try {
       return await this.checkKernel(s);
     } catch (e) {
@@ -294,14 +297,7 @@ export class RoutedVethDataplane {
     }
   }
 
-  private async checkKernel(s: {
-    hostIf: string;
-    owner?: VethOwner;
-    podIf: string;
-    netns: string;
-    mtu: number;
-    addresses: readonly string[];
-  }): Promise<string[]> {
+  private async checkKernel(s: CheckSpec): Promise<string[]> {
     const drift: string[] = [];
     const [hl, pl] = await Promise.all([this.hostLink(s.hostIf), this.linkIn(s.netns, s.podIf)]);
     if (hl === undefined) return [`host interface ${s.hostIf} is missing`];

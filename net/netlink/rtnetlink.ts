@@ -66,7 +66,6 @@ const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_FLAGS = 8;
 export const IFA_F_NODAD = 0x02;
-export const IFA_F_PERMANENT = 0x80;
 
 // rtnetlink.h (routes)
 const RTA_DST = 1;
