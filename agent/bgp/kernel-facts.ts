@@ -53,6 +53,7 @@ export async function sourceFor(ip: string): Promise<string | undefined> {
   }
 }
 
+// Netlink gives the protocol as its number, whatever name rt_protos.d gives it.
 const NOT_OURS = new Set([PROTO_TRELLIS_LOCAL, PROTO_TRELLIS_BGP]);
 
 export async function readUnderlayRoutes(): Promise<UnderlayRoute[]> {

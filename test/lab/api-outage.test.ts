@@ -1,6 +1,6 @@
 // End to end, as root: an API server outage in a 2-node lab (issue 14).
 // Four pods run; the lab's API server is killed with SIGKILL, stays down
-// 10 s, and is started again with the same arguments (restartLabApiserver).
+// 10 s, and is started again with the same arguments (restartApiServer).
 // Afterwards every object is still there (durable state), every pod is
 // still reachable with the same addresses and block allocations (the agents
 // released nothing), and each agent made a bounded number of informer
@@ -14,9 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isAlive, readPidFile } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
-import { restartLabApiserver } from "../../lab/lab-up.js";
 import { until as waitUntil } from "../support/until.js";
-import { type Run, busyboxPod, kubectlApply, maybe, run, trellisctl } from "./lab-run.js";
+import { type Run, busyboxPod, kubectlApply, maybe, restartApiServer, run, trellisctl } from "./lab-run.js";
 
 const OUTAGE_MS = 10_000;
 /** Informers per agent with policy on: 6 core + 5 policy kinds. */
@@ -154,13 +153,9 @@ maybe("lab: an API server outage neither loses state nor starts a retry storm (r
     const attemptsBefore = new Map<string, number>();
     for (const n of ["node-1", "node-2"]) attemptsBefore.set(n, sum(await attempts(n)));
 
-    // The outage: SIGKILL, no graceful save.
-    const pid = readPidFile(L.apiserverPid);
-    expect(isAlive(pid)).toBe(true);
-    process.kill(pid as number, "SIGKILL");
-    await waitFor("API server dead", async () => (isAlive(pid) ? undefined : true), 10_000);
-    await sleep(OUTAGE_MS);
-    await restartLabApiserver(dir);
+    // The outage: SIGKILL, no graceful save, OUTAGE_MS down.
+    expect(isAlive(readPidFile(L.apiserverPid))).toBe(true);
+    await restartApiServer(dir, () => sleep(OUTAGE_MS));
 
     // Back: the agents recover on their own (backoff) and are ready again.
     await waitFor(

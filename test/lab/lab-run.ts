@@ -1,13 +1,18 @@
 /**
  * What the lab end-to-end tests share: running a command (or trellisctl)
- * to completion with its exit code and output, and the gate that skips them
- * where the lab cannot run (not root, no BIRD, no reference ptp plugin).
+ * to completion with its exit code and output, the gate that skips them
+ * where the lab cannot run (not root, no BIRD, no reference ptp plugin), and
+ * the lab's API server killed and started again.
  */
 import { describe } from "@jest/globals";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isAlive, readPidFile } from "../../lab/daemon.js";
+import { labLayout } from "../../lab/lab-layout.js";
+import { restartLabApiserver } from "../../lab/lab-up.js";
+import { until } from "../support/until.js";
 
 export const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -46,4 +51,23 @@ spec:
   nodeName: ${node}
   containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
 `;
+}
+
+/**
+ * The lab's API server killed with SIGKILL (no graceful save), `whileDown`
+ * run while it is dead, and the server started again with the same arguments,
+ * port and state (lab/lab-up.ts restartLabApiserver). The one place a test
+ * restarts the control plane, so that another control plane (the real
+ * kube-apiserver) needs one change here.
+ */
+export async function restartApiServer(dir: string, whileDown: () => Promise<void>): Promise<void> {
+  const pid = readPidFile(labLayout(dir).apiserverPid);
+  if (!isAlive(pid)) throw new Error(`${dir}: the lab API server is not running`);
+  process.kill(pid as number, "SIGKILL");
+  await until("the API server dead", () => !isAlive(pid), 10_000);
+  try {
+    await whileDown();
+  } finally {
+    await restartLabApiserver(dir);
+  }
 }
