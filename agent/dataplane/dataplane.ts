@@ -43,7 +43,7 @@ import {
   newRoute,
 } from "../../net/netlink/rtnetlink.js";
 import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
-import { PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
+import { METRIC_TRELLIS_BLACKHOLE, PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
 import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
 import { V4_GATEWAY, V6_GATEWAY, type VethSpec, hostPrefix, isV6 } from "./routed-veth.js";
 import {
@@ -390,9 +390,13 @@ export class RoutedVethDataplane {
       .map((l) => l.name);
   }
 
-  /** Blackhole routes for the given block CIDRs; removes ours (proto 201) that are no longer wanted. */
+  /**
+   * Blackhole routes for the given block CIDRs, at METRIC_TRELLIS_BLACKHOLE so a
+   * single-address block's pod route wins over it; removes ours (proto 201)
+   * that are no longer wanted or carry another metric (an older agent's).
+   */
   async syncBlackholes(cidrs: readonly string[], sweep: boolean): Promise<void> {
-    const blackhole = (cidr: string): RouteSpec => {
+    const blackhole = (cidr: string, priority = METRIC_TRELLIS_BLACKHOLE): RouteSpec => {
       const p = parsePrefix(cidr);
       if (typeof p === "string") throw new Error(`blackhole route ${cidr}: ${p}`);
       return {
@@ -402,12 +406,13 @@ export class RoutedVethDataplane {
         protocol: PROTO_TRELLIS_LOCAL,
         scope: RT_SCOPE_UNIVERSE,
         type: RTN_BLACKHOLE,
+        priority,
       };
     };
-    const ops: Op[] = cidrs.map((c) => ({
-      what: `blackhole route ${c}`,
-      req: newRoute(blackhole(c), true),
-    }));
+    // Deletes go first: an IPv4 delete of metric 0 matches any metric
+    // (fib_table_delete), and the kernel keeps aliases in metric order, so it
+    // takes the old metric-0 route before the new one exists.
+    const ops: Op[] = [];
     if (sweep) {
       const want = new Set(cidrs.map(canonicalCidr));
       const listed = await apply(
@@ -420,10 +425,16 @@ export class RoutedVethDataplane {
       );
       for (const r of listed.flatMap((a) => a.messages.map(decodeRoute))) {
         if (r === undefined || r.protocol !== PROTO_TRELLIS_LOCAL || r.type !== RTN_BLACKHOLE) continue;
-        if (r.table !== TABLE_MAIN || want.has(r.dst)) continue;
-        ops.push({ what: `delete blackhole route ${r.dst}`, req: delRoute(blackhole(r.dst)) });
+        if (r.table !== TABLE_MAIN) continue;
+        const metric = r.priority ?? 0;
+        if (want.has(r.dst) && metric === METRIC_TRELLIS_BLACKHOLE) continue;
+        ops.push({
+          what: `delete blackhole route ${r.dst} metric ${metric}`,
+          req: delRoute(blackhole(r.dst, metric)),
+        });
       }
     }
+    for (const c of cidrs) ops.push({ what: `blackhole route ${c}`, req: newRoute(blackhole(c), true) });
     if (ops.length === 0) return;
     await apply(this.hostNs, ops, this.xopts());
   }

@@ -71,6 +71,7 @@ export const IFA_F_NODAD = 0x02;
 const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
+const RTA_PRIORITY = 6;
 const RTA_PREFSRC = 7;
 const RTA_TABLE = 15;
 export const RTN_UNICAST = 1;
@@ -434,6 +435,8 @@ export interface RouteSpec {
   oif?: number;
   gateway?: Address;
   onlink?: boolean;
+  /** RTA_PRIORITY (the metric); absent: the kernel's default (IPv4 0, IPv6 1024), and any metric on delete. */
+  priority?: number;
 }
 
 function routeAttrs(r: RouteSpec): Attr[] {
@@ -442,6 +445,7 @@ function routeAttrs(r: RouteSpec): Attr[] {
   if (r.table >= 256) attrs.push(u32(RTA_TABLE, r.table));
   if (r.oif !== undefined) attrs.push(u32(RTA_OIF, r.oif));
   if (r.gateway !== undefined) attrs.push({ type: RTA_GATEWAY, value: addressBytes(r.gateway) });
+  if (r.priority !== undefined) attrs.push(u32(RTA_PRIORITY, r.priority));
   return attrs;
 }
 
@@ -601,6 +605,8 @@ export interface KernelRoute {
   protocol: number;
   type: number;
   table: number;
+  /** RTA_PRIORITY (the metric), when the kernel reports one. */
+  priority?: number;
 }
 
 export function decodeRoute(m: Message): KernelRoute | undefined {
@@ -615,6 +621,7 @@ export function decodeRoute(m: Message): KernelRoute | undefined {
   const oif = a.get(RTA_OIF);
   const table = a.get(RTA_TABLE);
   const src = a.get(RTA_PREFSRC);
+  const prio = a.get(RTA_PRIORITY);
   const prefsrc = src !== undefined ? bytesAddress(src) : undefined;
   return {
     dst: `${formatAddress(dst)}/${m.body.readUInt8(1)}`,
@@ -624,5 +631,6 @@ export function decodeRoute(m: Message): KernelRoute | undefined {
     protocol: m.body.readUInt8(5),
     type: m.body.readUInt8(7),
     table: table !== undefined && table.length >= 4 ? table.readUInt32LE(0) : m.body.readUInt8(4),
+    ...(prio !== undefined && prio.length >= 4 ? { priority: prio.readUInt32LE(0) } : {}),
   };
 }

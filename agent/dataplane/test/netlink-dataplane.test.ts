@@ -131,8 +131,32 @@ describe("routed veth over netlink", () => {
     await dp.syncBlackholes(["10.244.7.0/26"], true);
     // 201 prints as "trellis" where /etc/iproute2/rt_protos.d names it (net/route-ownership.ts).
     expect(ipn(NODE, "route", "show", "type", "blackhole")).toMatch(
-      /^blackhole 10\.9\.0\.0\/24 \nblackhole 10\.244\.7\.0\/26 proto (201|trellis) \n$/,
+      /^blackhole 10\.9\.0\.0\/24 \nblackhole 10\.244\.7\.0\/26 proto (201|trellis) metric 4096 \n$/,
     );
     expect(ipn(NODE, "-6", "route", "show", "type", "blackhole")).toBe("");
+  });
+
+  it("replaces an older agent's metric-0 blackhole with the metric-4096 one", async () => {
+    ipn(NODE, "route", "add", "blackhole", "10.244.8.0/26", "proto", "201");
+    await dp.syncBlackholes(["10.244.8.0/26"], true);
+    expect(ipn(NODE, "route", "show", "10.244.8.0/26", "type", "blackhole")).toMatch(
+      /^blackhole 10\.244\.8\.0\/26 proto (201|trellis) metric 4096 \n$/,
+    );
+    await dp.syncBlackholes([], true);
+  });
+
+  it("a block of one address (/32, /128): the pod's route wins while the pod lives, the blackhole after", async () => {
+    // Two equal-metric routes to one destination would be one kernel route, the
+    // last written winning: a pod blackholed by its own block (or the reverse).
+    const one = { ...spec, addresses: ["10.244.9.1/32", "fd00:244:9::1/128"] };
+    await dp.syncBlackholes(["10.244.9.1/32", "fd00:244:9::1/128"], true);
+    await dp.add(one);
+    await dp.syncBlackholes(["10.244.9.1/32", "fd00:244:9::1/128"], true);
+    expect(ipn(NODE, "route", "get", "10.244.9.1")).toContain(`dev ${spec.hostIf}`);
+    expect(ipn(NODE, "-6", "route", "get", "fd00:244:9::1")).toContain(`dev ${spec.hostIf}`);
+    await dp.del(spec.hostIf);
+    expect(() => ipn(NODE, "route", "get", "10.244.9.1")).toThrow(/Invalid argument|No route/);
+    expect(ipn(NODE, "route", "show", "type", "blackhole", "10.244.9.1")).toContain("blackhole 10.244.9.1");
+    await dp.syncBlackholes([], true);
   });
 });
