@@ -311,6 +311,8 @@ export class NodeAgent {
   }
 
   async start(): Promise<void> {
+    // No netlink addon, no pods: say so now rather than fail every ADD (dataplane.ts).
+    this.dataplane.requireNative();
     const cfg = this.cfg;
     this.core = this.kc.makeApiClient(CoreV1Api);
     const core = this.core;

@@ -4,9 +4,10 @@
  * lists, replaces and sweeps only its own, and two parts on one node never
  * delete each other's routes:
  * - PROTO_TRELLIS_LOCAL (201, "trellis"): routes the agent derives from local
- *   state: pod /32 and /128 via the host veth, blackholes for affine blocks,
- *   and host routes to BGPPeers via their `reachableBy` gateway (the only
- *   ones with a gateway; agent/bgp/peer-routes.ts).
+ *   state: pod /32 and /128 via the host veth, blackholes for affine blocks
+ *   (at METRIC_TRELLIS_BLACKHOLE), and host routes to BGPPeers via their
+ *   `reachableBy` gateway (the only ones with a gateway;
+ *   agent/bgp/peer-routes.ts).
  * - PROTO_TRELLIS_BGP (202, "trellis-bgp"): routes learned from BGP; also
  *   trellis-bgp's default when it runs alone.
  * Both live in the main table unless configured otherwise. A sweep names its
@@ -21,6 +22,15 @@ export const PROTO_NAME_LOCAL = "trellis";
 export const PROTO_NAME_BGP = "trellis-bgp";
 /** RT_TABLE_MAIN */
 export const TABLE_MAIN = 254;
+/**
+ * The metric of a block's blackhole route. A block of one address (/32, /128)
+ * has the same destination as its pod's route; with equal metrics the two are
+ * one kernel route and the last written wins (a blackholed pod). Above every
+ * metric a pod route gets (IPv4 0, IPv6 1024, IP6_RT_PRIO_USER), the pod route
+ * wins while it exists and the blackhole takes over when it goes. Longer pod
+ * prefixes win over a wider block's blackhole by longest match regardless.
+ */
+export const METRIC_TRELLIS_BLACKHOLE = 4096;
 
 /** Where iproute2 (6.x) reads extra protocol names; absent on older systems. */
 export const RT_PROTOS_DIR = "/etc/iproute2/rt_protos.d";

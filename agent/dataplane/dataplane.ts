@@ -1,52 +1,62 @@
 /**
- * The routed-veth dataplane shell: runs the plans of routed-veth.ts, reads
- * the kernel back for CHECK, and keeps one blackhole route per affine block.
- * Runs in the node's network namespace (the agent's own).
+ * The routed-veth dataplane shell: makes and removes pods' routed veths and
+ * reads them back for CHECK, by rtnetlink from inside the agent
+ * (net/netlink: no process is spawned on the ADD, DEL or CHECK path, and the
+ * event loop never blocks: each exchange runs on a libuv pool thread, which
+ * enters a pod's namespace only to open its socket), and keeps one blackhole
+ * route per affine block (`ip -batch`, off the CNI path).
+ * Runs in the node's network namespace (the agent's own), unless given
+ * another one (`hostNetns`, for tests that must not touch the machine's).
  */
-import { writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
 import { CniCode, CniError } from "../../cni/error.js";
-import { ipJson, runIpBatch } from "./ip-exec.js";
-import { ShPool, shQuote, withStdin } from "./sh-pool.js";
-import { IP_BATCH_PROTOCOL, LineSessionError, LineSessionPool } from "../../net/line-session.js";
-import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
-import { PROTO_TRELLIS_LOCAL } from "../../net/route-ownership.js";
-import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
+import { canonicalPrefix, parseAddress, parsePrefix } from "../../net/address.js";
 import {
-  V4_GATEWAY,
-  V6_GATEWAY,
-  type VethSpec,
-  hostPrefix,
-  isV6,
-  planHostRoutes,
-  planLink,
-  planOwnerMarker,
-  planPod,
-  planSysctls,
-  podIpArgs,
-} from "./routed-veth.js";
+  NetlinkTransportError,
+  type Op,
+  apply,
+  exchange,
+  firstError,
+  loadNetlink,
+  writeSysctls,
+} from "../../net/netlink/netlink.js";
+import {
+  type Answer,
+  IFF_UP,
+  type KernelRoute,
+  type Link,
+  type LinkAddr,
+  decodeAddr,
+  decodeLink,
+  RTN_BLACKHOLE,
+  RT_SCOPE_UNIVERSE,
+  type RouteSpec,
+  decodeRoute,
+  delLink,
+  delRoute,
+  dumpAddrs,
+  dumpLinks,
+  dumpRoutes,
+  getLink,
+  getRouteFibMatch,
+  newRoute,
+} from "../../net/netlink/rtnetlink.js";
+import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
+import { METRIC_TRELLIS_BLACKHOLE, PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
+import { type VethOwner, parseOwnerMarker, sameOwner } from "./veth-owner.js";
+import { V4_GATEWAY, V6_GATEWAY, type VethSpec, hostPrefix, isV6 } from "./routed-veth.js";
+import {
+  hostConfigOps,
+  hostRouteOps,
+  hostSettings,
+  linkOps,
+  podLookupOps,
+  podOps,
+} from "./routed-veth-netlink.js";
 
-const IP = process.env["TRELLIS_IP_BIN"] ?? "ip";
-
-interface IpLink {
-  ifname: string;
-  mtu?: number;
-  address?: string;
-  flags?: string[];
-  operstate?: string;
-  ifalias?: string;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
-interface IpRoute {
-  dst: string;
-  gateway?: string;
-  dev?: string;
-  protocol?: string;
-  type?: string;
-}
-
-function isNotFound(stderr: string): boolean {
-  return /Cannot find device|does not exist|No such device/i.test(stderr);
-}
+const ENODEV = 19;
+const EEXIST = 17;
 
 /** A host veth as the kernel has it: absent, or present with its owner marker (veth-owner.ts). */
 export type HostVethState = { exists: false } | { exists: true; owner: VethOwner | undefined };
@@ -68,123 +78,185 @@ export class HostVethTaken extends Error {
 
 /**
  * The spec code for a failed kernel operation (SPEC.md "Error"): the kernel
- * refused it, 5 (I/O failure); our `ip`/`sh` helper process died under it,
- * 11 (try again later: the next call starts a fresh one).
+ * refused it, 5 (I/O failure); the netlink exchange itself failed (no
+ * socket, no answer in time), 11 (try again later: the request may be fine).
  */
 function kernelError(what: string, e: unknown): CniError {
   if (e instanceof CniError) return e;
   const msg = e instanceof Error ? e.message : String(e);
-  // The helper process died, hung or is closing: the request itself may be fine.
-  const helperGone = e instanceof LineSessionError && e.code !== "TRELLIS_ELINESESSION_NEWLINE";
-  return new CniError(helperGone ? CniCode.TryAgainLater : CniCode.IoFailure, `routed veth: ${what}: ${msg}`);
+  const transient = e instanceof NetlinkTransportError;
+  return new CniError(transient ? CniCode.TryAgainLater : CniCode.IoFailure, `routed veth: ${what}: ${msg}`);
 }
 
 /** Writes the node-wide sysctls a routed node needs (forwarding on). */
 export async function enableForwarding(): Promise<void> {
-  await writeFile("/proc/sys/net/ipv4/ip_forward", "1");
-  await writeFile("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+  await writeSysctls(null, [
+    ["/proc/sys/net/ipv4/ip_forward", "1"],
+    ["/proc/sys/net/ipv6/conf/all/forwarding", "1"],
+  ]);
+}
+
+/** What CHECK compares the kernel with. */
+export interface CheckSpec {
+  hostIf: string;
+  /** The attachment asking: a host veth marked for another one is drift. */
+  owner?: VethOwner;
+  podIf: string;
+  netns: string;
+  mtu: number;
+  addresses: readonly string[];
+}
+
+export interface DataplaneOptions {
+  /** The node's namespace, when it is not the agent's own (tests). */
+  hostNetns?: string;
+  /** Called with each step's duration (the benchmark's per-step timings). */
+  onStep?: (step: string, ms: number) => void;
+  /** The bound on one netlink exchange. */
+  timeoutMs?: number;
 }
 
 export class RoutedVethDataplane {
+  private readonly hostNs: string | null;
+
+  constructor(private readonly opts: DataplaneOptions = {}) {
+    this.hostNs = opts.hostNetns ?? null;
+  }
+
   /**
-   * The host side runs through long-lived `ip -force -batch -` sessions: no
-   * spawn per ADD (a spawn from the agent costs 3–5 ms, a line ~0.2 ms).
+   * Throws (TRELLIS_ENONETLINK, with the loader's reason) when the netlink
+   * addon was not built: the agent calls it first thing at start and refuses
+   * to start, rather than fail every ADD later. There is no `ip` fallback:
+   * the addon is built by the same `npm run build` as the CNI shim, from one
+   * C file with the same compiler, so a machine that lacks it lacks the shim.
    */
-  private readonly host = new LineSessionPool(4, {
-    argv: [IP, "-force", "-batch", "-"],
-    name: "ip session",
-    protocol: IP_BATCH_PROTOCOL,
-  });
-  /** The pod side runs through small long-lived shells (sh-pool.ts): no fork of the agent. */
-  private readonly sh = new ShPool(8);
+  requireNative(): void {
+    loadNetlink();
+  }
+
+  private async timed<T>(step: string, p: Promise<T>): Promise<T> {
+    if (this.opts.onStep === undefined) return p;
+    const t0 = performance.now();
+    try {
+      return await p;
+    } finally {
+      this.opts.onStep(step, performance.now() - t0);
+    }
+  }
+
+  private xopts(): { timeoutMs?: number } {
+    return this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {};
+  }
 
   /**
    * Step 1 of ADD: the veth pair, host end up (needs no address, so it runs
    * while IPAM allocates). Throws CniError; leaves nothing behind on failure.
    */
   async createLink(s: Omit<VethSpec, "addresses">): Promise<void> {
-    // The path travels inside `ip -batch` lines, which split on blanks.
-    if (!s.netns.startsWith("/") || /[\s"'\\]/.test(s.netns)) {
+    // A relative path would be resolved against the agent's working directory, not the runtime's.
+    if (!s.netns.startsWith("/")) {
       throw new CniError(
         CniCode.InvalidEnvironment,
-        `CNI_NETNS: ${JSON.stringify(s.netns)} is not a usable path`,
+        `CNI_NETNS: ${JSON.stringify(s.netns)} is not an absolute path`,
       );
     }
-    // Twice at most: a stale veth may vanish between our add and our look
-    // (its old netns being destroyed by the kernel takes the pair with it).
-    for (let attempt = 0; ; attempt++) {
-      const { failures } = await this.host.run(planLink(s)).catch((e: unknown) => {
-        throw kernelError(`creating ${s.hostIf}`, e);
-      });
-      const add = failures.find((f) => f.index === 0);
-      if (add === undefined) return;
-      if (/File exists/.test(add.message)) {
-        // Either the host veth name is taken or the pod already has CNI_IFNAME.
-        const host = await this.readHostVeth(s.hostIf);
-        if (host.exists) throw new HostVethTaken(s.hostIf, host.owner);
-        if (attempt === 0) continue;
-        throw new CniError(
-          CniCode.AttachmentExists,
-          `routed veth: interface ${s.podIf} already exists in ${s.netns}`,
-        );
-      }
-      if (/netns|No such file|Invalid/i.test(add.message)) {
-        throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${add.message}`);
-      }
-      throw new CniError(CniCode.IoFailure, `routed veth: creating ${s.hostIf}: ${add.message}`);
-    }
-  }
-
-  /**
-   * The host veth and its owner marker, read from the kernel (one `ip -j`
-   * run by a pooled shell: no fork of the agent). Throws CniError 5 or 11.
-   */
-  async readHostVeth(hostIf: string): Promise<HostVethState> {
-    const r = await this.sh
-      .run([IP, "-j", "link", "show", "dev", hostIf].map(shQuote).join(" "))
-      .catch((e: unknown) => {
-        throw kernelError(`reading ${hostIf}`, e);
-      });
-    if (r.code !== 0) {
-      if (isNotFound(r.output)) return { exists: false };
-      throw new CniError(CniCode.IoFailure, `routed veth: reading ${hostIf}: ${r.output}`);
-    }
-    let links: IpLink[];
+    // IFLA_NET_NS_FD: the kernel resolves the fd in our process while it
+    // handles the message, so it stays open until the answer is in.
+    const ns = await open(s.netns, "r").catch((e: unknown) => {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `CNI_NETNS ${s.netns}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
     try {
-      links = JSON.parse(r.output) as IpLink[];
-    } catch {
-      throw new CniError(CniCode.IoFailure, `routed veth: reading ${hostIf}: ${r.output.slice(0, 200)}`);
+      // Twice at most: a stale veth may vanish between our add and our look
+      // (its old netns being destroyed by the kernel takes the pair with it).
+      for (let attempt = 0; ; attempt++) {
+        const ops = linkOps(s, ns.fd);
+        const answers = await this.timed("createLink", exchange(this.hostNs, ops, this.xopts())).catch(
+          (e: unknown) => {
+            throw kernelError(`creating ${s.hostIf}`, e);
+          },
+        );
+        const err = firstError(ops, answers);
+        if (err === undefined) return;
+        if (err.errno === EEXIST) {
+          // Either the host veth name is taken or the pod already has CNI_IFNAME.
+          const host = await this.readHostVeth(s.hostIf);
+          if (host.exists) throw new HostVethTaken(s.hostIf, host.owner);
+          if (attempt === 0) continue;
+          throw new CniError(
+            CniCode.AttachmentExists,
+            `routed veth: interface ${s.podIf} already exists in ${s.netns}`,
+          );
+        }
+        // EINVAL/EBADF: the fd is not a network namespace.
+        if (err.code === "EINVAL" || err.code === "EBADF") {
+          throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${s.netns}: ${err.message}`);
+        }
+        throw new CniError(CniCode.IoFailure, `routed veth: ${err.message}`);
+      }
+    } finally {
+      await ns.close();
     }
-    const l = links[0];
-    return l === undefined ? { exists: false } : { exists: true, owner: parseOwnerMarker(l.ifalias) };
+  }
+
+  /** The host veth and its owner marker, read from the kernel. Throws CniError 5 or 11. */
+  async readHostVeth(hostIf: string): Promise<HostVethState> {
+    const l = await this.hostLink(hostIf).catch((e: unknown) => {
+      throw kernelError(`reading ${hostIf}`, e);
+    });
+    return l === undefined ? { exists: false } : { exists: true, owner: parseOwnerMarker(l.alias) };
+  }
+
+  /** One link by name in a namespace, or undefined when there is none. */
+  private async linkIn(netns: string | null, name: string): Promise<Link | undefined> {
+    const ops = [{ what: `read ${name}`, req: getLink(name) }];
+    const [a] = await exchange(netns, ops, this.xopts());
+    if (a === undefined || a.errno === ENODEV) return undefined;
+    const err = firstError(ops, [a]);
+    if (err !== undefined) throw err;
+    return linkOf(a, name);
+  }
+
+  private hostLink(name: string): Promise<Link | undefined> {
+    return this.linkIn(this.hostNs, name);
   }
 
   /**
-   * Step 2 of ADD: sysctls of the host end, then the pod side (one `ip`
-   * exec in the pod namespace) and the host routes, in parallel. On failure
-   * the veth is deleted again.
+   * Step 2 of ADD. Host side: owner marker and IPv4 settings, the IPv6
+   * sysctls (before the pod end comes up: see routed-veth.ts), then
+   * proxy_delay and the host routes. Pod side, in parallel: the pod
+   * interface's index, then its addresses, link up and default routes. On
+   * failure the veth is deleted again.
    */
   async configure(s: VethSpec): Promise<void> {
     try {
-      // One shell job: the host end's sysctls (shell builtins, in the node
-      // namespace, before the pod end comes up), then the pod side.
-      const sysctls = planSysctls(s.hostIf)
-        .map(([p, v]) => `printf %s ${shQuote(v)} > ${shQuote(p)}`)
-        .join(" && ");
-      const { file, args } = podIpArgs(s.netns);
-      const cmd = [file, ...args, "-batch", "-"].map(shQuote).join(" ");
-      const [pod, routes] = await Promise.all([
-        this.sh.run(`${sysctls} && ${withStdin(cmd, planPod(s))}`),
-        this.host.run([...planOwnerMarker(s.hostIf, s.owner), ...planHostRoutes(s.hostIf, s.addresses)]),
+      const host = async (): Promise<number> => {
+        const ops = hostConfigOps(s.hostIf, s.owner);
+        const [answers] = await Promise.all([
+          this.timed("host:configure", apply(this.hostNs, ops, this.xopts())),
+          this.timed("host:sysctls", writeSysctls(this.hostNs, hostSettings(s.hostIf).proc)),
+        ]);
+        const l = linkOf(answers[1], s.hostIf);
+        if (l === undefined) throw new CniError(CniCode.IoFailure, `routed veth: ${s.hostIf} vanished`);
+        return l.index;
+      };
+      const podIndex = async (): Promise<number> => {
+        const answers = await this.timed("pod:lookup", apply(s.netns, podLookupOps(s.podIf), this.xopts()));
+        const l = linkOf(answers[0], s.podIf);
+        if (l === undefined)
+          throw new CniError(CniCode.IoFailure, `routed veth: ${s.podIf} is missing in ${s.netns}`);
+        return l.index;
+      };
+      const [hostIndex, pod] = await Promise.all([host(), podIndex()]);
+      await Promise.all([
+        this.timed("pod:configure", apply(s.netns, podOps(s, pod), this.xopts())),
+        this.timed(
+          "host:routes",
+          apply(this.hostNs, hostRouteOps(s.hostIf, hostIndex, s.addresses), this.xopts()),
+        ),
       ]);
-      if (pod.code !== 0)
-        throw new CniError(CniCode.IoFailure, `routed veth: pod side failed: ${pod.output}`);
-      if (routes.failures.length > 0) {
-        throw new CniError(
-          CniCode.IoFailure,
-          `routed veth: host side: ${routes.failures.map((r) => r.message).join("; ")}`,
-        );
-      }
     } catch (e) {
       await this.del(s.hostIf).catch(() => undefined);
       throw kernelError("configuring", e);
@@ -199,47 +271,37 @@ export class RoutedVethDataplane {
 
   /** Deletes the host veth (its peer and routes go with it). Idempotent. */
   async del(hostIf: string): Promise<void> {
-    const {
-      failures: [f],
-    } = await this.host.run([`link del ${hostIf}`]).catch((e: unknown) => {
+    const ops = [{ what: `delete veth ${hostIf}`, req: delLink(hostIf) }];
+    const answers = await this.timed("del", exchange(this.hostNs, ops, this.xopts())).catch((e: unknown) => {
       throw kernelError(`deleting ${hostIf}`, e);
     });
-    if (f !== undefined && !isNotFound(f.message)) {
-      throw new CniError(CniCode.IoFailure, `routed veth: deleting ${hostIf}: ${f.message}`);
+    const err = firstError(ops, answers);
+    if (err !== undefined && err.errno !== ENODEV) {
+      throw new CniError(CniCode.IoFailure, `routed veth: ${err.message}`);
     }
   }
 
-  close(): void {
-    void this.host.close();
-    this.sh.close();
-  }
+  /** Nothing to release: every exchange opens and closes its own socket. */
+  close(): void {}
 
   /**
    * CHECK (SPEC.md "CHECK: Check container's networking is as expected"):
    * the link, addresses and routes must match what ADD made. Returns the
    * list of drifts (empty when all is well).
    */
-  async check(s: {
-    hostIf: string;
-    /** The attachment asking: a host veth marked for another one is drift. */
-    owner?: VethOwner;
-    podIf: string;
-    netns: string;
-    mtu: number;
-    addresses: readonly string[];
-  }): Promise<string[]> {
+  async check(s: CheckSpec): Promise<string[]> {
+    try {
+      return await this.checkKernel(s);
+    } catch (e) {
+      throw kernelError("checking", e);
+    }
+  }
+
+  private async checkKernel(s: CheckSpec): Promise<string[]> {
     const drift: string[] = [];
-    const [hostLink, podLinks, hostR4, hostR6, podR4, podR6] = await Promise.all([
-      ipJson<IpLink>(["link", "show", "dev", s.hostIf]),
-      ipJson<IpLink>(["addr", "show", "dev", s.podIf], s.netns),
-      ipJson<IpRoute>(["route", "show", "dev", s.hostIf]),
-      ipJson<IpRoute>(["-6", "route", "show", "dev", s.hostIf]),
-      ipJson<IpRoute>(["route", "show"], s.netns),
-      ipJson<IpRoute>(["-6", "route", "show"], s.netns),
-    ]);
-    if (!Array.isArray(hostLink) || hostLink.length === 0) return [`host interface ${s.hostIf} is missing`];
-    const hl = hostLink[0];
-    const marked = parseOwnerMarker(hl?.ifalias);
+    const [hl, pl] = await Promise.all([this.hostLink(s.hostIf), this.linkIn(s.netns, s.podIf)]);
+    if (hl === undefined) return [`host interface ${s.hostIf} is missing`];
+    const marked = parseOwnerMarker(hl.alias);
     if (s.owner !== undefined && marked !== undefined) {
       if (!sameOwner(marked, s.owner)) {
         // Its name is the pod's, but a newer sandbox of the pod has replaced it.
@@ -248,66 +310,143 @@ export class RoutedVethDataplane {
         ];
       }
     }
-    if (!Array.isArray(podLinks) || podLinks.length === 0)
-      return [`interface ${s.podIf} is missing in ${s.netns}`];
-    const pl = podLinks[0];
-    if (hl?.flags?.includes("UP") !== true) drift.push(`host interface ${s.hostIf} is down`);
-    if (pl?.flags?.includes("UP") !== true) drift.push(`interface ${s.podIf} is down`);
-    if (hl?.mtu !== s.mtu) drift.push(`host interface MTU is ${hl?.mtu} (want ${s.mtu})`);
-    if (pl?.mtu !== s.mtu) drift.push(`${s.podIf} MTU is ${pl?.mtu} (want ${s.mtu})`);
+    if (pl === undefined) return [`interface ${s.podIf} is missing in ${s.netns}`];
+    const [podAddrs, podR, hostR] = await Promise.all([
+      this.podAddresses(s.netns, pl.index),
+      this.mainRoutes(s.netns),
+      this.hostRoutes(s.addresses),
+    ]);
+    if ((hl.flags & IFF_UP) === 0) drift.push(`host interface ${s.hostIf} is down`);
+    if ((pl.flags & IFF_UP) === 0) drift.push(`interface ${s.podIf} is down`);
+    if (hl.mtu !== s.mtu) drift.push(`host interface MTU is ${hl.mtu} (want ${s.mtu})`);
+    if (pl.mtu !== s.mtu) drift.push(`${s.podIf} MTU is ${pl.mtu} (want ${s.mtu})`);
     const have = new Set(
-      (pl?.addr_info ?? [])
-        .filter((a) => a.family === "inet" || !a.local.startsWith("fe80"))
-        .map((a) => `${a.local}/${a.prefixlen}`),
+      podAddrs
+        .filter((a) => a.family === 4 || !a.address.startsWith("fe80"))
+        .map((a) => `${a.address}/${a.prefixlen}`),
     );
     for (const a of s.addresses)
       if (!have.delete(hostPrefix(a))) drift.push(`address ${hostPrefix(a)} is missing on ${s.podIf}`);
     for (const extra of have) drift.push(`unexpected address ${extra} on ${s.podIf}`);
-    const hostRoutes = [...(Array.isArray(hostR4) ? hostR4 : []), ...(Array.isArray(hostR6) ? hostR6 : [])];
-    for (const a of s.addresses) {
-      const ip = hostPrefix(a).split("/")[0];
-      if (!hostRoutes.some((r) => r.dst === ip || r.dst === hostPrefix(a)))
+    s.addresses.forEach((a, i) => {
+      const r = hostR[i];
+      if (r === undefined || r.dst !== hostPrefix(a) || r.oif !== hl.index)
         drift.push(`host route ${hostPrefix(a)} dev ${s.hostIf} is missing`);
-    }
-    const podRoutes = [...(Array.isArray(podR4) ? podR4 : []), ...(Array.isArray(podR6) ? podR6 : [])];
-    if (
-      s.addresses.some((a) => !isV6(a)) &&
-      !podRoutes.some((r) => r.dst === "default" && r.gateway === V4_GATEWAY)
-    ) {
+    });
+    const defaultVia = (gw: string): boolean =>
+      podR.some((r) => r.dst.endsWith("/0") && r.gateway === gw && r.oif === pl.index);
+    if (s.addresses.some((a) => !isV6(a)) && !defaultVia(V4_GATEWAY))
       drift.push(`default route via ${V4_GATEWAY} is missing in the pod`);
-    }
-    if (
-      s.addresses.some((a) => isV6(a)) &&
-      !podRoutes.some((r) => r.dst === "default" && r.gateway === V6_GATEWAY)
-    ) {
+    if (s.addresses.some((a) => isV6(a)) && !defaultVia(V6_GATEWAY))
       drift.push(`default route via ${V6_GATEWAY} is missing in the pod`);
-    }
     return drift;
+  }
+
+  /** Both families of one dump in a (pod) namespace, decoded. */
+  private async dumpBoth<T>(
+    netns: string,
+    what: string,
+    req: (f: 4 | 6) => Op["req"],
+    decode: (m: Answer["messages"][number]) => T | undefined,
+  ): Promise<T[]> {
+    const ops: Op[] = ([4, 6] as const).map((f) => ({
+      what: `list IPv${f} ${what} in ${netns}`,
+      req: req(f),
+    }));
+    const answers = await apply(netns, ops, this.xopts());
+    return answers.flatMap((a) => a.messages.map(decode)).filter((x): x is T => x !== undefined);
+  }
+
+  private async podAddresses(netns: string, index: number): Promise<LinkAddr[]> {
+    const addrs = await this.dumpBoth(netns, "addresses", (f) => dumpAddrs(f, index), decodeAddr);
+    return addrs.filter((a) => a.index === index);
+  }
+
+  /** The main table's routes of a (pod) namespace, both families. */
+  private mainRoutes(netns: string): Promise<KernelRoute[]> {
+    return this.dumpBoth(netns, "routes", (f) => dumpRoutes(f, TABLE_MAIN), decodeRoute);
+  }
+
+  /** For each pod address, the node's route a packet to it takes (or undefined: unreachable). */
+  private async hostRoutes(addresses: readonly string[]): Promise<(KernelRoute | undefined)[]> {
+    if (addresses.length === 0) return [];
+    const ops: Op[] = addresses.map((a) => {
+      const ip = parseAddress(hostPrefix(a).split("/")[0] ?? a);
+      if (typeof ip === "string") throw new CniError(CniCode.InvalidNetworkConfig, `routed veth: ${ip}`);
+      return { what: `look up route to ${a}`, req: getRouteFibMatch(ip) };
+    });
+    const answers = await exchange(this.hostNs, ops, this.xopts());
+    return answers.map((a) =>
+      a.errno === 0 ? a.messages.map(decodeRoute).find((r) => r !== undefined) : undefined,
+    );
   }
 
   /** Names of every host veth Trellis made in this namespace. */
   async hostVeths(): Promise<string[]> {
-    const links = await ipJson<IpLink>(["link", "show", "type", "veth"]);
-    if (!Array.isArray(links)) throw new Error(`listing links: ${links.stderr}`);
-    return links.map((l) => l.ifname.split("@")[0] ?? l.ifname).filter((n) => n.startsWith(HOST_VETH_PREFIX));
+    const answers = await apply(this.hostNs, [{ what: "list links", req: dumpLinks() }], this.xopts());
+    return answers
+      .flatMap((a) => a.messages.map(decodeLink))
+      .filter((l): l is Link => l !== undefined && l.kind === "veth" && l.name.startsWith(HOST_VETH_PREFIX))
+      .map((l) => l.name);
   }
 
-  /** Blackhole routes for the given block CIDRs; removes ours that are no longer wanted. */
+  /**
+   * Blackhole routes for the given block CIDRs, at METRIC_TRELLIS_BLACKHOLE so a
+   * single-address block's pod route wins over it; removes ours (proto 201)
+   * that are no longer wanted or carry another metric (an older agent's).
+   */
   async syncBlackholes(cidrs: readonly string[], sweep: boolean): Promise<void> {
-    const lines = cidrs.map((c) => `route replace blackhole ${c} proto ${PROTO_TRELLIS_LOCAL}`);
+    const blackhole = (cidr: string, priority = METRIC_TRELLIS_BLACKHOLE): RouteSpec => {
+      const p = parsePrefix(cidr);
+      if (typeof p === "string") throw new Error(`blackhole route ${cidr}: ${p}`);
+      return {
+        dst: { family: p.family, value: p.base },
+        dstLen: p.length,
+        table: TABLE_MAIN,
+        protocol: PROTO_TRELLIS_LOCAL,
+        scope: RT_SCOPE_UNIVERSE,
+        type: RTN_BLACKHOLE,
+        priority,
+      };
+    };
+    // Deletes go first: an IPv4 delete of metric 0 matches any metric
+    // (fib_table_delete), and the kernel keeps aliases in metric order, so it
+    // takes the old metric-0 route before the new one exists.
+    const ops: Op[] = [];
     if (sweep) {
-      const want = new Set(cidrs);
-      const [v4, v6] = await Promise.all([
-        ipJson<IpRoute>(["route", "show", "proto", String(PROTO_TRELLIS_LOCAL), "type", "blackhole"]),
-        ipJson<IpRoute>(["-6", "route", "show", "proto", String(PROTO_TRELLIS_LOCAL), "type", "blackhole"]),
-      ]);
-      for (const r of [...(Array.isArray(v4) ? v4 : []), ...(Array.isArray(v6) ? v6 : [])]) {
-        const dst = r.dst.includes("/") ? r.dst : hostPrefix(r.dst);
-        if (!want.has(dst)) lines.push(`route del blackhole ${dst} proto ${PROTO_TRELLIS_LOCAL}`);
+      const want = new Set(cidrs.map(canonicalCidr));
+      const listed = await apply(
+        this.hostNs,
+        ([4, 6] as const).map((f) => ({
+          what: `list IPv${f} blackhole routes`,
+          req: dumpRoutes(f, TABLE_MAIN, PROTO_TRELLIS_LOCAL, RTN_BLACKHOLE),
+        })),
+        this.xopts(),
+      );
+      for (const r of listed.flatMap((a) => a.messages.map(decodeRoute))) {
+        if (r === undefined || r.protocol !== PROTO_TRELLIS_LOCAL || r.type !== RTN_BLACKHOLE) continue;
+        if (r.table !== TABLE_MAIN) continue;
+        const metric = r.priority ?? 0;
+        if (want.has(r.dst) && metric === METRIC_TRELLIS_BLACKHOLE) continue;
+        ops.push({
+          what: `delete blackhole route ${r.dst} metric ${metric}`,
+          req: delRoute(blackhole(r.dst, metric)),
+        });
       }
     }
-    if (lines.length === 0) return;
-    const r = await runIpBatch(lines);
-    if (r.code !== 0) throw new Error(`blackhole routes: ${r.stderr}`);
+    for (const c of cidrs) ops.push({ what: `blackhole route ${c}`, req: newRoute(blackhole(c), true) });
+    if (ops.length === 0) return;
+    await apply(this.hostNs, ops, this.xopts());
   }
+}
+
+/** A CIDR as decodeRoute prints it (canonical text), or as given when it does not parse. */
+function canonicalCidr(cidr: string): string {
+  const c = canonicalPrefix(cidr);
+  return typeof c === "string" ? c : cidr;
+}
+
+/** The link in one answer (RTM_GETLINK by name). */
+function linkOf(a: Answer | undefined, name: string): Link | undefined {
+  return a?.messages.map(decodeLink).find((l) => l !== undefined && l.name === name);
 }

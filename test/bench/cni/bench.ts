@@ -4,8 +4,9 @@
  * `ptp` + `host-local`, both exec'd as a runtime would from inside the same
  * node namespace. Measures ADD and DEL latency p50/p99 over sequential pods
  * (the two plugins alternate pod by pod so machine noise hits both alike),
- * wall time of bursts of 30 concurrent ADDs, the two iproute2 strategies for
- * one routed veth, and (full size) the agent's RSS with 1,000 pods.
+ * wall time of bursts of 30 concurrent ADDs, one routed veth made by the
+ * agent's netlink dataplane (per step) and by the two iproute2 strategies it
+ * replaced, and (full size) the agent's RSS with 1,000 pods.
  *
  *   smoke (CI): 30 sequential pods, 3 bursts of 30
  *   full (TRELLIS_BENCH_FULL=1): 200 sequential pods, 10 bursts, RSS at 1,000 pods
@@ -32,6 +33,8 @@ export interface CniBenchResult {
   trellis: { add: Stats; del: Stats; burstWallMs: Stats; rssMiBAt1000Pods?: number };
   reference: { add: Stats; del: Stats; burstWallMs: Stats };
   iproute2: { batchMs: Stats; spawnEachMs: Stats; enterIpNMs: Stats; enterNsenterMs: Stats };
+  /** One routed veth by the agent's dataplane (rtnetlink, no process): the whole ADD, and each step (DEL: "del"). */
+  netlink: { addMs: Stats; steps: Record<string, Stats> };
   ratios: { addP50: number; delP50: number; burstP50: number };
 }
 
@@ -196,15 +199,16 @@ export async function runCniBench(
       }
     }
 
-    // iproute2: one routed veth, batched vs one spawn per command.
-    log("iproute2 strategies");
-    const ipr = { batch: [] as number[], spawn: [] as number[] };
+    // One routed veth: netlink (the agent's way), ip -batch, one spawn per command; rotated.
+    log("routed veth: netlink vs iproute2 strategies");
+    const ipr = { batch: [] as number[], spawn: [] as number[], netlink: [] as number[] };
+    const stepMs: Record<string, number[]> = {};
     const vns = bed.netnsName("ipr");
     await bed.addNetns([vns]);
+    const strategies = ["netlink", "batch", "spawn-each"] as const;
     for (let i = 0; i < (full ? 40 : 10); i++) {
-      for (const strategy of i % 2 === 0
-        ? (["batch", "spawn-each"] as const)
-        : (["spawn-each", "batch"] as const)) {
+      for (let k = 0; k < strategies.length; k++) {
+        const strategy = strategies[(i + k) % strategies.length] ?? "netlink";
         const r = await runner.send({
           op: "veth",
           strategy,
@@ -212,7 +216,12 @@ export async function runCniBench(
           netns: `/var/run/netns/${vns}`,
           address: "10.99.99.9/32",
         });
-        (strategy === "batch" ? ipr.batch : ipr.spawn).push(r.ms);
+        if (r.code !== 0) throw new Error(`routed veth by ${strategy} failed`);
+        (strategy === "batch" ? ipr.batch : strategy === "netlink" ? ipr.netlink : ipr.spawn).push(r.ms);
+        if (strategy === "netlink") {
+          for (const [step, ms] of Object.entries(JSON.parse(r.stdout) as Record<string, number>))
+            (stepMs[step] ??= []).push(ms);
+        }
       }
     }
     const enter = { ipn: [] as number[], nsenter: [] as number[] };
@@ -262,6 +271,10 @@ export async function runCniBench(
         enterIpNMs: stats(enter.ipn),
         enterNsenterMs: stats(enter.nsenter),
       },
+      netlink: {
+        addMs: stats(ipr.netlink),
+        steps: Object.fromEntries(Object.entries(stepMs).map(([k, v]) => [k, stats(v)])),
+      },
       ratios: {
         addP50: ratio(t.add.p50, r.add.p50),
         delP50: ratio(t.del.p50, r.del.p50),
@@ -290,6 +303,8 @@ export function formatCniBench(x: CniBenchResult): string {
     row("DEL  reference", x.reference.del),
     row(`burst of ${x.burstSize} ADDs, wall: trellis`, x.trellis.burstWallMs),
     row(`burst of ${x.burstSize} ADDs, wall: reference`, x.reference.burstWallMs),
+    row("routed veth: netlink (agent)", x.netlink.addMs),
+    ...Object.entries(x.netlink.steps).map(([step, st]) => row(`  netlink step ${step}`, st)),
     row("routed veth: ip -batch ×2", x.iproute2.batchMs),
     row("routed veth: one ip per command", x.iproute2.spawnEachMs),
     row("enter pod netns: ip -n NS -batch", x.iproute2.enterIpNMs),

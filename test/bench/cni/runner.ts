@@ -3,15 +3,18 @@
  * started once inside the node namespace (nsenter --net=…), which execs CNI
  * plugins exactly as a runtime does (env + stdin, stdout result) and times
  * each exec from spawn to exit. Requests and replies are JSON lines.
- * It also times the two ways of driving iproute2 for one routed veth
- * (per-command spawns vs one `ip -batch` per namespace), from the node.
+ * It also times one routed veth made three ways, from the node: the
+ * agent's way (rtnetlink through net/netlink, no process; per step), and
+ * the two ways of driving iproute2 it replaced (one `ip -batch` per
+ * namespace, one spawn per command), so the three compare in one run.
  */
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
 import { runIp, runIpBatch } from "../../../agent/dataplane/ip-exec.js";
-import { planAdd } from "../../../agent/dataplane/routed-veth.js";
+import { type VethSpec, planAdd } from "../../../agent/dataplane/routed-veth.js";
+import { RoutedVethDataplane } from "../../../agent/dataplane/dataplane.js";
 
 interface ExecReq {
   id: number;
@@ -29,7 +32,7 @@ interface EnterReq {
 interface VethReq {
   id: number;
   op: "veth";
-  strategy: "batch" | "spawn-each";
+  strategy: "batch" | "spawn-each" | "netlink";
   hostIf: string;
   netns: string;
   address: string;
@@ -48,15 +51,37 @@ function execPlugin(r: ExecReq): Promise<{ id: number; ms: number; code: number;
   });
 }
 
-async function veth(r: VethReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
-  const plan = planAdd({
+/** The step timings of the last netlink ADD (RoutedVethDataplane's onStep). */
+let steps: Record<string, number> = {};
+const netlink = new RoutedVethDataplane({ onStep: (step, ms) => (steps[step] = ms) });
+
+/** The one routed veth every strategy makes. */
+function vethSpec(r: VethReq): VethSpec {
+  return {
     hostIf: r.hostIf,
     podIf: "eth0",
     netns: r.netns,
     mtu: 1500,
     podMac: "0a:58:0a:00:00:01",
     addresses: [r.address],
-  });
+  };
+}
+
+async function veth(r: VethReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
+  if (r.strategy === "netlink") {
+    const spec = vethSpec(r);
+    steps = {};
+    const t0 = performance.now();
+    let code = 0;
+    await netlink.add(spec).catch(() => (code = 1));
+    const ms = performance.now() - t0;
+    const add = steps;
+    steps = {};
+    await netlink.del(r.hostIf).catch(() => (code = 1));
+    // The step timings travel as the reply's stdout (JSON), with DEL's.
+    return { id: r.id, ms, code, stdout: JSON.stringify({ ...add, ...steps }) };
+  }
+  const plan = planAdd(vethSpec(r));
   const t0 = performance.now();
   let code = 0;
   if (r.strategy === "batch") {

@@ -1,0 +1,549 @@
+/*
+ * trellis_netlink: rtnetlink exchanges off the Node.js main thread, in any
+ * network namespace, as a Node-API addon (C, no node-gyp; built by
+ * scripts/build-native). See README.md.
+ *
+ * The addon knows nothing of links, addresses or routes: the messages are
+ * built and parsed in TypeScript (rtnetlink.ts). It does the three things
+ * JavaScript cannot:
+ *
+ *   exchange(netns, request, timeoutMs) -> Promise<Buffer>
+ *       On a libuv pool thread: (when netns is a path) enter that network
+ *       namespace with setns(2), which moves only the calling thread
+ *       (CLONE_NEWNET is per task), open a NETLINK_ROUTE socket, and at once
+ *       setns back to the thread's own namespace. A netlink socket stays
+ *       bound to the namespace it was created in (net/netlink/af_netlink.c:
+ *       sock_net(sk) is fixed at socket()), so everything sent on it later
+ *       acts there. Then send the request (one or more nlmsghdr's) and read
+ *       until every request message is answered: NLMSG_ERROR (an error or,
+ *       with NLM_F_ACK, the ack) for a plain request, NLMSG_DONE (or an
+ *       error) for a dump. Resolves with every byte the kernel sent.
+ *       The main thread never changes namespace, and never blocks.
+ *
+ *   writeSysctls(netns, paths, values) -> Promise<void>
+ *       On a libuv pool thread: (when netns is a path) enter that namespace,
+ *       write each value to its /proc/sys/net/... file, come back. Files
+ *       under /proc/sys/net belong to the network namespace of the task that
+ *       opens them (the sysctl tables are looked up in current->nsproxy->
+ *       net_ns, net/sysctl_net.c net_ctl_header_lookup), not to the
+ *       namespace of whoever mounted /proc: so the writer must be a thread
+ *       inside the target namespace. Only paths under /proc/sys/net/.
+ *
+ *   strerror(errno) -> string      the C library's text for an errno
+ *   errnoName(errno) -> string     its symbolic name (EEXIST, ...)
+ *
+ * If a pool thread cannot return to its own namespace (setns back fails,
+ * which needs the namespace file it already holds open to vanish: it cannot),
+ * the process aborts: a libuv thread left in a pod's namespace would run
+ * later unrelated file and socket work there.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
+
+/* Bounds: a request is what one pod needs (a few KiB); a reply is bounded so a huge dump cannot eat memory. */
+#define MAX_REQUEST (1u << 20)
+#define MAX_REPLY (64u << 20)
+#define MAX_PENDING 256
+#define RECV_CHUNK (1u << 16)
+
+typedef struct {
+  /* in */
+  char *netns; /* NULL: the thread's own namespace */
+  uint8_t *req;
+  size_t req_len;
+  int timeout_ms;
+  /* out */
+  uint8_t *reply;
+  size_t reply_len;
+  int err;              /* errno of the failed step, 0 on success */
+  const char *syscall;  /* which step failed */
+  napi_deferred deferred;
+  napi_async_work work;
+} exchange_t;
+
+typedef struct {
+  uint32_t seq;
+  int dump;
+  int done;
+} pending_t;
+
+static void fail(exchange_t *x, const char *syscall, int err) {
+  if (x->err == 0) {
+    x->err = err;
+    x->syscall = syscall;
+  }
+}
+
+/*
+ * Moves this thread into the network namespace at `path`. Returns the fd of
+ * the thread's own namespace to come back to with leave_netns(), or -1 with
+ * *err and *syscall set.
+ */
+static int enter_netns(const char *path, int *err, const char **syscall) {
+  int target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    *err = errno;
+    *syscall = "open netns";
+    return -1;
+  }
+  /* This thread's own namespace (not the process's: they are the same here, but be exact). */
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) {
+    *err = errno;
+    *syscall = "open /proc/thread-self/ns/net";
+    close(target);
+    return -1;
+  }
+  if (setns(target, CLONE_NEWNET) < 0) {
+    /* EINVAL: the path is not a network namespace. */
+    *err = errno;
+    *syscall = "setns";
+    close(self);
+    close(target);
+    return -1;
+  }
+  close(target);
+  return self;
+}
+
+static void leave_netns(int self) {
+  if (setns(self, CLONE_NEWNET) < 0) {
+    fprintf(stderr, "trellis_netlink: cannot return a pool thread to its network namespace: %s; aborting\n",
+            strerror(errno));
+    abort();
+  }
+  close(self);
+}
+
+/* Opens the socket in x->netns (or here). Returns the fd, or -1 after fail(). */
+static int open_socket(exchange_t *x) {
+  int self = -1;
+  if (x->netns != NULL) {
+    int err = 0;
+    const char *sc = NULL;
+    self = enter_netns(x->netns, &err, &sc);
+    if (self < 0) {
+      fail(x, sc, err);
+      return -1;
+    }
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) fail(x, "socket", errno);
+  if (self >= 0) leave_netns(self);
+  return fd;
+}
+
+static int collect_pending(exchange_t *x, pending_t *p, size_t *n) {
+  size_t off = 0;
+  *n = 0;
+  while (off + sizeof(struct nlmsghdr) <= x->req_len) {
+    struct nlmsghdr h;
+    memcpy(&h, x->req + off, sizeof h);
+    if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > x->req_len || *n >= MAX_PENDING) return -1;
+    p[*n].seq = h.nlmsg_seq;
+    p[*n].dump = (h.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+    /* Without NLM_F_ACK a successful plain request gets no answer, and we could not know it is done. */
+    if (!p[*n].dump && !(h.nlmsg_flags & NLM_F_ACK)) return -1;
+    p[*n].done = 0;
+    (*n)++;
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  return off >= x->req_len && *n > 0 ? 0 : -1;
+}
+
+/* Marks what the datagram `buf` completes; returns how many it completed. */
+static size_t settle(pending_t *p, size_t n, const uint8_t *buf, size_t len) {
+  size_t off = 0, done = 0;
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    struct nlmsghdr h;
+    memcpy(&h, buf + off, sizeof h);
+    if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > len) break;
+    if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_DONE) {
+      for (size_t i = 0; i < n; i++) {
+        if (!p[i].done && p[i].seq == h.nlmsg_seq) {
+          p[i].done = 1;
+          done++;
+          break;
+        }
+      }
+    }
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  return done;
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  pending_t pending[MAX_PENDING];
+  size_t npending = 0;
+  if (collect_pending(x, pending, &npending) < 0) {
+    fail(x, "request framing", EINVAL);
+    return;
+  }
+  int fd = open_socket(x);
+  if (fd < 0) return;
+  int one = 1;
+  /* Extended acks carry the kernel's own words for an error (NLMSGERR_ATTR_MSG). */
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  /* Strict checking lets a dump be filtered by the kernel (RTM_GETROUTE by table and protocol). */
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  if (sent < 0 || (size_t)sent != x->req_len) {
+    fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+    close(fd);
+    return;
+  }
+  size_t cap = RECV_CHUNK * 2, remaining = npending;
+  x->reply = malloc(cap);
+  if (x->reply == NULL) {
+    fail(x, "malloc", ENOMEM);
+    close(fd);
+    return;
+  }
+  while (remaining > 0) {
+    if (cap - x->reply_len < RECV_CHUNK) {
+      if (cap >= MAX_REPLY) {
+        fail(x, "recv (reply larger than 64 MiB)", E2BIG);
+        break;
+      }
+      uint8_t *grown = realloc(x->reply, cap * 2);
+      if (grown == NULL) {
+        fail(x, "realloc", ENOMEM);
+        break;
+      }
+      x->reply = grown;
+      cap *= 2;
+    }
+    ssize_t got = recv(fd, x->reply + x->reply_len, RECV_CHUNK, MSG_TRUNC);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
+      break;
+    }
+    if ((size_t)got > RECV_CHUNK) {
+      fail(x, "recv (datagram truncated)", EMSGSIZE);
+      break;
+    }
+    size_t settled = settle(pending, npending, x->reply + x->reply_len, (size_t)got);
+    x->reply_len += (size_t)got;
+    remaining -= settled < remaining ? settled : remaining;
+  }
+  close(fd);
+}
+
+static napi_value make_error(napi_env env, const char *syscall, int err) {
+  char msg[200];
+  snprintf(msg, sizeof msg, "netlink %s: %s", syscall, strerror(err));
+  napi_value code, text, error, sc, no;
+  const char *name = strerrorname_np(err);
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, error, "syscall", sc);
+  napi_create_int32(env, err, &no);
+  napi_set_named_property(env, error, "errno", no);
+  return error;
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  exchange_t *x = data;
+  if (status != napi_ok) fail(x, "async work", ECANCELED);
+  if (x->err != 0) {
+    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
+  } else {
+    napi_value buf;
+    void *copy;
+    if (napi_create_buffer_copy(env, x->reply_len, x->reply, &copy, &buf) == napi_ok) {
+      napi_resolve_deferred(env, x->deferred, buf);
+    } else {
+      napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
+    }
+  }
+  napi_delete_async_work(env, x->work);
+  free(x->netns);
+  free(x->req);
+  free(x->reply);
+  free(x);
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/* Queues `exec` on the libuv pool (then `done` on the main thread) and returns the promise `done` settles. */
+static napi_value queue(napi_env env, const char *what, napi_async_execute_callback exec,
+                        napi_async_complete_callback done, void *data, napi_deferred *deferred,
+                        napi_async_work *work) {
+  napi_value promise, name;
+  napi_create_promise(env, deferred, &promise);
+  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, exec, done, data, work);
+  napi_queue_async_work(env, *work);
+  return promise;
+}
+
+/* exchange(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
+static napi_value exchange(napi_env env, napi_callback_info info) {
+  static const char *usage = "exchange(netns: string | null, request: Buffer, timeoutMs: number)";
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_type(env, usage);
+  napi_valuetype t;
+  char *netns = NULL;
+  napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    size_t n = 0;
+    napi_get_value_string_utf8(env, argv[0], NULL, 0, &n);
+    if (n == 0 || n > 4096) return throw_type(env, usage);
+    netns = malloc(n + 1);
+    if (netns == NULL) return throw_type(env, "out of memory");
+    napi_get_value_string_utf8(env, argv[0], netns, n + 1, &n);
+  } else if (t != napi_null) {
+    return throw_type(env, usage);
+  }
+  bool isbuf = false;
+  napi_is_buffer(env, argv[1], &isbuf);
+  int32_t timeout = 0;
+  napi_typeof(env, argv[2], &t);
+  if (!isbuf || t != napi_number || napi_get_value_int32(env, argv[2], &timeout) != napi_ok || timeout <= 0) {
+    free(netns);
+    return throw_type(env, usage);
+  }
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[1], &data, &len);
+  if (len < sizeof(struct nlmsghdr) || len > MAX_REQUEST) {
+    free(netns);
+    return throw_type(env, "exchange: request must hold at least one netlink message and at most 1 MiB");
+  }
+  exchange_t *x = calloc(1, sizeof *x);
+  uint8_t *req = malloc(len);
+  if (x == NULL || req == NULL) {
+    free(x);
+    free(req);
+    free(netns);
+    return throw_type(env, "out of memory");
+  }
+  /* A copy: the pool thread must not read a Buffer the main thread may reuse. */
+  memcpy(req, data, len);
+  x->netns = netns;
+  x->req = req;
+  x->req_len = len;
+  x->timeout_ms = timeout;
+  return queue(env, "trellis_netlink.exchange", execute, complete, x, &x->deferred, &x->work);
+}
+
+/* ---- writeSysctls ---- */
+
+typedef struct {
+  char *netns;
+  size_t n;
+  char **paths;
+  char **values;
+  int err;
+  const char *syscall;
+  size_t failed; /* index of the path that failed */
+  napi_deferred deferred;
+  napi_async_work work;
+} sysctls_t;
+
+static void sysctls_execute(napi_env env, void *data) {
+  (void)env;
+  sysctls_t *x = data;
+  int self = -1;
+  if (x->netns != NULL) {
+    self = enter_netns(x->netns, &x->err, &x->syscall);
+    if (self < 0) {
+      x->failed = (size_t)-1;
+      return;
+    }
+  }
+  for (size_t i = 0; i < x->n && x->err == 0; i++) {
+    int fd = open(x->paths[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      x->err = errno;
+      x->syscall = "open";
+      x->failed = i;
+      break;
+    }
+    size_t len = strlen(x->values[i]);
+    ssize_t w = write(fd, x->values[i], len);
+    if (w < 0 || (size_t)w != len) {
+      x->err = w < 0 ? errno : EIO;
+      x->syscall = "write";
+      x->failed = i;
+    }
+    close(fd);
+  }
+  if (self >= 0) leave_netns(self);
+}
+
+static void sysctls_free(sysctls_t *x) {
+  for (size_t i = 0; i < x->n; i++) {
+    if (x->paths) free(x->paths[i]);
+    if (x->values) free(x->values[i]);
+  }
+  free(x->paths);
+  free(x->values);
+  free(x->netns);
+  free(x);
+}
+
+static void sysctls_complete(napi_env env, napi_status status, void *data) {
+  sysctls_t *x = data;
+  if (status != napi_ok && x->err == 0) {
+    x->err = ECANCELED;
+    x->syscall = "async work";
+  }
+  if (x->err != 0) {
+    char what[4200];
+    if (x->failed < x->n)
+      snprintf(what, sizeof what, "%s %s", x->syscall, x->paths[x->failed]);
+    else
+      snprintf(what, sizeof what, "%s %s", x->syscall, x->netns ? x->netns : "");
+    napi_reject_deferred(env, x->deferred, make_error(env, what, x->err));
+  } else {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, x->deferred, undef);
+  }
+  napi_delete_async_work(env, x->work);
+  sysctls_free(x);
+}
+
+/* A JS string as a malloc'd C string of at most `max` bytes, or NULL. */
+static char *dup_string(napi_env env, napi_value v, size_t max) {
+  napi_valuetype t;
+  size_t n = 0;
+  napi_typeof(env, v, &t);
+  if (t != napi_string) return NULL;
+  napi_get_value_string_utf8(env, v, NULL, 0, &n);
+  if (n == 0 || n > max) return NULL;
+  char *s = malloc(n + 1);
+  if (s != NULL) napi_get_value_string_utf8(env, v, s, n + 1, &n);
+  return s;
+}
+
+/* writeSysctls(netns: string | null, paths: string[], values: string[]) -> Promise<void> */
+static napi_value write_sysctls(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "writeSysctls(netns: string | null, paths: string[] (under /proc/sys/net/), values: string[])";
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_type(env, usage);
+  bool a1 = false, a2 = false;
+  napi_is_array(env, argv[1], &a1);
+  napi_is_array(env, argv[2], &a2);
+  uint32_t n1 = 0, n2 = 0;
+  if (a1) napi_get_array_length(env, argv[1], &n1);
+  if (a2) napi_get_array_length(env, argv[2], &n2);
+  if (!a1 || !a2 || n1 != n2 || n1 == 0 || n1 > 64) return throw_type(env, usage);
+  sysctls_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return throw_type(env, "out of memory");
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    x->netns = dup_string(env, argv[0], 4096);
+    if (x->netns == NULL) {
+      sysctls_free(x);
+      return throw_type(env, usage);
+    }
+  } else if (t != napi_null) {
+    sysctls_free(x);
+    return throw_type(env, usage);
+  }
+  x->paths = calloc(n1, sizeof(char *));
+  x->values = calloc(n1, sizeof(char *));
+  if (x->paths == NULL || x->values == NULL) {
+    sysctls_free(x);
+    return throw_type(env, "out of memory");
+  }
+  x->n = n1;
+  for (uint32_t i = 0; i < n1; i++) {
+    napi_value p, v;
+    napi_get_element(env, argv[1], i, &p);
+    napi_get_element(env, argv[2], i, &v);
+    x->paths[i] = dup_string(env, p, 4096);
+    x->values[i] = dup_string(env, v, 4096);
+    /* Only network sysctls, and no way out of /proc/sys/net/ by "..". */
+    if (x->paths[i] == NULL || x->values[i] == NULL || strncmp(x->paths[i], "/proc/sys/net/", 14) != 0 ||
+        strstr(x->paths[i], "..") != NULL) {
+      sysctls_free(x);
+      return throw_type(env, usage);
+    }
+  }
+  return queue(env, "trellis_netlink.writeSysctls", sysctls_execute, sysctls_complete, x, &x->deferred, &x->work);
+}
+
+static int get_errno_arg(napi_env env, napi_callback_info info, int32_t *out) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_valuetype t;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) return 0;
+  napi_typeof(env, argv[0], &t);
+  return t == napi_number && napi_get_value_int32(env, argv[0], out) == napi_ok;
+}
+
+/* strerror(errno) -> string */
+static napi_value str_error(napi_env env, napi_callback_info info) {
+  int32_t e;
+  if (!get_errno_arg(env, info, &e)) return throw_type(env, "strerror(errno: number)");
+  napi_value r;
+  napi_create_string_utf8(env, strerror(e), NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+/* errnoName(errno) -> string ("EEXIST"; "E<n>" when the C library has no name) */
+static napi_value errno_name(napi_env env, napi_callback_info info) {
+  int32_t e;
+  if (!get_errno_arg(env, info, &e)) return throw_type(env, "errnoName(errno: number)");
+  const char *name = strerrorname_np(e);
+  char fallback[32];
+  if (name == NULL) {
+    snprintf(fallback, sizeof fallback, "E%d", e);
+    name = fallback;
+  }
+  napi_value r;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"exchange", NULL, exchange, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,199 @@
+/**
+ * rtnetlink from Node.js, in any network namespace, without blocking the
+ * event loop and without a child process: the messages are built and read
+ * by rtnetlink.ts (pure), and our Node-API addon `trellis_netlink`
+ * (netlink.c, built by scripts/build-native next to this file in dist/)
+ * carries them on a libuv pool thread, which enters the target namespace
+ * only to create the socket (setns moves that thread alone) and comes back.
+ *
+ * The addon is loaded on first use; `loadNetlink()` says at start-up, with
+ * the reason, when it was not built (the agent refuses to start then).
+ */
+import { createRequire } from "node:module";
+import {
+  type Answer,
+  type Request,
+  answersBySeq,
+  decodeMessages,
+  encodeRequests,
+  isDump,
+} from "./rtnetlink.js";
+
+export interface NetlinkAddon {
+  exchange(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
+  writeSysctls(netns: string | null, paths: string[], values: string[]): Promise<void>;
+  strerror(errno: number): string;
+  errnoName(errno: number): string;
+}
+
+let addon: NetlinkAddon | undefined;
+
+/** The addon; throws TRELLIS_ENONETLINK (with the loader's reason) when it was not built. */
+export function loadNetlink(): NetlinkAddon {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)("./trellis_netlink.node") as NetlinkAddon;
+    return addon;
+  } catch (e) {
+    const err = new Error(
+      `native addon trellis_netlink not available (scripts/build-native builds it): ${messageOf(e)}`,
+    ) as Error & { code: string };
+    err.code = "TRELLIS_ENONETLINK";
+    throw err;
+  }
+}
+
+/**
+ * The kernel refused one request. `message` names the operation and the
+ * object, then the C library's text and the kernel's own words when it gave
+ * some: "create veth trl0123: File exists".
+ */
+export class NetlinkError extends Error {
+  constructor(
+    /** What was asked, e.g. "create veth trl0123". */
+    readonly op: string,
+    /** Positive errno. */
+    readonly errno: number,
+    /** Symbolic errno: EEXIST, ENODEV, … */
+    readonly code: string,
+    detail?: string,
+  ) {
+    const a = loadNetlink();
+    super(`${op}: ${a.strerror(errno)}${detail !== undefined && detail !== "" ? ` (${detail})` : ""}`);
+    this.name = "NetlinkError";
+  }
+}
+
+/** The socket or the exchange itself failed (not a refusal of one request): `code` is the errno name. */
+export class NetlinkTransportError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = "NetlinkTransportError";
+  }
+}
+
+/** One request and the words naming it in an error. */
+export interface Op {
+  what: string;
+  req: Request;
+}
+
+export interface Options {
+  /** How long to wait for the kernel's answers to one exchange. */
+  timeoutMs?: number;
+}
+
+let nextSeq = 1;
+
+/**
+ * Sends `ops` to the kernel's rtnetlink in `netns` (a namespace path; null:
+ * the agent's own) and returns each one's answer, in order. Plain requests
+ * go in one datagram, which the kernel executes in order, every message even
+ * after one fails (the caller decides what a failure means: see
+ * `firstError`). A socket runs one dump at a time (a second one is refused
+ * with EBUSY, net/netlink/af_netlink.c __netlink_dump_start), so each dump
+ * gets its own exchange, run alongside.
+ */
+export async function exchange(
+  netns: string | null,
+  ops: readonly Op[],
+  opts: Options = {},
+): Promise<Answer[]> {
+  const plain = ops.map((o, i) => [o, i] as const).filter(([o]) => !isDump(o.req));
+  const dumps = ops.map((o, i) => [o, i] as const).filter(([o]) => isDump(o.req));
+  const groups = [...(plain.length > 0 ? [plain] : []), ...dumps.map((d) => [d])];
+  const out: Answer[] = new Array<Answer>(ops.length);
+  await Promise.all(
+    groups.map(async (g) => {
+      const answers = await exchangeOne(
+        netns,
+        g.map(([o]) => o),
+        opts,
+      );
+      g.forEach(([, i], k) => (out[i] = answers[k] ?? { messages: [], errno: 0 }));
+    }),
+  );
+  return out;
+}
+
+/** One datagram of requests, one socket. */
+async function exchangeOne(netns: string | null, ops: readonly Op[], opts: Options): Promise<Answer[]> {
+  const a = loadNetlink();
+  const seq = nextSeq;
+  nextSeq = (nextSeq + ops.length) % 0x7fffffff || 1;
+  const reply = await a
+    .exchange(
+      netns,
+      encodeRequests(
+        ops.map((o) => o.req),
+        seq,
+      ),
+      opts.timeoutMs ?? 5000,
+    )
+    .catch((e: unknown) => {
+      const code = (e as { code?: unknown }).code;
+      const where = netns !== null ? ` in ${netns}` : "";
+      throw new NetlinkTransportError(
+        `${ops[0]?.what ?? "netlink"}${where}: ${messageOf(e)}`,
+        typeof code === "string" ? code : "EIO",
+      );
+    });
+  const msgs = decodeMessages(reply);
+  if (typeof msgs === "string") throw new NetlinkTransportError(`netlink reply: ${msgs}`, "EPROTO");
+  return answersBySeq(msgs, seq, ops.length);
+}
+
+/** The first refused request of an exchange, as a NetlinkError naming it, or undefined. */
+export function firstError(ops: readonly Op[], answers: readonly Answer[]): NetlinkError | undefined {
+  for (let i = 0; i < answers.length; i++) {
+    const a = answers[i];
+    if (a !== undefined && a.errno !== 0) {
+      return new NetlinkError(ops[i]?.what ?? "netlink", a.errno, loadNetlink().errnoName(a.errno), a.detail);
+    }
+  }
+  return undefined;
+}
+
+/** Like exchange(), but throws the first refusal. */
+export async function apply(netns: string | null, ops: readonly Op[], opts: Options = {}): Promise<Answer[]> {
+  const answers = await exchange(netns, ops, opts);
+  const err = firstError(ops, answers);
+  if (err !== undefined) throw err;
+  return answers;
+}
+
+/**
+ * Writes /proc/sys/net/… files from a thread inside `netns` (null: the
+ * agent's own): those files belong to the namespace of the task that opens
+ * them (netlink.c explains), so a write from the agent's threads would set
+ * the agent's namespace, not the target's. Throws NetlinkTransportError
+ * naming the file.
+ */
+export async function writeSysctls(
+  netns: string | null,
+  sysctls: readonly (readonly [path: string, value: string])[],
+): Promise<void> {
+  if (sysctls.length === 0) return;
+  await loadNetlink()
+    .writeSysctls(
+      netns,
+      sysctls.map(([p]) => p),
+      sysctls.map(([, v]) => v),
+    )
+    .catch((e: unknown) => {
+      const code = (e as { code?: unknown }).code;
+      throw new NetlinkTransportError(
+        `sysctl${netns !== null ? ` in ${netns}` : ""}: ${messageOf(e)}`,
+        typeof code === "string" ? code : "EIO",
+      );
+    });
+}
+
+/** An error's message (the addon's errors come from the main realm, so no instanceof: jest runs tests in a vm context). */
+function messageOf(e: unknown): string {
+  const m = typeof e === "object" && e !== null ? (e as { message?: unknown }).message : undefined;
+  return typeof m === "string" ? m : String(e);
+}

@@ -1,0 +1,297 @@
+// The rtnetlink codec on its own (pure): framing, attributes, the pairing of
+// answers with requests, the kernel's extended-ack text, and decoding of
+// links, addresses and routes as the kernel lays them out (UAPI structs).
+import { describe, expect, it } from "@jest/globals";
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWROUTE,
+  answersBySeq,
+  decodeAddr,
+  decodeLink,
+  decodeMessages,
+  decodeRoute,
+  encodeRequests,
+  getLink,
+  ifinfomsg,
+  macBytes,
+  newAddr,
+  newRoute,
+  parseAttrs,
+  setArpProxyDelay,
+  setLink,
+  str,
+  u32,
+  nest,
+  RTN_UNICAST,
+  RT_SCOPE_LINK,
+  dumpLinks,
+} from "../rtnetlink.js";
+
+/** A raw message as the kernel would send it. */
+function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  const len = 16 + body.length;
+  const b = Buffer.alloc((len + 3) & ~3);
+  b.writeUInt32LE(len, 0);
+  b.writeUInt16LE(type, 4);
+  b.writeUInt16LE(flags, 6);
+  b.writeUInt32LE(seq, 8);
+  body.copy(b, 16);
+  return b;
+}
+
+function attrs(...as: [number, Buffer][]): Buffer {
+  return Buffer.concat(
+    as.map(([t, v]) => {
+      const b = Buffer.alloc((4 + v.length + 3) & ~3);
+      b.writeUInt16LE(4 + v.length, 0);
+      b.writeUInt16LE(t, 2);
+      v.copy(b, 4);
+      return b;
+    }),
+  );
+}
+
+describe("rtnetlink framing (netlink.h nlmsghdr, nlattr)", () => {
+  it("frames each request with its length, type, REQUEST|ACK flags and consecutive sequence numbers", () => {
+    const buf = encodeRequests([getLink("eth0"), getLink("trl1")], 41);
+    const ms = decodeMessages(buf);
+    if (typeof ms === "string") throw new Error(ms);
+    expect(ms.map((m) => [m.type, m.flags, m.seq])).toEqual([
+      [18, 1 | NLM_F_ACK, 41],
+      [18, 1 | NLM_F_ACK, 42],
+    ]);
+    // nlmsghdr (16) + ifinfomsg (16) + IFLA_IFNAME "eth0\0" (4 + 5, padded to 12), as iproute2's addattr_l counts
+    expect(buf.readUInt32LE(0)).toBe(16 + 16 + 12);
+    expect(
+      parseAttrs(ms[0]?.body ?? Buffer.alloc(0), 16)
+        .get(3)
+        ?.toString(),
+    ).toBe("eth0\0");
+  });
+
+  it("asks no ack of a dump (it ends with NLMSG_DONE)", () => {
+    const ms = decodeMessages(encodeRequests([dumpLinks()], 1));
+    if (typeof ms === "string") throw new Error(ms);
+    expect(ms[0]?.flags).toBe(1 | NLM_F_DUMP);
+  });
+
+  it("pads attributes to 4 octets and nests them", () => {
+    const r = setLink("x", { inetConf: [[3, 1]] });
+    const body = decodeMessages(encodeRequests([r], 1));
+    if (typeof body === "string") throw new Error(body);
+    const a = parseAttrs(body[0]?.body ?? Buffer.alloc(0), 16);
+    // IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF → [3] = 1
+    const inet = parseAttrs(parseAttrs(a.get(26) ?? Buffer.alloc(0), 0).get(2) ?? Buffer.alloc(0), 0).get(1);
+    expect(
+      parseAttrs(inet ?? Buffer.alloc(0), 0)
+        .get(3)
+        ?.readUInt32LE(0),
+    ).toBe(1);
+  });
+
+  it("rejects a stream whose length field runs past its end", () => {
+    const b = msg(RTM_NEWLINK, 0, 1, Buffer.alloc(16));
+    b.writeUInt32LE(400, 0);
+    expect(decodeMessages(b)).toMatch(/length 400/);
+  });
+
+  it("encodes u32, nested and NUL-terminated string attributes", () => {
+    expect(str(3, "ab").value).toEqual(Buffer.from("ab\0"));
+    expect(u32(4, 1500).value).toEqual(Buffer.from([0xdc, 0x05, 0, 0]));
+    expect(nest(18, [u32(1, 1)]).value).toHaveLength(1);
+  });
+});
+
+describe("answers (netlink.h nlmsgerr, NLMSGERR_ATTR_MSG)", () => {
+  it("pairs acks and errors with their requests by sequence number; data stays with its request", () => {
+    const err = Buffer.alloc(4 + 16);
+    err.writeInt32LE(-17, 0);
+    err.writeUInt32LE(16, 4);
+    const ack = Buffer.alloc(4 + 16);
+    const stream = Buffer.concat([
+      msg(RTM_NEWLINK, 0, 8, ifinfomsg({ index: 7 })),
+      msg(NLMSG_ERROR, 0x100, 8, ack),
+      msg(NLMSG_ERROR, 0x100, 9, err),
+    ]);
+    const ms = decodeMessages(stream);
+    if (typeof ms === "string") throw new Error(ms);
+    const [a, b] = answersBySeq(ms, 8, 2);
+    expect(a?.errno).toBe(0);
+    expect(a?.messages.map((m) => m.type)).toEqual([RTM_NEWLINK]);
+    expect(b?.errno).toBe(17);
+  });
+
+  it("keeps the kernel's extended-ack message", () => {
+    const body = Buffer.concat([
+      Buffer.alloc(4 + 16),
+      attrs([1, Buffer.from("Invalid prefix for given prefix length\0")]),
+    ]);
+    body.writeInt32LE(-22, 0);
+    body.writeUInt32LE(16, 4);
+    const ms = decodeMessages(msg(NLMSG_ERROR, 0x100 | 0x200, 3, body));
+    if (typeof ms === "string") throw new Error(ms);
+    expect(answersBySeq(ms, 3, 1)[0]).toEqual({
+      messages: [],
+      errno: 22,
+      detail: "Invalid prefix for given prefix length",
+    });
+  });
+
+  it("ends a dump at NLMSG_DONE, and takes an error a dump ends with", () => {
+    const done = Buffer.alloc(4);
+    done.writeInt32LE(-16, 0);
+    const ms = decodeMessages(msg(NLMSG_DONE, 2, 5, done));
+    if (typeof ms === "string") throw new Error(ms);
+    expect(answersBySeq(ms, 5, 1)[0]?.errno).toBe(16);
+  });
+});
+
+describe("requests (rtnetlink.h rtmsg, ifaddrmsg, ndtmsg)", () => {
+  const body = (r: ReturnType<typeof newRoute>): Buffer => {
+    const ms = decodeMessages(encodeRequests([r], 1));
+    if (typeof ms === "string") throw new Error(ms);
+    return ms[0]?.body ?? Buffer.alloc(0);
+  };
+
+  it("a host route: /32, main table, proto 201, scope link, unicast, dst and oif", () => {
+    const b = body(
+      newRoute(
+        {
+          dst: { family: 4, value: 0x0af40005n },
+          dstLen: 32,
+          table: 254,
+          protocol: 201,
+          scope: RT_SCOPE_LINK,
+          type: RTN_UNICAST,
+          oif: 9,
+        },
+        true,
+      ),
+    );
+    expect([...b.subarray(0, 8)]).toEqual([2, 32, 0, 0, 254, 201, 253, 1]);
+    const a = parseAttrs(b, 12);
+    expect([...(a.get(1) ?? [])]).toEqual([10, 244, 0, 5]);
+    expect(a.get(4)?.readUInt32LE(0)).toBe(9);
+  });
+
+  it("an onlink default route carries RTNH_F_ONLINK in rtm_flags and no RTA_DST", () => {
+    const b = body(
+      newRoute(
+        {
+          dst: { family: 4, value: 0n },
+          dstLen: 0,
+          table: 254,
+          protocol: 3,
+          scope: 0,
+          type: RTN_UNICAST,
+          oif: 2,
+          gateway: { family: 4, value: 0xa9fe0101n },
+          onlink: true,
+        },
+        false,
+      ),
+    );
+    expect(b.readUInt32LE(8)).toBe(4);
+    const a = parseAttrs(b, 12);
+    expect(a.has(1)).toBe(false);
+    expect([...(a.get(5) ?? [])]).toEqual([169, 254, 1, 1]);
+  });
+
+  it("an address: family, prefix length, index, IFA_LOCAL and IFA_FLAGS", () => {
+    const ms = decodeMessages(
+      encodeRequests([newAddr(4, { family: 6, value: (0xfd00n << 112n) | 5n }, 128, 2)], 1),
+    );
+    if (typeof ms === "string") throw new Error(ms);
+    const b = ms[0]?.body ?? Buffer.alloc(0);
+    expect([b.readUInt8(0), b.readUInt8(1), b.readUInt32LE(4)]).toEqual([10, 128, 4]);
+    expect(parseAttrs(b, 8).get(8)?.readUInt32LE(0)).toBe(2);
+  });
+
+  it("proxy_delay goes to the ARP table's per-device parameters, in milliseconds", () => {
+    const ms = decodeMessages(encodeRequests([setArpProxyDelay(12, 0)], 1));
+    if (typeof ms === "string") throw new Error(ms);
+    const a = parseAttrs(ms[0]?.body ?? Buffer.alloc(0), 4);
+    expect(a.get(1)?.toString()).toBe("arp_cache\0");
+    const parms = parseAttrs(a.get(6) ?? Buffer.alloc(0), 0);
+    expect(parms.get(1)?.readUInt32LE(0)).toBe(12);
+    expect(parms.get(13)?.readBigUInt64LE(0)).toBe(0n);
+  });
+
+  it("MAC text to octets, and a clear error for a bad one", () => {
+    expect(macBytes("ee:ee:ee:ee:ee:ee")).toEqual(Buffer.alloc(6, 0xee));
+    expect(macBytes("ee:ee")).toBe("bad MAC address ee:ee");
+  });
+});
+
+describe("decoding what the kernel sends", () => {
+  it("a link: index, name, flags, MTU, MAC, alias, kind", () => {
+    const b = Buffer.concat([
+      ifinfomsg({ index: 7, flags: 0x1043 }),
+      attrs(
+        [3, Buffer.from("trl1\0")],
+        [4, Buffer.from([0xdc, 5, 0, 0])],
+        [1, Buffer.alloc(6, 0xee)],
+        [20, Buffer.from("trellis:c1/eth0")],
+        [18, attrs([1, Buffer.from("veth")])],
+      ),
+    ]);
+    const ms = decodeMessages(msg(RTM_NEWLINK, 0, 1, b));
+    if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
+    expect(decodeLink(ms[0])).toEqual({
+      index: 7,
+      name: "trl1",
+      flags: 0x1043,
+      mtu: 1500,
+      mac: "ee:ee:ee:ee:ee:ee",
+      alias: "trellis:c1/eth0",
+      kind: "veth",
+    });
+  });
+
+  it("an address and a route, with canonical text", () => {
+    const ifa = Buffer.from([10, 128, 0, 0, 4, 0, 0, 0]);
+    const v6 = Buffer.alloc(16);
+    v6.writeUInt16BE(0xfd00, 0);
+    v6.writeUInt8(5, 15);
+    const a = decodeMessages(msg(RTM_NEWADDR, 0, 1, Buffer.concat([ifa, attrs([1, v6])])));
+    if (typeof a === "string" || a[0] === undefined) throw new Error("no message");
+    expect(decodeAddr(a[0])).toEqual({ index: 4, address: "fd00::5", prefixlen: 128, family: 6 });
+    const rt = Buffer.from([2, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0]);
+    const r = decodeMessages(
+      msg(
+        RTM_NEWROUTE,
+        0,
+        1,
+        Buffer.concat([rt, attrs([5, Buffer.from([169, 254, 1, 1])], [4, Buffer.from([2, 0, 0, 0])])]),
+      ),
+    );
+    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
+    expect(decodeRoute(r[0])).toEqual({
+      dst: "0.0.0.0/0",
+      gateway: "169.254.1.1",
+      oif: 2,
+      protocol: 3,
+      type: 1,
+      table: 254,
+    });
+  });
+
+  it("the answer to a route lookup carries the source address the kernel picks (RTA_PREFSRC)", () => {
+    const rt = Buffer.from([2, 32, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0]);
+    const r = decodeMessages(
+      msg(
+        RTM_NEWROUTE,
+        0,
+        1,
+        Buffer.concat([rt, attrs([1, Buffer.from([10, 0, 0, 9])], [7, Buffer.from([10, 0, 0, 1])])]),
+      ),
+    );
+    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
+    expect(decodeRoute(r[0])).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
+  });
+});
