@@ -5,10 +5,18 @@
  * The agent's TLS material comes from the kubeconfig and does not change
  * between calls, so the first agent built is kept (with keep-alive on) and
  * reused; per-request auth (bearer tokens) travels in headers as before.
+ *
+ * MAX_SOCKETS: every informer's watch holds one socket for as long as it
+ * runs (17 informers with BGP and policy on), and lists, IPAM writes and
+ * status writes need sockets beside them. With 16, the 17th watch queued
+ * behind the others and the relisting at start broke ("Premature close",
+ * seen in test/lab/api-outage), so the bound leaves ample room.
  */
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
+
+const MAX_SOCKETS = 64;
 
 type RequestContext = Parameters<KubeConfig["applySecurityAuthentication"]>[0];
 
@@ -20,12 +28,12 @@ export class KeepAliveKubeConfig extends KubeConfig {
     if (this.shared === undefined) {
       const built = context.getAgent();
       if (built instanceof HttpsAgent) {
-        this.shared = new HttpsAgent({ ...built.options, keepAlive: true, maxSockets: 16 });
+        this.shared = new HttpsAgent({ ...built.options, keepAlive: true, maxSockets: MAX_SOCKETS });
       } else if (built instanceof HttpAgent) {
         this.shared = new HttpAgent({
           ...(built as HttpAgent & { options: object }).options,
           keepAlive: true,
-          maxSockets: 16,
+          maxSockets: MAX_SOCKETS,
         });
       } else {
         return;
