@@ -129,3 +129,42 @@ export async function waitCrdsServed(relayUrl: string, timeoutMs = 60_000): Prom
   const deadline = Date.now() + timeoutMs;
   for (const url of urls) await waitHealthy(url, Math.max(1, deadline - Date.now()));
 }
+
+/** The client URL of the running etcd under `L`, read from its command line (--listen-client-urls). */
+export function etcdClientUrl(L: LabLayout): string {
+  const pid = readPidFile(controlPlaneLayout(L.dir).etcdPid);
+  if (pid === undefined || !isAlive(pid)) throw new Error("etcd is not running");
+  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  const flag = argv.find((a) => a.startsWith("--listen-client-urls="));
+  if (flag === undefined) throw new Error("etcd runs without --listen-client-urls");
+  return flag.slice("--listen-client-urls=".length).split(",")[0] ?? "";
+}
+
+/**
+ * Advances etcd's revision by `n` with writes to one key outside /registry
+ * (kube-apiserver never reads it), through etcd's JSON gateway (POST
+ * /v3/kv/put). A Kubernetes resourceVersion is the etcd revision, so a
+ * store restored from before these writes is unmistakably older than
+ * anything a client has seen (a test of what clients do then).
+ * Returns the revision reached.
+ */
+export async function advanceEtcdRevision(L: LabLayout, n: number, inFlight = 32): Promise<number> {
+  const url = `${etcdClientUrl(L)}/v3/kv/put`;
+  const body = JSON.stringify({
+    key: Buffer.from("/trellis-test/revision").toString("base64"),
+    value: Buffer.from("x").toString("base64"),
+  });
+  let next = 0;
+  let revision = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      const res = await fetch(url, { method: "POST", body, signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`etcd put: ${res.status} ${await res.text()}`);
+      const r = (await res.json()) as { header?: { revision?: string } };
+      revision = Math.max(revision, Number(r.header?.revision ?? 0));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
+  return revision;
+}

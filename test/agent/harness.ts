@@ -23,7 +23,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startApiServer } from "../../lab/apiserver/server.js";
 import { labKubeconfig } from "../../lab/apiserver/kubeconfig.js";
 import {
@@ -34,6 +34,7 @@ import {
   type RealControlPlane,
 } from "../../lab/controlplane/control-plane.js";
 import {
+  advanceEtcdRevision,
   currentTestControlPlane,
   startComponent,
   stopComponent,
@@ -300,6 +301,18 @@ export class TestBed {
     await waitCrdsServed(cp.relayUrl);
   }
 
+  /**
+   * Takes the store's resourceVersion `n` ahead (real: writes to etcd outside
+   * /registry; embedded: nothing, its fresh store restarts at 1 anyway). A
+   * fresh etcd's revision restarts near where this one began, after the API
+   * server's own bootstrap writes; taken ahead first, the store the agents
+   * saw is unmistakably newer than an empty one (as it is than a restored
+   * backup). Clients see the new version with their next event or list.
+   */
+  async advanceResourceVersion(n: number): Promise<void> {
+    if (this.real !== undefined) await advanceEtcdRevision(this.real.L, n);
+  }
+
   async startApi(): Promise<void> {
     this.nodeKubeconfig = join(this.dir, "node-kubeconfig");
     if (this.controlPlane === "real") {
@@ -333,6 +346,31 @@ export class TestBed {
       plural: "ippools",
       body: { apiVersion: "trellis.dev/v1alpha1", kind: "IPPool", metadata: { name }, spec },
     });
+  }
+
+  /**
+   * Deletes CRDs by name and waits until they are gone (bounded: 30 s): the
+   * real control plane installs crds/upstream too, the embedded bed does
+   * not; a test about kinds that are not served removes them first.
+   */
+  async removeCrds(names: readonly string[]): Promise<void> {
+    const ext = this.kc.makeApiClient(ApiextensionsV1Api);
+    for (const name of names)
+      await ext.deleteCustomResourceDefinition({ name }).catch((e: { code?: number }) => {
+        if (e.code !== 404) throw e;
+      });
+    const deadline = Date.now() + 30_000;
+    for (const name of names) {
+      while (
+        await ext.readCustomResourceDefinition({ name }).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        if (Date.now() > deadline) throw new Error(`CRD ${name} still there after 30 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   async list(plural: string): Promise<{ metadata: { name: string }; spec: Record<string, unknown> }[]> {

@@ -884,6 +884,21 @@ describe.each(SERVERS)("on the %s API server", (kind) => {
       expect(rvs[0]).toBeGreaterThan(Number(rv));
     });
 
+    it("accepts a watch from a resourceVersion ahead of the store and sends nothing until the store passes it", async () => {
+      const rv = Number(
+        (await core.listNamespacedConfigMap({ namespace: "watch" })).metadata?.resourceVersion,
+      );
+      const res = fetch(
+        `${h.url}/api/v1/namespaces/watch/configmaps?watch=1&timeoutSeconds=2&resourceVersion=${rv + 100000}`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await core.createNamespacedConfigMap({ namespace: "watch", body: { metadata: { name: "ahead" } } });
+      const r = await res;
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe("");
+      await core.deleteNamespacedConfigMap({ namespace: "watch", name: "ahead" });
+    });
+
     it("starts with synthetic ADDED events when no resourceVersion is given", async () => {
       const ev = await collect("/api/v1/namespaces/watch/configmaps", { fieldSelector: NOT_ROOT_CA }, 2);
       expect(ev.map((e) => `${e.type} ${e.name}`).sort()).toEqual(["ADDED a", "ADDED live"]);
