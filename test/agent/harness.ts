@@ -283,7 +283,8 @@ export class TestBed {
    * store, as the embedded server re-applies its manifests.
    */
   private async restartReal(downMs: number, state: "kept" | "empty" | "restored"): Promise<void> {
-    const { L, cp } = this.real ?? (undefined as never);
+    if (this.real === undefined) throw new Error("restartReal without the real control plane");
+    const { L, cp } = this.real;
     const stopped: StoppedComponent[] = [await stopComponent(L, "kube-apiserver", "SIGTERM")];
     if (state !== "kept") {
       stopped.unshift(await stopComponent(L, "etcd", "SIGTERM"));
@@ -311,6 +312,21 @@ export class TestBed {
    */
   async advanceResourceVersion(n: number): Promise<void> {
     if (this.real !== undefined) await advanceEtcdRevision(this.real.L, n);
+  }
+
+  /**
+   * Real control plane only: `component` killed (SIGKILL, a crash) for
+   * `downMs`, then started again with the same command line, and waited for
+   * until the API server is ready again (bounded: 120 s).
+   */
+  async outage(component: "etcd" | "kube-apiserver", downMs: number): Promise<void> {
+    if (this.real === undefined) throw new Error("an outage needs the real control plane");
+    const { L, cp } = this.real;
+    const stopped = await stopComponent(L, component, "SIGKILL");
+    await new Promise((r) => setTimeout(r, downMs));
+    startComponent(L, stopped);
+    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    await waitCrdsServed(cp.relayUrl);
   }
 
   async startApi(): Promise<void> {
