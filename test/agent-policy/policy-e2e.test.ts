@@ -44,7 +44,7 @@ beforeAll(async () => {
   const n = await bed.addNode();
   nodeNetns = n.netns;
   agent = await bed.startAgent(NODE, n.netns, { policy: { minApplyIntervalMs: 50 } }, { logLevel: "info" });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   for (const l of listeners) if (l.exitCode === null) l.kill("SIGKILL");

@@ -32,7 +32,7 @@ beforeAll(async () => {
   await bed.core.createNamespace({ body: { metadata: { name: "life" } } }).catch(() => undefined);
   node = await bed.addNode();
   agent = await bed.startAgent("life-node", node.netns, FAST_AGENT_TIMERS);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

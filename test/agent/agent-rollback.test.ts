@@ -37,7 +37,7 @@ beforeAll(async () => {
   await bed.core.createNamespace({ body: { metadata: { name: "rb" } } });
   node = await bed.addNode();
   agent = await bed.startAgent("rb-node", node.netns, FAST_AGENT_TIMERS);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();
@@ -89,5 +89,5 @@ describe("agent and a rolled-back API server", () => {
     expect(r.status).toBe(200);
     expect(await blackholes()).toBe(routesBefore);
     expect([...(await bed.allocations()).values()].some((a) => a.handle === "keep1.eth0")).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });

@@ -25,7 +25,7 @@ beforeAll(async () => {
   node2 = await bed.addNode();
   a1 = await bed.startAgent("node-1", node1.netns);
   a2 = await bed.startAgent("node-2", node2.netns);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

@@ -20,7 +20,7 @@ beforeAll(async () => {
   await bed.createPool("pool-v6", { cidr: "fd00:71::/64", blockSize: 122 });
   node = await bed.addNode();
   agent = await bed.startAgent("node-1", node.netns);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();
