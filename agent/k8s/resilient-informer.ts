@@ -12,6 +12,14 @@
  * rollback guard (rollback-guard.ts): a list or event below what was already
  * seen is refused, the cache keeps its last good state, and `rolledBack`
  * says so until the server serves a resourceVersion at or above it again.
+ *
+ * When a watch ends (an error, or the server closing it) the informer
+ * relists instead of resuming it: the server it reconnects to may hold a
+ * store that went backwards, and
+ * kube-apiserver accepts a watch from a resourceVersion it has not reached
+ * and sends nothing, not even bookmarks, until it gets there
+ * (k8s.io/apiserver cacher, cache_watcher.go `process`: only events newer
+ * than the watch's resourceVersion). Only a list shows the rollback.
  */
 import {
   type KubeConfig,
@@ -84,6 +92,9 @@ interface WatchObserver {
  * at every line before the ListWatch applies it.
  */
 class ObservedWatch extends Watch {
+  /** Set when a watch ends: the next watch is answered 410 here, so the ListWatch relists first. */
+  relistNext = false;
+
   constructor(
     kc: KubeConfig,
     private readonly observer: WatchObserver,
@@ -104,8 +115,18 @@ class ObservedWatch extends Watch {
     const doneOnce = (err: unknown): void => {
       if (finished) return;
       finished = true;
+      // However it ended (an error, the server closing it, a restart), the next watch starts with a list.
+      this.relistNext = true;
       done(err);
     };
+    if (this.relistNext && queryParams["resourceVersion"]) {
+      this.relistNext = false;
+      // Answered as a server answers 410 Gone: after this call returns (the ListWatch holds the
+      // controller first, then its done handler drops it and lists).
+      const ctl = new AbortController();
+      setImmediate(() => doneOnce(goneError("relist after a failure: the store may have gone backwards")));
+      return ctl;
+    }
     const observed = (phase: string, obj: unknown, raw?: unknown): void => {
       if (refused) return;
       if (!this.observer.line(phase, obj)) {
@@ -140,6 +161,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
+      watch.relistNext = false;
       const l = await o.list();
       // The server answered: reachable, whatever the guard makes of the answer (api-gate.ts).
       o.gate?.succeeded(o.name);
