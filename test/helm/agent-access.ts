@@ -38,8 +38,9 @@ export const AGENT_ACCESS: readonly Access[] = [
   { group: "trellis.dev", resource: "bgpconfigurations", verbs: ["list", "watch"] },
   { group: "trellis.dev", resource: "bgppeers", verbs: ["list", "watch"] },
   { group: "trellis.dev", resource: "bgpfilters", verbs: ["list", "watch"] },
-  // node status (another branch): published by each agent
-  { group: "trellis.dev", resource: "trellisnodestatuses", verbs: ["get", "create", "update", "patch"] },
+  // agent/status/node-status-api.ts: get, create, set the Node owner (replace), and the status subresource (replace)
+  { group: "trellis.dev", resource: "trellisnodestatuses", verbs: ["get", "create", "update"] },
+  { group: "trellis.dev", resource: "trellisnodestatuses/status", verbs: ["update"] },
 ];
 
 export const ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;

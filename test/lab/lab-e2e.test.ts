@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import { isAlive } from "../../lab/daemon.js";
+import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
@@ -370,27 +371,9 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   }, 60_000);
 
   it("the kubelets' pod watches survive an API server restart (ListWatch restarted with backoff)", async () => {
-    const pidFile = join(dir, "apiserver.pid");
-    const pid = Number(readFileSync(pidFile, "utf8"));
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      .split("\0")
-      .filter((a) => a !== "");
-    const url = (JSON.parse(readFileSync(join(dir, "lab.json"), "utf8")) as { apiserverUrl: string })
-      .apiserverUrl;
-    const port = new URL(url).port;
-    process.kill(pid, "SIGTERM");
-    await waitFor("the API server to stop", async () => (existsSync(`/proc/${pid}`) ? undefined : true));
-    // same port, so DIR/kubeconfig stays valid; the kubelets use the unix socket through their relay
-    const i = argv.indexOf("--port");
-    argv[i + 1] = port;
-    const out = openSync(join(dir, "apiserver.out"), "a");
-    const log = openSync(join(dir, "apiserver.log"), "a");
-    const [cmd, ...rest] = argv;
-    const s = spawn(cmd ?? process.execPath, rest, { detached: true, stdio: ["ignore", out, log] });
-    closeSync(out);
-    closeSync(log);
-    s.unref();
-    writeFileSync(pidFile, `${s.pid}\n`);
+    // either control plane: the same arguments and port, so every kubeconfig and relay stays valid
+    await stopLabApiserver(dir, "SIGTERM");
+    await restartLabApiserver(dir);
     await waitFor("the API server to answer", async () =>
       (await kubectl("get", "nodes")).code === 0 ? true : undefined,
     );
