@@ -143,7 +143,6 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
         ...(pw !== undefined ? { passwordSecrets: [LAB_PASSWORD_SECRET.name] } : {}),
       });
     }
-    const credentials: NodeCredentials = { L, url, ...(agentSa !== undefined ? { agentSa } : {}), real };
 
     say(`building the ToR ${plan.tor.netns} and ${plan.nodes.length} node namespaces`);
     await buildTor(plan);
@@ -151,6 +150,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     await startBird(L, plan, fabric.password);
 
     const api = new LabApi(url);
+    const credentials: NodeCredentials = { L, api, ...(agentSa !== undefined ? { agentSa } : {}), real };
     if (o.cni === "trellis") await writeFabric(api, plan, fabric);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
@@ -234,8 +234,10 @@ async function refuseIfPresent(L: LabLayout, prefix: string): Promise<void> {
 /**
  * Stops the lab's API server, whichever control plane runs (kube-apiserver,
  * or the embedded lab/apiserver; etcd and everything else keep running), with
- * `signal` (default SIGKILL: a crash, no graceful shutdown), and waits up to
- * 10 s until it is gone. With restartLabApiserver, the one way for tests to
+ * `signal` (default SIGKILL: a crash, no graceful shutdown), and waits until
+ * it is gone: up to 10 s after SIGKILL, 90 s after another signal
+ * (kube-apiserver shuts down gracefully on SIGTERM: it drains its requests,
+ * which takes tens of seconds on a busy machine). With restartLabApiserver, the one way for tests to
  * make an API server outage. Returns the pid it stopped.
  */
 export async function stopLabApiserver(dirArg: string, signal: NodeJS.Signals = "SIGKILL"): Promise<number> {
@@ -245,10 +247,13 @@ export async function stopLabApiserver(dirArg: string, signal: NodeJS.Signals = 
   if (pid === undefined || !isAlive(pid) || !commandLineMentions(pid, L.dir))
     throw new LabError(`${L.dir}: no running lab API server (${L.apiserverPid})`, "not-found");
   process.kill(pid, signal);
-  const deadline = Date.now() + 10_000;
+  const waitMs = signal === "SIGKILL" ? 10_000 : 90_000;
+  const deadline = Date.now() + waitMs;
   while (isAlive(pid)) {
     if (Date.now() > deadline)
-      throw new LabError(`${L.dir}: the API server (pid ${pid}) ignored ${signal} for 10 s`);
+      throw new LabError(
+        `${L.dir}: the API server (pid ${pid}) still runs ${waitMs / 1000} s after ${signal}`,
+      );
     await sleep(50);
   }
   return pid;
@@ -369,8 +374,8 @@ async function startBird(L: LabLayout, plan: LabPlan, password: string | undefin
 
 interface NodeCredentials {
   L: LabLayout;
-  /** the lab's plain-HTTP API URL (admin), for TokenRequests */
-  url: string;
+  /** the lab's plain-HTTP API (admin), for TokenRequests */
+  api: LabApi;
   real: boolean;
   /** under the real control plane with --cni trellis: the chart's ServiceAccount */
   agentSa?: ServiceAccountRef;
@@ -394,7 +399,7 @@ async function writeNodeKubeconfigs(c: NodeCredentials, n: NodePlan): Promise<vo
   }
   writeFileSync(N.kubeletKubeconfig, labKubeletKubeconfig(c.L, NODE_API_TLS_URL, context), { mode: 0o600 });
   if (c.agentSa !== undefined) {
-    const token = await requestToken(c.url, c.agentSa);
+    const token = await requestToken(c.api, c.agentSa);
     writeFileSync(N.kubeconfig, tokenKubeconfig(c.L, NODE_API_TLS_URL, token, context), { mode: 0o600 });
   }
 }

@@ -7,6 +7,7 @@
  * shows as a 403 in the agent's log, naming the verb and the resource.
  */
 import { parseAllDocuments } from "yaml";
+import type { LabApi } from "../api-client.js";
 import { mustRun } from "../run-command.js";
 import { controlPlanePaths } from "./versions.js";
 
@@ -79,26 +80,17 @@ export async function applyChartRbac(
 
 /** A token for `sa`, issued by the API server (POST …/serviceaccounts/NAME/token) through the lab's admin relay. */
 export async function requestToken(
-  relayUrl: string,
+  api: LabApi,
   sa: ServiceAccountRef,
   seconds = AGENT_TOKEN_SECONDS,
 ): Promise<string> {
-  const url = `${relayUrl}/api/v1/namespaces/${sa.namespace}/serviceaccounts/${sa.name}/token`;
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { expirationSeconds: seconds },
-    }),
-    signal: AbortSignal.timeout(30_000),
+  const path = `/api/v1/namespaces/${sa.namespace}/serviceaccounts/${sa.name}/token`;
+  const body = await api.request<{ status?: { token?: string } }>("POST", path, {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec: { expirationSeconds: seconds },
   });
-  const body = (await res.json().catch(() => ({}))) as { status?: { token?: string }; message?: string };
   const token = body.status?.token;
-  if (res.status !== 201 || token === undefined)
-    throw new Error(
-      `TokenRequest for ServiceAccount ${sa.namespace}/${sa.name}: ${res.status} ${body.message ?? ""}`,
-    );
+  if (token === undefined) throw new Error(`TokenRequest ${path}: the answer has no status.token`);
   return token;
 }

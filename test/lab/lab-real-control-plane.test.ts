@@ -73,6 +73,9 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
   /** kubectl inside a node's namespace, with that node's kubeconfig (trellis-node's, or the kubelet's). */
   const kubectlOnNode = (node: string, kubeconfig: string, args: string[]): Promise<Run> =>
     run("ip", ["netns", "exec", `${prefix}${node}`, "kubectl", "--kubeconfig", kubeconfig, ...args]);
+  /** `lab probe` from real/a to real/b on TCP 8080 (exit 0 connected, 1 refused or dropped). */
+  const probeAtoB = (): Promise<Run> =>
+    trellisctl(["lab", "probe", "--dir", dir, "--from", "real/a", "--to", "real/b", "--port", "8080"]);
   const agentLog = (node: string): string => readFileSync(labLayout(dir).node(node).agentLog, "utf8");
 
   beforeAll(async () => {
@@ -192,18 +195,7 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
     });
     expect(ips["a"]).toMatch(/^10\.244\.1\./);
     expect(ips["b"]).toMatch(/^10\.244\.2\./);
-    const p = await trellisctl([
-      "lab",
-      "probe",
-      "--dir",
-      dir,
-      "--from",
-      "real/a",
-      "--to",
-      "real/b",
-      "--port",
-      "8080",
-    ]);
+    const p = await probeAtoB();
     expect(`${p.code} ${p.out}`).toMatch(/^0 /);
     // Everything the agents did (claims, status, BGP, policy) was within the chart's RBAC.
     for (const node of ["node-1", "node-2"]) expect(agentLog(node)).not.toMatch(/"status":40[13]|forbidden/i);
@@ -240,23 +232,7 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
     const rbac = await run(helm, chartRbacArgs());
     expect((await kubectl(["apply", "-f", "-"], rbac.out)).code).toBe(0);
     // ... and act on NetworkPolicies again: a default-deny ingress in `real` cuts a -> b, deleting it restores it.
-    const probe = async (): Promise<number> =>
-      (
-        await trellisctl([
-          "lab",
-          "probe",
-          "--dir",
-          dir,
-          "--from",
-          "real/a",
-          "--to",
-          "real/b",
-          "--port",
-          "8080",
-          "--timeout",
-          "2s",
-        ])
-      ).code;
+    const probe = async (): Promise<number> => (await probeAtoB()).code;
     expect((await kubectl(["apply", "-f", "-"], DENY)).code).toBe(0);
     await waitFor(
       "a -> b refused by the policy",
