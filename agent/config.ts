@@ -100,6 +100,12 @@ export const agentConfigSchema = z.strictObject({
        * (read one by one, by name: the agent needs `get` on those Secrets there).
        */
       secretNamespace: z.string().min(1).default("kube-system"),
+      /**
+       * The speaker's control socket (bgp/control/protocol.ts: peers, routes),
+       * for `trellisctl bgp peers|routes --socket`. Default: bgp.sock beside
+       * the CNI socket (controlSocketPath).
+       */
+      controlSocket: z.string().startsWith("/", "must be an absolute path").optional(),
     })
     .prefault({}),
 });

@@ -44,6 +44,7 @@ import { ResilientInformer } from "./k8s/resilient-informer.js";
 import { type AgentGauges, registerAgentMetrics } from "./metrics.js";
 import { createRegistry } from "../net/metrics.js";
 import { Coalesced } from "../net/coalesced.js";
+import { writeRtProtos } from "../net/route-ownership.js";
 import { mayActOnCaches } from "./k8s/rollback-guard.js";
 import { PolicyService } from "./policy/policy-service.js";
 import { removePolicyTable } from "./policy/policy-off.js";
@@ -58,6 +59,7 @@ import { KubeNodeStatusApi } from "./status/node-status-api.js";
 import { countLocalRoutes } from "./status/local-routes.js";
 import { agentVersion } from "./status/agent-version.js";
 import { BgpService, borrowedAddresses } from "./bgp/bgp-service.js";
+import { controlSocketPath } from "./bgp/control-socket.js";
 
 /**
  * A pending block older than this is a claim whose claimer died or hangs
@@ -70,6 +72,8 @@ export interface NodeAgentDeps {
   now?: () => number;
   /** Skip node-wide kernel state: sysctls, the natOutgoing table (tests that share a namespace). */
   skipForwarding?: boolean;
+  /** Where iproute2 reads protocol names (net/route-ownership.ts; default /etc/iproute2/rt_protos.d). */
+  rtProtosDir?: string;
 }
 
 export class NodeAgent {
@@ -133,6 +137,7 @@ export class NodeAgent {
         );
       }
     } else this.kc.loadFromCluster();
+    log.info({ outcome: writeRtProtos(deps.rtProtosDir) }, "rt_protos.d: names for proto 201 and 202");
     this.ipam = new IpamService({
       api: new KubeIpamApi(this.kc),
       node: () => ({
@@ -180,6 +185,7 @@ export class NodeAgent {
           log: log.child({ component: "bgp" }),
           addressDetection: cfg.bgp.addressDetection,
           secretNamespace: cfg.bgp.secretNamespace,
+          controlSocket: controlSocketPath(cfg.cniSocket, cfg.bgp.controlSocket),
           ...this.informerRetry(),
           nodes: () =>
             this.nodeInf.list().map((n) => ({

@@ -30,6 +30,8 @@ export function birdProtocolNames(index: number): { v4: string; v6: string } {
  * up to 5 s) instead of BIRD's 60..300 s. Graceful restart on both sides
  * (RFC 4724, 120 s): a node agent restarted after kill -9 keeps its routes.
  */
+const FAMILIES = [4, 6] as const;
+
 const SESSION_TIMERS = [
   "  hold time 9;",
   "  keepalive time 3;",
@@ -54,49 +56,38 @@ export function renderBirdConfig(o: BirdConfigOptions): string {
     "}",
     "",
     ...(o.password !== undefined ? ["protocol bfd {", "}", ""] : []),
-    "protocol kernel kernel4 {",
-    "  merge paths on;",
-    "  ipv4 { import none; export where source = RTS_BGP; };",
-    "}",
-    "",
-    "protocol kernel kernel6 {",
-    "  merge paths on;",
-    "  ipv6 { import none; export where source = RTS_BGP; };",
-    "}",
-    "",
-    "template bgp lab_node4 {",
-    `  local as ${plan.tor.asn};`,
-    `  passive ${passive};`,
-    ...SESSION_TIMERS,
-    "  ipv4 { import all; export all; };",
-    "}",
-    "",
-    "template bgp lab_node6 {",
-    `  local as ${plan.tor.asn};`,
-    `  passive ${passive};`,
-    ...SESSION_TIMERS,
-    "  ipv6 { import all; export all; };",
-    "}",
+    // Per family: the kernel protocol, then the node session template.
+    ...FAMILIES.flatMap((f) => [
+      `protocol kernel kernel${f} {`,
+      "  merge paths on;",
+      `  ipv${f} { import none; export where source = RTS_BGP; };`,
+      "}",
+      "",
+    ]),
+    ...FAMILIES.flatMap((f, i) => [
+      ...(i > 0 ? [""] : []),
+      `template bgp lab_node${f} {`,
+      `  local as ${plan.tor.asn};`,
+      `  passive ${passive};`,
+      ...SESSION_TIMERS,
+      `  ipv${f} { import all; export all; };`,
+      "}",
+    ]),
   ];
   const security = o.password !== undefined ? [`  password ${birdString(o.password)};`, "  bfd on;"] : [];
   for (const n of plan.nodes) {
     const names = birdProtocolNames(n.index);
-    lines.push(
-      "",
-      `protocol bgp ${names.v4} from lab_node4 {`,
-      `  description ${birdString(n.name)};`,
-      `  neighbor ${n.address4} as ${n.asn};`,
-      `  source address ${n.torAddress4};`,
-      ...security,
-      "}",
-      "",
-      `protocol bgp ${names.v6} from lab_node6 {`,
-      `  description ${birdString(n.name)};`,
-      `  neighbor ${n.address6} as ${n.asn};`,
-      `  source address ${n.torAddress6};`,
-      ...security,
-      "}",
-    );
+    for (const f of FAMILIES) {
+      lines.push(
+        "",
+        `protocol bgp ${names[`v${f}`]} from lab_node${f} {`,
+        `  description ${birdString(n.name)};`,
+        `  neighbor ${n[`address${f}`]} as ${n.asn};`,
+        `  source address ${n[`torAddress${f}`]};`,
+        ...security,
+        "}",
+      );
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -23,7 +23,7 @@ import { renderBirdConfig } from "./bird-config.js";
 import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
 import { commandLineMentions, isAlive, readPidFile, startDaemon } from "./daemon.js";
 import { LabError } from "./lab-errors.js";
-import { labLayout, UNIX_PATH_MAX, type LabLayout } from "./lab-layout.js";
+import { labLayout, UNIX_PATH_MAX, type LabLayout, type NodeLayout } from "./lab-layout.js";
 import { labPrefix } from "./lab-names.js";
 import { readLabState, writeLabState, type LabState } from "./lab-state.js";
 import { NODE_API_TLS_URL, NODE_API_URL, renderKubeconfig } from "./kubeconfig.js";
@@ -486,25 +486,31 @@ async function startNode(
     logFile: N.kubeletLog,
   });
 
-  if (cni === "trellis") {
-    startDaemon({
-      argv: [
-        ...inNetns(n.netns),
-        process.execPath,
-        repoPaths.agentMain,
-        "--node-name",
-        n.name,
-        "--kubeconfig",
-        N.kubeconfig,
-        "--cni-socket",
-        N.agentSocket,
-      ],
-      // Pinned here, not left to the agent's default, because lab status probes it.
-      env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
-      pidFile: N.agentPid,
-      logFile: N.agentLog,
-    });
-  }
+  if (cni === "trellis") startNodeAgent(n.netns, n.name, N);
+}
+
+/**
+ * Starts trellis-node in node `name`'s namespace, detached, its pid and log
+ * under the node's dir (`lab up`; tests start a killed agent again with it).
+ */
+export function startNodeAgent(netns: string, name: string, N: NodeLayout): number {
+  return startDaemon({
+    argv: [
+      ...inNetns(netns),
+      process.execPath,
+      repoPaths.agentMain,
+      "--node-name",
+      name,
+      "--kubeconfig",
+      N.kubeconfig,
+      "--cni-socket",
+      N.agentSocket,
+    ],
+    // Pinned here, not left to the agent's default, because lab status probes it.
+    env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
+    pidFile: N.agentPid,
+    logFile: N.agentLog,
+  });
 }
 
 async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Promise<void> {

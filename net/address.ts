@@ -106,24 +106,34 @@ function formatV4(v: bigint): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
-function formatV6(n: bigint): string {
-  const words: number[] = [];
-  for (let i = 7; i >= 0; i--) words.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  let best = -1;
-  let bestLen = 1;
+/**
+ * The groups "::" stands for in the text of 8 IPv6 groups (RFC 5952 §4.2):
+ * the longest run of two or more zero groups, the first one on a tie
+ * (§4.2.3); start -1 when there is none (a lone zero group stays "0", §4.2.2).
+ */
+export function longestZeroRun(groups: ArrayLike<number>): { start: number; length: number } {
+  let start = -1;
+  let length = 1;
   for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
+    if (groups[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > length) {
+      start = i;
+      length = j - i;
     }
     i = j;
   }
+  return { start, length };
+}
+
+function formatV6(n: bigint): string {
+  const words: number[] = [];
+  for (let i = 7; i >= 0; i--) words.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  const { start: best, length: bestLen } = longestZeroRun(words);
   const hex = (ws: number[]): string => ws.map((w) => w.toString(16)).join(":");
   if (best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
     const quad = formatV4(n & 0xffffffffn);

@@ -58,14 +58,27 @@ export function histogram(registry: Registry, c: FamilyConfig & { buckets: reado
 /** One sample of a family read at scrape time. */
 export type Sample = readonly [labels: Labels, value: number];
 
-/** A scrape-time reading: one unlabelled value, or samples with their labels. */
-function eachSample(
-  v: Iterable<Sample> | number,
-  one: (value: number) => void,
-  labelled: (labels: Labels, value: number) => void,
-): void {
-  if (typeof v === "number") one(v);
-  else for (const [labels, value] of v) labelled(labels, value);
+/**
+ * prom-client's options for a family whose samples are read at scrape time:
+ * `read` gives one unlabelled value or samples with their labels, the family
+ * is reset (label sets no longer read disappear) and each sample is written
+ * back through `write` (a gauge sets, a counter adds to zero).
+ */
+function scrapedFamily<M extends Gauge | Counter>(
+  registry: Registry,
+  c: FamilyConfig,
+  read: () => Iterable<Sample> | number,
+  write: (metric: M, value: number, labels?: Labels) => void,
+) {
+  return {
+    ...familyOptions(registry, c),
+    collect(this: M) {
+      const v = read();
+      this.reset();
+      if (typeof v === "number") write(this, v);
+      else for (const [labels, value] of v) write(this, value, labels);
+    },
+  };
 }
 
 /**
@@ -73,18 +86,11 @@ function eachSample(
  * sets that are no longer read (a removed peer) disappear from the output.
  */
 export function gaugeFrom(registry: Registry, c: FamilyConfig, read: () => Iterable<Sample> | number): Gauge {
-  return new Gauge({
-    ...familyOptions(registry, c),
-    collect() {
-      const v = read();
-      this.reset();
-      eachSample(
-        v,
-        (value) => this.set(value),
-        (labels, value) => this.set(labels, value),
-      );
-    },
-  });
+  return new Gauge(
+    scrapedFamily<Gauge>(registry, c, read, (g, value, labels) =>
+      labels === undefined ? g.set(value) : g.set(labels, value),
+    ),
+  );
 }
 
 /**
@@ -98,18 +104,11 @@ export function counterFrom(
   c: FamilyConfig,
   read: () => Iterable<Sample> | number,
 ): Counter {
-  return new Counter({
-    ...familyOptions(registry, c),
-    collect() {
-      const v = read();
-      this.reset();
-      eachSample(
-        v,
-        (value) => this.inc(value),
-        (labels, value) => this.inc(labels, value),
-      );
-    },
-  });
+  return new Counter(
+    scrapedFamily<Counter>(registry, c, read, (m, value, labels) =>
+      labels === undefined ? m.inc(value) : m.inc(labels, value),
+    ),
+  );
 }
 
 // ---- the HTTP server ------------------------------------------------------

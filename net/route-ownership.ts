@@ -10,7 +10,7 @@
  * Both live in the main table unless configured otherwise. A sweep names its
  * protocol (and table) in every list and delete, never "all routes".
  */
-import { existsSync, readFileSync, writeFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const PROTO_TRELLIS_LOCAL = 201;
@@ -33,12 +33,34 @@ export function rtProtosText(): string {
   );
 }
 
-export type RtProtosOutcome = "written" | "unchanged" | "no-directory";
+/**
+ * Whether a route's protocol as `ip` prints it is `proto`: the number, or its
+ * name once rt_protos.d names it (`ip route` and `ip -j route` print the name
+ * then; only `-N` keeps numbers, and it turns `type` into numbers too).
+ */
+export function isProto(printed: string | undefined, proto: number): boolean {
+  if (printed === undefined) return false;
+  return printed === String(proto) || printed === PROTO_NAMES.get(proto);
+}
+
+/** Whether a printed protocol is one of Trellis's (201 or 202, by number or name). */
+export function isTrellisProto(printed: string | undefined): boolean {
+  return isProto(printed, PROTO_TRELLIS_LOCAL) || isProto(printed, PROTO_TRELLIS_BGP);
+}
+
+const PROTO_NAMES = new Map([
+  [PROTO_TRELLIS_LOCAL, PROTO_NAME_LOCAL],
+  [PROTO_TRELLIS_BGP, PROTO_NAME_BGP],
+]);
+
+export type RtProtosOutcome = "written" | "unchanged" | "no-directory" | `failed: ${string}`;
 
 /**
  * Writes `<dir>/trellis.conf` where `dir` exists (never creates it: a system
  * without rt_protos.d keeps numbers, which is fine). Idempotent: an equal
- * file is left alone; a different one is replaced atomically (rename).
+ * file is left alone; a different one is replaced atomically (rename). Never
+ * throws: a read-only /etc (a container) only costs the names, so a failure
+ * is an outcome for the caller to log.
  */
 export function writeRtProtos(dir: string = RT_PROTOS_DIR): RtProtosOutcome {
   if (!existsSync(dir)) return "no-directory";
@@ -50,7 +72,12 @@ export function writeRtProtos(dir: string = RT_PROTOS_DIR): RtProtosOutcome {
     // absent: write it below
   }
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    return `failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
   return "written";
 }

@@ -18,6 +18,13 @@
  * watch) from `secretNamespace`, before the first sync, after every BGPPeer
  * change and on every resync. A Secret or key that is missing (or unreadable)
  * is logged, and desired-config.ts leaves that BGPPeer's sessions out.
+ *
+ * Services: Services and EndpointSlices are watched cluster-wide
+ * (k8s/service-informers.ts) and handed to desired-config.ts as facts;
+ * service-routes.ts decides which /32 and /128 this node originates. The
+ * first speaker waits for their first list (at most SERVICE_SYNC_WAIT_MS, so
+ * a cluster that refuses them still gets its pod routes), so that its first
+ * End-of-RIB after a graceful restart carries the Service routes too.
  */
 import {
   CoreV1Api,
@@ -44,6 +51,8 @@ import {
 import type { ApiGate } from "../k8s/api-gate.js";
 import { OptionalInformer } from "../k8s/optional-informer.js";
 import { ResilientInformer } from "../k8s/resilient-informer.js";
+import { ServiceInformers } from "../k8s/service-informers.js";
+import { endpointSliceFacts, serviceFacts, type ServiceObjects } from "./service-routes.js";
 import type { KeepAliveKubeConfig } from "../k8s/keepalive-kubeconfig.js";
 import {
   parseDetectionMethod,
@@ -61,6 +70,8 @@ import { readInterfaces, readUnderlayRoutes, sourceFor } from "./kernel-facts.js
 import { formatAddress, parsePrefix } from "../../net/address.js";
 import { Coalesced } from "../../net/coalesced.js";
 import { resolveNextHop, underlay, type Underlay } from "./next-hop-resolution.js";
+import { serveBgpControl } from "./control-socket.js";
+import type { ControlServer } from "../../bgp/control/server.js";
 
 export const COALESCE_MS = 100;
 /** Addresses of allocations this node holds in blocks that are not its own (pure). */
@@ -87,6 +98,9 @@ export function borrowedAddresses(
   return out;
 }
 
+/** The first speaker waits this long at most for the first list of Services and EndpointSlices. */
+export const SERVICE_SYNC_WAIT_MS = 5000;
+
 /** Safety net: recompute this often even without an event (cheap: a pure function and a no-op diff). */
 const RESYNC_MS = 10_000;
 
@@ -107,6 +121,8 @@ export interface BgpServiceOptions {
   affineBlocks: () => string[];
   /** Addresses this node's pods hold in other nodes' blocks. */
   borrowedAddresses: () => string[];
+  /** Where to serve the speaker's control protocol (control-socket.ts); none when absent. */
+  controlSocket?: string;
 }
 
 interface Kind<T> {
@@ -133,7 +149,7 @@ export class BgpService {
   );
   private started = false;
   private stopped = false;
-  private lastProblems = "";
+  private lastProblems = new Set<string>();
   /** BGP kinds listed once (or found absent): the speaker starts only with all three known. */
   private readonly listed = new Set<string>();
   private underlay: Underlay = { routes: [] };
@@ -143,8 +159,12 @@ export class BgpService {
   private passwordsStale = true;
   private lastSecretProblems = "";
   private core: CoreV1Api | undefined;
+  private control: ControlServer | undefined;
   /** The node's BGP addresses and how they were chosen (status). */
   addresses: BgpAddresses = {};
+  /** Services and EndpointSlices (per-Service advertisement). */
+  private serviceInformers: ServiceInformers | undefined;
+  private startedAt = 0;
 
   constructor(private readonly o: BgpServiceOptions) {
     const m = parseDetectionMethod(o.addressDetection);
@@ -227,11 +247,52 @@ export class BgpService {
       this.optional.push(opt);
       opt.start();
     }
+    this.watchServices();
+  }
+
+  private watchServices(): void {
+    this.serviceInformers = new ServiceInformers({
+      kc: this.o.kc,
+      log: this.o.log.child({ component: "informer" }),
+      backoffMinMs: this.o.backoffMinMs,
+      backoffMaxMs: this.o.backoffMaxMs,
+      gate: this.o.gate,
+      onRestart: this.o.onRestart,
+      onChange: () => this.schedule(),
+    });
+    this.serviceInformers.start();
+  }
+
+  /** Whether the first speaker may start: Services listed, or waited long enough. */
+  private servicesReady(): boolean {
+    return this.serviceInformers?.synced !== false || Date.now() - this.startedAt >= SERVICE_SYNC_WAIT_MS;
+  }
+
+  /** The watched Services and EndpointSlices as service-routes.ts facts (no informers: none). */
+  private serviceObjects(): ServiceObjects {
+    const inf = this.serviceInformers;
+    if (inf === undefined) return { services: [], slices: [] };
+    return {
+      services: inf.serviceList().map(serviceFacts),
+      slices: inf.sliceList().flatMap((s) => endpointSliceFacts(s) ?? []),
+    };
   }
 
   /** After the agent's first sync: choose addresses, build and start the speaker. */
   async start(): Promise<void> {
     this.started = true;
+    this.startedAt = Date.now();
+    if (this.o.controlSocket !== undefined) {
+      try {
+        this.control = await serveBgpControl(this.o.controlSocket, () => this.host);
+      } catch (e) {
+        // Only the CLI's view is lost: BGP itself runs without the socket.
+        this.o.log.error(
+          { socket: this.o.controlSocket, err: e instanceof Error ? e.message : String(e) },
+          "cannot serve the BGP control socket",
+        );
+      }
+    }
     await this.refreshUnderlay();
     this.resync = setInterval(() => {
       void this.refreshUnderlay();
@@ -293,6 +354,10 @@ export class BgpService {
     // later would open sessions only to reset them; after a restart it would
     // also send End-of-RIB for a partial view.
     if (this.host === undefined && this.listed.size < Object.keys(this.kinds).length) return;
+    if (this.host === undefined && !this.servicesReady()) {
+      this.schedule(250);
+      return;
+    }
     const nodes = this.o.nodes();
     const self = nodes.find((n) => n.name === this.o.nodeName);
     const addresses = await this.chooseAddresses(self);
@@ -318,12 +383,12 @@ export class BgpService {
       borrowedAddresses: this.o.borrowedAddresses(),
       addresses,
       passwords: this.passwords,
+      serviceObjects: this.serviceObjects(),
     });
-    const p = problems.join("; ");
-    if (p !== this.lastProblems) {
-      this.lastProblems = p;
-      for (const x of problems) this.o.log.warn({}, `BGP: ${x}`);
-    }
+    // Each problem once while it lasts (a Service outside its CIDRs is not re-logged when another problem comes or goes).
+    const now = new Set(problems);
+    for (const x of now) if (!this.lastProblems.has(x)) this.o.log.warn({}, `BGP: ${x}`);
+    this.lastProblems = now;
     await this.apply(config);
   }
 
@@ -511,7 +576,9 @@ export class BgpService {
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.resync !== undefined) clearInterval(this.resync);
     await Promise.all(this.optional.map((o) => o.stop()));
+    await this.serviceInformers?.stop();
     await this.syncs.settled();
+    await this.control?.close();
     await this.host?.stop();
     this.host = undefined;
   }

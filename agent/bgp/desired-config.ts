@@ -32,6 +32,10 @@
  *   aggregate), each borrowed address outside them as a /32 or /128, and the
  *   service CIDRs; communities from `prefixAdvertisements` whose CIDR holds
  *   the prefix (by name from `communities`, or a literal value).
+ * - Service host routes (`serviceObjects`): the /32 and /128 of Services
+ *   with a Local traffic policy that have a ready endpoint on this node,
+ *   inside the service CIDRs (service-routes.ts has the rules); communities
+ *   from `prefixAdvertisements` as for any prefix.
  * - Import on every peer starts with a term rejecting exactly this node's
  *   blocks and borrowed addresses (net/README.md: a BGP route for a prefix the
  *   agent blackholes would replace the blackhole), then the peer's
@@ -63,6 +67,7 @@ import {
   type BGPPeer,
 } from "../../crds/bgp.js";
 import { filterTerms } from "./filter-compile.js";
+import { serviceCidrs, serviceRoutes, type ServiceObjects } from "./service-routes.js";
 import { ANNOTATION_BGP_IPV4, ANNOTATION_BGP_IPV6, type BgpAddresses } from "./address-detection.js";
 
 export const ANNOTATION_BGP_ASN = "trellis.dev/bgp-asn";
@@ -97,6 +102,8 @@ export interface DesiredInput {
   passwords?: Readonly<Record<string, string>>;
   /** run `ip` for the FIB in this namespace (tests) */
   fibNetns?: string;
+  /** the cluster's Services and EndpointSlices (service-routes.ts); absent = none */
+  serviceObjects?: ServiceObjects;
 }
 
 export interface DesiredOutput {
@@ -217,8 +224,9 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
     ...(settings.serviceExternalIPs ?? []),
     ...(settings.serviceLoadBalancerIPs ?? []),
   ].map((s) => s.cidr);
+  const serviceHosts = serviceHostRoutes(input, settings, problems);
   const named = new Map((settings.communities ?? []).map((c) => [c.name, c.value]));
-  const originPrefixes = [...new Set([...ownAndBorrowed.map(formatPrefix), ...services])];
+  const originPrefixes = [...new Set([...ownAndBorrowed.map(formatPrefix), ...services, ...serviceHosts])];
   const originate = originPrefixes.map((prefix) => {
     const p = parsePrefix(prefix);
     const communities: string[] = [];
@@ -403,6 +411,22 @@ export function desiredSpeakerConfig(input: DesiredInput): DesiredOutput {
   problems.push(...r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   const fallback = configSchema.parse({ ...raw, peers: [], originate: [] });
   return { config: fallback, problems };
+}
+
+/** The Service /32s and /128s this node originates (service-routes.ts); its problems added to `problems`. */
+function serviceHostRoutes(
+  input: DesiredInput,
+  settings: BGPConfigurationSpec,
+  problems: string[],
+): string[] {
+  if (input.serviceObjects === undefined) return [];
+  const r = serviceRoutes({
+    nodeName: input.nodeName,
+    cidrs: serviceCidrs(settings),
+    ...input.serviceObjects,
+  });
+  problems.push(...r.problems);
+  return r.prefixes;
 }
 
 /** Whether a BGPPeer applies to the node of this name and labels (`node`, `nodeSelector`, neither = all). */

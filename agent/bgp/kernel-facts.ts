@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { PROTO_TRELLIS_BGP, PROTO_TRELLIS_LOCAL } from "../../net/route-ownership.js";
+import { isTrellisProto } from "../../net/route-ownership.js";
 import type { InterfaceFacts } from "./address-detection.js";
 import type { UnderlayRoute } from "./next-hop-resolution.js";
 
@@ -41,8 +41,6 @@ export async function sourceFor(ip: string): Promise<string | undefined> {
   }
 }
 
-const NOT_OURS = new Set([String(PROTO_TRELLIS_LOCAL), String(PROTO_TRELLIS_BGP)]);
-
 export async function readUnderlayRoutes(): Promise<UnderlayRoute[]> {
   const out: UnderlayRoute[] = [];
   for (const fam of ["-4", "-6"]) {
@@ -54,7 +52,8 @@ export async function readUnderlayRoutes(): Promise<UnderlayRoute[]> {
     }[];
     for (const r of rows) {
       if (r.type !== undefined && r.type !== "unicast") continue;
-      if (r.protocol !== undefined && NOT_OURS.has(r.protocol)) continue;
+      // `ip -j` prints the protocol by name once rt_protos.d names it (net/route-ownership.ts).
+      if (isTrellisProto(r.protocol)) continue;
       const dst = r.dst === "default" ? (fam === "-6" ? "::/0" : "0.0.0.0/0") : r.dst;
       const prefix = dst.includes("/") ? dst : `${dst}/${fam === "-6" ? 128 : 32}`;
       out.push(r.gateway !== undefined ? { prefix, via: r.gateway } : { prefix });

@@ -73,11 +73,10 @@ export class KubeNodeStatusApi implements NodeStatusApi {
   }
 
   async create(name: string, owner: NodeOwner | undefined): Promise<StoredNodeStatus | "exists"> {
-    const body = {
-      apiVersion: NODE_STATUS_API_VERSION,
-      kind: NODE_STATUS_KIND,
-      metadata: { name, ...(owner !== undefined ? { ownerReferences: [ownerReference(owner)] } : {}) },
-    };
+    const body = envelope({
+      name,
+      ...(owner !== undefined ? { ownerReferences: [ownerReference(owner)] } : {}),
+    });
     try {
       return stored((await this.api.createClusterCustomObject({ ...this.where, body })) as Raw);
     } catch (e) {
@@ -91,11 +90,7 @@ export class KubeNodeStatusApi implements NodeStatusApi {
     resourceVersion: string,
     owner: NodeOwner,
   ): Promise<string | "conflict" | "gone"> {
-    const body = {
-      apiVersion: NODE_STATUS_API_VERSION,
-      kind: NODE_STATUS_KIND,
-      metadata: { name, resourceVersion, ownerReferences: [ownerReference(owner)] },
-    };
+    const body = envelope({ name, resourceVersion, ownerReferences: [ownerReference(owner)] });
     return this.cas(() => this.api.replaceClusterCustomObject({ ...this.where, name, body }));
   }
 
@@ -104,12 +99,7 @@ export class KubeNodeStatusApi implements NodeStatusApi {
     resourceVersion: string,
     status: NodeStatusBody,
   ): Promise<string | "conflict" | "gone"> {
-    const body = {
-      apiVersion: NODE_STATUS_API_VERSION,
-      kind: NODE_STATUS_KIND,
-      metadata: { name, resourceVersion },
-      status,
-    };
+    const body = { ...envelope({ name, resourceVersion }), status };
     return this.cas(() => this.api.replaceClusterCustomObjectStatus({ ...this.where, name, body }));
   }
 
@@ -123,4 +113,9 @@ export class KubeNodeStatusApi implements NodeStatusApi {
       throw e;
     }
   }
+}
+
+/** A NodeStatus object with `metadata`, as the API server takes it in a body. */
+function envelope(metadata: Record<string, unknown>): { apiVersion: string; kind: string; metadata: object } {
+  return { apiVersion: NODE_STATUS_API_VERSION, kind: NODE_STATUS_KIND, metadata };
 }

@@ -141,21 +141,18 @@ export function initialSession(): Session {
 
 /** One FSM step. Never throws; an event that does not apply is handled as §8.2.2 says. */
 export function step(s: Session, ev: FsmEvent, cfg: FsmConfig): StepResult {
-  switch (s.state) {
-    case "Idle":
-      return idle(s, ev, cfg);
-    case "Connect":
-      return connect(s, ev, cfg);
-    case "Active":
-      return active(s, ev, cfg);
-    case "OpenSent":
-      return openSent(s, ev, cfg);
-    case "OpenConfirm":
-      return openConfirm(s, ev, cfg);
-    case "Established":
-      return established(s, ev, cfg);
-  }
+  return BY_STATE[s.state](s, ev, cfg);
 }
+
+/** The event handler of each state (RFC 4271 §8.2.2 has one subsection per state). */
+const BY_STATE: Record<FsmState, (s: Session, ev: FsmEvent, cfg: FsmConfig) => StepResult> = {
+  Idle: idle,
+  Connect: connect,
+  Active: active,
+  OpenSent: openSent,
+  OpenConfirm: openConfirm,
+  Established: established,
+};
 
 const stay = (s: Session, actions: FsmAction[] = []): StepResult => ({ session: s, actions });
 const to = (s: Session, state: FsmState, patch: Partial<Session>, actions: FsmAction[]): StepResult => {

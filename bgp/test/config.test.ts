@@ -126,13 +126,15 @@ originate:
 });
 
 describe("reload diff (SIGHUP)", () => {
-  const a = parseConfig(`${base}peers:
+  // Two peers and two originated prefixes, after the global settings of each case.
+  const PEERS_AND_ORIGINATE = `peers:
   - { address: 10.0.0.2, asn: 2 }
   - { address: 10.0.0.3, asn: 3 }
 originate:
   - { prefix: 10.1.0.0/24 }
   - { prefix: 10.2.0.0/24, communities: ["1:1"] }
-`);
+`;
+  const a = parseConfig(`${base}${PEERS_AND_ORIGINATE}`);
   it("adds, removes and changes only what differs", () => {
     const b = parseConfig(`${base}peers:
   - { address: 10.0.0.2, asn: 2 }
@@ -156,13 +158,7 @@ originate:
     expect(d.originate).toEqual([]);
   });
   it("a changed peer setting or global timer changes the peers; asn needs a restart", () => {
-    const b = parseConfig(`asn: 65009\nrouterId: 192.0.2.1\nholdTime: 30\npeers:
-  - { address: 10.0.0.2, asn: 2 }
-  - { address: 10.0.0.3, asn: 3 }
-originate:
-  - { prefix: 10.1.0.0/24 }
-  - { prefix: 10.2.0.0/24, communities: ["1:1"] }
-`);
+    const b = parseConfig(`asn: 65009\nrouterId: 192.0.2.1\nholdTime: 30\n${PEERS_AND_ORIGINATE}`);
     const d = diffConfig(a, b);
     expect(d.changePeers.map((p) => p.address)).toEqual(["10.0.0.2", "10.0.0.3"]);
     expect(d.restartNeeded).toEqual(["asn"]);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { pino } from "pino";
 import { Speaker } from "../speaker.js";
-import { speakersStoppedAfterEach, until } from "./support.js";
+import { recordingLogger, speakersStoppedAfterEach, until } from "./support.js";
 
 const speakers = speakersStoppedAfterEach();
 
@@ -120,15 +119,7 @@ describe("Speaker over loopback", () => {
 
   it("a peer that refuses connections is retried with growing back-off, not every second", async () => {
     const delays: number[] = [];
-    const log = pino(
-      { level: "debug" },
-      {
-        write: (line: string) => {
-          const o = JSON.parse(line) as { msg?: string; delayMs: number };
-          if (o.msg === "automatic restart scheduled") delays.push(o.delayMs);
-        },
-      },
-    );
+    const log = recordingLogger("automatic restart scheduled", "delayMs", delays);
     const sp = new Speaker({
       asn: 65001,
       routerId: "10.0.0.1",

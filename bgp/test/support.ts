@@ -1,8 +1,9 @@
 /**
  * What the speaker tests share: polling for a condition, a configuration's
- * problems, and speakers stopped after each test.
+ * problems, speakers stopped after each test, and a logger that records.
  */
 import { afterEach } from "@jest/globals";
+import { pino, type Logger } from "pino";
 import { ConfigError, parseConfig } from "../config.js";
 import type { Speaker } from "../speaker.js";
 
@@ -33,4 +34,21 @@ export function speakersStoppedAfterEach(): Speaker[] {
     await Promise.all(speakers.splice(0).map((s) => s.stop()));
   });
   return speakers;
+}
+
+/**
+ * A debug-level logger for tests that check what a speaker logged: `field`
+ * of every record logged with message `msg` is appended to `into` (e.g. the
+ * delayMs of each "automatic restart scheduled").
+ */
+export function recordingLogger<T>(msg: string, field: string, into: T[]): Logger {
+  return pino(
+    { level: "debug" },
+    {
+      write: (line: string) => {
+        const o = JSON.parse(line) as Record<string, unknown>;
+        if (o["msg"] === msg) into.push(o[field] as T);
+      },
+    },
+  );
 }

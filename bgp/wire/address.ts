@@ -2,6 +2,8 @@
 // IPv6: lower case, leading zeros dropped, the longest run of two or more zero
 // groups compressed to "::", the first such run on a tie).
 
+import { longestZeroRun } from "../../net/address.js";
+
 // Scratch space for IPv6 formatting/parsing: the codec is synchronous, so one
 // module-level array is never shared between two calls in flight.
 const groups = new Uint16Array(8);
@@ -19,19 +21,7 @@ function hex16(v: number): string {
 
 /** Format the 8 groups of `groups` (RFC 5952). */
 export function formatIpv6Groups(groups: Uint16Array): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] === 0) {
-      let j = i;
-      while (j < 8 && groups[j] === 0) j++;
-      if (j - i > bestLen) {
-        bestStart = i;
-        bestLen = j - i;
-      }
-      i = j;
-    } else i++;
-  }
+  const { start: bestStart, length: bestLen } = longestZeroRun(groups);
   let s = "";
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {

@@ -41,6 +41,94 @@ function empty<K extends Kind>(code: number, kind: K, name: string): CapabilityR
   return { code, kind, name, decode: () => ({ kind }) as Of<K>, encode: () => Buffer.alloc(0) };
 }
 
+/** The fields of a fixed-size entry, in wire order, with their octets (1 or 2). */
+type Layout<F extends string> = readonly (readonly [field: F, octets: 1 | 2])[];
+
+function entrySize<F extends string>(layout: Layout<F>): number {
+  return layout.reduce((n, [, octets]) => n + octets, 0);
+}
+
+/** buf[s, e) as a list of `layout` entries; a length that is not a whole number of them is malformed. */
+function readEntries<F extends string>(
+  name: string,
+  layout: Layout<F>,
+  buf: Buffer,
+  s: number,
+  e: number,
+): Record<F, number>[] {
+  const size = entrySize(layout);
+  if ((e - s) % size !== 0) malformed(name, e - s);
+  const out: Record<F, number>[] = [];
+  for (let o = s; o < e; o += size) {
+    const entry = {} as Record<F, number>;
+    let at = o;
+    for (const [field, octets] of layout) {
+      entry[field] = octets === 2 ? buf.readUInt16BE(at) : buf.readUInt8(at);
+      at += octets;
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+/** `list` as `layout` entries, after `head` octets left for the caller. */
+function writeEntries<F extends string>(
+  layout: Layout<F>,
+  list: readonly Record<F, number>[],
+  head = 0,
+): Buffer {
+  const size = entrySize(layout);
+  const b = Buffer.alloc(head + size * list.length);
+  let at = head;
+  for (const entry of list) {
+    for (const [field, octets] of layout) {
+      if (octets === 2) b.writeUInt16BE(entry[field], at);
+      else b.writeUInt8(entry[field], at);
+      at += octets;
+    }
+  }
+  return b;
+}
+
+// RFC 8950 §3: NLRI AFI (2), NLRI SAFI (2), Next Hop AFI (2).
+const EXTENDED_NEXT_HOP: Layout<"afi" | "safi" | "nextHopAfi"> = [
+  ["afi", 2],
+  ["safi", 2],
+  ["nextHopAfi", 2],
+];
+// RFC 7911 §4: AFI (2), SAFI (1), Send/Receive (1).
+const ADD_PATH: Layout<"afi" | "safi" | "sendReceive"> = [
+  ["afi", 2],
+  ["safi", 1],
+  ["sendReceive", 1],
+];
+// RFC 4724 §3: per family AFI (2), SAFI (1), Flags for Address Family (1, bit 0x80 = F).
+const GR_FAMILY: Layout<"afi" | "safi" | "flags"> = [
+  ["afi", 2],
+  ["safi", 1],
+  ["flags", 1],
+];
+
+/** Capabilities whose whole value is a list of fixed-size entries, with their layouts. */
+type EntryListKind = "extended-next-hop" | "add-path";
+const ENTRY_LAYOUTS: { [K in EntryListKind]: Layout<keyof Of<K>["entries"][number] & string> } = {
+  "extended-next-hop": EXTENDED_NEXT_HOP,
+  "add-path": ADD_PATH,
+};
+
+function entryList<K extends EntryListKind>(code: number, kind: K, name: string): CapabilityRow<K> {
+  // ENTRY_LAYOUTS ties each kind to the fields of its entries; TypeScript
+  // cannot follow that through the generic K, hence the casts.
+  const layout = ENTRY_LAYOUTS[kind] as Layout<string>;
+  return {
+    code,
+    kind,
+    name,
+    decode: (buf, s, e) => ({ kind, entries: readEntries(name, layout, buf, s, e) }) as unknown as Of<K>,
+    encode: (c) => writeEntries(layout, (c as unknown as { entries: Record<string, number>[] }).entries),
+  };
+}
+
 function row<K extends Kind>(r: CapabilityRow<K>): CapabilityRow {
   return r as unknown as CapabilityRow;
 }
@@ -63,51 +151,22 @@ export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
     },
   }),
   row(empty(CAP_ROUTE_REFRESH, "route-refresh", "Route Refresh")),
-  row({
-    code: CAP_EXTENDED_NEXT_HOP,
-    kind: "extended-next-hop",
-    name: "Extended Next Hop",
-    // RFC 8950 §3: triples of NLRI AFI (2), NLRI SAFI (2), Next Hop AFI (2).
-    decode(buf, s, e) {
-      if ((e - s) % 6 !== 0) malformed("Extended Next Hop", e - s);
-      const entries = [];
-      for (let o = s; o < e; o += 6) {
-        entries.push({
-          afi: buf.readUInt16BE(o),
-          safi: buf.readUInt16BE(o + 2),
-          nextHopAfi: buf.readUInt16BE(o + 4),
-        });
-      }
-      return { kind: "extended-next-hop", entries };
-    },
-    encode(c) {
-      const b = Buffer.alloc(6 * c.entries.length);
-      c.entries.forEach((x, i) => {
-        b.writeUInt16BE(x.afi, 6 * i);
-        b.writeUInt16BE(x.safi, 6 * i + 2);
-        b.writeUInt16BE(x.nextHopAfi, 6 * i + 4);
-      });
-      return b;
-    },
-  }),
+  row(entryList(CAP_EXTENDED_NEXT_HOP, "extended-next-hop", "Extended Next Hop")),
   row(empty(CAP_EXTENDED_MESSAGE, "extended-message", "Extended Message")),
   row({
     code: CAP_GRACEFUL_RESTART,
     kind: "graceful-restart",
     name: "Graceful Restart",
-    // RFC 4724 §3: Restart Flags (4 bits) + Restart Time (12 bits), then
-    // per family AFI (2), SAFI (1), Flags for Address Family (1, bit 0x80 = F).
+    // RFC 4724 §3: Restart Flags (4 bits) + Restart Time (12 bits), then GR_FAMILY entries.
     decode(buf, s, e) {
-      if (e - s < 2 || (e - s - 2) % 4 !== 0) malformed("Graceful Restart", e - s);
+      // The whole value's length is the one reported, as for the other capabilities.
+      if (e - s < 2 || (e - s - 2) % entrySize(GR_FAMILY) !== 0) malformed("Graceful Restart", e - s);
       const head = buf.readUInt16BE(s);
-      const families = [];
-      for (let o = s + 2; o < e; o += 4) {
-        families.push({
-          afi: buf.readUInt16BE(o),
-          safi: buf.readUInt8(o + 2),
-          forwarding: (buf.readUInt8(o + 3) & 0x80) !== 0,
-        });
-      }
+      const families = readEntries("Graceful Restart", GR_FAMILY, buf, s + 2, e).map((f) => ({
+        afi: f.afi,
+        safi: f.safi,
+        forwarding: (f.flags & 0x80) !== 0,
+      }));
       return {
         kind: "graceful-restart",
         restarting: (head & 0x8000) !== 0,
@@ -117,16 +176,12 @@ export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
       };
     },
     encode(c) {
-      const b = Buffer.alloc(2 + 4 * c.families.length);
+      const families = c.families.map((f) => ({ afi: f.afi, safi: f.safi, flags: f.forwarding ? 0x80 : 0 }));
+      const b = writeEntries(GR_FAMILY, families, 2);
       b.writeUInt16BE(
         (c.restarting ? 0x8000 : 0) | (c.notification ? 0x4000 : 0) | (c.restartTime & 0x0fff),
         0,
       );
-      c.families.forEach((f, i) => {
-        b.writeUInt16BE(f.afi, 2 + 4 * i);
-        b.writeUInt8(f.safi, 4 + 4 * i);
-        b.writeUInt8(f.forwarding ? 0x80 : 0, 5 + 4 * i);
-      });
       return b;
     },
   }),
@@ -144,33 +199,7 @@ export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
       return b;
     },
   }),
-  row({
-    code: CAP_ADD_PATH,
-    kind: "add-path",
-    name: "ADD-PATH",
-    // RFC 7911 §4: AFI (2), SAFI (1), Send/Receive (1).
-    decode(buf, s, e) {
-      if ((e - s) % 4 !== 0) malformed("ADD-PATH", e - s);
-      const entries = [];
-      for (let o = s; o < e; o += 4) {
-        entries.push({
-          afi: buf.readUInt16BE(o),
-          safi: buf.readUInt8(o + 2),
-          sendReceive: buf.readUInt8(o + 3),
-        });
-      }
-      return { kind: "add-path", entries };
-    },
-    encode(c) {
-      const b = Buffer.alloc(4 * c.entries.length);
-      c.entries.forEach((x, i) => {
-        b.writeUInt16BE(x.afi, 4 * i);
-        b.writeUInt8(x.safi, 4 * i + 2);
-        b.writeUInt8(x.sendReceive, 4 * i + 3);
-      });
-      return b;
-    },
-  }),
+  row(entryList(CAP_ADD_PATH, "add-path", "ADD-PATH")),
   row(empty(CAP_ENHANCED_ROUTE_REFRESH, "enhanced-route-refresh", "Enhanced Route Refresh")),
   row({
     code: CAP_FQDN,

@@ -24,6 +24,7 @@ import {
   FLAG_TRANSITIVE,
 } from "./types.js";
 import type {
+  BgpError,
   CodecOptions,
   DiscardedAttribute,
   MpReachNlri,
@@ -267,6 +268,29 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
 type MpReachResult = MpReachNlri & { badNextHop?: string };
 
 /**
+ * The AFI (2) and SAFI (1) both MP attributes start with (RFC 4760 §3, §4),
+ * and how their errors are made: an attribute shorter than `minLength`
+ * cannot be located (session reset, RFC 7606 §7.11); a family that was not
+ * negotiated is a string (the attribute is discarded).
+ */
+function mpFamily(
+  name: string,
+  buf: Buffer,
+  s: number,
+  e: number,
+  minLength: number,
+  opts: CodecOptions,
+): { afi: number; safi: number; fail: (why: string) => BgpError } | string {
+  const fail = (why: string): BgpError =>
+    bgpError(ERR_UPDATE, UPD_OPTIONAL_ATTRIBUTE, undefined, `${name}: ${why}`);
+  if (e - s < minLength) throw fail(`length ${e - s} < ${minLength}`);
+  const afi = buf.readUInt16BE(s);
+  const safi = buf.readUInt8(s + 2);
+  if (!familyAllowed(opts, afi, safi)) return `AFI ${afi} SAFI ${safi} not negotiated`;
+  return { afi, safi, fail };
+}
+
+/**
  * MP_REACH_NLRI (RFC 4760 §3): AFI (2), SAFI (1), next hop length (1), next
  * hop, reserved (1), NLRI. A length that cannot hold these, a next hop length
  * that does not fit the family, or NLRI that cannot be parsed make the NLRI
@@ -274,13 +298,10 @@ type MpReachResult = MpReachNlri & { badNextHop?: string };
  * §7.11, RFC 4760 §7). Returns a string for "discard" (family not carried).
  */
 function decodeMpReach(buf: Buffer, s: number, e: number, opts: CodecOptions): MpReachResult | string {
-  const fail = (why: string) =>
-    bgpError(ERR_UPDATE, UPD_OPTIONAL_ATTRIBUTE, undefined, `MP_REACH_NLRI: ${why}`);
-  if (e - s < 5) throw fail(`length ${e - s} < 5`);
-  const afi = buf.readUInt16BE(s);
-  const safi = buf.readUInt8(s + 2);
+  const head = mpFamily("MP_REACH_NLRI", buf, s, e, 5, opts);
+  if (typeof head === "string") return head;
+  const { afi, safi, fail } = head;
   const nhLen = buf.readUInt8(s + 3);
-  if (!familyAllowed(opts, afi, safi)) return `AFI ${afi} SAFI ${safi} not negotiated`;
   const nh = s + 4;
   if (nh + nhLen + 1 > e) throw fail(`next hop length ${nhLen} overruns the attribute`);
   let nextHop: string;
@@ -308,12 +329,9 @@ function decodeMpReach(buf: Buffer, s: number, e: number, opts: CodecOptions): M
 
 /** MP_UNREACH_NLRI (RFC 4760 §4): AFI (2), SAFI (1), withdrawn routes. */
 function decodeMpUnreach(buf: Buffer, s: number, e: number, opts: CodecOptions): MpUnreachNlri | string {
-  const fail = (why: string) =>
-    bgpError(ERR_UPDATE, UPD_OPTIONAL_ATTRIBUTE, undefined, `MP_UNREACH_NLRI: ${why}`);
-  if (e - s < 3) throw fail(`length ${e - s} < 3`);
-  const afi = buf.readUInt16BE(s);
-  const safi = buf.readUInt8(s + 2);
-  if (!familyAllowed(opts, afi, safi)) return `AFI ${afi} SAFI ${safi} not negotiated`;
+  const head = mpFamily("MP_UNREACH_NLRI", buf, s, e, 3, opts);
+  if (typeof head === "string") return head;
+  const { afi, safi, fail } = head;
   const withdrawn: Prefix[] = [];
   const err = decodePrefixes(buf, s + 3, e, afi, withdrawn);
   if (err !== undefined) throw fail(err);

@@ -1,9 +1,12 @@
 /**
- * `trellisctl bgp peers|routes`: asks a running trellis-bgp (or trellis-node)
- * over its control socket and prints the answer. `bgp peers --node NAME`
+ * `trellisctl bgp peers|routes`: asks a running trellis-bgp or trellis-node
+ * over its control socket and prints the answer. `--node NAME --dir LAB`
+ * picks that lab node's agent socket (bgp.sock beside its CNI socket,
+ * agent/bgp/control-socket.ts). `bgp peers --node NAME` without `--dir`
  * reads the sessions that node's agent publishes in its TrellisNodeStatus
- * instead (through the API server, any kubeconfig); `routes` is socket-only
- * (the status carries route counts, not the Loc-RIB). No logic of its own.
+ * instead (through the API server, any kubeconfig); `routes` always needs a
+ * socket (the status carries route counts, not the Loc-RIB), so `routes
+ * --node` reads the lab in `--dir` (default ./.lab). No logic of its own.
  */
 import type { Command } from "commander";
 import type { Io } from "../program.js";
@@ -17,6 +20,10 @@ import {
 } from "../../bgp/control/client.js";
 import type { PeerStatus, RouteStatus } from "../../bgp/control/protocol.js";
 import type { BgpSessionStatus } from "../../crds/node-status.js";
+import { existsSync } from "node:fs";
+import { controlSocketPath } from "../../agent/bgp/control-socket.js";
+import { resolveLabDir } from "../../lab/lab-dir.js";
+import { labLayout } from "../../lab/lab-layout.js";
 import { kubeConfig } from "./ipam.js";
 import { readNodeStatus } from "./status.js";
 
@@ -25,6 +32,19 @@ interface Opts {
   output: string;
   node?: string;
   kubeconfig?: string;
+  dir?: string;
+}
+
+/** The default lab dir of `trellisctl lab` (cli/commands/lab.ts). */
+const DEFAULT_LAB_DIR = "./.lab";
+
+/** The control socket of lab node `node`'s agent in the lab at `dir`; exit 3 when the lab has no such node. */
+function labNodeSocket(dir: string, node: string): string {
+  const L = labLayout(resolveLabDir(dir));
+  const N = L.node(node);
+  if (!existsSync(N.dir))
+    throw new CliError(`node ${node}: not a node of the lab in ${L.dir}`, EXIT_NOT_FOUND);
+  return controlSocketPath(N.agentSocket, undefined);
 }
 
 export function registerBgp(program: Command, io: Io): void {
@@ -39,8 +59,9 @@ export function registerBgp(program: Command, io: Io): void {
       "read the sessions this node's agent publishes (TrellisNodeStatus) instead of a socket",
     )
     .option("--kubeconfig <file>", "with --node: kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+    .option("--dir <dir>", "with --node: ask that node's agent over its socket in this lab instead")
     .action(async (o: Opts) => {
-      if (o.node !== undefined) {
+      if (o.node !== undefined && o.dir === undefined) {
         const s = await readNodeStatus(kubeConfig(o.kubeconfig), o.node);
         if (s.bgp === undefined)
           throw new CliError(
@@ -50,15 +71,18 @@ export function registerBgp(program: Command, io: Io): void {
         io.out(o.output === "json" ? formatJson(s.bgp.sessions) : nodeSessionsTable(s.bgp.sessions));
         return;
       }
-      const peers = await call(() => fetchPeers(o.socket));
+      const socket = o.node !== undefined && o.dir !== undefined ? labNodeSocket(o.dir, o.node) : o.socket;
+      const peers = await call(() => fetchPeers(socket));
       io.out(o.output === "json" ? formatJson(peers) : peersTable(peers));
     });
-  common(bgp.command("routes").description("The Loc-RIB: best paths and why they won")).action(
-    async (o: Opts) => {
-      const routes = await call(() => fetchRoutes(o.socket));
+  common(bgp.command("routes").description("The Loc-RIB: best paths and why they won"))
+    .option("--node <name>", "ask this lab node's agent (its socket in --dir) instead of --socket")
+    .option("--dir <dir>", "with --node: the lab directory", DEFAULT_LAB_DIR)
+    .action(async (o: Opts) => {
+      const socket = o.node !== undefined ? labNodeSocket(o.dir ?? DEFAULT_LAB_DIR, o.node) : o.socket;
+      const routes = await call(() => fetchRoutes(socket));
       io.out(o.output === "json" ? formatJson(routes) : routesTable(routes));
-    },
-  );
+    });
 }
 
 async function call<T>(f: () => Promise<T>): Promise<T> {
@@ -121,12 +145,14 @@ function nodeSessionsTable(sessions: readonly BgpSessionStatus[]): string {
   );
 }
 
-function routesTable(routes: RouteStatus[]): string {
+export function routesTable(routes: RouteStatus[]): string {
   const rows: unknown[][] = [];
   for (const r of routes) {
-    for (const p of r.paths) {
+    // The best path first, so that every other path sits under its prefix.
+    const paths = [...r.paths.filter((p) => p.best), ...r.paths.filter((p) => !p.best)];
+    for (const [i, p] of paths.entries()) {
       rows.push([
-        p.best ? r.prefix : "",
+        i === 0 ? r.prefix : "",
         p.best ? "*" : p.multipath ? "=" : "",
         p.nextHop ?? "-",
         p.source,

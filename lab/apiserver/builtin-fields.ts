@@ -164,6 +164,7 @@ export const BUILTIN_FIELDS: Record<string, FieldLevel> = {
   Node: top({ spec: any, status: any }),
   Service: top({ spec: { obj: SERVICE_SPEC }, status: any }),
   Endpoints: top({ subsets: any }),
+  EndpointSlice: top(names("addressType", "endpoints", "ports")),
   Secret: top(names("data", "stringData", "type", "immutable")),
   ConfigMap: top(names("data", "binaryData", "immutable")),
   ServiceAccount: top(names("secrets", "imagePullSecrets", "automountServiceAccountToken")),

@@ -163,6 +163,14 @@ const BUILTINS: BuiltinRow[] = [
     allowCreateOnUpdate: true,
   },
   {
+    // What agents read to learn which nodes host a Service's endpoints (the lab has no endpoints controller: tests write them).
+    group: "discovery.k8s.io",
+    version: "v1",
+    kind: "EndpointSlice",
+    plural: "endpointslices",
+    namespaced: true,
+  },
+  {
     group: "apiextensions.k8s.io",
     version: "v1",
     kind: "CustomResourceDefinition",

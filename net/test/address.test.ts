@@ -16,12 +16,9 @@ import {
   subtract,
   type Prefix,
 } from "../address.js";
+import { parsed } from "./parsed.js";
 
-const P = (text: string): Prefix => {
-  const p = parsePrefix(text);
-  if (typeof p === "string") throw new Error(p);
-  return p;
-};
+const P = (text: string): Prefix => parsed(parsePrefix(text));
 const texts = (ps: readonly Prefix[]): string[] => ps.map(formatPrefix);
 
 describe("parseAddress: strict text forms, errors as values", () => {
@@ -123,8 +120,7 @@ describe("prefix arithmetic", () => {
   });
 
   it("contains: an address", () => {
-    const a = parseAddress("10.1.2.3");
-    if (typeof a === "string") throw new Error(a);
+    const a = parsed(parseAddress("10.1.2.3"));
     expect(contains(P("10.1.0.0/16"), a)).toBe(true);
     expect(contains(P("10.2.0.0/16"), a)).toBe(false);
   });

@@ -7,12 +7,9 @@ import {
   selectorObjectMatches,
   type LabelSelector,
 } from "../label-selector.js";
+import { parsed } from "./parsed.js";
 
-const sel = (text: string): LabelSelector => {
-  const s = parseLabelSelector(text);
-  if (typeof s === "string") throw new Error(s);
-  return s;
-};
+const sel = (text: string): LabelSelector => parsed(parseLabelSelector(text));
 
 const labels = { app: "web", tier: "front", n: "5" };
 
@@ -125,8 +122,7 @@ describe("object form (metav1.LabelSelector)", () => {
       { matchLabels: { app: "web" }, matchExpressions: [{ key: "n", operator: "In", values: ["4", "5"] }] },
     ];
     for (const o of objs) {
-      const reqs = labelSelectorFromObject(o);
-      if (typeof reqs === "string") throw new Error(reqs);
+      const reqs = parsed(labelSelectorFromObject(o));
       expect(selectorObjectMatches(o, labels)).toBe(labelsMatch(reqs, labels));
     }
   });

@@ -1,11 +1,13 @@
 import { describe, it, expect, afterAll } from "@jest/globals";
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   PROTO_TRELLIS_BGP,
   PROTO_TRELLIS_LOCAL,
   TABLE_MAIN,
+  isProto,
+  isTrellisProto,
   rtProtosText,
   writeRtProtos,
 } from "../route-ownership.js";
@@ -32,5 +34,31 @@ describe("route ownership (docs/architecture.md pinned contract)", () => {
     expect(writeRtProtos(d)).toBe("written");
     expect(readFileSync(join(d, "trellis.conf"), "utf8")).toBe(rtProtosText());
     expect(writeRtProtos(d)).toBe("unchanged");
+  });
+  it("a write that fails is an outcome, not an exception", () => {
+    const d = join(dir, "blocked");
+    mkdirSync(d);
+    // A directory where the file goes: the rename fails even for root (a read-only /etc would too).
+    mkdirSync(join(d, "trellis.conf"));
+    expect(writeRtProtos(d)).toMatch(/^failed: /);
+    expect(readdirSync(d)).toEqual(["trellis.conf"]);
+  });
+
+  // `ip route` prints the name once rt_protos.d has it, the number otherwise.
+  it.each([
+    ["201", PROTO_TRELLIS_LOCAL, true],
+    ["trellis", PROTO_TRELLIS_LOCAL, true],
+    ["202", PROTO_TRELLIS_BGP, true],
+    ["trellis-bgp", PROTO_TRELLIS_BGP, true],
+    ["trellis-bgp", PROTO_TRELLIS_LOCAL, false],
+    ["trellis", PROTO_TRELLIS_BGP, false],
+    ["bird", PROTO_TRELLIS_BGP, false],
+    [undefined, PROTO_TRELLIS_LOCAL, false],
+  ])("isProto(%p, %p) is %p", (printed, proto, want) => {
+    expect(isProto(printed, proto)).toBe(want);
+  });
+  it("isTrellisProto: 201 and 202 by number or name, nothing else", () => {
+    expect(["201", "trellis", "202", "trellis-bgp"].every(isTrellisProto)).toBe(true);
+    expect(["boot", "kernel", "static", "bird", "186", "2010"].some(isTrellisProto)).toBe(false);
   });
 });

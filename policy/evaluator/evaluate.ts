@@ -196,6 +196,13 @@ export function evaluateDirection(
     rule: ruleName(dir, m.rule),
     reason: `${tier} tier ${m.action === "Allow" ? "allows" : "denies"}`,
   });
+  /** The denial of a tenant boundary of this isolation the connection crosses, if any. */
+  const tenantVerdict = (isolation: "Strict" | "Baseline", reason: string): DirectionVerdict | undefined => {
+    const tenant = tenantDenies(c, self, remote, isolation);
+    if (!tenant) return undefined;
+    const tier = isolation === "Strict" ? "tenant-strict" : "tenant-baseline";
+    return { ...base, allowed: false, tier, policy: `Tenant ${tenant}`, reason };
+  };
   if (self.hostNetwork) {
     return {
       ...base,
@@ -214,16 +221,8 @@ export function evaluateDirection(
   }
   const a = tierMatch("admin");
   if (a && a.action !== "Pass") return tierVerdict("admin", a);
-  const strict = tenantDenies(c, self, remote, "Strict");
-  if (strict) {
-    return {
-      ...base,
-      allowed: false,
-      tier: "tenant-strict",
-      policy: `Tenant ${strict}`,
-      reason: "crosses a Strict tenant boundary",
-    };
-  }
+  const strict = tenantVerdict("Strict", "crosses a Strict tenant boundary");
+  if (strict) return strict;
   // NetworkPolicy: "a pod is isolated for ingress if there is any
   // NetworkPolicy that both selects the pod and has "Ingress" in its
   // policyTypes" ... "the connections allowed are the union of what each
@@ -254,16 +253,11 @@ export function evaluateDirection(
       reason: `isolated for ${dir} by ${nps.length} NetworkPolicy(s), none allows it`,
     };
   }
-  const baselineTenant = tenantDenies(c, self, remote, "Baseline");
-  if (baselineTenant) {
-    return {
-      ...base,
-      allowed: false,
-      tier: "tenant-baseline",
-      policy: `Tenant ${baselineTenant}`,
-      reason: "crosses a Baseline tenant boundary and no NetworkPolicy selects the pod",
-    };
-  }
+  const baselineTenant = tenantVerdict(
+    "Baseline",
+    "crosses a Baseline tenant boundary and no NetworkPolicy selects the pod",
+  );
+  if (baselineTenant) return baselineTenant;
   const b = tierMatch("baseline");
   if (b && b.action !== "Pass") return tierVerdict("baseline", b);
   return {

@@ -13,11 +13,9 @@ import {
   parsePrefixLoose,
   textFamily,
 } from "../../net/address.js";
+import { type Interval, type Steps, mergeIntervals, subtractIntervals } from "./intervals.js";
 
-export interface Range {
-  readonly start: number;
-  readonly end: number; // inclusive
-}
+export type Range = Interval<number>;
 
 /** The address as the 32-bit number the v4 interval sets use (net/address.ts parses). */
 export function v4Value(s: string): number | undefined {
@@ -53,34 +51,16 @@ export function rangeWithin(inner: Range, outer: Range): boolean {
   return inner.start >= outer.start && inner.end <= outer.end;
 }
 
+const STEPS: Steps<number> = { next: (v) => v + 1, prev: (v) => v - 1 };
+
 /** Sorted, merged (overlapping and adjacent joined) union of ranges. */
 export function mergeRanges(ranges: readonly Range[]): Range[] {
-  const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
-  const out: { start: number; end: number }[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.start <= last.end + 1) last.end = Math.max(last.end, r.end);
-    else out.push({ start: r.start, end: r.end });
-  }
-  return out;
+  return mergeIntervals(ranges, STEPS);
 }
 
 /** `base` minus every range in `holes`. */
 export function subtractRanges(base: Range, holes: readonly Range[]): Range[] {
-  let cur: Range[] = [base];
-  for (const h of mergeRanges(holes)) {
-    const next: Range[] = [];
-    for (const r of cur) {
-      if (h.end < r.start || h.start > r.end) {
-        next.push(r);
-        continue;
-      }
-      if (h.start > r.start) next.push({ start: r.start, end: h.start - 1 });
-      if (h.end < r.end) next.push({ start: h.end + 1, end: r.end });
-    }
-    cur = next;
-  }
-  return cur;
+  return subtractIntervals(base, holes, STEPS);
 }
 
 /** The prefix length when the range is exactly one CIDR block, else undefined. */

@@ -12,11 +12,9 @@ import {
   parsePrefixLoose,
 } from "../../net/address.js";
 import { isIPv6, v4Value } from "./ipv4.js";
+import { type Interval, type Steps, mergeIntervals, subtractIntervals } from "./intervals.js";
 
-export interface Range6 {
-  readonly start: bigint;
-  readonly end: bigint; // inclusive
-}
+export type Range6 = Interval<bigint>;
 
 export const MAX6 = (1n << 128n) - 1n;
 
@@ -65,36 +63,16 @@ export function rangeWithin6(inner: Range6, outer: Range6): boolean {
   return inner.start >= outer.start && inner.end <= outer.end;
 }
 
+const STEPS6: Steps<bigint> = { next: (v) => v + 1n, prev: (v) => v - 1n };
+
 /** Sorted, merged (overlapping and adjacent joined) union of ranges. */
 export function mergeRanges6(ranges: readonly Range6[]): Range6[] {
-  const sorted = [...ranges].sort((a, b) =>
-    a.start < b.start ? -1 : a.start > b.start ? 1 : a.end < b.end ? -1 : a.end > b.end ? 1 : 0,
-  );
-  const out: { start: bigint; end: bigint }[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.start <= last.end + 1n) last.end = last.end > r.end ? last.end : r.end;
-    else out.push({ start: r.start, end: r.end });
-  }
-  return out;
+  return mergeIntervals(ranges, STEPS6);
 }
 
 /** `base` minus every range in `holes`. */
 export function subtractRanges6(base: Range6, holes: readonly Range6[]): Range6[] {
-  let cur: Range6[] = [base];
-  for (const h of mergeRanges6(holes)) {
-    const next: Range6[] = [];
-    for (const r of cur) {
-      if (h.end < r.start || h.start > r.end) {
-        next.push(r);
-        continue;
-      }
-      if (h.start > r.start) next.push({ start: r.start, end: h.start - 1n });
-      if (h.end < r.end) next.push({ start: h.end + 1n, end: r.end });
-    }
-    cur = next;
-  }
-  return cur;
+  return subtractIntervals(base, holes, STEPS6);
 }
 
 /** The prefix length when the range is exactly one CIDR block, else undefined. */

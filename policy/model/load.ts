@@ -56,15 +56,16 @@ export class PolicyInputError extends Error {
   }
 }
 
-const schemas: Record<string, z.ZodType> = {
-  Namespace: namespaceSchema,
-  Node: nodeSchema,
-  Pod: podSchema,
-  NetworkPolicy: networkPolicySchema,
-  AdminNetworkPolicy: adminNetworkPolicySchema,
-  BaselineAdminNetworkPolicy: baselineAdminNetworkPolicySchema,
-  ClusterNetworkPolicy: clusterNetworkPolicySchema,
-  Tenant: tenantSchema,
+/** Each kind the model reads: its schema, and where its objects go in Parsed. */
+const kinds: Record<string, { schema: z.ZodType; into: keyof Parsed }> = {
+  Namespace: { schema: namespaceSchema, into: "namespaces" },
+  Node: { schema: nodeSchema, into: "nodes" },
+  Pod: { schema: podSchema, into: "pods" },
+  NetworkPolicy: { schema: networkPolicySchema, into: "nps" },
+  AdminNetworkPolicy: { schema: adminNetworkPolicySchema, into: "anps" },
+  BaselineAdminNetworkPolicy: { schema: baselineAdminNetworkPolicySchema, into: "banps" },
+  ClusterNetworkPolicy: { schema: clusterNetworkPolicySchema, into: "cnps" },
+  Tenant: { schema: tenantSchema, into: "tenants" },
 };
 
 function pathText(path: readonly PropertyKey[]): string {
@@ -137,12 +138,12 @@ export function parseObject(doc: Record<string, unknown>, index = 0): ParsedObje
   const kind = doc["kind"];
   const name = objectName(doc, index);
   if (typeof kind !== "string") throw new PolicyInputError(name, "kind", "missing");
-  const schema = schemas[kind];
+  const schema = kinds[kind]?.schema;
   if (!schema) {
     throw new PolicyInputError(
       name,
       "kind",
-      `unknown kind "${kind}" (expected one of ${Object.keys(schemas).join(", ")})`,
+      `unknown kind "${kind}" (expected one of ${Object.keys(kinds).join(", ")})`,
     );
   }
   const r = schema.safeParse(doc);
@@ -174,33 +175,8 @@ export function buildClusterFromObjects(objects: readonly ParsedObject[]): Clust
   for (const o of objects) {
     if (seen.has(o.name)) throw new PolicyInputError(o.name, "metadata.name", "duplicate object");
     seen.add(o.name);
-    const data = o.data as never;
-    switch (o.kind) {
-      case "Namespace":
-        p.namespaces.push(data);
-        break;
-      case "Node":
-        p.nodes.push(data);
-        break;
-      case "Pod":
-        p.pods.push(data);
-        break;
-      case "NetworkPolicy":
-        p.nps.push(data);
-        break;
-      case "AdminNetworkPolicy":
-        p.anps.push(data);
-        break;
-      case "BaselineAdminNetworkPolicy":
-        p.banps.push(data);
-        break;
-      case "ClusterNetworkPolicy":
-        p.cnps.push(data);
-        break;
-      case "Tenant":
-        p.tenants.push(data);
-        break;
-    }
+    const into = kinds[o.kind]?.into;
+    if (into !== undefined) (p[into] as unknown[]).push(o.data);
   }
   return buildCluster(p);
 }
@@ -594,18 +570,59 @@ function adminRules(
   });
 }
 
-function fromAdmin(o: AdminNetworkPolicyObj): Policy {
-  const id = `AdminNetworkPolicy ${o.metadata.name}`;
-  const s = o.spec;
+/** The Policy of an admin kind; they differ in tier, priority and the port field of their rules. */
+function adminPolicy(
+  o: AdminNetworkPolicyObj | BaselineAdminNetworkPolicyObj | ClusterNetworkPolicyObj,
+  tier: Policy["tier"],
+  priority: number,
+  directions: (id: string) => Pick<Policy, "ingress" | "egress">,
+): Policy {
+  const id = `${o.kind} ${o.metadata.name}`;
   return {
-    tier: "admin",
-    kind: "AdminNetworkPolicy",
+    tier,
+    kind: o.kind,
     id,
     name: o.metadata.name,
-    priority: s.priority,
-    subject: adminSubject(id, s.subject),
-    ...anpDirections(id, s),
+    priority,
+    subject: adminSubject(id, o.spec.subject),
+    ...directions(id),
     log: logFlag(o.metadata.annotations),
+  };
+}
+
+function fromAdmin(o: AdminNetworkPolicyObj): Policy {
+  return adminPolicy(o, "admin", o.spec.priority, (id) => anpDirections(id, o.spec));
+}
+
+/** The rule lists of the admin kinds as they come in: peers under `from` / `to`. */
+interface AdminSpecIn {
+  ingress?:
+    readonly { name?: string | undefined; action: string; from: readonly AnyAdminPeer[] }[] | undefined;
+  egress?: readonly { name?: string | undefined; action: string; to: readonly AnyAdminPeer[] }[] | undefined;
+}
+
+/**
+ * Ingress and egress of every admin kind: they differ only in the port field
+ * (ANP and BANP `ports`, CNP `protocols`), which `ports` reads for rule i of a direction.
+ */
+function adminDirections(
+  id: string,
+  s: AdminSpecIn,
+  ports: (dir: "ingress" | "egress", i: number) => PortMatch[] | null,
+): Pick<Policy, "ingress" | "egress"> {
+  return {
+    ingress: adminRules(
+      id,
+      "ingress",
+      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
+      (i) => ports("ingress", i),
+    ),
+    egress: adminRules(
+      id,
+      "egress",
+      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
+      (i) => ports("egress", i),
+    ),
   };
 }
 
@@ -614,62 +631,19 @@ function anpDirections(
   id: string,
   s: AdminNetworkPolicyObj["spec"] | BaselineAdminNetworkPolicyObj["spec"],
 ): Pick<Policy, "ingress" | "egress"> {
-  return {
-    ingress: adminRules(
-      id,
-      "ingress",
-      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
-      (i) => anpPorts(id, `spec.ingress[${i}].ports`, s.ingress?.[i]?.ports),
-    ),
-    egress: adminRules(
-      id,
-      "egress",
-      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
-      (i) => anpPorts(id, `spec.egress[${i}].ports`, s.egress?.[i]?.ports),
-    ),
-  };
+  return adminDirections(id, s, (dir, i) => anpPorts(id, `spec.${dir}[${i}].ports`, s[dir]?.[i]?.ports));
 }
 
 function fromBaseline(o: BaselineAdminNetworkPolicyObj): Policy {
-  const id = `BaselineAdminNetworkPolicy ${o.metadata.name}`;
-  const s = o.spec;
-  return {
-    tier: "baseline",
-    kind: "BaselineAdminNetworkPolicy",
-    id,
-    name: o.metadata.name,
-    // The singleton BANP sorts after every baseline-tier CNP of equal standing.
-    priority: 1001,
-    subject: adminSubject(id, s.subject),
-    ...anpDirections(id, s),
-    log: logFlag(o.metadata.annotations),
-  };
+  // The singleton BANP sorts after every baseline-tier CNP of equal standing.
+  return adminPolicy(o, "baseline", 1001, (id) => anpDirections(id, o.spec));
 }
 
 function fromCnp(o: ClusterNetworkPolicyObj): Policy {
-  const id = `ClusterNetworkPolicy ${o.metadata.name}`;
   const s = o.spec;
-  return {
-    tier: s.tier === "Admin" ? "admin" : "baseline",
-    kind: "ClusterNetworkPolicy",
-    id,
-    name: o.metadata.name,
-    priority: s.priority,
-    subject: adminSubject(id, s.subject),
-    ingress: adminRules(
-      id,
-      "ingress",
-      s.ingress?.map((r) => ({ name: r.name, action: r.action, peers: r.from })),
-      (i) => cnpPorts(id, `spec.ingress[${i}].protocols`, s.ingress?.[i]?.protocols),
-    ),
-    egress: adminRules(
-      id,
-      "egress",
-      s.egress?.map((r) => ({ name: r.name, action: r.action, peers: r.to })),
-      (i) => cnpPorts(id, `spec.egress[${i}].protocols`, s.egress?.[i]?.protocols),
-    ),
-    log: logFlag(o.metadata.annotations),
-  };
+  return adminPolicy(o, s.tier === "Admin" ? "admin" : "baseline", s.priority, (id) =>
+    adminDirections(id, s, (dir, i) => cnpPorts(id, `spec.${dir}[${i}].protocols`, s[dir]?.[i]?.protocols)),
+  );
 }
 
 // -------------------------------------------------------------- named ports

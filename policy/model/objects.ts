@@ -146,34 +146,26 @@ const anpEgressPeer = z
   })
   .strict();
 
+/** A rule list of an admin policy: at most 100 named rules, each with its peers and ports. */
+function anpRuleList<S extends z.ZodRawShape>(peers: S) {
+  return z
+    .array(
+      z
+        .object({
+          name: z.string().max(100).optional(),
+          ...peers,
+          ports: z.array(anpPort).optional(),
+        })
+        .strict(),
+    )
+    .max(100)
+    .optional();
+}
+
 function anpRules<A extends z.ZodType>(action: A) {
   return {
-    ingress: z
-      .array(
-        z
-          .object({
-            name: z.string().max(100).optional(),
-            action,
-            from: z.array(anpIngressPeer).min(1).max(100),
-            ports: z.array(anpPort).optional(),
-          })
-          .strict(),
-      )
-      .max(100)
-      .optional(),
-    egress: z
-      .array(
-        z
-          .object({
-            name: z.string().max(100).optional(),
-            action,
-            to: z.array(anpEgressPeer).min(1).max(100),
-            ports: z.array(anpPort).optional(),
-          })
-          .strict(),
-      )
-      .max(100)
-      .optional(),
+    ingress: anpRuleList({ action, from: z.array(anpIngressPeer).min(1).max(100) }),
+    egress: anpRuleList({ action, to: z.array(anpEgressPeer).min(1).max(100) }),
   };
 }
 

@@ -40,32 +40,28 @@ export function familyOf(ip: string): Family {
   return isIPv6(ip) ? "ipv6" : "ipv4";
 }
 
-/** The IPv4 addresses of the nodes a nodes-peer selects. */
-export function nodeAddresses(c: Cluster, peer: Peer): number[] {
+/** The addresses of the nodes a nodes-peer selects, as `value` reads them (undefined: another family). */
+function nodeAddressesOf<T>(c: Cluster, peer: Peer, value: (address: string) => T | undefined): T[] {
   if (peer.kind !== "nodes") return [];
-  const out: number[] = [];
+  const out: T[] = [];
   for (const n of c.nodes) {
     if (!selectorObjectMatches(peer.selector, n.labels)) continue;
     for (const a of n.addresses) {
-      const v = isIPv6(a) ? undefined : v4Value(a);
+      const v = value(a);
       if (v !== undefined) out.push(v);
     }
   }
   return out;
 }
 
+/** The IPv4 addresses of the nodes a nodes-peer selects. */
+export function nodeAddresses(c: Cluster, peer: Peer): number[] {
+  return nodeAddressesOf(c, peer, (a) => (isIPv6(a) ? undefined : v4Value(a)));
+}
+
 /** The IPv6 addresses of the nodes a nodes-peer selects. */
 export function nodeAddresses6(c: Cluster, peer: Peer): bigint[] {
-  if (peer.kind !== "nodes") return [];
-  const out: bigint[] = [];
-  for (const n of c.nodes) {
-    if (!selectorObjectMatches(peer.selector, n.labels)) continue;
-    for (const a of n.addresses) {
-      const v = isIPv6(a) ? v6Value(a) : undefined;
-      if (v !== undefined) out.push(v);
-    }
-  }
-  return out;
+  return nodeAddressesOf(c, peer, (a) => (isIPv6(a) ? v6Value(a) : undefined));
 }
 
 /**

@@ -102,6 +102,7 @@ describe("discovery", () => {
     expect(groups.groups.map((g) => g.name)).toEqual([
       "networking.k8s.io",
       "coordination.k8s.io",
+      "discovery.k8s.io",
       "apiextensions.k8s.io",
     ]);
     const core = (await raw(h.server.url, "/api/v1")).body as {

@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { Speaker } from "../../bgp/speaker.js";
 import { fetchPeers, fetchRoutes } from "../../bgp/control/client.js";
 import { runCli } from "../../cli/program.js";
+import { recordingLogger } from "../../bgp/test/support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tBdm-"));
 const sock = join(dir, "bgp.sock");
@@ -20,15 +21,7 @@ let daemon: Daemon;
 let other: Speaker;
 /** NOTIFICATIONs `other` received, as "code/subcode text". */
 const received: string[] = [];
-const record = pino(
-  { level: "debug" },
-  {
-    write: (line: string) => {
-      const o = JSON.parse(line) as { msg?: string; text: string };
-      if (o.msg === "received NOTIFICATION") received.push(o.text);
-    },
-  },
-);
+const record = recordingLogger("received NOTIFICATION", "text", received);
 
 function cfg(extra: string): SpeakerConfigFile {
   return parseConfig(`

@@ -110,10 +110,15 @@ afterAll(() => stopAll(trellis, lab), 30000);
 
 const state = async (): Promise<string | undefined> => (await trellis.peer(PEER))?.state;
 
+/** A new raw connection once trellis-bgp's session is back in Active (the back-off of the last test over). */
+async function connectWhenActive(timeoutMs: number, what: string): Promise<RawPeer> {
+  await untilAsync(async () => (await state()) === "Active", timeoutMs, what);
+  return RawPeer.open();
+}
+
 describe("trellis-bgp under bad input", () => {
   it("garbage gets NOTIFICATION 1/1; the peer's next connection is taken at once; a second failure damps it (Cease 6/5)", async () => {
-    await untilAsync(async () => (await state()) === "Active", 10000, "Active");
-    const p = await RawPeer.open();
+    const p = await connectWhenActive(10000, "Active");
     await p.next("OPEN");
     p.sock.write(Buffer.alloc(64, 0x5a));
     const n = (await p.next("NOTIFICATION")) as NotificationMessage;
@@ -138,8 +143,7 @@ describe("trellis-bgp under bad input", () => {
   });
 
   it("a malformed UPDATE gets its UPDATE Message Error, and the back-off grows", async () => {
-    await untilAsync(async () => (await state()) === "Active", 15000, "Active again after back-off");
-    const p = await RawPeer.open();
+    const p = await connectWhenActive(15000, "Active again after back-off");
     await p.establish();
     await untilAsync(async () => (await state()) === "Established", 5000, "Established");
     // Withdrawn Routes Length beyond the message: RFC 7606 §4 says session reset, 3/1.
@@ -162,8 +166,7 @@ describe("trellis-bgp under bad input", () => {
   });
 
   it("an OPEN with the wrong AS gets NOTIFICATION 2/2 (Bad Peer AS)", async () => {
-    await untilAsync(async () => (await state()) === "Active", 15000, "Active again");
-    const p = await RawPeer.open();
+    const p = await connectWhenActive(15000, "Active again");
     await p.next("OPEN");
     p.send({ type: "OPEN", version: 4, myAs: 65099, holdTime: 0, bgpId: "10.255.0.2", capabilities: [] });
     const n = (await p.next("NOTIFICATION")) as NotificationMessage;
@@ -171,8 +174,7 @@ describe("trellis-bgp under bad input", () => {
   });
 
   it("a connection lost during a large table transfer leaves no routes in the RIB or the kernel", async () => {
-    await untilAsync(async () => (await state()) === "Active", 20000, "Active again");
-    const p = await RawPeer.open();
+    const p = await connectWhenActive(20000, "Active again");
     await p.establish();
     const prefixes: string[] = [];
     for (let i = 0; i < 20000; i++) prefixes.push(`10.${64 + (i >> 8)}.${i & 255}.0/24`);

@@ -3,15 +3,14 @@
 // With no portMappings it parses the prevResult with libcni's types and prints
 // it back (plugins/meta/portmap: PrintResult(prevResult)), so this checks that
 // Go accepts our wire format and that we read Go's back to the same result.
-import { describe, expect, it } from "@jest/globals";
+import { beforeAll, describe, expect, it } from "@jest/globals";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { handleCni } from "../../cni/handler.js";
 import { parseResult } from "../../cni/result-convert.js";
 import { MemoryBackend } from "../../cni/test/memory-backend.js";
+import { requireExecutable } from "../support/require.js";
 
 const PORTMAP = "/usr/lib/cni/portmap";
-const d = existsSync(PORTMAP) ? describe : describe.skip;
 
 const env = {
   CNI_COMMAND: "ADD",
@@ -21,7 +20,8 @@ const env = {
   CNI_PATH: "/usr/lib/cni",
 };
 
-d("reference portmap reads our results", () => {
+describe("reference portmap reads our results", () => {
+  beforeAll(() => requireExecutable(PORTMAP, "containernetworking-plugins"));
   it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0"])("at %s", async (v) => {
     const conf = {
       cniVersion: v,

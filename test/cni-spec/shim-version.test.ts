@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SUPPORTED_VERSIONS } from "../../cni/versions.js";
+import { CountingSocket } from "./counting-socket.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const SHIM = join(root, "cni/shim/trellis");
@@ -22,23 +22,16 @@ function version(
 }
 
 let dir = "";
-let sock = "";
-let server: Server;
-let connections = 0;
+const agent = new CountingSocket();
 
 beforeAll(async () => {
   execFileSync("make", ["-s", "-C", join(root, "cni/shim")], { stdio: "inherit" });
   dir = mkdtempSync(join(tmpdir(), "tCver-"));
-  sock = join(dir, "cni.sock");
-  server = createServer((s) => {
-    connections++;
-    s.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(sock, resolve));
+  await agent.listen(join(dir, "cni.sock"));
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await agent.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -72,10 +65,13 @@ describe("shim VERSION (answered locally)", () => {
   });
 
   it("never contacts the agent, even when agentSocket names a live socket", () => {
-    const before = connections;
-    const r = version({ CNI_NETNS: "dummy" }, JSON.stringify({ cniVersion: "1.0.0", agentSocket: sock }));
+    const before = agent.connections;
+    const r = version(
+      { CNI_NETNS: "dummy" },
+      JSON.stringify({ cniVersion: "1.0.0", agentSocket: agent.path }),
+    );
     expect(r.code).toBe(0);
-    expect(connections).toBe(before);
+    expect(agent.connections).toBe(before);
   });
 
   it("does not judge CNI_CONTAINERID, CNI_IFNAME or CNI_PATH (SPEC.md: only CNI_COMMAND)", () => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CniServer } from "../../agent/cni-server/server.js";
+import { CountingSocket } from "./counting-socket.js";
 import { MemoryBackend } from "../../cni/test/memory-backend.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -252,20 +253,9 @@ describe("shim: stdin that is not a JSON object is code 6, answered by the shim"
   // SPEC.md "Error" code 6: failed to decode content. Without its own check the
   // shim found no agentSocket in such stdin and reported the default socket
   // unreachable (code 11, or 50 for STATUS).
-  let counting: Server;
-  let countSock = "";
-  let connections = 0;
-  beforeAll(async () => {
-    countSock = join(dir, "count.sock");
-    counting = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => counting.listen(countSock, r));
-  });
-  afterAll(async () => {
-    await new Promise<void>((r) => counting.close(() => r()));
-  });
+  const counting = new CountingSocket();
+  beforeAll(() => counting.listen(join(dir, "count.sock")));
+  afterAll(() => counting.close());
 
   it.each([
     ["empty stdin", "ADD", "", /stdin is empty/],
@@ -296,8 +286,8 @@ describe("shim: stdin that is not a JSON object is code 6, answered by the shim"
       /nesting deeper than 4096 levels '\[' at byte 4100/,
     ],
   ])("%s (%s)", async (_n, command, stdinTpl, msg) => {
-    const before = connections;
-    const stdin = stdinTpl.replace("@C@", countSock);
+    const before = counting.connections;
+    const stdin = stdinTpl.replace("@C@", counting.path);
     const r = await runShimPrivateRun({ ...attach(command), CNI_COMMAND: command }, stdin);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("");
@@ -308,7 +298,7 @@ describe("shim: stdin that is not a JSON object is code 6, answered by the shim"
       details: expect.any(String),
     });
     expect(r.json?.msg as string).toMatch(msg);
-    expect(connections).toBe(before);
+    expect(counting.connections).toBe(before);
   });
 
   it("well-formed objects of every JSON shape still go to the agent", async () => {

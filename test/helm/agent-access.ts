@@ -38,6 +38,9 @@ export const AGENT_ACCESS: readonly Access[] = [
   { group: "trellis.dev", resource: "bgpconfigurations", verbs: ["list", "watch"] },
   { group: "trellis.dev", resource: "bgppeers", verbs: ["list", "watch"] },
   { group: "trellis.dev", resource: "bgpfilters", verbs: ["list", "watch"] },
+  // agent/k8s/service-informers.ts: Service advertisement (agent/bgp/service-routes.ts)
+  { group: "", resource: "services", verbs: ["list", "watch"] },
+  { group: "discovery.k8s.io", resource: "endpointslices", verbs: ["list", "watch"] },
   // agent/status/node-status-api.ts: get, create, set the Node owner (replace), and the status subresource (replace)
   { group: "trellis.dev", resource: "trellisnodestatuses", verbs: ["get", "create", "update"] },
   { group: "trellis.dev", resource: "trellisnodestatuses/status", verbs: ["update"] },
@@ -53,6 +56,8 @@ export const FORBIDDEN: readonly { group: string; resource: string }[] = [
   { group: "", resource: "pods/exec" },
   { group: "", resource: "pods/status" },
   { group: "", resource: "nodes/status" },
+  // read to advertise Services, never written
+  { group: "", resource: "services/status" },
   { group: "", resource: "events" },
   { group: "apps", resource: "daemonsets" },
   { group: "rbac.authorization.k8s.io", resource: "clusterroles" },

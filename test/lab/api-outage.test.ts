@@ -1,8 +1,8 @@
 // End to end, as root: an API server outage in a 2-node lab (issue 14), on
 // each control plane (the real kube-apiserver, the default, and the embedded
 // lab/apiserver). Four pods run; the lab's API server is killed with SIGKILL
-// (stopLabApiserver), stays down 10 s, and is started again with the same
-// arguments (restartLabApiserver). Afterwards every object is still there
+// (restartApiServer in lab-run.ts), stays down 10 s, and is started again with the same
+// arguments. Afterwards every object is still there
 // (etcd; the embedded server's durable state), every pod is still reachable
 // with the same addresses and block allocations (the agents released
 // nothing), and each agent made a bounded number of informer attempts during
@@ -14,12 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe } from "@jest/globals";
-import { isAlive } from "../../lab/daemon.js";
 import { labPrefix } from "../../lab/lab-names.js";
-import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 import { CONTROL_PLANE_MODES } from "../../lab/controlplane/control-plane.js";
 import { until as waitUntil } from "../support/until.js";
-import { type Run, busyboxPod, kubectlApply, maybe, run, trellisctl } from "./lab-run.js";
+import { type Run, busyboxPod, kubectlApply, maybe, restartApiServer, run, trellisctl } from "./lab-run.js";
 
 const OUTAGE_MS = 10_000;
 /** Informers per agent with policy on: 6 core + 5 policy kinds. */
@@ -160,11 +158,8 @@ function outage(controlPlane: string): void {
     const attemptsBefore = new Map<string, number>();
     for (const n of ["node-1", "node-2"]) attemptsBefore.set(n, sum(await attempts(n)));
 
-    // The outage: SIGKILL, no graceful save.
-    const pid = await stopLabApiserver(dir);
-    expect(isAlive(pid)).toBe(false);
-    await sleep(OUTAGE_MS);
-    await restartLabApiserver(dir);
+    // The outage: SIGKILL, no graceful save, OUTAGE_MS down.
+    await restartApiServer(dir, () => sleep(OUTAGE_MS));
 
     // Back: the agents recover on their own (backoff) and are ready again.
     await waitFor(

@@ -24,12 +24,20 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import { isAlive } from "../../lab/daemon.js";
-import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until as waitUntil } from "../support/until.js";
-import { CLI, type Run, busyboxPod, kubectlApply, maybe, run, trellisctl } from "./lab-run.js";
+import {
+  CLI,
+  type Run,
+  busyboxPod,
+  kubectlApply,
+  maybe,
+  restartApiServer,
+  run,
+  trellisctl,
+} from "./lab-run.js";
 
 const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
 
@@ -372,8 +380,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
 
   it("the kubelets' pod watches survive an API server restart (ListWatch restarted with backoff)", async () => {
     // either control plane: the same arguments and port, so every kubeconfig and relay stays valid
-    await stopLabApiserver(dir);
-    await restartLabApiserver(dir);
+    await restartApiServer(dir, async () => undefined);
     await waitFor("the API server to answer", async () =>
       (await kubectl("get", "nodes")).code === 0 ? true : undefined,
     );

@@ -18,11 +18,10 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { labPrefix } from "../../lab/lab-names.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 import { runCommand } from "../../lab/run-command.js";
 import { chartRbacArgs } from "../../lab/controlplane/agent-identity.js";
 import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
-import { type Run, run } from "./lab-run.js";
+import { type Run, restartApiServer, run } from "./lab-run.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -214,8 +213,7 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
     expect(without.rules.length).toBe(cr.rules.length - 1);
     expect((await kubectl(["replace", "-f", "-"], JSON.stringify(without))).code).toBe(0);
     // Open watches were authorized when they began: an API server restart makes every informer list again.
-    await stopLabApiserver(dir);
-    await restartLabApiserver(dir);
+    await restartApiServer(dir, async () => undefined);
     const line = await waitFor("the refusal in node-1's agent log", async () =>
       agentLog("node-1")
         .split("\n")

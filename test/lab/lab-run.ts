@@ -1,13 +1,15 @@
 /**
  * What the lab end-to-end tests share: running a command (or trellisctl)
- * to completion with its exit code and output, and the gate that skips them
- * where the lab cannot run (not root, no BIRD, no reference ptp plugin).
+ * to completion with its exit code and output, the gate that skips them
+ * where the lab cannot run (not root, no BIRD, no reference ptp plugin), and
+ * the lab's API server killed and started again.
  */
 import { describe } from "@jest/globals";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 
 export const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -46,4 +48,21 @@ spec:
   nodeName: ${node}
   containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
 `;
+}
+
+/**
+ * The lab's API server killed with SIGKILL (no graceful save), `whileDown`
+ * run while it is dead, and the server started again with the same arguments,
+ * port and state, whichever control plane the lab runs (lab/lab-up.ts
+ * stopLabApiserver and restartLabApiserver: kube-apiserver with etcd kept, or
+ * the embedded server with its durable state). The one place a test restarts
+ * the API server.
+ */
+export async function restartApiServer(dir: string, whileDown: () => Promise<void>): Promise<void> {
+  await stopLabApiserver(dir);
+  try {
+    await whileDown();
+  } finally {
+    await restartLabApiserver(dir);
+  }
 }

@@ -13,9 +13,8 @@ import { parseConfig } from "../../bgp/config.js";
 import { IpBatchDriver, KernelFib, type FibChangeIn } from "../../bgp/fib/index.js";
 import { PROTO_TRELLIS_BGP, PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
 import { hostVethName } from "../../net/veth-name.js";
-
-const isRoot = process.getuid?.() === 0;
-const maybe = isRoot ? describe : describe.skip;
+import { addUplink, recreateNetns } from "../../net/test/netns.js";
+import { requireRoot } from "../support/require.js";
 
 const tag = process.pid % 100000;
 const NODE = `tROn${tag}`;
@@ -92,23 +91,12 @@ function speakerFib(): KernelFib {
   });
 }
 
-maybe("route ownership: agent (proto 201) and trellis-bgp (proto 202) in one namespace", () => {
+describe("route ownership: agent (proto 201) and trellis-bgp (proto 202) in one namespace", () => {
   const fibs: KernelFib[] = [];
   beforeAll(() => {
-    for (const ns of [NODE, POD]) {
-      try {
-        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-      } catch {
-        /* not there */
-      }
-      execFileSync("ip", ["netns", "add", ns]);
-    }
-    ip("link", "set", "lo", "up");
-    ip("link", "add", "tROup", "type", "veth", "peer", "name", "tROpeer");
-    ip("link", "set", "tROup", "up");
-    ip("link", "set", "tROpeer", "up");
-    ip("addr", "add", "10.99.0.1/24", "dev", "tROup");
-    ip("addr", "add", "2001:db8:99::1/64", "dev", "tROup", "nodad");
+    requireRoot("the route ownership test (network namespaces)");
+    for (const ns of [NODE, POD]) recreateNetns(ns);
+    addUplink({ netns: NODE, dev: "tROup", peer: "tROpeer", v4: "10.99.0.1/24", v6: "2001:db8:99::1/64" });
   });
   afterAll(async () => {
     for (const f of fibs) await f.close().catch(() => undefined);

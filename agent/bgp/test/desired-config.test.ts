@@ -310,6 +310,38 @@ describe("desired speaker config: origination and policy", () => {
     const c = run({ configurations: [cfg("default", { serviceClusterIPs: [{ cidr: "10.96.0.0/12" }] })] });
     expect(c.originate.map((o) => o.prefix)).toContain("10.96.0.0/12");
   });
+  it("originates the /32 of a Local Service with an endpoint here, with prefixAdvertisements' communities", () => {
+    const r = desiredSpeakerConfig({
+      ...base,
+      configurations: [
+        cfg("default", {
+          serviceLoadBalancerIPs: [{ cidr: "198.51.100.0/24" }],
+          prefixAdvertisements: [{ cidr: "198.51.100.0/24", communities: ["64512:300"] }],
+        }),
+      ],
+      serviceObjects: {
+        services: [
+          {
+            namespace: "demo",
+            name: "web",
+            clusterIPs: [],
+            externalIPs: [],
+            loadBalancerIPs: ["198.51.100.7", "203.0.113.1"],
+            externalTrafficPolicy: "Local",
+            internalTrafficPolicy: "Cluster",
+          },
+        ],
+        slices: [{ namespace: "demo", service: "web", endpoints: [{ nodeName: "n1" }] }],
+      },
+    });
+    expect(r.config.originate.find((o) => o.prefix === "198.51.100.7/32")?.communities).toEqual([
+      "64512:300",
+    ]);
+    expect(r.config.originate.map((o) => o.prefix)).toContain("198.51.100.0/24");
+    expect(r.problems).toEqual([
+      "Service demo/web: load balancer IP 203.0.113.1 is outside every serviceLoadBalancerIPs CIDR; not advertised",
+    ]);
+  });
   it("prefixAdvertisements attach named and literal communities, standard and large", () => {
     const c = run({
       configurations: [

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { IpBatchDriver, KernelFib } from "../index.js";
 import type { FibChangeIn } from "../index.js";
 import { PROTO_TRELLIS_BGP } from "../../../net/route-ownership.js";
+import { addUplink, recreateNetns } from "../../../net/test/netns.js";
 
 const NS = "tRfib";
 const TABLE = 100;
@@ -41,18 +42,8 @@ function newFib(): KernelFib {
 const v4 = (i: number): string => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`;
 
 beforeAll(() => {
-  try {
-    execFileSync("ip", ["netns", "del", NS], { stdio: "ignore" });
-  } catch {
-    /* not there */
-  }
-  execFileSync("ip", ["netns", "add", NS]);
-  ip("link", "set", "lo", "up");
-  ip("link", "add", "tRfiba", "type", "veth", "peer", "name", "tRfibb");
-  ip("link", "set", "tRfiba", "up");
-  ip("link", "set", "tRfibb", "up");
-  ip("addr", "add", "10.77.0.1/24", "dev", "tRfiba");
-  ip("addr", "add", "2001:db8:77::1/64", "dev", "tRfiba", "nodad");
+  recreateNetns(NS);
+  addUplink({ netns: NS, dev: "tRfiba", peer: "tRfibb", v4: "10.77.0.1/24", v6: "2001:db8:77::1/64" });
   // a leftover of an earlier run, and a route that is not ours
   ip("route", "add", "10.250.0.0/24", "via", "10.77.0.9", "proto", String(PROTO), "table", String(TABLE));
   ip("route", "add", "10.251.0.0/24", "via", "10.77.0.9", "proto", "static", "table", String(TABLE));

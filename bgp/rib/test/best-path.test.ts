@@ -26,6 +26,21 @@ interface Case {
 
 const P = "10.99.0.0/24";
 
+/**
+ * Two neighbour ASes, the lower MED on the higher router id: the winner says
+ * whether MED was compared across ASes (RFC 4271 §9.1.2.2 c) or not.
+ */
+const MED_ACROSS_ASES: Contender[] = [
+  { peer: "192.0.2.2", asn: 65002, routerId: "1.1.1.1", attrs: attrs("192.0.2.2", [65002], { med: 50 }) },
+  { peer: "192.0.2.3", asn: 65003, routerId: "9.9.9.9", attrs: attrs("192.0.2.3", [65003], { med: 10 }) },
+];
+
+/** Two eBGP routes, the older on the higher router id: RFC 5004 (oldest) or the router id decides. */
+const OLDER_ON_HIGHER_ID: Contender[] = [
+  { peer: "192.0.2.2", asn: 65002, routerId: "1.1.1.1", attrs: attrs("192.0.2.2", [65002]), at: 2000 },
+  { peer: "192.0.2.3", asn: 65002, routerId: "9.9.9.9", attrs: attrs("192.0.2.3", [65002]), at: 1000 },
+];
+
 const cases: Case[] = [
   {
     name: "only one path",
@@ -130,20 +145,14 @@ const cases: Case[] = [
   },
   {
     name: "MED not compared across neighbour ASes (falls to router id)",
-    paths: [
-      { peer: "192.0.2.2", asn: 65002, routerId: "1.1.1.1", attrs: attrs("192.0.2.2", [65002], { med: 50 }) },
-      { peer: "192.0.2.3", asn: 65003, routerId: "9.9.9.9", attrs: attrs("192.0.2.3", [65003], { med: 10 }) },
-    ],
+    paths: MED_ACROSS_ASES,
     winner: "192.0.2.2",
     reason: "router-id",
   },
   {
     name: "always-compare-med compares across ASes",
     config: { alwaysCompareMed: true },
-    paths: [
-      { peer: "192.0.2.2", asn: 65002, routerId: "1.1.1.1", attrs: attrs("192.0.2.2", [65002], { med: 50 }) },
-      { peer: "192.0.2.3", asn: 65003, routerId: "9.9.9.9", attrs: attrs("192.0.2.3", [65003], { med: 10 }) },
-    ],
+    paths: MED_ACROSS_ASES,
     winner: "192.0.2.3",
     reason: "med",
   },
@@ -176,19 +185,13 @@ const cases: Case[] = [
   {
     name: "RFC 5004 oldest eBGP route when enabled",
     config: { preferOldestExternal: true },
-    paths: [
-      { peer: "192.0.2.2", asn: 65002, routerId: "1.1.1.1", attrs: attrs("192.0.2.2", [65002]), at: 2000 },
-      { peer: "192.0.2.3", asn: 65002, routerId: "9.9.9.9", attrs: attrs("192.0.2.3", [65002]), at: 1000 },
-    ],
+    paths: OLDER_ON_HIGHER_ID,
     winner: "192.0.2.3",
     reason: "oldest-ebgp",
   },
   {
     name: "age ignored by default: lowest router id",
-    paths: [
-      { peer: "192.0.2.2", asn: 65002, routerId: "1.1.1.1", attrs: attrs("192.0.2.2", [65002]), at: 2000 },
-      { peer: "192.0.2.3", asn: 65002, routerId: "9.9.9.9", attrs: attrs("192.0.2.3", [65002]), at: 1000 },
-    ],
+    paths: OLDER_ON_HIGHER_ID,
     winner: "192.0.2.2",
     reason: "router-id",
   },

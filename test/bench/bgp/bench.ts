@@ -90,7 +90,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
   process.stdout.write(`${table}\n`);
   process.stdout.write(
     "RIB/FIB converge: from all sessions Established to every path in the RIB / every prefix in the kernel table.\n" +
-      "FIB is measured where the target installs routes here: trellis-bgp (ip -batch, proto 201) and BIRD (kernel protocol);\n" +
+      "FIB is measured where the target installs routes here: trellis-bgp (ip -batch, proto 202) and BIRD (kernel protocol);\n" +
       "GoBGP (no zebra) and FRR bgpd (-Z, no zebra) do not install routes in this setup.\n",
   );
   const out = {

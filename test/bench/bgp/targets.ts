@@ -47,6 +47,44 @@ export interface Target {
   start(ctx: TargetContext): Promise<RunningTarget>;
 }
 
+/**
+ * A target that runs as `proc`: its pid counts for RSS (unless `r` says
+ * otherwise) and it stops on SIGTERM, given 10 s to exit.
+ */
+function running(
+  proc: ChildProcess,
+  r: Omit<RunningTarget, "pids" | "stop"> & Partial<RunningTarget>,
+): RunningTarget {
+  return {
+    pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    async stop() {
+      proc.kill("SIGTERM");
+      await waitExit(proc, 10_000);
+    },
+    ...r,
+  };
+}
+
+/** Waits (20 s at most) until `ask` resolves: the daemon answers its API. */
+async function waitAnswers(ask: () => Promise<unknown>, what: string): Promise<void> {
+  await waitForAsync(
+    async () =>
+      await ask().then(
+        () => true,
+        () => false,
+      ),
+    20_000,
+    what,
+  );
+}
+
+/** Writes a daemon's configuration `lines` to `name` in the run's directory; returns its path. */
+function configFile(ctx: TargetContext, name: string, lines: readonly string[]): string {
+  const file = join(ctx.dir, name);
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}
+
 function nsSpawn(ns: string, cmd: string, args: string[], logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   try {
@@ -118,18 +156,13 @@ export const trellis: Target = {
       join(ctx.dir, "trellis-bgp.log"),
     );
     await waitFor(() => existsSync(sock), 20_000, "trellis-bgp control socket");
-    return {
-      pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    return running(proc, {
       fibProto: ctx.fib ? String(PROTO_TRELLIS_BGP) : undefined,
       async ribCount() {
         const peers = (await control(sock, "peers")) as { prefixes: { accepted: number } }[];
         return peers.reduce((n, p) => n + p.prefixes.accepted, 0);
       },
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
@@ -173,12 +206,10 @@ export const bird: Target = {
       `template bgp gen { local ${TARGET_ADDR} as ${TARGET_AS}; passive on; hold time 180; ipv4 { import all; export none; }; }`,
       ...ctx.peers.map((p, i) => `protocol bgp g${i} from gen { neighbor ${p.address} as ${p.asn}; }`),
     ];
-    const file = join(ctx.dir, "bird.conf");
-    writeFileSync(file, lines.join("\n") + "\n");
+    const file = configFile(ctx, "bird.conf", lines);
     const proc = nsSpawn(ctx.netns, "bird", ["-f", "-c", file, "-s", sock], join(ctx.dir, "bird.log"));
     await waitFor(() => existsSync(sock), 20_000, "bird control socket");
-    return {
-      pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    return running(proc, {
       fibProto: ctx.fib ? "bird" : undefined,
       async ribCount() {
         const out = await nsExec(ctx.netns, "birdc", ["-s", sock, "show", "route", "count"]);
@@ -186,11 +217,7 @@ export const bird: Target = {
         const m = /(\d+) of (\d+) routes/.exec(out);
         return m === null ? 0 : Number(m[2]);
       },
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
@@ -224,8 +251,7 @@ export const gobgp: Target = {
         '      afi-safi-name = "ipv4-unicast"',
       ]),
     ];
-    const file = join(ctx.dir, "gobgpd.toml");
-    writeFileSync(file, toml.join("\n") + "\n");
+    const file = configFile(ctx, "gobgpd.toml", toml);
     const proc = nsSpawn(
       ctx.netns,
       "gobgpd",
@@ -249,23 +275,10 @@ export const gobgp: Target = {
       const m = /Path: (\d+)/.exec(out);
       return m === null ? 0 : Number(m[1]);
     };
-    await waitForAsync(
-      async () =>
-        await summary().then(
-          () => true,
-          () => false,
-        ),
-      20_000,
-      "gobgpd API",
-    );
-    return {
-      pids: () => (proc.pid === undefined ? [] : [proc.pid]),
+    await waitAnswers(summary, "gobgpd API");
+    return running(proc, {
       ribCount: summary,
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 
@@ -296,8 +309,7 @@ export const frr: Target = {
       ]),
       " exit-address-family",
     ];
-    const file = join(ctx.dir, "bgpd.conf");
-    writeFileSync(file, conf.join("\n") + "\n");
+    const file = configFile(ctx, "bgpd.conf", conf);
     // -Z: no zebra, so no FIB; -S: stay root, -l: listen on the target address
     const proc = nsSpawn(
       ctx.netns,
@@ -334,16 +346,8 @@ export const frr: Target = {
       const peers = j.ipv4Unicast?.peers ?? j.peers ?? {};
       return Object.values(peers).reduce((n, p) => n + (p.pfxRcd ?? 0), 0);
     };
-    await waitForAsync(
-      async () =>
-        await count().then(
-          () => true,
-          () => false,
-        ),
-      20_000,
-      "bgpd vty",
-    );
-    return {
+    await waitAnswers(count, "bgpd vty");
+    return running(proc, {
       pids: () => {
         try {
           return [Number(readFileSync(join(vty, "bgpd.pid"), "utf8").trim())];
@@ -352,11 +356,7 @@ export const frr: Target = {
         }
       },
       ribCount: count,
-      async stop() {
-        proc.kill("SIGTERM");
-        await waitExit(proc, 10_000);
-      },
-    };
+    });
   },
 };
 

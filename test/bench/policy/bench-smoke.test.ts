@@ -3,14 +3,14 @@
  * what it reports: the table, the JSON, every variant measured, and the
  * update transactions staying small. Timings are not asserted (noisy VMs).
  */
-import { describe, it, expect } from "@jest/globals";
+import { describe, it, expect, beforeAll } from "@jest/globals";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { requireRoot } from "../../support/require.js";
 
-const root = process.getuid?.() === 0;
 const BENCH = fileURLToPath(new URL("./bench.js", import.meta.url));
 const EVENTS = fileURLToPath(new URL("./event-latency.js", import.meta.url));
 
@@ -25,7 +25,8 @@ interface Result {
   dataplane: { variant: string; throughputGbps: number; connPerSec: number }[];
 }
 
-(root ? describe : describe.skip)("policy benchmark (smoke)", () => {
+describe("policy benchmark (smoke)", () => {
+  beforeAll(() => requireRoot("the policy benchmark (network namespaces, nftables, iperf3)"));
   it("measures every variant and keeps updates incremental", async () => {
     const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
     try {

@@ -33,6 +33,7 @@ import { ExecNft } from "../../../agent/nft/backend.js";
 import { pod, networkPolicy } from "../../../policy/test/fixtures.js";
 import { BENCH_CLIENT_IP, BENCH_NODE, BENCH_SERVER_IP, syntheticDocs, type Size } from "./synthetic.js";
 import { perEndpointTable, type PerEndpoint } from "./per-endpoint.js";
+import { tableLine } from "./table-line.js";
 
 const FULL = process.env["TRELLIS_BENCH_FULL"] === "1";
 const P = "tPbn";
@@ -374,11 +375,7 @@ async function main(): Promise<void> {
     // The machines are shared and noisy: the load average around the run (1, 5, 15 min).
     loadavg: { start: loadStart, end: loadavg().map((x) => round(x, 2)) },
   };
-  const line = (cells: (string | number)[]) =>
-    cells
-      .map((c, i) => String(c).padEnd(i === 0 ? 40 : 14))
-      .join("")
-      .trimEnd();
+  const line = tableLine(40, 14);
   const out: string[] = [];
   out.push(
     `policy benchmark (${result.mode}): ${BIG.pods} pods / ${BIG.policies} policies / ${BIG.tenants} tenants, node ${BENCH_NODE}, loadavg ${result.loadavg.start.join(" ")}`,

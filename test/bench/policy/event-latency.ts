@@ -32,6 +32,7 @@ import {
 } from "../../../policy/compiler/incremental.js";
 // inc-end
 import { BENCH_NODE, syntheticDocs, type Size } from "./synthetic.js";
+import { tableLine } from "./table-line.js";
 
 const FULL = process.env["TRELLIS_BENCH_FULL"] === "1";
 /** Events measured on the full path (each costs a whole compile); the incremental path gets INC_FACTOR times as many. */
@@ -196,11 +197,7 @@ async function main(): Promise<void> {
       },
       kernelMatchesFullCompile: check.mode === "noop",
     };
-    const line = (cells: (string | number)[]) =>
-      cells
-        .map((c, i) => String(c).padEnd(i === 0 ? 44 : 12))
-        .join("")
-        .trimEnd();
+    const line = tableLine(44, 12);
     const out: string[] = [];
     out.push(
       `one pod added, event -> kernel (${result.mode}: ${SIZE.pods} pods / ${SIZE.policies} policies / ${SIZE.tenants} tenants), ${EVENTS} full / ${EVENTS * INC_FACTOR} incremental events after ${WARMUP} warm-up each, loadavg ${load.join(" ")}`,

@@ -26,6 +26,7 @@ import { ExecNft } from "../../../agent/nft/backend.js";
 import type { Doc } from "../../../policy/test/fixtures.js";
 import type { Protocol } from "../../../policy/model/objects.js";
 import type { Family } from "../../../policy/model/select.js";
+import { requireRoot } from "../../support/require.js";
 
 /** What a probe speaks: a port protocol, or ICMP echo (ICMPv6 over IPv6). */
 export type ProbeProtocol = Protocol | "ICMP";
@@ -121,6 +122,7 @@ export class NetnsCluster {
   }
 
   async up(): Promise<void> {
+    requireRoot(`the policy cluster ${this.prefix}`);
     this.down(true);
     const { n1, n2 } = this.nodes;
     for (const n of [n1, n2]) {

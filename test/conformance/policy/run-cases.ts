@@ -4,11 +4,12 @@
  * connections, and report mismatches against both the expected truth table
  * and the reference evaluator.
  */
+import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { loadCluster } from "../../../policy/model/load.js";
 import { evaluate } from "../../../policy/evaluator/evaluate.js";
 import type { Doc } from "../../../policy/test/fixtures.js";
-import type { Case } from "./cases.js";
-import type { NetnsCluster } from "./netns-cluster.js";
+import type { Case, IpModel } from "./cases.js";
+import { NetnsCluster } from "./netns-cluster.js";
 import { mismatches } from "./reachability.js";
 
 export async function runCase(cluster: NetnsCluster, k: Case): Promise<string[]> {
@@ -44,4 +45,35 @@ export async function runCase(cluster: NetnsCluster, k: Case): Promise<string[]>
     }
   }
   return errors;
+}
+
+/**
+ * One suite of cases on a cluster of its own: `prefix` unique per test file
+ * (e.g. "tPnp"), `net` its second octet (10.<net>.x.x); one test per case,
+ * each expecting no mismatch from runCase.
+ */
+export function describeCases(
+  title: string,
+  prefix: string,
+  net: number,
+  cases: (m: IpModel) => readonly Case[],
+): void {
+  const cluster = new NetnsCluster(prefix, net);
+  const ipModel: IpModel = {
+    net,
+    ip: (k: string) => cluster.pods.find((p) => `${p.ns}/${p.pod}` === k)?.ip as string,
+  };
+  describe(title, () => {
+    beforeAll(() => cluster.up(), 120_000);
+    afterAll(() => cluster.down());
+    for (const k of cases(ipModel)) {
+      it(
+        k.name,
+        async () => {
+          expect(await runCase(cluster, k)).toEqual([]);
+        },
+        60_000,
+      );
+    }
+  });
 }
