@@ -38,6 +38,7 @@ import {
 } from "./informer-backoff.js";
 import type { ApiGate } from "./api-gate.js";
 import { type RollbackGuard, judgeRv } from "./rollback-guard.js";
+import { apiRefusal, refusalText } from "./api-refusal.js";
 
 export interface InformerOptions<T extends KubernetesObject> {
   name: string;
@@ -150,6 +151,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private listed = false;
   private health: InformerHealth = initialHealth();
   private guard: RollbackGuard = {};
+  /** The last refusal logged (api-refusal.ts), so a retried refusal is one line, not one per attempt. */
+  private lastRefusal: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -280,12 +283,14 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.health = step.health;
     const l = step.log;
     // A refused rollback has its own error line (judge); the server itself is reachable.
-    if (l?.what === "lost" && !(err instanceof StoreRolledBackError)) {
+    // A refusal has its own error line (restart); the server itself is reachable.
+    if (l?.what === "lost" && !(err instanceof StoreRolledBackError) && apiRefusal(err) === undefined) {
       this.o.log.warn(
         { informer: this.o.name, err: errText(err) },
         `informer ${this.o.name} lost the API server; retrying with backoff`,
       );
     } else if (l?.what === "recovered") {
+      this.lastRefusal = undefined;
       this.o.log.info(
         { informer: this.o.name, attempts: l.attempts, seconds: Number(l.seconds.toFixed(1)) },
         `informer ${this.o.name} back in sync after ${l.attempts} attempts over ${l.seconds.toFixed(1)} s`,
@@ -296,6 +301,14 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private restart(err: unknown): void {
     if (this.stopped || this.timer !== undefined) return;
+    // A refusal (401/403) is not an outage: say which permission is missing, once per message.
+    const refused = apiRefusal(err);
+    if (refused !== undefined && refused.message !== this.lastRefusal)
+      this.o.log.error(
+        { informer: this.o.name, status: refused.status },
+        refusalText(this.o.name, refused, `list/watch ${this.o.path}`),
+      );
+    this.lastRefusal = refused?.message;
     const step = this.signal({ type: "failed" }, err);
     // A refused rollback came from a server that answers: it says nothing about reachability.
     if (!(err instanceof StoreRolledBackError)) this.o.gate?.failed(this.o.name);
