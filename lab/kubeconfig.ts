@@ -17,3 +17,5 @@ export function renderKubeconfig(server: string, context = "trellis-lab"): strin
 /** Inside a node namespace the API server is reached through the relay on this port. */
 export const NODE_RELAY_PORT = 6443;
 export const NODE_API_URL = `http://127.0.0.1:${NODE_RELAY_PORT}`;
+/** The same relay under the real control plane: kube-apiserver's TLS, passed through (lab/controlplane/args.ts). */
+export const NODE_API_TLS_URL = `https://127.0.0.1:${NODE_RELAY_PORT}`;

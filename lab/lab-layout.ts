@@ -6,7 +6,10 @@ import { join } from "node:path";
 
 export interface NodeLayout {
   dir: string;
+  /** trellis-node's kubeconfig (under the real control plane: the chart's ServiceAccount token) */
   kubeconfig: string;
+  /** the kubelet stand-in's kubeconfig */
+  kubeletKubeconfig: string;
   cniConfDir: string;
   conflist: string;
   cniBinDir: string;
@@ -83,6 +86,7 @@ export function nodeLayout(dir: string): NodeLayout {
   return {
     dir,
     kubeconfig: join(dir, "kubeconfig"),
+    kubeletKubeconfig: join(dir, "kubelet.kubeconfig"),
     cniConfDir: join(cni, "net.d"),
     conflist: join(cni, "net.d", "10-trellis.conflist"),
     cniBinDir: join(cni, "bin"),

@@ -1,8 +1,11 @@
 /**
- * `trellisctl lab up`: builds the lab in order (state file, API server, ToR,
- * nodes, BIRD, per-node relay + kubelet [+ agent]) and waits until every Node
- * is Ready and, under --cni trellis, every agent answers /readyz. Everything it starts is detached and recorded under the lab dir;
- * a failure leaves what was built for `lab down` (and the logs for you).
+ * `trellisctl lab up`: builds the lab in order (state file, control plane
+ * [+ the chart's agent RBAC], ToR, nodes, BIRD, per-node relay + kubelet
+ * [+ agent]) and waits until every Node is Ready and, under --cni trellis,
+ * every agent answers /readyz. Everything it starts is detached and recorded
+ * under the lab dir; a failure leaves what was built for `lab down` (and the
+ * logs for you). Also the lab's API server outage helpers (stopLabApiserver,
+ * restartLabApiserver), for either control plane.
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,18 +21,29 @@ import { AGENT_HEALTH_ADDRESS, agentReadiness } from "./agent-health.js";
 import { ApiError, LabApi, nodeReady } from "./api-client.js";
 import { renderBirdConfig } from "./bird-config.js";
 import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
-import { isAlive, readPidFile, startDaemon } from "./daemon.js";
+import { commandLineMentions, isAlive, readPidFile, startDaemon } from "./daemon.js";
 import { LabError } from "./lab-errors.js";
 import { labLayout, UNIX_PATH_MAX, type LabLayout, type NodeLayout } from "./lab-layout.js";
 import { labPrefix } from "./lab-names.js";
 import { readLabState, writeLabState, type LabState } from "./lab-state.js";
-import { NODE_API_URL, renderKubeconfig } from "./kubeconfig.js";
+import { NODE_API_TLS_URL, NODE_API_URL, renderKubeconfig } from "./kubeconfig.js";
 import { addNetns, inNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
 import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
-import { nodeBgpAnnotations, writeFabric, type FabricOptions } from "./bgp-fabric.js";
-import { startRealControlPlane, type ControlPlaneMode } from "./controlplane/control-plane.js";
+import { LAB_PASSWORD_SECRET, nodeBgpAnnotations, writeFabric, type FabricOptions } from "./bgp-fabric.js";
+import {
+  labKubeletKubeconfig,
+  requireBinaries,
+  restartRealApiserver,
+  startRealControlPlane,
+  tokenKubeconfig,
+  type ControlPlaneMode,
+} from "./controlplane/control-plane.js";
+import { applyChartRbac, requestToken, type ServiceAccountRef } from "./controlplane/agent-identity.js";
+
+/** `lab up` without --control-plane. */
+export const DEFAULT_CONTROL_PLANE: ControlPlaneMode = "real";
 
 export interface UpOptions {
   dir: string;
@@ -42,7 +56,7 @@ export interface UpOptions {
   routeReflectors?: number;
   /** --bgp-password PW: TCP MD5 and BFD on the ToR sessions (a Secret, BGPPeers, BIRD; lab/bgp-fabric.ts) */
   bgpPassword?: string;
-  /** embedded (lab/apiserver, the default) or real (etcd + kube-apiserver + kube-controller-manager) */
+  /** real (etcd + kube-apiserver + kube-controller-manager, the default) or embedded (lab/apiserver) */
   controlPlane?: ControlPlaneMode;
   /** progress lines (to stderr in the CLI) */
   progress?: (line: string) => void;
@@ -89,7 +103,10 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   checkSocketPaths(L, o.nodes);
   const prefix = labPrefix(dir);
   await refuseIfPresent(L, prefix);
-  const needed: [string, string][] = [["the lab API server", repoPaths.apiserverMain]];
+  const real = (o.controlPlane ?? DEFAULT_CONTROL_PLANE) === "real";
+  // Before anything is created: a missing build is a clear refusal, not a half lab.
+  const bin = real ? requireBinaries() : undefined;
+  const needed: [string, string][] = real ? [] : [["the lab API server", repoPaths.apiserverMain]];
   if (o.cni === "trellis") {
     needed.push(["trellis-node", repoPaths.agentMain], ["the CNI shim", repoPaths.shim]);
   }
@@ -106,17 +123,26 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     throw new LabError((e as Error).message, "usage");
   }
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
-  if (o.controlPlane === "real") state.controlPlane = "real";
+  state.controlPlane = real ? "real" : "embedded";
   writeLabState(L.stateFile, state);
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
-    // --control-plane real (lab/controlplane/): it writes DIR/kubeconfig (TLS,
-    // admin) and serves plain HTTP to the lab's own processes at `url` and DIR/apiserver.sock.
-    const real = o.controlPlane === "real";
-    const url = real ? (await startRealControlPlane(L, say)).relayUrl : await startApiserver(L);
+    // The real control plane (lab/controlplane/) writes DIR/kubeconfig (TLS,
+    // admin) and serves plain HTTP to the lab's own tools at `url`.
+    const url = real
+      ? (await startRealControlPlane(L, say, { build: false })).relayUrl
+      : await startApiserver(L);
     state.apiserverUrl = url;
     writeLabState(L.stateFile, state);
     if (!real) writeFileSync(L.kubeconfig, renderKubeconfig(url));
+    // The agents' identity: the chart's ServiceAccount and RBAC, as rendered.
+    let agentSa: ServiceAccountRef | undefined;
+    if (bin !== undefined && o.cni === "trellis") {
+      say("applying the chart's RBAC (helm template helm/trellis) for trellis-node");
+      agentSa = await applyChartRbac(bin.helm, L.kubeconfig, {
+        ...(pw !== undefined ? { passwordSecrets: [LAB_PASSWORD_SECRET.name] } : {}),
+      });
+    }
 
     say(`building the ToR ${plan.tor.netns} and ${plan.nodes.length} node namespaces`);
     await buildTor(plan);
@@ -124,10 +150,11 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     await startBird(L, plan, fabric.password);
 
     const api = new LabApi(url);
+    const credentials: NodeCredentials = { L, api, ...(agentSa !== undefined ? { agentSa } : {}), real };
     if (o.cni === "trellis") await writeFabric(api, plan, fabric);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
-      await startNode(L, plan, n, o.cni, api, fabric);
+      await startNode(L, plan, n, o.cni, api, fabric, credentials);
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
     if (o.cni === "trellis") {
@@ -205,24 +232,50 @@ async function refuseIfPresent(L: LabLayout, prefix: string): Promise<void> {
 }
 
 /**
- * Starts the lab's API server again after it died (a crash test, or an
- * operator after kill -9): the same arguments and state dir, and the TCP port
- * it had (DIR/kubeconfig names it; the nodes reach it through the unix
- * socket). Its durable state (lab/apiserver/persistence.ts) brings back every
- * write it answered. Refuses while it still runs.
+ * Stops the lab's API server, whichever control plane runs (kube-apiserver,
+ * or the embedded lab/apiserver; etcd and everything else keep running), with
+ * `signal` (default SIGKILL: a crash, no graceful shutdown), and waits until
+ * it is gone: up to 10 s after SIGKILL, 90 s after another signal
+ * (kube-apiserver shuts down gracefully on SIGTERM: it drains its requests,
+ * which takes tens of seconds on a busy machine). With restartLabApiserver, the one way for tests to
+ * make an API server outage. Returns the pid it stopped.
+ */
+export async function stopLabApiserver(dirArg: string, signal: NodeJS.Signals = "SIGKILL"): Promise<number> {
+  const L = labLayout(resolveLabDir(dirArg));
+  const pid = readPidFile(L.apiserverPid);
+  // A stale pid file may name a reused pid: only a process started for this lab dir is ours.
+  if (pid === undefined || !isAlive(pid) || !commandLineMentions(pid, L.dir))
+    throw new LabError(`${L.dir}: no running lab API server (${L.apiserverPid})`, "not-found");
+  process.kill(pid, signal);
+  const waitMs = signal === "SIGKILL" ? 10_000 : 90_000;
+  const deadline = Date.now() + waitMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline)
+      throw new LabError(
+        `${L.dir}: the API server (pid ${pid}) still runs ${waitMs / 1000} s after ${signal}`,
+      );
+    await sleep(50);
+  }
+  return pid;
+}
+
+/**
+ * Starts the lab's API server again after it died (stopLabApiserver, a crash,
+ * or an operator after kill -9), whichever control plane runs: the same
+ * arguments and the same port, so DIR/kubeconfig, the relays and the agents'
+ * kubeconfigs stay valid and they reconnect on their own. The state survives
+ * in etcd (real) or in the embedded server's durable state
+ * (lab/apiserver/persistence.ts). Waits until it answers; returns the lab's
+ * plain-HTTP API URL. Refuses while it still runs.
  */
 export async function restartLabApiserver(dirArg: string): Promise<string> {
   const L = labLayout(resolveLabDir(dirArg));
   const state = readLabState(L.stateFile);
   if (state?.apiserverUrl === undefined)
     throw new LabError(`${L.dir}: no lab API server to restart`, "not-found");
-  if (state.controlPlane === "real")
-    throw new LabError(
-      `${L.dir}: runs the real control plane; restart is for the embedded API server`,
-      "usage",
-    );
   if (isAlive(readPidFile(L.apiserverPid)))
     throw new LabError(`${L.dir}: the lab API server is still running`, "already-running");
+  if (state.controlPlane === "real") return restartRealApiserver(L);
   return startApiserver(L, Number(new URL(state.apiserverUrl).port));
 }
 
@@ -319,6 +372,38 @@ async function startBird(L: LabLayout, plan: LabPlan, password: string | undefin
   throw new Error(`BIRD did not answer on ${L.birdSocket} within 15 s`);
 }
 
+interface NodeCredentials {
+  L: LabLayout;
+  /** the lab's plain-HTTP API (admin), for TokenRequests */
+  api: LabApi;
+  real: boolean;
+  /** under the real control plane with --cni trellis: the chart's ServiceAccount */
+  agentSa?: ServiceAccountRef;
+}
+
+/**
+ * The node's two kubeconfigs. Embedded: plain HTTP through the node relay, no
+ * credentials. Real: kube-apiserver's TLS through the same relay, verified
+ * against the lab CA; the kubelet stand-in with its certificate
+ * (controlplane/pki.ts LAB_KUBELET), trellis-node with a token issued for
+ * the chart's ServiceAccount.
+ */
+async function writeNodeKubeconfigs(c: NodeCredentials, n: NodePlan): Promise<void> {
+  const N = c.L.node(n.name);
+  const context = `trellis-lab-${n.name}`;
+  if (!c.real) {
+    const plain = renderKubeconfig(NODE_API_URL, context);
+    writeFileSync(N.kubeconfig, plain);
+    writeFileSync(N.kubeletKubeconfig, plain);
+    return;
+  }
+  writeFileSync(N.kubeletKubeconfig, labKubeletKubeconfig(c.L, NODE_API_TLS_URL, context), { mode: 0o600 });
+  if (c.agentSa !== undefined) {
+    const token = await requestToken(c.api, c.agentSa);
+    writeFileSync(N.kubeconfig, tokenKubeconfig(c.L, NODE_API_TLS_URL, token, context), { mode: 0o600 });
+  }
+}
+
 async function startNode(
   L: LabLayout,
   plan: LabPlan,
@@ -326,11 +411,12 @@ async function startNode(
   cni: CniMode,
   api: LabApi,
   fabric: FabricOptions,
+  credentials: NodeCredentials,
 ): Promise<void> {
   const N = L.node(n.name);
   for (const d of [N.dir, N.cniConfDir, N.cniBinDir, N.cniCacheDir, N.podsDir])
     mkdirSync(d, { recursive: true });
-  writeFileSync(N.kubeconfig, renderKubeconfig(NODE_API_URL, `trellis-lab-${n.name}`));
+  await writeNodeKubeconfigs(credentials, n);
   const conf =
     cni === "ptp"
       ? ptpConflist({ podCidr4: n.podCidr4, podCidr6: n.podCidr6, ipamDataDir: N.ipamDataDir })
@@ -390,7 +476,7 @@ async function startNode(
       "--node-ip",
       n.address6,
       "--kubeconfig",
-      N.kubeconfig,
+      N.kubeletKubeconfig,
       "--node-dir",
       N.dir,
       "--netns-prefix",

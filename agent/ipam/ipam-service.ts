@@ -114,6 +114,9 @@ type Op =
 
 type AllocOp = Extract<Op, { kind: "alloc" }>;
 
+/** Tries of a rollback release (rollBack): 0.5 + 1 + 2 + 4 + 8 × 7 s ≈ 1 minute of API server outage. */
+const ROLLBACK_ATTEMPTS = 12;
+
 interface Mutation {
   adds: Map<number, { allocation: Allocation; op: AllocOp }>;
   removes: Set<string>;
@@ -142,6 +145,9 @@ export class IpamService {
   private readonly maxRetries: number;
   private readonly maxBatch: number;
   private readonly now: () => Date;
+
+  /** Handles whose rollback release is still to land (rollBack). */
+  private readonly pendingRollback = new Set<string>();
 
   constructor(private readonly o: IpamServiceOptions) {
     this.maxRetries = o.maxRetries ?? 8;
@@ -278,6 +284,8 @@ export class IpamService {
   }
 
   allocate(input: AllocateInput): Promise<Allocated[]> {
+    // A new ADD of this handle takes over whatever a failed one left (allocation is idempotent per handle).
+    this.pendingRollback.delete(input.handle);
     return new Promise((resolve, reject) => {
       this.enqueue({ kind: "alloc", input, tries: 0, resolve, reject });
     });
@@ -538,13 +546,18 @@ export class IpamService {
     // One CAS write per touched block, blocks in parallel.
     const conflicted = new Set<AllocOp>();
     const failed = new Map<AllocOp | "release", Error>();
+    /** Blocks whose write failed: it may have landed all the same. */
+    const failedBlocks = new Set<string>();
     await Promise.all(
       [...mutations].map(async ([name, m]) => {
         try {
           for (const op of await this.writeBlock(name, m)) conflicted.add(op);
         } catch (e) {
           const err = e instanceof Error ? e : new Error(String(e));
-          for (const { op } of m.adds.values()) failed.set(op, err);
+          for (const { op } of m.adds.values()) {
+            failed.set(op, err);
+            failedBlocks.add(name);
+          }
           if (m.removes.size > 0) failed.set("release", err);
         }
       }),
@@ -576,9 +589,53 @@ export class IpamService {
       if (relErr !== undefined) op.reject(new IpamError(`IPAM release failed: ${relErr.message}`, true));
       else op.resolve([...op.handles].reduce((n, h) => n + (held.get(h) ?? 0), 0));
     }
-    if (rollback.length > 0) {
-      this.enqueue({ kind: "release", handles: new Set(rollback), resolve: () => {}, reject: () => {} });
-    }
+    if (rollback.length > 0) this.rollBack(rollback, [...failedBlocks], 1);
+  }
+
+  /**
+   * Releases what failed allocations may have left. A write that failed may
+   * still have been applied (the API server went away before it answered:
+   * killed, or its etcd), so the release must land: it is retried with
+   * backoff (0.5 s doubling to 8 s, ROLLBACK_ATTEMPTS times, then logged)
+   * until the server takes it, unless a new ADD of the handle took over.
+   */
+  private rollBack(handles: readonly string[], blocks: readonly string[], attempt: number): void {
+    const live = handles.filter((h) => attempt === 1 || this.pendingRollback.has(h));
+    if (live.length === 0) return;
+    for (const h of live) this.pendingRollback.add(h);
+    const retry = (e: Error): void => {
+      if (attempt >= ROLLBACK_ATTEMPTS) {
+        this.o.log.error(
+          { handles: live, err: e.message },
+          "cannot release what failed allocations may hold; `trellisctl ipam check` will show it",
+        );
+        for (const h of live) this.pendingRollback.delete(h);
+        return;
+      }
+      setTimeout(() => this.rollBack(live, blocks, attempt + 1), Math.min(8000, 250 * 2 ** attempt)).unref();
+    };
+    // The cache holds the blocks as they were before the failed writes: read them again, or the
+    // release finds nothing to remove while the write that landed keeps the address.
+    Promise.all(
+      blocks.map(async (name) => {
+        const b = await this.o.api.getBlock(name);
+        if (b !== undefined) this.observeBlock(b);
+      }),
+    ).then(
+      () => {
+        const still = live.filter((h) => this.pendingRollback.has(h));
+        if (still.length === 0) return;
+        this.enqueue({
+          kind: "release",
+          handles: new Set(still),
+          resolve: () => {
+            for (const h of still) this.pendingRollback.delete(h);
+          },
+          reject: retry,
+        });
+      },
+      (e: unknown) => retry(e instanceof Error ? e : new Error(String(e))),
+    );
   }
 
   /** Plans one request, claiming blocks as the plan asks (bounded). */

@@ -13,6 +13,7 @@ import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-
 import type { Logger } from "pino";
 import { httpStatus } from "../ipam/ipam-api.js";
 import { type InformerHealth, informerStep, initialHealth } from "./informer-backoff.js";
+import { apiRefusal, refusalText } from "./api-refusal.js";
 import type { ResilientInformer } from "./resilient-informer.js";
 
 export interface OptionalInformerOptions<T extends KubernetesObject> {
@@ -76,7 +77,14 @@ export class OptionalInformer<T extends KubernetesObject> {
       } else {
         this.o.onRestart?.(this.o.name);
         const err = e instanceof Error ? e.message : String(e);
-        if (step.log?.what === "lost")
+        // A refusal (401/403) is not an outage: say which permission is missing (each failed probe is already backed off).
+        const refused = apiRefusal(e);
+        if (refused !== undefined && step.log?.what === "lost")
+          this.o.log.error(
+            { informer: this.o.name, status: refused.status },
+            refusalText(this.o.name, refused),
+          );
+        else if (step.log?.what === "lost")
           this.o.log.warn(
             { informer: this.o.name, err },
             `informer ${this.o.name} lost the API server; retrying with backoff`,

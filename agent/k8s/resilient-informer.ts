@@ -12,6 +12,14 @@
  * rollback guard (rollback-guard.ts): a list or event below what was already
  * seen is refused, the cache keeps its last good state, and `rolledBack`
  * says so until the server serves a resourceVersion at or above it again.
+ *
+ * When a watch ends (an error, or the server closing it) the informer
+ * relists instead of resuming it: the server it reconnects to may hold a
+ * store that went backwards, and
+ * kube-apiserver accepts a watch from a resourceVersion it has not reached
+ * and sends nothing, not even bookmarks, until it gets there
+ * (k8s.io/apiserver cacher, cache_watcher.go `process`: only events newer
+ * than the watch's resourceVersion). Only a list shows the rollback.
  */
 import {
   type KubeConfig,
@@ -30,6 +38,7 @@ import {
 } from "./informer-backoff.js";
 import type { ApiGate } from "./api-gate.js";
 import { type RollbackGuard, judgeRv } from "./rollback-guard.js";
+import { apiRefusal, refusalText } from "./api-refusal.js";
 
 export interface InformerOptions<T extends KubernetesObject> {
   name: string;
@@ -84,6 +93,9 @@ interface WatchObserver {
  * at every line before the ListWatch applies it.
  */
 class ObservedWatch extends Watch {
+  /** Set when a watch ends: the next watch is answered 410 here, so the ListWatch relists first. */
+  relistNext = false;
+
   constructor(
     kc: KubeConfig,
     private readonly observer: WatchObserver,
@@ -104,8 +116,18 @@ class ObservedWatch extends Watch {
     const doneOnce = (err: unknown): void => {
       if (finished) return;
       finished = true;
+      // However it ended (an error, the server closing it, a restart), the next watch starts with a list.
+      this.relistNext = true;
       done(err);
     };
+    if (this.relistNext && queryParams["resourceVersion"]) {
+      this.relistNext = false;
+      // Answered as a server answers 410 Gone: after this call returns (the ListWatch holds the
+      // controller first, then its done handler drops it and lists).
+      const ctl = new AbortController();
+      setImmediate(() => doneOnce(goneError("relist after a failure: the store may have gone backwards")));
+      return ctl;
+    }
     const observed = (phase: string, obj: unknown, raw?: unknown): void => {
       if (refused) return;
       if (!this.observer.line(phase, obj)) {
@@ -129,6 +151,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private listed = false;
   private health: InformerHealth = initialHealth();
   private guard: RollbackGuard = {};
+  /** The last refusal logged (api-refusal.ts), so a retried refusal is one line, not one per attempt. */
+  private lastRefusal: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -140,6 +164,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
+      watch.relistNext = false;
       const l = await o.list();
       // The server answered: reachable, whatever the guard makes of the answer (api-gate.ts).
       o.gate?.succeeded(o.name);
@@ -258,12 +283,14 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.health = step.health;
     const l = step.log;
     // A refused rollback has its own error line (judge); the server itself is reachable.
-    if (l?.what === "lost" && !(err instanceof StoreRolledBackError)) {
+    // A refusal has its own error line (restart); the server itself is reachable.
+    if (l?.what === "lost" && !(err instanceof StoreRolledBackError) && apiRefusal(err) === undefined) {
       this.o.log.warn(
         { informer: this.o.name, err: errText(err) },
         `informer ${this.o.name} lost the API server; retrying with backoff`,
       );
     } else if (l?.what === "recovered") {
+      this.lastRefusal = undefined;
       this.o.log.info(
         { informer: this.o.name, attempts: l.attempts, seconds: Number(l.seconds.toFixed(1)) },
         `informer ${this.o.name} back in sync after ${l.attempts} attempts over ${l.seconds.toFixed(1)} s`,
@@ -274,6 +301,14 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private restart(err: unknown): void {
     if (this.stopped || this.timer !== undefined) return;
+    // A refusal (401/403) is not an outage: say which permission is missing, once per message.
+    const refused = apiRefusal(err);
+    if (refused !== undefined && refused.message !== this.lastRefusal)
+      this.o.log.error(
+        { informer: this.o.name, status: refused.status },
+        refusalText(this.o.name, refused, `list/watch ${this.o.path}`),
+      );
+    this.lastRefusal = refused?.message;
     const step = this.signal({ type: "failed" }, err);
     // A refused rollback came from a server that answers: it says nothing about reachability.
     if (!(err instanceof StoreRolledBackError)) this.o.gate?.failed(this.o.name);

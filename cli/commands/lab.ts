@@ -11,7 +11,7 @@ import { parseDurationMs } from "../../lab/duration.js";
 import { LabError } from "../../lab/lab-errors.js";
 import { labDown } from "../../lab/lab-down.js";
 import { labStatus } from "../../lab/lab-status.js";
-import { labUp } from "../../lab/lab-up.js";
+import { DEFAULT_CONTROL_PLANE, labUp } from "../../lab/lab-up.js";
 import { CONTROL_PLANE_MODES, type ControlPlaneMode } from "../../lab/controlplane/control-plane.js";
 import { formatMatrix, labMatrix } from "../../lab/matrix.js";
 import { repoPaths } from "../../lab/repo-paths.js";
@@ -104,10 +104,10 @@ export function registerLab(program: Command, io: Io): void {
     .addOption(
       new Option(
         "--control-plane <kind>",
-        "embedded (lab/apiserver) or real (etcd + kube-apiserver + kube-controller-manager, built once by scripts/build-k8s)",
+        "real (etcd + kube-apiserver + kube-controller-manager, built once by scripts/build-k8s) or embedded (lab/apiserver)",
       )
         .choices([...CONTROL_PLANE_MODES])
-        .default("embedded"),
+        .default(DEFAULT_CONTROL_PLANE),
     )
     .action(
       async (o: {

@@ -576,7 +576,8 @@ export class KubeApi {
       delete m[k];
     m.creationTimestamp = this.nowIso();
     m.uid = randomUUID();
-    m.generation = 1;
+    // A client-sent generation is kept on types without one, as upstream's BeforeCreate does.
+    if (t.type.generation) m.generation = 1;
     if (!t.type.keepStatusOnCreate) delete o.status;
     prepareForCreate(o, {
       allocateClusterIP: () => {
@@ -711,7 +712,9 @@ export class KubeApi {
     const m = o.metadata;
     m.uid = old.metadata.uid ?? "";
     m.creationTimestamp = old.metadata.creationTimestamp ?? "";
-    m.generation = old.metadata.generation ?? 1;
+    // Requests cannot change generation (upstream BeforeUpdate copies the old one).
+    if (old.metadata.generation !== undefined) m.generation = old.metadata.generation;
+    else delete m.generation;
     if (old.metadata.deletionTimestamp !== undefined) m.deletionTimestamp = old.metadata.deletionTimestamp;
     else delete m.deletionTimestamp;
     if (old.metadata.deletionGracePeriodSeconds !== undefined)
@@ -745,7 +748,7 @@ export class KubeApi {
       const { metadata: _m, status: _s, ...rest } = x;
       return JSON.stringify(canonical(rest));
     };
-    if (specOf(o) !== specOf(old)) m.generation = (old.metadata.generation ?? 1) + 1;
+    if (t.type.generation && specOf(o) !== specOf(old)) m.generation = (old.metadata.generation ?? 1) + 1;
     m.resourceVersion = old.metadata.resourceVersion ?? "";
     if (JSON.stringify(canonical(o)) === JSON.stringify(canonical(old))) {
       // A no-op update writes nothing: same resourceVersion, no watch event (as upstream).

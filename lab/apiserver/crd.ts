@@ -142,6 +142,7 @@ export function resourceTypeOf(crd: KubeObject): ResourceType {
     allowCreateOnUpdate: false,
     allowUnconditionalUpdate: false,
     strategicMerge: false,
+    generation: true,
     schemas,
     printerColumns,
     crdName: crd.metadata.name ?? "",

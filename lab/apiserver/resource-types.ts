@@ -40,6 +40,13 @@ export interface ResourceType {
   allowUnconditionalUpdate: boolean;
   /** Built-in types accept strategic merge patch; custom resources answer 415. */
   strategicMerge: boolean;
+  /**
+   * Whether the type's strategy keeps metadata.generation (1 on create, +1 per
+   * spec change): pods, NetworkPolicies, CRDs and custom resources upstream
+   * (their PrepareForCreate/PrepareForUpdate); Services, ConfigMaps,
+   * Namespaces, Nodes, … have none.
+   */
+  generation: boolean;
   /** Custom resources only: schema per served version and printer columns. */
   schemas?: Map<string, JSONSchemaProps>;
   printerColumns?: Map<string, PrinterColumn[]>;
@@ -68,6 +75,7 @@ interface BuiltinRow {
   keepStatusOnCreate?: boolean;
   allowCreateOnUpdate?: boolean;
   categories?: string[];
+  generation?: boolean;
 }
 
 /** The built-in resources the lab serves (issue 2 §2). */
@@ -92,6 +100,7 @@ const BUILTINS: BuiltinRow[] = [
     namespaced: true,
     shortNames: ["po"],
     status: true,
+    generation: true,
     categories: ["all"],
     fields: [
       "spec.nodeName",
@@ -153,6 +162,7 @@ const BUILTINS: BuiltinRow[] = [
     plural: "networkpolicies",
     namespaced: true,
     shortNames: ["netpol"],
+    generation: true,
   },
   {
     group: "coordination.k8s.io",
@@ -179,6 +189,7 @@ const BUILTINS: BuiltinRow[] = [
     shortNames: ["crd", "crds"],
     status: true,
     categories: ["api-extensions"],
+    generation: true,
   },
 ];
 
@@ -201,6 +212,7 @@ export function builtinTypes(): ResourceType[] {
     allowCreateOnUpdate: r.allowCreateOnUpdate ?? false,
     allowUnconditionalUpdate: true,
     strategicMerge: true,
+    generation: r.generation ?? false,
   }));
 }
 

@@ -7,7 +7,11 @@
  *     object, then changes;
  *   - resourceVersion N: every change after N, or, when N is older than the
  *     bounded history, one ERROR event carrying a 410 Expired Status, after
- *     which the stream ends (clients relist);
+ *     which the stream ends (clients relist); when N is ahead of the store
+ *     (a store that went backwards), the watch is accepted and stays silent
+ *     until the store passes N: only events and bookmarks above N are sent
+ *     (cache_watcher.go `process`: "only send events newer than
+ *     resourceVersion"), as kube-apiserver does;
  *   - with a selector, an object that starts matching arrives as ADDED and
  *     one that stops matching as DELETED (its last matching state, at the
  *     new resourceVersion);
@@ -99,6 +103,8 @@ export function startWatch(p: WatchParams, sink: WatchSink): () => void {
   let stopped = false;
   const timers: NodeJS.Timeout[] = [];
   let bookmarkTimer: NodeJS.Timeout | undefined;
+  /** Nothing at or below this resourceVersion is sent (a watch from ahead of the store). */
+  let floor = 0;
   const watcher: StoreWatcher = {
     namespace: p.namespace,
     onEvent: (ev) => deliver(ev),
@@ -124,6 +130,7 @@ export function startWatch(p: WatchParams, sink: WatchSink): () => void {
   }
 
   function deliver(ev: StoreEvent): void {
+    if (ev.rv <= floor) return;
     const out = filterEvent(ev, p.match);
     if (out !== undefined) send(line(out.type, out.object, p));
   }
@@ -150,12 +157,10 @@ export function startWatch(p: WatchParams, sink: WatchSink): () => void {
   } else {
     const rv = Number(rvStr);
     const current = p.store.currentRv();
-    const events = rv > current ? undefined : p.store.eventsSince(p.key, rv);
+    if (rv > current) floor = rv;
+    const events = rv > current ? [] : p.store.eventsSince(p.key, rv);
     if (events === undefined) {
-      const why =
-        rv > current
-          ? `Too large resource version: ${rv}, current resource version: ${current}`
-          : `too old resource version: ${rv} (${table.compactedRv + 1})`;
+      const why = `too old resource version: ${rv} (${table.compactedRv + 1})`;
       send(JSON.stringify({ type: "ERROR", object: gone(why).toStatus() }) + "\n");
       stop();
       return stop;
@@ -171,7 +176,7 @@ export function startWatch(p: WatchParams, sink: WatchSink): () => void {
   if (p.allowBookmarks) {
     const tick = (): void => {
       if (stopped) return;
-      send(bookmark());
+      if (p.store.currentRv() > floor) send(bookmark());
       bookmarkTimer = setTimeout(tick, p.bookmarkIntervalMs);
     };
     bookmarkTimer = setTimeout(tick, p.bookmarkIntervalMs);

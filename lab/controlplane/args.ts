@@ -105,11 +105,22 @@ export function controllerManagerArgv(b: ControlPlaneBinaries, C: ControlPlaneLa
 }
 
 /**
- * The relay that lets the lab's own processes (node relays, kubelet stand-ins,
- * agents, the CLI) keep speaking plain HTTP: socat terminates nothing, it
+ * DIR/apiserver.sock under the real control plane: bytes passed through to
+ * kube-apiserver's TLS port, no identity added. Each node's 127.0.0.1:6443
+ * relay leads here, so inside a node the API server is TLS on 6443 as on a
+ * real node, and every client there authenticates itself (trellis-node with
+ * its ServiceAccount token, the kubelet stand-in with its certificate).
+ */
+export function passthroughArgv(listen: string, p: ControlPlanePorts): string[] {
+  return ["socat", listen, `TCP:127.0.0.1:${p.apiserver}`];
+}
+
+/**
+ * The relay that lets the lab's own tools (the CLI, `lab up` itself) keep
+ * speaking plain HTTP: socat terminates nothing, it
  * opens a TLS connection to the real API server per client, authenticated
  * with the lab-proxy client certificate (system:masters). `listen` is a socat
- * address: UNIX-LISTEN:DIR/apiserver.sock,… or TCP-LISTEN:port,bind=127.0.0.1,….
+ * address (TCP-LISTEN:port,bind=127.0.0.1,…).
  */
 export function relayArgv(listen: string, C: ControlPlaneLayout, p: ControlPlanePorts): string[] {
   const client = C.pair("lab-proxy");

@@ -1,15 +1,17 @@
 /**
- * `lab up --control-plane real`: etcd, kube-apiserver and
+ * The lab's real control plane: etcd, kube-apiserver and
  * kube-controller-manager, built by scripts/build-k8s at the versions of
- * versions.env, run in the root network namespace on loopback (like the
- * embedded server), with a CA the lab makes.
+ * versions.env, run in the root network namespace on loopback, with a CA the
+ * lab makes.
  *
- * The lab's own processes keep the plain-HTTP paths they have with the
- * embedded server: DIR/apiserver.sock (the node relays' target) and a
- * loopback TCP port (the CLI's URL) are socat relays that open a TLS
- * connection to the API server as the lab-proxy client (system:masters).
- * Everyone else, kubectl and helm included, uses DIR/kubeconfig: https with
- * the admin client certificate.
+ * DIR/apiserver.sock (each node's 127.0.0.1:6443 relay leads there) passes
+ * bytes through to kube-apiserver's TLS port: inside a node every client
+ * authenticates itself (trellis-node with its ServiceAccount token, the
+ * kubelet stand-in with its certificate). A loopback TCP port (the CLI's URL,
+ * state.apiserverUrl) is a plain-HTTP relay that opens a TLS connection to
+ * the API server as the lab-proxy client (system:masters), for the lab's own
+ * tools. kubectl and helm use DIR/kubeconfig: https with the admin client
+ * certificate.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -19,9 +21,17 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { isAlive, readPidFile, startDaemon, stopProcesses } from "../daemon.js";
 import type { LabLayout } from "../lab-layout.js";
-import { apiserverArgv, controllerManagerArgv, etcdArgv, relayArgv, type ControlPlanePorts } from "./args.js";
+import { LabError } from "../lab-errors.js";
+import {
+  apiserverArgv,
+  controllerManagerArgv,
+  etcdArgv,
+  passthroughArgv,
+  relayArgv,
+  type ControlPlanePorts,
+} from "./args.js";
 import { controlPlaneLayout, type ControlPlaneLayout } from "./layout.js";
-import { ADMIN, CONTROLLER_MANAGER, LAB_PROXY, makePki } from "./pki.js";
+import { ADMIN, CONTROLLER_MANAGER, LAB_KUBELET, LAB_PROXY, makePki } from "./pki.js";
 import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
 import { binaryPaths, controlPlanePaths, readVersions, type ControlPlaneBinaries } from "./versions.js";
 
@@ -49,21 +59,54 @@ export async function ensureBinaries(say: (l: string) => void): Promise<ControlP
   return b;
 }
 
+/**
+ * The cached binaries, or a LabError naming scripts/build-k8s when they are
+ * not built (`lab up` does not start a build of many minutes on its own:
+ * lab/README.md says why).
+ */
+export function requireBinaries(): ControlPlaneBinaries {
+  const v = readVersions();
+  const b = binaryPaths(v);
+  const missing = b.stamps.filter((s) => !existsSync(s));
+  if (missing.length === 0) return b;
+  throw new LabError(
+    `the real control plane (Kubernetes ${v.kubernetes}, etcd ${v.etcd}, helm ${v.helm}) is not built ` +
+      `(missing ${missing.join(", ")}): build it once with ${controlPlanePaths.buildScript} ` +
+      "(scripts/bootstrap and npm run lab do; 14 to 37 minutes on 2 cores), or run the lab on the " +
+      "embedded API server with --control-plane embedded",
+  );
+}
+
+export interface StartOptions {
+  /**
+   * false: refuse (requireBinaries) instead of building missing binaries.
+   * Default true: the chart tests build them lazily.
+   */
+  build?: boolean;
+  /**
+   * false: install no CRD (a test that installs them another way, e.g. the
+   * chart's crds/ with `helm install`). Default true: crds/manifests and crds/upstream.
+   */
+  crds?: boolean;
+}
+
 export async function startRealControlPlane(
   L: LabLayout,
   say: (l: string) => void,
+  o: StartOptions = {},
 ): Promise<RealControlPlane> {
-  const b = await ensureBinaries(say);
+  const b = o.build === false ? requireBinaries() : await ensureBinaries(say);
   const C = controlPlaneLayout(L.dir);
   mkdirSync(C.dir, { recursive: true });
   say("real control plane: certificates");
-  await makePki(C, [ADMIN, LAB_PROXY, CONTROLLER_MANAGER]);
+  await makePki(C, [ADMIN, LAB_PROXY, LAB_KUBELET, CONTROLLER_MANAGER]);
   const ports: ControlPlanePorts = {
     etcdClient: await freePort(),
     etcdPeer: await freePort(),
     apiserver: await freePort(),
     relay: await freePort(),
   };
+  writeFileSync(C.portsFile, JSON.stringify(ports) + "\n");
   const apiserverUrl = `https://127.0.0.1:${ports.apiserver}`;
   const relayUrl = `http://127.0.0.1:${ports.relay}`;
   writeKubeconfig(C, L.kubeconfig, apiserverUrl, ADMIN.name, "trellis-lab");
@@ -80,16 +123,10 @@ export async function startRealControlPlane(
   await waitHttp(`http://127.0.0.1:${ports.etcdClient}/health`, 60_000, etcd, C.etcdLog, "etcd");
 
   say(`real control plane: kube-apiserver on ${apiserverUrl}`);
-  writeFileSync(L.apiserverOut, "");
-  const api = startDaemon({
-    argv: apiserverArgv(b, C, ports),
-    pidFile: L.apiserverPid,
-    logFile: L.apiserverLog,
-    stdoutFile: L.apiserverOut,
-  });
+  const api = startApiserverDaemon(L, b, C, ports);
   rmSync(L.apiserverSocket, { force: true });
   startDaemon({
-    argv: relayArgv(`UNIX-LISTEN:${L.apiserverSocket},fork,unlink-early`, C, ports),
+    argv: passthroughArgv(`UNIX-LISTEN:${L.apiserverSocket},fork,unlink-early`, ports),
     pidFile: C.proxyUnixPid,
     logFile: C.proxyLog,
   });
@@ -107,8 +144,10 @@ export async function startRealControlPlane(
     logFile: C.controllerManagerLog,
   });
 
-  say("real control plane: installing the CRDs");
-  await installCrds(relayUrl);
+  if (o.crds !== false) {
+    say("real control plane: installing the CRDs");
+    await installCrds(relayUrl);
+  }
   // Pods are admitted only once their namespace has its `default` ServiceAccount.
   await waitHttp(
     `${relayUrl}/api/v1/namespaces/default/serviceaccounts/default`,
@@ -118,6 +157,57 @@ export async function startRealControlPlane(
     "kube-controller-manager (the default ServiceAccount)",
   );
   return { relayUrl, apiserverUrl };
+}
+
+function startApiserverDaemon(
+  L: LabLayout,
+  b: ControlPlaneBinaries,
+  C: ControlPlaneLayout,
+  ports: ControlPlanePorts,
+): number {
+  writeFileSync(L.apiserverOut, "");
+  return startDaemon({
+    argv: apiserverArgv(b, C, ports),
+    pidFile: L.apiserverPid,
+    logFile: L.apiserverLog,
+    stdoutFile: L.apiserverOut,
+  });
+}
+
+/**
+ * Starts kube-apiserver again after it died (an outage test): the same
+ * command line, on the port it had (DIR/controlplane/ports.json), so every
+ * kubeconfig and relay stays valid; etcd kept the state. Waits until it is
+ * ready; returns the plain-HTTP relay URL. Refuses while it still runs.
+ */
+export async function restartRealApiserver(L: LabLayout): Promise<string> {
+  const C = controlPlaneLayout(L.dir);
+  if (isAlive(readPidFile(L.apiserverPid)))
+    throw new LabError(`${L.dir}: kube-apiserver is still running`, "already-running");
+  let ports: ControlPlanePorts;
+  try {
+    ports = JSON.parse(readFileSync(C.portsFile, "utf8")) as ControlPlanePorts;
+  } catch (e) {
+    throw new LabError(
+      `${C.portsFile}: ${(e as Error).message}: no real control plane to restart`,
+      "not-found",
+    );
+  }
+  const pid = startApiserverDaemon(L, requireBinaries(), C, ports);
+  const relayUrl = `http://127.0.0.1:${ports.relay}`;
+  await waitHttp(`${relayUrl}/readyz`, 180_000, pid, L.apiserverLog, "kube-apiserver");
+  return relayUrl;
+}
+
+/** A kubeconfig for the kubelet stand-ins: `server` (a node's relay), the lab CA, the lab-kubelet certificate. */
+export function labKubeletKubeconfig(L: LabLayout, server: string, context: string): string {
+  return tlsKubeconfig(controlPlaneLayout(L.dir), server, LAB_KUBELET.name, context);
+}
+
+/** A kubeconfig for `server` with the lab CA and a bearer token (trellis-node's ServiceAccount token). */
+export function tokenKubeconfig(L: LabLayout, server: string, token: string, context: string): string {
+  const caPem = readFileSync(controlPlaneLayout(L.dir).caCert, "utf8");
+  return renderTlsKubeconfig({ server, context, caPem, token });
 }
 
 /**
@@ -138,18 +228,18 @@ function writeKubeconfig(
   pair: string,
   context: string,
 ): void {
+  writeFileSync(file, tlsKubeconfig(C, server, pair, context), { mode: 0o600 });
+}
+
+function tlsKubeconfig(C: ControlPlaneLayout, server: string, pair: string, context: string): string {
   const { cert, key } = C.pair(pair);
-  writeFileSync(
-    file,
-    renderTlsKubeconfig({
-      server,
-      context,
-      caPem: readFileSync(C.caCert, "utf8"),
-      certPem: readFileSync(cert, "utf8"),
-      keyPem: readFileSync(key, "utf8"),
-    }),
-    { mode: 0o600 },
-  );
+  return renderTlsKubeconfig({
+    server,
+    context,
+    caPem: readFileSync(C.caCert, "utf8"),
+    certPem: readFileSync(cert, "utf8"),
+    keyPem: readFileSync(key, "utf8"),
+  });
 }
 
 /** The CRDs of crds/manifests and crds/upstream, created through the API and waited for until Established. */

@@ -14,9 +14,12 @@ export interface ControlPlaneLayout {
   controllerManagerPid: string;
   controllerManagerLog: string;
   controllerManagerKubeconfig: string;
+  /** DIR/apiserver.sock: a plain TCP pass-through to kube-apiserver's TLS port (the node relays' target) */
   proxyUnixPid: string;
   proxyTcpPid: string;
   proxyLog: string;
+  /** the ports startRealControlPlane chose, so the API server can be started again on the same one */
+  portsFile: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
   /** name -> {cert, key} under pki/ */
@@ -40,6 +43,7 @@ export function controlPlaneLayout(labDir: string): ControlPlaneLayout {
     proxyUnixPid: join(dir, "proxy-unix.pid"),
     proxyTcpPid: join(dir, "proxy-tcp.pid"),
     proxyLog: join(dir, "proxy.log"),
+    portsFile: join(dir, "ports.json"),
     serviceAccountKey: join(pkiDir, "sa.key"),
     serviceAccountPub: join(pkiDir, "sa.pub"),
     pair: (name) => ({ cert: join(pkiDir, `${name}.crt`), key: join(pkiDir, `${name}.key`) }),

@@ -25,6 +25,18 @@ export const LAB_PROXY: ClientIdentity = {
   user: "trellis-lab-proxy",
   groups: ["system:masters"],
 };
+/**
+ * The kubelet stand-ins (lab/kubelet): system:masters. They stand in for the
+ * kubelet and the container runtime, which Trellis neither ships nor
+ * configures; the real kubelet's identity (system:node:NAME under the Node
+ * authorizer and NodeRestriction) is the cluster's business, not what the
+ * lab tests. Only trellis-node runs with least privilege (the chart's).
+ */
+export const LAB_KUBELET: ClientIdentity = {
+  name: "lab-kubelet",
+  user: "trellis-lab-kubelet",
+  groups: ["system:masters"],
+};
 /** bound by the default ClusterRoleBinding system:kube-controller-manager */
 export const CONTROLLER_MANAGER: ClientIdentity = {
   name: "kube-controller-manager",

@@ -14,6 +14,8 @@ const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 export const controlPlanePaths = {
   versionsFile: join(repoRoot, "lab/controlplane/versions.env"),
   buildScript: join(repoRoot, "scripts/build-k8s"),
+  /** the Helm chart: the lab's agents get exactly the RBAC it renders (agent-identity.ts) */
+  chartDir: join(repoRoot, "helm/trellis"),
 };
 
 export interface ControlPlaneVersions {

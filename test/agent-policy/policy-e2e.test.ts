@@ -20,6 +20,11 @@ class PolicyBed extends TestBed {
 }
 
 const NODE = "node-1";
+const ADMIN_POLICY_PLURALS = [
+  "adminnetworkpolicies",
+  "baselineadminnetworkpolicies",
+  "clusternetworkpolicies",
+];
 const bed = new PolicyBed("pe");
 let agent: AgentProc;
 let nodeNetns = "";
@@ -33,10 +38,13 @@ beforeAll(async () => {
   for (const name of ["web", "locked"]) {
     await bed.core.createNamespace({ body: { metadata: { name, labels: { team: name } } } });
   }
+  // The admin policy kinds stay unserved here (a test below is about that): the real control
+  // plane installs their CRDs from crds/upstream, the embedded one does not.
+  await bed.removeCrds(ADMIN_POLICY_PLURALS.map((p) => `${p}.policy.networking.k8s.io`));
   const n = await bed.addNode();
   nodeNetns = n.netns;
   agent = await bed.startAgent(NODE, n.netns, { policy: { minApplyIntervalMs: 50 } }, { logLevel: "info" });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   for (const l of listeners) if (l.exitCode === null) l.kill("SIGKILL");
@@ -137,7 +145,7 @@ describe("trellis-node enforces NetworkPolicy", () => {
 
   it("admin policy kinds whose CRDs are not installed count as empty, logged once, never an informer failure", async () => {
     const log = readFileSync(agent.logFile, "utf8");
-    for (const plural of ["adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies"]) {
+    for (const plural of ADMIN_POLICY_PLURALS) {
       const absent = log
         .split("\n")
         .filter((l) => l.includes(`"informer":"${plural}"`) && l.includes("kind not served"));

@@ -19,6 +19,7 @@ import {
   sh,
 } from "./harness.js";
 import { until as waitUntil } from "../support/until.js";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 
 const bed = new TestBed("rb");
 let node: { netns: string };
@@ -36,7 +37,7 @@ beforeAll(async () => {
   await bed.core.createNamespace({ body: { metadata: { name: "rb" } } });
   node = await bed.addNode();
   agent = await bed.startAgent("rb-node", node.netns, FAST_AGENT_TIMERS);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();
@@ -52,6 +53,13 @@ describe("agent and a rolled-back API server", () => {
     await until("blackhole of the block", async () => ((await blackholes()) !== "" ? true : undefined));
     const routesBefore = await blackholes();
 
+    // The agent sees a resourceVersion well above where an empty store starts (its pod changes).
+    await bed.advanceResourceVersion(5000);
+    await bed.core.patchNamespacedPod(
+      { namespace: "rb", name: "keeper", body: { metadata: { labels: { seen: "yes" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await new Promise((r) => setTimeout(r, 500));
     // The API server comes back with nothing: its resourceVersion starts over.
     await bed.restartApi(200, "empty");
     const ready = await until("agent not ready (rollback)", async () => {
@@ -81,5 +89,5 @@ describe("agent and a rolled-back API server", () => {
     expect(r.status).toBe(200);
     expect(await blackholes()).toBe(routesBefore);
     expect([...(await bed.allocations()).values()].some((a) => a.handle === "keep1.eth0")).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });

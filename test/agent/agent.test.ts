@@ -25,7 +25,7 @@ beforeAll(async () => {
   node2 = await bed.addNode();
   a1 = await bed.startAgent("node-1", node1.netns);
   a2 = await bed.startAgent("node-2", node2.netns);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();
@@ -67,8 +67,12 @@ describe("routed veth through the shim", () => {
     const v4 = ips[0]?.address.split("/")[0] ?? "";
     const v6 = ips[1]?.address.split("/")[0] ?? "";
     // Kernel state, read back.
-    expect(await ipIn(node1.netns, "route", "show", v4)).toContain(`dev ${hostIf} proto 201 scope link`);
-    expect(await ipIn(node1.netns, "-6", "route", "show", v6)).toContain(`dev ${hostIf} proto 201`);
+    expect(await ipIn(node1.netns, "route", "show", v4)).toMatch(
+      new RegExp(`dev ${hostIf} proto (201|trellis) scope link`),
+    );
+    expect(await ipIn(node1.netns, "-6", "route", "show", v6)).toMatch(
+      new RegExp(`dev ${hostIf} proto (201|trellis) `),
+    );
     expect(await ipIn(pod, "route")).toMatch(/default via 169\.254\.1\.1 dev eth0/);
     expect(await ipIn(pod, "-6", "route")).toMatch(/default via fe80::ecee:eeff:feee:eeee dev eth0/);
     expect(await ipIn(pod, "link", "show", "eth0")).toMatch(/mtu 1400/);

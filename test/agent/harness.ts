@@ -1,9 +1,19 @@
 /**
- * Test bed for the agent: the lab API server (real HTTP, real client-node),
- * node namespaces with an uplink (so proxy ARP has a default route), a
- * socat relay in each node to the API server's unix socket (as the lab
- * does), trellis-node processes in those namespaces, and a CNI client that
- * speaks the shim's frame protocol to the agent socket (or execs the shim).
+ * Test bed for the agent: a control plane, node namespaces with an uplink
+ * (so proxy ARP has a default route), a socat relay in each node to the
+ * API server's unix socket (as the lab does), trellis-node processes in
+ * those namespaces, and a CNI client that speaks the shim's frame protocol
+ * to the agent socket (or execs the shim).
+ *
+ * The control plane is the real one (etcd, kube-apiserver with TLS and
+ * RBAC, kube-controller-manager, the CRDs of crds/ installed through the
+ * API: lab/controlplane, exactly as `lab up --control-plane real` runs it)
+ * when scripts/build-k8s has built it, or the embedded lab/apiserver
+ * in-process when it has not or when TRELLIS_TEST_CONTROL_PLANE=embedded.
+ * With the real one, the test's own clients use its TLS admin kubeconfig and
+ * the agents reach it as the lab's do: the node's 127.0.0.1:6443 relay to
+ * DIR/apiserver.sock, the lab's relay that opens TLS to kube-apiserver.
+ *
  * Everything carries the "tA" prefix plus a per-file token and is removed by
  * cleanup(), also after failures.
  */
@@ -13,8 +23,27 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startApiServer } from "../../lab/apiserver/server.js";
+import { labKubeconfig } from "../../lab/apiserver/kubeconfig.js";
+import {
+  installCrds,
+  startRealControlPlane,
+  stopRealControlPlane,
+  type ControlPlaneMode,
+  type RealControlPlane,
+} from "../../lab/controlplane/control-plane.js";
+import {
+  advanceEtcdRevision,
+  currentTestControlPlane,
+  startComponent,
+  stopComponent,
+  waitCrdsServed,
+  waitHealthy,
+  type StoppedComponent,
+} from "../../lab/controlplane/components.js";
+import { controlPlaneLayout } from "../../lab/controlplane/layout.js";
+import { labLayout, type LabLayout } from "../../lab/lab-layout.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
 import { runCaptured } from "../../cli/test/run-captured.js";
 
@@ -186,10 +215,31 @@ export class TestBed {
   private nodeCount = 0;
   kc = new KubeConfig();
 
+  /** the control plane this bed runs (see the file's comment) */
+  readonly controlPlane: ControlPlaneMode;
+  /** the real control plane, its files under this.dir as a lab's are */
+  private real: { L: LabLayout; cp: RealControlPlane } | undefined;
+
   /** token: 1–4 characters making this file's names unique ("tA" + token + …). */
-  constructor(readonly token: string) {
+  constructor(
+    readonly token: string,
+    controlPlane: ControlPlaneMode = currentTestControlPlane(),
+  ) {
+    this.controlPlane = controlPlane;
     this.dir = mkdtempSync(join(tmpdir(), `tA${token}-`));
-    this.apiSocket = join(this.dir, "api.sock");
+    this.apiSocket =
+      controlPlane === "real" ? labLayout(this.dir).apiserverSocket : join(this.dir, "api.sock");
+  }
+
+  /** The lab layout of the real control plane (its pid, log and kubeconfig files); throws on embedded. */
+  get realLayout(): LabLayout {
+    if (this.real === undefined) throw new Error("this bed does not run the real control plane");
+    return this.real.L;
+  }
+
+  /** The plain-http URL of the API server from the root namespace (the real one's relay, or the embedded one). */
+  get apiUrl(): string {
+    return this.real?.cp.relayUrl ?? this.api?.url ?? "";
   }
 
   private apiPort = 0;
@@ -212,6 +262,7 @@ export class TestBed {
    * put aside: a server that lost its data), `"restored"` puts that state back.
    */
   async restartApi(downMs: number, state: "kept" | "empty" | "restored" = "kept"): Promise<void> {
+    if (this.real !== undefined) return this.restartReal(downMs, state);
     await this.api?.close();
     const dir = join(this.dir, "api-state");
     const aside = join(this.dir, "api-state.aside");
@@ -224,21 +275,76 @@ export class TestBed {
     await this.listenApi();
   }
 
+  /**
+   * The real control plane's restart: kube-apiserver stopped (SIGTERM) and
+   * started again on the same port; for "empty" etcd too, its data put
+   * aside (a cluster restored from nothing: the revision starts over), for
+   * "restored" that data put back. The CRDs are installed again on an empty
+   * store, as the embedded server re-applies its manifests.
+   */
+  private async restartReal(downMs: number, state: "kept" | "empty" | "restored"): Promise<void> {
+    if (this.real === undefined) throw new Error("restartReal without the real control plane");
+    const { L, cp } = this.real;
+    const stopped: StoppedComponent[] = [await stopComponent(L, "kube-apiserver", "SIGTERM")];
+    if (state !== "kept") {
+      stopped.unshift(await stopComponent(L, "etcd", "SIGTERM"));
+      const data = controlPlaneLayout(L.dir).etcdData;
+      if (state === "empty") renameSync(data, `${data}.aside`);
+      else {
+        rmSync(data, { recursive: true, force: true });
+        renameSync(`${data}.aside`, data);
+      }
+    }
+    await new Promise((r) => setTimeout(r, downMs));
+    for (const s of stopped) startComponent(L, s);
+    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    if (state === "empty") await installCrds(cp.relayUrl);
+    await waitCrdsServed(cp.relayUrl);
+  }
+
+  /**
+   * Takes the store's resourceVersion `n` ahead (real: writes to etcd outside
+   * /registry; embedded: nothing, its fresh store restarts at 1 anyway). A
+   * fresh etcd's revision restarts near where this one began, after the API
+   * server's own bootstrap writes; taken ahead first, the store the agents
+   * saw is unmistakably newer than an empty one (as it is than a restored
+   * backup). Clients see the new version with their next event or list.
+   */
+  async advanceResourceVersion(n: number): Promise<void> {
+    if (this.real !== undefined) await advanceEtcdRevision(this.real.L, n);
+  }
+
+  /**
+   * Real control plane only: `component` killed (SIGKILL, a crash) for
+   * `downMs`, then started again with the same command line, and waited for
+   * until the API server is ready again (bounded: 120 s).
+   */
+  async outage(component: "etcd" | "kube-apiserver", downMs: number): Promise<void> {
+    if (this.real === undefined) throw new Error("an outage needs the real control plane");
+    const { L, cp } = this.real;
+    const stopped = await stopComponent(L, component, "SIGKILL");
+    await new Promise((r) => setTimeout(r, downMs));
+    startComponent(L, stopped);
+    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    await waitCrdsServed(cp.relayUrl);
+  }
+
   async startApi(): Promise<void> {
+    this.nodeKubeconfig = join(this.dir, "node-kubeconfig");
+    if (this.controlPlane === "real") {
+      const L = labLayout(this.dir);
+      const cp = await startRealControlPlane(L, () => undefined);
+      this.real = { L, cp };
+      await waitCrdsServed(cp.relayUrl);
+      this.kubeconfig = L.kubeconfig;
+      writeFileSync(this.nodeKubeconfig, labKubeconfig("http://127.0.0.1:6443"));
+      this.kc.loadFromFile(this.kubeconfig);
+      return;
+    }
     await this.listenApi();
     this.kubeconfig = join(this.dir, "kubeconfig");
-    this.nodeKubeconfig = join(this.dir, "node-kubeconfig");
-    const kc = (server: string): string =>
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "t", cluster: { server, "insecure-skip-tls-verify": true } }],
-        users: [{ name: "t", user: {} }],
-        contexts: [{ name: "t", context: { cluster: "t", user: "t" } }],
-        "current-context": "t",
-      });
-    writeFileSync(this.kubeconfig, kc(this.api?.url ?? ""));
-    writeFileSync(this.nodeKubeconfig, kc("http://127.0.0.1:6443"));
+    writeFileSync(this.kubeconfig, labKubeconfig(this.api?.url ?? ""));
+    writeFileSync(this.nodeKubeconfig, labKubeconfig("http://127.0.0.1:6443"));
     this.kc.loadFromFile(this.kubeconfig);
   }
 
@@ -256,6 +362,31 @@ export class TestBed {
       plural: "ippools",
       body: { apiVersion: "trellis.dev/v1alpha1", kind: "IPPool", metadata: { name }, spec },
     });
+  }
+
+  /**
+   * Deletes CRDs by name and waits until they are gone (bounded: 30 s): the
+   * real control plane installs crds/upstream too, the embedded bed does
+   * not; a test about kinds that are not served removes them first.
+   */
+  async removeCrds(names: readonly string[]): Promise<void> {
+    const ext = this.kc.makeApiClient(ApiextensionsV1Api);
+    for (const name of names)
+      await ext.deleteCustomResourceDefinition({ name }).catch((e: { code?: number }) => {
+        if (e.code !== 404) throw e;
+      });
+    const deadline = Date.now() + 30_000;
+    for (const name of names) {
+      while (
+        await ext.readCustomResourceDefinition({ name }).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        if (Date.now() > deadline) throw new Error(`CRD ${name} still there after 30 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   async list(plural: string): Promise<{ metadata: { name: string }; spec: Record<string, unknown> }[]> {
@@ -468,6 +599,7 @@ export class TestBed {
     );
     await this.delNetns([...this.netnses]).catch(() => undefined);
     await this.api?.close();
+    if (this.real !== undefined) await stopRealControlPlane(this.real.L);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

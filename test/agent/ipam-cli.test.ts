@@ -62,7 +62,7 @@ beforeAll(async () => {
       spec: { node: "live-node", cidr: "10.77.0.240/28", state: "confirmed" },
     },
   });
-}, 30_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

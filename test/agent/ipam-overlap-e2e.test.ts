@@ -72,7 +72,7 @@ beforeAll(async () => {
   nodeNs = node.netns;
   await bed.addNetns(["a", "b", "w4", "w6", "later"].map((n) => bed.netnsName(n)));
   agent = await bed.startAgent("node-1", node.netns, { leakCheckIntervalSeconds: 1 });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

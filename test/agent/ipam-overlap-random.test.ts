@@ -59,7 +59,7 @@ const LAG = Number(process.env["TRELLIS_TEST_LAG"] ?? 0.85);
 
 beforeAll(async () => {
   await bed.startApi();
-});
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

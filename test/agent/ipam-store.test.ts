@@ -59,7 +59,7 @@ beforeAll(async () => {
   await bed.createPool("v6", { cidr: "fd00:61::/120", blockSize: 124 });
   await bed.createPool("batch", { cidr: "10.62.0.0/24", blockSize: 26 });
   pools = await poolsNow(new KubeIpamApi(bed.kc));
-});
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

@@ -28,7 +28,7 @@ beforeAll(async () => {
   await bed.addNetns([pod]);
   const r = await cniSocket(a1.socket, podCall("ADD", a1, "feed0001", pod, k8sArgs("default", "m-1")));
   expect(r.exitCode).toBe(0);
-}, 90_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

@@ -88,7 +88,7 @@ beforeAll(async () => {
   await bed.core.createNode({ body: { metadata: { name: "node-quiet" } } });
   node1 = await bed.addNode();
   a1 = await bed.startAgent("node-1", node1.netns, { statusIntervalSeconds: INTERVAL_S });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await bed.cleanup();

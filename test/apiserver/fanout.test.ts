@@ -16,7 +16,7 @@ const UPDATES = 100;
 
 beforeAll(async () => {
   h = await startHarness({ historySize: 5000 });
-  await raw(h.server.url, "/api/v1/namespaces", {
+  await raw(h.url, "/api/v1/namespaces", {
     method: "POST",
     body: JSON.stringify({ metadata: { name: "fan" } }),
     headers: { "Content-Type": "application/json" },
@@ -33,7 +33,7 @@ function post(
   method = "POST",
   contentType = "application/json",
 ): Promise<number> {
-  return raw(h.server.url, path, {
+  return raw(h.url, path, {
     method,
     body: JSON.stringify(body),
     headers: { "Content-Type": contentType },
@@ -43,11 +43,11 @@ function post(
 describe("fan-out to 50 watchers", () => {
   it("delivers every event to every watcher once and in order", async () => {
     const rv = (
-      (await raw(h.server.url, "/api/v1/namespaces/fan/pods")).body as {
+      (await raw(h.url, "/api/v1/namespaces/fan/pods")).body as {
         metadata: { resourceVersion: string };
       }
     ).metadata.resourceVersion;
-    const url = new URL(h.server.url);
+    const url = new URL(h.url);
     const seen: string[][] = Array.from({ length: WATCHERS }, () => []);
     const total = PODS + UPDATES;
     const reqs: ReturnType<typeof request>[] = [];

@@ -1,7 +1,12 @@
 /**
- * Starts an in-process lab API server on an ephemeral loopback port with a
- * silent logger, and hands out a client-node KubeConfig and a kubeconfig
- * file for kubectl. Every test file gets its own server.
+ * Starts an API server and hands out a client-node KubeConfig, a kubeconfig
+ * file for kubectl and a plain-http URL for raw requests. Every test file
+ * (or every server of a describe.each over SERVERS) gets its own server:
+ * - "embedded": the lab API server in-process on an ephemeral loopback port,
+ *   with a silent logger;
+ * - "real": etcd, kube-apiserver and kube-controller-manager as the lab runs
+ *   them (lab/controlplane), the kubeconfig TLS with the admin certificate,
+ *   the raw URL the lab's relay (TLS as system:masters behind it).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,23 +15,67 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { startApiServer, type ApiServerOptions, type RunningApiServer } from "../../lab/apiserver/server.js";
 import { labKubeconfig } from "../../lab/apiserver/kubeconfig.js";
+import {
+  startRealControlPlane,
+  stopRealControlPlane,
+  type ControlPlaneMode,
+} from "../../lab/controlplane/control-plane.js";
+import { currentTestControlPlane, waitCrdsServed } from "../../lab/controlplane/components.js";
+import { labLayout } from "../../lab/lab-layout.js";
+
+/**
+ * The servers a faithfulness suite runs its cases on: both when the real
+ * control plane is built (CI: scripts/bootstrap builds it), else the
+ * embedded one alone (TRELLIS_TEST_CONTROL_PLANE=embedded asks for that).
+ */
+export const SERVERS: readonly ControlPlaneMode[] =
+  currentTestControlPlane() === "real" ? ["embedded", "real"] : ["embedded"];
 
 export interface Harness {
-  server: RunningApiServer;
+  kind: ControlPlaneMode;
+  /** plain-http base URL for raw requests (the embedded server, or the real one's relay) */
+  url: string;
+  /** the embedded server (undefined on the real control plane) */
+  server: RunningApiServer | undefined;
   kc: KubeConfig;
   dir: string;
   kubeconfigPath: string;
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: ApiServerOptions = {}): Promise<Harness> {
+/** `opts` configure the embedded server only; the real one runs as the lab runs it. */
+export async function startHarness(
+  opts: ApiServerOptions = {},
+  kind: ControlPlaneMode = "embedded",
+): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), "trellis-apiserver-"));
+  if (kind === "real") {
+    const L = labLayout(dir);
+    const cp = await startRealControlPlane(L, () => undefined);
+    await waitCrdsServed(cp.relayUrl);
+    const kc = new KubeConfig();
+    kc.loadFromFile(L.kubeconfig);
+    return {
+      kind,
+      url: cp.relayUrl,
+      server: undefined,
+      kc,
+      dir,
+      kubeconfigPath: L.kubeconfig,
+      stop: async () => {
+        await stopRealControlPlane(L);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
   const server = await startApiServer({ logger: pino({ level: "silent" }), ...opts });
   const kubeconfigPath = join(dir, "kubeconfig");
   await writeFile(kubeconfigPath, labKubeconfig(server.url));
   const kc = new KubeConfig();
   kc.loadFromString(labKubeconfig(server.url));
   return {
+    kind,
+    url: server.url,
     server,
     kc,
     dir,

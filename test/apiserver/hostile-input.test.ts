@@ -61,7 +61,7 @@ describe("hostile input", () => {
     ["GET", "/apis/nope", "application/json", "", 404],
     ["GET", "/nothing/here", "application/json", "", 404],
   ])("%s %s (%s) → %d", async (method, path, contentType, body, code) => {
-    const r = await raw(h.server.url, path, {
+    const r = await raw(h.url, path, {
       method,
       headers: { "Content-Type": contentType },
       ...(body === "" ? {} : { body }),
@@ -72,6 +72,6 @@ describe("hostile input", () => {
   });
 
   it("still serves after all of that", async () => {
-    expect((await raw(h.server.url, "/readyz")).status).toBe(200);
+    expect((await raw(h.url, "/readyz")).status).toBe(200);
   });
 });

@@ -35,7 +35,7 @@ describe("watch history", () => {
     const rv = (await core.listNamespacedConfigMap({ namespace: "inf" })).metadata?.resourceVersion ?? "";
     for (let i = 0; i < 8; i++)
       await core.createNamespacedConfigMap({ namespace: "inf", body: { metadata: { name: `old-${i}` } } });
-    const r = await raw(h.server.url, `/api/v1/namespaces/inf/configmaps?watch=true&resourceVersion=${rv}`);
+    const r = await raw(h.url, `/api/v1/namespaces/inf/configmaps?watch=true&resourceVersion=${rv}`);
     expect(r.status).toBe(200);
     const lines = r.text.trim().split("\n");
     expect(lines).toHaveLength(1);

@@ -98,7 +98,7 @@ beforeAll(async () => {
       ipam: { type: "host-local", ranges: [[{ subnet: "10.81.0.0/24" }]], dataDir: join(dir, "hl") },
     }),
   ]);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   if (dir !== undefined) await podman("rm", "-af", "-t", "0").catch(() => undefined);

@@ -42,8 +42,9 @@ export const AGENT_ACCESS: readonly Access[] = [
   // agent/k8s/service-informers.ts: Service advertisement (agent/bgp/service-routes.ts)
   { group: "", resource: "services", verbs: ["list", "watch"] },
   { group: "discovery.k8s.io", resource: "endpointslices", verbs: ["list", "watch"] },
-  // node status (another branch): published by each agent
-  { group: "trellis.dev", resource: "trellisnodestatuses", verbs: ["get", "create", "update", "patch"] },
+  // agent/status/node-status-api.ts: get, create, set the Node owner (replace), and the status subresource (replace)
+  { group: "trellis.dev", resource: "trellisnodestatuses", verbs: ["get", "create", "update"] },
+  { group: "trellis.dev", resource: "trellisnodestatuses/status", verbs: ["update"] },
 ];
 
 export const ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;

@@ -208,8 +208,10 @@ describe("least privilege: the chart's ServiceAccount (RBAC of a real kube-apise
     const denied: string[] = [];
     for (const a of AGENT_ACCESS) {
       for (const verb of a.verbs) {
-        const what = a.group === "" ? a.resource : `${a.resource}.${a.group}`;
-        const r = await kubectl(["auth", "can-i", verb, what, `--as=${SA}`]);
+        const [res = "", sub] = a.resource.split("/");
+        const what = a.group === "" ? res : `${res}.${a.group}`;
+        const subresource = sub !== undefined ? [`--subresource=${sub}`] : [];
+        const r = await kubectl(["auth", "can-i", verb, what, ...subresource, `--as=${SA}`]);
         if (r.stdout.trim() !== "yes") denied.push(`${verb} ${what}: ${r.stdout.trim()} ${r.stderr.trim()}`);
       }
     }

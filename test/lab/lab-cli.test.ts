@@ -28,6 +28,7 @@ describe("trellisctl lab: bad flags exit 2 with usage", () => {
     ],
     [["lab", "matrix", "--port", "0"], /port must be from 1/],
     [["lab", "status", "-o", "yaml"], /Allowed choices are json, table/],
+    [["lab", "up", "--control-plane", "kind"], /Allowed choices are embedded, real/],
     [["lab", "frobnicate"], /unknown command/],
   ])("%j", async (argv, message) => {
     const r = await run(...argv);
@@ -65,6 +66,13 @@ describe("trellisctl lab up --help", () => {
     expect(r.code).toBe(0);
     expect(r.out.replace(/\s+/g, " ")).toMatch(
       /--cni <mode> .*\(choices: "ptp", "trellis", default: "trellis"\)/,
+    );
+  });
+
+  it("names the real control plane as the default and embedded as the other choice", async () => {
+    const r = await run("lab", "up", "--help");
+    expect(r.out.replace(/\s+/g, " ")).toMatch(
+      /--control-plane <kind> .*\(choices: "embedded", "real", default: "real"\)/,
     );
   });
 });

@@ -9,10 +9,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isAlive, readPidFile } from "../../lab/daemon.js";
-import { labLayout } from "../../lab/lab-layout.js";
-import { restartLabApiserver } from "../../lab/lab-up.js";
-import { until } from "../support/until.js";
+import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 
 export const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -56,15 +53,13 @@ spec:
 /**
  * The lab's API server killed with SIGKILL (no graceful save), `whileDown`
  * run while it is dead, and the server started again with the same arguments,
- * port and state (lab/lab-up.ts restartLabApiserver). The one place a test
- * restarts the control plane, so that another control plane (the real
- * kube-apiserver) needs one change here.
+ * port and state, whichever control plane the lab runs (lab/lab-up.ts
+ * stopLabApiserver and restartLabApiserver: kube-apiserver with etcd kept, or
+ * the embedded server with its durable state). The one place a test restarts
+ * the API server.
  */
 export async function restartApiServer(dir: string, whileDown: () => Promise<void>): Promise<void> {
-  const pid = readPidFile(labLayout(dir).apiserverPid);
-  if (!isAlive(pid)) throw new Error(`${dir}: the lab API server is not running`);
-  process.kill(pid as number, "SIGKILL");
-  await until("the API server dead", () => !isAlive(pid), 10_000);
+  await stopLabApiserver(dir);
   try {
     await whileDown();
   } finally {

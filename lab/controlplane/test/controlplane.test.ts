@@ -1,6 +1,17 @@
-// lab/controlplane pure pieces: the versions file, the cache paths, the command lines, the certificate subjects.
+// lab/controlplane pure pieces: the versions file, the cache paths, the command lines, the certificate
+// subjects, the agent's identity (the chart's RBAC arguments, its ServiceAccount, the token kubeconfig).
 import { describe, expect, it } from "@jest/globals";
-import { apiserverArgv, controllerManagerArgv, CONTROLLERS, etcdArgv, relayArgv } from "../args.js";
+import { parse } from "yaml";
+import { AGENT_NAMESPACE, chartRbacArgs, renderedServiceAccount } from "../agent-identity.js";
+import {
+  apiserverArgv,
+  controllerManagerArgv,
+  CONTROLLERS,
+  etcdArgv,
+  passthroughArgv,
+  relayArgv,
+} from "../args.js";
+import { renderTlsKubeconfig } from "../tls-kubeconfig.js";
 import { controlPlaneLayout } from "../layout.js";
 import { subject } from "../pki.js";
 import { binaryPaths, parseVersionsEnv, readVersions } from "../versions.js";
@@ -81,6 +92,67 @@ describe("command lines", () => {
       "OPENSSL:127.0.0.1:6443,cafile=/lab/controlplane/pki/ca.crt,cert=/lab/controlplane/pki/lab-proxy.crt," +
         "key=/lab/controlplane/pki/lab-proxy.key,verify=1,commonname=kubernetes",
     );
+  });
+});
+
+describe("the node relay's target", () => {
+  it("DIR/apiserver.sock passes bytes through to kube-apiserver's TLS port, adding no identity", () => {
+    expect(passthroughArgv("UNIX-LISTEN:/lab/apiserver.sock,fork", ports)).toEqual([
+      "socat",
+      "UNIX-LISTEN:/lab/apiserver.sock,fork",
+      "TCP:127.0.0.1:6443",
+    ]);
+  });
+});
+
+describe("trellis-node's identity: the chart's RBAC", () => {
+  it("helm template renders only the ServiceAccount, ClusterRole and ClusterRoleBinding, in kube-system", () => {
+    expect(chartRbacArgs({}, "/chart")).toEqual([
+      "template",
+      "trellis",
+      "/chart",
+      "-n",
+      AGENT_NAMESPACE,
+      "--show-only",
+      "templates/serviceaccount.yaml",
+      "--show-only",
+      "templates/clusterrole.yaml",
+      "--show-only",
+      "templates/clusterrolebinding.yaml",
+    ]);
+  });
+
+  it("with BGP password Secrets, also the chart's Role granting get on exactly those", () => {
+    const a = chartRbacArgs({ passwordSecrets: ["bgp-password", "other"] }, "/chart");
+    expect(a).toContain("templates/bgp-password-role.yaml");
+    expect(a.slice(a.indexOf("--set"), a.indexOf("--set") + 2)).toEqual([
+      "--set",
+      "agent.bgp.passwordSecrets={bgp-password,other}",
+    ]);
+  });
+
+  it("the agent's ServiceAccount is the one the chart rendered; none or two is an error", () => {
+    const sa =
+      "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: trellis-node, namespace: kube-system}\n";
+    const cr =
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: trellis-node}\n";
+    expect(renderedServiceAccount(`${sa}---\n${cr}`)).toEqual({
+      namespace: "kube-system",
+      name: "trellis-node",
+    });
+    expect(() => renderedServiceAccount(cr)).toThrow("the chart rendered 0 ServiceAccounts");
+    expect(() => renderedServiceAccount(`${sa}---\n${sa}`)).toThrow("the chart rendered 2 ServiceAccounts");
+  });
+
+  it("the token kubeconfig carries the lab CA and the bearer token, no client certificate", () => {
+    const kc = parse(
+      renderTlsKubeconfig({ server: "https://127.0.0.1:6443", context: "n1", caPem: "CA", token: "eyJ.t" }),
+    ) as { clusters: { cluster: Record<string, string> }[]; users: { user: Record<string, string> }[] };
+    expect(kc.users[0]?.user).toEqual({ token: "eyJ.t" });
+    expect(kc.clusters[0]?.cluster).toEqual({
+      server: "https://127.0.0.1:6443",
+      "certificate-authority-data": Buffer.from("CA").toString("base64"),
+    });
   });
 });
 
