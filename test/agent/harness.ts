@@ -26,8 +26,10 @@ import { promisify } from "node:util";
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startApiServer } from "../../lab/apiserver/server.js";
 import { labKubeconfig } from "../../lab/apiserver/kubeconfig.js";
+import { NODE_API_TLS_URL } from "../../lab/kubeconfig.js";
 import {
   installCrds,
+  labKubeletKubeconfig,
   startRealControlPlane,
   stopRealControlPlane,
   type ControlPlaneMode,
@@ -337,7 +339,13 @@ export class TestBed {
       this.real = { L, cp };
       await waitCrdsServed(cp.relayUrl);
       this.kubeconfig = L.kubeconfig;
-      writeFileSync(this.nodeKubeconfig, labKubeconfig("http://127.0.0.1:6443"));
+      // DIR/apiserver.sock passes kube-apiserver's TLS through (as in the lab),
+      // so the agents verify the lab CA and present a client certificate. The
+      // lab's own agents run as the chart's ServiceAccount (test/lab proves
+      // that identity suffices); here they get the lab's node certificate.
+      writeFileSync(this.nodeKubeconfig, labKubeletKubeconfig(L, NODE_API_TLS_URL, "trellis-test-node"), {
+        mode: 0o600,
+      });
       this.kc.loadFromFile(this.kubeconfig);
       return;
     }
