@@ -1,9 +1,12 @@
 // End to end, as root: Service advertisement in the lab (issue 9), as a
 // Calico user expects it. A 3-node lab; BGPConfiguration `default` gets
 // serviceLoadBalancerIPs and serviceClusterIPs; a LoadBalancer Service with
-// externalTrafficPolicy Local has endpoint pods on node-1 and node-2, and an
-// EndpointSlice written here as the endpointslice controller would (the lab
-// has none). The ToR's BIRD must hold its ingress IP's /32 (and /128) from
+// externalTrafficPolicy Local has endpoint pods on node-1 and node-2. The
+// Service has no selector and its EndpointSlices are written here (a custom
+// managed-by label), so the test decides the endpoints: the lab's
+// kube-controller-manager runs the endpointslice controller, which would
+// otherwise keep its own slice for a selector (and the lab's kubelet stand-in
+// has no readiness probes to drive it). The ToR's BIRD must hold its ingress IP's /32 (and /128) from
 // exactly node-1 and node-2; removing node-2's endpoint withdraws node-2's
 // path within two seconds; Cluster makes every node advertise it (through the
 // configured CIDR); the serviceClusterIPs CIDR comes from every node; an
@@ -92,7 +95,7 @@ kind: EndpointSlice
 metadata:
   name: web-ipv${family}
   namespace: ${NS}
-  labels: {kubernetes.io/service-name: web, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}
+  labels: {kubernetes.io/service-name: web, endpointslice.kubernetes.io/managed-by: trellis-test}
 addressType: IPv${family}
 ports: [{name: "", port: 8080, protocol: TCP}]
 endpoints:
@@ -132,7 +135,6 @@ metadata: {name: ${name}, namespace: ${NS}}
 spec:
   type: LoadBalancer
   externalTrafficPolicy: Local
-  selector: {app: ${name}}
   ports: [{port: 80, targetPort: 8080, protocol: TCP}]
 `;
       await must(
