@@ -7,7 +7,8 @@
 // TRELLIS_BENCH_OVERLAP=1 (all peers announce the same prefixes),
 // TRELLIS_BENCH_NETNS=tRxx (namespace names tRxxT/tRxxG instead of tRbgT/tRbgG),
 // TRELLIS_BENCH_REPEAT=3 (rounds over all targets; medians reported),
-// TRELLIS_BENCH_OUT=bgp-1m (results file name under test/bench/results/, default bgp).
+// TRELLIS_BENCH_OUT=bgp-1m (results file name under test/bench/results/, default bgp),
+// TRELLIS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" (node flags for trellis-bgp: profiling).
 // Prints a markdown table and writes test/bench/results/<out>.json.
 //
 // Two columns, each like for like across the targets:
@@ -51,7 +52,11 @@ export function sizesFromEnv(env: NodeJS.ProcessEnv): Size[] {
     : [{ peers: 1, prefixes: 10_000 }];
 }
 
-/** Per metric, the median over the successful runs; failed if none succeeded. */
+/**
+ * The run with the median time (its read cost and RSS come with it), with
+ * the median RSS and generator time over the successful runs; failed if none
+ * succeeded.
+ */
 export function median(rs: RunResult[]): RunResult {
   const ok = rs.filter((r) => r.ok);
   if (ok.length === 0) return rs[rs.length - 1]!;
@@ -59,8 +64,9 @@ export function median(rs: RunResult[]): RunResult {
     const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
     return v.length === 0 ? undefined : v[(v.length - 1) >> 1];
   };
-  const out: RunResult = { ...ok[0]!, runs: ok.length };
-  for (const k of ["ms", "peakRssMB", "generatorSendMs"] as const) {
+  const byMs = [...ok].sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0));
+  const out: RunResult = { ...byMs[(byMs.length - 1) >> 1]!, runs: ok.length };
+  for (const k of ["peakRssMB", "generatorSendMs"] as const) {
     const m = mid(ok.map((r) => r[k]));
     if (m === undefined) delete out[k];
     else out[k] = m;
@@ -79,6 +85,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
   const pollMs = Number(env.TRELLIS_BENCH_POLL_MS ?? 100);
   if (!Number.isInteger(pollMs) || pollMs < 10 || pollMs > 5000)
     throw new Error(`TRELLIS_BENCH_POLL_MS: "${env.TRELLIS_BENCH_POLL_MS}" must be an integer in 10..5000`);
+  const nodeArgs = env.TRELLIS_BENCH_NODE_ARGS?.split(" ").filter((a) => a !== "");
+  if (nodeArgs?.some((a) => !a.startsWith("--")))
+    throw new Error(`TRELLIS_BENCH_NODE_ARGS: "${env.TRELLIS_BENCH_NODE_ARGS}" must be node flags (--x)`);
   const outName = env.TRELLIS_BENCH_OUT ?? "bgp";
   if (!/^bgp[a-z0-9-]{0,30}$/.test(outName))
     throw new Error(`TRELLIS_BENCH_OUT: "${outName}" must be bgp followed by up to 30 of [a-z0-9-]`);
@@ -109,7 +118,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
           process.stderr.write(
             `bench-bgp: ${t.name} ${column} ${size.peers}×${size.prefixes} (round ${k + 1}/${repeat}) ...\n`,
           );
-          const r = await runOne(t, size, { repoRoot, column, overlap, timeoutMs, pollMs, ns });
+          const r = await runOne(t, size, {
+            repoRoot,
+            column,
+            overlap,
+            timeoutMs,
+            pollMs,
+            ns,
+            ...(nodeArgs ? { nodeArgs } : {}),
+          });
           process.stderr.write(`bench-bgp:   ${JSON.stringify(r)}\n`);
           rounds[i]!.push(r);
         }

@@ -283,6 +283,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** pause after each read, ms (default 100) */
   pollMs?: number;
+  /** extra node flags for trellis-bgp (TRELLIS_BENCH_NODE_ARGS) */
+  nodeArgs?: string[];
   ns?: Namespaces;
 }
 
@@ -305,7 +307,14 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
   try {
     const peers = setup(size.peers, ns);
     const fib = o.column === "fib";
-    running = await target.start({ netns: ns.target, dir, peers, fib, repoRoot: o.repoRoot });
+    running = await target.start({
+      netns: ns.target,
+      dir,
+      peers,
+      fib,
+      repoRoot: o.repoRoot,
+      ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
+    });
     const g = startGenerator(o.repoRoot, size, o.overlap, ns.gen);
     gen = g.proc;
     const deadline = Date.now() + o.timeoutMs;

@@ -63,6 +63,8 @@ export interface TargetContext {
   /** export to the kernel (the FIB column); false: no kernel export at all (the RIB column) */
   fib: boolean;
   repoRoot: string;
+  /** extra node flags for trellis-bgp (profiling: --cpu-prof, --heap-prof) */
+  nodeArgs?: string[];
 }
 
 export interface RunningTarget {
@@ -188,7 +190,14 @@ export const trellis: Target = {
     const proc = nsSpawn(
       ctx.netns,
       process.execPath,
-      [join(ctx.repoRoot, "dist/bgp/bin/trellis-bgp.js"), "--config", file, "--log-level", "warn"],
+      [
+        ...(ctx.nodeArgs ?? []),
+        join(ctx.repoRoot, "dist/bgp/bin/trellis-bgp.js"),
+        "--config",
+        file,
+        "--log-level",
+        "warn",
+      ],
       join(ctx.dir, "trellis-bgp.log"),
     );
     await waitFor(() => existsSync(sock), 20_000, "trellis-bgp control socket");
