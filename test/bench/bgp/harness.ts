@@ -64,6 +64,8 @@ export interface RunResult {
   poll?: PollCost;
   /** peak resident set of the target process(es), MB (VmHWM) */
   peakRssMB?: number;
+  /** the same by process name (e.g. node and its FIB's ip; bgpd and zebra) */
+  peakRssByProcessMB?: Record<string, number>;
   /** ms the generator needed to write everything (must stay well below every ribMs) */
   generatorSendMs?: number;
   /** successful runs behind the medians (TRELLIS_BENCH_REPEAT) */
@@ -139,18 +141,22 @@ export function setup(peers: number, ns: Namespaces = DEFAULT_NS): BenchPeer[] {
   return out;
 }
 
-/** Peak RSS in MB of the processes (VmHWM, /proc/PID/status). */
-function peakRss(pids: number[]): number | undefined {
+/** Peak RSS in MB (VmHWM, /proc/PID/status) of the processes, in total and by process name. */
+function peakRss(pids: number[]): { total: number; by: Record<string, number> } | undefined {
   let kb = 0;
+  const by: Record<string, number> = {};
   for (const pid of pids) {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) kb += Number(m[1]);
+      if (!m) continue;
+      kb += Number(m[1]);
+      const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      by[name] = (by[name] ?? 0) + Math.round(Number(m[1]) / 1024);
     } catch {
       /* gone */
     }
   }
-  return kb === 0 ? undefined : Math.round(kb / 1024);
+  return kb === 0 ? undefined : { total: Math.round(kb / 1024), by };
 }
 
 /** The FIB read, the same for every target. */
@@ -345,12 +351,15 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
       new Promise<number>((r) => setTimeout(() => r(-1), 1000).unref()),
     ]);
     const rss = peakRss(running.pids());
-    if (rss !== undefined) result.peakRssMB = rss;
+    if (rss !== undefined) {
+      result.peakRssMB = rss.total;
+      result.peakRssByProcessMB = rss.by;
+    }
     return result;
   } catch (e) {
     if (running !== undefined) {
       const rss = peakRss(running.pids());
-      if (rss !== undefined) base.peakRssMB = rss;
+      if (rss !== undefined) base.peakRssMB = rss.total;
     }
     const logs = ["trellis-bgp.log", "bird.log", "gobgpd.log", "bgpd.log", "zebra.log"]
       .map((f) => {
