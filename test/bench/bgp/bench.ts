@@ -8,7 +8,8 @@
 // TRELLIS_BENCH_NETNS=tRxx (namespace names tRxxT/tRxxG instead of tRbgT/tRbgG),
 // TRELLIS_BENCH_REPEAT=3 (rounds over all targets; medians reported),
 // TRELLIS_BENCH_OUT=bgp-1m (results file name under test/bench/results/, default bgp),
-// TRELLIS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" (node flags for trellis-bgp: profiling).
+// TRELLIS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" (node flags for trellis-bgp: profiling),
+// TRELLIS_BENCH_HOLD_MS=60000 (keep each target up after its milestone, e.g. for a heap snapshot).
 // Prints a markdown table and writes test/bench/results/<out>.json.
 //
 // Two columns, each like for like across the targets:
@@ -88,6 +89,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
   const nodeArgs = env.TRELLIS_BENCH_NODE_ARGS?.split(" ").filter((a) => a !== "");
   if (nodeArgs?.some((a) => !a.startsWith("--")))
     throw new Error(`TRELLIS_BENCH_NODE_ARGS: "${env.TRELLIS_BENCH_NODE_ARGS}" must be node flags (--x)`);
+  const holdMs = Number(env.TRELLIS_BENCH_HOLD_MS ?? 0);
+  if (!Number.isInteger(holdMs) || holdMs < 0 || holdMs > 600_000)
+    throw new Error(`TRELLIS_BENCH_HOLD_MS: "${env.TRELLIS_BENCH_HOLD_MS}" must be an integer in 0..600000`);
   const outName = env.TRELLIS_BENCH_OUT ?? "bgp";
   if (!/^bgp[a-z0-9-]{0,30}$/.test(outName))
     throw new Error(`TRELLIS_BENCH_OUT: "${outName}" must be bgp followed by up to 30 of [a-z0-9-]`);
@@ -125,6 +129,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunRes
             timeoutMs,
             pollMs,
             ns,
+            holdMs,
             ...(nodeArgs ? { nodeArgs } : {}),
           });
           process.stderr.write(`bench-bgp:   ${JSON.stringify(r)}\n`);

@@ -291,6 +291,8 @@ export interface RunOptions {
   pollMs?: number;
   /** extra node flags for trellis-bgp (TRELLIS_BENCH_NODE_ARGS) */
   nodeArgs?: string[];
+  /** keep the target running this long after the milestone (TRELLIS_BENCH_HOLD_MS: time for a heap snapshot) */
+  holdMs?: number;
   ns?: Namespaces;
 }
 
@@ -346,6 +348,7 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
         )
       : await pollUntil(() => r.ribCount(), paths, deadline, g.ev.failed, "RIB", ns, pollMs);
     const result: RunResult = { ...base, ok: true, ms: done.at - t0, poll: done.poll };
+    if (o.holdMs) await new Promise((r) => setTimeout(r, o.holdMs));
     result.generatorSendMs = await Promise.race([
       g.ev.sent,
       new Promise<number>((r) => setTimeout(() => r(-1), 1000).unref()),
