@@ -66,7 +66,7 @@ export interface RunResult {
   peakRssMB?: number;
   /** the same by process name (e.g. node and its FIB's ip; bgpd and zebra) */
   peakRssByProcessMB?: Record<string, number>;
-  /** ms the generator needed to write everything (must stay well below every ribMs) */
+  /** ms the generator needed to write everything (below every RIB time; a FIB-busy target may slow its reads) */
   generatorSendMs?: number;
   /** successful runs behind the medians (TRELLIS_BENCH_REPEAT) */
   runs?: number;
