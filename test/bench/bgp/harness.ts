@@ -1,11 +1,18 @@
-// The benchmark harness (bgperf-style): for each size and each target, build
+// The benchmark harness (bgperf-style): for each size, target and column, build
 // two fresh namespaces joined by a veth (target tRbgT, generator tRbgG), start
 // the target, let the generator bring up P sessions and blast P × N prefixes,
 // and time, from the moment every session is Established:
-//   rib: until the target's RIB holds all P × N paths;
-//   fib: until the kernel table holds every prefix (targets that install);
-// then read the target's peak RSS (VmHWM). Everything is torn down after each
-// run, also on failure.
+//   rib column (kernel export off for every target): until the target's
+//     Loc-RIB holds all P × N paths, read through its own interface
+//     (targets.ts header);
+//   fib column (kernel export on, targets with a FIB): until the kernel holds
+//     every prefix, counted for every target the same way: `ip -n <ns> -4 route
+//     show table all proto <number>`, streamed and counted here;
+// then read the target's peak RSS (VmHWM). Both columns poll with the same
+// fixed pause (pollMs, default 100 ms) after each read, and every read's wall
+// time is recorded: the milestone is when the first read that saw the count
+// finished, so a figure includes up to pollMs plus one read. Everything is torn
+// down after each run, also on failure.
 import { spawn, execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -32,20 +39,34 @@ export interface Size {
   prefixes: number;
 }
 
+/** rib: kernel export off, time to the Loc-RIB; fib: kernel export on, time to the kernel. */
+export type Column = "rib" | "fib";
+
+/** What polling cost: reads made and their wall time. */
+export interface PollCost {
+  reads: number;
+  medianMs: number;
+  maxMs: number;
+}
+
 export interface RunResult {
   target: string;
   version: string;
+  column: Column;
   peers: number;
   prefixes: number;
   ok: boolean;
   error?: string;
-  /** ms from all sessions Established to every path in the RIB */
-  ribMs?: number;
-  /** ms from all sessions Established to every prefix in the kernel table; absent: target does not install here */
-  fibMs?: number;
+  /** how the milestone was read */
+  via: string;
+  /** ms from all sessions Established to the milestone (Loc-RIB full, or kernel full) */
+  ms?: number;
+  poll?: PollCost;
   /** peak resident set of the target process(es), MB (VmHWM) */
   peakRssMB?: number;
-  /** ms the generator needed to write everything (must stay well below every ribMs) */
+  /** the same by process name (e.g. node and its FIB's ip; bgpd and zebra) */
+  peakRssByProcessMB?: Record<string, number>;
+  /** ms the generator needed to write everything (below every RIB time; a FIB-busy target may slow its reads) */
   generatorSendMs?: number;
   /** successful runs behind the medians (TRELLIS_BENCH_REPEAT) */
   runs?: number;
@@ -120,24 +141,33 @@ export function setup(peers: number, ns: Namespaces = DEFAULT_NS): BenchPeer[] {
   return out;
 }
 
-/** Peak RSS in MB of the processes (VmHWM, /proc/PID/status). */
-function peakRss(pids: number[]): number | undefined {
+/** Peak RSS in MB (VmHWM, /proc/PID/status) of the processes, in total and by process name. */
+function peakRss(pids: number[]): { total: number; by: Record<string, number> } | undefined {
   let kb = 0;
+  const by: Record<string, number> = {};
   for (const pid of pids) {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) kb += Number(m[1]);
+      if (!m) continue;
+      kb += Number(m[1]);
+      const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      by[name] = (by[name] ?? 0) + Math.round(Number(m[1]) / 1024);
     } catch {
       /* gone */
     }
   }
-  return kb === 0 ? undefined : Math.round(kb / 1024);
+  return kb === 0 ? undefined : { total: Math.round(kb / 1024), by };
 }
 
-/** Count routes of one proto in the bench table, streaming (a 1M-line dump is never held in memory). */
-function countFib(ns: string, proto: string): Promise<number> {
+/** The FIB read, the same for every target. */
+export function fibVia(proto: number): string {
+  return `ip -n <ns> -4 route show table all proto ${proto}`;
+}
+
+/** Count IPv4 routes of one proto in every table, streaming (a 1M-line dump is never held in memory). */
+function countFib(ns: string, proto: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn("ip", ["-n", ns, "-4", "route", "show", "table", String(FIB_TABLE), "proto", proto], {
+    const p = spawn("ip", ["-n", ns, "-4", "route", "show", "table", "all", "proto", String(proto)], {
       stdio: ["ignore", "pipe", "ignore"],
     });
     let n = 0;
@@ -217,10 +247,9 @@ function startGenerator(
 }
 
 /**
- * Read until the count is reached; returns the time the successful read
- * finished. A read of a large kernel table costs CPU the target needs, so the
- * pause between reads is twice the last read's duration (at least 50 ms):
- * polling takes at most a third of one core.
+ * Read until the count is reached, pausing `pollMs` after each read (the same
+ * for every target); returns when the successful read finished and what the
+ * reads cost.
  */
 async function pollUntil(
   read: () => Promise<number>,
@@ -229,8 +258,10 @@ async function pollUntil(
   failed: Promise<never>,
   what: string,
   ns: Namespaces,
-): Promise<number> {
+  pollMs: number,
+): Promise<{ at: number; poll: PollCost }> {
   let last = -1;
+  const took: number[] = [];
   for (;;) {
     // another job on a shared machine may delete namespaces: fail fast, not at the timeout
     for (const n of [ns.target, ns.gen])
@@ -238,30 +269,60 @@ async function pollUntil(
     const t = Date.now();
     const n = await Promise.race([read().catch(() => -1), failed]);
     const now = Date.now();
-    if (n >= want) return now;
+    took.push(now - t);
+    if (n >= want) return { at: now, poll: pollCost(took) };
     last = n;
     if (now > deadline) throw new Error(`${what}: ${last} of ${want} after timeout`);
-    await new Promise((r) => setTimeout(r, Math.max(50, 2 * (now - t))));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+export function pollCost(took: number[]): PollCost {
+  const s = [...took].sort((a, b) => a - b);
+  return { reads: s.length, medianMs: s[(s.length - 1) >> 1] ?? 0, maxMs: s[s.length - 1] ?? 0 };
 }
 
 export interface RunOptions {
   repoRoot: string;
-  fib: boolean;
+  column: Column;
   overlap: boolean;
   timeoutMs: number;
+  /** pause after each read, ms (default 100) */
+  pollMs?: number;
+  /** extra node flags for trellis-bgp (TRELLIS_BENCH_NODE_ARGS) */
+  nodeArgs?: string[];
+  /** keep the target running this long after the milestone (TRELLIS_BENCH_HOLD_MS: time for a heap snapshot) */
+  holdMs?: number;
   ns?: Namespaces;
 }
 
 export async function runOne(target: Target, size: Size, o: RunOptions): Promise<RunResult> {
   const ns = o.ns ?? DEFAULT_NS;
-  const base: RunResult = { target: target.name, version: await target.version(), ...size, ok: false };
+  const fibProto = target.fibProto;
+  if (o.column === "fib" && fibProto === undefined) throw new Error(`${target.name} has no FIB`);
+  const via = o.column === "rib" ? target.ribPoll : `${target.fibPath ?? ""}; ${fibVia(fibProto!)}`;
+  const base: RunResult = {
+    target: target.name,
+    version: await target.version(),
+    column: o.column,
+    ...size,
+    ok: false,
+    via,
+  };
   const dir = mkdtempSync(join(tmpdir(), "trellis-bench-bgp-"));
   let running: RunningTarget | undefined;
   let gen: ChildProcess | undefined;
   try {
     const peers = setup(size.peers, ns);
-    running = await target.start({ netns: ns.target, dir, peers, fib: o.fib, repoRoot: o.repoRoot });
+    const fib = o.column === "fib";
+    running = await target.start({
+      netns: ns.target,
+      dir,
+      peers,
+      fib,
+      repoRoot: o.repoRoot,
+      ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
+    });
     const g = startGenerator(o.repoRoot, size, o.overlap, ns.gen);
     gen = g.proc;
     const deadline = Date.now() + o.timeoutMs;
@@ -274,34 +335,36 @@ export async function runOne(target: Target, size: Size, o: RunOptions): Promise
     ]);
     const paths = size.peers * size.prefixes;
     const r = running;
-    const tRib = await pollUntil(() => r.ribCount(), paths, deadline, g.ev.failed, "RIB", ns);
-    const result: RunResult = { ...base, ok: true, ribMs: tRib - t0 };
-    if (running.fibProto !== undefined) {
-      const routes = o.overlap ? size.prefixes : paths;
-      const proto = running.fibProto;
-      const tFib = await pollUntil(
-        () => countFib(ns.target, proto),
-        routes,
-        deadline,
-        g.ev.failed,
-        "FIB",
-        ns,
-      );
-      result.fibMs = tFib - t0;
-    }
+    const pollMs = o.pollMs ?? 100;
+    const done = fib
+      ? await pollUntil(
+          () => countFib(ns.target, fibProto!),
+          o.overlap ? size.prefixes : paths,
+          deadline,
+          g.ev.failed,
+          "FIB",
+          ns,
+          pollMs,
+        )
+      : await pollUntil(() => r.ribCount(), paths, deadline, g.ev.failed, "RIB", ns, pollMs);
+    const result: RunResult = { ...base, ok: true, ms: done.at - t0, poll: done.poll };
+    if (o.holdMs) await new Promise((r) => setTimeout(r, o.holdMs));
     result.generatorSendMs = await Promise.race([
       g.ev.sent,
       new Promise<number>((r) => setTimeout(() => r(-1), 1000).unref()),
     ]);
     const rss = peakRss(running.pids());
-    if (rss !== undefined) result.peakRssMB = rss;
+    if (rss !== undefined) {
+      result.peakRssMB = rss.total;
+      result.peakRssByProcessMB = rss.by;
+    }
     return result;
   } catch (e) {
     if (running !== undefined) {
       const rss = peakRss(running.pids());
-      if (rss !== undefined) base.peakRssMB = rss;
+      if (rss !== undefined) base.peakRssMB = rss.total;
     }
-    const logs = ["trellis-bgp.log", "bird.log", "gobgpd.log", "bgpd.log"]
+    const logs = ["trellis-bgp.log", "bird.log", "gobgpd.log", "bgpd.log", "zebra.log"]
       .map((f) => {
         try {
           return readFileSync(join(dir, f), "utf8").split("\n").slice(-5).join("\n");
@@ -330,23 +393,41 @@ function secs(ms: number | undefined): string {
   return ms === undefined ? "-" : (ms / 1000).toFixed(2);
 }
 
-/** Markdown table, one row per (size, target), ratios against BIRD of the same size. */
+/** A figure of a run; a failed run shows its error in its time cell and "-" elsewhere. */
+function cell(r: RunResult | undefined, f: (r: RunResult) => string, error = false): string {
+  if (r === undefined) return "-";
+  if (!r.ok) return error ? `failed: ${(r.error ?? "").split("\n")[0]}` : "-";
+  return f(r);
+}
+
+/**
+ * Markdown table, one row per (size, target): the RIB column (kernel export
+ * off) and the FIB column (kernel export on), each with its read cost, and
+ * ratios against BIRD of the same size and column.
+ */
 export function formatTable(results: RunResult[]): string {
   const rows = [
-    "| size (P×N) | target | RIB converge s | vs BIRD | FIB converge s | vs BIRD | peak RSS MB | vs BIRD |",
-    "|---|---|---:|---:|---:|---:|---:|---:|",
+    "| size (P×N) | target | RIB s | vs BIRD | RIB read ms (median/max, reads) | RSS MB | FIB s | vs BIRD | FIB read ms (median/max, reads) | RSS MB |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
+  const key = (r: RunResult): string => `${r.peers}x${r.prefixes} ${r.target}`;
+  const seen = new Set<string>();
   for (const r of results) {
-    const b = results.find((x) => x.target === "bird" && x.peers === r.peers && x.prefixes === r.prefixes);
-    const size = `${r.peers}×${r.prefixes >= 1000 ? `${r.prefixes / 1000}k` : r.prefixes}`;
-    if (!r.ok) {
-      rows.push(
-        `| ${size} | ${r.target} | failed: ${(r.error ?? "").split("\n")[0]} | | | | ${r.peakRssMB ?? "-"} | |`,
+    if (seen.has(key(r))) continue;
+    seen.add(key(r));
+    const get = (t: string, c: Column): RunResult | undefined =>
+      results.find(
+        (x) => x.target === t && x.column === c && x.peers === r.peers && x.prefixes === r.prefixes,
       );
-      continue;
-    }
+    const rib = get(r.target, "rib");
+    const fib = get(r.target, "fib");
+    const bRib = get("bird", "rib");
+    const bFib = get("bird", "fib");
+    const size = `${r.peers}×${r.prefixes >= 1000 ? `${r.prefixes / 1000}k` : r.prefixes}`;
+    const cost = (x: RunResult): string =>
+      x.poll ? `${x.poll.medianMs}/${x.poll.maxMs}, ${x.poll.reads}` : "-";
     rows.push(
-      `| ${size} | ${r.target} | ${secs(r.ribMs)} | ${ratio(r.ribMs, b?.ribMs)} | ${secs(r.fibMs)} | ${ratio(r.fibMs, b?.fibMs)} | ${r.peakRssMB ?? "-"} | ${ratio(r.peakRssMB, b?.peakRssMB)} |`,
+      `| ${size} | ${r.target} | ${cell(rib, (x) => secs(x.ms), true)} | ${cell(rib, (x) => ratio(x.ms, bRib?.ms))} | ${cell(rib, cost)} | ${rib?.peakRssMB ?? "-"} | ${cell(fib, (x) => secs(x.ms), true)} | ${cell(fib, (x) => ratio(x.ms, bFib?.ms))} | ${cell(fib, cost)} | ${fib?.peakRssMB ?? "-"} |`,
     );
   }
   return rows.join("\n");

@@ -2,10 +2,44 @@
 // same shape of configuration: AS 65000 on 10.200.0.1, P passive eBGP peers,
 // import everything, export nothing (the generator does not care, and it keeps
 // every target to the same work: receive, select, install). For each: how to
-// start it, how to read its RIB path count, and which process to weigh.
+// start it with kernel export off (the RIB column) or on (the FIB column, the
+// three that have one), how its Loc-RIB is read, and which processes to weigh.
+//
+// Loc-RIB reads (the RIB milestone), each through the daemon's own cheapest
+// interface, from the host namespace where the interface allows it:
+//   trellis-bgp  its control socket (a unix socket: no namespace needed), method
+//                `peers`, sum of prefixes.accepted. That counts Adj-RIB-In paths
+//                after import policy; the decision process for them runs in the
+//                same event-loop turn (speaker.schedule: setImmediate), so the
+//                count leads the Loc-RIB by at most one turn. The socket's only
+//                exact Loc-RIB read is `routes`, a full JSON dump (O(N) bytes per
+//                poll, hundreds of MB at 1M), which would measure the dump.
+//   BIRD         `birdc -s <ctl> show route count` on its control socket (unix,
+//                no `ip netns exec`): routes in master4, which BIRD fills with the
+//                best route selected on import (nest/rt-table.c rte_recalculate).
+//   GoBGP        `gobgp --target unix://<sock> global rib summary`: gobgpd's gRPC
+//                API on a unix socket (no `ip netns exec`), paths in the global
+//                (Loc-)RIB.
+//   FRR bgpd     `vtysh --vty_socket <dir> -d bgpd -c "show bgp ipv4 unicast
+//                neighbors X prefix-counts json"` (one vtysh for all peers):
+//                "PfxCt Best Selected", paths with BGP_PATH_SELECTED, set by
+//                bgpd's decision work queue; pfxRcd (used before) is counted on
+//                receipt, before best-path selection.
+// FIB (kernel export on): trellis-bgp its FIB (an `ip -batch` child, proto 202,
+// table 100), BIRD its kernel protocol (proto bird, table 100), FRR bgpd with
+// zebra (proto bgp, main table). GoBGP has no FIB of its own (it would need
+// FRR's zebra), so it has no FIB figure.
 import { spawn, execFile } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { writeFileSync, readFileSync, existsSync, openSync, closeSync } from "node:fs";
+import {
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  existsSync,
+  openSync,
+  closeSync,
+  chmodSync,
+} from "node:fs";
 import net from "node:net";
 import { promisify } from "node:util";
 import { join } from "node:path";
@@ -26,23 +60,29 @@ export interface TargetContext {
   netns: string;
   dir: string;
   peers: BenchPeer[];
-  /** install into the kernel table FIB_TABLE (targets that can) */
+  /** export to the kernel (the FIB column); false: no kernel export at all (the RIB column) */
   fib: boolean;
   repoRoot: string;
+  /** extra node flags for trellis-bgp (profiling: --cpu-prof, --heap-prof) */
+  nodeArgs?: string[];
 }
 
 export interface RunningTarget {
   /** processes whose peak RSS counts */
   pids(): number[];
-  /** paths (prefix × peer) the RIB holds after import */
+  /** paths in the Loc-RIB (see the header for what each target counts) */
   ribCount(): Promise<number>;
-  /** kernel proto to count FIB routes by; undefined = this target does not install routes here */
-  fibProto?: string | undefined;
   stop(): Promise<void>;
 }
 
 export interface Target {
   name: string;
+  /** how ribCount reads the Loc-RIB (reported with the results) */
+  ribPoll: string;
+  /** kernel route protocol (number) of the routes it installs; absent: it has no FIB */
+  fibProto?: number;
+  /** how it installs routes (reported with the results) */
+  fibPath?: string;
   version(): Promise<string>;
   start(ctx: TargetContext): Promise<RunningTarget>;
 }
@@ -94,11 +134,6 @@ function nsSpawn(ns: string, cmd: string, args: string[], logFile: string): Chil
   }
 }
 
-async function nsExec(ns: string, cmd: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileP("ip", ["netns", "exec", ns, cmd, ...args], { maxBuffer: 64 << 20 });
-  return stdout;
-}
-
 function waitExit(p: ChildProcess, ms: number): Promise<void> {
   return new Promise((resolve) => {
     if (p.exitCode !== null || p.signalCode !== null) return resolve();
@@ -127,6 +162,9 @@ async function firstLine(cmd: string, args: string[]): Promise<string> {
 
 export const trellis: Target = {
   name: "trellis-bgp",
+  ribPoll: "control socket `peers` (in the bench process, no exec)",
+  fibProto: PROTO_TRELLIS_BGP,
+  fibPath: "its FIB: an `ip -force -batch -` child, table 100",
   async version() {
     return `node ${process.versions.node}`;
   },
@@ -152,12 +190,20 @@ export const trellis: Target = {
     const proc = nsSpawn(
       ctx.netns,
       process.execPath,
-      [join(ctx.repoRoot, "dist/bgp/bin/trellis-bgp.js"), "--config", file, "--log-level", "warn"],
+      [
+        ...(ctx.nodeArgs ?? []),
+        join(ctx.repoRoot, "dist/bgp/bin/trellis-bgp.js"),
+        "--config",
+        file,
+        "--log-level",
+        "warn",
+      ],
       join(ctx.dir, "trellis-bgp.log"),
     );
     await waitFor(() => existsSync(sock), 20_000, "trellis-bgp control socket");
     return running(proc, {
-      fibProto: ctx.fib ? String(PROTO_TRELLIS_BGP) : undefined,
+      // the FIB's `ip -batch` child counts too: it is part of installing
+      pids: () => (proc.pid === undefined ? [] : withChildren(proc.pid)),
       async ribCount() {
         const peers = (await control(sock, "peers")) as { prefixes: { accepted: number } }[];
         return peers.reduce((n, p) => n + p.prefixes.accepted, 0);
@@ -194,6 +240,9 @@ function control(path: string, method: string): Promise<unknown> {
 
 export const bird: Target = {
   name: "bird",
+  ribPoll: "birdc on its control socket (exec, no netns)",
+  fibProto: 12, // "bird" in /etc/iproute2/rt_protos
+  fibPath: "kernel protocol, table 100",
   version: () => firstLine("bird", ["--version"]),
   async start(ctx) {
     const sock = join(ctx.dir, "bird.ctl");
@@ -210,9 +259,9 @@ export const bird: Target = {
     const proc = nsSpawn(ctx.netns, "bird", ["-f", "-c", file, "-s", sock], join(ctx.dir, "bird.log"));
     await waitFor(() => existsSync(sock), 20_000, "bird control socket");
     return running(proc, {
-      fibProto: ctx.fib ? "bird" : undefined,
       async ribCount() {
-        const out = await nsExec(ctx.netns, "birdc", ["-s", sock, "show", "route", "count"]);
+        // the control socket is a file: reachable without entering the namespace
+        const { stdout: out } = await execFileP("birdc", ["-s", sock, "show", "route", "count"]);
         // "1000 of 1000 routes for 1000 networks in table master4"
         const m = /(\d+) of (\d+) routes/.exec(out);
         return m === null ? 0 : Number(m[2]);
@@ -225,9 +274,11 @@ export const bird: Target = {
 
 export const gobgp: Target = {
   name: "gobgp",
+  ribPoll: "gobgp CLI on gobgpd's gRPC unix socket (exec, no netns)",
   version: () => firstLine("gobgpd", ["--version"]),
   async start(ctx) {
-    const api = "127.0.0.1:50071";
+    // a unix socket, so the CLI reaches the API without entering the namespace
+    const api = `unix://${join(ctx.dir, "gobgpd.sock")}`;
     const toml = [
       "[global.config]",
       `  as = ${TARGET_AS}`,
@@ -258,13 +309,10 @@ export const gobgp: Target = {
       ["-f", file, "--api-hosts", api, "--pprof-disable", "-l", "warn", "--disable-stdlog"],
       join(ctx.dir, "gobgpd.log"),
     );
-    const [host, port] = api.split(":") as [string, string];
     const summary = async (): Promise<number> => {
-      const out = await nsExec(ctx.netns, "gobgp", [
-        "-u",
-        host,
-        "-p",
-        port,
+      const { stdout: out } = await execFileP("gobgp", [
+        "--target",
+        api,
         "global",
         "rib",
         "summary",
@@ -286,10 +334,14 @@ export const gobgp: Target = {
 
 export const frr: Target = {
   name: "frr-bgpd",
+  ribPoll: "vtysh on bgpd's vty socket, prefix-counts json (exec, no netns)",
+  fibProto: 186, // "bgp" in /etc/iproute2/rt_protos: zebra's protocol for BGP routes
+  fibPath: "zebra (netlink dataplane), main table",
   version: () => firstLine("/usr/lib/frr/bgpd", ["--version"]),
   async start(ctx) {
     const vty = join(ctx.dir, "frr");
     await execFileP("mkdir", ["-p", vty]);
+    const zserv = join(vty, "zserv.api");
     const conf = [
       "frr defaults traditional",
       "hostname bench",
@@ -310,55 +362,86 @@ export const frr: Target = {
       " exit-address-family",
     ];
     const file = configFile(ctx, "bgpd.conf", conf);
-    // -Z: no zebra, so no FIB; -S: stay root, -l: listen on the target address
+    // With the FIB: zebra first (bgpd registers with it on start), as the
+    // packaged daemons run it: user frr (zebra insists its user be in the vty
+    // group frrvty, which root is not; it keeps CAP_NET_ADMIN), so the run
+    // dir is opened to it and the vty dir is its own; no TCP vty (-P 0); the
+    // netlink receive buffer FRR's packaged daemons file gives zebra (-s 90000000).
+    let zebra: ChildProcess | undefined;
+    if (ctx.fib) {
+      chmodSync(ctx.dir, 0o755);
+      await execFileP("chown", ["frr:frr", vty]);
+      const zconf = configFile(ctx, "zebra.conf", ["hostname bench"]);
+      zebra = nsSpawn(
+        ctx.netns,
+        "/usr/lib/frr/zebra",
+        [
+          ...["-f", zconf, "-i", join(vty, "zebra.pid"), "--vty_socket", vty, "-z", zserv],
+          ...["-u", "frr", "-g", "frr", "-P", "0", "-s", "90000000"],
+        ],
+        join(ctx.dir, "zebra.log"),
+      );
+      await waitFor(() => existsSync(zserv), 20_000, "zebra socket");
+    }
+    // -Z (RIB column): no zebra, so nothing leaves bgpd; -S: stay root; -l: listen on the target address
     const proc = nsSpawn(
       ctx.netns,
       "/usr/lib/frr/bgpd",
       [
-        "-f",
-        file,
-        "-i",
-        join(vty, "bgpd.pid"),
-        "--vty_socket",
-        vty,
-        "-Z",
-        "-S",
-        "-l",
-        TARGET_ADDR,
-        "-z",
-        join(vty, "zserv.api"),
+        ...["-f", file, "-i", join(vty, "bgpd.pid"), "--vty_socket", vty, "-P", "0"],
+        ...(ctx.fib ? [] : ["-Z"]),
+        ...["-S", "-l", TARGET_ADDR, "-z", zserv],
       ],
       join(ctx.dir, "bgpd.log"),
     );
-    const count = async (): Promise<number> => {
-      const out = await nsExec(ctx.netns, "vtysh", [
-        "--vty_socket",
-        vty,
-        "-d",
-        "bgpd",
-        "-c",
-        "show bgp ipv4 unicast summary json",
-      ]);
-      const j = JSON.parse(out) as {
-        ipv4Unicast?: { peers?: Record<string, { pfxRcd?: number }> };
-        peers?: Record<string, { pfxRcd?: number }>;
-      };
-      const peers = j.ipv4Unicast?.peers ?? j.peers ?? {};
-      return Object.values(peers).reduce((n, p) => n + (p.pfxRcd ?? 0), 0);
+    const vtysh = async (cmds: string[]): Promise<string> => {
+      const args = ["--vty_socket", vty, "-d", "bgpd", ...cmds.flatMap((c) => ["-c", c])];
+      return (await execFileP("vtysh", args, { maxBuffer: 16 << 20 })).stdout;
     };
-    await waitAnswers(count, "bgpd vty");
+    const count = async (): Promise<number> => {
+      const out = await vtysh(
+        ctx.peers.map((p) => `show bgp ipv4 unicast neighbors ${p.address} prefix-counts json`),
+      );
+      // one JSON object per peer: {"prefixCountsFor":..., "ribTableWalkCounters":{"PfxCt Best Selected":N,...}}
+      let n = 0;
+      for (const m of out.matchAll(/"PfxCt Best Selected":\s*(\d+)/g)) n += Number(m[1]);
+      return n;
+    };
+    await waitAnswers(() => vtysh(["show bgp summary json"]), "bgpd vty");
+    const pidOf = (f: string): number[] => {
+      try {
+        return [Number(readFileSync(join(vty, f), "utf8").trim())];
+      } catch {
+        return [];
+      }
+    };
     return running(proc, {
-      pids: () => {
-        try {
-          return [Number(readFileSync(join(vty, "bgpd.pid"), "utf8").trim())];
-        } catch {
-          return proc.pid === undefined ? [] : [proc.pid];
+      pids: () => [...pidOf("bgpd.pid"), ...pidOf("zebra.pid")],
+      ribCount: count,
+      async stop() {
+        proc.kill("SIGTERM");
+        await waitExit(proc, 10_000);
+        if (zebra) {
+          zebra.kill("SIGTERM");
+          await waitExit(zebra, 10_000);
         }
       },
-      ribCount: count,
     });
   },
 };
+
+/** `pid` and its direct children (/proc/PID/task/TID/children), e.g. a FIB helper process. */
+function withChildren(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`))
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/))
+        if (c !== "") out.push(Number(c));
+  } catch {
+    /* exited */
+  }
+  return out;
+}
 
 export const TARGETS: Target[] = [trellis, bird, gobgp, frr];
 
