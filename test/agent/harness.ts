@@ -456,8 +456,13 @@ export class TestBed {
     return `tA${this.token}${suffix}`;
   }
 
-  /** Creates namespaces in one `ip -batch` (a hundred pods cost one spawn). */
+  /**
+   * Creates namespaces in one `ip -batch` (a hundred pods cost one spawn).
+   * A namespace of the same name left by an earlier run of this file that was
+   * killed before its cleanup (names are fixed per file) is removed first.
+   */
   async addNetns(names: readonly string[]): Promise<void> {
+    await this.delNetns(names);
     for (const n of names) this.netnses.add(n);
     await sh("ip", ["-batch", "-"], names.map((n) => `netns add ${n}`).join("\n") + "\n");
   }
