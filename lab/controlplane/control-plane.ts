@@ -311,15 +311,42 @@ async function waitHttp(
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free loopback port below the kernel's ephemeral range. The control plane
+ * keeps its ports across a kube-apiserver restart (restartRealApiserver);
+ * a port from the ephemeral range can meanwhile become the local port of an
+ * outgoing connection (even a client's self-connect to 127.0.0.1:P while
+ * nothing listens there), and the restart then fails with EADDRINUSE.
+ */
+async function freePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const low = Math.max(10_000, ephemeralLow - 12_000);
+  const high = ephemeralLow - 1;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new LabError(`no free loopback port in ${low}..${high} after 100 attempts`);
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (lo !== undefined && hi !== undefined && Number.isInteger(lo) && lo > 11_000) return [lo, hi];
+  } catch {
+    // not Linux, or /proc not mounted: the kernel's default
+  }
+  return [32768, 60999];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
 }
 
