@@ -53,10 +53,14 @@ export function isAlive(pid: number | undefined): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-  // A zombie (exited, not reaped by its parent) is not alive.
+  // A zombie (exited, not reaped by its parent) is not alive, but only once
+  // its other threads are gone too: a multi-threaded process (kube-apiserver,
+  // etcd) shows its leader as Z while the rest still exit, and its files (a
+  // listening socket) close only with the last thread (EADDRINUSE on a restart).
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^\d+ \(.*\) Z/.test(stat);
+    if (!/^\d+ \(.*\) Z/.test(stat)) return true;
+    return readdirSync(`/proc/${pid}/task`).length > 1;
   } catch {
     return false;
   }
