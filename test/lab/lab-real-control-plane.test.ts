@@ -15,13 +15,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
 import { labPrefix } from "../../lab/lab-names.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { runCommand } from "../../lab/run-command.js";
 import { chartRbacArgs } from "../../lab/controlplane/agent-identity.js";
 import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
-import { type Run, restartApiServer, run } from "./lab-run.js";
+import { busyboxPod, type Run, restartApiServer, run } from "./lab-run.js";
+import { until } from "../support/until.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -30,31 +30,11 @@ const maybe = isRoot && existsSync("/usr/sbin/bird") ? describe : describe.skip;
 const trellisctl = (args: string[], timeoutMs?: number): Promise<Run> =>
   run(process.execPath, [CLI, ...args], undefined, timeoutMs);
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(300);
-  }
-}
+// The shared poll (test/support/until.ts), with this file's longer patience.
+const waitFor = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> =>
+  until(what, f, timeoutMs, 300);
 
-const PODS = `
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: real, labels: {app: a}}
-spec:
-  nodeName: node-1
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: real, labels: {app: b}}
-spec:
-  nodeName: node-2
-  containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
-`;
+const PODS = busyboxPod("real", "a", "node-1", "a") + busyboxPod("real", "b", "node-2", "b");
 
 const DENY = `
 apiVersion: networking.k8s.io/v1
