@@ -22,6 +22,8 @@ export interface ControlPlaneVersions {
   kubernetes: string;
   etcd: string;
   helm: string;
+  /** containerd for the real nodes */
+  containerd: string;
 }
 
 /** KEY=VALUE lines; `#` comments and blank lines skipped (the file is also sourced by bash). */
@@ -39,7 +41,12 @@ export function parseVersionsEnv(text: string): ControlPlaneVersions {
     if (v === undefined || !/^v\d+\.\d+\.\d+$/.test(v)) throw new Error(`versions.env: ${k} must be vX.Y.Z`);
     return v;
   };
-  return { kubernetes: need("KUBERNETES_VERSION"), etcd: need("ETCD_VERSION"), helm: need("HELM_VERSION") };
+  return {
+    kubernetes: need("KUBERNETES_VERSION"),
+    etcd: need("ETCD_VERSION"),
+    helm: need("HELM_VERSION"),
+    containerd: need("CONTAINERD_VERSION"),
+  };
 }
 
 export function readVersions(file = controlPlanePaths.versionsFile): ControlPlaneVersions {
@@ -52,6 +59,18 @@ export interface ControlPlaneBinaries {
   kubeControllerManager: string;
   helm: string;
   /** the `.complete` stamps scripts/build-k8s writes when a component is built */
+  stamps: string[];
+}
+
+/** The real nodes' parts (kubelet, containerd) and the rest of a full cluster. */
+export interface NodeBinaries {
+  kubelet: string;
+  kubeProxy: string;
+  kubeScheduler: string;
+  containerd: string;
+  containerdShimRuncV2: string;
+  ctr: string;
+  /** their `.complete` stamps, apart from the control plane's */
   stamps: string[];
 }
 
@@ -69,5 +88,23 @@ export function binaryPaths(
     kubeControllerManager: join(k8s, "kube-controller-manager"),
     helm: join(helm, "helm"),
     stamps: [k8s, etcd, helm].map((d) => join(d, ".complete")),
+  };
+}
+
+/** Mirrors dir_of kubernetes-node|containerd in scripts/build-k8s. */
+export function nodeBinaryPaths(
+  v: ControlPlaneVersions,
+  cache = process.env.TRELLIS_CACHE ?? join(homedir(), ".cache", "trellis"),
+): NodeBinaries {
+  const k8s = join(cache, `kubernetes-node-${v.kubernetes}`);
+  const ctrd = join(cache, `containerd-${v.containerd}`);
+  return {
+    kubelet: join(k8s, "kubelet"),
+    kubeProxy: join(k8s, "kube-proxy"),
+    kubeScheduler: join(k8s, "kube-scheduler"),
+    containerd: join(ctrd, "containerd"),
+    containerdShimRuncV2: join(ctrd, "containerd-shim-runc-v2"),
+    ctr: join(ctrd, "ctr"),
+    stamps: [k8s, ctrd].map((d) => join(d, ".complete")),
   };
 }

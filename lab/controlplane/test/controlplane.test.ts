@@ -14,10 +14,13 @@ import {
 import { renderTlsKubeconfig } from "../tls-kubeconfig.js";
 import { controlPlaneLayout } from "../layout.js";
 import { subject } from "../pki.js";
-import { binaryPaths, parseVersionsEnv, readVersions } from "../versions.js";
+import { binaryPaths, nodeBinaryPaths, parseVersionsEnv, readVersions } from "../versions.js";
 
 const ports = { etcdClient: 2379, etcdPeer: 2380, apiserver: 6443, relay: 8080 };
-const bin = binaryPaths({ kubernetes: "v1.37.2", etcd: "v3.7.4", helm: "v4.3.2" }, "/c");
+const bin = binaryPaths(
+  { kubernetes: "v1.37.2", etcd: "v3.7.4", helm: "v4.3.2", containerd: "v2.4.2" },
+  "/c",
+);
 const C = controlPlaneLayout("/lab");
 
 describe("versions.env", () => {
@@ -26,11 +29,18 @@ describe("versions.env", () => {
     expect(v.kubernetes).toMatch(/^v1\.\d+\.\d+$/);
     expect(v.etcd).toMatch(/^v3\.\d+\.\d+$/);
     expect(v.helm).toMatch(/^v4\.\d+\.\d+$/);
+    expect(v.containerd).toMatch(/^v2\.\d+\.\d+$/);
   });
 
   it("comments and blank lines are skipped; a missing or malformed version is refused", () => {
-    const ok = "# c\n\nKUBERNETES_VERSION=v1.37.2\nETCD_VERSION=v3.7.4\nHELM_VERSION=v4.3.2\n";
-    expect(parseVersionsEnv(ok)).toEqual({ kubernetes: "v1.37.2", etcd: "v3.7.4", helm: "v4.3.2" });
+    const ok =
+      "# c\n\nKUBERNETES_VERSION=v1.37.2\nETCD_VERSION=v3.7.4\nHELM_VERSION=v4.3.2\nCONTAINERD_VERSION=v2.4.2\n";
+    expect(parseVersionsEnv(ok)).toEqual({
+      kubernetes: "v1.37.2",
+      etcd: "v3.7.4",
+      helm: "v4.3.2",
+      containerd: "v2.4.2",
+    });
     expect(() => parseVersionsEnv("KUBERNETES_VERSION=1.37\n")).toThrow("KUBERNETES_VERSION must be vX.Y.Z");
     expect(() => parseVersionsEnv("export X\n")).toThrow("not KEY=VALUE");
   });
@@ -42,6 +52,19 @@ describe("versions.env", () => {
       kubeControllerManager: "/c/kubernetes-v1.37.2/kube-controller-manager",
       helm: "/c/helm-v4.3.2/helm",
       stamps: ["/c/kubernetes-v1.37.2/.complete", "/c/etcd-v3.7.4/.complete", "/c/helm-v4.3.2/.complete"],
+    });
+  });
+
+  it("the real nodes' binaries have their own cache entries, apart from the control plane's", () => {
+    const v = { kubernetes: "v1.37.2", etcd: "v3.7.4", helm: "v4.3.2", containerd: "v2.4.2" };
+    expect(nodeBinaryPaths(v, "/c")).toEqual({
+      kubelet: "/c/kubernetes-node-v1.37.2/kubelet",
+      kubeProxy: "/c/kubernetes-node-v1.37.2/kube-proxy",
+      kubeScheduler: "/c/kubernetes-node-v1.37.2/kube-scheduler",
+      containerd: "/c/containerd-v2.4.2/containerd",
+      containerdShimRuncV2: "/c/containerd-v2.4.2/containerd-shim-runc-v2",
+      ctr: "/c/containerd-v2.4.2/ctr",
+      stamps: ["/c/kubernetes-node-v1.37.2/.complete", "/c/containerd-v2.4.2/.complete"],
     });
   });
 });
