@@ -14,6 +14,7 @@ import { labLayout, type LabLayout } from "./lab-layout.js";
 import { readLabState, type LabState } from "./lab-state.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
+import { kubeProxyFiles, kubeProxyTable, KUBE_PROXY_TABLE } from "./kube-proxy.js";
 
 export interface ProcessStatus {
   pid: number | null;
@@ -53,6 +54,8 @@ export interface NodeStatus {
   kubelet: ProcessStatus;
   relay: ProcessStatus;
   agent?: AgentStatus;
+  /** kube-proxy (lab/kube-proxy.ts), when the lab runs it: alive, and its nftables table programmed */
+  kubeProxy?: ProcessStatus & { table: boolean };
   ready: boolean;
   bgp: BgpSessionStatus[];
   /** pod sandboxes the kubelet stand-in holds on this node */
@@ -147,6 +150,15 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     }),
   );
 
+  const kubeProxies = await Promise.all(
+    state.plan.nodes.map(async (n) => {
+      const F = kubeProxyFiles(L.node(n.name).dir);
+      if (!existsSync(F.pid)) return undefined;
+      const p = proc(F.pid, F.log);
+      return { ...p, table: p.alive && (await kubeProxyTable(n.netns)) };
+    }),
+  );
+
   const nodeStatuses: NodeStatus[] = state.plan.nodes.map((n, i) => {
     const N = L.node(n.name);
     const names = birdProtocolNames(n.index);
@@ -193,6 +205,12 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       s.agent = agent;
       if (!agent.alive) problems.push(`${n.name}: trellis-node not running`);
       else if (!agent.ready) problems.push(`${n.name}: trellis-node not ready (${agent.readyz})`);
+    }
+    const kp = kubeProxies[i];
+    if (kp !== undefined) {
+      s.kubeProxy = kp;
+      if (!kp.alive) problems.push(`${n.name}: kube-proxy not running`);
+      else if (!kp.table) problems.push(`${n.name}: kube-proxy has no table ip ${KUBE_PROXY_TABLE}`);
     }
     return s;
   });

@@ -109,6 +109,10 @@ export function registerLab(program: Command, io: Io): void {
         .choices([...CONTROL_PLANE_MODES])
         .default(DEFAULT_CONTROL_PLANE),
     )
+    .option(
+      "--no-kube-proxy",
+      "no kube-proxy in the nodes (default: kube-proxy in nftables mode on every node with the real control plane)",
+    )
     .action(
       async (o: {
         nodes: number;
@@ -120,6 +124,7 @@ export function registerLab(program: Command, io: Io): void {
         routeReflectors?: number;
         bgpPassword?: string;
         controlPlane: ControlPlaneMode;
+        kubeProxy: boolean;
       }) => {
         const r = await lab(() =>
           labUp({
@@ -132,6 +137,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.routeReflectors !== undefined ? { routeReflectors: o.routeReflectors } : {}),
             ...(o.bgpPassword !== undefined ? { bgpPassword: o.bgpPassword } : {}),
             controlPlane: o.controlPlane,
+            ...(o.kubeProxy ? {} : { kubeProxy: false }),
             progress: (l) => io.err(`lab: ${l}\n`),
           }),
         );

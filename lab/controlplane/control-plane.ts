@@ -33,6 +33,8 @@ import {
 import { controlPlaneLayout, type ControlPlaneLayout } from "./layout.js";
 import { ADMIN, CONTROLLER_MANAGER, LAB_KUBELET, LAB_PROXY, makePki } from "./pki.js";
 import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
+import { KUBE_SCHEDULER, schedulerLayout, startScheduler } from "./scheduler.js";
+import { KUBE_PROXY } from "../kube-proxy.js";
 import { binaryPaths, controlPlanePaths, readVersions, type ControlPlaneBinaries } from "./versions.js";
 
 export const CONTROL_PLANE_MODES = ["embedded", "real"] as const;
@@ -99,7 +101,8 @@ export async function startRealControlPlane(
   const C = controlPlaneLayout(L.dir);
   mkdirSync(C.dir, { recursive: true });
   say("real control plane: certificates");
-  await makePki(C, [ADMIN, LAB_PROXY, LAB_KUBELET, CONTROLLER_MANAGER]);
+  // + kube-scheduler's and kube-proxy's own identities (scheduler.ts, ../kube-proxy.ts)
+  await makePki(C, [ADMIN, LAB_PROXY, LAB_KUBELET, CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBE_PROXY]);
   const ports: ControlPlanePorts = {
     etcdClient: await freePort(),
     etcdPeer: await freePort(),
@@ -143,6 +146,9 @@ export async function startRealControlPlane(
     pidFile: C.controllerManagerPid,
     logFile: C.controllerManagerLog,
   });
+
+  say("real control plane: kube-scheduler");
+  startScheduler(C, tlsKubeconfig(C, apiserverUrl, KUBE_SCHEDULER.name, "kube-scheduler"));
 
   if (o.crds !== false) {
     say("real control plane: installing the CRDs");
@@ -216,7 +222,7 @@ export function tokenKubeconfig(L: LabLayout, server: string, token: string, con
  */
 export async function stopRealControlPlane(L: LabLayout): Promise<void> {
   const C = controlPlaneLayout(L.dir);
-  const files = [C.controllerManagerPid, L.apiserverPid, C.proxyUnixPid, C.proxyTcpPid, C.etcdPid];
+  const files = [schedulerLayout(C).pid, C.controllerManagerPid, L.apiserverPid, C.proxyUnixPid, C.proxyTcpPid, C.etcdPid];
   const pids = files.map(readPidFile).filter((p): p is number => p !== undefined);
   await stopProcesses(pids);
 }
