@@ -159,7 +159,11 @@ export function startKubeProxy(i: StartKubeProxyInput): number {
     F.config,
     renderKubeProxyConfig({ nodeName: i.node.name, kubeconfig: F.kubeconfig, clusterCidrs: i.clusterCidrs }),
   );
-  return startDaemon({ argv: kubeProxyArgv(i.binary, i.node.netns, F.config), pidFile: F.pid, logFile: F.log });
+  return startDaemon({
+    argv: kubeProxyArgv(i.binary, i.node.netns, F.config),
+    pidFile: F.pid,
+    logFile: F.log,
+  });
 }
 
 /**

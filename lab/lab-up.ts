@@ -172,7 +172,11 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
     // kube-scheduler places pods only on untainted nodes (controlplane/scheduler.ts).
-    if (real) await untaintReadyNodes(api, plan.nodes.map((n) => n.name));
+    if (real)
+      await untaintReadyNodes(
+        api,
+        plan.nodes.map((n) => n.name),
+      );
     if (o.cni === "trellis") {
       say("waiting for trellis-node /readyz on every node");
       await waitAgentsReady(L, plan, o.readyTimeoutMs ?? 60_000);

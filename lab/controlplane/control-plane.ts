@@ -222,7 +222,14 @@ export function tokenKubeconfig(L: LabLayout, server: string, token: string, con
  */
 export async function stopRealControlPlane(L: LabLayout): Promise<void> {
   const C = controlPlaneLayout(L.dir);
-  const files = [schedulerLayout(C).pid, C.controllerManagerPid, L.apiserverPid, C.proxyUnixPid, C.proxyTcpPid, C.etcdPid];
+  const files = [
+    schedulerLayout(C).pid,
+    C.controllerManagerPid,
+    L.apiserverPid,
+    C.proxyUnixPid,
+    C.proxyTcpPid,
+    C.etcdPid,
+  ];
   const pids = files.map(readPidFile).filter((p): p is number => p !== undefined);
   await stopProcesses(pids);
 }

@@ -117,7 +117,8 @@ export async function untaintReadyNodes(api: LabApi, names: readonly string[]): 
     const path = `/api/v1/nodes/${encodeURIComponent(name)}`;
     for (let attempt = 1; ; attempt++) {
       const node = await api.request<NodeObject & { spec?: { taints?: Taint[] } }>("GET", path);
-      if (!nodeReady(node)) throw new Error(`node ${name} is not Ready: not removing its ${NOT_READY_TAINT} taint`);
+      if (!nodeReady(node))
+        throw new Error(`node ${name} is not Ready: not removing its ${NOT_READY_TAINT} taint`);
       const taints = node.spec?.taints ?? [];
       const kept = withoutNotReadyTaint(taints);
       if (kept.length === taints.length) break;
