@@ -26,7 +26,16 @@ import { join } from "node:path";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import { busyboxPod, kubectlApply, maybe, run, trellisctl, type Run } from "../lab/lab-run.js";
+import {
+  busyboxPod,
+  kubectlApply,
+  kubectlIn,
+  maybe,
+  must,
+  run,
+  trellisctl,
+  type Run,
+} from "../lab/lab-run.js";
 import { until } from "../support/until.js";
 
 const LB_CIDR = "198.51.100.0/24";
@@ -43,13 +52,7 @@ maybe("BGP fabric: Service advertisement (3 nodes)", () => {
   const dir = mkdtempSync(join(tmpdir(), "trellis-svc-"));
   const prefix = labPrefix(dir);
   const L = labLayout(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
-  const must = async (what: string, r: Promise<Run>): Promise<Run> => {
-    const x = await r;
-    if (x.code !== 0) throw new Error(`${what}: ${x.err}`);
-    return x;
-  };
+  const kubectl = (...args: string[]): Promise<Run> => kubectlIn(dir, ...args);
   /** One TCP connection from the ToR to the load balancer IP: the echo pod's first line ("" if none). */
   const torConnect = async (): Promise<{ code: number; out: string }> => {
     const v = await probeFromNetns(`${prefix}tor`, LB_IP, 80, "TCP", 3000);

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import { kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
+import { kubectlApply, kubectlIn, maybe, must, trellisctl, type Run } from "./lab-run.js";
 import { until } from "../support/until.js";
 
 const NS = "svc";
@@ -99,36 +99,26 @@ spec:
 `;
 }
 
-const ISOLATE = `
+/** A NetworkPolicy selecting the backends for ingress; no `ingress` rule isolates them. */
+const webPolicy = (name: string, ingress = ""): string => `
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: {name: isolate-web, namespace: ${NS}}
+metadata: {name: ${name}, namespace: ${NS}}
 spec:
   podSelector: {matchLabels: {app: web}}
   policyTypes: [Ingress]
-`;
-
+${ingress}`;
+const ISOLATE = webPolicy("isolate-web");
 /** Ports are the backend's (8080), not the Service's (80): the policy sees the packet after DNAT. */
-const ALLOW_CLIENTS = `
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-clients, namespace: ${NS}}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080, protocol: TCP}]}]
-`;
+const ALLOW_CLIENTS = webPolicy(
+  "allow-clients",
+  "  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080, protocol: TCP}]}]\n",
+);
 
 maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis policy (3 nodes)", () => {
   const dir = mkdtempSync(join(tmpdir(), "trellis-kp-"));
   const prefix = labPrefix(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
-  const must = async (what: string, r: Promise<Run>): Promise<Run> => {
-    const x = await r;
-    if (x.code !== 0) throw new Error(`${what}: ${x.err}`);
-    return x;
-  };
+  const kubectl = (...args: string[]): Promise<Run> => kubectlIn(dir, ...args);
   const pods = new Map<string, PodJson>();
   let clusterIP = "";
 
