@@ -14,6 +14,8 @@ import { labLayout, type LabLayout } from "./lab-layout.js";
 import { readLabState, type LabState } from "./lab-state.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
+import { controlPlaneLayout } from "./controlplane/layout.js";
+import { schedulerLayout } from "./controlplane/scheduler.js";
 import { kubeProxyFiles, kubeProxyTable, KUBE_PROXY_TABLE } from "./kube-proxy.js";
 
 export interface ProcessStatus {
@@ -78,6 +80,8 @@ export interface LabStatus {
   healthy: boolean;
   problems: string[];
   apiserver: { url: string; kubeconfig: string; socket: string } & ProcessStatus;
+  /** kube-scheduler beside the real control plane (lab/controlplane/scheduler.ts) */
+  scheduler?: ProcessStatus;
   tor: {
     netns: string;
     address: string;
@@ -121,6 +125,9 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     ...proc(L.apiserverPid, L.apiserverLog),
   };
   if (!api.alive) problems.push("API server not running");
+  const S = schedulerLayout(controlPlaneLayout(L.dir));
+  const scheduler = state.controlPlane === "real" ? proc(S.pid, S.log) : undefined;
+  if (scheduler?.alive === false) problems.push("kube-scheduler not running");
 
   const bird = proc(L.birdPid, L.birdLog);
   let protocols: BirdProtocol[] = [];
@@ -225,6 +232,7 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     healthy: problems.length === 0,
     problems,
     apiserver: api,
+    ...(scheduler !== undefined ? { scheduler } : {}),
     tor: {
       netns: state.plan.tor.netns,
       address: state.plan.tor.routerId,

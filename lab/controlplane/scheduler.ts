@@ -16,7 +16,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { isAlive, readPidFile, startDaemon } from "../daemon.js";
+import { startDaemon } from "../daemon.js";
 import { ApiError, nodeReady, type LabApi, type NodeObject } from "../api-client.js";
 import type { ClientIdentity } from "./pki.js";
 import type { ControlPlaneLayout } from "./layout.js";
@@ -81,11 +81,6 @@ export function startScheduler(C: ControlPlaneLayout, kubeconfig: string): numbe
   writeFileSync(S.kubeconfig, kubeconfig, { mode: 0o600 });
   writeFileSync(S.config, renderSchedulerConfig(S.kubeconfig));
   return startDaemon({ argv: schedulerArgv(binary, S), pidFile: S.pid, logFile: S.log });
-}
-
-/** Whether the scheduler under C runs (lab status). */
-export function schedulerAlive(C: ControlPlaneLayout): boolean {
-  return isAlive(readPidFile(schedulerLayout(C).pid));
 }
 
 /**
