@@ -116,7 +116,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   // Before anything is created: a missing build is a clear refusal, not a half lab.
   const bin = real ? requireBinaries() : undefined;
   if (o.kubeProxy === true && !real)
-    throw new LabError("--kube-proxy needs the real control plane (--control-plane real)", "usage");
+    throw new LabError("kube-proxy needs the real control plane (--control-plane real)", "usage");
   const kubeProxy = real && o.kubeProxy !== false ? requireNodeBinary("kubeProxy") : undefined;
   if (real) requireNodeBinary("kubeScheduler");
   const needed: [string, string][] = real ? [] : [["the lab API server", repoPaths.apiserverMain]];

@@ -1,8 +1,13 @@
 // lab/kube-proxy.ts, the pure parts: the cluster CIDRs kube-proxy is given,
 // its KubeProxyConfiguration, its command line and files.
 import { describe, expect, it } from "@jest/globals";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { planLab } from "../address-plan.js";
+import { LabError } from "../lab-errors.js";
+import { labUp } from "../lab-up.js";
 import {
   clusterCidrs,
   KUBE_PROXY,
@@ -113,5 +118,24 @@ describe("command line and identity", () => {
 
   it("the client certificate is system:kube-proxy (bound to system:node-proxier by default), in no group", () => {
     expect(KUBE_PROXY).toEqual({ name: "kube-proxy", user: "system:kube-proxy", groups: [] });
+  });
+});
+
+describe("lab up and kube-proxy", () => {
+  it("kube-proxy asked for on the embedded control plane is a usage error, before anything is created", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-kp-"));
+    try {
+      const err = await labUp({ dir, nodes: 1, cni: "ptp", controlPlane: "embedded", kubeProxy: true }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(LabError);
+      expect((err as LabError).kind).toBe("usage");
+      expect((err as LabError).message).toBe(
+        "kube-proxy needs the real control plane (--control-plane real)",
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
