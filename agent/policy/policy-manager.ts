@@ -20,6 +20,12 @@
  *   with capped backoff. A full resync runs on a timer.
  * - `attach()` returns a promise that settles when a table including that
  *   pod has been applied: the CNI ADD awaits it (fail closed on ADD).
+ * - After each apply, the conntrack entries of the addresses the change
+ *   touched are marked for re-checking (revocation.ts says which and why),
+ *   so a flow the new rules deny stops instead of riding its `ct state
+ *   established`.
+ *   Revocations run one after another, off the apply path: the ADD that
+ *   waits for its rules never waits for them.
  */
 import type { Logger } from "pino";
 import type { NftTable } from "../../policy/compiler/nft-table.js";
@@ -41,6 +47,9 @@ import { compilerInputs, objectKey, parseWatched, podInput, type LocalAttachment
 import { PolicyMetrics } from "./policy-metrics.js";
 import { type Registry, createRegistry } from "../../net/metrics.js";
 import { backoffDelay } from "../../net/backoff.js";
+import { POLICY_TABLE } from "../../policy/compiler/nft-table.js";
+import { localPodsOfState, localPodsOfTable, revocationFor } from "./revocation.js";
+import type { Revoker } from "./conntrack-revoker.js";
 
 export interface PolicyDriver {
   apply(table: NftTable): Promise<ApplyResult>;
@@ -74,6 +83,8 @@ export interface PolicyManagerOptions {
   now?: () => number;
   /** Where the policy families go (the agent's registry); a manager alone gets its own. */
   registry?: Registry;
+  /** Marks the conntrack entries a change concerns for re-checking (conntrack-revoker.ts); without it none are. */
+  revoker?: Revoker;
 }
 
 export class PolicyAttachTimeout extends Error {
@@ -118,6 +129,9 @@ export class PolicyManager {
   private fullNeeded = true;
   /** Objects valid alone but rejected in context, by object name. */
   private contextRejected = new Set<string>();
+  /** The revocation running or queued last, and prefixes still to revoke (a failed one's, retried). */
+  private revoking: Promise<void> = Promise.resolve();
+  private revokePending = new Set<string>();
 
   constructor(private readonly o: PolicyManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -317,6 +331,45 @@ export class PolicyManager {
     return this.idle;
   }
 
+  /** Settles when no apply is running or scheduled and every revocation queued so far is done (tests). */
+  async quiescent(): Promise<void> {
+    await this.idle;
+    await this.revoking;
+  }
+
+  /**
+   * Queues the conntrack marking an applied transaction calls for
+   * (revocation.ts); `local`: the local pods' veths and addresses in the
+   * table it applied.
+   */
+  private revoke(r: ApplyResult, local: () => ReadonlyMap<string, readonly string[]>): void {
+    const revoker = this.o.revoker;
+    if (revoker === undefined) return;
+    const plan = revocationFor(r.mode, r.commands, r.mode === "noop" ? new Map() : local(), POLICY_TABLE);
+    for (const p of plan.prefixes) this.revokePending.add(p);
+    if (this.revokePending.size === 0) return;
+    this.revoking = this.revoking.then(async () => {
+      const prefixes = [...this.revokePending].sort();
+      this.revokePending.clear();
+      if (prefixes.length === 0) return;
+      try {
+        const n = await revoker.revoke(prefixes);
+        this.metrics.conntrackRevoked += n;
+        this.o.log.debug(
+          { prefixes: prefixes.length, entries: n, reason: plan.reason },
+          "conntrack entries marked for re-checking",
+        );
+      } catch (e) {
+        for (const p of prefixes) this.revokePending.add(p);
+        this.metrics.revocationErrors++;
+        this.o.log.error(
+          { err: e instanceof Error ? e.message : String(e), prefixes: prefixes.length },
+          "marking conntrack entries for re-checking failed; retried after the next apply",
+        );
+      }
+    });
+  }
+
   private desiredTable(): { table: NftTable; localPods: number; inputs: ParsedObject[] } {
     const watched: ParsedObject[] = [];
     let rejected = 0;
@@ -412,6 +465,7 @@ export class PolicyManager {
       if (inc !== undefined && this.o.driver.applyCommands !== undefined) {
         r = await this.o.driver.applyCommands(inc.cmds, () => materialize(inc.state));
         this.inc = inc.state;
+        this.revoke(r, () => localPodsOfState(inc.state.local));
         this.metrics.rejectedObjects = this.rejectedCount();
         localPods = inc.state.local.size;
       } else {
@@ -430,6 +484,7 @@ export class PolicyManager {
         const d = this.desiredTable();
         this.inc = undefined;
         r = await this.o.driver.apply(d.table);
+        this.revoke(r, () => localPodsOfTable(d.table));
         localPods = d.localPods;
         if (candidate !== undefined) {
           const diff = diffTable(observe(materialize(candidate)), d.table);

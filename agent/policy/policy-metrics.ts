@@ -15,6 +15,9 @@ export class PolicyMetrics {
   lastTransactionCommands = 0;
   rejectedObjects = 0;
   localPods = 0;
+  /** Conntrack entries marked for re-checking after policy changes (revocation.ts), and markings that failed. */
+  conntrackRevoked = 0;
+  revocationErrors = 0;
 
   constructor(registry: Registry, ready: () => boolean) {
     gaugeFrom(
@@ -65,6 +68,22 @@ export class PolicyMetrics {
       registry,
       { name: "trellis_policy_local_pods", help: "Pods of this node in the last applied table." },
       () => this.localPods,
+    );
+    counterFrom(
+      registry,
+      {
+        name: "trellis_policy_conntrack_rechecked_total",
+        help: "Conntrack entries marked for re-checking because a policy change touched one of their addresses.",
+      },
+      () => this.conntrackRevoked,
+    );
+    counterFrom(
+      registry,
+      {
+        name: "trellis_policy_recheck_errors_total",
+        help: "Conntrack markings that failed (their prefixes are retried after the next apply).",
+      },
+      () => this.revocationErrors,
     );
   }
 

@@ -34,6 +34,14 @@ import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 
 export const CHAIN_FROM_PODS = "from-pods";
 export const CHAIN_TO_PODS = "to-pods";
+export const CHAIN_REVALIDATED = "revalidated";
+/**
+ * The conntrack mark bit of a flow to re-check (pinned, policy/README.md
+ * "Revocation"): the agent sets it on the entries of addresses a policy
+ * change touched, and such a flow walks the policy again, in its original
+ * direction, before `ct state established` lets it through once more.
+ */
+export const CT_MARK_RECHECK = 0x10000000;
 export const MAP_EGRESS = "egress-pods";
 export const MAP_INGRESS = "ingress-pods";
 export const SET_POD_SOURCES = "pod-sources";
@@ -78,6 +86,9 @@ const ip = (field: "saddr" | "daddr", family: Family = "ipv4") => ({
 });
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const ctState = match({ ct: { key: "state" } }, ["established", "related"], "in");
+const ctRecheck = { "&": [{ ct: { key: "mark" } }, CT_MARK_RECHECK] };
+/** An established flow not marked for re-checking: the common case, one rule. */
+const ctSettled = [ctState, match(ctRecheck, 0)];
 const trlWildcard = `${HOST_VETH_PREFIX}*`;
 
 function verdictOf(action: IRRule["action"]): unknown {
@@ -243,7 +254,17 @@ export function irToTable(ir: PolicyIR): NftTable {
           { drop: null },
         ]),
       ),
-      rule([ctState, counter, { accept: null }]),
+      rule([...ctSettled, counter, { accept: null }]),
+      // A flow marked for re-checking goes through the policy below in its
+      // original direction; its replies wait until that has passed (the
+      // `revalidated` chain clears the mark), so a flow the new rules deny
+      // cannot go on through the direction nobody re-checks.
+      rule([
+        match({ ct: { key: "direction" } }, "reply"),
+        match(ctRecheck, CT_MARK_RECHECK),
+        counter,
+        { drop: null },
+      ]),
       rule([counter, { vmap: { key: meta("iifname"), data: `@${MAP_EGRESS}` } }]),
       rule([match(meta("iifname"), trlWildcard), counter, { drop: null }]),
     ],
@@ -252,9 +273,27 @@ export function irToTable(ir: PolicyIR): NftTable {
     name: CHAIN_TO_PODS,
     base: { type: "filter", hook: "forward", prio: 10, policy: "accept" },
     rules: [
-      rule([ctState, counter, { accept: null }]),
+      rule([...ctSettled, counter, { accept: null }]),
       rule([counter, { vmap: { key: meta("oifname"), data: `@${MAP_INGRESS}` } }]),
       rule([match(meta("oifname"), trlWildcard), counter, { drop: null }]),
+    ],
+  });
+  chains.push({
+    name: CHAIN_REVALIDATED,
+    // After both: reached only by a packet the policy let through. A marked
+    // flow whose original direction passed is settled again.
+    base: { type: "filter", hook: "forward", prio: 20, policy: "accept" },
+    rules: [
+      rule([
+        match(ctRecheck, CT_MARK_RECHECK),
+        counter,
+        {
+          mangle: {
+            key: { ct: { key: "mark" } },
+            value: { "&": [{ ct: { key: "mark" } }, ~CT_MARK_RECHECK >>> 0] },
+          },
+        },
+      ]),
     ],
   });
   return { sets, maps, chains };

@@ -20,6 +20,10 @@ export interface Packet {
   readonly dport: number;
   /** Conntrack state of the packet (a new connection's first packet: "new"). */
   readonly ct: "new" | "established" | "related";
+  /** The flow's conntrack mark (default 0; CT_MARK_RECHECK: to be re-checked). */
+  readonly ctMark?: number;
+  /** Which direction of its flow the packet goes (default: original). */
+  readonly ctDirection?: "original" | "reply";
   /** Default: from the addresses' form. */
   readonly family?: "ipv4" | "ipv6";
 }
@@ -64,6 +68,13 @@ function field(p: Packet, e: unknown): Value | undefined {
       return p.protocol === protocol ? p.dport : undefined;
   }
   if (o["ct"] && o["ct"]["key"] === "state") return p.ct;
+  if (o["ct"] && o["ct"]["key"] === "mark") return p.ctMark ?? 0;
+  if (o["ct"] && o["ct"]["key"] === "direction") return p.ctDirection ?? "original";
+  const and = (e as { "&"?: [unknown, number] })["&"];
+  if (and !== undefined) {
+    const v = field(p, and[0]);
+    return typeof v === "number" ? (v & and[1]) >>> 0 : undefined;
+  }
   if (typeof e === "object" && e !== null && Array.isArray((e as { concat?: unknown[] }).concat)) {
     const parts = (e as { concat: unknown[] }).concat.map((x) => field(p, x));
     if (parts.some((x) => x === undefined)) return undefined;
@@ -151,7 +162,8 @@ export function trace(table: NftTable, p: Packet, hook: "forward" = "forward"): 
           }
           continue;
         }
-        if ("counter" in o || "log" in o) continue;
+        // Statements that do not decide (a mark set on the flow leaves this packet's verdict alone).
+        if ("counter" in o || "log" in o || "mangle" in o) continue;
         path.push(`${chain.name}:${i}`);
         const verdict = o["vmap"]
           ? (() => {

@@ -9,6 +9,7 @@ import { describe, it, expect } from "@jest/globals";
 import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
+import { CHAIN_REVALIDATED, CT_MARK_RECHECK } from "../../../policy/compiler/to-nft.js";
 import { podVethName } from "../../../net/veth-name.js";
 import type { Family } from "../../../policy/model/select.js";
 import { NetnsCluster, type ProbeProtocol } from "./netns-cluster.js";
@@ -109,4 +110,61 @@ describe("tracer: dataplane guards", () => {
     expect(trace(t, { ...pkt6, family: "ipv6", saddr: own }).verdict).toBe("drop"));
   it("leaves traffic that is not a pod's alone", () =>
     expect(trace(t, { ...pkt, iifname: "eth9", saddr: "192.0.2.1" }).verdict).toBe("accept"));
+});
+
+describe("tracer: a flow marked for re-checking (policy/README.md, Revocation)", () => {
+  // x/a isolated for ingress, admitting only namespace z on port 80.
+  const docs = [
+    ...model.baseDocs(),
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "only-z", namespace: "x" },
+      spec: {
+        podSelector: { matchLabels: { pod: "a" } },
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: "z" } } }], ports: [{ port: 80 }] }],
+      },
+    },
+  ];
+  const c = loadCluster(docs);
+  const xa = model.pods.find((p) => p.ns === "x" && p.pod === "a");
+  if (!xa) throw new Error("model");
+  const t = compile(c, xa.node).table;
+  const to = (from: string) => {
+    const p = model.pods.find((q) => `${q.ns}/${q.pod}` === from);
+    if (!p) throw new Error(from);
+    return {
+      iifname: p.node === xa.node ? podVethName(p.ns, p.pod) : "uplink0",
+      oifname: podVethName("x", "a"),
+      saddr: p.ip,
+      daddr: xa.ip,
+      protocol: "tcp" as const,
+      dport: 80,
+      ct: "established" as const,
+    };
+  };
+  it("an established flow the rules deny, unmarked, goes on (the policy speaks of new connections)", () =>
+    expect(trace(t, to("y/b")).verdict).toBe("accept"));
+  it("marked, a flow the rules now deny is dropped in its original direction", () =>
+    expect(trace(t, { ...to("y/b"), ctMark: CT_MARK_RECHECK }).verdict).toBe("drop"));
+  it("marked, a flow the rules still allow passes and the revalidated chain clears its mark", () => {
+    const r = trace(t, { ...to("z/b"), ctMark: CT_MARK_RECHECK | 0x5 });
+    expect(r.verdict).toBe("accept");
+    expect(r.path).toContain(`${CHAIN_REVALIDATED}:0`);
+  });
+  it("marked, a reply waits for the original direction: dropped", () => {
+    const fwd = to("z/b");
+    const reply = {
+      ...fwd,
+      iifname: fwd.oifname,
+      oifname: fwd.iifname,
+      saddr: fwd.daddr,
+      daddr: fwd.saddr,
+      ctDirection: "reply" as const,
+    };
+    expect(trace(t, { ...reply, ctMark: CT_MARK_RECHECK }).verdict).toBe("drop");
+    expect(trace(t, reply).verdict).toBe("accept");
+  });
+  it("other bits of the mark leave an established flow established", () =>
+    expect(trace(t, { ...to("y/b"), ctMark: 0xef }).verdict).toBe("accept"));
 });
