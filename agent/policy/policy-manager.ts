@@ -20,9 +20,10 @@
  *   with capped backoff. A full resync runs on a timer.
  * - `attach()` returns a promise that settles when a table including that
  *   pod has been applied: the CNI ADD awaits it (fail closed on ADD).
- * - After each apply, the conntrack entries of the addresses the change
- *   touched are marked for re-checking (revocation.ts says which and why),
- *   so a flow the new rules deny stops instead of riding its `ct state
+ * - After each apply, the established flows of the addresses the change
+ *   touched are re-checked against the new rules, and those they deny are
+ *   cut off by a conntrack mark (revocation.ts says which and why), so a
+ *   flow the new rules deny stops instead of riding its `ct state
  *   established`.
  *   Revocations run one after another, off the apply path: the ADD that
  *   waits for its rules never waits for them.
@@ -48,7 +49,7 @@ import { PolicyMetrics } from "./policy-metrics.js";
 import { type Registry, createRegistry } from "../../net/metrics.js";
 import { backoffDelay } from "../../net/backoff.js";
 import { POLICY_TABLE } from "../../policy/compiler/nft-table.js";
-import { localPodsOfState, localPodsOfTable, revocationFor } from "./revocation.js";
+import { localPodsOfState, localPodsOfTable, recheck, revocationFor } from "./revocation.js";
 import type { Revoker } from "./conntrack-revoker.js";
 
 export interface PolicyDriver {
@@ -83,7 +84,7 @@ export interface PolicyManagerOptions {
   now?: () => number;
   /** Where the policy families go (the agent's registry); a manager alone gets its own. */
   registry?: Registry;
-  /** Marks the conntrack entries a change concerns for re-checking (conntrack-revoker.ts); without it none are. */
+  /** Lists and marks conntrack entries for revocation (conntrack-revoker.ts); without it established flows are never cut off. */
   revoker?: Revoker;
 }
 
@@ -338,14 +339,20 @@ export class PolicyManager {
   }
 
   /**
-   * Queues the conntrack marking an applied transaction calls for
-   * (revocation.ts); `local`: the local pods' veths and addresses in the
-   * table it applied.
+   * Queues the revocation an applied transaction calls for (revocation.ts):
+   * the entries of the addresses it touched, re-checked against the table
+   * it applied (`table`), marked denied or cleared. `local`: the local
+   * pods' veths and addresses in that table.
    */
-  private revoke(r: ApplyResult, local: () => ReadonlyMap<string, readonly string[]>): void {
+  private revoke(
+    r: ApplyResult,
+    local: () => ReadonlyMap<string, readonly string[]>,
+    table: () => NftTable,
+  ): void {
     const revoker = this.o.revoker;
     if (revoker === undefined) return;
-    const plan = revocationFor(r.mode, r.commands, r.mode === "noop" ? new Map() : local(), POLICY_TABLE);
+    const pods = r.mode === "noop" ? new Map<string, readonly string[]>() : local();
+    const plan = revocationFor(r.mode, r.commands, pods, POLICY_TABLE);
     for (const p of plan.prefixes) this.revokePending.add(p);
     if (this.revokePending.size === 0) return;
     this.revoking = this.revoking.then(async () => {
@@ -353,18 +360,27 @@ export class PolicyManager {
       this.revokePending.clear();
       if (prefixes.length === 0) return;
       try {
-        const n = await revoker.revoke(prefixes);
-        this.metrics.conntrackRevoked += n;
-        this.o.log.debug(
-          { prefixes: prefixes.length, entries: n, reason: plan.reason },
-          "conntrack entries marked for re-checking",
-        );
+        const entries = await revoker.list(prefixes);
+        if (entries.length === 0) return;
+        const { deny, allow } = recheck(entries, table(), pods.size > 0 ? pods : local());
+        for (const e of deny) this.metrics.flowsDenied += await revoker.mark(e, true);
+        for (const e of allow) this.metrics.flowsReallowed += await revoker.mark(e, false);
+        if (deny.length + allow.length > 0)
+          this.o.log.info(
+            {
+              examined: entries.length,
+              denied: deny.length,
+              allowedAgain: allow.length,
+              reason: plan.reason,
+            },
+            "established flows re-checked against the new policy",
+          );
       } catch (e) {
         for (const p of prefixes) this.revokePending.add(p);
         this.metrics.revocationErrors++;
         this.o.log.error(
           { err: e instanceof Error ? e.message : String(e), prefixes: prefixes.length },
-          "marking conntrack entries for re-checking failed; retried after the next apply",
+          "revocation of established flows failed; looked at again after the next apply",
         );
       }
     });
@@ -465,7 +481,12 @@ export class PolicyManager {
       if (inc !== undefined && this.o.driver.applyCommands !== undefined) {
         r = await this.o.driver.applyCommands(inc.cmds, () => materialize(inc.state));
         this.inc = inc.state;
-        this.revoke(r, () => localPodsOfState(inc.state.local));
+        const applied = inc.state;
+        this.revoke(
+          r,
+          () => localPodsOfState(applied.local),
+          () => materialize(applied),
+        );
         this.metrics.rejectedObjects = this.rejectedCount();
         localPods = inc.state.local.size;
       } else {
@@ -484,7 +505,11 @@ export class PolicyManager {
         const d = this.desiredTable();
         this.inc = undefined;
         r = await this.o.driver.apply(d.table);
-        this.revoke(r, () => localPodsOfTable(d.table));
+        this.revoke(
+          r,
+          () => localPodsOfTable(d.table),
+          () => d.table,
+        );
         localPods = d.localPods;
         if (candidate !== undefined) {
           const diff = diffTable(observe(materialize(candidate)), d.table);

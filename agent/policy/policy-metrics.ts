@@ -15,8 +15,9 @@ export class PolicyMetrics {
   lastTransactionCommands = 0;
   rejectedObjects = 0;
   localPods = 0;
-  /** Conntrack entries marked for re-checking after policy changes (revocation.ts), and markings that failed. */
-  conntrackRevoked = 0;
+  /** Established flows a policy change denied (marked) or allowed again (unmarked), and revocations that failed (revocation.ts). */
+  flowsDenied = 0;
+  flowsReallowed = 0;
   revocationErrors = 0;
 
   constructor(registry: Registry, ready: () => boolean) {
@@ -72,16 +73,24 @@ export class PolicyMetrics {
     counterFrom(
       registry,
       {
-        name: "trellis_policy_conntrack_rechecked_total",
-        help: "Conntrack entries marked for re-checking because a policy change touched one of their addresses.",
+        name: "trellis_policy_flows_revoked_total",
+        help: "Established flows (conntrack entries) cut off because a policy change denied them.",
       },
-      () => this.conntrackRevoked,
+      () => this.flowsDenied,
     );
     counterFrom(
       registry,
       {
-        name: "trellis_policy_recheck_errors_total",
-        help: "Conntrack markings that failed (their prefixes are retried after the next apply).",
+        name: "trellis_policy_flows_restored_total",
+        help: "Cut-off flows whose conntrack entries a later policy change allowed again.",
+      },
+      () => this.flowsReallowed,
+    );
+    counterFrom(
+      registry,
+      {
+        name: "trellis_policy_revocation_errors_total",
+        help: "Revocations that failed (their prefixes are looked at again after the next apply).",
       },
       () => this.revocationErrors,
     );

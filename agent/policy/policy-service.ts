@@ -45,7 +45,7 @@ export interface PolicyServiceOptions {
   onRollback?: (informer: string, inf: ResilientInformer<KubernetesObject>) => void;
   /** The nft backend (default: the real `nft` in the agent's namespace). */
   nft?: NftBackend;
-  /** Marks conntrack entries for re-checking (default: `conntrack -U` in the agent's namespace). */
+  /** Lists and marks conntrack entries for revocation (default: the `conntrack` tool in the agent's namespace). */
   revoker?: Revoker;
 }
 

@@ -1,25 +1,29 @@
 /**
- * Which conntrack entries a policy change marks for re-checking (pure).
+ * Revocation (pure): which established flows a policy change denies.
  *
  * The forward chains accept `ct state established,related` before any
  * policy rule (policy/README.md), so a flow admitted under the old rules
- * would keep flowing after a change that denies it. So the agent marks the
- * entries the change may concern (ct mark bit CT_MARK_RECHECK, by
- * conntrack-revoker.ts) and the chains treat a marked flow as new in its
- * original direction: it walks the policy again; if it passes, the
- * `revalidated` chain clears the mark and the flow is established again;
- * if not, it is dropped, and its replies are dropped while it is marked.
+ * would keep flowing after a change that denies it. So after each apply the
+ * agent looks at the conntrack entries the change may concern and walks
+ * each one's original direction, as a new connection, through the table it
+ * just applied (policy/compiler/tracer.ts: the same rules as the kernel's).
+ * An entry the rules now drop gets the ct mark bit CT_MARK_DENIED, which
+ * the forward chain drops in both directions; a marked entry the rules now
+ * accept again loses it. An entry that was allowed and still is stays as it
+ * is, so the flows a change does not deny never notice it.
  *
  * Why a mark and not deleting the entry: after a delete, the next packet of
  * a TCP stream is picked up mid-stream (`nf_conntrack_tcp_loose`) as a new
- * flow in whichever direction it goes. If the server's retransmission comes
- * first, the flow is judged as if the server had opened it, which the
- * client pod's ingress often allows, and the client's packets then pass as
- * its replies: the denied flow goes on. The mark keeps the entry and so its
- * original direction, which is the direction the policy speaks of.
+ * flow in whichever direction it goes. When the server speaks first (it
+ * pushes, or retransmits), the flow is judged as if the server had opened
+ * it, which the client pod's ingress often allows, and the client's
+ * packets then pass as its replies: the denied flow goes on. The mark keeps
+ * the entry, and with it the direction the policy speaks of
+ * (test/conformance/policy/conntrack-revocation.netns.test.ts shows it
+ * with a pushing server).
  *
- * The rule: mark every entry to or from an address whose treatment the
- * applied transaction changed, that is
+ * Which entries are looked at: those to or from an address whose treatment
+ * the applied transaction changed, that is
  *
  * - the addresses of a local pod whose verdict-map entry changed (its
  *   egress or ingress group: a policy selecting it was added, changed or
@@ -34,25 +38,21 @@
  * named only by a new group chain, and the pods that move to that group are
  * in the first item already. A transaction that replaced the whole table
  * (the first apply, a rebuild after a failure) replaced rules nobody can
- * diff any more: every local pod's entries are marked.
- *
- * Marking more than the flows whose verdict changed costs a marked flow
- * one walk through its policy (and its replies wait for the next packet of
- * the original direction); the entries of pods the change did not touch
- * are left alone.
+ * diff any more: every local pod's entries are looked at.
  */
 import { addrValue } from "../../policy/model/ipv6.js";
 import { mergeIntervals, subtractIntervals, type Interval } from "../../policy/model/intervals.js";
 import { formatPrefix, rangeToPrefixes, type Family } from "../../net/address.js";
 import type { NftTable } from "../../policy/compiler/nft-table.js";
 import type { IRLocalPod } from "../../policy/compiler/ir.js";
-import { SET_POD_SOURCES, setName } from "../../policy/compiler/to-nft.js";
+import { CT_MARK_DENIED, SET_POD_SOURCES, setName } from "../../policy/compiler/to-nft.js";
+import { trace, type Packet } from "../../policy/compiler/tracer.js";
 
 type Cmd = Record<string, unknown>;
 type Span = Interval<bigint>;
 
 export interface Revocation {
-  /** Prefixes (`10.244.1.7/32`, `fd00::/64`) whose conntrack entries go, in either direction; sorted. */
+  /** Prefixes (`10.244.1.7/32`, `fd00::/64`) whose conntrack entries are looked at, in either direction. */
   readonly prefixes: readonly string[];
   /** Why: "replaced" (the whole table), "changed" (a diff), or "none". */
   readonly reason: "replaced" | "changed" | "none";
@@ -206,4 +206,86 @@ export function localPodsOfState(local: ReadonlyMap<string, IRLocalPod>): Map<st
       [p.ipv4, p.ipv6].filter((x): x is string => x !== undefined),
     );
   return out;
+}
+
+/** A conntrack entry: its protocol, its original direction's tuple, and its mark. */
+export interface CtEntry {
+  readonly protocol: Packet["protocol"];
+  readonly saddr: string;
+  readonly daddr: string;
+  /** TCP, UDP and SCTP only. */
+  readonly sport?: number;
+  readonly dport?: number;
+  readonly mark: number;
+}
+
+const PROTOCOLS: Readonly<Record<string, Packet["protocol"]>> = {
+  tcp: "tcp",
+  udp: "udp",
+  sctp: "sctp",
+  icmp: "icmp",
+  icmpv6: "ipv6-icmp",
+};
+
+/**
+ * One line of `conntrack -L` ("tcp 6 431999 ESTABLISHED src=… dst=… sport=…
+ * dport=… src=… … mark=0 use=1"): the first src/dst/ports are the original
+ * direction's. Undefined for a protocol no policy rule speaks of.
+ */
+export function parseConntrackLine(line: string): CtEntry | undefined {
+  const words = line.trim().split(/\s+/);
+  const protocol = PROTOCOLS[words[0] ?? ""];
+  if (protocol === undefined) return undefined;
+  const first = (key: string): string | undefined =>
+    words.find((w) => w.startsWith(`${key}=`))?.slice(key.length + 1);
+  const saddr = first("src");
+  const daddr = first("dst");
+  if (saddr === undefined || daddr === undefined) return undefined;
+  const sport = first("sport");
+  const dport = first("dport");
+  return {
+    protocol,
+    saddr,
+    daddr,
+    ...(sport !== undefined ? { sport: Number(sport) } : {}),
+    ...(dport !== undefined ? { dport: Number(dport) } : {}),
+    mark: Number(first("mark") ?? "0"),
+  };
+}
+
+/** What to change: entries to mark denied, and marked entries the rules allow again. */
+export interface Recheck {
+  readonly deny: readonly CtEntry[];
+  readonly allow: readonly CtEntry[];
+}
+
+/**
+ * Each entry's original direction as a new connection through `table`:
+ * from its source pod's veth if that pod is local (else from a link that is
+ * no pod's), to its destination pod's veth likewise.
+ */
+export function recheck(
+  entries: readonly CtEntry[],
+  table: NftTable,
+  localPods: ReadonlyMap<string, readonly string[]>,
+): Recheck {
+  const vethOf = new Map<string, string>();
+  for (const [iface, ips] of localPods) for (const ip of ips) vethOf.set(ip, iface);
+  const deny: CtEntry[] = [];
+  const allow: CtEntry[] = [];
+  for (const e of entries) {
+    const v = trace(table, {
+      iifname: vethOf.get(e.saddr) ?? "-",
+      oifname: vethOf.get(e.daddr) ?? "-",
+      saddr: e.saddr,
+      daddr: e.daddr,
+      protocol: e.protocol,
+      dport: e.dport ?? 0,
+      ct: "new",
+    }).verdict;
+    const marked = (e.mark & CT_MARK_DENIED) !== 0;
+    if (v === "drop" && !marked) deny.push(e);
+    if (v === "accept" && marked) allow.push(e);
+  }
+  return { deny, allow };
 }

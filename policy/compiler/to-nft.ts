@@ -1,7 +1,8 @@
 /**
  * Policy IR -> the content of table `inet trellis` (nft-table.ts).
  *
- *   chain from-pods (forward, priority 0): anti-spoofing, conntrack, then
+ *   chain from-pods (forward, priority 0): anti-spoofing, conntrack, flows
+ *       a policy change denied (ct mark), then
  *       `iifname vmap @egress-pods` -> the pod's egress group chain;
  *       unknown `trl*` interfaces dropped.
  *   chain to-pods (forward, priority 10): conntrack, then
@@ -34,14 +35,14 @@ import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 
 export const CHAIN_FROM_PODS = "from-pods";
 export const CHAIN_TO_PODS = "to-pods";
-export const CHAIN_REVALIDATED = "revalidated";
 /**
- * The conntrack mark bit of a flow to re-check (pinned, policy/README.md
- * "Revocation"): the agent sets it on the entries of addresses a policy
- * change touched, and such a flow walks the policy again, in its original
- * direction, before `ct state established` lets it through once more.
+ * The conntrack mark bit of a flow a policy change denied (pinned,
+ * policy/README.md "Revocation"): the agent sets it on the entries of
+ * established flows the new rules no longer allow (and clears it when a
+ * later change allows them again), and the forward chain drops a marked
+ * flow in both directions before `ct state established` could accept it.
  */
-export const CT_MARK_RECHECK = 0x10000000;
+export const CT_MARK_DENIED = 0x10000000;
 export const MAP_EGRESS = "egress-pods";
 export const MAP_INGRESS = "ingress-pods";
 export const SET_POD_SOURCES = "pod-sources";
@@ -86,9 +87,9 @@ const ip = (field: "saddr" | "daddr", family: Family = "ipv4") => ({
 });
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const ctState = match({ ct: { key: "state" } }, ["established", "related"], "in");
-const ctRecheck = { "&": [{ ct: { key: "mark" } }, CT_MARK_RECHECK] };
-/** An established flow not marked for re-checking: the common case, one rule. */
-const ctSettled = [ctState, match(ctRecheck, 0)];
+const ctDenied = { "&": [{ ct: { key: "mark" } }, CT_MARK_DENIED] };
+/** An established flow no policy change has denied: the common case, one rule. */
+const ctSettled = [ctState, match(ctDenied, 0)];
 const trlWildcard = `${HOST_VETH_PREFIX}*`;
 
 function verdictOf(action: IRRule["action"]): unknown {
@@ -255,16 +256,10 @@ export function irToTable(ir: PolicyIR): NftTable {
         ]),
       ),
       rule([...ctSettled, counter, { accept: null }]),
-      // A flow marked for re-checking goes through the policy below in its
-      // original direction; its replies wait until that has passed (the
-      // `revalidated` chain clears the mark), so a flow the new rules deny
-      // cannot go on through the direction nobody re-checks.
-      rule([
-        match({ ct: { key: "direction" } }, "reply"),
-        match(ctRecheck, CT_MARK_RECHECK),
-        counter,
-        { drop: null },
-      ]),
+      // A flow a policy change denied, either direction (the agent marks it:
+      // agent/policy/revocation.ts). Checked in this chain only: it sees
+      // every forwarded packet, and a dropped one meets no later chain.
+      rule([match(ctDenied, CT_MARK_DENIED), counter, { drop: null }]),
       rule([counter, { vmap: { key: meta("iifname"), data: `@${MAP_EGRESS}` } }]),
       rule([match(meta("iifname"), trlWildcard), counter, { drop: null }]),
     ],
@@ -273,27 +268,10 @@ export function irToTable(ir: PolicyIR): NftTable {
     name: CHAIN_TO_PODS,
     base: { type: "filter", hook: "forward", prio: 10, policy: "accept" },
     rules: [
-      rule([...ctSettled, counter, { accept: null }]),
+      // A denied flow's packets were dropped in from-pods: no mark to check here.
+      rule([ctState, counter, { accept: null }]),
       rule([counter, { vmap: { key: meta("oifname"), data: `@${MAP_INGRESS}` } }]),
       rule([match(meta("oifname"), trlWildcard), counter, { drop: null }]),
-    ],
-  });
-  chains.push({
-    name: CHAIN_REVALIDATED,
-    // After both: reached only by a packet the policy let through. A marked
-    // flow whose original direction passed is settled again.
-    base: { type: "filter", hook: "forward", prio: 20, policy: "accept" },
-    rules: [
-      rule([
-        match(ctRecheck, CT_MARK_RECHECK),
-        counter,
-        {
-          mangle: {
-            key: { ct: { key: "mark" } },
-            value: { "&": [{ ct: { key: "mark" } }, ~CT_MARK_RECHECK >>> 0] },
-          },
-        },
-      ]),
     ],
   });
   return { sets, maps, chains };

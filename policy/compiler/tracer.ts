@@ -20,7 +20,7 @@ export interface Packet {
   readonly dport: number;
   /** Conntrack state of the packet (a new connection's first packet: "new"). */
   readonly ct: "new" | "established" | "related";
-  /** The flow's conntrack mark (default 0; CT_MARK_RECHECK: to be re-checked). */
+  /** The flow's conntrack mark (default 0; with CT_MARK_DENIED: a policy change denied it). */
   readonly ctMark?: number;
   /** Which direction of its flow the packet goes (default: original). */
   readonly ctDirection?: "original" | "reply";

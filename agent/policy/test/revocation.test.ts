@@ -1,6 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
 import { revocationFor } from "../revocation.js";
-import { entryFilters, updatedCount } from "../conntrack-revoker.js";
+import { entryFilters, markArgs, reportedCount } from "../conntrack-revoker.js";
+import { parseConntrackLine, recheck, type CtEntry } from "../revocation.js";
+import { loadCluster } from "../../../policy/model/load.js";
+import { compile } from "../../../policy/compiler/compile.js";
+import { CT_MARK_DENIED } from "../../../policy/compiler/to-nft.js";
+import { podVethName } from "../../../net/veth-name.js";
 import { POLICY_TABLE } from "../../../policy/compiler/nft-table.js";
 
 const T = { family: "inet", table: "trellis" };
@@ -14,7 +19,7 @@ const pods = new Map<string, readonly string[]>([
 const plan = (mode: "noop" | "diff" | "full" | "incremental", cmds: Record<string, unknown>[]) =>
   revocationFor(mode, cmds, pods, POLICY_TABLE);
 
-describe("revocation: which conntrack entries a policy change marks for re-checking", () => {
+describe("revocation: which conntrack entries a policy change looks at", () => {
   it("a no-op revokes nothing", () => {
     expect(plan("noop", [])).toEqual({ prefixes: [], reason: "none" });
   });
@@ -101,13 +106,136 @@ describe("conntrack -U (the mark of the entries to re-check)", () => {
     ]);
   });
 
-  it("reads the count conntrack prints; nothing updated is exit 1 and not an error; anything else is", () => {
-    expect(updatedCount(0, "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been updated.\n")).toBe(
-      3,
-    );
-    expect(updatedCount(1, "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been updated.\n")).toBe(
-      0,
-    );
-    expect(updatedCount(2, "conntrack v1.4.7 (conntrack-tools): Invalid IP address `x'\n")).toBeUndefined();
+  it("reads the count conntrack prints; none is exit 1 and not an error; anything else is", () => {
+    expect(
+      reportedCount(0, "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been updated.\n", "updated"),
+    ).toBe(3);
+    expect(
+      reportedCount(1, "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n", "shown"),
+    ).toBe(0);
+    expect(
+      reportedCount(2, "conntrack v1.4.7 (conntrack-tools): Invalid IP address `x'\n", "shown"),
+    ).toBeUndefined();
+  });
+
+  it("parses an entry's original direction and mark from a listing line", () => {
+    expect(
+      parseConntrackLine(
+        "tcp      6 431995 ESTABLISHED src=10.78.1.10 dst=10.78.1.11 sport=46290 dport=5001 src=10.78.1.11 dst=10.78.1.10 sport=5001 dport=46290 [ASSURED] mark=268435461 use=1",
+      ),
+    ).toEqual({
+      protocol: "tcp",
+      saddr: "10.78.1.10",
+      daddr: "10.78.1.11",
+      sport: 46290,
+      dport: 5001,
+      mark: 268435461,
+    });
+    expect(
+      parseConntrackLine(
+        "icmpv6   58 29 src=fd00::1 dst=fd00::2 type=128 code=0 id=7 src=fd00::2 dst=fd00::1 type=129 code=0 id=7 mark=0 use=1",
+      ),
+    ).toEqual({ protocol: "ipv6-icmp", saddr: "fd00::1", daddr: "fd00::2", mark: 0 });
+    expect(
+      parseConntrackLine("gre      47 29 src=1.1.1.1 dst=2.2.2.2 srckey=0x0 dstkey=0x0 mark=0"),
+    ).toBeUndefined();
+    expect(parseConntrackLine("")).toBeUndefined();
+  });
+
+  it("sets or clears only the denied bit on the entry's own flow", () => {
+    const e: CtEntry = {
+      protocol: "tcp",
+      saddr: "10.1.0.2",
+      daddr: "10.1.0.3",
+      sport: 40000,
+      dport: 80,
+      mark: 0,
+    };
+    const bit = `0x${CT_MARK_DENIED.toString(16)}`;
+    expect(markArgs(e, true)).toEqual([
+      "-U",
+      "-p",
+      "tcp",
+      "-s",
+      "10.1.0.2",
+      "-d",
+      "10.1.0.3",
+      "--sport",
+      "40000",
+      "--dport",
+      "80",
+      "--mark",
+      `${bit}/${bit}`,
+    ]);
+    expect(markArgs({ protocol: "ipv6-icmp", saddr: "fd00::2", daddr: "fd00::3", mark: 0 }, false)).toEqual([
+      "-U",
+      "-p",
+      "icmpv6",
+      "-s",
+      "fd00::2",
+      "-d",
+      "fd00::3",
+      "--mark",
+      `0/${bit}`,
+    ]);
+  });
+});
+
+describe("revocation: re-checking entries against the applied table", () => {
+  // Local pods x/a (isolated: admits only pods labelled role=client) and x/b; y/c is remote.
+  const docs = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "y" } },
+    ...[
+      ["x", "a", "n1", "10.1.0.2", {}],
+      ["x", "b", "n1", "10.1.0.3", { role: "client" }],
+      ["y", "c", "n2", "10.2.0.4", {}],
+    ].map(([ns, name, node, ip, labels]) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns, labels },
+      spec: { nodeName: node, containers: [] },
+      status: { podIP: ip, podIPs: [{ ip }] },
+    })),
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "only-clients", namespace: "x" },
+      spec: {
+        podSelector: { matchExpressions: [{ key: "role", operator: "DoesNotExist" }] },
+        ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { role: "client" } } }] }],
+      },
+    },
+  ];
+  const table = compile(loadCluster(docs), "n1").table;
+  const local = new Map([
+    [podVethName("x", "a"), ["10.1.0.2"]],
+    [podVethName("x", "b"), ["10.1.0.3"]],
+  ]);
+  const tcp = (saddr: string, daddr: string, mark = 0): CtEntry => ({
+    protocol: "tcp",
+    saddr,
+    daddr,
+    sport: 40000,
+    dport: 80,
+    mark,
+  });
+
+  it("an entry the rules now drop is to be marked denied", () =>
+    expect(recheck([tcp("10.2.0.4", "10.1.0.2")], table, local)).toEqual({
+      deny: [tcp("10.2.0.4", "10.1.0.2")],
+      allow: [],
+    }));
+
+  it("an entry the rules still accept is left alone", () =>
+    expect(recheck([tcp("10.1.0.3", "10.1.0.2"), tcp("10.1.0.2", "10.2.0.4")], table, local)).toEqual({
+      deny: [],
+      allow: [],
+    }));
+
+  it("a marked entry the rules accept again is to be cleared; a marked one still denied stays as it is", () => {
+    const again = tcp("10.1.0.3", "10.1.0.2", CT_MARK_DENIED | 0x5);
+    const still = tcp("10.2.0.4", "10.1.0.2", CT_MARK_DENIED);
+    expect(recheck([again, still], table, local)).toEqual({ deny: [], allow: [again] });
   });
 });

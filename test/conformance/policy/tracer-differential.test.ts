@@ -9,7 +9,7 @@ import { describe, it, expect } from "@jest/globals";
 import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
-import { CHAIN_REVALIDATED, CT_MARK_RECHECK } from "../../../policy/compiler/to-nft.js";
+import { CT_MARK_DENIED } from "../../../policy/compiler/to-nft.js";
 import { podVethName } from "../../../net/veth-name.js";
 import type { Family } from "../../../policy/model/select.js";
 import { NetnsCluster, type ProbeProtocol } from "./netns-cluster.js";
@@ -112,59 +112,30 @@ describe("tracer: dataplane guards", () => {
     expect(trace(t, { ...pkt, iifname: "eth9", saddr: "192.0.2.1" }).verdict).toBe("accept"));
 });
 
-describe("tracer: a flow marked for re-checking (policy/README.md, Revocation)", () => {
-  // x/a isolated for ingress, admitting only namespace z on port 80.
-  const docs = [
-    ...model.baseDocs(),
-    {
-      apiVersion: "networking.k8s.io/v1",
-      kind: "NetworkPolicy",
-      metadata: { name: "only-z", namespace: "x" },
-      spec: {
-        podSelector: { matchLabels: { pod: "a" } },
-        ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: "z" } } }], ports: [{ port: 80 }] }],
-      },
-    },
-  ];
-  const c = loadCluster(docs);
+describe("tracer: a flow a policy change denied (policy/README.md, Revocation)", () => {
+  const c = loadCluster(model.baseDocs());
   const xa = model.pods.find((p) => p.ns === "x" && p.pod === "a");
-  if (!xa) throw new Error("model");
+  const yb = model.pods.find((p) => p.ns === "y" && p.pod === "b");
+  if (!xa || !yb) throw new Error("model");
   const t = compile(c, xa.node).table;
-  const to = (from: string) => {
-    const p = model.pods.find((q) => `${q.ns}/${q.pod}` === from);
-    if (!p) throw new Error(from);
-    return {
-      iifname: p.node === xa.node ? podVethName(p.ns, p.pod) : "uplink0",
-      oifname: podVethName("x", "a"),
-      saddr: p.ip,
-      daddr: xa.ip,
-      protocol: "tcp" as const,
-      dport: 80,
-      ct: "established" as const,
-    };
+  const fwd = {
+    iifname: yb.node === xa.node ? podVethName("y", "b") : "uplink0",
+    oifname: podVethName("x", "a"),
+    saddr: yb.ip,
+    daddr: xa.ip,
+    protocol: "tcp" as const,
+    dport: 80,
+    ct: "established" as const,
   };
-  it("an established flow the rules deny, unmarked, goes on (the policy speaks of new connections)", () =>
-    expect(trace(t, to("y/b")).verdict).toBe("accept"));
-  it("marked, a flow the rules now deny is dropped in its original direction", () =>
-    expect(trace(t, { ...to("y/b"), ctMark: CT_MARK_RECHECK }).verdict).toBe("drop"));
-  it("marked, a flow the rules still allow passes and the revalidated chain clears its mark", () => {
-    const r = trace(t, { ...to("z/b"), ctMark: CT_MARK_RECHECK | 0x5 });
-    expect(r.verdict).toBe("accept");
-    expect(r.path).toContain(`${CHAIN_REVALIDATED}:0`);
-  });
-  it("marked, a reply waits for the original direction: dropped", () => {
-    const fwd = to("z/b");
-    const reply = {
-      ...fwd,
-      iifname: fwd.oifname,
-      oifname: fwd.iifname,
-      saddr: fwd.daddr,
-      daddr: fwd.saddr,
-      ctDirection: "reply" as const,
-    };
-    expect(trace(t, { ...reply, ctMark: CT_MARK_RECHECK }).verdict).toBe("drop");
+  const reply = { ...fwd, iifname: fwd.oifname, oifname: fwd.iifname, saddr: fwd.daddr, daddr: fwd.saddr };
+  it("an established flow goes on without a policy walk (the policy speaks of new connections)", () => {
+    expect(trace(t, fwd).verdict).toBe("accept");
     expect(trace(t, reply).verdict).toBe("accept");
   });
-  it("other bits of the mark leave an established flow established", () =>
-    expect(trace(t, { ...to("y/b"), ctMark: 0xef }).verdict).toBe("accept"));
+  it("marked denied, it is dropped in both directions, whatever the rules say now", () => {
+    expect(trace(t, { ...fwd, ctMark: CT_MARK_DENIED }).verdict).toBe("drop");
+    expect(trace(t, { ...reply, ctMark: CT_MARK_DENIED | 0x5 }).verdict).toBe("drop");
+  });
+  it("other bits of the mark leave it established", () =>
+    expect(trace(t, { ...fwd, ctMark: 0xef }).verdict).toBe("accept"));
 });
