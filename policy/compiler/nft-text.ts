@@ -49,10 +49,6 @@ function expr(e: unknown): string {
     }
     case "counter":
       return "counter";
-    case "mangle": {
-      const m = v as { key: unknown; value: unknown };
-      return `${val(m.key)} set ${val(m.value)}`;
-    }
     case "log":
       return `log prefix ${JSON.stringify((v as { prefix: string }).prefix)}`;
     case "vmap": {

@@ -22,8 +22,6 @@ export interface Packet {
   readonly ct: "new" | "established" | "related";
   /** The flow's conntrack mark (default 0; with CT_MARK_DENIED: a policy change denied it). */
   readonly ctMark?: number;
-  /** Which direction of its flow the packet goes (default: original). */
-  readonly ctDirection?: "original" | "reply";
   /** Default: from the addresses' form. */
   readonly family?: "ipv4" | "ipv6";
 }
@@ -69,7 +67,6 @@ function field(p: Packet, e: unknown): Value | undefined {
   }
   if (o["ct"] && o["ct"]["key"] === "state") return p.ct;
   if (o["ct"] && o["ct"]["key"] === "mark") return p.ctMark ?? 0;
-  if (o["ct"] && o["ct"]["key"] === "direction") return p.ctDirection ?? "original";
   const and = (e as { "&"?: [unknown, number] })["&"];
   if (and !== undefined) {
     const v = field(p, and[0]);
@@ -162,8 +159,7 @@ export function trace(table: NftTable, p: Packet, hook: "forward" = "forward"): 
           }
           continue;
         }
-        // Statements that do not decide (a mark set on the flow leaves this packet's verdict alone).
-        if ("counter" in o || "log" in o || "mangle" in o) continue;
+        if ("counter" in o || "log" in o) continue;
         path.push(`${chain.name}:${i}`);
         const verdict = o["vmap"]
           ? (() => {
@@ -197,7 +193,7 @@ export function trace(table: NftTable, p: Packet, hook: "forward" = "forward"): 
       if (!c) throw new Error(`tracer: no chain ${target.target}`);
       const out = run(c, depth + 1);
       if (out.kind === "return" || out.kind === "continue") {
-        // jump: resume after the jump. (The compiler emits no goto; treated as the end of the caller.)
+        // jump: resume after the jump; goto: the caller is gone, so its own caller resumes (nft semantics).
         return v["goto"] ? { kind: "return" } : { kind: "continue" };
       }
       return out;
