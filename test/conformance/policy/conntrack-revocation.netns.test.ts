@@ -68,28 +68,17 @@ print("ready",flush=True)
 while True:
   c,_=s.accept(); threading.Thread(target=push,args=(c,),daemon=True).start()`;
 
-/** Reads what the server pushes, for at most 120 s; prints "ok" per read. */
-const PUSH_CLIENT = `import socket,sys,time
-s=socket.create_connection((sys.argv[1],${PUSH_PORT}),timeout=2); s.settimeout(0.1)
-end=time.time()+120
-while time.time()<end:
-  try:
-    d=s.recv(65536)
-    if not d:
-      print("closed",flush=True); break
-    print("ok",flush=True)
-  except socket.timeout:
-    pass
-  time.sleep(0.05)`;
-
-/** One connection for at most 120 s: a message every 50 ms; prints "ok" per echo received. */
+/**
+ * One connection to argv[1]:argv[2] for at most 120 s, printing "ok" per
+ * read; with argv[3] "echo" it also sends a message every 50 ms (the echo
+ * server answers it), else it only reads what the server pushes.
+ */
 const STREAM_CLIENT = `import socket,sys,time
-s=socket.create_connection((sys.argv[1],${PORT}),timeout=2); s.settimeout(0.1)
-print("connected",flush=True)
-end=time.time()+120
+s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=2); s.settimeout(0.1)
+echo=sys.argv[3]=="echo"; end=time.time()+120
 while time.time()<end:
   try:
-    s.send(b"x"*64)
+    if echo: s.send(b"x"*64)
   except (socket.timeout, BlockingIOError):
     pass
   try:
@@ -137,7 +126,7 @@ class Stream {
     readonly to: string,
     readonly port = PORT,
   ) {
-    const p = inPod(from, port === PORT ? STREAM_CLIENT : PUSH_CLIENT, pod(to).ip);
+    const p = inPod(from, STREAM_CLIENT, pod(to).ip, String(port), port === PORT ? "echo" : "read");
     createInterface({ input: p.stdout as NodeJS.ReadableStream }).on("line", (l) => {
       if (l === "ok") this.echoes++;
       if (l === "closed") this.closed = true;
