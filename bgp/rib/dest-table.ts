@@ -267,6 +267,11 @@ export class DestTable<P extends IndexedPeer> {
     this.dirtyList[this.dirtyCount++] = d;
   }
 
+  /** destinations queued for the next decision */
+  get pending(): number {
+    return this.dirtyCount;
+  }
+
   isDirty(d: number): boolean {
     return (this.flags[d]! & F_DIRTY) !== 0;
   }

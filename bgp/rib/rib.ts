@@ -371,8 +371,12 @@ export class Rib {
    * Run the decision process on every destination touched since the last call
    * and return the coalesced FIB changes and, per Established peer, the
    * UPDATE work grouped by attribute set (then the End-of-RIB markers due).
+   * With `{ fib: false }` the FIB list comes back empty (nobody consumes it).
    */
-  takeChanges(): RibChanges {
+  takeChanges(opts: { fib?: boolean } = {}): RibChanges {
+    // fib: false when nobody consumes FIB changes (no kernel FIB, no listener):
+    // the next-hop state is still kept, only the change list is not built.
+    const wantFib = opts.fib !== false;
     const fib: FibChange[] = [];
     const t = this.dests;
     /** destinations whose best path (peer or attributes) changed: export work */
@@ -387,7 +391,7 @@ export class Rib {
       const nh = this.nextHopsOf(d);
       if (!sameNh(nh, t.fibNh[d]!)) {
         t.fibNh[d] = nh;
-        fib.push({ prefix: t.prefix(d), nexthops: nhList(nh) });
+        if (wantFib) fib.push({ prefix: t.prefix(d), nexthops: nhList(nh) });
       }
       // A best path replaced by the same peer counts as changed (its
       // attributes may differ); NONE twice means withdrawn before ever flushed.
@@ -436,6 +440,11 @@ export class Rib {
 
   get size(): number {
     return this.dests.size;
+  }
+
+  /** destinations waiting for the next takeChanges() */
+  get pending(): number {
+    return this.dests.pending;
   }
 
   get attributeSets(): number {
