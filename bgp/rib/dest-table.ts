@@ -47,6 +47,10 @@ const F_DIRTY = 2;
 /** the best path was replaced or removed since the last decision */
 const F_BEST_TOUCHED = 4;
 const F_V6 = 8;
+/** the single path was rejected on import (its set is null) */
+const F_REJECTED = 16;
+/** the single path's set differs from its pre-policy set: it is in oneOwnSet */
+const F_OWN_SET = 32;
 
 export class DestTable<P extends IndexedPeer> {
   private readonly prefixes = new PrefixTable();
@@ -54,7 +58,12 @@ export class DestTable<P extends IndexedPeer> {
   private onePeer = new Int32Array(0);
   private oneSince = new Uint32Array(0);
   private readonly onePre: (AttrSet | null)[] = [];
-  private readonly oneSet: (AttrSet | null)[] = [];
+  /**
+   * The single path's post-policy set where import policy changed it; grown
+   * only when that happens (without such a policy the set is the pre-policy
+   * one, or rejected: a flag).
+   */
+  private readonly oneOwnSet: (AttrSet | null)[] = [];
   private flags = new Uint8Array(0);
   /** destinations with two or more candidate paths */
   private readonly many = new Map<number, Path<P>[]>();
@@ -106,7 +115,6 @@ export class DestTable<P extends IndexedPeer> {
     if (id >= this.flags.length) this.grow(this.prefixes.capacity);
     if (id === this.onePre.length) {
       this.onePre.push(null);
-      this.oneSet.push(null);
       this.fibNh.push(null);
     }
     this.onePeer[id] = NONE;
@@ -120,7 +128,7 @@ export class DestTable<P extends IndexedPeer> {
   delete(id: number): void {
     this.prefixes.delete(id);
     this.onePre[id] = null;
-    this.oneSet[id] = null;
+    if (id < this.oneOwnSet.length) this.oneOwnSet[id] = null;
     this.fibNh[id] = null;
     this.multipath.delete(id);
   }
@@ -150,7 +158,9 @@ export class DestTable<P extends IndexedPeer> {
 
   setAt(d: number, i: number): AttrSet | null {
     const p = this.onePeer[d]!;
-    return p === MANY ? this.many.get(d)![i]!.set : this.oneSet[d]!;
+    if (p === MANY) return this.many.get(d)![i]!.set;
+    const f = this.flags[d]!;
+    return f & F_REJECTED ? null : f & F_OWN_SET ? this.oneOwnSet[d]! : this.onePre[d]!;
   }
 
   sinceAt(d: number, i: number): number {
@@ -185,7 +195,7 @@ export class DestTable<P extends IndexedPeer> {
     if (p === NONE) {
       this.onePeer[d] = peerIndex(peer);
       this.onePre[d] = pre;
-      this.oneSet[d] = set;
+      this.setOneSet(d, pre, set);
       this.oneSince[d] = since;
       if (stale) this.flags[d]! |= F_STALE;
       return;
@@ -216,7 +226,7 @@ export class DestTable<P extends IndexedPeer> {
     }
     if (p === this.bestPeer[d]) this.flags[d]! |= F_BEST_TOUCHED;
     this.onePre[d] = pre;
-    this.oneSet[d] = set;
+    this.setOneSet(d, pre, set);
     this.oneSince[d] = since;
     this.setStaleAt(d, 0, stale);
   }
@@ -240,7 +250,7 @@ export class DestTable<P extends IndexedPeer> {
       this.many.delete(d);
       this.onePeer[d] = peerIndex(q.peer);
       this.onePre[d] = q.pre;
-      this.oneSet[d] = q.set;
+      this.setOneSet(d, q.pre, q.set);
       this.oneSince[d] = q.since;
       if (q.stale) this.flags[d]! |= F_STALE;
     }
@@ -299,7 +309,7 @@ export class DestTable<P extends IndexedPeer> {
     return new Path(
       this.peerAt(d, 0),
       this.onePre[d]!,
-      this.oneSet[d]!,
+      this.setAt(d, 0),
       this.oneSince[d]!,
       (this.flags[d]! & F_STALE) !== 0,
     );
@@ -307,9 +317,23 @@ export class DestTable<P extends IndexedPeer> {
 
   private clearOne(d: number): void {
     this.onePre[d] = null;
-    this.oneSet[d] = null;
+    if (d < this.oneOwnSet.length) this.oneOwnSet[d] = null;
     this.oneSince[d] = 0;
-    this.flags[d]! &= ~F_STALE;
+    this.flags[d]! &= ~(F_STALE | F_REJECTED | F_OWN_SET);
+  }
+
+  private setOneSet(d: number, pre: AttrSet, set: AttrSet | null): void {
+    let f = this.flags[d]! & ~(F_REJECTED | F_OWN_SET);
+    if (set === null) f |= F_REJECTED;
+    else if (set !== pre) {
+      f |= F_OWN_SET;
+      const own = this.oneOwnSet;
+      // grow by appending (never a hole: the array stays in fast elements)
+      while (own.length <= d) own.push(null);
+      own[d] = set;
+    }
+    if (!(f & F_OWN_SET) && d < this.oneOwnSet.length) this.oneOwnSet[d] = null;
+    this.flags[d] = f;
   }
 
   private grow(n: number): void {
