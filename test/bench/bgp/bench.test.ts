@@ -19,7 +19,7 @@ describe("how the daemon is started", () => {
     const flags = shebangNodeFlags(
       fileURLToPath(new URL("../../../bgp/bin/trellis-bgp.js", import.meta.url)),
     );
-    expect(flags).toEqual(["--max-semi-space-size=4"]);
+    expect(flags).toEqual(["--max-semi-space-size=2"]);
   });
 });
 
