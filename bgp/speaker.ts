@@ -136,6 +136,13 @@ const FAMILY: Record<FamilyName, Family> = {
 
 const nullLogger: Logger = pino({ level: "silent" });
 
+/**
+ * Destinations that trigger a flush in the middle of a read turn (issue 12):
+ * one turn of the event loop can read megabytes of UPDATEs, and the RIB's
+ * change lists and the FIB's batch grow with the flush.
+ */
+const FLUSH_BATCH = 16_384;
+
 export interface SpeakerEvents {
   /** Loc-RIB best-path changes (the FIB view): an empty nexthops list = gone. */
   routes: [changes: FibChange[]];
@@ -528,6 +535,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
               e.peer.reset(CEASE_MAX_PREFIX, data);
           });
         }
+        // Bound the work (and the change lists) of one flush: a socket read
+        // turn can deliver hundreds of thousands of prefixes.
+        if (this.rib.pending >= FLUSH_BATCH) this.flush();
         this.schedule();
       },
       endOfRib: (family) => {
@@ -622,7 +632,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   }
 
   private flush(): void {
-    const { fib, out } = this.rib.takeChanges();
+    // FIB changes are built only for a consumer (the kernel FIB, a "routes" listener).
+    const wantFib = this.opts.fib !== undefined || this.listenerCount("routes") > 0;
+    const { fib, out } = this.rib.takeChanges({ fib: wantFib });
     for (const o of out) {
       const e = this.peers.get(o.peer);
       if (e) e.peer.enqueue(o.announce, o.withdraw, o.endOfRib);

@@ -94,9 +94,22 @@ function sameAsPath(a: AttrSet, b: AttrSet): boolean {
   return true;
 }
 
+/**
+ * Whether a path takes part in the decision at all: import policy accepted it
+ * and its NEXT_HOP resolves (§9.1.2.1). For a single candidate this is the
+ * whole decision; the RIB calls it with the path's fields, so a
+ * destination held without a path object needs none.
+ */
+export function selectable(set: AttrSet | null, peer: CandidatePeer | null, ctx: DecisionContext): boolean {
+  if (set === null) return false;
+  if (peer === null || ctx.resolve === undefined) return true;
+  const nh = set.attrs.nextHop;
+  return nh !== undefined && ctx.resolve(nh) !== undefined;
+}
+
 /** The decision for a destination with a single candidate (most of a large table). */
 export function selectOne<C extends Candidate>(p: C, ctx: DecisionContext): Selection<C> {
-  if (p.set === null || cost(p, ctx) === undefined) return NONE;
+  if (!selectable(p.set, p.peer, ctx)) return NONE;
   return { best: p, reason: "only-path", multipath: [p] };
 }
 

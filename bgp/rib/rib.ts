@@ -5,10 +5,14 @@
 // `takeChanges()` once per batch to get the coalesced FIB and per-peer UPDATE
 // work, grouped by attribute set.
 //
-// Memory layout for 1M paths: one Dest per prefix in one Map keyed by the
-// canonical prefix string; paths live in their Dest (BIRD-style) rather than in
-// a second per-peer Map; attributes are interned (attr-set.ts). Per-peer views
-// (peer down, stale sweep, re-import) scan the Dest map once: O(prefixes).
+// Memory layout (issue 12): destinations are columns indexed by a dense id
+// (dest-table.ts), found through a packed-integer hash for IPv4
+// (prefix-table.ts); a destination with one path holds it inline, without an
+// object; paths live in their destination (BIRD-style) rather than in a
+// second per-peer Map; attributes are interned (attr-set.ts); the change queue
+// is a list of ids; Adj-RIB-Out is an array per peer indexed by the same id.
+// Per-peer views (peer down, stale sweep, re-import) scan the destinations
+// once: O(prefixes).
 import type { Family, PathAttributes, Prefix, UpdateMessage } from "../wire/types.js";
 import type { CompiledPolicy, PolicyVerdict } from "../policy/types.js";
 import { mergeAs4 } from "../wire/as4.js";
@@ -16,8 +20,11 @@ import { AttrTable } from "./attr-set.js";
 import type { AttrSet } from "./attr-set.js";
 import { addressSortKey, ipv4ToNumber } from "./address-order.js";
 import { asPathContains } from "./as-path.js";
-import { selectBest, selectOne } from "./best-path.js";
-import type { DecisionContext, Selection } from "./best-path.js";
+import { selectable, selectBest } from "./best-path.js";
+import type { DecisionContext } from "./best-path.js";
+import { AdjRibOut } from "./adj-out.js";
+import { DestTable, LOCAL, NONE, V4, V6 } from "./dest-table.js";
+import type { Path } from "./dest-table.js";
 import { exportAttributes } from "./export-rules.js";
 import type { ExportSource, ExportTarget } from "./export-rules.js";
 import { BEST_REASONS } from "./types.js";
@@ -49,12 +56,6 @@ export class RibError extends Error {
 const AFI_IPV4 = 1;
 const AFI_IPV6 = 2;
 const SAFI_UNICAST = 1;
-const V4 = 0;
-const V6 = 1;
-
-function famOf(prefix: Prefix): number {
-  return prefix.includes(":") ? V6 : V4;
-}
 
 function famIndex(f: Family): number | undefined {
   if (f.safi !== SAFI_UNICAST) return undefined;
@@ -83,8 +84,8 @@ class PeerState implements ExportSource, ExportTarget {
   readonly accepted = [0, 0];
   received = 0;
   stale = 0;
-  /** Adj-RIB-Out: what we last announced to this peer */
-  readonly adjOut = new Map<Prefix, AttrSet>();
+  /** Adj-RIB-Out: what we last announced to this peer, by destination id */
+  readonly adjOut = new AdjRibOut();
   /** export results per (source attribute set, source peer, family), valid while config and session stay */
   exportCache = new WeakMap<AttrSet, (AttrSet | null | undefined)[]>();
   /** the next flush must compare every Loc-RIB route with adjOut (session start, export policy change) */
@@ -103,90 +104,6 @@ class PeerState implements ExportSource, ExportTarget {
     this.nextHopSelf = cfg.nextHopSelf === true;
     this.policy = cfg.export;
     this.addrKey = addressSortKey(cfg.address);
-  }
-}
-
-/** A path in the Loc-RIB candidate list of one destination. */
-class Path {
-  constructor(
-    readonly peer: PeerState | null,
-    /** as received (after loop checks nothing is changed); null only for local routes */
-    public pre: AttrSet,
-    /** after import policy; null = rejected (AS loop, RR loop, filter) */
-    public set: AttrSet | null,
-    /** whole seconds (a small integer: stored inline, where a ms timestamp would cost a heap number per path) */
-    public since: number,
-    public stale: boolean,
-  ) {}
-}
-
-class Dest {
-  /**
-   * The candidate paths: one path is held directly (the common case in a big
-   * table: no array, ~56 bytes saved per prefix), several in an array, none null.
-   */
-  private ps: Path | Path[] | null = null;
-  best: Path | null = null;
-  /** ECMP members including the best, best first */
-  multipath: Path[] | null = null;
-  reason = 0;
-  /** the next-hop list last reported to the FIB: null none, a string one, an array ECMP */
-  fibNh: string | string[] | null = null;
-  constructor(readonly prefix: Prefix) {}
-
-  get count(): number {
-    const ps = this.ps;
-    return ps === null ? 0 : Array.isArray(ps) ? ps.length : 1;
-  }
-
-  at(i: number): Path {
-    const ps = this.ps!;
-    return Array.isArray(ps) ? ps[i]! : ps;
-  }
-
-  /** all paths (allocates a one-element array for the single-path case: not for hot loops) */
-  list(): Path[] {
-    const ps = this.ps;
-    return ps === null ? [] : Array.isArray(ps) ? ps : [ps];
-  }
-
-  indexOf(peer: PeerState | null): number {
-    for (let i = 0, n = this.count; i < n; i++) if (this.at(i).peer === peer) return i;
-    return -1;
-  }
-
-  add(path: Path): void {
-    const ps = this.ps;
-    if (ps === null) this.ps = path;
-    else if (Array.isArray(ps)) ps.push(path);
-    else this.ps = [ps, path];
-  }
-
-  /**
-   * Replace a path by a new object. Paths are never changed in place: the
-   * flush tells "best changed" by identity, and a changed path is a new one.
-   */
-  setAt(i: number, path: Path): void {
-    const ps = this.ps!;
-    if (Array.isArray(ps)) ps[i] = path;
-    else this.ps = path;
-  }
-
-  /** remove by swapping in the last path: candidate order does not matter to selectBest */
-  removeAt(i: number): void {
-    const ps = this.ps;
-    if (!Array.isArray(ps)) {
-      this.ps = null;
-      return;
-    }
-    const last = ps.pop()!;
-    if (i < ps.length) ps[i] = last;
-    if (ps.length === 1) this.ps = ps[0]!;
-  }
-
-  select(ctx: DecisionContext): Selection<Path> {
-    const ps = this.ps;
-    return ps === null ? selectBest([], ctx) : Array.isArray(ps) ? selectBest(ps, ctx) : selectOne(ps, ctx);
   }
 }
 
@@ -210,12 +127,14 @@ export class Rib {
   private readonly clusterId: string;
   private readonly ctx: DecisionContext;
   private readonly attrs = new AttrTable();
-  private readonly dests = new Map<Prefix, Dest>();
   private readonly peers = new Map<PeerId, PeerState>();
+  /** index 0 is LOCAL (originated routes) */
   private readonly peerByIndex: (PeerState | undefined)[] = [undefined];
+  /** the Loc-RIB; destinations whose candidates changed are queued in it until takeChanges() */
+  private readonly dests = new DestTable<PeerState>(this.peerByIndex);
   private readonly origins = new Map<Prefix, Origination>();
-  /** destinations whose candidate list changed since the last takeChanges() */
-  private readonly dirty = new Set<Dest>();
+  /** the result of select(), reused (one decision at a time) */
+  private readonly decision: Decision = { best: NONE, reason: 0, multipath: null };
 
   constructor(cfg: RibConfig) {
     if (!Number.isInteger(cfg.asn) || cfg.asn < 1 || cfg.asn > 0xffffffff)
@@ -280,8 +199,7 @@ export class Rib {
   removePeer(id: PeerId): void {
     const p = this.peer(id);
     this.dropPaths(p, () => true);
-    p.adjOut.forEach((set) => this.attrs.unref(set));
-    p.adjOut.clear();
+    p.adjOut.clear((set) => this.attrs.unref(set));
     p.up = false;
     this.peers.delete(id);
     this.peerByIndex[p.index] = undefined;
@@ -296,8 +214,7 @@ export class Rib {
     p.localAddress = s.localAddress;
     p.sharedSubnets = s.sharedSubnets ?? [];
     p.families = s.families;
-    p.adjOut.forEach((set) => this.attrs.unref(set));
-    p.adjOut.clear();
+    p.adjOut.clear((set) => this.attrs.unref(set));
     p.exportCache = new WeakMap();
     p.fullExport = true;
     p.eorPending = s.families.filter((f) => famIndex(f) !== undefined);
@@ -312,8 +229,7 @@ export class Rib {
   peerDown(id: PeerId, opts: { graceful: boolean }): void {
     const p = this.peer(id);
     p.up = false;
-    p.adjOut.forEach((set) => this.attrs.unref(set));
-    p.adjOut.clear();
+    p.adjOut.clear((set) => this.attrs.unref(set));
     p.fullExport = false;
     p.resend = false;
     p.eorPending = [];
@@ -322,14 +238,15 @@ export class Rib {
       return;
     }
     let n = 0;
-    for (const d of this.dests.values())
-      for (let i = 0, c = d.count; i < c; i++) {
-        const path = d.at(i);
-        if (path.peer === p && !path.stale) {
-          path.stale = true;
-          n++;
-        }
+    const t = this.dests;
+    for (let d = 0, end = t.end; d < end; d++) {
+      if (!t.live(d)) continue;
+      const i = t.indexOf(d, p);
+      if (i >= 0 && !t.staleAt(d, i)) {
+        t.setStaleAt(d, i, true);
+        n++;
       }
+    }
     p.stale += n;
   }
 
@@ -338,14 +255,14 @@ export class Rib {
     const p = this.peer(id);
     const f = famIndex(family);
     if (f === undefined || p.stale === 0) return;
-    this.dropPaths(p, (path, prefix) => path.stale && famOf(prefix) === f);
+    this.dropPaths(p, (d, i) => this.dests.staleAt(d, i) && this.dests.family(d) === f);
   }
 
   /** The restart timer (or stale-path timer) expired: sweep every stale path of the peer. */
   staleTimerExpired(id: PeerId): void {
     const p = this.peer(id);
     if (p.stale === 0) return;
-    this.dropPaths(p, (path) => path.stale);
+    this.dropPaths(p, (d, i) => this.dests.staleAt(d, i));
   }
 
   /** ROUTE-REFRESH received (RFC 2918 §4): send the peer's Adj-RIB-Out again at the next flush. */
@@ -417,29 +334,31 @@ export class Rib {
       a.largeCommunities = o.largeCommunities.map((l) => ({ ...l }));
     this.origins.set(o.prefix, o);
     const set = this.attrs.intern(a);
-    const d = this.dest(o.prefix);
-    const i = d.indexOf(null);
+    const t = this.dests;
+    const d = t.intern(o.prefix);
+    const i = t.indexOf(d, null);
     if (i >= 0) {
-      const old = d.at(i);
-      if (old.set === set) {
+      const old = t.preAt(d, i);
+      if (old === set) {
         this.attrs.unref(set);
         return;
       }
-      this.attrs.unref(old.pre);
-      d.setAt(i, new Path(null, set, set, seconds(now), false));
-    } else d.add(new Path(null, set, set, seconds(now), false));
-    this.dirty.add(d);
+      this.attrs.unref(old);
+      t.replaceAt(d, i, set, set, seconds(now), false);
+    } else t.add(d, null, set, set, seconds(now), false);
+    t.markDirty(d);
   }
 
   withdrawOrigin(prefix: Prefix): void {
     this.origins.delete(prefix);
-    const d = this.dests.get(prefix);
-    if (d === undefined) return;
-    const i = d.indexOf(null);
+    const t = this.dests;
+    const d = t.get(prefix);
+    if (d < 0) return;
+    const i = t.indexOf(d, null);
     if (i < 0) return;
-    this.attrs.unref(d.at(i).pre);
-    d.removeAt(i);
-    this.dirty.add(d);
+    this.attrs.unref(t.preAt(d, i));
+    t.removeAt(d, i);
+    t.markDirty(d);
   }
 
   origination(): Origination[] {
@@ -452,26 +371,32 @@ export class Rib {
    * Run the decision process on every destination touched since the last call
    * and return the coalesced FIB changes and, per Established peer, the
    * UPDATE work grouped by attribute set (then the End-of-RIB markers due).
+   * With `{ fib: false }` the FIB list comes back empty (nobody consumes it).
    */
-  takeChanges(): RibChanges {
+  takeChanges(opts: { fib?: boolean } = {}): RibChanges {
+    // fib: false when nobody consumes FIB changes (no kernel FIB, no listener):
+    // the next-hop state is still kept, only the change list is not built.
+    const wantFib = opts.fib !== false;
     const fib: FibChange[] = [];
-    const changed: Dest[] = [];
-    for (const d of this.dirty) {
-      const oldBest = d.best;
-      const oldBestSet = oldBest?.set ?? null;
-      const sel = d.select(this.ctx);
-      d.best = sel.best;
-      d.multipath = sel.multipath.length > 1 ? sel.multipath : null;
-      d.reason = BEST_REASONS.indexOf(sel.reason);
+    const t = this.dests;
+    /** destinations whose best path (peer or attributes) changed: export work */
+    const changed: number[] = [];
+    t.drainDirty((d, bestTouched) => {
+      const oldBest = t.bestPeer[d]!;
+      const sel = this.select(d);
+      t.bestPeer[d] = sel.best;
+      t.reason[d] = sel.reason;
+      if (sel.multipath !== null) t.multipath.set(d, sel.multipath);
+      else t.multipath.delete(d);
       const nh = this.nextHopsOf(d);
-      if (!sameNh(nh, d.fibNh)) {
-        d.fibNh = nh;
-        fib.push({ prefix: d.prefix, nexthops: nhList(nh) });
+      if (!sameNh(nh, t.fibNh[d]!)) {
+        t.fibNh[d] = nh;
+        if (wantFib) fib.push({ prefix: t.prefix(d), nexthops: nhList(nh) });
       }
-      if (d.best !== oldBest || (d.best !== null && d.best.set !== oldBestSet)) changed.push(d);
-      else if (d.best === null && oldBest === null) changed.push(d); // withdrawn before ever flushed
-    }
-    this.dirty.clear();
+      // A best path replaced by the same peer counts as changed (its
+      // attributes may differ); NONE twice means withdrawn before ever flushed.
+      if (sel.best !== oldBest || bestTouched || sel.best === NONE) changed.push(d);
+    });
 
     const out: PeerOut[] = [];
     for (const p of this.peers.values()) {
@@ -479,12 +404,9 @@ export class Rib {
       const groups = new Map<AttrSet, Prefix[]>();
       const withdraw: Prefix[] = [];
       if (p.fullExport) {
-        for (const d of this.dests.values()) this.exportDest(p, d, groups, withdraw);
-        // prefixes in adjOut whose destination no longer exists
-        for (const prefix of p.adjOut.keys())
-          if (!this.dests.has(prefix)) this.exportGone(p, prefix, withdraw);
+        for (let d = 0, end = t.end; d < end; d++) if (t.live(d)) this.exportDest(p, d, groups, withdraw);
       } else {
-        if (p.resend) for (const [prefix, set] of p.adjOut) pushGroup(groups, set, prefix);
+        if (p.resend) for (const [d, set] of p.adjOut.entries()) pushGroup(groups, set, t.prefix(d));
         for (const d of changed) this.exportDest(p, d, groups, withdraw, p.resend);
       }
       const endOfRib = p.fullExport ? p.eorPending : [];
@@ -497,8 +419,10 @@ export class Rib {
       out.push({ peer: p.cfg.id, announce, withdraw, endOfRib });
     }
 
-    // Forget destinations with no path left once every peer has been told.
-    for (const d of changed) if (d.count === 0) this.dests.delete(d.prefix);
+    // Forget destinations with no path left once every peer has been told
+    // (an Established peer's adjOut entry went with the withdraw above; a
+    // down peer's adjOut is empty), so no adjOut still names a freed id.
+    for (const d of changed) if (t.count(d) === 0) t.delete(d);
     return { fib, out };
   }
 
@@ -506,24 +430,21 @@ export class Rib {
 
   route(prefix: Prefix): RouteView | undefined {
     const d = this.dests.get(prefix);
-    if (d === undefined) return undefined;
-    if (this.dirty.has(d)) {
-      // answer for the state the next flush will produce, without flushing
-      const sel = d.select(this.ctx);
-      return this.view(d, sel.best, sel.multipath, BEST_REASONS.indexOf(sel.reason));
-    }
-    return this.view(d, d.best, d.multipath ?? (d.best ? [d.best] : []), d.reason);
+    return d < 0 ? undefined : this.viewOf(d);
   }
 
   *routes(): IterableIterator<RouteView> {
-    for (const prefix of this.dests.keys()) {
-      const v = this.route(prefix);
-      if (v !== undefined) yield v;
-    }
+    const t = this.dests;
+    for (let d = 0; d < t.end; d++) if (t.live(d)) yield this.viewOf(d);
   }
 
   get size(): number {
     return this.dests.size;
+  }
+
+  /** destinations waiting for the next takeChanges() */
+  get pending(): number {
+    return this.dests.pending;
   }
 
   get attributeSets(): number {
@@ -532,10 +453,12 @@ export class Rib {
 
   /** Loc-RIB destinations with a best path (pending changes included). */
   bestCount(): number {
+    const t = this.dests;
     let n = 0;
-    for (const d of this.dests.values()) {
-      if (this.dirty.has(d)) n += d.select(this.ctx).best !== null ? 1 : 0;
-      else if (d.best !== null) n++;
+    for (let d = 0, end = t.end; d < end; d++) {
+      if (!t.live(d)) continue;
+      if (t.isDirty(d)) n += this.select(d).best !== NONE ? 1 : 0;
+      else if (t.bestPeer[d] !== NONE) n++;
     }
     return n;
   }
@@ -553,7 +476,9 @@ export class Rib {
   /** Adj-RIB-Out of a peer: prefix -> attributes last sent. */
   adjRibOut(id: PeerId): Map<Prefix, PathAttributes> {
     const p = this.peer(id);
-    return new Map([...p.adjOut].map(([k, s]) => [k, s.attrs]));
+    const m = new Map<Prefix, PathAttributes>();
+    for (const [d, s] of p.adjOut.entries()) m.set(this.dests.prefix(d), s.attrs);
+    return m;
   }
 
   // ---------------------------------------------------------------- internals
@@ -564,26 +489,54 @@ export class Rib {
     return p;
   }
 
-  private dest(prefix: Prefix): Dest {
-    let d = this.dests.get(prefix);
-    if (d === undefined) {
-      d = new Dest(prefix);
-      this.dests.set(prefix, d);
+  /**
+   * The decision for destination d (RFC 4271 §9.1.2) into a reused result.
+   * A single candidate, most of a big table, needs no object and no chain.
+   */
+  private select(d: number): Decision {
+    const t = this.dests;
+    const r = this.decision;
+    r.reason = 0; // only-path
+    r.multipath = null;
+    if (t.count(d) === 1) {
+      r.best = selectable(t.setAt(d, 0), t.peerAt(d, 0), this.ctx) ? t.peerIndexAt(d, 0) : NONE;
+      return r;
     }
-    return d;
+    const sel = selectBest(t.list(d), this.ctx);
+    r.best = sel.best === null ? NONE : (sel.best.peer?.index ?? LOCAL);
+    r.reason = BEST_REASONS.indexOf(sel.reason);
+    if (sel.multipath.length > 1) r.multipath = sel.multipath;
+    return r;
   }
 
-  private view(d: Dest, best: Path | null, multi: Path[], reason: number): RouteView {
+  /** The route view of d, for the state the next flush will produce (without flushing). */
+  private viewOf(d: number): RouteView {
+    const t = this.dests;
+    let best: number;
+    let multi: Path<PeerState>[] | null;
+    let reason: number;
+    if (t.isDirty(d)) {
+      const sel = this.select(d);
+      best = sel.best;
+      multi = sel.multipath;
+      reason = sel.reason;
+    } else {
+      best = t.bestPeer[d]!;
+      multi = t.multipath.get(d) ?? null;
+      reason = t.reason[d]!;
+    }
+    const paths = t.list(d);
+    const members = multi ?? paths.filter((path) => pathIndex(path) === best);
     return {
-      prefix: d.prefix,
+      prefix: t.prefix(d),
       reason: (BEST_REASONS[reason] ?? "only-path") as BestReason,
       nexthops:
-        best === null || best.peer === null ? [] : [...new Set(multi.map((m) => m.set!.attrs.nextHop!))],
-      paths: d.list().map((path) => ({
+        best === NONE || best === LOCAL ? [] : [...new Set(members.map((m) => m.set!.attrs.nextHop!))],
+      paths: paths.map((path) => ({
         source: path.peer === null ? "local" : path.peer.cfg.id,
         attributes: (path.set ?? path.pre).attrs,
-        best: path === best,
-        multipath: multi.includes(path),
+        best: pathIndex(path) === best,
+        multipath: members.some((m) => m.peer === path.peer),
         stale: path.stale,
         since: path.since * 1000,
         ...(path.set === null ? { rejected: true } : {}),
@@ -591,12 +544,15 @@ export class Rib {
     };
   }
 
-  private nextHopsOf(d: Dest): string | string[] | null {
-    const b = d.best;
+  /** The FIB next hops of d's committed best path (and ECMP set). */
+  private nextHopsOf(d: number): string | string[] | null {
+    const t = this.dests;
+    const b = t.bestPeer[d]!;
     // Local routes are the owner's to program (e.g. the agent's pod routes); not FIB material.
-    if (b === null || b.peer === null) return null;
-    if (d.multipath === null) return b.set!.attrs.nextHop ?? null;
-    const nhs = [...new Set(d.multipath.map((m) => m.set!.attrs.nextHop!))].sort();
+    if (b === NONE || b === LOCAL) return null;
+    const multi = t.multipath.get(d);
+    if (multi === undefined) return t.setAt(d, t.indexOf(d, this.peerByIndex[b]!))!.attrs.nextHop ?? null;
+    const nhs = [...new Set(multi.map((m) => m.set!.attrs.nextHop!))].sort();
     return nhs.length === 1 ? nhs[0]! : nhs;
   }
 
@@ -653,114 +609,121 @@ export class Rib {
     now: number,
     result: UpdateResult,
   ): void {
-    const f = famOf(prefix);
     if (set === null) result.rejected++;
     else result.accepted++;
-    const d = this.dest(prefix);
-    for (let i = 0, n = d.count; i < n; i++) {
-      const old = d.at(i);
-      if (old.peer !== p) continue;
+    const t = this.dests;
+    const d = t.intern(prefix);
+    const f = t.family(d);
+    const i = t.indexOf(d, p);
+    if (i >= 0) {
       // implicit withdraw of the previous path from this peer
-      if (old.stale) {
-        old.stale = false;
+      if (t.staleAt(d, i)) {
+        t.setStaleAt(d, i, false);
         p.stale--;
       }
-      if (old.pre === pre && old.set === set) return;
-      if ((old.set === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
-      this.attrs.unref(old.pre);
-      if (old.set !== null && old.set !== old.pre) this.attrs.unref(old.set);
+      const oldPre = t.preAt(d, i);
+      const oldSet = t.setAt(d, i);
+      if (oldPre === pre && oldSet === set) return;
+      if ((oldSet === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
+      this.attrs.unref(oldPre);
+      if (oldSet !== null && oldSet !== oldPre) this.attrs.unref(oldSet);
       const ref = this.attrs.ref(pre);
-      d.setAt(
+      t.replaceAt(
+        d,
         i,
-        new Path(p, ref, set === null ? null : set === pre ? ref : this.attrs.ref(set), seconds(now), false),
+        ref,
+        set === null ? null : set === pre ? ref : this.attrs.ref(set),
+        seconds(now),
+        false,
       );
-      this.dirty.add(d);
+      t.markDirty(d);
       return;
     }
     p.received++;
     if (set !== null) p.accepted[f]!++;
-    const path = new Path(
+    t.add(
+      d,
       p,
       this.attrs.ref(pre),
       set === null ? null : set === pre ? pre : this.attrs.ref(set),
       seconds(now),
       false,
     );
-    d.add(path);
-    this.dirty.add(d);
+    t.markDirty(d);
   }
 
   private withdrawPath(p: PeerState, prefix: Prefix): number {
-    const d = this.dests.get(prefix);
-    if (d === undefined) return 0;
-    const i = d.indexOf(p);
+    const t = this.dests;
+    const d = t.get(prefix);
+    if (d < 0) return 0;
+    const i = t.indexOf(d, p);
     if (i < 0) return 0;
     this.removeAt(d, i);
     return 1;
   }
 
-  private removeAt(d: Dest, i: number): void {
-    const path = d.at(i);
-    const p = path.peer!;
-    if (path.stale) p.stale--;
+  private removeAt(d: number, i: number): void {
+    const t = this.dests;
+    const p = t.peerAt(d, i)!;
+    const pre = t.preAt(d, i);
+    const set = t.setAt(d, i);
+    if (t.staleAt(d, i)) p.stale--;
     p.received--;
-    if (path.set !== null) p.accepted[famOf(d.prefix)]!--;
-    this.attrs.unref(path.pre);
-    if (path.set !== null && path.set !== path.pre) this.attrs.unref(path.set);
-    d.removeAt(i);
-    this.dirty.add(d);
+    if (set !== null) p.accepted[t.family(d)]!--;
+    this.attrs.unref(pre);
+    if (set !== null && set !== pre) this.attrs.unref(set);
+    t.removeAt(d, i);
+    t.markDirty(d);
   }
 
-  private dropPaths(p: PeerState, which: (path: Path, prefix: Prefix) => boolean): void {
-    for (const d of this.dests.values()) {
-      for (let i = d.count - 1; i >= 0; i--) {
-        const path = d.at(i);
-        if (path.peer === p && which(path, d.prefix)) this.removeAt(d, i);
-      }
+  /** Remove the peer's path from every destination where `which(d, i)` holds. */
+  private dropPaths(p: PeerState, which: (d: number, i: number) => boolean): void {
+    const t = this.dests;
+    for (let d = 0, end = t.end; d < end; d++) {
+      if (!t.live(d)) continue;
+      const i = t.indexOf(d, p);
+      if (i >= 0 && which(d, i)) this.removeAt(d, i);
     }
   }
 
   /** Re-run import policy over the kept pre-policy paths of a peer (soft reconfiguration inbound). */
   private reimport(p: PeerState): void {
-    for (const d of this.dests.values()) {
-      for (let i = 0, n = d.count; i < n; i++) {
-        const path = d.at(i);
-        if (path.peer !== p) continue;
-        const v = this.importVerdict(p, d.prefix, path.pre.attrs);
-        const set = !v.accept
-          ? null
-          : v.attributes === path.pre.attrs
-            ? path.pre
-            : this.attrs.intern(v.attributes);
-        if (set === path.set) {
-          if (set !== null && set !== path.pre) this.attrs.unref(set);
-          continue;
-        }
-        const f = famOf(d.prefix);
-        if ((path.set === null) !== (set === null)) p.accepted[f]! += set === null ? -1 : 1;
-        if (path.set !== null && path.set !== path.pre) this.attrs.unref(path.set);
-        // intern() above already took the reference for a new set
-        d.setAt(i, new Path(p, path.pre, set, path.since, path.stale));
-        this.dirty.add(d);
+    const t = this.dests;
+    for (let d = 0, end = t.end; d < end; d++) {
+      if (!t.live(d)) continue;
+      const i = t.indexOf(d, p);
+      if (i < 0) continue;
+      const pre = t.preAt(d, i);
+      const cur = t.setAt(d, i);
+      const v = this.importVerdict(p, t.prefix(d), pre.attrs);
+      const set = !v.accept ? null : v.attributes === pre.attrs ? pre : this.attrs.intern(v.attributes);
+      if (set === cur) {
+        if (set !== null && set !== pre) this.attrs.unref(set);
+        continue;
       }
+      if ((cur === null) !== (set === null)) p.accepted[t.family(d)]! += set === null ? -1 : 1;
+      if (cur !== null && cur !== pre) this.attrs.unref(cur);
+      // intern() above already took the reference for a new set
+      t.replaceAt(d, i, pre, set, t.sinceAt(d, i), t.staleAt(d, i));
+      t.markDirty(d);
     }
   }
 
   /** Compare what the peer should have for this destination with adjOut; queue the difference. */
   private exportDest(
     p: PeerState,
-    d: Dest,
+    d: number,
     groups: Map<AttrSet, Prefix[]>,
     withdraw: Prefix[],
     alreadyResent = false,
   ): void {
     const want = this.exportSet(p, d);
-    const had = p.adjOut.get(d.prefix);
+    const had = p.adjOut.get(d);
     if (want === null) {
       if (had !== undefined) {
-        p.adjOut.delete(d.prefix);
+        p.adjOut.delete(d);
         this.attrs.unref(had);
-        withdraw.push(d.prefix);
+        withdraw.push(this.dests.prefix(d));
       }
       return;
     }
@@ -768,63 +731,71 @@ export class Rib {
       this.attrs.unref(want);
       return;
     }
+    const prefix = this.dests.prefix(d);
     if (had !== undefined) {
       this.attrs.unref(had);
       if (alreadyResent) {
         // the resend pushed the old attributes for this prefix; replace that entry
         const g = groups.get(had);
         if (g !== undefined) {
-          const i = g.indexOf(d.prefix);
+          const i = g.indexOf(prefix);
           if (i >= 0) g.splice(i, 1);
           if (g.length === 0) groups.delete(had);
         }
       }
     }
-    p.adjOut.set(d.prefix, want);
-    pushGroup(groups, want, d.prefix);
-  }
-
-  private exportGone(p: PeerState, prefix: Prefix, withdraw: Prefix[]): void {
-    const had = p.adjOut.get(prefix);
-    if (had === undefined) return;
-    p.adjOut.delete(prefix);
-    this.attrs.unref(had);
-    withdraw.push(prefix);
+    p.adjOut.set(d, want);
+    pushGroup(groups, want, prefix);
   }
 
   /** The attribute set to announce to `p` for `d` (one reference taken), or null. */
-  private exportSet(p: PeerState, d: Dest): AttrSet | null {
-    const best = d.best;
-    if (best === null || best.peer === p || best.set === null) return null;
-    const f = famOf(d.prefix);
+  private exportSet(p: PeerState, d: number): AttrSet | null {
+    const t = this.dests;
+    const b = t.bestPeer[d]!;
+    if (b === NONE || b === p.index) return null;
+    const src = b === LOCAL ? null : this.peerByIndex[b]!;
+    const bestSet = t.setAt(d, t.indexOf(d, src));
+    if (bestSet === null) return null;
+    const f = t.family(d);
     // the session must carry the family
     if (!p.families.some((x) => famIndex(x) === f)) return null;
-    const src = best.peer;
     const cacheable = p.policy === undefined || p.policy.prefixIndependent;
-    const slot = (src === null ? 0 : src.index) * 2 + f;
+    const slot = b * 2 + f;
     if (cacheable) {
-      const c = p.exportCache.get(best.set);
+      const c = p.exportCache.get(bestSet);
       const hit = c?.[slot];
       if (hit !== undefined) return hit === null ? null : this.attrs.ref(hit);
     }
     const a = exportAttributes(
       { asn: this.cfg.asn, clusterId: this.clusterId },
-      d.prefix,
-      best.set.attrs,
+      t.prefix(d),
+      bestSet.attrs,
       src,
       p,
     );
     const set = a === null ? null : this.attrs.intern(a);
     if (cacheable) {
-      let c = p.exportCache.get(best.set);
+      let c = p.exportCache.get(bestSet);
       if (c === undefined) {
         c = [];
-        p.exportCache.set(best.set, c);
+        p.exportCache.set(bestSet, c);
       }
       c[slot] = set;
     }
     return set;
   }
+}
+
+/** The decision for one destination: the best path as its peer index. */
+interface Decision {
+  best: number;
+  reason: number;
+  /** ECMP members, best first, when more than one */
+  multipath: Path<PeerState>[] | null;
+}
+
+function pathIndex(path: Path<PeerState>): number {
+  return path.peer === null ? LOCAL : path.peer.index;
 }
 
 function pushGroup(groups: Map<AttrSet, Prefix[]>, set: AttrSet, prefix: Prefix): void {

@@ -6,12 +6,31 @@ import { fileURLToPath } from "node:url";
 import { encodePeerUpdates, benchPrefix } from "./generator.js";
 import { formatTable, runOne, teardown } from "./harness.js";
 import type { RunResult } from "./harness.js";
-import { TARGETS } from "./targets.js";
+import { TARGETS, shebangNodeFlags } from "./targets.js";
+import { runInproc } from "./rib-inproc.js";
 
 const NS = { target: "tRbjT", gen: "tRbjG" };
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
 
 afterAll(() => teardown(NS));
+
+describe("how the daemon is started", () => {
+  it("trellis-bgp runs with the node flags of its own #! line (like for like with running it as a command)", () => {
+    const flags = shebangNodeFlags(
+      fileURLToPath(new URL("../../../bgp/bin/trellis-bgp.js", import.meta.url)),
+    );
+    expect(flags).toEqual(["--max-semi-space-size=2"]);
+  });
+});
+
+describe("in-process RIB harness", () => {
+  it("feeds decoded UPDATEs to one Rib until the Loc-RIB holds every prefix", () => {
+    const r = runInproc(20_000, 4);
+    expect(r.prefixes).toBe(20_000);
+    expect(r.fibChanges).toBe(20_000);
+    expect(r.ms).toBeGreaterThan(0);
+  });
+});
 
 describe("route generator", () => {
   it("pre-encodes N prefixes with one attribute set into at most ceil(N/1000) UPDATEs", () => {

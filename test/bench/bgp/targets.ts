@@ -125,6 +125,13 @@ function configFile(ctx: TargetContext, name: string, lines: readonly string[]):
   return file;
 }
 
+/** The node flags on a script's `#!/usr/bin/env -S node FLAGS` line ([] for a plain `node`). */
+export function shebangNodeFlags(script: string): string[] {
+  const first = readFileSync(script, "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\/usr\/bin\/env -S node((?: --[^ ]+)*)\s*$/.exec(first);
+  return m === null ? [] : m[1]!.split(" ").filter((a) => a !== "");
+}
+
 function nsSpawn(ns: string, cmd: string, args: string[], logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   try {
@@ -187,12 +194,15 @@ export const trellis: Target = {
     };
     const file = join(ctx.dir, "trellis-bgp.json");
     writeFileSync(file, JSON.stringify(cfg, null, 2));
+    const bin = join(ctx.repoRoot, "dist/bgp/bin/trellis-bgp.js");
     const proc = nsSpawn(
       ctx.netns,
       process.execPath,
       [
+        // the node flags of the daemon's own `#!/usr/bin/env -S node ...` line, as when run as a command
+        ...shebangNodeFlags(bin),
         ...(ctx.nodeArgs ?? []),
-        join(ctx.repoRoot, "dist/bgp/bin/trellis-bgp.js"),
+        bin,
         "--config",
         file,
         "--log-level",
