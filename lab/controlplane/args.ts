@@ -4,7 +4,7 @@
  * ports and paths come in, argv goes out, so a unit test pins the flags.
  */
 import type { ControlPlaneBinaries } from "./versions.js";
-import type { ControlPlaneLayout } from "./layout.js";
+import { KUBELET_CLIENT_PAIR, type ControlPlaneLayout } from "./layout.js";
 
 export interface ControlPlanePorts {
   etcdClient: number;
@@ -24,9 +24,9 @@ export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.lo
  * The controllers the lab runs: namespace deletion, garbage collection,
  * ServiceAccounts and their tokens (pods cannot be admitted in a namespace
  * without its `default` ServiceAccount), EndpointSlices, the root CA
- * ConfigMap, and the aggregated ClusterRoles (admin/edit/view). No DaemonSet,
- * ReplicaSet or node-lifecycle controller: the lab has no scheduler, and its
- * kubelet stand-ins would run whatever pods those created.
+ * ConfigMap, and the aggregated ClusterRoles (admin/edit/view); Deployments
+ * and their ReplicaSets (the real nodes run them; a template names its node
+ * while the lab has no scheduler). No DaemonSet or node-lifecycle controller.
  */
 export const CONTROLLERS = [
   "namespace-controller",
@@ -36,6 +36,8 @@ export const CONTROLLERS = [
   "endpointslice-controller",
   "root-ca-certificate-publisher-controller",
   "clusterrole-aggregation-controller",
+  "deployment-controller",
+  "replicaset-controller",
 ] as const;
 
 export function etcdArgv(b: ControlPlaneBinaries, C: ControlPlaneLayout, p: ControlPlanePorts): string[] {
@@ -57,12 +59,18 @@ export function etcdArgv(b: ControlPlaneBinaries, C: ControlPlaneLayout, p: Cont
   ];
 }
 
+/**
+ * kube-apiserver. `egressConfig`: under real nodes, the EgressSelectorConfiguration
+ * that sends its traffic to the kubelets through the lab's proxy (kubelet-egress.ts).
+ */
 export function apiserverArgv(
   b: ControlPlaneBinaries,
   C: ControlPlaneLayout,
   p: ControlPlanePorts,
+  egressConfig?: string,
 ): string[] {
   const serving = C.pair("apiserver");
+  const kubeletClient = C.pair(KUBELET_CLIENT_PAIR);
   return [
     b.kubeApiserver,
     `--etcd-servers=http://127.0.0.1:${p.etcdClient}`,
@@ -75,8 +83,20 @@ export function apiserverArgv(
     `--tls-cert-file=${serving.cert}`,
     `--tls-private-key-file=${serving.key}`,
     `--client-ca-file=${C.caCert}`,
-    "--authorization-mode=RBAC",
-    // Admission: the defaults of this release (NamespaceLifecycle, ServiceAccount, …).
+    // Node: a kubelet (system:node:NAME) reads only what its pods need; then RBAC
+    // (kubernetes.io/docs/reference/access-authn-authz/node/).
+    "--authorization-mode=Node,RBAC",
+    // Admission: the defaults of this release (NamespaceLifecycle, ServiceAccount, …),
+    // plus NodeRestriction: a kubelet changes only its own Node and its pods' status.
+    "--enable-admission-plugins=NodeRestriction",
+    // Toward the kubelets (exec, logs): a client certificate they authenticate,
+    // and their serving certificates verified against the lab CA.
+    `--kubelet-client-certificate=${kubeletClient.cert}`,
+    `--kubelet-client-key=${kubeletClient.key}`,
+    `--kubelet-certificate-authority=${C.caCert}`,
+    // The node's address first, as kubeadm sets it: the default tries the hostname
+    // first, which nothing here resolves (and the egress proxy maps addresses to nodes).
+    "--kubelet-preferred-address-types=InternalIP,Hostname",
     "--allow-privileged=true",
     `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
@@ -84,6 +104,7 @@ export function apiserverArgv(
     `--service-account-signing-key-file=${C.serviceAccountKey}`,
     `--cert-dir=${C.pkiDir}`,
     "--profiling=false",
+    ...(egressConfig !== undefined ? [`--egress-selector-config-file=${egressConfig}`] : []),
   ];
 }
 
