@@ -19,7 +19,9 @@ export function formatLabStatus(s: LabStatus): string {
     n.podCIDRs.join(","),
     n.ready ? "Ready" : "NotReady",
     n.pods.length,
-    alive(n.kubelet.alive),
+    n.containerd === undefined
+      ? alive(n.kubelet.alive)
+      : `${alive(n.kubelet.alive)} (real), containerd ${alive(n.containerd.alive)}`,
     n.agent === undefined ? "-" : !n.agent.alive ? "dead" : n.agent.ready ? "ready" : "not ready",
     n.bgp.map((b) => b.state).join("/"),
     n.logFile,
