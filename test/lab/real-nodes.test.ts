@@ -164,7 +164,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     expect(pods.filter((p) => p.spec.nodeName === "node-2")).toHaveLength(2);
   }, 240_000);
 
-  it("kubectl exec works: ip addr shows the pod's address, and nc reaches a pod on the other node", async () => {
+  it("kubectl exec works: ip addr shows the pod's address, its ServiceAccount volume is mounted, and nc reaches a pod on the other node", async () => {
     const pods = await runningWebPods(4);
     const a = pods.find((p) => p.spec.nodeName === "node-1");
     const b = pods.find((p) => p.spec.nodeName === "node-2");
@@ -183,6 +183,16 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
       code: 0,
       out: a.metadata.name,
     });
+    // The projected ServiceAccount volume the kubelet mounted (in its own mount
+    // namespace, under its shared root dir) is what the container sees.
+    const ns = await kubectl(
+      "exec",
+      a.metadata.name,
+      "--",
+      "cat",
+      "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+    );
+    expect({ code: ns.code, out: ns.out }).toEqual({ code: 0, out: "default" });
     // kubectl logs goes the same way (kube-apiserver -> egress proxy -> kubelet -> containerd).
     expect((await kubectl("logs", a.metadata.name)).code).toBe(0);
   }, 240_000);
