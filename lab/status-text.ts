@@ -18,7 +18,7 @@ export function formatLabStatus(s: LabStatus): string {
     n.address,
     n.podCIDRs.join(","),
     n.ready ? "Ready" : "NotReady",
-    n.pods.length,
+    n.kubeletKind === "real" ? "-" : n.pods.length,
     n.containerd === undefined
       ? alive(n.kubelet.alive)
       : `${alive(n.kubelet.alive)} (real), containerd ${alive(n.containerd.alive)}`,

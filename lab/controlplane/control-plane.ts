@@ -85,30 +85,36 @@ export async function ensureBinaries(say: (l: string) => void): Promise<ControlP
  */
 export function requireBinaries(): ControlPlaneBinaries {
   const v = readVersions();
-  const b = binaryPaths(v);
-  const missing = b.stamps.filter((s) => !existsSync(s));
-  if (missing.length === 0) return b;
-  throw new LabError(
-    `the real control plane (Kubernetes ${v.kubernetes}, etcd ${v.etcd}, helm ${v.helm}) is not built ` +
-      `(missing ${missing.join(", ")}): build it once with ${controlPlanePaths.buildScript} ` +
-      "(scripts/bootstrap and npm run lab do; 14 to 37 minutes on 2 cores), or run the lab on the " +
+  return requireBuilt(
+    binaryPaths(v),
+    `the real control plane (Kubernetes ${v.kubernetes}, etcd ${v.etcd}, helm ${v.helm}) is not built`,
+    "build it once",
+    "(scripts/bootstrap and npm run lab do; 14 to 37 minutes on 2 cores), or run the lab on the " +
       "embedded API server with --control-plane embedded",
   );
 }
 
-/**
- * The real nodes' binaries (kubelet, containerd and its shim, ctr), or a
- * LabError naming scripts/build-k8s when they are not built.
- */
+/** The real nodes' binaries (kubelet, containerd and its shim, ctr), likewise. */
 export function requireNodeBinaries(): NodeBinaries {
   const v = readVersions();
-  const b = nodeBinaryPaths(v);
+  return requireBuilt(
+    nodeBinaryPaths(v),
+    `the real nodes (kubelet ${v.kubernetes}, containerd ${v.containerd}) are not built`,
+    "build them once",
+    "(scripts/bootstrap does), or run the nodes on the kubelet stand-in with --kubelet standin",
+  );
+}
+
+function requireBuilt<B extends { stamps: string[] }>(
+  b: B,
+  what: string,
+  build: string,
+  otherwise: string,
+): B {
   const missing = b.stamps.filter((s) => !existsSync(s));
   if (missing.length === 0) return b;
   throw new LabError(
-    `the real nodes (kubelet ${v.kubernetes}, containerd ${v.containerd}) are not built ` +
-      `(missing ${missing.join(", ")}): build them once with ${controlPlanePaths.buildScript}, ` +
-      "or run the nodes on the kubelet stand-in with --kubelet standin",
+    `${what} (missing ${missing.join(", ")}): ${build} with ${controlPlanePaths.buildScript} ${otherwise}`,
   );
 }
 
