@@ -9,15 +9,16 @@
 // pods reachable; lab status reports kubelet and containerd; lab down leaves
 // no process, mount, cgroup or namespace.
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { isAlive, readPidFile } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
 import { readLabState } from "../../lab/lab-state.js";
 import { listNetns } from "../../lab/netns.js";
-import { nodeBinaryPaths, readVersions } from "../../lab/controlplane/versions.js";
+import { binaryPaths, nodeBinaryPaths, readVersions } from "../../lab/controlplane/versions.js";
+import { runCommand } from "../../lab/run-command.js";
 import { cgroupHierarchies } from "../../lab/nodes/cgroups.js";
 import { parseMountPoints } from "../../lab/nodes/mounts.js";
 import { ctr, startContainerdDaemon } from "../../lab/nodes/real-node.js";
@@ -26,7 +27,7 @@ import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
 import { requireExecutable } from "../support/require.js";
-import { kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
+import { CLI, kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
 
 /** Two Deployments of the pinned image, one per node (the lab has no scheduler: the template names the node). */
 function webDeployment(node: string): string {
@@ -131,6 +132,43 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
   afterAll(async () => {
     if (existsSync(dir)) await trellisctl("lab", "down", "--dir", dir);
     rmSync(base, { recursive: true, force: true });
+  }, 120_000);
+
+  it("without the node build lab up --kubelet real refuses before creating anything, naming scripts/build-k8s", async () => {
+    // A cache holding the control plane's builds but not the nodes'.
+    const cache = join(base, "cache-without-nodes");
+    mkdirSync(cache);
+    const real = dirname(dirname(binaryPaths(readVersions()).etcd));
+    for (const d of binaryPaths(readVersions(), real).stamps.map((s) => dirname(s)))
+      symlinkSync(d, join(cache, basename(d)));
+    const other = join(base, "unbuilt");
+    const r = await runCommand(
+      process.execPath,
+      [CLI, "lab", "up", "--nodes", "1", "--dir", other, "--kubelet", "real"],
+      {
+        env: { ...process.env, TRELLIS_CACHE: cache } as Record<string, string>,
+        timeoutMs: 60_000,
+      },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`missing ${nodeBinaryPaths(readVersions(), cache).stamps[0] ?? ""}`);
+    expect(r.stderr).toMatch(/build them once with \S*scripts\/build-k8s .*--kubelet standin/s);
+    expect(existsSync(join(other, "lab.json"))).toBe(false);
+    // and a real kubelet needs the real control plane
+    const e = await trellisctl(
+      "lab",
+      "up",
+      "--nodes",
+      "1",
+      "--dir",
+      other,
+      "--kubelet",
+      "real",
+      "--control-plane",
+      "embedded",
+    );
+    expect(e.code).toBe(2);
+    expect(e.err).toContain("--kubelet real needs --control-plane real");
   }, 120_000);
 
   it("a Deployment of localhost/busybox:lab becomes Running, each pod with addresses from its node's Trellis pools", async () => {
