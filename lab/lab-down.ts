@@ -7,6 +7,7 @@ import { existsSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { commandLineMentions, processesMentioning, readPidFile, stopProcesses } from "./daemon.js";
 import { LAB_ENTRIES, labLayout, nodeLayout } from "./lab-layout.js";
+import { kubeProxyFiles } from "./kube-proxy.js";
 import { labPrefix } from "./lab-names.js";
 import { readLabState } from "./lab-state.js";
 import { delNetns, listNetns, netnsPids } from "./netns.js";
@@ -35,6 +36,9 @@ const LAB_PROGRAMS = [
   "etcd",
   "kube-apiserver",
   "kube-controller-manager",
+  "kube-scheduler",
+  // in every node (lab/kube-proxy.ts)
+  "kube-proxy",
   // --kubelet real (lab/nodes/)
   "kubelet",
   "containerd",
@@ -125,7 +129,7 @@ function pidFiles(L: ReturnType<typeof labLayout>): string[] {
   if (existsSync(L.nodesDir)) {
     for (const name of readdirSync(L.nodesDir)) {
       const N = nodeLayout(join(L.nodesDir, name));
-      files.push(N.kubeletPid, N.relayPid, N.agentPid, N.containerdPid);
+      files.push(N.kubeletPid, N.relayPid, N.agentPid, kubeProxyFiles(N.dir).pid, N.containerdPid);
     }
   }
   return files;

@@ -14,6 +14,9 @@ import { labLayout, type LabLayout } from "./lab-layout.js";
 import { readLabState, type LabState } from "./lab-state.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
+import { controlPlaneLayout } from "./controlplane/layout.js";
+import { schedulerLayout } from "./controlplane/scheduler.js";
+import { kubeProxyFiles, kubeProxyTable, KUBE_PROXY_TABLE } from "./kube-proxy.js";
 
 export interface ProcessStatus {
   pid: number | null;
@@ -57,6 +60,8 @@ export interface NodeStatus {
   containerd?: ProcessStatus;
   relay: ProcessStatus;
   agent?: AgentStatus;
+  /** kube-proxy (lab/kube-proxy.ts), when the lab runs it: alive, and its nftables table programmed */
+  kubeProxy?: ProcessStatus & { table: boolean };
   ready: boolean;
   bgp: BgpSessionStatus[];
   /** pod sandboxes the kubelet stand-in holds on this node (real nodes: kubectl get pods) */
@@ -79,6 +84,8 @@ export interface LabStatus {
   healthy: boolean;
   problems: string[];
   apiserver: { url: string; kubeconfig: string; socket: string } & ProcessStatus;
+  /** kube-scheduler beside the real control plane (lab/controlplane/scheduler.ts) */
+  scheduler?: ProcessStatus;
   tor: {
     netns: string;
     address: string;
@@ -122,6 +129,9 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     ...proc(L.apiserverPid, L.apiserverLog),
   };
   if (!api.alive) problems.push("API server not running");
+  const S = schedulerLayout(controlPlaneLayout(L.dir));
+  const scheduler = state.controlPlane === "real" ? proc(S.pid, S.log) : undefined;
+  if (scheduler?.alive === false) problems.push("kube-scheduler not running");
 
   const bird = proc(L.birdPid, L.birdLog);
   let protocols: BirdProtocol[] = [];
@@ -148,6 +158,15 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       const p = proc(N.agentPid, N.agentLog);
       const r = p.alive ? await agentReadiness(n.netns) : { ready: false, detail: "not running" };
       return { ...p, ready: r.ready, readyz: r.detail };
+    }),
+  );
+
+  const kubeProxies = await Promise.all(
+    state.plan.nodes.map(async (n) => {
+      const F = kubeProxyFiles(L.node(n.name).dir);
+      if (!existsSync(F.pid)) return undefined;
+      const p = proc(F.pid, F.log);
+      return { ...p, table: p.alive && (await kubeProxyTable(n.netns)) };
     }),
   );
 
@@ -203,6 +222,12 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       if (!agent.alive) problems.push(`${n.name}: trellis-node not running`);
       else if (!agent.ready) problems.push(`${n.name}: trellis-node not ready (${agent.readyz})`);
     }
+    const kp = kubeProxies[i];
+    if (kp !== undefined) {
+      s.kubeProxy = kp;
+      if (!kp.alive) problems.push(`${n.name}: kube-proxy not running`);
+      else if (!kp.table) problems.push(`${n.name}: kube-proxy has no table ip ${KUBE_PROXY_TABLE}`);
+    }
     return s;
   });
 
@@ -216,6 +241,7 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     healthy: problems.length === 0,
     problems,
     apiserver: api,
+    ...(scheduler !== undefined ? { scheduler } : {}),
     tor: {
       netns: state.plan.tor.netns,
       address: state.plan.tor.routerId,

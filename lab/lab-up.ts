@@ -52,6 +52,9 @@ import {
   type LabImages,
 } from "./nodes/real-node.js";
 import type { Snapshotter } from "./nodes/containerd-config.js";
+import { requireNodeBinary } from "./controlplane/node-binaries.js";
+import { untaintReadyNodes } from "./controlplane/scheduler.js";
+import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
 
 /** `lab up` without --control-plane. */
 export const DEFAULT_CONTROL_PLANE: ControlPlaneMode = "real";
@@ -80,6 +83,12 @@ export interface UpOptions {
   controlPlane?: ControlPlaneMode;
   /** standin (the default) or real (containerd + kubelet per node; needs the real control plane) */
   kubelet?: KubeletMode;
+  /**
+   * kube-proxy (nftables mode) in every node (lab/kube-proxy.ts). Default:
+   * on with the real control plane; false (`--no-kube-proxy`) leaves it out.
+   * The embedded control plane runs none.
+   */
+  kubeProxy?: boolean;
   /** progress lines (to stderr in the CLI) */
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -135,6 +144,10 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   // Before anything is created: a missing build is a clear refusal, not a half lab.
   const bin = real ? requireBinaries() : undefined;
   const nodeBin = realNodes ? requireNodeBinaries() : undefined;
+  if (o.kubeProxy === true && !real)
+    throw new LabError("kube-proxy needs the real control plane (--control-plane real)", "usage");
+  const kubeProxy = real && o.kubeProxy !== false ? requireNodeBinary("kubeProxy") : undefined;
+  if (real) requireNodeBinary("kubeScheduler");
   const needed: [string, string][] = real ? [] : [["the lab API server", repoPaths.apiserverMain]];
   if (o.cni === "trellis") {
     needed.push(["trellis-node", repoPaths.agentMain], ["the CNI shim", repoPaths.shim]);
@@ -200,11 +213,22 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
       await startNode(L, plan, n, o.cni, api, fabric, credentials);
+      if (kubeProxy !== undefined) startLabKubeProxy(L, plan, n, kubeProxy);
     }
     await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
+    // kube-scheduler places pods only on untainted nodes (controlplane/scheduler.ts).
+    if (real)
+      await untaintReadyNodes(
+        api,
+        plan.nodes.map((n) => n.name),
+      );
     if (o.cni === "trellis") {
       say("waiting for trellis-node /readyz on every node");
       await waitAgentsReady(L, plan, o.readyTimeoutMs ?? 60_000);
+    }
+    if (kubeProxy !== undefined) {
+      say("waiting for kube-proxy's nftables table on every node");
+      await waitKubeProxies(L, plan, o.readyTimeoutMs ?? 60_000);
     }
     state.phase = "running";
     writeLabState(L.stateFile, state);

@@ -20,6 +20,13 @@
  *   with capped backoff. A full resync runs on a timer.
  * - `attach()` returns a promise that settles when a table including that
  *   pod has been applied: the CNI ADD awaits it (fail closed on ADD).
+ * - After each apply, the established flows of the addresses the change
+ *   touched are re-checked against the new rules, and those they deny are
+ *   cut off by a conntrack mark (revocation.ts says which and why), so a
+ *   flow the new rules deny stops instead of riding its `ct state
+ *   established`.
+ *   Revocations run one after another, off the apply path: the ADD that
+ *   waits for its rules never waits for them.
  */
 import type { Logger } from "pino";
 import type { NftTable } from "../../policy/compiler/nft-table.js";
@@ -41,6 +48,9 @@ import { compilerInputs, objectKey, parseWatched, podInput, type LocalAttachment
 import { PolicyMetrics } from "./policy-metrics.js";
 import { type Registry, createRegistry } from "../../net/metrics.js";
 import { backoffDelay } from "../../net/backoff.js";
+import { POLICY_TABLE } from "../../policy/compiler/nft-table.js";
+import { localPodsOfState, localPodsOfTable, recheck, revocationFor } from "./revocation.js";
+import type { Revoker } from "./conntrack-revoker.js";
 
 export interface PolicyDriver {
   apply(table: NftTable): Promise<ApplyResult>;
@@ -74,6 +84,8 @@ export interface PolicyManagerOptions {
   now?: () => number;
   /** Where the policy families go (the agent's registry); a manager alone gets its own. */
   registry?: Registry;
+  /** Lists and marks conntrack entries for revocation (conntrack-revoker.ts); without it established flows are never cut off. */
+  revoker?: Revoker;
 }
 
 export class PolicyAttachTimeout extends Error {
@@ -118,6 +130,9 @@ export class PolicyManager {
   private fullNeeded = true;
   /** Objects valid alone but rejected in context, by object name. */
   private contextRejected = new Set<string>();
+  /** The revocation running or queued last, and prefixes still to revoke (a failed one's, retried). */
+  private revoking: Promise<void> = Promise.resolve();
+  private revokePending = new Set<string>();
 
   constructor(private readonly o: PolicyManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -317,6 +332,60 @@ export class PolicyManager {
     return this.idle;
   }
 
+  /** Settles when no apply is running or scheduled and every revocation queued so far is done (tests). */
+  async quiescent(): Promise<void> {
+    await this.idle;
+    await this.revoking;
+  }
+
+  /**
+   * Queues the revocation an applied transaction calls for (revocation.ts):
+   * the entries of the addresses it touched, re-checked against the table
+   * it applied (`table`), marked denied or cleared. `local`: the local
+   * pods' veths and addresses in that table.
+   */
+  private revoke(
+    r: ApplyResult,
+    local: () => ReadonlyMap<string, readonly string[]>,
+    table: () => NftTable,
+  ): void {
+    const revoker = this.o.revoker;
+    if (revoker === undefined) return;
+    const pods = r.mode === "noop" ? new Map<string, readonly string[]>() : local();
+    const plan = revocationFor(r.mode, r.commands, pods, POLICY_TABLE);
+    for (const p of plan.prefixes) this.revokePending.add(p);
+    if (this.revokePending.size === 0) return;
+    this.revoking = this.revoking.then(async () => {
+      const prefixes = [...this.revokePending].sort();
+      this.revokePending.clear();
+      if (prefixes.length === 0) return;
+      try {
+        const entries = await revoker.list(prefixes);
+        if (entries.length === 0) return;
+        const { deny, allow } = recheck(entries, table(), pods.size > 0 ? pods : local());
+        for (const e of deny) this.metrics.flowsDenied += await revoker.mark(e, true);
+        for (const e of allow) this.metrics.flowsReallowed += await revoker.mark(e, false);
+        if (deny.length + allow.length > 0)
+          this.o.log.info(
+            {
+              examined: entries.length,
+              denied: deny.length,
+              allowedAgain: allow.length,
+              reason: plan.reason,
+            },
+            "established flows re-checked against the new policy",
+          );
+      } catch (e) {
+        for (const p of prefixes) this.revokePending.add(p);
+        this.metrics.revocationErrors++;
+        this.o.log.error(
+          { err: e instanceof Error ? e.message : String(e), prefixes: prefixes.length },
+          "revocation of established flows failed; looked at again after the next apply",
+        );
+      }
+    });
+  }
+
   private desiredTable(): { table: NftTable; localPods: number; inputs: ParsedObject[] } {
     const watched: ParsedObject[] = [];
     let rejected = 0;
@@ -412,6 +481,12 @@ export class PolicyManager {
       if (inc !== undefined && this.o.driver.applyCommands !== undefined) {
         r = await this.o.driver.applyCommands(inc.cmds, () => materialize(inc.state));
         this.inc = inc.state;
+        const applied = inc.state;
+        this.revoke(
+          r,
+          () => localPodsOfState(applied.local),
+          () => materialize(applied),
+        );
         this.metrics.rejectedObjects = this.rejectedCount();
         localPods = inc.state.local.size;
       } else {
@@ -430,6 +505,11 @@ export class PolicyManager {
         const d = this.desiredTable();
         this.inc = undefined;
         r = await this.o.driver.apply(d.table);
+        this.revoke(
+          r,
+          () => localPodsOfTable(d.table),
+          () => d.table,
+        );
         localPods = d.localPods;
         if (candidate !== undefined) {
           const diff = diffTable(observe(materialize(candidate)), d.table);

@@ -15,6 +15,10 @@ export class PolicyMetrics {
   lastTransactionCommands = 0;
   rejectedObjects = 0;
   localPods = 0;
+  /** Established flows a policy change denied (marked) or allowed again (unmarked), and revocations that failed (revocation.ts). */
+  flowsDenied = 0;
+  flowsReallowed = 0;
+  revocationErrors = 0;
 
   constructor(registry: Registry, ready: () => boolean) {
     gaugeFrom(
@@ -65,6 +69,30 @@ export class PolicyMetrics {
       registry,
       { name: "trellis_policy_local_pods", help: "Pods of this node in the last applied table." },
       () => this.localPods,
+    );
+    counterFrom(
+      registry,
+      {
+        name: "trellis_policy_flows_revoked_total",
+        help: "Established flows (conntrack entries) cut off because a policy change denied them.",
+      },
+      () => this.flowsDenied,
+    );
+    counterFrom(
+      registry,
+      {
+        name: "trellis_policy_flows_restored_total",
+        help: "Cut-off flows whose conntrack entries a later policy change allowed again.",
+      },
+      () => this.flowsReallowed,
+    );
+    counterFrom(
+      registry,
+      {
+        name: "trellis_policy_revocation_errors_total",
+        help: "Revocations that failed (their prefixes are looked at again after the next apply).",
+      },
+      () => this.revocationErrors,
     );
   }
 

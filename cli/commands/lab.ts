@@ -123,6 +123,10 @@ export function registerLab(program: Command, io: Io): void {
         .choices([...KUBELET_MODES])
         .default(DEFAULT_KUBELET),
     )
+    .option(
+      "--no-kube-proxy",
+      "no kube-proxy in the nodes (default: kube-proxy in nftables mode on every node with the real control plane)",
+    )
     .action(
       async (o: {
         nodes: number;
@@ -135,6 +139,7 @@ export function registerLab(program: Command, io: Io): void {
         bgpPassword?: string;
         controlPlane: ControlPlaneMode;
         kubelet: KubeletMode;
+        kubeProxy: boolean;
       }) => {
         const r = await lab(() =>
           labUp({
@@ -148,6 +153,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.bgpPassword !== undefined ? { bgpPassword: o.bgpPassword } : {}),
             controlPlane: o.controlPlane,
             kubelet: o.kubelet,
+            ...(o.kubeProxy ? {} : { kubeProxy: false }),
             progress: (l) => io.err(`lab: ${l}\n`),
           }),
         );

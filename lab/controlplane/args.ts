@@ -24,9 +24,12 @@ export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.lo
  * The controllers the lab runs: namespace deletion, garbage collection,
  * ServiceAccounts and their tokens (pods cannot be admitted in a namespace
  * without its `default` ServiceAccount), EndpointSlices, the root CA
- * ConfigMap, and the aggregated ClusterRoles (admin/edit/view); Deployments
- * and their ReplicaSets (the real nodes run them; a template names its node
- * while the lab has no scheduler). No DaemonSet or node-lifecycle controller.
+ * ConfigMap, the aggregated ClusterRoles (admin/edit/view), and the
+ * workload controllers (Deployment, ReplicaSet, DaemonSet), whose pods
+ * kube-scheduler (scheduler.ts) binds to the nodes. No node-lifecycle
+ * controller: the kubelet stand-ins post their status once and renew no
+ * node Lease, so it would mark every node Unknown (lab-up removes the
+ * not-ready taint it would have removed; lab/controlplane/README.md).
  */
 export const CONTROLLERS = [
   "namespace-controller",
@@ -38,6 +41,7 @@ export const CONTROLLERS = [
   "clusterrole-aggregation-controller",
   "deployment-controller",
   "replicaset-controller",
+  "daemonset-controller",
 ] as const;
 
 export function etcdArgv(b: ControlPlaneBinaries, C: ControlPlaneLayout, p: ControlPlanePorts): string[] {

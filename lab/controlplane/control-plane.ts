@@ -45,6 +45,8 @@ import {
 } from "./pki.js";
 import { egressSelectorConfig } from "./kubelet-egress.js";
 import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
+import { KUBE_SCHEDULER, schedulerLayout, startScheduler } from "./scheduler.js";
+import { KUBE_PROXY } from "../kube-proxy.js";
 import {
   binaryPaths,
   controlPlanePaths,
@@ -148,7 +150,17 @@ export async function startRealControlPlane(
   const C = controlPlaneLayout(L.dir);
   mkdirSync(C.dir, { recursive: true });
   say("real control plane: certificates");
-  await makePki(C, [ADMIN, LAB_PROXY, LAB_KUBELET, CONTROLLER_MANAGER, APISERVER_KUBELET_CLIENT]);
+  // + kube-scheduler's and kube-proxy's own identities (scheduler.ts, ../kube-proxy.ts), and
+  // kube-apiserver's toward the real kubelets
+  await makePki(C, [
+    ADMIN,
+    LAB_PROXY,
+    LAB_KUBELET,
+    CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
+    KUBE_PROXY,
+    APISERVER_KUBELET_CLIENT,
+  ]);
   if (o.realNodes === true) {
     writeFileSync(C.egressConfig, egressSelectorConfig(C.egressSocket));
     startDaemon({
@@ -200,6 +212,9 @@ export async function startRealControlPlane(
     pidFile: C.controllerManagerPid,
     logFile: C.controllerManagerLog,
   });
+
+  say("real control plane: kube-scheduler");
+  startScheduler(C, tlsKubeconfig(C, apiserverUrl, KUBE_SCHEDULER.name, "kube-scheduler"));
 
   if (o.crds !== false) {
     say("real control plane: installing the CRDs");
@@ -300,6 +315,7 @@ export function tokenKubeconfig(L: LabLayout, server: string, token: string, con
 export async function stopRealControlPlane(L: LabLayout): Promise<void> {
   const C = controlPlaneLayout(L.dir);
   const files = [
+    schedulerLayout(C).pid,
     C.controllerManagerPid,
     L.apiserverPid,
     C.proxyUnixPid,

@@ -13,7 +13,7 @@ import {
   type V1PodCondition,
   type V1PodStatus,
 } from "@kubernetes/client-node";
-import { release } from "node:os";
+import { availableParallelism, release, totalmem } from "node:os";
 import type { Logger } from "pino";
 import { CniPluginError } from "./cni-runtime.js";
 import { setupSandbox, teardownSandbox, type SandboxContext } from "./sandbox.js";
@@ -271,6 +271,10 @@ export class Kubelet {
           ...this.o.nodeAddresses.map((address) => ({ type: "InternalIP", address })),
           { type: "Hostname", address: this.o.nodeName },
         ],
+        // What a kubelet reports (kubelet's default maxPods is 110): kube-scheduler's
+        // NodeResourcesFit filter refuses a node without allocatable pods.
+        capacity: nodeCapacity(),
+        allocatable: nodeCapacity(),
         conditions: [
           {
             type: "Ready",
@@ -317,6 +321,14 @@ export class Kubelet {
       }
     }
   }
+}
+
+function nodeCapacity(): Record<string, string> {
+  return {
+    cpu: String(availableParallelism()),
+    memory: `${Math.floor(totalmem() / 1024)}Ki`,
+    pods: "110",
+  };
 }
 
 function failedStatus(e: unknown): V1PodStatus {

@@ -79,6 +79,7 @@ import {
   MAP_INGRESS,
   portElem,
   portElem6,
+  podVerdict,
   SET_ALL_PODS,
   SET_POD_SOURCES,
   setName,
@@ -92,7 +93,6 @@ import {
   TABLE_FAMILY,
   TABLE_NAME,
   type NftTable,
-  type NftVerdict,
 } from "./nft-table.js";
 
 type AddrDef =
@@ -897,10 +897,6 @@ function portSetDecl(name: string, family: Family) {
   });
 }
 
-function vmap(group: string | undefined): NftVerdict {
-  return group ? { jump: { target: group } } : { accept: null };
-}
-
 /**
  * The nft commands that take the kernel from `before`'s table to `after`'s,
  * for what `delta` names only. The order is the driver's (agent/nft/diff.ts):
@@ -1002,11 +998,12 @@ export function deltaCommands(before: CompilerState, after: CompilerState, delta
       [MAP_EGRESS, "egressGroup"],
       [MAP_INGRESS, "ingressGroup"],
     ] as const) {
-      const av = a ? JSON.stringify(vmap(a[which])) : undefined;
-      const bv = b ? JSON.stringify(vmap(b[which])) : undefined;
+      const dir = map === MAP_EGRESS ? "egress" : "ingress";
+      const av = a ? JSON.stringify(podVerdict(dir, a[which])) : undefined;
+      const bv = b ? JSON.stringify(podVerdict(dir, b[which])) : undefined;
       if (av === bv) continue;
       if (a) mapDel.push({ delete: { element: elementObject(map, [iface]) } });
-      if (b) mapAdd.push({ add: { element: elementObject(map, [[iface, vmap(b[which])]]) } });
+      if (b) mapAdd.push({ add: { element: elementObject(map, [[iface, podVerdict(dir, b[which])]]) } });
     }
   }
   return steps.commands();

@@ -27,6 +27,10 @@ function val(v: unknown): string {
       return `${p.protocol} ${p.field}`;
     }
     if ("ct" in o) return `ct ${(o["ct"] as { key: string }).key}`;
+    if ("&" in o) {
+      const [a, b] = o["&"] as [unknown, unknown];
+      return `${val(a)} & ${typeof b === "number" ? `0x${b.toString(16)}` : val(b)}`;
+    }
   }
   return JSON.stringify(v);
 }
@@ -38,7 +42,10 @@ function expr(e: unknown): string {
     case "match": {
       const m = v as { op: string; left: unknown; right: unknown };
       const right = Array.isArray(m.right) ? (m.right as unknown[]).map(val).join(",") : val(m.right);
-      return `${val(m.left)} ${m.op === "==" || m.op === "in" ? "" : `${m.op} `}${right}`;
+      // After a bitwise expression the operator is spelled out (`ct mark & 0x10000000 == 0`).
+      const implicit = (m.op === "==" || m.op === "in") && !("&" in (m.left as object));
+      const hex = typeof m.right === "number" && "&" in (m.left as object);
+      return `${val(m.left)} ${implicit ? "" : `${m.op} `}${hex ? `0x${(m.right as number).toString(16)}` : right}`;
     }
     case "counter":
       return "counter";

@@ -1,21 +1,24 @@
 /**
  * Policy IR -> the content of table `inet trellis` (nft-table.ts).
  *
- *   chain from-pods (forward, priority 0): anti-spoofing, conntrack, then
- *       `iifname vmap @egress-pods` -> the pod's egress group chain;
- *       unknown `trl*` interfaces dropped.
- *   chain to-pods (forward, priority 10): conntrack, then
- *       `oifname vmap @ingress-pods` -> the pod's ingress group chain;
- *       unknown `trl*` interfaces dropped.
+ *   chain from-pods (the one base chain, forward, priority 0):
+ *       anti-spoofing, conntrack (established flows end here), flows a
+ *       policy change denied (ct mark), then `iifname vmap @egress-pods`
+ *       -> the pod's egress group chain, whose allow is `goto to-pods`;
+ *       unknown `trl*` interfaces dropped; anything else `goto to-pods`.
+ *   chain to-pods (regular): `oifname vmap @ingress-pods` -> the pod's
+ *       ingress group chain (allow is `accept`); unknown `trl*` interfaces
+ *       dropped; anything else accepted.
  * Dual-stack: every address or port set exists twice, `name` (ipv4_addr) and
  * `name-v6` (ipv6_addr), since an nft set holds one key type; a rule that
  * matches addresses is emitted once per family (`ip …` / `ip6 …`, each of
  * which implies its `meta nfproto` in an inet table), a rule that matches
  * none once. So IPv6 is enforced exactly as IPv4, and a pod gaining an
  * address of either family is a set-element change.
- * Two base chains, because `accept` ends only the base chain it is in: a
- * packet between two local pods is accepted by the source's egress and then
- * still meets the destination's ingress in the later chain.
+ * One base chain, so that a packet meets the conntrack check once: the
+ * egress side's allow cannot be `accept` (that would end the walk before a
+ * local destination's ingress), so it is `goto to-pods`, and to-pods always
+ * ends in a verdict.
  */
 import { v4Text, exactPrefix, type Range } from "../model/ipv4.js";
 import { exactPrefix6, v6Text, type Range6 } from "../model/ipv6.js";
@@ -34,6 +37,14 @@ import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 
 export const CHAIN_FROM_PODS = "from-pods";
 export const CHAIN_TO_PODS = "to-pods";
+/**
+ * The conntrack mark bit of a flow a policy change denied (pinned,
+ * policy/README.md "Revocation"): the agent sets it on the entries of
+ * established flows the new rules no longer allow (and clears it when a
+ * later change allows them again), and the forward chain drops a marked
+ * flow in both directions before `ct state established` could accept it.
+ */
+export const CT_MARK_DENIED = 0x10000000;
 export const MAP_EGRESS = "egress-pods";
 export const MAP_INGRESS = "ingress-pods";
 export const SET_POD_SOURCES = "pod-sources";
@@ -78,15 +89,32 @@ const ip = (field: "saddr" | "daddr", family: Family = "ipv4") => ({
 });
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const ctState = match({ ct: { key: "state" } }, ["established", "related"], "in");
+const ctDenied = { "&": [{ ct: { key: "mark" } }, CT_MARK_DENIED] };
+/** An established flow no policy change has denied: the common case, one rule. */
+const ctSettled = [ctState, match(ctDenied, 0)];
 const trlWildcard = `${HOST_VETH_PREFIX}*`;
 
-function verdictOf(action: IRRule["action"]): unknown {
-  return action === "Allow" ? { accept: null } : action === "Deny" ? { drop: null } : { return: null };
+/**
+ * What "allowed" means in a direction: egress goes on to the destination's
+ * ingress (`goto to-pods`, which always ends in a verdict), ingress is the
+ * last word (`accept`).
+ */
+function allowed(dir: "ingress" | "egress"): NftVerdict {
+  return dir === "egress" ? { goto: { target: CHAIN_TO_PODS } } : { accept: null };
+}
+
+function verdictOf(dir: "ingress" | "egress", action: IRRule["action"]): unknown {
+  return action === "Allow" ? allowed(dir) : action === "Deny" ? { drop: null } : { return: null };
+}
+
+/** A local pod's verdict-map element: its group chain, or allowed in that direction when none selects it. */
+export function podVerdict(dir: "ingress" | "egress", group: string | undefined): NftVerdict {
+  return group ? { jump: { target: group } } : allowed(dir);
 }
 
 /** One rule per family when it matches addresses, else one rule for both. */
 function matchRules(dir: "ingress" | "egress", r: IRRule): NftRule[] {
-  const tail: unknown[] = [counter, ...(r.log ? [{ log: { prefix: r.log } }] : []), verdictOf(r.action)];
+  const tail: unknown[] = [counter, ...(r.log ? [{ log: { prefix: r.log } }] : []), verdictOf(dir, r.action)];
   if (!r.peerSet && !r.portSet) return [rule(tail)];
   const remote = dir === "ingress" ? "saddr" : "daddr";
   return FAMILIES.map((f) => {
@@ -110,7 +138,7 @@ export function groupChains(g: IRGroup): NftChain[] {
   const main: NftRule[] = [];
   const extra: NftChain[] = [];
   for (const s of g.sections) main.push(...sectionRules(g, s, dir, remote, extra));
-  main.push(rule([counter, { accept: null }]));
+  main.push(rule([counter, allowed(dir)]));
   return [{ name: g.id, rules: main }, ...extra];
 }
 
@@ -206,18 +234,16 @@ export function irToTable(ir: PolicyIR): NftTable {
       elements: (ir.portSets6.get(name) ?? []).map(portElem6),
     });
   }
-  const vmap = (group: string | undefined): NftVerdict =>
-    group ? { jump: { target: group } } : { accept: null };
   const maps: NftMap[] = [
     {
       name: MAP_EGRESS,
       type: "ifname",
-      elements: ir.pods.map((p) => [p.iface, vmap(p.egressGroup)] as const),
+      elements: ir.pods.map((p) => [p.iface, podVerdict("egress", p.egressGroup)] as const),
     },
     {
       name: MAP_INGRESS,
       type: "ifname",
-      elements: ir.pods.map((p) => [p.iface, vmap(p.ingressGroup)] as const),
+      elements: ir.pods.map((p) => [p.iface, podVerdict("ingress", p.ingressGroup)] as const),
     },
   ];
   const chains: NftChain[] = [];
@@ -243,18 +269,27 @@ export function irToTable(ir: PolicyIR): NftTable {
           { drop: null },
         ]),
       ),
-      rule([ctState, counter, { accept: null }]),
+      rule([...ctSettled, counter, { accept: null }]),
+      // A flow a policy change denied, either direction (the agent marks it:
+      // agent/policy/revocation.ts). Checked in this chain only: it sees
+      // every forwarded packet, and a dropped one meets no later chain.
+      rule([match(ctDenied, CT_MARK_DENIED), counter, { drop: null }]),
+      // The source pod's egress: its group chain, which ends in a drop or
+      // in `goto to-pods`; a pod no egress policy selects goes straight there.
       rule([counter, { vmap: { key: meta("iifname"), data: `@${MAP_EGRESS}` } }]),
       rule([match(meta("iifname"), trlWildcard), counter, { drop: null }]),
+      // Not from a pod (another node, the uplink): only the destination's ingress.
+      rule([counter, { goto: { target: CHAIN_TO_PODS } }]),
     ],
   });
   chains.push({
+    // Not a base chain: reached only by `goto` from from-pods and the egress
+    // group chains, so a packet meets conntrack and the anti-spoofing once.
     name: CHAIN_TO_PODS,
-    base: { type: "filter", hook: "forward", prio: 10, policy: "accept" },
     rules: [
-      rule([ctState, counter, { accept: null }]),
       rule([counter, { vmap: { key: meta("oifname"), data: `@${MAP_INGRESS}` } }]),
       rule([match(meta("oifname"), trlWildcard), counter, { drop: null }]),
+      rule([counter, { accept: null }]),
     ],
   });
   return { sets, maps, chains };

@@ -20,6 +20,8 @@ export interface Packet {
   readonly dport: number;
   /** Conntrack state of the packet (a new connection's first packet: "new"). */
   readonly ct: "new" | "established" | "related";
+  /** The flow's conntrack mark (default 0; with CT_MARK_DENIED: a policy change denied it). */
+  readonly ctMark?: number;
   /** Default: from the addresses' form. */
   readonly family?: "ipv4" | "ipv6";
 }
@@ -64,6 +66,12 @@ function field(p: Packet, e: unknown): Value | undefined {
       return p.protocol === protocol ? p.dport : undefined;
   }
   if (o["ct"] && o["ct"]["key"] === "state") return p.ct;
+  if (o["ct"] && o["ct"]["key"] === "mark") return p.ctMark ?? 0;
+  const and = (e as { "&"?: [unknown, number] })["&"];
+  if (and !== undefined) {
+    const v = field(p, and[0]);
+    return typeof v === "number" ? (v & and[1]) >>> 0 : undefined;
+  }
   if (typeof e === "object" && e !== null && Array.isArray((e as { concat?: unknown[] }).concat)) {
     const parts = (e as { concat: unknown[] }).concat.map((x) => field(p, x));
     if (parts.some((x) => x === undefined)) return undefined;
@@ -185,7 +193,7 @@ export function trace(table: NftTable, p: Packet, hook: "forward" = "forward"): 
       if (!c) throw new Error(`tracer: no chain ${target.target}`);
       const out = run(c, depth + 1);
       if (out.kind === "return" || out.kind === "continue") {
-        // jump: resume after the jump. (The compiler emits no goto; treated as the end of the caller.)
+        // jump: resume after the jump; goto: the caller is gone, so its own caller resumes (nft semantics).
         return v["goto"] ? { kind: "return" } : { kind: "continue" };
       }
       return out;

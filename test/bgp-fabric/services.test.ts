@@ -12,12 +12,13 @@
 // configured CIDR); the serviceClusterIPs CIDR comes from every node; an
 // ingress IP outside serviceLoadBalancerIPs is never advertised.
 //
-// Reachability: the lab has no kube-proxy yet. Until real nodes arrive, the
-// test installs in node-1 and node-2 the DNAT rule kube-proxy would (load
-// balancer IP:80 → the local endpoint pod:8080, in a table of its own), and a
-// TCP connection from the ToR to the load balancer IP (lab/probe.ts's socat
-// client) must be answered by the lab's echo listener (lab/kubelet/pod-echo.ts)
-// of a pod on such a node.
+// Reachability: through the lab's kube-proxy (nftables mode, lab/kube-proxy.ts),
+// which programs the load balancer IP from the Service's status and the
+// endpoints from the EndpointSlices written here; with externalTrafficPolicy
+// Local each node sends it to its own endpoint pod only. A TCP connection
+// from the ToR to the load balancer IP (lab/probe.ts's socat client) must be
+// answered by the lab's echo listener (lab/kubelet/pod-echo.ts) of a pod on
+// a node the ToR routes it to.
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +26,16 @@ import { join } from "node:path";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import { busyboxPod, kubectlApply, maybe, run, trellisctl, type Run } from "../lab/lab-run.js";
+import {
+  busyboxPod,
+  kubectlApply,
+  kubectlIn,
+  maybe,
+  must,
+  run,
+  trellisctl,
+  type Run,
+} from "../lab/lab-run.js";
 import { until } from "../support/until.js";
 
 const LB_CIDR = "198.51.100.0/24";
@@ -42,13 +52,7 @@ maybe("BGP fabric: Service advertisement (3 nodes)", () => {
   const dir = mkdtempSync(join(tmpdir(), "trellis-svc-"));
   const prefix = labPrefix(dir);
   const L = labLayout(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
-  const must = async (what: string, r: Promise<Run>): Promise<Run> => {
-    const x = await r;
-    if (x.code !== 0) throw new Error(`${what}: ${x.err}`);
-    return x;
-  };
+  const kubectl = (...args: string[]): Promise<Run> => kubectlIn(dir, ...args);
   /** One TCP connection from the ToR to the load balancer IP: the echo pod's first line ("" if none). */
   const torConnect = async (): Promise<{ code: number; out: string }> => {
     const v = await probeFromNetns(`${prefix}tor`, LB_IP, 80, "TCP", 3000);
@@ -185,18 +189,13 @@ spec:
             `addressType: IPv4\nendpoints: [{addresses: ["${podIPs.get("web-1")?.[0]}"], nodeName: node-1}]\n`,
         ),
       );
-      // The DNAT kube-proxy would install on a node with a local endpoint (stand-in until real nodes).
-      for (const n of [1, 2]) {
-        const pod = podIPs.get(`web-${n}`)?.[0];
-        const nft =
-          `table ip kube-proxy-stand-in {\n` +
-          `  chain prerouting { type nat hook prerouting priority dstnat; ` +
-          `ip daddr ${LB_IP} tcp dport 80 dnat to ${pod}:8080; }\n}\n`;
-        await must(
-          `DNAT on node-${n}`,
-          run("ip", ["netns", "exec", `${prefix}node-${n}`, "nft", "-f", "-"], nft),
-        );
-      }
+      // kube-proxy has programmed the load balancer IP on the nodes with an endpoint.
+      await until(
+        "the load balancer IP answering from the ToR",
+        async () => (await torConnect()).code === 0,
+        30_000,
+        250,
+      );
     } catch (e) {
       await down();
       throw e;

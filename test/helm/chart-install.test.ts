@@ -2,7 +2,7 @@
 // (etcd + kube-apiserver + kube-controller-manager, scripts/build-k8s; built
 // lazily, printing the time, when scripts/bootstrap has not), started
 // without any CRD so that the chart's crds/ are what creates them. No
-// kubelet and no DaemonSet controller run: the DaemonSet just exists.
+// node and no kubelet exist, so the DaemonSet controller makes no pod: the DaemonSet just exists.
 // Uninstall removes every object of the release's manifest and keeps the
 // CRDs of crds/, as Helm documents (helm.sh/docs/chart_best_practices/custom_resource_definitions:
 // CRDs in crds/ are installed once and never upgraded nor deleted).
@@ -94,7 +94,7 @@ describe("helm install / helm uninstall of helm/trellis (real kube-apiserver)", 
       ].sort(),
     );
     for (const o of [...chartCrds(), ...manifest]) expect([show(o), await presence(o)]).toEqual([show(o), "present"]);
-    // The DaemonSet exists as the chart wrote it; no controller runs it here.
+    // The DaemonSet exists as the chart wrote it; with no node, nothing runs it here.
     const ds = await kubectl("get", "daemonset", "trellis-node", "-n", NS, "-o", "json");
     const spec = (JSON.parse(ds.stdout) as { spec: { template: { spec: { serviceAccountName: string } } } }).spec;
     expect(spec.template.spec.serviceAccountName).toBe("trellis-node");

@@ -46,6 +46,17 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 120
 
 export const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
 
+/** `kubectl ARGS` against the lab in `dir`. */
+export const kubectlIn = (dir: string, ...args: string[]): Promise<Run> =>
+  run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
+
+/** The finished run, or an error naming `what` and its stderr when it exited non-zero. */
+export async function must(what: string, r: Promise<Run>): Promise<Run> {
+  const x = await r;
+  if (x.code !== 0) throw new Error(`${what}: ${x.err}`);
+  return x;
+}
+
 /** `kubectl apply -f -` of `yaml` against the lab in `dir`. */
 export const kubectlApply = (dir: string, yaml: string): Promise<Run> =>
   run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"], yaml);

@@ -5,9 +5,9 @@ import { FakeNft } from "../../nft/fake-nft.js";
 import { POLICY_TABLE } from "../../../policy/compiler/nft-table.js";
 import { NatManager } from "../nat-manager.js";
 import { NAT_TABLE } from "../nat-table.js";
+import { requireExecutable, requireRoot } from "../../../test/support/require.js";
 
 const quiet = { info: (): void => undefined, warn: (): void => undefined };
-const isRoot = process.getuid?.() === 0;
 const NETNS = `tNnat${process.pid % 10000}`;
 
 function pool(name: string, cidr: string, nat?: boolean): Record<string, unknown> {
@@ -90,12 +90,16 @@ describe("natOutgoing manager on FakeNft (table inet trellis-nat)", () => {
   });
 });
 
-(isRoot ? describe : describe.skip)("natOutgoing manager on real nft (root, a namespace)", () => {
+describe("natOutgoing manager on real nft (root, a namespace)", () => {
+  let made = false;
   beforeAll(() => {
+    requireRoot("natOutgoing manager on real nft");
+    requireExecutable("/usr/sbin/nft", "nftables");
     execFileSync("ip", ["netns", "add", NETNS]);
+    made = true;
   });
   afterAll(() => {
-    execFileSync("ip", ["netns", "del", NETNS]);
+    if (made) execFileSync("ip", ["netns", "del", NETNS]);
   });
 
   it("writes inet trellis-nat, diffs a flip, and reads back to a no-op", async () => {

@@ -2,10 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { NftSession } from "../nft-session.js";
+import { requireExecutable, requireRoot } from "../../../test/support/require.js";
 
-const isRoot = process.getuid?.() === 0;
 const NETNS = `tFses${process.pid % 10000}`;
-const maybe = isRoot ? it : it.skip;
 
 const el = (set: string, ip: string) => ({
   nftables: [{ add: { element: { family: "inet", table: "tfs", name: set, elem: [ip] } } }],
@@ -26,7 +25,8 @@ describe("NftSession on the real nft", () => {
   let s: NftSession | undefined;
   const run = (doc: object): Promise<void> => (s as NftSession).run(JSON.stringify(doc));
   beforeAll(() => {
-    if (!isRoot) return;
+    requireRoot("NftSession on the real nft");
+    requireExecutable("/usr/sbin/nft", "nftables");
     execFileSync("ip", ["netns", "add", NETNS]);
     execFileSync("nsenter", [`--net=/var/run/netns/${NETNS}`, "--", "nft", "-f", "-"], {
       input: "table inet tfs { set s { type ipv4_addr; flags interval; }; }\n",
@@ -37,17 +37,17 @@ describe("NftSession on the real nft", () => {
     });
   });
   afterAll(() => {
-    if (!isRoot) return;
-    s?.close();
+    if (s === undefined) return;
+    s.close();
     execFileSync("ip", ["netns", "del", NETNS]);
   });
 
-  maybe("applies each document, in order, before it resolves", async () => {
+  it("applies each document, in order, before it resolves", async () => {
     await Promise.all([run(el("s", "10.1.0.1")), run(el("s", "10.1.0.2"))]);
     expect(list()).toMatch(/10\.1\.0\.1, 10\.1\.0\.2/);
   });
 
-  maybe("rejects a transaction the kernel refuses, all or nothing, and goes on", async () => {
+  it("rejects a transaction the kernel refuses, all or nothing, and goes on", async () => {
     const bad = {
       nftables: [...el("s", "10.1.0.3").nftables, ...el("no-such-set", "10.1.0.4").nftables],
     };
@@ -57,7 +57,7 @@ describe("NftSession on the real nft", () => {
     expect(list()).toContain("10.1.0.5");
   });
 
-  maybe("replaces its process after maxTransactions and when nft dies", async () => {
+  it("replaces its process after maxTransactions and when nft dies", async () => {
     const alive = (pid: number): boolean => {
       try {
         process.kill(pid, 0);
@@ -82,7 +82,7 @@ describe("NftSession on the real nft", () => {
     expect(s?.pid).not.toBe(second);
   });
 
-  maybe("close ends the process and leaves no history file behind", async () => {
+  it("close ends the process and leaves no history file behind", async () => {
     const pid = s?.pid as number;
     // libedit's history has nowhere to go: $HOME/.nft.history cannot exist.
     expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toContain("HOME=/dev/null");

@@ -7,6 +7,8 @@ import { podVethName } from "../../../net/veth-name.js";
 import { PolicyAttachTimeout, PolicyManager } from "../policy-manager.js";
 import { CORE_KINDS, POLICY_KINDS } from "../policy-inputs.js";
 import { parseListing } from "../../nft/kernel-state.js";
+import { ConntrackError, type Revoker } from "../conntrack-revoker.js";
+import type { CtEntry } from "../revocation.js";
 
 const NODE = "n1";
 const silent = pino({ level: "silent" });
@@ -489,5 +491,64 @@ describe("PolicyManager", () => {
     await m.settled();
     expect(isFullReplace(fake.transactions[n] ?? [])).toBe(false);
     expect(await ingressOf(fake, podVethName("x", "c"))).toBe("jump");
+  });
+});
+
+describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
+  /** The conntrack tool's part, scripted: `list` fails while `failures` > 0, and records what it was asked. */
+  class ScriptedRevoker implements Revoker {
+    failures = 0;
+    readonly asked: string[][] = [];
+    list(prefixes: readonly string[]): Promise<CtEntry[]> {
+      this.asked.push([...prefixes]);
+      if (this.failures > 0) {
+        this.failures--;
+        return Promise.reject(new ConntrackError("conntrack -L -s 10.1.0.2: injected"));
+      }
+      return Promise.resolve([]);
+    }
+    mark(): Promise<number> {
+      return Promise.resolve(0);
+    }
+  }
+
+  function withRevoker(revoker: Revoker): PolicyManager {
+    const m = new PolicyManager({
+      node: NODE,
+      driver: new NftDriver(new FakeNft()),
+      log: silent,
+      requiredKinds: [...CORE_KINDS, ...POLICY_KINDS.map((k) => k.kind)],
+      minIntervalMs: 10,
+      resyncIntervalMs: 3_600_000,
+      retryMs: 30,
+      revoker,
+    });
+    managers.push(m);
+    return m;
+  }
+
+  it("the first apply replaces the table: every local pod's addresses are looked at", async () => {
+    const r = new ScriptedRevoker();
+    const m = withRevoker(r);
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2"), pod("x", "r", "10.1.0.9", "n2")] });
+    await until(() => m.ready);
+    await m.quiescent();
+    expect(r.asked).toEqual([["10.1.0.2/32"]]);
+  });
+
+  it("a failed revocation is counted, and its prefixes are looked at again after the next apply", async () => {
+    const r = new ScriptedRevoker();
+    r.failures = 1;
+    const m = withRevoker(r);
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
+    await until(() => m.ready);
+    await m.quiescent();
+    expect(m.metrics.revocationErrors).toBe(1);
+    // A remote pod joins the cluster's pods: its address, and the failed one again.
+    m.upsert("Pod", "v1", pod("x", "r", "10.1.0.9", "n2"));
+    await until(() => r.asked.length === 2);
+    await m.quiescent();
+    expect(r.asked[1]).toEqual(["10.1.0.2/32", "10.1.0.9/32"]);
+    expect(m.metrics.revocationErrors).toBe(1);
   });
 });

@@ -45,7 +45,7 @@ describe("policy benchmark (smoke)", () => {
       expect(r.controlPlane.podAdded.mode).toBe("diff");
       expect(r.controlPlane.remotePodAdded.commands).toBeLessThanOrEqual(8);
       expect(r.controlPlane.policyChanged.mode).toBe("diff");
-      expect(r.dataplane.map((d) => d.variant)).toHaveLength(5);
+      expect(r.dataplane.map((d) => d.variant)).toHaveLength(7);
       for (const d of r.dataplane) {
         expect(d.throughputGbps).toBeGreaterThan(0);
         expect(d.connPerSec).toBeGreaterThan(0);

@@ -6,7 +6,11 @@
  * no ruleset, conntrack only, our ruleset at 100 policies, our ruleset at the
  * big size, and the same policies in the shape Calico's iptables mode builds
  * (per-endpoint chains behind a dispatch list, one chain per policy, set
- * lookups: per-endpoint.ts) at the big size.
+ * lookups: per-endpoint.ts) at the big size. Two more rows say what costs
+ * what: the big size in the shape Trellis compiled before its one base chain
+ * (two base chains, conntrack checked in each: two-chain-shape.ts), and the
+ * big size with no policy selecting the server (the walk of the 20 policies
+ * below is then all a new connection is spared).
  *
  * In every variant 20 policies select the server pod (the allowing one
  * last), so the Trellis variants differ only in the size of the rest of the
@@ -34,6 +38,7 @@ import { pod, networkPolicy } from "../../../policy/test/fixtures.js";
 import { BENCH_CLIENT_IP, BENCH_NODE, BENCH_SERVER_IP, syntheticDocs, type Size } from "./synthetic.js";
 import { perEndpointTable, type PerEndpoint } from "./per-endpoint.js";
 import { tableLine } from "./table-line.js";
+import { twoChainShape } from "./two-chain-shape.js";
 
 const FULL = process.env["TRELLIS_BENCH_FULL"] === "1";
 const P = "tPbn";
@@ -47,8 +52,11 @@ const SMALL: Size = FULL
   ? { pods: 1_000, policies: 100, tenants: 10, nodes: 10 }
   : { pods: 300, policies: 100, tenants: 4, nodes: 10 };
 const SECONDS = FULL ? 3 : 1;
-/** Variants are measured interleaved, ROUNDS times, and the median kept: these machines are noisy. */
-const ROUNDS = FULL ? 5 : 2;
+/**
+ * Variants are measured interleaved, ROUNDS times, and the median kept: these
+ * machines are noisy (TRELLIS_BENCH_ROUNDS for more).
+ */
+const ROUNDS = Number(process.env["TRELLIS_BENCH_ROUNDS"] ?? (FULL ? 5 : 2));
 
 const sh = (...a: string[]) =>
   execFileSync(a[0] as string, a.slice(1), { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
@@ -266,18 +274,20 @@ print(n/(time.time()-t0))`;
   return Number(sh("nsenter", `--net=/var/run/netns/${CLIENT}`, "--", "python3", "-c", code).trim());
 }
 
-async function dataplane(
-  smallTable: ReturnType<typeof compile>["table"],
-  bigTable: ReturnType<typeof compile>["table"],
-  peer: PerEndpoint,
-) {
+type Table = ReturnType<typeof compile>["table"];
+
+async function dataplane(smallTable: Table, bigTable: Table, bigUnselected: Table, peer: PerEndpoint) {
   dataplaneDown();
   dataplaneUp();
   const agent = spawn("nsenter", [`--net=/var/run/netns/${SERVER}`, "--", "python3", "-u", AGENT, "80"], {
     stdio: ["pipe", "ignore", "ignore"],
   });
   await new Promise((r) => setTimeout(r, 500));
-  const driver = new NftDriver(new ExecNft({ netns: NODE }));
+  // A fresh driver per variant: its first apply replaces whatever the last variant left.
+  const load = async (t: Table) => {
+    clearNode();
+    await new NftDriver(new ExecNft({ netns: NODE })).apply(t);
+  };
   const rows: { variant: string; rules: number; throughputGbps: number; connPerSec: number }[] = [];
   try {
     const variants: [string, number, () => Promise<void>][] = [
@@ -291,20 +301,21 @@ async function dataplane(
           await loadConntrackOnly();
         },
       ],
+      [`trellis, ${SMALL.policies} policies`, tableStats(smallTable).rules, () => load(smallTable)],
       [
-        `trellis, ${SMALL.policies} policies`,
-        tableStats(smallTable).rules,
-        async () => {
-          clearNode();
-          await driver.apply(smallTable);
-        },
+        `trellis, ${BIG.pods} pods / ${BIG.policies} policies, two base chains (before)`,
+        tableStats(twoChainShape(bigTable)).rules,
+        () => load(twoChainShape(bigTable)),
       ],
       [
         `trellis, ${BIG.pods} pods / ${BIG.policies} policies`,
         tableStats(bigTable).rules,
-        async () => {
-          await driver.apply(bigTable);
-        },
+        () => load(bigTable),
+      ],
+      [
+        `trellis, ${BIG.pods} pods / ${BIG.policies} policies, server unselected`,
+        tableStats(bigUnselected).rules,
+        () => load(bigUnselected),
       ],
       [
         "per-endpoint chains (Calico shape)",
@@ -360,8 +371,11 @@ async function main(): Promise<void> {
   const small = compile(loadCluster(syntheticDocs(SMALL, 20)), BENCH_NODE).table;
   const bigCompiled = compile(loadCluster(syntheticDocs(BIG, 20)), BENCH_NODE);
   const big = bigCompiled.table;
-  const dp = await dataplane(small, big, perEndpointTable(bigCompiled.ir, big));
+  // The same cluster with no policy selecting the server (syntheticDocs' benchPolicies 0).
+  const bigUnselected = compile(loadCluster(syntheticDocs(BIG, 0)), BENCH_NODE).table;
+  const dp = await dataplane(small, big, bigUnselected, perEndpointTable(bigCompiled.ir, big));
   const none = dp[0];
+  const ct = dp[1];
   const result = {
     mode: FULL ? "full" : "smoke",
     date: new Date().toISOString(),
@@ -370,7 +384,11 @@ async function main(): Promise<void> {
       ...r,
       throughputVsNone: none ? round(r.throughputGbps / none.throughputGbps, 3) : null,
       connRateVsNone: none ? round(r.connPerSec / none.connPerSec, 3) : null,
+      // The goals are stated against conntrack only, the floor of any stateful policy.
+      throughputVsConntrack: ct ? round(r.throughputGbps / ct.throughputGbps, 3) : null,
+      connRateVsConntrack: ct ? round(r.connPerSec / ct.connPerSec, 3) : null,
     })),
+    rounds: ROUNDS,
     seconds: round((Date.now() - started) / 1000),
     // The machines are shared and noisy: the load average around the run (1, 5, 15 min).
     loadavg: { start: loadStart, end: loadavg().map((x) => round(x, 2)) },
@@ -405,18 +423,30 @@ async function main(): Promise<void> {
     `table: ${cp.table.sets} sets/maps, ${cp.table.elements} elements, ${cp.table.chains} chains, ${cp.table.rules} rules; per-endpoint (Calico iptables) shape: ${cp.perEndpointRules} rules`,
   );
   out.push("");
+  const dline = tableLine(66, 10);
   out.push(
-    line(["dataplane (client -> node -> server)", "rules", "iperf3 Gbps", "vs none", "conn/s", "vs none"]),
+    dline([
+      `dataplane (client -> node -> server), median of ${ROUNDS}`,
+      "rules",
+      "Gbps",
+      "vs none",
+      "vs ct",
+      "conn/s",
+      "vs none",
+      "vs ct",
+    ]),
   );
   for (const r of result.dataplane)
     out.push(
-      line([
+      dline([
         r.variant,
         r.rules,
         r.throughputGbps,
         r.throughputVsNone ?? "",
+        r.throughputVsConntrack ?? "",
         r.connPerSec,
         r.connRateVsNone ?? "",
+        r.connRateVsConntrack ?? "",
       ]),
     );
   console.log(out.join("\n"));

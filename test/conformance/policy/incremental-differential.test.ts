@@ -3,7 +3,10 @@
  * sequences of pod, namespace, policy (and now and then tenant and node)
  * events on a generated cluster; after EVERY step the incremental state's
  * table must equal a full compile of the same inputs, and the kernel (the
- * FakeNft) fed only the step's delta commands must hold that same table.
+ * FakeNft) fed only the step's delta commands must hold that same table,
+ * and the addresses whose established flows the agent re-checks after the
+ * step (agent/policy/revocation.ts) must be the same whether it read them
+ * from the step's delta commands or from the driver's full diff.
  * Bounded: TRELLIS_INC_SEEDS seeds (default 30) of TRELLIS_INC_STEPS steps
  * (default 40). A failing seed and step are printed and can be replayed.
  */
@@ -15,7 +18,12 @@ import {
   type ParsedObject,
 } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
-import { fullTransaction, nftDocument, type NftTable } from "../../../policy/compiler/nft-table.js";
+import {
+  fullTransaction,
+  nftDocument,
+  POLICY_TABLE,
+  type NftTable,
+} from "../../../policy/compiler/nft-table.js";
 import {
   deltaCommands,
   initialState,
@@ -24,6 +32,8 @@ import {
   type CompilerState,
 } from "../../../policy/compiler/incremental.js";
 import { FakeNft } from "../../../agent/nft/fake-nft.js";
+import { diffTable } from "../../../agent/nft/diff.js";
+import { localPodsOfState, revocationFor } from "../../../agent/policy/revocation.js";
 import { observe, parseListing, type ObservedTable } from "../../../agent/nft/kernel-state.js";
 import { namespace, node, pod, tenant, type Doc } from "../../../policy/test/fixtures.js";
 import { rng } from "../../support/rng.js";
@@ -226,6 +236,14 @@ async function run(seed: number): Promise<void> {
     } else {
       const cmds = deltaCommands(state, u.state, u.delta);
       if (cmds.length > 0) await fake.run(nftDocument(cmds));
+      // Revocation reads the delta as it would read the driver's diff of the whole table.
+      const full = diffTable(observe(materialize(state)), materialize(u.state));
+      if (full !== "rebuild") {
+        const local = new Map([...localPodsOfState(state.local), ...localPodsOfState(u.state.local)]);
+        const fromDelta = revocationFor("incremental", cmds, local, POLICY_TABLE).prefixes;
+        const fromDiff = revocationFor("diff", full, local, POLICY_TABLE).prefixes;
+        expect({ where, revoke: fromDelta }).toEqual({ where, revoke: fromDiff });
+      }
     }
     const listing = await fake.listTable();
     expect({ where, kernel: normal(parseListing(listing as { nftables: unknown[] })) }).toEqual({

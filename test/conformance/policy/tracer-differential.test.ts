@@ -9,6 +9,7 @@ import { describe, it, expect } from "@jest/globals";
 import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { trace } from "../../../policy/compiler/tracer.js";
+import { CT_MARK_DENIED } from "../../../policy/compiler/to-nft.js";
 import { podVethName } from "../../../net/veth-name.js";
 import type { Family } from "../../../policy/model/select.js";
 import { NetnsCluster, type ProbeProtocol } from "./netns-cluster.js";
@@ -109,4 +110,32 @@ describe("tracer: dataplane guards", () => {
     expect(trace(t, { ...pkt6, family: "ipv6", saddr: own }).verdict).toBe("drop"));
   it("leaves traffic that is not a pod's alone", () =>
     expect(trace(t, { ...pkt, iifname: "eth9", saddr: "192.0.2.1" }).verdict).toBe("accept"));
+});
+
+describe("tracer: a flow a policy change denied (policy/README.md, Revocation)", () => {
+  const c = loadCluster(model.baseDocs());
+  const xa = model.pods.find((p) => p.ns === "x" && p.pod === "a");
+  const yb = model.pods.find((p) => p.ns === "y" && p.pod === "b");
+  if (!xa || !yb) throw new Error("model");
+  const t = compile(c, xa.node).table;
+  const fwd = {
+    iifname: yb.node === xa.node ? podVethName("y", "b") : "uplink0",
+    oifname: podVethName("x", "a"),
+    saddr: yb.ip,
+    daddr: xa.ip,
+    protocol: "tcp" as const,
+    dport: 80,
+    ct: "established" as const,
+  };
+  const reply = { ...fwd, iifname: fwd.oifname, oifname: fwd.iifname, saddr: fwd.daddr, daddr: fwd.saddr };
+  it("an established flow goes on without a policy walk (the policy speaks of new connections)", () => {
+    expect(trace(t, fwd).verdict).toBe("accept");
+    expect(trace(t, reply).verdict).toBe("accept");
+  });
+  it("marked denied, it is dropped in both directions, whatever the rules say now", () => {
+    expect(trace(t, { ...fwd, ctMark: CT_MARK_DENIED }).verdict).toBe("drop");
+    expect(trace(t, { ...reply, ctMark: CT_MARK_DENIED | 0x5 }).verdict).toBe("drop");
+  });
+  it("other bits of the mark leave it established", () =>
+    expect(trace(t, { ...fwd, ctMark: 0xef }).verdict).toBe("accept"));
 });

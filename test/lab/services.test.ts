@@ -1,0 +1,268 @@
+// End to end, as root: Services through the upstream kube-scheduler and
+// kube-proxy (nftables mode) that `lab up` runs beside the real control
+// plane and in every node (lab/controlplane/scheduler.ts, lab/kube-proxy.ts),
+// with Trellis as the CNI and its policy. A 3-node lab.
+//
+// - kube-scheduler binds a Deployment's pods (no nodeName in the template;
+//   required anti-affinity and node affinity put one on node-1 and one on
+//   node-2) and a DaemonSet's (one per node); the kubelet stand-ins start them.
+// - A ClusterIP Service in front of the two backends answers a pod on node-3
+//   from both backends; its NodePort answers from the ToR and from node-1's namespace.
+// - NetworkPolicy applies to Service traffic as Kubernetes requires: the
+//   policy sees the backend pod after DNAT, and the real client as source.
+//   A policy isolating the backends blocks the client through the ClusterIP;
+//   one admitting the client's labels lets it through to both backends while
+//   a pod without those labels on the same node stays blocked, also to the
+//   backend on the client's own node (pod → ClusterIP → same-node pod).
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+import { probeFromNetns } from "../../lab/probe.js";
+import { kubectlApply, kubectlIn, maybe, must, trellisctl, type Run } from "./lab-run.js";
+import { until } from "../support/until.js";
+
+const NS = "svc";
+const NODE_PORT = 30080;
+/** Connections per reachability check: both backends must answer among them. */
+const TRIES = 16;
+
+interface PodJson {
+  metadata: {
+    name: string;
+    uid: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind: string }[];
+  };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIPs?: { ip: string }[] };
+}
+
+const WORKLOADS = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${NS}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1, node-2]}]
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector: {matchLabels: {app: web}}
+              topologyKey: kubernetes.io/hostname
+      containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: every-node, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: every-node}}
+  template:
+    metadata: {labels: {app: every-node}}
+    spec:
+      containers: [{name: c, image: busybox, ports: [{containerPort: 9000}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ${NS}}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080, nodePort: ${NODE_PORT}, protocol: TCP}]
+${client("client-3", "node-3", true)}${client("stranger-3", "node-3", false)}${client("client-1", "node-1", true)}${client("stranger-1", "node-1", false)}`;
+
+/** A client pod placed by the scheduler on `node` (node affinity), labelled role=client or not. */
+function client(name: string, node: string, labelled: boolean): string {
+  return `---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${NS}${labelled ? ", labels: {role: client}" : ""}}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${node}]}]
+  containers: [{name: c, image: busybox}]
+`;
+}
+
+/** A NetworkPolicy selecting the backends for ingress; no `ingress` rule isolates them. */
+const webPolicy = (name: string, ingress = ""): string => `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+${ingress}`;
+const ISOLATE = webPolicy("isolate-web");
+/** Ports are the backend's (8080), not the Service's (80): the policy sees the packet after DNAT. */
+const ALLOW_CLIENTS = webPolicy(
+  "allow-clients",
+  "  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080, protocol: TCP}]}]\n",
+);
+
+maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis policy (3 nodes)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "trellis-kp-"));
+  const prefix = labPrefix(dir);
+  const kubectl = (...args: string[]): Promise<Run> => kubectlIn(dir, ...args);
+  const pods = new Map<string, PodJson>();
+  let clusterIP = "";
+
+  const listPods = async (): Promise<PodJson[]> =>
+    (
+      JSON.parse((await must("get pods", kubectl("get", "pods", "-n", NS, "-o", "json"))).out) as {
+        items: PodJson[];
+      }
+    ).items;
+  const podNetns = (name: string): string => podNetnsName(prefix, pods.get(name)?.metadata.uid ?? "");
+  /** `n` TCP connections from `netns` to ip:port: the replies (a backend's `ns/name`), "" for each that failed. */
+  const connect = async (netns: string, ip: string, port: number, n = TRIES): Promise<string[]> => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = await probeFromNetns(netns, ip, port, "TCP", 1500);
+      out.push(v.outcome === "connected" ? (v.reply ?? "").trim() : "");
+    }
+    return out;
+  };
+  const webPods = (): string[] =>
+    [...pods.values()]
+      .filter((p) => p.metadata.labels?.["app"] === "web")
+      .map((p) => `${NS}/${p.metadata.name}`)
+      .sort();
+  const distinct = (replies: string[]): string[] => [...new Set(replies)].sort();
+
+  beforeAll(async () => {
+    try {
+      await must("lab up", trellisctl("lab", "up", "--nodes", "3", "--dir", dir));
+      await must("apply the workloads", kubectlApply(dir, WORKLOADS));
+      await until(
+        "every pod Running with its addresses (2 web, 3 every-node, 4 clients)",
+        async () => {
+          const items = await listPods();
+          if (items.length !== 9) return undefined;
+          if (!items.every((p) => p.status.phase === "Running" && (p.status.podIPs ?? []).length === 2))
+            return undefined;
+          for (const p of items) pods.set(p.metadata.name, p);
+          return true;
+        },
+        90_000,
+        500,
+      );
+      clusterIP = (await kubectl("get", "service", "-n", NS, "web", "-o", "jsonpath={.spec.clusterIP}")).out;
+      // kube-proxy programs the Service once the endpointslice controller has written its slice.
+      await until(
+        "the ClusterIP answering from node-3",
+        async () => (await connect(podNetns("client-3"), clusterIP, 80, 1))[0] !== "",
+        30_000,
+        250,
+      );
+    } catch (e) {
+      await trellisctl("lab", "down", "--dir", dir);
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    await trellisctl("lab", "down", "--dir", dir);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("kube-scheduler binds the Deployment's pods, one on node-1 and one on node-2, and the stand-ins run them", async () => {
+    const web = [...pods.values()].filter((p) => p.metadata.labels?.["app"] === "web");
+    expect(web.map((p) => p.spec.nodeName).sort()).toEqual(["node-1", "node-2"]);
+    expect(web.every((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet")).toBe(true);
+    // Bound by the scheduler: a Scheduled event from default-scheduler per pod.
+    const ev = JSON.parse(
+      (
+        await must(
+          "events",
+          kubectl("get", "events", "-n", NS, "--field-selector", "reason=Scheduled", "-o", "json"),
+        )
+      ).out,
+    ) as {
+      items: {
+        involvedObject: { name: string };
+        reportingComponent?: string;
+        source?: { component?: string };
+      }[];
+    };
+    for (const p of web) {
+      const e = ev.items.find((x) => x.involvedObject.name === p.metadata.name);
+      expect(e?.reportingComponent ?? e?.source?.component).toBe("default-scheduler");
+    }
+    // and Trellis addresses from the node's own pool (10.244.<node>.0/24)
+    for (const p of web) {
+      const v4 = (p.status.podIPs ?? []).map((x) => x.ip).find((ip) => !ip.includes(":"));
+      expect(v4).toMatch(new RegExp(`^10\\.244\\.${p.spec.nodeName?.slice(-1)}\\.`));
+    }
+  });
+
+  it("a DaemonSet gets one Running pod on every node", () => {
+    const ds = [...pods.values()].filter((p) => p.metadata.labels?.["app"] === "every-node");
+    expect(ds.map((p) => p.spec.nodeName).sort()).toEqual(["node-1", "node-2", "node-3"]);
+    expect(ds.every((p) => p.metadata.ownerReferences?.[0]?.kind === "DaemonSet")).toBe(true);
+  });
+
+  it("the ClusterIP answers a pod on node-3 from both backends (pods on node-1 and node-2)", async () => {
+    const replies = await connect(podNetns("client-3"), clusterIP, 80);
+    expect(replies.filter((r) => r === "")).toEqual([]);
+    expect(distinct(replies)).toEqual(webPods());
+  }, 60_000);
+
+  it("the NodePort answers from the ToR (to node-3, which has no backend) and from node-1's namespace", async () => {
+    // Node i's uplink address is 198.18.0.(2i-1) (lab/address-plan.ts).
+    const node3 = "198.18.0.5";
+    const node2 = "198.18.0.3";
+    const fromTor = await connect(`${prefix}tor`, node3, NODE_PORT);
+    expect(fromTor.filter((r) => r === "")).toEqual([]);
+    expect(distinct(fromTor)).toEqual(webPods());
+    const fromNode1 = await connect(`${prefix}node-1`, node2, NODE_PORT, 4);
+    expect(fromNode1.filter((r) => r === "")).toEqual([]);
+    expect(webPods()).toEqual(expect.arrayContaining(distinct(fromNode1)));
+  }, 60_000);
+
+  it("a NetworkPolicy isolating the backends blocks the client through the ClusterIP, on every backend", async () => {
+    await must("apply isolate-web", kubectlApply(dir, ISOLATE));
+    await until(
+      "the ClusterIP closed for client-3",
+      async () => (await connect(podNetns("client-3"), clusterIP, 80, 4)).every((r) => r === ""),
+      20_000,
+      250,
+    );
+    for (const c of ["client-3", "client-1"])
+      expect(await connect(podNetns(c), clusterIP, 80, 8)).toEqual(Array(8).fill(""));
+  }, 90_000);
+
+  it("a NetworkPolicy admitting the client's labels lets it through to both backends; a pod without them stays blocked", async () => {
+    await must("apply allow-clients", kubectlApply(dir, ALLOW_CLIENTS));
+    await until(
+      "the ClusterIP open for client-3",
+      async () => (await connect(podNetns("client-3"), clusterIP, 80, 1))[0] !== "",
+      20_000,
+      250,
+    );
+    for (const c of ["client-3", "client-1"]) {
+      const replies = await connect(podNetns(c), clusterIP, 80);
+      expect(replies.filter((r) => r === "")).toEqual([]);
+      expect(distinct(replies)).toEqual(webPods());
+    }
+    // The same node, the same Service, without the label: the policy judged the real source.
+    for (const s of ["stranger-3", "stranger-1"])
+      expect(await connect(podNetns(s), clusterIP, 80, 8)).toEqual(Array(8).fill(""));
+  }, 120_000);
+});
