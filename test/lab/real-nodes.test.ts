@@ -1,10 +1,10 @@
 // End to end, as root: `lab up --kubelet real` with 2 Trellis nodes, each
 // running containerd and a real kubelet (lab/nodes/) that start the pods
 // through containerd's CNI library, the node's conflist and the Trellis shim.
-// Deployments of localhost/busybox:lab become Running with addresses from
-// their node's pools; kubectl exec (kube-apiserver -> egress proxy -> the
-// kubelet) works and a pod reaches a pod on the other node over the
-// BGP-routed fabric; kubectl delete pod releases the address through the real
+// A Deployment of localhost/busybox:lab, scheduled by kube-scheduler over
+// both nodes, becomes Running with addresses from each node's pools; kubectl
+// exec (kube-apiserver -> egress proxy -> the kubelet) works and a pod
+// reaches a pod on the other node over the BGP-routed fabric; kubectl delete pod releases the address through the real
 // kubelet's CNI DEL; a node's containerd killed and started again leaves its
 // pods reachable; lab status reports kubelet and containerd; lab down leaves
 // no process, mount, cgroup or namespace.
@@ -29,20 +29,23 @@ import { until } from "../support/until.js";
 import { requireExecutable } from "../support/require.js";
 import { CLI, kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
 
-/** Two Deployments of the pinned image, one per node (the lab has no scheduler: the template names the node). */
-function webDeployment(node: string): string {
-  return `---
+/**
+ * A Deployment of the pinned image, 4 replicas spread evenly over the two
+ * nodes by kube-scheduler (a topology spread on the hostname label).
+ */
+const WEB = `---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web-${node}, namespace: default}
+metadata: {name: web, namespace: default}
 spec:
-  replicas: 2
-  selector: {matchLabels: {app: web, node: ${node}}}
+  replicas: 4
+  selector: {matchLabels: {app: web}}
   template:
-    metadata: {labels: {app: web, node: ${node}}}
+    metadata: {labels: {app: web}}
     spec:
-      nodeName: ${node}
       terminationGracePeriodSeconds: 1
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
       containers:
       - name: web
         image: localhost/busybox:lab
@@ -50,7 +53,6 @@ spec:
         command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
         ports: [{containerPort: 8080}]
 `;
-}
 
 interface PodJson {
   metadata: { name: string; uid: string };
@@ -125,7 +127,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     );
     if (r.code !== 0) throw new Error(`lab up --kubelet real failed: ${r.err}`);
     console.log(`lab up --nodes 2 --kubelet real: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const a = await kubectlApply(dir, webDeployment("node-1") + webDeployment("node-2"));
+    const a = await kubectlApply(dir, WEB);
     if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
   }, 10 * 60_000);
 
@@ -197,7 +199,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
       );
       expect(held.map((b) => b.spec.pool).sort()).toEqual([`lab-${node.name}-v4`, `lab-${node.name}-v6`]);
     }
-    // Every node runs its two.
+    // kube-scheduler spread them: two on each node.
     expect(pods.filter((p) => p.spec.nodeName === "node-1")).toHaveLength(2);
     expect(pods.filter((p) => p.spec.nodeName === "node-2")).toHaveLength(2);
   }, 240_000);
