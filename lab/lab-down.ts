@@ -12,6 +12,9 @@ import { labPrefix } from "./lab-names.js";
 import { readLabState } from "./lab-state.js";
 import { delNetns, listNetns, netnsPids } from "./netns.js";
 import { resolveLabDir } from "./lab-dir.js";
+import { LabError } from "./lab-errors.js";
+import { unmountUnder } from "./nodes/mounts.js";
+import { tearDownRealNode } from "./nodes/teardown.js";
 
 export interface DownResult {
   dir: string;
@@ -36,6 +39,10 @@ const LAB_PROGRAMS = [
   "kube-scheduler",
   // in every node (lab/kube-proxy.ts)
   "kube-proxy",
+  // --kubelet real (lab/nodes/)
+  "kubelet",
+  "containerd",
+  "containerd-shim-runc-v2",
 ];
 
 export async function labDown(dirArg: string): Promise<DownResult> {
@@ -67,6 +74,22 @@ export async function labDown(dirArg: string): Promise<DownResult> {
   for (const ns of namespaces) for (const p of await netnsPids(ns)) late.add(p);
   await stopProcesses(late, 1000);
 
+  // Real nodes: the containers (in the pods' namespaces, children of no lab
+  // process once their shims are gone) through their cgroups, then every
+  // mount under the dir (the kubelet's volumes, containerd's rootfs and pod
+  // network namespaces) before the namespaces and files go.
+  const leftovers: string[] = [];
+  let containers = 0;
+  if (existsSync(L.nodesDir)) {
+    for (const name of readdirSync(L.nodesDir)) {
+      const t = await tearDownRealNode(nodeLayout(join(L.nodesDir, name)), prefix, name);
+      containers += t.killed.length;
+      leftovers.push(...t.cgroupsLeft.map((c) => `cgroup ${c}`));
+    }
+  }
+  const mounts = await unmountUnder(dir);
+  leftovers.push(...mounts.left.map((m) => `mount ${m}`));
+
   // Pods first, then nodes, then the ToR: deleting a namespace deletes its veth ends.
   const order = (n: string): number => (n.startsWith(`${prefix}p-`) ? 0 : n.endsWith("tor") ? 2 : 1);
   const deleted: string[] = [];
@@ -76,7 +99,7 @@ export async function labDown(dirArg: string): Promise<DownResult> {
   }
 
   const removed: string[] = [];
-  if (existsSync(dir)) {
+  if (existsSync(dir) && mounts.left.length === 0) {
     for (const e of LAB_ENTRIES) {
       const f = join(dir, e);
       if (existsSync(f)) {
@@ -91,10 +114,11 @@ export async function labDown(dirArg: string): Promise<DownResult> {
       // not empty: it holds files that are not the lab's, left alone
     }
   }
+  if (leftovers.length > 0) throw new LabError(`lab down ${dir}: could not remove ${leftovers.join(", ")}`);
   return {
     dir,
     prefix,
-    stoppedProcesses: pids.size + late.size,
+    stoppedProcesses: pids.size + late.size + containers,
     deletedNamespaces: deleted,
     removedFiles: removed,
   };
@@ -105,7 +129,7 @@ function pidFiles(L: ReturnType<typeof labLayout>): string[] {
   if (existsSync(L.nodesDir)) {
     for (const name of readdirSync(L.nodesDir)) {
       const N = nodeLayout(join(L.nodesDir, name));
-      files.push(N.kubeletPid, N.relayPid, N.agentPid, kubeProxyFiles(N.dir).pid);
+      files.push(N.kubeletPid, N.relayPid, N.agentPid, kubeProxyFiles(N.dir).pid, N.containerdPid);
     }
   }
   return files;

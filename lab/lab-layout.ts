@@ -23,6 +23,20 @@ export interface NodeLayout {
   kubeletPid: string;
   relayLog: string;
   relayPid: string;
+  /** --kubelet real (lab/nodes/): containerd and the real kubelet */
+  containerdDir: string;
+  containerdConfig: string;
+  containerdRoot: string;
+  containerdState: string;
+  containerdSocket: string;
+  containerdLog: string;
+  containerdPid: string;
+  /** the kubelet's --root-dir (a shared mount: lab/nodes/mounts.ts) */
+  kubeletRootDir: string;
+  kubeletConfig: string;
+  podLogsDir: string;
+  /** files standing in for the kernel tunables the kubelet sets (lab/nodes/kubelet-config.ts) */
+  sysctlShieldDir: string;
 }
 
 export interface LabLayout {
@@ -41,6 +55,8 @@ export interface LabLayout {
   birdLog: string;
   birdStderr: string;
   nodesDir: string;
+  /** --kubelet real: the OCI archives of the lab's images (scripts/build-lab-images --out) */
+  imagesDir: string;
   node(name: string): NodeLayout;
 }
 
@@ -56,6 +72,7 @@ export const LAB_ENTRIES = [
   "tor",
   "nodes",
   "controlplane",
+  "images",
 ] as const;
 
 export function labLayout(dir: string): LabLayout {
@@ -77,6 +94,7 @@ export function labLayout(dir: string): LabLayout {
     birdLog: join(torDir, "bird.log"),
     birdStderr: join(torDir, "bird.stderr.log"),
     nodesDir,
+    imagesDir: join(dir, "images"),
     node: (name) => nodeLayout(join(nodesDir, name)),
   };
 }
@@ -100,6 +118,17 @@ export function nodeLayout(dir: string): NodeLayout {
     kubeletPid: join(dir, "kubelet.pid"),
     relayLog: join(dir, "relay.log"),
     relayPid: join(dir, "relay.pid"),
+    containerdDir: join(dir, "containerd"),
+    containerdConfig: join(dir, "containerd", "config.toml"),
+    containerdRoot: join(dir, "containerd", "root"),
+    containerdState: join(dir, "containerd", "state"),
+    containerdSocket: join(dir, "containerd", "containerd.sock"),
+    containerdLog: join(dir, "containerd.log"),
+    containerdPid: join(dir, "containerd.pid"),
+    kubeletRootDir: join(dir, "kubelet"),
+    kubeletConfig: join(dir, "kubelet-config.yaml"),
+    podLogsDir: join(dir, "pod-logs"),
+    sysctlShieldDir: join(dir, "sysctl"),
   };
 }
 

@@ -29,6 +29,8 @@ export const labStateSchema = z.object({
   apiserverUrl: z.string().optional(),
   /** absent: the embedded lab/apiserver */
   controlPlane: z.enum(["embedded", "real"]).optional(),
+  /** absent: the kubelet stand-in */
+  kubelet: z.enum(["standin", "real"]).optional(),
   error: z.string().optional(),
   plan: z.object({
     prefix: z.string(),

@@ -53,14 +53,18 @@ export interface NodeStatus {
   kubeconfig: string;
   /** the node's main log: the agent's under --cni trellis, the kubelet stand-in's under ptp */
   logFile: string;
+  /** "standin" (lab/kubelet/) or "real" (the kubelet beside containerd, lab/nodes/) */
+  kubeletKind: "standin" | "real";
   kubelet: ProcessStatus;
+  /** --kubelet real: the node's containerd */
+  containerd?: ProcessStatus;
   relay: ProcessStatus;
   agent?: AgentStatus;
   /** kube-proxy (lab/kube-proxy.ts), when the lab runs it: alive, and its nftables table programmed */
   kubeProxy?: ProcessStatus & { table: boolean };
   ready: boolean;
   bgp: BgpSessionStatus[];
-  /** pod sandboxes the kubelet stand-in holds on this node */
+  /** pod sandboxes the kubelet stand-in holds on this node (real nodes: kubectl get pods) */
   pods: PodSandboxStatus[];
 }
 
@@ -183,8 +187,11 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     });
     const kubelet = proc(N.kubeletPid, N.kubeletLog);
     const relay = proc(N.relayPid, N.relayLog);
+    const kubeletKind = state.kubelet ?? "standin";
+    const containerd = kubeletKind === "real" ? proc(N.containerdPid, N.containerdLog) : undefined;
     const ready = nodeReady(nodes.find((x) => x.metadata?.name === n.name));
     if (!kubelet.alive) problems.push(`${n.name}: kubelet not running`);
+    if (containerd !== undefined && !containerd.alive) problems.push(`${n.name}: containerd not running`);
     if (!relay.alive) problems.push(`${n.name}: API relay not running`);
     if (!ready) problems.push(`${n.name}: Node not Ready`);
     const s: NodeStatus = {
@@ -201,7 +208,9 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       cniBinDir: N.cniBinDir,
       kubeconfig: N.kubeconfig,
       logFile: state.cni === "trellis" ? N.agentLog : N.kubeletLog,
+      kubeletKind,
       kubelet,
+      ...(containerd !== undefined ? { containerd } : {}),
       relay,
       ready,
       bgp,

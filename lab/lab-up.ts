@@ -30,6 +30,7 @@ import { NODE_API_TLS_URL, NODE_API_URL, renderKubeconfig } from "./kubeconfig.j
 import { addNetns, inNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
 import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
+import { controlPlaneLayout } from "./controlplane/layout.js";
 import { runCommand } from "./run-command.js";
 import { LAB_PASSWORD_SECRET, nodeBgpAnnotations, writeFabric, type FabricOptions } from "./bgp-fabric.js";
 import {
@@ -41,12 +42,31 @@ import {
   type ControlPlaneMode,
 } from "./controlplane/control-plane.js";
 import { applyChartRbac, requestToken, type ServiceAccountRef } from "./controlplane/agent-identity.js";
+import { makeNodeCredentials, requireNodeBinaries } from "./controlplane/control-plane.js";
+import type { NodeBinaries } from "./controlplane/versions.js";
+import {
+  buildLabImages,
+  labDirSnapshotter,
+  startContainerd,
+  startRealKubelet,
+  type LabImages,
+} from "./nodes/real-node.js";
+import type { Snapshotter } from "./nodes/containerd-config.js";
 import { requireNodeBinary } from "./controlplane/node-binaries.js";
 import { untaintReadyNodes } from "./controlplane/scheduler.js";
 import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
 
 /** `lab up` without --control-plane. */
 export const DEFAULT_CONTROL_PLANE: ControlPlaneMode = "real";
+
+/**
+ * What runs the pods on a node: `standin` (lab/kubelet/, the CNI plugin
+ * called as a runtime would: starts in a second, no node build) or `real`
+ * (containerd and kubelet, lab/nodes/).
+ */
+export const KUBELET_MODES = ["standin", "real"] as const;
+export type KubeletMode = (typeof KUBELET_MODES)[number];
+export const DEFAULT_KUBELET: KubeletMode = "standin";
 
 export interface UpOptions {
   dir: string;
@@ -61,6 +81,8 @@ export interface UpOptions {
   bgpPassword?: string;
   /** real (etcd + kube-apiserver + kube-controller-manager, the default) or embedded (lab/apiserver) */
   controlPlane?: ControlPlaneMode;
+  /** standin (the default) or real (containerd + kubelet per node; needs the real control plane) */
+  kubelet?: KubeletMode;
   /**
    * kube-proxy (nftables mode) in every node (lab/kube-proxy.ts). Default:
    * on with the real control plane; false (`--no-kube-proxy`) leaves it out.
@@ -109,12 +131,19 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   }
   const dir = resolveLabDir(o.dir);
   const L = labLayout(dir);
-  checkSocketPaths(L, o.nodes);
+  const real = (o.controlPlane ?? DEFAULT_CONTROL_PLANE) === "real";
+  const realNodes = (o.kubelet ?? DEFAULT_KUBELET) === "real";
+  if (realNodes && !real)
+    throw new LabError(
+      "--kubelet real needs --control-plane real (node identities, the Node authorizer, exec and logs through the API server)",
+      "usage",
+    );
+  checkSocketPaths(L, o.nodes, realNodes);
   const prefix = labPrefix(dir);
   await refuseIfPresent(L, prefix);
-  const real = (o.controlPlane ?? DEFAULT_CONTROL_PLANE) === "real";
   // Before anything is created: a missing build is a clear refusal, not a half lab.
   const bin = real ? requireBinaries() : undefined;
+  const nodeBin = realNodes ? requireNodeBinaries() : undefined;
   if (o.kubeProxy === true && !real)
     throw new LabError("kube-proxy needs the real control plane (--control-plane real)", "usage");
   const kubeProxy = real && o.kubeProxy !== false ? requireNodeBinary("kubeProxy") : undefined;
@@ -137,13 +166,14 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   }
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
   state.controlPlane = real ? "real" : "embedded";
+  state.kubelet = realNodes ? "real" : "standin";
   writeLabState(L.stateFile, state);
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
     // The real control plane (lab/controlplane/) writes DIR/kubeconfig (TLS,
     // admin) and serves plain HTTP to the lab's own tools at `url`.
     const url = real
-      ? (await startRealControlPlane(L, say, { build: false })).relayUrl
+      ? (await startRealControlPlane(L, say, { build: false, realNodes })).relayUrl
       : await startApiserver(L);
     state.apiserverUrl = url;
     writeLabState(L.stateFile, state);
@@ -162,8 +192,23 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     for (const n of plan.nodes) await buildNode(plan, n, o.cni);
     await startBird(L, plan, fabric.password);
 
+    let runtime: RealRuntime | undefined;
+    if (nodeBin !== undefined) {
+      say("real nodes: building the lab images (scripts/build-lab-images)");
+      const images = await buildLabImages(L);
+      const s = await labDirSnapshotter(dir);
+      say(`real nodes: containerd snapshotter ${s.snapshotter} (${s.why})`);
+      runtime = { bin: nodeBin, images, snapshotter: s.snapshotter };
+    }
+
     const api = new LabApi(url);
-    const credentials: NodeCredentials = { L, api, ...(agentSa !== undefined ? { agentSa } : {}), real };
+    const credentials: NodeCredentials = {
+      L,
+      api,
+      ...(agentSa !== undefined ? { agentSa } : {}),
+      real,
+      ...(runtime !== undefined ? { runtime } : {}),
+    };
     if (o.cni === "trellis") await writeFabric(api, plan, fabric);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
@@ -211,10 +256,12 @@ function asns(o: UpOptions): { torAsn?: number; nodeAsn?: number } {
   };
 }
 
-function checkSocketPaths(L: LabLayout, nodes: number): void {
-  const longest = [L.apiserverSocket, L.birdSocket, L.node(`node-${nodes}`).agentSocket].reduce((a, b) =>
-    Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a,
-  );
+function checkSocketPaths(L: LabLayout, nodes: number, realNodes: boolean): void {
+  const last = L.node(`node-${nodes}`);
+  const sockets = [L.apiserverSocket, L.birdSocket, last.agentSocket];
+  // containerd's ttrpc socket is its gRPC socket + ".ttrpc"; kube-apiserver's egress proxy sits under controlplane/.
+  if (realNodes) sockets.push(`${last.containerdSocket}.ttrpc`, controlPlaneLayout(L.dir).egressSocket);
+  const longest = sockets.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
   if (Buffer.byteLength(longest) > UNIX_PATH_MAX) {
     throw new LabError(
       `lab dir ${L.dir} is too long: the socket ${longest} exceeds the ${UNIX_PATH_MAX}-byte unix socket path limit`,
@@ -396,8 +443,16 @@ async function startBird(L: LabLayout, plan: LabPlan, password: string | undefin
   throw new Error(`BIRD did not answer on ${L.birdSocket} within 15 s`);
 }
 
+/** --kubelet real: what every node's containerd and kubelet start from. */
+interface RealRuntime {
+  bin: NodeBinaries;
+  images: LabImages;
+  snapshotter: Snapshotter;
+}
+
 interface NodeCredentials {
   L: LabLayout;
+  runtime?: RealRuntime;
   /** the lab's plain-HTTP API (admin), for TokenRequests */
   api: LabApi;
   real: boolean;
@@ -421,7 +476,9 @@ async function writeNodeKubeconfigs(c: NodeCredentials, n: NodePlan): Promise<vo
     writeFileSync(N.kubeletKubeconfig, plain);
     return;
   }
-  writeFileSync(N.kubeletKubeconfig, labKubeletKubeconfig(c.L, NODE_API_TLS_URL, context), { mode: 0o600 });
+  // A real kubelet gets its own identity (startRealNode); the stand-in the lab-kubelet certificate.
+  if (c.runtime === undefined)
+    writeFileSync(N.kubeletKubeconfig, labKubeletKubeconfig(c.L, NODE_API_TLS_URL, context), { mode: 0o600 });
   if (c.agentSa !== undefined) {
     const token = await requestToken(c.api, c.agentSa);
     writeFileSync(N.kubeconfig, tokenKubeconfig(c.L, NODE_API_TLS_URL, token, context), { mode: 0o600 });
@@ -488,6 +545,26 @@ async function startNode(
     if (!(e instanceof ApiError && e.status === 409)) throw e;
   }
 
+  if (credentials.runtime !== undefined) await startRealNode(credentials.L, plan, n, credentials.runtime);
+  else startKubeletStandin(L, plan, n);
+
+  if (cni === "trellis") startNodeAgent(n.netns, n.name, N);
+}
+
+/**
+ * --kubelet real: containerd with the lab's images, then the kubelet as
+ * system:node:NAME (a client certificate from the lab CA) serving exec and
+ * logs with a certificate for the node's addresses.
+ */
+async function startRealNode(L: LabLayout, plan: LabPlan, n: NodePlan, rt: RealRuntime): Promise<void> {
+  const N = L.node(n.name);
+  await startContainerd(N, n, rt.bin, rt.snapshotter, rt.images);
+  const creds = await makeNodeCredentials(L, n.name, [n.address4, n.address6], NODE_API_TLS_URL);
+  await startRealKubelet(N, n, plan.prefix, rt.bin, creds);
+}
+
+function startKubeletStandin(L: LabLayout, plan: LabPlan, n: NodePlan): void {
+  const N = L.node(n.name);
   startDaemon({
     argv: [
       ...inNetns(n.netns),
@@ -509,8 +586,6 @@ async function startNode(
     pidFile: N.kubeletPid,
     logFile: N.kubeletLog,
   });
-
-  if (cni === "trellis") startNodeAgent(n.netns, n.name, N);
 }
 
 /**

@@ -18,8 +18,10 @@ export function formatLabStatus(s: LabStatus): string {
     n.address,
     n.podCIDRs.join(","),
     n.ready ? "Ready" : "NotReady",
-    n.pods.length,
-    alive(n.kubelet.alive),
+    n.kubeletKind === "real" ? "-" : n.pods.length,
+    n.containerd === undefined
+      ? alive(n.kubelet.alive)
+      : `${alive(n.kubelet.alive)} (real), containerd ${alive(n.containerd.alive)}`,
     n.agent === undefined ? "-" : !n.agent.alive ? "dead" : n.agent.ready ? "ready" : "not ready",
     n.bgp.map((b) => b.state).join("/"),
     n.logFile,

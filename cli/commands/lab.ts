@@ -11,7 +11,13 @@ import { parseDurationMs } from "../../lab/duration.js";
 import { LabError } from "../../lab/lab-errors.js";
 import { labDown } from "../../lab/lab-down.js";
 import { labStatus } from "../../lab/lab-status.js";
-import { DEFAULT_CONTROL_PLANE, labUp } from "../../lab/lab-up.js";
+import {
+  DEFAULT_CONTROL_PLANE,
+  DEFAULT_KUBELET,
+  KUBELET_MODES,
+  labUp,
+  type KubeletMode,
+} from "../../lab/lab-up.js";
 import { CONTROL_PLANE_MODES, type ControlPlaneMode } from "../../lab/controlplane/control-plane.js";
 import { formatMatrix, labMatrix } from "../../lab/matrix.js";
 import { repoPaths } from "../../lab/repo-paths.js";
@@ -109,6 +115,14 @@ export function registerLab(program: Command, io: Io): void {
         .choices([...CONTROL_PLANE_MODES])
         .default(DEFAULT_CONTROL_PLANE),
     )
+    .addOption(
+      new Option(
+        "--kubelet <kind>",
+        "standin (the lab's kubelet stand-in: fast, no node build) or real (containerd + kubelet per node, built by scripts/build-k8s; needs --control-plane real)",
+      )
+        .choices([...KUBELET_MODES])
+        .default(DEFAULT_KUBELET),
+    )
     .option(
       "--no-kube-proxy",
       "no kube-proxy in the nodes (default: kube-proxy in nftables mode on every node with the real control plane)",
@@ -124,6 +138,7 @@ export function registerLab(program: Command, io: Io): void {
         routeReflectors?: number;
         bgpPassword?: string;
         controlPlane: ControlPlaneMode;
+        kubelet: KubeletMode;
         kubeProxy: boolean;
       }) => {
         const r = await lab(() =>
@@ -137,6 +152,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.routeReflectors !== undefined ? { routeReflectors: o.routeReflectors } : {}),
             ...(o.bgpPassword !== undefined ? { bgpPassword: o.bgpPassword } : {}),
             controlPlane: o.controlPlane,
+            kubelet: o.kubelet,
             ...(o.kubeProxy ? {} : { kubeProxy: false }),
             progress: (l) => io.err(`lab: ${l}\n`),
           }),

@@ -4,7 +4,7 @@
  * ports and paths come in, argv goes out, so a unit test pins the flags.
  */
 import type { ControlPlaneBinaries } from "./versions.js";
-import type { ControlPlaneLayout } from "./layout.js";
+import { KUBELET_CLIENT_PAIR, type ControlPlaneLayout } from "./layout.js";
 
 export interface ControlPlanePorts {
   etcdClient: number;
@@ -63,12 +63,18 @@ export function etcdArgv(b: ControlPlaneBinaries, C: ControlPlaneLayout, p: Cont
   ];
 }
 
+/**
+ * kube-apiserver. `egressConfig`: under real nodes, the EgressSelectorConfiguration
+ * that sends its traffic to the kubelets through the lab's proxy (kubelet-egress.ts).
+ */
 export function apiserverArgv(
   b: ControlPlaneBinaries,
   C: ControlPlaneLayout,
   p: ControlPlanePorts,
+  egressConfig?: string,
 ): string[] {
   const serving = C.pair("apiserver");
+  const kubeletClient = C.pair(KUBELET_CLIENT_PAIR);
   return [
     b.kubeApiserver,
     `--etcd-servers=http://127.0.0.1:${p.etcdClient}`,
@@ -81,8 +87,20 @@ export function apiserverArgv(
     `--tls-cert-file=${serving.cert}`,
     `--tls-private-key-file=${serving.key}`,
     `--client-ca-file=${C.caCert}`,
-    "--authorization-mode=RBAC",
-    // Admission: the defaults of this release (NamespaceLifecycle, ServiceAccount, …).
+    // Node: a kubelet (system:node:NAME) reads only what its pods need; then RBAC
+    // (kubernetes.io/docs/reference/access-authn-authz/node/).
+    "--authorization-mode=Node,RBAC",
+    // Admission: the defaults of this release (NamespaceLifecycle, ServiceAccount, …),
+    // plus NodeRestriction: a kubelet changes only its own Node and its pods' status.
+    "--enable-admission-plugins=NodeRestriction",
+    // Toward the kubelets (exec, logs): a client certificate they authenticate,
+    // and their serving certificates verified against the lab CA.
+    `--kubelet-client-certificate=${kubeletClient.cert}`,
+    `--kubelet-client-key=${kubeletClient.key}`,
+    `--kubelet-certificate-authority=${C.caCert}`,
+    // The node's address first, as kubeadm sets it: the default tries the hostname
+    // first, which nothing here resolves (and the egress proxy maps addresses to nodes).
+    "--kubelet-preferred-address-types=InternalIP,Hostname",
     "--allow-privileged=true",
     `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
@@ -90,6 +108,7 @@ export function apiserverArgv(
     `--service-account-signing-key-file=${C.serviceAccountKey}`,
     `--cert-dir=${C.pkiDir}`,
     "--profiling=false",
+    ...(egressConfig !== undefined ? [`--egress-selector-config-file=${egressConfig}`] : []),
   ];
 }
 

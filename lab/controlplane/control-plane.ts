@@ -31,11 +31,30 @@ import {
   type ControlPlanePorts,
 } from "./args.js";
 import { controlPlaneLayout, type ControlPlaneLayout } from "./layout.js";
-import { ADMIN, CONTROLLER_MANAGER, LAB_KUBELET, LAB_PROXY, makePki } from "./pki.js";
+import {
+  ADMIN,
+  APISERVER_KUBELET_CLIENT,
+  CONTROLLER_MANAGER,
+  LAB_KUBELET,
+  LAB_PROXY,
+  makeClientCert,
+  makeKubeletServingCert,
+  makePki,
+  kubeletServingName,
+  nodeIdentity,
+} from "./pki.js";
+import { egressSelectorConfig } from "./kubelet-egress.js";
 import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
 import { KUBE_SCHEDULER, schedulerLayout, startScheduler } from "./scheduler.js";
 import { KUBE_PROXY } from "../kube-proxy.js";
-import { binaryPaths, controlPlanePaths, readVersions, type ControlPlaneBinaries } from "./versions.js";
+import {
+  binaryPaths,
+  controlPlanePaths,
+  nodeBinaryPaths,
+  readVersions,
+  type ControlPlaneBinaries,
+  type NodeBinaries,
+} from "./versions.js";
 
 export const CONTROL_PLANE_MODES = ["embedded", "real"] as const;
 export type ControlPlaneMode = (typeof CONTROL_PLANE_MODES)[number];
@@ -68,14 +87,36 @@ export async function ensureBinaries(say: (l: string) => void): Promise<ControlP
  */
 export function requireBinaries(): ControlPlaneBinaries {
   const v = readVersions();
-  const b = binaryPaths(v);
+  return requireBuilt(
+    binaryPaths(v),
+    `the real control plane (Kubernetes ${v.kubernetes}, etcd ${v.etcd}, helm ${v.helm}) is not built`,
+    "build it once",
+    "(scripts/bootstrap and npm run lab do; 14 to 37 minutes on 2 cores), or run the lab on the " +
+      "embedded API server with --control-plane embedded",
+  );
+}
+
+/** The real nodes' binaries (kubelet, containerd and its shim, ctr), likewise. */
+export function requireNodeBinaries(): NodeBinaries {
+  const v = readVersions();
+  return requireBuilt(
+    nodeBinaryPaths(v),
+    `the real nodes (kubelet ${v.kubernetes}, containerd ${v.containerd}) are not built`,
+    "build them once",
+    "(scripts/bootstrap does), or run the nodes on the kubelet stand-in with --kubelet standin",
+  );
+}
+
+function requireBuilt<B extends { stamps: string[] }>(
+  b: B,
+  what: string,
+  build: string,
+  otherwise: string,
+): B {
   const missing = b.stamps.filter((s) => !existsSync(s));
   if (missing.length === 0) return b;
   throw new LabError(
-    `the real control plane (Kubernetes ${v.kubernetes}, etcd ${v.etcd}, helm ${v.helm}) is not built ` +
-      `(missing ${missing.join(", ")}): build it once with ${controlPlanePaths.buildScript} ` +
-      "(scripts/bootstrap and npm run lab do; 14 to 37 minutes on 2 cores), or run the lab on the " +
-      "embedded API server with --control-plane embedded",
+    `${what} (missing ${missing.join(", ")}): ${build} with ${controlPlanePaths.buildScript} ${otherwise}`,
   );
 }
 
@@ -90,7 +131,15 @@ export interface StartOptions {
    * chart's crds/ with `helm install`). Default true: crds/manifests and crds/upstream.
    */
   crds?: boolean;
+  /**
+   * true: the lab runs real kubelets (lab/nodes/): kube-apiserver reaches them
+   * through the kubelet egress proxy (kubelet-egress.ts).
+   */
+  realNodes?: boolean;
 }
+
+/** dist/lab/controlplane/kubelet-egress-main.js */
+const egressMain = fileURLToPath(new URL("./kubelet-egress-main.js", import.meta.url));
 
 export async function startRealControlPlane(
   L: LabLayout,
@@ -101,8 +150,25 @@ export async function startRealControlPlane(
   const C = controlPlaneLayout(L.dir);
   mkdirSync(C.dir, { recursive: true });
   say("real control plane: certificates");
-  // + kube-scheduler's and kube-proxy's own identities (scheduler.ts, ../kube-proxy.ts)
-  await makePki(C, [ADMIN, LAB_PROXY, LAB_KUBELET, CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBE_PROXY]);
+  // + kube-scheduler's and kube-proxy's own identities (scheduler.ts, ../kube-proxy.ts), and
+  // kube-apiserver's toward the real kubelets
+  await makePki(C, [
+    ADMIN,
+    LAB_PROXY,
+    LAB_KUBELET,
+    CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
+    KUBE_PROXY,
+    APISERVER_KUBELET_CLIENT,
+  ]);
+  if (o.realNodes === true) {
+    writeFileSync(C.egressConfig, egressSelectorConfig(C.egressSocket));
+    startDaemon({
+      argv: [process.execPath, egressMain, "--socket", C.egressSocket, "--lab-dir", L.dir],
+      pidFile: C.egressPid,
+      logFile: C.egressLog,
+    });
+  }
   const ports: ControlPlanePorts = {
     etcdClient: await freePort(),
     etcdPeer: await freePort(),
@@ -172,8 +238,10 @@ function startApiserverDaemon(
   ports: ControlPlanePorts,
 ): number {
   writeFileSync(L.apiserverOut, "");
+  // Present only when the lab runs real nodes (startRealControlPlane realNodes): a restart keeps it.
+  const egress = existsSync(C.egressConfig) ? C.egressConfig : undefined;
   return startDaemon({
-    argv: apiserverArgv(b, C, ports),
+    argv: apiserverArgv(b, C, ports, egress),
     pidFile: L.apiserverPid,
     logFile: L.apiserverLog,
     stdoutFile: L.apiserverOut,
@@ -210,6 +278,30 @@ export function labKubeletKubeconfig(L: LabLayout, server: string, context: stri
   return tlsKubeconfig(controlPlaneLayout(L.dir), server, LAB_KUBELET.name, context);
 }
 
+/**
+ * A real node's credentials from the lab CA: its kubelet's client certificate
+ * (system:node:NAME, system:nodes) and serving certificate (its name and
+ * `addresses`); returns the kubeconfig for `server` and the serving pair.
+ */
+export async function makeNodeCredentials(
+  L: LabLayout,
+  node: string,
+  addresses: readonly string[],
+  server: string,
+): Promise<{ kubeconfig: string; caCert: string; servingCert: string; servingKey: string }> {
+  const C = controlPlaneLayout(L.dir);
+  const id = nodeIdentity(node);
+  await makeClientCert(C, id);
+  await makeKubeletServingCert(C, node, addresses);
+  const serving = C.pair(kubeletServingName(node));
+  return {
+    kubeconfig: tlsKubeconfig(C, server, id.name, `trellis-lab-${node}`),
+    caCert: C.caCert,
+    servingCert: serving.cert,
+    servingKey: serving.key,
+  };
+}
+
 /** A kubeconfig for `server` with the lab CA and a bearer token (trellis-node's ServiceAccount token). */
 export function tokenKubeconfig(L: LabLayout, server: string, token: string, context: string): string {
   const caPem = readFileSync(controlPlaneLayout(L.dir).caCert, "utf8");
@@ -229,6 +321,7 @@ export async function stopRealControlPlane(L: LabLayout): Promise<void> {
     C.proxyUnixPid,
     C.proxyTcpPid,
     C.etcdPid,
+    C.egressPid,
   ];
   const pids = files.map(readPidFile).filter((p): p is number => p !== undefined);
   await stopProcesses(pids);

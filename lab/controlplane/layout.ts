@@ -2,6 +2,8 @@
 import { join } from "node:path";
 
 export const CONTROL_PLANE_ENTRY = "controlplane";
+/** pki/ name of kube-apiserver's client certificate toward the kubelets (pki.ts APISERVER_KUBELET_CLIENT) */
+export const KUBELET_CLIENT_PAIR = "apiserver-kubelet-client";
 
 export interface ControlPlaneLayout {
   dir: string;
@@ -20,6 +22,11 @@ export interface ControlPlaneLayout {
   proxyLog: string;
   /** the ports startRealControlPlane chose, so the API server can be started again on the same one */
   portsFile: string;
+  /** under real nodes: kube-apiserver's EgressSelectorConfiguration and the proxy it names (kubelet-egress.ts) */
+  egressConfig: string;
+  egressSocket: string;
+  egressPid: string;
+  egressLog: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
   /** name -> {cert, key} under pki/ */
@@ -44,6 +51,10 @@ export function controlPlaneLayout(labDir: string): ControlPlaneLayout {
     proxyTcpPid: join(dir, "proxy-tcp.pid"),
     proxyLog: join(dir, "proxy.log"),
     portsFile: join(dir, "ports.json"),
+    egressConfig: join(dir, "egress-selector.yaml"),
+    egressSocket: join(dir, "kubelet-egress.sock"),
+    egressPid: join(dir, "kubelet-egress.pid"),
+    egressLog: join(dir, "kubelet-egress.log"),
     serviceAccountKey: join(pkiDir, "sa.key"),
     serviceAccountPub: join(pkiDir, "sa.pub"),
     pair: (name) => ({ cert: join(pkiDir, `${name}.crt`), key: join(pkiDir, `${name}.key`) }),

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mustRun } from "../run-command.js";
-import type { ControlPlaneLayout } from "./layout.js";
+import { KUBELET_CLIENT_PAIR, type ControlPlaneLayout } from "./layout.js";
 import { KUBERNETES_SERVICE_IP } from "./args.js";
 
 export interface ClientIdentity {
@@ -43,6 +43,56 @@ export const CONTROLLER_MANAGER: ClientIdentity = {
   user: "system:kube-controller-manager",
   groups: [],
 };
+
+/**
+ * kube-apiserver's client identity toward the kubelets (exec, logs, port-forward:
+ * --kubelet-client-certificate), as kubeadm makes it: system:masters, so the
+ * kubelet's webhook authorizer (a SubjectAccessReview) allows nodes/proxy.
+ */
+export const APISERVER_KUBELET_CLIENT: ClientIdentity = {
+  name: KUBELET_CLIENT_PAIR,
+  user: "kube-apiserver-kubelet-client",
+  groups: ["system:masters"],
+};
+
+/**
+ * A real kubelet's identity: user system:node:NAME in group system:nodes,
+ * which the Node authorizer and the NodeRestriction admission plugin key on
+ * (kubernetes.io/docs/reference/access-authn-authz/node/).
+ */
+export function nodeIdentity(node: string): ClientIdentity {
+  return { name: `node-${node}`, user: `system:node:${node}`, groups: ["system:nodes"] };
+}
+
+/** The pki/ name of a node's kubelet serving certificate. */
+export const kubeletServingName = (node: string): string => `kubelet-serving-${node}`;
+
+/**
+ * SANs of a kubelet's serving certificate: its node name and addresses.
+ * kube-apiserver verifies it (--kubelet-certificate-authority) against the
+ * address it dials, the Node's InternalIP.
+ */
+export function kubeletServingSans(node: string, addresses: readonly string[]): string[] {
+  return [`DNS:${node}`, ...addresses.map((a) => `IP:${a}`)];
+}
+
+/** A kubelet's serving certificate, signed by the lab CA (after makePki). */
+export async function makeKubeletServingCert(
+  C: ControlPlaneLayout,
+  node: string,
+  addresses: readonly string[],
+): Promise<void> {
+  await signed(C, kubeletServingName(node), `/CN=${node}`, [
+    `subjectAltName=${kubeletServingSans(node, addresses).join(",")}`,
+    "extendedKeyUsage=serverAuth",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+  ]);
+}
+
+/** One more client certificate from the lab CA (after makePki): a node joining later. */
+export async function makeClientCert(C: ControlPlaneLayout, c: ClientIdentity): Promise<void> {
+  await signed(C, c.name, subject(c), ["extendedKeyUsage=clientAuth", "keyUsage=critical,digitalSignature"]);
+}
 
 export const APISERVER_SANS = [
   "IP:127.0.0.1",
@@ -87,12 +137,7 @@ export async function makePki(C: ControlPlaneLayout, clients: readonly ClientIde
     "extendedKeyUsage=serverAuth",
     "keyUsage=critical,digitalSignature,keyEncipherment",
   ]);
-  for (const c of clients) {
-    await signed(C, c.name, subject(c), [
-      "extendedKeyUsage=clientAuth",
-      "keyUsage=critical,digitalSignature",
-    ]);
-  }
+  for (const c of clients) await makeClientCert(C, c);
   // ServiceAccount token signing (ES256).
   await mustRun("openssl", [
     "genpkey",

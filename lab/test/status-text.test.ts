@@ -16,6 +16,7 @@ const node = (name: string, ready: boolean): NodeStatus => ({
   cniBinDir: "/l/nodes/n/cni/bin",
   kubeconfig: "/l/nodes/n/kubeconfig",
   logFile: `/l/nodes/${name}/kubelet.log`,
+  kubeletKind: "standin",
   kubelet: { pid: 10, alive: true, logFile: "k.log" },
   relay: { pid: 11, alive: true, logFile: "r.log" },
   ready,

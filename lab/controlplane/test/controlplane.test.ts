@@ -80,7 +80,10 @@ describe("command lines", () => {
         "--secure-port=6443",
         "--tls-cert-file=/lab/controlplane/pki/apiserver.crt",
         "--client-ca-file=/lab/controlplane/pki/ca.crt",
-        "--authorization-mode=RBAC",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--kubelet-client-certificate=/lab/controlplane/pki/apiserver-kubelet-client.crt",
+        "--kubelet-certificate-authority=/lab/controlplane/pki/ca.crt",
         "--service-cluster-ip-range=10.96.0.0/16",
         "--service-account-key-file=/lab/controlplane/pki/sa.pub",
         "--service-account-signing-key-file=/lab/controlplane/pki/sa.key",
@@ -90,6 +93,14 @@ describe("command lines", () => {
     expect(
       a.some((x) => x.startsWith("--disable-admission-plugins") || x.startsWith("--admission-control")),
     ).toBe(false);
+    // no real nodes: no egress through the kubelet proxy
+    expect(a.some((x) => x.startsWith("--egress-selector-config-file"))).toBe(false);
+  });
+
+  it("kube-apiserver under real nodes: its cluster egress goes through the kubelet proxy", () => {
+    expect(apiserverArgv(bin, C, ports, "/lab/controlplane/egress.yaml")).toContain(
+      "--egress-selector-config-file=/lab/controlplane/egress.yaml",
+    );
   });
 
   it("kube-controller-manager: namespace deletion, GC, ServiceAccount tokens, EndpointSlices", () => {
