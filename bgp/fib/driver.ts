@@ -1,7 +1,7 @@
 // The edge between the FIB core and the kernel. Two implementations with the
-// same interface: IpBatchDriver (the real kernel, through one long-lived
-// `ip -batch` process) and FakeFibDriver (in memory, for tests of everything
-// above the kernel).
+// same interface: NetlinkFibDriver (the real kernel, by rtnetlink from inside
+// the process) and FakeFibDriver (in memory, for tests of everything above
+// the kernel).
 import type { FibOp } from "./fib-sync.js";
 import type { KernelRoute } from "./route.js";
 

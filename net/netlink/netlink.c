@@ -29,6 +29,28 @@
  *       namespace of whoever mounted /proc: so the writer must be a thread
  *       inside the target namespace. Only paths under /proc/sys/net/.
  *
+ *   batch(netns, request, timeoutMs) -> Promise<Buffer>
+ *       For many plain requests at once (bgp/fib: a FIB batch of thousands
+ *       of routes). On a pool thread, one socket in netns with large buffers
+ *       (SO_SNDBUFFORCE / SO_RCVBUFFORCE where allowed) and NETLINK_CAP_ACK.
+ *       The messages are sent in as few datagrams as the socket's buffers
+ *       allow; within a datagram only the last message is made to ask for an
+ *       ack (the "fence"). The kernel handles a datagram's messages in order
+ *       and answers every failed one even without NLM_F_ACK
+ *       (af_netlink.c netlink_rcv_skb), so once the fence is answered every
+ *       error of the datagram has arrived before it, each with its sequence
+ *       number; a message without an answer succeeded. A datagram holds no
+ *       more messages than the receive buffer can hold answers for, so even a
+ *       datagram of failures loses none; should the kernel still drop one
+ *       (ENOBUFS), the whole batch is rejected: its outcome is unknown.
+ *       Resolves with every answer (errors and fence acks).
+ *
+ *   dump(netns, request, timeoutMs, maxBytes) -> Promise<Buffer>
+ *       One dump request (NLM_F_DUMP) and every message of its answer up to
+ *       NLMSG_DONE, bounded by maxBytes (a FIB of a million routes dumps
+ *       about 60 MB, above exchange()'s 64 MiB bound once IPv6 is in it).
+ *       The reply is handed to JavaScript without a copy.
+ *
  *   strerror(errno) -> string      the C library's text for an errno
  *   errnoName(errno) -> string     its symbolic name (EEXIST, ...)
  *
@@ -58,6 +80,9 @@
 #endif
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
 #endif
 
 /* Bounds: a request is what one pod needs (a few KiB); a reply is bounded so a huge dump cannot eat memory. */
@@ -270,6 +295,294 @@ static napi_value make_error(napi_env env, const char *syscall, int err) {
   return error;
 }
 
+/* ---- batch ---- */
+
+/* Bounds of batch(): a FIB batch is a few hundred KiB; its answers are errors and one ack per datagram. */
+#define MAX_BATCH_REQUEST (64u << 20)
+#define BATCH_SNDBUF (4 << 20)
+#define BATCH_RCVBUF (8 << 20)
+/*
+ * What one answer may occupy in the receive buffer (skb truesize): an error
+ * with NETLINK_CAP_ACK is the nlmsgerr and the extended-ack TLVs (under 512
+ * octets of data) plus the sk_buff and its shared info. Twice that, to be safe.
+ */
+#define ANSWER_TRUESIZE 2048
+#define BATCH_RECV_VEC 64
+/* An answer to a plain request is one small message (CAP_ACK): a datagram of at most a few hundred octets. */
+#define BATCH_RECV_SIZE 8192u
+
+typedef struct {
+  char *netns;
+  uint8_t *req;
+  size_t req_len;
+  int timeout_ms;
+  uint8_t *reply;
+  size_t reply_len, reply_cap;
+  int err;
+  const char *syscall;
+  napi_deferred deferred;
+  napi_async_work work;
+} batch_t;
+
+static int batch_fail(batch_t *x, const char *syscall, int err) {
+  if (x->err == 0) {
+    x->err = err;
+    x->syscall = syscall;
+  }
+  return -1;
+}
+
+/* Grows the reply so that `more` octets fit. */
+static int reply_reserve(uint8_t **buf, size_t len, size_t *cap, size_t more, size_t max) {
+  if (*cap - len >= more) return 0;
+  size_t want = *cap == 0 ? (1u << 16) : *cap;
+  while (want - len < more) want *= 2;
+  if (want > max) return -1;
+  uint8_t *grown = realloc(*buf, want);
+  if (grown == NULL) return -1;
+  *buf = grown;
+  *cap = want;
+  return 0;
+}
+
+/* setsockopt FORCE (needs CAP_NET_ADMIN, which installing routes needs too), else the plain one; returns what the kernel granted. */
+static int grow_buffer(int fd, int force, int plain, int size) {
+  if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, plain, &size, sizeof size);
+  int got = 0;
+  socklen_t l = sizeof got;
+  getsockopt(fd, SOL_SOCKET, plain, &got, &l);
+  return got;
+}
+
+/* Reads until the message with sequence `fence` is answered, appending every answer to the reply. */
+static int batch_drain(batch_t *x, int fd, uint32_t fence) {
+  for (;;) {
+    if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, (size_t)BATCH_RECV_VEC * BATCH_RECV_SIZE, MAX_REPLY) < 0)
+      return batch_fail(x, "recv (answers larger than 64 MiB)", E2BIG);
+    struct mmsghdr msgs[BATCH_RECV_VEC];
+    struct iovec iov[BATCH_RECV_VEC];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < BATCH_RECV_VEC; i++) {
+      iov[i].iov_base = x->reply + x->reply_len + (size_t)i * BATCH_RECV_SIZE;
+      iov[i].iov_len = BATCH_RECV_SIZE;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    /* The first datagram waits (SO_RCVTIMEO); the rest of the vector takes only what is queued already. */
+    int got = recvmmsg(fd, msgs, BATCH_RECV_VEC, MSG_WAITFORONE, NULL);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      /* ENOBUFS: the kernel dropped an answer; the batch's outcome is unknown. */
+      return batch_fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
+    }
+    int fenced = 0;
+    for (int i = 0; i < got; i++) {
+      const uint8_t *d = iov[i].iov_base;
+      size_t n = msgs[i].msg_len;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || n > BATCH_RECV_SIZE)
+        return batch_fail(x, "recv (datagram truncated)", EMSGSIZE);
+      /* Compact: datagram i goes right after what is kept so far. */
+      if (x->reply + x->reply_len != d) memmove(x->reply + x->reply_len, d, n);
+      size_t off = 0;
+      while (off + sizeof(struct nlmsghdr) <= n) {
+        struct nlmsghdr h;
+        memcpy(&h, x->reply + x->reply_len + off, sizeof h);
+        if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > n) break;
+        if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_seq == fence) fenced = 1;
+        off += NLMSG_ALIGN(h.nlmsg_len);
+      }
+      x->reply_len += n;
+    }
+    if (fenced) return 0;
+  }
+}
+
+static void batch_execute(napi_env env, void *data) {
+  (void)env;
+  batch_t *x = data;
+  exchange_t probe = {.netns = x->netns};
+  int fd = open_socket(&probe);
+  if (fd < 0) {
+    batch_fail(x, probe.syscall, probe.err);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  /* An error echoes only the failed message's header, not the whole message: answers stay small. */
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int sndbuf = grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, BATCH_SNDBUF);
+  int rcvbuf = grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, BATCH_RCVBUF);
+  /* netlink_sendmsg refuses a datagram above sk_sndbuf - 32. */
+  size_t max_bytes = sndbuf > 4096 ? (size_t)sndbuf - 64 : 4000;
+  size_t max_msgs = rcvbuf > ANSWER_TRUESIZE ? (size_t)rcvbuf / ANSWER_TRUESIZE : 1;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  size_t off = 0;
+  while (off < x->req_len) {
+    /* One datagram: whole messages from `off`, within both bounds. */
+    size_t end = off, count = 0, last = off;
+    while (end + sizeof(struct nlmsghdr) <= x->req_len && count < max_msgs) {
+      struct nlmsghdr h;
+      memcpy(&h, x->req + end, sizeof h);
+      if (h.nlmsg_len < sizeof h || end + h.nlmsg_len > x->req_len || (h.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
+        batch_fail(x, "request framing", EINVAL);
+        close(fd);
+        return;
+      }
+      size_t next = end + NLMSG_ALIGN(h.nlmsg_len);
+      if (next - off > max_bytes && count > 0) break;
+      last = end;
+      end = next > x->req_len ? x->req_len : next;
+      count++;
+    }
+    if (count == 0) {
+      batch_fail(x, "request framing", EINVAL);
+      break;
+    }
+    struct nlmsghdr fence;
+    memcpy(&fence, x->req + last, sizeof fence);
+    fence.nlmsg_flags |= NLM_F_ACK;
+    memcpy(x->req + last, &fence, sizeof fence);
+    ssize_t sent = sendto(fd, x->req + off, end - off, 0, (struct sockaddr *)&kernel, sizeof kernel);
+    if (sent < 0 || (size_t)sent != end - off) {
+      batch_fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+      break;
+    }
+    if (batch_drain(x, fd, fence.nlmsg_seq) < 0) break;
+    off = end;
+  }
+  close(fd);
+}
+
+static void batch_complete(napi_env env, napi_status status, void *data) {
+  batch_t *x = data;
+  if (status != napi_ok) batch_fail(x, "async work", ECANCELED);
+  if (x->err != 0) {
+    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
+  } else {
+    napi_value buf;
+    void *copy;
+    if (napi_create_buffer_copy(env, x->reply_len, x->reply_len > 0 ? x->reply : (uint8_t *)"", &copy, &buf) == napi_ok)
+      napi_resolve_deferred(env, x->deferred, buf);
+    else
+      napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
+  }
+  napi_delete_async_work(env, x->work);
+  free(x->netns);
+  free(x->req);
+  free(x->reply);
+  free(x);
+}
+
+/* ---- dump ---- */
+
+typedef struct {
+  char *netns;
+  uint8_t *req;
+  size_t req_len;
+  int timeout_ms;
+  size_t max_bytes;
+  uint8_t *reply;
+  size_t reply_len, reply_cap;
+  int err;
+  const char *syscall;
+  napi_deferred deferred;
+  napi_async_work work;
+} dump_t;
+
+static void dump_execute(napi_env env, void *data) {
+  (void)env;
+  dump_t *x = data;
+  exchange_t probe = {.netns = x->netns};
+  int fd = open_socket(&probe);
+  if (fd < 0) {
+    x->err = probe.err;
+    x->syscall = probe.syscall;
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct nlmsghdr req;
+  memcpy(&req, x->req, sizeof req);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  if (sent < 0 || (size_t)sent != x->req_len) {
+    x->err = sent < 0 ? errno : EMSGSIZE;
+    x->syscall = "sendto";
+    close(fd);
+    return;
+  }
+  pending_t p = {.seq = req.nlmsg_seq, .dump = 1, .done = 0};
+  while (!p.done) {
+    if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, RECV_CHUNK, x->max_bytes) < 0) {
+      x->err = E2BIG;
+      x->syscall = "recv (dump larger than its bound)";
+      break;
+    }
+    ssize_t got = recv(fd, x->reply + x->reply_len, RECV_CHUNK, MSG_TRUNC);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      x->err = errno == EAGAIN ? ETIMEDOUT : errno;
+      x->syscall = errno == EAGAIN ? "recv (timed out)" : "recv";
+      break;
+    }
+    if ((size_t)got > RECV_CHUNK) {
+      x->err = EMSGSIZE;
+      x->syscall = "recv (datagram truncated)";
+      break;
+    }
+    settle(&p, 1, x->reply + x->reply_len, (size_t)got);
+    x->reply_len += (size_t)got;
+  }
+  close(fd);
+  /* Give back the doubling's slack: the Buffer keeps this memory as long as JavaScript holds it. */
+  if (x->err == 0 && x->reply_len > 0 && x->reply_len < x->reply_cap) {
+    uint8_t *fit = realloc(x->reply, x->reply_len);
+    if (fit != NULL) x->reply = fit;
+  }
+}
+
+static void free_reply(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static void dump_complete(napi_env env, napi_status status, void *data) {
+  dump_t *x = data;
+  if (status != napi_ok && x->err == 0) {
+    x->err = ECANCELED;
+    x->syscall = "async work";
+  }
+  if (x->err != 0) {
+    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
+    free(x->reply);
+  } else {
+    /* The reply becomes the Buffer's memory (no copy of tens of MB); freed with it. */
+    napi_value buf;
+    if (x->reply_len > 0 &&
+        napi_create_external_buffer(env, x->reply_len, x->reply, free_reply, NULL, &buf) == napi_ok) {
+      napi_resolve_deferred(env, x->deferred, buf);
+    } else {
+      void *copy;
+      if (napi_create_buffer_copy(env, x->reply_len, x->reply_len > 0 ? x->reply : (uint8_t *)"", &copy, &buf) ==
+          napi_ok)
+        napi_resolve_deferred(env, x->deferred, buf);
+      else
+        napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
+      free(x->reply);
+    }
+  }
+  napi_delete_async_work(env, x->work);
+  free(x->netns);
+  free(x->req);
+  free(x);
+}
+
 static void complete(napi_env env, napi_status status, void *data) {
   exchange_t *x = data;
   if (status != napi_ok) fail(x, "async work", ECANCELED);
@@ -451,6 +764,89 @@ static char *dup_string(napi_env env, napi_value v, size_t max) {
   return s;
 }
 
+/* netns argument: a path (malloc'd into *out) or null (*out = NULL). Returns 0, or -1 when it is neither. */
+static int netns_arg(napi_env env, napi_value v, char **out) {
+  napi_valuetype t;
+  *out = NULL;
+  napi_typeof(env, v, &t);
+  if (t == napi_null) return 0;
+  if (t != napi_string) return -1;
+  *out = dup_string(env, v, 4096);
+  return *out == NULL ? -1 : 0;
+}
+
+/* A copy of a Buffer argument of at least one nlmsghdr and at most max octets, or NULL. */
+static uint8_t *buffer_arg(napi_env env, napi_value v, size_t max, size_t *len) {
+  bool isbuf = false;
+  napi_is_buffer(env, v, &isbuf);
+  if (!isbuf) return NULL;
+  void *data;
+  napi_get_buffer_info(env, v, &data, len);
+  if (*len < sizeof(struct nlmsghdr) || *len > max) return NULL;
+  uint8_t *copy = malloc(*len);
+  if (copy != NULL) memcpy(copy, data, *len);
+  return copy;
+}
+
+static int positive_int_arg(napi_env env, napi_value v, int64_t *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_number && napi_get_value_int64(env, v, out) == napi_ok && *out > 0;
+}
+
+/* batch(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
+static napi_value batch(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "batch(netns: string | null, request: Buffer (plain requests, at most 64 MiB), timeoutMs: number)";
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t timeout = 0;
+  if (argc < 3 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000) return throw_type(env, usage);
+  batch_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return throw_type(env, "out of memory");
+  if (netns_arg(env, argv[0], &x->netns) < 0 ||
+      (x->req = buffer_arg(env, argv[1], MAX_BATCH_REQUEST, &x->req_len)) == NULL) {
+    free(x->netns);
+    free(x);
+    return throw_type(env, usage);
+  }
+  x->timeout_ms = (int)timeout;
+  return queue(env, "trellis_netlink.batch", batch_execute, batch_complete, x, &x->deferred, &x->work);
+}
+
+/* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number) -> Promise<Buffer> */
+static napi_value dump(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "dump(netns: string | null, request: Buffer (one NLM_F_DUMP request), timeoutMs: number, maxBytes: number)";
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t timeout = 0, max = 0;
+  if (argc < 4 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
+      !positive_int_arg(env, argv[3], &max) || max > (int64_t)4 << 30)
+    return throw_type(env, usage);
+  dump_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return throw_type(env, "out of memory");
+  if (netns_arg(env, argv[0], &x->netns) < 0 ||
+      (x->req = buffer_arg(env, argv[1], MAX_REQUEST, &x->req_len)) == NULL) {
+    free(x->netns);
+    free(x);
+    return throw_type(env, usage);
+  }
+  struct nlmsghdr h;
+  memcpy(&h, x->req, sizeof h);
+  if ((h.nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP || NLMSG_ALIGN(h.nlmsg_len) < x->req_len || h.nlmsg_len > x->req_len) {
+    free(x->netns);
+    free(x->req);
+    free(x);
+    return throw_type(env, usage);
+  }
+  x->timeout_ms = (int)timeout;
+  x->max_bytes = (size_t)max;
+  return queue(env, "trellis_netlink.dump", dump_execute, dump_complete, x, &x->deferred, &x->work);
+}
+
 /* writeSysctls(netns: string | null, paths: string[], values: string[]) -> Promise<void> */
 static napi_value write_sysctls(napi_env env, napi_callback_info info) {
   static const char *usage =
@@ -541,6 +937,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"exchange", NULL, exchange, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batch", NULL, batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dump", NULL, dump, NULL, NULL, NULL, napi_enumerable, NULL},
       {"strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
   };
