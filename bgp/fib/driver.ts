@@ -13,7 +13,12 @@ export interface FibOpFailure {
 export interface FibDriver {
   /** our routes (table and proto of the driver) as the kernel has them now */
   list(): Promise<KernelRoute[]>;
-  /** apply in order; every op is attempted; failures are reported, not thrown */
+  /**
+   * Apply in order; every op is attempted; failures are reported, not thrown.
+   * May be called again before an earlier call resolved (KernelFib prepares
+   * the next batch while the kernel applies this one): batches are applied in
+   * call order.
+   */
   apply(ops: readonly FibOp[]): Promise<FibOpFailure[]>;
   close(): Promise<void>;
 }

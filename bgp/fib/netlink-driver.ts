@@ -42,6 +42,8 @@ export interface NetlinkFibOptions {
 }
 
 const ESRCH = 3;
+/** Operations per addon call: at most about 130 octets each (ECMP, IPv6), so a few MB. */
+const MAX_OPS_PER_SEND = 32_768;
 
 /** A named namespace (`ip netns add NAME`) is the file /var/run/netns/NAME. */
 function netnsPath(ns: string | undefined): string | null {
@@ -60,6 +62,8 @@ export class NetlinkFibDriver implements FibDriver {
   private readonly netns: string | null;
   /** interface names of link-local next hops → index, read when first needed and again after a miss */
   private ifindex = new Map<string, number>();
+  /** the last send queued: batches go to the kernel one after the other, in call order */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: NetlinkFibOptions) {
     this.netns = netnsPath(opts.netns);
@@ -67,14 +71,44 @@ export class NetlinkFibDriver implements FibDriver {
     loadNetlink();
   }
 
-  async apply(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
-    if (ops.length === 0) return [];
-    const failures: FibOpFailure[] = [];
+  /**
+   * Encodes the batch now and sends it after every batch of earlier calls
+   * (the kernel sees operations in call order, so a caller may hand in the
+   * next batch while this one is in the kernel: KernelFib encodes batch k+1
+   * while the kernel applies batch k).
+   */
+  apply(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
+    if (ops.length === 0) return Promise.resolve([]);
+    // A repair after a failure may hand in the whole table at once: send it in
+    // bounded pieces (the addon takes at most 64 MiB per batch).
+    if (ops.length > MAX_OPS_PER_SEND) {
+      const parts: Promise<FibOpFailure[]>[] = [];
+      for (let i = 0; i < ops.length; i += MAX_OPS_PER_SEND)
+        parts.push(this.apply(ops.slice(i, i + MAX_OPS_PER_SEND)));
+      return Promise.all(parts).then((r) => r.flat());
+    }
     const devs = new Set<string>();
     for (const op of ops)
       if (op.op === "replace") for (const h of op.route.nexthops) if (h.dev !== undefined) devs.add(h.dev);
-    if ([...devs].some((d) => !this.ifindex.has(d))) await this.readLinks();
+    // A link-local next hop needs its interface's index: read the links first (rare: BGP unnumbered).
+    const run = [...devs].some((d) => !this.ifindex.has(d))
+      ? this.after(() => this.readLinks()).then(() => this.encodeAndSend(ops))
+      : this.encodeAndSend(ops);
+    return run;
+  }
 
+  /** Runs `f` after every send queued so far, and makes later sends wait for it. */
+  private after<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(f);
+    this.tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  private encodeAndSend(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
+    const failures: FibOpFailure[] = [];
     const batch = new RouteBatch(this.opts.table, this.opts.proto);
     /** message i of the batch is ops[sent[i]] */
     const sent: number[] = [];
@@ -82,38 +116,43 @@ export class NetlinkFibDriver implements FibDriver {
       let err: string | undefined;
       if (op.op === "delete") err = batch.delete(op.prefix);
       else {
-        const hops: BatchNextHop[] = [];
-        for (const h of op.route.nexthops) {
-          if (h.dev === undefined) hops.push({ gateway: h.via });
-          else {
-            const oif = this.ifindex.get(h.dev);
-            if (oif === undefined) err = `no interface ${h.dev}`;
-            else hops.push({ gateway: h.via, oif });
+        let hops: readonly BatchNextHop[] = op.route.nexthops;
+        if (op.route.nexthops.some((h) => h.dev !== undefined)) {
+          const withIndex: BatchNextHop[] = [];
+          for (const h of op.route.nexthops) {
+            const oif = h.dev === undefined ? undefined : this.ifindex.get(h.dev);
+            if (h.dev !== undefined && oif === undefined) err = `no interface ${h.dev}`;
+            withIndex.push(oif === undefined ? { via: h.via } : { via: h.via, oif });
           }
+          hops = withIndex;
         }
         if (err === undefined) err = batch.replace(op.route.prefix, hops);
       }
       if (err !== undefined) failures.push({ op, error: `${describeOp(op)}: ${err}` });
       else sent.push(i);
     });
-    const refused = await sendBatch(
-      this.netns,
-      `FIB batch of ${batch.count} routes (table ${this.opts.table})`,
-      batch.bytes(),
-      batch.count,
-      this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {},
-    );
-    for (const r of refused) {
-      const op = ops[sent[r.index] ?? -1];
-      if (op === undefined) continue;
-      // Deleting a route that is already gone (ESRCH) is the state we wanted.
-      if (op.op === "delete" && r.errno === ESRCH) continue;
-      failures.push({ op, error: `${describeOp(op)}: ${r.message}` });
-    }
-    // An interface may have been renamed or recreated: look again next time.
-    if (failures.some((f) => f.op.op === "replace" && f.op.route.nexthops.some((h) => h.dev !== undefined)))
-      this.ifindex.clear();
-    return failures;
+    const bytes = batch.bytes();
+    const count = batch.count;
+    return this.after(async () => {
+      const refused = await sendBatch(
+        this.netns,
+        `FIB batch of ${count} routes (table ${this.opts.table})`,
+        bytes,
+        count,
+        this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {},
+      );
+      for (const r of refused) {
+        const op = ops[sent[r.index] ?? -1];
+        if (op === undefined) continue;
+        // Deleting a route that is already gone (ESRCH) is the state we wanted.
+        if (op.op === "delete" && r.errno === ESRCH) continue;
+        failures.push({ op, error: `${describeOp(op)}: ${r.message}` });
+      }
+      // An interface may have been renamed or recreated: look again next time.
+      if (failures.some((f) => f.op.op === "replace" && f.op.route.nexthops.some((h) => h.dev !== undefined)))
+        this.ifindex.clear();
+      return failures;
+    });
   }
 
   async list(): Promise<KernelRoute[]> {
@@ -160,8 +199,8 @@ export class NetlinkFibDriver implements FibDriver {
   }
 
   close(): Promise<void> {
-    // Nothing is held open between batches: each has its own socket.
-    return Promise.resolve();
+    // Nothing is held open between batches (each has its own socket): wait for the last one.
+    return this.tail;
   }
 
   private async readLinks(): Promise<Map<string, number>> {

@@ -19,6 +19,7 @@ import {
   answersBySeq,
   decodeMessages,
   encodeRequests,
+  errorOf,
   isDump,
 } from "./rtnetlink.js";
 
@@ -214,16 +215,18 @@ export async function sendBatch(
   const msgs = decodeMessages(reply);
   if (typeof msgs === "string") throw new NetlinkTransportError(`${what}: netlink reply: ${msgs}`, "EPROTO");
   const out: BatchFailure[] = [];
-  answersBySeq(msgs, 1, count).forEach((ans, index) => {
-    if (ans.errno === 0) return;
-    const detail = ans.detail !== undefined && ans.detail !== "" ? ` (${ans.detail})` : "";
+  for (const m of msgs) {
+    if (m.type !== NLMSG_ERROR || m.seq < 1 || m.seq > count) continue;
+    const e = errorOf(m);
+    if (e.errno === 0) continue; // a fence's ack
+    const detail = e.detail !== undefined && e.detail !== "" ? ` (${e.detail})` : "";
     out.push({
-      index,
-      errno: ans.errno,
-      code: a.errnoName(ans.errno),
-      message: `${a.strerror(ans.errno)}${detail}`,
+      index: m.seq - 1,
+      errno: e.errno,
+      code: a.errnoName(e.errno),
+      message: `${a.strerror(e.errno)}${detail}`,
     });
-  });
+  }
   return out;
 }
 

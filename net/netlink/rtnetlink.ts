@@ -199,6 +199,18 @@ export interface Answer {
   detail?: string;
 }
 
+/** The errno (positive, 0 for an ack) and the kernel's extended-ack text of an NLMSG_ERROR or NLMSG_DONE. */
+export function errorOf(m: Message): { errno: number; detail?: string } {
+  const errno = m.body.length >= 4 ? -m.body.readInt32LE(0) : 0;
+  if (m.type === NLMSG_ERROR && (m.flags & NLM_F_ACK_TLVS) !== 0 && m.body.length >= 4 + NLMSG_HDRLEN) {
+    // nlmsgerr: the error, then the request's header (and all of it unless capped), then TLVs.
+    const echoed = (m.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : m.body.readUInt32LE(4);
+    const msg = parseAttrs(m.body, 4 + echoed).get(NLMSGERR_ATTR_MSG);
+    if (msg !== undefined) return { errno, detail: cString(msg) };
+  }
+  return { errno };
+}
+
 /** Pairs every request (by sequence number) with its answer. */
 export function answersBySeq(messages: readonly Message[], firstSeq: number, count: number): Answer[] {
   const out: Answer[] = Array.from({ length: count }, () => ({ messages: [], errno: 0 }));
@@ -206,14 +218,9 @@ export function answersBySeq(messages: readonly Message[], firstSeq: number, cou
     const a = out[(m.seq - firstSeq) >>> 0];
     if (a === undefined) continue;
     if (m.type === NLMSG_ERROR || (m.type === NLMSG_DONE && m.body.length >= 4)) {
-      const err = m.body.length >= 4 ? -m.body.readInt32LE(0) : 0;
-      if (err !== 0) a.errno = err;
-      if (m.type === NLMSG_ERROR && (m.flags & NLM_F_ACK_TLVS) !== 0 && m.body.length >= 4 + NLMSG_HDRLEN) {
-        // nlmsgerr: the error, then the request's header (and all of it unless capped), then TLVs.
-        const echoed = (m.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : m.body.readUInt32LE(4);
-        const msg = parseAttrs(m.body, 4 + echoed).get(NLMSGERR_ATTR_MSG);
-        if (msg !== undefined) a.detail = cString(msg);
-      }
+      const e = errorOf(m);
+      if (e.errno !== 0) a.errno = e.errno;
+      if (e.detail !== undefined) a.detail = e.detail;
     } else if (m.type !== NLMSG_DONE) {
       a.messages.push(m);
     }
@@ -646,7 +653,7 @@ const RTNH_LEN = 8;
 
 /** One next hop of a route in a batch: a gateway (text), and the interface index when it must be given (link-local). */
 export interface BatchNextHop {
-  gateway: string;
+  via: string;
   oif?: number;
 }
 
@@ -711,7 +718,7 @@ export class RouteBatch {
     if (typeof fam === "string") return this.abandon(start, fam);
     if (hops.length === 1) {
       const h = hops[0]!;
-      const e = this.gatewayAttr(fam, h.gateway);
+      const e = this.gatewayAttr(fam, h.via);
       if (e !== undefined) return this.abandon(start, e);
       if (h.oif !== undefined) this.attrU32(RTA_OIF, h.oif);
     } else {
@@ -720,7 +727,7 @@ export class RouteBatch {
       for (const h of hops) {
         const nh = this.off;
         this.off += RTNH_LEN;
-        const e = this.gatewayAttr(fam, h.gateway);
+        const e = this.gatewayAttr(fam, h.via);
         if (e !== undefined) return this.abandon(start, e);
         // struct rtnexthop: len (with its attributes), flags, hops (weight - 1), ifindex
         this.buf.writeUInt16LE(this.off - nh, nh);
