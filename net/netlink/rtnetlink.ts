@@ -679,12 +679,25 @@ function writeAddressText(buf: Buffer, off: number, text: string, end: number): 
       octet = octet * 10 + (c - 48);
       if (++digits > 3 || octet > 255) return 0;
     } else if (c === 46 && digits > 0 && n < 4) {
-      buf.writeUInt8(octet, off + n++);
+      buf[off + n++] = octet;
       octet = 0;
       digits = 0;
     } else return 0;
   }
   return n === 4 ? 4 : 0;
+}
+
+/** The decimal length after the slash (1 to 3 digits, nothing else), or -1; no substring is made. */
+function prefixLength(text: string, from: number): number {
+  const n = text.length - from;
+  if (n < 1 || n > 3) return -1;
+  let v = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
 }
 
 /**
@@ -773,14 +786,13 @@ export class RouteBatch {
   /** rtmsg, RTA_TABLE and RTA_DST from the prefix text; the family, or an error. */
   private header(prefix: string, scope: number, type: number): Family | string {
     const slash = prefix.indexOf("/");
-    const len = slash > 0 ? Number(prefix.slice(slash + 1)) : NaN;
+    const len = slash > 0 ? prefixLength(prefix, slash + 1) : -1;
     const h = this.off - RTMSG_LEN;
     // RTA_TABLE always (any table id), RTA_DST written in place.
     this.attrU32(RTA_TABLE, this.table);
     const dst = this.off;
     const fam = slash > 0 ? writeAddressText(this.buf, dst + 4, prefix, slash) : 0;
-    if (fam === 0 || !Number.isInteger(len) || len < 0 || len > (fam === 4 ? 32 : 128))
-      return `invalid prefix ${prefix}`;
+    if (fam === 0 || len < 0 || len > (fam === 4 ? 32 : 128)) return `invalid prefix ${prefix}`;
     const size = fam === 4 ? 4 : 16;
     this.buf.writeUInt16LE(4 + size, dst);
     this.buf.writeUInt16LE(RTA_DST, dst + 2);
