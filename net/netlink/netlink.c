@@ -97,6 +97,7 @@ typedef struct {
   uint8_t *req;
   size_t req_len;
   int timeout_ms;
+  size_t max_reply; /* bound of the reply: MAX_REPLY, or dump()'s maxBytes */
   /* out */
   uint8_t *reply;
   size_t reply_len;
@@ -217,6 +218,14 @@ static size_t settle(pending_t *p, size_t n, const uint8_t *buf, size_t len) {
   return done;
 }
 
+/* Every socket: extended acks (the kernel's own words for an error, NLMSGERR_ATTR_MSG) and a receive timeout. */
+static void socket_options(int fd, int timeout_ms) {
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   exchange_t *x = data;
@@ -228,13 +237,10 @@ static void execute(napi_env env, void *data) {
   }
   int fd = open_socket(x);
   if (fd < 0) return;
+  socket_options(fd, x->timeout_ms);
   int one = 1;
-  /* Extended acks carry the kernel's own words for an error (NLMSGERR_ATTR_MSG). */
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   /* Strict checking lets a dump be filtered by the kernel (RTM_GETROUTE by table and protocol). */
   setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
   if (sent < 0 || (size_t)sent != x->req_len) {
@@ -251,8 +257,8 @@ static void execute(napi_env env, void *data) {
   }
   while (remaining > 0) {
     if (cap - x->reply_len < RECV_CHUNK) {
-      if (cap >= MAX_REPLY) {
-        fail(x, "recv (reply larger than 64 MiB)", E2BIG);
+      if (cap >= x->max_reply) {
+        fail(x, "recv (reply larger than its bound)", E2BIG);
         break;
       }
       uint8_t *grown = realloc(x->reply, cap * 2);
@@ -293,6 +299,21 @@ static napi_value make_error(napi_env env, const char *syscall, int err) {
   napi_create_int32(env, err, &no);
   napi_set_named_property(env, error, "errno", no);
   return error;
+}
+
+/* Rejects with the failed step, or resolves with a copy of the reply. */
+static void settle_reply(napi_env env, napi_deferred deferred, int err, const char *syscall, const uint8_t *reply,
+                         size_t len) {
+  if (err != 0) {
+    napi_reject_deferred(env, deferred, make_error(env, syscall, err));
+    return;
+  }
+  napi_value buf;
+  void *copy;
+  if (napi_create_buffer_copy(env, len, len > 0 ? reply : (const uint8_t *)"", &copy, &buf) == napi_ok)
+    napi_resolve_deferred(env, deferred, buf);
+  else
+    napi_reject_deferred(env, deferred, make_error(env, "reply buffer", ENOMEM));
 }
 
 /* ---- batch ---- */
@@ -406,12 +427,10 @@ static void batch_execute(napi_env env, void *data) {
     batch_fail(x, probe.syscall, probe.err);
     return;
   }
+  socket_options(fd, x->timeout_ms);
   int one = 1;
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   /* An error echoes only the failed message's header, not the whole message: answers stay small. */
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int sndbuf = grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, BATCH_SNDBUF);
   int rcvbuf = grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, BATCH_RCVBUF);
   /* netlink_sendmsg refuses a datagram above sk_sndbuf - 32. */
@@ -458,16 +477,7 @@ static void batch_execute(napi_env env, void *data) {
 static void batch_complete(napi_env env, napi_status status, void *data) {
   batch_t *x = data;
   if (status != napi_ok) batch_fail(x, "async work", ECANCELED);
-  if (x->err != 0) {
-    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
-  } else {
-    napi_value buf;
-    void *copy;
-    if (napi_create_buffer_copy(env, x->reply_len, x->reply_len > 0 ? x->reply : (uint8_t *)"", &copy, &buf) == napi_ok)
-      napi_resolve_deferred(env, x->deferred, buf);
-    else
-      napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
-  }
+  settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
   napi_delete_async_work(env, x->work);
   free(x->netns);
   free(x->req);
@@ -475,76 +485,7 @@ static void batch_complete(napi_env env, napi_status status, void *data) {
   free(x);
 }
 
-/* ---- dump ---- */
-
-typedef struct {
-  char *netns;
-  uint8_t *req;
-  size_t req_len;
-  int timeout_ms;
-  size_t max_bytes;
-  uint8_t *reply;
-  size_t reply_len, reply_cap;
-  int err;
-  const char *syscall;
-  napi_deferred deferred;
-  napi_async_work work;
-} dump_t;
-
-static void dump_execute(napi_env env, void *data) {
-  (void)env;
-  dump_t *x = data;
-  exchange_t probe = {.netns = x->netns};
-  int fd = open_socket(&probe);
-  if (fd < 0) {
-    x->err = probe.err;
-    x->syscall = probe.syscall;
-    return;
-  }
-  int one = 1;
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct nlmsghdr req;
-  memcpy(&req, x->req, sizeof req);
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
-  if (sent < 0 || (size_t)sent != x->req_len) {
-    x->err = sent < 0 ? errno : EMSGSIZE;
-    x->syscall = "sendto";
-    close(fd);
-    return;
-  }
-  pending_t p = {.seq = req.nlmsg_seq, .dump = 1, .done = 0};
-  while (!p.done) {
-    if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, RECV_CHUNK, x->max_bytes) < 0) {
-      x->err = E2BIG;
-      x->syscall = "recv (dump larger than its bound)";
-      break;
-    }
-    ssize_t got = recv(fd, x->reply + x->reply_len, RECV_CHUNK, MSG_TRUNC);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      x->err = errno == EAGAIN ? ETIMEDOUT : errno;
-      x->syscall = errno == EAGAIN ? "recv (timed out)" : "recv";
-      break;
-    }
-    if ((size_t)got > RECV_CHUNK) {
-      x->err = EMSGSIZE;
-      x->syscall = "recv (datagram truncated)";
-      break;
-    }
-    settle(&p, 1, x->reply + x->reply_len, (size_t)got);
-    x->reply_len += (size_t)got;
-  }
-  close(fd);
-  /* Give back the doubling's slack: the Buffer keeps this memory as long as JavaScript holds it. */
-  if (x->err == 0 && x->reply_len > 0 && x->reply_len < x->reply_cap) {
-    uint8_t *fit = realloc(x->reply, x->reply_len);
-    if (fit != NULL) x->reply = fit;
-  }
-}
+/* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */
 
 static void free_reply(napi_env env, void *data, void *hint) {
   (void)env;
@@ -553,50 +494,29 @@ static void free_reply(napi_env env, void *data, void *hint) {
 }
 
 static void dump_complete(napi_env env, napi_status status, void *data) {
-  dump_t *x = data;
-  if (status != napi_ok && x->err == 0) {
-    x->err = ECANCELED;
-    x->syscall = "async work";
-  }
-  if (x->err != 0) {
-    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
-    free(x->reply);
+  exchange_t *x = data;
+  if (status != napi_ok) fail(x, "async work", ECANCELED);
+  napi_value buf;
+  /* The reply becomes the Buffer's memory (no copy of tens of MB), trimmed to size and freed with it. */
+  uint8_t *fit = x->err == 0 && x->reply_len > 0 ? realloc(x->reply, x->reply_len) : NULL;
+  if (fit != NULL && napi_create_external_buffer(env, x->reply_len, fit, free_reply, NULL, &buf) == napi_ok) {
+    napi_resolve_deferred(env, x->deferred, buf);
+    x->reply = NULL;
   } else {
-    /* The reply becomes the Buffer's memory (no copy of tens of MB); freed with it. */
-    napi_value buf;
-    if (x->reply_len > 0 &&
-        napi_create_external_buffer(env, x->reply_len, x->reply, free_reply, NULL, &buf) == napi_ok) {
-      napi_resolve_deferred(env, x->deferred, buf);
-    } else {
-      void *copy;
-      if (napi_create_buffer_copy(env, x->reply_len, x->reply_len > 0 ? x->reply : (uint8_t *)"", &copy, &buf) ==
-          napi_ok)
-        napi_resolve_deferred(env, x->deferred, buf);
-      else
-        napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
-      free(x->reply);
-    }
+    if (fit != NULL) x->reply = fit;
+    settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
   }
   napi_delete_async_work(env, x->work);
   free(x->netns);
   free(x->req);
+  free(x->reply);
   free(x);
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
   exchange_t *x = data;
   if (status != napi_ok) fail(x, "async work", ECANCELED);
-  if (x->err != 0) {
-    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
-  } else {
-    napi_value buf;
-    void *copy;
-    if (napi_create_buffer_copy(env, x->reply_len, x->reply, &copy, &buf) == napi_ok) {
-      napi_resolve_deferred(env, x->deferred, buf);
-    } else {
-      napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
-    }
-  }
+  settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
   napi_delete_async_work(env, x->work);
   free(x->netns);
   free(x->req);
@@ -670,6 +590,7 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   x->req = req;
   x->req_len = len;
   x->timeout_ms = timeout;
+  x->max_reply = MAX_REPLY;
   return queue(env, "trellis_netlink.exchange", execute, complete, x, &x->deferred, &x->work);
 }
 
@@ -826,7 +747,7 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   if (argc < 4 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
       !positive_int_arg(env, argv[3], &max) || max > (int64_t)4 << 30)
     return throw_type(env, usage);
-  dump_t *x = calloc(1, sizeof *x);
+  exchange_t *x = calloc(1, sizeof *x);
   if (x == NULL) return throw_type(env, "out of memory");
   if (netns_arg(env, argv[0], &x->netns) < 0 ||
       (x->req = buffer_arg(env, argv[1], MAX_REQUEST, &x->req_len)) == NULL) {
@@ -843,8 +764,8 @@ static napi_value dump(napi_env env, napi_callback_info info) {
     return throw_type(env, usage);
   }
   x->timeout_ms = (int)timeout;
-  x->max_bytes = (size_t)max;
-  return queue(env, "trellis_netlink.dump", dump_execute, dump_complete, x, &x->deferred, &x->work);
+  x->max_reply = (size_t)max;
+  return queue(env, "trellis_netlink.dump", execute, dump_complete, x, &x->deferred, &x->work);
 }
 
 /* writeSysctls(netns: string | null, paths: string[], values: string[]) -> Promise<void> */

@@ -5,18 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { countLocalRoutes } from "../local-routes.js";
+import { addUplink, recreateNetns } from "../../../net/test/netns.js";
 
 const NS = `tRlr${process.pid % 100000}`;
 const ip = (...args: string[]): string => execFileSync("ip", ["-n", NS, ...args], { encoding: "utf8" });
 
 describe("countLocalRoutes in a network namespace", () => {
   beforeAll(() => {
-    execFileSync("ip", ["netns", "add", NS]);
-    ip("link", "add", "lra", "type", "veth", "peer", "name", "lrb");
-    ip("link", "set", "lra", "up");
-    ip("link", "set", "lrb", "up");
-    ip("addr", "add", "198.18.0.1/24", "dev", "lra");
-    ip("addr", "add", "fd00:18::1/64", "dev", "lra", "nodad");
+    recreateNetns(NS);
+    addUplink({ netns: NS, dev: "lra", peer: "lrb", v4: "198.18.0.1/24", v6: "fd00:18::1/64" });
   });
   afterAll(() => {
     execFileSync("ip", ["netns", "del", NS]);
