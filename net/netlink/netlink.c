@@ -101,6 +101,7 @@ typedef struct {
   /* out */
   uint8_t *reply;
   size_t reply_len;
+  size_t reply_cap;     /* batch(): what is allocated for the reply */
   int err;              /* errno of the failed step, 0 on success */
   const char *syscall;  /* which step failed */
   napi_deferred deferred;
@@ -113,11 +114,12 @@ typedef struct {
   int done;
 } pending_t;
 
-static void fail(exchange_t *x, const char *syscall, int err) {
+static int fail(exchange_t *x, const char *syscall, int err) {
   if (x->err == 0) {
     x->err = err;
     x->syscall = syscall;
   }
+  return -1;
 }
 
 /*
@@ -332,26 +334,6 @@ static void settle_reply(napi_env env, napi_deferred deferred, int err, const ch
 /* An answer to a plain request is one small message (CAP_ACK): a datagram of at most a few hundred octets. */
 #define BATCH_RECV_SIZE 8192u
 
-typedef struct {
-  char *netns;
-  uint8_t *req;
-  size_t req_len;
-  int timeout_ms;
-  uint8_t *reply;
-  size_t reply_len, reply_cap;
-  int err;
-  const char *syscall;
-  napi_deferred deferred;
-  napi_async_work work;
-} batch_t;
-
-static int batch_fail(batch_t *x, const char *syscall, int err) {
-  if (x->err == 0) {
-    x->err = err;
-    x->syscall = syscall;
-  }
-  return -1;
-}
 
 /* Grows the reply so that `more` octets fit. */
 static int reply_reserve(uint8_t **buf, size_t len, size_t *cap, size_t more, size_t max) {
@@ -376,10 +358,10 @@ static int grow_buffer(int fd, int force, int plain, int size) {
 }
 
 /* Reads until the message with sequence `fence` is answered, appending every answer to the reply. */
-static int batch_drain(batch_t *x, int fd, uint32_t fence) {
+static int batch_drain(exchange_t *x, int fd, uint32_t fence) {
   for (;;) {
     if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, (size_t)BATCH_RECV_VEC * BATCH_RECV_SIZE, MAX_REPLY) < 0)
-      return batch_fail(x, "recv (answers larger than 64 MiB)", E2BIG);
+      return fail(x, "recv (answers larger than 64 MiB)", E2BIG);
     struct mmsghdr msgs[BATCH_RECV_VEC];
     struct iovec iov[BATCH_RECV_VEC];
     memset(msgs, 0, sizeof msgs);
@@ -394,14 +376,14 @@ static int batch_drain(batch_t *x, int fd, uint32_t fence) {
     if (got < 0) {
       if (errno == EINTR) continue;
       /* ENOBUFS: the kernel dropped an answer; the batch's outcome is unknown. */
-      return batch_fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
+      return fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
     }
     int fenced = 0;
     for (int i = 0; i < got; i++) {
       const uint8_t *d = iov[i].iov_base;
       size_t n = msgs[i].msg_len;
       if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || n > BATCH_RECV_SIZE)
-        return batch_fail(x, "recv (datagram truncated)", EMSGSIZE);
+        return fail(x, "recv (datagram truncated)", EMSGSIZE);
       /* Compact: datagram i goes right after what is kept so far. */
       if (x->reply + x->reply_len != d) memmove(x->reply + x->reply_len, d, n);
       size_t off = 0;
@@ -420,13 +402,9 @@ static int batch_drain(batch_t *x, int fd, uint32_t fence) {
 
 static void batch_execute(napi_env env, void *data) {
   (void)env;
-  batch_t *x = data;
-  exchange_t probe = {.netns = x->netns};
-  int fd = open_socket(&probe);
-  if (fd < 0) {
-    batch_fail(x, probe.syscall, probe.err);
-    return;
-  }
+  exchange_t *x = data;
+  int fd = open_socket(x);
+  if (fd < 0) return;
   socket_options(fd, x->timeout_ms);
   int one = 1;
   /* An error echoes only the failed message's header, not the whole message: answers stay small. */
@@ -445,7 +423,7 @@ static void batch_execute(napi_env env, void *data) {
       struct nlmsghdr h;
       memcpy(&h, x->req + end, sizeof h);
       if (h.nlmsg_len < sizeof h || end + h.nlmsg_len > x->req_len || (h.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
-        batch_fail(x, "request framing", EINVAL);
+        fail(x, "request framing", EINVAL);
         close(fd);
         return;
       }
@@ -456,7 +434,7 @@ static void batch_execute(napi_env env, void *data) {
       count++;
     }
     if (count == 0) {
-      batch_fail(x, "request framing", EINVAL);
+      fail(x, "request framing", EINVAL);
       break;
     }
     struct nlmsghdr fence;
@@ -465,24 +443,13 @@ static void batch_execute(napi_env env, void *data) {
     memcpy(x->req + last, &fence, sizeof fence);
     ssize_t sent = sendto(fd, x->req + off, end - off, 0, (struct sockaddr *)&kernel, sizeof kernel);
     if (sent < 0 || (size_t)sent != end - off) {
-      batch_fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+      fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
       break;
     }
     if (batch_drain(x, fd, fence.nlmsg_seq) < 0) break;
     off = end;
   }
   close(fd);
-}
-
-static void batch_complete(napi_env env, napi_status status, void *data) {
-  batch_t *x = data;
-  if (status != napi_ok) batch_fail(x, "async work", ECANCELED);
-  settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
-  napi_delete_async_work(env, x->work);
-  free(x->netns);
-  free(x->req);
-  free(x->reply);
-  free(x);
 }
 
 /* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */
@@ -715,6 +682,20 @@ static int positive_int_arg(napi_env env, napi_value v, int64_t *out) {
   return t == napi_number && napi_get_value_int64(env, v, out) == napi_ok && *out > 0;
 }
 
+/* An exchange from (netns, request) arguments, the request copied; NULL when they are not what they must be (or no memory). */
+static exchange_t *new_exchange(napi_env env, napi_value netns, napi_value request, size_t max_request, int timeout) {
+  exchange_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return NULL;
+  if (netns_arg(env, netns, &x->netns) < 0 || (x->req = buffer_arg(env, request, max_request, &x->req_len)) == NULL) {
+    free(x->netns);
+    free(x);
+    return NULL;
+  }
+  x->timeout_ms = timeout;
+  x->max_reply = MAX_REPLY;
+  return x;
+}
+
 /* batch(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
 static napi_value batch(napi_env env, napi_callback_info info) {
   static const char *usage =
@@ -724,16 +705,9 @@ static napi_value batch(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int64_t timeout = 0;
   if (argc < 3 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000) return throw_type(env, usage);
-  batch_t *x = calloc(1, sizeof *x);
-  if (x == NULL) return throw_type(env, "out of memory");
-  if (netns_arg(env, argv[0], &x->netns) < 0 ||
-      (x->req = buffer_arg(env, argv[1], MAX_BATCH_REQUEST, &x->req_len)) == NULL) {
-    free(x->netns);
-    free(x);
-    return throw_type(env, usage);
-  }
-  x->timeout_ms = (int)timeout;
-  return queue(env, "trellis_netlink.batch", batch_execute, batch_complete, x, &x->deferred, &x->work);
+  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_BATCH_REQUEST, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
+  return queue(env, "trellis_netlink.batch", batch_execute, complete, x, &x->deferred, &x->work);
 }
 
 /* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number) -> Promise<Buffer> */
@@ -747,14 +721,8 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   if (argc < 4 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
       !positive_int_arg(env, argv[3], &max) || max > (int64_t)4 << 30)
     return throw_type(env, usage);
-  exchange_t *x = calloc(1, sizeof *x);
-  if (x == NULL) return throw_type(env, "out of memory");
-  if (netns_arg(env, argv[0], &x->netns) < 0 ||
-      (x->req = buffer_arg(env, argv[1], MAX_REQUEST, &x->req_len)) == NULL) {
-    free(x->netns);
-    free(x);
-    return throw_type(env, usage);
-  }
+  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_REQUEST, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
   struct nlmsghdr h;
   memcpy(&h, x->req, sizeof h);
   if ((h.nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP || NLMSG_ALIGN(h.nlmsg_len) < x->req_len || h.nlmsg_len > x->req_len) {
@@ -763,7 +731,6 @@ static napi_value dump(napi_env env, napi_callback_info info) {
     free(x);
     return throw_type(env, usage);
   }
-  x->timeout_ms = (int)timeout;
   x->max_reply = (size_t)max;
   return queue(env, "trellis_netlink.dump", execute, dump_complete, x, &x->deferred, &x->work);
 }
