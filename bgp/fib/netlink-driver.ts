@@ -58,6 +58,16 @@ export function describeOp(op: FibOp): string {
   return `replace ${op.route.prefix} via ${hops.join(", ")}`;
 }
 
+/** One batch, encoded: its messages, which operation each is, and the operations refused before sending. */
+interface Encoded {
+  ops: readonly FibOp[];
+  bytes: Buffer;
+  count: number;
+  /** message i is ops[sent[i]] */
+  sent: number[];
+  failures: FibOpFailure[];
+}
+
 export class NetlinkFibDriver implements FibDriver {
   private readonly netns: string | null;
   /** interface names of link-local next hops → index, read when first needed and again after a miss */
@@ -90,11 +100,15 @@ export class NetlinkFibDriver implements FibDriver {
     const devs = new Set<string>();
     for (const op of ops)
       if (op.op === "replace") for (const h of op.route.nexthops) if (h.dev !== undefined) devs.add(h.dev);
-    // A link-local next hop needs its interface's index: read the links first (rare: BGP unnumbered).
-    const run = [...devs].some((d) => !this.ifindex.has(d))
-      ? this.after(() => this.readLinks()).then(() => this.encodeAndSend(ops))
-      : this.encodeAndSend(ops);
-    return run;
+    // A link-local next hop needs its interface's index (rare: BGP unnumbered): read
+    // the links in this batch's own turn, then encode, so later batches stay behind it.
+    if ([...devs].some((d) => !this.ifindex.has(d)))
+      return this.after(async () => {
+        await this.readLinks();
+        return this.send(this.encode(ops));
+      });
+    const encoded = this.encode(ops);
+    return this.after(() => this.send(encoded));
   }
 
   /** Runs `f` after every send queued so far, and makes later sends wait for it. */
@@ -107,7 +121,8 @@ export class NetlinkFibDriver implements FibDriver {
     return p;
   }
 
-  private encodeAndSend(ops: readonly FibOp[]): Promise<FibOpFailure[]> {
+  /** The batch's messages, and the operations refused before the kernel saw them. */
+  private encode(ops: readonly FibOp[]): Encoded {
     const failures: FibOpFailure[] = [];
     const batch = new RouteBatch(this.opts.table, this.opts.proto);
     /** message i of the batch is ops[sent[i]] */
@@ -131,28 +146,29 @@ export class NetlinkFibDriver implements FibDriver {
       if (err !== undefined) failures.push({ op, error: `${describeOp(op)}: ${err}` });
       else sent.push(i);
     });
-    const bytes = batch.bytes();
-    const count = batch.count;
-    return this.after(async () => {
-      const refused = await sendBatch(
-        this.netns,
-        `FIB batch of ${count} routes (table ${this.opts.table})`,
-        bytes,
-        count,
-        this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {},
-      );
-      for (const r of refused) {
-        const op = ops[sent[r.index] ?? -1];
-        if (op === undefined) continue;
-        // Deleting a route that is already gone (ESRCH) is the state we wanted.
-        if (op.op === "delete" && r.errno === ESRCH) continue;
-        failures.push({ op, error: `${describeOp(op)}: ${r.message}` });
-      }
-      // An interface may have been renamed or recreated: look again next time.
-      if (failures.some((f) => f.op.op === "replace" && f.op.route.nexthops.some((h) => h.dev !== undefined)))
-        this.ifindex.clear();
-      return failures;
-    });
+    return { ops, bytes: batch.bytes(), count: batch.count, sent, failures };
+  }
+
+  /** Sends an encoded batch now; its failures, the kernel's refusals by operation. */
+  private async send({ ops, bytes, count, sent, failures }: Encoded): Promise<FibOpFailure[]> {
+    const refused = await sendBatch(
+      this.netns,
+      `FIB batch of ${count} routes (table ${this.opts.table})`,
+      bytes,
+      count,
+      this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {},
+    );
+    for (const r of refused) {
+      const op = ops[sent[r.index] ?? -1];
+      if (op === undefined) continue;
+      // Deleting a route that is already gone (ESRCH) is the state we wanted.
+      if (op.op === "delete" && r.errno === ESRCH) continue;
+      failures.push({ op, error: `${describeOp(op)}: ${r.message}` });
+    }
+    // An interface may have been renamed or recreated: look again next time.
+    if (failures.some((f) => f.op.op === "replace" && f.op.route.nexthops.some((h) => h.dev !== undefined)))
+      this.ifindex.clear();
+    return failures;
   }
 
   async list(): Promise<KernelRoute[]> {

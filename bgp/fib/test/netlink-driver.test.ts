@@ -170,6 +170,24 @@ describe("NetlinkFibDriver + KernelFib in a network namespace", () => {
     expect(fib.getStats()).toMatchObject({ desired: 20_000 });
   });
 
+  it("a link-local next hop goes with its interface and is read back with it; batches apply in call order", async () => {
+    const drv = new NetlinkFibDriver({ table: TABLE + 3, proto: PROTO, netns: NS });
+    const route = { prefix: "2001:db8:200::/48", nexthops: [{ via: "fe80::2", dev: "tRfiba" }] };
+    // Two batches handed in at once: the first must look the interface up, the
+    // second (a delete of the same route) must still reach the kernel after it.
+    const both = await Promise.all([
+      drv.apply([{ op: "replace", route }]),
+      drv.apply([{ op: "delete", prefix: route.prefix }]),
+    ]);
+    expect(both).toEqual([[], []]);
+    expect(await drv.list()).toEqual([]);
+    expect(await drv.apply([{ op: "replace", route }])).toEqual([]);
+    expect(await drv.list()).toEqual([route]);
+    expect(ip("-6", "route", "show", "table", String(TABLE + 3))).toMatch(
+      /^2001:db8:200::\/48 via fe80::2 dev tRfiba /m,
+    );
+  });
+
   it("starts no process: the kernel is reached from inside the test's own process", async () => {
     const before = childPids();
     const drv = new NetlinkFibDriver({ table: TABLE + 2, proto: PROTO, netns: NS });
