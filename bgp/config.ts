@@ -197,7 +197,7 @@ export const configSchema = z
          * a speaker beside the agent never sweeps the agent's proto 201 pod routes.
          */
         protocol: z.number().int().min(1).max(255).default(PROTO_TRELLIS_BGP),
-        /** Run `ip` in this network namespace (tests, the lab); absent = our own. */
+        /** Install routes in this network namespace (a name under /var/run/netns, or a path; tests, the lab); absent = our own. */
         netns: z.string().optional(),
       })
       .strict()

@@ -11,7 +11,7 @@ import { compileFilter } from "./policy/index.js";
 import type { Logger } from "pino";
 import { Speaker, type FibSink, type SpeakerPeerOptions } from "./speaker.js";
 import { CEASE_ADMIN_SHUTDOWN } from "./session/fsm.js";
-import { IpBatchDriver, KernelFib, type FibDriver, type FibChangeIn } from "./fib/index.js";
+import { NetlinkFibDriver, KernelFib, type FibDriver, type FibChangeIn } from "./fib/index.js";
 
 export interface SpeakerHostOptions {
   log: Logger;
@@ -21,7 +21,7 @@ export interface SpeakerHostOptions {
   onKernel?: (k: KernelFib) => void;
   /** Rewrite Loc-RIB changes before they reach the kernel (e.g. recursive next-hop resolution). */
   mapFibChanges?: (changes: readonly FibChangeIn[]) => FibChangeIn[];
-  /** A FIB driver of the caller's (tests: FakeFibDriver); default `ip -batch`. */
+  /** A FIB driver of the caller's (tests: FakeFibDriver); default rtnetlink (NetlinkFibDriver). */
   driver?: FibDriver;
 }
 
@@ -86,16 +86,21 @@ export class SpeakerHost {
     let kernel: KernelFib | undefined;
     let restarting = false;
     if (cfg.fib.enabled) {
-      const driverOpts: ConstructorParameters<typeof IpBatchDriver>[0] = {
+      const driverOpts: ConstructorParameters<typeof NetlinkFibDriver>[0] = {
         table: cfg.fib.table,
         proto: cfg.fib.protocol,
       };
       if (cfg.fib.netns) driverOpts.netns = cfg.fib.netns;
-      const base = o.driver ?? new IpBatchDriver(driverOpts);
+      const base = o.driver ?? new NetlinkFibDriver(driverOpts);
       const k = new KernelFib(o.wrapDriver ? o.wrapDriver(base) : base, {
         ecmp: cfg.fib.ecmp,
         onError: (f) =>
-          log.error({ failures: f instanceof Error ? f.message : f.length }, "kernel routes out of sync"),
+          log.error(
+            f instanceof Error
+              ? { failures: f.message }
+              : { failures: f.length, routes: f.slice(0, 20).map((x) => x.error) },
+            "kernel routes out of sync",
+          ),
       });
       kernel = k;
       o.onKernel?.(k);

@@ -48,6 +48,26 @@ function decodeKey(k: NhKey): NextHop[] {
   });
 }
 
+/**
+ * The next hops of a key, shared between the operations that use the same
+ * set: a FIB has few distinct next-hop sets (its peers and their ECMP
+ * combinations) and a million routes, so takeOps() builds each set once
+ * instead of once per route. Bounded: emptied when full. Operations only read
+ * their next hops (KernelRoute.nexthops is readonly).
+ */
+const hopsCache = new Map<NhKey, readonly NextHop[]>();
+const HOPS_CACHE_MAX = 4096;
+
+function sharedHops(k: NhKey): readonly NextHop[] {
+  let hops = hopsCache.get(k);
+  if (hops === undefined) {
+    if (hopsCache.size >= HOPS_CACHE_MAX) hopsCache.clear();
+    hops = Object.freeze(decodeKey(k).map((h) => Object.freeze(h)));
+    hopsCache.set(k, hops);
+  }
+  return hops;
+}
+
 export class FibSync {
   private readonly desired = new Map<string, NhKey>();
   private readonly installed = new Map<string, NhKey>();
@@ -133,7 +153,7 @@ export class FibSync {
       const have = this.installed.get(prefix);
       if (want !== undefined) {
         if (have !== want) {
-          ops.push({ op: "replace", route: { prefix, nexthops: decodeKey(want) } });
+          ops.push({ op: "replace", route: { prefix, nexthops: sharedHops(want) } });
           this.installed.set(prefix, want);
         }
       } else if (have !== undefined) {

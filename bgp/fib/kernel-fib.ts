@@ -116,10 +116,20 @@ export class KernelFib {
     this.running = (async () => {
       // let the event loop gather more changes into this batch
       await new Promise<void>((r) => setImmediate(r));
+      // Two batches outstanding at most: the next one is taken and handed to the
+      // driver (which encodes it and queues it behind this one) while the kernel
+      // applies this one, so the event loop's share of the work overlaps the
+      // kernel's; the driver keeps them in order (driver.ts).
+      let inFlight: Promise<void> | undefined;
       do {
         this.again = false;
-        await this.applyOps(this.core.takeOps(this.opts.batchSize ?? 4096));
+        const next = this.applyOps(this.core.takeOps(this.opts.batchSize ?? 4096));
+        if (inFlight !== undefined) await inFlight;
+        inFlight = next;
+        // let changes that arrived meanwhile join the next batch
+        if (this.core.pendingCount === 0 && !this.again) await inFlight;
       } while (this.again || this.core.pendingCount > 0);
+      await inFlight;
     })().finally(() => {
       this.running = null;
     });

@@ -46,28 +46,3 @@ export function sameNextHops(a: readonly NextHop[], b: readonly NextHop[]): bool
 export function isV6Prefix(prefix: string): boolean {
   return prefix.includes(":");
 }
-
-/**
- * One `ip` batch line that installs the route atomically (`replace` never leaves
- * a window without a route, unlike del+add).
- */
-export function replaceCommand(route: KernelRoute, table: number, proto: number): string {
-  const nhs = route.nexthops;
-  if (nhs.length === 0) throw new FibRouteError(`route ${route.prefix} has no next hop`);
-  // No -6 per line: global options are not accepted inside a batch; ip takes
-  // the family from the destination prefix.
-  const head = `route replace ${route.prefix} proto ${proto} table ${table}`;
-  const v4 = !isV6Prefix(route.prefix);
-  if (nhs.length === 1) return `${head} ${nextHopWords(nhs[0]!, v4)}`;
-  return `${head} ${nhs.map((nh) => `nexthop ${nextHopWords(nh, v4)}`).join(" ")}`;
-}
-
-export function deleteCommand(prefix: string, table: number, proto: number): string {
-  return `route del ${prefix} proto ${proto} table ${table}`;
-}
-
-function nextHopWords(nh: NextHop, v4Prefix: boolean): string {
-  // RFC 8950: an IPv4 prefix with an IPv6 next hop needs the `inet6` keyword.
-  const via = v4Prefix && isIPv6(nh.via) ? `inet6 ${nh.via}` : nh.via;
-  return nh.dev === undefined ? `via ${via}` : `via ${via} dev ${nh.dev}`;
-}

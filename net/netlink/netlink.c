@@ -29,6 +29,28 @@
  *       namespace of whoever mounted /proc: so the writer must be a thread
  *       inside the target namespace. Only paths under /proc/sys/net/.
  *
+ *   batch(netns, request, timeoutMs) -> Promise<Buffer>
+ *       For many plain requests at once (bgp/fib: a FIB batch of thousands
+ *       of routes). On a pool thread, one socket in netns with large buffers
+ *       (SO_SNDBUFFORCE / SO_RCVBUFFORCE where allowed) and NETLINK_CAP_ACK.
+ *       The messages are sent in as few datagrams as the socket's buffers
+ *       allow; within a datagram only the last message is made to ask for an
+ *       ack (the "fence"). The kernel handles a datagram's messages in order
+ *       and answers every failed one even without NLM_F_ACK
+ *       (af_netlink.c netlink_rcv_skb), so once the fence is answered every
+ *       error of the datagram has arrived before it, each with its sequence
+ *       number; a message without an answer succeeded. A datagram holds no
+ *       more messages than the receive buffer can hold answers for, so even a
+ *       datagram of failures loses none; should the kernel still drop one
+ *       (ENOBUFS), the whole batch is rejected: its outcome is unknown.
+ *       Resolves with every answer (errors and fence acks).
+ *
+ *   dump(netns, request, timeoutMs, maxBytes) -> Promise<Buffer>
+ *       One dump request (NLM_F_DUMP) and every message of its answer up to
+ *       NLMSG_DONE, bounded by maxBytes (a FIB of a million routes dumps
+ *       about 60 MB, above exchange()'s 64 MiB bound once IPv6 is in it).
+ *       The reply is handed to JavaScript without a copy.
+ *
  *   strerror(errno) -> string      the C library's text for an errno
  *   errnoName(errno) -> string     its symbolic name (EEXIST, ...)
  *
@@ -59,6 +81,9 @@
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12
 #endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
 
 /* Bounds: a request is what one pod needs (a few KiB); a reply is bounded so a huge dump cannot eat memory. */
 #define MAX_REQUEST (1u << 20)
@@ -72,9 +97,11 @@ typedef struct {
   uint8_t *req;
   size_t req_len;
   int timeout_ms;
+  size_t max_reply; /* bound of the reply: MAX_REPLY, or dump()'s maxBytes */
   /* out */
   uint8_t *reply;
   size_t reply_len;
+  size_t reply_cap;     /* batch(): what is allocated for the reply */
   int err;              /* errno of the failed step, 0 on success */
   const char *syscall;  /* which step failed */
   napi_deferred deferred;
@@ -87,11 +114,12 @@ typedef struct {
   int done;
 } pending_t;
 
-static void fail(exchange_t *x, const char *syscall, int err) {
+static int fail(exchange_t *x, const char *syscall, int err) {
   if (x->err == 0) {
     x->err = err;
     x->syscall = syscall;
   }
+  return -1;
 }
 
 /*
@@ -192,6 +220,14 @@ static size_t settle(pending_t *p, size_t n, const uint8_t *buf, size_t len) {
   return done;
 }
 
+/* Every socket: extended acks (the kernel's own words for an error, NLMSGERR_ATTR_MSG) and a receive timeout. */
+static void socket_options(int fd, int timeout_ms) {
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   exchange_t *x = data;
@@ -203,13 +239,10 @@ static void execute(napi_env env, void *data) {
   }
   int fd = open_socket(x);
   if (fd < 0) return;
+  socket_options(fd, x->timeout_ms);
   int one = 1;
-  /* Extended acks carry the kernel's own words for an error (NLMSGERR_ATTR_MSG). */
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   /* Strict checking lets a dump be filtered by the kernel (RTM_GETROUTE by table and protocol). */
   setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-  struct timeval tv = {.tv_sec = x->timeout_ms / 1000, .tv_usec = (x->timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
   if (sent < 0 || (size_t)sent != x->req_len) {
@@ -226,8 +259,8 @@ static void execute(napi_env env, void *data) {
   }
   while (remaining > 0) {
     if (cap - x->reply_len < RECV_CHUNK) {
-      if (cap >= MAX_REPLY) {
-        fail(x, "recv (reply larger than 64 MiB)", E2BIG);
+      if (cap >= x->max_reply) {
+        fail(x, "recv (reply larger than its bound)", E2BIG);
         break;
       }
       uint8_t *grown = realloc(x->reply, cap * 2);
@@ -270,20 +303,187 @@ static napi_value make_error(napi_env env, const char *syscall, int err) {
   return error;
 }
 
+/* Rejects with the failed step, or resolves with a copy of the reply. */
+static void settle_reply(napi_env env, napi_deferred deferred, int err, const char *syscall, const uint8_t *reply,
+                         size_t len) {
+  if (err != 0) {
+    napi_reject_deferred(env, deferred, make_error(env, syscall, err));
+    return;
+  }
+  napi_value buf;
+  void *copy;
+  if (napi_create_buffer_copy(env, len, len > 0 ? reply : (const uint8_t *)"", &copy, &buf) == napi_ok)
+    napi_resolve_deferred(env, deferred, buf);
+  else
+    napi_reject_deferred(env, deferred, make_error(env, "reply buffer", ENOMEM));
+}
+
+/* ---- batch ---- */
+
+/* Bounds of batch(): a FIB batch is a few hundred KiB; its answers are errors and one ack per datagram. */
+#define MAX_BATCH_REQUEST (64u << 20)
+#define BATCH_SNDBUF (4 << 20)
+#define BATCH_RCVBUF (8 << 20)
+/*
+ * What one answer may occupy in the receive buffer (skb truesize): an error
+ * with NETLINK_CAP_ACK is the nlmsgerr and the extended-ack TLVs (under 512
+ * octets of data) plus the sk_buff and its shared info. Twice that, to be safe.
+ */
+#define ANSWER_TRUESIZE 2048
+#define BATCH_RECV_VEC 64
+/* An answer to a plain request is one small message (CAP_ACK): a datagram of at most a few hundred octets. */
+#define BATCH_RECV_SIZE 8192u
+
+
+/* Grows the reply so that `more` octets fit. */
+static int reply_reserve(uint8_t **buf, size_t len, size_t *cap, size_t more, size_t max) {
+  if (*cap - len >= more) return 0;
+  size_t want = *cap == 0 ? (1u << 16) : *cap;
+  while (want - len < more) want *= 2;
+  if (want > max) return -1;
+  uint8_t *grown = realloc(*buf, want);
+  if (grown == NULL) return -1;
+  *buf = grown;
+  *cap = want;
+  return 0;
+}
+
+/* setsockopt FORCE (needs CAP_NET_ADMIN, which installing routes needs too), else the plain one; returns what the kernel granted. */
+static int grow_buffer(int fd, int force, int plain, int size) {
+  if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, plain, &size, sizeof size);
+  int got = 0;
+  socklen_t l = sizeof got;
+  getsockopt(fd, SOL_SOCKET, plain, &got, &l);
+  return got;
+}
+
+/* Reads until the message with sequence `fence` is answered, appending every answer to the reply. */
+static int batch_drain(exchange_t *x, int fd, uint32_t fence) {
+  for (;;) {
+    if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, (size_t)BATCH_RECV_VEC * BATCH_RECV_SIZE, MAX_REPLY) < 0)
+      return fail(x, "recv (answers larger than 64 MiB)", E2BIG);
+    struct mmsghdr msgs[BATCH_RECV_VEC];
+    struct iovec iov[BATCH_RECV_VEC];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < BATCH_RECV_VEC; i++) {
+      iov[i].iov_base = x->reply + x->reply_len + (size_t)i * BATCH_RECV_SIZE;
+      iov[i].iov_len = BATCH_RECV_SIZE;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    /* The first datagram waits (SO_RCVTIMEO); the rest of the vector takes only what is queued already. */
+    int got = recvmmsg(fd, msgs, BATCH_RECV_VEC, MSG_WAITFORONE, NULL);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      /* ENOBUFS: the kernel dropped an answer; the batch's outcome is unknown. */
+      return fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
+    }
+    int fenced = 0;
+    for (int i = 0; i < got; i++) {
+      const uint8_t *d = iov[i].iov_base;
+      size_t n = msgs[i].msg_len;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || n > BATCH_RECV_SIZE)
+        return fail(x, "recv (datagram truncated)", EMSGSIZE);
+      /* Compact: datagram i goes right after what is kept so far. */
+      if (x->reply + x->reply_len != d) memmove(x->reply + x->reply_len, d, n);
+      size_t off = 0;
+      while (off + sizeof(struct nlmsghdr) <= n) {
+        struct nlmsghdr h;
+        memcpy(&h, x->reply + x->reply_len + off, sizeof h);
+        if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > n) break;
+        if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_seq == fence) fenced = 1;
+        off += NLMSG_ALIGN(h.nlmsg_len);
+      }
+      x->reply_len += n;
+    }
+    if (fenced) return 0;
+  }
+}
+
+static void batch_execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  int fd = open_socket(x);
+  if (fd < 0) return;
+  socket_options(fd, x->timeout_ms);
+  int one = 1;
+  /* An error echoes only the failed message's header, not the whole message: answers stay small. */
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  int sndbuf = grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, BATCH_SNDBUF);
+  int rcvbuf = grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, BATCH_RCVBUF);
+  /* netlink_sendmsg refuses a datagram above sk_sndbuf - 32. */
+  size_t max_bytes = sndbuf > 4096 ? (size_t)sndbuf - 64 : 4000;
+  size_t max_msgs = rcvbuf > ANSWER_TRUESIZE ? (size_t)rcvbuf / ANSWER_TRUESIZE : 1;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  size_t off = 0;
+  while (off < x->req_len) {
+    /* One datagram: whole messages from `off`, within both bounds. */
+    size_t end = off, count = 0, last = off;
+    while (end + sizeof(struct nlmsghdr) <= x->req_len && count < max_msgs) {
+      struct nlmsghdr h;
+      memcpy(&h, x->req + end, sizeof h);
+      if (h.nlmsg_len < sizeof h || end + h.nlmsg_len > x->req_len || (h.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
+        fail(x, "request framing", EINVAL);
+        close(fd);
+        return;
+      }
+      size_t next = end + NLMSG_ALIGN(h.nlmsg_len);
+      if (next - off > max_bytes && count > 0) break;
+      last = end;
+      end = next > x->req_len ? x->req_len : next;
+      count++;
+    }
+    if (count == 0) {
+      fail(x, "request framing", EINVAL);
+      break;
+    }
+    struct nlmsghdr fence;
+    memcpy(&fence, x->req + last, sizeof fence);
+    fence.nlmsg_flags |= NLM_F_ACK;
+    memcpy(x->req + last, &fence, sizeof fence);
+    ssize_t sent = sendto(fd, x->req + off, end - off, 0, (struct sockaddr *)&kernel, sizeof kernel);
+    if (sent < 0 || (size_t)sent != end - off) {
+      fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+      break;
+    }
+    if (batch_drain(x, fd, fence.nlmsg_seq) < 0) break;
+    off = end;
+  }
+  close(fd);
+}
+
+/* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */
+
+static void free_reply(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static void dump_complete(napi_env env, napi_status status, void *data) {
+  exchange_t *x = data;
+  if (status != napi_ok) fail(x, "async work", ECANCELED);
+  napi_value buf;
+  /* The reply becomes the Buffer's memory (no copy of tens of MB), trimmed to size and freed with it. */
+  uint8_t *fit = x->err == 0 && x->reply_len > 0 ? realloc(x->reply, x->reply_len) : NULL;
+  if (fit != NULL && napi_create_external_buffer(env, x->reply_len, fit, free_reply, NULL, &buf) == napi_ok) {
+    napi_resolve_deferred(env, x->deferred, buf);
+    x->reply = NULL;
+  } else {
+    if (fit != NULL) x->reply = fit;
+    settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
+  }
+  napi_delete_async_work(env, x->work);
+  free(x->netns);
+  free(x->req);
+  free(x->reply);
+  free(x);
+}
+
 static void complete(napi_env env, napi_status status, void *data) {
   exchange_t *x = data;
   if (status != napi_ok) fail(x, "async work", ECANCELED);
-  if (x->err != 0) {
-    napi_reject_deferred(env, x->deferred, make_error(env, x->syscall, x->err));
-  } else {
-    napi_value buf;
-    void *copy;
-    if (napi_create_buffer_copy(env, x->reply_len, x->reply, &copy, &buf) == napi_ok) {
-      napi_resolve_deferred(env, x->deferred, buf);
-    } else {
-      napi_reject_deferred(env, x->deferred, make_error(env, "reply buffer", ENOMEM));
-    }
-  }
+  settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
   napi_delete_async_work(env, x->work);
   free(x->netns);
   free(x->req);
@@ -357,6 +557,7 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   x->req = req;
   x->req_len = len;
   x->timeout_ms = timeout;
+  x->max_reply = MAX_REPLY;
   return queue(env, "trellis_netlink.exchange", execute, complete, x, &x->deferred, &x->work);
 }
 
@@ -451,6 +652,89 @@ static char *dup_string(napi_env env, napi_value v, size_t max) {
   return s;
 }
 
+/* netns argument: a path (malloc'd into *out) or null (*out = NULL). Returns 0, or -1 when it is neither. */
+static int netns_arg(napi_env env, napi_value v, char **out) {
+  napi_valuetype t;
+  *out = NULL;
+  napi_typeof(env, v, &t);
+  if (t == napi_null) return 0;
+  if (t != napi_string) return -1;
+  *out = dup_string(env, v, 4096);
+  return *out == NULL ? -1 : 0;
+}
+
+/* A copy of a Buffer argument of at least one nlmsghdr and at most max octets, or NULL. */
+static uint8_t *buffer_arg(napi_env env, napi_value v, size_t max, size_t *len) {
+  bool isbuf = false;
+  napi_is_buffer(env, v, &isbuf);
+  if (!isbuf) return NULL;
+  void *data;
+  napi_get_buffer_info(env, v, &data, len);
+  if (*len < sizeof(struct nlmsghdr) || *len > max) return NULL;
+  uint8_t *copy = malloc(*len);
+  if (copy != NULL) memcpy(copy, data, *len);
+  return copy;
+}
+
+static int positive_int_arg(napi_env env, napi_value v, int64_t *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_number && napi_get_value_int64(env, v, out) == napi_ok && *out > 0;
+}
+
+/* An exchange from (netns, request) arguments, the request copied; NULL when they are not what they must be (or no memory). */
+static exchange_t *new_exchange(napi_env env, napi_value netns, napi_value request, size_t max_request, int timeout) {
+  exchange_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return NULL;
+  if (netns_arg(env, netns, &x->netns) < 0 || (x->req = buffer_arg(env, request, max_request, &x->req_len)) == NULL) {
+    free(x->netns);
+    free(x);
+    return NULL;
+  }
+  x->timeout_ms = timeout;
+  x->max_reply = MAX_REPLY;
+  return x;
+}
+
+/* batch(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
+static napi_value batch(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "batch(netns: string | null, request: Buffer (plain requests, at most 64 MiB), timeoutMs: number)";
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t timeout = 0;
+  if (argc < 3 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000) return throw_type(env, usage);
+  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_BATCH_REQUEST, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
+  return queue(env, "trellis_netlink.batch", batch_execute, complete, x, &x->deferred, &x->work);
+}
+
+/* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number) -> Promise<Buffer> */
+static napi_value dump(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "dump(netns: string | null, request: Buffer (one NLM_F_DUMP request), timeoutMs: number, maxBytes: number)";
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t timeout = 0, max = 0;
+  if (argc < 4 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
+      !positive_int_arg(env, argv[3], &max) || max > (int64_t)4 << 30)
+    return throw_type(env, usage);
+  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_REQUEST, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
+  struct nlmsghdr h;
+  memcpy(&h, x->req, sizeof h);
+  if ((h.nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP || NLMSG_ALIGN(h.nlmsg_len) < x->req_len || h.nlmsg_len > x->req_len) {
+    free(x->netns);
+    free(x->req);
+    free(x);
+    return throw_type(env, usage);
+  }
+  x->max_reply = (size_t)max;
+  return queue(env, "trellis_netlink.dump", execute, dump_complete, x, &x->deferred, &x->work);
+}
+
 /* writeSysctls(netns: string | null, paths: string[], values: string[]) -> Promise<void> */
 static napi_value write_sysctls(napi_env env, napi_callback_info info) {
   static const char *usage =
@@ -541,6 +825,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"exchange", NULL, exchange, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batch", NULL, batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dump", NULL, dump, NULL, NULL, NULL, napi_enumerable, NULL},
       {"strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -11,17 +11,23 @@
  */
 import { createRequire } from "node:module";
 import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
   type Answer,
+  type Message,
   type Request,
   answersBySeq,
   decodeMessages,
   encodeRequests,
+  errorOf,
   isDump,
 } from "./rtnetlink.js";
 
 export interface NetlinkAddon {
   exchange(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
   writeSysctls(netns: string | null, paths: string[], values: string[]): Promise<void>;
+  batch(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
+  dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number): Promise<Buffer>;
   strerror(errno: number): string;
   errnoName(errno: number): string;
 }
@@ -163,6 +169,103 @@ export async function apply(netns: string | null, ops: readonly Op[], opts: Opti
   const err = firstError(ops, answers);
   if (err !== undefined) throw err;
   return answers;
+}
+
+/** One refused message of a batch. */
+export interface BatchFailure {
+  /** Its position in the batch (sequence number - 1). */
+  index: number;
+  errno: number;
+  /** Symbolic errno: ENETUNREACH, ESRCH, … */
+  code: string;
+  /** The C library's text, then the kernel's own words when it gave some: "Network is unreachable (Nexthop has invalid gateway)". */
+  message: string;
+}
+
+/** Transport errors of the addon's calls, naming what was asked and where. */
+function transportError(what: string, netns: string | null, e: unknown): NetlinkTransportError {
+  const code = (e as { code?: unknown }).code;
+  const where = netns !== null ? ` in ${netns}` : "";
+  return new NetlinkTransportError(
+    `${what}${where}: ${messageOf(e)}`,
+    typeof code === "string" ? code : "EIO",
+  );
+}
+
+/**
+ * Sends `count` plain requests framed in `messages`, with sequence numbers
+ * 1…count (rtnetlink.ts RouteBatch writes them so), to the kernel in `netns`
+ * on one socket of their own, in as few datagrams as its buffers allow
+ * (netlink.c batch()). Returns the refused ones; every other one was done.
+ * Throws NetlinkTransportError when the outcome is unknown (no socket, the
+ * kernel dropped an answer, no answer in time).
+ */
+export async function sendBatch(
+  netns: string | null,
+  what: string,
+  messages: Buffer,
+  count: number,
+  opts: Options = {},
+): Promise<BatchFailure[]> {
+  if (count === 0) return [];
+  const a = loadNetlink();
+  const reply = await a.batch(netns, messages, opts.timeoutMs ?? 30_000).catch((e: unknown) => {
+    throw transportError(what, netns, e);
+  });
+  const msgs = decodeMessages(reply);
+  if (typeof msgs === "string") throw new NetlinkTransportError(`${what}: netlink reply: ${msgs}`, "EPROTO");
+  const out: BatchFailure[] = [];
+  for (const m of msgs) {
+    if (m.type !== NLMSG_ERROR || m.seq < 1 || m.seq > count) continue;
+    const e = errorOf(m);
+    if (e.errno === 0) continue; // a fence's ack
+    const detail = e.detail !== undefined && e.detail !== "" ? ` (${e.detail})` : "";
+    out.push({
+      index: m.seq - 1,
+      errno: e.errno,
+      code: a.errnoName(e.errno),
+      message: `${a.strerror(e.errno)}${detail}`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Runs one dump request in `netns` and calls `visit` with each message of
+ * the answer, read in place from one reply of at most `maxBytes` (default
+ * 1 GiB: a million routes are about 60–150 MB). Throws NetlinkError when the
+ * kernel refused the dump, NetlinkTransportError when it could not be read.
+ */
+export async function dumpEach(
+  netns: string | null,
+  what: string,
+  req: Request,
+  visit: (m: Message) => void,
+  opts: Options & { maxBytes?: number } = {},
+): Promise<void> {
+  if (!isDump(req)) throw new TypeError(`${what}: not a dump request`);
+  const a = loadNetlink();
+  const reply = await a
+    .dump(netns, encodeRequests([req], 1), opts.timeoutMs ?? 60_000, opts.maxBytes ?? 1 << 30)
+    .catch((e: unknown) => {
+      throw transportError(what, netns, e);
+    });
+  let off = 0;
+  while (off + 16 <= reply.length) {
+    const len = reply.readUInt32LE(off);
+    if (len < 16 || off + len > reply.length)
+      throw new NetlinkTransportError(`${what}: netlink message at ${off} has length ${len}`, "EPROTO");
+    const type = reply.readUInt16LE(off + 4);
+    const body = reply.subarray(off + 16, off + len);
+    if (type === NLMSG_ERROR || type === NLMSG_DONE) {
+      const errno = body.length >= 4 ? -body.readInt32LE(0) : 0;
+      if (errno !== 0) throw new NetlinkError(what, errno, a.errnoName(errno));
+      if (type === NLMSG_DONE) return;
+    } else {
+      visit({ type, flags: reply.readUInt16LE(off + 6), seq: reply.readUInt32LE(off + 8), body });
+    }
+    off += (len + 3) & ~3;
+  }
 }
 
 /**

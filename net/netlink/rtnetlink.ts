@@ -12,7 +12,7 @@
  * net/netlink/af_netlink.c netlink_rcv_skb); decodeMessages() splits what
  * came back, and answersBySeq() pairs answers with requests.
  */
-import { type Address, type Family, formatAddress } from "../address.js";
+import { type Address, type Family, formatAddress, parseAddress } from "../address.js";
 
 // netlink.h
 export const NLMSG_ERROR = 2;
@@ -199,6 +199,18 @@ export interface Answer {
   detail?: string;
 }
 
+/** The errno (positive, 0 for an ack) and the kernel's extended-ack text of an NLMSG_ERROR or NLMSG_DONE. */
+export function errorOf(m: Message): { errno: number; detail?: string } {
+  const errno = m.body.length >= 4 ? -m.body.readInt32LE(0) : 0;
+  if (m.type === NLMSG_ERROR && (m.flags & NLM_F_ACK_TLVS) !== 0 && m.body.length >= 4 + NLMSG_HDRLEN) {
+    // nlmsgerr: the error, then the request's header (and all of it unless capped), then TLVs.
+    const echoed = (m.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : m.body.readUInt32LE(4);
+    const msg = parseAttrs(m.body, 4 + echoed).get(NLMSGERR_ATTR_MSG);
+    if (msg !== undefined) return { errno, detail: cString(msg) };
+  }
+  return { errno };
+}
+
 /** Pairs every request (by sequence number) with its answer. */
 export function answersBySeq(messages: readonly Message[], firstSeq: number, count: number): Answer[] {
   const out: Answer[] = Array.from({ length: count }, () => ({ messages: [], errno: 0 }));
@@ -206,14 +218,9 @@ export function answersBySeq(messages: readonly Message[], firstSeq: number, cou
     const a = out[(m.seq - firstSeq) >>> 0];
     if (a === undefined) continue;
     if (m.type === NLMSG_ERROR || (m.type === NLMSG_DONE && m.body.length >= 4)) {
-      const err = m.body.length >= 4 ? -m.body.readInt32LE(0) : 0;
-      if (err !== 0) a.errno = err;
-      if (m.type === NLMSG_ERROR && (m.flags & NLM_F_ACK_TLVS) !== 0 && m.body.length >= 4 + NLMSG_HDRLEN) {
-        // nlmsgerr: the error, then the request's header (and all of it unless capped), then TLVs.
-        const echoed = (m.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : m.body.readUInt32LE(4);
-        const msg = parseAttrs(m.body, 4 + echoed).get(NLMSGERR_ATTR_MSG);
-        if (msg !== undefined) a.detail = cString(msg);
-      }
+      const e = errorOf(m);
+      if (e.errno !== 0) a.errno = e.errno;
+      if (e.detail !== undefined) a.detail = e.detail;
     } else if (m.type !== NLMSG_DONE) {
       a.messages.push(m);
     }
@@ -633,4 +640,296 @@ export function decodeRoute(m: Message): KernelRoute | undefined {
     table: table !== undefined && table.length >= 4 ? table.readUInt32LE(0) : m.body.readUInt8(4),
     ...(prio !== undefined && prio.length >= 4 ? { priority: prio.readUInt32LE(0) } : {}),
   };
+}
+
+// ---- route batches (bgp/fib: thousands of routes per datagram) ----
+
+const RTA_MULTIPATH = 9;
+const RTA_VIA = 18;
+/** RTM_DELROUTE with this scope matches a route of any scope (net/ipv4/fib_trie.c fib_table_delete). */
+const RT_SCOPE_NOWHERE = 255;
+const RTMSG_LEN = 12;
+const RTNH_LEN = 8;
+
+/** One next hop of a route in a batch: a gateway (text), and the interface index when it must be given (link-local). */
+export interface BatchNextHop {
+  via: string;
+  oif?: number;
+}
+
+/**
+ * An address's octets straight from its text into `buf` at `off`; returns
+ * the family, or 0 when the text is not an address. IPv4 is read by hand (it
+ * runs per route on the FIB's 1M-route path, where a bigint parse costs
+ * several times the kernel's insert); IPv6 goes through net/address.ts.
+ */
+function writeAddressText(buf: Buffer, off: number, text: string, end: number): 0 | Family {
+  if (text.indexOf(":") >= 0 && text.indexOf(":") < end) {
+    const a = parseAddress(text.slice(0, end));
+    if (typeof a === "string" || a.family !== 6) return 0;
+    addressBytes(a).copy(buf, off);
+    return 6;
+  }
+  let octet = 0;
+  let digits = 0;
+  let n = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : 46; /* "." closes the last octet */
+    if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return 0;
+    } else if (c === 46 && digits > 0 && n < 4) {
+      buf[off + n++] = octet;
+      octet = 0;
+      digits = 0;
+    } else return 0;
+  }
+  return n === 4 ? 4 : 0;
+}
+
+/** The decimal length after the slash (1 to 3 digits, nothing else), or -1; no substring is made. */
+function prefixLength(text: string, from: number): number {
+  const n = text.length - from;
+  if (n < 1 || n > 3) return -1;
+  let v = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
+/**
+ * Framed RTM_NEWROUTE (`replace`: NLM_F_CREATE|NLM_F_REPLACE, which swaps a
+ * route atomically, never leaving a window without one) and RTM_DELROUTE
+ * messages for many routes of one table and protocol, written straight into
+ * one growing Buffer with no object per route. Sequence numbers run from 1
+ * (the addon's batch() gives each batch its own socket). No message asks for
+ * an ack: batch() makes the last of each datagram its fence, and the kernel
+ * answers every failure anyway. Multipath routes carry RTA_MULTIPATH
+ * (rtnexthop + RTA_GATEWAY per hop, rtnetlink.h); an IPv4 route through an
+ * IPv6 gateway (RFC 8950) carries RTA_VIA.
+ */
+export class RouteBatch {
+  private buf = Buffer.alloc(1 << 16);
+  private off = 0;
+  /** Messages written; message i has sequence number i + 1. */
+  count = 0;
+  private readonly hopCache = new Map<string, Buffer>();
+
+  constructor(
+    readonly table: number,
+    readonly protocol: number,
+  ) {}
+
+  /** Adds a replace; returns an error (and adds nothing) when the prefix or a gateway is not valid. */
+  replace(prefix: string, hops: readonly BatchNextHop[]): string | undefined {
+    if (hops.length === 0) return `route ${prefix} has no next hop`;
+    const start = this.begin(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, 96 + hops.length * 40);
+    const fam = this.header(prefix, RT_SCOPE_UNIVERSE, RTN_UNICAST);
+    if (typeof fam === "string") return this.abandon(start, fam);
+    if (hops.length === 1) {
+      const h = hops[0]!;
+      const e = this.gatewayAttr(fam, h.via);
+      if (e !== undefined) return this.abandon(start, e);
+      if (h.oif !== undefined) this.attrU32(RTA_OIF, h.oif);
+    } else {
+      const mp = this.off;
+      this.off += 4;
+      for (const h of hops) {
+        const nh = this.off;
+        this.off += RTNH_LEN;
+        const e = this.gatewayAttr(fam, h.via);
+        if (e !== undefined) return this.abandon(start, e);
+        // struct rtnexthop: len (with its attributes), flags, hops (weight - 1), ifindex
+        this.buf.writeUInt16LE(this.off - nh, nh);
+        this.buf.writeUInt16LE(0, nh + 2);
+        this.buf.writeInt32LE(h.oif ?? 0, nh + 4);
+      }
+      this.buf.writeUInt16LE(this.off - mp, mp);
+      this.buf.writeUInt16LE(RTA_MULTIPATH, mp + 2);
+    }
+    this.end(start);
+    return undefined;
+  }
+
+  /** Adds a delete of our route (this table and protocol only) for the prefix. */
+  delete(prefix: string): string | undefined {
+    const start = this.begin(RTM_DELROUTE, 0, 64);
+    const fam = this.header(prefix, RT_SCOPE_NOWHERE, 0);
+    if (typeof fam === "string") return this.abandon(start, fam);
+    this.end(start);
+    return undefined;
+  }
+
+  /** The messages written so far (a view, valid until the next write). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.off);
+  }
+
+  private begin(type: number, flags: number, room: number): number {
+    if (this.buf.length - this.off < room) {
+      const grown = Buffer.alloc(Math.max(this.buf.length * 2, this.off + room));
+      this.buf.copy(grown, 0, 0, this.off);
+      this.buf = grown;
+    }
+    const start = this.off;
+    this.buf.fill(0, start, start + NLMSG_HDRLEN + RTMSG_LEN);
+    this.buf.writeUInt16LE(type, start + 4);
+    this.buf.writeUInt16LE(NLM_F_REQUEST | flags, start + 6);
+    this.buf.writeUInt32LE(this.count + 1, start + 8);
+    this.off = start + NLMSG_HDRLEN + RTMSG_LEN;
+    return start;
+  }
+
+  /** rtmsg, RTA_TABLE and RTA_DST from the prefix text; the family, or an error. */
+  private header(prefix: string, scope: number, type: number): Family | string {
+    const slash = prefix.indexOf("/");
+    const len = slash > 0 ? prefixLength(prefix, slash + 1) : -1;
+    const h = this.off - RTMSG_LEN;
+    // RTA_TABLE always (any table id), RTA_DST written in place.
+    this.attrU32(RTA_TABLE, this.table);
+    const dst = this.off;
+    const fam = slash > 0 ? writeAddressText(this.buf, dst + 4, prefix, slash) : 0;
+    if (fam === 0 || len < 0 || len > (fam === 4 ? 32 : 128)) return `invalid prefix ${prefix}`;
+    const size = fam === 4 ? 4 : 16;
+    this.buf.writeUInt16LE(4 + size, dst);
+    this.buf.writeUInt16LE(RTA_DST, dst + 2);
+    this.off = dst + 4 + size;
+    this.buf.writeUInt8(afOf(fam), h);
+    this.buf.writeUInt8(len, h + 1);
+    this.buf.writeUInt8(this.table < 256 ? this.table : 252, h + 4);
+    this.buf.writeUInt8(this.protocol, h + 5);
+    this.buf.writeUInt8(scope, h + 6);
+    this.buf.writeUInt8(type, h + 7);
+    return fam;
+  }
+
+  /** RTA_GATEWAY of the route's family, or RTA_VIA for an IPv6 gateway of an IPv4 route (RFC 8950). */
+  private gatewayAttr(fam: Family, gateway: string): string | undefined {
+    let enc = this.hopCache.get(gateway);
+    if (enc === undefined) {
+      const tmp = Buffer.alloc(16);
+      const gfam = writeAddressText(tmp, 0, gateway, gateway.length);
+      if (gfam === 0) return `invalid next hop ${gateway}`;
+      enc = gfam === 4 ? tmp.subarray(0, 4) : tmp;
+      if (this.hopCache.size < 4096) this.hopCache.set(gateway, enc);
+    }
+    const gfam = enc.length === 4 ? 4 : 6;
+    if (gfam === fam) {
+      this.buf.writeUInt16LE(4 + enc.length, this.off);
+      this.buf.writeUInt16LE(RTA_GATEWAY, this.off + 2);
+      enc.copy(this.buf, this.off + 4);
+      this.off += 4 + enc.length;
+    } else if (fam === 4) {
+      // struct rtvia: rtvia_family (u16), then the address
+      this.buf.writeUInt16LE(4 + 2 + 16, this.off);
+      this.buf.writeUInt16LE(RTA_VIA, this.off + 2);
+      this.buf.writeUInt16LE(AF_INET6, this.off + 4);
+      enc.copy(this.buf, this.off + 6);
+      this.off += align(4 + 2 + 16);
+    } else return `IPv4 next hop ${gateway} for an IPv6 route`;
+    return undefined;
+  }
+
+  private attrU32(type: number, v: number): void {
+    this.buf.writeUInt16LE(8, this.off);
+    this.buf.writeUInt16LE(type, this.off + 2);
+    this.buf.writeUInt32LE(v >>> 0, this.off + 4);
+    this.off += 8;
+  }
+
+  private end(start: number): void {
+    this.buf.writeUInt32LE(this.off - start, start);
+    this.count++;
+  }
+
+  private abandon(start: number, error: string): string {
+    this.off = start;
+    return error;
+  }
+}
+
+/** A route as a dump lists it, with every next hop (RTA_MULTIPATH unfolded). */
+export interface DumpedRoute {
+  /** "a.b.c.d/n" or "x::/n". */
+  dst: string;
+  protocol: number;
+  type: number;
+  table: number;
+  hops: { gateway?: string; oif?: number }[];
+}
+
+const v4Text = (b: Buffer, o: number): string =>
+  `${b.readUInt8(o)}.${b.readUInt8(o + 1)}.${b.readUInt8(o + 2)}.${b.readUInt8(o + 3)}`;
+
+function addrText(b: Buffer, o: number, size: number): string | undefined {
+  if (size === 4) return v4Text(b, o);
+  const a = size === 16 ? bytesAddress(b.subarray(o, o + 16)) : undefined;
+  return a === undefined ? undefined : formatAddress(a);
+}
+
+/** The gateway of an RTA_GATEWAY (route's family) or RTA_VIA (rtvia) attribute value at [o, o+len). */
+function gatewayText(b: Buffer, type: number, o: number, len: number): string | undefined {
+  if (type === RTA_GATEWAY) return addrText(b, o, len);
+  if (type === RTA_VIA && len >= 2) return addrText(b, o + 2, len - 2);
+  return undefined;
+}
+
+/**
+ * Decodes one RTM_NEWROUTE of a dump with its next hops, reading the
+ * attributes in place (a dump of a full FIB is a million of these).
+ */
+export function decodeDumpedRoute(m: Message): DumpedRoute | undefined {
+  const b = m.body;
+  if (m.type !== RTM_NEWROUTE || b.length < RTMSG_LEN) return undefined;
+  const size = b.readUInt8(0) === AF_INET ? 4 : 16;
+  let dst: string | undefined = size === 4 ? "0.0.0.0" : "::";
+  let table = b.readUInt8(4);
+  let gateway: string | undefined;
+  let oif: number | undefined;
+  let hops: { gateway?: string; oif?: number }[] | undefined;
+  let o = RTMSG_LEN;
+  while (o + 4 <= b.length) {
+    const len = b.readUInt16LE(o);
+    const type = b.readUInt16LE(o + 2) & 0x3fff;
+    if (len < 4 || o + len > b.length) break;
+    const v = o + 4;
+    const vlen = len - 4;
+    if (type === RTA_DST) dst = addrText(b, v, vlen);
+    else if (type === RTA_TABLE && vlen >= 4) table = b.readUInt32LE(v);
+    else if (type === RTA_GATEWAY || type === RTA_VIA) gateway = gatewayText(b, type, v, vlen);
+    else if (type === RTA_OIF && vlen >= 4) oif = b.readUInt32LE(v);
+    else if (type === RTA_MULTIPATH) {
+      hops = [];
+      let n = v;
+      while (n + RTNH_LEN <= o + len) {
+        const nlen = b.readUInt16LE(n);
+        if (nlen < RTNH_LEN || n + nlen > o + len) break;
+        const hop: { gateway?: string; oif?: number } = {};
+        const ifindex = b.readInt32LE(n + 4);
+        if (ifindex > 0) hop.oif = ifindex;
+        let a = n + RTNH_LEN;
+        while (a + 4 <= n + nlen) {
+          const alen = b.readUInt16LE(a);
+          if (alen < 4 || a + alen > n + nlen) break;
+          const g = gatewayText(b, b.readUInt16LE(a + 2) & 0x3fff, a + 4, alen - 4);
+          if (g !== undefined) hop.gateway = g;
+          a += align(alen);
+        }
+        hops.push(hop);
+        n += align(nlen);
+      }
+    }
+    o += align(len);
+  }
+  if (dst === undefined) return undefined;
+  if (hops === undefined) {
+    const hop: { gateway?: string; oif?: number } = {};
+    if (gateway !== undefined) hop.gateway = gateway;
+    if (oif !== undefined) hop.oif = oif;
+    hops = gateway !== undefined || oif !== undefined ? [hop] : [];
+  }
+  return { dst: `${dst}/${b.readUInt8(1)}`, protocol: b.readUInt8(5), type: b.readUInt8(7), table, hops };
 }

@@ -2,7 +2,7 @@
 // only its own"). In one node namespace: the agent's dataplane (the real
 // RoutedVethDataplane, run inside the namespace) installs a pod's /32 and
 // /128 and the blackholes of its affine blocks (proto 201); trellis-bgp's FIB
-// (KernelFib + IpBatchDriver with the config file's defaults, proto 202 in
+// (KernelFib + NetlinkFibDriver with the config file's defaults, proto 202 in
 // the main table) installs learned routes and sweeps after End-of-RIB.
 // Neither may remove the other's routes, across a restart of either.
 // Root only (CI is root); names start with tRO so they never collide.
@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../bgp/config.js";
-import { IpBatchDriver, KernelFib, type FibChangeIn } from "../../bgp/fib/index.js";
+import { NetlinkFibDriver, KernelFib, type FibChangeIn } from "../../bgp/fib/index.js";
 import { PROTO_TRELLIS_BGP, PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
 import { hostVethName } from "../../net/veth-name.js";
 import { addUplink, recreateNetns } from "../../net/test/netns.js";
@@ -86,7 +86,7 @@ const LEARNED_ROUTES = ["10.244.2.0/26 unicast", "10.244.3.0/26 unicast", "fd00:
 /** trellis-bgp's FIB exactly as the daemon builds it from a config file's defaults. */
 function speakerFib(): KernelFib {
   const cfg = parseConfig("asn: 65001\nrouterId: 192.0.2.1\nfib: { enabled: true }\n");
-  return new KernelFib(new IpBatchDriver({ table: cfg.fib.table, proto: cfg.fib.protocol, netns: NODE }), {
+  return new KernelFib(new NetlinkFibDriver({ table: cfg.fib.table, proto: cfg.fib.protocol, netns: NODE }), {
     ecmp: cfg.fib.ecmp,
   });
 }

@@ -2,33 +2,42 @@
 // real kernel in a throwaway network namespace (root, like CI): installed
 // with proto 201, found again by a new instance, removed when no BGPPeer asks
 // for them, and the agent's other proto 201 routes (pod routes, blackholes)
-// and other owners' routes never touched.
+// and other owners' routes never touched. The kernel is reached by rtnetlink
+// (no `ip` process); the test reads it back with `ip`.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { pino } from "pino";
-import { PeerRoutes, planPeerRoutes } from "../peer-routes.js";
+import { PeerRoutes, peerRouteRequest, planPeerRoutes } from "../peer-routes.js";
 
 /** The route to the test peer 192.0.2.10 via a gateway of 198.18.0.x. */
 const via = (x: number): { prefix: string; via: string } => ({
   prefix: "192.0.2.10/32",
   via: `198.18.0.${x}`,
 });
-const line = (verb: "del" | "replace", x: number): string =>
-  `route ${verb} 192.0.2.10/32 via 198.18.0.${x} proto 201`;
+const op = (verb: "delete" | "replace", x: number): { op: string; prefix: string; via: string } => ({
+  op: verb,
+  ...via(x),
+});
 
 describe("planPeerRoutes", () => {
   it.each([
-    ["nothing installed: each wanted route is added", [], [via(0)], [line("replace", 0)]],
+    ["nothing installed: each wanted route is added", [], [via(0)], [op("replace", 0)]],
     ["installed and wanted: nothing to do", [via(0)], [via(0)], []],
-    ["no longer wanted: deleted", [via(0)], [], [line("del", 0)]],
+    ["no longer wanted: deleted", [via(0)], [], [op("delete", 0)]],
     [
       "another gateway: the old one deleted, the new one added",
       [via(0)],
       [via(4)],
-      [line("del", 0), line("replace", 4)],
+      [op("delete", 0), op("replace", 4)],
     ],
-  ])("%s", (_n, installed, want, lines) => {
-    expect(planPeerRoutes(installed, want)).toEqual(lines);
+  ])("%s", (_n, installed, want, ops) => {
+    expect(planPeerRoutes(installed, want)).toEqual(ops);
+  });
+
+  it("a route that names no address is refused with a message, not sent", () => {
+    expect(peerRouteRequest({ op: "replace", prefix: "192.0.2.10/32", via: "gw.example" })).toMatch(
+      /^reachableBy route 192\.0\.2\.10\/32 via gw\.example: /,
+    );
   });
 });
 

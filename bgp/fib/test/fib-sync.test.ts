@@ -1,5 +1,5 @@
 import { describe, it, expect } from "@jest/globals";
-import { FibSync, FakeFibDriver, KernelFib, replaceCommand, deleteCommand } from "../index.js";
+import { FibSync, FakeFibDriver, KernelFib, describeOp } from "../index.js";
 import type { FibOp, KernelRoute } from "../index.js";
 
 const r = (prefix: string, ...via: string[]): KernelRoute => ({
@@ -107,20 +107,20 @@ describe("FibSync: desired vs installed", () => {
   });
 });
 
-describe("ip batch lines", () => {
+describe("how a FIB operation is named in an error", () => {
   it.each([
-    [r("10.0.0.0/24", "1.1.1.1"), "route replace 10.0.0.0/24 proto 202 table 254 via 1.1.1.1"],
+    [{ op: "replace", route: r("10.0.0.0/24", "1.1.1.1") }, "replace 10.0.0.0/24 via 1.1.1.1"],
     [
-      r("10.0.0.0/24", "1.1.1.1", "1.1.1.2"),
-      "route replace 10.0.0.0/24 proto 202 table 254 nexthop via 1.1.1.1 nexthop via 1.1.1.2",
+      { op: "replace", route: r("10.0.0.0/24", "1.1.1.1", "1.1.1.2") },
+      "replace 10.0.0.0/24 via 1.1.1.1, 1.1.1.2",
     ],
-    [r("2001:db8::/32", "fe80::1"), "route replace 2001:db8::/32 proto 202 table 254 via fe80::1"],
-    [r("10.0.0.0/24", "2001:db8::1"), "route replace 10.0.0.0/24 proto 202 table 254 via inet6 2001:db8::1"],
-  ])("%j", (route, line) => {
-    expect(replaceCommand(route, 254, 202)).toBe(line);
-  });
-  it("delete names proto and table so it can only remove our route", () => {
-    expect(deleteCommand("10.0.0.0/24", 100, 202)).toBe("route del 10.0.0.0/24 proto 202 table 100");
+    [
+      { op: "replace", route: { prefix: "2001:db8::/32", nexthops: [{ via: "fe80::1", dev: "eth0" }] } },
+      "replace 2001:db8::/32 via fe80::1 dev eth0",
+    ],
+    [{ op: "delete", prefix: "10.0.0.0/24" }, "delete 10.0.0.0/24"],
+  ] as [FibOp, string][])("%j", (op, text) => {
+    expect(describeOp(op)).toBe(text);
   });
 });
 

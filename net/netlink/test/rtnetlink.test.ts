@@ -3,6 +3,17 @@
 // links, addresses and routes as the kernel lays them out (UAPI structs).
 import { describe, expect, it } from "@jest/globals";
 import {
+  AF_INET,
+  AF_INET6,
+  type Message,
+  NLM_F_CREATE,
+  NLM_F_REPLACE,
+  NLM_F_REQUEST,
+  RTM_DELROUTE,
+  RT_SCOPE_UNIVERSE,
+  RouteBatch,
+  decodeDumpedRoute,
+  errorOf,
   NLMSG_DONE,
   NLMSG_ERROR,
   NLM_F_ACK,
@@ -293,5 +304,112 @@ describe("decoding what the kernel sends", () => {
     );
     if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
     expect(decodeRoute(r[0])).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
+  });
+});
+
+describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
+  /** The messages of a batch, each as it would come back from a dump when it is an RTM_NEWROUTE. */
+  function framed(b: RouteBatch): Message[] {
+    const m = decodeMessages(b.bytes());
+    if (typeof m === "string") throw new Error(m);
+    return m;
+  }
+  /** The attribute types of a message body after its rtmsg, in order. */
+  function attrTypes(m: Message): number[] {
+    const out: number[] = [];
+    for (let o = 12; o + 4 <= m.body.length; o += (m.body.readUInt16LE(o) + 3) & ~3)
+      out.push(m.body.readUInt16LE(o + 2));
+    return out;
+  }
+  const RTA = { DST: 1, GATEWAY: 5, MULTIPATH: 9, TABLE: 15, VIA: 18 };
+
+  it("a replace: NLM_F_CREATE|NLM_F_REPLACE without ACK, seq from 1, rtmsg of the FIB's table and proto, table, dst, gateway", () => {
+    const b = new RouteBatch(100, 202);
+    expect(b.replace("10.1.2.0/24", [{ via: "10.77.0.2" }])).toBeUndefined();
+    expect(b.replace("10.1.3.0/24", [{ via: "10.77.0.2" }])).toBeUndefined();
+    const [m, m2] = framed(b);
+    if (m === undefined || m2 === undefined) throw new Error("two messages");
+    expect([m.type, m.flags, m.seq, m2.seq]).toEqual([
+      RTM_NEWROUTE,
+      NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
+      1,
+      2,
+    ]);
+    // rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type
+    expect([...m.body.subarray(0, 8)]).toEqual([AF_INET, 24, 0, 0, 100, 202, RT_SCOPE_UNIVERSE, RTN_UNICAST]);
+    expect(attrTypes(m)).toEqual([RTA.TABLE, RTA.DST, RTA.GATEWAY]);
+    expect(decodeDumpedRoute(m)).toEqual({
+      dst: "10.1.2.0/24",
+      protocol: 202,
+      type: RTN_UNICAST,
+      table: 100,
+      hops: [{ gateway: "10.77.0.2" }],
+    });
+  });
+
+  it("ECMP: one RTA_MULTIPATH with an rtnexthop and RTA_GATEWAY per hop, decoded back hop by hop", () => {
+    const b = new RouteBatch(254, 202);
+    b.replace("10.9.0.0/16", [{ via: "10.77.0.2" }, { via: "10.77.0.3", oif: 7 }]);
+    const [m] = framed(b);
+    if (m === undefined) throw new Error("no message");
+    expect(attrTypes(m)).toEqual([RTA.TABLE, RTA.DST, RTA.MULTIPATH]);
+    expect(decodeDumpedRoute(m)?.hops).toEqual([{ gateway: "10.77.0.2" }, { gateway: "10.77.0.3", oif: 7 }]);
+  });
+
+  it("IPv6, a table above 255 (rtm_table RT_TABLE_COMPAT, the id in RTA_TABLE), and RFC 8950 RTA_VIA for an IPv4 route", () => {
+    const b = new RouteBatch(1000, 202);
+    b.replace("2001:db8:100::/48", [{ via: "2001:db8:77::2" }]);
+    b.replace("10.2.0.0/24", [{ via: "fe80::1", oif: 3 }]);
+    const [v6, via] = framed(b);
+    if (v6 === undefined || via === undefined) throw new Error("two messages");
+    expect([v6.body.readUInt8(0), v6.body.readUInt8(4)]).toEqual([AF_INET6, 252]);
+    expect(decodeDumpedRoute(v6)).toMatchObject({ dst: "2001:db8:100::/48", table: 1000 });
+    expect(decodeDumpedRoute(v6)?.hops).toEqual([{ gateway: "2001:db8:77::2" }]);
+    expect(attrTypes(via)).toEqual([RTA.TABLE, RTA.DST, RTA.VIA, 4]);
+    expect(decodeDumpedRoute(via)?.hops).toEqual([{ gateway: "fe80::1", oif: 3 }]);
+  });
+
+  it("a delete: RTM_DELROUTE of this table and proto, any scope (RT_SCOPE_NOWHERE), any type, no next hop", () => {
+    const b = new RouteBatch(100, 202);
+    expect(b.delete("10.1.2.0/24")).toBeUndefined();
+    const [m] = framed(b);
+    if (m === undefined) throw new Error("no message");
+    expect([m.type, m.flags]).toEqual([RTM_DELROUTE, NLM_F_REQUEST]);
+    expect([...m.body.subarray(0, 8)]).toEqual([AF_INET, 24, 0, 0, 100, 202, 255, 0]);
+    expect(attrTypes(m)).toEqual([RTA.TABLE, RTA.DST]);
+  });
+
+  it.each([
+    ["10.1.2.0/33", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/33"],
+    ["10.1.2.0/0x10", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/0x10"],
+    ["10.1.2.0/", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/"],
+    ["10.1.256.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.1.256.0/24"],
+    ["2001:db8::/48", [{ via: "10.77.0.2" }], "IPv4 next hop 10.77.0.2 for an IPv6 route"],
+    ["10.1.2.0/24", [{ via: "gw" }], "invalid next hop gw"],
+    ["10.1.2.0/24", [], "route 10.1.2.0/24 has no next hop"],
+  ])("%s via %j is refused with a message and adds nothing", (prefix, hops, error) => {
+    const b = new RouteBatch(100, 202);
+    b.replace("10.0.0.0/24", [{ via: "10.77.0.2" }]);
+    const before = Buffer.from(b.bytes());
+    expect(b.replace(prefix, hops)).toBe(error);
+    expect(b.count).toBe(1);
+    expect(b.bytes()).toEqual(before);
+  });
+
+  it("grows past its first buffer and keeps every message whole", () => {
+    const b = new RouteBatch(100, 202);
+    for (let i = 0; i < 5000; i++) b.replace(`10.${i >> 8}.${i & 255}.0/24`, [{ via: "10.77.0.2" }]);
+    const ms = framed(b);
+    expect(ms).toHaveLength(5000);
+    expect(ms.map((m) => m.seq)).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    expect(decodeDumpedRoute(ms[4999]!)?.dst).toBe("10.19.135.0/24");
+  });
+
+  it("errorOf reads the errno and the kernel's text of an NLMSG_ERROR capped to the request's header", () => {
+    const text = Buffer.from("Nexthop has invalid gateway\0");
+    const body = Buffer.concat([Buffer.alloc(4), Buffer.alloc(16), attrs([1, text])]);
+    body.writeInt32LE(-101, 0); // ENETUNREACH
+    const [m] = decodeMessages(msg(NLMSG_ERROR, 0x100 | 0x200, 7, body)) as Message[];
+    expect(errorOf(m!)).toEqual({ errno: 101, detail: "Nexthop has invalid gateway" });
   });
 });
