@@ -25,7 +25,7 @@
 //                "PfxCt Best Selected", paths with BGP_PATH_SELECTED, set by
 //                bgpd's decision work queue; pfxRcd (used before) is counted on
 //                receipt, before best-path selection.
-// FIB (kernel export on): trellis-bgp its FIB (an `ip -batch` child, proto 202,
+// FIB (kernel export on): trellis-bgp its FIB (rtnetlink from its own process, proto 202,
 // table 100), BIRD its kernel protocol (proto bird, table 100), FRR bgpd with
 // zebra (proto bgp, main table). GoBGP has no FIB of its own (it would need
 // FRR's zebra), so it has no FIB figure.
@@ -171,7 +171,7 @@ export const trellis: Target = {
   name: "trellis-bgp",
   ribPoll: "control socket `peers` (in the bench process, no exec)",
   fibProto: PROTO_TRELLIS_BGP,
-  fibPath: "its FIB: an `ip -force -batch -` child, table 100",
+  fibPath: "its FIB: rtnetlink batches from its own process, table 100",
   async version() {
     return `node ${process.versions.node}`;
   },
@@ -212,7 +212,7 @@ export const trellis: Target = {
     );
     await waitFor(() => existsSync(sock), 20_000, "trellis-bgp control socket");
     return running(proc, {
-      // the FIB's `ip -batch` child counts too: it is part of installing
+      // any child counts too (there is none since the FIB moved to rtnetlink)
       pids: () => (proc.pid === undefined ? [] : withChildren(proc.pid)),
       async ribCount() {
         const peers = (await control(sock, "peers")) as { prefixes: { accepted: number } }[];
