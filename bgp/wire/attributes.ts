@@ -237,6 +237,24 @@ function row<K extends Key>(r: AttributeRow<K>): AttributeRow {
   return r as unknown as AttributeRow;
 }
 
+/**
+ * MULTI_EXIT_DISC and LOCAL_PREF: one 4-octet unsigned integer; any other
+ * length is treat-as-withdraw (RFC 7606 §7.4, §7.5).
+ */
+function u32Row(type: number, name: string, flags: number, key: "med" | "localPref"): AttributeRow {
+  return row({
+    type,
+    name,
+    flags,
+    key,
+    onMalformed: "withdraw",
+    decode: (buf, s, e) => u32(buf, s, e, name),
+    length: () => 4,
+    write: writeU32,
+    format: String,
+  });
+}
+
 /** MP_REACH_NLRI and MP_UNREACH_NLRI: a row for flags and name; update.ts parses them (they carry NLRI). */
 function parsedByUpdate(type: number, name: string): AttributeRow {
   return {
@@ -298,28 +316,8 @@ export const ATTRIBUTE_ROWS: readonly AttributeRow[] = [
     write: writeIpv4Field,
     format: (v) => v,
   }),
-  row({
-    type: ATTR_MULTI_EXIT_DISC,
-    name: "MULTI_EXIT_DISC",
-    flags: OPT_NON_TRANSITIVE,
-    key: "med",
-    onMalformed: "withdraw", // RFC 7606 §7.4
-    decode: (buf, s, e) => u32(buf, s, e, "MULTI_EXIT_DISC"),
-    length: () => 4,
-    write: writeU32,
-    format: String,
-  }),
-  row({
-    type: ATTR_LOCAL_PREF,
-    name: "LOCAL_PREF",
-    flags: WELL_KNOWN,
-    key: "localPref",
-    onMalformed: "withdraw", // RFC 7606 §7.5
-    decode: (buf, s, e) => u32(buf, s, e, "LOCAL_PREF"),
-    length: () => 4,
-    write: writeU32,
-    format: String,
-  }),
+  u32Row(ATTR_MULTI_EXIT_DISC, "MULTI_EXIT_DISC", OPT_NON_TRANSITIVE, "med"),
+  u32Row(ATTR_LOCAL_PREF, "LOCAL_PREF", WELL_KNOWN, "localPref"),
   row({
     type: ATTR_ATOMIC_AGGREGATE,
     name: "ATOMIC_AGGREGATE",

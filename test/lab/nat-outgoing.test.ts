@@ -163,6 +163,10 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
     expect(items.every((p) => p.spec.natOutgoing === true)).toBe(true);
   });
 
+  it("natOutgoing true: pod -> pod keeps the pod's address (same node, across nodes; IPv4 and IPv6)", async () => {
+    await expectPodToPodKeepsSource();
+  }, 60_000);
+
   it("natOutgoing true: pod -> ToR arrives from the node's address (IPv4 and IPv6, both nodes)", async () => {
     expect(await seenBecomes(pod("a").netns, lab.tor.address, node("node-1").address)).toBe(
       node("node-1").address,
@@ -174,10 +178,6 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
     expect(await seenBecomes(pod("a").netns, tor6, node("node-1").address6)).toBe(node("node-1").address6);
     // node-2's pod reaches the ToR's node-1 link address across the ToR: still outside, still NAT.
     expect(await seenBecomes(pod("c").netns, tor6, node("node-2").address6)).toBe(node("node-2").address6);
-  }, 60_000);
-
-  it("natOutgoing true: pod -> pod keeps the pod's address (same node, across nodes; IPv4 and IPv6)", async () => {
-    await expectPodToPodKeepsSource();
   }, 60_000);
 
   it("flipped to natOutgoing: false (no agent restart): pod -> ToR arrives from the pod's own address", async () => {
