@@ -62,7 +62,7 @@ export function useSuiteLab(
     base,
     dir,
     prefix: labPrefix(dir),
-    kubectl: (...args) => run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]),
+    kubectl: (...args) => kubectlIn(dir, ...args),
   };
 }
 
