@@ -156,12 +156,10 @@ export class NodeAgent {
     this.policy = cfg.policy.enabled
       ? new PolicyService({
           node: cfg.nodeName,
-          kc: this.kc,
-          log: log.child({ component: "policy" }),
+          ...this.watcher("policy"),
           minApplyIntervalMs: cfg.policy.minApplyIntervalMs,
           resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
           addTimeoutMs: cfg.policy.addTimeoutMs,
-          ...this.informerRetry(),
           registry: this.registry,
           onRollback: (n, inf) => this.onRollback(n, inf),
         })
@@ -181,12 +179,10 @@ export class NodeAgent {
     this.bgp = cfg.bgp.enabled
       ? new BgpService({
           nodeName: cfg.nodeName,
-          kc: this.kc,
-          log: log.child({ component: "bgp" }),
+          ...this.watcher("bgp"),
           addressDetection: cfg.bgp.addressDetection,
           secretNamespace: cfg.bgp.secretNamespace,
           controlSocket: controlSocketPath(cfg.cniSocket, cfg.bgp.controlSocket),
-          ...this.informerRetry(),
           nodes: () =>
             this.nodeInf.list().map((n) => ({
               name: n.metadata?.name ?? "",
@@ -270,13 +266,11 @@ export class NodeAgent {
   ): ResilientInformer<T> {
     const inf = new ResilientInformer<T>({
       name,
-      kc: this.kc,
+      ...this.watcher("informer"),
       path,
       list,
       ...(fieldSelector !== undefined ? { fieldSelector } : {}),
       ...(onChange !== undefined ? { onChange } : {}),
-      log: this.log.child({ component: "informer" }),
-      ...this.informerRetry(),
       onRollback: (n) => this.onRollback(n, inf),
     });
     this.informers.push(inf as unknown as ResilientInformer<KubernetesObject>);
@@ -284,16 +278,21 @@ export class NodeAgent {
   }
 
   /**
-   * How every informer of the agent, its own and its services', retries: the
-   * configured backoff, the shared API gate, and its restarts counted for /metrics.
+   * What every part that watches the API server gets, the agent's own informers
+   * and its services': the client, the component's logger, and how informers
+   * retry (the configured backoff, the shared API gate, restarts counted for /metrics).
    */
-  private informerRetry(): {
+  private watcher(component: string): {
+    kc: KeepAliveKubeConfig;
+    log: Logger;
     backoffMinMs: number;
     backoffMaxMs: number;
     gate: ApiGate;
     onRestart: (informer: string) => void;
   } {
     return {
+      kc: this.kc,
+      log: this.log.child({ component }),
       backoffMinMs: this.cfg.informerBackoffMinMs,
       backoffMaxMs: this.cfg.informerBackoffMaxMs,
       gate: this.apiGate,

@@ -112,36 +112,44 @@ const established = async (sp: Speaker): Promise<void> => {
 };
 
 describe("connection collision (RFC 4271 §6.8)", () => {
-  it("trellis's connection in OpenConfirm, the peer has the higher Identifier: trellis's connection gets Cease 6/7", async () => {
-    const { out, inb, sp } = await collide("10.0.0.9", "outbound-confirmed");
-    expect(await out.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
-    await inb.next("KEEPALIVE");
-    inb.keepalive();
+  // Per case: which connection loses and gets Cease 6/7 (RFC 4271 §6.8: the one
+  // opened by the speaker with the lower BGP Identifier); the other one finishes
+  // its handshake and the session is Established on it.
+  it.each([
+    [
+      "trellis's connection in OpenConfirm, the peer has the higher Identifier: trellis's connection gets Cease 6/7",
+      "10.0.0.9",
+      "outbound-confirmed",
+      "out",
+    ],
+    [
+      "trellis's connection in OpenConfirm, trellis has the higher Identifier: the peer's connection gets Cease 6/7",
+      "10.0.0.1",
+      "outbound-confirmed",
+      "inb",
+    ],
+    [
+      "early resolution on the first OPEN, the peer has the higher Identifier: the peer's connection carries on",
+      "10.0.0.9",
+      "early",
+      "out",
+    ],
+    [
+      "early resolution on the first OPEN, trellis has the higher Identifier: trellis's connection carries on",
+      "10.0.0.1",
+      "early",
+      "inb",
+    ],
+  ] as const)("%s", async (_rule, remoteId, order, loser) => {
+    const { out, inb, sp } = await collide(remoteId, order);
+    const [lost, won] = loser === "out" ? [out, inb] : [inb, out];
+    expect(await lost.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
+    // The peer's connection got no OPEN from the peer yet when the early resolution closed ours.
+    if (order === "early" && won === inb) inb.open(remoteId);
+    // Trellis's KEEPALIVE on its own connection came already in OpenConfirm.
+    if (!(order === "outbound-confirmed" && won === out)) await won.next("KEEPALIVE");
+    won.keepalive();
     await established(sp);
-  });
-
-  it("trellis's connection in OpenConfirm, trellis has the higher Identifier: the peer's connection gets Cease 6/7", async () => {
-    const { out, inb, sp } = await collide("10.0.0.1", "outbound-confirmed");
-    expect(await inb.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
-    out.keepalive();
-    await established(sp);
-    expect(out.got.some((m) => m.type === "NOTIFICATION")).toBe(false);
-  });
-
-  it("early resolution on the first OPEN, the peer has the higher Identifier: the peer's connection carries on", async () => {
-    const { out, inb, sp } = await collide("10.0.0.9", "early");
-    expect(await out.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
-    inb.open("10.0.0.9");
-    await inb.next("KEEPALIVE");
-    inb.keepalive();
-    await established(sp);
-  });
-
-  it("early resolution on the first OPEN, trellis has the higher Identifier: trellis's connection carries on", async () => {
-    const { out, inb, sp } = await collide("10.0.0.1", "early");
-    expect(await inb.next("NOTIFICATION")).toMatchObject({ code: 6, subcode: 7 });
-    await out.next("KEEPALIVE");
-    out.keepalive();
-    await established(sp);
+    expect(won.got.some((m) => m.type === "NOTIFICATION")).toBe(false);
   });
 });

@@ -87,6 +87,40 @@ function writeU32(v: number, buf: Buffer, off: number): number {
   return off + 4;
 }
 
+function writeIpv4Field(v: string, buf: Buffer, off: number): number {
+  writeIpv4(v, buf, off);
+  return off + 4;
+}
+
+/**
+ * decode, length and write of an attribute that is a list of `size`-octet
+ * items (COMMUNITIES, CLUSTER_LIST, EXTENDED_COMMUNITIES, LARGE_COMMUNITY):
+ * an empty list or a length that is no multiple of `size` is malformed, and
+ * an empty list is not sent.
+ */
+function listOf<T>(
+  name: string,
+  size: number,
+  read: (buf: Buffer, off: number) => T,
+  put: (v: T, buf: Buffer, off: number) => number,
+) {
+  return {
+    decode(buf: Buffer, s: number, e: number): T[] | Malformed {
+      if (e === s || (e - s) % size !== 0) {
+        return new Malformed(`${name} length ${e - s} is not a non-zero multiple of ${size}`);
+      }
+      const out: T[] = [];
+      for (let o = s; o < e; o += size) out.push(read(buf, o));
+      return out;
+    },
+    length: (v: readonly T[]) => (v.length === 0 ? -1 : v.length * size),
+    write(v: readonly T[], buf: Buffer, off: number): number {
+      for (const x of v) off = put(x, buf, off);
+      return off;
+    },
+  };
+}
+
 /** RFC 7606 §7.2: AS_PATH (and AS4_PATH, RFC 6793 §6) segment checks. */
 export function decodeAsPath(
   buf: Buffer,
@@ -184,15 +218,6 @@ function writeAggregator(v: Aggregator, buf: Buffer, off: number, asSize: number
   return off + asSize + 4;
 }
 
-function ipv4List(buf: Buffer, start: number, end: number, name: string): string[] | Malformed {
-  const len = end - start;
-  if (len === 0 || len % 4 !== 0)
-    return new Malformed(`${name} length ${len} is not a non-zero multiple of 4`);
-  const out: string[] = [];
-  for (let o = start; o < end; o += 4) out.push(formatIpv4(buf, o));
-  return out;
-}
-
 /** RFC 4271 §6.3 / RFC 7606 §7.3: a NEXT_HOP that is no unicast host address. */
 export function badIpv4NextHop(buf: Buffer, off: number): string | undefined {
   const a = buf.readUInt8(off);
@@ -210,6 +235,39 @@ const OPT_NON_TRANSITIVE = FLAG_OPTIONAL;
 
 function row<K extends Key>(r: AttributeRow<K>): AttributeRow {
   return r as unknown as AttributeRow;
+}
+
+/**
+ * MULTI_EXIT_DISC and LOCAL_PREF: one 4-octet unsigned integer; any other
+ * length is treat-as-withdraw (RFC 7606 §7.4, §7.5).
+ */
+function u32Row(type: number, name: string, flags: number, key: "med" | "localPref"): AttributeRow {
+  return row({
+    type,
+    name,
+    flags,
+    key,
+    onMalformed: "withdraw",
+    decode: (buf, s, e) => u32(buf, s, e, name),
+    length: () => 4,
+    write: writeU32,
+    format: String,
+  });
+}
+
+/** MP_REACH_NLRI and MP_UNREACH_NLRI: a row for flags and name; update.ts parses them (they carry NLRI). */
+function parsedByUpdate(type: number, name: string): AttributeRow {
+  return {
+    type,
+    name,
+    flags: OPT_NON_TRANSITIVE,
+    key: undefined,
+    onMalformed: "withdraw",
+    decode: () => new Malformed("parsed by the UPDATE decoder"),
+    length: () => -1,
+    write: (_v, _b, off) => off,
+    format: () => "",
+  };
 }
 
 const ORIGIN_NAMES = ["IGP", "EGP", "incomplete"];
@@ -255,34 +313,11 @@ export const ATTRIBUTE_ROWS: readonly AttributeRow[] = [
     },
     // Only an IPv4 next hop goes in NEXT_HOP; an IPv6 one belongs in MP_REACH_NLRI.
     length: (v) => (v.includes(":") ? -1 : 4),
-    write(v, buf, off) {
-      writeIpv4(v, buf, off);
-      return off + 4;
-    },
+    write: writeIpv4Field,
     format: (v) => v,
   }),
-  row({
-    type: ATTR_MULTI_EXIT_DISC,
-    name: "MULTI_EXIT_DISC",
-    flags: OPT_NON_TRANSITIVE,
-    key: "med",
-    onMalformed: "withdraw", // RFC 7606 §7.4
-    decode: (buf, s, e) => u32(buf, s, e, "MULTI_EXIT_DISC"),
-    length: () => 4,
-    write: writeU32,
-    format: String,
-  }),
-  row({
-    type: ATTR_LOCAL_PREF,
-    name: "LOCAL_PREF",
-    flags: WELL_KNOWN,
-    key: "localPref",
-    onMalformed: "withdraw", // RFC 7606 §7.5
-    decode: (buf, s, e) => u32(buf, s, e, "LOCAL_PREF"),
-    length: () => 4,
-    write: writeU32,
-    format: String,
-  }),
+  u32Row(ATTR_MULTI_EXIT_DISC, "MULTI_EXIT_DISC", OPT_NON_TRANSITIVE, "med"),
+  u32Row(ATTR_LOCAL_PREF, "LOCAL_PREF", WELL_KNOWN, "localPref"),
   row({
     type: ATTR_ATOMIC_AGGREGATE,
     name: "ATOMIC_AGGREGATE",
@@ -311,19 +346,7 @@ export const ATTRIBUTE_ROWS: readonly AttributeRow[] = [
     flags: OPT_TRANSITIVE,
     key: "communities",
     onMalformed: "withdraw", // RFC 7606 §7.8
-    decode(buf, s, e) {
-      if (e === s || (e - s) % 4 !== 0) {
-        return new Malformed(`COMMUNITIES length ${e - s} is not a non-zero multiple of 4`);
-      }
-      const out = new Array<number>((e - s) / 4);
-      for (let i = 0, o = s; o < e; o += 4, i++) out[i] = buf.readUInt32BE(o);
-      return out;
-    },
-    length: (v) => (v.length === 0 ? -1 : v.length * 4),
-    write(v, buf, off) {
-      for (const c of v) off = writeU32(c, buf, off);
-      return off;
-    },
+    ...listOf("COMMUNITIES", 4, (buf, o) => buf.readUInt32BE(o), writeU32),
     format: (v) => v.map(formatCommunity).join(" "),
   }),
   row({
@@ -335,10 +358,7 @@ export const ATTRIBUTE_ROWS: readonly AttributeRow[] = [
     decode: (buf, s, e) =>
       e - s === 4 ? formatIpv4(buf, s) : new Malformed(`ORIGINATOR_ID length ${e - s} != 4`),
     length: () => 4,
-    write(v, buf, off) {
-      writeIpv4(v, buf, off);
-      return off + 4;
-    },
+    write: writeIpv4Field,
     format: (v) => v,
   }),
   row({
@@ -347,61 +367,23 @@ export const ATTRIBUTE_ROWS: readonly AttributeRow[] = [
     flags: OPT_NON_TRANSITIVE,
     key: "clusterList",
     onMalformed: "withdraw", // RFC 7606 §7.10
-    decode: (buf, s, e) => ipv4List(buf, s, e, "CLUSTER_LIST"),
-    length: (v) => (v.length === 0 ? -1 : v.length * 4),
-    write(v, buf, off) {
-      for (const id of v) {
-        writeIpv4(id, buf, off);
-        off += 4;
-      }
-      return off;
-    },
+    ...listOf("CLUSTER_LIST", 4, formatIpv4, writeIpv4Field),
     format: (v) => v.join(" "),
   }),
-  row({
-    type: ATTR_MP_REACH_NLRI,
-    name: "MP_REACH_NLRI",
-    flags: OPT_NON_TRANSITIVE,
-    key: undefined,
-    onMalformed: "withdraw",
-    decode: () => new Malformed("parsed by the UPDATE decoder"),
-    length: () => -1,
-    write: (_v, _b, off) => off,
-    format: () => "",
-  }),
-  row({
-    type: ATTR_MP_UNREACH_NLRI,
-    name: "MP_UNREACH_NLRI",
-    flags: OPT_NON_TRANSITIVE,
-    key: undefined,
-    onMalformed: "withdraw",
-    decode: () => new Malformed("parsed by the UPDATE decoder"),
-    length: () => -1,
-    write: (_v, _b, off) => off,
-    format: () => "",
-  }),
+  parsedByUpdate(ATTR_MP_REACH_NLRI, "MP_REACH_NLRI"),
+  parsedByUpdate(ATTR_MP_UNREACH_NLRI, "MP_UNREACH_NLRI"),
   row({
     type: ATTR_EXTENDED_COMMUNITIES,
     name: "EXTENDED_COMMUNITIES",
     flags: OPT_TRANSITIVE,
     key: "extendedCommunities",
     onMalformed: "withdraw", // RFC 7606 §7.14
-    decode(buf, s, e) {
-      if (e === s || (e - s) % 8 !== 0) {
-        return new Malformed(`EXTENDED_COMMUNITIES length ${e - s} is not a non-zero multiple of 8`);
-      }
-      const out: bigint[] = [];
-      for (let o = s; o < e; o += 8) out.push(buf.readBigUInt64BE(o));
-      return out;
-    },
-    length: (v) => (v.length === 0 ? -1 : v.length * 8),
-    write(v, buf, off) {
-      for (const c of v) {
-        buf.writeBigUInt64BE(BigInt.asUintN(64, c), off);
-        off += 8;
-      }
-      return off;
-    },
+    ...listOf(
+      "EXTENDED_COMMUNITIES",
+      8,
+      (buf, o) => buf.readBigUInt64BE(o),
+      (c, buf, off) => buf.writeBigUInt64BE(BigInt.asUintN(64, c), off),
+    ),
     format: (v) => v.map((c) => extendedCommunityView(c).text).join(" "),
   }),
   row({
@@ -433,29 +415,16 @@ export const ATTRIBUTE_ROWS: readonly AttributeRow[] = [
     flags: OPT_TRANSITIVE,
     key: "largeCommunities",
     onMalformed: "withdraw", // RFC 8092 §6
-    decode(buf, s, e) {
-      if (e === s || (e - s) % 12 !== 0) {
-        return new Malformed(`LARGE_COMMUNITY length ${e - s} is not a non-zero multiple of 12`);
-      }
-      const out: LargeCommunity[] = [];
-      for (let o = s; o < e; o += 12) {
-        out.push({
-          global: buf.readUInt32BE(o),
-          local1: buf.readUInt32BE(o + 4),
-          local2: buf.readUInt32BE(o + 8),
-        });
-      }
-      return out;
-    },
-    length: (v) => (v.length === 0 ? -1 : v.length * 12),
-    write(v, buf, off) {
-      for (const c of v) {
-        off = writeU32(c.global, buf, off);
-        off = writeU32(c.local1, buf, off);
-        off = writeU32(c.local2, buf, off);
-      }
-      return off;
-    },
+    ...listOf<LargeCommunity>(
+      "LARGE_COMMUNITY",
+      12,
+      (buf, o) => ({
+        global: buf.readUInt32BE(o),
+        local1: buf.readUInt32BE(o + 4),
+        local2: buf.readUInt32BE(o + 8),
+      }),
+      (c, buf, off) => writeU32(c.local2, buf, writeU32(c.local1, buf, writeU32(c.global, buf, off))),
+    ),
     format: (v) => v.map(formatLargeCommunity).join(" "),
   }),
 ];

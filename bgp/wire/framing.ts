@@ -41,31 +41,23 @@ export function frame(
   }
   const length = buf.readUInt16BE(offset + 16);
   const type = buf.readUInt8(offset + 18);
+  // §6.1: the Data field is the erroneous header field itself (Length: 2 octets at 16, Type: 1 octet at 18).
   if (length < HEADER_LENGTH || length > maxLength) {
-    throw bgpError(
-      ERR_MESSAGE_HEADER,
-      HDR_BAD_MESSAGE_LENGTH,
-      Buffer.from(buf.subarray(offset + 16, offset + 18)),
-      `length ${length}`,
-    );
+    throw headerError(HDR_BAD_MESSAGE_LENGTH, buf, offset + 16, offset + 18, `length ${length}`);
   }
   if (type < MSG_OPEN || type > MSG_ROUTE_REFRESH) {
-    throw bgpError(
-      ERR_MESSAGE_HEADER,
-      HDR_BAD_MESSAGE_TYPE,
-      Buffer.from(buf.subarray(offset + 18, offset + 19)),
-      `type ${type}`,
-    );
+    throw headerError(HDR_BAD_MESSAGE_TYPE, buf, offset + 18, offset + 19, `type ${type}`);
   }
   const min = MIN_LENGTH[type] as number;
   if (length < min || (type === MSG_KEEPALIVE && length !== HEADER_LENGTH)) {
-    throw bgpError(
-      ERR_MESSAGE_HEADER,
-      HDR_BAD_MESSAGE_LENGTH,
-      Buffer.from(buf.subarray(offset + 16, offset + 18)),
-      `length ${length} for message type ${type}`,
-    );
+    const text = `length ${length} for message type ${type}`;
+    throw headerError(HDR_BAD_MESSAGE_LENGTH, buf, offset + 16, offset + 18, text);
   }
   if (buf.length - offset < length) return null;
   return { length, type };
+}
+
+/** A Message Header Error whose Data is a copy of the erroneous header field, buf[from, to) (RFC 4271 §6.1). */
+function headerError(subcode: number, buf: Buffer, from: number, to: number, text: string) {
+  return bgpError(ERR_MESSAGE_HEADER, subcode, Buffer.from(buf.subarray(from, to)), text);
 }

@@ -40,58 +40,69 @@ export function decodePrefixes(
   afi: number,
   out: Prefix[],
 ): string | undefined {
+  const family = afi === AFI_IPV4 ? NLRI_V4 : afi === AFI_IPV6 ? NLRI_V6 : undefined;
+  if (family === undefined) return `AFI ${afi} is not supported`;
   let o = start;
-  if (afi === AFI_IPV4) {
-    while (o < end) {
-      const len = buf.readUInt8(o++);
-      if (len > 32) return `prefix length ${len} > 32`;
-      const n = (len + 7) >> 3;
-      if (o + n > end) return `prefix /${len} runs past the end of its field`;
-      let a = 0;
-      let b = 0;
-      let c = 0;
-      let d = 0;
-      if (n > 0) a = buf.readUInt8(o);
-      if (n > 1) b = buf.readUInt8(o + 1);
-      if (n > 2) c = buf.readUInt8(o + 2);
-      if (n > 3) d = buf.readUInt8(o + 3);
-      o += n;
-      // Clear host bits (trailing bits are irrelevant, RFC 4271 §4.3).
-      if (len < 32) {
-        const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-        const v = (((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0;
-        a = v >>> 24;
-        b = (v >>> 16) & 0xff;
-        c = (v >>> 8) & 0xff;
-        d = v & 0xff;
-      }
-      out.push(`${a}.${b}.${c}.${d}/${len}`);
-    }
-    return undefined;
+  while (o < end) {
+    const len = buf.readUInt8(o++);
+    if (len > family.bits) return `prefix length ${len} > ${family.bits}`;
+    const n = (len + 7) >> 3;
+    if (o + n > end) return `prefix /${len} runs past the end of its field`;
+    out.push(`${family.format(buf, o, n, len)}/${len}`);
+    o += n;
   }
-  if (afi === AFI_IPV6) {
-    while (o < end) {
-      const len = buf.readUInt8(o++);
-      if (len > 128) return `prefix length ${len} > 128`;
-      const n = (len + 7) >> 3;
-      if (o + n > end) return `prefix /${len} runs past the end of its field`;
-      // Build the 16-bit groups straight from the wire octets, host bits cleared.
-      const lastMask = len & 7 ? (0xff << (8 - (len & 7))) & 0xff : 0xff;
-      for (let g = 0; g < 8; g++) {
-        const i = 2 * g;
-        let hi = i < n ? buf.readUInt8(o + i) : 0;
-        let lo = i + 1 < n ? buf.readUInt8(o + i + 1) : 0;
-        if (i === n - 1) hi &= lastMask;
-        else if (i + 1 === n - 1) lo &= lastMask;
-        groups[g] = (hi << 8) | lo;
-      }
-      o += n;
-      out.push(`${formatIpv6Groups(groups)}/${len}`);
-    }
-    return undefined;
-  }
-  return `AFI ${afi} is not supported`;
+  return undefined;
 }
+
+/**
+ * Per family: the longest prefix length, and how to turn the n wire octets at
+ * o of a /len prefix into the canonical address, host bits cleared.
+ */
+interface NlriFamily {
+  bits: number;
+  format(buf: Buffer, o: number, n: number, len: number): string;
+}
+
+const NLRI_V4: NlriFamily = {
+  bits: 32,
+  format(buf, o, n, len) {
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let d = 0;
+    if (n > 0) a = buf.readUInt8(o);
+    if (n > 1) b = buf.readUInt8(o + 1);
+    if (n > 2) c = buf.readUInt8(o + 2);
+    if (n > 3) d = buf.readUInt8(o + 3);
+    // Clear host bits (trailing bits are irrelevant, RFC 4271 §4.3).
+    if (len < 32) {
+      const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+      const v = (((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0;
+      a = v >>> 24;
+      b = (v >>> 16) & 0xff;
+      c = (v >>> 8) & 0xff;
+      d = v & 0xff;
+    }
+    return `${a}.${b}.${c}.${d}`;
+  },
+};
+
+const NLRI_V6: NlriFamily = {
+  bits: 128,
+  format(buf, o, n, len) {
+    // Build the 16-bit groups straight from the wire octets, host bits cleared.
+    const lastMask = len & 7 ? (0xff << (8 - (len & 7))) & 0xff : 0xff;
+    for (let g = 0; g < 8; g++) {
+      const i = 2 * g;
+      let hi = i < n ? buf.readUInt8(o + i) : 0;
+      let lo = i + 1 < n ? buf.readUInt8(o + i + 1) : 0;
+      if (i === n - 1) hi &= lastMask;
+      else if (i + 1 === n - 1) lo &= lastMask;
+      groups[g] = (hi << 8) | lo;
+    }
+    return formatIpv6Groups(groups);
+  },
+};
 
 /** Octets a prefix takes on the wire (length octet included). */
 export function prefixEncodingLength(p: Prefix): number {

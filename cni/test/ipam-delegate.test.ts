@@ -2,19 +2,20 @@
 // and static), exec'd per the spec with a temp data dir. Through the handler,
 // so the version handling (the Debian plugins stop at 1.0.0) is covered too.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handleCni } from "../handler.js";
 import { delegateIpam, findPlugin, pluginVersions } from "../ipam-delegate.js";
 import { MemoryBackend } from "./memory-backend.js";
+import { requireExecutable } from "../../test/support/require.js";
 
 const CNI_BIN = "/usr/lib/cni";
-const have = existsSync(join(CNI_BIN, "host-local")) && existsSync(join(CNI_BIN, "static"));
-const d = have ? describe : describe.skip;
 
 let dataDir = "";
 beforeAll(() => {
+  requireExecutable(join(CNI_BIN, "host-local"), "containernetworking-plugins");
+  requireExecutable(join(CNI_BIN, "static"), "containernetworking-plugins");
   dataDir = mkdtempSync(join(tmpdir(), "tC-ipam-"));
 });
 afterAll(() => {
@@ -56,7 +57,7 @@ function hostLocal(version: string, subnet = "10.77.0.0/29"): object {
   };
 }
 
-d("delegation to host-local", () => {
+describe("delegation to host-local", () => {
   it.each(["0.4.0", "1.0.0", "1.1.0"])("ADD then DEL at %s allocates and frees on disk", async (v) => {
     const id = `hl${v.replace(/\./g, "")}`;
     const add = await call("ADD", id, hostLocal(v));
@@ -107,7 +108,7 @@ d("delegation to host-local", () => {
   });
 });
 
-d("delegation to static", () => {
+describe("delegation to static", () => {
   it.each(["0.3.1", "1.0.0", "1.1.0"])("ADD at %s returns the configured address and gateway", async (v) => {
     const conf = {
       cniVersion: v,

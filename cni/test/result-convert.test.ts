@@ -83,17 +83,8 @@ const wire: Record<string, Record<string, unknown>> = {
   },
   "1.1.0": {
     cniVersion: "1.1.0",
-    interfaces: [
-      { name: "trl0123456789a", mac: "ee:ee:ee:ee:ee:ee" },
-      {
-        name: "eth0",
-        mac: "0a:58:0a:f4:00:05",
-        mtu: 1450,
-        sandbox: "/var/run/netns/p1",
-        socketPath: "/run/vhu.sock",
-        pciID: "0000:00:1f.6",
-      },
-    ],
+    // 1.1.0 carries every interface field (socketPath, pciID) as the canonical form has them.
+    interfaces: full.interfaces,
     ips: [
       { interface: 1, address: "10.244.1.5/32", gateway: "169.254.1.1" },
       { interface: 1, address: "fd00:244::5/128" },

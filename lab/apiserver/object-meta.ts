@@ -52,96 +52,53 @@ export function nameErrors(name: string, rule: NameRule): string[] {
 
 export function validateObjectMeta(meta: ObjectMeta, rule: NameRule): FieldError[] {
   const errs: FieldError[] = [];
+  const add = (type: FieldError["type"], field: string, message: string) =>
+    errs.push({ type, field, message });
+  const invalid = (field: string, value: unknown, why: string) =>
+    add("FieldValueInvalid", field, `Invalid value: ${JSON.stringify(value)}: ${why}`);
   const name = meta.name ?? "";
-  if (name === "") {
-    errs.push({
-      type: "FieldValueRequired",
-      field: "metadata.name",
-      message: "Required value: name or generateName is required",
-    });
-  } else {
-    for (const m of nameErrors(name, rule))
-      errs.push({
-        type: "FieldValueInvalid",
-        field: "metadata.name",
-        message: `Invalid value: ${JSON.stringify(name)}: ${m}`,
-      });
-  }
-  const labels = meta.labels;
-  if (labels !== undefined && labels !== null) {
-    if (typeof labels !== "object" || Array.isArray(labels)) {
-      errs.push({
-        type: "FieldValueTypeInvalid",
-        field: "metadata.labels",
-        message: "Invalid value: must be a map of strings",
-      });
-    } else {
-      for (const [k, v] of Object.entries(labels)) {
-        const ke = qualifiedNameError(k);
-        if (ke !== undefined)
-          errs.push({
-            type: "FieldValueInvalid",
-            field: "metadata.labels",
-            message: `Invalid value: ${JSON.stringify(k)}: ${ke}`,
-          });
-        if (typeof v !== "string") {
-          errs.push({
-            type: "FieldValueTypeInvalid",
-            field: `metadata.labels`,
-            message: `Invalid value: ${JSON.stringify(v)}: label values must be strings`,
-          });
-          continue;
-        }
-        const ve = labelValueError(v);
-        if (ve !== undefined)
-          errs.push({
-            type: "FieldValueInvalid",
-            field: "metadata.labels",
-            message: `Invalid value: ${JSON.stringify(v)}: ${ve}`,
-          });
-      }
+  if (name === "")
+    add("FieldValueRequired", "metadata.name", "Required value: name or generateName is required");
+  else for (const m of nameErrors(name, rule)) invalid("metadata.name", name, m);
+
+  // Labels and annotations are maps of strings; their keys are qualified names (annotation keys in any case).
+  const entries = (field: string, map: unknown): [string, unknown][] => {
+    if (map === undefined || map === null) return [];
+    if (typeof map !== "object" || Array.isArray(map)) {
+      add("FieldValueTypeInvalid", field, "Invalid value: must be a map of strings");
+      return [];
     }
-  }
-  const ann = meta.annotations;
-  if (ann !== undefined && ann !== null) {
-    if (typeof ann !== "object" || Array.isArray(ann)) {
-      errs.push({
-        type: "FieldValueTypeInvalid",
-        field: "metadata.annotations",
-        message: "Invalid value: must be a map of strings",
-      });
-    } else {
-      let total = 0;
-      for (const [k, v] of Object.entries(ann)) {
-        const ke = qualifiedNameError(k.toLowerCase());
-        if (ke !== undefined)
-          errs.push({
-            type: "FieldValueInvalid",
-            field: "metadata.annotations",
-            message: `Invalid value: ${JSON.stringify(k)}: ${ke}`,
-          });
-        if (typeof v !== "string")
-          errs.push({
-            type: "FieldValueTypeInvalid",
-            field: "metadata.annotations",
-            message: `Invalid value: ${JSON.stringify(v)}: annotation values must be strings`,
-          });
-        else total += k.length + v.length;
-      }
-      if (total > 256 * 1024)
-        errs.push({
-          type: "FieldValueTooLong",
-          field: "metadata.annotations",
-          message: "Too long: must have at most 262144 bytes",
-        });
+    return Object.entries(map);
+  };
+  for (const [k, v] of entries("metadata.labels", meta.labels)) {
+    const ke = qualifiedNameError(k);
+    if (ke !== undefined) invalid("metadata.labels", k, ke);
+    if (typeof v !== "string") {
+      add(
+        "FieldValueTypeInvalid",
+        "metadata.labels",
+        `Invalid value: ${JSON.stringify(v)}: label values must be strings`,
+      );
+      continue;
     }
+    const ve = labelValueError(v);
+    if (ve !== undefined) invalid("metadata.labels", v, ve);
   }
+  const annotations = entries("metadata.annotations", meta.annotations);
+  let total = 0;
+  for (const [k, v] of annotations) {
+    const ke = qualifiedNameError(k.toLowerCase());
+    if (ke !== undefined) invalid("metadata.annotations", k, ke);
+    if (typeof v !== "string") {
+      const why = `Invalid value: ${JSON.stringify(v)}: annotation values must be strings`;
+      add("FieldValueTypeInvalid", "metadata.annotations", why);
+    } else total += k.length + v.length;
+  }
+  if (total > 256 * 1024)
+    add("FieldValueTooLong", "metadata.annotations", "Too long: must have at most 262144 bytes");
+
   if (meta.finalizers !== undefined && !Array.isArray(meta.finalizers))
-    errs.push({
-      type: "FieldValueTypeInvalid",
-      field: "metadata.finalizers",
-      message: "Invalid value: must be a list of strings",
-    });
+    add("FieldValueTypeInvalid", "metadata.finalizers", "Invalid value: must be a list of strings");
   return errs;
 }
 

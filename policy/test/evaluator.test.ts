@@ -321,29 +321,25 @@ describe("tiers", () => {
       rule: "ingress[0] (no-y)",
     });
   });
-  it("Tenant Strict is decided before NetworkPolicy", () => {
+  // A Tenant over namespace x beside a NetworkPolicy in x that admits everyone.
+  it.each([
+    [
+      "Tenant Strict is decided before NetworkPolicy",
+      "Strict",
+      { decidedBy: { allowed: false, tier: "tenant-strict", policy: "Tenant t" } },
+    ],
+    ["Tenant Baseline yields to a NetworkPolicy", "Baseline", { allowed: true }],
+  ] as const)("%s", (_rule, isolation, want) => {
     const v = verdict(
       [
-        tenant("t", { namespaceSelector: { matchLabels: { team: "x" } }, isolation: "Strict" }),
+        tenant("t", { namespaceSelector: { matchLabels: { team: "x" } }, isolation }),
         np("x", "all", { podSelector: {}, ingress: [{}] }),
       ],
       "y/client",
       "x/web",
       80,
     );
-    expect(v.decidedBy).toMatchObject({ allowed: false, tier: "tenant-strict", policy: "Tenant t" });
-  });
-  it("Tenant Baseline yields to a NetworkPolicy", () => {
-    const v = verdict(
-      [
-        tenant("t", { namespaceSelector: { matchLabels: { team: "x" } }, isolation: "Baseline" }),
-        np("x", "all", { podSelector: {}, ingress: [{}] }),
-      ],
-      "y/client",
-      "x/web",
-      80,
-    );
-    expect(v.allowed).toBe(true);
+    expect(v).toMatchObject(want);
   });
   it("a BANP decides only for pods no NetworkPolicy selects", () => {
     const b = banp({ subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }] });

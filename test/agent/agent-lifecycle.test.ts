@@ -4,50 +4,23 @@
  * and informers that survive an API server outage (restarted with backoff,
  * counted in /metrics) while the agent keeps serving.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type AgentProc,
-  FAST_AGENT_TIMERS,
-  TestBed,
-  cniSocket,
-  k8sArgs,
-  netconf,
-  podCall,
-  sh,
-} from "./harness.js";
+import { type AgentProc, cniSocket, netconf, podCall, sh } from "./harness.js";
+import { addPod, useOneAgent } from "./bed-lifecycle.js";
 import { until as waitUntil } from "../support/until.js";
 
-const bed = new TestBed("al");
-let node: { netns: string };
-let agent: AgentProc;
+const one = useOneAgent("al", "10.71.0.0/24", "life");
+const bed = one.bed;
 
 const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> =>
   waitUntil(what, f, timeoutMs, 200);
 
-beforeAll(async () => {
-  await bed.startApi();
-  await bed.createPool("life-v4", { cidr: "10.71.0.0/24", blockSize: 28 });
-  await bed.core.createNamespace({ body: { metadata: { name: "life" } } }).catch(() => undefined);
-  node = await bed.addNode();
-  agent = await bed.startAgent("life-node", node.netns, FAST_AGENT_TIMERS);
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
-
 describe("agent over time", () => {
   it("releases the address of a pod that is gone, after two observations and the grace period", async () => {
-    await bed.createPod("life", "ephemeral", "life-node");
-    const pod = bed.netnsName("p1");
-    await bed.addNetns([pod]);
-    const r = await cniSocket(
-      agent.socket,
-      podCall("ADD", agent, "leak1", pod, k8sArgs("life", "ephemeral")),
-    );
-    expect(r.exitCode).toBe(0);
+    const { netns: pod, answer } = await addPod(one, "ephemeral", "leak1", "p1");
+    expect(answer.exitCode).toBe(0);
     // The pod exists: several leak checks pass and keep the address.
     await new Promise((res) => setTimeout(res, 2000));
     expect([...(await bed.allocations()).values()].some((a) => a.handle === "leak1.eth0")).toBe(true);
@@ -69,7 +42,16 @@ describe("agent over time", () => {
     );
     expect(await bed.list("blockaffinities")).toEqual([]);
     await until("blackhole removed", async () => {
-      const out = await sh("ip", ["-n", node.netns, "route", "show", "type", "blackhole", "proto", "201"]);
+      const out = await sh("ip", [
+        "-n",
+        one.node.netns,
+        "route",
+        "show",
+        "type",
+        "blackhole",
+        "proto",
+        "201",
+      ]);
       return out.trim() === "" ? true : undefined;
     });
   }, 30_000);
@@ -77,7 +59,7 @@ describe("agent over time", () => {
   it("survives an API server outage: informers restart (counted) and ADD works again", async () => {
     await bed.restartApi(1500);
     await until("informer restarts counted", async () => {
-      const m = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+      const m = (await bed.httpInNode(one.node.netns, one.agent.metricsPort, "/metrics")).body;
       const n = [...m.matchAll(/trellis_informer_restarts_total\{resource="[a-z]+"\} (\d+)/g)].reduce(
         (a, x) => a + Number(x[1]),
         0,
@@ -87,12 +69,12 @@ describe("agent over time", () => {
     const pod = bed.netnsName("p2");
     await bed.addNetns([pod]);
     const r = await until("ADD after the outage", async () => {
-      const x = await cniSocket(agent.socket, podCall("ADD", agent, "after1", pod));
+      const x = await cniSocket(one.agent.socket, podCall("ADD", one.agent, "after1", pod));
       return x.exitCode === 0 ? x : undefined;
     });
     expect(r.exitCode).toBe(0);
-    expect(agent.proc.exitCode).toBeNull();
-    await cniSocket(agent.socket, podCall("DEL", agent, "after1", pod));
+    expect(one.agent.proc.exitCode).toBeNull();
+    await cniSocket(one.agent.socket, podCall("DEL", one.agent, "after1", pod));
     await bed.delNetns([pod]);
   }, 40_000);
 
@@ -111,7 +93,7 @@ describe("agent over time", () => {
         "current-context": "d",
       }),
     );
-    const lonely = await bed.startAgent("lonely-node", node.netns, {}, { wait: false, kubeconfig: dead });
+    const lonely = await bed.startAgent("lonely-node", one.node.netns, {}, { wait: false, kubeconfig: dead });
     const st = await until("CNI socket up", async () => {
       const r = await cniSocket(lonely.socket, { command: "STATUS", config: netconf(lonely.socket) }).catch(
         () => undefined,
@@ -123,9 +105,9 @@ describe("agent over time", () => {
     expect(String(st.json["msg"])).toMatch(/not ready: waiting for the first sync/);
     const add = await cniSocket(lonely.socket, podCall("ADD", lonely, "nope", "none"));
     expect(add.json["code"]).toBe(11);
-    const ready = await bed.httpInNode(node.netns, lonely.metricsPort, "/readyz");
+    const ready = await bed.httpInNode(one.node.netns, lonely.metricsPort, "/readyz");
     expect(ready.status).toBe(503);
-    expect((await bed.httpInNode(node.netns, lonely.metricsPort, "/healthz")).status).toBe(200);
+    expect((await bed.httpInNode(one.node.netns, lonely.metricsPort, "/healthz")).status).toBe(200);
     expect(lonely.proc.exitCode).toBeNull();
     await bed.stopAgent(lonely);
   }, 30_000);
@@ -135,16 +117,16 @@ describe("agent over time", () => {
     await bed.addNetns([pod]);
     const call = (command: "ADD" | "DEL", a: AgentProc) =>
       cniSocket(a.socket, podCall(command, a, "stay1", pod));
-    expect((await call("ADD", agent)).exitCode).toBe(0);
-    const before = await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"]);
-    await bed.stopAgent(agent, "SIGTERM");
-    expect(agent.proc.exitCode).toBe(0);
+    expect((await call("ADD", one.agent)).exitCode).toBe(0);
+    const before = await sh("ip", ["-n", one.node.netns, "-o", "route", "show", "proto", "201"]);
+    await bed.stopAgent(one.agent, "SIGTERM");
+    expect(one.agent.proc.exitCode).toBe(0);
     // The dataplane stays: veth, host route, pod address.
-    expect(await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
+    expect(await sh("ip", ["-n", one.node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
     expect(await sh("ip", ["-n", pod, "-4", "-o", "addr", "show", "eth0"])).toMatch(/10\.71\.0\.\d+\/32/);
-    agent = await bed.startAgent("life-node", node.netns, { leakCheckIntervalSeconds: 3600 });
-    expect(await sh("ip", ["-n", node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
-    expect((await call("DEL", agent)).exitCode).toBe(0);
+    one.agent = await bed.startAgent("life-node", one.node.netns, { leakCheckIntervalSeconds: 3600 });
+    expect(await sh("ip", ["-n", one.node.netns, "-o", "route", "show", "proto", "201"])).toBe(before);
+    expect((await call("DEL", one.agent)).exitCode).toBe(0);
     expect([...(await bed.allocations()).values()].some((a) => a.handle === "stay1.eth0")).toBe(false);
     await bed.delNetns([pod]);
   }, 40_000);

@@ -7,49 +7,25 @@
  * /metrics, and nothing is released or swept (the block's blackhole route
  * stays, the leak check releases nothing) — until the old store is back.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import {
-  type AgentProc,
-  FAST_AGENT_TIMERS,
-  TestBed,
-  cniSocket,
-  k8sArgs,
-  netconf,
-  podCall,
-  sh,
-} from "./harness.js";
+import { describe, expect, it } from "@jest/globals";
+import { cniSocket, netconf, sh } from "./harness.js";
+import { addPod, useOneAgent } from "./bed-lifecycle.js";
 import { until as waitUntil } from "../support/until.js";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 
-const bed = new TestBed("rb");
-let node: { netns: string };
-let agent: AgentProc;
+const one = useOneAgent("rb", "10.73.0.0/24", "rb");
+const bed = one.bed;
 
 const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
   waitUntil(what, f, timeoutMs, 200);
 
 const blackholes = async (): Promise<string> =>
-  (await sh("ip", ["-n", node.netns, "route", "show", "type", "blackhole", "proto", "201"])).trim();
-
-beforeAll(async () => {
-  await bed.startApi();
-  await bed.createPool("rb-v4", { cidr: "10.73.0.0/24", blockSize: 28 });
-  await bed.core.createNamespace({ body: { metadata: { name: "rb" } } });
-  node = await bed.addNode();
-  agent = await bed.startAgent("rb-node", node.netns, FAST_AGENT_TIMERS);
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+  (await sh("ip", ["-n", one.node.netns, "route", "show", "type", "blackhole", "proto", "201"])).trim();
 
 describe("agent and a rolled-back API server", () => {
   it("refuses to act on an empty store: not ready, nothing released or swept, until the store is back", async () => {
-    await bed.createPod("rb", "keeper", "rb-node");
-    const pod = bed.netnsName("k1");
-    await bed.addNetns([pod]);
-    const add = await cniSocket(agent.socket, podCall("ADD", agent, "keep1", pod, k8sArgs("rb", "keeper")));
-    expect(add.exitCode).toBe(0);
+    const { answer } = await addPod(one, "keeper", "keep1", "k1");
+    expect(answer.exitCode).toBe(0);
     await until("blackhole of the block", async () => ((await blackholes()) !== "" ? true : undefined));
     const routesBefore = await blackholes();
 
@@ -63,29 +39,32 @@ describe("agent and a rolled-back API server", () => {
     // The API server comes back with nothing: its resourceVersion starts over.
     await bed.restartApi(200, "empty");
     const ready = await until("agent not ready (rollback)", async () => {
-      const r = await bed.httpInNode(node.netns, agent.metricsPort, "/readyz");
+      const r = await bed.httpInNode(one.node.netns, one.agent.metricsPort, "/readyz");
       return r.status === 503 && /went backwards/.test(r.body) ? r : undefined;
     });
     expect(ready.body).toMatch(/restart the agent/);
-    const m = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+    const m = (await bed.httpInNode(one.node.netns, one.agent.metricsPort, "/metrics")).body;
     expect(m).toMatch(/^trellis_informer_store_rolled_back\{resource="pods"\} 1$/m);
     expect(m).toMatch(/^trellis_agent_ready 0$/m);
     // CNI answers "try again later" rather than allocating from an empty store.
-    const status = await cniSocket(agent.socket, { command: "STATUS", config: netconf(agent.socket) });
+    const status = await cniSocket(one.agent.socket, {
+      command: "STATUS",
+      config: netconf(one.agent.socket),
+    });
     expect(status.exitCode).not.toBe(0);
     // Several leak checks and empty-block grace periods pass: nothing is released, nothing swept.
     await new Promise((r) => setTimeout(r, 3000));
     expect(await blackholes()).toBe(routesBefore);
-    const m2 = (await bed.httpInNode(node.netns, agent.metricsPort, "/metrics")).body;
+    const m2 = (await bed.httpInNode(one.node.netns, one.agent.metricsPort, "/metrics")).body;
     expect(m2).toMatch(/^trellis_ipam_leak_releases_total 0$/m);
-    expect(agent.proc.exitCode).toBeNull();
-    const log = (await sh("cat", [agent.logFile])).toString();
+    expect(one.agent.proc.exitCode).toBeNull();
+    const log = (await sh("cat", [one.agent.logFile])).toString();
     expect(log.match(/store went backwards/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
 
     // The real store is back (higher resourceVersion): the agent resumes on its own.
     await bed.restartApi(200, "restored");
-    await bed.waitReady(agent, 30_000);
-    const r = await bed.httpInNode(node.netns, agent.metricsPort, "/readyz");
+    await bed.waitReady(one.agent, 30_000);
+    const r = await bed.httpInNode(one.node.netns, one.agent.metricsPort, "/readyz");
     expect(r.status).toBe(200);
     expect(await blackholes()).toBe(routesBefore);
     expect([...(await bed.allocations()).values()].some((a) => a.handle === "keep1.eth0")).toBe(true);

@@ -4,10 +4,11 @@
  * pinned, concurrency, crash and restart, GC, namespace deletion before DEL,
  * health and metrics, bad input.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { hostVethName } from "../../net/veth-name.js";
 import { type AgentProc, TestBed, cniShim, cniSocket, netconf, podCall, sh } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 import { parseExposition, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("ag");
@@ -16,8 +17,7 @@ let node2: { netns: string };
 let a1: AgentProc;
 let a2: AgentProc;
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("pool-v4", { cidr: "10.70.0.0/16", blockSize: 26 });
   await bed.createPool("pool-v6", { cidr: "fd00:70::/64", blockSize: 122 });
   await bed.core.createNamespace({ body: { metadata: { name: "team-a" } } }).catch(() => undefined);
@@ -25,11 +25,7 @@ beforeAll(async () => {
   node2 = await bed.addNode();
   a1 = await bed.startAgent("node-1", node1.netns);
   a2 = await bed.startAgent("node-2", node2.netns);
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+});
 
 function ipIn(netns: string, ...args: string[]): Promise<string> {
   return sh("ip", ["-n", netns, ...args]);

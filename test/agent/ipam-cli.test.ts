@@ -2,20 +2,20 @@
  * `trellisctl ipam show|check|release` against the lab API server: usage,
  * each kind of finding, and release freeing exactly what check reported.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { type PoolView, poolView } from "../../agent/ipam/block-allocator.js";
 import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { validatePool } from "../../crds/ipam.js";
 import { TestBed } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 
 const bed = new TestBed("ic");
 
 const cli = (...args: string[]) => bed.cli(...args);
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("cli-v4", { cidr: "10.77.0.0/24", blockSize: 28 });
   const pools: PoolView[] = [];
   for (const p of await new KubeIpamApi(bed.kc).listPools()) {
@@ -62,10 +62,6 @@ beforeAll(async () => {
       spec: { node: "live-node", cidr: "10.77.0.240/28", state: "confirmed" },
     },
   });
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
 });
 
 describe("trellisctl ipam", () => {

@@ -15,9 +15,10 @@
  *   - a pending block (a claim a crash interrupted) is deleted by its own
  *     agent at start.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { type AgentProc, TestBed, cniSocket, k8sArgs, podCall } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 import { until as waitUntil } from "../support/until.js";
 
 const bed = new TestBed("Iov");
@@ -62,8 +63,7 @@ async function agentRejects(pools: string[]): Promise<string> {
 const ips = (r: { json: Record<string, unknown> }): string[] =>
   ((r.json["ips"] as { address: string }[] | undefined) ?? []).map((x) => x.address.split("/")[0] ?? "");
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("default-ipv4", { cidr: "10.244.1.0/24", blockSize: 26 });
   await bed.createPool("default-ipv6", { cidr: "fd00:10:244:1::/120", blockSize: 122 });
   await bed.core.createNamespace({ body: { metadata: { name: NS } } });
@@ -72,11 +72,7 @@ beforeAll(async () => {
   nodeNs = node.netns;
   await bed.addNetns(["a", "b", "w4", "w6", "later"].map((n) => bed.netnsName(n)));
   agent = await bed.startAgent("node-1", node.netns, { leakCheckIntervalSeconds: 1 });
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+});
 
 describe("overlapping pools (issue 14)", () => {
   let running: Record<string, string[]> = {};

@@ -18,7 +18,7 @@
  * TRELLIS_TEST_LAG sets how likely a node still misses a pool change per
  * step (default 0.85); TRELLIS_TEST_DEBUG=1 prints every refused request.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { type IPAMBlock, type IPPool, blockPending } from "../../crds/ipam.js";
 import {
@@ -35,6 +35,7 @@ import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { poolVerdicts, poolViewsWithValidity } from "../../agent/ipam/pool-validity.js";
 import { rng } from "../support/rng.js";
 import { TestBed } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 
 const bed = new TestBed("ir");
 /** Claims that lost to an overlapping block: the protocol at work (counted from the service's log). */
@@ -54,16 +55,41 @@ const STEPS = Number(process.env["TRELLIS_TEST_STEPS"] ?? 200);
 const TIME_BUDGET_MS = 45_000;
 const NAMES = ["r0", "r1", "r2", "r3"];
 const NODES = ["n1", "n2"] as const;
+
+/**
+ * Where random pools are drawn: a pool of /length../longestPool inside the
+ * space, with blocks of blockSizes[0]..[1] (never shorter than the pool).
+ */
+interface PoolSpace {
+  family: 4 | 6;
+  base: bigint;
+  bits: number;
+  length: number;
+  longestPool: number;
+  blockSizes: [number, number];
+}
+/** 10.77.0.0/23 */
+const SPACE_V4: PoolSpace = {
+  family: 4,
+  base: (10n << 24n) | (77n << 16n),
+  bits: 32,
+  length: 23,
+  longestPool: 27,
+  blockSizes: [26, 30],
+};
+/** fd00:77::/118 */
+const SPACE_V6: PoolSpace = {
+  family: 6,
+  base: 0xfd000077n << 96n,
+  bits: 128,
+  length: 118,
+  longestPool: 123,
+  blockSizes: [121, 126],
+};
 /** Chance that a node still has not seen a pool change, per step. */
 const LAG = Number(process.env["TRELLIS_TEST_LAG"] ?? 0.85);
 
-beforeAll(async () => {
-  await bed.startApi();
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-});
+useTestBed(bed);
 
 /**
  * The API with a random 0–3 ms delay before each call, so the two nodes'
@@ -138,28 +164,15 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
     const trace: string[] = [];
 
     const randomPool = (): { cidr: string; blockSize: number } => {
-      if (r() < 0.6) {
-        // Inside 10.77.0.0/23.
-        const prefix = int(23, 27);
-        const base = (10n << 24n) | (77n << 16n);
-        const slots = 1 << (prefix - 23);
-        const c: Prefix = {
-          family: 4,
-          base: base + BigInt(int(0, slots - 1)) * (1n << BigInt(32 - prefix)),
-          length: prefix,
-        };
-        return { cidr: formatPrefix(c), blockSize: int(Math.max(prefix, 26), 30) };
-      }
-      // Inside fd00:77::/118.
-      const prefix = int(118, 123);
-      const base = 0xfd000077n << 96n;
-      const slots = 1 << (prefix - 118);
+      const s = r() < 0.6 ? SPACE_V4 : SPACE_V6;
+      const prefix = int(s.length, s.longestPool);
+      const slots = 1 << (prefix - s.length);
       const c: Prefix = {
-        family: 6,
-        base: base + BigInt(int(0, slots - 1)) * (1n << BigInt(128 - prefix)),
+        family: s.family,
+        base: s.base + BigInt(int(0, slots - 1)) * (1n << BigInt(s.bits - prefix)),
         length: prefix,
       };
-      return { cidr: formatPrefix(c), blockSize: int(Math.max(prefix, 121), 126) };
+      return { cidr: formatPrefix(c), blockSize: int(Math.max(prefix, s.blockSizes[0]), s.blockSizes[1]) };
     };
 
     const randomAddress = (): string =>

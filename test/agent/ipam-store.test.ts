@@ -3,13 +3,14 @@
  * compare-and-swap under contention, batching, claims that two nodes race
  * for, borrowing, dual stack, specific addresses and release by handle.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { type IPPool, validatePool } from "../../crds/ipam.js";
 import { type PoolView, poolView } from "../../agent/ipam/block-allocator.js";
 import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { TestBed } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 
 const bed = new TestBed("is");
 const log = pino({ level: "silent" });
@@ -52,17 +53,12 @@ function req(handle: string, poolNames: { 4?: string[]; 6?: string[] }, requeste
 
 let pools: PoolView[] = [];
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("shared", { cidr: "10.60.0.0/24", blockSize: 28 });
   await bed.createPool("tiny", { cidr: "10.61.0.0/27", blockSize: 28 });
   await bed.createPool("v6", { cidr: "fd00:61::/120", blockSize: 124 });
   await bed.createPool("batch", { cidr: "10.62.0.0/24", blockSize: 26 });
   pools = await poolsNow(new KubeIpamApi(bed.kc));
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
 });
 
 describe("IPAM over the API server", () => {

@@ -5,8 +5,9 @@
  * ("[::]:PORT"), parsed strictly, with every family the agent exported
  * before the move and the same names, types and labels.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { type AgentProc, TestBed, cniSocket, httpGetIn, k8sArgs, podCall } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 import { type Family, parseExposition, samples, value } from "../../net/prom-text.js";
 
 const bed = new TestBed("Me");
@@ -17,8 +18,7 @@ let a2: AgentProc;
 const port1 = 29000 + (process.pid % 500);
 const port2 = port1 + 500;
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("pool-v4", { cidr: "10.71.0.0/16", blockSize: 26 });
   n1 = await bed.addNode();
   n2 = await bed.addNode();
@@ -28,11 +28,7 @@ beforeAll(async () => {
   await bed.addNetns([pod]);
   const r = await cniSocket(a1.socket, podCall("ADD", a1, "feed0001", pod, k8sArgs("default", "m-1")));
   expect(r.exitCode).toBe(0);
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+});
 
 /** GET from inside `netns` (the node's uplink peer: another host as seen from the node). */
 async function scrapeFrom(netns: string, url: string): Promise<{ type: string; fams: Map<string, Family> }> {

@@ -3,13 +3,14 @@
  * back through the lab API server, and `trellisctl status` / `bgp peers
  * --node` reading it as a user would (the built CLI, the bed's kubeconfig).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type NodeStatusBody } from "../../crds/node-status.js";
 import { type AgentProc, ROOT, TestBed, cniSocket, netconf, sh } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 
 const pexec = promisify(execFile);
 const bed = new TestBed("Tns");
@@ -78,8 +79,7 @@ async function trellisctl(...args: string[]): Promise<{ code: number; out: strin
   }
 }
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("status-v4", { cidr: "10.73.0.0/16", blockSize: 26 });
   await bed.core.createNamespace({ body: { metadata: { name: "team-s" } } });
   const n = await bed.core.createNode({ body: { metadata: { name: "node-1" } } });
@@ -88,11 +88,7 @@ beforeAll(async () => {
   await bed.core.createNode({ body: { metadata: { name: "node-quiet" } } });
   node1 = await bed.addNode();
   a1 = await bed.startAgent("node-1", node1.netns, { statusIntervalSeconds: INTERVAL_S });
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+});
 
 describe("the agent publishes its TrellisNodeStatus", () => {
   it("appears ready, owned by its Node, with IPAM, policy and local routes after a pod", async () => {

@@ -9,16 +9,16 @@
  * real server rejects a Trellis object that violates its CRD schema, naming
  * the field.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { type AgentProc, type CniAnswer, TestBed, cniSocket, podCall } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 import { until } from "../support/until.js";
 
 const bed = new TestBed("rB", "real");
 let a1: AgentProc;
 let a2: AgentProc;
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("burst-v4", { cidr: "10.74.0.0/16", blockSize: 26 });
   await bed.createPool("burst-v6", { cidr: "fd00:74::/64", blockSize: 122 });
   // Node objects, as the cluster has them: `ipam check` reports allocations of nodes that do not exist.
@@ -27,11 +27,7 @@ beforeAll(async () => {
   const n2 = await bed.addNode();
   a1 = await bed.startAgent("burst-1", n1.netns);
   a2 = await bed.startAgent("burst-2", n2.netns);
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+});
 
 const add = (a: AgentProc, id: string, netns: string): Promise<CniAnswer> =>
   cniSocket(a.socket, podCall("ADD", a, id, netns));

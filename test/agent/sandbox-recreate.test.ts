@@ -6,25 +6,21 @@
  * exec'd shim against a running trellis-node (agent/README.md, "Routed
  * veth": one name per pod, the owner recorded in the kernel).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { hostVethName } from "../../net/veth-name.js";
 import { type AgentProc, TestBed, cniShim, netconf, sh } from "./harness.js";
+import { useTestBed } from "./bed-lifecycle.js";
 
 const bed = new TestBed("Srec");
 let node: { netns: string };
 let agent: AgentProc;
 
-beforeAll(async () => {
-  await bed.startApi();
+useTestBed(bed, async () => {
   await bed.createPool("pool-v4", { cidr: "10.71.0.0/16", blockSize: 26 });
   await bed.createPool("pool-v6", { cidr: "fd00:71::/64", blockSize: 122 });
   node = await bed.addNode();
   agent = await bed.startAgent("node-1", node.netns);
-}, 120_000);
-
-afterAll(async () => {
-  await bed.cleanup();
-}, 60_000);
+});
 
 const NS = "team-s";
 const args = (pod: string, uid: string): string =>
@@ -113,12 +109,21 @@ async function expectOwnDelCleansUp(s: Sandbox, a: { v4: string; v6: string }) {
   expect((await call("DEL", s)).exitCode).toBe(0);
 }
 
+/**
+ * Sandbox `n` of a pod and the one that replaces it (the same pod name, a new
+ * UID and container ID), their namespaces made; and the pod's host veth name,
+ * which both share.
+ */
+async function recreatedPod(n: number, pod: string): Promise<{ old: Sandbox; neu: Sandbox; hostIf: string }> {
+  const old: Sandbox = { id: `0ld5b0x0${n}`, netns: bed.netnsName(`a${n}`), pod, uid: `u-old${n}` };
+  const neu: Sandbox = { id: `n3w5b0x0${n}`, netns: bed.netnsName(`b${n}`), pod, uid: `u-new${n}` };
+  await bed.addNetns([old.netns, neu.netns]);
+  return { old, neu, hostIf: hostVethName({ namespace: NS, pod }) };
+}
+
 describe("a pod recreated under its old name", () => {
   it("ADD of the new sandbox replaces the old one's veth; the old one's late DEL leaves the new pod alone", async () => {
-    const old: Sandbox = { id: "0ld5b0x01", netns: bed.netnsName("a1"), pod: "web-0", uid: "u-old" };
-    const neu: Sandbox = { id: "n3w5b0x01", netns: bed.netnsName("b1"), pod: "web-0", uid: "u-new" };
-    const hostIf = hostVethName({ namespace: NS, pod: "web-0" });
-    await bed.addNetns([old.netns, neu.netns]);
+    const { old, neu, hostIf } = await recreatedPod(1, "web-0");
     const a = await add(old);
     expect(await aliasOf(hostIf)).toBe(`trellis:${old.id}/eth0`);
 
@@ -158,10 +163,7 @@ describe("a pod recreated under its old name", () => {
   }, 60_000);
 
   it("a veth without marker (an older agent's) is replaced too, and its late DEL goes by IPAM's holder", async () => {
-    const old: Sandbox = { id: "0ld5b0x02", netns: bed.netnsName("a2"), pod: "web-2", uid: "u-old2" };
-    const neu: Sandbox = { id: "n3w5b0x02", netns: bed.netnsName("b2"), pod: "web-2", uid: "u-new2" };
-    const hostIf = hostVethName({ namespace: NS, pod: "web-2" });
-    await bed.addNetns([old.netns, neu.netns]);
+    const { old, neu, hostIf } = await recreatedPod(2, "web-2");
     const a = await add(old);
     await ipNode("link", "set", "dev", hostIf, "alias", "");
     expect(await aliasOf(hostIf)).toBe("");
@@ -207,9 +209,7 @@ describe("a pod recreated under its old name, old DEL and new ADD at the same mo
 
 describe("the old sandbox's DEL was lost while the agent was down", () => {
   it("old netns deleted while the agent is down: the new sandbox's ADD succeeds; GC then frees the old address", async () => {
-    const old: Sandbox = { id: "0ld5b0x03", netns: bed.netnsName("a3"), pod: "db-0", uid: "u-old3" };
-    const neu: Sandbox = { id: "n3w5b0x03", netns: bed.netnsName("b3"), pod: "db-0", uid: "u-new3" };
-    await bed.addNetns([old.netns, neu.netns]);
+    const { old, neu } = await recreatedPod(3, "db-0");
     const a = await add(old);
     await bed.stopAgent(agent);
     await bed.delNetns([old.netns]); // the runtime tore the sandbox down; its DEL never reached us

@@ -4,16 +4,12 @@
  * strategic), get -l, on core objects and on a custom resource.
  */
 import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { SERVERS, startHarness, type Harness } from "./harness.js";
-
-const haveKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
-if (!haveKubectl)
-  console.warn("kubectl is not on PATH: skipping the kubectl tests against the lab API server");
-const d = haveKubectl ? describe : describe.skip;
+import { requireCommand } from "../support/require.js";
 
 let h: Harness;
 
@@ -59,6 +55,13 @@ async function file(name: string, text: string): Promise<string> {
   const p = join(h.dir, name);
   await writeFile(p, text);
   return p;
+}
+
+/** `kubectl apply -f` of `text` (saved as `name`), which must fail; returns its stderr. */
+async function applyFails(name: string, text: string): Promise<string> {
+  const r = await kubectl("apply", "-f", await file(name, text));
+  expect(r.code).not.toBe(0);
+  return r.stderr;
 }
 
 const APP = (image: string, cmValue: string): string => `apiVersion: v1
@@ -120,14 +123,19 @@ spec:
 
 describe.each(SERVERS)("on the %s API server", (kind) => {
   beforeAll(async () => {
-    if (haveKubectl) h = await startHarness({}, kind);
+    requireCommand(
+      "kubectl",
+      ["version", "--client"],
+      "kubectl (Debian's kubernetes-client, or any recent one)",
+    );
+    h = await startHarness({}, kind);
   }, 120_000);
 
   afterAll(async () => {
-    if (haveKubectl) await h.stop();
+    await h?.stop(); // unset when a prerequisite failed
   });
 
-  d("kubectl on core objects", () => {
+  describe("kubectl on core objects", () => {
     it("applies a multi-document file, then re-applies a change", async () => {
       const f = await file("app.yaml", APP("busybox:1.36", "a"));
       const first = await ok("apply", "-f", f);
@@ -147,13 +155,11 @@ describe.each(SERVERS)("on the %s API server", (kind) => {
     });
 
     it("refuses a typo in a built-in object under kubectl's default strict validation", async () => {
-      const f = await file(
+      const stderr = await applyFails(
         "typo.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: kc}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    prots: [{containerPort: 80}]\n",
       );
-      const r = await kubectl("apply", "-f", f);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain('unknown field "spec.containers[0].prots"');
+      expect(stderr).toContain('unknown field "spec.containers[0].prots"');
     });
 
     it("prints an object with get -o yaml", async () => {
@@ -302,7 +308,7 @@ describe.each(SERVERS)("on the %s API server", (kind) => {
     });
   });
 
-  d("kubectl on a custom resource", () => {
+  describe("kubectl on a custom resource", () => {
     it("applies a CRD and serves its resources to apply, get, label, patch and delete", async () => {
       await ok("apply", "-f", await file("crd.yaml", CRD));
       const cr = await file(
@@ -353,25 +359,21 @@ describe.each(SERVERS)("on the %s API server", (kind) => {
     });
 
     it("rejects an invalid custom resource with the schema's field path", async () => {
-      const bad = await file(
+      const stderr = await applyFails(
         "bad.yaml",
         "apiVersion: lab.example.com/v1\nkind: Pool\nmetadata:\n  name: bad\nspec:\n  cidr: nonsense\n  blockSize: 8\n",
       );
-      const r = await kubectl("apply", "-f", bad);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain("is invalid");
-      expect(r.stderr).toContain("spec.cidr");
-      expect(r.stderr).toContain("spec.blockSize");
+      expect(stderr).toContain("is invalid");
+      expect(stderr).toContain("spec.cidr");
+      expect(stderr).toContain("spec.blockSize");
     });
 
     it("refuses unknown fields under kubectl's default strict validation", async () => {
-      const bad = await file(
+      const stderr = await applyFails(
         "unknown.yaml",
         "apiVersion: lab.example.com/v1\nkind: Pool\nmetadata:\n  name: u\nspec:\n  cidr: 10.0.0.0/8\n  colour: red\n",
       );
-      const r = await kubectl("apply", "-f", bad);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain('unknown field "spec.colour"');
+      expect(stderr).toContain('unknown field "spec.colour"');
     });
   });
 });

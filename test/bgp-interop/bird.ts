@@ -107,10 +107,6 @@ protocol bgp trellis {
     await Promise.resolve();
   }
 
-  setRoutesOffline(routes: PeerRoute[]): void {
-    this.opts = { ...this.opts, routes };
-  }
-
   birdc(...args: string[]): string {
     return sh("birdc", ["-s", this.sock, ...args]);
   }

@@ -76,6 +76,11 @@ export abstract class SpawnedPeer<O extends PeerDriverOptions = PeerDriverOption
     protected opts: O,
   ) {}
 
+  /** Every driver writes its configuration from `opts.routes` at start. */
+  setRoutesOffline(routes: PeerRoute[]): void {
+    this.opts = { ...this.opts, routes };
+  }
+
   signal(sig: NodeJS.Signals): void {
     signalChild(this.proc, sig);
   }

@@ -127,10 +127,6 @@ export class FrrPeer extends SpawnedPeer implements PeerDriver {
     await Promise.resolve();
   }
 
-  setRoutesOffline(routes: PeerRoute[]): void {
-    this.opts = { ...this.opts, routes };
-  }
-
   private neighbor(): Record<string, unknown> | undefined {
     const n = sessionAddresses(this.link, this.opts).neighbor;
     const r = this.vtysh(`show bgp neighbors ${n} json`);

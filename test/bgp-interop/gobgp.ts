@@ -112,10 +112,6 @@ ${afi("ipv6-unicast")}
     await Promise.resolve();
   }
 
-  setRoutesOffline(routes: PeerRoute[]): void {
-    this.opts = { ...this.opts, routes };
-  }
-
   established(): boolean {
     const n = sessionAddresses(this.link, this.opts).neighbor;
     return /BGP state\s*=\s*established/i.test(this.gobgp("neighbor", n).out);

@@ -8,16 +8,21 @@
 // nothing), and each agent made a bounded number of informer attempts during
 // the outage (backoff, not a retry storm), read from its /metrics inside its
 // node namespace.
-import { afterAll, beforeAll, expect, it } from "@jest/globals";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, expect, it } from "@jest/globals";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe } from "@jest/globals";
-import { labPrefix } from "../../lab/lab-names.js";
 import { CONTROL_PLANE_MODES } from "../../lab/controlplane/control-plane.js";
 import { until as waitUntil } from "../support/until.js";
-import { type Run, busyboxPod, kubectlApply, maybe, restartApiServer, run, trellisctl } from "./lab-run.js";
+import {
+  busyboxPod,
+  kubectlApply,
+  maybe,
+  restartApiServer,
+  run,
+  trellisctl,
+  useSuiteLab,
+} from "./lab-run.js";
 
 const OUTAGE_MS = 10_000;
 /** Informers per agent with policy on: 6 core + 5 policy kinds. */
@@ -64,11 +69,7 @@ maybe("lab: an API server outage neither loses state nor starts a retry storm (r
 });
 
 function outage(controlPlane: string): void {
-  const base = mkdtempSync(join(tmpdir(), `trellis-lab-outage-${controlPlane}-`));
-  const dir = join(base, "lab");
-  const prefix = labPrefix(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
+  const { dir, prefix, kubectl } = useSuiteLab(`trellis-lab-outage-${controlPlane}-`);
   const get = async (resource: string): Promise<Obj[]> => {
     const r = await kubectl("get", resource, "-A", "-o", "json");
     if (r.code !== 0) throw new Error(`kubectl get ${resource}: ${r.err}`);
@@ -141,11 +142,6 @@ function outage(controlPlane: string): void {
       120_000,
     );
   }, 300_000);
-
-  afterAll(async () => {
-    await trellisctl("lab", "down", "--dir", dir);
-    rmSync(base, { recursive: true, force: true });
-  }, 120_000);
 
   it("kill -9 of the API server for 10 s: state kept, pods reachable, nothing released, bounded retries", async () => {
     const before = await inventory();

@@ -6,13 +6,11 @@
 // key), a BFD session Up per node and family, a wrong key in the Secret
 // dropping the sessions (the agents read it) and the right one restoring
 // them, and pods on different nodes reach each other through the fabric.
-import { afterAll, beforeAll, expect, it } from "@jest/globals";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { beforeAll, expect, it } from "@jest/globals";
+import { readFileSync } from "node:fs";
 import { repoPaths } from "../../lab/repo-paths.js";
 import { until } from "../support/until.js";
-import { maybe, run, trellisctl, type Run } from "./lab-run.js";
+import { maybe, run, trellisctl, useSuiteLab } from "./lab-run.js";
 
 const PASSWORD = "lab md5 key";
 
@@ -22,10 +20,7 @@ interface StatusJson {
 }
 
 maybe("lab up --bgp-password: TCP MD5 and BFD on the ToR sessions (root, 2 nodes)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-lab-md5-"));
-  const dir = join(base, "lab");
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
+  const { dir, kubectl } = useSuiteLab("trellis-lab-md5-");
   const status = async (): Promise<StatusJson> =>
     JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as StatusJson;
 
@@ -33,11 +28,6 @@ maybe("lab up --bgp-password: TCP MD5 and BFD on the ToR sessions (root, 2 nodes
     const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir, "--bgp-password", PASSWORD);
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }, 180_000);
-
-  afterAll(async () => {
-    await trellisctl("lab", "down", "--dir", dir);
-    rmSync(base, { recursive: true, force: true });
-  }, 120_000);
 
   it("writes the Secret, and the BGPPeers name it with BFD on", async () => {
     const s = await kubectl("get", "secret", "-n", "kube-system", "bgp-password", "-o", "json");

@@ -30,27 +30,15 @@ describe("trellisctl lab: bad flags exit 2 with usage", () => {
     [["lab", "status", "-o", "yaml"], /Allowed choices are json, table/],
     [["lab", "up", "--control-plane", "kind"], /Allowed choices are embedded, real/],
     [["lab", "frobnicate"], /unknown command/],
+    // a malformed pod reference
+    [
+      ["lab", "probe", "--dir", "/nonexistent-lab", "--from", "nopod", "--to", "a/c", "--port", "80"],
+      /"nopod" is not NAMESPACE\/POD/,
+    ],
   ])("%j", async (argv, message) => {
     const r = await run(...argv);
     expect(r.code).toBe(EXIT_USAGE);
     expect(r.err).toMatch(message);
-  });
-
-  it("a malformed pod reference is a usage error", async () => {
-    const r = await run(
-      "lab",
-      "probe",
-      "--dir",
-      "/nonexistent-lab",
-      "--from",
-      "nopod",
-      "--to",
-      "a/c",
-      "--port",
-      "80",
-    );
-    expect(r.code).toBe(EXIT_USAGE);
-    expect(r.err).toContain('"nopod" is not NAMESPACE/POD');
   });
 
   it("status of a dir without a lab is 'not found' (exit 3)", async () => {

@@ -5,20 +5,17 @@
 // reachability matrix (same node and across the ToR), CNI DEL on pod
 // deletion, agent health in `lab status`, and lab down leaving nothing behind
 // (also after a killed `up`). Then a lighter check of `--cni ptp`.
-import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { beforeAll, expect, it } from "@jest/globals";
 import { spawn } from "node:child_process";
 import {
   closeSync,
   existsSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   realpathSync,
-  rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,6 +34,7 @@ import {
   restartApiServer,
   run,
   trellisctl,
+  useSuiteLab,
 } from "./lab-run.js";
 
 const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
@@ -138,16 +136,21 @@ interface PodJson {
 }
 
 maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-"));
-  const dir = join(base, "lab");
+  const { base, dir, prefix, kubectl } = useSuiteLab("trellis-lab-e2e-", {
+    // The half-made lab of the interrupted `lab up` test, in case that test failed before its own `lab down`.
+    beforeDown: () => trellisctl("lab", "down", "--dir", halfDir),
+    downTimeoutMs: 60_000,
+  });
   /** `trellisctl lab probe` in this lab from one pod to another. */
   const probe = (from: string, to: string, port: number, ...extra: string[]): Promise<Run> =>
     trellisctl("lab", "probe", "--dir", dir, "--from", from, "--to", to, "--port", String(port), ...extra);
   const halfDir = join(base, "half");
-  const prefix = labPrefix(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
   let pods: PodJson[] = [];
+  const podNamed = (name: string): PodJson => {
+    const p = pods.find((x) => x.metadata.name === name);
+    if (p === undefined) throw new Error(`no pod ${name}`);
+    return p;
+  };
   const blocks = async (): Promise<BlockJson[]> => {
     const r = await kubectl("get", "ipamblocks", "-o", "json");
     if (r.code !== 0) throw new Error(`kubectl get ipamblocks: ${r.err}`);
@@ -162,12 +165,6 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir);
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }, 180_000);
-
-  afterAll(async () => {
-    await trellisctl("lab", "down", "--dir", dir);
-    await trellisctl("lab", "down", "--dir", halfDir);
-    rmSync(base, { recursive: true, force: true });
-  }, 60_000);
 
   it("reports the pinned status shape, healthy, with both nodes Ready", async () => {
     const r = await trellisctl("lab", "status", "--dir", dir, "-o", "json");
@@ -395,8 +392,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   }, 90_000);
 
   it("deleting a pod runs CNI DEL: its host veth, route, netns, addresses and listeners go", async () => {
-    const b = pods.find((p) => p.metadata.name === "b");
-    if (b === undefined) throw new Error("no pod b");
+    const b = podNamed("b");
     const nodeNs = `${prefix}node-1`;
     const podNs = podNetnsName(prefix, b.metadata.uid);
     const cacheDir = join(dir, "nodes", "node-1", "cni", "cache", "results");
@@ -432,8 +428,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   }, 60_000);
 
   it("a kubelet restarted after its pod was deleted tears the orphaned sandbox down", async () => {
-    const c = pods.find((p) => p.metadata.name === "c");
-    if (c === undefined) throw new Error("no pod c");
+    const c = podNamed("c");
     const podNs = podNetnsName(prefix, c.metadata.uid);
     const pidFile = join(dir, "nodes", "node-2", "kubelet.pid");
     const pid = Number(readFileSync(pidFile, "utf8"));
@@ -573,15 +568,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
 });
 
 maybe("lab up --cni ptp (the reference plugins, no agent)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-lab-e2e-ptp-"));
-  const dir = join(base, "lab");
-  const prefix = labPrefix(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
-  afterAll(async () => {
-    await trellisctl("lab", "down", "--dir", dir);
-    rmSync(base, { recursive: true, force: true });
-  }, 60_000);
+  const { dir, prefix, kubectl } = useSuiteLab("trellis-lab-e2e-ptp-", { downTimeoutMs: 60_000 });
 
   it("ptp + host-local pods on one node reach each other; DEL frees the lease; down leaves nothing", async () => {
     const up = await trellisctl("lab", "up", "--nodes", "1", "--cni", "ptp", "--dir", dir);

@@ -10,7 +10,7 @@
 // node's blocks and reach each other across the ToR; deleting the namespace
 // deletes its pods (namespace controller); lab down leaves nothing. Without
 // the built binaries `lab up` refuses, naming scripts/build-k8s.
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,12 +20,10 @@ import { labLayout } from "../../lab/lab-layout.js";
 import { runCommand } from "../../lab/run-command.js";
 import { chartRbacArgs } from "../../lab/controlplane/agent-identity.js";
 import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
-import { busyboxPod, type Run, restartApiServer, run } from "./lab-run.js";
+import { busyboxPod, maybe, type Run, restartApiServer, run } from "./lab-run.js";
 import { until } from "../support/until.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
-const isRoot = process.getuid?.() === 0;
-const maybe = isRoot && existsSync("/usr/sbin/bird") ? describe : describe.skip;
 
 const trellisctl = (args: string[], timeoutMs?: number): Promise<Run> =>
   run(process.execPath, [CLI, ...args], undefined, timeoutMs);

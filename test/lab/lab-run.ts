@@ -2,13 +2,16 @@
  * What the lab end-to-end tests share: running a command (or trellisctl)
  * to completion with its exit code and output, the suite wrapper that fails
  * them, naming what is missing, where the lab cannot run (not root, no BIRD,
- * no reference ptp plugin), and
+ * no reference ptp plugin), one suite's own lab directory, and
  * the lab's API server killed and started again.
  */
-import { beforeAll, describe } from "@jest/globals";
+import { afterAll, beforeAll, describe } from "@jest/globals";
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { labPrefix } from "../../lab/lab-names.js";
 import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 import { requireExecutable, requireRoot } from "../support/require.js";
 
@@ -27,6 +30,40 @@ export function maybe(name: string, fn: () => void): void {
     });
     fn();
   });
+}
+
+/** One suite's lab: its own directory (unique, so its netns prefix is too) and kubectl against it. */
+export interface SuiteLab {
+  /** The mkdtemp directory the suite owns; the lab is `dir` inside it. */
+  base: string;
+  dir: string;
+  /** The prefix of every network namespace this lab makes (lab/lab-names.ts). */
+  prefix: string;
+  kubectl(...args: string[]): Promise<Run>;
+}
+
+/**
+ * A lab directory under a fresh `<tmp>/<tmpName>XXXXXX`, taken down
+ * (`lab down`) and removed after the suite; `beforeDown` runs first (to stop
+ * what the suite started in the lab's namespaces, or take down a second lab).
+ */
+export function useSuiteLab(
+  tmpName: string,
+  opts: { beforeDown?: () => Promise<unknown>; downTimeoutMs?: number } = {},
+): SuiteLab {
+  const base = mkdtempSync(join(tmpdir(), tmpName));
+  const dir = join(base, "lab");
+  afterAll(async () => {
+    await opts.beforeDown?.();
+    await trellisctl("lab", "down", "--dir", dir);
+    rmSync(base, { recursive: true, force: true });
+  }, opts.downTimeoutMs ?? 120_000);
+  return {
+    base,
+    dir,
+    prefix: labPrefix(dir),
+    kubectl: (...args) => kubectlIn(dir, ...args),
+  };
 }
 
 export interface Run {

@@ -5,35 +5,14 @@
 // arrives with the POD's own address; flip back. Pod-to-pod connections,
 // same node and across the ToR, keep the pod's address either way. The
 // listeners are lab/peer-echo.ts (socat answering with the peer address).
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { beforeAll, expect, it } from "@jest/globals";
 import { setTimeout as sleep } from "node:timers/promises";
-import { labPrefix, nodeNetnsName, podNetnsName } from "../../lab/lab-names.js";
+import { nodeNetnsName, podNetnsName } from "../../lab/lab-names.js";
 import { type PeerEcho, peerAddressSeen, startPeerEcho } from "../../lab/peer-echo.js";
+import { requireExecutable } from "../support/require.js";
+import { CLI, kubectlApply, maybe, run, trellisctl, useSuiteLab } from "./lab-run.js";
 
-const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
-const isRoot = process.getuid?.() === 0;
-const maybe =
-  isRoot && existsSync("/usr/sbin/bird") && existsSync("/usr/bin/socat") ? describe : describe.skip;
 const PORT = 7411;
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) =>
-      resolve({ code: e === null ? 0 : typeof e.code === "number" ? e.code : 1, out, err }),
-    );
-  });
-}
 
 interface LabStatus {
   tor: { netns: string; address: string };
@@ -67,14 +46,17 @@ spec: {nodeName: node-2, containers: [{name: c, image: busybox}]}
 `;
 
 maybe("natOutgoing in the lab (root, network namespaces)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-nat-e2e-"));
-  const dir = join(base, "lab");
-  const prefix = labPrefix(dir);
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);
+  // The listeners in the pods are socat (lab/peer-echo.ts).
+  beforeAll(() => requireExecutable("/usr/bin/socat", "socat"));
+  const echoes: PeerEcho[] = [];
+  const { dir, prefix, kubectl } = useSuiteLab("trellis-nat-e2e-", {
+    beforeDown: async () => {
+      for (const e of echoes) await e.stop();
+    },
+    downTimeoutMs: 90_000,
+  });
   let lab: LabStatus;
   const pods = new Map<string, { netns: string; v4: string; v6: string }>();
-  const echoes: PeerEcho[] = [];
 
   const pod = (name: string): { netns: string; v4: string; v6: string } => {
     const p = pods.get(name);
@@ -85,6 +67,23 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
     const n = lab.nodes.find((x) => x.name === name);
     if (n === undefined) throw new Error(`no node ${name}`);
     return n;
+  };
+
+  /**
+   * Pod -> pod on the same node (a -> b) and across the ToR (a -> c, c -> a),
+   * IPv4 and IPv6: the listener sees the sending pod's own address.
+   */
+  const expectPodToPodKeepsSource = async (): Promise<void> => {
+    for (const [from, to] of [
+      ["a", "b"],
+      ["a", "c"],
+      ["c", "a"],
+    ] as const) {
+      for (const family of ["v4", "v6"] as const) {
+        const seen = await peerAddressSeen(pod(from).netns, pod(to)[family], PORT);
+        expect({ from, to, family, seen }).toEqual({ from, to, family, seen: pod(from)[family] });
+      }
+    }
   };
 
   /** Sets natOutgoing on both of node-N's lab pools (v4 and v6). */
@@ -119,18 +118,16 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
   };
 
   beforeAll(async () => {
-    const up = await run(process.execPath, [CLI, "lab", "up", "--nodes", "2", "--dir", dir], 180_000);
+    const up = await run(
+      process.execPath,
+      [CLI, "lab", "up", "--nodes", "2", "--dir", dir],
+      undefined,
+      180_000,
+    );
     if (up.code !== 0) throw new Error(`lab up failed: ${up.err}`);
-    const st = await run(process.execPath, [CLI, "lab", "status", "--dir", dir, "-o", "json"]);
+    const st = await trellisctl("lab", "status", "--dir", dir, "-o", "json");
     lab = JSON.parse(st.out) as LabStatus;
-    const ap = await new Promise<Run>((resolve) => {
-      const c = execFile(
-        "kubectl",
-        ["--kubeconfig", join(dir, "kubeconfig"), "apply", "-f", "-"],
-        (e, out, err) => resolve({ code: e === null ? 0 : 1, out, err }),
-      );
-      c.stdin?.end(PODS);
-    });
+    const ap = await kubectlApply(dir, PODS);
     if (ap.code !== 0) throw new Error(`kubectl apply: ${ap.err}`);
     const deadline = Date.now() + 90_000;
     for (;;) {
@@ -159,18 +156,16 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
     echoes.push(await startPeerEcho(pod("c").netns, PORT));
   }, 300_000);
 
-  afterAll(async () => {
-    for (const e of echoes) await e.stop();
-    await run(process.execPath, [CLI, "lab", "down", "--dir", dir]);
-    rmSync(base, { recursive: true, force: true });
-  }, 90_000);
-
   it("the lab's pools have natOutgoing: true", async () => {
     const r = await kubectl("get", "ippools", "-o", "json");
     const items = (JSON.parse(r.out) as { items: { spec: { natOutgoing?: boolean } }[] }).items;
     expect(items.length).toBe(4);
     expect(items.every((p) => p.spec.natOutgoing === true)).toBe(true);
   });
+
+  it("natOutgoing true: pod -> pod keeps the pod's address (same node, across nodes; IPv4 and IPv6)", async () => {
+    await expectPodToPodKeepsSource();
+  }, 60_000);
 
   it("natOutgoing true: pod -> ToR arrives from the node's address (IPv4 and IPv6, both nodes)", async () => {
     expect(await seenBecomes(pod("a").netns, lab.tor.address, node("node-1").address)).toBe(
@@ -185,17 +180,6 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
     expect(await seenBecomes(pod("c").netns, tor6, node("node-2").address6)).toBe(node("node-2").address6);
   }, 60_000);
 
-  it("natOutgoing true: pod -> pod keeps the pod's address (same node, across nodes; IPv4 and IPv6)", async () => {
-    const a = pod("a");
-    expect(await peerAddressSeen(a.netns, pod("b").v4, PORT)).toBe(a.v4);
-    expect(await peerAddressSeen(a.netns, pod("c").v4, PORT)).toBe(a.v4);
-    expect(await peerAddressSeen(a.netns, pod("b").v6, PORT)).toBe(a.v6);
-    expect(await peerAddressSeen(a.netns, pod("c").v6, PORT)).toBe(a.v6);
-    const c = pod("c");
-    expect(await peerAddressSeen(c.netns, a.v4, PORT)).toBe(c.v4);
-    expect(await peerAddressSeen(c.netns, a.v6, PORT)).toBe(c.v6);
-  }, 60_000);
-
   it("flipped to natOutgoing: false (no agent restart): pod -> ToR arrives from the pod's own address", async () => {
     await setNat("node-1", false);
     const a = pod("a");
@@ -206,11 +190,7 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
   }, 60_000);
 
   it("natOutgoing false: pod -> pod still keeps the pod's address", async () => {
-    const a = pod("a");
-    expect(await peerAddressSeen(a.netns, pod("b").v4, PORT)).toBe(a.v4);
-    expect(await peerAddressSeen(a.netns, pod("c").v4, PORT)).toBe(a.v4);
-    expect(await peerAddressSeen(a.netns, pod("c").v6, PORT)).toBe(a.v6);
-    expect(await peerAddressSeen(pod("c").netns, a.v6, PORT)).toBe(pod("c").v6);
+    await expectPodToPodKeepsSource();
   }, 60_000);
 
   it("flipped back to natOutgoing: true: the node's address again", async () => {

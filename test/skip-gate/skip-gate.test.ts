@@ -12,10 +12,11 @@ import {
 } from "./skip-gate.js";
 
 const F = "test/x/a.test.ts";
-const file = (tests: [string, string][], failedToRun = false, name = F): RanFile => ({
+/** A file's run: each test's full name with its status, in order. */
+const file = (tests: Record<string, string>, failedToRun = false, name = F): RanFile => ({
   file: name,
   failedToRun,
-  tests: tests.map(([n, status]) => ({ name: n, status })),
+  tests: Object.entries(tests).map(([n, status]) => ({ name: n, status })),
 });
 const entry = (test: string, f = F): SkipAllowlist[number] => ({ file: f, test, reason: "because" });
 const exists = (): boolean => true;
@@ -23,12 +24,7 @@ const exists = (): boolean => true;
 describe("skip gate verdict", () => {
   it("a run where every test passed or failed has nothing to say", () => {
     const v = skipVerdict({
-      files: [
-        file([
-          ["a", "passed"],
-          ["b", "failed"],
-        ]),
-      ],
+      files: [file({ a: "passed", b: "failed" })],
       allowlist: [],
       fileExists: exists,
     });
@@ -39,12 +35,7 @@ describe("skip gate verdict", () => {
     "a test reported %s is an unexpected skip",
     (status) => {
       const v = skipVerdict({
-        files: [
-          file([
-            ["a", "passed"],
-            ["d b", status],
-          ]),
-        ],
+        files: [file({ a: "passed", "d b": status })],
         allowlist: [],
         fileExists: exists,
       });
@@ -54,7 +45,7 @@ describe("skip gate verdict", () => {
 
   it("an allowlisted skip is allowed, with its reason", () => {
     const v = skipVerdict({
-      files: [file([["d b", "pending"]])],
+      files: [file({ "d b": "pending" })],
       allowlist: [entry("d b")],
       fileExists: exists,
     });
@@ -63,7 +54,7 @@ describe("skip gate verdict", () => {
 
   it("an entry names one test: the same name in another file is not allowed", () => {
     const v = skipVerdict({
-      files: [file([["d b", "pending"]], false, "test/y.test.ts")],
+      files: [file({ "d b": "pending" }, false, "test/y.test.ts")],
       allowlist: [entry("d b")],
       fileExists: exists,
     });
@@ -72,7 +63,7 @@ describe("skip gate verdict", () => {
 
   it("an entry whose test runs now is stale", () => {
     const v = skipVerdict({
-      files: [file([["d b", "passed"]])],
+      files: [file({ "d b": "passed" })],
       allowlist: [entry("d b")],
       fileExists: exists,
     });
@@ -81,7 +72,7 @@ describe("skip gate verdict", () => {
 
   it("an entry whose test is gone from its file is stale", () => {
     const v = skipVerdict({
-      files: [file([["a", "passed"]])],
+      files: [file({ a: "passed" })],
       allowlist: [entry("d b")],
       fileExists: exists,
     });
@@ -92,7 +83,7 @@ describe("skip gate verdict", () => {
 
   it("an entry whose file is gone is stale even when the run did not include it", () => {
     const v = skipVerdict({
-      files: [file([["a", "passed"]], false, "test/other.test.ts")],
+      files: [file({ a: "passed" }, false, "test/other.test.ts")],
       allowlist: [entry("d b")],
       fileExists: () => false,
     });
@@ -101,7 +92,7 @@ describe("skip gate verdict", () => {
 
   it("an entry whose file exists but was not in this run (a path pattern) is not judged", () => {
     const v = skipVerdict({
-      files: [file([["a", "passed"]], false, "test/other.test.ts")],
+      files: [file({ a: "passed" }, false, "test/other.test.ts")],
       allowlist: [entry("d b")],
       fileExists: exists,
     });
@@ -110,7 +101,7 @@ describe("skip gate verdict", () => {
 
   it("an entry is not judged on a file that failed to run (that failure already fails the run)", () => {
     const v = skipVerdict({
-      files: [file([["a", "passed"]], true)],
+      files: [file({ a: "passed" }, true)],
       allowlist: [entry("d b")],
       fileExists: exists,
     });
@@ -119,7 +110,7 @@ describe("skip gate verdict", () => {
 
   it("an entry listed twice is a problem", () => {
     const v = skipVerdict({
-      files: [file([["d b", "pending"]])],
+      files: [file({ "d b": "pending" })],
       allowlist: [entry("d b"), entry("d b")],
       fileExists: exists,
     });
@@ -137,12 +128,7 @@ describe("skip gate verdict", () => {
 
   it("a name filter (-t) turns the skip checks off: it skips the other tests by design", () => {
     const v = skipVerdict({
-      files: [
-        file([
-          ["a", "passed"],
-          ["b", "pending"],
-        ]),
-      ],
+      files: [file({ a: "passed", b: "pending" })],
       allowlist: [entry("gone")],
       fileExists: () => false,
       checkSkips: false,

@@ -6,6 +6,7 @@
  * suite fails with that message. Call them where the need arises (a
  * `beforeAll`, or the set-up function that needs the privilege).
  */
+import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 
 /** Throws unless the process runs as root; `what` says what needs it. */
@@ -25,4 +26,10 @@ export function requireExecutable(path: string, pkg: string): void {
       `${path} is missing or not executable: install the Debian package ${pkg} (scripts/bootstrap does)`,
     );
   }
+}
+
+/** Throws unless `command` runs from PATH (`args` is a harmless probe, e.g. `version --client`); `pkg` brings it. */
+export function requireCommand(command: string, args: string[], pkg: string): void {
+  if (spawnSync(command, args, { stdio: "ignore" }).status !== 0)
+    throw new Error(`${command} is not on PATH or does not run: install ${pkg} (scripts/bootstrap does)`);
 }

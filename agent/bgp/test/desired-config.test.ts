@@ -382,49 +382,17 @@ describe("desired speaker config: origination and policy", () => {
     const c = run({ peers: [peer("tor", { peerIP: "198.18.0.0", asNumber: 65000 })] });
     expect(verdict(peerAt(c, addr)?.export, prefix, local)).toBe(want);
   });
+  // A rule on 10.0.0.0/8 with the given operator and action.
+  const in10 = <Op extends string, A extends string>(matchOperator: Op, action: A) =>
+    ({ cidr: "10.0.0.0/8", matchOperator, action }) as const;
   it.each([
-    [
-      "In accepts inside",
-      { cidr: "10.0.0.0/8", matchOperator: "In", action: "Accept" },
-      "10.1.0.0/16",
-      "accept",
-    ],
-    [
-      "In: a prefix outside falls through",
-      { cidr: "10.0.0.0/8", matchOperator: "In", action: "Reject" },
-      "11.0.0.0/16",
-      "accept",
-    ],
-    [
-      "Equal matches the CIDR only",
-      { cidr: "10.0.0.0/8", matchOperator: "Equal", action: "Reject" },
-      "10.0.0.0/8",
-      "reject",
-    ],
-    [
-      "Equal: a longer prefix falls through",
-      { cidr: "10.0.0.0/8", matchOperator: "Equal", action: "Reject" },
-      "10.1.0.0/16",
-      "accept",
-    ],
-    [
-      "NotIn matches outside",
-      { cidr: "10.0.0.0/8", matchOperator: "NotIn", action: "Reject" },
-      "192.168.0.0/16",
-      "reject",
-    ],
-    [
-      "NotIn matches a supernet",
-      { cidr: "10.0.0.0/8", matchOperator: "NotIn", action: "Reject" },
-      "0.0.0.0/0",
-      "reject",
-    ],
-    [
-      "NotIn: inside falls through",
-      { cidr: "10.0.0.0/8", matchOperator: "NotIn", action: "Reject" },
-      "10.9.0.0/16",
-      "accept",
-    ],
+    ["In accepts inside", in10("In", "Accept"), "10.1.0.0/16", "accept"],
+    ["In: a prefix outside falls through", in10("In", "Reject"), "11.0.0.0/16", "accept"],
+    ["Equal matches the CIDR only", in10("Equal", "Reject"), "10.0.0.0/8", "reject"],
+    ["Equal: a longer prefix falls through", in10("Equal", "Reject"), "10.1.0.0/16", "accept"],
+    ["NotIn matches outside", in10("NotIn", "Reject"), "192.168.0.0/16", "reject"],
+    ["NotIn matches a supernet", in10("NotIn", "Reject"), "0.0.0.0/0", "reject"],
+    ["NotIn: inside falls through", in10("NotIn", "Reject"), "10.9.0.0/16", "accept"],
     ["prefixLength narrows", { prefixLength: { min: 32 }, action: "Reject" }, "10.9.0.0/16", "accept"],
     ["prefixLength matches", { prefixLength: { min: 32 }, action: "Reject" }, "10.9.0.1/32", "reject"],
     ["no cidr: every prefix of the family", { action: "Reject" }, "172.16.0.0/12", "reject"],

@@ -40,45 +40,37 @@ const lb = (name: string, policy: "Cluster" | "Local", ip = "198.51.100.7"): Ser
   svc(name, { loadBalancerIPs: [ip], externalTrafficPolicy: policy });
 
 describe("service-routes: which /32 and /128 a node originates for Services", () => {
-  it("externalTrafficPolicy Local: the node with a ready endpoint advertises the load balancer IP's /32", () => {
-    const r = run({
-      services: [lb("web", "Local")],
-      slices: [slice("web", [{ nodeName: "n1", ready: true }])],
-    });
-    expect(r).toEqual({ prefixes: ["198.51.100.7/32"], problems: [] });
-  });
-
-  it("externalTrafficPolicy Local: a node without an endpoint of the Service advertises nothing", () => {
-    const r = run({
-      services: [lb("web", "Local")],
-      slices: [slice("web", [{ nodeName: "n2", ready: true }])],
-    });
-    expect(r.prefixes).toEqual([]);
+  // externalTrafficPolicy Local, seen from node n1: which endpoints of the Service make n1 advertise it.
+  const LB_HOST = ["198.51.100.7/32"];
+  it.each<[string, EndpointFacts[], string[]]>([
+    [
+      "externalTrafficPolicy Local: the node with a ready endpoint advertises the load balancer IP's /32",
+      [{ nodeName: "n1", ready: true }],
+      LB_HOST,
+    ],
+    [
+      "externalTrafficPolicy Local: a node without an endpoint of the Service advertises nothing",
+      [{ nodeName: "n2", ready: true }],
+      [],
+    ],
+    [
+      "an endpoint whose ready condition is absent counts as ready (EndpointSlice API: nil is true)",
+      [{ nodeName: "n1" }],
+      LB_HOST,
+    ],
+    ["an endpoint with ready false does not count", [{ nodeName: "n1", ready: false }], []],
+    [
+      "a terminating endpoint does not count, even if still ready",
+      [{ nodeName: "n1", ready: true, terminating: true }],
+      [],
+    ],
+  ])("%s", (_rule, endpoints, want) => {
+    const r = run({ services: [lb("web", "Local")], slices: [slice("web", endpoints)] });
+    expect(r).toEqual({ prefixes: want, problems: [] });
   });
 
   it("externalTrafficPolicy Local: no endpoint anywhere, no host route", () => {
     expect(run({ services: [lb("web", "Local")] }).prefixes).toEqual([]);
-  });
-
-  it("an endpoint whose ready condition is absent counts as ready (EndpointSlice API: nil is true)", () => {
-    const r = run({ services: [lb("web", "Local")], slices: [slice("web", [{ nodeName: "n1" }])] });
-    expect(r.prefixes).toEqual(["198.51.100.7/32"]);
-  });
-
-  it("an endpoint with ready false does not count", () => {
-    const r = run({
-      services: [lb("web", "Local")],
-      slices: [slice("web", [{ nodeName: "n1", ready: false }])],
-    });
-    expect(r.prefixes).toEqual([]);
-  });
-
-  it("a terminating endpoint does not count, even if still ready", () => {
-    const r = run({
-      services: [lb("web", "Local")],
-      slices: [slice("web", [{ nodeName: "n1", ready: true, terminating: true }])],
-    });
-    expect(r.prefixes).toEqual([]);
   });
 
   it("the last local endpoint gone: the route is withdrawn (one of several endpoints is enough)", () => {

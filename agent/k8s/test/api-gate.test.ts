@@ -3,40 +3,36 @@ import { ApiGate, type GateDecision, type GateEvent, type GateState, gateStep } 
 
 const UP: GateState = { down: false, prober: undefined };
 const DOWN_A: GateState = { down: true, prober: "pods" };
+const DOWN_UNPROBED: GateState = { down: true, prober: undefined };
+const ev = (type: GateEvent["type"], informer: string): GateEvent => ({ type, informer });
 
 describe("gateStep: one prober per agent while the API server is away", () => {
   const rows: [string, GateState, GateEvent, GateState, GateDecision][] = [
     [
       "the first failure closes the gate and makes its informer the prober",
       UP,
-      { type: "failed", informer: "pods" },
+      ev("failed", "pods"),
       DOWN_A,
       "none",
     ],
-    ["a later failure keeps the prober", DOWN_A, { type: "failed", informer: "nodes" }, DOWN_A, "none"],
-    ["the prober may attempt while down", DOWN_A, { type: "ask", informer: "pods" }, DOWN_A, "attempt"],
-    ["any other informer waits while down", DOWN_A, { type: "ask", informer: "nodes" }, DOWN_A, "wait"],
-    ["everyone may attempt while up", UP, { type: "ask", informer: "nodes" }, UP, "attempt"],
+    ["a later failure keeps the prober", DOWN_A, ev("failed", "nodes"), DOWN_A, "none"],
+    ["the prober may attempt while down", DOWN_A, ev("ask", "pods"), DOWN_A, "attempt"],
+    ["any other informer waits while down", DOWN_A, ev("ask", "nodes"), DOWN_A, "wait"],
+    ["everyone may attempt while up", UP, ev("ask", "nodes"), UP, "attempt"],
     [
       "a success of anyone opens the gate and releases the waiters",
       DOWN_A,
-      { type: "succeeded", informer: "nodes" },
+      ev("succeeded", "nodes"),
       UP,
       "release",
     ],
-    ["a success while up changes nothing", UP, { type: "succeeded", informer: "pods" }, UP, "none"],
-    [
-      "a prober that stops hands the probe on",
-      DOWN_A,
-      { type: "gone", informer: "pods" },
-      { down: true, prober: undefined },
-      "promote",
-    ],
-    ["a waiter that stops changes nothing", DOWN_A, { type: "gone", informer: "nodes" }, DOWN_A, "none"],
+    ["a success while up changes nothing", UP, ev("succeeded", "pods"), UP, "none"],
+    ["a prober that stops hands the probe on", DOWN_A, ev("gone", "pods"), DOWN_UNPROBED, "promote"],
+    ["a waiter that stops changes nothing", DOWN_A, ev("gone", "nodes"), DOWN_A, "none"],
     [
       "down without a prober: the first to ask becomes it",
-      { down: true, prober: undefined },
-      { type: "ask", informer: "nodes" },
+      DOWN_UNPROBED,
+      ev("ask", "nodes"),
       { down: true, prober: "nodes" },
       "attempt",
     ],

@@ -91,6 +91,16 @@ function setup(over: { owner?: NodeOwner } = {}) {
   return { api, pub, state, tick, stored: () => api.objects.get("n1") };
 }
 
+/** After a first write, the API server turns faulty, addresses in use change, and the interval passes. */
+async function changeUnder(fault: (api: FakeApi) => void, inUse: number) {
+  const t = setup();
+  await t.tick();
+  fault(t.api);
+  t.state.inUse = inUse;
+  await t.tick("tick", 10_000);
+  return t;
+}
+
 describe("StatusPublisher (the shell, on an in-memory API)", () => {
   it("creates the object, then writes its status through the subresource", async () => {
     const { api, tick, stored } = setup({ owner: { name: "n1", uid: "u1" } });
@@ -110,11 +120,7 @@ describe("StatusPublisher (the shell, on an in-memory API)", () => {
   });
 
   it("a 409 re-reads and writes again", async () => {
-    const { api, state, tick, stored } = setup();
-    await tick();
-    api.raceOnce = true;
-    state.inUse = 5;
-    await tick("tick", 10_000);
+    const { api, stored } = await changeUnder((api) => (api.raceOnce = true), 5);
     expect(stored()?.status?.ipam?.addressesInUse).toBe(5);
     expect(api.calls.slice(-3)).toEqual(["replaceStatus", "get", "replaceStatus"]);
   });
@@ -144,11 +150,7 @@ describe("StatusPublisher (the shell, on an in-memory API)", () => {
   });
 
   it("an API server that is away fails the write without throwing, and the next tick catches up", async () => {
-    const { api, state, tick, stored } = setup();
-    await tick();
-    api.down = true;
-    state.inUse = 3;
-    await tick("tick", 10_000);
+    const { api, tick, stored } = await changeUnder((api) => (api.down = true), 3);
     expect(stored()?.status?.ipam?.addressesInUse).toBe(0);
     api.down = false;
     await tick("tick", 10_000);
