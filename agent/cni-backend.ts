@@ -247,7 +247,10 @@ export class TrellisBackend implements CniBackend {
         "ADD replaces the host veth of an older sandbox of this pod",
       );
     }
-    await this.o.dataplane.del(link.hostIf);
+    // Detached, not deleted: the name is free at once, the kernel's slow
+    // unregister runs in the background (dataplane.ts detach).
+    const old = await this.o.dataplane.readHostVeth(link.hostIf);
+    if (old.exists) await this.o.dataplane.detach(link.hostIf, old.index);
     try {
       await this.o.dataplane.createLink(link);
     } catch (e) {
@@ -397,16 +400,17 @@ export class TrellisBackend implements CniBackend {
         seen.owner,
         seen.owner === undefined && trellisIpam ? this.ipamOwners(pod, me, false) : [],
       );
-    // The veth delete (slow in the kernel: an RCU grace period) and the
-    // IPAM write are independent; a reused address gets its route replaced
-    // by the next ADD, and the old veth's removal takes only its own routes.
+    // The veth's detach (down, its routes gone, renamed; the kernel's slow
+    // delete follows in the background: dataplane.ts detach) and the IPAM
+    // write are independent; a reused address gets its route replaced by
+    // the next ADD.
     const t0 = performance.now();
     const timed = async (p: Promise<void>): Promise<number> => {
       await p;
       return performance.now() - t0;
     };
     const [link, ipam] = await Promise.allSettled([
-      timed(mine ? this.o.dataplane.del(hostIf) : Promise.resolve()),
+      timed(mine && seen.exists ? this.o.dataplane.detach(hostIf, seen.index) : Promise.resolve()),
       timed(this.releaseIpam(req)),
     ]);
     this.o.log.debug(
@@ -492,7 +496,7 @@ export class TrellisBackend implements CniBackend {
       await this.vethLock.run(hostIf, async () => {
         const seen = await this.o.dataplane.readHostVeth(hostIf).catch(() => undefined);
         if (seen?.exists === true && mayDeleteOnGc(seen.owner, isValid, podHasValid)) {
-          await this.o.dataplane.del(hostIf).catch(() => undefined);
+          await this.o.dataplane.detach(hostIf, seen.index).catch(() => undefined);
         }
       });
       // Forgets only the stale attachment's own (a newer sandbox's stays).

@@ -458,6 +458,13 @@ export class NodeAgent {
       .catch((e: unknown) => this.log.warn({ err: String(e) }, "pending block sweep"));
     if (this.deps.skipForwarding !== true)
       await enableForwarding().catch((e: unknown) => this.log.warn({ err: String(e) }, "forwarding sysctls"));
+    // Host veths an earlier run detached and had not deleted yet (dataplane.ts detach).
+    await this.dataplane
+      .reapDetached()
+      .then((n) => {
+        if (n > 0) this.log.info({ count: n }, "deleting host veths an earlier run detached");
+      })
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "detached veth sweep"));
     await this.ipam
       .repairAffinities()
       .catch((e: unknown) => this.log.warn({ err: String(e) }, "affinity repair"));

@@ -37,9 +37,13 @@ class FakeDataplane {
     this.veths.delete(hostIf);
     return Promise.resolve();
   }
+  /** The name is free at once (the real one renames the link and deletes it later). */
+  detach(hostIf: string, _index: number): Promise<void> {
+    return this.del(hostIf);
+  }
   async readHostVeth(hostIf: string): Promise<HostVethState> {
     const v = this.veths.get(hostIf);
-    const seen: HostVethState = v === undefined ? { exists: false } : { exists: true, owner: v.owner };
+    const seen: HostVethState = v === undefined ? { exists: false } : { exists: true, index: 1, owner: v.owner };
     const d = this.readDelayMs;
     this.readDelayMs = 0;
     if (d > 0) await sleep(d);
