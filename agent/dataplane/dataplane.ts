@@ -61,9 +61,7 @@ const ENODEV = 19;
 const EEXIST = 17;
 
 /** A host veth as the kernel has it: absent, or present with its ifindex and owner marker (veth-owner.ts). */
-export type HostVethState =
-  | { exists: false }
-  | { exists: true; index: number; owner: VethOwner | undefined };
+export type HostVethState = { exists: false } | { exists: true; index: number; owner: VethOwner | undefined };
 
 /**
  * The name prefix of a host veth DEL has detached and the kernel has still
@@ -368,8 +366,7 @@ export class RoutedVethDataplane {
     const names = answers
       .flatMap((a) => a.messages.map(decodeLink))
       .filter(
-        (l): l is Link =>
-          l !== undefined && l.kind === "veth" && l.name.startsWith(DETACHED_VETH_PREFIX),
+        (l): l is Link => l !== undefined && l.kind === "veth" && l.name.startsWith(DETACHED_VETH_PREFIX),
       )
       .map((l) => l.name)
       .filter((n) => !this.dying.includes(n));
