@@ -48,6 +48,13 @@ export interface AllocationAttributes {
 export interface AllocateInput extends Omit<AllocationRequest, "handle"> {
   handle: string;
   attributes: AllocationAttributes;
+  /**
+   * Called with the planned addresses as their write is sent (again if a
+   * conflict makes it plan anew), before the write has landed: the caller
+   * may prepare with them (the ADD configures the kernel meanwhile), but
+   * only the resolved allocation is granted, and only it may be reported.
+   */
+  onPlanned?: (planned: Allocated[]) => void;
 }
 
 export interface Allocated {
@@ -559,6 +566,11 @@ export class IpamService {
       }
     }
 
+    for (const [op, plans] of planned) {
+      op.input.onPlanned?.(
+        plans.map((p) => ({ family: p.family, address: p.address, prefix: p.prefix, block: p.block })),
+      );
+    }
     // One CAS write per touched block, blocks in parallel.
     const conflicted = new Set<AllocOp>();
     const failed = new Map<AllocOp | "release", Error>();
