@@ -100,14 +100,19 @@ function service(api: FakeIpamApi, p: PoolView, spareFraction: number | undefine
   });
 }
 
+/** A /24 pool of /28 blocks, pre-claim on, `n` addresses allocated one by one, no claim left in flight. */
+async function filled(n: number): Promise<{ api: FakeIpamApi; ipam: IpamService }> {
+  const api = new FakeIpamApi();
+  const ipam = service(api, pool("10.0.0.0/24", 28), 0.25);
+  for (let i = 0; i < n; i++) await ipam.allocate(ask(`h${i}`));
+  await ipam.preclaimSettled();
+  return { api, ipam };
+}
+
 describe("IpamService pre-claim", () => {
   it("claims the next block in the background: the allocation past the first block claims nothing", async () => {
-    const api = new FakeIpamApi();
-    const p = pool("10.0.0.0/24", 28);
-    const ipam = service(api, p, 0.25);
-    for (let i = 0; i < 12; i++) await ipam.allocate(ask(`h${i}`));
     // The 12th address left 3 free (of 15): the spare's claim is on its way.
-    await ipam.preclaimSettled();
+    const { api, ipam } = await filled(12);
     expect([...api.blocks.values()].map((b) => b.spec.cidr).sort()).toEqual(["10.0.0.0/28", "10.0.0.16/28"]);
     // The first block holds 15 (its first address is the pool's own: never handed out unasked).
     for (let i = 12; i < 15; i++) await ipam.allocate(ask(`h${i}`));
@@ -152,11 +157,7 @@ describe("IpamService pre-claim", () => {
   });
 
   it("the spare block is kept by the empty-block release while the pool stays nearly full, and not after", async () => {
-    const api = new FakeIpamApi();
-    const p = pool("10.0.0.0/24", 28);
-    const ipam = service(api, p, 0.25);
-    for (let i = 0; i < 13; i++) await ipam.allocate(ask(`h${i}`));
-    await ipam.preclaimSettled();
+    const { api, ipam } = await filled(13);
     const spare = [...api.blocks.values()].find((b) => b.spec.cidr === "10.0.0.16/28")?.metadata.name ?? "";
     expect(ipam.isSpareBlock(spare)).toBe(true);
     await ipam.release(Array.from({ length: 13 }, (_, i) => `h${i}`));
