@@ -15,7 +15,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { TestBed, SHIM, ROOT } from "../../agent/harness.js";
+import { TestBed, SHIM, ROOT, sh } from "../../agent/harness.js";
+import { DETACHED_VETH_PREFIX } from "../../../agent/dataplane/dataplane.js";
 
 export interface Stats {
   n: number;
@@ -192,6 +193,19 @@ export async function runCniBench(
       return r.ms;
     };
 
+    // A Trellis DEL answers before the kernel has deleted the veth (agent/dataplane
+    // detach); the delete then holds the RTNL for tens of ms. Each measurement
+    // starts once those are done, so neither plugin's timings carry the other's
+    // kernel work (untimed; bounded).
+    const settleDetached = async (): Promise<void> => {
+      for (let i = 0; i < 500; i++) {
+        const links = await sh("ip", ["-n", node.netns, "-o", "link", "show"]);
+        if (!links.includes(`: ${DETACHED_VETH_PREFIX}`)) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error("detached host veths still there after 10 s");
+    };
+
     // Warm-up: first exec of each binary pulls it into the page cache.
     const warm = [bed.netnsName("wt"), bed.netnsName("wr")];
     await bed.addNetns(warm);
@@ -199,6 +213,7 @@ export async function runCniBench(
     await call("reference", "ADD", "warm-r", warm[1] ?? "");
     await call("trellis", "DEL", "warm-t", warm[0] ?? "");
     await call("reference", "DEL", "warm-r", warm[1] ?? "");
+    await settleDetached();
     await bed.delNetns(warm);
 
     // Sequential pods, alternating plugins.
@@ -217,8 +232,10 @@ export async function runCniBench(
     for (let i = 0; i < pods; i++) {
       const order: ("trellis" | "reference")[] =
         i % 2 === 0 ? ["reference", "trellis"] : ["trellis", "reference"];
-      for (const who of order)
+      for (const who of order) {
         del[who].push(await call(who, "DEL", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
+        if (who === "trellis") await settleDetached();
+      }
     }
     // Namespaces are deleted only at the end: the kernel tears a deleted
     // namespace down asynchronously under the global RTNL lock, which would
@@ -241,6 +258,7 @@ export async function runCniBench(
         await Promise.all(ns.map((n, i) => call(who, "ADD", `burst-${who}-${b}-${i}`, n)));
         burstWall[who].push(performance.now() - t0);
         await Promise.all(ns.map((n, i) => call(who, "DEL", `burst-${who}-${b}-${i}`, n)));
+        if (who === "trellis") await settleDetached();
       }
     }
 
