@@ -21,7 +21,7 @@ import { delegateIpam } from "../cni/ipam-delegate.js";
 import { TRELLIS_IPAM_TYPE, type TrellisIpamConfig, isTrellisIpam } from "../cni/netconf.js";
 import { appendResult } from "../cni/result.js";
 import { ANNOTATION_IP_ADDRS, parseList, poolNamesFromAnnotations } from "./ipam/block-allocator.js";
-import { IpamError, type IpamService, handleFor } from "./ipam/ipam-service.js";
+import { type Allocated, IpamError, type IpamService, handleFor } from "./ipam/ipam-service.js";
 import { HostVethTaken, type RoutedVethDataplane } from "./dataplane/dataplane.js";
 import { HOST_VETH_MAC, V4_GATEWAY, V6_GATEWAY, podMac, podRoutes } from "./dataplane/routed-veth.js";
 import { hostVethName } from "../net/veth-name.js";
@@ -104,6 +104,11 @@ function ownerOf(req: AttachmentRequest): VethOwner {
   return { containerID: req.containerID, ifname: req.ifname };
 }
 
+/** The same addresses, in any order. */
+function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join(",") === [...b].sort().join(",");
+}
+
 function toCni(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof IpamError) {
@@ -177,7 +182,7 @@ export class TrellisBackend implements CniBackend {
     return out;
   }
 
-  private async allocate(req: AddRequest): Promise<string[]> {
+  private async allocate(req: AddRequest, onPlanned?: (addresses: string[]) => void): Promise<string[]> {
     const k8s = k8sOf(req);
     const ipamConf = (
       isTrellisIpam(req.config.ipam) ? req.config.ipam : { type: TRELLIS_IPAM_TYPE }
@@ -202,6 +207,9 @@ export class TrellisBackend implements CniBackend {
         containerID: req.containerID,
         ifname: req.ifname,
       },
+      ...(onPlanned !== undefined
+        ? { onPlanned: (p: Allocated[]) => onPlanned(p.map((a) => `${a.address}/${a.prefix}`)) }
+        : {}),
     });
     return allocated.map((a) => `${a.address}/${a.prefix}`);
   }
@@ -247,7 +255,10 @@ export class TrellisBackend implements CniBackend {
         "ADD replaces the host veth of an older sandbox of this pod",
       );
     }
-    await this.o.dataplane.del(link.hostIf);
+    // Detached, not deleted: the name is free at once, the kernel's slow
+    // unregister runs in the background (dataplane.ts detach).
+    const old = await this.o.dataplane.readHostVeth(link.hostIf);
+    if (old.exists) await this.o.dataplane.detach(link.hostIf, old.index);
     try {
       await this.o.dataplane.createLink(link);
     } catch (e) {
@@ -272,9 +283,33 @@ export class TrellisBackend implements CniBackend {
     const att = attachmentOf(req);
     this.o.policy?.prepare?.(att);
     // IPAM (an API write) and the veth creation (a kernel call) are
-    // independent: run them at once, then configure with the addresses.
+    // independent: run them at once. Trellis IPAM plans the addresses before
+    // its write goes out; the pod side, host routes and policy are set up
+    // with them while the write is in flight (early), and the ADD answers
+    // only once the write has landed: nothing is reported, nor survives a
+    // crash of the agent, that the API does not hold. Should the write lose
+    // a race and the addresses change, the veth is made again with them.
+    const linkP = this.createLink(link, k8s, trellisIpam, heldBefore);
+    let early: { addresses: string[]; configured: Promise<void>; policy?: Promise<void> } | undefined;
+    /** Set once the early policy attach was asked for (it needs the veth: never for an ADD that could not make it). */
+    let earlyAttached = false;
+    const onPlanned = (addresses: string[]): void => {
+      if (early !== undefined) return; // a re-plan after a conflict: settled below
+      const configured = linkP.then(() => this.o.dataplane.configure({ ...link, addresses }));
+      configured.catch(() => undefined); // awaited below
+      const hooks = this.o.policy;
+      const policy =
+        hooks === undefined
+          ? undefined
+          : linkP.then(() => {
+              earlyAttached = true;
+              return hooks.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
+            });
+      policy?.catch(() => undefined);
+      early = { addresses, configured, ...(policy !== undefined ? { policy } : {}) };
+    };
     const ipamP = (async (): Promise<{ addresses: string[]; result?: CniResult }> => {
-      if (trellisIpam) return { addresses: await this.allocate(req) };
+      if (trellisIpam) return { addresses: await this.allocate(req, onPlanned) };
       const result = await delegateIpam("ADD", req);
       // A routed veth has no subnet: each address becomes a host address.
       const addresses = (result?.ips ?? []).map((ip) => ip.address);
@@ -287,7 +322,7 @@ export class TrellisBackend implements CniBackend {
     let linkMs = 0;
     const [ipamR, linkR] = await Promise.allSettled([
       ipamP.finally(() => (ipamMs = performance.now() - t0)),
-      this.createLink(link, k8s, trellisIpam, heldBefore).finally(() => (linkMs = performance.now() - t0)),
+      linkP.finally(() => (linkMs = performance.now() - t0)),
     ]);
     const undoIpam = async (): Promise<void> => {
       // Nothing may stay allocated for a failed ADD.
@@ -296,24 +331,51 @@ export class TrellisBackend implements CniBackend {
         this.o.log.warn({ err: String(err), containerID: req.containerID }, "release after failed ADD"),
       );
     };
+    // Whatever the outcome, the early work must be over before anything is undone.
+    const settleEarly = async (): Promise<void> => {
+      await early?.configured.catch(() => undefined);
+      await early?.policy?.catch(() => undefined);
+    };
     if (linkR.status === "rejected") {
+      await settleEarly();
       await undoIpam();
       throw toCni(linkR.reason);
     }
     if (ipamR.status === "rejected") {
+      await settleEarly();
+      if (earlyAttached) this.o.policy?.detached(att);
       await this.o.dataplane.del(hostIf).catch(() => undefined);
       throw toCni(ipamR.reason);
     }
     const { addresses, result: ipamResult } = ipamR.value;
     const t1 = performance.now();
-    // The rules name the veth and the addresses, both known now: apply them
-    // while the pod side is configured (nft matches interface names, so the
-    // link need not be up). ADD returns only when both are done.
-    const policyP = this.o.policy?.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
+    let configured: Promise<void>;
+    let policyP: Promise<void> | undefined;
+    if (early !== undefined && sameAddresses(early.addresses, addresses)) {
+      configured = early.configured;
+      policyP = early.policy;
+    } else {
+      if (early !== undefined) {
+        // The write granted other addresses than planned: start over with them.
+        await settleEarly();
+        if (earlyAttached) this.o.policy?.detached(att);
+        await this.o.dataplane.del(hostIf).catch(() => undefined);
+        configured = this.o.dataplane
+          .createLink(link)
+          .then(() => this.o.dataplane.configure({ ...link, addresses }));
+      } else {
+        configured = this.o.dataplane.configure({ ...link, addresses });
+      }
+      // The rules name the veth and the addresses, both known now: apply them
+      // while the pod side is configured (nft matches interface names, so the
+      // link need not be up). ADD returns only when both are done.
+      policyP = this.o.policy?.attached({ ...att, ips: addresses.map((a) => a.split("/")[0] ?? a) });
+    }
     policyP?.catch(() => undefined); // awaited below; configure may fail first
     try {
-      await this.o.dataplane.configure({ ...link, addresses });
+      await configured;
     } catch (e) {
+      await policyP?.catch(() => undefined);
       this.o.policy?.detached(att);
       await undoIpam();
       throw toCni(e);
@@ -397,16 +459,17 @@ export class TrellisBackend implements CniBackend {
         seen.owner,
         seen.owner === undefined && trellisIpam ? this.ipamOwners(pod, me, false) : [],
       );
-    // The veth delete (slow in the kernel: an RCU grace period) and the
-    // IPAM write are independent; a reused address gets its route replaced
-    // by the next ADD, and the old veth's removal takes only its own routes.
+    // The veth's detach (down, its routes gone, renamed; the kernel's slow
+    // delete follows in the background: dataplane.ts detach) and the IPAM
+    // write are independent; a reused address gets its route replaced by
+    // the next ADD.
     const t0 = performance.now();
     const timed = async (p: Promise<void>): Promise<number> => {
       await p;
       return performance.now() - t0;
     };
     const [link, ipam] = await Promise.allSettled([
-      timed(mine ? this.o.dataplane.del(hostIf) : Promise.resolve()),
+      timed(mine && seen.exists ? this.o.dataplane.detach(hostIf, seen.index) : Promise.resolve()),
       timed(this.releaseIpam(req)),
     ]);
     this.o.log.debug(
@@ -492,7 +555,7 @@ export class TrellisBackend implements CniBackend {
       await this.vethLock.run(hostIf, async () => {
         const seen = await this.o.dataplane.readHostVeth(hostIf).catch(() => undefined);
         if (seen?.exists === true && mayDeleteOnGc(seen.owner, isValid, podHasValid)) {
-          await this.o.dataplane.del(hostIf).catch(() => undefined);
+          await this.o.dataplane.detach(hostIf, seen.index).catch(() => undefined);
         }
       });
       // Forgets only the stale attachment's own (a newer sandbox's stays).

@@ -31,7 +31,7 @@ import { type ClusterView, TrellisBackend } from "./cni-backend.js";
 import type { AgentConfig } from "./config.js";
 import { RoutedVethDataplane, enableForwarding } from "./dataplane/dataplane.js";
 import { startHealthServer } from "./http-server.js";
-import { type PoolView, blockUnusable, blockView } from "./ipam/block-allocator.js";
+import { type PoolView, SPARE_FRACTION, blockUnusable, blockView } from "./ipam/block-allocator.js";
 import { stalePendingBlocks } from "./ipam/claim-protocol.js";
 import { poolViewsWithValidity } from "./ipam/pool-validity.js";
 import { KubeIpamApi, httpStatus } from "./ipam/ipam-api.js";
@@ -152,6 +152,7 @@ export class NodeAgent {
         this.bgp?.schedule();
       },
       onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
+      spareFraction: SPARE_FRACTION,
     });
     this.policy = cfg.policy.enabled
       ? new PolicyService({
@@ -457,6 +458,13 @@ export class NodeAgent {
       .catch((e: unknown) => this.log.warn({ err: String(e) }, "pending block sweep"));
     if (this.deps.skipForwarding !== true)
       await enableForwarding().catch((e: unknown) => this.log.warn({ err: String(e) }, "forwarding sysctls"));
+    // Host veths an earlier run detached and had not deleted yet (dataplane.ts detach).
+    await this.dataplane
+      .reapDetached()
+      .then((n) => {
+        if (n > 0) this.log.info({ count: n }, "deleting host veths an earlier run detached");
+      })
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "detached veth sweep"));
     await this.ipam
       .repairAffinities()
       .catch((e: unknown) => this.log.warn({ err: String(e) }, "affinity repair"));
@@ -534,7 +542,9 @@ export class NodeAgent {
         return v !== undefined && blockUnusable(v, pools) !== undefined;
       });
       const deadNames = new Set(dead.map((b) => b.metadata.name));
-      const empty = emptyBlocks.map((b) => b.metadata.name).filter((n) => !deadNames.has(n));
+      const empty = emptyBlocks
+        .map((b) => b.metadata.name)
+        .filter((n) => !deadNames.has(n) && !this.ipam.isSpareBlock(n));
       const eb = emptyBlocksToRelease(this.emptySince, empty, now, this.cfg.emptyBlockGraceSeconds * 1000);
       this.emptySince = eb.emptySince;
       for (const b of dead) {

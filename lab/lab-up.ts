@@ -518,7 +518,8 @@ async function startNode(
     argv: [
       ...inNetns(n.netns),
       "socat",
-      "TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr",
+      // nodelay: no Nagle wait (40 ms per delayed ACK) on a large request such as an IPAM block PUT.
+      "TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr,nodelay",
       `UNIX-CONNECT:${L.apiserverSocket}`,
     ],
     pidFile: N.relayPid,

@@ -8,6 +8,7 @@
  * Runs in the node's network namespace (the agent's own), unless given
  * another one (`hostNetns`, for tests that must not touch the machine's).
  */
+import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { CniCode, CniError } from "../../cni/error.js";
@@ -41,6 +42,7 @@ import {
   getLink,
   getRouteFibMatch,
   newRoute,
+  setLinkByIndex,
 } from "../../net/netlink/rtnetlink.js";
 import { HOST_VETH_PREFIX } from "../../net/veth-name.js";
 import { METRIC_TRELLIS_BLACKHOLE, PROTO_TRELLIS_LOCAL, TABLE_MAIN } from "../../net/route-ownership.js";
@@ -58,8 +60,17 @@ import {
 const ENODEV = 19;
 const EEXIST = 17;
 
-/** A host veth as the kernel has it: absent, or present with its owner marker (veth-owner.ts). */
-export type HostVethState = { exists: false } | { exists: true; owner: VethOwner | undefined };
+/** A host veth as the kernel has it: absent, or present with its ifindex and owner marker (veth-owner.ts). */
+export type HostVethState = { exists: false } | { exists: true; index: number; owner: VethOwner | undefined };
+
+/**
+ * The name prefix of a host veth DEL has detached and the kernel has still
+ * to delete ("trx" + 12 hex digits, under IFNAMSIZ): not "trl", so the
+ * pod's pinned name is free again at once, and neither GC, the policy
+ * compiler nor hostVeths() ever take it for a pod's. At start the agent
+ * deletes every one left by a previous run (reapDetached).
+ */
+export const DETACHED_VETH_PREFIX = "trx";
 
 /**
  * ADD's `link add` found the host veth name taken. Thrown for the backend
@@ -170,7 +181,8 @@ export class RoutedVethDataplane {
     });
     try {
       // Twice at most: a stale veth may vanish between our add and our look
-      // (its old netns being destroyed by the kernel takes the pair with it).
+      // (its old netns being destroyed by the kernel takes the pair with it,
+      // or the reaper deleting a detached one).
       for (let attempt = 0; ; attempt++) {
         const ops = linkOps(s, ns.fd);
         const answers = await this.timed("createLink", exchange(this.hostNs, ops, this.xopts())).catch(
@@ -184,7 +196,13 @@ export class RoutedVethDataplane {
           // Either the host veth name is taken or the pod already has CNI_IFNAME.
           const host = await this.readHostVeth(s.hostIf);
           if (host.exists) throw new HostVethTaken(s.hostIf, host.owner);
-          if (attempt === 0) continue;
+          if (attempt === 0) {
+            // The pod's interface may be the peer of a veth an earlier DEL
+            // detached (DEL, then ADD in the same namespace): let the reaper
+            // finish first.
+            if (this.detachedPending > 0) await this.settled();
+            continue;
+          }
           throw new CniError(
             CniCode.AttachmentExists,
             `routed veth: interface ${s.podIf} already exists in ${s.netns}`,
@@ -206,7 +224,9 @@ export class RoutedVethDataplane {
     const l = await this.hostLink(hostIf).catch((e: unknown) => {
       throw kernelError(`reading ${hostIf}`, e);
     });
-    return l === undefined ? { exists: false } : { exists: true, owner: parseOwnerMarker(l.alias) };
+    return l === undefined
+      ? { exists: false }
+      : { exists: true, index: l.index, owner: parseOwnerMarker(l.alias) };
   }
 
   /** One link by name in a namespace, or undefined when there is none. */
@@ -279,6 +299,79 @@ export class RoutedVethDataplane {
     if (err !== undefined && err.errno !== ENODEV) {
       throw new CniError(CniCode.IoFailure, `routed veth: ${err.message}`);
     }
+  }
+
+  /**
+   * DEL's fast path. Deleting a veth is slow in the kernel (25–35 ms here:
+   * unregister_netdevice waits for RCU grace periods with the RTNL held), and
+   * nothing in DEL's answer needs it done. So the host end is set down,
+   * which takes its routes with it (IPv4 fib_sync_down_dev and IPv6
+   * rt6_sync_down_dev on NETDEV_DOWN: no packet reaches the pod any more),
+   * and renamed out of the pod's pinned name (DETACHED_VETH_PREFIX), so a
+   * new ADD of the pod finds its name free; the deletion itself runs in the
+   * background, one at a time (reapDetached finishes what a restart
+   * interrupted). `index` is the link's ifindex as readHostVeth saw it: the
+   * kernel renames by index only. Idempotent (a link already gone is
+   * success); should the rename fail, the link is deleted synchronously.
+   */
+  async detach(hostIf: string, index: number): Promise<void> {
+    const tmp = DETACHED_VETH_PREFIX + randomBytes(6).toString("hex");
+    const ops = [
+      { what: `set ${hostIf} down`, req: setLinkByIndex(index, { up: false }) },
+      { what: `rename ${hostIf} to ${tmp}`, req: setLinkByIndex(index, { name: tmp }) },
+    ];
+    const answers = await this.timed("detach", exchange(this.hostNs, ops, this.xopts())).catch(
+      (e: unknown) => {
+        throw kernelError(`detaching ${hostIf}`, e);
+      },
+    );
+    const [down, rename] = answers;
+    if (down?.errno === ENODEV) return;
+    if (down?.errno !== 0 || rename?.errno !== 0) {
+      await this.del(hostIf);
+      return;
+    }
+    this.reapLater([tmp]);
+  }
+
+  /** Host veths detached and not yet deleted, in order; the reaper's queue. */
+  private readonly dying: string[] = [];
+  private reaper: Promise<void> | undefined;
+
+  private reapLater(names: readonly string[]): void {
+    this.dying.push(...names);
+    this.reaper ??= this.reap().finally(() => (this.reaper = undefined));
+  }
+
+  private async reap(): Promise<void> {
+    for (let name = this.dying.shift(); name !== undefined; name = this.dying.shift()) {
+      // A failure is left for the next start's reapDetached (the link is down and routeless).
+      await this.timed("reap", this.del(name)).catch(() => undefined);
+    }
+  }
+
+  /** Resolves once every detached host veth is deleted (tests; ADD when the pod's old interface is in the way). */
+  async settled(): Promise<void> {
+    while (this.reaper !== undefined) await this.reaper;
+  }
+
+  /** How many detached host veths wait for their deletion (metrics, tests). */
+  get detachedPending(): number {
+    return this.dying.length + (this.reaper !== undefined ? 1 : 0);
+  }
+
+  /** Deletes (in the background) every detached host veth a previous run left. Returns how many. */
+  async reapDetached(): Promise<number> {
+    const answers = await apply(this.hostNs, [{ what: "list links", req: dumpLinks() }], this.xopts());
+    const names = answers
+      .flatMap((a) => a.messages.map(decodeLink))
+      .filter(
+        (l): l is Link => l !== undefined && l.kind === "veth" && l.name.startsWith(DETACHED_VETH_PREFIX),
+      )
+      .map((l) => l.name)
+      .filter((n) => !this.dying.includes(n));
+    this.reapLater(names);
+    return names.length;
   }
 
   /** Nothing to release: every exchange opens and closes its own socket. */

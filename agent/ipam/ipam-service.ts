@@ -32,6 +32,8 @@ import {
   type PoolView,
   blockView,
   planRequest,
+  spareBlockClaim,
+  wantsSpareBlock,
 } from "./block-allocator.js";
 import type { IpamApi } from "./ipam-api.js";
 import { formatAddress, parsePrefix } from "../../net/address.js";
@@ -46,6 +48,13 @@ export interface AllocationAttributes {
 export interface AllocateInput extends Omit<AllocationRequest, "handle"> {
   handle: string;
   attributes: AllocationAttributes;
+  /**
+   * Called with the planned addresses as their write is sent (again if a
+   * conflict makes it plan anew), before the write has landed: the caller
+   * may prepare with them (the ADD configures the kernel meanwhile), but
+   * only the resolved allocation is granted, and only it may be reported.
+   */
+  onPlanned?: (planned: Allocated[]) => void;
 }
 
 export interface Allocated {
@@ -136,7 +145,17 @@ export interface IpamServiceOptions {
   onAffineBlocksChanged?: () => void;
   /** Counts API writes (metrics, tests). */
   onWrite?: (what: string) => void;
+  /**
+   * Pre-claim (block-allocator.ts wantsSpareBlock): claim a pool's next
+   * block in the background once this node's blocks of it are nearly full,
+   * so no ADD waits for a claim in steady state. The fraction of one block
+   * kept free; undefined: claim only when an allocation needs it.
+   */
+  spareFraction?: number;
 }
+
+/** After a failed pre-claim, the next one waits this long (the API server may be away). */
+const PRECLAIM_RETRY_MS = 5000;
 
 export class IpamService {
   private readonly blocks = new Map<string, IPAMBlock>();
@@ -148,6 +167,10 @@ export class IpamService {
 
   /** Handles whose rollback release is still to land (rollBack). */
   private readonly pendingRollback = new Set<string>();
+
+  /** The background pre-claim in flight, if any: one at a time, and never beside a claim of the queue. */
+  private preclaiming: Promise<void> | undefined;
+  private preclaimNotBefore = 0;
 
   constructor(private readonly o: IpamServiceOptions) {
     this.maxRetries = o.maxRetries ?? 8;
@@ -543,6 +566,11 @@ export class IpamService {
       }
     }
 
+    for (const [op, plans] of planned) {
+      op.input.onPlanned?.(
+        plans.map((p) => ({ family: p.family, address: p.address, prefix: p.prefix, block: p.block })),
+      );
+    }
     // One CAS write per touched block, blocks in parallel.
     const conflicted = new Set<AllocOp>();
     const failed = new Map<AllocOp | "release", Error>();
@@ -590,6 +618,69 @@ export class IpamService {
       else op.resolve([...op.handles].reduce((n, h) => n + (held.get(h) ?? 0), 0));
     }
     if (rollback.length > 0) this.rollBack(rollback, [...failedBlocks], 1);
+    const used = new Set<string>();
+    for (const plans of planned.values())
+      for (const p of plans) {
+        const pool = this.blocks.get(p.block)?.spec.pool;
+        if (pool !== undefined) used.add(pool);
+      }
+    this.maybePreclaim(used);
+  }
+
+  /**
+   * Starts a background claim of the next block of one of `poolNames` that
+   * this node is about to run out of (block-allocator.ts wantsSpareBlock),
+   * through the same claim protocol as any claim. A lost claim is simply
+   * not retried until the next allocation asks again.
+   */
+  private maybePreclaim(poolNames: ReadonlySet<string>): void {
+    const fraction = this.o.spareFraction;
+    if (fraction === undefined || poolNames.size === 0) return;
+    if (this.preclaiming !== undefined || Date.now() < this.preclaimNotBefore) return;
+    const pools = this.o.pools();
+    const node = this.o.node();
+    const views = this.views(new Set());
+    for (const name of [...poolNames].sort()) {
+      const pool = pools.find((p) => p.name === name);
+      if (pool === undefined) continue;
+      const cidr = spareBlockClaim(pool, views, pools, node, fraction);
+      if (cidr === undefined) continue;
+      this.o.log.info({ block: cidr, pool: name }, "pre-claiming the next block");
+      this.preclaiming = this.claim(name, cidr)
+        .then(
+          (lost) => {
+            if (lost !== undefined)
+              this.o.log.info({ block: cidr, pool: name, reason: lost }, "pre-claim lost");
+          },
+          (e: unknown) => {
+            this.preclaimNotBefore = Date.now() + PRECLAIM_RETRY_MS;
+            this.o.log.warn({ block: cidr, pool: name, err: String(e) }, "pre-claim failed; will try again");
+          },
+        )
+        .finally(() => (this.preclaiming = undefined));
+      return;
+    }
+  }
+
+  /**
+   * Is this empty affine block the spare that pre-claim keeps (without it,
+   * this node would want one at once)? The empty-block release spares it,
+   * so a claim is not undone and redone while the pool stays nearly full.
+   */
+  isSpareBlock(name: string): boolean {
+    const fraction = this.o.spareFraction;
+    const b = this.blocks.get(name);
+    if (fraction === undefined || b === undefined || b.spec.allocations.length > 0) return false;
+    const pools = this.o.pools();
+    const pool = pools.find((p) => p.name === b.spec.pool);
+    if (pool === undefined) return false;
+    const others = this.views(new Set()).filter((v) => v.name !== name);
+    return wantsSpareBlock(pool, others, pools, this.o.node(), fraction);
+  }
+
+  /** Resolves once no pre-claim is in flight (tests, shutdown). */
+  async preclaimSettled(): Promise<void> {
+    while (this.preclaiming !== undefined) await this.preclaiming;
   }
 
   /**
@@ -656,6 +747,13 @@ export class IpamService {
       }
       const claim = plans.find((p) => p.kind === "claim");
       if (claim?.kind === "claim") {
+        if (this.preclaiming !== undefined) {
+          // A pre-claim is in flight (likely the very block wanted): one
+          // claim of this node at a time; plan again once it is decided.
+          await this.preclaiming;
+          v = refresh();
+          continue;
+        }
         lost = await this.claim(claim.pool, claim.cidr);
         v = refresh();
         continue;

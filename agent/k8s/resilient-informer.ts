@@ -130,6 +130,7 @@ class ObservedWatch extends Watch {
     }
     const observed = (phase: string, obj: unknown, raw?: unknown): void => {
       if (refused) return;
+      dropManagedFields(obj);
       if (!this.observer.line(phase, obj)) {
         refused = true;
         held.ctl?.abort();
@@ -143,6 +144,17 @@ class ObservedWatch extends Watch {
     if (refused) ctl.abort();
     return ctl;
   }
+}
+
+/**
+ * Drops `metadata.managedFields` (server-side apply's field ownership, often
+ * the largest part of an object: KEP-555) before an object reaches the cache:
+ * nothing in the agent reads it, and every informer would otherwise hold it
+ * for each object it caches (Pods on a busy node, policies, namespaces).
+ */
+export function dropManagedFields(obj: unknown): void {
+  const meta = (obj as { metadata?: { managedFields?: unknown } } | null)?.metadata;
+  if (meta !== undefined && meta !== null && "managedFields" in meta) delete meta.managedFields;
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
@@ -173,6 +185,7 @@ export class ResilientInformer<T extends KubernetesObject> {
         const r = this.guard.rolledBack;
         throw new StoreRolledBackError(o.name, r?.seen ?? 0, r?.got ?? 0);
       }
+      for (const item of l.items) dropManagedFields(item);
       this.listed = true;
       this.signal({ type: "listed" });
       for (const w of this.syncWaiters.splice(0)) w();

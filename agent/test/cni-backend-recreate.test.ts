@@ -37,9 +37,14 @@ class FakeDataplane {
     this.veths.delete(hostIf);
     return Promise.resolve();
   }
+  /** The name is free at once (the real one renames the link and deletes it later). */
+  detach(hostIf: string, _index: number): Promise<void> {
+    return this.del(hostIf);
+  }
   async readHostVeth(hostIf: string): Promise<HostVethState> {
     const v = this.veths.get(hostIf);
-    const seen: HostVethState = v === undefined ? { exists: false } : { exists: true, owner: v.owner };
+    const seen: HostVethState =
+      v === undefined ? { exists: false } : { exists: true, index: 1, owner: v.owner };
     const d = this.readDelayMs;
     this.readDelayMs = 0;
     if (d > 0) await sleep(d);
@@ -51,9 +56,15 @@ class FakeDataplane {
 class FakeIpam {
   private next = 1;
   readonly allocs: NodeAllocation[] = [];
+  /** The next allocation first plans this address (onPlanned), then its write grants the real one. */
+  planFirst: string | undefined;
   allocate(input: AllocateInput): Promise<{ family: 4; address: string; prefix: number; block: string }[]> {
     const mine = this.allocs.find((a) => a.handle === input.handle);
     const ordinal = mine?.ordinal ?? this.next++;
+    input.onPlanned?.([
+      { family: 4, address: this.planFirst ?? `10.0.0.${ordinal}`, prefix: 32, block: "b" },
+    ]);
+    this.planFirst = undefined;
     if (mine === undefined) {
       this.allocs.push({
         block: "b",
@@ -89,6 +100,7 @@ function setup() {
   const dp = new FakeDataplane();
   const ipam = new FakeIpam();
   const detached: string[] = [];
+  const attached: string[] = [];
   const backend = new TrellisBackend({
     ipam: ipam as unknown as IpamService,
     dataplane: dp as unknown as RoutedVethDataplane,
@@ -101,11 +113,14 @@ function setup() {
     log: pino({ level: "silent" }),
     defaultMtu: 1500,
     policy: {
-      attached: (_a: PolicyAttachment) => Promise.resolve(),
+      attached: (a: PolicyAttachment) => {
+        attached.push(`${a.containerID}.${a.ifname} ${a.ips.join(",")}`);
+        return Promise.resolve();
+      },
       detached: (a) => void detached.push(`${a.containerID}.${a.ifname}`),
     },
   });
-  return { dp, ipam, backend, detached };
+  return { dp, ipam, backend, detached, attached };
 }
 
 const config = { cniVersion: "1.1.0", name: "k8s-pod-network", type: "trellis" } as unknown as TrellisNetConf;
@@ -125,6 +140,28 @@ function req(containerID: string, pod = "web-0", ifname = "eth0"): AttachmentReq
 }
 
 const only = (dp: FakeDataplane) => [...dp.veths.values()].map((v) => v.owner?.containerID);
+
+describe("TrellisBackend: the kernel set up while the IPAM write is in flight", () => {
+  it("with the planned addresses when the write grants them: one veth, one policy attach", async () => {
+    const { dp, backend, attached, detached } = setup();
+    const r = await backend.add(req("c1"));
+    expect(r.ips[0]?.address).toBe("10.0.0.1/32");
+    expect([...dp.veths.values()].map((v) => v.addresses)).toEqual([["10.0.0.1/32"]]);
+    expect(attached).toEqual(["c1.eth0 10.0.0.1"]);
+    expect(detached).toEqual([]);
+  });
+
+  it("made again with the granted addresses when the write lost a race and they changed", async () => {
+    const { dp, ipam, backend, attached, detached } = setup();
+    ipam.planFirst = "10.0.0.99";
+    const r = await backend.add(req("c1"));
+    // Only what the write granted is reported and left in the kernel and the rules.
+    expect(r.ips[0]?.address).toBe("10.0.0.1/32");
+    expect([...dp.veths.values()].map((v) => v.addresses)).toEqual([["10.0.0.1/32"]]);
+    expect(attached).toEqual(["c1.eth0 10.0.0.99", "c1.eth0 10.0.0.1"]);
+    expect(detached).toEqual(["c1.eth0"]);
+  });
+});
 
 describe("TrellisBackend: a pod recreated under its old name", () => {
   it("ADD of the new sandbox replaces the old veth; the old handle keeps its address", async () => {

@@ -398,6 +398,25 @@ export function setLink(
   };
 }
 
+/**
+ * RTM_NEWLINK on the link with ifindex `index`: bring it down or up, and/or
+ * rename it (IFLA_IFNAME names the new name when ifi_index is set:
+ * rtnetlink.c do_setlink). The kernel renames only a link that is down
+ * (dev_change_name: EBUSY on an up one) and applies IFLA_IFNAME before the
+ * flags, so a rename of an up link takes two messages: down, then rename.
+ */
+export function setLinkByIndex(index: number, o: { up?: boolean; name?: string }): Request {
+  return {
+    type: RTM_NEWLINK,
+    flags: 0,
+    header: ifinfomsg({
+      index,
+      ...(o.up !== undefined ? { flags: o.up ? IFF_UP : 0, change: IFF_UP } : {}),
+    }),
+    attrs: o.name !== undefined ? [str(IFLA_IFNAME, o.name)] : [],
+  };
+}
+
 export function delLink(name: string): Request {
   return { type: RTM_DELLINK, flags: 0, header: ifinfomsg(), attrs: [str(IFLA_IFNAME, name)] };
 }

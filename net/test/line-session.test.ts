@@ -125,7 +125,7 @@ describe("LineSession on `ip -force -batch -`", () => {
   });
 });
 
-describe("LineSession reading stdout (a shell job protocol, as agent/dataplane/sh-pool.ts has)", () => {
+describe("LineSession reading stdout (a shell job protocol)", () => {
   // `cat` echoes every line: text lines come back as messages, the fence as the fence.
   const ECHO: FenceProtocol = {
     fence: ({ seq }) => `fence-${seq}`,

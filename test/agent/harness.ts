@@ -512,7 +512,9 @@ export class TestBed {
       [
         `--net=/var/run/netns/${ns}`,
         "socat",
-        "TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork",
+        // nodelay: without it a large request (an IPAM block PUT) waits out Nagle and the
+        // peer's delayed ACK, 40 ms at a time (test/bench/README.md, cni/).
+        "TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork,nodelay",
         `UNIX-CONNECT:${this.apiSocket}`,
       ],
       { stdio: "ignore" },

@@ -68,7 +68,8 @@ describe("CniServer", () => {
         write: (line: string) => {
           const { level, msg, ...obj } = JSON.parse(line) as { level: number; msg?: string };
           if (level === pino.levels.values["warn"]) warned.push(msg ?? "");
-          if (level === pino.levels.values["debug"]) debug.push({ obj, msg });
+          // (Each request's own timing line, "CNI request", is not what this test is about.)
+          if (level === pino.levels.values["debug"] && msg !== "CNI request") debug.push({ obj, msg });
         },
       },
     );
@@ -92,6 +93,26 @@ describe("CniServer", () => {
         { obj: { keys: ["other"] }, msg: expect.stringMatching(/unknown/) },
       ]);
       expect(warned).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("logs where each request's time went, at debug: receive, queue, handler, reply", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino(
+      { level: "debug", base: null, timestamp: false },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const srv = new CniServer({ socketPath: join(dir, "timing.sock"), backend: new MemoryBackend(), log });
+    await srv.listen();
+    try {
+      const reply = decodeReply(await exchange(srv.socketPath, encodeRequest({ env: addEnv, stdin: conf })));
+      expect(reply?.exitCode).toBe(0);
+      const t = lines.find((l) => l["msg"] === "CNI request");
+      expect(t).toMatchObject({ command: "ADD" });
+      for (const k of ["receiveMs", "queuedMs", "handleMs", "replyMs"])
+        expect(t?.[k]).toBeGreaterThanOrEqual(0);
     } finally {
       await srv.close();
     }

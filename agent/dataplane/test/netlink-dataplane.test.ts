@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { CniCode, CniError } from "../../../cni/error.js";
-import { HostVethTaken, RoutedVethDataplane } from "../dataplane.js";
+import { DETACHED_VETH_PREFIX, HostVethTaken, RoutedVethDataplane } from "../dataplane.js";
 import { planSysctls, podMac } from "../routed-veth.js";
 
 const tag = `tND${process.pid % 100000}`;
@@ -93,7 +93,7 @@ describe("routed veth over netlink", () => {
     const e = await dp.createLink({ ...spec, netns: `/var/run/netns/${PODS[1]}` }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(HostVethTaken);
     expect((e as HostVethTaken).owner).toEqual(spec.owner);
-    expect(await dp.readHostVeth(spec.hostIf)).toEqual({ exists: true, owner: spec.owner });
+    expect(await dp.readHostVeth(spec.hostIf)).toMatchObject({ exists: true, owner: spec.owner });
   });
 
   it("a pod that already has CNI_IFNAME is code 18 (attachment exists), and nothing is left behind", async () => {
@@ -123,6 +123,43 @@ describe("routed veth over netlink", () => {
     expect(await dp.readHostVeth(spec.hostIf)).toEqual({ exists: false });
     expect(ipn(NODE, "-6", "route", "show", "proto", "201")).toBe("");
     expect(ipn(PODS[0] ?? "", "link", "show")).not.toContain("eth0");
+  });
+
+  it("detach (DEL's fast path): routes gone and the name free at once, the link deleted in the background", async () => {
+    await dp.add(spec);
+    const seen = await dp.readHostVeth(spec.hostIf);
+    if (!seen.exists) throw new Error("ADD made no host veth");
+    await dp.detach(spec.hostIf, seen.index);
+    // Answered: the pinned name is free, no route points at the pod any more.
+    expect(await dp.readHostVeth(spec.hostIf)).toEqual({ exists: false });
+    expect(ipn(NODE, "route", "show", "10.244.7.5")).toBe("");
+    expect(ipn(NODE, "-6", "route", "show", "fd00:244:7::5")).toBe("");
+    // A new ADD of the same pod (same name, another sandbox) succeeds while the old link may still go.
+    await dp.add({ ...spec, netns: `/var/run/netns/${PODS[1]}` });
+    expect(ipn(NODE, "route", "show", "10.244.7.5")).toContain(`dev ${spec.hostIf}`);
+    await dp.settled();
+    expect(dp.detachedPending).toBe(0);
+    expect(ipn(NODE, "link", "show")).not.toContain(DETACHED_VETH_PREFIX);
+    expect(ipn(PODS[0] ?? "", "link", "show")).not.toContain("eth0");
+    // DEL, then ADD in the same namespace: the old peer is still there until reaped; ADD waits for it.
+    const again = await dp.readHostVeth(spec.hostIf);
+    if (!again.exists) throw new Error("the second ADD made no host veth");
+    await dp.detach(spec.hostIf, again.index);
+    await dp.add({ ...spec, netns: `/var/run/netns/${PODS[1]}` });
+    expect(ipn(PODS[1] ?? "", "addr", "show", "eth0")).toContain("inet 10.244.7.5/32");
+    await dp.del(spec.hostIf);
+    await dp.settled();
+  });
+
+  it("reapDetached deletes the detached host veths an earlier run left", async () => {
+    ipn(NODE, "link", "add", `${DETACHED_VETH_PREFIX}0000left`, "type", "veth", "peer", "name", `${tag}p`);
+    ipn(NODE, "link", "add", "trqother0", "type", "veth", "peer", "name", `${tag}q`);
+    expect(await dp.reapDetached()).toBe(1);
+    await dp.settled();
+    const links = ipn(NODE, "link", "show");
+    expect(links).not.toContain(`${DETACHED_VETH_PREFIX}0000left`);
+    expect(links).toContain("trqother0");
+    ipn(NODE, "link", "del", "trqother0");
   });
 
   it("keeps one blackhole per affine block and sweeps only its own", async () => {

@@ -134,7 +134,7 @@ describe("the node relay's target", () => {
     expect(passthroughArgv("UNIX-LISTEN:/lab/apiserver.sock,fork", ports)).toEqual([
       "socat",
       "UNIX-LISTEN:/lab/apiserver.sock,fork",
-      "TCP:127.0.0.1:6443",
+      "TCP:127.0.0.1:6443,nodelay",
     ]);
   });
 });

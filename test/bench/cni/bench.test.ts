@@ -4,7 +4,7 @@
  * the machine is shared and noisy.)
  */
 import { describe, expect, it } from "@jest/globals";
-import { formatCniBench, runCniBench, stats } from "./bench.js";
+import { agentBreakdown, formatCniBench, runCniBench, stats } from "./bench.js";
 
 describe("CNI benchmark (smoke)", () => {
   it("measures Trellis and the reference ptp+host-local side by side", async () => {
@@ -17,6 +17,27 @@ describe("CNI benchmark (smoke)", () => {
     expect(r.reference.del.p50).toBeGreaterThan(0);
     expect(formatCniBench(r)).toMatch(/ADD {2}trellis/);
   }, 120_000);
+
+  it("breaks the sequential pods' time down from the agent's debug log, leaving out warm-up and bursts", () => {
+    const j = (o: Record<string, unknown>): string => JSON.stringify(o);
+    const log = [
+      j({ msg: "CNI request", command: "STATUS", handleMs: 99 }),
+      j({ msg: "CNI request", command: "ADD", receiveMs: 9, handleMs: 99, replyMs: 9 }), // warm-up
+      j({ msg: "ADD", containerID: "warm-t", ipamMs: 99, linkMs: 99, configureMs: 99 }),
+      j({ msg: "CNI request", command: "ADD", receiveMs: 0.1, handleMs: 5, replyMs: 0.2 }),
+      j({ msg: "ADD", containerID: "seq-trellis-0", ipamMs: 4, linkMs: 2, configureMs: 0 }),
+      "not json {",
+      j({ msg: "CNI request", command: "ADD", receiveMs: 0.1, handleMs: 50, replyMs: 0.2 }), // a burst's
+      j({ msg: "ADD", containerID: "burst-trellis-0-0", ipamMs: 40, linkMs: 20, configureMs: 9 }),
+      j({ msg: "DEL", containerID: "seq-trellis-0", linkMs: 1, ipamMs: 3 }),
+    ].join("\n");
+    const b = agentBreakdown(log, 1);
+    expect(b["ADD: IPAM plan + API write (from start)"]).toEqual({ n: 1, p50: 4, p99: 4, mean: 4 });
+    expect(b["ADD: veth created (from start)"]?.p50).toBe(2);
+    expect(b["DEL: veth detached (from start)"]?.p50).toBe(1);
+    expect(b["ADD server: handleMs"]).toEqual({ n: 1, p50: 5, p99: 5, mean: 5 });
+    expect(b["DEL server: handleMs"]?.n).toBe(0);
+  });
 
   it("computes percentiles by nearest rank", () => {
     expect(stats([5, 1, 3, 2, 4])).toEqual({ n: 5, p50: 3, p99: 5, mean: 3 });

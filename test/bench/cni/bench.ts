@@ -15,7 +15,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { TestBed, SHIM, ROOT } from "../../agent/harness.js";
+import { TestBed, SHIM, ROOT, sh } from "../../agent/harness.js";
+import { DETACHED_VETH_PREFIX } from "../../../agent/dataplane/dataplane.js";
 
 export interface Stats {
   n: number;
@@ -35,7 +36,52 @@ export interface CniBenchResult {
   iproute2: { batchMs: Stats; spawnEachMs: Stats; enterIpNMs: Stats; enterNsenterMs: Stats };
   /** One routed veth by the agent's dataplane (rtnetlink, no process): the whole ADD, and each step (DEL: "del"). */
   netlink: { addMs: Stats; steps: Record<string, Stats> };
-  ratios: { addP50: number; delP50: number; burstP50: number };
+  /**
+   * Where the sequential ADDs' and DELs' time went inside the agent, from its
+   * debug log (only with TRELLIS_BENCH_KEEP_LOG, which runs it at debug):
+   * agentBreakdown(): IPAM, veth, configure after IPAM, DEL's veth and release,
+   * and the CNI server's receive / handler / reply per request.
+   */
+  agentBreakdown?: Record<string, Stats>;
+  ratios: { addP50: number; addP99: number; delP50: number; burstP50: number };
+}
+
+/**
+ * The per-step timings the agent logs at debug (agent/cni-backend.ts "ADD" and
+ * "DEL", agent/cni-server/server.ts "CNI request"), for the sequential pods
+ * only (container IDs `seq-trellis-*`; a request line carries no ID, so the
+ * server's rows take the first `pods` ADDs and DELs, which are the sequential ones).
+ */
+export function agentBreakdown(log: string, pods: number): Record<string, Stats> {
+  const lines = log
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((l): l is Record<string, unknown> => l !== undefined);
+  const seq = (msg: string): Record<string, unknown>[] =>
+    lines.filter((l) => l["msg"] === msg && String(l["containerID"]).startsWith("seq-trellis"));
+  const nums = (ls: Record<string, unknown>[], k: string): number[] =>
+    ls.map((l) => l[k]).filter((x): x is number => typeof x === "number");
+  const add = seq("ADD");
+  const del = seq("DEL");
+  const req = (command: string): Record<string, unknown>[] =>
+    lines.filter((l) => l["msg"] === "CNI request" && l["command"] === command).slice(1, 1 + pods); // [0]: warm-up
+  const out: Record<string, Stats> = {
+    "ADD: IPAM plan + API write (from start)": stats(nums(add, "ipamMs")),
+    "ADD: veth created (from start)": stats(nums(add, "linkMs")),
+    "ADD: configure + policy left after IPAM": stats(nums(add, "configureMs")),
+    "DEL: veth detached (from start)": stats(nums(del, "linkMs")),
+    "DEL: IPAM release, API write (from start)": stats(nums(del, "ipamMs")),
+  };
+  for (const c of ["ADD", "DEL"])
+    for (const k of ["receiveMs", "handleMs", "replyMs"]) out[`${c} server: ${k}`] = stats(nums(req(c), k));
+  return out;
 }
 
 export function stats(xs: readonly number[]): Stats {
@@ -147,6 +193,19 @@ export async function runCniBench(
       return r.ms;
     };
 
+    // A Trellis DEL answers before the kernel has deleted the veth (agent/dataplane
+    // detach); the delete then holds the RTNL for tens of ms. Each measurement
+    // starts once those are done, so neither plugin's timings carry the other's
+    // kernel work (untimed; bounded).
+    const settleDetached = async (): Promise<void> => {
+      for (let i = 0; i < 500; i++) {
+        const links = await sh("ip", ["-n", node.netns, "-o", "link", "show"]);
+        if (!links.includes(`: ${DETACHED_VETH_PREFIX}`)) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error("detached host veths still there after 10 s");
+    };
+
     // Warm-up: first exec of each binary pulls it into the page cache.
     const warm = [bed.netnsName("wt"), bed.netnsName("wr")];
     await bed.addNetns(warm);
@@ -154,6 +213,7 @@ export async function runCniBench(
     await call("reference", "ADD", "warm-r", warm[1] ?? "");
     await call("trellis", "DEL", "warm-t", warm[0] ?? "");
     await call("reference", "DEL", "warm-r", warm[1] ?? "");
+    await settleDetached();
     await bed.delNetns(warm);
 
     // Sequential pods, alternating plugins.
@@ -172,8 +232,10 @@ export async function runCniBench(
     for (let i = 0; i < pods; i++) {
       const order: ("trellis" | "reference")[] =
         i % 2 === 0 ? ["reference", "trellis"] : ["trellis", "reference"];
-      for (const who of order)
+      for (const who of order) {
         del[who].push(await call(who, "DEL", `seq-${who}-${i}`, (who === "trellis" ? tNs : rNs)[i] ?? ""));
+        if (who === "trellis") await settleDetached();
+      }
     }
     // Namespaces are deleted only at the end: the kernel tears a deleted
     // namespace down asynchronously under the global RTNL lock, which would
@@ -196,6 +258,7 @@ export async function runCniBench(
         await Promise.all(ns.map((n, i) => call(who, "ADD", `burst-${who}-${b}-${i}`, n)));
         burstWall[who].push(performance.now() - t0);
         await Promise.all(ns.map((n, i) => call(who, "DEL", `burst-${who}-${b}-${i}`, n)));
+        if (who === "trellis") await settleDetached();
       }
     }
 
@@ -257,6 +320,10 @@ export async function runCniBench(
       burstWallMs: stats(burstWall.reference),
     };
     const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+    const keptLog = process.env["TRELLIS_BENCH_KEEP_LOG"] !== undefined;
+    const breakdown = keptLog
+      ? agentBreakdown(readFileSync(join(bed.dir, "bench-node.log"), "utf8"), pods)
+      : undefined;
     return {
       size: full ? "full" : "smoke",
       pods,
@@ -275,14 +342,16 @@ export async function runCniBench(
         addMs: stats(ipr.netlink),
         steps: Object.fromEntries(Object.entries(stepMs).map(([k, v]) => [k, stats(v)])),
       },
+      ...(breakdown !== undefined ? { agentBreakdown: breakdown } : {}),
       ratios: {
         addP50: ratio(t.add.p50, r.add.p50),
+        addP99: ratio(t.add.p99, r.add.p99),
         delP50: ratio(t.del.p50, r.del.p50),
         burstP50: ratio(t.burstWallMs.p50, r.burstWallMs.p50),
       },
     };
   } finally {
-    // Keep the agent's log for phase timings (ipamMs, dataplaneMs) when asked.
+    // Keep the agent's log for phase timings (ipamMs, linkMs, configureMs) when asked.
     const keep = process.env["TRELLIS_BENCH_KEEP_LOG"];
     if (keep !== undefined) copyFileSync(join(bed.dir, "bench-node.log"), keep);
     await bed.cleanup();
@@ -309,8 +378,9 @@ export function formatCniBench(x: CniBenchResult): string {
     row("routed veth: one ip per command", x.iproute2.spawnEachMs),
     row("enter pod netns: ip -n NS -batch", x.iproute2.enterIpNMs),
     row("enter pod netns: nsenter --net ip", x.iproute2.enterNsenterMs),
+    ...Object.entries(x.agentBreakdown ?? {}).map(([k, st]) => row(`agent: ${k}`, st)),
     "",
-    `trellis/reference p50: ADD ${x.ratios.addP50}, DEL ${x.ratios.delP50}, burst ${x.ratios.burstP50}` +
+    `trellis/reference: ADD p50 ${x.ratios.addP50}, ADD p99 ${x.ratios.addP99}, DEL p50 ${x.ratios.delP50}, burst p50 ${x.ratios.burstP50}` +
       (x.trellis.rssMiBAt1000Pods !== undefined
         ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB`
         : ""),
