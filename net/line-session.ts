@@ -291,28 +291,6 @@ export class LineSession {
 }
 
 /**
- * A few sessions of one command; each batch goes to the least busy one, so a
- * slow batch (a veth delete) does not stall the next (an ADD).
- */
-export class LineSessionPool {
-  private readonly sessions: LineSession[];
-
-  constructor(size: number, o: LineSessionOptions) {
-    this.sessions = Array.from({ length: Math.max(1, size) }, () => new LineSession(o));
-  }
-
-  run(lines: readonly string[]): Promise<BatchResult> {
-    let best = this.sessions[0] as LineSession;
-    for (const s of this.sessions) if (s.busy < best.busy) best = s;
-    return best.run(lines);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.sessions.map((s) => s.close()));
-  }
-}
-
-/**
  * iproute2's batch mode (`ip -force -batch -`): with -force it reports each
  * failure as its message(s) then "Command failed -:<line>" and goes on;
  * success is silent. The fence shows a device whose name is longer than
