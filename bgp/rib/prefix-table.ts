@@ -17,55 +17,10 @@
 // text that would not come back identical (a leading zero, say) takes the
 // string path, so the table never changes a key.
 
-/** The address of the last successful parseIpv4Prefix (int32 bit pattern). */
-let parsedAddr = 0;
+import { formatIpv4Prefix, parseCanonicalIpv4Prefix } from "../../net/ipv4-packed.js";
 
-/**
- * Parse a canonical "a.b.c.d/len": returns len and leaves the address in
- * `parsedAddr`, or returns -1 if the text is not one.
- */
-function parseIpv4Prefix(p: string): number {
-  let addr = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  const n = p.length;
-  for (let i = 0; i < n; i++) {
-    const c = p.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1; // a leading zero is not canonical
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
-    } else if (c === 46 /* . */ || c === 47 /* / */) {
-      if (digits === 0) return -1;
-      addr = (addr << 8) | octet;
-      octet = 0;
-      digits = 0;
-      if (c === 46) {
-        if (++dots > 3) return -1;
-        continue;
-      }
-      if (dots !== 3) return -1;
-      // the length after the slash
-      let len = 0;
-      let ld = 0;
-      for (let j = i + 1; j < n; j++) {
-        const d = p.charCodeAt(j);
-        if (d < 48 || d > 57 || ++ld > 2 || (ld === 2 && len === 0)) return -1;
-        len = len * 10 + (d - 48);
-      }
-      if (ld === 0 || len > 32) return -1;
-      parsedAddr = addr;
-      return len;
-    } else return -1;
-  }
-  return -1;
-}
-
-/** The text of an IPv4 prefix from its address (int32 bit pattern) and length. */
-export function formatIpv4Prefix(addr: number, len: number): string {
-  return `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}/${len}`;
-}
+/** Where parseCanonicalIpv4Prefix leaves the address (one buffer, no allocation per call). */
+const parsed = new Int32Array(1);
 
 /**
  * Home bucket of (address, length): eight consecutive networks of one length
@@ -132,15 +87,15 @@ export class PrefixTable {
 
   /** The id of a prefix, or -1. */
   get(prefix: string): number {
-    const len = parseIpv4Prefix(prefix);
+    const len = parseCanonicalIpv4Prefix(prefix, parsed);
     if (len < 0) return this.byText.get(prefix) ?? -1;
-    const i = this.find(parsedAddr, len);
+    const i = this.find(parsed[0]!, len);
     return i < 0 ? -1 : (this.buckets[2 * i + 1]! & ID_MASK) - 1;
   }
 
   /** The id of a prefix, allocated if new (check capacity afterwards). */
   intern(prefix: string): number {
-    const len = parseIpv4Prefix(prefix);
+    const len = parseCanonicalIpv4Prefix(prefix, parsed);
     if (len < 0) {
       let id = this.byText.get(prefix);
       if (id === undefined) {
@@ -150,7 +105,7 @@ export class PrefixTable {
       }
       return id;
     }
-    const addr = parsedAddr;
+    const addr = parsed[0]!;
     const i = this.find(addr, len);
     if (i >= 0) return (this.buckets[2 * i + 1]! & ID_MASK) - 1;
     const id = this.allocate(addr, len);

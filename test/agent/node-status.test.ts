@@ -95,8 +95,10 @@ describe("the agent publishes its TrellisNodeStatus", () => {
     await addPod("p1", "web-1");
     const { s } = await waitStatus(
       "node-1",
-      (b) => b.ready && b.ipam?.addressesInUse === 1 && (b.routes?.local ?? 0) >= 1,
-      10_000,
+      // The speaker's part joins once it has resolved its address, which can be
+      // a status interval after ready on a loaded machine.
+      (b) => b.ready && b.ipam?.addressesInUse === 1 && (b.routes?.local ?? 0) >= 1 && b.bgp !== undefined,
+      15_000,
     );
     const b = s.status as NodeStatusBody;
     expect(b).toMatchObject({

@@ -3,7 +3,8 @@
 // through seeded random inserts and deletes (deletion shifts entries back, the
 // part most likely to lose a key), and for the text it gives back.
 import { describe, it, expect } from "@jest/globals";
-import { PrefixTable, formatIpv4Prefix } from "../prefix-table.js";
+import { formatIpv4Prefix } from "../../../net/ipv4-packed.js";
+import { PrefixTable } from "../prefix-table.js";
 import { DestTable } from "../dest-table.js";
 
 /** xorshift32: a reproducible stream of uint32 */
