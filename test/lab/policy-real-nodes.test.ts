@@ -8,7 +8,8 @@
 // case: namespaces x, y, z (labels ns=<name>, and the API server's own
 // kubernetes.io/metadata.name) × pods a, b, c (label pod=<name>), alternating
 // over node-1 and node-2, each from localhost/busybox:lab listening on TCP 80
-// and 81 (`nc -ll -p PORT -e true`: busybox's persistent server) and
+// and 81 with busybox `httpd` (not `nc -ll`: its listen backlog of 1 drops
+// the SYNs of eight probes at once, which then miss the 1 s timeout) and
 // declaring serve-<port>-<tcp|udp> container ports (the named-port cases).
 // Between cases the policies are deleted and labels put back; a case's
 // labels and policies are applied as each step says.
@@ -41,8 +42,7 @@ import { networkPolicyCases, type Case, type IpModel, type Step } from "../confo
 import { NAMESPACES, PODS, PORTS } from "../conformance/policy/netns-cluster.js";
 import { ALL_PODS, mismatches } from "../conformance/policy/reachability.js";
 import { until } from "../support/until.js";
-import { requireExecutable } from "../support/require.js";
-import { maybe, run, trellisctl, type Run } from "./lab-run.js";
+import { labUpRealNodes, maybe, run, trellisctl, type Run } from "./lab-run.js";
 
 const NODES = ["node-1", "node-2"] as const;
 /** The lab's pod CIDRs are 10.244.<node>.0/24 (lab/address-plan.ts): the ipBlock cases' 10.<net>.0.0/16. */
@@ -61,14 +61,14 @@ interface PodJson {
   status: { phase?: string; podIPs?: { ip: string }[] };
 }
 
-/** One pod of the x/y/z × a/b/c set, listening on TCP 80 and 81 (names quoted: YAML 1.1 reads a bare y as true). */
+/** One pod of the x/y/z × a/b/c set, httpd on TCP 80 and 81 (names quoted: YAML 1.1 reads a bare y as true). */
 function podYaml(ns: string, pod: string, node: string): string {
   const ports = PORTS.flatMap((port) =>
     (["TCP", "UDP"] as const).map(
       (proto) => `{name: serve-${port}-${proto.toLowerCase()}, containerPort: ${port}, protocol: ${proto}}`,
     ),
   );
-  const listen = PORTS.map((p) => `nc -ll -p ${p} -e true &`).join(" ");
+  const listen = PORTS.map((p) => `httpd -f -p ${p} -h /var/www &`).join(" ");
   return `---
 apiVersion: v1
 kind: Pod
@@ -128,7 +128,7 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
   const podLabels = new Map<string, Record<string, string>>();
   /** "ns/name" of the NetworkPolicies in the API now. */
   let applied = new Set<string>();
-  const stats = { cases: 0, cells: 0, probeRounds: 0, t0: Date.now() };
+  const stats = { cases: 0, steps: 0, cells: 0, probeRounds: 0, t0: Date.now() };
 
   const setLabels = async (kind: "namespace" | "pod", key: string, want: Record<string, string>) => {
     const cur = (kind === "namespace" ? nsLabels : podLabels).get(key) ?? {};
@@ -224,6 +224,7 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
         if (last.length === 0) break;
         await new Promise((r) => setTimeout(r, 1000));
       }
+      stats.steps++;
       stats.cells += s.probes.reduce((n, p) => n + p.expect.entries().length, 0);
       errors.push(...last);
     }
@@ -231,22 +232,8 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
   };
 
   beforeAll(async () => {
-    requireExecutable("/usr/sbin/runc", "runc");
-    requireExecutable("/usr/bin/podman", "podman");
     const t0 = Date.now();
-    const up = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "2",
-      "--dir",
-      dir,
-      "--cni",
-      "trellis",
-      "--kubelet",
-      "real",
-    );
-    if (up.code !== 0) throw new Error(`lab up --kubelet real failed: ${up.err}`);
+    await labUpRealNodes(dir, NODES.length);
     for (const ns of NAMESPACES) {
       const r = await kubectl(["create", "namespace", ns]);
       if (r.code !== 0) throw new Error(`kubectl create namespace ${ns}: ${r.err}`);
@@ -295,7 +282,7 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
   afterAll(async () => {
     console.log(
       `policy conformance on real nodes: ${stats.cases} cases, ${stats.cells} cells asserted, ` +
-        `${stats.probeRounds} probe rounds, ${((Date.now() - stats.t0) / 1000).toFixed(1)} s`,
+        `${stats.steps} steps, ${stats.probeRounds} probe rounds (one exec per pod each), ${((Date.now() - stats.t0) / 1000).toFixed(1)} s`,
     );
     if (existsSync(dir)) await trellisctl("lab", "down", "--dir", dir);
     rmSync(base, { recursive: true, force: true });
