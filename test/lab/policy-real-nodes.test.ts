@@ -58,6 +58,7 @@ const EXPECTED_FAILURES: ReadonlyMap<string, string> = new Map();
 
 interface PodJson {
   metadata: { name: string; namespace: string };
+  spec: { nodeName?: string };
   status: { phase?: string; podIPs?: { ip: string }[] };
 }
 
@@ -115,6 +116,8 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
   const kubectl = (args: string[], input?: string, timeoutMs = 60_000): Promise<Run> =>
     run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args], input, timeoutMs);
   const ips = new Map<string, string>();
+  /** The node each pod runs on, as the API reports it. */
+  const nodeOf = new Map<string, string>();
   const ipModel: IpModel = {
     net: POD_NET,
     ip: (k: string) => {
@@ -266,7 +269,9 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
         );
         for (const p of pods) {
           const ip = p.status.podIPs?.find((x) => !x.ip.includes(":"))?.ip;
-          if (ip !== undefined) ips.set(`${p.metadata.namespace}/${p.metadata.name}`, ip);
+          const k = `${p.metadata.namespace}/${p.metadata.name}`;
+          if (ip !== undefined) ips.set(k, ip);
+          nodeOf.set(k, p.spec.nodeName ?? "");
         }
         return ips.size === NAMESPACES.length * PODS.length;
       },
@@ -292,6 +297,7 @@ maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the
     expect([...ips.keys()].sort()).toEqual([...ALL_PODS].sort());
     for (const [k, ip] of ips)
       expect({ k, inNet: ip.startsWith(`10.${POD_NET}.`) }).toEqual({ k, inNet: true });
+    expect(ALL_PODS.map((k) => nodeOf.get(k))).toEqual(ALL_PODS.map((_, i) => NODES[i % NODES.length]));
   });
 
   // The ipBlock cases name pod addresses, known once the pods run: the
