@@ -2,8 +2,9 @@
  * What the lab end-to-end tests share: running a command (or trellisctl)
  * to completion with its exit code and output, the suite wrapper that fails
  * them, naming what is missing, where the lab cannot run (not root, no BIRD,
- * no reference ptp plugin), one suite's own lab directory, and
- * the lab's API server killed and started again.
+ * no reference ptp plugin), one suite's own lab directory, a real-nodes lab
+ * brought up (`labUpRealNodes`), and the lab's API server killed and started
+ * again.
  */
 import { afterAll, beforeAll, describe } from "@jest/globals";
 import { execFile } from "node:child_process";
@@ -126,4 +127,29 @@ export async function restartApiServer(dir: string, whileDown: () => Promise<voi
   } finally {
     await restartLabApiserver(dir);
   }
+}
+
+/**
+ * `lab up --nodes N --cni trellis --kubelet real` in `dir` (real kubelet and
+ * containerd per node; runc and podman required), failing with lab up's
+ * stderr; the seconds it took.
+ */
+export async function labUpRealNodes(dir: string, nodes: number): Promise<number> {
+  requireExecutable("/usr/sbin/runc", "runc");
+  requireExecutable("/usr/bin/podman", "podman");
+  const t0 = Date.now();
+  const r = await trellisctl(
+    "lab",
+    "up",
+    "--nodes",
+    String(nodes),
+    "--dir",
+    dir,
+    "--cni",
+    "trellis",
+    "--kubelet",
+    "real",
+  );
+  if (r.code !== 0) throw new Error(`lab up --kubelet real failed: ${r.err}`);
+  return (Date.now() - t0) / 1000;
 }

@@ -26,8 +26,7 @@ import { CRI_NAMESPACE } from "../../lab/nodes/containerd-config.js";
 import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
-import { requireExecutable } from "../support/require.js";
-import { CLI, kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
+import { CLI, kubectlApply, labUpRealNodes, maybe, run, trellisctl, type Run } from "./lab-run.js";
 
 /**
  * A Deployment of the pinned image, 4 replicas spread evenly over the two
@@ -110,23 +109,8 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
 
   beforeAll(async () => {
     // The kubelet and containerd builds: lab up refuses without them, naming scripts/build-k8s.
-    requireExecutable("/usr/sbin/runc", "runc");
-    requireExecutable("/usr/bin/podman", "podman");
-    const t0 = Date.now();
-    const r = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "2",
-      "--dir",
-      dir,
-      "--cni",
-      "trellis",
-      "--kubelet",
-      "real",
-    );
-    if (r.code !== 0) throw new Error(`lab up --kubelet real failed: ${r.err}`);
-    console.log(`lab up --nodes 2 --kubelet real: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const took = await labUpRealNodes(dir, 2);
+    console.log(`lab up --nodes 2 --kubelet real: ${took.toFixed(1)} s`);
     const a = await kubectlApply(dir, WEB);
     if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
   }, 10 * 60_000);

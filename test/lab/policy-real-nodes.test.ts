@@ -1,0 +1,321 @@
+// End to end, as root: the upstream NetworkPolicy conformance cases
+// (test/conformance/policy/cases.ts networkPolicyCases, every one of them) on
+// a `lab up --nodes 2 --cni trellis --kubelet real` lab: the real kubelet and
+// containerd start the pods, Trellis's CNI addresses them, the agents enforce
+// the policies applied through the Kubernetes API.
+//
+// As upstream's e2e (test/e2e/network/netpol) does, one pod set serves every
+// case: namespaces x, y, z (labels ns=<name>, and the API server's own
+// kubernetes.io/metadata.name) × pods a, b, c (label pod=<name>), alternating
+// over node-1 and node-2, each from localhost/busybox:lab listening on TCP 80
+// and 81 with busybox `httpd` (not `nc -ll`: its listen backlog of 1 drops
+// the SYNs of eight probes at once, which then miss the 1 s timeout) and
+// declaring serve-<port>-<tcp|udp> container ports (the named-port cases).
+// Between cases the policies are deleted and labels put back; a case's
+// labels and policies are applied as each step says.
+//
+// Probes: one `kubectl exec` per source pod and step runs every probe of the
+// step at once (a sh loop of background jobs), printing "<target> <proto>
+// <port> <0|1>". TCP: busybox `nc -w 1 IP PORT` connects or not. UDP: the
+// pinned image's busybox (Debian's busybox-static 1.35) has no UDP listener
+// (its nc has no -u), so a UDP port counts as reached when the datagram
+// arrives at the target pod's kernel, which answers ICMP port unreachable
+// (RFC 1122 §4.1.3.1, RFC 792): busybox `nslookup -port=PORT` reports
+// "Connection refused" then, and only a timeout when the policy dropped the
+// datagram. That reply is the datagram's conntrack RELATED ICMP error, which
+// an allowed flow's path must pass (RFC 792's error to the source).
+//
+// Expected tables are the cases' own (reachability.ts mismatches). Policy is
+// enforced asynchronously (API -> agent watch -> nftables), so a step is
+// re-probed while it differs, at most PROBE_ATTEMPTS times, as upstream's
+// ValidateOrFail probes a second time "in case policy enforcement was delayed";
+// the last observation is asserted, every cell.
+//
+// Expected failures: none (EXPECTED_FAILURES below is empty; a case put there
+// must name the product bug it shows).
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Doc } from "../../policy/test/fixtures.js";
+import { networkPolicyCases, type Case, type IpModel, type Step } from "../conformance/policy/cases.js";
+import { NAMESPACES, PODS, PORTS } from "../conformance/policy/netns-cluster.js";
+import { ALL_PODS, mismatches } from "../conformance/policy/reachability.js";
+import { until } from "../support/until.js";
+import { labUpRealNodes, maybe, run, trellisctl, type Run } from "./lab-run.js";
+
+const NODES = ["node-1", "node-2"] as const;
+/** The lab's pod CIDRs are 10.244.<node>.0/24 (lab/address-plan.ts): the ipBlock cases' 10.<net>.0.0/16. */
+const POD_NET = 244;
+/** Probe rounds per step before its last observation is asserted. */
+const PROBE_ATTEMPTS = 5;
+/**
+ * Cases known to fail on real nodes because of a product bug, by name, with
+ * the bug: asserted to still fail, so a fix shows up as a failure here to
+ * move the case back. Empty: every case passes.
+ */
+const EXPECTED_FAILURES: ReadonlyMap<string, string> = new Map();
+
+interface PodJson {
+  metadata: { name: string; namespace: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIPs?: { ip: string }[] };
+}
+
+/** One pod of the x/y/z × a/b/c set, httpd on TCP 80 and 81 (names quoted: YAML 1.1 reads a bare y as true). */
+function podYaml(ns: string, pod: string, node: string): string {
+  const ports = PORTS.flatMap((port) =>
+    (["TCP", "UDP"] as const).map(
+      (proto) => `{name: serve-${port}-${proto.toLowerCase()}, containerPort: ${port}, protocol: ${proto}}`,
+    ),
+  );
+  const listen = PORTS.map((p) => `httpd -f -p ${p} -h /var/www &`).join(" ");
+  return `---
+apiVersion: v1
+kind: Pod
+metadata: {name: "${pod}", namespace: "${ns}", labels: {pod: "${pod}"}}
+spec:
+  nodeName: ${node}
+  terminationGracePeriodSeconds: 1
+  automountServiceAccountToken: false
+  containers:
+  - name: c
+    image: localhost/busybox:lab
+    imagePullPolicy: Never
+    command: [sh, -c, '${listen} wait']
+    ports: [${ports.join(", ")}]
+`;
+}
+
+/** A probe's line in the exec's output: "<ns/pod> <TCP|UDP> <port> <0|1>". */
+function parseProbeLines(out: string): Map<string, boolean> {
+  const m = new Map<string, boolean>();
+  for (const line of out.split("\n")) {
+    const f = line.trim().split(" ");
+    if (f.length === 4 && (f[3] === "0" || f[3] === "1")) m.set(`${f[0]} ${f[1]} ${f[2]}`, f[3] === "1");
+  }
+  return m;
+}
+
+/**
+ * The sh script one source pod runs: every (target, port, protocol) probe as
+ * a background job, so a step costs about one timeout whatever its size.
+ */
+function probeScript(targets: { key: string; ip: string }[], probes: { port: number; protocol: string }[]) {
+  const fn =
+    "p() { if [ $3 = TCP ]; then if nc -w 1 $1 $2 </dev/null >/dev/null 2>&1; then r=1; else r=0; fi; " +
+    "else if nslookup -port=$2 -timeout=1 -retry=1 probe. $1 2>&1 | grep -q 'Connection refused'; then r=1; else r=0; fi; fi; " +
+    'echo "$4 $3 $2 $r"; }';
+  const jobs = targets.flatMap((t) => probes.map((p) => `p ${t.ip} ${p.port} ${p.protocol} ${t.key} &`));
+  return `${fn}\n${jobs.join("\n")}\nwait\n`;
+}
+
+maybe("NetworkPolicy conformance on real nodes: kubelet and containerd start the pods (root)", () => {
+  const base = mkdtempSync(join(tmpdir(), "trellis-policy-real-"));
+  const dir = join(base, "lab");
+  const kubectl = (args: string[], input?: string, timeoutMs = 60_000): Promise<Run> =>
+    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args], input, timeoutMs);
+  const ips = new Map<string, string>();
+  /** The node each pod runs on, as the API reports it. */
+  const nodeOf = new Map<string, string>();
+  const ipModel: IpModel = {
+    net: POD_NET,
+    ip: (k: string) => {
+      const ip = ips.get(k);
+      if (ip === undefined) throw new Error(`no address for pod ${k}`);
+      return ip;
+    },
+  };
+  /** Labels as last set, to change only what a step changes. */
+  const nsLabels = new Map<string, Record<string, string>>();
+  const podLabels = new Map<string, Record<string, string>>();
+  /** "ns/name" of the NetworkPolicies in the API now. */
+  let applied = new Set<string>();
+  const stats = { cases: 0, steps: 0, cells: 0, probeRounds: 0, t0: Date.now() };
+
+  const setLabels = async (kind: "namespace" | "pod", key: string, want: Record<string, string>) => {
+    const cur = (kind === "namespace" ? nsLabels : podLabels).get(key) ?? {};
+    const args = [
+      ...Object.keys(cur)
+        .filter((k) => !(k in want))
+        .map((k) => `${k}-`),
+      ...Object.entries(want)
+        .filter(([k, v]) => cur[k] !== v)
+        .map(([k, v]) => `${k}=${v}`),
+    ];
+    if (args.length > 0) {
+      const [ns, pod] = key.split("/") as [string, string];
+      const target = kind === "namespace" ? [kind, ns] : ["-n", ns, kind, pod];
+      const r = await kubectl(["label", "--overwrite", ...target, ...args]);
+      if (r.code !== 0) throw new Error(`kubectl label ${key}: ${r.err}`);
+    }
+    (kind === "namespace" ? nsLabels : podLabels).set(key, want);
+  };
+
+  /** The step's labels (the pod set's own where it names none) and exactly its policies. */
+  const applyStep = async (s: Step) => {
+    for (const ns of NAMESPACES)
+      await setLabels("namespace", ns, {
+        ...(s.nsLabels?.[ns] ?? { ns }),
+        // Set by the API server on every namespace (NamespaceDefaultLabelName); not removable.
+        "kubernetes.io/metadata.name": ns,
+      });
+    for (const k of ALL_PODS)
+      await setLabels("pod", k, s.podLabels?.[k] ?? { pod: k.split("/")[1] as string });
+    await applyPolicies(s.policies);
+  };
+
+  const applyPolicies = async (policies: readonly Doc[]) => {
+    const key = (d: Doc) => {
+      const m = d.metadata as { name: string; namespace: string };
+      return `${m.namespace}/${m.name}`;
+    };
+    const want = new Set(policies.map(key));
+    for (const k of applied) {
+      if (want.has(k)) continue;
+      const [ns, name] = k.split("/") as [string, string];
+      const r = await kubectl(["delete", "-n", ns, "networkpolicy", name, "--wait=true"]);
+      if (r.code !== 0) throw new Error(`kubectl delete networkpolicy ${k}: ${r.err}`);
+    }
+    if (policies.length > 0) {
+      const r = await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({ apiVersion: "v1", kind: "List", items: policies }),
+      );
+      if (r.code !== 0) throw new Error(`kubectl apply of the policies: ${r.err}`);
+    }
+    applied = want;
+  };
+
+  /** Every probe of a step from every pod to every other pod: "from->to" per "proto port". */
+  const probeStep = async (s: Step): Promise<Map<string, Map<string, boolean>>> => {
+    const probes = s.probes.map((p) => ({ port: p.port, protocol: p.protocol }));
+    const byProbe = new Map<string, Map<string, boolean>>(
+      probes.map((p) => [`${p.protocol} ${p.port}`, new Map()]),
+    );
+    await Promise.all(
+      ALL_PODS.map(async (from) => {
+        const [ns, pod] = from.split("/") as [string, string];
+        const targets = ALL_PODS.filter((t) => t !== from).map((t) => ({ key: t, ip: ipModel.ip(t) }));
+        const r = await kubectl(["exec", "-n", ns, pod, "--", "sh", "-c", probeScript(targets, probes)]);
+        if (r.code !== 0) throw new Error(`kubectl exec ${from}: ${r.err}`);
+        for (const [k, v] of parseProbeLines(r.out)) {
+          const [to, proto, port] = k.split(" ") as [string, string, string];
+          byProbe.get(`${proto} ${port}`)?.set(`${from}->${to}`, v);
+        }
+      }),
+    );
+    stats.probeRounds++;
+    return byProbe;
+  };
+
+  /** The case's mismatches, every step; each step re-probed while it differs (bounded). */
+  const runCase = async (k: Case): Promise<string[]> => {
+    const errors: string[] = [];
+    for (const [i, s] of k.steps.entries()) {
+      await applyStep(s);
+      let last: string[] = [];
+      for (let attempt = 0; attempt < PROBE_ATTEMPTS; attempt++) {
+        const seen = await probeStep(s);
+        last = s.probes.flatMap((p) =>
+          mismatches(
+            p.expect,
+            seen.get(`${p.protocol} ${p.port}`) ?? new Map(),
+            `step ${i} ${p.protocol}/${p.port}`,
+          ),
+        );
+        if (last.length === 0) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      stats.steps++;
+      stats.cells += s.probes.reduce((n, p) => n + p.expect.entries().length, 0);
+      errors.push(...last);
+    }
+    return errors;
+  };
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    await labUpRealNodes(dir, NODES.length);
+    for (const ns of NAMESPACES) {
+      const r = await kubectl(["create", "namespace", ns]);
+      if (r.code !== 0) throw new Error(`kubectl create namespace ${ns}: ${r.err}`);
+      await setLabels("namespace", ns, { ns, "kubernetes.io/metadata.name": ns });
+    }
+    const yaml = ALL_PODS.map((k, i) => {
+      const [ns, pod] = k.split("/") as [string, string];
+      return podYaml(ns, pod, NODES[i % NODES.length] as string);
+    }).join("");
+    // The namespaces' default ServiceAccounts come from kube-controller-manager a moment later.
+    await until(
+      "the pod set created",
+      async () => {
+        const r = await kubectl(["apply", "-f", "-"], yaml);
+        if (r.code !== 0) throw new Error(r.err);
+        return true;
+      },
+      60_000,
+      1000,
+    );
+    for (const k of ALL_PODS) podLabels.set(k, { pod: k.split("/")[1] as string });
+    await until(
+      "the 9 pods Running with their addresses",
+      async () => {
+        const r = await kubectl(["get", "pods", "-A", "-o", "json"]);
+        if (r.code !== 0) return undefined;
+        const pods = (JSON.parse(r.out) as { items: PodJson[] }).items.filter(
+          (p) =>
+            (NAMESPACES as readonly string[]).includes(p.metadata.namespace) && p.status.phase === "Running",
+        );
+        for (const p of pods) {
+          const ip = p.status.podIPs?.find((x) => !x.ip.includes(":"))?.ip;
+          const k = `${p.metadata.namespace}/${p.metadata.name}`;
+          if (ip !== undefined) ips.set(k, ip);
+          nodeOf.set(k, p.spec.nodeName ?? "");
+        }
+        return ips.size === NAMESPACES.length * PODS.length;
+      },
+      300_000,
+      1000,
+    );
+    console.log(
+      `lab up --nodes 2 --kubelet real and the 9 pods Running: ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    stats.t0 = Date.now();
+  }, 10 * 60_000);
+
+  afterAll(async () => {
+    console.log(
+      `policy conformance on real nodes: ${stats.cases} cases, ${stats.cells} cells asserted, ` +
+        `${stats.steps} steps, ${stats.probeRounds} probe rounds (one exec per pod each), ${((Date.now() - stats.t0) / 1000).toFixed(1)} s`,
+    );
+    if (existsSync(dir)) await trellisctl("lab", "down", "--dir", dir);
+    rmSync(base, { recursive: true, force: true });
+  }, 180_000);
+
+  it("the pod set: 9 pods from localhost/busybox:lab, alternating over both nodes, in 10.244.0.0/16", () => {
+    expect([...ips.keys()].sort()).toEqual([...ALL_PODS].sort());
+    for (const [k, ip] of ips)
+      expect({ k, inNet: ip.startsWith(`10.${POD_NET}.`) }).toEqual({ k, inNet: true });
+    expect(ALL_PODS.map((k) => nodeOf.get(k))).toEqual(ALL_PODS.map((_, i) => NODES[i % NODES.length]));
+  });
+
+  // The ipBlock cases name pod addresses, known once the pods run: the
+  // cases are built again from the real addresses when each runs.
+  const names = networkPolicyCases({ net: POD_NET, ip: () => "0.0.0.0" }).map((k) => k.name);
+  for (const name of names) {
+    it(
+      name,
+      async () => {
+        const k = networkPolicyCases(ipModel).find((c) => c.name === name);
+        if (k === undefined) throw new Error(`no case ${name}`);
+        const errors = await runCase(k);
+        stats.cases++;
+        const bug = EXPECTED_FAILURES.get(name);
+        if (bug === undefined) expect(errors).toEqual([]);
+        else expect({ bug, fails: errors.length > 0 }).toEqual({ bug, fails: true });
+      },
+      120_000,
+    );
+  }
+});
