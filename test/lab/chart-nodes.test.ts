@@ -35,30 +35,10 @@ import {
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
 import { requireExecutable } from "../support/require.js";
-import { CLI, kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
+import { CLI, kubectlApply, maybe, run, trellisctl, WEB_DEPLOYMENT, type Run } from "./lab-run.js";
 
 const ROLL_TAG = "lab-roll";
 const STREAM_PORT = 9000;
-
-const WEB = `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
-      containers:
-      - name: web
-        image: localhost/busybox:lab
-        imagePullPolicy: Never
-        command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
-`;
 
 const DURING_ROLL = `---
 apiVersion: v1
@@ -184,7 +164,7 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
     if (r.code !== 0) throw new Error(`lab up --agent chart failed: ${r.err}`);
     const built = /build-image: .*/.exec(r.err)?.[0];
     if (built !== undefined) console.log(built);
-    const a = await kubectlApply(dir, WEB);
+    const a = await kubectlApply(dir, WEB_DEPLOYMENT);
     if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
   }, 15 * 60_000);
 
@@ -287,17 +267,12 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
       });
 
       const kc = ["--kubeconfig", join(dir, "kubeconfig")];
+      /** `sh -c SCRIPT` in `pod`, its output watched line by line as it arrives. */
+      const watchSh = (pod: string, script: string): Watched =>
+        watch("kubectl", [...kc, "exec", pod, "--", "sh", "-c", script]);
       // The long-lived stream: node-2's pod sends a counter every 100 ms to node-1's pod (bounded: 6000 lines).
-      const receiver = watch("kubectl", [
-        ...kc,
-        "exec",
-        server.metadata.name,
-        "--",
-        "sh",
-        "-c",
-        // stdin held open (without it busybox nc stops after the first read); bounded like the sender
-        `sleep 900 | nc -l -p ${STREAM_PORT}`,
-      ]);
+      // stdin held open (without it busybox nc stops after the first read); bounded like the sender
+      const receiver = watchSh(server.metadata.name, `sleep 900 | nc -l -p ${STREAM_PORT}`);
       await until(
         "the stream's listener",
         async () =>
@@ -314,25 +289,15 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
         30_000,
         500,
       );
-      const sender = watch("kubectl", [
-        ...kc,
-        "exec",
+      const sender = watchSh(
         client.metadata.name,
-        "--",
-        "sh",
-        "-c",
         `i=0; while [ $i -lt 6000 ]; do echo $i; i=$((i+1)); sleep 0.1; done | nc ${v4(server)} ${STREAM_PORT}`,
-      ]);
+      );
       // New connections: every 200 ms node-2's pod fetches node-1's other pod's page (bounded: 3000 tries).
-      const probe = watch("kubectl", [
-        ...kc,
-        "exec",
+      const probe = watchSh(
         client.metadata.name,
-        "--",
-        "sh",
-        "-c",
         `i=0; while [ $i -lt 3000 ]; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${v4(target)} 8080 | grep -q ${target.metadata.name}; then echo ok; else echo fail; fi; i=$((i+1)); sleep 0.2; done`,
-      ]);
+      );
       try {
         await until("the stream flowing", () => receiver.lines.length >= 10, 30_000, 200);
         await until("the probe answering", () => probe.lines.some((l) => l.s === "ok"), 30_000, 200);

@@ -90,3 +90,30 @@ export async function restartApiServer(dir: string, whileDown: () => Promise<voi
     await restartLabApiserver(dir);
   }
 }
+
+/**
+ * A Deployment of the pinned image localhost/busybox:lab for real nodes
+ * (--kubelet real): 4 replicas spread evenly over the nodes by kube-scheduler
+ * (a topology spread on the hostname label), each serving its own hostname
+ * (its pod name) over HTTP on 8080.
+ */
+export const WEB_DEPLOYMENT = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+      containers:
+      - name: web
+        image: localhost/busybox:lab
+        imagePullPolicy: Never
+        command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
+        ports: [{containerPort: 8080}]
+`;

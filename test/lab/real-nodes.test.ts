@@ -27,32 +27,7 @@ import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
 import { requireExecutable } from "../support/require.js";
-import { CLI, kubectlApply, maybe, run, trellisctl, type Run } from "./lab-run.js";
-
-/**
- * A Deployment of the pinned image, 4 replicas spread evenly over the two
- * nodes by kube-scheduler (a topology spread on the hostname label).
- */
-const WEB = `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
-      containers:
-      - name: web
-        image: localhost/busybox:lab
-        imagePullPolicy: Never
-        command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
-        ports: [{containerPort: 8080}]
-`;
+import { CLI, kubectlApply, maybe, run, trellisctl, WEB_DEPLOYMENT, type Run } from "./lab-run.js";
 
 interface PodJson {
   metadata: { name: string; uid: string };
@@ -127,7 +102,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     );
     if (r.code !== 0) throw new Error(`lab up --kubelet real failed: ${r.err}`);
     console.log(`lab up --nodes 2 --kubelet real: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const a = await kubectlApply(dir, WEB);
+    const a = await kubectlApply(dir, WEB_DEPLOYMENT);
     if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
   }, 10 * 60_000);
 
