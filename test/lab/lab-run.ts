@@ -117,3 +117,10 @@ spec:
         command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
         ports: [{containerPort: 8080}]
 `;
+
+/** A pod's IPv4 address (status.podIPs), or an error naming the pod. */
+export function podV4(p: { metadata: { name: string }; status: { podIPs?: { ip: string }[] } }): string {
+  const ip = p.status.podIPs?.find((x) => !x.ip.includes(":"))?.ip;
+  if (ip === undefined) throw new Error(`${p.metadata.name} has no IPv4 address`);
+  return ip;
+}
