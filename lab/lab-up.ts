@@ -55,6 +55,15 @@ import type { Snapshotter } from "./nodes/containerd-config.js";
 import { requireNodeBinary } from "./controlplane/node-binaries.js";
 import { untaintReadyNodes } from "./controlplane/scheduler.js";
 import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
+import {
+  buildAgentImage,
+  chartAgentValues,
+  DEFAULT_AGENT,
+  installChartAgent,
+  LAB_AGENT_TAG,
+  shareNodesDir,
+  type AgentMode,
+} from "./nodes/chart-agent.js";
 
 /** `lab up` without --control-plane. */
 export const DEFAULT_CONTROL_PLANE: ControlPlaneMode = "real";
@@ -83,6 +92,8 @@ export interface UpOptions {
   controlPlane?: ControlPlaneMode;
   /** standin (the default) or real (containerd + kubelet per node; needs the real control plane) */
   kubelet?: KubeletMode;
+  /** process (the default: trellis-node started by the lab) or chart (the chart's DaemonSet from the image; needs --kubelet real) */
+  agent?: AgentMode;
   /**
    * kube-proxy (nftables mode) in every node (lab/kube-proxy.ts). Default:
    * on with the real control plane; false (`--no-kube-proxy`) leaves it out.
@@ -138,6 +149,9 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       "--kubelet real needs --control-plane real (node identities, the Node authorizer, exec and logs through the API server)",
       "usage",
     );
+  const chartAgent = (o.agent ?? DEFAULT_AGENT) === "chart";
+  if (chartAgent && !(realNodes && o.cni === "trellis"))
+    throw new LabError("--agent chart needs --kubelet real and --cni trellis", "usage");
   checkSocketPaths(L, o.nodes, realNodes);
   const prefix = labPrefix(dir);
   await refuseIfPresent(L, prefix);
@@ -180,7 +194,8 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     if (!real) writeFileSync(L.kubeconfig, renderKubeconfig(url));
     // The agents' identity: the chart's ServiceAccount and RBAC, as rendered.
     let agentSa: ServiceAccountRef | undefined;
-    if (bin !== undefined && o.cni === "trellis") {
+    // Under --agent chart, helm install brings the RBAC with the DaemonSet.
+    if (bin !== undefined && o.cni === "trellis" && !chartAgent) {
       say("applying the chart's RBAC (helm template helm/trellis) for trellis-node");
       agentSa = await applyChartRbac(bin.helm, L.kubeconfig, {
         ...(pw !== undefined ? { passwordSecrets: [LAB_PASSWORD_SECRET.name] } : {}),
@@ -196,6 +211,13 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     if (nodeBin !== undefined) {
       say("real nodes: building the lab images (scripts/build-lab-images)");
       const images = await buildLabImages(L);
+      if (chartAgent) {
+        say("--agent chart: building the agent image (scripts/build-image)");
+        const built = await buildAgentImage(L);
+        say(built.line);
+        images.archives.push(built.archive);
+        await shareNodesDir(L);
+      }
       const s = await labDirSnapshotter(dir);
       say(`real nodes: containerd snapshotter ${s.snapshotter} (${s.why})`);
       runtime = { bin: nodeBin, images, snapshotter: s.snapshotter };
@@ -212,10 +234,23 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
     if (o.cni === "trellis") await writeFabric(api, plan, fabric);
     for (const n of plan.nodes) {
       say(`node ${n.name}: ${n.address4}, pods ${n.podCidr4} ${n.podCidr6}`);
-      await startNode(L, plan, n, o.cni, api, fabric, credentials);
+      await startNode(L, plan, n, o.cni, api, fabric, credentials, chartAgent);
       if (kubeProxy !== undefined) startLabKubeProxy(L, plan, n, kubeProxy);
     }
-    await waitNodesReady(api, plan, o.readyTimeoutMs ?? 60_000);
+    if (chartAgent && bin !== undefined) {
+      // The DaemonSet tolerates the not-ready taint: the nodes become Ready once its install-cni wrote the conflist.
+      say("--agent chart: helm install helm/trellis (the DaemonSet runs trellis-node from the image)");
+      await installChartAgent(
+        bin.helm,
+        L,
+        chartAgentValues({
+          nodesDir: L.nodesDir,
+          tag: LAB_AGENT_TAG,
+          passwordSecrets: pw !== undefined ? [LAB_PASSWORD_SECRET.name] : [],
+        }),
+      );
+    }
+    await waitNodesReady(api, plan, o.readyTimeoutMs ?? (chartAgent ? 180_000 : 60_000));
     // kube-scheduler places pods only on untainted nodes (controlplane/scheduler.ts).
     if (real)
       await untaintReadyNodes(
@@ -224,7 +259,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
       );
     if (o.cni === "trellis") {
       say("waiting for trellis-node /readyz on every node");
-      await waitAgentsReady(L, plan, o.readyTimeoutMs ?? 60_000);
+      await waitAgentsReady(L, plan, o.readyTimeoutMs ?? 60_000, chartAgent);
     }
     if (kubeProxy !== undefined) {
       say("waiting for kube-proxy's nftables table on every node");
@@ -493,6 +528,7 @@ async function startNode(
   api: LabApi,
   fabric: FabricOptions,
   credentials: NodeCredentials,
+  chartAgent = false,
 ): Promise<void> {
   const N = L.node(n.name);
   for (const d of [N.dir, N.cniConfDir, N.cniBinDir, N.cniCacheDir, N.podsDir])
@@ -502,7 +538,8 @@ async function startNode(
     cni === "ptp"
       ? ptpConflist({ podCidr4: n.podCidr4, podCidr6: n.podCidr6, ipamDataDir: N.ipamDataDir })
       : trellisConflist(N.agentSocket, PTP_CNI_VERSION);
-  writeFileSync(N.conflist, JSON.stringify(conf, null, 2) + "\n");
+  // Under --agent chart the DaemonSet's install-cni writes the conflist and the shim.
+  if (!chartAgent) writeFileSync(N.conflist, JSON.stringify(conf, null, 2) + "\n");
   if (cni === "trellis") {
     for (const pool of trellisPools(n)) {
       try {
@@ -511,7 +548,7 @@ async function startNode(
         if (!(e instanceof ApiError && e.status === 409)) throw e;
       }
     }
-    symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
+    if (!chartAgent) symlinkSync(repoPaths.shim, `${N.cniBinDir}/trellis`);
   }
 
   startDaemon({
@@ -549,7 +586,7 @@ async function startNode(
   if (credentials.runtime !== undefined) await startRealNode(credentials.L, plan, n, credentials.runtime);
   else startKubeletStandin(L, plan, n);
 
-  if (cni === "trellis") startNodeAgent(n.netns, n.name, N);
+  if (cni === "trellis" && !chartAgent) startNodeAgent(n.netns, n.name, N);
 }
 
 /**
@@ -634,7 +671,12 @@ async function waitNodesReady(api: LabApi, plan: LabPlan, timeoutMs: number): Pr
 }
 
 /** Every node's agent answers /readyz 200 (first full sync done, CNI server up). */
-async function waitAgentsReady(L: LabLayout, plan: LabPlan, timeoutMs: number): Promise<void> {
+async function waitAgentsReady(
+  L: LabLayout,
+  plan: LabPlan,
+  timeoutMs: number,
+  chartAgent = false,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = plan.nodes;
   const why = new Map<string, string>();
@@ -643,7 +685,8 @@ async function waitAgentsReady(L: LabLayout, plan: LabPlan, timeoutMs: number): 
     for (const [n, r] of checks) why.set(n.name, r.detail);
     pending = checks.filter(([, r]) => !r.ready).map(([n]) => n);
     if (pending.length === 0) return;
-    for (const n of pending) {
+    // A DaemonSet's agent has no pid file of the lab's: the kubelet restarts it.
+    for (const n of chartAgent ? [] : pending) {
       if (!isAlive(readPidFile(L.node(n.name).agentPid)))
         throw new Error(`trellis-node on ${n.name} exited: ${tail(L.node(n.name).agentLog)}`);
     }

@@ -24,6 +24,7 @@ import { repoPaths } from "../../lab/repo-paths.js";
 import { labProbe } from "../../lab/probe.js";
 import { PROTOCOLS, type Protocol } from "../../lab/probe-result.js";
 import { formatLabStatus } from "../../lab/status-text.js";
+import { AGENT_MODES, DEFAULT_AGENT, type AgentMode } from "../../lab/nodes/chart-agent.js";
 
 const DEFAULT_DIR = "./.lab";
 
@@ -123,6 +124,14 @@ export function registerLab(program: Command, io: Io): void {
         .choices([...KUBELET_MODES])
         .default(DEFAULT_KUBELET),
     )
+    .addOption(
+      new Option(
+        "--agent <kind>",
+        "process (trellis-node started by the lab in each node) or chart (helm install of helm/trellis: the DaemonSet runs the agent from the image scripts/build-image builds; needs --kubelet real)",
+      )
+        .choices([...AGENT_MODES])
+        .default(DEFAULT_AGENT),
+    )
     .option(
       "--no-kube-proxy",
       "no kube-proxy in the nodes (default: kube-proxy in nftables mode on every node with the real control plane)",
@@ -139,6 +148,7 @@ export function registerLab(program: Command, io: Io): void {
         bgpPassword?: string;
         controlPlane: ControlPlaneMode;
         kubelet: KubeletMode;
+        agent: AgentMode;
         kubeProxy: boolean;
       }) => {
         const r = await lab(() =>
@@ -153,6 +163,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.bgpPassword !== undefined ? { bgpPassword: o.bgpPassword } : {}),
             controlPlane: o.controlPlane,
             kubelet: o.kubelet,
+            agent: o.agent,
             ...(o.kubeProxy ? {} : { kubeProxy: false }),
             progress: (l) => io.err(`lab: ${l}\n`),
           }),

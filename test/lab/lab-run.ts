@@ -153,3 +153,37 @@ export async function labUpRealNodes(dir: string, nodes: number): Promise<number
   if (r.code !== 0) throw new Error(`lab up --kubelet real failed: ${r.err}`);
   return (Date.now() - t0) / 1000;
 }
+
+/**
+ * A Deployment of the pinned image localhost/busybox:lab for real nodes
+ * (--kubelet real): 4 replicas spread evenly over the nodes by kube-scheduler
+ * (a topology spread on the hostname label), each serving its own hostname
+ * (its pod name) over HTTP on 8080.
+ */
+export const WEB_DEPLOYMENT = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+      containers:
+      - name: web
+        image: localhost/busybox:lab
+        imagePullPolicy: Never
+        command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
+        ports: [{containerPort: 8080}]
+`;
+
+/** A pod's IPv4 address (status.podIPs), or an error naming the pod. */
+export function podV4(p: { metadata: { name: string }; status: { podIPs?: { ip: string }[] } }): string {
+  const ip = p.status.podIPs?.find((x) => !x.ip.includes(":"))?.ip;
+  if (ip === undefined) throw new Error(`${p.metadata.name} has no IPv4 address`);
+  return ip;
+}

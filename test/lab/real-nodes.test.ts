@@ -26,32 +26,17 @@ import { CRI_NAMESPACE } from "../../lab/nodes/containerd-config.js";
 import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
-import { CLI, kubectlApply, labUpRealNodes, maybe, run, trellisctl, type Run } from "./lab-run.js";
-
-/**
- * A Deployment of the pinned image, 4 replicas spread evenly over the two
- * nodes by kube-scheduler (a topology spread on the hostname label).
- */
-const WEB = `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
-      containers:
-      - name: web
-        image: localhost/busybox:lab
-        imagePullPolicy: Never
-        command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
-        ports: [{containerPort: 8080}]
-`;
+import {
+  CLI,
+  kubectlApply,
+  labUpRealNodes,
+  maybe,
+  run,
+  trellisctl,
+  podV4,
+  WEB_DEPLOYMENT,
+  type Run,
+} from "./lab-run.js";
 
 interface PodJson {
   metadata: { name: string; uid: string };
@@ -98,11 +83,6 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     if (r.code !== 0) throw new Error(`kubectl get ipamblocks: ${r.err}`);
     return (JSON.parse(r.out) as { items: BlockJson[] }).items;
   };
-  const v4 = (p: PodJson): string => {
-    const ip = p.status.podIPs?.find((x) => !x.ip.includes(":"))?.ip;
-    if (ip === undefined) throw new Error(`${p.metadata.name} has no IPv4 address`);
-    return ip;
-  };
   /** `printf GET | nc IP 8080` inside pod `from`: the served index is the target pod's hostname (its name). */
   const httpGet = (from: string, ip: string): Promise<Run> =>
     kubectl("exec", from, "--", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 8080`);
@@ -111,7 +91,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     // The kubelet and containerd builds: lab up refuses without them, naming scripts/build-k8s.
     const took = await labUpRealNodes(dir, 2);
     console.log(`lab up --nodes 2 --kubelet real: ${took.toFixed(1)} s`);
-    const a = await kubectlApply(dir, WEB);
+    const a = await kubectlApply(dir, WEB_DEPLOYMENT);
     if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
   }, 10 * 60_000);
 
@@ -195,14 +175,14 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     if (a === undefined || b === undefined) throw new Error("no web pod on each node");
     const ip = await kubectl("exec", a.metadata.name, "--", "ip", "-4", "addr", "show", "eth0");
     expect(ip.code).toBe(0);
-    expect(ip.out).toContain(`inet ${v4(a)}/32`);
+    expect(ip.out).toContain(`inet ${podV4(a)}/32`);
     // Across the ToR: node-1's pod to node-2's (routes learned over BGP), and back.
-    const ab = await httpGet(a.metadata.name, v4(b));
+    const ab = await httpGet(a.metadata.name, podV4(b));
     expect({ code: ab.code, out: ab.out.trim().split("\n").pop() }).toEqual({
       code: 0,
       out: b.metadata.name,
     });
-    const ba = await httpGet(b.metadata.name, v4(a));
+    const ba = await httpGet(b.metadata.name, podV4(a));
     expect({ code: ba.code, out: ba.out.trim().split("\n").pop() }).toEqual({
       code: 0,
       out: a.metadata.name,
@@ -272,7 +252,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     await until("containerd gone", async () => (isAlive(old) ? undefined : true), 10_000, 50);
     // While containerd is down the shims keep the containers: the pods still answer.
     for (const p of onNode1) {
-      const r = await httpGet(peer.metadata.name, v4(p));
+      const r = await httpGet(peer.metadata.name, podV4(p));
       expect({ pod: p.metadata.name, out: r.out.trim().split("\n").pop() }).toEqual({
         pod: p.metadata.name,
         out: p.metadata.name,
@@ -294,7 +274,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
       expect(now?.status.containerStatuses?.[0]?.containerID).toBe(
         p.status.containerStatuses?.[0]?.containerID,
       );
-      const r = await httpGet(peer.metadata.name, v4(p));
+      const r = await httpGet(peer.metadata.name, podV4(p));
       expect(r.out.trim().split("\n").pop()).toBe(p.metadata.name);
     }
     const first = onNode1[0];

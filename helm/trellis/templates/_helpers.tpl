@@ -18,10 +18,33 @@ app.kubernetes.io/component: trellis-node
 
 {{/* The conflist pinned in docs/architecture.md, from values. */}}
 {{- define "trellis.conflist" -}}
-{{- $trellis := dict "type" "trellis" "agentSocket" (printf "%s/cni.sock" .Values.cni.agentSocketDir) "mtu" (int .Values.agent.mtu) "ipam" (dict "type" .Values.cni.ipamType) -}}
+{{- $trellis := dict "type" "trellis" "agentSocket" (include "trellis.hostAgentSocket" .) "mtu" (int .Values.agent.mtu) "ipam" (dict "type" .Values.cni.ipamType) -}}
 {{- $plugins := list $trellis -}}
 {{- if .Values.cni.portmap -}}
 {{- $plugins = append $plugins (dict "type" "portmap" "capabilities" (dict "portMappings" true)) -}}
 {{- end -}}
 {{- dict "cniVersion" .Values.cni.cniVersion "name" "k8s-pod-network" "plugins" $plugins | toJson -}}
+{{- end }}
+
+{{/*
+The agent socket as the runtime (and the shim it execs) sees it on the host.
+Under cni.perNodeRoot the node's name is a $(TRELLIS_NODE_NAME) reference,
+which the kubelet expands in the install-cni container's environment
+(dependent environment variables, core/v1 EnvVar.value).
+*/}}
+{{- define "trellis.hostAgentSocket" -}}
+{{- if .Values.cni.perNodeRoot -}}
+{{- printf "%s/$(TRELLIS_NODE_NAME)%s/cni.sock" (trimSuffix "/" .Values.cni.perNodeRoot) .Values.cni.agentSocketDir -}}
+{{- else -}}
+{{- printf "%s/cni.sock" .Values.cni.agentSocketDir -}}
+{{- end -}}
+{{- end }}
+
+{{/* A hostPath volume mount: the path itself, or under cni.perNodeRoot the node's own copy of it. */}}
+{{- define "trellis.hostMount" -}}
+{{- if .root.Values.cni.perNodeRoot -}}
+{ name: node-root, mountPath: {{ .mountPath }}, subPathExpr: "$(TRELLIS_NODE_NAME){{ .hostPath }}" }
+{{- else -}}
+{ name: {{ .name }}, mountPath: {{ .mountPath }} }
+{{- end -}}
 {{- end }}
