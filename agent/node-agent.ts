@@ -656,8 +656,13 @@ export class NodeAgent {
 
   // ---- end node status ----
 
-  /** Stops serving; pods keep their veths, addresses and routes. */
-  async stop(): Promise<void> {
+  /**
+   * Stops serving; pods keep their veths, addresses and routes. With
+   * `restart` (the process's SIGTERM: a rolling update, a node reboot), BGP
+   * peers that negotiated graceful restart keep this node's routes as well,
+   * so traffic to its pods does not stop while the agent is away (RFC 4724).
+   */
+  async stop(o: { restart?: boolean } = {}): Promise<void> {
     this.statusPublisher?.stop();
     for (const t of this.timers) clearInterval(t);
     this.cniUp = false;
@@ -665,7 +670,7 @@ export class NodeAgent {
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.policy?.stop();
     await this.nat?.stop();
-    await this.bgp?.stop();
+    await this.bgp?.stop(o);
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
     this.dataplane.close();

@@ -173,8 +173,12 @@ export class SpeakerHost {
     return d;
   }
 
-  /** Cease / Administrative Shutdown to every peer, then the FIB closes (our routes stay). */
-  stop(): Promise<void> {
-    return this.speaker.stop(CEASE_ADMIN_SHUTDOWN);
+  /**
+   * Cease / Administrative Shutdown to every peer, then the FIB closes (our
+   * routes stay). With `restart`, peers that negotiated graceful restart get
+   * no NOTIFICATION and keep our routes until we are back (Speaker.stop).
+   */
+  stop(o: { restart?: boolean } = {}): Promise<void> {
+    return this.speaker.stop(CEASE_ADMIN_SHUTDOWN, o);
   }
 }

@@ -199,11 +199,17 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     this.maybeSyncFib();
   }
 
-  /** Graceful stop: every session gets Cease / Administrative Shutdown (RFC 4486). */
-  async stop(subcode = CEASE_ADMIN_SHUTDOWN): Promise<void> {
+  /**
+   * Graceful stop: every session gets Cease / Administrative Shutdown (RFC
+   * 4486). With `restart`, a session that negotiated graceful restart ends
+   * without one instead, so its peer keeps our routes while we restart (RFC
+   * 4724 §4.2; Peer.stopForRestart).
+   */
+  async stop(subcode = CEASE_ADMIN_SHUTDOWN, o: { restart?: boolean } = {}): Promise<void> {
     for (const e of this.peers.values()) {
       this.clearStale(e);
-      e.peer.stop(subcode);
+      if (o.restart === true) e.peer.stopForRestart(subcode);
+      else e.peer.stop(subcode);
     }
     if (this.deferralTimer) this.clock.clearTimeout(this.deferralTimer);
     this.bfd?.close();

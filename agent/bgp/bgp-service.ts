@@ -650,7 +650,8 @@ export class BgpService {
     };
   }
 
-  async stop(): Promise<void> {
+  /** `restart`: the agent is restarting, so peers that support it keep our routes (SpeakerHost.stop). */
+  async stop(o: { restart?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.resync !== undefined) clearInterval(this.resync);
@@ -658,7 +659,7 @@ export class BgpService {
     await this.serviceInformers?.stop();
     await this.syncs.settled();
     await this.control?.close();
-    await this.host?.stop();
+    await this.host?.stop(o);
     this.host = undefined;
   }
 }

@@ -37,9 +37,12 @@ async function run(flags: ConfigFlags): Promise<void> {
   const shutdown = (sig: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal: sig }, "shutting down; pods keep their network");
+    log.info(
+      { signal: sig },
+      "shutting down; pods keep their network, graceful-restart peers keep its routes",
+    );
     agent
-      .stop()
+      .stop({ restart: true })
       .then(() => process.exit(0))
       .catch(() => process.exit(1));
   };

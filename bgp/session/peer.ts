@@ -252,6 +252,43 @@ export class Peer {
     this.stableTimer = undefined;
   }
 
+  /**
+   * Stop for a restart of this speaker (the agent's SIGTERM in a rolling
+   * update). When the established session negotiated graceful restart (both
+   * sides sent the capability), its TCP connection is closed without a
+   * NOTIFICATION, so the peer keeps our routes, marked stale, until we are
+   * back and send End-of-RIB (RFC 4724 §4.2). A NOTIFICATION would make it
+   * drop them: RFC 8538 changes that only when both sides set the N bit, and
+   * we do not. Any other session gets the normal stop with `subcode`.
+   * Returns whether the peer was left to keep our routes.
+   */
+  stopForRestart(subcode: number): boolean {
+    const c = this.conn;
+    const sock = c.sock;
+    if (sock === undefined || c.info?.capabilities.includes("graceful-restart") !== true) {
+      this.stop(subcode);
+      return false;
+    }
+    this.stopped = true;
+    const second = this.second;
+    if (second) {
+      // A second connection is never established: it gets its Cease as in stop().
+      second.retired = true;
+      this.feed(second, { type: "ManualStop", subcode });
+      this.second = undefined;
+    }
+    c.retired = true;
+    c.sock = undefined;
+    for (const t of [...c.timers.keys()]) this.stopTimer(c, t);
+    sock.removeAllListeners("data");
+    sock.on("error", () => undefined);
+    sock.destroy();
+    this.clearIdleHold();
+    if (this.stableTimer !== undefined) this.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
+    return true;
+  }
+
   /** AutomaticStop (e.g. max-prefix reached): Cease, then restart with back-off. */
   reset(subcode: number, data?: Uint8Array): void {
     this.feed(

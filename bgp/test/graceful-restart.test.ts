@@ -156,3 +156,37 @@ describe("graceful restart, receiving speaker (RFC 4724 §4.2)", () => {
     expect(stale(sp, "10.9.4.0/24")).toBe(false);
   });
 });
+
+describe("graceful restart, restarting speaker (RFC 4724 §4.2, our side)", () => {
+  /** The peer's view of our stop: the NOTIFICATIONs it got, once its socket closed. */
+  async function stopSeenBy(restart: boolean, peerHasGr: boolean): Promise<BgpMessage[]> {
+    const sp = await speaker();
+    const a = peerHasGr
+      ? await grPeer(sp.listenPort!, 30, false)
+      : await (async () => {
+          const p = await connectRawPeer(sp.listenPort!, OPTS);
+          socks.push(p.sock);
+          p.sock.write(encodeMessage(rawOpen({}), OPTS));
+          p.sock.write(encodeMessage({ type: "KEEPALIVE" }, OPTS));
+          await until(() => p.got.some((m) => m.type === "KEEPALIVE"), "KEEPALIVE");
+          return p;
+        })();
+    const closed = new Promise<void>((r) => a.sock.once("close", () => r()));
+    speakers.splice(speakers.indexOf(sp), 1);
+    await sp.stop(undefined, { restart });
+    await closed;
+    return a.got.filter((m) => m.type === "NOTIFICATION");
+  }
+
+  it("a stop for restart closes a graceful-restart session without a NOTIFICATION, so the peer keeps our routes", async () => {
+    expect(await stopSeenBy(true, true)).toEqual([]);
+  });
+
+  it("a plain stop sends Cease / Administrative Shutdown (RFC 4486 subcode 2)", async () => {
+    expect(await stopSeenBy(false, true)).toEqual([expect.objectContaining({ code: 6, subcode: 2 })]);
+  });
+
+  it("a peer without the capability gets the Cease even on a stop for restart: it would not keep the routes", async () => {
+    expect(await stopSeenBy(true, false)).toEqual([expect.objectContaining({ code: 6, subcode: 2 })]);
+  });
+});
