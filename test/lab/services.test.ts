@@ -22,11 +22,16 @@ import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
 import { kubectlApply, kubectlIn, maybe, must, trellisctl, type Run } from "./lab-run.js";
 import { until } from "../support/until.js";
-
-const NS = "svc";
-const NODE_PORT = 30080;
-/** Connections per reachability check: both backends must answer among them. */
-const TRIES = 16;
+import {
+  ALLOW_CLIENTS,
+  clientsYaml,
+  ISOLATE,
+  NODE_PORT,
+  NODE_UPLINK,
+  NS,
+  TRIES,
+  webYaml,
+} from "./services-shared.js";
 
 interface PodJson {
   metadata: {
@@ -39,31 +44,8 @@ interface PodJson {
   status: { phase?: string; podIPs?: { ip: string }[] };
 }
 
-const WORKLOADS = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      affinity:
-        nodeAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            nodeSelectorTerms:
-              - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1, node-2]}]
-        podAntiAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            - labelSelector: {matchLabels: {app: web}}
-              topologyKey: kubernetes.io/hostname
-      containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
----
+/** The stand-in answers on every containerPort with the pod's `ns/name`. */
+const WORKLOADS = `${webYaml("[{name: c, image: busybox, ports: [{containerPort: 8080}]}]")}---
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: every-node, namespace: ${NS}}
@@ -73,47 +55,7 @@ spec:
     metadata: {labels: {app: every-node}}
     spec:
       containers: [{name: c, image: busybox, ports: [{containerPort: 9000}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: ${NS}}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080, nodePort: ${NODE_PORT}, protocol: TCP}]
-${client("client-3", "node-3", true)}${client("stranger-3", "node-3", false)}${client("client-1", "node-1", true)}${client("stranger-1", "node-1", false)}`;
-
-/** A client pod placed by the scheduler on `node` (node affinity), labelled role=client or not. */
-function client(name: string, node: string, labelled: boolean): string {
-  return `---
-apiVersion: v1
-kind: Pod
-metadata: {name: ${name}, namespace: ${NS}${labelled ? ", labels: {role: client}" : ""}}
-spec:
-  affinity:
-    nodeAffinity:
-      requiredDuringSchedulingIgnoredDuringExecution:
-        nodeSelectorTerms:
-          - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${node}]}]
-  containers: [{name: c, image: busybox}]
-`;
-}
-
-/** A NetworkPolicy selecting the backends for ingress; no `ingress` rule isolates them. */
-const webPolicy = (name: string, ingress = ""): string => `
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: ${name}, namespace: ${NS}}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-${ingress}`;
-const ISOLATE = webPolicy("isolate-web");
-/** Ports are the backend's (8080), not the Service's (80): the policy sees the packet after DNAT. */
-const ALLOW_CLIENTS = webPolicy(
-  "allow-clients",
-  "  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080, protocol: TCP}]}]\n",
-);
+${clientsYaml("[{name: c, image: busybox}]")}`;
 
 maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis policy (3 nodes)", () => {
   const dir = mkdtempSync(join(tmpdir(), "trellis-kp-"));
@@ -225,9 +167,8 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
   }, 60_000);
 
   it("the NodePort answers from the ToR (to node-3, which has no backend) and from node-1's namespace", async () => {
-    // Node i's uplink address is 198.18.0.(2i-1) (lab/address-plan.ts).
-    const node3 = "198.18.0.5";
-    const node2 = "198.18.0.3";
+    const node3 = NODE_UPLINK["node-3"];
+    const node2 = NODE_UPLINK["node-2"];
     const fromTor = await connect(`${prefix}tor`, node3, NODE_PORT);
     expect(fromTor.filter((r) => r === "")).toEqual([]);
     expect(distinct(fromTor)).toEqual(webPods());

@@ -1,0 +1,101 @@
+/**
+ * What the two Services lab tests share (test/lab/services.test.ts on the
+ * kubelet stand-in, test/lab/services-real-nodes.test.ts on the real kubelet
+ * and containerd): the namespace, the backends' Deployment and NodePort
+ * Service, the client pods, and the two NetworkPolicies. Only the containers
+ * differ between the two: each test passes its own (a YAML flow sequence).
+ */
+
+export const NS = "svc";
+export const NODE_PORT = 30080;
+/** Requests per reachability check: both backends must answer among them. */
+export const TRIES = 16;
+/** Node i's uplink address is 198.18.0.(2i-1) (lab/address-plan.ts). */
+export const NODE_UPLINK = {
+  "node-1": "198.18.0.1",
+  "node-2": "198.18.0.3",
+  "node-3": "198.18.0.5",
+} as const;
+
+/**
+ * The namespace, a Deployment of 2 backends (`app: web`, no nodeName: required
+ * node affinity and anti-affinity make kube-scheduler put one on node-1 and
+ * one on node-2), and a NodePort Service in front of them (80 → 8080).
+ */
+export function webYaml(containers: string, podSpecExtra = ""): string {
+  return `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${NS}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+${podSpecExtra}      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1, node-2]}]
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector: {matchLabels: {app: web}}
+              topologyKey: kubernetes.io/hostname
+      containers: ${containers}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ${NS}}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080, nodePort: ${NODE_PORT}, protocol: TCP}]
+`;
+}
+
+/** The client pods: labelled role=client or not, on node-3 (no backend) and on node-1 (a backend). */
+export const CLIENTS = [
+  { name: "client-3", node: "node-3", labelled: true },
+  { name: "stranger-3", node: "node-3", labelled: false },
+  { name: "client-1", node: "node-1", labelled: true },
+  { name: "stranger-1", node: "node-1", labelled: false },
+] as const;
+
+/** Every client pod, each placed by the scheduler on its node (node affinity), as YAML documents. */
+export function clientsYaml(containers: string, podSpecExtra = ""): string {
+  return CLIENTS.map(
+    (c) => `---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${c.name}, namespace: ${NS}${c.labelled ? ", labels: {role: client}" : ""}}
+spec:
+${podSpecExtra}  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${c.node}]}]
+  containers: ${containers}
+`,
+  ).join("");
+}
+
+/** A NetworkPolicy selecting the backends for ingress; no `ingress` rule isolates them. */
+const webPolicy = (name: string, ingress = ""): string => `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+${ingress}`;
+export const ISOLATE = webPolicy("isolate-web");
+/** Ports are the backend's (8080), not the Service's (80): the policy sees the packet after DNAT. */
+export const ALLOW_CLIENTS = webPolicy(
+  "allow-clients",
+  "  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080, protocol: TCP}]}]\n",
+);
