@@ -228,7 +228,7 @@ export function formatClusterBench(x: ClusterBenchResult): string {
       ],
     ),
     "",
-    `2. Block claim → the ToR holds its route (pool ${x.blockClaim.pool.cidr}, /${x.blockClaim.pool.blockSize} blocks: one claim per pod; no peer: ptp has no BGP)`,
+    `2. Block claim → the ToR holds its route (pool ${x.blockClaim.pool.cidr}, /${x.blockClaim.pool.blockSize} blocks: one claim per two pods, pre-claimed once a block runs low; no peer: ptp has no BGP)`,
     "",
     ...table(
       ["measure (ms)", "p50", "p99", "n"],
