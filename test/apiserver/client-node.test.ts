@@ -45,12 +45,18 @@ let core: CoreV1Api;
 let crds: ApiextensionsV1Api;
 let custom: CustomObjectsApi;
 
+/**
+ * A pod for a scheduler that does not run: the real control plane's
+ * kube-scheduler would otherwise bind it and write a PodScheduled condition (a
+ * new resourceVersion) between a test's read and its update.
+ */
 function pod(name: string, labels: Record<string, string> = {}, nodeName?: string): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, labels },
     spec: {
+      schedulerName: "no-scheduler",
       ...(nodeName !== undefined ? { nodeName } : {}),
       containers: [{ name: "c", image: "busybox", ports: [{ containerPort: 80 }] }],
     },
@@ -194,10 +200,7 @@ describe.each(SERVERS)("on the %s API server", (kind) => {
   describe("core CRUD", () => {
     it("creates, reads, updates and deletes a pod with server-set metadata", async () => {
       await ns("crud");
-      // For a scheduler that does not run: the real control plane's kube-scheduler would otherwise
-      // write a PodScheduled condition (a new resourceVersion) between the create and the read.
       const body = pod("p1", { app: "a" });
-      body.spec = { ...body.spec!, schedulerName: "no-scheduler" };
       const created = await core.createNamespacedPod({ namespace: "crud", body });
       expect(created.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
       expect(created.metadata?.creationTimestamp).toBeInstanceOf(Date);
