@@ -265,28 +265,18 @@ export class Peer {
   stopForRestart(subcode: number): boolean {
     const c = this.conn;
     const sock = c.sock;
-    if (sock === undefined || c.info?.capabilities.includes("graceful-restart") !== true) {
-      this.stop(subcode);
-      return false;
+    const graceful = sock !== undefined && c.info?.capabilities.includes("graceful-restart") === true;
+    if (graceful) {
+      // Take the socket away first (attach() ignores events of a socket that is
+      // no longer c.sock): the ordinary stop below then has nowhere to write its
+      // NOTIFICATION, and the session still goes Idle through the FSM.
+      c.sock = undefined;
+      sock.removeAllListeners("data");
+      sock.on("error", () => undefined);
+      sock.destroy();
     }
-    this.stopped = true;
-    const second = this.second;
-    if (second) {
-      // A second connection is never established: it gets its Cease as in stop().
-      second.retired = true;
-      this.feed(second, { type: "ManualStop", subcode });
-      this.second = undefined;
-    }
-    c.retired = true;
-    c.sock = undefined;
-    for (const t of [...c.timers.keys()]) this.stopTimer(c, t);
-    sock.removeAllListeners("data");
-    sock.on("error", () => undefined);
-    sock.destroy();
-    this.clearIdleHold();
-    if (this.stableTimer !== undefined) this.clock.clearTimeout(this.stableTimer);
-    this.stableTimer = undefined;
-    return true;
+    this.stop(subcode);
+    return graceful;
   }
 
   /** AutomaticStop (e.g. max-prefix reached): Cease, then restart with back-off. */
