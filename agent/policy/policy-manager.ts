@@ -133,6 +133,13 @@ export class PolicyManager {
   /** The revocation running or queued last, and prefixes still to revoke (a failed one's, retried). */
   private revoking: Promise<void> = Promise.resolve();
   private revokePending = new Set<string>();
+  /**
+   * The table and local pods of the latest applied transaction: a queued
+   * revocation checks against these when it runs, not against the apply that
+   * queued it, since one job takes every pending address (a later apply's too).
+   */
+  private revokeAgainst:
+    { local: () => ReadonlyMap<string, readonly string[]>; table: () => NftTable } | undefined;
 
   constructor(private readonly o: PolicyManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -353,16 +360,18 @@ export class PolicyManager {
     if (revoker === undefined) return;
     const pods = r.mode === "noop" ? new Map<string, readonly string[]>() : local();
     const plan = revocationFor(r.mode, r.commands, pods, POLICY_TABLE);
+    this.revokeAgainst = { local, table };
     for (const p of plan.prefixes) this.revokePending.add(p);
     if (this.revokePending.size === 0) return;
     this.revoking = this.revoking.then(async () => {
       const prefixes = [...this.revokePending].sort();
       this.revokePending.clear();
-      if (prefixes.length === 0) return;
+      const against = this.revokeAgainst;
+      if (prefixes.length === 0 || against === undefined) return;
       try {
         const entries = await revoker.list(prefixes);
         if (entries.length === 0) return;
-        const { deny, allow } = recheck(entries, table(), pods.size > 0 ? pods : local());
+        const { deny, allow } = recheck(entries, against.table(), against.local());
         for (const e of deny) this.metrics.flowsDenied += await revoker.mark(e, true);
         for (const e of allow) this.metrics.flowsReallowed += await revoker.mark(e, false);
         if (deny.length + allow.length > 0)
