@@ -636,7 +636,7 @@ export class IpamService {
   private maybePreclaim(poolNames: ReadonlySet<string>): void {
     const fraction = this.o.spareFraction;
     if (fraction === undefined || poolNames.size === 0) return;
-    if (this.preclaiming !== undefined || Date.now() < this.preclaimNotBefore) return;
+    if (this.preclaiming !== undefined || this.now().getTime() < this.preclaimNotBefore) return;
     const pools = this.o.pools();
     const node = this.o.node();
     const views = this.views(new Set());
@@ -653,7 +653,7 @@ export class IpamService {
               this.o.log.info({ block: cidr, pool: name, reason: lost }, "pre-claim lost");
           },
           (e: unknown) => {
-            this.preclaimNotBefore = Date.now() + PRECLAIM_RETRY_MS;
+            this.preclaimNotBefore = this.now().getTime() + PRECLAIM_RETRY_MS;
             this.o.log.warn({ block: cidr, pool: name, err: String(e) }, "pre-claim failed; will try again");
           },
         )

@@ -41,7 +41,6 @@ export interface NetlinkFibOptions {
   timeoutMs?: number;
 }
 
-const ESRCH = 3;
 /** Operations per addon call: at most about 130 octets each (ECMP, IPv6), so a few MB. */
 const MAX_OPS_PER_SEND = 32_768;
 
@@ -162,7 +161,7 @@ export class NetlinkFibDriver implements FibDriver {
       const op = ops[sent[r.index] ?? -1];
       if (op === undefined) continue;
       // Deleting a route that is already gone (ESRCH) is the state we wanted.
-      if (op.op === "delete" && r.errno === ESRCH) continue;
+      if (op.op === "delete" && r.code === "ESRCH") continue;
       failures.push({ op, error: `${describeOp(op)}: ${r.message}` });
     }
     // An interface may have been renamed or recreated: look again next time.
@@ -200,7 +199,7 @@ export class NetlinkFibDriver implements FibDriver {
         );
       } catch (e) {
         // A table nobody has used yet in this family does not exist: it is empty.
-        if (e instanceof NetlinkError && (e as { code?: unknown }).code === "ENOENT") continue;
+        if (e instanceof NetlinkError && e.code === "ENOENT") continue;
         throw e;
       }
     }

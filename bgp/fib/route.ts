@@ -42,7 +42,3 @@ export function sameNextHops(a: readonly NextHop[], b: readonly NextHop[]): bool
   }
   return true;
 }
-
-export function isV6Prefix(prefix: string): boolean {
-  return prefix.includes(":");
-}

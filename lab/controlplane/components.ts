@@ -75,10 +75,24 @@ export async function stopComponent(
   const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
     .split("\0")
     .filter((a) => a !== "");
-  process.kill(pid, signal);
-  const deadline = Date.now() + 15_000;
+  const kill = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone in the meantime (ESRCH): what we wanted
+    }
+  };
+  kill(signal);
+  // A bounded wait: 15 s for `signal`, then one SIGKILL and 5 s more.
+  let deadline = Date.now() + 15_000;
+  let escalated = signal === "SIGKILL";
   while (isAlive(pid)) {
-    if (Date.now() > deadline) process.kill(pid, "SIGKILL");
+    if (Date.now() > deadline) {
+      if (escalated) throw new Error(`${c} (pid ${pid}) did not exit after SIGKILL`);
+      kill("SIGKILL");
+      escalated = true;
+      deadline = Date.now() + 5_000;
+    }
     await sleep(50);
   }
   return { component: c, argv };

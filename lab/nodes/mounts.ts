@@ -5,7 +5,7 @@
  * Pure: parsing and selection. Edge: makeSharedMount, unmountUnder.
  */
 import { readFileSync } from "node:fs";
-import { runCommand } from "../run-command.js";
+import { mustRun, runCommand } from "../run-command.js";
 
 /**
  * Mount points of /proc/self/mountinfo (proc(5): field 5 is the mount point,
@@ -39,8 +39,7 @@ export async function makeSharedMount(dir: string): Promise<void> {
     ["--bind", dir, dir],
     ["--make-shared", dir],
   ]) {
-    const r = await runCommand("mount", args);
-    if (r.code !== 0) throw new Error(`mount ${args.join(" ")}: ${r.stderr.trim()}`);
+    await mustRun("mount", args);
   }
 }
 

@@ -266,11 +266,10 @@ describe("revocation: a policy change cuts off the established flows it denies (
     for (const s of [s1, s2, s3, s4]) expect(entry(s)?.mark).toBe(0);
   }, 30_000);
 
-  it("a policy that denies an established flow stops it within a second; the allowed and untouched ones go on", async () => {
+  it("a policy that denies an established flow stops it: nothing gets through from 0.5 s after the apply; the allowed and untouched ones go on", async () => {
     const m = managers[1] as PolicyManager;
     m.upsert("NetworkPolicy", "networking.k8s.io/v1", onlyZ);
     await m.quiescent();
-    const t0 = Date.now();
     // In-flight echoes drain; from then on nothing gets through.
     await sleep(500);
     const [d1, d2, d3, d4] = await Promise.all([
@@ -283,7 +282,6 @@ describe("revocation: a policy change cuts off the established flows it denies (
     expect(d4).toBe(0);
     expect(d2).toBeGreaterThanOrEqual(10);
     expect(d3).toBeGreaterThanOrEqual(10);
-    expect(Date.now() - t0).toBeLessThan(5000);
     // The denied flows' entries are marked; the allowed and the untouched ones are not.
     expect(entry(s1)?.mark).toBe(CT_MARK_DENIED);
     expect(entry(s4)?.mark).toBe(CT_MARK_DENIED);
