@@ -132,7 +132,9 @@ export async function runCniBench(
   const pods = Number(process.env["TRELLIS_BENCH_PODS"] ?? (full ? 200 : 30));
   const bursts = Number(process.env["TRELLIS_BENCH_BURSTS"] ?? (full ? 10 : 3));
   const burstSize = 30;
-  const bed = new TestBed("bn");
+  // A token of this run (pid): two benchmarks on one machine must not share
+  // namespace names (cleanup of one would delete the other's).
+  const bed = new TestBed(`b${(process.pid % 1296).toString(36)}`);
   try {
     await bed.startApi();
     await bed.createPool("bench", { cidr: "10.90.0.0/16", blockSize: 26 });
