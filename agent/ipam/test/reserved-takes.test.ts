@@ -24,8 +24,12 @@ class GatedApi extends FakeIpamApi {
   hold = false;
   down = false;
   held = 0;
+  refused = 0;
   override async replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> {
-    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+    if (this.down) {
+      this.refused++;
+      throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+    }
     if (this.hold) {
       this.held++;
       return new Promise(() => {}); // never answers, never lands
@@ -220,10 +224,12 @@ describe("reserved addresses: granted before the block's write", () => {
     withDir(async (dir) => {
       const api = new GatedApi();
       const { ipam, journal } = await started(api, dir);
-      api.hold = true;
+      api.down = true;
       const [a] = await ipam.allocate(ask("pod-a"));
-      api.hold = false;
-      // The held write never answers: a release must still carry the take and remove it.
+      await until("the background write failed", () => api.refused > 0);
+      api.down = false;
+      // Its write has not landed: the release carries the take and removes it.
+      expect(ipam.owedCount()).toBe(1);
       expect(await ipam.release(["pod-a"])).toBe(1);
       expect([...podHolders(api).values()]).not.toContain("pod-a");
       const ord = Number((a?.address ?? "").split(".")[3]);
@@ -297,6 +303,7 @@ describe("reserved addresses: the agent dies, the API server goes away", () => {
       const first = await started(api, dir);
       api.hold = true;
       await first.ipam.allocate(ask("pod-a"));
+      await until("the write is in flight", () => api.held > 0);
       api.hold = false;
       const { appendFileSync } = await import("node:fs");
       appendFileSync(first.journal.path, '{"block":"10-9-0-0-28","ordinal":3,"alloc');
