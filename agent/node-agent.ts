@@ -155,7 +155,7 @@ export class NodeAgent {
       },
       onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
       spareFraction: SPARE_FRACTION,
-      journal: new IpamJournal(ipamJournalPath(cfg.cniSocket)),
+      journal: new IpamJournal(ipamJournalPath(cfg.cniSocket, cfg.nodeName)),
       reservePerBlock: RESERVE_PER_BLOCK,
     });
     this.policy = cfg.policy.enabled

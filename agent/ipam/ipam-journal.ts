@@ -5,11 +5,15 @@
  * rewritten (temporary file, fsync, rename, fsync of the directory) with
  * the takes still owed once a write carried the others. Every file
  * operation runs in one chain, in the order asked, so a rewrite never
- * overtakes an append queued before it.
+ * overtakes an append queued before it. Appends that arrive while one is
+ * on its way to the disk go together in the next (group commit), and an
+ * append costs one trip to libuv's thread pool: the write into the page
+ * cache is synchronous (microseconds), only the fdatasync waits.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { closeSync, fdatasync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { open, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { allocationSchema } from "../../crds/ipam.js";
 import type { Take } from "./reservations.js";
 import { z } from "zod";
@@ -25,12 +29,24 @@ const takeSchema = z.object({
  * directory): it must outlive the agent's process, and need not outlive the
  * node (reservations.ts).
  */
-export function ipamJournalPath(cniSocket: string): string {
-  return join(dirname(cniSocket), "ipam-journal");
+export function ipamJournalPath(cniSocket: string, node: string): string {
+  return join(dirname(cniSocket), `ipam-journal.${node}`);
+}
+
+const datasync = promisify(fdatasync);
+
+interface Waiting {
+  text: string;
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 export class IpamJournal {
   private chain: Promise<void> = Promise.resolve();
+  /** The journal open for appending (reopened after a rewrite replaced the file). */
+  private fd: number | undefined;
+  /** Appends waiting for the next commit. */
+  private waiting: Waiting[] = [];
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -75,15 +91,37 @@ export class IpamJournal {
   /** Appends takes; resolves once they are on the disk. */
   append(takes: readonly Take[]): Promise<void> {
     const text = takes.map((t) => JSON.stringify(t) + "\n").join("");
-    return this.run(async () => {
-      const fh = await open(this.path, "a");
-      try {
-        await fh.write(text);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ text, resolve, reject });
+      if (this.waiting.length === 1) void this.run(() => this.commit());
     });
+  }
+
+  /** Writes every waiting append and syncs once. */
+  private async commit(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      this.fd ??= openSync(this.path, "a");
+      writeSync(this.fd, batch.map((w) => w.text).join(""));
+      await datasync(this.fd);
+      for (const w of batch) w.resolve();
+    } catch (e) {
+      // The file may hold part of it: reopen for the next append.
+      this.close();
+      for (const w of batch) w.reject(e);
+    }
+  }
+
+  /** Closes the append descriptor (shutdown; a rewrite reopens). */
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed: nothing to release
+    }
+    this.fd = undefined;
   }
 
   /** Replaces the journal with the takes `owed()` returns when the rewrite runs. */
@@ -102,6 +140,8 @@ export class IpamJournal {
         await fh.close();
       }
       await rename(tmp, this.path);
+      // Appends go to the new file from now on.
+      this.close();
       // The rename is durable only once the directory is (rename(2) on ext4: fsync the parent).
       const dir = await open(dirname(this.path), "r");
       try {
