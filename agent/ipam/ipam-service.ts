@@ -507,7 +507,13 @@ export class IpamService {
   /** The ordinals to reserve in a block whose allocations (takes applied) are `alloc`. */
   private topUp(b: IPAMBlock, alloc: readonly Allocation[]): number[] {
     const target = this.o.reservePerBlock ?? 0;
-    if (!this.reserving || this.journalStale || target <= 0 || !this.isAffine(b) || this.releasing.has(b.metadata.name))
+    if (
+      !this.reserving ||
+      this.journalStale ||
+      target <= 0 ||
+      !this.isAffine(b) ||
+      this.releasing.has(b.metadata.name)
+    )
       return [];
     const v = blockView({ ...b, spec: { ...b.spec, allocations: [...alloc] } });
     if (v === undefined) return [];
@@ -549,7 +555,11 @@ export class IpamService {
       const delay = this.flushRetryMs;
       this.flushRetryMs = Math.min(FLUSH_RETRY_MAX_MS, this.flushRetryMs * 2);
       this.o.log.warn(
-        { owed: this.owedCount(), retryMs: delay, err: failed.map((r) => String((r as PromiseRejectedResult).reason)).join("; ") },
+        {
+          owed: this.owedCount(),
+          retryMs: delay,
+          err: failed.map((r) => String((r as PromiseRejectedResult).reason)).join("; "),
+        },
         "background IPAM write failed; will try again",
       );
       this.scheduleFlush(delay);
@@ -1054,7 +1064,11 @@ export class IpamService {
    * takes. In that order (rule C): until the journal no longer names an
    * ordinal, it stays among the takes, and no reservation is made of it.
    */
-  private async settleTakes(name: string, block: IPAMBlock | undefined, carried: readonly Take[]): Promise<void> {
+  private async settleTakes(
+    name: string,
+    block: IPAMBlock | undefined,
+    carried: readonly Take[],
+  ): Promise<void> {
     const m = this.takes.get(name);
     const journal = this.o.journal;
     if (m === undefined || m.size === 0 || journal === undefined) {

@@ -142,12 +142,19 @@ describe("reserved addresses: granted before the block's write", () => {
       const got = await ipam.allocate(ask("pod-a"));
       expect(got.map((g) => g.address)).toEqual(["10.9.0.2"]);
       // Granted while its write is held: the journal has it, the block not yet.
-      expect(api.calls.slice(before).filter((c) => c.startsWith("replaceBlock")).length).toBeLessThanOrEqual(1);
+      expect(api.calls.slice(before).filter((c) => c.startsWith("replaceBlock")).length).toBeLessThanOrEqual(
+        1,
+      );
       expect(readFileSync(journal.path, "utf8")).toContain('"handle":"pod-a"');
       expect([...podHolders(api).values()]).not.toContain("pod-a");
       // Every reader of this agent sees it already (CNI DEL, GC, CHECK, the leak check).
       expect(ipam.findAllocation("pod-a")).toEqual({ namespace: "ns", pod: "pod-a" });
-      expect(ipam.nodeAllocations().map((a) => a.handle).sort()).toEqual(["n1-first", "pod-a"]);
+      expect(
+        ipam
+          .nodeAllocations()
+          .map((a) => a.handle)
+          .sort(),
+      ).toEqual(["n1-first", "pod-a"]);
     }),
   );
 
