@@ -48,8 +48,15 @@ export class IpamJournal {
   /** Appends waiting for the next commit. */
   private waiting: Waiting[] = [];
 
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+  /** Its directory made (lazily: the CNI server reports an unusable socket directory first, by name). */
+  private dirMade = false;
+
+  constructor(readonly path: string) {}
+
+  private ensureDir(): void {
+    if (this.dirMade) return;
+    mkdirSync(dirname(this.path), { recursive: true });
+    this.dirMade = true;
   }
 
   /**
@@ -102,6 +109,7 @@ export class IpamJournal {
     const batch = this.waiting;
     this.waiting = [];
     try {
+      this.ensureDir();
       this.fd ??= openSync(this.path, "a");
       writeSync(this.fd, batch.map((w) => w.text).join(""));
       await datasync(this.fd);
@@ -127,6 +135,7 @@ export class IpamJournal {
   /** Replaces the journal with the takes `owed()` returns when the rewrite runs. */
   rewrite(owed: () => readonly Take[]): Promise<void> {
     return this.run(async () => {
+      this.ensureDir();
       const tmp = `${this.path}.tmp`;
       const fh = await open(tmp, "w");
       try {

@@ -383,18 +383,26 @@ export class IpamService {
   private takeReserved(input: AllocateInput): Promise<Allocated[]> | undefined {
     const journal = this.o.journal;
     if (journal === undefined) return undefined;
+    // A handle that holds an address already is the ordinary path's (idempotence, wherever it is).
+    if (this.findAllocation(input.handle) !== undefined) return undefined;
     const me = this.o.node().name;
+    // Only this node's blocks, and only their free reservations: a plan that
+    // needs anything else (a claim, another node's block) is not for here.
+    // Every affine block is in (one without a free reservation as full), so
+    // a preferred pool without one plans a claim and goes the ordinary way.
     const views: BlockView[] = [];
+    let free = 0;
     for (const b of this.blocks.values()) {
+      if (!this.isAffine(b)) continue;
       const v = blockView(b);
       if (v === undefined) continue;
-      const alloc = this.allocationsOf(b);
-      v.used = new Map(alloc.map((a) => [a.ordinal, a.handle]));
-      if (this.isAffine(b) && !this.releasing.has(b.metadata.name)) {
-        const free = freeReservations(b.spec.allocations, this.takes.get(b.metadata.name), me);
-        views.push(reservedOnlyView(v, free, Number(prefixSize(v.cidr))));
-      } else views.push(v);
+      const res = this.releasing.has(b.metadata.name)
+        ? []
+        : freeReservations(b.spec.allocations, this.takes.get(b.metadata.name), me);
+      free += res.length;
+      views.push(reservedOnlyView(v, res, Number(prefixSize(v.cidr))));
     }
+    if (free === 0) return undefined;
     const plans = planRequest(this.o.pools(), views, this.o.node(), input);
     if ("error" in plans) return undefined;
     const taken: Take[] = [];

@@ -70,7 +70,9 @@ async function aliasOf(hostIf: string): Promise<string | undefined> {
 /** address -> handle for this bed's node. */
 async function held(): Promise<Map<string, string>> {
   const m = new Map<string, string>();
-  for (const [addr, a] of await bed.allocations()) m.set(addr, a.handle);
+  // A reservation (agent/ipam/reservations.ts) holds an address for no pod.
+  for (const [addr, a] of await bed.allocations())
+    if (!a.handle.startsWith("reserved:")) m.set(addr, a.handle);
   return m;
 }
 

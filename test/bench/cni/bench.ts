@@ -76,6 +76,7 @@ export function agentBreakdown(log: string, pods: number): Record<string, Stats>
     "ADD: IPAM plan + API write (from start)": stats(nums(add, "ipamMs")),
     "ADD: veth created (from start)": stats(nums(add, "linkMs")),
     "ADD: configure + policy left after IPAM": stats(nums(add, "configureMs")),
+    "ADD:   of which policy, once configured": stats(nums(add, "policyWaitMs")),
     "DEL: veth detached (from start)": stats(nums(del, "linkMs")),
     "DEL: IPAM release, API write (from start)": stats(nums(del, "ipamMs")),
   };
