@@ -186,6 +186,45 @@ describe("reserved addresses: granted before the block's write", () => {
   );
 
   it(
+    "an ADD repeated for a handle that holds an address gets that address again, not a second one",
+    withDir(async (dir) => {
+      const api = new GatedApi();
+      const { ipam } = await started(api, dir);
+      const [a] = await ipam.allocate(ask("pod-a"));
+      const [again] = await ipam.allocate(ask("pod-a"));
+      expect(again?.address).toBe(a?.address);
+      await until("takes written", () => ipam.owedCount() === 0);
+      expect([...podHolders(api).values()].filter((h) => h === "pod-a")).toHaveLength(1);
+    }),
+  );
+
+  it(
+    "a preferred pool without a reservation is not skipped for a later pool that has some",
+    withDir(async (dir) => {
+      const api = new GatedApi();
+      const { ipam } = await started(api, dir);
+      // Pool q comes first for this request and this node has no block of it yet: a claim, the ordinary path.
+      const q = poolView({ metadata: { name: "q" }, spec: { cidr: "10.8.0.0/26", blockSize: 28 } });
+      if (typeof q === "string") throw new Error(q);
+      const pools = [pool(), q];
+      const two = new IpamService({
+        api,
+        node: () => ({ name: "n1", labels: {}, strictAffinity: false }),
+        pools: () => pools,
+        log: pino({ level: "silent" }),
+        journal: new IpamJournal(join(dir, "n1-journal")),
+        reservePerBlock: 4,
+      });
+      made.push(two);
+      await ipam.quiesce();
+      await two.load();
+      await two.replayJournal();
+      const [a] = await two.allocate({ ...ask("pod-q"), poolNames: { 4: ["q", "p"], 6: [] } });
+      expect(a?.address.startsWith("10.8.0.")).toBe(true);
+    }),
+  );
+
+  it(
     "another node borrowing from this node's block never gets a reserved address",
     withDir(async (dir) => {
       const api = new GatedApi();
