@@ -112,6 +112,23 @@ export function planError(reason: string, cause: PlanErrorCause): IpamError {
   return new IpamError(reason, false);
 }
 
+/** The allocation a pod's request gets at an ordinal: its handle and who it is, where and when. */
+function podAllocation(input: AllocateInput, ordinal: number, node: string, stamp: string): Allocation {
+  const at = input.attributes;
+  return {
+    ordinal,
+    handle: input.handle,
+    attributes: {
+      ...(at.namespace !== undefined ? { namespace: at.namespace } : {}),
+      ...(at.pod !== undefined ? { pod: at.pod } : {}),
+      containerID: at.containerID,
+      ifname: at.ifname,
+      node,
+      timestamp: stamp,
+    },
+  };
+}
+
 export function handleFor(containerID: string, ifname: string): string {
   return `${containerID}.${ifname}`;
 }
@@ -407,7 +424,6 @@ export class IpamService {
     if ("error" in plans) return undefined;
     const taken: Take[] = [];
     const stamp = this.now().toISOString();
-    const at = input.attributes;
     for (const p of plans) {
       if (p.kind !== "assign") return undefined;
       const b = this.blocks.get(p.block);
@@ -422,18 +438,7 @@ export class IpamService {
       taken.push({
         block: p.block,
         ordinal: p.ordinal,
-        allocation: {
-          ordinal: p.ordinal,
-          handle: input.handle,
-          attributes: {
-            ...(at.namespace !== undefined ? { namespace: at.namespace } : {}),
-            ...(at.pod !== undefined ? { pod: at.pod } : {}),
-            containerID: at.containerID,
-            ifname: at.ifname,
-            node: me,
-            timestamp: stamp,
-          },
-        },
+        allocation: podAllocation(input, p.ordinal, me, stamp),
       });
     }
     for (const t of taken) {
@@ -827,21 +832,9 @@ export class IpamService {
             this.allocationsOf(b).some((a) => a.ordinal === p.ordinal && a.handle === op.input.handle);
           v?.used.set(p.ordinal, op.input.handle);
           if (already === true && !removes.has(op.input.handle)) continue;
-          const at = op.input.attributes;
           mutation(p.block).adds.set(p.ordinal, {
             op,
-            allocation: {
-              ordinal: p.ordinal,
-              handle: op.input.handle,
-              attributes: {
-                ...(at.namespace !== undefined ? { namespace: at.namespace } : {}),
-                ...(at.pod !== undefined ? { pod: at.pod } : {}),
-                containerID: at.containerID,
-                ifname: at.ifname,
-                node: me,
-                timestamp: stamp,
-              },
-            },
+            allocation: podAllocation(op.input, p.ordinal, me, stamp),
           });
         }
         planned.set(op, plans);

@@ -286,17 +286,28 @@ describe("reserved addresses: granted before the block's write", () => {
   );
 });
 
+/**
+ * A node grants pod-a from a reservation and dies while the block's write
+ * is in flight (held: it never lands); later writes of the API go through.
+ */
+async function grantedThenDies(
+  api: GatedApi,
+  dir: string,
+): Promise<{ first: Agent; granted: Awaited<ReturnType<IpamService["allocate"]>>[number] | undefined }> {
+  const first = await started(api, dir);
+  api.hold = true;
+  const [granted] = await first.ipam.allocate(ask("pod-a"));
+  await until("the write is in flight", () => api.held > 0);
+  api.hold = false;
+  return { first, granted };
+}
+
 describe("reserved addresses: the agent dies, the API server goes away", () => {
   it(
     "killed between the journal and the block's write: the restarted agent owes the take, hands it out to nobody else, and writes it",
     withDir(async (dir) => {
       const api = new GatedApi();
-      const first = await started(api, dir);
-      api.hold = true;
-      const [a] = await first.ipam.allocate(ask("pod-a"));
-      await until("the write is in flight", () => api.held > 0);
-      // The agent dies here (its write never lands). A new one starts on the same API and journal.
-      api.hold = false;
+      const { granted: a } = await grantedThenDies(api, dir);
       const second = agent(api, dir);
       await second.ipam.load();
       expect(await second.ipam.replayJournal()).toEqual({ owed: 1, dropped: 0 });
@@ -346,11 +357,7 @@ describe("reserved addresses: the agent dies, the API server goes away", () => {
     "a torn last line of the journal (a crash mid-append) is skipped: that take was never granted",
     withDir(async (dir) => {
       const api = new GatedApi();
-      const first = await started(api, dir);
-      api.hold = true;
-      await first.ipam.allocate(ask("pod-a"));
-      await until("the write is in flight", () => api.held > 0);
-      api.hold = false;
+      const { first } = await grantedThenDies(api, dir);
       const { appendFileSync } = await import("node:fs");
       appendFileSync(first.journal.path, '{"block":"10-9-0-0-28","ordinal":3,"alloc');
       const second = agent(api, dir);
