@@ -1,17 +1,33 @@
 /**
  * The journal of reserved ordinals granted before their block's write
  * (reservations.ts gives the rules and the safety argument): one JSON line
- * per take, appended and fdatasync'd before the ADD is granted, and
- * rewritten (temporary file, fsync, rename, fsync of the directory) with
- * the takes still owed once a write carried the others. Every file
- * operation runs in one chain, in the order asked, so a rewrite never
- * overtakes an append queued before it. Appends that arrive while one is
- * on its way to the disk go together in the next (group commit), and an
- * append costs one trip to libuv's thread pool: the write into the page
- * cache is synchronous (microseconds), only the fdatasync waits.
+ * per take, written before the ADD is granted, and rewritten with the
+ * takes still owed once a write carried the others.
+ *
+ * What it must survive is the agent, not the node: a take the journal lost
+ * in a node crash was granted to a pod the crash ended (a reboot ends every
+ * sandbox; the reservation is then simply free again, and a take that did
+ * reach the disk is written and released like any allocation of a dead
+ * sandbox, by its DEL, GC or the leak check). A write(2) that returned is in
+ * the kernel's page cache and outlives the process, so an append is one
+ * synchronous write of a few hundred bytes, no fdatasync, no trip through
+ * libuv's thread pool: the ADD's IPAM is done in the same event-loop turn.
+ * The rewrite is durable (temporary file, fdatasync, rename, fsync of the
+ * directory), so a node crash never brings back takes it dropped (rule C:
+ * their ordinals may be reserved again by then). Appends made while a
+ * rewrite is on its way go into the old file and, in the same synchronous
+ * step as the rename, into the new one: none is lost to the rename.
  */
-import { closeSync, fdatasync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { open, rename } from "node:fs/promises";
+import {
+  closeSync,
+  fdatasync,
+  fsync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { allocationSchema } from "../../crds/ipam.js";
@@ -27,27 +43,25 @@ const takeSchema = z.object({
 /**
  * The journal beside the CNI socket (the chart's /var/run/trellis, a host
  * directory): it must outlive the agent's process, and need not outlive the
- * node (reservations.ts).
+ * node (above).
  */
 export function ipamJournalPath(cniSocket: string, node: string): string {
   return join(dirname(cniSocket), `ipam-journal.${node}`);
 }
 
 const datasync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
 
-interface Waiting {
-  text: string;
-  resolve: () => void;
-  reject: (e: unknown) => void;
+function lines(takes: readonly Take[]): string {
+  return takes.map((t) => JSON.stringify(t) + "\n").join("");
 }
 
 export class IpamJournal {
   private chain: Promise<void> = Promise.resolve();
-  /** The journal open for appending (reopened after a rewrite replaced the file). */
+  /** The journal open for appending (the new file once a rewrite renamed it into place). */
   private fd: number | undefined;
-  /** Appends waiting for the next commit. */
-  private waiting: Waiting[] = [];
-
+  /** Per rewrite asked for and not done: the appends made since (they go into its new file too). */
+  private readonly captures = new Set<string[]>();
   /** Its directory made (lazily: the CNI server reports an unusable socket directory first, by name). */
   private dirMade = false;
 
@@ -89,39 +103,22 @@ export class IpamJournal {
     return { takes, skipped };
   }
 
-  private run(job: () => Promise<void>): Promise<void> {
-    const p = this.chain.then(job);
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
-  /** Appends takes; resolves once they are on the disk. */
-  append(takes: readonly Take[]): Promise<void> {
-    const text = takes.map((t) => JSON.stringify(t) + "\n").join("");
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ text, resolve, reject });
-      if (this.waiting.length === 1) void this.run(() => this.commit());
-    });
-  }
-
-  /** Writes every waiting append and syncs once. */
-  private async commit(): Promise<void> {
-    const batch = this.waiting;
-    this.waiting = [];
+  /** Appends takes (synchronously; throws when the write fails: then nothing may be granted). */
+  append(takes: readonly Take[]): void {
+    const text = lines(takes);
+    this.ensureDir();
+    this.fd ??= openSync(this.path, "a");
     try {
-      this.ensureDir();
-      this.fd ??= openSync(this.path, "a");
-      writeSync(this.fd, batch.map((w) => w.text).join(""));
-      await datasync(this.fd);
-      for (const w of batch) w.resolve();
+      writeSync(this.fd, text);
     } catch (e) {
-      // The file may hold part of it: reopen for the next append.
+      // The file may hold part of it (skipped on read): reopen for the next append.
       this.close();
-      for (const w of batch) w.reject(e);
+      throw e;
     }
+    for (const c of this.captures) c.push(text);
   }
 
-  /** Closes the append descriptor (shutdown; a rewrite reopens). */
+  /** Closes the append descriptor (shutdown). */
   close(): void {
     if (this.fd === undefined) return;
     try {
@@ -132,32 +129,43 @@ export class IpamJournal {
     this.fd = undefined;
   }
 
-  /** Replaces the journal with the takes `owed()` returns when the rewrite runs. */
+  /**
+   * Replaces the journal with the takes `owed()` returns when the rewrite
+   * starts, plus every append made from this call until the new file is in
+   * place. Rewrites run one at a time, in the order asked.
+   */
   rewrite(owed: () => readonly Take[]): Promise<void> {
-    return this.run(async () => {
-      this.ensureDir();
+    const extra: string[] = [];
+    this.captures.add(extra);
+    const job = async (): Promise<void> => {
       const tmp = `${this.path}.tmp`;
-      const fh = await open(tmp, "w");
+      let fd: number | undefined;
       try {
-        await fh.write(
-          owed()
-            .map((t) => JSON.stringify(t) + "\n")
-            .join(""),
-        );
-        await fh.sync();
+        this.ensureDir();
+        fd = openSync(tmp, "w");
+        writeSync(fd, lines(owed()));
+        await datasync(fd);
+        // One synchronous step: the appends made meanwhile, then the rename,
+        // then appends go to the new file. No append falls in between.
+        writeSync(fd, extra.join(""));
+        renameSync(tmp, this.path);
+        this.close();
+        this.fd = fd;
+        fd = undefined;
       } finally {
-        await fh.close();
+        this.captures.delete(extra);
+        if (fd !== undefined) closeSync(fd);
       }
-      await rename(tmp, this.path);
-      // Appends go to the new file from now on.
-      this.close();
       // The rename is durable only once the directory is (rename(2) on ext4: fsync the parent).
-      const dir = await open(dirname(this.path), "r");
+      const dir = openSync(dirname(this.path), "r");
       try {
-        await dir.sync();
+        await fsyncAsync(dir);
       } finally {
-        await dir.close();
+        closeSync(dir);
       }
-    });
+    };
+    const p = this.chain.then(job);
+    this.chain = p.catch(() => undefined);
+    return p;
   }
 }

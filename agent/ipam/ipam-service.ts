@@ -446,25 +446,25 @@ export class IpamService {
       if (m === undefined) this.takes.set(t.block, (m = new Map()));
       m.set(t.ordinal, t);
     }
+    try {
+      journal.append(taken);
+    } catch (e) {
+      // Not in the journal: never granted. The reservations are free again.
+      for (const t of taken) {
+        const m = this.takes.get(t.block);
+        if (m?.get(t.ordinal) === t) m.delete(t.ordinal);
+      }
+      return Promise.reject(
+        new IpamError(`IPAM journal write failed: ${e instanceof Error ? e.message : String(e)}`, true),
+      );
+    }
     this.maybePreclaim(new Set(taken.flatMap((t) => this.blocks.get(t.block)?.spec.pool ?? [])));
     const allocated = plans.flatMap((p) =>
       p.kind === "assign" ? [{ family: p.family, address: p.address, prefix: p.prefix, block: p.block }] : [],
     );
     input.onPlanned?.(allocated);
-    return journal.append(taken).then(
-      () => {
-        this.scheduleFlush(0);
-        return allocated;
-      },
-      (e: unknown) => {
-        // Not on the disk: never granted. The reservations are free again.
-        for (const t of taken) {
-          const m = this.takes.get(t.block);
-          if (m?.get(t.ordinal) === t) m.delete(t.ordinal);
-        }
-        throw new IpamError(`IPAM journal write failed: ${e instanceof Error ? e.message : String(e)}`, true);
-      },
-    );
+    this.scheduleFlush(0);
+    return Promise.resolve(allocated);
   }
 
   /**

@@ -11,14 +11,15 @@
  * compare-and-swap of someone else's cannot take it.
  *
  * An ADD *takes* a free reserved ordinal: the take (block, ordinal, the
- * pod's allocation) is appended to a local journal and fdatasync'd
- * (ipam-journal.ts), and only then granted. The block's CAS that turns the
+ * pod's allocation) is appended to a local journal (ipam-journal.ts: one
+ * write(2), which outlives the agent; the node need not outlive it, since
+ * a node crash ends the pods), and only then granted. The block's CAS that turns the
  * reservation into the pod's allocation runs afterwards, coalesced with
  * the next write of the block (ipam-service.ts).
  *
  * Why nothing is duplicated or leaked, whenever the agent dies:
  *   A. A reserved ordinal is granted only by this agent, only after its
- *      take is durable in the journal.
+ *      take is in the journal.
  *   B. Nobody else removes or rewrites `reserved:<me>:…` (other agents plan
  *      around it; GC, the leak check and `nodeAllocations` skip it; only
  *      `trellisctl ipam release` of a node that no longer exists removes

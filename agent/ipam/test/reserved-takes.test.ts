@@ -331,7 +331,7 @@ describe("reserved addresses: the agent dies, the API server goes away", () => {
       await until("written", () => first.ipam.owedCount() === 0);
       // The journal as it was before compaction (the crash window): the take is still on file.
       const take = [...api.blocks.values()][0]?.spec.allocations.find((x) => x.handle === "pod-a");
-      await first.journal.append([{ block: "10-9-0-0-28", ordinal: take?.ordinal ?? -1, allocation: take! }]);
+      first.journal.append([{ block: "10-9-0-0-28", ordinal: take?.ordinal ?? -1, allocation: take! }]);
       const second = agent(api, dir);
       await second.ipam.load();
       expect(await second.ipam.replayJournal()).toEqual({ owed: 0, dropped: 1 });
