@@ -193,6 +193,13 @@ export interface IpamServiceOptions {
 
 /** After a failed background write of takes and reservations, the next waits this long, doubling. */
 const FLUSH_RETRY_MS = 250;
+/**
+ * The background write after a take waits this long: the ADD that took is
+ * still configuring its veth on the same event loop, which the write's
+ * serialisation and its answer would delay, and the takes of the ADDs in
+ * between join the same write.
+ */
+const FLUSH_AFTER_TAKE_MS = 50;
 const FLUSH_RETRY_MAX_MS = 5000;
 
 /** After a failed pre-claim, the next one waits this long (the API server may be away). */
@@ -463,7 +470,7 @@ export class IpamService {
       p.kind === "assign" ? [{ family: p.family, address: p.address, prefix: p.prefix, block: p.block }] : [],
     );
     input.onPlanned?.(allocated);
-    this.scheduleFlush(0);
+    this.scheduleFlush(FLUSH_AFTER_TAKE_MS);
     return Promise.resolve(allocated);
   }
 
