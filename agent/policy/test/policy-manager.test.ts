@@ -495,20 +495,29 @@ describe("PolicyManager", () => {
 });
 
 describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
-  /** The conntrack tool's part, scripted: `list` fails while `failures` > 0, and records what it was asked. */
+  /**
+   * The conntrack tool's part, scripted: `list` fails while `failures` > 0,
+   * waits for `hold` on its first call when given, answers with `entries`,
+   * and records what it was asked; `mark` records and counts one entry.
+   */
   class ScriptedRevoker implements Revoker {
     failures = 0;
+    hold: Promise<void> | undefined;
+    entries: (prefixes: readonly string[]) => CtEntry[] = () => [];
     readonly asked: string[][] = [];
-    list(prefixes: readonly string[]): Promise<CtEntry[]> {
+    readonly marked: [CtEntry, boolean][] = [];
+    async list(prefixes: readonly string[]): Promise<CtEntry[]> {
       this.asked.push([...prefixes]);
+      if (this.asked.length === 1) await this.hold;
       if (this.failures > 0) {
         this.failures--;
-        return Promise.reject(new ConntrackError("conntrack -L -s 10.1.0.2: injected"));
+        throw new ConntrackError("conntrack -L -s 10.1.0.2: injected");
       }
-      return Promise.resolve([]);
+      return this.entries(prefixes);
     }
-    mark(): Promise<number> {
-      return Promise.resolve(0);
+    mark(e: CtEntry, denied: boolean): Promise<number> {
+      this.marked.push([e, denied]);
+      return Promise.resolve(1);
     }
   }
 
@@ -550,5 +559,38 @@ describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
     await m.quiescent();
     expect(r.asked[1]).toEqual(["10.1.0.2/32", "10.1.0.9/32"]);
     expect(m.metrics.revocationErrors).toBe(1);
+  });
+
+  it("a queued revocation re-checks every pending address, a later apply's too, against the latest applied table", async () => {
+    // The remote pod r's flow to the local pod a, established while no policy applied.
+    const flow: CtEntry = {
+      protocol: "tcp",
+      saddr: "10.1.0.9",
+      daddr: "10.1.0.2",
+      sport: 40000,
+      dport: 80,
+      mark: 0,
+    };
+    const r = new ScriptedRevoker();
+    let release = (): void => undefined;
+    // The first revocation (the first apply's) is held while two more applies land.
+    r.hold = new Promise<void>((done) => (release = done));
+    r.entries = (prefixes) => (prefixes.includes("10.1.0.2/32") && r.asked.length > 1 ? [flow] : []);
+    const m = withRevoker(r);
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
+    await until(() => r.asked.length === 1);
+    // Apply 2: the remote pod joins (its address is queued, with a job that holds apply 2's table).
+    m.upsert("Pod", "v1", pod("x", "r", "10.1.0.9", "n2"));
+    await m.settled();
+    // Apply 3: default-deny ingress in x (pod a's address is queued too).
+    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
+    await m.settled();
+    release();
+    await m.quiescent();
+    // Apply 2's job took both addresses; under apply 2's table the flow was allowed, under
+    // apply 3's (the latest) it is denied: it must be marked.
+    expect(r.asked).toEqual([["10.1.0.2/32"], ["10.1.0.2/32", "10.1.0.9/32"]]);
+    expect(r.marked).toEqual([[flow, true]]);
+    expect(m.metrics.flowsDenied).toBe(1);
   });
 });
