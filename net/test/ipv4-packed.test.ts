@@ -1,5 +1,10 @@
 import { describe, expect, it } from "@jest/globals";
-import { formatIpv4Prefix, parseCanonicalIpv4Prefix } from "../ipv4-packed.js";
+import {
+  formatIpv4,
+  formatIpv4Prefix,
+  parseCanonicalIpv4,
+  parseCanonicalIpv4Prefix,
+} from "../ipv4-packed.js";
 
 describe("packed IPv4 prefixes", () => {
   const out = new Int32Array(1);
@@ -30,6 +35,31 @@ describe("packed IPv4 prefixes", () => {
   ])("%j is not canonical IPv4 prefix text: -1, the buffer untouched", (text) => {
     out[0] = 12345;
     expect(parseCanonicalIpv4Prefix(text, out)).toBe(-1);
+    expect(out[0]).toBe(12345);
+  });
+
+  it("an address alone: the dotted quad before `end`, formatted back identically", () => {
+    expect(parseCanonicalIpv4("10.77.0.2", 9, out)).toBe(true);
+    expect(out[0]).toBe((10 << 24) | (77 << 16) | 2);
+    expect(formatIpv4(out[0]!)).toBe("10.77.0.2");
+    // `end` bounds the text: the address of "a.b.c.d/len" without a substring.
+    expect(parseCanonicalIpv4("192.0.2.1/24", 9, out)).toBe(true);
+    expect(formatIpv4(out[0]!)).toBe("192.0.2.1");
+  });
+
+  it.each([
+    "10.77.0.02",
+    "10.77.0",
+    "10.77.0.2.1",
+    "10.77.0.256",
+    "10.77..2",
+    ".10.77.0",
+    "fe80::1",
+    "gw",
+    "",
+  ])("%j is not a canonical IPv4 address: false, the buffer untouched", (text) => {
+    out[0] = 12345;
+    expect(parseCanonicalIpv4(text, text.length, out)).toBe(false);
     expect(out[0]).toBe(12345);
   });
 });

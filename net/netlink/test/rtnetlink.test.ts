@@ -26,6 +26,7 @@ import {
   decodeLink,
   decodeMessages,
   decodeRoute,
+  eachMessage,
   encodeRequests,
   getLink,
   ifinfomsg,
@@ -384,6 +385,10 @@ describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
     ["10.1.2.0/0x10", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/0x10"],
     ["10.1.2.0/", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/"],
     ["10.1.256.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.1.256.0/24"],
+    ["10.01.2.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.01.2.0/24"],
+    ["2001:db8::1/48", [{ via: "2001:db8::2" }], "invalid prefix 2001:db8::1/48"],
+    ["2001:db8::/129", [{ via: "2001:db8::2" }], "invalid prefix 2001:db8::/129"],
+    ["10.1.2.0/24", [{ via: "10.77.0.02" }], "invalid next hop 10.77.0.02"],
     ["2001:db8::/48", [{ via: "10.77.0.2" }], "IPv4 next hop 10.77.0.2 for an IPv6 route"],
     ["10.1.2.0/24", [{ via: "gw" }], "invalid next hop gw"],
     ["10.1.2.0/24", [], "route 10.1.2.0/24 has no next hop"],
@@ -411,5 +416,28 @@ describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
     body.writeInt32LE(-101, 0); // ENETUNREACH
     const [m] = decodeMessages(msg(NLMSG_ERROR, 0x100 | 0x200, 7, body)) as Message[];
     expect(errorOf(m!)).toEqual({ errno: 101, detail: "Nexthop has invalid gateway" });
+  });
+
+  it("errorOf reads the kernel's text of a dump's NLMSG_DONE: the errno, then the TLVs (af_netlink.c netlink_dump_done)", () => {
+    const text = Buffer.from("Invalid values in header for FIB dump request\0");
+    const body = Buffer.concat([Buffer.alloc(4), attrs([1, text])]);
+    body.writeInt32LE(-22, 0); // EINVAL
+    const [m] = decodeMessages(msg(NLMSG_DONE, 0x2 | 0x200, 7, body)) as Message[];
+    expect(errorOf(m!)).toEqual({ errno: 22, detail: "Invalid values in header for FIB dump request" });
+  });
+
+  it("eachMessage visits messages in place until the visitor says stop, and names a length that does not fit", () => {
+    const three = Buffer.concat([1, 2, 3].map((seq) => msg(RTM_NEWROUTE, 0, seq, Buffer.alloc(12))));
+    const seen: number[] = [];
+    expect(eachMessage(three, (m) => seen.push(m.seq) < 2)).toBeUndefined();
+    expect(seen).toEqual([1, 2]);
+    const broken = Buffer.concat([
+      msg(RTM_NEWROUTE, 0, 1, Buffer.alloc(12)),
+      Buffer.from([200, 0, 0, 0]),
+      Buffer.alloc(12),
+    ]);
+    const all: number[] = [];
+    expect(eachMessage(broken, (m) => all.push(m.seq) > 0)).toBe("netlink message at 28 has length 200");
+    expect(all).toEqual([1]);
   });
 });
