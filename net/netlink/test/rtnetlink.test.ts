@@ -56,6 +56,13 @@ function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
   return b;
 }
 
+/** The one message a kernel datagram holding `body` as a message of `type` (flags 0, seq 1) decodes to. */
+function only(type: number, body: Buffer): Message {
+  const ms = decodeMessages(msg(type, 0, 1, body));
+  if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
+  return ms[0];
+}
+
 function attrs(...as: [number, Buffer][]): Buffer {
   return Buffer.concat(
     as.map(([t, v]) => {
@@ -252,9 +259,7 @@ describe("decoding what the kernel sends", () => {
         [18, attrs([1, Buffer.from("veth")])],
       ),
     ]);
-    const ms = decodeMessages(msg(RTM_NEWLINK, 0, 1, b));
-    if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
-    expect(decodeLink(ms[0])).toEqual({
+    expect(decodeLink(only(RTM_NEWLINK, b))).toEqual({
       index: 7,
       name: "trl1",
       flags: 0x1043,
@@ -270,20 +275,18 @@ describe("decoding what the kernel sends", () => {
     const v6 = Buffer.alloc(16);
     v6.writeUInt16BE(0xfd00, 0);
     v6.writeUInt8(5, 15);
-    const a = decodeMessages(msg(RTM_NEWADDR, 0, 1, Buffer.concat([ifa, attrs([1, v6])])));
-    if (typeof a === "string" || a[0] === undefined) throw new Error("no message");
-    expect(decodeAddr(a[0])).toEqual({ index: 4, address: "fd00::5", prefixlen: 128, family: 6 });
+    expect(decodeAddr(only(RTM_NEWADDR, Buffer.concat([ifa, attrs([1, v6])])))).toEqual({
+      index: 4,
+      address: "fd00::5",
+      prefixlen: 128,
+      family: 6,
+    });
     const rt = Buffer.from([2, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0]);
-    const r = decodeMessages(
-      msg(
-        RTM_NEWROUTE,
-        0,
-        1,
-        Buffer.concat([rt, attrs([5, Buffer.from([169, 254, 1, 1])], [4, Buffer.from([2, 0, 0, 0])])]),
-      ),
+    const r = only(
+      RTM_NEWROUTE,
+      Buffer.concat([rt, attrs([5, Buffer.from([169, 254, 1, 1])], [4, Buffer.from([2, 0, 0, 0])])]),
     );
-    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
-    expect(decodeRoute(r[0])).toEqual({
+    expect(decodeRoute(r)).toEqual({
       dst: "0.0.0.0/0",
       gateway: "169.254.1.1",
       oif: 2,
@@ -295,16 +298,11 @@ describe("decoding what the kernel sends", () => {
 
   it("the answer to a route lookup carries the source address the kernel picks (RTA_PREFSRC)", () => {
     const rt = Buffer.from([2, 32, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0]);
-    const r = decodeMessages(
-      msg(
-        RTM_NEWROUTE,
-        0,
-        1,
-        Buffer.concat([rt, attrs([1, Buffer.from([10, 0, 0, 9])], [7, Buffer.from([10, 0, 0, 1])])]),
-      ),
+    const r = only(
+      RTM_NEWROUTE,
+      Buffer.concat([rt, attrs([1, Buffer.from([10, 0, 0, 9])], [7, Buffer.from([10, 0, 0, 1])])]),
     );
-    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
-    expect(decodeRoute(r[0])).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
+    expect(decodeRoute(r)).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
   });
 });
 
