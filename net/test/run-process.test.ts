@@ -31,20 +31,26 @@ describe("netnsPath: a namespace by name or by path (ip-netns(8))", () => {
 describe("runProcess: one run to completion, output captured", () => {
   it("gives the exit code, stdout and stderr, whatever the code", async () => {
     const r = await runProcess(["sh", "-c", "echo out; echo err >&2; exit 3"]);
-    expect(r).toEqual({ code: 3, stdout: "out\n", stderr: "err\n" });
+    expect(r).toEqual({ code: 3, signal: null, stdout: "out\n", stderr: "err\n" });
   });
 
   it("writes `input` to stdin and closes it", async () => {
     expect((await runProcess(["cat"], { input: "a\nb\n" })).stdout).toBe("a\nb\n");
     // No input: stdin is closed at once, so a reader of stdin ends.
-    expect(await runProcess(["cat"])).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(await runProcess(["cat"])).toEqual({ code: 0, signal: null, stdout: "", stderr: "" });
   });
 
   it("kills it after timeoutMs (code -1), well before it would end", async () => {
     const t0 = Date.now();
     const r = await runProcess(["sleep", "30"], { timeoutMs: 100 });
-    expect(r.code).toBe(-1);
+    expect([r.code, r.signal]).toEqual([-1, "SIGKILL"]);
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("runs with the environment given", async () => {
+    expect(
+      (await runProcess(["sh", "-c", "echo $TRELLIS_RUN_TEST"], { env: { TRELLIS_RUN_TEST: "x1" } })).stdout,
+    ).toBe("x1\n");
   });
 
   it("rejects with Node's error when the program cannot be started", async () => {
