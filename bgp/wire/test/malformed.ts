@@ -32,8 +32,9 @@ const reset = (code: number, subcode: number, data?: string): Outcome => ({
 const withdraw = (...types: number[]): Outcome => ({ treatAsWithdraw: true, withdraw: types, discard: [] });
 const discard = (...types: number[]): Outcome => ({ treatAsWithdraw: false, withdraw: [], discard: types });
 /**
- * One bad attribute (type, flags, value) after a valid ORIGIN, AS_PATH and
- * NEXT_HOP, and the RFC 7606 verdict on it (treat-as-withdraw unless told).
+ * One bad attribute (type, flags, value) and the RFC 7606 verdict on it
+ * (treat-as-withdraw unless told): ORIGIN, AS_PATH or NEXT_HOP in its place
+ * among the other two, any other type after all three.
  */
 const badAttribute = (
   name: string,
@@ -41,11 +42,12 @@ const badAttribute = (
   type: number,
   value: string,
   verdict: (type: number) => Outcome = withdraw,
-): MalformedCase => ({
-  name,
-  hex: update("", BASE + attr(flags, type, value), NLRI),
-  outcome: verdict(type),
-});
+): MalformedCase => {
+  const bad = attr(flags, type, value);
+  const attrs =
+    type <= 3 ? [ORIGIN, AS_PATH, NEXT_HOP].map((a, i) => (i + 1 === type ? bad : a)).join("") : BASE + bad;
+  return { name, hex: update("", attrs, NLRI), outcome: verdict(type) };
+};
 /** The same from an OLD speaker (2-octet AS, RFC 6793 §4.2): after a 2-octet AS_PATH; attribute discard. */
 const oldSpeakerDiscard = (name: string, flags: number, type: number, value: string): MalformedCase => ({
   name,
@@ -207,41 +209,13 @@ export const MALFORMED: MalformedCase[] = [
   },
 
   // --- UPDATE: treat-as-withdraw (RFC 7606 §2, §3, §4, §7) ---
-  {
-    name: "ORIGIN value 3 (§7.1)",
-    hex: update("", attr(0x40, 1, "03") + AS_PATH + NEXT_HOP, NLRI),
-    outcome: withdraw(1),
-  },
-  {
-    name: "ORIGIN of 2 octets (§7.1)",
-    hex: update("", attr(0x40, 1, "0000") + AS_PATH + NEXT_HOP, NLRI),
-    outcome: withdraw(1),
-  },
-  {
-    name: "ORIGIN flagged optional (§3.c attribute flags)",
-    hex: update("", attr(0xc0, 1, "00") + AS_PATH + NEXT_HOP, NLRI),
-    outcome: withdraw(1),
-  },
-  {
-    name: "AS_PATH segment overruns the attribute (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 02 0000fdea") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "AS_PATH segment of length zero (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 00") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "AS_PATH one octet left after a segment (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 01 0000fdea 02") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "AS_PATH segment type 5 (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "05 01 0000fdea") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
+  badAttribute("ORIGIN value 3 (§7.1)", 0x40, 1, "03"),
+  badAttribute("ORIGIN of 2 octets (§7.1)", 0x40, 1, "0000"),
+  badAttribute("ORIGIN flagged optional (§3.c attribute flags)", 0xc0, 1, "00"),
+  badAttribute("AS_PATH segment overruns the attribute (§7.2)", 0x40, 2, "02 02 0000fdea"),
+  badAttribute("AS_PATH segment of length zero (§7.2)", 0x40, 2, "02 00"),
+  badAttribute("AS_PATH one octet left after a segment (§7.2)", 0x40, 2, "02 01 0000fdea 02"),
+  badAttribute("AS_PATH segment type 5 (§7.2)", 0x40, 2, "05 01 0000fdea"),
   {
     name: "AS_PATH of 2-octet ASNs on a 4-octet session is an overrun (§7.2)",
     hex: update("", ORIGIN + attr(0x40, 2, "02 02 fdea fdeb") + NEXT_HOP, NLRI).replace(
@@ -251,31 +225,18 @@ export const MALFORMED: MalformedCase[] = [
     outcome: withdraw(2),
   },
   {
-    name: "AS_CONFED_SEQUENCE from an external peer (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "03 01 0000fdea 02 01 0000fdeb") + NEXT_HOP, NLRI),
+    ...badAttribute(
+      "AS_CONFED_SEQUENCE from an external peer (§7.2)",
+      0x40,
+      2,
+      "03 01 0000fdea 02 01 0000fdeb",
+    ),
     opts: EXTERNAL,
-    outcome: withdraw(2),
   },
-  {
-    name: "AS 0 in AS_PATH (RFC 7607 §2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 02 0000fdea 00000000") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "NEXT_HOP of 5 octets (§7.3)",
-    hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "c000020200"), NLRI),
-    outcome: withdraw(3),
-  },
-  {
-    name: "NEXT_HOP 0.0.0.0 (§7.3)",
-    hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "00000000"), NLRI),
-    outcome: withdraw(3),
-  },
-  {
-    name: "NEXT_HOP multicast 224.0.0.5 (§7.3)",
-    hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "e0000005"), NLRI),
-    outcome: withdraw(3),
-  },
+  badAttribute("AS 0 in AS_PATH (RFC 7607 §2)", 0x40, 2, "02 02 0000fdea 00000000"),
+  badAttribute("NEXT_HOP of 5 octets (§7.3)", 0x40, 3, "c000020200"),
+  badAttribute("NEXT_HOP 0.0.0.0 (§7.3)", 0x40, 3, "00000000"),
+  badAttribute("NEXT_HOP multicast 224.0.0.5 (§7.3)", 0x40, 3, "e0000005"),
   badAttribute("MULTI_EXIT_DISC of 3 octets (§7.4)", 0x80, 4, "000001"),
   badAttribute("LOCAL_PREF of 2 octets (§7.5)", 0x40, 5, "0064"),
   badAttribute("COMMUNITIES of 0 octets (§7.8)", 0xc0, 8, ""),
