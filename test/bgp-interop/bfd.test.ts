@@ -19,7 +19,7 @@ import {
   until,
   untilAsync,
 } from "./netlab.js";
-import { BirdPeer, birdNeighbour } from "./bird.js";
+import { birdNeighbour, type BirdPeer } from "./bird.js";
 import { BfddPeer } from "./bfdd.js";
 import { speakerBfd } from "./driver.js";
 
