@@ -125,16 +125,18 @@ maybe("Services through kube-scheduler and kube-proxy, with Trellis policy, on r
 
   it("the NodePort answers from the ToR (to node-3, which has no backend) from both backends", async () => {
     const url = `http://${svc.NODE_UPLINK["node-3"]}:${svc.NODE_PORT}/`;
-    const rs: string[] = [];
-    for (let i = 0; i < svc.TRIES; i++) {
-      const r = await run(
-        "ip",
-        ["netns", "exec", `${lab.prefix}tor`, "curl", "-s", "-m", String(FETCH_TIMEOUT_S), url],
-        undefined,
-        10_000,
-      );
-      rs.push(r.code === 0 ? r.out.trim() : "");
-    }
+    // All at once, each curl its own connection (source port, conntrack entry, kube-proxy pick).
+    const rs = await Promise.all(
+      Array.from({ length: svc.TRIES }, async () => {
+        const r = await run(
+          "ip",
+          ["netns", "exec", `${lab.prefix}tor`, "curl", "-s", "-m", String(FETCH_TIMEOUT_S), url],
+          undefined,
+          10_000,
+        );
+        return r.code === 0 ? r.out.trim() : "";
+      }),
+    );
     expect(rs.filter((r) => r === "")).toEqual([]);
     expect(svc.distinct(rs)).toEqual(webPods());
   }, 60_000);
