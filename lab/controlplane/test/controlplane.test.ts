@@ -103,7 +103,7 @@ describe("command lines", () => {
     );
   });
 
-  it("kube-controller-manager: namespace deletion, GC, ServiceAccount tokens, EndpointSlices", () => {
+  it("kube-controller-manager: namespace deletion, GC, ServiceAccount tokens, EndpointSlices, and the workload controllers whose pods kube-scheduler binds", () => {
     const a = controllerManagerArgv(bin, C);
     expect(a).toContain(`--controllers=${CONTROLLERS.join(",")}`);
     for (const c of [
@@ -111,6 +111,9 @@ describe("command lines", () => {
       "garbage-collector-controller",
       "serviceaccount-token-controller",
       "endpointslice-controller",
+      "deployment-controller",
+      "replicaset-controller",
+      "daemonset-controller",
     ])
       expect(CONTROLLERS).toContain(c);
     expect(a).toContain("--service-account-private-key-file=/lab/controlplane/pki/sa.key");
