@@ -35,8 +35,11 @@ export interface Case {
 const R = (d: boolean) => new Reachability(d);
 /** Everything reaches everything, except that x/a admits nothing. */
 const aIsolated = () => R(true).expectAllIngress("x/a", false);
+/** `r`, then x/a admits namespace y only (a later expectation overrides an earlier one). */
+const withAFromYOnly = (r: Reachability) =>
+  r.expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true);
 /** Everything reaches everything, except that x/a admits namespace y only. */
-const aFromYOnly = () => aIsolated().expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true);
+const aFromYOnly = () => withAFromYOnly(R(true));
 const tcp = (port: number, expect: Reachability): Probe => ({ port, protocol: "TCP", expect });
 const udp = (port: number, expect: Reachability): Probe => ({ port, protocol: "UDP", expect });
 const one = (name: string, policies: Doc[], ...probes: Probe[]): Case => ({
@@ -46,6 +49,9 @@ const one = (name: string, policies: Doc[], ...probes: Probe[]): Case => ({
 const lbl = (k: string, v: string) => ({ matchLabels: { [k]: v } });
 const podA = lbl("pod", "a");
 const ingressOnly = ["Ingress"];
+/** A NetworkPolicy in x admitting to x/a the peers `from` (on `ports`, else every port). */
+const allowToA = (name: string, from: Doc[], ports?: Doc[]) =>
+  np("x", name, { podSelector: podA, ingress: [{ from, ...(ports ? { ports } : {}) }] });
 /** Set by the suite: the pod CIDR prefix (10.<net>) and pod IPs, for ipBlock cases. */
 export interface IpModel {
   readonly net: number;
@@ -54,8 +60,6 @@ export interface IpModel {
 
 export function networkPolicyCases(m: IpModel): Case[] {
   const denyIngressX = () => np("x", "deny-ingress", { podSelector: {}, policyTypes: ingressOnly });
-  const allowToA = (name: string, from: Doc[], ports?: Doc[]) =>
-    np("x", name, { podSelector: podA, ingress: [{ from, ...(ports ? { ports } : {}) }] });
   /** One policy admitting to x/a, on every port, the namespaces `namespaceSelector` picks: y alone. */
   const fromYOnly = (name: string, policy: string, namespaceSelector: Doc) =>
     one(name, [allowToA(policy, [{ namespaceSelector }])], tcp(80, aFromYOnly()));
@@ -136,8 +140,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
       ],
       tcp(
         80,
-        R(true)
-          .expectAllIngress("x/a", false)
+        aIsolated()
           .expectPeer({ ns: "y", pod: "b" }, { ns: "x", pod: "a" }, true)
           .expectPeer({ ns: "y", pod: "c" }, { ns: "x", pod: "a" }, true)
           .expectPeer({ ns: "z", pod: "b" }, { ns: "x", pod: "a" }, true)
@@ -298,11 +301,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
       ],
       tcp(
         80,
-        R(true)
-          .expectAllIngress("x/a", false)
-          .expect("x/b", "x/a", true)
-          .expectAllEgress("x/a", false)
-          .expect("x/a", "x/b", true),
+        aIsolated().expect("x/b", "x/a", true).expectAllEgress("x/a", false).expect("x/a", "x/b", true),
       ),
       tcp(81, aIsolated().expect("x/b", "x/a", true).expectAllEgress("x/a", false)),
     ),
@@ -692,18 +691,9 @@ export function adminCases(m: IpModel): Case[] {
       "BANP: a NetworkPolicy selecting the pod overrides it",
       [
         banp({ subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }] }),
-        np("x", "allow-y-to-a", {
-          podSelector: podA,
-          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }],
-        }),
+        allowToA("allow-y-to-a", [{ namespaceSelector: lbl("ns", "y") }]),
       ],
-      tcp(
-        80,
-        R(true)
-          .expectPeer({ ns: "y" }, { ns: "x" }, false)
-          .expectAllIngress("x/a", false)
-          .expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
-      ),
+      tcp(80, withAFromYOnly(R(true).expectPeer({ ns: "y" }, { ns: "x" }, false))),
     ),
     one(
       "ANP Pass then BANP Deny",
@@ -858,22 +848,16 @@ export function tenantCases(): Case[] {
     ),
     one(
       "Tenant Baseline: a NetworkPolicy can open it",
-      [
-        tenantOf("tx", "x", "Baseline"),
-        np("x", "allow-y-to-a", {
-          podSelector: podA,
-          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }],
-        }),
-      ],
+      [tenantOf("tx", "x", "Baseline"), allowToA("allow-y-to-a", [{ namespaceSelector: lbl("ns", "y") }])],
       tcp(
         80,
-        R(true)
-          .expectPeer({ ns: "x" }, { ns: "y" }, false)
-          .expectPeer({ ns: "x" }, { ns: "z" }, false)
-          .expectPeer({ ns: "y" }, { ns: "x" }, false)
-          .expectPeer({ ns: "z" }, { ns: "x" }, false)
-          .expectAllIngress("x/a", false)
-          .expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
+        withAFromYOnly(
+          R(true)
+            .expectPeer({ ns: "x" }, { ns: "y" }, false)
+            .expectPeer({ ns: "x" }, { ns: "z" }, false)
+            .expectPeer({ ns: "y" }, { ns: "x" }, false)
+            .expectPeer({ ns: "z" }, { ns: "x" }, false),
+        ),
       ),
     ),
     one(
