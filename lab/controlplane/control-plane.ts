@@ -44,7 +44,7 @@ import {
   pairKubeconfig,
 } from "./pki.js";
 import { egressSelectorConfig } from "./kubelet-egress.js";
-import { requireBuilt } from "./node-binaries.js";
+import { isBuilt, requireBuilt } from "./node-binaries.js";
 import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
 import { startScheduler } from "./scheduler.js";
 import {
@@ -69,7 +69,7 @@ export interface RealControlPlane {
 /** Builds the binaries when they are not cached (minutes, once), printing progress. */
 export async function ensureBinaries(say: (l: string) => void): Promise<ControlPlaneBinaries> {
   const b = binaryPaths(readVersions());
-  if (b.stamps.every((s) => existsSync(s))) return b;
+  if (isBuilt(b)) return b;
   say(`the real control plane is not built yet: running ${controlPlanePaths.buildScript} (minutes, once)`);
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(controlPlanePaths.buildScript, [], { stdio: ["ignore", "inherit", "inherit"] });

@@ -4,12 +4,18 @@
  * why): `requireBuilt` is the one presence check, for the control plane
  * (control-plane.ts requireBinaries), all of the real nodes' parts
  * (requireNodeBinaries) and one binary of theirs (`requireNodeBinary`:
- * kube-scheduler, kube-proxy beside stand-in kubelets).
+ * kube-scheduler, kube-proxy beside stand-in kubelets); `isBuilt` the same
+ * as a question (build lazily, or pick the tests' control plane).
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LabError } from "../lab-errors.js";
 import { controlPlanePaths, nodeBinaryPaths, readVersions, type NodeBinaries } from "./versions.js";
+
+/** Whether scripts/build-k8s has finished every component of `b` (each `.complete` stamp is there). */
+export function isBuilt(b: { stamps: readonly string[] }): boolean {
+  return b.stamps.every((s) => existsSync(s));
+}
 
 /**
  * `b` when every one of `files` exists (scripts/build-k8s marks a finished

@@ -10,12 +10,13 @@
  * the real one when its binaries are built, the embedded lab/apiserver
  * otherwise or when asked for.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { commandLine, isAlive, readPidFile, startDaemon, waitHttpOk } from "../../lab/daemon.js";
 import type { LabLayout } from "../../lab/lab-layout.js";
 import { controlPlaneLayout } from "../../lab/controlplane/layout.js";
 import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
+import { isBuilt } from "../../lab/controlplane/node-binaries.js";
 import type { ControlPlaneMode } from "../../lab/controlplane/control-plane.js";
 
 export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager";
@@ -45,8 +46,10 @@ export function testControlPlaneMode(env: string | undefined, realBuilt: boolean
 
 /** testControlPlaneMode for this process: its environment and the binary cache. */
 export function currentTestControlPlane(): ControlPlaneMode {
-  const built = binaryPaths(readVersions()).stamps.every((s) => existsSync(s));
-  return testControlPlaneMode(process.env["TRELLIS_TEST_CONTROL_PLANE"], built);
+  return testControlPlaneMode(
+    process.env["TRELLIS_TEST_CONTROL_PLANE"],
+    isBuilt(binaryPaths(readVersions())),
+  );
 }
 
 function files(L: LabLayout, c: Component): { pidFile: string; logFile: string; stdoutFile?: string } {
