@@ -837,28 +837,12 @@ export function tenantCases(): Case[] {
         np("x", "allow-everything-in", { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] }),
         np("x", "allow-everything-out", { podSelector: {}, policyTypes: ["Egress"], egress: [{}] }),
       ],
-      tcp(
-        80,
-        R(true)
-          .expectPeer({ ns: "x" }, { ns: "y" }, false)
-          .expectPeer({ ns: "x" }, { ns: "z" }, false)
-          .expectPeer({ ns: "y" }, { ns: "x" }, false)
-          .expectPeer({ ns: "z" }, { ns: "x" }, false),
-      ),
+      tcp(80, isolatedX()),
     ),
     one(
       "Tenant Baseline: a NetworkPolicy can open it",
       [tenantOf("tx", "x", "Baseline"), allowToA("allow-y-to-a", [{ namespaceSelector: lbl("ns", "y") }])],
-      tcp(
-        80,
-        withAFromYOnly(
-          R(true)
-            .expectPeer({ ns: "x" }, { ns: "y" }, false)
-            .expectPeer({ ns: "x" }, { ns: "z" }, false)
-            .expectPeer({ ns: "y" }, { ns: "x" }, false)
-            .expectPeer({ ns: "z" }, { ns: "x" }, false),
-        ),
-      ),
+      tcp(80, withAFromYOnly(isolatedX())),
     ),
     one(
       "Tenant allow lists: tenants by name (both must consent) and a shared namespace",
