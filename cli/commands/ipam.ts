@@ -5,7 +5,9 @@
  * confirmation (`--yes` for scripts), with compare-and-swap writes.
  */
 import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeClient } from "../../agent/k8s/kube-client.js";
 import type { Command } from "commander";
 import { type IPAMBlock } from "../../crds/ipam.js";
 import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
@@ -43,8 +45,31 @@ export function kubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
+/**
+ * The agent's own client (agent/k8s/kube-client.ts, which KubeIpamApi takes)
+ * for the cluster and user this kubeconfig resolved to (loadFromDefault's
+ * search included): its server, CA, client certificate or token.
+ */
+export function kubeClientFor(kc: KubeConfig): KubeClient {
+  const c = kc.getCurrentCluster();
+  if (c === null) throw new CliError("kubeconfig: no current cluster", EXIT_USAGE);
+  const u = kc.getCurrentUser();
+  const pem = (data: string | undefined, file: string | undefined): Buffer | undefined =>
+    data !== undefined ? Buffer.from(data, "base64") : file !== undefined ? readFileSync(file) : undefined;
+  const ca = pem(c.caData, c.caFile);
+  const cert = pem(u?.certData, u?.certFile);
+  const key = pem(u?.keyData, u?.keyFile);
+  return new KubeClient({
+    server: c.server.replace(/\/+$/, ""),
+    insecureSkipTlsVerify: c.skipTLSVerify,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    ...(u?.token !== undefined && u.token !== "" ? { token: u.token } : {}),
+  });
+}
+
 export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
-  const api = new KubeIpamApi(kc);
+  const api = new KubeIpamApi(kubeClientFor(kc));
   const core = kc.makeApiClient(CoreV1Api);
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
@@ -190,7 +215,7 @@ export function registerIpam(program: Command, io: Io): void {
         );
         if (!ok) throw new CliError("aborted: nothing released", EXIT_FAILURE);
       }
-      const api = new KubeIpamApi(kc);
+      const api = new KubeIpamApi(kubeClientFor(kc));
       let released = 0;
       for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
       const blocksDeleted: string[] = [];
