@@ -5,7 +5,7 @@
  * confirmation (`--yes` for scripts), with compare-and-swap writes.
  */
 import { createInterface } from "node:readline";
-import { readFileSync } from "node:fs";
+import type { RequestOptions } from "node:https";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { KubeClient } from "../../agent/k8s/kube-client.js";
 import type { Command } from "commander";
@@ -48,28 +48,37 @@ export function kubeConfig(path: string | undefined): KubeConfig {
 /**
  * The agent's own client (agent/k8s/kube-client.ts, which KubeIpamApi takes)
  * for the cluster and user this kubeconfig resolved to (loadFromDefault's
- * search included): its server, CA, client certificate or token.
+ * search included), with the credentials client-node resolves for it: CA,
+ * client certificate, and the bearer token of a token, an exec plugin or an
+ * auth provider (fetched once: the CLI runs for seconds).
  */
-export function kubeClientFor(kc: KubeConfig): KubeClient {
+export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
   const c = kc.getCurrentCluster();
   if (c === null) throw new CliError("kubeconfig: no current cluster", EXIT_USAGE);
-  const u = kc.getCurrentUser();
-  const pem = (data: string | undefined, file: string | undefined): Buffer | undefined =>
-    data !== undefined ? Buffer.from(data, "base64") : file !== undefined ? readFileSync(file) : undefined;
-  const ca = pem(c.caData, c.caFile);
-  const cert = pem(u?.certData, u?.certFile);
-  const key = pem(u?.keyData, u?.keyFile);
+  const opts: RequestOptions = {};
+  try {
+    await kc.applyToHTTPSOptions(opts);
+  } catch (e) {
+    throw new CliError(`kubeconfig: credentials: ${errorText(e)}`, EXIT_USAGE);
+  }
+  const pem = (v: unknown): Buffer | undefined =>
+    Buffer.isBuffer(v) ? v : typeof v === "string" ? Buffer.from(v) : undefined;
+  const ca = pem(opts.ca);
+  const cert = pem(opts.cert);
+  const key = pem(opts.key);
+  const auth = (opts.headers as Record<string, unknown> | undefined)?.["Authorization"];
+  const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
   return new KubeClient({
     server: c.server.replace(/\/+$/, ""),
     insecureSkipTlsVerify: c.skipTLSVerify,
     ...(ca !== undefined ? { ca } : {}),
     ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-    ...(u?.token !== undefined && u.token !== "" ? { token: u.token } : {}),
+    ...(token !== undefined && token !== "" ? { token } : {}),
   });
 }
 
 export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
-  const api = new KubeIpamApi(kubeClientFor(kc));
+  const api = new KubeIpamApi(await kubeClientFor(kc));
   const core = kc.makeApiClient(CoreV1Api);
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
@@ -215,7 +224,7 @@ export function registerIpam(program: Command, io: Io): void {
         );
         if (!ok) throw new CliError("aborted: nothing released", EXIT_FAILURE);
       }
-      const api = new KubeIpamApi(kubeClientFor(kc));
+      const api = new KubeIpamApi(await kubeClientFor(kc));
       let released = 0;
       for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
       const blocksDeleted: string[] = [];
