@@ -53,6 +53,7 @@ import {
 } from "./nodes/real-node.js";
 import type { Snapshotter } from "./nodes/containerd-config.js";
 import { requireNodeBinary } from "./controlplane/node-binaries.js";
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from "../agent/bin/node-flags.js";
 import { untaintReadyNodes } from "./controlplane/scheduler.js";
 import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
 import {
@@ -635,6 +636,7 @@ export function startNodeAgent(netns: string, name: string, N: NodeLayout): numb
     argv: [
       ...inNetns(netns),
       process.execPath,
+      ...AGENT_NODE_FLAGS,
       repoPaths.agentMain,
       "--node-name",
       name,
@@ -644,7 +646,7 @@ export function startNodeAgent(netns: string, name: string, N: NodeLayout): numb
       N.agentSocket,
     ],
     // Pinned here, not left to the agent's default, because lab status probes it.
-    env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
+    env: { ...AGENT_NODE_ENV, TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
     pidFile: N.agentPid,
     logFile: N.agentLog,
   });

@@ -197,8 +197,8 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
         .split("\n")
         .find((l) => l.includes("informer networkpolicies refused by the API server")),
     );
-    // client-node's Watch keeps only "Forbidden"; a refused list carries the server's message: the
-    // line names the verbs and the resource's path either way.
+    // A refused list or watch carries the server's Status message (agent/k8s/kube-request.ts); the
+    // line names the verbs and the resource's path too.
     expect(line).toMatch(
       /\(403 Forbidden: the agent's RBAC \(the chart's ClusterRole\) lacks this permission\)/,
     );
