@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { labPrefix } from "../../lab/lab-names.js";
 import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
 import { requireExecutable, requireRoot } from "../support/require.js";
+import { until } from "../support/until.js";
 
 export const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 /**
@@ -110,6 +111,39 @@ spec:
   nodeName: ${node}
   containers: [{name: c, image: busybox, ports: [{containerPort: 8080}]}]
 `;
+}
+
+/** A pod as `kubectl get pods -o json` lists it (the fields the lab tests read). */
+export interface LabPodJson {
+  metadata: { name: string; namespace: string; uid: string };
+  spec: { nodeName: string; hostNetwork?: boolean };
+  status: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
+}
+
+/**
+ * `kubectl apply` of `yaml` in the lab in `dir` (failing with kubectl's
+ * stderr), then the pods of `namespace` once exactly `count` are listed and
+ * all Running, waiting at most `timeoutMs`.
+ */
+export async function applyPodsRunning(
+  dir: string,
+  yaml: string,
+  namespace: string,
+  count: number,
+  timeoutMs = 90_000,
+): Promise<LabPodJson[]> {
+  await must("kubectl apply", kubectlApply(dir, yaml));
+  return until(
+    `${count} pods Running in ${namespace}`,
+    async () => {
+      const r = await kubectlIn(dir, "get", "pods", "-n", namespace, "-o", "json");
+      if (r.code !== 0) return undefined;
+      const items = (JSON.parse(r.out) as { items: LabPodJson[] }).items;
+      return items.length === count && items.every((p) => p.status.phase === "Running") ? items : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 }
 
 /**
