@@ -69,15 +69,15 @@ export class Lab {
   async up(extra: string[] = []): Promise<void> {
     // The kubelet stand-in (not the lab's default real nodes): the fabric suites probe its pods'
     // listeners (lab/kubelet/pod-echo.ts) from namespaces named after the pod uid (lab-names.ts).
+    const standin = ["--kubelet", "standin"];
     const r = await trellisctl(
       "lab",
       "up",
+      ...standin,
       "--nodes",
       String(this.nodes),
       "--dir",
       this.dir,
-      "--kubelet",
-      "standin",
       ...extra,
     );
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);

@@ -165,6 +165,24 @@ describe("scripts/build-image: the trellis-node image", () => {
   });
 });
 
+/** `podman run -d` of `image` as container `name` on `network`, failing with podman's output. */
+async function runDetached(name: string, network: string, image: string, cmd: string[] = []): Promise<void> {
+  const args = [...PODMAN_RUN.filter((a) => a !== "--rm"), "-d", "--name", name, "--network", network];
+  ok(await podman([...args, image, ...cmd]), `podman run -d ${image}`);
+}
+
+/**
+ * `podman stop` with a 10 s grace: the container must exit 0 well before it.
+ * A PID 1 that ignored SIGTERM (it has no default action there) would be
+ * killed only after the grace.
+ */
+async function expectStopsOnSigterm(name: string): Promise<void> {
+  const t0 = Date.now();
+  ok(await podman(["stop", "-t", "10", name]), "podman stop");
+  expect(Date.now() - t0).toBeLessThan(8000);
+  expect(ok(await podman(["inspect", "--format", "{{.State.ExitCode}}", name]), "inspect").trim()).toBe("0");
+}
+
 describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:lab", () => {
   let out = "";
   let dir = "";
@@ -213,19 +231,11 @@ describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:la
     ok(await runCommand("ip", ["netns", "add", ns]), "ip netns add");
     try {
       ok(await runCommand("ip", ["-n", ns, "link", "set", "lo", "up"]), "lo up");
-      const started = await podman([
-        ...PODMAN_RUN.filter((a) => a !== "--rm"),
-        "-d",
-        "--name",
-        name,
-        "--network",
-        `ns:/var/run/netns/${ns}`,
-        "localhost/busybox:lab",
+      await runDetached(name, `ns:/var/run/netns/${ns}`, "localhost/busybox:lab", [
         "/bin/pod-echo",
         "demo/web",
         "8080",
       ]);
-      ok(started, "podman run -d pod-echo");
       const replies: string[] = [];
       for (const target of ["TCP:127.0.0.1:8080", "TCP:[::1]:8080", "UDP:127.0.0.1:8080", "UDP:[::1]:8080"]) {
         const deadline = Date.now() + 15_000;
@@ -243,13 +253,7 @@ describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:la
         "UDP:127.0.0.1:8080 demo/web\n",
         "UDP:[::1]:8080 demo/web\n",
       ]);
-      const t0 = Date.now();
-      ok(await podman(["stop", "-t", "10", name]), "podman stop");
-      // As PID 1 it has no default SIGTERM action: ignoring it would cost the 10 s grace.
-      expect(Date.now() - t0).toBeLessThan(8000);
-      expect(ok(await podman(["inspect", "--format", "{{.State.ExitCode}}", name]), "inspect").trim()).toBe(
-        "0",
-      );
+      await expectStopsOnSigterm(name);
     } finally {
       await podman(["rm", "-f", name]);
       await runCommand("ip", ["netns", "del", ns]);
@@ -258,28 +262,13 @@ describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:la
 
   it("pause:lab holds its container until SIGTERM and then exits 0 at once", async () => {
     const name = `trellis-pause-test-${process.pid}`;
-    const started = await podman([
-      ...PODMAN_RUN.filter((a) => a !== "--rm"),
-      "-d",
-      "--name",
-      name,
-      "--network",
-      "none",
-      "localhost/pause:lab",
-    ]);
     try {
-      ok(started, "podman run -d pause");
+      await runDetached(name, "none", "localhost/pause:lab");
       await new Promise((r) => setTimeout(r, 1000));
       expect(ok(await podman(["inspect", "--format", "{{.State.Running}}", name]), "inspect").trim()).toBe(
         "true",
       );
-      const t0 = Date.now();
-      ok(await podman(["stop", "-t", "10", name]), "podman stop");
-      // A process that ignored SIGTERM would be killed only after the 10 s grace.
-      expect(Date.now() - t0).toBeLessThan(8000);
-      expect(ok(await podman(["inspect", "--format", "{{.State.ExitCode}}", name]), "inspect").trim()).toBe(
-        "0",
-      );
+      await expectStopsOnSigterm(name);
     } finally {
       await podman(["rm", "-f", name]);
     }
