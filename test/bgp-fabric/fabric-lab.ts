@@ -266,8 +266,8 @@ export function labForSuite(nodes: number, ns: string, upArgs: string[] = []): {
 /*
  * What the tests of cluster objects (tenant-communities, filters,
  * bgp-settings) ask of a lab besides: objects applied and patched, the ToR's
- * birdc, routes by selector, blocks with their pool, the agents' pids and
- * the ToR sessions' state-change times (a session that was reset has a new one).
+ * birdc, routes by selector, blocks with their pool, and the marks an agent
+ * restart or a ToR session reset leaves (restartMarks).
  */
 
 /** `kubectl apply` that must succeed. */
@@ -312,17 +312,21 @@ export async function poolBlocks(lab: Lab): Promise<Block[]> {
   }));
 }
 
-/** The pid of every node's agent, node-1 first. */
-export function agentPids(lab: Lab): number[] {
-  return Array.from({ length: lab.nodes }, (_, i) => lab.agentPid(`node-${i + 1}`));
-}
-
-/** Each ToR session (`node_<i>`, `node_<i>_v6`) with its state and the time it last changed state. */
-export async function torSessions(lab: Lab): Promise<string[]> {
-  return (await birdc(lab, "show", "protocols"))
-    .split("\n")
-    .filter((l) => /^node_\d/.test(l))
-    .map((l) => l.split(/\s+/).slice(0, 5).join(" "));
+/**
+ * What an agent restart or a ToR session reset moves: the pid of every node's
+ * agent (node-1 first), and each ToR session (`node_<i>`, `node_<i>_v6`) with
+ * its state and the time it last changed state. A change that must do
+ * neither leaves two of these equal.
+ */
+export async function restartMarks(lab: Lab): Promise<{ agentPids: number[]; torSessions: string[] }> {
+  const protocols = await birdc(lab, "show", "protocols");
+  return {
+    agentPids: Array.from({ length: lab.nodes }, (_, i) => lab.agentPid(`node-${i + 1}`)),
+    torSessions: protocols
+      .split("\n")
+      .filter((l) => /^node_\d/.test(l))
+      .map((l) => l.split(/\s+/).slice(0, 5).join(" ")),
+  };
 }
 
 /** Waits for pods (by name, in `namespace`) to be Running. */
