@@ -27,7 +27,7 @@ import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until as waitUntil } from "../support/until.js";
 import {
   CLI,
-  type LabPodJson,
+  type LabPod,
   type Run,
   applyPodsRunning,
   busyboxPod,
@@ -143,7 +143,7 @@ function blockHolding(blocks: BlockJson[], ip: string): { block: BlockJson; ordi
   return undefined;
 }
 
-type PodJson = LabPodJson;
+type PodJson = LabPod;
 
 maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => {
   const { base, dir, prefix, kubectl } = useSuiteLab("trellis-lab-e2e-", {

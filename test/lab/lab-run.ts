@@ -117,17 +117,10 @@ spec:
 `;
 }
 
-/** A pod as `kubectl get pods -o json` lists it (the fields the lab tests read). */
-export interface LabPodJson {
-  metadata: { name: string; namespace: string; uid: string };
-  spec: { nodeName: string; hostNetwork?: boolean };
-  status: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
-}
-
 /**
  * `kubectl apply` of `yaml` in the lab in `dir` (failing with kubectl's
- * stderr), then the pods of `namespace` once exactly `count` are listed and
- * all Running, waiting at most `timeoutMs`.
+ * stderr), then runningPods: the `count` pods of `namespace`, all Running
+ * with both addresses (bounded wait).
  */
 export async function applyPodsRunning(
   dir: string,
@@ -135,19 +128,9 @@ export async function applyPodsRunning(
   namespace: string,
   count: number,
   timeoutMs = 90_000,
-): Promise<LabPodJson[]> {
+): Promise<LabPod[]> {
   await must("kubectl apply", kubectlApply(dir, yaml));
-  return until(
-    `${count} pods Running in ${namespace}`,
-    async () => {
-      const r = await kubectlIn(dir, "get", "pods", "-n", namespace, "-o", "json");
-      if (r.code !== 0) return undefined;
-      const items = (JSON.parse(r.out) as { items: LabPodJson[] }).items;
-      return items.length === count && items.every((p) => p.status.phase === "Running") ? items : undefined;
-    },
-    timeoutMs,
-    250,
-  );
+  return runningPods(dir, count, ["-n", namespace], timeoutMs);
 }
 
 /**
@@ -236,9 +219,10 @@ export interface LabPod {
     labels?: Record<string, string>;
     ownerReferences?: { kind: string }[];
   };
-  spec: { nodeName?: string; containers: { name: string; image: string }[] };
+  spec: { nodeName?: string; hostNetwork?: boolean; containers: { name: string; image: string }[] };
   status: {
     phase?: string;
+    podIP?: string;
     podIPs?: { ip: string }[];
     conditions?: { type: string; status: string }[];
     containerStatuses?: { name: string; containerID?: string; restartCount: number }[];
