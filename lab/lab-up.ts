@@ -21,7 +21,7 @@ import { AGENT_HEALTH_ADDRESS, agentReadiness } from "./agent-health.js";
 import { ApiError, LabApi, nodeReady } from "./api-client.js";
 import { renderBirdConfig } from "./bird-config.js";
 import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
-import { commandLineMentions, isAlive, readPidFile, startDaemon } from "./daemon.js";
+import { commandLineMentions, isAlive, readPidFile, startDaemon, tail } from "./daemon.js";
 import { LabError } from "./lab-errors.js";
 import { labLayout, UNIX_PATH_MAX, type LabLayout, type NodeLayout } from "./lab-layout.js";
 import { labPrefix } from "./lab-names.js";
@@ -700,14 +700,6 @@ async function waitAgentsReady(
     `trellis-node not ready after ${Math.round(timeoutMs / 1000)} s: ` +
       pending.map((n) => `${n.name} (${why.get(n.name) ?? "?"}; see ${L.node(n.name).agentLog})`).join(", "),
   );
-}
-
-function tail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "(no log)";
-  }
 }
 
 /**

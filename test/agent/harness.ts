@@ -41,9 +41,9 @@ import {
   startComponent,
   stopComponent,
   waitCrdsServed,
-  waitHealthy,
   type StoppedComponent,
-} from "../../lab/controlplane/components.js";
+} from "../support/control-plane.js";
+import { waitHttpOk } from "../../lab/daemon.js";
 import { controlPlaneLayout } from "../../lab/controlplane/layout.js";
 import { labLayout, type LabLayout } from "../../lab/lab-layout.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
@@ -299,7 +299,7 @@ export class TestBed {
     }
     await new Promise((r) => setTimeout(r, downMs));
     for (const s of stopped) startComponent(L, s);
-    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    await waitHttpOk(`${cp.relayUrl}/readyz`, 120_000);
     if (state === "empty") await installCrds(cp.relayUrl);
     await waitCrdsServed(cp.relayUrl);
   }
@@ -327,7 +327,7 @@ export class TestBed {
     const stopped = await stopComponent(L, component, "SIGKILL");
     await new Promise((r) => setTimeout(r, downMs));
     startComponent(L, stopped);
-    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    await waitHttpOk(`${cp.relayUrl}/readyz`, 120_000);
     await waitCrdsServed(cp.relayUrl);
   }
 
