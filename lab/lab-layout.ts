@@ -88,6 +88,8 @@ export const LAB_ENTRIES = [
   "nodes",
   "controlplane",
   "images",
+  // --agent chart: the values helm installed the chart with (nodes/chart-agent.ts installChartAgent)
+  "chart-values.json",
 ] as const;
 
 export function labLayout(dir: string): LabLayout {

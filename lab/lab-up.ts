@@ -70,13 +70,15 @@ import {
 export const DEFAULT_CONTROL_PLANE: ControlPlaneMode = "real";
 
 /**
- * What runs the pods on a node: `standin` (lab/kubelet/, the CNI plugin
- * called as a runtime would: starts in a second, no node build) or `real`
- * (containerd and kubelet, lab/nodes/).
+ * What runs the pods on a node: `real` (containerd and the upstream kubelet,
+ * lab/nodes/; the default under the real control plane) or `standin`
+ * (lab/kubelet/, the CNI plugin called as a runtime would: starts in a
+ * second, a pod in milliseconds, no node build; the default under
+ * `--control-plane embedded`, which real nodes cannot use).
  */
 export const KUBELET_MODES = ["standin", "real"] as const;
 export type KubeletMode = (typeof KUBELET_MODES)[number];
-export const DEFAULT_KUBELET: KubeletMode = "standin";
+export const DEFAULT_KUBELET: KubeletMode = "real";
 
 export interface UpOptions {
   dir: string;
@@ -91,7 +93,7 @@ export interface UpOptions {
   bgpPassword?: string;
   /** real (etcd + kube-apiserver + kube-controller-manager, the default) or embedded (lab/apiserver) */
   controlPlane?: ControlPlaneMode;
-  /** standin (the default) or real (containerd + kubelet per node; needs the real control plane) */
+  /** real (containerd + kubelet per node; the default, needs the real control plane) or standin (the default under the embedded control plane) */
   kubelet?: KubeletMode;
   /** process (the default: trellis-node started by the lab) or chart (the chart's DaemonSet from the image; needs --kubelet real) */
   agent?: AgentMode;
@@ -144,7 +146,8 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const dir = resolveLabDir(o.dir);
   const L = labLayout(dir);
   const real = (o.controlPlane ?? DEFAULT_CONTROL_PLANE) === "real";
-  const realNodes = (o.kubelet ?? DEFAULT_KUBELET) === "real";
+  // Real nodes need the real control plane: the embedded one keeps the stand-in unless told otherwise.
+  const realNodes = (o.kubelet ?? (real ? DEFAULT_KUBELET : "standin")) === "real";
   if (realNodes && !real)
     throw new LabError(
       "--kubelet real needs --control-plane real (node identities, the Node authorizer, exec and logs through the API server)",
@@ -182,6 +185,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
   state.controlPlane = real ? "real" : "embedded";
   state.kubelet = realNodes ? "real" : "standin";
+  if (chartAgent) state.agent = "chart";
   writeLabState(L.stateFile, state);
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);

@@ -67,7 +67,19 @@ export class Lab {
   }
 
   async up(extra: string[] = []): Promise<void> {
-    const r = await trellisctl("lab", "up", "--nodes", String(this.nodes), "--dir", this.dir, ...extra);
+    // The kubelet stand-in (not the lab's default real nodes): the fabric suites probe its pods'
+    // listeners (lab/kubelet/pod-echo.ts) from namespaces named after the pod uid (lab-names.ts).
+    const standin = ["--kubelet", "standin"];
+    const r = await trellisctl(
+      "lab",
+      "up",
+      ...standin,
+      "--nodes",
+      String(this.nodes),
+      "--dir",
+      this.dir,
+      ...extra,
+    );
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }
 

@@ -118,6 +118,22 @@ spec:
 }
 
 /**
+ * `kubectl apply` of `yaml` in the lab in `dir` (failing with kubectl's
+ * stderr), then runningPods: the `count` pods of `namespace`, all Running
+ * with both addresses (bounded wait).
+ */
+export async function applyPodsRunning(
+  dir: string,
+  yaml: string,
+  namespace: string,
+  count: number,
+  timeoutMs = 90_000,
+): Promise<LabPod[]> {
+  await must("kubectl apply", kubectlApply(dir, yaml));
+  return runningPods(dir, count, ["-n", namespace], timeoutMs);
+}
+
+/**
  * The lab's API server killed with SIGKILL (no graceful save), `whileDown`
  * run while it is dead, and the server started again with the same arguments,
  * port and state, whichever control plane the lab runs (lab/lab-up.ts
@@ -203,9 +219,10 @@ export interface LabPod {
     labels?: Record<string, string>;
     ownerReferences?: { kind: string }[];
   };
-  spec: { nodeName?: string; containers: { name: string; image: string }[] };
+  spec: { nodeName?: string; hostNetwork?: boolean; containers: { name: string; image: string }[] };
   status: {
     phase?: string;
+    podIP?: string;
     podIPs?: { ip: string }[];
     conditions?: { type: string; status: string }[];
     containerStatuses?: { name: string; containerID?: string; restartCount: number }[];
