@@ -7,14 +7,12 @@
  * them from the IPAM blocks (the API) and the kernel.
  */
 import type { Server } from "node:http";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1Namespace,
-  type V1Node,
-  type V1Pod,
+import type {
+  KubernetesListObject,
+  KubernetesObject,
+  V1Namespace,
+  V1Node,
+  V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {
@@ -39,7 +37,8 @@ import { IpamService } from "./ipam/ipam-service.js";
 import { IpamJournal, ipamJournalPath } from "./ipam/ipam-journal.js";
 import { RESERVE_PER_BLOCK } from "./ipam/reservations.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
-import { KeepAliveKubeConfig } from "./k8s/keepalive-kubeconfig.js";
+import { KubeClient } from "./k8s/kube-client.js";
+import { resourcePath } from "./k8s/kube-request.js";
 import { ApiGate } from "./k8s/api-gate.js";
 import { canonicalAddress } from "../net/address.js";
 import { ResilientInformer } from "./k8s/resilient-informer.js";
@@ -79,7 +78,8 @@ export interface NodeAgentDeps {
 }
 
 export class NodeAgent {
-  private readonly kc = new KeepAliveKubeConfig();
+  /** The agent's one API client (one keep-alive agent for every request and watch). */
+  private readonly client: KubeClient;
   /** One probe per agent while the API server is away, not one per informer (k8s/api-gate.ts). */
   private readonly apiGate: ApiGate;
   private readonly informers: ResilientInformer<KubernetesObject>[] = [];
@@ -110,7 +110,6 @@ export class NodeAgent {
   private readonly blackholes = new Coalesced(() => this.syncBlackholes());
   private readonly badPools = new Map<string, string>();
   private readonly now: () => number;
-  private core!: CoreV1Api;
   /** Policy enforcement (undefined when `policy.enabled` is false). */
   readonly policy: PolicyService | undefined;
   /** natOutgoing: table inet trellis-nat, with policy on or off (agent/nat/). */
@@ -125,23 +124,11 @@ export class NodeAgent {
   ) {
     this.now = deps.now ?? Date.now;
     this.apiGate = new ApiGate(cfg.informerBackoffMaxMs);
-    if (cfg.kubeconfig !== undefined) {
-      try {
-        this.kc.loadFromFile(cfg.kubeconfig);
-      } catch (e) {
-        // client-node throws a bare TypeError on an empty or non-mapping file.
-        const why = e instanceof TypeError ? "not a kubeconfig (empty or not a YAML mapping)" : String(e);
-        throw new Error(`${cfg.kubeconfig}: ${why}`);
-      }
-      if (!this.kc.getCurrentCluster()) {
-        throw new Error(
-          `${cfg.kubeconfig}: no cluster for the current context "${this.kc.getCurrentContext()}"`,
-        );
-      }
-    } else this.kc.loadFromCluster();
+    // A bad kubeconfig throws a KubeconfigError naming the file (k8s/kubeconfig.ts).
+    this.client = cfg.kubeconfig !== undefined ? KubeClient.fromFile(cfg.kubeconfig) : KubeClient.inCluster();
     log.info({ outcome: writeRtProtos(deps.rtProtosDir) }, "rt_protos.d: names for proto 201 and 202");
     this.ipam = new IpamService({
-      api: new KubeIpamApi(this.kc),
+      api: new KubeIpamApi(this.client),
       node: () => ({
         name: cfg.nodeName,
         labels: this.nodeInf.get(cfg.nodeName)?.metadata?.labels ?? {},
@@ -288,7 +275,7 @@ export class NodeAgent {
    * retry (the configured backoff, the shared API gate, restarts counted for /metrics).
    */
   private watcher(component: string): {
-    kc: KeepAliveKubeConfig;
+    client: KubeClient;
     log: Logger;
     backoffMinMs: number;
     backoffMaxMs: number;
@@ -296,7 +283,7 @@ export class NodeAgent {
     onRestart: (informer: string) => void;
   } {
     return {
-      kc: this.kc,
+      client: this.client,
       log: this.log.child({ component }),
       backoffMinMs: this.cfg.informerBackoffMinMs,
       backoffMaxMs: this.cfg.informerBackoffMaxMs,
@@ -305,34 +292,32 @@ export class NodeAgent {
     };
   }
 
-  private custom<T extends KubernetesObject>(custom: CustomObjectsApi, plural: string) {
-    return async (): Promise<KubernetesListObject<T>> =>
-      (await custom.listClusterCustomObject({
-        group: IPAM_GROUP,
-        version: IPAM_VERSION,
-        plural,
-      })) as KubernetesListObject<T>;
+  /** The LIST of a kind (core v1 when `group` is ""), with a field selector when given. */
+  private lister<T extends KubernetesObject>(
+    group: string,
+    version: string,
+    plural: string,
+    fieldSelector?: string,
+  ) {
+    const path = resourcePath({ group, version, plural });
+    return (): Promise<KubernetesListObject<T>> =>
+      this.client.get(path, fieldSelector !== undefined ? { fieldSelector } : undefined);
   }
 
   async start(): Promise<void> {
     // No netlink addon, no pods: say so now rather than fail every ADD (dataplane.ts).
     this.dataplane.requireNative();
     const cfg = this.cfg;
-    this.core = this.kc.makeApiClient(CoreV1Api);
-    const core = this.core;
-    const custom = this.kc.makeApiClient(CustomObjectsApi);
     const policy = this.policy;
     // Policy peers live on every node (pods, nodes): with policy on, watch them all.
     // BGP peers with the other nodes: with BGP on, watch them all too.
     const nodeSel = policy || this.bgp ? undefined : `metadata.name=${cfg.nodeName}`;
     const podSel = policy ? undefined : `spec.nodeName=${cfg.nodeName}`;
     const nodeHandler = policy?.coreHandler("Node");
-    const sel = (s: string | undefined): { fieldSelector?: string } =>
-      s !== undefined ? { fieldSelector: s } : {};
     this.nodeInf = this.informer(
       "nodes",
       "/api/v1/nodes",
-      () => core.listNode(sel(nodeSel)),
+      this.lister("", "v1", "nodes", nodeSel),
       nodeSel,
       (verb, obj) => {
         nodeHandler?.(verb, obj);
@@ -342,21 +327,21 @@ export class NodeAgent {
     this.podInf = this.informer(
       "pods",
       "/api/v1/pods",
-      () => core.listPodForAllNamespaces(sel(podSel)),
+      this.lister("", "v1", "pods", podSel),
       podSel,
       policy?.coreHandler("Pod"),
     );
     this.nsInf = this.informer(
       "namespaces",
       "/api/v1/namespaces",
-      () => core.listNamespace(),
+      this.lister("", "v1", "namespaces"),
       undefined,
       policy?.coreHandler("Namespace"),
     );
     this.poolInf = this.informer(
       "ippools",
       `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ippools`,
-      this.custom(custom, "ippools"),
+      this.lister(IPAM_GROUP, IPAM_VERSION, "ippools"),
       undefined,
       // Validate on every change so a rejected pool is reported at once, with its reason.
       () => {
@@ -369,7 +354,7 @@ export class NodeAgent {
     this.blockInf = this.informer(
       "ipamblocks",
       `/apis/${IPAM_GROUP}/${IPAM_VERSION}/ipamblocks`,
-      this.custom(custom, "ipamblocks"),
+      this.lister(IPAM_GROUP, IPAM_VERSION, "ipamblocks"),
       undefined,
       (verb, obj) => {
         if (!this.synced) return;
@@ -384,7 +369,7 @@ export class NodeAgent {
     this.informer<BlockAffinity & KubernetesObject>(
       "blockaffinities",
       `/apis/${IPAM_GROUP}/${IPAM_VERSION}/blockaffinities`,
-      this.custom(custom, "blockaffinities"),
+      this.lister(IPAM_GROUP, IPAM_VERSION, "blockaffinities"),
     );
 
     if (cfg.metricsAddress !== "") {
@@ -499,7 +484,9 @@ export class NodeAgent {
     if (cached !== undefined) return cached.metadata?.annotations ?? {};
     // The informer may lag the kubelet by a moment: ask the API once.
     try {
-      const p = await this.core.readNamespacedPod({ name: pod, namespace });
+      const p = await this.client.get<V1Pod>(
+        resourcePath({ group: "", version: "v1", plural: "pods", namespace, name: pod }),
+      );
       return p.metadata?.annotations ?? {};
     } catch (e) {
       if (httpStatus(e) === 404) return {};
@@ -632,7 +619,7 @@ export class NodeAgent {
     const node = this.cfg.nodeName;
     this.statusPublisher = new StatusPublisher({
       node,
-      api: new KubeNodeStatusApi(this.kc),
+      api: new KubeNodeStatusApi(this.client),
       intervalMs: this.cfg.statusIntervalSeconds * 1000,
       ready: () => this.ready(),
       countLocalRoutes,
@@ -680,6 +667,7 @@ export class NodeAgent {
     if (this.health) await new Promise<void>((r) => this.health?.server.close(() => r()));
     await this.settled();
     this.dataplane.close();
+    this.client.close();
   }
 }
 

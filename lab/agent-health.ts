@@ -4,7 +4,7 @@
  * namespace, docs/machine.md), so the probe is one HTTP/1.0 GET through `socat`
  * entered into that namespace. The reply parser is pure.
  */
-import { inNetns } from "./netns.js";
+import { commandInNetns } from "./netns.js";
 import { runCommand } from "./run-command.js";
 
 /** Where the lab tells every agent to serve /healthz, /readyz and /metrics (its own netns). */
@@ -44,11 +44,9 @@ export async function agentReadiness(
   const port = address.slice(i + 1);
   const secs = String(Math.max(1, Math.round(timeoutMs / 1000)));
   const target = host.includes(":") ? `TCP6:[${host}]:${port}` : `TCP4:${host}:${port}`;
-  const [cmd = "nsenter", ...pre] = inNetns(netns);
   try {
     const r = await runCommand(
-      cmd,
-      [...pre, "socat", "-t", secs, "-T", secs, "-", `${target},connect-timeout=${secs}`],
+      ...commandInNetns(netns, ["socat", "-t", secs, "-T", secs, "-", `${target},connect-timeout=${secs}`]),
       { input: "GET /readyz HTTP/1.0\r\nHost: trellis-node\r\n\r\n", timeoutMs: timeoutMs + 2000 },
     );
     // -t: after our request's EOF, wait that long for the reply (socat's default is 0.5 s).

@@ -111,10 +111,58 @@ function argvMentions(argv: readonly string[], dir: string): boolean {
   return argv.some((a) => a.includes(needle));
 }
 
-function commandLine(pid: number): string[] {
+/**
+ * A process's argv from /proc/PID/cmdline (NUL-separated, with a trailing
+ * NUL: proc(5)); empty when the process is gone.
+ */
+export function commandLine(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((a) => a !== "");
   } catch {
     return [];
   }
+}
+
+/** The last `lines` lines of a daemon's log, joined on one line for an error message. */
+export function tail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** The daemon an HTTP wait watches: it fails at once, naming the log's tail, when the process exits. */
+export interface WatchedDaemon {
+  pid: number;
+  log: string;
+  what: string;
+}
+
+/**
+ * Polls `url` until it answers 2xx, bounded by `timeoutMs` (each request too).
+ * With `daemon`, a process that exits meanwhile fails the wait at once.
+ */
+export async function waitHttpOk(url: string, timeoutMs: number, daemon?: WatchedDaemon): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const logTail = (): string => (daemon === undefined ? "" : `: ${tail(daemon.log)}`);
+  let last = "";
+  while (Date.now() < deadline) {
+    if (daemon !== undefined && !isAlive(daemon.pid)) throw new Error(`${daemon.what} exited${logTail()}`);
+    try {
+      const res = await fetch(url, {
+        signal: AbortSignal.timeout(Math.max(1, Math.min(5000, deadline - Date.now()))),
+      });
+      if (res.ok) return;
+      last = `${res.status} ${(await res.text()).slice(0, 200)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(
+    `${daemon?.what ?? url} not ready after ${Math.round(timeoutMs / 1000)} s (${url}: ${last})${logTail()}`,
+  );
 }

@@ -23,9 +23,8 @@
  *
  * Pure: the config, the argv, the cluster CIDRs. Edges: startKubeProxy, kubeProxyTable.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { join } from "node:path";
 import { stringify } from "yaml";
 import {
   contains,
@@ -37,17 +36,13 @@ import {
   type Prefix,
 } from "../net/address.js";
 import type { LabPlan, NodePlan } from "./address-plan.js";
-import { isAlive, readPidFile, startDaemon } from "./daemon.js";
+import { isAlive, readPidFile, startDaemon, tail } from "./daemon.js";
 import { controlPlaneLayout } from "./controlplane/layout.js";
-import type { ClientIdentity } from "./controlplane/pki.js";
-import { renderTlsKubeconfig } from "./controlplane/tls-kubeconfig.js";
+import { KUBE_PROXY, pairKubeconfig } from "./controlplane/pki.js";
 import { NODE_API_TLS_URL } from "./kubeconfig.js";
-import type { LabLayout } from "./lab-layout.js";
-import { inNetns } from "./netns.js";
+import { nodeLayout, type ComponentFiles, type LabLayout } from "./lab-layout.js";
+import { commandInNetns, inNetns } from "./netns.js";
 import { runCommand } from "./run-command.js";
-
-/** Bound by the default ClusterRoleBinding system:node-proxier. */
-export const KUBE_PROXY: ClientIdentity = { name: "kube-proxy", user: "system:kube-proxy", groups: [] };
 
 /** Inside the node's namespace: kube-proxy's defaults, on loopback. */
 export const KUBE_PROXY_HEALTHZ = "127.0.0.1:10256";
@@ -56,21 +51,9 @@ export const KUBE_PROXY_METRICS = "127.0.0.1:10249";
 /** kube-proxy's nftables tables (pkg/proxy/nftables: one per family, family ip and ip6). */
 export const KUBE_PROXY_TABLE = "kube-proxy";
 
-export interface KubeProxyFiles {
-  config: string;
-  kubeconfig: string;
-  pid: string;
-  log: string;
-}
-
-/** Its files under the node's dir. Pure. */
-export function kubeProxyFiles(nodeDir: string): KubeProxyFiles {
-  return {
-    config: join(nodeDir, "kube-proxy.yaml"),
-    kubeconfig: join(nodeDir, "kube-proxy.kubeconfig"),
-    pid: join(nodeDir, "kube-proxy.pid"),
-    log: join(nodeDir, "kube-proxy.log"),
-  };
+/** Its files under the node's dir (NodeLayout.kubeProxy); lab-status.ts and lab-down.ts read them so. Pure. */
+export function kubeProxyFiles(nodeDir: string): ComponentFiles {
+  return nodeLayout(nodeDir).kubeProxy;
 }
 
 /**
@@ -145,7 +128,8 @@ export function kubeProxyArgv(binary: string, netns: string, config: string): st
 export interface StartKubeProxyInput {
   binary: string;
   node: NodePlan;
-  nodeDir: string;
+  /** NodeLayout.kubeProxy of the node */
+  files: ComponentFiles;
   /** its kubeconfig, rendered (the lab CA, the KUBE_PROXY certificate, the node's API relay) */
   kubeconfig: string;
   clusterCidrs: readonly string[];
@@ -153,7 +137,7 @@ export interface StartKubeProxyInput {
 
 /** Writes its config and kubeconfig under the node dir and starts it detached in the node's namespace. */
 export function startKubeProxy(i: StartKubeProxyInput): number {
-  const F = kubeProxyFiles(i.nodeDir);
+  const F = i.files;
   writeFileSync(F.kubeconfig, i.kubeconfig, { mode: 0o600 });
   writeFileSync(
     F.config,
@@ -171,8 +155,7 @@ export function startKubeProxy(i: StartKubeProxyInput): number {
  * (it creates it on its first sync): lab up waits for it, lab status reports it.
  */
 export async function kubeProxyTable(netns: string): Promise<boolean> {
-  const [cmd = "nsenter", ...pre] = inNetns(netns);
-  const r = await runCommand(cmd, [...pre, "nft", "list", "table", "ip", KUBE_PROXY_TABLE], {
+  const r = await runCommand(...commandInNetns(netns, ["nft", "list", "table", "ip", KUBE_PROXY_TABLE]), {
     timeoutMs: 5000,
   });
   return r.code === 0;
@@ -185,18 +168,11 @@ export async function kubeProxyTable(netns: string): Promise<boolean> {
  */
 export function startLabKubeProxy(L: LabLayout, plan: LabPlan, n: NodePlan, binary: string): number {
   const C = controlPlaneLayout(L.dir);
-  const { cert, key } = C.pair(KUBE_PROXY.name);
-  const kubeconfig = renderTlsKubeconfig({
-    server: NODE_API_TLS_URL,
-    context: `kube-proxy-${n.name}`,
-    caPem: readFileSync(C.caCert, "utf8"),
-    certPem: readFileSync(cert, "utf8"),
-    keyPem: readFileSync(key, "utf8"),
-  });
+  const kubeconfig = pairKubeconfig(C, NODE_API_TLS_URL, KUBE_PROXY.name, `kube-proxy-${n.name}`);
   return startKubeProxy({
     binary,
     node: n,
-    nodeDir: L.node(n.name).dir,
+    files: L.node(n.name).kubeProxy,
     kubeconfig,
     clusterCidrs: clusterCidrs(plan.nodes.flatMap((x) => [x.podCidr4, x.podCidr6])),
   });
@@ -207,7 +183,7 @@ export async function waitKubeProxies(L: LabLayout, plan: LabPlan, timeoutMs: nu
   const deadline = Date.now() + timeoutMs;
   let pending = plan.nodes;
   while (pending.length > 0) {
-    const F = (n: NodePlan): KubeProxyFiles => kubeProxyFiles(L.node(n.name).dir);
+    const F = (n: NodePlan): ComponentFiles => L.node(n.name).kubeProxy;
     const dead = pending.find((n) => !isAlive(readPidFile(F(n).pid)));
     if (dead !== undefined) throw new Error(`kube-proxy on ${dead.name} exited: ${tail(F(dead).log)}`);
     const present = await Promise.all(pending.map((n) => kubeProxyTable(n.netns)));
@@ -219,13 +195,5 @@ export async function waitKubeProxies(L: LabLayout, plan: LabPlan, timeoutMs: nu
           pending.map((n) => `${n.name} (see ${F(n).log})`).join(", "),
       );
     await sleep(250);
-  }
-}
-
-function tail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "(no log)";
   }
 }

@@ -7,7 +7,6 @@ import { existsSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { commandLineMentions, processesMentioning, readPidFile, stopProcesses } from "./daemon.js";
 import { LAB_ENTRIES, labLayout, nodeLayout } from "./lab-layout.js";
-import { kubeProxyFiles } from "./kube-proxy.js";
 import { labPrefix } from "./lab-names.js";
 import { readLabState } from "./lab-state.js";
 import { delNetns, listNetns, netnsPids } from "./netns.js";
@@ -129,7 +128,7 @@ function pidFiles(L: ReturnType<typeof labLayout>): string[] {
   if (existsSync(L.nodesDir)) {
     for (const name of readdirSync(L.nodesDir)) {
       const N = nodeLayout(join(L.nodesDir, name));
-      files.push(N.kubeletPid, N.relayPid, N.agentPid, kubeProxyFiles(N.dir).pid, N.containerdPid);
+      files.push(N.kubeletPid, N.relayPid, N.agentPid, N.kubeProxy.pid, N.containerdPid);
     }
   }
   return files;

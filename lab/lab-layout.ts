@@ -4,6 +4,19 @@
  */
 import { join } from "node:path";
 
+/** A Kubernetes component's files side by side in one dir: NAME.yaml (its config), NAME.kubeconfig, NAME.pid, NAME.log. */
+export interface ComponentFiles {
+  config: string;
+  kubeconfig: string;
+  pid: string;
+  log: string;
+}
+
+export function componentFiles(dir: string, name: string): ComponentFiles {
+  const at = (ext: string): string => join(dir, `${name}.${ext}`);
+  return { config: at("yaml"), kubeconfig: at("kubeconfig"), pid: at("pid"), log: at("log") };
+}
+
 export interface NodeLayout {
   dir: string;
   /** trellis-node's kubeconfig (under the real control plane: the chart's ServiceAccount token) */
@@ -37,6 +50,8 @@ export interface NodeLayout {
   podLogsDir: string;
   /** files standing in for the kernel tunables the kubelet sets (lab/nodes/kubelet-config.ts) */
   sysctlShieldDir: string;
+  /** under the real control plane: kube-proxy (lab/kube-proxy.ts) */
+  kubeProxy: ComponentFiles;
 }
 
 export interface LabLayout {
@@ -73,6 +88,8 @@ export const LAB_ENTRIES = [
   "nodes",
   "controlplane",
   "images",
+  // --agent chart: the values helm installed the chart with (nodes/chart-agent.ts installChartAgent)
+  "chart-values.json",
 ] as const;
 
 export function labLayout(dir: string): LabLayout {
@@ -129,6 +146,7 @@ export function nodeLayout(dir: string): NodeLayout {
     kubeletConfig: join(dir, "kubelet-config.yaml"),
     podLogsDir: join(dir, "pod-logs"),
     sysctlShieldDir: join(dir, "sysctl"),
+    kubeProxy: componentFiles(dir, "kube-proxy"),
   };
 }
 

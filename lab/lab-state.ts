@@ -31,6 +31,8 @@ export const labStateSchema = z.object({
   controlPlane: z.enum(["embedded", "real"]).optional(),
   /** absent: the kubelet stand-in */
   kubelet: z.enum(["standin", "real"]).optional(),
+  /** absent: trellis-node started by the lab (process); chart: the chart's DaemonSet runs it */
+  agent: z.enum(["process", "chart"]).optional(),
   error: z.string().optional(),
   plan: z.object({
     prefix: z.string(),

@@ -17,6 +17,8 @@ import { runCommand } from "./run-command.js";
 import { controlPlaneLayout } from "./controlplane/layout.js";
 import { schedulerLayout } from "./controlplane/scheduler.js";
 import { kubeProxyFiles, kubeProxyTable, KUBE_PROXY_TABLE } from "./kube-proxy.js";
+import { AGENT_NAMESPACE } from "./controlplane/agent-identity.js";
+import { CHART_AGENT_SELECTOR, chartAgentVerdict, type ChartAgentPod } from "./nodes/chart-agent.js";
 
 export interface ProcessStatus {
   pid: number | null;
@@ -29,6 +31,8 @@ export interface AgentStatus extends ProcessStatus {
   ready: boolean;
   /** "ok", the agent's not-ready reason, or why /readyz did not answer */
   readyz: string;
+  /** --agent chart: the DaemonSet's pod on the node (pid is null: the kubelet owns the process) */
+  pod?: string;
 }
 
 export interface BgpSessionStatus {
@@ -151,9 +155,23 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
   }
 
   // Agent /readyz probes run side by side (each is a socat in the node netns).
+  const chartAgents = state.agent === "chart";
+  const daemonSetPods = chartAgents && api.alive ? await listChartAgentPods(api.url) : undefined;
   const agents = await Promise.all(
     state.plan.nodes.map(async (n): Promise<AgentStatus | undefined> => {
       const N = L.node(n.name);
+      if (chartAgents) {
+        // No pid file: the DaemonSet's pod, as the kubelet reports it, and its /readyz.
+        const v = chartAgentVerdict(n.name, daemonSetPods, await agentReadiness(n.netns), N.podLogsDir);
+        return {
+          pid: null,
+          alive: v.alive,
+          logFile: v.logFile ?? N.podLogsDir,
+          ready: v.ready,
+          readyz: v.readyz,
+          ...(v.pod !== undefined ? { pod: v.pod } : {}),
+        };
+      }
       if (state.cni !== "trellis" && !existsSync(N.agentPid)) return undefined;
       const p = proc(N.agentPid, N.agentLog);
       const r = p.alive ? await agentReadiness(n.netns) : { ready: false, detail: "not running" };
@@ -207,7 +225,7 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
       cniConfDir: N.cniConfDir,
       cniBinDir: N.cniBinDir,
       kubeconfig: N.kubeconfig,
-      logFile: state.cni === "trellis" ? N.agentLog : N.kubeletLog,
+      logFile: state.cni !== "trellis" ? N.kubeletLog : (agents[i]?.logFile ?? N.agentLog),
       kubeletKind,
       kubelet,
       ...(containerd !== undefined ? { containerd } : {}),
@@ -219,7 +237,8 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     const agent = agents[i];
     if (agent !== undefined) {
       s.agent = agent;
-      if (!agent.alive) problems.push(`${n.name}: trellis-node not running`);
+      if (!agent.alive)
+        problems.push(`${n.name}: trellis-node not running${chartAgents ? ` (${agent.readyz})` : ""}`);
       else if (!agent.ready) problems.push(`${n.name}: trellis-node not ready (${agent.readyz})`);
     }
     const kp = kubeProxies[i];
@@ -253,6 +272,16 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     },
     nodes: nodeStatuses,
   };
+}
+
+/** The chart DaemonSet's pods (kube-system), or undefined when the API server does not answer. */
+async function listChartAgentPods(url: string): Promise<ChartAgentPod[] | undefined> {
+  try {
+    const path = `/api/v1/namespaces/${AGENT_NAMESPACE}/pods?labelSelector=${encodeURIComponent(CHART_AGENT_SELECTOR)}`;
+    return (await new LabApi(url, 3000).request<{ items: ChartAgentPod[] }>("GET", path)).items;
+  } catch {
+    return undefined;
+  }
 }
 
 function readSandboxes(podsDir: string): PodSandboxStatus[] {

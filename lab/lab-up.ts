@@ -21,7 +21,7 @@ import { AGENT_HEALTH_ADDRESS, agentReadiness } from "./agent-health.js";
 import { ApiError, LabApi, nodeReady } from "./api-client.js";
 import { renderBirdConfig } from "./bird-config.js";
 import { PTP_CNI_VERSION, ptpConflist, trellisConflist, type CniMode } from "./conflist.js";
-import { commandLineMentions, isAlive, readPidFile, startDaemon } from "./daemon.js";
+import { commandLineMentions, isAlive, readPidFile, startDaemon, tail } from "./daemon.js";
 import { LabError } from "./lab-errors.js";
 import { labLayout, UNIX_PATH_MAX, type LabLayout, type NodeLayout } from "./lab-layout.js";
 import { labPrefix } from "./lab-names.js";
@@ -53,6 +53,7 @@ import {
 } from "./nodes/real-node.js";
 import type { Snapshotter } from "./nodes/containerd-config.js";
 import { requireNodeBinary } from "./controlplane/node-binaries.js";
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from "../agent/bin/node-flags.js";
 import { untaintReadyNodes } from "./controlplane/scheduler.js";
 import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
 import {
@@ -69,13 +70,15 @@ import {
 export const DEFAULT_CONTROL_PLANE: ControlPlaneMode = "real";
 
 /**
- * What runs the pods on a node: `standin` (lab/kubelet/, the CNI plugin
- * called as a runtime would: starts in a second, no node build) or `real`
- * (containerd and kubelet, lab/nodes/).
+ * What runs the pods on a node: `real` (containerd and the upstream kubelet,
+ * lab/nodes/; the default under the real control plane) or `standin`
+ * (lab/kubelet/, the CNI plugin called as a runtime would: starts in a
+ * second, a pod in milliseconds, no node build; the default under
+ * `--control-plane embedded`, which real nodes cannot use).
  */
 export const KUBELET_MODES = ["standin", "real"] as const;
 export type KubeletMode = (typeof KUBELET_MODES)[number];
-export const DEFAULT_KUBELET: KubeletMode = "standin";
+export const DEFAULT_KUBELET: KubeletMode = "real";
 
 export interface UpOptions {
   dir: string;
@@ -90,7 +93,7 @@ export interface UpOptions {
   bgpPassword?: string;
   /** real (etcd + kube-apiserver + kube-controller-manager, the default) or embedded (lab/apiserver) */
   controlPlane?: ControlPlaneMode;
-  /** standin (the default) or real (containerd + kubelet per node; needs the real control plane) */
+  /** real (containerd + kubelet per node; the default, needs the real control plane) or standin (the default under the embedded control plane) */
   kubelet?: KubeletMode;
   /** process (the default: trellis-node started by the lab) or chart (the chart's DaemonSet from the image; needs --kubelet real) */
   agent?: AgentMode;
@@ -143,7 +146,8 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const dir = resolveLabDir(o.dir);
   const L = labLayout(dir);
   const real = (o.controlPlane ?? DEFAULT_CONTROL_PLANE) === "real";
-  const realNodes = (o.kubelet ?? DEFAULT_KUBELET) === "real";
+  // Real nodes need the real control plane: the embedded one keeps the stand-in unless told otherwise.
+  const realNodes = (o.kubelet ?? (real ? DEFAULT_KUBELET : "standin")) === "real";
   if (realNodes && !real)
     throw new LabError(
       "--kubelet real needs --control-plane real (node identities, the Node authorizer, exec and logs through the API server)",
@@ -181,6 +185,7 @@ export async function labUp(o: UpOptions): Promise<UpResult> {
   const state: LabState = { version: 1, dir, prefix, cni: o.cni, phase: "starting", plan };
   state.controlPlane = real ? "real" : "embedded";
   state.kubelet = realNodes ? "real" : "standin";
+  if (chartAgent) state.agent = "chart";
   writeLabState(L.stateFile, state);
   try {
     say(`lab ${dir} (prefix ${prefix}): starting the API server`);
@@ -635,6 +640,7 @@ export function startNodeAgent(netns: string, name: string, N: NodeLayout): numb
     argv: [
       ...inNetns(netns),
       process.execPath,
+      ...AGENT_NODE_FLAGS,
       repoPaths.agentMain,
       "--node-name",
       name,
@@ -644,7 +650,7 @@ export function startNodeAgent(netns: string, name: string, N: NodeLayout): numb
       N.agentSocket,
     ],
     // Pinned here, not left to the agent's default, because lab status probes it.
-    env: { TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
+    env: { ...AGENT_NODE_ENV, TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
     pidFile: N.agentPid,
     logFile: N.agentLog,
   });
@@ -696,14 +702,6 @@ async function waitAgentsReady(
     `trellis-node not ready after ${Math.round(timeoutMs / 1000)} s: ` +
       pending.map((n) => `${n.name} (${why.get(n.name) ?? "?"}; see ${L.node(n.name).agentLog})`).join(", "),
   );
-}
-
-function tail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "(no log)";
-  }
 }
 
 /**

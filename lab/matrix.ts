@@ -6,7 +6,7 @@
 import { LabApi, type PodObject } from "./api-client.js";
 import { LabError } from "./lab-errors.js";
 import { loadLab } from "./lab-status.js";
-import { podNetnsName } from "./lab-names.js";
+import { podNetnsPaths } from "./pod-netns.js";
 import { runProbe, type ProbeResult } from "./probe.js";
 import type { Protocol } from "./probe-result.js";
 import { buildTruthTable, prettyPrint, type TruthTable } from "./truth-table.js";
@@ -39,7 +39,7 @@ export interface MatrixReport {
 }
 
 export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
-  const { state } = loadLab(o.dir);
+  const { L, state } = loadLab(o.dir);
   const api = new LabApi(state.apiserverUrl ?? "");
   let items: PodObject[];
   try {
@@ -48,9 +48,16 @@ export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
     throw new LabError((e as Error).message);
   }
   const family = o.family ?? 4;
-  const pods: (MatrixPod & { netns: string })[] = items
-    // host-network pods have no pod namespace to probe from (and no listeners)
-    .filter((p) => p.status?.phase === "Running" && p.spec?.hostNetwork !== true)
+  // host-network pods have no pod namespace to probe from (and no listeners)
+  const running = items.filter((p) => p.status?.phase === "Running" && p.spec?.hostNetwork !== true);
+  const netns = await podNetnsPaths(
+    L,
+    state,
+    running.map((p) => p.metadata?.uid ?? ""),
+  ).catch((e: unknown) => {
+    throw new LabError(`cannot find the pods' network namespaces: ${(e as Error).message}`);
+  });
+  const pods: (MatrixPod & { netns: string })[] = running
     .map((p) => ({
       pod: `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`,
       node: p.spec?.nodeName ?? "",
@@ -58,9 +65,10 @@ export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
       ports: [
         ...new Set((p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => x.containerPort))),
       ].sort((a, b) => a - b),
-      netns: podNetnsName(state.prefix, p.metadata?.uid ?? ""),
+      netns: netns.get(p.metadata?.uid ?? "") ?? "",
     }))
-    .filter((p) => p.ip !== "")
+    // Running in the API but without a sandbox here (just deleted, or another lab's pod): nothing to probe from.
+    .filter((p) => p.ip !== "" && p.netns !== "")
     .sort((a, b) => a.pod.localeCompare(b.pod));
   const ports = o.ports ?? [...new Set(pods.flatMap((p) => p.ports))].sort((a, b) => a - b);
   const jobs: (() => Promise<ProbeResult>)[] = [];

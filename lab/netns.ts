@@ -46,7 +46,7 @@ export function ipIn(ns: string, ...args: string[]): Promise<string> {
 
 /** Sets a sysctl inside a namespace (net.* sysctls are per network namespace). */
 export function sysctlIn(ns: string, key: string, value: string): Promise<string> {
-  return mustRun("nsenter", [`--net=${netnsPath(ns)}`, "sysctl", "-q", "-w", `${key}=${value}`]);
+  return mustRun(...commandInNetns(ns, ["sysctl", "-q", "-w", `${key}=${value}`]));
 }
 
 /**
@@ -57,4 +57,10 @@ export function sysctlIn(ns: string, key: string, value: string): Promise<string
  */
 export function inNetns(ns: string): string[] {
   return ["nsenter", `--net=${netnsPath(ns)}`];
+}
+
+/** `argv` run in a network namespace, as (program, arguments) for spawn and runCommand (inNetns says how). */
+export function commandInNetns(ns: string, argv: readonly string[]): [string, string[]] {
+  const [cmd, ...pre] = inNetns(ns);
+  return [cmd ?? "nsenter", [...pre, ...argv]];
 }

@@ -3,11 +3,10 @@
  * network namespace to a target pod's IP, with socat as the client.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { ApiError, LabApi, type PodObject } from "./api-client.js";
 import { LabError } from "./lab-errors.js";
-import { podNetnsName } from "./lab-names.js";
-import { inNetns, netnsPath } from "./netns.js";
+import { inNetns } from "./netns.js";
+import { podNetnsPaths } from "./pod-netns.js";
 import {
   classifyProbe,
   socatTarget,
@@ -40,7 +39,12 @@ export interface ProbeResult {
   ms: number;
 }
 
-/** Runs the client in `srcNetns`; resolves on the first reply line, at exit, or at the deadline. */
+/**
+ * Runs the client in `srcNetns` (a name under /var/run/netns, or an absolute
+ * path: a real node's containerd keeps its pods' namespaces under its state
+ * dir, pod-netns.ts); resolves on the first reply line, at exit, or at the
+ * deadline.
+ */
 export function probeFromNetns(
   srcNetns: string,
   ip: string,
@@ -49,7 +53,7 @@ export function probeFromNetns(
   timeoutMs: number,
 ): Promise<ProbeVerdict> {
   const args = [
-    ...inNetns(srcNetns),
+    ...(srcNetns.startsWith("/") ? ["nsenter", `--net=${srcNetns}`] : inNetns(srcNetns)),
     "socat",
     // -T: give up after this much silence (UDP has no connect to time out).
     "-T",
@@ -117,10 +121,16 @@ export interface ProbeOptions {
 export async function labProbe(o: ProbeOptions): Promise<ProbeResult> {
   const from = parsePodRef(o.from);
   const to = parsePodRef(o.to);
-  const { state } = loadLab(o.dir);
+  const { L, state } = loadLab(o.dir);
   const api = new LabApi(state.apiserverUrl ?? "");
   const [src, dst] = await Promise.all([getPod(api, from), getPod(api, to)]);
-  const srcNetns = sandboxNetns(state.prefix, src, o.from);
+  const uid = src.metadata?.uid ?? "";
+  const paths = await podNetnsPaths(L, state, [uid]).catch((e: unknown) => {
+    throw new LabError(`cannot find ${o.from}'s network namespace: ${(e as Error).message}`);
+  });
+  const srcNetns = paths.get(uid);
+  if (srcNetns === undefined)
+    throw new LabError(`pod ${o.from} has no sandbox on this lab (phase ${src.status?.phase ?? "Pending"})`);
   const ip = podIp(dst, o.to, o.family ?? 4);
   return runProbe(srcNetns, o.from, o.to, ip, o.port, o.protocol, o.timeoutMs);
 }
@@ -147,15 +157,6 @@ async function getPod(api: LabApi, ref: PodRef): Promise<PodObject> {
       throw new LabError(`pod ${ref.namespace}/${ref.name} not found`, "not-found");
     throw new LabError((e as Error).message);
   }
-}
-
-export function sandboxNetns(prefix: string, pod: PodObject, label: string): string {
-  const uid = pod.metadata?.uid ?? "";
-  const ns = podNetnsName(prefix, uid);
-  if (!existsSync(netnsPath(ns))) {
-    throw new LabError(`pod ${label} has no sandbox on this lab (phase ${pod.status?.phase ?? "Pending"})`);
-  }
-  return ns;
 }
 
 export function podIp(pod: PodObject, label: string, family: 4 | 6): string {

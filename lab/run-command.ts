@@ -1,5 +1,5 @@
 /** Running a command to completion and capturing its output (the edge every lab module shares). */
-import { spawn } from "node:child_process";
+import { runProcess } from "../net/run-process.js";
 
 export interface CommandResult {
   code: number | null;
@@ -14,23 +14,13 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-export function runCommand(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: o.env ?? process.env,
-      ...(o.timeoutMs !== undefined ? { timeout: o.timeoutMs, killSignal: "SIGKILL" as const } : {}),
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-    // A plugin may exit before reading stdin: ignore EPIPE on our side.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(o.input ?? "");
-  });
+export async function runCommand(
+  cmd: string,
+  args: readonly string[],
+  o: RunOptions = {},
+): Promise<CommandResult> {
+  const r = await runProcess([cmd, ...args], o);
+  return { ...r, code: r.signal === null ? r.code : null };
 }
 
 export class CommandError extends Error {

@@ -211,7 +211,12 @@ export function firstAddress(p: Prefix): Address {
 }
 
 export function lastAddress(p: Prefix): Address {
-  return { family: p.family, value: p.base + prefixSize(p) - 1n };
+  return { family: p.family, value: prefixSpan(p).end };
+}
+
+/** The closed range of a prefix's addresses as values: [base, base + size - 1]. */
+export function prefixSpan(p: Prefix): { start: bigint; end: bigint } {
+  return { start: p.base, end: p.base + prefixSize(p) - 1n };
 }
 
 /** Whether `outer` holds all of `inner` (an address or a prefix of the same family). */

@@ -6,51 +6,80 @@
  * that formatting the packed form gives back the identical string.
  */
 
+/** Where readQuad leaves the address it read, until its caller accepts the whole text. */
+const scratch = new Int32Array(1);
+
 /**
- * Parses a canonical "a.b.c.d/len": returns len and writes the address (as
- * an int32 bit pattern) to `addrOut[0]`, or returns -1 if the text is not
- * one. Host bits are not checked: the caller's text is already canonical
- * (bgp/wire's decoder masks them, RFC 4271 §4.3).
+ * Reads a canonical dotted quad ("a.b.c.d", no leading zero; RFC 6943
+ * §3.1.1 strict form) from the start of `p`, up to `end` or the first
+ * character that is neither a digit nor a dot: returns where it stopped, with
+ * the address (an int32 bit pattern) in `scratch[0]`, or -1.
  */
-export function parseCanonicalIpv4Prefix(p: string, addrOut: Int32Array): number {
+function readQuad(p: string, end: number): number {
   let addr = 0;
   let octet = 0;
   let digits = 0;
-  let dots = 0;
-  const n = p.length;
-  for (let i = 0; i < n; i++) {
-    const c = p.charCodeAt(i);
+  let octets = 0;
+  let i = 0;
+  for (; i <= end; i++) {
+    const c = i < end ? p.charCodeAt(i) : -1;
     if (c >= 48 && c <= 57) {
       if (digits > 0 && octet === 0) return -1; // a leading zero is not canonical
       octet = octet * 10 + (c - 48);
       if (++digits > 3 || octet > 255) return -1;
-    } else if (c === 46 /* . */ || c === 47 /* / */) {
-      if (digits === 0) return -1;
-      addr = (addr << 8) | octet;
-      octet = 0;
-      digits = 0;
-      if (c === 46) {
-        if (++dots > 3) return -1;
-        continue;
-      }
-      if (dots !== 3) return -1;
-      // the length after the slash
-      let len = 0;
-      let ld = 0;
-      for (let j = i + 1; j < n; j++) {
-        const d = p.charCodeAt(j);
-        if (d < 48 || d > 57 || ++ld > 2 || (ld === 2 && len === 0)) return -1;
-        len = len * 10 + (d - 48);
-      }
-      if (ld === 0 || len > 32) return -1;
-      addrOut[0] = addr;
-      return len;
-    } else return -1;
+      continue;
+    }
+    if (digits === 0) return -1;
+    addr = (addr << 8) | octet;
+    octet = 0;
+    digits = 0;
+    if (++octets === 4 || c !== 46 /* . */) break;
   }
-  return -1;
+  if (octets !== 4) return -1;
+  scratch[0] = addr;
+  return i;
+}
+
+/**
+ * Parses the canonical dotted quad in `p` before `end`: returns true and
+ * writes the address (an int32 bit pattern) to `addrOut[0]`, or returns
+ * false and leaves it untouched.
+ */
+export function parseCanonicalIpv4(p: string, end: number, addrOut: Int32Array): boolean {
+  if (end > p.length || readQuad(p, end) !== end) return false;
+  addrOut[0] = scratch[0]!;
+  return true;
+}
+
+/**
+ * Parses a canonical "a.b.c.d/len": returns len and writes the address (as
+ * an int32 bit pattern) to `addrOut[0]`, or returns -1 (the buffer
+ * untouched) if the text is not one. Host bits are not checked: the caller's
+ * text is already canonical (bgp/wire's decoder masks them, RFC 4271 §4.3).
+ */
+export function parseCanonicalIpv4Prefix(p: string, addrOut: Int32Array): number {
+  const n = p.length;
+  const slash = readQuad(p, n);
+  if (slash < 0 || p.charCodeAt(slash) !== 47 /* / */) return -1;
+  // the length after the slash: 0..32, no leading zero
+  let len = 0;
+  let ld = 0;
+  for (let j = slash + 1; j < n; j++) {
+    const d = p.charCodeAt(j);
+    if (d < 48 || d > 57 || ++ld > 2 || (ld === 2 && len === 0)) return -1;
+    len = len * 10 + (d - 48);
+  }
+  if (ld === 0 || len > 32) return -1;
+  addrOut[0] = scratch[0]!;
+  return len;
+}
+
+/** The dotted quad of an IPv4 address (an int32 bit pattern or its unsigned value). */
+export function formatIpv4(addr: number): string {
+  return `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}`;
 }
 
 /** The text of an IPv4 prefix from its address (int32 bit pattern) and length. */
 export function formatIpv4Prefix(addr: number, len: number): string {
-  return `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}/${len}`;
+  return `${formatIpv4(addr)}/${len}`;
 }

@@ -33,12 +33,7 @@
  * peer-routes.ts before the speaker is told about the peer, and join the
  * underlay, so that routes learned from such a peer resolve through them.
  */
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from "@kubernetes/client-node";
+import type { KubernetesListObject, KubernetesObject, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { SpeakerConfigFile } from "../../bgp/config.js";
 import type { BgpStatusSnapshot } from "../status/bgp-status-source.js";
@@ -61,7 +56,8 @@ import { OptionalInformer } from "../k8s/optional-informer.js";
 import { ResilientInformer } from "../k8s/resilient-informer.js";
 import { ServiceInformers } from "../k8s/service-informers.js";
 import { endpointSliceFacts, serviceFacts, type ServiceObjects } from "./service-routes.js";
-import type { KeepAliveKubeConfig } from "../k8s/keepalive-kubeconfig.js";
+import type { KubeClient } from "../k8s/kube-client.js";
+import { resourcePath } from "../k8s/kube-request.js";
 import {
   parseDetectionMethod,
   selectBgpAddresses,
@@ -118,7 +114,7 @@ const RESYNC_MS = 10_000;
 
 export interface BgpServiceOptions {
   nodeName: string;
-  kc: KeepAliveKubeConfig;
+  client: KubeClient;
   log: Logger;
   addressDetection: string;
   /** Where the Secrets of BGPPeer passwords are (agent config `bgp.secretNamespace`). */
@@ -186,7 +182,6 @@ export class BgpService {
   /** Re-read the Secrets before the next sync (a BGPPeer changed, or the resync). */
   private passwordsStale = true;
   private lastSecretProblems = "";
-  private core: CoreV1Api | undefined;
   private control: ControlServer | undefined;
   /** The node's BGP addresses and how they were chosen (status). */
   addresses: BgpAddresses = {};
@@ -231,14 +226,9 @@ export class BgpService {
 
   /** Starts the informers; the speaker itself starts at start() after the agent's first sync. */
   watch(): void {
-    const custom = this.o.kc.makeApiClient(CustomObjectsApi);
     for (const kind of Object.values(this.kinds) as Kind<unknown>[]) {
-      const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
-        (await custom.listClusterCustomObject({
-          group: BGP_GROUP,
-          version: BGP_VERSION,
-          plural: kind.plural,
-        })) as KubernetesListObject<KubernetesObject>;
+      const path = resourcePath({ group: BGP_GROUP, version: BGP_VERSION, plural: kind.plural });
+      const list = (): Promise<KubernetesListObject<KubernetesObject>> => this.o.client.get(path);
       let inf: ResilientInformer<KubernetesObject> | undefined;
       const refresh = (): void => {
         if (inf === undefined) return;
@@ -255,8 +245,8 @@ export class BgpService {
         make: () => {
           inf = new ResilientInformer<KubernetesObject>({
             name: kind.informer ?? kind.plural,
-            kc: this.o.kc,
-            path: `/apis/${BGP_GROUP}/${BGP_VERSION}/${kind.plural}`,
+            client: this.o.client,
+            path,
             list,
             log: this.o.log.child({ component: "informer" }),
             backoffMinMs: this.o.backoffMinMs,
@@ -290,7 +280,7 @@ export class BgpService {
 
   private watchServices(): void {
     this.serviceInformers = new ServiceInformers({
-      kc: this.o.kc,
+      client: this.o.client,
       log: this.o.log.child({ component: "informer" }),
       backoffMinMs: this.o.backoffMinMs,
       backoffMaxMs: this.o.backoffMaxMs,
@@ -486,19 +476,19 @@ export class BgpService {
       this.lastSecretProblems = "";
       return out;
     }
-    this.core ??= this.o.kc.makeApiClient(CoreV1Api);
-    const core = this.core;
     const secrets = new Map<string, Promise<Record<string, string> | string>>();
     const read = (name: string): Promise<Record<string, string> | string> =>
-      core.readNamespacedSecret({ name, namespace }).then(
-        (s) => s.data ?? {},
-        (e: unknown) => {
-          const code = (e as { code?: number }).code;
-          return code === 404
-            ? "not found"
-            : `not readable (${code ?? (e instanceof Error ? e.message : String(e))})`;
-        },
-      );
+      this.o.client
+        .get<V1Secret>(resourcePath({ group: "", version: "v1", plural: "secrets", namespace, name }))
+        .then(
+          (s) => s.data ?? {},
+          (e: unknown) => {
+            const code = (e as { code?: number }).code;
+            return code === 404
+              ? "not found"
+              : `not readable (${code ?? (e instanceof Error ? e.message : String(e))})`;
+          },
+        );
     const problems: string[] = [];
     for (const bp of wanted) {
       const ref = bp.spec.password?.secretKeyRef;

@@ -1,10 +1,11 @@
 /**
- * The IPAM objects over the Kubernetes API (client-node's CustomObjectsApi).
+ * The IPAM objects over the Kubernetes API (the agent's KubeClient).
  * Every update is a compare-and-swap: the body carries the resourceVersion
  * it was read at and the API server answers 409 when it moved on; callers
  * get "conflict"/"exists" as values, never as exceptions.
  */
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeClient } from "../k8s/kube-client.js";
+import { resourcePath } from "../k8s/kube-request.js";
 import {
   IPAM_API_VERSION,
   IPAM_GROUP,
@@ -28,7 +29,7 @@ export interface IpamApi {
   deleteAffinity(name: string): Promise<void>;
 }
 
-/** The HTTP status of a client-node error (ApiException.code), if any. */
+/** The HTTP status of an API error (KubeApiError.code; `statusCode` on watch errors), if any. */
 export function httpStatus(e: unknown): number | undefined {
   if (typeof e === "object" && e !== null) {
     const c =
@@ -41,31 +42,25 @@ export function httpStatus(e: unknown): number | undefined {
 const PLURAL = { pool: "ippools", block: "ipamblocks", affinity: "blockaffinities" } as const;
 
 export class KubeIpamApi implements IpamApi {
-  private readonly api: CustomObjectsApi;
+  constructor(private readonly client: KubeClient) {}
 
-  constructor(kc: KubeConfig) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
-  }
-
-  private async list<T>(plural: string): Promise<T[]> {
-    const r = (await this.api.listClusterCustomObject({
+  private path(plural: string, name?: string): string {
+    return resourcePath({
       group: IPAM_GROUP,
       version: IPAM_VERSION,
       plural,
-    })) as {
-      items?: T[];
-    };
+      ...(name !== undefined ? { name } : {}),
+    });
+  }
+
+  private async list<T>(plural: string): Promise<T[]> {
+    const r = await this.client.get<{ items?: T[] }>(this.path(plural));
     return r.items ?? [];
   }
 
   private async get<T>(plural: string, name: string): Promise<T | undefined> {
     try {
-      return (await this.api.getClusterCustomObject({
-        group: IPAM_GROUP,
-        version: IPAM_VERSION,
-        plural,
-        name,
-      })) as T;
+      return await this.client.get<T>(this.path(plural, name));
     } catch (e) {
       if (httpStatus(e) === 404) return undefined;
       throw e;
@@ -74,30 +69,20 @@ export class KubeIpamApi implements IpamApi {
 
   private async create<T>(plural: string, body: T): Promise<T | "exists"> {
     try {
-      return (await this.api.createClusterCustomObject({
-        group: IPAM_GROUP,
-        version: IPAM_VERSION,
-        plural,
-        body,
-      })) as T;
+      return await this.client.create<T>(this.path(plural), body);
     } catch (e) {
       if (httpStatus(e) === 409) return "exists";
       throw e;
     }
   }
 
+  /** PUT with the body's resourceVersion: the API server answers 409 when the object moved on (the CAS). */
   private async replace<T extends { metadata: { name: string } }>(
     plural: string,
     body: T,
   ): Promise<T | "conflict" | "gone"> {
     try {
-      return (await this.api.replaceClusterCustomObject({
-        group: IPAM_GROUP,
-        version: IPAM_VERSION,
-        plural,
-        name: body.metadata.name,
-        body,
-      })) as T;
+      return await this.client.replace<T>(this.path(plural, body.metadata.name), body);
     } catch (e) {
       const s = httpStatus(e);
       if (s === 409) return "conflict";
@@ -112,13 +97,10 @@ export class KubeIpamApi implements IpamApi {
     resourceVersion?: string,
   ): Promise<"ok" | "conflict" | "gone"> {
     try {
-      await this.api.deleteClusterCustomObject({
-        group: IPAM_GROUP,
-        version: IPAM_VERSION,
-        plural,
-        name,
-        ...(resourceVersion !== undefined ? { body: { preconditions: { resourceVersion } } } : {}),
-      });
+      await this.client.delete(
+        this.path(plural, name),
+        resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined,
+      );
       return "ok";
     } catch (e) {
       const s = httpStatus(e);

@@ -13,7 +13,7 @@ export interface ApiRefusal {
   message: string;
 }
 
-/** A 401 or 403 from client-node (ApiException: code, body = the Status as JSON text), else undefined. */
+/** A 401 or 403 (KubeApiError: code, body = the server's Status, or its JSON text), else undefined. */
 export function apiRefusal(err: unknown): ApiRefusal | undefined {
   const status = httpStatus(err);
   if (status !== 401 && status !== 403) return undefined;
@@ -30,8 +30,8 @@ export function apiRefusal(err: unknown): ApiRefusal | undefined {
 
 /**
  * The log line for a refusal: what the operator must grant (or fix in the
- * kubeconfig). `request` names the verbs and the path (client-node's Watch
- * keeps only the status text, "Forbidden", not the server's message).
+ * kubeconfig). `request` names the verbs and the path (an error that is
+ * not the server's Status carries only its status text, "Forbidden").
  */
 export function refusalText(informer: string, r: ApiRefusal, request?: string): string {
   const why =

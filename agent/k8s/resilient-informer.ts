@@ -1,7 +1,7 @@
 /**
- * A client-node ListWatch that never stays down. client-node relists by
+ * A ListWatch (list-watch.ts) that never stays down. The ListWatch relists by
  * itself on 410 Gone but, on any other error (API server restart, a refused
- * connection, a 5xx), emits "error" and stops for good (docs/architecture.md "Principles"). Here every
+ * connection, a 5xx), emits "error" and stops (docs/architecture.md "Principles"). Here every
  * error schedules a restart with jittered exponential backoff and is counted;
  * when the backoff resets and what is logged is decided by the pure
  * informerStep (informer-backoff.ts): one line when the API server is lost,
@@ -21,13 +21,9 @@
  * (k8s.io/apiserver cacher, cache_watcher.go `process`: only events newer
  * than the watch's resourceVersion). Only a list shows the rollback.
  */
-import {
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from "@kubernetes/client-node";
+import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
+import type { KubeClient } from "./kube-client.js";
+import { ListWatch, type WatchFn } from "./list-watch.js";
 import type { Logger } from "pino";
 import {
   type InformerHealth,
@@ -42,7 +38,7 @@ import { apiRefusal, refusalText } from "./api-refusal.js";
 
 export interface InformerOptions<T extends KubernetesObject> {
   name: string;
-  kc: KubeConfig;
+  client: KubeClient;
   /** Watch path, e.g. "/api/v1/pods". */
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
@@ -88,31 +84,21 @@ interface WatchObserver {
 }
 
 /**
- * client-node's Watch, plus bookmarks (allowWatchBookmarks: quiet kinds
- * still prove liveness and carry the server's resourceVersion) and a look
- * at every line before the ListWatch applies it.
+ * The client's watch with a look at every line before the ListWatch
+ * applies it, and a relist after every watch that ended (see the top).
  */
-class ObservedWatch extends Watch {
+class ObservedWatch {
   /** Set when a watch ends: the next watch is answered 410 here, so the ListWatch relists first. */
   relistNext = false;
 
   constructor(
-    kc: KubeConfig,
+    private readonly client: KubeClient,
     private readonly observer: WatchObserver,
-  ) {
-    super(kc);
-  }
+  ) {}
 
-  override async watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
+  readonly watch: WatchFn = (path, query, onEvent, done) => {
     let finished = false;
     let refused = false;
-    // Set once super.watch() returns; lines only arrive after that (I/O callbacks).
-    const held: { ctl?: AbortController } = {};
     const doneOnce = (err: unknown): void => {
       if (finished) return;
       finished = true;
@@ -120,30 +106,32 @@ class ObservedWatch extends Watch {
       this.relistNext = true;
       done(err);
     };
-    if (this.relistNext && queryParams["resourceVersion"]) {
+    if (this.relistNext && query["resourceVersion"]) {
       this.relistNext = false;
-      // Answered as a server answers 410 Gone: after this call returns (the ListWatch holds the
-      // controller first, then its done handler drops it and lists).
-      const ctl = new AbortController();
-      setImmediate(() => doneOnce(goneError("relist after a failure: the store may have gone backwards")));
-      return ctl;
+      // Answered as a server answers 410 Gone, after this call returns (the ListWatch holds the handle first).
+      const timer = setImmediate(() =>
+        doneOnce(goneError("relist after a failure: the store may have gone backwards")),
+      );
+      return { abort: () => clearImmediate(timer) };
     }
-    const observed = (phase: string, obj: unknown, raw?: unknown): void => {
-      if (refused) return;
-      dropManagedFields(obj);
-      if (!this.observer.line(phase, obj)) {
-        refused = true;
-        held.ctl?.abort();
-        doneOnce(goneError("watch event below the resourceVersion already seen"));
-        return;
-      }
-      callback(phase, obj, raw);
-    };
-    const ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, observed, doneOnce);
-    held.ctl = ctl;
-    if (refused) ctl.abort();
-    return ctl;
-  }
+    const handle = this.client.watch(
+      path,
+      query,
+      (ev) => {
+        if (refused) return;
+        dropManagedFields(ev.object);
+        if (!this.observer.line(ev.type, ev.object)) {
+          refused = true;
+          handle.abort();
+          doneOnce(goneError("watch event below the resourceVersion already seen"));
+          return;
+        }
+        onEvent(ev);
+      },
+      doneOnce,
+    );
+    return handle;
+  };
 }
 
 /**
@@ -191,7 +179,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       for (const w of this.syncWaiters.splice(0)) w();
       return l;
     };
-    const watch = new ObservedWatch(o.kc, {
+    const watch = new ObservedWatch(o.client, {
       line: (phase, obj) => {
         if (phase === "ERROR") {
           // 410 Expired: the ListWatch relists; the old cache is no proof of anything.
@@ -208,7 +196,7 @@ export class ResilientInformer<T extends KubernetesObject> {
         return true;
       },
     });
-    this.lw = new ListWatch<T>(o.path, watch, listFn, false, undefined, o.fieldSelector);
+    this.lw = new ListWatch<T>(o.path, watch.watch, listFn, o.fieldSelector);
     this.lw.on("error", (err: unknown) => this.restart(err));
     this.lw.on("connect", () => this.signal({ type: "connected" }));
     const cb = o.onChange;

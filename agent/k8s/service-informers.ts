@@ -7,20 +7,14 @@
  * are built-in kinds every API server serves, so an error here is an
  * outage (or missing RBAC), retried with backoff, never "absent".
  */
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  type KubernetesListObject,
-  type V1EndpointSlice,
-  type V1Service,
-} from "@kubernetes/client-node";
+import type { KubernetesListObject, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { ApiGate } from "./api-gate.js";
-import type { KeepAliveKubeConfig } from "./keepalive-kubeconfig.js";
+import type { KubeClient } from "./kube-client.js";
 import { ResilientInformer } from "./resilient-informer.js";
 
 export interface ServiceInformersOptions {
-  kc: KeepAliveKubeConfig;
+  client: KubeClient;
   log: Logger;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -35,10 +29,8 @@ export class ServiceInformers {
   private readonly slices: ResilientInformer<V1EndpointSlice>;
 
   constructor(o: ServiceInformersOptions) {
-    const core = o.kc.makeApiClient(CoreV1Api);
-    const discovery = o.kc.makeApiClient(DiscoveryV1Api);
     const common = {
-      kc: o.kc,
+      client: o.client,
       log: o.log,
       backoffMinMs: o.backoffMinMs,
       backoffMaxMs: o.backoffMaxMs,
@@ -51,14 +43,14 @@ export class ServiceInformers {
       ...common,
       name: "services",
       path: "/api/v1/services",
-      list: (): Promise<KubernetesListObject<V1Service>> => core.listServiceForAllNamespaces(),
+      list: (): Promise<KubernetesListObject<V1Service>> => o.client.get("/api/v1/services"),
     });
     this.slices = new ResilientInformer<V1EndpointSlice>({
       ...common,
       name: "endpointslices",
       path: "/apis/discovery.k8s.io/v1/endpointslices",
       list: (): Promise<KubernetesListObject<V1EndpointSlice>> =>
-        discovery.listEndpointSliceForAllNamespaces(),
+        o.client.get("/apis/discovery.k8s.io/v1/endpointslices"),
     });
     // An empty first list fires no event, yet the caller may be waiting for it (synced).
     void this.services.waitForSync().then(() => setImmediate(o.onChange));

@@ -3,12 +3,13 @@
  * namespace) or the fake beside it (fake-nft.ts). Both take one JSON
  * document per call and apply it as one transaction or not at all.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { POLICY_TABLE, type TableRef } from "../../policy/compiler/nft-table.js";
 import { NftSession } from "./nft-session.js";
+import { inNetns } from "../../net/netns-path.js";
+import { runProcess, type ProcessResult } from "../../net/run-process.js";
 
 export interface NftBackend {
   /** Applies one `nft -j -f -` document atomically; throws NftError on rejection. */
@@ -27,24 +28,6 @@ export class NftError extends Error {
   }
 }
 
-function runProcess(
-  argv: readonly string[],
-  input: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...args] = argv;
-    const p = spawn(cmd as string, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    p.stdin.on("error", () => undefined);
-    p.stdin.end(input);
-  });
-}
-
 /**
  * The real thing: `nft`, in the caller's network namespace or in `netns`.
  * `persistent`: transactions go to one long-lived `nft -j -i` (nft-session.ts)
@@ -59,8 +42,7 @@ export class ExecNft implements NftBackend {
   ) {}
 
   private argv(args: string[]): string[] {
-    const nft = [this.opts.nftPath ?? "nft", ...args];
-    return this.opts.netns ? ["nsenter", `--net=/var/run/netns/${this.opts.netns}`, "--", ...nft] : nft;
+    return inNetns(this.opts.netns, [this.opts.nftPath ?? "nft", ...args]);
   }
 
   async run(doc: { nftables: readonly unknown[] }): Promise<void> {
@@ -72,10 +54,10 @@ export class ExecNft implements NftBackend {
     // its stdin pipe: hand it a private file instead.
     const dir = mkdtempSync(join(tmpdir(), "trellis-nft-"));
     const file = join(dir, "tx.json");
-    let r: { code: number; stdout: string; stderr: string };
+    let r: ProcessResult;
     try {
       writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
-      r = await runProcess(this.argv(["-j", "-f", file]), "");
+      r = await runProcess(this.argv(["-j", "-f", file]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -87,7 +69,7 @@ export class ExecNft implements NftBackend {
 
   async listTable(): Promise<{ nftables: unknown[] } | null> {
     const t = this.opts.table ?? POLICY_TABLE;
-    const r = await runProcess(this.argv(["-j", "list", "table", t.family, t.name]), "");
+    const r = await runProcess(this.argv(["-j", "list", "table", t.family, t.name]));
     if (r.code !== 0) {
       if (/No such file or directory/.test(r.stderr)) return null;
       throw new NftError(`nft list failed: ${r.stderr.trim()}`);

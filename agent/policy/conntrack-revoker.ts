@@ -12,7 +12,7 @@
  * node address; conntrack 1.4.7 takes no CIDR there). One process each: the
  * tool takes one filter per run.
  */
-import { spawn } from "node:child_process";
+import { runProcess, type ProcessResult } from "../../net/run-process.js";
 import { CT_MARK_DENIED } from "../../policy/compiler/to-nft.js";
 import { parseConntrackLine, type CtEntry } from "./revocation.js";
 
@@ -71,36 +71,27 @@ const key = (e: CtEntry) => `${e.protocol} ${e.saddr} ${e.daddr} ${e.sport ?? ""
 export class ConntrackRevoker implements Revoker {
   constructor(private readonly opts: { netns?: string; conntrackPath?: string; timeoutMs?: number } = {}) {}
 
-  private run(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const argv = [this.opts.conntrackPath ?? "conntrack", ...args];
-    const full = this.opts.netns
-      ? ["nsenter", `--net=/var/run/netns/${this.opts.netns}`, "--", ...argv]
-      : argv;
-    return new Promise((resolve, reject) => {
-      const p = spawn(full[0] as string, full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      const timer = setTimeout(() => p.kill("SIGKILL"), this.opts.timeoutMs ?? 10_000);
-      p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      p.on("error", (e) => {
-        clearTimeout(timer);
-        reject(new ConntrackError(`conntrack ${args.join(" ")}: ${e.message}`));
-      });
-      p.on("close", (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
+  private run(args: readonly string[]): Promise<ProcessResult> {
+    return runProcess([this.opts.conntrackPath ?? "conntrack", ...args], {
+      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+    }).catch((e: unknown) => {
+      throw new ConntrackError(`conntrack ${args.join(" ")}: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
 
-  private async counted(args: readonly string[], verb: "shown" | "updated"): Promise<string> {
+  /** Runs one `conntrack` and reads the count it reports; a run that reports none failed. */
+  private async counted(
+    args: readonly string[],
+    verb: "shown" | "updated",
+  ): Promise<{ n: number; stdout: string }> {
     const r = await this.run(args);
-    if (reportedCount(r.code, r.stderr, verb) === undefined)
+    const n = reportedCount(r.code, r.stderr, verb);
+    if (n === undefined)
       throw new ConntrackError(
         `conntrack ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`,
       );
-    return r.stdout;
+    return { n, stdout: r.stdout };
   }
 
   async list(prefixes: readonly string[]): Promise<CtEntry[]> {
@@ -108,7 +99,7 @@ export class ConntrackRevoker implements Revoker {
     // One at a time: each is a few milliseconds, and revocation runs off the apply path.
     for (const p of prefixes)
       for (const f of entryFilters(p))
-        for (const line of (await this.counted(["-L", ...f], "shown")).split("\n")) {
+        for (const line of (await this.counted(["-L", ...f], "shown")).stdout.split("\n")) {
           const e = parseConntrackLine(line);
           if (e !== undefined) out.set(key(e), e);
         }
@@ -116,13 +107,6 @@ export class ConntrackRevoker implements Revoker {
   }
 
   async mark(e: CtEntry, denied: boolean): Promise<number> {
-    const args = markArgs(e, denied);
-    const r = await this.run(args);
-    const n = reportedCount(r.code, r.stderr, "updated");
-    if (n === undefined)
-      throw new ConntrackError(
-        `conntrack ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`,
-      );
-    return n;
+    return (await this.counted(markArgs(e, denied), "updated")).n;
   }
 }

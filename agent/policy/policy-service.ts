@@ -4,19 +4,14 @@
  * `nft`, and the CNI hooks that make an ADD wait for its pod's rules.
  * The decisions live in policy-manager.ts; this file only does I/O.
  */
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  NetworkingV1Api,
-} from "@kubernetes/client-node";
+import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { parseObject, type ParsedObject } from "../../policy/model/load.js";
 import type { PolicyAttachment, PolicyHooks } from "../cni-backend.js";
 import { httpStatus } from "../ipam/ipam-api.js";
 import { handleFor } from "../ipam/ipam-service.js";
+import type { KubeClient } from "../k8s/kube-client.js";
+import { resourcePath } from "../k8s/kube-request.js";
 import { OptionalInformer } from "../k8s/optional-informer.js";
 import { ResilientInformer } from "../k8s/resilient-informer.js";
 import { type NftBackend, ExecNft } from "../nft/backend.js";
@@ -29,7 +24,7 @@ import type { Registry } from "../../net/metrics.js";
 
 export interface PolicyServiceOptions {
   node: string;
-  kc: KubeConfig;
+  client: KubeClient;
   log: Logger;
   minApplyIntervalMs: number;
   resyncIntervalMs: number;
@@ -59,7 +54,6 @@ export class PolicyService implements PolicyHooks {
   readonly manager: PolicyManager;
   private readonly informers: ResilientInformer<KubernetesObject>[] = [];
   private readonly optional: OptionalInformer<KubernetesObject>[] = [];
-  private readonly core: CoreV1Api;
   private readonly nft: NftBackend;
 
   constructor(private readonly o: PolicyServiceOptions) {
@@ -77,7 +71,6 @@ export class PolicyService implements PolicyHooks {
       ...(o.registry ? { registry: o.registry } : {}),
       revoker: o.revoker ?? new ConntrackRevoker(),
     });
-    this.core = o.kc.makeApiClient(CoreV1Api);
   }
 
   /** The onChange of a core informer (Pods, Namespaces, Nodes) the agent already runs. */
@@ -98,8 +91,8 @@ export class PolicyService implements PolicyHooks {
   private makeInformer(k: WatchedKind, list: () => Promise<KubernetesListObject<KubernetesObject>>) {
     const inf = new ResilientInformer<KubernetesObject>({
       name: k.plural,
-      kc: this.o.kc,
-      path: `/apis/${k.group}/${k.version}/${k.plural}`,
+      client: this.o.client,
+      path: resourcePath(k),
       list,
       log: this.o.log.child({ component: "informer" }),
       backoffMinMs: this.o.backoffMinMs,
@@ -118,19 +111,10 @@ export class PolicyService implements PolicyHooks {
 
   /** Starts the policy kinds' informers. */
   start(): void {
-    const custom = this.o.kc.makeApiClient(CustomObjectsApi);
-    const net = this.o.kc.makeApiClient(NetworkingV1Api);
     const absentMarked = new Set<string>();
     for (const k of POLICY_KINDS) {
-      const list = k.optional
-        ? async () =>
-            (await custom.listClusterCustomObject({
-              group: k.group,
-              version: k.version,
-              plural: k.plural,
-            })) as KubernetesListObject<KubernetesObject>
-        : async () =>
-            (await net.listNetworkPolicyForAllNamespaces()) as KubernetesListObject<KubernetesObject>;
+      // Every kind is listed cluster-wide (NetworkPolicies of all namespaces too).
+      const list = (): Promise<KubernetesListObject<KubernetesObject>> => this.o.client.get(resourcePath(k));
       if (!k.optional) {
         const inf = this.makeInformer(k, list);
         inf.start();
@@ -183,13 +167,15 @@ export class PolicyService implements PolicyHooks {
     const { namespace, pod } = a.k8s;
     const key = `${namespace}/${pod}`;
     if (this.manager.hasPod(namespace, pod) || this.reads.has(key)) return;
-    const read = this.core.readNamespacedPod({ name: pod, namespace }).then(
-      (p) => parseObject({ ...(p as object), kind: "Pod", apiVersion: "v1" }),
-      (e: unknown) => {
-        if (httpStatus(e) === 404) return undefined;
-        throw e;
-      },
-    );
+    const read = this.o.client
+      .get(resourcePath({ group: "", version: "v1", plural: "pods", namespace, name: pod }))
+      .then(
+        (p) => parseObject({ ...(p as object), kind: "Pod", apiVersion: "v1" }),
+        (e: unknown) => {
+          if (httpStatus(e) === 404) return undefined;
+          throw e;
+        },
+      );
     read.catch(() => undefined); // handled in attached(); never an unhandled rejection
     this.reads.set(key, read);
     // An ADD that failed before `attached` leaves its read behind: drop it later.

@@ -42,7 +42,15 @@
  */
 import { addrValue } from "../../policy/model/ipv6.js";
 import { mergeIntervals, subtractIntervals, type Interval } from "../../policy/model/intervals.js";
-import { formatPrefix, rangeToPrefixes, type Family } from "../../net/address.js";
+import {
+  familyBits,
+  formatPrefix,
+  parseAddress,
+  prefixOf,
+  prefixSpan,
+  rangeToPrefixes,
+  type Family,
+} from "../../net/address.js";
 import type { NftTable } from "../../policy/compiler/nft-table.js";
 import type { IRLocalPod } from "../../policy/compiler/ir.js";
 import { CT_MARK_DENIED, SET_POD_SOURCES, setName } from "../../policy/compiler/to-nft.js";
@@ -77,11 +85,10 @@ function elementSpans(e: unknown): { family: Family; span: Span } | { iface: str
   const o = e as Record<string, unknown>;
   if ("prefix" in o) {
     const p = o["prefix"] as { addr: string; len: number };
-    const a = addrValue(p.addr);
-    if (!a) return undefined;
-    const bits = a.v6 ? 128n : 32n;
-    const size = 1n << (bits - BigInt(p.len));
-    return { family: a.v6 ? 6 : 4, span: { start: a.n, end: a.n + size - 1n } };
+    const a = parseAddress(p.addr);
+    if (typeof a === "string" || !Number.isInteger(p.len) || p.len < 0 || p.len > familyBits(a.family))
+      return undefined;
+    return { family: a.family, span: prefixSpan(prefixOf(a, p.len)) };
   }
   if ("range" in o) {
     const [x, y] = o["range"] as [unknown, unknown];

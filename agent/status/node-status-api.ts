@@ -1,10 +1,12 @@
 /**
- * TrellisNodeStatus over the Kubernetes API (client-node's CustomObjectsApi):
+ * TrellisNodeStatus over the Kubernetes API (the agent's KubeClient):
  * create the object, set its owner (the Node), replace its status through
  * the status subresource. Every write is a compare-and-swap on
  * resourceVersion; 409 and 404 come back as values, never as exceptions.
  */
-import { CustomObjectsApi, type KubeConfig, type V1OwnerReference } from "@kubernetes/client-node";
+import type { V1OwnerReference } from "@kubernetes/client-node";
+import type { KubeClient } from "../k8s/kube-client.js";
+import { resourcePath } from "../k8s/kube-request.js";
 import {
   NODE_STATUS_API_VERSION,
   NODE_STATUS_GROUP,
@@ -52,20 +54,17 @@ function stored(o: Raw): StoredNodeStatus {
 }
 
 export class KubeNodeStatusApi implements NodeStatusApi {
-  private readonly api: CustomObjectsApi;
   private readonly where = {
     group: NODE_STATUS_GROUP,
     version: NODE_STATUS_VERSION,
     plural: NODE_STATUS_PLURAL,
   };
 
-  constructor(kc: KubeConfig) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
-  }
+  constructor(private readonly client: KubeClient) {}
 
   async get(name: string): Promise<StoredNodeStatus | undefined> {
     try {
-      return stored((await this.api.getClusterCustomObject({ ...this.where, name })) as Raw);
+      return stored(await this.client.get<Raw>(resourcePath({ ...this.where, name })));
     } catch (e) {
       if (httpStatus(e) === 404) return undefined;
       throw e;
@@ -78,7 +77,7 @@ export class KubeNodeStatusApi implements NodeStatusApi {
       ...(owner !== undefined ? { ownerReferences: [ownerReference(owner)] } : {}),
     });
     try {
-      return stored((await this.api.createClusterCustomObject({ ...this.where, body })) as Raw);
+      return stored(await this.client.create<Raw>(resourcePath(this.where), body));
     } catch (e) {
       if (httpStatus(e) === 409) return "exists";
       throw e;
@@ -91,7 +90,7 @@ export class KubeNodeStatusApi implements NodeStatusApi {
     owner: NodeOwner,
   ): Promise<string | "conflict" | "gone"> {
     const body = envelope({ name, resourceVersion, ownerReferences: [ownerReference(owner)] });
-    return this.cas(() => this.api.replaceClusterCustomObject({ ...this.where, name, body }));
+    return this.cas(() => this.client.replace(resourcePath({ ...this.where, name }), body));
   }
 
   async replaceStatus(
@@ -100,7 +99,9 @@ export class KubeNodeStatusApi implements NodeStatusApi {
     status: NodeStatusBody,
   ): Promise<string | "conflict" | "gone"> {
     const body = { ...envelope({ name, resourceVersion }), status };
-    return this.cas(() => this.api.replaceClusterCustomObjectStatus({ ...this.where, name, body }));
+    return this.cas(() =>
+      this.client.replace(resourcePath({ ...this.where, name, subresource: "status" }), body),
+    );
   }
 
   private async cas(f: () => Promise<unknown>): Promise<string | "conflict" | "gone"> {

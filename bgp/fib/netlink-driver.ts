@@ -26,6 +26,7 @@ import {
   dumpLinks,
   dumpRoutes,
 } from "../../net/netlink/rtnetlink.js";
+import { netnsPath } from "../../net/netns-path.js";
 import type { KernelRoute, NextHop } from "./route.js";
 import type { FibOp } from "./fib-sync.js";
 import type { FibDriver, FibOpFailure } from "./driver.js";
@@ -43,12 +44,6 @@ export interface NetlinkFibOptions {
 
 /** Operations per addon call: at most about 130 octets each (ECMP, IPv6), so a few MB. */
 const MAX_OPS_PER_SEND = 32_768;
-
-/** A named namespace (`ip netns add NAME`) is the file /var/run/netns/NAME. */
-function netnsPath(ns: string | undefined): string | null {
-  if (ns === undefined || ns === "") return null;
-  return ns.includes("/") ? ns : `/var/run/netns/${ns}`;
-}
 
 /** How an operation is named in an error: "replace 10.0.0.0/24 via 10.1.1.1" / "delete 10.0.0.0/24". */
 export function describeOp(op: FibOp): string {

@@ -41,8 +41,21 @@ function empty<K extends Kind>(code: number, kind: K, name: string): CapabilityR
   return { code, kind, name, decode: () => ({ kind }) as Of<K>, encode: () => Buffer.alloc(0) };
 }
 
-/** The fields of a fixed-size entry, in wire order, with their octets (1 or 2). */
-type Layout<F extends string> = readonly (readonly [field: F, octets: 1 | 2])[];
+/**
+ * The fields of a fixed-size entry, in wire order, with their octets (1, 2 or
+ * 4); a null field is reserved: read past, written as zero.
+ */
+type Layout<F extends string> = readonly (readonly [field: F | null, octets: 1 | 2 | 4])[];
+
+function readField(buf: Buffer, at: number, octets: 1 | 2 | 4): number {
+  return octets === 4 ? buf.readUInt32BE(at) : octets === 2 ? buf.readUInt16BE(at) : buf.readUInt8(at);
+}
+
+function writeField(buf: Buffer, at: number, octets: 1 | 2 | 4, v: number): void {
+  if (octets === 4) buf.writeUInt32BE(v >>> 0, at);
+  else if (octets === 2) buf.writeUInt16BE(v, at);
+  else buf.writeUInt8(v, at);
+}
 
 function entrySize<F extends string>(layout: Layout<F>): number {
   return layout.reduce((n, [, octets]) => n + octets, 0);
@@ -63,7 +76,7 @@ function readEntries<F extends string>(
     const entry = {} as Record<F, number>;
     let at = o;
     for (const [field, octets] of layout) {
-      entry[field] = octets === 2 ? buf.readUInt16BE(at) : buf.readUInt8(at);
+      if (field !== null) entry[field] = readField(buf, at, octets);
       at += octets;
     }
     out.push(entry);
@@ -82,8 +95,7 @@ function writeEntries<F extends string>(
   let at = head;
   for (const entry of list) {
     for (const [field, octets] of layout) {
-      if (octets === 2) b.writeUInt16BE(entry[field], at);
-      else b.writeUInt8(entry[field], at);
+      writeField(b, at, octets, field === null ? 0 : entry[field]);
       at += octets;
     }
   }
@@ -108,6 +120,39 @@ const GR_FAMILY: Layout<"afi" | "safi" | "flags"> = [
   ["safi", 1],
   ["flags", 1],
 ];
+
+// RFC 4760 §8: AFI (2), reserved (1), SAFI (1).
+const MULTIPROTOCOL: Layout<"afi" | "safi"> = [
+  ["afi", 2],
+  [null, 1],
+  ["safi", 1],
+];
+// RFC 6793 §3: the 4-octet AS number.
+const FOUR_OCTET_AS: Layout<"asn"> = [["asn", 4]];
+
+/** Capabilities whose value is exactly one fixed-size entry, with their layouts. */
+type FixedKind = "multiprotocol" | "four-octet-as";
+const FIXED_LAYOUTS: { [K in FixedKind]: Layout<Exclude<keyof Of<K>, "kind"> & string> } = {
+  multiprotocol: MULTIPROTOCOL,
+  "four-octet-as": FOUR_OCTET_AS,
+};
+
+function fixed<K extends FixedKind>(code: number, kind: K, name: string): CapabilityRow<K> {
+  // FIXED_LAYOUTS ties each kind to its fields; as for entryList, TypeScript
+  // cannot follow that through the generic K, hence the casts.
+  const layout = FIXED_LAYOUTS[kind] as Layout<string>;
+  const size = entrySize(layout);
+  return {
+    code,
+    kind,
+    name,
+    decode(buf, s, e) {
+      if (e - s !== size) malformed(name, e - s);
+      return { kind, ...readEntries(name, layout, buf, s, e)[0] } as unknown as Of<K>;
+    },
+    encode: (c) => writeEntries(layout, [c as unknown as Record<string, number>]),
+  };
+}
 
 /** Capabilities whose whole value is a list of fixed-size entries, with their layouts. */
 type EntryListKind = "extended-next-hop" | "add-path";
@@ -134,22 +179,7 @@ function row<K extends Kind>(r: CapabilityRow<K>): CapabilityRow {
 }
 
 export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
-  row({
-    code: CAP_MULTIPROTOCOL,
-    kind: "multiprotocol",
-    name: "Multiprotocol",
-    // RFC 4760 §8: AFI (2), reserved (1), SAFI (1).
-    decode(buf, s, e) {
-      if (e - s !== 4) malformed("Multiprotocol", e - s);
-      return { kind: "multiprotocol", afi: buf.readUInt16BE(s), safi: buf.readUInt8(s + 3) };
-    },
-    encode(c) {
-      const b = Buffer.alloc(4);
-      b.writeUInt16BE(c.afi, 0);
-      b.writeUInt8(c.safi, 3);
-      return b;
-    },
-  }),
+  row(fixed(CAP_MULTIPROTOCOL, "multiprotocol", "Multiprotocol")),
   row(empty(CAP_ROUTE_REFRESH, "route-refresh", "Route Refresh")),
   row(entryList(CAP_EXTENDED_NEXT_HOP, "extended-next-hop", "Extended Next Hop")),
   row(empty(CAP_EXTENDED_MESSAGE, "extended-message", "Extended Message")),
@@ -185,20 +215,7 @@ export const CAPABILITY_ROWS: readonly CapabilityRow[] = [
       return b;
     },
   }),
-  row({
-    code: CAP_FOUR_OCTET_AS,
-    kind: "four-octet-as",
-    name: "4-octet AS",
-    decode(buf, s, e) {
-      if (e - s !== 4) malformed("4-octet AS", e - s);
-      return { kind: "four-octet-as", asn: buf.readUInt32BE(s) };
-    },
-    encode(c) {
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(c.asn >>> 0, 0);
-      return b;
-    },
-  }),
+  row(fixed(CAP_FOUR_OCTET_AS, "four-octet-as", "4-octet AS")),
   row(entryList(CAP_ADD_PATH, "add-path", "ADD-PATH")),
   row(empty(CAP_ENHANCED_ROUTE_REFRESH, "enhanced-route-refresh", "Enhanced Route Refresh")),
   row({

@@ -11,7 +11,8 @@
 
 import { AFI_IPV4, AFI_IPV6 } from "./types.js";
 import type { Prefix } from "./types.js";
-import { formatIpv6Groups, parseIpv4, parseIpv6Into } from "./address.js";
+import { formatIpv6Groups, parseIpv6Into } from "./address.js";
+import { formatIpv4Prefix, parseCanonicalIpv4Prefix } from "../../net/ipv4-packed.js";
 
 export interface ParsedPrefix {
   afi: number;
@@ -22,6 +23,10 @@ export interface ParsedPrefix {
 
 const v6 = Buffer.alloc(16);
 const groups = new Uint16Array(8);
+const v4 = new Int32Array(1);
+
+/** The netmask of a /len IPv4 prefix as an int32 bit pattern (0 for /0: a shift by 32 is a no-op). */
+const v4Mask = (len: number): number => (len === 0 ? 0 : -1 << (32 - len));
 
 /** The AFI of a canonical prefix string. */
 export function prefixAfi(p: Prefix): number {
@@ -48,7 +53,7 @@ export function decodePrefixes(
     if (len > family.bits) return `prefix length ${len} > ${family.bits}`;
     const n = (len + 7) >> 3;
     if (o + n > end) return `prefix /${len} runs past the end of its field`;
-    out.push(`${family.format(buf, o, n, len)}/${len}`);
+    out.push(family.format(buf, o, n, len));
     o += n;
   }
   return undefined;
@@ -56,7 +61,7 @@ export function decodePrefixes(
 
 /**
  * Per family: the longest prefix length, and how to turn the n wire octets at
- * o of a /len prefix into the canonical address, host bits cleared.
+ * o of a /len prefix into the canonical prefix text, host bits cleared.
  */
 interface NlriFamily {
   bits: number;
@@ -67,23 +72,9 @@ const NLRI_V4: NlriFamily = {
   bits: 32,
   format(buf, o, n, len) {
     let a = 0;
-    let b = 0;
-    let c = 0;
-    let d = 0;
-    if (n > 0) a = buf.readUInt8(o);
-    if (n > 1) b = buf.readUInt8(o + 1);
-    if (n > 2) c = buf.readUInt8(o + 2);
-    if (n > 3) d = buf.readUInt8(o + 3);
+    for (let i = 0; i < 4; i++) a = (a << 8) | (i < n ? buf.readUInt8(o + i) : 0);
     // Clear host bits (trailing bits are irrelevant, RFC 4271 §4.3).
-    if (len < 32) {
-      const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-      const v = (((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0;
-      a = v >>> 24;
-      b = (v >>> 16) & 0xff;
-      c = (v >>> 8) & 0xff;
-      d = v & 0xff;
-    }
-    return `${a}.${b}.${c}.${d}`;
+    return formatIpv4Prefix(a & v4Mask(len), len);
   },
 };
 
@@ -100,7 +91,7 @@ const NLRI_V6: NlriFamily = {
       else if (i + 1 === n - 1) lo &= lastMask;
       groups[g] = (hi << 8) | lo;
     }
-    return formatIpv6Groups(groups);
+    return `${formatIpv6Groups(groups)}/${len}`;
   },
 };
 
@@ -125,12 +116,13 @@ export function encodePrefix(p: Prefix, buf: Buffer, off: number): number {
     if (len & 7) buf.writeUInt8(v6.readUInt8(n - 1) & (0xff << (8 - (len & 7))) & 0xff, off + n - 1);
     return off + n;
   }
-  const v = slash > 0 ? parseIpv4(p, 0, slash) : -1;
-  if (v < 0 || !(len >= 0 && len <= 32) || !Number.isInteger(len))
-    throw new TypeError(`invalid IPv4 prefix: ${p}`);
-  const n = (len + 7) >> 3;
-  const masked = len === 0 ? 0 : (v & ((0xffffffff << (32 - len)) >>> 0)) >>> 0;
-  buf.writeUInt8(len, off++);
+  // The codec's prefixes are canonical text (its own decoder's, or checked
+  // config through net/address.ts), so the packed parser of the RIB serves.
+  const v4len = parseCanonicalIpv4Prefix(p, v4);
+  if (v4len < 0) throw new TypeError(`invalid IPv4 prefix: ${p}`);
+  const n = (v4len + 7) >> 3;
+  const masked = (v4[0]! & v4Mask(v4len)) >>> 0;
+  buf.writeUInt8(v4len, off++);
   for (let i = 0; i < n; i++) buf.writeUInt8((masked >>> (24 - 8 * i)) & 0xff, off + i);
   return off + n;
 }

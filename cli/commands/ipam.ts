@@ -5,7 +5,9 @@
  * confirmation (`--yes` for scripts), with compare-and-swap writes.
  */
 import { createInterface } from "node:readline";
+import type { RequestOptions } from "node:https";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeClient } from "../../agent/k8s/kube-client.js";
 import type { Command } from "commander";
 import { type IPAMBlock } from "../../crds/ipam.js";
 import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
@@ -43,8 +45,40 @@ export function kubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
+/**
+ * The agent's own client (agent/k8s/kube-client.ts, which KubeIpamApi takes)
+ * for the cluster and user this kubeconfig resolved to (loadFromDefault's
+ * search included), with the credentials client-node resolves for it: CA,
+ * client certificate, and the bearer token of a token, an exec plugin or an
+ * auth provider (fetched once: the CLI runs for seconds).
+ */
+export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
+  const c = kc.getCurrentCluster();
+  if (c === null) throw new CliError("kubeconfig: no current cluster", EXIT_USAGE);
+  const opts: RequestOptions = {};
+  try {
+    await kc.applyToHTTPSOptions(opts);
+  } catch (e) {
+    throw new CliError(`kubeconfig: credentials: ${errorText(e)}`, EXIT_USAGE);
+  }
+  const pem = (v: unknown): Buffer | undefined =>
+    Buffer.isBuffer(v) ? v : typeof v === "string" ? Buffer.from(v) : undefined;
+  const ca = pem(opts.ca);
+  const cert = pem(opts.cert);
+  const key = pem(opts.key);
+  const auth = (opts.headers as Record<string, unknown> | undefined)?.["Authorization"];
+  const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+  return new KubeClient({
+    server: c.server.replace(/\/+$/, ""),
+    insecureSkipTlsVerify: c.skipTLSVerify,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    ...(token !== undefined && token !== "" ? { token } : {}),
+  });
+}
+
 export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
-  const api = new KubeIpamApi(kc);
+  const api = new KubeIpamApi(await kubeClientFor(kc));
   const core = kc.makeApiClient(CoreV1Api);
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
@@ -190,7 +224,7 @@ export function registerIpam(program: Command, io: Io): void {
         );
         if (!ok) throw new CliError("aborted: nothing released", EXIT_FAILURE);
       }
-      const api = new KubeIpamApi(kc);
+      const api = new KubeIpamApi(await kubeClientFor(kc));
       let released = 0;
       for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
       const blocksDeleted: string[] = [];

@@ -87,7 +87,7 @@ export function registerLab(program: Command, io: Io): void {
   cmd
     .command("up")
     .description(
-      "build a lab: API server, BIRD ToR, N node namespaces with trellis-node and a kubelet stand-in each",
+      "build a lab: API server, BIRD ToR, N node namespaces with trellis-node, containerd and the kubelet each",
     )
     .option("--nodes <n>", "number of nodes", intArg("--nodes", 1, 254), 3)
     .option("--dir <dir>", "lab directory", DEFAULT_DIR)
@@ -119,10 +119,8 @@ export function registerLab(program: Command, io: Io): void {
     .addOption(
       new Option(
         "--kubelet <kind>",
-        "standin (the lab's kubelet stand-in: fast, no node build) or real (containerd + kubelet per node, built by scripts/build-k8s; needs --control-plane real)",
-      )
-        .choices([...KUBELET_MODES])
-        .default(DEFAULT_KUBELET),
+        `real (containerd + kubelet per node, built by scripts/build-k8s; needs --control-plane real) or standin (the lab's kubelet stand-in: fast pod churn, no node build) (default: ${DEFAULT_KUBELET}; standin under --control-plane embedded)`,
+      ).choices([...KUBELET_MODES]),
     )
     .addOption(
       new Option(
@@ -147,7 +145,7 @@ export function registerLab(program: Command, io: Io): void {
         routeReflectors?: number;
         bgpPassword?: string;
         controlPlane: ControlPlaneMode;
-        kubelet: KubeletMode;
+        kubelet?: KubeletMode;
         agent: AgentMode;
         kubeProxy: boolean;
       }) => {
@@ -162,7 +160,7 @@ export function registerLab(program: Command, io: Io): void {
             ...(o.routeReflectors !== undefined ? { routeReflectors: o.routeReflectors } : {}),
             ...(o.bgpPassword !== undefined ? { bgpPassword: o.bgpPassword } : {}),
             controlPlane: o.controlPlane,
-            kubelet: o.kubelet,
+            ...(o.kubelet !== undefined ? { kubelet: o.kubelet } : {}),
             agent: o.agent,
             ...(o.kubeProxy ? {} : { kubeProxy: false }),
             progress: (l) => io.err(`lab: ${l}\n`),

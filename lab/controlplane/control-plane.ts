@@ -19,7 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import { isAlive, readPidFile, startDaemon, stopProcesses } from "../daemon.js";
+import { isAlive, readPidFile, startDaemon, stopProcesses, waitHttpOk } from "../daemon.js";
 import type { LabLayout } from "../lab-layout.js";
 import { LabError } from "../lab-errors.js";
 import {
@@ -33,20 +33,20 @@ import {
 import { controlPlaneLayout, type ControlPlaneLayout } from "./layout.js";
 import {
   ADMIN,
-  APISERVER_KUBELET_CLIENT,
+  CONTROL_PLANE_CLIENTS,
   CONTROLLER_MANAGER,
   LAB_KUBELET,
-  LAB_PROXY,
   makeClientCert,
   makeKubeletServingCert,
   makePki,
   kubeletServingName,
   nodeIdentity,
+  pairKubeconfig,
 } from "./pki.js";
 import { egressSelectorConfig } from "./kubelet-egress.js";
+import { isBuilt, requireBuilt } from "./node-binaries.js";
 import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
-import { KUBE_SCHEDULER, schedulerLayout, startScheduler } from "./scheduler.js";
-import { KUBE_PROXY } from "../kube-proxy.js";
+import { startScheduler } from "./scheduler.js";
 import {
   binaryPaths,
   controlPlanePaths,
@@ -69,7 +69,7 @@ export interface RealControlPlane {
 /** Builds the binaries when they are not cached (minutes, once), printing progress. */
 export async function ensureBinaries(say: (l: string) => void): Promise<ControlPlaneBinaries> {
   const b = binaryPaths(readVersions());
-  if (b.stamps.every((s) => existsSync(s))) return b;
+  if (isBuilt(b)) return b;
   say(`the real control plane is not built yet: running ${controlPlanePaths.buildScript} (minutes, once)`);
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(controlPlanePaths.buildScript, [], { stdio: ["ignore", "inherit", "inherit"] });
@@ -87,8 +87,10 @@ export async function ensureBinaries(say: (l: string) => void): Promise<ControlP
  */
 export function requireBinaries(): ControlPlaneBinaries {
   const v = readVersions();
+  const b = binaryPaths(v);
   return requireBuilt(
-    binaryPaths(v),
+    b,
+    b.stamps,
     `the real control plane (Kubernetes ${v.kubernetes}, etcd ${v.etcd}, helm ${v.helm}) is not built`,
     "build it once",
     "(scripts/bootstrap and npm run lab do; 14 to 37 minutes on 2 cores), or run the lab on the " +
@@ -99,24 +101,13 @@ export function requireBinaries(): ControlPlaneBinaries {
 /** The real nodes' binaries (kubelet, containerd and its shim, ctr), likewise. */
 export function requireNodeBinaries(): NodeBinaries {
   const v = readVersions();
+  const b = nodeBinaryPaths(v);
   return requireBuilt(
-    nodeBinaryPaths(v),
+    b,
+    b.stamps,
     `the real nodes (kubelet ${v.kubernetes}, containerd ${v.containerd}) are not built`,
     "build them once",
     "(scripts/bootstrap does), or run the nodes on the kubelet stand-in with --kubelet standin",
-  );
-}
-
-function requireBuilt<B extends { stamps: string[] }>(
-  b: B,
-  what: string,
-  build: string,
-  otherwise: string,
-): B {
-  const missing = b.stamps.filter((s) => !existsSync(s));
-  if (missing.length === 0) return b;
-  throw new LabError(
-    `${what} (missing ${missing.join(", ")}): ${build} with ${controlPlanePaths.buildScript} ${otherwise}`,
   );
 }
 
@@ -150,17 +141,7 @@ export async function startRealControlPlane(
   const C = controlPlaneLayout(L.dir);
   mkdirSync(C.dir, { recursive: true });
   say("real control plane: certificates");
-  // + kube-scheduler's and kube-proxy's own identities (scheduler.ts, ../kube-proxy.ts), and
-  // kube-apiserver's toward the real kubelets
-  await makePki(C, [
-    ADMIN,
-    LAB_PROXY,
-    LAB_KUBELET,
-    CONTROLLER_MANAGER,
-    KUBE_SCHEDULER,
-    KUBE_PROXY,
-    APISERVER_KUBELET_CLIENT,
-  ]);
+  await makePki(C, CONTROL_PLANE_CLIENTS);
   if (o.realNodes === true) {
     writeFileSync(C.egressConfig, egressSelectorConfig(C.egressSocket));
     startDaemon({
@@ -189,7 +170,11 @@ export async function startRealControlPlane(
 
   say(`real control plane: etcd on 127.0.0.1:${ports.etcdClient}`);
   const etcd = startDaemon({ argv: etcdArgv(b, C, ports), pidFile: C.etcdPid, logFile: C.etcdLog });
-  await waitHttp(`http://127.0.0.1:${ports.etcdClient}/health`, 60_000, etcd, C.etcdLog, "etcd");
+  await waitHttpOk(`http://127.0.0.1:${ports.etcdClient}/health`, 60_000, {
+    pid: etcd,
+    log: C.etcdLog,
+    what: "etcd",
+  });
 
   say(`real control plane: kube-apiserver on ${apiserverUrl}`);
   const api = startApiserverDaemon(L, b, C, ports);
@@ -204,7 +189,7 @@ export async function startRealControlPlane(
     pidFile: C.proxyTcpPid,
     logFile: C.proxyLog,
   });
-  await waitHttp(`${relayUrl}/readyz`, 180_000, api, L.apiserverLog, "kube-apiserver");
+  await waitHttpOk(`${relayUrl}/readyz`, 180_000, { pid: api, log: L.apiserverLog, what: "kube-apiserver" });
 
   say("real control plane: kube-controller-manager");
   const kcm = startDaemon({
@@ -214,20 +199,18 @@ export async function startRealControlPlane(
   });
 
   say("real control plane: kube-scheduler");
-  startScheduler(C, tlsKubeconfig(C, apiserverUrl, KUBE_SCHEDULER.name, "kube-scheduler"));
+  startScheduler(C, apiserverUrl);
 
   if (o.crds !== false) {
     say("real control plane: installing the CRDs");
     await installCrds(relayUrl);
   }
   // Pods are admitted only once their namespace has its `default` ServiceAccount.
-  await waitHttp(
-    `${relayUrl}/api/v1/namespaces/default/serviceaccounts/default`,
-    120_000,
-    kcm,
-    C.controllerManagerLog,
-    "kube-controller-manager (the default ServiceAccount)",
-  );
+  await waitHttpOk(`${relayUrl}/api/v1/namespaces/default/serviceaccounts/default`, 120_000, {
+    pid: kcm,
+    log: C.controllerManagerLog,
+    what: "kube-controller-manager (the default ServiceAccount)",
+  });
   return { relayUrl, apiserverUrl };
 }
 
@@ -269,13 +252,13 @@ export async function restartRealApiserver(L: LabLayout): Promise<string> {
   }
   const pid = startApiserverDaemon(L, requireBinaries(), C, ports);
   const relayUrl = `http://127.0.0.1:${ports.relay}`;
-  await waitHttp(`${relayUrl}/readyz`, 180_000, pid, L.apiserverLog, "kube-apiserver");
+  await waitHttpOk(`${relayUrl}/readyz`, 180_000, { pid, log: L.apiserverLog, what: "kube-apiserver" });
   return relayUrl;
 }
 
 /** A kubeconfig for the kubelet stand-ins: `server` (a node's relay), the lab CA, the lab-kubelet certificate. */
 export function labKubeletKubeconfig(L: LabLayout, server: string, context: string): string {
-  return tlsKubeconfig(controlPlaneLayout(L.dir), server, LAB_KUBELET.name, context);
+  return pairKubeconfig(controlPlaneLayout(L.dir), server, LAB_KUBELET.name, context);
 }
 
 /**
@@ -295,7 +278,7 @@ export async function makeNodeCredentials(
   await makeKubeletServingCert(C, node, addresses);
   const serving = C.pair(kubeletServingName(node));
   return {
-    kubeconfig: tlsKubeconfig(C, server, id.name, `trellis-lab-${node}`),
+    kubeconfig: pairKubeconfig(C, server, id.name, `trellis-lab-${node}`),
     caCert: C.caCert,
     servingCert: serving.cert,
     servingKey: serving.key,
@@ -315,7 +298,7 @@ export function tokenKubeconfig(L: LabLayout, server: string, token: string, con
 export async function stopRealControlPlane(L: LabLayout): Promise<void> {
   const C = controlPlaneLayout(L.dir);
   const files = [
-    schedulerLayout(C).pid,
+    C.scheduler.pid,
     C.controllerManagerPid,
     L.apiserverPid,
     C.proxyUnixPid,
@@ -334,18 +317,7 @@ function writeKubeconfig(
   pair: string,
   context: string,
 ): void {
-  writeFileSync(file, tlsKubeconfig(C, server, pair, context), { mode: 0o600 });
-}
-
-function tlsKubeconfig(C: ControlPlaneLayout, server: string, pair: string, context: string): string {
-  const { cert, key } = C.pair(pair);
-  return renderTlsKubeconfig({
-    server,
-    context,
-    caPem: readFileSync(C.caCert, "utf8"),
-    certPem: readFileSync(cert, "utf8"),
-    keyPem: readFileSync(key, "utf8"),
-  });
+  writeFileSync(file, pairKubeconfig(C, server, pair, context), { mode: 0o600 });
 }
 
 /** The CRDs of crds/manifests and crds/upstream, created through the API and waited for until Established. */
@@ -392,31 +364,6 @@ function yamlFiles(dir: string): string[] {
     .map((f) => `${dir}/${f}`);
 }
 
-async function waitHttp(
-  url: string,
-  timeoutMs: number,
-  pid: number,
-  log: string,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) throw new Error(`${what} exited: ${tail(log)}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-      if (res.ok) return;
-      last = `${res.status} ${(await res.text()).slice(0, 200)}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await sleep(250);
-  }
-  throw new Error(
-    `${what} not ready after ${Math.round(timeoutMs / 1000)} s (${url}: ${last}): ${tail(log)}`,
-  );
-}
-
 /**
  * A free loopback port below the kernel's ephemeral range. The control plane
  * keeps its ports across a kube-apiserver restart (restartRealApiserver);
@@ -454,12 +401,4 @@ function canListen(port: number): Promise<boolean> {
     s.once("error", () => resolve(false));
     s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
-}
-
-function tail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "(no log)";
-  }
 }

@@ -16,7 +16,7 @@ import { rmSync } from "node:fs";
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { readLabState } from "../lab-state.js";
 import { labLayout } from "../lab-layout.js";
-import { inNetns } from "../netns.js";
+import { commandInNetns } from "../netns.js";
 
 /** The kubelet's API port (KubeletConfiguration `port`), the only one the proxy opens. */
 export const KUBELET_PORT = 10250;
@@ -125,11 +125,8 @@ function handle(client: Socket, labDir: string, log: (l: string) => void): void 
     }
     if (!("netns" in target)) return refuse(target.status, target.reason);
     const rest = head.subarray(end + 4);
-    const child = spawn(
-      inNetns(target.netns)[0] ?? "nsenter",
-      [...inNetns(target.netns).slice(1), "socat", "STDIO", socatTcpAddress(req.host, req.port)],
-      { stdio: ["pipe", "pipe", "ignore"] },
-    );
+    const [cmd, args] = commandInNetns(target.netns, ["socat", "STDIO", socatTcpAddress(req.host, req.port)]);
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "ignore"] });
     log(`tunnel ${req.host}:${req.port} in ${target.netns} (pid ${child.pid ?? "?"})`);
     client.write("HTTP/1.1 200 Connection established\r\n\r\n");
     if (rest.length > 0) child.stdin.write(rest);

@@ -1,5 +1,6 @@
 /** Where the real control plane's files live under the lab dir: DIR/controlplane/. Pure. */
 import { join } from "node:path";
+import { componentFiles, type ComponentFiles } from "../lab-layout.js";
 
 export const CONTROL_PLANE_ENTRY = "controlplane";
 /** pki/ name of kube-apiserver's client certificate toward the kubelets (pki.ts APISERVER_KUBELET_CLIENT) */
@@ -16,6 +17,8 @@ export interface ControlPlaneLayout {
   controllerManagerPid: string;
   controllerManagerLog: string;
   controllerManagerKubeconfig: string;
+  /** kube-scheduler (scheduler.ts) */
+  scheduler: ComponentFiles;
   /** DIR/apiserver.sock: a plain TCP pass-through to kube-apiserver's TLS port (the node relays' target) */
   proxyUnixPid: string;
   proxyTcpPid: string;
@@ -47,6 +50,7 @@ export function controlPlaneLayout(labDir: string): ControlPlaneLayout {
     controllerManagerPid: join(dir, "kube-controller-manager.pid"),
     controllerManagerLog: join(dir, "kube-controller-manager.log"),
     controllerManagerKubeconfig: join(dir, "kube-controller-manager.kubeconfig"),
+    scheduler: componentFiles(dir, "kube-scheduler"),
     proxyUnixPid: join(dir, "proxy-unix.pid"),
     proxyTcpPid: join(dir, "proxy-tcp.pid"),
     proxyLog: join(dir, "proxy.log"),

@@ -5,11 +5,12 @@
  * lab reaches it by; client certificates carry the identity in CN (user) and
  * O (group), as kube-apiserver's x509 authenticator reads them.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mustRun } from "../run-command.js";
 import { KUBELET_CLIENT_PAIR, type ControlPlaneLayout } from "./layout.js";
 import { KUBERNETES_SERVICE_IP } from "./args.js";
+import { renderTlsKubeconfig } from "./tls-kubeconfig.js";
 
 export interface ClientIdentity {
   /** file name under pki/ */
@@ -44,6 +45,15 @@ export const CONTROLLER_MANAGER: ClientIdentity = {
   groups: [],
 };
 
+/** Bound by the default ClusterRoleBinding system:kube-scheduler (and system:volume-scheduler): scheduler.ts. */
+export const KUBE_SCHEDULER: ClientIdentity = {
+  name: "kube-scheduler",
+  user: "system:kube-scheduler",
+  groups: [],
+};
+/** Bound by the default ClusterRoleBinding system:node-proxier: ../kube-proxy.ts, in every node. */
+export const KUBE_PROXY: ClientIdentity = { name: "kube-proxy", user: "system:kube-proxy", groups: [] };
+
 /**
  * kube-apiserver's client identity toward the kubelets (exec, logs, port-forward:
  * --kubelet-client-certificate), as kubeadm makes it: system:masters, so the
@@ -54,6 +64,17 @@ export const APISERVER_KUBELET_CLIENT: ClientIdentity = {
   user: "kube-apiserver-kubelet-client",
   groups: ["system:masters"],
 };
+
+/** The client certificates makePki issues when the real control plane starts (control-plane.ts). */
+export const CONTROL_PLANE_CLIENTS: readonly ClientIdentity[] = [
+  ADMIN,
+  LAB_PROXY,
+  LAB_KUBELET,
+  CONTROLLER_MANAGER,
+  KUBE_SCHEDULER,
+  KUBE_PROXY,
+  APISERVER_KUBELET_CLIENT,
+];
 
 /**
  * A real kubelet's identity: user system:node:NAME in group system:nodes,
@@ -149,6 +170,18 @@ export async function makePki(C: ControlPlaneLayout, clients: readonly ClientIde
     C.serviceAccountKey,
   ]);
   await mustRun("openssl", ["pkey", "-in", C.serviceAccountKey, "-pubout", "-out", C.serviceAccountPub]);
+}
+
+/** A kubeconfig for `server` with the lab CA and the client pair `pair` of pki/ (after makePki), embedded. */
+export function pairKubeconfig(C: ControlPlaneLayout, server: string, pair: string, context: string): string {
+  const { cert, key } = C.pair(pair);
+  return renderTlsKubeconfig({
+    server,
+    context,
+    caPem: readFileSync(C.caCert, "utf8"),
+    certPem: readFileSync(cert, "utf8"),
+    keyPem: readFileSync(key, "utf8"),
+  });
 }
 
 async function signed(C: ControlPlaneLayout, name: string, subj: string, ext: string[]): Promise<void> {

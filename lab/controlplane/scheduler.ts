@@ -14,36 +14,17 @@
  * edge.
  */
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { stringify } from "yaml";
 import { startDaemon } from "../daemon.js";
 import { ApiError, nodeReady, type LabApi, type NodeObject } from "../api-client.js";
-import type { ClientIdentity } from "./pki.js";
+import type { ComponentFiles } from "../lab-layout.js";
+import { KUBE_SCHEDULER, pairKubeconfig } from "./pki.js";
 import type { ControlPlaneLayout } from "./layout.js";
 import { requireNodeBinary } from "./node-binaries.js";
 
-/** Bound by the default ClusterRoleBinding system:kube-scheduler (and system:volume-scheduler). */
-export const KUBE_SCHEDULER: ClientIdentity = {
-  name: "kube-scheduler",
-  user: "system:kube-scheduler",
-  groups: [],
-};
-
-/** Its files under DIR/controlplane/. Pure. */
-export interface SchedulerLayout {
-  config: string;
-  kubeconfig: string;
-  pid: string;
-  log: string;
-}
-
-export function schedulerLayout(C: ControlPlaneLayout): SchedulerLayout {
-  return {
-    config: join(C.dir, "kube-scheduler.yaml"),
-    kubeconfig: join(C.dir, "kube-scheduler.kubeconfig"),
-    pid: join(C.dir, "kube-scheduler.pid"),
-    log: join(C.dir, "kube-scheduler.log"),
-  };
+/** Its files under DIR/controlplane/ (ControlPlaneLayout.scheduler); lab-status.ts reads them so. Pure. */
+export function schedulerLayout(C: ControlPlaneLayout): ComponentFiles {
+  return C.scheduler;
 }
 
 /**
@@ -60,7 +41,7 @@ export function renderSchedulerConfig(kubeconfig: string): string {
   });
 }
 
-export function schedulerArgv(binary: string, S: SchedulerLayout): string[] {
+export function schedulerArgv(binary: string, S: ComponentFiles): string[] {
   return [
     binary,
     `--config=${S.config}`,
@@ -71,16 +52,23 @@ export function schedulerArgv(binary: string, S: SchedulerLayout): string[] {
 }
 
 /**
- * Writes the config and starts kube-scheduler, detached, pid and log under
- * DIR/controlplane/. `kubeconfig` is its rendered kubeconfig (the lab CA and
- * the KUBE_SCHEDULER certificate). Returns the pid.
+ * Writes kube-scheduler's kubeconfig (kube-apiserver at `server`, the lab
+ * CA, the KUBE_SCHEDULER client certificate: after makePki) and its config
+ * naming that kubeconfig, under DIR/controlplane/. Returns its argv.
  */
-export function startScheduler(C: ControlPlaneLayout, kubeconfig: string): number {
-  const binary = requireNodeBinary("kubeScheduler");
-  const S = schedulerLayout(C);
-  writeFileSync(S.kubeconfig, kubeconfig, { mode: 0o600 });
+export function writeSchedulerFiles(C: ControlPlaneLayout, binary: string, server: string): string[] {
+  const S = C.scheduler;
+  writeFileSync(S.kubeconfig, pairKubeconfig(C, server, KUBE_SCHEDULER.name, "kube-scheduler"), {
+    mode: 0o600,
+  });
   writeFileSync(S.config, renderSchedulerConfig(S.kubeconfig));
-  return startDaemon({ argv: schedulerArgv(binary, S), pidFile: S.pid, logFile: S.log });
+  return schedulerArgv(binary, S);
+}
+
+/** Writes its files and starts kube-scheduler, detached, pid and log under DIR/controlplane/. Returns the pid. */
+export function startScheduler(C: ControlPlaneLayout, server: string): number {
+  const argv = writeSchedulerFiles(C, requireNodeBinary("kubeScheduler"), server);
+  return startDaemon({ argv, pidFile: C.scheduler.pid, logFile: C.scheduler.log });
 }
 
 /**

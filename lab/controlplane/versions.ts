@@ -74,11 +74,13 @@ export interface NodeBinaries {
   stamps: string[];
 }
 
-/** Mirrors dir_of in scripts/build-k8s (TRELLIS_CACHE, else ~/.cache/trellis). */
-export function binaryPaths(
-  v: ControlPlaneVersions,
-  cache = process.env.TRELLIS_CACHE ?? join(homedir(), ".cache", "trellis"),
-): ControlPlaneBinaries {
+/** The root of scripts/build-k8s's cache: TRELLIS_CACHE, else ~/.cache/trellis (as the script). */
+function cacheRoot(): string {
+  return process.env.TRELLIS_CACHE ?? join(homedir(), ".cache", "trellis");
+}
+
+/** Mirrors dir_of in scripts/build-k8s. */
+export function binaryPaths(v: ControlPlaneVersions, cache = cacheRoot()): ControlPlaneBinaries {
   const k8s = join(cache, `kubernetes-${v.kubernetes}`);
   const etcd = join(cache, `etcd-${v.etcd}`);
   const helm = join(cache, `helm-${v.helm}`);
@@ -92,10 +94,7 @@ export function binaryPaths(
 }
 
 /** Mirrors dir_of kubernetes-node|containerd in scripts/build-k8s. */
-export function nodeBinaryPaths(
-  v: ControlPlaneVersions,
-  cache = process.env.TRELLIS_CACHE ?? join(homedir(), ".cache", "trellis"),
-): NodeBinaries {
+export function nodeBinaryPaths(v: ControlPlaneVersions, cache = cacheRoot()): NodeBinaries {
   const k8s = join(cache, `kubernetes-node-${v.kubernetes}`);
   const ctrd = join(cache, `containerd-${v.containerd}`);
   return {

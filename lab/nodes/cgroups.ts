@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parseMountinfo } from "./mounts.js";
 
 /** `/<lab prefix><node>`: one cgroup root per node and lab, so kubelets never meet. */
 export function nodeCgroupRoot(prefix: string, nodeName: string): string {
@@ -16,15 +17,8 @@ export function nodeCgroupRoot(prefix: string, nodeName: string): string {
 
 /** Mount points of the cgroup hierarchies (v1 `cgroup` and the unified `cgroup2`) in /proc/self/mountinfo. */
 export function cgroupHierarchies(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split("\n")) {
-    // proc(5): fields, then " - " fstype source options
-    const [pre, post] = line.split(" - ");
-    const fstype = post?.split(" ")[0];
-    const point = pre?.split(" ")[4];
-    if ((fstype === "cgroup" || fstype === "cgroup2") && point !== undefined) out.push(point);
-  }
-  return [...new Set(out)];
+  const cgroups = parseMountinfo(mountinfo).filter((m) => m.fstype === "cgroup" || m.fstype === "cgroup2");
+  return [...new Set(cgroups.map((m) => m.point))];
 }
 
 function hierarchies(): string[] {

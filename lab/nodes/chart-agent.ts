@@ -117,3 +117,94 @@ export async function installChartAgent(
   );
   if (r.code !== 0) throw new Error(`helm install ${AGENT_RELEASE}: ${(r.stderr || r.stdout).trim()}`);
 }
+
+/** The chart's agent container (helm/trellis templates/daemonset.yaml). */
+export const CHART_AGENT_CONTAINER = "trellis-node";
+/** Selects the DaemonSet's pods (the chart's selector labels). */
+export const CHART_AGENT_SELECTOR = "app.kubernetes.io/name=trellis,app.kubernetes.io/component=trellis-node";
+
+/** What `lab status` needs of a DaemonSet pod (a subset of core/v1 Pod). */
+export interface ChartAgentPod {
+  metadata?: { name?: string; namespace?: string; uid?: string; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    containerStatuses?: {
+      name: string;
+      restartCount?: number;
+      state?: { running?: object; waiting?: { reason?: string }; terminated?: { reason?: string } };
+    }[];
+  };
+}
+
+export interface ChartAgentVerdict {
+  alive: boolean;
+  ready: boolean;
+  /** "ok", the agent's not-ready reason, or why it is not running */
+  readyz: string;
+  /** the DaemonSet's pod on the node, when there is one */
+  pod?: string;
+  /** the running container's log as the kubelet writes it (podLogsDir/NS_NAME_UID/CONTAINER/RESTARTS.log) */
+  logFile?: string;
+}
+
+/**
+ * A node's agent under `--agent chart`, from what the kubelet reports of the
+ * DaemonSet's pod on that node and the agent's own /readyz (probed in the
+ * node's namespace: the pod is hostNetwork). No pid file exists: the
+ * kubelet owns the process. Alive means the agent container runs (the
+ * kubelet restarts a crashed one, and then reports it waiting in
+ * CrashLoopBackOff); ready means /readyz answered 200. `pods` undefined: the
+ * API server did not answer, and /readyz alone decides (an answer needs a
+ * live agent). Pure.
+ */
+export function chartAgentVerdict(
+  node: string,
+  pods: readonly ChartAgentPod[] | undefined,
+  readiness: { ready: boolean; detail: string },
+  podLogsDir: string,
+): ChartAgentVerdict {
+  if (pods === undefined)
+    return {
+      alive: readiness.ready,
+      ready: readiness.ready,
+      readyz: readiness.ready ? readiness.detail : `${readiness.detail} (and the API server did not answer)`,
+    };
+  // A pod being deleted (a rolling update) still runs until it is gone; prefer the one that is not.
+  const mine = pods
+    .filter((p) => p.spec?.nodeName === node)
+    .sort(
+      (a, b) =>
+        Number(a.metadata?.deletionTimestamp !== undefined) -
+        Number(b.metadata?.deletionTimestamp !== undefined),
+    );
+  const pod = mine[0];
+  if (pod === undefined)
+    return { alive: false, ready: false, readyz: `no pod of the trellis-node DaemonSet on ${node}` };
+  const m = pod.metadata ?? {};
+  const name = `${m.namespace ?? ""}/${m.name ?? ""}`;
+  const c = pod.status?.containerStatuses?.find((s) => s.name === CHART_AGENT_CONTAINER);
+  if (c?.state?.running === undefined) {
+    const why =
+      c === undefined
+        ? `pod ${pod.status?.phase ?? "Pending"}, container not started`
+        : c.state?.waiting !== undefined
+          ? `waiting: ${c.state.waiting.reason ?? "?"}`
+          : c.state?.terminated !== undefined
+            ? `terminated: ${c.state.terminated.reason ?? "?"}`
+            : "no state reported";
+    return { alive: false, ready: false, readyz: `${name}: ${CHART_AGENT_CONTAINER} ${why}`, pod: name };
+  }
+  return {
+    alive: true,
+    ready: readiness.ready,
+    readyz: readiness.detail,
+    pod: name,
+    logFile: join(
+      podLogsDir,
+      `${m.namespace ?? ""}_${m.name ?? ""}_${m.uid ?? ""}`,
+      CHART_AGENT_CONTAINER,
+      `${c.restartCount ?? 0}.log`,
+    ),
+  };
+}

@@ -8,17 +8,23 @@ import { readFileSync } from "node:fs";
 import { mustRun, runCommand } from "../run-command.js";
 
 /**
- * Mount points of /proc/self/mountinfo (proc(5): field 5 is the mount point,
- * with space, tab, newline and backslash escaped as octal \ooo).
+ * The mounts of /proc/self/mountinfo (proc(5)): field 5 is the mount point,
+ * with space, tab, newline and backslash escaped as octal \ooo; the file
+ * system type is the first field after the " - " separator.
  */
-export function parseMountPoints(mountinfo: string): string[] {
-  const out: string[] = [];
+export function parseMountinfo(mountinfo: string): { point: string; fstype: string | undefined }[] {
+  const out: { point: string; fstype: string | undefined }[] = [];
   for (const line of mountinfo.split("\n")) {
     const f = line.split(" ");
     if (f.length < 5 || f[4] === undefined) continue;
-    out.push(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    const point = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    out.push({ point, fstype: line.split(" - ")[1]?.split(" ")[0] });
   }
   return out;
+}
+
+export function parseMountPoints(mountinfo: string): string[] {
+  return parseMountinfo(mountinfo).map((m) => m.point);
 }
 
 /** The mount points at or below `dir`, deepest (and, at one depth, latest) first: the order to unmount them. */

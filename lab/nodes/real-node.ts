@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NodePlan } from "../address-plan.js";
-import { isAlive, startDaemon } from "../daemon.js";
+import { isAlive, startDaemon, tail } from "../daemon.js";
 import type { LabLayout, NodeLayout } from "../lab-layout.js";
 import { inNetns } from "../netns.js";
 import { mustRun, runCommand } from "../run-command.js";
@@ -169,12 +169,4 @@ export async function startRealKubelet(
     pidFile: N.kubeletPid,
     logFile: N.kubeletLog,
   });
-}
-
-function tail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join(" | ");
-  } catch {
-    return "(no log)";
-  }
 }

@@ -8,13 +8,9 @@ import { parse } from "yaml";
 import { planLab } from "../address-plan.js";
 import { LabError } from "../lab-errors.js";
 import { labUp } from "../lab-up.js";
-import {
-  clusterCidrs,
-  KUBE_PROXY,
-  kubeProxyArgv,
-  kubeProxyFiles,
-  renderKubeProxyConfig,
-} from "../kube-proxy.js";
+import { KUBE_PROXY } from "../controlplane/pki.js";
+import { nodeLayout } from "../lab-layout.js";
+import { clusterCidrs, kubeProxyArgv, renderKubeProxyConfig } from "../kube-proxy.js";
 
 const config = (cidrs = ["10.244.0.0/22", "fd00:10:244::/62"]): Record<string, unknown> =>
   parse(
@@ -108,7 +104,7 @@ describe("command line and identity", () => {
   });
 
   it("its files live under the node's dir (lab down removes them with it)", () => {
-    expect(kubeProxyFiles("/lab/nodes/node-1")).toEqual({
+    expect(nodeLayout("/lab/nodes/node-1").kubeProxy).toEqual({
       config: "/lab/nodes/node-1/kube-proxy.yaml",
       kubeconfig: "/lab/nodes/node-1/kube-proxy.kubeconfig",
       pid: "/lab/nodes/node-1/kube-proxy.pid",

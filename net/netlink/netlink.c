@@ -460,6 +460,13 @@ static void free_reply(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+static void exchange_free(exchange_t *x) {
+  free(x->netns);
+  free(x->req);
+  free(x->reply);
+  free(x);
+}
+
 static void dump_complete(napi_env env, napi_status status, void *data) {
   exchange_t *x = data;
   if (status != napi_ok) fail(x, "async work", ECANCELED);
@@ -474,10 +481,7 @@ static void dump_complete(napi_env env, napi_status status, void *data) {
     settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
   }
   napi_delete_async_work(env, x->work);
-  free(x->netns);
-  free(x->req);
-  free(x->reply);
-  free(x);
+  exchange_free(x);
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
@@ -485,10 +489,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   if (status != napi_ok) fail(x, "async work", ECANCELED);
   settle_reply(env, x->deferred, x->err, x->syscall, x->reply, x->reply_len);
   napi_delete_async_work(env, x->work);
-  free(x->netns);
-  free(x->req);
-  free(x->reply);
-  free(x);
+  exchange_free(x);
 }
 
 static napi_value throw_type(napi_env env, const char *msg) {
@@ -506,59 +507,6 @@ static napi_value queue(napi_env env, const char *what, napi_async_execute_callb
   napi_create_async_work(env, NULL, name, exec, done, data, work);
   napi_queue_async_work(env, *work);
   return promise;
-}
-
-/* exchange(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
-static napi_value exchange(napi_env env, napi_callback_info info) {
-  static const char *usage = "exchange(netns: string | null, request: Buffer, timeoutMs: number)";
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) return throw_type(env, usage);
-  napi_valuetype t;
-  char *netns = NULL;
-  napi_typeof(env, argv[0], &t);
-  if (t == napi_string) {
-    size_t n = 0;
-    napi_get_value_string_utf8(env, argv[0], NULL, 0, &n);
-    if (n == 0 || n > 4096) return throw_type(env, usage);
-    netns = malloc(n + 1);
-    if (netns == NULL) return throw_type(env, "out of memory");
-    napi_get_value_string_utf8(env, argv[0], netns, n + 1, &n);
-  } else if (t != napi_null) {
-    return throw_type(env, usage);
-  }
-  bool isbuf = false;
-  napi_is_buffer(env, argv[1], &isbuf);
-  int32_t timeout = 0;
-  napi_typeof(env, argv[2], &t);
-  if (!isbuf || t != napi_number || napi_get_value_int32(env, argv[2], &timeout) != napi_ok || timeout <= 0) {
-    free(netns);
-    return throw_type(env, usage);
-  }
-  void *data;
-  size_t len;
-  napi_get_buffer_info(env, argv[1], &data, &len);
-  if (len < sizeof(struct nlmsghdr) || len > MAX_REQUEST) {
-    free(netns);
-    return throw_type(env, "exchange: request must hold at least one netlink message and at most 1 MiB");
-  }
-  exchange_t *x = calloc(1, sizeof *x);
-  uint8_t *req = malloc(len);
-  if (x == NULL || req == NULL) {
-    free(x);
-    free(req);
-    free(netns);
-    return throw_type(env, "out of memory");
-  }
-  /* A copy: the pool thread must not read a Buffer the main thread may reuse. */
-  memcpy(req, data, len);
-  x->netns = netns;
-  x->req = req;
-  x->req_len = len;
-  x->timeout_ms = timeout;
-  x->max_reply = MAX_REPLY;
-  return queue(env, "trellis_netlink.exchange", execute, complete, x, &x->deferred, &x->work);
 }
 
 /* ---- writeSysctls ---- */
@@ -696,29 +644,45 @@ static exchange_t *new_exchange(napi_env env, napi_value netns, napi_value reque
   return x;
 }
 
+/* The first `n` arguments of a call into argv; false when fewer were given. */
+static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc >= n;
+}
+
+/* exchange() and batch(): (netns, request, timeoutMs) checked, the request copied, `exec` queued on the pool. */
+static napi_value queue_exchange(napi_env env, napi_callback_info info, const char *usage, size_t max_request,
+                                 const char *what, napi_async_execute_callback exec) {
+  napi_value argv[3];
+  int64_t timeout = 0;
+  if (!get_args(env, info, 3, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000)
+    return throw_type(env, usage);
+  exchange_t *x = new_exchange(env, argv[0], argv[1], max_request, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
+  return queue(env, what, exec, complete, x, &x->deferred, &x->work);
+}
+
+/* exchange(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
+static napi_value exchange(napi_env env, napi_callback_info info) {
+  return queue_exchange(env, info, "exchange(netns: string | null, request: Buffer (at most 1 MiB), timeoutMs: number)",
+                        MAX_REQUEST, "trellis_netlink.exchange", execute);
+}
+
 /* batch(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
 static napi_value batch(napi_env env, napi_callback_info info) {
-  static const char *usage =
-      "batch(netns: string | null, request: Buffer (plain requests, at most 64 MiB), timeoutMs: number)";
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int64_t timeout = 0;
-  if (argc < 3 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000) return throw_type(env, usage);
-  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_BATCH_REQUEST, (int)timeout);
-  if (x == NULL) return throw_type(env, usage);
-  return queue(env, "trellis_netlink.batch", batch_execute, complete, x, &x->deferred, &x->work);
+  return queue_exchange(env, info,
+                        "batch(netns: string | null, request: Buffer (plain requests, at most 64 MiB), timeoutMs: number)",
+                        MAX_BATCH_REQUEST, "trellis_netlink.batch", batch_execute);
 }
 
 /* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number) -> Promise<Buffer> */
 static napi_value dump(napi_env env, napi_callback_info info) {
   static const char *usage =
       "dump(netns: string | null, request: Buffer (one NLM_F_DUMP request), timeoutMs: number, maxBytes: number)";
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int64_t timeout = 0, max = 0;
-  if (argc < 4 || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
+  if (!get_args(env, info, 4, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
       !positive_int_arg(env, argv[3], &max) || max > (int64_t)4 << 30)
     return throw_type(env, usage);
   exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_REQUEST, (int)timeout);
@@ -726,9 +690,7 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   struct nlmsghdr h;
   memcpy(&h, x->req, sizeof h);
   if ((h.nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP || NLMSG_ALIGN(h.nlmsg_len) < x->req_len || h.nlmsg_len > x->req_len) {
-    free(x->netns);
-    free(x->req);
-    free(x);
+    exchange_free(x);
     return throw_type(env, usage);
   }
   x->max_reply = (size_t)max;
@@ -739,10 +701,8 @@ static napi_value dump(napi_env env, napi_callback_info info) {
 static napi_value write_sysctls(napi_env env, napi_callback_info info) {
   static const char *usage =
       "writeSysctls(netns: string | null, paths: string[] (under /proc/sys/net/), values: string[])";
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) return throw_type(env, usage);
+  if (!get_args(env, info, 3, argv)) return throw_type(env, usage);
   bool a1 = false, a2 = false;
   napi_is_array(env, argv[1], &a1);
   napi_is_array(env, argv[2], &a2);
@@ -752,15 +712,7 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
   if (!a1 || !a2 || n1 != n2 || n1 == 0 || n1 > 64) return throw_type(env, usage);
   sysctls_t *x = calloc(1, sizeof *x);
   if (x == NULL) return throw_type(env, "out of memory");
-  napi_valuetype t;
-  napi_typeof(env, argv[0], &t);
-  if (t == napi_string) {
-    x->netns = dup_string(env, argv[0], 4096);
-    if (x->netns == NULL) {
-      sysctls_free(x);
-      return throw_type(env, usage);
-    }
-  } else if (t != napi_null) {
+  if (netns_arg(env, argv[0], &x->netns) < 0) {
     sysctls_free(x);
     return throw_type(env, usage);
   }
@@ -788,11 +740,9 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
 }
 
 static int get_errno_arg(napi_env env, napi_callback_info info, int32_t *out) {
-  size_t argc = 1;
   napi_value argv[1];
   napi_valuetype t;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) return 0;
+  if (!get_args(env, info, 1, argv)) return 0;
   napi_typeof(env, argv[0], &t);
   return t == napi_number && napi_get_value_int32(env, argv[0], out) == napi_ok;
 }

@@ -9,7 +9,7 @@
  * The addon is loaded on first use; `loadNetlink()` says at start-up, with
  * the reason, when it was not built (the agent refuses to start then).
  */
-import { createRequire } from "node:module";
+import { addonLoader, messageOf } from "../native-addon.js";
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -18,6 +18,7 @@ import {
   type Request,
   answersBySeq,
   decodeMessages,
+  eachMessage,
   encodeRequests,
   errorOf,
   isDump,
@@ -32,22 +33,12 @@ export interface NetlinkAddon {
   errnoName(errno: number): string;
 }
 
-let addon: NetlinkAddon | undefined;
-
 /** The addon; throws TRELLIS_ENONETLINK (with the loader's reason) when it was not built. */
-export function loadNetlink(): NetlinkAddon {
-  if (addon) return addon;
-  try {
-    addon = createRequire(import.meta.url)("./trellis_netlink.node") as NetlinkAddon;
-    return addon;
-  } catch (e) {
-    const err = new Error(
-      `native addon trellis_netlink not available (scripts/build-native builds it): ${messageOf(e)}`,
-    ) as Error & { code: string };
-    err.code = "TRELLIS_ENONETLINK";
-    throw err;
-  }
-}
+export const loadNetlink = addonLoader<NetlinkAddon>(
+  import.meta.url,
+  "trellis_netlink",
+  "TRELLIS_ENONETLINK",
+);
 
 /**
  * The kernel refused one request. `message` names the operation and the
@@ -140,12 +131,7 @@ async function exchangeOne(netns: string | null, ops: readonly Op[], opts: Optio
       opts.timeoutMs ?? 5000,
     )
     .catch((e: unknown) => {
-      const code = (e as { code?: unknown }).code;
-      const where = netns !== null ? ` in ${netns}` : "";
-      throw new NetlinkTransportError(
-        `${ops[0]?.what ?? "netlink"}${where}: ${messageOf(e)}`,
-        typeof code === "string" ? code : "EIO",
-      );
+      throw transportError(ops[0]?.what ?? "netlink", netns, e);
     });
   const msgs = decodeMessages(reply);
   if (typeof msgs === "string") throw new NetlinkTransportError(`netlink reply: ${msgs}`, "EPROTO");
@@ -250,22 +236,16 @@ export async function dumpEach(
     .catch((e: unknown) => {
       throw transportError(what, netns, e);
     });
-  let off = 0;
-  while (off + 16 <= reply.length) {
-    const len = reply.readUInt32LE(off);
-    if (len < 16 || off + len > reply.length)
-      throw new NetlinkTransportError(`${what}: netlink message at ${off} has length ${len}`, "EPROTO");
-    const type = reply.readUInt16LE(off + 4);
-    const body = reply.subarray(off + 16, off + len);
-    if (type === NLMSG_ERROR || type === NLMSG_DONE) {
-      const errno = body.length >= 4 ? -body.readInt32LE(0) : 0;
-      if (errno !== 0) throw new NetlinkError(what, errno, a.errnoName(errno));
-      if (type === NLMSG_DONE) return;
-    } else {
-      visit({ type, flags: reply.readUInt16LE(off + 6), seq: reply.readUInt32LE(off + 8), body });
+  const bad = eachMessage(reply, (m) => {
+    if (m.type !== NLMSG_ERROR && m.type !== NLMSG_DONE) {
+      visit(m);
+      return true;
     }
-    off += (len + 3) & ~3;
-  }
+    const e = errorOf(m);
+    if (e.errno !== 0) throw new NetlinkError(what, e.errno, a.errnoName(e.errno), e.detail);
+    return m.type !== NLMSG_DONE;
+  });
+  if (bad !== undefined) throw new NetlinkTransportError(`${what}: ${bad}`, "EPROTO");
 }
 
 /**
@@ -287,16 +267,6 @@ export async function writeSysctls(
       sysctls.map(([, v]) => v),
     )
     .catch((e: unknown) => {
-      const code = (e as { code?: unknown }).code;
-      throw new NetlinkTransportError(
-        `sysctl${netns !== null ? ` in ${netns}` : ""}: ${messageOf(e)}`,
-        typeof code === "string" ? code : "EIO",
-      );
+      throw transportError("sysctl", netns, e);
     });
-}
-
-/** An error's message (the addon's errors come from the main realm, so no instanceof: jest runs tests in a vm context). */
-function messageOf(e: unknown): string {
-  const m = typeof e === "object" && e !== null ? (e as { message?: unknown }).message : undefined;
-  return typeof m === "string" ? m : String(e);
 }

@@ -12,7 +12,8 @@
  * net/netlink/af_netlink.c netlink_rcv_skb); decodeMessages() splits what
  * came back, and answersBySeq() pairs answers with requests.
  */
-import { type Address, type Family, formatAddress, parseAddress } from "../address.js";
+import { type Address, type Family, formatAddress, parseAddress, parsePrefix } from "../address.js";
+import { formatIpv4, parseCanonicalIpv4, parseCanonicalIpv4Prefix } from "../ipv4-packed.js";
 
 // netlink.h
 export const NLMSG_ERROR = 2;
@@ -162,19 +163,34 @@ export function encodeRequests(reqs: readonly Request[], firstSeq: number): Buff
 /** Splits a stream of netlink messages; a truncated tail is an error (the addon never truncates). */
 export function decodeMessages(buf: Buffer): Message[] | string {
   const out: Message[] = [];
+  const bad = eachMessage(buf, (m) => {
+    out.push(m);
+    return true;
+  });
+  return bad ?? out;
+}
+
+/**
+ * Calls `visit` with each message of `buf` in turn, its body a view into
+ * `buf` (no array of them: a dump of a full FIB is a million messages) until
+ * `visit` returns false. Returns what is wrong when a message's length does
+ * not fit, after visiting the ones before it.
+ */
+export function eachMessage(buf: Buffer, visit: (m: Message) => boolean): string | undefined {
   let off = 0;
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > buf.length) return `netlink message at ${off} has length ${len}`;
-    out.push({
+    const more = visit({
       type: buf.readUInt16LE(off + 4),
       flags: buf.readUInt16LE(off + 6),
       seq: buf.readUInt32LE(off + 8),
       body: buf.subarray(off + NLMSG_HDRLEN, off + len),
     });
+    if (!more) return undefined;
     off += align(len);
   }
-  return out;
+  return undefined;
 }
 
 /** The attributes of a body after its fixed header, as type → value (last wins; nested flag bits dropped). */
@@ -202,13 +218,17 @@ export interface Answer {
 /** The errno (positive, 0 for an ack) and the kernel's extended-ack text of an NLMSG_ERROR or NLMSG_DONE. */
 export function errorOf(m: Message): { errno: number; detail?: string } {
   const errno = m.body.length >= 4 ? -m.body.readInt32LE(0) : 0;
-  if (m.type === NLMSG_ERROR && (m.flags & NLM_F_ACK_TLVS) !== 0 && m.body.length >= 4 + NLMSG_HDRLEN) {
-    // nlmsgerr: the error, then the request's header (and all of it unless capped), then TLVs.
-    const echoed = (m.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : m.body.readUInt32LE(4);
-    const msg = parseAttrs(m.body, 4 + echoed).get(NLMSGERR_ATTR_MSG);
-    if (msg !== undefined) return { errno, detail: cString(msg) };
+  if ((m.flags & NLM_F_ACK_TLVS) === 0) return { errno };
+  // NLMSG_ERROR (nlmsgerr): the error, then the request's header (and all of it unless
+  // capped), then TLVs. NLMSG_DONE of a dump: the error, then TLVs
+  // (net/netlink/af_netlink.c netlink_dump_done).
+  let tlvs = 4;
+  if (m.type === NLMSG_ERROR) {
+    if (m.body.length < 4 + NLMSG_HDRLEN) return { errno };
+    tlvs += (m.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : m.body.readUInt32LE(4);
   }
-  return { errno };
+  const msg = parseAttrs(m.body, tlvs).get(NLMSGERR_ATTR_MSG);
+  return msg !== undefined ? { errno, detail: cString(msg) } : { errno };
 }
 
 /** Pairs every request (by sequence number) with its answer. */
@@ -512,19 +532,7 @@ export function dumpRoutes(family: Family, table: number, protocol = 0, type = 0
 
 /** RTM_GETROUTE for one destination: the route a packet to `dst` would take, with its source (`ip route get`). */
 export function getRoute(dst: Address): Request {
-  return {
-    type: RTM_GETROUTE,
-    flags: 0,
-    header: rtmsg({
-      family: afOf(dst.family),
-      dstLen: dst.family === 4 ? 32 : 128,
-      table: 0,
-      protocol: 0,
-      scope: 0,
-      type: 0,
-    }),
-    attrs: [{ type: RTA_DST, value: addressBytes(dst) }],
-  };
+  return routeLookup(dst, 0);
 }
 
 /**
@@ -532,6 +540,11 @@ export function getRoute(dst: Address): Request {
  * packet to `dst` would use (`ip route get fibmatch`), or ENETUNREACH.
  */
 export function getRouteFibMatch(dst: Address): Request {
+  return routeLookup(dst, RTM_F_FIB_MATCH);
+}
+
+/** RTM_GETROUTE for the host prefix of `dst`, with the rtmsg flags `flags`. */
+function routeLookup(dst: Address, flags: number): Request {
   return {
     type: RTM_GETROUTE,
     flags: 0,
@@ -542,7 +555,7 @@ export function getRouteFibMatch(dst: Address): Request {
       protocol: 0,
       scope: 0,
       type: 0,
-      flags: RTM_F_FIB_MATCH,
+      flags,
     }),
     attrs: [{ type: RTA_DST, value: addressBytes(dst) }],
   };
@@ -676,47 +689,47 @@ export interface BatchNextHop {
   oif?: number;
 }
 
+/** Where ipv4-packed leaves a parsed IPv4 address (one buffer, no allocation per route). */
+const parsedV4 = new Int32Array(1);
+
 /**
- * An address's octets straight from its text into `buf` at `off`; returns
- * the family, or 0 when the text is not an address. IPv4 is read by hand (it
- * runs per route on the FIB's 1M-route path, where a bigint parse costs
- * several times the kernel's insert); IPv6 goes through net/address.ts.
+ * An address's octets straight from its text (before `end`) into `buf` at
+ * `off`; returns the family, or 0 when the text is not an address. IPv4 is
+ * canonical text through ipv4-packed.ts, with no allocation (it runs per
+ * route on the FIB's 1M-route path, where a bigint parse costs several times
+ * the kernel's insert); IPv6 goes through net/address.ts.
  */
 function writeAddressText(buf: Buffer, off: number, text: string, end: number): 0 | Family {
-  if (text.indexOf(":") >= 0 && text.indexOf(":") < end) {
-    const a = parseAddress(text.slice(0, end));
-    if (typeof a === "string" || a.family !== 6) return 0;
-    addressBytes(a).copy(buf, off);
-    return 6;
+  if (parseCanonicalIpv4(text, end, parsedV4)) {
+    buf.writeInt32BE(parsedV4[0]!, off);
+    return 4;
   }
-  let octet = 0;
-  let digits = 0;
-  let n = 0;
-  for (let i = 0; i <= end; i++) {
-    const c = i < end ? text.charCodeAt(i) : 46; /* "." closes the last octet */
-    if (c >= 48 && c <= 57) {
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return 0;
-    } else if (c === 46 && digits > 0 && n < 4) {
-      buf[off + n++] = octet;
-      octet = 0;
-      digits = 0;
-    } else return 0;
-  }
-  return n === 4 ? 4 : 0;
+  const a = parseAddress(text.slice(0, end));
+  if (typeof a === "string" || a.family !== 6) return 0;
+  addressBytes(a).copy(buf, off);
+  return 6;
 }
 
-/** The decimal length after the slash (1 to 3 digits, nothing else), or -1; no substring is made. */
-function prefixLength(text: string, from: number): number {
-  const n = text.length - from;
-  if (n < 1 || n > 3) return -1;
-  let v = 0;
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    v = v * 10 + (c - 48);
+/**
+ * A route's prefix text into `buf` at `off` (its network address): its
+ * family and length, or undefined when it is not a prefix. IPv4 as
+ * writeAddressText; IPv6 through net/address.ts parsePrefix (host bits set
+ * are refused, as the RIB never has them).
+ */
+function writePrefixText(
+  buf: Buffer,
+  off: number,
+  text: string,
+): { family: Family; len: number } | undefined {
+  const len = parseCanonicalIpv4Prefix(text, parsedV4);
+  if (len >= 0) {
+    buf.writeInt32BE(parsedV4[0]!, off);
+    return { family: 4, len };
   }
-  return v;
+  const p = parsePrefix(text);
+  if (typeof p === "string" || p.family !== 6) return undefined;
+  addressBytes({ family: 6, value: p.base }).copy(buf, off);
+  return { family: 6, len: p.length };
 }
 
 /**
@@ -804,14 +817,13 @@ export class RouteBatch {
 
   /** rtmsg, RTA_TABLE and RTA_DST from the prefix text; the family, or an error. */
   private header(prefix: string, scope: number, type: number): Family | string {
-    const slash = prefix.indexOf("/");
-    const len = slash > 0 ? prefixLength(prefix, slash + 1) : -1;
     const h = this.off - RTMSG_LEN;
     // RTA_TABLE always (any table id), RTA_DST written in place.
     this.attrU32(RTA_TABLE, this.table);
     const dst = this.off;
-    const fam = slash > 0 ? writeAddressText(this.buf, dst + 4, prefix, slash) : 0;
-    if (fam === 0 || len < 0 || len > (fam === 4 ? 32 : 128)) return `invalid prefix ${prefix}`;
+    const p = writePrefixText(this.buf, dst + 4, prefix);
+    if (p === undefined) return `invalid prefix ${prefix}`;
+    const { family: fam, len } = p;
     const size = fam === 4 ? 4 : 16;
     this.buf.writeUInt16LE(4 + size, dst);
     this.buf.writeUInt16LE(RTA_DST, dst + 2);
@@ -880,11 +892,8 @@ export interface DumpedRoute {
   hops: { gateway?: string; oif?: number }[];
 }
 
-const v4Text = (b: Buffer, o: number): string =>
-  `${b.readUInt8(o)}.${b.readUInt8(o + 1)}.${b.readUInt8(o + 2)}.${b.readUInt8(o + 3)}`;
-
 function addrText(b: Buffer, o: number, size: number): string | undefined {
-  if (size === 4) return v4Text(b, o);
+  if (size === 4) return formatIpv4(b.readInt32BE(o));
   const a = size === 16 ? bytesAddress(b.subarray(o, o + 16)) : undefined;
   return a === undefined ? undefined : formatAddress(a);
 }

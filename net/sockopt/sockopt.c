@@ -87,6 +87,44 @@ static napi_value make_int(napi_env env, int32_t v) {
   return r;
 }
 
+/* A call whose only argument is a file descriptor. */
+static int get_fd_arg(napi_env env, napi_callback_info info, int32_t *fd) {
+  napi_value argv[1];
+  return get_args(env, info, 1, argv) && get_int(env, argv[0], fd);
+}
+
+/* A Buffer argument's memory and length (the caller's: read or written in this call only). */
+static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
+  bool isbuf = false;
+  napi_is_buffer(env, v, &isbuf);
+  return isbuf && napi_get_buffer_info(env, v, data, len) == napi_ok;
+}
+
+/*
+ * { address, port } of a socket address. `unmap`: an IPv4 peer of a
+ * dual-stack socket (::ffff:a.b.c.d) is given as a.b.c.d.
+ */
+static napi_value endpoint(napi_env env, const struct sockaddr_storage *ss, bool unmap) {
+  char text[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &s->sin_addr, text, sizeof text);
+    port = ntohs(s->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+    if (unmap && IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], text, sizeof text);
+    else inet_ntop(AF_INET6, &s->sin6_addr, text, sizeof text);
+    port = ntohs(s->sin6_port);
+  }
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "address", v);
+  napi_set_named_property(env, out, "port", make_int(env, port));
+  return out;
+}
+
 /* The family of the socket behind fd (AF_INET or AF_INET6), or -1 with errno. */
 static int sock_family(int fd) {
   struct sockaddr_storage ss;
@@ -129,30 +167,49 @@ static socklen_t fill_addr(int family, const char *addr, int port, struct sockad
   return sizeof *s;
 }
 
-/* tcpSocket(family: 4 | 6) -> fd: a non-blocking, close-on-exec TCP socket. */
-static napi_value tcp_socket(napi_env env, napi_callback_info info) {
+/*
+ * `addr`:`port` for fd's socket (fill_addr in the socket's family): its
+ * length, or 0 with an error thrown (EAFNOSUPPORT naming `syscall` for an
+ * address the socket cannot take).
+ */
+static socklen_t socket_addr(napi_env env, int fd, const char *addr, int port, struct sockaddr_storage *ss,
+                             const char *syscall) {
+  int fam = sock_family(fd);
+  if (fam < 0) {
+    throw_errno(env, "getsockname", errno);
+    return 0;
+  }
+  socklen_t len = fill_addr(fam, addr, port, ss);
+  if (len == 0 || len == (socklen_t)-1) {
+    throw_errno(env, syscall, EAFNOSUPPORT);
+    return 0;
+  }
+  return len;
+}
+
+/* A non-blocking, close-on-exec socket of `type` in the family of the call's argument (4 | 6). */
+static napi_value new_socket(napi_env env, napi_callback_info info, int type, const char *usage) {
   napi_value argv[1];
   int32_t fam;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fam) || (fam != 4 && fam != 6))
-    return throw_type(env, "tcpSocket(family: 4 | 6)");
-  int fd = socket(fam == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return throw_type(env, usage);
+  int fd = socket(fam == 4 ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
+  if (fam == 6 && type == SOCK_DGRAM) {
+    int off = 0; /* dual stack: an IPv6 UDP socket also takes IPv4 (as ::ffff:a.b.c.d) */
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  }
   return make_int(env, fd);
+}
+
+/* tcpSocket(family: 4 | 6) -> fd: a non-blocking, close-on-exec TCP socket. */
+static napi_value tcp_socket(napi_env env, napi_callback_info info) {
+  return new_socket(env, info, SOCK_STREAM, "tcpSocket(family: 4 | 6)");
 }
 
 /* udpSocket(family: 4 | 6) -> fd: a non-blocking, close-on-exec UDP socket. */
 static napi_value udp_socket(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int32_t fam;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fam) || (fam != 4 && fam != 6))
-    return throw_type(env, "udpSocket(family: 4 | 6)");
-  int fd = socket(fam == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "socket", errno);
-  if (fam == 6) {
-    int off = 0; /* dual stack: an IPv6 socket also takes IPv4 (as ::ffff:a.b.c.d) */
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-  }
-  return make_int(env, fd);
+  return new_socket(env, info, SOCK_DGRAM, "udpSocket(family: 4 | 6)");
 }
 
 /* bind(fd, address, port): address in the socket's family ("0.0.0.0", "::", a peer-side local address). */
@@ -163,11 +220,9 @@ static napi_value bind_fd(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &fd) || !get_str(env, argv[1], addr, sizeof addr) ||
       !get_int(env, argv[2], &port) || port < 0 || port > 65535)
     return throw_type(env, "bind(fd: number, address: string, port: number)");
-  int fam = sock_family(fd);
-  if (fam < 0) return throw_errno(env, "getsockname", errno);
   struct sockaddr_storage ss;
-  socklen_t len = fill_addr(fam, addr, port, &ss);
-  if (len == 0 || len == (socklen_t)-1) return throw_errno(env, "bind", EAFNOSUPPORT);
+  socklen_t len = socket_addr(env, fd, addr, port, &ss, "bind");
+  if (len == 0) return NULL;
   int one = 1, type = 0;
   socklen_t tlen = sizeof type;
   /* TCP only: a restarted speaker rebinds its port despite TIME_WAIT. Never UDP, where it would let two binds share a port. */
@@ -179,9 +234,8 @@ static napi_value bind_fd(napi_env env, napi_callback_info info) {
 
 /* closeFd(fd): for a socket never handed to Node. */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "closeFd(fd: number)");
+  if (!get_fd_arg(env, info, &fd)) return throw_type(env, "closeFd(fd: number)");
   if (close(fd) < 0) return throw_errno(env, "close", errno);
   return NULL;
 }
@@ -200,17 +254,11 @@ static napi_value set_md5_key(napi_env env, napi_callback_info info) {
     return throw_type(env, "setMd5Key(fd: number, peer: string, key: Buffer)");
   void *data;
   size_t keylen;
-  bool isbuf;
-  napi_is_buffer(env, argv[2], &isbuf);
-  if (!isbuf || napi_get_buffer_info(env, argv[2], &data, &keylen) != napi_ok)
-    return throw_type(env, "setMd5Key: key must be a Buffer");
+  if (!get_buffer(env, argv[2], &data, &keylen)) return throw_type(env, "setMd5Key: key must be a Buffer");
   if (keylen > TCP_MD5SIG_MAXKEYLEN) return throw_errno(env, "setsockopt(TCP_MD5SIG)", EMSGSIZE);
-  int fam = sock_family(fd);
-  if (fam < 0) return throw_errno(env, "getsockname", errno);
   struct tcp_md5sig sig;
   memset(&sig, 0, sizeof sig);
-  socklen_t len = fill_addr(fam, addr, 0, (struct sockaddr_storage *)&sig.tcpm_addr);
-  if (len == 0 || len == (socklen_t)-1) return throw_errno(env, "setsockopt(TCP_MD5SIG)", EAFNOSUPPORT);
+  if (socket_addr(env, fd, addr, 0, (struct sockaddr_storage *)&sig.tcpm_addr, "setsockopt(TCP_MD5SIG)") == 0) return NULL;
   sig.tcpm_keylen = (uint16_t)keylen;
   if (keylen) memcpy(sig.tcpm_key, data, keylen);
   if (setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof sig) < 0)
@@ -224,18 +272,23 @@ static napi_value set_md5_key(napi_env env, napi_callback_info info) {
  * follow the IPv4 option (the kernel reaches ip_setsockopt from an IPv6
  * socket for SOL_IP).
  */
+static napi_value set_dual(napi_env env, int fd, int v4opt, const char *v4name, int v6opt, const char *v6name,
+                           int v) {
+  int fam = sock_family(fd);
+  if (fam < 0) return throw_errno(env, "getsockname", errno);
+  if (fam == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, v6opt, &v, sizeof v) < 0) return throw_errno(env, v6name, errno);
+  if (setsockopt(fd, IPPROTO_IP, v4opt, &v, sizeof v) < 0) return throw_errno(env, v4name, errno);
+  return NULL;
+}
+
+/* set_dual() with the value of the call's (fd, value) arguments, which must lie in lo..hi. */
 static napi_value set_both(napi_env env, napi_callback_info info, const char *what, int v4opt, int v6opt, int lo,
                            int hi) {
   napi_value argv[2];
   int32_t fd, v;
   if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &v) || v < lo || v > hi)
     return throw_type(env, what);
-  int fam = sock_family(fd);
-  if (fam < 0) return throw_errno(env, "getsockname", errno);
-  if (fam == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, v6opt, &v, sizeof v) < 0)
-    return throw_errno(env, "setsockopt(IPPROTO_IPV6)", errno);
-  if (setsockopt(fd, IPPROTO_IP, v4opt, &v, sizeof v) < 0) return throw_errno(env, "setsockopt(IPPROTO_IP)", errno);
-  return NULL;
+  return set_dual(env, fd, v4opt, "setsockopt(IPPROTO_IP)", v6opt, "setsockopt(IPPROTO_IPV6)", v);
 }
 
 /* setTtl(fd, ttl 1..255, or -1 for the system default): IP_TTL (+ IPV6_UNICAST_HOPS). */
@@ -277,9 +330,8 @@ static napi_value get_sock_int(napi_env env, napi_callback_info info) {
  * on a listener shared by every peer).
  */
 static napi_value save_syn(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "saveSyn(fd: number)");
+  if (!get_fd_arg(env, info, &fd)) return throw_type(env, "saveSyn(fd: number)");
   int one = 1;
   if (setsockopt(fd, IPPROTO_TCP, TCP_SAVE_SYN, &one, sizeof one) < 0)
     return throw_errno(env, "setsockopt(TCP_SAVE_SYN)", errno);
@@ -292,9 +344,8 @@ static napi_value save_syn(napi_env env, napi_callback_info info) {
  * hands the saved SYN out once.
  */
 static napi_value syn_ttl(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "synTtl(fd: number)");
+  if (!get_fd_arg(env, info, &fd)) return throw_type(env, "synTtl(fd: number)");
   unsigned char buf[512];
   socklen_t len = sizeof buf;
   if (getsockopt(fd, IPPROTO_TCP, TCP_SAVED_SYN, buf, &len) < 0 || len < 1) return make_int(env, -1);
@@ -306,17 +357,9 @@ static napi_value syn_ttl(napi_env env, napi_callback_info info) {
 
 /* setRecvTtl(fd): ask for the TTL / hop limit of each datagram (IP_RECVTTL, IPV6_RECVHOPLIMIT). */
 static napi_value set_recv_ttl(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "setRecvTtl(fd: number)");
-  int fam = sock_family(fd);
-  if (fam < 0) return throw_errno(env, "getsockname", errno);
-  int one = 1;
-  if (fam == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one) < 0)
-    return throw_errno(env, "setsockopt(IPV6_RECVHOPLIMIT)", errno);
-  if (setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one) < 0)
-    return throw_errno(env, "setsockopt(IP_RECVTTL)", errno);
-  return NULL;
+  if (!get_fd_arg(env, info, &fd)) return throw_type(env, "setRecvTtl(fd: number)");
+  return set_dual(env, fd, IP_RECVTTL, "setsockopt(IP_RECVTTL)", IPV6_RECVHOPLIMIT, "setsockopt(IPV6_RECVHOPLIMIT)", 1);
 }
 
 /*
@@ -332,10 +375,7 @@ static napi_value recv_from(napi_env env, napi_callback_info info) {
     return throw_type(env, "recvFrom(fd: number, buf: Buffer)");
   void *data;
   size_t cap;
-  bool isbuf;
-  napi_is_buffer(env, argv[1], &isbuf);
-  if (!isbuf || napi_get_buffer_info(env, argv[1], &data, &cap) != napi_ok)
-    return throw_type(env, "recvFrom: buf must be a Buffer");
+  if (!get_buffer(env, argv[1], &data, &cap)) return throw_type(env, "recvFrom: buf must be a Buffer");
   struct sockaddr_storage from;
   char cbuf[CMSG_SPACE(sizeof(int)) * 4];
   struct iovec iov = {.iov_base = data, .iov_len = cap};
@@ -360,24 +400,8 @@ static napi_value recv_from(napi_env env, napi_callback_info info) {
         (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
       memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
   }
-  char text[INET6_ADDRSTRLEN] = "";
-  int port = 0;
-  if (from.ss_family == AF_INET) {
-    struct sockaddr_in *s = (struct sockaddr_in *)&from;
-    inet_ntop(AF_INET, &s->sin_addr, text, sizeof text);
-    port = ntohs(s->sin_port);
-  } else if (from.ss_family == AF_INET6) {
-    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&from;
-    if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], text, sizeof text);
-    else inet_ntop(AF_INET6, &s->sin6_addr, text, sizeof text);
-    port = ntohs(s->sin6_port);
-  }
-  napi_value out, v;
-  napi_create_object(env, &out);
+  napi_value out = endpoint(env, &from, true);
   napi_set_named_property(env, out, "length", make_int(env, (int32_t)n));
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, out, "address", v);
-  napi_set_named_property(env, out, "port", make_int(env, port));
   napi_set_named_property(env, out, "ttl", make_int(env, ttl));
   return out;
 }
@@ -392,15 +416,10 @@ static napi_value send_to(napi_env env, napi_callback_info info) {
     return throw_type(env, "sendTo(fd: number, buf: Buffer, address: string, port: number)");
   void *data;
   size_t len;
-  bool isbuf;
-  napi_is_buffer(env, argv[1], &isbuf);
-  if (!isbuf || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok)
-    return throw_type(env, "sendTo: buf must be a Buffer");
-  int fam = sock_family(fd);
-  if (fam < 0) return throw_errno(env, "getsockname", errno);
+  if (!get_buffer(env, argv[1], &data, &len)) return throw_type(env, "sendTo: buf must be a Buffer");
   struct sockaddr_storage ss;
-  socklen_t slen = fill_addr(fam, addr, port, &ss);
-  if (slen == 0 || slen == (socklen_t)-1) return throw_errno(env, "sendto", EAFNOSUPPORT);
+  socklen_t slen = socket_addr(env, fd, addr, port, &ss, "sendto");
+  if (slen == 0) return NULL;
   ssize_t n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, slen);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
@@ -411,29 +430,12 @@ static napi_value send_to(napi_env env, napi_callback_info info) {
 
 /* sockName(fd) -> { address, port }: where the socket is bound. */
 static napi_value sock_name(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_type(env, "sockName(fd: number)");
+  if (!get_fd_arg(env, info, &fd)) return throw_type(env, "sockName(fd: number)");
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return throw_errno(env, "getsockname", errno);
-  char text[INET6_ADDRSTRLEN] = "";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-    inet_ntop(AF_INET, &s->sin_addr, text, sizeof text);
-    port = ntohs(s->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-    inet_ntop(AF_INET6, &s->sin6_addr, text, sizeof text);
-    port = ntohs(s->sin6_port);
-  }
-  napi_value out, v;
-  napi_create_object(env, &out);
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, out, "address", v);
-  napi_set_named_property(env, out, "port", make_int(env, port));
-  return out;
+  return endpoint(env, &ss, false);
 }
 
 /*
@@ -471,6 +473,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static void on_closed(uv_handle_t *h) { free(h->data); }
 
+/* Drops the callback and the async context of a watch whose poll is not running, and frees it once libuv has closed the poll. */
+static void watch_release(napi_env env, watch_t *w) {
+  napi_delete_reference(env, w->cb);
+  napi_async_destroy(env, w->ctx);
+  uv_close((uv_handle_t *)&w->poll, on_closed);
+}
+
 static napi_value watch_fd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
@@ -496,9 +505,7 @@ static napi_value watch_fd(napi_env env, napi_callback_info info) {
   napi_async_init(env, resource, name, &w->ctx);
   rc = uv_poll_start(&w->poll, UV_READABLE, on_readable);
   if (rc < 0) {
-    napi_delete_reference(env, w->cb);
-    napi_async_destroy(env, w->ctx);
-    uv_close((uv_handle_t *)&w->poll, on_closed);
+    watch_release(env, w);
     return throw_errno(env, "uv_poll_start", -rc);
   }
   napi_value handle;
@@ -517,9 +524,7 @@ static napi_value unwatch_fd(napi_env env, napi_callback_info info) {
   if (!w || w->stopped) return NULL;
   w->stopped = 1;
   uv_poll_stop(&w->poll);
-  napi_delete_reference(env, w->cb);
-  napi_async_destroy(env, w->ctx);
-  uv_close((uv_handle_t *)&w->poll, on_closed);
+  watch_release(env, w);
   return NULL;
 }
 

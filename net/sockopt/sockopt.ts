@@ -6,7 +6,7 @@
  * The addon is loaded on first use, so code that never asks for these options
  * runs on a machine where it was not built.
  */
-import { createRequire } from "node:module";
+import { addonLoader } from "../native-addon.js";
 import { isIPv4, isIPv6, Socket, type Server } from "node:net";
 
 /** An opaque handle from watch(). */
@@ -39,22 +39,8 @@ export const GTSM_TTL = 255;
 /** setTtl(fd, DEFAULT_TTL): back to the system's default TTL / hop limit (ip(7), ipv6(7)). */
 export const DEFAULT_TTL = -1;
 
-let addon: SockoptAddon | undefined;
-
 /** The addon; throws TRELLIS_ENOSOCKOPT (with the loader's reason) when it was not built. */
-export function sockopt(): SockoptAddon {
-  if (addon) return addon;
-  try {
-    addon = createRequire(import.meta.url)("./trellis_sockopt.node") as SockoptAddon;
-    return addon;
-  } catch (e) {
-    const err = new Error(
-      `native addon trellis_sockopt not available (scripts/build-native builds it): ${e instanceof Error ? e.message : String(e)}`,
-    ) as Error & { code: string };
-    err.code = "TRELLIS_ENOSOCKOPT";
-    throw err;
-  }
-}
+export const sockopt = addonLoader<SockoptAddon>(import.meta.url, "trellis_sockopt", "TRELLIS_ENOSOCKOPT");
 
 /** The file descriptor under a net.Socket or a listening net.Server (Node keeps it in `_handle.fd`). */
 export function fdOf(s: Socket | Server): number {

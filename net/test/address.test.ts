@@ -6,12 +6,14 @@ import {
   contains,
   formatAddress,
   formatPrefix,
+  lastAddress,
   overlaps,
   parseAddress,
   parseAddressOf,
   parsePrefix,
   parsePrefixLoose,
   prefixSize,
+  prefixSpan,
   rangeToPrefixes,
   subtract,
   type Prefix,
@@ -108,15 +110,21 @@ describe("parsePrefix rejects host bits; parsePrefixLoose masks them", () => {
 });
 
 describe("prefix arithmetic", () => {
-  const containsCases: [string, string, string, boolean][] = [
-    ["a prefix holds a longer one inside it", "10.0.0.0/8", "10.1.0.0/16", true],
-    ["a prefix holds itself", "10.0.0.0/8", "10.0.0.0/8", true],
-    ["a longer prefix does not hold a shorter one", "10.1.0.0/16", "10.0.0.0/8", false],
-    ["disjoint prefixes", "10.0.0.0/8", "11.0.0.0/16", false],
-    ["families never mix", "::/0", "10.0.0.0/8", false],
+  // Two relations of prefixes, one table: [relation, rule, a, b, holds].
+  const relationCases: ["contains" | "overlaps", string, string, string, boolean][] = [
+    ["contains", "a prefix holds a longer one inside it", "10.0.0.0/8", "10.1.0.0/16", true],
+    ["contains", "a prefix holds itself", "10.0.0.0/8", "10.0.0.0/8", true],
+    ["contains", "a longer prefix does not hold a shorter one", "10.1.0.0/16", "10.0.0.0/8", false],
+    ["contains", "disjoint prefixes", "10.0.0.0/8", "11.0.0.0/16", false],
+    ["contains", "families never mix", "::/0", "10.0.0.0/8", false],
+    ["overlaps", "nested prefixes overlap", "10.0.0.0/8", "10.1.0.0/16", true],
+    ["overlaps", "either way round", "10.1.0.0/16", "10.0.0.0/8", true],
+    ["overlaps", "adjacent prefixes do not", "10.0.0.0/24", "10.0.1.0/24", false],
+    ["overlaps", "v6 nested", "2001:db8::/32", "2001:db8:1::/48", true],
   ];
-  it.each(containsCases)("contains: %s", (_rule, outer, inner, want) => {
-    expect(contains(P(outer), P(inner))).toBe(want);
+  const relations = { contains, overlaps };
+  it.each(relationCases)("%s: %s", (relation, _rule, a, b, want) => {
+    expect(relations[relation](P(a), P(b))).toBe(want);
   });
 
   it("contains: an address", () => {
@@ -125,20 +133,22 @@ describe("prefix arithmetic", () => {
     expect(contains(P("10.2.0.0/16"), a)).toBe(false);
   });
 
-  const overlapCases: [string, string, string, boolean][] = [
-    ["nested prefixes overlap", "10.0.0.0/8", "10.1.0.0/16", true],
-    ["either way round", "10.1.0.0/16", "10.0.0.0/8", true],
-    ["adjacent prefixes do not", "10.0.0.0/24", "10.0.1.0/24", false],
-    ["v6 nested", "2001:db8::/32", "2001:db8:1::/48", true],
-  ];
-  it.each(overlapCases)("overlaps: %s", (_rule, a, b, want) => {
-    expect(overlaps(P(a), P(b))).toBe(want);
-  });
-
   it("size: 2^(bits - length)", () => {
     expect(prefixSize(P("10.0.0.0/24"))).toBe(256n);
     expect(prefixSize(P("::/0"))).toBe(1n << 128n);
     expect(prefixSize(P("10.0.0.1/32"))).toBe(1n);
+  });
+
+  const spanCases: [string, string, bigint, bigint][] = [
+    ["a /24 spans its 256 addresses", "10.0.0.0/24", 0x0a000000n, 0x0a0000ffn],
+    ["a host prefix spans one address", "10.0.0.7/32", 0x0a000007n, 0x0a000007n],
+    ["the whole IPv4 space", "0.0.0.0/0", 0n, 0xffffffffn],
+    ["a v6 /64", "2001:db8::/64", 0x20010db8n << 96n, (0x20010db8n << 96n) + (1n << 64n) - 1n],
+    ["the whole IPv6 space", "::/0", 0n, (1n << 128n) - 1n],
+  ];
+  it.each(spanCases)("span: %s", (_rule, p, start, end) => {
+    expect(prefixSpan(P(p))).toEqual({ start, end });
+    expect(lastAddress(P(p)).value).toBe(end);
   });
 
   const subtractCases: [string, string, string[], string[]][] = [

@@ -307,12 +307,11 @@ function single(ip: string): Range {
  * entry already covered by them is dropped. `pods` must all have an address
  * of the family `addr` picks.
  */
-function portEntriesOf<R>(
+function portEntriesOf<R extends { readonly start: number | bigint }>(
   ports: readonly PortMatch[],
   pods: readonly PodInfo[],
   all: R,
   addr: (pod: PodInfo) => R,
-  addrText: (pod: PodInfo) => string | undefined,
 ): { dst: R; protocol: Protocol; from: number; to: number }[] {
   const out: { dst: R; protocol: Protocol; from: number; to: number }[] = [];
   const byProto = new Map<Protocol, Range[]>();
@@ -337,10 +336,11 @@ function portEntriesOf<R>(
       for (const cp of pod.ports) {
         if (cp.name !== pm.name || (pm.protocol !== undefined && cp.protocol !== pm.protocol)) continue;
         if ((byProto.get(cp.protocol) ?? []).some((r) => cp.port >= r.start && cp.port <= r.end)) continue;
-        const k = `${addrText(pod)}/${cp.protocol}/${cp.port}`;
+        const dst = addr(pod);
+        const k = `${dst.start}/${cp.protocol}/${cp.port}`;
         if (seen.has(k)) continue;
         seen.add(k);
-        out.push({ dst: addr(pod), protocol: cp.protocol, from: cp.port, to: cp.port });
+        out.push({ dst, protocol: cp.protocol, from: cp.port, to: cp.port });
       }
     }
   }
@@ -348,23 +348,11 @@ function portEntriesOf<R>(
 }
 
 export function portEntries(ports: readonly PortMatch[], pods: readonly PodInfo[]): IRPortEntry[] {
-  return portEntriesOf(
-    ports,
-    pods,
-    ALL,
-    (pod) => single(pod.ipv4 as string),
-    (pod) => pod.ipv4,
-  );
+  return portEntriesOf(ports, pods, ALL, (pod) => single(pod.ipv4 as string));
 }
 
 export function portEntries6(ports: readonly PortMatch[], pods: readonly PodInfo[]): IRPortEntry6[] {
-  return portEntriesOf(
-    ports,
-    pods,
-    ALL6,
-    (pod) => single6(pod.ipv6 as string),
-    (pod) => pod.ipv6,
-  );
+  return portEntriesOf(ports, pods, ALL6, (pod) => single6(pod.ipv6 as string));
 }
 
 function ruleName(dir: Direction, r: Rule): string {

@@ -41,13 +41,14 @@ import {
   startComponent,
   stopComponent,
   waitCrdsServed,
-  waitHealthy,
   type StoppedComponent,
-} from "../../lab/controlplane/components.js";
+} from "../support/control-plane.js";
+import { waitHttpOk } from "../../lab/daemon.js";
 import { controlPlaneLayout } from "../../lab/controlplane/layout.js";
 import { labLayout, type LabLayout } from "../../lab/lab-layout.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
 import { runCaptured } from "../../cli/test/run-captured.js";
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from "../../agent/bin/node-flags.js";
 
 const pexec = promisify(execFile);
 export const ROOT = new URL("../../..", import.meta.url).pathname;
@@ -299,7 +300,7 @@ export class TestBed {
     }
     await new Promise((r) => setTimeout(r, downMs));
     for (const s of stopped) startComponent(L, s);
-    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    await waitHttpOk(`${cp.relayUrl}/readyz`, 120_000);
     if (state === "empty") await installCrds(cp.relayUrl);
     await waitCrdsServed(cp.relayUrl);
   }
@@ -327,7 +328,7 @@ export class TestBed {
     const stopped = await stopComponent(L, component, "SIGKILL");
     await new Promise((r) => setTimeout(r, downMs));
     startComponent(L, stopped);
-    await waitHealthy(`${cp.relayUrl}/readyz`, 120_000);
+    await waitHttpOk(`${cp.relayUrl}/readyz`, 120_000);
     await waitCrdsServed(cp.relayUrl);
   }
 
@@ -547,6 +548,8 @@ export class TestBed {
       [
         `--net=/var/run/netns/${netns}`,
         process.execPath,
+        // As every launcher starts it (agent/bin/node-flags.ts).
+        ...AGENT_NODE_FLAGS,
         // Extra Node.js flags for the agent, e.g. "--cpu-prof --cpu-prof-dir=/tmp/x" (profiling).
         ...(process.env["TRELLIS_TEST_AGENT_NODE_ARGS"] ?? "").split(" ").filter((x) => x !== ""),
         AGENT_MAIN,
@@ -561,7 +564,7 @@ export class TestBed {
         "--log-level",
         opts.logLevel ?? "debug",
       ],
-      { stdio: ["ignore", fd, fd] },
+      { stdio: ["ignore", fd, fd], env: { ...process.env, ...AGENT_NODE_ENV } },
     );
     this.procs.push(proc);
     const a: AgentProc = { node, netns, socket, logFile, metricsPort, proc };

@@ -8,7 +8,10 @@
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createServer, type Server, type Socket } from "node:net";
-import { CoreV1Api, KubeConfig, type V1Namespace } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import type { V1Namespace } from "@kubernetes/client-node";
+import { KubeClient } from "../../agent/k8s/kube-client.js";
+import { parseKubeconfig } from "../../agent/k8s/kubeconfig.js";
 import { pino } from "pino";
 import { labKubeconfig } from "../../lab/apiserver/kubeconfig.js";
 import { startApiServer, type RunningApiServer } from "../../lab/apiserver/server.js";
@@ -55,15 +58,13 @@ async function closingRelay(port: number): Promise<Server> {
 }
 
 function informer(url: string, extra: { onRollback?: (n: string, rb: boolean) => void } = {}) {
-  const kc = new KubeConfig();
-  kc.loadFromString(labKubeconfig(url));
-  const core = kc.makeApiClient(CoreV1Api);
+  const client = new KubeClient(parseKubeconfig(labKubeconfig(url), "lab", readFileSync));
   const deleted: string[] = [];
   const inf = new ResilientInformer<V1Namespace>({
     name: "namespaces",
-    kc,
+    client,
     path: "/api/v1/namespaces",
-    list: () => core.listNamespace(),
+    list: () => client.get("/api/v1/namespaces"),
     log: silent,
     backoffMinMs: 50,
     backoffMaxMs: 5_000,
@@ -72,7 +73,10 @@ function informer(url: string, extra: { onRollback?: (n: string, rb: boolean) =>
     },
     ...extra,
   });
-  cleanups.push(() => inf.stop());
+  cleanups.push(async () => {
+    await inf.stop();
+    client.close();
+  });
   return { inf, deleted };
 }
 

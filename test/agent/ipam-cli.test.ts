@@ -6,6 +6,7 @@ import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { type PoolView, poolView } from "../../agent/ipam/block-allocator.js";
 import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
+import { KubeClient } from "../../agent/k8s/kube-client.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { validatePool } from "../../crds/ipam.js";
 import { TestBed } from "./harness.js";
@@ -18,7 +19,7 @@ const cli = (...args: string[]) => bed.cli(...args);
 useTestBed(bed, async () => {
   await bed.createPool("cli-v4", { cidr: "10.77.0.0/24", blockSize: 28 });
   const pools: PoolView[] = [];
-  for (const p of await new KubeIpamApi(bed.kc).listPools()) {
+  for (const p of await new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig)).listPools()) {
     const v = validatePool(p);
     if (v.ok) {
       const pv = poolView(v.pool);
@@ -30,7 +31,7 @@ useTestBed(bed, async () => {
   await bed.createPod("apps", "alive", "live-node");
   const svc = (node: string): IpamService =>
     new IpamService({
-      api: new KubeIpamApi(bed.kc),
+      api: new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig)),
       node: () => ({ name: node, labels: {}, strictAffinity: false }),
       pools: () => pools,
       log: pino({ level: "silent" }),

@@ -31,6 +31,7 @@ import {
 } from "../../net/address.js";
 import type { PoolView } from "../../agent/ipam/block-allocator.js";
 import { type IpamApi, KubeIpamApi } from "../../agent/ipam/ipam-api.js";
+import { KubeClient } from "../../agent/k8s/kube-client.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { poolVerdicts, poolViewsWithValidity } from "../../agent/ipam/pool-validity.js";
 import { rng } from "../support/rng.js";
@@ -121,7 +122,7 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
     const r = rng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
     const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-    const api = new KubeIpamApi(bed.kc);
+    const api = new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig));
     let poolObjs: IPPool[] = [];
     let current: PoolView[] = [];
     let epoch = 0;
@@ -145,7 +146,10 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
       NODES.map((n) => [
         n,
         new IpamService({
-          api: withLatency(new KubeIpamApi(bed.kc), rng(SEED + (n === "n1" ? 1 : 2))),
+          api: withLatency(
+            new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig)),
+            rng(SEED + (n === "n1" ? 1 : 2)),
+          ),
           node: () => ({ name: n, labels: {}, strictAffinity: false }),
           pools: () => [...(view[n]?.pools ?? []), ...(ghost.get(n) ?? [])],
           log,

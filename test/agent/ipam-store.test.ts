@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { type IPPool, validatePool } from "../../crds/ipam.js";
 import { type PoolView, poolView } from "../../agent/ipam/block-allocator.js";
 import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
+import { KubeClient } from "../../agent/k8s/kube-client.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { TestBed } from "./harness.js";
 import { useTestBed } from "./bed-lifecycle.js";
@@ -33,7 +34,7 @@ function service(
   strict = false,
 ): IpamService {
   return new IpamService({
-    api: new KubeIpamApi(bed.kc),
+    api: new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig)),
     node: () => ({ name: node, labels: {}, strictAffinity: strict }),
     pools,
     log,
@@ -58,7 +59,7 @@ useTestBed(bed, async () => {
   await bed.createPool("tiny", { cidr: "10.61.0.0/27", blockSize: 28 });
   await bed.createPool("v6", { cidr: "fd00:61::/120", blockSize: 124 });
   await bed.createPool("batch", { cidr: "10.62.0.0/24", blockSize: 26 });
-  pools = await poolsNow(new KubeIpamApi(bed.kc));
+  pools = await poolsNow(new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig)));
 });
 
 describe("IPAM over the API server", () => {
@@ -184,7 +185,9 @@ describe("IPAM over the API server", () => {
   it("rejects a pool with a bad CIDR, with the reason", async () => {
     const bad: IPPool = { metadata: { name: "bad" }, spec: { cidr: "10.70.0.1/16" } };
     await bed.createPool("bad", bad.spec).catch(() => undefined); // the API may or may not accept it
-    const fromApi = (await new KubeIpamApi(bed.kc).listPools()).find((p) => p.metadata.name === "bad");
+    const fromApi = (await new KubeIpamApi(KubeClient.fromFile(bed.kubeconfig)).listPools()).find(
+      (p) => p.metadata.name === "bad",
+    );
     const v = validatePool(fromApi ?? bad);
     expect(v.ok).toBe(false);
     expect(!v.ok && v.reason).toMatch(/"10\.70\.0\.1\/16" has host bits set/);

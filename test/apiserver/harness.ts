@@ -20,7 +20,7 @@ import {
   stopRealControlPlane,
   type ControlPlaneMode,
 } from "../../lab/controlplane/control-plane.js";
-import { currentTestControlPlane, waitCrdsServed } from "../../lab/controlplane/components.js";
+import { currentTestControlPlane, waitCrdsServed } from "../support/control-plane.js";
 import { labLayout } from "../../lab/lab-layout.js";
 
 /**

@@ -67,7 +67,19 @@ export class Lab {
   }
 
   async up(extra: string[] = []): Promise<void> {
-    const r = await trellisctl("lab", "up", "--nodes", String(this.nodes), "--dir", this.dir, ...extra);
+    // The kubelet stand-in (not the lab's default real nodes): the fabric suites probe its pods'
+    // listeners (lab/kubelet/pod-echo.ts) from namespaces named after the pod uid (lab-names.ts).
+    const standin = ["--kubelet", "standin"];
+    const r = await trellisctl(
+      "lab",
+      "up",
+      ...standin,
+      "--nodes",
+      String(this.nodes),
+      "--dir",
+      this.dir,
+      ...extra,
+    );
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }
 
@@ -254,8 +266,8 @@ export function labForSuite(nodes: number, ns: string, upArgs: string[] = []): {
 /*
  * What the tests of cluster objects (tenant-communities, filters,
  * bgp-settings) ask of a lab besides: objects applied and patched, the ToR's
- * birdc, routes by selector, blocks with their pool, the agents' pids and
- * the ToR sessions' state-change times (a session that was reset has a new one).
+ * birdc, routes by selector, blocks with their pool, and the marks an agent
+ * restart or a ToR session reset leaves (restartMarks).
  */
 
 /** `kubectl apply` that must succeed. */
@@ -300,17 +312,21 @@ export async function poolBlocks(lab: Lab): Promise<Block[]> {
   }));
 }
 
-/** The pid of every node's agent, node-1 first. */
-export function agentPids(lab: Lab): number[] {
-  return Array.from({ length: lab.nodes }, (_, i) => lab.agentPid(`node-${i + 1}`));
-}
-
-/** Each ToR session (`node_<i>`, `node_<i>_v6`) with its state and the time it last changed state. */
-export async function torSessions(lab: Lab): Promise<string[]> {
-  return (await birdc(lab, "show", "protocols"))
-    .split("\n")
-    .filter((l) => /^node_\d/.test(l))
-    .map((l) => l.split(/\s+/).slice(0, 5).join(" "));
+/**
+ * What an agent restart or a ToR session reset moves: the pid of every node's
+ * agent (node-1 first), and each ToR session (`node_<i>`, `node_<i>_v6`) with
+ * its state and the time it last changed state. A change that must do
+ * neither leaves two of these equal.
+ */
+export async function restartMarks(lab: Lab): Promise<{ agentPids: number[]; torSessions: string[] }> {
+  const protocols = await birdc(lab, "show", "protocols");
+  return {
+    agentPids: Array.from({ length: lab.nodes }, (_, i) => lab.agentPid(`node-${i + 1}`)),
+    torSessions: protocols
+      .split("\n")
+      .filter((l) => /^node_\d/.test(l))
+      .map((l) => l.split(/\s+/).slice(0, 5).join(" ")),
+  };
 }
 
 /** Waits for pods (by name, in `namespace`) to be Running. */

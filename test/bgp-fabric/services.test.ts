@@ -121,7 +121,8 @@ ${nodes
 
   beforeAll(async () => {
     try {
-      await must("lab up", trellisctl("lab", "up", "--nodes", "3", "--dir", dir));
+      // The kubelet stand-in (not the lab's default real nodes): its echo listeners answer the probes.
+      await must("lab up", trellisctl("lab", "up", "--nodes", "3", "--dir", dir, "--kubelet", "standin"));
       const cfg = {
         spec: {
           serviceLoadBalancerIPs: [{ cidr: LB_CIDR }, { cidr: LB_CIDR6 }],

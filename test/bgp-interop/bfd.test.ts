@@ -11,7 +11,6 @@ import { join } from "node:path";
 import {
   NetLab,
   REPO,
-  T_AS,
   TrellisDaemon,
   labSpeakerConfig,
   sh,
@@ -20,8 +19,9 @@ import {
   until,
   untilAsync,
 } from "./netlab.js";
-import { BirdPeer } from "./bird.js";
+import { birdNeighbour, type BirdPeer } from "./bird.js";
 import { BfddPeer } from "./bfdd.js";
+import { speakerBfd } from "./driver.js";
 
 const BFD = { intervalMs: 100, multiplier: 3 };
 const METRICS_PORT = 19179; // inside the lab's own namespace
@@ -54,25 +54,24 @@ describe("BFD interop with BIRD and FRR bfdd", () => {
 
   beforeAll(async () => {
     lab = new NetLab("bfd", ["b", "v", "f"]);
-    const b = lab.link("b");
-    const v = lab.link("v");
     const fl = lab.link("f");
-    const common = { trellisAsn: T_AS, bfd: BFD };
-    b4 = new BirdPeer(lab, b, {
-      ...common,
+    const nb = birdNeighbour(lab, {
       name: "b",
       asn: 65102,
       routerId: "10.255.2.2",
-      routes: [{ prefix: "10.230.0.0/24" }],
+      prefix: "10.230.0.0/24",
+      bfd: BFD,
     });
-    b6 = new BirdPeer(lab, v, {
-      ...common,
+    const nv = birdNeighbour(lab, {
       name: "v",
       asn: 65103,
       routerId: "10.255.2.3",
-      routes: [{ prefix: "2001:db8:231::/48" }],
+      prefix: "2001:db8:231::/48",
+      bfd: BFD,
       ipv6Transport: true,
     });
+    b4 = nb.bird;
+    b6 = nv.bird;
     f = new BfddPeer(
       lab,
       fl,
@@ -83,7 +82,7 @@ describe("BFD interop with BIRD and FRR bfdd", () => {
       ],
       BFD,
     );
-    const bfd = { minTxMs: 100, minRxMs: 100, multiplier: 3 };
+    const bfd = speakerBfd(BFD);
     trellis = new TrellisDaemon(
       lab,
       labSpeakerConfig({
@@ -92,8 +91,8 @@ describe("BFD interop with BIRD and FRR bfdd", () => {
         restartBackoff: { initialMs: 500, maxMs: 1000, jitter: 0 },
         metricsAddress: `127.0.0.1:${METRICS_PORT}`,
         peers: [
-          { address: b.p4, asn: 65102, localAddress: b.t4, bfd },
-          { address: v.p6, asn: 65103, localAddress: v.t6, bfd },
+          nb.peer,
+          nv.peer,
           // bfdd alone: no BGP there (the sessions stay Active), BFD only
           { address: fl.p4, asn: 65104, localAddress: fl.t4, passive: true, bfd },
           { address: fl.p6, asn: 65104, localAddress: fl.t6, passive: true, bfd },

@@ -1,18 +1,18 @@
 /** A BIRD 2 instance in a lab namespace, configured as one BGP neighbour of trellis-bgp. */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sh, trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
+import { sh, trySh, untilAsync, T_AS, type Link, type NetLab } from "./netlab.js";
 import {
   normCommunity,
   SpawnedPeer,
   sessionAddresses,
-  type PeerDriver,
+  speakerBfd,
   type PeerDriverOptions,
   type PeerRoute,
   type RouteSeen,
 } from "./driver.js";
 
-export class BirdPeer extends SpawnedPeer implements PeerDriver {
+export class BirdPeer extends SpawnedPeer {
   readonly kind = "BIRD";
   readonly sock: string;
   private readonly conf: string;
@@ -154,4 +154,42 @@ protocol bgp trellis {
   sawNotification(re: RegExp): boolean {
     return re.test(trySh("birdc", ["-s", this.sock, "show", "protocols", "all", "trellis"]).out);
   }
+}
+
+/** A BIRD neighbour on the lab link of its name, announcing one prefix, with BFD or without. */
+export interface BirdNeighbour {
+  name: string;
+  asn: number;
+  routerId: string;
+  prefix: string;
+  bfd?: PeerDriverOptions["bfd"];
+  ipv6Transport?: boolean;
+}
+
+/**
+ * The BIRD peer of `n` and trellis-bgp's peer entry facing it (same
+ * addresses, same AS, the same BFD timers both ways).
+ */
+export function birdNeighbour(
+  lab: NetLab,
+  n: BirdNeighbour,
+): { bird: BirdPeer; peer: Record<string, unknown> } {
+  const { prefix, bfd, ...rest } = n;
+  const opts: PeerDriverOptions = {
+    ...rest,
+    trellisAsn: T_AS,
+    routes: [{ prefix }],
+    ...(bfd ? { bfd } : {}),
+  };
+  const link = lab.link(n.name);
+  const sa = sessionAddresses(link, opts);
+  return {
+    bird: new BirdPeer(lab, link, opts),
+    peer: {
+      address: sa.local,
+      asn: n.asn,
+      localAddress: sa.neighbor,
+      ...(bfd ? { bfd: speakerBfd(bfd) } : {}),
+    },
+  };
 }

@@ -45,6 +45,15 @@ export function sessionAddresses(
   return o.ipv6Transport ? { local: link.p6, neighbor: link.t6 } : { local: link.p4, neighbor: link.t4 };
 }
 
+/** trellis-bgp's `bfd` settings for a peer's `PeerDriverOptions.bfd`: the same timers both ways. */
+export function speakerBfd(b: NonNullable<PeerDriverOptions["bfd"]>): {
+  minTxMs: number;
+  minRxMs: number;
+  multiplier: number;
+} {
+  return { minTxMs: b.intervalMs, minRxMs: b.intervalMs, multiplier: b.multiplier };
+}
+
 export interface PeerDriver {
   readonly kind: string;
   start(recovery?: boolean): Promise<void>;
@@ -65,10 +74,18 @@ export interface PeerDriver {
 
 /**
  * What the drivers of a spawned peer daemon share: the lab, the link, the
- * options, the process, and signalling it.
+ * options, the process, and signalling it; each driver (bird.ts, frr.ts,
+ * gobgp.ts) fills in the rest of PeerDriver for its daemon.
  */
-export abstract class SpawnedPeer<O extends PeerDriverOptions = PeerDriverOptions> {
+export abstract class SpawnedPeer<O extends PeerDriverOptions = PeerDriverOptions> implements PeerDriver {
   protected proc: ChildProcess | undefined;
+  abstract readonly kind: string;
+  abstract start(recovery?: boolean): Promise<void>;
+  abstract setRoutes(routes: PeerRoute[]): Promise<void>;
+  abstract route(prefix: string): RouteSeen | undefined;
+  abstract established(): boolean;
+  abstract requestRefresh(): void;
+  abstract sawNotification(re: RegExp): boolean;
 
   constructor(
     protected readonly lab: NetLab,

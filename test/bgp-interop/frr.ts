@@ -8,7 +8,6 @@ import { trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
 import {
   SpawnedPeer,
   sessionAddresses,
-  type PeerDriver,
   type PeerDriverOptions,
   type PeerRoute,
   type RouteSeen,
@@ -16,7 +15,7 @@ import {
 
 export const BGPD = "/usr/lib/frr/bgpd";
 
-export class FrrPeer extends SpawnedPeer implements PeerDriver {
+export class FrrPeer extends SpawnedPeer {
   readonly kind = "FRR";
   private readonly dir: string;
   private active: PeerRoute[] = [];

@@ -5,16 +5,12 @@ import { trySh, untilAsync, type Link, type NetLab } from "./netlab.js";
 import {
   SpawnedPeer,
   sessionAddresses,
-  type PeerDriver,
   type PeerDriverOptions,
   type PeerRoute,
   type RouteSeen,
 } from "./driver.js";
 
-export class GobgpPeer
-  extends SpawnedPeer<PeerDriverOptions & { routeReflectorClientOf?: never }>
-  implements PeerDriver
-{
+export class GobgpPeer extends SpawnedPeer<PeerDriverOptions & { routeReflectorClientOf?: never }> {
   readonly kind = "GoBGP";
   private readonly conf: string;
   private readonly logName: string;

@@ -49,20 +49,25 @@ export const AGENT_ACCESS: readonly Access[] = [
 
 export const ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;
 
-/** Resources the agent must not touch at all. */
-export const FORBIDDEN: readonly { group: string; resource: string }[] = [
-  { group: "", resource: "secrets" },
-  { group: "", resource: "configmaps" },
-  { group: "", resource: "serviceaccounts" },
-  { group: "", resource: "pods/exec" },
-  { group: "", resource: "pods/status" },
-  { group: "", resource: "nodes/status" },
-  // read to advertise Services, never written
-  { group: "", resource: "services/status" },
-  { group: "", resource: "events" },
-  { group: "apps", resource: "daemonsets" },
-  { group: "rbac.authorization.k8s.io", resource: "clusterroles" },
-  { group: "rbac.authorization.k8s.io", resource: "clusterrolebindings" },
-  { group: "apiextensions.k8s.io", resource: "customresourcedefinitions" },
-  { group: "coordination.k8s.io", resource: "leases" },
-];
+/** Resources the agent must not touch at all, by API group (as an RBAC rule lists them). */
+const FORBIDDEN_BY_GROUP: Readonly<Record<string, readonly string[]>> = {
+  "": [
+    "secrets",
+    "configmaps",
+    "serviceaccounts",
+    "pods/exec",
+    "pods/status",
+    "nodes/status",
+    // read to advertise Services, never written
+    "services/status",
+    "events",
+  ],
+  apps: ["daemonsets"],
+  "rbac.authorization.k8s.io": ["clusterroles", "clusterrolebindings"],
+  "apiextensions.k8s.io": ["customresourcedefinitions"],
+  "coordination.k8s.io": ["leases"],
+};
+
+export const FORBIDDEN: readonly { group: string; resource: string }[] = Object.entries(
+  FORBIDDEN_BY_GROUP,
+).flatMap(([group, resources]) => resources.map((resource) => ({ group, resource })));

@@ -165,6 +165,24 @@ describe("scripts/build-image: the trellis-node image", () => {
   });
 });
 
+/** `podman run -d` of `image` as container `name` on `network`, failing with podman's output. */
+async function runDetached(name: string, network: string, image: string, cmd: string[] = []): Promise<void> {
+  const args = [...PODMAN_RUN.filter((a) => a !== "--rm"), "-d", "--name", name, "--network", network];
+  ok(await podman([...args, image, ...cmd]), `podman run -d ${image}`);
+}
+
+/**
+ * `podman stop` with a 10 s grace: the container must exit 0 well before it.
+ * A PID 1 that ignored SIGTERM (it has no default action there) would be
+ * killed only after the grace.
+ */
+async function expectStopsOnSigterm(name: string): Promise<void> {
+  const t0 = Date.now();
+  ok(await podman(["stop", "-t", "10", name]), "podman stop");
+  expect(Date.now() - t0).toBeLessThan(8000);
+  expect(ok(await podman(["inspect", "--format", "{{.State.ExitCode}}", name]), "inspect").trim()).toBe("0");
+}
+
 describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:lab", () => {
   let out = "";
   let dir = "";
@@ -201,30 +219,56 @@ describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:la
     expect(r).toContain("lab-ok");
   });
 
+  it("busybox:lab's /bin/pod-echo answers its reply on TCP and UDP, IPv4 and IPv6, and exits 0 on SIGTERM", async () => {
+    // Its own network namespace (a real kernel), which the container joins and socat probes from.
+    const ns = `trellis-podecho-${process.pid}`;
+    const name = `trellis-podecho-test-${process.pid}`;
+    const inNs = (args: string[]): Promise<CommandResult> =>
+      runCommand("nsenter", [`--net=/var/run/netns/${ns}`, "socat", ...args], {
+        input: "probe\n",
+        timeoutMs: 10_000,
+      });
+    ok(await runCommand("ip", ["netns", "add", ns]), "ip netns add");
+    try {
+      ok(await runCommand("ip", ["-n", ns, "link", "set", "lo", "up"]), "lo up");
+      await runDetached(name, `ns:/var/run/netns/${ns}`, "localhost/busybox:lab", [
+        "/bin/pod-echo",
+        "demo/web",
+        "8080",
+      ]);
+      const replies: string[] = [];
+      for (const target of ["TCP:127.0.0.1:8080", "TCP:[::1]:8080", "UDP:127.0.0.1:8080", "UDP:[::1]:8080"]) {
+        const deadline = Date.now() + 15_000;
+        let r = await inNs(["-T", "2", "-", target]);
+        // The first probe may come before the container has bound its sockets.
+        while (r.stdout === "" && Date.now() < deadline) {
+          await new Promise((res) => setTimeout(res, 250));
+          r = await inNs(["-T", "2", "-", target]);
+        }
+        replies.push(`${target} ${r.stdout}`);
+      }
+      expect(replies).toEqual([
+        "TCP:127.0.0.1:8080 demo/web\n",
+        "TCP:[::1]:8080 demo/web\n",
+        "UDP:127.0.0.1:8080 demo/web\n",
+        "UDP:[::1]:8080 demo/web\n",
+      ]);
+      await expectStopsOnSigterm(name);
+    } finally {
+      await podman(["rm", "-f", name]);
+      await runCommand("ip", ["netns", "del", ns]);
+    }
+  }, 60_000);
+
   it("pause:lab holds its container until SIGTERM and then exits 0 at once", async () => {
     const name = `trellis-pause-test-${process.pid}`;
-    const started = await podman([
-      ...PODMAN_RUN.filter((a) => a !== "--rm"),
-      "-d",
-      "--name",
-      name,
-      "--network",
-      "none",
-      "localhost/pause:lab",
-    ]);
     try {
-      ok(started, "podman run -d pause");
+      await runDetached(name, "none", "localhost/pause:lab");
       await new Promise((r) => setTimeout(r, 1000));
       expect(ok(await podman(["inspect", "--format", "{{.State.Running}}", name]), "inspect").trim()).toBe(
         "true",
       );
-      const t0 = Date.now();
-      ok(await podman(["stop", "-t", "10", name]), "podman stop");
-      // A process that ignored SIGTERM would be killed only after the 10 s grace.
-      expect(Date.now() - t0).toBeLessThan(8000);
-      expect(ok(await podman(["inspect", "--format", "{{.State.ExitCode}}", name]), "inspect").trim()).toBe(
-        "0",
-      );
+      await expectStopsOnSigterm(name);
     } finally {
       await podman(["rm", "-f", name]);
     }

@@ -6,8 +6,14 @@
 // key), a BFD session Up per node and family, a wrong key in the Secret
 // dropping the sessions (the agents read it) and the right one restoring
 // them, and pods on different nodes reach each other through the fabric.
+// It runs on the lab's default nodes (containerd and the real kubelet), so it
+// also walks the README's example: lab/examples/pods.yaml, `lab matrix`
+// (TCP and UDP 8080, answered by /bin/pod-echo in the pods), deny-ingress.yaml
+// and its removal. On 2 nodes web-3 (bound to node-3) stays Pending and out
+// of the matrix.
 import { beforeAll, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { repoPaths } from "../../lab/repo-paths.js";
 import { until } from "../support/until.js";
 import { maybe, run, trellisctl, useSuiteLab } from "./lab-run.js";
@@ -152,4 +158,54 @@ maybe("lab up --bgp-password: TCP MD5 and BFD on the ToR sessions (root, 2 nodes
       expect(r.code).toBe(0);
     }
   }, 120_000);
+
+  it("the README's example: lab matrix reaches every pod on TCP and UDP 8080; deny-ingress leaves each only itself", async () => {
+    const pods = ["demo/web-1a", "demo/web-1b", "demo/web-2"];
+    const every = pods.flatMap((from) => pods.map((to) => `${from}->${to}`)).sort();
+    const selfOnly = pods.map((p) => `${p}->${p}`).sort();
+    const connected = async (): Promise<Record<string, string[]>> => {
+      const r = await trellisctl("lab", "matrix", "--dir", dir, "-o", "json");
+      if (r.code !== 0) throw new Error(`lab matrix: ${r.err}`);
+      const m = JSON.parse(r.out) as {
+        results: { from: string; to: string; protocol: string; port: number; outcome: string }[];
+      };
+      const out: Record<string, string[]> = {};
+      for (const x of m.results) {
+        const k = `${x.protocol}/${x.port}`;
+        out[k] ??= [];
+        if (x.outcome === "connected") out[k].push(`${x.from}->${x.to}`);
+      }
+      for (const v of Object.values(out)) v.sort();
+      return out;
+    };
+    // The policy reaches the nftables of every node asynchronously: poll (bounded) for the table.
+    const settle = (what: string, want: string[]): Promise<Record<string, string[]>> =>
+      until(
+        what,
+        async () => {
+          const c = await connected();
+          return JSON.stringify(c) === JSON.stringify({ "TCP/8080": want, "UDP/8080": want }) ? c : undefined;
+        },
+        60_000,
+        1000,
+      );
+    await until(
+      "web-1b Running too",
+      async () => {
+        const r = await kubectl("get", "pod", "-n", "demo", "web-1b", "-o", "jsonpath={.status.phase}");
+        return r.out === "Running" ? true : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect(await settle("every pair reached", every)).toEqual({ "TCP/8080": every, "UDP/8080": every });
+    const deny = join(repoPaths.examplePods, "..", "deny-ingress.yaml");
+    expect((await kubectl("apply", "-f", deny)).code).toBe(0);
+    expect(await settle("each pod only itself", selfOnly)).toEqual({
+      "TCP/8080": selfOnly,
+      "UDP/8080": selfOnly,
+    });
+    expect((await kubectl("delete", "-f", deny)).code).toBe(0);
+    expect(await settle("every pair reached again", every)).toEqual({ "TCP/8080": every, "UDP/8080": every });
+  }, 240_000);
 });

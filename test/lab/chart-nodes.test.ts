@@ -11,10 +11,9 @@
 // counted and printed), and a pod created during the roll gets its addresses.
 // The old agent's SIGTERM leaves its BGP peers its routes (graceful restart,
 // RFC 4724 §4.2: no NOTIFICATION), so the cross-node path never goes away.
-import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { beforeAll, expect, it } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentReadiness } from "../../lab/agent-health.js";
 import { labLayout } from "../../lab/lab-layout.js";
@@ -33,12 +32,48 @@ import {
   LAB_AGENT_REPOSITORY,
   LAB_AGENT_TAG,
 } from "../../lab/nodes/chart-agent.js";
-import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
 import { requireExecutable } from "../support/require.js";
-import { CLI, kubectlApply, maybe, run, trellisctl, podV4, WEB_DEPLOYMENT, type Run } from "./lab-run.js";
+import {
+  CLI,
+  getPods,
+  httpGet,
+  httpGetCommand,
+  kubectlApply,
+  kubectlJson,
+  addressesOutsideNodePools,
+  maybe,
+  must,
+  podV4,
+  run,
+  runningWebPods,
+  runningWithAddresses,
+  useSuiteLab,
+  WEB_DEPLOYMENT,
+  type LabPod,
+} from "./lab-run.js";
 
 const ROLL_TAG = "lab-roll";
+
+interface DaemonSetJson {
+  metadata: { generation: number };
+  status: {
+    observedGeneration?: number;
+    desiredNumberScheduled: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+  };
+}
+
+/** Pure: a DaemonSet's rollout has not finished (kubectl rollout status's test, inverted). */
+function rolling(ds: DaemonSetJson): boolean {
+  const s = ds.status;
+  return (
+    (s.observedGeneration ?? 0) < ds.metadata.generation ||
+    (s.updatedNumberScheduled ?? 0) < s.desiredNumberScheduled ||
+    (s.numberAvailable ?? 0) < s.desiredNumberScheduled
+  );
+}
 const STREAM_PORT = 9000;
 
 const DURING_ROLL = `---
@@ -49,16 +84,6 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: c, image: localhost/busybox:lab, imagePullPolicy: Never, command: [sleep, "3600"]}]
 `;
-
-interface PodJson {
-  metadata: { name: string };
-  spec: { nodeName?: string; containers: { image: string }[] };
-  status: {
-    phase?: string;
-    podIPs?: { ip: string }[];
-    conditions?: { type: string; status: string }[];
-  };
-}
 
 /** Lines of a long-running command's stdout, each stamped with the test's clock as it arrived. */
 interface Watched {
@@ -106,36 +131,24 @@ function sequenceHoles(lines: readonly string[]): { first: number; last: number;
 }
 
 maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a rolling update (root)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-chart-nodes-"));
-  const dir = join(base, "lab");
+  const steps: Record<string, number> = {};
+  const lab = useSuiteLab("trellis-chart-nodes-", {
+    beforeDown: async () =>
+      console.log(
+        `chart-nodes steps (s): ${Object.entries(steps)
+          .map(([k, v]) => `${k}: ${v.toFixed(1)}`)
+          .join("; ")}`,
+      ),
+    downTimeoutMs: 180_000,
+  });
+  const { dir } = lab;
   const L = labLayout(dir);
   const bin = nodeBinaryPaths(readVersions());
   const helm = binaryPaths(readVersions()).helm;
-  const steps: Record<string, number> = {};
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args], undefined, 60_000);
-  const pods = async (ns: string, selector: string): Promise<PodJson[]> => {
-    const r = await kubectl("-n", ns, "get", "pods", "-l", selector, "-o", "json");
-    if (r.code !== 0) throw new Error(`kubectl get pods: ${r.err}`);
-    return (JSON.parse(r.out) as { items: PodJson[] }).items;
-  };
-  const agents = (): Promise<PodJson[]> => pods("kube-system", "app.kubernetes.io/name=trellis");
-  const ready = (p: PodJson): boolean =>
+  const agents = (): Promise<LabPod[]> =>
+    getPods(dir, "-n", "kube-system", "-l", "app.kubernetes.io/name=trellis");
+  const ready = (p: LabPod): boolean =>
     p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
-  const runningWebPods = (): Promise<PodJson[]> =>
-    until(
-      "4 web pods Running with their addresses",
-      async () => {
-        const ps = (await pods("default", "app=web")).filter(
-          (p) => p.status.phase === "Running" && (p.status.podIPs?.length ?? 0) === 2,
-        );
-        return ps.length === 4 ? ps : undefined;
-      },
-      180_000,
-      1000,
-    );
-  const httpGet = (from: string, ip: string): Promise<Run> =>
-    kubectl("exec", from, "--", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 8080`);
   const timed = async <T>(step: string, f: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
     try {
@@ -160,19 +173,8 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
     if (r.code !== 0) throw new Error(`lab up --agent chart failed: ${r.err}`);
     const built = /build-image: .*/.exec(r.err)?.[0];
     if (built !== undefined) console.log(built);
-    const a = await kubectlApply(dir, WEB_DEPLOYMENT);
-    if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
+    await must("kubectl apply", kubectlApply(dir, WEB_DEPLOYMENT));
   }, 15 * 60_000);
-
-  afterAll(async () => {
-    console.log(
-      `chart-nodes steps (s): ${Object.entries(steps)
-        .map(([k, v]) => `${k}: ${v.toFixed(1)}`)
-        .join("; ")}`,
-    );
-    if (existsSync(dir)) await trellisctl("lab", "down", "--dir", dir);
-    rmSync(base, { recursive: true, force: true });
-  }, 180_000);
 
   it("helm install runs trellis-node from the image on every node; install-cni wrote the node's shim and conflist; every agent is ready", async () => {
     const ds = await until(
@@ -209,18 +211,12 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
   }, 180_000);
 
   it("a Deployment's pods get addresses from their node's Trellis pools and reach each other across nodes", async () => {
-    const ps = await runningWebPods();
-    const plan = readLabState(L.stateFile)?.plan;
-    for (const p of ps) {
-      const node = plan?.nodes.find((n) => n.name === p.spec.nodeName);
-      if (node === undefined) throw new Error(`${p.metadata.name} on no lab node`);
-      for (const { ip } of p.status.podIPs ?? []) {
-        const cidr = parsePrefix(ip.includes(":") ? node.podCidr6 : node.podCidr4);
-        const addr = parseAddress(ip);
-        if (typeof cidr === "string" || typeof addr === "string") throw new Error(`${ip}: ${String(addr)}`);
-        expect({ ip, inPool: contains(cidr, addr) }).toEqual({ ip, inPool: true });
-      }
-    }
+    const ps = await runningWebPods(dir);
+    for (const p of ps)
+      expect({ pod: p.metadata.name, outside: addressesOutsideNodePools(dir, p) }).toEqual({
+        pod: p.metadata.name,
+        outside: [],
+      });
     const a = ps.find((p) => p.spec.nodeName === "node-1");
     const b = ps.find((p) => p.spec.nodeName === "node-2");
     if (a === undefined || b === undefined) throw new Error("no web pod on each node");
@@ -228,18 +224,17 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
       [a, b],
       [b, a],
     ] as const) {
-      const r = await httpGet(from.metadata.name, podV4(to));
-      expect({ code: r.code, out: r.out.trim().split("\n").pop() }).toEqual({
+      expect(await httpGet(dir, from.metadata.name, podV4(to))).toEqual({
         code: 0,
-        out: to.metadata.name,
+        served: to.metadata.name,
       });
     }
   }, 240_000);
 
   it(
-    "a rolling update to a new image tag: a cross-node TCP stream survives it without loss, few new connections fail and all work after it (both measured), a pod created during the roll gets addresses",
+    "a rolling update to a new image tag: a cross-node TCP stream survives it without loss, no new connection fails (both measured), a pod created during the roll gets addresses from its node's pools",
     async () => {
-      const ps = await runningWebPods();
+      const ps = await runningWebPods(dir);
       const onNode1 = ps.filter((p) => p.spec.nodeName === "node-1");
       const client = ps.find((p) => p.spec.nodeName === "node-2");
       const [server, target] = onNode1;
@@ -273,7 +268,7 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
         "the stream's listener",
         async () =>
           (
-            await kubectl(
+            await lab.kubectl(
               "exec",
               server.metadata.name,
               "--",
@@ -292,12 +287,13 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
       // New connections: every 200 ms node-2's pod fetches node-1's other pod's page (bounded: 3000 tries).
       const probe = watchSh(
         client.metadata.name,
-        `i=0; while [ $i -lt 3000 ]; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${podV4(target)} 8080 | grep -q ${target.metadata.name}; then echo ok; else echo fail; fi; i=$((i+1)); sleep 0.2; done`,
+        `i=0; while [ $i -lt 3000 ]; do if ${httpGetCommand(podV4(target), 8080, 2)} | grep -q ${target.metadata.name}; then echo ok; else echo fail; fi; i=$((i+1)); sleep 0.2; done`,
       );
       try {
         await until("the stream flowing", () => receiver.lines.length >= 10, 30_000, 200);
         await until("the probe answering", () => probe.lines.some((l) => l.s === "ok"), 30_000, 200);
         const rollStart = Date.now();
+        let rollingAtCreation = false;
         await timed("roll (helm upgrade to rollout complete)", async () => {
           const up = await run(
             helm,
@@ -316,8 +312,11 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
             120_000,
           );
           if (up.code !== 0) throw new Error(`helm upgrade: ${up.err}`);
-          const d = await kubectlApply(dir, DURING_ROLL);
-          if (d.code !== 0) throw new Error(`kubectl apply during-roll: ${d.err}`);
+          await must("kubectl apply during-roll", kubectlApply(dir, DURING_ROLL));
+          // The roll was still going when the pod was created: not every agent updated and available yet.
+          rollingAtCreation = rolling(
+            await kubectlJson<DaemonSetJson>(dir, "-n", "kube-system", "get", "ds/trellis-node"),
+          );
           const st = await run(
             "kubectl",
             [...kc, "-n", "kube-system", "rollout", "status", "ds/trellis-node", "--timeout=240s"],
@@ -377,22 +376,20 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
         expect(during.length).toBeGreaterThan(10);
         expect(failures).toBe(0);
         expect(probe.lines.slice(-3).map((l) => l.s)).toEqual(["ok", "ok", "ok"]);
-        // The pod created during the roll got its addresses.
+        // The pod created during the roll got its addresses, from its node's pools.
+        expect(rollingAtCreation).toBe(true);
         const p = await timed("during-roll pod Running with addresses", () =>
           until(
             "the during-roll pod Running with 2 addresses",
             async () => {
-              const r = await kubectl("get", "pod", "during-roll", "-o", "json");
-              const pod = JSON.parse(r.out) as PodJson;
-              return pod.status.phase === "Running" && (pod.status.podIPs?.length ?? 0) === 2
-                ? pod
-                : undefined;
+              const pod = await kubectlJson<LabPod>(dir, "get", "pod", "during-roll");
+              return runningWithAddresses(pod) ? pod : undefined;
             },
             120_000,
             1000,
           ),
         );
-        expect(p.status.podIPs?.length).toBe(2);
+        expect(addressesOutsideNodePools(dir, p)).toEqual([]);
       } finally {
         for (const w of [receiver, sender, probe]) w.child.kill("SIGTERM");
       }

@@ -63,4 +63,11 @@ describe("trellisctl lab up --help", () => {
       /--control-plane <kind> .*\(choices: "embedded", "real", default: "real"\)/,
     );
   });
+
+  it("names real nodes as the default kubelet (the stand-in under the embedded control plane)", async () => {
+    const r = await run("lab", "up", "--help");
+    expect(r.out.replace(/\s+/g, " ")).toMatch(
+      /--kubelet <kind> .*\(default: real; standin under --control-plane embedded\) \(choices: "standin", "real"\)/,
+    );
+  });
 });

@@ -58,7 +58,12 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
   beforeAll(async () => {
     const t0 = Date.now();
     // No --control-plane: real is the default. scripts/bootstrap built the binaries.
-    const r = await trellisctl(["lab", "up", "--nodes", "2", "--dir", dir], 10 * 60_000);
+    // The kubelet stand-in: the suite is about the control plane and the agents' identity;
+    // its pods are busyboxPod's, answered by the stand-in on their declared port.
+    const r = await trellisctl(
+      ["lab", "up", "--nodes", "2", "--dir", dir, "--kubelet", "standin"],
+      10 * 60_000,
+    );
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
     console.log(`lab up (real control plane): ${Math.round((Date.now() - t0) / 1000)} s`);
   }, 10 * 60_000);
@@ -197,8 +202,8 @@ maybe("lab up on the real control plane, its default (root, network namespaces)"
         .split("\n")
         .find((l) => l.includes("informer networkpolicies refused by the API server")),
     );
-    // client-node's Watch keeps only "Forbidden"; a refused list carries the server's message: the
-    // line names the verbs and the resource's path either way.
+    // A refused list or watch carries the server's Status message (agent/k8s/kube-request.ts); the
+    // line names the verbs and the resource's path too.
     expect(line).toMatch(
       /\(403 Forbidden: the agent's RBAC \(the chart's ClusterRole\) lacks this permission\)/,
     );

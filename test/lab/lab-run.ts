@@ -3,8 +3,9 @@
  * to completion with its exit code and output, the suite wrapper that fails
  * them, naming what is missing, where the lab cannot run (not root, no BIRD,
  * no reference ptp plugin), one suite's own lab directory, a real-nodes lab
- * brought up (`labUpRealNodes`), and the lab's API server killed and started
- * again.
+ * brought up (`labUpRealNodes`), the lab's API server killed and started
+ * again, and (the last block) pods read through kubectl with bounded waits
+ * on them, and HTTP from inside a pod.
  */
 import { afterAll, beforeAll, describe } from "@jest/globals";
 import { execFile } from "node:child_process";
@@ -12,9 +13,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
+import { readLabState } from "../../lab/lab-state.js";
 import { restartLabApiserver, stopLabApiserver } from "../../lab/lab-up.js";
+import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { requireExecutable, requireRoot } from "../support/require.js";
+import { until } from "../support/until.js";
 
 export const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));
 /**
@@ -113,6 +118,22 @@ spec:
 }
 
 /**
+ * `kubectl apply` of `yaml` in the lab in `dir` (failing with kubectl's
+ * stderr), then runningPods: the `count` pods of `namespace`, all Running
+ * with both addresses (bounded wait).
+ */
+export async function applyPodsRunning(
+  dir: string,
+  yaml: string,
+  namespace: string,
+  count: number,
+  timeoutMs = 90_000,
+): Promise<LabPod[]> {
+  await must("kubectl apply", kubectlApply(dir, yaml));
+  return runningPods(dir, count, ["-n", namespace], timeoutMs);
+}
+
+/**
  * The lab's API server killed with SIGKILL (no graceful save), `whileDown`
  * run while it is dead, and the server started again with the same arguments,
  * port and state, whichever control plane the lab runs (lab/lab-up.ts
@@ -160,17 +181,11 @@ export async function labUpRealNodes(dir: string, nodes: number): Promise<number
  * (a topology spread on the hostname label), each serving its own hostname
  * (its pod name) over HTTP on 8080.
  */
-export const WEB_DEPLOYMENT = `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
+export const WEB_DEPLOYMENT = deploymentYaml(
+  "default",
+  "web",
+  4,
+  `      terminationGracePeriodSeconds: 1
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
       containers:
@@ -179,11 +194,167 @@ spec:
         imagePullPolicy: Never
         command: [sh, -c, 'hostname > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
         ports: [{containerPort: 8080}]
-`;
+`,
+);
 
 /** A pod's IPv4 address (status.podIPs), or an error naming the pod. */
 export function podV4(p: { metadata: { name: string }; status: { podIPs?: { ip: string }[] } }): string {
   const ip = p.status.podIPs?.find((x) => !x.ip.includes(":"))?.ip;
   if (ip === undefined) throw new Error(`${p.metadata.name} has no IPv4 address`);
   return ip;
+}
+
+// ---------------------------------------------------------------------------
+// Pods read through kubectl, bounded waits on them, and HTTP from inside a
+// pod: what the real-node suites (real-nodes, policy-real-nodes,
+// services-real-nodes, chart-nodes) and services.test.ts share.
+
+/** The fields of a Pod (kubectl get -o json) the lab suites read. */
+export interface LabPod {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind: string }[];
+  };
+  spec: { nodeName?: string; hostNetwork?: boolean; containers: { name: string; image: string }[] };
+  status: {
+    phase?: string;
+    podIP?: string;
+    podIPs?: { ip: string }[];
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; containerID?: string; restartCount: number }[];
+  };
+}
+
+/** `kubectl ARGS -o json` against the lab in `dir`, parsed; an error naming the command and its stderr. */
+export async function kubectlJson<T>(dir: string, ...args: string[]): Promise<T> {
+  const r = await must(`kubectl ${args.join(" ")}`, kubectlIn(dir, ...args, "-o", "json"));
+  return JSON.parse(r.out) as T;
+}
+
+/** The pods `kubectl get pods ARGS` lists (ARGS: `-n NS`, `-l SELECTOR`, `-A`). */
+export async function getPods(dir: string, ...args: string[]): Promise<LabPod[]> {
+  return (await kubectlJson<{ items: LabPod[] }>(dir, "get", "pods", ...args)).items;
+}
+
+/** Running, not being deleted, with both addresses (each lab node has an IPv4 and an IPv6 pool). */
+export const runningWithAddresses = (p: LabPod): boolean =>
+  p.status.phase === "Running" &&
+  p.metadata.deletionTimestamp === undefined &&
+  (p.status.podIPs?.length ?? 0) === 2;
+
+/**
+ * Waits (bounded) until `kubectl get pods ARGS` lists exactly `n` pods, every
+ * one Running with both addresses, and returns them.
+ */
+export function runningPods(dir: string, n: number, args: string[], timeoutMs = 180_000): Promise<LabPod[]> {
+  return until(
+    `${n} pods (${args.join(" ")}) Running with their addresses`,
+    async () => {
+      const pods = await getPods(dir, ...args);
+      return pods.length === n && pods.every(runningWithAddresses) ? pods : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
+
+/**
+ * The pod's addresses outside its node's pod CIDRs (the lab plan's, one IPv4
+ * and one IPv6 pool per node; lab/address-plan.ts): none when Trellis gave
+ * it addresses from its own node's pools. A pod on no lab node has all its
+ * addresses outside.
+ */
+export function addressesOutsideNodePools(dir: string, p: LabPod): string[] {
+  const node = readLabState(labLayout(dir).stateFile)?.plan.nodes.find((n) => n.name === p.spec.nodeName);
+  return (p.status.podIPs ?? [])
+    .map(({ ip }) => ip)
+    .filter((ip) => {
+      if (node === undefined) return true;
+      const cidr = parsePrefix(ip.includes(":") ? node.podCidr6 : node.podCidr4);
+      const addr = parseAddress(ip);
+      return typeof cidr === "string" || typeof addr === "string" || !contains(cidr, addr);
+    });
+}
+
+/** WEB_DEPLOYMENT's `n` pods, Running with their addresses (bounded wait). */
+export const runningWebPods = (dir: string, n = 4): Promise<LabPod[]> =>
+  runningPods(dir, n, ["-n", "default", "-l", "app=web"]);
+
+/**
+ * The sh pipeline of one HTTP/1.0 GET of ip:port with busybox nc: it gives up
+ * after `waitS` seconds without data (nc -w) and after `waitS` + 1 in all
+ * (timeout). nc, not wget: the image's static busybox wget segfaults (it
+ * resolves through glibc's NSS, which a static binary cannot load).
+ */
+export const httpGetCommand = (ip: string, port: number, waitS: number): string =>
+  `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout ${waitS + 1} nc -w ${waitS} ${ip} ${port}`;
+
+/**
+ * One GET of ip:8080 from inside pod `from` (kubectl exec, namespace
+ * default): the exit code and the reply's last line, which is the serving
+ * pod's name for WEB_DEPLOYMENT.
+ */
+export async function httpGet(
+  dir: string,
+  from: string,
+  ip: string,
+): Promise<{ code: number; served: string }> {
+  const r = await kubectlIn(dir, "exec", from, "--", "sh", "-c", httpGetCommand(ip, 8080, 5));
+  return { code: r.code, served: r.out.trim().split("\n").pop() ?? "" };
+}
+
+/**
+ * `kubectl apply` of `yaml`, retried (bounded) while refused: a new
+ * namespace's default ServiceAccount comes from kube-controller-manager a
+ * moment after the namespace, and the ServiceAccount admission plugin refuses
+ * its pods until then.
+ */
+export function applyWhenAdmitted(dir: string, yaml: string, timeoutMs = 60_000): Promise<Run> {
+  return until(
+    `kubectl apply admitted`,
+    () => must("kubectl apply", kubectlApply(dir, yaml)),
+    timeoutMs,
+    1000,
+  );
+}
+
+/**
+ * `observe` run up to `attempts` times, `stepMs` apart, until `settled`
+ * holds of what it saw; the last observation either way, with the number of
+ * rounds. For checks that assert every detail of what they last saw (a
+ * reachability table), where a timeout error would hide it.
+ */
+export async function lastObservation<T>(
+  observe: () => Promise<T>,
+  settled: (v: T) => boolean,
+  attempts: number,
+  stepMs: number,
+): Promise<{ value: T; rounds: number }> {
+  for (let round = 1; ; round++) {
+    const value = await observe();
+    if (settled(value) || round >= attempts) return { value, rounds: round };
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/**
+ * A Deployment of `replicas` pods labelled `app: NAME`, as one YAML document;
+ * `podSpec` is the pod template's spec (its lines indented by 6 spaces).
+ */
+export function deploymentYaml(namespace: string, name: string, replicas: number, podSpec: string): string {
+  return `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+${podSpec}`;
 }

@@ -120,7 +120,9 @@ maybe("natOutgoing in the lab (root, network namespaces)", () => {
   beforeAll(async () => {
     const up = await run(
       process.execPath,
-      [CLI, "lab", "up", "--nodes", "2", "--dir", dir],
+      // The kubelet stand-in: the peer-address listeners run in its pod namespaces (named
+      // from the pod uid, lab-names.ts), and the NAT under test is the agent's, whatever runs the pods.
+      [CLI, "lab", "up", "--nodes", "2", "--dir", dir, "--kubelet", "standin"],
       undefined,
       180_000,
     );

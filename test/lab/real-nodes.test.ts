@@ -6,15 +6,16 @@
 // exec (kube-apiserver -> egress proxy -> the kubelet) works and a pod
 // reaches a pod on the other node over the BGP-routed fabric; kubectl delete pod releases the address through the real
 // kubelet's CNI DEL; a node's containerd killed and started again leaves its
-// pods reachable; lab status reports kubelet and containerd; lab down leaves
-// no process, mount, cgroup or namespace.
-import { afterAll, beforeAll, expect, it } from "@jest/globals";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+// pods' containers running (the same tasks, processes and container IDs, no
+// restart counted) and reachable; lab status reports kubelet and containerd;
+// lab down leaves no process, mount, cgroup or namespace. Between the pod
+// DEL and the containerd restart, the same lab runs every upstream
+// NetworkPolicy conformance case (test/lab/policy-real-nodes.ts).
+import { beforeAll, expect, it } from "@jest/globals";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { isAlive, readPidFile } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { labPrefix } from "../../lab/lab-names.js";
 import { readLabState } from "../../lab/lab-state.js";
 import { listNetns } from "../../lab/netns.js";
 import { binaryPaths, nodeBinaryPaths, readVersions } from "../../lab/controlplane/versions.js";
@@ -26,79 +27,71 @@ import { CRI_NAMESPACE } from "../../lab/nodes/containerd-config.js";
 import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
+import { describePolicyConformance } from "./policy-real-nodes.js";
 import {
+  addressesOutsideNodePools,
   CLI,
+  httpGet,
   kubectlApply,
+  kubectlJson,
   labUpRealNodes,
   maybe,
-  run,
-  trellisctl,
+  must,
   podV4,
+  runningWebPods,
+  trellisctl,
+  useSuiteLab,
   WEB_DEPLOYMENT,
-  type Run,
+  type LabPod,
 } from "./lab-run.js";
-
-interface PodJson {
-  metadata: { name: string; uid: string };
-  spec: { nodeName: string };
-  status: { phase?: string; podIPs?: { ip: string }[]; containerStatuses?: { containerID?: string }[] };
-}
 
 interface BlockJson {
   spec: {
     cidr: string;
     pool: string;
     affinity?: string;
-    allocations: { handle: string; attributes?: { pod?: string; namespace?: string } }[];
+    allocations: { ordinal: number; handle: string; attributes?: { pod?: string; namespace?: string } }[];
   };
 }
 
+/** containerd's task of each container (`ctr tasks ls`: TASK PID STATUS): its init process and status. */
+function parseTasks(out: string): Map<string, { pid: number; status: string }> {
+  const m = new Map<string, { pid: number; status: string }>();
+  for (const line of out.split("\n").slice(1)) {
+    const [id, pid, status] = line.trim().split(/\s+/);
+    if (id !== undefined && id !== "" && pid !== undefined && status !== undefined)
+      m.set(id, { pid: Number(pid), status });
+  }
+  return m;
+}
+
+/** The pod's containers as the kubelet reports them: container ID (without its runtime scheme) and restart count. */
+const containersOf = (p: LabPod): { id: string; restarts: number }[] =>
+  (p.status.containerStatuses ?? []).map((c) => ({
+    id: (c.containerID ?? "").replace(/^containerd:\/\//, ""),
+    restarts: c.restartCount,
+  }));
+
 maybe("real nodes: containerd and kubelet start the pods through Trellis (root)", () => {
-  const base = mkdtempSync(join(tmpdir(), "trellis-real-nodes-"));
-  const dir = join(base, "lab");
-  const prefix = labPrefix(dir);
+  const lab = useSuiteLab("trellis-real-nodes-");
+  const { base, dir, prefix } = lab;
   const L = labLayout(dir);
   const bin = nodeBinaryPaths(readVersions());
-  const kubectl = (...args: string[]): Promise<Run> =>
-    run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args], undefined, 60_000);
-  const webPods = async (): Promise<PodJson[]> => {
-    const r = await kubectl("get", "pods", "-l", "app=web", "-o", "json");
-    if (r.code !== 0) throw new Error(`kubectl get pods: ${r.err}`);
-    return (JSON.parse(r.out) as { items: PodJson[] }).items;
+  const blocks = async (): Promise<BlockJson[]> =>
+    (await kubectlJson<{ items: BlockJson[] }>(dir, "get", "ipamblocks")).items;
+  /** The tasks of node `node`'s containerd (the CRI namespace), by container ID. */
+  const tasks = async (node: string) => {
+    const r = await ctr(bin, L.node(node), ["-n", CRI_NAMESPACE, "tasks", "ls"]);
+    if (r.code !== 0) throw new Error(`ctr tasks ls on ${node}: ${r.stderr}`);
+    return parseTasks(r.stdout);
   };
-  const runningWebPods = (n: number): Promise<PodJson[]> =>
-    until(
-      `${n} web pods Running with their addresses`,
-      async () => {
-        const pods = (await webPods()).filter(
-          (p) => p.status.phase === "Running" && (p.status.podIPs?.length ?? 0) === 2,
-        );
-        return pods.length === n ? pods : undefined;
-      },
-      180_000,
-      1000,
-    );
-  const blocks = async (): Promise<BlockJson[]> => {
-    const r = await kubectl("get", "ipamblocks", "-o", "json");
-    if (r.code !== 0) throw new Error(`kubectl get ipamblocks: ${r.err}`);
-    return (JSON.parse(r.out) as { items: BlockJson[] }).items;
-  };
-  /** `printf GET | nc IP 8080` inside pod `from`: the served index is the target pod's hostname (its name). */
-  const httpGet = (from: string, ip: string): Promise<Run> =>
-    kubectl("exec", from, "--", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 8080`);
 
   beforeAll(async () => {
     // The kubelet and containerd builds: lab up refuses without them, naming scripts/build-k8s.
     const took = await labUpRealNodes(dir, 2);
     console.log(`lab up --nodes 2 --kubelet real: ${took.toFixed(1)} s`);
-    const a = await kubectlApply(dir, WEB_DEPLOYMENT);
-    if (a.code !== 0) throw new Error(`kubectl apply: ${a.err}`);
+    await must("kubectl apply", kubectlApply(dir, WEB_DEPLOYMENT));
   }, 10 * 60_000);
-
-  afterAll(async () => {
-    if (existsSync(dir)) await trellisctl("lab", "down", "--dir", dir);
-    rmSync(base, { recursive: true, force: true });
-  }, 120_000);
 
   it("without the node build lab up --kubelet real refuses before creating anything, naming scripts/build-k8s", async () => {
     // A cache holding the control plane's builds but not the nodes'.
@@ -138,58 +131,42 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
   }, 120_000);
 
   it("a Deployment of localhost/busybox:lab becomes Running, each pod with addresses from its node's Trellis pools", async () => {
-    const pods = await runningWebPods(4);
-    const plan = readLabState(L.stateFile)?.plan;
+    const pods = await runningWebPods(dir);
     const all = await blocks();
     for (const p of pods) {
-      const node = plan?.nodes.find((n) => n.name === p.spec.nodeName);
-      expect(node).toBeDefined();
-      if (node === undefined) continue;
-      for (const { ip } of p.status.podIPs ?? []) {
-        const cidr = parsePrefix(ip.includes(":") ? node.podCidr6 : node.podCidr4);
-        const addr = parseAddress(ip);
-        if (typeof cidr === "string" || typeof addr === "string") throw new Error(`${ip}: ${String(addr)}`);
-        expect({ pod: p.metadata.name, ip, inPool: contains(cidr, addr) }).toEqual({
-          pod: p.metadata.name,
-          ip,
-          inPool: true,
-        });
-      }
+      expect({ pod: p.metadata.name, outside: addressesOutsideNodePools(dir, p) }).toEqual({
+        pod: p.metadata.name,
+        outside: [],
+      });
       // The node's blocks record the pod: one allocation per family in pools lab-<node>-v4/v6.
       const held = all.filter(
         (b) =>
-          b.spec.affinity === `host:${node.name}` &&
+          b.spec.affinity === `host:${p.spec.nodeName}` &&
           b.spec.allocations.some((a) => a.attributes?.pod === p.metadata.name),
       );
-      expect(held.map((b) => b.spec.pool).sort()).toEqual([`lab-${node.name}-v4`, `lab-${node.name}-v6`]);
+      expect(held.map((b) => b.spec.pool).sort()).toEqual([
+        `lab-${p.spec.nodeName}-v4`,
+        `lab-${p.spec.nodeName}-v6`,
+      ]);
     }
     // kube-scheduler spread them: two on each node.
-    expect(pods.filter((p) => p.spec.nodeName === "node-1")).toHaveLength(2);
-    expect(pods.filter((p) => p.spec.nodeName === "node-2")).toHaveLength(2);
+    expect(pods.map((p) => p.spec.nodeName).sort()).toEqual(["node-1", "node-1", "node-2", "node-2"]);
   }, 240_000);
 
   it("kubectl exec works: ip addr shows the pod's address, its ServiceAccount volume is mounted, and nc reaches a pod on the other node", async () => {
-    const pods = await runningWebPods(4);
+    const pods = await runningWebPods(dir);
     const a = pods.find((p) => p.spec.nodeName === "node-1");
     const b = pods.find((p) => p.spec.nodeName === "node-2");
     if (a === undefined || b === undefined) throw new Error("no web pod on each node");
-    const ip = await kubectl("exec", a.metadata.name, "--", "ip", "-4", "addr", "show", "eth0");
+    const ip = await lab.kubectl("exec", a.metadata.name, "--", "ip", "-4", "addr", "show", "eth0");
     expect(ip.code).toBe(0);
     expect(ip.out).toContain(`inet ${podV4(a)}/32`);
     // Across the ToR: node-1's pod to node-2's (routes learned over BGP), and back.
-    const ab = await httpGet(a.metadata.name, podV4(b));
-    expect({ code: ab.code, out: ab.out.trim().split("\n").pop() }).toEqual({
-      code: 0,
-      out: b.metadata.name,
-    });
-    const ba = await httpGet(b.metadata.name, podV4(a));
-    expect({ code: ba.code, out: ba.out.trim().split("\n").pop() }).toEqual({
-      code: 0,
-      out: a.metadata.name,
-    });
+    expect(await httpGet(dir, a.metadata.name, podV4(b))).toEqual({ code: 0, served: b.metadata.name });
+    expect(await httpGet(dir, b.metadata.name, podV4(a))).toEqual({ code: 0, served: a.metadata.name });
     // The projected ServiceAccount volume the kubelet mounted (in its own mount
     // namespace, under its shared root dir) is what the container sees.
-    const ns = await kubectl(
+    const ns = await lab.kubectl(
       "exec",
       a.metadata.name,
       "--",
@@ -198,68 +175,84 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     );
     expect({ code: ns.code, out: ns.out }).toEqual({ code: 0, out: "default" });
     // kubectl logs goes the same way (kube-apiserver -> egress proxy -> kubelet -> containerd).
-    expect((await kubectl("logs", a.metadata.name)).code).toBe(0);
+    expect((await lab.kubectl("logs", a.metadata.name)).code).toBe(0);
   }, 240_000);
 
   it("kubectl delete pod releases the address through the real kubelet's CNI DEL", async () => {
-    const pods = await runningWebPods(4);
+    const pods = await runningWebPods(dir);
     const victim = pods.find((p) => p.spec.nodeName === "node-2");
     if (victim === undefined) throw new Error("no web pod on node-2");
     const name = victim.metadata.name;
-    expect((await blocks()).some((b) => b.spec.allocations.some((a) => a.attributes?.pod === name))).toBe(
-      true,
+    // Its allocations (handle <sandbox id>.eth0), one per address.
+    const held = (await blocks()).flatMap((b) =>
+      b.spec.allocations.filter((a) => a.attributes?.pod === name),
     );
-    const d = await kubectl("delete", "pod", name, "--wait=true", "--timeout=90s");
-    expect(d.code).toBe(0);
-    // The allocation (handle <sandbox id>.eth0) is gone from every block: the kubelet
-    // stopped the sandbox, containerd ran the conflist's DEL, the agent released it.
-    await until(
-      `${name}'s addresses released`,
-      async () =>
-        (await blocks()).some((b) => b.spec.allocations.some((a) => a.attributes?.pod === name))
-          ? undefined
-          : true,
+    expect(held).toHaveLength(2);
+    const handles = new Set(held.map((a) => a.handle));
+    await must(
+      `kubectl delete pod ${name}`,
+      lab.kubectl("delete", "pod", name, "--wait=true", "--timeout=90s"),
+    );
+    // The kubelet stopped the sandbox, containerd ran the conflist's DEL, the agent released them.
+    const after = await until(
+      `${name}'s allocations released`,
+      async () => {
+        const all = await blocks();
+        return all.some((b) => b.spec.allocations.some((a) => handles.has(a.handle))) ? undefined : all;
+      },
       60_000,
       500,
     );
+    // Each of its addresses is free again, or already given to another pod (the replacement
+    // may get the lowest free ordinal): no allocation names the deleted pod.
     for (const { ip } of victim.status.podIPs ?? []) {
-      const all = await blocks();
       const addr = parseAddress(ip);
       if (typeof addr === "string") throw new Error(addr);
-      const holders = all.filter((b) => {
+      const block = after.find((b) => {
         const c = parsePrefix(b.spec.cidr);
         return typeof c !== "string" && contains(c, addr);
       });
-      // The block stays (the node's affinity) but no allocation names the deleted pod.
-      expect(holders.flatMap((b) => b.spec.allocations.filter((a) => a.attributes?.pod === name))).toEqual(
-        [],
-      );
+      const cidr = parsePrefix(block?.spec.cidr ?? "");
+      if (block === undefined || typeof cidr === "string") throw new Error(`no block holds ${ip}`);
+      const ordinal = Number(addr.value - cidr.base);
+      const holder = block.spec.allocations.find((a) => a.ordinal === ordinal);
+      expect({ ip, heldBy: holder?.attributes?.pod === name ? name : "another pod or none" }).toEqual({
+        ip,
+        heldBy: "another pod or none",
+      });
     }
     // The ReplicaSet replaced it: four Running again.
-    await runningWebPods(4);
+    await runningWebPods(dir);
   }, 240_000);
 
-  it("a node's containerd killed and started again leaves its pods running and reachable", async () => {
+  // On the same lab (one lab up for both): every upstream NetworkPolicy
+  // conformance case, on its own pods in namespaces x, y, z
+  // (test/lab/policy-real-nodes.ts); before the containerd restart and lab
+  // down below, which it must not see.
+  describePolicyConformance(lab);
+
+  it("a node's containerd killed and started again leaves its pods' containers running, not restarted, and reachable", async () => {
     const N = L.node("node-1");
-    const before = await runningWebPods(4);
+    const before = await runningWebPods(dir);
     const onNode1 = before.filter((p) => p.spec.nodeName === "node-1");
     const peer = before.find((p) => p.spec.nodeName === "node-2");
     if (peer === undefined || onNode1.length !== 2)
       throw new Error("expected 2 web pods on node-1 and one on node-2");
+    // The containers as the kubelet and as containerd see them: IDs, restart counts, init processes.
+    const containers = onNode1.flatMap(containersOf);
+    expect(containers).toHaveLength(2);
+    const tasksBefore = await tasks("node-1");
+    const procs = containers.map((c) => ({ id: c.id, task: tasksBefore.get(c.id) }));
+    for (const p of procs) expect(p.task?.status).toBe("RUNNING");
+
     const old = readPidFile(N.containerdPid);
     expect(isAlive(old)).toBe(true);
     process.kill(old ?? 0, "SIGKILL");
     await until("containerd gone", async () => (isAlive(old) ? undefined : true), 10_000, 50);
     // While containerd is down the shims keep the containers: the pods still answer.
-    for (const p of onNode1) {
-      const r = await httpGet(peer.metadata.name, podV4(p));
-      expect({ pod: p.metadata.name, out: r.out.trim().split("\n").pop() }).toEqual({
-        pod: p.metadata.name,
-        out: p.metadata.name,
-      });
-    }
-    const state = readLabState(L.stateFile);
-    const netns = state?.plan.nodes.find((n) => n.name === "node-1")?.netns ?? "";
+    for (const p of onNode1)
+      expect(await httpGet(dir, peer.metadata.name, podV4(p))).toEqual({ code: 0, served: p.metadata.name });
+    const netns = readLabState(L.stateFile)?.plan.nodes.find((n) => n.name === "node-1")?.netns ?? "";
     startContainerdDaemon(netns, N, bin);
     await until(
       "containerd answers again",
@@ -267,24 +260,30 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
       30_000,
       200,
     );
-    // containerd found its shims again: the same containers, nothing restarted, still reachable and exec-able.
-    const after = await runningWebPods(4);
-    for (const p of onNode1) {
-      const now = after.find((x) => x.metadata.uid === p.metadata.uid);
-      expect(now?.status.containerStatuses?.[0]?.containerID).toBe(
-        p.status.containerStatuses?.[0]?.containerID,
-      );
-      const r = await httpGet(peer.metadata.name, podV4(p));
-      expect(r.out.trim().split("\n").pop()).toBe(p.metadata.name);
-    }
+    // containerd found its shims again: the same tasks, with the same init processes, still running.
+    const tasksAfter = await tasks("node-1");
+    expect(containers.map((c) => ({ id: c.id, task: tasksAfter.get(c.id) }))).toEqual(procs);
+    for (const p of procs) expect(isAlive(p.task?.pid)).toBe(true);
+    // The kubelet reaches them through containerd again (exec goes kubelet -> CRI -> containerd) ...
     const first = onNode1[0];
     if (first === undefined) throw new Error("no pod on node-1");
     await until(
       "kubectl exec into a node-1 pod after the restart",
-      async () => ((await kubectl("exec", first.metadata.name, "--", "true")).code === 0 ? true : undefined),
+      async () =>
+        (await lab.kubectl("exec", first.metadata.name, "--", "true")).code === 0 ? true : undefined,
       60_000,
       1000,
     );
+    // ... and reports the same containers, none restarted, the pods still reachable.
+    const after = await runningWebPods(dir);
+    for (const p of onNode1) {
+      const now = after.find((x) => x.metadata.uid === p.metadata.uid);
+      expect({ pod: p.metadata.name, containers: now === undefined ? [] : containersOf(now) }).toEqual({
+        pod: p.metadata.name,
+        containers: containersOf(p),
+      });
+      expect(await httpGet(dir, peer.metadata.name, podV4(p))).toEqual({ code: 0, served: p.metadata.name });
+    }
   }, 240_000);
 
   it("lab status reports each node's real kubelet and containerd as running", async () => {

@@ -24,10 +24,20 @@ import { beforeAll, expect, it } from "@jest/globals";
 import { WORKLOAD_IMAGE } from "../../lab/nodes/containerd-config.js";
 import { requireExecutable } from "../support/require.js";
 import { until } from "../support/until.js";
-import { kubectlApply, labUpRealNodes, maybe, must, run, useSuiteLab } from "./lab-run.js";
+import {
+  applyWhenAdmitted,
+  kubectlApply,
+  labUpRealNodes,
+  maybe,
+  must,
+  run,
+  runningPods,
+  useSuiteLab,
+  type LabPod,
+} from "./lab-run.js";
 import * as svc from "./services-shared.js";
 
-/** Seconds one fetch may take before it counts as blocked. */
+/** Seconds one fetch may wait for its reply before it counts as blocked. */
 const FETCH_TIMEOUT_S = 2;
 
 /** httpd serving an index that holds the pod's own name (written before exec'ing httpd). */
@@ -42,47 +52,27 @@ const WORKLOADS =
   svc.webYaml(WEB_CONTAINERS, "      terminationGracePeriodSeconds: 1\n") +
   svc.clientsYaml(CLIENT_CONTAINERS, "  terminationGracePeriodSeconds: 1\n");
 
-interface PodJson {
-  metadata: { name: string; labels?: Record<string, string> };
-  spec: { nodeName?: string };
-  status: { phase?: string; podIPs?: { ip: string }[] };
-}
-
-/**
- * A sh script making `n` HTTP/1.0 GETs of ip:port at once (background jobs),
- * printing one line per fetch: the body's last line (a backend's pod name),
- * or "-" when it failed or timed out. busybox nc, not wget: the image's
- * static busybox wget segfaults (it resolves through glibc's NSS, which a
- * static binary cannot load).
- */
-function fetchScript(ip: string, port: number, n: number): string {
-  const get = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout ${FETCH_TIMEOUT_S + 1} nc -w ${FETCH_TIMEOUT_S} ${ip} ${port}`;
-  return `for i in $(seq ${n}); do (r=$(${get} | tail -n 1); echo "\${r:--}") & done; wait`;
-}
-
-/** The fetches' replies from a fetchScript's output: the pod name, "" for each that failed. */
-function replies(out: string): string[] {
-  return out
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "")
-    .map((l) => (l === "-" ? "" : l));
-}
-
-const distinct = (rs: string[]): string[] => [...new Set(rs)].sort();
-
 maybe("Services through kube-scheduler and kube-proxy, with Trellis policy, on real nodes (3 nodes)", () => {
   const lab = useSuiteLab("trellis-svc-real-", { downTimeoutMs: 180_000 });
-  const pods = new Map<string, PodJson>();
+  const pods = new Map<string, LabPod>();
   let clusterIP = "";
 
   /** `n` fetches of the ClusterIP from inside pod `from` (one kubectl exec). */
   const fetchFrom = async (from: string, n = svc.TRIES): Promise<string[]> => {
     const r = await must(
       `kubectl exec ${from}`,
-      lab.kubectl("exec", "-n", svc.NS, from, "--", "sh", "-c", fetchScript(clusterIP, 80, n)),
+      lab.kubectl(
+        "exec",
+        "-n",
+        svc.NS,
+        from,
+        "--",
+        "sh",
+        "-c",
+        svc.fetchScript(clusterIP, 80, n, FETCH_TIMEOUT_S),
+      ),
     );
-    return replies(r.out);
+    return svc.replies(r.out);
   };
   const webPods = (): string[] =>
     [...pods.values()]
@@ -94,32 +84,9 @@ maybe("Services through kube-scheduler and kube-proxy, with Trellis policy, on r
     requireExecutable("/usr/bin/curl", "curl");
     const t0 = Date.now();
     const took = await labUpRealNodes(lab.dir, 3);
-    // The namespace's default ServiceAccount comes from kube-controller-manager a moment after
-    // the namespace: pods are refused until then.
-    await until(
-      "the workloads applied",
-      async () => {
-        await must("kubectl apply", kubectlApply(lab.dir, WORKLOADS));
-        return true;
-      },
-      60_000,
-      1000,
-    );
-    await until(
-      "the 6 pods Running with their addresses (2 web, 4 clients)",
-      async () => {
-        const r = await lab.kubectl("get", "pods", "-n", svc.NS, "-o", "json");
-        if (r.code !== 0) return undefined;
-        const items = (JSON.parse(r.out) as { items: PodJson[] }).items;
-        if (items.length !== 2 + svc.CLIENTS.length) return undefined;
-        if (!items.every((p) => p.status.phase === "Running" && (p.status.podIPs ?? []).length > 0))
-          return undefined;
-        for (const p of items) pods.set(p.metadata.name, p);
-        return true;
-      },
-      300_000,
-      1000,
-    );
+    await applyWhenAdmitted(lab.dir, WORKLOADS);
+    for (const p of await runningPods(lab.dir, 2 + svc.CLIENTS.length, ["-n", svc.NS], 300_000))
+      pods.set(p.metadata.name, p);
     clusterIP = (
       await must(
         "the Service's ClusterIP",
@@ -138,33 +105,40 @@ maybe("Services through kube-scheduler and kube-proxy, with Trellis policy, on r
     );
   }, 10 * 60_000);
 
-  it("kube-scheduler puts the backends on node-1 and node-2 and the clients on their nodes", () => {
+  it("kube-scheduler puts the backends on node-1 and node-2 and the clients on their nodes", async () => {
     const web = [...pods.values()].filter((p) => p.metadata.labels?.["app"] === "web");
     expect(web.map((p) => p.spec.nodeName).sort()).toEqual(["node-1", "node-2"]);
     for (const c of svc.CLIENTS) expect([c.name, pods.get(c.name)?.spec.nodeName]).toEqual([c.name, c.node]);
-  });
+    // Bound by kube-scheduler, not placed by the test: a Scheduled event from default-scheduler for each.
+    const by = await svc.scheduledBy(lab.dir);
+    expect([...pods.keys()].sort().map((n) => [n, by.get(n)])).toEqual(
+      [...pods.keys()].sort().map((n) => [n, "default-scheduler"]),
+    );
+  }, 60_000);
 
   it("the ClusterIP answers a pod on node-3 from both backends (pods on node-1 and node-2)", async () => {
     const rs = await fetchFrom("client-3");
     expect(rs).toHaveLength(svc.TRIES);
     expect(rs.filter((r) => r === "")).toEqual([]);
-    expect(distinct(rs)).toEqual(webPods());
+    expect(svc.distinct(rs)).toEqual(webPods());
   }, 60_000);
 
   it("the NodePort answers from the ToR (to node-3, which has no backend) from both backends", async () => {
     const url = `http://${svc.NODE_UPLINK["node-3"]}:${svc.NODE_PORT}/`;
-    const rs: string[] = [];
-    for (let i = 0; i < svc.TRIES; i++) {
-      const r = await run(
-        "ip",
-        ["netns", "exec", `${lab.prefix}tor`, "curl", "-s", "-m", String(FETCH_TIMEOUT_S), url],
-        undefined,
-        10_000,
-      );
-      rs.push(r.code === 0 ? r.out.trim() : "");
-    }
+    // All at once, each curl its own connection (source port, conntrack entry, kube-proxy pick).
+    const rs = await Promise.all(
+      Array.from({ length: svc.TRIES }, async () => {
+        const r = await run(
+          "ip",
+          ["netns", "exec", `${lab.prefix}tor`, "curl", "-s", "-m", String(FETCH_TIMEOUT_S), url],
+          undefined,
+          10_000,
+        );
+        return r.code === 0 ? r.out.trim() : "";
+      }),
+    );
     expect(rs.filter((r) => r === "")).toEqual([]);
-    expect(distinct(rs)).toEqual(webPods());
+    expect(svc.distinct(rs)).toEqual(webPods());
   }, 60_000);
 
   it("a NetworkPolicy isolating the backends blocks client-3 and client-1 through the ClusterIP", async () => {
@@ -190,7 +164,7 @@ maybe("Services through kube-scheduler and kube-proxy, with Trellis policy, on r
     for (const c of ["client-3", "client-1"]) {
       const rs = await fetchFrom(c);
       expect([c, rs.filter((r) => r === "")]).toEqual([c, []]);
-      expect([c, distinct(rs)]).toEqual([c, webPods()]);
+      expect([c, svc.distinct(rs)]).toEqual([c, webPods()]);
     }
     // The same nodes, the same Service, without the label: the policy judged the real source.
     for (const s of ["stranger-3", "stranger-1"])

@@ -2,9 +2,11 @@
  * What the two Services lab tests share (test/lab/services.test.ts on the
  * kubelet stand-in, test/lab/services-real-nodes.test.ts on the real kubelet
  * and containerd): the namespace, the backends' Deployment and NodePort
- * Service, the client pods, and the two NetworkPolicies. Only the containers
+ * Service, the client pods, the two NetworkPolicies, and how replies are
+ * read (the backends each answer with their own name). Only the containers
  * differ between the two: each test passes its own (a YAML flow sequence).
  */
+import { deploymentYaml, httpGetCommand, kubectlJson } from "./lab-run.js";
 
 export const NS = "svc";
 export const NODE_PORT = 30080;
@@ -27,17 +29,11 @@ export function webYaml(containers: string, podSpecExtra = ""): string {
 apiVersion: v1
 kind: Namespace
 metadata: {name: ${NS}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-${podSpecExtra}      affinity:
+${deploymentYaml(
+  NS,
+  "web",
+  2,
+  `${podSpecExtra}      affinity:
         nodeAffinity:
           requiredDuringSchedulingIgnoredDuringExecution:
             nodeSelectorTerms:
@@ -47,7 +43,8 @@ ${podSpecExtra}      affinity:
             - labelSelector: {matchLabels: {app: web}}
               topologyKey: kubernetes.io/hostname
       containers: ${containers}
----
+`,
+)}---
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: ${NS}}
@@ -99,3 +96,45 @@ export const ALLOW_CLIENTS = webPolicy(
   "allow-clients",
   "  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080, protocol: TCP}]}]\n",
 );
+
+/** The backends that answered, each once, sorted ("" for a failed try is kept: it shows). */
+export const distinct = (replies: readonly string[]): string[] => [...new Set(replies)].sort();
+
+/**
+ * A sh script making `n` GETs of ip:port at once (background jobs), printing
+ * one line per fetch: the reply's last line (the backend's name), or "-" when
+ * it failed or got nothing within `waitS` seconds. For pods whose network
+ * namespace the test cannot enter (containerd's are not under
+ * /var/run/netns): run it with kubectl exec, a check then costs about one
+ * timeout whatever its size.
+ */
+export function fetchScript(ip: string, port: number, n: number, waitS: number): string {
+  return `for i in $(seq ${n}); do (r=$(${httpGetCommand(ip, port, waitS)} | tail -n 1); echo "\${r:--}") & done; wait`;
+}
+
+/** The replies in a fetchScript's output, one per fetch: the backend's name, "" for each that failed. */
+export function replies(out: string): string[] {
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .map((l) => (l === "-" ? "" : l));
+}
+
+/**
+ * Who bound each pod of the namespace, from its Scheduled event (reported by
+ * default-scheduler when kube-scheduler bound it; a pod created with a
+ * nodeName has no such event).
+ */
+export async function scheduledBy(dir: string): Promise<Map<string, string>> {
+  const ev = await kubectlJson<{
+    items: {
+      involvedObject: { name: string };
+      reportingComponent?: string;
+      source?: { component?: string };
+    }[];
+  }>(dir, "get", "events", "-n", NS, "--field-selector", "reason=Scheduled");
+  return new Map(
+    ev.items.map((e) => [e.involvedObject.name, e.reportingComponent ?? e.source?.component ?? ""]),
+  );
+}

@@ -1,7 +1,9 @@
 // End to end, as root: Services through the upstream kube-scheduler and
 // kube-proxy (nftables mode) that `lab up` runs beside the real control
 // plane and in every node (lab/controlplane/scheduler.ts, lab/kube-proxy.ts),
-// with Trellis as the CNI and its policy. A 3-node lab.
+// with Trellis as the CNI and its policy. A 3-node lab on the kubelet
+// stand-in (`--kubelet standin`: its pods answer on every declared port with
+// their name; test/lab/services-real-nodes.test.ts runs the same on real nodes).
 //
 // - kube-scheduler binds a Deployment's pods (no nodeName in the template;
 //   required anti-affinity and node affinity put one on node-1 and one on
@@ -14,35 +16,23 @@
 //   one admitting the client's labels lets it through to both backends while
 //   a pod without those labels on the same node stays blocked, also to the
 //   backend on the client's own node (pod → ClusterIP → same-node pod).
-import { afterAll, beforeAll, expect, it } from "@jest/globals";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+import { beforeAll, expect, it } from "@jest/globals";
+import { podNetnsName } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import { kubectlApply, kubectlIn, maybe, must, trellisctl, type Run } from "./lab-run.js";
+import { kubectlApply, maybe, must, runningPods, trellisctl, useSuiteLab, type LabPod } from "./lab-run.js";
 import { until } from "../support/until.js";
 import {
   ALLOW_CLIENTS,
   clientsYaml,
+  distinct,
   ISOLATE,
   NODE_PORT,
   NODE_UPLINK,
   NS,
+  scheduledBy,
   TRIES,
   webYaml,
 } from "./services-shared.js";
-
-interface PodJson {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    ownerReferences?: { kind: string }[];
-  };
-  spec: { nodeName?: string };
-  status: { phase?: string; podIPs?: { ip: string }[] };
-}
 
 /** The stand-in answers on every containerPort with the pod's `ns/name`. */
 const WORKLOADS = `${webYaml("[{name: c, image: busybox, ports: [{containerPort: 8080}]}]")}---
@@ -58,95 +48,58 @@ spec:
 ${clientsYaml("[{name: c, image: busybox}]")}`;
 
 maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis policy (3 nodes)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "trellis-kp-"));
-  const prefix = labPrefix(dir);
-  const kubectl = (...args: string[]): Promise<Run> => kubectlIn(dir, ...args);
-  const pods = new Map<string, PodJson>();
+  const lab = useSuiteLab("trellis-kp-");
+  const pods = new Map<string, LabPod>();
   let clusterIP = "";
 
-  const listPods = async (): Promise<PodJson[]> =>
-    (
-      JSON.parse((await must("get pods", kubectl("get", "pods", "-n", NS, "-o", "json"))).out) as {
-        items: PodJson[];
-      }
-    ).items;
-  const podNetns = (name: string): string => podNetnsName(prefix, pods.get(name)?.metadata.uid ?? "");
-  /** `n` TCP connections from `netns` to ip:port: the replies (a backend's `ns/name`), "" for each that failed. */
-  const connect = async (netns: string, ip: string, port: number, n = TRIES): Promise<string[]> => {
-    const out: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const v = await probeFromNetns(netns, ip, port, "TCP", 1500);
-      out.push(v.outcome === "connected" ? (v.reply ?? "").trim() : "");
-    }
-    return out;
-  };
+  const podNetns = (name: string): string => podNetnsName(lab.prefix, pods.get(name)?.metadata.uid ?? "");
+  /**
+   * `n` TCP connections at once from `netns` to ip:port (each its own socat, so its own
+   * source port and conntrack entry): the replies (a backend's `ns/name`), "" for each
+   * that failed. At once, so a blocked check costs one timeout, not `n`.
+   */
+  const connect = (netns: string, ip: string, port: number, n = TRIES): Promise<string[]> =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
+        const v = await probeFromNetns(netns, ip, port, "TCP", 1500);
+        return v.outcome === "connected" ? (v.reply ?? "").trim() : "";
+      }),
+    );
   const webPods = (): string[] =>
     [...pods.values()]
       .filter((p) => p.metadata.labels?.["app"] === "web")
       .map((p) => `${NS}/${p.metadata.name}`)
       .sort();
-  const distinct = (replies: string[]): string[] => [...new Set(replies)].sort();
 
   beforeAll(async () => {
-    try {
-      await must("lab up", trellisctl("lab", "up", "--nodes", "3", "--dir", dir));
-      await must("apply the workloads", kubectlApply(dir, WORKLOADS));
-      await until(
-        "every pod Running with its addresses (2 web, 3 every-node, 4 clients)",
-        async () => {
-          const items = await listPods();
-          if (items.length !== 9) return undefined;
-          if (!items.every((p) => p.status.phase === "Running" && (p.status.podIPs ?? []).length === 2))
-            return undefined;
-          for (const p of items) pods.set(p.metadata.name, p);
-          return true;
-        },
-        90_000,
-        500,
-      );
-      clusterIP = (await kubectl("get", "service", "-n", NS, "web", "-o", "jsonpath={.spec.clusterIP}")).out;
-      // kube-proxy programs the Service once the endpointslice controller has written its slice.
-      await until(
-        "the ClusterIP answering from node-3",
-        async () => (await connect(podNetns("client-3"), clusterIP, 80, 1))[0] !== "",
-        30_000,
-        250,
-      );
-    } catch (e) {
-      await trellisctl("lab", "down", "--dir", dir);
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
+    await must("lab up", trellisctl("lab", "up", "--nodes", "3", "--dir", lab.dir, "--kubelet", "standin"));
+    await must("apply the workloads", kubectlApply(lab.dir, WORKLOADS));
+    // 2 web, 3 every-node, 4 clients
+    for (const p of await runningPods(lab.dir, 9, ["-n", NS], 90_000)) pods.set(p.metadata.name, p);
+    clusterIP = (
+      await must(
+        "the Service's ClusterIP",
+        lab.kubectl("get", "service", "-n", NS, "web", "-o", "jsonpath={.spec.clusterIP}"),
+      )
+    ).out;
+    // kube-proxy programs the Service once the endpointslice controller has written its slice.
+    await until(
+      "the ClusterIP answering from node-3",
+      async () => (await connect(podNetns("client-3"), clusterIP, 80, 1))[0] !== "",
+      30_000,
+      250,
+    );
   }, 300_000);
-
-  afterAll(async () => {
-    await trellisctl("lab", "down", "--dir", dir);
-    rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
 
   it("kube-scheduler binds the Deployment's pods, one on node-1 and one on node-2, and the stand-ins run them", async () => {
     const web = [...pods.values()].filter((p) => p.metadata.labels?.["app"] === "web");
     expect(web.map((p) => p.spec.nodeName).sort()).toEqual(["node-1", "node-2"]);
     expect(web.every((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet")).toBe(true);
     // Bound by the scheduler: a Scheduled event from default-scheduler per pod.
-    const ev = JSON.parse(
-      (
-        await must(
-          "events",
-          kubectl("get", "events", "-n", NS, "--field-selector", "reason=Scheduled", "-o", "json"),
-        )
-      ).out,
-    ) as {
-      items: {
-        involvedObject: { name: string };
-        reportingComponent?: string;
-        source?: { component?: string };
-      }[];
-    };
-    for (const p of web) {
-      const e = ev.items.find((x) => x.involvedObject.name === p.metadata.name);
-      expect(e?.reportingComponent ?? e?.source?.component).toBe("default-scheduler");
-    }
+    const by = await scheduledBy(lab.dir);
+    expect(web.map((p) => [p.metadata.name, by.get(p.metadata.name)])).toEqual(
+      web.map((p) => [p.metadata.name, "default-scheduler"]),
+    );
     // and Trellis addresses from the node's own pool (10.244.<node>.0/24)
     for (const p of web) {
       const v4 = (p.status.podIPs ?? []).map((x) => x.ip).find((ip) => !ip.includes(":"));
@@ -169,16 +122,16 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
   it("the NodePort answers from the ToR (to node-3, which has no backend) and from node-1's namespace", async () => {
     const node3 = NODE_UPLINK["node-3"];
     const node2 = NODE_UPLINK["node-2"];
-    const fromTor = await connect(`${prefix}tor`, node3, NODE_PORT);
+    const fromTor = await connect(`${lab.prefix}tor`, node3, NODE_PORT);
     expect(fromTor.filter((r) => r === "")).toEqual([]);
     expect(distinct(fromTor)).toEqual(webPods());
-    const fromNode1 = await connect(`${prefix}node-1`, node2, NODE_PORT, 4);
+    const fromNode1 = await connect(`${lab.prefix}node-1`, node2, NODE_PORT, 4);
     expect(fromNode1.filter((r) => r === "")).toEqual([]);
     expect(webPods()).toEqual(expect.arrayContaining(distinct(fromNode1)));
   }, 60_000);
 
   it("a NetworkPolicy isolating the backends blocks the client through the ClusterIP, on every backend", async () => {
-    await must("apply isolate-web", kubectlApply(dir, ISOLATE));
+    await must("apply isolate-web", kubectlApply(lab.dir, ISOLATE));
     await until(
       "the ClusterIP closed for client-3",
       async () => (await connect(podNetns("client-3"), clusterIP, 80, 4)).every((r) => r === ""),
@@ -190,7 +143,7 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
   }, 90_000);
 
   it("a NetworkPolicy admitting the client's labels lets it through to both backends; a pod without them stays blocked", async () => {
-    await must("apply allow-clients", kubectlApply(dir, ALLOW_CLIENTS));
+    await must("apply allow-clients", kubectlApply(lab.dir, ALLOW_CLIENTS));
     await until(
       "the ClusterIP open for client-3",
       async () => (await connect(podNetns("client-3"), clusterIP, 80, 1))[0] !== "",

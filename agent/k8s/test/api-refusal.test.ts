@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { ApiException } from "@kubernetes/client-node";
+import { KubeApiError } from "../kube-request.js";
 import { apiRefusal, refusalText } from "../api-refusal.js";
 
 const FORBIDDEN =
@@ -8,8 +8,8 @@ const FORBIDDEN =
 
 describe("apiRefusal", () => {
   it("a 403 carries the server's Status.message: the user, the verb, the resource and its group", () => {
-    const body = JSON.stringify({ kind: "Status", status: "Failure", message: FORBIDDEN, code: 403 });
-    const r = apiRefusal(new ApiException(403, "Forbidden", body, {}));
+    const body = { kind: "Status", status: "Failure", message: FORBIDDEN, code: 403 };
+    const r = apiRefusal(new KubeApiError(403, "GET", "/apis/networking.k8s.io/v1/networkpolicies", body));
     expect(r).toEqual({ status: 403, message: FORBIDDEN });
     expect(refusalText("networkpolicies", r ?? { status: 403, message: "" })).toBe(
       `informer networkpolicies refused by the API server (403 Forbidden: the agent's RBAC (the chart's ` +
@@ -17,7 +17,15 @@ describe("apiRefusal", () => {
     );
   });
 
-  it("a refused watch keeps only the status text: the line names the request instead", () => {
+  it("a Status sent as JSON text is read the same", () => {
+    const body = JSON.stringify({ kind: "Status", message: FORBIDDEN, code: 403 });
+    expect(apiRefusal(Object.assign(new Error("Forbidden"), { code: 403, body }))).toEqual({
+      status: 403,
+      message: FORBIDDEN,
+    });
+  });
+
+  it("an error without the server's Status keeps only the status text: the line names the request instead", () => {
     const watchError = Object.assign(new Error("Forbidden"), { statusCode: 403 });
     const r = apiRefusal(watchError);
     expect(r).toEqual({ status: 403, message: "Forbidden" });
@@ -33,15 +41,15 @@ describe("apiRefusal", () => {
   });
 
   it("a 401 is a refusal of the credentials; a body that is not a Status falls back to the error text", () => {
-    const r = apiRefusal(new ApiException(401, "Unauthorized", "Unauthorized", {}));
+    const r = apiRefusal(new KubeApiError(401, "GET", "/api/v1/pods", "Unauthorized"));
     expect(r?.status).toBe(401);
-    expect(r?.message).toMatch(/^HTTP-Code: 401/);
+    expect(r?.message).toBe("GET /api/v1/pods: HTTP 401: Unauthorized");
     expect(refusalText("pods", r ?? { status: 401, message: "" })).toMatch(/401 Unauthorized: .*credentials/);
   });
 
   it("an outage or any other status is not a refusal", () => {
     expect(apiRefusal(new Error("connect ECONNREFUSED 127.0.0.1:6443"))).toBeUndefined();
-    expect(apiRefusal(new ApiException(500, "Internal", "{}", {}))).toBeUndefined();
-    expect(apiRefusal(new ApiException(404, "NotFound", "{}", {}))).toBeUndefined();
+    expect(apiRefusal(new KubeApiError(500, "GET", "/api/v1/pods", {}))).toBeUndefined();
+    expect(apiRefusal(new KubeApiError(404, "GET", "/api/v1/pods", {}))).toBeUndefined();
   });
 });

@@ -254,36 +254,39 @@ describe("fake nft", () => {
     ).rejects.toThrow(/chain nope/);
     expect(JSON.stringify(await f.listTable())).not.toContain('"s"');
   });
-  it("rejects overlapping interval elements and deleting referenced sets", async () => {
+  const t = { family: "inet", table: "trellis" };
+  /** A table with one interval set `s` of `type` holding `prefix`, and a chain whose rule matches it. */
+  async function intervalSet(type: string, prefix: { addr: string; len: number }): Promise<FakeNft> {
     const f = new FakeNft();
-    const t = { family: "inet", table: "trellis" };
     await f.run({
       nftables: [
         { add: { table: { family: "inet", name: "trellis" } } },
-        { add: { set: { ...t, name: "s", type: "ipv4_addr", flags: ["interval"] } } },
-        { add: { element: { ...t, name: "s", elem: [{ prefix: { addr: "10.0.0.0", len: 24 } }] } } },
+        { add: { set: { ...t, name: "s", type, flags: ["interval"] } } },
+        { add: { element: { ...t, name: "s", elem: [{ prefix }] } } },
         { add: { chain: { ...t, name: "c" } } },
         { add: { rule: { ...t, chain: "c", expr: [{ match: { op: "==", left: {}, right: "@s" } }] } } },
       ],
     });
-    await expect(
-      f.run({ nftables: [{ add: { element: { ...t, name: "s", elem: ["10.0.0.7"] } } }] }),
-    ).rejects.toThrow(/overlaps/);
+    return f;
+  }
+  const addElement = (f: FakeNft, elem: string): Promise<void> =>
+    f.run({ nftables: [{ add: { element: { ...t, name: "s", elem: [elem] } } }] });
+  it.each([
+    ["IPv4", "ipv4_addr", { addr: "10.0.0.0", len: 24 }, "10.0.0.7", "10.0.1.1"],
+    ["IPv6", "ipv6_addr", { addr: "fd00:1::", len: 64 }, "fd00:1::ffff", "fd00:2::1"],
+  ])(
+    "rejects an %s interval element inside one already in the set, as the kernel does; a disjoint one is added",
+    async (_family, type, prefix, inside, outside) => {
+      const f = await intervalSet(type, prefix);
+      await expect(addElement(f, inside)).rejects.toThrow(/overlaps/);
+      await addElement(f, outside);
+      const listed = JSON.stringify(await f.listTable());
+      expect(listed).toContain(`"${outside}"`);
+      expect(listed).not.toContain(`"${inside}"`);
+    },
+  );
+  it("rejects deleting a set a rule references", async () => {
+    const f = await intervalSet("ipv4_addr", { addr: "10.0.0.0", len: 24 });
     await expect(f.run({ nftables: [{ delete: { set: { ...t, name: "s" } } }] })).rejects.toThrow(/in use/);
-  });
-  it("rejects overlapping IPv6 interval elements as the kernel does", async () => {
-    const f = new FakeNft();
-    const t = { family: "inet", table: "trellis" };
-    await f.run({
-      nftables: [
-        { add: { table: { family: "inet", name: "trellis" } } },
-        { add: { set: { ...t, name: "s6", type: "ipv6_addr", flags: ["interval"] } } },
-        { add: { element: { ...t, name: "s6", elem: [{ prefix: { addr: "fd00:1::", len: 64 } }] } } },
-      ],
-    });
-    await expect(
-      f.run({ nftables: [{ add: { element: { ...t, name: "s6", elem: ["fd00:1::ffff"] } } }] }),
-    ).rejects.toThrow(/overlaps/);
-    await f.run({ nftables: [{ add: { element: { ...t, name: "s6", elem: ["fd00:2::1"] } } }] });
   });
 });

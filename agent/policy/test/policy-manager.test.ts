@@ -105,6 +105,14 @@ async function until(f: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** A manager with namespace x and no pods, every kind listed and its first table applied. */
+async function readyX(minIntervalMs: number): Promise<ReturnType<typeof setup>> {
+  const r = setup({ minIntervalMs });
+  syncAll(r.m, { Namespace: [ns("x")] });
+  await until(() => r.m.ready);
+  return r;
+}
+
 /** The ingress verdict-map element of a veth ("accept", "jump", or "" when absent). */
 async function ingressOf(fake: FakeNft, veth: string): Promise<string> {
   const map = ((await fake.listTable())?.nftables ?? []).find(
@@ -136,9 +144,7 @@ describe("PolicyManager", () => {
   });
 
   it("coalesces a burst of updates into few applies, at most one per interval, ending in the last state", async () => {
-    const { fake, m } = setup({ minIntervalMs: 100 });
-    syncAll(m, { Namespace: [ns("x")] });
-    await until(() => m.ready);
+    const { fake, m } = await readyX(100);
     const before = fake.transactions.length;
     const t0 = Date.now();
     for (let i = 0; i < 60; i++) m.upsert("Pod", "v1", pod("x", `p${i}`, `10.1.1.${i + 1}`));
@@ -157,9 +163,7 @@ describe("PolicyManager", () => {
   });
 
   it("applies at once when idle (no wait for the interval)", async () => {
-    const { fake, m } = setup({ minIntervalMs: 1000 });
-    syncAll(m, { Namespace: [ns("x")] });
-    await until(() => m.ready);
+    const { fake, m } = await readyX(1000);
     await sleep(50);
     // Idle now, but the last apply started < 1 s ago: the next waits for the bound;
     // a fresh manager that has not applied for a while goes at once.
@@ -212,9 +216,7 @@ describe("PolicyManager", () => {
   });
 
   it("an ADD skips the rate bound: it costs one apply, not the interval", async () => {
-    const { fake, m } = setup({ minIntervalMs: 5000 });
-    syncAll(m, { Namespace: [ns("x")] });
-    await until(() => m.ready);
+    const { fake, m } = await readyX(5000);
     m.upsert("Pod", "v1", pod("x", "other", "10.1.6.1")); // held back by the 5 s bound
     const t0 = Date.now();
     await m.attach({ namespace: "x", pod: "fast", ips: ["10.1.6.2"] }, 4000);
@@ -225,9 +227,7 @@ describe("PolicyManager", () => {
   });
 
   it("a burst of concurrent ADDs coalesces into few applies", async () => {
-    const { fake, flaky, m } = setup({ minIntervalMs: 10 });
-    syncAll(m, { Namespace: [ns("x")] });
-    await until(() => m.ready);
+    const { fake, flaky, m } = await readyX(10);
     flaky.delayMs = 50;
     const before = fake.transactions.length;
     await Promise.all(
@@ -304,9 +304,7 @@ describe("PolicyManager", () => {
   });
 
   it("the deletion of a pod's old object leaves the attachment of its new pod (other uid)", async () => {
-    const { fake, m } = setup({ minIntervalMs: 10 });
-    syncAll(m, { Namespace: [ns("x")] });
-    await until(() => m.ready);
+    const { fake, m } = await readyX(10);
     await m.attach(
       { namespace: "x", pod: "web-0", ips: ["10.1.9.2"], owner: "new.eth0", podUid: "uid-2" },
       5000,
@@ -327,6 +325,25 @@ describe("PolicyManager", () => {
 
   const isFullReplace = (tx: Record<string, unknown>[]) =>
     tx.some((c) => (c["delete"] as { table?: unknown } | undefined)?.table !== undefined);
+
+  /** Pod a (10.1.0.2) in namespace x under default-deny ingress, the first (full) table applied. */
+  async function deniedX(o: { errors?: string[] } = {}): Promise<ReturnType<typeof setup>> {
+    const r = setup({ minIntervalMs: 10, ...o });
+    syncAll(r.m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
+    r.m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
+    await until(() => r.m.ready);
+    await r.m.settled();
+    return r;
+  }
+
+  /** Adds pod `name` at `ip` to namespace x and waits for the apply it causes: the index of its transaction. */
+  async function addPod(r: ReturnType<typeof setup>, name: string, ip: string): Promise<number> {
+    const n = r.fake.transactions.length;
+    r.m.upsert("Pod", "v1", pod("x", name, ip));
+    await until(() => r.fake.transactions.length > n);
+    await r.m.settled();
+    return n;
+  }
 
   /** The table of a fresh manager given the same objects: the full compile (normalised listing). */
   async function fullCompileOf(objs: { Pod?: object[]; Namespace?: object[]; policies?: object[] }) {
@@ -349,16 +366,10 @@ describe("PolicyManager", () => {
   }
 
   it("after the first full apply, a pod event is one incremental transaction: its elements only, no table replace", async () => {
-    const { fake, m } = setup({ minIntervalMs: 10 });
-    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
-    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
-    await until(() => m.ready);
-    await m.settled();
+    const r = await deniedX();
+    const { fake, m } = r;
     expect(isFullReplace(fake.transactions[0] ?? [])).toBe(true);
-    const n = fake.transactions.length;
-    m.upsert("Pod", "v1", pod("x", "b", "10.1.0.9"));
-    await until(() => fake.transactions.length > n);
-    await m.settled();
+    const n = await addPod(r, "b", "10.1.0.9");
     const tx = fake.transactions[n] ?? [];
     expect(isFullReplace(tx)).toBe(false);
     expect(tx.every((c) => "element" in ((c["add"] ?? c["delete"]) as object))).toBe(true);
@@ -368,11 +379,7 @@ describe("PolicyManager", () => {
   });
 
   it("a CNI ADD is answered after the incremental transaction with its veth and address (isolated before it returns)", async () => {
-    const { fake, m } = setup({ minIntervalMs: 10 });
-    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
-    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
-    await until(() => m.ready);
-    await m.settled();
+    const { fake, m } = await deniedX();
     const n = fake.transactions.length;
     await m.attach({ namespace: "x", pod: "added", ips: ["10.1.0.3", "fd00::3"] }, 5000);
     expect(fake.transactions.slice(n).some(isFullReplace)).toBe(false);
@@ -419,32 +426,20 @@ describe("PolicyManager", () => {
   });
 
   it("a rejected incremental transaction is followed by an atomic rebuild to the right table", async () => {
-    const { fake, flaky, m } = setup({ minIntervalMs: 10 });
-    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
-    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
-    await until(() => m.ready);
-    await m.settled();
-    const n = fake.transactions.length;
+    const r = await deniedX();
+    const { fake, flaky } = r;
     flaky.fails = 1;
-    m.upsert("Pod", "v1", pod("x", "b", "10.1.0.9"));
-    await until(() => fake.transactions.length > n);
-    await m.settled();
+    const n = await addPod(r, "b", "10.1.0.9");
     expect(isFullReplace(fake.transactions[n] ?? [])).toBe(true);
     expect(await ingressOf(fake, podVethName("x", "b"))).toBe("jump");
     // And the next event is incremental again.
-    m.upsert("Pod", "v1", pod("x", "c", "10.1.0.12"));
-    await until(() => fake.transactions.length > n + 1);
-    await m.settled();
-    expect(isFullReplace(fake.transactions[n + 1] ?? [])).toBe(false);
+    const next = await addPod(r, "c", "10.1.0.12");
+    expect(isFullReplace(fake.transactions[next] ?? [])).toBe(false);
     expect(await ingressOf(fake, podVethName("x", "c"))).toBe("jump");
   });
 
   it("when the rebuild fails too, the last good table stays and the retry takes the full path", async () => {
-    const { fake, flaky, m } = setup({ minIntervalMs: 10 });
-    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
-    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
-    await until(() => m.ready);
-    await m.settled();
+    const { fake, flaky, m } = await deniedX();
     const good = await dump(fake);
     flaky.fails = 3; // the delta, the rebuild, the restore
     m.upsert("Pod", "v1", pod("x", "b", "10.1.0.9"));
@@ -474,41 +469,44 @@ describe("PolicyManager", () => {
 
   it("the periodic resync checks the incremental state against the full compile and keeps it when equal", async () => {
     const errors: string[] = [];
-    const { fake, m } = setup({ minIntervalMs: 10, errors });
-    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
-    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
-    await until(() => m.ready);
-    await m.settled();
+    const r = await deniedX({ errors });
+    const { fake, m } = r;
     m.upsert("Pod", "v1", pod("x", "b", "10.1.0.9"));
     await m.settled();
     m.upsert("Namespace", "v1", ns("x", { team: "red" }));
     m.resync(); // with a dirty object pending: brought up to date, then compared
     await m.settled();
     expect(errors).toEqual([]);
-    const n = fake.transactions.length;
-    m.upsert("Pod", "v1", pod("x", "c", "10.1.0.12"));
-    await until(() => fake.transactions.length > n);
-    await m.settled();
+    const n = await addPod(r, "c", "10.1.0.12");
     expect(isFullReplace(fake.transactions[n] ?? [])).toBe(false);
     expect(await ingressOf(fake, podVethName("x", "c"))).toBe("jump");
   });
 });
 
 describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
-  /** The conntrack tool's part, scripted: `list` fails while `failures` > 0, and records what it was asked. */
+  /**
+   * The conntrack tool's part, scripted: `list` fails while `failures` > 0,
+   * waits for `hold` on its first call when given, answers with `entries`,
+   * and records what it was asked; `mark` records and counts one entry.
+   */
   class ScriptedRevoker implements Revoker {
     failures = 0;
+    hold: Promise<void> | undefined;
+    entries: (prefixes: readonly string[]) => CtEntry[] = () => [];
     readonly asked: string[][] = [];
-    list(prefixes: readonly string[]): Promise<CtEntry[]> {
+    readonly marked: [CtEntry, boolean][] = [];
+    async list(prefixes: readonly string[]): Promise<CtEntry[]> {
       this.asked.push([...prefixes]);
+      if (this.asked.length === 1) await this.hold;
       if (this.failures > 0) {
         this.failures--;
-        return Promise.reject(new ConntrackError("conntrack -L -s 10.1.0.2: injected"));
+        throw new ConntrackError("conntrack -L -s 10.1.0.2: injected");
       }
-      return Promise.resolve([]);
+      return this.entries(prefixes);
     }
-    mark(): Promise<number> {
-      return Promise.resolve(0);
+    mark(e: CtEntry, denied: boolean): Promise<number> {
+      this.marked.push([e, denied]);
+      return Promise.resolve(1);
     }
   }
 
@@ -550,5 +548,38 @@ describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
     await m.quiescent();
     expect(r.asked[1]).toEqual(["10.1.0.2/32", "10.1.0.9/32"]);
     expect(m.metrics.revocationErrors).toBe(1);
+  });
+
+  it("a queued revocation re-checks every pending address, a later apply's too, against the latest applied table", async () => {
+    // The remote pod r's flow to the local pod a, established while no policy applied.
+    const flow: CtEntry = {
+      protocol: "tcp",
+      saddr: "10.1.0.9",
+      daddr: "10.1.0.2",
+      sport: 40000,
+      dport: 80,
+      mark: 0,
+    };
+    const r = new ScriptedRevoker();
+    let release = (): void => undefined;
+    // The first revocation (the first apply's) is held while two more applies land.
+    r.hold = new Promise<void>((done) => (release = done));
+    r.entries = (prefixes) => (prefixes.includes("10.1.0.2/32") && r.asked.length > 1 ? [flow] : []);
+    const m = withRevoker(r);
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
+    await until(() => r.asked.length === 1);
+    // Apply 2: the remote pod joins (its address is queued, with a job that holds apply 2's table).
+    m.upsert("Pod", "v1", pod("x", "r", "10.1.0.9", "n2"));
+    await m.settled();
+    // Apply 3: default-deny ingress in x (pod a's address is queued too).
+    m.upsert("NetworkPolicy", "networking.k8s.io/v1", denyAll("x"));
+    await m.settled();
+    release();
+    await m.quiescent();
+    // Apply 2's job took both addresses; under apply 2's table the flow was allowed, under
+    // apply 3's (the latest) it is denied: it must be marked.
+    expect(r.asked).toEqual([["10.1.0.2/32"], ["10.1.0.2/32", "10.1.0.9/32"]]);
+    expect(r.marked).toEqual([[flow, true]]);
+    expect(m.metrics.flowsDenied).toBe(1);
   });
 });

@@ -15,6 +15,7 @@ import {
   type BfdSession,
 } from "../fsm.js";
 import { DIAG, type BfdState, type ControlPacket } from "../packet.js";
+import { expectActions, type ActionExpectation } from "../../test/fsm-rows.js";
 
 const cfg: BfdConfig = { desiredMinTx: 100_000, requiredMinRx: 100_000, detectMult: 3 };
 const LOCAL = 0x1111;
@@ -71,15 +72,12 @@ function show(actions: BfdAction[]): string[] {
   });
 }
 
-interface Row {
+interface Row extends ActionExpectation {
   rule: string;
   from: BfdSession;
   event: BfdEvent;
   to: BfdState;
   diag?: number;
-  /** Actions that must appear, in this order (others may interleave). */
-  does?: string[];
-  not?: string[];
 }
 
 const recv = (state: BfdState, extra: Partial<ControlPacket> = {}): BfdEvent => ({
@@ -261,14 +259,7 @@ describe("BFD session state machine (RFC 5880)", () => {
       const { session, actions } = step(r.from, r.event, cfg);
       expect(session.state).toBe(r.to);
       if (r.diag !== undefined) expect(session.diag).toBe(r.diag);
-      const got = show(actions);
-      let i = 0;
-      for (const want of r.does ?? []) {
-        const j = got.indexOf(want, i);
-        expect({ want, got, found: j >= 0 }).toEqual({ want, got, found: true });
-        i = j + 1;
-      }
-      for (const bad of r.not ?? []) expect(got).not.toContain(bad);
+      expectActions(show(actions), r);
     });
   }
 

@@ -2,7 +2,7 @@
 // table, in a throwaway network namespace (root only, like CI): 10k routes
 // with ECMP, withdrawals, and the restart rule (leftovers swept only after
 // the first full sync); a batch with one refused route installs the others
-// and names that one; no `ip` process is started.
+// and names that one; no process is started (none alive after, none reaped in between).
 import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -189,7 +189,11 @@ describe("NetlinkFibDriver + KernelFib in a network namespace", () => {
   });
 
   it("starts no process: the kernel is reached from inside the test's own process", async () => {
-    const before = childPids();
+    // The observer first shows it sees a child that came and went.
+    const probe = childActivity();
+    execFileSync("true");
+    expect(childActivity().reaped).toBeGreaterThan(probe.reaped);
+    const before = childActivity();
     const drv = new NetlinkFibDriver({ table: TABLE + 2, proto: PROTO, netns: NS });
     expect(
       await drv.apply([
@@ -197,18 +201,27 @@ describe("NetlinkFibDriver + KernelFib in a network namespace", () => {
       ]),
     ).toEqual([]);
     expect((await drv.list()).map((r) => r.prefix)).toEqual(["10.230.0.0/24"]);
-    expect(childPids()).toEqual(before);
+    expect(childActivity()).toEqual(before);
   });
 });
 
-/** The children of this process (/proc/<pid>/task/<tid>/children). */
-function childPids(): string[] {
-  const out: string[] = [];
+/**
+ * What this process's children did: the ones alive now
+ * (/proc/<pid>/task/<tid>/children), and `reaped`, the minor page faults of
+ * the children it has waited for (cminflt, field 11 of /proc/<pid>/stat,
+ * proc(5)). Any process started and exited in between, like an `ip` run,
+ * faults pages in and moves `reaped`; one still running is in `alive`.
+ */
+function childActivity(): { alive: string[]; reaped: number } {
+  const alive: string[] = [];
   for (const t of readdirSync(`/proc/${process.pid}/task`))
-    out.push(
+    alive.push(
       ...readFileSync(`/proc/${process.pid}/task/${t}/children`, "utf8")
         .split(" ")
         .filter((x) => x !== ""),
     );
-  return out.sort();
+  const stat = readFileSync(`/proc/${process.pid}/stat`, "utf8");
+  // after "(comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt
+  const reaped = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[8]);
+  return { alive: alive.sort(), reaped };
 }

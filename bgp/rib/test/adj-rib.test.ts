@@ -2,7 +2,7 @@
 // attribute rules, well-known communities, loop checks, graceful restart,
 // max-prefix, route refresh, policy changes and UPDATE batching.
 import { describe, it, expect } from "@jest/globals";
-import type { PeerOut, Rib } from "../index.js";
+import type { PeerConfig, PeerOut, Rib } from "../index.js";
 import { parseFilter } from "../../policy/index.js";
 import type { PathAttributes, UpdateMessage } from "../../wire/types.js";
 import { decodeMessage, packUpdates } from "../../wire/index.js";
@@ -29,6 +29,18 @@ const I1 = "10.0.0.11";
 const I2 = "10.0.0.12";
 const C1 = "10.0.0.21";
 const C2 = "10.0.0.22";
+
+/** A filter of ours (AS LOCAL_AS) from its configuration form. */
+const policy = (spec: Parameters<typeof parseFilter>[0]): ReturnType<typeof parseFilter> =>
+  parseFilter(spec, { localAs: LOCAL_AS });
+
+/** A RIB with two external peers up: E1 (AS 65002) and E2 (AS 65003, with `e2`'s settings). */
+function twoExternal(e2: Partial<PeerConfig> = {}): Rib {
+  const rib = mkRib();
+  addUp(rib, { address: E1, asn: 65002 });
+  addUp(rib, { address: E2, asn: 65003, extra: e2 });
+  return rib;
+}
 
 function fabric(): Rib {
   const rib = mkRib({ clusterId: "10.255.255.1" });
@@ -198,13 +210,7 @@ describe("eBGP export rules (RFC 4271 §5.1)", () => {
   });
 
   it("a MED set by our export filter is sent", () => {
-    const rib = mkRib();
-    addUp(rib, { address: E1, asn: 65002 });
-    addUp(rib, {
-      address: E2,
-      asn: 65003,
-      extra: { export: parseFilter({ terms: [{ set: { med: 5 } }] }, { localAs: LOCAL_AS }) },
-    });
+    const rib = twoExternal({ export: policy({ terms: [{ set: { med: 5 } }] }) });
     rib.update(E1, announce([P], attrs(E1, [65002], { med: 42 })), 1);
     expect(announced(rib.takeChanges().out, E2)!.med).toBe(5);
   });
@@ -322,10 +328,7 @@ describe("withdrawals and peer down", () => {
     rib.takeChanges();
     rib.originate({ prefix: "10.1.0.0/24", communities: [2] }, 1);
     expect(announced(rib.takeChanges().out, E1, "10.1.0.0/24")!.communities).toEqual([2]);
-    const tag = parseFilter(
-      { terms: [{ set: { communities: { add: ["65001:9"] } } }] },
-      { localAs: LOCAL_AS },
-    );
+    const tag = policy({ terms: [{ set: { communities: { add: ["65001:9"] } } }] });
     rib.setPeerConfig({ id: E1, address: E1, asn: 65002, import: tag });
     expect(announced(rib.takeChanges().out, I1)!.communities).toEqual([65001 * 65536 + 9]);
   });
@@ -406,10 +409,7 @@ describe("max-prefix (RFC 4486)", () => {
       asn: 65002,
       maxPrefixes: 2,
       extra: {
-        import: parseFilter(
-          { terms: [{ match: { prefixes: ["10.0.0.0/8 le 32"] }, action: "reject" }] },
-          { localAs: LOCAL_AS },
-        ),
+        import: policy({ terms: [{ match: { prefixes: ["10.0.0.0/8 le 32"] }, action: "reject" }] }),
       },
     });
     const r = rib.update(
@@ -457,10 +457,7 @@ describe("session start, route refresh and policy changes", () => {
     addUp(rib, { address: E1, asn: 65002 });
     rib.update(E1, announce(["10.1.0.0/24", "10.2.0.0/24"], attrs(E1, [65002])), 1);
     rib.takeChanges();
-    const reject10_1 = parseFilter(
-      { terms: [{ match: { prefixes: ["10.1.0.0/24"] }, action: "reject" }] },
-      { localAs: LOCAL_AS },
-    );
+    const reject10_1 = policy({ terms: [{ match: { prefixes: ["10.1.0.0/24"] }, action: "reject" }] });
     rib.setPeerConfig({ ...cfg, import: reject10_1 });
     expect(rib.takeChanges().fib).toEqual([{ prefix: "10.1.0.0/24", nexthops: [] }]);
     rib.setPeerConfig(cfg);
@@ -468,16 +465,14 @@ describe("session start, route refresh and policy changes", () => {
   });
 
   it("a new export filter re-exports: withdraws what it now rejects", () => {
-    const rib = mkRib();
-    addUp(rib, { address: E1, asn: 65002 });
-    addUp(rib, { address: E2, asn: 65003 });
+    const rib = twoExternal();
     rib.update(E1, announce(["10.1.0.0/24", "10.2.0.0/24"], attrs(E1, [65002])), 1);
     rib.takeChanges();
     rib.setPeerConfig({
       id: E2,
       address: E2,
       asn: 65003,
-      export: parseFilter("reject", { localAs: LOCAL_AS }),
+      export: policy("reject"),
     });
     const o = outFor(rib.takeChanges().out, E2)!;
     expect(o.withdraw.sort()).toEqual(["10.1.0.0/24", "10.2.0.0/24"]);
@@ -486,13 +481,7 @@ describe("session start, route refresh and policy changes", () => {
   });
 
   it("import policy sets LOCAL_PREF that wins the decision", () => {
-    const rib = mkRib();
-    addUp(rib, { address: E1, asn: 65002 });
-    addUp(rib, {
-      address: E2,
-      asn: 65003,
-      extra: { import: parseFilter({ terms: [{ set: { localPref: 500 } }] }, { localAs: LOCAL_AS }) },
-    });
+    const rib = twoExternal({ import: policy({ terms: [{ set: { localPref: 500 } }] }) });
     rib.update(E1, announce([P], attrs(E1, [65002])), 1);
     rib.update(E2, announce([P], attrs(E2, [65003, 1, 2, 3])), 1);
     rib.takeChanges();

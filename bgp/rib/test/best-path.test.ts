@@ -3,7 +3,7 @@
 import { describe, it, expect } from "@jest/globals";
 import type { RibConfig } from "../index.js";
 import type { PathAttributes } from "../../wire/types.js";
-import { addUp, announce, attrs, mkRib, LOCAL_AS } from "./helpers.js";
+import { addUp, announce, attrs, mkRib, seq, LOCAL_AS } from "./helpers.js";
 
 interface Contender {
   peer: string;
@@ -82,14 +82,7 @@ const cases: Case[] = [
       {
         peer: "192.0.2.2",
         asn: 65002,
-        attrs: {
-          origin: 0,
-          nextHop: "192.0.2.2",
-          asPath: [
-            { type: 2, asns: [65002] },
-            { type: 1, asns: [1, 2, 3, 4] },
-          ],
-        },
+        attrs: attrs("192.0.2.2", [], { asPath: [...seq(65002), { type: 1, asns: [1, 2, 3, 4] }] }),
       },
       { peer: "192.0.2.3", asn: 65003, attrs: attrs("192.0.2.3", [65003, 65030, 65031]) },
     ],
@@ -102,14 +95,7 @@ const cases: Case[] = [
       {
         peer: "192.0.2.2",
         asn: 65002,
-        attrs: {
-          origin: 0,
-          nextHop: "192.0.2.2",
-          asPath: [
-            { type: 3, asns: [64512, 64513, 64514] },
-            { type: 2, asns: [65002] },
-          ],
-        },
+        attrs: attrs("192.0.2.2", [], { asPath: [{ type: 3, asns: [64512, 64513, 64514] }, ...seq(65002)] }),
       },
       { peer: "192.0.2.3", asn: 65003, attrs: attrs("192.0.2.3", [65003, 65030]) },
     ],

@@ -9,6 +9,7 @@ import {
   type Session,
 } from "../fsm.js";
 import type { PeerOpen } from "../open-check.js";
+import { expectActions, type ActionExpectation } from "../../test/fsm-rows.js";
 
 const cfg: FsmConfig = {
   localAs: 65001,
@@ -46,16 +47,12 @@ function show(actions: FsmAction[]): string[] {
   });
 }
 
-interface Row {
+interface Row extends ActionExpectation {
   rule: string;
   from: Session;
   event: FsmEvent;
   config?: FsmConfig;
   to: FsmState;
-  /** Actions that must appear, in this order (others may interleave). */
-  does?: string[];
-  /** Actions that must not appear. */
-  not?: string[];
   counter?: number;
 }
 
@@ -751,20 +748,12 @@ const table: Row[] = [
   },
 ];
 
-/** `want` appears in `got` as a subsequence. */
-function inOrder(got: string[], want: string[]): boolean {
-  let i = 0;
-  for (const g of got) if (i < want.length && g === want[i]) i++;
-  return i === want.length;
-}
-
 describe("RFC 4271 §8.2.2 transitions", () => {
   it.each(table.map((r) => [r.rule, r] as const))("%s", (_rule, r) => {
     const { session, actions } = step(r.from, r.event, r.config ?? cfg);
     const got = show(actions);
     expect(session.state).toBe(r.to);
-    if (r.does) expect({ got, ok: inOrder(got, r.does) }).toEqual({ got, ok: true });
-    for (const n of r.not ?? []) expect(got).not.toContain(n);
+    expectActions(got, r);
     if (r.counter !== undefined) expect(session.connectRetryCounter).toBe(r.counter);
     // Leaving the OPEN states forgets what was negotiated.
     if (r.to === "Idle") expect(session.negotiated).toBeUndefined();

@@ -31,12 +31,32 @@ const reset = (code: number, subcode: number, data?: string): Outcome => ({
 });
 const withdraw = (...types: number[]): Outcome => ({ treatAsWithdraw: true, withdraw: types, discard: [] });
 const discard = (...types: number[]): Outcome => ({ treatAsWithdraw: false, withdraw: [], discard: types });
-/** One bad attribute (type, flags, value) after a valid ORIGIN, AS_PATH and NEXT_HOP: RFC 7606 treat-as-withdraw. */
-const badAttribute = (name: string, flags: number, type: number, value: string): MalformedCase => ({
+/**
+ * One bad attribute (type, flags, value) and the RFC 7606 verdict on it
+ * (treat-as-withdraw unless told): ORIGIN, AS_PATH or NEXT_HOP in its place
+ * among the other two, any other type after all three.
+ */
+const badAttribute = (
+  name: string,
+  flags: number,
+  type: number,
+  value: string,
+  verdict: (type: number) => Outcome = withdraw,
+): MalformedCase => {
+  const bad = attr(flags, type, value);
+  const attrs =
+    type <= 3 ? [ORIGIN, AS_PATH, NEXT_HOP].map((a, i) => (i + 1 === type ? bad : a)).join("") : BASE + bad;
+  return { name, hex: update("", attrs, NLRI), outcome: verdict(type) };
+};
+/** The same from an OLD speaker (2-octet AS, RFC 6793 §4.2): after a 2-octet AS_PATH; attribute discard. */
+const oldSpeakerDiscard = (name: string, flags: number, type: number, value: string): MalformedCase => ({
   name,
-  hex: update("", BASE + attr(flags, type, value), NLRI),
-  outcome: withdraw(type),
+  hex: update("", ORIGIN + AS_PATH_2 + NEXT_HOP + attr(flags, type, value), NLRI),
+  opts: { fourOctetAs: false },
+  outcome: discard(type),
 });
+/** A session with an external peer (RFC 7606 §7.2, §7.5, §7.9, §7.10 treat its input apart). */
+const EXTERNAL: CodecOptions = { fourOctetAs: true, external: true };
 
 export const MALFORMED: MalformedCase[] = [
   // --- Message Header Error (RFC 4271 §6.1) ---
@@ -189,41 +209,13 @@ export const MALFORMED: MalformedCase[] = [
   },
 
   // --- UPDATE: treat-as-withdraw (RFC 7606 §2, §3, §4, §7) ---
-  {
-    name: "ORIGIN value 3 (§7.1)",
-    hex: update("", attr(0x40, 1, "03") + AS_PATH + NEXT_HOP, NLRI),
-    outcome: withdraw(1),
-  },
-  {
-    name: "ORIGIN of 2 octets (§7.1)",
-    hex: update("", attr(0x40, 1, "0000") + AS_PATH + NEXT_HOP, NLRI),
-    outcome: withdraw(1),
-  },
-  {
-    name: "ORIGIN flagged optional (§3.c attribute flags)",
-    hex: update("", attr(0xc0, 1, "00") + AS_PATH + NEXT_HOP, NLRI),
-    outcome: withdraw(1),
-  },
-  {
-    name: "AS_PATH segment overruns the attribute (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 02 0000fdea") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "AS_PATH segment of length zero (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 00") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "AS_PATH one octet left after a segment (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 01 0000fdea 02") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "AS_PATH segment type 5 (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "05 01 0000fdea") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
+  badAttribute("ORIGIN value 3 (§7.1)", 0x40, 1, "03"),
+  badAttribute("ORIGIN of 2 octets (§7.1)", 0x40, 1, "0000"),
+  badAttribute("ORIGIN flagged optional (§3.c attribute flags)", 0xc0, 1, "00"),
+  badAttribute("AS_PATH segment overruns the attribute (§7.2)", 0x40, 2, "02 02 0000fdea"),
+  badAttribute("AS_PATH segment of length zero (§7.2)", 0x40, 2, "02 00"),
+  badAttribute("AS_PATH one octet left after a segment (§7.2)", 0x40, 2, "02 01 0000fdea 02"),
+  badAttribute("AS_PATH segment type 5 (§7.2)", 0x40, 2, "05 01 0000fdea"),
   {
     name: "AS_PATH of 2-octet ASNs on a 4-octet session is an overrun (§7.2)",
     hex: update("", ORIGIN + attr(0x40, 2, "02 02 fdea fdeb") + NEXT_HOP, NLRI).replace(
@@ -233,31 +225,18 @@ export const MALFORMED: MalformedCase[] = [
     outcome: withdraw(2),
   },
   {
-    name: "AS_CONFED_SEQUENCE from an external peer (§7.2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "03 01 0000fdea 02 01 0000fdeb") + NEXT_HOP, NLRI),
-    opts: { fourOctetAs: true, external: true },
-    outcome: withdraw(2),
+    ...badAttribute(
+      "AS_CONFED_SEQUENCE from an external peer (§7.2)",
+      0x40,
+      2,
+      "03 01 0000fdea 02 01 0000fdeb",
+    ),
+    opts: EXTERNAL,
   },
-  {
-    name: "AS 0 in AS_PATH (RFC 7607 §2)",
-    hex: update("", ORIGIN + attr(0x40, 2, "02 02 0000fdea 00000000") + NEXT_HOP, NLRI),
-    outcome: withdraw(2),
-  },
-  {
-    name: "NEXT_HOP of 5 octets (§7.3)",
-    hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "c000020200"), NLRI),
-    outcome: withdraw(3),
-  },
-  {
-    name: "NEXT_HOP 0.0.0.0 (§7.3)",
-    hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "00000000"), NLRI),
-    outcome: withdraw(3),
-  },
-  {
-    name: "NEXT_HOP multicast 224.0.0.5 (§7.3)",
-    hex: update("", ORIGIN + AS_PATH + attr(0x40, 3, "e0000005"), NLRI),
-    outcome: withdraw(3),
-  },
+  badAttribute("AS 0 in AS_PATH (RFC 7607 §2)", 0x40, 2, "02 02 0000fdea 00000000"),
+  badAttribute("NEXT_HOP of 5 octets (§7.3)", 0x40, 3, "c000020200"),
+  badAttribute("NEXT_HOP 0.0.0.0 (§7.3)", 0x40, 3, "00000000"),
+  badAttribute("NEXT_HOP multicast 224.0.0.5 (§7.3)", 0x40, 3, "e0000005"),
   badAttribute("MULTI_EXIT_DISC of 3 octets (§7.4)", 0x80, 4, "000001"),
   badAttribute("LOCAL_PREF of 2 octets (§7.5)", 0x40, 5, "0064"),
   badAttribute("COMMUNITIES of 0 octets (§7.8)", 0xc0, 8, ""),
@@ -305,65 +284,37 @@ export const MALFORMED: MalformedCase[] = [
   },
 
   // --- UPDATE: attribute discard ---
-  {
-    name: "ATOMIC_AGGREGATE of 1 octet (§7.6)",
-    hex: update("", BASE + attr(0x40, 6, "00"), NLRI),
-    outcome: discard(6),
-  },
-  {
-    name: "AGGREGATOR of 7 octets on a 4-octet session (§7.7)",
-    hex: update("", BASE + attr(0xc0, 7, "0000fde9c00002"), NLRI),
-    outcome: discard(7),
-  },
-  {
-    name: "AGGREGATOR of 8 octets on a 2-octet session (§7.7)",
-    hex: update("", ORIGIN + AS_PATH_2 + NEXT_HOP + attr(0xc0, 7, "0000fde9c0000201"), NLRI),
-    opts: { fourOctetAs: false },
-    outcome: discard(7),
-  },
-  {
-    name: "AGGREGATOR with AS 0 (RFC 7607 §2)",
-    hex: update("", BASE + attr(0xc0, 7, "00000000 c0000201"), NLRI),
-    outcome: discard(7),
-  },
-  {
-    name: "AS4_PATH with AS 0 from a 2-octet peer (RFC 7607 §2, RFC 6793 §6)",
-    hex: update("", ORIGIN + AS_PATH_2 + NEXT_HOP + attr(0xc0, 17, "02 01 00000000"), NLRI),
-    opts: { fourOctetAs: false },
-    outcome: discard(17),
-  },
+  badAttribute("ATOMIC_AGGREGATE of 1 octet (§7.6)", 0x40, 6, "00", discard),
+  badAttribute("AGGREGATOR of 7 octets on a 4-octet session (§7.7)", 0xc0, 7, "0000fde9c00002", discard),
+  oldSpeakerDiscard("AGGREGATOR of 8 octets on a 2-octet session (§7.7)", 0xc0, 7, "0000fde9c0000201"),
+  badAttribute("AGGREGATOR with AS 0 (RFC 7607 §2)", 0xc0, 7, "00000000 c0000201", discard),
+  oldSpeakerDiscard(
+    "AS4_PATH with AS 0 from a 2-octet peer (RFC 7607 §2, RFC 6793 §6)",
+    0xc0,
+    17,
+    "02 01 00000000",
+  ),
   {
     name: "duplicate COMMUNITIES: the second is dropped (§3.g)",
     hex: update("", BASE + attr(0xc0, 8, "fde90001") + attr(0xc0, 8, "fde90002"), NLRI),
     outcome: discard(8),
   },
+  badAttribute("AS4_PATH on a 4-octet session (RFC 6793)", 0xc0, 17, "02 01 fa56ea01", discard),
+  oldSpeakerDiscard(
+    "AS4_PATH with a confederation segment from a 2-octet peer (RFC 6793 §6)",
+    0xc0,
+    17,
+    "03 01 fa56ea01",
+  ),
+  oldSpeakerDiscard("AS4_AGGREGATOR of 6 octets from a 2-octet peer (RFC 6793 §6)", 0xc0, 18, "fde9c0000201"),
   {
-    name: "AS4_PATH on a 4-octet session (RFC 6793)",
-    hex: update("", BASE + attr(0xc0, 17, "02 01 fa56ea01"), NLRI),
-    outcome: discard(17),
-  },
-  {
-    name: "AS4_PATH with a confederation segment from a 2-octet peer (RFC 6793 §6)",
-    hex: update("", ORIGIN + AS_PATH_2 + NEXT_HOP + attr(0xc0, 17, "03 01 fa56ea01"), NLRI),
-    opts: { fourOctetAs: false },
-    outcome: discard(17),
-  },
-  {
-    name: "AS4_AGGREGATOR of 6 octets from a 2-octet peer (RFC 6793 §6)",
-    hex: update("", ORIGIN + AS_PATH_2 + NEXT_HOP + attr(0xc0, 18, "fde9c0000201"), NLRI),
-    opts: { fourOctetAs: false },
-    outcome: discard(18),
-  },
-  {
-    name: "LOCAL_PREF from an external peer (§7.5)",
-    hex: update("", BASE + attr(0x40, 5, "00000064"), NLRI),
-    opts: { fourOctetAs: true, external: true },
-    outcome: discard(5),
+    ...badAttribute("LOCAL_PREF from an external peer (§7.5)", 0x40, 5, "00000064", discard),
+    opts: EXTERNAL,
   },
   {
     name: "ORIGINATOR_ID and CLUSTER_LIST from an external peer (§7.9, §7.10)",
     hex: update("", BASE + attr(0x80, 9, "0a000001") + attr(0x80, 10, "0a000001"), NLRI),
-    opts: { fourOctetAs: true, external: true },
+    opts: EXTERNAL,
     outcome: discard(9, 10),
   },
   {

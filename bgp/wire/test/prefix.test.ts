@@ -77,6 +77,9 @@ describe("prefix strings", () => {
     expect(canonicalPrefix("10.0.0/8")).toBeNull();
     expect(canonicalPrefix("2001:db8::1")).toBeNull();
     expect(canonicalPrefix("256.0.0.0/8")).toBeNull();
+    // IPv4 text goes through net/ipv4-packed.ts: canonical text only (no leading zeros)
+    expect(canonicalPrefix("010.1.2.0/24")).toBeNull();
+    expect(canonicalPrefix("10.1.2.0/024")).toBeNull();
   });
   it("parsePrefix gives family, length and address octets", () => {
     expect(parsePrefix("10.1.0.0/16")).toEqual({ afi: 1, len: 16, bytes: buf("0a010000") });

@@ -1,6 +1,9 @@
 // lab/controlplane pure pieces: the versions file, the cache paths, the command lines, the certificate
 // subjects, the agent's identity (the chart's RBAC arguments, its ServiceAccount, the token kubeconfig).
 import { describe, expect, it } from "@jest/globals";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { AGENT_NAMESPACE, chartRbacArgs, renderedServiceAccount } from "../agent-identity.js";
 import {
@@ -15,6 +18,8 @@ import { renderTlsKubeconfig } from "../tls-kubeconfig.js";
 import { controlPlaneLayout } from "../layout.js";
 import { subject } from "../pki.js";
 import { binaryPaths, nodeBinaryPaths, parseVersionsEnv, readVersions } from "../versions.js";
+import { isBuilt, requireBuilt } from "../node-binaries.js";
+import { LabError } from "../../lab-errors.js";
 
 const ports = { etcdClient: 2379, etcdPeer: 2380, apiserver: 6443, relay: 8080 };
 const bin = binaryPaths(
@@ -69,6 +74,28 @@ describe("versions.env", () => {
   });
 });
 
+describe("built binaries", () => {
+  it("a build counts only with every .complete stamp; a refusal names what is missing and the script that builds it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-built-"));
+    try {
+      const done = join(dir, "a", ".complete");
+      const notDone = join(dir, "b", ".complete");
+      mkdirSync(join(dir, "a"));
+      writeFileSync(done, "");
+      expect(isBuilt({ stamps: [done] })).toBe(true);
+      expect(isBuilt({ stamps: [done, notDone] })).toBe(false);
+      const b = { stamps: [done] };
+      expect(requireBuilt(b, [done], "x", "build it", "(or not)")).toBe(b);
+      const refuse = () => requireBuilt(b, [done, notDone], "x is not built", "build it once", "(or not)");
+      expect(refuse).toThrow(LabError);
+      expect(refuse).toThrow(`x is not built (missing ${notDone}): build it once with `);
+      expect(refuse).toThrow(/scripts\/build-k8s \(or not\)$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("command lines", () => {
   it("kube-apiserver: TLS with the lab CA, RBAC, ServiceAccount signing keys, a service range, etcd on loopback", () => {
     const a = apiserverArgv(bin, C, ports);
@@ -103,7 +130,7 @@ describe("command lines", () => {
     );
   });
 
-  it("kube-controller-manager: namespace deletion, GC, ServiceAccount tokens, EndpointSlices", () => {
+  it("kube-controller-manager: namespace deletion, GC, ServiceAccount tokens, EndpointSlices, and the workload controllers whose pods kube-scheduler binds", () => {
     const a = controllerManagerArgv(bin, C);
     expect(a).toContain(`--controllers=${CONTROLLERS.join(",")}`);
     for (const c of [
@@ -111,6 +138,9 @@ describe("command lines", () => {
       "garbage-collector-controller",
       "serviceaccount-token-controller",
       "endpointslice-controller",
+      "deployment-controller",
+      "replicaset-controller",
+      "daemonset-controller",
     ])
       expect(CONTROLLERS).toContain(c);
     expect(a).toContain("--service-account-private-key-file=/lab/controlplane/pki/sa.key");

@@ -1,58 +1,81 @@
-// lab/controlplane/scheduler.ts, the pure parts: kube-scheduler's config,
-// command line, files and identity, and the not-ready taint it must not meet.
-import { describe, expect, it } from "@jest/globals";
+// lab/controlplane/scheduler.ts: what kube-scheduler is given when the control plane starts it (its
+// command line, its config file, its kubeconfig and client certificate, made by the real openssl under
+// a temporary lab dir; no process is started), and the not-ready taint it must not meet.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
-import { CONTROLLERS } from "../args.js";
-import { controlPlaneLayout } from "../layout.js";
-import { subject } from "../pki.js";
-import {
-  KUBE_SCHEDULER,
-  NOT_READY_TAINT,
-  renderSchedulerConfig,
-  schedulerArgv,
-  schedulerLayout,
-  withoutNotReadyTaint,
-} from "../scheduler.js";
+import { controlPlaneLayout, type ControlPlaneLayout } from "../layout.js";
+import { CONTROL_PLANE_CLIENTS, makePki } from "../pki.js";
+import { NOT_READY_TAINT, withoutNotReadyTaint, writeSchedulerFiles } from "../scheduler.js";
+import { mustRun } from "../../run-command.js";
+import { requireCommand } from "../../../test/support/require.js";
 
-const S = schedulerLayout(controlPlaneLayout("/lab"));
+const SERVER = "https://127.0.0.1:6443";
 
-describe("kube-scheduler", () => {
-  it("its files live under DIR/controlplane/ (lab down removes them)", () => {
-    expect(S).toEqual({
-      config: "/lab/controlplane/kube-scheduler.yaml",
-      kubeconfig: "/lab/controlplane/kube-scheduler.kubeconfig",
-      pid: "/lab/controlplane/kube-scheduler.pid",
-      log: "/lab/controlplane/kube-scheduler.log",
-    });
-  });
+describe("kube-scheduler's wiring", () => {
+  let dir = "";
+  let C: ControlPlaneLayout;
+  let argv: string[] = [];
+  const kubeconfig = (): {
+    clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
+    users: { user: { "client-certificate-data": string; "client-key-data": string } }[];
+  } => parse(readFileSync(C.scheduler.kubeconfig, "utf8"));
+  const unb64 = (s: string | undefined): string => Buffer.from(s ?? "", "base64").toString("utf8");
 
-  it("KubeSchedulerConfiguration v1: its kubeconfig, leader election off", () => {
-    expect(parse(renderSchedulerConfig(S.kubeconfig))).toEqual({
-      apiVersion: "kubescheduler.config.k8s.io/v1",
-      kind: "KubeSchedulerConfiguration",
-      clientConnection: { kubeconfig: "/lab/controlplane/kube-scheduler.kubeconfig" },
-      leaderElection: { leaderElect: false },
-    });
-  });
+  beforeAll(async () => {
+    requireCommand("openssl", ["version"], "openssl");
+    dir = mkdtempSync(join(tmpdir(), "trellis-scheduler-"));
+    C = controlPlaneLayout(dir);
+    await makePki(C, CONTROL_PLANE_CLIENTS);
+    argv = writeSchedulerFiles(C, "/c/kube-scheduler", SERVER);
+  }, 60_000);
 
-  it("runs from its config file and serves no HTTPS port", () => {
-    expect(schedulerArgv("/c/kube-scheduler", S)).toEqual([
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("runs from its config file under DIR/controlplane/ and serves no HTTPS port", () => {
+    expect(argv).toEqual([
       "/c/kube-scheduler",
-      "--config=/lab/controlplane/kube-scheduler.yaml",
+      `--config=${join(dir, "controlplane", "kube-scheduler.yaml")}`,
       "--secure-port=0",
       "--v=1",
     ]);
   });
 
-  it("its certificate's subject is CN=system:kube-scheduler (the default RBAC binds that user)", () => {
-    expect(subject(KUBE_SCHEDULER)).toBe("/CN=system:kube-scheduler");
+  it("the config is a KubeSchedulerConfiguration v1 naming its own kubeconfig, leader election off", () => {
+    expect(parse(readFileSync(C.scheduler.config, "utf8"))).toEqual({
+      apiVersion: "kubescheduler.config.k8s.io/v1",
+      kind: "KubeSchedulerConfiguration",
+      clientConnection: { kubeconfig: join(dir, "controlplane", "kube-scheduler.kubeconfig") },
+      leaderElection: { leaderElect: false },
+    });
   });
-});
 
-describe("what the scheduler places", () => {
-  it("kube-controller-manager runs the workload controllers whose pods it binds", () => {
-    for (const c of ["deployment-controller", "replicaset-controller", "daemonset-controller"])
-      expect(CONTROLLERS).toContain(c);
+  it("its pid and log sit beside them under DIR/controlplane/ (lab down removes that dir)", () => {
+    expect(C.scheduler.pid).toBe(join(dir, "controlplane", "kube-scheduler.pid"));
+    expect(C.scheduler.log).toBe(join(dir, "controlplane", "kube-scheduler.log"));
+  });
+
+  it("the kubeconfig reaches kube-apiserver's TLS port, trusts the lab CA, and is readable by its owner only", () => {
+    const k = kubeconfig();
+    expect(k.clusters[0]?.cluster.server).toBe(SERVER);
+    expect(unb64(k.clusters[0]?.cluster["certificate-authority-data"])).toBe(readFileSync(C.caCert, "utf8"));
+    expect(statSync(C.scheduler.kubeconfig).mode & 0o777).toBe(0o600);
+  });
+
+  it("its client certificate is CN=system:kube-scheduler in no group (the default RBAC binds that user), from the lab CA, with its key", async () => {
+    const user = kubeconfig().users[0]?.user;
+    const cert = join(dir, "given.crt");
+    const key = join(dir, "given.key");
+    writeFileSync(cert, unb64(user?.["client-certificate-data"]));
+    writeFileSync(key, unb64(user?.["client-key-data"]));
+    expect(
+      (await mustRun("openssl", ["x509", "-in", cert, "-noout", "-subject", "-nameopt", "RFC2253"])).trim(),
+    ).toBe("subject=CN=system:kube-scheduler");
+    expect((await mustRun("openssl", ["verify", "-CAfile", C.caCert, cert])).trim()).toBe(`${cert}: OK`);
+    const certPub = await mustRun("openssl", ["x509", "-in", cert, "-noout", "-pubkey"]);
+    expect(await mustRun("openssl", ["pkey", "-in", key, "-pubout"])).toBe(certPub);
   });
 });
 

@@ -9,7 +9,14 @@ import { parseAllDocuments } from "yaml";
 import { binaryPaths, controlPlanePaths, readVersions } from "../../controlplane/versions.js";
 import { labLayout } from "../../lab-layout.js";
 import { mustRun } from "../../run-command.js";
-import { chartAgentValues, LAB_CHART_PATHS } from "../chart-agent.js";
+import {
+  CHART_AGENT_CONTAINER,
+  CHART_AGENT_SELECTOR,
+  chartAgentValues,
+  chartAgentVerdict,
+  LAB_CHART_PATHS,
+  type ChartAgentPod,
+} from "../chart-agent.js";
 
 interface Mount {
   name: string;
@@ -23,6 +30,7 @@ interface Container {
 }
 interface DaemonSet {
   spec: {
+    selector: { matchLabels: Record<string, string> };
     template: {
       spec: {
         initContainers: Container[];
@@ -105,4 +113,122 @@ describe("--agent chart values", () => {
     const plugins = (JSON.parse(conflist ?? "{}") as { plugins: { agentSocket?: string }[] }).plugins;
     expect(plugins[0]?.agentSocket).toBe("/var/run/trellis/cni.sock");
   }, 60_000);
+});
+
+describe("chartAgentVerdict: lab status of a DaemonSet-run agent (no pid file)", () => {
+  it("selects the chart's DaemonSet pods and its agent container by the chart's own names", async () => {
+    const ds = await renderDaemonSet();
+    const { "app.kubernetes.io/instance": _release, ...labels } = ds.spec.selector.matchLabels;
+    expect(
+      Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort()
+        .join(","),
+    ).toBe(CHART_AGENT_SELECTOR.split(",").sort().join(","));
+    expect(ds.spec.template.spec.containers.map((c) => c.name)).toContain(CHART_AGENT_CONTAINER);
+  });
+
+  const LOGS = "/lab/nodes/node-1/pod-logs";
+  const ok = { ready: true, detail: "ok" };
+  const refused = { ready: false, detail: "127.0.0.1:9099: connection refused" };
+  const pod = (
+    node: string,
+    state: NonNullable<NonNullable<ChartAgentPod["status"]>["containerStatuses"]>[number]["state"],
+    extra: { name?: string; deleting?: boolean; restarts?: number } = {},
+  ): ChartAgentPod => ({
+    metadata: {
+      name: extra.name ?? "trellis-node-abcde",
+      namespace: "kube-system",
+      uid: "u-1",
+      ...(extra.deleting === true ? { deletionTimestamp: "2026-12-07T06:00:00Z" } : {}),
+    },
+    spec: { nodeName: node },
+    status: {
+      phase: "Running",
+      containerStatuses: [
+        {
+          name: "trellis-node",
+          restartCount: extra.restarts ?? 0,
+          ...(state !== undefined ? { state } : {}),
+        },
+      ],
+    },
+  });
+
+  it("a running agent container answering /readyz 200 is alive and ready, with its kubelet log", () => {
+    expect(
+      chartAgentVerdict(
+        "node-1",
+        [pod("node-2", {}), pod("node-1", { running: {} }, { restarts: 2 })],
+        ok,
+        LOGS,
+      ),
+    ).toEqual({
+      alive: true,
+      ready: true,
+      readyz: "ok",
+      pod: "kube-system/trellis-node-abcde",
+      logFile: `${LOGS}/kube-system_trellis-node-abcde_u-1/trellis-node/2.log`,
+    });
+  });
+
+  it("running but /readyz not 200 is alive and not ready, with the agent's reason", () => {
+    const v = chartAgentVerdict(
+      "node-1",
+      [pod("node-1", { running: {} })],
+      { ready: false, detail: "/readyz 503: not ready: first sync pending" },
+      LOGS,
+    );
+    expect([v.alive, v.ready, v.readyz]).toEqual([true, false, "/readyz 503: not ready: first sync pending"]);
+  });
+
+  it("a container the kubelet holds waiting (CrashLoopBackOff) is not running, and says why", () => {
+    const v = chartAgentVerdict(
+      "node-1",
+      [pod("node-1", { waiting: { reason: "CrashLoopBackOff" } })],
+      refused,
+      LOGS,
+    );
+    expect(v).toEqual({
+      alive: false,
+      ready: false,
+      readyz: "kube-system/trellis-node-abcde: trellis-node waiting: CrashLoopBackOff",
+      pod: "kube-system/trellis-node-abcde",
+    });
+  });
+
+  it("no DaemonSet pod on the node is no agent", () => {
+    expect(chartAgentVerdict("node-3", [pod("node-1", { running: {} })], refused, LOGS)).toEqual({
+      alive: false,
+      ready: false,
+      readyz: "no pod of the trellis-node DaemonSet on node-3",
+    });
+  });
+
+  it("during a roll the pod not being deleted is the node's agent", () => {
+    const v = chartAgentVerdict(
+      "node-1",
+      [
+        pod("node-1", { running: {} }, { name: "old", deleting: true }),
+        pod("node-1", { waiting: { reason: "ContainerCreating" } }, { name: "new" }),
+      ],
+      refused,
+      LOGS,
+    );
+    expect(v.pod).toBe("kube-system/new");
+    expect(v.alive).toBe(false);
+  });
+
+  it("without the API server, a 200 from /readyz alone shows a live agent; no answer is not alive", () => {
+    expect(chartAgentVerdict("node-1", undefined, ok, LOGS)).toEqual({
+      alive: true,
+      ready: true,
+      readyz: "ok",
+    });
+    expect(chartAgentVerdict("node-1", undefined, refused, LOGS)).toEqual({
+      alive: false,
+      ready: false,
+      readyz: "127.0.0.1:9099: connection refused (and the API server did not answer)",
+    });
+  });
 });

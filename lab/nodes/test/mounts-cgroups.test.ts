@@ -7,6 +7,8 @@ const MOUNTINFO = [
   "22 27 0:21 / /proc rw,relatime - proc proc rw",
   "30 29 0:26 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory",
   "31 29 0:27 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw",
+  // optional fields (shared:N, master:N) stand between the mount options and the " - " separator
+  "32 29 0:28 / /sys/fs/cgroup/cpu rw,nosuid shared:9 master:1 - cgroup cgroup rw,cpu",
   "40 27 254:0 /tmp/lab/nodes/node-1/kubelet /tmp/lab/nodes/node-1/kubelet rw - ext4 /dev/vda rw",
   "41 40 0:50 / /tmp/lab/nodes/node-1/kubelet/pods/u/volumes/kube-api-access rw - tmpfs tmpfs rw",
   "42 27 0:4 net:[4026532] /tmp/lab/nodes/node-1/containerd/state/netns/cni-1 rw - nsfs nsfs rw",
@@ -34,7 +36,11 @@ describe("cgroups of a real node", () => {
   });
 
   it("finds the v1 hierarchies and the unified one (runc joins both on a hybrid machine)", () => {
-    expect(cgroupHierarchies(MOUNTINFO)).toEqual(["/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"]);
+    expect(cgroupHierarchies(MOUNTINFO)).toEqual([
+      "/sys/fs/cgroup/memory",
+      "/sys/fs/cgroup/unified",
+      "/sys/fs/cgroup/cpu",
+    ]);
   });
 
   it("refuses to sweep the machine's root cgroup or a path climbing out of one", async () => {

@@ -10,12 +10,22 @@ import {
   NetlinkError,
   NetlinkTransportError,
   apply,
+  dumpEach,
   exchange,
   firstError,
   loadNetlink,
   writeSysctls,
 } from "../netlink.js";
-import { decodeLink, delLink, dumpLinks, getLink, setLink } from "../rtnetlink.js";
+import {
+  AF_INET,
+  RTM_GETROUTE,
+  NLM_F_DUMP,
+  decodeLink,
+  delLink,
+  dumpLinks,
+  getLink,
+  setLink,
+} from "../rtnetlink.js";
 
 const NS = `tNL${process.pid % 100000}`;
 const PATH = `/var/run/netns/${NS}`;
@@ -59,6 +69,28 @@ describe("net/netlink addon", () => {
     expect(err?.message).toBe("delete veth trlnosuch: No such device");
     expect([err?.code, err?.errno]).toEqual(["ENODEV", 19]);
     await expect(apply(PATH, ops)).rejects.toThrow("delete veth trlnosuch: No such device");
+  });
+
+  it("dumpEach visits every message of a dump, and a refused dump throws with the kernel's own words", async () => {
+    const names: string[] = [];
+    await dumpEach(PATH, "list links", dumpLinks(), (m) => names.push(decodeLink(m)?.name ?? "?"));
+    expect(names).toEqual(["lo", "tnlbr0"]);
+    // A route dump whose rtmsg asks for a destination length: strict checking refuses it
+    // (net/ipv4/fib_frontend.c ip_valid_fib_dump_req), with an extended-ack text.
+    const header = Buffer.alloc(12);
+    header.writeUInt8(AF_INET, 0);
+    header.writeUInt8(8, 1);
+    const bad = dumpEach(
+      PATH,
+      "list routes",
+      { type: RTM_GETROUTE, flags: NLM_F_DUMP, header, attrs: [] },
+      () => {
+        throw new Error("nothing is visited");
+      },
+    );
+    await expect(bad).rejects.toBeInstanceOf(NetlinkError);
+    await expect(bad).rejects.toMatchObject({ code: "EINVAL", errno: 22 });
+    await expect(bad).rejects.toThrow(/^list routes: Invalid argument \(.*dump request/);
   });
 
   it("a path that is not a network namespace fails the exchange, naming the path", async () => {

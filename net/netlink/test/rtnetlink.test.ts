@@ -26,6 +26,7 @@ import {
   decodeLink,
   decodeMessages,
   decodeRoute,
+  eachMessage,
   encodeRequests,
   getLink,
   ifinfomsg,
@@ -53,6 +54,13 @@ function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
   b.writeUInt32LE(seq, 8);
   body.copy(b, 16);
   return b;
+}
+
+/** The one message a kernel datagram holding `body` as a message of `type` (flags 0, seq 1) decodes to. */
+function only(type: number, body: Buffer): Message {
+  const ms = decodeMessages(msg(type, 0, 1, body));
+  if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
+  return ms[0];
 }
 
 function attrs(...as: [number, Buffer][]): Buffer {
@@ -251,9 +259,7 @@ describe("decoding what the kernel sends", () => {
         [18, attrs([1, Buffer.from("veth")])],
       ),
     ]);
-    const ms = decodeMessages(msg(RTM_NEWLINK, 0, 1, b));
-    if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
-    expect(decodeLink(ms[0])).toEqual({
+    expect(decodeLink(only(RTM_NEWLINK, b))).toEqual({
       index: 7,
       name: "trl1",
       flags: 0x1043,
@@ -269,20 +275,18 @@ describe("decoding what the kernel sends", () => {
     const v6 = Buffer.alloc(16);
     v6.writeUInt16BE(0xfd00, 0);
     v6.writeUInt8(5, 15);
-    const a = decodeMessages(msg(RTM_NEWADDR, 0, 1, Buffer.concat([ifa, attrs([1, v6])])));
-    if (typeof a === "string" || a[0] === undefined) throw new Error("no message");
-    expect(decodeAddr(a[0])).toEqual({ index: 4, address: "fd00::5", prefixlen: 128, family: 6 });
+    expect(decodeAddr(only(RTM_NEWADDR, Buffer.concat([ifa, attrs([1, v6])])))).toEqual({
+      index: 4,
+      address: "fd00::5",
+      prefixlen: 128,
+      family: 6,
+    });
     const rt = Buffer.from([2, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0]);
-    const r = decodeMessages(
-      msg(
-        RTM_NEWROUTE,
-        0,
-        1,
-        Buffer.concat([rt, attrs([5, Buffer.from([169, 254, 1, 1])], [4, Buffer.from([2, 0, 0, 0])])]),
-      ),
+    const r = only(
+      RTM_NEWROUTE,
+      Buffer.concat([rt, attrs([5, Buffer.from([169, 254, 1, 1])], [4, Buffer.from([2, 0, 0, 0])])]),
     );
-    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
-    expect(decodeRoute(r[0])).toEqual({
+    expect(decodeRoute(r)).toEqual({
       dst: "0.0.0.0/0",
       gateway: "169.254.1.1",
       oif: 2,
@@ -294,16 +298,11 @@ describe("decoding what the kernel sends", () => {
 
   it("the answer to a route lookup carries the source address the kernel picks (RTA_PREFSRC)", () => {
     const rt = Buffer.from([2, 32, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0]);
-    const r = decodeMessages(
-      msg(
-        RTM_NEWROUTE,
-        0,
-        1,
-        Buffer.concat([rt, attrs([1, Buffer.from([10, 0, 0, 9])], [7, Buffer.from([10, 0, 0, 1])])]),
-      ),
+    const r = only(
+      RTM_NEWROUTE,
+      Buffer.concat([rt, attrs([1, Buffer.from([10, 0, 0, 9])], [7, Buffer.from([10, 0, 0, 1])])]),
     );
-    if (typeof r === "string" || r[0] === undefined) throw new Error("no message");
-    expect(decodeRoute(r[0])).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
+    expect(decodeRoute(r)).toMatchObject({ dst: "10.0.0.9/32", prefsrc: "10.0.0.1", protocol: 2 });
   });
 });
 
@@ -384,6 +383,10 @@ describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
     ["10.1.2.0/0x10", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/0x10"],
     ["10.1.2.0/", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/"],
     ["10.1.256.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.1.256.0/24"],
+    ["10.01.2.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.01.2.0/24"],
+    ["2001:db8::1/48", [{ via: "2001:db8::2" }], "invalid prefix 2001:db8::1/48"],
+    ["2001:db8::/129", [{ via: "2001:db8::2" }], "invalid prefix 2001:db8::/129"],
+    ["10.1.2.0/24", [{ via: "10.77.0.02" }], "invalid next hop 10.77.0.02"],
     ["2001:db8::/48", [{ via: "10.77.0.2" }], "IPv4 next hop 10.77.0.2 for an IPv6 route"],
     ["10.1.2.0/24", [{ via: "gw" }], "invalid next hop gw"],
     ["10.1.2.0/24", [], "route 10.1.2.0/24 has no next hop"],
@@ -411,5 +414,28 @@ describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
     body.writeInt32LE(-101, 0); // ENETUNREACH
     const [m] = decodeMessages(msg(NLMSG_ERROR, 0x100 | 0x200, 7, body)) as Message[];
     expect(errorOf(m!)).toEqual({ errno: 101, detail: "Nexthop has invalid gateway" });
+  });
+
+  it("errorOf reads the kernel's text of a dump's NLMSG_DONE: the errno, then the TLVs (af_netlink.c netlink_dump_done)", () => {
+    const text = Buffer.from("Invalid values in header for FIB dump request\0");
+    const body = Buffer.concat([Buffer.alloc(4), attrs([1, text])]);
+    body.writeInt32LE(-22, 0); // EINVAL
+    const [m] = decodeMessages(msg(NLMSG_DONE, 0x2 | 0x200, 7, body)) as Message[];
+    expect(errorOf(m!)).toEqual({ errno: 22, detail: "Invalid values in header for FIB dump request" });
+  });
+
+  it("eachMessage visits messages in place until the visitor says stop, and names a length that does not fit", () => {
+    const three = Buffer.concat([1, 2, 3].map((seq) => msg(RTM_NEWROUTE, 0, seq, Buffer.alloc(12))));
+    const seen: number[] = [];
+    expect(eachMessage(three, (m) => seen.push(m.seq) < 2)).toBeUndefined();
+    expect(seen).toEqual([1, 2]);
+    const broken = Buffer.concat([
+      msg(RTM_NEWROUTE, 0, 1, Buffer.alloc(12)),
+      Buffer.from([200, 0, 0, 0]),
+      Buffer.alloc(12),
+    ]);
+    const all: number[] = [];
+    expect(eachMessage(broken, (m) => all.push(m.seq) > 0)).toBe("netlink message at 28 has length 200");
+    expect(all).toEqual([1]);
   });
 });

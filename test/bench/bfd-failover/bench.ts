@@ -13,7 +13,6 @@ import { performance } from "node:perf_hooks";
 import {
   NetLab,
   PROTO,
-  T_AS,
   TrellisDaemon,
   labSpeakerConfig,
   sh,
@@ -21,14 +20,14 @@ import {
   until,
   untilAsync,
 } from "../../bgp-interop/netlab.js";
-import { BirdPeer } from "../../bgp-interop/bird.js";
+import { birdNeighbour, type BirdNeighbour } from "../../bgp-interop/bird.js";
 
 const CUTS = Number(process.env.TRELLIS_BFD_CUTS ?? 20);
 
 interface Mode {
   name: string;
-  peer: "b" | "h";
-  prefix: string;
+  /** The BIRD peer whose packets are cut, and the prefix it announces. */
+  peer: BirdNeighbour;
   samples: number[];
 }
 
@@ -39,57 +38,51 @@ function pct(xs: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const lab = new NetLab("bfb", ["b", "h"]);
+  const modes: Mode[] = [
+    {
+      name: "BFD 100 ms x 3",
+      peer: {
+        name: "b",
+        asn: 65102,
+        routerId: "10.255.3.2",
+        prefix: "10.240.0.0/24",
+        bfd: { intervalMs: 100, multiplier: 3 },
+      },
+      samples: [],
+    },
+    {
+      name: "hold timer only (3 s)",
+      peer: { name: "h", asn: 65103, routerId: "10.255.3.3", prefix: "10.241.0.0/24" },
+      samples: [],
+    },
+  ];
+  const lab = new NetLab(
+    "bfb",
+    modes.map((m) => m.peer.name),
+  );
   const started = Date.now();
   try {
-    const b = lab.link("b");
-    const h = lab.link("h");
-    const birdB = new BirdPeer(lab, b, {
-      name: "b",
-      asn: 65102,
-      routerId: "10.255.3.2",
-      trellisAsn: T_AS,
-      routes: [{ prefix: "10.240.0.0/24" }],
-      bfd: { intervalMs: 100, multiplier: 3 },
-    });
-    const birdH = new BirdPeer(lab, h, {
-      name: "h",
-      asn: 65103,
-      routerId: "10.255.3.3",
-      trellisAsn: T_AS,
-      routes: [{ prefix: "10.241.0.0/24" }],
-    });
+    const neighbours = modes.map((m) => birdNeighbour(lab, m.peer));
     const trellis = new TrellisDaemon(
       lab,
       labSpeakerConfig({
         holdTime: 3,
         keepaliveTime: 1,
         restartBackoff: { initialMs: 300, maxMs: 600, jitter: 0 },
-        peers: [
-          {
-            address: b.p4,
-            asn: 65102,
-            localAddress: b.t4,
-            bfd: { minTxMs: 100, minRxMs: 100, multiplier: 3 },
-          },
-          { address: h.p4, asn: 65103, localAddress: h.t4 },
-        ],
+        peers: neighbours.map((n) => n.peer),
       }),
     );
-    await Promise.all([trellis.start(), birdB.start(), birdH.start()]);
-    const modes: Mode[] = [
-      { name: "BFD 100 ms x 3", peer: "b", prefix: "10.240.0.0/24", samples: [] },
-      { name: "hold timer only (3 s)", peer: "h", prefix: "10.241.0.0/24", samples: [] },
-    ];
+    await Promise.all([trellis.start(), ...neighbours.map((n) => n.bird.start())]);
     const has = (prefix: string): boolean =>
       sh("ip", ["-n", lab.trellisNs, "route", "show", prefix, "proto", String(PROTO)]).includes(prefix);
     for (let i = 0; i < CUTS; i++) {
       for (const m of modes) {
-        const ns = lab.link(m.peer).ns;
-        await until(() => has(m.prefix), 60000, `${m.prefix} installed`);
-        if (m.peer === "b")
+        const link = lab.link(m.peer.name);
+        const { prefix } = m.peer;
+        await until(() => has(prefix), 60000, `${prefix} installed`);
+        if (m.peer.bfd)
           await untilAsync(
-            async () => (await trellis.peer(b.p4))?.bfd?.detectTimeMs === 300,
+            async () => (await trellis.peer(link.p4))?.bfd?.detectTimeMs === 300,
             20000,
             "BFD Up at 100 ms",
           );
@@ -98,19 +91,19 @@ async function main(): Promise<void> {
         sh("ip", [
           "netns",
           "exec",
-          ns,
+          link.ns,
           "nft",
           "add table inet cut; add chain inet cut out { type filter hook output priority 0; policy drop; }",
         ]);
         const t0 = performance.now();
         try {
-          while (has(m.prefix)) {
+          while (has(prefix)) {
             if (performance.now() - t0 > 30000) throw new Error(`${m.name}: route still there after 30 s`);
             await sleep(5);
           }
           m.samples.push(Math.round(performance.now() - t0));
         } finally {
-          sh("ip", ["netns", "exec", ns, "nft", "delete table inet cut"]);
+          sh("ip", ["netns", "exec", link.ns, "nft", "delete table inet cut"]);
         }
       }
       process.stderr.write(

@@ -2,11 +2,14 @@
 // through scripts/bench-bgp): every target must converge, the generator must
 // outpace every target, and the table must be printable. Root only (netns).
 import { describe, it, expect, afterAll } from "@jest/globals";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodePeerUpdates, benchPrefix } from "./generator.js";
-import { formatTable, runOne, teardown } from "./harness.js";
+import { formatTable, runOne, setup, teardown } from "./harness.js";
 import type { RunResult } from "./harness.js";
-import { TARGETS, shebangNodeFlags } from "./targets.js";
+import { TARGETS, shebangNodeFlags, trellis } from "./targets.js";
 import { runInproc } from "./rib-inproc.js";
 
 const NS = { target: "tRbjT", gen: "tRbjG" };
@@ -15,12 +18,24 @@ const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
 afterAll(() => teardown(NS));
 
 describe("how the daemon is started", () => {
-  it("trellis-bgp runs with the node flags of its own #! line (like for like with running it as a command)", () => {
-    const flags = shebangNodeFlags(
-      fileURLToPath(new URL("../../../bgp/bin/trellis-bgp.js", import.meta.url)),
-    );
+  it("trellis-bgp runs with the node flags of its own #! line (like for like with running it as a command)", async () => {
+    const bin = join(repoRoot, "dist/bgp/bin/trellis-bgp.js");
+    const flags = shebangNodeFlags(bin);
     expect(flags).toEqual(["--max-semi-space-size=2"]);
-  });
+    const dir = mkdtempSync(join(tmpdir(), "trellis-bench-shebang-"));
+    const peers = setup(1, NS);
+    const daemon = await trellis.start({ netns: NS.target, dir, peers, fib: false, repoRoot });
+    try {
+      // `ip netns exec` execs node in place: the pid is the daemon's node process.
+      const [pid] = daemon.pids();
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(argv.slice(1, argv.indexOf(bin))).toEqual(flags);
+    } finally {
+      await daemon.stop();
+      teardown(NS);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("in-process RIB harness", () => {
@@ -28,7 +43,6 @@ describe("in-process RIB harness", () => {
     const r = runInproc(20_000, 4);
     expect(r.prefixes).toBe(20_000);
     expect(r.fibChanges).toBe(20_000);
-    expect(r.ms).toBeGreaterThan(0);
   });
 });
 
@@ -71,10 +85,11 @@ describe("bench-bgp smoke (1×10k, all targets, RIB and FIB columns)", () => {
       expect(r.error ?? "").toBe("");
       expect(r.ok).toBe(true);
       expect(r.column).toBe(column);
-      expect(r.ms).toBeGreaterThan(0);
       // at least the read that saw every path (or route) was made and timed
       expect(r.poll!.reads).toBeGreaterThanOrEqual(1);
-      // the generator is never the bottleneck
+      // the generator is never the bottleneck: it reported its send time
+      // (-1: no report within 1 s), and that is shorter than the milestone's
+      expect(r.generatorSendMs).toBeGreaterThanOrEqual(0);
       expect(r.generatorSendMs!).toBeLessThan(r.ms!);
     },
     90_000,

@@ -72,7 +72,20 @@ export class BenchLab {
     const t0 = performance.now();
     const r = await run(
       process.execPath,
-      [CLI, "lab", "up", "--nodes", String(this.nodes), "--dir", this.dir, ...this.upArgs],
+      // The kubelet stand-in (not the lab's default real nodes): the benchmark's pod churn
+      // (a pod in milliseconds, lab/kubelet/pod-echo.ts answering every declared port).
+      [
+        CLI,
+        "lab",
+        "up",
+        "--kubelet",
+        "standin",
+        "--nodes",
+        String(this.nodes),
+        "--dir",
+        this.dir,
+        ...this.upArgs,
+      ],
       undefined,
       timeoutMs,
     );

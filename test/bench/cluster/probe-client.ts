@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { inNetns } from "../../../lab/netns.js";
+import { commandInNetns } from "../../../lab/netns.js";
 import type { ProbeReply, ProbeRequest } from "./probe-verdict.js";
 
 const PROBER = fileURLToPath(new URL("./prober.js", import.meta.url));
@@ -18,8 +18,8 @@ export class ProbeClient {
   private readonly proc: ChildProcess;
 
   constructor(readonly netns: string) {
-    const [cmd, ...args] = [...inNetns(netns), process.execPath, PROBER];
-    this.proc = spawn(cmd ?? "nsenter", args, { stdio: ["pipe", "pipe", "inherit"] });
+    const [cmd, args] = commandInNetns(netns, [process.execPath, PROBER]);
+    this.proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
     if (this.proc.stdout)
       createInterface({ input: this.proc.stdout }).on("line", (l) => {
         const r = JSON.parse(l) as ProbeReply;

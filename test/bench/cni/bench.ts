@@ -31,7 +31,13 @@ export interface CniBenchResult {
   burstSize: number;
   bursts: number;
   date: string;
-  trellis: { add: Stats; del: Stats; burstWallMs: Stats; rssMiBAt1000Pods?: number };
+  trellis: {
+    add: Stats;
+    del: Stats;
+    burstWallMs: Stats;
+    rssMiBAt1000Pods?: number;
+    memoryAt1000Pods?: AgentMemory;
+  };
   reference: { add: Stats; del: Stats; burstWallMs: Stats };
   iproute2: { batchMs: Stats; spawnEachMs: Stats; enterIpNMs: Stats; enterNsenterMs: Stats };
   /** One routed veth by the agent's dataplane (rtnetlink, no process): the whole ADD, and each step (DEL: "del"). */
@@ -76,7 +82,6 @@ export function agentBreakdown(log: string, pods: number): Record<string, Stats>
     "ADD: IPAM plan + API write (from start)": stats(nums(add, "ipamMs")),
     "ADD: veth created (from start)": stats(nums(add, "linkMs")),
     "ADD: configure + policy left after IPAM": stats(nums(add, "configureMs")),
-    "ADD:   of which policy, once configured": stats(nums(add, "policyWaitMs")),
     "DEL: veth detached (from start)": stats(nums(del, "linkMs")),
     "DEL: IPAM release, API write (from start)": stats(nums(del, "ipamMs")),
   };
@@ -125,6 +130,43 @@ class Runner {
   }
 }
 
+/** Where the agent's RSS is (MiB): resident pages by kind, and V8's own account. */
+export interface AgentMemory {
+  /** smaps_rollup: anonymous pages (heaps, V8's spaces, malloc) and file-backed ones (the binary, libraries). */
+  anon: number;
+  file: number;
+  /** prom-client's default metrics (net/metrics.ts): the V8 heap, per space, and external memory. */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  spacesUsed: Record<string, number>;
+}
+
+const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
+
+async function agentMemory(pid: number, netns: string, metricsPort: number): Promise<AgentMemory> {
+  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(smaps)?.[1] ?? 0) * 1024;
+  const text = await sh("nsenter", [
+    `--net=/var/run/netns/${netns}`,
+    "curl",
+    "-s",
+    `http://127.0.0.1:${metricsPort}/metrics`,
+  ]);
+  const metric = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? 0);
+  const spacesUsed: Record<string, number> = {};
+  for (const m of text.matchAll(/^nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\S+)/gm))
+    spacesUsed[m[1] ?? ""] = mib(Number(m[2]));
+  return {
+    anon: mib(kb("Anonymous")),
+    file: mib(kb("Rss") - kb("Anonymous")),
+    heapUsed: mib(metric("nodejs_heap_size_used_bytes")),
+    heapTotal: mib(metric("nodejs_heap_size_total_bytes")),
+    external: mib(metric("nodejs_external_memory_bytes")),
+    spacesUsed,
+  };
+}
+
 export async function runCniBench(
   full: boolean,
   log: (s: string) => void = () => {},
@@ -133,9 +175,8 @@ export async function runCniBench(
   const pods = Number(process.env["TRELLIS_BENCH_PODS"] ?? (full ? 200 : 30));
   const bursts = Number(process.env["TRELLIS_BENCH_BURSTS"] ?? (full ? 10 : 3));
   const burstSize = 30;
-  // A token of this run (pid): two benchmarks on one machine must not share
-  // namespace names (cleanup of one would delete the other's).
-  const bed = new TestBed(`b${(process.pid % 1296).toString(36)}`);
+  // TRELLIS_BENCH_TOKEN: another name prefix, so two benches on one machine keep to their own namespaces.
+  const bed = new TestBed(process.env["TRELLIS_BENCH_TOKEN"] ?? "bn");
   try {
     await bed.startApi();
     await bed.createPool("bench", { cidr: "10.90.0.0/16", blockSize: 26 });
@@ -300,6 +341,7 @@ export async function runCniBench(
     await bed.delNetns([vns]);
 
     let rss: number | undefined;
+    let memory: AgentMemory | undefined;
     if (full) {
       log("RSS with 1,000 pods");
       const many = Array.from({ length: 1000 }, (_, i) => bed.netnsName(`m${i}`));
@@ -309,6 +351,7 @@ export async function runCniBench(
       }
       const status = readFileSync(`/proc/${agent.proc.pid}/status`, "utf8");
       rss = Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+      memory = await agentMemory(agent.proc.pid ?? 0, node.netns, agent.metricsPort);
       for (let i = 0; i < many.length; i += 50) {
         await Promise.all(many.slice(i, i + 50).map((n, j) => call("trellis", "DEL", `rss-${i + j}`, n)));
       }
@@ -333,7 +376,11 @@ export async function runCniBench(
       burstSize,
       bursts,
       date: new Date().toISOString(),
-      trellis: { ...t, ...(rss !== undefined ? { rssMiBAt1000Pods: rss } : {}) },
+      trellis: {
+        ...t,
+        ...(rss !== undefined ? { rssMiBAt1000Pods: rss } : {}),
+        ...(memory !== undefined ? { memoryAt1000Pods: memory } : {}),
+      },
       reference: r,
       iproute2: {
         batchMs: stats(ipr.batch),
@@ -387,6 +434,18 @@ export function formatCniBench(x: CniBenchResult): string {
       (x.trellis.rssMiBAt1000Pods !== undefined
         ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB`
         : ""),
+    ...(x.trellis.memoryAt1000Pods !== undefined ? [memoryLine(x.trellis.memoryAt1000Pods)] : []),
     "",
   ].join("\n");
+}
+
+function memoryLine(m: AgentMemory): string {
+  const spaces = Object.entries(m.spacesUsed)
+    .filter(([, v]) => v >= 0.5)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  return (
+    `agent memory at 1,000 pods (MiB): anonymous ${m.anon}, file-backed ${m.file}; ` +
+    `V8 heap ${m.heapUsed} used of ${m.heapTotal} (${spaces}), external ${m.external}`
+  );
 }

@@ -33,6 +33,13 @@ export interface Case {
 }
 
 const R = (d: boolean) => new Reachability(d);
+/** Everything reaches everything, except that x/a admits nothing. */
+const aIsolated = () => R(true).expectAllIngress("x/a", false);
+/** `r`, then x/a admits namespace y only (a later expectation overrides an earlier one). */
+const withAFromYOnly = (r: Reachability) =>
+  r.expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true);
+/** Everything reaches everything, except that x/a admits namespace y only. */
+const aFromYOnly = () => withAFromYOnly(R(true));
 const tcp = (port: number, expect: Reachability): Probe => ({ port, protocol: "TCP", expect });
 const udp = (port: number, expect: Reachability): Probe => ({ port, protocol: "UDP", expect });
 const one = (name: string, policies: Doc[], ...probes: Probe[]): Case => ({
@@ -42,6 +49,9 @@ const one = (name: string, policies: Doc[], ...probes: Probe[]): Case => ({
 const lbl = (k: string, v: string) => ({ matchLabels: { [k]: v } });
 const podA = lbl("pod", "a");
 const ingressOnly = ["Ingress"];
+/** A NetworkPolicy in x admitting to x/a the peers `from` (on `ports`, else every port). */
+const allowToA = (name: string, from: Doc[], ports?: Doc[]) =>
+  np("x", name, { podSelector: podA, ingress: [{ from, ...(ports ? { ports } : {}) }] });
 /** Set by the suite: the pod CIDR prefix (10.<net>) and pod IPs, for ipBlock cases. */
 export interface IpModel {
   readonly net: number;
@@ -50,8 +60,9 @@ export interface IpModel {
 
 export function networkPolicyCases(m: IpModel): Case[] {
   const denyIngressX = () => np("x", "deny-ingress", { podSelector: {}, policyTypes: ingressOnly });
-  const allowToA = (name: string, from: Doc[], ports?: Doc[]) =>
-    np("x", name, { podSelector: podA, ingress: [{ from, ...(ports ? { ports } : {}) }] });
+  /** One policy admitting to x/a, on every port, the namespaces `namespaceSelector` picks: y alone. */
+  const fromYOnly = (name: string, policy: string, namespaceSelector: Doc) =>
+    one(name, [allowToA(policy, [{ namespaceSelector }])], tcp(80, aFromYOnly()));
   return [
     one(
       "should support a 'default-deny-ingress' policy",
@@ -66,7 +77,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
     one(
       "should enforce policy to allow traffic from pods within server namespace based on PodSelector",
       [allowToA("allow-b", [{ podSelector: lbl("pod", "b") }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true)),
+      tcp(80, aIsolated().expect("x/b", "x/a", true)),
     ),
     one(
       "should enforce policy to allow ingress traffic for a target",
@@ -78,10 +89,10 @@ export function networkPolicyCases(m: IpModel): Case[] {
       [allowToA("allow-all-ns", [{ namespaceSelector: {} }])],
       tcp(80, R(true)),
     ),
-    one(
+    fromYOnly(
       "should enforce policy to allow traffic only from a different namespace, based on NamespaceSelector",
-      [allowToA("allow-ns-y", [{ namespaceSelector: lbl("ns", "y") }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      "allow-ns-y",
+      lbl("ns", "y"),
     ),
     one(
       "should enforce policy based on PodSelector with MatchExpressions",
@@ -90,17 +101,11 @@ export function networkPolicyCases(m: IpModel): Case[] {
           { podSelector: { matchExpressions: [{ key: "pod", operator: "In", values: ["b"] }] } },
         ]),
       ],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true)),
+      tcp(80, aIsolated().expect("x/b", "x/a", true)),
     ),
-    one(
-      "should enforce policy based on NamespaceSelector with MatchExpressions",
-      [
-        allowToA("allow-ns-expr", [
-          { namespaceSelector: { matchExpressions: [{ key: "ns", operator: "In", values: ["y"] }] } },
-        ]),
-      ],
-      tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
-    ),
+    fromYOnly("should enforce policy based on NamespaceSelector with MatchExpressions", "allow-ns-expr", {
+      matchExpressions: [{ key: "ns", operator: "In", values: ["y"] }],
+    }),
     one(
       "should enforce policy based on PodSelector or NamespaceSelector",
       [
@@ -121,7 +126,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
           },
         ]),
       ],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("y/b", "x/a", true).expect("z/b", "x/a", true)),
+      tcp(80, aIsolated().expect("y/b", "x/a", true).expect("z/b", "x/a", true)),
     ),
     one(
       "should enforce policy based on Multiple PodSelectors and NamespaceSelectors",
@@ -135,8 +140,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
       ],
       tcp(
         80,
-        R(true)
-          .expectAllIngress("x/a", false)
+        aIsolated()
           .expectPeer({ ns: "y", pod: "b" }, { ns: "x", pod: "a" }, true)
           .expectPeer({ ns: "y", pod: "c" }, { ns: "x", pod: "a" }, true)
           .expectPeer({ ns: "z", pod: "b" }, { ns: "x", pod: "a" }, true)
@@ -146,18 +150,18 @@ export function networkPolicyCases(m: IpModel): Case[] {
     one(
       "should enforce policy based on any PodSelectors",
       [allowToA("allow-any", [{ podSelector: lbl("pod", "b") }, { podSelector: lbl("pod", "c") }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true).expect("x/c", "x/a", true)),
+      tcp(80, aIsolated().expect("x/b", "x/a", true).expect("x/c", "x/a", true)),
     ),
     one(
       "should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector",
       [allowToA("allow-ya", [{ namespaceSelector: lbl("ns", "y"), podSelector: podA }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("y/a", "x/a", true)),
+      tcp(80, aIsolated().expect("y/a", "x/a", true)),
     ),
     one(
       "should enforce policy based on Ports",
       [allowToA("allow-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "TCP" }])],
-      tcp(80, R(true).expectAllIngress("x/a", false)),
-      tcp(81, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      tcp(80, aIsolated()),
+      tcp(81, aFromYOnly()),
     ),
     {
       name: "should enforce multiple, stacked policies with overlapping podSelectors",
@@ -166,19 +170,14 @@ export function networkPolicyCases(m: IpModel): Case[] {
           policies: [
             allowToA("allow-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "TCP" }]),
           ],
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+          probes: [tcp(80, aIsolated())],
         },
         {
           policies: [
             allowToA("allow-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "TCP" }]),
             allowToA("allow-80", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 80, protocol: "TCP" }]),
           ],
-          probes: [
-            tcp(
-              80,
-              R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
-            ),
-          ],
+          probes: [tcp(80, aFromYOnly())],
         },
       ],
     },
@@ -232,17 +231,12 @@ export function networkPolicyCases(m: IpModel): Case[] {
       steps: [
         {
           policies: [allowToA("allow-ns2", [{ namespaceSelector: lbl("ns2", "updated") }])],
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+          probes: [tcp(80, aIsolated())],
         },
         {
           policies: [allowToA("allow-ns2", [{ namespaceSelector: lbl("ns2", "updated") }])],
           nsLabels: { y: { ns: "y", ns2: "updated" } },
-          probes: [
-            tcp(
-              80,
-              R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
-            ),
-          ],
+          probes: [tcp(80, aFromYOnly())],
         },
       ],
     },
@@ -251,12 +245,12 @@ export function networkPolicyCases(m: IpModel): Case[] {
       steps: [
         {
           policies: [allowToA("allow-pod2", [{ podSelector: lbl("pod2", "updated") }])],
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+          probes: [tcp(80, aIsolated())],
         },
         {
           policies: [allowToA("allow-pod2", [{ podSelector: lbl("pod2", "updated") }])],
           podLabels: { "x/b": { pod: "b", pod2: "updated" } },
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true))],
+          probes: [tcp(80, aIsolated().expect("x/b", "x/a", true))],
         },
       ],
     },
@@ -282,7 +276,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
             np("x", "deny-isolated", { podSelector: lbl("target", "isolated"), policyTypes: ingressOnly }),
           ],
           podLabels: { "x/a": { pod: "a", target: "isolated" } },
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+          probes: [tcp(80, aIsolated())],
         },
       ],
     },
@@ -307,16 +301,9 @@ export function networkPolicyCases(m: IpModel): Case[] {
       ],
       tcp(
         80,
-        R(true)
-          .expectAllIngress("x/a", false)
-          .expect("x/b", "x/a", true)
-          .expectAllEgress("x/a", false)
-          .expect("x/a", "x/b", true),
+        aIsolated().expect("x/b", "x/a", true).expectAllEgress("x/a", false).expect("x/a", "x/b", true),
       ),
-      tcp(
-        81,
-        R(true).expectAllIngress("x/a", false).expect("x/b", "x/a", true).expectAllEgress("x/a", false),
-      ),
+      tcp(81, aIsolated().expect("x/b", "x/a", true).expectAllEgress("x/a", false)),
     ),
     one(
       "should support denying of egress traffic on the client side (even if the server explicitly allows this traffic)",
@@ -361,14 +348,14 @@ export function networkPolicyCases(m: IpModel): Case[] {
       [np("x", "tcp-any-port", { podSelector: podA, ingress: [{ ports: [{ protocol: "TCP" }] }] })],
       tcp(80, R(true)),
       tcp(81, R(true)),
-      udp(80, R(true).expectAllIngress("x/a", false)),
+      udp(80, aIsolated()),
     ),
     {
       name: "should enforce multiple ingress policies with ingress allow-all policy taking precedence",
       steps: [
         {
           policies: [allowToA("only-81", [], [{ port: 81 }])],
-          probes: [tcp(80, R(true).expectAllIngress("x/a", false))],
+          probes: [tcp(80, aIsolated())],
         },
         {
           policies: [
@@ -486,23 +473,23 @@ export function networkPolicyCases(m: IpModel): Case[] {
     one(
       "should not mistakenly treat 'protocol: SCTP' as 'protocol: TCP', even if the plugin doesn't support SCTP",
       [np("x", "sctp-80", { podSelector: podA, ingress: [{ ports: [{ protocol: "SCTP", port: 80 }] }] })],
-      tcp(80, R(true).expectAllIngress("x/a", false)),
+      tcp(80, aIsolated()),
     ),
     one(
       "should properly isolate pods that are selected by a policy allowing SCTP, even if the plugin doesn't support SCTP",
       [np("x", "sctp-any", { podSelector: podA, ingress: [{ ports: [{ protocol: "SCTP" }] }] })],
-      tcp(81, R(true).expectAllIngress("x/a", false)),
+      tcp(81, aIsolated()),
     ),
     one(
       "should not allow access by TCP when a policy specifies only UDP",
       [np("x", "udp-81", { podSelector: podA, ingress: [{ ports: [{ protocol: "UDP", port: 81 }] }] })],
-      tcp(81, R(true).expectAllIngress("x/a", false)),
+      tcp(81, aIsolated()),
       udp(81, R(true)),
     ),
-    one(
+    fromYOnly(
       "should enforce policy to allow traffic based on NamespaceSelector with MatchLabels using default ns label",
-      [allowToA("default-ns-label", [{ namespaceSelector: lbl("kubernetes.io/metadata.name", "y") }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      "default-ns-label",
+      lbl("kubernetes.io/metadata.name", "y"),
     ),
     one(
       "should enforce policy based on NamespaceSelector with MatchExpressions using default ns label",
@@ -530,18 +517,18 @@ export function networkPolicyCases(m: IpModel): Case[] {
     one(
       "should enforce policy based on Ports range (endPort)",
       [allowToA("range-80-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 80, endPort: 81 }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
-      tcp(81, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      tcp(80, aFromYOnly()),
+      tcp(81, aFromYOnly()),
     ),
     one(
       "should enforce policy based on Ports range not covering the probed port (endPort)",
       [allowToA("range-81-90", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, endPort: 90 }])],
-      tcp(80, R(true).expectAllIngress("x/a", false)),
+      tcp(80, aIsolated()),
     ),
     one(
       "should allow ingress from an ipBlock",
       [allowToA("from-yb-ip", [{ ipBlock: { cidr: `${m.ip("y/b")}/32` } }])],
-      tcp(80, R(true).expectAllIngress("x/a", false).expect("y/b", "x/a", true)),
+      tcp(80, aIsolated().expect("y/b", "x/a", true)),
     ),
     one(
       "UDP: should support a 'default-deny-ingress' policy",
@@ -551,8 +538,8 @@ export function networkPolicyCases(m: IpModel): Case[] {
     one(
       "UDP: should enforce policy based on Ports",
       [allowToA("allow-udp-81", [{ namespaceSelector: lbl("ns", "y") }], [{ port: 81, protocol: "UDP" }])],
-      udp(80, R(true).expectAllIngress("x/a", false)),
-      udp(81, R(true).expectAllIngress("x/a", false).expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true)),
+      udp(80, aIsolated()),
+      udp(81, aFromYOnly()),
     ),
     one(
       "UDP: should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector",
@@ -563,7 +550,7 @@ export function networkPolicyCases(m: IpModel): Case[] {
           [{ port: 80, protocol: "UDP" }],
         ),
       ],
-      udp(80, R(true).expectAllIngress("x/a", false).expect("y/a", "x/a", true)),
+      udp(80, aIsolated().expect("y/a", "x/a", true)),
     ),
   ];
 }
@@ -704,18 +691,9 @@ export function adminCases(m: IpModel): Case[] {
       "BANP: a NetworkPolicy selecting the pod overrides it",
       [
         banp({ subject: nsSel("x"), ingress: [{ action: "Deny", from: [nsSel("y")] }] }),
-        np("x", "allow-y-to-a", {
-          podSelector: podA,
-          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }],
-        }),
+        allowToA("allow-y-to-a", [{ namespaceSelector: lbl("ns", "y") }]),
       ],
-      tcp(
-        80,
-        R(true)
-          .expectPeer({ ns: "y" }, { ns: "x" }, false)
-          .expectAllIngress("x/a", false)
-          .expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
-      ),
+      tcp(80, withAFromYOnly(R(true).expectPeer({ ns: "y" }, { ns: "x" }, false))),
     ),
     one(
       "ANP Pass then BANP Deny",
@@ -859,34 +837,12 @@ export function tenantCases(): Case[] {
         np("x", "allow-everything-in", { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] }),
         np("x", "allow-everything-out", { podSelector: {}, policyTypes: ["Egress"], egress: [{}] }),
       ],
-      tcp(
-        80,
-        R(true)
-          .expectPeer({ ns: "x" }, { ns: "y" }, false)
-          .expectPeer({ ns: "x" }, { ns: "z" }, false)
-          .expectPeer({ ns: "y" }, { ns: "x" }, false)
-          .expectPeer({ ns: "z" }, { ns: "x" }, false),
-      ),
+      tcp(80, isolatedX()),
     ),
     one(
       "Tenant Baseline: a NetworkPolicy can open it",
-      [
-        tenantOf("tx", "x", "Baseline"),
-        np("x", "allow-y-to-a", {
-          podSelector: podA,
-          ingress: [{ from: [{ namespaceSelector: lbl("ns", "y") }] }],
-        }),
-      ],
-      tcp(
-        80,
-        R(true)
-          .expectPeer({ ns: "x" }, { ns: "y" }, false)
-          .expectPeer({ ns: "x" }, { ns: "z" }, false)
-          .expectPeer({ ns: "y" }, { ns: "x" }, false)
-          .expectPeer({ ns: "z" }, { ns: "x" }, false)
-          .expectAllIngress("x/a", false)
-          .expectPeer({ ns: "y" }, { ns: "x", pod: "a" }, true),
-      ),
+      [tenantOf("tx", "x", "Baseline"), allowToA("allow-y-to-a", [{ namespaceSelector: lbl("ns", "y") }])],
+      tcp(80, withAFromYOnly(isolatedX())),
     ),
     one(
       "Tenant allow lists: tenants by name (both must consent) and a shared namespace",

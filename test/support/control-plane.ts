@@ -1,5 +1,6 @@
 /**
- * One component of a running real control plane (started by
+ * The tests' handle on the real control plane (lab/controlplane/). One
+ * component of a running real control plane (started by
  * startRealControlPlane under a lab dir), stopped and started again with
  * the very command line it runs with: the tests take etcd or kube-apiserver
  * away for a while (an outage, a restart, a store restored from nothing)
@@ -9,13 +10,14 @@
  * the real one when its binaries are built, the embedded lab/apiserver
  * otherwise or when asked for.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isAlive, readPidFile, startDaemon } from "../daemon.js";
-import type { LabLayout } from "../lab-layout.js";
-import { controlPlaneLayout } from "./layout.js";
-import { binaryPaths, readVersions } from "./versions.js";
-import type { ControlPlaneMode } from "./control-plane.js";
+import { commandLine, isAlive, readPidFile, startDaemon, waitHttpOk } from "../../lab/daemon.js";
+import type { LabLayout } from "../../lab/lab-layout.js";
+import { controlPlaneLayout } from "../../lab/controlplane/layout.js";
+import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
+import { isBuilt } from "../../lab/controlplane/node-binaries.js";
+import type { ControlPlaneMode } from "../../lab/controlplane/control-plane.js";
 
 export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager";
 
@@ -44,8 +46,10 @@ export function testControlPlaneMode(env: string | undefined, realBuilt: boolean
 
 /** testControlPlaneMode for this process: its environment and the binary cache. */
 export function currentTestControlPlane(): ControlPlaneMode {
-  const built = binaryPaths(readVersions()).stamps.every((s) => existsSync(s));
-  return testControlPlaneMode(process.env["TRELLIS_TEST_CONTROL_PLANE"], built);
+  return testControlPlaneMode(
+    process.env["TRELLIS_TEST_CONTROL_PLANE"],
+    isBuilt(binaryPaths(readVersions())),
+  );
 }
 
 function files(L: LabLayout, c: Component): { pidFile: string; logFile: string; stdoutFile?: string } {
@@ -72,9 +76,8 @@ export async function stopComponent(
   const { pidFile } = files(L, c);
   const pid = readPidFile(pidFile);
   if (pid === undefined || !isAlive(pid)) throw new Error(`${c} is not running (${pidFile})`);
-  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-    .split("\0")
-    .filter((a) => a !== "");
+  const argv = commandLine(pid);
+  if (argv.length === 0) throw new Error(`${c} (pid ${pid}) exited before its command line was read`);
   const kill = (sig: NodeJS.Signals): void => {
     try {
       process.kill(pid, sig);
@@ -105,23 +108,6 @@ export function startComponent(L: LabLayout, s: StoppedComponent): number {
   return startDaemon({ argv: s.argv, ...f });
 }
 
-/** Polls `url` (the lab's plain-http relay: /readyz, /livez) until it answers 2xx; bounded by `timeoutMs`. */
-export async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-      last = `${res.status}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} not healthy after ${timeoutMs} ms (last: ${last})`);
-}
-
 /**
  * Waits until every CRD's resource is served: a CRD that is Established can
  * still answer 429 "storage is (re)initializing" for a moment while the API
@@ -141,15 +127,14 @@ export async function waitCrdsServed(relayUrl: string, timeoutMs = 60_000): Prom
       .map((v) => `${relayUrl}/apis/${c.spec.group}/${v.name}/${c.spec.names.plural}?limit=1`),
   );
   const deadline = Date.now() + timeoutMs;
-  for (const url of urls) await waitHealthy(url, Math.max(1, deadline - Date.now()));
+  for (const url of urls) await waitHttpOk(url, Math.max(1, deadline - Date.now()));
 }
 
 /** The client URL of the running etcd under `L`, read from its command line (--listen-client-urls). */
 export function etcdClientUrl(L: LabLayout): string {
   const pid = readPidFile(controlPlaneLayout(L.dir).etcdPid);
   if (pid === undefined || !isAlive(pid)) throw new Error("etcd is not running");
-  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-  const flag = argv.find((a) => a.startsWith("--listen-client-urls="));
+  const flag = commandLine(pid).find((a) => a.startsWith("--listen-client-urls="));
   if (flag === undefined) throw new Error("etcd runs without --listen-client-urls");
   return flag.slice("--listen-client-urls=".length).split(",")[0] ?? "";
 }

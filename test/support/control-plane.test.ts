@@ -1,6 +1,6 @@
-/** The tests' choice of control plane (components.ts testControlPlaneMode): one row per rule. */
+/** The tests' choice of control plane (control-plane.ts testControlPlaneMode): one row per rule. */
 import { describe, expect, it } from "@jest/globals";
-import { testControlPlaneMode } from "../components.js";
+import { testControlPlaneMode } from "./control-plane.js";
 
 describe("testControlPlaneMode", () => {
   it.each([

@@ -1,0 +1,204 @@
+/**
+ * LIST then WATCH from the list's resourceVersion, into a cache of
+ * objects by namespace and name (api-concepts "Efficient detection of
+ * changes"; client-go's Reflector, client-node's ListWatch, whose contract
+ * this keeps: `connect` before each list, add/update/delete as the cache
+ * changes, `error` and a stop on any failure but 410 Gone, which relists).
+ * The resilient informer (resilient-informer.ts) restarts it after an error.
+ *
+ * The cache updates are pure functions over the map (applyList,
+ * applyEvent), unit-tested; the loop around them owns the watch.
+ */
+import type { Query, WatchEvent } from "./kube-request.js";
+import type { WatchHandle } from "./kube-client.js";
+
+export interface ObjectMeta {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+/** namespace ("" for cluster-scoped) → name → object. */
+export type ObjectCache<T> = Map<string, Map<string, T>>;
+
+export interface CacheChange<T> {
+  verb: "add" | "update" | "delete";
+  obj: T;
+}
+
+function keyOf(obj: ObjectMeta): [string, string] {
+  return [obj.metadata?.namespace ?? "", obj.metadata?.name ?? ""];
+}
+
+/**
+ * A fresh list replaces the cache: objects gone from it are deleted, new
+ * ones added, ones whose resourceVersion moved updated (an unchanged
+ * resourceVersion is the same object: no event).
+ */
+export function applyList<T extends ObjectMeta>(
+  cache: ObjectCache<T>,
+  items: readonly T[],
+): CacheChange<T>[] {
+  const fresh = new Map<string, Set<string>>();
+  for (const it of items) {
+    const [ns, name] = keyOf(it);
+    let names = fresh.get(ns);
+    if (names === undefined) fresh.set(ns, (names = new Set()));
+    names.add(name);
+  }
+  const out: CacheChange<T>[] = [];
+  for (const [ns, objs] of cache) {
+    const keep = fresh.get(ns);
+    for (const [name, obj] of objs) {
+      if (keep?.has(name) === true) continue;
+      objs.delete(name);
+      out.push({ verb: "delete", obj });
+    }
+    if (objs.size === 0) cache.delete(ns);
+  }
+  for (const it of items) out.push(...addOrUpdate(cache, it));
+  return out;
+}
+
+function addOrUpdate<T extends ObjectMeta>(cache: ObjectCache<T>, obj: T): CacheChange<T>[] {
+  const [ns, name] = keyOf(obj);
+  let objs = cache.get(ns);
+  if (objs === undefined) cache.set(ns, (objs = new Map()));
+  const found = objs.get(name);
+  if (found === undefined) {
+    objs.set(name, obj);
+    return [{ verb: "add", obj }];
+  }
+  const rv = found.metadata?.resourceVersion;
+  if (rv !== undefined && rv === obj.metadata?.resourceVersion) return [];
+  objs.set(name, obj);
+  return [{ verb: "update", obj }];
+}
+
+/** One watch event into the cache (ADDED/MODIFIED/DELETED; BOOKMARK and ERROR leave it). */
+export function applyEvent<T extends ObjectMeta>(
+  cache: ObjectCache<T>,
+  type: string,
+  obj: T,
+): CacheChange<T>[] {
+  if (type === "ADDED" || type === "MODIFIED") return addOrUpdate(cache, obj);
+  if (type !== "DELETED") return [];
+  const [ns, name] = keyOf(obj);
+  const objs = cache.get(ns);
+  if (objs?.delete(name) !== true) return [];
+  if (objs.size === 0) cache.delete(ns);
+  return [{ verb: "delete", obj }];
+}
+
+export interface ListResult<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+
+/** What the list-watch watches with: a KubeClient's `watch`, or a wrapper around it. */
+export type WatchFn = (
+  path: string,
+  query: Query,
+  onEvent: (ev: WatchEvent) => void,
+  done: (err: unknown) => void,
+) => WatchHandle;
+
+type Listener<T> = (obj: T) => void;
+
+export class ListWatch<T extends ObjectMeta> {
+  private cache: ObjectCache<T> = new Map();
+  private resourceVersion = "";
+  private handle: WatchHandle | undefined;
+  private stopped = false;
+  private readonly listeners = {
+    add: [] as Listener<T>[],
+    update: [] as Listener<T>[],
+    delete: [] as Listener<T>[],
+    error: [] as ((err: unknown) => void)[],
+    connect: [] as (() => void)[],
+  };
+
+  constructor(
+    private readonly path: string,
+    private readonly watchFn: WatchFn,
+    private readonly listFn: () => Promise<ListResult<T>>,
+    private readonly fieldSelector?: string,
+  ) {}
+
+  on(verb: "add" | "update" | "delete", cb: Listener<T>): void;
+  on(verb: "error", cb: (err: unknown) => void): void;
+  on(verb: "connect", cb: () => void): void;
+  on(verb: keyof ListWatch<T>["listeners"], cb: never): void {
+    (this.listeners[verb] as unknown[]).push(cb);
+  }
+
+  /** Lists (unless a watch may resume) and watches; errors go to `error` listeners, not to the caller. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.cycle(null);
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.handle?.abort();
+    this.handle = undefined;
+    return Promise.resolve();
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.cache.get(namespace ?? "")?.get(name);
+  }
+
+  list(): T[] {
+    const all: T[] = [];
+    for (const objs of this.cache.values()) for (const o of objs.values()) all.push(o);
+    return all;
+  }
+
+  private emit(changes: CacheChange<T>[]): void {
+    for (const c of changes) for (const cb of this.listeners[c.verb].slice()) cb(c.obj);
+  }
+
+  private async cycle(err: unknown): Promise<void> {
+    this.handle?.abort();
+    this.handle = undefined;
+    const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code;
+    const statusCode = (err as { statusCode?: unknown } | null)?.statusCode;
+    if (err !== null && err !== undefined && (code === 410 || statusCode === 410)) this.resourceVersion = "";
+    else if (err !== null && err !== undefined) {
+      for (const cb of this.listeners.error.slice()) cb(err);
+      return;
+    }
+    if (this.stopped) return;
+    for (const cb of this.listeners.connect.slice()) cb();
+    if (this.resourceVersion === "") {
+      let l: ListResult<T>;
+      try {
+        l = await this.listFn();
+      } catch (e) {
+        for (const cb of this.listeners.error.slice()) cb(e);
+        return;
+      }
+      if (this.stopped) return;
+      this.emit(applyList(this.cache, l.items));
+      this.resourceVersion = l.metadata?.resourceVersion ?? "";
+    }
+    const query: Query = { resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
+    if (this.fieldSelector !== undefined) query["fieldSelector"] = this.fieldSelector;
+    this.handle = this.watchFn(
+      this.path,
+      query,
+      (ev) => this.onEvent(ev),
+      (e) => void this.cycle(e),
+    );
+  }
+
+  private onEvent(ev: WatchEvent): void {
+    const obj = ev.object as T & { code?: unknown };
+    if (ev.type === "ERROR") {
+      // 410 Expired: the watch ends and the next cycle lists.
+      if (obj?.code === 410) this.resourceVersion = "";
+      return;
+    }
+    this.emit(applyEvent(this.cache, ev.type, obj));
+    this.resourceVersion = obj?.metadata?.resourceVersion ?? "";
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * One run of a program to completion, its output captured: the agent's
+ * one-shot tools (`nft -j -f FILE`, `conntrack -L`/`-U`) and every command
+ * the lab runs (lab/run-command.ts). A long-lived child fed line by line is
+ * line-session.ts.
+ */
+import { spawn } from "node:child_process";
+import { inNetns } from "./netns-path.js";
+
+export interface ProcessResult {
+  /** The exit code; -1 when a signal ended it (the timeout's SIGKILL among them). */
+  code: number;
+  /** The signal that ended it, or null when it exited. */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunProcessOptions {
+  /** Run it in this network namespace (a name under /var/run/netns, or a path), through nsenter. */
+  netns?: string;
+  /** Written to its stdin, which is then closed (closed at once when absent). */
+  input?: string;
+  /** SIGKILL after this many milliseconds (default: no limit). */
+  timeoutMs?: number;
+  /** Its environment (default: ours). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs `argv` (program first) and resolves with how it ended, whatever its
+ * exit code; rejects only when it could not be started (ENOENT, EACCES), with
+ * Node's error.
+ */
+export function runProcess(argv: readonly string[], o: RunProcessOptions = {}): Promise<ProcessResult> {
+  const [cmd, ...args] = inNetns(o.netns, argv);
+  if (cmd === undefined) return Promise.reject(new TypeError("runProcess: empty argv"));
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(o.env !== undefined ? { env: o.env } : {}),
+      ...(o.timeoutMs !== undefined ? { timeout: o.timeoutMs, killSignal: "SIGKILL" as const } : {}),
+    });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
+    // A program may exit before reading its input: no EPIPE from our side.
+    p.stdin.on("error", () => undefined);
+    p.stdin.end(o.input ?? "");
+  });
+}
