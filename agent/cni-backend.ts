@@ -380,6 +380,8 @@ export class TrellisBackend implements CniBackend {
       await undoIpam();
       throw toCni(e);
     }
+    /** How long the ADD still waited for its policy rules once the pod side was configured. */
+    const t2 = performance.now();
     if (policyP !== undefined) {
       try {
         await policyP;
@@ -404,6 +406,7 @@ export class TrellisBackend implements CniBackend {
         ipamMs,
         linkMs,
         configureMs: performance.now() - t1,
+        policyWaitMs: performance.now() - t2,
       },
       "ADD",
     );

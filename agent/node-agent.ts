@@ -34,6 +34,8 @@ import { stalePendingBlocks } from "./ipam/claim-protocol.js";
 import { poolViewsWithValidity } from "./ipam/pool-validity.js";
 import { KubeIpamApi, httpStatus } from "./ipam/ipam-api.js";
 import { IpamService } from "./ipam/ipam-service.js";
+import { IpamJournal, ipamJournalPath } from "./ipam/ipam-journal.js";
+import { RESERVE_PER_BLOCK } from "./ipam/reservations.js";
 import { emptyBlocksToRelease, leakCheck } from "./ipam/leak-check.js";
 import { KubeClient } from "./k8s/kube-client.js";
 import { resourcePath } from "./k8s/kube-request.js";
@@ -140,6 +142,8 @@ export class NodeAgent {
       },
       onWrite: (w) => this.writes.set(w, (this.writes.get(w) ?? 0) + 1),
       spareFraction: SPARE_FRACTION,
+      journal: new IpamJournal(ipamJournalPath(cfg.cniSocket, cfg.nodeName)),
+      reservePerBlock: RESERVE_PER_BLOCK,
     });
     this.policy = cfg.policy.enabled
       ? new PolicyService({
@@ -435,6 +439,8 @@ export class NodeAgent {
       if (v.success) this.ipam.observeBlock(v.data);
       else this.log.warn({ block: b.metadata?.name }, "ignoring malformed IPAMBlock");
     }
+    // Addresses granted from reservations before a crash (ipam/reservations.ts): owed again, before any ADD.
+    await this.ipam.replayJournal();
     this.poolViews();
     // Claims of ours that a crash left pending (claim-protocol.ts): no claim
     // of this process is in flight yet, so they are all stale.
@@ -521,7 +527,7 @@ export class NodeAgent {
       )
         await this.ipam.sweepPendingBlocks(now, PENDING_CLAIM_GRACE_MS, false);
       const pools = this.poolViews();
-      const emptyBlocks = this.ipam.affineBlocks().filter((b) => b.spec.allocations.length === 0);
+      const emptyBlocks = this.ipam.affineBlocks().filter((b) => this.ipam.holdsNoPods(b.metadata.name));
       // An empty block of a deleted or invalid pool (or lying outside its
       // pool) can never be allocated from again: release it now, no grace.
       const dead = emptyBlocks.filter((b) => {

@@ -9,7 +9,7 @@
  * another one (`hostNetns`, for tests that must not touch the machine's).
  */
 import { randomBytes } from "node:crypto";
-import { open } from "node:fs/promises";
+import { closeSync, openSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { CniCode, CniError } from "../../cni/error.js";
 import { canonicalPrefix, parseAddress, parsePrefix } from "../../net/address.js";
@@ -173,12 +173,19 @@ export class RoutedVethDataplane {
     }
     // IFLA_NET_NS_FD: the kernel resolves the fd in our process while it
     // handles the message, so it stays open until the answer is in.
-    const ns = await open(s.netns, "r").catch((e: unknown) => {
+    // Opened and closed synchronously: a namespace file lives in nsfs (no
+    // disk), and each trip through libuv's thread pool costs an event-loop
+    // turn, which a busy machine makes milliseconds long.
+    let nsFd: number;
+    try {
+      nsFd = openSync(s.netns, "r");
+    } catch (e) {
       throw new CniError(
         CniCode.InvalidEnvironment,
         `CNI_NETNS ${s.netns}: ${e instanceof Error ? e.message : String(e)}`,
       );
-    });
+    }
+    const ns = { fd: nsFd, close: (): void => closeSync(nsFd) };
     try {
       // Twice at most: a stale veth may vanish between our add and our look
       // (its old netns being destroyed by the kernel takes the pair with it,
@@ -215,7 +222,7 @@ export class RoutedVethDataplane {
         throw new CniError(CniCode.IoFailure, `routed veth: ${err.message}`);
       }
     } finally {
-      await ns.close();
+      ns.close();
     }
   }
 

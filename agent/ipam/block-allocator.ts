@@ -230,7 +230,7 @@ export function eligiblePools(
  * never handed out unasked: in IPv6 it is the Subnet-Router anycast address
  * (RFC 4291 §2.6.1), in IPv4 the address tools read as "the network".
  */
-function lowestFree(
+export function lowestFree(
   b: BlockView,
   pool: PoolView | undefined,
   blocks: readonly BlockView[],

@@ -14,6 +14,7 @@ import {
 } from "../../crds/ipam.js";
 import { type Prefix, contains, formatAddress, parsePrefix, prefixSize } from "../../net/address.js";
 import { poolVerdicts } from "./pool-validity.js";
+import { isReservation } from "./reservations.js";
 
 export interface PodInfo {
   namespace: string;
@@ -49,7 +50,10 @@ export interface PoolUsage {
   blockSize: number | undefined;
   disabled: boolean;
   blocks: number;
+  /** Addresses held for pods (reservations not counted). */
   inUse: number;
+  /** Free addresses nodes keep reserved for their next ADDs (reservations.ts). */
+  reserved: number;
   /** Addresses in the claimed blocks. */
   capacity: string;
   /** Addresses may be allocated from it (pool-validity.ts: it validates and overlaps no older pool). */
@@ -67,7 +71,10 @@ export interface BlockUsage {
   cidr: string;
   pool: string;
   node: string | undefined;
+  /** Addresses held for pods (reservations not counted). */
   inUse: number;
+  /** Free addresses its node keeps reserved for its next ADDs (reservations.ts). */
+  reserved: number;
   size: number;
   state: "pending" | "confirmed";
   /** "ok", or why no address is allocated from it: "pending", "pool deleted, N in use", "pool invalid", "outside pool". */
@@ -88,9 +95,15 @@ function deletedStatus(inUse: number): string {
 
 export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage[] } {
   const verdicts = new Map(poolVerdicts(s.pools).map((v) => [v.name, v]));
+  // A reservation is a free address its node set aside, not a pod's: counted apart.
+  const reservedIn = (b: IPAMBlock): number =>
+    b.spec.allocations.filter((a) => isReservation(a.handle)).length;
   const inUseOfPool = new Map<string, number>();
   for (const b of s.blocks)
-    inUseOfPool.set(b.spec.pool, (inUseOfPool.get(b.spec.pool) ?? 0) + b.spec.allocations.length);
+    inUseOfPool.set(
+      b.spec.pool,
+      (inUseOfPool.get(b.spec.pool) ?? 0) + b.spec.allocations.length - reservedIn(b),
+    );
   const blocks = s.blocks
     .map((b): BlockUsage => {
       const c = parsePrefix(b.spec.cidr);
@@ -105,18 +118,20 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
         cidr: b.spec.cidr,
         pool: b.spec.pool,
         node: affinityNode(b.spec.affinity),
-        inUse: b.spec.allocations.length,
+        inUse: b.spec.allocations.length - reservedIn(b),
+        reserved: reservedIn(b),
         size: typeof c === "string" ? 0 : Number(prefixSize(c)),
         state: blockPending(b) ? "pending" : "confirmed",
         status,
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : 1));
-  const summary = (name: string): { blocks: number; inUse: number; capacity: string } => {
+  const summary = (name: string): { blocks: number; inUse: number; reserved: number; capacity: string } => {
     const mine = blocks.filter((b) => b.pool === name);
     return {
       blocks: mine.length,
       inUse: mine.reduce((n, b) => n + b.inUse, 0),
+      reserved: mine.reduce((n, b) => n + b.reserved, 0),
       capacity: String(mine.reduce((n, b) => n + b.size, 0)),
     };
   };

@@ -36,7 +36,18 @@ import {
   wantsSpareBlock,
 } from "./block-allocator.js";
 import type { IpamApi } from "./ipam-api.js";
-import { formatAddress, parsePrefix } from "../../net/address.js";
+import { formatAddress, parsePrefix, prefixSize } from "../../net/address.js";
+import type { IpamJournal } from "./ipam-journal.js";
+import {
+  type Take,
+  applyTakes,
+  freeReservations,
+  isReservation,
+  reservationHandle,
+  reservationsToAdd,
+  reservedOnlyView,
+  takeState,
+} from "./reservations.js";
 
 export interface AllocationAttributes {
   namespace?: string | undefined;
@@ -101,6 +112,23 @@ export function planError(reason: string, cause: PlanErrorCause): IpamError {
   return new IpamError(reason, false);
 }
 
+/** The allocation a pod's request gets at an ordinal: its handle and who it is, where and when. */
+function podAllocation(input: AllocateInput, ordinal: number, node: string, stamp: string): Allocation {
+  const at = input.attributes;
+  return {
+    ordinal,
+    handle: input.handle,
+    attributes: {
+      ...(at.namespace !== undefined ? { namespace: at.namespace } : {}),
+      ...(at.pod !== undefined ? { pod: at.pod } : {}),
+      containerID: at.containerID,
+      ifname: at.ifname,
+      node,
+      timestamp: stamp,
+    },
+  };
+}
+
 export function handleFor(containerID: string, ifname: string): string {
   return `${containerID}.${ifname}`;
 }
@@ -119,9 +147,11 @@ type Op =
       resolve: (n: number) => void;
       reject: (e: Error) => void;
     }
-  | { kind: "releaseBlock"; name: string; resolve: (released: boolean) => void; reject: (e: Error) => void };
+  | { kind: "releaseBlock"; name: string; resolve: (released: boolean) => void; reject: (e: Error) => void }
+  | { kind: "flush" };
 
 type AllocOp = Extract<Op, { kind: "alloc" }>;
+type Batched = Extract<Op, { kind: "alloc" } | { kind: "release" }>;
 
 /** Tries of a rollback release (rollBack): 0.5 + 1 + 2 + 4 + 8 × 7 s ≈ 1 minute of API server outage. */
 const ROLLBACK_ATTEMPTS = 12;
@@ -152,7 +182,25 @@ export interface IpamServiceOptions {
    * kept free; undefined: claim only when an allocation needs it.
    */
   spareFraction?: number;
+  /**
+   * Reserved addresses (reservations.ts): the journal of takes, and how
+   * many free reservations each affine block keeps. Without a journal (or
+   * with 0), every allocation waits for its block's write.
+   */
+  journal?: IpamJournal;
+  reservePerBlock?: number;
 }
+
+/** After a failed background write of takes and reservations, the next waits this long, doubling. */
+const FLUSH_RETRY_MS = 250;
+/**
+ * The background write after a take waits this long: the ADD that took is
+ * still configuring its veth on the same event loop, which the write's
+ * serialisation and its answer would delay, and the takes of the ADDs in
+ * between join the same write.
+ */
+const FLUSH_AFTER_TAKE_MS = 50;
+const FLUSH_RETRY_MAX_MS = 5000;
 
 /** After a failed pre-claim, the next one waits this long (the API server may be away). */
 const PRECLAIM_RETRY_MS = 5000;
@@ -171,6 +219,17 @@ export class IpamService {
   /** The background pre-claim in flight, if any: one at a time, and never beside a claim of the queue. */
   private preclaiming: Promise<void> | undefined;
   private preclaimNotBefore = 0;
+
+  /** block -> ordinal -> take: granted reserved ordinals their block does not hold yet (reservations.ts). */
+  private readonly takes = new Map<string, Map<number, Take>>();
+  /** Blocks being released: no take from them (their reservations go with them). */
+  private readonly releasing = new Set<string>();
+  private flushQueued = false;
+  private stopped = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushRetryMs = FLUSH_RETRY_MS;
+  /** A journal rewrite failed: its stale entries name ordinals, so reserve nothing until one succeeds. */
+  private journalStale = false;
 
   constructor(private readonly o: IpamServiceOptions) {
     this.maxRetries = o.maxRetries ?? 8;
@@ -208,6 +267,23 @@ export class IpamService {
     return b !== undefined && !blockPending(b) && affinityNode(b.spec.affinity) === this.o.node().name;
   }
 
+  /** Reserved addresses on (a journal and a positive reservePerBlock)? */
+  private get reserving(): boolean {
+    return this.o.journal !== undefined && (this.o.reservePerBlock ?? 0) > 0;
+  }
+
+  /** A block's allocations as this agent knows them: the API's, with every owed take in place. */
+  private allocationsOf(b: IPAMBlock): Allocation[] {
+    return applyTakes(b.spec.allocations, this.takes.get(b.metadata.name), this.o.node().name).allocations;
+  }
+
+  /** Does the block hold no pod's address (reservations do not count)? */
+  holdsNoPods(name: string): boolean {
+    const b = this.blocks.get(name);
+    if (b === undefined) return true;
+    return this.allocationsOf(b).every((a) => isReservation(a.handle));
+  }
+
   /** Takes a block from a watch event unless the cache already holds a newer version. */
   observeBlock(b: IPAMBlock): void {
     const cur = this.blocks.get(b.metadata.name);
@@ -216,7 +292,10 @@ export class IpamService {
     if (a !== undefined && n !== undefined && n < a) return;
     const wasMine = this.isAffine(cur);
     this.blocks.set(b.metadata.name, b);
-    if (wasMine !== this.isAffine(b)) this.o.onAffineBlocksChanged?.();
+    if (wasMine !== this.isAffine(b)) {
+      this.o.onAffineBlocksChanged?.();
+      if (this.isAffine(b)) this.scheduleFlush(0);
+    }
   }
 
   forgetBlock(name: string): void {
@@ -269,7 +348,8 @@ export class IpamService {
     for (const b of this.blocks.values()) {
       const affine = affinityNode(b.spec.affinity) === me;
       const cidr = parsePrefix(b.spec.cidr);
-      for (const a of b.spec.allocations) {
+      for (const a of this.allocationsOf(b)) {
+        if (isReservation(a.handle)) continue;
         const node = a.attributes?.node;
         if (node === me || (node === undefined && affine)) {
           out.push({
@@ -295,7 +375,7 @@ export class IpamService {
   /** The first allocation held by a handle (no array built: on the ADD/DEL path). */
   findAllocation(handle: string): { namespace: string | undefined; pod: string | undefined } | undefined {
     for (const b of this.blocks.values()) {
-      for (const a of b.spec.allocations) {
+      for (const a of this.allocationsOf(b)) {
         if (a.handle === handle) return { namespace: a.attributes?.namespace, pod: a.attributes?.pod };
       }
     }
@@ -309,9 +389,201 @@ export class IpamService {
   allocate(input: AllocateInput): Promise<Allocated[]> {
     // A new ADD of this handle takes over whatever a failed one left (allocation is idempotent per handle).
     this.pendingRollback.delete(input.handle);
+    const fast = this.reserving ? this.takeReserved(input) : undefined;
+    if (fast !== undefined) return fast;
     return new Promise((resolve, reject) => {
       this.enqueue({ kind: "alloc", input, tries: 0, resolve, reject });
     });
+  }
+
+  /**
+   * The fast path (reservations.ts): plan against this node's free
+   * reservations only; when every address of the plan is one, take them,
+   * journal the takes and grant once they are on the disk. The block's
+   * write follows in the background. Undefined when the plan needs anything
+   * else (a claim, a borrowed or a specific address, idempotence): the
+   * request then takes the ordinary path.
+   */
+  private takeReserved(input: AllocateInput): Promise<Allocated[]> | undefined {
+    const journal = this.o.journal;
+    if (journal === undefined) return undefined;
+    // A handle that holds an address already is the ordinary path's (idempotence, wherever it is).
+    if (this.findAllocation(input.handle) !== undefined) return undefined;
+    const me = this.o.node().name;
+    // Only this node's blocks, and only their free reservations: a plan that
+    // needs anything else (a claim, another node's block) is not for here.
+    // Every affine block is in (one without a free reservation as full), so
+    // a preferred pool without one plans a claim and goes the ordinary way.
+    const views: BlockView[] = [];
+    let free = 0;
+    for (const b of this.blocks.values()) {
+      if (!this.isAffine(b)) continue;
+      const v = blockView(b);
+      if (v === undefined) continue;
+      const res = this.releasing.has(b.metadata.name)
+        ? []
+        : freeReservations(b.spec.allocations, this.takes.get(b.metadata.name), me);
+      free += res.length;
+      views.push(reservedOnlyView(v, res, Number(prefixSize(v.cidr))));
+    }
+    if (free === 0) return undefined;
+    const plans = planRequest(this.o.pools(), views, this.o.node(), input);
+    if ("error" in plans) return undefined;
+    const taken: Take[] = [];
+    const stamp = this.now().toISOString();
+    for (const p of plans) {
+      if (p.kind !== "assign") return undefined;
+      const b = this.blocks.get(p.block);
+      const res = b?.spec.allocations.find((a) => a.ordinal === p.ordinal);
+      if (
+        b === undefined ||
+        res === undefined ||
+        res.handle !== reservationHandle(me, p.block, p.ordinal) ||
+        this.takes.get(p.block)?.has(p.ordinal) === true
+      )
+        return undefined;
+      taken.push({
+        block: p.block,
+        ordinal: p.ordinal,
+        allocation: podAllocation(input, p.ordinal, me, stamp),
+      });
+    }
+    for (const t of taken) {
+      let m = this.takes.get(t.block);
+      if (m === undefined) this.takes.set(t.block, (m = new Map()));
+      m.set(t.ordinal, t);
+    }
+    try {
+      journal.append(taken);
+    } catch (e) {
+      // Not in the journal: never granted. The reservations are free again.
+      for (const t of taken) {
+        const m = this.takes.get(t.block);
+        if (m?.get(t.ordinal) === t) m.delete(t.ordinal);
+      }
+      return Promise.reject(
+        new IpamError(`IPAM journal write failed: ${e instanceof Error ? e.message : String(e)}`, true),
+      );
+    }
+    this.maybePreclaim(new Set(taken.flatMap((t) => this.blocks.get(t.block)?.spec.pool ?? [])));
+    const allocated = plans.flatMap((p) =>
+      p.kind === "assign" ? [{ family: p.family, address: p.address, prefix: p.prefix, block: p.block }] : [],
+    );
+    input.onPlanned?.(allocated);
+    this.scheduleFlush(FLUSH_AFTER_TAKE_MS);
+    return Promise.resolve(allocated);
+  }
+
+  /**
+   * Start-up (after the blocks are loaded): the journal's takes that their
+   * blocks still owe (reservations.ts takeState) are owed again; the rest
+   * leave the journal. Then the owed takes and the reservations are written.
+   */
+  async replayJournal(): Promise<{ owed: number; dropped: number }> {
+    const journal = this.o.journal;
+    if (journal === undefined) return { owed: 0, dropped: 0 };
+    const me = this.o.node().name;
+    const { takes, skipped } = journal.read();
+    const latest = new Map<string, Take>();
+    for (const t of takes) latest.set(`${t.block}\u0000${t.ordinal}`, t);
+    let owed = 0;
+    for (const t of latest.values()) {
+      const state = takeState(this.blocks.get(t.block)?.spec.allocations, t, me);
+      if (state !== "owed") continue;
+      let m = this.takes.get(t.block);
+      if (m === undefined) this.takes.set(t.block, (m = new Map()));
+      m.set(t.ordinal, t);
+      owed++;
+    }
+    await journal.rewrite(() => this.owedTakes());
+    const dropped = latest.size - owed + skipped;
+    if (owed > 0 || dropped > 0)
+      this.o.log.info({ owed, dropped, journal: journal.path }, "IPAM journal replayed");
+    this.scheduleFlush(0);
+    return { owed, dropped };
+  }
+
+  private owedTakes(): Take[] {
+    return [...this.takes.values()].flatMap((m) => [...m.values()]);
+  }
+
+  /** Owed takes not yet in their block's write (tests, metrics). */
+  owedCount(): number {
+    let n = 0;
+    for (const m of this.takes.values()) n += m.size;
+    return n;
+  }
+
+  /** Does this block want a background write: owed takes, or fewer free reservations than it keeps? */
+  private wantsFlush(b: IPAMBlock): boolean {
+    if ((this.takes.get(b.metadata.name)?.size ?? 0) > 0) return true;
+    if (!this.reserving || this.journalStale || !this.isAffine(b) || this.releasing.has(b.metadata.name))
+      return false;
+    const free = freeReservations(b.spec.allocations, undefined, this.o.node().name).length;
+    if (free >= (this.o.reservePerBlock ?? 0)) return false;
+    return this.topUp(b, this.allocationsOf(b)).length > 0;
+  }
+
+  /** The ordinals to reserve in a block whose allocations (takes applied) are `alloc`. */
+  private topUp(b: IPAMBlock, alloc: readonly Allocation[]): number[] {
+    const target = this.o.reservePerBlock ?? 0;
+    if (
+      !this.reserving ||
+      this.journalStale ||
+      target <= 0 ||
+      !this.isAffine(b) ||
+      this.releasing.has(b.metadata.name)
+    )
+      return [];
+    const v = blockView({ ...b, spec: { ...b.spec, allocations: [...alloc] } });
+    if (v === undefined) return [];
+    const pools = this.o.pools();
+    const pool = pools.find((p) => p.name === b.spec.pool);
+    if (pool === undefined || pool.invalid !== undefined || pool.disabled) return [];
+    const me = this.o.node().name;
+    const takes = this.takes.get(b.metadata.name);
+    const free = freeReservations(alloc, takes, me).length;
+    return reservationsToAdd(v, pool, this.views(new Set()), free, target, takes);
+  }
+
+  /** Queues one background write of every block that wants one (coalesced). */
+  private scheduleFlush(delayMs: number): void {
+    if (this.stopped || this.flushQueued || this.flushTimer !== undefined) return;
+    if (delayMs <= 0) {
+      this.flushQueued = true;
+      this.enqueue({ kind: "flush" });
+      return;
+    }
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.scheduleFlush(0);
+    }, delayMs);
+    this.flushTimer.unref();
+  }
+
+  private async runFlush(): Promise<void> {
+    this.flushQueued = false;
+    const names = [...this.blocks.values()].filter((b) => this.wantsFlush(b)).map((b) => b.metadata.name);
+    // Owed takes of blocks no longer cached (deleted under us) are nothing any more.
+    for (const name of this.takes.keys()) if (!this.blocks.has(name)) names.push(name);
+    if (names.length === 0 && !this.journalStale) return;
+    const results = await Promise.allSettled(
+      names.map((name) => this.writeBlock(name, { adds: new Map(), removes: new Set() })),
+    );
+    const failed = results.filter((r) => r.status === "rejected");
+    if (failed.length > 0 || this.journalStale) {
+      const delay = this.flushRetryMs;
+      this.flushRetryMs = Math.min(FLUSH_RETRY_MAX_MS, this.flushRetryMs * 2);
+      this.o.log.warn(
+        {
+          owed: this.owedCount(),
+          retryMs: delay,
+          err: failed.map((r) => String((r as PromiseRejectedResult).reason)).join("; "),
+        },
+        "background IPAM write failed; will try again",
+      );
+      this.scheduleFlush(delay);
+    } else this.flushRetryMs = FLUSH_RETRY_MS;
   }
 
   /** Releases every address held by these handles; resolves with the count released. */
@@ -349,10 +621,17 @@ export class IpamService {
           await this.runReleaseBlock(head);
           continue;
         }
-        const batch: Exclude<Op, { kind: "releaseBlock" }>[] = [];
+        if (head?.kind === "flush") {
+          this.queue.shift();
+          await this.runFlush().catch((e: unknown) =>
+            this.o.log.warn({ err: String(e) }, "background IPAM write"),
+          );
+          continue;
+        }
+        const batch: Batched[] = [];
         while (batch.length < this.maxBatch) {
           const next = this.queue[0];
-          if (next === undefined || next.kind === "releaseBlock") break;
+          if (next === undefined || next.kind === "releaseBlock" || next.kind === "flush") break;
           this.queue.shift();
           batch.push(next);
         }
@@ -367,10 +646,12 @@ export class IpamService {
     try {
       const me = this.o.node().name;
       const b = this.blocks.get(op.name);
-      if (b === undefined || !this.isAffine(b) || b.spec.allocations.length > 0) {
+      if (b === undefined || !this.isAffine(b) || !this.holdsNoPods(op.name)) {
         op.resolve(false);
         return;
       }
+      // No take from it from now on: its reservations are deleted with it.
+      this.releasing.add(op.name);
       const affName = affinityName(me, b.spec.cidr);
       const aff = await this.o.api.getAffinity(affName);
       if (aff !== undefined) {
@@ -388,12 +669,15 @@ export class IpamService {
         return;
       }
       this.blocks.delete(op.name);
+      this.takes.delete(op.name);
       this.o.onWrite?.("affinity");
       await this.o.api.deleteAffinity(affName);
       this.o.onAffineBlocksChanged?.();
       op.resolve(true);
     } catch (e) {
       op.reject(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.releasing.delete(op.name);
     }
   }
 
@@ -486,18 +770,29 @@ export class IpamService {
     }
   }
 
-  private views(removes: ReadonlySet<string>): BlockView[] {
+  /**
+   * The allocator's view of every block, owed takes in place. Reservations
+   * count as used (no planned write may take one), unless `reservedFree`:
+   * the pre-claim and the spare block count this node's as free addresses.
+   */
+  private views(removes: ReadonlySet<string>, reservedFree = false): BlockView[] {
     const out: BlockView[] = [];
+    const me = this.o.node().name;
     for (const b of this.blocks.values()) {
       const v = blockView(b);
       if (v === undefined) continue;
-      for (const [ord, h] of v.used) if (removes.has(h)) v.used.delete(ord);
+      v.used = new Map();
+      for (const a of this.allocationsOf(b)) {
+        if (removes.has(a.handle)) continue;
+        if (reservedFree && a.handle === reservationHandle(me, b.metadata.name, a.ordinal)) continue;
+        v.used.set(a.ordinal, a.handle);
+      }
       out.push(v);
     }
     return out;
   }
 
-  private async runBatch(batch: Exclude<Op, { kind: "releaseBlock" }>[]): Promise<void> {
+  private async runBatch(batch: Batched[]): Promise<void> {
     const removes = new Set<string>();
     for (const op of batch) if (op.kind === "release") for (const h of op.handles) removes.add(h);
     const mutations = new Map<string, Mutation>();
@@ -512,7 +807,7 @@ export class IpamService {
     /** handle -> addresses it holds now (each release op answers with its own count). */
     const held = new Map<string, number>();
     for (const b of this.blocks.values()) {
-      for (const a of b.spec.allocations) {
+      for (const a of this.allocationsOf(b)) {
         if (removes.has(a.handle)) {
           mutation(b.metadata.name).removes.add(a.handle);
           held.set(a.handle, (held.get(a.handle) ?? 0) + 1);
@@ -538,26 +833,15 @@ export class IpamService {
         const me = this.o.node().name;
         for (const p of plans) {
           const v = views.find((x) => x.name === p.block);
-          const already = this.blocks
-            .get(p.block)
-            ?.spec.allocations.some((a) => a.ordinal === p.ordinal && a.handle === op.input.handle);
+          const b = this.blocks.get(p.block);
+          const already =
+            b !== undefined &&
+            this.allocationsOf(b).some((a) => a.ordinal === p.ordinal && a.handle === op.input.handle);
           v?.used.set(p.ordinal, op.input.handle);
           if (already === true && !removes.has(op.input.handle)) continue;
-          const at = op.input.attributes;
           mutation(p.block).adds.set(p.ordinal, {
             op,
-            allocation: {
-              ordinal: p.ordinal,
-              handle: op.input.handle,
-              attributes: {
-                ...(at.namespace !== undefined ? { namespace: at.namespace } : {}),
-                ...(at.pod !== undefined ? { pod: at.pod } : {}),
-                containerID: at.containerID,
-                ifname: at.ifname,
-                node: me,
-                timestamp: stamp,
-              },
-            },
+            allocation: podAllocation(op.input, p.ordinal, me, stamp),
           });
         }
         planned.set(op, plans);
@@ -639,7 +923,7 @@ export class IpamService {
     if (this.preclaiming !== undefined || this.now().getTime() < this.preclaimNotBefore) return;
     const pools = this.o.pools();
     const node = this.o.node();
-    const views = this.views(new Set());
+    const views = this.views(new Set(), true);
     for (const name of [...poolNames].sort()) {
       const pool = pools.find((p) => p.name === name);
       if (pool === undefined) continue;
@@ -670,12 +954,27 @@ export class IpamService {
   isSpareBlock(name: string): boolean {
     const fraction = this.o.spareFraction;
     const b = this.blocks.get(name);
-    if (fraction === undefined || b === undefined || b.spec.allocations.length > 0) return false;
+    if (fraction === undefined || b === undefined || !this.holdsNoPods(name)) return false;
     const pools = this.o.pools();
     const pool = pools.find((p) => p.name === b.spec.pool);
     if (pool === undefined) return false;
-    const others = this.views(new Set()).filter((v) => v.name !== name);
+    const others = this.views(new Set(), true).filter((v) => v.name !== name);
     return wantsSpareBlock(pool, others, pools, this.o.node(), fraction);
+  }
+
+  /**
+   * Stops the background writes of takes and reservations and resolves once
+   * no write of this service is in flight (shutdown, tests). Owed takes stay
+   * in the journal for the next start.
+   */
+  async quiesce(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (let i = 0; i < 1000 && (this.draining || this.preclaiming !== undefined); i++) {
+      await this.preclaimSettled();
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Resolves once no pre-claim is in flight (tests, shutdown). */
@@ -767,16 +1066,71 @@ export class IpamService {
   }
 
   /**
+   * After a write of the block (or a read that found nothing to write):
+   * the takes it carried, and those the block shows landed or gone
+   * (reservations.ts takeState), leave the journal, then the cache of owed
+   * takes. In that order (rule C): until the journal no longer names an
+   * ordinal, it stays among the takes, and no reservation is made of it.
+   */
+  private async settleTakes(
+    name: string,
+    block: IPAMBlock | undefined,
+    carried: readonly Take[],
+  ): Promise<void> {
+    const m = this.takes.get(name);
+    const journal = this.o.journal;
+    if (m === undefined || m.size === 0 || journal === undefined) {
+      if (this.journalStale && journal !== undefined) await this.compact();
+      return;
+    }
+    const me = this.o.node().name;
+    const done = new Set<Take>(carried.filter((t) => m.get(t.ordinal) === t));
+    for (const t of m.values()) {
+      const state = takeState(block?.spec.allocations, t, me);
+      if (state === "owed") continue;
+      if (state === "gone" && !done.has(t))
+        this.o.log.warn(
+          { block: name, ordinal: t.ordinal, handle: t.allocation.handle },
+          "a granted reserved address is no longer reserved in its block (removed by someone else?)",
+        );
+      done.add(t);
+    }
+    if (done.size === 0) return;
+    await this.compact(done);
+  }
+
+  /** Rewrites the journal without `done` (none: as it stands), then forgets them; on failure keeps them. */
+  private async compact(done: ReadonlySet<Take> = new Set()): Promise<void> {
+    const journal = this.o.journal;
+    if (journal === undefined) return;
+    try {
+      await journal.rewrite(() => this.owedTakes().filter((t) => !done.has(t)));
+      this.journalStale = false;
+    } catch (e) {
+      this.journalStale = true;
+      this.o.log.warn({ err: String(e), journal: journal.path }, "IPAM journal rewrite failed");
+      return;
+    }
+    for (const t of done) {
+      const m = this.takes.get(t.block);
+      if (m?.get(t.ordinal) === t) m.delete(t.ordinal);
+      if (m?.size === 0) this.takes.delete(t.block);
+    }
+  }
+
+  /**
    * Applies a mutation with compare-and-swap. Returns the requests whose
    * ordinal another writer took meanwhile (they are planned again).
    */
   private async writeBlock(name: string, m: Mutation): Promise<Set<AllocOp>> {
+    const me = this.o.node().name;
     let base = this.blocks.get(name);
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
       if (attempt > 0 || base === undefined) {
         base = await this.o.api.getBlock(name);
         if (base === undefined) {
           this.blocks.delete(name);
+          await this.settleTakes(name, undefined, []);
           return new Set([...m.adds.values()].map((a) => a.op));
         }
         this.blocks.set(name, base);
@@ -785,29 +1139,37 @@ export class IpamService {
       // under a name this batch planned for before it was deleted).
       if (blockPending(base) && m.adds.size > 0) return new Set([...m.adds.values()].map((a) => a.op));
       const conflicts = new Set<AllocOp>();
-      const kept = base.spec.allocations.filter((a) => !m.removes.has(a.handle));
+      // Every write of the block carries its owed takes (reservations.ts, rule B).
+      const { allocations: current, carried } = applyTakes(base.spec.allocations, this.takes.get(name), me);
+      const kept = current.filter((a) => !m.removes.has(a.handle));
       const byOrd = new Map(kept.map((a) => [a.ordinal, a]));
       for (const [ord, add] of m.adds) {
         const holder = byOrd.get(ord);
         if (holder === undefined) byOrd.set(ord, add.allocation);
         else if (holder.handle !== add.allocation.handle) conflicts.add(add.op);
       }
+      for (const ord of this.topUp(base, [...byOrd.values()]))
+        byOrd.set(ord, { ordinal: ord, handle: reservationHandle(me, name, ord), attributes: { node: me } });
       const allocations = [...byOrd.values()].sort((a, b) => a.ordinal - b.ordinal);
       if (
         allocations.length === base.spec.allocations.length &&
         conflicts.size === m.adds.size &&
-        m.removes.size === 0
+        m.removes.size === 0 &&
+        carried.length === 0
       ) {
+        await this.settleTakes(name, base, []);
         return conflicts;
       }
       this.o.onWrite?.("block");
       const r = await this.o.api.replaceBlock({ ...base, spec: { ...base.spec, allocations } });
       if (r === "gone") {
         this.blocks.delete(name);
+        await this.settleTakes(name, undefined, []);
         return new Set([...m.adds.values()].map((a) => a.op));
       }
       if (r !== "conflict") {
         this.blocks.set(name, r);
+        await this.settleTakes(name, r, carried);
         return conflicts;
       }
     }

@@ -160,7 +160,7 @@ export function registerIpam(program: Command, io: Io): void {
       }
       io.out(
         formatTable(
-          ["pool", "cidr", "block size", "disabled", "blocks", "in use", "capacity", "status"],
+          ["pool", "cidr", "block size", "disabled", "blocks", "in use", "reserved", "capacity", "status"],
           u.pools.map((p) => [
             p.name,
             p.deleted ? "-" : p.cidr,
@@ -168,6 +168,7 @@ export function registerIpam(program: Command, io: Io): void {
             p.disabled,
             p.blocks,
             p.inUse,
+            p.reserved,
             p.capacity,
             p.status,
           ]),
@@ -176,8 +177,16 @@ export function registerIpam(program: Command, io: Io): void {
       io.out("\n");
       io.out(
         formatTable(
-          ["block", "cidr", "pool", "node", "in use", "status"],
-          u.blocks.map((b) => [b.name, b.cidr, b.pool, b.node ?? "", `${b.inUse}/${b.size}`, b.status]),
+          ["block", "cidr", "pool", "node", "in use", "reserved", "status"],
+          u.blocks.map((b) => [
+            b.name,
+            b.cidr,
+            b.pool,
+            b.node ?? "",
+            `${b.inUse}/${b.size}`,
+            b.reserved,
+            b.status,
+          ]),
         ),
       );
     },

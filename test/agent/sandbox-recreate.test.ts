@@ -49,6 +49,15 @@ async function add(s: Sandbox): Promise<{ result: Record<string, unknown>; v4: s
   expect(r.json).toMatchObject({ ips: expect.any(Array) });
   expect(r.exitCode).toBe(0);
   const ips = (r.json["ips"] as { address: string }[]).map((x) => x.address.split("/")[0] ?? "");
+  // An ADD granted from a reservation is written to its block just after
+  // (agent/ipam/reservations.ts): the checks below read the API, so wait
+  // for that write (bounded) before going on.
+  const deadline = Date.now() + 10_000;
+  const landed = async (): Promise<boolean> => {
+    const h = await held();
+    return ips.every((ip) => h.get(ip) === `${s.id}.eth0`);
+  };
+  while (!(await landed()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
   return { result: r.json, v4: ips[0] ?? "", v6: ips[1] ?? "" };
 }
 
@@ -70,7 +79,9 @@ async function aliasOf(hostIf: string): Promise<string | undefined> {
 /** address -> handle for this bed's node. */
 async function held(): Promise<Map<string, string>> {
   const m = new Map<string, string>();
-  for (const [addr, a] of await bed.allocations()) m.set(addr, a.handle);
+  // A reservation (agent/ipam/reservations.ts) holds an address for no pod.
+  for (const [addr, a] of await bed.allocations())
+    if (!a.handle.startsWith("reserved:")) m.set(addr, a.handle);
   return m;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { IPAMBlock, IPPool } from "../../../crds/ipam.js";
 import { type IpamSnapshot, check, usage } from "../ipam-check.js";
+import { reservationHandle } from "../reservations.js";
 
 function pool(name: string, cidr: string, created: string, blockSize?: number): IPPool {
   return {
@@ -65,6 +66,23 @@ describe("ipam show: pool and block status", () => {
       status: "pool deleted, 2 in use",
     });
     expect(u.blocks.map((b) => b.status)).toEqual(["pool deleted, 2 in use", "pool deleted, 2 in use"]);
+  });
+
+  it("counts a node's reservations apart from the addresses pods hold (in use excludes them)", () => {
+    const b = block("10.244.1.0/26", "default-ipv4", "n1", [1, 2]);
+    b.spec.allocations.push(
+      ...[3, 4, 5].map((o) => ({
+        ordinal: o,
+        handle: reservationHandle("n1", b.metadata.name, o),
+        attributes: { node: "n1" },
+      })),
+    );
+    const u = usage(snap([pool("default-ipv4", "10.244.1.0/24", T0, 26)], [b]));
+    expect(u.pools[0]).toMatchObject({ inUse: 2, reserved: 3, capacity: "64" });
+    expect(u.blocks[0]).toMatchObject({ inUse: 2, reserved: 3, status: "ok" });
+    // Deleted pool: its status names the pods' addresses only.
+    const d = usage(snap([], [b]));
+    expect(d.pools[0]).toMatchObject({ inUse: 2, reserved: 3, status: "pool deleted, 2 in use" });
   });
 
   it("gives pending blocks and blocks of invalid pools or outside their pool their status", () => {
