@@ -97,7 +97,16 @@ describe("reserved addresses on the real API server", () => {
     expect(ra.map((r) => r.exitCode)).toEqual(after.map(() => 0));
     const all = [address(r0), ...granted, ...ra.map(address)];
     expect(new Set(all).size).toBe(11);
-    const held = await podAllocations();
+    // Those ADDs may be granted from reservations too: their block writes follow within moments.
+    const held = await until(
+      "every pod's allocation written",
+      async () => {
+        const got = await podAllocations();
+        return all.every((a) => got.has(a)) ? got : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(held.size).toBe(11);
     const check = await bed.cli("ipam", "check", "-o", "json");
     expect((JSON.parse(check.out) as { findings: unknown[] }).findings).toEqual([]);

@@ -310,7 +310,10 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     ]);
     expect(u.blocks.find((b) => b.name === "10-244-1-0-26")).toMatchObject({ node: "node-1", inUse: 2 });
     const table = await trellisctl("ipam", "show", "--kubeconfig", join(dir, "kubeconfig"));
-    expect(table.out).toMatch(/^10-244-1-0-26\s+10\.244\.1\.0\/26\s+lab-node-1-v4\s+node-1\s+2\/64\s+ok$/m);
+    // Block, cidr, pool, node, in use, reserved (the free addresses node-1 keeps for its next ADDs), status.
+    expect(table.out).toMatch(
+      /^10-244-1-0-26\s+10\.244\.1\.0\/26\s+lab-node-1-v4\s+node-1\s+2\/64\s+\d+\s+ok$/m,
+    );
   }, 60_000);
 
   it("matrix: same-node and cross-node pairs reach declared ports, undeclared ports are refused", async () => {
