@@ -40,7 +40,7 @@ import { isAlive, readPidFile, startDaemon, tail } from "./daemon.js";
 import { controlPlaneLayout } from "./controlplane/layout.js";
 import { KUBE_PROXY, pairKubeconfig } from "./controlplane/pki.js";
 import { NODE_API_TLS_URL } from "./kubeconfig.js";
-import { nodeLayout, type ComponentFiles, type LabLayout } from "./lab-layout.js";
+import { type ComponentFiles, type LabLayout } from "./lab-layout.js";
 import { commandInNetns, inNetns } from "./netns.js";
 import { runCommand } from "./run-command.js";
 
@@ -50,11 +50,6 @@ export const KUBE_PROXY_METRICS = "127.0.0.1:10249";
 
 /** kube-proxy's nftables tables (pkg/proxy/nftables: one per family, family ip and ip6). */
 export const KUBE_PROXY_TABLE = "kube-proxy";
-
-/** Its files under the node's dir (NodeLayout.kubeProxy); lab-status.ts and lab-down.ts read them so. Pure. */
-export function kubeProxyFiles(nodeDir: string): ComponentFiles {
-  return nodeLayout(nodeDir).kubeProxy;
-}
 
 /**
  * The shortest prefix of each family that covers every given CIDR (the

@@ -15,8 +15,7 @@ import { readLabState, type LabState } from "./lab-state.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { runCommand } from "./run-command.js";
 import { controlPlaneLayout } from "./controlplane/layout.js";
-import { schedulerLayout } from "./controlplane/scheduler.js";
-import { kubeProxyFiles, kubeProxyTable, KUBE_PROXY_TABLE } from "./kube-proxy.js";
+import { kubeProxyTable, KUBE_PROXY_TABLE } from "./kube-proxy.js";
 import { AGENT_NAMESPACE } from "./controlplane/agent-identity.js";
 import { CHART_AGENT_SELECTOR, chartAgentVerdict, type ChartAgentPod } from "./nodes/chart-agent.js";
 
@@ -133,7 +132,7 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     ...proc(L.apiserverPid, L.apiserverLog),
   };
   if (!api.alive) problems.push("API server not running");
-  const S = schedulerLayout(controlPlaneLayout(L.dir));
+  const S = controlPlaneLayout(L.dir).scheduler;
   const scheduler = state.controlPlane === "real" ? proc(S.pid, S.log) : undefined;
   if (scheduler?.alive === false) problems.push("kube-scheduler not running");
 
@@ -181,7 +180,7 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
 
   const kubeProxies = await Promise.all(
     state.plan.nodes.map(async (n) => {
-      const F = kubeProxyFiles(L.node(n.name).dir);
+      const F = L.node(n.name).kubeProxy;
       if (!existsSync(F.pid)) return undefined;
       const p = proc(F.pid, F.log);
       return { ...p, table: p.alive && (await kubeProxyTable(n.netns)) };

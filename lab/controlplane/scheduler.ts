@@ -22,11 +22,6 @@ import { KUBE_SCHEDULER, pairKubeconfig } from "./pki.js";
 import type { ControlPlaneLayout } from "./layout.js";
 import { requireNodeBinary } from "./node-binaries.js";
 
-/** Its files under DIR/controlplane/ (ControlPlaneLayout.scheduler); lab-status.ts reads them so. Pure. */
-export function schedulerLayout(C: ControlPlaneLayout): ComponentFiles {
-  return C.scheduler;
-}
-
 /**
  * KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1): the default
  * profile, its kubeconfig, no leader election. The flag `--kubeconfig` is

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
-import { isAlive } from "../../lab/daemon.js";
+import { commandLine, isAlive } from "../../lab/daemon.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
@@ -438,9 +438,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     const podNs = podNetnsName(prefix, c.metadata.uid);
     const pidFile = join(dir, "nodes", "node-2", "kubelet.pid");
     const pid = Number(readFileSync(pidFile, "utf8"));
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      .split("\0")
-      .filter((a) => a !== "");
+    const argv = commandLine(pid);
     process.kill(pid, "SIGTERM");
     await waitFor("the kubelet to stop", async () => (existsSync(`/proc/${pid}`) ? undefined : true));
     // gone from the API at once (no kubelet runs to finish a graceful deletion): an orphaned sandbox

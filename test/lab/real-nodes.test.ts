@@ -14,7 +14,7 @@
 import { beforeAll, expect, it } from "@jest/globals";
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { isAlive, readPidFile } from "../../lab/daemon.js";
+import { commandLine, commandLineMentions, isAlive, readPidFile } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { readLabState } from "../../lab/lab-state.js";
 import { listNetns } from "../../lab/netns.js";
@@ -321,12 +321,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     const procs: string[] = [];
     for (const e of readdirSync("/proc")) {
       if (!/^\d+$/.test(e)) continue;
-      try {
-        const argv = readFileSync(`/proc/${e}/cmdline`, "utf8");
-        if (argv.includes(`${dir}/`)) procs.push(argv.replace(/\0/g, " "));
-      } catch {
-        // gone
-      }
+      if (commandLineMentions(Number(e), dir)) procs.push(commandLine(Number(e)).join(" "));
     }
     expect(procs).toEqual([]);
     expect(
