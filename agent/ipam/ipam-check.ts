@@ -98,12 +98,9 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
   // A reservation is a free address its node set aside, not a pod's: counted apart.
   const reservedIn = (b: IPAMBlock): number =>
     b.spec.allocations.filter((a) => isReservation(a.handle)).length;
+  const podsIn = (b: IPAMBlock): number => b.spec.allocations.length - reservedIn(b);
   const inUseOfPool = new Map<string, number>();
-  for (const b of s.blocks)
-    inUseOfPool.set(
-      b.spec.pool,
-      (inUseOfPool.get(b.spec.pool) ?? 0) + b.spec.allocations.length - reservedIn(b),
-    );
+  for (const b of s.blocks) inUseOfPool.set(b.spec.pool, (inUseOfPool.get(b.spec.pool) ?? 0) + podsIn(b));
   const blocks = s.blocks
     .map((b): BlockUsage => {
       const c = parsePrefix(b.spec.cidr);
@@ -118,7 +115,7 @@ export function usage(s: IpamSnapshot): { pools: PoolUsage[]; blocks: BlockUsage
         cidr: b.spec.cidr,
         pool: b.spec.pool,
         node: affinityNode(b.spec.affinity),
-        inUse: b.spec.allocations.length - reservedIn(b),
+        inUse: podsIn(b),
         reserved: reservedIn(b),
         size: typeof c === "string" ? 0 : Number(prefixSize(c)),
         state: blockPending(b) ? "pending" : "confirmed",

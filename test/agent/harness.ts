@@ -49,6 +49,7 @@ import { labLayout, type LabLayout } from "../../lab/lab-layout.js";
 import { decodeReply, encodeRequest } from "../../agent/cni-server/frame.js";
 import { runCaptured } from "../../cli/test/run-captured.js";
 import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from "../../agent/bin/node-flags.js";
+import { isReservation } from "../../agent/ipam/reservations.js";
 
 const pexec = promisify(execFile);
 export const ROOT = new URL("../../..", import.meta.url).pathname;
@@ -409,7 +410,18 @@ export class TestBed {
     return r.items;
   }
 
-  /** All allocations: address -> handle. */
+  /**
+   * The pods' allocations: address -> handle. The agents' reservations
+   * (agent/ipam/reservations.ts: free addresses a node keeps for its next
+   * ADDs) are left out.
+   */
+  async podAllocations(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const [addr, a] of await this.allocations()) if (!isReservation(a.handle)) out.set(addr, a.handle);
+    return out;
+  }
+
+  /** All allocations, reservations included: address -> handle. */
   async allocations(): Promise<Map<string, { handle: string; node?: string; block: string }>> {
     const out = new Map<string, { handle: string; node?: string; block: string }>();
     const { parsePrefix, formatAddress } = await import("../../net/address.js");

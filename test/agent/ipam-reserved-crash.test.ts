@@ -13,6 +13,7 @@ import { describe, expect, it } from "@jest/globals";
 import { type AgentProc, type CniAnswer, TestBed, cniSocket, podCall } from "./harness.js";
 import { useTestBed } from "./bed-lifecycle.js";
 import { until } from "../support/until.js";
+import { isReservationOf } from "../../agent/ipam/reservations.js";
 
 const bed = new TestBed("rJ", "real");
 const NODE = "jrnl-1";
@@ -33,17 +34,11 @@ const del = (id: string, netns: string): Promise<CniAnswer> =>
 const address = (r: CniAnswer): string =>
   ((r.json["ips"] as { address: string }[] | undefined) ?? [])[0]?.address.split("/")[0] ?? "";
 
-/** Address -> handle of every pod allocation (reservations left out). */
-async function podAllocations(): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const [addr, a] of await bed.allocations())
-    if (!a.handle.startsWith("reserved:")) out.set(addr, a.handle);
-  return out;
-}
+const podAllocations = (): Promise<Map<string, string>> => bed.podAllocations();
 
+/** This node's reservations in the API. */
 async function reservations(): Promise<number> {
-  return [...(await bed.allocations()).values()].filter((a) => a.handle.startsWith(`reserved:${NODE}:`))
-    .length;
+  return [...(await bed.allocations()).values()].filter((a) => isReservationOf(a.handle, NODE)).length;
 }
 
 describe("reserved addresses on the real API server", () => {

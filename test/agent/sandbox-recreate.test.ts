@@ -10,6 +10,7 @@ import { describe, expect, it } from "@jest/globals";
 import { hostVethName } from "../../net/veth-name.js";
 import { type AgentProc, TestBed, cniShim, netconf, sh } from "./harness.js";
 import { useTestBed } from "./bed-lifecycle.js";
+import { until } from "../support/until.js";
 
 const bed = new TestBed("Srec");
 let node: { netns: string };
@@ -52,12 +53,15 @@ async function add(s: Sandbox): Promise<{ result: Record<string, unknown>; v4: s
   // An ADD granted from a reservation is written to its block just after
   // (agent/ipam/reservations.ts): the checks below read the API, so wait
   // for that write (bounded) before going on.
-  const deadline = Date.now() + 10_000;
-  const landed = async (): Promise<boolean> => {
-    const h = await held();
-    return ips.every((ip) => h.get(ip) === `${s.id}.eth0`);
-  };
-  while (!(await landed()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+  await until(
+    `${s.id}'s allocation written`,
+    async () => {
+      const h = await held();
+      return ips.every((ip) => h.get(ip) === `${s.id}.eth0`) ? true : undefined;
+    },
+    10_000,
+    50,
+  );
   return { result: r.json, v4: ips[0] ?? "", v6: ips[1] ?? "" };
 }
 
@@ -76,13 +80,9 @@ async function aliasOf(hostIf: string): Promise<string | undefined> {
   return (JSON.parse(out) as { ifalias?: string }[])[0]?.ifalias ?? "";
 }
 
-/** address -> handle for this bed's node. */
-async function held(): Promise<Map<string, string>> {
-  const m = new Map<string, string>();
-  // A reservation (agent/ipam/reservations.ts) holds an address for no pod.
-  for (const [addr, a] of await bed.allocations())
-    if (!a.handle.startsWith("reserved:")) m.set(addr, a.handle);
-  return m;
+/** address -> handle of the pods' allocations in the API. */
+function held(): Promise<Map<string, string>> {
+  return bed.podAllocations();
 }
 
 /** The policy table in the node namespace (the agent's attachment puts the pod's address there). */

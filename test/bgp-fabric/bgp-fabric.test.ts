@@ -8,6 +8,7 @@
 // hold time withdrawn, then restored. Faults: faults.test.ts.
 import { describe, expect, it } from "@jest/globals";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isReservation } from "../../agent/ipam/reservations.js";
 import { isAlive } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
 import { run } from "../lab/lab-run.js";
@@ -144,7 +145,7 @@ describe("BGP fabric: full mesh (3 nodes)", () => {
     await waitFor("the block to hold no pod", async () => {
       const g = await lab.kubectl("get", "ipamblock", name, "-o", "json");
       const { allocations } = (JSON.parse(g.out) as { spec: { allocations: { handle: string }[] } }).spec;
-      return allocations.every((a) => a.handle.startsWith("reserved:")) ? true : undefined;
+      return allocations.every((a) => isReservation(a.handle)) ? true : undefined;
     });
     const where = ["tor", "node-1", "node-2"];
     for (const w of where)
