@@ -30,11 +30,13 @@ export interface RunProcessOptions {
 /**
  * Runs `argv` (program first) and resolves with how it ended, whatever its
  * exit code; rejects only when it could not be started (ENOENT, EACCES), with
- * Node's error.
+ * Node's error. In a namespace nsenter starts it, so a program that is not
+ * there resolves with nsenter's exit code 127 and its message on stderr.
  */
 export function runProcess(argv: readonly string[], o: RunProcessOptions = {}): Promise<ProcessResult> {
-  const [cmd, ...args] = inNetns(o.netns, argv);
-  if (cmd === undefined) return Promise.reject(new TypeError("runProcess: empty argv"));
+  // Checked before nsenter wraps it: an empty command there would start $SHELL.
+  if (argv.length === 0) return Promise.reject(new TypeError("runProcess: empty argv"));
+  const [cmd, ...args] = inNetns(o.netns, argv) as [string, ...string[]];
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, {
       stdio: ["pipe", "pipe", "pipe"],

@@ -12,6 +12,7 @@
  * node address; conntrack 1.4.7 takes no CIDR there). One process each: the
  * tool takes one filter per run.
  */
+import { messageOf } from "../../net/native-addon.js";
 import { runProcess, type ProcessResult } from "../../net/run-process.js";
 import { CT_MARK_DENIED } from "../../policy/compiler/to-nft.js";
 import { parseConntrackLine, type CtEntry } from "./revocation.js";
@@ -76,7 +77,7 @@ export class ConntrackRevoker implements Revoker {
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
       timeoutMs: this.opts.timeoutMs ?? 10_000,
     }).catch((e: unknown) => {
-      throw new ConntrackError(`conntrack ${args.join(" ")}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new ConntrackError(`conntrack ${args.join(" ")}: ${messageOf(e)}`);
     });
   }
 

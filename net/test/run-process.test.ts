@@ -77,5 +77,21 @@ describe("runProcess: one run to completion, output captured", () => {
       const here = await runProcess(["ip", "-o", "link", "show", dev]);
       expect(here.code).not.toBe(0);
     });
+
+    it("refuses an empty command there too (nsenter with no program would start a shell)", async () => {
+      await expect(runProcess([], { netns: ns })).rejects.toThrow("runProcess: empty argv");
+      await expect(runProcess([])).rejects.toThrow("runProcess: empty argv");
+    });
+
+    it("a program missing there ends with nsenter's 127, named on stderr", async () => {
+      const r = await runProcess(["/nonexistent/trellis-no-such-tool"], { netns: ns });
+      expect(r.code).toBe(127);
+      expect(r.stderr).toContain("/nonexistent/trellis-no-such-tool");
+    });
+
+    it("a program that exits without reading a large input still ends (no EPIPE to us)", async () => {
+      const r = await runProcess(["true"], { netns: ns, input: "x".repeat(1 << 20) });
+      expect(r.code).toBe(0);
+    });
   });
 });
