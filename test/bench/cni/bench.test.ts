@@ -4,7 +4,7 @@
  * the machine is shared and noisy.)
  */
 import { describe, expect, it } from "@jest/globals";
-import { agentBreakdown, formatCniBench, runCniBench, stats } from "./bench.js";
+import { agentBreakdown, benchToken, formatCniBench, runCniBench, stats } from "./bench.js";
 
 describe("CNI benchmark (smoke)", () => {
   it("measures Trellis and the reference ptp+host-local side by side", async () => {
@@ -37,6 +37,15 @@ describe("CNI benchmark (smoke)", () => {
     expect(b["DEL: veth detached (from start)"]?.p50).toBe(1);
     expect(b["ADD server: handleMs"]).toEqual({ n: 1, p50: 5, p99: 5, mean: 5 });
     expect(b["DEL server: handleMs"]?.n).toBe(0);
+  });
+
+  it("names each run by its pid unless a token is given, and refuses a token no interface name can carry", () => {
+    expect(benchToken(undefined, 4242)).toBe(`b${(4242 % 1296).toString(36)}`);
+    expect(benchToken(undefined, 4242)).not.toBe(benchToken(undefined, 4243));
+    expect(benchToken("", 7)).toBe("b7");
+    expect(benchToken("bq1", 7)).toBe("bq1");
+    expect(() => benchToken("toolong", 7)).toThrow(/TRELLIS_BENCH_TOKEN="toolong": 1 to 4/);
+    expect(() => benchToken("b-1", 7)).toThrow(/1 to 4 of a-z and 0-9/);
   });
 
   it("computes percentiles by nearest rank", () => {

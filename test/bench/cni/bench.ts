@@ -167,6 +167,21 @@ async function agentMemory(pid: number, netns: string, metricsPort: number): Pro
   };
 }
 
+/**
+ * The run's name prefix: TRELLIS_BENCH_TOKEN, else one made of our pid, so
+ * two benches on one machine never share namespace names (the cleanup of
+ * one would delete the other's). At most 4 of [a-z0-9]: it goes into
+ * interface names (15 bytes, IFNAMSIZ).
+ */
+export function benchToken(given: string | undefined, pid: number): string {
+  if (given === undefined || given === "") return `b${(pid % 1296).toString(36)}`;
+  if (!/^[a-z0-9]{1,4}$/.test(given))
+    throw new Error(
+      `TRELLIS_BENCH_TOKEN=${JSON.stringify(given)}: 1 to 4 of a-z and 0-9 (it goes into interface names)`,
+    );
+  return given;
+}
+
 export async function runCniBench(
   full: boolean,
   log: (s: string) => void = () => {},
@@ -175,8 +190,7 @@ export async function runCniBench(
   const pods = Number(process.env["TRELLIS_BENCH_PODS"] ?? (full ? 200 : 30));
   const bursts = Number(process.env["TRELLIS_BENCH_BURSTS"] ?? (full ? 10 : 3));
   const burstSize = 30;
-  // TRELLIS_BENCH_TOKEN: another name prefix, so two benches on one machine keep to their own namespaces.
-  const bed = new TestBed(process.env["TRELLIS_BENCH_TOKEN"] ?? "bn");
+  const bed = new TestBed(benchToken(process.env["TRELLIS_BENCH_TOKEN"], process.pid));
   try {
     await bed.startApi();
     await bed.createPool("bench", { cidr: "10.90.0.0/16", blockSize: 26 });
