@@ -93,18 +93,21 @@ maybe("lab up --bgp-password: TCP MD5 and BFD on the ToR sessions (root, 2 nodes
       const r = await kubectl("patch", "secret", "-n", "kube-system", "bgp-password", "-p", patch);
       expect(r.code).toBe(0);
     };
+    // Every session lab status reported before must be seen in each phase
+    // (an empty list would make "none Established" true of nothing).
+    const sessions = (await states()).length;
+    expect(sessions).toBeGreaterThan(0);
+    const all = async (ok: (s: string) => boolean): Promise<boolean> => {
+      const st = await states();
+      return st.length === sessions && st.every(ok);
+    };
     // The agents re-read the Secret on their 10 s resync.
     await setPassword("wrong");
-    await until(
-      "no ToR session Established",
-      async () => (await states()).every((s) => s !== "Established"),
-      40_000,
-      500,
-    );
+    await until("no ToR session Established", async () => all((s) => s !== "Established"), 40_000, 500);
     await setPassword(PASSWORD);
     await until(
       "every ToR session Established again",
-      async () => (await states()).every((s) => s === "Established"),
+      async () => all((s) => s === "Established"),
       60_000,
       500,
     );

@@ -2,7 +2,7 @@
 // through scripts/bench-bgp): every target must converge, the generator must
 // outpace every target, and the table must be printable. Root only (netns).
 import { describe, it, expect, afterAll } from "@jest/globals";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ import { formatTable, runOne, setup, teardown } from "./harness.js";
 import type { RunResult } from "./harness.js";
 import { TARGETS, shebangNodeFlags, trellis } from "./targets.js";
 import { runInproc } from "./rib-inproc.js";
+import { commandLine } from "../../../lab/daemon.js";
 
 const NS = { target: "tRbjT", gen: "tRbjG" };
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
@@ -28,7 +29,7 @@ describe("how the daemon is started", () => {
     try {
       // `ip netns exec` execs node in place: the pid is the daemon's node process.
       const [pid] = daemon.pids();
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const argv = commandLine(pid ?? -1);
       expect(argv.slice(1, argv.indexOf(bin))).toEqual(flags);
     } finally {
       await daemon.stop();
