@@ -27,6 +27,7 @@ import {
   PATCH_CONTENT_TYPE,
   type Query,
   type WatchEvent,
+  WatchDecodeError,
   WatchDecoder,
   decodeResponse,
   encodeBody,
@@ -173,16 +174,27 @@ export class KubeClient {
             onEvent(ev);
           }
         };
+        // A line that is not an event ends the watch with an error, after
+        // the events before it (WatchDecodeError): the informer relists.
+        const fail = (e: unknown): void => {
+          if (e instanceof WatchDecodeError) deliver(e.events);
+          res.destroy();
+          finish(e);
+        };
         res.on("data", (chunk: string) => {
           try {
             deliver(decoder.push(chunk));
           } catch (e) {
-            res.destroy();
-            finish(e);
+            fail(e);
           }
         });
         res.on("end", () => {
-          deliver(decoder.end());
+          try {
+            deliver(decoder.end());
+          } catch (e) {
+            fail(e);
+            return;
+          }
           finish(null);
         });
         res.on("error", (e) => finish(e));

@@ -127,16 +127,30 @@ export interface WatchEvent {
 }
 
 /**
+ * A watch line that is not an event: the watch must end (client-go's
+ * StreamWatcher stops on a decode error), since skipping it could lose a
+ * DELETED or MODIFIED and leave the cache wrong until some later relist.
+ * `events` are the ones decoded before it, still to be delivered.
+ */
+export class WatchDecodeError extends Error {
+  constructor(
+    line: string,
+    readonly events: WatchEvent[],
+  ) {
+    super(`watch line is not an event: ${JSON.stringify(line.slice(0, 120))}`);
+    this.name = "WatchDecodeError";
+  }
+}
+
+/**
  * Splits a watch response into its events: one JSON object per line, a
- * line may span chunks. A line that is not an event is counted and skipped
- * (client-go's decoder would end the watch; the informer relists on the
- * next error anyway). `maxLineBytes` bounds what one unterminated line may hold.
+ * line may span chunks. A line that is not an event throws WatchDecodeError.
+ * `maxLineChars` bounds what one unterminated line may hold.
  */
 export class WatchDecoder {
   private partial = "";
-  skipped = 0;
 
-  constructor(private readonly maxLineBytes = 64 * 1024 * 1024) {}
+  constructor(private readonly maxLineChars = 64 * 1024 * 1024) {}
 
   push(chunk: string): WatchEvent[] {
     const out: WatchEvent[] = [];
@@ -147,13 +161,16 @@ export class WatchDecoder {
       text = text.slice(nl + 1);
       if (line !== "") {
         const ev = decodeEvent(line);
-        if (ev !== undefined) out.push(ev);
-        else this.skipped++;
+        if (ev === undefined) {
+          this.partial = "";
+          throw new WatchDecodeError(line, out);
+        }
+        out.push(ev);
       }
       nl = text.indexOf("\n");
     }
-    if (text.length > this.maxLineBytes)
-      throw new Error(`watch line longer than ${this.maxLineBytes} bytes without a newline`);
+    if (text.length > this.maxLineChars)
+      throw new Error(`watch line longer than ${this.maxLineChars} characters without a newline`);
     this.partial = text;
     return out;
   }
@@ -164,10 +181,7 @@ export class WatchDecoder {
     this.partial = "";
     if (rest === "") return [];
     const ev = decodeEvent(rest);
-    if (ev === undefined) {
-      this.skipped++;
-      return [];
-    }
+    if (ev === undefined) throw new WatchDecodeError(rest, []);
     return [ev];
   }
 }

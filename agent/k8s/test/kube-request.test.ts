@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import {
   KubeApiError,
+  WatchDecodeError,
   WatchDecoder,
   decodeResponse,
   encodeBody,
@@ -126,16 +127,28 @@ describe("WatchDecoder (one JSON event per line)", () => {
     expect(d.end()).toEqual([{ type: "BOOKMARK", object: {} }]);
   });
 
-  it("a line that is not an event is skipped and counted", () => {
+  it.each([
+    ["not JSON", "garbage"],
+    ["JSON without a type", '{"object":{}}'],
+  ])("a line that is not an event (%s) ends the watch, handing over the events before it", (_what, bad) => {
     const d = new WatchDecoder();
-    expect(d.push('garbage\n{"object":{}}\n{"type":"DELETED","object":null}\n')).toEqual([
-      { type: "DELETED", object: null },
-    ]);
-    expect(d.skipped).toBe(2);
+    let err: unknown;
+    try {
+      d.push(`{"type":"ADDED","object":{"n":1}}\n${bad}\n{"type":"DELETED","object":null}\n`);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WatchDecodeError);
+    expect((err as WatchDecodeError).events).toEqual([{ type: "ADDED", object: { n: 1 } }]);
+    expect((err as Error).message).toContain(JSON.stringify(bad));
+    // At the end of the stream too.
+    const e2 = new WatchDecoder();
+    e2.push(bad);
+    expect(() => e2.end()).toThrow(WatchDecodeError);
   });
 
   it("an unterminated line longer than the bound is an error", () => {
     const d = new WatchDecoder(8);
-    expect(() => d.push("123456789")).toThrow(/longer than 8 bytes/);
+    expect(() => d.push("123456789")).toThrow(/longer than 8 characters/);
   });
 });
