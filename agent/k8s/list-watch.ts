@@ -9,6 +9,7 @@
  * The cache updates are pure functions over the map (applyList,
  * applyEvent), unit-tested; the loop around them owns the watch.
  */
+import { type BackoffOptions, backoffDelay } from "../../net/backoff.js";
 import type { Query, WatchEvent } from "./kube-request.js";
 import type { WatchHandle } from "./kube-client.js";
 
@@ -93,6 +94,29 @@ export interface ListResult<T> {
   metadata?: { resourceVersion?: string };
 }
 
+/**
+ * A list this soon after the last one means the watch between them lived
+ * no time (a server or a proxy closing every watch at once): without a
+ * wait, every informer would LIST and WATCH in a tight loop. client-go's
+ * Reflector backs off its ListAndWatch loop likewise (k8s.io/client-go
+ * tools/cache/reflector.go, backoffManager).
+ */
+export const QUICK_RELIST_MS = 1000;
+const RELIST_BACKOFF: BackoffOptions = { minMs: 250, maxMs: 30_000, jitter: 0.5, mode: "equal" };
+
+/**
+ * Pure: the wait before a list, given how long ago the last list came back
+ * (undefined: none yet) and how many quick relists came in a row before.
+ */
+export function relistWait(
+  sinceLastListMs: number | undefined,
+  quick: number,
+  random: () => number,
+): { waitMs: number; quick: number } {
+  if (sinceLastListMs === undefined || sinceLastListMs >= QUICK_RELIST_MS) return { waitMs: 0, quick: 0 };
+  return { waitMs: backoffDelay(quick + 1, RELIST_BACKOFF, random), quick: quick + 1 };
+}
+
 /** What the list-watch watches with: a KubeClient's `watch`, or a wrapper around it. */
 export type WatchFn = (
   path: string,
@@ -108,6 +132,11 @@ export class ListWatch<T extends ObjectMeta> {
   private resourceVersion = "";
   private handle: WatchHandle | undefined;
   private stopped = false;
+  /** When the last list came back, and the quick relists in a row (relistWait). */
+  private listedAt: number | undefined;
+  private quickRelists = 0;
+  /** Ends a relist wait early (stop). */
+  private wake: (() => void) | undefined;
   private readonly listeners = {
     add: [] as Listener<T>[],
     update: [] as Listener<T>[],
@@ -140,6 +169,7 @@ export class ListWatch<T extends ObjectMeta> {
     this.stopped = true;
     this.handle?.abort();
     this.handle = undefined;
+    this.wake?.();
     return Promise.resolve();
   }
 
@@ -170,6 +200,23 @@ export class ListWatch<T extends ObjectMeta> {
     if (this.stopped) return;
     for (const cb of this.listeners.connect.slice()) cb();
     if (this.resourceVersion === "") {
+      const w = relistWait(
+        this.listedAt === undefined ? undefined : Date.now() - this.listedAt,
+        this.quickRelists,
+        Math.random,
+      );
+      this.quickRelists = w.quick;
+      if (w.waitMs > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, w.waitMs);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+        if (this.stopped) return;
+      }
       let l: ListResult<T>;
       try {
         l = await this.listFn();
@@ -177,6 +224,7 @@ export class ListWatch<T extends ObjectMeta> {
         for (const cb of this.listeners.error.slice()) cb(e);
         return;
       }
+      this.listedAt = Date.now();
       if (this.stopped) return;
       this.emit(applyList(this.cache, l.items));
       this.resourceVersion = l.metadata?.resourceVersion ?? "";

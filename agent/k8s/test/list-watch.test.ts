@@ -1,5 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
-import { type ObjectCache, applyEvent, applyList } from "../list-watch.js";
+import {
+  ListWatch,
+  type ObjectCache,
+  QUICK_RELIST_MS,
+  applyEvent,
+  applyList,
+  relistWait,
+} from "../list-watch.js";
 
 interface O {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -45,5 +52,45 @@ describe("applyEvent: one watch event", () => {
     applyEvent(cache, "ADDED", o("a", "1", "y"));
     expect(verbs(applyEvent(cache, "DELETED", o("a", "2", "x")))).toEqual(["delete a"]);
     expect(cache.get("y")?.get("a")).toBeDefined();
+  });
+});
+
+describe("relisting after watches that end at once", () => {
+  it("relistWait: no wait for the first list or after a watch that lived; growing waits for quick ones in a row", () => {
+    const mid = () => 0.5;
+    expect(relistWait(undefined, 0, mid)).toEqual({ waitMs: 0, quick: 0 });
+    expect(relistWait(QUICK_RELIST_MS, 3, mid)).toEqual({ waitMs: 0, quick: 0 });
+    const waits: number[] = [];
+    let quick = 0;
+    for (let i = 0; i < 10; i++) {
+      const w = relistWait(5, quick, mid);
+      waits.push(w.waitMs);
+      quick = w.quick;
+    }
+    expect(waits[0]).toBeGreaterThan(0);
+    for (let i = 1; i < waits.length; i++) expect(waits[i]).toBeGreaterThanOrEqual(waits[i - 1] ?? 0);
+    expect(waits[9]).toBeLessThanOrEqual(30_000);
+    expect(waits[9]).toBeGreaterThanOrEqual(15_000);
+  });
+
+  it("a server that ends every watch at once (410) gets a few lists a second, not a tight loop", async () => {
+    let lists = 0;
+    const lw = new ListWatch<O>(
+      "/api/v1/pods",
+      (_path, _query, _onEvent, done) => {
+        const t = setImmediate(() => done(Object.assign(new Error("Gone"), { code: 410 })));
+        return { abort: () => clearImmediate(t) };
+      },
+      () => {
+        lists++;
+        return Promise.resolve({ items: [], metadata: { resourceVersion: String(lists) } });
+      },
+    );
+    await lw.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    await lw.stop();
+    // Waits of about 0.25, 0.5 and 1 s: at most four lists in 1.5 s (without them: thousands).
+    expect(lists).toBeGreaterThanOrEqual(2);
+    expect(lists).toBeLessThanOrEqual(5);
   });
 });
