@@ -5,7 +5,7 @@
  * get "conflict"/"exists" as values, never as exceptions.
  */
 import type { KubeClient } from "../k8s/kube-client.js";
-import { resourcePath } from "../k8s/kube-request.js";
+import { httpStatus, resourcePath } from "../k8s/kube-request.js";
 import {
   IPAM_API_VERSION,
   IPAM_GROUP,
@@ -27,16 +27,6 @@ export interface IpamApi {
   createAffinity(a: BlockAffinity): Promise<BlockAffinity | "exists">;
   replaceAffinity(a: BlockAffinity): Promise<BlockAffinity | "conflict" | "gone">;
   deleteAffinity(name: string): Promise<void>;
-}
-
-/** The HTTP status of an API error (KubeApiError.code; `statusCode` on watch errors), if any. */
-export function httpStatus(e: unknown): number | undefined {
-  if (typeof e === "object" && e !== null) {
-    const c =
-      (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
-    if (typeof c === "number") return c;
-  }
-  return undefined;
 }
 
 const PLURAL = { pool: "ippools", block: "ipamblocks", affinity: "blockaffinities" } as const;

@@ -6,7 +6,7 @@
  * group ("… cannot list resource \"networkpolicies\" in API group
  * \"networking.k8s.io\" at the cluster scope"). Pure.
  */
-import { httpStatus } from "../ipam/ipam-api.js";
+import { httpStatus } from "./kube-request.js";
 
 export interface ApiRefusal {
   status: 401 | 403;

@@ -96,6 +96,16 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The HTTP status of an API error (KubeApiError.code; `statusCode` on watch errors), if any. */
+export function httpStatus(e: unknown): number | undefined {
+  if (typeof e === "object" && e !== null) {
+    const c =
+      (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
+    if (typeof c === "number") return c;
+  }
+  return undefined;
+}
+
 /** The decoded answer to `req`: its JSON on 2xx, else a KubeApiError carrying the Status. */
 export function decodeResponse(req: KubeRequest, status: number, text: string): unknown {
   let parsed: unknown;

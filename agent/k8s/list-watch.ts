@@ -10,7 +10,7 @@
  * applyEvent), unit-tested; the loop around them owns the watch.
  */
 import { type BackoffOptions, backoffDelay } from "../../net/backoff.js";
-import type { Query, WatchEvent } from "./kube-request.js";
+import { type Query, type WatchEvent, httpStatus } from "./kube-request.js";
 import type { WatchHandle } from "./kube-client.js";
 
 export interface ObjectMeta {
@@ -190,9 +190,7 @@ export class ListWatch<T extends ObjectMeta> {
   private async cycle(err: unknown): Promise<void> {
     this.handle?.abort();
     this.handle = undefined;
-    const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code;
-    const statusCode = (err as { statusCode?: unknown } | null)?.statusCode;
-    if (err !== null && err !== undefined && (code === 410 || statusCode === 410)) this.resourceVersion = "";
+    if (err !== null && err !== undefined && httpStatus(err) === 410) this.resourceVersion = "";
     else if (err !== null && err !== undefined) {
       for (const cb of this.listeners.error.slice()) cb(err);
       return;

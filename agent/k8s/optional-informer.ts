@@ -11,7 +11,7 @@
  */
 import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { httpStatus } from "../ipam/ipam-api.js";
+import { httpStatus } from "./kube-request.js";
 import { type InformerHealth, informerStep, initialHealth } from "./informer-backoff.js";
 import { apiRefusal, refusalText } from "./api-refusal.js";
 import type { ResilientInformer } from "./resilient-informer.js";

@@ -8,7 +8,7 @@ import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-
 import type { Logger } from "pino";
 import { parseObject, type ParsedObject } from "../../policy/model/load.js";
 import type { PolicyAttachment, PolicyHooks } from "../cni-backend.js";
-import { httpStatus } from "../ipam/ipam-api.js";
+import { httpStatus } from "../k8s/kube-request.js";
 import { handleFor } from "../ipam/ipam-service.js";
 import type { KubeClient } from "../k8s/kube-client.js";
 import { resourcePath } from "../k8s/kube-request.js";

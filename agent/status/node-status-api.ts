@@ -15,7 +15,7 @@ import {
   NODE_STATUS_VERSION,
   type NodeStatusBody,
 } from "../../crds/node-status.js";
-import { httpStatus } from "../ipam/ipam-api.js";
+import { httpStatus } from "../k8s/kube-request.js";
 
 export interface NodeOwner {
   name: string;

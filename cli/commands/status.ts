@@ -19,7 +19,7 @@ import {
   clusterStatus,
 } from "../../agent/status/cluster-status.js";
 import { usage } from "../../agent/ipam/ipam-check.js";
-import { httpStatus } from "../../agent/ipam/ipam-api.js";
+import { httpStatus } from "../../agent/k8s/kube-request.js";
 import { CliError, EXIT_FAILURE, EXIT_NOT_FOUND } from "../exit-codes.js";
 import { formatJson, formatTable, parseOutputFormat } from "../output.js";
 import type { Io } from "../program.js";
