@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
 import { runCommand, type CommandResult } from "../../lab/run-command.js";
+import { inNetns } from "../../net/netns-path.js";
+import { until } from "../support/until.js";
 import { chartDir, repoRoot } from "../helm/chart-files.js";
 
 const TAG = `localhost/trellis-node:test-${process.pid}`;
@@ -223,11 +225,10 @@ describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:la
     // Its own network namespace (a real kernel), which the container joins and socat probes from.
     const ns = `trellis-podecho-${process.pid}`;
     const name = `trellis-podecho-test-${process.pid}`;
-    const inNs = (args: string[]): Promise<CommandResult> =>
-      runCommand("nsenter", [`--net=/var/run/netns/${ns}`, "socat", ...args], {
-        input: "probe\n",
-        timeoutMs: 10_000,
-      });
+    const inNs = (args: string[]): Promise<CommandResult> => {
+      const [cmd, ...rest] = inNetns(ns, ["socat", ...args]) as [string, ...string[]];
+      return runCommand(cmd, rest, { input: "probe\n", timeoutMs: 10_000 });
+    };
     ok(await runCommand("ip", ["netns", "add", ns]), "ip netns add");
     try {
       ok(await runCommand("ip", ["-n", ns, "link", "set", "lo", "up"]), "lo up");
@@ -238,13 +239,16 @@ describe("scripts/build-lab-images: localhost/busybox:lab and localhost/pause:la
       ]);
       const replies: string[] = [];
       for (const target of ["TCP:127.0.0.1:8080", "TCP:[::1]:8080", "UDP:127.0.0.1:8080", "UDP:[::1]:8080"]) {
-        const deadline = Date.now() + 15_000;
-        let r = await inNs(["-T", "2", "-", target]);
         // The first probe may come before the container has bound its sockets.
-        while (r.stdout === "" && Date.now() < deadline) {
-          await new Promise((res) => setTimeout(res, 250));
-          r = await inNs(["-T", "2", "-", target]);
-        }
+        const r = await until(
+          `${target} answering`,
+          async () => {
+            const x = await inNs(["-T", "2", "-", target]);
+            return x.stdout !== "" ? x : undefined;
+          },
+          15_000,
+          250,
+        );
         replies.push(`${target} ${r.stdout}`);
       }
       expect(replies).toEqual([

@@ -10,11 +10,11 @@
 // node namespace.
 import { beforeAll, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe } from "@jest/globals";
 import { CONTROL_PLANE_MODES } from "../../lab/controlplane/control-plane.js";
 import { AGENT_HEALTH_ADDRESS } from "../../lab/agent-health.js";
+import { labLayout } from "../../lab/lab-layout.js";
 import { inNetns } from "../../lab/netns.js";
 import { runCommand } from "../../lab/run-command.js";
 import { until as waitUntil } from "../support/until.js";
@@ -194,7 +194,7 @@ function outage(controlPlane: string): void {
       expect(made).toBeLessThanOrEqual(MAX_ATTEMPTS_PER_AGENT);
     }
     // One line per change of state, not one per attempt.
-    const log = readFileSync(join(dir, "nodes", "node-1", "trellis-node.log"), "utf8");
+    const log = readFileSync(labLayout(dir).node("node-1").agentLog, "utf8");
     expect(log).toMatch(/informer pods lost the API server; retrying with backoff/);
     expect(log.match(/informer pods lost the API server/g)?.length).toBe(1);
     expect(log).not.toMatch(/store went backwards/);
