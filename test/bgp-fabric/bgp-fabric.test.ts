@@ -257,12 +257,18 @@ describe("BGP fabric: agent restarts", () => {
     } finally {
       process.kill(pid, "SIGCONT");
     }
+    // Back in both families (each has its own session, which may come up a moment after the other).
     for (const w of ["tor", "node-1"])
-      await waitFor(
-        `${v4} back on ${w}`,
-        async () => ((await run("ip", ["-n", lab.ns(w), "route", "show", v4])).out !== "" ? true : undefined),
-        40_000,
-      );
+      for (const cidr of blocks)
+        await waitFor(
+          `${cidr} back on ${w}`,
+          async () =>
+            (await run("ip", ["-n", lab.ns(w), ...(cidr.includes(":") ? ["-6"] : []), "route", "show", cidr]))
+              .out !== ""
+              ? true
+              : undefined,
+          40_000,
+        );
     expect(await allPairs(pods)).toEqual([]);
   }, 120_000);
 });
