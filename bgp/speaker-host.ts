@@ -10,7 +10,7 @@ import { diffConfig, type ConfigDiff, type PeerConfigFile, type SpeakerConfigFil
 import { compileFilter } from "./policy/index.js";
 import type { Logger } from "pino";
 import { Speaker, type FibSink, type SpeakerPeerOptions } from "./speaker.js";
-import { CEASE_ADMIN_SHUTDOWN } from "./session/fsm.js";
+import { CEASE_ADMIN_SHUTDOWN } from "./wire/errors.js";
 import { NetlinkFibDriver, KernelFib, type FibDriver, type FibChangeIn } from "./fib/index.js";
 
 export interface SpeakerHostOptions {

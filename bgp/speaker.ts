@@ -16,6 +16,11 @@ import { pino, type Logger } from "pino";
 import {
   AFI_IPV4,
   AFI_IPV6,
+  CEASE_ADMIN_SHUTDOWN,
+  CEASE_BFD_DOWN,
+  CEASE_MAX_PREFIXES,
+  CEASE_OTHER_CONFIG_CHANGE,
+  CEASE_PEER_DECONFIGURED,
   SAFI_UNICAST,
   canonicalPrefix,
   formatCommunity,
@@ -33,18 +38,9 @@ import { Peer, familyName, type PeerHooks, type PeerSettings, type SessionInfo }
 import { Listener } from "./session/listener.js";
 import { restoreDefaultTtl } from "./session/tcp-security.js";
 import { BfdService, type BfdPeerOptions, type BfdPeerStatus, type DropReason } from "./bfd/service.js";
-
-/** RFC 9384: Cease subcode 10, BFD Down. */
-export const CEASE_BFD_DOWN = 10;
 import { systemClock, type Clock, type TimerHandle } from "./session/clock.js";
 import type { BackoffOptions } from "../net/backoff.js";
-import {
-  CEASE_ADMIN_SHUTDOWN,
-  CEASE_MAX_PREFIX,
-  CEASE_OTHER_CONFIG_CHANGE,
-  CEASE_PEER_DECONFIGURED,
-  type FsmState,
-} from "./session/fsm.js";
+import type { FsmState } from "./session/fsm.js";
 import type { PeerStatus, RouteStatus } from "./control/protocol.js";
 
 export type FamilyName = "ipv4-unicast" | "ipv6-unicast";
@@ -538,7 +534,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           // Not from inside the FSM step that is delivering this UPDATE.
           setImmediate(() => {
             if (this.peers.get(id) === e && e.peer.state === "Established")
-              e.peer.reset(CEASE_MAX_PREFIX, data);
+              e.peer.reset(CEASE_MAX_PREFIXES, data);
           });
         }
         // Bound the work (and the change lists) of one flush: a socket read

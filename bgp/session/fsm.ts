@@ -15,6 +15,20 @@
  * used as the back-off timer; see backoff.ts). Damping of peer oscillations
  * beyond that and SendNOTIFICATIONwithoutOPEN are off, as the RFC's defaults.
  */
+import {
+  CEASE_ADMIN_RESET,
+  CEASE_ADMIN_SHUTDOWN,
+  CEASE_CONNECTION_COLLISION,
+  CEASE_CONNECTION_REJECTED,
+  ERR_CEASE,
+  ERR_FSM,
+  ERR_HOLD_TIMER_EXPIRED,
+  ERR_OPEN,
+  ERR_UPDATE,
+  FSM_UNEXPECTED_IN_ESTABLISHED,
+  FSM_UNEXPECTED_IN_OPENCONFIRM,
+  FSM_UNEXPECTED_IN_OPENSENT,
+} from "../wire/errors.js";
 import { negotiateHoldTime } from "./hold-time.js";
 import { checkOpen, type PeerOpen } from "./open-check.js";
 
@@ -111,27 +125,6 @@ export interface StepResult {
   session: Session;
   actions: FsmAction[];
 }
-
-// NOTIFICATION error codes (RFC 4271 §4.5) and the subcodes this file sends.
-export const ERR_HEADER = 1;
-export const ERR_OPEN = 2;
-export const ERR_UPDATE = 3;
-export const ERR_HOLD_TIMER_EXPIRED = 4;
-export const ERR_FSM = 5;
-export const ERR_CEASE = 6;
-// RFC 6608: FSM error subcodes by the state the unexpected message arrived in.
-export const FSM_UNEXPECTED_IN_OPENSENT = 1;
-export const FSM_UNEXPECTED_IN_OPENCONFIRM = 2;
-export const FSM_UNEXPECTED_IN_ESTABLISHED = 3;
-// RFC 4486 Cease subcodes.
-export const CEASE_MAX_PREFIX = 1;
-export const CEASE_ADMIN_SHUTDOWN = 2;
-export const CEASE_PEER_DECONFIGURED = 3;
-export const CEASE_ADMIN_RESET = 4;
-export const CEASE_CONNECTION_REJECTED = 5;
-export const CEASE_OTHER_CONFIG_CHANGE = 6;
-export const CEASE_COLLISION = 7;
-export const CEASE_OUT_OF_RESOURCES = 8;
 
 const DEFAULT_LARGE_HOLD = 240;
 
@@ -425,7 +418,7 @@ function openSentOrConfirm(s: Session, ev: FsmEvent, unexpectedSubcode: number):
     case "BGPOpenMsgErr":
       return toIdleAfterError(s, [notification(ERR_OPEN, ev.subcode, ev.data)]);
     case "OpenCollisionDump":
-      return toIdleAfterError(s, [cease(CEASE_COLLISION)]);
+      return toIdleAfterError(s, [cease(CEASE_CONNECTION_COLLISION)]);
     case "NotifMsgVerErr":
       return toIdleManualStopLike(s);
     default:
@@ -499,7 +492,7 @@ function established(s: Session, ev: FsmEvent, _cfg: FsmConfig): StepResult {
       // this connection (a second connection's OPEN goes to its own FSM).
       return toIdleAfterError(s, [notification(ERR_FSM, FSM_UNEXPECTED_IN_ESTABLISHED)], true);
     case "OpenCollisionDump":
-      return toIdleAfterError(s, [cease(CEASE_COLLISION)], true);
+      return toIdleAfterError(s, [cease(CEASE_CONNECTION_COLLISION)], true);
     case "NotifMsgVerErr":
     case "NotifMsg":
     case "TcpConnectionFails":

@@ -13,7 +13,7 @@ import {
   fdOf,
   sockopt,
 } from "../../net/sockopt/sockopt.js";
-import { CEASE_CONNECTION_REJECTED } from "./fsm.js";
+import { CEASE_CONNECTION_REJECTED } from "../wire/errors.js";
 import { rejectSocket } from "./peer.js";
 
 export interface ListenerOptions {

@@ -3,13 +3,13 @@
  * RFC 6286 (BGP Identifier) amendments. Returns the OPEN Message Error
  * subcode and data to send, or undefined when the OPEN is acceptable.
  */
-export const AS_TRANS = 23456;
-
-// OPEN Message Error subcodes, RFC 4271 §6.2.
-export const OPEN_UNSUPPORTED_VERSION = 1;
-export const OPEN_BAD_PEER_AS = 2;
-export const OPEN_BAD_BGP_ID = 3;
-export const OPEN_UNACCEPTABLE_HOLD_TIME = 6;
+import {
+  OPEN_BAD_BGP_ID,
+  OPEN_BAD_PEER_AS,
+  OPEN_UNACCEPTABLE_HOLD_TIME,
+  OPEN_UNSUPPORTED_VERSION,
+} from "../wire/errors.js";
+import { AS_TRANS } from "../wire/types.js";
 
 /** The parts of a received OPEN that the FSM judges. */
 export interface PeerOpen {

@@ -19,6 +19,10 @@ import {
   AFI_IPV6,
   AS_TRANS,
   BgpError,
+  CEASE_ADMIN_RESET,
+  CEASE_CONNECTION_COLLISION,
+  CEASE_CONNECTION_REJECTED,
+  ERR_CEASE,
   MAX_EXTENDED_MESSAGE_LENGTH,
   MAX_MESSAGE_LENGTH,
   SAFI_UNICAST,
@@ -60,10 +64,6 @@ export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { minMs: 1000, maxMs: 120
 import type { Clock, TimerHandle } from "./clock.js";
 import { collisionWinner, type Direction } from "./collision.js";
 import {
-  CEASE_ADMIN_RESET,
-  CEASE_COLLISION,
-  CEASE_CONNECTION_REJECTED,
-  ERR_CEASE,
   initialSession,
   step,
   type FsmAction,
@@ -332,7 +332,7 @@ export class Peer {
     const gracefulPeer = st === "Established" && this.conn.info?.peerGracefulRestart !== undefined;
     if (this.second || (st === "Established" && !gracefulPeer)) {
       // CollisionDetectEstablishedState is off (§8.1.1): the established connection stays.
-      rejectSocket(sock, st === "Established" ? CEASE_COLLISION : CEASE_CONNECTION_REJECTED);
+      rejectSocket(sock, st === "Established" ? CEASE_CONNECTION_COLLISION : CEASE_CONNECTION_REJECTED);
       return;
     }
     // Established with a graceful-restart peer: a new connection may be the peer
