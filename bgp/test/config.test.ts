@@ -70,6 +70,11 @@ originate:
       "peers[0].address: must be an IPv4 or IPv6 address",
     ],
     [
+      "a local address (the NEXT_HOP of next-hop-self) with a leading zero, octal to inet_aton",
+      `${base}peers: [{ address: 10.0.0.2, asn: 2, localAddress: 010.0.0.1 }]\n`,
+      "peers[0].localAddress: must be an IPv4 or IPv6 address",
+    ],
+    [
       "an unknown family",
       `${base}peers: [{ address: 10.0.0.2, asn: 2, families: [l2vpn] }]\n`,
       "peers[0].families[0]",

@@ -3,6 +3,7 @@
 // groups compressed to "::", the first such run on a tie).
 
 import { longestZeroRun } from "../../net/address.js";
+import { parseCanonicalIpv4 } from "../../net/ipv4-packed.js";
 
 // Scratch space for IPv6 formatting/parsing: the codec is synchronous, so one
 // module-level array is never shared between two calls in flight.
@@ -40,28 +41,20 @@ export function formatIpv6(buf: Buffer, off: number): string {
   return formatIpv6Groups(groups);
 }
 
-/** Parse dotted-quad IPv4 into a 32-bit unsigned number, or -1 if malformed. */
+/** Where parseIpv4 has net/ipv4-packed.ts leave the address it read. */
+const quad = new Int32Array(1);
+
+/**
+ * Parse dotted-quad IPv4 text (the whole of `s`, or the embedded IPv4 tail of
+ * an IPv6 text between `start` and `end`) into a 32-bit unsigned number, or
+ * -1 if malformed. Only the canonical form passes, as everywhere in net/
+ * (net/ipv4-packed.ts, RFC 6943 §3.1.1 strict form): "010.0.0.1" is refused,
+ * since inet_aton(3) reads a leading zero as octal (8.0.0.1) where we would
+ * have sent 10.0.0.1.
+ */
 export function parseIpv4(s: string, start = 0, end = s.length): number {
-  let value = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      part = part * 10 + (c - 48);
-      digits++;
-      if (digits > 3 || part > 255) return -1;
-    } else if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else return -1;
-  }
-  if (digits === 0 || dots !== 3) return -1;
-  return value * 256 + part;
+  const text = start === 0 ? s : s.slice(start, end);
+  return parseCanonicalIpv4(text, end - start, quad) ? (quad[0] as number) >>> 0 : -1;
 }
 
 const parsed = new Uint16Array(8);
@@ -137,7 +130,7 @@ export function parseIpv6Into(s: string, out: Buffer, off: number, start = 0, en
 /** Write an IPv4 address; throws TypeError on malformed text (a caller bug, not peer input). */
 export function writeIpv4(s: string, buf: Buffer, off: number): void {
   const v = parseIpv4(s);
-  if (v < 0) throw new TypeError(`invalid IPv4 address: ${s}`);
+  if (v < 0) throw new TypeError(`invalid IPv4 address: ${s} (want a dotted quad without leading zeros)`);
   buf.writeUInt32BE(v, off);
 }
 

@@ -2,9 +2,11 @@ import { describe, expect, it } from "@jest/globals";
 import {
   canonicalIpv6,
   canonicalPrefix,
+  isIpv4,
   isIpv6,
   decodePrefixes,
   encodePrefix,
+  packUpdates,
   parsePrefix,
   prefixAfi,
   prefixEncodingLength,
@@ -127,7 +129,35 @@ describe("IPv6 text parsing", () => {
     "1.2.3.4",
     "::1.2.3",
     "1:::2",
+    "::ffff:010.0.0.1", // the embedded IPv4 follows the IPv4 rules below
   ])("rejects %p", (inp) => {
     expect(isIpv6(inp)).toBe(false);
+  });
+});
+
+// parseIpv4 is net/ipv4-packed.ts's canonical dotted quad: a leading zero is
+// refused, since inet_aton(3) would read "010.0.0.1" as 8.0.0.1.
+describe("IPv4 text parsing", () => {
+  it.each(["0.0.0.0", "10.0.0.1", "192.0.2.255", "255.255.255.255"])("accepts %s", (inp) => {
+    expect(isIpv4(inp)).toBe(true);
+  });
+  it.each([
+    "010.0.0.1",
+    "10.0.0.01",
+    "10.00.0.1",
+    "256.0.0.1",
+    "10.0.0",
+    "10.0.0.1.2",
+    "10..0.1",
+    "10.0.0.1 ",
+    "",
+  ])("rejects %p", (inp) => {
+    expect(isIpv4(inp)).toBe(false);
+  });
+  it("refuses a next hop with a leading zero rather than sending 10.0.0.1", () => {
+    const attrs = { origin: 0 as const, asPath: [], nextHop: "010.0.0.1" };
+    expect(() => packUpdates(attrs, ["10.1.0.0/24"], [], { fourOctetAs: true })).toThrow(
+      "invalid IPv4 address: 010.0.0.1 (want a dotted quad without leading zeros)",
+    );
   });
 });
