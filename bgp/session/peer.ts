@@ -43,6 +43,7 @@ import {
   type Prefix,
   type UpdateMessage,
 } from "../wire/index.js";
+import { parseIpv4 } from "../wire/address.js";
 import { backoffDelay, type BackoffOptions } from "../../net/backoff.js";
 import { applyTcpSecurity, connectSecure, fdOf, sockopt } from "../../net/sockopt/sockopt.js";
 import {
@@ -964,9 +965,11 @@ function toPeerOpen(o: OpenMessage): PeerOpen {
   return p;
 }
 
+/** A BGP Identifier (our router ID, the peer's) as the number the FSM compares (RFC 6286 §2.2, RFC 4271 §6.8). */
 export function ipv4ToU32(a: string): number {
-  const p = a.split(".").map(Number);
-  return (((p[0] ?? 0) << 24) | ((p[1] ?? 0) << 16) | ((p[2] ?? 0) << 8) | (p[3] ?? 0)) >>> 0;
+  const v = parseIpv4(a);
+  if (v < 0) throw new TypeError(`invalid BGP Identifier: ${a} (want a dotted quad without leading zeros)`);
+  return v;
 }
 
 export function familyName(f: Family): string {

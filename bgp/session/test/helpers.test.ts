@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { collisionWinner } from "../collision.js";
 import { negotiateHoldTime } from "../hold-time.js";
 import { checkOpen } from "../open-check.js";
+import { ipv4ToU32 } from "../peer.js";
 
 describe("connection collision resolution (RFC 4271 §6.8, RFC 6286 §2.3)", () => {
   it.each([
@@ -67,5 +68,16 @@ describe("OPEN checks (RFC 4271 §6.2, RFC 6793, RFC 6286)", () => {
     const r = checkOpen(open, e);
     if (want === undefined) expect(r).toBeUndefined();
     else expect(r && [r.subcode, Buffer.from(r.data ?? []).toString("hex")]).toEqual(want);
+  });
+});
+
+describe("BGP Identifier text to number (ipv4ToU32)", () => {
+  it("reads a dotted quad as an unsigned 32-bit number", () => {
+    expect(ipv4ToU32("10.0.0.1")).toBe(0x0a000001);
+    expect(ipv4ToU32("200.0.0.1")).toBe(0xc8000001);
+  });
+  it("refuses what bgp/wire would refuse to send in an OPEN (a leading zero is octal to inet_aton)", () => {
+    expect(() => ipv4ToU32("010.0.0.1")).toThrow("invalid BGP Identifier: 010.0.0.1");
+    expect(() => ipv4ToU32("10.0.0")).toThrow(TypeError);
   });
 });
