@@ -35,5 +35,5 @@ export {
   routeTargetCommunity,
 } from "./communities.js";
 export type { ExtendedCommunityView } from "./communities.js";
-export { peerAs, checkOpen, negotiate, unsupportedCapabilityError } from "./open.js";
+export { peerAs, negotiate, unsupportedCapabilityError } from "./open.js";
 export type { Negotiated } from "./open.js";

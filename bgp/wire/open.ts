@@ -151,33 +151,6 @@ export function peerAs(open: OpenMessage): number {
   return open.myAs;
 }
 
-/**
- * The OPEN checks that need our configuration (RFC 4271 §6.2, RFC 6286 §2.2).
- * Returns the error to send, or undefined when the OPEN is acceptable.
- */
-export function checkOpen(
-  open: OpenMessage,
-  expect: { peerAs?: number; localBgpId?: string; internal?: boolean },
-): BgpError | undefined {
-  if (expect.peerAs !== undefined && peerAs(open) !== expect.peerAs) {
-    return bgpError(
-      ERR_OPEN,
-      OPEN_BAD_PEER_AS,
-      undefined,
-      `peer AS ${peerAs(open)}, expected ${expect.peerAs}`,
-    );
-  }
-  if (expect.internal === true && expect.localBgpId !== undefined && open.bgpId === expect.localBgpId) {
-    return bgpError(
-      ERR_OPEN,
-      OPEN_BAD_BGP_ID,
-      undefined,
-      `internal peer uses our BGP Identifier ${open.bgpId}`,
-    );
-  }
-  return undefined;
-}
-
 /** RFC 5492 §5: Unsupported Capability, the Data field listing the capabilities we require. */
 export function unsupportedCapabilityError(required: readonly Capability[]): BgpError {
   return bgpError(ERR_OPEN, OPEN_UNSUPPORTED_CAPABILITY, encodeCapabilityList(required));
