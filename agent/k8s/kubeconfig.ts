@@ -133,10 +133,13 @@ export function parseKubeconfig(text: string, file: string, read: Read): Cluster
     access.cert = cert;
     access.key = key;
   }
+  // An empty token is no token: it falls through to tokenFile, as in
+  // client-go (tools/clientcmd client_config.go, getUserIdentificationPartialConfig:
+  // `len(Token) > 0`, else `len(TokenFile) > 0`).
   const token = str(user, "token", uw);
-  if (token !== undefined && token !== "") access.token = token;
   const tokenFile = str(user, "tokenFile", uw);
-  if (tokenFile !== undefined && token === undefined)
+  if (token !== undefined && token !== "") access.token = token;
+  else if (tokenFile !== undefined && tokenFile !== "")
     access.tokenFile = isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile);
   return access;
 }
