@@ -29,6 +29,7 @@ import {
   type WatchEvent,
   WatchDecodeError,
   WatchDecoder,
+  credentialHeaders,
   decodeResponse,
   encodeBody,
   pathWithQuery,
@@ -233,8 +234,7 @@ export class KubeClient {
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const { bytes, headers } = encodeBody(req);
-      const token = this.bearer();
-      if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
+      Object.assign(headers, credentialHeaders(this.access, this.bearer()));
       const url = new URL(this.access.server + pathWithQuery(req.path, req.query));
       const c = (this.tls ? httpsRequest : httpRequest)(url, {
         method: req.method,

@@ -6,8 +6,9 @@
  */
 import { createInterface } from "node:readline";
 import type { RequestOptions } from "node:https";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesListObject, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../../agent/k8s/kube-client.js";
+import { accessFromResolved } from "../../agent/k8s/kubeconfig.js";
 import type { Command } from "commander";
 import { type IPAMBlock } from "../../crds/ipam.js";
 import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
@@ -48,9 +49,10 @@ export function kubeConfig(path: string | undefined): KubeConfig {
 /**
  * The agent's own client (agent/k8s/kube-client.ts, which KubeIpamApi takes)
  * for the cluster and user this kubeconfig resolved to (loadFromDefault's
- * search included), with the credentials client-node resolves for it: CA,
- * client certificate, and the bearer token of a token, an exec plugin or an
- * auth provider (fetched once: the CLI runs for seconds).
+ * search included), with the credentials client-node resolves for it
+ * (accessFromResolved: CA, client certificate, bearer token of a token, an
+ * exec plugin or an auth provider, fetched once as the CLI runs for
+ * seconds; basic auth; impersonation).
  */
 export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
   const c = kc.getCurrentCluster();
@@ -58,35 +60,22 @@ export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
   const opts: RequestOptions = {};
   try {
     await kc.applyToHTTPSOptions(opts);
+    return new KubeClient(accessFromResolved(c, opts));
   } catch (e) {
     throw new CliError(`kubeconfig: credentials: ${errorText(e)}`, EXIT_USAGE);
   }
-  const pem = (v: unknown): Buffer | undefined =>
-    Buffer.isBuffer(v) ? v : typeof v === "string" ? Buffer.from(v) : undefined;
-  const ca = pem(opts.ca);
-  const cert = pem(opts.cert);
-  const key = pem(opts.key);
-  const auth = (opts.headers as Record<string, unknown> | undefined)?.["Authorization"];
-  const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
-  return new KubeClient({
-    server: c.server.replace(/\/+$/, ""),
-    insecureSkipTlsVerify: c.skipTLSVerify,
-    ...(ca !== undefined ? { ca } : {}),
-    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-    ...(token !== undefined && token !== "" ? { token } : {}),
-  });
 }
 
 export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
-  const api = new KubeIpamApi(await kubeClientFor(kc));
-  const core = kc.makeApiClient(CoreV1Api);
+  const client = await kubeClientFor(kc);
+  const api = new KubeIpamApi(client);
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
       api.listPools(),
       api.listBlocks(),
       api.listAffinities(),
-      core.listPodForAllNamespaces(),
-      core.listNode(),
+      client.get<KubernetesListObject<V1Pod>>("/api/v1/pods"),
+      client.get<KubernetesListObject<V1Node>>("/api/v1/nodes"),
     ]);
     return {
       pools,
@@ -105,6 +94,8 @@ export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
       `cannot read IPAM state from the API server: ${e instanceof Error ? e.message : String(e)}`,
       EXIT_FAILURE,
     );
+  } finally {
+    client.close();
   }
 }
 

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeClient } from "../kube-client.js";
+import type { ClusterAccess } from "../kubeconfig.js";
 
 export interface Loopback {
   client: KubeClient;
@@ -15,6 +16,7 @@ export interface Loopback {
 
 export async function startLoopback(
   handle: (req: IncomingMessage, res: ServerResponse) => void,
+  credentials: Omit<ClusterAccess, "server" | "insecureSkipTlsVerify"> = {},
 ): Promise<Loopback> {
   const open = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
@@ -24,7 +26,11 @@ export async function startLoopback(
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
-  const client = new KubeClient({ server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: false });
+  const client = new KubeClient({
+    server: `http://127.0.0.1:${port}`,
+    insecureSkipTlsVerify: false,
+    ...credentials,
+  });
   return {
     client,
     close: async () => {
