@@ -72,8 +72,8 @@ export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
       api.listPools(),
-      api.listBlocks(),
-      api.listAffinities(),
+      api.ipamBlocks.list(),
+      api.blockAffinities.list(),
       client.get<KubernetesListObject<V1Pod>>("/api/v1/pods"),
       client.get<KubernetesListObject<V1Node>>("/api/v1/nodes"),
     ]);
@@ -123,12 +123,12 @@ async function confirm(io: Io, question: string): Promise<boolean> {
 /** Removes the given handles from a block with compare-and-swap (re-read on 409). */
 async function releaseHandles(api: KubeIpamApi, name: string, handles: ReadonlySet<string>): Promise<number> {
   for (let attempt = 0; attempt < 8; attempt++) {
-    const b: IPAMBlock | undefined = await api.getBlock(name);
+    const b: IPAMBlock | undefined = await api.ipamBlocks.get(name);
     if (b === undefined) return 0;
     const kept = b.spec.allocations.filter((a) => !handles.has(a.handle));
     const n = b.spec.allocations.length - kept.length;
     if (n === 0) return 0;
-    const r = await api.replaceBlock({ ...b, spec: { ...b.spec, allocations: kept } });
+    const r = await api.ipamBlocks.replace({ ...b, spec: { ...b.spec, allocations: kept } });
     if (r === "gone") return 0;
     if (r !== "conflict") return n;
   }
@@ -229,12 +229,12 @@ export function registerIpam(program: Command, io: Io): void {
       for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
       const blocksDeleted: string[] = [];
       for (const name of plan.blocks) {
-        const b = await api.getBlock(name);
+        const b = await api.ipamBlocks.get(name);
         if (b === undefined) continue;
-        const r = await api.deleteBlock(name, b.metadata.resourceVersion);
+        const r = await api.ipamBlocks.delete(name, b.metadata.resourceVersion);
         if (r === "ok") blocksDeleted.push(name);
       }
-      for (const a of plan.affinities) await api.deleteAffinity(a);
+      for (const a of plan.affinities) await api.blockAffinities.delete(a);
       const result = { findings, released, blocksDeleted, affinitiesDeleted: plan.affinities };
       if (o.output === "json") io.out(formatJson(result));
       else
