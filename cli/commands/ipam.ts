@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import type { RequestOptions } from "node:https";
 import { KubeConfig, type KubernetesListObject, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../../agent/k8s/kube-client.js";
-import { accessFromResolved } from "../../agent/k8s/kubeconfig.js";
+import { type ClusterAccess, accessFromResolved } from "../../agent/k8s/kubeconfig.js";
 import type { Command } from "commander";
 import { type IPAMBlock } from "../../crds/ipam.js";
 import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
@@ -58,12 +58,14 @@ export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
   const c = kc.getCurrentCluster();
   if (c === null) throw new CliError("kubeconfig: no current cluster", EXIT_USAGE);
   const opts: RequestOptions = {};
+  let access: ClusterAccess;
   try {
     await kc.applyToHTTPSOptions(opts);
-    return new KubeClient(accessFromResolved(c, opts));
+    access = accessFromResolved(c, opts);
   } catch (e) {
     throw new CliError(`kubeconfig: credentials: ${errorText(e)}`, EXIT_USAGE);
   }
+  return new KubeClient(access);
 }
 
 export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
