@@ -218,7 +218,7 @@ export function accessFromResolved(
   opts: ResolvedOptions,
 ): ClusterAccess {
   const refuse = (what: string): never => {
-    throw new KubeconfigError(`kubeconfig: ${what} is not supported by the Trellis client`);
+    throw new KubeconfigError(`${what} is not supported by the Trellis client`);
   };
   const pem = (v: unknown, what: string): Buffer | undefined => {
     if (v === undefined || v === null) return undefined;
@@ -237,7 +237,7 @@ export function accessFromResolved(
   const cert = pem(opts.cert, "a client certificate that is not PEM");
   const key = pem(opts.key, "a client key that is not PEM");
   if ((cert === undefined) !== (key === undefined))
-    throw new KubeconfigError("kubeconfig: client-certificate and client-key come together (one is missing)");
+    throw new KubeconfigError("client-certificate and client-key come together (one is missing)");
   if (cert !== undefined && key !== undefined) {
     access.cert = cert;
     access.key = key;
