@@ -3,10 +3,10 @@
 // the same environment (CNI_COMMAND set to the operation) and the same network
 // config on stdin, and parses its result (ADD) or error. DEL must be delegated
 // too so the IPAM plugin frees the address; GC and STATUS (1.1.0) likewise.
-import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
+import { type ProcessResult, runProcess } from "../net/run-process.js";
 import type { RequestContext } from "./backend.js";
 import { CniCode, CniError } from "./error.js";
 import type { CniResult } from "./result.js";
@@ -21,8 +21,6 @@ export interface DelegateOptions {
   /** Stdin to send instead of the request's (e.g. a GC config rewritten). */
   stdin?: Buffer;
 }
-
-const MAX_OUTPUT = 4 * 1024 * 1024;
 
 /** Find an executable named `type` in the CNI_PATH directories. */
 export async function findPlugin(type: string, path: readonly string[]): Promise<string> {
@@ -48,44 +46,23 @@ export async function findPlugin(type: string, path: readonly string[]): Promise
   );
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: Buffer;
-  stderr: string;
-  timedOut: boolean;
-}
+/** What of the plugin's output is kept: a result is small, a runaway plugin must not fill our memory. */
+const MAX_STDOUT_CHARS = 4 * 1024 * 1024;
+const MAX_STDERR_CHARS = 4096;
 
-function run(file: string, env: Record<string, string>, stdin: Buffer, timeoutMs: number): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [], { env, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    let outLen = 0;
-    let err = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.stdout.on("data", (c: Buffer) => {
-      outLen += c.length;
-      if (outLen <= MAX_OUTPUT) out.push(c);
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      if (err.length < 4096) err += c.toString("utf8");
-    });
-    child.stdin.on("error", () => {
-      // the plugin may exit without reading stdin; its exit status tells
-    });
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err.trim(), timedOut });
-    });
-    child.stdin.end(stdin);
+/** Execs the plugin with exactly `env` (the spec's environment, no more), `stdin` as its input. */
+function run(
+  file: string,
+  env: Record<string, string>,
+  stdin: Buffer,
+  timeoutMs: number,
+): Promise<ProcessResult> {
+  return runProcess([file], {
+    env,
+    input: stdin,
+    timeoutMs,
+    maxStdoutChars: MAX_STDOUT_CHARS,
+    maxStderrChars: MAX_STDERR_CHARS,
   });
 }
 
@@ -98,7 +75,7 @@ export async function pluginVersions(file: string, timeoutMs = 10_000): Promise<
   const exit = await run(file, { CNI_COMMAND: "VERSION" }, Buffer.from('{"cniVersion":"0.4.0"}'), timeoutMs);
   let versions: string[] = [];
   try {
-    const j = JSON.parse(exit.stdout.toString("utf8")) as { supportedVersions?: unknown };
+    const j = JSON.parse(exit.stdout) as { supportedVersions?: unknown };
     if (Array.isArray(j.supportedVersions)) {
       versions = j.supportedVersions.filter((v): v is string => typeof v === "string" && isSemver(v));
     }
@@ -179,7 +156,7 @@ export async function delegateIpam(
     }
   }
   const env: Record<string, string> = { ...ctx.env, CNI_COMMAND: command };
-  let exit: Exit;
+  let exit: ProcessResult;
   try {
     exit = await run(file, env, stdin, opts.timeoutMs ?? 60_000);
   } catch (e) {
@@ -188,7 +165,7 @@ export async function delegateIpam(
   if (exit.timedOut) {
     throw new CniError(CniCode.TryAgainLater, `${type}: IPAM plugin timed out`);
   }
-  const text = exit.stdout.toString("utf8").trim();
+  const text = exit.stdout.trim();
   if (exit.code !== 0) {
     let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
     try {
@@ -203,11 +180,11 @@ export async function delegateIpam(
         typeof parsed.details === "string" ? parsed.details : "",
       );
     }
-    const why = exit.signal !== null ? `killed by ${exit.signal}` : `exit status ${String(exit.code)}`;
+    const why = exit.signal !== null ? `killed by ${exit.signal}` : `exit status ${exit.code}`;
     throw new CniError(
       CniCode.Internal,
       `${type}: IPAM plugin failed (${why})`,
-      (exit.stderr || text).slice(0, 1024),
+      (exit.stderr.trim() || text).slice(0, 1024),
     );
   }
   if (command !== "ADD") return undefined;

@@ -14,15 +14,20 @@ export interface ProcessResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Whether the timeout ended it (a SIGKILL from anyone else is not a timeout). */
+  timedOut: boolean;
 }
 
 export interface RunProcessOptions {
   /** Run it in this network namespace (a name under /var/run/netns, or a path), through nsenter. */
   netns?: string;
   /** Written to its stdin, which is then closed (closed at once when absent). */
-  input?: string;
+  input?: string | Uint8Array;
   /** SIGKILL after this many milliseconds (default: no limit). */
   timeoutMs?: number;
+  /** Keep at most this many characters of stdout, of stderr; the rest is read and dropped (default: all). */
+  maxStdoutChars?: number;
+  maxStderrChars?: number;
   /** Its environment (default: ours). */
   env?: NodeJS.ProcessEnv;
 }
@@ -37,18 +42,37 @@ export function runProcess(argv: readonly string[], o: RunProcessOptions = {}): 
   // Checked before nsenter wraps it: an empty command there would start $SHELL.
   if (argv.length === 0) return Promise.reject(new TypeError("runProcess: empty argv"));
   const [cmd, ...args] = inNetns(o.netns, argv) as [string, ...string[]];
+  const maxOut = o.maxStdoutChars ?? Infinity;
+  const maxErr = o.maxStderrChars ?? Infinity;
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, {
       stdio: ["pipe", "pipe", "pipe"],
       ...(o.env !== undefined ? { env: o.env } : {}),
-      ...(o.timeoutMs !== undefined ? { timeout: o.timeoutMs, killSignal: "SIGKILL" as const } : {}),
     });
+    let timedOut = false;
+    const timer =
+      o.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            p.kill("SIGKILL");
+          }, o.timeoutMs)
+        : undefined;
     let stdout = "";
     let stderr = "";
-    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
+    p.stdout.setEncoding("utf8").on("data", (d: string) => {
+      if (stdout.length < maxOut) stdout += d.slice(0, maxOut - stdout.length);
+    });
+    p.stderr.setEncoding("utf8").on("data", (d: string) => {
+      if (stderr.length < maxErr) stderr += d.slice(0, maxErr - stderr.length);
+    });
+    p.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, signal, stdout, stderr, timedOut });
+    });
     // A program may exit before reading its input: no EPIPE from our side.
     p.stdin.on("error", () => undefined);
     p.stdin.end(o.input ?? "");

@@ -5,7 +5,7 @@
  * a batch of six commands costs the same as one command (see
  * test/bench/cni and the report), so batching is what makes ADD cheap.
  */
-import { spawn } from "node:child_process";
+import { runProcess } from "../../net/run-process.js";
 
 export interface IpExit {
   code: number;
@@ -14,33 +14,30 @@ export interface IpExit {
 }
 
 const IP = process.env["TRELLIS_IP_BIN"] ?? "ip";
-const NSENTER = process.env["TRELLIS_NSENTER_BIN"] ?? "nsenter";
+/** What of ip's stderr is kept: its first error is what a caller reports. */
+const MAX_STDERR_CHARS = 8192;
 
-export function runIp(
+/**
+ * Runs `ip ARGS`; `netns` is a namespace path (or a name under
+ * /var/run/netns) entered with nsenter. Never rejects: a program that could
+ * not be started is code 127 (the shell's "command not found"), one a
+ * signal ended is 128.
+ */
+export async function runIp(
   args: readonly string[],
   opts: { netns?: string; stdin?: string } = {},
 ): Promise<IpExit> {
-  const [file, argv] =
-    opts.netns !== undefined ? [NSENTER, [`--net=${opts.netns}`, IP, ...args]] : [IP, [...args]];
-  return new Promise((resolve) => {
-    const child = spawn(file, argv, {
-      stdio: [opts.stdin !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+  try {
+    const r = await runProcess([IP, ...args], {
+      ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+      ...(opts.stdin !== undefined ? { input: opts.stdin } : {}),
+      maxStderrChars: MAX_STDERR_CHARS,
     });
-    let out = "";
-    let err = "";
-    child.stdout?.setEncoding("utf8").on("data", (c: string) => (out += c));
-    child.stderr?.setEncoding("utf8").on("data", (c: string) => {
-      if (err.length < 8192) err += c;
-    });
-    child.on("error", (e) => resolve({ code: 127, stdout: out, stderr: `${file}: ${e.message}` }));
-    child.on("close", (code, signal) =>
-      resolve({ code: code ?? (signal !== null ? 128 : 1), stdout: out, stderr: err.trim() }),
-    );
-    if (opts.stdin !== undefined && child.stdin) {
-      child.stdin.on("error", () => {});
-      child.stdin.end(opts.stdin);
-    }
-  });
+    return { code: r.signal !== null ? 128 : r.code, stdout: r.stdout, stderr: r.stderr.trim() };
+  } catch (e) {
+    const file = opts.netns !== undefined ? "nsenter" : IP;
+    return { code: 127, stdout: "", stderr: `${file}: ${(e as Error).message}` };
+  }
 }
 
 /** Runs `ip -batch -` with the given lines; the first failing line's error is in stderr. */

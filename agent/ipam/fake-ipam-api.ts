@@ -6,7 +6,7 @@
  * call to interleave two claimers step by step.
  */
 import type { BlockAffinity, IPAMBlock, IPPool } from "../../crds/ipam.js";
-import type { IpamApi } from "./ipam-api.js";
+import type { IpamApi, IpamObjects } from "./ipam-api.js";
 
 export type FakeOp =
   | "listPools"
@@ -41,7 +41,30 @@ export class FakeIpamApi implements IpamApi {
   /** Calls made, in order (op and object name). */
   readonly calls: string[] = [];
 
-  constructor(private readonly o: FakeIpamApiOptions = {}) {}
+  readonly ipamBlocks: IpamObjects<IPAMBlock>;
+  readonly blockAffinities: IpamObjects<BlockAffinity>;
+
+  constructor(private readonly o: FakeIpamApiOptions = {}) {
+    const server: FakeServer = {
+      enter: (op, name) => this.enter(op, name),
+      stamp: (obj, created) => this.stamp(obj, created),
+      nextRv: () => this.nextRv(),
+    };
+    this.ipamBlocks = new FakeObjects(server, this.blocks, {
+      list: "listBlocks",
+      get: "getBlock",
+      create: "createBlock",
+      replace: "replaceBlock",
+      delete: "deleteBlock",
+    });
+    this.blockAffinities = new FakeObjects(server, this.affinities, {
+      list: "listAffinities",
+      get: "getAffinity",
+      create: "createAffinity",
+      replace: "replaceAffinity",
+      delete: "deleteAffinity",
+    });
+  }
 
   private nextRv(): string {
     this.rv++;
@@ -68,27 +91,6 @@ export class FakeIpamApi implements IpamApi {
     return out;
   }
 
-  /** Create as the API server does: "exists" for a taken name, else the stored (stamped) object. */
-  private createIn<T extends IPAMBlock | BlockAffinity>(table: Map<string, T>, obj: T): T | "exists" {
-    if (table.has(obj.metadata.name)) return "exists";
-    const s = this.stamp(obj);
-    table.set(s.metadata.name, s);
-    return copy(s);
-  }
-
-  /** Replace as the API server does: "gone", "conflict" on a stale resourceVersion, else the stored object. */
-  private replaceIn<T extends IPAMBlock | BlockAffinity>(
-    table: Map<string, T>,
-    obj: T,
-  ): T | "conflict" | "gone" {
-    const cur = table.get(obj.metadata.name);
-    if (cur === undefined) return "gone";
-    if (obj.metadata.resourceVersion !== cur.metadata.resourceVersion) return "conflict";
-    const s = this.stamp(obj, cur.metadata.creationTimestamp);
-    table.set(s.metadata.name, s);
-    return copy(s);
-  }
-
   /** Adds a pool as the API server would (resourceVersion, creationTimestamp). */
   addPool(p: IPPool): IPPool {
     const s = this.stamp(p);
@@ -107,51 +109,72 @@ export class FakeIpamApi implements IpamApi {
     await this.enter("listPools");
     return [...this.pools.values()].map(copy);
   }
-  async listBlocks(): Promise<IPAMBlock[]> {
-    await this.enter("listBlocks");
-    return [...this.blocks.values()].map(copy);
+}
+
+type Stored = IPAMBlock | BlockAffinity;
+
+/** The ops one kind's calls are recorded (and paused) as. */
+interface KindOps {
+  list: FakeOp;
+  get: FakeOp;
+  create: FakeOp;
+  replace: FakeOp;
+  delete: FakeOp;
+}
+
+/** What a kind's objects share with the whole fake: the one resourceVersion counter, the call log. */
+interface FakeServer {
+  enter(op: FakeOp, name?: string): Promise<void>;
+  stamp<T extends Stored>(obj: T, created?: string): T;
+  nextRv(): string;
+}
+
+/** One kind's objects with the API server's semantics, in `table`. */
+class FakeObjects<T extends Stored> implements IpamObjects<T> {
+  constructor(
+    private readonly server: FakeServer,
+    private readonly table: Map<string, T>,
+    private readonly ops: KindOps,
+  ) {}
+
+  async list(): Promise<T[]> {
+    await this.server.enter(this.ops.list);
+    return [...this.table.values()].map(copy);
   }
-  async listAffinities(): Promise<BlockAffinity[]> {
-    await this.enter("listAffinities");
-    return [...this.affinities.values()].map(copy);
+
+  async get(name: string): Promise<T | undefined> {
+    await this.server.enter(this.ops.get, name);
+    const x = this.table.get(name);
+    return x && copy(x);
   }
-  async getBlock(name: string): Promise<IPAMBlock | undefined> {
-    await this.enter("getBlock", name);
-    const b = this.blocks.get(name);
-    return b && copy(b);
+
+  /** "exists" for a taken name, else the stored (stamped) object. */
+  async create(obj: T): Promise<T | "exists"> {
+    await this.server.enter(this.ops.create, obj.metadata.name);
+    if (this.table.has(obj.metadata.name)) return "exists";
+    const s = this.server.stamp(obj);
+    this.table.set(s.metadata.name, s);
+    return copy(s);
   }
-  async createBlock(b: IPAMBlock): Promise<IPAMBlock | "exists"> {
-    await this.enter("createBlock", b.metadata.name);
-    return this.createIn(this.blocks, b);
+
+  /** "gone", "conflict" on a stale resourceVersion, else the stored object. */
+  async replace(obj: T): Promise<T | "conflict" | "gone"> {
+    await this.server.enter(this.ops.replace, obj.metadata.name);
+    const cur = this.table.get(obj.metadata.name);
+    if (cur === undefined) return "gone";
+    if (obj.metadata.resourceVersion !== cur.metadata.resourceVersion) return "conflict";
+    const s = this.server.stamp(obj, cur.metadata.creationTimestamp);
+    this.table.set(s.metadata.name, s);
+    return copy(s);
   }
-  async replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> {
-    await this.enter("replaceBlock", b.metadata.name);
-    return this.replaceIn(this.blocks, b);
-  }
-  async deleteBlock(name: string, resourceVersion: string | undefined): Promise<"ok" | "conflict" | "gone"> {
-    await this.enter("deleteBlock", name);
-    const cur = this.blocks.get(name);
+
+  async delete(name: string, resourceVersion?: string): Promise<"ok" | "conflict" | "gone"> {
+    await this.server.enter(this.ops.delete, name);
+    const cur = this.table.get(name);
     if (cur === undefined) return "gone";
     if (resourceVersion !== undefined && resourceVersion !== cur.metadata.resourceVersion) return "conflict";
-    this.blocks.delete(name);
-    this.nextRv();
+    this.table.delete(name);
+    this.server.nextRv();
     return "ok";
-  }
-  async getAffinity(name: string): Promise<BlockAffinity | undefined> {
-    await this.enter("getAffinity", name);
-    const a = this.affinities.get(name);
-    return a && copy(a);
-  }
-  async createAffinity(a: BlockAffinity): Promise<BlockAffinity | "exists"> {
-    await this.enter("createAffinity", a.metadata.name);
-    return this.createIn(this.affinities, a);
-  }
-  async replaceAffinity(a: BlockAffinity): Promise<BlockAffinity | "conflict" | "gone"> {
-    await this.enter("replaceAffinity", a.metadata.name);
-    return this.replaceIn(this.affinities, a);
-  }
-  async deleteAffinity(name: string): Promise<void> {
-    await this.enter("deleteAffinity", name);
-    if (this.affinities.delete(name)) this.nextRv();
   }
 }

@@ -15,51 +15,65 @@ import {
   type IPPool,
 } from "../../crds/ipam.js";
 
-export interface IpamApi {
-  listPools(): Promise<IPPool[]>;
-  listBlocks(): Promise<IPAMBlock[]>;
-  listAffinities(): Promise<BlockAffinity[]>;
-  getBlock(name: string): Promise<IPAMBlock | undefined>;
-  createBlock(b: IPAMBlock): Promise<IPAMBlock | "exists">;
-  replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone">;
-  deleteBlock(name: string, resourceVersion: string | undefined): Promise<"ok" | "conflict" | "gone">;
-  getAffinity(name: string): Promise<BlockAffinity | undefined>;
-  createAffinity(a: BlockAffinity): Promise<BlockAffinity | "exists">;
-  replaceAffinity(a: BlockAffinity): Promise<BlockAffinity | "conflict" | "gone">;
-  deleteAffinity(name: string): Promise<void>;
+/**
+ * One kind's objects over the API. Every update is a compare-and-swap:
+ * `replace` sends the resourceVersion the object was read at, `delete` a
+ * resourceVersion precondition when given.
+ */
+export interface IpamObjects<T> {
+  list(): Promise<T[]>;
+  get(name: string): Promise<T | undefined>;
+  create(obj: T): Promise<T | "exists">;
+  replace(obj: T): Promise<T | "conflict" | "gone">;
+  delete(name: string, resourceVersion?: string): Promise<"ok" | "conflict" | "gone">;
 }
 
-const PLURAL = { pool: "ippools", block: "ipamblocks", affinity: "blockaffinities" } as const;
+export interface IpamApi {
+  /** Pools are read only: an administrator writes them. */
+  listPools(): Promise<IPPool[]>;
+  readonly ipamBlocks: IpamObjects<IPAMBlock>;
+  readonly blockAffinities: IpamObjects<BlockAffinity>;
+}
 
-export class KubeIpamApi implements IpamApi {
-  constructor(private readonly client: KubeClient) {}
+/** A kind's objects through the agent's client (plural: the resource's name in its path). */
+class KubeObjects<T extends { metadata: { name: string } }> implements IpamObjects<T> {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly plural: string,
+    private readonly kind: string,
+  ) {}
 
-  private path(plural: string, name?: string): string {
+  private path(name?: string): string {
     return resourcePath({
       group: IPAM_GROUP,
       version: IPAM_VERSION,
-      plural,
+      plural: this.plural,
       ...(name !== undefined ? { name } : {}),
     });
   }
 
-  private async list<T>(plural: string): Promise<T[]> {
-    const r = await this.client.get<{ items?: T[] }>(this.path(plural));
+  /** The body as the API server wants it: apiVersion and kind set. */
+  private typed(obj: T): T {
+    return { apiVersion: IPAM_API_VERSION, kind: this.kind, ...obj };
+  }
+
+  async list(): Promise<T[]> {
+    const r = await this.client.get<{ items?: T[] }>(this.path());
     return r.items ?? [];
   }
 
-  private async get<T>(plural: string, name: string): Promise<T | undefined> {
+  async get(name: string): Promise<T | undefined> {
     try {
-      return await this.client.get<T>(this.path(plural, name));
+      return await this.client.get<T>(this.path(name));
     } catch (e) {
       if (httpStatus(e) === 404) return undefined;
       throw e;
     }
   }
 
-  private async create<T>(plural: string, body: T): Promise<T | "exists"> {
+  async create(obj: T): Promise<T | "exists"> {
     try {
-      return await this.client.create<T>(this.path(plural), body);
+      return await this.client.create<T>(this.path(), this.typed(obj));
     } catch (e) {
       if (httpStatus(e) === 409) return "exists";
       throw e;
@@ -67,12 +81,9 @@ export class KubeIpamApi implements IpamApi {
   }
 
   /** PUT with the body's resourceVersion: the API server answers 409 when the object moved on (the CAS). */
-  private async replace<T extends { metadata: { name: string } }>(
-    plural: string,
-    body: T,
-  ): Promise<T | "conflict" | "gone"> {
+  async replace(obj: T): Promise<T | "conflict" | "gone"> {
     try {
-      return await this.client.replace<T>(this.path(plural, body.metadata.name), body);
+      return await this.client.replace<T>(this.path(obj.metadata.name), this.typed(obj));
     } catch (e) {
       const s = httpStatus(e);
       if (s === 409) return "conflict";
@@ -81,14 +92,10 @@ export class KubeIpamApi implements IpamApi {
     }
   }
 
-  private async delete(
-    plural: string,
-    name: string,
-    resourceVersion?: string,
-  ): Promise<"ok" | "conflict" | "gone"> {
+  async delete(name: string, resourceVersion?: string): Promise<"ok" | "conflict" | "gone"> {
     try {
       await this.client.delete(
-        this.path(plural, name),
+        this.path(name),
         resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined,
       );
       return "ok";
@@ -99,38 +106,20 @@ export class KubeIpamApi implements IpamApi {
       throw e;
     }
   }
+}
+
+export class KubeIpamApi implements IpamApi {
+  private readonly pools: KubeObjects<IPPool>;
+  readonly ipamBlocks: KubeObjects<IPAMBlock>;
+  readonly blockAffinities: KubeObjects<BlockAffinity>;
+
+  constructor(client: KubeClient) {
+    this.pools = new KubeObjects(client, "ippools", "IPPool");
+    this.ipamBlocks = new KubeObjects(client, "ipamblocks", "IPAMBlock");
+    this.blockAffinities = new KubeObjects(client, "blockaffinities", "BlockAffinity");
+  }
 
   listPools(): Promise<IPPool[]> {
-    return this.list(PLURAL.pool);
-  }
-  listBlocks(): Promise<IPAMBlock[]> {
-    return this.list(PLURAL.block);
-  }
-  listAffinities(): Promise<BlockAffinity[]> {
-    return this.list(PLURAL.affinity);
-  }
-  getBlock(name: string): Promise<IPAMBlock | undefined> {
-    return this.get(PLURAL.block, name);
-  }
-  createBlock(b: IPAMBlock): Promise<IPAMBlock | "exists"> {
-    return this.create(PLURAL.block, { apiVersion: IPAM_API_VERSION, kind: "IPAMBlock", ...b });
-  }
-  replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> {
-    return this.replace(PLURAL.block, { apiVersion: IPAM_API_VERSION, kind: "IPAMBlock", ...b });
-  }
-  deleteBlock(name: string, resourceVersion: string | undefined): Promise<"ok" | "conflict" | "gone"> {
-    return this.delete(PLURAL.block, name, resourceVersion);
-  }
-  getAffinity(name: string): Promise<BlockAffinity | undefined> {
-    return this.get(PLURAL.affinity, name);
-  }
-  createAffinity(a: BlockAffinity): Promise<BlockAffinity | "exists"> {
-    return this.create(PLURAL.affinity, { apiVersion: IPAM_API_VERSION, kind: "BlockAffinity", ...a });
-  }
-  replaceAffinity(a: BlockAffinity): Promise<BlockAffinity | "conflict" | "gone"> {
-    return this.replace(PLURAL.affinity, { apiVersion: IPAM_API_VERSION, kind: "BlockAffinity", ...a });
-  }
-  async deleteAffinity(name: string): Promise<void> {
-    await this.delete(PLURAL.affinity, name);
+    return this.pools.list();
   }
 }

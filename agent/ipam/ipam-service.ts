@@ -239,7 +239,7 @@ export class IpamService {
 
   /** Loads every block (the agent also feeds informer events through observeBlock). */
   async load(): Promise<void> {
-    this.syncFromList(await this.o.api.listBlocks());
+    this.syncFromList(await this.o.api.ipamBlocks.list());
   }
 
   /**
@@ -322,12 +322,12 @@ export class IpamService {
    * block confirmed meanwhile is kept. Reads a fresh LIST. Returns the names deleted.
    */
   async sweepPendingBlocks(nowMs: number, graceMs: number, atStart: boolean): Promise<string[]> {
-    const all = await this.o.api.listBlocks();
+    const all = await this.o.api.ipamBlocks.list();
     this.syncFromList(all);
     const out: string[] = [];
     for (const b of stalePendingBlocks(all, this.o.node().name, nowMs, graceMs, atStart)) {
       this.o.onWrite?.("block");
-      const r = await this.o.api.deleteBlock(b.metadata.name, b.metadata.resourceVersion);
+      const r = await this.o.api.ipamBlocks.delete(b.metadata.name, b.metadata.resourceVersion);
       if (r === "conflict") continue;
       this.forgetBlock(b.metadata.name);
       if (r === "ok") {
@@ -653,16 +653,16 @@ export class IpamService {
       // No take from it from now on: its reservations are deleted with it.
       this.releasing.add(op.name);
       const affName = affinityName(me, b.spec.cidr);
-      const aff = await this.o.api.getAffinity(affName);
+      const aff = await this.o.api.blockAffinities.get(affName);
       if (aff !== undefined) {
         this.o.onWrite?.("affinity");
-        await this.o.api.replaceAffinity({ ...aff, spec: { ...aff.spec, state: "pendingDeletion" } });
+        await this.o.api.blockAffinities.replace({ ...aff, spec: { ...aff.spec, state: "pendingDeletion" } });
       }
       this.o.onWrite?.("block");
-      const r = await this.o.api.deleteBlock(op.name, b.metadata.resourceVersion);
+      const r = await this.o.api.ipamBlocks.delete(op.name, b.metadata.resourceVersion);
       if (r === "conflict") {
         // Someone wrote the block meanwhile (a borrowed address?): keep it, confirm again.
-        const fresh = await this.o.api.getBlock(op.name);
+        const fresh = await this.o.api.ipamBlocks.get(op.name);
         if (fresh) this.blocks.set(op.name, fresh);
         if (aff !== undefined) await this.ensureAffinity(b.spec.cidr);
         op.resolve(false);
@@ -671,7 +671,7 @@ export class IpamService {
       this.blocks.delete(op.name);
       this.takes.delete(op.name);
       this.o.onWrite?.("affinity");
-      await this.o.api.deleteAffinity(affName);
+      await this.o.api.blockAffinities.delete(affName);
       this.o.onAffineBlocksChanged?.();
       op.resolve(true);
     } catch (e) {
@@ -686,15 +686,15 @@ export class IpamService {
     const me = this.o.node().name;
     const name = affinityName(me, cidr);
     this.o.onWrite?.("affinity");
-    const r = await this.o.api.createAffinity({
+    const r = await this.o.api.blockAffinities.create({
       metadata: { name },
       spec: { node: me, cidr, state: "confirmed" },
     });
     if (r !== "exists") return;
-    const cur = await this.o.api.getAffinity(name);
+    const cur = await this.o.api.blockAffinities.get(name);
     if (cur !== undefined && cur.spec.state !== "confirmed") {
       this.o.onWrite?.("affinity");
-      await this.o.api.replaceAffinity({ ...cur, spec: { ...cur.spec, state: "confirmed" } });
+      await this.o.api.blockAffinities.replace({ ...cur, spec: { ...cur.spec, state: "confirmed" } });
     }
   }
 
@@ -711,12 +711,12 @@ export class IpamService {
     const me = this.o.node().name;
     const name = blockName(cidr);
     this.o.onWrite?.("block");
-    const created = await this.o.api.createBlock({
+    const created = await this.o.api.ipamBlocks.create({
       metadata: { name },
       spec: { cidr, pool, affinity: hostAffinity(me), state: "pending", allocations: [] },
     });
     if (created === "exists") {
-      const fresh = await this.o.api.getBlock(name);
+      const fresh = await this.o.api.ipamBlocks.get(name);
       if (fresh !== undefined) this.observeBlock(fresh);
       if (fresh === undefined || !this.isAffine(fresh)) return `block ${cidr} is claimed by someone else`;
       // Ours and confirmed (an earlier claim of this node): make sure its affinity is there.
@@ -725,12 +725,12 @@ export class IpamService {
       return undefined;
     }
     this.observeBlock(created);
-    const all = await this.o.api.listBlocks();
+    const all = await this.o.api.ipamBlocks.list();
     this.syncFromList(all);
     const verdict = claimVerdict(created, all);
     if (!verdict.won) {
       this.o.onWrite?.("block");
-      await this.o.api.deleteBlock(name, created.metadata.resourceVersion);
+      await this.o.api.ipamBlocks.delete(name, created.metadata.resourceVersion);
       this.forgetBlock(name);
       this.o.log.info(
         { block: cidr, pool, reason: verdict.reason },
@@ -739,13 +739,13 @@ export class IpamService {
       return verdict.reason;
     }
     this.o.onWrite?.("block");
-    const confirmed = await this.o.api.replaceBlock({
+    const confirmed = await this.o.api.ipamBlocks.replace({
       ...created,
       spec: { ...created.spec, state: "confirmed" },
     });
     if (confirmed === "conflict" || confirmed === "gone") {
       // Swept as stale while we were slow (or deleted and claimed again): not ours.
-      const fresh = await this.o.api.getBlock(name);
+      const fresh = await this.o.api.ipamBlocks.get(name);
       if (fresh !== undefined) this.observeBlock(fresh);
       else this.forgetBlock(name);
       return `block ${cidr}: the pending claim was removed before it could be confirmed`;
@@ -761,7 +761,7 @@ export class IpamService {
   async repairAffinities(): Promise<void> {
     const me = this.o.node().name;
     const existing = new Set(
-      (await this.o.api.listAffinities())
+      (await this.o.api.blockAffinities.list())
         .filter((a) => a.spec.node === me && a.spec.state === "confirmed")
         .map((a) => a.metadata.name),
     );
@@ -1008,7 +1008,7 @@ export class IpamService {
     // release finds nothing to remove while the write that landed keeps the address.
     Promise.all(
       blocks.map(async (name) => {
-        const b = await this.o.api.getBlock(name);
+        const b = await this.o.api.ipamBlocks.get(name);
         if (b !== undefined) this.observeBlock(b);
       }),
     ).then(
@@ -1127,7 +1127,7 @@ export class IpamService {
     let base = this.blocks.get(name);
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
       if (attempt > 0 || base === undefined) {
-        base = await this.o.api.getBlock(name);
+        base = await this.o.api.ipamBlocks.get(name);
         if (base === undefined) {
           this.blocks.delete(name);
           await this.settleTakes(name, undefined, []);
@@ -1161,7 +1161,7 @@ export class IpamService {
         return conflicts;
       }
       this.o.onWrite?.("block");
-      const r = await this.o.api.replaceBlock({ ...base, spec: { ...base.spec, allocations } });
+      const r = await this.o.api.ipamBlocks.replace({ ...base, spec: { ...base.spec, allocations } });
       if (r === "gone") {
         this.blocks.delete(name);
         await this.settleTakes(name, undefined, []);

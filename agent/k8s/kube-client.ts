@@ -29,6 +29,7 @@ import {
   type WatchEvent,
   WatchDecodeError,
   WatchDecoder,
+  credentialHeaders,
   decodeResponse,
   encodeBody,
   pathWithQuery,
@@ -233,8 +234,7 @@ export class KubeClient {
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const { bytes, headers } = encodeBody(req);
-      const token = this.bearer();
-      if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
+      Object.assign(headers, credentialHeaders(this.access, this.bearer()));
       const url = new URL(this.access.server + pathWithQuery(req.path, req.query));
       const c = (this.tls ? httpsRequest : httpRequest)(url, {
         method: req.method,
@@ -253,20 +253,21 @@ export class KubeClient {
   }
 }
 
-function readBody(res: IncomingMessage, req: KubeRequest): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on("data", (b: Buffer) => {
+/** The answer's text, at most MAX_BODY_BYTES; a connection that ends before the answer does is an error. */
+async function readBody(res: IncomingMessage, req: KubeRequest): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    // Leaving the loop (the size check's throw) destroys the stream.
+    for await (const b of res as AsyncIterable<Buffer>) {
       size += b.length;
-      if (size > MAX_BODY_BYTES) {
-        res.destroy(new Error(`${req.method} ${req.path}: answer larger than ${MAX_BODY_BYTES} bytes`));
-        return;
-      }
+      if (size > MAX_BODY_BYTES)
+        throw new Error(`${req.method} ${req.path}: answer larger than ${MAX_BODY_BYTES} bytes`);
       chunks.push(b);
-    });
-    res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    res.on("error", reject);
-    res.on("aborted", () => reject(new Error(`${req.method} ${req.path}: connection closed mid-answer`)));
-  });
+    }
+  } catch (e) {
+    if (size > MAX_BODY_BYTES || res.complete) throw e;
+    throw new Error(`${req.method} ${req.path}: connection closed mid-answer`, { cause: e });
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

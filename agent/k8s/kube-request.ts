@@ -8,6 +8,7 @@
  * `/api/v1/...` for the core group, `/apis/GROUP/VERSION/...` otherwise,
  * `namespaces/NS/` before the plural for a namespaced object.
  */
+import type { ClusterAccess } from "./kubeconfig.js";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -64,6 +65,25 @@ export function encodeBody(r: KubeRequest): { bytes?: Buffer; headers: Record<st
   headers["content-type"] = r.contentType ?? "application/json";
   headers["content-length"] = String(bytes.length);
   return { bytes, headers };
+}
+
+/**
+ * Who a request is from: the bearer token (read by the client, it may come
+ * from a file), else basic auth; and whom it acts as (Impersonate-User,
+ * api "User impersonation").
+ */
+export function credentialHeaders(
+  access: Pick<ClusterAccess, "basicAuth" | "impersonateUser">,
+  bearer: string | undefined,
+): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (bearer !== undefined) h["authorization"] = `Bearer ${bearer}`;
+  else if (access.basicAuth !== undefined) {
+    const { username, password } = access.basicAuth;
+    h["authorization"] = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+  if (access.impersonateUser !== undefined) h["impersonate-user"] = access.impersonateUser;
+  return h;
 }
 
 /** A metav1.Status, as the API server sends it with every error. */

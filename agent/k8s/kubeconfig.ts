@@ -10,6 +10,10 @@
  * k8s.io/client-go tools/clientcmd loader.go ResolvePaths).
  *
  * Parsing is pure: files are read through the injected `read`.
+ *
+ * trellisctl loads kubeconfigs with @kubernetes/client-node instead (its
+ * default search, exec plugins, auth providers); accessFromResolved turns
+ * what that resolved into the same ClusterAccess.
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { isIPv6 } from "node:net";
@@ -27,6 +31,14 @@ export interface ClusterAccess {
   token?: string;
   /** A bearer token read from this file (re-read: ServiceAccount tokens rotate). */
   tokenFile?: string;
+  /**
+   * HTTP basic auth (kubeconfig `username`/`password`). Only the CLI's
+   * client-node credentials carry it (accessFromResolved): the agent's own
+   * kubeconfigs refuse it (parseKubeconfig).
+   */
+  basicAuth?: { username: string; password: string };
+  /** Act as this user (kubeconfig `as`; the Impersonate-User header, api "User impersonation"). */
+  impersonateUser?: string;
   insecureSkipTlsVerify: boolean;
 }
 
@@ -133,10 +145,13 @@ export function parseKubeconfig(text: string, file: string, read: Read): Cluster
     access.cert = cert;
     access.key = key;
   }
+  // An empty token is no token: it falls through to tokenFile, as in
+  // client-go (tools/clientcmd client_config.go, getUserIdentificationPartialConfig:
+  // `len(Token) > 0`, else `len(TokenFile) > 0`).
   const token = str(user, "token", uw);
-  if (token !== undefined && token !== "") access.token = token;
   const tokenFile = str(user, "tokenFile", uw);
-  if (tokenFile !== undefined && token === undefined)
+  if (token !== undefined && token !== "") access.token = token;
+  else if (tokenFile !== undefined && tokenFile !== "")
     access.tokenFile = isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile);
   return access;
 }
@@ -172,4 +187,79 @@ export function inClusterAccess(
     tokenFile: join(dir, "token"),
     insecureSkipTlsVerify: false,
   };
+}
+
+/**
+ * What @kubernetes/client-node resolved for a kubeconfig's current user
+ * (KubeConfig.applyToHTTPSOptions fills these node:https request options:
+ * PEMs, `auth` "user:password" for basic auth, and headers: Authorization
+ * with the bearer token of a token, an exec plugin or an auth provider,
+ * Impersonate-User for `as`). Structural, so agent/k8s needs no client-node.
+ */
+export interface ResolvedOptions {
+  ca?: unknown;
+  cert?: unknown;
+  key?: unknown;
+  pfx?: unknown;
+  auth?: string | null | undefined;
+  headers?: unknown;
+  servername?: string | undefined;
+}
+
+/**
+ * client-node's resolved credentials → the agent client's access, for the
+ * CLI, which loads kubeconfigs with client-node (its default search, exec
+ * plugins, auth providers) and talks through KubeClient. Whatever the agent
+ * client cannot carry is refused by name, never dropped: a request sent
+ * without a credential or an impersonation would act as someone else.
+ */
+export function accessFromResolved(
+  cluster: { server: string; skipTLSVerify: boolean },
+  opts: ResolvedOptions,
+): ClusterAccess {
+  const refuse = (what: string): never => {
+    throw new KubeconfigError(`${what} is not supported by the Trellis client`);
+  };
+  const pem = (v: unknown, what: string): Buffer | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (Buffer.isBuffer(v)) return v;
+    if (typeof v === "string") return Buffer.from(v);
+    return refuse(what);
+  };
+  if (opts.pfx !== undefined) refuse("a PKCS#12 (pfx) client certificate");
+  if (opts.servername !== undefined) refuse("tls-server-name");
+  const access: ClusterAccess = {
+    server: cluster.server.replace(/\/+$/, ""),
+    insecureSkipTlsVerify: cluster.skipTLSVerify,
+  };
+  const ca = pem(opts.ca, "a certificate-authority that is not PEM");
+  if (ca !== undefined) access.ca = ca;
+  const cert = pem(opts.cert, "a client certificate that is not PEM");
+  const key = pem(opts.key, "a client key that is not PEM");
+  if ((cert === undefined) !== (key === undefined))
+    throw new KubeconfigError("client-certificate and client-key come together (one is missing)");
+  if (cert !== undefined && key !== undefined) {
+    access.cert = cert;
+    access.key = key;
+  }
+  for (const [name, value] of Object.entries(mapping(opts.headers) ?? {})) {
+    const v = Array.isArray(value) && value.length === 1 ? (value[0] as unknown) : value;
+    const lower = name.toLowerCase();
+    if (lower === "authorization" && typeof v === "string" && v.startsWith("Bearer ")) {
+      const token = v.slice("Bearer ".length);
+      if (token !== "") access.token = token;
+    } else if (lower === "impersonate-user" && typeof v === "string") access.impersonateUser = v;
+    else refuse(`the request header "${name}"`);
+  }
+  if (opts.auth !== undefined && opts.auth !== null && opts.auth !== "") {
+    // client-go allows one authentication method per user (clientcmd
+    // validation.go, validateAuthInfo: "more than one authentication method").
+    if (access.token !== undefined) refuse("basic auth (username/password) beside a bearer token");
+    const colon = opts.auth.indexOf(":");
+    access.basicAuth =
+      colon < 0
+        ? { username: opts.auth, password: "" }
+        : { username: opts.auth.slice(0, colon), password: opts.auth.slice(colon + 1) };
+  }
+  return access;
 }

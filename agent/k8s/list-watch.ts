@@ -131,7 +131,12 @@ export class ListWatch<T extends ObjectMeta> {
   private cache: ObjectCache<T> = new Map();
   private resourceVersion = "";
   private handle: WatchHandle | undefined;
-  private stopped = false;
+  /**
+   * Bumped by every start and stop: a cycle (its list, its wait, its watch's
+   * callbacks) of an older generation ends without emitting, so a stop then
+   * a start while a list is in flight leaves one list/watch loop, not two.
+   */
+  private generation = 0;
   /** When the last list came back, and the quick relists in a row (relistWait). */
   private listedAt: number | undefined;
   private quickRelists = 0;
@@ -161,16 +166,23 @@ export class ListWatch<T extends ObjectMeta> {
 
   /** Lists (unless a watch may resume) and watches; errors go to `error` listeners, not to the caller. */
   async start(): Promise<void> {
-    this.stopped = false;
-    await this.cycle(null);
+    await this.cycle(null, this.halt());
   }
 
   stop(): Promise<void> {
-    this.stopped = true;
+    this.halt();
+    return Promise.resolve();
+  }
+
+  /** Ends the running cycle (its watch, its relist wait); returns the new generation. */
+  private halt(): number {
+    this.generation++;
     this.handle?.abort();
     this.handle = undefined;
-    this.wake?.();
-    return Promise.resolve();
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+    return this.generation;
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -187,7 +199,8 @@ export class ListWatch<T extends ObjectMeta> {
     for (const c of changes) for (const cb of this.listeners[c.verb].slice()) cb(c.obj);
   }
 
-  private async cycle(err: unknown): Promise<void> {
+  private async cycle(err: unknown, gen: number): Promise<void> {
+    if (gen !== this.generation) return;
     this.handle?.abort();
     this.handle = undefined;
     if (err !== null && err !== undefined && httpStatus(err) === 410) this.resourceVersion = "";
@@ -195,7 +208,6 @@ export class ListWatch<T extends ObjectMeta> {
       for (const cb of this.listeners.error.slice()) cb(err);
       return;
     }
-    if (this.stopped) return;
     for (const cb of this.listeners.connect.slice()) cb();
     if (this.resourceVersion === "") {
       const w = relistWait(
@@ -212,18 +224,18 @@ export class ListWatch<T extends ObjectMeta> {
             resolve();
           };
         });
+        if (gen !== this.generation) return;
         this.wake = undefined;
-        if (this.stopped) return;
       }
       let l: ListResult<T>;
       try {
         l = await this.listFn();
       } catch (e) {
-        for (const cb of this.listeners.error.slice()) cb(e);
+        if (gen === this.generation) for (const cb of this.listeners.error.slice()) cb(e);
         return;
       }
+      if (gen !== this.generation) return;
       this.listedAt = Date.now();
-      if (this.stopped) return;
       this.emit(applyList(this.cache, l.items));
       this.resourceVersion = l.metadata?.resourceVersion ?? "";
     }
@@ -232,16 +244,23 @@ export class ListWatch<T extends ObjectMeta> {
     this.handle = this.watchFn(
       this.path,
       query,
-      (ev) => this.onEvent(ev),
-      (e) => void this.cycle(e),
+      (ev) => this.onEvent(ev, gen),
+      (e) => void this.cycle(e, gen),
     );
   }
 
-  private onEvent(ev: WatchEvent): void {
+  private onEvent(ev: WatchEvent, gen: number): void {
+    if (gen !== this.generation) return;
     const obj = ev.object as T & { code?: unknown };
     if (ev.type === "ERROR") {
-      // 410 Expired: the watch ends and the next cycle lists.
-      if (obj?.code === 410) this.resourceVersion = "";
+      // 410 Expired (the resourceVersion fell out of the server's window):
+      // end this watch now and list from scratch, as client-go's Reflector
+      // does on an expired watch, rather than wait for the server to close
+      // a stream whose later lines no longer follow from our cache.
+      if (obj?.code === 410) {
+        this.resourceVersion = "";
+        void this.cycle(obj, gen);
+      }
       return;
     }
     this.emit(applyEvent(this.cache, ev.type, obj));

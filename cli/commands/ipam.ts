@@ -6,8 +6,9 @@
  */
 import { createInterface } from "node:readline";
 import type { RequestOptions } from "node:https";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesListObject, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../../agent/k8s/kube-client.js";
+import { type ClusterAccess, accessFromResolved } from "../../agent/k8s/kubeconfig.js";
 import type { Command } from "commander";
 import { type IPAMBlock } from "../../crds/ipam.js";
 import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
@@ -48,45 +49,35 @@ export function kubeConfig(path: string | undefined): KubeConfig {
 /**
  * The agent's own client (agent/k8s/kube-client.ts, which KubeIpamApi takes)
  * for the cluster and user this kubeconfig resolved to (loadFromDefault's
- * search included), with the credentials client-node resolves for it: CA,
- * client certificate, and the bearer token of a token, an exec plugin or an
- * auth provider (fetched once: the CLI runs for seconds).
+ * search included), with the credentials client-node resolves for it
+ * (accessFromResolved: CA, client certificate, bearer token of a token, an
+ * exec plugin or an auth provider, fetched once as the CLI runs for
+ * seconds; basic auth; impersonation).
  */
 export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
   const c = kc.getCurrentCluster();
   if (c === null) throw new CliError("kubeconfig: no current cluster", EXIT_USAGE);
   const opts: RequestOptions = {};
+  let access: ClusterAccess;
   try {
     await kc.applyToHTTPSOptions(opts);
+    access = accessFromResolved(c, opts);
   } catch (e) {
     throw new CliError(`kubeconfig: credentials: ${errorText(e)}`, EXIT_USAGE);
   }
-  const pem = (v: unknown): Buffer | undefined =>
-    Buffer.isBuffer(v) ? v : typeof v === "string" ? Buffer.from(v) : undefined;
-  const ca = pem(opts.ca);
-  const cert = pem(opts.cert);
-  const key = pem(opts.key);
-  const auth = (opts.headers as Record<string, unknown> | undefined)?.["Authorization"];
-  const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
-  return new KubeClient({
-    server: c.server.replace(/\/+$/, ""),
-    insecureSkipTlsVerify: c.skipTLSVerify,
-    ...(ca !== undefined ? { ca } : {}),
-    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-    ...(token !== undefined && token !== "" ? { token } : {}),
-  });
+  return new KubeClient(access);
 }
 
 export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
-  const api = new KubeIpamApi(await kubeClientFor(kc));
-  const core = kc.makeApiClient(CoreV1Api);
+  const client = await kubeClientFor(kc);
+  const api = new KubeIpamApi(client);
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
       api.listPools(),
-      api.listBlocks(),
-      api.listAffinities(),
-      core.listPodForAllNamespaces(),
-      core.listNode(),
+      api.ipamBlocks.list(),
+      api.blockAffinities.list(),
+      client.get<KubernetesListObject<V1Pod>>("/api/v1/pods"),
+      client.get<KubernetesListObject<V1Node>>("/api/v1/nodes"),
     ]);
     return {
       pools,
@@ -105,6 +96,8 @@ export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
       `cannot read IPAM state from the API server: ${e instanceof Error ? e.message : String(e)}`,
       EXIT_FAILURE,
     );
+  } finally {
+    client.close();
   }
 }
 
@@ -132,12 +125,12 @@ async function confirm(io: Io, question: string): Promise<boolean> {
 /** Removes the given handles from a block with compare-and-swap (re-read on 409). */
 async function releaseHandles(api: KubeIpamApi, name: string, handles: ReadonlySet<string>): Promise<number> {
   for (let attempt = 0; attempt < 8; attempt++) {
-    const b: IPAMBlock | undefined = await api.getBlock(name);
+    const b: IPAMBlock | undefined = await api.ipamBlocks.get(name);
     if (b === undefined) return 0;
     const kept = b.spec.allocations.filter((a) => !handles.has(a.handle));
     const n = b.spec.allocations.length - kept.length;
     if (n === 0) return 0;
-    const r = await api.replaceBlock({ ...b, spec: { ...b.spec, allocations: kept } });
+    const r = await api.ipamBlocks.replace({ ...b, spec: { ...b.spec, allocations: kept } });
     if (r === "gone") return 0;
     if (r !== "conflict") return n;
   }
@@ -238,12 +231,12 @@ export function registerIpam(program: Command, io: Io): void {
       for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
       const blocksDeleted: string[] = [];
       for (const name of plan.blocks) {
-        const b = await api.getBlock(name);
+        const b = await api.ipamBlocks.get(name);
         if (b === undefined) continue;
-        const r = await api.deleteBlock(name, b.metadata.resourceVersion);
+        const r = await api.ipamBlocks.delete(name, b.metadata.resourceVersion);
         if (r === "ok") blocksDeleted.push(name);
       }
-      for (const a of plan.affinities) await api.deleteAffinity(a);
+      for (const a of plan.affinities) await api.blockAffinities.delete(a);
       const result = { findings, released, blocksDeleted, affinitiesDeleted: plan.affinities };
       if (o.output === "json") io.out(formatJson(result));
       else

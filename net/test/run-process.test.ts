@@ -31,20 +31,37 @@ describe("netnsPath: a namespace by name or by path (ip-netns(8))", () => {
 describe("runProcess: one run to completion, output captured", () => {
   it("gives the exit code, stdout and stderr, whatever the code", async () => {
     const r = await runProcess(["sh", "-c", "echo out; echo err >&2; exit 3"]);
-    expect(r).toEqual({ code: 3, signal: null, stdout: "out\n", stderr: "err\n" });
+    expect(r).toEqual({ code: 3, signal: null, stdout: "out\n", stderr: "err\n", timedOut: false });
   });
 
   it("writes `input` to stdin and closes it", async () => {
     expect((await runProcess(["cat"], { input: "a\nb\n" })).stdout).toBe("a\nb\n");
     // No input: stdin is closed at once, so a reader of stdin ends.
-    expect(await runProcess(["cat"])).toEqual({ code: 0, signal: null, stdout: "", stderr: "" });
+    expect(await runProcess(["cat"])).toEqual({
+      code: 0,
+      signal: null,
+      stdout: "",
+      stderr: "",
+      timedOut: false,
+    });
   });
 
   it("kills it after timeoutMs (code -1), well before it would end", async () => {
     const t0 = Date.now();
     const r = await runProcess(["sleep", "30"], { timeoutMs: 100 });
-    expect([r.code, r.signal]).toEqual([-1, "SIGKILL"]);
+    expect([r.code, r.signal, r.timedOut]).toEqual([-1, "SIGKILL", true]);
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("writes bytes as given, and keeps at most maxStdoutChars/maxStderrChars of each", async () => {
+    expect(
+      (await runProcess(["od", "-An", "-tx1"], { input: Uint8Array.of(0xff, 0x00) })).stdout.trim(),
+    ).toBe("ff 00");
+    const r = await runProcess(["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a; echo error >&2"], {
+      maxStdoutChars: 10,
+      maxStderrChars: 3,
+    });
+    expect([r.stdout, r.stderr, r.code]).toEqual(["aaaaaaaaaa", "err", 0]);
   });
 
   it("runs with the environment given", async () => {

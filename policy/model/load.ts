@@ -337,12 +337,10 @@ function ipBlockPeer(obj: string, field: string, cidr: string, except: readonly 
   return { kind: "ipBlock", cidr, except, ranges: subtractRanges(base, holes), ranges6: [] };
 }
 
-function npPeers(
-  obj: string,
-  field: string,
-  namespace: string,
-  peers: NonNullable<NonNullable<NetworkPolicyObj["spec"]["ingress"]>[number]["from"]>,
-): Peer[] {
+/** One ingress rule of a NetworkPolicy (an egress rule has the same peers and ports, under `to`). */
+type NpRule = NonNullable<NetworkPolicyObj["spec"]["ingress"]>[number];
+
+function npPeers(obj: string, field: string, namespace: string, peers: NonNullable<NpRule["from"]>): Peer[] {
   return peers.map((peer, i): Peer => {
     const f = `${field}[${i}]`;
     const hasSel = peer.podSelector != null || peer.namespaceSelector != null;
@@ -370,11 +368,7 @@ function npPeers(
   });
 }
 
-function npPorts(
-  obj: string,
-  field: string,
-  ports: NonNullable<NonNullable<NetworkPolicyObj["spec"]["ingress"]>[number]["ports"]>,
-): PortMatch[] {
+function npPorts(obj: string, field: string, ports: NonNullable<NpRule["ports"]>): PortMatch[] {
   return ports.map((p, i): PortMatch => {
     const f = `${field}[${i}]`;
     if (p.endPort !== undefined) {

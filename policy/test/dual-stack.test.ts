@@ -58,11 +58,12 @@ function loadError(policies: Doc[]): string {
   return "no error";
 }
 
+/** A NetworkPolicy isolating x/web for ingress, admitting `ingress`. */
+const webIngress = (name: string, ...ingress: Doc[]) =>
+  np("x", name, { podSelector: { matchLabels: { app: "web" } }, ingress });
+
 const ipBlockIngress = (cidr: string, except: string[] = []) =>
-  np("x", "cidr", {
-    podSelector: { matchLabels: { app: "web" } },
-    ingress: [{ from: [{ ipBlock: { cidr, except } }] }],
-  });
+  webIngress("cidr", { from: [{ ipBlock: { cidr, except } }] });
 
 describe("dual-stack input", () => {
   it("reads both families from status.podIPs, IPv6 in RFC 5952 form", () => {
@@ -135,12 +136,7 @@ describe("dual-stack evaluator", () => {
   });
 
   it("pod and namespace selectors hold for both families", () => {
-    const c = load([
-      np("x", "from-y", {
-        podSelector: { matchLabels: { app: "web" } },
-        ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: "y" } } }] }],
-      }),
-    ]);
+    const c = load([webIngress("from-y", { from: [{ namespaceSelector: { matchLabels: { team: "y" } } }] })]);
     for (const family of ["ipv4", "ipv6"] as const) {
       expect(allowed(c, "y/client", "x/web", { family })).toBe(true);
       expect(allowed(c, "x/api", "x/web", { family })).toBe(false);
@@ -168,13 +164,8 @@ describe("dual-stack evaluator", () => {
   });
 
   it("ICMP: a rule with ports never admits it, a rule without ports does", () => {
-    const ports = load([
-      np("x", "http", {
-        podSelector: { matchLabels: { app: "web" } },
-        ingress: [{ ports: [{ port: 8080 }] }],
-      }),
-    ]);
-    const any = load([np("x", "all", { podSelector: { matchLabels: { app: "web" } }, ingress: [{}] })]);
+    const ports = load([webIngress("http", { ports: [{ port: 8080 }] })]);
+    const any = load([webIngress("all", {})]);
     for (const family of ["ipv4", "ipv6"] as const) {
       expect(allowed(ports, "y/client", "x/web", { family, protocol: "TCP" })).toBe(true);
       expect(allowed(ports, "y/client", "x/web", { family, protocol: "ICMP", port: 0 })).toBe(false);
@@ -208,10 +199,7 @@ describe("dual-stack compiled table", () => {
     const t = compile(
       load([
         ipBlockIngress("fd00:10::/32", ["fd00:10:0:2::/64"]),
-        np("x", "named", {
-          podSelector: { matchLabels: { app: "web" } },
-          ingress: [{ ports: [{ port: "http" }] }],
-        }),
+        webIngress("named", { ports: [{ port: "http" }] }),
       ]),
       "n1",
     ).table;
@@ -281,10 +269,7 @@ describe("dual-stack compiled table", () => {
 
   describe("traced", () => {
     const c = load([
-      np("x", "web-http", {
-        podSelector: { matchLabels: { app: "web" } },
-        ingress: [{ from: [{ podSelector: {} }], ports: [{ port: "http" }] }],
-      }),
+      webIngress("web-http", { from: [{ podSelector: {} }], ports: [{ port: "http" }] }),
       tenant("t1", { namespaceSelector: { matchLabels: { team: "y" } }, isolation: "Strict" }),
     ]);
     const t = compile(c, "n1").table;

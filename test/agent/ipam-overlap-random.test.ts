@@ -30,7 +30,7 @@ import {
   parsePrefix,
 } from "../../net/address.js";
 import type { PoolView } from "../../agent/ipam/block-allocator.js";
-import { type IpamApi, KubeIpamApi } from "../../agent/ipam/ipam-api.js";
+import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
 import { KubeClient } from "../../agent/k8s/kube-client.js";
 import { IpamService } from "../../agent/ipam/ipam-service.js";
 import { poolVerdicts, poolViewsWithValidity } from "../../agent/ipam/pool-validity.js";
@@ -96,10 +96,12 @@ useTestBed(bed);
  * The API with a random 0–3 ms delay before each call, so the two nodes'
  * claims (create, LIST, confirm) interleave in ever different orders.
  */
-function withLatency(api: IpamApi, r: () => number): IpamApi {
+function withLatency<T extends object>(api: T, r: () => number): T {
   return new Proxy(api, {
     get(target, prop, receiver) {
       const v: unknown = Reflect.get(target, prop, receiver);
+      // A kind's objects (ipamBlocks, blockAffinities): their calls are delayed too.
+      if (typeof v === "object" && v !== null) return withLatency(v, r);
       if (typeof v !== "function") return v;
       return async (...args: unknown[]) => {
         await new Promise((res) => setTimeout(res, Math.floor(r() * 4)));
@@ -186,7 +188,7 @@ describe(`IPAM with overlapping pools, randomized (seed ${SEED})`, () => {
 
     const check = async (step: number): Promise<void> => {
       const where = `seed ${SEED}, step ${step} (${trace[trace.length - 1] ?? ""})`;
-      const blocks: IPAMBlock[] = await api.listBlocks();
+      const blocks: IPAMBlock[] = await api.ipamBlocks.list();
       const parsed = blocks.map((b) => ({ b, c: parsePrefix(b.spec.cidr) as Prefix }));
       const pending = blocks.filter(blockPending).map((b) => b.spec.cidr);
       expect({ where, pending }).toEqual({ where, pending: [] });

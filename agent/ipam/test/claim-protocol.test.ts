@@ -263,7 +263,7 @@ describe("pending blocks left behind", () => {
         if (op !== "deleteBlock" || confirming) return;
         confirming = true;
         const cur = api.blocks.get("10-0-0-0-24");
-        if (cur) await api.replaceBlock({ ...cur, spec: { ...cur.spec, state: "confirmed" } });
+        if (cur) await api.ipamBlocks.replace({ ...cur, spec: { ...cur.spec, state: "confirmed" } });
       },
     });
     crashed(api, "slow");

@@ -25,16 +25,20 @@ class GatedApi extends FakeIpamApi {
   down = false;
   held = 0;
   refused = 0;
-  override async replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> {
-    if (this.down) {
-      this.refused++;
-      throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
-    }
-    if (this.hold) {
-      this.held++;
-      return new Promise(() => {}); // never answers, never lands
-    }
-    return super.replaceBlock(b);
+  constructor() {
+    super();
+    const replace = this.ipamBlocks.replace.bind(this.ipamBlocks);
+    this.ipamBlocks.replace = (b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> => {
+      if (this.down) {
+        this.refused++;
+        return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+      }
+      if (this.hold) {
+        this.held++;
+        return new Promise(() => {}); // never answers, never lands
+      }
+      return replace(b);
+    };
   }
 }
 

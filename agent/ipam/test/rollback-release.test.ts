@@ -17,17 +17,21 @@ import { IpamService } from "../ipam-service.js";
 class LossyApi extends FakeIpamApi {
   loseNext = false;
   down = 0;
-  override async replaceBlock(b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> {
-    if (this.down > 0 && !this.loseNext) {
-      this.down--;
-      throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
-    }
-    const r = await super.replaceBlock(b);
-    if (this.loseNext) {
-      this.loseNext = false;
-      throw new Error("socket hang up");
-    }
-    return r;
+  constructor() {
+    super();
+    const replace = this.ipamBlocks.replace.bind(this.ipamBlocks);
+    this.ipamBlocks.replace = async (b: IPAMBlock): Promise<IPAMBlock | "conflict" | "gone"> => {
+      if (this.down > 0 && !this.loseNext) {
+        this.down--;
+        throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+      }
+      const r = await replace(b);
+      if (this.loseNext) {
+        this.loseNext = false;
+        throw new Error("socket hang up");
+      }
+      return r;
+    };
   }
 }
 

@@ -6,39 +6,27 @@
  * running on a cache that may have missed a DELETED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { createServer, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { KubeClient } from "../kube-client.js";
 import { WatchDecodeError, type WatchEvent } from "../kube-request.js";
+import { type Loopback, startLoopback } from "./loopback-server.js";
 
-let server: Server;
-let client: KubeClient;
+let server: Loopback;
 /** What the server writes on the watch, then it keeps the stream open. */
 let body = "";
-const open: ServerResponse[] = [];
 
 beforeAll(async () => {
-  server = createServer((_req, res) => {
+  server = await startLoopback((_req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
     res.write(body);
-    open.push(res);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  client = new KubeClient({ server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: false });
 });
 
-afterAll(async () => {
-  client.close();
-  for (const r of open) r.destroy();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => server.close());
 
 function watchOnce(): Promise<{ events: WatchEvent[]; err: unknown }> {
   return new Promise((resolve, reject) => {
     const events: WatchEvent[] = [];
     const t = setTimeout(() => reject(new Error("the watch did not end within 5 s")), 5000);
-    client.watch(
+    server.client.watch(
       "/api/v1/pods",
       { resourceVersion: "1" },
       (ev) => events.push(ev),

@@ -70,6 +70,22 @@ describe("parseKubeconfig: the current context's cluster and user", () => {
     expect(f.token).toBeUndefined();
   });
 
+  it("an empty token does not shadow tokenFile (client-go reads the file when the token is empty)", () => {
+    const a = parseKubeconfig(
+      config({ server: "https://x" }, { token: "", tokenFile: "tok" }),
+      "/etc/k/config",
+      read,
+    );
+    expect(a.token).toBeUndefined();
+    expect(a.tokenFile).toBe("/etc/k/tok");
+    const both = parseKubeconfig(
+      config({ server: "https://x" }, { token: "t", tokenFile: "tok" }),
+      "/k",
+      read,
+    );
+    expect([both.token, both.tokenFile]).toEqual(["t", undefined]);
+  });
+
   it("plain http with insecure-skip-tls-verify (the lab's kubeconfig) and a user without credentials", () => {
     const a = parseKubeconfig(
       config({ server: "http://127.0.0.1:6443", "insecure-skip-tls-verify": true }, {}),
@@ -116,7 +132,9 @@ describe("parseKubeconfig: the current context's cluster and user", () => {
     ],
     ["not YAML at all", "a: [", /\/etc\/k\/config: not YAML/],
   ])("%s is refused with a message naming the file", (_n, text, re) => {
-    expect(() => parseKubeconfig(text, "/etc/k/config", read)).toThrow(re);
+    const parse = (): unknown => parseKubeconfig(text, "/etc/k/config", read);
+    expect(parse).toThrow(re);
+    expect(parse).toThrow(/^\/etc\/k\/config: /);
   });
 });
 

@@ -94,3 +94,33 @@ describe("relisting after watches that end at once", () => {
     expect(lists).toBeLessThanOrEqual(5);
   });
 });
+
+describe("stop then start while a list is in flight", () => {
+  it("the older cycle ends without emitting or watching: one list/watch loop runs", async () => {
+    const pending: ((l: { items: O[]; metadata: { resourceVersion: string } }) => void)[] = [];
+    const watched: string[] = [];
+    const lw = new ListWatch<O>(
+      "/api/v1/pods",
+      (_path, query) => {
+        watched.push(String(query["resourceVersion"]));
+        return { abort: () => undefined };
+      },
+      () => new Promise((resolve) => pending.push(resolve)),
+    );
+    const added: string[] = [];
+    lw.on("add", (obj) => added.push(`${obj.metadata.name}@${obj.metadata.resourceVersion}`));
+
+    const first = lw.start();
+    await lw.stop();
+    const second = lw.start();
+    expect(pending).toHaveLength(2);
+    // The older list answers last-but-one and with other contents: neither may reach the cache.
+    pending[0]?.({ items: [o("old", "1")], metadata: { resourceVersion: "1" } });
+    pending[1]?.({ items: [o("new", "2")], metadata: { resourceVersion: "2" } });
+    await Promise.all([first, second]);
+    await lw.stop();
+
+    expect(added).toEqual(["new@2"]);
+    expect(watched).toEqual(["2"]);
+  });
+});
