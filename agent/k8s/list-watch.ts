@@ -3,7 +3,8 @@
  * objects by namespace and name (api-concepts "Efficient detection of
  * changes"; client-go's Reflector, client-node's ListWatch, whose contract
  * this keeps: `connect` before each list, add/update/delete as the cache
- * changes, `error` and a stop on any failure but 410 Gone, which relists).
+ * changes, `error` and a stop on any failure but 410 Gone, which relists;
+ * an ERROR event on an open watch, whatever its code, relists too).
  * The resilient informer (resilient-informer.ts) restarts it after an error.
  *
  * The cache updates are pure functions over the map (applyList,
@@ -253,14 +254,16 @@ export class ListWatch<T extends ObjectMeta> {
     if (gen !== this.generation) return;
     const obj = ev.object as T & { code?: unknown };
     if (ev.type === "ERROR") {
-      // 410 Expired (the resourceVersion fell out of the server's window):
-      // end this watch now and list from scratch, as client-go's Reflector
-      // does on an expired watch, rather than wait for the server to close
-      // a stream whose later lines no longer follow from our cache.
-      if (obj?.code === 410) {
-        this.resourceVersion = "";
-        void this.cycle(obj, gen);
-      }
+      // The server ends a watch with an ERROR event whose object is a Status
+      // (api-concepts "Efficient detection of changes"). 410 Expired: the
+      // resourceVersion fell out of the server's window, so the lines that
+      // follow no longer build on our cache. Any other code: the watch
+      // failed. Either way end it now and list from scratch, as client-go's
+      // Reflector does (watchHandler returns the error, ListAndWatch runs
+      // again); relistWait keeps a server that fails every watch at once
+      // from turning this into a tight loop.
+      this.resourceVersion = "";
+      void this.cycle(undefined, gen);
       return;
     }
     this.emit(applyEvent(this.cache, ev.type, obj));

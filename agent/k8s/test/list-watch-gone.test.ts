@@ -54,12 +54,27 @@ const cases: { how: string; watches: ((res: ServerResponse) => void)[]; requests
     watches: [(res) => events(res, [addedC, { type: "ERROR", object: gone }], false)],
     requests: ["list", "watch rv=10", "list", "watch rv=12"],
   },
+  {
+    how: "an ERROR event with another code (500) on an open watch",
+    watches: [
+      (res) =>
+        events(
+          res,
+          [
+            addedC,
+            { type: "ERROR", object: { ...gone, reason: "InternalError", code: 500, message: "etcd" } },
+          ],
+          false,
+        ),
+    ],
+    requests: ["list", "watch rv=10", "list", "watch rv=12"],
+  },
 ];
 
 let server: Loopback | undefined;
 afterEach(() => server?.close());
 
-describe("ListWatch after a 410 Gone", () => {
+describe("ListWatch after a 410 Gone or another ERROR", () => {
   it.each(cases)("$how: relists from scratch, no event lost or repeated", async ({ watches, requests }) => {
     const seen: string[] = [];
     const lists = [firstList, relist];
