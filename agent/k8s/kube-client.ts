@@ -211,20 +211,21 @@ export class KubeClient {
     this.agent.destroy();
   }
 
+  /** The tokenFile's last good value, else the fixed token (kubeconfig.ts says why in that order). */
   private bearer(): string | undefined {
-    if (this.access.token !== undefined) return this.access.token;
     const file = this.access.tokenFile;
-    if (file === undefined) return undefined;
+    if (file === undefined) return this.access.token;
     const t = this.now();
     if (this.token === undefined || t - this.token.readAt >= TOKEN_REREAD_MS) {
       try {
         this.token = { value: readFileSync(file, "utf8").trim(), readAt: t };
       } catch (e) {
         // Keep the last token while the kubelet swaps the file; without one, say which file.
-        if (this.token === undefined) throw new Error(`token file ${file}: ${(e as Error).message}`);
+        if (this.token === undefined && this.access.token === undefined)
+          throw new Error(`token file ${file}: ${(e as Error).message}`);
       }
     }
-    return this.token?.value;
+    return this.token?.value ?? this.access.token;
   }
 
   private send(

@@ -145,13 +145,15 @@ export function parseKubeconfig(text: string, file: string, read: Read): Cluster
     access.cert = cert;
     access.key = key;
   }
-  // An empty token is no token: it falls through to tokenFile, as in
-  // client-go (tools/clientcmd client_config.go, getUserIdentificationPartialConfig:
-  // `len(Token) > 0`, else `len(TokenFile) > 0`).
+  // As client-go (tools/clientcmd client_config.go,
+  // getUserIdentificationPartialConfig, and transport's
+  // NewBearerAuthWithRefreshRoundTripper): an empty token is no token; with
+  // a tokenFile beside a token, the file is re-read and its last good value
+  // wins, the token standing in only until the file has been read once.
   const token = str(user, "token", uw);
   const tokenFile = str(user, "tokenFile", uw);
   if (token !== undefined && token !== "") access.token = token;
-  else if (tokenFile !== undefined && tokenFile !== "")
+  if (tokenFile !== undefined && tokenFile !== "")
     access.tokenFile = isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile);
   return access;
 }

@@ -70,7 +70,7 @@ describe("parseKubeconfig: the current context's cluster and user", () => {
     expect(f.token).toBeUndefined();
   });
 
-  it("an empty token does not shadow tokenFile (client-go reads the file when the token is empty)", () => {
+  it("an empty token does not shadow tokenFile; a token beside a tokenFile keeps both (the file wins once read)", () => {
     const a = parseKubeconfig(
       config({ server: "https://x" }, { token: "", tokenFile: "tok" }),
       "/etc/k/config",
@@ -83,7 +83,7 @@ describe("parseKubeconfig: the current context's cluster and user", () => {
       "/k",
       read,
     );
-    expect([both.token, both.tokenFile]).toEqual(["t", undefined]);
+    expect([both.token, both.tokenFile]).toEqual(["t", "/tok"]);
   });
 
   it("plain http with insecure-skip-tls-verify (the lab's kubeconfig) and a user without credentials", () => {

@@ -5,7 +5,10 @@
  * loaded here as trellisctl loads it (the agent's process never does).
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { RequestOptions } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { accessFromResolved } from "../kubeconfig.js";
@@ -123,5 +126,27 @@ describe("credentialHeaders, and what reaches the server", () => {
     );
     await server.client.get("/api/v1/nodes");
     expect(got).toEqual([[`Basic ${b64("ops:pw")}`, "system:admin"]]);
+  });
+
+  it("a token beside a tokenFile stands in until the file reads, then the file wins", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-token-"));
+    const file = join(dir, "token");
+    const got: (string | undefined)[] = [];
+    try {
+      server = await startLoopback(
+        (req, res) => {
+          got.push(req.headers.authorization);
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end("{}");
+        },
+        { token: "fixed", tokenFile: file },
+      );
+      await server.client.get("/api/v1/nodes");
+      writeFileSync(file, "from-file\n");
+      await server.client.get("/api/v1/nodes");
+      expect(got).toEqual(["Bearer fixed", "Bearer from-file"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
