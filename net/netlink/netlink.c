@@ -468,7 +468,8 @@ static void free_reply(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static void exchange_free(exchange_t *x) {
+static void exchange_free(void *data) {
+  exchange_t *x = data;
   free(x->netns);
   free(x->req);
   free(x->reply);
@@ -505,15 +506,52 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* Queues `exec` on the libuv pool (then `done` on the main thread) and returns the promise `done` settles. */
+/* N-API's reason for the last failed call, read at once (the next call overwrites it). */
+static const char *napi_reason(napi_env env, napi_status st) {
+  const napi_extended_error_info *info = NULL;
+  if (napi_get_last_error_info(env, &info) == napi_ok && info != NULL && info->error_message != NULL)
+    return info->error_message;
+  return st == napi_generic_failure ? "generic failure" : "refused";
+}
+
+/*
+ * Queues `exec` on the libuv pool (then `done` on the main thread) and
+ * returns the promise `done` settles. Should N-API refuse to create or queue
+ * the work (no memory; an environment being torn down), `done` never runs:
+ * then the promise is rejected here, with the step and N-API's reason, and
+ * `release` frees `data` (the request would otherwise leak, its promise
+ * pending for ever). When not even the promise can be made, the call throws.
+ */
 static napi_value queue(napi_env env, const char *what, napi_async_execute_callback exec,
-                        napi_async_complete_callback done, void *data, napi_deferred *deferred,
-                        napi_async_work *work) {
+                        napi_async_complete_callback done, void *data, void (*release)(void *),
+                        napi_deferred *deferred, napi_async_work *work) {
   napi_value promise, name;
-  napi_create_promise(env, deferred, &promise);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, exec, done, data, work);
-  napi_queue_async_work(env, *work);
+  napi_status st = napi_create_promise(env, deferred, &promise);
+  if (st != napi_ok) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: cannot create its promise (%s)", what, napi_reason(env, st));
+    release(data);
+    napi_throw_error(env, "ERR_TRELLIS_NETLINK_QUEUE", msg);
+    return NULL;
+  }
+  const char *step = "napi_create_async_work";
+  st = napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
+  if (st == napi_ok) st = napi_create_async_work(env, NULL, name, exec, done, data, work);
+  if (st == napi_ok) {
+    step = "napi_queue_async_work";
+    st = napi_queue_async_work(env, *work);
+    if (st == napi_ok) return promise;
+  }
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s failed (%s)", what, step, napi_reason(env, st));
+  /* Created but not queued: the work is ours to delete. */
+  if (strcmp(step, "napi_queue_async_work") == 0) napi_delete_async_work(env, *work);
+  napi_value code, text, error;
+  napi_create_string_utf8(env, "ERR_TRELLIS_NETLINK_QUEUE", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_reject_deferred(env, *deferred, error);
+  release(data);
   return promise;
 }
 
@@ -562,7 +600,8 @@ static void sysctls_execute(napi_env env, void *data) {
   if (self >= 0) leave_netns(self);
 }
 
-static void sysctls_free(sysctls_t *x) {
+static void sysctls_free(void *data) {
+  sysctls_t *x = data;
   for (size_t i = 0; i < x->n; i++) {
     if (x->paths) free(x->paths[i]);
     if (x->values) free(x->values[i]);
@@ -691,7 +730,7 @@ static napi_value queue_exchange(napi_env env, napi_callback_info info, const ch
   exchange_t *x = new_exchange(env, argv[0], argv[1], max_request, (int)timeout);
   if (x == NULL) return throw_type(env, usage);
   x->protocol = protocol;
-  return queue(env, what, exec, complete, x, &x->deferred, &x->work);
+  return queue(env, what, exec, complete, x, exchange_free, &x->deferred, &x->work);
 }
 
 /* exchange(netns: string | null, request: Buffer, timeoutMs: number, protocol?: number) -> Promise<Buffer> */
@@ -731,7 +770,7 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   }
   x->max_reply = (size_t)max;
   x->protocol = protocol;
-  return queue(env, "trellis_netlink.dump", execute, dump_complete, x, &x->deferred, &x->work);
+  return queue(env, "trellis_netlink.dump", execute, dump_complete, x, exchange_free, &x->deferred, &x->work);
 }
 
 /* writeSysctls(netns: string | null, paths: string[], values: string[]) -> Promise<void> */
@@ -773,7 +812,8 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
       return throw_type(env, usage);
     }
   }
-  return queue(env, "trellis_netlink.writeSysctls", sysctls_execute, sysctls_complete, x, &x->deferred, &x->work);
+  return queue(env, "trellis_netlink.writeSysctls", sysctls_execute, sysctls_complete, x, sysctls_free, &x->deferred,
+               &x->work);
 }
 
 static int get_errno_arg(napi_env env, napi_callback_info info, int32_t *out) {
