@@ -137,6 +137,12 @@ export type CtMatch = "orig-src" | "orig-dst" | "reply-src";
  * which of its fields to compare in CTA_FILTER_ORIG_FLAGS or
  * CTA_FILTER_REPLY_FLAGS; `ctnetlink_alloc_filter`). Throws on an address
  * of another family: that is a caller's bug.
+ *
+ * Beware the kernel's IPv6 filter: `ctnetlink_filter_match_tuple` drops an
+ * entry when `!ipv6_addr_cmp(filter, entry)`, that is when the addresses
+ * are equal (ipv6_addr_cmp is a memcmp), so an IPv6 filter returns every
+ * entry but the ones asked for (seen on 6.18); and a kernel before 5.8
+ * ignores CTA_FILTER. A caller checks what comes back.
  */
 export function ctDumpRequest(family: Family, filter?: { match: CtMatch; addr: Address }): Request {
   const req: Request = { type: CT_GET, flags: NLM_F_DUMP, header: nfgenmsg(family), attrs: [] };
