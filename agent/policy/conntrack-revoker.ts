@@ -17,13 +17,18 @@
  *
  * How: the kernel filters a dump by one exact address of one tuple field
  * (CTA_FILTER, Linux 5.8+; net/netfilter/nf_conntrack_netlink.c
- * `ctnetlink_filter_match_tuple` has no prefix length), so a few IPv4
- * addresses cost three filtered dumps each, and the agent reads only their
- * entries. A wider prefix, or many addresses (a replaced table names every
- * local pod), cost one dump of the family, filtered here: each filtered
- * dump walks the whole table in the kernel, and past a handful of them one
- * walk that copies every entry is cheaper (net/netlink/README.md
- * "ctnetlink"). IPv6 is always dumped whole: the kernel's IPv6 filter is
+ * `ctnetlink_filter_match_tuple` has no prefix length), so an IPv4 address
+ * can cost three filtered dumps, of which the agent reads only the
+ * matching entries. But every dump, filtered or not, walks every bucket of
+ * the conntrack hash (one table for all namespaces), about 10 ms at 262,144
+ * buckets even when empty, while the agent's share of a whole dump grows
+ * with the entries (about 3.5 µs each, copied and scanned). So the table's
+ * size (IPCTNL_MSG_CT_GET_STATS, one small answer) decides: filtered dumps
+ * only when the namespace holds more entries than the extra walks cost;
+ * otherwise, and for a wider prefix, one dump of the family, filtered
+ * here (net/netlink/README.md "ctnetlink").
+ *
+ * IPv6 is always dumped whole: the kernel's IPv6 filter is
  * inverted (`ctnetlink_filter_match_tuple` rejects an entry when
  * `!ipv6_addr_cmp(filter, entry)`, that is when the addresses are equal:
  * seen on 6.18, where a filter on fd00::2 returns every entry but
@@ -50,12 +55,15 @@ import {
   addressBytes,
   ctDumpRequest,
   ctMarkRequest,
+  ctStatsRequest,
   decodeCtEntry,
+  decodeCtStats,
   describeCt,
   type CtMatch,
   type DumpedCt,
 } from "../../net/netlink/ctnetlink.js";
-import { NETLINK_NETFILTER, dumpEach, exchange, firstError } from "../../net/netlink/netlink.js";
+import { NETLINK_NETFILTER, dumpEach, exchange, firstError, type Op } from "../../net/netlink/netlink.js";
+import type { Answer } from "../../net/netlink/rtnetlink.js";
 import { CT_MARK_DENIED } from "../../policy/compiler/to-nft.js";
 import type { CtEntry } from "./revocation.js";
 
@@ -76,10 +84,13 @@ export class ConntrackError extends Error {
 }
 
 /**
- * Past this many kernel-filtered dumps (three per IPv4 address), one whole
- * dump of IPv4 is read instead (net/netlink/README.md "ctnetlink").
+ * What one more walk of the conntrack hash costs, in entries of a whole
+ * dump (copied by the kernel, scanned by the agent): about 10 ms against
+ * about 3.5 µs per entry, measured at 262,144 buckets (net/netlink/README.md
+ * "ctnetlink"). k IPv4 addresses by filtered dumps cost 3k walks, one whole
+ * dump one walk and its entries: filtered only above (3k - 1) × this.
  */
-export const FILTERED_DUMPS_MAX = 6;
+export const WALK_ENTRIES = 2500;
 
 /** Up to this many addresses, a whole dump looks for their octets before decoding an entry. */
 const PREFILTER_MAX = 16;
@@ -94,8 +105,15 @@ export interface ListPlan {
   readonly whole: readonly { family: Family; hosts: ReadonlySet<string>; wide: readonly Prefix[] }[];
 }
 
-/** The dumps that cover `prefixes`, or what is wrong with one of them. */
-export function listPlan(prefixes: readonly string[], maxFiltered = FILTERED_DUMPS_MAX): ListPlan | string {
+/**
+ * The dumps that cover `prefixes` in a table of `entries` entries (every
+ * family), or what is wrong with one of them.
+ */
+export function listPlan(
+  prefixes: readonly string[],
+  entries: number,
+  walkEntries = WALK_ENTRIES,
+): ListPlan | string {
   const hosts: Record<Family, Address[]> = { 4: [], 6: [] };
   const wide: Record<Family, Prefix[]> = { 4: [], 6: [] };
   for (const text of prefixes) {
@@ -110,7 +128,7 @@ export function listPlan(prefixes: readonly string[], maxFiltered = FILTERED_DUM
   for (const family of [4, 6] as const) {
     const hs = hosts[family];
     if (hs.length + wide[family].length === 0) continue;
-    if (family === 6 || wide[family].length > 0 || hs.length * MATCHES.length > maxFiltered)
+    if (family === 6 || wide[family].length > 0 || entries <= (hs.length * MATCHES.length - 1) * walkEntries)
       whole.push({ family, hosts: new Set(hs.map(formatAddress)), wide: wide[family] });
     else for (const addr of hs) for (const match of MATCHES) filtered.push({ family, match, addr });
   }
@@ -146,12 +164,13 @@ export class NetlinkConntrackRevoker implements Revoker {
   private readonly netns: string | null;
 
   /** `netns`: a name under /var/run/netns or a path (net/netns-path.ts); none: the agent's own namespace. */
-  constructor(private readonly opts: { netns?: string; timeoutMs?: number; maxFiltered?: number } = {}) {
+  constructor(private readonly opts: { netns?: string; timeoutMs?: number; walkEntries?: number } = {}) {
     this.netns = netnsPath(opts.netns);
   }
 
   async list(prefixes: readonly string[]): Promise<CtEntry[]> {
-    const plan = listPlan(prefixes, this.opts.maxFiltered);
+    if (prefixes.length === 0) return [];
+    const plan = listPlan(prefixes, await this.entries(), this.opts.walkEntries);
     if (typeof plan === "string") throw new ConntrackError(plan);
     const out = new Map<string, CtEntry>();
     // One dump at a time: each is well under a millisecond for a pod's few
@@ -186,6 +205,36 @@ export class NetlinkConntrackRevoker implements Revoker {
     return [...out.values()];
   }
 
+  /** How many entries the namespace's table holds. */
+  private async entries(): Promise<number> {
+    const ops = [{ what: `conntrack statistics${this.where()}`, req: ctStatsRequest() }];
+    const [a] = await this.exchange(ops);
+    const m = a?.messages[0];
+    const s = m === undefined ? "no answer" : decodeCtStats(m);
+    if (typeof s === "string") throw new ConntrackError(`${ops[0]!.what}: ${s}`);
+    return s.entries;
+  }
+
+  private where(): string {
+    return this.netns !== null ? ` in ${this.netns}` : "";
+  }
+
+  /** One ctnetlink exchange; a refusal or a transport failure as a ConntrackError; ENOENT left to the caller. */
+  private async exchange(ops: Op[]): Promise<Answer[]> {
+    let answers: Answer[];
+    try {
+      answers = await exchange(this.netns, ops, {
+        protocol: NETLINK_NETFILTER,
+        timeoutMs: this.opts.timeoutMs ?? 10_000,
+      });
+    } catch (err) {
+      throw new ConntrackError(messageOf(err), { cause: err });
+    }
+    const refused = answers[0]?.errno === ENOENT ? undefined : firstError(ops, answers);
+    if (refused !== undefined) throw new ConntrackError(refused.message, { cause: refused });
+    return answers;
+  }
+
   private async dump(
     what: string,
     family: Family,
@@ -215,23 +264,11 @@ export class NetlinkConntrackRevoker implements Revoker {
   }
 
   async mark(e: CtEntry, denied: boolean): Promise<number> {
-    const what = `conntrack ${denied ? "mark" : "unmark"} ${describeCt(e)}${this.netns !== null ? ` in ${this.netns}` : ""}`;
+    const what = `conntrack ${denied ? "mark" : "unmark"} ${describeCt(e)}${this.where()}`;
     const req = ctMarkRequest(e, denied ? CT_MARK_DENIED : 0, CT_MARK_DENIED);
     if (typeof req === "string") throw new ConntrackError(`${what}: ${req}`);
-    const ops = [{ what, req }];
-    let answers;
-    try {
-      answers = await exchange(this.netns, ops, {
-        protocol: NETLINK_NETFILTER,
-        timeoutMs: this.opts.timeoutMs ?? 10_000,
-      });
-    } catch (err) {
-      throw new ConntrackError(messageOf(err), { cause: err });
-    }
+    const [a] = await this.exchange([{ what, req }]);
     // The entry ended (timed out, or the flow closed) since it was listed: nothing to change.
-    if (answers[0]?.errno === ENOENT) return 0;
-    const refused = firstError(ops, answers);
-    if (refused !== undefined) throw new ConntrackError(refused.message, { cause: refused });
-    return 1;
+    return a?.errno === ENOENT ? 0 : 1;
   }
 }

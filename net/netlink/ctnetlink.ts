@@ -19,9 +19,11 @@ import { NLM_F_DUMP, type Attr, type Message, type Request, parseAttrs, u32, u8 
 const NFNL_SUBSYS_CTNETLINK = 1;
 const IPCTNL_MSG_CT_NEW = 0;
 const IPCTNL_MSG_CT_GET = 1;
+const IPCTNL_MSG_CT_GET_STATS = 5;
 /** The type of a dumped entry (and of the update): subsystem << 8 | message. */
 export const CT_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 export const CT_GET = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+export const CT_GET_STATS = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
 const NFNETLINK_V0 = 0;
 /** NFPROTO_IPV4 / NFPROTO_IPV6 (linux/netfilter.h), the same numbers as AF_INET / AF_INET6. */
 const NFPROTO: Record<Family, number> = { 4: 2, 6: 10 };
@@ -51,6 +53,9 @@ const CTA_PROTO_ICMP_CODE = 6;
 const CTA_PROTO_ICMPV6_ID = 7;
 const CTA_PROTO_ICMPV6_TYPE = 8;
 const CTA_PROTO_ICMPV6_CODE = 9;
+// enum ctattr_stats_global
+const CTA_STATS_GLOBAL_ENTRIES = 1;
+const CTA_STATS_GLOBAL_MAX_ENTRIES = 2;
 // enum ctattr_filter
 const CTA_FILTER_ORIG_FLAGS = 1;
 const CTA_FILTER_REPLY_FLAGS = 2;
@@ -319,6 +324,25 @@ export function ctMarkRequest(e: CtEntry, value: number, mask: number): Request 
       be32(CTA_MARK_MASK, mask),
     ],
   };
+}
+
+/**
+ * IPCTNL_MSG_CT_GET_STATS (not a dump): how many entries the namespace's
+ * table holds (`ctnetlink_stat_ct`: the per-namespace count, every family),
+ * which tells whether filtered dumps or one whole dump cost less.
+ */
+export function ctStatsRequest(): Request {
+  return { type: CT_GET_STATS, flags: 0, header: Buffer.from([0, NFNETLINK_V0, 0, 0]), attrs: [] };
+}
+
+/** The answer to ctStatsRequest(): the entries and the table's limit, or what is wrong with it. */
+export function decodeCtStats(m: Message): { entries: number; max: number } | string {
+  if (m.type !== CT_GET_STATS) return `conntrack statistics: message type 0x${m.type.toString(16)}`;
+  const a = parseAttrs(m.body, 4);
+  const entries = a.get(CTA_STATS_GLOBAL_ENTRIES);
+  const max = a.get(CTA_STATS_GLOBAL_MAX_ENTRIES);
+  if (entries?.length !== 4) return "conntrack statistics without CTA_STATS_GLOBAL_ENTRIES";
+  return { entries: entries.readUInt32BE(0), max: max?.length === 4 ? max.readUInt32BE(0) : 0 };
 }
 
 /** "tcp 10.1.0.2:40000 -> 10.1.0.3:80", "icmp 10.1.0.2 -> 10.1.0.3 id 7": an entry in errors and logs. */

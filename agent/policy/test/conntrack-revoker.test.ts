@@ -110,8 +110,10 @@ const POD6 = [
 ];
 
 describe("NetlinkConntrackRevoker", () => {
-  const kernel = new NetlinkConntrackRevoker({ netns: NS }); // a name under /var/run/netns
-  const agent = new NetlinkConntrackRevoker({ netns: PATH, maxFiltered: 0 });
+  // Filtered dumps whatever the table's size, and a whole dump whatever it is; the default (a small table) dumps whole.
+  const kernel = new NetlinkConntrackRevoker({ netns: NS, walkEntries: 0 }); // NS: a name under /var/run/netns
+  const agent = new NetlinkConntrackRevoker({ netns: PATH, walkEntries: 1e9 });
+  const auto = new NetlinkConntrackRevoker({ netns: PATH });
 
   it("lists an address's entries by original source, original destination and reply source (kernel-filtered dumps)", async () => {
     expect(flows(await kernel.list(["10.9.0.2/32"]))).toEqual(POD4);
@@ -123,6 +125,8 @@ describe("NetlinkConntrackRevoker", () => {
 
   it("a whole dump filtered in the agent gives the same entries", async () => {
     expect(flows(await agent.list(["10.9.0.2/32", "fd00::2/128"]))).toEqual([...POD4, ...POD6].sort());
+    expect(flows(await auto.list(["10.9.0.2/32"]))).toEqual(POD4);
+    expect(await auto.list([])).toEqual([]);
   });
 
   it("a wider prefix matches by original source or destination", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { revocationFor } from "../revocation.js";
-import { listPlan, matches, touches } from "../conntrack-revoker.js";
+import { WALK_ENTRIES, listPlan, matches, touches } from "../conntrack-revoker.js";
 import { recheck, type CtEntry } from "../revocation.js";
 import type { CtMatch, DumpedCt } from "../../../net/netlink/ctnetlink.js";
 import { loadCluster } from "../../../policy/model/load.js";
@@ -92,8 +92,8 @@ describe("which dumps list the entries of the touched prefixes (conntrack-revoke
     value: BigInt(t.split(".").reduce((n, o) => n * 256 + Number(o), 0)),
   });
 
-  it("an IPv4 address: three dumps the kernel filters, by original source, original destination and reply source", () => {
-    expect(listPlan(["10.1.0.2/32"])).toEqual({
+  it("an IPv4 address in a large table: three dumps the kernel filters, by original source, original destination and reply source", () => {
+    expect(listPlan(["10.1.0.2/32"], 2 * WALK_ENTRIES + 1)).toEqual({
       filtered: [
         { family: 4, match: "orig-src", addr: v4("10.1.0.2") },
         { family: 4, match: "orig-dst", addr: v4("10.1.0.2") },
@@ -103,8 +103,8 @@ describe("which dumps list the entries of the touched prefixes (conntrack-revoke
     });
   });
 
-  it("IPv6 (the kernel's IPv6 filter is inverted), a wider prefix, or many addresses: the family dumped whole", () => {
-    expect(listPlan(["fd00::2/128", "fd00:1::/64"])).toEqual({
+  it("IPv6 (the kernel's IPv6 filter is inverted), a wider prefix, or a table too small for the extra walks: the family dumped whole", () => {
+    expect(listPlan(["fd00::2/128", "fd00:1::/64"], 1e6)).toEqual({
       filtered: [],
       whole: [
         {
@@ -114,22 +114,31 @@ describe("which dumps list the entries of the touched prefixes (conntrack-revoke
         },
       ],
     });
-    expect(listPlan(["10.2.0.0/24", "10.1.0.2/32"])).toEqual({
+    expect(listPlan(["10.2.0.0/24", "10.1.0.2/32"], 1e6)).toEqual({
       filtered: [],
       whole: [
         { family: 4, hosts: new Set(["10.1.0.2"]), wide: [{ family: 4, base: 0x0a020000n, length: 24 }] },
       ],
     });
-    const many = listPlan(["10.1.0.2/32", "10.1.0.3/32", "10.1.0.4/32"], 6);
+    // One address: 3 walks against 1 walk and the entries; three addresses: 9 against 1.
+    const one = listPlan(["10.1.0.2/32"], 2 * WALK_ENTRIES);
+    expect(typeof one !== "string" && [one.filtered.length, one.whole[0]?.hosts]).toEqual([
+      0,
+      new Set(["10.1.0.2"]),
+    ]);
+    const three = ["10.1.0.2/32", "10.1.0.3/32", "10.1.0.4/32"];
+    const many = listPlan(three, 8 * 100, 100);
     expect(typeof many !== "string" && [many.filtered.length, many.whole[0]?.hosts]).toEqual([
       0,
       new Set(["10.1.0.2", "10.1.0.3", "10.1.0.4"]),
     ]);
-    expect(listPlan([])).toEqual({ filtered: [], whole: [] });
+    const big = listPlan(three, 8 * 100 + 1, 100);
+    expect(typeof big !== "string" && [big.filtered.length, big.whole.length]).toEqual([9, 0]);
+    expect(listPlan([], 0)).toEqual({ filtered: [], whole: [] });
   });
 
   it("a prefix that is none is a clear error", () => {
-    expect(listPlan(["10.1.0.300/32"])).toMatch(/^revocation prefix 10\.1\.0\.300\/32: /);
+    expect(listPlan(["10.1.0.300/32"], 0)).toMatch(/^revocation prefix 10\.1\.0\.300\/32: /);
   });
 
   it("an entry a filtered dump returns is kept only when its field is the address asked for", () => {

@@ -3,10 +3,13 @@
 // hand here, and the kernel's own dump of one entry decoded.
 import { describe, expect, it } from "@jest/globals";
 import {
+  CT_GET_STATS,
   CT_NEW,
   ctDumpRequest,
   ctMarkRequest,
+  ctStatsRequest,
   decodeCtEntry,
+  decodeCtStats,
   describeCt,
   type CtEntry,
 } from "../ctnetlink.js";
@@ -71,6 +74,27 @@ describe("ctnetlink requests", () => {
         "08000200" +
         "01000000",
     );
+  });
+
+  it("the table's statistics: IPCTNL_MSG_CT_GET_STATS, a plain request (with its ack), AF_UNSPEC; the answer's entry count", () => {
+    expect(one(ctStatsRequest())).toBe("14000000" + "0501" + "0500" + "01000000" + "00000000" + "00000000");
+    const answer = (attrs: Attr[]): Message =>
+      (
+        decodeMessages(
+          encodeRequests([{ type: CT_GET_STATS, flags: 0, header: Buffer.alloc(4), attrs }], 1),
+        ) as Message[]
+      )[0]!;
+    // ctnetlink_stat_ct_fill_info: CTA_STATS_GLOBAL_ENTRIES, CTA_STATS_GLOBAL_MAX_ENTRIES, both be32
+    const four = (t: number, v: number): Attr => ({
+      type: t,
+      value: Buffer.from([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]),
+    });
+    expect(decodeCtStats(answer([four(1, 100000), four(2, 262144)]))).toEqual({
+      entries: 100000,
+      max: 262144,
+    });
+    expect(decodeCtStats(answer([]))).toBe("conntrack statistics without CTA_STATS_GLOBAL_ENTRIES");
+    expect(decodeCtStats({ ...answer([]), type: CT_NEW })).toBe("conntrack statistics: message type 0x100");
   });
 
   it("refuses a filter address of the other family", () => {
