@@ -94,7 +94,12 @@ export interface CtEntry {
   readonly dport?: number;
   /** ICMP and ICMPv6 only: the rest of the tuple, which the kernel needs to find the entry again. */
   readonly icmp?: { readonly type: number; readonly code: number; readonly id: number };
-  /** The entry's conntrack zone (CTA_ZONE), when not the default zone 0. */
+  /**
+   * The entry's conntrack zone (CTA_ZONE), when not the default zone 0. A
+   * zone of one direction only (CTA_TUPLE_ZONE, `ctnetlink_dump_tuples`)
+   * is not carried: pods use none, and such an entry's update would find
+   * nothing (ENOENT, counted as an entry gone).
+   */
   readonly zone?: number;
   readonly mark: number;
 }
