@@ -1,6 +1,6 @@
 /**
  * One run of a program to completion, its output captured: the agent's
- * one-shot tools (`nft -j -f FILE`, `conntrack -L`/`-U`) and every command
+ * one-shot tools (`nft -j -f FILE`) and every command
  * the lab runs (lab/run-command.ts). A long-lived child fed line by line is
  * line-session.ts.
  */

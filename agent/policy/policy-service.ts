@@ -18,7 +18,7 @@ import { type NftBackend, ExecNft } from "../nft/backend.js";
 import { NftDriver } from "../nft/driver.js";
 import { CORE_KINDS, POLICY_KINDS, type WatchedKind } from "./policy-inputs.js";
 import { PolicyManager } from "./policy-manager.js";
-import { ConntrackRevoker, type Revoker } from "./conntrack-revoker.js";
+import { NetlinkConntrackRevoker, type Revoker } from "./conntrack-revoker.js";
 import type { ApiGate } from "../k8s/api-gate.js";
 import type { Registry } from "../../net/metrics.js";
 
@@ -40,7 +40,7 @@ export interface PolicyServiceOptions {
   onRollback?: (informer: string, inf: ResilientInformer<KubernetesObject>) => void;
   /** The nft backend (default: the real `nft` in the agent's namespace). */
   nft?: NftBackend;
-  /** Lists and marks conntrack entries for revocation (default: the `conntrack` tool in the agent's namespace). */
+  /** Lists and marks conntrack entries for revocation (default: ctnetlink in the agent's namespace). */
   revoker?: Revoker;
 }
 
@@ -69,7 +69,7 @@ export class PolicyService implements PolicyHooks {
       resyncIntervalMs: o.resyncIntervalMs,
       retryMs: 500,
       ...(o.registry ? { registry: o.registry } : {}),
-      revoker: o.revoker ?? new ConntrackRevoker(),
+      revoker: o.revoker ?? new NetlinkConntrackRevoker(),
     });
   }
 

@@ -54,7 +54,8 @@ import {
 import type { NftTable } from "../../policy/compiler/nft-table.js";
 import type { IRLocalPod } from "../../policy/compiler/ir.js";
 import { CT_MARK_DENIED, SET_POD_SOURCES, setName } from "../../policy/compiler/to-nft.js";
-import { trace, type Packet } from "../../policy/compiler/tracer.js";
+import { trace } from "../../policy/compiler/tracer.js";
+import type { CtEntry } from "../../net/netlink/ctnetlink.js";
 
 type Cmd = Record<string, unknown>;
 type Span = Interval<bigint>;
@@ -215,50 +216,8 @@ export function localPodsOfState(local: ReadonlyMap<string, IRLocalPod>): Map<st
   return out;
 }
 
-/** A conntrack entry: its protocol, its original direction's tuple, and its mark. */
-export interface CtEntry {
-  readonly protocol: Packet["protocol"];
-  readonly saddr: string;
-  readonly daddr: string;
-  /** TCP, UDP and SCTP only. */
-  readonly sport?: number;
-  readonly dport?: number;
-  readonly mark: number;
-}
-
-const PROTOCOLS: Readonly<Record<string, Packet["protocol"]>> = {
-  tcp: "tcp",
-  udp: "udp",
-  sctp: "sctp",
-  icmp: "icmp",
-  icmpv6: "ipv6-icmp",
-};
-
-/**
- * One line of `conntrack -L` ("tcp 6 431999 ESTABLISHED src=… dst=… sport=…
- * dport=… src=… … mark=0 use=1"): the first src/dst/ports are the original
- * direction's. Undefined for a protocol no policy rule speaks of.
- */
-export function parseConntrackLine(line: string): CtEntry | undefined {
-  const words = line.trim().split(/\s+/);
-  const protocol = PROTOCOLS[words[0] ?? ""];
-  if (protocol === undefined) return undefined;
-  const first = (key: string): string | undefined =>
-    words.find((w) => w.startsWith(`${key}=`))?.slice(key.length + 1);
-  const saddr = first("src");
-  const daddr = first("dst");
-  if (saddr === undefined || daddr === undefined) return undefined;
-  const sport = first("sport");
-  const dport = first("dport");
-  return {
-    protocol,
-    saddr,
-    daddr,
-    ...(sport !== undefined ? { sport: Number(sport) } : {}),
-    ...(dport !== undefined ? { dport: Number(dport) } : {}),
-    mark: Number(first("mark") ?? "0"),
-  };
-}
+/** A conntrack entry as ctnetlink gives it (net/netlink/ctnetlink.ts): its protocol, its original direction's tuple, and its mark. */
+export type { CtEntry };
 
 /** What to change: entries to mark denied, and marked entries the rules allow again. */
 export interface Recheck {

@@ -1,5 +1,5 @@
 /*
- * trellis_netlink: rtnetlink exchanges off the Node.js main thread, in any
+ * trellis_netlink: netlink exchanges (rtnetlink, ctnetlink) off the Node.js main thread, in any
  * network namespace, as a Node-API addon (C, no node-gyp; built by
  * scripts/build-native). See README.md.
  *
@@ -7,10 +7,12 @@
  * built and parsed in TypeScript (rtnetlink.ts). It does the three things
  * JavaScript cannot:
  *
- *   exchange(netns, request, timeoutMs) -> Promise<Buffer>
+ *   exchange(netns, request, timeoutMs[, protocol]) -> Promise<Buffer>
  *       On a libuv pool thread: (when netns is a path) enter that network
  *       namespace with setns(2), which moves only the calling thread
- *       (CLONE_NEWNET is per task), open a NETLINK_ROUTE socket, and at once
+ *       (CLONE_NEWNET is per task), open a netlink socket of `protocol`
+ *       (NETLINK_ROUTE, the default, or NETLINK_NETFILTER for ctnetlink:
+ *       agent/policy's conntrack revocation), and at once
  *       setns back to the thread's own namespace. A netlink socket stays
  *       bound to the namespace it was created in (net/netlink/af_netlink.c:
  *       sock_net(sk) is fixed at socket()), so everything sent on it later
@@ -45,11 +47,13 @@
  *       (ENOBUFS), the whole batch is rejected: its outcome is unknown.
  *       Resolves with every answer (errors and fence acks).
  *
- *   dump(netns, request, timeoutMs, maxBytes) -> Promise<Buffer>
+ *   dump(netns, request, timeoutMs, maxBytes[, protocol]) -> Promise<Buffer>
  *       One dump request (NLM_F_DUMP) and every message of its answer up to
  *       NLMSG_DONE, bounded by maxBytes (a FIB of a million routes dumps
  *       about 60 MB, above exchange()'s 64 MiB bound once IPv6 is in it).
  *       The reply is handed to JavaScript without a copy.
+ *
+ *   batch() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
  *
  *   strerror(errno) -> string      the C library's text for an errno
  *   errnoName(errno) -> string     its symbolic name (EEXIST, ...)
@@ -84,6 +88,9 @@
 #ifndef NETLINK_CAP_ACK
 #define NETLINK_CAP_ACK 10
 #endif
+#ifndef NETLINK_NETFILTER
+#define NETLINK_NETFILTER 12
+#endif
 
 /* Bounds: a request is what one pod needs (a few KiB); a reply is bounded so a huge dump cannot eat memory. */
 #define MAX_REQUEST (1u << 20)
@@ -98,6 +105,7 @@ typedef struct {
   size_t req_len;
   int timeout_ms;
   size_t max_reply; /* bound of the reply: MAX_REPLY, or dump()'s maxBytes */
+  int protocol;     /* NETLINK_ROUTE or NETLINK_NETFILTER */
   /* out */
   uint8_t *reply;
   size_t reply_len;
@@ -175,7 +183,7 @@ static int open_socket(exchange_t *x) {
       return -1;
     }
   }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, x->protocol);
   if (fd < 0) fail(x, "socket", errno);
   if (self >= 0) leave_netns(self);
   return fd;
@@ -460,7 +468,8 @@ static void free_reply(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static void exchange_free(exchange_t *x) {
+static void exchange_free(void *data) {
+  exchange_t *x = data;
   free(x->netns);
   free(x->req);
   free(x->reply);
@@ -497,15 +506,52 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* Queues `exec` on the libuv pool (then `done` on the main thread) and returns the promise `done` settles. */
+/* N-API's reason for the last failed call, read at once (the next call overwrites it). */
+static const char *napi_reason(napi_env env, napi_status st) {
+  const napi_extended_error_info *info = NULL;
+  if (napi_get_last_error_info(env, &info) == napi_ok && info != NULL && info->error_message != NULL)
+    return info->error_message;
+  return st == napi_generic_failure ? "generic failure" : "refused";
+}
+
+/*
+ * Queues `exec` on the libuv pool (then `done` on the main thread) and
+ * returns the promise `done` settles. Should N-API refuse to create or queue
+ * the work (no memory; an environment being torn down), `done` never runs:
+ * then the promise is rejected here, with the step and N-API's reason, and
+ * `release` frees `data` (the request would otherwise leak, its promise
+ * pending for ever). When not even the promise can be made, the call throws.
+ */
 static napi_value queue(napi_env env, const char *what, napi_async_execute_callback exec,
-                        napi_async_complete_callback done, void *data, napi_deferred *deferred,
-                        napi_async_work *work) {
+                        napi_async_complete_callback done, void *data, void (*release)(void *),
+                        napi_deferred *deferred, napi_async_work *work) {
   napi_value promise, name;
-  napi_create_promise(env, deferred, &promise);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, exec, done, data, work);
-  napi_queue_async_work(env, *work);
+  napi_status st = napi_create_promise(env, deferred, &promise);
+  if (st != napi_ok) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: cannot create its promise (%s)", what, napi_reason(env, st));
+    release(data);
+    napi_throw_error(env, "ERR_TRELLIS_NETLINK_QUEUE", msg);
+    return NULL;
+  }
+  const char *step = "napi_create_async_work";
+  st = napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
+  if (st == napi_ok) st = napi_create_async_work(env, NULL, name, exec, done, data, work);
+  if (st == napi_ok) {
+    step = "napi_queue_async_work";
+    st = napi_queue_async_work(env, *work);
+    if (st == napi_ok) return promise;
+  }
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s failed (%s)", what, step, napi_reason(env, st));
+  /* Created but not queued: the work is ours to delete. */
+  if (strcmp(step, "napi_queue_async_work") == 0) napi_delete_async_work(env, *work);
+  napi_value code, text, error;
+  napi_create_string_utf8(env, "ERR_TRELLIS_NETLINK_QUEUE", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_reject_deferred(env, *deferred, error);
+  release(data);
   return promise;
 }
 
@@ -554,7 +600,8 @@ static void sysctls_execute(napi_env env, void *data) {
   if (self >= 0) leave_netns(self);
 }
 
-static void sysctls_free(sysctls_t *x) {
+static void sysctls_free(void *data) {
+  sysctls_t *x = data;
   for (size_t i = 0; i < x->n; i++) {
     if (x->paths) free(x->paths[i]);
     if (x->values) free(x->values[i]);
@@ -641,50 +688,78 @@ static exchange_t *new_exchange(napi_env env, napi_value netns, napi_value reque
   }
   x->timeout_ms = timeout;
   x->max_reply = MAX_REPLY;
+  x->protocol = NETLINK_ROUTE;
   return x;
 }
 
-/* The first `n` arguments of a call into argv; false when fewer were given. */
-static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
+/*
+ * The first `total` arguments of a call into argv (N-API fills those not
+ * given with undefined); false when fewer than `required` were given.
+ */
+static bool get_args(napi_env env, napi_callback_info info, size_t required, size_t total, napi_value *argv) {
+  size_t argc = total;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  return argc >= n;
+  return argc >= required;
 }
 
-/* exchange() and batch(): (netns, request, timeoutMs) checked, the request copied, `exec` queued on the pool. */
+/* The optional protocol argument: NETLINK_ROUTE when undefined; -1 unless NETLINK_ROUTE or NETLINK_NETFILTER. */
+static int protocol_arg(napi_env env, napi_value v) {
+  napi_valuetype t;
+  int32_t p = -1;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return NETLINK_ROUTE;
+  if (t != napi_number || napi_get_value_int32(env, v, &p) != napi_ok) return -1;
+  return p == NETLINK_ROUTE || p == NETLINK_NETFILTER ? p : -1;
+}
+
+/*
+ * exchange() and batch(): (netns, request, timeoutMs[, protocol]) checked,
+ * the request copied, `exec` queued on the pool. batch() takes no protocol
+ * (`with_protocol` 0): a fourth argument there is refused, not ignored.
+ */
 static napi_value queue_exchange(napi_env env, napi_callback_info info, const char *usage, size_t max_request,
-                                 const char *what, napi_async_execute_callback exec) {
-  napi_value argv[3];
+                                 const char *what, napi_async_execute_callback exec, int with_protocol) {
+  napi_value argv[4];
   int64_t timeout = 0;
-  if (!get_args(env, info, 3, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000)
+  if (!get_args(env, info, 3, 4, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000)
     return throw_type(env, usage);
+  napi_valuetype t;
+  napi_typeof(env, argv[3], &t);
+  int protocol = protocol_arg(env, argv[3]);
+  if (protocol < 0 || (!with_protocol && t != napi_undefined)) return throw_type(env, usage);
   exchange_t *x = new_exchange(env, argv[0], argv[1], max_request, (int)timeout);
   if (x == NULL) return throw_type(env, usage);
-  return queue(env, what, exec, complete, x, &x->deferred, &x->work);
+  x->protocol = protocol;
+  return queue(env, what, exec, complete, x, exchange_free, &x->deferred, &x->work);
 }
 
-/* exchange(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
+/* exchange(netns: string | null, request: Buffer, timeoutMs: number, protocol?: number) -> Promise<Buffer> */
 static napi_value exchange(napi_env env, napi_callback_info info) {
-  return queue_exchange(env, info, "exchange(netns: string | null, request: Buffer (at most 1 MiB), timeoutMs: number)",
-                        MAX_REQUEST, "trellis_netlink.exchange", execute);
+  return queue_exchange(env, info,
+                        "exchange(netns: string | null, request: Buffer (at most 1 MiB), timeoutMs: number, "
+                        "protocol?: 0 (NETLINK_ROUTE) | 12 (NETLINK_NETFILTER))",
+                        MAX_REQUEST, "trellis_netlink.exchange", execute, 1);
 }
 
 /* batch(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer> */
 static napi_value batch(napi_env env, napi_callback_info info) {
   return queue_exchange(env, info,
                         "batch(netns: string | null, request: Buffer (plain requests, at most 64 MiB), timeoutMs: number)",
-                        MAX_BATCH_REQUEST, "trellis_netlink.batch", batch_execute);
+                        MAX_BATCH_REQUEST, "trellis_netlink.batch", batch_execute, 0);
 }
 
-/* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number) -> Promise<Buffer> */
+/* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number, protocol?: number) -> Promise<Buffer> */
 static napi_value dump(napi_env env, napi_callback_info info) {
   static const char *usage =
-      "dump(netns: string | null, request: Buffer (one NLM_F_DUMP request), timeoutMs: number, maxBytes: number)";
-  napi_value argv[4];
+      "dump(netns: string | null, request: Buffer (one NLM_F_DUMP request), timeoutMs: number, maxBytes: number, "
+      "protocol?: 0 (NETLINK_ROUTE) | 12 (NETLINK_NETFILTER))";
+  napi_value argv[5];
   int64_t timeout = 0, max = 0;
-  if (!get_args(env, info, 4, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
+  if (!get_args(env, info, 4, 5, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000 ||
       !positive_int_arg(env, argv[3], &max) || max > (int64_t)4 << 30)
     return throw_type(env, usage);
+  int protocol = protocol_arg(env, argv[4]);
+  if (protocol < 0) return throw_type(env, usage);
   exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_REQUEST, (int)timeout);
   if (x == NULL) return throw_type(env, usage);
   struct nlmsghdr h;
@@ -694,7 +769,8 @@ static napi_value dump(napi_env env, napi_callback_info info) {
     return throw_type(env, usage);
   }
   x->max_reply = (size_t)max;
-  return queue(env, "trellis_netlink.dump", execute, dump_complete, x, &x->deferred, &x->work);
+  x->protocol = protocol;
+  return queue(env, "trellis_netlink.dump", execute, dump_complete, x, exchange_free, &x->deferred, &x->work);
 }
 
 /* writeSysctls(netns: string | null, paths: string[], values: string[]) -> Promise<void> */
@@ -702,7 +778,7 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
   static const char *usage =
       "writeSysctls(netns: string | null, paths: string[] (under /proc/sys/net/), values: string[])";
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return throw_type(env, usage);
+  if (!get_args(env, info, 3, 3, argv)) return throw_type(env, usage);
   bool a1 = false, a2 = false;
   napi_is_array(env, argv[1], &a1);
   napi_is_array(env, argv[2], &a2);
@@ -736,13 +812,14 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
       return throw_type(env, usage);
     }
   }
-  return queue(env, "trellis_netlink.writeSysctls", sysctls_execute, sysctls_complete, x, &x->deferred, &x->work);
+  return queue(env, "trellis_netlink.writeSysctls", sysctls_execute, sysctls_complete, x, sysctls_free, &x->deferred,
+               &x->work);
 }
 
 static int get_errno_arg(napi_env env, napi_callback_info info, int32_t *out) {
   napi_value argv[1];
   napi_valuetype t;
-  if (!get_args(env, info, 1, argv)) return 0;
+  if (!get_args(env, info, 1, 1, argv)) return 0;
   napi_typeof(env, argv[0], &t);
   return t == napi_number && napi_get_value_int32(env, argv[0], out) == napi_ok;
 }

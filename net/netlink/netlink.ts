@@ -1,7 +1,8 @@
 /**
- * rtnetlink from Node.js, in any network namespace, without blocking the
- * event loop and without a child process: the messages are built and read
- * by rtnetlink.ts (pure), and our Node-API addon `trellis_netlink`
+ * rtnetlink (and ctnetlink, for conntrack) from Node.js, in any network
+ * namespace, without blocking the event loop and without a child process:
+ * the messages are built and read by rtnetlink.ts and ctnetlink.ts (pure),
+ * and our Node-API addon `trellis_netlink`
  * (netlink.c, built by scripts/build-native next to this file in dist/)
  * carries them on a libuv pool thread, which enters the target namespace
  * only to create the socket (setns moves that thread alone) and comes back.
@@ -24,11 +25,28 @@ import {
   isDump,
 } from "./rtnetlink.js";
 
+/** The netlink families the addon opens sockets of (linux/netlink.h). */
+export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
+export type NetlinkProtocol = typeof NETLINK_ROUTE | typeof NETLINK_NETFILTER;
+
 export interface NetlinkAddon {
-  exchange(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
+  /** `protocol`: NETLINK_ROUTE when left out. */
+  exchange(
+    netns: string | null,
+    request: Buffer,
+    timeoutMs: number,
+    protocol?: NetlinkProtocol,
+  ): Promise<Buffer>;
   writeSysctls(netns: string | null, paths: string[], values: string[]): Promise<void>;
   batch(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
-  dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number): Promise<Buffer>;
+  dump(
+    netns: string | null,
+    request: Buffer,
+    timeoutMs: number,
+    maxBytes: number,
+    protocol?: NetlinkProtocol,
+  ): Promise<Buffer>;
   strerror(errno: number): string;
   errnoName(errno: number): string;
 }
@@ -81,12 +99,14 @@ export interface Op {
 export interface Options {
   /** How long to wait for the kernel's answers to one exchange. */
   timeoutMs?: number;
+  /** The netlink family of the socket (exchange, dumpEach): NETLINK_ROUTE unless NETLINK_NETFILTER (ctnetlink). */
+  protocol?: NetlinkProtocol;
 }
 
 let nextSeq = 1;
 
 /**
- * Sends `ops` to the kernel's rtnetlink in `netns` (a namespace path; null:
+ * Sends `ops` to the kernel's rtnetlink (or, with `opts.protocol`, ctnetlink) in `netns` (a namespace path; null:
  * the agent's own) and returns each one's answer, in order. Plain requests
  * go in one datagram, which the kernel executes in order, every message even
  * after one fails (the caller decides what a failure means: see
@@ -129,6 +149,7 @@ async function exchangeOne(netns: string | null, ops: readonly Op[], opts: Optio
         seq,
       ),
       opts.timeoutMs ?? 5000,
+      opts.protocol ?? NETLINK_ROUTE,
     )
     .catch((e: unknown) => {
       throw transportError(ops[0]?.what ?? "netlink", netns, e);
@@ -191,7 +212,7 @@ export async function sendBatch(
   what: string,
   messages: Buffer,
   count: number,
-  opts: Options = {},
+  opts: Pick<Options, "timeoutMs"> = {},
 ): Promise<BatchFailure[]> {
   if (count === 0) return [];
   const a = loadNetlink();
@@ -232,7 +253,13 @@ export async function dumpEach(
   if (!isDump(req)) throw new TypeError(`${what}: not a dump request`);
   const a = loadNetlink();
   const reply = await a
-    .dump(netns, encodeRequests([req], 1), opts.timeoutMs ?? 60_000, opts.maxBytes ?? 1 << 30)
+    .dump(
+      netns,
+      encodeRequests([req], 1),
+      opts.timeoutMs ?? 60_000,
+      opts.maxBytes ?? 1 << 30,
+      opts.protocol ?? NETLINK_ROUTE,
+    )
     .catch((e: unknown) => {
       throw transportError(what, netns, e);
     });

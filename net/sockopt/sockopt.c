@@ -187,6 +187,25 @@ static socklen_t socket_addr(napi_env env, int fd, const char *addr, int port, s
   return len;
 }
 
+/*
+ * The (fd, address, port) arguments of bind() and sendTo(): the fd at
+ * argv[0], the address and port at argv[at] and argv[at + 1] (port from
+ * `min_port` to 65535), resolved by socket_addr() for `syscall`. The
+ * sockaddr's length, or 0 with an error thrown (a TypeError with `usage`
+ * for arguments of the wrong type).
+ */
+static socklen_t endpoint_args(napi_env env, napi_value *argv, size_t at, int min_port, const char *usage,
+                               const char *syscall, int32_t *fd, struct sockaddr_storage *ss) {
+  int32_t port;
+  char addr[64];
+  if (!get_int(env, argv[0], fd) || !get_str(env, argv[at], addr, sizeof addr) ||
+      !get_int(env, argv[at + 1], &port) || port < min_port || port > 65535) {
+    throw_type(env, usage);
+    return 0;
+  }
+  return socket_addr(env, *fd, addr, port, ss, syscall);
+}
+
 /* A non-blocking, close-on-exec socket of `type` in the family of the call's argument (4 | 6). */
 static napi_value new_socket(napi_env env, napi_callback_info info, int type, const char *usage) {
   napi_value argv[1];
@@ -214,14 +233,12 @@ static napi_value udp_socket(napi_env env, napi_callback_info info) {
 
 /* bind(fd, address, port): address in the socket's family ("0.0.0.0", "::", a peer-side local address). */
 static napi_value bind_fd(napi_env env, napi_callback_info info) {
+  static const char *usage = "bind(fd: number, address: string, port: number)";
   napi_value argv[3];
-  int32_t fd, port;
-  char addr[64];
-  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &fd) || !get_str(env, argv[1], addr, sizeof addr) ||
-      !get_int(env, argv[2], &port) || port < 0 || port > 65535)
-    return throw_type(env, "bind(fd: number, address: string, port: number)");
+  int32_t fd;
   struct sockaddr_storage ss;
-  socklen_t len = socket_addr(env, fd, addr, port, &ss, "bind");
+  if (!get_args(env, info, 3, argv)) return throw_type(env, usage);
+  socklen_t len = endpoint_args(env, argv, 1, 0, usage, "bind", &fd, &ss);
   if (len == 0) return NULL;
   int one = 1, type = 0;
   socklen_t tlen = sizeof type;
@@ -408,17 +425,15 @@ static napi_value recv_from(napi_env env, napi_callback_info info) {
 
 /* sendTo(fd, buf, address, port) -> bytes sent, or -1 when the socket buffer is full (EAGAIN). */
 static napi_value send_to(napi_env env, napi_callback_info info) {
+  static const char *usage = "sendTo(fd: number, buf: Buffer, address: string, port: number)";
   napi_value argv[4];
-  int32_t fd, port;
-  char addr[64];
-  if (!get_args(env, info, 4, argv) || !get_int(env, argv[0], &fd) || !get_str(env, argv[2], addr, sizeof addr) ||
-      !get_int(env, argv[3], &port) || port < 1 || port > 65535)
-    return throw_type(env, "sendTo(fd: number, buf: Buffer, address: string, port: number)");
+  int32_t fd;
   void *data;
   size_t len;
+  if (!get_args(env, info, 4, argv)) return throw_type(env, usage);
   if (!get_buffer(env, argv[1], &data, &len)) return throw_type(env, "sendTo: buf must be a Buffer");
   struct sockaddr_storage ss;
-  socklen_t slen = socket_addr(env, fd, addr, port, &ss, "sendto");
+  socklen_t slen = endpoint_args(env, argv, 2, 1, usage, "sendto", &fd, &ss);
   if (slen == 0) return NULL;
   ssize_t n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, slen);
   if (n < 0) {

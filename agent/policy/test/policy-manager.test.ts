@@ -485,7 +485,7 @@ describe("PolicyManager", () => {
 
 describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
   /**
-   * The conntrack tool's part, scripted: `list` fails while `failures` > 0,
+   * The conntrack table's part, scripted: `list` fails while `failures` > 0,
    * waits for `hold` on its first call when given, answers with `entries`,
    * and records what it was asked; `mark` records and counts one entry.
    */
@@ -500,7 +500,7 @@ describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
       if (this.asked.length === 1) await this.hold;
       if (this.failures > 0) {
         this.failures--;
-        throw new ConntrackError("conntrack -L -s 10.1.0.2: injected");
+        throw new ConntrackError("conntrack list IPv4 entries by orig-src 10.1.0.2: injected");
       }
       return this.entries(prefixes);
     }

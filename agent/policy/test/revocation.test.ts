@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { revocationFor } from "../revocation.js";
-import { entryFilters, markArgs, reportedCount } from "../conntrack-revoker.js";
-import { parseConntrackLine, recheck, type CtEntry } from "../revocation.js";
+import { WALK_ENTRIES, listPlan, matches, touches } from "../conntrack-revoker.js";
+import { recheck, type CtEntry } from "../revocation.js";
+import type { CtMatch, DumpedCt } from "../../../net/netlink/ctnetlink.js";
 import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { CT_MARK_DENIED } from "../../../policy/compiler/to-nft.js";
@@ -85,99 +86,89 @@ describe("revocation: which conntrack entries a policy change looks at", () => {
   });
 });
 
-describe("conntrack -U (the mark of the entries to re-check)", () => {
-  it("a single address is matched by original source, original destination and reply source", () => {
-    expect(entryFilters("10.1.0.2/32")).toEqual([
-      ["-s", "10.1.0.2"],
-      ["-d", "10.1.0.2"],
-      ["-r", "10.1.0.2"],
-    ]);
-    expect(entryFilters("fd00::2/128")).toEqual([
-      ["-s", "fd00::2"],
-      ["-d", "fd00::2"],
-      ["-r", "fd00::2"],
-    ]);
+describe("which dumps list the entries of the touched prefixes (conntrack-revoker.ts)", () => {
+  const v4 = (t: string) => ({
+    family: 4,
+    value: BigInt(t.split(".").reduce((n, o) => n * 256 + Number(o), 0)),
   });
 
-  it("a wider prefix by original source and destination only (conntrack takes no CIDR for --reply-src)", () => {
-    expect(entryFilters("10.2.0.0/24")).toEqual([
-      ["-s", "10.2.0.0/24"],
-      ["-d", "10.2.0.0/24"],
-    ]);
-  });
-
-  it("reads the count conntrack prints; none is exit 1 and not an error; anything else is", () => {
-    expect(
-      reportedCount(0, "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been updated.\n", "updated"),
-    ).toBe(3);
-    expect(
-      reportedCount(1, "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n", "shown"),
-    ).toBe(0);
-    expect(
-      reportedCount(2, "conntrack v1.4.7 (conntrack-tools): Invalid IP address `x'\n", "shown"),
-    ).toBeUndefined();
-  });
-
-  it("parses an entry's original direction and mark from a listing line", () => {
-    expect(
-      parseConntrackLine(
-        "tcp      6 431995 ESTABLISHED src=10.78.1.10 dst=10.78.1.11 sport=46290 dport=5001 src=10.78.1.11 dst=10.78.1.10 sport=5001 dport=46290 [ASSURED] mark=268435461 use=1",
-      ),
-    ).toEqual({
-      protocol: "tcp",
-      saddr: "10.78.1.10",
-      daddr: "10.78.1.11",
-      sport: 46290,
-      dport: 5001,
-      mark: 268435461,
+  it("an IPv4 address in a large table: three dumps the kernel filters, by original source, original destination and reply source", () => {
+    expect(listPlan(["10.1.0.2/32"], 2 * WALK_ENTRIES + 1)).toEqual({
+      filtered: [
+        { family: 4, match: "orig-src", addr: v4("10.1.0.2") },
+        { family: 4, match: "orig-dst", addr: v4("10.1.0.2") },
+        { family: 4, match: "reply-src", addr: v4("10.1.0.2") },
+      ],
+      whole: [],
     });
-    expect(
-      parseConntrackLine(
-        "icmpv6   58 29 src=fd00::1 dst=fd00::2 type=128 code=0 id=7 src=fd00::2 dst=fd00::1 type=129 code=0 id=7 mark=0 use=1",
-      ),
-    ).toEqual({ protocol: "ipv6-icmp", saddr: "fd00::1", daddr: "fd00::2", mark: 0 });
-    expect(
-      parseConntrackLine("gre      47 29 src=1.1.1.1 dst=2.2.2.2 srckey=0x0 dstkey=0x0 mark=0"),
-    ).toBeUndefined();
-    expect(parseConntrackLine("")).toBeUndefined();
   });
 
-  it("sets or clears only the denied bit on the entry's own flow", () => {
-    const e: CtEntry = {
-      protocol: "tcp",
-      saddr: "10.1.0.2",
-      daddr: "10.1.0.3",
-      sport: 40000,
-      dport: 80,
-      mark: 0,
+  it("IPv6 (the kernel's IPv6 filter is inverted), a wider prefix, or a table too small for the extra walks: the family dumped whole", () => {
+    expect(listPlan(["fd00::2/128", "fd00:1::/64"], 1e6)).toEqual({
+      filtered: [],
+      whole: [
+        {
+          family: 6,
+          hosts: new Set(["fd00::2"]),
+          wide: [{ family: 6, base: 0xfd000001n << 96n, length: 64 }],
+        },
+      ],
+    });
+    expect(listPlan(["10.2.0.0/24", "10.1.0.2/32"], 1e6)).toEqual({
+      filtered: [],
+      whole: [
+        { family: 4, hosts: new Set(["10.1.0.2"]), wide: [{ family: 4, base: 0x0a020000n, length: 24 }] },
+      ],
+    });
+    // One address: 3 walks against 1 walk and the entries; three addresses: 9 against 1.
+    const one = listPlan(["10.1.0.2/32"], 2 * WALK_ENTRIES);
+    expect(typeof one !== "string" && [one.filtered.length, one.whole[0]?.hosts]).toEqual([
+      0,
+      new Set(["10.1.0.2"]),
+    ]);
+    const three = ["10.1.0.2/32", "10.1.0.3/32", "10.1.0.4/32"];
+    const many = listPlan(three, 8 * 100, 100);
+    expect(typeof many !== "string" && [many.filtered.length, many.whole[0]?.hosts]).toEqual([
+      0,
+      new Set(["10.1.0.2", "10.1.0.3", "10.1.0.4"]),
+    ]);
+    const big = listPlan(three, 8 * 100 + 1, 100);
+    expect(typeof big !== "string" && [big.filtered.length, big.whole.length]).toEqual([9, 0]);
+    expect(listPlan([], 0)).toEqual({ filtered: [], whole: [] });
+  });
+
+  it("a prefix that is none is a clear error", () => {
+    expect(listPlan(["10.1.0.300/32"], 0)).toMatch(/^revocation prefix 10\.1\.0\.300\/32: /);
+  });
+
+  it("an entry a filtered dump returns is kept only when its field is the address asked for", () => {
+    const d: DumpedCt = {
+      entry: { protocol: "udp", saddr: "10.1.0.2", daddr: "10.96.0.10", sport: 1, dport: 53, mark: 0 },
+      replySaddr: "10.1.0.9",
     };
-    const bit = `0x${CT_MARK_DENIED.toString(16)}`;
-    expect(markArgs(e, true)).toEqual([
-      "-U",
-      "-p",
-      "tcp",
-      "-s",
-      "10.1.0.2",
-      "-d",
-      "10.1.0.3",
-      "--sport",
-      "40000",
-      "--dport",
-      "80",
-      "--mark",
-      `${bit}/${bit}`,
+    expect(["orig-src", "orig-dst", "reply-src"].map((m) => matches(d, m as CtMatch, "10.1.0.2"))).toEqual([
+      true,
+      false,
+      false,
     ]);
-    expect(markArgs({ protocol: "ipv6-icmp", saddr: "fd00::2", daddr: "fd00::3", mark: 0 }, false)).toEqual([
-      "-U",
-      "-p",
-      "icmpv6",
-      "-s",
-      "fd00::2",
-      "-d",
-      "fd00::3",
-      "--mark",
-      `0/${bit}`,
-    ]);
+    expect(matches(d, "orig-dst", "10.96.0.10")).toBe(true);
+    expect(matches(d, "reply-src", "10.1.0.9")).toBe(true);
+  });
+
+  it("a whole dump keeps what the filtered dumps would give: an address in any of the three fields, a prefix by original source or destination", () => {
+    const d = (saddr: string, daddr: string, replySaddr = daddr): DumpedCt => ({
+      entry: { protocol: "tcp", saddr, daddr, sport: 1, dport: 2, mark: 0 },
+      replySaddr,
+    });
+    const hosts = new Set(["10.1.0.2"]);
+    const wide = [{ family: 4 as const, base: 0x0a020000n, length: 24 }];
+    expect(touches(d("10.1.0.2", "10.9.9.9"), hosts, [])).toBe(true);
+    expect(touches(d("10.9.9.9", "10.1.0.2"), hosts, [])).toBe(true);
+    expect(touches(d("10.9.9.9", "10.96.0.10", "10.1.0.2"), hosts, [])).toBe(true);
+    expect(touches(d("10.9.9.9", "10.9.9.8"), hosts, [])).toBe(false);
+    expect(touches(d("10.2.0.77", "10.9.9.8"), hosts, wide)).toBe(true);
+    expect(touches(d("10.9.9.9", "10.2.0.1"), hosts, wide)).toBe(true);
+    expect(touches(d("10.9.9.9", "10.96.0.10", "10.2.0.1"), hosts, wide)).toBe(false);
   });
 });
 

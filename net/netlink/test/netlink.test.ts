@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readlinkSync } from "node:fs";
 import {
+  NETLINK_NETFILTER,
   NetlinkError,
   NetlinkTransportError,
   apply,
@@ -23,9 +24,11 @@ import {
   decodeLink,
   delLink,
   dumpLinks,
+  encodeRequests,
   getLink,
   setLink,
 } from "../rtnetlink.js";
+import { CT_NEW, ctDumpRequest } from "../ctnetlink.js";
 
 const NS = `tNL${process.pid % 100000}`;
 const PATH = `/var/run/netns/${NS}`;
@@ -110,6 +113,26 @@ describe("net/netlink addon", () => {
     // Nothing outside /proc/sys/net/ is written.
     expect(() => loadNetlink().writeSysctls(null, ["/etc/passwd"], ["x"])).toThrow(
       /under \/proc\/sys\/net\//,
+    );
+  });
+
+  it("speaks NETLINK_NETFILTER when asked (a ctnetlink dump), NETLINK_ROUTE otherwise, and no other family", async () => {
+    const entries: number[] = [];
+    await dumpEach(PATH, "list conntrack", ctDumpRequest(4), (m) => entries.push(m.type), {
+      protocol: NETLINK_NETFILTER,
+    });
+    expect(entries.every((t) => t === CT_NEW)).toBe(true);
+    // The same request on a route socket is no rtnetlink message type: refused.
+    await expect(
+      dumpEach(PATH, "list conntrack on rtnetlink", ctDumpRequest(4), () => undefined),
+    ).rejects.toThrow(NetlinkError);
+    const a = loadNetlink();
+    const req = encodeRequests([getLink("lo")], 1);
+    for (const bad of [5, -1, "12"] as unknown[])
+      expect(() => a.exchange(PATH, req, 1000, bad as typeof NETLINK_NETFILTER)).toThrow(/protocol\?: 0/);
+    // batch() speaks rtnetlink only: a protocol there is refused, not ignored.
+    expect(() => (a.batch as (...x: unknown[]) => unknown)(PATH, req, 1000, NETLINK_NETFILTER)).toThrow(
+      /^batch\(/,
     );
   });
 

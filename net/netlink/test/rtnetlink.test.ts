@@ -6,6 +6,7 @@ import {
   AF_INET,
   AF_INET6,
   type Message,
+  type Request,
   NLM_F_CREATE,
   NLM_F_REPLACE,
   NLM_F_REQUEST,
@@ -63,6 +64,13 @@ function only(type: number, body: Buffer): Message {
   return ms[0];
 }
 
+/** The one message `r` is framed into (sequence number 1), read back. */
+function encoded(r: Request): Message {
+  const ms = decodeMessages(encodeRequests([r], 1));
+  if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
+  return ms[0];
+}
+
 function attrs(...as: [number, Buffer][]): Buffer {
   return Buffer.concat(
     as.map(([t, v]) => {
@@ -94,16 +102,11 @@ describe("rtnetlink framing (netlink.h nlmsghdr, nlattr)", () => {
   });
 
   it("asks no ack of a dump (it ends with NLMSG_DONE)", () => {
-    const ms = decodeMessages(encodeRequests([dumpLinks()], 1));
-    if (typeof ms === "string") throw new Error(ms);
-    expect(ms[0]?.flags).toBe(1 | NLM_F_DUMP);
+    expect(encoded(dumpLinks()).flags).toBe(1 | NLM_F_DUMP);
   });
 
   it("pads attributes to 4 octets and nests them", () => {
-    const r = setLink("x", { inetConf: [[3, 1]] });
-    const body = decodeMessages(encodeRequests([r], 1));
-    if (typeof body === "string") throw new Error(body);
-    const a = parseAttrs(body[0]?.body ?? Buffer.alloc(0), 16);
+    const a = parseAttrs(encoded(setLink("x", { inetConf: [[3, 1]] })).body, 16);
     // IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF → [3] = 1
     const inet = parseAttrs(parseAttrs(a.get(26) ?? Buffer.alloc(0), 0).get(2) ?? Buffer.alloc(0), 0).get(1);
     expect(
@@ -171,11 +174,7 @@ describe("answers (netlink.h nlmsgerr, NLMSGERR_ATTR_MSG)", () => {
 });
 
 describe("requests (rtnetlink.h rtmsg, ifaddrmsg, ndtmsg)", () => {
-  const body = (r: ReturnType<typeof newRoute>): Buffer => {
-    const ms = decodeMessages(encodeRequests([r], 1));
-    if (typeof ms === "string") throw new Error(ms);
-    return ms[0]?.body ?? Buffer.alloc(0);
-  };
+  const body = (r: Request): Buffer => encoded(r).body;
 
   it("a host route: /32, main table, proto 201, scope link, unicast, dst and oif", () => {
     const b = body(
@@ -222,19 +221,13 @@ describe("requests (rtnetlink.h rtmsg, ifaddrmsg, ndtmsg)", () => {
   });
 
   it("an address: family, prefix length, index, IFA_LOCAL and IFA_FLAGS", () => {
-    const ms = decodeMessages(
-      encodeRequests([newAddr(4, { family: 6, value: (0xfd00n << 112n) | 5n }, 128, 2)], 1),
-    );
-    if (typeof ms === "string") throw new Error(ms);
-    const b = ms[0]?.body ?? Buffer.alloc(0);
+    const b = body(newAddr(4, { family: 6, value: (0xfd00n << 112n) | 5n }, 128, 2));
     expect([b.readUInt8(0), b.readUInt8(1), b.readUInt32LE(4)]).toEqual([10, 128, 4]);
     expect(parseAttrs(b, 8).get(8)?.readUInt32LE(0)).toBe(2);
   });
 
   it("proxy_delay goes to the ARP table's per-device parameters, in milliseconds", () => {
-    const ms = decodeMessages(encodeRequests([setArpProxyDelay(12, 0)], 1));
-    if (typeof ms === "string") throw new Error(ms);
-    const a = parseAttrs(ms[0]?.body ?? Buffer.alloc(0), 4);
+    const a = parseAttrs(body(setArpProxyDelay(12, 0)), 4);
     expect(a.get(1)?.toString()).toBe("arp_cache\0");
     const parms = parseAttrs(a.get(6) ?? Buffer.alloc(0), 0);
     expect(parms.get(1)?.readUInt32LE(0)).toBe(12);

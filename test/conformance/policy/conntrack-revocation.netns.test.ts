@@ -2,9 +2,10 @@
  * Revocation in network namespaces (root): a policy change cuts off the
  * established flows it denies and leaves the others flowing. The agent's
  * policy manager applies the rules to node n1 with the real nft, re-checks
- * the touched conntrack entries against them and marks the denied ones with
- * the real `conntrack` (agent/policy/revocation.ts, policy/README.md
- * "Revocation").
+ * the touched conntrack entries against them and marks the denied ones by
+ * ctnetlink, as the agent does (agent/policy/revocation.ts,
+ * conntrack-revoker.ts, policy/README.md "Revocation"); the test reads the
+ * entries back with the `conntrack` tool.
  *
  * Long-lived TCP streams between pods of n1 (a message every 50 ms, echoed):
  *   S1 x/a -> x/c:5001   denied once x/c admits only namespace z
@@ -23,7 +24,7 @@ import { pino } from "pino";
 import { NetnsCluster } from "./netns-cluster.js";
 import { PolicyManager } from "../../../agent/policy/policy-manager.js";
 import { CORE_KINDS, POLICY_KINDS } from "../../../agent/policy/policy-inputs.js";
-import { ConntrackRevoker } from "../../../agent/policy/conntrack-revoker.js";
+import { NetlinkConntrackRevoker } from "../../../agent/policy/conntrack-revoker.js";
 import { NftDriver } from "../../../agent/nft/driver.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import { CT_MARK_DENIED } from "../../../policy/compiler/to-nft.js";
@@ -189,7 +190,7 @@ function manager(revoke: boolean): PolicyManager {
     minIntervalMs: 0,
     resyncIntervalMs: 3_600_000,
     retryMs: 100,
-    ...(revoke ? { revoker: new ConntrackRevoker({ netns: N1 }) } : {}),
+    ...(revoke ? { revoker: new NetlinkConntrackRevoker({ netns: N1 }) } : {}),
   });
   const docs = cluster.baseDocs();
   for (const k of CORE_KINDS)
