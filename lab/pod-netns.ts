@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import type { LabLayout } from "./lab-layout.js";
 import type { LabState } from "./lab-state.js";
 import { podNetnsName } from "./lab-names.js";
-import { netnsPath } from "./netns.js";
+import { namedNetnsPath } from "./netns.js";
 import { CRI_NAMESPACE } from "./nodes/containerd-config.js";
 import { ctr } from "./nodes/real-node.js";
 import { nodeBinaryPaths, readVersions } from "./controlplane/versions.js";
@@ -94,7 +94,7 @@ export async function podNetnsPaths(
   if (state.kubelet !== "real") {
     const out = new Map<string, string>();
     for (const uid of uids) {
-      const path = netnsPath(podNetnsName(state.prefix, uid));
+      const path = namedNetnsPath(podNetnsName(state.prefix, uid));
       if (existsSync(path)) out.set(uid, path);
     }
     return out;

@@ -15,7 +15,7 @@ import { describe } from "@jest/globals";
 import { CONTROL_PLANE_MODES } from "../../lab/controlplane/control-plane.js";
 import { AGENT_HEALTH_ADDRESS } from "../../lab/agent-health.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { inNetns } from "../../lab/netns.js";
+import { commandInNetns } from "../../lab/netns.js";
 import { runCommand } from "../../lab/run-command.js";
 import { until as waitUntil } from "../support/until.js";
 import { applyPodsRunning, busyboxPod, maybe, restartApiServer, trellisctl, useSuiteLab } from "./lab-run.js";
@@ -89,10 +89,16 @@ function outage(controlPlane: string): void {
   };
   const metrics = async (node: string): Promise<string> => {
     // Entered with nsenter, as the lab's own probes (agent-health.ts): `ip netns exec` remounts /sys.
-    const [cmd = "nsenter", ...pre] = inNetns(`${prefix}${node}`);
     const r = await runCommand(
-      cmd,
-      [...pre, "socat", "-t", "3", "-T", "5", "-", `TCP4:${AGENT_HEALTH_ADDRESS}`],
+      ...commandInNetns(`${prefix}${node}`, [
+        "socat",
+        "-t",
+        "3",
+        "-T",
+        "5",
+        "-",
+        `TCP4:${AGENT_HEALTH_ADDRESS}`,
+      ]),
       {
         input: "GET /metrics HTTP/1.0\r\nHost: trellis-node\r\n\r\n",
         timeoutMs: 15_000,

@@ -14,7 +14,7 @@ import { ApiError, LabApi, type PodObject } from "../../../lab/api-client.js";
 import { labLayout } from "../../../lab/lab-layout.js";
 import { labPrefix, podNetnsName } from "../../../lab/lab-names.js";
 import { readLabState } from "../../../lab/lab-state.js";
-import { netnsPath } from "../../../lab/netns.js";
+import { namedNetnsPath } from "../../../lab/netns.js";
 import { runCommand } from "../../../lab/run-command.js";
 import { until } from "../../support/until.js";
 
@@ -159,7 +159,7 @@ export class BenchLab {
   /** Deletes a pod and waits (bounded) until the kubelet stand-in has removed its namespace. */
   async deletePod(namespace: string, pod: CreatedPod): Promise<void> {
     await this.api.request("DELETE", `/api/v1/namespaces/${namespace}/pods/${pod.name}`);
-    await until(`${pod.name}'s netns removed`, () => !existsSync(netnsPath(pod.netns)), 30_000, 50);
+    await until(`${pod.name}'s netns removed`, () => !existsSync(namedNetnsPath(pod.netns)), 30_000, 50);
   }
 
   /** Waits (bounded) until every given pod runs with an IPv4 address; name → address. */
