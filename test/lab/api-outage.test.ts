@@ -89,21 +89,11 @@ function outage(controlPlane: string): void {
   };
   const metrics = async (node: string): Promise<string> => {
     // Entered with nsenter, as the lab's own probes (agent-health.ts): `ip netns exec` remounts /sys.
-    const r = await runCommand(
-      ...commandInNetns(`${prefix}${node}`, [
-        "socat",
-        "-t",
-        "3",
-        "-T",
-        "5",
-        "-",
-        `TCP4:${AGENT_HEALTH_ADDRESS}`,
-      ]),
-      {
-        input: "GET /metrics HTTP/1.0\r\nHost: trellis-node\r\n\r\n",
-        timeoutMs: 15_000,
-      },
-    );
+    const socat = ["socat", "-t", "3", "-T", "5", "-", `TCP4:${AGENT_HEALTH_ADDRESS}`];
+    const r = await runCommand(...commandInNetns(`${prefix}${node}`, socat), {
+      input: "GET /metrics HTTP/1.0\r\nHost: trellis-node\r\n\r\n",
+      timeoutMs: 15_000,
+    });
     return r.stdout;
   };
   const attempts = async (node: string): Promise<Map<string, number>> => {
