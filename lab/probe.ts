@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { ApiError, LabApi, type PodObject } from "./api-client.js";
 import { LabError } from "./lab-errors.js";
 import { commandInNetns } from "./netns.js";
-import { podNetnsPaths } from "./pod-netns.js";
+import { missingNetnsReason, podNetnsPaths } from "./pod-netns.js";
 import {
   classifyProbe,
   socatTarget,
@@ -123,12 +123,14 @@ export async function labProbe(o: ProbeOptions): Promise<ProbeResult> {
   const api = new LabApi(state.apiserverUrl ?? "");
   const [src, dst] = await Promise.all([getPod(api, from), getPod(api, to)]);
   const uid = src.metadata?.uid ?? "";
-  const paths = await podNetnsPaths(L, state, [uid]).catch((e: unknown) => {
+  const found = await podNetnsPaths(L, state, [uid]).catch((e: unknown) => {
     throw new LabError(`cannot find ${o.from}'s network namespace: ${(e as Error).message}`);
   });
-  const srcNetns = paths.get(uid);
+  const srcNetns = found.paths.get(uid);
   if (srcNetns === undefined)
-    throw new LabError(`pod ${o.from} has no sandbox on this lab (phase ${src.status?.phase ?? "Pending"})`);
+    throw new LabError(
+      missingNetnsReason(found, o.from, src.spec?.nodeName ?? "", src.status?.phase ?? "Pending"),
+    );
   const ip = podIp(dst, o.to, o.family ?? 4);
   return runProbe(srcNetns, o.from, o.to, ip, o.port, o.protocol, o.timeoutMs);
 }
