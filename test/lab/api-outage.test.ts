@@ -1,7 +1,7 @@
 // End to end, as root: an API server outage in a 2-node lab (issue 14), on
 // each control plane (the real kube-apiserver, the default, and the embedded
 // lab/apiserver). Four pods run; the lab's API server is killed with SIGKILL
-// (restartApiServer in lab-run.ts), stays down 10 s, and is started again with the same
+// (restartApiServer in apiserver-restart.ts), stays down 10 s, and is started again with the same
 // arguments. Afterwards every object is still there
 // (etcd; the embedded server's durable state), every pod is still reachable
 // with the same addresses and block allocations (the agents released
@@ -18,7 +18,10 @@ import { labLayout } from "../../lab/lab-layout.js";
 import { commandInNetns } from "../../lab/netns.js";
 import { runCommand } from "../../lab/run-command.js";
 import { until as waitUntil } from "../support/until.js";
-import { applyPodsRunning, busyboxPod, maybe, restartApiServer, trellisctl, useSuiteLab } from "./lab-run.js";
+import { restartApiServer } from "./apiserver-restart.js";
+import { trellisctl } from "./lab-commands.js";
+import { applyPodsRunning, busyboxPod } from "./lab-pods.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 const OUTAGE_MS = 10_000;
 /** Informers per agent with policy on: 6 core + 5 policy kinds. */

@@ -16,7 +16,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoPaths } from "../../lab/repo-paths.js";
 import { until } from "../support/until.js";
-import { maybe, run, trellisctl, useSuiteLab } from "./lab-run.js";
+import { run, trellisctl } from "./lab-commands.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 const PASSWORD = "lab md5 key";
 

@@ -25,19 +25,10 @@ import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until as waitUntil } from "../support/until.js";
-import {
-  CLI,
-  type LabPod,
-  type Run,
-  applyPodsRunning,
-  busyboxPod,
-  kubectlApply,
-  maybe,
-  restartApiServer,
-  run,
-  trellisctl,
-  useSuiteLab,
-} from "./lab-run.js";
+import { restartApiServer } from "./apiserver-restart.js";
+import { CLI, type Run, kubectlApply, run, trellisctl } from "./lab-commands.js";
+import { type LabPod, applyPodsRunning, busyboxPod } from "./lab-pods.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 /**
  * The kubelet stand-in, explicitly (the lab's default is real nodes): this

@@ -28,22 +28,11 @@ import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
 import { describePolicyConformance } from "./policy-real-nodes.js";
-import {
-  addressesOutsideNodePools,
-  CLI,
-  httpGet,
-  kubectlApply,
-  kubectlJson,
-  labUpRealNodes,
-  maybe,
-  must,
-  podV4,
-  runningWebPods,
-  trellisctl,
-  useSuiteLab,
-  WEB_DEPLOYMENT,
-  type LabPod,
-} from "./lab-run.js";
+import { CLI, kubectlApply, kubectlJson, must, trellisctl } from "./lab-commands.js";
+import { addressesOutsideNodePools, podV4, type LabPod } from "./lab-pods.js";
+import { httpGet } from "./pod-http.js";
+import { labUpRealNodes, runningWebPods, WEB_DEPLOYMENT } from "./real-nodes-lab.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 interface BlockJson {
   spec: {

@@ -19,7 +19,9 @@
 import { beforeAll, expect, it } from "@jest/globals";
 import { podNetnsName } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import { kubectlApply, maybe, must, runningPods, trellisctl, useSuiteLab, type LabPod } from "./lab-run.js";
+import { kubectlApply, must, trellisctl } from "./lab-commands.js";
+import { runningPods, type LabPod } from "./lab-pods.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 import { until } from "../support/until.js";
 import {
   ALLOW_CLIENTS,

@@ -36,8 +36,9 @@ export interface CreatedPod {
 export const POD_PORT = 8080;
 
 /**
- * trellisctl, run as a user would. (test/lab/lab-run.ts has the same, but
- * imports jest's globals, and the benchmark also runs outside jest.)
+ * trellisctl, run as a user would. (test/lab/lab-commands.ts runs commands
+ * for the lab suites through execFile, with its output cap; the benchmark's
+ * long runs use net/run-process.ts: no cap, SIGKILL at the deadline.)
  */
 const CLI = fileURLToPath(new URL("../../../cli/trellisctl.js", import.meta.url));
 
