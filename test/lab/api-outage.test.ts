@@ -19,7 +19,7 @@ import { commandInNetns } from "../../lab/netns.js";
 import { runCommand } from "../../lab/run-command.js";
 import { until as waitUntil } from "../support/until.js";
 import { restartApiServer } from "./apiserver-restart.js";
-import { trellisctl } from "./lab-commands.js";
+import { labUp, trellisctl } from "./lab-commands.js";
 import { applyPodsRunning, busyboxPod } from "./lab-pods.js";
 import { maybe, useSuiteLab } from "./suite-lab.js";
 
@@ -131,18 +131,7 @@ function outage(controlPlane: string): void {
     // The kubelet stand-in on both control planes (the embedded one has no other): the
     // outage is the API server's, and what is checked (objects kept, pods reachable,
     // nothing released, the agents' bounded retries) is the same whatever runs the pods.
-    const up = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "2",
-      "--dir",
-      dir,
-      "--control-plane",
-      controlPlane,
-      "--kubelet",
-      "standin",
-    );
+    const up = await labUp(dir, 2, "--control-plane", controlPlane, "--kubelet", "standin");
     if (up.code !== 0) throw new Error(`lab up failed: ${up.err}`);
     await applyPodsRunning(dir, PODS, "outage", 4, 120_000);
   }, 300_000);

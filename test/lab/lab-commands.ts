@@ -26,6 +26,10 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 120
 
 export const trellisctl = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
 
+/** `trellisctl lab up --nodes NODES --dir DIR FLAGS...`: a suite's lab, with the flags it is about. */
+export const labUp = (dir: string, nodes: number, ...flags: string[]): Promise<Run> =>
+  trellisctl("lab", "up", "--nodes", String(nodes), "--dir", dir, ...flags);
+
 /** `kubectl ARGS` against the lab in `dir`. */
 export const kubectlIn = (dir: string, ...args: string[]): Promise<Run> =>
   run("kubectl", ["--kubeconfig", join(dir, "kubeconfig"), ...args]);

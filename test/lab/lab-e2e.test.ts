@@ -26,7 +26,7 @@ import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until as waitUntil } from "../support/until.js";
 import { restartApiServer } from "./apiserver-restart.js";
-import { CLI, type Run, kubectlApply, run, trellisctl } from "./lab-commands.js";
+import { CLI, type Run, kubectlApply, labUp, run, trellisctl } from "./lab-commands.js";
 import { type LabPod, applyPodsRunning, busyboxPod } from "./lab-pods.js";
 import { maybe, useSuiteLab } from "./suite-lab.js";
 
@@ -40,7 +40,7 @@ import { maybe, useSuiteLab } from "./suite-lab.js";
  * the default real nodes, test/lab/real-nodes.test.ts the real kubelet's own
  * behaviour. The interrupted `up` below keeps the default.
  */
-const STANDIN_UP = ["--nodes", "2", "--kubelet", "standin"];
+const STANDIN = ["--kubelet", "standin"];
 
 const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
 
@@ -163,7 +163,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   };
 
   beforeAll(async () => {
-    const r = await trellisctl("lab", "up", ...STANDIN_UP, "--dir", dir);
+    const r = await labUp(dir, 2, ...STANDIN);
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }, 180_000);
 
@@ -232,7 +232,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   });
 
   it("refuses a second up on the running lab (exit 1, says so)", async () => {
-    const r = await trellisctl("lab", "up", ...STANDIN_UP, "--dir", dir);
+    const r = await labUp(dir, 2, ...STANDIN);
     expect(r.code).toBe(1);
     expect(r.err).toContain("already running");
   });
@@ -551,7 +551,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     up.kill("SIGKILL");
     await new Promise((r) => up.once("exit", r));
     expect((await labNamespaces(halfPrefix)).length).toBeGreaterThan(0);
-    const again = await trellisctl("lab", "up", "--nodes", "2", "--dir", halfDir);
+    const again = await labUp(halfDir, 2);
     expect(again.code).toBe(1);
     expect(again.err).toContain("lab down");
     const r = await trellisctl("lab", "down", "--dir", halfDir);
@@ -567,18 +567,7 @@ maybe("lab up --cni ptp (the reference plugins, no agent)", () => {
 
   it("ptp + host-local pods on one node reach each other; DEL frees the lease; down leaves nothing", async () => {
     // The stand-in: these pods are busyboxPod's (the stand-in answers on their declared port).
-    const up = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "1",
-      "--cni",
-      "ptp",
-      "--kubelet",
-      "standin",
-      "--dir",
-      dir,
-    );
+    const up = await labUp(dir, 1, "--cni", "ptp", "--kubelet", "standin");
     expect([up.code, up.err]).toEqual([0, expect.any(String)]);
     const nodeDir = join(dir, "nodes", "node-1");
     const conflist = JSON.parse(

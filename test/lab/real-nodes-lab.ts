@@ -4,7 +4,7 @@
  * serve HTTP from.
  */
 import { requireExecutable } from "../support/require.js";
-import { trellisctl } from "./lab-commands.js";
+import { labUp } from "./lab-commands.js";
 import { deploymentYaml, runningPods, type LabPod } from "./lab-pods.js";
 
 /**
@@ -16,18 +16,7 @@ export async function labUpRealNodes(dir: string, nodes: number): Promise<number
   requireExecutable("/usr/sbin/runc", "runc");
   requireExecutable("/usr/bin/podman", "podman");
   const t0 = Date.now();
-  const r = await trellisctl(
-    "lab",
-    "up",
-    "--nodes",
-    String(nodes),
-    "--dir",
-    dir,
-    "--cni",
-    "trellis",
-    "--kubelet",
-    "real",
-  );
+  const r = await labUp(dir, nodes, "--cni", "trellis", "--kubelet", "real");
   if (r.code !== 0) throw new Error(`lab up --kubelet real failed: ${r.err}`);
   return (Date.now() - t0) / 1000;
 }
