@@ -22,6 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import { commandLine, isAlive } from "../../lab/daemon.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+import { commandInNetns } from "../../lab/netns.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until as waitUntil } from "../support/until.js";
@@ -437,7 +438,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     await sleep(500);
     expect(await labNamespaces(prefix)).toContain(podNs);
     const log = openSync(join(dir, "nodes", "node-2", "kubelet.log"), "a");
-    const k = spawn("nsenter", [`--net=/var/run/netns/${prefix}node-2`, ...argv], {
+    const k = spawn(...commandInNetns(`${prefix}node-2`, argv), {
       detached: true,
       stdio: ["ignore", log, log],
     });
