@@ -85,6 +85,8 @@ export function parseContainerIds(text: string): string[] {
 
 /** How many ctr processes podNetnsPaths runs at once, over all nodes: a lab machine has few cores. */
 export const CTR_IN_FLIGHT = 8;
+/** How long one ctr call may take: a hung containerd must not hold up the other nodes' answer. */
+const CTR_TIMEOUT_MS = 10_000;
 
 /** The nodes' containerd as readSandboxes asks it: ctr at the edge (podNetnsPaths), a fake in the tests. */
 export interface SandboxReader {
@@ -169,12 +171,13 @@ export async function podNetnsPaths(
   }
   const bin = nodeBinaryPaths(readVersions());
   const criCtr = (node: string, args: string[]) =>
-    ctr(bin, L.node(node), ["-n", CRI_NAMESPACE, "containers", ...args], 10_000);
+    ctr(bin, L.node(node), ["-n", CRI_NAMESPACE, "containers", ...args], CTR_TIMEOUT_MS);
   const reader: SandboxReader = {
     async list(node) {
       const r = await criCtr(node, ["ls", "-q", SANDBOX_KIND_FILTER]);
-      if (r.code !== 0)
-        throw new Error(`ctr containers ls: ${r.stderr.trim() || (r.signal ?? `exit ${r.code}`)}`);
+      if (r.signal !== null)
+        throw new Error(`ctr containers ls: containerd did not answer within ${CTR_TIMEOUT_MS / 1000} s`);
+      if (r.code !== 0) throw new Error(`ctr containers ls: ${r.stderr.trim() || `exit ${r.code}`}`);
       return r.stdout;
     },
     async info(node, id) {
