@@ -75,44 +75,49 @@ export interface LabLayout {
   node(name: string): NodeLayout;
 }
 
+/**
+ * The lab dir's own entries, by their LabLayout field: labLayout joins them
+ * to the dir, and `lab down` removes them (LAB_ENTRIES), from one list.
+ */
+const LAB_DIR_FILES = {
+  stateFile: "lab.json",
+  kubeconfig: "kubeconfig",
+  apiserverSocket: "apiserver.sock",
+  apiserverStateDir: "apiserver-state",
+  apiserverOut: "apiserver.out",
+  apiserverLog: "apiserver.log",
+  apiserverPid: "apiserver.pid",
+  torDir: "tor",
+  nodesDir: "nodes",
+  imagesDir: "images",
+} as const satisfies Partial<Record<keyof LabLayout, string>>;
+
 /** The top-level entries `lab down` removes (and nothing else in the dir). */
-export const LAB_ENTRIES = [
-  "lab.json",
-  "kubeconfig",
-  "apiserver.sock",
-  "apiserver-state",
-  "apiserver.out",
-  "apiserver.log",
-  "apiserver.pid",
-  "tor",
-  "nodes",
+export const LAB_ENTRIES: readonly string[] = [
+  ...Object.values(LAB_DIR_FILES),
+  // --control-plane real (controlplane/layout.ts CONTROL_PLANE_ENTRY)
   "controlplane",
-  "images",
   // --agent chart: the values helm installed the chart with (nodes/chart-agent.ts installChartAgent)
   "chart-values.json",
-] as const;
+];
+
+/** Each name of `names` joined to `dir`, under the same key. */
+function underDir<K extends string>(dir: string, names: Readonly<Record<K, string>>): Record<K, string> {
+  const joined = Object.entries<string>(names).map(([k, name]) => [k, join(dir, name)]);
+  return Object.fromEntries(joined) as Record<K, string>;
+}
 
 export function labLayout(dir: string): LabLayout {
-  const torDir = join(dir, "tor");
-  const nodesDir = join(dir, "nodes");
+  const files = underDir(dir, LAB_DIR_FILES);
   return {
     dir,
-    stateFile: join(dir, "lab.json"),
-    kubeconfig: join(dir, "kubeconfig"),
-    apiserverSocket: join(dir, "apiserver.sock"),
-    apiserverStateDir: join(dir, "apiserver-state"),
-    apiserverOut: join(dir, "apiserver.out"),
-    apiserverLog: join(dir, "apiserver.log"),
-    apiserverPid: join(dir, "apiserver.pid"),
-    torDir,
-    birdConfig: join(torDir, "bird.conf"),
-    birdSocket: join(torDir, "bird.ctl"),
-    birdPid: join(torDir, "bird.pid"),
-    birdLog: join(torDir, "bird.log"),
-    birdStderr: join(torDir, "bird.stderr.log"),
-    nodesDir,
-    imagesDir: join(dir, "images"),
-    node: (name) => nodeLayout(join(nodesDir, name)),
+    ...files,
+    birdConfig: join(files.torDir, "bird.conf"),
+    birdSocket: join(files.torDir, "bird.ctl"),
+    birdPid: join(files.torDir, "bird.pid"),
+    birdLog: join(files.torDir, "bird.log"),
+    birdStderr: join(files.torDir, "bird.stderr.log"),
+    node: (name) => nodeLayout(join(files.nodesDir, name)),
   };
 }
 

@@ -27,7 +27,7 @@ import { labLayout, UNIX_PATH_MAX, type LabLayout, type NodeLayout } from "./lab
 import { labPrefix } from "./lab-names.js";
 import { readLabState, writeLabState, type LabState } from "./lab-state.js";
 import { NODE_API_TLS_URL, NODE_API_URL, renderKubeconfig } from "./kubeconfig.js";
-import { addNetns, inNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
+import { addNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
 import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { controlPlaneLayout } from "./controlplane/layout.js";
@@ -54,6 +54,7 @@ import {
 import type { Snapshotter } from "./nodes/containerd-config.js";
 import { requireNodeBinary } from "./controlplane/node-binaries.js";
 import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from "../agent/bin/node-flags.js";
+import { inNetns } from "../net/netns-path.js";
 import { untaintReadyNodes } from "./controlplane/scheduler.js";
 import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
 import {
@@ -469,7 +470,7 @@ async function startBird(L: LabLayout, plan: LabPlan, password: string | undefin
     { mode: 0o600 },
   );
   const pid = startDaemon({
-    argv: [...inNetns(plan.tor.netns), "bird", "-f", "-c", L.birdConfig, "-s", L.birdSocket, "-P", L.birdPid],
+    argv: inNetns(plan.tor.netns, ["bird", "-f", "-c", L.birdConfig, "-s", L.birdSocket, "-P", L.birdPid]),
     pidFile: L.birdPid,
     logFile: L.birdStderr,
   });
@@ -557,13 +558,12 @@ async function startNode(
   }
 
   startDaemon({
-    argv: [
-      ...inNetns(n.netns),
+    argv: inNetns(n.netns, [
       "socat",
       // nodelay: no Nagle wait (40 ms per delayed ACK) on a large request such as an IPAM block PUT.
       "TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr,nodelay",
       `UNIX-CONNECT:${L.apiserverSocket}`,
-    ],
+    ]),
     pidFile: N.relayPid,
     logFile: N.relayLog,
   });
@@ -609,8 +609,7 @@ async function startRealNode(L: LabLayout, plan: LabPlan, n: NodePlan, rt: RealR
 function startKubeletStandin(L: LabLayout, plan: LabPlan, n: NodePlan): void {
   const N = L.node(n.name);
   startDaemon({
-    argv: [
-      ...inNetns(n.netns),
+    argv: inNetns(n.netns, [
       process.execPath,
       repoPaths.kubeletMain,
       "--node-name",
@@ -625,7 +624,7 @@ function startKubeletStandin(L: LabLayout, plan: LabPlan, n: NodePlan): void {
       N.dir,
       "--netns-prefix",
       plan.prefix,
-    ],
+    ]),
     pidFile: N.kubeletPid,
     logFile: N.kubeletLog,
   });
@@ -637,8 +636,7 @@ function startKubeletStandin(L: LabLayout, plan: LabPlan, n: NodePlan): void {
  */
 export function startNodeAgent(netns: string, name: string, N: NodeLayout): number {
   return startDaemon({
-    argv: [
-      ...inNetns(netns),
+    argv: inNetns(netns, [
       process.execPath,
       ...AGENT_NODE_FLAGS,
       repoPaths.agentMain,
@@ -648,7 +646,7 @@ export function startNodeAgent(netns: string, name: string, N: NodeLayout): numb
       N.kubeconfig,
       "--cni-socket",
       N.agentSocket,
-    ],
+    ]),
     // Pinned here, not left to the agent's default, because lab status probes it.
     env: { ...AGENT_NODE_ENV, TRELLIS_METRICS_ADDRESS: AGENT_HEALTH_ADDRESS },
     pidFile: N.agentPid,

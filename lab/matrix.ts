@@ -4,6 +4,7 @@
  * returns one truth table per port/protocol plus every probe result.
  */
 import { LabApi, type PodObject } from "./api-client.js";
+import { boundedAll } from "./bounded-all.js";
 import { LabError } from "./lab-errors.js";
 import { loadLab } from "./lab-status.js";
 import { podNetnsPaths } from "./pod-netns.js";
@@ -36,6 +37,8 @@ export interface MatrixReport {
   pods: MatrixPod[];
   tables: MatrixTable[];
   results: ProbeResult[];
+  /** nodes whose pods' namespaces could not be read: their pods are targets, but their rows are not probed (`?`) */
+  nodeErrors: { node: string; error: string }[];
 }
 
 export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
@@ -50,7 +53,7 @@ export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const family = o.family ?? 4;
   // host-network pods have no pod namespace to probe from (and no listeners)
   const running = items.filter((p) => p.status?.phase === "Running" && p.spec?.hostNetwork !== true);
-  const netns = await podNetnsPaths(
+  const found = await podNetnsPaths(
     L,
     state,
     running.map((p) => p.metadata?.uid ?? ""),
@@ -65,16 +68,17 @@ export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
       ports: [
         ...new Set((p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => x.containerPort))),
       ].sort((a, b) => a - b),
-      netns: netns.get(p.metadata?.uid ?? "") ?? "",
+      netns: found.paths.get(p.metadata?.uid ?? "") ?? "",
     }))
-    // Running in the API but without a sandbox here (just deleted, or another lab's pod): nothing to probe from.
-    .filter((p) => p.ip !== "" && p.netns !== "")
+    // Running in the API but without a sandbox here (just deleted, or another lab's pod): nothing to
+    // probe from. A pod of a node whose containerd did not answer is kept: a target still, its own row unprobed.
+    .filter((p) => p.ip !== "" && (p.netns !== "" || found.failedNodes.has(p.node)))
     .sort((a, b) => a.pod.localeCompare(b.pod));
   const ports = o.ports ?? [...new Set(pods.flatMap((p) => p.ports))].sort((a, b) => a - b);
   const jobs: (() => Promise<ProbeResult>)[] = [];
   for (const port of ports)
     for (const protocol of o.protocols)
-      for (const from of pods)
+      for (const from of pods.filter((p) => p.netns !== ""))
         for (const to of pods)
           jobs.push(() => runProbe(from.netns, from.pod, to.pod, to.ip, port, protocol, o.timeoutMs));
   const results = await boundedAll(jobs, o.parallel);
@@ -88,27 +92,19 @@ export async function labMatrix(o: MatrixOptions): Promise<MatrixReport> {
       tables.push({ port, protocol, ...buildTruthTable(names, names, cells) });
     }
   }
-  return { pods: pods.map(({ netns: _n, ...p }) => p), tables, results };
-}
-
-/** Runs the jobs with at most `limit` in flight; results in job order. */
-export async function boundedAll<T>(jobs: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const out = new Array<T>(jobs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      const job = jobs[i];
-      if (job === undefined) return;
-      out[i] = await job();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, worker));
-  return out;
+  const nodeErrors = [...found.failedNodes].map(([node, error]) => ({ node, error }));
+  return { pods: pods.map(({ netns: _n, ...p }) => p), tables, results, nodeErrors };
 }
 
 /** The table text: one upstream-style truth table per port/protocol. */
 export function formatMatrix(r: MatrixReport): string {
+  const failed = r.nodeErrors.map(
+    ({ node, error }) => `node ${node}: its pods not probed from (rows of ?): ${error}\n`,
+  );
+  return failed.join("") + formatTables(r);
+}
+
+function formatTables(r: MatrixReport): string {
   if (r.pods.length === 0) return "no Running pods with an IP\n";
   if (r.tables.length === 0) return "no ports to probe (no pod declares a containerPort; pass --port)\n";
   return r.tables.map((t) => `${t.protocol}/${t.port}:\n${prettyPrint(t)}\n`).join("\n");

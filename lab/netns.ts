@@ -1,10 +1,21 @@
-/** Network namespaces through iproute2 (`ip netns`, `ip -n`). */
+/**
+ * The lab's named network namespaces through iproute2 (`ip netns`, `ip -n`).
+ * Where a namespace is and how a program is entered into one is
+ * net/netns-path.ts's (`netnsPath`, `inNetns`: a name under /var/run/netns
+ * or a path); this module adds only what creates, lists and removes them.
+ */
+import { inNetns, netnsPath } from "../net/netns-path.js";
 import { mustRun, runCommand } from "./run-command.js";
 
-export const NETNS_DIR = "/var/run/netns";
-
-export function netnsPath(name: string): string {
-  return `${NETNS_DIR}/${name}`;
+/**
+ * The bind mount `ip netns add NAME` makes for a lab namespace: a name only
+ * (a lab names every namespace it makes; a path here would be a bug that
+ * `ip netns add` would refuse anyway).
+ */
+export function namedNetnsPath(name: string): string {
+  const path = name.includes("/") ? null : netnsPath(name);
+  if (path === null) throw new Error(`"${name}" is not a network namespace name`);
+  return path;
 }
 
 export async function listNetns(): Promise<string[]> {
@@ -50,17 +61,15 @@ export function sysctlIn(ns: string, key: string, value: string): Promise<string
 }
 
 /**
- * argv prefix that runs a program in a network namespace. nsenter, not
- * `ip netns exec`: the latter also unshares the mount namespace and remounts
- * /sys, and a process started that way (our kubelet) would then create pod
- * namespaces that the rest of the machine cannot see (docs/machine.md).
+ * `argv` run in the network namespace `ns` (a name or a path; net inNetns),
+ * as (program, arguments) for spawn and runCommand. nsenter, not `ip netns
+ * exec`: the latter also unshares the mount namespace and remounts /sys, and
+ * a process started that way (our kubelet) would then create pod namespaces
+ * that the rest of the machine cannot see (docs/machine.md).
  */
-export function inNetns(ns: string): string[] {
-  return ["nsenter", `--net=${netnsPath(ns)}`];
-}
-
-/** `argv` run in a network namespace, as (program, arguments) for spawn and runCommand (inNetns says how). */
 export function commandInNetns(ns: string, argv: readonly string[]): [string, string[]] {
-  const [cmd, ...pre] = inNetns(ns);
-  return [cmd ?? "nsenter", [...pre, ...argv]];
+  // An empty name would run argv in our own namespace: never what a lab caller means.
+  if (ns === "") throw new Error(`no network namespace given to run "${argv.join(" ")}" in`);
+  const [cmd = "nsenter", ...args] = inNetns(ns, argv);
+  return [cmd, args];
 }

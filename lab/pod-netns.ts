@@ -8,16 +8,18 @@
  * the one source of truth is containerd's sandbox container, whose labels
  * carry the pod uid (`io.kubernetes.pod.uid`) and whose OCI runtime spec
  * names the namespace (`linux.namespaces[type=network].path`, OCI runtime
- * spec config-linux.md "Namespaces"). The parsing is pure; `ctr` runs at the
- * edge (podNetnsPaths).
+ * spec config-linux.md "Namespaces"). The parsing and the per-node reading
+ * (readSandboxes) are pure over a reader; `ctr` runs at the edge
+ * (podNetnsPaths).
  */
 import { existsSync } from "node:fs";
 import type { LabLayout } from "./lab-layout.js";
 import type { LabState } from "./lab-state.js";
 import { podNetnsName } from "./lab-names.js";
-import { netnsPath } from "./netns.js";
+import { namedNetnsPath } from "./netns.js";
 import { CRI_NAMESPACE } from "./nodes/containerd-config.js";
 import { ctr } from "./nodes/real-node.js";
+import { boundedAll } from "./bounded-all.js";
 import { nodeBinaryPaths, readVersions } from "./controlplane/versions.js";
 
 /** The CRI plugin's label on a pod's sandbox container (containerd internal/cri/labels). */
@@ -81,47 +83,129 @@ export function parseContainerIds(text: string): string[] {
     .filter((l) => /^[0-9a-f]{64}$/.test(l));
 }
 
+/** How many ctr processes podNetnsPaths runs at once, over all nodes: a lab machine has few cores. */
+export const CTR_IN_FLIGHT = 8;
+/** How long one ctr call may take: a hung containerd must not hold up the other nodes' answer. */
+const CTR_TIMEOUT_MS = 10_000;
+
+/** The nodes' containerd as readSandboxes asks it: ctr at the edge (podNetnsPaths), a fake in the tests. */
+export interface SandboxReader {
+  /** `ctr containers ls -q` of the node's sandboxes; rejects when its containerd does not answer. */
+  list(node: string): Promise<string>;
+  /** `ctr containers info ID` (JSON), or undefined when the sandbox is gone (removed since list). */
+  info(node: string, id: string): Promise<string | undefined>;
+}
+
+export interface NodeSandboxes {
+  sandboxes: SandboxNetns[];
+  /**
+   * node → why its sandboxes could not (all) be read: a pod of it that is
+   * not found is unknown, not absent. The other nodes are answered still.
+   */
+  failedNodes: Map<string, string>;
+}
+
 /**
- * Every pod namespace of the lab, by pod uid, as absolute paths: the real
- * nodes' from each node's containerd, the stand-in's from their names. A
- * pod missing from the map has no sandbox (yet, or any more).
+ * The pod sandboxes of `nodes`: every node listed and every sandbox read,
+ * at most `limit` ctr calls in flight in all. A node whose list or one of
+ * whose reads fails is that node's failure (failedNodes; what it did answer
+ * is kept), never the others'.
+ */
+export async function readSandboxes(
+  nodes: readonly string[],
+  reader: SandboxReader,
+  limit = CTR_IN_FLIGHT,
+): Promise<NodeSandboxes> {
+  const failedNodes = new Map<string, string>();
+  /** `read` of `node`, or `fallback` with its failure noted as the node's (the first: the rest usually follow from it). */
+  const ofNode = async <T>(node: string, fallback: T, read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (e) {
+      if (!failedNodes.has(node)) failedNodes.set(node, e instanceof Error ? e.message : String(e));
+      return fallback;
+    }
+  };
+  const lists = await boundedAll(
+    nodes.map((node) => () => ofNode(node, [], async () => parseContainerIds(await reader.list(node)))),
+    limit,
+  );
+  const reads = nodes.flatMap((node, i) =>
+    (lists[i] ?? []).map(
+      (id) => () =>
+        ofNode(node, undefined, async () => {
+          const text = await reader.info(node, id);
+          return text === undefined ? undefined : parseSandboxInfo(id, text);
+        }),
+    ),
+  );
+  const sandboxes = (await boundedAll(reads, limit)).filter((s) => s !== undefined);
+  return { sandboxes, failedNodes };
+}
+
+export interface PodNetnsLookup {
+  /** pod uid → the path of its namespace, for each wanted pod found */
+  paths: Map<string, string>;
+  /** as NodeSandboxes.failedNodes: nodes whose pods could not be looked for */
+  failedNodes: Map<string, string>;
+}
+
+/**
+ * The namespaces of the pods `uids`, as absolute paths: the real nodes'
+ * from each node's containerd, the stand-in's from their names. A pod
+ * missing from `paths` has no sandbox (yet, or any more), unless its node is
+ * in `failedNodes`.
  */
 export async function podNetnsPaths(
   L: LabLayout,
   state: LabState,
   uids: readonly string[],
-): Promise<Map<string, string>> {
+): Promise<PodNetnsLookup> {
   if (state.kubelet !== "real") {
-    const out = new Map<string, string>();
+    const paths = new Map<string, string>();
     for (const uid of uids) {
-      const path = netnsPath(podNetnsName(state.prefix, uid));
-      if (existsSync(path)) out.set(uid, path);
+      const path = namedNetnsPath(podNetnsName(state.prefix, uid));
+      if (existsSync(path)) paths.set(uid, path);
     }
-    return out;
+    return { paths, failedNodes: new Map() };
   }
   const bin = nodeBinaryPaths(readVersions());
-  const perNode = await Promise.all(
-    state.plan.nodes.map(async (n) => {
-      const N = L.node(n.name);
-      const ls = await ctr(
-        bin,
-        N,
-        ["-n", CRI_NAMESPACE, "containers", "ls", "-q", SANDBOX_KIND_FILTER],
-        10_000,
-      );
-      if (ls.code !== 0) throw new Error(`${n.name}: ctr containers ls: ${ls.stderr.trim()}`);
-      const found: SandboxNetns[] = [];
-      for (const id of parseContainerIds(ls.stdout)) {
-        const r = await ctr(bin, N, ["-n", CRI_NAMESPACE, "containers", "info", id], 10_000);
-        // Removed between ls and info: the pod went away meanwhile.
-        if (r.code !== 0) continue;
-        const s = parseSandboxInfo(id, r.stdout);
-        if (s !== undefined) found.push(s);
-      }
-      return found;
-    }),
+  const criCtr = (node: string, args: string[]) =>
+    ctr(bin, L.node(node), ["-n", CRI_NAMESPACE, "containers", ...args], CTR_TIMEOUT_MS);
+  const reader: SandboxReader = {
+    async list(node) {
+      const r = await criCtr(node, ["ls", "-q", SANDBOX_KIND_FILTER]);
+      if (r.signal !== null)
+        throw new Error(`ctr containers ls: containerd did not answer within ${CTR_TIMEOUT_MS / 1000} s`);
+      if (r.code !== 0) throw new Error(`ctr containers ls: ${r.stderr.trim() || `exit ${r.code}`}`);
+      return r.stdout;
+    },
+    async info(node, id) {
+      const r = await criCtr(node, ["info", id]);
+      // Removed between ls and info: the pod went away meanwhile.
+      return r.code === 0 ? r.stdout : undefined;
+    },
+  };
+  const { sandboxes, failedNodes } = await readSandboxes(
+    state.plan.nodes.map((n) => n.name),
+    reader,
   );
-  const byUid = netnsByUid(perNode.flat());
   const wanted = new Set(uids);
-  return new Map([...byUid].filter(([uid, path]) => wanted.has(uid) && existsSync(path)));
+  const paths = new Map(
+    [...netnsByUid(sandboxes)].filter(([uid, path]) => wanted.has(uid) && existsSync(path)),
+  );
+  return { paths, failedNodes };
+}
+
+/** Why pod `label` on `node` has no namespace to run in: its node's failure, or no sandbox there. */
+export function missingNetnsReason(
+  lookup: PodNetnsLookup,
+  label: string,
+  node: string,
+  phase: string,
+): string {
+  const why = lookup.failedNodes.get(node);
+  return why !== undefined
+    ? `cannot find ${label}'s network namespace: node ${node}: ${why}`
+    : `pod ${label} has no sandbox on this lab (phase ${phase})`;
 }

@@ -5,8 +5,8 @@
 import { spawn } from "node:child_process";
 import { ApiError, LabApi, type PodObject } from "./api-client.js";
 import { LabError } from "./lab-errors.js";
-import { inNetns } from "./netns.js";
-import { podNetnsPaths } from "./pod-netns.js";
+import { commandInNetns } from "./netns.js";
+import { missingNetnsReason, podNetnsPaths } from "./pod-netns.js";
 import {
   classifyProbe,
   socatTarget,
@@ -40,10 +40,10 @@ export interface ProbeResult {
 }
 
 /**
- * Runs the client in `srcNetns` (a name under /var/run/netns, or an absolute
- * path: a real node's containerd keeps its pods' namespaces under its state
- * dir, pod-netns.ts); resolves on the first reply line, at exit, or at the
- * deadline.
+ * Runs the client in `srcNetns` (a name under /var/run/netns, or a path: a
+ * real node's containerd keeps its pods' namespaces under its state dir,
+ * pod-netns.ts; net/netns-path.ts tells the two apart); resolves on the
+ * first reply line, at exit, or at the deadline.
  */
 export function probeFromNetns(
   srcNetns: string,
@@ -52,8 +52,7 @@ export function probeFromNetns(
   protocol: Protocol,
   timeoutMs: number,
 ): Promise<ProbeVerdict> {
-  const args = [
-    ...(srcNetns.startsWith("/") ? ["nsenter", `--net=${srcNetns}`] : inNetns(srcNetns)),
+  const [cmd, args] = commandInNetns(srcNetns, [
     "socat",
     // -T: give up after this much silence (UDP has no connect to time out).
     "-T",
@@ -61,10 +60,9 @@ export function probeFromNetns(
     protocol === "TCP" ? "-u" : "-",
     socatTarget(protocol, ip, port, timeoutMs),
     ...(protocol === "TCP" ? ["STDOUT"] : []),
-  ];
+  ]);
   return new Promise((resolve) => {
-    const [cmd, ...rest] = args;
-    const child = spawn(cmd ?? "nsenter", rest, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     let done = false;
@@ -125,12 +123,14 @@ export async function labProbe(o: ProbeOptions): Promise<ProbeResult> {
   const api = new LabApi(state.apiserverUrl ?? "");
   const [src, dst] = await Promise.all([getPod(api, from), getPod(api, to)]);
   const uid = src.metadata?.uid ?? "";
-  const paths = await podNetnsPaths(L, state, [uid]).catch((e: unknown) => {
+  const found = await podNetnsPaths(L, state, [uid]).catch((e: unknown) => {
     throw new LabError(`cannot find ${o.from}'s network namespace: ${(e as Error).message}`);
   });
-  const srcNetns = paths.get(uid);
+  const srcNetns = found.paths.get(uid);
   if (srcNetns === undefined)
-    throw new LabError(`pod ${o.from} has no sandbox on this lab (phase ${src.status?.phase ?? "Pending"})`);
+    throw new LabError(
+      missingNetnsReason(found, o.from, src.spec?.nodeName ?? "", src.status?.phase ?? "Pending"),
+    );
   const ip = podIp(dst, o.to, o.family ?? 4);
   return runProbe(srcNetns, o.from, o.to, ip, o.port, o.protocol, o.timeoutMs);
 }

@@ -288,6 +288,12 @@ export function registerLab(program: Command, io: Io): void {
           }),
         );
         io.out(o.output === "json" ? formatJson(r) : formatMatrix(r));
+        // The tables of the nodes that answered are printed; the run still fails for those that did not.
+        if (r.nodeErrors.length > 0)
+          throw new CliError(
+            `lab matrix: not probed from the pods of ${r.nodeErrors.map((e) => e.node).join(", ")}`,
+            EXIT_FAILURE,
+          );
       },
     );
 }

@@ -6,7 +6,12 @@
  * does the same from outside a container.
  *   pod-echo REPLY PORT [PORT]...
  * TCP: the reply is written on accept and the connection closed. UDP: one
- * reply datagram to the sender of each datagram. Sockets are dual-stack
+ * reply datagram to the sender of each datagram. Every socket is
+ * non-blocking: poll can say a listener is ready and the connection be gone
+ * (reset) by the time accept runs, and a blocking accept would then stall
+ * every port; each ready socket is served until EAGAIN instead, at most
+ * BURST at a time so one busy port cannot starve the others (poll is
+ * level-triggered: the rest is served on the next round). Sockets are dual-stack
  * ([::] with IPV6_V6ONLY off; RFC 3493 §5.3), IPv4 only when the namespace
  * has no IPv6. As PID 1 a process gets no default SIGTERM action, so it
  * exits 0 on SIGTERM and SIGINT itself. Built statically by
@@ -24,16 +29,17 @@
 #include <unistd.h>
 
 #define MAX_PORTS 16
+#define BURST 64
 
 static void on_stop(int sig) {
   (void)sig;
   _exit(0);
 }
 
-/* A bound socket of `type` on `port`: [::] dual-stack, else 0.0.0.0. -1 on failure (errno set). */
+/* A bound non-blocking socket of `type` on `port`: [::] dual-stack, else 0.0.0.0. -1 on failure (errno set). */
 static int listen_on(int type, int port) {
   int one = 1, zero = 0;
-  int fd = socket(AF_INET6, type, 0);
+  int fd = socket(AF_INET6, type | SOCK_NONBLOCK, 0);
   if (fd >= 0) {
     struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((unsigned short)port)};
     a6.sin6_addr = in6addr_any;
@@ -43,7 +49,7 @@ static int listen_on(int type, int port) {
       return fd;
     close(fd);
   }
-  fd = socket(AF_INET, type, 0);
+  fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
   a4.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -54,6 +60,31 @@ static int listen_on(int type, int port) {
   close(fd);
   errno = saved;
   return -1;
+}
+
+/*
+ * One pending connection of listener `fd` answered and closed, 1 when another
+ * may be pending; 0 when none is left (EAGAIN) or accept failed otherwise
+ * (the next poll round retries).
+ */
+static int answer_tcp(int fd, const char *reply, size_t n) {
+  int c = accept(fd, NULL, NULL);
+  if (c < 0) return errno == ECONNABORTED || errno == EINTR;
+  /* The reply fits any socket buffer: one write, no blocking on a slow reader. */
+  (void)send(c, reply, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  close(c);
+  return 1;
+}
+
+/* One pending datagram of `fd` answered; 0 when none is left (EAGAIN) or recvfrom failed otherwise. */
+static int answer_udp(int fd, const char *reply, size_t n) {
+  char buf[2048];
+  struct sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  if (recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len) < 0) return errno == EINTR;
+  /* A full send buffer drops the reply: the client's probe times out, as for any lost datagram. */
+  (void)sendto(fd, reply, n, MSG_DONTWAIT, (struct sockaddr *)&peer, len);
+  return 1;
 }
 
 int main(int argc, char **argv) {
@@ -104,20 +135,9 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < nfds; i++) {
       if (!(fds[i].revents & POLLIN)) continue;
-      if (i % 2 == 0) {
-        int c = accept(fds[i].fd, NULL, NULL);
-        if (c < 0) continue;
-        /* The reply fits any socket buffer: one write, no blocking on a slow reader. */
-        (void)send(c, reply, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-        close(c);
-      } else {
-        char buf[2048];
-        struct sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        if (recvfrom(fds[i].fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&peer, &len) < 0) continue;
-        /* A full send buffer drops the reply: the client's probe times out, as for any lost datagram. */
-        (void)sendto(fds[i].fd, reply, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&peer, len);
-      }
+      int (*answer)(int, const char *, size_t) = i % 2 == 0 ? answer_tcp : answer_udp;
+      for (int k = 0; k < BURST; k++)
+        if (!answer(fds[i].fd, reply, (size_t)n)) break;
     }
   }
 }

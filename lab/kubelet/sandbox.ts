@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { stopProcesses } from "../daemon.js";
-import { addNetns, delNetns, netnsPath, netnsPids } from "../netns.js";
+import { addNetns, delNetns, namedNetnsPath, netnsPids } from "../netns.js";
 import { podNetnsName } from "../lab-names.js";
 import { portMappings, resultIps, type ContainerPortLike, type CniRuntimeArgs } from "./cni-request.js";
 import { CniRuntime } from "./cni-runtime.js";
@@ -35,7 +35,7 @@ export const POD_IFNAME = "eth0";
 function runtimeArgs(ctx: SandboxContext, s: PodState): CniRuntimeArgs {
   return {
     containerId: s.containerId,
-    netnsPath: netnsPath(s.netns),
+    netnsPath: namedNetnsPath(s.netns),
     ifName: s.ifName,
     pod: { namespace: s.namespace, name: s.name, uid: s.uid },
     cniPath: ctx.cniPath,
@@ -63,7 +63,7 @@ export async function setupSandbox(ctx: SandboxContext, pod: PodLike): Promise<P
     capabilityArgs: { portMappings: portMappings(pod.containers.flatMap((c) => c.ports ?? [])) },
   };
   ctx.store.save(state);
-  if (existsSync(netnsPath(state.netns))) await delNetns(state.netns);
+  if (existsSync(namedNetnsPath(state.netns))) await delNetns(state.netns);
   await addNetns(state.netns);
   const runtime = CniRuntime.fromConfDir(ctx.cniConfDir, ctx.cniCacheDir);
   try {

@@ -9,6 +9,7 @@
  * kubepods hierarchy lies under /sys/fs/cgroup/<controller>/<cgroupRoot>),
  * and its own port 10250 in its own network namespace.
  */
+import { inNetns } from "../../net/netns-path.js";
 
 /** The kernel tunables the kubelet's container manager sets at start unless protectKernelDefaults
  * (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables), under /proc/sys. */
@@ -79,8 +80,8 @@ export function renderKubeletConfig(c: KubeletConfigInput): string {
 
 export interface KubeletArgvInput {
   kubelet: string;
-  /** argv prefix entering the node's network namespace (netns.ts inNetns) */
-  inNetns: readonly string[];
+  /** the node's network namespace (a name or a path; net/netns-path.ts inNetns enters it) */
+  netns: string;
   config: string;
   kubeconfig: string;
   rootDir: string;
@@ -105,8 +106,7 @@ export function kubeletArgv(k: KubeletArgvInput): string[] {
     ([proc, file]) => `mount --bind ${sh(file)} ${sh(`/proc/sys/${proc}`)}`,
   );
   const script = ["mount --make-rprivate /proc", ...binds, 'exec "$@"'].join("\n");
-  return [
-    ...k.inNetns,
+  return inNetns(k.netns, [
     "unshare",
     "--mount",
     "--propagation",
@@ -123,7 +123,7 @@ export function kubeletArgv(k: KubeletArgvInput): string[] {
     `--hostname-override=${k.nodeName}`,
     `--node-ip=${k.nodeIps.join(",")}`,
     "--v=2",
-  ];
+  ]);
 }
 
 /** A POSIX shell single-quoted word. */

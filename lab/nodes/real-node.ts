@@ -2,7 +2,7 @@
  * `lab up --kubelet real`: a node namespace gets containerd (the CRI plugin
  * calling the node's Trellis conflist and shim through containerd's own CNI
  * library) and a real kubelet with its own identity, both entered into the
- * node's network namespace with nsenter (netns.ts inNetns: `ip netns exec`
+ * node's network namespace with nsenter (net/netns-path.ts inNetns: `ip netns exec`
  * would remount /sys and hide the cgroup mounts runc needs).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NodePlan } from "../address-plan.js";
 import { isAlive, startDaemon, tail } from "../daemon.js";
 import type { LabLayout, NodeLayout } from "../lab-layout.js";
-import { inNetns } from "../netns.js";
+import { inNetns } from "../../net/netns-path.js";
 import { mustRun, runCommand } from "../run-command.js";
 import type { NodeBinaries } from "../controlplane/versions.js";
 import { createCgroupRoot, nodeCgroupRoot } from "./cgroups.js";
@@ -102,7 +102,7 @@ export async function startContainerd(
  */
 export function startContainerdDaemon(netns: string, N: NodeLayout, bin: NodeBinaries): number {
   return startDaemon({
-    argv: [...inNetns(netns), bin.containerd, "--config", N.containerdConfig],
+    argv: inNetns(netns, [bin.containerd, "--config", N.containerdConfig]),
     // containerd finds containerd-shim-runc-v2 on PATH.
     env: {
       PATH: `${dirname(bin.containerdShimRuncV2)}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
@@ -158,7 +158,7 @@ export async function startRealKubelet(
   return startDaemon({
     argv: kubeletArgv({
       kubelet: bin.kubelet,
-      inNetns: inNetns(n.netns),
+      netns: n.netns,
       config: N.kubeletConfig,
       kubeconfig: N.kubeletKubeconfig,
       rootDir: N.kubeletRootDir,

@@ -9,7 +9,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { commandLine, tail, waitHttpOk } from "../daemon.js";
-import { commandInNetns, inNetns } from "../netns.js";
 
 let dir = "";
 beforeAll(() => {
@@ -37,16 +36,6 @@ describe("commandLine", () => {
       await new Promise((r) => child.once("exit", r));
     }
     expect(commandLine(child.pid as number)).toEqual([]);
-  });
-});
-
-describe("commandInNetns", () => {
-  it("is inNetns's prefix split into the program and its arguments", () => {
-    expect(inNetns("tl-n1")).toEqual(["nsenter", "--net=/var/run/netns/tl-n1"]);
-    expect(commandInNetns("tl-n1", ["nft", "list", "tables"])).toEqual([
-      "nsenter",
-      ["--net=/var/run/netns/tl-n1", "nft", "list", "tables"],
-    ]);
   });
 });
 

@@ -97,6 +97,7 @@ describe("command line and identity", () => {
     expect(kubeProxyArgv("/c/kube-proxy", "tlx-node-1", "/lab/nodes/node-1/kube-proxy.yaml")).toEqual([
       "nsenter",
       "--net=/var/run/netns/tlx-node-1",
+      "--",
       "/c/kube-proxy",
       "--config=/lab/nodes/node-1/kube-proxy.yaml",
       "--v=1",

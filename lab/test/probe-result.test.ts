@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { classifyProbe, socatTarget } from "../probe-result.js";
 import { parseDurationMs } from "../duration.js";
-import { boundedAll } from "../matrix.js";
 
 describe("probe verdicts", () => {
   it.each([
@@ -117,20 +116,4 @@ describe("durations", () => {
   it.each(["", "1h", "-1s", "0", "abc"])("rejects %p", (s) =>
     expect(() => parseDurationMs(s)).toThrow(/duration/),
   );
-});
-
-describe("bounded parallelism", () => {
-  it("never runs more than the limit at once and keeps job order", async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const jobs = Array.from({ length: 20 }, (_, i) => async () => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((r) => setTimeout(r, 2));
-      inFlight--;
-      return i;
-    });
-    expect(await boundedAll(jobs, 3)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect(peak).toBeLessThanOrEqual(3);
-  });
 });

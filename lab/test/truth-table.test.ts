@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { buildTruthTable, prettyPrint } from "../truth-table.js";
-import { formatMatrix } from "../matrix.js";
+import { formatMatrix, type MatrixReport } from "../matrix.js";
 
 describe("truth tables in the upstream e2e format", () => {
   const t = buildTruthTable(
@@ -30,18 +30,27 @@ describe("truth tables in the upstream e2e format", () => {
     expect(u.values).toEqual({ a: {} });
   });
 
+  const report = (nodeErrors: MatrixReport["nodeErrors"]): MatrixReport => ({
+    pods: [{ pod: "x/a", node: "n", ip: "1.2.3.4", ports: [80] }],
+    tables: [
+      {
+        port: 80,
+        protocol: "TCP",
+        ...buildTruthTable(["x/a"], ["x/a"], [{ from: "x/a", to: "x/a", ok: true }]),
+      },
+    ],
+    results: [],
+    nodeErrors,
+  });
+
   it("titles each table with protocol/port", () => {
-    const text = formatMatrix({
-      pods: [{ pod: "x/a", node: "n", ip: "1.2.3.4", ports: [80] }],
-      tables: [
-        {
-          port: 80,
-          protocol: "TCP",
-          ...buildTruthTable(["x/a"], ["x/a"], [{ from: "x/a", to: "x/a", ok: true }]),
-        },
-      ],
-      results: [],
-    });
-    expect(text).toBe("TCP/80:\n-\tx/a\nx/a\t.\n");
+    expect(formatMatrix(report([]))).toBe("TCP/80:\n-\tx/a\nx/a\t.\n");
+  });
+
+  it("names first each node whose pods were not probed from, and why", () => {
+    expect(formatMatrix(report([{ node: "node-2", error: "ctr containers ls: connection refused" }]))).toBe(
+      "node node-2: its pods not probed from (rows of ?): ctr containers ls: connection refused\n" +
+        "TCP/80:\n-\tx/a\nx/a\t.\n",
+    );
   });
 });

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isReservation } from "../../agent/ipam/reservations.js";
 import { isAlive } from "../../lab/daemon.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { run } from "../lab/lab-run.js";
+import { run } from "../lab/lab-commands.js";
 import {
   LEARNED,
   LOCAL,

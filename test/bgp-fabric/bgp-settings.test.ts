@@ -7,7 +7,7 @@
 import { expect, it } from "@jest/globals";
 import { readFileSync, statSync } from "node:fs";
 import { labLayout } from "../../lab/lab-layout.js";
-import { maybe } from "../lab/lab-run.js";
+import { maybe } from "../lab/suite-lab.js";
 import { applyYaml, labForSuite, mergePatch, routesShow, waitFor } from "./fabric-lab.js";
 
 /** A peer nobody answers for, behind the ToR (TEST-NET-1, RFC 5737). */

@@ -21,7 +21,7 @@ import {
   PROTO_TRELLIS_LOCAL,
 } from "../../net/route-ownership.js";
 import { until } from "../support/until.js";
-import { type Run, run, trellisctl } from "../lab/lab-run.js";
+import { type Run, run, trellisctl } from "../lab/lab-commands.js";
 
 /**
  * A kernel route of ours as `ip route` prints it: by number, or by name where

@@ -30,7 +30,8 @@ import {
   type BgpMessage,
   type UpdateMessage,
 } from "../../bgp/wire/index.js";
-import { kubectlApply, restartApiServer, run, trellisctl } from "../lab/lab-run.js";
+import { restartApiServer } from "../lab/apiserver-restart.js";
+import { kubectlApply, run, trellisctl } from "../lab/lab-commands.js";
 import { LEARNED, type Lab, allPairs, labForSuite, learnedEverywhere, waitFor } from "./fabric-lab.js";
 
 const RAW_PEER = fileURLToPath(new URL("./bgp-raw-peer.js", import.meta.url));

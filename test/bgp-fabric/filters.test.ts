@@ -9,7 +9,7 @@
 //   agents and no ToR session reset.
 import { beforeAll, expect, it } from "@jest/globals";
 import { TOR_ORIGIN_PREFIX4 } from "../../lab/bird-config.js";
-import { maybe } from "../lab/lab-run.js";
+import { maybe } from "../lab/suite-lab.js";
 import {
   applyYaml,
   birdc,

@@ -26,16 +26,9 @@ import { join } from "node:path";
 import { labLayout } from "../../lab/lab-layout.js";
 import { labPrefix } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import {
-  busyboxPod,
-  kubectlApply,
-  kubectlIn,
-  maybe,
-  must,
-  run,
-  trellisctl,
-  type Run,
-} from "../lab/lab-run.js";
+import { kubectlApply, kubectlIn, must, run, trellisctl, type Run } from "../lab/lab-commands.js";
+import { busyboxPod } from "../lab/lab-pods.js";
+import { maybe } from "../lab/suite-lab.js";
 import { until } from "../support/until.js";
 
 const LB_CIDR = "198.51.100.0/24";

@@ -6,7 +6,8 @@
 // block with exactly those communities, node-2's block with none; a change of
 // the Tenant's communities reaches the ToR without a session reset.
 import { beforeAll, describe, expect, it } from "@jest/globals";
-import { busyboxPod, maybe } from "../lab/lab-run.js";
+import { busyboxPod } from "../lab/lab-pods.js";
+import { maybe } from "../lab/suite-lab.js";
 import {
   applyYaml,
   birdc,

@@ -38,10 +38,12 @@ afterAll(async () => {
 describe("shim VERSION (answered locally)", () => {
   it.each([
     ["libcni's probe: only cniVersion 1.0.0", '{"cniVersion":"1.0.0"}', "1.0.0"],
-    ["each supported version is echoed: 0.3.0", '{"cniVersion":"0.3.0"}', "0.3.0"],
-    ["each supported version is echoed: 0.3.1", '{"cniVersion":"0.3.1"}', "0.3.1"],
-    ["each supported version is echoed: 0.4.0", '{"cniVersion":"0.4.0"}', "0.4.0"],
-    ["each supported version is echoed: 1.1.0", '{"cniVersion":"1.1.0"}', "1.1.0"],
+    // the others (1.0.0 is the probe's, above)
+    ...SUPPORTED_VERSIONS.filter((v) => v !== "1.0.0").map((v) => [
+      `each supported version is echoed: ${v}`,
+      JSON.stringify({ cniVersion: v }),
+      v,
+    ]),
     ["an unsupported version gets our newest", '{"cniVersion":"0.2.0"}', "1.1.0"],
     ["an unknown future version gets our newest", '{"cniVersion":"9.9.9"}', "1.1.0"],
     ["empty stdin gets our newest", "", "1.1.0"],

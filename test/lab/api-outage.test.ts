@@ -1,7 +1,7 @@
 // End to end, as root: an API server outage in a 2-node lab (issue 14), on
 // each control plane (the real kube-apiserver, the default, and the embedded
 // lab/apiserver). Four pods run; the lab's API server is killed with SIGKILL
-// (restartApiServer in lab-run.ts), stays down 10 s, and is started again with the same
+// (restartApiServer in apiserver-restart.ts), stays down 10 s, and is started again with the same
 // arguments. Afterwards every object is still there
 // (etcd; the embedded server's durable state), every pod is still reachable
 // with the same addresses and block allocations (the agents released
@@ -15,10 +15,13 @@ import { describe } from "@jest/globals";
 import { CONTROL_PLANE_MODES } from "../../lab/controlplane/control-plane.js";
 import { AGENT_HEALTH_ADDRESS } from "../../lab/agent-health.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { inNetns } from "../../lab/netns.js";
+import { commandInNetns } from "../../lab/netns.js";
 import { runCommand } from "../../lab/run-command.js";
 import { until as waitUntil } from "../support/until.js";
-import { applyPodsRunning, busyboxPod, maybe, restartApiServer, trellisctl, useSuiteLab } from "./lab-run.js";
+import { restartApiServer } from "./apiserver-restart.js";
+import { labUp, trellisctl } from "./lab-commands.js";
+import { applyPodsRunning, busyboxPod } from "./lab-pods.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 const OUTAGE_MS = 10_000;
 /** Informers per agent with policy on: 6 core + 5 policy kinds. */
@@ -89,15 +92,11 @@ function outage(controlPlane: string): void {
   };
   const metrics = async (node: string): Promise<string> => {
     // Entered with nsenter, as the lab's own probes (agent-health.ts): `ip netns exec` remounts /sys.
-    const [cmd = "nsenter", ...pre] = inNetns(`${prefix}${node}`);
-    const r = await runCommand(
-      cmd,
-      [...pre, "socat", "-t", "3", "-T", "5", "-", `TCP4:${AGENT_HEALTH_ADDRESS}`],
-      {
-        input: "GET /metrics HTTP/1.0\r\nHost: trellis-node\r\n\r\n",
-        timeoutMs: 15_000,
-      },
-    );
+    const socat = ["socat", "-t", "3", "-T", "5", "-", `TCP4:${AGENT_HEALTH_ADDRESS}`];
+    const r = await runCommand(...commandInNetns(`${prefix}${node}`, socat), {
+      input: "GET /metrics HTTP/1.0\r\nHost: trellis-node\r\n\r\n",
+      timeoutMs: 15_000,
+    });
     return r.stdout;
   };
   const attempts = async (node: string): Promise<Map<string, number>> => {
@@ -132,18 +131,7 @@ function outage(controlPlane: string): void {
     // The kubelet stand-in on both control planes (the embedded one has no other): the
     // outage is the API server's, and what is checked (objects kept, pods reachable,
     // nothing released, the agents' bounded retries) is the same whatever runs the pods.
-    const up = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "2",
-      "--dir",
-      dir,
-      "--control-plane",
-      controlPlane,
-      "--kubelet",
-      "standin",
-    );
+    const up = await labUp(dir, 2, "--control-plane", controlPlane, "--kubelet", "standin");
     if (up.code !== 0) throw new Error(`lab up failed: ${up.err}`);
     await applyPodsRunning(dir, PODS, "outage", 4, 120_000);
   }, 300_000);

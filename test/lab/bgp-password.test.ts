@@ -16,7 +16,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoPaths } from "../../lab/repo-paths.js";
 import { until } from "../support/until.js";
-import { maybe, run, trellisctl, useSuiteLab } from "./lab-run.js";
+import { labUp, run, trellisctl } from "./lab-commands.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 const PASSWORD = "lab md5 key";
 
@@ -31,7 +32,7 @@ maybe("lab up --bgp-password: TCP MD5 and BFD on the ToR sessions (root, 2 nodes
     JSON.parse((await trellisctl("lab", "status", "--dir", dir, "-o", "json")).out) as StatusJson;
 
   beforeAll(async () => {
-    const r = await trellisctl("lab", "up", "--nodes", "2", "--dir", dir, "--bgp-password", PASSWORD);
+    const r = await labUp(dir, 2, "--bgp-password", PASSWORD);
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }, 180_000);
 

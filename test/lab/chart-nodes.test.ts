@@ -34,24 +34,11 @@ import {
 } from "../../lab/nodes/chart-agent.js";
 import { until } from "../support/until.js";
 import { requireExecutable } from "../support/require.js";
-import {
-  CLI,
-  getPods,
-  httpGet,
-  httpGetCommand,
-  kubectlApply,
-  kubectlJson,
-  addressesOutsideNodePools,
-  maybe,
-  must,
-  podV4,
-  run,
-  runningWebPods,
-  runningWithAddresses,
-  useSuiteLab,
-  WEB_DEPLOYMENT,
-  type LabPod,
-} from "./lab-run.js";
+import { CLI, kubectlApply, kubectlJson, must, run } from "./lab-commands.js";
+import { getPods, addressesOutsideNodePools, podV4, runningWithAddresses, type LabPod } from "./lab-pods.js";
+import { httpGet, httpGetCommand } from "./pod-http.js";
+import { runningWebPods, WEB_DEPLOYMENT } from "./real-nodes-lab.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 const ROLL_TAG = "lab-roll";
 

@@ -22,22 +22,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import { commandLine, isAlive } from "../../lab/daemon.js";
 import { labPrefix, podNetnsName } from "../../lab/lab-names.js";
+import { commandInNetns } from "../../lab/netns.js";
 import { PTP_CNI_VERSION, trellisConflist } from "../../lab/conflist.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until as waitUntil } from "../support/until.js";
-import {
-  CLI,
-  type LabPod,
-  type Run,
-  applyPodsRunning,
-  busyboxPod,
-  kubectlApply,
-  maybe,
-  restartApiServer,
-  run,
-  trellisctl,
-  useSuiteLab,
-} from "./lab-run.js";
+import { restartApiServer } from "./apiserver-restart.js";
+import { CLI, type Run, kubectlApply, labUp, run, trellisctl } from "./lab-commands.js";
+import { type LabPod, applyPodsRunning, busyboxPod } from "./lab-pods.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 /**
  * The kubelet stand-in, explicitly (the lab's default is real nodes): this
@@ -49,7 +41,7 @@ import {
  * the default real nodes, test/lab/real-nodes.test.ts the real kubelet's own
  * behaviour. The interrupted `up` below keeps the default.
  */
-const STANDIN_UP = ["--nodes", "2", "--kubelet", "standin"];
+const STANDIN = ["--kubelet", "standin"];
 
 const SHIM = fileURLToPath(new URL("../../../cni/shim/trellis", import.meta.url));
 
@@ -172,7 +164,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   };
 
   beforeAll(async () => {
-    const r = await trellisctl("lab", "up", ...STANDIN_UP, "--dir", dir);
+    const r = await labUp(dir, 2, ...STANDIN);
     if (r.code !== 0) throw new Error(`lab up failed: ${r.err}`);
   }, 180_000);
 
@@ -241,7 +233,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
   });
 
   it("refuses a second up on the running lab (exit 1, says so)", async () => {
-    const r = await trellisctl("lab", "up", ...STANDIN_UP, "--dir", dir);
+    const r = await labUp(dir, 2, ...STANDIN);
     expect(r.code).toBe(1);
     expect(r.err).toContain("already running");
   });
@@ -446,7 +438,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     await sleep(500);
     expect(await labNamespaces(prefix)).toContain(podNs);
     const log = openSync(join(dir, "nodes", "node-2", "kubelet.log"), "a");
-    const k = spawn("nsenter", [`--net=/var/run/netns/${prefix}node-2`, ...argv], {
+    const k = spawn(...commandInNetns(`${prefix}node-2`, argv), {
       detached: true,
       stdio: ["ignore", log, log],
     });
@@ -560,7 +552,7 @@ maybe("lab end to end, default mode: Trellis (root, network namespaces)", () => 
     up.kill("SIGKILL");
     await new Promise((r) => up.once("exit", r));
     expect((await labNamespaces(halfPrefix)).length).toBeGreaterThan(0);
-    const again = await trellisctl("lab", "up", "--nodes", "2", "--dir", halfDir);
+    const again = await labUp(halfDir, 2);
     expect(again.code).toBe(1);
     expect(again.err).toContain("lab down");
     const r = await trellisctl("lab", "down", "--dir", halfDir);
@@ -576,18 +568,7 @@ maybe("lab up --cni ptp (the reference plugins, no agent)", () => {
 
   it("ptp + host-local pods on one node reach each other; DEL frees the lease; down leaves nothing", async () => {
     // The stand-in: these pods are busyboxPod's (the stand-in answers on their declared port).
-    const up = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "1",
-      "--cni",
-      "ptp",
-      "--kubelet",
-      "standin",
-      "--dir",
-      dir,
-    );
+    const up = await labUp(dir, 1, "--cni", "ptp", "--kubelet", "standin");
     expect([up.code, up.err]).toEqual([0, expect.any(String)]);
     const nodeDir = join(dir, "nodes", "node-1");
     const conflist = JSON.parse(

@@ -20,7 +20,10 @@ import { labLayout } from "../../lab/lab-layout.js";
 import { runCommand } from "../../lab/run-command.js";
 import { chartRbacArgs } from "../../lab/controlplane/agent-identity.js";
 import { binaryPaths, readVersions } from "../../lab/controlplane/versions.js";
-import { busyboxPod, maybe, type Run, restartApiServer, run } from "./lab-run.js";
+import { restartApiServer } from "./apiserver-restart.js";
+import { type Run, run } from "./lab-commands.js";
+import { busyboxPod } from "./lab-pods.js";
+import { maybe } from "./suite-lab.js";
 import { until } from "../support/until.js";
 
 const CLI = fileURLToPath(new URL("../../cli/trellisctl.js", import.meta.url));

@@ -10,7 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { nodeNetnsName, podNetnsName } from "../../lab/lab-names.js";
 import { type PeerEcho, peerAddressSeen, startPeerEcho } from "../../lab/peer-echo.js";
 import { requireExecutable } from "../support/require.js";
-import { CLI, kubectlApply, maybe, run, trellisctl, useSuiteLab } from "./lab-run.js";
+import { CLI, kubectlApply, run, trellisctl } from "./lab-commands.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 const PORT = 7411;
 

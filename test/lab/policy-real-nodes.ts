@@ -42,15 +42,10 @@ import type { Doc } from "../../policy/test/fixtures.js";
 import { networkPolicyCases, type Case, type IpModel, type Step } from "../conformance/policy/cases.js";
 import { NAMESPACES, PODS, PORTS } from "../conformance/policy/netns-cluster.js";
 import { ALL_PODS, mismatches } from "../conformance/policy/reachability.js";
-import {
-  applyWhenAdmitted,
-  kubectlApply,
-  lastObservation,
-  must,
-  podV4,
-  runningPods,
-  type SuiteLab,
-} from "./lab-run.js";
+import { lastObservation } from "../support/until.js";
+import { kubectlApply, must } from "./lab-commands.js";
+import { applyWhenAdmitted, podV4, runningPods } from "./lab-pods.js";
+import { type SuiteLab } from "./suite-lab.js";
 
 /** The nodes of the lab the block runs on (`lab up --nodes 2`). */
 const NODES = ["node-1", "node-2"] as const;

@@ -28,22 +28,11 @@ import { shimSocketPath } from "../../lab/nodes/teardown.js";
 import { contains, parseAddress, parsePrefix } from "../../net/address.js";
 import { until } from "../support/until.js";
 import { describePolicyConformance } from "./policy-real-nodes.js";
-import {
-  addressesOutsideNodePools,
-  CLI,
-  httpGet,
-  kubectlApply,
-  kubectlJson,
-  labUpRealNodes,
-  maybe,
-  must,
-  podV4,
-  runningWebPods,
-  trellisctl,
-  useSuiteLab,
-  WEB_DEPLOYMENT,
-  type LabPod,
-} from "./lab-run.js";
+import { CLI, kubectlApply, kubectlJson, labUp, must, trellisctl } from "./lab-commands.js";
+import { addressesOutsideNodePools, podV4, type LabPod } from "./lab-pods.js";
+import { httpGet } from "./pod-http.js";
+import { labUpRealNodes, runningWebPods, WEB_DEPLOYMENT } from "./real-nodes-lab.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 
 interface BlockJson {
   spec: {
@@ -114,18 +103,7 @@ maybe("real nodes: containerd and kubelet start the pods through Trellis (root)"
     expect(r.stderr).toMatch(/build them once with \S*scripts\/build-k8s .*--kubelet standin/s);
     expect(existsSync(join(other, "lab.json"))).toBe(false);
     // and a real kubelet needs the real control plane
-    const e = await trellisctl(
-      "lab",
-      "up",
-      "--nodes",
-      "1",
-      "--dir",
-      other,
-      "--kubelet",
-      "real",
-      "--control-plane",
-      "embedded",
-    );
+    const e = await labUp(other, 1, "--kubelet", "real", "--control-plane", "embedded");
     expect(e.code).toBe(2);
     expect(e.err).toContain("--kubelet real needs --control-plane real");
   }, 120_000);

@@ -24,17 +24,10 @@ import { beforeAll, expect, it } from "@jest/globals";
 import { WORKLOAD_IMAGE } from "../../lab/nodes/containerd-config.js";
 import { requireExecutable } from "../support/require.js";
 import { until } from "../support/until.js";
-import {
-  applyWhenAdmitted,
-  kubectlApply,
-  labUpRealNodes,
-  maybe,
-  must,
-  run,
-  runningPods,
-  useSuiteLab,
-  type LabPod,
-} from "./lab-run.js";
+import { kubectlApply, must, run } from "./lab-commands.js";
+import { applyWhenAdmitted, runningPods, type LabPod } from "./lab-pods.js";
+import { labUpRealNodes } from "./real-nodes-lab.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 import * as svc from "./services-shared.js";
 
 /** Seconds one fetch may wait for its reply before it counts as blocked. */

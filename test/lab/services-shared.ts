@@ -6,7 +6,9 @@
  * read (the backends each answer with their own name). Only the containers
  * differ between the two: each test passes its own (a YAML flow sequence).
  */
-import { deploymentYaml, httpGetCommand, kubectlJson } from "./lab-run.js";
+import { kubectlJson } from "./lab-commands.js";
+import { deploymentYaml } from "./lab-pods.js";
+import { httpGetCommand } from "./pod-http.js";
 
 export const NS = "svc";
 export const NODE_PORT = 30080;

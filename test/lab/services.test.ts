@@ -19,7 +19,9 @@
 import { beforeAll, expect, it } from "@jest/globals";
 import { podNetnsName } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
-import { kubectlApply, maybe, must, runningPods, trellisctl, useSuiteLab, type LabPod } from "./lab-run.js";
+import { kubectlApply, labUp, must } from "./lab-commands.js";
+import { runningPods, type LabPod } from "./lab-pods.js";
+import { maybe, useSuiteLab } from "./suite-lab.js";
 import { until } from "../support/until.js";
 import {
   ALLOW_CLIENTS,
@@ -72,7 +74,7 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
       .sort();
 
   beforeAll(async () => {
-    await must("lab up", trellisctl("lab", "up", "--nodes", "3", "--dir", lab.dir, "--kubelet", "standin"));
+    await must("lab up", labUp(lab.dir, 3, "--kubelet", "standin"));
     await must("apply the workloads", kubectlApply(lab.dir, WORKLOADS));
     // 2 web, 3 every-node, 4 clients
     for (const p of await runningPods(lab.dir, 9, ["-n", NS], 90_000)) pods.set(p.metadata.name, p);

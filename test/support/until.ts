@@ -27,3 +27,22 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/**
+ * `observe` run up to `attempts` times, `stepMs` apart, until `settled`
+ * holds of what it saw; the last observation either way, with the number of
+ * rounds. For checks that assert every detail of what they last saw (a
+ * reachability table), where until's timeout error would hide it.
+ */
+export async function lastObservation<T>(
+  observe: () => Promise<T>,
+  settled: (v: T) => boolean,
+  attempts: number,
+  stepMs: number,
+): Promise<{ value: T; rounds: number }> {
+  for (let round = 1; ; round++) {
+    const value = await observe();
+    if (settled(value) || round >= attempts) return { value, rounds: round };
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -113,6 +113,7 @@ describe("pod listeners", () => {
     expect(listenerArgv("tl1234-p-abc", "demo/web-0", [80, 53], "/usr/bin/node")).toEqual([
       "nsenter",
       "--net=/var/run/netns/tl1234-p-abc",
+      "--",
       "/usr/bin/node",
       "--max-old-space-size=16",
       POD_ECHO_MAIN,

@@ -61,7 +61,7 @@ describe("kubelet command line", () => {
   const shield = new Map(KUBELET_KERNEL_TUNABLES.map((t) => [t, `/lab/sysctl/${t.replace(/\//g, ".")}`]));
   const argv = kubeletArgv({
     kubelet: "/c/kubelet",
-    inNetns: ["nsenter", "--net=/var/run/netns/tl1234-node-1"],
+    netns: "tl1234-node-1",
     config: "/lab/kubelet-config.yaml",
     kubeconfig: "/lab/kubelet.kubeconfig",
     rootDir: "/lab/kubelet",
@@ -71,9 +71,10 @@ describe("kubelet command line", () => {
   });
 
   it("enters the node's network namespace with nsenter, then a mount namespace of its own keeping propagation", () => {
-    expect(argv.slice(0, 7)).toEqual([
+    expect(argv.slice(0, 8)).toEqual([
       "nsenter",
       "--net=/var/run/netns/tl1234-node-1",
+      "--",
       "unshare",
       "--mount",
       "--propagation",

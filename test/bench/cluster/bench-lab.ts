@@ -14,7 +14,7 @@ import { ApiError, LabApi, type PodObject } from "../../../lab/api-client.js";
 import { labLayout } from "../../../lab/lab-layout.js";
 import { labPrefix, podNetnsName } from "../../../lab/lab-names.js";
 import { readLabState } from "../../../lab/lab-state.js";
-import { netnsPath } from "../../../lab/netns.js";
+import { namedNetnsPath } from "../../../lab/netns.js";
 import { runCommand } from "../../../lab/run-command.js";
 import { until } from "../../support/until.js";
 
@@ -36,8 +36,9 @@ export interface CreatedPod {
 export const POD_PORT = 8080;
 
 /**
- * trellisctl, run as a user would. (test/lab/lab-run.ts has the same, but
- * imports jest's globals, and the benchmark also runs outside jest.)
+ * trellisctl, run as a user would. (test/lab/lab-commands.ts runs commands
+ * for the lab suites through execFile, with its output cap; the benchmark's
+ * long runs use net/run-process.ts: no cap, SIGKILL at the deadline.)
  */
 const CLI = fileURLToPath(new URL("../../../cli/trellisctl.js", import.meta.url));
 
@@ -159,7 +160,7 @@ export class BenchLab {
   /** Deletes a pod and waits (bounded) until the kubelet stand-in has removed its namespace. */
   async deletePod(namespace: string, pod: CreatedPod): Promise<void> {
     await this.api.request("DELETE", `/api/v1/namespaces/${namespace}/pods/${pod.name}`);
-    await until(`${pod.name}'s netns removed`, () => !existsSync(netnsPath(pod.netns)), 30_000, 50);
+    await until(`${pod.name}'s netns removed`, () => !existsSync(namedNetnsPath(pod.netns)), 30_000, 50);
   }
 
   /** Waits (bounded) until every given pod runs with an IPv4 address; name → address. */
