@@ -723,6 +723,12 @@ function writePrefixText(
 ): { family: Family; len: number } | undefined {
   const len = parseCanonicalIpv4Prefix(text, parsedV4);
   if (len >= 0) {
+    // Host bits are refused here, as parsePrefix refuses them for IPv6 below.
+    // The kernel refuses them too (fib_valid_key_len: "Invalid prefix for
+    // given prefix length"), but only once the batch is sent; for IPv6 it
+    // masks them silently (ip6_route_info_create), which would install a
+    // route other than the one named.
+    if (len < 32 && (parsedV4[0]! & (-1 >>> len)) !== 0) return undefined;
     buf.writeInt32BE(parsedV4[0]!, off);
     return { family: 4, len };
   }

@@ -377,6 +377,7 @@ describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
     ["10.1.2.0/", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.0/"],
     ["10.1.256.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.1.256.0/24"],
     ["10.01.2.0/24", [{ via: "10.77.0.2" }], "invalid prefix 10.01.2.0/24"],
+    ["10.1.2.1/24", [{ via: "10.77.0.2" }], "invalid prefix 10.1.2.1/24"],
     ["2001:db8::1/48", [{ via: "2001:db8::2" }], "invalid prefix 2001:db8::1/48"],
     ["2001:db8::/129", [{ via: "2001:db8::2" }], "invalid prefix 2001:db8::/129"],
     ["10.1.2.0/24", [{ via: "10.77.0.02" }], "invalid next hop 10.77.0.02"],
@@ -390,6 +391,10 @@ describe("route batches (bgp/fib): RouteBatch and decodeDumpedRoute", () => {
     expect(b.replace(prefix, hops)).toBe(error);
     expect(b.count).toBe(1);
     expect(b.bytes()).toEqual(before);
+  });
+
+  it.each(["10.1.2.128/25", "10.1.2.1/32", "0.0.0.0/0"])("%s (no host bits) is taken", (prefix) => {
+    expect(new RouteBatch(100, 202).replace(prefix, [{ via: "10.77.0.2" }])).toBeUndefined();
   });
 
   it("grows past its first buffer and keeps every message whole", () => {
