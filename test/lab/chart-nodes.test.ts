@@ -195,6 +195,28 @@ maybe("the chart's DaemonSet on real nodes: trellis-node from the image, and a r
       const netns = plan?.nodes.find((n) => n.name === name)?.netns ?? "";
       expect(await agentReadiness(netns)).toMatchObject({ ready: true });
     }
+    // `lab status` finds the agents through the DaemonSet's pods (there is no
+    // pid file to read) and calls each alive and ready, not dead.
+    const st = await run(process.execPath, [CLI, "lab", "status", "--dir", dir, "-o", "json"]);
+    const status = JSON.parse(st.out) as {
+      problems: string[];
+      nodes: {
+        name: string;
+        agent?: { pid: number | null; alive: boolean; ready: boolean; readyz: string; pod?: string };
+      }[];
+    };
+    expect(status.problems.filter((p) => p.includes("trellis-node"))).toEqual([]);
+    expect(status.nodes.map((n) => n.name).sort()).toEqual(["node-1", "node-2"]);
+    for (const n of status.nodes) {
+      const pod = ds.find((p) => p.spec.nodeName === n.name)?.metadata.name;
+      expect({ node: n.name, ...n.agent }).toMatchObject({
+        node: n.name,
+        pid: null,
+        alive: true,
+        ready: true,
+        pod: `kube-system/${pod}`,
+      });
+    }
   }, 180_000);
 
   it("a Deployment's pods get addresses from their node's Trellis pools and reach each other across nodes", async () => {
