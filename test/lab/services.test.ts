@@ -73,6 +73,15 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
       .map((p) => `${NS}/${p.metadata.name}`)
       .sort();
 
+  /** The backends' names and IPv4 addresses. */
+  const webAddresses = (): [string, string][] =>
+    [...pods.values()]
+      .filter((p) => p.metadata.labels?.["app"] === "web")
+      .map((p): [string, string] => [
+        p.metadata.name,
+        (p.status.podIPs ?? []).map((x) => x.ip).find((ip) => !ip.includes(":")) ?? "",
+      ]);
+
   beforeAll(async () => {
     await must("lab up", labUp(lab.dir, 3, "--kubelet", "standin"));
     await must("apply the workloads", kubectlApply(lab.dir, WORKLOADS));
@@ -133,6 +142,10 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
   }, 60_000);
 
   it("a NetworkPolicy isolating the backends blocks the client through the ClusterIP, on every backend", async () => {
+    // Each backend answers on its own address first, so the blocked checks
+    // below are the policy's doing.
+    for (const [name, ip] of webAddresses())
+      expect(await connect(podNetns("client-3"), ip, 8080, 1)).toEqual([`${NS}/${name}`]);
     await must("apply isolate-web", kubectlApply(lab.dir, ISOLATE));
     await until(
       "the ClusterIP closed for client-3",
@@ -142,6 +155,11 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
     );
     for (const c of ["client-3", "client-1"])
       expect(await connect(podNetns(c), clusterIP, 80, 8)).toEqual(Array(8).fill(""));
+    // A failed connection through the ClusterIP cannot say which backend
+    // kube-proxy sent it to: each backend on its own address, from both clients.
+    for (const c of ["client-3", "client-1"])
+      for (const [name, ip] of webAddresses())
+        expect([c, name, await connect(podNetns(c), ip, 8080, 2)]).toEqual([c, name, ["", ""]]);
   }, 90_000);
 
   it("a NetworkPolicy admitting the client's labels lets it through to both backends; a pod without them stays blocked", async () => {
