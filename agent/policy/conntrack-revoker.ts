@@ -52,7 +52,6 @@ import {
   type Prefix,
 } from "../../net/address.js";
 import {
-  addressBytes,
   ctDumpRequest,
   ctMarkRequest,
   ctStatsRequest,
@@ -63,7 +62,7 @@ import {
   type DumpedCt,
 } from "../../net/netlink/ctnetlink.js";
 import { NETLINK_NETFILTER, dumpEach, exchange, firstError, type Op } from "../../net/netlink/netlink.js";
-import type { Answer } from "../../net/netlink/rtnetlink.js";
+import { addressBytes, type Answer } from "../../net/netlink/rtnetlink.js";
 import { CT_MARK_DENIED } from "../../policy/compiler/to-nft.js";
 import type { CtEntry } from "./revocation.js";
 

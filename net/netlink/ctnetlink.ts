@@ -14,7 +14,18 @@
  * are host-order NLA_U32 (`nla_get_u32`).
  */
 import { formatAddress, parseAddress, type Address, type Family } from "../address.js";
-import { NLM_F_DUMP, type Attr, type Message, type Request, parseAttrs, u32, u8 } from "./rtnetlink.js";
+// Addresses travel as CTA_IP_V4_* / CTA_IP_V6_* carry them: network byte
+// order, as rtnetlink's RTA_DST does, so addressBytes serves both.
+import {
+  NLM_F_DUMP,
+  addressBytes,
+  parseAttrs,
+  u32,
+  u8,
+  type Attr,
+  type Message,
+  type Request,
+} from "./rtnetlink.js";
 
 const NFNL_SUBSYS_CTNETLINK = 1;
 const IPCTNL_MSG_CT_NEW = 0;
@@ -123,17 +134,6 @@ function be32(type: number, v: number): Attr {
   return { type, value: b };
 }
 
-/** An address as CTA_IP_V4_* / CTA_IP_V6_* carry it (network byte order). */
-export function addressBytes(a: Address): Buffer {
-  const b = Buffer.alloc(a.family === 4 ? 4 : 16);
-  if (a.family === 4) b.writeUInt32BE(Number(a.value));
-  else {
-    b.writeBigUInt64BE(a.value >> 64n, 0);
-    b.writeBigUInt64BE(a.value & 0xffff_ffff_ffff_ffffn, 8);
-  }
-  return b;
-}
-
 const nfgenmsg = (family: Family): Buffer => Buffer.from([NFPROTO[family], NFNETLINK_V0, 0, 0]);
 
 /** Which tuple field a filtered dump compares with its address. */
@@ -178,6 +178,7 @@ export function ctDumpRequest(family: Family, filter?: { match: CtMatch; addr: A
   };
 }
 
+/** A dumped address as text; IPv4 without BigInt: a whole dump formats two per entry. */
 function formatBytes(b: Buffer): string {
   if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   return formatAddress({ family: 6, value: (b.readBigUInt64BE(0) << 64n) | b.readBigUInt64BE(8) });
