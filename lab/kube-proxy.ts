@@ -41,8 +41,7 @@ import { controlPlaneLayout } from "./controlplane/layout.js";
 import { KUBE_PROXY, pairKubeconfig } from "./controlplane/pki.js";
 import { NODE_API_TLS_URL } from "./kubeconfig.js";
 import { type ComponentFiles, type LabLayout } from "./lab-layout.js";
-import { inNetns } from "../net/netns-path.js";
-import { commandInNetns } from "./netns.js";
+import { argvInNetns, commandInNetns } from "./netns.js";
 import { runCommand } from "./run-command.js";
 
 /** Inside the node's namespace: kube-proxy's defaults, on loopback. */
@@ -118,7 +117,7 @@ export function renderKubeProxyConfig(i: KubeProxyConfigInput): string {
 }
 
 export function kubeProxyArgv(binary: string, netns: string, config: string): string[] {
-  return inNetns(netns, [binary, `--config=${config}`, "--v=1"]);
+  return argvInNetns(netns, [binary, `--config=${config}`, "--v=1"]);
 }
 
 export interface StartKubeProxyInput {

@@ -27,7 +27,7 @@ import { labLayout, UNIX_PATH_MAX, type LabLayout, type NodeLayout } from "./lab
 import { labPrefix } from "./lab-names.js";
 import { readLabState, writeLabState, type LabState } from "./lab-state.js";
 import { NODE_API_TLS_URL, NODE_API_URL, renderKubeconfig } from "./kubeconfig.js";
-import { addNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
+import { addNetns, argvInNetns, ipIn, listNetns, sysctlIn } from "./netns.js";
 import { repoPaths } from "./repo-paths.js";
 import { resolveLabDir } from "./lab-dir.js";
 import { controlPlaneLayout } from "./controlplane/layout.js";
@@ -54,7 +54,6 @@ import {
 import type { Snapshotter } from "./nodes/containerd-config.js";
 import { requireNodeBinary } from "./controlplane/node-binaries.js";
 import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from "../agent/bin/node-flags.js";
-import { inNetns } from "../net/netns-path.js";
 import { untaintReadyNodes } from "./controlplane/scheduler.js";
 import { startLabKubeProxy, waitKubeProxies } from "./kube-proxy.js";
 import {
@@ -470,7 +469,16 @@ async function startBird(L: LabLayout, plan: LabPlan, password: string | undefin
     { mode: 0o600 },
   );
   const pid = startDaemon({
-    argv: inNetns(plan.tor.netns, ["bird", "-f", "-c", L.birdConfig, "-s", L.birdSocket, "-P", L.birdPid]),
+    argv: argvInNetns(plan.tor.netns, [
+      "bird",
+      "-f",
+      "-c",
+      L.birdConfig,
+      "-s",
+      L.birdSocket,
+      "-P",
+      L.birdPid,
+    ]),
     pidFile: L.birdPid,
     logFile: L.birdStderr,
   });
@@ -558,7 +566,7 @@ async function startNode(
   }
 
   startDaemon({
-    argv: inNetns(n.netns, [
+    argv: argvInNetns(n.netns, [
       "socat",
       // nodelay: no Nagle wait (40 ms per delayed ACK) on a large request such as an IPAM block PUT.
       "TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr,nodelay",
@@ -609,7 +617,7 @@ async function startRealNode(L: LabLayout, plan: LabPlan, n: NodePlan, rt: RealR
 function startKubeletStandin(L: LabLayout, plan: LabPlan, n: NodePlan): void {
   const N = L.node(n.name);
   startDaemon({
-    argv: inNetns(n.netns, [
+    argv: argvInNetns(n.netns, [
       process.execPath,
       repoPaths.kubeletMain,
       "--node-name",
@@ -636,7 +644,7 @@ function startKubeletStandin(L: LabLayout, plan: LabPlan, n: NodePlan): void {
  */
 export function startNodeAgent(netns: string, name: string, N: NodeLayout): number {
   return startDaemon({
-    argv: inNetns(netns, [
+    argv: argvInNetns(netns, [
       process.execPath,
       ...AGENT_NODE_FLAGS,
       repoPaths.agentMain,

@@ -4,7 +4,7 @@
  * net/netns-path.ts's (`netnsPath`, `inNetns`: a name under /var/run/netns
  * or a path); this module adds only what creates, lists and removes them.
  */
-import { inNetns, netnsPath } from "../net/netns-path.js";
+import { NETNS_DIR, inNetns } from "../net/netns-path.js";
 import { mustRun, runCommand } from "./run-command.js";
 
 /**
@@ -13,9 +13,8 @@ import { mustRun, runCommand } from "./run-command.js";
  * `ip netns add` would refuse anyway).
  */
 export function namedNetnsPath(name: string): string {
-  const path = name.includes("/") ? null : netnsPath(name);
-  if (path === null) throw new Error(`"${name}" is not a network namespace name`);
-  return path;
+  if (name === "" || name.includes("/")) throw new Error(`"${name}" is not a network namespace name`);
+  return `${NETNS_DIR}/${name}`;
 }
 
 export async function listNetns(): Promise<string[]> {
@@ -62,14 +61,20 @@ export function sysctlIn(ns: string, key: string, value: string): Promise<string
 
 /**
  * `argv` run in the network namespace `ns` (a name or a path; net inNetns),
- * as (program, arguments) for spawn and runCommand. nsenter, not `ip netns
- * exec`: the latter also unshares the mount namespace and remounts /sys, and
- * a process started that way (our kubelet) would then create pod namespaces
- * that the rest of the machine cannot see (docs/machine.md).
+ * as one argv for a daemon's spawn. nsenter, not `ip netns exec`: the latter
+ * also unshares the mount namespace and remounts /sys, and a process started
+ * that way (our kubelet) would then create pod namespaces that the rest of
+ * the machine cannot see (docs/machine.md). An empty `ns` is refused: net's
+ * inNetns would run argv in our own namespace (BIRD, kube-proxy or a kubelet
+ * on the host), never what a lab caller means.
  */
-export function commandInNetns(ns: string, argv: readonly string[]): [string, string[]] {
-  // An empty name would run argv in our own namespace: never what a lab caller means.
+export function argvInNetns(ns: string, argv: readonly string[]): string[] {
   if (ns === "") throw new Error(`no network namespace given to run "${argv.join(" ")}" in`);
-  const [cmd = "nsenter", ...args] = inNetns(ns, argv);
+  return inNetns(ns, argv);
+}
+
+/** argvInNetns as (program, arguments), for runCommand and spawn. */
+export function commandInNetns(ns: string, argv: readonly string[]): [string, string[]] {
+  const [cmd = "nsenter", ...args] = argvInNetns(ns, argv);
   return [cmd, args];
 }

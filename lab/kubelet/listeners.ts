@@ -4,7 +4,7 @@
  * (one pod-echo process per pod, see pod-echo.ts).
  */
 import { fileURLToPath } from "node:url";
-import { inNetns } from "../../net/netns-path.js";
+import { argvInNetns } from "../netns.js";
 
 export const POD_ECHO_MAIN = fileURLToPath(new URL("./pod-echo.js", import.meta.url));
 
@@ -27,7 +27,7 @@ export function listenerArgv(
   if (!/^[A-Za-z0-9./_-]+$/.test(reply))
     throw new RangeError(`reply ${JSON.stringify(reply)} is not a pod name`);
   if (ports.length === 0) return undefined;
-  return inNetns(podNetns, [
+  return argvInNetns(podNetns, [
     node,
     // a few MB of heap is all it needs; keeps many lab pods cheap
     "--max-old-space-size=16",

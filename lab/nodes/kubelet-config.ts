@@ -9,7 +9,7 @@
  * kubepods hierarchy lies under /sys/fs/cgroup/<controller>/<cgroupRoot>),
  * and its own port 10250 in its own network namespace.
  */
-import { inNetns } from "../../net/netns-path.js";
+import { argvInNetns } from "../netns.js";
 
 /** The kernel tunables the kubelet's container manager sets at start unless protectKernelDefaults
  * (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables), under /proc/sys. */
@@ -106,7 +106,7 @@ export function kubeletArgv(k: KubeletArgvInput): string[] {
     ([proc, file]) => `mount --bind ${sh(file)} ${sh(`/proc/sys/${proc}`)}`,
   );
   const script = ["mount --make-rprivate /proc", ...binds, 'exec "$@"'].join("\n");
-  return inNetns(k.netns, [
+  return argvInNetns(k.netns, [
     "unshare",
     "--mount",
     "--propagation",

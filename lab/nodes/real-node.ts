@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NodePlan } from "../address-plan.js";
 import { isAlive, startDaemon, tail } from "../daemon.js";
 import type { LabLayout, NodeLayout } from "../lab-layout.js";
-import { inNetns } from "../../net/netns-path.js";
+import { argvInNetns } from "../netns.js";
 import { mustRun, runCommand } from "../run-command.js";
 import type { NodeBinaries } from "../controlplane/versions.js";
 import { createCgroupRoot, nodeCgroupRoot } from "./cgroups.js";
@@ -102,7 +102,7 @@ export async function startContainerd(
  */
 export function startContainerdDaemon(netns: string, N: NodeLayout, bin: NodeBinaries): number {
   return startDaemon({
-    argv: inNetns(netns, [bin.containerd, "--config", N.containerdConfig]),
+    argv: argvInNetns(netns, [bin.containerd, "--config", N.containerdConfig]),
     // containerd finds containerd-shim-runc-v2 on PATH.
     env: {
       PATH: `${dirname(bin.containerdShimRuncV2)}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,

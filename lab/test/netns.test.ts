@@ -1,7 +1,7 @@
 // lab/netns.ts on net/netns-path.ts: one meaning of a namespace name or path, the lab's
 // commands entered with nsenter and `--`, and the mistakes it refuses (pure: nothing is run).
 import { describe, expect, it } from "@jest/globals";
-import { commandInNetns, namedNetnsPath } from "../netns.js";
+import { argvInNetns, commandInNetns, namedNetnsPath } from "../netns.js";
 
 describe("commandInNetns: argv entered into a namespace, as (program, arguments)", () => {
   it.each([
@@ -22,10 +22,18 @@ describe("commandInNetns: argv entered into a namespace, as (program, arguments)
     expect(commandInNetns("tl-n1", ["-x"])[1]).toEqual(["--net=/var/run/netns/tl-n1", "--", "-x"]);
   });
 
-  it("no namespace is an error, never a command run in our own", () => {
+  it("no namespace is an error, never a command run in our own (daemons' argv too)", () => {
     expect(() => commandInNetns("", ["nft", "list", "tables"])).toThrow(
       'no network namespace given to run "nft list tables" in',
     );
+    expect(() => argvInNetns("", ["bird", "-f"])).toThrow('no network namespace given to run "bird -f" in');
+    expect(argvInNetns("tl-n1", ["bird", "-f"])).toEqual([
+      "nsenter",
+      "--net=/var/run/netns/tl-n1",
+      "--",
+      "bird",
+      "-f",
+    ]);
   });
 });
 
