@@ -134,6 +134,8 @@ export async function readSandboxes(
     (lists[i] ?? []).map(
       (id) => () =>
         ofNode(node, undefined, async () => {
+          // A node that already failed is not asked again (each would wait out its timeout).
+          if (failedNodes.has(node)) return undefined;
           const text = await reader.info(node, id);
           return text === undefined ? undefined : parseSandboxInfo(id, text);
         }),
@@ -182,6 +184,9 @@ export async function podNetnsPaths(
     },
     async info(node, id) {
       const r = await criCtr(node, ["info", id]);
+      // A containerd that stops answering is the node's failure, not a pod gone.
+      if (r.signal !== null)
+        throw new Error(`ctr containers info: containerd did not answer within ${CTR_TIMEOUT_MS / 1000} s`);
       // Removed between ls and info: the pod went away meanwhile.
       return r.code === 0 ? r.stdout : undefined;
     },
