@@ -20,7 +20,7 @@ import { beforeAll, expect, it } from "@jest/globals";
 import { podNetnsName } from "../../lab/lab-names.js";
 import { probeFromNetns } from "../../lab/probe.js";
 import { kubectlApply, labUp, must } from "./lab-commands.js";
-import { runningPods, type LabPod } from "./lab-pods.js";
+import { podV4, runningPods, type LabPod } from "./lab-pods.js";
 import { maybe, useSuiteLab } from "./suite-lab.js";
 import { until } from "../support/until.js";
 import {
@@ -73,14 +73,12 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
       .map((p) => `${NS}/${p.metadata.name}`)
       .sort();
 
-  /** The backends' names and IPv4 addresses. */
-  const webAddresses = (): [string, string][] =>
-    [...pods.values()]
-      .filter((p) => p.metadata.labels?.["app"] === "web")
-      .map((p): [string, string] => [
-        p.metadata.name,
-        (p.status.podIPs ?? []).map((x) => x.ip).find((ip) => !ip.includes(":")) ?? "",
-      ]);
+  /** The two backends' names and IPv4 addresses. */
+  const webAddresses = (): [string, string][] => {
+    const web = [...pods.values()].filter((p) => p.metadata.labels?.["app"] === "web");
+    expect(web).toHaveLength(2);
+    return web.map((p): [string, string] => [p.metadata.name, podV4(p)]);
+  };
 
   beforeAll(async () => {
     await must("lab up", labUp(lab.dir, 3, "--kubelet", "standin"));
