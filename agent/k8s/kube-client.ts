@@ -223,6 +223,9 @@ export class KubeClient {
         // Keep the last token while the kubelet swaps the file; without one, say which file.
         if (this.token === undefined && this.access.token === undefined)
           throw new Error(`token file ${file}: ${(e as Error).message}`);
+        // The fixed token stands in until the next read is due: no read of a missing file per request.
+        if (this.token === undefined) this.token = { value: this.access.token!, readAt: t };
+        else this.token.readAt = t;
       }
     }
     return this.token?.value ?? this.access.token;

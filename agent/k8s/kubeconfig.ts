@@ -216,7 +216,7 @@ export interface ResolvedOptions {
  * without a credential or an impersonation would act as someone else.
  */
 export function accessFromResolved(
-  cluster: { server: string; skipTLSVerify: boolean },
+  cluster: { server: string; skipTLSVerify: boolean; proxyUrl?: string },
   opts: ResolvedOptions,
 ): ClusterAccess {
   const refuse = (what: string): never => {
@@ -230,6 +230,9 @@ export function accessFromResolved(
   };
   if (opts.pfx !== undefined) refuse("a PKCS#12 (pfx) client certificate");
   if (opts.servername !== undefined) refuse("tls-server-name");
+  // client-node puts a proxy into its own https agent, which we do not use:
+  // refused rather than connected to directly behind the user's back.
+  if (cluster.proxyUrl !== undefined && cluster.proxyUrl !== "") refuse("proxy-url");
   const access: ClusterAccess = {
     server: cluster.server.replace(/\/+$/, ""),
     insecureSkipTlsVerify: cluster.skipTLSVerify,

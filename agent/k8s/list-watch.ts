@@ -3,15 +3,15 @@
  * objects by namespace and name (api-concepts "Efficient detection of
  * changes"; client-go's Reflector, client-node's ListWatch, whose contract
  * this keeps: `connect` before each list, add/update/delete as the cache
- * changes, `error` and a stop on any failure but 410 Gone, which relists;
- * an ERROR event on an open watch, whatever its code, relists too).
+ * changes, `error` and a stop on any failure but 410 Gone, which relists,
+ * as an HTTP status or as an ERROR event on an open watch).
  * The resilient informer (resilient-informer.ts) restarts it after an error.
  *
  * The cache updates are pure functions over the map (applyList,
  * applyEvent), unit-tested; the loop around them owns the watch.
  */
 import { type BackoffOptions, backoffDelay } from "../../net/backoff.js";
-import { type Query, type WatchEvent, httpStatus } from "./kube-request.js";
+import { KubeApiError, type ApiStatus, type Query, type WatchEvent, httpStatus } from "./kube-request.js";
 import type { WatchHandle } from "./kube-client.js";
 
 export interface ObjectMeta {
@@ -255,15 +255,19 @@ export class ListWatch<T extends ObjectMeta> {
     const obj = ev.object as T & { code?: unknown };
     if (ev.type === "ERROR") {
       // The server ends a watch with an ERROR event whose object is a Status
-      // (api-concepts "Efficient detection of changes"). 410 Expired: the
-      // resourceVersion fell out of the server's window, so the lines that
-      // follow no longer build on our cache. Any other code: the watch
-      // failed. Either way end it now and list from scratch, as client-go's
-      // Reflector does (watchHandler returns the error, ListAndWatch runs
-      // again); relistWait keeps a server that fails every watch at once
-      // from turning this into a tight loop.
-      this.resourceVersion = "";
-      void this.cycle(undefined, gen);
+      // (api-concepts "Efficient detection of changes"); either way this
+      // watch is over, as client-go's Reflector treats it. 410 Expired: the
+      // resourceVersion fell out of the server's window, so list from
+      // scratch now. Any other code: the watch failed, reported as an error
+      // like a failed watch request, so the informer that owns this
+      // ListWatch logs it, counts it and restarts it with its backoff.
+      if (obj?.code === 410) {
+        this.resourceVersion = "";
+        void this.cycle(undefined, gen);
+      } else {
+        const code = typeof obj?.code === "number" ? obj.code : 500;
+        void this.cycle(new KubeApiError(code, "GET", this.path, obj as ApiStatus), gen);
+      }
       return;
     }
     this.emit(applyEvent(this.cache, ev.type, obj));

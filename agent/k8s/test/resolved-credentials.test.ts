@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestOptions } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +90,12 @@ describe("accessFromResolved: client-node's credentials for the agent's client",
     await expect(resolve(cluster, user)).rejects.toThrow(re);
   });
 
+  it("a proxy-url (which client-node keeps in its own agent) is refused, not bypassed", () => {
+    expect(() =>
+      accessFromResolved({ server: "https://x", skipTLSVerify: false, proxyUrl: "http://proxy:3128" }, {}),
+    ).toThrow("proxy-url is not supported by the Trellis client");
+  });
+
   it("a request header it cannot send is refused by name, not dropped", () => {
     const cluster = { server: "https://x", skipTLSVerify: false };
     expect(() => accessFromResolved(cluster, { headers: { "Impersonate-Group": "g" } })).toThrow(
@@ -128,23 +135,23 @@ describe("credentialHeaders, and what reaches the server", () => {
     expect(got).toEqual([[`Basic ${b64("ops:pw")}`, "system:admin"]]);
   });
 
-  it("a token beside a tokenFile stands in until the file reads, then the file wins", async () => {
+  it("a token beside a tokenFile: the file's token when it reads, the fixed one while it does not", async () => {
     const dir = mkdtempSync(join(tmpdir(), "trellis-token-"));
-    const file = join(dir, "token");
     const got: (string | undefined)[] = [];
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
+      got.push(req.headers.authorization);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    };
     try {
-      server = await startLoopback(
-        (req, res) => {
-          got.push(req.headers.authorization);
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end("{}");
-        },
-        { token: "fixed", tokenFile: file },
-      );
+      writeFileSync(join(dir, "token"), "from-file\n");
+      server = await startLoopback(serve, { token: "fixed", tokenFile: join(dir, "token") });
       await server.client.get("/api/v1/nodes");
-      writeFileSync(file, "from-file\n");
+      await server.close();
+      server = await startLoopback(serve, { token: "fixed", tokenFile: join(dir, "missing") });
       await server.client.get("/api/v1/nodes");
-      expect(got).toEqual(["Bearer fixed", "Bearer from-file"]);
+      await server.client.get("/api/v1/nodes");
+      expect(got).toEqual(["Bearer from-file", "Bearer fixed", "Bearer fixed"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
