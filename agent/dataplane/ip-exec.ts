@@ -5,6 +5,7 @@
  * a batch of six commands costs the same as one command (see
  * test/bench/cni and the report), so batching is what makes ADD cheap.
  */
+import { netnsPath } from "../../net/netns-path.js";
 import { runProcess } from "../../net/run-process.js";
 
 export interface IpExit {
@@ -35,7 +36,7 @@ export async function runIp(
     });
     return { code: r.signal !== null ? 128 : r.code, stdout: r.stdout, stderr: r.stderr.trim() };
   } catch (e) {
-    const file = opts.netns !== undefined ? "nsenter" : IP;
+    const file = netnsPath(opts.netns) !== null ? "nsenter" : IP;
     return { code: 127, stdout: "", stderr: `${file}: ${(e as Error).message}` };
   }
 }

@@ -226,22 +226,30 @@ export function registerIpam(program: Command, io: Io): void {
         );
         if (!ok) throw new CliError("aborted: nothing released", EXIT_FAILURE);
       }
-      const api = new KubeIpamApi(await kubeClientFor(kc));
+      const client = await kubeClientFor(kc);
+      const api = new KubeIpamApi(client);
       let released = 0;
-      for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
       const blocksDeleted: string[] = [];
-      for (const name of plan.blocks) {
-        const b = await api.ipamBlocks.get(name);
-        if (b === undefined) continue;
-        const r = await api.ipamBlocks.delete(name, b.metadata.resourceVersion);
-        if (r === "ok") blocksDeleted.push(name);
+      const affinitiesDeleted: string[] = [];
+      try {
+        for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
+        for (const name of plan.blocks) {
+          const b = await api.ipamBlocks.get(name);
+          if (b === undefined) continue;
+          const r = await api.ipamBlocks.delete(name, b.metadata.resourceVersion);
+          if (r === "ok") blocksDeleted.push(name);
+        }
+        // Only what was deleted is reported so: a conflict or an affinity already gone is not.
+        for (const a of plan.affinities)
+          if ((await api.blockAffinities.delete(a)) === "ok") affinitiesDeleted.push(a);
+      } finally {
+        client.close();
       }
-      for (const a of plan.affinities) await api.blockAffinities.delete(a);
-      const result = { findings, released, blocksDeleted, affinitiesDeleted: plan.affinities };
+      const result = { findings, released, blocksDeleted, affinitiesDeleted };
       if (o.output === "json") io.out(formatJson(result));
       else
         io.out(
-          `released ${released} allocation(s); deleted ${blocksDeleted.length} block(s), ${plan.affinities.length} affinit(ies)\n`,
+          `released ${released} allocation(s); deleted ${blocksDeleted.length} block(s), ${affinitiesDeleted.length} affinit(ies)\n`,
         );
     });
 }
