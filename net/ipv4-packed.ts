@@ -54,8 +54,9 @@ export function parseCanonicalIpv4(p: string, end: number, addrOut: Int32Array):
 /**
  * Parses a canonical "a.b.c.d/len": returns len and writes the address (as
  * an int32 bit pattern) to `addrOut[0]`, or returns -1 (the buffer
- * untouched) if the text is not one. Host bits are not checked: the caller's
- * text is already canonical (bgp/wire's decoder masks them, RFC 4271 §4.3).
+ * untouched) if the text is not one. Host bits are not checked here (the
+ * caller decides: bgp/wire's decoder masks them, RFC 4271 §4.3; rtnetlink's
+ * RouteBatch refuses them), ipv4Mask gives the mask to do either.
  */
 export function parseCanonicalIpv4Prefix(p: string, addrOut: Int32Array): number {
   const n = p.length;
@@ -73,6 +74,9 @@ export function parseCanonicalIpv4Prefix(p: string, addrOut: Int32Array): number
   addrOut[0] = scratch[0]!;
   return len;
 }
+
+/** The netmask of a /len IPv4 prefix as an int32 bit pattern (0 for /0: a shift by 32 is a no-op). */
+export const ipv4Mask = (len: number): number => (len === 0 ? 0 : -1 << (32 - len));
 
 /** The dotted quad of an IPv4 address (an int32 bit pattern or its unsigned value). */
 export function formatIpv4(addr: number): string {

@@ -26,6 +26,7 @@ import {
   MAX_EXTENDED_MESSAGE_LENGTH,
   MAX_MESSAGE_LENGTH,
   SAFI_UNICAST,
+  parseIpv4,
   decodeMessage,
   encodeMessage,
   frame,
@@ -43,7 +44,6 @@ import {
   type Prefix,
   type UpdateMessage,
 } from "../wire/index.js";
-import { parseIpv4 } from "../wire/address.js";
 import { backoffDelay, type BackoffOptions } from "../../net/backoff.js";
 import { applyTcpSecurity, connectSecure, fdOf, sockopt } from "../../net/sockopt/sockopt.js";
 import {

@@ -23,7 +23,7 @@ export {
   encodePrefix,
   prefixEncodingLength,
 } from "./prefix.js";
-export { formatIpv4, formatIpv6, canonicalIpv6, isIpv4, isIpv6 } from "./address.js";
+export { formatIpv4, formatIpv6, canonicalIpv6, isIpv4, isIpv6, parseIpv4 } from "./address.js";
 export { capabilityName } from "./capabilities.js";
 export type { ParsedPrefix } from "./prefix.js";
 export {

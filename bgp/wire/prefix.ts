@@ -12,7 +12,7 @@
 import { AFI_IPV4, AFI_IPV6 } from "./types.js";
 import type { Prefix } from "./types.js";
 import { formatIpv6Groups, parseIpv6Into } from "./address.js";
-import { formatIpv4Prefix, parseCanonicalIpv4Prefix } from "../../net/ipv4-packed.js";
+import { formatIpv4Prefix, ipv4Mask, parseCanonicalIpv4Prefix } from "../../net/ipv4-packed.js";
 
 export interface ParsedPrefix {
   afi: number;
@@ -24,9 +24,6 @@ export interface ParsedPrefix {
 const v6 = Buffer.alloc(16);
 const groups = new Uint16Array(8);
 const v4 = new Int32Array(1);
-
-/** The netmask of a /len IPv4 prefix as an int32 bit pattern (0 for /0: a shift by 32 is a no-op). */
-const v4Mask = (len: number): number => (len === 0 ? 0 : -1 << (32 - len));
 
 /** The AFI of a canonical prefix string. */
 export function prefixAfi(p: Prefix): number {
@@ -74,7 +71,7 @@ const NLRI_V4: NlriFamily = {
     let a = 0;
     for (let i = 0; i < 4; i++) a = (a << 8) | (i < n ? buf.readUInt8(o + i) : 0);
     // Clear host bits (trailing bits are irrelevant, RFC 4271 §4.3).
-    return formatIpv4Prefix(a & v4Mask(len), len);
+    return formatIpv4Prefix(a & ipv4Mask(len), len);
   },
 };
 
@@ -121,7 +118,7 @@ export function encodePrefix(p: Prefix, buf: Buffer, off: number): number {
   const v4len = parseCanonicalIpv4Prefix(p, v4);
   if (v4len < 0) throw new TypeError(`invalid IPv4 prefix: ${p}`);
   const n = (v4len + 7) >> 3;
-  const masked = (v4[0]! & v4Mask(v4len)) >>> 0;
+  const masked = (v4[0]! & ipv4Mask(v4len)) >>> 0;
   buf.writeUInt8(v4len, off++);
   for (let i = 0; i < n; i++) buf.writeUInt8((masked >>> (24 - 8 * i)) & 0xff, off + i);
   return off + n;

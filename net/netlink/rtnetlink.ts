@@ -13,7 +13,7 @@
  * came back, and answersBySeq() pairs answers with requests.
  */
 import { type Address, type Family, formatAddress, parseAddress, parsePrefix } from "../address.js";
-import { formatIpv4, parseCanonicalIpv4, parseCanonicalIpv4Prefix } from "../ipv4-packed.js";
+import { formatIpv4, ipv4Mask, parseCanonicalIpv4, parseCanonicalIpv4Prefix } from "../ipv4-packed.js";
 
 // netlink.h
 export const NLMSG_ERROR = 2;
@@ -728,7 +728,7 @@ function writePrefixText(
     // given prefix length"), but only once the batch is sent; for IPv6 it
     // masks them silently (ip6_route_info_create), which would install a
     // route other than the one named.
-    if (len < 32 && (parsedV4[0]! & (-1 >>> len)) !== 0) return undefined;
+    if ((parsedV4[0]! & ~ipv4Mask(len)) !== 0) return undefined;
     buf.writeInt32BE(parsedV4[0]!, off);
     return { family: 4, len };
   }

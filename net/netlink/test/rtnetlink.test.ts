@@ -67,7 +67,8 @@ function only(type: number, body: Buffer): Message {
 /** The one message `r` is framed into (sequence number 1), read back. */
 function encoded(r: Request): Message {
   const ms = decodeMessages(encodeRequests([r], 1));
-  if (typeof ms === "string" || ms[0] === undefined) throw new Error("no message");
+  if (typeof ms === "string") throw new Error(ms);
+  if (ms[0] === undefined) throw new Error("no message");
   return ms[0];
 }
 
