@@ -56,6 +56,22 @@ const cases: { how: string; watches: ((res: ServerResponse) => void)[]; requests
   },
 ];
 
+/** A ListWatch of pods through the loopback's client, recording its changes and errors. */
+function watching(lb: Loopback): { lw: ListWatch<O>; changes: string[]; errors: unknown[] } {
+  const client = lb.client;
+  const lw = new ListWatch<O>(
+    "/api/v1/pods",
+    (path, query, onEvent, done) => client.watch(path, query, onEvent, done),
+    () => client.get<ListResult<O>>("/api/v1/pods"),
+  );
+  const changes: string[] = [];
+  const errors: unknown[] = [];
+  for (const verb of ["add", "update", "delete"] as const)
+    lw.on(verb, (obj) => changes.push(`${verb} ${obj.metadata.name}`));
+  lw.on("error", (e) => errors.push(e));
+  return { lw, changes, errors };
+}
+
 let server: Loopback | undefined;
 afterEach(() => server?.close());
 
@@ -74,17 +90,7 @@ describe("ListWatch after a 410 Gone", () => {
       seen.push(`watch rv=${url.searchParams.get("resourceVersion")}`);
       (watchQueue.shift() ?? ((r: ServerResponse) => events(r, [], false)))(res);
     });
-    const client = server.client;
-    const lw = new ListWatch<O>(
-      "/api/v1/pods",
-      (path, query, onEvent, done) => client.watch(path, query, onEvent, done),
-      () => client.get<ListResult<O>>("/api/v1/pods"),
-    );
-    const changes: string[] = [];
-    const errors: unknown[] = [];
-    for (const verb of ["add", "update", "delete"] as const)
-      lw.on(verb, (obj) => changes.push(`${verb} ${obj.metadata.name}`));
-    lw.on("error", (e) => errors.push(e));
+    const { lw, changes, errors } = watching(server);
 
     await lw.start();
     const deadline = Date.now() + 10_000;
@@ -115,16 +121,7 @@ describe("ListWatch after an ERROR event of another code", () => {
       const failed = { ...gone, reason: "InternalError", code: 500, message: "etcd went away" };
       events(res, [addedC, { type: "ERROR", object: failed }], false);
     });
-    const client = server.client;
-    const lw = new ListWatch<O>(
-      "/api/v1/pods",
-      (path, query, onEvent, done) => client.watch(path, query, onEvent, done),
-      () => client.get<ListResult<O>>("/api/v1/pods"),
-    );
-    const changes: string[] = [];
-    const errors: unknown[] = [];
-    lw.on("add", (obj) => changes.push(`add ${obj.metadata.name}`));
-    lw.on("error", (e) => errors.push(e));
+    const { lw, changes, errors } = watching(server);
     await lw.start();
     const deadline = Date.now() + 10_000;
     while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
