@@ -20,3 +20,8 @@ export class CliError extends Error {
     this.name = "CliError";
   }
 }
+
+/** The message of an error as a user reads it after "…: " (no stack, no class name). */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -3,7 +3,7 @@
  * subcommands; this file only wires them together and decides exit codes.
  */
 import { Command, CommanderError } from "commander";
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { CliError, errorText, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { packageVersion } from "./version.js";
 import { registerLab } from "./commands/lab.js";
 import { registerBgp } from "./commands/bgp.js";
@@ -55,7 +55,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       io.err(`error: ${e.message}\n`);
       return e.exitCode;
     }
-    io.err(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.err(`error: ${errorText(e)}\n`);
     return EXIT_FAILURE;
   }
 }

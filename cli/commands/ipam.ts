@@ -8,12 +8,13 @@ import { createInterface } from "node:readline";
 import type { RequestOptions } from "node:https";
 import { KubeConfig, type KubernetesListObject, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../../agent/k8s/kube-client.js";
+import { resourcePath } from "../../agent/k8s/kube-request.js";
 import { type ClusterAccess, accessFromResolved } from "../../agent/k8s/kubeconfig.js";
 import type { Command } from "commander";
 import { type IPAMBlock } from "../../crds/ipam.js";
 import { type Finding, type IpamSnapshot, check, releasePlan, usage } from "../../agent/ipam/ipam-check.js";
 import { KubeIpamApi } from "../../agent/ipam/ipam-api.js";
-import { CliError, EXIT_FAILURE, EXIT_USAGE } from "../exit-codes.js";
+import { CliError, errorText, EXIT_FAILURE, EXIT_USAGE } from "../exit-codes.js";
 import { formatJson, formatTable, parseOutputFormat } from "../output.js";
 import type { Io } from "../program.js";
 
@@ -21,10 +22,6 @@ interface IpamOpts {
   kubeconfig?: string;
   output: string;
   yes?: boolean;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 export function kubeConfig(path: string | undefined): KubeConfig {
@@ -76,8 +73,8 @@ export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
       api.listPools(),
       api.ipamBlocks.list(),
       api.blockAffinities.list(),
-      client.get<KubernetesListObject<V1Pod>>("/api/v1/pods"),
-      client.get<KubernetesListObject<V1Node>>("/api/v1/nodes"),
+      client.get<KubernetesListObject<V1Pod>>(resourcePath({ group: "", version: "v1", plural: "pods" })),
+      client.get<KubernetesListObject<V1Node>>(resourcePath({ group: "", version: "v1", plural: "nodes" })),
     ]);
     return {
       pools,
@@ -92,10 +89,7 @@ export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
       nodes: nodes.items.map((n) => n.metadata?.name ?? ""),
     };
   } catch (e) {
-    throw new CliError(
-      `cannot read IPAM state from the API server: ${e instanceof Error ? e.message : String(e)}`,
-      EXIT_FAILURE,
-    );
+    throw new CliError(`cannot read IPAM state from the API server: ${errorText(e)}`, EXIT_FAILURE);
   } finally {
     client.close();
   }

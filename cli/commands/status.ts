@@ -20,7 +20,7 @@ import {
 } from "../../agent/status/cluster-status.js";
 import { usage } from "../../agent/ipam/ipam-check.js";
 import { httpStatus } from "../../agent/k8s/kube-request.js";
-import { CliError, EXIT_FAILURE, EXIT_NOT_FOUND } from "../exit-codes.js";
+import { CliError, errorText, EXIT_FAILURE, EXIT_NOT_FOUND } from "../exit-codes.js";
 import { formatJson, formatTable, parseOutputFormat } from "../output.js";
 import type { Io } from "../program.js";
 import { kubeConfig, snapshot } from "./ipam.js";
@@ -28,10 +28,6 @@ import { kubeConfig, snapshot } from "./ipam.js";
 interface StatusOpts {
   kubeconfig?: string;
   output: string;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** The TrellisNodeStatus objects; none when the kind is not served (CRD not installed). */

@@ -20,7 +20,12 @@ function listenTcp(port: number, reply: string, host: string): Promise<Server> {
       c.on("error", () => undefined);
       c.end(reply);
     });
-    s.once("error", reject);
+    // Before the bind an error fails the listener; after it (an accept that
+    // failed, EMFILE say: libuv then sheds the connection itself) it is told
+    // and the listener stays, rather than a second one killing the pod.
+    s.on("error", (e) =>
+      s.listening ? process.stderr.write(`pod-echo: tcp ${port}: ${e.message}\n`) : reject(e),
+    );
     s.listen({ port, host, ipv6Only: false }, () => resolve(s));
   });
 }
@@ -29,8 +34,13 @@ function listenUdp(port: number, reply: string, v6: boolean): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: false });
     s.on("message", (_msg, peer) => s.send(reply, peer.port, peer.address));
-    s.once("error", reject);
-    s.bind(port, v6 ? "::" : "0.0.0.0", () => resolve(s));
+    let bound = false;
+    // As for TCP: a send that fails after the bind is told, not fatal.
+    s.on("error", (e) => (bound ? process.stderr.write(`pod-echo: udp ${port}: ${e.message}\n`) : reject(e)));
+    s.bind(port, v6 ? "::" : "0.0.0.0", () => {
+      bound = true;
+      resolve(s);
+    });
   });
 }
 

@@ -52,8 +52,12 @@ maybe("BGP fabric: BGPFilter export and import (2 nodes)", () => {
       "node-1's IPv4 block",
       async () => (await poolBlocks(lab)).find((b) => b.node === "node-1" && !b.cidr.includes(":"))?.cidr,
     );
-    // Everything learned before the filters: the ToR has node-1's block, each node the ToR's prefix.
+    // Everything learned before the filters: the ToR has node-1's block, node-2 has it over the
+    // mesh (the ToR's copy carries the nodes' own AS and is refused as a loop, RFC 4271 9.1.2),
+    // each node the ToR's prefix. The mesh session comes up on its own schedule: without this
+    // wait, "node-2 still learns it" below could fail only because it had not learned it yet.
     await routeIs("tor", block, true);
+    await routeIs("node-2", block, true, "proto", "202");
     for (const n of NODES) await routeIs(n, TOR_ORIGIN_PREFIX4, true, "proto", "202");
     marks = await restartMarks(lab);
   }, 120_000);

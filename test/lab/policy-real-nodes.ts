@@ -185,27 +185,36 @@ export function describePolicyConformance(lab: SuiteLab): void {
       applied = want;
     };
 
-    /** Every probe of a step from every pod to every other pod: "from->to" per "proto port". */
-    const probeStep = async (s: Step): Promise<Map<string, Map<string, boolean>>> => {
+    /**
+     * Every probe of a step from every pod to every other pod: "from->to" per
+     * "proto port", and the execs that failed. A failed `kubectl exec` (the
+     * kubelet's stream dropped under load) is part of the observation, not a
+     * thrown error: its cells stay unobserved, and the round is probed again.
+     */
+    const probeStep = async (
+      s: Step,
+    ): Promise<{ byProbe: Map<string, Map<string, boolean>>; execFailures: string[] }> => {
       const probes = s.probes.map((p) => ({ port: p.port, protocol: p.protocol }));
       const byProbe = new Map<string, Map<string, boolean>>(
         probes.map((p) => [`${p.protocol} ${p.port}`, new Map()]),
       );
+      const execFailures: string[] = [];
       await Promise.all(
         ALL_PODS.map(async (from) => {
           const [ns, pod] = from.split("/") as [string, string];
           const targets = ALL_PODS.filter((t) => t !== from).map((t) => ({ key: t, ip: ipModel.ip(t) }));
-          const r = await must(
-            `kubectl exec ${from}`,
-            lab.kubectl("exec", "-n", ns, pod, "--", "sh", "-c", probeScript(targets, probes)),
-          );
+          const r = await lab.kubectl("exec", "-n", ns, pod, "--", "sh", "-c", probeScript(targets, probes));
+          if (r.code !== 0) {
+            execFailures.push(`kubectl exec ${from} exited ${r.code}: ${r.err.trim()}`);
+            return;
+          }
           for (const [k, v] of parseProbeLines(r.out)) {
             const [to, proto, port] = k.split(" ") as [string, string, string];
             byProbe.get(`${proto} ${port}`)?.set(`${from}->${to}`, v);
           }
         }),
       );
-      return byProbe;
+      return { byProbe, execFailures };
     };
 
     /** The case's mismatches, every step; each step re-probed while it differs (bounded). */
@@ -215,14 +224,17 @@ export function describePolicyConformance(lab: SuiteLab): void {
         await applyStep(s);
         const last = await lastObservation(
           async () => {
-            const seen = await probeStep(s);
-            return s.probes.flatMap((p) =>
-              mismatches(
-                p.expect,
-                seen.get(`${p.protocol} ${p.port}`) ?? new Map(),
-                `step ${i} ${p.protocol}/${p.port}`,
+            const { byProbe, execFailures } = await probeStep(s);
+            return [
+              ...execFailures.map((f) => `step ${i} ${f}`),
+              ...s.probes.flatMap((p) =>
+                mismatches(
+                  p.expect,
+                  byProbe.get(`${p.protocol} ${p.port}`) ?? new Map(),
+                  `step ${i} ${p.protocol}/${p.port}`,
+                ),
               ),
-            );
+            ];
           },
           (errs) => errs.length === 0,
           PROBE_ATTEMPTS,
