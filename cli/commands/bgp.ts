@@ -24,7 +24,7 @@ import { existsSync } from "node:fs";
 import { controlSocketPath } from "../../agent/bgp/control-socket.js";
 import { resolveLabDir } from "../../lab/lab-dir.js";
 import { labLayout } from "../../lab/lab-layout.js";
-import { kubeConfig } from "./ipam.js";
+import { kubeConfig, withKubeClient } from "./ipam.js";
 import { readNodeStatus } from "./status.js";
 
 interface Opts {
@@ -62,7 +62,8 @@ export function registerBgp(program: Command, io: Io): void {
     .option("--dir <dir>", "with --node: ask that node's agent over its socket in this lab instead")
     .action(async (o: Opts) => {
       if (o.node !== undefined && o.dir === undefined) {
-        const s = await readNodeStatus(kubeConfig(o.kubeconfig), o.node);
+        const node = o.node;
+        const s = await withKubeClient(kubeConfig(o.kubeconfig), (client) => readNodeStatus(client, node));
         if (s.bgp === undefined)
           throw new CliError(
             `node ${o.node}: its agent publishes no BGP status (no BGP speaker)`,

@@ -65,8 +65,17 @@ export async function kubeClientFor(kc: KubeConfig): Promise<KubeClient> {
   return new KubeClient(access);
 }
 
-export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
+/** `fn` with a client for `kc` (kubeClientFor), closed after it either way. */
+export async function withKubeClient<T>(kc: KubeConfig, fn: (client: KubeClient) => Promise<T>): Promise<T> {
   const client = await kubeClientFor(kc);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+export async function snapshot(client: KubeClient): Promise<IpamSnapshot> {
   const api = new KubeIpamApi(client);
   try {
     const [pools, blocks, affinities, pods, nodes] = await Promise.all([
@@ -90,8 +99,6 @@ export async function snapshot(kc: KubeConfig): Promise<IpamSnapshot> {
     };
   } catch (e) {
     throw new CliError(`cannot read IPAM state from the API server: ${errorText(e)}`, EXIT_FAILURE);
-  } finally {
-    client.close();
   }
 }
 
@@ -140,7 +147,7 @@ export function registerIpam(program: Command, io: Io): void {
 
   common(ipam.command("show").description("Pools and blocks with their usage")).action(
     async (o: IpamOpts) => {
-      const u = usage(await snapshot(kubeConfig(o.kubeconfig)));
+      const u = usage(await withKubeClient(kubeConfig(o.kubeconfig), snapshot));
       if (o.output === "json") {
         io.out(formatJson(u));
         return;
@@ -186,7 +193,7 @@ export function registerIpam(program: Command, io: Io): void {
         "Find leaked allocations, addresses of missing pods, duplicates, orphan blocks and blocks that overlap",
       ),
   ).action(async (o: IpamOpts) => {
-    const findings = check(await snapshot(kubeConfig(o.kubeconfig)));
+    const findings = check(await withKubeClient(kubeConfig(o.kubeconfig), snapshot));
     if (o.output === "json") io.out(formatJson({ findings }));
     else if (findings.length === 0) io.out("no problems found\n");
     else io.out(findingsTable(findings));
@@ -202,7 +209,7 @@ export function registerIpam(program: Command, io: Io): void {
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (o: IpamOpts) => {
       const kc = kubeConfig(o.kubeconfig);
-      const snap = await snapshot(kc);
+      const snap = await withKubeClient(kc, snapshot);
       const findings = check(snap);
       if (findings.length === 0) {
         if (o.output === "json")
@@ -220,12 +227,11 @@ export function registerIpam(program: Command, io: Io): void {
         );
         if (!ok) throw new CliError("aborted: nothing released", EXIT_FAILURE);
       }
-      const client = await kubeClientFor(kc);
-      const api = new KubeIpamApi(client);
       let released = 0;
       const blocksDeleted: string[] = [];
       const affinitiesDeleted: string[] = [];
-      try {
+      await withKubeClient(kc, async (client) => {
+        const api = new KubeIpamApi(client);
         for (const [block, hs] of plan.handles) released += await releaseHandles(api, block, hs);
         for (const name of plan.blocks) {
           const b = await api.ipamBlocks.get(name);
@@ -236,9 +242,7 @@ export function registerIpam(program: Command, io: Io): void {
         // Only what was deleted is reported so: a conflict or an affinity already gone is not.
         for (const a of plan.affinities)
           if ((await api.blockAffinities.delete(a)) === "ok") affinitiesDeleted.push(a);
-      } finally {
-        client.close();
-      }
+      });
       const result = { findings, released, blocksDeleted, affinitiesDeleted };
       if (o.output === "json") io.out(formatJson(result));
       else

@@ -4,7 +4,7 @@
  * the pools with their usage as `ipam show` computes them). Reads the API
  * server only; the join is agent/status/cluster-status.ts.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubernetesListObject, V1Node } from "@kubernetes/client-node";
 import type { Command } from "commander";
 import {
   NODE_STATUS_GROUP,
@@ -19,26 +19,24 @@ import {
   clusterStatus,
 } from "../../agent/status/cluster-status.js";
 import { usage } from "../../agent/ipam/ipam-check.js";
-import { httpStatus } from "../../agent/k8s/kube-request.js";
+import type { KubeClient } from "../../agent/k8s/kube-client.js";
+import { httpStatus, resourcePath } from "../../agent/k8s/kube-request.js";
 import { CliError, errorText, EXIT_FAILURE, EXIT_NOT_FOUND } from "../exit-codes.js";
 import { formatJson, formatTable, parseOutputFormat } from "../output.js";
 import type { Io } from "../program.js";
-import { kubeConfig, snapshot } from "./ipam.js";
+import { kubeConfig, snapshot, withKubeClient } from "./ipam.js";
 
 interface StatusOpts {
   kubeconfig?: string;
   output: string;
 }
 
+const NODE_STATUS = { group: NODE_STATUS_GROUP, version: NODE_STATUS_VERSION, plural: NODE_STATUS_PLURAL };
+
 /** The TrellisNodeStatus objects; none when the kind is not served (CRD not installed). */
-export async function listNodeStatuses(kc: KubeConfig): Promise<unknown[]> {
+export async function listNodeStatuses(client: KubeClient): Promise<unknown[]> {
   try {
-    const r = (await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({
-      group: NODE_STATUS_GROUP,
-      version: NODE_STATUS_VERSION,
-      plural: NODE_STATUS_PLURAL,
-    })) as { items?: unknown[] };
-    return r.items ?? [];
+    return (await client.get<{ items?: unknown[] }>(resourcePath(NODE_STATUS))).items ?? [];
   } catch (e) {
     if (httpStatus(e) === 404) return [];
     throw e;
@@ -46,15 +44,10 @@ export async function listNodeStatuses(kc: KubeConfig): Promise<unknown[]> {
 }
 
 /** One node's published status; CliError 3 when there is none. */
-export async function readNodeStatus(kc: KubeConfig, node: string): Promise<NodeStatusBody> {
+export async function readNodeStatus(client: KubeClient, node: string): Promise<NodeStatusBody> {
   let raw: unknown;
   try {
-    raw = await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({
-      group: NODE_STATUS_GROUP,
-      version: NODE_STATUS_VERSION,
-      plural: NODE_STATUS_PLURAL,
-      name: node,
-    });
+    raw = await client.get<unknown>(resourcePath({ ...NODE_STATUS, name: node }));
   } catch (e) {
     if (httpStatus(e) === 404)
       throw new CliError(
@@ -75,27 +68,29 @@ export async function readNodeStatus(kc: KubeConfig, node: string): Promise<Node
 }
 
 /** The BGPConfiguration `default`, unstructured; undefined when absent or its kind is not served. */
-async function bgpConfiguration(kc: KubeConfig): Promise<unknown> {
+async function bgpConfiguration(client: KubeClient): Promise<unknown> {
   try {
-    return await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({
-      group: "trellis.dev",
-      version: "v1alpha1",
-      plural: "bgpconfigurations",
-      name: "default",
-    });
+    return await client.get<unknown>(
+      resourcePath({
+        group: "trellis.dev",
+        version: "v1alpha1",
+        plural: "bgpconfigurations",
+        name: "default",
+      }),
+    );
   } catch (e) {
     if (httpStatus(e) === 404) return undefined;
     throw e;
   }
 }
 
-export async function readClusterStatus(kc: KubeConfig, nowMs: number): Promise<ClusterStatus> {
+export async function readClusterStatus(client: KubeClient, nowMs: number): Promise<ClusterStatus> {
   try {
     const [nodes, statuses, bgp, ipam] = await Promise.all([
-      kc.makeApiClient(CoreV1Api).listNode(),
-      listNodeStatuses(kc),
-      bgpConfiguration(kc),
-      snapshot(kc),
+      client.get<KubernetesListObject<V1Node>>(resourcePath({ group: "", version: "v1", plural: "nodes" })),
+      listNodeStatuses(client),
+      bgpConfiguration(client),
+      snapshot(client),
     ]);
     return clusterStatus(
       {
@@ -185,7 +180,9 @@ export function registerStatus(program: Command, io: Io): void {
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
     .option("-o, --output <format>", "json|table", (v: string) => parseOutputFormat(v), "table")
     .action(async (o: StatusOpts) => {
-      const c = await readClusterStatus(kubeConfig(o.kubeconfig), Date.now());
+      const c = await withKubeClient(kubeConfig(o.kubeconfig), (client) =>
+        readClusterStatus(client, Date.now()),
+      );
       io.out(o.output === "json" ? formatJson(c) : statusTable(c));
     });
 }
