@@ -72,6 +72,8 @@ export interface LabLayout {
   nodesDir: string;
   /** --kubelet real: the OCI archives of the lab's images (scripts/build-lab-images --out) */
   imagesDir: string;
+  /** --agent chart: the values helm installed the chart with (nodes/chart-agent.ts installChartAgent) */
+  chartValues: string;
   node(name: string): NodeLayout;
 }
 
@@ -90,15 +92,14 @@ const LAB_DIR_FILES = {
   torDir: "tor",
   nodesDir: "nodes",
   imagesDir: "images",
+  chartValues: "chart-values.json",
 } as const satisfies Partial<Record<keyof LabLayout, string>>;
 
 /** The top-level entries `lab down` removes (and nothing else in the dir). */
 export const LAB_ENTRIES: readonly string[] = [
   ...Object.values(LAB_DIR_FILES),
-  // --control-plane real (controlplane/layout.ts CONTROL_PLANE_ENTRY)
+  // --control-plane real (controlplane/layout.ts CONTROL_PLANE_ENTRY, which imports this file)
   "controlplane",
-  // --agent chart: the values helm installed the chart with (nodes/chart-agent.ts installChartAgent)
-  "chart-values.json",
 ];
 
 /** Each name of `names` joined to `dir`, under the same key. */

@@ -51,6 +51,15 @@ originate:
     expect(d.restartNeeded).toEqual(["metricsAddress"]);
   });
 
+  it("a local address (the NEXT_HOP of next-hop-self) with a leading zero is refused, not read as 10.0.0.1 nor as octal 8.0.0.1", () => {
+    const peer = (localAddress: string): string =>
+      `${base}peers: [{ address: 10.0.0.2, asn: 2, localAddress: "${localAddress}" }]\n`;
+    expect(parseConfig(peer("10.0.0.1")).peers[0]?.localAddress).toBe("10.0.0.1");
+    expect(configProblems(peer("010.0.0.1"))).toEqual([
+      "peers[0].localAddress: must be an IPv4 or IPv6 address",
+    ]);
+  });
+
   it("JSON is accepted too", () => {
     expect(parseConfig(JSON.stringify({ asn: 1, routerId: "10.0.0.1" })).asn).toBe(1);
   });
@@ -68,11 +77,6 @@ originate:
       "a bad peer address",
       `${base}peers: [{ address: 300.1.1.1, asn: 2 }]\n`,
       "peers[0].address: must be an IPv4 or IPv6 address",
-    ],
-    [
-      "a local address (the NEXT_HOP of next-hop-self) with a leading zero, octal to inet_aton",
-      `${base}peers: [{ address: 10.0.0.2, asn: 2, localAddress: 010.0.0.1 }]\n`,
-      "peers[0].localAddress: must be an IPv4 or IPv6 address",
     ],
     [
       "an unknown family",

@@ -79,31 +79,58 @@ function cacheRoot(): string {
   return process.env.TRELLIS_CACHE ?? join(homedir(), ".cache", "trellis");
 }
 
-/** Mirrors dir_of in scripts/build-k8s. */
-export function binaryPaths(v: ControlPlaneVersions, cache = cacheRoot()): ControlPlaneBinaries {
-  const k8s = join(cache, `kubernetes-${v.kubernetes}`);
-  const etcd = join(cache, `etcd-${v.etcd}`);
-  const helm = join(cache, `helm-${v.helm}`);
-  return {
-    etcd: join(etcd, "etcd"),
-    kubeApiserver: join(k8s, "kube-apiserver"),
-    kubeControllerManager: join(k8s, "kube-controller-manager"),
-    helm: join(helm, "helm"),
-    stamps: [k8s, etcd, helm].map((d) => join(d, ".complete")),
-  };
+/**
+ * scripts/build-k8s's components and the version each is built at: the
+ * script caches a component in CACHE/<component>-<version> (its dir_of).
+ */
+const COMPONENT_VERSION = {
+  kubernetes: "kubernetes",
+  "kubernetes-node": "kubernetes",
+  containerd: "containerd",
+  etcd: "etcd",
+  helm: "helm",
+} as const satisfies Record<string, keyof ControlPlaneVersions>;
+type Component = keyof typeof COMPONENT_VERSION;
+
+/** Each binary as [the component that builds it, its file name there]. */
+type BinaryTable<K extends string> = Record<K, readonly [Component, string]>;
+
+const CONTROL_PLANE_BINARIES: BinaryTable<Exclude<keyof ControlPlaneBinaries, "stamps">> = {
+  kubeApiserver: ["kubernetes", "kube-apiserver"],
+  kubeControllerManager: ["kubernetes", "kube-controller-manager"],
+  etcd: ["etcd", "etcd"],
+  helm: ["helm", "helm"],
+};
+
+const NODE_BINARIES: BinaryTable<Exclude<keyof NodeBinaries, "stamps">> = {
+  kubelet: ["kubernetes-node", "kubelet"],
+  kubeProxy: ["kubernetes-node", "kube-proxy"],
+  kubeScheduler: ["kubernetes-node", "kube-scheduler"],
+  containerd: ["containerd", "containerd"],
+  containerdShimRuncV2: ["containerd", "containerd-shim-runc-v2"],
+  ctr: ["containerd", "ctr"],
+};
+
+/** Where each binary of `table` is, and the stamps of their components (in the table's order). */
+function locate<K extends string>(
+  table: BinaryTable<K>,
+  v: ControlPlaneVersions,
+  cache: string,
+): Record<K, string> & { stamps: string[] } {
+  const dirOf = (c: Component): string => join(cache, `${c}-${v[COMPONENT_VERSION[c]]}`);
+  const paths = {} as Record<K, string>;
+  const components = new Set<Component>();
+  for (const [name, [component, file]] of Object.entries(table) as [K, readonly [Component, string]][]) {
+    paths[name] = join(dirOf(component), file);
+    components.add(component);
+  }
+  return { ...paths, stamps: [...components].map((c) => join(dirOf(c), ".complete")) };
 }
 
-/** Mirrors dir_of kubernetes-node|containerd in scripts/build-k8s. */
+export function binaryPaths(v: ControlPlaneVersions, cache = cacheRoot()): ControlPlaneBinaries {
+  return locate(CONTROL_PLANE_BINARIES, v, cache);
+}
+
 export function nodeBinaryPaths(v: ControlPlaneVersions, cache = cacheRoot()): NodeBinaries {
-  const k8s = join(cache, `kubernetes-node-${v.kubernetes}`);
-  const ctrd = join(cache, `containerd-${v.containerd}`);
-  return {
-    kubelet: join(k8s, "kubelet"),
-    kubeProxy: join(k8s, "kube-proxy"),
-    kubeScheduler: join(k8s, "kube-scheduler"),
-    containerd: join(ctrd, "containerd"),
-    containerdShimRuncV2: join(ctrd, "containerd-shim-runc-v2"),
-    ctr: join(ctrd, "ctr"),
-    stamps: [k8s, ctrd].map((d) => join(d, ".complete")),
-  };
+  return locate(NODE_BINARIES, v, cache);
 }

@@ -97,7 +97,7 @@ export async function installChartAgent(
   L: LabLayout,
   values: Record<string, unknown>,
 ): Promise<void> {
-  const file = join(L.dir, "chart-values.json");
+  const file = L.chartValues;
   writeFileSync(file, JSON.stringify(values, null, 2) + "\n");
   const r = await runCommand(
     helm,

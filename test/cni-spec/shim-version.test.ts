@@ -1,5 +1,6 @@
 // The static shim answers VERSION itself (cni/shim/PROTOCOL.md "VERSION"):
-// exactly cni/'s SUPPORTED_VERSIONS, with no agent, no agentSocket and the
+// the spec versions Trellis implements (0.3.0 ... 1.1.0, docs/architecture.md),
+// which are cni/'s SUPPORTED_VERSIONS, with no agent, no agentSocket and the
 // probe environment libcni really sends (CNI_NETNS=dummy, nothing else).
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -12,6 +13,8 @@ import { CountingSocket } from "./counting-socket.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const SHIM = join(root, "cni/shim/trellis");
+/** Written out, not taken from SUPPORTED_VERSIONS, so that a wrong constant fails here. */
+const SPEC_VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
 function version(
   env: Record<string, string>,
@@ -36,14 +39,20 @@ afterAll(async () => {
 });
 
 describe("shim VERSION (answered locally)", () => {
+  /** The whole answer that names `cniVersion`, under libcni's probe environment. */
+  const answer = (cniVersion: string): ReturnType<typeof version> => ({
+    code: 0,
+    out: { cniVersion, supportedVersions: SPEC_VERSIONS },
+    err: "",
+  });
+
+  // 1.0.0 is the probe's, below.
+  it.each(["0.3.0", "0.3.1", "0.4.0", "1.1.0"])("each supported version is echoed: %s", (v) => {
+    expect(version({ CNI_NETNS: "dummy" }, JSON.stringify({ cniVersion: v }))).toEqual(answer(v));
+  });
+
   it.each([
     ["libcni's probe: only cniVersion 1.0.0", '{"cniVersion":"1.0.0"}', "1.0.0"],
-    // the others (1.0.0 is the probe's, above)
-    ...SUPPORTED_VERSIONS.filter((v) => v !== "1.0.0").map((v) => [
-      `each supported version is echoed: ${v}`,
-      JSON.stringify({ cniVersion: v }),
-      v,
-    ]),
     ["an unsupported version gets our newest", '{"cniVersion":"0.2.0"}', "1.1.0"],
     ["an unknown future version gets our newest", '{"cniVersion":"9.9.9"}', "1.1.0"],
     ["empty stdin gets our newest", "", "1.1.0"],
@@ -53,17 +62,13 @@ describe("shim VERSION (answered locally)", () => {
       "1.0.0",
     ],
   ])("%s", (_name, stdin, answered) => {
-    const r = version({ CNI_NETNS: "dummy" }, stdin);
-    expect(r).toEqual({
-      code: 0,
-      out: { cniVersion: answered, supportedVersions: [...SUPPORTED_VERSIONS] },
-      err: "",
-    });
+    expect(version({ CNI_NETNS: "dummy" }, stdin)).toEqual(answer(answered));
   });
 
-  it("the shim's list equals cni/versions.ts SUPPORTED_VERSIONS, in order", () => {
+  it("the shim's list equals cni/versions.ts SUPPORTED_VERSIONS, in order, and both are the spec versions", () => {
     const r = version({}, '{"cniVersion":"1.1.0"}');
     expect((r.out as { supportedVersions: string[] }).supportedVersions).toEqual([...SUPPORTED_VERSIONS]);
+    expect([...SUPPORTED_VERSIONS]).toEqual(SPEC_VERSIONS);
   });
 
   it("never contacts the agent, even when agentSocket names a live socket", () => {
