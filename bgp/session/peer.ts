@@ -54,14 +54,6 @@ import {
   unansweredText,
   type SessionSecurity,
 } from "./tcp-security.js";
-
-/**
- * How long a peer stays Idle before an automatic restart (the IdleHoldTimer of
- * RFC 4271 §8.1.1, "DampPeerOscillations"): exponential in the number of
- * consecutive failures, capped, with jitter so that many peers that fail
- * together do not come back in lockstep. trellis-bgp's `restartBackoff` default.
- */
-export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { minMs: 1000, maxMs: 120_000, jitter: 0.25 };
 import type { Clock, TimerHandle } from "./clock.js";
 import { collisionWinner, type Direction } from "./collision.js";
 import {
@@ -76,6 +68,14 @@ import {
 } from "./fsm.js";
 import type { PeerOpen } from "./open-check.js";
 import { describeNotification } from "./notification-text.js";
+
+/**
+ * How long a peer stays Idle before an automatic restart (the IdleHoldTimer of
+ * RFC 4271 §8.1.1, "DampPeerOscillations"): exponential in the number of
+ * consecutive failures, capped, with jitter so that many peers that fail
+ * together do not come back in lockstep. trellis-bgp's `restartBackoff` default.
+ */
+export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { minMs: 1000, maxMs: 120_000, jitter: 0.25 };
 
 export interface PeerSettings extends SessionSecurity {
   address: string;
