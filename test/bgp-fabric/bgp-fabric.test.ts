@@ -31,8 +31,12 @@ function staticPodRoutes(lines: string[], where: "tor" | "node"): string[] {
   });
 }
 
-/** The iperf3 stream across the restarts: long enough for two kill -9 + resync rounds. */
-const IPERF_SECONDS = 40;
+/**
+ * The iperf3 stream across the restarts: long enough for two kill -9 + resync
+ * rounds. On a loaded machine (two suites beside each other on 2 cores) the two
+ * took 49.8 s, so 40 s was too short.
+ */
+const IPERF_SECONDS = 60;
 const IPERF_INTERVAL_S = 0.2;
 /** Pings every 100 ms, both families, over most of the stream. */
 const PINGS = (IPERF_SECONDS - 5) * 10;
