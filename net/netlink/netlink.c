@@ -53,6 +53,23 @@
  *       about 60 MB, above exchange()'s 64 MiB bound once IPv6 is in it).
  *       The reply is handed to JavaScript without a copy.
  *
+ *   transaction(netns, request, timeoutMs) -> Promise<Buffer>
+ *       One nfnetlink batch (NFNL_MSG_BATCH_BEGIN ... END: agent/nft's set
+ *       element changes, encoded by nftables.ts) sent as one datagram on a
+ *       NETLINK_NETFILTER socket in netns, and every answer the kernel queued
+ *       for it. The batch must be one datagram: nfnetlink takes one skb as
+ *       one transaction (net/netfilter/nfnetlink.c nfnetlink_rcv). And it is
+ *       handled synchronously, inside sendto(): netlink_unicast_kernel()
+ *       calls nfnetlink_rcv() in the sender's context, which runs the batch,
+ *       commits or aborts it and queues every answer (nfnl_err_deliver)
+ *       before returning. So once sendto() has returned, the answers are all
+ *       in the receive queue: they are read without waiting until it is
+ *       empty. (Counting answers, as exchange() does, cannot work here:
+ *       BATCH_BEGIN and BATCH_END are answered only by kernels since 6.10,
+ *       and a batch refused before its messages are looked at answers once,
+ *       for BEGIN.) NETLINK_CAP_ACK keeps errors small; should the kernel
+ *       still drop an answer (ENOBUFS), the call fails: the outcome is unknown.
+ *
  *   batch() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
  *
  *   strerror(errno) -> string      the C library's text for an errno
@@ -109,7 +126,7 @@ typedef struct {
   /* out */
   uint8_t *reply;
   size_t reply_len;
-  size_t reply_cap;     /* batch(): what is allocated for the reply */
+  size_t reply_cap;     /* batch(), transaction(): what is allocated for the reply */
   int err;              /* errno of the failed step, 0 on success */
   const char *syscall;  /* which step failed */
   napi_deferred deferred;
@@ -460,6 +477,51 @@ static void batch_execute(napi_env env, void *data) {
   close(fd);
 }
 
+/* ---- transaction: one nfnetlink batch, answered before sendto() returns ---- */
+
+/* A transaction and its answers (one small message per element message, CAP_ACK): a few thousand at most. */
+#define TRANSACTION_BUF (2 << 20)
+#define TRANSACTION_RECV_SIZE 65536u
+
+static void transaction_execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  int fd = open_socket(x);
+  if (fd < 0) return;
+  socket_options(fd, x->timeout_ms);
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  /* The batch is one datagram, which netlink_sendmsg refuses above sk_sndbuf - 32. */
+  grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, TRANSACTION_BUF);
+  grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, TRANSACTION_BUF);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  if (sent < 0 || (size_t)sent != x->req_len) {
+    fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+    close(fd);
+    return;
+  }
+  for (;;) {
+    if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, TRANSACTION_RECV_SIZE, MAX_REPLY) < 0) {
+      fail(x, "recv (answers larger than 64 MiB)", E2BIG);
+      break;
+    }
+    ssize_t got = recv(fd, x->reply + x->reply_len, TRANSACTION_RECV_SIZE, MSG_DONTWAIT | MSG_TRUNC);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break; /* every queued answer read */
+      fail(x, "recv", errno);
+      break;
+    }
+    if ((size_t)got > TRANSACTION_RECV_SIZE) {
+      fail(x, "recv (datagram truncated)", EMSGSIZE);
+      break;
+    }
+    x->reply_len += (size_t)got;
+  }
+  close(fd);
+}
+
 /* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */
 
 static void free_reply(napi_env env, void *data, void *hint) {
@@ -748,6 +810,21 @@ static napi_value batch(napi_env env, napi_callback_info info) {
                         MAX_BATCH_REQUEST, "trellis_netlink.batch", batch_execute, 0);
 }
 
+/* transaction(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer>: NETLINK_NETFILTER, one datagram */
+static napi_value transaction(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "transaction(netns: string | null, request: Buffer (one nfnetlink batch, at most 1 MiB), timeoutMs: number)";
+  napi_value argv[3];
+  int64_t timeout = 0;
+  if (!get_args(env, info, 3, 3, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000)
+    return throw_type(env, usage);
+  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_REQUEST, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
+  x->protocol = NETLINK_NETFILTER;
+  return queue(env, "trellis_netlink.transaction", transaction_execute, complete, x, exchange_free, &x->deferred,
+               &x->work);
+}
+
 /* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number, protocol?: number) -> Promise<Buffer> */
 static napi_value dump(napi_env env, napi_callback_info info) {
   static const char *usage =
@@ -854,6 +931,7 @@ NAPI_MODULE_INIT() {
       {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batch", NULL, batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transaction", NULL, transaction, NULL, NULL, NULL, napi_enumerable, NULL},
       {"strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
   };
