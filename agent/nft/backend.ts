@@ -14,7 +14,7 @@ import { NftSession } from "./nft-session.js";
 import { inNetns, netnsPath } from "../../net/netns-path.js";
 import { runProcess, type ProcessResult } from "../../net/run-process.js";
 import { encodeElementBatch, type ElementChange } from "../../net/netlink/nftables.js";
-import { applyNftBatch, NetlinkError } from "../../net/netlink/netlink.js";
+import { applyNftBatch, NetlinkError, releaseNftSocket } from "../../net/netlink/netlink.js";
 
 export interface NftBackend {
   /** Applies one `nft -j -f -` document atomically; throws NftError on rejection. */
@@ -73,12 +73,15 @@ export class ExecNft implements NftBackend {
   ) {}
 
   private seq = 1;
+  /** Whether a transaction went by netlink (the addon then keeps a socket for our namespace: close() releases it). */
+  private usedNetlink = false;
 
   async runElements(changes: readonly ElementChange[]): Promise<boolean> {
     if (this.opts.netlink === false) return false;
     const batch = encodeElementBatch(changes, this.seq);
     if (typeof batch === "string" || batch.bytes.length > MAX_NETLINK_TRANSACTION) return false;
     this.seq = (this.seq + batch.messages.length + 2) % 0x7fffffff || 1;
+    this.usedNetlink = true;
     try {
       await applyNftBatch(netnsPath(this.opts.netns), batch);
     } catch (e) {
@@ -128,5 +131,7 @@ export class ExecNft implements NftBackend {
   close(): void {
     this.session?.close();
     this.session = undefined;
+    if (this.usedNetlink) void releaseNftSocket(netnsPath(this.opts.netns)).catch(() => undefined);
+    this.usedNetlink = false;
   }
 }

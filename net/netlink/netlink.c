@@ -70,6 +70,22 @@
  *       for BEGIN.) NETLINK_CAP_ACK keeps errors small; should the kernel
  *       still drop an answer (ENOBUFS), the call fails: the outcome is unknown.
  *
+ *       Unlike exchange(), the socket is kept, one per namespace (and
+ *       transactions run one at a time): closing a NETLINK_NETFILTER socket
+ *       runs nf_tables' NETLINK_URELEASE handler (nf_tables_api.c
+ *       nft_rcv_nl_event), which takes the commit mutex and waits for the
+ *       destruction of everything earlier transactions removed
+ *       (nf_tables_trans_destroy_flush_work: a synchronize_rcu()), 10-20 ms
+ *       after any element delete, and every other transaction of the
+ *       namespace waits behind it. nft's own session keeps its socket too.
+ *       A kept socket is used again only while its path still names the
+ *       same namespace (device and inode), so a namespace deleted and made
+ *       again under the same name gets a new one.
+ *
+ *   releaseTransactions(netns) -> Promise<void>
+ *       Closes the socket transaction() keeps for netns (on a pool thread:
+ *       the close may wait for an RCU grace period, see above).
+ *
  *   batch() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
  *
  *   strerror(errno) -> string      the C library's text for an errno
@@ -92,7 +108,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -482,28 +500,94 @@ static void batch_execute(napi_env env, void *data) {
 /* A transaction and its answers (one small message per element message, CAP_ACK): a few thousand at most. */
 #define TRANSACTION_BUF (2 << 20)
 #define TRANSACTION_RECV_SIZE 65536u
+/* Namespaces with a kept socket: the agent's own, and a test's or benchmark's few. */
+#define MAX_NF_SOCKETS 8
 
-static void transaction_execute(napi_env env, void *data) {
-  (void)env;
-  exchange_t *x = data;
+typedef struct {
+  char *netns; /* NULL: the slot is free; "" for the thread's own namespace */
+  dev_t dev;   /* the namespace file's identity when the socket was made */
+  ino_t ino;
+  int fd;
+  uint64_t used; /* when last used (a counter): the least recently used slot is reused */
+} nf_socket_t;
+
+/* The kept sockets, and the lock every transaction holds from lookup to the last answer read. */
+static nf_socket_t nf_sockets[MAX_NF_SOCKETS];
+static uint64_t nf_clock;
+static pthread_mutex_t nf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The identity of the namespace at `path` (NULL: this thread's own). */
+static int netns_identity(const char *path, dev_t *dev, ino_t *ino) {
+  struct stat st;
+  if (stat(path != NULL ? path : "/proc/thread-self/ns/net", &st) < 0) return -1;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return 0;
+}
+
+static void nf_socket_drop(nf_socket_t *s) {
+  if (s->netns == NULL) return;
+  close(s->fd);
+  free(s->netns);
+  s->netns = NULL;
+}
+
+/* The kept socket for x->netns, made when there is none (or its path names another namespace now); -1 after fail(). */
+static int nf_socket(exchange_t *x) {
+  const char *key = x->netns != NULL ? x->netns : "";
+  dev_t dev;
+  ino_t ino;
+  if (netns_identity(x->netns, &dev, &ino) < 0) return fail(x, "stat netns", errno);
+  nf_socket_t *slot = NULL;
+  for (int i = 0; i < MAX_NF_SOCKETS; i++) {
+    nf_socket_t *s = &nf_sockets[i];
+    if (s->netns != NULL && strcmp(s->netns, key) == 0) {
+      if (s->dev == dev && s->ino == ino) {
+        s->used = ++nf_clock;
+        return s->fd;
+      }
+      nf_socket_drop(s);
+    }
+    if (slot == NULL || (slot->netns != NULL && (s->netns == NULL || s->used < slot->used))) slot = s;
+  }
+  nf_socket_drop(slot);
+  char *copy = strdup(key);
+  if (copy == NULL) return fail(x, "malloc", ENOMEM);
   int fd = open_socket(x);
-  if (fd < 0) return;
+  if (fd < 0) {
+    free(copy);
+    return -1;
+  }
   socket_options(fd, x->timeout_ms);
   int one = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   /* The batch is one datagram, which netlink_sendmsg refuses above sk_sndbuf - 32. */
   grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, TRANSACTION_BUF);
   grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, TRANSACTION_BUF);
+  *slot = (nf_socket_t){.netns = copy, .dev = dev, .ino = ino, .fd = fd, .used = ++nf_clock};
+  return fd;
+}
+
+static void transaction_execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  pthread_mutex_lock(&nf_lock);
+  int fd = nf_socket(x);
+  if (fd < 0) {
+    pthread_mutex_unlock(&nf_lock);
+    return;
+  }
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  int ok = 1;
   ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
   if (sent < 0 || (size_t)sent != x->req_len) {
     fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
-    close(fd);
-    return;
+    ok = 0;
   }
-  for (;;) {
+  while (ok) {
     if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, TRANSACTION_RECV_SIZE, MAX_REPLY) < 0) {
       fail(x, "recv (answers larger than 64 MiB)", E2BIG);
+      ok = 0;
       break;
     }
     ssize_t got = recv(fd, x->reply + x->reply_len, TRANSACTION_RECV_SIZE, MSG_DONTWAIT | MSG_TRUNC);
@@ -511,15 +595,32 @@ static void transaction_execute(napi_env env, void *data) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break; /* every queued answer read */
       fail(x, "recv", errno);
+      ok = 0;
       break;
     }
     if ((size_t)got > TRANSACTION_RECV_SIZE) {
       fail(x, "recv (datagram truncated)", EMSGSIZE);
+      ok = 0;
       break;
     }
     x->reply_len += (size_t)got;
   }
-  close(fd);
+  /* After a failure the socket may hold answers no one read: it is not used again. */
+  if (!ok) {
+    for (int i = 0; i < MAX_NF_SOCKETS; i++)
+      if (nf_sockets[i].netns != NULL && nf_sockets[i].fd == fd) nf_socket_drop(&nf_sockets[i]);
+  }
+  pthread_mutex_unlock(&nf_lock);
+}
+
+static void release_execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  const char *key = x->netns != NULL ? x->netns : "";
+  pthread_mutex_lock(&nf_lock);
+  for (int i = 0; i < MAX_NF_SOCKETS; i++)
+    if (nf_sockets[i].netns != NULL && strcmp(nf_sockets[i].netns, key) == 0) nf_socket_drop(&nf_sockets[i]);
+  pthread_mutex_unlock(&nf_lock);
 }
 
 /* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */
@@ -825,6 +926,21 @@ static napi_value transaction(napi_env env, napi_callback_info info) {
                &x->work);
 }
 
+/* releaseTransactions(netns: string | null) -> Promise<void> (resolves with an empty Buffer) */
+static napi_value release_transactions(napi_env env, napi_callback_info info) {
+  static const char *usage = "releaseTransactions(netns: string | null)";
+  napi_value argv[1];
+  if (!get_args(env, info, 1, 1, argv)) return throw_type(env, usage);
+  exchange_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return throw_type(env, "out of memory");
+  if (netns_arg(env, argv[0], &x->netns) < 0) {
+    free(x);
+    return throw_type(env, usage);
+  }
+  return queue(env, "trellis_netlink.releaseTransactions", release_execute, complete, x, exchange_free, &x->deferred,
+               &x->work);
+}
+
 /* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number, protocol?: number) -> Promise<Buffer> */
 static napi_value dump(napi_env env, napi_callback_info info) {
   static const char *usage =
@@ -932,6 +1048,7 @@ NAPI_MODULE_INIT() {
       {"batch", NULL, batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transaction", NULL, transaction, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"releaseTransactions", NULL, release_transactions, NULL, NULL, NULL, napi_enumerable, NULL},
       {"strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
   };

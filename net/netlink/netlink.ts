@@ -43,6 +43,8 @@ export interface NetlinkAddon {
   batch(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
   /** One nfnetlink batch on a NETLINK_NETFILTER socket, and every answer queued for it (netlink.c). */
   transaction(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
+  /** Closes the NETLINK_NETFILTER socket transaction() keeps for netns. */
+  releaseTransactions(netns: string | null): Promise<Buffer>;
   dump(
     netns: string | null,
     request: Buffer,
@@ -299,6 +301,15 @@ export async function writeSysctls(
     .catch((e: unknown) => {
       throw transportError("sysctl", netns, e);
     });
+}
+
+/**
+ * Closes the socket nf_tables transactions in `netns` go through (the addon
+ * keeps one per namespace: closing one makes nf_tables wait for an RCU grace
+ * period, netlink.c explains). For a namespace about to go, and tests.
+ */
+export async function releaseNftSocket(netns: string | null): Promise<void> {
+  await loadNetlink().releaseTransactions(netns);
 }
 
 /**

@@ -6,7 +6,7 @@
 // element and the errno. Root only (CI is root).
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { NetlinkError, applyNftBatch } from "../netlink.js";
+import { NetlinkError, applyNftBatch, releaseNftSocket } from "../netlink.js";
 import { encodeElementBatch, setShape, type ElementChange } from "../nftables.js";
 import { requireExecutable, requireRoot } from "../../../test/support/require.js";
 
@@ -182,7 +182,8 @@ beforeAll(() => {
     input: `table inet t {\n${decls.join("\n")}\nchain c1 { }\n}\n`,
   });
 });
-afterAll(() => {
+afterAll(async () => {
+  await releaseNftSocket(PATH);
   execFileSync("ip", ["netns", "del", NS]);
 });
 
@@ -249,5 +250,39 @@ describe("nf_tables elements by netlink, read back by nft", () => {
     expect((err as NetlinkError).code).toBe("ENOENT");
     expect((err as NetlinkError).message).toMatch(/add element 10\.8\.8\.9 to set inet t no-such-set/);
     expect(listed("nl0")).toEqual(before);
+  });
+
+  it("a namespace deleted and made again under the same name gets a socket of its own (the kept one is not reused)", async () => {
+    const ns2 = `${NS}b`;
+    const path2 = `/var/run/netns/${ns2}`;
+    const make = (): void => {
+      execFileSync("ip", ["netns", "add", ns2]);
+      execFileSync("ip", ["netns", "exec", ns2, "nft", "-f", "-"], {
+        input: "table inet t {\nset s { type ipv4_addr; }\n}\n",
+      });
+    };
+    const c = CASES[0]!;
+    const addTo = async (addr: string): Promise<void> => {
+      const b = encodeElementBatch([{ ...change(c, "s", "add", [addr]) }], seq);
+      if (typeof b === "string") throw new Error(b);
+      seq += b.messages.length + 2;
+      await applyNftBatch(path2, b);
+    };
+    const listed2 = (): string =>
+      execFileSync("ip", ["netns", "exec", ns2, "nft", "-j", "list", "set", "inet", "t", "s"], {
+        encoding: "utf8",
+      });
+    try {
+      make();
+      await addTo("10.5.5.1");
+      execFileSync("ip", ["netns", "del", ns2]);
+      make();
+      await addTo("10.5.5.2");
+      expect(listed2()).toContain('"10.5.5.2"');
+      expect(listed2()).not.toContain('"10.5.5.1"');
+    } finally {
+      await releaseNftSocket(path2);
+      execFileSync("ip", ["netns", "del", ns2], { stdio: "ignore" });
+    }
   });
 });
