@@ -80,7 +80,11 @@
  *       namespace waits behind it. nft's own session keeps its socket too.
  *       A kept socket is used again only while its path still names the
  *       same namespace (device and inode), so a namespace deleted and made
- *       again under the same name gets a new one.
+ *       again under the same name gets a new one. A kept socket holds its
+ *       namespace alive (sk_alloc takes a reference on the net) after
+ *       `ip netns del`: at most MAX_NF_SOCKETS are kept (the least recently
+ *       used one is closed for a new one), and releaseTransactions() closes
+ *       one at once.
  *
  *   releaseTransactions(netns) -> Promise<void>
  *       Closes the socket transaction() keeps for netns (on a pool thread:
