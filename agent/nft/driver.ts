@@ -15,6 +15,13 @@
  *   from the desired content; if that is rejected too, from the last content
  *   that applied (the kernel keeps the last good rules either way: nft
  *   transactions are all or nothing), and reports the error.
+ * - A transaction made only of set and map element adds and deletes (the CNI
+ *   ADD's and DEL's) goes to the backend's `runElements` — by the real
+ *   backend, one nf_tables netlink batch with no nft process — when the
+ *   driver knows the declaration of every set it touches (from the tables
+ *   and declarations it applied: element-commands.ts); anything else goes
+ *   to `run`. Both are all or nothing, and a rejection of either takes the
+ *   same path below.
  * Only its one table is ever read or written: `inet trellis` unless the
  * caller names another table of ours (`inet trellis-nat`, agent/nat/); the
  * backend must list that same table.
@@ -24,6 +31,10 @@ import { POLICY_TABLE, fullTransaction, nftDocument } from "../../policy/compile
 import { NftError, type NftBackend } from "./backend.js";
 import { diffTable } from "./diff.js";
 import { observe, parseListing, type ObservedTable } from "./kernel-state.js";
+import { elementChanges, shapesOfTable, updateShapes, type SetShapes } from "./element-commands.js";
+
+/** Element-only transactions larger than this go to `nft` (a policy touching thousands of addresses, not an ADD). */
+const MAX_NETLINK_ELEMENTS = 2048;
 
 export interface ApplyResult {
   /** `incremental`: commands the caller computed (applyCommands), not a diff. */
@@ -32,6 +43,8 @@ export interface ApplyResult {
   readonly commands: readonly Record<string, unknown>[];
   /** The error that forced a full rebuild, if one did. */
   readonly recoveredFrom?: string;
+  /** How the transaction went to the kernel: `netlink` (runElements) or `nft` (absent for noop). */
+  readonly via?: "netlink" | "nft";
 }
 
 export interface DriverLogger {
@@ -45,6 +58,12 @@ export class NftDriver {
   /** What the kernel holds if nothing else touched it: the last applied content. */
   private applied: ObservedTable | undefined;
   private readBack = true;
+  /**
+   * The declarations of the sets in the kernel table as last applied (what
+   * element-only transactions need to be encoded); undefined after a
+   * failure, until a full replace or diff applies a whole table again.
+   */
+  private shapes: SetShapes | undefined;
 
   private readonly table: TableRef;
 
@@ -78,10 +97,12 @@ export class NftDriver {
     desired: () => NftTable,
   ): Promise<ApplyResult> {
     if (this.needFull) return this.apply(desired());
+    let via: "netlink" | "nft" | undefined;
     try {
-      if (cmds.length > 0) await this.backend.run(nftDocument(cmds));
+      if (cmds.length > 0) via = await this.send(cmds);
     } catch (e) {
       this.readBack = true;
+      this.shapes = undefined;
       const recoveredFrom = e instanceof Error ? e.message : String(e);
       this.log?.warn({ err: recoveredFrom }, "incremental nft apply failed; rebuilding the table");
       return this.replace(desired(), recoveredFrom);
@@ -89,7 +110,23 @@ export class NftDriver {
     this.lastGood = desired;
     this.applied = undefined;
     this.appliedLazy = desired;
-    return cmds.length === 0 ? { mode: "noop", commands: [] } : { mode: "incremental", commands: cmds };
+    return via === undefined ? { mode: "noop", commands: [] } : { mode: "incremental", commands: cmds, via };
+  }
+
+  /**
+   * One transaction to the kernel: by `runElements` when it is element adds
+   * and deletes only on sets whose shape is known, else by `run`. Keeps
+   * the shapes up to date with the declarations it sent.
+   */
+  private async send(cmds: readonly Record<string, unknown>[]): Promise<"netlink" | "nft"> {
+    const changes =
+      this.shapes !== undefined && this.backend.runElements !== undefined
+        ? elementChanges(cmds, this.shapes, this.table, MAX_NETLINK_ELEMENTS)
+        : undefined;
+    if (changes !== undefined && (await this.backend.runElements?.(changes)) === true) return "netlink";
+    await this.backend.run(nftDocument(cmds));
+    if (this.shapes !== undefined) updateShapes(this.shapes, cmds, this.table);
+    return "nft";
   }
 
   private appliedLazy: (() => NftTable) | undefined;
@@ -109,15 +146,17 @@ export class NftDriver {
         }
         const cmds = current === undefined ? "rebuild" : diffTable(current, desired, this.table);
         if (cmds !== "rebuild") {
-          if (cmds.length > 0) await this.backend.run(nftDocument(cmds));
+          const via = cmds.length > 0 ? await this.send(cmds) : undefined;
           this.lastGood = desired;
           this.applied = observe(desired);
           this.readBack = false;
-          return cmds.length === 0 ? { mode: "noop", commands: [] } : { mode: "diff", commands: cmds };
+          this.shapes = shapesOfTable(desired);
+          return via === undefined ? { mode: "noop", commands: [] } : { mode: "diff", commands: cmds, via };
         }
         recoveredFrom = current === undefined ? "table missing" : "object changed shape";
       } catch (e) {
         this.readBack = true;
+        this.shapes = undefined;
         recoveredFrom = e instanceof Error ? e.message : String(e);
         this.log?.warn({ err: recoveredFrom }, "incremental nft apply failed; rebuilding the table");
       }
@@ -134,10 +173,12 @@ export class NftDriver {
       this.applied = observe(desired);
       this.appliedLazy = undefined;
       this.needFull = false;
-      return { mode: "full", commands: full, ...(recoveredFrom ? { recoveredFrom } : {}) };
+      this.shapes = shapesOfTable(desired);
+      return { mode: "full", commands: full, via: "nft", ...(recoveredFrom ? { recoveredFrom } : {}) };
     } catch (e) {
       this.needFull = true;
       this.readBack = true;
+      this.shapes = undefined;
       const msg = e instanceof Error ? e.message : String(e);
       if (this.lastGood) {
         try {

@@ -6,9 +6,12 @@
  * driver could get wrong (missing objects, deleting referenced ones,
  * overlapping interval elements, absent elements), and `listTable` dumps the
  * state in the `nft -j list` shape. It records every transaction it accepted.
+ * `runElements` (the real backend's netlink path) applies the same element
+ * commands by the same rules, and counts the transactions that took it.
  */
 import { POLICY_TABLE, type TableRef } from "../../policy/compiler/nft-table.js";
 import { NftError, type NftBackend } from "./backend.js";
+import type { ElementChange } from "../../net/netlink/nftables.js";
 import { elemKey } from "./kernel-state.js";
 import { addrValue } from "../../policy/model/ipv6.js";
 
@@ -86,8 +89,10 @@ export class FakeNft implements NftBackend {
   readonly transactions: Record<string, unknown>[][] = [];
   /** How many times the table was listed (read back). */
   lists = 0;
-  /** When set, the next run fails with this message (fault injection). */
+  /** When set, the next run (or runElements) fails with this message (fault injection). */
   failNext: string | undefined;
+  /** Transactions that came by runElements (they are in `transactions` too). */
+  elementTransactions = 0;
   private readonly ref: TableRef;
 
   constructor(opts: { table?: TableRef } = {}) {
@@ -114,6 +119,17 @@ export class FakeNft implements NftBackend {
     });
     this.table = work;
     this.transactions.push(cmds);
+  }
+
+  /** The element changes as the commands they stand for, applied as one transaction like `run`. */
+  async runElements(changes: readonly ElementChange[]): Promise<boolean> {
+    await this.run({
+      nftables: changes.map((c) => ({
+        [c.op]: { element: { family: c.family, table: c.table, name: c.set, elem: c.elements } },
+      })),
+    });
+    this.elementTransactions++;
+    return true;
   }
 
   private exec(

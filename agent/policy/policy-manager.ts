@@ -548,7 +548,10 @@ export class PolicyManager {
         this.o.log.warn({ err: r.recoveredFrom }, "policy table rebuilt after a failed update");
       if (this.appliedGen < 0) this.o.log.info({ localPods, commands: r.commands.length }, "policy applied");
       else if (r.mode !== "noop")
-        this.o.log.debug({ mode: r.mode, commands: r.commands.length, ms: secs * 1000 }, "policy applied");
+        this.o.log.debug(
+          { mode: r.mode, commands: r.commands.length, ms: secs * 1000, ...(r.via ? { via: r.via } : {}) },
+          "policy applied",
+        );
       this.appliedGen = target;
       this.lastAppliedAt = this.now();
       this.failures = 0;

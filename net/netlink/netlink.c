@@ -53,6 +53,43 @@
  *       about 60 MB, above exchange()'s 64 MiB bound once IPv6 is in it).
  *       The reply is handed to JavaScript without a copy.
  *
+ *   transaction(netns, request, timeoutMs) -> Promise<Buffer>
+ *       One nfnetlink batch (NFNL_MSG_BATCH_BEGIN ... END: agent/nft's set
+ *       element changes, encoded by nftables.ts) sent as one datagram on a
+ *       NETLINK_NETFILTER socket in netns, and every answer the kernel queued
+ *       for it. The batch must be one datagram: nfnetlink takes one skb as
+ *       one transaction (net/netfilter/nfnetlink.c nfnetlink_rcv). And it is
+ *       handled synchronously, inside sendto(): netlink_unicast_kernel()
+ *       calls nfnetlink_rcv() in the sender's context, which runs the batch,
+ *       commits or aborts it and queues every answer (nfnl_err_deliver)
+ *       before returning. So once sendto() has returned, the answers are all
+ *       in the receive queue: they are read without waiting until it is
+ *       empty. (Counting answers, as exchange() does, cannot work here:
+ *       BATCH_BEGIN and BATCH_END are answered only by kernels since 6.10,
+ *       and a batch refused before its messages are looked at answers once,
+ *       for BEGIN.) NETLINK_CAP_ACK keeps errors small; should the kernel
+ *       still drop an answer (ENOBUFS), the call fails: the outcome is unknown.
+ *
+ *       Unlike exchange(), the socket is kept, one per namespace (and
+ *       transactions run one at a time): closing a NETLINK_NETFILTER socket
+ *       runs nf_tables' NETLINK_URELEASE handler (nf_tables_api.c
+ *       nft_rcv_nl_event), which takes the commit mutex and waits for the
+ *       destruction of everything earlier transactions removed
+ *       (nf_tables_trans_destroy_flush_work: a synchronize_rcu()), 10-20 ms
+ *       after any element delete, and every other transaction of the
+ *       namespace waits behind it. nft's own session keeps its socket too.
+ *       A kept socket is used again only while its path still names the
+ *       same namespace (device and inode), so a namespace deleted and made
+ *       again under the same name gets a new one. A kept socket holds its
+ *       namespace alive (sk_alloc takes a reference on the net) after
+ *       `ip netns del`: at most MAX_NF_SOCKETS are kept (the least recently
+ *       used one is closed for a new one), and releaseTransactions() closes
+ *       one at once.
+ *
+ *   releaseTransactions(netns) -> Promise<void>
+ *       Closes the socket transaction() keeps for netns (on a pool thread:
+ *       the close may wait for an RCU grace period, see above).
+ *
  *   batch() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
  *
  *   strerror(errno) -> string      the C library's text for an errno
@@ -75,7 +112,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -109,7 +148,7 @@ typedef struct {
   /* out */
   uint8_t *reply;
   size_t reply_len;
-  size_t reply_cap;     /* batch(): what is allocated for the reply */
+  size_t reply_cap;     /* batch(), transaction(): what is allocated for the reply */
   int err;              /* errno of the failed step, 0 on success */
   const char *syscall;  /* which step failed */
   napi_deferred deferred;
@@ -460,6 +499,134 @@ static void batch_execute(napi_env env, void *data) {
   close(fd);
 }
 
+/* ---- transaction: one nfnetlink batch, answered before sendto() returns ---- */
+
+/* A transaction and its answers (one small message per element message, CAP_ACK): a few thousand at most. */
+#define TRANSACTION_BUF (2 << 20)
+#define TRANSACTION_RECV_SIZE 65536u
+/* Namespaces with a kept socket: the agent's own, and a test's or benchmark's few. */
+#define MAX_NF_SOCKETS 8
+
+typedef struct {
+  char *netns; /* NULL: the slot is free; "" for the thread's own namespace */
+  dev_t dev;   /* the namespace file's identity when the socket was made */
+  ino_t ino;
+  int fd;
+  uint64_t used; /* when last used (a counter): the least recently used slot is reused */
+} nf_socket_t;
+
+/* The kept sockets, and the lock every transaction holds from lookup to the last answer read. */
+static nf_socket_t nf_sockets[MAX_NF_SOCKETS];
+static uint64_t nf_clock;
+static pthread_mutex_t nf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The identity of the namespace at `path` (NULL: this thread's own). */
+static int netns_identity(const char *path, dev_t *dev, ino_t *ino) {
+  struct stat st;
+  if (stat(path != NULL ? path : "/proc/thread-self/ns/net", &st) < 0) return -1;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return 0;
+}
+
+static void nf_socket_drop(nf_socket_t *s) {
+  if (s->netns == NULL) return;
+  close(s->fd);
+  free(s->netns);
+  s->netns = NULL;
+}
+
+/* The kept socket for x->netns, made when there is none (or its path names another namespace now); -1 after fail(). */
+static int nf_socket(exchange_t *x) {
+  const char *key = x->netns != NULL ? x->netns : "";
+  dev_t dev;
+  ino_t ino;
+  if (netns_identity(x->netns, &dev, &ino) < 0) return fail(x, "stat netns", errno);
+  nf_socket_t *slot = NULL;
+  for (int i = 0; i < MAX_NF_SOCKETS; i++) {
+    nf_socket_t *s = &nf_sockets[i];
+    if (s->netns != NULL && strcmp(s->netns, key) == 0) {
+      if (s->dev == dev && s->ino == ino) {
+        s->used = ++nf_clock;
+        return s->fd;
+      }
+      nf_socket_drop(s);
+    }
+    if (slot == NULL || (slot->netns != NULL && (s->netns == NULL || s->used < slot->used))) slot = s;
+  }
+  nf_socket_drop(slot);
+  char *copy = strdup(key);
+  if (copy == NULL) return fail(x, "malloc", ENOMEM);
+  int fd = open_socket(x);
+  if (fd < 0) {
+    free(copy);
+    return -1;
+  }
+  socket_options(fd, x->timeout_ms);
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  /* The batch is one datagram, which netlink_sendmsg refuses above sk_sndbuf - 32. */
+  grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, TRANSACTION_BUF);
+  grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, TRANSACTION_BUF);
+  *slot = (nf_socket_t){.netns = copy, .dev = dev, .ino = ino, .fd = fd, .used = ++nf_clock};
+  return fd;
+}
+
+static void transaction_execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  pthread_mutex_lock(&nf_lock);
+  int fd = nf_socket(x);
+  if (fd < 0) {
+    pthread_mutex_unlock(&nf_lock);
+    return;
+  }
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  int ok = 1;
+  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  if (sent < 0 || (size_t)sent != x->req_len) {
+    fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+    ok = 0;
+  }
+  while (ok) {
+    if (reply_reserve(&x->reply, x->reply_len, &x->reply_cap, TRANSACTION_RECV_SIZE, MAX_REPLY) < 0) {
+      fail(x, "recv (answers larger than 64 MiB)", E2BIG);
+      ok = 0;
+      break;
+    }
+    ssize_t got = recv(fd, x->reply + x->reply_len, TRANSACTION_RECV_SIZE, MSG_DONTWAIT | MSG_TRUNC);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break; /* every queued answer read */
+      fail(x, "recv", errno);
+      ok = 0;
+      break;
+    }
+    if ((size_t)got > TRANSACTION_RECV_SIZE) {
+      fail(x, "recv (datagram truncated)", EMSGSIZE);
+      ok = 0;
+      break;
+    }
+    x->reply_len += (size_t)got;
+  }
+  /* After a failure the socket may hold answers no one read: it is not used again. */
+  if (!ok) {
+    for (int i = 0; i < MAX_NF_SOCKETS; i++)
+      if (nf_sockets[i].netns != NULL && nf_sockets[i].fd == fd) nf_socket_drop(&nf_sockets[i]);
+  }
+  pthread_mutex_unlock(&nf_lock);
+}
+
+static void release_execute(napi_env env, void *data) {
+  (void)env;
+  exchange_t *x = data;
+  const char *key = x->netns != NULL ? x->netns : "";
+  pthread_mutex_lock(&nf_lock);
+  for (int i = 0; i < MAX_NF_SOCKETS; i++)
+    if (nf_sockets[i].netns != NULL && strcmp(nf_sockets[i].netns, key) == 0) nf_socket_drop(&nf_sockets[i]);
+  pthread_mutex_unlock(&nf_lock);
+}
+
 /* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */
 
 static void free_reply(napi_env env, void *data, void *hint) {
@@ -748,6 +915,36 @@ static napi_value batch(napi_env env, napi_callback_info info) {
                         MAX_BATCH_REQUEST, "trellis_netlink.batch", batch_execute, 0);
 }
 
+/* transaction(netns: string | null, request: Buffer, timeoutMs: number) -> Promise<Buffer>: NETLINK_NETFILTER, one datagram */
+static napi_value transaction(napi_env env, napi_callback_info info) {
+  static const char *usage =
+      "transaction(netns: string | null, request: Buffer (one nfnetlink batch, at most 1 MiB), timeoutMs: number)";
+  napi_value argv[3];
+  int64_t timeout = 0;
+  if (!get_args(env, info, 3, 3, argv) || !positive_int_arg(env, argv[2], &timeout) || timeout > 3600000)
+    return throw_type(env, usage);
+  exchange_t *x = new_exchange(env, argv[0], argv[1], MAX_REQUEST, (int)timeout);
+  if (x == NULL) return throw_type(env, usage);
+  x->protocol = NETLINK_NETFILTER;
+  return queue(env, "trellis_netlink.transaction", transaction_execute, complete, x, exchange_free, &x->deferred,
+               &x->work);
+}
+
+/* releaseTransactions(netns: string | null) -> Promise<void> (resolves with an empty Buffer) */
+static napi_value release_transactions(napi_env env, napi_callback_info info) {
+  static const char *usage = "releaseTransactions(netns: string | null)";
+  napi_value argv[1];
+  if (!get_args(env, info, 1, 1, argv)) return throw_type(env, usage);
+  exchange_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return throw_type(env, "out of memory");
+  if (netns_arg(env, argv[0], &x->netns) < 0) {
+    free(x);
+    return throw_type(env, usage);
+  }
+  return queue(env, "trellis_netlink.releaseTransactions", release_execute, complete, x, exchange_free, &x->deferred,
+               &x->work);
+}
+
 /* dump(netns: string | null, request: Buffer, timeoutMs: number, maxBytes: number, protocol?: number) -> Promise<Buffer> */
 static napi_value dump(napi_env env, napi_callback_info info) {
   static const char *usage =
@@ -854,6 +1051,8 @@ NAPI_MODULE_INIT() {
       {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batch", NULL, batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transaction", NULL, transaction, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"releaseTransactions", NULL, release_transactions, NULL, NULL, NULL, napi_enumerable, NULL},
       {"strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
   };

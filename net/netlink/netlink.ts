@@ -24,6 +24,7 @@ import {
   errorOf,
   isDump,
 } from "./rtnetlink.js";
+import { batchOutcome, type EncodedBatch } from "./nftables.js";
 
 /** The netlink families the addon opens sockets of (linux/netlink.h). */
 export const NETLINK_ROUTE = 0;
@@ -40,6 +41,10 @@ export interface NetlinkAddon {
   ): Promise<Buffer>;
   writeSysctls(netns: string | null, paths: string[], values: string[]): Promise<void>;
   batch(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
+  /** One nfnetlink batch on a NETLINK_NETFILTER socket, and every answer queued for it (netlink.c). */
+  transaction(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
+  /** Closes the NETLINK_NETFILTER socket transaction() keeps for netns. */
+  releaseTransactions(netns: string | null): Promise<Buffer>;
   dump(
     netns: string | null,
     request: Buffer,
@@ -296,4 +301,47 @@ export async function writeSysctls(
     .catch((e: unknown) => {
       throw transportError("sysctl", netns, e);
     });
+}
+
+/**
+ * Closes the socket nf_tables transactions in `netns` go through (the addon
+ * keeps one per namespace: closing one makes nf_tables wait for an RCU grace
+ * period, netlink.c explains). For a namespace about to go, and tests.
+ */
+export async function releaseNftSocket(netns: string | null): Promise<void> {
+  await loadNetlink().releaseTransactions(netns);
+}
+
+/**
+ * Applies one nf_tables batch (nftables.ts encodeElementBatch) in `netns`
+ * (null: the agent's own) as one transaction. Throws NetlinkError naming the
+ * first refused element and the kernel's errno when the kernel refused it
+ * (the whole batch was then aborted: nothing of it applied), and
+ * NetlinkTransportError when the outcome is unknown (no socket, an answer
+ * dropped or missing).
+ */
+export async function applyNftBatch(
+  netns: string | null,
+  batch: EncodedBatch,
+  opts: Pick<Options, "timeoutMs"> = {},
+): Promise<void> {
+  const a = loadNetlink();
+  const what = batch.messages[0]?.what ?? "nf_tables transaction";
+  const reply = await a.transaction(netns, batch.bytes, opts.timeoutMs ?? 5000).catch((e: unknown) => {
+    throw transportError(what, netns, e);
+  });
+  const msgs = decodeMessages(reply);
+  if (typeof msgs === "string") throw new NetlinkTransportError(`${what}: netlink reply: ${msgs}`, "EPROTO");
+  const out = batchOutcome(batch, msgs);
+  if (typeof out === "string") throw new NetlinkTransportError(`nf_tables transaction: ${out}`, "EPROTO");
+  if (out.ok) return;
+  const [first, ...more] = out.refused;
+  if (first === undefined) return;
+  const others = more.length > 0 ? `; ${more.length} more refused, first ${more[0]!.what}` : "";
+  throw new NetlinkError(
+    first.what,
+    first.errno,
+    a.errnoName(first.errno),
+    `${first.detail ?? ""}${others}`.replace(/^; /, ""),
+  );
 }

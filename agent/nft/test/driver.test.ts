@@ -8,6 +8,7 @@ import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { namespace, networkPolicy, pod, type Doc } from "../../../policy/test/fixtures.js";
 import type { NftTable } from "../../../policy/compiler/nft-table.js";
+import { diffTable } from "../diff.js";
 import { requireExecutable, requireRoot } from "../../../test/support/require.js";
 
 const NETNS = `tPdrv${process.pid % 10000}`;
@@ -70,12 +71,23 @@ function normalized(listing: { nftables: unknown[] } | null): unknown {
   };
 }
 
+/** What the kernel holds differs from `t` by these commands (none: the kernel holds exactly `t`). */
+async function drift(backend: NftBackend, t: NftTable): Promise<unknown> {
+  const listing = await backend.listTable();
+  return listing === null ? "table missing" : diffTable(parseListing(listing), t);
+}
+
 const backends: [string, () => NftBackend, boolean][] = [
   ["fake", () => new FakeNft(), true],
   ["real nft in a netns", () => new ExecNft({ netns: NETNS }), true],
   [
     "real nft in a netns, one long-lived nft -j -i",
     () => new ExecNft({ netns: NETNS, persistent: true }),
+    true,
+  ],
+  [
+    "real nft in a netns, element changes by nft too",
+    () => new ExecNft({ netns: NETNS, netlink: false }),
     true,
   ],
 ];
@@ -216,6 +228,55 @@ describe.each(backends)("nft driver (%s)", (_name, make, kernel) => {
     expect(r.mode).toBe("diff");
     expect(ops(r.commands)[0]).toBe("flush chain");
     expect((await driver.apply(t)).mode).toBe("noop");
+  });
+});
+
+describe.each(backends)("nft driver element transactions (%s)", (name, make, kernel) => {
+  let backend: NftBackend;
+  let driver: NftDriver;
+  const netlink = !name.includes("by nft too");
+
+  beforeAll(async () => {
+    if (kernel) kernelNetns();
+    backend = make();
+    driver = new NftDriver(backend);
+    await driver.apply(world({ noPolicy: true }));
+  });
+  afterAll(() => backend.close?.());
+
+  it("element adds and deletes alone go by runElements (nf_tables netlink), with the same result", async () => {
+    const r = await driver.apply(world({ noPolicy: true, extraPod: true }));
+    expect(r.mode).toBe("diff");
+    expect(ops(r.commands)).toEqual(["add element"]);
+    expect(r.via).toBe(netlink ? "netlink" : "nft");
+    expect(await drift(backend, world({ noPolicy: true, extraPod: true }))).toEqual([]);
+  });
+
+  it("a transaction with chains or declarations goes to nft", async () => {
+    const r = await driver.apply(world());
+    expect(ops(r.commands)).toContain("add chain");
+    expect(r.via).toBe("nft");
+  });
+
+  it("an element transaction the kernel refuses leads to the atomic rebuild, never to a wrong belief", async () => {
+    const desired = world();
+    const r = await driver.applyCommands(
+      [
+        {
+          delete: { element: { family: "inet", table: "trellis", name: "all-pods", elem: ["10.99.99.99"] } },
+        },
+      ],
+      () => desired,
+    );
+    expect(r.mode).toBe("full");
+    if (netlink && backend instanceof ExecNft) {
+      expect(r.recoveredFrom).toMatch(
+        /delete element 10\.99\.99\.99 from set inet trellis all-pods: No such file or directory.*\[ENOENT\]/,
+      );
+    }
+    expect(await drift(backend, desired)).toEqual([]);
+    // And the next element change goes by netlink again.
+    expect((await driver.apply(world({ extraPod: true }))).via).toBe(netlink ? "netlink" : "nft");
   });
 });
 

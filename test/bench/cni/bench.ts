@@ -6,7 +6,9 @@
  * (the two plugins alternate pod by pod so machine noise hits both alike),
  * wall time of bursts of 30 concurrent ADDs, one routed veth made by the
  * agent's netlink dataplane (per step) and by the two iproute2 strategies it
- * replaced, and (full size) the agent's RSS with 1,000 pods.
+ * replaced, one pod's policy transaction (its element adds, then deletes)
+ * sent by the long-lived `nft` session and by nf_tables netlink, and (full
+ * size) the agent's RSS with 1,000 pods.
  *
  *   smoke (CI): 30 sequential pods, 3 bursts of 30
  *   full (TRELLIS_BENCH_FULL=1): 200 sequential pods, 10 bursts, RSS at 1,000 pods
@@ -43,13 +45,30 @@ export interface CniBenchResult {
   /** One routed veth by the agent's dataplane (rtnetlink, no process): the whole ADD, and each step (DEL: "del"). */
   netlink: { addMs: Stats; steps: Record<string, Stats> };
   /**
+   * One pod's policy transaction on a table of `pods` pods (runner.ts): its
+   * ADD's element adds and its DEL's deletes, through the driver, by the
+   * `nft -j -i` session and by nf_tables netlink, alternated.
+   */
+  policyTransaction?: {
+    pods: number;
+    session: { addMs: Stats; delMs: Stats };
+    netlink: { addMs: Stats; delMs: Stats };
+  };
+  /**
    * Where the sequential ADDs' and DELs' time went inside the agent, from its
    * debug log (only with TRELLIS_BENCH_KEEP_LOG, which runs it at debug):
    * agentBreakdown(): IPAM, veth, configure after IPAM, DEL's veth and release,
    * and the CNI server's receive / handler / reply per request.
    */
   agentBreakdown?: Record<string, Stats>;
-  ratios: { addP50: number; addP99: number; delP50: number; burstP50: number };
+  ratios: {
+    addP50: number;
+    addP99: number;
+    delP50: number;
+    burstP50: number;
+    /** netlink / nft session, the policy transaction of one pod's ADD, p50. */
+    policyTxAddP50?: number;
+  };
 }
 
 /**
@@ -354,6 +373,29 @@ export async function runCniBench(
     }
     await bed.delNetns([vns]);
 
+    // One pod's policy transaction, both ways, alternated, on a table holding the sequential pods.
+    log("policy transaction of one pod: nft session vs nf_tables netlink");
+    const tx = {
+      session: { add: [] as number[], del: [] as number[] },
+      netlink: { add: [] as number[], del: [] as number[] },
+    };
+    for (let i = 0; i < (full ? 100 : 20); i++) {
+      for (const strategy of i % 2 === 0
+        ? (["session", "netlink"] as const)
+        : (["netlink", "session"] as const)) {
+        const r = await runner.send({ op: "nft", strategy, pods, pod: pods + 1 });
+        if (r.code !== 0) throw new Error(`policy transaction by ${strategy} failed or went another way`);
+        tx[strategy].add.push(r.ms);
+        tx[strategy].del.push((JSON.parse(r.stdout) as { delMs: number }).delMs);
+      }
+    }
+    // The first of each is a warm-up (the session's nft starts; the addon loads).
+    const txStats = (w: { add: number[]; del: number[] }) => ({
+      addMs: stats(w.add.slice(1)),
+      delMs: stats(w.del.slice(1)),
+    });
+    const policyTransaction = { pods, session: txStats(tx.session), netlink: txStats(tx.netlink) };
+
     let rss: number | undefined;
     let memory: AgentMemory | undefined;
     if (full) {
@@ -406,12 +448,14 @@ export async function runCniBench(
         addMs: stats(ipr.netlink),
         steps: Object.fromEntries(Object.entries(stepMs).map(([k, v]) => [k, stats(v)])),
       },
+      policyTransaction,
       ...(breakdown !== undefined ? { agentBreakdown: breakdown } : {}),
       ratios: {
         addP50: ratio(t.add.p50, r.add.p50),
         addP99: ratio(t.add.p99, r.add.p99),
         delP50: ratio(t.del.p50, r.del.p50),
         burstP50: ratio(t.burstWallMs.p50, r.burstWallMs.p50),
+        policyTxAddP50: ratio(policyTransaction.netlink.addMs.p50, policyTransaction.session.addMs.p50),
       },
     };
   } finally {
@@ -442,9 +486,20 @@ export function formatCniBench(x: CniBenchResult): string {
     row("routed veth: one ip per command", x.iproute2.spawnEachMs),
     row("enter pod netns: ip -n NS -batch", x.iproute2.enterIpNMs),
     row("enter pod netns: nsenter --net ip", x.iproute2.enterNsenterMs),
+    ...(x.policyTransaction !== undefined
+      ? [
+          row("pod policy tx ADD: nft session", x.policyTransaction.session.addMs),
+          row("pod policy tx ADD: netlink", x.policyTransaction.netlink.addMs),
+          row("pod policy tx DEL: nft session", x.policyTransaction.session.delMs),
+          row("pod policy tx DEL: netlink", x.policyTransaction.netlink.delMs),
+        ]
+      : []),
     ...Object.entries(x.agentBreakdown ?? {}).map(([k, st]) => row(`agent: ${k}`, st)),
     "",
     `trellis/reference: ADD p50 ${x.ratios.addP50}, ADD p99 ${x.ratios.addP99}, DEL p50 ${x.ratios.delP50}, burst p50 ${x.ratios.burstP50}` +
+      (x.ratios.policyTxAddP50 !== undefined
+        ? `; pod policy tx ADD p50 netlink/session ${x.ratios.policyTxAddP50} (${x.policyTransaction?.pods ?? 0} pods in the table)`
+        : "") +
       (x.trellis.rssMiBAt1000Pods !== undefined
         ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB`
         : ""),

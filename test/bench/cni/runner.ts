@@ -7,6 +7,10 @@
  * agent's way (rtnetlink through net/netlink, no process; per step), and
  * the two ways of driving iproute2 it replaced (one `ip -batch` per
  * namespace, one spawn per command), so the three compare in one run.
+ * And it times a pod's policy transaction (the element adds of a CNI ADD,
+ * then the deletes of its DEL) on a table shaped like `inet trellis`, both
+ * ways the agent can send it: the long-lived `nft -j -i` session, and
+ * nf_tables netlink from the process itself (agent/nft ExecNft.runElements).
  */
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -15,6 +19,9 @@ import { performance } from "node:perf_hooks";
 import { runIp, runIpBatch } from "../../../agent/dataplane/ip-exec.js";
 import { type VethSpec, planAdd } from "../../../agent/dataplane/routed-veth.js";
 import { RoutedVethDataplane } from "../../../agent/dataplane/dataplane.js";
+import { ExecNft } from "../../../agent/nft/backend.js";
+import { NftDriver } from "../../../agent/nft/driver.js";
+import { nftDocument, type NftTable, type TableRef } from "../../../policy/compiler/nft-table.js";
 
 interface ExecReq {
   id: number;
@@ -36,6 +43,94 @@ interface VethReq {
   hostIf: string;
   netns: string;
   address: string;
+}
+
+interface NftReq {
+  id: number;
+  op: "nft";
+  strategy: "session" | "netlink";
+  /** Pods already in the table (elements the transaction's sets hold). */
+  pods: number;
+  /** Which pod the transaction adds (and then deletes). */
+  pod: number;
+}
+
+/** The bench's own table, never the agent's `inet trellis` (the runner is in the node namespace). */
+const BENCH_TABLE: TableRef = { family: "inet", name: "trellis-bench" };
+const podIf = (i: number): string => `trlbnch${i.toString(16).padStart(6, "0")}`;
+const podIp = (i: number): string => `10.98.${(i >> 8) & 255}.${i & 255}`;
+
+/** The sets and maps a pod's ADD touches in `inet trellis` (policy/compiler/to-nft.ts), with `pods` pods in them. */
+function benchTable(pods: number): NftTable {
+  const ids = Array.from({ length: pods }, (_, i) => i + 1);
+  return {
+    sets: [
+      {
+        name: "pod-sources",
+        type: ["ifname", "ipv4_addr"],
+        elements: ids.map((i) => ({ concat: [podIf(i), podIp(i)] })),
+      },
+      { name: "all-pods", type: "ipv4_addr", elements: ids.map(podIp) },
+    ],
+    maps: [
+      {
+        name: "egress-pods",
+        type: "ifname",
+        elements: ids.map((i) => [podIf(i), { accept: null }] as const),
+      },
+      {
+        name: "ingress-pods",
+        type: "ifname",
+        elements: ids.map((i) => [podIf(i), { accept: null }] as const),
+      },
+    ],
+    chains: [],
+  };
+}
+
+/** A pod's ADD (or DEL) as the incremental compiler writes it (policy/compiler/incremental.ts deltaCommands). */
+function podCommands(i: number, verb: "add" | "delete"): Record<string, unknown>[] {
+  const at = { family: BENCH_TABLE.family, table: BENCH_TABLE.name };
+  const el = (name: string, elem: unknown[]) => ({ [verb]: { element: { ...at, name, elem } } });
+  return [
+    el("pod-sources", [{ concat: [podIf(i), podIp(i)] }]),
+    el("all-pods", [podIp(i)]),
+    el("egress-pods", [verb === "add" ? [podIf(i), { accept: null }] : podIf(i)]),
+    el("ingress-pods", [verb === "add" ? [podIf(i), { accept: null }] : podIf(i)]),
+  ];
+}
+
+/** Each way's backend and driver, made once (the session's nft starts on its first transaction, a warm-up). */
+const nftBackends = {
+  session: new ExecNft({ persistent: true, netlink: false, table: BENCH_TABLE }),
+  netlink: new ExecNft({ persistent: true, table: BENCH_TABLE }),
+};
+const nftWays = {
+  session: new NftDriver(nftBackends.session, undefined, { table: BENCH_TABLE }),
+  netlink: new NftDriver(nftBackends.netlink, undefined, { table: BENCH_TABLE }),
+};
+let benchPods = -1;
+
+/** One pod's ADD transaction by `strategy`, timed, then its DEL transaction (timed, in stdout). */
+async function nftElement(r: NftReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
+  const d = nftWays[r.strategy];
+  if (benchPods !== r.pods) {
+    // The table made once, by nft, with `pods` pods; each driver then knows its shape.
+    await nftWays.session.apply(benchTable(r.pods));
+    await nftWays.netlink.apply(benchTable(r.pods));
+    benchPods = r.pods;
+  }
+  const table = (): NftTable => benchTable(r.pods);
+  let code = 0;
+  const t0 = performance.now();
+  const add = await d.applyCommands(podCommands(r.pod, "add"), table).catch(() => undefined);
+  const ms = performance.now() - t0;
+  const t1 = performance.now();
+  const del = await d.applyCommands(podCommands(r.pod, "delete"), table).catch(() => undefined);
+  const delMs = performance.now() - t1;
+  const want = r.strategy === "session" ? "nft" : "netlink";
+  if (add?.via !== want || del?.via !== want) code = 1;
+  return { id: r.id, ms, code, stdout: JSON.stringify({ delMs }) };
 }
 
 function execPlugin(r: ExecReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
@@ -110,8 +205,18 @@ async function enter(r: EnterReq): Promise<{ id: number; ms: number; code: numbe
 }
 
 const rl = createInterface({ input: process.stdin });
+rl.on("close", () => {
+  // The bench's table goes with the runner (and each session's nft with its stdin).
+  void new ExecNft({ netlink: false })
+    .run(nftDocument([{ delete: { table: { family: BENCH_TABLE.family, name: BENCH_TABLE.name } } }]))
+    .catch(() => undefined)
+    .finally(() => {
+      for (const b of Object.values(nftBackends)) b.close();
+    });
+});
 rl.on("line", (line) => {
-  const r = JSON.parse(line) as ExecReq | VethReq | EnterReq;
-  const p = r.op === "exec" ? execPlugin(r) : r.op === "veth" ? veth(r) : enter(r);
+  const r = JSON.parse(line) as ExecReq | VethReq | EnterReq | NftReq;
+  const p =
+    r.op === "exec" ? execPlugin(r) : r.op === "veth" ? veth(r) : r.op === "nft" ? nftElement(r) : enter(r);
   void p.then((res) => process.stdout.write(JSON.stringify(res) + "\n"));
 });

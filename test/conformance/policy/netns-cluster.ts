@@ -22,6 +22,8 @@ import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { podVethName } from "../../../net/veth-name.js";
 import { NftDriver, type ApplyResult } from "../../../agent/nft/driver.js";
+import { releaseNftSocket } from "../../../net/netlink/netlink.js";
+import { netnsPath } from "../../../net/netns-path.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import type { Doc } from "../../../policy/test/fixtures.js";
 import type { Protocol } from "../../../policy/model/objects.js";
@@ -344,6 +346,9 @@ except OSError as e: print("error:" + str(e))`;
       a.proc.kill();
     }
     this.agents.clear();
+    // The nf_tables sockets kept for the node namespaces would hold them alive after `ip netns del`.
+    for (const n of [this.nodes.n1.netns, this.nodes.n2.netns])
+      void releaseNftSocket(netnsPath(n)).catch(() => undefined);
     const all = new Set([
       ...this.created,
       ...this.pods.map((p) => p.netns),
