@@ -14,7 +14,7 @@ import { NftSession } from "./nft-session.js";
 import { inNetns, netnsPath } from "../../net/netns-path.js";
 import { runProcess, type ProcessResult } from "../../net/run-process.js";
 import { encodeElementBatch, type ElementChange } from "../../net/netlink/nftables.js";
-import { applyNftBatch, NetlinkError, releaseNftSocket } from "../../net/netlink/netlink.js";
+import { applyNftBatch, NetlinkError, releaseNetfilterSockets } from "../../net/netlink/netlink.js";
 
 export interface NftBackend {
   /** Applies one `nft -j -f -` document atomically; throws NftError on rejection. */
@@ -131,7 +131,7 @@ export class ExecNft implements NftBackend {
   close(): void {
     this.session?.close();
     this.session = undefined;
-    if (this.usedNetlink) void releaseNftSocket(netnsPath(this.opts.netns)).catch(() => undefined);
+    if (this.usedNetlink) void releaseNetfilterSockets(netnsPath(this.opts.netns)).catch(() => undefined);
     this.usedNetlink = false;
   }
 }

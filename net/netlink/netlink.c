@@ -21,6 +21,10 @@
  *       with NLM_F_ACK, the ack) for a plain request, NLMSG_DONE (or an
  *       error) for a dump. Resolves with every byte the kernel sent.
  *       The main thread never changes namespace, and never blocks.
+ *       A NETLINK_NETFILTER socket is not closed after the exchange but
+ *       kept, one per namespace, as transaction() keeps its own (below):
+ *       revocation runs after every policy apply, and each close would make
+ *       the next nf_tables transaction of the namespace wait.
  *
  *   writeSysctls(netns, paths, values) -> Promise<void>
  *       On a libuv pool thread: (when netns is a path) enter that namespace,
@@ -87,8 +91,9 @@
  *       one at once.
  *
  *   releaseTransactions(netns) -> Promise<void>
- *       Closes the socket transaction() keeps for netns (on a pool thread:
- *       the close may wait for an RCU grace period, see above).
+ *       Closes the sockets transaction() and NETLINK_NETFILTER exchanges
+ *       keep for netns (on a pool thread: the close may wait for an RCU
+ *       grace period, see above).
  *
  *   batch() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
  *
@@ -160,6 +165,26 @@ typedef struct {
   int dump;
   int done;
 } pending_t;
+
+/* Namespaces with a kept socket: the agent's own, and a test's or benchmark's few. */
+#define MAX_NF_SOCKETS 8
+
+/* A kept NETLINK_NETFILTER socket (transaction(), and exchanges on that protocol: see execute()). */
+typedef struct {
+  char *netns; /* NULL: the slot is free; "" for the thread's own namespace */
+  dev_t dev;   /* the namespace file's identity when the socket was made */
+  ino_t ino;
+  int fd;
+  uint64_t used; /* when last used (a counter): the least recently used slot is reused */
+} nf_socket_t;
+
+/* Kept sockets of one use, and the lock a user holds from lookup to the last answer read. */
+typedef struct {
+  nf_socket_t sockets[MAX_NF_SOCKETS];
+  uint64_t clock;
+  pthread_mutex_t lock;
+  int transactions; /* 1: nf_tables batches (CAP_ACK, large buffers); 0: exchanges and dumps */
+} nf_pool_t;
 
 static int fail(exchange_t *x, const char *syscall, int err) {
   if (x->err == 0) {
@@ -275,6 +300,45 @@ static void socket_options(int fd, int timeout_ms) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
+/* One request and its answers on `fd` (exchange(), dump()). Returns 0, or -1 after fail(). */
+static int exchange_on(exchange_t *x, int fd, pending_t *pending, size_t npending) {
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  if (sent < 0 || (size_t)sent != x->req_len) return fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
+  size_t cap = RECV_CHUNK * 2, remaining = npending;
+  x->reply = malloc(cap);
+  if (x->reply == NULL) return fail(x, "malloc", ENOMEM);
+  while (remaining > 0) {
+    if (cap - x->reply_len < RECV_CHUNK) {
+      if (cap >= x->max_reply) return fail(x, "recv (reply larger than its bound)", E2BIG);
+      uint8_t *grown = realloc(x->reply, cap * 2);
+      if (grown == NULL) return fail(x, "realloc", ENOMEM);
+      x->reply = grown;
+      cap *= 2;
+    }
+    ssize_t got = recv(fd, x->reply + x->reply_len, RECV_CHUNK, MSG_TRUNC);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
+    }
+    if ((size_t)got > RECV_CHUNK) return fail(x, "recv (datagram truncated)", EMSGSIZE);
+    size_t settled = settle(pending, npending, x->reply + x->reply_len, (size_t)got);
+    x->reply_len += (size_t)got;
+    remaining -= settled < remaining ? settled : remaining;
+  }
+  return 0;
+}
+
+/* Strict checking lets a dump be filtered by the kernel (RTM_GETROUTE by table and protocol). */
+static void strict_check(int fd) {
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+}
+
+static int kept_socket(nf_pool_t *pool, exchange_t *x);
+static void kept_socket_drop_fd(nf_pool_t *pool, int fd);
+static nf_pool_t nf_exchanges;
+
 static void execute(napi_env env, void *data) {
   (void)env;
   exchange_t *x = data;
@@ -284,54 +348,24 @@ static void execute(napi_env env, void *data) {
     fail(x, "request framing", EINVAL);
     return;
   }
+  if (x->protocol == NETLINK_NETFILTER) {
+    /* ctnetlink (policy revocation) on a kept socket: closing one would wait
+     * for nf_tables' destroy work under its commit mutex (transaction() below). */
+    pthread_mutex_lock(&nf_exchanges.lock);
+    int fd = kept_socket(&nf_exchanges, x);
+    if (fd >= 0) {
+      socket_options(fd, x->timeout_ms);
+      /* After a failure the socket may hold answers no one read: it is not used again. */
+      if (exchange_on(x, fd, pending, npending) < 0) kept_socket_drop_fd(&nf_exchanges, fd);
+    }
+    pthread_mutex_unlock(&nf_exchanges.lock);
+    return;
+  }
   int fd = open_socket(x);
   if (fd < 0) return;
   socket_options(fd, x->timeout_ms);
-  int one = 1;
-  /* Strict checking lets a dump be filtered by the kernel (RTM_GETROUTE by table and protocol). */
-  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  ssize_t sent = sendto(fd, x->req, x->req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
-  if (sent < 0 || (size_t)sent != x->req_len) {
-    fail(x, "sendto", sent < 0 ? errno : EMSGSIZE);
-    close(fd);
-    return;
-  }
-  size_t cap = RECV_CHUNK * 2, remaining = npending;
-  x->reply = malloc(cap);
-  if (x->reply == NULL) {
-    fail(x, "malloc", ENOMEM);
-    close(fd);
-    return;
-  }
-  while (remaining > 0) {
-    if (cap - x->reply_len < RECV_CHUNK) {
-      if (cap >= x->max_reply) {
-        fail(x, "recv (reply larger than its bound)", E2BIG);
-        break;
-      }
-      uint8_t *grown = realloc(x->reply, cap * 2);
-      if (grown == NULL) {
-        fail(x, "realloc", ENOMEM);
-        break;
-      }
-      x->reply = grown;
-      cap *= 2;
-    }
-    ssize_t got = recv(fd, x->reply + x->reply_len, RECV_CHUNK, MSG_TRUNC);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      fail(x, errno == EAGAIN ? "recv (timed out)" : "recv", errno == EAGAIN ? ETIMEDOUT : errno);
-      break;
-    }
-    if ((size_t)got > RECV_CHUNK) {
-      fail(x, "recv (datagram truncated)", EMSGSIZE);
-      break;
-    }
-    size_t settled = settle(pending, npending, x->reply + x->reply_len, (size_t)got);
-    x->reply_len += (size_t)got;
-    remaining -= settled < remaining ? settled : remaining;
-  }
+  strict_check(fd);
+  exchange_on(x, fd, pending, npending);
   close(fd);
 }
 
@@ -504,21 +538,10 @@ static void batch_execute(napi_env env, void *data) {
 /* A transaction and its answers (one small message per element message, CAP_ACK): a few thousand at most. */
 #define TRANSACTION_BUF (2 << 20)
 #define TRANSACTION_RECV_SIZE 65536u
-/* Namespaces with a kept socket: the agent's own, and a test's or benchmark's few. */
-#define MAX_NF_SOCKETS 8
 
-typedef struct {
-  char *netns; /* NULL: the slot is free; "" for the thread's own namespace */
-  dev_t dev;   /* the namespace file's identity when the socket was made */
-  ino_t ino;
-  int fd;
-  uint64_t used; /* when last used (a counter): the least recently used slot is reused */
-} nf_socket_t;
-
-/* The kept sockets, and the lock every transaction holds from lookup to the last answer read. */
-static nf_socket_t nf_sockets[MAX_NF_SOCKETS];
-static uint64_t nf_clock;
-static pthread_mutex_t nf_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The two pools of kept NETLINK_NETFILTER sockets: nf_tables transactions, and ctnetlink's exchanges and dumps. */
+static nf_pool_t nf_transactions = {.lock = PTHREAD_MUTEX_INITIALIZER, .transactions = 1};
+static nf_pool_t nf_exchanges = {.lock = PTHREAD_MUTEX_INITIALIZER, .transactions = 0};
 
 /* The identity of the namespace at `path` (NULL: this thread's own). */
 static int netns_identity(const char *path, dev_t *dev, ino_t *ino) {
@@ -529,32 +552,41 @@ static int netns_identity(const char *path, dev_t *dev, ino_t *ino) {
   return 0;
 }
 
-static void nf_socket_drop(nf_socket_t *s) {
+static void kept_socket_drop(nf_socket_t *s) {
   if (s->netns == NULL) return;
   close(s->fd);
   free(s->netns);
   s->netns = NULL;
 }
 
-/* The kept socket for x->netns, made when there is none (or its path names another namespace now); -1 after fail(). */
-static int nf_socket(exchange_t *x) {
+static void kept_socket_drop_fd(nf_pool_t *pool, int fd) {
+  for (int i = 0; i < MAX_NF_SOCKETS; i++)
+    if (pool->sockets[i].netns != NULL && pool->sockets[i].fd == fd) kept_socket_drop(&pool->sockets[i]);
+}
+
+/*
+ * The pool's kept socket for x->netns (the caller holds pool->lock), made
+ * when there is none (or its path names another namespace now); -1 after
+ * fail().
+ */
+static int kept_socket(nf_pool_t *pool, exchange_t *x) {
   const char *key = x->netns != NULL ? x->netns : "";
   dev_t dev;
   ino_t ino;
-  if (netns_identity(x->netns, &dev, &ino) < 0) return fail(x, "stat netns", errno);
+  if (netns_identity(x->netns, &dev, &ino) < 0) return fail(x, "open netns", errno);
   nf_socket_t *slot = NULL;
   for (int i = 0; i < MAX_NF_SOCKETS; i++) {
-    nf_socket_t *s = &nf_sockets[i];
+    nf_socket_t *s = &pool->sockets[i];
     if (s->netns != NULL && strcmp(s->netns, key) == 0) {
       if (s->dev == dev && s->ino == ino) {
-        s->used = ++nf_clock;
+        s->used = ++pool->clock;
         return s->fd;
       }
-      nf_socket_drop(s);
+      kept_socket_drop(s);
     }
     if (slot == NULL || (slot->netns != NULL && (s->netns == NULL || s->used < slot->used))) slot = s;
   }
-  nf_socket_drop(slot);
+  kept_socket_drop(slot);
   char *copy = strdup(key);
   if (copy == NULL) return fail(x, "malloc", ENOMEM);
   int fd = open_socket(x);
@@ -563,22 +595,26 @@ static int nf_socket(exchange_t *x) {
     return -1;
   }
   socket_options(fd, x->timeout_ms);
-  int one = 1;
-  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  /* The batch is one datagram, which netlink_sendmsg refuses above sk_sndbuf - 32. */
-  grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, TRANSACTION_BUF);
-  grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, TRANSACTION_BUF);
-  *slot = (nf_socket_t){.netns = copy, .dev = dev, .ino = ino, .fd = fd, .used = ++nf_clock};
+  if (pool->transactions) {
+    int one = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+    /* The batch is one datagram, which netlink_sendmsg refuses above sk_sndbuf - 32. */
+    grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, TRANSACTION_BUF);
+    grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, TRANSACTION_BUF);
+  } else {
+    strict_check(fd);
+  }
+  *slot = (nf_socket_t){.netns = copy, .dev = dev, .ino = ino, .fd = fd, .used = ++pool->clock};
   return fd;
 }
 
 static void transaction_execute(napi_env env, void *data) {
   (void)env;
   exchange_t *x = data;
-  pthread_mutex_lock(&nf_lock);
-  int fd = nf_socket(x);
+  pthread_mutex_lock(&nf_transactions.lock);
+  int fd = kept_socket(&nf_transactions, x);
   if (fd < 0) {
-    pthread_mutex_unlock(&nf_lock);
+    pthread_mutex_unlock(&nf_transactions.lock);
     return;
   }
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
@@ -610,21 +646,22 @@ static void transaction_execute(napi_env env, void *data) {
     x->reply_len += (size_t)got;
   }
   /* After a failure the socket may hold answers no one read: it is not used again. */
-  if (!ok) {
-    for (int i = 0; i < MAX_NF_SOCKETS; i++)
-      if (nf_sockets[i].netns != NULL && nf_sockets[i].fd == fd) nf_socket_drop(&nf_sockets[i]);
-  }
-  pthread_mutex_unlock(&nf_lock);
+  if (!ok) kept_socket_drop_fd(&nf_transactions, fd);
+  pthread_mutex_unlock(&nf_transactions.lock);
 }
 
 static void release_execute(napi_env env, void *data) {
   (void)env;
   exchange_t *x = data;
   const char *key = x->netns != NULL ? x->netns : "";
-  pthread_mutex_lock(&nf_lock);
-  for (int i = 0; i < MAX_NF_SOCKETS; i++)
-    if (nf_sockets[i].netns != NULL && strcmp(nf_sockets[i].netns, key) == 0) nf_socket_drop(&nf_sockets[i]);
-  pthread_mutex_unlock(&nf_lock);
+  nf_pool_t *pools[] = {&nf_transactions, &nf_exchanges};
+  for (size_t p = 0; p < sizeof pools / sizeof pools[0]; p++) {
+    pthread_mutex_lock(&pools[p]->lock);
+    for (int i = 0; i < MAX_NF_SOCKETS; i++)
+      if (pools[p]->sockets[i].netns != NULL && strcmp(pools[p]->sockets[i].netns, key) == 0)
+        kept_socket_drop(&pools[p]->sockets[i]);
+    pthread_mutex_unlock(&pools[p]->lock);
+  }
 }
 
 /* ---- dump: execute() with the caller's bound, and the reply handed over without a copy ---- */

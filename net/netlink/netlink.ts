@@ -43,7 +43,7 @@ export interface NetlinkAddon {
   batch(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
   /** One nfnetlink batch on a NETLINK_NETFILTER socket, and every answer queued for it (netlink.c). */
   transaction(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
-  /** Closes the NETLINK_NETFILTER socket transaction() keeps for netns. */
+  /** Closes the NETLINK_NETFILTER sockets transaction() and exchanges on that protocol keep for netns. */
   releaseTransactions(netns: string | null): Promise<Buffer>;
   dump(
     netns: string | null,
@@ -304,11 +304,12 @@ export async function writeSysctls(
 }
 
 /**
- * Closes the socket nf_tables transactions in `netns` go through (the addon
- * keeps one per namespace: closing one makes nf_tables wait for an RCU grace
- * period, netlink.c explains). For a namespace about to go, and tests.
+ * Closes the NETLINK_NETFILTER sockets the addon keeps for `netns` (one for
+ * nf_tables transactions, one for ctnetlink exchanges and dumps: closing one
+ * makes nf_tables wait for an RCU grace period, netlink.c explains). For a
+ * namespace about to go, and tests.
  */
-export async function releaseNftSocket(netns: string | null): Promise<void> {
+export async function releaseNetfilterSockets(netns: string | null): Promise<void> {
   await loadNetlink().releaseTransactions(netns);
 }
 

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { ConntrackError, NetlinkConntrackRevoker } from "../conntrack-revoker.js";
+import { releaseNetfilterSockets } from "../../../net/netlink/netlink.js";
 import type { CtEntry } from "../revocation.js";
 import { CT_MARK_DENIED } from "../../../policy/compiler/to-nft.js";
 
@@ -88,9 +89,19 @@ beforeAll(() => {
   insert("tcp", "10.9.0.6", "10.96.0.11", 40006, 80, { r: "10.9.1.6" });
   insert("udp", "fd00::9", "fd00::a", 5002, 53);
 });
-afterAll(() => {
+afterAll(async () => {
+  // A kept socket would hold the namespace alive after `ip netns del`.
+  await releaseNetfilterSockets(PATH);
   execFileSync("ip", ["netns", "del", NS]);
 });
+
+/** NETLINK_NETFILTER (12) sockets of user space open in NS, from its /proc/net/netlink (the kernel's own have Pid 0). */
+const netfilterSockets = (): number =>
+  execFileSync("ip", ["netns", "exec", NS, "cat", "/proc/net/netlink"], { encoding: "utf8" })
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, eth, pid]) => eth === "12" && pid !== "0").length;
 
 const flows = (es: readonly CtEntry[]) =>
   es
@@ -121,6 +132,16 @@ describe("NetlinkConntrackRevoker", () => {
     expect(flows(await kernel.list(["10.9.0.2/32", "fd00::2/128", "10.9.0.2/32"]))).toEqual(
       [...POD4, ...POD6].sort(),
     );
+  });
+
+  it("keeps its socket across revocations (closing one makes nf_tables wait, netlink.c), until released", async () => {
+    // Two revokers on one namespace path, a table-size read and dumps of each kind: one socket.
+    await auto.list(["10.9.0.2/32"]);
+    await agent.list(["fd00::2/128"]);
+    await auto.list(["10.9.0.2/32", "fd00::2/128"]);
+    expect(netfilterSockets()).toBe(1);
+    await releaseNetfilterSockets(PATH);
+    expect(netfilterSockets()).toBe(0);
   });
 
   it("a whole dump filtered in the agent gives the same entries", async () => {

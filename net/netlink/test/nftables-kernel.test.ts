@@ -6,7 +6,7 @@
 // element and the errno. Root only (CI is root).
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { NetlinkError, applyNftBatch, releaseNftSocket } from "../netlink.js";
+import { NetlinkError, applyNftBatch, releaseNetfilterSockets } from "../netlink.js";
 import { encodeElementBatch, setShape, type ElementChange } from "../nftables.js";
 import { requireExecutable, requireRoot } from "../../../test/support/require.js";
 
@@ -183,7 +183,7 @@ beforeAll(() => {
   });
 });
 afterAll(async () => {
-  await releaseNftSocket(PATH);
+  await releaseNetfilterSockets(PATH);
   execFileSync("ip", ["netns", "del", NS]);
 });
 
@@ -281,7 +281,7 @@ describe("nf_tables elements by netlink, read back by nft", () => {
       expect(listed2()).toContain('"10.5.5.2"');
       expect(listed2()).not.toContain('"10.5.5.1"');
     } finally {
-      await releaseNftSocket(path2);
+      await releaseNetfilterSockets(path2);
       execFileSync("ip", ["netns", "del", ns2], { stdio: "ignore" });
     }
   });

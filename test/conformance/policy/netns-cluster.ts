@@ -22,7 +22,7 @@ import { loadCluster } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
 import { podVethName } from "../../../net/veth-name.js";
 import { NftDriver, type ApplyResult } from "../../../agent/nft/driver.js";
-import { releaseNftSocket } from "../../../net/netlink/netlink.js";
+import { releaseNetfilterSockets } from "../../../net/netlink/netlink.js";
 import { netnsPath } from "../../../net/netns-path.js";
 import { ExecNft } from "../../../agent/nft/backend.js";
 import type { Doc } from "../../../policy/test/fixtures.js";
@@ -348,7 +348,7 @@ except OSError as e: print("error:" + str(e))`;
     this.agents.clear();
     // The nf_tables sockets kept for the node namespaces would hold them alive after `ip netns del`.
     for (const n of [this.nodes.n1.netns, this.nodes.n2.netns])
-      void releaseNftSocket(netnsPath(n)).catch(() => undefined);
+      void releaseNetfilterSockets(netnsPath(n)).catch(() => undefined);
     const all = new Set([
       ...this.created,
       ...this.pods.map((p) => p.netns),
