@@ -16,6 +16,9 @@ describe("CNI benchmark (smoke)", () => {
     expect(r.trellis.add.p50).toBeGreaterThan(0);
     expect(r.reference.del.p50).toBeGreaterThan(0);
     expect(formatCniBench(r)).toMatch(/ADD {2}trellis/);
+    // The load the ratios were taken under, at both ends of the run.
+    expect([r.loadavg.start.length, r.loadavg.end.length]).toEqual([3, 3]);
+    expect(formatCniBench(r)).toContain(`loadavg ${r.loadavg.start.join(" ")} at the start`);
   }, 120_000);
 
   it("breaks the sequential pods' time down from the agent's debug log, leaving out warm-up and bursts", () => {

@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TestBed, SHIM, ROOT, sh } from "../../agent/harness.js";
@@ -33,6 +34,8 @@ export interface CniBenchResult {
   burstSize: number;
   bursts: number;
   date: string;
+  /** The 1, 5 and 15 minute load averages when the run started and when it ended: ratios move with load. */
+  loadavg: { start: number[]; end: number[] };
   trellis: {
     add: Stats;
     del: Stats;
@@ -205,6 +208,8 @@ export async function runCniBench(
   full: boolean,
   log: (s: string) => void = () => {},
 ): Promise<CniBenchResult> {
+  const load = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
+  const loadStart = load();
   // TRELLIS_BENCH_PODS / TRELLIS_BENCH_BURSTS override the sizes (experiments).
   const pods = Number(process.env["TRELLIS_BENCH_PODS"] ?? (full ? 200 : 30));
   const bursts = Number(process.env["TRELLIS_BENCH_BURSTS"] ?? (full ? 10 : 3));
@@ -432,6 +437,7 @@ export async function runCniBench(
       burstSize,
       bursts,
       date: new Date().toISOString(),
+      loadavg: { start: loadStart, end: load() },
       trellis: {
         ...t,
         ...(rss !== undefined ? { rssMiBAt1000Pods: rss } : {}),
@@ -470,7 +476,8 @@ export function formatCniBench(x: CniBenchResult): string {
   const row = (name: string, s: Stats): string =>
     `| ${name.padEnd(34)} | ${String(s.p50).padStart(8)} | ${String(s.p99).padStart(8)} | ${String(s.n).padStart(4)} |`;
   return [
-    `CNI benchmark (${x.size}): ${x.pods} sequential pods per plugin, ${x.bursts} bursts of ${x.burstSize} concurrent ADDs`,
+    `CNI benchmark (${x.size}): ${x.pods} sequential pods per plugin, ${x.bursts} bursts of ${x.burstSize} concurrent ADDs; ` +
+      `loadavg ${x.loadavg.start.join(" ")} at the start, ${x.loadavg.end.join(" ")} at the end`,
     "",
     `| ${"measure (ms)".padEnd(34)} | ${"p50".padStart(8)} | ${"p99".padStart(8)} | ${"n".padStart(4)} |`,
     `|${"-".repeat(36)}|${"-".repeat(10)}|${"-".repeat(10)}|${"-".repeat(6)}|`,
