@@ -1,10 +1,13 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
-// (The flag, issue 12: V8's young generation grows to 3 × 16 MB semi-spaces
+#!/usr/bin/env -S node --max-semi-space-size=2 --v8-pool-size=1
+// (The flags, issue 12: V8's young generation grows to 3 × 16 MB semi-spaces
 // under a full-table load: peak RSS at 1M prefixes was 225 MB with the
 // default, 186 with 4 MB and 163 with 2 MB semi-spaces (1 MB: more is
 // promoted, 175). The RIB's per-prefix state lives in the old generation and
 // typed arrays and the decoder's garbage dies young, so small semi-spaces cost
-// no measurable time. test/bench/bgp runs the daemon with the flags of this line.)
+// no measurable time. One V8 worker thread instead of Node's four: peak RSS
+// at 100k prefixes 82-83 MB instead of 91, at 1M 150-163 instead of 157-171,
+// with times level within the runs' spread (test/bench/bgp/README.md).
+// test/bench/bgp runs the daemon with the flags of this line.)
 // trellis-bgp: the BGP speaker alone, from a config file.
 //   trellis-bgp --config FILE [--log-level info]
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.

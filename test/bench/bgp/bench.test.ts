@@ -22,7 +22,7 @@ describe("how the daemon is started", () => {
   it("trellis-bgp runs with the node flags of its own #! line (like for like with running it as a command)", async () => {
     const bin = join(repoRoot, "dist/bgp/bin/trellis-bgp.js");
     const flags = shebangNodeFlags(bin);
-    expect(flags).toEqual(["--max-semi-space-size=2"]);
+    expect(flags).toEqual(["--max-semi-space-size=2", "--v8-pool-size=1"]);
     const dir = mkdtempSync(join(tmpdir(), "trellis-bench-shebang-"));
     const peers = setup(1, NS);
     const daemon = await trellis.start({ netns: NS.target, dir, peers, fib: false, repoRoot });
