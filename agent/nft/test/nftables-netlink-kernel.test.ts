@@ -6,8 +6,8 @@
 // element and the errno. Root only (CI is root).
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { NetlinkError, applyNftBatch, releaseNetfilterSockets } from "../netlink.js";
-import { encodeElementBatch, setShape, type ElementChange } from "../nftables.js";
+import { NetlinkError, applyNftBatch, releaseNetfilterSockets } from "../../../net/netlink/netlink.js";
+import { encodeElementBatch, setShape, type ElementChange } from "../../../net/netlink/nftables.js";
 import { requireExecutable, requireRoot } from "../../../test/support/require.js";
 
 const NS = `tNF${process.pid % 100000}`;
