@@ -77,6 +77,12 @@ export const agentConfigSchema = z.strictObject({
       resyncIntervalSeconds: z.number().positive().max(86400).default(60),
       /** How long a CNI ADD waits for its pod's rules before failing with code 11. */
       addTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+      /**
+       * Element-only transactions (a pod's ADD and DEL) go to the kernel as
+       * nf_tables netlink batches from the agent; false sends every
+       * transaction through the `nft` process instead (agent/nft/README.md).
+       */
+      elementsByNetlink: z.boolean().default(true),
     })
     .prefault({}),
   /** The node's BGP speaker (agent/bgp/): advertises its blocks, installs what it learns. */

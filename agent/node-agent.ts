@@ -153,6 +153,7 @@ export class NodeAgent {
           minApplyIntervalMs: cfg.policy.minApplyIntervalMs,
           resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
           addTimeoutMs: cfg.policy.addTimeoutMs,
+          elementsByNetlink: cfg.policy.elementsByNetlink,
           registry: this.registry,
           onRollback: (n, inf) => this.onRollback(n, inf),
         })

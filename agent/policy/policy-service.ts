@@ -40,6 +40,8 @@ export interface PolicyServiceOptions {
   onRollback?: (informer: string, inf: ResilientInformer<KubernetesObject>) => void;
   /** The nft backend (default: the real `nft` in the agent's namespace). */
   nft?: NftBackend;
+  /** The default backend sends element-only transactions by nf_tables netlink (default true). */
+  elementsByNetlink?: boolean;
   /** Lists and marks conntrack entries for revocation (default: ctnetlink in the agent's namespace). */
   revoker?: Revoker;
 }
@@ -59,7 +61,7 @@ export class PolicyService implements PolicyHooks {
   constructor(private readonly o: PolicyServiceOptions) {
     const log = o.log;
     // One long-lived nft: the ADD's transaction pays no process spawn (nft-session.ts).
-    this.nft = o.nft ?? new ExecNft({ persistent: true });
+    this.nft = o.nft ?? new ExecNft({ persistent: true, netlink: o.elementsByNetlink ?? true });
     this.manager = new PolicyManager({
       node: o.node,
       driver: new NftDriver(this.nft, log),

@@ -243,7 +243,14 @@ describe("an ADD whose rules cannot be applied in time", () => {
   beforeAll(async () => {
     const n = await bed.addNode();
     slowNetns = n.netns;
-    slow = await bed.startAgent("node-2", n.netns, { policy: { addTimeoutMs: 1000 } }, { logLevel: "info" });
+    // Every transaction through the nft session, which the test freezes: element-only ones
+    // would otherwise go by netlink and never meet the frozen process.
+    slow = await bed.startAgent(
+      "node-2",
+      n.netns,
+      { policy: { addTimeoutMs: 1000, elementsByNetlink: false } },
+      { logLevel: "info" },
+    );
   }, 60_000);
 
   it("fails with code 11 and leaves no address and no veth behind", async () => {

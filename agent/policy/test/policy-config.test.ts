@@ -11,7 +11,17 @@ describe("policy configuration", () => {
       minApplyIntervalMs: 50,
       resyncIntervalSeconds: 60,
       addTimeoutMs: 10_000,
+      elementsByNetlink: true,
     });
+  });
+
+  it("policy.elementsByNetlink: false in the config file sends every transaction through nft", () => {
+    const c = loadConfig(
+      { nodeName: "n1", config: "c.yaml" },
+      {},
+      file("policy:\n  elementsByNetlink: false\n"),
+    );
+    expect(c.policy.elementsByNetlink).toBe(false);
   });
 
   it("policy.enabled: false in the config file turns enforcement off", () => {
@@ -32,6 +42,7 @@ describe("policy configuration", () => {
   it.each([
     ["policy:\n  enabled: maybe\n", /policy\.enabled/],
     ["policy:\n  addTimeoutMs: 5\n", /policy\.addTimeoutMs/],
+    ["policy:\n  elementsByNetlink: 1\n", /policy\.elementsByNetlink/],
     ["policy:\n  colour: red\n", /policy/],
   ])("rejects %j naming the field", (text, re) => {
     expect(() => loadConfig({ nodeName: "n1", config: "c.yaml" }, {}, file(text))).toThrow(ConfigError);
