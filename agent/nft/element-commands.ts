@@ -11,7 +11,7 @@
  * does not carry: the driver keeps them (`SetShapes`) from the tables it
  * applied and the declarations it sent.
  */
-import { setShape, type ElementChange, type SetShape } from "../../net/netlink/nftables.js";
+import { isRecord, setShape, type ElementChange, type SetShape } from "../../net/netlink/nftables.js";
 import type { NftTable, TableRef } from "../../policy/compiler/nft-table.js";
 
 /** Set or map name -> what its elements look like; a set the codec cannot encode is absent. */
@@ -32,9 +32,6 @@ export function shapesOfTable(t: NftTable): SetShapes {
 }
 
 type Cmd = Record<string, unknown>;
-
-const isRecord = (x: unknown): x is Record<string, unknown> =>
-  typeof x === "object" && x !== null && !Array.isArray(x);
 
 /** The verb and the object of a command: `{add: {set: {...}}}` -> ["add", "set", {...}]. */
 function parts(c: Cmd): [string, string, Record<string, unknown>] | undefined {

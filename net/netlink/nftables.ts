@@ -21,7 +21,7 @@
  * not know is returned as a string naming it, so the caller can hand the
  * transaction to `nft` instead.
  */
-import { parseAddressOf, type Family } from "../address.js";
+import { parseAddressOf, parsePrefix, prefixSpan, type Family } from "../address.js";
 import {
   NLMSG_ERROR,
   NLM_F_ACK,
@@ -177,7 +177,8 @@ function be32(type: number, v: number): Attr {
 const nested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: attrs });
 const cstr = (type: number, s: string): Attr => ({ type, value: Buffer.from(`${s}\0`) });
 
-const isRecord = (x: unknown): x is Record<string, unknown> =>
+/** A JSON object (not an array): how nft's JSON elements and commands are read. */
+export const isRecord = (x: unknown): x is Record<string, unknown> =>
   typeof x === "object" && x !== null && !Array.isArray(x);
 
 /** An address, prefix or range of `family` as its first and last address. */
@@ -187,22 +188,13 @@ function addressSpan(family: Family, e: unknown): { start: bigint; end: bigint }
     return typeof a === "string" ? a : { start: a.value, end: a.value };
   }
   if (isRecord(e) && isRecord(e["prefix"])) {
-    const p = e["prefix"];
-    const bits = family === 4 ? 32 : 128;
-    const len = p["len"];
-    if (
-      typeof p["addr"] !== "string" ||
-      typeof len !== "number" ||
-      !Number.isInteger(len) ||
-      len < 0 ||
-      len > bits
-    )
-      return `prefix ${JSON.stringify(p)}`;
-    const a = parseAddressOf(family, p["addr"]);
-    if (typeof a === "string") return a;
-    const host = (1n << BigInt(bits - len)) - 1n;
-    if ((a.value & host) !== 0n) return `prefix ${p["addr"]}/${len} has host bits set`;
-    return { start: a.value, end: a.value | host };
+    const { addr, len } = e["prefix"];
+    if (typeof addr !== "string" || typeof len !== "number") return `prefix ${JSON.stringify(e["prefix"])}`;
+    // net/address's one host-bit rule: refused, naming the network meant.
+    const p = parsePrefix(`${addr}/${len}`);
+    if (typeof p === "string") return p;
+    if (p.family !== family) return `prefix ${addr}/${len} is not IPv${family}`;
+    return prefixSpan(p);
   }
   if (isRecord(e) && Array.isArray(e["range"]) && e["range"].length === 2) {
     const [x, y] = e["range"] as unknown[];

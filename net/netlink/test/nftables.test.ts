@@ -272,6 +272,9 @@ describe("nf_tables element batch", () => {
       encodeElementBatch([change("add", "i", INTERVAL4, [{ prefix: { addr: "10.0.0.1", len: 24 } }])], 1),
     ).toMatch(/host bits/);
     expect(
+      encodeElementBatch([change("add", "i", INTERVAL4, [{ prefix: { addr: "fd00::", len: 64 } }])], 1),
+    ).toMatch(/fd00::\/64 is not IPv4/);
+    expect(
       encodeElementBatch([change("add", "p", SOURCES, [{ concat: ["a-name-far-too-long", "10.0.0.1"] }])], 1),
     ).toMatch(/interface name/);
     expect(encodeElementBatch([change("add", "vm", VMAP, [["trl0", { queue: { num: 1 } }]])], 1)).toMatch(
