@@ -58,6 +58,12 @@ describe("IPAM on the real API server", () => {
     const rs = await Promise.all(ns.map((p, i) => add(a1, `one${i}`, p)));
     expect(rs.filter((r) => r.exitCode !== 0).map((r) => r.json)).toEqual([]);
     expect(new Set(rs.flatMap(addresses)).size).toBe(200); // v4 + v6 each
+    // An ADD answers from the node's reservations; the block's write follows it (agent/ipam/reservations.ts).
+    await until(
+      "the 100 allocations written to their blocks",
+      async () => (await held("one")).length === 100,
+      30_000,
+    );
     expect(await held("one")).toHaveLength(100);
     const ds = await Promise.all(ns.map((p, i) => del(a1, `one${i}`, p)));
     expect(ds.filter((r) => r.exitCode !== 0).map((r) => r.json)).toEqual([]);
