@@ -748,8 +748,22 @@ describe.each(SERVERS)("on the %s API server", (kind) => {
     });
 
     it("serves a created CRD in discovery and reports it Established", async () => {
-      const crd = await crds.readCustomResourceDefinition({ name: "widgets.example.com" });
-      expect(crd.status?.conditions?.find((c) => c.type === "Established")?.status).toBe("True");
+      // kube-apiserver's establishing controller sets Established a moment
+      // after the create answers (it waits for the new storage to serve), so a
+      // client waits for the condition as `kubectl wait --for=condition=Established`
+      // does; CI caught it still "False" on the first read.
+      const established = async (): Promise<string | undefined> => {
+        const crd = await crds.readCustomResourceDefinition({ name: "widgets.example.com" });
+        return crd.status?.conditions?.find((c) => c.type === "Established")?.status;
+      };
+      await eventually("widgets.example.com Established", async () => (await established()) === "True");
+      expect(await established()).toBe("True");
+      // Discovery is the API server's other controller for a new CRD; it too
+      // catches up asynchronously.
+      await eventually(
+        "/apis/example.com/v1 served",
+        async () => (await raw(h.url, "/apis/example.com/v1")).status === 200,
+      );
       const disc = await raw(h.url, "/apis/example.com/v1");
       expect(disc.status).toBe(200);
       expect(JSON.stringify(disc.body)).toContain('"name":"widgets/status"');
