@@ -107,11 +107,27 @@ export class DestTable<P extends IndexedPeer> {
     return this.flags[id]! & F_V6 ? V6 : V4;
   }
 
+  /** The id of the IPv4 prefix addr/len's destination (packed, see PrefixTable.getV4), or -1. */
+  getV4(addr: number, len: number): number {
+    return this.prefixes.getV4(addr, len);
+  }
+
   /** The id of a prefix's destination, created (empty) if new. */
   intern(prefix: string): number {
     const before = this.prefixes.size;
     const id = this.prefixes.intern(prefix);
-    if (this.prefixes.size === before) return id;
+    return this.prefixes.size === before ? id : this.created(id, prefix.includes(":"));
+  }
+
+  /** intern() of the IPv4 prefix addr/len, packed (host bits clear). */
+  internV4(addr: number, len: number): number {
+    const before = this.prefixes.size;
+    const id = this.prefixes.internV4(addr, len);
+    return this.prefixes.size === before ? id : this.created(id, false);
+  }
+
+  /** Sets up the columns of a destination id just handed out. */
+  private created(id: number, v6: boolean): number {
     if (id >= this.flags.length) this.grow(this.prefixes.capacity);
     if (id === this.onePre.length) {
       this.onePre.push(null);
@@ -120,7 +136,7 @@ export class DestTable<P extends IndexedPeer> {
     this.onePeer[id] = NONE;
     this.bestPeer[id] = NONE;
     this.reason[id] = 0;
-    this.flags[id] = prefix.includes(":") ? F_V6 : 0;
+    this.flags[id] = v6 ? F_V6 : 0;
     return id;
   }
 

@@ -89,7 +89,12 @@ export class PrefixTable {
   get(prefix: string): number {
     const len = parseCanonicalIpv4Prefix(prefix, parsed);
     if (len < 0) return this.byText.get(prefix) ?? -1;
-    const i = this.find(parsed[0]!, len);
+    return this.getV4(parsed[0]!, len);
+  }
+
+  /** The id of the IPv4 prefix addr/len (host bits clear, as the wire decoder gives them), or -1. */
+  getV4(addr: number, len: number): number {
+    const i = this.find(addr, len);
     return i < 0 ? -1 : (this.buckets[2 * i + 1]! & ID_MASK) - 1;
   }
 
@@ -105,7 +110,11 @@ export class PrefixTable {
       }
       return id;
     }
-    const addr = parsed[0]!;
+    return this.internV4(parsed[0]!, len);
+  }
+
+  /** intern() of the IPv4 prefix addr/len (host bits clear): the same id its text gets. */
+  internV4(addr: number, len: number): number {
     const i = this.find(addr, len);
     if (i >= 0) return (this.buckets[2 * i + 1]! & ID_MASK) - 1;
     const id = this.allocate(addr, len);

@@ -16,6 +16,7 @@
 import type { Family, PathAttributes, Prefix, UpdateMessage } from "../wire/types.js";
 import type { CompiledPolicy, PolicyVerdict } from "../policy/types.js";
 import { mergeAs4 } from "../wire/as4.js";
+import { formatIpv4Prefix } from "../../net/ipv4-packed.js";
 import { AttrTable } from "./attr-set.js";
 import type { AttrSet } from "./attr-set.js";
 import { addressSortKey, ipv4ToNumber } from "./address-order.js";
@@ -105,6 +106,22 @@ class PeerState implements ExportSource, ExportTarget {
     this.policy = cfg.export;
     this.addrKey = addressSortKey(cfg.address);
   }
+}
+
+/**
+ * One field of prefixes: text, or the decoder's packed IPv4 pairs
+ * [address, length, ...] (UpdateMessage.packed), which go to the prefix
+ * table as numbers.
+ */
+type PrefixField = readonly Prefix[] | Int32Array;
+
+function fieldCount(f: PrefixField): number {
+  return f instanceof Int32Array ? f.length >> 1 : f.length;
+}
+
+/** The text of prefix i of a field (import policy reads prefixes as text). */
+function fieldPrefix(f: PrefixField, i: number): Prefix {
+  return f instanceof Int32Array ? formatIpv4Prefix(f[2 * i]!, f[2 * i + 1]!) : f[i]!;
 }
 
 function seconds(ms: number): number {
@@ -280,26 +297,27 @@ export class Rib {
   update(id: PeerId, msg: UpdateMessage, now: number): UpdateResult {
     const p = this.peer(id);
     if (!p.up) throw new RibError("TRELLIS_ERIBPEERDOWN", `UPDATE from peer ${id} which is not Established`);
-    let withdrawn = 0;
-    for (const prefix of msg.withdrawn) withdrawn += this.withdrawPath(p, prefix);
-    if (msg.mpUnreach !== undefined)
-      for (const prefix of msg.mpUnreach.withdrawn) withdrawn += this.withdrawPath(p, prefix);
+    // A decoded UPDATE's IPv4 fields come packed (UpdateMessage.packed): read
+    // those, so no prefix of a full table is ever turned into text here.
+    const fields = msg.packed ?? msg;
+    let withdrawn = this.withdrawField(p, fields.withdrawn);
+    if (msg.mpUnreach !== undefined) withdrawn += this.withdrawField(p, msg.mpUnreach.withdrawn);
 
     const result: UpdateResult = { accepted: 0, rejected: 0, withdrawn };
     // RFC 6793 §4.2.3: from a 2-octet peer, rebuild the real AS_PATH from
     // AS4_PATH before loop checks and best-path (the codec drops AS4_* on
     // 4-octet sessions, so their presence means an OLD speaker).
     const base = mergeAs4(msg.attributes);
-    const announce = (prefixes: readonly Prefix[], attrs: PathAttributes): void => {
+    const announce = (prefixes: PrefixField, attrs: PathAttributes): void => {
       if (prefixes.length === 0) return;
       if (msg.treatAsWithdraw === true) {
         // RFC 7606 §2: treat-as-withdraw.
-        for (const prefix of prefixes) result.withdrawn += this.withdrawPath(p, prefix);
+        result.withdrawn += this.withdrawField(p, prefixes);
         return;
       }
       this.importPrefixes(p, prefixes, attrs, now, result);
     };
-    announce(msg.nlri, base);
+    announce(fields.nlri, base);
     if (msg.mpReach !== undefined) {
       const mp = msg.mpReach;
       const a: PathAttributes = { ...base, nextHop: mp.nextHop };
@@ -571,7 +589,7 @@ export class Rib {
 
   private importPrefixes(
     p: PeerState,
-    prefixes: readonly Prefix[],
+    prefixes: PrefixField,
     attrs: PathAttributes,
     now: number,
     result: UpdateResult,
@@ -581,29 +599,34 @@ export class Rib {
     const shared = pol === undefined || pol.prefixIndependent;
     let sharedSet: AttrSet | null = null;
     if (shared) {
-      const v = this.importVerdict(p, prefixes[0]!, pre.attrs);
+      // A prefix-independent verdict is the same for every prefix: the first stands for all.
+      const v = this.importVerdict(p, fieldPrefix(prefixes, 0), pre.attrs);
       sharedSet = !v.accept ? null : v.attributes === pre.attrs ? pre : this.attrs.intern(v.attributes);
     }
-    for (const prefix of prefixes) {
+    const t = this.dests;
+    const packed = prefixes instanceof Int32Array;
+    for (let i = 0, n = fieldCount(prefixes); i < n; i++) {
+      const d = packed ? t.internV4(prefixes[2 * i]!, prefixes[2 * i + 1]!) : t.intern(prefixes[i]!);
       let set = sharedSet;
       if (!shared) {
-        const v = this.importVerdict(p, prefix, pre.attrs);
+        const v = this.importVerdict(p, fieldPrefix(prefixes, i), pre.attrs);
         set = !v.accept ? null : v.attributes === pre.attrs ? pre : this.attrs.intern(v.attributes);
         if (set !== null && set !== pre) {
-          this.storePath(p, prefix, pre, set, now, result);
+          this.storePath(p, d, pre, set, now, result);
           this.attrs.unref(set); // storePath took its own reference
           continue;
         }
       }
-      this.storePath(p, prefix, pre, set, now, result);
+      this.storePath(p, d, pre, set, now, result);
     }
     this.attrs.unref(pre);
     if (sharedSet !== null && sharedSet !== pre) this.attrs.unref(sharedSet);
   }
 
+  /** Store peer p's path for destination d (interned by the caller). */
   private storePath(
     p: PeerState,
-    prefix: Prefix,
+    d: number,
     pre: AttrSet,
     set: AttrSet | null,
     now: number,
@@ -612,7 +635,6 @@ export class Rib {
     if (set === null) result.rejected++;
     else result.accepted++;
     const t = this.dests;
-    const d = t.intern(prefix);
     const f = t.family(d);
     const i = t.indexOf(d, p);
     if (i >= 0) {
@@ -652,14 +674,20 @@ export class Rib {
     t.markDirty(d);
   }
 
-  private withdrawPath(p: PeerState, prefix: Prefix): number {
+  /** Withdraw peer p's path for each prefix of a field; returns how many it had. */
+  private withdrawField(p: PeerState, prefixes: PrefixField): number {
     const t = this.dests;
-    const d = t.get(prefix);
-    if (d < 0) return 0;
-    const i = t.indexOf(d, p);
-    if (i < 0) return 0;
-    this.removeAt(d, i);
-    return 1;
+    const packed = prefixes instanceof Int32Array;
+    let n = 0;
+    for (let i = 0, count = fieldCount(prefixes); i < count; i++) {
+      const d = packed ? t.getV4(prefixes[2 * i]!, prefixes[2 * i + 1]!) : t.get(prefixes[i]!);
+      if (d < 0) continue;
+      const k = t.indexOf(d, p);
+      if (k < 0) continue;
+      this.removeAt(d, k);
+      n++;
+    }
+    return n;
   }
 
   private removeAt(d: number, i: number): void {

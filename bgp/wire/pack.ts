@@ -232,7 +232,10 @@ export function endOfRib(family: Family): UpdateMessage {
 
 /** The family whose End-of-RIB this UPDATE is, or null. */
 export function isEndOfRib(msg: UpdateMessage): Family | null {
-  if (msg.withdrawn.length > 0 || msg.nlri.length > 0 || msg.mpReach !== undefined) return null;
+  // A decoded message answers from its packed fields, so that asking this of
+  // every UPDATE builds no text (see UpdateMessage.packed).
+  const fields = msg.packed ?? msg;
+  if (fields.withdrawn.length > 0 || fields.nlri.length > 0 || msg.mpReach !== undefined) return null;
   if (Object.keys(msg.attributes).length > 0 || (msg.discarded?.length ?? 0) > 0) return null;
   if (msg.mpUnreach === undefined) return { afi: AFI_IPV4, safi: SAFI_UNICAST };
   return msg.mpUnreach.withdrawn.length === 0 ? { afi: msg.mpUnreach.afi, safi: msg.mpUnreach.safi } : null;

@@ -32,8 +32,8 @@ export function prefixAfi(p: Prefix): number {
 
 /**
  * Decode the prefixes in buf[start, end) into `out`. Returns undefined on
- * success or the reason the field cannot be parsed (out then holds the
- * prefixes before the bad one, which the caller must not use).
+ * success or the reason the field cannot be parsed (what out then holds is
+ * unspecified, and the caller must not use it).
  */
 export function decodePrefixes(
   buf: Buffer,
@@ -42,7 +42,13 @@ export function decodePrefixes(
   afi: number,
   out: Prefix[],
 ): string | undefined {
-  const family = afi === AFI_IPV4 ? NLRI_V4 : afi === AFI_IPV6 ? NLRI_V6 : undefined;
+  if (afi === AFI_IPV4) {
+    const pairs = decodeIpv4Packed(buf, start, end);
+    if (typeof pairs === "string") return pairs;
+    for (const p of formatIpv4Packed(pairs)) out.push(p);
+    return undefined;
+  }
+  const family = afi === AFI_IPV6 ? NLRI_V6 : undefined;
   if (family === undefined) return `AFI ${afi} is not supported`;
   let o = start;
   while (o < end) {
@@ -56,6 +62,50 @@ export function decodePrefixes(
   return undefined;
 }
 
+/** An empty packed field (most UPDATEs withdraw nothing): shared, never written. */
+const NO_PAIRS = new Int32Array(0);
+/** Where decodeIpv4Packed collects pairs before the one copy it returns; grows, never shrinks. */
+let pairScratch = new Int32Array(2 * 1024);
+
+/**
+ * Decode an IPv4 prefix field buf[start, end) (Withdrawn Routes, NLRI) into
+ * packed pairs [address as an int32 bit pattern, length, ...], host bits
+ * cleared (trailing bits are irrelevant, RFC 4271 §4.3): no string and no
+ * object per prefix, which is what lets the RIB take a full table without a
+ * string per route (issue 12). Returns the reason the field cannot be parsed
+ * instead, worded as decodePrefixes words it.
+ */
+export function decodeIpv4Packed(buf: Buffer, start: number, end: number): Int32Array | string {
+  if (start >= end) return NO_PAIRS;
+  let o = start;
+  let n = 0;
+  while (o < end) {
+    const len = buf[o++]!;
+    if (len > 32) return `prefix length ${len} > 32`;
+    const k = (len + 7) >> 3;
+    if (o + k > end) return `prefix /${len} runs past the end of its field`;
+    let a = 0;
+    for (let i = 0; i < 4; i++) a = (a << 8) | (i < k ? buf[o + i]! : 0);
+    if (n + 2 > pairScratch.length) {
+      const grown = new Int32Array(pairScratch.length * 2);
+      grown.set(pairScratch);
+      pairScratch = grown;
+    }
+    pairScratch[n] = a & ipv4Mask(len);
+    pairScratch[n + 1] = len;
+    n += 2;
+    o += k;
+  }
+  return pairScratch.slice(0, n);
+}
+
+/** The canonical text of each packed IPv4 prefix (see decodeIpv4Packed). */
+export function formatIpv4Packed(pairs: Int32Array): Prefix[] {
+  const out: Prefix[] = [];
+  for (let i = 0; i < pairs.length; i += 2) out.push(formatIpv4Prefix(pairs[i]!, pairs[i + 1]!));
+  return out;
+}
+
 /**
  * Per family: the longest prefix length, and how to turn the n wire octets at
  * o of a /len prefix into the canonical prefix text, host bits cleared.
@@ -64,16 +114,6 @@ interface NlriFamily {
   bits: number;
   format(buf: Buffer, o: number, n: number, len: number): string;
 }
-
-const NLRI_V4: NlriFamily = {
-  bits: 32,
-  format(buf, o, n, len) {
-    let a = 0;
-    for (let i = 0; i < 4; i++) a = (a << 8) | (i < n ? buf.readUInt8(o + i) : 0);
-    // Clear host bits (trailing bits are irrelevant, RFC 4271 §4.3).
-    return formatIpv4Prefix(a & ipv4Mask(len), len);
-  },
-};
 
 const NLRI_V6: NlriFamily = {
   bits: 128,

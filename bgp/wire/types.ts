@@ -244,6 +244,20 @@ export interface UpdateMessage {
   treatAsWithdraw?: boolean;
   /** Set by the decoder only: attributes dropped under "attribute discard" and why. */
   discarded?: DiscardedAttribute[];
+  /**
+   * Set by the decoder only (not enumerable): the Withdrawn Routes and NLRI
+   * fields as packed IPv4 pairs [address as an int32 bit pattern, length,
+   * ...], host bits cleared, which `withdrawn` and `nlri` are the text of.
+   * Readers that must not build a string per prefix (the RIB) use these.
+   * Gone once either text field is assigned.
+   */
+  packed?: PackedFields;
+}
+
+/** See UpdateMessage.packed. */
+export interface PackedFields {
+  withdrawn: Int32Array;
+  nlri: Int32Array;
 }
 
 export interface DiscardedAttribute {

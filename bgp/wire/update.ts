@@ -49,7 +49,13 @@ import {
   encodeAttributes,
   leadingAttribute,
 } from "./attributes.js";
-import { decodePrefixes, encodePrefix, prefixEncodingLength } from "./prefix.js";
+import {
+  decodeIpv4Packed,
+  decodePrefixes,
+  encodePrefix,
+  formatIpv4Packed,
+  prefixEncodingLength,
+} from "./prefix.js";
 import { formatIpv4, formatIpv6, writeIpv4, writeIpv6 } from "./address.js";
 
 function familyAllowed(opts: CodecOptions, afi: number, safi: number): boolean {
@@ -72,6 +78,43 @@ function badIpv6NextHop(buf: Buffer, off: number): string | undefined {
   return "next hop ::";
 }
 
+/**
+ * The UPDATE with its IPv4 Withdrawn Routes and NLRI fields as the decoder
+ * read them, packed (`packed`, not enumerable), and `withdrawn`/`nlri` as
+ * text built on first read, then kept (frozen). The RIB reads `packed`, so a
+ * full table goes from the wire into the RIB without a string per prefix
+ * (issue 12: formatting 1M prefixes here and parsing them again in the RIB's
+ * prefix table was a third of its import time, with the garbage it left);
+ * every other reader (splitUpdate, logs, tests) sees the arrays it always
+ * saw. Assigning `withdrawn` or `nlri` replaces the text and drops `packed`,
+ * so the two can never disagree.
+ */
+function packedUpdate(withdrawn: Int32Array, attributes: PathAttributes, nlri: Int32Array): UpdateMessage {
+  const msg = { type: "UPDATE" } as UpdateMessage;
+  const field = (key: "withdrawn" | "nlri", pairs: Int32Array): void => {
+    let text: Prefix[] | undefined;
+    Object.defineProperty(msg, key, {
+      enumerable: true,
+      configurable: true,
+      get: () => (text ??= Object.freeze(formatIpv4Packed(pairs)) as Prefix[]),
+      set: (v: Prefix[]) => {
+        Object.defineProperty(msg, key, { value: v, writable: true, enumerable: true, configurable: true });
+        delete msg.packed;
+      },
+    });
+  };
+  field("withdrawn", withdrawn);
+  msg.attributes = attributes;
+  field("nlri", nlri);
+  Object.defineProperty(msg, "packed", {
+    value: { withdrawn, nlri },
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+  return msg;
+}
+
 /** The attribute as it came (flags, type, length, value), for a NOTIFICATION's Data field. */
 function wholeAttribute(buf: Buffer, start: number, end: number): Buffer {
   return Buffer.from(buf.subarray(start, end));
@@ -92,11 +135,10 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
       "Withdrawn Routes Length overruns the message",
     );
   }
-  const withdrawn: Prefix[] = [];
-  const werr = decodePrefixes(buf, s + 2, s + 2 + wlen, AFI_IPV4, withdrawn);
+  const withdrawn = decodeIpv4Packed(buf, s + 2, s + 2 + wlen);
   // RFC 7606 §5.3: NLRI that cannot be parsed leaves session reset.
-  if (werr !== undefined)
-    throw bgpError(ERR_UPDATE, UPD_INVALID_NETWORK_FIELD, undefined, `withdrawn routes: ${werr}`);
+  if (typeof withdrawn === "string")
+    throw bgpError(ERR_UPDATE, UPD_INVALID_NETWORK_FIELD, undefined, `withdrawn routes: ${withdrawn}`);
   const aStart = s + 2 + wlen + 2;
   const alen = buf.readUInt16BE(s + 2 + wlen);
   const aEnd = aStart + alen;
@@ -108,9 +150,9 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
       "Total Path Attribute Length overruns the message",
     );
   }
-  const nlri: Prefix[] = [];
-  const nerr = decodePrefixes(buf, aEnd, e, AFI_IPV4, nlri);
-  if (nerr !== undefined) throw bgpError(ERR_UPDATE, UPD_INVALID_NETWORK_FIELD, undefined, `NLRI: ${nerr}`);
+  const nlri = decodeIpv4Packed(buf, aEnd, e);
+  if (typeof nlri === "string")
+    throw bgpError(ERR_UPDATE, UPD_INVALID_NETWORK_FIELD, undefined, `NLRI: ${nlri}`);
 
   const attributes: PathAttributes = {};
   const discarded: DiscardedAttribute[] = [];
@@ -236,6 +278,7 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
   // RFC 7606 §3.d: a missing well-known mandatory attribute is treat-as-withdraw.
   // NEXT_HOP is mandatory only with NLRI in the NLRI field (RFC 4760 §3).
   const announces = nlri.length > 0 || (mpReach !== undefined && mpReach.nlri.length > 0);
+  // (nlri holds two numbers per prefix: only its emptiness is read here.)
   if (announces) {
     const missing: number[] = [];
     if (seen[ATTR_ORIGIN] !== 1) missing.push(ATTR_ORIGIN);
@@ -247,7 +290,7 @@ export function decodeUpdate(buf: Buffer, s: number, e: number, opts: CodecOptio
     }
   }
 
-  const msg: UpdateMessage = { type: "UPDATE", withdrawn, attributes, nlri };
+  const msg = packedUpdate(withdrawn, attributes, nlri);
   if (mpReach !== undefined) msg.mpReach = mpReach;
   if (mpUnreach !== undefined) msg.mpUnreach = mpUnreach;
   // RFC 4760 §3: with no NLRI field, a NEXT_HOP attribute is to be ignored,

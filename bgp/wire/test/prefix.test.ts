@@ -48,10 +48,10 @@ describe("prefix NLRI encoding (RFC 4271 §4.3: length in bits, minimal octets)"
 
   it("clears trailing host bits (the value of trailing bits is irrelevant)", () => {
     const out: string[] = [];
-    decodePrefixes(buf("17 0a0103 0a fe ff"), 0, 6, 1, out);
+    expect(decodePrefixes(buf("17 0a0103"), 0, 4, 1, out)).toBeUndefined();
     expect(out[0]).toBe("10.1.2.0/23");
     const v6: string[] = [];
-    decodePrefixes(buf("0a feff"), 0, 3, 2, v6);
+    expect(decodePrefixes(buf("0a feff"), 0, 3, 2, v6)).toBeUndefined();
     expect(v6).toEqual(["fec0::/10"]);
   });
 

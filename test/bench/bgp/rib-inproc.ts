@@ -5,7 +5,9 @@
 // each socket read. No sockets, no namespaces: it isolates decode + import +
 // decision + change stream, for profiling (`node --cpu-prof`,
 // `--heap-snapshot-signal`) and for comparing data layouts quickly.
-//   node dist/test/bench/bgp/rib-inproc.js [prefixes=1000000] [batch=16]
+//   node dist/test/bench/bgp/rib-inproc.js [prefixes=1000000] [batch=16] [fib|nofib]
+// (nofib: takeChanges({ fib: false }), as trellis-bgp runs with its FIB off,
+// the benchmark's RIB column)
 // Prints one JSON line: ms (decode+RIB), heap MB after GC, and the peak of
 // the V8 heap's committed size plus external memory, sampled after each batch
 // (run with --expose-gc so the injector's encoding is collected first).
@@ -25,7 +27,7 @@ export interface InprocResult {
   peakMB: number;
 }
 
-export function runInproc(prefixes: number, batch: number): InprocResult {
+export function runInproc(prefixes: number, batch: number, fib = true): InprocResult {
   const opts = {
     target: "192.0.2.1",
     port: 179,
@@ -66,7 +68,7 @@ export function runInproc(prefixes: number, batch: number): InprocResult {
     decodeMs += performance.now() - d0;
     rib.update("192.0.2.2", m, Date.now());
     if (i % batch === batch - 1 || i === msgs.length - 1) {
-      fibChanges += rib.takeChanges().fib.length;
+      fibChanges += rib.takeChanges({ fib }).fib.length;
       peak = Math.max(peak, used());
     }
   }
@@ -88,7 +90,9 @@ if (process.argv[1]?.endsWith("rib-inproc.js")) {
     throw new Error(`prefixes "${process.argv[2]}": 1..16000000`);
   if (!Number.isInteger(batch) || batch < 1)
     throw new Error(`batch "${process.argv[3]}": a positive integer`);
-  const r = runInproc(n, batch);
+  const fibArg = process.argv[4] ?? "fib";
+  if (fibArg !== "fib" && fibArg !== "nofib") throw new Error(`"${fibArg}": fib or nofib`);
+  const r = runInproc(n, batch, fibArg === "fib");
   console.log(
     JSON.stringify({
       ...r,
