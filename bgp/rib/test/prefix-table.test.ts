@@ -1,7 +1,8 @@
 // The RIB's prefix index (prefix-table.ts): packed IPv4 keys in an
 // open-addressing hash, IPv6 by text. Checked against a Map as the oracle
-// through seeded random inserts and deletes (deletion shifts entries back, the
-// part most likely to lose a key), and for the text it gives back.
+// through seeded random inserts and deletes (deletion leaves a tombstone that
+// lookups must pass and insertions reuse, the part most likely to lose a key),
+// and for the text it gives back.
 import { describe, it, expect } from "@jest/globals";
 import { formatIpv4Prefix } from "../../../net/ipv4-packed.js";
 import { PrefixTable } from "../prefix-table.js";
@@ -74,6 +75,24 @@ describe("PrefixTable", () => {
       expect(t.get(p)).toBe(id);
       expect(t.prefix(id)).toBe(p);
     }
+  });
+
+  it("churn at a constant size reuses tombstones and clears them by rehashing, without growing", () => {
+    const t = new PrefixTable();
+    const buckets = (): number => (t as unknown as { buckets: Int32Array }).buckets.length / 2;
+    const live: number[] = [];
+    for (let i = 0; i < 400; i++) live.push(t.internV4((10 << 24) | (i << 8), 24));
+    const size = buckets();
+    // 100k withdraw-and-announce of ever new prefixes: each delete leaves a
+    // tombstone, so without the same-size rehash the table would fill up.
+    for (let i = 400; i < 100_400; i++) {
+      t.delete(live[i % 400]!);
+      live[i % 400] = t.internV4(i << 8, 24);
+    }
+    expect(buckets()).toBe(size);
+    expect(t.size).toBe(400);
+    for (let i = 100_000; i < 100_400; i++) expect(t.getV4(i << 8, 24)).toBe(live[i % 400]);
+    expect(t.getV4(99_999 << 8, 24)).toBe(-1);
   });
 
   it("reuses freed ids and reports them not live", () => {
