@@ -258,7 +258,9 @@ export class CniServer {
     const reply = encodeReply(out.exitCode, out.stdout);
     if (!sock.destroyed) sock.end(reply);
     // Where a request's time goes inside the agent (the CNI benchmark's breakdown): the frame's
-    // arrival from accept, the wait for a slot, the handler, the reply's encoding and write.
+    // arrival from accept, the wait for a slot, the handler, the reply's encoding and write;
+    // accept and the handler's answer also as wall-clock ms, to lay beside the
+    // runtime's own timeline (the shim may exit before the write returns here).
     this.opts.log?.debug(
       {
         command,
@@ -266,6 +268,8 @@ export class CniServer {
         queuedMs: t0 - decoded,
         handleMs: t1 - t0,
         replyMs: performance.now() - t1,
+        acceptedAt: performance.timeOrigin + accepted,
+        answeredAt: performance.timeOrigin + t1,
       },
       "CNI request",
     );

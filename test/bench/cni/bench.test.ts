@@ -4,7 +4,7 @@
  * the machine is shared and noisy.)
  */
 import { describe, expect, it } from "@jest/globals";
-import { agentBreakdown, benchToken, formatCniBench, runCniBench, stats } from "./bench.js";
+import { agentBreakdown, benchToken, execBreakdown, formatCniBench, runCniBench, stats } from "./bench.js";
 
 describe("CNI benchmark (smoke)", () => {
   it("measures Trellis and the reference ptp+host-local side by side", async () => {
@@ -40,6 +40,25 @@ describe("CNI benchmark (smoke)", () => {
     expect(b["DEL: veth detached (from start)"]?.p50).toBe(1);
     expect(b["ADD server: handleMs"]).toEqual({ n: 1, p50: 5, p99: 5, mean: 5 });
     expect(b["DEL server: handleMs"]?.n).toBe(0);
+  });
+
+  it("lays each sequential ADD's exec beside the agent's accept and reply, matching by time", () => {
+    const j = (o: Record<string, unknown>): string => JSON.stringify(o);
+    const log = [
+      j({ msg: "CNI request", command: "ADD", acceptedAt: 1004, answeredAt: 1014 }),
+      j({ msg: "CNI request", command: "DEL", acceptedAt: 1104, answeredAt: 1106 }), // not an ADD
+      j({ msg: "CNI request", command: "ADD", acceptedAt: 2003, answeredAt: 2009 }),
+      j({ msg: "CNI request", command: "ADD", handleMs: 3 }), // an older agent's line: no times
+    ].join("\n");
+    const b = execBreakdown(log, [
+      { start: 1000, spawned: 1002, exited: 1015 },
+      { start: 2000, spawned: 2001, exited: 2010 },
+      { start: 3000, spawned: 3001, exited: 3009 }, // no request inside it: left out
+    ]);
+    expect(b["ADD exec: runtime's spawn of the plugin"]).toEqual({ n: 2, p50: 1, p99: 2, mean: 1.5 });
+    expect(b["ADD exec: spawned → agent accepts"]).toEqual({ n: 2, p50: 2, p99: 2, mean: 2 });
+    expect(b["ADD exec: agent accept → handler's answer"]).toEqual({ n: 2, p50: 6, p99: 10, mean: 8 });
+    expect(b["ADD exec: answer → plugin exit seen"]).toEqual({ n: 2, p50: 1, p99: 1, mean: 1 });
   });
 
   it("names each run by its pid unless a token is given, and refuses a token no interface name can carry", () => {

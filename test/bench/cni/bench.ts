@@ -19,6 +19,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TestBed, SHIM, ROOT, sh } from "../../agent/harness.js";
+import type { ExecTimeline } from "./runner.js";
 import { DETACHED_VETH_PREFIX } from "../../../agent/dataplane/dataplane.js";
 
 export interface Stats {
@@ -60,8 +61,10 @@ export interface CniBenchResult {
   /**
    * Where the sequential ADDs' and DELs' time went inside the agent, from its
    * debug log (only with TRELLIS_BENCH_KEEP_LOG, which runs it at debug):
-   * agentBreakdown(): IPAM, veth, configure after IPAM, DEL's veth and release,
-   * and the CNI server's receive / handler / reply per request.
+   * execBreakdown(): each ADD exec from the runtime's side (spawn, until the
+   * agent accepts, the agent, until the exit is seen); agentBreakdown(): IPAM,
+   * veth, configure after IPAM, DEL's veth and release, and the CNI server's
+   * receive / handler / reply per request.
    */
   agentBreakdown?: Record<string, Stats>;
   ratios: {
@@ -81,17 +84,7 @@ export interface CniBenchResult {
  * server's rows take the first `pods` ADDs and DELs, which are the sequential ones).
  */
 export function agentBreakdown(log: string, pods: number): Record<string, Stats> {
-  const lines = log
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        return undefined;
-      }
-    })
-    .filter((l): l is Record<string, unknown> => l !== undefined);
+  const lines = jsonLines(log);
   const seq = (msg: string): Record<string, unknown>[] =>
     lines.filter((l) => l["msg"] === msg && String(l["containerID"]).startsWith("seq-trellis"));
   const nums = (ls: Record<string, unknown>[], k: string): number[] =>
@@ -112,6 +105,57 @@ export function agentBreakdown(log: string, pods: number): Record<string, Stats>
   return out;
 }
 
+/**
+ * An ADD as the runtime sees it, laid beside the agent's log: the runtime's
+ * spawn (fork and exec of the plugin, the same cost for the reference), the
+ * shim's start, stdin and connect until the agent accepts, the agent's
+ * accept to its handler's answer, and from there the reply's encoding and
+ * write, the shim's read, print and exit until the runtime sees the exit. Each exec
+ * is matched to the "CNI request" ADD line whose acceptedAt falls inside it
+ * (the sequential pods run one at a time).
+ */
+export function execBreakdown(log: string, execs: readonly ExecTimeline[]): Record<string, Stats> {
+  const reqs = jsonLines(log).filter(
+    (l) => l["msg"] === "CNI request" && l["command"] === "ADD" && typeof l["acceptedAt"] === "number",
+  );
+  const spawn: number[] = [];
+  const toAccept: number[] = [];
+  const agent: number[] = [];
+  const toExit: number[] = [];
+  for (const e of execs) {
+    const r = reqs.find(
+      (q) => (q["acceptedAt"] as number) >= e.start && (q["acceptedAt"] as number) <= e.exited,
+    );
+    if (r === undefined) continue;
+    const accepted = r["acceptedAt"] as number;
+    const answered = r["answeredAt"] as number;
+    spawn.push(e.spawned - e.start);
+    toAccept.push(accepted - e.spawned);
+    agent.push(answered - accepted);
+    toExit.push(e.exited - answered);
+  }
+  return {
+    "ADD exec: runtime's spawn of the plugin": stats(spawn),
+    "ADD exec: spawned → agent accepts": stats(toAccept),
+    "ADD exec: agent accept → handler's answer": stats(agent),
+    "ADD exec: answer → plugin exit seen": stats(toExit),
+  };
+}
+
+function jsonLines(log: string): Record<string, unknown>[] {
+  return log
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((l): l is Record<string, unknown> => l !== undefined);
+}
+
 export function stats(xs: readonly number[]): Stats {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? 0;
@@ -129,6 +173,8 @@ interface Reply {
   ms: number;
   code: number;
   stdout: string;
+  /** exec requests: the runner's timeline of the exec (runner.ts ExecTimeline) */
+  at?: ExecTimeline;
 }
 
 class Runner {
@@ -272,8 +318,12 @@ export async function runCniBench(
         stdin: conf[who],
       });
       if (r.code !== 0) throw new Error(`${who} ${command} ${id}: exit ${r.code}: ${r.stdout}`);
+      if (who === "trellis" && command === "ADD" && id.startsWith("seq-") && r.at !== undefined)
+        seqAddExecs.push(r.at);
       return r.ms;
     };
+    /** The sequential Trellis ADDs' exec timelines (execBreakdown). */
+    const seqAddExecs: ExecTimeline[] = [];
 
     // A Trellis DEL answers before the kernel has deleted the veth (agent/dataplane
     // detach); the delete then holds the RTNL for tens of ms. Each measurement
@@ -428,8 +478,9 @@ export async function runCniBench(
     };
     const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
     const keptLog = process.env["TRELLIS_BENCH_KEEP_LOG"] !== undefined;
+    const agentLog = keptLog ? readFileSync(join(bed.dir, "bench-node.log"), "utf8") : "";
     const breakdown = keptLog
-      ? agentBreakdown(readFileSync(join(bed.dir, "bench-node.log"), "utf8"), pods)
+      ? { ...execBreakdown(agentLog, seqAddExecs), ...agentBreakdown(agentLog, pods) }
       : undefined;
     return {
       size: full ? "full" : "smoke",

@@ -133,15 +133,38 @@ async function nftElement(r: NftReq): Promise<{ id: number; ms: number; code: nu
   return { id: r.id, ms, code, stdout: JSON.stringify({ delMs }) };
 }
 
-function execPlugin(r: ExecReq): Promise<{ id: number; ms: number; code: number; stdout: string }> {
+/**
+ * One exec's timeline in wall-clock ms (performance.timeOrigin-based, so the
+ * agent's log can be laid beside it): the spawn asked, the child running
+ * (libuv's spawn returned: fork and exec done), its exit seen.
+ */
+export interface ExecTimeline {
+  start: number;
+  spawned: number;
+  exited: number;
+}
+
+function execPlugin(
+  r: ExecReq,
+): Promise<{ id: number; ms: number; code: number; stdout: string; at: ExecTimeline }> {
   const t0 = performance.now();
+  const wall = (t: number): number => performance.timeOrigin + t;
   return new Promise((resolve) => {
     const c = spawn(r.plugin, [], { env: r.env, stdio: ["pipe", "pipe", "ignore"] });
+    let spawned = t0;
+    let exited = t0;
+    c.on("spawn", () => (spawned = performance.now()));
+    c.on("exit", () => (exited = performance.now()));
     let out = "";
     c.stdout.on("data", (d: Buffer) => (out += d.toString()));
     c.stdin.on("error", () => {});
-    c.on("error", () => resolve({ id: r.id, ms: performance.now() - t0, code: 127, stdout: "" }));
-    c.on("close", (code) => resolve({ id: r.id, ms: performance.now() - t0, code: code ?? -1, stdout: out }));
+    const done = (code: number, stdout: string): void => {
+      const end = performance.now();
+      const at = { start: wall(t0), spawned: wall(spawned), exited: wall(exited === t0 ? end : exited) };
+      resolve({ id: r.id, ms: end - t0, code, stdout, at });
+    };
+    c.on("error", () => done(127, ""));
+    c.on("close", (code) => done(code ?? -1, out));
     c.stdin.end(r.stdin);
   });
 }
