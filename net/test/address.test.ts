@@ -1,4 +1,5 @@
 import { describe, it, expect } from "@jest/globals";
+import ipnum from "ip-num";
 import {
   aggregate,
   canonicalAddress,
@@ -22,6 +23,52 @@ import { parsed } from "./parsed.js";
 
 const P = (text: string): Prefix => parsed(parsePrefix(text));
 const texts = (ps: readonly Prefix[]): string[] => ps.map(formatPrefix);
+
+describe("parseAddress: IPv4 decided as ip-num's validator decides it", () => {
+  // parseAddress reads dotted quads itself (ipv4-packed.ts) for speed; it
+  // must accept exactly the texts ip-num accepts, with the same value.
+  it("agrees with ip-num on 20k generated near-quads and the edge cases", () => {
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const part = (): string => {
+      const k = next(10);
+      if (k === 0) return "0" + String(next(300)); // a leading zero
+      if (k === 1) return String(250 + next(10)); // around 255
+      if (k === 2) return ["", "-1", "+1", "1e2", "0x1", " 1", "1 ", "٣", "00"][next(9)]!;
+      return String(next(256));
+    };
+    const texts = [
+      "0.0.0.0",
+      "255.255.255.255",
+      "256.0.0.0",
+      "1.2.3",
+      "1.2.3.4.5",
+      "1..2.3",
+      ".1.2.3",
+      "1.2.3.",
+      "01.2.3.4",
+      "1.2.3.04",
+    ];
+    for (let i = 0; i < 20_000; i++)
+      texts.push(Array.from({ length: next(10) === 0 ? 3 + next(3) : 4 }, part).join("."));
+    for (const t of texts) {
+      let want: bigint | undefined;
+      try {
+        want = ipnum.IPv4.fromString(t).getValue();
+      } catch {
+        want = undefined;
+      }
+      // ip-num tolerates some texts its validator still lets through the
+      // regex parseAddress applied before it (digits and dots only).
+      if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(t)) want = undefined;
+      const got = parseAddress(t);
+      expect([t, typeof got === "string" ? undefined : got.value]).toEqual([t, want]);
+    }
+  });
+});
 
 describe("parseAddress: strict text forms, errors as values", () => {
   const good: [string, string, string][] = [
