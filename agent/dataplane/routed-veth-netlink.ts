@@ -59,9 +59,12 @@ const INET_CONF: Record<string, number> = {
 /** planSysctls() of the host end, each by its cheapest way (netlink when the kernel takes it). */
 export function hostSettings(hostIf: string): HostSettings {
   const out: HostSettings = { inetConf: [], proc: [] };
+  // A prefix test, not a RegExp built from the interface name per call: this
+  // runs twice in every ADD.
+  const conf4 = `/proc/sys/net/ipv4/conf/${hostIf}/`;
   for (const [path, value] of planSysctls(hostIf)) {
-    const conf4 = new RegExp(`^/proc/sys/net/ipv4/conf/${hostIf}/(\\w+)$`).exec(path);
-    const index = conf4?.[1] !== undefined ? INET_CONF[conf4[1]] : undefined;
+    const key = path.startsWith(conf4) ? path.slice(conf4.length) : undefined;
+    const index = key !== undefined && Object.hasOwn(INET_CONF, key) ? INET_CONF[key] : undefined;
     if (index !== undefined) {
       out.inetConf.push([index, Number(value)]);
     } else if (path === `/proc/sys/net/ipv4/neigh/${hostIf}/proxy_delay`) {

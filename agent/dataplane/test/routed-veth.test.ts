@@ -8,6 +8,8 @@ import {
   podMac,
   podRoutes,
 } from "../routed-veth.js";
+import { hostSettings } from "../routed-veth-netlink.js";
+import { IPV4_DEVCONF_PROXY_ARP, IPV4_DEVCONF_RP_FILTER } from "../../../net/netlink/rtnetlink.js";
 
 const spec = {
   hostIf: "trl0123456789a",
@@ -68,5 +70,21 @@ describe("routed veth plans", () => {
     const m = podMac("c1.eth0");
     expect(m).toMatch(/^0a:58(:[0-9a-f]{2}){4}$/);
     expect(podMac("c1.eth0")).toBe(m);
+  });
+});
+
+describe("hostSettings: each host sysctl by its cheapest way", () => {
+  it("sends proxy_arp and rp_filter as IFLA_INET_CONF, proxy_delay 0 by the ARP table, the IPv6 ones to /proc", () => {
+    expect(hostSettings("trl0123456789a")).toEqual({
+      inetConf: [
+        [IPV4_DEVCONF_PROXY_ARP, 1],
+        [IPV4_DEVCONF_RP_FILTER, 0],
+      ],
+      proxyDelayMs: 0,
+      proc: [
+        ["/proc/sys/net/ipv6/conf/trl0123456789a/accept_dad", "0"],
+        ["/proc/sys/net/ipv6/conf/trl0123456789a/accept_ra", "0"],
+      ],
+    });
   });
 });
