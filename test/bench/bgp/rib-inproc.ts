@@ -11,7 +11,7 @@
 // FIB's pure core as KernelFib feeds it, `setGateways` per change and then
 // `takeOps(4096)` until nothing is pending, the operations dropped where the
 // driver would encode them: the FIB column's work short of the kernel)
-// Prints one JSON line: ms (decode+RIB), heap MB after GC, and the peak of
+// Prints one JSON line: ms (decode+RIB), heap and external MB after GC, and the peak of
 // the V8 heap's committed size plus external memory, sampled after each batch
 // (run with --expose-gc so the injector's encoding is collected first).
 import { decodeMessage } from "../../../bgp/wire/index.js";
@@ -30,6 +30,8 @@ export interface InprocResult {
   fibOps?: number;
   fibMs?: number;
   heapMB: number;
+  /** external memory after GC (typed arrays: the RIB's and FibSync's columns, which heapMB leaves out) */
+  extMB: number;
   /** peak of V8 heap committed + external during the run */
   peakMB: number;
 }
@@ -102,13 +104,15 @@ export function runInproc(prefixes: number, batch: number, mode: InprocMode = "f
   const cpuMs = (c.user + c.system) / 1000;
   if (rib.bestCount() !== prefixes) throw new Error(`Loc-RIB holds ${rib.bestCount()} of ${prefixes}`);
   if (gc) gc();
-  const heapMB = process.memoryUsage().heapUsed / 2 ** 20;
+  const after = process.memoryUsage();
+  const heapMB = after.heapUsed / 2 ** 20;
+  const extMB = after.external / 2 ** 20;
   const peakMB = peak / 2 ** 20;
-  if (core === undefined) return { prefixes, ms, cpuMs, decodeMs, fibChanges, heapMB, peakMB };
+  if (core === undefined) return { prefixes, ms, cpuMs, decodeMs, fibChanges, heapMB, extMB, peakMB };
   // read after the heap figure, so the FIB's state is live when it is taken
   if (core.installedCount !== prefixes)
     throw new Error(`FIB installed ${core.installedCount} of ${prefixes}`);
-  return { prefixes, ms, cpuMs, decodeMs, fibChanges, fibOps, fibMs, heapMB, peakMB };
+  return { prefixes, ms, cpuMs, decodeMs, fibChanges, fibOps, fibMs, heapMB, extMB, peakMB };
 }
 
 if (process.argv[1]?.endsWith("rib-inproc.js")) {
@@ -130,6 +134,7 @@ if (process.argv[1]?.endsWith("rib-inproc.js")) {
       decodeMs: Math.round(r.decodeMs),
       ...(r.fibMs === undefined ? {} : { fibMs: Math.round(r.fibMs) }),
       heapMB: Math.round(r.heapMB),
+      extMB: Math.round(r.extMB),
       peakMB: Math.round(r.peakMB),
     }),
   );
