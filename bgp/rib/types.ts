@@ -123,6 +123,7 @@ export interface RouteView {
 /** A Loc-RIB change for the kernel: an empty nexthops list removes the route. */
 export interface FibChange {
   prefix: Prefix;
+  /** shared between changes (frozen for one next hop or none; the Loc-RIB's own ECMP list): read only */
   nexthops: string[];
 }
 

@@ -5,15 +5,19 @@
 // each socket read. No sockets, no namespaces: it isolates decode + import +
 // decision + change stream, for profiling (`node --cpu-prof`,
 // `--heap-snapshot-signal`) and for comparing data layouts quickly.
-//   node dist/test/bench/bgp/rib-inproc.js [prefixes=1000000] [batch=16] [fib|nofib]
+//   node dist/test/bench/bgp/rib-inproc.js [prefixes=1000000] [batch=16] [fib|nofib|fibsync]
 // (nofib: takeChanges({ fib: false }), as trellis-bgp runs with its FIB off,
-// the benchmark's RIB column)
-// Prints one JSON line: ms (decode+RIB), heap MB after GC, and the peak of
+// the benchmark's RIB column; fibsync: the change list also goes into the
+// FIB's pure core as KernelFib feeds it, `setGateways` per change and then
+// `takeOps(4096)` until nothing is pending, the operations dropped where the
+// driver would encode them: the FIB column's work short of the kernel)
+// Prints one JSON line: ms (decode+RIB), heap and external MB after GC, and the peak of
 // the V8 heap's committed size plus external memory, sampled after each batch
 // (run with --expose-gc so the injector's encoding is collected first).
 import { decodeMessage } from "../../../bgp/wire/index.js";
 import type { UpdateMessage } from "../../../bgp/wire/index.js";
 import { Rib } from "../../../bgp/rib/index.js";
+import { FibSync } from "../../../bgp/fib/index.js";
 import { encodePeerUpdates } from "./generator.js";
 
 export interface InprocResult {
@@ -22,12 +26,27 @@ export interface InprocResult {
   cpuMs: number;
   decodeMs: number;
   fibChanges: number;
+  /** fibsync mode: kernel operations taken from FibSync, and the wall ms spent in it (included in ms) */
+  fibOps?: number;
+  fibMs?: number;
   heapMB: number;
+  /** external memory after GC (typed arrays: the RIB's and FibSync's columns, which heapMB leaves out) */
+  extMB: number;
   /** peak of V8 heap committed + external during the run */
   peakMB: number;
 }
 
-export function runInproc(prefixes: number, batch: number, fib = true): InprocResult {
+export type InprocMode = "fib" | "nofib" | "fibsync";
+
+/** operations per takeOps(), KernelFib's default batchSize */
+const FIB_BATCH = 4096;
+
+export function runInproc(prefixes: number, batch: number, mode: InprocMode = "fib"): InprocResult {
+  const fib = mode !== "nofib";
+  const core = mode === "fibsync" ? new FibSync() : undefined;
+  core?.reconcile([]); // KernelFib.start() on an empty kernel
+  let fibOps = 0;
+  let fibMs = 0;
   const opts = {
     target: "192.0.2.1",
     port: 179,
@@ -68,7 +87,14 @@ export function runInproc(prefixes: number, batch: number, fib = true): InprocRe
     decodeMs += performance.now() - d0;
     rib.update("192.0.2.2", m, Date.now());
     if (i % batch === batch - 1 || i === msgs.length - 1) {
-      fibChanges += rib.takeChanges({ fib }).fib.length;
+      const changes = rib.takeChanges({ fib }).fib;
+      fibChanges += changes.length;
+      if (core !== undefined) {
+        const f0 = performance.now();
+        for (const c of changes) core.setGateways(c.prefix, c.nexthops);
+        while (core.pendingCount > 0) fibOps += core.takeOps(FIB_BATCH).length;
+        fibMs += performance.now() - f0;
+      }
       peak = Math.max(peak, used());
     }
   }
@@ -78,9 +104,15 @@ export function runInproc(prefixes: number, batch: number, fib = true): InprocRe
   const cpuMs = (c.user + c.system) / 1000;
   if (rib.bestCount() !== prefixes) throw new Error(`Loc-RIB holds ${rib.bestCount()} of ${prefixes}`);
   if (gc) gc();
-  const heapMB = process.memoryUsage().heapUsed / 2 ** 20;
+  const after = process.memoryUsage();
+  const heapMB = after.heapUsed / 2 ** 20;
+  const extMB = after.external / 2 ** 20;
   const peakMB = peak / 2 ** 20;
-  return { prefixes, ms, cpuMs, decodeMs, fibChanges, heapMB, peakMB };
+  if (core === undefined) return { prefixes, ms, cpuMs, decodeMs, fibChanges, heapMB, extMB, peakMB };
+  // read after the heap figure, so the FIB's state is live when it is taken
+  if (core.installedCount !== prefixes)
+    throw new Error(`FIB installed ${core.installedCount} of ${prefixes}`);
+  return { prefixes, ms, cpuMs, decodeMs, fibChanges, fibOps, fibMs, heapMB, extMB, peakMB };
 }
 
 if (process.argv[1]?.endsWith("rib-inproc.js")) {
@@ -90,16 +122,19 @@ if (process.argv[1]?.endsWith("rib-inproc.js")) {
     throw new Error(`prefixes "${process.argv[2]}": 1..16000000`);
   if (!Number.isInteger(batch) || batch < 1)
     throw new Error(`batch "${process.argv[3]}": a positive integer`);
-  const fibArg = process.argv[4] ?? "fib";
-  if (fibArg !== "fib" && fibArg !== "nofib") throw new Error(`"${fibArg}": fib or nofib`);
-  const r = runInproc(n, batch, fibArg === "fib");
+  const mode = process.argv[4] ?? "fib";
+  if (mode !== "fib" && mode !== "nofib" && mode !== "fibsync")
+    throw new Error(`"${mode}": fib, nofib or fibsync`);
+  const r = runInproc(n, batch, mode);
   console.log(
     JSON.stringify({
       ...r,
       ms: Math.round(r.ms),
       cpuMs: Math.round(r.cpuMs),
       decodeMs: Math.round(r.decodeMs),
+      ...(r.fibMs === undefined ? {} : { fibMs: Math.round(r.fibMs) }),
       heapMB: Math.round(r.heapMB),
+      extMB: Math.round(r.extMB),
       peakMB: Math.round(r.peakMB),
     }),
   );
