@@ -9,17 +9,7 @@
 import { describe, it, expect } from "@jest/globals";
 import { FibSync, nextHopKey, gatewayKey } from "../index.js";
 import type { FibOp, KernelRoute, NextHop } from "../index.js";
-
-/** xorshift32: a reproducible stream of uint32 */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
+import { rngU32 as rng } from "../../wire/test/rng.js";
 
 const show = (ops: FibOp[]): string[] =>
   ops.map((o) =>

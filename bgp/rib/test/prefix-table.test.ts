@@ -7,17 +7,7 @@ import { describe, it, expect } from "@jest/globals";
 import { formatIpv4Prefix } from "../../../net/ipv4-packed.js";
 import { PrefixTable } from "../prefix-table.js";
 import { DestTable } from "../dest-table.js";
-
-/** xorshift32: a reproducible stream of uint32 */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
+import { rngU32 as rng } from "../../wire/test/rng.js";
 
 describe("PrefixTable", () => {
   it("gives every prefix one id, and the same text back (v4 packed, v6 by text)", () => {

@@ -13,3 +13,9 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The same stream as whole uint32 values (for `next() % n` picks). */
+export function rngU32(seed: number): () => number {
+  const r = rng(seed);
+  return () => Math.floor(r() * 4294967296);
+}
