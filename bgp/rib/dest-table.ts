@@ -13,6 +13,7 @@
 import type { AttrSet } from "./attr-set.js";
 import type { CandidatePeer } from "./best-path.js";
 import { PrefixTable } from "./prefix-table.js";
+import { grownColumn } from "./column.js";
 
 /** The peer fields the table needs: a small index, 0 never used (0 = local). */
 export interface IndexedPeer extends CandidatePeer {
@@ -353,22 +354,11 @@ export class DestTable<P extends IndexedPeer> {
   }
 
   private grow(n: number): void {
-    const grow32 = (a: Int32Array): Int32Array<ArrayBuffer> => {
-      const b = new Int32Array(n);
-      b.set(a);
-      return b;
-    };
-    this.onePeer = grow32(this.onePeer);
-    this.bestPeer = grow32(this.bestPeer);
-    const since = new Uint32Array(n);
-    since.set(this.oneSince);
-    this.oneSince = since;
-    const flags = new Uint8Array(n);
-    flags.set(this.flags);
-    this.flags = flags;
-    const reason = new Uint8Array(n);
-    reason.set(this.reason);
-    this.reason = reason;
+    this.onePeer = grownColumn(this.onePeer, n);
+    this.bestPeer = grownColumn(this.bestPeer, n);
+    this.oneSince = grownColumn(this.oneSince, n);
+    this.flags = grownColumn(this.flags, n);
+    this.reason = grownColumn(this.reason, n);
   }
 }
 

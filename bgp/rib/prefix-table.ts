@@ -19,6 +19,7 @@
 // string path, so the table never changes a key.
 
 import { formatIpv4Prefix, parseCanonicalIpv4Prefix } from "../../net/ipv4-packed.js";
+import { grownColumn } from "./column.js";
 
 /** Where parseCanonicalIpv4Prefix leaves the address (one buffer, no allocation per call). */
 const parsed = new Int32Array(1);
@@ -210,9 +211,7 @@ export class PrefixTable {
       const lens = new Uint8Array(this.lens.length * 2).fill(LEN_FREE);
       lens.set(this.lens);
       this.lens = lens;
-      const addrs = new Int32Array(lens.length);
-      addrs.set(this.addrs);
-      this.addrs = addrs;
+      this.addrs = grownColumn(this.addrs, lens.length);
     }
     this.addrs[id] = addr;
     this.lens[id] = len;
