@@ -23,8 +23,14 @@ describe("cluster benchmark (quick)", () => {
     expect(r.policy.allNodes.n).toBe(2);
     expect(Object.keys(r.policy.perNode)).toEqual(["node-1", "node-2", "node-3"]);
     expect(r.nodeLoss.rows).toHaveLength(1);
-    // lost by SIGSTOP: nothing withdraws it before the hold timer (9 s) runs out
-    expect(r.nodeLoss.rows[0]?.tor.p50).toBeGreaterThan(5000);
+    // Lost by SIGSTOP: nothing withdraws it before the hold timer (9 s)
+    // runs out, which counts from the victim's last KEEPALIVE (every 3 s,
+    // so 6-9 s on an idle machine; a CI run under load saw 4.9 s at the ToR
+    // against 6.1 s at the nodes: the ToR's last message from the victim was
+    // then 4.1 s old, a KEEPALIVE about 1.1 s late). What this
+    // separates is the hold timer from a detection that does not wait for
+    // it (BFD's is under a second here).
+    expect(r.nodeLoss.rows[0]?.tor.p50).toBeGreaterThan(3000);
     const lab = r.scale.labs[0];
     // 3-node mesh: per node the ToR and 2 other nodes, IPv4 and IPv6
     expect(lab?.sessions).toEqual([6, 6, 6]);
