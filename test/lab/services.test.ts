@@ -91,10 +91,16 @@ maybe("Services through kube-scheduler and kube-proxy (nftables), with Trellis p
         lab.kubectl("get", "service", "-n", NS, "web", "-o", "jsonpath={.spec.clusterIP}"),
       )
     ).out;
-    // kube-proxy programs the Service once the endpointslice controller has written its slice.
+    // kube-proxy programs the Service once the endpointslice controller has
+    // written its slice, and the slice may list one backend ready before the
+    // other (CI once saw every reply from one backend right after the first
+    // answer): wait until both answer.
     await until(
-      "the ClusterIP answering from node-3",
-      async () => (await connect(podNetns("client-3"), clusterIP, 80, 1))[0] !== "",
+      "the ClusterIP answering from node-3 from both backends",
+      async () => {
+        const replies = await connect(podNetns("client-3"), clusterIP, 80);
+        return !replies.includes("") && distinct(replies).length === webPods().length;
+      },
       30_000,
       250,
     );
