@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "@jest/globals";
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { NetnsCluster } from "./netns-cluster.js";
+import { until } from "../../support/until.js";
 import { networkPolicy as np, type Doc } from "../../../policy/test/fixtures.js";
 import type { ApplyResult } from "../../../agent/nft/driver.js";
 import { loadCluster } from "../../../policy/model/load.js";
@@ -220,7 +221,17 @@ except OSError as e: print("error:" + str(e))`,
       { stdio: ["pipe", "ignore", "ignore"] },
     );
     try {
-      await new Promise((r) => setTimeout(r, 400));
+      // Until python3 listens (a fixed 400 ms was not enough on a loaded CI
+      // machine: the first probe was refused).
+      await until(
+        "the host-network server listening on :80 in n1",
+        () =>
+          execFileSync("ip", ["netns", "exec", n1.netns, "ss", "-Hltn", "sport", "=", ":80"], {
+            encoding: "utf8",
+          }).trim() !== "",
+        10_000,
+        50,
+      );
       const c = loadCluster(docs);
       const to = resolveEndpoint(c, "x/hostnet");
       if (!to) throw new Error("no x/hostnet");
