@@ -214,42 +214,39 @@ describe("nf_tables elements by netlink, read back by nft", () => {
     expect(listed("nl1")).not.toContain(JSON.stringify({ prefix: { addr: "10.0.0.0", len: 24 } }));
   });
 
+  /** Sends a batch the kernel must refuse: the NetlinkError it gave, after checking `set` is unchanged. */
+  const refused = async (set: string, batch: Parameters<typeof send>[0]): Promise<NetlinkError> => {
+    const before = listed(set);
+    const err = await send(batch).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetlinkError);
+    expect(listed(set)).toEqual(before);
+    return err as NetlinkError;
+  };
+
   it("a refused batch changes nothing, and its error names the element and the kernel's errno", async () => {
     const c = CASES[0]!;
-    const before = listed("nl0");
-    const err = await send([
+    const err = await refused("nl0", [
       change(c, "nl0", "add", ["10.9.9.9"]),
       change(c, "nl0", "delete", ["10.7.7.7"]),
-    ]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NetlinkError);
-    expect((err as NetlinkError).code).toBe("ENOENT");
-    expect((err as NetlinkError).message).toMatch(
-      /^delete element 10\.7\.7\.7 from set inet t nl0: No such file/,
-    );
-    expect(listed("nl0")).toEqual(before);
+    ]);
+    expect(err.code).toBe("ENOENT");
+    expect(err.message).toMatch(/^delete element 10\.7\.7\.7 from set inet t nl0: No such file/);
   });
 
   it("an interval overlapping one in the set is refused by the kernel, naming it", async () => {
     const c = CASES[1]!;
-    const before = listed("nl1");
-    const err = await send([change(c, "nl1", "add", [{ prefix: { addr: "10.2.0.0", len: 16 } }])]).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(NetlinkError);
-    expect((err as NetlinkError).message).toMatch(/^add element 10\.2\.0\.0\/16 to set inet t nl1: /);
-    expect(listed("nl1")).toEqual(before);
+    const err = await refused("nl1", [change(c, "nl1", "add", [{ prefix: { addr: "10.2.0.0", len: 16 } }])]);
+    expect(err.message).toMatch(/^add element 10\.2\.0\.0\/16 to set inet t nl1: /);
   });
 
   it("a set that does not exist: ENOENT for that element, nothing else of the batch applied", async () => {
     const c = CASES[0]!;
-    const before = listed("nl0");
-    const err = await send([
+    const err = await refused("nl0", [
       change(c, "nl0", "add", ["10.8.8.8"]),
       change(c, "no-such-set", "add", ["10.8.8.9"]),
-    ]).catch((e: unknown) => e);
-    expect((err as NetlinkError).code).toBe("ENOENT");
-    expect((err as NetlinkError).message).toMatch(/add element 10\.8\.8\.9 to set inet t no-such-set/);
-    expect(listed("nl0")).toEqual(before);
+    ]);
+    expect(err.code).toBe("ENOENT");
+    expect(err.message).toMatch(/add element 10\.8\.8\.9 to set inet t no-such-set/);
   });
 
   it("a namespace deleted and made again under the same name gets a socket of its own (the kept one is not reused)", async () => {
