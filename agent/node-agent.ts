@@ -60,7 +60,7 @@ import type { BgpStatusSource } from "./status/bgp-status-source.js";
 import { KubeNodeStatusApi } from "./status/node-status-api.js";
 import { countLocalRoutes } from "./status/local-routes.js";
 import { agentVersion } from "./status/agent-version.js";
-import { BgpService, borrowedAddresses } from "./bgp/bgp-service.js";
+import { BgpService, blockBgpFacts, borrowedAddresses } from "./bgp/bgp-service.js";
 import { controlSocketPath } from "./bgp/control-socket.js";
 
 /**
@@ -107,6 +107,8 @@ export class NodeAgent {
   private gcReleases = 0;
   private missingSince = new Map<string, number>();
   private emptySince = new Map<string, number>();
+  /** Each block's blockBgpFacts as the BGP service was last told of them (block events). */
+  private readonly blockFacts = new Map<string, string>();
   /** Coalesced blackhole syncs (scheduleBlackholes). */
   private readonly blackholes = new Coalesced(() => this.syncBlackholes());
   private readonly badPools = new Map<string, string>();
@@ -371,12 +373,22 @@ export class NodeAgent {
       undefined,
       (verb, obj) => {
         if (!this.synced) return;
-        if (verb === "delete") this.ipam.forgetBlock(obj.metadata.name);
-        else {
+        const name = obj.metadata.name;
+        if (verb === "delete") this.ipam.forgetBlock(name);
+        // This agent's own writes come back as events of the version its
+        // cache already holds (IPAM keeps each write's answer): nothing new to validate.
+        else if (this.ipam.block(name)?.metadata.resourceVersion !== obj.metadata.resourceVersion) {
           const b = ipamBlockSchema.safeParse(obj);
           if (b.success) this.ipam.observeBlock(b.data);
         }
-        this.bgp?.schedule(); // borrowed addresses live in other nodes' blocks
+        // BGP reads blocks' CIDRs, affinities and borrowed addresses; most events
+        // only move other pods' allocations (bgp-service.ts blockBgpFacts).
+        const cached = this.ipam.block(name);
+        const facts = cached === undefined ? undefined : blockBgpFacts(cached, cfg.nodeName);
+        if (facts === this.blockFacts.get(name)) return;
+        if (facts === undefined) this.blockFacts.delete(name);
+        else this.blockFacts.set(name, facts);
+        this.bgp?.schedule();
       },
     );
     this.informer<BlockAffinity & KubernetesObject>(

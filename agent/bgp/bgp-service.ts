@@ -106,6 +106,41 @@ export function borrowedAddresses(
   return out;
 }
 
+/**
+ * What the BGP service reads of one IPAM block, as a comparable text: its
+ * CIDR and pool (tenant communities), its affinity and claim state (a
+ * confirmed block of this node's is advertised, a pending one is not), and, in another node's
+ * block, the ordinals this node's pods hold there (borrowed addresses).
+ * Allocations of pods on other nodes, or on this node inside its own blocks,
+ * change nothing BGP advertises, and they are nearly every write a block
+ * sees (each ADD and DEL of the cluster): the agent compares this text
+ * before and after a block's watch event and recomputes only when it moved.
+ */
+export function blockBgpFacts(
+  b: {
+    spec: {
+      cidr: string;
+      pool?: string | undefined;
+      affinity?: string | undefined;
+      state?: string | undefined;
+      allocations: { ordinal: number; attributes?: { node?: string | undefined } | undefined }[];
+    };
+  },
+  nodeName: string,
+): string {
+  const borrowed =
+    b.spec.affinity === `host:${nodeName}`
+      ? []
+      : b.spec.allocations.filter((a) => a.attributes?.node === nodeName).map((a) => a.ordinal);
+  return JSON.stringify([
+    b.spec.cidr,
+    b.spec.pool ?? "",
+    b.spec.affinity ?? "",
+    b.spec.state ?? "",
+    borrowed,
+  ]);
+}
+
 /** The first speaker waits this long at most for the first list of Services and EndpointSlices. */
 export const SERVICE_SYNC_WAIT_MS = 5000;
 

@@ -305,6 +305,11 @@ export class IpamService {
     if (this.isAffine(cur)) this.o.onAffineBlocksChanged?.();
   }
 
+  /** The cached block of that name: the last version listed, watched or written by this agent. */
+  block(name: string): IPAMBlock | undefined {
+    return this.blocks.get(name);
+  }
+
   allBlocks(): IPAMBlock[] {
     return [...this.blocks.values()];
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { resolveNextHop, underlay } from "../next-hop-resolution.js";
-import { borrowedAddresses } from "../bgp-service.js";
+import { blockBgpFacts, borrowedAddresses } from "../bgp-service.js";
 
 describe("recursive next-hop resolution", () => {
   const u = underlay([
@@ -53,5 +53,47 @@ describe("borrowed addresses", () => {
       },
     ];
     expect(borrowedAddresses(blocks, "n1")).toEqual(["10.244.2.5", "fd00::a"]);
+  });
+});
+
+describe("a block's BGP facts (what a block event must change before BGP recomputes)", () => {
+  type Alloc = { ordinal: number; attributes: { node: string } };
+  const block = (affinity: string, allocations: Alloc[], state = "confirmed") => ({
+    spec: { cidr: "10.244.2.0/26", pool: "default", affinity, state, allocations },
+  });
+  const at = (ordinal: number, node: string): Alloc => ({ ordinal, attributes: { node } });
+  it.each<[string, ReturnType<typeof block>, ReturnType<typeof block>, boolean]>([
+    [
+      "another node's pod comes and goes in its block",
+      block("host:n2", []),
+      block("host:n2", [at(6, "n2")]),
+      false,
+    ],
+    [
+      "this node's pod comes and goes in this node's block",
+      block("host:n1", []),
+      block("host:n1", [at(6, "n1")]),
+      false,
+    ],
+    [
+      "this node's pod borrows an address of another node's block",
+      block("host:n2", []),
+      block("host:n2", [at(5, "n1")]),
+      true,
+    ],
+    [
+      "a borrowed address is released",
+      block("host:n2", [at(5, "n1"), at(6, "n2")]),
+      block("host:n2", [at(6, "n2")]),
+      true,
+    ],
+    ["the block's affinity moves", block("host:n2", []), block("host:n1", []), true],
+    ["this node's pending claim is confirmed", block("host:n1", [], "pending"), block("host:n1", []), true],
+  ])("%s: changed = %s", (_n, before, after, changed) => {
+    expect(blockBgpFacts(before, "n1") !== blockBgpFacts(after, "n1")).toBe(changed);
+  });
+  it("tells the pool apart (tenant communities)", () => {
+    const b = block("host:n2", []);
+    expect(blockBgpFacts(b, "n1")).not.toBe(blockBgpFacts({ spec: { ...b.spec, pool: "tenant-a" } }, "n1"));
   });
 });
