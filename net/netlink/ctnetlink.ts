@@ -26,18 +26,20 @@ import {
   type Message,
   type Request,
 } from "./rtnetlink.js";
+import { nfgenmsg, nfnlType } from "./nfnetlink.js";
 
 const NFNL_SUBSYS_CTNETLINK = 1;
 const IPCTNL_MSG_CT_NEW = 0;
 const IPCTNL_MSG_CT_GET = 1;
 const IPCTNL_MSG_CT_GET_STATS = 5;
-/** The type of a dumped entry (and of the update): subsystem << 8 | message. */
-export const CT_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
-export const CT_GET = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-export const CT_GET_STATS = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
-const NFNETLINK_V0 = 0;
+/** The type of a dumped entry (and of the update). */
+export const CT_NEW = nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW);
+export const CT_GET = nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET);
+export const CT_GET_STATS = nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET_STATS);
 /** NFPROTO_IPV4 / NFPROTO_IPV6 (linux/netfilter.h), the same numbers as AF_INET / AF_INET6. */
 const NFPROTO: Record<Family, number> = { 4: 2, 6: 10 };
+/** Every family: the statistics are the namespace's whole table. */
+const NFPROTO_UNSPEC = 0;
 
 // enum ctattr_type
 const CTA_TUPLE_ORIG = 1;
@@ -134,8 +136,6 @@ function be32(type: number, v: number): Attr {
   return { type, value: b };
 }
 
-const nfgenmsg = (family: Family): Buffer => Buffer.from([NFPROTO[family], NFNETLINK_V0, 0, 0]);
-
 /** Which tuple field a filtered dump compares with its address. */
 export type CtMatch = "orig-src" | "orig-dst" | "reply-src";
 
@@ -155,7 +155,7 @@ export type CtMatch = "orig-src" | "orig-dst" | "reply-src";
  * ignores CTA_FILTER. A caller checks what comes back.
  */
 export function ctDumpRequest(family: Family, filter?: { match: CtMatch; addr: Address }): Request {
-  const req: Request = { type: CT_GET, flags: NLM_F_DUMP, header: nfgenmsg(family), attrs: [] };
+  const req: Request = { type: CT_GET, flags: NLM_F_DUMP, header: nfgenmsg(NFPROTO[family]), attrs: [] };
   if (filter === undefined) return req;
   if (filter.addr.family !== family)
     throw new TypeError(`ctnetlink dump of IPv${family}: a filter address of IPv${filter.addr.family}`);
@@ -316,7 +316,7 @@ export function ctMarkRequest(e: CtEntry, value: number, mask: number): Request 
   return {
     type: CT_NEW,
     flags: 0,
-    header: nfgenmsg(f),
+    header: nfgenmsg(NFPROTO[f]),
     attrs: [
       nested(CTA_TUPLE_ORIG, [
         nested(CTA_TUPLE_IP, [
@@ -338,7 +338,7 @@ export function ctMarkRequest(e: CtEntry, value: number, mask: number): Request 
  * which tells whether filtered dumps or one whole dump cost less.
  */
 export function ctStatsRequest(): Request {
-  return { type: CT_GET_STATS, flags: 0, header: Buffer.from([0, NFNETLINK_V0, 0, 0]), attrs: [] };
+  return { type: CT_GET_STATS, flags: 0, header: nfgenmsg(NFPROTO_UNSPEC), attrs: [] };
 }
 
 /** The answer to ctStatsRequest(): the entries and the table's limit, or what is wrong with it. */

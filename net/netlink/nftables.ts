@@ -32,17 +32,17 @@ import {
   type Attr,
   type Message,
 } from "./rtnetlink.js";
+import { nfgenmsg, nfnlType } from "./nfnetlink.js";
 
 // include/uapi/linux/netfilter/nfnetlink.h
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFNL_MSG_BATCH_BEGIN = 0x10; // NLMSG_MIN_TYPE
 const NFNL_MSG_BATCH_END = 0x11;
-const NFNETLINK_V0 = 0;
 // include/uapi/linux/netfilter/nf_tables.h, enum nf_tables_msg_types
 const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_DELSETELEM = 14;
-export const NFT_NEWSETELEM = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
-export const NFT_DELSETELEM = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
+export const NFT_NEWSETELEM = nfnlType(NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWSETELEM);
+export const NFT_DELSETELEM = nfnlType(NFNL_SUBSYS_NFTABLES, NFT_MSG_DELSETELEM);
 export const NFNL_BATCH_BEGIN = NFNL_MSG_BATCH_BEGIN;
 export const NFNL_BATCH_END = NFNL_MSG_BATCH_END;
 // enum nft_set_elem_list_attributes
@@ -430,9 +430,7 @@ function message(
   b.writeUInt16LE(flags, 6);
   b.writeUInt32LE(seq >>> 0, 8);
   b.writeUInt32LE(0, 12); // nlmsg_pid 0: the kernel fills in the socket's port id
-  b.writeUInt8(family, 16);
-  b.writeUInt8(NFNETLINK_V0, 17);
-  b.writeUInt16BE(resId, 18);
+  nfgenmsg(family, resId).copy(b, 16);
   let off = 20;
   for (const a of attrs) off = writeAttr(b, off, a);
   return b;

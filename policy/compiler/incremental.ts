@@ -53,9 +53,9 @@ import {
 } from "../model/select.js";
 import { selectorObjectMatches } from "../../net/label-selector.js";
 import { PersistentMap } from "./persistent-map.js";
-import { podVethName } from "../../net/veth-name.js";
 import {
   groupId,
+  localPodEntry,
   peerSetName,
   peersArePlain,
   portEntries,
@@ -568,14 +568,7 @@ class Draft {
           for (const [name, def] of namer.used) this.refSet(name, def);
         }
       }
-      next = {
-        key: pod.key,
-        iface: podVethName(pod.namespace, pod.name),
-        ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
-        ...(pod.ipv6 ? { ipv6: pod.ipv6 } : {}),
-        ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),
-        ...(ids.egress ? { egressGroup: ids.egress } : {}),
-      };
+      next = localPodEntry(pod, ids);
     }
     // New references before old ones are dropped, so a group both pods share never goes.
     for (const id of [next?.ingressGroup, next?.egressGroup]) if (id) this.refGroup(id, +1);

@@ -410,6 +410,22 @@ export function groupId(dir: Direction, sections: readonly IRSection[]): string 
   return `${dir === "ingress" ? "in" : "out"}-${hashText(JSON.stringify(sections), 10)}`;
 }
 
+/**
+ * A local pod's entry: its veth, its addresses, and the groups of the
+ * directions it has sections in (`ids`). The full and the incremental
+ * compiler must build it alike, or their tables would differ.
+ */
+export function localPodEntry(pod: PodInfo, ids: Partial<Record<Direction, string>>): IRLocalPod {
+  return {
+    key: pod.key,
+    iface: podVethName(pod.namespace, pod.name),
+    ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
+    ...(pod.ipv6 ? { ipv6: pod.ipv6 } : {}),
+    ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),
+    ...(ids.egress ? { egressGroup: ids.egress } : {}),
+  };
+}
+
 export function buildIR(c: Cluster, node: string): PolicyIR {
   const b = new Builder(c, node);
   const groups = new Map<string, IRGroup>();
@@ -426,14 +442,7 @@ export function buildIR(c: Cluster, node: string): PolicyIR {
       if (!groups.has(id)) groups.set(id, { id, direction: dir, sections });
       ids[dir] = id;
     }
-    pods.push({
-      key: pod.key,
-      iface: podVethName(pod.namespace, pod.name),
-      ...(pod.ipv4 ? { ipv4: pod.ipv4 } : {}),
-      ...(pod.ipv6 ? { ipv6: pod.ipv6 } : {}),
-      ...(ids.ingress ? { ingressGroup: ids.ingress } : {}),
-      ...(ids.egress ? { egressGroup: ids.egress } : {}),
-    });
+    pods.push(localPodEntry(pod, ids));
   }
   return {
     node,
