@@ -72,6 +72,7 @@ describe("policy benchmark (smoke)", () => {
         kernelMatchesFullCompile: boolean;
         fullPath: Record<string, { p50: number }>;
         incremental: Record<string, { p50: number; p99: number }>;
+        incrementalVia: Record<"netlink" | "nft", { events: number }>;
       };
       expect(r.mode).toBe("smoke");
       expect(r.kernelMatchesFullCompile).toBe(true);
@@ -79,6 +80,9 @@ describe("policy benchmark (smoke)", () => {
       expect(r.incremental["total"]?.p50).toBeGreaterThan(0);
       // One pod: a handful of element commands, never the whole table.
       expect(r.incremental["cmds"]?.p99).toBeLessThanOrEqual(60);
+      // Applied as the agent applies them: element-only deltas by netlink, the rest by nft.
+      expect(r.incrementalVia.netlink.events).toBeGreaterThan(0);
+      expect(r.incrementalVia.nft.events).toBeGreaterThan(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
