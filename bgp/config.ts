@@ -7,7 +7,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { FilterSchema, type Filter } from "./policy/index.js";
-import { isAddressError, parseListenAddress } from "../net/metrics.js";
+import { isAddressError, parseListenAddress } from "../net/listen-address.js";
 import { formatAddress, formatPrefix, parseAddress, parsePrefix, parsePrefixLoose } from "../net/address.js";
 import { PROTO_TRELLIS_BGP, TABLE_MAIN } from "../net/route-ownership.js";
 

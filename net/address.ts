@@ -17,10 +17,22 @@
  *   server) and for text the kernel prints.
  * Neither accepts a bare address; `parseAddress` + `hostPrefix` do that.
  */
-import ipnum from "ip-num";
+import { createRequire } from "node:module";
+import type ipnum from "ip-num";
 import { parseCanonicalIpv4 } from "./ipv4-packed.js";
 
-const { IPv6 } = ipnum;
+/**
+ * ip-num, loaded on the first IPv6 text (IPv4 never needs it). Loading it
+ * cost 5-7 MB of resident memory (Node 20; measured after importing it: most
+ * of it in the malloc arena of V8's worker thread, which compiles its
+ * load-time code), and trellis-bgp with an IPv4-only configuration never
+ * parses an IPv6 text: its idle RSS went from 72-74 to 67 MB (issue 12, the
+ * daemon's RSS at 100k prefixes).
+ */
+let ipv6Class: typeof ipnum.IPv6 | undefined;
+function IPv6(): typeof ipnum.IPv6 {
+  return (ipv6Class ??= (createRequire(import.meta.url)("ip-num") as typeof ipnum).IPv6);
+}
 
 /** Where parseCanonicalIpv4 leaves a dotted quad (one buffer, no allocation per call). */
 const quad = new Int32Array(1);
@@ -69,7 +81,7 @@ export function parseAddress(text: string): Address | string {
     return { family: 4, value: BigInt(quad[0]! >>> 0) };
   }
   if (!/^[0-9a-fA-F:.]+$/.test(text) || !wellFormedV6(text)) return `"${text}" is not an IPv6 address`;
-  const v = fromIpNum(() => IPv6.fromString(text).getValue());
+  const v = fromIpNum(() => IPv6().fromString(text).getValue());
   return v === undefined ? `"${text}" is not an IPv6 address` : { family: 6, value: v };
 }
 

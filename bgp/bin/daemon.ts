@@ -10,8 +10,8 @@ import type { Speaker } from "../speaker.js";
 import { ControlServer } from "../control/server.js";
 import type { FibDriver, KernelFib } from "../fib/index.js";
 import { SpeakerHost } from "../speaker-host.js";
-import { registerFibMetrics, registerSpeakerMetrics, timedFibDriver } from "../metrics.js";
-import { type MetricsServer, createRegistry, isAddressError, serveMetrics } from "../../net/metrics.js";
+import type { MetricsServer } from "../../net/metrics.js";
+import { isAddressError } from "../../net/listen-address.js";
 
 export function loadConfig(path: string): SpeakerConfigFile {
   let text: string;
@@ -41,18 +41,28 @@ export class Daemon {
   }
 
   static async start(cfg: SpeakerConfigFile, log: Logger): Promise<Daemon> {
+    // The metrics modules only when /metrics is served (metricsAddress "", the
+    // default, serves none, and nothing else reads the families): prom-client
+    // and its default metrics were 2-3 MB of the daemon's resident memory
+    // (issue 12, RSS at 100k prefixes; see test/bench/bgp/README.md).
+    const served = cfg.metricsAddress !== "";
+    const netMetrics = served ? await import("../../net/metrics.js") : undefined;
+    const bgpMetrics = served ? await import("../metrics.js") : undefined;
     // The process's one registry; families are read at scrape time.
-    const registry = createRegistry();
+    const registry = netMetrics?.createRegistry();
     let kernel: KernelFib | undefined;
     // Read at scrape time only, once `kernel` exists.
-    const latency = cfg.fib.enabled ? registerFibMetrics(registry, () => kernel!.getStats()) : undefined;
+    const latency =
+      registry && cfg.fib.enabled
+        ? bgpMetrics!.registerFibMetrics(registry, () => kernel!.getStats())
+        : undefined;
     const host = await SpeakerHost.create(cfg, {
       log,
-      ...(latency ? { wrapDriver: (d: FibDriver) => timedFibDriver(d, latency) } : {}),
+      ...(latency ? { wrapDriver: (d: FibDriver) => bgpMetrics!.timedFibDriver(d, latency) } : {}),
       onKernel: (k) => (kernel = k),
     });
     const speaker = host.speaker;
-    registerSpeakerMetrics(registry, speaker);
+    if (registry) bgpMetrics!.registerSpeakerMetrics(registry, speaker);
     const fib = { close: () => host.abandon() };
     let control: ControlServer | undefined;
     if (cfg.control) {
@@ -66,7 +76,7 @@ export class Daemon {
         throw new ConfigError([`control.socket: ${e instanceof Error ? e.message : String(e)}`]);
       }
     }
-    const metrics = await serveMetrics(registry, cfg.metricsAddress);
+    const metrics = registry ? await netMetrics!.serveMetrics(registry, cfg.metricsAddress) : null;
     if (isAddressError(metrics)) {
       // Busy or absent address: a configuration error (exit 2), named by its field.
       await control?.close();

@@ -75,7 +75,11 @@ export class DestTable<P extends IndexedPeer> {
   reason = new Uint8Array(0);
   /** ECMP members including the best, best first; only when more than one */
   readonly multipath = new Map<number, Path<P>[]>();
-  /** the next-hop list last reported to the FIB: null none, a string one, an array ECMP */
+  /**
+   * the next-hop list last reported to the FIB: null none, a string one, an
+   * array ECMP; grown only while FIB changes are built (setFibNh), shorter
+   * than the id space otherwise (undefined: nothing reported)
+   */
   readonly fibNh: (string | string[] | null)[] = [];
   /** destinations changed since the last flush, in order of first change */
   private dirtyList = new Int32Array(1024);
@@ -130,10 +134,7 @@ export class DestTable<P extends IndexedPeer> {
   /** Sets up the columns of a destination id just handed out. */
   private created(id: number, v6: boolean): number {
     if (id >= this.flags.length) this.grow(this.prefixes.capacity);
-    if (id === this.onePre.length) {
-      this.onePre.push(null);
-      this.fibNh.push(null);
-    }
+    if (id === this.onePre.length) this.onePre.push(null);
     this.onePeer[id] = NONE;
     this.bestPeer[id] = NONE;
     this.reason[id] = 0;
@@ -146,7 +147,7 @@ export class DestTable<P extends IndexedPeer> {
     this.prefixes.delete(id);
     this.onePre[id] = null;
     if (id < this.oneOwnSet.length) this.oneOwnSet[id] = null;
-    this.fibNh[id] = null;
+    if (id < this.fibNh.length) this.fibNh[id] = null;
     this.multipath.delete(id);
   }
 
@@ -277,6 +278,13 @@ export class DestTable<P extends IndexedPeer> {
   list(d: number): Path<P>[] {
     const p = this.onePeer[d]!;
     return p === MANY ? this.many.get(d)! : p === NONE ? [] : [this.pathAt(d)];
+  }
+
+  setFibNh(d: number, nh: string | string[] | null): void {
+    const a = this.fibNh;
+    // grow by appending (never a hole: the array stays in fast elements)
+    while (a.length <= d) a.push(null);
+    a[d] = nh;
   }
 
   // ---- the change queue

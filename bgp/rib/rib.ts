@@ -407,10 +407,17 @@ export class Rib {
    */
   takeChanges(opts: { fib?: boolean } = {}): RibChanges {
     // fib: false when nobody consumes FIB changes (no kernel FIB, no listener):
-    // the next-hop state is still kept, only the change list is not built.
+    // no next hops are worked out and none are kept (fibNh is emptied, so a
+    // consumer that comes later is told each destination's next hops on its
+    // next change). Keeping them cost a pointer per destination, the array's
+    // copies as it grew and nextHopsOf() per decision (issue 12, trellis-bgp
+    // with its FIB off, the benchmark's RIB column: peak RSS at 100k prefixes
+    // 77-79 -> 75-76 MB, at 1M 150-153 -> 131-151; `rib-inproc.js 1000000 16
+    // nofib`: heap after GC 25 -> 15 MB, CPU 563-643 -> 463-475 ms).
     const wantFib = opts.fib !== false;
     const fib: FibChange[] = [];
     const t = this.dests;
+    if (!wantFib) t.fibNh.length = 0;
     /** destinations whose best path (peer or attributes) changed: export work */
     const changed: number[] = [];
     t.drainDirty((d, bestTouched) => {
@@ -420,10 +427,12 @@ export class Rib {
       t.reason[d] = sel.reason;
       if (sel.multipath !== null) t.multipath.set(d, sel.multipath);
       else t.multipath.delete(d);
-      const nh = this.nextHopsOf(d);
-      if (!sameNh(nh, t.fibNh[d]!)) {
-        t.fibNh[d] = nh;
-        if (wantFib) fib.push({ prefix: t.prefix(d), nexthops: this.fibHops(nh) });
+      if (wantFib) {
+        const nh = this.nextHopsOf(d);
+        if (!sameNh(nh, t.fibNh[d] ?? null)) {
+          t.setFibNh(d, nh);
+          fib.push({ prefix: t.prefix(d), nexthops: this.fibHops(nh) });
+        }
       }
       // A best path replaced by the same peer counts as changed (its
       // attributes may differ); NONE twice means withdrawn before ever flushed.
