@@ -206,7 +206,15 @@ const FLUSH_RETRY_MAX_MS = 5000;
 const PRECLAIM_RETRY_MS = 5000;
 
 export class IpamService {
+  /** Every known block by name: written through setBlock/deleteBlock only, which keep blocksByHandle. */
   private readonly blocks = new Map<string, IPAMBlock>();
+  /**
+   * The blocks whose stored allocations name each handle (a dual-stack pod's
+   * handle is in two). findAllocation runs twice in every ADD: scanning
+   * every allocation of the cluster cost 0.15 ms at 10,000 and 0.86 ms at
+   * 100,000 (measured on this machine class).
+   */
+  private readonly blocksByHandle = new Map<string, string[]>();
   private readonly queue: Op[] = [];
   private draining = false;
   private readonly maxRetries: number;
@@ -291,7 +299,7 @@ export class IpamService {
     const n = rvValue(b);
     if (a !== undefined && n !== undefined && n < a) return;
     const wasMine = this.isAffine(cur);
-    this.blocks.set(b.metadata.name, b);
+    this.setBlock(b);
     if (wasMine !== this.isAffine(b)) {
       this.o.onAffineBlocksChanged?.();
       if (this.isAffine(b)) this.scheduleFlush(0);
@@ -301,7 +309,7 @@ export class IpamService {
   forgetBlock(name: string): void {
     const cur = this.blocks.get(name);
     if (cur === undefined) return;
-    this.blocks.delete(name);
+    this.deleteBlock(name);
     if (this.isAffine(cur)) this.o.onAffineBlocksChanged?.();
   }
 
@@ -379,12 +387,48 @@ export class IpamService {
 
   /** The first allocation held by a handle (no array built: on the ADD/DEL path). */
   findAllocation(handle: string): { namespace: string | undefined; pod: string | undefined } | undefined {
-    for (const b of this.blocks.values()) {
+    // Where the handle can be: a block whose stored allocations name it, or
+    // one with this node's takes (not stored yet: allocationsOf lays them over).
+    const names = new Set(this.blocksByHandle.get(handle));
+    for (const name of this.takes.keys()) names.add(name);
+    for (const name of names) {
+      const b = this.blocks.get(name);
+      if (b === undefined) continue;
       for (const a of this.allocationsOf(b)) {
         if (a.handle === handle) return { namespace: a.attributes?.namespace, pod: a.attributes?.pod };
       }
     }
     return undefined;
+  }
+
+  /** Stores a block under its name, keeping blocksByHandle. */
+  private setBlock(b: IPAMBlock): void {
+    const name = b.metadata.name;
+    this.unindex(name);
+    this.blocks.set(name, b);
+    for (const a of b.spec.allocations) {
+      const names = this.blocksByHandle.get(a.handle);
+      if (names === undefined) this.blocksByHandle.set(a.handle, [name]);
+      else if (!names.includes(name)) names.push(name);
+    }
+  }
+
+  private deleteBlock(name: string): void {
+    this.unindex(name);
+    this.blocks.delete(name);
+  }
+
+  /** Drops the stored version of block `name` from blocksByHandle. */
+  private unindex(name: string): void {
+    const old = this.blocks.get(name);
+    if (old === undefined) return;
+    for (const a of old.spec.allocations) {
+      const names = this.blocksByHandle.get(a.handle);
+      if (names === undefined) continue;
+      const rest = names.filter((n) => n !== name);
+      if (rest.length === 0) this.blocksByHandle.delete(a.handle);
+      else this.blocksByHandle.set(a.handle, rest);
+    }
   }
 
   stats(): { affineBlocks: number; addressesInUse: number } {
@@ -668,12 +712,12 @@ export class IpamService {
       if (r === "conflict") {
         // Someone wrote the block meanwhile (a borrowed address?): keep it, confirm again.
         const fresh = await this.o.api.ipamBlocks.get(op.name);
-        if (fresh) this.blocks.set(op.name, fresh);
+        if (fresh) this.setBlock(fresh);
         if (aff !== undefined) await this.ensureAffinity(b.spec.cidr);
         op.resolve(false);
         return;
       }
-      this.blocks.delete(op.name);
+      this.deleteBlock(op.name);
       this.takes.delete(op.name);
       this.o.onWrite?.("affinity");
       await this.o.api.blockAffinities.delete(affName);
@@ -1134,11 +1178,11 @@ export class IpamService {
       if (attempt > 0 || base === undefined) {
         base = await this.o.api.ipamBlocks.get(name);
         if (base === undefined) {
-          this.blocks.delete(name);
+          this.deleteBlock(name);
           await this.settleTakes(name, undefined, []);
           return new Set([...m.adds.values()].map((a) => a.op));
         }
-        this.blocks.set(name, base);
+        this.setBlock(base);
       }
       // Never into a pending block (a claim in progress, perhaps another's
       // under a name this batch planned for before it was deleted).
@@ -1168,12 +1212,12 @@ export class IpamService {
       this.o.onWrite?.("block");
       const r = await this.o.api.ipamBlocks.replace({ ...base, spec: { ...base.spec, allocations } });
       if (r === "gone") {
-        this.blocks.delete(name);
+        this.deleteBlock(name);
         await this.settleTakes(name, undefined, []);
         return new Set([...m.adds.values()].map((a) => a.op));
       }
       if (r !== "conflict") {
-        this.blocks.set(name, r);
+        this.setBlock(r);
         await this.settleTakes(name, r, carried);
         return conflicts;
       }
