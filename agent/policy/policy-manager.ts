@@ -364,6 +364,10 @@ export class PolicyManager {
     for (const p of plan.prefixes) this.revokePending.add(p);
     if (this.revokePending.size === 0) return;
     this.revoking = this.revoking.then(async () => {
+      // Not in this turn: the ADDs this apply was waited for answer first
+      // (their continuations are microtasks queued behind this one; the
+      // revocation's dumps would otherwise run before them).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const prefixes = [...this.revokePending].sort();
       this.revokePending.clear();
       const against = this.revokeAgainst;
