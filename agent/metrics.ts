@@ -17,6 +17,8 @@ export interface AgentGauges {
   gcReleases: number;
   /** Rejected pool name -> reason. */
   poolsRejected: ReadonlyMap<string, string>;
+  /** BGP desired configs computed (0 with BGP off). */
+  bgpConfigComputations: number;
 }
 
 export function registerAgentMetrics(registry: Registry, read: () => AgentGauges): void {
@@ -52,6 +54,12 @@ export function registerAgentMetrics(registry: Registry, read: () => AgentGauges
     (g) => g.leakReleases,
   );
   family("trellis_ipam_gc_releases_total", "counter", "Addresses released by CNI GC.", (g) => g.gcReleases);
+  family(
+    "trellis_bgp_config_computations_total",
+    "counter",
+    "BGP configurations computed from the cluster and the node's links: on a change of what BGP reads, and every 10 s.",
+    (g) => g.bgpConfigComputations,
+  );
   family(
     "trellis_ipam_pools_rejected",
     "gauge",

@@ -625,6 +625,7 @@ export class NodeAgent {
       ipamWrites: this.writes,
       leakReleases: this.leakReleases,
       gcReleases: this.gcReleases,
+      bgpConfigComputations: this.bgp?.configComputations ?? 0,
       poolsRejected: this.badPools,
     };
   }

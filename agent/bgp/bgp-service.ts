@@ -192,6 +192,8 @@ export class BgpService {
     tenants: Kind<Tenant>;
   };
   private host: SpeakerHost | undefined;
+  /** Syncs that read the node's links and computed a desired config (`trellis_bgp_config_computations_total`). */
+  private computations = 0;
   private timer: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
   /** The syncs: one at a time, one more queued; none repeats once stopped. */
@@ -366,6 +368,11 @@ export class BgpService {
     this.schedule(0);
   }
 
+  /** How many times a desired config was computed (each reads the node's links). */
+  get configComputations(): number {
+    return this.computations;
+  }
+
   /** Something the desired config depends on changed: recompute soon (coalesced). */
   schedule(delayMs = COALESCE_MS): void {
     if (!this.started || this.stopped) return;
@@ -458,6 +465,7 @@ export class BgpService {
       this.schedule(250);
       return;
     }
+    this.computations++;
     const nodes = this.o.nodes();
     const self = nodes.find((n) => n.name === this.o.nodeName);
     const addresses = await this.chooseAddresses(self);

@@ -103,6 +103,41 @@ describe("trellis-node /metrics", () => {
     expect(value(v4.fams, "trellis_agent_ready")).toBe(1);
   });
 
+  it("pods coming and going in the node's own block do not recompute its BGP configuration", async () => {
+    // Each ADD and DEL writes node-1's block; what BGP reads of the block (its
+    // CIDR, pool, affinity, borrowed addresses) stays the same, so neither
+    // agent recomputes (node-agent.ts, blockBgpFacts). Counting both agents:
+    // node-2 sees node-1's block events too.
+    const up1 = bed.netnsName(`u${n1.index}`);
+    const up2 = bed.netnsName(`u${n2.index}`);
+    const computations = async (): Promise<number> => {
+      const f1 = (await scrapeFrom(up1, `http://10.250.${n1.index}.2:${port1}/metrics`)).fams;
+      const f2 = (await scrapeFrom(up2, `http://10.250.${n2.index}.2:${port2}/metrics`)).fams;
+      return (
+        (value(f1, "trellis_bgp_config_computations_total") ?? 0) +
+        (value(f2, "trellis_bgp_config_computations_total") ?? 0)
+      );
+    };
+    const pods = Array.from({ length: 8 }, (_, i) => bed.netnsName(`c${i}`));
+    await bed.addNetns(pods);
+    const before = await computations();
+    // BGP started on both nodes and computed at least once.
+    expect(before).toBeGreaterThanOrEqual(2);
+    const t0 = Date.now();
+    for (const [i, pod] of pods.entries()) {
+      const args = k8sArgs("default", `churn-${i}`);
+      expect((await cniSocket(a1.socket, podCall("ADD", a1, `c0ffee0${i}`, pod, args))).exitCode).toBe(0);
+      // Long enough for the block's write and its watch event (and, before, the 100 ms coalesced recompute).
+      await new Promise((r) => setTimeout(r, 250));
+      expect((await cniSocket(a1.socket, podCall("DEL", a1, `c0ffee0${i}`, pod, args))).exitCode).toBe(0);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const after = await computations();
+    // The 10 s safety recompute may fall inside the loop, once per agent.
+    const resyncs = 2 * Math.ceil((Date.now() - t0) / 10_000);
+    expect(after - before).toBeLessThanOrEqual(resyncs);
+  });
+
   it("/healthz and /readyz keep answering beside /metrics", async () => {
     expect((await bed.httpInNode(n1.netns, port1, "/healthz")).status).toBe(200);
     expect((await bed.httpInNode(n1.netns, port1, "/readyz")).body).toBe("ok\n");
