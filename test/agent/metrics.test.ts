@@ -133,9 +133,12 @@ describe("trellis-node /metrics", () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     const after = await computations();
-    // The 10 s safety recompute may fall inside the loop, once per agent.
-    const resyncs = 2 * Math.ceil((Date.now() - t0) / 10_000);
-    expect(after - before).toBeLessThanOrEqual(resyncs);
+    // The 10 s safety recompute may fall inside the loop, once per agent per
+    // 10 s, and one more per agent is allowed for a recompute already under
+    // way when the count was first read. With the filter removed from the
+    // compiled agent, this loop counted 32.
+    const allowed = 2 * (Math.ceil((Date.now() - t0) / 10_000) + 1);
+    expect(after - before).toBeLessThanOrEqual(allowed);
   });
 
   it("/healthz and /readyz keep answering beside /metrics", async () => {
