@@ -82,26 +82,33 @@ import { serveBgpControl } from "./control-socket.js";
 import type { ControlServer } from "../../bgp/control/server.js";
 
 export const COALESCE_MS = 100;
+
+/** The block fields the BGP service reads (pure helpers below). */
+interface BlockSpecForBgp {
+  spec: {
+    cidr: string;
+    pool?: string | undefined;
+    affinity?: string | undefined;
+    state?: string | undefined;
+    allocations: { ordinal: number; attributes?: { node?: string | undefined } | undefined }[];
+  };
+}
+
+/** The ordinals this node's pods hold in a block that is not its own; none in its own (pure). */
+function borrowedOrdinals(b: BlockSpecForBgp, nodeName: string): number[] {
+  if (b.spec.affinity === `host:${nodeName}`) return [];
+  return b.spec.allocations.filter((a) => a.attributes?.node === nodeName).map((a) => a.ordinal);
+}
+
 /** Addresses of allocations this node holds in blocks that are not its own (pure). */
-export function borrowedAddresses(
-  blocks: readonly {
-    spec: {
-      cidr: string;
-      affinity?: string | undefined;
-      allocations: { ordinal: number; attributes?: { node?: string | undefined } | undefined }[];
-    };
-  }[],
-  nodeName: string,
-): string[] {
+export function borrowedAddresses(blocks: readonly BlockSpecForBgp[], nodeName: string): string[] {
   const out: string[] = [];
   for (const b of blocks) {
-    if (b.spec.affinity === `host:${nodeName}`) continue;
+    const ordinals = borrowedOrdinals(b, nodeName);
+    if (ordinals.length === 0) continue;
     const p = parsePrefix(b.spec.cidr);
     if (typeof p === "string") continue;
-    for (const a of b.spec.allocations) {
-      if (a.attributes?.node !== nodeName) continue;
-      out.push(formatAddress({ family: p.family, value: p.base + BigInt(a.ordinal) }));
-    }
+    for (const o of ordinals) out.push(formatAddress({ family: p.family, value: p.base + BigInt(o) }));
   }
   return out;
 }
@@ -109,35 +116,20 @@ export function borrowedAddresses(
 /**
  * What the BGP service reads of one IPAM block, as a comparable text: its
  * CIDR and pool (tenant communities), its affinity and claim state (a
- * confirmed block of this node's is advertised, a pending one is not), and, in another node's
- * block, the ordinals this node's pods hold there (borrowed addresses).
- * Allocations of pods on other nodes, or on this node inside its own blocks,
- * change nothing BGP advertises, and they are nearly every write a block
- * sees (each ADD and DEL of the cluster): the agent compares this text
- * before and after a block's watch event and recomputes only when it moved.
+ * confirmed block of this node's is advertised, a pending one is not), and
+ * the ordinals this node's pods borrow in it. Allocations of pods on other
+ * nodes, or on this node inside its own blocks, change nothing BGP
+ * advertises, and they are nearly every write a block sees (each ADD and DEL
+ * of the cluster): the agent compares this text before and after a block's
+ * watch event and recomputes only when it moved.
  */
-export function blockBgpFacts(
-  b: {
-    spec: {
-      cidr: string;
-      pool?: string | undefined;
-      affinity?: string | undefined;
-      state?: string | undefined;
-      allocations: { ordinal: number; attributes?: { node?: string | undefined } | undefined }[];
-    };
-  },
-  nodeName: string,
-): string {
-  const borrowed =
-    b.spec.affinity === `host:${nodeName}`
-      ? []
-      : b.spec.allocations.filter((a) => a.attributes?.node === nodeName).map((a) => a.ordinal);
+export function blockBgpFacts(b: BlockSpecForBgp, nodeName: string): string {
   return JSON.stringify([
     b.spec.cidr,
     b.spec.pool ?? "",
     b.spec.affinity ?? "",
     b.spec.state ?? "",
-    borrowed,
+    borrowedOrdinals(b, nodeName),
   ]);
 }
 

@@ -45,24 +45,23 @@ export class Daemon {
     // default, serves none, and nothing else reads the families): prom-client
     // and its default metrics were 2-3 MB of the daemon's resident memory
     // (issue 12, RSS at 100k prefixes; see test/bench/bgp/README.md).
-    const served = cfg.metricsAddress !== "";
-    const netMetrics = served ? await import("../../net/metrics.js") : undefined;
-    const bgpMetrics = served ? await import("../metrics.js") : undefined;
+    const mods =
+      cfg.metricsAddress === ""
+        ? undefined
+        : { net: await import("../../net/metrics.js"), bgp: await import("../metrics.js") };
     // The process's one registry; families are read at scrape time.
-    const registry = netMetrics?.createRegistry();
+    const m = mods && { ...mods, registry: mods.net.createRegistry() };
     let kernel: KernelFib | undefined;
     // Read at scrape time only, once `kernel` exists.
     const latency =
-      registry && cfg.fib.enabled
-        ? bgpMetrics!.registerFibMetrics(registry, () => kernel!.getStats())
-        : undefined;
+      m && cfg.fib.enabled ? m.bgp.registerFibMetrics(m.registry, () => kernel!.getStats()) : undefined;
     const host = await SpeakerHost.create(cfg, {
       log,
-      ...(latency ? { wrapDriver: (d: FibDriver) => bgpMetrics!.timedFibDriver(d, latency) } : {}),
+      ...(m && latency ? { wrapDriver: (d: FibDriver) => m.bgp.timedFibDriver(d, latency) } : {}),
       onKernel: (k) => (kernel = k),
     });
     const speaker = host.speaker;
-    if (registry) bgpMetrics!.registerSpeakerMetrics(registry, speaker);
+    if (m) m.bgp.registerSpeakerMetrics(m.registry, speaker);
     const fib = { close: () => host.abandon() };
     let control: ControlServer | undefined;
     if (cfg.control) {
@@ -76,7 +75,7 @@ export class Daemon {
         throw new ConfigError([`control.socket: ${e instanceof Error ? e.message : String(e)}`]);
       }
     }
-    const metrics = registry ? await netMetrics!.serveMetrics(registry, cfg.metricsAddress) : null;
+    const metrics = m ? await m.net.serveMetrics(m.registry, cfg.metricsAddress) : null;
     if (isAddressError(metrics)) {
       // Busy or absent address: a configuration error (exit 2), named by its field.
       await control?.close();

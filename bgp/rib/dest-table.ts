@@ -280,6 +280,11 @@ export class DestTable<P extends IndexedPeer> {
     return p === MANY ? this.many.get(d)! : p === NONE ? [] : [this.pathAt(d)];
   }
 
+  /** Forgets every next-hop list reported to the FIB (nobody consumes FIB changes: rib.ts takeChanges). */
+  clearFibNh(): void {
+    this.fibNh.length = 0;
+  }
+
   setFibNh(d: number, nh: string | string[] | null): void {
     const a = this.fibNh;
     // grow by appending (never a hole: the array stays in fast elements)

@@ -417,7 +417,7 @@ export class Rib {
     const wantFib = opts.fib !== false;
     const fib: FibChange[] = [];
     const t = this.dests;
-    if (!wantFib) t.fibNh.length = 0;
+    if (!wantFib) t.clearFibNh();
     /** destinations whose best path (peer or attributes) changed: export work */
     const changed: number[] = [];
     t.drainDirty((d, bestTouched) => {
