@@ -35,6 +35,26 @@
  *       namespace of whoever mounted /proc: so the writer must be a thread
  *       inside the target namespace. Only paths under /proc/sys/net/.
  *
+ *   chain(netnsA, netnsB, program, timeoutMs) -> Promise<Buffer>
+ *       Dependent steps in two namespaces in one pass on one pool thread:
+ *       the routed veth's configuration (agent/dataplane), where the pod
+ *       side's addresses and routes need the pod interface's index and the
+ *       host routes the host end's, each read by an earlier step. `program`
+ *       is a list of stages (CHAIN PROGRAM below); each stage is either
+ *       netlink requests sent on a socket of namespace A or B (one datagram,
+ *       read until every request is answered, as exchange()) or sysctl
+ *       writes from inside A or B (as writeSysctls()). A stage may keep the
+ *       ifindex of its first RTM_NEWLINK answer in a slot, and a later stage
+ *       has it written into its requests at the offsets it names, where
+ *       they hold the slot's placeholder (CHAIN_PLACEHOLDER + slot: checked,
+ *       so a wrong offset is refused rather than patched). The pass stops
+ *       after the first stage the kernel refused a request of. Resolves with
+ *       every stage's answers, each as u32 stage index, u32 length, answers;
+ *       rejects when a step itself failed (a socket, a namespace, a sysctl
+ *       file, a timeout). Each socket is opened once, on first use. One
+ *       event-loop turn and one pool hand-off for what took five exchanges,
+ *       each waiting for the main thread between them.
+ *
  *   batch(netns, request, timeoutMs) -> Promise<Buffer>
  *       For many plain requests at once (bgp/fib: a FIB batch of thousands
  *       of routes). On a pool thread, one socket in netns with large buffers
@@ -95,7 +115,7 @@
  *       keep for netns (on a pool thread: the close may wait for an RCU
  *       grace period, see above).
  *
- *   batch() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
+ *   batch(), chain() and writeSysctls() speak NETLINK_ROUTE only (bgp/fib, the CNI path).
  *
  *   strerror(errno) -> string      the C library's text for an errno
  *   errnoName(errno) -> string     its symbolic name (EEXIST, ...)
@@ -773,6 +793,26 @@ typedef struct {
   napi_async_work work;
 } sysctls_t;
 
+/* Writes `value` to the sysctl file `path` as this thread sees it. Returns 0, or -1 with *err and *syscall set. */
+static int write_sysctl(const char *path, const char *value, int *err, const char **syscall) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = errno;
+    *syscall = "open";
+    return -1;
+  }
+  size_t len = strlen(value);
+  ssize_t w = write(fd, value, len);
+  int rc = 0;
+  if (w < 0 || (size_t)w != len) {
+    *err = w < 0 ? errno : EIO;
+    *syscall = "write";
+    rc = -1;
+  }
+  close(fd);
+  return rc;
+}
+
 static void sysctls_execute(napi_env env, void *data) {
   (void)env;
   sysctls_t *x = data;
@@ -785,21 +825,7 @@ static void sysctls_execute(napi_env env, void *data) {
     }
   }
   for (size_t i = 0; i < x->n && x->err == 0; i++) {
-    int fd = open(x->paths[i], O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      x->err = errno;
-      x->syscall = "open";
-      x->failed = i;
-      break;
-    }
-    size_t len = strlen(x->values[i]);
-    ssize_t w = write(fd, x->values[i], len);
-    if (w < 0 || (size_t)w != len) {
-      x->err = w < 0 ? errno : EIO;
-      x->syscall = "write";
-      x->failed = i;
-    }
-    close(fd);
+    if (write_sysctl(x->paths[i], x->values[i], &x->err, &x->syscall) < 0) x->failed = i;
   }
   if (self >= 0) leave_netns(self);
 }
@@ -1050,6 +1076,318 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
                &x->work);
 }
 
+/* ---- chain ---- */
+
+/*
+ * CHAIN PROGRAM (little-endian; built by netlink.ts chain()): stages back
+ * to back, each
+ *   u8  ns        0: netnsA, 1: netnsB
+ *   u8  kind      0: netlink requests, 1: sysctl writes
+ *   u8  capture   CHAIN_NO_SLOT, or the slot that keeps the ifindex of the
+ *                 stage's first RTM_NEWLINK answer (netlink stages only)
+ *   u8  npatch    how many patches follow
+ *   u32 length    of the payload
+ *   npatch x { u8 slot, u8 zero[3], u32 offset }: the slot's ifindex is
+ *                 written at `offset` of the payload, which must hold the
+ *                 slot's placeholder there (u32)
+ *   payload       netlink: one or more nlmsghdr's, each plain with NLM_F_ACK
+ *                 or a get (exchange()'s framing; no dumps); sysctl: "path\0
+ *                 value\0" pairs, each path under /proc/sys/net/ and
+ *                 without ".."
+ * The whole program is checked before it is queued: a slot is used only
+ * after a stage captured it.
+ */
+#define CHAIN_MAX_PROGRAM (1u << 20)
+#define CHAIN_MAX_STAGES 16
+#define CHAIN_SLOTS 8
+#define CHAIN_NO_SLOT 0xff
+#define CHAIN_MAX_PATCHES 16
+#define CHAIN_MAX_SYSCTLS 64
+#define CHAIN_PLACEHOLDER 0x7fffff00u
+#define CHAIN_STAGE_HEADER 8
+#define CHAIN_PATCH_SIZE 8
+#define RTM_NEWLINK_TYPE 16
+
+typedef struct {
+  uint8_t ns, kind, capture, npatch;
+  uint32_t len;
+  const uint8_t *patches; /* npatch x CHAIN_PATCH_SIZE */
+  const uint8_t *payload;
+} chain_stage_t;
+
+typedef struct {
+  char *netns[2]; /* NULL: the thread's own namespace */
+  uint8_t *prog;
+  size_t prog_len;
+  int timeout_ms;
+  uint8_t *reply;
+  size_t reply_len;
+  size_t reply_cap;
+  int err;
+  const char *syscall;
+  char where[600]; /* the sysctl file or stage a failure names */
+  napi_deferred deferred;
+  napi_async_work work;
+} chain_t;
+
+/* Reads the stage at *off of the program and moves *off past it; -1 when it does not fit. */
+static int chain_stage_at(const uint8_t *prog, size_t len, size_t *off, chain_stage_t *st) {
+  if (len - *off < CHAIN_STAGE_HEADER) return -1;
+  const uint8_t *h = prog + *off;
+  st->ns = h[0];
+  st->kind = h[1];
+  st->capture = h[2];
+  st->npatch = h[3];
+  memcpy(&st->len, h + 4, 4);
+  size_t need = CHAIN_STAGE_HEADER + (size_t)st->npatch * CHAIN_PATCH_SIZE;
+  if (len - *off < need || len - *off - need < st->len) return -1;
+  st->patches = h + CHAIN_STAGE_HEADER;
+  st->payload = st->patches + (size_t)st->npatch * CHAIN_PATCH_SIZE;
+  *off += need + st->len;
+  return 0;
+}
+
+/* A netlink payload exchange() would take (framing, NLM_F_ACK or dump, count): checked with its own parser. */
+static int chain_netlink_ok(const uint8_t *payload, uint32_t len) {
+  exchange_t x = {.req = (uint8_t *)payload, .req_len = len};
+  pending_t pending[MAX_PENDING];
+  size_t n = 0;
+  if (collect_pending(&x, pending, &n) < 0) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (pending[i].dump) return 0; /* a socket runs one dump at a time; the chain has no use for one */
+  return 1;
+}
+
+/* "path\0value\0" pairs under /proc/sys/net/, at most CHAIN_MAX_SYSCTLS. */
+static int chain_sysctls_ok(const uint8_t *payload, uint32_t len) {
+  size_t off = 0, pairs = 0;
+  while (off < len) {
+    const char *path = (const char *)payload + off;
+    const uint8_t *nul = memchr(payload + off, 0, len - off);
+    if (nul == NULL) return 0;
+    size_t plen = (size_t)(nul - (payload + off));
+    if (plen == 0 || plen > 4096 || strncmp(path, "/proc/sys/net/", 14) != 0 || strstr(path, "..") != NULL) return 0;
+    off += plen + 1;
+    const uint8_t *vnul = off < len ? memchr(payload + off, 0, len - off) : NULL;
+    if (vnul == NULL || vnul == payload + off || (size_t)(vnul - (payload + off)) > 4096) return 0;
+    off = (size_t)(vnul - payload) + 1;
+    if (++pairs > CHAIN_MAX_SYSCTLS) return 0;
+  }
+  return pairs > 0;
+}
+
+/* The whole program, before it is queued: NULL when it is well formed, else what is wrong. */
+static const char *chain_check(const uint8_t *prog, size_t len) {
+  size_t off = 0, stages = 0;
+  int captured[CHAIN_SLOTS] = {0};
+  while (off < len) {
+    chain_stage_t st;
+    if (chain_stage_at(prog, len, &off, &st) < 0) return "a stage runs past the end of the program";
+    if (++stages > CHAIN_MAX_STAGES) return "more than 16 stages";
+    if (st.ns > 1) return "a stage's namespace is neither 0 nor 1";
+    if (st.kind > 1) return "a stage's kind is neither 0 (netlink) nor 1 (sysctl)";
+    if (st.npatch > CHAIN_MAX_PATCHES) return "more than 16 patches in a stage";
+    if (st.kind == 1 && (st.capture != CHAIN_NO_SLOT || st.npatch != 0))
+      return "a sysctl stage neither captures nor patches";
+    if (st.capture != CHAIN_NO_SLOT && st.capture >= CHAIN_SLOTS) return "a capture slot is not below 8";
+    for (uint8_t i = 0; i < st.npatch; i++) {
+      const uint8_t *p = st.patches + (size_t)i * CHAIN_PATCH_SIZE;
+      uint32_t at, want;
+      memcpy(&at, p + 4, 4);
+      if (p[0] >= CHAIN_SLOTS || !captured[p[0]]) return "a patch uses a slot no earlier stage captured";
+      if (at > st.len || st.len - at < 4) return "a patch offset runs past its stage";
+      memcpy(&want, st.payload + at, 4);
+      if (want != CHAIN_PLACEHOLDER + p[0]) return "a patch offset does not hold its slot's placeholder";
+    }
+    if (st.kind == 0 && !chain_netlink_ok(st.payload, st.len))
+      return "a netlink stage is not whole acked requests (or holds a dump)";
+    if (st.kind == 1 && !chain_sysctls_ok(st.payload, st.len))
+      return "a sysctl stage is not path/value pairs under /proc/sys/net/";
+    if (st.capture != CHAIN_NO_SLOT) captured[st.capture] = 1;
+  }
+  return stages > 0 ? NULL : "an empty program";
+}
+
+static int chain_fail(chain_t *c, const char *syscall, int err) {
+  if (c->err == 0) {
+    c->err = err;
+    c->syscall = syscall;
+  }
+  return -1;
+}
+
+/* Appends one stage's answers (u32 index, u32 length, bytes). */
+static int chain_append(chain_t *c, uint32_t index, const uint8_t *bytes, size_t len) {
+  if (reply_reserve(&c->reply, c->reply_len, &c->reply_cap, 8 + len, MAX_REPLY) < 0)
+    return chain_fail(c, "reply buffer", ENOMEM);
+  uint32_t l32 = (uint32_t)len;
+  memcpy(c->reply + c->reply_len, &index, 4);
+  memcpy(c->reply + c->reply_len + 4, &l32, 4);
+  if (len > 0) memcpy(c->reply + c->reply_len + 8, bytes, len);
+  c->reply_len += 8 + len;
+  return 0;
+}
+
+/* A sysctl stage from inside its namespace. Returns 0, or -1 with the file named in c->where. */
+static int chain_sysctls(chain_t *c, const chain_stage_t *st) {
+  int self = -1, err = 0;
+  const char *sc = NULL;
+  const char *netns = c->netns[st->ns];
+  if (netns != NULL) {
+    self = enter_netns(netns, &err, &sc);
+    if (self < 0) {
+      snprintf(c->where, sizeof c->where, " %s", netns);
+      return chain_fail(c, sc, err);
+    }
+  }
+  int rc = 0;
+  size_t off = 0;
+  while (off < st->len) {
+    const char *path = (const char *)st->payload + off;
+    const char *value = path + strlen(path) + 1;
+    off = (size_t)((const uint8_t *)value - st->payload) + strlen(value) + 1;
+    if (write_sysctl(path, value, &err, &sc) < 0) {
+      snprintf(c->where, sizeof c->where, " %s", path);
+      rc = chain_fail(c, sc, err);
+      break;
+    }
+  }
+  if (self >= 0) leave_netns(self);
+  return rc;
+}
+
+/*
+ * A netlink stage on the socket of its namespace (opened on first use):
+ * the payload with its patches applied, sent and answered as exchange().
+ * Returns 1 when every request was done, 0 when the kernel refused one (the
+ * answers are kept: the caller reads why), -1 when the exchange failed.
+ */
+static int chain_netlink(chain_t *c, const chain_stage_t *st, uint32_t index, int fds[2], uint32_t slots[]) {
+  if (fds[st->ns] < 0) {
+    exchange_t o = {.netns = c->netns[st->ns], .protocol = NETLINK_ROUTE};
+    fds[st->ns] = open_socket(&o);
+    if (fds[st->ns] < 0) return chain_fail(c, o.syscall, o.err);
+    socket_options(fds[st->ns], c->timeout_ms);
+  }
+  exchange_t x = {.req_len = st->len, .timeout_ms = c->timeout_ms, .max_reply = MAX_REPLY};
+  x.req = malloc(st->len);
+  if (x.req == NULL) return chain_fail(c, "malloc", ENOMEM);
+  memcpy(x.req, st->payload, st->len);
+  for (uint8_t i = 0; i < st->npatch; i++) {
+    const uint8_t *p = st->patches + (size_t)i * CHAIN_PATCH_SIZE;
+    uint32_t at;
+    memcpy(&at, p + 4, 4);
+    memcpy(x.req + at, &slots[p[0]], 4);
+  }
+  pending_t pending[MAX_PENDING];
+  size_t npending = 0;
+  int rc = collect_pending(&x, pending, &npending) < 0 ? chain_fail(c, "request framing", EINVAL) : 0;
+  if (rc == 0 && exchange_on(&x, fds[st->ns], pending, npending) < 0) rc = chain_fail(c, x.syscall, x.err);
+  if (rc == 0) rc = chain_append(c, index, x.reply, x.reply_len);
+  int refused = 0, found = 0;
+  for (size_t off = 0; rc == 0 && off + sizeof(struct nlmsghdr) <= x.reply_len;) {
+    struct nlmsghdr h;
+    memcpy(&h, x.reply + off, sizeof h);
+    if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > x.reply_len) break;
+    if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= sizeof h + 4) {
+      int32_t e;
+      memcpy(&e, x.reply + off + sizeof h, 4);
+      if (e != 0) refused = 1;
+    } else if (h.nlmsg_type == RTM_NEWLINK_TYPE && !found && st->capture != CHAIN_NO_SLOT &&
+               h.nlmsg_len >= sizeof h + 8) {
+      int32_t ifindex; /* struct ifinfomsg: family, pad, type (u16), index (s32) */
+      memcpy(&ifindex, x.reply + off + sizeof h + 4, 4);
+      slots[st->capture] = (uint32_t)ifindex;
+      found = 1;
+    }
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  free(x.req);
+  free(x.reply);
+  if (rc < 0) return rc;
+  if (refused) return 0;
+  if (st->capture != CHAIN_NO_SLOT && !found) {
+    snprintf(c->where, sizeof c->where, " (stage %u answered no link to take the index of)", index);
+    return chain_fail(c, "capture", EPROTO);
+  }
+  return 1;
+}
+
+static void chain_execute(napi_env env, void *data) {
+  (void)env;
+  chain_t *c = data;
+  int fds[2] = {-1, -1};
+  uint32_t slots[CHAIN_SLOTS] = {0};
+  size_t off = 0;
+  for (uint32_t index = 0; off < c->prog_len; index++) {
+    chain_stage_t st;
+    chain_stage_at(c->prog, c->prog_len, &off, &st); /* checked before queueing */
+    if (st.kind == 1) {
+      if (chain_sysctls(c, &st) < 0 || chain_append(c, index, NULL, 0) < 0) break;
+    } else if (chain_netlink(c, &st, index, fds, slots) <= 0) {
+      break;
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (fds[i] >= 0) close(fds[i]);
+}
+
+static void chain_free(void *data) {
+  chain_t *c = data;
+  free(c->netns[0]);
+  free(c->netns[1]);
+  free(c->prog);
+  free(c->reply);
+  free(c);
+}
+
+static void chain_complete(napi_env env, napi_status status, void *data) {
+  chain_t *c = data;
+  if (status != napi_ok) chain_fail(c, "async work", ECANCELED);
+  if (c->err != 0) {
+    char what[700];
+    snprintf(what, sizeof what, "%s%s", c->syscall, c->where);
+    napi_reject_deferred(env, c->deferred, make_error(env, what, c->err));
+  } else {
+    settle_reply(env, c->deferred, 0, NULL, c->reply, c->reply_len);
+  }
+  napi_delete_async_work(env, c->work);
+  chain_free(c);
+}
+
+/* chain(netnsA: string | null, netnsB: string | null, program: Buffer, timeoutMs: number) -> Promise<Buffer> */
+static napi_value chain(napi_env env, napi_callback_info info) {
+  static const char *usage = "chain(netnsA: string | null, netnsB: string | null, program: Buffer (at most 1 MiB), "
+                             "timeoutMs: number)";
+  napi_value argv[4];
+  int64_t timeout = 0;
+  if (!get_args(env, info, 4, 4, argv) || !positive_int_arg(env, argv[3], &timeout) || timeout > 3600000)
+    return throw_type(env, usage);
+  bool isbuf = false;
+  napi_is_buffer(env, argv[2], &isbuf);
+  void *bytes = NULL;
+  size_t len = 0;
+  if (!isbuf || napi_get_buffer_info(env, argv[2], &bytes, &len) != napi_ok || len == 0 || len > CHAIN_MAX_PROGRAM)
+    return throw_type(env, usage);
+  const char *bad = chain_check(bytes, len);
+  if (bad != NULL) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "chain: %s", bad);
+    return throw_type(env, msg);
+  }
+  chain_t *c = calloc(1, sizeof *c);
+  if (c == NULL) return throw_type(env, "out of memory");
+  if (netns_arg(env, argv[0], &c->netns[0]) < 0 || netns_arg(env, argv[1], &c->netns[1]) < 0 ||
+      (c->prog = malloc(len)) == NULL) {
+    chain_free(c);
+    return throw_type(env, usage);
+  }
+  memcpy(c->prog, bytes, len);
+  c->prog_len = len;
+  c->timeout_ms = (int)timeout;
+  return queue(env, "trellis_netlink.chain", chain_execute, chain_complete, c, chain_free, &c->deferred, &c->work);
+}
+
 static int get_errno_arg(napi_env env, napi_callback_info info, int32_t *out) {
   napi_value argv[1];
   napi_valuetype t;
@@ -1087,6 +1425,7 @@ NAPI_MODULE_INIT() {
       {"exchange", NULL, exchange, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batch", NULL, batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"chain", NULL, chain, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transaction", NULL, transaction, NULL, NULL, NULL, napi_enumerable, NULL},
       {"releaseTransactions", NULL, release_transactions, NULL, NULL, NULL, napi_enumerable, NULL},

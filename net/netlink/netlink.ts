@@ -23,6 +23,7 @@ import {
   encodeRequests,
   errorOf,
   isDump,
+  placeholderOffsets,
 } from "./rtnetlink.js";
 import { batchOutcome, type EncodedBatch } from "./nftables.js";
 
@@ -40,6 +41,8 @@ export interface NetlinkAddon {
     protocol?: NetlinkProtocol,
   ): Promise<Buffer>;
   writeSysctls(netns: string | null, paths: string[], values: string[]): Promise<void>;
+  /** Dependent stages in two namespaces in one pass (netlink.c "CHAIN PROGRAM"). */
+  chain(netnsA: string | null, netnsB: string | null, program: Buffer, timeoutMs: number): Promise<Buffer>;
   batch(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
   /** One nfnetlink batch on a NETLINK_NETFILTER socket, and every answer queued for it (netlink.c). */
   transaction(netns: string | null, request: Buffer, timeoutMs: number): Promise<Buffer>;
@@ -181,6 +184,97 @@ export async function apply(netns: string | null, ops: readonly Op[], opts: Opti
   const err = firstError(ops, answers);
   if (err !== undefined) throw err;
   return answers;
+}
+
+/**
+ * One stage of chain(): requests sent in one datagram on a socket of
+ * namespace `ns` (0: the first of chain()'s two, 1: the second), or sysctl
+ * writes from a thread inside it. `capture` keeps the ifindex of the
+ * stage's first RTM_NEWLINK answer (a getLink's) in that slot; later
+ * stages' requests built with `slotIndex(slot)` (rtnetlink.ts) get it.
+ */
+export type ChainStage =
+  | { ns: 0 | 1; ops: readonly Op[]; capture?: number }
+  | { ns: 0 | 1; sysctls: readonly (readonly [path: string, value: string])[] };
+
+export interface ChainOutcome {
+  /** Each stage's answers, in its requests' order ([] for sysctls, and for the stages after a refusal). */
+  answers: Answer[][];
+  /** The first stage the kernel refused a request of (the pass stopped there; `firstError` says which). */
+  refusedAt?: number;
+}
+
+const CHAIN_NO_SLOT = 0xff;
+
+/**
+ * Runs dependent stages in two namespaces (`namespaces[0]`, `[1]`; null:
+ * the agent's own) in one pass on one pool thread (netlink.c chain()): the
+ * routed veth's configuration, where the pod's addresses and routes need the
+ * pod interface's index and the host routes the host end's, each read by an
+ * earlier stage of the same pass. Empty stages are left out. Throws
+ * NetlinkTransportError (naming `what`) when a step itself failed: no
+ * socket or namespace, a sysctl file refused, no answer in time.
+ */
+export async function chain(
+  what: string,
+  namespaces: readonly [string | null, string | null],
+  stages: readonly ChainStage[],
+  opts: Pick<Options, "timeoutMs"> = {},
+): Promise<ChainOutcome> {
+  const parts: Buffer[] = [];
+  const seqs: number[] = [];
+  stages.forEach((st, i) => {
+    const header = Buffer.alloc(8);
+    header.writeUInt8(st.ns, 0);
+    let payload: Buffer;
+    let patches: [number, number][] = [];
+    if ("sysctls" in st) {
+      if (st.sysctls.length === 0) return;
+      header.writeUInt8(1, 1);
+      header.writeUInt8(CHAIN_NO_SLOT, 2);
+      payload = Buffer.from(st.sysctls.map(([p, v]) => `${p}\0${v}\0`).join(""));
+    } else {
+      if (st.ops.length === 0) return;
+      const reqs = st.ops.map((o) => o.req);
+      seqs[i] = nextSeq;
+      payload = encodeRequests(reqs, nextSeq);
+      nextSeq = (nextSeq + reqs.length) % 0x7fffffff || 1;
+      patches = placeholderOffsets(reqs);
+      header.writeUInt8(st.capture ?? CHAIN_NO_SLOT, 2);
+    }
+    header.writeUInt8(patches.length, 3);
+    header.writeUInt32LE(payload.length, 4);
+    parts.push(header);
+    for (const [slot, offset] of patches) {
+      const p = Buffer.alloc(8);
+      p.writeUInt8(slot, 0);
+      p.writeUInt32LE(offset, 4);
+      parts.push(p);
+    }
+    parts.push(payload);
+  });
+  const out: ChainOutcome = { answers: stages.map(() => []) };
+  if (parts.length === 0) return out;
+  const reply = await loadNetlink()
+    .chain(namespaces[0], namespaces[1], Buffer.concat(parts), opts.timeoutMs ?? 5000)
+    .catch((e: unknown) => {
+      throw transportError(what, namespaces[1] ?? namespaces[0], e);
+    });
+  for (let off = 0; off + 8 <= reply.length;) {
+    const i = reply.readUInt32LE(off);
+    const len = reply.readUInt32LE(off + 4);
+    const st = stages[i];
+    const body = reply.subarray(off + 8, off + 8 + len);
+    off += 8 + len;
+    if (st === undefined || "sysctls" in st) continue;
+    const msgs = decodeMessages(body);
+    if (typeof msgs === "string")
+      throw new NetlinkTransportError(`${what}: netlink reply: ${msgs}`, "EPROTO");
+    const answers = answersBySeq(msgs, seqs[i] ?? 0, st.ops.length);
+    out.answers[i] = answers;
+    if (out.refusedAt === undefined && answers.some((a) => a.errno !== 0)) out.refusedAt = i;
+  }
+  return out;
 }
 
 /** One refused message of a batch. */

@@ -160,6 +160,70 @@ export function encodeRequests(reqs: readonly Request[], firstSeq: number): Buff
   return buf;
 }
 
+/**
+ * An ifindex not known yet when a request is built: the addon's chain()
+ * (netlink.ts) writes the index an earlier stage read into every place that
+ * holds `CHAIN_PLACEHOLDER + slot`. Far above any index the kernel hands
+ * out (they count up from 1), and positive as the s32 of struct ifinfomsg.
+ */
+export const CHAIN_PLACEHOLDER = 0x7fffff00;
+export const CHAIN_SLOTS = 8;
+
+/** The placeholder ifindex of chain slot `slot` (0–7), to build a request with. */
+export function slotIndex(slot: number): number {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= CHAIN_SLOTS) throw new RangeError(`chain slot ${slot}`);
+  return CHAIN_PLACEHOLDER + slot;
+}
+
+/** The slot a u32 holds the placeholder of, or undefined. */
+function slotOf(v: number): number | undefined {
+  const k = v - CHAIN_PLACEHOLDER;
+  return k >= 0 && k < CHAIN_SLOTS ? k : undefined;
+}
+
+/** Families whose fixed header carries an ifindex at octet 4: ifinfomsg (links) and ifaddrmsg (addresses). */
+const INDEX_IN_HEADER = new Set([
+  RTM_NEWLINK,
+  RTM_DELLINK,
+  RTM_GETLINK,
+  RTM_NEWLINK + 3, // RTM_SETLINK
+  RTM_NEWADDR,
+  RTM_NEWADDR + 1, // RTM_DELADDR
+  RTM_GETADDR,
+]);
+
+/**
+ * Where encodeRequests(reqs, …) puts a placeholder ifindex: [slot, octet
+ * offset in the datagram] for the header's index of a link or address
+ * request, and for every 4-octet attribute (nested or not) that holds one,
+ * which is how a route's RTA_OIF and a neighbour table's NDTPA_IFINDEX
+ * carry it. The same arithmetic as encodeRequests.
+ */
+export function placeholderOffsets(reqs: readonly Request[]): [slot: number, offset: number][] {
+  const out: [number, number][] = [];
+  const walk = (as: readonly Attr[], off: number): void => {
+    for (const a of as) {
+      if (Buffer.isBuffer(a.value)) {
+        const k = a.value.length === 4 ? slotOf(a.value.readUInt32LE(0)) : undefined;
+        if (k !== undefined) out.push([k, off + 4]);
+      } else {
+        walk(a.value, off + 4);
+      }
+      off += align(attrLength(a));
+    }
+  };
+  let off = 0;
+  for (const r of reqs) {
+    if (INDEX_IN_HEADER.has(r.type) && r.header.length >= 8) {
+      const k = slotOf(r.header.readUInt32LE(4));
+      if (k !== undefined) out.push([k, off + NLMSG_HDRLEN + 4]);
+    }
+    walk(r.attrs, off + NLMSG_HDRLEN + align(r.header.length));
+    off += align(requestLength(r));
+  }
+  return out;
+}
+
 /** Splits a stream of netlink messages; a truncated tail is an error (the addon never truncates). */
 export function decodeMessages(buf: Buffer): Message[] | string {
   const out: Message[] = [];

@@ -11,6 +11,7 @@ import {
   NetlinkError,
   NetlinkTransportError,
   apply,
+  chain,
   dumpEach,
   exchange,
   firstError,
@@ -26,21 +27,32 @@ import {
   dumpLinks,
   encodeRequests,
   getLink,
+  newAddr,
   setLink,
+  slotIndex,
 } from "../rtnetlink.js";
 import { CT_NEW, ctDumpRequest } from "../ctnetlink.js";
 
 const NS = `tNL${process.pid % 100000}`;
 const PATH = `/var/run/netns/${NS}`;
 const ip = (...a: string[]): string => execFileSync("ip", ["-n", NS, ...a], { encoding: "utf8" });
+/** A second namespace for chain(), whose bridge has another index than tnlbr0. */
+const NS2 = `${NS}b`;
+const PATH2 = `/var/run/netns/${NS2}`;
+const ip2 = (...a: string[]): string => execFileSync("ip", ["-n", NS2, ...a], { encoding: "utf8" });
+const indexIn = (run: (...a: string[]) => string, name: string): number =>
+  (JSON.parse(run("-j", "link", "show", name)) as { ifindex: number }[])[0]?.ifindex ?? -1;
 
 beforeAll(() => {
   execFileSync("ip", ["netns", "add", NS]);
   // A bridge is the simplest link every kernel here has (dummy is not built: docs/machine.md).
   ip("link", "add", "tnlbr0", "type", "bridge");
+  execFileSync("ip", ["netns", "add", NS2]);
+  for (const b of ["tnlbr1", "tnlbr2", "tnlbr3"]) ip2("link", "add", b, "type", "bridge");
 });
 afterAll(() => {
   execFileSync("ip", ["netns", "del", NS]);
+  execFileSync("ip", ["netns", "del", NS2]);
 });
 
 describe("net/netlink addon", () => {
@@ -134,6 +146,101 @@ describe("net/netlink addon", () => {
     expect(() => (a.batch as (...x: unknown[]) => unknown)(PATH, req, 1000, NETLINK_NETFILTER)).toThrow(
       /^batch\(/,
     );
+  });
+
+  it("chain hands each index a stage reads to later stages, across two namespaces, in one pass", async () => {
+    const v4 = (last: number): { family: 4; value: bigint } => ({
+      family: 4,
+      value: 0x0a090900n + BigInt(last),
+    });
+    const out = await chain(
+      "chain test",
+      [PATH, PATH2],
+      [
+        { ns: 0, ops: [{ what: "read tnlbr0", req: getLink("tnlbr0") }], capture: 0 },
+        { ns: 1, ops: [{ what: "read tnlbr3", req: getLink("tnlbr3") }], capture: 1 },
+        { ns: 1, sysctls: [["/proc/sys/net/ipv4/conf/tnlbr3/proxy_arp", "1"]] },
+        { ns: 1, ops: [{ what: "address on tnlbr3", req: newAddr(slotIndex(1), v4(3), 32) }] },
+        { ns: 0, ops: [{ what: "address on tnlbr0", req: newAddr(slotIndex(0), v4(1), 32) }] },
+      ],
+    );
+    expect(out.refusedAt).toBeUndefined();
+    expect(out.answers.map((a) => a.length)).toEqual([1, 1, 0, 1, 1]);
+    expect(out.answers[0]?.[0]?.messages.map(decodeLink)[0]?.index).toBe(indexIn(ip, "tnlbr0"));
+    expect(indexIn(ip2, "tnlbr3")).not.toBe(indexIn(ip, "tnlbr0"));
+    expect(ip("addr", "show", "tnlbr0")).toContain("inet 10.9.9.1/32");
+    expect(ip2("addr", "show", "tnlbr3")).toContain("inet 10.9.9.3/32");
+    expect(ip2("addr", "show", "tnlbr1")).not.toContain("10.9.9");
+    const proxyArp = (n: string): string =>
+      execFileSync("ip", ["netns", "exec", n, "cat", "/proc/sys/net/ipv4/conf/tnlbr3/proxy_arp"], {
+        encoding: "utf8",
+      }).trim();
+    expect(proxyArp(NS2)).toBe("1");
+  });
+
+  it("chain stops at the first stage the kernel refuses, and a failed step rejects naming it", async () => {
+    const out = await chain(
+      "chain test",
+      [PATH, null],
+      [
+        { ns: 0, ops: [{ what: "read nosuch0", req: getLink("nosuch0") }], capture: 0 },
+        {
+          ns: 0,
+          ops: [{ what: "address", req: newAddr(slotIndex(0), { family: 4, value: 0x0a090909n }, 32) }],
+        },
+      ],
+    );
+    expect(out.refusedAt).toBe(0);
+    expect(firstError([{ what: "read nosuch0", req: getLink("nosuch0") }], out.answers[0] ?? [])?.code).toBe(
+      "ENODEV",
+    );
+    expect(out.answers[1]).toEqual([]);
+    const bad = chain(
+      "configuring x",
+      [PATH, null],
+      [{ ns: 0, sysctls: [["/proc/sys/net/ipv4/conf/nosuch0/proxy_arp", "1"]] }],
+    );
+    await expect(bad).rejects.toBeInstanceOf(NetlinkTransportError);
+    await expect(bad).rejects.toThrow(
+      `configuring x in ${PATH}: netlink open /proc/sys/net/ipv4/conf/nosuch0/proxy_arp: No such file or directory`,
+    );
+  });
+
+  it("chain refuses a program that would patch blindly or reach outside /proc/sys/net/", () => {
+    const a = loadNetlink();
+    const stage = (
+      ns: number,
+      kind: number,
+      capture: number,
+      patches: [number, number][],
+      payload: Buffer,
+    ): Buffer => {
+      const h = Buffer.alloc(8 + patches.length * 8);
+      h.writeUInt8(ns, 0);
+      h.writeUInt8(kind, 1);
+      h.writeUInt8(capture, 2);
+      h.writeUInt8(patches.length, 3);
+      h.writeUInt32LE(payload.length, 4);
+      patches.forEach(([slot, off], i) => {
+        h.writeUInt8(slot, 8 + i * 8);
+        h.writeUInt32LE(off, 12 + i * 8);
+      });
+      return Buffer.concat([h, payload]);
+    };
+    const read = encodeRequests([getLink("lo")], 1);
+    const addr = encodeRequests([newAddr(slotIndex(0), { family: 4, value: 1n }, 32)], 2);
+    const cases: [Buffer, RegExp][] = [
+      // The slot is used before any stage captured it.
+      [stage(0, 0, 0xff, [[0, 20]], addr), /no earlier stage captured/],
+      // The offset does not hold the slot's placeholder (ifa_index is at 20, not 24).
+      [Buffer.concat([stage(0, 0, 0, [], read), stage(0, 0, 0xff, [[0, 24]], addr)]), /placeholder/],
+      [stage(0, 1, 0xff, [], Buffer.from("/etc/passwd\0x\0")), /under \/proc\/sys\/net\//],
+      [stage(0, 1, 0xff, [], Buffer.from("/proc/sys/net/../../etc/x\0x\0")), /under \/proc\/sys\/net\//],
+      [stage(0, 0, 0xff, [], encodeRequests([dumpLinks()], 1)), /dump/],
+      [stage(2, 0, 0xff, [], read), /namespace/],
+      [stage(0, 0, 0xff, [], read).subarray(0, 12), /past the end/],
+    ];
+    for (const [program, why] of cases) expect(() => a.chain(PATH, null, program, 1000)).toThrow(why);
   });
 
   it("leaves no thread of the process in another namespace", async () => {

@@ -37,6 +37,9 @@ import {
   parseAttrs,
   setArpProxyDelay,
   setLink,
+  slotIndex,
+  placeholderOffsets,
+  CHAIN_PLACEHOLDER,
   str,
   u32,
   nest,
@@ -238,6 +241,36 @@ describe("requests (rtnetlink.h rtmsg, ifaddrmsg, ndtmsg)", () => {
   it("MAC text to octets, and a clear error for a bad one", () => {
     expect(macBytes("ee:ee:ee:ee:ee:ee")).toEqual(Buffer.alloc(6, 0xee));
     expect(macBytes("ee:ee")).toBe("bad MAC address ee:ee");
+  });
+});
+
+describe("chain placeholders (an ifindex an earlier stage reads, netlink.c chain())", () => {
+  const v4 = { family: 4 as const, value: 0x0a000005n };
+  it("finds the index in an address's header, a route's RTA_OIF and a nested NDTPA_IFINDEX, at their octets in the datagram", () => {
+    const reqs = [
+      setLink("eth0", { up: true }),
+      newAddr(slotIndex(1), v4, 32),
+      newRoute(
+        { dst: v4, dstLen: 32, table: 254, protocol: 201, scope: 253, type: 1, oif: slotIndex(0) },
+        true,
+      ),
+      setArpProxyDelay(slotIndex(0), 0),
+    ];
+    const bytes = encodeRequests(reqs, 7);
+    const found = placeholderOffsets(reqs);
+    expect(found.map(([slot]) => slot)).toEqual([1, 0, 0]);
+    for (const [slot, off] of found) expect(bytes.readUInt32LE(off)).toBe(CHAIN_PLACEHOLDER + slot);
+    // Every placeholder in the datagram is found: none is left for the kernel to read as an index.
+    let count = 0;
+    for (let off = 0; off + 4 <= bytes.length; off += 4)
+      if ((bytes.readUInt32LE(off) & ~7) === CHAIN_PLACEHOLDER) count++;
+    expect(count).toBe(found.length);
+  });
+
+  it("a request with real indexes has none, and a slot outside 0–7 is refused", () => {
+    expect(placeholderOffsets([newAddr(3, v4, 32), setArpProxyDelay(3, 0)])).toEqual([]);
+    expect(() => slotIndex(8)).toThrow(RangeError);
+    expect(() => slotIndex(-1)).toThrow(RangeError);
   });
 });
 
