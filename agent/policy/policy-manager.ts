@@ -112,7 +112,8 @@ export class PolicyManager {
   private gen = 0;
   private appliedGen = -1;
   private running = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** The next run, when one is scheduled. */
+  private timer: { cancel(): void } | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private lastStart = Number.NEGATIVE_INFINITY;
   private failures = 0;
@@ -325,13 +326,24 @@ export class PolicyManager {
     const delay = fast ? 0 : Math.max(extraDelayMs, this.lastStart + this.o.minIntervalMs - this.now(), 0);
     if (this.timer !== undefined) {
       if (!fast) return;
-      clearTimeout(this.timer); // an ADD is waiting: go now
+      this.timer.cancel(); // an ADD is waiting: go now
     }
     if (this.idleResolve === undefined) this.idle = new Promise((r) => (this.idleResolve = r));
-    this.timer = setTimeout(() => {
+    const go = (): void => {
       this.timer = undefined;
       void this.run();
-    }, delay);
+    };
+    if (delay === 0) {
+      // Not setTimeout(…, 0): Node makes that at least 1 ms, and an ADD that
+      // waits for this run would wait that long for nothing. An immediate
+      // runs once this turn's I/O callbacks are done (the ADD's own and any
+      // other arriving at once, which it then covers too).
+      const h = setImmediate(go);
+      this.timer = { cancel: () => clearImmediate(h) };
+    } else {
+      const h = setTimeout(go, delay);
+      this.timer = { cancel: () => clearTimeout(h) };
+    }
   }
 
   /** Settles when no apply is running or scheduled (tests). */
@@ -595,7 +607,7 @@ export class PolicyManager {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
     this.timer = undefined;
     this.idleResolve?.();
