@@ -75,6 +75,12 @@ export const agentConfigSchema = z.strictObject({
       minApplyIntervalMs: z.number().int().min(0).max(10_000).default(50),
       /** Full resync: the kernel is read back and repaired. */
       resyncIntervalSeconds: z.number().positive().max(86400).default(60),
+      /**
+       * Least time between two conntrack walks of revocation (each walks the
+       * kernel's whole conntrack hash): a denied established flow is cut off
+       * at most this much later than its rules changed.
+       */
+      revocationIntervalMs: z.number().int().min(0).max(10_000).default(100),
       /** How long a CNI ADD waits for its pod's rules before failing with code 11. */
       addTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
       /**

@@ -154,6 +154,7 @@ export class NodeAgent {
           ...this.watcher("policy"),
           minApplyIntervalMs: cfg.policy.minApplyIntervalMs,
           resyncIntervalMs: cfg.policy.resyncIntervalSeconds * 1000,
+          revocationIntervalMs: cfg.policy.revocationIntervalMs,
           addTimeoutMs: cfg.policy.addTimeoutMs,
           elementsByNetlink: cfg.policy.elementsByNetlink,
           registry: this.registry,

@@ -86,6 +86,11 @@ export interface PolicyManagerOptions {
   registry?: Registry;
   /** Lists and marks conntrack entries for revocation (conntrack-revoker.ts); without it established flows are never cut off. */
   revoker?: Revoker;
+  /**
+   * Least time between the starts of two conntrack walks (0 when left out):
+   * revocations queued meanwhile wait and go in the next walk together.
+   */
+  revocationIntervalMs?: number;
 }
 
 export class PolicyAttachTimeout extends Error {
@@ -134,6 +139,8 @@ export class PolicyManager {
   /** The revocation running or queued last, and prefixes still to revoke (a failed one's, retried). */
   private revoking: Promise<void> = Promise.resolve();
   private revokePending = new Set<string>();
+  /** When the last conntrack walk started (now()). */
+  private lastRevocationAt = Number.NEGATIVE_INFINITY;
   /**
    * The table and local pods of the latest applied transaction: a queued
    * revocation checks against these when it runs, not against the apply that
@@ -378,12 +385,20 @@ export class PolicyManager {
     this.revoking = this.revoking.then(async () => {
       // Not in this turn: the ADDs this apply was waited for answer first
       // (their continuations are microtasks queued behind this one; the
-      // revocation's dumps would otherwise run before them).
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // revocation's dumps would otherwise run before them). And not sooner
+      // than revocationIntervalMs after the last walk began: every conntrack
+      // dump walks the whole hash, which the kernel shares between all
+      // namespaces (about 10 ms of a core at 262,144 buckets, even when
+      // empty), so a walk per pod event took a core's tenth from the pods
+      // being added next; the addresses of the events in between wait and
+      // are looked at in one walk.
+      const wait = this.lastRevocationAt + (this.o.revocationIntervalMs ?? 0) - this.now();
+      await new Promise<void>((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
       const prefixes = [...this.revokePending].sort();
       this.revokePending.clear();
       const against = this.revokeAgainst;
       if (prefixes.length === 0 || against === undefined) return;
+      this.lastRevocationAt = this.now();
       try {
         const entries = await revoker.list(prefixes);
         if (entries.length === 0) return;

@@ -44,6 +44,8 @@ export interface PolicyServiceOptions {
   elementsByNetlink?: boolean;
   /** Lists and marks conntrack entries for revocation (default: ctnetlink in the agent's namespace). */
   revoker?: Revoker;
+  /** Least time between two conntrack walks of revocation (PolicyManagerOptions). */
+  revocationIntervalMs?: number;
 }
 
 const CORE_API_VERSION: Record<(typeof CORE_KINDS)[number], string> = {
@@ -72,6 +74,7 @@ export class PolicyService implements PolicyHooks {
       retryMs: 500,
       ...(o.registry ? { registry: o.registry } : {}),
       revoker: o.revoker ?? new NetlinkConntrackRevoker(),
+      ...(o.revocationIntervalMs !== undefined ? { revocationIntervalMs: o.revocationIntervalMs } : {}),
     });
   }
 

@@ -10,6 +10,7 @@ describe("policy configuration", () => {
       enabled: true,
       minApplyIntervalMs: 50,
       resyncIntervalSeconds: 60,
+      revocationIntervalMs: 100,
       addTimeoutMs: 10_000,
       elementsByNetlink: true,
     });

@@ -7,6 +7,7 @@ import { podVethName } from "../../../net/veth-name.js";
 import { PolicyAttachTimeout, PolicyManager } from "../policy-manager.js";
 import { CORE_KINDS, POLICY_KINDS } from "../policy-inputs.js";
 import { parseListing } from "../../nft/kernel-state.js";
+import { performance } from "node:perf_hooks";
 import { ConntrackError, type Revoker } from "../conntrack-revoker.js";
 import type { CtEntry } from "../revocation.js";
 
@@ -494,9 +495,12 @@ describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
     hold: Promise<void> | undefined;
     entries: (prefixes: readonly string[]) => CtEntry[] = () => [];
     readonly asked: string[][] = [];
+    /** When each list() came (performance.now()). */
+    readonly askedAt: number[] = [];
     readonly marked: [CtEntry, boolean][] = [];
     async list(prefixes: readonly string[]): Promise<CtEntry[]> {
       this.asked.push([...prefixes]);
+      this.askedAt.push(performance.now());
       if (this.asked.length === 1) await this.hold;
       if (this.failures > 0) {
         this.failures--;
@@ -510,8 +514,9 @@ describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
     }
   }
 
-  function withRevoker(revoker: Revoker): PolicyManager {
+  function withRevoker(revoker: Revoker, revocationIntervalMs?: number): PolicyManager {
     const m = new PolicyManager({
+      ...(revocationIntervalMs !== undefined ? { revocationIntervalMs } : {}),
       node: NODE,
       driver: new NftDriver(new FakeNft()),
       log: silent,
@@ -548,6 +553,22 @@ describe("PolicyManager revocation (policy/README.md, Revocation)", () => {
     await m.quiescent();
     expect(r.asked[1]).toEqual(["10.1.0.2/32", "10.1.0.9/32"]);
     expect(m.metrics.revocationErrors).toBe(1);
+  });
+
+  it("walks conntrack at most once per revocationIntervalMs: the addresses of the applies in between go in one walk", async () => {
+    const r = new ScriptedRevoker();
+    const m = withRevoker(r, 300);
+    syncAll(m, { Namespace: [ns("x")], Pod: [pod("x", "a", "10.1.0.2")] });
+    await until(() => r.asked.length === 1);
+    // Three remote pods join, each its own apply (10 ms apart at most): one walk takes them all.
+    for (const [i, ip] of ["10.1.0.7", "10.1.0.8", "10.1.0.9"].entries()) {
+      m.upsert("Pod", "v1", pod("x", `r${i}`, ip, "n2"));
+      await m.settled();
+    }
+    await until(() => r.asked.length === 2);
+    await m.quiescent();
+    expect(r.asked).toEqual([["10.1.0.2/32"], ["10.1.0.7/32", "10.1.0.8/32", "10.1.0.9/32"]]);
+    expect((r.askedAt[1] ?? 0) - (r.askedAt[0] ?? 0)).toBeGreaterThanOrEqual(290);
   });
 
   it("a queued revocation re-checks every pending address, a later apply's too, against the latest applied table", async () => {
