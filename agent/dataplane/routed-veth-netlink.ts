@@ -108,10 +108,11 @@ export function linkOps(s: Omit<VethSpec, "addresses">, netnsFd: number): Op[] {
 }
 
 /**
- * Step 2, host side, first exchange: the owner marker (veth-owner.ts; sent
- * only now that the add succeeded, as routed-veth.ts planOwnerMarker says)
- * and the IPv4 devconf in one RTM_NEWLINK, then the link read back for its
- * index (routes and the ARP parameters name the link by index).
+ * Step 2's first stage (dataplane.ts configure, one chain): the owner marker
+ * (veth-owner.ts; sent only now that the add succeeded, as routed-veth.ts
+ * planOwnerMarker says) and the IPv4 devconf in one RTM_NEWLINK, then the
+ * link read back for its index (routes and the ARP parameters name the link
+ * by index).
  */
 export function hostConfigOps(hostIf: string, owner: VethOwner | undefined): Op[] {
   const alias = owner !== undefined ? ownerMarker(owner) : undefined;
@@ -127,7 +128,7 @@ export function hostConfigOps(hostIf: string, owner: VethOwner | undefined): Op[
   ];
 }
 
-/** Step 2, host side, second exchange: proxy_delay and one route per pod address (proto 201, main table). */
+/** Step 2's last stage: proxy_delay and one route per pod address (proto 201, main table), by the host end's index (or its chain slot). */
 export function hostRouteOps(hostIf: string, index: number, addresses: readonly string[]): Op[] {
   const ops: Op[] = [];
   const delay = hostSettings(hostIf).proxyDelayMs;
@@ -155,13 +156,13 @@ export function hostRouteOps(hostIf: string, index: number, addresses: readonly 
   return ops;
 }
 
-/** Pod side, first exchange: the pod interface's index. */
+/** Step 2, pod side: the pod interface's index. */
 export function podLookupOps(podIf: string): Op[] {
   return [{ what: `read ${podIf}`, req: getLink(podIf) }];
 }
 
 /**
- * Pod side, second exchange (planPod): /32 and /128 (no DAD), link up, the
+ * Step 2, pod side, by that index (or its chain slot) (planPod): /32 and /128 (no DAD), link up, the
  * default routes (IPv4 onlink via 169.254.1.1, IPv6 via the host veth's
  * fixed link-local). RTPROT_BOOT, as `ip route add` gives them.
  */
