@@ -34,7 +34,9 @@
  * seen on 6.18, where a filter on fd00::2 returns every entry but
  * fd00::2's), and on a kernel before 5.8 CTA_FILTER is ignored: so every
  * entry a filtered dump returns is checked here again, and a kernel that
- * filters nothing costs time, never a wrong answer.
+ * filters nothing costs time, never a wrong answer. When both families are
+ * dumped whole (a dual-stack pod), it is one dump of both (nfgen_family
+ * AF_UNSPEC): one walk of the hash instead of two.
  *
  * There is no fallback to the tool: the agent does not start without the
  * addon (net/netlink/README.md "No fallback to `ip`").
@@ -134,6 +136,31 @@ export function listPlan(
   return { filtered, whole };
 }
 
+/** What one whole dump covers: one family, or both ("any"). */
+export interface WholeDump {
+  readonly family: Family | "any";
+  readonly hosts: ReadonlySet<string>;
+  readonly wide: readonly Prefix[];
+}
+
+/**
+ * The plan's whole-family dumps as one: a dump of both families walks the
+ * conntrack hash once, as a dump of one does (the walk, not the entries, is
+ * most of its cost; ctnetlink.ts ctDumpRequest("any")), so a dual-stack
+ * pod's revocation walks once, not twice. Addresses of the two families
+ * never compare equal as text, so the union of the hosts keeps the same
+ * entries.
+ */
+export function wholeDump(plan: ListPlan): WholeDump | undefined {
+  const [first, second] = plan.whole;
+  if (first === undefined || second === undefined) return first;
+  return {
+    family: "any",
+    hosts: new Set([...first.hosts, ...second.hosts]),
+    wide: [...first.wide, ...second.wide],
+  };
+}
+
 /** Whether an entry of a filtered dump is one the filter asked for (the kernel's filter is not trusted alone). */
 export function matches(d: DumpedCt, match: CtMatch, addr: string): boolean {
   return (
@@ -184,7 +211,8 @@ export class NetlinkConntrackRevoker implements Revoker {
         out,
       );
     }
-    for (const w of plan.whole) {
+    const w = wholeDump(plan);
+    if (w !== undefined) {
       // A few addresses and no prefix: an entry whose octets hold none of them
       // (memmem, in C) is not decoded at all, which halves the cost of a whole
       // dump (net/netlink/README.md "ctnetlink"); a hit is decoded and checked.
@@ -193,7 +221,7 @@ export class NetlinkConntrackRevoker implements Revoker {
           ? [...w.hosts].map((h) => addressBytes(parseAddress(h) as Address))
           : undefined;
       await this.dump(
-        `conntrack list IPv${w.family} entries`,
+        `conntrack list ${w.family === "any" ? "IPv4 and IPv6" : `IPv${w.family}`} entries`,
         w.family,
         undefined,
         (d) => touches(d, w.hosts, w.wide),
@@ -236,7 +264,7 @@ export class NetlinkConntrackRevoker implements Revoker {
 
   private async dump(
     what: string,
-    family: Family,
+    family: Family | "any",
     filter: { match: CtMatch; addr: Address } | undefined,
     keep: (d: DumpedCt) => boolean,
     into: Map<string, CtEntry>,

@@ -38,7 +38,7 @@ export const CT_GET = nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET);
 export const CT_GET_STATS = nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET_STATS);
 /** NFPROTO_IPV4 / NFPROTO_IPV6 (linux/netfilter.h), the same numbers as AF_INET / AF_INET6. */
 const NFPROTO: Record<Family, number> = { 4: 2, 6: 10 };
-/** Every family: the statistics are the namespace's whole table. */
+/** Every family: the statistics are the namespace's whole table, and a dump of both families. */
 const NFPROTO_UNSPEC = 0;
 
 // enum ctattr_type
@@ -154,9 +154,15 @@ export type CtMatch = "orig-src" | "orig-dst" | "reply-src";
  * entry but the ones asked for (seen on 6.18); and a kernel before 5.8
  * ignores CTA_FILTER. A caller checks what comes back.
  */
-export function ctDumpRequest(family: Family, filter?: { match: CtMatch; addr: Address }): Request {
-  const req: Request = { type: CT_GET, flags: NLM_F_DUMP, header: nfgenmsg(NFPROTO[family]), attrs: [] };
+export function ctDumpRequest(family: Family | "any", filter?: { match: CtMatch; addr: Address }): Request {
+  // "any": nfgen_family 0 (AF_UNSPEC), a dump not limited to a family (the
+  // revoker's namespace test lists IPv4 and IPv6 entries with one on 6.18);
+  // each entry carries its own family.
+  const header = nfgenmsg(family === "any" ? NFPROTO_UNSPEC : NFPROTO[family]);
+  const req: Request = { type: CT_GET, flags: NLM_F_DUMP, header, attrs: [] };
   if (filter === undefined) return req;
+  if (family === "any")
+    throw new TypeError("ctnetlink dump of every family: a filter names one address of one family");
   if (filter.addr.family !== family)
     throw new TypeError(`ctnetlink dump of IPv${family}: a filter address of IPv${filter.addr.family}`);
   const src = filter.match !== "orig-dst";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { revocationFor } from "../revocation.js";
-import { WALK_ENTRIES, listPlan, matches, touches } from "../conntrack-revoker.js";
+import { WALK_ENTRIES, listPlan, matches, touches, wholeDump } from "../conntrack-revoker.js";
 import { recheck, type CtEntry } from "../revocation.js";
 import type { CtMatch, DumpedCt } from "../../../net/netlink/ctnetlink.js";
 import { loadCluster } from "../../../policy/model/load.js";
@@ -135,6 +135,22 @@ describe("which dumps list the entries of the touched prefixes (conntrack-revoke
     const big = listPlan(three, 8 * 100 + 1, 100);
     expect(typeof big !== "string" && [big.filtered.length, big.whole.length]).toEqual([9, 0]);
     expect(listPlan([], 0)).toEqual({ filtered: [], whole: [] });
+  });
+
+  it("a dual-stack pod's two whole dumps are one dump of both families (one walk of the hash, not two)", () => {
+    const plan = listPlan(["10.1.0.2/32", "fd00::2/128", "fd00:1::/64"], 10);
+    if (typeof plan === "string") throw new Error(plan);
+    expect(plan.whole.map((w) => w.family)).toEqual([4, 6]);
+    expect(wholeDump(plan)).toEqual({
+      family: "any",
+      hosts: new Set(["10.1.0.2", "fd00::2"]),
+      wide: [{ family: 6, base: 0xfd000001n << 96n, length: 64 }],
+    });
+    // One family stays that family's dump; nothing whole, no dump.
+    const v6 = listPlan(["fd00::2/128"], 10);
+    expect(typeof v6 !== "string" && wholeDump(v6)?.family).toBe(6);
+    const filtered = listPlan(["10.1.0.2/32"], 1e6);
+    expect(typeof filtered !== "string" && wholeDump(filtered)).toBeUndefined();
   });
 
   it("a prefix that is none is a clear error", () => {
