@@ -128,14 +128,20 @@ function withAddresses(p: ParsedObject, node: string, ips: readonly string[]): P
  * NetworkPolicy names its namespace, so only cluster-wide selectors can
  * select it.
  */
-function syntheticPod(a: LocalAttachment, node: string): ParsedObject {
-  return parseObject({
+export function syntheticPod(a: LocalAttachment, node: string): ParsedObject {
+  const doc = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: a.pod, namespace: a.namespace },
     spec: { nodeName: node, containers: [] },
     status: { podIPs: a.ips.map((ip) => ({ ip })), ...(a.ips[0] ? { podIP: a.ips[0] } : {}) },
-  });
+  };
+  // Made here of what the CNI layer validated (a container ID and an
+  // interface name, IPAM's addresses): already what the Pod schema's parse
+  // returns (a test compares the two), which cost about 0.2 ms of every
+  // such ADD. An empty name would not be one: the parse says so.
+  if (a.pod === "" || a.namespace === "") return parseObject(doc);
+  return { kind: "Pod", name: `Pod ${a.namespace}/${a.pod}`, data: doc };
 }
 
 /**

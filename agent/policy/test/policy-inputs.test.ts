@@ -2,7 +2,7 @@ import { describe, it, expect } from "@jest/globals";
 import { hostVethName } from "../../../net/veth-name.js";
 import { buildClusterFromObjects, parseObject } from "../../../policy/model/load.js";
 import { compile } from "../../../policy/compiler/compile.js";
-import { compilerInputs, parseWatched, type LocalAttachment } from "../policy-inputs.js";
+import { compilerInputs, parseWatched, syntheticPod, type LocalAttachment } from "../policy-inputs.js";
 
 const podDoc = (ns: string, name: string, ip?: string, node?: string): object => ({
   metadata: { name, namespace: ns, labels: { app: name } },
@@ -52,6 +52,23 @@ describe("compiler inputs from the watch cache and this node's attachments", () 
     const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const pods = localPods([{ namespace: id, pod: "eth0", ips: ["10.0.0.7"] }]);
     expect(pods).toEqual([{ iface: hostVethName({ containerID: id, ifname: "eth0" }), ipv4: "10.0.0.7" }]);
+  });
+
+  it("an attachment without Kubernetes args is the object the Pod schema's parse gives, without the parse", () => {
+    const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for (const ips of [["10.0.0.7"], ["10.0.0.7", "fd00::7"], []]) {
+      const a = { namespace: id, pod: "eth0", ips };
+      const doc = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "eth0", namespace: id },
+        spec: { nodeName: "n1", containers: [] },
+        status: { podIPs: ips.map((ip) => ({ ip })), ...(ips[0] ? { podIP: ips[0] } : {}) },
+      };
+      expect(syntheticPod(a, "n1")).toEqual(parseObject(doc));
+    }
+    // An empty name is no pod: refused as the parse refuses it.
+    expect(() => syntheticPod({ namespace: id, pod: "", ips: [] }, "n1")).toThrow(/metadata\.name/);
   });
 
   it("pods of other nodes stay peers, not local pods", () => {
