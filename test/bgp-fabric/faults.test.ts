@@ -17,6 +17,7 @@
 // And `trellisctl bgp routes --node`: a node's Loc-RIB from its agent.
 import { describe, expect, it } from "@jest/globals";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -85,6 +86,49 @@ async function sessions(lab: Lab): Promise<Sessions> {
     );
   }
   return { tor: await torProtocols(lab), agents };
+}
+
+/**
+ * Each agent's BGP log lines that say why a session went down or was reset
+ * (a state change out of Established, a NOTIFICATION, a configuration
+ * change, a speaker restart), the last 15 per node: printed when a check
+ * finds a flap, so a failure says what the agents saw (a CI run once saw
+ * every session of the lab re-established, one node a second apart, with
+ * no agent logs left to tell why).
+ */
+function bgpHistory(lab: Lab): string {
+  const out: string[] = [];
+  for (const n of NODES) {
+    let text: string;
+    try {
+      text = readFileSync(labLayout(lab.dir).node(n).agentLog, "utf8");
+    } catch (e) {
+      out.push(`${n}: no log (${e instanceof Error ? e.message : String(e)})`);
+      continue;
+    }
+    const lines = text
+      .split("\n")
+      .filter(
+        (l) =>
+          l.includes('"component":"bgp"') &&
+          /"from":"Established"|otification|configuration applied|restarting|[Hh]old timer/.test(l),
+      );
+    out.push(`${n}:`, ...lines.slice(-15).map((l) => `  ${l.slice(0, 400)}`));
+  }
+  return out.join("\n");
+}
+
+/** No session flapped between the two reads; if one did, the agents' BGP log says why before the check fails. */
+function expectNoFlap(
+  lab: Lab,
+  before: Sessions,
+  after: Sessions,
+  except?: (where: string) => boolean,
+): void {
+  const f = flapped(before, after, except);
+  if (f.length > 0)
+    process.stderr.write(`sessions flapped:\n${f.join("\n")}\nthe agents' BGP log:\n${bgpHistory(lab)}\n`);
+  expect(f).toEqual([]);
 }
 
 /** What changed between two reads, session by session (a session only in `after` is not a change). */
@@ -356,7 +400,7 @@ describe("BGP fabric faults (3 nodes)", () => {
     expect(stranger.notifications).toEqual(["6/5"]);
     process.stderr.write(`garbage: ${seen.join("; ")}\n`);
     expect(await notReady(lab)).toEqual([]);
-    expect(flapped(before, await sessions(lab))).toEqual([]);
+    expectNoFlap(lab, before, await sessions(lab));
     expect(await allPairs(pods)).toEqual([]);
   }, 120_000);
 
@@ -398,7 +442,7 @@ describe("BGP fabric faults (3 nodes)", () => {
       expect(
         peer.events.slice(mark).filter((e) => e["type"] === "NOTIFICATION" || e["event"] === "closed"),
       ).toEqual([]);
-      expect(flapped(before, await sessions(lab))).toEqual([]);
+      expectNoFlap(lab, before, await sessions(lab));
       // The same route, well formed, is taken again over the same session.
       await peer.send(announce(prefix, address, 0));
       await waitFor(
@@ -429,7 +473,7 @@ describe("BGP fabric faults (3 nodes)", () => {
         );
       // The agent connects again on its own; only that one session was reset.
       await peer.next("the session back", (e) => e["event"] === "established", 60_000, reset);
-      expect(flapped(before, await sessions(lab), (w) => w === `node-1 ${address}`)).toEqual([]);
+      expectNoFlap(lab, before, await sessions(lab), (w) => w === `node-1 ${address}`);
       expect(await notReady(lab)).toEqual([]);
       expect(await allPairs(pods)).toEqual([]);
     } finally {
@@ -489,7 +533,7 @@ describe("BGP fabric faults (3 nodes)", () => {
       after.tor["node_1_v6"] === before.tor["node_1_v6"],
     ]).toEqual([false, false]);
     // ...and only the flapped sessions (the ToR's node_1 protocols and node-1's sessions with the ToR) may have moved.
-    expect(flapped(before, after, torSessionsOfNode1)).toEqual([]);
+    expectNoFlap(lab, before, after, torSessionsOfNode1);
     expect(await notReady(lab)).toEqual([]);
     expect(await allPairs(pods)).toEqual([]);
   }, 180_000);
@@ -521,7 +565,7 @@ describe("BGP fabric faults (3 nodes)", () => {
     );
     const r = await run("birdc", ["-s", L.birdSocket, "show", "protocols"]);
     expect(r.code).toBe(0);
-    expect(flapped(before, await sessions(lab))).toEqual([]);
+    expectNoFlap(lab, before, await sessions(lab));
     expect(await allPairs(pods)).toEqual([]);
   }, 180_000);
 });
