@@ -4,7 +4,15 @@
  * the machine is shared and noisy.)
  */
 import { describe, expect, it } from "@jest/globals";
-import { agentBreakdown, benchToken, execBreakdown, formatCniBench, runCniBench, stats } from "./bench.js";
+import {
+  agentBreakdown,
+  benchToken,
+  cpuMs,
+  execBreakdown,
+  formatCniBench,
+  runCniBench,
+  stats,
+} from "./bench.js";
 
 describe("CNI benchmark (smoke)", () => {
   it("measures Trellis and the reference ptp+host-local side by side", async () => {
@@ -19,7 +27,23 @@ describe("CNI benchmark (smoke)", () => {
     // The load the ratios were taken under, at both ends of the run.
     expect([r.loadavg.start.length, r.loadavg.end.length]).toEqual([3, 3]);
     expect(formatCniBench(r)).toContain(`loadavg ${r.loadavg.start.join(" ")} at the start`);
+    // The agent's CPU per pod: its threads together spend at least what its main thread does.
+    const cpu = r.agentCpu?.sequentialPerPod;
+    expect(cpu?.main).toBeGreaterThan(0);
+    expect(cpu?.all).toBeGreaterThanOrEqual(cpu?.main ?? Infinity);
+    expect(r.agentCpu?.burstPerPod.main).toBeGreaterThan(0);
+    expect(formatCniBench(r)).toContain("agent CPU per pod");
   }, 120_000);
+
+  it("reads a process's CPU time from /proc, its main thread apart from all its threads", () => {
+    const a = cpuMs(process.pid);
+    let x = 0;
+    for (let i = 0; i < 2e7; i++) x += i % 7; // about 20-60 ms of this thread's CPU
+    const b = cpuMs(process.pid);
+    expect(x).toBeGreaterThan(0);
+    expect(b.main - a.main).toBeGreaterThanOrEqual(10);
+    expect(b.all).toBeGreaterThanOrEqual(b.main);
+  });
 
   it("breaks the sequential pods' time down from the agent's debug log, leaving out warm-up and bursts", () => {
     const j = (o: Record<string, unknown>): string => JSON.stringify(o);

@@ -13,7 +13,7 @@
  *   smoke (CI): 30 sequential pods, 3 bursts of 30
  *   full (TRELLIS_BENCH_FULL=1): 200 sequential pods, 10 bursts, RSS at 1,000 pods
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,14 @@ export interface CniBenchResult {
    * receive / handler / reply per request.
    */
   agentBreakdown?: Record<string, Stats>;
+  /**
+   * The agent's CPU time per Trellis pod (ms), from /proc: its main thread
+   * and all its threads, over the sequential phase (per pod: one ADD, one
+   * DEL and the background work they cause) and over the bursts (per ADD,
+   * with its DEL after the burst). Less noisy than latency: it moves with
+   * the work the agent does, not with what else the machine runs.
+   */
+  agentCpu?: { sequentialPerPod: { main: number; all: number }; burstPerPod: { main: number; all: number } };
   ratios: {
     addP50: number;
     addP99: number;
@@ -235,6 +243,26 @@ async function agentMemory(pid: number, netns: string, metricsPort: number): Pro
   };
 }
 
+/** USER_HZ: the unit of utime and stime in /proc/PID/stat (getconf CLK_TCK; 100 on Linux here). */
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (utime + stime, ms) of a process's main thread and of all its
+ * threads, from /proc/PID/task/PID/stat and /proc/PID/stat (proc(5): fields
+ * 14 and 15, counted after the parenthesised command name, which may hold
+ * spaces).
+ */
+export function cpuMs(pid: number): { main: number; all: number } {
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  const ticks = (path: string): number => {
+    const text = readFileSync(path, "utf8");
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]);
+  };
+  const ms = (t: number): number => (t * 1000) / (clockTicks ?? 100);
+  return { main: ms(ticks(`/proc/${pid}/task/${pid}/stat`)), all: ms(ticks(`/proc/${pid}/stat`)) };
+}
+
 /**
  * The run's name prefix: TRELLIS_BENCH_TOKEN, else one made of our pid, so
  * two benches on one machine never share namespace names (the cleanup of
@@ -353,6 +381,8 @@ export async function runCniBench(
     const tNs = Array.from({ length: pods }, (_, i) => bed.netnsName(`t${i}`));
     const rNs = Array.from({ length: pods }, (_, i) => bed.netnsName(`r${i}`));
     await bed.addNetns([...tNs, ...rNs]);
+    const agentPid = agent.proc.pid ?? 0;
+    const cpuSeq0 = cpuMs(agentPid);
     const add = { trellis: [] as number[], reference: [] as number[] };
     const del = { trellis: [] as number[], reference: [] as number[] };
     for (let i = 0; i < pods; i++) {
@@ -369,6 +399,7 @@ export async function runCniBench(
         if (who === "trellis") await settleDetached();
       }
     }
+    const cpuSeq1 = cpuMs(agentPid);
     // Namespaces are deleted only at the end: the kernel tears a deleted
     // namespace down asynchronously under the global RTNL lock, which would
     // slow whichever plugin runs next.
@@ -380,6 +411,7 @@ export async function runCniBench(
       Array.from({ length: burstSize }, (_, i) => bed.netnsName(`b${who[0]}${b}x${i}`));
     for (let b = 0; b < bursts; b++)
       await bed.addNetns([...burstNs("trellis", b), ...burstNs("reference", b)]);
+    const cpuBurst0 = cpuMs(agentPid);
     for (let b = 0; b < bursts; b++) {
       for (const who of b % 2 === 0
         ? (["trellis", "reference"] as const)
@@ -393,6 +425,15 @@ export async function runCniBench(
         if (who === "trellis") await settleDetached();
       }
     }
+    const cpuBurst1 = cpuMs(agentPid);
+    const perPod = (a: { main: number; all: number }, b: { main: number; all: number }, n: number) => ({
+      main: Math.round(((b.main - a.main) / n) * 100) / 100,
+      all: Math.round(((b.all - a.all) / n) * 100) / 100,
+    });
+    const agentCpu = {
+      sequentialPerPod: perPod(cpuSeq0, cpuSeq1, pods),
+      burstPerPod: perPod(cpuBurst0, cpuBurst1, bursts * burstSize),
+    };
 
     // One routed veth: netlink (the agent's way), ip -batch, one spawn per command; rotated.
     log("routed veth: netlink vs iproute2 strategies");
@@ -507,6 +548,7 @@ export async function runCniBench(
       },
       policyTransaction,
       ...(breakdown !== undefined ? { agentBreakdown: breakdown } : {}),
+      agentCpu,
       ratios: {
         addP50: ratio(t.add.p50, r.add.p50),
         addP99: ratio(t.add.p99, r.add.p99),
@@ -562,6 +604,11 @@ export function formatCniBench(x: CniBenchResult): string {
         ? `; agent RSS with 1,000 pods: ${x.trellis.rssMiBAt1000Pods} MiB`
         : ""),
     ...(x.trellis.memoryAt1000Pods !== undefined ? [memoryLine(x.trellis.memoryAt1000Pods)] : []),
+    ...(x.agentCpu !== undefined
+      ? [
+          `agent CPU per pod (ms, main thread / all threads): sequential (ADD, DEL and what they set off) ${x.agentCpu.sequentialPerPod.main} / ${x.agentCpu.sequentialPerPod.all}; in bursts ${x.agentCpu.burstPerPod.main} / ${x.agentCpu.burstPerPod.all}`,
+        ]
+      : []),
     "",
   ].join("\n");
 }
