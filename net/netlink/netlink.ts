@@ -223,6 +223,8 @@ export async function chain(
 ): Promise<ChainOutcome> {
   const parts: Buffer[] = [];
   const seqs: number[] = [];
+  /** The caller's index of each stage sent: the addon numbers only those, and empty ones are left out. */
+  const sent: number[] = [];
   stages.forEach((st, i) => {
     const header = Buffer.alloc(8);
     header.writeUInt8(st.ns, 0);
@@ -244,6 +246,7 @@ export async function chain(
     }
     header.writeUInt8(patches.length, 3);
     header.writeUInt32LE(payload.length, 4);
+    sent.push(i);
     parts.push(header);
     for (const [slot, offset] of patches) {
       const p = Buffer.alloc(8);
@@ -261,7 +264,7 @@ export async function chain(
       throw transportError(what, namespaces[1] ?? namespaces[0], e);
     });
   for (let off = 0; off + 8 <= reply.length;) {
-    const i = reply.readUInt32LE(off);
+    const i = sent[reply.readUInt32LE(off)] ?? -1;
     const len = reply.readUInt32LE(off + 4);
     const st = stages[i];
     const body = reply.subarray(off + 8, off + 8 + len);
